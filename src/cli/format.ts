@@ -1,0 +1,40 @@
+import type { PackResult } from "../pack.js";
+import type { Problem } from "../errors.js";
+
+function mb(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+function problemLines(p: Problem, indent: string): string[] {
+  return [`${indent}${p.code}  ${p.message}`, `${indent}  hint: ${p.hint}`];
+}
+
+/** The human summary of a pack run. */
+export function formatPackResult(r: PackResult, verbose: boolean): string {
+  const lines: string[] = [];
+  const packedCount = r.dryRun ? (r.planned?.length ?? 0) : r.packed.length;
+  lines.push(
+    `${r.dryRun ? "dry run: would pack" : "packed"} ${packedCount} work order${packedCount === 1 ? "" : "s"}` +
+      `, refused ${r.refused.length}, already packed ${r.alreadyPacked.length}, pending ${r.pending.length}`,
+  );
+  for (const a of r.archives) lines.push(`  ${a.path}  (${mb(a.bytes)}, ${a.workOrders.length} work orders, sha256 ${a.sha256.slice(0, 12)}…)`);
+  if (r.dryRun) {
+    for (const wo of r.planned ?? []) {
+      lines.push(`  ${wo.id}`);
+      for (const p of wo.photos) lines.push(`    ${p.source} -> ${p.name}`);
+    }
+  }
+  for (const wo of r.refused) {
+    lines.push(`refused ${wo.id}:`);
+    for (const p of wo.problems) lines.push(...problemLines(p, "  "));
+  }
+  const warnings = [...r.warnings, ...r.packed.flatMap((w) => w.warnings)];
+  for (const w of warnings) lines.push(...problemLines(w, "warning: "));
+  if (verbose) {
+    for (const wo of r.alreadyPacked) lines.push(`already packed (same content): ${wo.id}`);
+    for (const wo of r.pending) lines.push(`pending ${wo.id}: ${wo.reason}`);
+  } else if (r.pending.length) {
+    lines.push(`pending: ${r.pending.map((p) => p.id).join(", ")} (--verbose says why)`);
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,155 @@
+import { readFileSync } from "node:fs";
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import { WopackError } from "../errors.js";
+import { loadConfig } from "../config/load.js";
+import { parseDuration, parseSize } from "../config/units.js";
+import { pack, type Logger } from "../pack.js";
+import { formatPackResult } from "./format.js";
+import { progressBar } from "./progress.js";
+
+const EXIT = { ok: 0, refused: 1, usage: 2, io: 3, locked: 4, interrupted: 130, bug: 70 } as const;
+const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
+interface Common {
+  config?: string;
+  json: boolean;
+  dryRun: boolean;
+  concurrency?: number;
+  quiet: boolean;
+  verbose: boolean;
+}
+
+function makeLogger(argv: Common): Logger {
+  const write = (level: string, message: string) => {
+    if (argv.json) process.stderr.write(JSON.stringify({ level, message, at: new Date().toISOString() }) + "\n");
+    else process.stderr.write(`${level === "info" ? "" : level + ": "}${message}\n`);
+  };
+  return {
+    info: (m) => !argv.quiet && write("info", m),
+    warn: (m) => write("warn", m),
+    debug: (m) => argv.verbose && write("debug", m),
+  };
+}
+
+function usage(flag: string, value: unknown, expected: string): never {
+  throw new WopackError("usage", "E_USAGE", `${flag} ${String(value)}: ${expected}`, `see wopack --help`);
+}
+
+const sizeFlag = (flag: string, v: string | undefined) => (v === undefined ? undefined : parseSize(v) ?? usage(flag, v, "not a size (e.g. 500MB, 2GiB, 1048576)"));
+
+async function runPack(argv: Common & Record<string, unknown>): Promise<number> {
+  const staging = String(argv.staging);
+  const { config } = await loadConfig({ ...(argv.config ? { configPath: argv.config } : {}), staging });
+  const images = { ...config.images };
+  const maxImageSize = sizeFlag("--max-image-size", argv.maxImageSize as string | undefined);
+  if (maxImageSize !== undefined) images.maxImageSize = maxImageSize;
+  if (argv.maxDimension !== undefined) images.maxDimension = argv.maxDimension as number;
+  if (argv.maxPixels !== undefined) images.maxPixels = argv.maxPixels as number;
+  const settle = argv.settle === undefined ? config.watch.settle ?? 0 : parseDuration(String(argv.settle)) ?? usage("--settle", argv.settle, "not a duration (e.g. 30s, 10m)");
+  const logger = makeLogger(argv);
+  const showProgress = !argv.json && !argv.quiet && process.stdout.isTTY && process.stderr.isTTY;
+  const bar = showProgress ? progressBar(process.stderr) : undefined;
+
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = () => {
+    if (++interrupts > 1) process.exit(EXIT.interrupted);
+    logger.warn("interrupted: discarding the archive in progress (press Ctrl-C again to quit at once)");
+    controller.abort(new WopackError("interrupted", "E_INTERRUPTED", "interrupted", "run again to pack what is left"));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    const result = await pack({
+      staging,
+      out: String(argv.out),
+      config: { ...config, images },
+      dryRun: argv.dryRun,
+      settleMs: settle,
+      readyMarker: (argv.readyMarker as string | undefined) ?? config.watch.readyMarker,
+      repack: Boolean(argv.repack),
+      moveTo: argv.moveTo as string | undefined,
+      ...(argv.concurrency ? { concurrency: argv.concurrency } : {}),
+      maxArchiveSize: sizeFlag("--max-archive-size", argv.maxArchiveSize as string | undefined) ?? config.archive.maxSize,
+      maxWorkOrders: (argv.maxWorkOrders as number | undefined) ?? config.archive.maxWorkOrders,
+      signal: controller.signal,
+      logger,
+      ...(bar ? { onProgress: bar.update } : {}),
+    });
+    bar?.done();
+    if (argv.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
+    else if (!argv.quiet || result.refused.length) process.stdout.write(formatPackResult(result, argv.verbose) + "\n");
+    return result.refused.length ? EXIT.refused : EXIT.ok;
+  } finally {
+    bar?.done();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+function report(err: unknown, argv: { json?: boolean; verbose?: boolean }): number {
+  if (err instanceof WopackError) {
+    if (argv.json) process.stdout.write(JSON.stringify({ error: { code: err.code, message: err.message, hint: err.hint } }, null, 2) + "\n");
+    process.stderr.write(`error ${err.code}: ${err.message}\n  hint: ${err.hint}\n`);
+    if (argv.verbose && err.cause) process.stderr.write(`${(err.cause as Error).stack ?? String(err.cause)}\n`);
+    return EXIT[err.kind];
+  }
+  process.stderr.write(`wopack hit an internal error (a bug; please report it with this output):\n${(err as Error)?.stack ?? String(err)}\n`);
+  return EXIT.bug;
+}
+
+export async function main(args: string[]): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  let parsed: Common = { json: args.includes("--json"), dryRun: false, quiet: false, verbose: args.includes("--verbose") };
+  const cli = yargs(args)
+    .scriptName("wopack")
+    .version(version)
+    .strict()
+    .recommendCommands()
+    .demandCommand(1, "name a command: wopack pack <staging> --out <dir>")
+    .option("config", { type: "string", describe: "config file (default: ./wopack.config.json, then <staging>/wopack.config.json)" })
+    .option("json", { type: "boolean", default: false, describe: "machine-readable result on stdout; logs on stderr" })
+    .option("dry-run", { type: "boolean", default: false, describe: "plan and report; write nothing" })
+    .option("concurrency", { type: "number", describe: "photos converted at once (default: number of cores)" })
+    .option("quiet", { type: "boolean", default: false, describe: "print only problems" })
+    .option("verbose", { type: "boolean", default: false, describe: "say more, with stack traces for errors" })
+    .command(
+      "pack <staging>",
+      "pack every ready work order in <staging> into archives in --out, then exit",
+      (y) =>
+        y
+          .positional("staging", { type: "string", demandOption: true, describe: "the staging folder" })
+          .option("out", { type: "string", demandOption: true, describe: "folder that receives the archives and reports" })
+          .option("settle", { type: "string", describe: "a work order is ready once nothing in it changed for this long (e.g. 10m)" })
+          .option("ready-marker", { type: "string", describe: "only work orders holding this file are ready (e.g. .ready)" })
+          .option("move-to", { type: "string", describe: "move packed work orders here once committed" })
+          .option("max-archive-size", { type: "string", describe: "split archives at this size (e.g. 500MB, 2GiB)" })
+          .option("max-work-orders", { type: "number", describe: "at most this many work orders per archive" })
+          .option("max-image-size", { type: "string", describe: "re-encode images larger than this (default 5MB)" })
+          .option("max-dimension", { type: "number", describe: "downscale images wider or taller than this many pixels" })
+          .option("max-pixels", { type: "number", describe: "refuse images above this many pixels (default 100000000)" })
+          .option("repack", { type: "boolean", default: false, describe: "pack work orders again even if the ledger has them" }),
+      async (argv) => {
+        parsed = argv as unknown as Common;
+        exitCode = await runPack(argv as unknown as Common & Record<string, unknown>);
+      },
+    )
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new WopackError("usage", "E_USAGE", msg, "see wopack --help");
+    })
+    .help()
+    .wrap(Math.min(110, process.stdout.columns || 100));
+  try {
+    await cli.parseAsync();
+  } catch (err) {
+    if (err instanceof WopackError && err.code === "E_USAGE") {
+      process.stderr.write(`${await cli.getHelp()}\n\n`);
+    }
+    return report(err, parsed);
+  }
+  return exitCode;
+}
+
+process.exitCode = await main(hideBin(process.argv));

@@ -1,0 +1,31 @@
+import type { Progress } from "../pack.js";
+
+/** A one-line progress bar on a TTY: photos done / total, MB/s, ETA. */
+export function progressBar(stream: NodeJS.WriteStream): { update(p: Progress): void; done(): void } {
+  const started = Date.now();
+  let last = 0;
+  let shown = false;
+  return {
+    update(p) {
+      const now = Date.now();
+      if (now - last < 100 && p.photosDone < p.photosTotal) return;
+      last = now;
+      const seconds = Math.max(0.001, (now - started) / 1000);
+      const rate = p.bytesDone / 1e6 / seconds;
+      const perPhoto = seconds / Math.max(1, p.photosDone);
+      const eta = Math.round(perPhoto * (p.photosTotal - p.photosDone));
+      const width = 24;
+      const filled = p.photosTotal ? Math.round((p.photosDone / p.photosTotal) * width) : 0;
+      const bar = "#".repeat(filled) + "-".repeat(width - filled);
+      stream.write(`\r[${bar}] ${p.photosDone}/${p.photosTotal} photos  ${rate.toFixed(1)} MB/s  ETA ${formatSeconds(eta)}  `);
+      shown = true;
+    },
+    done() {
+      if (shown) stream.write("\r\x1b[K");
+    },
+  };
+}
+
+function formatSeconds(s: number): string {
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s` : `${s}s`;
+}

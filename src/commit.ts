@@ -1,0 +1,279 @@
+import { hostname } from "node:os";
+import path from "node:path";
+import { cp, link, mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { WopackError, ioError } from "./errors.js";
+
+/** wopack's own state inside --out: the lock, the ledger and unfinished temporary files. */
+export function stateDir(out: string): string {
+  return path.join(out, ".wopack");
+}
+export function tmpDir(out: string): string {
+  return path.join(stateDir(out), "tmp");
+}
+
+// ---------- lock ----------
+
+interface LockHolder {
+  pid: number;
+  host: string;
+  startedAt: string;
+}
+
+export interface Lock {
+  release(): Promise<void>;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * One writer per --out. The lock file is created atomically with its content (write a private file,
+ * then hard-link it into place, which fails if a lock exists). A lock whose process is gone on this
+ * host is stale and taken over.
+ */
+export async function acquireLock(out: string, now = new Date()): Promise<Lock> {
+  const lockPath = path.join(stateDir(out), "lock");
+  const mine: LockHolder = { pid: process.pid, host: hostname(), startedAt: now.toISOString() };
+  const draft = path.join(tmpDir(out), `lock.${process.pid}`);
+  try {
+    await mkdir(tmpDir(out), { recursive: true });
+    await writeFile(draft, JSON.stringify(mine));
+  } catch (err) {
+    throw ioError(err, `cannot write to the output folder ${out}`);
+  }
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await link(draft, lockPath);
+        return { release: () => releaseLock(lockPath, mine) };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw ioError(err, `cannot create the lock ${lockPath}`);
+      }
+      const holder = await readHolder(lockPath);
+      if (holder && (holder.host !== mine.host || isAlive(holder.pid))) {
+        throw new WopackError(
+          "locked",
+          "E_LOCKED",
+          `another wopack run (pid ${holder.pid} on ${holder.host}, since ${holder.startedAt}) is writing to ${out}`,
+          "wait for it to finish and try again; if that process is gone for good, delete " + lockPath,
+        );
+      }
+      // Stale (its process is dead) or unreadable: move it aside; only one racer's rename succeeds.
+      await rename(lockPath, `${lockPath}.stale.${process.pid}`).catch(() => undefined);
+      await rm(`${lockPath}.stale.${process.pid}`, { force: true });
+    }
+    throw new WopackError("locked", "E_LOCKED", `could not take the lock ${lockPath}`, "try again in a moment");
+  } finally {
+    await rm(draft, { force: true });
+  }
+}
+
+async function readHolder(lockPath: string): Promise<LockHolder | null> {
+  try {
+    const h = JSON.parse(await readFile(lockPath, "utf8")) as LockHolder;
+    return typeof h.pid === "number" && typeof h.host === "string" ? h : null;
+  } catch (err) {
+    // Gone since we looked: treat as free. Unparseable: written by nobody alive (creation is atomic).
+    return (err as NodeJS.ErrnoException).code === "ENOENT" ? null : null;
+  }
+}
+
+async function releaseLock(lockPath: string, mine: LockHolder): Promise<void> {
+  const holder = await readHolder(lockPath);
+  if (holder && holder.pid === mine.pid && holder.host === mine.host) await rm(lockPath, { force: true });
+}
+
+// ---------- ledger ----------
+
+export interface MoveItem {
+  from: string;
+  to: string;
+}
+
+export type LedgerRecord =
+  | { type: "commit"; id: string; fingerprint: string; archive: string; at: string; moves?: MoveItem[] }
+  | { type: "moved"; id: string; archive: string; at: string };
+
+export interface LedgerState {
+  /** id -> fingerprint of the last committed content */
+  fingerprints: Map<string, string>;
+  archives: Set<string>;
+  /** commits whose sources were still to be moved when the run stopped */
+  pendingMoves: Extract<LedgerRecord, { type: "commit" }>[];
+}
+
+export function ledgerPath(out: string): string {
+  return path.join(stateDir(out), "ledger.jsonl");
+}
+
+/** Reads the append-only ledger. A torn last line (a crash mid-append) is skipped; recovery re-adds it. */
+export async function readLedger(out: string): Promise<LedgerState> {
+  const state: LedgerState = { fingerprints: new Map(), archives: new Set(), pendingMoves: [] };
+  let text = "";
+  try {
+    text = await readFile(ledgerPath(out), "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(err, `cannot read the ledger ${ledgerPath(out)}`);
+  }
+  const pending = new Map<string, Extract<LedgerRecord, { type: "commit" }>>();
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue;
+    let rec: LedgerRecord;
+    try {
+      rec = JSON.parse(line) as LedgerRecord;
+    } catch {
+      continue;
+    }
+    const key = `${rec.archive}\0${rec.id}`;
+    if (rec.type === "commit") {
+      state.fingerprints.set(rec.id, rec.fingerprint);
+      state.archives.add(rec.archive);
+      if (rec.moves?.length) pending.set(key, rec);
+    } else pending.delete(key);
+  }
+  state.pendingMoves = [...pending.values()];
+  return state;
+}
+
+export async function appendLedger(out: string, records: readonly LedgerRecord[]): Promise<void> {
+  if (!records.length) return;
+  const fh = await open(ledgerPath(out), "a");
+  try {
+    await fh.appendFile(records.map((r) => JSON.stringify(r) + "\n").join(""));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+// ---------- files ----------
+
+export async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Writes a file so that readers see the old content or the whole new one, never part of it. */
+export async function writeFileAtomic(file: string, content: string, tmpFolder: string): Promise<void> {
+  const tmp = path.join(tmpFolder, `${path.basename(file)}.${process.pid}.tmp`);
+  const fh = await open(tmp, "w");
+  try {
+    await fh.writeFile(content);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, file);
+}
+
+/** Puts a finished file in place under a name that must not exist yet; false when it does. */
+export async function publishNoClobber(tmp: string, final: string): Promise<boolean> {
+  try {
+    await link(tmp, final);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return false;
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EXDEV") throw err;
+    // A filesystem without hard links: check, then rename (we hold the lock on this folder).
+    if (await exists(final)) return false;
+    await rename(tmp, final);
+    return true;
+  }
+  await unlink(tmp);
+  return true;
+}
+
+export async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Moves a file or folder, across filesystems too (copy, then remove the original). */
+export async function moveItem({ from, to }: MoveItem): Promise<void> {
+  await mkdir(path.dirname(to), { recursive: true });
+  try {
+    await rename(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
+    await cp(from, to, { recursive: true, errorOnExist: true, force: false, preserveTimestamps: true });
+    await rm(from, { recursive: true });
+  }
+}
+
+/** A name under `dir` not taken yet: "<name>", then "<name>.2", "<name>.3", ... */
+export async function freeName(dir: string, name: string, taken: ReadonlySet<string> = new Set()): Promise<string> {
+  for (let i = 1; ; i++) {
+    const candidate = path.join(dir, i === 1 ? name : `${name}.${i}`);
+    if (!taken.has(candidate) && !(await exists(candidate))) return candidate;
+  }
+}
+
+// ---------- recovery ----------
+
+export const REPORT_SUFFIX = ".report.json";
+
+export interface Recovery {
+  /** archives found committed but missing from the ledger (crash between rename and ledger) */
+  adopted: string[];
+  /** reports whose archive never got its final name (crash before rename): removed */
+  discarded: string[];
+  /** work orders whose interrupted move to --move-to was finished */
+  movesFinished: string[];
+}
+
+/**
+ * Run under the lock before anything else: removes unfinished temporary files, brings the ledger up to
+ * date with archives that were committed just before a crash, and finishes interrupted source moves.
+ */
+export async function recover(out: string): Promise<Recovery> {
+  const result: Recovery = { adopted: [], discarded: [], movesFinished: [] };
+  for (const name of await readdir(tmpDir(out))) {
+    if (!name.startsWith("lock.")) await rm(path.join(tmpDir(out), name), { recursive: true, force: true });
+  }
+  const ledger = await readLedger(out);
+  const records: LedgerRecord[] = [];
+  for (const name of (await readdir(out)).sort()) {
+    if (!name.endsWith(".zip" + REPORT_SUFFIX)) continue;
+    const archive = name.slice(0, -REPORT_SUFFIX.length);
+    if (ledger.archives.has(archive)) continue;
+    if (!(await exists(path.join(out, archive)))) {
+      await rm(path.join(out, name), { force: true });
+      result.discarded.push(name);
+      continue;
+    }
+    const report = JSON.parse(await readFile(path.join(out, name), "utf8")) as {
+      workOrders: { id: string; fingerprint: string; moves?: MoveItem[] }[];
+    };
+    const at = new Date().toISOString();
+    for (const wo of report.workOrders) {
+      const rec: LedgerRecord = { type: "commit", id: wo.id, fingerprint: wo.fingerprint, archive, at };
+      if (wo.moves?.length) rec.moves = wo.moves;
+      records.push(rec);
+      if (rec.moves) ledger.pendingMoves.push(rec);
+    }
+    result.adopted.push(archive);
+  }
+  await appendLedger(out, records);
+  for (const rec of ledger.pendingMoves) {
+    for (const item of rec.moves ?? []) {
+      if ((await exists(item.from)) && !(await exists(item.to))) await moveItem(item);
+    }
+    await appendLedger(out, [{ type: "moved", id: rec.id, archive: rec.archive, at: new Date().toISOString() }]);
+    result.movesFinished.push(rec.id);
+  }
+  return result;
+}

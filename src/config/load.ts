@@ -1,0 +1,62 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import type { z } from "zod";
+import { WopackError } from "../errors.js";
+import { configSchema, type Config } from "./schema.js";
+
+export const CONFIG_FILE_NAME = "wopack.config.json";
+
+export interface LoadedConfig {
+  config: Config;
+  /** Absolute path of the file it came from; null when the defaults were used. */
+  path: string | null;
+}
+
+/** "images.quality: Too big: expected number to be <=100" — one line per issue, every issue. */
+export function formatConfigIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => `${issue.path.length ? issue.path.join(".") : "(root)"}: ${issue.message}`);
+}
+
+export function parseConfig(raw: unknown, source = "config"): Config {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = formatConfigIssues(result.error.issues);
+    throw new WopackError(
+      "usage",
+      "E_CONFIG_INVALID",
+      `${source} is invalid:\n  ${lines.join("\n  ")}`,
+      "fix every line above; `wopack init` writes a commented starter config",
+    );
+  }
+  return result.data;
+}
+
+/**
+ * Finds and validates the config: the explicit path, else wopack.config.json in the current directory,
+ * else in the staging folder, else the defaults.
+ */
+export async function loadConfig(options: { configPath?: string; cwd?: string; staging?: string } = {}): Promise<LoadedConfig> {
+  const cwd = options.cwd ?? process.cwd();
+  const candidates = options.configPath
+    ? [path.resolve(cwd, options.configPath)]
+    : [path.resolve(cwd, CONFIG_FILE_NAME), ...(options.staging ? [path.resolve(cwd, options.staging, CONFIG_FILE_NAME)] : [])];
+  for (const file of candidates) {
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT" && !options.configPath) continue;
+      throw new WopackError("usage", "E_CONFIG_UNREADABLE", `cannot read config ${file}: ${(err as Error).message}`,
+        "check the --config path");
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch (err) {
+      throw new WopackError("usage", "E_CONFIG_INVALID", `config ${file} is not valid JSON: ${(err as Error).message}`,
+        "fix the JSON syntax (a trailing comma or a missing quote is the usual cause)");
+    }
+    return { config: parseConfig(raw, `config ${file}`), path: file };
+  }
+  return { config: parseConfig({}), path: null };
+}

@@ -1,0 +1,48 @@
+/** A problem the user can act on: a stable code, a message that names the thing, a hint. */
+export interface Problem {
+  code: string;
+  message: string;
+  hint: string;
+  /** The staging-relative path of the file or folder the problem is about, when there is one. */
+  path?: string;
+}
+
+export type ExitKind = "usage" | "io" | "locked" | "interrupted";
+
+/** A problem that stops the whole run (config, usage, I/O, lock). Anything else thrown is a bug. */
+export class WopackError extends Error {
+  readonly code: string;
+  readonly hint: string;
+  readonly kind: ExitKind;
+
+  constructor(kind: ExitKind, code: string, message: string, hint: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "WopackError";
+    this.kind = kind;
+    this.code = code;
+    this.hint = hint;
+  }
+}
+
+export function problem(code: string, message: string, hint: string, path?: string): Problem {
+  return path === undefined ? { code, message, hint } : { code, message, hint, path };
+}
+
+/** Wraps a filesystem error as an I/O failure that names the file and what to do. */
+export function ioError(err: unknown, what: string): WopackError {
+  const code = (err as NodeJS.ErrnoException)?.code ?? "EIO";
+  const hints: Record<string, string> = {
+    ENOSPC: "free some space on that disk (or point --out elsewhere) and run again",
+    EDQUOT: "free some space on that disk (or point --out elsewhere) and run again",
+    EACCES: "check the permissions of that path for the user running wopack",
+    EPERM: "check the permissions of that path for the user running wopack",
+    EROFS: "that filesystem is read-only; point --out elsewhere",
+  };
+  return new WopackError(
+    "io",
+    `E_IO_${code}`,
+    `${what}: ${(err as Error)?.message ?? String(err)}`,
+    hints[code] ?? "check the disk and the path, then run again; nothing was committed",
+    { cause: err },
+  );
+}

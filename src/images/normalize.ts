@@ -1,0 +1,182 @@
+import { crc32 } from "node:zlib";
+import sharp, { type Sharp } from "sharp";
+import * as bmp from "bmp-ts";
+import { problem, type Problem } from "../errors.js";
+import type { ImageType } from "./sniff.js";
+import type { HeicPool } from "./heicPool.js";
+
+export interface ImageSettings {
+  quality: number;
+  maxImageSize: number;
+  maxDimension?: number | undefined;
+  maxPixels: number;
+}
+
+export interface NormalizedImage {
+  ext: "jpg" | "png";
+  /** the bytes to pack; the source's own bytes when it was copied as is */
+  data: Buffer;
+  crc32: number;
+  /** what was done, for the report: undefined = copied byte for byte */
+  conversion?: string;
+  warnings: Problem[];
+}
+
+export interface NormalizeInput {
+  source: string;
+  type: ImageType;
+  bytes: Buffer;
+  captureDate?: string | undefined;
+}
+
+class ImageProblem extends Error {
+  constructor(readonly problem: Problem) {
+    super(problem.message);
+  }
+}
+
+/** §7: JPEG/PNG copied as is after integrity checks; everything else becomes a sRGB JPEG. */
+export async function normalizeImage(
+  input: NormalizeInput,
+  settings: ImageSettings,
+  heic: HeicPool,
+): Promise<NormalizedImage | { problem: Problem }> {
+  try {
+    return await normalize(input, settings, heic);
+  } catch (err) {
+    if (err instanceof ImageProblem) return { problem: err.problem };
+    const message = (err as Error)?.message ?? String(err);
+    return { problem: corrupt(input.source, message) };
+  }
+}
+
+async function normalize(input: NormalizeInput, settings: ImageSettings, heic: HeicPool): Promise<NormalizedImage> {
+  const { source, type, bytes } = input;
+  if (type === "jpeg" || type === "png") {
+    checkIntegrity(source, type, bytes);
+    const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+    checkPixels(source, meta.width, meta.height, settings);
+    const reasons: string[] = [];
+    if (bytes.length > settings.maxImageSize) reasons.push(`larger than ${settings.maxImageSize} bytes`);
+    if (settings.maxDimension && Math.max(meta.width, meta.height) > settings.maxDimension)
+      reasons.push(`wider or taller than ${settings.maxDimension} px`);
+    if (meta.space === "cmyk") reasons.push("CMYK colour");
+    if (reasons.length === 0) {
+      return { ext: type === "jpeg" ? "jpg" : "png", data: bytes, crc32: crc32(bytes), warnings: [] };
+    }
+    const out = await encodeJpeg(sharpFrom(bytes, settings), settings);
+    return result(out, `${type} re-encoded as jpeg: ${reasons.join(", ")}`, []);
+  }
+
+  const warnings: Problem[] = [];
+  let pipeline: Sharp;
+  if (type === "heic") {
+    const reply = await heic.decode(bytes, settings.maxPixels);
+    if (!reply.ok) {
+      if (reply.code === "E_IMAGE_TOO_LARGE") throw tooLarge(source, reply.message, settings);
+      throw new ImageProblem(corrupt(source, reply.message));
+    }
+    pipeline = sharp(reply.data, { raw: { width: reply.width, height: reply.height, channels: 4 } });
+  } else if (type === "bmp") {
+    pipeline = decodeBmp(source, bytes, settings);
+  } else {
+    pipeline = sharpFrom(bytes, settings);
+    const meta = await pipeline.metadata();
+    checkPixels(source, meta.width, meta.height, settings);
+    if ((meta.pages ?? 1) > 1) {
+      warnings.push(
+        problem("W_FIRST_PAGE_ONLY", `${source}: has ${meta.pages} pages or frames; only the first was packed`,
+          "split it into separate photos if the other pages matter", source),
+      );
+    }
+  }
+  // HEIC's own orientation (irot) is applied by the decoder; its EXIF orientation must not be applied again.
+  const withDate = type === "heic" || type === "bmp" ? input.captureDate : undefined;
+  const out = await encodeJpeg(pipeline, settings, withDate);
+  return result(out, `${type} converted to jpeg`, warnings);
+}
+
+function result(out: { data: Buffer; note?: string }, conversion: string, warnings: Problem[]): NormalizedImage {
+  return {
+    ext: "jpg",
+    data: out.data,
+    crc32: crc32(out.data),
+    conversion: out.note ? `${conversion}; ${out.note}` : conversion,
+    warnings,
+  };
+}
+
+function sharpFrom(bytes: Buffer, settings: ImageSettings): Sharp {
+  return sharp(bytes, { limitInputPixels: settings.maxPixels, failOn: "error" });
+}
+
+/**
+ * Orientation applied, sRGB, alpha on white, EXIF kept (orientation reset); then re-encoded smaller,
+ * and if need be downscaled, until it fits the size ceiling.
+ */
+async function encodeJpeg(pipeline: Sharp, settings: ImageSettings, captureDate?: string): Promise<{ data: Buffer; note?: string }> {
+  let p = pipeline.autoOrient().flatten({ background: "#ffffff" }).toColourspace("srgb");
+  if (settings.maxDimension) p = p.resize(settings.maxDimension, settings.maxDimension, { fit: "inside", withoutEnlargement: true });
+  const withMeta = (s: Sharp) => (captureDate ? s.withExif({ IFD2: { DateTimeOriginal: captureDate } }) : s.keepExif());
+  const first = await withMeta(p.clone()).jpeg({ quality: settings.quality }).toBuffer();
+  if (first.length <= settings.maxImageSize) return { data: first };
+
+  const { data: raw, info } = await p.raw().toBuffer({ resolveWithObject: true });
+  const rawInput = { raw: { width: info.width, height: info.height, channels: info.channels } } as const;
+  let [width, quality, size] = [info.width, Math.min(settings.quality, 80), first.length];
+  for (let attempt = 0; attempt < 12; attempt++) {
+    if (attempt > 0) width = Math.max(1, Math.floor(width * Math.min(0.9, Math.sqrt(settings.maxImageSize / size) * 0.95)));
+    const out = await withMeta(sharp(raw, rawInput).resize({ width }))
+      .jpeg({ quality })
+      .toBuffer();
+    size = out.length;
+    if (size <= settings.maxImageSize) {
+      const scaled = width < info.width ? `, downscaled to ${width} px wide` : "";
+      return { data: out, note: `quality ${quality}${scaled} to fit ${settings.maxImageSize} bytes` };
+    }
+  }
+  throw new Error(`could not be made smaller than ${settings.maxImageSize} bytes`);
+}
+
+function decodeBmp(source: string, bytes: Buffer, settings: ImageSettings): Sharp {
+  const width = bytes.readInt32LE(18);
+  const height = Math.abs(bytes.readInt32LE(22));
+  checkPixels(source, width, height, settings);
+  const decoded = bmp.decode(bytes, { toRGBA: true });
+  return sharp(Buffer.from(decoded.data), { raw: { width: decoded.width, height: decoded.height, channels: 4 } });
+}
+
+function checkIntegrity(source: string, type: "jpeg" | "png", bytes: Buffer): void {
+  let end = bytes.length;
+  if (type === "jpeg") {
+    while (end > 2 && bytes[end - 1] === 0x00) end--; // some writers pad after EOI
+    if (bytes[end - 2] !== 0xff || bytes[end - 1] !== 0xd9) {
+      throw new ImageProblem(
+        problem("E_IMAGE_TRUNCATED", `${source}: the JPEG does not end with its end-of-image marker; it is truncated or damaged`,
+          "copy the photo again from the device; the transfer was probably cut short", source),
+      );
+    }
+  } else if (bytes.subarray(-12, -8).readUInt32BE(0) !== 0 || bytes.subarray(-8, -4).toString("latin1") !== "IEND") {
+    throw new ImageProblem(
+      problem("E_IMAGE_TRUNCATED", `${source}: the PNG has no IEND chunk at its end; it is truncated or damaged`,
+        "copy the image again; the transfer was probably cut short", source),
+    );
+  }
+}
+
+function checkPixels(source: string, width: number | undefined, height: number | undefined, settings: ImageSettings): void {
+  if (!width || !height) throw new ImageProblem(corrupt(source, "no image dimensions in its header"));
+  if (width * height > settings.maxPixels) throw tooLarge(source, `${width}x${height} pixels`, settings);
+}
+
+function tooLarge(source: string, dims: string, settings: ImageSettings): ImageProblem {
+  return new ImageProblem(
+    problem("E_IMAGE_TOO_LARGE", `${source}: ${dims} is above the ${settings.maxPixels / 1e6} megapixel limit (a decompression bomb?)`,
+      "check the file; if the image is genuine, raise images.maxPixels in the config", source),
+  );
+}
+
+function corrupt(source: string, detail: string): Problem {
+  return problem("E_IMAGE_CORRUPT", `${source}: cannot be decoded (${detail})`,
+    "open it in an image viewer; replace it with an intact copy of the photo", source);
+}

@@ -1,0 +1,427 @@
+import { availableParallelism } from "node:os";
+import path from "node:path";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import pLimit from "p-limit";
+import type { Config } from "./config/schema.js";
+import { WopackError, ioError, type Problem } from "./errors.js";
+import { scanStaging, readFileFacts, type FileFacts } from "./scan.js";
+import { isIgnoredName } from "./plan/ignore.js";
+import { planPack, type Plan, type PlannedPhoto, type PlannedWorkOrder, type RefusedWorkOrder } from "./plan/plan.js";
+import { HeicPool } from "./images/heicPool.js";
+import { normalizeImage } from "./images/normalize.js";
+import { writeZip, type ZipEntrySource } from "./archive/write.js";
+import { verifyZip } from "./archive/verify.js";
+import {
+  REPORT_SUFFIX, acquireLock, appendLedger, freeName, moveItem, publishNoClobber, readLedger, recover,
+  syncDir, tmpDir, writeFileAtomic, type LedgerRecord, type MoveItem, type Recovery,
+} from "./commit.js";
+import { crc32 } from "node:zlib";
+
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  debug(message: string): void;
+}
+
+export const silentLogger: Logger = { info() {}, warn() {}, debug() {} };
+
+export interface Progress {
+  photosDone: number;
+  photosTotal: number;
+  bytesDone: number;
+}
+
+export interface PackOptions {
+  staging: string;
+  out: string;
+  config: Config;
+  dryRun?: boolean;
+  settleMs?: number;
+  readyMarker?: string | undefined;
+  repack?: boolean;
+  moveTo?: string | undefined;
+  concurrency?: number;
+  maxArchiveSize?: number | undefined;
+  maxWorkOrders?: number | undefined;
+  signal?: AbortSignal;
+  logger?: Logger;
+  onProgress?: (p: Progress) => void;
+  /** the clock, for tests */
+  now?: () => Date;
+}
+
+export interface PackedEntry {
+  entry: string;
+  source: string;
+  bytes: number;
+  conversion?: string;
+}
+
+export interface PackedWorkOrder {
+  id: string;
+  fingerprint: string;
+  archive: string;
+  entries: PackedEntry[];
+  warnings: Problem[];
+  moves?: MoveItem[];
+}
+
+export interface ArchiveReport {
+  archive: string;
+  path: string;
+  sha256: string;
+  bytes: number;
+  createdAt: string;
+  workOrders: PackedWorkOrder[];
+  refused: { id: string; problems: Problem[] }[];
+  warnings: Problem[];
+}
+
+export interface PackResult {
+  dryRun: boolean;
+  archives: ArchiveReport[];
+  packed: PackedWorkOrder[];
+  refused: { id: string; folder?: string; problems: Problem[] }[];
+  alreadyPacked: { id: string }[];
+  pending: { id: string; reason: string }[];
+  warnings: Problem[];
+  recovery?: Recovery;
+  /** in a dry run: what would be packed, with the planned names */
+  planned?: { id: string; photos: { source: string; name: string }[] }[];
+}
+
+interface Prepared {
+  wo: PlannedWorkOrder;
+  entries: ZipEntrySource[];
+  report: PackedEntry[];
+  warnings: Problem[];
+  bytes: number;
+}
+
+const LOOKAHEAD_WORK_ORDERS = 4;
+
+/** §4 pack: everything ready now, through scan -> plan -> normalize -> write -> commit, once. */
+export async function pack(options: PackOptions): Promise<PackResult> {
+  const staging = path.resolve(options.staging);
+  const out = path.resolve(options.out);
+  const log = options.logger ?? silentLogger;
+  const now = options.now ?? (() => new Date());
+  const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
+  checkFolders(staging, out, options.moveTo && path.resolve(options.moveTo));
+
+  const dryRun = options.dryRun ?? false;
+  let lock: Awaited<ReturnType<typeof acquireLock>> | undefined;
+  let recovery: Recovery | undefined;
+  if (!dryRun) {
+    lock = await acquireLock(out, now());
+  }
+  const heic = new HeicPool(concurrency);
+  try {
+    if (!dryRun) {
+      recovery = await recover(out).catch((err) => {
+        throw ioError(err, `cannot recover the state in ${out}`);
+      });
+      for (const a of recovery.adopted) log.info(`recovered: ${a} had been committed before an interruption`);
+      for (const id of recovery.movesFinished) log.info(`recovered: finished moving ${id} to --move-to`);
+    }
+    const ledger = dryRun ? await readLedger(out).catch(() => undefined) : await readLedger(out);
+    const scan = await scanStaging(staging);
+    const facts = new Map<string, FileFacts>();
+    const limit = pLimit(concurrency * 2);
+    await Promise.all(
+      scan.entries
+        .filter((e) => e.kind === "file" && !e.rel.split("/").some(isIgnoredName))
+        .map((e) => limit(async () => facts.set(e.rel, await readFileFacts(e)))),
+    );
+    const plan = planPack({
+      scan,
+      facts,
+      config: options.config,
+      ledger: ledger?.fingerprints ?? new Map(),
+      options: {
+        now: now().getTime(),
+        settleMs: options.settleMs ?? 0,
+        readyMarker: options.readyMarker,
+        repack: options.repack ?? false,
+      },
+    });
+    const result: PackResult = {
+      dryRun,
+      archives: [],
+      packed: [],
+      refused: plan.refused.map(({ id, folder, problems }) => ({ id, ...(folder ? { folder } : {}), problems })),
+      alreadyPacked: plan.alreadyPacked.map(({ id }) => ({ id })),
+      pending: plan.pending,
+      warnings: plan.warnings,
+      ...(recovery ? { recovery } : {}),
+    };
+    if (dryRun) {
+      result.planned = plan.ready.map((wo) => ({
+        id: wo.id,
+        photos: wo.photos.map((p) => ({ source: p.source, name: `${wo.id}/${p.taskGroup}-${p.n}.${p.type === "png" ? "png" : "jpg"}` })),
+      }));
+      return result;
+    }
+    await finishAlreadyPacked(plan, staging, options.moveTo, ledger!.fingerprints, log);
+    await runArchives(plan, result, { ...options, staging, out, concurrency, log, now, heic });
+    return result;
+  } finally {
+    await heic.close();
+    await lock?.release();
+  }
+}
+
+function checkFolders(staging: string, out: string, moveTo: string | undefined): void {
+  const inside = (child: string, parent: string) => child === parent || child.startsWith(parent + path.sep);
+  if (inside(out, staging) || inside(staging, out)) {
+    throw new WopackError("usage", "E_OUT_IN_STAGING", `--out ${out} and the staging folder ${staging} overlap`,
+      "put the output folder beside the staging folder, not inside it");
+  }
+  if (moveTo && (inside(moveTo, staging) || inside(staging, moveTo))) {
+    throw new WopackError("usage", "E_MOVE_TO_IN_STAGING", `--move-to ${moveTo} and the staging folder ${staging} overlap`,
+      "move packed work orders to a folder beside the staging folder, e.g. ../processed");
+  }
+}
+
+/** A work order the ledger already holds, whose move to --move-to was not done: do it now. */
+async function finishAlreadyPacked(plan: Plan, staging: string, moveTo: string | undefined, _ledger: Map<string, string>, log: Logger) {
+  if (!moveTo) return;
+  for (const wo of plan.alreadyPacked) {
+    const moves = await planMoves(wo, staging, path.resolve(moveTo));
+    for (const m of moves) await moveItem(m).catch((err) => { throw ioError(err, `cannot move ${m.from} to ${m.to}`); });
+    log.info(`${wo.id}: already packed; moved to ${moveTo}`);
+  }
+}
+
+async function planMoves(wo: { id: string; folder?: string; sources: string[] }, staging: string, moveTo: string): Promise<MoveItem[]> {
+  const target = await freeName(moveTo, wo.id);
+  const moves: MoveItem[] = [];
+  if (wo.folder) moves.push({ from: path.join(staging, wo.folder), to: target });
+  for (const rel of wo.sources) {
+    if (!rel.includes("/")) moves.push({ from: path.join(staging, rel), to: path.join(target, rel) });
+  }
+  return moves;
+}
+
+interface RunContext extends PackOptions {
+  staging: string;
+  out: string;
+  concurrency: number;
+  log: Logger;
+  now: () => Date;
+  heic: HeicPool;
+}
+
+async function runArchives(plan: Plan, result: PackResult, ctx: RunContext): Promise<void> {
+  const spool = path.join(tmpDir(ctx.out), `spool.${process.pid}`);
+  await mkdir(spool, { recursive: true }).catch((err) => { throw ioError(err, `cannot write to ${ctx.out}`); });
+  const photoLimit = pLimit(ctx.concurrency);
+  const progress: Progress = {
+    photosDone: 0,
+    photosTotal: [...plan.ready, ...plan.refused].reduce((n, wo) => n + wo.photos.length, 0),
+    bytesDone: 0,
+  };
+  const prepare = (wo: PlannedWorkOrder) => prepareWorkOrder(wo, ctx, photoLimit, spool, progress);
+
+  // A work order refused while planning still has its images checked, so its report lists every problem.
+  await Promise.all(
+    plan.refused.map(async (wo) => {
+      const outcomes = await Promise.all(wo.photos.map((p) => photoLimit(() => normalizePhoto(p, ctx, null, progress))));
+      const target = result.refused.find((r) => r.id === wo.id)!;
+      for (const o of outcomes) if ("problem" in o) target.problems.push(o.problem);
+    }),
+  );
+
+  const started: Promise<Prepared | RefusedWorkOrder>[] = [];
+  const start = (i: number) => {
+    if (i < plan.ready.length && !started[i]) started[i] = prepare(plan.ready[i]!);
+  };
+  let batch: Prepared[] = [];
+  let batchBytes = 0;
+  let seq = 1;
+  const flush = async () => {
+    if (!batch.length) return;
+    const committed = batch;
+    const report = await commitArchive(batch, result, ctx, seq++);
+    result.archives.push(report);
+    result.packed.push(...report.workOrders);
+    batch = [];
+    batchBytes = 0;
+    for (const p of committed) await rm(path.join(spool, p.wo.id), { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < plan.ready.length; i++) {
+      for (let j = i; j <= i + LOOKAHEAD_WORK_ORDERS; j++) start(j);
+      const prepared = await started[i]!;
+      delete started[i];
+      ctx.signal?.throwIfAborted();
+      if ("problems" in prepared) {
+        result.refused.push({ id: prepared.id, ...(prepared.folder ? { folder: prepared.folder } : {}), problems: prepared.problems });
+        ctx.log.warn(`${prepared.id}: refused (${prepared.problems.length} problem${prepared.problems.length > 1 ? "s" : ""})`);
+        continue;
+      }
+      const tooMany = ctx.maxWorkOrders !== undefined && batch.length >= ctx.maxWorkOrders;
+      const tooBig = ctx.maxArchiveSize !== undefined && batch.length > 0 && batchBytes + prepared.bytes > ctx.maxArchiveSize;
+      if (tooMany || tooBig) await flush();
+      if (ctx.maxArchiveSize !== undefined && prepared.bytes > ctx.maxArchiveSize) {
+        prepared.warnings.push({
+          code: "W_WORK_ORDER_OVER_ARCHIVE_SIZE",
+          message: `work order ${prepared.wo.id} (${prepared.bytes} bytes) is larger than --max-archive-size ${ctx.maxArchiveSize}; it gets an archive of its own`,
+          hint: "a work order never spans two archives; raise the limit if the upload path allows",
+        });
+      }
+      batch.push(prepared);
+      batchBytes += prepared.bytes;
+      ctx.onProgress?.(progress);
+    }
+    await flush();
+  } finally {
+    await Promise.allSettled(started.filter(Boolean));
+    await rm(spool, { recursive: true, force: true });
+  }
+  result.refused.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+type PhotoOutcome =
+  | { photo: PlannedPhoto; problem: Problem }
+  | { photo: PlannedPhoto; normalized: { ext: "jpg" | "png"; file: string; size: number; crc32: number; conversion?: string; warnings: Problem[] } };
+
+/** Reads, checks and converts one photo; a converted one is spooled to a file (not kept in memory). */
+async function normalizePhoto(photo: PlannedPhoto, ctx: RunContext, spool: string | null, progress: Progress): Promise<PhotoOutcome> {
+  ctx.signal?.throwIfAborted();
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(photo.abs);
+  } catch (err) {
+    const message = `${photo.source}: cannot be read (${(err as Error).message})`;
+    return { photo, problem: { code: "E_UNREADABLE", message, hint: "check the file's permissions and that it is fully copied", path: photo.source } };
+  }
+  const n = await normalizeImage({ source: photo.source, type: photo.type, bytes, captureDate: photo.captureDate }, ctx.config.images, ctx.heic);
+  progress.photosDone++;
+  progress.bytesDone += bytes.length;
+  ctx.onProgress?.(progress);
+  if ("problem" in n) return { photo, problem: n.problem };
+  let file = photo.abs;
+  if (n.conversion !== undefined && spool) {
+    file = path.join(spool, `${photo.taskGroup}-${photo.n}.${n.ext}`);
+    try {
+      await writeFile(file, n.data);
+    } catch (err) {
+      throw ioError(err, `cannot write a converted image to ${spool}`);
+    }
+  }
+  const { data, ...rest } = n;
+  return { photo, normalized: { ...rest, file, size: data.length } };
+}
+
+async function prepareWorkOrder(
+  wo: PlannedWorkOrder,
+  ctx: RunContext,
+  limit: ReturnType<typeof pLimit>,
+  spoolRoot: string,
+  progress: Progress,
+): Promise<Prepared | RefusedWorkOrder> {
+  const spool = path.join(spoolRoot, wo.id);
+  await mkdir(spool, { recursive: true }).catch((err) => { throw ioError(err, `cannot write to ${spoolRoot}`); });
+  const outcomes = await Promise.all(wo.photos.map((photo) => limit(() => normalizePhoto(photo, ctx, spool, progress))));
+  const problems = outcomes.flatMap((o) => ("problem" in o ? [o.problem] : []));
+  if (problems.length) return { id: wo.id, ...(wo.folder ? { folder: wo.folder } : {}), sources: wo.sources, fingerprint: wo.fingerprint, problems, photos: [] };
+
+  const entries: ZipEntrySource[] = [];
+  const report: PackedEntry[] = [];
+  const warnings = [...wo.warnings];
+  for (const o of outcomes) {
+    if (!("normalized" in o)) continue;
+    const { photo, normalized: n } = o;
+    const name = `${wo.id}/${photo.taskGroup}-${photo.n}.${n.ext}`;
+    entries.push({ name, file: n.file, store: true, crc32: n.crc32, size: n.size });
+    report.push({ entry: name, source: photo.source, bytes: n.size, ...(n.conversion ? { conversion: n.conversion } : {}) });
+    warnings.push(...n.warnings);
+  }
+  const json = (name: string, data: Buffer) => entries.push({ name: `${wo.id}/${name}`, data, store: false, crc32: crc32(data), size: data.length });
+  if (Object.keys(wo.metadata).length || !ctx.config.metadata.omitWhenEmpty) {
+    json("metadata.json", Buffer.from(JSON.stringify(wo.metadata, null, 2) + "\n"));
+  }
+  if (wo.parameters) {
+    try {
+      json("parameters.json", await readFile(wo.parameters.abs));
+    } catch (err) {
+      const p = { code: "E_UNREADABLE", message: `${wo.parameters.source}: cannot be read (${(err as Error).message})`, hint: "check the file's permissions", path: wo.parameters.source };
+      return { id: wo.id, sources: wo.sources, fingerprint: wo.fingerprint, problems: [p], photos: [] };
+    }
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { wo, entries, report, warnings, bytes: entries.reduce((n, e) => n + e.size, 0) };
+}
+
+function archiveName(prefix: string, at: Date, seq: number): string {
+  const stamp = at.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  return `${prefix}-${stamp}-${seq}.zip`;
+}
+
+/** §8 commit protocol: temp file, fsync, verify, report, no-clobber rename, ledger, then move sources. */
+async function commitArchive(batch: Prepared[], result: PackResult, ctx: RunContext, seq: number): Promise<ArchiveReport> {
+  const { out, log } = ctx;
+  const createdAt = ctx.now();
+  const entries = batch.flatMap((p) => p.entries).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const tmp = path.join(tmpDir(out), `${process.pid}.${seq}.zip.partial`);
+  let verified: { sha256: string; bytes: number };
+  try {
+    await writeZip(tmp, entries, ctx.signal);
+    verified = await verifyZip(tmp, entries);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    if (ctx.signal?.aborted) throw new WopackError("interrupted", "E_INTERRUPTED", "interrupted; the archive in progress was discarded", "run again to pack what is left");
+    if ((err as NodeJS.ErrnoException).code) throw ioError(err, `cannot write the archive in ${out}`);
+    throw new WopackError("io", "E_ARCHIVE_VERIFY", `the archive failed verification: ${(err as Error).message}`,
+      "nothing was committed; run again (if a source changed while packing, it is picked up then)", { cause: err });
+  }
+
+  const moveTo = ctx.moveTo ? path.resolve(ctx.moveTo) : undefined;
+  const workOrders: PackedWorkOrder[] = [];
+  for (const p of batch) {
+    const moves = moveTo ? await planMoves(p.wo, ctx.staging, moveTo) : undefined;
+    workOrders.push({ id: p.wo.id, fingerprint: p.wo.fingerprint, archive: "", entries: p.report, warnings: p.warnings, ...(moves ? { moves } : {}) });
+  }
+
+  let name = archiveName(ctx.config.archive.prefix, createdAt, seq);
+  const refused = result.refused.map(({ id, problems }) => ({ id, problems }));
+  try {
+    for (let s = seq; ; s++) {
+      name = archiveName(ctx.config.archive.prefix, createdAt, s);
+      for (const wo of workOrders) wo.archive = name;
+      const report: ArchiveReport = { archive: name, path: path.join(out, name), sha256: verified.sha256, bytes: verified.bytes,
+        createdAt: createdAt.toISOString(), workOrders, refused, warnings: result.warnings };
+      ctx.signal?.throwIfAborted();
+      await writeFileAtomic(path.join(out, name + REPORT_SUFFIX), JSON.stringify(report, null, 2) + "\n", tmpDir(out));
+      if (await publishNoClobber(tmp, path.join(out, name))) {
+        await syncDir(out);
+        break;
+      }
+      await rm(path.join(out, name + REPORT_SUFFIX), { force: true });
+    }
+  } catch (err) {
+    await rm(tmp, { force: true });
+    await rm(path.join(out, name + REPORT_SUFFIX), { force: true });
+    if (ctx.signal?.aborted) throw new WopackError("interrupted", "E_INTERRUPTED", "interrupted; the archive in progress was discarded", "run again to pack what is left");
+    throw ioError(err, `cannot commit the archive in ${out}`);
+  }
+  log.info(`packed ${workOrders.length} work order${workOrders.length === 1 ? "" : "s"} into ${name}`);
+
+  // Committed: from here on a crash is repaired by recover() from the report beside the archive.
+  const at = new Date().toISOString();
+  const commits: LedgerRecord[] = workOrders.map((wo) => ({
+    type: "commit", id: wo.id, fingerprint: wo.fingerprint, archive: name, at, ...(wo.moves ? { moves: wo.moves } : {}),
+  }));
+  try {
+    await appendLedger(out, commits);
+    for (const wo of workOrders) {
+      if (!wo.moves) continue;
+      for (const m of wo.moves) await moveItem(m);
+      await appendLedger(out, [{ type: "moved", id: wo.id, archive: name, at: new Date().toISOString() }]);
+    }
+  } catch (err) {
+    throw ioError(err, `archive ${name} is committed, but recording it or moving its sources failed (the next run finishes this)`);
+  }
+  return { archive: name, path: path.join(out, name), sha256: verified.sha256, bytes: verified.bytes, createdAt: createdAt.toISOString(), workOrders, refused, warnings: result.warnings };
+}

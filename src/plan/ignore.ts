@@ -1,0 +1,7 @@
+const JUNK = new Set([".ds_store", "thumbs.db", "desktop.ini", "__macosx"]);
+const PARTIAL = /\.(tmp|part|crdownload)$/i;
+
+/** §3: names that are never packed and never an error (hidden, OS junk, partial downloads). */
+export function isIgnoredName(name: string): boolean {
+  return name.startsWith(".") || name.startsWith("~$") || JUNK.has(name.toLowerCase()) || PARTIAL.test(name);
+}

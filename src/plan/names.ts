@@ -1,0 +1,52 @@
+/** §2: work-order ids are letters, digits, _ and -, 1 to 128 characters. */
+export function isWorkOrderId(id: string): boolean {
+  return /^[A-Za-z0-9_-]{1,128}$/.test(id);
+}
+
+/** §5: letters, digits, _ (and -), never ending in -<digits>, which would read as an order suffix. */
+export function isTaskGroupName(name: string): boolean {
+  return /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,126}[A-Za-z0-9_])?$/.test(name) && !/-\d+$/.test(name);
+}
+
+/** "cabinet_front-3" -> { base: "cabinet_front", n: 3 }; "cabinet_front" -> { base, n: undefined }. */
+export function splitOrderSuffix(stem: string): { base: string; n: number | undefined } {
+  const m = /^(.*[^-])-(\d{1,9})$/.exec(stem);
+  return m ? { base: m[1]!, n: Number(m[2]) } : { base: stem, n: undefined };
+}
+
+export function stemOf(fileName: string): string {
+  const dot = fileName.lastIndexOf(".");
+  return dot > 0 ? fileName.slice(0, dot) : fileName;
+}
+
+const collator = new Intl.Collator("en", { numeric: true, sensitivity: "variant" });
+
+/** Natural sort ("IMG_2" before "IMG_10"), with a byte-order tie-break so the order is total. */
+export function naturalCompare(a: string, b: string): number {
+  return collator.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/** Levenshtein distance, for "did you mean" hints. */
+export function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const next = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = prev[j]!;
+      prev[j] = next;
+    }
+  }
+  return prev[b.length]!;
+}
+
+export function nearest(name: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(name.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return best;
+}

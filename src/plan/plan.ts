@@ -1,0 +1,358 @@
+import { createHash } from "node:crypto";
+import type { Config } from "../config/schema.js";
+import { problem, type Problem } from "../errors.js";
+import type { ImageType } from "../images/sniff.js";
+import type { FileFacts, ScannedEntry, StagingScan } from "../scan.js";
+import { CONFIG_FILE_NAME } from "../config/load.js";
+import { isIgnoredName } from "./ignore.js";
+import { isWorkOrderId, naturalCompare, splitOrderSuffix, stemOf } from "./names.js";
+import { resolveTaskGroup } from "./taskGroup.js";
+
+export interface PlanOptions {
+  /** The clock, passed in so that planning stays pure. */
+  now: number;
+  /** A work order is ready once nothing in it changed for this long. */
+  settleMs: number;
+  readyMarker?: string | undefined;
+  /** Pack work orders again even when the ledger says this content was committed. */
+  repack: boolean;
+}
+
+export interface PlanInput {
+  scan: StagingScan;
+  facts: ReadonlyMap<string, FileFacts>;
+  config: Config;
+  /** work-order id -> fingerprint of its last committed content */
+  ledger: ReadonlyMap<string, string>;
+  options: PlanOptions;
+}
+
+export interface PlannedPhoto {
+  /** staging-relative source path */
+  source: string;
+  abs: string;
+  type: ImageType;
+  size: number;
+  taskGroup: string;
+  n: number;
+  /** EXIF DateTimeOriginal, when the photo has one */
+  captureDate?: string;
+}
+
+export interface PlannedWorkOrder {
+  id: string;
+  /** staging-relative folder, when the work order has one (it may be made of root files only) */
+  folder?: string;
+  /** every staging-relative path that moves with the work order once it is packed */
+  sources: string[];
+  fingerprint: string;
+  photos: PlannedPhoto[];
+  /** the work order's own metadata.json (an object), when it has one */
+  metadata: Record<string, unknown>;
+  /** parameters.json, passed through byte for byte */
+  parameters?: { source: string; abs: string };
+  warnings: Problem[];
+}
+
+export interface RefusedWorkOrder {
+  id: string;
+  folder?: string;
+  sources: string[];
+  fingerprint: string;
+  problems: Problem[];
+  /** photos that passed planning; their images are still checked so that every problem is reported */
+  photos: PlannedPhoto[];
+}
+
+export interface Plan {
+  ready: PlannedWorkOrder[];
+  refused: RefusedWorkOrder[];
+  /** same content as already committed (ledger); `sources` lets an interrupted --move-to finish */
+  alreadyPacked: { id: string; folder?: string; sources: string[]; fingerprint: string }[];
+  pending: { id: string; reason: string }[];
+  /** run-level warnings, e.g. root files that match no rule */
+  warnings: Problem[];
+}
+
+interface Member {
+  entry: ScannedEntry;
+  /** path inside the work order: "x.jpg", "group/x.jpg"; for root files, the file name */
+  inner: string;
+  rootFile?: { taskGroup: string; n: number | undefined };
+}
+
+interface Group {
+  id: string;
+  folder?: { rel: string; mtimeMs: number };
+  members: Member[];
+  /** ignored files count for readiness (a *.part being written) but are never packed */
+  ignored: ScannedEntry[];
+}
+
+const DEFAULT_ROOT_FILE = /^(?<workOrder>[A-Za-z0-9_-]{1,128})__(?<taskGroup>[^.]+?)(?:-(?<n>\d{1,9}))?\.[^.]+$/;
+
+/** scan + facts + config + ledger -> which work orders to pack, under which names, and what is refused. */
+export function planPack(input: PlanInput): Plan {
+  const { scan, config, options } = input;
+  const plan: Plan = { ready: [], refused: [], alreadyPacked: [], pending: [], warnings: [] };
+  const groups = new Map<string, Group>();
+  const groupFor = (id: string) => {
+    let g = groups.get(id);
+    if (!g) groups.set(id, (g = { id, members: [], ignored: [] }));
+    return g;
+  };
+  for (const folder of scan.folders) groupFor(folder.rel).folder = folder;
+
+  const rootPattern = config.rootFilePattern ? new RegExp(config.rootFilePattern) : DEFAULT_ROOT_FILE;
+  for (const entry of scan.entries) {
+    const slash = entry.rel.indexOf("/");
+    if (slash < 0) {
+      if (isIgnoredName(entry.rel) || entry.rel === CONFIG_FILE_NAME) continue;
+      const m = rootPattern.exec(entry.rel)?.groups;
+      if (!m?.workOrder || !m.taskGroup) {
+        plan.warnings.push(
+          problem(
+            "W_ROOT_FILE_UNMATCHED",
+            `${entry.rel}: a file at the staging root that names no work order; it was left where it is`,
+            `move it into its work order's folder, or name it <work order id>__<task group>[-N].<ext>`,
+            entry.rel,
+          ),
+        );
+        continue;
+      }
+      groupFor(m.workOrder).members.push({
+        entry,
+        inner: entry.rel,
+        rootFile: { taskGroup: m.taskGroup, n: m.n === undefined ? undefined : Number(m.n) },
+      });
+      continue;
+    }
+    const group = groupFor(entry.rel.slice(0, slash));
+    const inner = entry.rel.slice(slash + 1);
+    if (inner.split("/").some(isIgnoredName)) group.ignored.push(entry);
+    else group.members.push({ entry, inner });
+  }
+
+  for (const id of [...groups.keys()].sort(naturalCompare)) planGroup(groups.get(id)!, input, plan);
+  return plan;
+}
+
+function planGroup(group: Group, input: PlanInput, plan: Plan): void {
+  const { options } = input;
+  const { id } = group;
+  const marker = options.readyMarker;
+  const members = group.members.filter((m) => !(marker && !m.rootFile && m.inner === marker));
+
+  if (members.length === 0) {
+    plan.pending.push({ id, reason: "empty: no files yet" });
+    return;
+  }
+  if (group.folder && marker && members.length === group.members.length) {
+    plan.pending.push({ id, reason: `no ${marker} marker yet` });
+    return;
+  }
+  const newest = Math.max(
+    group.folder?.mtimeMs ?? 0,
+    ...group.members.map((m) => m.entry.mtimeMs),
+    ...group.ignored.map((e) => e.mtimeMs),
+  );
+  if (options.now - newest < options.settleMs) {
+    plan.pending.push({ id, reason: `changed ${Math.round((options.now - newest) / 1000)}s ago; not settled yet` });
+    return;
+  }
+
+  const sources = members.map((m) => m.entry.rel).sort();
+  const fingerprint = fingerprintOf(members.map((m) => m.entry));
+  const common = { id, ...(group.folder ? { folder: group.folder.rel } : {}), sources, fingerprint };
+  if (!options.repack && input.ledger.get(id) === fingerprint) {
+    plan.alreadyPacked.push(common);
+    return;
+  }
+
+  const problems: Problem[] = [];
+  if (!isWorkOrderId(id)) {
+    problems.push(
+      problem(
+        "E_WORK_ORDER_ID",
+        `work order "${id}": the id may hold only letters, digits, _ and - (1 to 128 characters)`,
+        `rename the folder, e.g. to "${id.replace(/[^A-Za-z0-9_-]+/g, "_").slice(0, 128) || "WO_1"}"`,
+        group.folder?.rel ?? id,
+      ),
+    );
+  }
+
+  const photos: PlannedPhoto[] = [];
+  const explicitRequests: { photo: PlannedPhoto; n: number }[] = [];
+  let metadata: Record<string, unknown> = {};
+  let parameters: PlannedWorkOrder["parameters"];
+
+  for (const member of members) {
+    const { entry, inner } = member;
+    const rel = entry.rel;
+    const facts = input.facts.get(rel);
+    const parts = inner.split("/");
+    const isJsonAt = (name: string) => !member.rootFile && inner === name;
+
+    if (entry.kind !== "file") {
+      problems.push(kindProblem(entry));
+      continue;
+    }
+    if (isJsonAt("metadata.json") || isJsonAt("parameters.json")) {
+      const json = facts?.json;
+      const value = json && "value" in json ? json.value : undefined;
+      if (!json || "error" in json || !isPlainObject(value)) {
+        problems.push(
+          problem(
+            inner === "metadata.json" ? "E_METADATA_NOT_OBJECT" : "E_PARAMETERS_NOT_OBJECT",
+            `${rel}: must hold a JSON object${json && "error" in json ? ` (${json.error})` : value === undefined ? "" : `, not ${describeJson(value)}`}`,
+            `write it as {"field": value, ...}`,
+            rel,
+          ),
+        );
+      } else if (inner === "metadata.json") metadata = value;
+      else parameters = { source: rel, abs: entry.abs };
+      continue;
+    }
+    if (parts.length > 2) {
+      problems.push(
+        problem(
+          "E_NESTED_FOLDER",
+          `${rel}: photos may sit in the work-order folder or one task-group folder below it, not deeper`,
+          `move it up to ${id}/${parts[0]}/`,
+          rel,
+        ),
+      );
+      continue;
+    }
+    if (facts?.readError) {
+      problems.push(problem("E_UNREADABLE", `${rel}: cannot be read (${facts.readError})`, "check the file's permissions and that it is fully copied", rel));
+      continue;
+    }
+    if (entry.size === 0) {
+      problems.push(problem("E_EMPTY_FILE", `${rel}: the file is empty (0 bytes)`, "copy the photo again; the transfer may have failed", rel));
+      continue;
+    }
+    if (!facts?.type) {
+      const looksLikeImage = /\.(jpe?g|png|heic|heif|avif|webp|tiff?|gif|bmp|jxl)$/i.test(rel);
+      problems.push(
+        problem(
+          "E_NOT_AN_IMAGE",
+          looksLikeImage
+            ? `${rel}: named like an image, but its content is not one wopack can read`
+            : `${rel}: not an image, and a work order may hold only photos, metadata.json and parameters.json`,
+          looksLikeImage ? "replace it with the real photo" : "remove it from the work order, or move it elsewhere",
+          rel,
+        ),
+      );
+      continue;
+    }
+
+    const fileStem = stemOf(parts[parts.length - 1]!);
+    let raw: string;
+    let requested: number | undefined;
+    if (member.rootFile) {
+      raw = member.rootFile.taskGroup;
+      requested = member.rootFile.n;
+    } else if (parts.length === 2) {
+      raw = parts[0]!;
+      // In a task-group folder, camera names like IMG-2024-0001 are not order requests: only "<group>-N" is.
+      const split = splitOrderSuffix(fileStem);
+      requested = split.base === raw ? split.n : undefined;
+    } else {
+      ({ base: raw, n: requested } = splitOrderSuffix(fileStem));
+    }
+    const resolved = resolveTaskGroup(raw, parts.length === 2 ? "folder" : "stem", input.config, rel);
+    if ("problem" in resolved) {
+      problems.push(resolved.problem);
+      continue;
+    }
+    const photo: PlannedPhoto = {
+      source: rel,
+      abs: entry.abs,
+      type: facts.type,
+      size: entry.size,
+      taskGroup: resolved.taskGroup,
+      n: -1,
+      ...(facts.captureDate ? { captureDate: facts.captureDate } : {}),
+    };
+    photos.push(photo);
+    if (requested !== undefined) explicitRequests.push({ photo, n: requested });
+  }
+
+  problems.push(...assignNumbers(photos, explicitRequests, members));
+  if (photos.length === 0 && problems.length === 0) {
+    problems.push(
+      problem("E_NO_PHOTOS", `work order "${id}" holds no photos`, "add its photos, or remove the folder", group.folder?.rel ?? id),
+    );
+  }
+  if (problems.length) {
+    plan.refused.push({ ...common, problems, photos });
+    return;
+  }
+  photos.sort((a, b) => a.n - b.n);
+  plan.ready.push({ ...common, photos, metadata, ...(parameters ? { parameters } : {}), warnings: [] });
+}
+
+/** §5: explicit -N requests are kept; the rest follow in capture order after the largest explicit one. */
+function assignNumbers(photos: PlannedPhoto[], requests: { photo: PlannedPhoto; n: number }[], members: Member[]): Problem[] {
+  const problems: Problem[] = [];
+  const byNumber = new Map<number, PlannedPhoto>();
+  for (const { photo, n } of [...requests].sort((a, b) => naturalCompare(a.photo.source, b.photo.source))) {
+    const holder = byNumber.get(n);
+    if (holder) {
+      problems.push(
+        problem(
+          "E_ORDER_DUPLICATE",
+          `${photo.source}: asks for order number ${n}, which ${holder.source} asks for too`,
+          "give one of them another number, or drop the -N suffix from one so it is numbered automatically",
+          photo.source,
+        ),
+      );
+      continue;
+    }
+    byNumber.set(n, photo);
+    photo.n = n;
+  }
+  const mtimeOf = new Map(members.map((m) => [m.entry.rel, m.entry.mtimeMs]));
+  const unnumbered = photos.filter((p) => p.n < 0);
+  const key = (p: PlannedPhoto) => (p.captureDate ? exifToMillis(p.captureDate) : mtimeOf.get(p.source) ?? 0);
+  unnumbered.sort((a, b) => key(a) - key(b) || naturalCompare(a.source, b.source));
+  let next = byNumber.size ? Math.max(...byNumber.keys()) + 1 : 0;
+  for (const p of unnumbered) p.n = next++;
+  return problems;
+}
+
+/** "2024:03:04 05:06:07" read as a wall-clock time (EXIF has no zone). */
+export function exifToMillis(value: string): number {
+  const [d, t] = value.split(" ");
+  const [y, mo, da] = (d ?? "").split(":").map(Number);
+  const [h, mi, s] = (t ?? "").split(":").map(Number);
+  return Date.UTC(y ?? 0, (mo ?? 1) - 1, da ?? 1, h ?? 0, mi ?? 0, s ?? 0);
+}
+
+/** Changes when a file is added, removed, replaced or touched; cheap (no content read). */
+export function fingerprintOf(entries: readonly ScannedEntry[]): string {
+  const lines = entries.map((e) => `${e.rel}\t${e.size}\t${Math.round(e.mtimeMs)}`).sort();
+  return createHash("sha256").update(lines.join("\n")).digest("hex").slice(0, 32);
+}
+
+function kindProblem(entry: ScannedEntry): Problem {
+  switch (entry.kind) {
+    case "symlink-outside":
+      return problem("E_SYMLINK_OUTSIDE", `${entry.rel}: a symlink that points outside the staging folder (or nowhere); it is never followed`,
+        "copy the photo itself into the work order instead of linking to it", entry.rel);
+    case "symlink-dir":
+      return problem("E_SYMLINK_FOLDER", `${entry.rel}: a symlink to a folder; folders are never followed through links`,
+        "copy the folder itself into the work order", entry.rel);
+    default:
+      return problem("E_NOT_A_FILE", `${entry.rel}: not a regular file (a pipe, socket or device)`, "remove it from the work order", entry.rel);
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function describeJson(v: unknown): string {
+  return v === null ? "null" : Array.isArray(v) ? "an array" : `a ${typeof v}`;
+}

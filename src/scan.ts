@@ -1,0 +1,139 @@
+import { lstat, opendir, readFile, realpath, stat, open } from "node:fs/promises";
+import path from "node:path";
+import exifr from "exifr";
+import { ioError } from "./errors.js";
+import { isIgnoredName } from "./plan/ignore.js";
+import { SNIFF_BYTES, sniffImageType, type ImageType } from "./images/sniff.js";
+
+export type EntryKind =
+  | "file"
+  /** a symlink whose target lies outside the staging folder: never followed */
+  | "symlink-outside"
+  /** a symlink to a folder: never followed (it would pack the same photos twice or loop) */
+  | "symlink-dir"
+  /** a FIFO, socket or device */
+  | "special";
+
+export interface ScannedEntry {
+  /** Path relative to the staging folder, with "/" separators. */
+  rel: string;
+  /** Absolute path to read. */
+  abs: string;
+  kind: EntryKind;
+  size: number;
+  mtimeMs: number;
+}
+
+export interface StagingScan {
+  root: string;
+  /** Top-level folders (candidate work orders), with their own mtime. */
+  folders: { rel: string; mtimeMs: number }[];
+  entries: ScannedEntry[];
+}
+
+/** What the planner needs to know of a file's content, read cheaply (head bytes, EXIF, small JSON). */
+export interface FileFacts {
+  type: ImageType | null;
+  /** EXIF DateTimeOriginal as written ("2024:03:04 05:06:07"), when the file has one. */
+  captureDate?: string;
+  /** For *.json: the parsed value, or the parse error. */
+  json?: { value: unknown } | { error: string };
+  /** The file could not be read at all. */
+  readError?: string;
+}
+
+/** Lists the staging folder. Hidden and junk folders are not descended into; the planner decides the rest. */
+export async function scanStaging(root: string): Promise<StagingScan> {
+  const absRoot = path.resolve(root);
+  let realRoot: string;
+  try {
+    realRoot = await realpath(absRoot);
+    if (!(await stat(realRoot)).isDirectory()) throw Object.assign(new Error("not a directory"), { code: "ENOTDIR" });
+  } catch (err) {
+    throw ioError(err, `cannot read the staging folder ${absRoot}`);
+  }
+  const scan: StagingScan = { root: absRoot, folders: [], entries: [] };
+
+  async function walk(dirAbs: string, dirRel: string, depth: number): Promise<void> {
+    const names: string[] = [];
+    const dir = await opendir(dirAbs);
+    for await (const d of dir) names.push(d.name);
+    names.sort();
+    for (const name of names) {
+      const abs = path.join(dirAbs, name);
+      const rel = dirRel ? `${dirRel}/${name}` : name;
+      const st = await lstat(abs);
+      if (st.isDirectory()) {
+        if (isIgnoredName(name)) continue;
+        if (depth === 0) scan.folders.push({ rel, mtimeMs: st.mtimeMs });
+        await walk(abs, rel, depth + 1);
+      } else if (st.isSymbolicLink()) {
+        scan.entries.push(await describeLink(abs, rel, realRoot));
+      } else {
+        scan.entries.push({ rel, abs, kind: st.isFile() ? "file" : "special", size: st.size, mtimeMs: st.mtimeMs });
+      }
+    }
+  }
+
+  try {
+    await walk(absRoot, "", 0);
+  } catch (err) {
+    throw ioError(err, `cannot list the staging folder ${absRoot}`);
+  }
+  return scan;
+}
+
+async function describeLink(abs: string, rel: string, realRoot: string): Promise<ScannedEntry> {
+  let target: string;
+  try {
+    target = await realpath(abs);
+  } catch {
+    return { rel, abs, kind: "symlink-outside", size: 0, mtimeMs: 0 };
+  }
+  if (target !== realRoot && !target.startsWith(realRoot + path.sep)) {
+    return { rel, abs, kind: "symlink-outside", size: 0, mtimeMs: 0 };
+  }
+  const st = await stat(target);
+  if (st.isDirectory()) return { rel, abs, kind: "symlink-dir", size: 0, mtimeMs: st.mtimeMs };
+  return { rel, abs: target, kind: st.isFile() ? "file" : "special", size: st.size, mtimeMs: st.mtimeMs };
+}
+
+const MAX_JSON_BYTES = 1_000_000;
+
+/** Reads what the planner needs of one file: magic bytes, capture date, or a small JSON document. */
+export async function readFileFacts(entry: ScannedEntry): Promise<FileFacts> {
+  try {
+    if (entry.rel.toLowerCase().endsWith(".json")) {
+      if (entry.size > MAX_JSON_BYTES) return { type: null, json: { error: `larger than ${MAX_JSON_BYTES} bytes` } };
+      const text = await readFile(entry.abs, "utf8");
+      try {
+        return { type: null, json: { value: JSON.parse(text) } };
+      } catch (err) {
+        return { type: null, json: { error: (err as Error).message } };
+      }
+    }
+    const head = Buffer.alloc(SNIFF_BYTES);
+    const fh = await open(entry.abs, "r");
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await fh.read(head, 0, SNIFF_BYTES, 0));
+    } finally {
+      await fh.close();
+    }
+    const type = sniffImageType(head.subarray(0, bytesRead));
+    const captureDate = type ? await readCaptureDate(entry.abs) : undefined;
+    return captureDate ? { type, captureDate } : { type };
+  } catch (err) {
+    return { type: null, readError: (err as Error).message };
+  }
+}
+
+async function readCaptureDate(file: string): Promise<string | undefined> {
+  try {
+    const tags = await exifr.parse(file, { pick: ["DateTimeOriginal"], reviveValues: false });
+    const value: unknown = tags?.DateTimeOriginal;
+    return typeof value === "string" && /^\d{4}:\d\d:\d\d \d\d:\d\d:\d\d/.test(value) ? value.slice(0, 19) : undefined;
+  } catch {
+    return undefined;
+  }
+}
