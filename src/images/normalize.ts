@@ -143,7 +143,12 @@ function decodeBmp(source: string, bytes: Buffer, settings: ImageSettings): Shar
   const height = Math.abs(bytes.readInt32LE(22));
   checkPixels(source, width, height, settings);
   const decoded = bmp.decode(bytes, { toRGBA: true });
-  return sharp(Buffer.from(decoded.data), { raw: { width: decoded.width, height: decoded.height, channels: 4 } });
+  const rgba = Buffer.from(decoded.data);
+  // 24-bit BMPs (and most 32-bit ones) carry no alpha: the decoder leaves it 0, which would read as transparent.
+  let hasAlpha = false;
+  for (let i = 3; i < rgba.length && !hasAlpha; i += 4) hasAlpha = rgba[i] !== 0;
+  if (!hasAlpha) for (let i = 3; i < rgba.length; i += 4) rgba[i] = 255;
+  return sharp(rgba, { raw: { width: decoded.width, height: decoded.height, channels: 4 } });
 }
 
 function checkIntegrity(source: string, type: "jpeg" | "png", bytes: Buffer): void {

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Regenerates the committed HEIC fixtures in test/fixtures. Needs heif-enc (libheif-examples), exiftool,
+# python3 and the project's node_modules (sharp). Run from the repo root.
+set -euo pipefail
+out=test/fixtures
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+node test/fixtures/quadrants.mjs "$tmp/quad.png" 640 480
+heif-enc -q 92 -p chroma=444 -o "$out/quad.heic" "$tmp/quad.png"
+exiftool -q -overwrite_original "-DateTimeOriginal=2024:03:04 05:06:07" -Make=Apple "$out/quad.heic"
+cp "$out/quad.heic" "$out/quad-exif6.heic"
+exiftool -q -overwrite_original "-Orientation#=6" "$out/quad-exif6.heic"
+python3 scripts/heic-add-irot.py "$out/quad.heic" "$out/quad-irot90.heic" 1
+ls -la "$out"

@@ -1,0 +1,218 @@
+import { execFile, spawn } from "node:child_process";
+import { mkdtemp, mkdir, writeFile, readdir, cp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import sharp from "sharp";
+import yauzl from "yauzl";
+import zlib from "node:zlib";
+
+export const ROOT = path.resolve(import.meta.dirname, "..");
+export const BIN = path.join(ROOT, "bin", "wopack.js");
+export const FIXTURES = path.join(ROOT, "test", "fixtures");
+export const execFileP = promisify(execFile);
+
+export interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real CLI (bin/wopack.js) and collects its output. */
+export function wopack(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: options.cwd ?? ROOT,
+      env: { ...process.env, NO_COLOR: "1", ...options.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+export async function tempDir(prefix = "wopack-test-"): Promise<string> {
+  return mkdtemp(path.join(tmpdir(), prefix));
+}
+
+/** A staging folder and an output folder side by side in a new temp dir. */
+export async function workspace(): Promise<{ dir: string; staging: string; out: string }> {
+  const dir = await tempDir();
+  const staging = path.join(dir, "staging");
+  await mkdir(staging);
+  return { dir, staging, out: path.join(dir, "out") };
+}
+
+export async function put(root: string, rel: string, content: Buffer | string | Promise<Buffer>): Promise<string> {
+  const file = path.join(root, rel);
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, await content);
+  return file;
+}
+
+export async function copyFixtureTree(from: string, to: string): Promise<void> {
+  await cp(from, to, { recursive: true, preserveTimestamps: true });
+}
+
+export interface ZipEntryRead {
+  name: string;
+  method: number;
+  data: Buffer;
+}
+
+/** Reads an archive with yauzl, a reader independent of the writer (archiver). */
+export async function readZip(file: string): Promise<ZipEntryRead[]> {
+  const zip = await new Promise<yauzl.ZipFile>((res, rej) => yauzl.open(file, { lazyEntries: true }, (e, z) => (e ? rej(e) : res(z))));
+  const entries: ZipEntryRead[] = [];
+  await new Promise<void>((resolve, reject) => {
+    zip.on("error", reject);
+    zip.on("end", resolve);
+    zip.on("entry", (entry: yauzl.Entry) => {
+      zip.openReadStream(entry, async (err, stream) => {
+        if (err) return reject(err);
+        const chunks: Buffer[] = [];
+        for await (const c of stream) chunks.push(c as Buffer);
+        entries.push({ name: entry.fileName, method: entry.compressionMethod, data: Buffer.concat(chunks) });
+        zip.readEntry();
+      });
+    });
+    zip.readEntry();
+  });
+  return entries;
+}
+
+/** The three third-party testers the issue names; each throws on a bad archive. */
+export async function testWithThirdPartyTools(file: string): Promise<void> {
+  await execFileP("unzip", ["-tq", file]);
+  await execFileP("7z", ["t", file]);
+  const { stdout } = await execFileP("python3", ["-m", "zipfile", "-t", file]);
+  if (!/Done testing/.test(stdout)) throw new Error(`python zipfile: ${stdout}`);
+}
+
+export async function archivesIn(out: string): Promise<string[]> {
+  return (await readdir(out)).filter((n) => n.endsWith(".zip")).sort().map((n) => path.join(out, n));
+}
+
+/** Mean colour of a region (fractions of width/height) of a decoded image. */
+export async function meanColour(image: Buffer, region: { x: number; y: number; w: number; h: number }): Promise<number[]> {
+  const meta = await sharp(image).metadata();
+  const left = Math.floor(region.x * meta.width);
+  const top = Math.floor(region.y * meta.height);
+  const width = Math.max(1, Math.floor(region.w * meta.width));
+  const height = Math.max(1, Math.floor(region.h * meta.height));
+  // (sharp's stats() would describe the whole image, not the extracted region: average by hand)
+  const { data, info } = await sharp(image).extract({ left, top, width, height }).toColourspace("srgb").removeAlpha()
+    .raw().toBuffer({ resolveWithObject: true });
+  const sums = [0, 0, 0];
+  for (let i = 0; i < data.length; i += info.channels) for (let c = 0; c < 3; c++) sums[c]! += data[i + c]!;
+  return sums.map((s) => s / (data.length / info.channels));
+}
+
+/** The four quadrant centres' colours, as [TL, TR, BL, BR]. */
+export async function quadrantColours(image: Buffer): Promise<number[][]> {
+  const at = (x: number, y: number) => meanColour(image, { x, y, w: 0.2, h: 0.2 });
+  return Promise.all([at(0.15, 0.15), at(0.65, 0.15), at(0.15, 0.65), at(0.65, 0.65)]);
+}
+
+export function colourDistance(a: number[], b: number[]): number {
+  return Math.max(...a.map((v, i) => Math.abs(v - b[i]!)));
+}
+
+/**
+ * A 24-bit BMP with a BITMAPINFOHEADER, bottom-up rows padded to 4 bytes: the common real-world layout,
+ * written by hand so that the test does not use the decoder's own encoder.
+ */
+export function encodeBmp(rgb: Buffer, width: number, height: number): Buffer {
+  const stride = Math.ceil((width * 3) / 4) * 4;
+  const size = 54 + stride * height;
+  const b = Buffer.alloc(size);
+  b.write("BM", 0, "latin1");
+  b.writeUInt32LE(size, 2);
+  b.writeUInt32LE(54, 10);
+  b.writeUInt32LE(40, 14);
+  b.writeInt32LE(width, 18);
+  b.writeInt32LE(height, 22);
+  b.writeUInt16LE(1, 26);
+  b.writeUInt16LE(24, 28);
+  b.writeUInt32LE(stride * height, 34);
+  for (let y = 0; y < height; y++) {
+    const row = 54 + (height - 1 - y) * stride;
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 3;
+      b[row + x * 3] = rgb[i + 2]!;
+      b[row + x * 3 + 1] = rgb[i + 1]!;
+      b[row + x * 3 + 2] = rgb[i]!;
+    }
+  }
+  return b;
+}
+
+/** Waits until `check` holds, polling; fails after the deadline. No fixed sleeps. */
+export async function waitFor(check: () => Promise<boolean> | boolean, what: string, deadlineMs = 30_000): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/**
+ * A decompression bomb: a small, valid PNG (about 120 KB) that decodes to 12000 x 10000 grey pixels
+ * (120 megapixels), above the default 100-megapixel limit.
+ */
+export function pngBomb(width = 12_000, height = 10_000): Buffer {
+  const { deflateSync, crc32 } = zlib;
+  const chunk = (type: string, data: Buffer) => {
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    out.write(type, 4, "latin1");
+    data.copy(out, 8);
+    out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 0; // greyscale
+  const raw = Buffer.alloc((width + 1) * height); // filter byte 0 + zero pixels, every row
+  return Buffer.concat([
+    Buffer.from("\x89PNG\r\n\x1a\n", "latin1"),
+    chunk("IHDR", ihdr),
+    chunk("IDAT", deflateSync(raw, { level: 9 })),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
+}
+
+/** Every path under dir with its content hash and mtime, to prove a folder was left untouched. */
+export async function snapshot(dir: string): Promise<Record<string, string>> {
+  const { readdir: rd, lstat, readFile, readlink } = await import("node:fs/promises");
+  const { createHash } = await import("node:crypto");
+  const out: Record<string, string> = {};
+  async function walk(d: string, rel: string) {
+    for (const name of (await rd(d)).sort()) {
+      const abs = path.join(d, name);
+      const r = rel ? `${rel}/${name}` : name;
+      const st = await lstat(abs);
+      if (st.isDirectory()) {
+        out[r + "/"] = "dir";
+        await walk(abs, r);
+      } else if (st.isSymbolicLink()) out[r] = `link:${await readlink(abs)}`;
+      else out[r] = `${createHash("sha256").update(await readFile(abs)).digest("hex")}@${st.mtimeMs}`;
+    }
+  }
+  await walk(dir, "");
+  return out;
+}
+
+export function sha256(data: Buffer): string {
+  return zlib.crc32 && require_crypto().createHash("sha256").update(data).digest("hex");
+}
+import { createRequire } from "node:module";
+const require_crypto = () => createRequire(import.meta.url)("node:crypto") as typeof import("node:crypto");
