@@ -11,6 +11,14 @@ export function tmpDir(out: string): string {
   return path.join(stateDir(out), "tmp");
 }
 
+/**
+ * Fault injection for the crash tests: WOPACK_FAULT=<point> kills the process right there, as a power
+ * cut would. Points: before-publish, after-publish, after-ledger.
+ */
+export function faultPoint(point: string): void {
+  if (process.env.WOPACK_FAULT === point) process.kill(process.pid, "SIGKILL");
+}
+
 // ---------- lock ----------
 
 interface LockHolder {

@@ -12,7 +12,7 @@ import { normalizeImage } from "./images/normalize.js";
 import { writeZip, type ZipEntrySource } from "./archive/write.js";
 import { verifyZip } from "./archive/verify.js";
 import {
-  REPORT_SUFFIX, acquireLock, appendLedger, freeName, moveItem, publishNoClobber, readLedger, recover,
+  REPORT_SUFFIX, acquireLock, faultPoint, appendLedger, freeName, moveItem, publishNoClobber, readLedger, recover,
   syncDir, tmpDir, writeFileAtomic, type LedgerRecord, type MoveItem, type Recovery,
 } from "./commit.js";
 import { crc32 } from "node:zlib";
@@ -394,6 +394,7 @@ async function commitArchive(batch: Prepared[], result: PackResult, ctx: RunCont
         createdAt: createdAt.toISOString(), workOrders, refused, warnings: result.warnings };
       ctx.signal?.throwIfAborted();
       await writeFileAtomic(path.join(out, name + REPORT_SUFFIX), JSON.stringify(report, null, 2) + "\n", tmpDir(out));
+      faultPoint("before-publish");
       if (await publishNoClobber(tmp, path.join(out, name))) {
         await syncDir(out);
         break;
@@ -410,11 +411,13 @@ async function commitArchive(batch: Prepared[], result: PackResult, ctx: RunCont
 
   // Committed: from here on a crash is repaired by recover() from the report beside the archive.
   const at = new Date().toISOString();
+  faultPoint("after-publish");
   const commits: LedgerRecord[] = workOrders.map((wo) => ({
     type: "commit", id: wo.id, fingerprint: wo.fingerprint, archive: name, at, ...(wo.moves ? { moves: wo.moves } : {}),
   }));
   try {
     await appendLedger(out, commits);
+    faultPoint("after-ledger");
     for (const wo of workOrders) {
       if (!wo.moves) continue;
       for (const m of wo.moves) await moveItem(m);

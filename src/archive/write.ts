@@ -41,12 +41,15 @@ export async function writeZip(file: string, entries: Iterable<ZipEntrySource>, 
     archive.abort();
     output.destroy();
   });
+  // events.once() also rejects on "error"; that error is reported through `failed`, so silence these.
   const closed = once(output, "close");
+  closed.catch(() => undefined);
   archive.pipe(output);
   for (const entry of entries) {
     if (failure) throw failure;
     const source = entry.data ?? createReadStream(entry.file!);
     const added = once(archive, "entry");
+    added.catch(() => undefined);
     archive.append(source, { name: entry.name, date: ENTRY_DATE, store: entry.store, mode: 0o644 });
     await Promise.race([added, failed]);
   }

@@ -1,0 +1,173 @@
+import { spawn, spawnSync } from "node:child_process";
+import { chmod, mkdir, readFile, readdir, stat, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import path from "node:path";
+import sharp from "sharp";
+import { describe, expect, it } from "vitest";
+import { BIN, archivesIn, execFileP, put, readZip, snapshot, waitFor, wopack, workspace } from "./helpers.js";
+
+/** A noisy 1200x1000 JPEG of about 1.5 MB: stored as is, so the archive gets big fast. */
+async function noiseJpeg(seed: number): Promise<Buffer> {
+  const raw = Buffer.alloc(1200 * 1000 * 3);
+  for (let i = 0; i < raw.length; i++) raw[i] = (Math.imul(i + seed, 2654435761) >>> 11) & 255;
+  return sharp(raw, { raw: { width: 1200, height: 1000, channels: 3 } }).jpeg({ quality: 95 }).toBuffer();
+}
+
+async function bigStaging(workOrders: number, photosEach = 2) {
+  const ws = await workspace();
+  const photo = await noiseJpeg(1);
+  for (let w = 0; w < workOrders; w++) {
+    for (let p = 0; p < photosEach; p++) await put(ws.staging, `WO_${String(w).padStart(3, "0")}/meter/p${p}.jpg`, photo);
+  }
+  return ws;
+}
+
+/** Every work-order folder across every committed archive, with how often it was packed. */
+async function packedCounts(out: string): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const zip of await archivesIn(out)) {
+    await execFileP("unzip", ["-tq", zip]);
+    const ids = new Set((await readZip(zip)).map((e) => e.name.split("/")[0]!));
+    for (const id of ids) counts[id] = (counts[id] ?? 0) + 1;
+  }
+  return counts;
+}
+
+async function ledgerCommits(out: string): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  const text = await readFile(path.join(out, ".wopack", "ledger.jsonl"), "utf8");
+  for (const line of text.split("\n").filter(Boolean)) {
+    const rec = JSON.parse(line) as { type: string; id: string };
+    if (rec.type === "commit") counts[rec.id] = (counts[rec.id] ?? 0) + 1;
+  }
+  return counts;
+}
+
+const once = (ids: string[]) => Object.fromEntries(ids.map((id) => [id, 1]));
+const ids = (n: number) => Array.from({ length: n }, (_, i) => `WO_${String(i).padStart(3, "0")}`);
+
+describe("commit protocol under faults (§8)", () => {
+  it("SIGKILL while writing a large archive: nothing partial is visible, no source lost, a rerun packs each work order once", async () => {
+    const ws = await bigStaging(40);
+    const before = await snapshot(ws.staging);
+    const child = spawn(process.execPath, [BIN, "pack", ws.staging, "--out", ws.out], { stdio: "ignore" });
+    const tmp = path.join(ws.out, ".wopack", "tmp");
+    await waitFor(async () => {
+      const names = await readdir(tmp).catch(() => []);
+      const partial = names.find((n) => n.endsWith(".zip.partial"));
+      return partial !== undefined && (await stat(path.join(tmp, partial))).size > 20_000_000;
+    }, "the archive to be half written");
+    child.kill("SIGKILL");
+    await new Promise((r) => child.on("close", r));
+
+    expect(await archivesIn(ws.out)).toEqual([]);
+    expect(await snapshot(ws.staging)).toEqual(before);
+
+    const rerun = await wopack(["pack", ws.staging, "--out", ws.out]);
+    expect(rerun.code).toBe(0);
+    expect(await packedCounts(ws.out)).toEqual(once(ids(40)));
+    expect(await ledgerCommits(ws.out)).toEqual(once(ids(40)));
+    expect(await readdir(tmp)).toEqual([]);
+  });
+
+  for (const point of ["before-publish", "after-publish", "after-ledger"]) {
+    it(`crash at ${point} (with --move-to): a restart loses nothing and packs nothing twice`, async () => {
+      const ws = await bigStaging(3, 1);
+      const moveTo = path.join(ws.dir, "processed");
+      const crashed = await wopack(["pack", ws.staging, "--out", ws.out, "--move-to", moveTo], { env: { WOPACK_FAULT: point } });
+      expect(crashed.signal).toBe("SIGKILL");
+
+      const rerun = await wopack(["pack", ws.staging, "--out", ws.out, "--move-to", moveTo]);
+      expect(rerun.code).toBe(0);
+      expect(await packedCounts(ws.out)).toEqual(once(ids(3)));
+      expect(await ledgerCommits(ws.out)).toEqual(once(ids(3)));
+      expect(await readdir(ws.staging)).toEqual([]);
+      expect((await readdir(moveTo)).sort()).toEqual(ids(3));
+      for (const zip of await archivesIn(ws.out)) expect((await stat(zip + ".report.json")).isFile()).toBe(true);
+    });
+  }
+
+  it("disk full: exit 3, nothing committed or left behind, sources untouched", async (ctx) => {
+    const ws = await bigStaging(8);
+    await mkdir(ws.out);
+    const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", ws.out]);
+    if (mounted.status !== 0) ctx.skip(); // needs root, as in CI
+    try {
+      const before = await snapshot(ws.staging);
+      const run = await wopack(["pack", ws.staging, "--out", ws.out]);
+      expect(run.code).toBe(3);
+      expect(run.stderr).toContain("E_IO_ENOSPC");
+      expect(run.stderr).toMatch(/hint: free some space/);
+      expect(await archivesIn(ws.out)).toEqual([]);
+      expect((await readdir(ws.out)).filter((n) => n !== ".wopack")).toEqual([]);
+      expect(await readdir(path.join(ws.out, ".wopack", "tmp"))).toEqual([]);
+      expect(await snapshot(ws.staging)).toEqual(before);
+    } finally {
+      spawnSync("umount", [ws.out]);
+    }
+  });
+
+  it("an unreadable photo refuses its work order, the others are packed (run as an unprivileged user)", async (ctx) => {
+    if (process.getuid?.() !== 0 || spawnSync("setpriv", ["--version"]).status !== 0) ctx.skip();
+    const ws = await workspace();
+    const jpeg = await sharp({ create: { width: 64, height: 64, channels: 3, background: "#369" } }).jpeg().toBuffer();
+    await put(ws.staging, "WO_ok/meter/a.jpg", jpeg);
+    const secret = await put(ws.staging, "WO_locked/meter/a.jpg", jpeg);
+    await chmod(secret, 0o000);
+    await chmod(ws.dir, 0o777);
+    const run = spawnSync("setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", process.execPath, BIN, "pack", ws.staging, "--out", ws.out, "--json"], {
+      encoding: "utf8",
+    });
+    expect(run.status).toBe(1);
+    const result = JSON.parse(run.stdout);
+    expect(result.refused).toEqual([
+      { id: "WO_locked", folder: "WO_locked", problems: [expect.objectContaining({ code: "E_UNREADABLE", path: "WO_locked/meter/a.jpg" })] },
+    ]);
+    expect(result.packed.map((w: { id: string }) => w.id)).toEqual(["WO_ok"]);
+  });
+});
+
+describe("the lock on --out (§8)", () => {
+  async function smallStaging() {
+    const ws = await workspace();
+    await put(ws.staging, "WO_1/meter/a.jpg", sharp({ create: { width: 64, height: 64, channels: 3, background: "#963" } }).jpeg().toBuffer());
+    return ws;
+  }
+
+  it("a live holder makes the second run exit 4 without writing", async () => {
+    const ws = await smallStaging();
+    const holder = spawn("sleep", ["30"]);
+    try {
+      await put(ws.out, ".wopack/lock", JSON.stringify({ pid: holder.pid, host: hostname(), startedAt: "2026-01-01T00:00:00Z" }));
+      const run = await wopack(["pack", ws.staging, "--out", ws.out]);
+      expect(run.code).toBe(4);
+      expect(run.stderr).toContain("E_LOCKED");
+      expect(run.stderr).toContain(`pid ${holder.pid}`);
+      expect(await archivesIn(ws.out)).toEqual([]);
+    } finally {
+      holder.kill();
+    }
+  });
+
+  it("a stale lock from a dead process is taken over", async () => {
+    const ws = await smallStaging();
+    const dead = spawnSync("true").pid;
+    await put(ws.out, ".wopack/lock", JSON.stringify({ pid: dead, host: hostname(), startedAt: "2026-01-01T00:00:00Z" }));
+    const run = await wopack(["pack", ws.staging, "--out", ws.out]);
+    expect(run.code).toBe(0);
+    expect(await archivesIn(ws.out)).toHaveLength(1);
+    expect(await readdir(path.join(ws.out, ".wopack"))).not.toContain("lock");
+  });
+
+  it("two runs at once on the same --out never both write a work order", async () => {
+    const ws = await bigStaging(20);
+    const [a, b] = await Promise.all([
+      wopack(["pack", ws.staging, "--out", ws.out]),
+      wopack(["pack", ws.staging, "--out", ws.out]),
+    ]);
+    const codes = [a.code, b.code].sort();
+    expect([[0, 4], [0, 0]]).toContainEqual(codes);
+    expect(await packedCounts(ws.out)).toEqual(once(ids(20)));
+    expect(await ledgerCommits(ws.out)).toEqual(once(ids(20)));
+  });
+});
