@@ -1,5 +1,8 @@
 import { crc32 } from "node:zlib";
 import sharp, { type Sharp } from "sharp";
+
+// libvips caches recent operations and their pixels; each photo is seen once, so the cache only costs memory.
+sharp.cache(false);
 import * as bmp from "bmp-ts";
 import { problem, type Problem } from "../errors.js";
 import type { ImageType } from "./sniff.js";
