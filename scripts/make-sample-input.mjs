@@ -49,7 +49,10 @@ await write("WO_100231/meter_reading/IMG_4502.jpg", async (f) => {
   await scene("meter 2", 210, 1200, 900).jpeg({ quality: 85 }).toFile(f);
   exif(f, "-Orientation#=6", "-DateTimeOriginal=2026:11:20 09:15:40", "-Make=Samsung");
 });
-await write("WO_100231/cabinet_front.png", (f) => scene("cabinet", 30, 800, 600).png().toFile(f));
+await write("WO_100231/cabinet_front.png", async (f) => {
+  await scene("cabinet", 30, 800, 600).png().toFile(f);
+  exif(f, "-DateTimeOriginal=2026:11:20 09:18:30");
+});
 await write("WO_100231/cabinet_front-0.jpeg", async (f) => {
   await scene("cabinet wide", 40).jpeg({ quality: 85 }).toFile(f);
   exif(f, "-DateTimeOriginal=2026:11:20 09:20:00");
@@ -58,8 +61,14 @@ writeFileSync(path.join(root, "WO_100231/metadata.json"), JSON.stringify({ site:
 writeFileSync(path.join(root, "WO_100231/.DS_Store"), Buffer.alloc(6148));
 
 // WO_100232: WebP and TIFF from a tablet, plus Windows junk.
-await write("WO_100232/pole_top.webp", (f) => scene("pole top", 120).webp({ quality: 80 }).toFile(f));
-await write("WO_100232/pole_base.tiff", (f) => scene("pole base", 140, 900, 700).tiff({ compression: "lzw" }).toFile(f));
+await write("WO_100232/pole_top.webp", async (f) => {
+  await scene("pole top", 120).webp({ quality: 80 }).toFile(f);
+  exif(f, "-DateTimeOriginal=2026:11:19 16:40:12");
+});
+await write("WO_100232/pole_base.tiff", async (f) => {
+  await scene("pole base", 140, 900, 700).tiff({ compression: "lzw" }).toFile(f);
+  exif(f, "-DateTimeOriginal=2026:11:19 16:42:57");
+});
 writeFileSync(path.join(root, "WO_100232/Thumbs.db"), Buffer.alloc(1024));
 writeFileSync(path.join(root, "WO_100232/~$report.docx"), "lock file of an open Word document\n");
 
@@ -68,6 +77,7 @@ await write("WO_100233/cabinet_inside/DSC_0012.jpg", async (f) => {
   await scene("cabinet inside", 300).jpeg({ quality: 85 }).toFile(f);
   exif(f, "-DateTimeOriginal=2026:11:21 14:02:11");
 });
+// GIF carries no EXIF date: it is ordered by file time, after the dated photos.
 await write("WO_100233/cabinet_inside/DSC_0013.gif", (f) => scene("cabinet inside 2", 320, 600, 450).gif().toFile(f));
 await write("WO_100233__meter_reading-5.heic", (f) => heic(f, "meter", 250, "2026:11:21 13:58:00"));
 writeFileSync(path.join(root, ".DS_Store"), Buffer.alloc(6148));

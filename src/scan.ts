@@ -1,6 +1,7 @@
 import { lstat, opendir, readFile, realpath, stat, open } from "node:fs/promises";
 import path from "node:path";
 import exifr from "exifr";
+import sharp from "sharp";
 import { ioError } from "./errors.js";
 import { isIgnoredName } from "./plan/ignore.js";
 import { SNIFF_BYTES, sniffImageType, type ImageType } from "./images/sniff.js";
@@ -121,16 +122,19 @@ export async function readFileFacts(entry: ScannedEntry): Promise<FileFacts> {
       await fh.close();
     }
     const type = sniffImageType(head.subarray(0, bytesRead));
-    const captureDate = type ? await readCaptureDate(entry.abs) : undefined;
+    const captureDate = type ? await readCaptureDate(entry.abs, type) : undefined;
     return captureDate ? { type, captureDate } : { type };
   } catch (err) {
     return { type: null, readError: (err as Error).message };
   }
 }
 
-async function readCaptureDate(file: string): Promise<string | undefined> {
+/** exifr reads JPEG, TIFF, HEIC, AVIF and PNG itself; for WebP, libvips reads the header's EXIF block. */
+async function readCaptureDate(file: string, type: ImageType): Promise<string | undefined> {
   try {
-    const tags = await exifr.parse(file, { pick: ["DateTimeOriginal"], reviveValues: false });
+    const source = type === "webp" ? (await sharp(file).metadata()).exif : file;
+    if (!source) return undefined;
+    const tags = await exifr.parse(source, { pick: ["DateTimeOriginal"], reviveValues: false });
     const value: unknown = tags?.DateTimeOriginal;
     return typeof value === "string" && /^\d{4}:\d\d:\d\d \d\d:\d\d:\d\d/.test(value) ? value.slice(0, 19) : undefined;
   } catch {
