@@ -171,3 +171,26 @@ describe("the lock on --out (§8)", () => {
     expect(await ledgerCommits(ws.out)).toEqual(once(ids(20)));
   });
 });
+
+describe("interruption (§9)", () => {
+  it("SIGINT while writing: exit 130, the archive in progress discarded, a rerun packs everything once", async () => {
+    const ws = await bigStaging(40);
+    const child = spawn(process.execPath, [BIN, "pack", ws.staging, "--out", ws.out], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const tmp = path.join(ws.out, ".wopack", "tmp");
+    await waitFor(async () => {
+      const partial = (await readdir(tmp).catch(() => [])).find((n) => n.endsWith(".zip.partial"));
+      return partial !== undefined && (await stat(path.join(tmp, partial))).size > 10_000_000;
+    }, "the archive to be part written");
+    child.kill("SIGINT");
+    const code = await new Promise((r) => child.on("close", r));
+    expect(code).toBe(130);
+    expect(stderr).toContain("E_INTERRUPTED");
+    expect(await archivesIn(ws.out)).toEqual([]);
+    expect(await readdir(tmp)).toEqual([]);
+    expect(await readdir(path.join(ws.out, ".wopack"))).not.toContain("lock");
+    expect((await wopack(["pack", ws.staging, "--out", ws.out])).code).toBe(0);
+    expect(await packedCounts(ws.out)).toEqual(once(ids(40)));
+  });
+});

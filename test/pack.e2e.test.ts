@@ -1,10 +1,11 @@
-import { readFile, readdir, symlink, writeFile, utimes, stat } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { readFile, readdir, symlink, writeFile, stat } from "node:fs/promises";
 import path from "node:path";
 import exifr from "exifr";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  FIXTURES, ROOT, archivesIn, colourDistance, copyFixtureTree, encodeBmp, pngBomb, put, quadrantColours,
+  BIN, FIXTURES, ROOT, archivesIn, colourDistance, copyFixtureTree, encodeBmp, pngBomb, put, quadrantColours,
   readZip, sha256, snapshot, testWithThirdPartyTools, wopack, workspace,
 } from "./helpers.js";
 // @ts-expect-error plain JS module shared with scripts/make-fixtures.sh
@@ -367,5 +368,20 @@ describe("determinism, ledger, flags", () => {
     expect(badConfig.stderr).toContain("archive.prefix:");
     expect(badConfig.stderr).toContain("bogus");
     expect(await readdir(ws.dir)).not.toContain("out");
+  });
+});
+
+describe("progress bar", () => {
+  it("shows files done / total, MB/s and ETA on a terminal", async (ctx) => {
+    if (spawnSync("script", ["--version"]).status !== 0) ctx.skip();
+    const ws = await workspace();
+    await put(ws.staging, "WO_1/meter/a.jpg", quad(320, 240).jpeg().toBuffer());
+    await put(ws.staging, "WO_1/meter/b.webp", quad(320, 240).webp().toBuffer());
+    // `script` runs the CLI on a pseudo-terminal, as a person at a shell would
+    const cmd = `${process.execPath} ${BIN} pack ${ws.staging} --out ${ws.out}`;
+    const run = spawnSync("script", ["-qefc", cmd, "/dev/null"], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/\[#+-*\] \d\/2 photos +\d+\.\d MB\/s +ETA \d+s/);
+    expect(run.stdout).toContain("packed 1 work order");
   });
 });
