@@ -129,10 +129,15 @@ export async function readFileFacts(entry: ScannedEntry): Promise<FileFacts> {
   }
 }
 
+/** libvips hands out EXIF with or without the "Exif\0\0" header of a JPEG APP1 segment; exifr wants none. */
+export function tiffBlock(exif: Buffer | undefined): Buffer | undefined {
+  return exif?.subarray(0, 6).toString("latin1") === "Exif\0\0" ? exif.subarray(6) : exif;
+}
+
 /** exifr reads JPEG, TIFF, HEIC, AVIF and PNG itself; for WebP, libvips reads the header's EXIF block. */
 async function readCaptureDate(file: string, type: ImageType): Promise<string | undefined> {
   try {
-    const source = type === "webp" ? (await sharp(file).metadata()).exif : file;
+    const source = type === "webp" ? tiffBlock((await sharp(file).metadata()).exif) : file;
     if (!source) return undefined;
     const tags = await exifr.parse(source, { pick: ["DateTimeOriginal"], reviveValues: false });
     const value: unknown = tags?.DateTimeOriginal;

@@ -8,6 +8,7 @@ import {
   BIN, FIXTURES, ROOT, archivesIn, colourDistance, copyFixtureTree, encodeBmp, pngBomb, put, quadrantColours,
   readZip, sha256, snapshot, testWithThirdPartyTools, wopack, workspace,
 } from "./helpers.js";
+import { tiffBlock } from "../src/scan.js";
 // @ts-expect-error plain JS module shared with scripts/make-fixtures.sh
 import { COLOURS, quadrantPixels, quadrants } from "./fixtures/quadrants.mjs";
 
@@ -385,3 +386,50 @@ describe("progress bar", () => {
     expect(run.stdout).toContain("packed 1 work order");
   });
 });
+
+describe("--strip-gps (§7)", () => {
+  it("removes location data from every packed image and keeps the capture date; without it JPEGs keep theirs", async () => {
+    const ws = await workspace();
+    const exif = {
+      IFD0: { Make: "FieldCam" },
+      IFD2: { DateTimeOriginal: "2025:06:07 08:09:10" },
+      IFD3: { GPSLatitudeRef: "N", GPSLatitude: "51/1 30/1 0/1", GPSLongitudeRef: "W", GPSLongitude: "0/1 7/1 0/1" },
+    };
+    await put(ws.staging, "WO_1/meter/a.jpg", quad(320, 240).jpeg().withExif(exif).toBuffer());
+    await put(ws.staging, "WO_1/meter/b.png", quad(320, 240).png().withExif(exif).toBuffer());
+    await put(ws.staging, "WO_1/meter/c.webp", quad(320, 240).webp().withExif(exif).toBuffer());
+    await put(ws.staging, "WO_1/meter/d.jpg", quad(320, 240).jpeg().toBuffer());
+    for (const file of ["a.jpg", "b.png", "c.webp"]) {
+      const bytes = await readFile(path.join(ws.staging, "WO_1/meter", file));
+      // exifr does not read WebP; its EXIF block comes out through libvips
+      const exifBlock = file.endsWith(".webp") ? tiffBlock((await sharp(bytes).metadata()).exif)! : bytes;
+      expect(await exifr.gps(exifBlock), file).toBeDefined();
+    }
+
+    const kept = await wopack(["pack", ws.staging, "--out", path.join(ws.dir, "kept")]);
+    expect(kept.code).toBe(0);
+    const keptEntries = await readZip((await archivesIn(path.join(ws.dir, "kept")))[0]!);
+    expect(await exifr.gps(keptEntries.find((e) => e.name.endsWith(".jpg"))!.data)).toBeDefined();
+
+    const run = await wopack(["pack", ws.staging, "--out", ws.out, "--strip-gps"]);
+    expect(run.code).toBe(0);
+    const { entries, report } = await onlyArchive(ws.out);
+    const images = entries.filter((e) => !e.name.endsWith(".json"));
+    expect(images).toHaveLength(4);
+    for (const e of images) {
+      expect(await exifr.gps(e.data).catch(() => undefined), e.name).toBeUndefined();
+      expect(sha256(e.data)).not.toBe("");
+    }
+    const bySource = (s: string) => report.workOrders[0]!.entries.find((e) => e.source.endsWith(s))!;
+    expect(bySource("b.png").entry).toMatch(/\.png$/); // stays lossless
+    expect(bySource("d.jpg").conversion).toBeUndefined(); // nothing to remove: copied as is
+    const a = entries.find((e) => e.name === bySource("a.jpg").entry)!;
+    expect((await exifr.parse(a.data, { pick: ["DateTimeOriginal"], reviveValues: false })).DateTimeOriginal).toBe("2025:06:07 08:09:10");
+    await expectSameQuadrants(a.data);
+  });
+});
+
+async function expectSameQuadrants(img: Buffer) {
+  const got = await quadrantColours(img);
+  [Q.topLeft, Q.topRight, Q.bottomLeft, Q.bottomRight].forEach((want, i) => expect(colourDistance(got[i]!, want!)).toBeLessThan(16));
+}

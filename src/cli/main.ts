@@ -46,6 +46,7 @@ async function runPack(argv: Common & Record<string, unknown>): Promise<number> 
   if (maxImageSize !== undefined) images.maxImageSize = maxImageSize;
   if (argv.maxDimension !== undefined) images.maxDimension = argv.maxDimension as number;
   if (argv.maxPixels !== undefined) images.maxPixels = argv.maxPixels as number;
+  if (argv.stripGps) images.stripGps = true;
   const settle = argv.settle === undefined ? config.watch.settle ?? 0 : parseDuration(String(argv.settle)) ?? usage("--settle", argv.settle, "not a duration (e.g. 30s, 10m)");
   const logger = makeLogger(argv);
   const showProgress = !argv.json && !argv.quiet && process.stdout.isTTY && process.stderr.isTTY;
@@ -128,6 +129,7 @@ export async function main(args: string[]): Promise<number> {
           .option("max-work-orders", { type: "number", describe: "at most this many work orders per archive" })
           .option("max-image-size", { type: "string", describe: "re-encode images larger than this (default 5MB)" })
           .option("max-dimension", { type: "number", describe: "downscale images wider or taller than this many pixels" })
+          .option("strip-gps", { type: "boolean", describe: "remove location data from every packed image (re-encoding where needed)" })
           .option("max-pixels", { type: "number", describe: "refuse images above this many pixels (default 100000000)" })
           .option("repack", { type: "boolean", default: false, describe: "pack work orders again even if the ledger has them" }),
       async (argv) => {

@@ -1,4 +1,5 @@
 import { crc32 } from "node:zlib";
+import exifr from "exifr";
 import sharp, { type Sharp } from "sharp";
 
 // libvips caches recent operations and their pixels; each photo is seen once, so the cache only costs memory.
@@ -13,6 +14,7 @@ export interface ImageSettings {
   maxImageSize: number;
   maxDimension?: number | undefined;
   maxPixels: number;
+  stripGps: boolean;
 }
 
 export interface NormalizedImage {
@@ -64,10 +66,17 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
     if (settings.maxDimension && Math.max(meta.width, meta.height) > settings.maxDimension)
       reasons.push(`wider or taller than ${settings.maxDimension} px`);
     if (meta.space === "cmyk") reasons.push("CMYK colour");
-    if (reasons.length === 0) {
+    const located = settings.stripGps && (await hasLocation(bytes));
+    if (reasons.length === 0 && !located) {
       return { ext: type === "jpeg" ? "jpg" : "png", data: bytes, crc32: crc32(bytes), warnings: [] };
     }
-    const out = await encodeJpeg(sharpFrom(bytes, settings), settings);
+    if (reasons.length === 0 && type === "png") {
+      // Only the location has to go: re-encode losslessly, without metadata.
+      const data = await sharp(bytes, { limitInputPixels: false }).png().toBuffer();
+      return { ext: "png", data, crc32: crc32(data), conversion: "png re-encoded without location data", warnings: [] };
+    }
+    if (located) reasons.push("location data removed");
+    const out = await encodeJpeg(sharpFrom(bytes, settings), settings, located ? input.captureDate : undefined);
     return result(out, `${type} re-encoded as jpeg: ${reasons.join(", ")}`, []);
   }
 
@@ -94,8 +103,8 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
     }
   }
   // HEIC's own orientation (irot) is applied by the decoder; its EXIF orientation must not be applied again.
-  const withDate = type === "heic" || type === "bmp" ? input.captureDate : undefined;
-  const out = await encodeJpeg(pipeline, settings, withDate);
+  const rebuildExif = type === "heic" || type === "bmp" || settings.stripGps;
+  const out = await encodeJpeg(pipeline, settings, rebuildExif ? input.captureDate ?? null : undefined);
   return result(out, `${type} converted to jpeg`, warnings);
 }
 
@@ -114,13 +123,15 @@ function sharpFrom(bytes: Buffer, settings: ImageSettings): Sharp {
 }
 
 /**
- * Orientation applied, sRGB, alpha on white, EXIF kept (orientation reset); then re-encoded smaller,
- * and if need be downscaled, until it fits the size ceiling.
+ * Orientation applied, sRGB, alpha on white; then re-encoded smaller, and if need be downscaled, until it
+ * fits the size ceiling. EXIF: the source's kept (orientation reset) when `captureDate` is undefined,
+ * else rebuilt holding only the capture date (null: none), which drops location data too.
  */
-async function encodeJpeg(pipeline: Sharp, settings: ImageSettings, captureDate?: string): Promise<{ data: Buffer; note?: string }> {
+async function encodeJpeg(pipeline: Sharp, settings: ImageSettings, captureDate?: string | null): Promise<{ data: Buffer; note?: string }> {
   let p = pipeline.autoOrient().flatten({ background: "#ffffff" }).toColourspace("srgb");
   if (settings.maxDimension) p = p.resize(settings.maxDimension, settings.maxDimension, { fit: "inside", withoutEnlargement: true });
-  const withMeta = (s: Sharp) => (captureDate ? s.withExif({ IFD2: { DateTimeOriginal: captureDate } }) : s.keepExif());
+  const withMeta = (s: Sharp) =>
+    captureDate === undefined ? s.keepExif() : captureDate ? s.withExif({ IFD2: { DateTimeOriginal: captureDate } }) : s;
   const first = await withMeta(p.clone()).jpeg({ quality: settings.quality }).toBuffer();
   if (first.length <= settings.maxImageSize) return { data: first };
 
@@ -139,6 +150,15 @@ async function encodeJpeg(pipeline: Sharp, settings: ImageSettings, captureDate?
     }
   }
   throw new Error(`could not be made smaller than ${settings.maxImageSize} bytes`);
+}
+
+async function hasLocation(bytes: Buffer): Promise<boolean> {
+  try {
+    const gps = await exifr.gps(bytes);
+    return gps !== undefined && Number.isFinite(gps.latitude);
+  } catch {
+    return false;
+  }
 }
 
 function decodeBmp(source: string, bytes: Buffer, settings: ImageSettings): Sharp {
