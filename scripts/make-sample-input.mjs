@@ -57,7 +57,10 @@ await write("WO_100231/cabinet_front-0.jpeg", async (f) => {
   await scene("cabinet wide", 40).jpeg({ quality: 85 }).toFile(f);
   exif(f, "-DateTimeOriginal=2026:11:20 09:20:00");
 });
-writeFileSync(path.join(root, "WO_100231/metadata.json"), JSON.stringify({ site: "Substation 12", technician: "R. Alvarez" }, null, 2) + "\n");
+writeFileSync(
+  path.join(root, "WO_100231/metadata.json"),
+  JSON.stringify({ site: "Substation 12", technician: "R. Alvarez" }, null, 2) + "\n",
+);
 writeFileSync(path.join(root, "WO_100231/.DS_Store"), Buffer.alloc(6148));
 
 // WO_100232: WebP and TIFF from a tablet, plus Windows junk.

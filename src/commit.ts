@@ -1,7 +1,7 @@
+import { cp, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
-import { cp, link, mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
-import { WopackError, ioError } from "./errors.js";
+import { ioError, WopackError } from "./errors.js";
 
 /** wopack's own state inside --out: the lock, the ledger and unfinished temporary files. */
 export function stateDir(out: string): string {

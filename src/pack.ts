@@ -1,21 +1,34 @@
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { crc32 } from "node:zlib";
 import pLimit from "p-limit";
+import { verifyZip } from "./archive/verify.js";
+import { writeZip, type ZipEntrySource } from "./archive/write.js";
+import {
+  acquireLock,
+  appendLedger,
+  faultPoint,
+  freeName,
+  type LedgerRecord,
+  type MoveItem,
+  moveItem,
+  publishNoClobber,
+  REPORT_SUFFIX,
+  type Recovery,
+  readLedger,
+  recover,
+  syncDir,
+  tmpDir,
+  writeFileAtomic,
+} from "./commit.js";
 import type { Config } from "./config/schema.js";
-import { WopackError, ioError, type Problem } from "./errors.js";
-import { scanStaging, readFileFacts, type FileFacts } from "./scan.js";
-import { isIgnoredName } from "./plan/ignore.js";
-import { planPack, type Plan, type PlannedPhoto, type PlannedWorkOrder, type RefusedWorkOrder } from "./plan/plan.js";
+import { ioError, type Problem, WopackError } from "./errors.js";
 import { HeicPool } from "./images/heicPool.js";
 import { normalizeImage } from "./images/normalize.js";
-import { writeZip, type ZipEntrySource } from "./archive/write.js";
-import { verifyZip } from "./archive/verify.js";
-import {
-  REPORT_SUFFIX, acquireLock, faultPoint, appendLedger, freeName, moveItem, publishNoClobber, readLedger, recover,
-  syncDir, tmpDir, writeFileAtomic, type LedgerRecord, type MoveItem, type Recovery,
-} from "./commit.js";
-import { crc32 } from "node:zlib";
+import { isIgnoredName } from "./plan/ignore.js";
+import { type Plan, type PlannedPhoto, type PlannedWorkOrder, planPack, type RefusedWorkOrder } from "./plan/plan.js";
+import { type FileFacts, readFileFacts, scanStaging } from "./scan.js";
 
 export interface Logger {
   info(message: string): void;
@@ -158,7 +171,10 @@ export async function pack(options: PackOptions): Promise<PackResult> {
     if (dryRun) {
       result.planned = plan.ready.map((wo) => ({
         id: wo.id,
-        photos: wo.photos.map((p) => ({ source: p.source, name: `${wo.id}/${p.taskGroup}-${p.n}.${p.type === "png" ? "png" : "jpg"}` })),
+        photos: wo.photos.map((p) => ({
+          source: p.source,
+          name: `${wo.id}/${p.taskGroup}-${p.n}.${p.type === "png" ? "png" : "jpg"}`,
+        })),
       }));
       return result;
     }
@@ -174,26 +190,47 @@ export async function pack(options: PackOptions): Promise<PackResult> {
 function checkFolders(staging: string, out: string, moveTo: string | undefined): void {
   const inside = (child: string, parent: string) => child === parent || child.startsWith(parent + path.sep);
   if (inside(out, staging) || inside(staging, out)) {
-    throw new WopackError("usage", "E_OUT_IN_STAGING", `--out ${out} and the staging folder ${staging} overlap`,
-      "put the output folder beside the staging folder, not inside it");
+    throw new WopackError(
+      "usage",
+      "E_OUT_IN_STAGING",
+      `--out ${out} and the staging folder ${staging} overlap`,
+      "put the output folder beside the staging folder, not inside it",
+    );
   }
   if (moveTo && (inside(moveTo, staging) || inside(staging, moveTo))) {
-    throw new WopackError("usage", "E_MOVE_TO_IN_STAGING", `--move-to ${moveTo} and the staging folder ${staging} overlap`,
-      "move packed work orders to a folder beside the staging folder, e.g. ../processed");
+    throw new WopackError(
+      "usage",
+      "E_MOVE_TO_IN_STAGING",
+      `--move-to ${moveTo} and the staging folder ${staging} overlap`,
+      "move packed work orders to a folder beside the staging folder, e.g. ../processed",
+    );
   }
 }
 
 /** A work order the ledger already holds, whose move to --move-to was not done: do it now. */
-async function finishAlreadyPacked(plan: Plan, staging: string, moveTo: string | undefined, _ledger: Map<string, string>, log: Logger) {
+async function finishAlreadyPacked(
+  plan: Plan,
+  staging: string,
+  moveTo: string | undefined,
+  _ledger: Map<string, string>,
+  log: Logger,
+) {
   if (!moveTo) return;
   for (const wo of plan.alreadyPacked) {
     const moves = await planMoves(wo, staging, path.resolve(moveTo));
-    for (const m of moves) await moveItem(m).catch((err) => { throw ioError(err, `cannot move ${m.from} to ${m.to}`); });
+    for (const m of moves)
+      await moveItem(m).catch((err) => {
+        throw ioError(err, `cannot move ${m.from} to ${m.to}`);
+      });
     log.info(`${wo.id}: already packed; moved to ${moveTo}`);
   }
 }
 
-async function planMoves(wo: { id: string; folder?: string; sources: string[] }, staging: string, moveTo: string): Promise<MoveItem[]> {
+async function planMoves(
+  wo: { id: string; folder?: string; sources: string[] },
+  staging: string,
+  moveTo: string,
+): Promise<MoveItem[]> {
   const target = await freeName(moveTo, wo.id);
   const moves: MoveItem[] = [];
   if (wo.folder) moves.push({ from: path.join(staging, wo.folder), to: target });
@@ -214,7 +251,9 @@ interface RunContext extends PackOptions {
 
 async function runArchives(plan: Plan, result: PackResult, ctx: RunContext): Promise<void> {
   const spool = path.join(tmpDir(ctx.out), `spool.${process.pid}`);
-  await mkdir(spool, { recursive: true }).catch((err) => { throw ioError(err, `cannot write to ${ctx.out}`); });
+  await mkdir(spool, { recursive: true }).catch((err) => {
+    throw ioError(err, `cannot write to ${ctx.out}`);
+  });
   const photoLimit = pLimit(ctx.concurrency);
   const progress: Progress = {
     photosDone: 0,
@@ -256,7 +295,11 @@ async function runArchives(plan: Plan, result: PackResult, ctx: RunContext): Pro
       delete started[i];
       ctx.signal?.throwIfAborted();
       if ("problems" in prepared) {
-        result.refused.push({ id: prepared.id, ...(prepared.folder ? { folder: prepared.folder } : {}), problems: prepared.problems });
+        result.refused.push({
+          id: prepared.id,
+          ...(prepared.folder ? { folder: prepared.folder } : {}),
+          problems: prepared.problems,
+        });
         ctx.log.warn(`${prepared.id}: refused (${prepared.problems.length} problem${prepared.problems.length > 1 ? "s" : ""})`);
         continue;
       }
@@ -284,19 +327,39 @@ async function runArchives(plan: Plan, result: PackResult, ctx: RunContext): Pro
 
 type PhotoOutcome =
   | { photo: PlannedPhoto; problem: Problem }
-  | { photo: PlannedPhoto; normalized: { ext: "jpg" | "png"; file: string; size: number; crc32: number; conversion?: string; warnings: Problem[] } };
+  | {
+      photo: PlannedPhoto;
+      normalized: { ext: "jpg" | "png"; file: string; size: number; crc32: number; conversion?: string; warnings: Problem[] };
+    };
 
 /** Reads, checks and converts one photo; a converted one is spooled to a file (not kept in memory). */
-async function normalizePhoto(photo: PlannedPhoto, ctx: RunContext, spool: string | null, progress: Progress): Promise<PhotoOutcome> {
+async function normalizePhoto(
+  photo: PlannedPhoto,
+  ctx: RunContext,
+  spool: string | null,
+  progress: Progress,
+): Promise<PhotoOutcome> {
   ctx.signal?.throwIfAborted();
   let bytes: Buffer;
   try {
     bytes = await readFile(photo.abs);
   } catch (err) {
     const message = `${photo.source}: cannot be read (${(err as Error).message})`;
-    return { photo, problem: { code: "E_UNREADABLE", message, hint: "check the file's permissions and that it is fully copied", path: photo.source } };
+    return {
+      photo,
+      problem: {
+        code: "E_UNREADABLE",
+        message,
+        hint: "check the file's permissions and that it is fully copied",
+        path: photo.source,
+      },
+    };
   }
-  const n = await normalizeImage({ source: photo.source, type: photo.type, bytes, captureDate: photo.captureDate }, ctx.config.images, ctx.heic);
+  const n = await normalizeImage(
+    { source: photo.source, type: photo.type, bytes, captureDate: photo.captureDate },
+    ctx.config.images,
+    ctx.heic,
+  );
   progress.photosDone++;
   progress.bytesDone += bytes.length;
   ctx.onProgress?.(progress);
@@ -322,10 +385,20 @@ async function prepareWorkOrder(
   progress: Progress,
 ): Promise<Prepared | RefusedWorkOrder> {
   const spool = path.join(spoolRoot, wo.id);
-  await mkdir(spool, { recursive: true }).catch((err) => { throw ioError(err, `cannot write to ${spoolRoot}`); });
+  await mkdir(spool, { recursive: true }).catch((err) => {
+    throw ioError(err, `cannot write to ${spoolRoot}`);
+  });
   const outcomes = await Promise.all(wo.photos.map((photo) => limit(() => normalizePhoto(photo, ctx, spool, progress))));
   const problems = outcomes.flatMap((o) => ("problem" in o ? [o.problem] : []));
-  if (problems.length) return { id: wo.id, ...(wo.folder ? { folder: wo.folder } : {}), sources: wo.sources, fingerprint: wo.fingerprint, problems, photos: [] };
+  if (problems.length)
+    return {
+      id: wo.id,
+      ...(wo.folder ? { folder: wo.folder } : {}),
+      sources: wo.sources,
+      fingerprint: wo.fingerprint,
+      problems,
+      photos: [],
+    };
 
   const entries: ZipEntrySource[] = [];
   const report: PackedEntry[] = [];
@@ -338,7 +411,8 @@ async function prepareWorkOrder(
     report.push({ entry: name, source: photo.source, bytes: n.size, ...(n.conversion ? { conversion: n.conversion } : {}) });
     warnings.push(...n.warnings);
   }
-  const json = (name: string, data: Buffer) => entries.push({ name: `${wo.id}/${name}`, data, store: false, crc32: crc32(data), size: data.length });
+  const json = (name: string, data: Buffer) =>
+    entries.push({ name: `${wo.id}/${name}`, data, store: false, crc32: crc32(data), size: data.length });
   if (Object.keys(wo.metadata).length || !ctx.config.metadata.omitWhenEmpty) {
     json("metadata.json", Buffer.from(JSON.stringify(wo.metadata, null, 2) + "\n"));
   }
@@ -346,7 +420,12 @@ async function prepareWorkOrder(
     try {
       json("parameters.json", await readFile(wo.parameters.abs));
     } catch (err) {
-      const p = { code: "E_UNREADABLE", message: `${wo.parameters.source}: cannot be read (${(err as Error).message})`, hint: "check the file's permissions", path: wo.parameters.source };
+      const p = {
+        code: "E_UNREADABLE",
+        message: `${wo.parameters.source}: cannot be read (${(err as Error).message})`,
+        hint: "check the file's permissions",
+        path: wo.parameters.source,
+      };
       return { id: wo.id, sources: wo.sources, fingerprint: wo.fingerprint, problems: [p], photos: [] };
     }
   }
@@ -355,7 +434,10 @@ async function prepareWorkOrder(
 }
 
 function archiveName(prefix: string, at: Date, seq: number): string {
-  const stamp = at.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = at
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
   return `${prefix}-${stamp}-${seq}.zip`;
 }
 
@@ -371,17 +453,35 @@ async function commitArchive(batch: Prepared[], result: PackResult, ctx: RunCont
     verified = await verifyZip(tmp, entries);
   } catch (err) {
     await rm(tmp, { force: true });
-    if (ctx.signal?.aborted) throw new WopackError("interrupted", "E_INTERRUPTED", "interrupted; the archive in progress was discarded", "run again to pack what is left");
+    if (ctx.signal?.aborted)
+      throw new WopackError(
+        "interrupted",
+        "E_INTERRUPTED",
+        "interrupted; the archive in progress was discarded",
+        "run again to pack what is left",
+      );
     if ((err as NodeJS.ErrnoException).code) throw ioError(err, `cannot write the archive in ${out}`);
-    throw new WopackError("io", "E_ARCHIVE_VERIFY", `the archive failed verification: ${(err as Error).message}`,
-      "nothing was committed; run again (if a source changed while packing, it is picked up then)", { cause: err });
+    throw new WopackError(
+      "io",
+      "E_ARCHIVE_VERIFY",
+      `the archive failed verification: ${(err as Error).message}`,
+      "nothing was committed; run again (if a source changed while packing, it is picked up then)",
+      { cause: err },
+    );
   }
 
   const moveTo = ctx.moveTo ? path.resolve(ctx.moveTo) : undefined;
   const workOrders: PackedWorkOrder[] = [];
   for (const p of batch) {
     const moves = moveTo ? await planMoves(p.wo, ctx.staging, moveTo) : undefined;
-    workOrders.push({ id: p.wo.id, fingerprint: p.wo.fingerprint, archive: "", entries: p.report, warnings: p.warnings, ...(moves ? { moves } : {}) });
+    workOrders.push({
+      id: p.wo.id,
+      fingerprint: p.wo.fingerprint,
+      archive: "",
+      entries: p.report,
+      warnings: p.warnings,
+      ...(moves ? { moves } : {}),
+    });
   }
 
   let name = archiveName(ctx.config.archive.prefix, createdAt, seq);
@@ -390,8 +490,16 @@ async function commitArchive(batch: Prepared[], result: PackResult, ctx: RunCont
     for (let s = seq; ; s++) {
       name = archiveName(ctx.config.archive.prefix, createdAt, s);
       for (const wo of workOrders) wo.archive = name;
-      const report: ArchiveReport = { archive: name, path: path.join(out, name), sha256: verified.sha256, bytes: verified.bytes,
-        createdAt: createdAt.toISOString(), workOrders, refused, warnings: result.warnings };
+      const report: ArchiveReport = {
+        archive: name,
+        path: path.join(out, name),
+        sha256: verified.sha256,
+        bytes: verified.bytes,
+        createdAt: createdAt.toISOString(),
+        workOrders,
+        refused,
+        warnings: result.warnings,
+      };
       ctx.signal?.throwIfAborted();
       await writeFileAtomic(path.join(out, name + REPORT_SUFFIX), JSON.stringify(report, null, 2) + "\n", tmpDir(out));
       faultPoint("before-publish");
@@ -404,7 +512,13 @@ async function commitArchive(batch: Prepared[], result: PackResult, ctx: RunCont
   } catch (err) {
     await rm(tmp, { force: true });
     await rm(path.join(out, name + REPORT_SUFFIX), { force: true });
-    if (ctx.signal?.aborted) throw new WopackError("interrupted", "E_INTERRUPTED", "interrupted; the archive in progress was discarded", "run again to pack what is left");
+    if (ctx.signal?.aborted)
+      throw new WopackError(
+        "interrupted",
+        "E_INTERRUPTED",
+        "interrupted; the archive in progress was discarded",
+        "run again to pack what is left",
+      );
     throw ioError(err, `cannot commit the archive in ${out}`);
   }
   log.info(`packed ${workOrders.length} work order${workOrders.length === 1 ? "" : "s"} into ${name}`);
@@ -413,7 +527,12 @@ async function commitArchive(batch: Prepared[], result: PackResult, ctx: RunCont
   const at = new Date().toISOString();
   faultPoint("after-publish");
   const commits: LedgerRecord[] = workOrders.map((wo) => ({
-    type: "commit", id: wo.id, fingerprint: wo.fingerprint, archive: name, at, ...(wo.moves ? { moves: wo.moves } : {}),
+    type: "commit",
+    id: wo.id,
+    fingerprint: wo.fingerprint,
+    archive: name,
+    at,
+    ...(wo.moves ? { moves: wo.moves } : {}),
   }));
   try {
     await appendLedger(out, commits);
@@ -424,7 +543,19 @@ async function commitArchive(batch: Prepared[], result: PackResult, ctx: RunCont
       await appendLedger(out, [{ type: "moved", id: wo.id, archive: name, at: new Date().toISOString() }]);
     }
   } catch (err) {
-    throw ioError(err, `archive ${name} is committed, but recording it or moving its sources failed (the next run finishes this)`);
+    throw ioError(
+      err,
+      `archive ${name} is committed, but recording it or moving its sources failed (the next run finishes this)`,
+    );
   }
-  return { archive: name, path: path.join(out, name), sha256: verified.sha256, bytes: verified.bytes, createdAt: createdAt.toISOString(), workOrders, refused, warnings: result.warnings };
+  return {
+    archive: name,
+    path: path.join(out, name),
+    sha256: verified.sha256,
+    bytes: verified.bytes,
+    createdAt: createdAt.toISOString(),
+    workOrders,
+    refused,
+    warnings: result.warnings,
+  };
 }

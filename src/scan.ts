@@ -1,10 +1,10 @@
-import { lstat, opendir, readFile, realpath, stat, open } from "node:fs/promises";
+import { lstat, open, opendir, readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import exifr from "exifr";
 import sharp from "sharp";
 import { ioError } from "./errors.js";
+import { type ImageType, SNIFF_BYTES, sniffImageType } from "./images/sniff.js";
 import { isIgnoredName } from "./plan/ignore.js";
-import { SNIFF_BYTES, sniffImageType, type ImageType } from "./images/sniff.js";
 
 export type EntryKind =
   | "file"

@@ -1,16 +1,18 @@
 import { spawn, spawnSync } from "node:child_process";
-import { chmod, mkdir, readFile, readdir, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { BIN, archivesIn, execFileP, put, readZip, snapshot, waitFor, wopack, workspace } from "./helpers.js";
+import { archivesIn, BIN, execFileP, put, readZip, snapshot, waitFor, wopack, workspace } from "./helpers.js";
 
 /** A noisy 1200x1000 JPEG of about 1.5 MB: stored as is, so the archive gets big fast. */
 async function noiseJpeg(seed: number): Promise<Buffer> {
   const raw = Buffer.alloc(1200 * 1000 * 3);
   for (let i = 0; i < raw.length; i++) raw[i] = (Math.imul(i + seed, 2654435761) >>> 11) & 255;
-  return sharp(raw, { raw: { width: 1200, height: 1000, channels: 3 } }).jpeg({ quality: 95 }).toBuffer();
+  return sharp(raw, { raw: { width: 1200, height: 1000, channels: 3 } })
+    .jpeg({ quality: 95 })
+    .toBuffer();
 }
 
 async function bigStaging(workOrders: number, photosEach = 2) {
@@ -110,18 +112,39 @@ describe("commit protocol under faults (§8)", () => {
   it("an unreadable photo refuses its work order, the others are packed (run as an unprivileged user)", async (ctx) => {
     if (process.getuid?.() !== 0 || spawnSync("setpriv", ["--version"]).status !== 0) ctx.skip();
     const ws = await workspace();
-    const jpeg = await sharp({ create: { width: 64, height: 64, channels: 3, background: "#369" } }).jpeg().toBuffer();
+    const jpeg = await sharp({ create: { width: 64, height: 64, channels: 3, background: "#369" } })
+      .jpeg()
+      .toBuffer();
     await put(ws.staging, "WO_ok/meter/a.jpg", jpeg);
     const secret = await put(ws.staging, "WO_locked/meter/a.jpg", jpeg);
     await chmod(secret, 0o000);
     await chmod(ws.dir, 0o777);
-    const run = spawnSync("setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", process.execPath, BIN, "pack", ws.staging, "--out", ws.out, "--json"], {
-      encoding: "utf8",
-    });
+    const run = spawnSync(
+      "setpriv",
+      [
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+        process.execPath,
+        BIN,
+        "pack",
+        ws.staging,
+        "--out",
+        ws.out,
+        "--json",
+      ],
+      {
+        encoding: "utf8",
+      },
+    );
     expect(run.status).toBe(1);
     const result = JSON.parse(run.stdout);
     expect(result.refused).toEqual([
-      { id: "WO_locked", folder: "WO_locked", problems: [expect.objectContaining({ code: "E_UNREADABLE", path: "WO_locked/meter/a.jpg" })] },
+      {
+        id: "WO_locked",
+        folder: "WO_locked",
+        problems: [expect.objectContaining({ code: "E_UNREADABLE", path: "WO_locked/meter/a.jpg" })],
+      },
     ]);
     expect(result.packed.map((w: { id: string }) => w.id)).toEqual(["WO_ok"]);
   });
@@ -130,7 +153,13 @@ describe("commit protocol under faults (§8)", () => {
 describe("the lock on --out (§8)", () => {
   async function smallStaging() {
     const ws = await workspace();
-    await put(ws.staging, "WO_1/meter/a.jpg", sharp({ create: { width: 64, height: 64, channels: 3, background: "#963" } }).jpeg().toBuffer());
+    await put(
+      ws.staging,
+      "WO_1/meter/a.jpg",
+      sharp({ create: { width: 64, height: 64, channels: 3, background: "#963" } })
+        .jpeg()
+        .toBuffer(),
+    );
     return ws;
   }
 
@@ -166,7 +195,10 @@ describe("the lock on --out (§8)", () => {
       wopack(["pack", ws.staging, "--out", ws.out]),
     ]);
     const codes = [a.code, b.code].sort();
-    expect([[0, 4], [0, 0]]).toContainEqual(codes);
+    expect([
+      [0, 4],
+      [0, 0],
+    ]).toContainEqual(codes);
     expect(await packedCounts(ws.out)).toEqual(once(ids(20)));
     expect(await ledgerCommits(ws.out)).toEqual(once(ids(20)));
   });

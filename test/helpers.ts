@@ -1,11 +1,12 @@
 import { execFile, spawn } from "node:child_process";
-import { mkdtemp, mkdir, writeFile, readdir, cp } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { cp, mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import zlib from "node:zlib";
 import sharp from "sharp";
 import yauzl from "yauzl";
-import zlib from "node:zlib";
 
 export const ROOT = path.resolve(import.meta.dirname, "..");
 export const BIN = path.join(ROOT, "bin", "wopack.js");
@@ -67,7 +68,9 @@ export interface ZipEntryRead {
 
 /** Reads an archive with yauzl, a reader independent of the writer (archiver). */
 export async function readZip(file: string): Promise<ZipEntryRead[]> {
-  const zip = await new Promise<yauzl.ZipFile>((res, rej) => yauzl.open(file, { lazyEntries: true }, (e, z) => (e ? rej(e) : res(z))));
+  const zip = await new Promise<yauzl.ZipFile>((res, rej) =>
+    yauzl.open(file, { lazyEntries: true }, (e, z) => (e ? rej(e) : res(z))),
+  );
   const entries: ZipEntryRead[] = [];
   await new Promise<void>((resolve, reject) => {
     zip.on("error", reject);
@@ -95,7 +98,10 @@ export async function testWithThirdPartyTools(file: string): Promise<void> {
 }
 
 export async function archivesIn(out: string): Promise<string[]> {
-  return (await readdir(out)).filter((n) => n.endsWith(".zip")).sort().map((n) => path.join(out, n));
+  return (await readdir(out))
+    .filter((n) => n.endsWith(".zip"))
+    .sort()
+    .map((n) => path.join(out, n));
 }
 
 /** Mean colour of a region (fractions of width/height) of a decoded image. */
@@ -106,8 +112,12 @@ export async function meanColour(image: Buffer, region: { x: number; y: number; 
   const width = Math.max(1, Math.floor(region.w * meta.width));
   const height = Math.max(1, Math.floor(region.h * meta.height));
   // (sharp's stats() would describe the whole image, not the extracted region: average by hand)
-  const { data, info } = await sharp(image).extract({ left, top, width, height }).toColourspace("srgb").removeAlpha()
-    .raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(image)
+    .extract({ left, top, width, height })
+    .toColourspace("srgb")
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   const sums = [0, 0, 0];
   for (let i = 0; i < data.length; i += info.channels) for (let c = 0; c < 3; c++) sums[c]! += data[i + c]!;
   return sums.map((s) => s / (data.length / info.channels));
@@ -193,7 +203,6 @@ export function pngBomb(width = 12_000, height = 10_000): Buffer {
 /** Every path under dir with its content hash and mtime, to prove a folder was left untouched. */
 export async function snapshot(dir: string): Promise<Record<string, string>> {
   const { readdir: rd, lstat, readFile, readlink } = await import("node:fs/promises");
-  const { createHash } = await import("node:crypto");
   const out: Record<string, string> = {};
   async function walk(d: string, rel: string) {
     for (const name of (await rd(d)).sort()) {
@@ -204,7 +213,10 @@ export async function snapshot(dir: string): Promise<Record<string, string>> {
         out[r + "/"] = "dir";
         await walk(abs, r);
       } else if (st.isSymbolicLink()) out[r] = `link:${await readlink(abs)}`;
-      else out[r] = `${createHash("sha256").update(await readFile(abs)).digest("hex")}@${st.mtimeMs}`;
+      else
+        out[r] = `${createHash("sha256")
+          .update(await readFile(abs))
+          .digest("hex")}@${st.mtimeMs}`;
     }
   }
   await walk(dir, "");
@@ -212,7 +224,5 @@ export async function snapshot(dir: string): Promise<Record<string, string>> {
 }
 
 export function sha256(data: Buffer): string {
-  return zlib.crc32 && require_crypto().createHash("sha256").update(data).digest("hex");
+  return createHash("sha256").update(data).digest("hex");
 }
-import { createRequire } from "node:module";
-const require_crypto = () => createRequire(import.meta.url)("node:crypto") as typeof import("node:crypto");

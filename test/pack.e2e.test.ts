@@ -1,19 +1,33 @@
 import { spawnSync } from "node:child_process";
-import { readFile, readdir, symlink, writeFile, stat } from "node:fs/promises";
+import { readdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import exifr from "exifr";
-import sharp from "sharp";
+import sharp, { type Sharp } from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  BIN, FIXTURES, ROOT, archivesIn, colourDistance, copyFixtureTree, encodeBmp, pngBomb, put, quadrantColours,
-  readZip, sha256, snapshot, testWithThirdPartyTools, wopack, workspace,
-} from "./helpers.js";
 import { tiffBlock } from "../src/scan.js";
 // @ts-expect-error plain JS module shared with scripts/make-fixtures.sh
 import { COLOURS, quadrantPixels, quadrants } from "./fixtures/quadrants.mjs";
+import {
+  archivesIn,
+  BIN,
+  colourDistance,
+  copyFixtureTree,
+  encodeBmp,
+  FIXTURES,
+  pngBomb,
+  put,
+  quadrantColours,
+  ROOT,
+  readZip,
+  sha256,
+  snapshot,
+  testWithThirdPartyTools,
+  wopack,
+  workspace,
+} from "./helpers.js";
 
 const Q = COLOURS as Record<"topLeft" | "topRight" | "bottomLeft" | "bottomRight", number[]>;
-const quad = quadrants as (w: number, h: number) => sharp.Sharp;
+const quad = quadrants as (w: number, h: number) => Sharp;
 
 interface Report {
   archive: string;
@@ -94,7 +108,11 @@ describe("sample-input (README quick start)", () => {
     expect(report.bytes).toBe(bytes.length);
     const wo = report.workOrders.find((w) => w.id === "WO_100233")!;
     expect(wo.entries).toContainEqual(
-      expect.objectContaining({ entry: "WO_100233/meter_reading-5.jpg", source: "WO_100233__meter_reading-5.heic", conversion: "heic converted to jpeg" }),
+      expect.objectContaining({
+        entry: "WO_100233/meter_reading-5.jpg",
+        source: "WO_100233__meter_reading-5.heic",
+        conversion: "heic converted to jpeg",
+      }),
     );
   });
 
@@ -128,7 +146,13 @@ describe("image normalization (§7)", () => {
     // ~6.5 MB of noise: above the 5 MB default, so it must be re-encoded to fit.
     const noise = Buffer.alloc(1600 * 1400 * 3);
     for (let i = 0; i < noise.length; i++) noise[i] = (Math.imul(i, 2654435761) >>> 13) & 255;
-    await put(s, "WO_1/big/a.png", sharp(noise, { raw: { width: 1600, height: 1400, channels: 3 } }).png({ compressionLevel: 0 }).toBuffer());
+    await put(
+      s,
+      "WO_1/big/a.png",
+      sharp(noise, { raw: { width: 1600, height: 1400, channels: 3 } })
+        .png({ compressionLevel: 0 })
+        .toBuffer(),
+    );
     run = await wopack(["pack", s, "--out", ws.out]);
     const { entries, report: r } = await onlyArchive(ws.out);
     report = r;
@@ -143,7 +167,7 @@ describe("image normalization (§7)", () => {
     expect([meta.width, meta.height]).toEqual(size);
     expect(meta.orientation ?? 1).toBe(1);
     const got = await quadrantColours(img);
-    order.forEach((q, i) => expect(colourDistance(got[i]!, Q[q]), `${group} ${q}`).toBeLessThan(tolerance));
+    for (const [i, q] of order.entries()) expect(colourDistance(got[i]!, Q[q]), `${group} ${q}`).toBeLessThan(tolerance);
   };
 
   it("exits 0", () => {
@@ -190,7 +214,7 @@ describe("image normalization (§7)", () => {
     expect((await sharp(source).metadata()).space).toBe("cmyk");
     const want = await quadrantColours(await sharp(source).toColourspace("srgb").png().toBuffer());
     const got = await quadrantColours(img);
-    got.forEach((c, i) => expect(colourDistance(c, want[i]!)).toBeLessThan(6));
+    for (const [i, c] of got.entries()) expect(colourDistance(c, want[i]!)).toBeLessThan(6);
   });
 
   it("judges type by content: a PNG named .jpg is packed as .png, unchanged", async () => {
@@ -304,7 +328,10 @@ describe("determinism, ledger, flags", () => {
     expect((await wopack(["pack", ws.staging, "--out", ws.out])).code).toBe(0);
     const again = await wopack(["pack", ws.staging, "--out", ws.out, "--json"]);
     expect(again.code).toBe(0);
-    expect(JSON.parse(again.stdout)).toMatchObject({ packed: [], alreadyPacked: [{ id: "WO_1" }, { id: "WO_2" }, { id: "WO_3" }] });
+    expect(JSON.parse(again.stdout)).toMatchObject({
+      packed: [],
+      alreadyPacked: [{ id: "WO_1" }, { id: "WO_2" }, { id: "WO_3" }],
+    });
     expect(await archivesIn(ws.out)).toHaveLength(1);
 
     await put(ws.staging, "WO_2/extra.jpg", quad(64, 64).jpeg().toBuffer());
@@ -362,7 +389,10 @@ describe("determinism, ledger, flags", () => {
     const inside = await wopack(["pack", ws.staging, "--out", path.join(ws.staging, "out")]);
     expect(inside.code).toBe(2);
     expect(inside.stderr).toContain("E_OUT_IN_STAGING");
-    await writeFile(path.join(ws.dir, "bad.json"), JSON.stringify({ images: { quality: 101 }, archive: { prefix: "a b" }, bogus: 1 }));
+    await writeFile(
+      path.join(ws.dir, "bad.json"),
+      JSON.stringify({ images: { quality: 101 }, archive: { prefix: "a b" }, bogus: 1 }),
+    );
     const badConfig = await wopack(["pack", ws.staging, "--out", ws.out, "--config", path.join(ws.dir, "bad.json")]);
     expect(badConfig.code).toBe(2);
     expect(badConfig.stderr).toContain("images.quality:");
@@ -424,12 +454,16 @@ describe("--strip-gps (§7)", () => {
     expect(bySource("b.png").entry).toMatch(/\.png$/); // stays lossless
     expect(bySource("d.jpg").conversion).toBeUndefined(); // nothing to remove: copied as is
     const a = entries.find((e) => e.name === bySource("a.jpg").entry)!;
-    expect((await exifr.parse(a.data, { pick: ["DateTimeOriginal"], reviveValues: false })).DateTimeOriginal).toBe("2025:06:07 08:09:10");
+    expect((await exifr.parse(a.data, { pick: ["DateTimeOriginal"], reviveValues: false })).DateTimeOriginal).toBe(
+      "2025:06:07 08:09:10",
+    );
     await expectSameQuadrants(a.data);
   });
 });
 
 async function expectSameQuadrants(img: Buffer) {
   const got = await quadrantColours(img);
-  [Q.topLeft, Q.topRight, Q.bottomLeft, Q.bottomRight].forEach((want, i) => expect(colourDistance(got[i]!, want!)).toBeLessThan(16));
+  for (const [i, want] of [Q.topLeft, Q.topRight, Q.bottomLeft, Q.bottomRight].entries()) {
+    expect(colourDistance(got[i]!, want)).toBeLessThan(16);
+  }
 }

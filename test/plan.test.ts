@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config/load.js";
 import type { ConfigInput } from "../src/config/schema.js";
-import { planPack, fingerprintOf, type PlanOptions } from "../src/plan/plan.js";
-import type { FileFacts, ScannedEntry, StagingScan } from "../src/scan.js";
 import type { ImageType } from "../src/images/sniff.js";
+import { fingerprintOf, type PlanOptions, planPack } from "../src/plan/plan.js";
+import type { FileFacts, ScannedEntry, StagingScan } from "../src/scan.js";
 
 const NOW = Date.UTC(2026, 10, 28, 12, 0, 0);
 
@@ -33,7 +33,12 @@ function staging(files: Record<string, FileSpec>): { scan: StagingScan; facts: M
   return { scan: { root: "/staging", folders: [...folders].map(([rel, mtimeMs]) => ({ rel, mtimeMs })), entries }, facts };
 }
 
-function plan(files: Record<string, FileSpec>, config: ConfigInput = {}, options: Partial<PlanOptions> = {}, ledger = new Map<string, string>()) {
+function plan(
+  files: Record<string, FileSpec>,
+  config: ConfigInput = {},
+  options: Partial<PlanOptions> = {},
+  ledger = new Map<string, string>(),
+) {
   return planPack({
     ...staging(files),
     config: parseConfig(config),
@@ -49,7 +54,10 @@ const codes = (p: ReturnType<typeof plan>, id: string) => p.refused.find((w) => 
 describe("task groups (§3)", () => {
   it("takes the sub-folder name, else the file stem without -N", () => {
     const p = plan({ "WO_1/meter_reading/IMG_1.jpg": {}, "WO_1/cabinet_front-3.jpg": {} });
-    expect(names(p, "WO_1")).toEqual(["cabinet_front-3 <- WO_1/cabinet_front-3.jpg", "meter_reading-4 <- WO_1/meter_reading/IMG_1.jpg"]);
+    expect(names(p, "WO_1")).toEqual([
+      "cabinet_front-3 <- WO_1/cabinet_front-3.jpg",
+      "meter_reading-4 <- WO_1/meter_reading/IMG_1.jpg",
+    ]);
   });
 
   it("maps human folder names through aliases", () => {
@@ -159,7 +167,12 @@ describe("what is packed, ignored or refused (§3)", () => {
   });
 
   it("requires metadata.json and parameters.json to be JSON objects", () => {
-    const p = plan({ "WO_1/a.jpg": {}, "WO_1/metadata.json": { json: [1, 2] }, "WO_2/a.jpg": {}, "WO_2/metadata.json": { json: { site: "x" } } });
+    const p = plan({
+      "WO_1/a.jpg": {},
+      "WO_1/metadata.json": { json: [1, 2] },
+      "WO_2/a.jpg": {},
+      "WO_2/metadata.json": { json: { site: "x" } },
+    });
     expect(codes(p, "WO_1")).toEqual(["E_METADATA_NOT_OBJECT"]);
     expect(p.ready[0]!.metadata).toEqual({ site: "x" });
   });
@@ -183,7 +196,10 @@ describe("root files (§3)", () => {
   });
 
   it("uses rootFilePattern when configured", () => {
-    const p = plan({ "job-4711_meter_01.jpg": {} }, { rootFilePattern: "^job-(?<workOrder>\\d+)_(?<taskGroup>[a-z]+)_(?<n>\\d+)\\." });
+    const p = plan(
+      { "job-4711_meter_01.jpg": {} },
+      { rootFilePattern: "^job-(?<workOrder>\\d+)_(?<taskGroup>[a-z]+)_(?<n>\\d+)\\." },
+    );
     expect(names(p, "4711")).toEqual(["meter-1 <- job-4711_meter_01.jpg"]);
   });
 });

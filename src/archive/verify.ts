@@ -21,7 +21,9 @@ export interface VerifiedArchive {
  */
 export async function verifyZip(file: string, expected: readonly ExpectedEntry[]): Promise<VerifiedArchive> {
   const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
-    yauzl.open(file, { lazyEntries: true, validateEntrySizes: true, autoClose: false }, (err, z) => (err ? reject(err) : resolve(z))),
+    yauzl.open(file, { lazyEntries: true, validateEntrySizes: true, autoClose: false }, (err, z) =>
+      err ? reject(err) : resolve(z),
+    ),
   );
   try {
     if (zip.entryCount !== expected.length) {
@@ -52,7 +54,9 @@ export async function verifyZip(file: string, expected: readonly ExpectedEntry[]
 async function checkEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, want: ExpectedEntry): Promise<void> {
   if (entry.fileName !== want.name) throw new Error(`entry "${entry.fileName}" where "${want.name}" was expected`);
   if (entry.crc32 !== want.crc32 || entry.uncompressedSize !== want.size) {
-    throw new Error(`${want.name}: recorded CRC/size ${entry.crc32}/${entry.uncompressedSize}, expected ${want.crc32}/${want.size} (did the source change while packing?)`);
+    throw new Error(
+      `${want.name}: recorded CRC/size ${entry.crc32}/${entry.uncompressedSize}, expected ${want.crc32}/${want.size} (did the source change while packing?)`,
+    );
   }
   const stream = await new Promise<NodeJS.ReadableStream>((resolve, reject) =>
     zip.openReadStream(entry, (err, s) => (err ? reject(err) : resolve(s))),

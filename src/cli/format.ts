@@ -1,5 +1,5 @@
-import type { PackResult } from "../pack.js";
 import type { Problem } from "../errors.js";
+import type { PackResult } from "../pack.js";
 
 function mb(bytes: number): string {
   return `${(bytes / 1e6).toFixed(1)} MB`;
@@ -17,7 +17,8 @@ export function formatPackResult(r: PackResult, verbose: boolean): string {
     `${r.dryRun ? "dry run: would pack" : "packed"} ${packedCount} work order${packedCount === 1 ? "" : "s"}` +
       `, refused ${r.refused.length}, already packed ${r.alreadyPacked.length}, pending ${r.pending.length}`,
   );
-  for (const a of r.archives) lines.push(`  ${a.path}  (${mb(a.bytes)}, ${a.workOrders.length} work orders, sha256 ${a.sha256.slice(0, 12)}…)`);
+  for (const a of r.archives)
+    lines.push(`  ${a.path}  (${mb(a.bytes)}, ${a.workOrders.length} work orders, sha256 ${a.sha256.slice(0, 12)}…)`);
   if (r.dryRun) {
     for (const wo of r.planned ?? []) {
       lines.push(`  ${wo.id}`);

@@ -1,10 +1,10 @@
 import { readFileSync } from "node:fs";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
-import { WopackError } from "../errors.js";
 import { loadConfig } from "../config/load.js";
 import { parseDuration, parseSize } from "../config/units.js";
-import { pack, type Logger } from "../pack.js";
+import { WopackError } from "../errors.js";
+import { type Logger, pack } from "../pack.js";
 import { formatPackResult } from "./format.js";
 import { progressBar } from "./progress.js";
 
@@ -36,7 +36,8 @@ function usage(flag: string, value: unknown, expected: string): never {
   throw new WopackError("usage", "E_USAGE", `${flag} ${String(value)}: ${expected}`, `see wopack --help`);
 }
 
-const sizeFlag = (flag: string, v: string | undefined) => (v === undefined ? undefined : parseSize(v) ?? usage(flag, v, "not a size (e.g. 500MB, 2GiB, 1048576)"));
+const sizeFlag = (flag: string, v: string | undefined) =>
+  v === undefined ? undefined : (parseSize(v) ?? usage(flag, v, "not a size (e.g. 500MB, 2GiB, 1048576)"));
 
 async function runPack(argv: Common & Record<string, unknown>): Promise<number> {
   const staging = String(argv.staging);
@@ -47,7 +48,10 @@ async function runPack(argv: Common & Record<string, unknown>): Promise<number> 
   if (argv.maxDimension !== undefined) images.maxDimension = argv.maxDimension as number;
   if (argv.maxPixels !== undefined) images.maxPixels = argv.maxPixels as number;
   if (argv.stripGps) images.stripGps = true;
-  const settle = argv.settle === undefined ? config.watch.settle ?? 0 : parseDuration(String(argv.settle)) ?? usage("--settle", argv.settle, "not a duration (e.g. 30s, 10m)");
+  const settle =
+    argv.settle === undefined
+      ? (config.watch.settle ?? 0)
+      : (parseDuration(String(argv.settle)) ?? usage("--settle", argv.settle, "not a duration (e.g. 30s, 10m)"));
   const logger = makeLogger(argv);
   const showProgress = !argv.json && !argv.quiet && process.stdout.isTTY && process.stderr.isTTY;
   const bar = showProgress ? progressBar(process.stderr) : undefined;
@@ -91,12 +95,15 @@ async function runPack(argv: Common & Record<string, unknown>): Promise<number> 
 
 function report(err: unknown, argv: { json?: boolean; verbose?: boolean }): number {
   if (err instanceof WopackError) {
-    if (argv.json) process.stdout.write(JSON.stringify({ error: { code: err.code, message: err.message, hint: err.hint } }, null, 2) + "\n");
+    if (argv.json)
+      process.stdout.write(JSON.stringify({ error: { code: err.code, message: err.message, hint: err.hint } }, null, 2) + "\n");
     process.stderr.write(`error ${err.code}: ${err.message}\n  hint: ${err.hint}\n`);
     if (argv.verbose && err.cause) process.stderr.write(`${(err.cause as Error).stack ?? String(err.cause)}\n`);
     return EXIT[err.kind];
   }
-  process.stderr.write(`wopack hit an internal error (a bug; please report it with this output):\n${(err as Error)?.stack ?? String(err)}\n`);
+  process.stderr.write(
+    `wopack hit an internal error (a bug; please report it with this output):\n${(err as Error)?.stack ?? String(err)}\n`,
+  );
   return EXIT.bug;
 }
 
@@ -109,7 +116,10 @@ export async function main(args: string[]): Promise<number> {
     .strict()
     .recommendCommands()
     .demandCommand(1, "name a command: wopack pack <staging> --out <dir>")
-    .option("config", { type: "string", describe: "config file (default: ./wopack.config.json, then <staging>/wopack.config.json)" })
+    .option("config", {
+      type: "string",
+      describe: "config file (default: ./wopack.config.json, then <staging>/wopack.config.json)",
+    })
     .option("json", { type: "boolean", default: false, describe: "machine-readable result on stdout; logs on stderr" })
     .option("dry-run", { type: "boolean", default: false, describe: "plan and report; write nothing" })
     .option("concurrency", { type: "number", describe: "photos converted at once (default: number of cores)" })
@@ -122,14 +132,20 @@ export async function main(args: string[]): Promise<number> {
         y
           .positional("staging", { type: "string", demandOption: true, describe: "the staging folder" })
           .option("out", { type: "string", demandOption: true, describe: "folder that receives the archives and reports" })
-          .option("settle", { type: "string", describe: "a work order is ready once nothing in it changed for this long (e.g. 10m)" })
+          .option("settle", {
+            type: "string",
+            describe: "a work order is ready once nothing in it changed for this long (e.g. 10m)",
+          })
           .option("ready-marker", { type: "string", describe: "only work orders holding this file are ready (e.g. .ready)" })
           .option("move-to", { type: "string", describe: "move packed work orders here once committed" })
           .option("max-archive-size", { type: "string", describe: "split archives at this size (e.g. 500MB, 2GiB)" })
           .option("max-work-orders", { type: "number", describe: "at most this many work orders per archive" })
           .option("max-image-size", { type: "string", describe: "re-encode images larger than this (default 5MB)" })
           .option("max-dimension", { type: "number", describe: "downscale images wider or taller than this many pixels" })
-          .option("strip-gps", { type: "boolean", describe: "remove location data from every packed image (re-encoding where needed)" })
+          .option("strip-gps", {
+            type: "boolean",
+            describe: "remove location data from every packed image (re-encoding where needed)",
+          })
           .option("max-pixels", { type: "number", describe: "refuse images above this many pixels (default 100000000)" })
           .option("repack", { type: "boolean", default: false, describe: "pack work orders again even if the ledger has them" }),
       async (argv) => {

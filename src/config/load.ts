@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { z } from "zod";
 import { WopackError } from "../errors.js";
-import { configSchema, type Config } from "./schema.js";
+import { type Config, configSchema } from "./schema.js";
 
 export const CONFIG_FILE_NAME = "wopack.config.json";
 
@@ -46,15 +46,23 @@ export async function loadConfig(options: { configPath?: string; cwd?: string; s
       text = await readFile(file, "utf8");
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT" && !options.configPath) continue;
-      throw new WopackError("usage", "E_CONFIG_UNREADABLE", `cannot read config ${file}: ${(err as Error).message}`,
-        "check the --config path");
+      throw new WopackError(
+        "usage",
+        "E_CONFIG_UNREADABLE",
+        `cannot read config ${file}: ${(err as Error).message}`,
+        "check the --config path",
+      );
     }
     let raw: unknown;
     try {
       raw = JSON.parse(text);
     } catch (err) {
-      throw new WopackError("usage", "E_CONFIG_INVALID", `config ${file} is not valid JSON: ${(err as Error).message}`,
-        "fix the JSON syntax (a trailing comma or a missing quote is the usual cause)");
+      throw new WopackError(
+        "usage",
+        "E_CONFIG_INVALID",
+        `config ${file} is not valid JSON: ${(err as Error).message}`,
+        "fix the JSON syntax (a trailing comma or a missing quote is the usual cause)",
+      );
     }
     return { config: parseConfig(raw, `config ${file}`), path: file };
   }

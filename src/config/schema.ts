@@ -1,28 +1,24 @@
 import { z } from "zod";
-import { parseDuration, parseSize } from "./units.js";
 import { isTaskGroupName } from "../plan/names.js";
+import { parseDuration, parseSize } from "./units.js";
 
-const size = z
-  .union([z.number(), z.string()])
-  .transform((v, ctx) => {
-    const n = parseSize(v);
-    if (n === undefined) {
-      ctx.addIssue({ code: "custom", message: `"${v}" is not a size; write bytes or e.g. "5MB", "2GiB"` });
-      return z.NEVER;
-    }
-    return n;
-  });
+const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const n = parseSize(v);
+  if (n === undefined) {
+    ctx.addIssue({ code: "custom", message: `"${v}" is not a size; write bytes or e.g. "5MB", "2GiB"` });
+    return z.NEVER;
+  }
+  return n;
+});
 
-const duration = z
-  .union([z.number(), z.string()])
-  .transform((v, ctx) => {
-    const n = parseDuration(v);
-    if (n === undefined) {
-      ctx.addIssue({ code: "custom", message: `"${v}" is not a duration; write e.g. "30s", "10m", "250ms"` });
-      return z.NEVER;
-    }
-    return n;
-  });
+const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const n = parseDuration(v);
+  if (n === undefined) {
+    ctx.addIssue({ code: "custom", message: `"${v}" is not a duration; write e.g. "30s", "10m", "250ms"` });
+    return z.NEVER;
+  }
+  return n;
+});
 
 const taskGroupName = z.string().refine(isTaskGroupName, {
   message: "a task group is letters, digits, _ and -, and must not end in -<digits> (that reads as an order suffix)",

@@ -1,7 +1,14 @@
 const SIZE_UNITS: Record<string, number> = {
-  "": 1, b: 1,
-  kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12,
-  kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40,
+  "": 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
 };
 
 /** "5MB" -> 5_000_000, "2GiB" -> 2147483648, 1024 -> 1024. Returns undefined when unreadable. */

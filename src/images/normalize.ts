@@ -4,10 +4,11 @@ import sharp, { type Sharp } from "sharp";
 
 // libvips caches recent operations and their pixels; each photo is seen once, so the cache only costs memory.
 sharp.cache(false);
+
 import * as bmp from "bmp-ts";
-import { problem, type Problem } from "../errors.js";
-import type { ImageType } from "./sniff.js";
+import { type Problem, problem } from "../errors.js";
 import type { HeicPool } from "./heicPool.js";
+import type { ImageType } from "./sniff.js";
 
 export interface ImageSettings {
   quality: number;
@@ -97,14 +98,18 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
     checkPixels(source, meta.width, meta.height, settings);
     if ((meta.pages ?? 1) > 1) {
       warnings.push(
-        problem("W_FIRST_PAGE_ONLY", `${source}: has ${meta.pages} pages or frames; only the first was packed`,
-          "split it into separate photos if the other pages matter", source),
+        problem(
+          "W_FIRST_PAGE_ONLY",
+          `${source}: has ${meta.pages} pages or frames; only the first was packed`,
+          "split it into separate photos if the other pages matter",
+          source,
+        ),
       );
     }
   }
   // HEIC's own orientation (irot) is applied by the decoder; its EXIF orientation must not be applied again.
   const rebuildExif = type === "heic" || type === "bmp" || settings.stripGps;
-  const out = await encodeJpeg(pipeline, settings, rebuildExif ? input.captureDate ?? null : undefined);
+  const out = await encodeJpeg(pipeline, settings, rebuildExif ? (input.captureDate ?? null) : undefined);
   return result(out, `${type} converted to jpeg`, warnings);
 }
 
@@ -127,9 +132,14 @@ function sharpFrom(bytes: Buffer, settings: ImageSettings): Sharp {
  * fits the size ceiling. EXIF: the source's kept (orientation reset) when `captureDate` is undefined,
  * else rebuilt holding only the capture date (null: none), which drops location data too.
  */
-async function encodeJpeg(pipeline: Sharp, settings: ImageSettings, captureDate?: string | null): Promise<{ data: Buffer; note?: string }> {
+async function encodeJpeg(
+  pipeline: Sharp,
+  settings: ImageSettings,
+  captureDate?: string | null,
+): Promise<{ data: Buffer; note?: string }> {
   let p = pipeline.autoOrient().flatten({ background: "#ffffff" }).toColourspace("srgb");
-  if (settings.maxDimension) p = p.resize(settings.maxDimension, settings.maxDimension, { fit: "inside", withoutEnlargement: true });
+  if (settings.maxDimension)
+    p = p.resize(settings.maxDimension, settings.maxDimension, { fit: "inside", withoutEnlargement: true });
   const withMeta = (s: Sharp) =>
     captureDate === undefined ? s.keepExif() : captureDate ? s.withExif({ IFD2: { DateTimeOriginal: captureDate } }) : s;
   const first = await withMeta(p.clone()).jpeg({ quality: settings.quality }).toBuffer();
@@ -140,9 +150,7 @@ async function encodeJpeg(pipeline: Sharp, settings: ImageSettings, captureDate?
   let [width, quality, size] = [info.width, Math.min(settings.quality, 80), first.length];
   for (let attempt = 0; attempt < 12; attempt++) {
     if (attempt > 0) width = Math.max(1, Math.floor(width * Math.min(0.9, Math.sqrt(settings.maxImageSize / size) * 0.95)));
-    const out = await withMeta(sharp(raw, rawInput).resize({ width }))
-      .jpeg({ quality })
-      .toBuffer();
+    const out = await withMeta(sharp(raw, rawInput).resize({ width })).jpeg({ quality }).toBuffer();
     size = out.length;
     if (size <= settings.maxImageSize) {
       const scaled = width < info.width ? `, downscaled to ${width} px wide` : "";
@@ -180,14 +188,22 @@ function checkIntegrity(source: string, type: "jpeg" | "png", bytes: Buffer): vo
     while (end > 2 && bytes[end - 1] === 0x00) end--; // some writers pad after EOI
     if (bytes[end - 2] !== 0xff || bytes[end - 1] !== 0xd9) {
       throw new ImageProblem(
-        problem("E_IMAGE_TRUNCATED", `${source}: the JPEG does not end with its end-of-image marker; it is truncated or damaged`,
-          "copy the photo again from the device; the transfer was probably cut short", source),
+        problem(
+          "E_IMAGE_TRUNCATED",
+          `${source}: the JPEG does not end with its end-of-image marker; it is truncated or damaged`,
+          "copy the photo again from the device; the transfer was probably cut short",
+          source,
+        ),
       );
     }
   } else if (bytes.subarray(-12, -8).readUInt32BE(0) !== 0 || bytes.subarray(-8, -4).toString("latin1") !== "IEND") {
     throw new ImageProblem(
-      problem("E_IMAGE_TRUNCATED", `${source}: the PNG has no IEND chunk at its end; it is truncated or damaged`,
-        "copy the image again; the transfer was probably cut short", source),
+      problem(
+        "E_IMAGE_TRUNCATED",
+        `${source}: the PNG has no IEND chunk at its end; it is truncated or damaged`,
+        "copy the image again; the transfer was probably cut short",
+        source,
+      ),
     );
   }
 }
@@ -199,12 +215,20 @@ function checkPixels(source: string, width: number | undefined, height: number |
 
 function tooLarge(source: string, dims: string, settings: ImageSettings): ImageProblem {
   return new ImageProblem(
-    problem("E_IMAGE_TOO_LARGE", `${source}: ${dims} is above the ${settings.maxPixels / 1e6} megapixel limit (a decompression bomb?)`,
-      "check the file; if the image is genuine, raise images.maxPixels in the config", source),
+    problem(
+      "E_IMAGE_TOO_LARGE",
+      `${source}: ${dims} is above the ${settings.maxPixels / 1e6} megapixel limit (a decompression bomb?)`,
+      "check the file; if the image is genuine, raise images.maxPixels in the config",
+      source,
+    ),
   );
 }
 
 function corrupt(source: string, detail: string): Problem {
-  return problem("E_IMAGE_CORRUPT", `${source}: cannot be decoded (${detail})`,
-    "open it in an image viewer; replace it with an intact copy of the photo", source);
+  return problem(
+    "E_IMAGE_CORRUPT",
+    `${source}: cannot be decoded (${detail})`,
+    "open it in an image viewer; replace it with an intact copy of the photo",
+    source,
+  );
 }

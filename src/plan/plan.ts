@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
+import { CONFIG_FILE_NAME } from "../config/load.js";
 import type { Config } from "../config/schema.js";
-import { problem, type Problem } from "../errors.js";
+import { type Problem, problem } from "../errors.js";
 import type { ImageType } from "../images/sniff.js";
 import type { FileFacts, ScannedEntry, StagingScan } from "../scan.js";
-import { CONFIG_FILE_NAME } from "../config/load.js";
 import { isIgnoredName } from "./ignore.js";
 import { isWorkOrderId, naturalCompare, splitOrderSuffix, stemOf } from "./names.js";
 import { resolveTaskGroup } from "./taskGroup.js";
@@ -93,12 +93,15 @@ const DEFAULT_ROOT_FILE = /^(?<workOrder>[A-Za-z0-9_-]{1,128})__(?<taskGroup>[^.
 
 /** scan + facts + config + ledger -> which work orders to pack, under which names, and what is refused. */
 export function planPack(input: PlanInput): Plan {
-  const { scan, config, options } = input;
+  const { scan, config } = input;
   const plan: Plan = { ready: [], refused: [], alreadyPacked: [], pending: [], warnings: [] };
   const groups = new Map<string, Group>();
   const groupFor = (id: string) => {
     let g = groups.get(id);
-    if (!g) groups.set(id, (g = { id, members: [], ignored: [] }));
+    if (!g) {
+      g = { id, members: [], ignored: [] };
+      groups.set(id, g);
+    }
     return g;
   };
   for (const folder of scan.folders) groupFor(folder.rel).folder = folder;
@@ -225,11 +228,20 @@ function planGroup(group: Group, input: PlanInput, plan: Plan): void {
       continue;
     }
     if (facts?.readError) {
-      problems.push(problem("E_UNREADABLE", `${rel}: cannot be read (${facts.readError})`, "check the file's permissions and that it is fully copied", rel));
+      problems.push(
+        problem(
+          "E_UNREADABLE",
+          `${rel}: cannot be read (${facts.readError})`,
+          "check the file's permissions and that it is fully copied",
+          rel,
+        ),
+      );
       continue;
     }
     if (entry.size === 0) {
-      problems.push(problem("E_EMPTY_FILE", `${rel}: the file is empty (0 bytes)`, "copy the photo again; the transfer may have failed", rel));
+      problems.push(
+        problem("E_EMPTY_FILE", `${rel}: the file is empty (0 bytes)`, "copy the photo again; the transfer may have failed", rel),
+      );
       continue;
     }
     if (!facts?.type) {
@@ -282,7 +294,12 @@ function planGroup(group: Group, input: PlanInput, plan: Plan): void {
   problems.push(...assignNumbers(photos, explicitRequests, members));
   if (photos.length === 0 && problems.length === 0) {
     problems.push(
-      problem("E_NO_PHOTOS", `work order "${id}" holds no photos`, "add its photos, or remove the folder", group.folder?.rel ?? id),
+      problem(
+        "E_NO_PHOTOS",
+        `work order "${id}" holds no photos`,
+        "add its photos, or remove the folder",
+        group.folder?.rel ?? id,
+      ),
     );
   }
   if (problems.length) {
@@ -315,7 +332,7 @@ function assignNumbers(photos: PlannedPhoto[], requests: { photo: PlannedPhoto; 
   }
   const mtimeOf = new Map(members.map((m) => [m.entry.rel, m.entry.mtimeMs]));
   const unnumbered = photos.filter((p) => p.n < 0);
-  const key = (p: PlannedPhoto) => (p.captureDate ? exifToMillis(p.captureDate) : mtimeOf.get(p.source) ?? 0);
+  const key = (p: PlannedPhoto) => (p.captureDate ? exifToMillis(p.captureDate) : (mtimeOf.get(p.source) ?? 0));
   unnumbered.sort((a, b) => key(a) - key(b) || naturalCompare(a.source, b.source));
   let next = byNumber.size ? Math.max(...byNumber.keys()) + 1 : 0;
   for (const p of unnumbered) p.n = next++;
@@ -339,13 +356,26 @@ export function fingerprintOf(entries: readonly ScannedEntry[]): string {
 function kindProblem(entry: ScannedEntry): Problem {
   switch (entry.kind) {
     case "symlink-outside":
-      return problem("E_SYMLINK_OUTSIDE", `${entry.rel}: a symlink that points outside the staging folder (or nowhere); it is never followed`,
-        "copy the photo itself into the work order instead of linking to it", entry.rel);
+      return problem(
+        "E_SYMLINK_OUTSIDE",
+        `${entry.rel}: a symlink that points outside the staging folder (or nowhere); it is never followed`,
+        "copy the photo itself into the work order instead of linking to it",
+        entry.rel,
+      );
     case "symlink-dir":
-      return problem("E_SYMLINK_FOLDER", `${entry.rel}: a symlink to a folder; folders are never followed through links`,
-        "copy the folder itself into the work order", entry.rel);
+      return problem(
+        "E_SYMLINK_FOLDER",
+        `${entry.rel}: a symlink to a folder; folders are never followed through links`,
+        "copy the folder itself into the work order",
+        entry.rel,
+      );
     default:
-      return problem("E_NOT_A_FILE", `${entry.rel}: not a regular file (a pipe, socket or device)`, "remove it from the work order", entry.rel);
+      return problem(
+        "E_NOT_A_FILE",
+        `${entry.rel}: not a regular file (a pipe, socket or device)`,
+        "remove it from the work order",
+        entry.rel,
+      );
   }
 }
 

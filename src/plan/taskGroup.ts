@@ -1,5 +1,5 @@
 import type { Config } from "../config/schema.js";
-import { problem, type Problem } from "../errors.js";
+import { type Problem, problem } from "../errors.js";
 import { isTaskGroupName, nearest } from "./names.js";
 
 /**
@@ -42,6 +42,10 @@ export function resolveTaskGroup(
 }
 
 function suggestName(name: string): string {
-  const cleaned = name.trim().replace(/[^A-Za-z0-9_-]+/g, "_").replace(/^_+|_+$/g, "").replace(/-(\d+)$/, "_$1");
+  const cleaned = name
+    .trim()
+    .replace(/[^A-Za-z0-9_-]+/g, "_")
+    .replace(/^_+|_+$/g, "")
+    .replace(/-(\d+)$/, "_$1");
   return cleaned || "task_group";
 }
