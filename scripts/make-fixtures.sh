@@ -10,5 +10,8 @@ heif-enc -q 92 -p chroma=444 -o "$out/quad.heic" "$tmp/quad.png"
 exiftool -q -overwrite_original "-DateTimeOriginal=2024:03:04 05:06:07" -Make=Apple "$out/quad.heic"
 cp "$out/quad.heic" "$out/quad-exif6.heic"
 exiftool -q -overwrite_original "-Orientation#=6" "$out/quad-exif6.heic"
+# An iPhone-like HEIC: Display P3 pixels with the ICC profile in a colr box
+node test/fixtures/quadrants.mjs "$tmp/quad-p3.png" 640 480 p3
+heif-enc -q 92 -p chroma=444 -o "$out/quad-p3.heic" "$tmp/quad-p3.png"
 python3 scripts/heic-add-irot.py "$out/quad.heic" "$out/quad-irot90.heic" 1
 ls -la "$out"

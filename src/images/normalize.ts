@@ -1,4 +1,4 @@
-import { crc32 } from "node:zlib";
+import { crc32, deflateSync } from "node:zlib";
 import exifr from "exifr";
 import sharp, { type Sharp } from "sharp";
 
@@ -8,6 +8,7 @@ sharp.cache(false);
 import * as bmp from "bmp-ts";
 import { type Problem, problem } from "../errors.js";
 import type { HeicPool } from "./heicPool.js";
+import { heifIccProfile } from "./heifProfile.js";
 import type { ImageType } from "./sniff.js";
 
 export interface ImageSettings {
@@ -89,7 +90,7 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
       if (reply.code === "E_IMAGE_TOO_LARGE") throw tooLarge(source, reply.message, settings);
       throw new ImageProblem(corrupt(source, reply.message));
     }
-    pipeline = sharp(reply.data, { raw: { width: reply.width, height: reply.height, channels: 4 } });
+    pipeline = await withProfile(reply.data, reply.width, reply.height, heifIccProfile(bytes));
   } else if (type === "bmp") {
     pipeline = decodeBmp(source, bytes, settings);
   } else {
@@ -158,6 +159,29 @@ async function encodeJpeg(
     }
   }
   throw new Error(`could not be made smaller than ${settings.maxImageSize} bytes`);
+}
+
+/**
+ * Decoded RGBA pixels, tagged with their ICC profile when they have one, so that libvips converts them to
+ * sRGB like any other tagged image. sharp takes no ICC profile for raw input: the pixels go through an
+ * uncompressed PNG that gets an iCCP chunk right after its header.
+ */
+async function withProfile(rgba: Uint8Array, width: number, height: number, icc: Buffer | undefined): Promise<Sharp> {
+  const raw = { raw: { width, height, channels: 4 } } as const;
+  if (!icc) return sharp(rgba, raw);
+  const png = await sharp(rgba, raw).png({ compressionLevel: 0 }).toBuffer();
+  const iccp = pngChunk("iCCP", Buffer.concat([Buffer.from("ICC profile\0\0", "latin1"), deflateSync(icc)]));
+  const headerEnd = 8 + 25; // signature, then IHDR (always first, always 13 bytes of data)
+  return sharp(Buffer.concat([png.subarray(0, headerEnd), iccp, png.subarray(headerEnd)]), { limitInputPixels: false });
+}
+
+function pngChunk(type: string, data: Buffer): Buffer {
+  const chunk = Buffer.alloc(12 + data.length);
+  chunk.writeUInt32BE(data.length, 0);
+  chunk.write(type, 4, "latin1");
+  data.copy(chunk, 8);
+  chunk.writeUInt32BE(crc32(chunk.subarray(4, 8 + data.length)), 8 + data.length);
+  return chunk;
 }
 
 async function hasLocation(bytes: Buffer): Promise<boolean> {
