@@ -13,5 +13,14 @@ exiftool -q -overwrite_original "-Orientation#=6" "$out/quad-exif6.heic"
 # An iPhone-like HEIC: Display P3 pixels with the ICC profile in a colr box
 node test/fixtures/quadrants.mjs "$tmp/quad-p3.png" 640 480 p3
 heif-enc -q 92 -p chroma=444 -o "$out/quad-p3.heic" "$tmp/quad-p3.png"
+# A grid HEIC, as iPhones write them: the picture as 2x2 separately coded tiles
+for t in 0 1 2 3; do
+  node --input-type=module -e "
+    import sharp from 'sharp';
+    const [left, top] = [[0, 0], [320, 0], [0, 240], [320, 240]][$t];
+    await sharp('$tmp/quad.png').extract({ left, top, width: 320, height: 240 }).png().toFile('$tmp/tile$t.png');"
+  heif-enc -q 92 -p chroma=444 -o "$tmp/tile$t.heic" "$tmp/tile$t.png"
+done
+python3 scripts/heic-make-grid.py "$out/quad-grid.heic" 2 2 "$tmp"/tile{0,1,2,3}.heic
 python3 scripts/heic-add-irot.py "$out/quad.heic" "$out/quad-irot90.heic" 1
 ls -la "$out"

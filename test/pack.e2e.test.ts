@@ -136,6 +136,7 @@ describe("image normalization (§7)", () => {
     await put(s, "WO_1/heic_irot/a.heic", readFile(path.join(FIXTURES, "quad-irot90.heic")));
     await put(s, "WO_1/heic_exif6/a.heic", readFile(path.join(FIXTURES, "quad-exif6.heic")));
     await put(s, "WO_1/heic_p3/a.heic", readFile(path.join(FIXTURES, "quad-p3.heic")));
+    await put(s, "WO_1/heic_grid/a.heic", readFile(path.join(FIXTURES, "quad-grid.heic")));
     await put(s, "WO_1/webp/a.webp", quad(W, H).webp({ quality: 95 }).toBuffer());
     await put(s, "WO_1/webp_alpha/a.webp", quad(W, H).ensureAlpha(0).webp({ lossless: true }).toBuffer());
     await put(s, "WO_1/tiff_rot6/a.tif", quad(W, H).withMetadata({ orientation: 6 }).tiff().toBuffer());
@@ -185,6 +186,10 @@ describe("image normalization (§7)", () => {
   it("converts a Display P3 HEIC (ICC profile in its colr box) to the right sRGB colours", async () => {
     // coded as P3, the green quadrant is about (97, 197, 81): read as sRGB it would be off by 57
     await expectQuadrants("heic_p3", [W, H], ["topLeft", "topRight", "bottomLeft", "bottomRight"]);
+  });
+
+  it("assembles a HEIC grid of separately coded tiles", async () => {
+    await expectQuadrants("heic_grid", [W, H], ["topLeft", "topRight", "bottomLeft", "bottomRight"]);
   });
 
   it("applies a HEIC irot rotation box (90° anti-clockwise)", async () => {
