@@ -277,11 +277,23 @@ export async function recover(out: string): Promise<Recovery> {
   }
   await appendLedger(out, records);
   for (const rec of ledger.pendingMoves) {
-    for (const item of rec.moves ?? []) {
-      if ((await exists(item.from)) && !(await exists(item.to))) await moveItem(item);
-    }
-    await appendLedger(out, [{ type: "moved", id: rec.id, archive: rec.archive, at: new Date().toISOString() }]);
+    await finishMoves(out, rec);
     result.movesFinished.push(rec.id);
   }
   return result;
+}
+
+/**
+ * Moves a committed work order's sources to --move-to (what is already there is skipped, so a move
+ * interrupted half-way can be finished) and records that in the ledger.
+ */
+export async function finishMoves(
+  out: string,
+  rec: { id: string; archive: string; moves?: MoveItem[] | undefined },
+): Promise<void> {
+  if (!rec.moves?.length) return;
+  for (const item of rec.moves) {
+    if ((await exists(item.from)) && !(await exists(item.to))) await moveItem(item);
+  }
+  await appendLedger(out, [{ type: "moved", id: rec.id, archive: rec.archive, at: new Date().toISOString() }]);
 }

@@ -9,6 +9,7 @@ import {
   acquireLock,
   appendLedger,
   faultPoint,
+  finishMoves,
   freeName,
   type LedgerRecord,
   type MoveItem,
@@ -178,7 +179,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
       }));
       return result;
     }
-    await finishAlreadyPacked(plan, staging, options.moveTo, ledger!.fingerprints, log);
+    await finishAlreadyPacked(plan, staging, options.moveTo, log);
     await runArchives(plan, result, { ...options, staging, out, concurrency, log, now, heic });
     return result;
   } finally {
@@ -208,13 +209,7 @@ function checkFolders(staging: string, out: string, moveTo: string | undefined):
 }
 
 /** A work order the ledger already holds, whose move to --move-to was not done: do it now. */
-async function finishAlreadyPacked(
-  plan: Plan,
-  staging: string,
-  moveTo: string | undefined,
-  _ledger: Map<string, string>,
-  log: Logger,
-) {
+async function finishAlreadyPacked(plan: Plan, staging: string, moveTo: string | undefined, log: Logger) {
   if (!moveTo) return;
   for (const wo of plan.alreadyPacked) {
     const moves = await planMoves(wo, staging, path.resolve(moveTo));
@@ -453,13 +448,7 @@ async function commitArchive(batch: Prepared[], result: PackResult, ctx: RunCont
     verified = await verifyZip(tmp, entries);
   } catch (err) {
     await rm(tmp, { force: true });
-    if (ctx.signal?.aborted)
-      throw new WopackError(
-        "interrupted",
-        "E_INTERRUPTED",
-        "interrupted; the archive in progress was discarded",
-        "run again to pack what is left",
-      );
+    if (ctx.signal?.aborted) throw interrupted();
     if ((err as NodeJS.ErrnoException).code) throw ioError(err, `cannot write the archive in ${out}`);
     throw new WopackError(
       "io",
@@ -484,78 +473,68 @@ async function commitArchive(batch: Prepared[], result: PackResult, ctx: RunCont
     });
   }
 
-  let name = archiveName(ctx.config.archive.prefix, createdAt, seq);
-  const refused = result.refused.map(({ id, problems }) => ({ id, problems }));
+  let report: ArchiveReport | undefined;
   try {
-    for (let s = seq; ; s++) {
-      name = archiveName(ctx.config.archive.prefix, createdAt, s);
+    for (let s = seq; !report; s++) {
+      const name = archiveName(ctx.config.archive.prefix, createdAt, s);
       for (const wo of workOrders) wo.archive = name;
-      const report: ArchiveReport = {
+      const candidate: ArchiveReport = {
         archive: name,
         path: path.join(out, name),
         sha256: verified.sha256,
         bytes: verified.bytes,
         createdAt: createdAt.toISOString(),
         workOrders,
-        refused,
+        refused: result.refused.map(({ id, problems }) => ({ id, problems })),
         warnings: result.warnings,
       };
       ctx.signal?.throwIfAborted();
-      await writeFileAtomic(path.join(out, name + REPORT_SUFFIX), JSON.stringify(report, null, 2) + "\n", tmpDir(out));
+      const reportPath = candidate.path + REPORT_SUFFIX;
+      await writeFileAtomic(reportPath, JSON.stringify(candidate, null, 2) + "\n", tmpDir(out));
       faultPoint("before-publish");
-      if (await publishNoClobber(tmp, path.join(out, name))) {
-        await syncDir(out);
-        break;
-      }
-      await rm(path.join(out, name + REPORT_SUFFIX), { force: true });
+      // A name taken (another archive in the same second): drop this report and try the next sequence number.
+      if (
+        await publishNoClobber(tmp, candidate.path).catch(async (err) => {
+          await rm(reportPath, { force: true });
+          throw err;
+        })
+      )
+        report = candidate;
+      else await rm(reportPath, { force: true });
     }
+    await syncDir(out);
   } catch (err) {
     await rm(tmp, { force: true });
-    await rm(path.join(out, name + REPORT_SUFFIX), { force: true });
-    if (ctx.signal?.aborted)
-      throw new WopackError(
-        "interrupted",
-        "E_INTERRUPTED",
-        "interrupted; the archive in progress was discarded",
-        "run again to pack what is left",
-      );
+    if (ctx.signal?.aborted) throw interrupted();
     throw ioError(err, `cannot commit the archive in ${out}`);
   }
-  log.info(`packed ${workOrders.length} work order${workOrders.length === 1 ? "" : "s"} into ${name}`);
+  log.info(`packed ${workOrders.length} work order${workOrders.length === 1 ? "" : "s"} into ${report.archive}`);
 
   // Committed: from here on a crash is repaired by recover() from the report beside the archive.
-  const at = new Date().toISOString();
   faultPoint("after-publish");
-  const commits: LedgerRecord[] = workOrders.map((wo) => ({
-    type: "commit",
-    id: wo.id,
-    fingerprint: wo.fingerprint,
-    archive: name,
-    at,
-    ...(wo.moves ? { moves: wo.moves } : {}),
-  }));
+  const at = new Date().toISOString();
+  const commits = workOrders.map((wo) => ({ id: wo.id, fingerprint: wo.fingerprint, archive: report.archive, moves: wo.moves }));
   try {
-    await appendLedger(out, commits);
+    await appendLedger(
+      out,
+      commits.map((c) => ({ type: "commit", at, ...c }) as LedgerRecord),
+    );
     faultPoint("after-ledger");
-    for (const wo of workOrders) {
-      if (!wo.moves) continue;
-      for (const m of wo.moves) await moveItem(m);
-      await appendLedger(out, [{ type: "moved", id: wo.id, archive: name, at: new Date().toISOString() }]);
-    }
+    for (const c of commits) await finishMoves(out, c);
   } catch (err) {
     throw ioError(
       err,
-      `archive ${name} is committed, but recording it or moving its sources failed (the next run finishes this)`,
+      `archive ${report.archive} is committed, but recording it or moving its sources failed (the next run finishes this)`,
     );
   }
-  return {
-    archive: name,
-    path: path.join(out, name),
-    sha256: verified.sha256,
-    bytes: verified.bytes,
-    createdAt: createdAt.toISOString(),
-    workOrders,
-    refused,
-    warnings: result.warnings,
-  };
+  return report;
+}
+
+function interrupted(): WopackError {
+  return new WopackError(
+    "interrupted",
+    "E_INTERRUPTED",
+    "interrupted; the archive in progress was discarded",
+    "run again to pack what is left",
+  );
 }
