@@ -30,6 +30,7 @@ import { normalizeImage } from "./images/normalize.js";
 import { isIgnoredName } from "./plan/ignore.js";
 import { type Plan, type PlannedPhoto, type PlannedWorkOrder, planPack, type RefusedWorkOrder } from "./plan/plan.js";
 import { type FileFacts, readFileFacts, scanStaging } from "./scan.js";
+import { loadSidecar } from "./sidecar.js";
 
 export interface Logger {
   info(message: string): void;
@@ -53,6 +54,11 @@ export interface PackOptions {
   settleMs?: number;
   readyMarker?: string | undefined;
   repack?: boolean;
+  /** the --metadata sidecar (CSV or JSON keyed by work-order id) */
+  metadataFile?: string | undefined;
+  allowIncomplete?: boolean;
+  /** with dryRun: also read and check every image (what `validate <staging>` does) */
+  checkImages?: boolean;
   moveTo?: string | undefined;
   concurrency?: number;
   maxArchiveSize?: number | undefined;
@@ -124,13 +130,11 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   checkFolders(staging, out, options.moveTo && path.resolve(options.moveTo));
 
   const dryRun = options.dryRun ?? false;
-  let lock: Awaited<ReturnType<typeof acquireLock>> | undefined;
-  let recovery: Recovery | undefined;
-  if (!dryRun) {
-    lock = await acquireLock(out, now());
-  }
+  const sidecar = options.metadataFile ? await loadSidecar(options.metadataFile, options.config.metadata.idColumn) : undefined;
+  const lock = dryRun ? undefined : await acquireLock(out, now());
   const heic = new HeicPool(concurrency);
   try {
+    let recovery: Recovery | undefined;
     if (!dryRun) {
       recovery = await recover(out).catch((err) => {
         throw ioError(err, `cannot recover the state in ${out}`);
@@ -152,11 +156,13 @@ export async function pack(options: PackOptions): Promise<PackResult> {
       facts,
       config: options.config,
       ledger: ledger?.fingerprints ?? new Map(),
+      ...(sidecar ? { sidecar } : {}),
       options: {
         now: now().getTime(),
         settleMs: options.settleMs ?? 0,
         readyMarker: options.readyMarker,
         repack: options.repack ?? false,
+        allowIncomplete: options.allowIncomplete ?? false,
       },
     });
     const result: PackResult = {
@@ -169,23 +175,67 @@ export async function pack(options: PackOptions): Promise<PackResult> {
       warnings: plan.warnings,
       ...(recovery ? { recovery } : {}),
     };
+    const ctx: RunContext = {
+      ...options,
+      staging,
+      out,
+      concurrency,
+      log,
+      now,
+      heic,
+      photoLimit: pLimit(concurrency),
+      progress: newProgress(plan),
+    };
+    // A work order refused while planning still has its images checked, so that every problem is listed.
+    await checkPhotos(plan.refused, result, ctx);
     if (dryRun) {
-      result.planned = plan.ready.map((wo) => ({
-        id: wo.id,
-        photos: wo.photos.map((p) => ({
-          source: p.source,
-          name: `${wo.id}/${p.taskGroup}-${p.n}.${p.type === "png" ? "png" : "jpg"}`,
-        })),
-      }));
+      if (options.checkImages) await checkPhotos(plan.ready, result, ctx);
+      const refused = new Set(result.refused.map((r) => r.id));
+      result.planned = plan.ready
+        .filter((wo) => !refused.has(wo.id))
+        .map((wo) => ({
+          id: wo.id,
+          photos: wo.photos.map((p) => ({
+            source: p.source,
+            name: `${wo.id}/${p.taskGroup}-${p.n}.${p.type === "png" ? "png" : "jpg"}`,
+          })),
+        }));
       return result;
     }
     await finishAlreadyPacked(plan, staging, options.moveTo, log);
-    await runArchives(plan, result, { ...options, staging, out, concurrency, log, now, heic });
+    await runArchives(plan, result, ctx);
     return result;
   } finally {
     await heic.close();
     await lock?.release();
   }
+}
+
+function newProgress(plan: Plan): Progress {
+  return {
+    photosDone: 0,
+    photosTotal: [...plan.ready, ...plan.refused].reduce((n, wo) => n + wo.photos.length, 0),
+    bytesDone: 0,
+  };
+}
+
+/** Reads and checks the photos of these work orders without keeping anything; problems go to result.refused. */
+async function checkPhotos(
+  wos: readonly { id: string; folder?: string; photos: PlannedPhoto[] }[],
+  result: PackResult,
+  ctx: RunContext,
+) {
+  await Promise.all(
+    wos.map(async (wo) => {
+      const outcomes = await Promise.all(wo.photos.map((p) => ctx.photoLimit(() => normalizePhoto(p, ctx, null))));
+      const problems = outcomes.flatMap((o) => ("problem" in o ? [o.problem] : []));
+      if (!problems.length) return;
+      const target = result.refused.find((r) => r.id === wo.id);
+      if (target) target.problems.push(...problems);
+      else result.refused.push({ id: wo.id, ...(wo.folder ? { folder: wo.folder } : {}), problems });
+    }),
+  );
+  result.refused.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 function checkFolders(staging: string, out: string, moveTo: string | undefined): void {
@@ -242,6 +292,8 @@ interface RunContext extends PackOptions {
   log: Logger;
   now: () => Date;
   heic: HeicPool;
+  photoLimit: ReturnType<typeof pLimit>;
+  progress: Progress;
 }
 
 async function runArchives(plan: Plan, result: PackResult, ctx: RunContext): Promise<void> {
@@ -249,22 +301,7 @@ async function runArchives(plan: Plan, result: PackResult, ctx: RunContext): Pro
   await mkdir(spool, { recursive: true }).catch((err) => {
     throw ioError(err, `cannot write to ${ctx.out}`);
   });
-  const photoLimit = pLimit(ctx.concurrency);
-  const progress: Progress = {
-    photosDone: 0,
-    photosTotal: [...plan.ready, ...plan.refused].reduce((n, wo) => n + wo.photos.length, 0),
-    bytesDone: 0,
-  };
-  const prepare = (wo: PlannedWorkOrder) => prepareWorkOrder(wo, ctx, photoLimit, spool, progress);
-
-  // A work order refused while planning still has its images checked, so its report lists every problem.
-  await Promise.all(
-    plan.refused.map(async (wo) => {
-      const outcomes = await Promise.all(wo.photos.map((p) => photoLimit(() => normalizePhoto(p, ctx, null, progress))));
-      const target = result.refused.find((r) => r.id === wo.id)!;
-      for (const o of outcomes) if ("problem" in o) target.problems.push(o.problem);
-    }),
-  );
+  const prepare = (wo: PlannedWorkOrder) => prepareWorkOrder(wo, ctx, spool);
 
   const started: Promise<Prepared | RefusedWorkOrder>[] = [];
   const start = (i: number) => {
@@ -310,7 +347,7 @@ async function runArchives(plan: Plan, result: PackResult, ctx: RunContext): Pro
       }
       batch.push(prepared);
       batchBytes += prepared.bytes;
-      ctx.onProgress?.(progress);
+      ctx.onProgress?.(ctx.progress);
     }
     await flush();
   } finally {
@@ -328,12 +365,8 @@ type PhotoOutcome =
     };
 
 /** Reads, checks and converts one photo; a converted one is spooled to a file (not kept in memory). */
-async function normalizePhoto(
-  photo: PlannedPhoto,
-  ctx: RunContext,
-  spool: string | null,
-  progress: Progress,
-): Promise<PhotoOutcome> {
+async function normalizePhoto(photo: PlannedPhoto, ctx: RunContext, spool: string | null): Promise<PhotoOutcome> {
+  const { progress } = ctx;
   ctx.signal?.throwIfAborted();
   let bytes: Buffer;
   try {
@@ -372,18 +405,12 @@ async function normalizePhoto(
   return { photo, normalized: { ...rest, file, size: data.length } };
 }
 
-async function prepareWorkOrder(
-  wo: PlannedWorkOrder,
-  ctx: RunContext,
-  limit: ReturnType<typeof pLimit>,
-  spoolRoot: string,
-  progress: Progress,
-): Promise<Prepared | RefusedWorkOrder> {
+async function prepareWorkOrder(wo: PlannedWorkOrder, ctx: RunContext, spoolRoot: string): Promise<Prepared | RefusedWorkOrder> {
   const spool = path.join(spoolRoot, wo.id);
   await mkdir(spool, { recursive: true }).catch((err) => {
     throw ioError(err, `cannot write to ${spoolRoot}`);
   });
-  const outcomes = await Promise.all(wo.photos.map((photo) => limit(() => normalizePhoto(photo, ctx, spool, progress))));
+  const outcomes = await Promise.all(wo.photos.map((photo) => ctx.photoLimit(() => normalizePhoto(photo, ctx, spool))));
   const problems = outcomes.flatMap((o) => ("problem" in o ? [o.problem] : []));
   if (problems.length)
     return {

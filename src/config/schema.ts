@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { coerceValue } from "../plan/metadata.js";
 import { isTaskGroupName } from "../plan/names.js";
 import { parseDuration, parseSize } from "./units.js";
 
@@ -40,6 +41,29 @@ const rootFilePattern = z.string().superRefine((source, ctx) => {
   void re;
 });
 
+export const FIELD_SOURCES = ["workOrder", "exif:DateTimeOriginal", "count:photos", "now"] as const;
+
+const metadataField = z
+  .strictObject({
+    type: z.enum(["text", "number", "boolean"]),
+    required: z.boolean().default(false),
+    default: z.union([z.string(), z.number(), z.boolean()]).optional(),
+    from: z.enum(FIELD_SOURCES).optional(),
+  })
+  .superRefine((field, ctx) => {
+    if (field.default !== undefined && coerceValue(field.default, field.type) === undefined) {
+      ctx.addIssue({ code: "custom", path: ["default"], message: `${JSON.stringify(field.default)} is not a ${field.type}` });
+    }
+    const textOnly = field.from && field.from !== "count:photos";
+    if ((textOnly && field.type !== "text") || (field.from === "count:photos" && field.type === "boolean")) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["from"],
+        message: `"${field.from}" gives ${textOnly ? "text" : "a number"}, not a ${field.type}`,
+      });
+    }
+  });
+
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),
   taskGroups: z.array(taskGroupName).optional(),
@@ -47,10 +71,12 @@ export const configSchema = z.strictObject({
   defaultTaskGroup: taskGroupName.optional(),
   rootFilePattern: rootFilePattern.optional(),
   metadata: z
-    .looseObject({
+    .strictObject({
+      fields: z.record(z.string().min(1), metadataField).default({}),
+      idColumn: z.string().min(1).default("work_order"),
       omitWhenEmpty: z.boolean().default(false),
     })
-    .default({ omitWhenEmpty: false }),
+    .prefault({}),
   images: z
     .strictObject({
       quality: z.int().min(1).max(100).default(90),
@@ -82,3 +108,5 @@ export const configSchema = z.strictObject({
 
 export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
+
+export type MetadataField = Config["metadata"]["fields"][string];

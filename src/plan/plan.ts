@@ -5,6 +5,7 @@ import { type Problem, problem } from "../errors.js";
 import type { ImageType } from "../images/sniff.js";
 import type { FileFacts, ScannedEntry, StagingScan } from "../scan.js";
 import { isIgnoredName } from "./ignore.js";
+import { type MetadataValue, resolveMetadata, type SidecarRow } from "./metadata.js";
 import { isWorkOrderId, naturalCompare, splitOrderSuffix, stemOf } from "./names.js";
 import { resolveTaskGroup } from "./taskGroup.js";
 
@@ -16,6 +17,8 @@ export interface PlanOptions {
   readyMarker?: string | undefined;
   /** Pack work orders again even when the ledger says this content was committed. */
   repack: boolean;
+  /** Write null for missing required metadata (with a warning) instead of refusing the work order. */
+  allowIncomplete?: boolean;
 }
 
 export interface PlanInput {
@@ -24,6 +27,8 @@ export interface PlanInput {
   config: Config;
   /** work-order id -> fingerprint of its last committed content */
   ledger: ReadonlyMap<string, string>;
+  /** the --metadata sidecar, by work-order id */
+  sidecar?: ReadonlyMap<string, SidecarRow>;
   options: PlanOptions;
 }
 
@@ -47,8 +52,8 @@ export interface PlannedWorkOrder {
   sources: string[];
   fingerprint: string;
   photos: PlannedPhoto[];
-  /** the work order's own metadata.json (an object), when it has one */
-  metadata: Record<string, unknown>;
+  /** the merged, typed metadata (§6) that becomes the archive's metadata.json */
+  metadata: Record<string, MetadataValue>;
   /** parameters.json, passed through byte for byte */
   parameters?: { source: string; abs: string };
   warnings: Problem[];
@@ -186,7 +191,7 @@ function planGroup(group: Group, input: PlanInput, plan: Plan): void {
 
   const photos: PlannedPhoto[] = [];
   const explicitRequests: { photo: PlannedPhoto; n: number }[] = [];
-  let metadata: Record<string, unknown> = {};
+  let given: Record<string, unknown> | undefined = {};
   let parameters: PlannedWorkOrder["parameters"];
 
   for (const member of members) {
@@ -204,6 +209,7 @@ function planGroup(group: Group, input: PlanInput, plan: Plan): void {
       const json = facts?.json;
       const value = json && "value" in json ? json.value : undefined;
       if (!json || "error" in json || !isPlainObject(value)) {
+        if (inner === "metadata.json") given = undefined;
         problems.push(
           problem(
             inner === "metadata.json" ? "E_METADATA_NOT_OBJECT" : "E_PARAMETERS_NOT_OBJECT",
@@ -212,7 +218,7 @@ function planGroup(group: Group, input: PlanInput, plan: Plan): void {
             rel,
           ),
         );
-      } else if (inner === "metadata.json") metadata = value;
+      } else if (inner === "metadata.json") given = value;
       else parameters = { source: rel, abs: entry.abs };
       continue;
     }
@@ -292,6 +298,34 @@ function planGroup(group: Group, input: PlanInput, plan: Plan): void {
   }
 
   problems.push(...assignNumbers(photos, explicitRequests, members));
+  const sidecar = input.sidecar?.get(id);
+  if (sidecar?.duplicate) {
+    problems.push(
+      problem(
+        "E_SIDECAR_DUPLICATE",
+        `work order ${id}: the --metadata sidecar has more than one row for it (${sidecar.where} and ${sidecar.duplicate})`,
+        "keep one row per work order in the sidecar",
+        group.folder?.rel ?? id,
+      ),
+    );
+  }
+  const warnings: Problem[] = [];
+  let metadata: Record<string, MetadataValue> = {};
+  if (given) {
+    const resolved = resolveMetadata(input.config.metadata, {
+      id,
+      captureDates: photos.flatMap((p) => (p.captureDate ? [p.captureDate] : [])),
+      photoCount: photos.length,
+      now: new Date(options.now).toISOString(),
+      sidecar,
+      given,
+      givenPath: `${id}/metadata.json`,
+      allowIncomplete: options.allowIncomplete ?? false,
+    });
+    problems.push(...resolved.problems);
+    warnings.push(...resolved.warnings);
+    metadata = resolved.values;
+  }
   if (photos.length === 0 && problems.length === 0) {
     problems.push(
       problem(
@@ -307,7 +341,7 @@ function planGroup(group: Group, input: PlanInput, plan: Plan): void {
     return;
   }
   photos.sort((a, b) => a.n - b.n);
-  plan.ready.push({ ...common, photos, metadata, ...(parameters ? { parameters } : {}), warnings: [] });
+  plan.ready.push({ ...common, photos, metadata, ...(parameters ? { parameters } : {}), warnings });
 }
 
 /** §5: explicit -N requests are kept; the rest follow in capture order after the largest explicit one. */

@@ -1,0 +1,159 @@
+import type { Config, MetadataField } from "../config/schema.js";
+import { type Problem, problem } from "../errors.js";
+import { nearest } from "./names.js";
+
+export type FieldType = "text" | "number" | "boolean";
+export type MetadataValue = string | number | boolean | null;
+
+const TRUE = new Set(["true", "yes", "1"]);
+const FALSE = new Set(["false", "no", "0"]);
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+/** §6 coercion: CSV text "12" -> 12, "yes" -> true, ... Undefined when the value cannot be that type. */
+export function coerceValue(value: unknown, type: FieldType): string | number | boolean | undefined {
+  switch (type) {
+    case "text":
+      return typeof value === "string"
+        ? value
+        : typeof value === "number" || typeof value === "boolean"
+          ? String(value)
+          : undefined;
+    case "number":
+      if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
+      return typeof value === "string" && NUMBER.test(value.trim()) ? Number(value.trim()) : undefined;
+    case "boolean": {
+      if (typeof value === "boolean") return value;
+      if (value === 1 || value === 0) return value === 1;
+      const text = typeof value === "string" ? value.trim().toLowerCase() : undefined;
+      return text === undefined ? undefined : TRUE.has(text) ? true : FALSE.has(text) ? false : undefined;
+    }
+  }
+}
+
+/** One row of the --metadata sidecar, and where it came from (for messages). */
+export interface SidecarRow {
+  values: Record<string, unknown>;
+  /** "erp.csv line 12" */
+  where: string;
+  /** where another row for the same work order is, when there is one */
+  duplicate?: string;
+}
+
+export interface MetadataInput {
+  id: string;
+  /** EXIF DateTimeOriginal of each photo that has one */
+  captureDates: readonly string[];
+  photoCount: number;
+  /** the run's clock, ISO 8601 */
+  now: string;
+  sidecar?: SidecarRow | undefined;
+  /** the work order's own metadata.json */
+  given: Record<string, unknown>;
+  givenPath: string;
+  allowIncomplete: boolean;
+}
+
+export interface ResolvedMetadata {
+  values: Record<string, MetadataValue>;
+  problems: Problem[];
+  warnings: Problem[];
+}
+
+/** §6: defaults and `from`, then the sidecar row, then metadata.json (later wins), each coerced to its type. */
+export function resolveMetadata(config: Config["metadata"], input: MetadataInput): ResolvedMetadata {
+  const fields = Object.entries(config.fields);
+  const result: ResolvedMetadata = { values: {}, problems: [], warnings: [] };
+  const given = input.given;
+  if (fields.length === 0) {
+    const { [config.idColumn]: _id, ...fromSidecar } = input.sidecar?.values ?? {};
+    result.values = { ...(fromSidecar as Record<string, MetadataValue>), ...(given as Record<string, MetadataValue>) };
+    return result;
+  }
+
+  for (const [name, field] of fields) {
+    let value: unknown;
+    let source = "";
+    const derived = field.from === undefined ? undefined : fromSource(field, input);
+    if (derived !== undefined) [value, source] = [derived, `from ${field.from}`];
+    else if (field.default !== undefined) [value, source] = [field.default, "the field's default"];
+    if (input.sidecar && input.sidecar.values[name] !== undefined)
+      [value, source] = [input.sidecar.values[name], input.sidecar.where];
+    if (given[name] !== undefined && given[name] !== null) [value, source] = [given[name], input.givenPath];
+
+    if (value === undefined) {
+      if (!field.required) continue;
+      if (input.allowIncomplete) {
+        result.values[name] = null;
+        result.warnings.push(
+          problem(
+            "W_METADATA_INCOMPLETE",
+            `work order ${input.id}: required field "${name}" has no value; written as null (--allow-incomplete)`,
+            "the platform cannot analyse this work order until the field is filled in",
+            input.givenPath,
+          ),
+        );
+      } else {
+        result.problems.push(
+          problem(
+            "E_METADATA_REQUIRED",
+            `work order ${input.id}: required field "${name}" has no value`,
+            `set "${name}" in ${input.givenPath} or in the --metadata sidecar, give the field a default, or pass --allow-incomplete`,
+            input.givenPath,
+          ),
+        );
+      }
+      continue;
+    }
+    const coerced = coerceValue(value, field.type);
+    if (coerced === undefined) {
+      result.problems.push(
+        problem(
+          "E_METADATA_TYPE",
+          `work order ${input.id}: field "${name}" is ${JSON.stringify(value)} (${source}), which is not a ${field.type}`,
+          field.type === "boolean"
+            ? "write true/false, yes/no or 1/0"
+            : field.type === "number"
+              ? "write a plain number such as 12 or 12.5 (no units, no thousands separators)"
+              : "write it as text",
+          input.givenPath,
+        ),
+      );
+      continue;
+    }
+    result.values[name] = coerced;
+  }
+
+  const known = fields.map(([name]) => name);
+  for (const key of Object.keys(given)) {
+    if (config.fields[key]) continue;
+    const near = nearest(key, known);
+    result.warnings.push(
+      problem(
+        "W_METADATA_UNKNOWN_FIELD",
+        `${input.givenPath}: "${key}" is not a configured metadata field; it was left out`,
+        near
+          ? `did you mean "${near}"? Otherwise add it to metadata.fields in the config`
+          : "add it to metadata.fields in the config",
+        input.givenPath,
+      ),
+    );
+  }
+  return result;
+}
+
+function fromSource(field: MetadataField, input: MetadataInput): string | number | undefined {
+  switch (field.from) {
+    case "workOrder":
+      return input.id;
+    case "count:photos":
+      return input.photoCount;
+    case "now":
+      return input.now;
+    case "exif:DateTimeOriginal": {
+      const earliest = [...input.captureDates].sort()[0];
+      return earliest?.replace(/^(\d{4}):(\d\d):(\d\d) /, "$1-$2-$3T");
+    }
+    default:
+      return undefined;
+  }
+}
