@@ -48,7 +48,8 @@ export interface Progress {
 
 export interface PackOptions {
   staging: string;
-  out: string;
+  /** the output folder; a dry run may leave it out (nothing is then "already packed") */
+  out?: string | undefined;
   config: Config;
   dryRun?: boolean;
   settleMs?: number;
@@ -123,11 +124,13 @@ const LOOKAHEAD_WORK_ORDERS = 4;
 /** §4 pack: everything ready now, through scan -> plan -> normalize -> write -> commit, once. */
 export async function pack(options: PackOptions): Promise<PackResult> {
   const staging = path.resolve(options.staging);
-  const out = path.resolve(options.out);
+  if (!options.out && !options.dryRun)
+    throw new WopackError("usage", "E_USAGE", "pack needs --out", "say where the archives go: --out <dir>");
+  const out = path.resolve(options.out ?? staging);
   const log = options.logger ?? silentLogger;
   const now = options.now ?? (() => new Date());
   const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
-  checkFolders(staging, out, options.moveTo && path.resolve(options.moveTo));
+  checkFolders(staging, options.out ? out : undefined, options.moveTo && path.resolve(options.moveTo));
 
   const dryRun = options.dryRun ?? false;
   const sidecar = options.metadataFile ? await loadSidecar(options.metadataFile, options.config.metadata.idColumn) : undefined;
@@ -142,7 +145,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
       for (const a of recovery.adopted) log.info(`recovered: ${a} had been committed before an interruption`);
       for (const id of recovery.movesFinished) log.info(`recovered: finished moving ${id} to --move-to`);
     }
-    const ledger = dryRun ? await readLedger(out).catch(() => undefined) : await readLedger(out);
+    const ledger = !options.out ? undefined : dryRun ? await readLedger(out).catch(() => undefined) : await readLedger(out);
     const scan = await scanStaging(staging);
     const facts = new Map<string, FileFacts>();
     const limit = pLimit(concurrency * 2);
@@ -190,6 +193,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
     await checkPhotos(plan.refused, result, ctx);
     if (dryRun) {
       if (options.checkImages) await checkPhotos(plan.ready, result, ctx);
+      result.warnings.push(...plan.ready.flatMap((wo) => wo.warnings));
       const refused = new Set(result.refused.map((r) => r.id));
       result.planned = plan.ready
         .filter((wo) => !refused.has(wo.id))
@@ -238,9 +242,9 @@ async function checkPhotos(
   result.refused.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-function checkFolders(staging: string, out: string, moveTo: string | undefined): void {
+function checkFolders(staging: string, out: string | undefined, moveTo: string | undefined): void {
   const inside = (child: string, parent: string) => child === parent || child.startsWith(parent + path.sep);
-  if (inside(out, staging) || inside(staging, out)) {
+  if (out && (inside(out, staging) || inside(staging, out))) {
     throw new WopackError(
       "usage",
       "E_OUT_IN_STAGING",

@@ -1,5 +1,6 @@
 import type { Problem } from "../errors.js";
 import type { PackResult } from "../pack.js";
+import type { ValidationReport } from "../validate.js";
 
 function mb(bytes: number): string {
   return `${(bytes / 1e6).toFixed(1)} MB`;
@@ -37,5 +38,19 @@ export function formatPackResult(r: PackResult, verbose: boolean): string {
   } else if (r.pending.length) {
     lines.push(`pending: ${r.pending.map((p) => p.id).join(", ")} (--verbose says why)`);
   }
+  return lines.join("\n");
+}
+
+/** The human report of `validate`: every problem with its path, then a one-line verdict. */
+export function formatValidation(r: ValidationReport): string {
+  const lines: string[] = [];
+  for (const p of r.problems) lines.push(...problemLines(p, ""));
+  for (const w of r.warnings) lines.push(...problemLines(w, "warning: "));
+  const what = r.kind === "archive" ? "archive" : "staging folder";
+  lines.push(
+    r.problems.length
+      ? `${r.target}: ${r.problems.length} problem${r.problems.length === 1 ? "" : "s"} (${r.workOrders} work orders checked)`
+      : `${r.target}: the ${what} is valid (${r.workOrders} work orders checked)`,
+  );
   return lines.join("\n");
 }

@@ -1,11 +1,13 @@
 import { readFileSync } from "node:fs";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
+import { initConfig } from "../config/init.js";
 import { loadConfig } from "../config/load.js";
 import { parseDuration, parseSize } from "../config/units.js";
 import { WopackError } from "../errors.js";
 import { type Logger, pack } from "../pack.js";
-import { formatPackResult } from "./format.js";
+import { validate } from "../validate.js";
+import { formatPackResult, formatValidation } from "./format.js";
 import { progressBar } from "./progress.js";
 
 const EXIT = { ok: 0, refused: 1, usage: 2, io: 3, locked: 4, interrupted: 130, bug: 70 } as const;
@@ -78,6 +80,8 @@ async function runPack(argv: Common & Record<string, unknown>): Promise<number> 
       ...(argv.concurrency ? { concurrency: argv.concurrency } : {}),
       maxArchiveSize: sizeFlag("--max-archive-size", argv.maxArchiveSize as string | undefined) ?? config.archive.maxSize,
       maxWorkOrders: (argv.maxWorkOrders as number | undefined) ?? config.archive.maxWorkOrders,
+      metadataFile: argv.metadata as string | undefined,
+      allowIncomplete: Boolean(argv.allowIncomplete),
       signal: controller.signal,
       logger,
       ...(bar ? { onProgress: bar.update } : {}),
@@ -91,6 +95,26 @@ async function runPack(argv: Common & Record<string, unknown>): Promise<number> 
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
+}
+
+async function runValidate(argv: Common & Record<string, unknown>): Promise<number> {
+  const target = String(argv.target);
+  const { config } = await loadConfig({ ...(argv.config ? { configPath: argv.config } : {}), staging: target });
+  const result = await validate(target, {
+    config,
+    metadataFile: argv.metadata as string | undefined,
+    allowIncomplete: Boolean(argv.allowIncomplete),
+    ...(argv.concurrency ? { concurrency: argv.concurrency } : {}),
+  });
+  process.stdout.write((argv.json ? JSON.stringify(result, null, 2) : formatValidation(result)) + "\n");
+  return result.problems.length ? EXIT.refused : EXIT.ok;
+}
+
+async function runInit(argv: Common & Record<string, unknown>): Promise<number> {
+  const file = await initConfig(String(argv.dir ?? "."), Boolean(argv.force));
+  if (argv.json) process.stdout.write(JSON.stringify({ config: file }, null, 2) + "\n");
+  else if (!argv.quiet) process.stdout.write(`wrote ${file}\nedit it, then run: wopack pack <staging> --out <dir>\n`);
+  return EXIT.ok;
 }
 
 function report(err: unknown, argv: { json?: boolean; verbose?: boolean }): number {
@@ -147,10 +171,41 @@ export async function main(args: string[]): Promise<number> {
             describe: "remove location data from every packed image (re-encoding where needed)",
           })
           .option("max-pixels", { type: "number", describe: "refuse images above this many pixels (default 100000000)" })
-          .option("repack", { type: "boolean", default: false, describe: "pack work orders again even if the ledger has them" }),
+          .option("repack", { type: "boolean", default: false, describe: "pack work orders again even if the ledger has them" })
+          .option("metadata", { type: "string", describe: "metadata sidecar: CSV with a header, or JSON keyed by work-order id" })
+          .option("allow-incomplete", {
+            type: "boolean",
+            default: false,
+            describe: "write null for missing required metadata (with a warning)",
+          }),
       async (argv) => {
         parsed = argv as unknown as Common;
         exitCode = await runPack(argv as unknown as Common & Record<string, unknown>);
+      },
+    )
+    .command(
+      "validate <target>",
+      "report every way a staging folder or an archive breaks the format and the config; change nothing",
+      (y) =>
+        y
+          .positional("target", { type: "string", demandOption: true, describe: "a staging folder or an archive (.zip)" })
+          .option("metadata", { type: "string", describe: "metadata sidecar, as for pack (staging folders only)" })
+          .option("allow-incomplete", { type: "boolean", default: false, describe: "as for pack" }),
+      async (argv) => {
+        parsed = argv as unknown as Common;
+        exitCode = await runValidate(argv as unknown as Common & Record<string, unknown>);
+      },
+    )
+    .command(
+      "init [dir]",
+      "write a commented starter wopack.config.json",
+      (y) =>
+        y
+          .positional("dir", { type: "string", default: ".", describe: "folder to write it in" })
+          .option("force", { type: "boolean", default: false, describe: "replace an existing config" }),
+      async (argv) => {
+        parsed = argv as unknown as Common;
+        exitCode = await runInit(argv as unknown as Common & Record<string, unknown>);
       },
     )
     .fail((msg, err) => {

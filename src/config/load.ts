@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { type ParseError, parse as parseJsonc, printParseErrorCode } from "jsonc-parser";
 import type { z } from "zod";
 import { WopackError } from "../errors.js";
 import { type Config, configSchema } from "./schema.js";
@@ -31,6 +32,25 @@ export function parseConfig(raw: unknown, source = "config"): Config {
   return result.data;
 }
 
+/** JSON, with line and block comments and trailing commas allowed (the starter config is commented). */
+export function parseJsonWithComments(text: string, source: string): unknown {
+  const errors: ParseError[] = [];
+  const value = parseJsonc(text, errors, { allowTrailingComma: true });
+  if (errors.length) {
+    const lines = errors.map((e) => {
+      const before = text.slice(0, e.offset).split("\n");
+      return `line ${before.length}, column ${before[before.length - 1]!.length + 1}: ${printParseErrorCode(e.error)}`;
+    });
+    throw new WopackError(
+      "usage",
+      "E_CONFIG_INVALID",
+      `${source} is not valid JSON:\n  ${lines.join("\n  ")}`,
+      "fix the JSON syntax (a missing quote or comma is the usual cause)",
+    );
+  }
+  return value;
+}
+
 /**
  * Finds and validates the config: the explicit path, else wopack.config.json in the current directory,
  * else in the staging folder, else the defaults.
@@ -45,7 +65,7 @@ export async function loadConfig(options: { configPath?: string; cwd?: string; s
     try {
       text = await readFile(file, "utf8");
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT" && !options.configPath) continue;
+      if (!options.configPath && ["ENOENT", "ENOTDIR"].includes((err as NodeJS.ErrnoException).code ?? "")) continue;
       throw new WopackError(
         "usage",
         "E_CONFIG_UNREADABLE",
@@ -53,18 +73,8 @@ export async function loadConfig(options: { configPath?: string; cwd?: string; s
         "check the --config path",
       );
     }
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch (err) {
-      throw new WopackError(
-        "usage",
-        "E_CONFIG_INVALID",
-        `config ${file} is not valid JSON: ${(err as Error).message}`,
-        "fix the JSON syntax (a trailing comma or a missing quote is the usual cause)",
-      );
-    }
-    return { config: parseConfig(raw, `config ${file}`), path: file };
+    const source = `config ${file}`;
+    return { config: parseConfig(parseJsonWithComments(text, source), source), path: file };
   }
   return { config: parseConfig({}), path: null };
 }

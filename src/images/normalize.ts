@@ -60,9 +60,7 @@ export async function normalizeImage(
 async function normalize(input: NormalizeInput, settings: ImageSettings, heic: HeicPool): Promise<NormalizedImage> {
   const { source, type, bytes } = input;
   if (type === "jpeg" || type === "png") {
-    checkIntegrity(source, type, bytes);
-    const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-    checkPixels(source, meta.width, meta.height, settings);
+    const meta = await readPackable(source, type, bytes, settings.maxPixels);
     const reasons: string[] = [];
     if (bytes.length > settings.maxImageSize) reasons.push(`larger than ${settings.maxImageSize} bytes`);
     if (settings.maxDimension && Math.max(meta.width, meta.height) > settings.maxDimension)
@@ -206,6 +204,29 @@ function decodeBmp(source: string, bytes: Buffer, settings: ImageSettings): Shar
   return sharp(rgba, { raw: { width: decoded.width, height: decoded.height, channels: 4 } });
 }
 
+/** The checks a JPEG or PNG passes to be packed as is: its end marker, a readable header, the pixel limit. */
+async function readPackable(source: string, type: "jpeg" | "png", bytes: Buffer, maxPixels: number) {
+  checkIntegrity(source, type, bytes);
+  const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  checkPixels(source, meta.width, meta.height, { maxPixels });
+  return meta;
+}
+
+/** readPackable's verdict as a problem, for `validate`: undefined when the image would be accepted. */
+export async function checkPackableImage(
+  source: string,
+  type: "jpeg" | "png",
+  bytes: Buffer,
+  maxPixels: number,
+): Promise<Problem | undefined> {
+  try {
+    await readPackable(source, type, bytes, maxPixels);
+    return undefined;
+  } catch (err) {
+    return err instanceof ImageProblem ? err.problem : corrupt(source, (err as Error)?.message ?? String(err));
+  }
+}
+
 function checkIntegrity(source: string, type: "jpeg" | "png", bytes: Buffer): void {
   let end = bytes.length;
   if (type === "jpeg") {
@@ -232,12 +253,17 @@ function checkIntegrity(source: string, type: "jpeg" | "png", bytes: Buffer): vo
   }
 }
 
-function checkPixels(source: string, width: number | undefined, height: number | undefined, settings: ImageSettings): void {
+function checkPixels(
+  source: string,
+  width: number | undefined,
+  height: number | undefined,
+  settings: Pick<ImageSettings, "maxPixels">,
+): void {
   if (!width || !height) throw new ImageProblem(corrupt(source, "no image dimensions in its header"));
   if (width * height > settings.maxPixels) throw tooLarge(source, `${width}x${height} pixels`, settings);
 }
 
-function tooLarge(source: string, dims: string, settings: ImageSettings): ImageProblem {
+function tooLarge(source: string, dims: string, settings: Pick<ImageSettings, "maxPixels">): ImageProblem {
   return new ImageProblem(
     problem(
       "E_IMAGE_TOO_LARGE",

@@ -41,9 +41,10 @@ export function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
+/** The candidate closest to `name`, when it is close enough to be a likely typo. */
 export function nearest(name: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
-  let bestDistance = Infinity;
+  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1;
   for (const c of candidates) {
     const d = editDistance(name.toLowerCase(), c.toLowerCase());
     if (d < bestDistance) [best, bestDistance] = [c, d];

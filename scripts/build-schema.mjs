@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// Writes schema/wopack.config.schema.json (the JSON Schema of wopack.config.json, for editors) from the zod
+// schema the loader validates with, so the two cannot drift. Runs as part of `npm run build`.
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { configSchema } from "../dist/config/schema.js";
+
+const root = path.resolve(import.meta.dirname, "..");
+const schema = z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any", target: "draft-7" });
+schema.title = "wopack configuration (wopack.config.json)";
+mkdirSync(path.join(root, "schema"), { recursive: true });
+writeFileSync(path.join(root, "schema", "wopack.config.schema.json"), JSON.stringify(schema, null, 2) + "\n");

@@ -1,0 +1,349 @@
+import { crc32 } from "node:zlib";
+import yauzl from "yauzl";
+import type { Config } from "../config/schema.js";
+import { type Problem, problem } from "../errors.js";
+import { checkPackableImage } from "../images/normalize.js";
+import { SNIFF_BYTES, sniffImageType } from "../images/sniff.js";
+import { coerceValue } from "../plan/metadata.js";
+import { isTaskGroupName, isWorkOrderId, nearest } from "../plan/names.js";
+
+export interface ValidationReport {
+  target: string;
+  kind: "archive" | "staging";
+  /** work orders found */
+  workOrders: number;
+  problems: Problem[];
+  warnings: Problem[];
+}
+
+interface WorkOrderSeen {
+  images: number;
+  numbers: Map<number, string>;
+  metadata?: unknown;
+}
+
+const IMAGE_NAME = /^(?<group>.+?)(?:-(?<n>\d{1,9}))?\.(?<ext>jpe?g|png)$/i;
+
+/**
+ * Checks any zip against §2 and the config: layout, names, content by magic bytes, image integrity,
+ * order numbers, metadata.json, and the CRC of every entry. Every problem is listed with its path.
+ */
+export async function validateArchive(file: string, config: Config): Promise<ValidationReport> {
+  const report: ValidationReport = { target: file, kind: "archive", workOrders: 0, problems: [], warnings: [] };
+  let zip: yauzl.ZipFile;
+  try {
+    zip = await new Promise((resolve, reject) =>
+      yauzl.open(file, { lazyEntries: true, validateEntrySizes: true, strictFileNames: false, autoClose: false }, (err, z) =>
+        err ? reject(err) : resolve(z),
+      ),
+    );
+  } catch (err) {
+    report.problems.push(
+      problem(
+        "E_ZIP_UNREADABLE",
+        `${file}: not a readable zip archive (${(err as Error).message})`,
+        "the file is truncated or not a zip; make the archive again",
+        file,
+      ),
+    );
+    return report;
+  }
+  const entries: yauzl.Entry[] = [];
+  await new Promise<void>((resolve, reject) => {
+    zip.on("error", reject);
+    zip.on("end", resolve);
+    zip.on("entry", (e: yauzl.Entry) => {
+      entries.push(e);
+      zip.readEntry();
+    });
+    zip.readEntry();
+  }).catch((err) =>
+    report.problems.push(problem("E_ZIP_UNREADABLE", `${file}: ${(err as Error).message}`, "make the archive again", file)),
+  );
+
+  const files = entries.filter((e) => !e.fileName.endsWith("/"));
+  const top = topFolder(files.map((e) => e.fileName));
+  if (top) {
+    report.problems.push(
+      problem(
+        "E_ZIP_TOP_FOLDER",
+        `every entry sits under the folder "${top}/": work-order folders must be at the root of the archive`,
+        `zip the contents of "${top}", not the folder itself`,
+        `${top}/`,
+      ),
+    );
+  }
+  const seen = new Map<string, WorkOrderSeen>();
+  const names = new Set<string>();
+  for (const entry of entries) {
+    const name = top ? entry.fileName.slice(top.length + 1) : entry.fileName;
+    if (!name) continue;
+    if (names.has(entry.fileName)) {
+      report.problems.push(
+        problem(
+          "E_ZIP_DUPLICATE_ENTRY",
+          `${entry.fileName}: appears twice in the archive`,
+          "make the archive again",
+          entry.fileName,
+        ),
+      );
+      continue;
+    }
+    names.add(entry.fileName);
+    const parts = name.replace(/\/$/, "").split("/");
+    const id = parts[0]!;
+    if (parts.length >= 2 || name.endsWith("/")) {
+      if (!seen.has(id)) {
+        seen.set(id, { images: 0, numbers: new Map() });
+        if (!isWorkOrderId(id)) {
+          report.problems.push(
+            problem(
+              "E_WORK_ORDER_ID",
+              `${id}/: a work-order id may hold only letters, digits, _ and - (1 to 128 characters)`,
+              "rename the folder",
+              `${id}/`,
+            ),
+          );
+        }
+      }
+    }
+    if (name.endsWith("/")) {
+      if (parts.length > 1) report.problems.push(nested(entry.fileName));
+      continue;
+    }
+    if (parts.length === 1) {
+      report.problems.push(
+        problem(
+          "E_ZIP_ROOT_FILE",
+          `${entry.fileName}: a file at the root of the archive; only work-order folders may be there`,
+          "move it into its work order's folder",
+          entry.fileName,
+        ),
+      );
+      continue;
+    }
+    if (parts.length > 2) {
+      report.problems.push(nested(entry.fileName));
+      continue;
+    }
+    await checkEntry(zip, entry, parts[1]!, seen.get(id)!, config, report);
+  }
+  zip.close();
+
+  for (const [id, wo] of seen) {
+    if (wo.images === 0) {
+      report.problems.push(
+        problem("E_NO_PHOTOS", `${id}/: the work order holds no images`, "add its photos or leave the folder out", `${id}/`),
+      );
+    }
+    checkMetadata(id, wo.metadata, config, report);
+  }
+  report.workOrders = seen.size;
+  return report;
+}
+
+function nested(path: string): Problem {
+  return problem(
+    "E_ZIP_NESTED",
+    `${path}: sub-folders are not allowed inside a work-order folder`,
+    "put the images directly in <work order>/, named <task group>-<N>.jpg",
+    path,
+  );
+}
+
+/** The single folder every entry sits in, when the whole archive is wrapped in one (a common zipping mistake). */
+function topFolder(names: string[]): string | undefined {
+  const firsts = new Set(names.map((n) => n.split("/")[0]));
+  if (firsts.size !== 1 || !names.every((n) => n.split("/").length >= 3)) return undefined;
+  return [...firsts][0];
+}
+
+async function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Buffer> {
+  const stream = await new Promise<NodeJS.ReadableStream>((resolve, reject) =>
+    zip.openReadStream(entry, (err, s) => (err ? reject(err) : resolve(s))),
+  );
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function checkEntry(
+  zip: yauzl.ZipFile,
+  entry: yauzl.Entry,
+  file: string,
+  wo: WorkOrderSeen,
+  config: Config,
+  report: ValidationReport,
+) {
+  const path = entry.fileName;
+  let data: Buffer;
+  try {
+    data = await readEntry(zip, entry);
+  } catch (err) {
+    report.problems.push(
+      problem("E_ZIP_ENTRY_UNREADABLE", `${path}: cannot be read (${(err as Error).message})`, "make the archive again", path),
+    );
+    return;
+  }
+  if (crc32(data) >>> 0 !== entry.crc32) {
+    report.problems.push(
+      problem(
+        "E_ZIP_CRC",
+        `${path}: its data does not match its CRC-32; the archive is damaged`,
+        "make or transfer the archive again",
+        path,
+      ),
+    );
+    return;
+  }
+  if (file === "metadata.json" || file === "parameters.json") {
+    let value: unknown;
+    try {
+      value = JSON.parse(data.toString("utf8"));
+    } catch (err) {
+      value = err as Error;
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Error) {
+      report.problems.push(
+        problem(
+          file === "metadata.json" ? "E_METADATA_NOT_OBJECT" : "E_PARAMETERS_NOT_OBJECT",
+          `${path}: must hold a JSON object${value instanceof Error ? ` (${value.message})` : ""}`,
+          `write it as {"field": value, ...}`,
+          path,
+        ),
+      );
+      if (file === "metadata.json") wo.metadata = null;
+    } else if (file === "metadata.json") wo.metadata = value;
+    return;
+  }
+  const m = IMAGE_NAME.exec(file)?.groups;
+  if (!m) {
+    report.problems.push(
+      problem(
+        "E_ENTRY_NAME",
+        `${path}: not an accepted name; a work order holds <task group>[-N].jpg|png, metadata.json and parameters.json only`,
+        "rename it, or leave it out of the archive",
+        path,
+      ),
+    );
+    return;
+  }
+  wo.images++;
+  const group = m.group!;
+  if (!isTaskGroupName(group)) {
+    report.problems.push(
+      problem("E_TASK_GROUP_NAME", `${path}: "${group}" is not a valid task group name`, "use letters, digits and _ only", path),
+    );
+  } else if (config.taskGroups && !config.taskGroups.includes(group)) {
+    const near = nearest(group, config.taskGroups);
+    report.problems.push(
+      problem(
+        "E_TASK_GROUP_UNKNOWN",
+        `${path}: task group "${group}" is not one of the configured taskGroups`,
+        near ? `did you mean "${near}"?` : "add it to taskGroups in the config",
+        path,
+      ),
+    );
+  }
+  if (m.n !== undefined) {
+    const n = Number(m.n);
+    const holder = wo.numbers.get(n);
+    if (holder) {
+      report.problems.push(
+        problem(
+          "E_ORDER_DUPLICATE",
+          `${path}: order number ${n} is taken by ${holder} too`,
+          "number every image of a work order differently",
+          path,
+        ),
+      );
+    } else wo.numbers.set(n, path);
+  }
+  const type = sniffImageType(data.subarray(0, SNIFF_BYTES));
+  const ext = m.ext!.toLowerCase() === "png" ? "png" : "jpeg";
+  if (type !== "jpeg" && type !== "png") {
+    report.problems.push(
+      problem(
+        "E_IMAGE_TYPE",
+        `${path}: its content is ${type ? `a ${type.toUpperCase()} image` : "not an image"}; only JPEG and PNG are accepted`,
+        "convert it to JPEG (wopack pack does that)",
+        path,
+      ),
+    );
+    return;
+  }
+  if (type !== ext) {
+    report.problems.push(
+      problem(
+        "E_EXTENSION_MISMATCH",
+        `${path}: named .${m.ext} but its content is ${type.toUpperCase()}`,
+        `rename it to .${type === "png" ? "png" : "jpg"}`,
+        path,
+      ),
+    );
+  }
+  if (data.length > config.images.maxImageSize) {
+    report.problems.push(
+      problem(
+        "E_IMAGE_TOO_BIG",
+        `${path}: ${data.length} bytes, above the ${config.images.maxImageSize}-byte limit for one image`,
+        "re-encode it smaller (wopack pack does that)",
+        path,
+      ),
+    );
+  }
+  const broken = await checkPackableImage(path, type, data, config.images.maxPixels);
+  if (broken) report.problems.push(broken);
+}
+
+function checkMetadata(id: string, metadata: unknown, config: Config, report: ValidationReport): void {
+  const fields = Object.entries(config.metadata.fields);
+  const path = `${id}/metadata.json`;
+  if (metadata === null) return; // already reported as not an object
+  if (metadata === undefined) {
+    const required = fields.filter(([, f]) => f.required).map(([n]) => n);
+    if (required.length) {
+      report.problems.push(
+        problem(
+          "E_METADATA_MISSING",
+          `${path}: missing, and the config requires ${required.join(", ")}`,
+          "add metadata.json to the work order",
+          path,
+        ),
+      );
+    }
+    return;
+  }
+  const values = metadata as Record<string, unknown>;
+  for (const [name, field] of fields) {
+    const value = values[name];
+    if (value === undefined || value === null) {
+      if (field.required) {
+        report.problems.push(
+          problem("E_METADATA_REQUIRED", `${path}: required field "${name}" is missing`, `set "${name}"`, path),
+        );
+      }
+      continue;
+    }
+    const jsonType = field.type === "text" ? "string" : field.type;
+    if (typeof value !== jsonType) {
+      const fix = coerceValue(value, field.type);
+      report.problems.push(
+        problem(
+          "E_METADATA_TYPE",
+          `${path}: field "${name}" is ${JSON.stringify(value)}, not a ${field.type}`,
+          fix === undefined ? `write a ${field.type}` : `write it as ${JSON.stringify(fix)}`,
+          path,
+        ),
+      );
+    }
+  }
+  if (!fields.length) return;
+  for (const key of Object.keys(values)) {
+    if (!config.metadata.fields[key]) {
+      report.warnings.push(
+        problem("W_METADATA_UNKNOWN_FIELD", `${path}: "${key}" is not a configured metadata field`, "check the field name", path),
+      );
+    }
+  }
+}

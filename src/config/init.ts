@@ -1,0 +1,96 @@
+import { access, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { ioError, WopackError } from "../errors.js";
+import { CONFIG_FILE_NAME } from "./load.js";
+
+/** The JSON Schema shipped in the package (written by `npm run build`). */
+export const SCHEMA_PATH = fileURLToPath(new URL("../../schema/wopack.config.schema.json", import.meta.url));
+
+export function starterConfig(schemaRef: string): string {
+  return `{
+  // wopack configuration. Comments are allowed. Every key is optional; flags override this file.
+  // Reference: the README, and the JSON Schema below (editors use it for completion and checks).
+  "$schema": ${JSON.stringify(schemaRef)},
+
+  // Task groups the platform knows. When set, any other group refuses its work order (with the nearest
+  // name suggested). Uncomment and list yours:
+  // "taskGroups": ["meter_reading", "cabinet_front", "cabinet_inside"],
+
+  // Human folder or file names mapped to task groups.
+  "aliases": {
+    // "Meter photos": "meter_reading"
+  },
+
+  // Task group for loose photos whose file name is no usable group (e.g. "IMG 0042.jpg"):
+  // "defaultTaskGroup": "general",
+
+  // How loose photos at the staging root name their work order, when not "<id>__<group>[-N].<ext>":
+  // "rootFilePattern": "^(?<workOrder>WO_\\\\d+)-(?<taskGroup>[a-z_]+)(?:-(?<n>\\\\d+))?\\\\.",
+
+  "metadata": {
+    // The fields of each work order's metadata.json. type: text | number | boolean.
+    // required: refuse the work order without it (or --allow-incomplete). default: used when no other value.
+    // from: workOrder | exif:DateTimeOriginal (earliest photo) | count:photos | now.
+    // Values merge: default/from, then the --metadata sidecar (CSV or JSON), then the work order's own
+    // metadata.json; later wins.
+    "fields": {
+      "work_order_id": { "type": "text", "from": "workOrder" },
+      "photo_count": { "type": "number", "from": "count:photos" },
+      "captured_at": { "type": "text", "from": "exif:DateTimeOriginal" }
+      // "customer_id": { "type": "text", "required": true },
+      // "meter_replaced": { "type": "boolean", "default": false }
+    },
+    // The sidecar CSV column that holds the work-order id.
+    "idColumn": "work_order",
+    // Leave metadata.json out of a work order when it would be {}.
+    "omitWhenEmpty": false
+  },
+
+  "images": {
+    "quality": 90, // JPEG quality of converted images
+    "maxImageSize": "5MB", // larger images are re-encoded (then downscaled) until they fit
+    // "maxDimension": 4096, // downscale images wider or taller than this
+    "maxPixels": 100000000, // refuse images above this (decompression bombs)
+    "stripGps": false // remove location data from every packed image
+  },
+
+  "archive": {
+    "prefix": "batch" // archives are named <prefix>-<UTC time>-<seq>.zip
+    // "maxSize": "2GiB", // split archives at this size
+    // "maxWorkOrders": 500 // at most this many work orders per archive
+  },
+
+  "watch": {
+    // "settle": "30s", // a work order is ready once nothing in it changed for this long
+    // "readyMarker": ".ready" // or: only when this file is in its folder
+  }
+}
+`;
+}
+
+/** §4 init: writes a commented starter config into `dir`; never overwrites one unless `force`. */
+export async function initConfig(dir: string, force = false): Promise<string> {
+  const file = path.resolve(dir, CONFIG_FILE_NAME);
+  if (!force) {
+    const taken = await access(file).then(
+      () => true,
+      () => false,
+    );
+    if (taken) {
+      throw new WopackError(
+        "usage",
+        "E_CONFIG_EXISTS",
+        `${file} already exists`,
+        "edit it, or pass --force to replace it with the starter config",
+      );
+    }
+  }
+  const schemaRef = path.relative(path.dirname(file), SCHEMA_PATH).split(path.sep).join("/");
+  try {
+    await writeFile(file, starterConfig(schemaRef.startsWith(".") ? schemaRef : `./${schemaRef}`));
+  } catch (err) {
+    throw ioError(err, `cannot write ${file}`);
+  }
+  return file;
+}

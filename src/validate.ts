@@ -1,0 +1,47 @@
+import { stat } from "node:fs/promises";
+import path from "node:path";
+import { type ValidationReport, validateArchive } from "./archive/validate.js";
+import type { Config } from "./config/schema.js";
+import { ioError } from "./errors.js";
+import { pack } from "./pack.js";
+
+export type { ValidationReport } from "./archive/validate.js";
+
+export interface ValidateOptions {
+  config: Config;
+  metadataFile?: string | undefined;
+  allowIncomplete?: boolean;
+  concurrency?: number;
+}
+
+/**
+ * §4 validate: an archive is checked against §2 and the config; a staging folder is planned and every
+ * image read, to report what `pack` would refuse. Nothing is written either way.
+ */
+export async function validate(target: string, options: ValidateOptions): Promise<ValidationReport> {
+  const resolved = path.resolve(target);
+  let isDirectory: boolean;
+  try {
+    isDirectory = (await stat(resolved)).isDirectory();
+  } catch (err) {
+    throw ioError(err, `cannot read ${resolved}`);
+  }
+  if (!isDirectory) return validateArchive(resolved, options.config);
+
+  const result = await pack({
+    staging: resolved,
+    config: options.config,
+    dryRun: true,
+    checkImages: true,
+    metadataFile: options.metadataFile,
+    allowIncomplete: options.allowIncomplete ?? false,
+    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+  });
+  return {
+    target: resolved,
+    kind: "staging",
+    workOrders: result.refused.length + (result.planned?.length ?? 0),
+    problems: result.refused.flatMap((wo) => wo.problems),
+    warnings: result.warnings,
+  };
+}
