@@ -186,6 +186,7 @@ async function checkEntry(
     return;
   }
   if (crc32(data) >>> 0 !== entry.crc32) {
+    if (IMAGE_NAME.test(file)) wo.images++;
     report.problems.push(
       problem(
         "E_ZIP_CRC",
