@@ -6,3 +6,6 @@ export type { ArchiveReport, Logger, PackedEntry, PackedWorkOrder, PackOptions, 
 export { pack, silentLogger } from "./pack.js";
 export type { Plan, PlanInput, PlannedPhoto, PlannedWorkOrder } from "./plan/plan.js";
 export { planPack } from "./plan/plan.js";
+export { validate } from "./validate.js";
+export type { ValidateOptions, ValidationReport } from "./validate.js";
+export { initConfig } from "./config/init.js";
