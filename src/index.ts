@@ -1,3 +1,4 @@
+export { initConfig } from "./config/init.js";
 export { CONFIG_FILE_NAME, loadConfig, parseConfig } from "./config/load.js";
 export type { Config, ConfigInput } from "./config/schema.js";
 export type { Problem } from "./errors.js";
@@ -6,6 +7,5 @@ export type { ArchiveReport, Logger, PackedEntry, PackedWorkOrder, PackOptions, 
 export { pack, silentLogger } from "./pack.js";
 export type { Plan, PlanInput, PlannedPhoto, PlannedWorkOrder } from "./plan/plan.js";
 export { planPack } from "./plan/plan.js";
-export { validate } from "./validate.js";
 export type { ValidateOptions, ValidationReport } from "./validate.js";
-export { initConfig } from "./config/init.js";
+export { validate } from "./validate.js";

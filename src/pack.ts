@@ -28,6 +28,7 @@ import { ioError, type Problem, WopackError } from "./errors.js";
 import { HeicPool } from "./images/heicPool.js";
 import { normalizeImage } from "./images/normalize.js";
 import { isIgnoredName } from "./plan/ignore.js";
+import type { SidecarRow } from "./plan/metadata.js";
 import { type Plan, type PlannedPhoto, type PlannedWorkOrder, planPack, type RefusedWorkOrder } from "./plan/plan.js";
 import { type FileFacts, readFileFacts, scanStaging } from "./scan.js";
 import { loadSidecar } from "./sidecar.js";
@@ -102,13 +103,21 @@ export interface PackResult {
   dryRun: boolean;
   archives: ArchiveReport[];
   packed: PackedWorkOrder[];
-  refused: { id: string; folder?: string; problems: Problem[] }[];
+  refused: RefusedReport[];
   alreadyPacked: { id: string }[];
   pending: { id: string; reason: string }[];
   warnings: Problem[];
   recovery?: Recovery;
   /** in a dry run: what would be packed, with the planned names */
   planned?: { id: string; photos: { source: string; name: string }[] }[];
+}
+
+export interface RefusedReport {
+  id: string;
+  folder?: string;
+  /** the staging-relative files of the work order (watch mode moves them to --failed-to) */
+  sources: string[];
+  problems: Problem[];
 }
 
 interface Prepared {
@@ -123,28 +132,59 @@ const LOOKAHEAD_WORK_ORDERS = 4;
 
 /** §4 pack: everything ready now, through scan -> plan -> normalize -> write -> commit, once. */
 export async function pack(options: PackOptions): Promise<PackResult> {
-  const staging = path.resolve(options.staging);
   if (!options.out && !options.dryRun)
     throw new WopackError("usage", "E_USAGE", "pack needs --out", "say where the archives go: --out <dir>");
+  const staging = path.resolve(options.staging);
+  const out = options.out ? path.resolve(options.out) : undefined;
+  checkFolders(staging, out, options.moveTo && path.resolve(options.moveTo));
+  const sidecar = options.metadataFile ? await loadSidecar(options.metadataFile, options.config.metadata.idColumn) : undefined;
+  if (options.dryRun || !out) return packOnce(options, sidecar);
+  const session = await openOutput(out, options.logger ?? silentLogger, options.now?.() ?? new Date());
+  try {
+    const result = await packOnce(options, sidecar);
+    result.recovery = session.recovery;
+    return result;
+  } finally {
+    await session.release();
+  }
+}
+
+/**
+ * Takes the lock on --out (exit 4 when another run has it) and repairs what an interrupted run left
+ * (recover()). Watch mode holds this for its whole life; pack for one run.
+ */
+export async function openOutput(out: string, log: Logger, now: Date): Promise<{ recovery: Recovery; release(): Promise<void> }> {
+  const lock = await acquireLock(out, now);
+  try {
+    const recovery = await recover(out).catch((err) => {
+      throw ioError(err, `cannot recover the state in ${out}`);
+    });
+    for (const a of recovery.adopted) log.info(`recovered: ${a} had been committed before an interruption`);
+    for (const id of recovery.movesFinished) log.info(`recovered: finished moving ${id} to --move-to`);
+    return { recovery, release: () => lock.release() };
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+}
+
+export interface PackOnceOptions extends PackOptions {
+  /** watch mode: plan only these work orders */
+  only?: ReadonlySet<string>;
+  /** watch mode: the fingerprints the work orders had when judged ready */
+  expected?: ReadonlyMap<string, string>;
+}
+
+/** One pass of the pipeline, with the lock on --out already held (or a dry run, which takes none). */
+export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, SidecarRow>): Promise<PackResult> {
+  const staging = path.resolve(options.staging);
   const out = path.resolve(options.out ?? staging);
   const log = options.logger ?? silentLogger;
   const now = options.now ?? (() => new Date());
   const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
-  checkFolders(staging, options.out ? out : undefined, options.moveTo && path.resolve(options.moveTo));
-
   const dryRun = options.dryRun ?? false;
-  const sidecar = options.metadataFile ? await loadSidecar(options.metadataFile, options.config.metadata.idColumn) : undefined;
-  const lock = dryRun ? undefined : await acquireLock(out, now());
   const heic = new HeicPool(concurrency);
   try {
-    let recovery: Recovery | undefined;
-    if (!dryRun) {
-      recovery = await recover(out).catch((err) => {
-        throw ioError(err, `cannot recover the state in ${out}`);
-      });
-      for (const a of recovery.adopted) log.info(`recovered: ${a} had been committed before an interruption`);
-      for (const id of recovery.movesFinished) log.info(`recovered: finished moving ${id} to --move-to`);
-    }
     const ledger = !options.out ? undefined : dryRun ? await readLedger(out).catch(() => undefined) : await readLedger(out);
     const scan = await scanStaging(staging);
     const facts = new Map<string, FileFacts>();
@@ -166,17 +206,23 @@ export async function pack(options: PackOptions): Promise<PackResult> {
         readyMarker: options.readyMarker,
         repack: options.repack ?? false,
         allowIncomplete: options.allowIncomplete ?? false,
+        ...(options.only ? { only: options.only } : {}),
+        ...(options.expected ? { expected: options.expected } : {}),
       },
     });
     const result: PackResult = {
       dryRun,
       archives: [],
       packed: [],
-      refused: plan.refused.map(({ id, folder, problems }) => ({ id, ...(folder ? { folder } : {}), problems })),
+      refused: plan.refused.map(({ id, folder, sources, problems }) => ({
+        id,
+        ...(folder ? { folder } : {}),
+        sources,
+        problems,
+      })),
       alreadyPacked: plan.alreadyPacked.map(({ id }) => ({ id })),
       pending: plan.pending,
       warnings: plan.warnings,
-      ...(recovery ? { recovery } : {}),
     };
     const ctx: RunContext = {
       ...options,
@@ -211,7 +257,6 @@ export async function pack(options: PackOptions): Promise<PackResult> {
     return result;
   } finally {
     await heic.close();
-    await lock?.release();
   }
 }
 
@@ -225,7 +270,7 @@ function newProgress(plan: Plan): Progress {
 
 /** Reads and checks the photos of these work orders without keeping anything; problems go to result.refused. */
 async function checkPhotos(
-  wos: readonly { id: string; folder?: string; photos: PlannedPhoto[] }[],
+  wos: readonly { id: string; folder?: string; sources: string[]; photos: PlannedPhoto[] }[],
   result: PackResult,
   ctx: RunContext,
 ) {
@@ -236,7 +281,7 @@ async function checkPhotos(
       if (!problems.length) return;
       const target = result.refused.find((r) => r.id === wo.id);
       if (target) target.problems.push(...problems);
-      else result.refused.push({ id: wo.id, ...(wo.folder ? { folder: wo.folder } : {}), problems });
+      else result.refused.push({ id: wo.id, ...(wo.folder ? { folder: wo.folder } : {}), sources: wo.sources, problems });
     }),
   );
   result.refused.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -334,6 +379,7 @@ async function runArchives(plan: Plan, result: PackResult, ctx: RunContext): Pro
         result.refused.push({
           id: prepared.id,
           ...(prepared.folder ? { folder: prepared.folder } : {}),
+          sources: prepared.sources,
           problems: prepared.problems,
         });
         ctx.log.warn(`${prepared.id}: refused (${prepared.problems.length} problem${prepared.problems.length > 1 ? "s" : ""})`);

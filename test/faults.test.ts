@@ -145,6 +145,7 @@ describe("commit protocol under faults (§8)", () => {
       {
         id: "WO_locked",
         folder: "WO_locked",
+        sources: ["WO_locked/meter/a.jpg"],
         problems: [expect.objectContaining({ code: "E_UNREADABLE", path: "WO_locked/meter/a.jpg" })],
       },
     ]);

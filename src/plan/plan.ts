@@ -19,6 +19,13 @@ export interface PlanOptions {
   repack: boolean;
   /** Write null for missing required metadata (with a warning) instead of refusing the work order. */
   allowIncomplete?: boolean;
+  /** Plan only these work orders (watch mode: the ones it judged ready); the others are not mentioned. */
+  only?: ReadonlySet<string>;
+  /**
+   * The fingerprint each work order had when it was judged ready: one that changed since is left pending,
+   * so that a file arriving at that moment is never packed half-copied.
+   */
+  expected?: ReadonlyMap<string, string>;
 }
 
 export interface PlanInput {
@@ -79,14 +86,15 @@ export interface Plan {
   warnings: Problem[];
 }
 
-interface Member {
+export interface Member {
   entry: ScannedEntry;
   /** path inside the work order: "x.jpg", "group/x.jpg"; for root files, the file name */
   inner: string;
   rootFile?: { taskGroup: string; n: number | undefined };
 }
 
-interface Group {
+/** The files of one work order, as found in the staging folder (before any rule is applied). */
+export interface WorkOrderGroup {
   id: string;
   folder?: { rel: string; mtimeMs: number };
   members: Member[];
@@ -96,11 +104,13 @@ interface Group {
 
 const DEFAULT_ROOT_FILE = /^(?<workOrder>[A-Za-z0-9_-]{1,128})__(?<taskGroup>[^.]+?)(?:-(?<n>\d{1,9}))?\.[^.]+$/;
 
-/** scan + facts + config + ledger -> which work orders to pack, under which names, and what is refused. */
-export function planPack(input: PlanInput): Plan {
-  const { scan, config } = input;
-  const plan: Plan = { ready: [], refused: [], alreadyPacked: [], pending: [], warnings: [] };
-  const groups = new Map<string, Group>();
+/** Sorts the staging folder's entries into work orders: folders, and root files that name theirs (§3). */
+export function groupStaging(
+  scan: StagingScan,
+  config: Pick<Config, "rootFilePattern">,
+): { groups: WorkOrderGroup[]; warnings: Problem[] } {
+  const warnings: Problem[] = [];
+  const groups = new Map<string, WorkOrderGroup>();
   const groupFor = (id: string) => {
     let g = groups.get(id);
     if (!g) {
@@ -118,7 +128,7 @@ export function planPack(input: PlanInput): Plan {
       if (isIgnoredName(entry.rel) || entry.rel === CONFIG_FILE_NAME) continue;
       const m = rootPattern.exec(entry.rel)?.groups;
       if (!m?.workOrder || !m.taskGroup) {
-        plan.warnings.push(
+        warnings.push(
           problem(
             "W_ROOT_FILE_UNMATCHED",
             `${entry.rel}: a file at the staging root that names no work order; it was left where it is`,
@@ -140,16 +150,36 @@ export function planPack(input: PlanInput): Plan {
     if (inner.split("/").some(isIgnoredName)) group.ignored.push(entry);
     else group.members.push({ entry, inner });
   }
+  const sorted = [...groups.keys()].sort(naturalCompare).map((id) => groups.get(id)!);
+  return { groups: sorted, warnings };
+}
 
-  for (const id of [...groups.keys()].sort(naturalCompare)) planGroup(groups.get(id)!, input, plan);
+/** The files that would be packed (the ready marker never is), and their fingerprint. */
+export function packableOf(group: WorkOrderGroup, readyMarker: string | undefined): { members: Member[]; fingerprint: string } {
+  const members = group.members.filter((m) => !(readyMarker && !m.rootFile && m.inner === readyMarker));
+  return { members, fingerprint: fingerprintOf(members.map((m) => m.entry)) };
+}
+
+/** Changes whenever anything in the work order changes, ignored files (a *.part being written) included. */
+export function stabilitySignature(group: WorkOrderGroup): string {
+  return fingerprintOf([...group.members.map((m) => m.entry), ...group.ignored]) + (group.folder?.mtimeMs ?? "");
+}
+
+/** scan + facts + config + ledger -> which work orders to pack, under which names, and what is refused. */
+export function planPack(input: PlanInput): Plan {
+  const plan: Plan = { ready: [], refused: [], alreadyPacked: [], pending: [], warnings: [] };
+  const { groups, warnings } = groupStaging(input.scan, input.config);
+  plan.warnings.push(...warnings);
+  const only = input.options.only;
+  for (const group of groups) if (!only || only.has(group.id)) planGroup(group, input, plan);
   return plan;
 }
 
-function planGroup(group: Group, input: PlanInput, plan: Plan): void {
+function planGroup(group: WorkOrderGroup, input: PlanInput, plan: Plan): void {
   const { options } = input;
   const { id } = group;
   const marker = options.readyMarker;
-  const members = group.members.filter((m) => !(marker && !m.rootFile && m.inner === marker));
+  const { members, fingerprint } = packableOf(group, marker);
 
   if (members.length === 0) {
     plan.pending.push({ id, reason: "empty: no files yet" });
@@ -169,8 +199,11 @@ function planGroup(group: Group, input: PlanInput, plan: Plan): void {
     return;
   }
 
+  if (options.expected && options.expected.get(id) !== fingerprint) {
+    plan.pending.push({ id, reason: "changed since it was judged ready" });
+    return;
+  }
   const sources = members.map((m) => m.entry.rel).sort();
-  const fingerprint = fingerprintOf(members.map((m) => m.entry));
   const common = { id, ...(group.folder ? { folder: group.folder.rel } : {}), sources, fingerprint };
   if (!options.repack && input.ledger.get(id) === fingerprint) {
     plan.alreadyPacked.push(common);
