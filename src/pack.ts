@@ -585,7 +585,7 @@ async function commitArchive(batch: Prepared[], result: PackResult, ctx: RunCont
     if (ctx.signal?.aborted) throw interrupted();
     throw ioError(err, `cannot commit the archive in ${out}`);
   }
-  log.info(`packed ${workOrders.length} work order${workOrders.length === 1 ? "" : "s"} into ${report.archive}`);
+  log.debug(`packed ${workOrders.length} work order${workOrders.length === 1 ? "" : "s"} into ${report.archive}`);
 
   // Committed: from here on a crash is repaired by recover() from the report beside the archive.
   faultPoint("after-publish");

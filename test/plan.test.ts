@@ -223,6 +223,12 @@ describe("readiness and the ledger", () => {
     expect(p.pending.map((w) => w.id)).toEqual(["WO_2"]);
   });
 
+  it("a hidden ready marker (.ready) counts too", () => {
+    const p = plan({ "WO_1/a.jpg": {}, "WO_1/.ready": { type: null }, "WO_2/a.jpg": {} }, {}, { readyMarker: ".ready" });
+    expect(p.ready.map((w) => w.id)).toEqual(["WO_1"]);
+    expect(p.pending).toEqual([{ id: "WO_2", reason: "no .ready marker yet" }]);
+  });
+
   it("skips a work order committed with the same content; packs it again when it changed or with repack", () => {
     const files = { "WO_1/a.jpg": {} };
     const { scan } = staging(files);

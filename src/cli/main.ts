@@ -3,10 +3,12 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { initConfig } from "../config/init.js";
 import { loadConfig } from "../config/load.js";
+import type { Config } from "../config/schema.js";
 import { parseDuration, parseSize } from "../config/units.js";
 import { WopackError } from "../errors.js";
 import { type Logger, pack } from "../pack.js";
 import { validate } from "../validate.js";
+import { type WatchEvent, watch } from "../watch/watch.js";
 import { formatPackResult, formatValidation } from "./format.js";
 import { progressBar } from "./progress.js";
 
@@ -41,15 +43,21 @@ function usage(flag: string, value: unknown, expected: string): never {
 const sizeFlag = (flag: string, v: string | undefined) =>
   v === undefined ? undefined : (parseSize(v) ?? usage(flag, v, "not a size (e.g. 500MB, 2GiB, 1048576)"));
 
-async function runPack(argv: Common & Record<string, unknown>): Promise<number> {
-  const staging = String(argv.staging);
-  const { config } = await loadConfig({ ...(argv.config ? { configPath: argv.config } : {}), staging });
+/** The config's image settings with the flags applied over them. */
+function imageSettings(config: Config, argv: Record<string, unknown>): Config["images"] {
   const images = { ...config.images };
   const maxImageSize = sizeFlag("--max-image-size", argv.maxImageSize as string | undefined);
   if (maxImageSize !== undefined) images.maxImageSize = maxImageSize;
   if (argv.maxDimension !== undefined) images.maxDimension = argv.maxDimension as number;
   if (argv.maxPixels !== undefined) images.maxPixels = argv.maxPixels as number;
   if (argv.stripGps) images.stripGps = true;
+  return images;
+}
+
+async function runPack(argv: Common & Record<string, unknown>): Promise<number> {
+  const staging = String(argv.staging);
+  const { config } = await loadConfig({ ...(argv.config ? { configPath: argv.config } : {}), staging });
+  const images = imageSettings(config, argv);
   const settle =
     argv.settle === undefined
       ? (config.watch.settle ?? 0)
@@ -94,6 +102,61 @@ async function runPack(argv: Common & Record<string, unknown>): Promise<number> 
     bar?.done();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+  }
+}
+
+async function runWatch(argv: Common & Record<string, unknown>): Promise<number> {
+  const staging = String(argv.staging);
+  const { config } = await loadConfig({ ...(argv.config ? { configPath: argv.config } : {}), staging });
+  const images = imageSettings(config, argv);
+  const readyMarker = (argv.readyMarker as string | undefined) ?? config.watch.readyMarker;
+  const duration = (flag: string, v: unknown, fallback: number | undefined) =>
+    v === undefined ? fallback : (parseDuration(String(v)) ?? usage(flag, v, "not a duration (e.g. 30s, 10m, 500ms)"));
+  // With a ready marker the marker says "done": no settle time unless asked for.
+  const settleMs = duration("--settle", argv.settle, config.watch.settle ?? (readyMarker ? 0 : 30_000))!;
+  const batchWindowMs = duration("--batch-window", argv.batchWindow, config.watch.batchWindow ?? 0)!;
+  const configPoll = config.watch.poll === true ? 1000 : config.watch.poll === false ? undefined : config.watch.poll;
+  const pollMs =
+    argv.poll === undefined ? configPoll : argv.poll === "" || argv.poll === true ? 1000 : duration("--poll", argv.poll, 1000);
+  const write = (e: WatchEvent) => {
+    const line = argv.json ? JSON.stringify({ at: new Date().toISOString(), ...e }) : `${new Date().toISOString()} ${e.message}`;
+    (e.event === "error" ? process.stderr : process.stdout).write(line + "\n");
+  };
+  const controller = new AbortController();
+  const stop = (signal: string) => {
+    if (controller.signal.aborted) process.exit(EXIT.interrupted);
+    write({ event: "stopped", message: `${signal}: stopping (an archive in progress is rolled back)` });
+    controller.abort(new WopackError("interrupted", "E_INTERRUPTED", "interrupted", "start watch again to go on"));
+  };
+  const onInt = () => stop("SIGINT");
+  const onTerm = () => stop("SIGTERM");
+  process.on("SIGINT", onInt);
+  process.on("SIGTERM", onTerm);
+  try {
+    const summary = await watch({
+      staging,
+      out: String(argv.out),
+      config: { ...config, images },
+      settleMs,
+      batchWindowMs,
+      pollMs,
+      readyMarker,
+      moveTo: argv.moveTo as string | undefined,
+      failedTo: argv.failedTo as string | undefined,
+      healthFile: argv.healthFile as string | undefined,
+      metadataFile: argv.metadata as string | undefined,
+      allowIncomplete: Boolean(argv.allowIncomplete),
+      maxArchiveSize: sizeFlag("--max-archive-size", argv.maxArchiveSize as string | undefined) ?? config.archive.maxSize,
+      maxWorkOrders: (argv.maxWorkOrders as number | undefined) ?? config.archive.maxWorkOrders,
+      ...(argv.concurrency ? { concurrency: argv.concurrency } : {}),
+      signal: controller.signal,
+      logger: makeLogger(argv),
+      onEvent: write,
+    });
+    return summary.interrupted ? EXIT.interrupted : EXIT.ok;
+  } finally {
+    process.off("SIGINT", onInt);
+    process.off("SIGTERM", onTerm);
   }
 }
 
@@ -181,6 +244,51 @@ export async function main(args: string[]): Promise<number> {
       async (argv) => {
         parsed = argv as unknown as Common;
         exitCode = await runPack(argv as unknown as Common & Record<string, unknown>);
+      },
+    )
+    .command(
+      "watch <staging>",
+      "pack work orders as they become ready, until SIGINT/SIGTERM",
+      (y) =>
+        y
+          .positional("staging", { type: "string", demandOption: true, describe: "the staging (hot) folder" })
+          .option("out", { type: "string", demandOption: true, describe: "folder that receives the archives and reports" })
+          .option("settle", {
+            type: "string",
+            describe: "ready once nothing in a work order changed for this long (default 30s; 0 with --ready-marker)",
+          })
+          .option("ready-marker", {
+            type: "string",
+            describe: "a work order is ready once its folder holds this file (e.g. .ready)",
+          })
+          .option("batch-window", {
+            type: "string",
+            describe: "collect work orders ready within this long into one archive (default 0)",
+          })
+          .option("poll", {
+            type: "string",
+            describe: "poll with stat every interval (default 1s) instead of file events: network shares",
+          })
+          .option("move-to", { type: "string", describe: "where packed work orders go (default <staging>/../processed)" })
+          .option("failed-to", {
+            type: "string",
+            describe: "where refused work orders go, with <id>.errors.json (default <staging>/../failed)",
+          })
+          .option("health-file", {
+            type: "string",
+            describe: "heartbeat JSON for monitoring (default <out>/.wopack/health.json)",
+          })
+          .option("max-archive-size", { type: "string", describe: "split archives at this size (e.g. 500MB, 2GiB)" })
+          .option("max-work-orders", { type: "number", describe: "at most this many work orders per archive" })
+          .option("max-image-size", { type: "string", describe: "re-encode images larger than this (default 5MB)" })
+          .option("max-dimension", { type: "number", describe: "downscale images wider or taller than this many pixels" })
+          .option("max-pixels", { type: "number", describe: "refuse images above this many pixels" })
+          .option("strip-gps", { type: "boolean", describe: "remove location data from every packed image" })
+          .option("metadata", { type: "string", describe: "metadata sidecar: CSV with a header, or JSON keyed by work-order id" })
+          .option("allow-incomplete", { type: "boolean", default: false, describe: "write null for missing required metadata" }),
+      async (argv) => {
+        parsed = argv as unknown as Common;
+        exitCode = await runWatch(argv as unknown as Common & Record<string, unknown>);
       },
     )
     .command(

@@ -160,6 +160,12 @@ export function packableOf(group: WorkOrderGroup, readyMarker: string | undefine
   return { members, fingerprint: fingerprintOf(members.map((m) => m.entry)) };
 }
 
+/** Whether the work order's folder holds the ready marker (a hidden name like ".ready" counts too). */
+export function hasReadyMarker(group: WorkOrderGroup, readyMarker: string): boolean {
+  const rel = `${group.id}/${readyMarker}`;
+  return group.members.some((m) => m.entry.rel === rel) || group.ignored.some((e) => e.rel === rel);
+}
+
 /** Changes whenever anything in the work order changes, ignored files (a *.part being written) included. */
 export function stabilitySignature(group: WorkOrderGroup): string {
   return fingerprintOf([...group.members.map((m) => m.entry), ...group.ignored]) + (group.folder?.mtimeMs ?? "");
@@ -185,7 +191,7 @@ function planGroup(group: WorkOrderGroup, input: PlanInput, plan: Plan): void {
     plan.pending.push({ id, reason: "empty: no files yet" });
     return;
   }
-  if (group.folder && marker && members.length === group.members.length) {
+  if (group.folder && marker && !hasReadyMarker(group, marker)) {
     plan.pending.push({ id, reason: `no ${marker} marker yet` });
     return;
   }

@@ -1,0 +1,254 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { watch as watchFiles } from "chokidar";
+import { freeName, moveItem, stateDir, tmpDir, writeFileAtomic } from "../commit.js";
+import { ioError, WopackError } from "../errors.js";
+import {
+  type Logger,
+  openOutput,
+  type PackOptions,
+  type PackResult,
+  packOnce,
+  type RefusedReport,
+  silentLogger,
+} from "../pack.js";
+import { isIgnoredName } from "../plan/ignore.js";
+import { groupStaging } from "../plan/plan.js";
+import { scanStaging } from "../scan.js";
+import { loadSidecar } from "../sidecar.js";
+import { Readiness } from "./readiness.js";
+
+export interface WatchEvent {
+  event: "started" | "ready" | "packed" | "refused" | "error" | "stopped";
+  message: string;
+  [field: string]: unknown;
+}
+
+export interface WatchOptions extends Omit<PackOptions, "dryRun" | "checkImages" | "settleMs"> {
+  out: string;
+  signal: AbortSignal;
+  /** a work order is ready once nothing in it changed for this long (default 30 s) */
+  settleMs?: number;
+  /** collect work orders that become ready within this long into one archive (default 0: at once) */
+  batchWindowMs?: number;
+  /** stat polling every this many ms instead of native events (network shares) */
+  pollMs?: number | undefined;
+  /** default: <staging>/../processed */
+  moveTo?: string | undefined;
+  /** default: <staging>/../failed */
+  failedTo?: string | undefined;
+  /** a JSON file rewritten at least every heartbeatMs, for monitoring; default <out>/.wopack/health.json */
+  healthFile?: string | undefined;
+  heartbeatMs?: number;
+  onEvent?: (event: WatchEvent) => void;
+}
+
+export interface WatchSummary {
+  packed: number;
+  refused: number;
+  archives: number;
+  /** an archive in progress was rolled back by the stop */
+  interrupted: boolean;
+}
+
+/** How often the folder is rescanned when no event says anything changed (events can be lost). */
+const SAFETY_RESCAN_MS = 60_000;
+const RETRY_AFTER_ERROR_MS = 30_000;
+
+/**
+ * §4 watch: turns file events into "these work orders are ready" and runs the same pipeline as pack on
+ * them; packed work orders move to --move-to, refused ones to --failed-to with <id>.errors.json. Runs
+ * until the signal aborts; holds the lock on --out all along.
+ */
+export async function watch(options: WatchOptions): Promise<WatchSummary> {
+  const staging = path.resolve(options.staging);
+  const out = path.resolve(options.out);
+  const log = options.logger ?? silentLogger;
+  const clock = options.now ?? (() => new Date());
+  const moveTo = path.resolve(options.moveTo ?? path.join(staging, "..", "processed"));
+  const failedTo = path.resolve(options.failedTo ?? path.join(staging, "..", "failed"));
+  const settleMs = options.settleMs ?? 30_000;
+  const emit = (event: WatchEvent) => options.onEvent?.(event);
+  const summary: WatchSummary = { packed: 0, refused: 0, archives: 0, interrupted: false };
+  const sidecar = options.metadataFile ? await loadSidecar(options.metadataFile, options.config.metadata.idColumn) : undefined;
+
+  const session = await openOutput(out, log, clock());
+  const healthFile = options.healthFile ?? path.join(stateDir(out), "health.json");
+  const health = {
+    pid: process.pid,
+    status: "starting",
+    startedAt: clock().toISOString(),
+    lastScanAt: "",
+    lastPackAt: "",
+    lastError: "",
+    waiting: 0,
+    ...summary,
+  };
+  const writeHealth = async () => {
+    await mkdir(path.dirname(healthFile), { recursive: true });
+    await writeFileAtomic(
+      healthFile,
+      JSON.stringify({ ...health, ...summary, at: clock().toISOString() }, null, 2) + "\n",
+      tmpDir(out),
+    );
+  };
+
+  const readiness = new Readiness(settleMs, options.readyMarker);
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let windowEnds: number | undefined;
+  let retryAt = 0;
+
+  const schedule = (delayMs: number) => {
+    if (options.signal.aborted) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => void tick(), Math.max(0, delayMs));
+  };
+
+  const tick = async (): Promise<void> => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = pass().finally(() => {
+      running = undefined;
+      if (again && !options.signal.aborted) {
+        again = false;
+        void tick();
+      }
+    });
+    return running;
+  };
+
+  const pass = async () => {
+    const now = clock().getTime();
+    let next = now + (options.pollMs ?? SAFETY_RESCAN_MS);
+    try {
+      const scan = await scanStaging(staging);
+      const { groups } = groupStaging(scan, options.config);
+      const update = readiness.update(groups, now);
+      health.lastScanAt = new Date(now).toISOString();
+      health.waiting = update.waiting.size;
+      if (update.nextCheck !== undefined) next = Math.min(next, update.nextCheck);
+      if (update.ready.size && now >= retryAt) {
+        if (options.batchWindowMs && (windowEnds === undefined || now < windowEnds)) {
+          windowEnds ??= now + options.batchWindowMs;
+          next = Math.min(next, windowEnds);
+        } else {
+          windowEnds = undefined;
+          await packReady(update.ready);
+          next = now; // look again at once: more may have become ready meanwhile
+        }
+      } else if (update.ready.size) next = Math.min(next, retryAt);
+    } catch (err) {
+      if (options.signal.aborted) {
+        if (err instanceof WopackError && err.kind === "interrupted") summary.interrupted = true;
+        return;
+      }
+      const e = err instanceof WopackError ? err : ioError(err, "watching the staging folder failed");
+      health.lastError = `${e.code}: ${e.message}`;
+      emit({ event: "error", message: `${e.code}: ${e.message} (retrying in ${RETRY_AFTER_ERROR_MS / 1000}s)`, code: e.code });
+      retryAt = clock().getTime() + RETRY_AFTER_ERROR_MS;
+      next = retryAt;
+    }
+    health.status = "idle";
+    await writeHealth().catch(() => undefined);
+    schedule(next - clock().getTime());
+  };
+
+  const packReady = async (ready: Map<string, string>) => {
+    for (const id of ready.keys()) emit({ event: "ready", message: `ready ${id}`, workOrder: id });
+    health.status = "packing";
+    const result = await packOnce(
+      { ...options, staging, out, moveTo, settleMs: 0, only: new Set(ready.keys()), expected: ready, logger: log },
+      sidecar,
+    );
+    for (const archive of result.archives) {
+      summary.archives++;
+      summary.packed += archive.workOrders.length;
+      const ids = archive.workOrders.map((w) => w.id);
+      emit({
+        event: "packed",
+        message: `packed ${ids.join(", ")} into ${archive.archive}`,
+        archive: archive.path,
+        workOrders: ids,
+      });
+    }
+    for (const wo of result.refused) await fail(wo);
+    markHandled(result, ready);
+    health.lastPackAt = clock().toISOString();
+  };
+
+  const markHandled = (result: PackResult, ready: Map<string, string>) => {
+    const stillPending = new Set(result.pending.map((p) => p.id));
+    for (const [id, fingerprint] of ready) if (!stillPending.has(id)) readiness.markHandled(id, fingerprint);
+  };
+
+  const fail = async (wo: RefusedReport) => {
+    summary.refused++;
+    const target = await freeName(failedTo, wo.id);
+    const errors = { workOrder: wo.id, refusedAt: clock().toISOString(), problems: wo.problems };
+    const moves = [
+      ...(wo.folder ? [{ from: path.join(staging, wo.folder), to: target }] : []),
+      ...wo.sources
+        .filter((rel) => !rel.includes("/"))
+        .map((rel) => ({ from: path.join(staging, rel), to: path.join(target, rel) })),
+    ];
+    try {
+      await mkdir(failedTo, { recursive: true });
+      await writeFile(`${target}.errors.json`, JSON.stringify(errors, null, 2) + "\n");
+      for (const m of moves) await moveItem(m);
+    } catch (err) {
+      throw ioError(err, `cannot move refused work order ${wo.id} to ${failedTo}`);
+    }
+    const first = wo.problems[0];
+    emit({
+      event: "refused",
+      message: `refused ${wo.id}: ${first ? `${first.code} ${first.message}` : "see its errors"}${wo.problems.length > 1 ? ` (+${wo.problems.length - 1} more)` : ""}; moved to ${target}`,
+      workOrder: wo.id,
+      movedTo: target,
+      problems: wo.problems,
+    });
+  };
+
+  const watcher = watchFiles(staging, {
+    ignoreInitial: true,
+    usePolling: options.pollMs !== undefined,
+    ...(options.pollMs !== undefined ? { interval: options.pollMs, binaryInterval: options.pollMs } : {}),
+    // temp names (*.part, .syncthing.*, ...) never trigger a scan; the scans still see them
+    ignored: (p: string) => p !== staging && isIgnoredName(path.basename(p)),
+  });
+  watcher.on("all", () => schedule(100));
+  watcher.on("error", (err) => emit({ event: "error", message: `file watcher: ${(err as Error).message}` }));
+  await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
+
+  const heartbeat = setInterval(() => void writeHealth().catch(() => undefined), options.heartbeatMs ?? 10_000);
+  emit({
+    event: "started",
+    message: `watching ${staging} (settle ${settleMs / 1000}s${options.readyMarker ? `, marker ${options.readyMarker}` : ""}${options.pollMs !== undefined ? `, polling every ${options.pollMs}ms` : ""}); archives to ${out}`,
+    staging,
+    out,
+  });
+  void tick();
+
+  await new Promise<void>((resolve) => {
+    if (options.signal.aborted) resolve();
+    options.signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  clearTimeout(timer);
+  clearInterval(heartbeat);
+  try {
+    await running;
+  } catch (err) {
+    if (!(err instanceof WopackError && err.kind === "interrupted")) throw err;
+    summary.interrupted = true;
+  } finally {
+    await watcher.close();
+    health.status = "stopped";
+    await writeHealth().catch(() => undefined);
+    await session.release();
+  }
+  emit({ event: "stopped", message: `stopped${summary.interrupted ? " (the archive in progress was rolled back)" : ""}` });
+  return summary;
+}
