@@ -1,0 +1,103 @@
+import { spawn, spawnSync } from "node:child_process";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import sharp from "sharp";
+import { describe, expect, it } from "vitest";
+import { BIN, put, ROOT, tempDir, waitFor } from "./helpers.js";
+
+const DEPLOY = path.join(ROOT, "deploy");
+
+/** The unit file with the install paths pointed at this checkout's binary and a temp folder. */
+async function localise(name: string, dir: string): Promise<string> {
+  const text = (await readFile(path.join(DEPLOY, name), "utf8"))
+    .replaceAll("/usr/bin/wopack", BIN)
+    .replaceAll("/srv/wopack", dir);
+  const file = path.join(dir, name);
+  await writeFile(file, text);
+  return text;
+}
+
+function execStart(unit: string): string[] {
+  const line = unit.split("\n").find((l) => l.startsWith("ExecStart="))!;
+  return line.slice("ExecStart=".length).trim().split(/\s+/);
+}
+
+async function sampleStaging(dir: string) {
+  await mkdir(path.join(dir, "staging"), { recursive: true });
+  const jpeg = await sharp({ create: { width: 32, height: 32, channels: 3, background: "#357" } })
+    .jpeg()
+    .toBuffer();
+  await put(dir, "staging/WO_1/meter/a.jpg", jpeg);
+}
+
+describe("deploy/: systemd units and the cron line", () => {
+  it("the units parse (systemd-analyze verify) once pointed at a real binary", async (ctx) => {
+    if (spawnSync("systemd-analyze", ["--version"]).status !== 0) ctx.skip();
+    const dir = await tempDir();
+    for (const unit of ["wopack-watch.service", "wopack-pack.service", "wopack-pack.timer"]) await localise(unit, dir);
+    for (const units of [["wopack-watch.service"], ["wopack-pack.service", "wopack-pack.timer"]]) {
+      const run = spawnSync("systemd-analyze", ["verify", ...units.map((u) => path.join(dir, u))], { encoding: "utf8" });
+      expect(run.stderr).toBe("");
+      expect(run.status).toBe(0);
+    }
+    // and it does complain about what it should: the shipped path does not exist on this machine
+    const raw = spawnSync("systemd-analyze", ["verify", path.join(DEPLOY, "wopack-watch.service")], { encoding: "utf8" });
+    expect(raw.stderr).toContain("/usr/bin/wopack");
+  });
+
+  it("the watch unit's command line runs: it packs and stops cleanly on SIGTERM, as systemd stops it", async () => {
+    const dir = await tempDir();
+    await sampleStaging(dir);
+    const [bin, ...args] = execStart(await localise("wopack-watch.service", dir));
+    expect(bin).toBe(BIN);
+    const child = spawn(
+      bin!,
+      args.map((a) => (a === "30s" ? "1s" : a)),
+      {
+        cwd: dir,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stdout = "";
+    child.stdout!.on("data", (d) => (stdout += d));
+    const exited = new Promise<number | null>((r) => child.on("close", r));
+    await waitFor(() => stdout.includes('"event":"packed"'), `the unit's watch to pack (stdout: ${stdout})`);
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(await readdir(path.join(dir, "processed"))).toEqual(["WO_1"]);
+  });
+
+  it("the nightly unit's command line runs", async () => {
+    const dir = await tempDir();
+    await sampleStaging(dir);
+    const [bin, ...args] = execStart(await localise("wopack-pack.service", dir));
+    const run = spawnSync(
+      bin!,
+      args.map((a) => (a === "10m" ? "0s" : a)),
+      { cwd: dir, encoding: "utf8" },
+    );
+    expect(run.status).toBe(0);
+    expect((await readdir(path.join(dir, "outbox"))).filter((n) => n.endsWith(".zip"))).toHaveLength(1);
+  });
+
+  it("the cron line has a valid schedule and user, and its command runs", async () => {
+    const text = await readFile(path.join(DEPLOY, "wopack.cron"), "utf8");
+    const line = text.split("\n").find((l) => l.trim() && !l.startsWith("#"))!;
+    const [minute, hour, dom, month, dow, user, ...command] = line.split(/\s+/);
+    expect([minute, hour, dom, month, dow]).toEqual(["0", "2", "*", "*", "*"]);
+    expect(user).toBe("wopack");
+    const dir = await tempDir();
+    await sampleStaging(dir);
+    await mkdir(path.join(dir, "log"));
+    const shell = command
+      .join(" ")
+      .replaceAll("/usr/bin/wopack", BIN)
+      .replaceAll("/srv/wopack", dir)
+      .replace("/var/log/wopack", path.join(dir, "log"))
+      .replace("/tmp/wopack.cron.lock", path.join(dir, "cron.lock"))
+      .replace("--settle 10m", "--settle 0s");
+    const run = spawnSync("sh", ["-c", shell], { encoding: "utf8" });
+    expect(run.status, await readFile(path.join(dir, "log", "pack.log"), "utf8").catch(() => "")).toBe(0);
+    expect((await readdir(path.join(dir, "outbox"))).filter((n) => n.endsWith(".zip"))).toHaveLength(1);
+  });
+});
