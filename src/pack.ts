@@ -3,8 +3,9 @@ import { availableParallelism } from "node:os";
 import path from "node:path";
 import { crc32 } from "node:zlib";
 import pLimit from "p-limit";
+import { StreamingArchive } from "./archive/stream.js";
 import { verifyZip } from "./archive/verify.js";
-import { writeZip, type ZipEntrySource } from "./archive/write.js";
+import type { ZipEntrySource } from "./archive/write.js";
 import {
   acquireLock,
   appendLedger,
@@ -345,33 +346,40 @@ interface RunContext extends PackOptions {
   progress: Progress;
 }
 
+/**
+ * Prepares work orders (conversions on all cores, a few work orders ahead) while the archive in progress
+ * streams the finished ones, in path order; splits archives by --max-work-orders / --max-archive-size.
+ */
 async function runArchives(plan: Plan, result: PackResult, ctx: RunContext): Promise<void> {
   const spool = path.join(tmpDir(ctx.out), `spool.${process.pid}`);
   await mkdir(spool, { recursive: true }).catch((err) => {
     throw ioError(err, `cannot write to ${ctx.out}`);
   });
   const prepare = (wo: PlannedWorkOrder) => prepareWorkOrder(wo, ctx, spool);
+  // Enough work orders in flight to keep every core busy even when one of them holds a slow photo.
+  const photosPerWorkOrder = Math.max(1, ctx.progress.photosTotal / Math.max(1, plan.ready.length));
+  const lookahead = Math.max(LOOKAHEAD_WORK_ORDERS, Math.ceil((ctx.concurrency * 4) / photosPerWorkOrder));
 
   const started: Promise<Prepared | RefusedWorkOrder>[] = [];
   const start = (i: number) => {
-    if (i < plan.ready.length && !started[i]) started[i] = prepare(plan.ready[i]!);
+    if (i >= plan.ready.length || started[i]) return;
+    started[i] = prepare(plan.ready[i]!);
+    started[i].catch(() => undefined); // awaited in order below; an abort must not surface as unhandled first
   };
-  let batch: Prepared[] = [];
-  let batchBytes = 0;
+  let current: { archive: StreamingArchive; batch: Prepared[]; seq: number } | undefined;
   let seq = 1;
-  const flush = async () => {
-    if (!batch.length) return;
-    const committed = batch;
-    const report = await commitArchive(batch, result, ctx, seq++);
+  const close = async () => {
+    if (!current) return;
+    const { archive, batch, seq: n } = current;
+    current = undefined;
+    const report = await commitArchive(archive, batch, result, ctx, n);
     result.archives.push(report);
     result.packed.push(...report.workOrders);
-    batch = [];
-    batchBytes = 0;
-    for (const p of committed) await rm(path.join(spool, p.wo.id), { recursive: true, force: true });
+    for (const p of batch) await rm(path.join(spool, p.wo.id), { recursive: true, force: true });
   };
   try {
     for (let i = 0; i < plan.ready.length; i++) {
-      for (let j = i; j <= i + LOOKAHEAD_WORK_ORDERS; j++) start(j);
+      for (let j = i; j <= i + lookahead; j++) start(j);
       const prepared = await started[i]!;
       delete started[i];
       ctx.signal?.throwIfAborted();
@@ -385,9 +393,10 @@ async function runArchives(plan: Plan, result: PackResult, ctx: RunContext): Pro
         ctx.log.warn(`${prepared.id}: refused (${prepared.problems.length} problem${prepared.problems.length > 1 ? "s" : ""})`);
         continue;
       }
-      const tooMany = ctx.maxWorkOrders !== undefined && batch.length >= ctx.maxWorkOrders;
-      const tooBig = ctx.maxArchiveSize !== undefined && batch.length > 0 && batchBytes + prepared.bytes > ctx.maxArchiveSize;
-      if (tooMany || tooBig) await flush();
+      const tooMany = ctx.maxWorkOrders !== undefined && current !== undefined && current.batch.length >= ctx.maxWorkOrders;
+      const tooBig =
+        ctx.maxArchiveSize !== undefined && current !== undefined && current.archive.bytes + prepared.bytes > ctx.maxArchiveSize;
+      if (tooMany || tooBig) await close();
       if (ctx.maxArchiveSize !== undefined && prepared.bytes > ctx.maxArchiveSize) {
         prepared.warnings.push({
           code: "W_WORK_ORDER_OVER_ARCHIVE_SIZE",
@@ -395,16 +404,38 @@ async function runArchives(plan: Plan, result: PackResult, ctx: RunContext): Pro
           hint: "a work order never spans two archives; raise the limit if the upload path allows",
         });
       }
-      batch.push(prepared);
-      batchBytes += prepared.bytes;
+      if (!current) {
+        const tmp = path.join(tmpDir(ctx.out), `${process.pid}.${seq}.zip.partial`);
+        current = { archive: new StreamingArchive(tmp, ctx.signal), batch: [], seq: seq++ };
+      }
+      try {
+        current.archive.add(prepared.entries);
+      } catch (err) {
+        throw writeFailure(err, ctx);
+      }
+      current.batch.push(prepared);
       ctx.onProgress?.(ctx.progress);
     }
-    await flush();
+    await close();
   } finally {
+    await current?.archive.discard();
     await Promise.allSettled(started.filter(Boolean));
     await rm(spool, { recursive: true, force: true });
   }
   result.refused.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+function writeFailure(err: unknown, ctx: RunContext): WopackError {
+  if (err instanceof WopackError) return err;
+  if (ctx.signal?.aborted) return interrupted();
+  if ((err as NodeJS.ErrnoException).code) return ioError(err, `cannot write the archive in ${ctx.out}`);
+  return new WopackError(
+    "io",
+    "E_ARCHIVE_VERIFY",
+    `the archive failed verification: ${(err as Error).message}`,
+    "nothing was committed; run again (if a source changed while packing, it is picked up then)",
+    { cause: err },
+  );
 }
 
 type PhotoOutcome =
@@ -514,26 +545,23 @@ function archiveName(prefix: string, at: Date, seq: number): string {
 }
 
 /** §8 commit protocol: temp file, fsync, verify, report, no-clobber rename, ledger, then move sources. */
-async function commitArchive(batch: Prepared[], result: PackResult, ctx: RunContext, seq: number): Promise<ArchiveReport> {
+async function commitArchive(
+  archive: StreamingArchive,
+  batch: Prepared[],
+  result: PackResult,
+  ctx: RunContext,
+  seq: number,
+): Promise<ArchiveReport> {
   const { out, log } = ctx;
   const createdAt = ctx.now();
-  const entries = batch.flatMap((p) => p.entries).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const tmp = path.join(tmpDir(out), `${process.pid}.${seq}.zip.partial`);
+  const tmp = archive.tmp;
   let verified: { sha256: string; bytes: number };
   try {
-    await writeZip(tmp, entries, ctx.signal);
-    verified = await verifyZip(tmp, entries);
+    await archive.finish();
+    verified = await verifyZip(tmp, archive.entries);
   } catch (err) {
     await rm(tmp, { force: true });
-    if (ctx.signal?.aborted) throw interrupted();
-    if ((err as NodeJS.ErrnoException).code) throw ioError(err, `cannot write the archive in ${out}`);
-    throw new WopackError(
-      "io",
-      "E_ARCHIVE_VERIFY",
-      `the archive failed verification: ${(err as Error).message}`,
-      "nothing was committed; run again (if a source changed while packing, it is picked up then)",
-      { cause: err },
-    );
+    throw writeFailure(err, ctx);
   }
 
   const moveTo = ctx.moveTo ? path.resolve(ctx.moveTo) : undefined;

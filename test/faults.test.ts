@@ -210,7 +210,9 @@ describe("the lock on --out (§8)", () => {
 describe("interruption (§9)", () => {
   it("SIGINT while writing: exit 130, the archive in progress discarded, a rerun packs everything once", async () => {
     const ws = await bigStaging(40);
-    const child = spawn(process.execPath, [BIN, "pack", ws.staging, "--out", ws.out], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(process.execPath, [BIN, "pack", ws.staging, "--out", ws.out], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    child.stdout!.on("data", (d) => (stdout += d));
     let stderr = "";
     child.stderr.on("data", (d) => (stderr += d));
     const tmp = path.join(ws.out, ".wopack", "tmp");
@@ -220,7 +222,7 @@ describe("interruption (§9)", () => {
     }, "the archive to be part written");
     child.kill("SIGINT");
     const code = await new Promise((r) => child.on("close", r));
-    expect(code).toBe(130);
+    expect(code, `${stdout}\n${stderr}`).toBe(130);
     expect(stderr).toContain("E_INTERRUPTED");
     expect(await archivesIn(ws.out)).toEqual([]);
     expect(await readdir(tmp)).toEqual([]);

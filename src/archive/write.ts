@@ -23,7 +23,11 @@ const ENTRY_DATE = new Date(Date.UTC(1980, 0, 1, 0, 0, 0));
  * Streams the entries, one at a time and in the order given, into a new file (never an existing one),
  * then flushes it to disk (fsync) before resolving.
  */
-export async function writeZip(file: string, entries: Iterable<ZipEntrySource>, signal?: AbortSignal): Promise<number> {
+export async function writeZip(
+  file: string,
+  entries: Iterable<ZipEntrySource> | AsyncIterable<ZipEntrySource>,
+  signal?: AbortSignal,
+): Promise<number> {
   const output = createWriteStream(file, { flags: "wx" });
   const archive = new ZipArchive({ zlib: { level: 9 } });
   let failure: Error | undefined;
@@ -45,7 +49,7 @@ export async function writeZip(file: string, entries: Iterable<ZipEntrySource>, 
   const closed = once(output, "close");
   closed.catch(() => undefined);
   archive.pipe(output);
-  for (const entry of entries) {
+  for await (const entry of entries) {
     if (failure) throw failure;
     const source = entry.data ?? createReadStream(entry.file!);
     const added = once(archive, "entry");

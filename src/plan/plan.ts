@@ -150,7 +150,8 @@ export function groupStaging(
     if (inner.split("/").some(isIgnoredName)) group.ignored.push(entry);
     else group.members.push({ entry, inner });
   }
-  const sorted = [...groups.keys()].sort(naturalCompare).map((id) => groups.get(id)!);
+  // In the order their entries sort in an archive ("WO_1/..." before "WO_1-2/..." is byte order of "id/").
+  const sorted = [...groups.keys()].sort((a, b) => (`${a}/` < `${b}/` ? -1 : 1)).map((id) => groups.get(id)!);
   return { groups: sorted, warnings };
 }
 
