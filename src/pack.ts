@@ -26,6 +26,7 @@ import {
 } from "./commit.js";
 import type { Config } from "./config/schema.js";
 import { ioError, type Problem, WopackError } from "./errors.js";
+import { type HookRun, runHook } from "./hook.js";
 import { HeicPool } from "./images/heicPool.js";
 import { normalizeImage } from "./images/normalize.js";
 import { isIgnoredName } from "./plan/ignore.js";
@@ -69,6 +70,8 @@ export interface PackOptions {
   signal?: AbortSignal;
   logger?: Logger;
   onProgress?: (p: Progress) => void;
+  /** --on-archive: run after each archive is committed, with its path as the last argument (no shell) */
+  onArchive?: string[] | undefined;
   /** the clock, for tests */
   now?: () => Date;
 }
@@ -109,6 +112,8 @@ export interface PackResult {
   pending: { id: string; reason: string }[];
   warnings: Problem[];
   recovery?: Recovery;
+  /** the --on-archive runs; a failed one makes the run exit 1 (the archive is kept) */
+  hooks: HookRun[];
   /** in a dry run: what would be packed, with the planned names */
   planned?: { id: string; photos: { source: string; name: string }[] }[];
 }
@@ -224,6 +229,7 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
       alreadyPacked: plan.alreadyPacked.map(({ id }) => ({ id })),
       pending: plan.pending,
       warnings: plan.warnings,
+      hooks: [],
     };
     const ctx: RunContext = {
       ...options,
@@ -376,6 +382,15 @@ async function runArchives(plan: Plan, result: PackResult, ctx: RunContext): Pro
     result.archives.push(report);
     result.packed.push(...report.workOrders);
     for (const p of batch) await rm(path.join(spool, p.wo.id), { recursive: true, force: true });
+    if (ctx.onArchive?.length) {
+      const run = await runHook(ctx.onArchive, report.path);
+      result.hooks.push(run);
+      if (run.ok) ctx.log.info(`--on-archive ran for ${report.archive}`);
+      else
+        ctx.log.warn(
+          `--on-archive failed for ${report.archive} (exit ${run.exitCode ?? "?"}); the archive is kept: ${run.output}`,
+        );
+    }
   };
   try {
     for (let i = 0; i < plan.ready.length; i++) {

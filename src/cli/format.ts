@@ -30,6 +30,10 @@ export function formatPackResult(r: PackResult, verbose: boolean): string {
     lines.push(`refused ${wo.id}:`);
     for (const p of wo.problems) lines.push(...problemLines(p, "  "));
   }
+  for (const h of r.hooks.filter((x) => !x.ok)) {
+    lines.push(`--on-archive failed for ${h.archive} (exit ${h.exitCode ?? "?"}); the archive is kept:`);
+    if (h.output) lines.push(...h.output.split("\n").map((l) => `  ${l}`));
+  }
   const warnings = [...r.warnings, ...r.packed.flatMap((w) => w.warnings)];
   for (const w of warnings) lines.push(...problemLines(w, "warning: "));
   if (verbose) {

@@ -6,6 +6,7 @@ import { loadConfig } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { parseDuration, parseSize } from "../config/units.js";
 import { WopackError } from "../errors.js";
+import { splitCommand } from "../hook.js";
 import { type Logger, pack } from "../pack.js";
 import { validate } from "../validate.js";
 import { type WatchEvent, watch } from "../watch/watch.js";
@@ -42,6 +43,14 @@ function usage(flag: string, value: unknown, expected: string): never {
 
 const sizeFlag = (flag: string, v: string | undefined) =>
   v === undefined ? undefined : (parseSize(v) ?? usage(flag, v, "not a size (e.g. 500MB, 2GiB, 1048576)"));
+
+function onArchiveFlag(value: unknown): string[] | undefined {
+  if (value === undefined) return undefined;
+  const command = splitCommand(String(value));
+  return command.length
+    ? command
+    : usage("--on-archive", value, 'give a command to run, e.g. --on-archive "./upload.sh --bucket x"');
+}
 
 /** The config's image settings with the flags applied over them. */
 function imageSettings(config: Config, argv: Record<string, unknown>): Config["images"] {
@@ -90,6 +99,7 @@ async function runPack(argv: Common & Record<string, unknown>): Promise<number> 
       maxWorkOrders: (argv.maxWorkOrders as number | undefined) ?? config.archive.maxWorkOrders,
       metadataFile: argv.metadata as string | undefined,
       allowIncomplete: Boolean(argv.allowIncomplete),
+      onArchive: onArchiveFlag(argv.onArchive),
       signal: controller.signal,
       logger,
       ...(bar ? { onProgress: bar.update } : {}),
@@ -97,7 +107,7 @@ async function runPack(argv: Common & Record<string, unknown>): Promise<number> 
     bar?.done();
     if (argv.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
     else if (!argv.quiet || result.refused.length) process.stdout.write(formatPackResult(result, argv.verbose) + "\n");
-    return result.refused.length ? EXIT.refused : EXIT.ok;
+    return result.refused.length || result.hooks.some((h) => !h.ok) ? EXIT.refused : EXIT.ok;
   } finally {
     bar?.done();
     process.off("SIGINT", onSignal);
@@ -146,6 +156,7 @@ async function runWatch(argv: Common & Record<string, unknown>): Promise<number>
       healthFile: argv.healthFile as string | undefined,
       metadataFile: argv.metadata as string | undefined,
       allowIncomplete: Boolean(argv.allowIncomplete),
+      onArchive: onArchiveFlag(argv.onArchive),
       maxArchiveSize: sizeFlag("--max-archive-size", argv.maxArchiveSize as string | undefined) ?? config.archive.maxSize,
       maxWorkOrders: (argv.maxWorkOrders as number | undefined) ?? config.archive.maxWorkOrders,
       ...(argv.concurrency ? { concurrency: argv.concurrency } : {}),
@@ -240,6 +251,10 @@ export async function main(args: string[]): Promise<number> {
             type: "boolean",
             default: false,
             describe: "write null for missing required metadata (with a warning)",
+          })
+          .option("on-archive", {
+            type: "string",
+            describe: "run this command after each committed archive, its path as last argument (no shell)",
           }),
       async (argv) => {
         parsed = argv as unknown as Common;
@@ -285,7 +300,11 @@ export async function main(args: string[]): Promise<number> {
           .option("max-pixels", { type: "number", describe: "refuse images above this many pixels" })
           .option("strip-gps", { type: "boolean", describe: "remove location data from every packed image" })
           .option("metadata", { type: "string", describe: "metadata sidecar: CSV with a header, or JSON keyed by work-order id" })
-          .option("allow-incomplete", { type: "boolean", default: false, describe: "write null for missing required metadata" }),
+          .option("allow-incomplete", { type: "boolean", default: false, describe: "write null for missing required metadata" })
+          .option("on-archive", {
+            type: "string",
+            describe: "run this command after each committed archive, its path as last argument (no shell)",
+          }),
       async (argv) => {
         parsed = argv as unknown as Common;
         exitCode = await runWatch(argv as unknown as Common & Record<string, unknown>);

@@ -175,6 +175,13 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
         workOrders: ids,
       });
     }
+    for (const hook of result.hooks.filter((h) => !h.ok)) {
+      emit({
+        event: "error",
+        message: `--on-archive failed for ${hook.archive} (exit ${hook.exitCode ?? "?"}); the archive is kept`,
+        archive: hook.archive,
+      });
+    }
     for (const wo of result.refused) await fail(wo);
     markHandled(result, ready);
     health.lastPackAt = clock().toISOString();
