@@ -1,0 +1,231 @@
+#!/usr/bin/env node
+// npm run bench: wopack against the tools a user would otherwise script, measured in the same run on the
+// same machine. Builds its own corpus in bench/.corpus (kept between runs), installs the reference tools
+// (zip, vips, heif-convert) with apt-get if they are missing, and prints a table.
+//   BENCH_PHOTOS=300  passthrough corpus size (12 MP JPEGs)
+//   BENCH_CONVERT=12  photos per format in the conversion corpus (12 MP PNG, WebP, HEIC)
+//   BENCH_MANY=10000  photos in the memory / linearity run
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import path from "node:path";
+import sharp from "sharp";
+
+const root = path.resolve(import.meta.dirname, "..");
+const corpus = path.join(root, "bench", ".corpus");
+const bin = path.join(root, "bin", "wopack.js");
+const cores = availableParallelism();
+const PHOTOS = Number(process.env.BENCH_PHOTOS ?? 300);
+const CONVERT = Number(process.env.BENCH_CONVERT ?? 12);
+const MANY = Number(process.env.BENCH_MANY ?? 10_000);
+const W = 4000;
+const H = 3000; // 12 MP
+
+function ensureTools() {
+  const need = [
+    ["zip", "zip"],
+    ["vips", "libvips-tools"],
+    ["heif-convert", "libheif-examples"],
+    ["heif-enc", "libheif-examples"],
+  ].filter(([cmd]) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status !== 0);
+  if (!need.length) return;
+  console.error(`installing ${need.map(([, p]) => p).join(", ")} ...`);
+  execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit" });
+  execFileSync("apt-get", ["install", "-y", "-qq", ...new Set(need.map(([, p]) => p))], {
+    stdio: "inherit",
+    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+  });
+}
+
+/** A photo-like 12 MP picture: smooth gradients plus sensor-like noise, so codecs work as on real photos. */
+function photo(seed, width = W, height = H) {
+  const raw = Buffer.alloc(width * height * 3);
+  let x = 2463534242 ^ seed;
+  for (let y = 0; y < height; y++) {
+    for (let i = 0; i < width; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      const n = (x & 15) - 8;
+      const o = (y * width + i) * 3;
+      raw[o] = Math.max(0, Math.min(255, (((i * 255) / width + seed * 17) % 256) + n));
+      raw[o + 1] = Math.max(0, Math.min(255, (y * 255) / height + n));
+      raw[o + 2] = Math.max(0, Math.min(255, 128 + 100 * Math.sin((i + y + seed) / 200) + n));
+    }
+  }
+  return sharp(raw, { raw: { width, height, channels: 3 } });
+}
+
+async function buildCorpus() {
+  const jpegDir = path.join(corpus, `passthrough-${PHOTOS}`);
+  if (!existsSync(jpegDir)) {
+    console.error(`building ${PHOTOS} 12 MP JPEGs ...`);
+    const base = await photo(1).jpeg({ quality: 92 }).toBuffer();
+    for (let i = 0; i < PHOTOS; i++) {
+      const dir = path.join(jpegDir, `WO_${String(Math.floor(i / 10)).padStart(5, "0")}`, "meter_reading");
+      mkdirSync(dir, { recursive: true });
+      // distinct bytes per file (a different comment segment), same decode cost
+      const comment = Buffer.from(`\xff\xfe\x00\x0aphoto${String(i).padStart(4, "0")}`, "latin1");
+      writeFileSync(path.join(dir, `IMG_${i}.jpg`), Buffer.concat([base.subarray(0, 2), comment, base.subarray(2)]));
+    }
+  }
+  const convertDir = path.join(corpus, `convert-${CONVERT}`);
+  if (!existsSync(convertDir)) {
+    console.error(`building ${CONVERT} each of 12 MP PNG, WebP and HEIC ...`);
+    const tmp = path.join(corpus, "tmp.png");
+    for (let i = 0; i < CONVERT; i++) {
+      for (const fmt of ["png", "webp", "heic"]) {
+        const dir = path.join(convertDir, `WO_${fmt}_${String(i).padStart(3, "0")}`, "meter_reading");
+        mkdirSync(dir, { recursive: true });
+        const file = path.join(dir, `IMG_${i}.${fmt}`);
+        if (fmt === "png")
+          await photo(100 + i)
+            .png({ compressionLevel: 6 })
+            .toFile(file);
+        if (fmt === "webp")
+          await photo(200 + i)
+            .webp({ quality: 85 })
+            .toFile(file);
+        if (fmt === "heic") {
+          await photo(300 + i)
+            .png({ compressionLevel: 1 })
+            .toFile(tmp);
+          execFileSync("heif-enc", ["-q", "60", "-o", file, tmp]);
+        }
+      }
+    }
+    rmSync(tmp, { force: true });
+  }
+  const manyDir = path.join(corpus, `many-${MANY}`);
+  if (!existsSync(manyDir)) {
+    console.error(`building ${MANY} small JPEGs ...`);
+    const small = await photo(7, 640, 480).jpeg({ quality: 85 }).toBuffer();
+    for (let i = 0; i < MANY; i++) {
+      const dir = path.join(manyDir, `WO_${String(Math.floor(i / 10)).padStart(5, "0")}`, "meter_reading");
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, `IMG_${i}.jpg`), small);
+    }
+  }
+  return { jpegDir, convertDir, manyDir };
+}
+
+/** Wall time and peak RSS of a command, through GNU time. */
+function measure(cmd, args, options = {}) {
+  const started = process.hrtime.bigint();
+  const run = spawnSync("/usr/bin/time", ["-f", "%M", cmd, ...args], {
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+    ...options,
+  });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (run.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${run.status}):\n${run.stderr.slice(-2000)}`);
+  const rssKb = Number(run.stderr.trim().split("\n").pop());
+  return { seconds, rssMb: rssKb / 1024 };
+}
+
+function fresh(name) {
+  const dir = path.join(tmpdir(), `wopack-bench-${name}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+function filesUnder(dir, ext) {
+  return readdirSync(dir, { recursive: true })
+    .filter((f) => f.endsWith(ext))
+    .map((f) => path.join(dir, f));
+}
+
+function wopackPack(staging, extra = []) {
+  const out = fresh("out");
+  const m = measure(process.execPath, [bin, "pack", staging, "--out", out, "--quiet", ...extra]);
+  const bytes = readdirSync(out)
+    .filter((n) => n.endsWith(".zip"))
+    .reduce((s, n) => s + statSync(path.join(out, n)).size, 0);
+  return { ...m, bytes };
+}
+
+/** `cmd` over every file, `cores` at a time (xargs -P), as a user would script it. */
+function parallel(files, script) {
+  const list = path.join(fresh("list"), "files");
+  writeFileSync(list, files.join("\0"));
+  return measure("sh", ["-c", `xargs -0 -P ${cores} -n 1 sh -c '${script}' _ < ${list}`]);
+}
+
+ensureTools();
+const { jpegDir, convertDir, manyDir } = await buildCorpus();
+const rows = [];
+const row = (what, ours, theirs, reference, target, unit = "s") =>
+  rows.push({
+    what,
+    wopack: ours,
+    reference: theirs,
+    ratio: theirs ? ours / theirs : undefined,
+    refName: reference,
+    target,
+    unit,
+  });
+
+// 1. passthrough: JPEGs copied into a stored zip
+const zipOut = path.join(fresh("zip"), "ref.zip");
+const refZip = measure("zip", ["-0", "-r", "-q", zipOut, "."], { cwd: jpegDir });
+const ours = wopackPack(jpegDir, ["--max-image-size", "100MB"]);
+row(
+  `pack ${PHOTOS} × 12 MP JPEG (passthrough, ${(ours.bytes / 1e9).toFixed(2)} GB)`,
+  ours.seconds,
+  refZip.seconds,
+  "zip -0 -r",
+  "≤ 1.0 (stretch 0.67)",
+);
+
+// 2. conversions, per format, against the reference converters on the same cores
+const outDir = fresh("conv");
+for (const fmt of ["png", "webp", "heic"]) {
+  const files = filesUnder(convertDir, `.${fmt}`);
+  const stage = fresh(`stage-${fmt}`);
+  for (const f of files) {
+    const rel = path.relative(convertDir, f);
+    mkdirSync(path.join(stage, path.dirname(rel)), { recursive: true });
+    execFileSync("ln", [f, path.join(stage, rel)]);
+  }
+  const ref =
+    fmt === "heic"
+      ? parallel(files, `heif-convert -q 90 "$1" ${outDir}/$(basename "$1").jpg >/dev/null`)
+      : parallel(files, `vips copy "$1" ${outDir}/$(basename "$1").jpg[Q=90]`);
+  const mine = wopackPack(stage, ["--max-image-size", "100MB"]);
+  row(
+    `convert ${files.length} × 12 MP ${fmt.toUpperCase()} to JPEG`,
+    mine.seconds,
+    ref.seconds,
+    fmt === "heic" ? "heif-convert ×cores" : "vips copy ×cores",
+    "≤ 1.3",
+  );
+}
+
+// 3. memory and linearity
+const tenth = fresh("tenth");
+const ids = readdirSync(manyDir).sort();
+for (const id of ids.slice(0, Math.ceil(ids.length / 10)))
+  execFileSync("cp", ["-al", path.join(manyDir, id), path.join(tenth, id)]);
+const small = wopackPack(tenth);
+const large = wopackPack(manyDir);
+rows.push({ what: `peak RSS packing ${MANY} photos`, wopack: large.rssMb, unit: "MB", target: "< 300 MB" });
+rows.push({
+  what: `time ${MANY / 10} vs ${MANY} photos`,
+  wopack: large.seconds,
+  reference: small.seconds,
+  ratio: large.seconds / small.seconds,
+  refName: `${MANY / 10} photos`,
+  target: "≈ 10 (linear)",
+  unit: "s",
+});
+
+const fmt = (v, unit) => (v === undefined ? "" : unit === "MB" ? `${v.toFixed(0)} MB` : `${v.toFixed(2)} s`);
+console.log(`\nwopack bench — ${new Date().toISOString()} — ${cores} cores, node ${process.version}\n`);
+console.log("| measure | wopack | reference | ratio | target |");
+console.log("| --- | --- | --- | --- | --- |");
+for (const r of rows) {
+  console.log(
+    `| ${r.what} | ${fmt(r.wopack, r.unit)} | ${r.reference === undefined ? "" : `${fmt(r.reference, r.unit)} (${r.refName})`} | ${r.ratio === undefined ? "" : r.ratio.toFixed(2)} | ${r.target} |`,
+  );
+}
