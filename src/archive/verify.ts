@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { open } from "node:fs/promises";
 import { crc32 } from "node:zlib";
 import yauzl from "yauzl";
 
@@ -14,54 +14,98 @@ export interface VerifiedArchive {
   bytes: number;
 }
 
+interface StoredRange {
+  name: string;
+  start: number;
+  end: number;
+  crc32: number;
+}
+
+const CHUNK = 4 * 1024 * 1024;
+
 /**
  * Re-reads a written archive with an independent reader (yauzl): the central directory parses, the
- * entries are exactly the expected ones in order, and every entry's data matches its recorded CRC-32 and
- * the CRC-32 of the bytes we meant to write. Throws with the first mismatch.
+ * entries are exactly the expected ones in order, every recorded CRC-32 and size is the one we meant to
+ * write, and the data of every entry matches it. Stored entries (the images) are checked in the same
+ * sequential pass that hashes the file; deflated ones (small JSON) are inflated by yauzl. Throws with
+ * the first mismatch.
  */
 export async function verifyZip(file: string, expected: readonly ExpectedEntry[]): Promise<VerifiedArchive> {
-  const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
-    yauzl.open(file, { lazyEntries: true, validateEntrySizes: true, autoClose: false }, (err, z) =>
-      err ? reject(err) : resolve(z),
-    ),
-  );
+  const zip = await yauzl.openPromise(file, { lazyEntries: true, validateEntrySizes: true, autoClose: false });
+  const stored: StoredRange[] = [];
   try {
     if (zip.entryCount !== expected.length) {
       throw new Error(`${file}: holds ${zip.entryCount} entries, expected ${expected.length}`);
     }
     let index = 0;
-    await new Promise<void>((resolve, reject) => {
-      zip.on("error", reject);
-      zip.on("end", resolve);
-      zip.on("entry", (entry: yauzl.Entry) => {
-        const want = expected[index++]!;
-        checkEntry(zip, entry, want).then(() => zip.readEntry(), reject);
-      });
-      zip.readEntry();
-    });
+    for (let entry = await nextEntry(zip); entry; entry = await nextEntry(zip)) {
+      const want = expected[index++]!;
+      if (entry.fileName !== want.name) throw new Error(`entry "${entry.fileName}" where "${want.name}" was expected`);
+      if (entry.crc32 !== want.crc32 || entry.uncompressedSize !== want.size) {
+        throw new Error(
+          `${want.name}: recorded CRC/size ${entry.crc32}/${entry.uncompressedSize}, expected ${want.crc32}/${want.size} (did the source change while packing?)`,
+        );
+      }
+      if (entry.compressionMethod === 0) {
+        const { fileDataStart } = await zip.readLocalFileHeaderPromise(entry, { minimal: true });
+        stored.push({ name: want.name, start: fileDataStart, end: fileDataStart + entry.compressedSize, crc32: want.crc32 });
+      } else {
+        let crc = 0;
+        for await (const chunk of await zip.openReadStreamPromise(entry)) crc = crc32(chunk as Buffer, crc);
+        if (crc >>> 0 !== want.crc32) throw new Error(`${want.name}: data CRC ${crc >>> 0} does not match ${want.crc32}`);
+      }
+    }
   } finally {
     zip.close();
   }
-  const hash = createHash("sha256");
-  let bytes = 0;
-  for await (const chunk of createReadStream(file)) {
-    hash.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
-  }
-  return { sha256: hash.digest("hex"), bytes };
+  return hashAndCheck(file, stored);
 }
 
-async function checkEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, want: ExpectedEntry): Promise<void> {
-  if (entry.fileName !== want.name) throw new Error(`entry "${entry.fileName}" where "${want.name}" was expected`);
-  if (entry.crc32 !== want.crc32 || entry.uncompressedSize !== want.size) {
-    throw new Error(
-      `${want.name}: recorded CRC/size ${entry.crc32}/${entry.uncompressedSize}, expected ${want.crc32}/${want.size} (did the source change while packing?)`,
-    );
-  }
-  const stream = await new Promise<NodeJS.ReadableStream>((resolve, reject) =>
-    zip.openReadStream(entry, (err, s) => (err ? reject(err) : resolve(s))),
-  );
+/** The next entry of the central directory, or undefined at its end. */
+function nextEntry(zip: yauzl.ZipFile): Promise<yauzl.Entry | undefined> {
+  return new Promise((resolve, reject) => {
+    const done = (entry?: yauzl.Entry) => {
+      zip.off("entry", done).off("end", end).off("error", fail);
+      resolve(entry);
+    };
+    const end = () => done();
+    const fail = (err: Error) => {
+      zip.off("entry", done).off("end", end);
+      reject(err);
+    };
+    zip.once("entry", done).once("end", end).once("error", fail);
+    zip.readEntry();
+  });
+}
+
+/** One sequential read: SHA-256 of the whole file, and the CRC-32 of each stored entry's data. */
+async function hashAndCheck(file: string, ranges: StoredRange[]): Promise<VerifiedArchive> {
+  const hash = createHash("sha256");
+  const fh = await open(file, "r");
+  const buffer = Buffer.allocUnsafe(CHUNK);
+  let at = 0;
+  let next = 0;
   let crc = 0;
-  for await (const chunk of stream) crc = crc32(chunk as Buffer, crc);
-  if (crc >>> 0 !== want.crc32) throw new Error(`${want.name}: data CRC ${crc >>> 0} does not match ${want.crc32}`);
+  try {
+    for (;;) {
+      const { bytesRead } = await fh.read(buffer, 0, CHUNK, at);
+      if (bytesRead === 0) break;
+      const chunk = buffer.subarray(0, bytesRead);
+      hash.update(chunk);
+      const chunkEnd = at + bytesRead;
+      while (next < ranges.length && ranges[next]!.start < chunkEnd) {
+        const r = ranges[next]!;
+        crc = crc32(chunk.subarray(Math.max(r.start, at) - at, Math.min(r.end, chunkEnd) - at), crc);
+        if (r.end > chunkEnd) break;
+        if (crc >>> 0 !== r.crc32) throw new Error(`${r.name}: data CRC ${crc >>> 0} does not match ${r.crc32}`);
+        crc = 0;
+        next++;
+      }
+      at = chunkEnd;
+    }
+  } finally {
+    await fh.close();
+  }
+  if (next !== ranges.length) throw new Error(`${file}: ends before the data of ${ranges[next]!.name}`);
+  return { sha256: hash.digest("hex"), bytes: at };
 }

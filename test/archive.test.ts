@@ -1,0 +1,67 @@
+import { readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { crc32 } from "node:zlib";
+import { describe, expect, it } from "vitest";
+import { verifyZip } from "../src/archive/verify.js";
+import { writeZip, type ZipEntrySource } from "../src/archive/write.js";
+import { sha256, tempDir, testWithThirdPartyTools } from "./helpers.js";
+
+const entry = (name: string, data: Buffer, store = true): ZipEntrySource => ({
+  name,
+  data,
+  store,
+  crc32: crc32(data),
+  size: data.length,
+});
+
+async function written(entries: ZipEntrySource[]) {
+  const file = path.join(await tempDir(), "a.zip");
+  await writeZip(file, entries);
+  return file;
+}
+
+describe("writeZip + verifyZip (the commit protocol's check)", () => {
+  const photo = Buffer.alloc(9 * 1024 * 1024, 0x5a); // larger than one read chunk, so ranges span chunks
+  photo.write("PHOTO", 100);
+  const entries = () => [
+    entry("WO_1/a-0.jpg", photo),
+    entry("WO_1/metadata.json", Buffer.from('{"a": 1}\n'), false),
+    entry("WO_2/b-0.jpg", Buffer.from("tiny")),
+  ];
+
+  it("accepts what it wrote, and reports the file's SHA-256 and size", async () => {
+    const file = await written(entries());
+    const v = await verifyZip(file, entries());
+    const bytes = await readFile(file);
+    expect(v).toEqual({ sha256: sha256(bytes), bytes: bytes.length });
+    await testWithThirdPartyTools(file);
+  });
+
+  it("refuses a stored entry whose bytes were damaged after writing", async () => {
+    const file = await written(entries());
+    const bytes = await readFile(file);
+    bytes[bytes.indexOf("PHOTO") + 1] ^= 0xff;
+    await writeFile(file, bytes);
+    await expect(verifyZip(file, entries())).rejects.toThrow(/WO_1\/a-0\.jpg: data CRC/);
+  });
+
+  it("refuses when the recorded CRC is not the one meant (a source changed while packing)", async () => {
+    const file = await written(entries());
+    const meant = entries();
+    meant[2] = { ...meant[2]!, crc32: 1234 };
+    await expect(verifyZip(file, meant)).rejects.toThrow(/WO_2\/b-0\.jpg: recorded CRC/);
+  });
+
+  it("refuses missing, extra or reordered entries", async () => {
+    const file = await written(entries());
+    await expect(verifyZip(file, entries().slice(0, 2))).rejects.toThrow(/holds 3 entries, expected 2/);
+    await expect(verifyZip(file, [...entries()].reverse())).rejects.toThrow(/where "WO_2\/b-0.jpg" was expected/);
+  });
+
+  it("refuses a truncated archive", async () => {
+    const file = await written(entries());
+    const bytes = await readFile(file);
+    await writeFile(file, bytes.subarray(0, bytes.length - 30));
+    await expect(verifyZip(file, entries())).rejects.toThrow();
+  });
+});
