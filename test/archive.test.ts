@@ -40,7 +40,8 @@ describe("writeZip + verifyZip (the commit protocol's check)", () => {
   it("refuses a stored entry whose bytes were damaged after writing", async () => {
     const file = await written(entries());
     const bytes = await readFile(file);
-    bytes[bytes.indexOf("PHOTO") + 1] ^= 0xff;
+    const at = bytes.indexOf("PHOTO") + 1;
+    bytes[at] = bytes[at]! ^ 0xff;
     await writeFile(file, bytes);
     await expect(verifyZip(file, entries())).rejects.toThrow(/WO_1\/a-0\.jpg: data CRC/);
   });
