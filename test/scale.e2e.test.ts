@@ -132,21 +132,27 @@ describe("ZIP64 (§8)", () => {
   });
 
   it.runIf(process.env.WOPACK_BIG_TESTS === "1")(
-    "an archive larger than 4 GiB passes unzip, 7z and python's zipfile",
+    "an archive larger than 4 GiB, with an entry above 4 GiB and one past it, passes unzip, 7z and python",
     async () => {
       const dir = await tempDir();
-      const chunk = Buffer.alloc(64 * 1024 * 1024, 7);
+      // a sparse source of 4.1 GiB of zeros: every ZIP64 field is needed (an entry's size, then an offset)
+      const size = Math.round(4.1 * 2 ** 30);
       const big = path.join(dir, "big.bin");
       const { open } = await import("node:fs/promises");
       const fh = await open(big, "w");
-      let crc = 0;
-      for (let i = 0; i < 24; i++) {
-        await fh.write(chunk); // 1.5 GiB
-        crc = crc32(chunk, crc);
-      }
+      await fh.truncate(size);
       await fh.close();
-      const size = 24 * chunk.length;
-      const entries = [0, 1, 2].map((i) => ({ name: `WO_1/big-${i}.jpg`, file: big, store: true, crc32: crc >>> 0, size }));
+      const zeros = Buffer.alloc(64 * 1024 * 1024);
+      let crc = 0;
+      for (let done = 0; done < size; done += zeros.length)
+        crc = crc32(zeros.subarray(0, Math.min(zeros.length, size - done)), crc);
+      const small = Buffer.from("after the big one\n");
+      const json = Buffer.from("{}\n");
+      const entries = [
+        { name: "WO_1/big-0.jpg", file: big, store: true, crc32: crc >>> 0, size },
+        { name: "WO_1/metadata.json", data: json, store: false, crc32: crc32(json), size: json.length },
+        { name: "WO_1/small-1.jpg", data: small, store: true, crc32: crc32(small), size: small.length },
+      ];
       const zip = path.join(dir, "big.zip");
       await writeZip(zip, entries);
       await verifyZip(zip, entries);
