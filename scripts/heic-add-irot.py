@@ -7,20 +7,7 @@ Usage: heic-add-irot.py IN OUT ANGLE   (ANGLE: 1, 2 or 3 = 90, 180, 270 degrees 
 import struct
 import sys
 
-
-def boxes(data, start, end):
-    at = start
-    while at < end:
-        size, kind = struct.unpack(">I4s", data[at:at + 8])
-        yield at, size, kind.decode("latin1")
-        at += size
-
-
-def find(data, start, end, kind):
-    for at, size, k in boxes(data, start, end):
-        if k == kind:
-            return at, size
-    raise SystemExit(f"no {kind} box")
+from heif_boxes import boxes, find
 
 
 def main(src, dst, angle):

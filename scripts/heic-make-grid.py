@@ -8,20 +8,7 @@ Usage: heic-make-grid.py OUT COLUMNS ROWS TILE.heic...
 import struct
 import sys
 
-
-def boxes(data, start, end):
-    at = start
-    while at < end:
-        size, kind = struct.unpack(">I4s", data[at:at + 8])
-        yield at, size, kind.decode("latin1")
-        at += size
-
-
-def child(data, start, end, kind):
-    for at, size, k in boxes(data, start, end):
-        if k == kind:
-            return at, size
-    raise SystemExit(f"no {kind} box")
+from heif_boxes import find
 
 
 def box(kind, payload):
@@ -35,14 +22,14 @@ def full_box(kind, version, flags, payload):
 def read_tile(path):
     """(hvcC box bytes, width, height, coded bytes) of a single-image HEIC written by heif-enc."""
     data = open(path, "rb").read()
-    meta_at, meta_size = child(data, 0, len(data), "meta")
+    meta_at, meta_size = find(data, 0, len(data), "meta")
     body, end = meta_at + 12, meta_at + meta_size
-    iprp_at, iprp_size = child(data, body, end, "iprp")
-    ipco_at, ipco_size = child(data, iprp_at + 8, iprp_at + iprp_size, "ipco")
-    hvcc_at, hvcc_size = child(data, ipco_at + 8, ipco_at + ipco_size, "hvcC")
-    ispe_at, _ = child(data, ipco_at + 8, ipco_at + ipco_size, "ispe")
+    iprp_at, iprp_size = find(data, body, end, "iprp")
+    ipco_at, ipco_size = find(data, iprp_at + 8, iprp_at + iprp_size, "ipco")
+    hvcc_at, hvcc_size = find(data, ipco_at + 8, ipco_at + ipco_size, "hvcC")
+    ispe_at, _ = find(data, ipco_at + 8, ipco_at + ipco_size, "ispe")
     width, height = struct.unpack(">II", data[ispe_at + 12:ispe_at + 20])
-    iloc_at, _ = child(data, body, end, "iloc")
+    iloc_at, _ = find(data, body, end, "iloc")
     version, sizes, base_size = data[iloc_at + 8], data[iloc_at + 12], data[iloc_at + 13] >> 4
     count = struct.unpack(">H", data[iloc_at + 14:iloc_at + 16])[0]
     if version != 0 or sizes != 0x44 or base_size not in (0, 4) or count != 1:

@@ -4,20 +4,22 @@ import { hostname } from "node:os";
 import path from "node:path";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { archivesIn, BIN, execFileP, put, readZip, snapshot, waitFor, wopack, workspace } from "./helpers.js";
-
-/** A noisy 1200x1000 JPEG of about 1.5 MB: stored as is, so the archive gets big fast. */
-async function noiseJpeg(seed: number): Promise<Buffer> {
-  const raw = Buffer.alloc(1200 * 1000 * 3);
-  for (let i = 0; i < raw.length; i++) raw[i] = (Math.imul(i + seed, 2654435761) >>> 11) & 255;
-  return sharp(raw, { raw: { width: 1200, height: 1000, channels: 3 } })
-    .jpeg({ quality: 95 })
-    .toBuffer();
-}
+import {
+  archivesIn,
+  BIN,
+  execFileP,
+  noiseJpeg,
+  put,
+  readZip,
+  snapshot,
+  waitForPartialArchive,
+  wopack,
+  workspace,
+} from "./helpers.js";
 
 async function bigStaging(workOrders: number, photosEach = 2) {
   const ws = await workspace();
-  const photo = await noiseJpeg(1);
+  const photo = await noiseJpeg();
   for (let w = 0; w < workOrders; w++) {
     for (let p = 0; p < photosEach; p++) await put(ws.staging, `WO_${String(w).padStart(3, "0")}/meter/p${p}.jpg`, photo);
   }
@@ -54,11 +56,7 @@ describe("commit protocol under faults (§8)", () => {
     const before = await snapshot(ws.staging);
     const child = spawn(process.execPath, [BIN, "pack", ws.staging, "--out", ws.out], { stdio: "ignore" });
     const tmp = path.join(ws.out, ".wopack", "tmp");
-    await waitFor(async () => {
-      const names = await readdir(tmp).catch(() => []);
-      const partial = names.find((n) => n.endsWith(".zip.partial"));
-      return partial !== undefined && (await stat(path.join(tmp, partial))).size > 20_000_000;
-    }, "the archive to be half written");
+    await waitForPartialArchive(ws.out, 20_000_000);
     child.kill("SIGKILL");
     await new Promise((r) => child.on("close", r));
 
@@ -216,10 +214,7 @@ describe("interruption (§9)", () => {
     let stderr = "";
     child.stderr.on("data", (d) => (stderr += d));
     const tmp = path.join(ws.out, ".wopack", "tmp");
-    await waitFor(async () => {
-      const partial = (await readdir(tmp).catch(() => [])).find((n) => n.endsWith(".zip.partial"));
-      return partial !== undefined && (await stat(path.join(tmp, partial))).size > 10_000_000;
-    }, "the archive to be part written");
+    await waitForPartialArchive(ws.out, 10_000_000);
     child.kill("SIGINT");
     const code = await new Promise((r) => child.on("close", r));
     expect(code, `${stdout}\n${stderr}`).toBe(130);

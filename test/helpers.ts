@@ -226,3 +226,28 @@ export async function snapshot(dir: string): Promise<Record<string, string>> {
 export function sha256(data: Buffer): string {
   return createHash("sha256").update(data).digest("hex");
 }
+
+/** A JPEG of noise (xorshift), which JPEG cannot compress much: big archives from few pixels. */
+export async function noiseJpeg(width = 1200, height = 1000, seed = 1, quality = 95): Promise<Buffer> {
+  const raw = Buffer.alloc(width * height * 3);
+  let x = (2463534242 + seed) >>> 0;
+  for (let i = 0; i < raw.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    raw[i] = x & 255;
+  }
+  return sharp(raw, { raw: { width, height, channels: 3 } })
+    .jpeg({ quality, chromaSubsampling: "4:4:4" })
+    .toBuffer();
+}
+
+/** Waits until an archive is being written in out/.wopack/tmp and has reached `minBytes`. */
+export async function waitForPartialArchive(out: string, minBytes: number): Promise<void> {
+  const { readdir: rd, stat: st } = await import("node:fs/promises");
+  const tmp = path.join(out, ".wopack", "tmp");
+  await waitFor(async () => {
+    const partial = (await rd(tmp).catch(() => [] as string[])).find((n) => n.endsWith(".zip.partial"));
+    return partial !== undefined && (await st(path.join(tmp, partial)).catch(() => ({ size: 0 }))).size > minBytes;
+  }, `an archive of ${minBytes} bytes to be part written`);
+}

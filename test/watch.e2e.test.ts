@@ -1,9 +1,20 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { open, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { open, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { archivesIn, BIN, FIXTURES, put, readZip, sha256, waitFor, workspace } from "./helpers.js";
+import {
+  archivesIn,
+  BIN,
+  FIXTURES,
+  noiseJpeg,
+  put,
+  readZip,
+  sha256,
+  waitFor,
+  waitForPartialArchive,
+  workspace,
+} from "./helpers.js";
 
 interface Event {
   event: string;
@@ -258,20 +269,10 @@ describe("watch across crashes and stops (§8)", () => {
   });
 
   it("SIGKILL while writing, then a restart: nothing lost, nothing packed twice", async () => {
-    const raw = Buffer.alloc(1200 * 1000 * 3);
-    for (let i = 0; i < raw.length; i++) raw[i] = (Math.imul(i, 2654435761) >>> 11) & 255;
-    const ws = await staging(
-      30,
-      await sharp(raw, { raw: { width: 1200, height: 1000, channels: 3 } })
-        .jpeg({ quality: 95 })
-        .toBuffer(),
-    );
+    const ws = await staging(30, await noiseJpeg());
     const w = new Watcher([ws.staging, "--out", ws.out, "--settle", "200ms"]);
-    const tmp = path.join(ws.out, ".wopack", "tmp");
-    await waitFor(async () => {
-      const partial = (await readdir(tmp).catch(() => [])).find((n) => n.endsWith(".zip.partial"));
-      return partial !== undefined && (await stat(path.join(tmp, partial))).size > 10_000_000;
-    }, "the archive to be part written");
+    const _tmp = path.join(ws.out, ".wopack", "tmp");
+    await waitForPartialArchive(ws.out, 10_000_000);
     w.child.kill("SIGKILL");
     await w.exited;
     expect(await archivesIn(ws.out)).toEqual([]);
@@ -279,20 +280,10 @@ describe("watch across crashes and stops (§8)", () => {
   });
 
   it("SIGTERM while writing: exits within 10 s, rolls the archive back, and a restart finishes the job", async () => {
-    const raw = Buffer.alloc(1200 * 1000 * 3);
-    for (let i = 0; i < raw.length; i++) raw[i] = (Math.imul(i, 2654435761) >>> 11) & 255;
-    const ws = await staging(
-      30,
-      await sharp(raw, { raw: { width: 1200, height: 1000, channels: 3 } })
-        .jpeg({ quality: 95 })
-        .toBuffer(),
-    );
+    const ws = await staging(30, await noiseJpeg());
     const w = new Watcher([ws.staging, "--out", ws.out, "--settle", "200ms"]);
     const tmp = path.join(ws.out, ".wopack", "tmp");
-    await waitFor(async () => {
-      const partial = (await readdir(tmp).catch(() => [])).find((n) => n.endsWith(".zip.partial"));
-      return partial !== undefined && (await stat(path.join(tmp, partial))).size > 10_000_000;
-    }, "the archive to be part written");
+    await waitForPartialArchive(ws.out, 10_000_000);
     const stopped = Date.now();
     const { code } = await w.stop("SIGTERM");
     expect(Date.now() - stopped).toBeLessThan(10_000);

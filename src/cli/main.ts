@@ -52,6 +52,19 @@ function onArchiveFlag(value: unknown): string[] | undefined {
     : usage("--on-archive", value, 'give a command to run, e.g. --on-archive "./upload.sh --bucket x"');
 }
 
+/** What PACKING_FLAGS say, over the config: the options pack and watch pass to the pipeline alike. */
+function packingOptions(config: Config, argv: Common & Record<string, unknown>) {
+  return {
+    config: { ...config, images: imageSettings(config, argv) },
+    maxArchiveSize: sizeFlag("--max-archive-size", argv.maxArchiveSize as string | undefined) ?? config.archive.maxSize,
+    maxWorkOrders: (argv.maxWorkOrders as number | undefined) ?? config.archive.maxWorkOrders,
+    metadataFile: argv.metadata as string | undefined,
+    allowIncomplete: Boolean(argv.allowIncomplete),
+    onArchive: onArchiveFlag(argv.onArchive),
+    ...(argv.concurrency ? { concurrency: argv.concurrency } : {}),
+  };
+}
+
 /** The config's image settings with the flags applied over them. */
 function imageSettings(config: Config, argv: Record<string, unknown>): Config["images"] {
   const images = { ...config.images };
@@ -66,7 +79,6 @@ function imageSettings(config: Config, argv: Record<string, unknown>): Config["i
 async function runPack(argv: Common & Record<string, unknown>): Promise<number> {
   const staging = String(argv.staging);
   const { config } = await loadConfig({ ...(argv.config ? { configPath: argv.config } : {}), staging });
-  const images = imageSettings(config, argv);
   const settle =
     argv.settle === undefined
       ? (config.watch.settle ?? 0)
@@ -88,18 +100,12 @@ async function runPack(argv: Common & Record<string, unknown>): Promise<number> 
     const result = await pack({
       staging,
       out: String(argv.out),
-      config: { ...config, images },
       dryRun: argv.dryRun,
       settleMs: settle,
       readyMarker: (argv.readyMarker as string | undefined) ?? config.watch.readyMarker,
       repack: Boolean(argv.repack),
       moveTo: argv.moveTo as string | undefined,
-      ...(argv.concurrency ? { concurrency: argv.concurrency } : {}),
-      maxArchiveSize: sizeFlag("--max-archive-size", argv.maxArchiveSize as string | undefined) ?? config.archive.maxSize,
-      maxWorkOrders: (argv.maxWorkOrders as number | undefined) ?? config.archive.maxWorkOrders,
-      metadataFile: argv.metadata as string | undefined,
-      allowIncomplete: Boolean(argv.allowIncomplete),
-      onArchive: onArchiveFlag(argv.onArchive),
+      ...packingOptions(config, argv),
       signal: controller.signal,
       logger,
       ...(bar ? { onProgress: bar.update } : {}),
@@ -118,7 +124,6 @@ async function runPack(argv: Common & Record<string, unknown>): Promise<number> 
 async function runWatch(argv: Common & Record<string, unknown>): Promise<number> {
   const staging = String(argv.staging);
   const { config } = await loadConfig({ ...(argv.config ? { configPath: argv.config } : {}), staging });
-  const images = imageSettings(config, argv);
   const readyMarker = (argv.readyMarker as string | undefined) ?? config.watch.readyMarker;
   const duration = (flag: string, v: unknown, fallback: number | undefined) =>
     v === undefined ? fallback : (parseDuration(String(v)) ?? usage(flag, v, "not a duration (e.g. 30s, 10m, 500ms)"));
@@ -146,7 +151,6 @@ async function runWatch(argv: Common & Record<string, unknown>): Promise<number>
     const summary = await watch({
       staging,
       out: String(argv.out),
-      config: { ...config, images },
       settleMs,
       batchWindowMs,
       pollMs,
@@ -154,12 +158,7 @@ async function runWatch(argv: Common & Record<string, unknown>): Promise<number>
       moveTo: argv.moveTo as string | undefined,
       failedTo: argv.failedTo as string | undefined,
       healthFile: argv.healthFile as string | undefined,
-      metadataFile: argv.metadata as string | undefined,
-      allowIncomplete: Boolean(argv.allowIncomplete),
-      onArchive: onArchiveFlag(argv.onArchive),
-      maxArchiveSize: sizeFlag("--max-archive-size", argv.maxArchiveSize as string | undefined) ?? config.archive.maxSize,
-      maxWorkOrders: (argv.maxWorkOrders as number | undefined) ?? config.archive.maxWorkOrders,
-      ...(argv.concurrency ? { concurrency: argv.concurrency } : {}),
+      ...packingOptions(config, argv),
       signal: controller.signal,
       logger: makeLogger(argv),
       onEvent: write,
@@ -205,6 +204,22 @@ function report(err: unknown, argv: { json?: boolean; verbose?: boolean }): numb
   return EXIT.bug;
 }
 
+/** The flags pack and watch share: archive splitting, image settings, metadata, the hook. */
+const PACKING_FLAGS = {
+  "max-archive-size": { type: "string", describe: "split archives at this size (e.g. 500MB, 2GiB)" },
+  "max-work-orders": { type: "number", describe: "at most this many work orders per archive" },
+  "max-image-size": { type: "string", describe: "re-encode images larger than this (default 5MB)" },
+  "max-dimension": { type: "number", describe: "downscale images wider or taller than this many pixels" },
+  "max-pixels": { type: "number", describe: "refuse images above this many pixels (default 100000000)" },
+  "strip-gps": { type: "boolean", describe: "remove location data from every packed image (re-encoding where needed)" },
+  metadata: { type: "string", describe: "metadata sidecar: CSV with a header, or JSON keyed by work-order id" },
+  "allow-incomplete": { type: "boolean", default: false, describe: "write null for missing required metadata (with a warning)" },
+  "on-archive": {
+    type: "string",
+    describe: "run this command after each committed archive, its path as last argument (no shell)",
+  },
+} as const;
+
 export async function main(args: string[]): Promise<number> {
   let exitCode: number = EXIT.ok;
   let parsed: Common = { json: args.includes("--json"), dryRun: false, quiet: false, verbose: args.includes("--verbose") };
@@ -236,26 +251,8 @@ export async function main(args: string[]): Promise<number> {
           })
           .option("ready-marker", { type: "string", describe: "only work orders holding this file are ready (e.g. .ready)" })
           .option("move-to", { type: "string", describe: "move packed work orders here once committed" })
-          .option("max-archive-size", { type: "string", describe: "split archives at this size (e.g. 500MB, 2GiB)" })
-          .option("max-work-orders", { type: "number", describe: "at most this many work orders per archive" })
-          .option("max-image-size", { type: "string", describe: "re-encode images larger than this (default 5MB)" })
-          .option("max-dimension", { type: "number", describe: "downscale images wider or taller than this many pixels" })
-          .option("strip-gps", {
-            type: "boolean",
-            describe: "remove location data from every packed image (re-encoding where needed)",
-          })
-          .option("max-pixels", { type: "number", describe: "refuse images above this many pixels (default 100000000)" })
           .option("repack", { type: "boolean", default: false, describe: "pack work orders again even if the ledger has them" })
-          .option("metadata", { type: "string", describe: "metadata sidecar: CSV with a header, or JSON keyed by work-order id" })
-          .option("allow-incomplete", {
-            type: "boolean",
-            default: false,
-            describe: "write null for missing required metadata (with a warning)",
-          })
-          .option("on-archive", {
-            type: "string",
-            describe: "run this command after each committed archive, its path as last argument (no shell)",
-          }),
+          .options(PACKING_FLAGS),
       async (argv) => {
         parsed = argv as unknown as Common;
         exitCode = await runPack(argv as unknown as Common & Record<string, unknown>);
@@ -293,18 +290,7 @@ export async function main(args: string[]): Promise<number> {
             type: "string",
             describe: "heartbeat JSON for monitoring (default <out>/.wopack/health.json)",
           })
-          .option("max-archive-size", { type: "string", describe: "split archives at this size (e.g. 500MB, 2GiB)" })
-          .option("max-work-orders", { type: "number", describe: "at most this many work orders per archive" })
-          .option("max-image-size", { type: "string", describe: "re-encode images larger than this (default 5MB)" })
-          .option("max-dimension", { type: "number", describe: "downscale images wider or taller than this many pixels" })
-          .option("max-pixels", { type: "number", describe: "refuse images above this many pixels" })
-          .option("strip-gps", { type: "boolean", describe: "remove location data from every packed image" })
-          .option("metadata", { type: "string", describe: "metadata sidecar: CSV with a header, or JSON keyed by work-order id" })
-          .option("allow-incomplete", { type: "boolean", default: false, describe: "write null for missing required metadata" })
-          .option("on-archive", {
-            type: "string",
-            describe: "run this command after each committed archive, its path as last argument (no shell)",
-          }),
+          .options(PACKING_FLAGS),
       async (argv) => {
         parsed = argv as unknown as Common;
         exitCode = await runWatch(argv as unknown as Common & Record<string, unknown>);

@@ -3,15 +3,7 @@ import path from "node:path";
 import { watch as watchFiles } from "chokidar";
 import { freeName, moveItem, stateDir, tmpDir, writeFileAtomic } from "../commit.js";
 import { ioError, WopackError } from "../errors.js";
-import {
-  type Logger,
-  openOutput,
-  type PackOptions,
-  type PackResult,
-  packOnce,
-  type RefusedReport,
-  silentLogger,
-} from "../pack.js";
+import { openOutput, type PackOptions, type PackResult, packOnce, type RefusedReport, silentLogger } from "../pack.js";
 import { isIgnoredName } from "../plan/ignore.js";
 import { groupStaging } from "../plan/plan.js";
 import { scanStaging } from "../scan.js";
