@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, rm, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { crc32 } from "node:zlib";
@@ -28,7 +28,7 @@ import type { Config } from "./config/schema.js";
 import { ioError, type Problem, WopackError } from "./errors.js";
 import { type HookRun, runHook } from "./hook.js";
 import { HeicPool } from "./images/heicPool.js";
-import { normalizeImage } from "./images/normalize.js";
+import { checkAsIs, normalizeImage } from "./images/normalize.js";
 import { isIgnoredName } from "./plan/ignore.js";
 import type { SidecarRow } from "./plan/metadata.js";
 import { type Plan, type PlannedPhoto, type PlannedWorkOrder, planPack, type RefusedWorkOrder } from "./plan/plan.js";
@@ -457,13 +457,57 @@ type PhotoOutcome =
   | { photo: PlannedPhoto; problem: Problem }
   | {
       photo: PlannedPhoto;
-      normalized: { ext: "jpg" | "png"; file: string; size: number; crc32: number; conversion?: string; warnings: Problem[] };
+      normalized: {
+        ext: "jpg" | "png";
+        file: string;
+        size: number;
+        /** unknown for a file copied as is: the archive writer computes it */
+        crc32?: number;
+        conversion?: string;
+        warnings: Problem[];
+        unchangedSince?: { size: number; mtimeMs: number };
+      };
     };
 
-/** Reads, checks and converts one photo; a converted one is spooled to a file (not kept in memory). */
+const HEAD_BYTES = 256 * 1024;
+const TAIL_BYTES = 64 * 1024;
+
+/** The first and last bytes of a file, and its size and mtime at that moment. */
+async function readEnds(file: string): Promise<{ head: Buffer; tail: Buffer; size: number; mtimeMs: number }> {
+  const fh = await open(file, "r");
+  try {
+    const { size, mtimeMs } = await fh.stat();
+    const head = Buffer.alloc(Math.min(size, HEAD_BYTES));
+    await fh.read(head, 0, head.length, 0);
+    const tail = Buffer.alloc(Math.min(size, TAIL_BYTES));
+    await fh.read(tail, 0, tail.length, size - tail.length);
+    return { head, tail, size, mtimeMs };
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Reads, checks and converts one photo; a converted one is spooled to a file (not kept in memory). A JPEG
+ * or PNG that can be packed as is is judged from its first and last bytes only: the archive writer copies
+ * it (computing its CRC on the way) and fails if it changed since.
+ */
 async function normalizePhoto(photo: PlannedPhoto, ctx: RunContext, spool: string | null): Promise<PhotoOutcome> {
   const { progress } = ctx;
   ctx.signal?.throwIfAborted();
+  if (photo.type === "jpeg" || photo.type === "png") {
+    const ends = await readEnds(photo.abs).catch(() => undefined);
+    const verdict = ends && (await checkAsIs(photo.source, photo.type, ends, ctx.config.images));
+    if (ends && verdict && verdict !== "full") {
+      progress.photosDone++;
+      progress.bytesDone += ends.size;
+      ctx.onProgress?.(progress);
+      if (verdict !== "copy") return { photo, problem: verdict };
+      const ext = photo.type === "jpeg" ? "jpg" : "png";
+      const unchangedSince = { size: ends.size, mtimeMs: ends.mtimeMs };
+      return { photo, normalized: { ext, file: photo.abs, size: ends.size, warnings: [], unchangedSince } };
+    }
+  }
   let bytes: Buffer;
   try {
     bytes = await readFile(photo.abs);
@@ -525,7 +569,14 @@ async function prepareWorkOrder(wo: PlannedWorkOrder, ctx: RunContext, spoolRoot
     if (!("normalized" in o)) continue;
     const { photo, normalized: n } = o;
     const name = `${wo.id}/${photo.taskGroup}-${photo.n}.${n.ext}`;
-    entries.push({ name, file: n.file, store: true, crc32: n.crc32, size: n.size });
+    entries.push({
+      name,
+      file: n.file,
+      store: true,
+      size: n.size,
+      ...(n.crc32 === undefined ? {} : { crc32: n.crc32 }),
+      ...(n.unchangedSince ? { unchangedSince: n.unchangedSince } : {}),
+    });
     report.push({ entry: name, source: photo.source, bytes: n.size, ...(n.conversion ? { conversion: n.conversion } : {}) });
     warnings.push(...n.warnings);
   }
@@ -573,7 +624,10 @@ async function commitArchive(
   let verified: { sha256: string; bytes: number };
   try {
     await archive.finish();
-    verified = await verifyZip(tmp, archive.entries);
+    verified = await verifyZip(
+      tmp,
+      archive.entries.map((e) => ({ name: e.name, size: e.size, crc32: e.crc32 ?? Number.NaN })),
+    );
   } catch (err) {
     await rm(tmp, { force: true });
     throw writeFailure(err, ctx);

@@ -6,7 +6,7 @@ import { verifyZip } from "../src/archive/verify.js";
 import { writeZip, type ZipEntrySource } from "../src/archive/write.js";
 import { sha256, tempDir, testWithThirdPartyTools } from "./helpers.js";
 
-const entry = (name: string, data: Buffer, store = true): ZipEntrySource => ({
+const entry = (name: string, data: Buffer, store = true): ZipEntrySource & { crc32: number } => ({
   name,
   data,
   store,
@@ -64,5 +64,38 @@ describe("writeZip + verifyZip (the commit protocol's check)", () => {
     const bytes = await readFile(file);
     await writeFile(file, bytes.subarray(0, bytes.length - 30));
     await expect(verifyZip(file, entries())).rejects.toThrow();
+  });
+});
+
+describe("files copied as is", () => {
+  it("get their CRC computed while copied and written back into the local header", async () => {
+    const dir = await tempDir();
+    const photo = Buffer.alloc(3 * 1024 * 1024 + 17, 0x33);
+    const file = path.join(dir, "photo.jpg");
+    await writeFile(file, photo);
+    const e: ZipEntrySource = { name: "WO_1/a-0.jpg", file, store: true, size: photo.length };
+    const zip = path.join(dir, "a.zip");
+    await writeZip(zip, [e]);
+    expect(e.crc32).toBe(crc32(photo));
+    await verifyZip(zip, [{ name: e.name, size: e.size, crc32: e.crc32! }]);
+    await testWithThirdPartyTools(zip); // unzip checks the local header's CRC too
+  });
+
+  it("fail the archive when the file changed since it was checked, and leave no partial file", async () => {
+    const dir = await tempDir();
+    const file = path.join(dir, "photo.jpg");
+    await writeFile(file, Buffer.alloc(1000, 1));
+    const { stat } = await import("node:fs/promises");
+    const seen = await stat(file);
+    const e: ZipEntrySource = {
+      name: "WO_1/a-0.jpg",
+      file,
+      store: true,
+      size: 1000,
+      unchangedSince: { size: seen.size, mtimeMs: seen.mtimeMs - 1000 },
+    };
+    const zip = path.join(dir, "a.zip");
+    await expect(writeZip(zip, [e])).rejects.toThrow(/changed while it was being packed/);
+    await expect(stat(zip)).rejects.toThrow();
   });
 });

@@ -1,4 +1,5 @@
 import { rm } from "node:fs/promises";
+import { crc32 } from "node:zlib";
 import { ZipWriter } from "./zip.js";
 
 export interface ZipEntrySource {
@@ -9,9 +10,14 @@ export interface ZipEntrySource {
   data?: Buffer;
   /** images are stored, JSON is deflated (§8) */
   store: boolean;
-  /** CRC-32 of the bytes, computed when they were checked; the archive is verified against it */
-  crc32: number;
+  /**
+   * CRC-32 of the bytes, when already known (computed when they were checked); for a file copied as is it
+   * is computed while copying and filled in here. The archive is verified against it.
+   */
+  crc32?: number;
   size: number;
+  /** for a file: its size and mtime when it was checked; a file that changed since fails the archive */
+  unchangedSince?: { size: number; mtimeMs: number };
 }
 
 /**
@@ -26,8 +32,9 @@ export async function writeZip(
   const zip = await ZipWriter.create(file, signal);
   try {
     for await (const entry of entries) {
-      if (entry.data) await zip.addBuffer(entry.name, entry.data, entry.crc32, entry.store);
-      else if (entry.store) await zip.addFile(entry.name, entry.file!, entry.size, entry.crc32);
+      if (entry.data) await zip.addBuffer(entry.name, entry.data, entry.crc32 ?? crc32(entry.data), entry.store);
+      else if (entry.store)
+        entry.crc32 = await zip.addFile(entry.name, entry.file!, entry.size, entry.crc32, entry.unchangedSince);
       else throw new Error(`${entry.name}: a file source must be stored`);
     }
     return await zip.finish();

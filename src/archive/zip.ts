@@ -1,6 +1,6 @@
 import type { FileHandle } from "node:fs/promises";
 import { open } from "node:fs/promises";
-import { deflateRawSync } from "node:zlib";
+import { crc32, deflateRawSync } from "node:zlib";
 
 /** What the central directory needs of each entry: about a hundred bytes, however many entries. */
 interface Written {
@@ -46,13 +46,37 @@ export class ZipWriter {
     return this.offset;
   }
 
-  /** A stored entry copied from a file, which must still have the given size. */
-  async addFile(name: string, file: string, size: number, crc32: number): Promise<void> {
-    const header = this.begin(name, 0, crc32, size, size);
+  /**
+   * A stored entry copied from a file of the given size. Without a known CRC-32 it is computed while
+   * copying and written into the local header afterwards (the writer writes at positions, so it can go
+   * back). With `unchangedSince`, a file whose size or mtime moved since it was checked fails the archive.
+   */
+  async addFile(
+    name: string,
+    file: string,
+    size: number,
+    knownCrc?: number,
+    unchangedSince?: { size: number; mtimeMs: number },
+  ): Promise<number> {
+    const header = this.begin(name, 0, knownCrc ?? 0, size, size);
+    const entry = this.entries[this.entries.length - 1]!;
     await this.write(header);
     const src = await open(file, "r");
     try {
-      await this.copy(src, name, size);
+      const computed = await this.copy(src, name, size);
+      if (unchangedSince) {
+        const now = await src.stat();
+        if (now.size !== unchangedSince.size || now.mtimeMs !== unchangedSince.mtimeMs) {
+          throw new Error(`${file}: changed while it was being packed`);
+        }
+      }
+      if (knownCrc === undefined) {
+        entry.crc32 = computed;
+        const patch = Buffer.alloc(4);
+        patch.writeUInt32LE(computed, 0);
+        await this.fh.write(patch, 0, 4, entry.offset + 14);
+      }
+      return entry.crc32;
     } finally {
       await src.close();
     }
@@ -132,20 +156,23 @@ export class ZipWriter {
     return Buffer.concat([h, entry.name, extra]);
   }
 
-  /** Copies `size` bytes, reading the next chunk while the last one is written. */
-  private async copy(src: FileHandle, name: string, size: number): Promise<void> {
+  /** Copies `size` bytes, reading the next chunk while the last one is written; returns their CRC-32. */
+  private async copy(src: FileHandle, name: string, size: number): Promise<number> {
     let buffers = [Buffer.allocUnsafe(COPY_CHUNK), Buffer.allocUnsafe(COPY_CHUNK)];
     let done = 0;
+    let crc = 0;
     let reading = src.read(buffers[0]!, 0, Math.min(COPY_CHUNK, size), 0);
     while (done < size) {
       const { bytesRead } = await reading;
       if (bytesRead === 0) throw new Error(`${name}: the source shrank while it was being packed`);
       const chunk = buffers[0]!.subarray(0, bytesRead);
+      crc = crc32(chunk, crc);
       done += bytesRead;
       buffers = [buffers[1]!, buffers[0]!];
       if (done < size) reading = src.read(buffers[0]!, 0, Math.min(COPY_CHUNK, size - done), done);
       await this.write(chunk);
     }
+    return crc >>> 0;
   }
 
   private async write(data: Buffer): Promise<void> {

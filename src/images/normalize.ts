@@ -212,6 +212,34 @@ async function readPackable(source: string, type: "jpeg" | "png", bytes: Buffer,
   return meta;
 }
 
+/**
+ * The fast path for a JPEG or PNG: judged from the file's first and last bytes only. "copy": pack it as
+ * is; "full": it needs the full path (too big, CMYK, location data to strip, or a header past the head);
+ * or the problem that refuses it.
+ */
+export async function checkAsIs(
+  source: string,
+  type: "jpeg" | "png",
+  ends: { head: Buffer; tail: Buffer; size: number },
+  settings: ImageSettings,
+): Promise<"copy" | "full" | Problem> {
+  try {
+    checkIntegrity(source, type, ends.tail);
+    const meta = await sharp(ends.head, { limitInputPixels: false })
+      .metadata()
+      .catch(() => undefined);
+    if (!meta) return "full";
+    checkPixels(source, meta.width, meta.height, settings);
+    const tooBig =
+      ends.size > settings.maxImageSize || (settings.maxDimension && Math.max(meta.width, meta.height) > settings.maxDimension);
+    if (tooBig || meta.space === "cmyk" || (settings.stripGps && (await hasLocation(ends.head)))) return "full";
+    return "copy";
+  } catch (err) {
+    if (err instanceof ImageProblem) return err.problem;
+    throw err;
+  }
+}
+
 /** readPackable's verdict as a problem, for `validate`: undefined when the image would be accepted. */
 export async function checkPackableImage(
   source: string,
