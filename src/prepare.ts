@@ -1,0 +1,203 @@
+// Photo and work-order preparation: read, check, convert, spool; what the archive writer needs.
+import { mkdir, open, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { crc32 } from "node:zlib";
+import type pLimit from "p-limit";
+import type { ZipEntrySource } from "./archive/write.js";
+import { ioError, type Problem } from "./errors.js";
+import type { HeicPool } from "./images/heicPool.js";
+import { checkAsIs, normalizeImage } from "./images/normalize.js";
+import type { Logger, PackedEntry, PackOptions, PackResult, Progress } from "./pack.js";
+import type { PlannedPhoto, PlannedWorkOrder, RefusedWorkOrder } from "./plan/plan.js";
+
+export interface Prepared {
+  wo: PlannedWorkOrder;
+  entries: ZipEntrySource[];
+  report: PackedEntry[];
+  warnings: Problem[];
+  bytes: number;
+}
+
+/** Reads and checks the photos of these work orders without keeping anything; problems go to result.refused. */
+export async function checkPhotos(
+  wos: readonly { id: string; folder?: string; sources: string[]; photos: PlannedPhoto[] }[],
+  result: PackResult,
+  ctx: RunContext,
+) {
+  await Promise.all(
+    wos.map(async (wo) => {
+      const outcomes = await Promise.all(wo.photos.map((p) => ctx.photoLimit(() => normalizePhoto(p, ctx, null))));
+      const problems = outcomes.flatMap((o) => ("problem" in o ? [o.problem] : []));
+      if (!problems.length) return;
+      const target = result.refused.find((r) => r.id === wo.id);
+      if (target) target.problems.push(...problems);
+      else result.refused.push({ id: wo.id, ...(wo.folder ? { folder: wo.folder } : {}), sources: wo.sources, problems });
+    }),
+  );
+  result.refused.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+export interface RunContext extends PackOptions {
+  staging: string;
+  out: string;
+  concurrency: number;
+  log: Logger;
+  now: () => Date;
+  heic: HeicPool;
+  photoLimit: ReturnType<typeof pLimit>;
+  progress: Progress;
+}
+
+type PhotoOutcome =
+  | { photo: PlannedPhoto; problem: Problem }
+  | {
+      photo: PlannedPhoto;
+      normalized: {
+        ext: "jpg" | "png";
+        file: string;
+        size: number;
+        /** unknown for a file copied as is: the archive writer computes it */
+        crc32?: number;
+        conversion?: string;
+        warnings: Problem[];
+        unchangedSince?: { size: number; mtimeMs: number };
+      };
+    };
+
+const HEAD_BYTES = 256 * 1024;
+
+const TAIL_BYTES = 64 * 1024;
+
+/** The first and last bytes of a file, and its size and mtime at that moment. */
+async function readEnds(file: string): Promise<{ head: Buffer; tail: Buffer; size: number; mtimeMs: number }> {
+  const fh = await open(file, "r");
+  try {
+    const { size, mtimeMs } = await fh.stat();
+    const head = Buffer.alloc(Math.min(size, HEAD_BYTES));
+    await fh.read(head, 0, head.length, 0);
+    const tail = Buffer.alloc(Math.min(size, TAIL_BYTES));
+    await fh.read(tail, 0, tail.length, size - tail.length);
+    return { head, tail, size, mtimeMs };
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Reads, checks and converts one photo; a converted one is spooled to a file (not kept in memory). A JPEG
+ * or PNG that can be packed as is is judged from its first and last bytes only: the archive writer copies
+ * it (computing its CRC on the way) and fails if it changed since.
+ */
+async function normalizePhoto(photo: PlannedPhoto, ctx: RunContext, spool: string | null): Promise<PhotoOutcome> {
+  const { progress } = ctx;
+  ctx.signal?.throwIfAborted();
+  if (photo.type === "jpeg" || photo.type === "png") {
+    const ends = await readEnds(photo.abs).catch(() => undefined);
+    const verdict = ends && (await checkAsIs(photo.source, photo.type, ends, ctx.config.images));
+    if (ends && verdict && verdict !== "full") {
+      progress.photosDone++;
+      progress.bytesDone += ends.size;
+      ctx.onProgress?.(progress);
+      if (verdict !== "copy") return { photo, problem: verdict };
+      const ext = photo.type === "jpeg" ? "jpg" : "png";
+      const unchangedSince = { size: ends.size, mtimeMs: ends.mtimeMs };
+      return { photo, normalized: { ext, file: photo.abs, size: ends.size, warnings: [], unchangedSince } };
+    }
+  }
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(photo.abs);
+  } catch (err) {
+    const message = `${photo.source}: cannot be read (${(err as Error).message})`;
+    return {
+      photo,
+      problem: {
+        code: "E_UNREADABLE",
+        message,
+        hint: "check the file's permissions and that it is fully copied",
+        path: photo.source,
+      },
+    };
+  }
+  const n = await normalizeImage(
+    { source: photo.source, type: photo.type, bytes, captureDate: photo.captureDate },
+    ctx.config.images,
+    ctx.heic,
+  );
+  progress.photosDone++;
+  progress.bytesDone += bytes.length;
+  ctx.onProgress?.(progress);
+  if ("problem" in n) return { photo, problem: n.problem };
+  let file = photo.abs;
+  if (n.conversion !== undefined && spool) {
+    file = path.join(spool, `${photo.taskGroup}-${photo.n}.${n.ext}`);
+    try {
+      await writeFile(file, n.data);
+    } catch (err) {
+      throw ioError(err, `cannot write a converted image to ${spool}`);
+    }
+  }
+  const { data, ...rest } = n;
+  return { photo, normalized: { ...rest, file, size: data.length } };
+}
+
+export async function prepareWorkOrder(
+  wo: PlannedWorkOrder,
+  ctx: RunContext,
+  spoolRoot: string,
+): Promise<Prepared | RefusedWorkOrder> {
+  const spool = path.join(spoolRoot, wo.id);
+  await mkdir(spool, { recursive: true }).catch((err) => {
+    throw ioError(err, `cannot write to ${spoolRoot}`);
+  });
+  const outcomes = await Promise.all(wo.photos.map((photo) => ctx.photoLimit(() => normalizePhoto(photo, ctx, spool))));
+  const problems = outcomes.flatMap((o) => ("problem" in o ? [o.problem] : []));
+  if (problems.length)
+    return {
+      id: wo.id,
+      ...(wo.folder ? { folder: wo.folder } : {}),
+      sources: wo.sources,
+      fingerprint: wo.fingerprint,
+      problems,
+      photos: [],
+    };
+
+  const entries: ZipEntrySource[] = [];
+  const report: PackedEntry[] = [];
+  const warnings = [...wo.warnings];
+  for (const o of outcomes) {
+    if (!("normalized" in o)) continue;
+    const { photo, normalized: n } = o;
+    const name = `${wo.id}/${photo.taskGroup}-${photo.n}.${n.ext}`;
+    entries.push({
+      name,
+      file: n.file,
+      store: true,
+      size: n.size,
+      ...(n.crc32 === undefined ? {} : { crc32: n.crc32 }),
+      ...(n.unchangedSince ? { unchangedSince: n.unchangedSince } : {}),
+    });
+    report.push({ entry: name, source: photo.source, bytes: n.size, ...(n.conversion ? { conversion: n.conversion } : {}) });
+    warnings.push(...n.warnings);
+  }
+  const json = (name: string, data: Buffer) =>
+    entries.push({ name: `${wo.id}/${name}`, data, store: false, crc32: crc32(data), size: data.length });
+  if (Object.keys(wo.metadata).length || !ctx.config.metadata.omitWhenEmpty) {
+    json("metadata.json", Buffer.from(JSON.stringify(wo.metadata, null, 2) + "\n"));
+  }
+  if (wo.parameters) {
+    try {
+      json("parameters.json", await readFile(wo.parameters.abs));
+    } catch (err) {
+      const p = {
+        code: "E_UNREADABLE",
+        message: `${wo.parameters.source}: cannot be read (${(err as Error).message})`,
+        hint: "check the file's permissions",
+        path: wo.parameters.source,
+      };
+      return { id: wo.id, sources: wo.sources, fingerprint: wo.fingerprint, problems: [p], photos: [] };
+    }
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { wo, entries, report, warnings, bytes: entries.reduce((n, e) => n + e.size, 0) };
+}

@@ -1,0 +1,251 @@
+// Archives out of prepared work orders: streamed, split, verified, committed, sources moved.
+import { mkdir, rm } from "node:fs/promises";
+import path from "node:path";
+import { StreamingArchive } from "./archive/stream.js";
+import { verifyZip } from "./archive/verify.js";
+import {
+  appendLedger,
+  faultPoint,
+  finishMoves,
+  freeName,
+  type LedgerRecord,
+  type MoveItem,
+  publishNoClobber,
+  REPORT_SUFFIX,
+  syncDir,
+  tmpDir,
+  writeFileAtomic,
+} from "./commit.js";
+import { ioError, WopackError } from "./errors.js";
+import { runHook } from "./hook.js";
+import type { ArchiveReport, PackedWorkOrder, PackResult } from "./pack.js";
+import type { Plan, PlannedWorkOrder, RefusedWorkOrder } from "./plan/plan.js";
+import { type Prepared, prepareWorkOrder, type RunContext } from "./prepare.js";
+
+const LOOKAHEAD_WORK_ORDERS = 4;
+
+export async function planMoves(
+  wo: { id: string; folder?: string; sources: string[] },
+  staging: string,
+  moveTo: string,
+): Promise<MoveItem[]> {
+  const target = await freeName(moveTo, wo.id);
+  const moves: MoveItem[] = [];
+  if (wo.folder) moves.push({ from: path.join(staging, wo.folder), to: target });
+  for (const rel of wo.sources) {
+    if (!rel.includes("/")) moves.push({ from: path.join(staging, rel), to: path.join(target, rel) });
+  }
+  return moves;
+}
+
+/**
+ * Prepares work orders (conversions on all cores, a few work orders ahead) while the archive in progress
+ * streams the finished ones, in path order; splits archives by --max-work-orders / --max-archive-size.
+ */
+export async function runArchives(plan: Plan, result: PackResult, ctx: RunContext): Promise<void> {
+  const spool = path.join(tmpDir(ctx.out), `spool.${process.pid}`);
+  await mkdir(spool, { recursive: true }).catch((err) => {
+    throw ioError(err, `cannot write to ${ctx.out}`);
+  });
+  const prepare = (wo: PlannedWorkOrder) => prepareWorkOrder(wo, ctx, spool);
+  // Enough work orders in flight to keep every core busy even when one of them holds a slow photo.
+  const photosPerWorkOrder = Math.max(1, ctx.progress.photosTotal / Math.max(1, plan.ready.length));
+  const lookahead = Math.max(LOOKAHEAD_WORK_ORDERS, Math.ceil((ctx.concurrency * 4) / photosPerWorkOrder));
+
+  const started: Promise<Prepared | RefusedWorkOrder>[] = [];
+  const start = (i: number) => {
+    if (i >= plan.ready.length || started[i]) return;
+    started[i] = prepare(plan.ready[i]!);
+    started[i].catch(() => undefined); // awaited in order below; an abort must not surface as unhandled first
+  };
+  let current: { archive: StreamingArchive; batch: Prepared[]; seq: number } | undefined;
+  let seq = 1;
+  const close = async () => {
+    if (!current) return;
+    const { archive, batch, seq: n } = current;
+    current = undefined;
+    const report = await commitArchive(archive, batch, result, ctx, n);
+    result.archives.push(report);
+    result.packed.push(...report.workOrders);
+    for (const p of batch) await rm(path.join(spool, p.wo.id), { recursive: true, force: true });
+    if (ctx.onArchive?.length) {
+      const run = await runHook(ctx.onArchive, report.path);
+      result.hooks.push(run);
+      if (run.ok) ctx.log.info(`--on-archive ran for ${report.archive}`);
+      else
+        ctx.log.warn(
+          `--on-archive failed for ${report.archive} (exit ${run.exitCode ?? "?"}); the archive is kept: ${run.output}`,
+        );
+    }
+  };
+  try {
+    for (let i = 0; i < plan.ready.length; i++) {
+      for (let j = i; j <= i + lookahead; j++) start(j);
+      const prepared = await started[i]!;
+      delete started[i];
+      ctx.signal?.throwIfAborted();
+      if ("problems" in prepared) {
+        result.refused.push({
+          id: prepared.id,
+          ...(prepared.folder ? { folder: prepared.folder } : {}),
+          sources: prepared.sources,
+          problems: prepared.problems,
+        });
+        ctx.log.warn(`${prepared.id}: refused (${prepared.problems.length} problem${prepared.problems.length > 1 ? "s" : ""})`);
+        continue;
+      }
+      const tooMany = ctx.maxWorkOrders !== undefined && current !== undefined && current.batch.length >= ctx.maxWorkOrders;
+      const tooBig =
+        ctx.maxArchiveSize !== undefined && current !== undefined && current.archive.bytes + prepared.bytes > ctx.maxArchiveSize;
+      if (tooMany || tooBig) await close();
+      if (ctx.maxArchiveSize !== undefined && prepared.bytes > ctx.maxArchiveSize) {
+        prepared.warnings.push({
+          code: "W_WORK_ORDER_OVER_ARCHIVE_SIZE",
+          message: `work order ${prepared.wo.id} (${prepared.bytes} bytes) is larger than --max-archive-size ${ctx.maxArchiveSize}; it gets an archive of its own`,
+          hint: "a work order never spans two archives; raise the limit if the upload path allows",
+        });
+      }
+      if (!current) {
+        const tmp = path.join(tmpDir(ctx.out), `${process.pid}.${seq}.zip.partial`);
+        current = { archive: new StreamingArchive(tmp, ctx.signal), batch: [], seq: seq++ };
+      }
+      try {
+        current.archive.add(prepared.entries);
+      } catch (err) {
+        throw writeFailure(err, ctx);
+      }
+      current.batch.push(prepared);
+      ctx.onProgress?.(ctx.progress);
+    }
+    await close();
+  } finally {
+    await current?.archive.discard();
+    await Promise.allSettled(started.filter(Boolean));
+    await rm(spool, { recursive: true, force: true });
+  }
+  result.refused.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+function writeFailure(err: unknown, ctx: RunContext): WopackError {
+  if (err instanceof WopackError) return err;
+  if (ctx.signal?.aborted) return interrupted();
+  if ((err as NodeJS.ErrnoException).code) return ioError(err, `cannot write the archive in ${ctx.out}`);
+  return new WopackError(
+    "io",
+    "E_ARCHIVE_VERIFY",
+    `the archive failed verification: ${(err as Error).message}`,
+    "nothing was committed; run again (if a source changed while packing, it is picked up then)",
+    { cause: err },
+  );
+}
+
+function archiveName(prefix: string, at: Date, seq: number): string {
+  const stamp = at
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
+  return `${prefix}-${stamp}-${seq}.zip`;
+}
+
+/** §8 commit protocol: temp file, fsync, verify, report, no-clobber rename, ledger, then move sources. */
+async function commitArchive(
+  archive: StreamingArchive,
+  batch: Prepared[],
+  result: PackResult,
+  ctx: RunContext,
+  seq: number,
+): Promise<ArchiveReport> {
+  const { out, log } = ctx;
+  const createdAt = ctx.now();
+  const tmp = archive.tmp;
+  let verified: { sha256: string; bytes: number };
+  try {
+    await archive.finish();
+    verified = await verifyZip(
+      tmp,
+      archive.entries.map((e) => ({ name: e.name, size: e.size, crc32: e.crc32 ?? Number.NaN })),
+    );
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw writeFailure(err, ctx);
+  }
+
+  const moveTo = ctx.moveTo ? path.resolve(ctx.moveTo) : undefined;
+  const workOrders: PackedWorkOrder[] = [];
+  for (const p of batch) {
+    const moves = moveTo ? await planMoves(p.wo, ctx.staging, moveTo) : undefined;
+    workOrders.push({
+      id: p.wo.id,
+      fingerprint: p.wo.fingerprint,
+      archive: "",
+      entries: p.report,
+      warnings: p.warnings,
+      ...(moves ? { moves } : {}),
+    });
+  }
+
+  let report: ArchiveReport | undefined;
+  try {
+    for (let s = seq; !report; s++) {
+      const name = archiveName(ctx.config.archive.prefix, createdAt, s);
+      for (const wo of workOrders) wo.archive = name;
+      const candidate: ArchiveReport = {
+        archive: name,
+        path: path.join(out, name),
+        sha256: verified.sha256,
+        bytes: verified.bytes,
+        createdAt: createdAt.toISOString(),
+        workOrders,
+        refused: result.refused.map(({ id, problems }) => ({ id, problems })),
+        warnings: result.warnings,
+      };
+      ctx.signal?.throwIfAborted();
+      const reportPath = candidate.path + REPORT_SUFFIX;
+      await writeFileAtomic(reportPath, JSON.stringify(candidate, null, 2) + "\n", tmpDir(out));
+      faultPoint("before-publish");
+      // A name taken (another archive in the same second): drop this report and try the next sequence number.
+      if (
+        await publishNoClobber(tmp, candidate.path).catch(async (err) => {
+          await rm(reportPath, { force: true });
+          throw err;
+        })
+      )
+        report = candidate;
+      else await rm(reportPath, { force: true });
+    }
+    await syncDir(out);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    if (ctx.signal?.aborted) throw interrupted();
+    throw ioError(err, `cannot commit the archive in ${out}`);
+  }
+  log.debug(`packed ${workOrders.length} work order${workOrders.length === 1 ? "" : "s"} into ${report.archive}`);
+
+  // Committed: from here on a crash is repaired by recover() from the report beside the archive.
+  faultPoint("after-publish");
+  const at = new Date().toISOString();
+  const commits = workOrders.map((wo) => ({ id: wo.id, fingerprint: wo.fingerprint, archive: report.archive, moves: wo.moves }));
+  try {
+    await appendLedger(
+      out,
+      commits.map((c) => ({ type: "commit", at, ...c }) as LedgerRecord),
+    );
+    faultPoint("after-ledger");
+    for (const c of commits) await finishMoves(out, c);
+  } catch (err) {
+    throw ioError(
+      err,
+      `archive ${report.archive} is committed, but recording it or moving its sources failed (the next run finishes this)`,
+    );
+  }
+  return report;
+}
+
+function interrupted(): WopackError {
+  return new WopackError(
+    "interrupted",
+    "E_INTERRUPTED",
+    "interrupted; the archive in progress was discarded",
+    "run again to pack what is left",
+  );
+}
