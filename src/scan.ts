@@ -139,7 +139,9 @@ async function readCaptureDate(file: string, type: ImageType): Promise<string | 
   try {
     const source = type === "webp" ? tiffBlock((await sharp(file).metadata()).exif) : file;
     if (!source) return undefined;
-    const tags = await exifr.parse(source, { pick: ["DateTimeOriginal"], reviveValues: false });
+    // exifr's chunked file reader misses a JPEG's EXIF when other segments (XMP, ICC, comments) come first
+    // and push it past the first chunk; a first chunk of 256 KB covers real headers.
+    const tags = await exifr.parse(source, { pick: ["DateTimeOriginal"], reviveValues: false, firstChunkSize: 256 * 1024 });
     const value: unknown = tags?.DateTimeOriginal;
     return typeof value === "string" && /^\d{4}:\d\d:\d\d \d\d:\d\d:\d\d/.test(value) ? value.slice(0, 19) : undefined;
   } catch {

@@ -478,3 +478,58 @@ async function expectSameQuadrants(img: Buffer) {
     expect(colourDistance(got[i]!, want)).toBeLessThan(16);
   }
 }
+
+/**
+ * Rewrites a JPEG's header the way some phones and editors leave it: JFIF, an ICC APP2, an XMP APP1 and a
+ * 60 KB comment all before the EXIF APP1, so the EXIF block sits past the first read chunk.
+ */
+function exifLast(jpeg: Buffer): Buffer {
+  const segments: Buffer[] = [];
+  let at = 2;
+  while (jpeg[at] === 0xff && jpeg[at + 1]! >= 0xe0 && jpeg[at + 1]! <= 0xfe) {
+    const length = jpeg.readUInt16BE(at + 2);
+    segments.push(jpeg.subarray(at, at + 2 + length));
+    at += 2 + length;
+  }
+  const segment = (marker: number, body: Buffer) => {
+    const head = Buffer.from([0xff, marker, 0, 0]);
+    head.writeUInt16BE(body.length + 2, 2);
+    return Buffer.concat([head, body]);
+  };
+  const isExif = (s: Buffer) => s[1] === 0xe1 && s.subarray(4, 10).toString("latin1") === "Exif\0\0";
+  const xmp = segment(0xe1, Buffer.from('http://ns.adobe.com/xap/1.0/\0<x:xmpmeta xmlns:x="adobe:ns:meta/"/>', "latin1"));
+  const comment = segment(0xfe, Buffer.alloc(60_000, 0x20));
+  return Buffer.concat([
+    jpeg.subarray(0, 2),
+    ...segments.filter((s) => !isExif(s)),
+    xmp,
+    comment,
+    ...segments.filter(isExif),
+    jpeg.subarray(at),
+  ]);
+}
+
+describe("EXIF in odd places (§5 capture order)", () => {
+  it("finds DateTimeOriginal behind XMP, ICC and a large comment, and orders by it", async () => {
+    const ws = await workspace();
+    const dated = (date: string) =>
+      quad(320, 240)
+        .jpeg()
+        .withIccProfile("p3")
+        .withExif({ IFD2: { DateTimeOriginal: date } })
+        .toBuffer();
+    const odd = exifLast(await dated("2024:01:01 08:00:00"));
+    expect(odd.indexOf("Exif\0\0")).toBeGreaterThan(60_000);
+    // by name a.jpg would come first; by capture date b.jpg (odd header, earlier) must
+    await put(ws.staging, "WO_1/meter/a.jpg", dated("2024:01:01 09:00:00"));
+    await put(ws.staging, "WO_1/meter/b.jpg", odd);
+    const run = await wopack(["pack", ws.staging, "--out", ws.out, "--json"]);
+    expect(run.code).toBe(0);
+    const entries = JSON.parse(run.stdout).packed[0].entries.map(
+      (e: { source: string; entry: string }) => `${e.source} -> ${e.entry}`,
+    );
+    expect(entries).toEqual(["WO_1/meter/b.jpg -> WO_1/meter-0.jpg", "WO_1/meter/a.jpg -> WO_1/meter-1.jpg"]);
+    const { entries: files } = await onlyArchive(ws.out);
+    expect(sha256(files.find((f) => f.name === "WO_1/meter-0.jpg")!.data)).toBe(sha256(odd));
+  });
+});
