@@ -22,5 +22,13 @@ for t in 0 1 2 3; do
   heif-enc -q 92 -p chroma=444 -o "$tmp/tile$t.heic" "$tmp/tile$t.png"
 done
 python3 scripts/heic-make-grid.py "$out/quad-grid.heic" 2 2 "$tmp"/tile{0,1,2,3}.heic
+# A 12 MP HEIC that takes a while to decode (smooth, so the file stays small): the slow-photo test
+node --input-type=module -e "
+  import sharp from 'sharp';
+  const [w, h] = [4000, 3000];
+  const raw = Buffer.alloc(w * h * 3);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) raw.set([(x * 255) / w, (y * 255) / h, 128], (y * w + x) * 3);
+  await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).png({ compressionLevel: 1 }).toFile('$tmp/slow.png');"
+heif-enc -q 40 -o "$out/slow-12mp.heic" "$tmp/slow.png"
 python3 scripts/heic-add-irot.py "$out/quad.heic" "$out/quad-irot90.heic" 1
 ls -la "$out"

@@ -26,6 +26,8 @@ export interface Progress {
   photosDone: number;
   photosTotal: number;
   bytesDone: number;
+  /** the staging-relative path of the photo that finished last */
+  lastPhoto?: string;
 }
 
 export interface PackOptions {

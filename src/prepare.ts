@@ -96,6 +96,7 @@ async function normalizePhoto(photo: PlannedPhoto, ctx: RunContext, spool: strin
     const verdict = ends && (await checkAsIs(photo.source, photo.type, ends, ctx.config.images));
     if (ends && verdict && verdict !== "full") {
       progress.photosDone++;
+      progress.lastPhoto = photo.source;
       progress.bytesDone += ends.size;
       ctx.onProgress?.(progress);
       if (verdict !== "copy") return { photo, problem: verdict };
@@ -125,6 +126,7 @@ async function normalizePhoto(photo: PlannedPhoto, ctx: RunContext, spool: strin
     ctx.heic,
   );
   progress.photosDone++;
+  progress.lastPhoto = photo.source;
   progress.bytesDone += bytes.length;
   ctx.onProgress?.(progress);
   if ("problem" in n) return { photo, problem: n.problem };

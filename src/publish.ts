@@ -22,7 +22,12 @@ import type { ArchiveReport, PackedWorkOrder, PackResult } from "./pack.js";
 import type { Plan, PlannedWorkOrder, RefusedWorkOrder } from "./plan/plan.js";
 import { type Prepared, prepareWorkOrder, type RunContext } from "./prepare.js";
 
-const LOOKAHEAD_WORK_ORDERS = 4;
+/**
+ * How many photos may be prepared ahead of the work order being written. Passthrough photos cost only a
+ * file name; converted ones are spooled to disk, so this bounds the spool, not memory. It must be large
+ * enough that one slow photo at the head does not leave the other cores idle.
+ */
+const LOOKAHEAD_PHOTOS_PER_CORE = 64;
 
 export async function planMoves(
   wo: { id: string; folder?: string; sources: string[] },
@@ -48,9 +53,9 @@ export async function runArchives(plan: Plan, result: PackResult, ctx: RunContex
     throw ioError(err, `cannot write to ${ctx.out}`);
   });
   const prepare = (wo: PlannedWorkOrder) => prepareWorkOrder(wo, ctx, spool);
-  // Enough work orders in flight to keep every core busy even when one of them holds a slow photo.
-  const photosPerWorkOrder = Math.max(1, ctx.progress.photosTotal / Math.max(1, plan.ready.length));
-  const lookahead = Math.max(LOOKAHEAD_WORK_ORDERS, Math.ceil((ctx.concurrency * 4) / photosPerWorkOrder));
+  const budget = LOOKAHEAD_PHOTOS_PER_CORE * ctx.concurrency;
+  let nextToStart = 0;
+  let photosAhead = 0;
 
   const started: Promise<Prepared | RefusedWorkOrder>[] = [];
   const start = (i: number) => {
@@ -80,9 +85,14 @@ export async function runArchives(plan: Plan, result: PackResult, ctx: RunContex
   };
   try {
     for (let i = 0; i < plan.ready.length; i++) {
-      for (let j = i; j <= i + lookahead; j++) start(j);
+      // Start work orders ahead (always the one to write next), up to the photo budget.
+      while (nextToStart < plan.ready.length && (nextToStart <= i || photosAhead < budget)) {
+        photosAhead += plan.ready[nextToStart]!.photos.length;
+        start(nextToStart++);
+      }
       const prepared = await started[i]!;
       delete started[i];
+      photosAhead -= plan.ready[i]!.photos.length;
       ctx.signal?.throwIfAborted();
       if ("problems" in prepared) {
         result.refused.push({

@@ -5,7 +5,7 @@ import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { verifyZip } from "../src/archive/verify.js";
 import { writeZip, type ZipEntrySource } from "../src/archive/write.js";
-import { archivesIn, put, readZip, tempDir, testWithThirdPartyTools, wopack, workspace } from "./helpers.js";
+import { archivesIn, FIXTURES, put, ROOT, readZip, tempDir, testWithThirdPartyTools, wopack, workspace } from "./helpers.js";
 
 /** A noisy JPEG of roughly `kb` kilobytes: stored as is, so archive sizes are predictable. */
 async function noiseJpeg(kb: number, seed = 1): Promise<Buffer> {
@@ -164,4 +164,31 @@ describe("ZIP64 (§8)", () => {
     },
     1_800_000,
   );
+});
+
+describe("the pipeline overlaps work (§4 --concurrency)", () => {
+  it("one slow HEIC does not stall the other cores: every quick photo after it finishes first", async () => {
+    const ws = await workspace();
+    await put(ws.staging, "WO_000/meter/slow.heic", readFile(path.join(FIXTURES, "slow-12mp.heic"))); // ~0.5 s to decode
+    const quick = await sharp({ create: { width: 64, height: 48, channels: 3, background: "#468" } })
+      .jpeg()
+      .toBuffer();
+    for (let i = 1; i <= 30; i++) await put(ws.staging, `WO_${String(i).padStart(3, "0")}/meter/a.jpg`, quick);
+    // the built library (its HEIC decoder runs on worker threads, which need the compiled files)
+    const lib = (await import(path.join(ROOT, "dist", "index.js") as string)) as typeof import("../src/index.js");
+    const finished: string[] = [];
+    const result = await lib.pack({
+      staging: ws.staging,
+      out: ws.out,
+      config: lib.parseConfig({}),
+      concurrency: 2,
+      onProgress: (p) => {
+        if (p.lastPhoto && finished.at(-1) !== p.lastPhoto) finished.push(p.lastPhoto);
+      },
+    });
+    expect(result.packed).toHaveLength(31);
+    expect(finished).toHaveLength(31);
+    // the work orders are written in order, so WO_000 holds up the archive, but not the conversions
+    expect(finished.at(-1)).toBe("WO_000/meter/slow.heic");
+  });
 });
