@@ -7,6 +7,7 @@ import { promisify } from "node:util";
 import zlib from "node:zlib";
 import sharp from "sharp";
 import yauzl from "yauzl";
+import { pngChunk } from "../src/images/normalize.js";
 
 export const ROOT = path.resolve(import.meta.dirname, "..");
 export const BIN = path.join(ROOT, "bin", "wopack.js");
@@ -177,15 +178,8 @@ export async function waitFor(check: () => Promise<boolean> | boolean, what: str
  * (120 megapixels), above the default 100-megapixel limit.
  */
 export function pngBomb(width = 12_000, height = 10_000): Buffer {
-  const { deflateSync, crc32 } = zlib;
-  const chunk = (type: string, data: Buffer) => {
-    const out = Buffer.alloc(12 + data.length);
-    out.writeUInt32BE(data.length, 0);
-    out.write(type, 4, "latin1");
-    data.copy(out, 8);
-    out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-    return out;
-  };
+  const { deflateSync } = zlib;
+  const chunk = pngChunk;
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);

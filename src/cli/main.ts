@@ -223,6 +223,10 @@ const PACKING_FLAGS = {
 export async function main(args: string[]): Promise<number> {
   let exitCode: number = EXIT.ok;
   let parsed: Common = { json: args.includes("--json"), dryRun: false, quiet: false, verbose: args.includes("--verbose") };
+  const handle = (run: (argv: Common & Record<string, unknown>) => Promise<number>) => async (argv: unknown) => {
+    parsed = argv as Common;
+    exitCode = await run(argv as Common & Record<string, unknown>);
+  };
   const cli = yargs(args)
     .scriptName("wopack")
     .version(version)
@@ -253,10 +257,7 @@ export async function main(args: string[]): Promise<number> {
           .option("move-to", { type: "string", describe: "move packed work orders here once committed" })
           .option("repack", { type: "boolean", default: false, describe: "pack work orders again even if the ledger has them" })
           .options(PACKING_FLAGS),
-      async (argv) => {
-        parsed = argv as unknown as Common;
-        exitCode = await runPack(argv as unknown as Common & Record<string, unknown>);
-      },
+      handle(runPack),
     )
     .command(
       "watch <staging>",
@@ -291,10 +292,7 @@ export async function main(args: string[]): Promise<number> {
             describe: "heartbeat JSON for monitoring (default <out>/.wopack/health.json)",
           })
           .options(PACKING_FLAGS),
-      async (argv) => {
-        parsed = argv as unknown as Common;
-        exitCode = await runWatch(argv as unknown as Common & Record<string, unknown>);
-      },
+      handle(runWatch),
     )
     .command(
       "validate <target>",
@@ -304,10 +302,7 @@ export async function main(args: string[]): Promise<number> {
           .positional("target", { type: "string", demandOption: true, describe: "a staging folder or an archive (.zip)" })
           .option("metadata", { type: "string", describe: "metadata sidecar, as for pack (staging folders only)" })
           .option("allow-incomplete", { type: "boolean", default: false, describe: "as for pack" }),
-      async (argv) => {
-        parsed = argv as unknown as Common;
-        exitCode = await runValidate(argv as unknown as Common & Record<string, unknown>);
-      },
+      handle(runValidate),
     )
     .command(
       "init [dir]",
@@ -316,10 +311,7 @@ export async function main(args: string[]): Promise<number> {
         y
           .positional("dir", { type: "string", default: ".", describe: "folder to write it in" })
           .option("force", { type: "boolean", default: false, describe: "replace an existing config" }),
-      async (argv) => {
-        parsed = argv as unknown as Common;
-        exitCode = await runInit(argv as unknown as Common & Record<string, unknown>);
-      },
+      handle(runInit),
     )
     .fail((msg, err) => {
       if (err) throw err;

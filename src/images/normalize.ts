@@ -173,7 +173,8 @@ async function withProfile(rgba: Uint8Array, width: number, height: number, icc:
   return sharp(Buffer.concat([png.subarray(0, headerEnd), iccp, png.subarray(headerEnd)]), { limitInputPixels: false });
 }
 
-function pngChunk(type: string, data: Buffer): Buffer {
+/** One PNG chunk: length, type, data, CRC-32 of type and data. */
+export function pngChunk(type: string, data: Buffer): Buffer {
   const chunk = Buffer.alloc(12 + data.length);
   chunk.writeUInt32BE(data.length, 0);
   chunk.write(type, 4, "latin1");
