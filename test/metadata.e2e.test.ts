@@ -166,3 +166,34 @@ describe("wopack init", () => {
     expect((await wopack(["init"], { cwd: dir })).code).toBe(2);
   });
 });
+
+describe("parameters.json and empty metadata (§2, §6)", () => {
+  it("passes parameters.json through byte for byte, refuses one that is not an object, and omits {} metadata when asked", async () => {
+    const ws = await workspace();
+    const jpeg = await sharp({ create: { width: 16, height: 16, channels: 3, background: "#234" } })
+      .jpeg()
+      .toBuffer();
+    const parameters = '{ "model":  "v2",\n  "threshold": 0.8 }\n'; // odd spacing: must survive unchanged
+    await put(ws.staging, "WO_1/meter/a.jpg", jpeg);
+    await put(ws.staging, "WO_1/parameters.json", parameters);
+    await put(ws.staging, "WO_2/meter/a.jpg", jpeg);
+    await put(ws.staging, "WO_2/parameters.json", "[1, 2]");
+    await put(ws.staging, "WO_3/meter/a.jpg", jpeg);
+    await put(ws.staging, "WO_3/metadata.json", '{"site": "A"}');
+    await writeFile(path.join(ws.dir, "c.json"), JSON.stringify({ metadata: { omitWhenEmpty: true } }));
+    const run = await wopack(["pack", ws.staging, "--out", ws.out, "--config", path.join(ws.dir, "c.json"), "--json"]);
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stdout).refused[0].problems[0]).toMatchObject({
+      code: "E_PARAMETERS_NOT_OBJECT",
+      path: "WO_2/parameters.json",
+    });
+    const entries = await readZip((await archivesIn(ws.out))[0]!);
+    expect(entries.map((e) => e.name)).toEqual([
+      "WO_1/meter-0.jpg",
+      "WO_1/parameters.json",
+      "WO_3/metadata.json",
+      "WO_3/meter-0.jpg",
+    ]);
+    expect(entries.find((e) => e.name === "WO_1/parameters.json")!.data.toString()).toBe(parameters);
+  });
+});
