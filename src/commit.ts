@@ -106,11 +106,17 @@ export interface MoveItem {
 
 export type LedgerRecord =
   | { type: "commit"; id: string; fingerprint: string; archive: string; at: string; moves?: MoveItem[] }
-  | { type: "moved"; id: string; archive: string; at: string };
+  | { type: "moved"; id: string; archive: string; at: string }
+  /** written by compaction: every archive committed so far, so that recovery never adopts one twice */
+  | { type: "archives"; names: string[]; at: string };
 
 export interface LedgerState {
   /** id -> fingerprint of the last committed content */
   fingerprints: Map<string, string>;
+  /** id -> its last commit record */
+  latest: Map<string, Extract<LedgerRecord, { type: "commit" }>>;
+  /** records read, to decide when the ledger is worth compacting */
+  records: number;
   archives: Set<string>;
   /** commits whose sources were still to be moved when the run stopped */
   pendingMoves: Extract<LedgerRecord, { type: "commit" }>[];
@@ -122,7 +128,7 @@ export function ledgerPath(out: string): string {
 
 /** Reads the append-only ledger. A torn last line (a crash mid-append) is skipped; recovery re-adds it. */
 export async function readLedger(out: string): Promise<LedgerState> {
-  const state: LedgerState = { fingerprints: new Map(), archives: new Set(), pendingMoves: [] };
+  const state: LedgerState = { fingerprints: new Map(), latest: new Map(), records: 0, archives: new Set(), pendingMoves: [] };
   let text = "";
   try {
     text = await readFile(ledgerPath(out), "utf8");
@@ -138,9 +144,15 @@ export async function readLedger(out: string): Promise<LedgerState> {
     } catch {
       continue;
     }
+    state.records++;
+    if (rec.type === "archives") {
+      for (const name of rec.names) state.archives.add(name);
+      continue;
+    }
     const key = `${rec.archive}\0${rec.id}`;
     if (rec.type === "commit") {
       state.fingerprints.set(rec.id, rec.fingerprint);
+      state.latest.set(rec.id, rec);
       state.archives.add(rec.archive);
       if (rec.moves?.length) pending.set(key, rec);
     } else pending.delete(key);
@@ -151,13 +163,44 @@ export async function readLedger(out: string): Promise<LedgerState> {
 
 export async function appendLedger(out: string, records: readonly LedgerRecord[]): Promise<void> {
   if (!records.length) return;
-  const fh = await open(ledgerPath(out), "a");
+  const fh = await open(ledgerPath(out), "a+");
   try {
-    await fh.appendFile(records.map((r) => JSON.stringify(r) + "\n").join(""));
+    // After a crash mid-append the file may end in a torn line: start on a fresh one, or the first new
+    // record would be glued to it and lost.
+    const { size } = await fh.stat();
+    const last = Buffer.alloc(1);
+    if (size > 0) await fh.read(last, 0, 1, size - 1);
+    const lead = size > 0 && last[0] !== 0x0a ? "\n" : "";
+    await fh.appendFile(lead + records.map((r) => JSON.stringify(r) + "\n").join(""));
     await fh.sync();
   } finally {
     await fh.close();
   }
+}
+
+/** Records past which a ledger is rewritten with only what it still needs. */
+const COMPACT_AFTER_RECORDS = 20_000;
+
+/**
+ * Rewrites a long ledger (atomically) as: the names of all archives committed, then each work order's last
+ * commit, with its moves if they are still pending. Run under the lock.
+ */
+export async function compactLedger(out: string, ledger: LedgerState, force = false): Promise<boolean> {
+  const needed = ledger.latest.size + 1;
+  if (!force && (ledger.records < COMPACT_AFTER_RECORDS || ledger.records < needed * 2)) return false;
+  const pending = new Set(ledger.pendingMoves);
+  const at = new Date().toISOString();
+  const records: LedgerRecord[] = [{ type: "archives", names: [...ledger.archives].sort(), at }];
+  // A pending move of an older commit (the work order was packed again since) must not be forgotten; it
+  // goes first, so that the last commit of each work order stays the one read last.
+  for (const rec of ledger.pendingMoves) if (ledger.latest.get(rec.id) !== rec) records.push(rec);
+  for (const rec of ledger.latest.values()) {
+    const { moves, ...rest } = rec;
+    records.push(pending.has(rec) && moves ? rec : rest);
+  }
+  await writeFileAtomic(ledgerPath(out), records.map((r) => JSON.stringify(r) + "\n").join(""), tmpDir(out));
+  await syncDir(stateDir(out));
+  return true;
 }
 
 // ---------- files ----------
@@ -253,6 +296,7 @@ export async function recover(out: string): Promise<Recovery> {
     if (!name.startsWith("lock.")) await rm(path.join(tmpDir(out), name), { recursive: true, force: true });
   }
   const ledger = await readLedger(out);
+  if (await compactLedger(out, ledger)) Object.assign(ledger, await readLedger(out));
   const records: LedgerRecord[] = [];
   for (const name of (await readdir(out)).sort()) {
     if (!name.endsWith(".zip" + REPORT_SUFFIX)) continue;
