@@ -146,6 +146,8 @@ export async function openOutput(out: string, log: Logger, now: Date): Promise<{
 }
 
 export interface PackOnceOptions extends PackOptions {
+  /** watch mode: one HEIC decoder pool for the whole session (its workers are costly to start) */
+  heicPool?: HeicPool;
   /** watch mode: plan only these work orders */
   only?: ReadonlySet<string>;
   /** watch mode: the fingerprints the work orders had when judged ready */
@@ -160,7 +162,7 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
   const now = options.now ?? (() => new Date());
   const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
   const dryRun = options.dryRun ?? false;
-  const heic = new HeicPool(concurrency);
+  const heic = options.heicPool ?? new HeicPool(concurrency);
   try {
     const ledger = !options.out ? undefined : dryRun ? await readLedger(out).catch(() => undefined) : await readLedger(out);
     const scan = await scanStaging(staging);
@@ -234,7 +236,7 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
     await runArchives(plan, result, ctx);
     return result;
   } finally {
-    await heic.close();
+    if (!options.heicPool) await heic.close();
   }
 }
 

@@ -1,8 +1,10 @@
 import { mkdir, writeFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import { watch as watchFiles } from "chokidar";
 import { freeName, moveItem, stateDir, tmpDir, writeFileAtomic } from "../commit.js";
 import { ioError, WopackError } from "../errors.js";
+import { HeicPool } from "../images/heicPool.js";
 import { openOutput, type PackOptions, type PackResult, packOnce, type RefusedReport, silentLogger } from "../pack.js";
 import { isIgnoredName } from "../plan/ignore.js";
 import { groupStaging } from "../plan/plan.js";
@@ -86,6 +88,7 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
   };
 
   const readiness = new Readiness(settleMs, options.readyMarker);
+  const heicPool = new HeicPool(Math.max(1, options.concurrency ?? availableParallelism()));
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let again = false;
@@ -153,7 +156,7 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
     for (const id of ready.keys()) emit({ event: "ready", message: `ready ${id}`, workOrder: id });
     health.status = "packing";
     const result = await packOnce(
-      { ...options, staging, out, moveTo, settleMs: 0, only: new Set(ready.keys()), expected: ready, logger: log },
+      { ...options, staging, out, moveTo, settleMs: 0, only: new Set(ready.keys()), expected: ready, logger: log, heicPool },
       sidecar,
     );
     for (const archive of result.archives) {
@@ -244,6 +247,7 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
     summary.interrupted = true;
   } finally {
     await watcher.close();
+    await heicPool.close();
     health.status = "stopped";
     await writeHealth().catch(() => undefined);
     await session.release();
