@@ -440,6 +440,11 @@ describe("--strip-gps (§7)", () => {
     await put(ws.staging, "WO_1/meter/b.png", quad(320, 240).png().withExif(exif).toBuffer());
     await put(ws.staging, "WO_1/meter/c.webp", quad(320, 240).webp().withExif(exif).toBuffer());
     await put(ws.staging, "WO_1/meter/d.jpg", quad(320, 240).jpeg().toBuffer());
+    const xmp =
+      '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">' +
+      '<rdf:Description rdf:about="" xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="51,30.0N" exif:GPSLongitude="0,7.0W"/>' +
+      "</rdf:RDF></x:xmpmeta>";
+    await put(ws.staging, "WO_1/meter/e.jpg", quad(320, 240).jpeg().withXmp(xmp).toBuffer()); // location in XMP only
     for (const file of ["a.jpg", "b.png", "c.webp"]) {
       const bytes = await readFile(path.join(ws.staging, "WO_1/meter", file));
       // exifr does not read WebP; its EXIF block comes out through libvips
@@ -456,9 +461,11 @@ describe("--strip-gps (§7)", () => {
     expect(run.code).toBe(0);
     const { entries, report } = await onlyArchive(ws.out);
     const images = entries.filter((e) => !e.name.endsWith(".json"));
-    expect(images).toHaveLength(4);
+    expect(images).toHaveLength(5);
     for (const e of images) {
       expect(await exifr.gps(e.data).catch(() => undefined), e.name).toBeUndefined();
+      const xmpTags = await exifr.parse(e.data, { xmp: true, tiff: false, mergeOutput: true }).catch(() => undefined);
+      expect(xmpTags?.GPSLatitude, e.name).toBeUndefined();
       expect(sha256(e.data)).not.toBe("");
     }
     const bySource = (s: string) => report.workOrders[0]!.entries.find((e) => e.source.endsWith(s))!;

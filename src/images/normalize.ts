@@ -183,13 +183,12 @@ export function pngChunk(type: string, data: Buffer): Buffer {
   return chunk;
 }
 
+/** Location data in the EXIF GPS block, or in XMP (exif:GPSLatitude, as editors and some phones write it). */
 async function hasLocation(bytes: Buffer): Promise<boolean> {
-  try {
-    const gps = await exifr.gps(bytes);
-    return gps !== undefined && Number.isFinite(gps.latitude);
-  } catch {
-    return false;
-  }
+  const gps = await exifr.gps(bytes).catch(() => undefined);
+  if (gps && Number.isFinite(gps.latitude)) return true;
+  const xmp = await exifr.parse(bytes, { xmp: true, tiff: false, mergeOutput: true }).catch(() => undefined);
+  return xmp !== undefined && ("GPSLatitude" in xmp || "GPSLongitude" in xmp);
 }
 
 function decodeBmp(source: string, bytes: Buffer, settings: ImageSettings): Sharp {
