@@ -540,3 +540,23 @@ describe("EXIF in odd places (§5 capture order)", () => {
     expect(sha256(files.find((f) => f.name === "WO_1/meter-0.jpg")!.data)).toBe(sha256(odd));
   });
 });
+
+describe("motion photos (a video after the JPEG)", () => {
+  it("packs the photo without the trailer instead of refusing it as truncated", async () => {
+    const ws = await workspace();
+    const photo = await quad(320, 240)
+      .jpeg()
+      .withExif({ IFD0: { Make: "Pixel" }, IFD2: { DateTimeOriginal: "2025:01:02 03:04:05" } })
+      .toBuffer();
+    const mp4 = Buffer.alloc(40_000, 0x11);
+    mp4.writeUInt32BE(24, 0);
+    mp4.write("ftypmp42", 4, "latin1"); // the video starts right after the JPEG's end-of-image marker
+    await put(ws.staging, "WO_1/meter/PXL_20250102_030405.MP.jpg", Buffer.concat([photo, mp4]));
+    const run = await wopack(["pack", ws.staging, "--out", ws.out, "--json"]);
+    expect(run.code).toBe(0);
+    const [entry] = JSON.parse(run.stdout).packed[0].entries;
+    expect(entry.conversion).toMatch(/without the 40000 bytes after its end/);
+    const { entries } = await onlyArchive(ws.out);
+    expect(sha256(entries.find((e) => e.name === "WO_1/meter-0.jpg")!.data)).toBe(sha256(photo));
+  });
+});

@@ -60,23 +60,32 @@ export async function normalizeImage(
 async function normalize(input: NormalizeInput, settings: ImageSettings, heic: HeicPool): Promise<NormalizedImage> {
   const { source, type, bytes } = input;
   if (type === "jpeg" || type === "png") {
-    const meta = await readPackable(source, type, bytes, settings.maxPixels);
+    const whole = bytes;
+    const image = type === "jpeg" ? withoutTrailer(whole) : whole;
+    const meta = await readPackable(source, type, image, settings.maxPixels);
     const reasons: string[] = [];
-    if (bytes.length > settings.maxImageSize) reasons.push(`larger than ${settings.maxImageSize} bytes`);
+    if (image.length > settings.maxImageSize) reasons.push(`larger than ${settings.maxImageSize} bytes`);
     if (settings.maxDimension && Math.max(meta.width, meta.height) > settings.maxDimension)
       reasons.push(`wider or taller than ${settings.maxDimension} px`);
     if (meta.space === "cmyk") reasons.push("CMYK colour");
-    const located = settings.stripGps && (await hasLocation(bytes));
+    const located = settings.stripGps && (await hasLocation(image));
     if (reasons.length === 0 && !located) {
-      return { ext: type === "jpeg" ? "jpg" : "png", data: bytes, crc32: crc32(bytes), warnings: [] };
+      const trimmed = whole.length - image.length;
+      return {
+        ext: type === "jpeg" ? "jpg" : "png",
+        data: image,
+        crc32: crc32(image),
+        ...(trimmed ? { conversion: `jpeg copied without the ${trimmed} bytes after its end (a motion-photo video or another trailer)` } : {}),
+        warnings: [],
+      };
     }
     if (reasons.length === 0 && type === "png") {
       // Only the location has to go: re-encode losslessly, without metadata.
-      const data = await sharp(bytes, { limitInputPixels: false }).png().toBuffer();
+      const data = await sharp(image, { limitInputPixels: false }).png().toBuffer();
       return { ext: "png", data, crc32: crc32(data), conversion: "png re-encoded without location data", warnings: [] };
     }
     if (located) reasons.push("location data removed");
-    const out = await encodeJpeg(sharpFrom(bytes, settings), settings, located ? input.captureDate : undefined);
+    const out = await encodeJpeg(sharpFrom(image, settings), settings, located ? input.captureDate : undefined);
     return result(out, `${type} re-encoded as jpeg: ${reasons.join(", ")}`, []);
   }
 
@@ -224,6 +233,9 @@ export async function checkAsIs(
   settings: ImageSettings,
 ): Promise<"copy" | "full" | Problem> {
   try {
+    // A JPEG that does not end with its EOI may carry a trailer (a motion photo's video): the full path
+    // finds the image's real end.
+    if (type === "jpeg" && !endsWithEoi(ends.tail)) return "full";
     checkIntegrity(source, type, ends.tail);
     const meta = await sharp(ends.head, { limitInputPixels: false })
       .metadata()
@@ -255,11 +267,38 @@ export async function checkPackableImage(
   }
 }
 
-function checkIntegrity(source: string, type: "jpeg" | "png", bytes: Buffer): void {
+function endsWithEoi(bytes: Buffer): boolean {
   let end = bytes.length;
+  while (end > 2 && bytes[end - 1] === 0x00) end--; // some writers pad after EOI
+  return bytes[end - 2] === 0xff && bytes[end - 1] === 0xd9;
+}
+
+/**
+ * The JPEG without what follows its image: phones append a video (Google and Samsung motion photos) or
+ * other data after the end-of-image marker. The image ends at the first EOI after its first scan (scan
+ * data cannot hold one: a 0xFF there is always stuffed). Unchanged when nothing follows, or when no EOI
+ * is found (then it is truncated, and the integrity check says so).
+ */
+export function withoutTrailer(jpeg: Buffer): Buffer {
+  let at = 2;
+  while (at + 4 <= jpeg.length && jpeg[at] === 0xff) {
+    const marker = jpeg[at + 1]!;
+    if (marker === 0xda) break; // start of scan
+    if (marker === 0xff) at += 1;
+    else if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) at += 2;
+    else at += 2 + jpeg.readUInt16BE(at + 2);
+  }
+  const eoi = jpeg.indexOf(EOI, at);
+  if (eoi < 0) return jpeg;
+  const end = eoi + 2;
+  return jpeg.subarray(end).some((b) => b !== 0) ? jpeg.subarray(0, end) : jpeg;
+}
+
+const EOI = Buffer.from([0xff, 0xd9]);
+
+function checkIntegrity(source: string, type: "jpeg" | "png", bytes: Buffer): void {
   if (type === "jpeg") {
-    while (end > 2 && bytes[end - 1] === 0x00) end--; // some writers pad after EOI
-    if (bytes[end - 2] !== 0xff || bytes[end - 1] !== 0xd9) {
+    if (!endsWithEoi(bytes)) {
       throw new ImageProblem(
         problem(
           "E_IMAGE_TRUNCATED",
