@@ -75,7 +75,9 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
         ext: type === "jpeg" ? "jpg" : "png",
         data: image,
         crc32: crc32(image),
-        ...(trimmed ? { conversion: `jpeg copied without the ${trimmed} bytes after its end (a motion-photo video or another trailer)` } : {}),
+        ...(trimmed
+          ? { conversion: `jpeg copied without the ${trimmed} bytes after its end (a motion-photo video or another trailer)` }
+          : {}),
         warnings: [],
       };
     }
