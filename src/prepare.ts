@@ -4,6 +4,7 @@ import path from "node:path";
 import { crc32 } from "node:zlib";
 import type pLimit from "p-limit";
 import type { ZipEntrySource } from "./archive/write.js";
+import { entryOverhead } from "./archive/zip.js";
 import { ioError, type Problem } from "./errors.js";
 import type { HeicPool } from "./images/heicPool.js";
 import { checkAsIs, normalizeImage } from "./images/normalize.js";
@@ -201,5 +202,7 @@ export async function prepareWorkOrder(
     }
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return { wo, entries, report, warnings, bytes: entries.reduce((n, e) => n + e.size, 0) };
+  // what the work order adds to an archive, headers included, so that --max-archive-size is a real bound
+  const bytes = entries.reduce((n, e) => n + e.size + entryOverhead(e.name), 0);
+  return { wo, entries, report, warnings, bytes };
 }

@@ -44,8 +44,9 @@ export async function planMoves(
 }
 
 /**
- * Prepares work orders (conversions on all cores, a few work orders ahead) while the archive in progress
- * streams the finished ones, in path order; splits archives by --max-work-orders / --max-archive-size.
+ * Prepares work orders (conversions on all cores, up to a budget of photos ahead) while the archive in
+ * progress streams the finished ones, in path order; splits archives by --max-work-orders and
+ * --max-archive-size (a work order larger than the limit gets an archive of its own).
  */
 export async function runArchives(plan: Plan, result: PackResult, ctx: RunContext): Promise<void> {
   const spool = path.join(tmpDir(ctx.out), `spool.${process.pid}`);
@@ -59,7 +60,6 @@ export async function runArchives(plan: Plan, result: PackResult, ctx: RunContex
 
   const started: Promise<Prepared | RefusedWorkOrder>[] = [];
   const start = (i: number) => {
-    if (i >= plan.ready.length || started[i]) return;
     started[i] = prepare(plan.ready[i]!);
     started[i].catch(() => undefined); // awaited in order below; an abort must not surface as unhandled first
   };

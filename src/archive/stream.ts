@@ -1,5 +1,6 @@
 import { rm } from "node:fs/promises";
 import { writeZip, type ZipEntrySource } from "./write.js";
+import { END_OVERHEAD, entryOverhead } from "./zip.js";
 
 /**
  * An archive being written while the photos of later work orders are still being converted: entries are
@@ -7,7 +8,8 @@ import { writeZip, type ZipEntrySource } from "./write.js";
  */
 export class StreamingArchive {
   readonly entries: ZipEntrySource[] = [];
-  bytes = 0;
+  /** an upper bound of the archive's size so far, headers and end records included */
+  bytes = END_OVERHEAD;
   private readonly pending: ZipEntrySource[] = [];
   private wake: (() => void) | undefined;
   private ended = false;
@@ -30,7 +32,7 @@ export class StreamingArchive {
     for (const e of entries) {
       this.entries.push(e);
       this.pending.push(e);
-      this.bytes += e.size;
+      this.bytes += e.size + entryOverhead(e.name);
     }
     this.wake?.();
   }

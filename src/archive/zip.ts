@@ -21,6 +21,14 @@ const DOS_DATE = (0 << 9) | (1 << 5) | 1;
 const FILE_MODE = 0o100644;
 const COPY_CHUNK = 1024 * 1024;
 
+/** Bytes an entry adds besides its data, at most: local and central headers with their ZIP64 extras. */
+export function entryOverhead(name: string): number {
+  return 30 + 20 + 46 + 28 + 2 * Buffer.byteLength(name, "utf8");
+}
+
+/** Bytes the end of an archive takes, at most: the ZIP64 end record and locator, and the classic end. */
+export const END_OVERHEAD = 56 + 20 + 22;
+
 /**
  * A minimal streaming ZIP writer for what wopack packs: stored images whose CRC-32 and size are already
  * known (computed natively while they were checked), and small deflated JSON files. Because sizes and
