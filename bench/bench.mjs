@@ -125,8 +125,10 @@ function measure(cmd, args, options = {}) {
   return { seconds, rssMb: rssKb / 1024 };
 }
 
+const scratch = new Set();
 function fresh(name) {
   const dir = path.join(tmpdir(), `wopack-bench-${name}`);
+  scratch.add(dir);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   return dir;
@@ -239,3 +241,4 @@ for (const r of rows) {
     `| ${r.what} | ${fmt(r.wopack, r.unit)} | ${r.reference === undefined ? "" : `${fmt(r.reference, r.unit)} (${r.refName})`} | ${r.ratio === undefined ? "" : r.ratio.toFixed(2)} | ${r.target} |`,
   );
 }
+for (const dir of scratch) rmSync(dir, { recursive: true, force: true });

@@ -38,8 +38,9 @@ export function wopack(args: string[], options: { cwd?: string; env?: Record<str
   });
 }
 
+/** A new temporary folder inside the run's own (test/global-setup.ts removes it at the end). */
 export async function tempDir(prefix = "wopack-test-"): Promise<string> {
-  return mkdtemp(path.join(tmpdir(), prefix));
+  return mkdtemp(path.join(process.env.WOPACK_TEST_TMP ?? tmpdir(), prefix));
 }
 
 /** A staging folder and an output folder side by side in a new temp dir. */
