@@ -265,6 +265,24 @@ export async function moveItem({ from, to }: MoveItem): Promise<void> {
   }
 }
 
+/**
+ * Where a work order's files go when it leaves the staging folder (to --move-to or --failed-to): its
+ * folder becomes `<dir>/<id>` (or `<id>.2`, ... when taken), and its root files go inside it.
+ */
+export async function planMoves(
+  wo: { id: string; folder?: string; sources: string[] },
+  staging: string,
+  dir: string,
+): Promise<{ target: string; moves: MoveItem[] }> {
+  const target = await freeName(dir, wo.id);
+  const moves: MoveItem[] = [];
+  if (wo.folder) moves.push({ from: path.join(staging, wo.folder), to: target });
+  for (const rel of wo.sources) {
+    if (!rel.includes("/")) moves.push({ from: path.join(staging, rel), to: path.join(target, rel) });
+  }
+  return { target, moves };
+}
+
 /** A name under `dir` not taken yet: "<name>", then "<name>.2", "<name>.3", ... */
 export async function freeName(dir: string, name: string, taken: ReadonlySet<string> = new Set()): Promise<string> {
   for (let i = 1; ; i++) {

@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import pLimit from "p-limit";
-import { acquireLock, type MoveItem, moveItem, type Recovery, readLedger, recover } from "./commit.js";
+import { acquireLock, type MoveItem, moveItem, planMoves, type Recovery, readLedger, recover } from "./commit.js";
 import type { Config } from "./config/schema.js";
 import { ioError, type Problem, WopackError } from "./errors.js";
 import type { HookRun } from "./hook.js";
@@ -10,7 +10,7 @@ import { isIgnoredName } from "./plan/ignore.js";
 import type { SidecarRow } from "./plan/metadata.js";
 import { type Plan, planPack } from "./plan/plan.js";
 import { checkPhotos, type RunContext } from "./prepare.js";
-import { planMoves, runArchives } from "./publish.js";
+import { runArchives } from "./publish.js";
 import { type FileFacts, readFileFacts, scanStaging } from "./scan.js";
 import { loadSidecar } from "./sidecar.js";
 
@@ -272,7 +272,7 @@ function checkFolders(staging: string, out: string | undefined, moveTo: string |
 async function finishAlreadyPacked(plan: Plan, staging: string, moveTo: string | undefined, log: Logger) {
   if (!moveTo) return;
   for (const wo of plan.alreadyPacked) {
-    const moves = await planMoves(wo, staging, path.resolve(moveTo));
+    const { moves } = await planMoves(wo, staging, path.resolve(moveTo));
     for (const m of moves)
       await moveItem(m).catch((err) => {
         throw ioError(err, `cannot move ${m.from} to ${m.to}`);

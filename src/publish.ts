@@ -7,9 +7,8 @@ import {
   appendLedger,
   faultPoint,
   finishMoves,
-  freeName,
   type LedgerRecord,
-  type MoveItem,
+  planMoves,
   publishNoClobber,
   REPORT_SUFFIX,
   syncDir,
@@ -28,20 +27,6 @@ import { type Prepared, prepareWorkOrder, type RunContext } from "./prepare.js";
  * enough that one slow photo at the head does not leave the other cores idle.
  */
 const LOOKAHEAD_PHOTOS_PER_CORE = 64;
-
-export async function planMoves(
-  wo: { id: string; folder?: string; sources: string[] },
-  staging: string,
-  moveTo: string,
-): Promise<MoveItem[]> {
-  const target = await freeName(moveTo, wo.id);
-  const moves: MoveItem[] = [];
-  if (wo.folder) moves.push({ from: path.join(staging, wo.folder), to: target });
-  for (const rel of wo.sources) {
-    if (!rel.includes("/")) moves.push({ from: path.join(staging, rel), to: path.join(target, rel) });
-  }
-  return moves;
-}
 
 /**
  * Prepares work orders (conversions on all cores, up to a budget of photos ahead) while the archive in
@@ -183,7 +168,7 @@ async function commitArchive(
   const moveTo = ctx.moveTo ? path.resolve(ctx.moveTo) : undefined;
   const workOrders: PackedWorkOrder[] = [];
   for (const p of batch) {
-    const moves = moveTo ? await planMoves(p.wo, ctx.staging, moveTo) : undefined;
+    const moves = moveTo ? (await planMoves(p.wo, ctx.staging, moveTo)).moves : undefined;
     workOrders.push({
       id: p.wo.id,
       fingerprint: p.wo.fingerprint,

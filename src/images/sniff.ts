@@ -28,5 +28,3 @@ function sniffIsoBrand(head: Uint8Array): ImageType | null {
   if (brands.some((b) => ["heic", "heix", "heim", "heis", "hevc", "hevx", "mif1", "msf1"].includes(b))) return "heic";
   return null;
 }
-
-export const PACKED_AS_IS: ReadonlySet<ImageType> = new Set(["jpeg", "png"]);

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { watch as watchFiles } from "chokidar";
-import { freeName, moveItem, stateDir, tmpDir, writeFileAtomic } from "../commit.js";
+import { moveItem, planMoves, stateDir, tmpDir, writeFileAtomic } from "../commit.js";
 import { ioError, WopackError } from "../errors.js";
 import { HeicPool } from "../images/heicPool.js";
 import { openOutput, type PackOptions, type PackResult, packOnce, type RefusedReport, silentLogger } from "../pack.js";
@@ -189,14 +189,8 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
 
   const fail = async (wo: RefusedReport) => {
     summary.refused++;
-    const target = await freeName(failedTo, wo.id);
+    const { target, moves } = await planMoves(wo, staging, failedTo);
     const errors = { workOrder: wo.id, refusedAt: clock().toISOString(), problems: wo.problems };
-    const moves = [
-      ...(wo.folder ? [{ from: path.join(staging, wo.folder), to: target }] : []),
-      ...wo.sources
-        .filter((rel) => !rel.includes("/"))
-        .map((rel) => ({ from: path.join(staging, rel), to: path.join(target, rel) })),
-    ];
     try {
       await mkdir(failedTo, { recursive: true });
       await writeFile(`${target}.errors.json`, JSON.stringify(errors, null, 2) + "\n");
