@@ -6,6 +6,7 @@
 //   BENCH_CONVERT=40  photos per format in the conversion corpus (12 MP PNG, WebP, HEIC)
 //   BENCH_REPEAT=3    runs of each passthrough measure (alternating wopack and zip); the fastest counts
 //   BENCH_MANY=10000  photos in the memory / linearity run
+//   BENCH_ONLY=passthrough,convert,many   run only these parts
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
@@ -20,6 +21,7 @@ const PHOTOS = Number(process.env.BENCH_PHOTOS ?? 300);
 const CONVERT = Number(process.env.BENCH_CONVERT ?? 40);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
 const MANY = Number(process.env.BENCH_MANY ?? 10_000);
+const ONLY = new Set((process.env.BENCH_ONLY ?? "passthrough,convert,many").split(","));
 const W = 4000;
 const H = 3000; // 12 MP
 
@@ -140,9 +142,11 @@ function filesUnder(dir, ext) {
     .map((f) => path.join(dir, f));
 }
 
-function wopackPack(staging, extra = []) {
+function wopackPack(staging, extra = [], env = {}) {
   const out = fresh("out");
-  const m = measure(process.execPath, [bin, "pack", staging, "--out", out, "--quiet", ...extra]);
+  const m = measure(process.execPath, [bin, "pack", staging, "--out", out, "--quiet", ...extra], {
+    env: { ...process.env, ...env },
+  });
   const bytes = readdirSync(out)
     .filter((n) => n.endsWith(".zip"))
     .reduce((s, n) => s + statSync(path.join(out, n)).size, 0);
@@ -174,24 +178,26 @@ const row = (what, ours, theirs, reference, target, unit = "s") =>
 // (alternating runs, fastest of each: this machine is noisy, and both read the same page cache)
 let refZip;
 let ours;
-for (let i = 0; i < REPEAT; i++) {
+for (let i = 0; i < (ONLY.has("passthrough") ? REPEAT : 0); i++) {
   const zipOut = path.join(fresh("zip"), "ref.zip");
   const z = measure("zip", ["-0", "-r", "-q", zipOut, "."], { cwd: jpegDir });
   const w = wopackPack(jpegDir, ["--max-image-size", "100MB"]);
   if (!refZip || z.seconds < refZip.seconds) refZip = z;
   if (!ours || w.seconds < ours.seconds) ours = w;
 }
-row(
-  `pack ${PHOTOS} × 12 MP JPEG (passthrough, ${(ours.bytes / 1e9).toFixed(2)} GB)`,
-  ours.seconds,
-  refZip.seconds,
-  "zip -0 -r",
-  "≤ 1.0 (stretch 0.67)",
-);
+if (ours)
+  row(
+    `pack ${PHOTOS} × 12 MP JPEG (passthrough, ${(ours.bytes / 1e9).toFixed(2)} GB)`,
+    ours.seconds,
+    refZip.seconds,
+    "zip -0 -r",
+    "≤ 1.0 (stretch 0.67)",
+  );
 
 // 2. conversions, per format, against the reference converters on the same cores
 const outDir = fresh("conv");
-for (const fmt of ["png", "webp", "heic"]) {
+const heicDecoder = execFileSync(process.execPath, [bin, "--version"], { encoding: "utf8" }).match(/HEIC decoder: (.*)\)/)?.[1];
+for (const fmt of ONLY.has("convert") ? ["png", "webp", "heic"] : []) {
   const files = filesUnder(convertDir, `.${fmt}`);
   const stage = fresh(`stage-${fmt}`);
   for (const f of files) {
@@ -212,28 +218,36 @@ for (const fmt of ["png", "webp", "heic"]) {
     fmt === "heic" ? "heif-convert ×cores" : "vips copy Q=90,optimize_coding ×cores",
     "≤ 1.3",
   );
+  if (fmt === "heic" && !heicDecoder?.includes("wasm")) {
+    const wasm = wopackPack(stage, ["--max-image-size", "100MB"], { WOPACK_HEIC_DECODER: "wasm" });
+    row(`… the same with the wasm fallback decoder`, wasm.seconds, ref.seconds, "heif-convert ×cores", "(information)");
+  }
 }
 
 // 3. memory and linearity
-const tenth = fresh("tenth");
-const ids = readdirSync(manyDir).sort();
-for (const id of ids.slice(0, Math.ceil(ids.length / 10)))
-  execFileSync("cp", ["-al", path.join(manyDir, id), path.join(tenth, id)]);
-const small = wopackPack(tenth);
-const large = wopackPack(manyDir);
-rows.push({ what: `peak RSS packing ${MANY} photos`, wopack: large.rssMb, unit: "MB", target: "< 300 MB" });
-rows.push({
-  what: `time ${MANY / 10} vs ${MANY} photos`,
-  wopack: large.seconds,
-  reference: small.seconds,
-  ratio: large.seconds / small.seconds,
-  refName: `${MANY / 10} photos`,
-  target: "≈ 10 (linear)",
-  unit: "s",
-});
+if (ONLY.has("many")) {
+  const tenth = fresh("tenth");
+  const ids = readdirSync(manyDir).sort();
+  for (const id of ids.slice(0, Math.ceil(ids.length / 10)))
+    execFileSync("cp", ["-al", path.join(manyDir, id), path.join(tenth, id)]);
+  const small = wopackPack(tenth);
+  const large = wopackPack(manyDir);
+  rows.push({ what: `peak RSS packing ${MANY} photos`, wopack: large.rssMb, unit: "MB", target: "< 300 MB" });
+  rows.push({
+    what: `time ${MANY / 10} vs ${MANY} photos`,
+    wopack: large.seconds,
+    reference: small.seconds,
+    ratio: large.seconds / small.seconds,
+    refName: `${MANY / 10} photos`,
+    target: "≈ 10 (linear)",
+    unit: "s",
+  });
+}
 
 const fmt = (v, unit) => (v === undefined ? "" : unit === "MB" ? `${v.toFixed(0)} MB` : `${v.toFixed(2)} s`);
-console.log(`\nwopack bench — ${new Date().toISOString()} — ${cores} cores, node ${process.version}\n`);
+console.log(
+  `\nwopack bench — ${new Date().toISOString()} — ${cores} cores, node ${process.version}, HEIC decoder: ${heicDecoder}\n`,
+);
 console.log("| measure | wopack | reference | ratio | target |");
 console.log("| --- | --- | --- | --- | --- |");
 for (const r of rows) {

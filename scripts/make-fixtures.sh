@@ -31,4 +31,13 @@ node --input-type=module -e "
   await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).png({ compressionLevel: 1 }).toFile('$tmp/slow.png');"
 heif-enc -q 40 -o "$out/slow-12mp.heic" "$tmp/slow.png"
 python3 scripts/heic-add-irot.py "$out/quad.heic" "$out/quad-irot90.heic" 1
+# Odd width (decoders pad such rows) and an alpha plane (the right half transparent: packed as white)
+node test/fixtures/quadrants.mjs "$tmp/quad-odd.png" 321 241
+heif-enc -q 92 -p chroma=444 -o "$out/quad-odd.heic" "$tmp/quad-odd.png"
+node --input-type=module -e "
+  import { quadrants } from './test/fixtures/quadrants.mjs';
+  const alpha = Buffer.alloc(640 * 480);
+  for (let y = 0; y < 480; y++) alpha.fill(255, y * 640, y * 640 + 320);
+  await quadrants(640, 480).joinChannel(alpha, { raw: { width: 640, height: 480, channels: 1 } }).png().toFile('$tmp/quad-alpha.png');"
+heif-enc -q 92 -p chroma=444 -o "$out/quad-alpha.heic" "$tmp/quad-alpha.png"
 ls -la "$out"

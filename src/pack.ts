@@ -5,7 +5,7 @@ import { acquireLock, type MoveItem, moveItem, planMoves, type Recovery, readLed
 import type { Config } from "./config/schema.js";
 import { ioError, type Problem, WopackError } from "./errors.js";
 import type { HookRun } from "./hook.js";
-import { HeicPool } from "./images/heicPool.js";
+import { createHeicDecoder, type HeicDecoder } from "./images/heicDecoder.js";
 import { isIgnoredName } from "./plan/ignore.js";
 import type { SidecarRow } from "./plan/metadata.js";
 import { type Plan, planPack } from "./plan/plan.js";
@@ -147,7 +147,7 @@ export async function openOutput(out: string, log: Logger, now: Date): Promise<{
 
 export interface PackOnceOptions extends PackOptions {
   /** watch mode: one HEIC decoder pool for the whole session (its workers are costly to start) */
-  heicPool?: HeicPool;
+  heicDecoder?: HeicDecoder;
   /** watch mode: plan only these work orders */
   only?: ReadonlySet<string>;
   /** watch mode: the fingerprints the work orders had when judged ready */
@@ -162,7 +162,7 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
   const now = options.now ?? (() => new Date());
   const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
   const dryRun = options.dryRun ?? false;
-  const heic = options.heicPool ?? new HeicPool(concurrency);
+  const heic = options.heicDecoder ?? createHeicDecoder(concurrency);
   try {
     const ledger = !options.out ? undefined : dryRun ? await readLedger(out).catch(() => undefined) : await readLedger(out);
     const scan = await scanStaging(staging);
@@ -236,7 +236,7 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
     await runArchives(plan, result, ctx);
     return result;
   } finally {
-    if (!options.heicPool) await heic.close();
+    if (!options.heicDecoder) await heic.close();
   }
 }
 

@@ -6,7 +6,7 @@ import type pLimit from "p-limit";
 import type { ZipEntrySource } from "./archive/write.js";
 import { entryOverhead } from "./archive/zip.js";
 import { ioError, type Problem } from "./errors.js";
-import type { HeicPool } from "./images/heicPool.js";
+import type { HeicDecoder } from "./images/heicDecoder.js";
 import { checkAsIs, normalizeImage } from "./images/normalize.js";
 import type { Logger, PackedEntry, PackOptions, PackResult, Progress } from "./pack.js";
 import type { PlannedPhoto, PlannedWorkOrder, RefusedWorkOrder } from "./plan/plan.js";
@@ -44,7 +44,7 @@ export interface RunContext extends PackOptions {
   concurrency: number;
   log: Logger;
   now: () => Date;
-  heic: HeicPool;
+  heic: HeicDecoder;
   photoLimit: ReturnType<typeof pLimit>;
   progress: Progress;
 }

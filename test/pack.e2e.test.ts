@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { readdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import exifr from "exifr";
@@ -241,6 +242,86 @@ describe("image normalization (§7)", () => {
     const img = images.get("big")!;
     expect(img.length).toBeLessThanOrEqual(5_000_000);
     expect((await sharp(img).metadata()).format).toBe("jpeg");
+  });
+});
+
+// npm ci builds a binding to the system's libheif when its headers are installed (.ci/run installs them);
+// otherwise HEIC goes through libheif compiled to wasm. Both must give the same pictures and refusals.
+// Where the headers are installed, the binding must have been built: no silent skip.
+const nativeExpected =
+  existsSync(path.join(ROOT, "native/build/Release/wopack_heif.node")) ||
+  spawnSync("pkg-config", ["--exists", "libheif >= 1.13"]).status === 0;
+describe.each([
+  { decoder: "native", skip: !nativeExpected },
+  { decoder: "wasm", skip: false },
+])("HEIC with the $decoder decoder (§7)", ({ decoder, skip }) => {
+  let ws: Awaited<ReturnType<typeof workspace>>;
+  let run: Awaited<ReturnType<typeof wopack>>;
+  let images: Map<string, Buffer>;
+  let report: Report;
+  const env = { WOPACK_HEIC_DECODER: decoder };
+
+  beforeAll(async () => {
+    if (skip) return;
+    ws = await workspace();
+    const s = ws.staging;
+    for (const f of ["quad", "quad-irot90", "quad-exif6", "quad-p3", "quad-grid", "quad-odd", "quad-alpha"])
+      await put(s, `WO_1/${f.replace("-", "_")}/a.heic`, readFile(path.join(FIXTURES, `${f}.heic`)));
+    const heic = await readFile(path.join(FIXTURES, "quad.heic"));
+    await put(s, "WO_cut/meter/a.heic", heic.subarray(0, Math.floor(heic.length * 0.7)));
+    await put(s, "WO_junk/meter/a.heic", Buffer.concat([heic.subarray(0, 40), Buffer.alloc(4000, 7)]));
+    run = await wopack(["pack", s, "--out", ws.out], { env });
+    const read = await onlyArchive(ws.out);
+    report = read.report;
+    const bySource = new Map(report.workOrders[0]!.entries.map((e) => [e.source.split("/")[1]!, e.entry]));
+    images = new Map([...bySource].map(([group, entry]) => [group, read.entries.find((e) => e.name === entry)!.data]));
+  });
+
+  it.skipIf(skip)("is the decoder in use", async () => {
+    const version = await wopack(["--version"], { env });
+    expect(version.stdout).toMatch(
+      decoder === "native" ? /HEIC decoder: native libheif \d/ : /HEIC decoder: libheif compiled to wasm/,
+    );
+  });
+
+  it.skipIf(skip)("decodes plain, P3, grid, irot, EXIF-6, odd-width and alpha HEICs to the right pixels", async () => {
+    const white = [255, 255, 255];
+    const cases: [string, [number, number], (keyof typeof Q)[]][] = [
+      ["quad", [640, 480], ["topLeft", "topRight", "bottomLeft", "bottomRight"]],
+      ["quad_p3", [640, 480], ["topLeft", "topRight", "bottomLeft", "bottomRight"]],
+      ["quad_grid", [640, 480], ["topLeft", "topRight", "bottomLeft", "bottomRight"]],
+      ["quad_irot90", [480, 640], ["topRight", "bottomRight", "topLeft", "bottomLeft"]],
+      ["quad_exif6", [640, 480], ["topLeft", "topRight", "bottomLeft", "bottomRight"]],
+      ["quad_odd", [321, 241], ["topLeft", "topRight", "bottomLeft", "bottomRight"]],
+    ];
+    for (const [group, size, order] of cases) {
+      const img = images.get(group)!;
+      const meta = await sharp(img).metadata();
+      expect([meta.width, meta.height], group).toEqual(size);
+      const got = await quadrantColours(img);
+      for (const [i, q] of order.entries()) expect(colourDistance(got[i]!, Q[q]), `${group} ${q}`).toBeLessThan(16);
+    }
+    // the right half is transparent: flattened onto white
+    const alpha = await quadrantColours(images.get("quad_alpha")!);
+    expect(alpha.map((c) => colourDistance(c, white) < 16)).toEqual([false, true, false, true]);
+    expect(colourDistance(alpha[0]!, Q.topLeft)).toBeLessThan(16);
+    expect(colourDistance(alpha[2]!, Q.bottomLeft)).toBeLessThan(16);
+  });
+
+  it.skipIf(skip)("refuses a cut-off or garbled HEIC as corrupt, naming the file, and packs the rest", () => {
+    expect(run.code).toBe(1);
+    const codes = Object.fromEntries(report.refused.map((r) => [r.id, r.problems.map((p) => `${p.code} ${p.path}`)]));
+    expect(codes).toEqual({ WO_cut: ["E_IMAGE_CORRUPT WO_cut/meter/a.heic"], WO_junk: ["E_IMAGE_CORRUPT WO_junk/meter/a.heic"] });
+    expect(report.workOrders.map((w) => w.id)).toEqual(["WO_1"]);
+  });
+
+  it.skipIf(skip)("refuses a HEIC above --max-pixels before decoding it", async () => {
+    const small = await workspace();
+    await put(small.staging, "WO_1/meter/a.heic", readFile(path.join(FIXTURES, "quad.heic")));
+    const r = await wopack(["pack", small.staging, "--out", small.out, "--max-pixels", "300000", "--json"], { env });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("E_IMAGE_TOO_LARGE");
+    expect(r.stdout).toContain("640x480");
   });
 });
 

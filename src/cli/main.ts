@@ -7,6 +7,7 @@ import type { Config } from "../config/schema.js";
 import { parseDuration, parseSize } from "../config/units.js";
 import { WopackError } from "../errors.js";
 import { splitCommand } from "../hook.js";
+import { heicDecoderName } from "../images/heicDecoder.js";
 import { type Logger, pack } from "../pack.js";
 import { validate } from "../validate.js";
 import { type WatchEvent, watch } from "../watch/watch.js";
@@ -229,7 +230,7 @@ export async function main(args: string[]): Promise<number> {
   };
   const cli = yargs(args)
     .scriptName("wopack")
-    .version(version)
+    .version(args.includes("--version") ? `${version} (HEIC decoder: ${heicDecoderName()})` : version)
     .strict()
     .recommendCommands()
     .demandCommand(1, "name a command: wopack pack <staging> --out <dir>")

@@ -1,5 +1,6 @@
 import { Worker } from "node:worker_threads";
-import type { HeicJob, HeicReply } from "./heicWorker.js";
+import type { HeicDecoder, HeicReply } from "./heicDecoder.js";
+import type { HeicJob, HeicWorkerReply } from "./heicWorker.js";
 
 interface Pending {
   job: HeicJob;
@@ -11,7 +12,9 @@ interface Pending {
  * HEIC decoding is libheif compiled to wasm: it blocks the thread it runs on, so it runs on worker
  * threads, at most `size` at once. A worker that dies fails its job and is replaced.
  */
-export class HeicPool {
+export class HeicPool implements HeicDecoder {
+  static readonly NAME = "libheif compiled to wasm (heic-decode)";
+  readonly name = HeicPool.NAME;
   private readonly idle: Worker[] = [];
   private readonly busy = new Map<Worker, Pending>();
   private readonly queue: Pending[] = [];
@@ -49,7 +52,7 @@ export class HeicPool {
   private spawn(): Worker {
     const worker = new Worker(new URL("./heicWorker.js", import.meta.url));
     this.workers++;
-    worker.on("message", (reply: HeicReply) => {
+    worker.on("message", ({ id: _, ...reply }: HeicWorkerReply) => {
       const pending = this.busy.get(worker);
       this.busy.delete(worker);
       this.idle.push(worker);

@@ -1,5 +1,6 @@
 import { parentPort } from "node:worker_threads";
 import decode from "heic-decode";
+import type { HeicReply } from "./heicDecoder.js";
 
 export interface HeicJob {
   id: number;
@@ -7,13 +8,11 @@ export interface HeicJob {
   maxPixels: number;
 }
 
-export type HeicReply =
-  | { id: number; ok: true; width: number; height: number; data: Uint8Array }
-  | { id: number; ok: false; code: "E_IMAGE_TOO_LARGE" | "E_IMAGE_CORRUPT"; message: string };
+export type HeicWorkerReply = HeicReply & { id: number };
 
 // libheif applies the irot/imir transforms while decoding, so the pixels that come back are upright.
 parentPort!.on("message", async (job: HeicJob) => {
-  let reply: HeicReply;
+  let reply: HeicWorkerReply;
   let images: Awaited<ReturnType<typeof decode.all>> | undefined;
   try {
     images = await decode.all({ buffer: job.buffer });
@@ -23,7 +22,7 @@ parentPort!.on("message", async (job: HeicJob) => {
     } else {
       const { width, height, data } = await primary.decode();
       const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      reply = { id: job.id, ok: true, width, height, data: bytes };
+      reply = { id: job.id, ok: true, width, height, channels: 4, data: bytes };
     }
   } catch (err) {
     reply = { id: job.id, ok: false, code: "E_IMAGE_CORRUPT", message: (err as Error)?.message ?? String(err) };

@@ -7,7 +7,7 @@ sharp.cache(false);
 
 import * as bmp from "bmp-ts";
 import { type Problem, problem } from "../errors.js";
-import type { HeicPool } from "./heicPool.js";
+import type { HeicDecoder } from "./heicDecoder.js";
 import { heifIccProfile } from "./heifProfile.js";
 import type { ImageType } from "./sniff.js";
 
@@ -46,7 +46,7 @@ class ImageProblem extends Error {
 export async function normalizeImage(
   input: NormalizeInput,
   settings: ImageSettings,
-  heic: HeicPool,
+  heic: HeicDecoder,
 ): Promise<NormalizedImage | { problem: Problem }> {
   try {
     return await normalize(input, settings, heic);
@@ -57,7 +57,7 @@ export async function normalizeImage(
   }
 }
 
-async function normalize(input: NormalizeInput, settings: ImageSettings, heic: HeicPool): Promise<NormalizedImage> {
+async function normalize(input: NormalizeInput, settings: ImageSettings, heic: HeicDecoder): Promise<NormalizedImage> {
   const { source, type, bytes } = input;
   if (type === "jpeg" || type === "png") {
     const whole = bytes;
@@ -99,7 +99,7 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
       if (reply.code === "E_IMAGE_TOO_LARGE") throw tooLarge(source, reply.message, settings);
       throw new ImageProblem(corrupt(source, reply.message));
     }
-    pipeline = await withProfile(reply.data, reply.width, reply.height, heifIccProfile(bytes));
+    pipeline = await withProfile(reply, heifIccProfile(bytes));
   } else if (type === "bmp") {
     pipeline = decodeBmp(source, bytes, settings);
   } else {
@@ -175,10 +175,18 @@ async function encodeJpeg(
  * sRGB like any other tagged image. sharp takes no ICC profile for raw input: the pixels go through an
  * uncompressed PNG that gets an iCCP chunk right after its header.
  */
-async function withProfile(rgba: Uint8Array, width: number, height: number, icc: Buffer | undefined): Promise<Sharp> {
-  const raw = { raw: { width, height, channels: 4 } } as const;
-  if (!icc) return sharp(rgba, raw);
-  const png = await sharp(rgba, raw).png({ compressionLevel: 0 }).toBuffer();
+interface RawPixels {
+  width: number;
+  height: number;
+  channels: 3 | 4;
+  data: Uint8Array;
+}
+
+async function withProfile(pixels: RawPixels, icc: Buffer | undefined): Promise<Sharp> {
+  const { width, height, channels, data } = pixels;
+  const raw = { raw: { width, height, channels } };
+  if (!icc) return sharp(data, raw);
+  const png = await sharp(data, raw).png({ compressionLevel: 0 }).toBuffer();
   const iccp = pngChunk("iCCP", Buffer.concat([Buffer.from("ICC profile\0\0", "latin1"), deflateSync(icc)]));
   const headerEnd = 8 + 25; // signature, then IHDR (always first, always 13 bytes of data)
   return sharp(Buffer.concat([png.subarray(0, headerEnd), iccp, png.subarray(headerEnd)]), { limitInputPixels: false });

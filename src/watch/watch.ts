@@ -4,7 +4,7 @@ import path from "node:path";
 import { watch as watchFiles } from "chokidar";
 import { moveItem, planMoves, stateDir, tmpDir, writeFileAtomic } from "../commit.js";
 import { ioError, WopackError } from "../errors.js";
-import { HeicPool } from "../images/heicPool.js";
+import { createHeicDecoder } from "../images/heicDecoder.js";
 import { openOutput, type PackOptions, type PackResult, packOnce, type RefusedReport, silentLogger } from "../pack.js";
 import { isIgnoredName } from "../plan/ignore.js";
 import { groupStaging } from "../plan/plan.js";
@@ -88,7 +88,7 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
   };
 
   const readiness = new Readiness(settleMs, options.readyMarker);
-  const heicPool = new HeicPool(Math.max(1, options.concurrency ?? availableParallelism()));
+  const heicDecoder = createHeicDecoder(Math.max(1, options.concurrency ?? availableParallelism()));
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let again = false;
@@ -156,7 +156,7 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
     for (const id of ready.keys()) emit({ event: "ready", message: `ready ${id}`, workOrder: id });
     health.status = "packing";
     const result = await packOnce(
-      { ...options, staging, out, moveTo, settleMs: 0, only: new Set(ready.keys()), expected: ready, logger: log, heicPool },
+      { ...options, staging, out, moveTo, settleMs: 0, only: new Set(ready.keys()), expected: ready, logger: log, heicDecoder },
       sidecar,
     );
     for (const archive of result.archives) {
@@ -241,7 +241,7 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
     summary.interrupted = true;
   } finally {
     await watcher.close();
-    await heicPool.close();
+    await heicDecoder.close();
     health.status = "stopped";
     await writeHealth().catch(() => undefined);
     await session.release();
