@@ -155,10 +155,11 @@ async function commitArchive(
   const tmp = archive.tmp;
   let verified: { sha256: string; bytes: number };
   try {
-    await archive.finish();
+    const { readBack } = await archive.finish();
     verified = await verifyZip(
       tmp,
       archive.entries.map((e) => ({ name: e.name, size: e.size, crc32: e.crc32 ?? Number.NaN })),
+      readBack,
     );
   } catch (err) {
     await rm(tmp, { force: true });

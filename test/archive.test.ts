@@ -2,6 +2,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { crc32 } from "node:zlib";
 import { describe, expect, it } from "vitest";
+import { ReadBackCheck } from "../src/archive/readBack.js";
 import { verifyZip } from "../src/archive/verify.js";
 import { writeZip, type ZipEntrySource } from "../src/archive/write.js";
 import { sha256, tempDir, testWithThirdPartyTools } from "./helpers.js";
@@ -97,5 +98,69 @@ describe("files copied as is", () => {
     const zip = path.join(dir, "a.zip");
     await expect(writeZip(zip, [e])).rejects.toThrow(/changed while it was being packed/);
     await expect(stat(zip)).rejects.toThrow();
+  });
+});
+
+describe("the read-back (SHA-256 and stored entries' CRCs from one sequential read)", () => {
+  const data = Buffer.alloc(3_000_000);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 7919) >>> 5;
+  const ranges = [
+    { name: "a", start: 100, end: 1_000_100, crc32: crc32(data.subarray(100, 1_000_100)) },
+    { name: "b", start: 1_500_000, end: 2_999_000, crc32: crc32(data.subarray(1_500_000, 2_999_000)) },
+  ];
+  const feed = (check: ReadBackCheck, chunk: number) => {
+    for (let at = 0; at < data.length; at += chunk) check.update(data.subarray(at, at + chunk));
+  };
+
+  it("hashes every byte and checks each range, whatever the chunk size", () => {
+    for (const chunk of [4093, 1_000_000, data.length]) {
+      const check = new ReadBackCheck();
+      for (const r of ranges) check.expect(r);
+      feed(check, chunk);
+      expect(check.digest("f")).toEqual({ sha256: sha256(data), bytes: data.length, checked: ranges });
+    }
+  });
+
+  it("names the entry whose bytes do not match, and one whose data never came", () => {
+    const check = new ReadBackCheck();
+    check.expect(ranges[0]!);
+    check.expect({ ...ranges[1]!, crc32: ranges[1]!.crc32 ^ 1 });
+    expect(() => feed(check, 65536)).toThrow(/^b: data CRC/);
+    const short = new ReadBackCheck();
+    for (const r of ranges) short.expect(r);
+    short.update(data.subarray(0, 2_000_000));
+    expect(() => short.digest("f")).toThrow(/f: ends before the data of b/);
+  });
+
+  it("runs behind the writer on a worker thread (built code), and fails on a damaged range", async () => {
+    const { TrailingReadBack } = await import("../dist/archive/readBack.js");
+    const dir = await tempDir();
+    for (const damaged of [false, true]) {
+      const file = path.join(dir, `f${damaged}`);
+      await writeFile(file, data.subarray(0, 1_200_000));
+      const reader = new TrailingReadBack(file);
+      reader.settled(1_200_000, [ranges[0]!]);
+      const { appendFile } = await import("node:fs/promises");
+      const rest = Buffer.from(data.subarray(1_200_000));
+      if (damaged) rest[500_000] = rest[500_000]! ^ 0xff;
+      await appendFile(file, rest);
+      reader.settled(data.length, [ranges[1]!]);
+      if (damaged) await expect(reader.end(data.length)).rejects.toThrow(/^b: data CRC/);
+      else expect(await reader.end(data.length)).toEqual({ sha256: sha256(data), bytes: data.length, checked: ranges });
+    }
+  });
+
+  it("verifyZip refuses an archive whose stored data is not where it was read back", async () => {
+    const photo = Buffer.alloc(100_000, 9);
+    const entries = [entry("WO_1/a-0.jpg", photo)];
+    const file = await written(entries);
+    const bytes = await readFile(file);
+    const start = bytes.indexOf(photo);
+    const range = { name: "WO_1/a-0.jpg", start, end: start + photo.length, crc32: crc32(photo) };
+    const readBack = { sha256: sha256(bytes), bytes: bytes.length, checked: [range] };
+    expect(await verifyZip(file, entries, readBack)).toEqual({ sha256: sha256(bytes), bytes: bytes.length });
+    const shifted = { ...readBack, checked: [{ ...range, start: start + 1 }] };
+    await expect(verifyZip(file, entries, shifted)).rejects.toThrow(/not where the archive was read back/);
+    await expect(verifyZip(file, entries, { ...readBack, bytes: bytes.length - 1 })).rejects.toThrow(/changed size/);
   });
 });

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { chmod, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { crc32 } from "node:zlib";
@@ -5,7 +6,18 @@ import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { verifyZip } from "../src/archive/verify.js";
 import { writeZip, type ZipEntrySource } from "../src/archive/write.js";
-import { archivesIn, FIXTURES, put, ROOT, readZip, tempDir, testWithThirdPartyTools, wopack, workspace } from "./helpers.js";
+import {
+  archivesIn,
+  FIXTURES,
+  put,
+  ROOT,
+  readZip,
+  snapshot,
+  tempDir,
+  testWithThirdPartyTools,
+  wopack,
+  workspace,
+} from "./helpers.js";
 
 /** A noisy JPEG of roughly `kb` kilobytes: stored as is, so archive sizes are predictable. */
 async function noiseJpeg(kb: number, seed = 1): Promise<Buffer> {
@@ -190,5 +202,29 @@ describe("the pipeline overlaps work (§4 --concurrency)", () => {
     expect(finished).toHaveLength(31);
     // the work orders are written in order, so WO_000 holds up the archive, but not the conversions
     expect(finished.at(-1)).toBe("WO_000/meter/slow.heic");
+  });
+});
+
+describe("a large archive is read back while it is written (§8 commit protocol)", () => {
+  it("the report's SHA-256 and size are the file's, every entry checks out, and the sources are untouched", async () => {
+    const ws = await workspace();
+    const photos = await Promise.all([1, 2, 3, 4].map((seed) => noiseJpeg(2000, seed)));
+    for (let i = 0; i < 40; i++) await put(ws.staging, `WO_${String(i).padStart(2, "0")}/meter/a.jpg`, photos[i % 4]!);
+    const before = await snapshot(ws.staging);
+    const run = await wopack(["pack", ws.staging, "--out", ws.out]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(await snapshot(ws.staging)).toEqual(before);
+    const [zip, ...others] = await archivesIn(ws.out);
+    expect(others).toEqual([]);
+    const bytes = await readFile(zip!);
+    expect(bytes.length).toBeGreaterThan(40_000_000); // past the point where the read-back follows the writer
+    const report = JSON.parse(await readFile(`${zip}.report.json`, "utf8"));
+    expect(report.sha256).toBe(createHash("sha256").update(bytes).digest("hex"));
+    expect(report.bytes).toBe(bytes.length);
+    const entries = await readZip(zip!);
+    expect(
+      entries.filter((e) => e.name.endsWith(".jpg")).map((e) => e.data.equals(photos[Number(e.name.slice(3, 5)) % 4]!)),
+    ).toEqual(Array(40).fill(true));
+    await testWithThirdPartyTools(zip!);
   });
 });

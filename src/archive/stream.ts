@@ -1,6 +1,10 @@
 import { rm } from "node:fs/promises";
+import { type DataRange, type ReadBack, TrailingReadBack } from "./readBack.js";
 import { writeZip, type ZipEntrySource } from "./write.js";
 import { END_OVERHEAD, entryOverhead } from "./zip.js";
+
+/** Below this, reading the archive back after it is written costs less than starting a reader thread. */
+const TRAILING_READ_FROM = 32 * 1024 * 1024;
 
 /**
  * An archive being written while the photos of later work orders are still being converted: entries are
@@ -15,12 +19,14 @@ export class StreamingArchive {
   private ended = false;
   private failure: unknown;
   private readonly written: Promise<number>;
+  private trailing: TrailingReadBack | undefined;
+  private unannounced: DataRange[] = [];
 
   constructor(
     readonly tmp: string,
     signal?: AbortSignal,
   ) {
-    this.written = writeZip(tmp, this.drain(), signal);
+    this.written = writeZip(tmp, this.drain(), signal, (upTo, range) => this.settled(upTo, range));
     this.written.catch((err) => {
       this.failure = err;
     });
@@ -37,11 +43,19 @@ export class StreamingArchive {
     this.wake?.();
   }
 
-  /** Waits until every entry is written, the archive closed and flushed to disk. */
-  async finish(): Promise<number> {
+  /**
+   * Waits until every entry is written, the archive closed and flushed to disk. For a large archive, also
+   * the read-back that followed the writing (for a small one, verifyZip reads it back itself).
+   */
+  async finish(): Promise<{ bytes: number; readBack?: ReadBack }> {
     this.ended = true;
     this.wake?.();
-    return this.written;
+    try {
+      const bytes = await this.written;
+      return { bytes, ...(this.trailing ? { readBack: await this.trailing.end(bytes) } : {}) };
+    } finally {
+      await this.trailing?.stop();
+    }
   }
 
   /** Gives up on the archive: stops writing and removes the temporary file. */
@@ -50,7 +64,16 @@ export class StreamingArchive {
     this.pending.length = 0;
     this.wake?.();
     await this.written.catch(() => undefined);
+    await this.trailing?.stop();
     await rm(this.tmp, { force: true });
+  }
+
+  private settled(upTo: number, range: DataRange | undefined): void {
+    if (range) this.unannounced.push(range);
+    if (!this.trailing && upTo < TRAILING_READ_FROM) return;
+    this.trailing ??= new TrailingReadBack(this.tmp);
+    this.trailing.settled(upTo, this.unannounced);
+    this.unannounced = [];
   }
 
   private async *drain(): AsyncGenerator<ZipEntrySource> {

@@ -1,7 +1,7 @@
-import { createHash } from "node:crypto";
-import { open } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
 import { crc32 } from "node:zlib";
 import yauzl from "yauzl";
+import { type DataRange, type ReadBack, ReadBackCheck } from "./readBack.js";
 
 export interface ExpectedEntry {
   name: string;
@@ -14,13 +14,6 @@ export interface VerifiedArchive {
   bytes: number;
 }
 
-interface StoredRange {
-  name: string;
-  start: number;
-  end: number;
-  crc32: number;
-}
-
 const CHUNK = 4 * 1024 * 1024;
 
 /**
@@ -29,10 +22,13 @@ const CHUNK = 4 * 1024 * 1024;
  * write, and the data of every entry matches it. Stored entries (the images) are checked in the same
  * sequential pass that hashes the file; deflated ones (small JSON) are inflated by yauzl. Throws with
  * the first mismatch.
+ *
+ * `readBack` is that sequential pass already done, by a reader that followed the writer (readBack.ts):
+ * then yauzl must find each stored entry's data exactly where that pass checked it.
  */
-export async function verifyZip(file: string, expected: readonly ExpectedEntry[]): Promise<VerifiedArchive> {
+export async function verifyZip(file: string, expected: readonly ExpectedEntry[], readBack?: ReadBack): Promise<VerifiedArchive> {
   const zip = await yauzl.openPromise(file, { lazyEntries: true, validateEntrySizes: true, autoClose: false });
-  const stored: StoredRange[] = [];
+  const stored: DataRange[] = [];
   try {
     if (zip.entryCount !== expected.length) {
       throw new Error(`${file}: holds ${zip.entryCount} entries, expected ${expected.length}`);
@@ -58,7 +54,16 @@ export async function verifyZip(file: string, expected: readonly ExpectedEntry[]
   } finally {
     zip.close();
   }
-  return hashAndCheck(file, stored);
+  if (!readBack) return hashAndCheck(file, stored);
+  const checked = new Map(readBack.checked.map((r) => [r.name, r]));
+  for (const r of stored) {
+    const c = checked.get(r.name);
+    if (!c || c.start !== r.start || c.end !== r.end || c.crc32 !== r.crc32) {
+      throw new Error(`${r.name}: its data is not where the archive was read back (${JSON.stringify(c)})`);
+    }
+  }
+  if (readBack.bytes !== (await stat(file)).size) throw new Error(`${file}: changed size after it was read back`);
+  return { sha256: readBack.sha256, bytes: readBack.bytes };
 }
 
 /** The next entry of the central directory, or undefined at its end. */
@@ -79,33 +84,20 @@ function nextEntry(zip: yauzl.ZipFile): Promise<yauzl.Entry | undefined> {
 }
 
 /** One sequential read: SHA-256 of the whole file, and the CRC-32 of each stored entry's data. */
-async function hashAndCheck(file: string, ranges: StoredRange[]): Promise<VerifiedArchive> {
-  const hash = createHash("sha256");
+async function hashAndCheck(file: string, ranges: DataRange[]): Promise<VerifiedArchive> {
+  const check = new ReadBackCheck();
+  for (const r of ranges) check.expect(r);
   const fh = await open(file, "r");
   const buffer = Buffer.allocUnsafe(CHUNK);
-  let at = 0;
-  let next = 0;
-  let crc = 0;
   try {
     for (;;) {
-      const { bytesRead } = await fh.read(buffer, 0, CHUNK, at);
+      const { bytesRead } = await fh.read(buffer, 0, CHUNK, check.bytes);
       if (bytesRead === 0) break;
-      const chunk = buffer.subarray(0, bytesRead);
-      hash.update(chunk);
-      const chunkEnd = at + bytesRead;
-      while (next < ranges.length && ranges[next]!.start < chunkEnd) {
-        const r = ranges[next]!;
-        crc = crc32(chunk.subarray(Math.max(r.start, at) - at, Math.min(r.end, chunkEnd) - at), crc);
-        if (r.end > chunkEnd) break;
-        if (crc >>> 0 !== r.crc32) throw new Error(`${r.name}: data CRC ${crc >>> 0} does not match ${r.crc32}`);
-        crc = 0;
-        next++;
-      }
-      at = chunkEnd;
+      check.update(buffer.subarray(0, bytesRead));
     }
   } finally {
     await fh.close();
   }
-  if (next !== ranges.length) throw new Error(`${file}: ends before the data of ${ranges[next]!.name}`);
-  return { sha256: hash.digest("hex"), bytes: at };
+  const { sha256, bytes } = check.digest(file);
+  return { sha256, bytes };
 }

@@ -1,6 +1,6 @@
 import { rm } from "node:fs/promises";
 import { crc32 } from "node:zlib";
-import { ZipWriter } from "./zip.js";
+import { type SettledListener, ZipWriter } from "./zip.js";
 
 export interface ZipEntrySource {
   /** path inside the archive, e.g. "WO_1/meter_reading-0.jpg" */
@@ -28,8 +28,9 @@ export async function writeZip(
   file: string,
   entries: Iterable<ZipEntrySource> | AsyncIterable<ZipEntrySource>,
   signal?: AbortSignal,
+  onSettled?: SettledListener,
 ): Promise<number> {
-  const zip = await ZipWriter.create(file, signal);
+  const zip = await ZipWriter.create(file, signal, onSettled);
   try {
     for await (const entry of entries) {
       if (entry.data) await zip.addBuffer(entry.name, entry.data, entry.crc32 ?? crc32(entry.data), entry.store);

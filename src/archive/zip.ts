@@ -1,6 +1,10 @@
 import type { FileHandle } from "node:fs/promises";
 import { open } from "node:fs/promises";
 import { crc32, deflateRawSync } from "node:zlib";
+import type { DataRange } from "./readBack.js";
+
+/** Told, after each entry, that the bytes before `upTo` are final; `range` is a stored entry's data. */
+export type SettledListener = (upTo: number, range?: DataRange) => void;
 
 /** What the central directory needs of each entry: about a hundred bytes, however many entries. */
 interface Written {
@@ -20,6 +24,8 @@ const DOS_TIME = 0;
 const DOS_DATE = (0 << 9) | (1 << 5) | 1;
 const FILE_MODE = 0o100644;
 const COPY_CHUNK = 1024 * 1024;
+/** Start flushing to disk every this many bytes, so that the final fsync has little left to wait for. */
+const SYNC_EVERY = 64 * 1024 * 1024;
 
 /** Bytes an entry adds besides its data, at most: local and central headers with their ZIP64 extras. */
 export function entryOverhead(name: string): number {
@@ -39,15 +45,19 @@ export const END_OVERHEAD = 56 + 20 + 22;
 export class ZipWriter {
   private readonly entries: Written[] = [];
   private offset = 0;
+  private unsynced = 0;
+  private syncing: Promise<void> | undefined;
+  private syncFailure: unknown;
 
   private constructor(
     private readonly fh: FileHandle,
     private readonly signal?: AbortSignal,
+    private readonly onSettled?: SettledListener,
   ) {}
 
   /** Creates the file (never replacing one). An abort stops the writing at the next chunk. */
-  static async create(file: string, signal?: AbortSignal): Promise<ZipWriter> {
-    return new ZipWriter(await open(file, "wx"), signal);
+  static async create(file: string, signal?: AbortSignal, onSettled?: SettledListener): Promise<ZipWriter> {
+    return new ZipWriter(await open(file, "wx"), signal, onSettled);
   }
 
   get bytesWritten(): number {
@@ -84,6 +94,7 @@ export class ZipWriter {
         patch.writeUInt32LE(computed, 0);
         await this.fh.write(patch, 0, 4, entry.offset + 14);
       }
+      this.onSettled?.(this.offset, { name, start: this.offset - size, end: this.offset, crc32: entry.crc32 });
       return entry.crc32;
     } finally {
       await src.close();
@@ -95,6 +106,8 @@ export class ZipWriter {
     const body = store ? data : deflateRawSync(data, { level: 9 });
     await this.write(this.begin(name, store ? 0 : 8, crc32, body.length, data.length));
     await this.write(body);
+    const start = this.offset - body.length;
+    this.onSettled?.(this.offset, store ? { name, start, end: this.offset, crc32: crc32 >>> 0 } : undefined);
   }
 
   /** Writes the central directory and the end records, flushes the file to disk and closes it. */
@@ -127,6 +140,8 @@ export class ZipWriter {
     end.writeUInt32LE(Math.min(cdSize, MAX32), 12);
     end.writeUInt32LE(Math.min(cdStart, MAX32), 16);
     await this.write(end);
+    await this.syncing;
+    if (this.syncFailure) throw this.syncFailure;
     await this.fh.sync();
     await this.fh.close();
     return this.offset;
@@ -134,6 +149,7 @@ export class ZipWriter {
 
   /** Gives up: closes the file (the caller removes it). */
   async abort(): Promise<void> {
+    await this.syncing;
     await this.fh.close().catch(() => undefined);
   }
 
@@ -185,11 +201,25 @@ export class ZipWriter {
 
   private async write(data: Buffer): Promise<void> {
     this.signal?.throwIfAborted();
+    if (this.syncFailure) throw this.syncFailure;
     let at = 0;
     while (at < data.length) {
       const { bytesWritten } = await this.fh.write(data, at, data.length - at, this.offset);
       at += bytesWritten;
       this.offset += bytesWritten;
+    }
+    this.unsynced += data.length;
+    if (this.unsynced >= SYNC_EVERY && !this.syncing) {
+      // in the background: the disk takes the first part while the rest is being written
+      this.unsynced = 0;
+      this.syncing = this.fh
+        .datasync()
+        .catch((err) => {
+          this.syncFailure = err;
+        })
+        .finally(() => {
+          this.syncing = undefined;
+        });
     }
   }
 }
