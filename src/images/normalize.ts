@@ -202,11 +202,14 @@ export function pngChunk(type: string, data: Buffer): Buffer {
   return chunk;
 }
 
+/** One object for every call: exifr caches parsed options by object, for ever (see scan.ts). */
+const XMP_ONLY = { xmp: true, tiff: false, mergeOutput: true };
+
 /** Location data in the EXIF GPS block, or in XMP (exif:GPSLatitude, as editors and some phones write it). */
 async function hasLocation(bytes: Buffer): Promise<boolean> {
   const gps = await exifr.gps(bytes).catch(() => undefined);
   if (gps && Number.isFinite(gps.latitude)) return true;
-  const xmp = await exifr.parse(bytes, { xmp: true, tiff: false, mergeOutput: true }).catch(() => undefined);
+  const xmp = await exifr.parse(bytes, XMP_ONLY).catch(() => undefined);
   return xmp !== undefined && ("GPSLatitude" in xmp || "GPSLongitude" in xmp);
 }
 
