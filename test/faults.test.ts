@@ -89,10 +89,10 @@ describe("commit protocol under faults (§8)", () => {
 
   // 8 MB: the disk fills early; 48 MB: after the read-back has started following the writer and
   // background flushes have begun (past 32 MB).
-  it.each([
+  it.for<[number, number]>([
     [8, 8],
     [48, 40],
-  ])("disk full at %i MB: exit 3, nothing committed or left behind, sources untouched", async (mb, workOrders, ctx) => {
+  ])("disk full at %i MB: exit 3, nothing committed or left behind, sources untouched", async ([mb, workOrders], ctx) => {
     const ws = await bigStaging(workOrders);
     await mkdir(ws.out);
     const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", `size=${mb}m`, "tmpfs", ws.out]);
