@@ -3,12 +3,16 @@
 (512x512 HEVC tiles). heif-enc 1.15 cannot; this takes one single-image HEIC per tile (row-major,
 all the same size, made by heif-enc) and assembles the grid around their coded data.
 
-Usage: heic-make-grid.py OUT COLUMNS ROWS TILE.heic...
+Usage: heic-make-grid.py OUT COLUMNS ROWS [--size WxH] TILE.heic...
+
+--size: the picture's size when the tiles overhang it (an iPhone's 4032x3024 is 8x6 tiles of 512,
+cropped). A colr box (the ICC profile heif-enc copies from a tagged PNG) on the first tile is given to
+the grid as well, as iPhones tag their Display P3 pictures.
 """
 import struct
 import sys
 
-from heif_boxes import find
+from heif_boxes import boxes, find
 
 
 def box(kind, payload):
@@ -28,6 +32,10 @@ def read_tile(path):
     ipco_at, ipco_size = find(data, iprp_at + 8, iprp_at + iprp_size, "ipco")
     hvcc_at, hvcc_size = find(data, ipco_at + 8, ipco_at + ipco_size, "hvcC")
     ispe_at, _ = find(data, ipco_at + 8, ipco_at + ipco_size, "ispe")
+    colr = b""
+    for at, size, kind in boxes(data, ipco_at + 8, ipco_at + ipco_size):
+        if kind == "colr":
+            colr = data[at:at + size]
     width, height = struct.unpack(">II", data[ispe_at + 12:ispe_at + 20])
     iloc_at, _ = find(data, body, end, "iloc")
     version, sizes, base_size = data[iloc_at + 8], data[iloc_at + 12], data[iloc_at + 13] >> 4
@@ -41,12 +49,14 @@ def read_tile(path):
     if extents != 1:
         raise SystemExit("unexpected extent count")
     start = base + offset
-    return data[hvcc_at:hvcc_at + hvcc_size], width, height, data[start:start + length]
+    return data[hvcc_at:hvcc_at + hvcc_size], width, height, data[start:start + length], colr
 
 
-def main(out, columns, rows, tiles):
+def main(out, columns, rows, tiles, size=None):
     tiles = [read_tile(t) for t in tiles]
     tw, th = tiles[0][1], tiles[0][2]
+    width, height = size or (tw * columns, th * rows)
+    colr = tiles[0][4]
     n = len(tiles)
     grid_id, tile_ids = 1, list(range(2, 2 + n))
     ftyp = box("ftyp", b"heic" + struct.pack(">I", 0) + b"mif1heic")
@@ -56,13 +66,14 @@ def main(out, columns, rows, tiles):
     infes += [full_box("infe", 2, 1, struct.pack(">HH", i, 0) + b"hvc1" + b"\0") for i in tile_ids]  # flag 1: hidden
     iinf = full_box("iinf", 0, 0, struct.pack(">H", len(infes)) + b"".join(infes))
     iref = full_box("iref", 0, 0, box("dimg", struct.pack(">HH", grid_id, n) + b"".join(struct.pack(">H", i) for i in tile_ids)))
-    grid_data = struct.pack(">BBBBHH", 0, 0, rows - 1, columns - 1, tw * columns, th * rows)
+    grid_data = struct.pack(">BBBBHH", 0, 0, rows - 1, columns - 1, width, height)
     idat = box("idat", grid_data)
-    # properties: 1 = ispe(full), 2 = ispe(tile), 3.. = each tile's hvcC
+    # properties: 1 = ispe(full), 2 = ispe(tile), 3.. = each tile's hvcC, then the colr box if any
     ispe = lambda w, h: full_box("ispe", 0, 0, struct.pack(">II", w, h))
-    props = [ispe(tw * columns, th * rows), ispe(tw, th)] + [t[0] for t in tiles]
+    props = [ispe(width, height), ispe(tw, th)] + [t[0] for t in tiles] + ([colr] if colr else [])
     ipco = box("ipco", b"".join(props))
-    assoc = [struct.pack(">HB", grid_id, 1) + bytes([1])]
+    grid_props = [1] + ([3 + n] if colr else [])
+    assoc = [struct.pack(">HB", grid_id, len(grid_props)) + bytes(grid_props)]
     assoc += [struct.pack(">HB", i, 2) + bytes([0x80 | (3 + k), 2]) for k, i in enumerate(tile_ids)]
     ipma = full_box("ipma", 0, 0, struct.pack(">I", len(assoc)) + b"".join(assoc))
     iprp = box("iprp", ipco + ipma)
@@ -92,4 +103,9 @@ def main(out, columns, rows, tiles):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:])
+    args = sys.argv[4:]
+    size = None
+    if args[:1] == ["--size"]:
+        size = tuple(int(v) for v in args[1].split("x"))
+        args = args[2:]
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), args, size)

@@ -22,6 +22,15 @@ for t in 0 1 2 3; do
   heif-enc -q 92 -p chroma=444 -o "$tmp/tile$t.heic" "$tmp/tile$t.png"
 done
 python3 scripts/heic-make-grid.py "$out/quad-grid.heic" 2 2 "$tmp"/tile{0,1,2,3}.heic
+# As an iPhone writes a photo: Display P3, a grid of 4:2:0 tiles that overhangs the picture (cropped)
+node test/fixtures/quadrants.mjs "$tmp/quad-p3-big.png" 1000 700 p3
+node --input-type=module -e "
+  import sharp from 'sharp';
+  const padded = await sharp('$tmp/quad-p3-big.png').extend({ right: 24, bottom: 68, extendWith: 'copy' }).keepIccProfile().png().toBuffer();
+  for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++)
+    await sharp(padded).extract({ left: c * 256, top: r * 256, width: 256, height: 256 }).keepIccProfile().png().toFile('$tmp/ptile' + (r * 4 + c) + '.png');"
+for t in $(seq 0 11); do heif-enc -q 90 -o "$tmp/ptile$t.heic" "$tmp/ptile$t.png"; done
+python3 scripts/heic-make-grid.py "$out/quad-iphone.heic" 4 3 --size 1000x700 $(for t in $(seq 0 11); do echo "$tmp/ptile$t.heic"; done)
 # A 12 MP HEIC that takes a while to decode (smooth, so the file stays small): the slow-photo test
 node --input-type=module -e "
   import sharp from 'sharp';

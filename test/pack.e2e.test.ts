@@ -265,7 +265,7 @@ describe.each([
     if (skip) return;
     ws = await workspace();
     const s = ws.staging;
-    for (const f of ["quad", "quad-irot90", "quad-exif6", "quad-p3", "quad-grid", "quad-odd", "quad-alpha"])
+    for (const f of ["quad", "quad-irot90", "quad-exif6", "quad-p3", "quad-grid", "quad-odd", "quad-alpha", "quad-iphone"])
       await put(s, `WO_1/${f.replace("-", "_")}/a.heic`, readFile(path.join(FIXTURES, `${f}.heic`)));
     const heic = await readFile(path.join(FIXTURES, "quad.heic"));
     await put(s, "WO_cut/meter/a.heic", heic.subarray(0, Math.floor(heic.length * 0.7)));
@@ -284,29 +284,34 @@ describe.each([
     );
   });
 
-  it.skipIf(skip)("decodes plain, P3, grid, irot, EXIF-6, odd-width and alpha HEICs to the right pixels", async () => {
-    const white = [255, 255, 255];
-    const cases: [string, [number, number], (keyof typeof Q)[]][] = [
-      ["quad", [640, 480], ["topLeft", "topRight", "bottomLeft", "bottomRight"]],
-      ["quad_p3", [640, 480], ["topLeft", "topRight", "bottomLeft", "bottomRight"]],
-      ["quad_grid", [640, 480], ["topLeft", "topRight", "bottomLeft", "bottomRight"]],
-      ["quad_irot90", [480, 640], ["topRight", "bottomRight", "topLeft", "bottomLeft"]],
-      ["quad_exif6", [640, 480], ["topLeft", "topRight", "bottomLeft", "bottomRight"]],
-      ["quad_odd", [321, 241], ["topLeft", "topRight", "bottomLeft", "bottomRight"]],
-    ];
-    for (const [group, size, order] of cases) {
-      const img = images.get(group)!;
-      const meta = await sharp(img).metadata();
-      expect([meta.width, meta.height], group).toEqual(size);
-      const got = await quadrantColours(img);
-      for (const [i, q] of order.entries()) expect(colourDistance(got[i]!, Q[q]), `${group} ${q}`).toBeLessThan(16);
-    }
-    // the right half is transparent: flattened onto white
-    const alpha = await quadrantColours(images.get("quad_alpha")!);
-    expect(alpha.map((c) => colourDistance(c, white) < 16)).toEqual([false, true, false, true]);
-    expect(colourDistance(alpha[0]!, Q.topLeft)).toBeLessThan(16);
-    expect(colourDistance(alpha[2]!, Q.bottomLeft)).toBeLessThan(16);
-  });
+  it.skipIf(skip)(
+    "decodes plain, P3, grid, irot, EXIF-6, odd-width, alpha and iPhone-like HEICs to the right pixels",
+    async () => {
+      const white = [255, 255, 255];
+      const cases: [string, [number, number], (keyof typeof Q)[]][] = [
+        ["quad", [640, 480], ["topLeft", "topRight", "bottomLeft", "bottomRight"]],
+        ["quad_p3", [640, 480], ["topLeft", "topRight", "bottomLeft", "bottomRight"]],
+        ["quad_grid", [640, 480], ["topLeft", "topRight", "bottomLeft", "bottomRight"]],
+        ["quad_irot90", [480, 640], ["topRight", "bottomRight", "topLeft", "bottomLeft"]],
+        ["quad_exif6", [640, 480], ["topLeft", "topRight", "bottomLeft", "bottomRight"]],
+        ["quad_odd", [321, 241], ["topLeft", "topRight", "bottomLeft", "bottomRight"]],
+        // P3, 4:2:0 tiles overhanging the picture: cropped to it, converted to sRGB
+        ["quad_iphone", [1000, 700], ["topLeft", "topRight", "bottomLeft", "bottomRight"]],
+      ];
+      for (const [group, size, order] of cases) {
+        const img = images.get(group)!;
+        const meta = await sharp(img).metadata();
+        expect([meta.width, meta.height], group).toEqual(size);
+        const got = await quadrantColours(img);
+        for (const [i, q] of order.entries()) expect(colourDistance(got[i]!, Q[q]), `${group} ${q}`).toBeLessThan(16);
+      }
+      // the right half is transparent: flattened onto white
+      const alpha = await quadrantColours(images.get("quad_alpha")!);
+      expect(alpha.map((c) => colourDistance(c, white) < 16)).toEqual([false, true, false, true]);
+      expect(colourDistance(alpha[0]!, Q.topLeft)).toBeLessThan(16);
+      expect(colourDistance(alpha[2]!, Q.bottomLeft)).toBeLessThan(16);
+    },
+  );
 
   it.skipIf(skip)("refuses a cut-off or garbled HEIC as corrupt, naming the file, and packs the rest", () => {
     expect(run.code).toBe(1);

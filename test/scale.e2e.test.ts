@@ -166,12 +166,18 @@ describe("ZIP64 (§8)", () => {
         { name: "WO_1/small-1.jpg", data: small, store: true, crc32: crc32(small), size: small.length },
       ];
       const zip = path.join(dir, "big.zip");
-      await writeZip(zip, entries);
+      // read back while writing, as pack does for a large archive (the worker is built code)
+      const { TrailingReadBack } = await import("../dist/archive/readBack.js");
+      const trailing = new TrailingReadBack(zip);
+      const bytes = await writeZip(zip, entries, undefined, (upTo, range) => trailing.settled(upTo, range ? [range] : []));
+      const readBack = await trailing.end(bytes);
       expect(entries[0]!.crc32).toBe(crc >>> 0);
-      await verifyZip(
-        zip,
-        entries.map((e) => ({ name: e.name, size: e.size, crc32: e.crc32! })),
-      );
+      const expected = entries.map((e) => ({ name: e.name, size: e.size, crc32: e.crc32! }));
+      expect(readBack.checked.map((r) => r.start)).toEqual([expect.any(Number), expect.any(Number)]);
+      expect(readBack.checked[1]!.start).toBeGreaterThan(2 ** 32); // small-1.jpg sits past 4 GiB
+      const followed = await verifyZip(zip, expected, readBack);
+      // and read back after the fact, as for a small archive: the same SHA-256
+      expect(await verifyZip(zip, expected)).toEqual(followed);
       await testWithThirdPartyTools(zip);
     },
     1_800_000,
