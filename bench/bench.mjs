@@ -3,12 +3,12 @@
 // same machine. Builds its own corpus in bench/.corpus (kept between runs), installs the reference tools
 // (zip, vips, heif-convert) with apt-get if they are missing, and prints a table.
 //   BENCH_PHOTOS=300  passthrough corpus size (12 MP JPEGs)
-//   BENCH_CONVERT=40  photos per format in the conversion corpus (12 MP PNG, WebP, HEIC)
+//   BENCH_CONVERT=40  photos per format in the conversion corpus (12 MP PNG, WebP, iPhone-like HEIC)
 //   BENCH_REPEAT=3    runs of each passthrough measure (alternating wopack and zip); the fastest counts
 //   BENCH_MANY=10000  photos in the memory / linearity run
 //   BENCH_ONLY=passthrough,convert,many   run only these parts
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 import sharp from "sharp";
@@ -75,10 +75,9 @@ async function buildCorpus() {
   }
   const convertDir = path.join(corpus, `convert-${CONVERT}`);
   if (!existsSync(convertDir)) {
-    console.error(`building ${CONVERT} each of 12 MP PNG, WebP and HEIC ...`);
-    const tmp = path.join(corpus, "tmp.png");
+    console.error(`building ${CONVERT} each of 12 MP PNG and WebP ...`);
     for (let i = 0; i < CONVERT; i++) {
-      for (const fmt of ["png", "webp", "heic"]) {
+      for (const fmt of ["png", "webp"]) {
         const dir = path.join(convertDir, `WO_${fmt}_${String(i).padStart(3, "0")}`, "meter_reading");
         mkdirSync(dir, { recursive: true });
         const file = path.join(dir, `IMG_${i}.${fmt}`);
@@ -90,16 +89,11 @@ async function buildCorpus() {
           await photo(200 + i)
             .webp({ quality: 85 })
             .toFile(file);
-        if (fmt === "heic") {
-          await photo(300 + i)
-            .png({ compressionLevel: 1 })
-            .toFile(tmp);
-          execFileSync("heif-enc", ["-q", "60", "-o", file, tmp]);
-        }
       }
     }
-    rmSync(tmp, { force: true });
   }
+  const heicDir = path.join(corpus, `heic-iphone-${CONVERT}`);
+  if (!existsSync(heicDir)) await buildIphoneHeics(heicDir);
   const manyDir = path.join(corpus, `many-${MANY}`);
   if (!existsSync(manyDir)) {
     console.error(`building ${MANY} small JPEGs ...`);
@@ -110,7 +104,66 @@ async function buildCorpus() {
       writeFileSync(path.join(dir, `IMG_${i}.jpg`), small);
     }
   }
-  return { jpegDir, convertDir, manyDir };
+  return { jpegDir, convertDir, heicDir, manyDir };
+}
+
+/**
+ * HEICs as an iPhone writes them: 4032x3024 Display P3, coded as a grid of 8x6 HEVC tiles of 512x512 that
+ * overhangs the picture (heif-enc 1.15 writes no grids: scripts/heic-make-grid.py assembles one from
+ * separately coded tiles). Eight distinct pictures, each copied to make up the count: decoding costs the
+ * same whether or not two files are alike.
+ */
+async function buildIphoneHeics(dir) {
+  console.error(`building ${CONVERT} iPhone-like 12 MP HEICs (8x6 tiles, Display P3) ...`);
+  const tmp = path.join(corpus, "tiles");
+  const distinct = Math.min(8, CONVERT);
+  const made = [];
+  for (let k = 0; k < distinct; k++) {
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    const padded = await photo(300 + k, 4032, 3024)
+      .withIccProfile("p3")
+      .png({ compressionLevel: 1 })
+      .toBuffer()
+      .then((b) =>
+        sharp(b).extend({ right: 64, bottom: 48, extendWith: "copy" }).keepIccProfile().png({ compressionLevel: 1 }).toBuffer(),
+      );
+    const tiles = [];
+    for (let r = 0; r < 6; r++) {
+      for (let c = 0; c < 8; c++) {
+        const t = path.join(tmp, `t${r * 8 + c}`);
+        await sharp(padded)
+          .extract({ left: c * 512, top: r * 512, width: 512, height: 512 })
+          .keepIccProfile()
+          .png({ compressionLevel: 1 })
+          .toFile(`${t}.png`);
+        tiles.push(t);
+      }
+    }
+    // heif-enc on every core
+    execFileSync("sh", [
+      "-c",
+      `printf '%s\\n' ${tiles.map((t) => `'${t}'`).join(" ")} | xargs -P ${cores} -I{} heif-enc -q 60 -o {}.heic {}.png`,
+    ]);
+    const file = path.join(tmp, "..", `iphone-${k}.heic`);
+    execFileSync("python3", [
+      path.join(root, "scripts", "heic-make-grid.py"),
+      file,
+      "8",
+      "6",
+      "--size",
+      "4032x3024",
+      ...tiles.map((t) => `${t}.heic`),
+    ]);
+    made.push(file);
+  }
+  rmSync(tmp, { recursive: true, force: true });
+  for (let i = 0; i < CONVERT; i++) {
+    const wo = path.join(dir, `WO_heic_${String(i).padStart(3, "0")}`, "meter_reading");
+    mkdirSync(wo, { recursive: true });
+    execFileSync("cp", [made[i % distinct], path.join(wo, `IMG_${i}.heic`)]);
+  }
+  for (const f of made) rmSync(f);
 }
 
 /** Wall time and peak RSS of a command, through GNU time. */
@@ -142,14 +195,24 @@ function filesUnder(dir, ext) {
     .map((f) => path.join(dir, f));
 }
 
-function wopackPack(staging, extra = [], env = {}) {
+/**
+ * One `wopack pack` run. `expect` says what its reports must show, so that a row never measures something
+ * else than it says (a PNG under --max-image-size is copied as is, not converted).
+ */
+function wopackPack(staging, extra = [], { env = {}, expect } = {}) {
   const out = fresh("out");
   const m = measure(process.execPath, [bin, "pack", staging, "--out", out, "--quiet", ...extra], {
     env: { ...process.env, ...env },
   });
-  const bytes = readdirSync(out)
-    .filter((n) => n.endsWith(".zip"))
-    .reduce((s, n) => s + statSync(path.join(out, n)).size, 0);
+  const zips = readdirSync(out).filter((n) => n.endsWith(".zip"));
+  const bytes = zips.reduce((s, n) => s + statSync(path.join(out, n)).size, 0);
+  const entries = zips.flatMap((n) =>
+    JSON.parse(readFileSync(path.join(out, `${n}.report.json`), "utf8")).workOrders.flatMap((w) => w.entries),
+  );
+  const converted = entries.filter((e) => e.conversion).length;
+  if (expect === "converted" && converted !== entries.length)
+    throw new Error(`${staging}: only ${converted} of ${entries.length} photos were converted`);
+  if (expect === "copied" && converted !== 0) throw new Error(`${staging}: ${converted} photos were converted, not copied`);
   return { ...m, bytes };
 }
 
@@ -161,7 +224,7 @@ function parallel(files, script) {
 }
 
 ensureTools();
-const { jpegDir, convertDir, manyDir } = await buildCorpus();
+const { jpegDir, convertDir, heicDir, manyDir } = await buildCorpus();
 const rows = [];
 const row = (what, ours, theirs, reference, target, unit = "s") =>
   rows.push({
@@ -181,7 +244,7 @@ let ours;
 for (let i = 0; i < (ONLY.has("passthrough") ? REPEAT : 0); i++) {
   const zipOut = path.join(fresh("zip"), "ref.zip");
   const z = measure("zip", ["-0", "-r", "-q", zipOut, "."], { cwd: jpegDir });
-  const w = wopackPack(jpegDir, ["--max-image-size", "100MB"]);
+  const w = wopackPack(jpegDir, ["--max-image-size", "100MB"], { expect: "copied" });
   if (!refZip || z.seconds < refZip.seconds) refZip = z;
   if (!ours || w.seconds < ours.seconds) ours = w;
 }
@@ -198,10 +261,11 @@ if (ours)
 const outDir = fresh("conv");
 const heicDecoder = execFileSync(process.execPath, [bin, "--version"], { encoding: "utf8" }).match(/HEIC decoder: (.*)\)/)?.[1];
 for (const fmt of ONLY.has("convert") ? ["png", "webp", "heic"] : []) {
-  const files = filesUnder(convertDir, `.${fmt}`);
+  const from = fmt === "heic" ? heicDir : convertDir;
+  const files = filesUnder(from, `.${fmt}`);
   const stage = fresh(`stage-${fmt}`);
   for (const f of files) {
-    const rel = path.relative(convertDir, f);
+    const rel = path.relative(from, f);
     mkdirSync(path.join(stage, path.dirname(rel)), { recursive: true });
     execFileSync("ln", [f, path.join(stage, rel)]);
   }
@@ -210,16 +274,18 @@ for (const fmt of ONLY.has("convert") ? ["png", "webp", "heic"] : []) {
       ? parallel(files, `heif-convert -q 90 "$1" ${outDir}/$(basename "$1").jpg >/dev/null`)
       : // the same JPEG settings as wopack's: quality 90 with optimised Huffman tables
         parallel(files, `vips copy "$1" ${outDir}/$(basename "$1").jpg[Q=90,optimize_coding]`);
-  const mine = wopackPack(stage, ["--max-image-size", "100MB"]);
+  // A PNG is packed as is unless it is over --max-image-size: these (about 32 MB each) are over 20 MB.
+  const limit = fmt === "png" ? "20MB" : "100MB";
+  const mine = wopackPack(stage, ["--max-image-size", limit], { expect: "converted" });
   row(
-    `convert ${files.length} × 12 MP ${fmt.toUpperCase()} to JPEG`,
+    `convert ${files.length} × 12 MP ${{ png: "PNG (32 MB)", webp: "WebP", heic: "HEIC (iPhone-like)" }[fmt]} to JPEG`,
     mine.seconds,
     ref.seconds,
     fmt === "heic" ? "heif-convert ×cores" : "vips copy Q=90,optimize_coding ×cores",
     "≤ 1.3",
   );
   if (fmt === "heic" && !heicDecoder?.includes("wasm")) {
-    const wasm = wopackPack(stage, ["--max-image-size", "100MB"], { WOPACK_HEIC_DECODER: "wasm" });
+    const wasm = wopackPack(stage, ["--max-image-size", limit], { env: { WOPACK_HEIC_DECODER: "wasm" }, expect: "converted" });
     row(`… the same with the wasm fallback decoder`, wasm.seconds, ref.seconds, "heif-convert ×cores", "(information)");
   }
 }
@@ -230,8 +296,8 @@ if (ONLY.has("many")) {
   const ids = readdirSync(manyDir).sort();
   for (const id of ids.slice(0, Math.ceil(ids.length / 10)))
     execFileSync("cp", ["-al", path.join(manyDir, id), path.join(tenth, id)]);
-  const small = wopackPack(tenth);
-  const large = wopackPack(manyDir);
+  const small = wopackPack(tenth, [], { expect: "copied" });
+  const large = wopackPack(manyDir, [], { expect: "copied" });
   rows.push({ what: `peak RSS packing ${MANY} photos`, wopack: large.rssMb, unit: "MB", target: "< 300 MB" });
   rows.push({
     what: `time ${MANY / 10} vs ${MANY} photos`,

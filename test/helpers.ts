@@ -7,7 +7,6 @@ import { promisify } from "node:util";
 import zlib from "node:zlib";
 import sharp from "sharp";
 import yauzl from "yauzl";
-import { pngChunk } from "../src/images/normalize.js";
 
 export const ROOT = path.resolve(import.meta.dirname, "..");
 export const BIN = path.join(ROOT, "bin", "wopack.js");
@@ -180,7 +179,6 @@ export async function waitFor(check: () => Promise<boolean> | boolean, what: str
  */
 export function pngBomb(width = 12_000, height = 10_000): Buffer {
   const { deflateSync } = zlib;
-  const chunk = pngChunk;
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
@@ -245,4 +243,14 @@ export async function waitForPartialArchive(out: string, minBytes: number): Prom
     const partial = (await rd(tmp).catch(() => [] as string[])).find((n) => n.endsWith(".zip.partial"));
     return partial !== undefined && (await st(path.join(tmp, partial)).catch(() => ({ size: 0 }))).size > minBytes;
   }, `an archive of ${minBytes} bytes to be part written`);
+}
+
+/** One PNG chunk: length, type, data, CRC-32 of type and data. */
+function chunk(type: string, data: Buffer): Buffer {
+  const out = Buffer.alloc(12 + data.length);
+  out.writeUInt32BE(data.length, 0);
+  out.write(type, 4, "latin1");
+  data.copy(out, 8);
+  out.writeUInt32BE(zlib.crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
+  return out;
 }

@@ -1,4 +1,4 @@
-import { crc32, deflateSync } from "node:zlib";
+import { crc32 } from "node:zlib";
 import exifr from "exifr";
 import sharp, { type Sharp } from "sharp";
 
@@ -87,24 +87,24 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
       return { ext: "png", data, crc32: crc32(data), conversion: "png re-encoded without location data", warnings: [] };
     }
     if (located) reasons.push("location data removed");
-    const out = await encodeJpeg(sharpFrom(image, settings), settings, located ? input.captureDate : undefined);
+    const out = await encodeJpeg(() => sharpFrom(image, settings), settings, located ? input.captureDate : undefined);
     return result(out, `${type} re-encoded as jpeg: ${reasons.join(", ")}`, []);
   }
 
   const warnings: Problem[] = [];
-  let pipeline: Sharp;
+  let pipeline: () => Sharp;
   if (type === "heic") {
     const reply = await heic.decode(bytes, settings.maxPixels);
     if (!reply.ok) {
       if (reply.code === "E_IMAGE_TOO_LARGE") throw tooLarge(source, reply.message, settings);
       throw new ImageProblem(corrupt(source, reply.message));
     }
-    pipeline = await withProfile(reply, heifIccProfile(bytes));
+    pipeline = withProfile(reply, heifIccProfile(bytes));
   } else if (type === "bmp") {
     pipeline = decodeBmp(source, bytes, settings);
   } else {
-    pipeline = sharpFrom(bytes, settings);
-    const meta = await pipeline.metadata();
+    pipeline = () => sharpFrom(bytes, settings);
+    const meta = await pipeline().metadata();
     checkPixels(source, meta.width, meta.height, settings);
     if ((meta.pages ?? 1) > 1) {
       warnings.push(
@@ -142,20 +142,27 @@ function sharpFrom(bytes: Buffer, settings: ImageSettings): Sharp {
  * fits the size ceiling. EXIF: the source's kept (orientation reset) when `captureDate` is undefined,
  * else rebuilt holding only the capture date (null: none), which drops location data too.
  */
+/**
+ * `pipeline` makes a fresh sharp pipeline over the decoded image each time it is called (sharp's clone()
+ * would copy the whole input: 36 MB for a 12 MP photo decoded to raw pixels).
+ */
 async function encodeJpeg(
-  pipeline: Sharp,
+  pipeline: () => Sharp,
   settings: ImageSettings,
   captureDate?: string | null,
 ): Promise<{ data: Buffer; note?: string }> {
-  let p = pipeline.autoOrient().flatten({ background: "#ffffff" }).toColourspace("srgb");
-  if (settings.maxDimension)
-    p = p.resize(settings.maxDimension, settings.maxDimension, { fit: "inside", withoutEnlargement: true });
+  const prepared = () => {
+    const p = pipeline().autoOrient().flatten({ background: "#ffffff" }).toColourspace("srgb");
+    return settings.maxDimension
+      ? p.resize(settings.maxDimension, settings.maxDimension, { fit: "inside", withoutEnlargement: true })
+      : p;
+  };
   const withMeta = (s: Sharp) =>
     captureDate === undefined ? s.keepExif() : captureDate ? s.withExif({ IFD2: { DateTimeOriginal: captureDate } }) : s;
-  const first = await withMeta(p.clone()).jpeg({ quality: settings.quality }).toBuffer();
+  const first = await withMeta(prepared()).jpeg({ quality: settings.quality }).toBuffer();
   if (first.length <= settings.maxImageSize) return { data: first };
 
-  const { data: raw, info } = await p.raw().toBuffer({ resolveWithObject: true });
+  const { data: raw, info } = await prepared().raw().toBuffer({ resolveWithObject: true });
   const rawInput = { raw: { width: info.width, height: info.height, channels: info.channels } } as const;
   let [width, quality, size] = [info.width, Math.min(settings.quality, 80), first.length];
   for (let attempt = 0; attempt < 12; attempt++) {
@@ -170,11 +177,6 @@ async function encodeJpeg(
   throw new Error(`could not be made smaller than ${settings.maxImageSize} bytes`);
 }
 
-/**
- * Decoded RGBA pixels, tagged with their ICC profile when they have one, so that libvips converts them to
- * sRGB like any other tagged image. sharp takes no ICC profile for raw input: the pixels go through an
- * uncompressed PNG that gets an iCCP chunk right after its header.
- */
 interface RawPixels {
   width: number;
   height: number;
@@ -182,24 +184,57 @@ interface RawPixels {
   data: Uint8Array;
 }
 
-async function withProfile(pixels: RawPixels, icc: Buffer | undefined): Promise<Sharp> {
+/**
+ * Decoded pixels, tagged with their ICC profile when they have one, so that libvips converts them to sRGB
+ * like any other tagged image. sharp takes no ICC profile for raw input: the pixels are wrapped in an
+ * uncompressed TIFF that carries it (a header in front, no encoding).
+ */
+function withProfile(pixels: RawPixels, icc: Buffer | undefined): () => Sharp {
   const { width, height, channels, data } = pixels;
-  const raw = { raw: { width, height, channels } };
-  if (!icc) return sharp(data, raw);
-  const png = await sharp(data, raw).png({ compressionLevel: 0 }).toBuffer();
-  const iccp = pngChunk("iCCP", Buffer.concat([Buffer.from("ICC profile\0\0", "latin1"), deflateSync(icc)]));
-  const headerEnd = 8 + 25; // signature, then IHDR (always first, always 13 bytes of data)
-  return sharp(Buffer.concat([png.subarray(0, headerEnd), iccp, png.subarray(headerEnd)]), { limitInputPixels: false });
+  if (!icc) return () => sharp(data, { raw: { width, height, channels } });
+  const tiff = uncompressedTiff(pixels, icc);
+  return () => sharp(tiff, { limitInputPixels: false });
 }
 
-/** One PNG chunk: length, type, data, CRC-32 of type and data. */
-export function pngChunk(type: string, data: Buffer): Buffer {
-  const chunk = Buffer.alloc(12 + data.length);
-  chunk.writeUInt32BE(data.length, 0);
-  chunk.write(type, 4, "latin1");
-  data.copy(chunk, 8);
-  chunk.writeUInt32BE(crc32(chunk.subarray(4, 8 + data.length)), 8 + data.length);
-  return chunk;
+/** A little-endian baseline TIFF: one strip of interleaved 8-bit RGB(A) pixels, and an ICC profile. */
+export function uncompressedTiff({ width, height, channels, data }: RawPixels, icc: Buffer): Buffer {
+  const SHORT = 3;
+  const LONG = 4;
+  const UNDEFINED = 7;
+  const count = channels === 4 ? 12 : 11;
+  const ifdSize = 2 + count * 12 + 4;
+  const bitsAt = 8 + ifdSize;
+  const iccAt = bitsAt + 2 * channels;
+  const pixelsAt = iccAt + icc.length + (icc.length & 1);
+  const head = Buffer.alloc(pixelsAt);
+  head.write("II*\0", 0, "latin1");
+  head.writeUInt32LE(8, 4);
+  head.writeUInt16LE(count, 8);
+  let at = 10;
+  const entry = (tag: number, type: number, n: number, value: number) => {
+    head.writeUInt16LE(tag, at);
+    head.writeUInt16LE(type, at + 2);
+    head.writeUInt32LE(n, at + 4);
+    if (type === SHORT && n === 1) head.writeUInt16LE(value, at + 8);
+    else head.writeUInt32LE(value, at + 8);
+    at += 12;
+  };
+  entry(256, LONG, 1, width);
+  entry(257, LONG, 1, height);
+  entry(258, SHORT, channels, bitsAt); // BitsPerSample: 8 per channel, stored after the IFD
+  entry(259, SHORT, 1, 1); // no compression
+  entry(262, SHORT, 1, 2); // RGB
+  entry(273, LONG, 1, pixelsAt); // the one strip
+  entry(277, SHORT, 1, channels);
+  entry(278, LONG, 1, height); // rows per strip
+  entry(279, LONG, 1, data.length);
+  entry(284, SHORT, 1, 1); // interleaved
+  if (channels === 4) entry(338, SHORT, 1, 2); // the 4th channel is unassociated alpha
+  entry(34675, UNDEFINED, icc.length, iccAt);
+  head.writeUInt32LE(0, at); // no next IFD
+  for (let c = 0; c < channels; c++) head.writeUInt16LE(8, bitsAt + 2 * c);
+  icc.copy(head, iccAt);
+  return Buffer.concat([head, data], pixelsAt + data.length);
 }
 
 /** One object for every call: exifr caches parsed options by object, for ever (see scan.ts). */
@@ -213,7 +248,7 @@ async function hasLocation(bytes: Buffer): Promise<boolean> {
   return xmp !== undefined && ("GPSLatitude" in xmp || "GPSLongitude" in xmp);
 }
 
-function decodeBmp(source: string, bytes: Buffer, settings: ImageSettings): Sharp {
+function decodeBmp(source: string, bytes: Buffer, settings: ImageSettings): () => Sharp {
   const width = bytes.readInt32LE(18);
   const height = Math.abs(bytes.readInt32LE(22));
   checkPixels(source, width, height, settings);
@@ -223,7 +258,7 @@ function decodeBmp(source: string, bytes: Buffer, settings: ImageSettings): Shar
   let hasAlpha = false;
   for (let i = 3; i < rgba.length && !hasAlpha; i += 4) hasAlpha = rgba[i] !== 0;
   if (!hasAlpha) for (let i = 3; i < rgba.length; i += 4) rgba[i] = 255;
-  return sharp(rgba, { raw: { width: decoded.width, height: decoded.height, channels: 4 } });
+  return () => sharp(rgba, { raw: { width: decoded.width, height: decoded.height, channels: 4 } });
 }
 
 /** The checks a JPEG or PNG passes to be packed as is: its end marker, a readable header, the pixel limit. */
