@@ -16,7 +16,7 @@ if (process.env.WOPACK_SKIP_NATIVE === "1") {
 try {
   execFileSync("pkg-config", ["--exists", "libheif >= 1.13"], { stdio: "ignore" });
 } catch {
-  say("libheif headers not found (apt-get install libheif-dev pkg-config, then npm rebuild wopack or npm ci):");
+  say("libheif headers not found (apt-get install libheif-dev pkg-config, then npm run install):");
   say("HEIC will be decoded by libheif compiled to wasm, about 1.6x slower");
   process.exit(0);
 }

@@ -163,6 +163,7 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
   const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
   const dryRun = options.dryRun ?? false;
   const heic = options.heicDecoder ?? createHeicDecoder(concurrency);
+  log.debug(`HEIC decoder: ${heic.name}`);
   try {
     const ledger = !options.out ? undefined : dryRun ? await readLedger(out).catch(() => undefined) : await readLedger(out);
     const scan = await scanStaging(staging);
