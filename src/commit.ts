@@ -10,10 +10,14 @@ export function stateDir(out: string): string {
 export function tmpDir(out: string): string {
   return path.join(stateDir(out), "tmp");
 }
+/** Where the native HEIC decoder marks the files it is decoding (images/heicDecoder.ts). */
+export function decodingDir(out: string): string {
+  return path.join(stateDir(out), "decoding");
+}
 
 /**
  * Fault injection for the crash tests: WOPACK_FAULT=<point> kills the process right there, as a power
- * cut would. Points: before-publish, after-publish, after-ledger.
+ * cut would. Points: before-publish, after-publish, after-ledger, heic-native.
  */
 export function faultPoint(point: string): void {
   if (process.env.WOPACK_FAULT === point) process.kill(process.pid, "SIGKILL");

@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import pLimit from "p-limit";
-import { acquireLock, type MoveItem, moveItem, planMoves, type Recovery, readLedger, recover } from "./commit.js";
+import { acquireLock, decodingDir, type MoveItem, moveItem, planMoves, type Recovery, readLedger, recover } from "./commit.js";
 import type { Config } from "./config/schema.js";
 import { ioError, type Problem, WopackError } from "./errors.js";
 import type { HookRun } from "./hook.js";
@@ -162,7 +162,7 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
   const now = options.now ?? (() => new Date());
   const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
   const dryRun = options.dryRun ?? false;
-  const heic = options.heicDecoder ?? createHeicDecoder(concurrency);
+  const heic = options.heicDecoder ?? createHeicDecoder(concurrency, dryRun ? undefined : decodingDir(out));
   log.debug(`HEIC decoder: ${heic.name}`);
   try {
     const ledger = !options.out ? undefined : dryRun ? await readLedger(out).catch(() => undefined) : await readLedger(out);

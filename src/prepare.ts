@@ -122,7 +122,7 @@ async function normalizePhoto(photo: PlannedPhoto, ctx: RunContext, spool: strin
     };
   }
   const n = await normalizeImage(
-    { source: photo.source, type: photo.type, bytes, captureDate: photo.captureDate },
+    { source: photo.source, file: photo.abs, type: photo.type, bytes, captureDate: photo.captureDate },
     ctx.config.images,
     ctx.heic,
   );

@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { chmod, mkdir, readdir, readFile, stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
@@ -8,8 +9,10 @@ import {
   archivesIn,
   BIN,
   execFileP,
+  FIXTURES,
   noiseJpeg,
   put,
+  ROOT,
   readZip,
   snapshot,
   waitForPartialArchive,
@@ -208,6 +211,36 @@ describe("the lock on --out (§8)", () => {
     expect(await packedCounts(ws.out)).toEqual(once(ids(20)));
     expect(await ledgerCommits(ws.out)).toEqual(once(ids(20)));
   });
+});
+
+describe("a native HEIC decoder crash (§7)", () => {
+  const nativeBuilt = existsSync(path.join(ROOT, "native/build/Release/wopack_heif.node"));
+
+  it.skipIf(!nativeBuilt)(
+    "is not a crash loop: the next run decodes that photo with the wasm decoder, packs everything once, and says so",
+    async () => {
+      const ws = await workspace();
+      await put(ws.staging, "WO_1/meter/a.heic", readFile(path.join(FIXTURES, "quad.heic")));
+      await put(ws.staging, "WO_2/meter/b.jpg", noiseJpeg(200, 150));
+      // WOPACK_FAULT=heic-native kills the process inside every native HEIC decode, as a decoder crash would
+      const env = { WOPACK_FAULT: "heic-native" };
+      const crashed = await wopack(["pack", ws.staging, "--out", ws.out], { env });
+      expect(crashed.signal).toBe("SIGKILL");
+      expect(await readdir(path.join(ws.out, ".wopack", "decoding"))).toHaveLength(1);
+
+      // still armed: had the native decoder been asked again, this run would die too
+      const rerun = await wopack(["pack", ws.staging, "--out", ws.out, "--json"], { env });
+      expect(rerun.code, rerun.stderr).toBe(0);
+      expect(await packedCounts(ws.out)).toEqual(once(["WO_1", "WO_2"]));
+      const [zip] = await archivesIn(ws.out);
+      const report = JSON.parse(await readFile(`${zip}.report.json`, "utf8"));
+      const warnings = report.workOrders.flatMap((w: { warnings: { code: string; path?: string }[] }) => w.warnings);
+      expect(warnings).toEqual([expect.objectContaining({ code: "W_HEIC_DECODER_CRASHED", path: "WO_1/meter/a.heic" })]);
+      expect(await readdir(path.join(ws.out, ".wopack", "decoding"))).toEqual([]);
+      const jpeg = (await readZip(zip!)).find((e) => e.name === "WO_1/meter-0.jpg")!;
+      expect((await sharp(jpeg.data).metadata()).width).toBe(640);
+    },
+  );
 });
 
 describe("interruption (§9)", () => {

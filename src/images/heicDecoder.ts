@@ -1,14 +1,26 @@
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
+import path from "node:path";
+import { faultPoint } from "../commit.js";
 import { HeicPool } from "./heicPool.js";
 
 export type HeicReply =
-  | { ok: true; width: number; height: number; channels: 3 | 4; data: Uint8Array }
+  | {
+      ok: true;
+      width: number;
+      height: number;
+      channels: 3 | 4;
+      data: Uint8Array;
+      /** decoded by the wasm decoder because the native one crashed on this file in an earlier run */
+      afterCrash?: true;
+    }
   | { ok: false; code: "E_IMAGE_TOO_LARGE" | "E_IMAGE_CORRUPT"; message: string };
 
 /** Decodes a HEIC's primary image to upright 8-bit RGB(A) pixels. */
 export interface HeicDecoder {
   readonly name: string;
-  decode(buffer: Uint8Array, maxPixels: number): Promise<HeicReply>;
+  /** `file` (the photo's path) only names it for the crash guard */
+  decode(buffer: Uint8Array, maxPixels: number, file: string): Promise<HeicReply>;
   close(): Promise<void>;
 }
 
@@ -31,32 +43,81 @@ function loadNative(): NativeBinding | Error {
   }
 }
 
+/**
+ * A native decoder that crashes on a file (libheif is C++) takes the whole process down, and a rerun
+ * would meet the same file again: a crash loop that packs nothing. So each native decode leaves a marker
+ * naming its file in `guardDir` until it returns; markers of a dead process name the files that crashed
+ * it, and those are decoded by the wasm decoder (sandboxed: a fault there is an error) from then on.
+ */
 class NativeHeic implements HeicDecoder {
   readonly name: string;
-  constructor(private readonly binding: NativeBinding) {
+  private wasm: HeicPool | undefined;
+  private suspects: Promise<Map<string, string>> | undefined;
+  private markers = 0;
+
+  constructor(
+    private readonly binding: NativeBinding,
+    private readonly concurrency: number,
+    private readonly guardDir: string | undefined,
+  ) {
     this.name = `native libheif ${binding.version()}`;
   }
-  async decode(buffer: Uint8Array, maxPixels: number): Promise<HeicReply> {
+
+  async decode(buffer: Uint8Array, maxPixels: number, file: string): Promise<HeicReply> {
+    const suspects = await (this.suspects ??= crashMarkers(this.guardDir));
+    const leftover = suspects.get(file);
+    if (leftover !== undefined) {
+      this.wasm ??= new HeicPool(this.concurrency);
+      const reply = await this.wasm.decode(buffer, maxPixels, file);
+      suspects.delete(file);
+      await rm(leftover, { force: true });
+      return reply.ok ? { ...reply, afterCrash: true } : reply;
+    }
+    let marker = this.guardDir && path.join(this.guardDir, `${process.pid}.${++this.markers}`);
+    // best effort: a full disk is reported where the archive is written, not as a problem of this photo
+    if (marker) marker = await writeFile(marker, file).then(() => marker, () => undefined);
     try {
+      faultPoint("heic-native");
       const { width, height, channels, data } = await this.binding.decode(buffer, maxPixels);
       return { ok: true, width, height, channels, data: new Uint8Array(data) };
     } catch (err) {
       const { code, message } = err as { code?: string; message?: string };
       if (code === "E_IMAGE_TOO_LARGE" || code === "E_IMAGE_CORRUPT") return { ok: false, code, message: message ?? code };
       throw err;
+    } finally {
+      if (marker) await rm(marker, { force: true });
     }
   }
-  async close(): Promise<void> {}
+
+  async close(): Promise<void> {
+    await this.wasm?.close();
+  }
+}
+
+/** The files named by markers that a process other than this one left behind: it died decoding them. */
+async function crashMarkers(dir: string | undefined): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  if (!dir) return found;
+  await mkdir(dir, { recursive: true }).catch(() => undefined);
+  for (const name of await readdir(dir).catch(() => [])) {
+    if (name.startsWith(`${process.pid}.`)) continue;
+    const marker = path.join(dir, name);
+    const file = await readFile(marker, "utf8").catch(() => "");
+    if (file) found.set(file, marker);
+    else await rm(marker, { force: true });
+  }
+  return found;
 }
 
 /**
  * The native binding if it was built, else libheif compiled to wasm on `concurrency` worker threads.
  * `WOPACK_HEIC_DECODER=wasm|native` forces one (tests run both; `native` fails if it is not built).
+ * `guardDir` (in --out; none for a dry run) keeps the native decoder's crash markers.
  */
-export function createHeicDecoder(concurrency: number, choice = process.env.WOPACK_HEIC_DECODER): HeicDecoder {
+export function createHeicDecoder(concurrency: number, guardDir?: string, choice = process.env.WOPACK_HEIC_DECODER): HeicDecoder {
   if (choice !== "wasm") {
     const native = loadNative();
-    if (!(native instanceof Error)) return new NativeHeic(native);
+    if (!(native instanceof Error)) return new NativeHeic(native, concurrency, guardDir);
     if (choice === "native") throw new Error(`WOPACK_HEIC_DECODER=native, but the binding did not load: ${native.message}`);
   }
   return new HeicPool(concurrency);

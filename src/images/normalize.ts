@@ -30,7 +30,10 @@ export interface NormalizedImage {
 }
 
 export interface NormalizeInput {
+  /** the photo's path in the staging folder, for messages */
   source: string;
+  /** and on disk */
+  file: string;
   type: ImageType;
   bytes: Buffer;
   captureDate?: string | undefined;
@@ -94,10 +97,20 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
   const warnings: Problem[] = [];
   let pipeline: () => Sharp;
   if (type === "heic") {
-    const reply = await heic.decode(bytes, settings.maxPixels);
+    const reply = await heic.decode(bytes, settings.maxPixels, input.file);
     if (!reply.ok) {
       if (reply.code === "E_IMAGE_TOO_LARGE") throw tooLarge(source, reply.message, settings);
       throw new ImageProblem(corrupt(source, reply.message));
+    }
+    if (reply.afterCrash) {
+      warnings.push(
+        problem(
+          "W_HEIC_DECODER_CRASHED",
+          `${source}: the native HEIC decoder crashed on this photo in an earlier run; it was decoded with the wasm decoder instead`,
+          "the photo is packed; please report it (with the file) so that the native decoder can be fixed",
+          source,
+        ),
+      );
     }
     pipeline = withProfile(reply, heifIccProfile(bytes));
   } else if (type === "bmp") {

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { watch as watchFiles } from "chokidar";
-import { moveItem, planMoves, stateDir, tmpDir, writeFileAtomic } from "../commit.js";
+import { decodingDir, moveItem, planMoves, stateDir, tmpDir, writeFileAtomic } from "../commit.js";
 import { ioError, WopackError } from "../errors.js";
 import { createHeicDecoder } from "../images/heicDecoder.js";
 import { openOutput, type PackOptions, type PackResult, packOnce, type RefusedReport, silentLogger } from "../pack.js";
@@ -88,7 +88,7 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
   };
 
   const readiness = new Readiness(settleMs, options.readyMarker);
-  const heicDecoder = createHeicDecoder(Math.max(1, options.concurrency ?? availableParallelism()));
+  const heicDecoder = createHeicDecoder(Math.max(1, options.concurrency ?? availableParallelism()), decodingDir(out));
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let again = false;
