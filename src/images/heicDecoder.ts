@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -30,6 +31,8 @@ interface NativeBinding {
 }
 
 const BINDING_PATH = "../../native/build/Release/wopack_heif.node";
+/** Names this process's crash markers: not the pid, which a restarted container may well reuse. */
+const RUN = randomUUID();
 
 /**
  * The system's libheif, when `npm ci` could build the binding against it (`scripts/build-native.mjs`):
@@ -73,7 +76,7 @@ class NativeHeic implements HeicDecoder {
       await rm(leftover, { force: true });
       return reply.ok ? { ...reply, afterCrash: true } : reply;
     }
-    let marker = this.guardDir && path.join(this.guardDir, `${process.pid}.${++this.markers}`);
+    let marker = this.guardDir && path.join(this.guardDir, `${RUN}.${++this.markers}`);
     // best effort: a full disk is reported where the archive is written, not as a problem of this photo
     if (marker) marker = await writeFile(marker, file).then(() => marker, () => undefined);
     try {
@@ -100,7 +103,7 @@ async function crashMarkers(dir: string | undefined): Promise<Map<string, string
   if (!dir) return found;
   await mkdir(dir, { recursive: true }).catch(() => undefined);
   for (const name of await readdir(dir).catch(() => [])) {
-    if (name.startsWith(`${process.pid}.`)) continue;
+    if (name.startsWith(`${RUN}.`)) continue;
     const marker = path.join(dir, name);
     const file = await readFile(marker, "utf8").catch(() => "");
     if (file) found.set(file, marker);
