@@ -67,7 +67,8 @@ class NativeHeic implements HeicDecoder {
   }
 
   async decode(buffer: Uint8Array, maxPixels: number, file: string): Promise<HeicReply> {
-    const suspects = await (this.suspects ??= crashMarkers(this.guardDir));
+    this.suspects ??= crashMarkers(this.guardDir);
+    const suspects = await this.suspects;
     const leftover = suspects.get(file);
     if (leftover !== undefined) {
       this.wasm ??= new HeicPool(this.concurrency);
@@ -76,9 +77,7 @@ class NativeHeic implements HeicDecoder {
       await rm(leftover, { force: true });
       return reply.ok ? { ...reply, afterCrash: true } : reply;
     }
-    let marker = this.guardDir && path.join(this.guardDir, `${RUN}.${++this.markers}`);
-    // best effort: a full disk is reported where the archive is written, not as a problem of this photo
-    if (marker) marker = await writeFile(marker, file).then(() => marker, () => undefined);
+    const marker = await this.mark(file);
     try {
       faultPoint("heic-native");
       const { width, height, channels, data } = await this.binding.decode(buffer, maxPixels);
@@ -94,6 +93,16 @@ class NativeHeic implements HeicDecoder {
 
   async close(): Promise<void> {
     await this.wasm?.close();
+  }
+
+  /** Best effort: a full disk is reported where the archive is written, not as a problem of this photo. */
+  private async mark(file: string): Promise<string | undefined> {
+    if (!this.guardDir) return undefined;
+    const marker = path.join(this.guardDir, `${RUN}.${++this.markers}`);
+    return writeFile(marker, file).then(
+      () => marker,
+      () => undefined,
+    );
   }
 }
 
