@@ -25,20 +25,27 @@ const ONLY = new Set((process.env.BENCH_ONLY ?? "passthrough,convert,many").spli
 const W = 4000;
 const H = 3000; // 12 MP
 
+/** The reference tools, and libheif's headers so that wopack runs with its native HEIC decoder (README). */
 function ensureTools() {
   const need = [
-    ["zip", "zip"],
-    ["vips", "libvips-tools"],
-    ["heif-convert", "libheif-examples"],
-    ["heif-enc", "libheif-examples"],
-  ].filter(([cmd]) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status !== 0);
-  if (!need.length) return;
-  console.error(`installing ${need.map(([, p]) => p).join(", ")} ...`);
-  execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit" });
-  execFileSync("apt-get", ["install", "-y", "-qq", ...new Set(need.map(([, p]) => p))], {
-    stdio: "inherit",
-    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
-  });
+    ["command -v zip", "zip"],
+    ["command -v vips", "libvips-tools"],
+    ["command -v heif-convert", "libheif-examples"],
+    ["command -v heif-enc", "libheif-examples"],
+    ["command -v pkg-config", "pkg-config"],
+    ["pkg-config --exists libheif", "libheif-dev"],
+  ].filter(([check]) => spawnSync("sh", ["-c", check]).status !== 0);
+  if (need.length) {
+    console.error(`installing ${need.map(([, p]) => p).join(", ")} ...`);
+    execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit" });
+    execFileSync("apt-get", ["install", "-y", "-qq", ...new Set(need.map(([, p]) => p))], {
+      stdio: "inherit",
+      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+    });
+  }
+  if (!existsSync(path.join(root, "native", "build", "Release", "wopack_heif.node"))) {
+    execFileSync("npm", ["run", "install"], { cwd: root, stdio: "inherit" });
+  }
 }
 
 /** A photo-like 12 MP picture: smooth gradients plus sensor-like noise, so codecs work as on real photos. */
