@@ -73,6 +73,7 @@ describe("validate archive.zip (§2)", () => {
       "WO_4/pole-1.jpg": webp,
       "WO_4/pole-2.jpg": png,
       "WO_4/pole-3.jpg": jpeg.subarray(0, jpeg.length - 40),
+      "WO_4/pole-4.jpg": Buffer.concat([jpeg, Buffer.from("\0\0\0\x18ftypmp42 a motion photo's video")]),
       "WO_4/metadata.json": "[1, 2]",
       "WO_5/metadata.json": "{}",
     });
@@ -90,6 +91,7 @@ describe("validate archive.zip (§2)", () => {
         "E_IMAGE_TYPE WO_4/pole-1.jpg",
         "E_EXTENSION_MISMATCH WO_4/pole-2.jpg",
         "E_IMAGE_TRUNCATED WO_4/pole-3.jpg",
+        "E_IMAGE_TRAILING_DATA WO_4/pole-4.jpg",
         "E_METADATA_NOT_OBJECT WO_4/metadata.json",
         "E_NO_PHOTOS WO_5/",
       ].sort(),

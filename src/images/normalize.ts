@@ -321,6 +321,15 @@ export async function checkPackableImage(
   maxPixels: number,
 ): Promise<Problem | undefined> {
   try {
+    const trailer = type === "jpeg" ? bytes.length - withoutTrailer(bytes).length : 0;
+    if (trailer > 0) {
+      return problem(
+        "E_IMAGE_TRAILING_DATA",
+        `${source}: ${trailer} bytes follow the JPEG's end-of-image marker (a motion photo's video or another trailer)`,
+        "pack the photo with wopack pack, which keeps the image and drops what follows it",
+        source,
+      );
+    }
     await readPackable(source, type, bytes, maxPixels);
     return undefined;
   } catch (err) {
