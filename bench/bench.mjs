@@ -295,6 +295,16 @@ for (const fmt of ONLY.has("convert") ? ["png", "webp", "heic"] : []) {
     const wasm = wopackPack(stage, ["--max-image-size", limit], { env: { WOPACK_HEIC_DECODER: "wasm" }, expect: "converted" });
     row(`… the same with the wasm fallback decoder`, wasm.seconds, ref.seconds, "heif-convert ×cores", "(information)");
   }
+  if (fmt === "heic") {
+    // glibc's malloc arenas: the deploy/ units set MALLOC_ARENA_MAX=1
+    const oneArena = wopackPack(stage, ["--max-image-size", limit], { env: { MALLOC_ARENA_MAX: "1" }, expect: "converted" });
+    rows.push({
+      what: `peak RSS converting ${files.length} HEIC (MALLOC_ARENA_MAX=1: ${oneArena.rssMb.toFixed(0)} MB)`,
+      wopack: mine.rssMb,
+      unit: "MB",
+      target: "(information)",
+    });
+  }
 }
 
 // 3. memory and linearity
