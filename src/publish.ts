@@ -3,6 +3,7 @@ import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { StreamingArchive } from "./archive/stream.js";
 import { verifyZip } from "./archive/verify.js";
+import { SourceChangedError } from "./archive/zip.js";
 import {
   appendLedger,
   faultPoint,
@@ -48,13 +49,46 @@ export async function runArchives(plan: Plan, result: PackResult, ctx: RunContex
     started[i] = prepare(plan.ready[i]!);
     started[i].catch(() => undefined); // awaited in order below; an abort must not surface as unhandled first
   };
-  let current: { archive: StreamingArchive; batch: Prepared[]; seq: number } | undefined;
+  let current: Current | undefined;
   let seq = 1;
+  const open = (batch: Prepared[], n: number): Current => {
+    const tmp = path.join(tmpDir(ctx.out), `${process.pid}.${n}.zip.partial`);
+    const opened = { archive: new StreamingArchive(tmp, ctx.signal), batch: [] as Prepared[], seq: n };
+    for (const p of batch) add(opened, p);
+    return opened;
+  };
+  const add = (to: Current, prepared: Prepared) => {
+    to.archive.add(prepared.entries);
+    to.batch.push(prepared);
+  };
+  /**
+   * A photo copied as is changed after it was checked (someone copied it again): its work order is left
+   * pending (the next run, or watch once it settles, packs it as it is then) and the archive is written
+   * again without it, rather than failing every work order in it.
+   */
+  const without = async (from: Current, err: SourceChangedError): Promise<Current | undefined> => {
+    await from.archive.discard();
+    const id = err.entry.slice(0, err.entry.indexOf("/"));
+    result.pending.push({ id, reason: `${err.message}; it is packed once it settles` });
+    ctx.log.warn(`${id}: a photo changed while it was being packed (${err.file}); left for the next run`);
+    const rest = from.batch.filter((p) => p.wo.id !== id);
+    return rest.length ? open(rest, from.seq) : undefined;
+  };
   const close = async () => {
-    if (!current) return;
-    const { archive, batch, seq: n } = current;
-    current = undefined;
-    const report = await commitArchive(archive, batch, result, ctx, n);
+    let report: ArchiveReport | undefined;
+    let batch: Prepared[] = [];
+    while (current && !report) {
+      const closing: Current = current;
+      current = undefined;
+      batch = closing.batch;
+      try {
+        report = await commitArchive(closing.archive, closing.batch, result, ctx, closing.seq);
+      } catch (err) {
+        if (!(err instanceof SourceChangedError)) throw err;
+        current = await without(closing, err);
+      }
+    }
+    if (!report) return;
     result.archives.push(report);
     result.packed.push(...report.workOrders);
     for (const p of batch) await rm(path.join(spool, p.wo.id), { recursive: true, force: true });
@@ -100,16 +134,15 @@ export async function runArchives(plan: Plan, result: PackResult, ctx: RunContex
           hint: "a work order never spans two archives; raise the limit if the upload path allows",
         });
       }
-      if (!current) {
-        const tmp = path.join(tmpDir(ctx.out), `${process.pid}.${seq}.zip.partial`);
-        current = { archive: new StreamingArchive(tmp, ctx.signal), batch: [], seq: seq++ };
-      }
+      current ??= open([], seq++);
       try {
-        current.archive.add(prepared.entries);
+        add(current, prepared);
       } catch (err) {
-        throw writeFailure(err, ctx);
+        if (!(err instanceof SourceChangedError)) throw writeFailure(err, ctx);
+        const n = current.seq;
+        current = (await without(current, err)) ?? open([], n);
+        add(current, prepared);
       }
-      current.batch.push(prepared);
       ctx.onProgress?.(ctx.progress);
     }
     await close();
@@ -119,6 +152,12 @@ export async function runArchives(plan: Plan, result: PackResult, ctx: RunContex
     await rm(spool, { recursive: true, force: true });
   }
   result.refused.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+interface Current {
+  archive: StreamingArchive;
+  batch: Prepared[];
+  seq: number;
 }
 
 function writeFailure(err: unknown, ctx: RunContext): WopackError {
@@ -163,7 +202,7 @@ async function commitArchive(
     );
   } catch (err) {
     await rm(tmp, { force: true });
-    throw writeFailure(err, ctx);
+    throw err instanceof SourceChangedError ? err : writeFailure(err, ctx);
   }
 
   const moveTo = ctx.moveTo ? path.resolve(ctx.moveTo) : undefined;

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { appendFileSync, existsSync } from "node:fs";
 import { chmod, mkdir, readdir, readFile, stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
@@ -210,6 +210,60 @@ describe("the lock on --out (§8)", () => {
     ]).toContainEqual(codes);
     expect(await packedCounts(ws.out)).toEqual(once(ids(20)));
     expect(await ledgerCommits(ws.out)).toEqual(once(ids(20)));
+  });
+});
+
+describe("a photo that changes while its archive is written (§8)", () => {
+  it("leaves its work order pending and commits the others; the next run packs it as it is then", async () => {
+    const { pack } = await import("../src/pack.js");
+    const { parseConfig } = await import("../src/config/load.js");
+    const ws = await workspace();
+    const photo = await noiseJpeg(400, 300);
+    for (const id of ["WO_1", "WO_2", "WO_3"]) await put(ws.staging, `${id}/meter/a.jpg`, photo);
+    const changing = path.join(ws.staging, "WO_2/meter/a.jpg");
+    let touched = false;
+    const result = await pack({
+      staging: ws.staging,
+      out: ws.out,
+      config: parseConfig({}),
+      // WO_2's photo has just been checked (it is copied later, when the writer reaches it): copy it again
+      onProgress: (p) => {
+        if (p.lastPhoto === "WO_2/meter/a.jpg" && !touched) {
+          touched = true;
+          appendFileSync(changing, "\xff\xd9");
+        }
+      },
+    });
+    expect(touched).toBe(true);
+    expect(result.pending).toEqual([{ id: "WO_2", reason: expect.stringContaining("changed while it was being packed") }]);
+    expect(result.refused).toEqual([]);
+    expect(await packedCounts(ws.out)).toEqual(once(["WO_1", "WO_3"]));
+    expect(await ledgerCommits(ws.out)).toEqual(once(["WO_1", "WO_3"]));
+    expect(await readdir(path.join(ws.out, ".wopack", "tmp"))).toEqual([]);
+
+    const rerun = await wopack(["pack", ws.staging, "--out", ws.out]);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(await packedCounts(ws.out)).toEqual(once(["WO_1", "WO_2", "WO_3"]));
+  });
+
+  it("the same when the change is found early, while later work orders are still being added", async () => {
+    const { pack } = await import("../src/pack.js");
+    const { parseConfig } = await import("../src/config/load.js");
+    const ws = await workspace();
+    const photo = await noiseJpeg(400, 300);
+    const all = ids(30);
+    for (const id of all) await put(ws.staging, `${id}/meter/a.jpg`, photo);
+    const result = await pack({
+      staging: ws.staging,
+      out: ws.out,
+      config: parseConfig({}),
+      onProgress: (p) => {
+        if (p.lastPhoto === "WO_000/meter/a.jpg") appendFileSync(path.join(ws.staging, p.lastPhoto), "\xff\xd9");
+      },
+    });
+    expect(result.pending.map((p) => p.id)).toEqual(["WO_000"]);
+    expect(await packedCounts(ws.out)).toEqual(once(all.slice(1)));
+    expect(await readdir(path.join(ws.out, ".wopack", "tmp"))).toEqual([]);
   });
 });
 

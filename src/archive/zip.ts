@@ -27,6 +27,17 @@ const COPY_CHUNK = 1024 * 1024;
 /** Start flushing to disk every this many bytes, so that the final fsync has little left to wait for. */
 const SYNC_EVERY = 64 * 1024 * 1024;
 
+/** A file copied as is was not what it was when it was checked (another size or modification time). */
+export class SourceChangedError extends Error {
+  constructor(
+    /** the entry's name in the archive, `<work order>/<name>` */
+    readonly entry: string,
+    readonly file: string,
+  ) {
+    super(`${file}: changed while it was being packed`);
+  }
+}
+
 /** Bytes an entry adds besides its data, at most: local and central headers with their ZIP64 extras. */
 export function entryOverhead(name: string): number {
   return 30 + 20 + 46 + 28 + 2 * Buffer.byteLength(name, "utf8");
@@ -81,11 +92,11 @@ export class ZipWriter {
     await this.write(header);
     const src = await open(file, "r");
     try {
-      const computed = await this.copy(src, name, size);
+      const computed = await this.copy(src, name, file, size);
       if (unchangedSince) {
         const now = await src.stat();
         if (now.size !== unchangedSince.size || now.mtimeMs !== unchangedSince.mtimeMs) {
-          throw new Error(`${file}: changed while it was being packed`);
+          throw new SourceChangedError(name, file);
         }
       }
       if (knownCrc === undefined) {
@@ -181,14 +192,14 @@ export class ZipWriter {
   }
 
   /** Copies `size` bytes, reading the next chunk while the last one is written; returns their CRC-32. */
-  private async copy(src: FileHandle, name: string, size: number): Promise<number> {
+  private async copy(src: FileHandle, name: string, file: string, size: number): Promise<number> {
     let buffers = [Buffer.allocUnsafe(COPY_CHUNK), Buffer.allocUnsafe(COPY_CHUNK)];
     let done = 0;
     let crc = 0;
     let reading = src.read(buffers[0]!, 0, Math.min(COPY_CHUNK, size), 0);
     while (done < size) {
       const { bytesRead } = await reading;
-      if (bytesRead === 0) throw new Error(`${name}: the source shrank while it was being packed`);
+      if (bytesRead === 0) throw new SourceChangedError(name, file);
       const chunk = buffers[0]!.subarray(0, bytesRead);
       crc = crc32(chunk, crc);
       done += bytesRead;
