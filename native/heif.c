@@ -2,7 +2,9 @@
 // primary image of a HEIF/HEIC file to interleaved 8-bit RGB(A), on libuv's thread pool. libheif
 // applies the grid, irot/imir and clap boxes while decoding, so the pixels are upright.
 //
-//   decode(bytes: Uint8Array, maxPixels: number): Promise<{ width, height, channels, data: ArrayBuffer }>
+//   decode(bytes: Uint8Array, maxPixels: number, room = 0):
+//     Promise<{ width, height, channels, data: ArrayBuffer }>, the pixels starting `room` bytes into data
+//     (room for a file header in front of them, so that they need not be copied again)
 //   version(): string
 //
 // Errors reject with an Error whose `code` is E_IMAGE_TOO_LARGE or E_IMAGE_CORRUPT.
@@ -20,9 +22,10 @@ typedef struct {
   const uint8_t* input;
   size_t input_len;
   double max_pixels;
+  size_t room;
   // results
   int width, height, channels;
-  uint8_t* pixels;           // a copy, when libheif's rows are padded
+  uint8_t* pixels;           // a copy after `room` bytes, when asked for room or libheif's rows are padded
   struct heif_image* image;  // else libheif's own plane, handed to JS as is
   const char* code;
   char message[256];
@@ -75,16 +78,17 @@ static void execute(napi_env env, void* data) {
     goto done;
   }
   size_t row = (size_t)w * channels;
-  if ((size_t)stride == row) {
+  if (job->room == 0 && (size_t)stride == row) {
     job->image = image;
     image = NULL;
   } else {
-    job->pixels = malloc(row * h);
+    job->pixels = malloc(job->room + row * h);
     if (!job->pixels) {
       fail(job, "E_IMAGE_TOO_LARGE", "out of memory for the decoded pixels");
       goto done;
     }
-    for (int y = 0; y < h; y++) memcpy(job->pixels + row * y, plane + (size_t)stride * y, row);
+    uint8_t* to = job->pixels + job->room;
+    for (int y = 0; y < h; y++) memcpy(to + row * y, plane + (size_t)stride * y, row);
   }
   job->width = w;
   job->height = h;
@@ -131,7 +135,7 @@ static void complete(napi_env env, napi_status status, void* data) {
     napi_create_error(env, code, message, &result);
     napi_reject_deferred(env, job->deferred, result);
   } else {
-    size_t size = (size_t)job->width * job->height * job->channels;
+    size_t size = (job->pixels ? job->room : 0) + (size_t)job->width * job->height * job->channels;
     int stride;
     uint8_t* data = job->pixels ? job->pixels
                                 : (uint8_t*)heif_image_get_plane_readonly(job->image, heif_channel_interleaved, &stride);
@@ -166,12 +170,12 @@ static void complete(napi_env env, napi_status status, void* data) {
 }
 
 static napi_value decode(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   bool is_typed = false;
   if (argc < 2 || napi_is_typedarray(env, argv[0], &is_typed) != napi_ok || !is_typed) {
-    napi_throw_type_error(env, NULL, "decode(bytes: Uint8Array, maxPixels: number)");
+    napi_throw_type_error(env, NULL, "decode(bytes: Uint8Array, maxPixels: number, room?: number)");
     return NULL;
   }
   Job* job = calloc(1, sizeof(Job));
@@ -183,6 +187,9 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   job->input = bytes;
   job->input_len = length;
   napi_get_value_double(env, argv[1], &job->max_pixels);
+  uint32_t room = 0;
+  if (argc > 2) napi_get_value_uint32(env, argv[2], &room);
+  job->room = room;
   napi_create_reference(env, argv[0], 1, &job->input_ref);
   napi_value promise, name;
   napi_create_promise(env, &job->deferred, &promise);

@@ -1,6 +1,6 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { uncompressedTiff } from "../src/images/normalize.js";
+import { tiffHeaderSize, uncompressedTiff } from "../src/images/normalize.js";
 
 describe("decoded pixels wrapped with their ICC profile (uncompressedTiff)", () => {
   const profile = async (name: string) =>
@@ -29,6 +29,14 @@ describe("decoded pixels wrapped with their ICC profile (uncompressedTiff)", () 
       // read as stored, without converting colours: the very bytes that went in
       const raw = await sharp(tiff).keepIccProfile().raw().toBuffer();
       expect(raw.equals(data)).toBe(true);
+
+      // with room in front of the pixels (as the native decoder leaves it): the header goes there, no copy
+      const room = tiffHeaderSize(4, icc);
+      const both = Buffer.alloc(room + data.length, 0xee);
+      data.copy(both, room);
+      const inPlace = uncompressedTiff({ width, height, channels, data: both.subarray(room), room }, icc);
+      expect(inPlace.buffer).toBe(both.buffer);
+      expect(inPlace.equals(tiff)).toBe(true);
     });
   }
 });

@@ -12,6 +12,8 @@ export type HeicReply =
       height: number;
       channels: 3 | 4;
       data: Uint8Array;
+      /** bytes free in front of `data` in its buffer, for a file header (as asked, or 0) */
+      room: number;
       /** decoded by the wasm decoder because the native one crashed on this file in an earlier run */
       afterCrash?: true;
     }
@@ -20,13 +22,17 @@ export type HeicReply =
 /** Decodes a HEIC's primary image to upright 8-bit RGB(A) pixels. */
 export interface HeicDecoder {
   readonly name: string;
-  /** `file` (the photo's path) only names it for the crash guard */
-  decode(buffer: Uint8Array, maxPixels: number, file: string): Promise<HeicReply>;
+  /** `file` (the photo's path) only names it for the crash guard; `room`: see HeicReply */
+  decode(buffer: Uint8Array, maxPixels: number, file: string, room?: number): Promise<HeicReply>;
   close(): Promise<void>;
 }
 
 interface NativeBinding {
-  decode(bytes: Uint8Array, maxPixels: number): Promise<{ width: number; height: number; channels: 3 | 4; data: ArrayBuffer }>;
+  decode(
+    bytes: Uint8Array,
+    maxPixels: number,
+    room: number,
+  ): Promise<{ width: number; height: number; channels: 3 | 4; data: ArrayBuffer }>;
   version(): string;
 }
 
@@ -66,7 +72,7 @@ class NativeHeic implements HeicDecoder {
     this.name = `native libheif ${binding.version()}`;
   }
 
-  async decode(buffer: Uint8Array, maxPixels: number, file: string): Promise<HeicReply> {
+  async decode(buffer: Uint8Array, maxPixels: number, file: string, room = 0): Promise<HeicReply> {
     this.suspects ??= crashMarkers(this.guardDir);
     const suspects = await this.suspects;
     const leftover = suspects.get(file);
@@ -80,8 +86,8 @@ class NativeHeic implements HeicDecoder {
     const marker = await this.mark(file);
     try {
       faultPoint("heic-native");
-      const { width, height, channels, data } = await this.binding.decode(buffer, maxPixels);
-      return { ok: true, width, height, channels, data: new Uint8Array(data) };
+      const { width, height, channels, data } = await this.binding.decode(buffer, maxPixels, room);
+      return { ok: true, width, height, channels, data: new Uint8Array(data, room), room };
     } catch (err) {
       const { code, message } = err as { code?: string; message?: string };
       if (code === "E_IMAGE_TOO_LARGE" || code === "E_IMAGE_CORRUPT") return { ok: false, code, message: message ?? code };

@@ -24,7 +24,7 @@ export class HeicPool implements HeicDecoder {
 
   constructor(private readonly size: number) {}
 
-  decode(buffer: Uint8Array, maxPixels: number, _file?: string): Promise<HeicReply> {
+  decode(buffer: Uint8Array, maxPixels: number, _file?: string, _room?: number): Promise<HeicReply> {
     if (this.closed) return Promise.reject(new Error("HeicPool is closed"));
     return new Promise((resolve, reject) => {
       this.queue.push({ job: { id: this.nextId++, buffer, maxPixels }, resolve, reject });

@@ -22,7 +22,7 @@ parentPort!.on("message", async (job: HeicJob) => {
     } else {
       const { width, height, data } = await primary.decode();
       const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      reply = { id: job.id, ok: true, width, height, channels: 4, data: bytes };
+      reply = { id: job.id, ok: true, width, height, channels: 4, data: bytes, room: 0 };
     }
   } catch (err) {
     reply = { id: job.id, ok: false, code: "E_IMAGE_CORRUPT", message: (err as Error)?.message ?? String(err) };

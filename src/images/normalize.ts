@@ -97,7 +97,8 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
   const warnings: Problem[] = [];
   let pipeline: () => Sharp;
   if (type === "heic") {
-    const reply = await heic.decode(bytes, settings.maxPixels, input.file);
+    const icc = heifIccProfile(bytes);
+    const reply = await heic.decode(bytes, settings.maxPixels, input.file, icc ? tiffHeaderSize(4, icc) : 0);
     if (!reply.ok) {
       if (reply.code === "E_IMAGE_TOO_LARGE") throw tooLarge(source, reply.message, settings);
       throw new ImageProblem(corrupt(source, reply.message));
@@ -112,7 +113,7 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
         ),
       );
     }
-    pipeline = withProfile(reply, heifIccProfile(bytes));
+    pipeline = withProfile(reply, icc);
   } else if (type === "bmp") {
     pipeline = decodeBmp(source, bytes, settings);
   } else {
@@ -195,6 +196,8 @@ interface RawPixels {
   height: number;
   channels: 3 | 4;
   data: Uint8Array;
+  /** bytes free in front of `data` in its buffer: where the TIFF header goes, if it fits */
+  room?: number;
 }
 
 /**
@@ -209,8 +212,27 @@ function withProfile(pixels: RawPixels, icc: Buffer | undefined): () => Sharp {
   return () => sharp(tiff, { limitInputPixels: false });
 }
 
-/** A little-endian baseline TIFF: one strip of interleaved 8-bit RGB(A) pixels, and an ICC profile. */
-export function uncompressedTiff({ width, height, channels, data }: RawPixels, icc: Buffer): Buffer {
+/**
+ * A little-endian baseline TIFF: one strip of interleaved 8-bit RGB(A) pixels, and an ICC profile. The
+ * header goes in the room in front of the pixels when there is enough (the native decoder leaves it), so
+ * that 36 MB of pixels are not copied once more.
+ */
+export function uncompressedTiff(pixels: RawPixels, icc: Buffer): Buffer {
+  const { data } = pixels;
+  const head = tiffHeader(pixels, icc);
+  if ((pixels.room ?? 0) < head.length) return Buffer.concat([head, data], head.length + data.length);
+  const tiff = Buffer.from(data.buffer, data.byteOffset - head.length, head.length + data.length);
+  head.copy(tiff, 0);
+  return tiff;
+}
+
+/** The bytes a TIFF header takes in front of the pixels (uncompressedTiff). */
+export function tiffHeaderSize(channels: 3 | 4, icc: Buffer): number {
+  const count = channels === 4 ? 12 : 11;
+  return 8 + 2 + count * 12 + 4 + 2 * channels + icc.length + (icc.length & 1);
+}
+
+function tiffHeader({ width, height, channels, data }: RawPixels, icc: Buffer): Buffer {
   const SHORT = 3;
   const LONG = 4;
   const UNDEFINED = 7;
@@ -218,7 +240,7 @@ export function uncompressedTiff({ width, height, channels, data }: RawPixels, i
   const ifdSize = 2 + count * 12 + 4;
   const bitsAt = 8 + ifdSize;
   const iccAt = bitsAt + 2 * channels;
-  const pixelsAt = iccAt + icc.length + (icc.length & 1);
+  const pixelsAt = tiffHeaderSize(channels, icc);
   const head = Buffer.alloc(pixelsAt);
   head.write("II*\0", 0, "latin1");
   head.writeUInt32LE(8, 4);
@@ -247,7 +269,7 @@ export function uncompressedTiff({ width, height, channels, data }: RawPixels, i
   head.writeUInt32LE(0, at); // no next IFD
   for (let c = 0; c < channels; c++) head.writeUInt16LE(8, bitsAt + 2 * c);
   icc.copy(head, iccAt);
-  return Buffer.concat([head, data], pixelsAt + data.length);
+  return head;
 }
 
 /** One object for every call: exifr caches parsed options by object, for ever (see scan.ts). */
