@@ -3,11 +3,13 @@
 (512x512 HEVC tiles). heif-enc 1.15 cannot; this takes one single-image HEIC per tile (row-major,
 all the same size, made by heif-enc) and assembles the grid around their coded data.
 
-Usage: heic-make-grid.py OUT COLUMNS ROWS [--size WxH] TILE.heic...
+Usage: heic-make-grid.py OUT COLUMNS ROWS [--size WxH] [--nclx P,T,M,F] TILE.heic...
 
 --size: the picture's size when the tiles overhang it (an iPhone's 4032x3024 is 8x6 tiles of 512,
 cropped). A colr box (the ICC profile heif-enc copies from a tagged PNG) on the first tile is given to
-the grid as well, as iPhones tag their Display P3 pictures.
+the grid as well, as iPhones tag their Display P3 pictures. --nclx gives the grid a colr box of type
+nclx instead (colour primaries, transfer characteristics, matrix coefficients, full range 0/1), as
+other writers tag theirs.
 """
 import struct
 import sys
@@ -52,11 +54,14 @@ def read_tile(path):
     return data[hvcc_at:hvcc_at + hvcc_size], width, height, data[start:start + length], colr
 
 
-def main(out, columns, rows, tiles, size=None):
+def main(out, columns, rows, tiles, size=None, nclx=None):
     tiles = [read_tile(t) for t in tiles]
     tw, th = tiles[0][1], tiles[0][2]
     width, height = size or (tw * columns, th * rows)
     colr = tiles[0][4]
+    if nclx:
+        primaries, transfer, matrix, full = nclx
+        colr = box("colr", b"nclx" + struct.pack(">HHHB", primaries, transfer, matrix, full << 7))
     n = len(tiles)
     grid_id, tile_ids = 1, list(range(2, 2 + n))
     ftyp = box("ftyp", b"heic" + struct.pack(">I", 0) + b"mif1heic")
@@ -104,8 +109,11 @@ def main(out, columns, rows, tiles, size=None):
 
 if __name__ == "__main__":
     args = sys.argv[4:]
-    size = None
-    if args[:1] == ["--size"]:
-        size = tuple(int(v) for v in args[1].split("x"))
+    size = nclx = None
+    while args[:1] in (["--size"], ["--nclx"]):
+        if args[0] == "--size":
+            size = tuple(int(v) for v in args[1].split("x"))
+        else:
+            nclx = tuple(int(v) for v in args[1].split(","))
         args = args[2:]
-    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), args, size)
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), args, size, nclx)

@@ -31,6 +31,19 @@ node --input-type=module -e "
     await sharp(padded).extract({ left: c * 256, top: r * 256, width: 256, height: 256 }).keepIccProfile().png().toFile('$tmp/ptile' + (r * 4 + c) + '.png');"
 for t in $(seq 0 11); do heif-enc -q 90 -o "$tmp/ptile$t.heic" "$tmp/ptile$t.png"; done
 python3 scripts/heic-make-grid.py "$out/quad-iphone.heic" 4 3 --size 1000x700 $(for t in $(seq 0 11); do echo "$tmp/ptile$t.heic"; done)
+# Tagged with nclx code points instead of an ICC profile: Display P3 (12, sRGB transfer), and a BT.2020
+# PQ one (HDR) that wopack packs unconverted, with warnings
+node --input-type=module -e "
+  import sharp from 'sharp';
+  const { data, info } = await sharp('$tmp/quad-p3.png').keepIccProfile().raw().toBuffer({ resolveWithObject: true });
+  const raw = { raw: { width: info.width, height: info.height, channels: info.channels } };
+  for (let t = 0; t < 4; t++) {
+    const [left, top] = [[0, 0], [320, 0], [0, 240], [320, 240]][t];
+    await sharp(data, raw).extract({ left, top, width: 320, height: 240 }).png().toFile('$tmp/n' + t + '.png');
+  }"
+for t in 0 1 2 3; do heif-enc -q 92 -p chroma=444 -o "$tmp/n$t.heic" "$tmp/n$t.png"; done
+python3 scripts/heic-make-grid.py "$out/quad-nclx-p3.heic" 2 2 --nclx 12,13,6,1 "$tmp"/n{0,1,2,3}.heic
+python3 scripts/heic-make-grid.py "$out/quad-nclx-hdr.heic" 2 2 --nclx 9,16,6,1 "$tmp"/n{0,1,2,3}.heic
 # A 12 MP HEIC that takes a while to decode (smooth, so the file stays small): the slow-photo test
 node --input-type=module -e "
   import sharp from 'sharp';

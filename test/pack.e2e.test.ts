@@ -34,7 +34,11 @@ interface Report {
   archive: string;
   sha256: string;
   bytes: number;
-  workOrders: { id: string; entries: { entry: string; source: string; conversion?: string }[] }[];
+  workOrders: {
+    id: string;
+    entries: { entry: string; source: string; conversion?: string }[];
+    warnings: { code: string; path?: string }[];
+  }[];
   refused: { id: string; problems: { code: string; message: string; hint: string; path?: string }[] }[];
 }
 
@@ -265,8 +269,9 @@ describe.each([
     if (skip) return;
     ws = await workspace();
     const s = ws.staging;
-    for (const f of ["quad", "quad-irot90", "quad-exif6", "quad-p3", "quad-grid", "quad-odd", "quad-alpha", "quad-iphone"])
-      await put(s, `WO_1/${f.replace("-", "_")}/a.heic`, readFile(path.join(FIXTURES, `${f}.heic`)));
+    const fixtures = ["quad", "quad-irot90", "quad-exif6", "quad-p3", "quad-grid", "quad-odd", "quad-alpha", "quad-iphone"];
+    for (const f of [...fixtures, "quad-nclx-p3"])
+      await put(s, `WO_1/${f.replaceAll("-", "_")}/a.heic`, readFile(path.join(FIXTURES, `${f}.heic`)));
     const heic = await readFile(path.join(FIXTURES, "quad.heic"));
     await put(s, "WO_cut/meter/a.heic", heic.subarray(0, Math.floor(heic.length * 0.7)));
     await put(s, "WO_junk/meter/a.heic", Buffer.concat([heic.subarray(0, 40), Buffer.alloc(4000, 7)]));
@@ -297,6 +302,8 @@ describe.each([
         ["quad_odd", [321, 241], ["topLeft", "topRight", "bottomLeft", "bottomRight"]],
         // P3, 4:2:0 tiles overhanging the picture: cropped to it, converted to sRGB
         ["quad_iphone", [1000, 700], ["topLeft", "topRight", "bottomLeft", "bottomRight"]],
+        // Display P3 said by nclx code points (colour primaries 12) rather than by an ICC profile
+        ["quad_nclx_p3", [640, 480], ["topLeft", "topRight", "bottomLeft", "bottomRight"]],
       ];
       for (const [group, size, order] of cases) {
         const img = images.get(group)!;
@@ -318,6 +325,18 @@ describe.each([
     const codes = Object.fromEntries(report.refused.map((r) => [r.id, r.problems.map((p) => `${p.code} ${p.path}`)]));
     expect(codes).toEqual({ WO_cut: ["E_IMAGE_CORRUPT WO_cut/meter/a.heic"], WO_junk: ["E_IMAGE_CORRUPT WO_junk/meter/a.heic"] });
     expect(report.workOrders.map((w) => w.id)).toEqual(["WO_1"]);
+  });
+
+  it.skipIf(skip)("packs an HDR HEIC in a colour space it does not convert, and says so", async () => {
+    const hdr = await workspace();
+    await put(hdr.staging, "WO_1/meter/a.heic", readFile(path.join(FIXTURES, "quad-nclx-hdr.heic")));
+    const r = await wopack(["pack", hdr.staging, "--out", hdr.out], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const { report: rep } = await onlyArchive(hdr.out);
+    expect(rep.workOrders[0]!.warnings.map((w) => `${w.code} ${w.path}`)).toEqual([
+      "W_HDR_NOT_TONE_MAPPED WO_1/meter/a.heic",
+      "W_COLOUR_SPACE_UNCONVERTED WO_1/meter/a.heic",
+    ]);
   });
 
   it.skipIf(skip)("refuses a HEIC above --max-pixels before decoding it", async () => {

@@ -1,25 +1,38 @@
+/** A `colr` box of type nclx: code points of ISO/IEC 23091-2. */
+export interface Nclx {
+  primaries: number;
+  transfer: number;
+  matrix: number;
+  fullRange: boolean;
+}
+
 /**
- * The ICC profile of a HEIF file, read from its `colr` property box (meta > iprp > ipco). iPhones tag
- * their photos Display P3 this way; libheif returns the pixels as coded, so the profile must travel with
- * them for the colours to be converted to sRGB correctly.
+ * The colour description of a HEIF file, from its `colr` property boxes (meta > iprp > ipco): an ICC
+ * profile (iPhones tag their Display P3 photos so), or nclx code points (other writers). libheif returns
+ * the pixels as coded, in those colours: they must be converted to sRGB with them.
  */
-export function heifIccProfile(file: Uint8Array): Buffer | undefined {
+export function heifColour(file: Uint8Array): { icc?: Buffer; nclx?: Nclx } {
   const buf = Buffer.from(file.buffer, file.byteOffset, file.byteLength);
+  const found: { icc?: Buffer; nclx?: Nclx } = {};
   const meta = findBox(buf, 0, buf.length, "meta");
-  if (!meta) return undefined;
-  const iprp = findBox(buf, meta.body + 4, meta.end, "iprp"); // meta is a full box: skip version + flags
+  const iprp = meta && findBox(buf, meta.body + 4, meta.end, "iprp"); // meta is a full box: skip version + flags
   const ipco = iprp && findBox(buf, iprp.body, iprp.end, "ipco");
-  if (!ipco) return undefined;
-  for (let at = ipco.body; at + 8 <= ipco.end; ) {
+  for (let at = ipco?.body ?? 0; ipco && at + 8 <= ipco.end; ) {
     const box = readBox(buf, at, ipco.end);
-    if (!box) return undefined;
-    if (box.type === "colr" && box.end - box.body > 4) {
-      const kind = buf.toString("latin1", box.body, box.body + 4);
-      if (kind === "prof" || kind === "rICC") return Buffer.from(buf.subarray(box.body + 4, box.end));
+    if (!box) break;
+    const kind = box.type === "colr" && box.end - box.body > 4 ? buf.toString("latin1", box.body, box.body + 4) : "";
+    if ((kind === "prof" || kind === "rICC") && !found.icc) found.icc = Buffer.from(buf.subarray(box.body + 4, box.end));
+    if (kind === "nclx" && box.end - box.body >= 11 && !found.nclx) {
+      found.nclx = {
+        primaries: buf.readUInt16BE(box.body + 4),
+        transfer: buf.readUInt16BE(box.body + 6),
+        matrix: buf.readUInt16BE(box.body + 8),
+        fullRange: (buf[box.body + 10]! & 0x80) !== 0,
+      };
     }
     at = box.end;
   }
-  return undefined;
+  return found;
 }
 
 interface Box {

@@ -8,7 +8,7 @@ sharp.cache(false);
 import * as bmp from "bmp-ts";
 import { type Problem, problem } from "../errors.js";
 import type { HeicDecoder } from "./heicDecoder.js";
-import { heifIccProfile } from "./heifProfile.js";
+import { heifColour, type Nclx } from "./heifProfile.js";
 import type { ImageType } from "./sniff.js";
 
 export interface ImageSettings {
@@ -97,7 +97,8 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
   const warnings: Problem[] = [];
   let pipeline: () => Sharp;
   if (type === "heic") {
-    const icc = heifIccProfile(bytes);
+    const colour = heifColour(bytes);
+    const icc = colour.icc ?? (colour.nclx && (await nclxProfile(source, colour.nclx, warnings)));
     const reply = await heic.decode(bytes, settings.maxPixels, input.file, icc ? tiffHeaderSize(4, icc) : 0);
     if (!reply.ok) {
       if (reply.code === "E_IMAGE_TOO_LARGE") throw tooLarge(source, reply.message, settings);
@@ -189,6 +190,47 @@ async function encodeJpeg(
     }
   }
   throw new Error(`could not be made smaller than ${settings.maxImageSize} bytes`);
+}
+
+/**
+ * The ICC profile that nclx code points stand for, where they need converting: Display P3 primaries
+ * (12) as Android phones and other writers tag wide-gamut HEICs; BT.709 (1) and unspecified (2) are
+ * sRGB's. Anything else is packed unconverted, with a warning, as is HDR (PQ or HLG) without tone mapping.
+ */
+async function nclxProfile(source: string, nclx: Nclx, warnings: Problem[]): Promise<Buffer | undefined> {
+  if (nclx.transfer === 16 || nclx.transfer === 18) {
+    warnings.push(
+      problem(
+        "W_HDR_NOT_TONE_MAPPED",
+        `${source}: an HDR picture (${nclx.transfer === 16 ? "PQ" : "HLG"}); packed as 8-bit without tone mapping, it may look flat`,
+        "export it from the phone as a standard (SDR) photo if the colours matter",
+        source,
+      ),
+    );
+  }
+  if (nclx.primaries === 12) return displayP3();
+  if (nclx.primaries === 1 || nclx.primaries === 2) return undefined;
+  warnings.push(
+    problem(
+      "W_COLOUR_SPACE_UNCONVERTED",
+      `${source}: its colours are in a space wopack does not convert (nclx colour primaries ${nclx.primaries}); packed as if sRGB`,
+      "export it from the phone or editor as an sRGB or Display P3 photo if the colours matter",
+      source,
+    ),
+  );
+  return undefined;
+}
+
+let displayP3Icc: Promise<Buffer> | undefined;
+
+/** libvips' own Display P3 profile (sharp's "p3"), fetched once. */
+function displayP3(): Promise<Buffer> {
+  displayP3Icc ??= sharp({ create: { width: 1, height: 1, channels: 3, background: "#000" } })
+    .withIccProfile("p3")
+    .png()
+    .toBuffer()
+    .then(async (png) => (await sharp(png).metadata()).icc!);
+  return displayP3Icc;
 }
 
 interface RawPixels {
