@@ -76,10 +76,7 @@ async function readEnds(file: string): Promise<{ head: Buffer; tail: Buffer; siz
     const { size, mtimeMs } = await fh.stat();
     const head = Buffer.allocUnsafe(Math.min(size, HEAD_BYTES));
     const tail = Buffer.allocUnsafe(Math.min(size, TAIL_BYTES));
-    const [h, t] = await Promise.all([
-      fh.read(head, 0, head.length, 0),
-      fh.read(tail, 0, tail.length, size - tail.length),
-    ]);
+    const [h, t] = await Promise.all([fh.read(head, 0, head.length, 0), fh.read(tail, 0, tail.length, size - tail.length)]);
     // a file cut short since its stat reads short: what was read is all there is
     return { head: head.subarray(0, h.bytesRead), tail: tail.subarray(0, t.bytesRead), size, mtimeMs };
   } finally {
