@@ -6,6 +6,7 @@ import type { Config } from "./config/schema.js";
 import { ioError, type Problem, WopackError } from "./errors.js";
 import type { HookRun } from "./hook.js";
 import { createHeicDecoder, type HeicDecoder } from "./images/heicDecoder.js";
+import { HeicPool } from "./images/heicPool.js";
 import { isIgnoredName } from "./plan/ignore.js";
 import type { SidecarRow } from "./plan/metadata.js";
 import { type Plan, planPack } from "./plan/plan.js";
@@ -108,6 +109,8 @@ export interface RefusedReport {
 }
 
 /** §4 pack: everything ready now, through scan -> plan -> normalize -> write -> commit, once. */
+let saidWasm = false;
+
 export async function pack(options: PackOptions): Promise<PackResult> {
   if (!options.out && !options.dryRun)
     throw new WopackError("usage", "E_USAGE", "pack needs --out", "say where the archives go: --out <dir>");
@@ -190,6 +193,12 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
         ...(options.expected ? { expected: options.expected } : {}),
       },
     });
+    if (!saidWasm && heic.name === HeicPool.NAME && plan.ready.some((wo) => wo.photos.some((p) => p.type === "heic"))) {
+      saidWasm = true; // once per process: watch packs many batches
+      log.info(
+        "HEIC photos are decoded by libheif compiled to wasm, about 1.6x slower than natively: install libheif's headers (apt-get install libheif-dev pkg-config), then run npm run install in wopack's folder",
+      );
+    }
     const result: PackResult = {
       dryRun,
       archives: [],

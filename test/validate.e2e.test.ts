@@ -169,7 +169,7 @@ describe("validate archive.zip (§2)", () => {
     const zip = (await import("./helpers.js")).archivesIn(ws.out);
     const run = await wopack(["validate", (await zip)[0]!]);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/the archive is valid \(1 work orders checked\)/);
+    expect(run.stdout).toMatch(/the archive is valid \(1 work order checked\)/);
   });
 });
 

@@ -10,6 +10,8 @@ function problemLines(p: Problem, indent: string): string[] {
   return [`${indent}${p.code}  ${p.message}`, `${indent}  hint: ${p.hint}`];
 }
 
+const workOrders = (n: number) => `${n} work order${n === 1 ? "" : "s"}`;
+
 /** The human summary of a pack run. */
 export function formatPackResult(r: PackResult, verbose: boolean): string {
   const lines: string[] = [];
@@ -19,7 +21,7 @@ export function formatPackResult(r: PackResult, verbose: boolean): string {
       `, refused ${r.refused.length}, already packed ${r.alreadyPacked.length}, pending ${r.pending.length}`,
   );
   for (const a of r.archives)
-    lines.push(`  ${a.path}  (${mb(a.bytes)}, ${a.workOrders.length} work orders, sha256 ${a.sha256.slice(0, 12)}…)`);
+    lines.push(`  ${a.path}  (${mb(a.bytes)}, ${workOrders(a.workOrders.length)}, sha256 ${a.sha256.slice(0, 12)}…)`);
   if (r.dryRun) {
     for (const wo of r.planned ?? []) {
       lines.push(`  ${wo.id}`);
@@ -53,8 +55,8 @@ export function formatValidation(r: ValidationReport): string {
   const what = r.kind === "archive" ? "archive" : "staging folder";
   lines.push(
     r.problems.length
-      ? `${r.target}: ${r.problems.length} problem${r.problems.length === 1 ? "" : "s"} (${r.workOrders} work orders checked)`
-      : `${r.target}: the ${what} is valid (${r.workOrders} work orders checked)`,
+      ? `${r.target}: ${r.problems.length} problem${r.problems.length === 1 ? "" : "s"} (${workOrders(r.workOrders)} checked)`
+      : `${r.target}: the ${what} is valid (${workOrders(r.workOrders)} checked)`,
   );
   return lines.join("\n");
 }
