@@ -143,6 +143,31 @@ describe("wopack watch (§4, §8)", () => {
     }
   });
 
+  it("a copy that trickles in without pause does not hold back a work order that has settled", async () => {
+    const ws = await workspace();
+    const photo = await jpeg("#642");
+    await put(ws.staging, "WO_done/meter/a.jpg", photo);
+    const w = new Watcher([ws.staging, "--out", ws.out, "--settle", "500ms"]);
+    let copying = true;
+    let n = 0;
+    // a file every 30 ms into another work order: file events far closer together than any debounce
+    const trickle = (async () => {
+      while (copying && n < 1000) {
+        await put(ws.staging, `WO_busy/meter/p${n++}.jpg`, photo);
+        await new Promise((r) => setTimeout(r, 30));
+      }
+    })();
+    try {
+      await w.until("WO_done packed", (x) => x.packedIds().includes("WO_done"), 20_000);
+      expect(copying).toBe(true); // packed while the copy was still going on
+      expect(w.packedIds()).not.toContain("WO_busy");
+    } finally {
+      copying = false;
+      await trickle;
+      await w.stop();
+    }
+  });
+
   it("moves refused work orders to --failed-to with <id>.errors.json; photos added later form a new submission", async () => {
     const ws = await workspace();
     await put(ws.staging, "WO_bad/meter/a.jpg", "not a photo");

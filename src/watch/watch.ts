@@ -48,6 +48,12 @@ export interface WatchSummary {
 /** How often the folder is rescanned when no event says anything changed (events can be lost). */
 const SAFETY_RESCAN_MS = 60_000;
 const RETRY_AFTER_ERROR_MS = 30_000;
+/**
+ * A file event brings the next scan forward (to 100 ms from now, and no sooner than this after the last
+ * scan began), but never puts off a scan already due: a copy that trickles in for an hour must not starve
+ * the scans that pack what settled meanwhile.
+ */
+const EVENT_SCAN_GAP_MS = 1_000;
 
 /**
  * §4 watch: turns file events into "these work orders are ready" and runs the same pipeline as pack on
@@ -95,11 +101,21 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
   let windowEnds: number | undefined;
   let retryAt = 0;
 
+  let timerAt: number | undefined;
+  let lastPassAt = 0;
+  /** The next scan, at the earliest of the times asked for. */
   const schedule = (delayMs: number) => {
     if (options.signal.aborted) return;
+    const at = Date.now() + Math.max(0, delayMs);
+    if (timerAt !== undefined && timerAt <= at) return;
     clearTimeout(timer);
-    timer = setTimeout(() => void tick(), Math.max(0, delayMs));
+    timerAt = at;
+    timer = setTimeout(() => {
+      timerAt = undefined;
+      void tick();
+    }, at - Date.now());
   };
+  const onFileEvent = () => schedule(Math.max(100, lastPassAt + EVENT_SCAN_GAP_MS - Date.now()));
 
   const tick = async (): Promise<void> => {
     if (running) {
@@ -117,6 +133,7 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
   };
 
   const pass = async () => {
+    lastPassAt = Date.now();
     const now = clock().getTime();
     let next = now + (options.pollMs ?? SAFETY_RESCAN_MS);
     try {
@@ -215,7 +232,7 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
     // temp names (*.part, .syncthing.*, ...) never trigger a scan; the scans still see them
     ignored: (p: string) => p !== staging && isIgnoredName(path.basename(p)),
   });
-  watcher.on("all", () => schedule(100));
+  watcher.on("all", onFileEvent);
   watcher.on("error", (err) => emit({ event: "error", message: `file watcher: ${(err as Error).message}` }));
   await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
 
