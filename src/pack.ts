@@ -193,7 +193,7 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
         ...(options.expected ? { expected: options.expected } : {}),
       },
     });
-    if (!saidWasm && heic.name === HeicPool.NAME && plan.ready.some((wo) => wo.photos.some((p) => p.type === "heic"))) {
+    if (!saidWasm && heic instanceof HeicPool && plan.ready.some((wo) => wo.photos.some((p) => p.type === "heic"))) {
       saidWasm = true; // once per process: watch packs many batches
       log.info(
         "HEIC photos are decoded by libheif compiled to wasm, about 1.6x slower than natively: install libheif's headers (apt-get install libheif-dev pkg-config), then run npm run install in wopack's folder",

@@ -78,7 +78,7 @@ class NativeHeic implements HeicDecoder {
     const leftover = suspects.get(file);
     if (leftover !== undefined) {
       this.wasm ??= new HeicPool(this.concurrency);
-      const reply = await this.wasm.decode(buffer, maxPixels, file);
+      const reply = await this.wasm.decode(buffer, maxPixels);
       suspects.delete(file);
       await rm(leftover, { force: true });
       return reply.ok ? { ...reply, afterCrash: true } : reply;
@@ -141,8 +141,7 @@ export function createHeicDecoder(concurrency: number, guardDir?: string, choice
   return new HeicPool(concurrency);
 }
 
-/** Which decoder `createHeicDecoder` would pick, for `wopack --version`. */
+/** Which decoder `createHeicDecoder` would pick, for `wopack --version` (neither starts anything). */
 export function heicDecoderName(): string {
-  const native = process.env.WOPACK_HEIC_DECODER === "wasm" ? undefined : loadNative();
-  return native && !(native instanceof Error) ? `native libheif ${native.version()}` : HeicPool.NAME;
+  return createHeicDecoder(1, undefined, process.env.WOPACK_HEIC_DECODER === "wasm" ? "wasm" : undefined).name;
 }

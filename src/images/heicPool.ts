@@ -13,8 +13,7 @@ interface Pending {
  * threads, at most `size` at once. A worker that dies fails its job and is replaced.
  */
 export class HeicPool implements HeicDecoder {
-  static readonly NAME = "libheif compiled to wasm (heic-decode)";
-  readonly name = HeicPool.NAME;
+  readonly name = "libheif compiled to wasm (heic-decode)";
   private readonly idle: Worker[] = [];
   private readonly busy = new Map<Worker, Pending>();
   private readonly queue: Pending[] = [];
@@ -24,7 +23,7 @@ export class HeicPool implements HeicDecoder {
 
   constructor(private readonly size: number) {}
 
-  decode(buffer: Uint8Array, maxPixels: number, _file?: string, _room?: number): Promise<HeicReply> {
+  decode(buffer: Uint8Array, maxPixels: number): Promise<HeicReply> {
     if (this.closed) return Promise.reject(new Error("HeicPool is closed"));
     return new Promise((resolve, reject) => {
       this.queue.push({ job: { id: this.nextId++, buffer, maxPixels }, resolve, reject });

@@ -156,8 +156,6 @@ function sharpFrom(bytes: Buffer, settings: ImageSettings): Sharp {
  * Orientation applied, sRGB, alpha on white; then re-encoded smaller, and if need be downscaled, until it
  * fits the size ceiling. EXIF: the source's kept (orientation reset) when `captureDate` is undefined,
  * else rebuilt holding only the capture date (null: none), which drops location data too.
- */
-/**
  * `pipeline` makes a fresh sharp pipeline over the decoded image each time it is called (sharp's clone()
  * would copy the whole input: 36 MB for a 12 MP photo decoded to raw pixels).
  */
