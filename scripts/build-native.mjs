@@ -7,18 +7,20 @@ import { fileURLToPath } from "node:url";
 
 const native = fileURLToPath(new URL("../native/", import.meta.url));
 const say = (line) => console.log(`wopack: ${line}`);
+const wasmInstead = (why) => {
+  say(`${why}:`);
+  say("HEIC will be decoded by libheif compiled to wasm, about 1.6x slower");
+  process.exit(0);
+};
 
 if (process.env.WOPACK_SKIP_NATIVE === "1") {
   rmSync(`${native}build`, { recursive: true, force: true });
-  say("WOPACK_SKIP_NATIVE=1: HEIC will be decoded by libheif compiled to wasm");
-  process.exit(0);
+  wasmInstead("WOPACK_SKIP_NATIVE=1");
 }
 try {
   execFileSync("pkg-config", ["--exists", "libheif >= 1.13"], { stdio: "ignore" });
 } catch {
-  say("libheif headers not found (apt-get install libheif-dev pkg-config, then npm run install):");
-  say("HEIC will be decoded by libheif compiled to wasm, about 1.6x slower");
-  process.exit(0);
+  wasmInstead("libheif headers not found (apt-get install libheif-dev pkg-config, then npm run install)");
 }
 const gyp = process.env.npm_config_node_gyp;
 const [cmd, args] = gyp && existsSync(gyp) ? [process.execPath, [gyp]] : ["node-gyp", []];
@@ -27,7 +29,6 @@ if (run.status === 0) {
   say("built the native HEIC decoder against the system's libheif");
 } else {
   process.stdout.write(`${run.stdout ?? ""}${run.stderr ?? ""}`.split("\n").slice(-15).join("\n"));
-  say(`building the native HEIC decoder failed (${run.error?.message ?? `exit ${run.status}`}):`);
-  say("HEIC will be decoded by libheif compiled to wasm, about 1.6x slower");
   rmSync(`${native}build`, { recursive: true, force: true });
+  wasmInstead(`building the native HEIC decoder failed (${run.error?.message ?? `exit ${run.status}`})`);
 }
