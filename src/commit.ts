@@ -1,7 +1,8 @@
-import { cp, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { link, mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
-import { ioError, WopackError } from "./errors.js";
+import { ioError, type Problem, problem, WopackError } from "./errors.js";
+import { exists, type LeftBehind, type MoveItem, moveItem } from "./moves.js";
 
 /** wopack's own state inside --out: the lock, the ledger and unfinished temporary files. */
 export function stateDir(out: string): string {
@@ -102,11 +103,6 @@ async function releaseLock(lockPath: string, mine: LockHolder): Promise<void> {
 }
 
 // ---------- ledger ----------
-
-export interface MoveItem {
-  from: string;
-  to: string;
-}
 
 export type LedgerRecord =
   | { type: "commit"; id: string; fingerprint: string; archive: string; at: string; moves?: MoveItem[] }
@@ -248,53 +244,6 @@ export async function publishNoClobber(tmp: string, final: string): Promise<bool
   return true;
 }
 
-export async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Moves a file or folder, across filesystems too (copy, then remove the original). */
-export async function moveItem({ from, to }: MoveItem): Promise<void> {
-  await mkdir(path.dirname(to), { recursive: true });
-  try {
-    await rename(from, to);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
-    await cp(from, to, { recursive: true, errorOnExist: true, force: false, preserveTimestamps: true });
-    await rm(from, { recursive: true });
-  }
-}
-
-/**
- * Where a work order's files go when it leaves the staging folder (to --move-to or --failed-to): its
- * folder becomes `<dir>/<id>` (or `<id>.2`, ... when taken), and its root files go inside it.
- */
-export async function planMoves(
-  wo: { id: string; folder?: string; sources: string[] },
-  staging: string,
-  dir: string,
-): Promise<{ target: string; moves: MoveItem[] }> {
-  const target = await freeName(dir, wo.id);
-  const moves: MoveItem[] = [];
-  if (wo.folder) moves.push({ from: path.join(staging, wo.folder), to: target });
-  for (const rel of wo.sources) {
-    if (!rel.includes("/")) moves.push({ from: path.join(staging, rel), to: path.join(target, rel) });
-  }
-  return { target, moves };
-}
-
-/** A name under `dir` not taken yet: "<name>", then "<name>.2", "<name>.3", ... */
-export async function freeName(dir: string, name: string, taken: ReadonlySet<string> = new Set()): Promise<string> {
-  for (let i = 1; ; i++) {
-    const candidate = path.join(dir, i === 1 ? name : `${name}.${i}`);
-    if (!taken.has(candidate) && !(await exists(candidate))) return candidate;
-  }
-}
-
 // ---------- recovery ----------
 
 export const REPORT_SUFFIX = ".report.json";
@@ -306,16 +255,43 @@ export interface Recovery {
   discarded: string[];
   /** work orders whose interrupted move to --move-to was finished */
   movesFinished: string[];
+  /** what recovery could not repair and left as it was (it is tried again next run); never blocks new work */
+  skipped: Problem[];
+  /** files left in staging by a finished move: added or changed after their work order was packed */
+  leftBehind: string[];
+}
+
+/** What wopack writes beside an archive, as far as recovery needs it; undefined for anything else. */
+function readOwnReport(
+  text: string,
+  archive: string,
+): { workOrders: { id: string; fingerprint: string; moves?: MoveItem[] }[] } | undefined {
+  let report: unknown;
+  try {
+    report = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const r = report as { archive?: unknown; workOrders?: unknown };
+  if (typeof r !== "object" || r === null || r.archive !== archive || !Array.isArray(r.workOrders)) return undefined;
+  const valid = r.workOrders.every(
+    (wo: { id?: unknown; fingerprint?: unknown; moves?: unknown }) =>
+      typeof wo?.id === "string" && typeof wo.fingerprint === "string" && (wo.moves === undefined || Array.isArray(wo.moves)),
+  );
+  return valid ? (r as ReturnType<typeof readOwnReport>) : undefined;
 }
 
 /**
  * Run under the lock before anything else: removes unfinished temporary files, brings the ledger up to
  * date with archives that were committed just before a crash, and finishes interrupted source moves.
+ * What it cannot repair (a report it did not write, a folder that cannot be moved) is skipped with a
+ * coded warning and left for the next run: recovery never stops new work.
  */
 export async function recover(out: string): Promise<Recovery> {
-  const result: Recovery = { adopted: [], discarded: [], movesFinished: [] };
+  const result: Recovery = { adopted: [], discarded: [], movesFinished: [], skipped: [], leftBehind: [] };
   for (const name of await readdir(tmpDir(out))) {
-    if (!name.startsWith("lock.")) await rm(path.join(tmpDir(out), name), { recursive: true, force: true });
+    if (!name.startsWith("lock."))
+      await rm(path.join(tmpDir(out), name), { recursive: true, force: true }).catch(() => undefined);
   }
   const ledger = await readLedger(out);
   if (await compactLedger(out, ledger)) Object.assign(ledger, await readLedger(out));
@@ -324,14 +300,24 @@ export async function recover(out: string): Promise<Recovery> {
     if (!name.endsWith(".zip" + REPORT_SUFFIX)) continue;
     const archive = name.slice(0, -REPORT_SUFFIX.length);
     if (ledger.archives.has(archive)) continue;
+    const text = await readFile(path.join(out, name), "utf8").catch(() => "");
+    const report = readOwnReport(text, archive);
+    if (!report) {
+      result.skipped.push(
+        problem(
+          "W_RECOVERY_FOREIGN_REPORT",
+          `${path.join(out, name)}: not a report wopack wrote for ${archive} (empty, unreadable or another format); left as it is`,
+          "remove or rename that file if it does not belong in the output folder",
+          name,
+        ),
+      );
+      continue;
+    }
     if (!(await exists(path.join(out, archive)))) {
       await rm(path.join(out, name), { force: true });
       result.discarded.push(name);
       continue;
     }
-    const report = JSON.parse(await readFile(path.join(out, name), "utf8")) as {
-      workOrders: { id: string; fingerprint: string; moves?: MoveItem[] }[];
-    };
     const at = new Date().toISOString();
     for (const wo of report.workOrders) {
       const rec: LedgerRecord = { type: "commit", id: wo.id, fingerprint: wo.fingerprint, archive, at };
@@ -343,23 +329,38 @@ export async function recover(out: string): Promise<Recovery> {
   }
   await appendLedger(out, records);
   for (const rec of ledger.pendingMoves) {
-    await finishMoves(out, rec);
-    result.movesFinished.push(rec.id);
+    try {
+      result.leftBehind.push(...(await finishMoves(out, rec)));
+      result.movesFinished.push(rec.id);
+    } catch (err) {
+      result.skipped.push(moveFailed(rec.id, err));
+    }
   }
   return result;
 }
 
+/** A committed work order whose sources could not be moved: it stays packed, the move is tried again. */
+export function moveFailed(id: string, err: unknown): Problem {
+  return problem(
+    "W_MOVE_FAILED",
+    `work order ${id} is packed, but moving its sources failed (${(err as Error)?.message ?? String(err)}); they stay in staging`,
+    "fix the permissions or free the space named there; every run tries the move again (the work order is not packed twice)",
+    id,
+  );
+}
+
 /**
  * Moves a committed work order's sources to --move-to (what is already there is skipped, so a move
- * interrupted half-way can be finished) and records that in the ledger.
+ * interrupted half-way can be finished) and records that in the ledger. Returns the files left behind
+ * because they were added or changed after the work order was packed.
  */
 export async function finishMoves(
   out: string,
   rec: { id: string; archive: string; moves?: MoveItem[] | undefined },
-): Promise<void> {
-  if (!rec.moves?.length) return;
-  for (const item of rec.moves) {
-    if ((await exists(item.from)) && !(await exists(item.to))) await moveItem(item);
-  }
+): Promise<LeftBehind> {
+  if (!rec.moves?.length) return [];
+  const left: LeftBehind = [];
+  for (const item of rec.moves) left.push(...(await moveItem(item)));
   await appendLedger(out, [{ type: "moved", id: rec.id, archive: rec.archive, at: new Date().toISOString() }]);
+  return left;
 }

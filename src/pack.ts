@@ -1,12 +1,13 @@
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import pLimit from "p-limit";
-import { acquireLock, decodingDir, type MoveItem, moveItem, planMoves, type Recovery, readLedger, recover } from "./commit.js";
+import { acquireLock, decodingDir, moveFailed, type Recovery, readLedger, recover } from "./commit.js";
 import type { Config } from "./config/schema.js";
-import { ioError, type Problem, WopackError } from "./errors.js";
+import { ioError, type Problem, problem, WopackError } from "./errors.js";
 import type { HookRun } from "./hook.js";
 import { createHeicDecoder, type HeicDecoder } from "./images/heicDecoder.js";
 import { HeicPool } from "./images/heicPool.js";
+import { type MoveItem, moveItem, planMoves } from "./moves.js";
 import { isIgnoredName } from "./plan/ignore.js";
 import type { SidecarRow } from "./plan/metadata.js";
 import { type Plan, planPack } from "./plan/plan.js";
@@ -93,6 +94,8 @@ export interface PackResult {
   alreadyPacked: { id: string }[];
   pending: { id: string; reason: string }[];
   warnings: Problem[];
+  /** committed work orders whose sources could not be moved to --move-to (the run exits 1; retried next run) */
+  moveFailures: Problem[];
   recovery?: Recovery;
   /** the --on-archive runs; a failed one makes the run exit 1 (the archive is kept) */
   hooks: HookRun[];
@@ -123,6 +126,12 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   try {
     const result = await packOnce(options, sidecar);
     result.recovery = session.recovery;
+    // (a failed move is tried again for the work order found already packed: report it once)
+    const failed = new Set(result.moveFailures.map((p) => p.path));
+    for (const p of session.recovery.skipped) {
+      if (p.code !== "W_MOVE_FAILED") result.warnings.push(p);
+      else if (!failed.has(p.path)) result.moveFailures.push(p);
+    }
     return result;
   } finally {
     await session.release();
@@ -141,6 +150,9 @@ export async function openOutput(out: string, log: Logger, now: Date): Promise<{
     });
     for (const a of recovery.adopted) log.info(`recovered: ${a} had been committed before an interruption`);
     for (const id of recovery.movesFinished) log.info(`recovered: finished moving ${id} to --move-to`);
+    for (const p of recovery.skipped) log.warn(`${p.code}: ${p.message}`);
+    for (const f of recovery.leftBehind)
+      log.warn(`recovered: ${f} was added or changed after its work order was packed; it stays in staging`);
     return { recovery, release: () => lock.release() };
   } catch (err) {
     await lock.release();
@@ -212,6 +224,7 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
       alreadyPacked: plan.alreadyPacked.map(({ id }) => ({ id })),
       pending: plan.pending,
       warnings: plan.warnings,
+      moveFailures: [],
       hooks: [],
     };
     const ctx: RunContext = {
@@ -242,7 +255,7 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
         }));
       return result;
     }
-    await finishAlreadyPacked(plan, staging, options.moveTo, log);
+    await finishAlreadyPacked(plan, staging, options.moveTo, result, log);
     await runArchives(plan, result, ctx);
     return result;
   } finally {
@@ -279,14 +292,30 @@ function checkFolders(staging: string, out: string | undefined, moveTo: string |
 }
 
 /** A work order the ledger already holds, whose move to --move-to was not done: do it now. */
-async function finishAlreadyPacked(plan: Plan, staging: string, moveTo: string | undefined, log: Logger) {
+async function finishAlreadyPacked(plan: Plan, staging: string, moveTo: string | undefined, result: PackResult, log: Logger) {
   if (!moveTo) return;
   for (const wo of plan.alreadyPacked) {
-    const { moves } = await planMoves(wo, staging, path.resolve(moveTo));
-    for (const m of moves)
-      await moveItem(m).catch((err) => {
-        throw ioError(err, `cannot move ${m.from} to ${m.to}`);
-      });
-    log.info(`${wo.id}: already packed; moved to ${moveTo}`);
+    try {
+      const { moves } = await planMoves(wo, staging, path.resolve(moveTo));
+      const left: string[] = [];
+      for (const m of moves) left.push(...(await moveItem(m)));
+      result.warnings.push(...leftBehindWarnings(wo.id, left, staging));
+      log.info(`${wo.id}: already packed; moved to ${moveTo}`);
+    } catch (err) {
+      result.moveFailures.push(moveFailed(wo.id, err));
+    }
   }
+}
+
+/** Files a move left in staging because they came (or changed) after their work order was packed. */
+export function leftBehindWarnings(id: string, left: readonly string[], staging: string): Problem[] {
+  return left.map((abs) => {
+    const rel = path.relative(staging, abs).split(path.sep).join("/");
+    return problem(
+      "W_LEFT_IN_STAGING",
+      `${rel}: added or changed after work order ${id} was packed; it stays in staging`,
+      "nothing to do: it is packed as a new submission of the work order once it settles",
+      rel,
+    );
+  });
 }

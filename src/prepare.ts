@@ -5,11 +5,11 @@ import { crc32 } from "node:zlib";
 import type pLimit from "p-limit";
 import type { ZipEntrySource } from "./archive/write.js";
 import { entryOverhead } from "./archive/zip.js";
-import { ioError, type Problem } from "./errors.js";
+import { ioError, type Problem, WopackError } from "./errors.js";
 import type { HeicDecoder } from "./images/heicDecoder.js";
 import { checkAsIs, normalizeImage } from "./images/normalize.js";
 import type { Logger, PackedEntry, PackOptions, PackResult, Progress } from "./pack.js";
-import type { PlannedPhoto, PlannedWorkOrder, RefusedWorkOrder } from "./plan/plan.js";
+import { internalProblem, type PlannedPhoto, type PlannedWorkOrder, type RefusedWorkOrder } from "./plan/plan.js";
 
 export interface Prepared {
   wo: PlannedWorkOrder;
@@ -51,6 +51,8 @@ export interface RunContext extends PackOptions {
 
 type PhotoOutcome =
   | { photo: PlannedPhoto; problem: Problem }
+  /** the file was moved or removed since it was planned: its work order is not settled */
+  | { photo: PlannedPhoto; vanished: string }
   | {
       photo: PlannedPhoto;
       normalized: {
@@ -90,6 +92,16 @@ async function readEnds(file: string): Promise<{ head: Buffer; tail: Buffer; siz
  * it (computing its CRC on the way) and fails if it changed since.
  */
 async function normalizePhoto(photo: PlannedPhoto, ctx: RunContext, spool: string | null): Promise<PhotoOutcome> {
+  try {
+    return await normalizeOrCopy(photo, ctx, spool);
+  } catch (err) {
+    if (err instanceof WopackError || ctx.signal?.aborted) throw err;
+    ctx.log.debug(`${photo.source}: ${(err as Error)?.stack ?? String(err)}`);
+    return { photo, problem: internalProblem(photo.source, err) };
+  }
+}
+
+async function normalizeOrCopy(photo: PlannedPhoto, ctx: RunContext, spool: string | null): Promise<PhotoOutcome> {
   const { progress } = ctx;
   ctx.signal?.throwIfAborted();
   if (photo.type === "jpeg" || photo.type === "png") {
@@ -110,6 +122,9 @@ async function normalizePhoto(photo: PlannedPhoto, ctx: RunContext, spool: strin
   try {
     bytes = await readFile(photo.abs);
   } catch (err) {
+    if (["ENOENT", "ENOTDIR"].includes((err as NodeJS.ErrnoException).code ?? "")) {
+      return { photo, vanished: `${photo.source} was moved or removed while it was packed` };
+    }
     const message = `${photo.source}: cannot be read (${(err as Error).message})`;
     return {
       photo,
@@ -144,26 +159,56 @@ async function normalizePhoto(photo: PlannedPhoto, ctx: RunContext, spool: strin
   return { photo, normalized: { ...rest, file, size: data.length } };
 }
 
+/** A work order that changed while it was prepared: left pending, packed once it settles. */
+export interface Unsettled {
+  id: string;
+  reason: string;
+}
+
+/**
+ * One work order's photos read, checked and converted, ready to write. An unexpected error (a bug) on
+ * this work order refuses it alone; run-level failures (disk full, interruption) go up.
+ */
 export async function prepareWorkOrder(
   wo: PlannedWorkOrder,
   ctx: RunContext,
   spoolRoot: string,
-): Promise<Prepared | RefusedWorkOrder> {
+): Promise<Prepared | RefusedWorkOrder | Unsettled> {
+  try {
+    return await prepareUnguarded(wo, ctx, spoolRoot);
+  } catch (err) {
+    if (err instanceof WopackError || ctx.signal?.aborted) throw err;
+    ctx.log.debug(`${wo.id}: ${(err as Error)?.stack ?? String(err)}`);
+    return refusal(wo, [internalProblem(wo.folder ?? wo.id, err)]);
+  }
+}
+
+function refusal(wo: PlannedWorkOrder, problems: Problem[]): RefusedWorkOrder {
+  return {
+    id: wo.id,
+    ...(wo.folder ? { folder: wo.folder } : {}),
+    sources: wo.sources,
+    fingerprint: wo.fingerprint,
+    stamps: wo.stamps,
+    problems,
+    photos: [],
+  };
+}
+
+async function prepareUnguarded(
+  wo: PlannedWorkOrder,
+  ctx: RunContext,
+  spoolRoot: string,
+): Promise<Prepared | RefusedWorkOrder | Unsettled> {
   const spool = path.join(spoolRoot, wo.id);
   await mkdir(spool, { recursive: true }).catch((err) => {
     throw ioError(err, `cannot write to ${spoolRoot}`);
   });
   const outcomes = await Promise.all(wo.photos.map((photo) => ctx.photoLimit(() => normalizePhoto(photo, ctx, spool))));
+  const gone = outcomes.find((o) => "vanished" in o);
+  if (gone) return { id: wo.id, reason: `${gone.vanished}; it is packed once it settles` };
   const problems = outcomes.flatMap((o) => ("problem" in o ? [o.problem] : []));
-  if (problems.length)
-    return {
-      id: wo.id,
-      ...(wo.folder ? { folder: wo.folder } : {}),
-      sources: wo.sources,
-      fingerprint: wo.fingerprint,
-      problems,
-      photos: [],
-    };
+  if (problems.length) return refusal(wo, problems);
 
   const entries: ZipEntrySource[] = [];
   const report: PackedEntry[] = [];
@@ -198,7 +243,7 @@ export async function prepareWorkOrder(
         hint: "check the file's permissions",
         path: wo.parameters.source,
       };
-      return { id: wo.id, sources: wo.sources, fingerprint: wo.fingerprint, problems: [p], photos: [] };
+      return refusal(wo, [p]);
     }
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

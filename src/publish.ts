@@ -9,7 +9,7 @@ import {
   faultPoint,
   finishMoves,
   type LedgerRecord,
-  planMoves,
+  moveFailed,
   publishNoClobber,
   REPORT_SUFFIX,
   syncDir,
@@ -18,9 +18,10 @@ import {
 } from "./commit.js";
 import { ioError, WopackError } from "./errors.js";
 import { runHook } from "./hook.js";
-import type { ArchiveReport, PackedWorkOrder, PackResult } from "./pack.js";
+import { planMoves } from "./moves.js";
+import { type ArchiveReport, leftBehindWarnings, type PackedWorkOrder, type PackResult } from "./pack.js";
 import type { Plan, PlannedWorkOrder, RefusedWorkOrder } from "./plan/plan.js";
-import { type Prepared, prepareWorkOrder, type RunContext } from "./prepare.js";
+import { type Prepared, prepareWorkOrder, type RunContext, type Unsettled } from "./prepare.js";
 
 /**
  * How many photos may be prepared ahead of the work order being written. Passthrough photos cost only a
@@ -44,7 +45,7 @@ export async function runArchives(plan: Plan, result: PackResult, ctx: RunContex
   let nextToStart = 0;
   let photosAhead = 0;
 
-  const started: Promise<Prepared | RefusedWorkOrder>[] = [];
+  const started: Promise<Prepared | RefusedWorkOrder | Unsettled>[] = [];
   const start = (i: number) => {
     started[i] = prepare(plan.ready[i]!);
     started[i].catch(() => undefined); // awaited in order below; an abort must not surface as unhandled first
@@ -113,6 +114,11 @@ export async function runArchives(plan: Plan, result: PackResult, ctx: RunContex
       delete started[i];
       photosAhead -= plan.ready[i]!.photos.length;
       ctx.signal?.throwIfAborted();
+      if ("reason" in prepared) {
+        result.pending.push(prepared);
+        ctx.log.warn(`${prepared.id}: ${prepared.reason}`);
+        continue;
+      }
       if ("problems" in prepared) {
         result.refused.push({
           id: prepared.id,
@@ -265,13 +271,26 @@ async function commitArchive(
       out,
       commits.map((c) => ({ type: "commit", at, ...c }) as LedgerRecord),
     );
-    faultPoint("after-ledger");
-    for (const c of commits) await finishMoves(out, c);
   } catch (err) {
     throw ioError(
       err,
-      `archive ${report.archive} is committed, but recording it or moving its sources failed (the next run finishes this)`,
+      `archive ${report.archive} is committed, but recording it in the ledger failed (the next run finishes this)`,
     );
+  }
+  faultPoint("after-ledger");
+  // One work order whose folder cannot be moved stays packed and in staging; the others move on.
+  for (const c of commits) {
+    try {
+      const left = await finishMoves(out, c);
+      for (const w of leftBehindWarnings(c.id, left, ctx.staging)) {
+        result.warnings.push(w);
+        log.warn(w.message);
+      }
+    } catch (err) {
+      const p = moveFailed(c.id, err);
+      result.moveFailures.push(p);
+      log.warn(p.message);
+    }
   }
   return report;
 }

@@ -1,10 +1,12 @@
-import { lstat, open, opendir, readFile, realpath, stat } from "node:fs/promises";
+import type { Stats } from "node:fs";
+import { lstat, open, opendir, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import exifr from "exifr";
 import sharp from "sharp";
 import { ioError } from "./errors.js";
 import { type ImageType, SNIFF_BYTES, sniffImageType } from "./images/sniff.js";
 import { isIgnoredName } from "./plan/ignore.js";
+import { parseJsonText, readRegularFile } from "./text.js";
 
 export type EntryKind =
   | "file"
@@ -13,7 +15,9 @@ export type EntryKind =
   /** a symlink to a folder: never followed (it would pack the same photos twice or loop) */
   | "symlink-dir"
   /** a FIFO, socket or device */
-  | "special";
+  | "special"
+  /** a folder that cannot be listed (no permission); its rel ends in "/" */
+  | "unreadable-dir";
 
 export interface ScannedEntry {
   /** Path relative to the staging folder, with "/" separators. */
@@ -23,6 +27,8 @@ export interface ScannedEntry {
   kind: EntryKind;
   size: number;
   mtimeMs: number;
+  /** for "unreadable-dir": why it cannot be listed */
+  error?: string;
 }
 
 export interface StagingScan {
@@ -41,6 +47,8 @@ export interface FileFacts {
   json?: { value: unknown } | { error: string };
   /** The file could not be read at all. */
   readError?: string;
+  /** It vanished between listing and reading (moved or renamed meanwhile): the work order is not settled. */
+  vanished?: true;
 }
 
 /** Lists the staging folder. Hidden and junk folders are not descended into; the planner decides the rest. */
@@ -55,15 +63,33 @@ export async function scanStaging(root: string): Promise<StagingScan> {
   }
   const scan: StagingScan = { root: absRoot, folders: [], entries: [] };
 
+  /**
+   * A busy hot folder changes while it is listed: an entry that vanished between listing and lstat is
+   * skipped (the next scan sees what replaced it), and a folder that cannot be listed becomes an entry of
+   * its own, so that it refuses its work order instead of the whole run.
+   */
   async function walk(dirAbs: string, dirRel: string, depth: number): Promise<void> {
     const names: string[] = [];
-    const dir = await opendir(dirAbs);
-    for await (const d of dir) names.push(d.name);
+    try {
+      const dir = await opendir(dirAbs);
+      for await (const d of dir) names.push(d.name);
+    } catch (err) {
+      if (depth === 0) throw err;
+      if (isGone(err)) return;
+      scan.entries.push({ rel: `${dirRel}/`, abs: dirAbs, kind: "unreadable-dir", size: 0, mtimeMs: 0, error: errorText(err) });
+      return;
+    }
     names.sort();
     for (const name of names) {
       const abs = path.join(dirAbs, name);
       const rel = dirRel ? `${dirRel}/${name}` : name;
-      const st = await lstat(abs);
+      let st: Stats;
+      try {
+        st = await lstat(abs);
+      } catch (err) {
+        if (isGone(err)) continue;
+        throw err;
+      }
       if (st.isDirectory()) {
         if (isIgnoredName(name)) continue;
         if (depth === 0) scan.folders.push({ rel, mtimeMs: st.mtimeMs });
@@ -94,7 +120,8 @@ async function describeLink(abs: string, rel: string, realRoot: string): Promise
   if (target !== realRoot && !target.startsWith(realRoot + path.sep)) {
     return { rel, abs, kind: "symlink-outside", size: 0, mtimeMs: 0 };
   }
-  const st = await stat(target);
+  const st = await stat(target).catch(() => undefined);
+  if (!st) return { rel, abs, kind: "symlink-outside", size: 0, mtimeMs: 0 };
   if (st.isDirectory()) return { rel, abs, kind: "symlink-dir", size: 0, mtimeMs: st.mtimeMs };
   return { rel, abs: target, kind: st.isFile() ? "file" : "special", size: st.size, mtimeMs: st.mtimeMs };
 }
@@ -106,12 +133,7 @@ export async function readFileFacts(entry: ScannedEntry): Promise<FileFacts> {
   try {
     if (entry.rel.toLowerCase().endsWith(".json")) {
       if (entry.size > MAX_JSON_BYTES) return { type: null, json: { error: `larger than ${MAX_JSON_BYTES} bytes` } };
-      const text = await readFile(entry.abs, "utf8");
-      try {
-        return { type: null, json: { value: JSON.parse(text) } };
-      } catch (err) {
-        return { type: null, json: { error: (err as Error).message } };
-      }
+      return { type: null, json: parseJsonText(await readRegularFile(entry.abs)) };
     }
     const head = Buffer.alloc(SNIFF_BYTES);
     const fh = await open(entry.abs, "r");
@@ -125,8 +147,19 @@ export async function readFileFacts(entry: ScannedEntry): Promise<FileFacts> {
     const captureDate = type ? await readCaptureDate(entry.abs, type) : undefined;
     return captureDate ? { type, captureDate } : { type };
   } catch (err) {
-    return { type: null, readError: (err as Error).message };
+    return isGone(err) ? { type: null, readError: errorText(err), vanished: true } : { type: null, readError: errorText(err) };
   }
+}
+
+/** ENOENT/ENOTDIR: the path was moved or removed since it was listed. */
+function isGone(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return code === "ENOENT" || code === "ENOTDIR";
+}
+
+function errorText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return e?.code ? `${e.code}: ${e.message.replace(/^[A-Z]+: /, "")}` : String((e as Error)?.message ?? e);
 }
 
 /** libvips hands out EXIF with or without the "Exif\0\0" header of a JPEG APP1 segment; exifr wants none. */

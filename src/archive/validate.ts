@@ -4,6 +4,7 @@ import type { Config } from "../config/schema.js";
 import { type Problem, problem } from "../errors.js";
 import { checkPackableImage } from "../images/normalize.js";
 import { SNIFF_BYTES, sniffImageType } from "../images/sniff.js";
+import { own } from "../own.js";
 import { coerceValue } from "../plan/metadata.js";
 import { isTaskGroupName, isWorkOrderId, nearest } from "../plan/names.js";
 
@@ -317,7 +318,7 @@ function checkMetadata(id: string, metadata: unknown, config: Config, report: Va
   }
   const values = metadata as Record<string, unknown>;
   for (const [name, field] of fields) {
-    const value = values[name];
+    const value = own(values, name);
     if (value === undefined || value === null) {
       if (field.required) {
         report.problems.push(
@@ -341,7 +342,7 @@ function checkMetadata(id: string, metadata: unknown, config: Config, report: Va
   }
   if (!fields.length) return;
   for (const key of Object.keys(values)) {
-    if (!config.metadata.fields[key]) {
+    if (!Object.hasOwn(config.metadata.fields, key)) {
       report.warnings.push(
         problem("W_METADATA_UNKNOWN_FIELD", `${path}: "${key}" is not a configured metadata field`, "check the field name", path),
       );

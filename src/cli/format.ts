@@ -36,6 +36,7 @@ export function formatPackResult(r: PackResult, verbose: boolean): string {
     lines.push(`--on-archive failed for ${h.archive} (exit ${h.exitCode ?? "?"}); the archive is kept:`);
     if (h.output) lines.push(...h.output.split("\n").map((l) => `  ${l}`));
   }
+  for (const p of r.moveFailures) lines.push(...problemLines(p, "not moved: "));
   const warnings = [...r.warnings, ...r.packed.flatMap((w) => w.warnings)];
   for (const w of warnings) lines.push(...problemLines(w, "warning: "));
   if (verbose) {

@@ -112,9 +112,10 @@ async function runPack(argv: Common & Record<string, unknown>): Promise<number> 
       ...(bar ? { onProgress: bar.update } : {}),
     });
     bar?.done();
+    const attention = result.refused.length || result.moveFailures.length || result.hooks.some((h) => !h.ok);
     if (argv.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
-    else if (!argv.quiet || result.refused.length) process.stdout.write(formatPackResult(result, argv.verbose) + "\n");
-    return result.refused.length || result.hooks.some((h) => !h.ok) ? EXIT.refused : EXIT.ok;
+    else if (!argv.quiet || attention) process.stdout.write(formatPackResult(result, argv.verbose) + "\n");
+    return attention ? EXIT.refused : EXIT.ok;
   } finally {
     bar?.done();
     process.off("SIGINT", onSignal);

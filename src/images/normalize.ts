@@ -440,7 +440,11 @@ function checkIntegrity(source: string, type: "jpeg" | "png", bytes: Buffer): vo
         ),
       );
     }
-  } else if (bytes.subarray(-12, -8).readUInt32BE(0) !== 0 || bytes.subarray(-8, -4).toString("latin1") !== "IEND") {
+  } else if (
+    bytes.length < 12 ||
+    bytes.readUInt32BE(bytes.length - 12) !== 0 ||
+    bytes.subarray(-8, -4).toString("latin1") !== "IEND"
+  ) {
     throw new ImageProblem(
       problem(
         "E_IMAGE_TRUNCATED",

@@ -1,5 +1,6 @@
 import type { Config, MetadataField } from "../config/schema.js";
 import { type Problem, problem } from "../errors.js";
+import { own, setOwn } from "../own.js";
 import { nearest } from "./names.js";
 
 export type FieldType = "text" | "number" | "boolean";
@@ -76,14 +77,15 @@ export function resolveMetadata(config: Config["metadata"], input: MetadataInput
     const derived = field.from === undefined ? undefined : fromSource(field, input);
     if (derived !== undefined) [value, source] = [derived, `from ${field.from}`];
     else if (field.default !== undefined) [value, source] = [field.default, "the field's default"];
-    if (input.sidecar && input.sidecar.values[name] !== undefined)
-      [value, source] = [input.sidecar.values[name], input.sidecar.where];
-    if (given[name] !== undefined && given[name] !== null) [value, source] = [given[name], input.givenPath];
+    const fromSidecar = own(input.sidecar?.values, name);
+    if (input.sidecar && fromSidecar !== undefined) [value, source] = [fromSidecar, input.sidecar.where];
+    const fromGiven = own(given, name);
+    if (fromGiven !== undefined && fromGiven !== null) [value, source] = [fromGiven, input.givenPath];
 
     if (value === undefined) {
       if (!field.required) continue;
       if (input.allowIncomplete) {
-        result.values[name] = null;
+        setOwn(result.values, name, null);
         result.warnings.push(
           problem(
             "W_METADATA_INCOMPLETE",
@@ -120,12 +122,12 @@ export function resolveMetadata(config: Config["metadata"], input: MetadataInput
       );
       continue;
     }
-    result.values[name] = coerced;
+    setOwn(result.values, name, coerced);
   }
 
   const known = fields.map(([name]) => name);
   for (const key of Object.keys(given)) {
-    if (config.fields[key]) continue;
+    if (Object.hasOwn(config.fields, key)) continue;
     const near = nearest(key, known);
     result.warnings.push(
       problem(

@@ -3,6 +3,7 @@ import { CONFIG_FILE_NAME } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { type Problem, problem } from "../errors.js";
 import type { ImageType } from "../images/sniff.js";
+import type { FileStamp } from "../moves.js";
 import type { FileFacts, ScannedEntry, StagingScan } from "../scan.js";
 import { isIgnoredName } from "./ignore.js";
 import { type MetadataValue, resolveMetadata, type SidecarRow } from "./metadata.js";
@@ -58,6 +59,8 @@ export interface PlannedWorkOrder {
   /** every staging-relative path that moves with the work order once it is packed */
   sources: string[];
   fingerprint: string;
+  /** each packed file's size and mtime, and the folder's other files: a move takes only what was packed */
+  stamps: WorkOrderStamps;
   photos: PlannedPhoto[];
   /** the merged, typed metadata (§6) that becomes the archive's metadata.json */
   metadata: Record<string, MetadataValue>;
@@ -71,6 +74,7 @@ export interface RefusedWorkOrder {
   folder?: string;
   sources: string[];
   fingerprint: string;
+  stamps: WorkOrderStamps;
   problems: Problem[];
   /** photos that passed planning; their images are still checked so that every problem is reported */
   photos: PlannedPhoto[];
@@ -80,10 +84,15 @@ export interface Plan {
   ready: PlannedWorkOrder[];
   refused: RefusedWorkOrder[];
   /** same content as already committed (ledger); `sources` lets an interrupted --move-to finish */
-  alreadyPacked: { id: string; folder?: string; sources: string[]; fingerprint: string }[];
+  alreadyPacked: { id: string; folder?: string; sources: string[]; fingerprint: string; stamps: WorkOrderStamps }[];
   pending: { id: string; reason: string }[];
   /** run-level warnings, e.g. root files that match no rule */
   warnings: Problem[];
+}
+
+export interface WorkOrderStamps {
+  packed: FileStamp[];
+  alongside: FileStamp[];
 }
 
 export interface Member {
@@ -161,6 +170,15 @@ export function packableOf(group: WorkOrderGroup, readyMarker: string | undefine
   return { members, fingerprint: fingerprintOf(members.map((m) => m.entry)) };
 }
 
+/** The packed files with their size and mtime, and every other file the group holds (marker, junk). */
+function stampsOf(group: WorkOrderGroup, packed: readonly Member[]): WorkOrderStamps {
+  const stamp = (e: ScannedEntry): FileStamp => ({ rel: e.rel, size: e.size, mtimeMs: e.mtimeMs });
+  const packedRels = new Set(packed.map((m) => m.entry.rel));
+  const byPath = (a: FileStamp, b: FileStamp) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0);
+  const others = [...group.members.filter((m) => !packedRels.has(m.entry.rel)).map((m) => m.entry), ...group.ignored];
+  return { packed: packed.map((m) => stamp(m.entry)).sort(byPath), alongside: others.map(stamp).sort(byPath) };
+}
+
 /** Whether the work order's folder holds the ready marker (a hidden name like ".ready" counts too). */
 export function hasReadyMarker(group: WorkOrderGroup, readyMarker: string): boolean {
   const rel = `${group.id}/${readyMarker}`;
@@ -178,8 +196,35 @@ export function planPack(input: PlanInput): Plan {
   const { groups, warnings } = groupStaging(input.scan, input.config);
   plan.warnings.push(...warnings);
   const only = input.options.only;
-  for (const group of groups) if (!only || only.has(group.id)) planGroup(group, input, plan);
+  for (const group of groups) {
+    if (only && !only.has(group.id)) continue;
+    try {
+      planGroup(group, input, plan);
+    } catch (err) {
+      // A bug met on one work order's files refuses that work order, not the night.
+      const { members, fingerprint } = packableOf(group, input.options.readyMarker);
+      plan.refused.push({
+        id: group.id,
+        ...(group.folder ? { folder: group.folder.rel } : {}),
+        sources: members.map((m) => m.entry.rel).sort(),
+        fingerprint,
+        stamps: stampsOf(group, members),
+        problems: [internalProblem(group.folder?.rel ?? group.id, err)],
+        photos: [],
+      });
+    }
+  }
   return plan;
+}
+
+/** An unexpected error (a bug) met while handling one work order or photo: a coded problem for it. */
+export function internalProblem(path: string, err: unknown): Problem {
+  return problem(
+    "E_INTERNAL",
+    `${path}: wopack failed on this (${(err as Error)?.message ?? String(err)})`,
+    "the rest of the run went on; please report this with the file (run with --verbose for details)",
+    path,
+  );
 }
 
 function planGroup(group: WorkOrderGroup, input: PlanInput, plan: Plan): void {
@@ -210,8 +255,19 @@ function planGroup(group: WorkOrderGroup, input: PlanInput, plan: Plan): void {
     plan.pending.push({ id, reason: "changed since it was judged ready" });
     return;
   }
+  const vanished = members.find((m) => input.facts.get(m.entry.rel)?.vanished);
+  if (vanished) {
+    plan.pending.push({ id, reason: `${vanished.entry.rel} was moved or removed while it was read; not settled yet` });
+    return;
+  }
   const sources = members.map((m) => m.entry.rel).sort();
-  const common = { id, ...(group.folder ? { folder: group.folder.rel } : {}), sources, fingerprint };
+  const common = {
+    id,
+    ...(group.folder ? { folder: group.folder.rel } : {}),
+    sources,
+    fingerprint,
+    stamps: stampsOf(group, members),
+  };
   if (!options.repack && input.ledger.get(id) === fingerprint) {
     plan.alreadyPacked.push(common);
     return;
@@ -441,6 +497,13 @@ function kindProblem(entry: ScannedEntry): Problem {
         "E_SYMLINK_FOLDER",
         `${entry.rel}: a symlink to a folder; folders are never followed through links`,
         "copy the folder itself into the work order",
+        entry.rel,
+      );
+    case "unreadable-dir":
+      return problem(
+        "E_UNREADABLE",
+        `${entry.rel}: the folder cannot be read (${entry.error ?? "no permission"})`,
+        "check the folder's permissions for the user running wopack",
         entry.rel,
       );
     default:

@@ -1,5 +1,6 @@
 import type { Config } from "../config/schema.js";
 import { type Problem, problem } from "../errors.js";
+import { own } from "../own.js";
 import { isTaskGroupName, nearest } from "./names.js";
 
 /**
@@ -12,7 +13,7 @@ export function resolveTaskGroup(
   config: Pick<Config, "aliases" | "taskGroups" | "defaultTaskGroup">,
   path: string,
 ): { taskGroup: string } | { problem: Problem } {
-  const name = config.aliases[raw] ?? raw;
+  const name = own(config.aliases, raw) ?? raw;
   const known = (tg: string) => isTaskGroupName(tg) && (!config.taskGroups || config.taskGroups.includes(tg));
   if (known(name)) return { taskGroup: name };
   if (from === "stem" && config.defaultTaskGroup) return { taskGroup: config.defaultTaskGroup };

@@ -2,9 +2,10 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { watch as watchFiles } from "chokidar";
-import { decodingDir, moveItem, planMoves, stateDir, tmpDir, writeFileAtomic } from "../commit.js";
+import { decodingDir, stateDir, tmpDir, writeFileAtomic } from "../commit.js";
 import { ioError, WopackError } from "../errors.js";
 import { createHeicDecoder } from "../images/heicDecoder.js";
+import { moveItem, planMoves } from "../moves.js";
 import { openOutput, type PackOptions, type PackResult, packOnce, type RefusedReport, silentLogger } from "../pack.js";
 import { isIgnoredName } from "../plan/ignore.js";
 import { groupStaging } from "../plan/plan.js";
@@ -13,7 +14,7 @@ import { loadSidecar } from "../sidecar.js";
 import { Readiness } from "./readiness.js";
 
 export interface WatchEvent {
-  event: "started" | "ready" | "packed" | "refused" | "error" | "stopped";
+  event: "started" | "ready" | "packed" | "refused" | "warning" | "error" | "stopped";
   message: string;
   [field: string]: unknown;
 }
@@ -194,6 +195,9 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
         archive: hook.archive,
       });
     }
+    for (const p of [...result.moveFailures, ...result.warnings.filter((w) => w.code === "W_LEFT_IN_STAGING")]) {
+      emit({ event: p.code === "W_MOVE_FAILED" ? "error" : "warning", message: `${p.code}: ${p.message}`, code: p.code });
+    }
     for (const wo of result.refused) await fail(wo);
     markHandled(result, ready);
     health.lastPackAt = clock().toISOString();
@@ -213,7 +217,11 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
       await writeFile(`${target}.errors.json`, JSON.stringify(errors, null, 2) + "\n");
       for (const m of moves) await moveItem(m);
     } catch (err) {
-      throw ioError(err, `cannot move refused work order ${wo.id} to ${failedTo}`);
+      // It stays in staging (refused again once it changes); the other work orders go on.
+      const message = `refused ${wo.id}, but cannot move it to ${failedTo} (${(err as Error).message}); it stays in staging`;
+      health.lastError = `E_MOVE_FAILED: ${message}`;
+      emit({ event: "error", message, code: "E_MOVE_FAILED", workOrder: wo.id, problems: wo.problems });
+      return;
     }
     const first = wo.problems[0];
     emit({

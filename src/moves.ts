@@ -1,0 +1,162 @@
+// Moving a work order's sources out of the staging folder (--move-to, --failed-to), so that only what was
+// packed leaves: a photo added or replaced while the archive was written stays behind for the next round.
+import { constants, type Stats } from "node:fs";
+import { copyFile, cp, lstat, mkdir, opendir, rename, rm } from "node:fs/promises";
+import path from "node:path";
+import { isIgnoredName } from "./plan/ignore.js";
+
+/** A file as it was when packed (path relative to the staging folder, or to the moved folder). */
+export interface FileStamp {
+  rel: string;
+  size: number;
+  mtimeMs: number;
+}
+
+export interface MoveItem {
+  from: string;
+  to: string;
+  /**
+   * What was packed. For a folder: its files (paths inside it); for a single file: one stamp with rel "".
+   * Only these move, and only while unchanged. Without it the item moves whole (a refused work order).
+   */
+  packed?: FileStamp[];
+  /** a folder's other files when it was packed (hidden, junk, the ready marker): they go along with it */
+  alongside?: FileStamp[];
+}
+
+/** The staging paths a move left behind: added or changed after the work order was packed. */
+export type LeftBehind = string[];
+
+/** A work order's files as the plan saw them: packed ones and the folder's ignored ones, with size and mtime. */
+export interface WorkOrderFiles {
+  id: string;
+  folder?: string;
+  sources: string[];
+  stamps?: { packed: FileStamp[]; alongside: FileStamp[] };
+}
+
+/**
+ * Where a work order's files go when it leaves the staging folder (to --move-to or --failed-to): its
+ * folder becomes `<dir>/<id>` (or `<id>.2`, ... when taken), and its root files go inside it.
+ */
+export async function planMoves(
+  wo: WorkOrderFiles,
+  staging: string,
+  dir: string,
+): Promise<{ target: string; moves: MoveItem[] }> {
+  const target = await freeName(dir, wo.id);
+  const moves: MoveItem[] = [];
+  const inFolder = (s: FileStamp) => wo.folder !== undefined && s.rel.startsWith(`${wo.folder}/`);
+  const inner = (s: FileStamp) => ({ ...s, rel: s.rel.slice(wo.folder!.length + 1) });
+  if (wo.folder) {
+    const item: MoveItem = { from: path.join(staging, wo.folder), to: target };
+    if (wo.stamps) {
+      item.packed = wo.stamps.packed.filter(inFolder).map(inner);
+      item.alongside = wo.stamps.alongside.filter(inFolder).map(inner);
+    }
+    moves.push(item);
+  }
+  for (const rel of wo.sources) {
+    if (rel.includes("/")) continue;
+    const item: MoveItem = { from: path.join(staging, rel), to: path.join(target, rel) };
+    const stamp = wo.stamps?.packed.find((s) => s.rel === rel);
+    if (stamp) item.packed = [{ ...stamp, rel: "" }];
+    moves.push(item);
+  }
+  return { target, moves };
+}
+
+/** A name under `dir` not taken yet: "<name>", then "<name>.2", "<name>.3", ... */
+export async function freeName(dir: string, name: string, taken: ReadonlySet<string> = new Set()): Promise<string> {
+  for (let i = 1; ; i++) {
+    const candidate = path.join(dir, i === 1 ? name : `${name}.${i}`);
+    if (!taken.has(candidate) && !(await exists(candidate))) return candidate;
+  }
+}
+
+export async function exists(p: string): Promise<boolean> {
+  try {
+    await lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Carries out one move; safe to repeat after a crash (what already arrived is skipped). A folder that
+ * holds exactly what was packed (and its junk) is renamed whole; otherwise its packed files move one by
+ * one, metadata.json and parameters.json are copied (what stays behind still needs them), and the rest
+ * stays in staging. Returns the paths left behind because they are new or changed.
+ */
+export async function moveItem(item: MoveItem): Promise<LeftBehind> {
+  if (!item.packed) {
+    await moveWhole(item.from, item.to);
+    return [];
+  }
+  const st = await lstat(item.from).catch(() => undefined);
+  if (!st) return []; // moved already (an interrupted run's move being finished), or removed meanwhile
+  if (!st.isDirectory()) {
+    const [stamp] = item.packed;
+    if (!stamp || !sameStamp(st, stamp)) return [item.from];
+    if (!(await exists(item.to))) await moveWhole(item.from, item.to);
+    return [];
+  }
+  const now = await listFiles(item.from);
+  const expected = [...item.packed, ...(item.alongside ?? [])];
+  const unchanged = now.size === expected.length && expected.every((s) => sameStamp(now.get(s.rel), s));
+  if (unchanged && !(await exists(item.to))) {
+    await moveWhole(item.from, item.to);
+    return [];
+  }
+  const packed = new Set(item.packed.map((s) => s.rel));
+  const left: LeftBehind = [];
+  for (const stamp of item.packed) {
+    const current = now.get(stamp.rel);
+    const from = path.join(item.from, stamp.rel);
+    const to = path.join(item.to, stamp.rel);
+    if (!current) continue; // moved already
+    if (!sameStamp(current, stamp)) {
+      left.push(from);
+      continue;
+    }
+    if (await exists(to)) continue;
+    await mkdir(path.dirname(to), { recursive: true });
+    if (stamp.rel === "metadata.json" || stamp.rel === "parameters.json") await copyFile(from, to, constants.COPYFILE_EXCL);
+    else await moveWhole(from, to);
+  }
+  for (const rel of now.keys()) if (!packed.has(rel) && !rel.split("/").some(isIgnoredName)) left.push(path.join(item.from, rel));
+  return left.sort();
+}
+
+function sameStamp(st: Pick<Stats, "size" | "mtimeMs"> | FileStamp | undefined, stamp: FileStamp): boolean {
+  return st !== undefined && st.size === stamp.size && st.mtimeMs === stamp.mtimeMs;
+}
+
+/** Every file under a folder (paths inside it, "/"-separated), with size and mtime. */
+async function listFiles(dir: string): Promise<Map<string, FileStamp>> {
+  const files = new Map<string, FileStamp>();
+  const walk = async (abs: string, rel: string) => {
+    for await (const d of await opendir(abs)) {
+      const r = rel ? `${rel}/${d.name}` : d.name;
+      const st = await lstat(path.join(abs, d.name)).catch(() => undefined);
+      if (!st) continue;
+      if (st.isDirectory()) await walk(path.join(abs, d.name), r);
+      else files.set(r, { rel: r, size: st.size, mtimeMs: st.mtimeMs });
+    }
+  };
+  await walk(dir, "");
+  return files;
+}
+
+/** Moves a file or folder, across filesystems too (copy, then remove the original). */
+async function moveWhole(from: string, to: string): Promise<void> {
+  await mkdir(path.dirname(to), { recursive: true });
+  try {
+    await rename(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
+    await cp(from, to, { recursive: true, errorOnExist: true, force: false, preserveTimestamps: true });
+    await rm(from, { recursive: true });
+  }
+}
