@@ -1,7 +1,6 @@
-import { link, mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
-import { hostname } from "node:os";
+import { link, open, readdir, readFile, rename, rm, unlink } from "node:fs/promises";
 import path from "node:path";
-import { ioError, type Problem, problem, WopackError } from "./errors.js";
+import { ioError, type Problem, problem } from "./errors.js";
 import { exists, type LeftBehind, type MoveItem, moveItem } from "./moves.js";
 
 /** wopack's own state inside --out: the lock, the ledger and unfinished temporary files. */
@@ -24,82 +23,9 @@ export function faultPoint(point: string): void {
   if (process.env.WOPACK_FAULT === point) process.kill(process.pid, "SIGKILL");
 }
 
-// ---------- lock ----------
-
-interface LockHolder {
-  pid: number;
-  host: string;
-  startedAt: string;
-}
-
-export interface Lock {
-  release(): Promise<void>;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/**
- * One writer per --out. The lock file is created atomically with its content (write a private file,
- * then hard-link it into place, which fails if a lock exists). A lock whose process is gone on this
- * host is stale and taken over.
- */
-export async function acquireLock(out: string, now = new Date()): Promise<Lock> {
-  const lockPath = path.join(stateDir(out), "lock");
-  const mine: LockHolder = { pid: process.pid, host: hostname(), startedAt: now.toISOString() };
-  const draft = path.join(tmpDir(out), `lock.${process.pid}`);
-  try {
-    await mkdir(tmpDir(out), { recursive: true });
-    await writeFile(draft, JSON.stringify(mine));
-  } catch (err) {
-    throw ioError(err, `cannot write to the output folder ${out}`);
-  }
-  try {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        await link(draft, lockPath);
-        return { release: () => releaseLock(lockPath, mine) };
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw ioError(err, `cannot create the lock ${lockPath}`);
-      }
-      const holder = await readHolder(lockPath);
-      if (holder && (holder.host !== mine.host || isAlive(holder.pid))) {
-        throw new WopackError(
-          "locked",
-          "E_LOCKED",
-          `another wopack run (pid ${holder.pid} on ${holder.host}, since ${holder.startedAt}) is writing to ${out}`,
-          "wait for it to finish and try again; if that process is gone for good, delete " + lockPath,
-        );
-      }
-      // Stale (its process is dead) or unreadable: move it aside; only one racer's rename succeeds.
-      await rename(lockPath, `${lockPath}.stale.${process.pid}`).catch(() => undefined);
-      await rm(`${lockPath}.stale.${process.pid}`, { force: true });
-    }
-    throw new WopackError("locked", "E_LOCKED", `could not take the lock ${lockPath}`, "try again in a moment");
-  } finally {
-    await rm(draft, { force: true });
-  }
-}
-
-async function readHolder(lockPath: string): Promise<LockHolder | null> {
-  try {
-    const h = JSON.parse(await readFile(lockPath, "utf8")) as LockHolder;
-    return typeof h.pid === "number" && typeof h.host === "string" ? h : null;
-  } catch (err) {
-    // Gone since we looked: treat as free. Unparseable: written by nobody alive (creation is atomic).
-    return (err as NodeJS.ErrnoException).code === "ENOENT" ? null : null;
-  }
-}
-
-async function releaseLock(lockPath: string, mine: LockHolder): Promise<void> {
-  const holder = await readHolder(lockPath);
-  if (holder && holder.pid === mine.pid && holder.host === mine.host) await rm(lockPath, { force: true });
+/** The lock file that keeps one writer per --out (lock.ts). */
+export function lockPath(out: string): string {
+  return path.join(stateDir(out), "lock");
 }
 
 // ---------- ledger ----------

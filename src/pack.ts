@@ -1,12 +1,13 @@
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import pLimit from "p-limit";
-import { acquireLock, decodingDir, moveFailed, type Recovery, readLedger, recover } from "./commit.js";
+import { decodingDir, lockPath, moveFailed, type Recovery, readLedger, recover, tmpDir } from "./commit.js";
 import type { Config } from "./config/schema.js";
 import { ioError, type Problem, problem, WopackError } from "./errors.js";
 import type { HookRun } from "./hook.js";
 import { createHeicDecoder, type HeicDecoder } from "./images/heicDecoder.js";
 import { HeicPool } from "./images/heicPool.js";
+import { acquireLock } from "./lock.js";
 import { type MoveItem, moveItem, planMoves } from "./moves.js";
 import { isIgnoredName } from "./plan/ignore.js";
 import type { SidecarRow } from "./plan/metadata.js";
@@ -143,7 +144,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
  * (recover()). Watch mode holds this for its whole life; pack for one run.
  */
 export async function openOutput(out: string, log: Logger, now: Date): Promise<{ recovery: Recovery; release(): Promise<void> }> {
-  const lock = await acquireLock(out, now);
+  const lock = await acquireLock(lockPath(out), tmpDir(out), now);
   try {
     const recovery = await recover(out).catch((err) => {
       throw ioError(err, `cannot recover the state in ${out}`);

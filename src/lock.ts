@@ -1,0 +1,168 @@
+// One writer per --out. Node has no flock(), so the lock is a file created atomically with its content,
+// its holder named well enough to tell a dead one from a live one, and taken over from a dead holder by
+// exactly one run.
+import { createHash, randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { link, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import path from "node:path";
+import { ioError, WopackError } from "./errors.js";
+
+export interface LockHolder {
+  pid: number;
+  host: string;
+  /** the kernel's boot id: a lock from before a reboot is stale whatever its pid */
+  bootId?: string;
+  /** the process's start time (clock ticks since boot): tells a reused pid from the holder */
+  startTicks?: number;
+  startedAt: string;
+  /** unique per acquisition, so that two holders never have the same text */
+  nonce?: string;
+}
+
+export interface Lock {
+  release(): Promise<void>;
+}
+
+function readProc(file: string): string | undefined {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/** Field 22 of /proc/<pid>/stat (after the command name, which may hold spaces and parentheses). */
+export function processStartTicks(pid: number): number | undefined {
+  const stat = readProc(`/proc/${pid}/stat`);
+  const fields = stat?.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields?.[19]);
+  return Number.isFinite(ticks) ? ticks : undefined;
+}
+
+const BOOT_ID = readProc("/proc/sys/kernel/random/boot_id")?.trim();
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Whether the holder may still be running. Another host's holder cannot be checked, so it counts as alive.
+ * On this host it is dead when the machine rebooted since, when its pid is ours (a restarted container's
+ * pid 1), when no process has its pid, or when the process with its pid started at another time.
+ */
+export function holderAlive(holder: LockHolder, me = { host: hostname(), bootId: BOOT_ID, pid: process.pid }): boolean {
+  if (holder.host !== me.host) return true;
+  if (holder.bootId && me.bootId && holder.bootId !== me.bootId) return false;
+  if (holder.pid === me.pid) return false;
+  if (!isRunning(holder.pid)) return false;
+  const ticks = holder.startTicks === undefined ? undefined : processStartTicks(holder.pid);
+  return ticks === undefined || ticks === holder.startTicks;
+}
+
+function parseHolder(text: string): LockHolder | undefined {
+  try {
+    const h = JSON.parse(text) as LockHolder;
+    return typeof h.pid === "number" && typeof h.host === "string" ? h : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function readText(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+}
+
+/** Creates `target` as a hard link to `draft`: atomic, and it fails when `target` exists. */
+async function createExclusive(draft: string, target: string): Promise<boolean> {
+  try {
+    await link(draft, target);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw err;
+  }
+}
+
+/**
+ * Makes `target` ours: created when free; taken over when its holder is dead. A dead holder is replaced by
+ * one run only: the one that creates the takeover token named after that very holder, which then checks
+ * that `target` still names it before renaming its own file over it. A token whose creator died is taken
+ * over the same way, one level down. Returns the live holder when there is one.
+ */
+async function claim(target: string, draft: string, depth = 0): Promise<{ ok: true } | { ok: false; holder?: LockHolder }> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (await createExclusive(draft, target)) return { ok: true };
+    const text = await readText(target);
+    if (text === undefined) continue; // released meanwhile: try again
+    const holder = parseHolder(text);
+    // an unparseable lock was written by nobody alive (creation is atomic, with the content)
+    if (holder && holderAlive(holder)) return { ok: false, holder };
+    if (depth > 3) return { ok: false };
+    const token = `${target}.takeover.${createHash("sha256").update(text).digest("hex").slice(0, 16)}`;
+    const got = await claim(token, draft, depth + 1);
+    if (!got.ok) return got;
+    try {
+      if ((await readText(target)) !== text) continue; // taken over by another run already: look again
+      const mine = `${draft}.${depth}`;
+      await link(token, mine);
+      await rename(mine, target);
+      return { ok: true };
+    } finally {
+      await rm(token, { force: true });
+    }
+  }
+  return { ok: false };
+}
+
+/** One writer per --out: exit 4 when a live run holds the lock; a dead run's lock is taken over. */
+export async function acquireLock(lockPath: string, draftDir: string, now: Date): Promise<Lock> {
+  const mine: LockHolder = {
+    pid: process.pid,
+    host: hostname(),
+    ...(BOOT_ID ? { bootId: BOOT_ID } : {}),
+    ...(processStartTicks(process.pid) === undefined ? {} : { startTicks: processStartTicks(process.pid)! }),
+    startedAt: now.toISOString(),
+    nonce: randomUUID(),
+  };
+  const text = JSON.stringify(mine);
+  const draft = path.join(draftDir, `lock.${mine.nonce}`);
+  try {
+    await mkdir(draftDir, { recursive: true });
+    await writeFile(draft, text);
+  } catch (err) {
+    throw ioError(err, `cannot write to the output folder ${path.dirname(lockPath)}`);
+  }
+  try {
+    const got = await claim(lockPath, draft).catch((err) => {
+      throw ioError(err, `cannot take the lock ${lockPath}`);
+    });
+    if (got.ok) return { release: () => releaseLock(lockPath, text) };
+    const h = got.holder;
+    throw new WopackError(
+      "locked",
+      "E_LOCKED",
+      h
+        ? `another wopack run (pid ${h.pid} on ${h.host}, since ${h.startedAt}) is writing to ${path.dirname(path.dirname(lockPath))}`
+        : `another wopack run is taking over the lock ${lockPath}`,
+      `wait for it to finish and try again; if that process is gone for good${h && h.host !== mine.host ? " (it ran on another machine)" : ""}, delete ${lockPath}`,
+    );
+  } finally {
+    await rm(draft, { force: true });
+    for (let depth = 0; depth <= 4; depth++) await rm(`${draft}.${depth}`, { force: true });
+  }
+}
+
+async function releaseLock(lockPath: string, text: string): Promise<void> {
+  if ((await readText(lockPath).catch(() => undefined)) === text) await rm(lockPath, { force: true });
+}
