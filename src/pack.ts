@@ -6,6 +6,7 @@ import type { Config } from "./config/schema.js";
 import { ioError, type Problem, problem, WopackError } from "./errors.js";
 import type { HookRun } from "./hook.js";
 import { createHeicDecoder, type HeicDecoder } from "./images/heicDecoder.js";
+import { checkFolders } from "./folders.js";
 import { HeicPool } from "./images/heicPool.js";
 import { acquireLock } from "./lock.js";
 import { type MoveItem, moveItem, planMoves } from "./moves.js";
@@ -120,7 +121,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
     throw new WopackError("usage", "E_USAGE", "pack needs --out", "say where the archives go: --out <dir>");
   const staging = path.resolve(options.staging);
   const out = options.out ? path.resolve(options.out) : undefined;
-  checkFolders(staging, out, options.moveTo && path.resolve(options.moveTo));
+  await checkFolders({ staging, out, moveTo: options.moveTo });
   const sidecar = options.metadataFile ? await loadSidecar(options.metadataFile, options.config.metadata.idColumn) : undefined;
   if (options.dryRun || !out) return packOnce(options, sidecar);
   const session = await openOutput(out, options.logger ?? silentLogger, options.now?.() ?? new Date());
@@ -270,26 +271,6 @@ function newProgress(plan: Plan): Progress {
     photosTotal: [...plan.ready, ...plan.refused].reduce((n, wo) => n + wo.photos.length, 0),
     bytesDone: 0,
   };
-}
-
-function checkFolders(staging: string, out: string | undefined, moveTo: string | undefined): void {
-  const inside = (child: string, parent: string) => child === parent || child.startsWith(parent + path.sep);
-  if (out && (inside(out, staging) || inside(staging, out))) {
-    throw new WopackError(
-      "usage",
-      "E_OUT_IN_STAGING",
-      `--out ${out} and the staging folder ${staging} overlap`,
-      "put the output folder beside the staging folder, not inside it",
-    );
-  }
-  if (moveTo && (inside(moveTo, staging) || inside(staging, moveTo))) {
-    throw new WopackError(
-      "usage",
-      "E_MOVE_TO_IN_STAGING",
-      `--move-to ${moveTo} and the staging folder ${staging} overlap`,
-      "move packed work orders to a folder beside the staging folder, e.g. ../processed",
-    );
-  }
 }
 
 /** A work order the ledger already holds, whose move to --move-to was not done: do it now. */

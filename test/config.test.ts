@@ -100,7 +100,7 @@ describe("config files", () => {
 describe("wopack init", () => {
   it("writes a commented starter config that loads, matches the shipped JSON Schema, and points at it", async () => {
     const dir = await tempDir();
-    const file = await initConfig(dir);
+    const { file } = await initConfig(dir);
     const text = await readFile(file, "utf8");
     expect(text).toMatch(/^\s*\/\/ /m);
     const raw = parseJsonWithComments(text, file) as { $schema: string };
@@ -118,7 +118,7 @@ describe("wopack init", () => {
     const dir = await tempDir();
     await writeFile(path.join(dir, "wopack.config.json"), "{}");
     await expect(initConfig(dir)).rejects.toMatchObject({ code: "E_CONFIG_EXISTS", kind: "usage" });
-    await initConfig(dir, true);
+    await initConfig(dir, { force: true });
     expect(await readFile(path.join(dir, "wopack.config.json"), "utf8")).toContain("$schema");
   });
 });

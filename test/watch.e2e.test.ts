@@ -15,57 +15,7 @@ import {
   waitForPartialArchive,
   workspace,
 } from "./helpers.js";
-
-interface Event {
-  event: string;
-  message: string;
-  workOrder?: string;
-  workOrders?: string[];
-  archive?: string;
-  movedTo?: string;
-}
-
-/** A running `wopack watch --json`, its events parsed as they come. */
-class Watcher {
-  readonly events: Event[] = [];
-  readonly child: ChildProcess;
-  stderr = "";
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-
-  constructor(args: string[], env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, [BIN, "watch", ...args, "--json"], {
-      env: { ...process.env, NO_COLOR: "1", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let buffer = "";
-    this.child.stdout!.on("data", (d) => {
-      buffer += d;
-      for (let nl = buffer.indexOf("\n"); nl >= 0; nl = buffer.indexOf("\n")) {
-        this.events.push(JSON.parse(buffer.slice(0, nl)) as Event);
-        buffer = buffer.slice(nl + 1);
-      }
-    });
-    this.child.stderr!.on("data", (d) => (this.stderr += d));
-    this.exited = new Promise((resolve) => this.child.on("close", (code, signal) => resolve({ code, signal })));
-  }
-
-  packedIds(): string[] {
-    return this.events.filter((e) => e.event === "packed").flatMap((e) => e.workOrders ?? []);
-  }
-
-  async until(what: string, check: (w: Watcher) => boolean, deadlineMs = 60_000): Promise<void> {
-    await waitFor(
-      () => check(this),
-      `${what}; events so far: ${this.events.map((e) => e.message).join(" | ")}; stderr: ${this.stderr}`,
-      deadlineMs,
-    );
-  }
-
-  async stop(signal: NodeJS.Signals = "SIGTERM") {
-    this.child.kill(signal);
-    return this.exited;
-  }
-}
+import { Watcher } from "./watcher.js";
 
 const jpeg = (colour: string, size = 48) =>
   sharp({ create: { width: size, height: size, channels: 3, background: colour } })

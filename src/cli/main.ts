@@ -160,6 +160,7 @@ async function runWatch(argv: Common & Record<string, unknown>): Promise<number>
       moveTo: argv.moveTo as string | undefined,
       failedTo: argv.failedTo as string | undefined,
       healthFile: argv.healthFile as string | undefined,
+      dryRun: argv.dryRun,
       ...packingOptions(config, argv),
       signal: controller.signal,
       logger: makeLogger(argv),
@@ -186,8 +187,9 @@ async function runValidate(argv: Common & Record<string, unknown>): Promise<numb
 }
 
 async function runInit(argv: Common & Record<string, unknown>): Promise<number> {
-  const file = await initConfig(String(argv.dir ?? "."), Boolean(argv.force));
-  if (argv.json) process.stdout.write(JSON.stringify({ config: file }, null, 2) + "\n");
+  const { file, content } = await initConfig(String(argv.dir ?? "."), { force: Boolean(argv.force), dryRun: argv.dryRun });
+  if (argv.json) process.stdout.write(JSON.stringify({ config: file, dryRun: argv.dryRun }, null, 2) + "\n");
+  else if (argv.dryRun) process.stdout.write(`dry run: would write ${file}:\n${content}`);
   else if (!argv.quiet) process.stdout.write(`wrote ${file}\nedit it, then run: wopack pack <staging> --out <dir>\n`);
   return EXIT.ok;
 }
@@ -240,7 +242,6 @@ export async function main(args: string[]): Promise<number> {
       describe: "config file (default: ./wopack.config.json, then <staging>/wopack.config.json)",
     })
     .option("json", { type: "boolean", default: false, describe: "machine-readable result on stdout; logs on stderr" })
-    .option("dry-run", { type: "boolean", default: false, describe: "plan and report; write nothing" })
     .option("concurrency", { type: "number", describe: "photos converted at once (default: number of cores)" })
     .option("quiet", { type: "boolean", default: false, describe: "print only problems" })
     .option("verbose", { type: "boolean", default: false, describe: "say more, with stack traces for errors" })
@@ -258,6 +259,7 @@ export async function main(args: string[]): Promise<number> {
           .option("ready-marker", { type: "string", describe: "only work orders holding this file are ready (e.g. .ready)" })
           .option("move-to", { type: "string", describe: "move packed work orders here once committed" })
           .option("repack", { type: "boolean", default: false, describe: "pack work orders again even if the ledger has them" })
+          .option("dry-run", { type: "boolean", default: false, describe: "plan and report what would be packed; write nothing" })
           .options(PACKING_FLAGS),
       handle(runPack),
     )
@@ -289,6 +291,11 @@ export async function main(args: string[]): Promise<number> {
             type: "string",
             describe: "where refused work orders go, with <id>.errors.json (default <staging>/../failed)",
           })
+          .option("dry-run", {
+            type: "boolean",
+            default: false,
+            describe: "report what would be packed as it becomes ready; take no lock, write and move nothing",
+          })
           .option("health-file", {
             type: "string",
             describe: "heartbeat JSON for monitoring (default <out>/.wopack/health.json)",
@@ -312,7 +319,8 @@ export async function main(args: string[]): Promise<number> {
       (y) =>
         y
           .positional("dir", { type: "string", default: ".", describe: "folder to write it in" })
-          .option("force", { type: "boolean", default: false, describe: "replace an existing config" }),
+          .option("force", { type: "boolean", default: false, describe: "replace an existing config" })
+          .option("dry-run", { type: "boolean", default: false, describe: "print the config it would write; write nothing" }),
       handle(runInit),
     )
     .fail((msg, err) => {

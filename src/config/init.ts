@@ -69,10 +69,16 @@ export function starterConfig(schemaRef: string): string {
 `;
 }
 
-/** §4 init: writes a commented starter config into `dir`; never overwrites one unless `force`. */
-export async function initConfig(dir: string, force = false): Promise<string> {
+/**
+ * §4 init: writes a commented starter config into `dir`; never overwrites one unless `force`. A dry run
+ * checks the same and writes nothing. Returns the file and what it holds (or would hold).
+ */
+export async function initConfig(
+  dir: string,
+  options: { force?: boolean; dryRun?: boolean } = {},
+): Promise<{ file: string; content: string }> {
   const file = path.resolve(dir, CONFIG_FILE_NAME);
-  if (!force) {
+  if (!options.force) {
     const taken = await access(file).then(
       () => true,
       () => false,
@@ -87,10 +93,12 @@ export async function initConfig(dir: string, force = false): Promise<string> {
     }
   }
   const schemaRef = path.relative(path.dirname(file), SCHEMA_PATH).split(path.sep).join("/");
+  const content = starterConfig(schemaRef.startsWith(".") ? schemaRef : `./${schemaRef}`);
+  if (options.dryRun) return { file, content };
   try {
-    await writeFile(file, starterConfig(schemaRef.startsWith(".") ? schemaRef : `./${schemaRef}`));
+    await writeFile(file, content);
   } catch (err) {
     throw ioError(err, `cannot write ${file}`);
   }
-  return file;
+  return { file, content };
 }

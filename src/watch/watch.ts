@@ -4,6 +4,7 @@ import path from "node:path";
 import { watch as watchFiles } from "chokidar";
 import { decodingDir, stateDir, tmpDir, writeFileAtomic } from "../commit.js";
 import { ioError, WopackError } from "../errors.js";
+import { checkFolders } from "../folders.js";
 import { createHeicDecoder } from "../images/heicDecoder.js";
 import { moveItem, planMoves } from "../moves.js";
 import { openOutput, type PackOptions, type PackResult, packOnce, type RefusedReport, silentLogger } from "../pack.js";
@@ -14,12 +15,12 @@ import { loadSidecar } from "../sidecar.js";
 import { Readiness } from "./readiness.js";
 
 export interface WatchEvent {
-  event: "started" | "ready" | "packed" | "refused" | "warning" | "error" | "stopped";
+  event: "started" | "ready" | "packed" | "planned" | "refused" | "warning" | "error" | "stopped";
   message: string;
   [field: string]: unknown;
 }
 
-export interface WatchOptions extends Omit<PackOptions, "dryRun" | "checkImages" | "settleMs"> {
+export interface WatchOptions extends Omit<PackOptions, "checkImages" | "settleMs"> {
   out: string;
   signal: AbortSignal;
   /** a work order is ready once nothing in it changed for this long (default 30 s) */
@@ -71,9 +72,12 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
   const settleMs = options.settleMs ?? 30_000;
   const emit = (event: WatchEvent) => options.onEvent?.(event);
   const summary: WatchSummary = { packed: 0, refused: 0, archives: 0, interrupted: false };
+  const dryRun = options.dryRun ?? false;
+  await checkFolders({ staging, out, moveTo, failedTo });
   const sidecar = options.metadataFile ? await loadSidecar(options.metadataFile, options.config.metadata.idColumn) : undefined;
 
-  const session = await openOutput(out, log, clock());
+  // A dry run takes no lock and repairs nothing: it writes nothing at all, so it never stands in a real run's way.
+  const session = dryRun ? { release: async () => undefined } : await openOutput(out, log, clock());
   const healthFile = options.healthFile ?? path.join(stateDir(out), "health.json");
   const health = {
     pid: process.pid,
@@ -86,6 +90,7 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
     ...summary,
   };
   const writeHealth = async () => {
+    if (dryRun) return;
     await mkdir(path.dirname(healthFile), { recursive: true });
     await writeFileAtomic(
       healthFile,
@@ -95,7 +100,10 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
   };
 
   const readiness = new Readiness(settleMs, options.readyMarker);
-  const heicDecoder = createHeicDecoder(Math.max(1, options.concurrency ?? availableParallelism()), decodingDir(out));
+  const heicDecoder = createHeicDecoder(
+    Math.max(1, options.concurrency ?? availableParallelism()),
+    dryRun ? undefined : decodingDir(out),
+  );
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let again = false;
@@ -137,6 +145,7 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
     lastPassAt = Date.now();
     const now = clock().getTime();
     let next = now + (options.pollMs ?? SAFETY_RESCAN_MS);
+    let healthy = true;
     try {
       const scan = await scanStaging(staging);
       const { groups } = groupStaging(scan, options.config);
@@ -160,12 +169,14 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
         return;
       }
       const e = err instanceof WopackError ? err : ioError(err, "watching the staging folder failed");
+      healthy = false;
       health.lastError = `${e.code}: ${e.message}`;
       emit({ event: "error", message: `${e.code}: ${e.message} (retrying in ${RETRY_AFTER_ERROR_MS / 1000}s)`, code: e.code });
       retryAt = clock().getTime() + RETRY_AFTER_ERROR_MS;
       next = retryAt;
     }
-    health.status = "idle";
+    // unhealthy (staging unreachable, output not writable) until a pass succeeds again: monitoring sees it
+    health.status = healthy ? "idle" : "unhealthy";
     await writeHealth().catch(() => undefined);
     schedule(next - clock().getTime());
   };
@@ -174,9 +185,28 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
     for (const id of ready.keys()) emit({ event: "ready", message: `ready ${id}`, workOrder: id });
     health.status = "packing";
     const result = await packOnce(
-      { ...options, staging, out, moveTo, settleMs: 0, only: new Set(ready.keys()), expected: ready, logger: log, heicDecoder },
+      {
+        ...options,
+        staging,
+        out,
+        moveTo,
+        dryRun,
+        settleMs: 0,
+        only: new Set(ready.keys()),
+        expected: ready,
+        logger: log,
+        heicDecoder,
+      },
       sidecar,
     );
+    for (const wo of result.planned ?? []) {
+      emit({
+        event: "planned",
+        message: `dry run: would pack ${wo.id} (${wo.photos.length} photo${wo.photos.length === 1 ? "" : "s"})`,
+        workOrder: wo.id,
+        photos: wo.photos,
+      });
+    }
     for (const archive of result.archives) {
       summary.archives++;
       summary.packed += archive.workOrders.length;
@@ -210,6 +240,10 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
 
   const fail = async (wo: RefusedReport) => {
     summary.refused++;
+    if (dryRun) {
+      emit({ event: "refused", message: `dry run: would refuse ${wo.id}`, workOrder: wo.id, problems: wo.problems });
+      return;
+    }
     const { target, moves } = await planMoves(wo, staging, failedTo);
     const errors = { workOrder: wo.id, refusedAt: clock().toISOString(), problems: wo.problems };
     try {
@@ -247,7 +281,7 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
   const heartbeat = setInterval(() => void writeHealth().catch(() => undefined), options.heartbeatMs ?? 10_000);
   emit({
     event: "started",
-    message: `watching ${staging} (settle ${settleMs / 1000}s${options.readyMarker ? `, marker ${options.readyMarker}` : ""}${options.pollMs !== undefined ? `, polling every ${options.pollMs}ms` : ""}); archives to ${out}`,
+    message: `${dryRun ? "dry run (nothing is written or moved): " : ""}watching ${staging} (settle ${settleMs / 1000}s${options.readyMarker ? `, marker ${options.readyMarker}` : ""}${options.pollMs !== undefined ? `, polling every ${options.pollMs}ms` : ""}); archives to ${out}`,
     staging,
     out,
   });

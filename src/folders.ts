@@ -1,0 +1,74 @@
+import { realpath } from "node:fs/promises";
+import path from "node:path";
+import { WopackError } from "./errors.js";
+
+/**
+ * A path with its symlinks resolved, for the part that exists (an --out made on first use does not yet):
+ * a symlinked --out that points into the staging folder must be seen for what it is.
+ */
+export async function realPathOf(p: string): Promise<string> {
+  const abs = path.resolve(p);
+  const rest: string[] = [];
+  for (let at = abs; ; at = path.dirname(at)) {
+    try {
+      return path.join(await realpath(at), ...rest.reverse());
+    } catch {
+      if (path.dirname(at) === at) return abs;
+      rest.push(path.basename(at));
+    }
+  }
+}
+
+/** Whether `child` is `parent` or inside it (by path components: staging "/" holds everything). */
+export function isInside(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === "" || (!rel.startsWith(`..${path.sep}`) && rel !== ".." && !path.isAbsolute(rel));
+}
+
+export interface RunFolders {
+  staging: string;
+  out?: string | undefined;
+  moveTo?: string | undefined;
+  failedTo?: string | undefined;
+}
+
+const FLAG = { staging: "the staging folder", out: "--out", moveTo: "--move-to", failedTo: "--failed-to" } as const;
+const CODE = { staging: "STAGING", out: "OUT", moveTo: "MOVE_TO", failedTo: "FAILED_TO" } as const;
+const HINT = {
+  out: "put the output folder beside the staging folder, e.g. --out ../outbox",
+  moveTo: "move packed work orders to a folder beside the staging folder and the output folder, e.g. ../processed",
+  failedTo: "move refused work orders to a folder beside the staging folder and the output folder, e.g. ../failed",
+} as const;
+
+/**
+ * The folders a run writes must not overlap, compared as real paths: an --out inside staging would be
+ * packed, a --move-to inside staging resubmitted, and anything inside --out (its .wopack state above all)
+ * is wopack's own, emptied by recovery. --move-to and --failed-to may be one folder. Usage error, exit 2.
+ */
+export async function checkFolders(folders: RunFolders): Promise<void> {
+  const real = new Map<keyof RunFolders, string>();
+  for (const key of Object.keys(FLAG) as (keyof RunFolders)[]) {
+    const p = folders[key];
+    if (p !== undefined) real.set(key, await realPathOf(p));
+  }
+  const pairs: [keyof typeof HINT, keyof RunFolders][] = [
+    ["out", "staging"],
+    ["moveTo", "staging"],
+    ["moveTo", "out"],
+    ["failedTo", "staging"],
+    ["failedTo", "out"],
+  ];
+  for (const [a, b] of pairs) {
+    const pa = real.get(a);
+    const pb = real.get(b);
+    if (!pa || !pb || !(isInside(pa, pb) || isInside(pb, pa))) continue;
+    const shown = (key: keyof RunFolders) =>
+      real.get(key) === path.resolve(folders[key]!) ? real.get(key) : `${path.resolve(folders[key]!)} (really ${real.get(key)})`;
+    throw new WopackError(
+      "usage",
+      `E_${CODE[a]}_IN_${CODE[b]}`,
+      `${FLAG[a]} ${shown(a)} and ${FLAG[b]} ${shown(b)} overlap; nothing was done`,
+      HINT[a],
+    );
+  }
+}
