@@ -1,12 +1,13 @@
+import { stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import pLimit from "p-limit";
 import { decodingDir, lockPath, moveFailed, type Recovery, readLedger, recover, tmpDir } from "./commit.js";
 import type { Config } from "./config/schema.js";
 import { ioError, type Problem, problem, WopackError } from "./errors.js";
+import { checkFolders } from "./folders.js";
 import type { HookRun } from "./hook.js";
 import { createHeicDecoder, type HeicDecoder } from "./images/heicDecoder.js";
-import { checkFolders } from "./folders.js";
 import { HeicPool } from "./images/heicPool.js";
 import { acquireLock } from "./lock.js";
 import { type MoveItem, moveItem, planMoves } from "./moves.js";
@@ -121,6 +122,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
     throw new WopackError("usage", "E_USAGE", "pack needs --out", "say where the archives go: --out <dir>");
   const staging = path.resolve(options.staging);
   const out = options.out ? path.resolve(options.out) : undefined;
+  await checkStaging(staging);
   await checkFolders({ staging, out, moveTo: options.moveTo });
   const sidecar = options.metadataFile ? await loadSidecar(options.metadataFile, options.config.metadata.idColumn) : undefined;
   if (options.dryRun || !out) return packOnce(options, sidecar);
@@ -271,6 +273,22 @@ function newProgress(plan: Plan): Progress {
     photosTotal: [...plan.ready, ...plan.refused].reduce((n, wo) => n + wo.photos.length, 0),
     bytesDone: 0,
   };
+}
+
+/** A staging folder that is not there is a usage error (a typo, an unmounted share): exit 2, nothing written. */
+async function checkStaging(staging: string): Promise<void> {
+  const st = await stat(staging).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT" || err.code === "ENOTDIR") return undefined;
+    throw ioError(err, `cannot read the staging folder ${staging}`);
+  });
+  if (!st?.isDirectory()) {
+    throw new WopackError(
+      "usage",
+      "E_STAGING_MISSING",
+      `the staging folder ${staging} ${st ? "is not a folder" : "does not exist"}`,
+      "check the path (and that its share is mounted); nothing was done",
+    );
+  }
 }
 
 /** A work order the ledger already holds, whose move to --move-to was not done: do it now. */

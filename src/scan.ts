@@ -27,6 +27,11 @@ export interface ScannedEntry {
   kind: EntryKind;
   size: number;
   mtimeMs: number;
+  /**
+   * When the inode last changed, by the kernel's clock (utimes cannot set it). A camera or SD card with a
+   * wrong clock gives files a modification time in the future; this is when they really arrived.
+   */
+  ctimeMs?: number;
   /** for "unreadable-dir": why it cannot be listed */
   error?: string;
 }
@@ -34,7 +39,7 @@ export interface ScannedEntry {
 export interface StagingScan {
   root: string;
   /** Top-level folders (candidate work orders), with their own mtime. */
-  folders: { rel: string; mtimeMs: number }[];
+  folders: { rel: string; mtimeMs: number; ctimeMs?: number }[];
   entries: ScannedEntry[];
 }
 
@@ -92,12 +97,13 @@ export async function scanStaging(root: string): Promise<StagingScan> {
       }
       if (st.isDirectory()) {
         if (isIgnoredName(name)) continue;
-        if (depth === 0) scan.folders.push({ rel, mtimeMs: st.mtimeMs });
+        if (depth === 0) scan.folders.push({ rel, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });
         await walk(abs, rel, depth + 1);
       } else if (st.isSymbolicLink()) {
         scan.entries.push(await describeLink(abs, rel, realRoot));
       } else {
-        scan.entries.push({ rel, abs, kind: st.isFile() ? "file" : "special", size: st.size, mtimeMs: st.mtimeMs });
+        const kind = st.isFile() ? "file" : "special";
+        scan.entries.push({ rel, abs, kind, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });
       }
     }
   }
@@ -123,7 +129,8 @@ async function describeLink(abs: string, rel: string, realRoot: string): Promise
   const st = await stat(target).catch(() => undefined);
   if (!st) return { rel, abs, kind: "symlink-outside", size: 0, mtimeMs: 0 };
   if (st.isDirectory()) return { rel, abs, kind: "symlink-dir", size: 0, mtimeMs: st.mtimeMs };
-  return { rel, abs: target, kind: st.isFile() ? "file" : "special", size: st.size, mtimeMs: st.mtimeMs };
+  const kind = st.isFile() ? "file" : "special";
+  return { rel, abs: target, kind, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
 }
 
 const MAX_JSON_BYTES = 1_000_000;
@@ -180,8 +187,20 @@ async function readCaptureDate(file: string, type: ImageType): Promise<string | 
     if (!source) return undefined;
     const tags = await exifr.parse(source, CAPTURE_DATE);
     const value: unknown = tags?.DateTimeOriginal;
-    return typeof value === "string" && /^\d{4}:\d\d:\d\d \d\d:\d\d:\d\d/.test(value) ? value.slice(0, 19) : undefined;
+    return typeof value === "string" ? plausibleExifDate(value) : undefined;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * An EXIF date ("2024:03:04 05:06:07") that names a real moment, or undefined: cameras without a clock
+ * write "0000:00:00 00:00:00" (or blanks), which is no date at all.
+ */
+export function plausibleExifDate(value: string): string | undefined {
+  const m = /^(\d{4}):(\d\d):(\d\d) (\d\d):(\d\d):(\d\d)/.exec(value);
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, sec] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  const valid = y >= 1900 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h <= 23 && mi <= 59 && sec <= 60;
+  return valid ? m[0] : undefined;
 }

@@ -1,8 +1,8 @@
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parse } from "csv-parse/sync";
 import { WopackError } from "./errors.js";
 import type { SidecarRow } from "./plan/metadata.js";
+import { decodeUtf8, readRegularFile } from "./text.js";
 
 /**
  * Reads the --metadata sidecar: a CSV with a header (one column holds the work-order id, named by
@@ -10,9 +10,9 @@ import type { SidecarRow } from "./plan/metadata.js";
  * Empty CSV cells are absent values, so they never override a default. Anything unreadable stops the run.
  */
 export async function loadSidecar(file: string, idColumn: string): Promise<Map<string, SidecarRow>> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(file, "utf8");
+    bytes = await readRegularFile(file);
   } catch (err) {
     throw new WopackError(
       "usage",
@@ -22,6 +22,16 @@ export async function loadSidecar(file: string, idColumn: string): Promise<Map<s
     );
   }
   const name = path.basename(file);
+  const decoded = decodeUtf8(bytes);
+  if ("error" in decoded) {
+    throw new WopackError(
+      "usage",
+      "E_SIDECAR_INVALID",
+      `${name} is ${decoded.error}`,
+      "export it from the ERP as UTF-8 (in Excel: Save As > CSV UTF-8)",
+    );
+  }
+  const text = decoded.text;
   return file.toLowerCase().endsWith(".json") ? fromJson(text, name) : fromCsv(text, name, idColumn);
 }
 
@@ -32,16 +42,15 @@ function add(rows: Map<string, SidecarRow>, id: string, row: SidecarRow): void {
 }
 
 function fromCsv(text: string, name: string, idColumn: string): Map<string, SidecarRow> {
-  let records: { record: Record<string, string>; info: { lines: number } }[];
+  let records: { record: string[]; info: { lines: number } }[];
   try {
     records = parse(text, {
       bom: true,
-      columns: true,
       delimiter: [",", ";", "\t"],
       skip_empty_lines: true,
       trim: true,
       info: true,
-    });
+    }) as unknown as typeof records;
   } catch (err) {
     throw new WopackError(
       "usage",
@@ -50,8 +59,10 @@ function fromCsv(text: string, name: string, idColumn: string): Map<string, Side
       "every row needs as many cells as the header; quote cells that hold the separator",
     );
   }
-  const header = records[0] ? Object.keys(records[0].record) : [];
-  if (records.length && !header.includes(idColumn)) {
+  const [head, ...rows] = records;
+  const header = (head?.record ?? []).map((h) => h.normalize("NFC"));
+  const idAt = header.indexOf(idColumn.normalize("NFC"));
+  if (head && idAt < 0) {
     throw new WopackError(
       "usage",
       "E_SIDECAR_ID_COLUMN",
@@ -59,14 +70,23 @@ function fromCsv(text: string, name: string, idColumn: string): Map<string, Side
       `name the id column "${idColumn}", or set metadata.idColumn in the config to the column that holds the work-order id`,
     );
   }
-  const rows = new Map<string, SidecarRow>();
-  for (const { record, info } of records) {
-    const id = record[idColumn] ?? "";
+  const byId = new Map<string, SidecarRow>();
+  for (const { record, info } of rows) {
+    if (record.length !== header.length) {
+      throw new WopackError(
+        "usage",
+        "E_SIDECAR_INVALID",
+        `${name} line ${info.lines}: ${record.length} cells, but the header has ${header.length}`,
+        "every row needs as many cells as the header; quote cells that hold the separator",
+      );
+    }
+    const id = record[idAt] ?? "";
     if (!id) continue;
-    const values = Object.fromEntries(Object.entries(record).filter(([key, v]) => key !== idColumn && v !== ""));
-    add(rows, id, { values, where: `${name} line ${info.lines}` });
+    // (fromEntries defines own properties: a column named "__proto__" is a column like any other)
+    const values = Object.fromEntries(header.flatMap((key, i) => (i === idAt || record[i] === "" ? [] : [[key, record[i]]])));
+    add(byId, id, { values, where: `${name} line ${info.lines}` });
   }
-  return rows;
+  return byId;
 }
 
 function fromJson(text: string, name: string): Map<string, SidecarRow> {

@@ -1,8 +1,9 @@
+import type { Stats } from "node:fs";
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { type ValidationReport, validateArchive } from "./archive/validate.js";
 import type { Config } from "./config/schema.js";
-import { ioError } from "./errors.js";
+import { ioError, WopackError } from "./errors.js";
 import { pack } from "./pack.js";
 
 export type { ValidationReport } from "./archive/validate.js";
@@ -20,13 +21,28 @@ export interface ValidateOptions {
  */
 export async function validate(target: string, options: ValidateOptions): Promise<ValidationReport> {
   const resolved = path.resolve(target);
-  let isDirectory: boolean;
+  let st: Stats;
   try {
-    isDirectory = (await stat(resolved)).isDirectory();
+    st = await stat(resolved);
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT")
+      throw new WopackError(
+        "usage",
+        "E_TARGET_MISSING",
+        `${resolved} does not exist`,
+        "give a staging folder or an archive (.zip)",
+      );
     throw ioError(err, `cannot read ${resolved}`);
   }
-  if (!isDirectory) return validateArchive(resolved, options.config);
+  if (!st.isDirectory() && !st.isFile()) {
+    throw new WopackError(
+      "usage",
+      "E_TARGET_NOT_A_FILE",
+      `${resolved} is neither a folder nor a regular file (a pipe, socket or device)`,
+      "give a staging folder or an archive (.zip)",
+    );
+  }
+  if (!st.isDirectory()) return validateArchive(resolved, options.config);
 
   const result = await pack({
     staging: resolved,

@@ -23,7 +23,8 @@ interface WorkOrderSeen {
   metadata?: unknown;
 }
 
-const IMAGE_NAME = /^(?<group>.+?)(?:-(?<n>\d{1,9}))?\.(?<ext>jpe?g|png)$/i;
+/** An image entry's name inside its work-order folder: <task group>[-N].jpg|jpeg|png */
+export const IMAGE_NAME = /^(?<group>.+?)(?:-(?<n>\d{1,9}))?\.(?<ext>jpe?g|png)$/i;
 
 /**
  * Checks any zip against §2 and the config: layout, names, content by magic bytes, image integrity,

@@ -3,8 +3,7 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { initConfig } from "../config/init.js";
 import { loadConfig } from "../config/load.js";
-import type { Config } from "../config/schema.js";
-import { parseDuration, parseSize } from "../config/units.js";
+import { type Config, type Flags, flagsSchema } from "../config/schema.js";
 import { WopackError } from "../errors.js";
 import { splitCommand } from "../hook.js";
 import { heicDecoderName } from "../images/heicDecoder.js";
@@ -42,8 +41,21 @@ function usage(flag: string, value: unknown, expected: string): never {
   throw new WopackError("usage", "E_USAGE", `${flag} ${String(value)}: ${expected}`, `see wopack --help`);
 }
 
-const sizeFlag = (flag: string, v: string | undefined) =>
-  v === undefined ? undefined : (parseSize(v) ?? usage(flag, v, "not a size (e.g. 500MB, 2GiB, 1048576)"));
+/** The number, size and duration flags, checked like the config keys they override: every problem at once. */
+function checkedFlags(argv: Record<string, unknown>): Flags {
+  const given = Object.fromEntries(Object.keys(flagsSchema.shape).flatMap((k) => (argv[k] === undefined ? [] : [[k, argv[k]]])));
+  const parsed = flagsSchema.safeParse(given);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map(
+    (i) => `--${String(i.path[0])} ${JSON.stringify(given[String(i.path[0])])}: ${i.message}`,
+  );
+  throw new WopackError(
+    "usage",
+    "E_FLAG_INVALID",
+    `invalid value${lines.length > 1 ? "s" : ""}; nothing was done:\n  ${lines.join("\n  ")}`,
+    "fix every flag above (sizes like 5MB or 2GiB, durations like 30s or 10m, whole numbers from 1)",
+  );
+}
 
 function onArchiveFlag(value: unknown): string[] | undefined {
   if (value === undefined) return undefined;
@@ -54,36 +66,28 @@ function onArchiveFlag(value: unknown): string[] | undefined {
 }
 
 /** What PACKING_FLAGS say, over the config: the options pack and watch pass to the pipeline alike. */
-function packingOptions(config: Config, argv: Common & Record<string, unknown>) {
+function packingOptions(config: Config, flags: Flags, argv: Common & Record<string, unknown>) {
+  const images = { ...config.images };
+  if (flags["max-image-size"] !== undefined) images.maxImageSize = flags["max-image-size"];
+  if (flags["max-dimension"] !== undefined) images.maxDimension = flags["max-dimension"];
+  if (flags["max-pixels"] !== undefined) images.maxPixels = flags["max-pixels"];
+  if (argv.stripGps) images.stripGps = true;
   return {
-    config: { ...config, images: imageSettings(config, argv) },
-    maxArchiveSize: sizeFlag("--max-archive-size", argv.maxArchiveSize as string | undefined) ?? config.archive.maxSize,
-    maxWorkOrders: (argv.maxWorkOrders as number | undefined) ?? config.archive.maxWorkOrders,
+    config: { ...config, images },
+    maxArchiveSize: flags["max-archive-size"] ?? config.archive.maxSize,
+    maxWorkOrders: flags["max-work-orders"] ?? config.archive.maxWorkOrders,
     metadataFile: argv.metadata as string | undefined,
     allowIncomplete: Boolean(argv.allowIncomplete),
     onArchive: onArchiveFlag(argv.onArchive),
-    ...(argv.concurrency ? { concurrency: argv.concurrency } : {}),
+    ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
   };
-}
-
-/** The config's image settings with the flags applied over them. */
-function imageSettings(config: Config, argv: Record<string, unknown>): Config["images"] {
-  const images = { ...config.images };
-  const maxImageSize = sizeFlag("--max-image-size", argv.maxImageSize as string | undefined);
-  if (maxImageSize !== undefined) images.maxImageSize = maxImageSize;
-  if (argv.maxDimension !== undefined) images.maxDimension = argv.maxDimension as number;
-  if (argv.maxPixels !== undefined) images.maxPixels = argv.maxPixels as number;
-  if (argv.stripGps) images.stripGps = true;
-  return images;
 }
 
 async function runPack(argv: Common & Record<string, unknown>): Promise<number> {
   const staging = String(argv.staging);
+  const flags = checkedFlags(argv);
   const { config } = await loadConfig({ ...(argv.config ? { configPath: argv.config } : {}), staging });
-  const settle =
-    argv.settle === undefined
-      ? (config.watch.settle ?? 0)
-      : (parseDuration(String(argv.settle)) ?? usage("--settle", argv.settle, "not a duration (e.g. 30s, 10m)"));
+  const settle = flags.settle ?? config.watch.settle ?? 0;
   const logger = makeLogger(argv);
   const showProgress = !argv.json && !argv.quiet && process.stdout.isTTY && process.stderr.isTTY;
   const bar = showProgress ? progressBar(process.stderr) : undefined;
@@ -103,10 +107,10 @@ async function runPack(argv: Common & Record<string, unknown>): Promise<number> 
       out: String(argv.out),
       dryRun: argv.dryRun,
       settleMs: settle,
-      readyMarker: (argv.readyMarker as string | undefined) ?? config.watch.readyMarker,
+      readyMarker: flags["ready-marker"] ?? config.watch.readyMarker,
       repack: Boolean(argv.repack),
       moveTo: argv.moveTo as string | undefined,
-      ...packingOptions(config, argv),
+      ...packingOptions(config, flags, argv),
       signal: controller.signal,
       logger,
       ...(bar ? { onProgress: bar.update } : {}),
@@ -125,16 +129,14 @@ async function runPack(argv: Common & Record<string, unknown>): Promise<number> 
 
 async function runWatch(argv: Common & Record<string, unknown>): Promise<number> {
   const staging = String(argv.staging);
+  const flags = checkedFlags(argv);
   const { config } = await loadConfig({ ...(argv.config ? { configPath: argv.config } : {}), staging });
-  const readyMarker = (argv.readyMarker as string | undefined) ?? config.watch.readyMarker;
-  const duration = (flag: string, v: unknown, fallback: number | undefined) =>
-    v === undefined ? fallback : (parseDuration(String(v)) ?? usage(flag, v, "not a duration (e.g. 30s, 10m, 500ms)"));
+  const readyMarker = flags["ready-marker"] ?? config.watch.readyMarker;
   // With a ready marker the marker says "done": no settle time unless asked for.
-  const settleMs = duration("--settle", argv.settle, config.watch.settle ?? (readyMarker ? 0 : 30_000))!;
-  const batchWindowMs = duration("--batch-window", argv.batchWindow, config.watch.batchWindow ?? 0)!;
+  const settleMs = flags.settle ?? config.watch.settle ?? (readyMarker ? 0 : 30_000);
+  const batchWindowMs = flags["batch-window"] ?? config.watch.batchWindow ?? 0;
   const configPoll = config.watch.poll === true ? 1000 : config.watch.poll === false ? undefined : config.watch.poll;
-  const pollMs =
-    argv.poll === undefined ? configPoll : argv.poll === "" || argv.poll === true ? 1000 : duration("--poll", argv.poll, 1000);
+  const pollMs = flags.poll === undefined ? configPoll : flags.poll === "" ? 1000 : flags.poll;
   const write = (e: WatchEvent) => {
     const line = argv.json ? JSON.stringify({ at: new Date().toISOString(), ...e }) : `${new Date().toISOString()} ${e.message}`;
     (e.event === "error" ? process.stderr : process.stdout).write(line + "\n");
@@ -161,7 +163,7 @@ async function runWatch(argv: Common & Record<string, unknown>): Promise<number>
       failedTo: argv.failedTo as string | undefined,
       healthFile: argv.healthFile as string | undefined,
       dryRun: argv.dryRun,
-      ...packingOptions(config, argv),
+      ...packingOptions(config, flags, argv),
       signal: controller.signal,
       logger: makeLogger(argv),
       onEvent: write,
@@ -175,12 +177,13 @@ async function runWatch(argv: Common & Record<string, unknown>): Promise<number>
 
 async function runValidate(argv: Common & Record<string, unknown>): Promise<number> {
   const target = String(argv.target);
+  const flags = checkedFlags(argv);
   const { config } = await loadConfig({ ...(argv.config ? { configPath: argv.config } : {}), staging: target });
   const result = await validate(target, {
     config,
     metadataFile: argv.metadata as string | undefined,
     allowIncomplete: Boolean(argv.allowIncomplete),
-    ...(argv.concurrency ? { concurrency: argv.concurrency } : {}),
+    ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
   });
   process.stdout.write((argv.json ? JSON.stringify(result, null, 2) : formatValidation(result)) + "\n");
   return result.problems.length ? EXIT.refused : EXIT.ok;
@@ -211,10 +214,10 @@ function report(err: unknown, argv: { json?: boolean; verbose?: boolean }): numb
 /** The flags pack and watch share: archive splitting, image settings, metadata, the hook. */
 const PACKING_FLAGS = {
   "max-archive-size": { type: "string", describe: "split archives at this size (e.g. 500MB, 2GiB)" },
-  "max-work-orders": { type: "number", describe: "at most this many work orders per archive" },
+  "max-work-orders": { type: "string", describe: "at most this many work orders per archive" },
   "max-image-size": { type: "string", describe: "re-encode images larger than this (default 5MB)" },
-  "max-dimension": { type: "number", describe: "downscale images wider or taller than this many pixels" },
-  "max-pixels": { type: "number", describe: "refuse images above this many pixels (default 100000000)" },
+  "max-dimension": { type: "string", describe: "downscale images wider or taller than this many pixels" },
+  "max-pixels": { type: "string", describe: "refuse images above this many pixels (default 100000000)" },
   "strip-gps": { type: "boolean", describe: "remove location data from every packed image (re-encoding where needed)" },
   metadata: { type: "string", describe: "metadata sidecar: CSV with a header, or JSON keyed by work-order id" },
   "allow-incomplete": { type: "boolean", default: false, describe: "write null for missing required metadata (with a warning)" },
@@ -242,7 +245,7 @@ export async function main(args: string[]): Promise<number> {
       describe: "config file (default: ./wopack.config.json, then <staging>/wopack.config.json)",
     })
     .option("json", { type: "boolean", default: false, describe: "machine-readable result on stdout; logs on stderr" })
-    .option("concurrency", { type: "number", describe: "photos converted at once (default: number of cores)" })
+    .option("concurrency", { type: "string", describe: "photos converted at once (default: number of cores)" })
     .option("quiet", { type: "boolean", default: false, describe: "print only problems" })
     .option("verbose", { type: "boolean", default: false, describe: "say more, with stack traces for errors" })
     .command(

@@ -1,8 +1,8 @@
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { type ParseError, parse as parseJsonc, printParseErrorCode } from "jsonc-parser";
 import type { z } from "zod";
 import { WopackError } from "../errors.js";
+import { decodeUtf8, readRegularFile } from "../text.js";
 import { type Config, configSchema } from "./schema.js";
 
 export const CONFIG_FILE_NAME = "wopack.config.json";
@@ -61,9 +61,9 @@ export async function loadConfig(options: { configPath?: string; cwd?: string; s
     ? [path.resolve(cwd, options.configPath)]
     : [path.resolve(cwd, CONFIG_FILE_NAME), ...(options.staging ? [path.resolve(cwd, options.staging, CONFIG_FILE_NAME)] : [])];
   for (const file of candidates) {
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = await readFile(file, "utf8");
+      bytes = await readRegularFile(file);
     } catch (err) {
       if (!options.configPath && ["ENOENT", "ENOTDIR"].includes((err as NodeJS.ErrnoException).code ?? "")) continue;
       throw new WopackError(
@@ -74,6 +74,11 @@ export async function loadConfig(options: { configPath?: string; cwd?: string; s
       );
     }
     const source = `config ${file}`;
+    const decoded = decodeUtf8(bytes);
+    if ("error" in decoded) {
+      throw new WopackError("usage", "E_CONFIG_INVALID", `${source} is ${decoded.error}`, "save the config as UTF-8");
+    }
+    const text = decoded.text;
     return { config: parseConfig(parseJsonWithComments(text, source), source), path: file };
   }
   return { config: parseConfig({}), path: null };

@@ -3,23 +3,57 @@ import { coerceValue } from "../plan/metadata.js";
 import { isTaskGroupName } from "../plan/names.js";
 import { parseDuration, parseSize } from "./units.js";
 
-const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  const n = parseSize(v);
-  if (n === undefined) {
-    ctx.addIssue({ code: "custom", message: `"${v}" is not a size; write bytes or e.g. "5MB", "2GiB"` });
-    return z.NEVER;
-  }
-  return n;
-});
+/** A size in bytes ("5MB", "2GiB", 1048576), at least `min`. */
+const size = (min: number, why: string) =>
+  z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const n = parseSize(v);
+    if (n === undefined) {
+      ctx.addIssue({ code: "custom", message: `"${v}" is not a size; write bytes or e.g. "5MB", "2GiB"` });
+      return z.NEVER;
+    }
+    if (n < min) {
+      ctx.addIssue({ code: "custom", message: `${n} bytes is too small: at least ${min} (${why})` });
+      return z.NEVER;
+    }
+    return n;
+  });
 
-const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  const n = parseDuration(v);
-  if (n === undefined) {
-    ctx.addIssue({ code: "custom", message: `"${v}" is not a duration; write e.g. "30s", "10m", "250ms"` });
-    return z.NEVER;
-  }
-  return n;
-});
+/** A duration ("30s", "10m", "250ms"; a bare number is seconds), at least `minMs`. */
+const duration = (minMs = 0) =>
+  z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const n = parseDuration(v);
+    if (n === undefined) {
+      ctx.addIssue({ code: "custom", message: `"${v}" is not a duration; write e.g. "30s", "10m", "250ms"` });
+      return z.NEVER;
+    }
+    if (n < minMs) {
+      ctx.addIssue({ code: "custom", message: `${v} is too short: at least ${minMs} ms` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+/** A whole number from `min` up (a flag's text "12" counts; "10.5", "-1" and "abc" do not). */
+const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.preprocess(
+    (v) => (typeof v === "string" && /^\s*[+-]?\d+(\.\d*)?\s*$/.test(v) ? Number(v) : v),
+    z
+      .number({ error: (issue) => `${JSON.stringify(issue.input)} is not a number` })
+      .int({ error: (issue) => `${issue.input} is not a whole number` })
+      .min(min, `must be at least ${min}`)
+      .max(max, `must be at most ${max}`),
+  );
+
+const IMAGE_SIZE = size(10_000, "a photo is never smaller");
+const ARCHIVE_SIZE = size(100_000, "an archive holds at least one photo");
+/** polling more often than this only burns CPU */
+const POLL = duration(50);
+
+/** A file name inside a work-order folder (no path): the ready marker. */
+const markerName = z
+  .string()
+  .regex(/^[^/\\\0]+$/, "a file name, without / or \\")
+  .refine((n) => n !== "." && n !== "..", "a file name, not . or ..");
 
 const taskGroupName = z.string().refine(isTaskGroupName, {
   message: "a task group is letters, digits, _ and -, and must not end in -<digits> (that reads as an order suffix)",
@@ -79,10 +113,10 @@ export const configSchema = z.strictObject({
     .prefault({}),
   images: z
     .strictObject({
-      quality: z.int().min(1).max(100).default(90),
-      maxImageSize: size.default(5_000_000),
-      maxDimension: z.int().positive().optional(),
-      maxPixels: z.int().positive().default(100_000_000),
+      quality: wholeNumber(1, 100).default(90),
+      maxImageSize: IMAGE_SIZE.default(5_000_000),
+      maxDimension: wholeNumber(1).optional(),
+      maxPixels: wholeNumber(1).default(100_000_000),
       stripGps: z.boolean().default(false),
     })
     .prefault({}),
@@ -92,16 +126,16 @@ export const configSchema = z.strictObject({
         .string()
         .regex(/^[A-Za-z0-9_-]{1,64}$/, "letters, digits, _ and - only (it becomes part of a file name)")
         .default("batch"),
-      maxSize: size.optional(),
-      maxWorkOrders: z.int().positive().optional(),
+      maxSize: ARCHIVE_SIZE.optional(),
+      maxWorkOrders: wholeNumber(1).optional(),
     })
     .prefault({}),
   watch: z
     .strictObject({
-      settle: duration.optional(),
-      readyMarker: z.string().optional(),
-      batchWindow: duration.optional(),
-      poll: z.union([z.boolean(), duration]).optional(),
+      settle: duration().optional(),
+      readyMarker: markerName.optional(),
+      batchWindow: duration().optional(),
+      poll: z.union([z.boolean(), POLL]).optional(),
     })
     .prefault({}),
 });
@@ -110,3 +144,23 @@ export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 
 export type MetadataField = Config["metadata"]["fields"][string];
+
+/**
+ * The number, size and duration flags, checked by the same rules as the config keys they override (the
+ * flags arrive as text). Every problem is listed at once; see parseFlags in cli/.
+ */
+export const flagsSchema = z.object({
+  "max-image-size": IMAGE_SIZE.optional(),
+  "max-dimension": wholeNumber(1).optional(),
+  "max-pixels": wholeNumber(1).optional(),
+  "max-archive-size": ARCHIVE_SIZE.optional(),
+  "max-work-orders": wholeNumber(1).optional(),
+  concurrency: wholeNumber(1, 1024).optional(),
+  settle: duration().optional(),
+  "batch-window": duration().optional(),
+  /** "" (the bare flag) is the default interval */
+  poll: z.union([z.literal(""), POLL]).optional(),
+  "ready-marker": markerName.optional(),
+});
+
+export type Flags = z.output<typeof flagsSchema>;

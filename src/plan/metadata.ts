@@ -64,7 +64,10 @@ export interface ResolvedMetadata {
 export function resolveMetadata(config: Config["metadata"], input: MetadataInput): ResolvedMetadata {
   const fields = Object.entries(config.fields);
   const result: ResolvedMetadata = { values: {}, problems: [], warnings: [] };
-  const given = input.given;
+  // field names compared composed (NFC), as a metadata.json written on a Mac may hold them decomposed
+  const nfcKeys = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k.normalize("NFC"), v]));
+  const given = nfcKeys(input.given);
+  const sidecarValues = input.sidecar ? nfcKeys(input.sidecar.values) : undefined;
   if (fields.length === 0) {
     const { [config.idColumn]: _id, ...fromSidecar } = input.sidecar?.values ?? {};
     result.values = { ...(fromSidecar as Record<string, MetadataValue>), ...(given as Record<string, MetadataValue>) };
@@ -77,9 +80,9 @@ export function resolveMetadata(config: Config["metadata"], input: MetadataInput
     const derived = field.from === undefined ? undefined : fromSource(field, input);
     if (derived !== undefined) [value, source] = [derived, `from ${field.from}`];
     else if (field.default !== undefined) [value, source] = [field.default, "the field's default"];
-    const fromSidecar = own(input.sidecar?.values, name);
+    const fromSidecar = own(sidecarValues, name.normalize("NFC"));
     if (input.sidecar && fromSidecar !== undefined) [value, source] = [fromSidecar, input.sidecar.where];
-    const fromGiven = own(given, name);
+    const fromGiven = own(given, name.normalize("NFC"));
     if (fromGiven !== undefined && fromGiven !== null) [value, source] = [fromGiven, input.givenPath];
 
     if (value === undefined) {
@@ -127,7 +130,7 @@ export function resolveMetadata(config: Config["metadata"], input: MetadataInput
 
   const known = fields.map(([name]) => name);
   for (const key of Object.keys(given)) {
-    if (Object.hasOwn(config.fields, key)) continue;
+    if (fields.some(([name]) => name.normalize("NFC") === key)) continue;
     const near = nearest(key, known);
     result.warnings.push(
       problem(

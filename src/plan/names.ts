@@ -8,6 +8,9 @@ export function isTaskGroupName(name: string): boolean {
   return /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,126}[A-Za-z0-9_])?$/.test(name) && !/-\d+$/.test(name);
 }
 
+/** The largest order number: -N has at most 9 digits, in staging names and in archive entries alike. */
+export const MAX_ORDER = 999_999_999;
+
 /** "cabinet_front-3" -> { base: "cabinet_front", n: 3 }; "cabinet_front" -> { base, n: undefined }. */
 export function splitOrderSuffix(stem: string): { base: string; n: number | undefined } {
   const m = /^(.*[^-])-(\d{1,9})$/.exec(stem);

@@ -7,7 +7,7 @@ import type { FileStamp } from "../moves.js";
 import type { FileFacts, ScannedEntry, StagingScan } from "../scan.js";
 import { isIgnoredName } from "./ignore.js";
 import { type MetadataValue, resolveMetadata, type SidecarRow } from "./metadata.js";
-import { isWorkOrderId, naturalCompare, splitOrderSuffix, stemOf } from "./names.js";
+import { isWorkOrderId, MAX_ORDER, naturalCompare, splitOrderSuffix, stemOf } from "./names.js";
 import { resolveTaskGroup } from "./taskGroup.js";
 
 export interface PlanOptions {
@@ -190,6 +190,14 @@ export function stabilitySignature(group: WorkOrderGroup): string {
   return fingerprintOf([...group.members.map((m) => m.entry), ...group.ignored]) + (group.folder?.mtimeMs ?? "");
 }
 
+/**
+ * When a file last changed, for readiness: its modification time, unless that lies after the kernel's
+ * change time (a camera or card with a wrong clock, copied with its times kept): then the change time.
+ */
+function changedAt(e: { mtimeMs: number; ctimeMs?: number | undefined }): number {
+  return e.ctimeMs === undefined ? e.mtimeMs : Math.min(e.mtimeMs, e.ctimeMs);
+}
+
 /** scan + facts + config + ledger -> which work orders to pack, under which names, and what is refused. */
 export function planPack(input: PlanInput): Plan {
   const plan: Plan = { ready: [], refused: [], alreadyPacked: [], pending: [], warnings: [] };
@@ -242,11 +250,11 @@ function planGroup(group: WorkOrderGroup, input: PlanInput, plan: Plan): void {
     return;
   }
   const newest = Math.max(
-    group.folder?.mtimeMs ?? 0,
-    ...group.members.map((m) => m.entry.mtimeMs),
-    ...group.ignored.map((e) => e.mtimeMs),
+    group.folder ? changedAt(group.folder) : 0,
+    ...group.members.map((m) => changedAt(m.entry)),
+    ...group.ignored.map(changedAt),
   );
-  if (options.now - newest < options.settleMs) {
+  if (options.settleMs > 0 && options.now - newest < options.settleMs) {
     plan.pending.push({ id, reason: `changed ${Math.round((options.now - newest) / 1000)}s ago; not settled yet` });
     return;
   }
@@ -465,7 +473,20 @@ function assignNumbers(photos: PlannedPhoto[], requests: { photo: PlannedPhoto; 
   const key = (p: PlannedPhoto) => (p.captureDate ? exifToMillis(p.captureDate) : (mtimeOf.get(p.source) ?? 0));
   unnumbered.sort((a, b) => key(a) - key(b) || naturalCompare(a.source, b.source));
   let next = byNumber.size ? Math.max(...byNumber.keys()) + 1 : 0;
-  for (const p of unnumbered) p.n = next++;
+  for (const p of unnumbered) {
+    if (next > MAX_ORDER) {
+      problems.push(
+        problem(
+          "E_ORDER_TOO_LARGE",
+          `${p.source}: would be numbered ${next}, after the largest explicit -N, but order numbers stop at ${MAX_ORDER}`,
+          "give the explicitly numbered photos smaller -N numbers (gaps are allowed), or number this one too",
+          p.source,
+        ),
+      );
+      continue;
+    }
+    p.n = next++;
+  }
   return problems;
 }
 

@@ -13,7 +13,9 @@ export function resolveTaskGroup(
   config: Pick<Config, "aliases" | "taskGroups" | "defaultTaskGroup">,
   path: string,
 ): { taskGroup: string } | { problem: Problem } {
-  const name = own(config.aliases, raw) ?? raw;
+  // macOS writes names decomposed (NFD), configs are usually typed composed (NFC): compare them as one
+  const nfc = raw.normalize("NFC");
+  const name = own(config.aliases, raw) ?? Object.entries(config.aliases).find(([k]) => k.normalize("NFC") === nfc)?.[1] ?? nfc;
   const known = (tg: string) => isTaskGroupName(tg) && (!config.taskGroups || config.taskGroups.includes(tg));
   if (known(name)) return { taskGroup: name };
   if (from === "stem" && config.defaultTaskGroup) return { taskGroup: config.defaultTaskGroup };

@@ -49,7 +49,10 @@ export interface WatchSummary {
 
 /** How often the folder is rescanned when no event says anything changed (events can be lost). */
 const SAFETY_RESCAN_MS = 60_000;
-const RETRY_AFTER_ERROR_MS = 30_000;
+/** After a failed pass, retry after 1 s, doubling up to 30 s: a share back from a blip is seen at once, a
+ *  lasting failure does not fill the log. */
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
 /**
  * A file event brings the next scan forward (to 100 ms from now, and no sooner than this after the last
  * scan began), but never puts off a scan already due: a copy that trickles in for an hour must not starve
@@ -109,6 +112,7 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
   let again = false;
   let windowEnds: number | undefined;
   let retryAt = 0;
+  let failures = 0;
 
   let timerAt: number | undefined;
   let lastPassAt = 0;
@@ -159,8 +163,10 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
           next = Math.min(next, windowEnds);
         } else {
           windowEnds = undefined;
-          await packReady(update.ready);
-          next = now; // look again at once: more may have become ready meanwhile
+          const handled = await packReady(update.ready);
+          // look again at once, as more may have become ready meanwhile; but when all of it came back
+          // pending (changed meanwhile), no sooner than a file event would: never a busy loop
+          next = handled ? now : Math.max(now, lastPassAt + EVENT_SCAN_GAP_MS);
         }
       } else if (update.ready.size) next = Math.min(next, retryAt);
     } catch (err) {
@@ -171,12 +177,14 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
       const e = err instanceof WopackError ? err : ioError(err, "watching the staging folder failed");
       healthy = false;
       health.lastError = `${e.code}: ${e.message}`;
-      emit({ event: "error", message: `${e.code}: ${e.message} (retrying in ${RETRY_AFTER_ERROR_MS / 1000}s)`, code: e.code });
-      retryAt = clock().getTime() + RETRY_AFTER_ERROR_MS;
+      const retryMs = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** failures++);
+      emit({ event: "error", message: `${e.code}: ${e.message} (retrying in ${retryMs / 1000}s)`, code: e.code });
+      retryAt = clock().getTime() + retryMs;
       next = retryAt;
     }
     // unhealthy (staging unreachable, output not writable) until a pass succeeds again: monitoring sees it
     health.status = healthy ? "idle" : "unhealthy";
+    if (healthy) failures = 0;
     await writeHealth().catch(() => undefined);
     schedule(next - clock().getTime());
   };
@@ -229,13 +237,20 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
       emit({ event: p.code === "W_MOVE_FAILED" ? "error" : "warning", message: `${p.code}: ${p.message}`, code: p.code });
     }
     for (const wo of result.refused) await fail(wo);
-    markHandled(result, ready);
     health.lastPackAt = clock().toISOString();
+    return markHandled(result, ready);
   };
 
-  const markHandled = (result: PackResult, ready: Map<string, string>) => {
+  /** Marks what the pipeline dealt with; returns how many that was (the rest is pending again). */
+  const markHandled = (result: PackResult, ready: Map<string, string>): number => {
     const stillPending = new Set(result.pending.map((p) => p.id));
-    for (const [id, fingerprint] of ready) if (!stillPending.has(id)) readiness.markHandled(id, fingerprint);
+    let handled = 0;
+    for (const [id, fingerprint] of ready) {
+      if (stillPending.has(id)) continue;
+      readiness.markHandled(id, fingerprint);
+      handled++;
+    }
+    return handled;
   };
 
   const fail = async (wo: RefusedReport) => {
