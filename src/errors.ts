@@ -14,6 +14,11 @@ export class WopackError extends Error {
   readonly code: string;
   readonly hint: string;
   readonly kind: ExitKind;
+  /**
+   * Archives this run committed before it failed: they stay committed (in the ledger, their sources moved),
+   * and the user is told exactly which.
+   */
+  committed: { archive: string; path: string; workOrders: string[] }[] = [];
 
   constructor(kind: ExitKind, code: string, message: string, hint: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -42,7 +47,7 @@ export function ioError(err: unknown, what: string): WopackError {
     "io",
     `E_IO_${code}`,
     `${what}: ${(err as Error)?.message ?? String(err)}`,
-    hints[code] ?? "check the disk and the path, then run again; nothing was committed",
+    hints[code] ?? "check the disk and the path, then run again",
     { cause: err },
   );
 }

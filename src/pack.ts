@@ -58,6 +58,8 @@ export interface PackOptions {
   onProgress?: (p: Progress) => void;
   /** --on-archive: run after each archive is committed, with its path as the last argument (no shell) */
   onArchive?: string[] | undefined;
+  /** stop the --on-archive command (its whole process group) after this long; default 30 minutes */
+  onArchiveTimeoutMs?: number | undefined;
   /** the clock, for tests */
   now?: () => Date;
 }

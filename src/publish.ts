@@ -30,6 +30,9 @@ import { type Prepared, prepareWorkOrder, type RunContext, type Unsettled } from
  */
 const LOOKAHEAD_PHOTOS_PER_CORE = 64;
 
+/** --on-archive-timeout's default: an upload of a few GB over a slow line fits. */
+const DEFAULT_HOOK_TIMEOUT_MS = 30 * 60_000;
+
 /**
  * Prepares work orders (conversions on all cores, up to a budget of photos ahead) while the archive in
  * progress streams the finished ones, in path order; splits archives by --max-work-orders and
@@ -94,7 +97,11 @@ export async function runArchives(plan: Plan, result: PackResult, ctx: RunContex
     result.packed.push(...report.workOrders);
     for (const p of batch) await rm(path.join(spool, p.wo.id), { recursive: true, force: true });
     if (ctx.onArchive?.length) {
-      const run = await runHook(ctx.onArchive, report.path);
+      const run = await runHook(ctx.onArchive, report.path, {
+        timeoutMs: ctx.onArchiveTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS,
+        signal: ctx.signal,
+        onLine: (line) => ctx.log.info(`--on-archive: ${line}`),
+      });
       result.hooks.push(run);
       if (run.ok) ctx.log.info(`--on-archive ran for ${report.archive}`);
       else
@@ -152,6 +159,11 @@ export async function runArchives(plan: Plan, result: PackResult, ctx: RunContex
       ctx.onProgress?.(ctx.progress);
     }
     await close();
+  } catch (err) {
+    // a run-level failure after some archives were committed: those stay, and the error says which
+    if (err instanceof WopackError)
+      err.committed = result.archives.map((a) => ({ archive: a.archive, path: a.path, workOrders: a.workOrders.map((w) => w.id) }));
+    throw err;
   } finally {
     await current?.archive.discard();
     await Promise.allSettled(started.filter(Boolean));
@@ -174,7 +186,7 @@ function writeFailure(err: unknown, ctx: RunContext): WopackError {
     "io",
     "E_ARCHIVE_VERIFY",
     `the archive failed verification: ${(err as Error).message}`,
-    "nothing was committed; run again (if a source changed while packing, it is picked up then)",
+    "the archive in progress was not committed; run again (if a source changed while packing, it is picked up then)",
     { cause: err },
   );
 }

@@ -79,6 +79,7 @@ function packingOptions(config: Config, flags: Flags, argv: Common & Record<stri
     metadataFile: argv.metadata as string | undefined,
     allowIncomplete: Boolean(argv.allowIncomplete),
     onArchive: onArchiveFlag(argv.onArchive),
+    onArchiveTimeoutMs: flags["on-archive-timeout"],
     ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
   };
 }
@@ -199,9 +200,17 @@ async function runInit(argv: Common & Record<string, unknown>): Promise<number> 
 
 function report(err: unknown, argv: { json?: boolean; verbose?: boolean }): number {
   if (err instanceof WopackError) {
+    const { committed } = err;
     if (argv.json)
-      process.stdout.write(JSON.stringify({ error: { code: err.code, message: err.message, hint: err.hint } }, null, 2) + "\n");
+      process.stdout.write(JSON.stringify({ error: { code: err.code, message: err.message, hint: err.hint }, committed }, null, 2) + "\n");
     process.stderr.write(`error ${err.code}: ${err.message}\n  hint: ${err.hint}\n`);
+    if (committed.length) {
+      process.stderr.write(
+        `committed before the failure, and kept (the next run does not pack these again):\n${committed
+          .map((c) => `  ${c.path}  (${c.workOrders.length} work order${c.workOrders.length === 1 ? "" : "s"}: ${c.workOrders.join(", ")})\n`)
+          .join("")}nothing else was committed\n`,
+      );
+    } else if (err.kind === "io") process.stderr.write("nothing was committed\n");
     if (argv.verbose && err.cause) process.stderr.write(`${(err.cause as Error).stack ?? String(err.cause)}\n`);
     return EXIT[err.kind];
   }
@@ -224,6 +233,10 @@ const PACKING_FLAGS = {
   "on-archive": {
     type: "string",
     describe: "run this command after each committed archive, its path as last argument (no shell)",
+  },
+  "on-archive-timeout": {
+    type: "string",
+    describe: "stop the --on-archive command after this long (default 30m); the archive is kept",
   },
 } as const;
 

@@ -161,6 +161,7 @@ export const flagsSchema = z.object({
   /** "" (the bare flag) is the default interval */
   poll: z.union([z.literal(""), POLL]).optional(),
   "ready-marker": markerName.optional(),
+  "on-archive-timeout": duration(1000).optional(),
 });
 
 export type Flags = z.output<typeof flagsSchema>;
