@@ -46,15 +46,37 @@ export interface LedgerState {
   archives: Set<string>;
   /** commits whose sources were still to be moved when the run stopped */
   pendingMoves: Extract<LedgerRecord, { type: "commit" }>[];
+  /** "archive\0id" of every commit record read */
+  commits: Set<string>;
+  /** line numbers (from 1) that could not be read: a torn append, or damage */
+  damaged: number[];
+}
+
+function isRecord(rec: unknown): rec is LedgerRecord {
+  const r = rec as Partial<Record<string, unknown>> | null;
+  if (typeof r !== "object" || r === null) return false;
+  if (r.type === "archives") return Array.isArray(r.names) && r.names.every((n) => typeof n === "string");
+  return (r.type === "commit" || r.type === "moved") && typeof r.id === "string" && typeof r.archive === "string";
 }
 
 export function ledgerPath(out: string): string {
   return path.join(stateDir(out), "ledger.jsonl");
 }
 
-/** Reads the append-only ledger. A torn last line (a crash mid-append) is skipped; recovery re-adds it. */
+/**
+ * Reads the append-only ledger. A line that cannot be read (torn by a crash mid-append, or damaged) is
+ * skipped and its number kept: recovery restores what it held from the reports beside the archives.
+ */
 export async function readLedger(out: string): Promise<LedgerState> {
-  const state: LedgerState = { fingerprints: new Map(), latest: new Map(), records: 0, archives: new Set(), pendingMoves: [] };
+  const state: LedgerState = {
+    fingerprints: new Map(),
+    latest: new Map(),
+    records: 0,
+    archives: new Set(),
+    pendingMoves: [],
+    commits: new Set(),
+    damaged: [],
+  };
   let text = "";
   try {
     text = await readFile(ledgerPath(out), "utf8");
@@ -62,12 +84,16 @@ export async function readLedger(out: string): Promise<LedgerState> {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(err, `cannot read the ledger ${ledgerPath(out)}`);
   }
   const pending = new Map<string, Extract<LedgerRecord, { type: "commit" }>>();
-  for (const line of text.split("\n")) {
+  for (const [i, line] of text.split("\n").entries()) {
     if (!line.trim()) continue;
-    let rec: LedgerRecord;
+    let rec: unknown;
     try {
-      rec = JSON.parse(line) as LedgerRecord;
+      rec = JSON.parse(line);
     } catch {
+      rec = undefined;
+    }
+    if (!isRecord(rec)) {
+      state.damaged.push(i + 1);
       continue;
     }
     state.records++;
@@ -77,6 +103,7 @@ export async function readLedger(out: string): Promise<LedgerState> {
     }
     const key = `${rec.archive}\0${rec.id}`;
     if (rec.type === "commit") {
+      state.commits.add(key);
       state.fingerprints.set(rec.id, rec.fingerprint);
       state.latest.set(rec.id, rec);
       state.archives.add(rec.archive);
@@ -153,6 +180,24 @@ export async function writeFileAtomic(file: string, content: string, tmpFolder: 
   await rename(tmp, file);
 }
 
+/** Writes a new file under a name that must not exist yet (whole or not at all); false when it exists. */
+export async function writeFileNoClobber(file: string, content: string, tmpFolder: string): Promise<boolean> {
+  const tmp = path.join(tmpFolder, `${path.basename(file)}.${process.pid}.new`);
+  const fh = await open(tmp, "w");
+  try {
+    await fh.writeFile(content);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  const done = await publishNoClobber(tmp, file).catch(async (err) => {
+    await rm(tmp, { force: true });
+    throw err;
+  });
+  if (!done) await rm(tmp, { force: true });
+  return done;
+}
+
 /** Puts a finished file in place under a name that must not exist yet; false when it does. */
 export async function publishNoClobber(tmp: string, final: string): Promise<boolean> {
   try {
@@ -220,7 +265,8 @@ export async function recover(out: string): Promise<Recovery> {
       await rm(path.join(tmpDir(out), name), { recursive: true, force: true }).catch(() => undefined);
   }
   const ledger = await readLedger(out);
-  if (await compactLedger(out, ledger)) Object.assign(ledger, await readLedger(out));
+  // (a damaged ledger is compacted by its restore below, once what the damage held is back)
+  if (!ledger.damaged.length && (await compactLedger(out, ledger))) Object.assign(ledger, await readLedger(out));
   const records: LedgerRecord[] = [];
   for (const name of (await readdir(out)).sort()) {
     if (!name.endsWith(".zip" + REPORT_SUFFIX)) continue;
@@ -254,6 +300,17 @@ export async function recover(out: string): Promise<Recovery> {
     result.adopted.push(archive);
   }
   await appendLedger(out, records);
+  if (ledger.damaged.length) {
+    const restored = await restoreFromReports(out, ledger);
+    result.skipped.push(
+      problem(
+        "W_LEDGER_DAMAGED",
+        `${ledgerPath(out)}: line${ledger.damaged.length > 1 ? "s" : ""} ${ledger.damaged.join(", ")} could not be read (a crash mid-write, or damage); ${restored} commit${restored === 1 ? "" : "s"} restored from the archives' reports, and the ledger rewritten`,
+        "nothing to do if it followed a crash; if it happens without one, check that disk",
+        path.basename(ledgerPath(out)),
+      ),
+    );
+  }
   for (const rec of ledger.pendingMoves) {
     try {
       result.leftBehind.push(...(await finishMoves(out, rec)));
@@ -263,6 +320,44 @@ export async function recover(out: string): Promise<Recovery> {
     }
   }
   return result;
+}
+
+/**
+ * After a damaged ledger: every work order in a report beside its archive whose commit the ledger lost is
+ * recorded again (the newest report for a work order wins), then the ledger is rewritten without the
+ * damaged lines. Returns how many commits were restored.
+ */
+async function restoreFromReports(out: string, ledger: LedgerState): Promise<number> {
+  const reports: { archive: string; createdAt: string; workOrders: { id: string; fingerprint: string }[] }[] = [];
+  for (const name of await readdir(out)) {
+    if (!name.endsWith(".zip" + REPORT_SUFFIX)) continue;
+    const archive = name.slice(0, -REPORT_SUFFIX.length);
+    const text = await readFile(path.join(out, name), "utf8").catch(() => "");
+    const report = readOwnReport(text, archive);
+    if (report && (await exists(path.join(out, archive)))) {
+      const createdAt = (JSON.parse(text) as { createdAt?: unknown }).createdAt;
+      reports.push({ archive, createdAt: typeof createdAt === "string" ? createdAt : "", workOrders: report.workOrders });
+    }
+  }
+  const order = (r: { archive: string; createdAt: string }) => `${r.createdAt}\0${r.archive}`;
+  reports.sort((a, b) => (order(a) < order(b) ? -1 : 1));
+  const when = new Map(reports.map((r) => [r.archive, order(r)]));
+  const at = new Date().toISOString();
+  const records: LedgerRecord[] = [];
+  for (const r of reports) {
+    for (const wo of r.workOrders) {
+      if (ledger.commits.has(`${r.archive}\0${wo.id}`)) continue;
+      const latest = ledger.latest.get(wo.id);
+      // a later commit of the same work order (a new submission) is kept as the latest
+      if (latest && (when.get(latest.archive) ?? latest.archive) > order(r)) continue;
+      const rec: LedgerRecord = { type: "commit", id: wo.id, fingerprint: wo.fingerprint, archive: r.archive, at };
+      records.push(rec);
+      ledger.latest.set(wo.id, rec);
+    }
+  }
+  await appendLedger(out, records);
+  await compactLedger(out, await readLedger(out), true);
+  return records.length;
 }
 
 /** A committed work order whose sources could not be moved: it stays packed, the move is tried again. */

@@ -14,11 +14,11 @@ import {
   REPORT_SUFFIX,
   syncDir,
   tmpDir,
-  writeFileAtomic,
+  writeFileNoClobber,
 } from "./commit.js";
 import { ioError, WopackError } from "./errors.js";
 import { runHook } from "./hook.js";
-import { planMoves } from "./moves.js";
+import { exists, planMoves } from "./moves.js";
 import { type ArchiveReport, leftBehindWarnings, type PackedWorkOrder, type PackResult } from "./pack.js";
 import type { Plan, PlannedWorkOrder, RefusedWorkOrder } from "./plan/plan.js";
 import { type Prepared, prepareWorkOrder, type RunContext, type Unsettled } from "./prepare.js";
@@ -162,7 +162,11 @@ export async function runArchives(plan: Plan, result: PackResult, ctx: RunContex
   } catch (err) {
     // a run-level failure after some archives were committed: those stay, and the error says which
     if (err instanceof WopackError)
-      err.committed = result.archives.map((a) => ({ archive: a.archive, path: a.path, workOrders: a.workOrders.map((w) => w.id) }));
+      err.committed = result.archives.map((a) => ({
+        archive: a.archive,
+        path: a.path,
+        workOrders: a.workOrders.map((w) => w.id),
+      }));
     throw err;
   } finally {
     await current?.archive.discard();
@@ -254,9 +258,11 @@ async function commitArchive(
       };
       ctx.signal?.throwIfAborted();
       const reportPath = candidate.path + REPORT_SUFFIX;
-      await writeFileAtomic(reportPath, JSON.stringify(candidate, null, 2) + "\n", tmpDir(out));
+      // A name taken (an earlier archive in the same second, or its report): try the next sequence number.
+      // Neither file is ever written over: that would take the earlier archive's report from it.
+      if (await exists(candidate.path)) continue;
+      if (!(await writeFileNoClobber(reportPath, JSON.stringify(candidate, null, 2) + "\n", tmpDir(out)))) continue;
       faultPoint("before-publish");
-      // A name taken (another archive in the same second): drop this report and try the next sequence number.
       if (
         await publishNoClobber(tmp, candidate.path).catch(async (err) => {
           await rm(reportPath, { force: true });

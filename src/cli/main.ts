@@ -202,12 +202,17 @@ function report(err: unknown, argv: { json?: boolean; verbose?: boolean }): numb
   if (err instanceof WopackError) {
     const { committed } = err;
     if (argv.json)
-      process.stdout.write(JSON.stringify({ error: { code: err.code, message: err.message, hint: err.hint }, committed }, null, 2) + "\n");
+      process.stdout.write(
+        JSON.stringify({ error: { code: err.code, message: err.message, hint: err.hint }, committed }, null, 2) + "\n",
+      );
     process.stderr.write(`error ${err.code}: ${err.message}\n  hint: ${err.hint}\n`);
     if (committed.length) {
       process.stderr.write(
         `committed before the failure, and kept (the next run does not pack these again):\n${committed
-          .map((c) => `  ${c.path}  (${c.workOrders.length} work order${c.workOrders.length === 1 ? "" : "s"}: ${c.workOrders.join(", ")})\n`)
+          .map(
+            (c) =>
+              `  ${c.path}  (${c.workOrders.length} work order${c.workOrders.length === 1 ? "" : "s"}: ${c.workOrders.join(", ")})\n`,
+          )
           .join("")}nothing else was committed\n`,
       );
     } else if (err.kind === "io") process.stderr.write("nothing was committed\n");

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { watch as watchFiles } from "chokidar";
-import { decodingDir, stateDir, tmpDir, writeFileAtomic } from "../commit.js";
+import { decodingDir, stateDir, writeFileAtomic } from "../commit.js";
 import { ioError, WopackError } from "../errors.js";
 import { checkFolders } from "../folders.js";
 import { createHeicDecoder } from "../images/heicDecoder.js";
@@ -92,14 +92,30 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
     waiting: 0,
     ...summary,
   };
-  const writeHealth = async () => {
+  let healthProblem = "";
+  /**
+   * Rewrites the health file atomically through a temporary file beside it (a rename across file systems
+   * fails). A failure is an error event, once per distinct failure: monitoring that reads a stale file must
+   * be explainable from the log.
+   */
+  let healthWrites = Promise.resolve();
+  const writeHealth = () => {
+    // one at a time: the heartbeat and a pass must not write the same temporary file at once
+    healthWrites = healthWrites.then(writeHealthNow);
+    return healthWrites;
+  };
+  const writeHealthNow = async () => {
     if (dryRun) return;
-    await mkdir(path.dirname(healthFile), { recursive: true });
-    await writeFileAtomic(
-      healthFile,
-      JSON.stringify({ ...health, ...summary, at: clock().toISOString() }, null, 2) + "\n",
-      tmpDir(out),
-    );
+    try {
+      await mkdir(path.dirname(healthFile), { recursive: true });
+      const body = JSON.stringify({ ...health, ...summary, at: clock().toISOString() }, null, 2) + "\n";
+      await writeFileAtomic(healthFile, body, path.dirname(healthFile));
+      healthProblem = "";
+    } catch (err) {
+      const message = `cannot write the health file ${healthFile}: ${(err as Error).message}`;
+      if (message !== healthProblem) emit({ event: "error", message, code: "E_HEALTH_FILE" });
+      healthProblem = message;
+    }
   };
 
   const readiness = new Readiness(settleMs, options.readyMarker);
@@ -185,7 +201,7 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
     // unhealthy (staging unreachable, output not writable) until a pass succeeds again: monitoring sees it
     health.status = healthy ? "idle" : "unhealthy";
     if (healthy) failures = 0;
-    await writeHealth().catch(() => undefined);
+    await writeHealth();
     schedule(next - clock().getTime());
   };
 
@@ -287,13 +303,14 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
     usePolling: options.pollMs !== undefined,
     ...(options.pollMs !== undefined ? { interval: options.pollMs, binaryInterval: options.pollMs } : {}),
     // temp names (*.part, .syncthing.*, ...) never trigger a scan; the scans still see them
-    ignored: (p: string) => p !== staging && isIgnoredName(path.basename(p)),
+    // (but the ready marker, often a hidden name like .ready, is what says "go": its arrival is seen at once)
+    ignored: (p: string) => p !== staging && path.basename(p) !== options.readyMarker && isIgnoredName(path.basename(p)),
   });
   watcher.on("all", onFileEvent);
   watcher.on("error", (err) => emit({ event: "error", message: `file watcher: ${(err as Error).message}` }));
   await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
 
-  const heartbeat = setInterval(() => void writeHealth().catch(() => undefined), options.heartbeatMs ?? 10_000);
+  const heartbeat = setInterval(() => void writeHealth(), options.heartbeatMs ?? 10_000);
   emit({
     event: "started",
     message: `${dryRun ? "dry run (nothing is written or moved): " : ""}watching ${staging} (settle ${settleMs / 1000}s${options.readyMarker ? `, marker ${options.readyMarker}` : ""}${options.pollMs !== undefined ? `, polling every ${options.pollMs}ms` : ""}); archives to ${out}`,
@@ -317,7 +334,7 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
     await watcher.close();
     await heicDecoder.close();
     health.status = "stopped";
-    await writeHealth().catch(() => undefined);
+    await writeHealth();
     await session.release();
   }
   emit({ event: "stopped", message: `stopped${summary.interrupted ? " (the archive in progress was rolled back)" : ""}` });
