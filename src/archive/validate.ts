@@ -7,6 +7,7 @@ import { SNIFF_BYTES, sniffImageType } from "../images/sniff.js";
 import { own } from "../own.js";
 import { coerceValue } from "../plan/metadata.js";
 import { isTaskGroupName, isWorkOrderId, nearest } from "../plan/names.js";
+import { parseJsonText } from "../text.js";
 
 export interface ValidationReport {
   target: string;
@@ -92,6 +93,18 @@ export async function validateArchive(file: string, config: Config): Promise<Val
       continue;
     }
     names.add(entry.fileName);
+    // (yauzl turns a backslash into "/" when it reads the name: look at the bytes as written)
+    if ((entry as yauzl.Entry & { fileNameRaw?: Buffer }).fileNameRaw?.includes(0x5c)) {
+      report.problems.push(
+        problem(
+          "E_ZIP_BACKSLASH",
+          `${entry.fileName.replace(/\//g, "\\")}: the entry name holds backslashes; zip paths are separated by "/"`,
+          "make the archive again with a zip tool that writes / (Windows' built-in one does), or with wopack pack",
+          entry.fileName,
+        ),
+      );
+      continue;
+    }
     const parts = name.replace(/\/$/, "").split("/");
     const id = parts[0]!;
     if (parts.length >= 2 || name.endsWith("/")) {
@@ -160,13 +173,44 @@ function topFolder(names: string[]): string | undefined {
   return [...firsts][0];
 }
 
-async function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Buffer> {
+/** The entries that are read whole, to be decoded or parsed; larger ones are streamed through their CRC. */
+const MAX_WHOLE_ENTRY = 64 * 1024 * 1024;
+const MAX_JSON_ENTRY = 1_000_000;
+const ENDS = 64 * 1024;
+
+interface EntryRead {
+  crc: number;
+  /** the first and last bytes (magic bytes, end markers) */
+  head: Buffer;
+  tail: Buffer;
+  /** the whole entry, when it was asked for */
+  data?: Buffer;
+}
+
+/**
+ * Streams one entry (yauzl checks that it inflates to its declared size, so a zip bomb stops there) and
+ * computes its CRC on the way; memory stays bounded by what is kept: the head, the tail, and the whole
+ * entry only when `whole` is asked for an entry no larger than MAX_WHOLE_ENTRY.
+ */
+async function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, whole: boolean): Promise<EntryRead> {
   const stream = await new Promise<NodeJS.ReadableStream>((resolve, reject) =>
     zip.openReadStream(entry, (err, s) => (err ? reject(err) : resolve(s))),
   );
+  let crc = 0;
   const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
+  let held = 0;
+  let head = Buffer.alloc(0);
+  for await (const c of stream) {
+    const chunk = c as Buffer;
+    crc = crc32(chunk, crc);
+    if (head.length < ENDS) head = Buffer.concat([head, chunk.subarray(0, ENDS - head.length)]);
+    chunks.push(chunk);
+    held += chunk.length;
+    // streaming: hold just enough chunks for the tail
+    while (!whole && held - chunks[0]!.length >= ENDS) held -= chunks.shift()!.length;
+  }
+  const rest = Buffer.concat(chunks);
+  return { crc: crc >>> 0, head, tail: rest.subarray(-ENDS), ...(whole ? { data: rest } : {}) };
 }
 
 async function checkEntry(
@@ -178,49 +222,9 @@ async function checkEntry(
   report: ValidationReport,
 ) {
   const path = entry.fileName;
-  let data: Buffer;
-  try {
-    data = await readEntry(zip, entry);
-  } catch (err) {
-    report.problems.push(
-      problem("E_ZIP_ENTRY_UNREADABLE", `${path}: cannot be read (${(err as Error).message})`, "make the archive again", path),
-    );
-    return;
-  }
-  if (crc32(data) >>> 0 !== entry.crc32) {
-    if (IMAGE_NAME.test(file)) wo.images++;
-    report.problems.push(
-      problem(
-        "E_ZIP_CRC",
-        `${path}: its data does not match its CRC-32; the archive is damaged`,
-        "make or transfer the archive again",
-        path,
-      ),
-    );
-    return;
-  }
-  if (file === "metadata.json" || file === "parameters.json") {
-    let value: unknown;
-    try {
-      value = JSON.parse(data.toString("utf8"));
-    } catch (err) {
-      value = err as Error;
-    }
-    if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Error) {
-      report.problems.push(
-        problem(
-          file === "metadata.json" ? "E_METADATA_NOT_OBJECT" : "E_PARAMETERS_NOT_OBJECT",
-          `${path}: must hold a JSON object${value instanceof Error ? ` (${value.message})` : ""}`,
-          `write it as {"field": value, ...}`,
-          path,
-        ),
-      );
-      if (file === "metadata.json") wo.metadata = null;
-    } else if (file === "metadata.json") wo.metadata = value;
-    return;
-  }
-  const m = IMAGE_NAME.exec(file)?.groups;
-  if (!m) {
+  const isJson = file === "metadata.json" || file === "parameters.json";
+  const image = IMAGE_NAME.exec(file)?.groups;
+  if (!isJson && !image) {
     report.problems.push(
       problem(
         "E_ENTRY_NAME",
@@ -231,7 +235,70 @@ async function checkEntry(
     );
     return;
   }
-  wo.images++;
+  if (image) wo.images++;
+  // sizes as declared, judged before anything is read
+  const declared = entry.uncompressedSize;
+  if (isJson && declared > MAX_JSON_ENTRY) {
+    report.problems.push(
+      problem(
+        "E_JSON_TOO_BIG",
+        `${path}: ${declared} bytes; a ${file} this large is not metadata`,
+        `keep ${file} under ${MAX_JSON_ENTRY} bytes`,
+        path,
+      ),
+    );
+    if (file === "metadata.json") wo.metadata = null;
+    return;
+  }
+  if (image && declared > config.images.maxImageSize) {
+    report.problems.push(
+      problem(
+        "E_IMAGE_TOO_BIG",
+        `${path}: ${declared} bytes, above the ${config.images.maxImageSize}-byte limit for one image`,
+        "re-encode it smaller (wopack pack does that)",
+        path,
+      ),
+    );
+  }
+  let read: EntryRead;
+  try {
+    read = await readEntry(zip, entry, declared <= MAX_WHOLE_ENTRY && (isJson || declared <= config.images.maxImageSize));
+  } catch (err) {
+    report.problems.push(
+      problem("E_ZIP_ENTRY_UNREADABLE", `${path}: cannot be read (${(err as Error).message})`, "make the archive again", path),
+    );
+    return;
+  }
+  if (read.crc !== entry.crc32) {
+    report.problems.push(
+      problem(
+        "E_ZIP_CRC",
+        `${path}: its data does not match its CRC-32; the archive is damaged`,
+        "make or transfer the archive again",
+        path,
+      ),
+    );
+    return;
+  }
+  const data = read.data;
+  if (isJson) {
+    // the same reading as pack's: UTF-8 (a BOM is fine), not absurdly deep
+    const parsed = parseJsonText(data ?? Buffer.alloc(0));
+    const value = "value" in parsed ? parsed.value : undefined;
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      report.problems.push(
+        problem(
+          file === "metadata.json" ? "E_METADATA_NOT_OBJECT" : "E_PARAMETERS_NOT_OBJECT",
+          `${path}: must hold a JSON object${"error" in parsed ? ` (${parsed.error})` : ""}`,
+          `write it as {"field": value, ...}`,
+          path,
+        ),
+      );
+      if (file === "metadata.json") wo.metadata = null;
+    } else if (file === "metadata.json") wo.metadata = value;
+    return;
+  }
+  const m = image!;
   const group = m.group!;
   if (!isTaskGroupName(group)) {
     report.problems.push(
@@ -262,7 +329,7 @@ async function checkEntry(
       );
     } else wo.numbers.set(n, path);
   }
-  const type = sniffImageType(data.subarray(0, SNIFF_BYTES));
+  const type = sniffImageType(read.head.subarray(0, SNIFF_BYTES));
   const ext = m.ext!.toLowerCase() === "png" ? "png" : "jpeg";
   if (type !== "jpeg" && type !== "png") {
     report.problems.push(
@@ -285,16 +352,8 @@ async function checkEntry(
       ),
     );
   }
-  if (data.length > config.images.maxImageSize) {
-    report.problems.push(
-      problem(
-        "E_IMAGE_TOO_BIG",
-        `${path}: ${data.length} bytes, above the ${config.images.maxImageSize}-byte limit for one image`,
-        "re-encode it smaller (wopack pack does that)",
-        path,
-      ),
-    );
-  }
+  // (an image over the size limit was reported above and is not decoded: it is refused either way)
+  if (!data) return;
   const broken = await checkPackableImage(path, type, data, config.images.maxPixels);
   if (broken) report.problems.push(broken);
 }
