@@ -4,6 +4,7 @@ import path from "node:path";
 import exifr from "exifr";
 import sharp from "sharp";
 import { ioError } from "./errors.js";
+import { exifTiffOfItem, heifExifPlace, tiffBlock } from "./images/exif.js";
 import { type ImageType, SNIFF_BYTES, sniffImageType } from "./images/sniff.js";
 import { isIgnoredName } from "./plan/ignore.js";
 import { parseJsonText, readRegularFile } from "./text.js";
@@ -169,21 +170,25 @@ function errorText(err: unknown): string {
   return e?.code ? `${e.code}: ${e.message.replace(/^[A-Z]+: /, "")}` : String((e as Error)?.message ?? e);
 }
 
-/** libvips hands out EXIF with or without the "Exif\0\0" header of a JPEG APP1 segment; exifr wants none. */
-export function tiffBlock(exif: Buffer | undefined): Buffer | undefined {
-  return exif?.subarray(0, 6).toString("latin1") === "Exif\0\0" ? exif.subarray(6) : exif;
-}
-
 // One options object for every call: exifr caches its parsed options in a Map keyed by the object, for
 // ever, so a fresh literal per photo leaked ~12 KB each (120 MB over 10,000 photos).
 // exifr's chunked file reader misses a JPEG's EXIF when other segments (XMP, ICC, comments) come first
 // and push it past the first chunk; a first chunk of 256 KB covers real headers.
 const CAPTURE_DATE = { pick: ["DateTimeOriginal"], reviveValues: false, firstChunkSize: 256 * 1024 };
 
-/** exifr reads JPEG, TIFF, HEIC, AVIF and PNG itself; for WebP, libvips reads the header's EXIF block. */
+/**
+ * exifr reads JPEG, TIFF, AVIF and PNG itself; for WebP, libvips reads the header's EXIF block; for HEIC
+ * we find the Exif item ourselves (exifr rejects the layout libheif-based writers use) and hand exifr
+ * the TIFF block.
+ */
 async function readCaptureDate(file: string, type: ImageType): Promise<string | undefined> {
   try {
-    const source = type === "webp" ? tiffBlock((await sharp(file).metadata()).exif) : file;
+    const source =
+      type === "webp"
+        ? tiffBlock((await sharp(file).metadata()).exif)
+        : type === "heic"
+          ? ((await readHeifExif(file)) ?? file)
+          : file;
     if (!source) return undefined;
     const tags = await exifr.parse(source, CAPTURE_DATE);
     const value: unknown = tags?.DateTimeOriginal;
@@ -203,4 +208,24 @@ export function plausibleExifDate(value: string): string | undefined {
   const [y, mo, d, h, mi, sec] = m.slice(1).map(Number) as [number, number, number, number, number, number];
   const valid = y >= 1900 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h <= 23 && mi <= 59 && sec <= 60;
   return valid ? m[0] : undefined;
+}
+
+const HEIF_HEAD_BYTES = 256 * 1024;
+
+/** The EXIF TIFF block of a HEIF file, read from its meta box and the one extent that holds the item. */
+async function readHeifExif(file: string): Promise<Buffer | undefined> {
+  const fh = await open(file, "r");
+  try {
+    const head = Buffer.alloc(HEIF_HEAD_BYTES);
+    const { bytesRead } = await fh.read(head, 0, head.length, 0);
+    const place = heifExifPlace(head.subarray(0, bytesRead));
+    if (!place) return undefined;
+    if ("data" in place) return exifTiffOfItem(place.data);
+    if (place.length > 1 << 20) return undefined;
+    const payload = Buffer.alloc(place.length);
+    const got = await fh.read(payload, 0, place.length, place.offset);
+    return exifTiffOfItem(payload.subarray(0, got.bytesRead));
+  } finally {
+    await fh.close();
+  }
 }

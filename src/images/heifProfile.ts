@@ -35,13 +35,13 @@ export function heifColour(file: Uint8Array): { icc?: Buffer; nclx?: Nclx } {
   return found;
 }
 
-interface Box {
+export interface Box {
   type: string;
   body: number;
   end: number;
 }
 
-function readBox(buf: Buffer, at: number, limit: number): Box | undefined {
+export function readBox(buf: Buffer, at: number, limit: number): Box | undefined {
   if (at + 8 > limit) return undefined;
   let size = buf.readUInt32BE(at);
   const type = buf.toString("latin1", at + 4, at + 8);
@@ -55,7 +55,7 @@ function readBox(buf: Buffer, at: number, limit: number): Box | undefined {
   return size >= body - at && end <= limit ? { type, body, end } : undefined;
 }
 
-function findBox(buf: Buffer, start: number, end: number, type: string): Box | undefined {
+export function findBox(buf: Buffer, start: number, end: number, type: string): Box | undefined {
   for (let at = start; at < end; ) {
     const box = readBox(buf, at, end);
     if (!box) return undefined;

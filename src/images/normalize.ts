@@ -7,6 +7,7 @@ sharp.cache(false);
 
 import * as bmp from "bmp-ts";
 import { type Problem, problem } from "../errors.js";
+import { heifExif, sanitizeExif, tiffBlock, withExifSegment } from "./exif.js";
 import type { HeicDecoder } from "./heicDecoder.js";
 import { heifColour, type Nclx } from "./heifProfile.js";
 import type { ImageType } from "./sniff.js";
@@ -90,13 +91,17 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
       return { ext: "png", data, crc32: crc32(data), conversion: "png re-encoded without location data", warnings: [] };
     }
     if (located) reasons.push("location data removed");
-    const out = await encodeJpeg(() => sharpFrom(image, settings), settings, located ? input.captureDate : undefined);
+    const exif: ExifPlan = located ? carried(tiffBlock(meta.exif), settings, input.captureDate) : { keep: true };
+    const out = await encodeJpeg(() => sharpFrom(image, settings), settings, exif);
     return result(out, `${type} re-encoded as jpeg: ${reasons.join(", ")}`, []);
   }
 
   const warnings: Problem[] = [];
   let pipeline: () => Sharp;
+  let exif: ExifPlan;
   if (type === "heic") {
+    // (its EXIF orientation must not be applied: the decoder has applied irot/imir, which say the same)
+    exif = carried(heifExif(bytes), settings, input.captureDate);
     const colour = heifColour(bytes);
     const icc = colour.icc ?? (colour.nclx && (await nclxProfile(source, colour.nclx, warnings)));
     const reply = await heic.decode(bytes, settings.maxPixels, input.file, icc ? tiffHeaderSize(4, icc) : 0);
@@ -117,9 +122,11 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
     pipeline = withProfile(reply, icc);
   } else if (type === "bmp") {
     pipeline = decodeBmp(source, bytes, settings);
+    exif = { date: input.captureDate };
   } else {
     pipeline = () => sharpFrom(bytes, settings);
     const meta = await pipeline().metadata();
+    exif = settings.stripGps ? carried(tiffBlock(meta.exif), settings, input.captureDate) : { keep: true };
     checkPixels(source, meta.width, meta.height, settings);
     if ((meta.pages ?? 1) > 1) {
       warnings.push(
@@ -132,9 +139,7 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
       );
     }
   }
-  // HEIC's own orientation (irot) is applied by the decoder; its EXIF orientation must not be applied again.
-  const rebuildExif = type === "heic" || type === "bmp" || settings.stripGps;
-  const out = await encodeJpeg(pipeline, settings, rebuildExif ? (input.captureDate ?? null) : undefined);
+  const out = await encodeJpeg(pipeline, settings, exif);
   return result(out, `${type} converted to jpeg`, warnings);
 }
 
@@ -153,16 +158,28 @@ function sharpFrom(bytes: Buffer, settings: ImageSettings): Sharp {
 }
 
 /**
+ * What EXIF a converted photo carries: the source's as libvips keeps it (orientation reset); a TIFF block
+ * we prepared (sanitizeExif: orientation reset, location removed if asked); or, when the source's cannot
+ * be carried, one holding only the capture date (if known).
+ */
+type ExifPlan = { keep: true } | { tiff: Buffer } | { date: string | undefined };
+
+/** The source's EXIF block prepared for the converted photo, or the date alone when it cannot be used. */
+function carried(tiff: Buffer | undefined, settings: ImageSettings, captureDate: string | undefined): ExifPlan {
+  const clean = tiff && sanitizeExif(tiff, { stripGps: settings.stripGps });
+  return clean ? { tiff: clean } : { date: captureDate };
+}
+
+/**
  * Orientation applied, sRGB, alpha on white; then re-encoded smaller, and if need be downscaled, until it
- * fits the size ceiling. EXIF: the source's kept (orientation reset) when `captureDate` is undefined,
- * else rebuilt holding only the capture date (null: none), which drops location data too.
+ * fits the size ceiling, with the EXIF that `exif` says.
  * `pipeline` makes a fresh sharp pipeline over the decoded image each time it is called (sharp's clone()
  * would copy the whole input: 36 MB for a 12 MP photo decoded to raw pixels).
  */
 async function encodeJpeg(
   pipeline: () => Sharp,
   settings: ImageSettings,
-  captureDate?: string | null,
+  exif: ExifPlan,
 ): Promise<{ data: Buffer; note?: string }> {
   const prepared = () => {
     const p = pipeline().autoOrient().flatten({ background: "#ffffff" }).toColourspace("srgb");
@@ -171,8 +188,12 @@ async function encodeJpeg(
       : p;
   };
   const withMeta = (s: Sharp) =>
-    captureDate === undefined ? s.keepExif() : captureDate ? s.withExif({ IFD2: { DateTimeOriginal: captureDate } }) : s;
-  const first = await withMeta(prepared()).jpeg({ quality: settings.quality }).toBuffer();
+    "keep" in exif ? s.keepExif() : "date" in exif && exif.date ? s.withExif({ IFD2: { DateTimeOriginal: exif.date } }) : s;
+  const encode = async (s: Sharp) => {
+    const jpeg = await withMeta(s).jpeg({ quality: settings.quality }).toBuffer();
+    return "tiff" in exif ? withExifSegment(jpeg, exif.tiff) : jpeg;
+  };
+  const first = await encode(prepared());
   if (first.length <= settings.maxImageSize) return { data: first };
 
   const { data: raw, info } = await prepared().raw().toBuffer({ resolveWithObject: true });
@@ -180,7 +201,8 @@ async function encodeJpeg(
   let [width, quality, size] = [info.width, Math.min(settings.quality, 80), first.length];
   for (let attempt = 0; attempt < 12; attempt++) {
     if (attempt > 0) width = Math.max(1, Math.floor(width * Math.min(0.9, Math.sqrt(settings.maxImageSize / size) * 0.95)));
-    const out = await withMeta(sharp(raw, rawInput).resize({ width })).jpeg({ quality }).toBuffer();
+    const jpeg = await withMeta(sharp(raw, rawInput).resize({ width })).jpeg({ quality }).toBuffer();
+    const out = "tiff" in exif ? withExifSegment(jpeg, exif.tiff) : jpeg;
     size = out.length;
     if (size <= settings.maxImageSize) {
       const scaled = width < info.width ? `, downscaled to ${width} px wide` : "";
