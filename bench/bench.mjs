@@ -68,7 +68,8 @@ function photo(seed, width = W, height = H) {
 }
 
 async function buildCorpus() {
-  const jpegDir = path.join(corpus, `passthrough-${PHOTOS}`);
+  // (v2: the comment segments of v1 declared one byte fewer than they held)
+  const jpegDir = path.join(corpus, `passthrough-v2-${PHOTOS}`);
   if (!existsSync(jpegDir)) {
     console.error(`building ${PHOTOS} 12 MP JPEGs ...`);
     const base = await photo(1).jpeg({ quality: 92 }).toBuffer();
@@ -76,7 +77,8 @@ async function buildCorpus() {
       const dir = path.join(jpegDir, `WO_${String(Math.floor(i / 10)).padStart(5, "0")}`, "meter_reading");
       mkdirSync(dir, { recursive: true });
       // distinct bytes per file (a different comment segment), same decode cost
-      const comment = Buffer.from(`\xff\xfe\x00\x0aphoto${String(i).padStart(4, "0")}`, "latin1");
+      const text = Buffer.from(`photo${String(i).padStart(6, "0")}`, "latin1");
+      const comment = Buffer.concat([Buffer.from([0xff, 0xfe, 0, 2 + text.length]), text]);
       writeFileSync(path.join(dir, `IMG_${i}.jpg`), Buffer.concat([base.subarray(0, 2), comment, base.subarray(2)]));
     }
   }

@@ -7,7 +7,7 @@ import type { ZipEntrySource } from "./archive/write.js";
 import { entryOverhead } from "./archive/zip.js";
 import { ioError, type Problem, WopackError } from "./errors.js";
 import type { HeicDecoder } from "./images/heicDecoder.js";
-import { checkAsIs, normalizeImage } from "./images/normalize.js";
+import { checkAsIs, jpegScanStart, normalizeImage } from "./images/normalize.js";
 import type { Logger, PackedEntry, PackOptions, PackResult, Progress } from "./pack.js";
 import { internalProblem, type PlannedPhoto, type PlannedWorkOrder, type RefusedWorkOrder } from "./plan/plan.js";
 
@@ -64,6 +64,7 @@ type PhotoOutcome =
         conversion?: string;
         warnings: Problem[];
         unchangedSince?: { size: number; mtimeMs: number };
+        jpegScanFrom?: number;
       };
     };
 
@@ -115,7 +116,18 @@ async function normalizeOrCopy(photo: PlannedPhoto, ctx: RunContext, spool: stri
       if (verdict !== "copy") return { photo, problem: verdict };
       const ext = photo.type === "jpeg" ? "jpg" : "png";
       const unchangedSince = { size: ends.size, mtimeMs: ends.mtimeMs };
-      return { photo, normalized: { ext, file: photo.abs, size: ends.size, warnings: [], unchangedSince } };
+      const scanFrom = photo.type === "jpeg" ? jpegScanStart(ends.head) : undefined;
+      return {
+        photo,
+        normalized: {
+          ext,
+          file: photo.abs,
+          size: ends.size,
+          warnings: [],
+          unchangedSince,
+          ...(scanFrom === undefined ? {} : { jpegScanFrom: scanFrom }),
+        },
+      };
     }
   }
   let bytes: Buffer;
@@ -224,6 +236,7 @@ async function prepareUnguarded(
       size: n.size,
       ...(n.crc32 === undefined ? {} : { crc32: n.crc32 }),
       ...(n.unchangedSince ? { unchangedSince: n.unchangedSince } : {}),
+      ...(n.jpegScanFrom === undefined ? {} : { jpegScanFrom: n.jpegScanFrom }),
     });
     report.push({ entry: name, source: photo.source, bytes: n.size, ...(n.conversion ? { conversion: n.conversion } : {}) });
     warnings.push(...n.warnings);

@@ -18,6 +18,7 @@ import {
 } from "./commit.js";
 import { ioError, WopackError } from "./errors.js";
 import { runHook } from "./hook.js";
+import { trailerNote } from "./images/normalize.js";
 import { exists, planMoves } from "./moves.js";
 import { type ArchiveReport, leftBehindWarnings, type PackedWorkOrder, type PackResult } from "./pack.js";
 import type { Plan, PlannedWorkOrder, RefusedWorkOrder } from "./plan/plan.js";
@@ -230,6 +231,11 @@ async function commitArchive(
   const moveTo = ctx.moveTo ? path.resolve(ctx.moveTo) : undefined;
   const workOrders: PackedWorkOrder[] = [];
   for (const p of batch) {
+    // a JPEG the writer cut at its real end: the report says so, as for one cut while it was checked
+    for (const e of p.entries) {
+      const r = e.trimmed ? p.report.find((x) => x.entry === e.name) : undefined;
+      if (r && e.trimmed) Object.assign(r, { bytes: e.size, conversion: trailerNote(e.trimmed) });
+    }
     const moves = moveTo ? (await planMoves(p.wo, ctx.staging, moveTo)).moves : undefined;
     workOrders.push({
       id: p.wo.id,

@@ -18,6 +18,13 @@ export interface ZipEntrySource {
   size: number;
   /** for a file: its size and mtime when it was checked; a file that changed since fails the archive */
   unchangedSince?: { size: number; mtimeMs: number };
+  /**
+   * For a JPEG copied as is: where its first scan starts. The writer ends the entry at the image's real
+   * end when data other than zero padding follows it, and sets `trimmed` (and `size`, `crc32`).
+   */
+  jpegScanFrom?: number;
+  /** bytes the writer left out after the image's end */
+  trimmed?: number;
 }
 
 /**
@@ -34,9 +41,21 @@ export async function writeZip(
   try {
     for await (const entry of entries) {
       if (entry.data) await zip.addBuffer(entry.name, entry.data, entry.crc32 ?? crc32(entry.data), entry.store);
-      else if (entry.store)
-        entry.crc32 = await zip.addFile(entry.name, entry.file!, entry.size, entry.crc32, entry.unchangedSince);
-      else throw new Error(`${entry.name}: a file source must be stored`);
+      else if (entry.store) {
+        const added = await zip.addFile(
+          entry.name,
+          entry.file!,
+          entry.size,
+          entry.crc32,
+          entry.unchangedSince,
+          entry.jpegScanFrom,
+        );
+        entry.crc32 = added.crc32;
+        if (added.size < entry.size) {
+          entry.trimmed = (entry.trimmed ?? 0) + entry.size - added.size;
+          entry.size = added.size;
+        }
+      } else throw new Error(`${entry.name}: a file source must be stored`);
     }
     return await zip.finish();
   } catch (err) {

@@ -24,6 +24,7 @@ const DOS_TIME = 0;
 const DOS_DATE = (0 << 9) | (1 << 5) | 1;
 const FILE_MODE = 0o100644;
 const COPY_CHUNK = 1024 * 1024;
+const EOI = Buffer.from([0xff, 0xd9]);
 /** Start flushing to disk every this many bytes, so that the final fsync has little left to wait for. */
 const SYNC_EVERY = 64 * 1024 * 1024;
 
@@ -59,6 +60,8 @@ export class ZipWriter {
   private unsynced = 0;
   private syncing: Promise<void> | undefined;
   private syncFailure: unknown;
+  /** an entry was cut short after more of it was written */
+  private rewound = false;
   /** reused by every copy (they run one at a time): fresh megabytes per photo cost page faults */
   private readonly buffers = [Buffer.allocUnsafe(COPY_CHUNK), Buffer.allocUnsafe(COPY_CHUNK)];
 
@@ -88,27 +91,38 @@ export class ZipWriter {
     size: number,
     knownCrc?: number,
     unchangedSince?: { size: number; mtimeMs: number },
-  ): Promise<number> {
+    jpegScanFrom?: number,
+  ): Promise<{ crc32: number; size: number }> {
     const header = this.begin(name, 0, knownCrc ?? 0, size, size);
     const entry = this.entries[this.entries.length - 1]!;
     await this.write(header);
     const src = await open(file, "r");
     try {
-      const computed = await this.copy(src, name, file, size);
+      // (a JPEG is only cut where its sizes sit in the local header itself: below 4 GiB, no ZIP64 extra)
+      const scanFrom = size < MAX32 ? jpegScanFrom : undefined;
+      const copied = await this.copy(src, name, file, size, scanFrom);
       if (unchangedSince) {
         const now = await src.stat();
         if (now.size !== unchangedSince.size || now.mtimeMs !== unchangedSince.mtimeMs) {
           throw new SourceChangedError(name, file);
         }
       }
-      if (knownCrc === undefined) {
-        entry.crc32 = computed;
-        const patch = Buffer.alloc(4);
-        patch.writeUInt32LE(computed, 0);
+      const patch = Buffer.alloc(12);
+      if (copied.size < size) {
+        // what followed the image is not in the entry: its header says so
+        entry.size = entry.compressedSize = copied.size;
+        patch.writeUInt32LE(copied.crc, 0);
+        patch.writeUInt32LE(copied.size, 4);
+        patch.writeUInt32LE(copied.size, 8);
+        entry.crc32 = copied.crc;
+        await this.fh.write(patch, 0, 12, entry.offset + 14);
+      } else if (knownCrc === undefined) {
+        entry.crc32 = copied.crc;
+        patch.writeUInt32LE(copied.crc, 0);
         await this.fh.write(patch, 0, 4, entry.offset + 14);
       }
-      this.onSettled?.(this.offset, { name, start: this.offset - size, end: this.offset, crc32: entry.crc32 });
-      return entry.crc32;
+      this.onSettled?.(this.offset, { name, start: this.offset - copied.size, end: this.offset, crc32: entry.crc32 });
+      return { crc32: entry.crc32, size: copied.size };
     } finally {
       await src.close();
     }
@@ -153,6 +167,8 @@ export class ZipWriter {
     end.writeUInt32LE(Math.min(cdSize, MAX32), 12);
     end.writeUInt32LE(Math.min(cdStart, MAX32), 16);
     await this.write(end);
+    // an entry cut short may have left bytes past what is now the end
+    if (this.rewound) await this.fh.truncate(this.offset);
     await this.syncing;
     if (this.syncFailure) throw this.syncFailure;
     await this.fh.sync();
@@ -193,23 +209,57 @@ export class ZipWriter {
     return Buffer.concat([h, entry.name, extra]);
   }
 
-  /** Copies `size` bytes, reading the next chunk while the last one is written; returns their CRC-32. */
-  private async copy(src: FileHandle, name: string, file: string, size: number): Promise<number> {
+  /**
+   * Copies `size` bytes, reading the next chunk while the last one is written; returns their CRC-32. With
+   * `scanFrom` (a JPEG's first scan), the copy ends at the image's real end when anything but zero
+   * padding follows it (a payload appended to the photo): scan data cannot hold FF D9, so the first one
+   * from there is the end. The bytes are searched as they pass: no second read of the file.
+   */
+  private async copy(
+    src: FileHandle,
+    name: string,
+    file: string,
+    size: number,
+    scanFrom?: number,
+  ): Promise<{ crc: number; size: number }> {
     let buffers = this.buffers;
     let done = 0;
     let crc = 0;
+    const start = this.offset;
+    let imageEnd = -1;
+    let crcAtEnd = 0;
+    let lastByte = -1;
     let reading = src.read(buffers[0]!, 0, Math.min(COPY_CHUNK, size), 0);
     while (done < size) {
       const { bytesRead } = await reading;
       if (bytesRead === 0) throw new SourceChangedError(name, file);
       const chunk = buffers[0]!.subarray(0, bytesRead);
+      const pos = done;
+      if (scanFrom !== undefined) {
+        if (imageEnd < 0) {
+          const across = lastByte === 0xff && chunk[0] === 0xd9 && pos - 1 >= scanFrom;
+          const at = across ? -1 : chunk.indexOf(EOI, Math.max(0, scanFrom - pos));
+          if (across || at >= 0) {
+            imageEnd = across ? pos + 1 : pos + at + 2;
+            // (only needed if the entry is cut there: not for the usual photo, whose EOI is its last bytes)
+            if (imageEnd < size) crcAtEnd = crc32(chunk.subarray(0, imageEnd - pos), crc);
+          }
+        }
+        lastByte = chunk[chunk.length - 1]!;
+        if (imageEnd >= 0 && chunk.subarray(Math.max(0, imageEnd - pos)).some((b) => b !== 0)) {
+          if (imageEnd > pos) await this.write(chunk.subarray(0, imageEnd - pos));
+          this.offset = start + imageEnd; // (zero padding written past the end is written over, or cut at finish)
+          this.rewound = true;
+          return { crc: crcAtEnd >>> 0, size: imageEnd };
+        }
+      }
       crc = crc32(chunk, crc);
       done += bytesRead;
       buffers = [buffers[1]!, buffers[0]!];
       if (done < size) reading = src.read(buffers[0]!, 0, Math.min(COPY_CHUNK, size - done), done);
       await this.write(chunk);
     }
-    return crc >>> 0;
+    return { crc: crc >>> 0, size };
   }
 
   private async write(data: Buffer): Promise<void> {

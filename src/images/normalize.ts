@@ -79,9 +79,7 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
         ext: type === "jpeg" ? "jpg" : "png",
         data: image,
         crc32: crc32(image),
-        ...(trimmed
-          ? { conversion: `jpeg copied without the ${trimmed} bytes after its end (a motion-photo video or another trailer)` }
-          : {}),
+        ...(trimmed ? { conversion: trailerNote(trimmed) } : {}),
         warnings: [],
       };
     }
@@ -378,9 +376,10 @@ export async function checkAsIs(
   settings: ImageSettings,
 ): Promise<"copy" | "full" | Problem> {
   try {
-    // A JPEG that does not end with its EOI may carry a trailer (a motion photo's video): the full path
-    // finds the image's real end.
-    if (type === "jpeg" && !endsWithEoi(ends.tail)) return "full";
+    // A JPEG that does not end with its EOI may carry a trailer (a motion photo's video): the full path cuts
+    // it off at the image's real end. One that does may too (an appended payload ending in FF D9): the
+    // archive writer finds the real end while it copies, from the first scan (jpegScanStart).
+    if (type === "jpeg" && (!endsWithEoi(ends.tail) || jpegScanStart(ends.head) === undefined)) return "full";
     checkIntegrity(source, type, ends.tail);
     const meta = await sharp(ends.head, { limitInputPixels: false })
       .metadata()
@@ -434,21 +433,41 @@ function endsWithEoi(bytes: Buffer): boolean {
  * is found (then it is truncated, and the integrity check says so).
  */
 export function withoutTrailer(jpeg: Buffer): Buffer {
-  let at = 2;
-  while (at + 4 <= jpeg.length && jpeg[at] === 0xff) {
-    const marker = jpeg[at + 1]!;
-    if (marker === 0xda) break; // start of scan
-    if (marker === 0xff) at += 1;
-    else if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) at += 2;
-    else at += 2 + jpeg.readUInt16BE(at + 2);
-  }
-  const eoi = jpeg.indexOf(EOI, at);
+  const eoi = jpeg.indexOf(EOI, walkToScan(jpeg).at);
   if (eoi < 0) return jpeg;
   const end = eoi + 2;
   return jpeg.subarray(end).some((b) => b !== 0) ? jpeg.subarray(0, end) : jpeg;
 }
 
 const EOI = Buffer.from([0xff, 0xd9]);
+
+/** Where a JPEG's first scan starts, when its markers lead there within `head`. */
+export function jpegScanStart(head: Buffer): number | undefined {
+  const { at, found } = walkToScan(head);
+  return found ? at : undefined;
+}
+
+/** How a JPEG's trailer is reported, wherever it is cut off. */
+export function trailerNote(bytes: number): string {
+  return `jpeg copied without the ${bytes} bytes after its end (a motion-photo video or another trailer)`;
+}
+
+/**
+ * Walks a JPEG's markers to its first scan (SOS): where it starts, or where the walk had to stop (the
+ * bytes end, or no marker is where one should be). An EOI is searched for from there: the segments before
+ * it (an EXIF thumbnail, say) may hold FF D9 of their own.
+ */
+function walkToScan(jpeg: Buffer): { at: number; found: boolean } {
+  let at = 2;
+  while (at + 4 <= jpeg.length && jpeg[at] === 0xff) {
+    const marker = jpeg[at + 1]!;
+    if (marker === 0xda) return { at, found: true };
+    if (marker === 0xff) at += 1;
+    else if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) at += 2;
+    else at += 2 + jpeg.readUInt16BE(at + 2);
+  }
+  return { at, found: false };
+}
 
 function checkIntegrity(source: string, type: "jpeg" | "png", bytes: Buffer): void {
   if (type === "jpeg") {
