@@ -167,9 +167,8 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Writes a file so that readers see the old content or the whole new one, never part of it. */
-export async function writeFileAtomic(file: string, content: string, tmpFolder: string): Promise<void> {
-  const tmp = path.join(tmpFolder, `${path.basename(file)}.${process.pid}.tmp`);
+/** Writes `content` to `tmp` and flushes it to disk: the first half of putting a file in place whole. */
+async function writeSynced(tmp: string, content: string): Promise<void> {
   const fh = await open(tmp, "w");
   try {
     await fh.writeFile(content);
@@ -177,19 +176,19 @@ export async function writeFileAtomic(file: string, content: string, tmpFolder: 
   } finally {
     await fh.close();
   }
+}
+
+/** Writes a file so that readers see the old content or the whole new one, never part of it. */
+export async function writeFileAtomic(file: string, content: string, tmpFolder: string): Promise<void> {
+  const tmp = path.join(tmpFolder, `${path.basename(file)}.${process.pid}.tmp`);
+  await writeSynced(tmp, content);
   await rename(tmp, file);
 }
 
 /** Writes a new file under a name that must not exist yet (whole or not at all); false when it exists. */
 export async function writeFileNoClobber(file: string, content: string, tmpFolder: string): Promise<boolean> {
   const tmp = path.join(tmpFolder, `${path.basename(file)}.${process.pid}.new`);
-  const fh = await open(tmp, "w");
-  try {
-    await fh.writeFile(content);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+  await writeSynced(tmp, content);
   const done = await publishNoClobber(tmp, file).catch(async (err) => {
     await rm(tmp, { force: true });
     throw err;
