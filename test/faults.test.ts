@@ -222,7 +222,7 @@ describe("the lock on --out (§8)", () => {
 
 describe("a photo that changes while its archive is written (§8)", () => {
   it("leaves its work order pending and commits the others; the next run packs it as it is then", async () => {
-    const { pack } = await import("../src/pack.js");
+    const { pack } = await import("../src/run/pack.js");
     const { parseConfig } = await import("../src/config/load.js");
     const ws = await workspace();
     const photo = await noiseJpeg(400, 300);
@@ -254,7 +254,7 @@ describe("a photo that changes while its archive is written (§8)", () => {
   });
 
   it("the same when the change is found early, while later work orders are still being added", async () => {
-    const { pack } = await import("../src/pack.js");
+    const { pack } = await import("../src/run/pack.js");
     const { parseConfig } = await import("../src/config/load.js");
     const ws = await workspace();
     const photo = await noiseJpeg(400, 300);

@@ -1,6 +1,6 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { tiffHeaderSize, uncompressedTiff } from "../src/images/normalize.js";
+import { tiffHeaderSize, uncompressedTiff } from "../src/convert/normalize.js";
 
 describe("decoded pixels wrapped with their ICC profile (uncompressedTiff)", () => {
   const profile = async (name: string) =>

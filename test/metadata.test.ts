@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config/load.js";
 import type { ConfigInput } from "../src/config/schema.js";
 import { coerceValue, type MetadataInput, resolveMetadata } from "../src/plan/metadata.js";
-import { loadSidecar } from "../src/sidecar.js";
+import { loadSidecar } from "../src/scan/sidecar.js";
 import { tempDir } from "./helpers.js";
 
 describe("coercion (§6)", () => {

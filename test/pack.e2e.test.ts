@@ -5,7 +5,7 @@ import path from "node:path";
 import exifr from "exifr";
 import sharp, { type Sharp } from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
-import { tiffBlock } from "../src/images/exif.js";
+import { tiffBlock } from "../src/convert/exif.js";
 // @ts-expect-error plain JS module shared with scripts/make-fixtures.sh
 import { COLOURS, quadrantPixels, quadrants } from "./fixtures/quadrants.mjs";
 import {

@@ -7,7 +7,7 @@ import path from "node:path";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config/load.js";
-import { pack } from "../src/pack.js";
+import { pack } from "../src/run/pack.js";
 import { archivesIn, BIN, noiseJpeg, put, readZip, snapshot, wopack, workspace } from "./helpers.js";
 
 const smallJpeg = () =>

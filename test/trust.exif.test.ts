@@ -7,7 +7,7 @@ import path from "node:path";
 import fc from "fast-check";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { heifExif, sanitizeExif } from "../src/images/exif.js";
+import { heifExif, sanitizeExif } from "../src/convert/exif.js";
 import { archivesIn, put, ROOT, readZip, tempDir, wopack, workspace } from "./helpers.js";
 
 const haveTools = spawnSync("heif-enc", ["--version"]).status !== null && spawnSync("exiftool", ["-ver"]).status === 0;

@@ -5,7 +5,7 @@ import path from "node:path";
 import fc from "fast-check";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { checkFolders, isInside } from "../src/folders.js";
+import { checkFolders, isInside } from "../src/run/folders.js";
 import { archivesIn, put, snapshot, tempDir, wopack, workspace } from "./helpers.js";
 import { Watcher } from "./watcher.js";
 

@@ -5,7 +5,7 @@ import path from "node:path";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config/load.js";
-import { pack } from "../src/pack.js";
+import { pack } from "../src/run/pack.js";
 import { archivesIn, put, readZip, wopack, workspace } from "./helpers.js";
 
 /** pack in this process (a CLI start per case would make the table slow), with the ledger's warnings */

@@ -8,7 +8,7 @@ import { hostname } from "node:os";
 import path from "node:path";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { holderAlive, processStartTicks } from "../src/lock.js";
+import { holderAlive, processStartTicks } from "../src/commit/lock.js";
 import { archivesIn, put, ROOT, tempDir, wopack, workspace } from "./helpers.js";
 
 const bootId = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
@@ -43,7 +43,7 @@ describe("who holds the lock (§8)", () => {
 async function race(n: number, out: string): Promise<{ pid: number; from: number; to: number }[]> {
   const go = Date.now() + 1500;
   const script = `
-    const { acquireLock } = await import(${JSON.stringify(path.join(ROOT, "dist/lock.js"))});
+    const { acquireLock } = await import(${JSON.stringify(path.join(ROOT, "dist/commit/lock.js"))});
     const { appendFileSync } = await import("node:fs");
     const out = ${JSON.stringify(out)};
     await new Promise((r) => setTimeout(r, ${go} - Date.now()));

@@ -1,20 +1,8 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { open, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import {
-  archivesIn,
-  BIN,
-  FIXTURES,
-  noiseJpeg,
-  put,
-  readZip,
-  sha256,
-  waitFor,
-  waitForPartialArchive,
-  workspace,
-} from "./helpers.js";
+import { archivesIn, FIXTURES, noiseJpeg, put, readZip, sha256, waitFor, waitForPartialArchive, workspace } from "./helpers.js";
 import { Watcher } from "./watcher.js";
 
 const jpeg = (colour: string, size = 48) =>

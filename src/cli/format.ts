@@ -1,6 +1,6 @@
-import type { Problem } from "../errors.js";
-import type { PackResult } from "../pack.js";
-import type { ValidationReport } from "../validate.js";
+import type { Problem } from "../core/errors.js";
+import type { PackResult } from "../run/pack.js";
+import type { ValidationReport } from "../validate/validate.js";
 
 function mb(bytes: number): string {
   return `${(bytes / 1e6).toFixed(1)} MB`;

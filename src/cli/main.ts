@@ -1,15 +1,15 @@
 import { readFileSync } from "node:fs";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
+import { splitCommand } from "../commit/hook.js";
 import { initConfig } from "../config/init.js";
 import { loadConfig } from "../config/load.js";
 import { type Config, type Flags, flagsSchema } from "../config/schema.js";
-import { WopackError } from "../errors.js";
-import { splitCommand } from "../hook.js";
-import { heicDecoderName } from "../images/heicDecoder.js";
-import { type Logger, pack } from "../pack.js";
-import { validate } from "../validate.js";
-import { type WatchEvent, watch } from "../watch/watch.js";
+import { heicDecoderName } from "../convert/heicDecoder.js";
+import { WopackError } from "../core/errors.js";
+import { type Logger, pack } from "../run/pack.js";
+import { type WatchEvent, watch } from "../run/watch.js";
+import { validate } from "../validate/validate.js";
 import { formatPackResult, formatValidation } from "./format.js";
 import { progressBar } from "./progress.js";
 

@@ -1,7 +1,7 @@
 import { access, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { ioError, WopackError } from "../errors.js";
+import { ioError, WopackError } from "../core/errors.js";
 import { CONFIG_FILE_NAME } from "./load.js";
 
 /** The JSON Schema shipped in the package (written by `npm run build`). */

@@ -1,8 +1,8 @@
 import path from "node:path";
 import { type ParseError, parse as parseJsonc, printParseErrorCode } from "jsonc-parser";
 import type { z } from "zod";
-import { WopackError } from "../errors.js";
-import { decodeUtf8, readRegularFile } from "../text.js";
+import { WopackError } from "../core/errors.js";
+import { decodeUtf8, readRegularFile } from "../core/text.js";
 import { type Config, configSchema } from "./schema.js";
 
 export const CONFIG_FILE_NAME = "wopack.config.json";

@@ -1,7 +1,7 @@
 import type { Config, MetadataField } from "../config/schema.js";
-import { type Problem, problem } from "../errors.js";
-import { own, setOwn } from "../own.js";
-import { nearest } from "./names.js";
+import { type Problem, problem } from "../core/errors.js";
+import { own, setOwn } from "../core/own.js";
+import { nearest } from "../spec/names.js";
 
 export type FieldType = "text" | "number" | "boolean";
 export type MetadataValue = string | number | boolean | null;

@@ -1,13 +1,13 @@
 import { createHash } from "node:crypto";
+import type { FileStamp } from "../commit/moves.js";
 import { CONFIG_FILE_NAME } from "../config/load.js";
 import type { Config } from "../config/schema.js";
-import { type Problem, problem } from "../errors.js";
-import type { ImageType } from "../images/sniff.js";
-import type { FileStamp } from "../moves.js";
-import type { FileFacts, ScannedEntry, StagingScan } from "../scan.js";
-import { isIgnoredName } from "./ignore.js";
+import type { ImageType } from "../convert/sniff.js";
+import { type Problem, problem } from "../core/errors.js";
+import type { FileFacts, ScannedEntry, StagingScan } from "../scan/scan.js";
+import { isIgnoredName } from "../spec/ignore.js";
+import { isWorkOrderId, MAX_ORDER, naturalCompare, splitOrderSuffix, stemOf } from "../spec/names.js";
 import { type MetadataValue, resolveMetadata, type SidecarRow } from "./metadata.js";
-import { isWorkOrderId, MAX_ORDER, naturalCompare, splitOrderSuffix, stemOf } from "./names.js";
 import { resolveTaskGroup } from "./taskGroup.js";
 
 export interface PlanOptions {

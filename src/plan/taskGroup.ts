@@ -1,7 +1,7 @@
 import type { Config } from "../config/schema.js";
-import { type Problem, problem } from "../errors.js";
-import { own } from "../own.js";
-import { isTaskGroupName, nearest } from "./names.js";
+import { type Problem, problem } from "../core/errors.js";
+import { own } from "../core/own.js";
+import { isTaskGroupName, nearest } from "../spec/names.js";
 
 /**
  * §3: the sub-folder name or the loose file's stem (without "-N"), mapped through `aliases`; a loose

@@ -1,13 +1,13 @@
 import { crc32 } from "node:zlib";
 import yauzl from "yauzl";
 import type { Config } from "../config/schema.js";
-import { type Problem, problem } from "../errors.js";
-import { checkPackableImage } from "../images/normalize.js";
-import { SNIFF_BYTES, sniffImageType } from "../images/sniff.js";
-import { own } from "../own.js";
+import { checkPackableImage } from "../convert/normalize.js";
+import { SNIFF_BYTES, sniffImageType } from "../convert/sniff.js";
+import { type Problem, problem } from "../core/errors.js";
+import { own } from "../core/own.js";
+import { parseJsonText } from "../core/text.js";
 import { coerceValue } from "../plan/metadata.js";
-import { isTaskGroupName, isWorkOrderId, nearest } from "../plan/names.js";
-import { parseJsonText } from "../text.js";
+import { isTaskGroupName, isWorkOrderId, nearest } from "../spec/names.js";
 
 export interface ValidationReport {
   target: string;

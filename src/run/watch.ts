@@ -2,17 +2,17 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { watch as watchFiles } from "chokidar";
-import { decodingDir, stateDir, writeFileAtomic } from "../commit.js";
-import { ioError, WopackError } from "../errors.js";
-import { checkFolders } from "../folders.js";
-import { createHeicDecoder } from "../images/heicDecoder.js";
-import { moveItem, planMoves } from "../moves.js";
-import { openOutput, type PackOptions, type PackResult, packOnce, type RefusedReport, silentLogger } from "../pack.js";
-import { isIgnoredName } from "../plan/ignore.js";
+import { decodingDir, stateDir, writeFileAtomic } from "../commit/commit.js";
+import { moveItem, planMoves } from "../commit/moves.js";
+import { createHeicDecoder } from "../convert/heicDecoder.js";
+import { ioError, WopackError } from "../core/errors.js";
 import { groupStaging } from "../plan/plan.js";
-import { scanStaging } from "../scan.js";
-import { loadSidecar } from "../sidecar.js";
-import { Readiness } from "./readiness.js";
+import { Readiness } from "../plan/readiness.js";
+import { scanStaging } from "../scan/scan.js";
+import { loadSidecar } from "../scan/sidecar.js";
+import { isIgnoredName } from "../spec/ignore.js";
+import { checkFolders } from "./folders.js";
+import { openOutput, type PackOptions, type PackResult, packOnce, type RefusedReport, silentLogger } from "./pack.js";
 
 export interface WatchEvent {
   event: "started" | "ready" | "packed" | "planned" | "refused" | "warning" | "error" | "stopped";

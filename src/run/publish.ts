@@ -1,9 +1,9 @@
 // Archives out of prepared work orders: streamed, split, verified, committed, sources moved.
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
-import { StreamingArchive } from "./archive/stream.js";
-import { verifyZip } from "./archive/verify.js";
-import { SourceChangedError } from "./archive/zip.js";
+import { StreamingArchive } from "../archive/stream.js";
+import { verifyZip } from "../archive/verify.js";
+import { SourceChangedError } from "../archive/zip.js";
 import {
   appendLedger,
   faultPoint,
@@ -15,14 +15,14 @@ import {
   syncDir,
   tmpDir,
   writeFileNoClobber,
-} from "./commit.js";
-import { ioError, WopackError } from "./errors.js";
-import { runHook } from "./hook.js";
-import { trailerNote } from "./images/normalize.js";
-import { exists, planMoves } from "./moves.js";
+} from "../commit/commit.js";
+import { runHook } from "../commit/hook.js";
+import { exists, planMoves } from "../commit/moves.js";
+import { trailerNote } from "../convert/normalize.js";
+import { ioError, WopackError } from "../core/errors.js";
+import type { Plan, PlannedWorkOrder, RefusedWorkOrder } from "../plan/plan.js";
+import { type Prepared, prepareWorkOrder, type RunContext, type Unsettled } from "../prepare/prepare.js";
 import { type ArchiveReport, leftBehindWarnings, type PackedWorkOrder, type PackResult } from "./pack.js";
-import type { Plan, PlannedWorkOrder, RefusedWorkOrder } from "./plan/plan.js";
-import { type Prepared, prepareWorkOrder, type RunContext, type Unsettled } from "./prepare.js";
 
 /**
  * How many photos may be prepared ahead of the work order being written. Passthrough photos cost only a

@@ -1,6 +1,6 @@
 import { realpath } from "node:fs/promises";
 import path from "node:path";
-import { WopackError } from "./errors.js";
+import { WopackError } from "../core/errors.js";
 
 /**
  * A path with its symlinks resolved, for the part that exists (an --out made on first use does not yet):

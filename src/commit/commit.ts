@@ -1,6 +1,6 @@
 import { link, open, readdir, readFile, rename, rm, unlink } from "node:fs/promises";
 import path from "node:path";
-import { ioError, type Problem, problem } from "./errors.js";
+import { ioError, type Problem, problem } from "../core/errors.js";
 import { exists, type LeftBehind, type MoveItem, moveItem } from "./moves.js";
 
 /** wopack's own state inside --out: the lock, the ledger and unfinished temporary files. */

@@ -1,12 +1,12 @@
 import type { Stats } from "node:fs";
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { type ValidationReport, validateArchive } from "./archive/validate.js";
-import type { Config } from "./config/schema.js";
-import { ioError, WopackError } from "./errors.js";
-import { pack } from "./pack.js";
+import type { Config } from "../config/schema.js";
+import { ioError, WopackError } from "../core/errors.js";
+import { pack } from "../run/pack.js";
+import { type ValidationReport, validateArchive } from "./archive.js";
 
-export type { ValidationReport } from "./archive/validate.js";
+export type { ValidationReport } from "./archive.js";
 
 export interface ValidateOptions {
   config: Config;

@@ -6,7 +6,7 @@ import sharp, { type Sharp } from "sharp";
 sharp.cache(false);
 
 import * as bmp from "bmp-ts";
-import { type Problem, problem } from "../errors.js";
+import { type Problem, problem } from "../core/errors.js";
 import { heifExif, sanitizeExif, tiffBlock, withExifSegment } from "./exif.js";
 import type { HeicDecoder } from "./heicDecoder.js";
 import { heifColour, type Nclx } from "./heifProfile.js";

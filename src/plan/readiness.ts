@@ -1,4 +1,4 @@
-import { hasReadyMarker, packableOf, stabilitySignature, type WorkOrderGroup } from "../plan/plan.js";
+import { hasReadyMarker, packableOf, stabilitySignature, type WorkOrderGroup } from "./plan.js";
 
 interface Seen {
   signature: string;

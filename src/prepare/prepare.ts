@@ -3,13 +3,13 @@ import { mkdir, open, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { crc32 } from "node:zlib";
 import type pLimit from "p-limit";
-import type { ZipEntrySource } from "./archive/write.js";
-import { entryOverhead } from "./archive/zip.js";
-import { ioError, type Problem, WopackError } from "./errors.js";
-import type { HeicDecoder } from "./images/heicDecoder.js";
-import { checkAsIs, jpegScanStart, normalizeImage } from "./images/normalize.js";
-import type { Logger, PackedEntry, PackOptions, PackResult, Progress } from "./pack.js";
-import { internalProblem, type PlannedPhoto, type PlannedWorkOrder, type RefusedWorkOrder } from "./plan/plan.js";
+import type { ZipEntrySource } from "../archive/write.js";
+import { entryOverhead } from "../archive/zip.js";
+import type { HeicDecoder } from "../convert/heicDecoder.js";
+import { checkAsIs, jpegScanStart, normalizeImage } from "../convert/normalize.js";
+import { ioError, type Problem, WopackError } from "../core/errors.js";
+import { internalProblem, type PlannedPhoto, type PlannedWorkOrder, type RefusedWorkOrder } from "../plan/plan.js";
+import type { Logger, PackedEntry, PackOptions, PackResult, Progress } from "../run/pack.js";
 
 export interface Prepared {
   wo: PlannedWorkOrder;

@@ -1,8 +1,8 @@
 import path from "node:path";
 import { parse } from "csv-parse/sync";
-import { WopackError } from "./errors.js";
-import type { SidecarRow } from "./plan/metadata.js";
-import { decodeUtf8, readRegularFile } from "./text.js";
+import { WopackError } from "../core/errors.js";
+import { decodeUtf8, readRegularFile } from "../core/text.js";
+import type { SidecarRow } from "../plan/metadata.js";
 
 /**
  * Reads the --metadata sidecar: a CSV with a header (one column holds the work-order id, named by

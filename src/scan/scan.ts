@@ -3,11 +3,11 @@ import { lstat, open, opendir, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import exifr from "exifr";
 import sharp from "sharp";
-import { ioError } from "./errors.js";
-import { exifTiffOfItem, heifExifPlace, tiffBlock } from "./images/exif.js";
-import { type ImageType, SNIFF_BYTES, sniffImageType } from "./images/sniff.js";
-import { isIgnoredName } from "./plan/ignore.js";
-import { parseJsonText, readRegularFile } from "./text.js";
+import { exifTiffOfItem, heifExifPlace, tiffBlock } from "../convert/exif.js";
+import { type ImageType, SNIFF_BYTES, sniffImageType } from "../convert/sniff.js";
+import { ioError } from "../core/errors.js";
+import { parseJsonText, readRegularFile } from "../core/text.js";
+import { isIgnoredName } from "../spec/ignore.js";
 
 export type EntryKind =
   | "file"

@@ -3,7 +3,7 @@
 import { constants, type Stats } from "node:fs";
 import { copyFile, cp, lstat, mkdir, opendir, rename, rm } from "node:fs/promises";
 import path from "node:path";
-import { isIgnoredName } from "./plan/ignore.js";
+import { isIgnoredName } from "../spec/ignore.js";
 
 /** A file as it was when packed (path relative to the staging folder, or to the moved folder). */
 export interface FileStamp {

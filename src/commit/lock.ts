@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { link, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
-import { ioError, WopackError } from "./errors.js";
+import { ioError, WopackError } from "../core/errors.js";
 
 export interface LockHolder {
   pid: number;
