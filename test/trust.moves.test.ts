@@ -4,7 +4,8 @@ import { appendFile, mkdir, readFile, rm, stat, utimes, writeFile } from "node:f
 import path from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type FileStamp, type MoveItem, moveItem } from "../src/commit/moves.js";
+import { moveItem } from "../src/commit/moves.js";
+import type { FileStamp, MoveItem } from "../src/core/types.js";
 import { snapshot, tempDir } from "./helpers.js";
 
 const fileName = fc.constantFrom(

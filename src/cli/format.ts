@@ -1,5 +1,5 @@
 import type { Problem } from "../core/errors.js";
-import type { PackResult } from "../run/pack.js";
+import type { PackResult } from "../core/types.js";
 import type { ValidationReport } from "../validate/validate.js";
 
 function mb(bytes: number): string {

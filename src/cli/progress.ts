@@ -1,4 +1,4 @@
-import type { Progress } from "../run/pack.js";
+import type { Progress } from "../core/types.js";
 
 /** A one-line progress bar on a TTY: photos done / total, MB/s, ETA. */
 export function progressBar(stream: NodeJS.WriteStream): { update(p: Progress): void; done(): void } {

@@ -1,7 +1,8 @@
 import { link, open, readdir, readFile, rename, rm, unlink } from "node:fs/promises";
 import path from "node:path";
 import { ioError, type Problem, problem } from "../core/errors.js";
-import { exists, type LeftBehind, type MoveItem, moveItem } from "./moves.js";
+import type { LeftBehind, MoveItem, Recovery } from "../core/types.js";
+import { exists, moveItem } from "./moves.js";
 
 /** wopack's own state inside --out: the lock, the ledger and unfinished temporary files. */
 export function stateDir(out: string): string {
@@ -217,19 +218,6 @@ export async function publishNoClobber(tmp: string, final: string): Promise<bool
 // ---------- recovery ----------
 
 export const REPORT_SUFFIX = ".report.json";
-
-export interface Recovery {
-  /** archives found committed but missing from the ledger (crash between rename and ledger) */
-  adopted: string[];
-  /** reports whose archive never got its final name (crash before rename): removed */
-  discarded: string[];
-  /** work orders whose interrupted move to --move-to was finished */
-  movesFinished: string[];
-  /** what recovery could not repair and left as it was (it is tried again next run); never blocks new work */
-  skipped: Problem[];
-  /** files left in staging by a finished move: added or changed after their work order was packed */
-  leftBehind: string[];
-}
 
 /** What wopack writes beside an archive, as far as recovery needs it; undefined for anything else. */
 function readOwnReport(

@@ -1,16 +1,6 @@
 import { spawn } from "node:child_process";
 import { parseArgsStringToArgv } from "string-argv";
-
-export interface HookRun {
-  archive: string;
-  command: string[];
-  ok: boolean;
-  exitCode: number | null;
-  /** the last lines the hook printed (stdout and stderr), for the report */
-  output: string;
-  /** why it was stopped, when it was: it ran past --on-archive-timeout, or wopack was shutting down */
-  killed?: "timeout" | "shutdown";
-}
+import type { HookRun } from "../core/types.js";
 
 /**
  * --on-archive: runs the command with the committed archive's path as its last argument. The command

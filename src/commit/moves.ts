@@ -3,29 +3,9 @@
 import { constants, type Stats } from "node:fs";
 import { copyFile, cp, lstat, mkdir, opendir, rename, rm } from "node:fs/promises";
 import path from "node:path";
+import { type Problem, problem } from "../core/errors.js";
+import type { FileStamp, LeftBehind, MoveItem } from "../core/types.js";
 import { isIgnoredName } from "../spec/ignore.js";
-
-/** A file as it was when packed (path relative to the staging folder, or to the moved folder). */
-export interface FileStamp {
-  rel: string;
-  size: number;
-  mtimeMs: number;
-}
-
-export interface MoveItem {
-  from: string;
-  to: string;
-  /**
-   * What was packed. For a folder: its files (paths inside it); for a single file: one stamp with rel "".
-   * Only these move, and only while unchanged. Without it the item moves whole (a refused work order).
-   */
-  packed?: FileStamp[];
-  /** a folder's other files when it was packed (hidden, junk, the ready marker): they go along with it */
-  alongside?: FileStamp[];
-}
-
-/** The staging paths a move left behind: added or changed after the work order was packed. */
-export type LeftBehind = string[];
 
 /** A work order's files as the plan saw them: packed ones and the folder's ignored ones, with size and mtime. */
 export interface WorkOrderFiles {
@@ -159,4 +139,17 @@ async function moveWhole(from: string, to: string): Promise<void> {
     await cp(from, to, { recursive: true, errorOnExist: true, force: false, preserveTimestamps: true });
     await rm(from, { recursive: true });
   }
+}
+
+/** Files a move left in staging because they came (or changed) after their work order was packed. */
+export function leftBehindWarnings(id: string, left: readonly string[], staging: string): Problem[] {
+  return left.map((abs) => {
+    const rel = path.relative(staging, abs).split(path.sep).join("/");
+    return problem(
+      "W_LEFT_IN_STAGING",
+      `${rel}: added or changed after work order ${id} was packed; it stays in staging`,
+      "nothing to do: it is packed as a new submission of the work order once it settles",
+      rel,
+    );
+  });
 }

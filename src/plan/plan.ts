@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
-import type { FileStamp } from "../commit/moves.js";
 import { CONFIG_FILE_NAME } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import type { ImageType } from "../convert/sniff.js";
 import { type Problem, problem } from "../core/errors.js";
+import type { FileStamp } from "../core/types.js";
 import type { FileFacts, ScannedEntry, StagingScan } from "../scan/scan.js";
 import { isIgnoredName } from "../spec/ignore.js";
 import { isWorkOrderId, MAX_ORDER, naturalCompare, splitOrderSuffix, stemOf } from "../spec/names.js";

@@ -6,10 +6,10 @@ import type pLimit from "p-limit";
 import type { ZipEntrySource } from "../archive/write.js";
 import { entryOverhead } from "../archive/zip.js";
 import type { HeicDecoder } from "../convert/heicDecoder.js";
-import { checkAsIs, jpegScanStart, normalizeImage } from "../convert/normalize.js";
+import { checkAsIs, type ImageSettings, jpegScanStart, normalizeImage } from "../convert/normalize.js";
 import { ioError, type Problem, WopackError } from "../core/errors.js";
+import type { Logger, PackedEntry, PackResult, Progress } from "../core/types.js";
 import { internalProblem, type PlannedPhoto, type PlannedWorkOrder, type RefusedWorkOrder } from "../plan/plan.js";
-import type { Logger, PackedEntry, PackOptions, PackResult, Progress } from "../run/pack.js";
 
 export interface Prepared {
   wo: PlannedWorkOrder;
@@ -23,7 +23,7 @@ export interface Prepared {
 export async function checkPhotos(
   wos: readonly { id: string; folder?: string; sources: string[]; photos: PlannedPhoto[] }[],
   result: PackResult,
-  ctx: RunContext,
+  ctx: PrepareContext,
 ) {
   await Promise.all(
     wos.map(async (wo) => {
@@ -38,15 +38,17 @@ export async function checkPhotos(
   result.refused.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-export interface RunContext extends PackOptions {
-  staging: string;
-  out: string;
-  concurrency: number;
-  log: Logger;
-  now: () => Date;
+/** What preparing photos needs: image settings and the shared limits; nothing of archives or moves. */
+export interface PrepareContext {
+  images: ImageSettings;
+  /** leave out a metadata.json that would be {} (the config's metadata.omitWhenEmpty) */
+  omitEmptyMetadata: boolean;
   heic: HeicDecoder;
   photoLimit: ReturnType<typeof pLimit>;
   progress: Progress;
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+  log: Logger;
 }
 
 type PhotoOutcome =
@@ -92,7 +94,7 @@ async function readEnds(file: string): Promise<{ head: Buffer; tail: Buffer; siz
  * or PNG that can be packed as is is judged from its first and last bytes only: the archive writer copies
  * it (computing its CRC on the way) and fails if it changed since.
  */
-async function normalizePhoto(photo: PlannedPhoto, ctx: RunContext, spool: string | null): Promise<PhotoOutcome> {
+async function normalizePhoto(photo: PlannedPhoto, ctx: PrepareContext, spool: string | null): Promise<PhotoOutcome> {
   try {
     return await normalizeOrCopy(photo, ctx, spool);
   } catch (err) {
@@ -102,12 +104,12 @@ async function normalizePhoto(photo: PlannedPhoto, ctx: RunContext, spool: strin
   }
 }
 
-async function normalizeOrCopy(photo: PlannedPhoto, ctx: RunContext, spool: string | null): Promise<PhotoOutcome> {
+async function normalizeOrCopy(photo: PlannedPhoto, ctx: PrepareContext, spool: string | null): Promise<PhotoOutcome> {
   const { progress } = ctx;
   ctx.signal?.throwIfAborted();
   if (photo.type === "jpeg" || photo.type === "png") {
     const ends = await readEnds(photo.abs).catch(() => undefined);
-    const verdict = ends && (await checkAsIs(photo.source, photo.type, ends, ctx.config.images));
+    const verdict = ends && (await checkAsIs(photo.source, photo.type, ends, ctx.images));
     if (ends && verdict && verdict !== "full") {
       progress.photosDone++;
       progress.lastPhoto = photo.source;
@@ -150,7 +152,7 @@ async function normalizeOrCopy(photo: PlannedPhoto, ctx: RunContext, spool: stri
   }
   const n = await normalizeImage(
     { source: photo.source, file: photo.abs, type: photo.type, bytes, captureDate: photo.captureDate },
-    ctx.config.images,
+    ctx.images,
     ctx.heic,
   );
   progress.photosDone++;
@@ -183,7 +185,7 @@ export interface Unsettled {
  */
 export async function prepareWorkOrder(
   wo: PlannedWorkOrder,
-  ctx: RunContext,
+  ctx: PrepareContext,
   spoolRoot: string,
 ): Promise<Prepared | RefusedWorkOrder | Unsettled> {
   try {
@@ -209,7 +211,7 @@ function refusal(wo: PlannedWorkOrder, problems: Problem[]): RefusedWorkOrder {
 
 async function prepareUnguarded(
   wo: PlannedWorkOrder,
-  ctx: RunContext,
+  ctx: PrepareContext,
   spoolRoot: string,
 ): Promise<Prepared | RefusedWorkOrder | Unsettled> {
   const spool = path.join(spoolRoot, wo.id);
@@ -243,7 +245,7 @@ async function prepareUnguarded(
   }
   const json = (name: string, data: Buffer) =>
     entries.push({ name: `${wo.id}/${name}`, data, store: false, crc32: crc32(data), size: data.length });
-  if (Object.keys(wo.metadata).length || !ctx.config.metadata.omitWhenEmpty) {
+  if (Object.keys(wo.metadata).length || !ctx.omitEmptyMetadata) {
     json("metadata.json", Buffer.from(JSON.stringify(wo.metadata, null, 2) + "\n"));
   }
   if (wo.parameters) {

@@ -2,38 +2,22 @@ import { stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import pLimit from "p-limit";
-import { decodingDir, lockPath, moveFailed, type Recovery, readLedger, recover, tmpDir } from "../commit/commit.js";
-import type { HookRun } from "../commit/hook.js";
+import { decodingDir, lockPath, moveFailed, readLedger, recover, tmpDir } from "../commit/commit.js";
 import { acquireLock } from "../commit/lock.js";
-import { type MoveItem, moveItem, planMoves } from "../commit/moves.js";
+import { leftBehindWarnings, moveItem, planMoves } from "../commit/moves.js";
 import type { Config } from "../config/schema.js";
 import { createHeicDecoder, type HeicDecoder } from "../convert/heicDecoder.js";
 import { HeicPool } from "../convert/heicPool.js";
-import { ioError, type Problem, problem, WopackError } from "../core/errors.js";
+import { ioError, WopackError } from "../core/errors.js";
+import { type Logger, type PackResult, type Progress, type Recovery, silentLogger } from "../core/types.js";
 import type { SidecarRow } from "../plan/metadata.js";
 import { type Plan, planPack } from "../plan/plan.js";
-import { checkPhotos, type RunContext } from "../prepare/prepare.js";
+import { checkPhotos } from "../prepare/prepare.js";
 import { type FileFacts, readFileFacts, scanStaging } from "../scan/scan.js";
 import { loadSidecar } from "../scan/sidecar.js";
 import { isIgnoredName } from "../spec/ignore.js";
 import { checkFolders } from "./folders.js";
-import { runArchives } from "./publish.js";
-
-export interface Logger {
-  info(message: string): void;
-  warn(message: string): void;
-  debug(message: string): void;
-}
-
-export const silentLogger: Logger = { info() {}, warn() {}, debug() {} };
-
-export interface Progress {
-  photosDone: number;
-  photosTotal: number;
-  bytesDone: number;
-  /** the staging-relative path of the photo that finished last */
-  lastPhoto?: string;
-}
+import { type RunContext, runArchives } from "./publish.js";
 
 export interface PackOptions {
   staging: string;
@@ -62,58 +46,6 @@ export interface PackOptions {
   onArchiveTimeoutMs?: number | undefined;
   /** the clock, for tests */
   now?: () => Date;
-}
-
-export interface PackedEntry {
-  entry: string;
-  source: string;
-  bytes: number;
-  conversion?: string;
-}
-
-export interface PackedWorkOrder {
-  id: string;
-  fingerprint: string;
-  archive: string;
-  entries: PackedEntry[];
-  warnings: Problem[];
-  moves?: MoveItem[];
-}
-
-export interface ArchiveReport {
-  archive: string;
-  path: string;
-  sha256: string;
-  bytes: number;
-  createdAt: string;
-  workOrders: PackedWorkOrder[];
-  refused: { id: string; problems: Problem[] }[];
-  warnings: Problem[];
-}
-
-export interface PackResult {
-  dryRun: boolean;
-  archives: ArchiveReport[];
-  packed: PackedWorkOrder[];
-  refused: RefusedReport[];
-  alreadyPacked: { id: string }[];
-  pending: { id: string; reason: string }[];
-  warnings: Problem[];
-  /** committed work orders whose sources could not be moved to --move-to (the run exits 1; retried next run) */
-  moveFailures: Problem[];
-  recovery?: Recovery;
-  /** the --on-archive runs; a failed one makes the run exit 1 (the archive is kept) */
-  hooks: HookRun[];
-  /** in a dry run: what would be packed, with the planned names */
-  planned?: { id: string; photos: { source: string; name: string }[] }[];
-}
-
-export interface RefusedReport {
-  id: string;
-  folder?: string;
-  /** the staging-relative files of the work order (watch mode moves them to --failed-to) */
-  sources: string[];
-  problems: Problem[];
 }
 
 /** §4 pack: everything ready now, through scan -> plan -> normalize -> write -> commit, once. */
@@ -240,6 +172,8 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
       concurrency,
       log,
       now,
+      images: options.config.images,
+      omitEmptyMetadata: options.config.metadata.omitWhenEmpty,
       heic,
       photoLimit: pLimit(concurrency),
       progress: newProgress(plan),
@@ -307,17 +241,4 @@ async function finishAlreadyPacked(plan: Plan, staging: string, moveTo: string |
       result.moveFailures.push(moveFailed(wo.id, err));
     }
   }
-}
-
-/** Files a move left in staging because they came (or changed) after their work order was packed. */
-export function leftBehindWarnings(id: string, left: readonly string[], staging: string): Problem[] {
-  return left.map((abs) => {
-    const rel = path.relative(staging, abs).split(path.sep).join("/");
-    return problem(
-      "W_LEFT_IN_STAGING",
-      `${rel}: added or changed after work order ${id} was packed; it stays in staging`,
-      "nothing to do: it is packed as a new submission of the work order once it settles",
-      rel,
-    );
-  });
 }

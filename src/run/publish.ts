@@ -17,12 +17,13 @@ import {
   writeFileNoClobber,
 } from "../commit/commit.js";
 import { runHook } from "../commit/hook.js";
-import { exists, planMoves } from "../commit/moves.js";
+import { exists, leftBehindWarnings, planMoves } from "../commit/moves.js";
 import { trailerNote } from "../convert/normalize.js";
 import { ioError, WopackError } from "../core/errors.js";
+import type { ArchiveReport, PackedWorkOrder, PackResult } from "../core/types.js";
 import type { Plan, PlannedWorkOrder, RefusedWorkOrder } from "../plan/plan.js";
-import { type Prepared, prepareWorkOrder, type RunContext, type Unsettled } from "../prepare/prepare.js";
-import { type ArchiveReport, leftBehindWarnings, type PackedWorkOrder, type PackResult } from "./pack.js";
+import { type Prepared, type PrepareContext, prepareWorkOrder, type Unsettled } from "../prepare/prepare.js";
+import type { PackOptions } from "./pack.js";
 
 /**
  * How many photos may be prepared ahead of the work order being written. Passthrough photos cost only a
@@ -33,6 +34,14 @@ const LOOKAHEAD_PHOTOS_PER_CORE = 64;
 
 /** --on-archive-timeout's default: an upload of a few GB over a slow line fits. */
 const DEFAULT_HOOK_TIMEOUT_MS = 30 * 60_000;
+
+/** A pack run's options with what the run settled: folders, the clock, and what preparing photos needs. */
+export interface RunContext extends PackOptions, PrepareContext {
+  staging: string;
+  out: string;
+  concurrency: number;
+  now: () => Date;
+}
 
 /**
  * Prepares work orders (conversions on all cores, up to a budget of photos ahead) while the archive in

@@ -6,13 +6,14 @@ import { decodingDir, stateDir, writeFileAtomic } from "../commit/commit.js";
 import { moveItem, planMoves } from "../commit/moves.js";
 import { createHeicDecoder } from "../convert/heicDecoder.js";
 import { ioError, WopackError } from "../core/errors.js";
+import { type PackResult, type RefusedReport, silentLogger } from "../core/types.js";
 import { groupStaging } from "../plan/plan.js";
 import { Readiness } from "../plan/readiness.js";
 import { scanStaging } from "../scan/scan.js";
 import { loadSidecar } from "../scan/sidecar.js";
 import { isIgnoredName } from "../spec/ignore.js";
 import { checkFolders } from "./folders.js";
-import { openOutput, type PackOptions, type PackResult, packOnce, type RefusedReport, silentLogger } from "./pack.js";
+import { openOutput, type PackOptions, packOnce } from "./pack.js";
 
 export interface WatchEvent {
   event: "started" | "ready" | "packed" | "planned" | "refused" | "warning" | "error" | "stopped";

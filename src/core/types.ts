@@ -1,0 +1,117 @@
+// The data that crosses stages: results and reports, the logger and progress they are given. Shapes
+// only, so that any stage may use them without depending on the stage that fills them in.
+import type { Problem } from "./errors.js";
+
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  debug(message: string): void;
+}
+
+export const silentLogger: Logger = { info() {}, warn() {}, debug() {} };
+
+export interface Progress {
+  photosDone: number;
+  photosTotal: number;
+  bytesDone: number;
+  /** the staging-relative path of the photo that finished last */
+  lastPhoto?: string;
+}
+
+export interface PackedEntry {
+  entry: string;
+  source: string;
+  bytes: number;
+  conversion?: string;
+}
+
+export interface PackedWorkOrder {
+  id: string;
+  fingerprint: string;
+  archive: string;
+  entries: PackedEntry[];
+  warnings: Problem[];
+  moves?: MoveItem[];
+}
+
+export interface ArchiveReport {
+  archive: string;
+  path: string;
+  sha256: string;
+  bytes: number;
+  createdAt: string;
+  workOrders: PackedWorkOrder[];
+  refused: { id: string; problems: Problem[] }[];
+  warnings: Problem[];
+}
+
+export interface PackResult {
+  dryRun: boolean;
+  archives: ArchiveReport[];
+  packed: PackedWorkOrder[];
+  refused: RefusedReport[];
+  alreadyPacked: { id: string }[];
+  pending: { id: string; reason: string }[];
+  warnings: Problem[];
+  /** committed work orders whose sources could not be moved to --move-to (the run exits 1; retried next run) */
+  moveFailures: Problem[];
+  recovery?: Recovery;
+  /** the --on-archive runs; a failed one makes the run exit 1 (the archive is kept) */
+  hooks: HookRun[];
+  /** in a dry run: what would be packed, with the planned names */
+  planned?: { id: string; photos: { source: string; name: string }[] }[];
+}
+
+export interface RefusedReport {
+  id: string;
+  folder?: string;
+  /** the staging-relative files of the work order (watch mode moves them to --failed-to) */
+  sources: string[];
+  problems: Problem[];
+}
+
+export interface HookRun {
+  archive: string;
+  command: string[];
+  ok: boolean;
+  exitCode: number | null;
+  /** the last lines the hook printed (stdout and stderr), for the report */
+  output: string;
+  /** why it was stopped, when it was: it ran past --on-archive-timeout, or wopack was shutting down */
+  killed?: "timeout" | "shutdown";
+}
+
+/** A file as it was when packed (path relative to the staging folder, or to the moved folder). */
+export interface FileStamp {
+  rel: string;
+  size: number;
+  mtimeMs: number;
+}
+
+export interface MoveItem {
+  from: string;
+  to: string;
+  /**
+   * What was packed. For a folder: its files (paths inside it); for a single file: one stamp with rel "".
+   * Only these move, and only while unchanged. Without it the item moves whole (a refused work order).
+   */
+  packed?: FileStamp[];
+  /** a folder's other files when it was packed (hidden, junk, the ready marker): they go along with it */
+  alongside?: FileStamp[];
+}
+
+/** The staging paths a move left behind: added or changed after the work order was packed. */
+export type LeftBehind = string[];
+
+export interface Recovery {
+  /** archives found committed but missing from the ledger (crash between rename and ledger) */
+  adopted: string[];
+  /** reports whose archive never got its final name (crash before rename): removed */
+  discarded: string[];
+  /** work orders whose interrupted move to --move-to was finished */
+  movesFinished: string[];
+  /** what recovery could not repair and left as it was (it is tried again next run); never blocks new work */
+  skipped: Problem[];
+  /** files left in staging by a finished move: added or changed after their work order was packed */
+  leftBehind: string[];
+}
