@@ -7,7 +7,7 @@ export type { ArchiveReport, Logger, PackedEntry, PackedWorkOrder, PackResult, P
 export { silentLogger } from "./core/types.js";
 export type { Plan, PlanInput, PlannedPhoto, PlannedWorkOrder } from "./plan/plan.js";
 export { planPack } from "./plan/plan.js";
-export type { PackOptions } from "./run/pack.js";
+export type { PackOptions } from "./run/options.js";
 export { pack } from "./run/pack.js";
-export type { ValidateOptions, ValidationReport } from "./validate/validate.js";
-export { validate } from "./validate/validate.js";
+export type { ValidateOptions, ValidationReport } from "./run/validate.js";
+export { validate } from "./run/validate.js";

@@ -3,8 +3,9 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config/load.js";
 import type { ConfigInput } from "../src/config/schema.js";
-import { coerceValue, type MetadataInput, resolveMetadata } from "../src/plan/metadata.js";
+import { type MetadataInput, resolveMetadata } from "../src/plan/metadata.js";
 import { loadSidecar } from "../src/scan/sidecar.js";
+import { coerceValue } from "../src/spec/values.js";
 import { tempDir } from "./helpers.js";
 
 describe("coercion (§6)", () => {

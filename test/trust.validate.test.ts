@@ -18,7 +18,7 @@ async function pythonZip(file: string, entries: [string, string][], compression 
 /** validate in a process of its own, with its peak memory (kB). */
 async function validateMeasured(file: string, config: object) {
   const script = `
-    const { validate } = await import(${JSON.stringify(path.join(ROOT, "dist/validate/validate.js"))});
+    const { validate } = await import(${JSON.stringify(path.join(ROOT, "dist/run/validate.js"))});
     const { parseConfig } = await import(${JSON.stringify(path.join(ROOT, "dist/config/load.js"))});
     const r = await validate(${JSON.stringify(file)}, { config: parseConfig(${JSON.stringify(config)}) });
     console.log(JSON.stringify({ codes: r.problems.map((p) => p.code), maxRssKb: process.resourceUsage().maxRSS }));`;

@@ -1,6 +1,6 @@
 import type { Problem } from "../core/errors.js";
 import type { PackResult } from "../core/types.js";
-import type { ValidationReport } from "../validate/validate.js";
+import type { ValidationReport } from "../run/validate.js";
 
 function mb(bytes: number): string {
   return `${(bytes / 1e6).toFixed(1)} MB`;

@@ -9,8 +9,8 @@ import { heicDecoderName } from "../convert/heicDecoder.js";
 import { WopackError } from "../core/errors.js";
 import type { Logger } from "../core/types.js";
 import { pack } from "../run/pack.js";
+import { validate } from "../run/validate.js";
 import { type WatchEvent, watch } from "../run/watch.js";
-import { validate } from "../validate/validate.js";
 import { formatPackResult, formatValidation } from "./format.js";
 import { progressBar } from "./progress.js";
 

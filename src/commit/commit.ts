@@ -1,6 +1,7 @@
 import { link, open, readdir, readFile, rename, rm, unlink } from "node:fs/promises";
 import path from "node:path";
 import { ioError, type Problem, problem } from "../core/errors.js";
+
 import type { LeftBehind, MoveItem, Recovery } from "../core/types.js";
 import { exists, moveItem } from "./moves.js";
 
@@ -14,14 +15,6 @@ export function tmpDir(out: string): string {
 /** Where the native HEIC decoder marks the files it is decoding (images/heicDecoder.ts). */
 export function decodingDir(out: string): string {
   return path.join(stateDir(out), "decoding");
-}
-
-/**
- * Fault injection for the crash tests: WOPACK_FAULT=<point> kills the process right there, as a power
- * cut would. Points: before-publish, after-publish, after-ledger, heic-native.
- */
-export function faultPoint(point: string): void {
-  if (process.env.WOPACK_FAULT === point) process.kill(process.pid, "SIGKILL");
 }
 
 /** The lock file that keeps one writer per --out (lock.ts). */

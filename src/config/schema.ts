@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { coerceValue } from "../plan/metadata.js";
 import { isTaskGroupName } from "../spec/names.js";
+import { coerceValue } from "../spec/values.js";
 import { parseDuration, parseSize } from "./units.js";
 
 /** A size in bytes ("5MB", "2GiB", 1048576), at least `min`. */

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { faultPoint } from "../commit/commit.js";
+import { faultPoint } from "../core/fault.js";
 import { HeicPool } from "./heicPool.js";
 
 export type HeicReply =

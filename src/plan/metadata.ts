@@ -1,44 +1,9 @@
 import type { Config, MetadataField } from "../config/schema.js";
 import { type Problem, problem } from "../core/errors.js";
 import { own, setOwn } from "../core/own.js";
+import type { SidecarRow } from "../scan/sidecar.js";
 import { nearest } from "../spec/names.js";
-
-export type FieldType = "text" | "number" | "boolean";
-export type MetadataValue = string | number | boolean | null;
-
-const TRUE = new Set(["true", "yes", "1"]);
-const FALSE = new Set(["false", "no", "0"]);
-const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
-
-/** §6 coercion: CSV text "12" -> 12, "yes" -> true, ... Undefined when the value cannot be that type. */
-export function coerceValue(value: unknown, type: FieldType): string | number | boolean | undefined {
-  switch (type) {
-    case "text":
-      return typeof value === "string"
-        ? value
-        : typeof value === "number" || typeof value === "boolean"
-          ? String(value)
-          : undefined;
-    case "number":
-      if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
-      return typeof value === "string" && NUMBER.test(value.trim()) ? Number(value.trim()) : undefined;
-    case "boolean": {
-      if (typeof value === "boolean") return value;
-      if (value === 1 || value === 0) return value === 1;
-      const text = typeof value === "string" ? value.trim().toLowerCase() : undefined;
-      return text === undefined ? undefined : TRUE.has(text) ? true : FALSE.has(text) ? false : undefined;
-    }
-  }
-}
-
-/** One row of the --metadata sidecar, and where it came from (for messages). */
-export interface SidecarRow {
-  values: Record<string, unknown>;
-  /** "erp.csv line 12" */
-  where: string;
-  /** where another row for the same work order is, when there is one */
-  duplicate?: string;
-}
+import { coerceValue, type MetadataValue } from "../spec/values.js";
 
 export interface MetadataInput {
   id: string;

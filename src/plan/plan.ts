@@ -5,9 +5,11 @@ import type { ImageType } from "../convert/sniff.js";
 import { type Problem, problem } from "../core/errors.js";
 import type { FileStamp } from "../core/types.js";
 import type { FileFacts, ScannedEntry, StagingScan } from "../scan/scan.js";
+import type { SidecarRow } from "../scan/sidecar.js";
 import { isIgnoredName } from "../spec/ignore.js";
 import { isWorkOrderId, MAX_ORDER, naturalCompare, splitOrderSuffix, stemOf } from "../spec/names.js";
-import { type MetadataValue, resolveMetadata, type SidecarRow } from "./metadata.js";
+import type { MetadataValue } from "../spec/values.js";
+import { resolveMetadata } from "./metadata.js";
 import { resolveTaskGroup } from "./taskGroup.js";
 
 export interface PlanOptions {

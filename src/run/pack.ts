@@ -5,48 +5,19 @@ import pLimit from "p-limit";
 import { decodingDir, lockPath, moveFailed, readLedger, recover, tmpDir } from "../commit/commit.js";
 import { acquireLock } from "../commit/lock.js";
 import { leftBehindWarnings, moveItem, planMoves } from "../commit/moves.js";
-import type { Config } from "../config/schema.js";
 import { createHeicDecoder, type HeicDecoder } from "../convert/heicDecoder.js";
 import { HeicPool } from "../convert/heicPool.js";
 import { ioError, WopackError } from "../core/errors.js";
 import { type Logger, type PackResult, type Progress, type Recovery, silentLogger } from "../core/types.js";
-import type { SidecarRow } from "../plan/metadata.js";
 import { type Plan, planPack } from "../plan/plan.js";
 import { checkPhotos } from "../prepare/prepare.js";
 import { type FileFacts, readFileFacts, scanStaging } from "../scan/scan.js";
+import type { SidecarRow } from "../scan/sidecar.js";
 import { loadSidecar } from "../scan/sidecar.js";
 import { isIgnoredName } from "../spec/ignore.js";
 import { checkFolders } from "./folders.js";
+import type { PackOptions } from "./options.js";
 import { type RunContext, runArchives } from "./publish.js";
-
-export interface PackOptions {
-  staging: string;
-  /** the output folder; a dry run may leave it out (nothing is then "already packed") */
-  out?: string | undefined;
-  config: Config;
-  dryRun?: boolean;
-  settleMs?: number;
-  readyMarker?: string | undefined;
-  repack?: boolean;
-  /** the --metadata sidecar (CSV or JSON keyed by work-order id) */
-  metadataFile?: string | undefined;
-  allowIncomplete?: boolean;
-  /** with dryRun: also read and check every image (what `validate <staging>` does) */
-  checkImages?: boolean;
-  moveTo?: string | undefined;
-  concurrency?: number;
-  maxArchiveSize?: number | undefined;
-  maxWorkOrders?: number | undefined;
-  signal?: AbortSignal;
-  logger?: Logger;
-  onProgress?: (p: Progress) => void;
-  /** --on-archive: run after each archive is committed, with its path as the last argument (no shell) */
-  onArchive?: string[] | undefined;
-  /** stop the --on-archive command (its whole process group) after this long; default 30 minutes */
-  onArchiveTimeoutMs?: number | undefined;
-  /** the clock, for tests */
-  now?: () => Date;
-}
 
 /** §4 pack: everything ready now, through scan -> plan -> normalize -> write -> commit, once. */
 let saidWasm = false;

@@ -6,7 +6,6 @@ import { verifyZip } from "../archive/verify.js";
 import { SourceChangedError } from "../archive/zip.js";
 import {
   appendLedger,
-  faultPoint,
   finishMoves,
   type LedgerRecord,
   moveFailed,
@@ -20,10 +19,11 @@ import { runHook } from "../commit/hook.js";
 import { exists, leftBehindWarnings, planMoves } from "../commit/moves.js";
 import { trailerNote } from "../convert/normalize.js";
 import { ioError, WopackError } from "../core/errors.js";
+import { faultPoint } from "../core/fault.js";
 import type { ArchiveReport, PackedWorkOrder, PackResult } from "../core/types.js";
 import type { Plan, PlannedWorkOrder, RefusedWorkOrder } from "../plan/plan.js";
-import { type Prepared, type PrepareContext, prepareWorkOrder, type Unsettled } from "../prepare/prepare.js";
-import type { PackOptions } from "./pack.js";
+import { type PrepareContext, type Prepared, prepareWorkOrder, type Unsettled } from "../prepare/prepare.js";
+import type { PackOptions } from "./options.js";
 
 /**
  * How many photos may be prepared ahead of the work order being written. Passthrough photos cost only a

@@ -13,7 +13,8 @@ import { scanStaging } from "../scan/scan.js";
 import { loadSidecar } from "../scan/sidecar.js";
 import { isIgnoredName } from "../spec/ignore.js";
 import { checkFolders } from "./folders.js";
-import { openOutput, type PackOptions, packOnce } from "./pack.js";
+import type { PackOptions } from "./options.js";
+import { openOutput, packOnce } from "./pack.js";
 
 export interface WatchEvent {
   event: "started" | "ready" | "packed" | "planned" | "refused" | "warning" | "error" | "stopped";

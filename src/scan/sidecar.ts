@@ -2,7 +2,15 @@ import path from "node:path";
 import { parse } from "csv-parse/sync";
 import { WopackError } from "../core/errors.js";
 import { decodeUtf8, readRegularFile } from "../core/text.js";
-import type { SidecarRow } from "../plan/metadata.js";
+
+/** One row of the --metadata sidecar, and where it came from (for messages). */
+export interface SidecarRow {
+  values: Record<string, unknown>;
+  /** "erp.csv line 12" */
+  where: string;
+  /** where another row for the same work order is, when there is one */
+  duplicate?: string;
+}
 
 /**
  * Reads the --metadata sidecar: a CSV with a header (one column holds the work-order id, named by

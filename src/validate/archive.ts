@@ -6,8 +6,8 @@ import { SNIFF_BYTES, sniffImageType } from "../convert/sniff.js";
 import { type Problem, problem } from "../core/errors.js";
 import { own } from "../core/own.js";
 import { parseJsonText } from "../core/text.js";
-import { coerceValue } from "../plan/metadata.js";
 import { isTaskGroupName, isWorkOrderId, nearest } from "../spec/names.js";
+import { coerceValue } from "../spec/values.js";
 
 export interface ValidationReport {
   target: string;

@@ -3,10 +3,10 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import type { Config } from "../config/schema.js";
 import { ioError, WopackError } from "../core/errors.js";
-import { pack } from "../run/pack.js";
-import { type ValidationReport, validateArchive } from "./archive.js";
+import { type ValidationReport, validateArchive } from "../validate/archive.js";
+import { pack } from "./pack.js";
 
-export type { ValidationReport } from "./archive.js";
+export type { ValidationReport } from "../validate/archive.js";
 
 export interface ValidateOptions {
   config: Config;

@@ -1,0 +1,32 @@
+import type { Config } from "../config/schema.js";
+import type { Logger, Progress } from "../core/types.js";
+
+/** What a pack run is asked to do: the library's pack() options, which the CLI fills from flags and config. */
+export interface PackOptions {
+  staging: string;
+  /** the output folder; a dry run may leave it out (nothing is then "already packed") */
+  out?: string | undefined;
+  config: Config;
+  dryRun?: boolean;
+  settleMs?: number;
+  readyMarker?: string | undefined;
+  repack?: boolean;
+  /** the --metadata sidecar (CSV or JSON keyed by work-order id) */
+  metadataFile?: string | undefined;
+  allowIncomplete?: boolean;
+  /** with dryRun: also read and check every image (what `validate <staging>` does) */
+  checkImages?: boolean;
+  moveTo?: string | undefined;
+  concurrency?: number;
+  maxArchiveSize?: number | undefined;
+  maxWorkOrders?: number | undefined;
+  signal?: AbortSignal;
+  logger?: Logger;
+  onProgress?: (p: Progress) => void;
+  /** --on-archive: run after each archive is committed, with its path as the last argument (no shell) */
+  onArchive?: string[] | undefined;
+  /** stop the --on-archive command (its whole process group) after this long; default 30 minutes */
+  onArchiveTimeoutMs?: number | undefined;
+  /** the clock, for tests */
+  now?: () => Date;
+}

@@ -1,0 +1,66 @@
+// The layout's one rule, checked over src/: a stage imports only from its own folder or from folders
+// below it, so the pipeline reads top down and no two stages depend on each other.
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ROOT } from "./helpers.js";
+
+/** Each folder of src/ and its floor: a folder may import from lower floors only (and from itself). */
+const FLOORS: Record<string, number> = {
+  core: 0, // errors, shared types, small helpers
+  spec: 1, // the format's rules, pure
+  config: 2,
+  archive: 3, // zip writing and reading back
+  commit: 3, // lock, ledger, recovery, moves, hooks
+  convert: 3, // sniffing, decoding, JPEG encoding
+  scan: 4,
+  plan: 5, // pure
+  prepare: 6,
+  validate: 6,
+  run: 7, // the only modules that compose stages
+  cli: 8,
+  "index.ts": 9,
+};
+
+async function imports(): Promise<{ from: string; to: string }[]> {
+  const src = path.join(ROOT, "src");
+  const files = (await readdir(src, { recursive: true })).filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"));
+  const edges: { from: string; to: string }[] = [];
+  for (const file of files) {
+    const text = await readFile(path.join(src, file), "utf8");
+    for (const m of text.matchAll(/(?:from|import)\s*\(?\s*["'](\.{1,2}\/[^"']+)["']/g)) {
+      const target = path.normalize(path.join(path.dirname(file), m[1]!));
+      edges.push({ from: file.split(path.sep).join("/"), to: target.split(path.sep).join("/") });
+    }
+  }
+  return edges;
+}
+
+const folderOf = (file: string) => file.split("/")[0]!;
+
+/** The imports that run from a folder to another on the same floor or higher. */
+function upward(edges: { from: string; to: string }[]): { from: string; to: string }[] {
+  return edges.filter(({ from, to }) => {
+    const [a, b] = [folderOf(from), folderOf(to)];
+    return a !== b && FLOORS[b]! >= FLOORS[a]!;
+  });
+}
+
+describe("the layout (README: How it is built)", () => {
+  it("every folder of src/ has a floor", async () => {
+    const folders = new Set((await imports()).flatMap((e) => [folderOf(e.from), folderOf(e.to)]));
+    expect([...folders].filter((f) => !(f in FLOORS))).toEqual([]);
+  });
+
+  it("imports run one way: from a folder to itself or to a lower floor", async () => {
+    expect(upward(await imports()).map((e) => `${e.from} -> ${e.to}`)).toEqual([]);
+  });
+
+  it("the check sees a wrong import (a planted one is caught)", () => {
+    const planted = [
+      { from: "plan/plan.ts", to: "run/pack.js" },
+      { from: "spec/names.ts", to: "spec/ignore.js" },
+    ];
+    expect(upward(planted)).toEqual([planted[0]]);
+  });
+});
