@@ -1,7 +1,7 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { appendLedger, compactLedger, type LedgerRecord, ledgerPath, readLedger } from "../src/commit/commit.js";
+import { appendLedger, compactLedger, type LedgerRecord, ledgerPath, readLedger } from "../src/commit/ledger.js";
 import { tempDir } from "./helpers.js";
 
 async function out() {

@@ -260,7 +260,7 @@ describe("names (§5)", () => {
   it("a folder named on a Mac (decomposed) matches its alias and field names typed composed", () => {
     const nfd = "Za\u0308hler"; // "Zähler" as macOS writes it
     const p = plan(
-      { [`WO_1/${nfd}/a.jpg`]: {}, "WO_1/metadata.json": { json: { ["Gera\u0308t"]: "X1" } } },
+      { [`WO_1/${nfd}/a.jpg`]: {}, "WO_1/metadata.json": { json: { "Gera\u0308t": "X1" } } },
       { aliases: { Zähler: "meter_reading" }, metadata: { fields: { Gerät: { type: "text", required: true } } } },
     );
     expect(p.refused).toEqual([]);

@@ -6,6 +6,7 @@ import path from "node:path";
 import { type Problem, problem } from "../core/errors.js";
 import type { FileStamp, LeftBehind, MoveItem } from "../core/types.js";
 import { isIgnoredName } from "../spec/ignore.js";
+import { exists } from "./files.js";
 
 /** A work order's files as the plan saw them: packed ones and the folder's ignored ones, with size and mtime. */
 export interface WorkOrderFiles {
@@ -51,15 +52,6 @@ export async function freeName(dir: string, name: string, taken: ReadonlySet<str
   for (let i = 1; ; i++) {
     const candidate = path.join(dir, i === 1 ? name : `${name}.${i}`);
     if (!taken.has(candidate) && !(await exists(candidate))) return candidate;
-  }
-}
-
-export async function exists(p: string): Promise<boolean> {
-  try {
-    await lstat(p);
-    return true;
-  } catch {
-    return false;
   }
 }
 

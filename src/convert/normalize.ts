@@ -332,7 +332,7 @@ function tiffHeader({ width, height, channels, data }: RawPixels, icc: Buffer): 
   return head;
 }
 
-/** One object for every call: exifr caches parsed options by object, for ever (see scan.ts). */
+/** One object for every call: exifr caches parsed options by object, for ever (see scan/scan.ts). */
 const XMP_ONLY = { xmp: true, tiff: false, mergeOutput: true };
 
 /** Location data in the EXIF GPS block, or in XMP (exif:GPSLatitude, as editors and some phones write it). */

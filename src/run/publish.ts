@@ -4,19 +4,12 @@ import path from "node:path";
 import { StreamingArchive } from "../archive/stream.js";
 import { verifyZip } from "../archive/verify.js";
 import { SourceChangedError } from "../archive/zip.js";
-import {
-  appendLedger,
-  finishMoves,
-  type LedgerRecord,
-  moveFailed,
-  publishNoClobber,
-  REPORT_SUFFIX,
-  syncDir,
-  tmpDir,
-  writeFileNoClobber,
-} from "../commit/commit.js";
+import { exists, publishNoClobber, syncDir, writeFileNoClobber } from "../commit/files.js";
 import { runHook } from "../commit/hook.js";
-import { exists, leftBehindWarnings, planMoves } from "../commit/moves.js";
+import { appendLedger, type LedgerRecord } from "../commit/ledger.js";
+import { leftBehindWarnings, planMoves } from "../commit/moves.js";
+import { tmpDir } from "../commit/paths.js";
+import { finishMoves, moveFailed, REPORT_SUFFIX } from "../commit/recovery.js";
 import { trailerNote } from "../convert/normalize.js";
 import { ioError, WopackError } from "../core/errors.js";
 import { faultPoint } from "../core/fault.js";

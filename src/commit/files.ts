@@ -1,0 +1,69 @@
+// Files that readers see whole or not at all: synced, renamed or linked into place.
+import { link, lstat, open, rename, rm, unlink } from "node:fs/promises";
+import path from "node:path";
+
+export async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Writes `content` to `tmp` and flushes it to disk: the first half of putting a file in place whole. */
+async function writeSynced(tmp: string, content: string): Promise<void> {
+  const fh = await open(tmp, "w");
+  try {
+    await fh.writeFile(content);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Writes a file so that readers see the old content or the whole new one, never part of it. */
+export async function writeFileAtomic(file: string, content: string, tmpFolder: string): Promise<void> {
+  const tmp = path.join(tmpFolder, `${path.basename(file)}.${process.pid}.tmp`);
+  await writeSynced(tmp, content);
+  await rename(tmp, file);
+}
+
+/** Writes a new file under a name that must not exist yet (whole or not at all); false when it exists. */
+export async function writeFileNoClobber(file: string, content: string, tmpFolder: string): Promise<boolean> {
+  const tmp = path.join(tmpFolder, `${path.basename(file)}.${process.pid}.new`);
+  await writeSynced(tmp, content);
+  const done = await publishNoClobber(tmp, file).catch(async (err) => {
+    await rm(tmp, { force: true });
+    throw err;
+  });
+  if (!done) await rm(tmp, { force: true });
+  return done;
+}
+
+/** Puts a finished file in place under a name that must not exist yet; false when it does. */
+export async function publishNoClobber(tmp: string, final: string): Promise<boolean> {
+  try {
+    await link(tmp, final);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return false;
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EXDEV") throw err;
+    // A filesystem without hard links: check, then rename (we hold the lock on this folder).
+    if (await exists(final)) return false;
+    await rename(tmp, final);
+    return true;
+  }
+  await unlink(tmp);
+  return true;
+}
+
+/** Whether something (a file, folder or link) is at `p`. */
+export async function exists(p: string): Promise<boolean> {
+  try {
+    await lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}

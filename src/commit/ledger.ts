@@ -1,0 +1,133 @@
+// The ledger: every committed work order with the fingerprint of its content, append-only.
+import { open, readFile } from "node:fs/promises";
+import path from "node:path";
+import { ioError } from "../core/errors.js";
+import type { MoveItem } from "../core/types.js";
+import { syncDir, writeFileAtomic } from "./files.js";
+import { stateDir, tmpDir } from "./paths.js";
+
+export type LedgerRecord =
+  | { type: "commit"; id: string; fingerprint: string; archive: string; at: string; moves?: MoveItem[] }
+  | { type: "moved"; id: string; archive: string; at: string }
+  /** written by compaction: every archive committed so far, so that recovery never adopts one twice */
+  | { type: "archives"; names: string[]; at: string };
+
+export interface LedgerState {
+  /** id -> fingerprint of the last committed content */
+  fingerprints: Map<string, string>;
+  /** id -> its last commit record */
+  latest: Map<string, Extract<LedgerRecord, { type: "commit" }>>;
+  /** records read, to decide when the ledger is worth compacting */
+  records: number;
+  archives: Set<string>;
+  /** commits whose sources were still to be moved when the run stopped */
+  pendingMoves: Extract<LedgerRecord, { type: "commit" }>[];
+  /** "archive\0id" of every commit record read */
+  commits: Set<string>;
+  /** line numbers (from 1) that could not be read: a torn append, or damage */
+  damaged: number[];
+}
+
+function isRecord(rec: unknown): rec is LedgerRecord {
+  const r = rec as Partial<Record<string, unknown>> | null;
+  if (typeof r !== "object" || r === null) return false;
+  if (r.type === "archives") return Array.isArray(r.names) && r.names.every((n) => typeof n === "string");
+  return (r.type === "commit" || r.type === "moved") && typeof r.id === "string" && typeof r.archive === "string";
+}
+
+export function ledgerPath(out: string): string {
+  return path.join(stateDir(out), "ledger.jsonl");
+}
+
+/**
+ * Reads the append-only ledger. A line that cannot be read (torn by a crash mid-append, or damaged) is
+ * skipped and its number kept: recovery restores what it held from the reports beside the archives.
+ */
+export async function readLedger(out: string): Promise<LedgerState> {
+  const state: LedgerState = {
+    fingerprints: new Map(),
+    latest: new Map(),
+    records: 0,
+    archives: new Set(),
+    pendingMoves: [],
+    commits: new Set(),
+    damaged: [],
+  };
+  let text = "";
+  try {
+    text = await readFile(ledgerPath(out), "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(err, `cannot read the ledger ${ledgerPath(out)}`);
+  }
+  const pending = new Map<string, Extract<LedgerRecord, { type: "commit" }>>();
+  for (const [i, line] of text.split("\n").entries()) {
+    if (!line.trim()) continue;
+    let rec: unknown;
+    try {
+      rec = JSON.parse(line);
+    } catch {
+      rec = undefined;
+    }
+    if (!isRecord(rec)) {
+      state.damaged.push(i + 1);
+      continue;
+    }
+    state.records++;
+    if (rec.type === "archives") {
+      for (const name of rec.names) state.archives.add(name);
+      continue;
+    }
+    const key = `${rec.archive}\0${rec.id}`;
+    if (rec.type === "commit") {
+      state.commits.add(key);
+      state.fingerprints.set(rec.id, rec.fingerprint);
+      state.latest.set(rec.id, rec);
+      state.archives.add(rec.archive);
+      if (rec.moves?.length) pending.set(key, rec);
+    } else pending.delete(key);
+  }
+  state.pendingMoves = [...pending.values()];
+  return state;
+}
+
+export async function appendLedger(out: string, records: readonly LedgerRecord[]): Promise<void> {
+  if (!records.length) return;
+  const fh = await open(ledgerPath(out), "a+");
+  try {
+    // After a crash mid-append the file may end in a torn line: start on a fresh one, or the first new
+    // record would be glued to it and lost.
+    const { size } = await fh.stat();
+    const last = Buffer.alloc(1);
+    if (size > 0) await fh.read(last, 0, 1, size - 1);
+    const lead = size > 0 && last[0] !== 0x0a ? "\n" : "";
+    await fh.appendFile(lead + records.map((r) => JSON.stringify(r) + "\n").join(""));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Records past which a ledger is rewritten with only what it still needs. */
+const COMPACT_AFTER_RECORDS = 20_000;
+
+/**
+ * Rewrites a long ledger (atomically) as: the names of all archives committed, then each work order's last
+ * commit, with its moves if they are still pending. Run under the lock.
+ */
+export async function compactLedger(out: string, ledger: LedgerState, force = false): Promise<boolean> {
+  const needed = ledger.latest.size + 1;
+  if (!force && (ledger.records < COMPACT_AFTER_RECORDS || ledger.records < needed * 2)) return false;
+  const pending = new Set(ledger.pendingMoves);
+  const at = new Date().toISOString();
+  const records: LedgerRecord[] = [{ type: "archives", names: [...ledger.archives].sort(), at }];
+  // A pending move of an older commit (the work order was packed again since) must not be forgotten; it
+  // goes first, so that the last commit of each work order stays the one read last.
+  for (const rec of ledger.pendingMoves) if (ledger.latest.get(rec.id) !== rec) records.push(rec);
+  for (const rec of ledger.latest.values()) {
+    const { moves, ...rest } = rec;
+    records.push(pending.has(rec) && moves ? rec : rest);
+  }
+  await writeFileAtomic(ledgerPath(out), records.map((r) => JSON.stringify(r) + "\n").join(""), tmpDir(out));
+  await syncDir(stateDir(out));
+  return true;
+}
