@@ -47,6 +47,29 @@ describe("writeZip + verifyZip (the commit protocol's check)", () => {
     await expect(verifyZip(file, entries())).rejects.toThrow(/WO_1\/a-0\.jpg: data CRC/);
   });
 
+  it.for<[string, number, number]>([
+    ["CRC", 14, 4],
+    ["compressed size", 18, 4],
+    ["size", 22, 4],
+    ["data descriptor", 6, 1],
+  ])(
+    "refuses a local header whose %s disagrees with the central directory (streaming readers trust it)",
+    async ([what, offset, length]) => {
+      const file = await written(entries());
+      const bytes = await readFile(file);
+      // the third entry's local header: found by its name right after a local header signature
+      const name = bytes.indexOf("WO_2/b-0.jpg");
+      const header = name - 30;
+      expect(bytes.readUInt32LE(header)).toBe(0x04034b50);
+      for (let i = 0; i < length; i++)
+        bytes[header + offset + i] = bytes[header + offset + i]! ^ (what === "data descriptor" ? 0x08 : 0x01);
+      await writeFile(file, bytes);
+      await expect(verifyZip(file, entries())).rejects.toThrow(
+        new RegExp(`WO_2/b-0\\.jpg: its local header says .*${what === "data descriptor" ? "a data descriptor" : what}`),
+      );
+    },
+  );
+
   it("refuses when the recorded CRC is not the one meant (a source changed while packing)", async () => {
     const file = await written(entries());
     const meant = entries();

@@ -42,8 +42,10 @@ export async function verifyZip(file: string, expected: readonly ExpectedEntry[]
           `${want.name}: recorded CRC/size ${entry.crc32}/${entry.uncompressedSize}, expected ${want.crc32}/${want.size} (did the source change while packing?)`,
         );
       }
+      const local = await zip.readLocalFileHeaderPromise(entry);
+      checkLocalHeader(want.name, entry, local);
       if (entry.compressionMethod === 0) {
-        const { fileDataStart } = await zip.readLocalFileHeaderPromise(entry, { minimal: true });
+        const { fileDataStart } = local;
         stored.push({ name: want.name, start: fileDataStart, end: fileDataStart + entry.compressedSize, crc32: want.crc32 });
       } else {
         let crc = 0;
@@ -64,6 +66,34 @@ export async function verifyZip(file: string, expected: readonly ExpectedEntry[]
   }
   if (readBack.bytes !== (await stat(file)).size) throw new Error(`${file}: changed size after it was read back`);
   return { sha256: readBack.sha256, bytes: readBack.bytes };
+}
+
+const MAX32 = 0xffffffff;
+
+/**
+ * A streaming reader (Java's ZipInputStream, say) trusts the local header, not the central directory: both
+ * must say the same CRC and sizes (the writer patches the local one after copying), with no data
+ * descriptor announced. Sizes escaped as 0xFFFFFFFF are read from the ZIP64 extra field.
+ */
+function checkLocalHeader(name: string, central: yauzl.Entry, local: yauzl.LocalFileHeader): void {
+  let [size, compressed] = [local.uncompressedSize, local.compressedSize];
+  if (size === MAX32 || compressed === MAX32) {
+    const extra = local.extraField;
+    for (let at = 0; at + 4 <= extra.length; at += 4 + extra.readUInt16LE(at + 2)) {
+      if (extra.readUInt16LE(at) !== 0x0001) continue;
+      let field = at + 4;
+      if (size === MAX32) [size, field] = [Number(extra.readBigUInt64LE(field)), field + 8];
+      if (compressed === MAX32) compressed = Number(extra.readBigUInt64LE(field));
+      break;
+    }
+  }
+  const problems = [
+    local.crc32 !== central.crc32 && `CRC ${local.crc32} (central directory: ${central.crc32})`,
+    size !== central.uncompressedSize && `size ${size} (central directory: ${central.uncompressedSize})`,
+    compressed !== central.compressedSize && `compressed size ${compressed} (central directory: ${central.compressedSize})`,
+    (local.generalPurposeBitFlag & 0x08) !== 0 && "a data descriptor",
+  ].filter(Boolean);
+  if (problems.length) throw new Error(`${name}: its local header says ${problems.join(", ")}`);
 }
 
 /** The next entry of the central directory, or undefined at its end. */
