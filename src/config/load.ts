@@ -1,7 +1,7 @@
 import path from "node:path";
 import { type ParseError, parse as parseJsonc, printParseErrorCode } from "jsonc-parser";
 import type { z } from "zod";
-import { WopackError } from "../core/errors.js";
+import { isGone, WopackError } from "../core/errors.js";
 import { decodeUtf8, readRegularFile } from "../core/text.js";
 import { type Config, configSchema } from "./schema.js";
 
@@ -65,7 +65,7 @@ export async function loadConfig(options: { configPath?: string; cwd?: string; s
     try {
       bytes = await readRegularFile(file);
     } catch (err) {
-      if (!options.configPath && ["ENOENT", "ENOTDIR"].includes((err as NodeJS.ErrnoException).code ?? "")) continue;
+      if (!options.configPath && isGone(err)) continue;
       throw new WopackError(
         "usage",
         "E_CONFIG_UNREADABLE",

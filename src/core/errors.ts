@@ -51,3 +51,9 @@ export function ioError(err: unknown, what: string): WopackError {
     { cause: err },
   );
 }
+
+/** ENOENT/ENOTDIR: the path is not there (moved or removed since it was listed, or never made). */
+export function isGone(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return code === "ENOENT" || code === "ENOTDIR";
+}

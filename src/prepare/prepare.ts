@@ -7,7 +7,7 @@ import type { ZipEntrySource } from "../archive/write.js";
 import { entryOverhead } from "../archive/zip.js";
 import type { HeicDecoder } from "../convert/heicDecoder.js";
 import { checkAsIs, type ImageSettings, jpegScanStart, normalizeImage } from "../convert/normalize.js";
-import { ioError, type Problem, WopackError } from "../core/errors.js";
+import { ioError, isGone, type Problem, WopackError } from "../core/errors.js";
 import type { Logger, PackedEntry, PackResult, Progress } from "../core/types.js";
 import { internalProblem, type PlannedPhoto, type PlannedWorkOrder, type RefusedWorkOrder } from "../plan/plan.js";
 
@@ -136,7 +136,7 @@ async function normalizeOrCopy(photo: PlannedPhoto, ctx: PrepareContext, spool: 
   try {
     bytes = await readFile(photo.abs);
   } catch (err) {
-    if (["ENOENT", "ENOTDIR"].includes((err as NodeJS.ErrnoException).code ?? "")) {
+    if (isGone(err)) {
       return { photo, vanished: `${photo.source} was moved or removed while it was packed` };
     }
     const message = `${photo.source}: cannot be read (${(err as Error).message})`;

@@ -9,7 +9,7 @@ import { decodingDir, lockPath, tmpDir } from "../commit/paths.js";
 import { moveFailed, recover } from "../commit/recovery.js";
 import { createHeicDecoder, type HeicDecoder } from "../convert/heicDecoder.js";
 import { HeicPool } from "../convert/heicPool.js";
-import { ioError, WopackError } from "../core/errors.js";
+import { ioError, isGone, WopackError } from "../core/errors.js";
 import { type Logger, type PackResult, type Progress, type Recovery, silentLogger } from "../core/types.js";
 import { type Plan, planPack } from "../plan/plan.js";
 import { checkPhotos } from "../prepare/prepare.js";
@@ -186,8 +186,8 @@ function newProgress(plan: Plan): Progress {
 
 /** A staging folder that is not there is a usage error (a typo, an unmounted share): exit 2, nothing written. */
 async function checkStaging(staging: string): Promise<void> {
-  const st = await stat(staging).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === "ENOENT" || err.code === "ENOTDIR") return undefined;
+  const st = await stat(staging).catch((err: unknown) => {
+    if (isGone(err)) return undefined;
     throw ioError(err, `cannot read the staging folder ${staging}`);
   });
   if (!st?.isDirectory()) {

@@ -5,7 +5,7 @@ import exifr from "exifr";
 import sharp from "sharp";
 import { exifTiffOfItem, heifExifPlace, tiffBlock } from "../convert/exif.js";
 import { type ImageType, SNIFF_BYTES, sniffImageType } from "../convert/sniff.js";
-import { ioError } from "../core/errors.js";
+import { ioError, isGone } from "../core/errors.js";
 import { parseJsonText, readRegularFile } from "../core/text.js";
 import { isIgnoredName } from "../spec/ignore.js";
 
@@ -157,12 +157,6 @@ export async function readFileFacts(entry: ScannedEntry): Promise<FileFacts> {
   } catch (err) {
     return isGone(err) ? { type: null, readError: errorText(err), vanished: true } : { type: null, readError: errorText(err) };
   }
-}
-
-/** ENOENT/ENOTDIR: the path was moved or removed since it was listed. */
-function isGone(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException)?.code;
-  return code === "ENOENT" || code === "ENOTDIR";
 }
 
 function errorText(err: unknown): string {

@@ -80,14 +80,6 @@ function fromCsv(text: string, name: string, idColumn: string): Map<string, Side
   }
   const byId = new Map<string, SidecarRow>();
   for (const { record, info } of rows) {
-    if (record.length !== header.length) {
-      throw new WopackError(
-        "usage",
-        "E_SIDECAR_INVALID",
-        `${name} line ${info.lines}: ${record.length} cells, but the header has ${header.length}`,
-        "every row needs as many cells as the header; quote cells that hold the separator",
-      );
-    }
     const id = record[idAt] ?? "";
     if (!id) continue;
     // (fromEntries defines own properties: a column named "__proto__" is a column like any other)
