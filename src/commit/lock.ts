@@ -41,6 +41,7 @@ export function processStartTicks(pid: number): number | undefined {
 }
 
 const BOOT_ID = readProc("/proc/sys/kernel/random/boot_id")?.trim();
+const START_TICKS = processStartTicks(process.pid);
 
 function isRunning(pid: number): boolean {
   try {
@@ -131,7 +132,7 @@ export async function acquireLock(lockPath: string, draftDir: string, now: Date)
     pid: process.pid,
     host: hostname(),
     ...(BOOT_ID ? { bootId: BOOT_ID } : {}),
-    ...(processStartTicks(process.pid) === undefined ? {} : { startTicks: processStartTicks(process.pid)! }),
+    ...(START_TICKS === undefined ? {} : { startTicks: START_TICKS }),
     startedAt: now.toISOString(),
     nonce: randomUUID(),
   };

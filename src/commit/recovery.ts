@@ -14,20 +14,22 @@ export const REPORT_SUFFIX = ".report.json";
 function readOwnReport(
   text: string,
   archive: string,
-): { workOrders: { id: string; fingerprint: string; moves?: MoveItem[] }[] } | undefined {
+): { createdAt: string; workOrders: { id: string; fingerprint: string; moves?: MoveItem[] }[] } | undefined {
   let report: unknown;
   try {
     report = JSON.parse(text);
   } catch {
     return undefined;
   }
-  const r = report as { archive?: unknown; workOrders?: unknown };
+  const r = report as { archive?: unknown; createdAt?: unknown; workOrders?: unknown };
   if (typeof r !== "object" || r === null || r.archive !== archive || !Array.isArray(r.workOrders)) return undefined;
   const valid = r.workOrders.every(
     (wo: { id?: unknown; fingerprint?: unknown; moves?: unknown }) =>
       typeof wo?.id === "string" && typeof wo.fingerprint === "string" && (wo.moves === undefined || Array.isArray(wo.moves)),
   );
-  return valid ? (r as ReturnType<typeof readOwnReport>) : undefined;
+  if (!valid) return undefined;
+  const workOrders = r.workOrders as { id: string; fingerprint: string; moves?: MoveItem[] }[];
+  return { createdAt: typeof r.createdAt === "string" ? r.createdAt : "", workOrders };
 }
 
 /**
@@ -113,8 +115,7 @@ async function restoreFromReports(out: string, ledger: LedgerState): Promise<num
     const text = await readFile(path.join(out, name), "utf8").catch(() => "");
     const report = readOwnReport(text, archive);
     if (report && (await exists(path.join(out, archive)))) {
-      const createdAt = (JSON.parse(text) as { createdAt?: unknown }).createdAt;
-      reports.push({ archive, createdAt: typeof createdAt === "string" ? createdAt : "", workOrders: report.workOrders });
+      reports.push({ archive, ...report });
     }
   }
   const order = (r: { archive: string; createdAt: string }) => `${r.createdAt}\0${r.archive}`;

@@ -98,9 +98,7 @@ async function normalizePhoto(photo: PlannedPhoto, ctx: PrepareContext, spool: s
   try {
     return await normalizeOrCopy(photo, ctx, spool);
   } catch (err) {
-    if (err instanceof WopackError || ctx.signal?.aborted) throw err;
-    ctx.log.debug(`${photo.source}: ${(err as Error)?.stack ?? String(err)}`);
-    return { photo, problem: internalProblem(photo.source, err) };
+    return { photo, problem: bug(err, photo.source, ctx) };
   }
 }
 
@@ -191,10 +189,18 @@ export async function prepareWorkOrder(
   try {
     return await prepareUnguarded(wo, ctx, spoolRoot);
   } catch (err) {
-    if (err instanceof WopackError || ctx.signal?.aborted) throw err;
-    ctx.log.debug(`${wo.id}: ${(err as Error)?.stack ?? String(err)}`);
-    return refusal(wo, [internalProblem(wo.folder ?? wo.id, err)]);
+    return refusal(wo, [bug(err, wo.folder ?? wo.id, ctx)]);
   }
+}
+
+/**
+ * An error met while preparing one photo or work order: run-level failures (disk full, interruption) go
+ * up; anything else is a bug confined to `path`, which becomes its problem (the stack in --verbose).
+ */
+function bug(err: unknown, path: string, ctx: PrepareContext): Problem {
+  if (err instanceof WopackError || ctx.signal?.aborted) throw err;
+  ctx.log.debug(`${path}: ${(err as Error)?.stack ?? String(err)}`);
+  return internalProblem(path, err);
 }
 
 function refusal(wo: PlannedWorkOrder, problems: Problem[]): RefusedWorkOrder {
