@@ -98,19 +98,27 @@ describe("a damaged ledger (§8)", () => {
     expect(changed.packed.map((w: { id: string }) => w.id)).toEqual(["WO_0"]);
   });
 
-  it("two runs committing in the same second keep both reports (the second once took the first's)", async () => {
+  // the bug's neighbours: any number of commits in one second, split runs among them (several archives a run)
+  it.for<[number, number | undefined]>([
+    [2, undefined],
+    [4, undefined],
+    [3, 1],
+  ])("%i runs committing in the same second (--max-work-orders %s) keep every report", async ([runs, maxWorkOrders]) => {
     const ws = await workspace();
     const now = () => new Date("2026-12-01T22:00:00Z");
-    const run = () => pack({ staging: ws.staging, out: ws.out, config: parseConfig({}), now });
-    await put(ws.staging, "WO_1/meter/a.jpg", photo());
-    await run();
-    await put(ws.staging, "WO_2/meter/a.jpg", photo());
-    await run();
+    const expected: string[][] = [];
+    for (let r = 0; r < runs; r++) {
+      const ids = maxWorkOrders ? [`WO_${r}a`, `WO_${r}b`] : [`WO_${r}`];
+      for (const id of ids) await put(ws.staging, `${id}/meter/a.jpg`, photo());
+      await pack({ staging: ws.staging, out: ws.out, config: parseConfig({}), now, maxWorkOrders });
+      expected.push(...(maxWorkOrders ? ids.map((id) => [id]) : [ids]));
+    }
     const zips = await archivesIn(ws.out);
-    expect(zips.map((z) => path.basename(z))).toEqual(["batch-20261201T220000Z-1.zip", "batch-20261201T220000Z-2.zip"]);
-    const ids = async (zip: string) =>
-      JSON.parse(await readFile(`${zip}.report.json`, "utf8")).workOrders.map((w: { id: string }) => w.id);
-    expect(await ids(zips[0]!)).toEqual(["WO_1"]);
-    expect(await ids(zips[1]!)).toEqual(["WO_2"]);
+    expect(zips.map((z) => path.basename(z))).toEqual(expected.map((_, i) => `batch-20261201T220000Z-${i + 1}.zip`));
+    for (const [i, zip] of zips.entries()) {
+      const report = JSON.parse(await readFile(`${zip}.report.json`, "utf8"));
+      expect(report.workOrders.map((w: { id: string }) => w.id)).toEqual(expected[i]);
+      expect((await readZip(zip)).map((e) => e.name.split("/")[0])).toContain(expected[i]![0]);
+    }
   });
 });
