@@ -187,11 +187,11 @@ async function encodeJpeg(
   };
   const withMeta = (s: Sharp) =>
     "keep" in exif ? s.keepExif() : "date" in exif && exif.date ? s.withExif({ IFD2: { DateTimeOriginal: exif.date } }) : s;
-  const encode = async (s: Sharp) => {
-    const jpeg = await withMeta(s).jpeg({ quality: settings.quality }).toBuffer();
+  const encode = async (s: Sharp, quality: number) => {
+    const jpeg = await withMeta(s).jpeg({ quality }).toBuffer();
     return "tiff" in exif ? withExifSegment(jpeg, exif.tiff) : jpeg;
   };
-  const first = await encode(prepared());
+  const first = await encode(prepared(), settings.quality);
   if (first.length <= settings.maxImageSize) return { data: first };
 
   const { data: raw, info } = await prepared().raw().toBuffer({ resolveWithObject: true });
@@ -199,8 +199,7 @@ async function encodeJpeg(
   let [width, quality, size] = [info.width, Math.min(settings.quality, 80), first.length];
   for (let attempt = 0; attempt < 12; attempt++) {
     if (attempt > 0) width = Math.max(1, Math.floor(width * Math.min(0.9, Math.sqrt(settings.maxImageSize / size) * 0.95)));
-    const jpeg = await withMeta(sharp(raw, rawInput).resize({ width })).jpeg({ quality }).toBuffer();
-    const out = "tiff" in exif ? withExifSegment(jpeg, exif.tiff) : jpeg;
+    const out = await encode(sharp(raw, rawInput).resize({ width }), quality);
     size = out.length;
     if (size <= settings.maxImageSize) {
       const scaled = width < info.width ? `, downscaled to ${width} px wide` : "";

@@ -172,6 +172,17 @@ export function packableOf(group: WorkOrderGroup, readyMarker: string | undefine
   return { members, fingerprint: fingerprintOf(members.map((m) => m.entry)) };
 }
 
+/** What names a work order in every outcome: id, folder, the files that move with it, their fingerprint. */
+function identityOf(group: WorkOrderGroup, { members, fingerprint }: ReturnType<typeof packableOf>) {
+  return {
+    id: group.id,
+    ...(group.folder ? { folder: group.folder.rel } : {}),
+    sources: members.map((m) => m.entry.rel).sort(),
+    fingerprint,
+    stamps: stampsOf(group, members),
+  };
+}
+
 /** The packed files with their size and mtime, and every other file the group holds (marker, junk). */
 function stampsOf(group: WorkOrderGroup, packed: readonly Member[]): WorkOrderStamps {
   const stamp = (e: ScannedEntry): FileStamp => ({ rel: e.rel, size: e.size, mtimeMs: e.mtimeMs });
@@ -212,16 +223,8 @@ export function planPack(input: PlanInput): Plan {
       planGroup(group, input, plan);
     } catch (err) {
       // A bug met on one work order's files refuses that work order, not the night.
-      const { members, fingerprint } = packableOf(group, input.options.readyMarker);
-      plan.refused.push({
-        id: group.id,
-        ...(group.folder ? { folder: group.folder.rel } : {}),
-        sources: members.map((m) => m.entry.rel).sort(),
-        fingerprint,
-        stamps: stampsOf(group, members),
-        problems: [internalProblem(group.folder?.rel ?? group.id, err)],
-        photos: [],
-      });
+      const problems = [internalProblem(group.folder?.rel ?? group.id, err)];
+      plan.refused.push({ ...identityOf(group, packableOf(group, input.options.readyMarker)), problems, photos: [] });
     }
   }
   return plan;
@@ -241,7 +244,8 @@ function planGroup(group: WorkOrderGroup, input: PlanInput, plan: Plan): void {
   const { options } = input;
   const { id } = group;
   const marker = options.readyMarker;
-  const { members, fingerprint } = packableOf(group, marker);
+  const packable = packableOf(group, marker);
+  const { members, fingerprint } = packable;
 
   if (members.length === 0) {
     plan.pending.push({ id, reason: "empty: no files yet" });
@@ -270,14 +274,7 @@ function planGroup(group: WorkOrderGroup, input: PlanInput, plan: Plan): void {
     plan.pending.push({ id, reason: `${vanished.entry.rel} was moved or removed while it was read; not settled yet` });
     return;
   }
-  const sources = members.map((m) => m.entry.rel).sort();
-  const common = {
-    id,
-    ...(group.folder ? { folder: group.folder.rel } : {}),
-    sources,
-    fingerprint,
-    stamps: stampsOf(group, members),
-  };
+  const common = identityOf(group, packable);
   if (!options.repack && input.ledger.get(id) === fingerprint) {
     plan.alreadyPacked.push(common);
     return;
