@@ -1,9 +1,9 @@
 // In-memory staging folders for the pure planner's tests: no file system, no clock.
 import { parseConfig } from "../src/config/load.js";
 import type { ConfigInput } from "../src/config/schema.js";
-import type { ImageType } from "../src/convert/sniff.js";
 import { type PlanOptions, planPack } from "../src/plan/plan.js";
 import type { FileFacts, ScannedEntry, StagingScan } from "../src/scan/scan.js";
+import type { ImageType } from "../src/spec/images.js";
 
 export const NOW = Date.UTC(2026, 10, 28, 12, 0, 0);
 

@@ -7,10 +7,10 @@ sharp.cache(false);
 
 import * as bmp from "bmp-ts";
 import { type Problem, problem } from "../core/errors.js";
+import { type ImageShape, type ImageType, reencodeReasons } from "../spec/images.js";
 import { heifExif, sanitizeExif, tiffBlock, withExifSegment } from "./exif.js";
 import type { HeicDecoder } from "./heicDecoder.js";
 import { heifColour, type Nclx } from "./heifProfile.js";
-import type { ImageType } from "./sniff.js";
 
 export interface ImageSettings {
   quality: number;
@@ -67,11 +67,7 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
     const whole = bytes;
     const image = type === "jpeg" ? withoutTrailer(whole) : whole;
     const meta = await readPackable(source, type, image, settings.maxPixels);
-    const reasons: string[] = [];
-    if (image.length > settings.maxImageSize) reasons.push(`larger than ${settings.maxImageSize} bytes`);
-    if (settings.maxDimension && Math.max(meta.width, meta.height) > settings.maxDimension)
-      reasons.push(`wider or taller than ${settings.maxDimension} px`);
-    if (meta.space === "cmyk") reasons.push("CMYK colour");
+    const reasons = reencodeReasons(shapeOf(image.length, meta), settings);
     const located = settings.stripGps && (await hasLocation(image));
     if (reasons.length === 0 && !located) {
       const trimmed = whole.length - image.length;
@@ -356,6 +352,10 @@ function decodeBmp(source: string, bytes: Buffer, settings: ImageSettings): () =
 }
 
 /** The checks a JPEG or PNG passes to be packed as is: its end marker, a readable header, the pixel limit. */
+function shapeOf(bytes: number, meta: { width: number; height: number; space?: string | undefined }): ImageShape {
+  return { bytes, width: meta.width, height: meta.height, cmyk: meta.space === "cmyk" };
+}
+
 async function readPackable(source: string, type: "jpeg" | "png", bytes: Buffer, maxPixels: number) {
   checkIntegrity(source, type, bytes);
   const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
@@ -385,9 +385,8 @@ export async function checkAsIs(
       .catch(() => undefined);
     if (!meta) return "full";
     checkPixels(source, meta.width, meta.height, settings);
-    const tooBig =
-      ends.size > settings.maxImageSize || (settings.maxDimension && Math.max(meta.width, meta.height) > settings.maxDimension);
-    if (tooBig || meta.space === "cmyk" || (settings.stripGps && (await hasLocation(ends.head)))) return "full";
+    if (reencodeReasons(shapeOf(ends.size, meta), settings).length) return "full";
+    if (settings.stripGps && (await hasLocation(ends.head))) return "full";
     return "copy";
   } catch (err) {
     if (err instanceof ImageProblem) return err.problem;

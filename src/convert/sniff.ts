@@ -1,4 +1,4 @@
-export type ImageType = "jpeg" | "png" | "heic" | "avif" | "webp" | "tiff" | "gif" | "bmp" | "jxl";
+import type { ImageType } from "../spec/images.js";
 
 /** How many leading bytes sniffImageType needs to decide. */
 export const SNIFF_BYTES = 64;

@@ -1,12 +1,12 @@
 import { createHash } from "node:crypto";
 import { CONFIG_FILE_NAME } from "../config/load.js";
 import type { Config } from "../config/schema.js";
-import type { ImageType } from "../convert/sniff.js";
 import { type Problem, problem } from "../core/errors.js";
 import type { FileStamp } from "../core/types.js";
 import type { FileFacts, ScannedEntry, StagingScan } from "../scan/scan.js";
 import type { SidecarRow } from "../scan/sidecar.js";
 import { isIgnoredName } from "../spec/ignore.js";
+import { type EntryExt, type ImageType, packedExt } from "../spec/images.js";
 import { isWorkOrderId, MAX_ORDER, naturalCompare, splitOrderSuffix, stemOf } from "../spec/names.js";
 import type { MetadataValue } from "../spec/values.js";
 import { resolveMetadata } from "./metadata.js";
@@ -50,6 +50,8 @@ export interface PlannedPhoto {
   size: number;
   taskGroup: string;
   n: number;
+  /** the extension it is packed with (§5/§7's rule, which prepare applies to the bytes it reads) */
+  ext: EntryExt;
   /** EXIF DateTimeOriginal, when the photo has one */
   captureDate?: string;
 }
@@ -394,6 +396,7 @@ function planGroup(group: WorkOrderGroup, input: PlanInput, plan: Plan): void {
       size: entry.size,
       taskGroup: resolved.taskGroup,
       n: -1,
+      ext: packedExt(facts.type, { bytes: entry.size, ...facts.pixels }, input.config.images),
       ...(facts.captureDate ? { captureDate: facts.captureDate } : {}),
     };
     photos.push(photo);

@@ -10,6 +10,7 @@ import { checkAsIs, type ImageSettings, jpegScanStart, normalizeImage } from "..
 import { ioError, isGone, type Problem, WopackError } from "../core/errors.js";
 import type { Logger, PackedEntry, PackResult, Progress } from "../core/types.js";
 import { internalProblem, type PlannedPhoto, type PlannedWorkOrder, type RefusedWorkOrder } from "../plan/plan.js";
+import { entryName } from "../spec/images.js";
 
 export interface Prepared {
   wo: PlannedWorkOrder;
@@ -236,7 +237,7 @@ async function prepareUnguarded(
   for (const o of outcomes) {
     if (!("normalized" in o)) continue;
     const { photo, normalized: n } = o;
-    const name = `${wo.id}/${photo.taskGroup}-${photo.n}.${n.ext}`;
+    const name = entryName(wo.id, photo.taskGroup, photo.n, n.ext);
     entries.push({
       name,
       file: n.file,

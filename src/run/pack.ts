@@ -17,6 +17,7 @@ import { type FileFacts, readFileFacts, scanStaging } from "../scan/scan.js";
 import type { SidecarRow } from "../scan/sidecar.js";
 import { loadSidecar } from "../scan/sidecar.js";
 import { isIgnoredName } from "../spec/ignore.js";
+import { entryName } from "../spec/images.js";
 import { checkFolders } from "./folders.js";
 import type { PackOptions } from "./options.js";
 import { type RunContext, runArchives } from "./publish.js";
@@ -163,7 +164,7 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
           id: wo.id,
           photos: wo.photos.map((p) => ({
             source: p.source,
-            name: `${wo.id}/${p.taskGroup}-${p.n}.${p.type === "png" ? "png" : "jpg"}`,
+            name: entryName(wo.id, p.taskGroup, p.n, p.ext),
           })),
         }));
       return result;

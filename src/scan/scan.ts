@@ -4,10 +4,11 @@ import path from "node:path";
 import exifr from "exifr";
 import sharp from "sharp";
 import { exifTiffOfItem, heifExifPlace, tiffBlock } from "../convert/exif.js";
-import { type ImageType, SNIFF_BYTES, sniffImageType } from "../convert/sniff.js";
+import { SNIFF_BYTES, sniffImageType } from "../convert/sniff.js";
 import { ioError, isGone } from "../core/errors.js";
 import { parseJsonText, readRegularFile } from "../core/text.js";
 import { isIgnoredName } from "../spec/ignore.js";
+import { type ImageType, pngDimensions } from "../spec/images.js";
 
 export type EntryKind =
   | "file"
@@ -49,6 +50,8 @@ export interface FileFacts {
   type: ImageType | null;
   /** EXIF DateTimeOriginal as written ("2024:03:04 05:06:07"), when the file has one. */
   captureDate?: string;
+  /** a PNG's width and height, from its header */
+  pixels?: { width: number; height: number };
   /** For *.json: the parsed value, or the parse error. */
   json?: { value: unknown } | { error: string };
   /** The file could not be read at all. */
@@ -153,7 +156,8 @@ export async function readFileFacts(entry: ScannedEntry): Promise<FileFacts> {
     }
     const type = sniffImageType(head.subarray(0, bytesRead));
     const captureDate = type ? await readCaptureDate(entry.abs, type) : undefined;
-    return captureDate ? { type, captureDate } : { type };
+    const pixels = type === "png" ? pngDimensions(head.subarray(0, bytesRead)) : undefined;
+    return { type, ...(captureDate ? { captureDate } : {}), ...(pixels ? { pixels } : {}) };
   } catch (err) {
     return isGone(err) ? { type: null, readError: errorText(err), vanished: true } : { type: null, readError: errorText(err) };
   }

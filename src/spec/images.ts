@@ -1,0 +1,50 @@
+// §5 and §7: which images go into an archive as they are, and under which entry name. A dry run and a
+// real run ask these same functions, so that what `--dry-run` shows is what `pack` writes.
+
+export type ImageType = "jpeg" | "png" | "heic" | "avif" | "webp" | "tiff" | "gif" | "bmp" | "jxl";
+
+export type EntryExt = "jpg" | "png";
+
+export interface SizeLimits {
+  maxImageSize: number;
+  maxDimension?: number | undefined;
+}
+
+export interface ImageShape {
+  /** the image's bytes (a JPEG's without what follows its end-of-image marker) */
+  bytes: number;
+  width?: number | undefined;
+  height?: number | undefined;
+  cmyk?: boolean | undefined;
+}
+
+/** §7: why a JPEG or PNG cannot be packed as it is (empty: it can). Location data (--strip-gps) is the caller's. */
+export function reencodeReasons(shape: ImageShape, limits: SizeLimits): string[] {
+  const reasons: string[] = [];
+  if (shape.bytes > limits.maxImageSize) reasons.push(`larger than ${limits.maxImageSize} bytes`);
+  const longest = Math.max(shape.width ?? 0, shape.height ?? 0);
+  if (limits.maxDimension && longest > limits.maxDimension) reasons.push(`wider or taller than ${limits.maxDimension} px`);
+  if (shape.cmyk) reasons.push("CMYK colour");
+  return reasons;
+}
+
+/**
+ * §5/§7: a PNG that fits the size limits stays a PNG (re-encoded losslessly if its location must go);
+ * every other image is packed as a JPEG. A PNG's shape is known from its header, so a dry run's answer is
+ * the real run's.
+ */
+export function packedExt(type: ImageType, shape: ImageShape, limits: SizeLimits): EntryExt {
+  return type === "png" && reencodeReasons(shape, limits).length === 0 ? "png" : "jpg";
+}
+
+/** §5: "<task group>-<N>.<ext>", inside its work order's folder. */
+export function entryName(workOrderId: string, taskGroup: string, n: number, ext: EntryExt): string {
+  return `${workOrderId}/${taskGroup}-${n}.${ext}`;
+}
+
+/** A PNG's width and height, from its IHDR chunk (bytes 16 to 24); undefined when the head has none. */
+export function pngDimensions(head: Uint8Array): { width: number; height: number } | undefined {
+  if (head.length < 24 || String.fromCharCode(...head.subarray(12, 16)) !== "IHDR") return undefined;
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  return { width: view.getUint32(16), height: view.getUint32(20) };
+}
