@@ -1,5 +1,5 @@
 export { initConfig } from "./config/init.js";
-export { CONFIG_FILE_NAME, loadConfig, parseConfig } from "./config/load.js";
+export { loadConfig, parseConfig } from "./config/load.js";
 export type { Config, ConfigInput } from "./config/schema.js";
 export type { Problem } from "./core/errors.js";
 export { WopackError } from "./core/errors.js";
@@ -11,3 +11,4 @@ export type { PackOptions } from "./run/options.js";
 export { pack } from "./run/pack.js";
 export type { ValidateOptions, ValidationReport } from "./run/validate.js";
 export { validate } from "./run/validate.js";
+export { CONFIG_FILE_NAME } from "./spec/ignore.js";

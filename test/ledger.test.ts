@@ -2,6 +2,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { appendLedger, compactLedger, type LedgerRecord, ledgerPath, readLedger } from "../src/commit/ledger.js";
+import { systemClock } from "../src/core/clock.js";
 import { tempDir } from "./helpers.js";
 
 async function out() {
@@ -41,7 +42,7 @@ describe("the ledger", () => {
     records.push(commit("WO_3", "g", "n49.zip", move), { type: "moved", id: "WO_3", archive: "n49.zip", at: "x" });
     await appendLedger(dir, records);
     const before = await readLedger(dir);
-    expect(await compactLedger(dir, before, true)).toBe(true);
+    expect(await compactLedger(dir, before, systemClock, true)).toBe(true);
     const after = await readLedger(dir);
     expect(after.fingerprints).toEqual(before.fingerprints);
     expect(after.fingerprints.get("WO_2")).toBe("new");
@@ -54,6 +55,6 @@ describe("the ledger", () => {
   it("is left alone while short", async () => {
     const dir = await out();
     await appendLedger(dir, [commit("WO_1", "f", "a.zip"), commit("WO_1", "g", "b.zip")]);
-    expect(await compactLedger(dir, await readLedger(dir))).toBe(false);
+    expect(await compactLedger(dir, await readLedger(dir), systemClock)).toBe(false);
   });
 });

@@ -18,3 +18,25 @@ describe("rules the code keeps", () => {
     expect(offenders).toEqual([]);
   });
 });
+
+describe("one fact, one place", () => {
+  // Codes two modules report on purpose, each with the hint its situation needs: the planner merges a
+  // work order's metadata from defaults, the sidecar and metadata.json (and can leave a field out);
+  // validate checks an archive's final metadata.json, which can only be edited.
+  const differentSituations = new Set(["E_METADATA_REQUIRED", "E_METADATA_TYPE", "W_METADATA_UNKNOWN_FIELD"]);
+
+  it("each problem code is worded in one module (rules shared by stages live in spec/problems.ts)", async () => {
+    const where = new Map<string, Set<string>>();
+    for (const [file, text] of await sources()) {
+      const built = [
+        ...text.matchAll(/problem\(\s*"([EW]_[A-Z0-9_]+)"/g),
+        ...text.matchAll(/[{\n]\s*code: "([EW]_[A-Z0-9_]+)",\s*message:/g),
+        ...text.matchAll(/new WopackError\(\s*"\w+",\s*"([EW]_[A-Z0-9_]+)"/g),
+      ].map((m) => m[1]!);
+      for (const code of built) where.set(code, (where.get(code) ?? new Set()).add(file));
+    }
+    expect(where.size).toBeGreaterThan(50); // the patterns still find what they are meant to
+    const twice = [...where].filter(([code, files]) => files.size > 1 && !differentSituations.has(code));
+    expect(twice.map(([code, files]) => `${code}: ${[...files].join(", ")}`)).toEqual([]);
+  });
+});

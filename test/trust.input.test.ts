@@ -9,8 +9,8 @@ import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { flagsSchema } from "../src/config/schema.js";
 import { plausibleExifDate } from "../src/scan/scan.js";
+import { entryName, parseEntryName } from "../src/spec/images.js";
 import { isTaskGroupName, isWorkOrderId } from "../src/spec/names.js";
-import { IMAGE_NAME } from "../src/validate/archive.js";
 import { archivesIn, put, readZip, waitFor, wopack, workspace } from "./helpers.js";
 import { plan } from "./plan-builders.js";
 import { Watcher } from "./watcher.js";
@@ -246,10 +246,10 @@ describe("names (§5)", () => {
         for (const wo of p.ready) {
           expect(isWorkOrderId(wo.id)).toBe(true);
           for (const photo of wo.photos) {
-            const entry = `${photo.taskGroup}-${photo.n}.jpg`;
-            const m = IMAGE_NAME.exec(entry)?.groups;
-            expect(m?.group, entry).toBe(photo.taskGroup);
-            expect(isTaskGroupName(m!.group!)).toBe(true);
+            const entry = entryName(wo.id, photo.taskGroup, photo.n, "jpg");
+            const read = parseEntryName(entry.slice(wo.id.length + 1));
+            expect(read, entry).toEqual({ taskGroup: photo.taskGroup, n: photo.n, ext: "jpg" });
+            expect(isTaskGroupName(read!.taskGroup)).toBe(true);
           }
         }
       }),

@@ -6,7 +6,7 @@ import { initConfig } from "../config/init.js";
 import { loadConfig } from "../config/load.js";
 import { type Config, type Flags, flagsSchema } from "../config/schema.js";
 import { heicDecoderName } from "../convert/heicDecoder.js";
-import { WopackError } from "../core/errors.js";
+import { interruptedError, usageError, WopackError } from "../core/errors.js";
 import type { Logger } from "../core/types.js";
 import { pack } from "../run/pack.js";
 import { validate } from "../run/validate.js";
@@ -39,7 +39,7 @@ function makeLogger(argv: Common): Logger {
 }
 
 function usage(flag: string, value: unknown, expected: string): never {
-  throw new WopackError("usage", "E_USAGE", `${flag} ${String(value)}: ${expected}`, `see wopack --help`);
+  throw usageError(`${flag} ${String(value)}: ${expected}`);
 }
 
 /** The number, size and duration flags, checked like the config keys they override: every problem at once. */
@@ -99,7 +99,7 @@ async function runPack(argv: Common & Record<string, unknown>): Promise<number> 
   const onSignal = () => {
     if (++interrupts > 1) process.exit(EXIT.interrupted);
     logger.warn("interrupted: discarding the archive in progress (press Ctrl-C again to quit at once)");
-    controller.abort(new WopackError("interrupted", "E_INTERRUPTED", "interrupted", "run again to pack what is left"));
+    controller.abort(interruptedError());
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
@@ -147,7 +147,7 @@ async function runWatch(argv: Common & Record<string, unknown>): Promise<number>
   const stop = (signal: string) => {
     if (controller.signal.aborted) process.exit(EXIT.interrupted);
     write({ event: "stopped", message: `${signal}: stopping (an archive in progress is rolled back)` });
-    controller.abort(new WopackError("interrupted", "E_INTERRUPTED", "interrupted", "start watch again to go on"));
+    controller.abort(interruptedError("interrupted", "start watch again to go on"));
   };
   const onInt = () => stop("SIGINT");
   const onTerm = () => stop("SIGTERM");
@@ -347,7 +347,7 @@ export async function main(args: string[]): Promise<number> {
     )
     .fail((msg, err) => {
       if (err) throw err;
-      throw new WopackError("usage", "E_USAGE", msg, "see wopack --help");
+      throw usageError(msg);
     })
     .help()
     .wrap(Math.min(110, process.stdout.columns || 100));

@@ -1,6 +1,8 @@
 // The ledger: every committed work order with the fingerprint of its content, append-only.
+
 import { open, readFile } from "node:fs/promises";
 import path from "node:path";
+import type { Clock } from "../core/clock.js";
 import { ioError } from "../core/errors.js";
 import type { MoveItem } from "../core/types.js";
 import { syncDir, writeFileAtomic } from "./files.js";
@@ -114,11 +116,11 @@ const COMPACT_AFTER_RECORDS = 20_000;
  * Rewrites a long ledger (atomically) as: the names of all archives committed, then each work order's last
  * commit, with its moves if they are still pending. Run under the lock.
  */
-export async function compactLedger(out: string, ledger: LedgerState, force = false): Promise<boolean> {
+export async function compactLedger(out: string, ledger: LedgerState, clock: Clock, force = false): Promise<boolean> {
   const needed = ledger.latest.size + 1;
   if (!force && (ledger.records < COMPACT_AFTER_RECORDS || ledger.records < needed * 2)) return false;
   const pending = new Set(ledger.pendingMoves);
-  const at = new Date().toISOString();
+  const at = clock().toISOString();
   const records: LedgerRecord[] = [{ type: "archives", names: [...ledger.archives].sort(), at }];
   // A pending move of an older commit (the work order was packed again since) must not be forgotten; it
   // goes first, so that the last commit of each work order stays the one read last.

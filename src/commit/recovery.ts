@@ -1,6 +1,8 @@
 // Repairs at start what an interrupted run left: adopted archives, finished moves, a damaged ledger.
+
 import { readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
+import type { Clock } from "../core/clock.js";
 import { type Problem, problem } from "../core/errors.js";
 import type { LeftBehind, MoveItem, Recovery } from "../core/types.js";
 import { exists } from "./files.js";
@@ -38,7 +40,7 @@ function readOwnReport(
  * What it cannot repair (a report it did not write, a folder that cannot be moved) is skipped with a
  * coded warning and left for the next run: recovery never stops new work.
  */
-export async function recover(out: string): Promise<Recovery> {
+export async function recover(out: string, clock: Clock): Promise<Recovery> {
   const result: Recovery = { adopted: [], discarded: [], movesFinished: [], skipped: [], leftBehind: [] };
   for (const name of await readdir(tmpDir(out))) {
     if (!name.startsWith("lock."))
@@ -46,7 +48,7 @@ export async function recover(out: string): Promise<Recovery> {
   }
   const ledger = await readLedger(out);
   // (a damaged ledger is compacted by its restore below, once what the damage held is back)
-  if (!ledger.damaged.length && (await compactLedger(out, ledger))) Object.assign(ledger, await readLedger(out));
+  if (!ledger.damaged.length && (await compactLedger(out, ledger, clock))) Object.assign(ledger, await readLedger(out));
   const records: LedgerRecord[] = [];
   for (const name of (await readdir(out)).sort()) {
     if (!name.endsWith(".zip" + REPORT_SUFFIX)) continue;
@@ -70,7 +72,7 @@ export async function recover(out: string): Promise<Recovery> {
       result.discarded.push(name);
       continue;
     }
-    const at = new Date().toISOString();
+    const at = clock().toISOString();
     for (const wo of report.workOrders) {
       const rec: LedgerRecord = { type: "commit", id: wo.id, fingerprint: wo.fingerprint, archive, at };
       if (wo.moves?.length) rec.moves = wo.moves;
@@ -81,7 +83,7 @@ export async function recover(out: string): Promise<Recovery> {
   }
   await appendLedger(out, records);
   if (ledger.damaged.length) {
-    const restored = await restoreFromReports(out, ledger);
+    const restored = await restoreFromReports(out, ledger, clock);
     result.skipped.push(
       problem(
         "W_LEDGER_DAMAGED",
@@ -93,7 +95,7 @@ export async function recover(out: string): Promise<Recovery> {
   }
   for (const rec of ledger.pendingMoves) {
     try {
-      result.leftBehind.push(...(await finishMoves(out, rec)));
+      result.leftBehind.push(...(await finishMoves(out, rec, clock)));
       result.movesFinished.push(rec.id);
     } catch (err) {
       result.skipped.push(moveFailed(rec.id, err));
@@ -107,7 +109,7 @@ export async function recover(out: string): Promise<Recovery> {
  * recorded again (the newest report for a work order wins), then the ledger is rewritten without the
  * damaged lines. Returns how many commits were restored.
  */
-async function restoreFromReports(out: string, ledger: LedgerState): Promise<number> {
+async function restoreFromReports(out: string, ledger: LedgerState, clock: Clock): Promise<number> {
   const reports: { archive: string; createdAt: string; workOrders: { id: string; fingerprint: string }[] }[] = [];
   for (const name of await readdir(out)) {
     if (!name.endsWith(".zip" + REPORT_SUFFIX)) continue;
@@ -121,7 +123,7 @@ async function restoreFromReports(out: string, ledger: LedgerState): Promise<num
   const order = (r: { archive: string; createdAt: string }) => `${r.createdAt}\0${r.archive}`;
   reports.sort((a, b) => (order(a) < order(b) ? -1 : 1));
   const when = new Map(reports.map((r) => [r.archive, order(r)]));
-  const at = new Date().toISOString();
+  const at = clock().toISOString();
   const records: LedgerRecord[] = [];
   for (const r of reports) {
     for (const wo of r.workOrders) {
@@ -135,7 +137,7 @@ async function restoreFromReports(out: string, ledger: LedgerState): Promise<num
     }
   }
   await appendLedger(out, records);
-  await compactLedger(out, await readLedger(out), true);
+  await compactLedger(out, await readLedger(out), clock, true);
   return records.length;
 }
 
@@ -157,10 +159,11 @@ export function moveFailed(id: string, err: unknown): Problem {
 export async function finishMoves(
   out: string,
   rec: { id: string; archive: string; moves?: MoveItem[] | undefined },
+  clock: Clock,
 ): Promise<LeftBehind> {
   if (!rec.moves?.length) return [];
   const left: LeftBehind = [];
   for (const item of rec.moves) left.push(...(await moveItem(item)));
-  await appendLedger(out, [{ type: "moved", id: rec.id, archive: rec.archive, at: new Date().toISOString() }]);
+  await appendLedger(out, [{ type: "moved", id: rec.id, archive: rec.archive, at: clock().toISOString() }]);
   return left;
 }

@@ -2,7 +2,7 @@ import { access, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ioError, WopackError } from "../core/errors.js";
-import { CONFIG_FILE_NAME } from "./load.js";
+import { CONFIG_FILE_NAME } from "../spec/ignore.js";
 
 /** The JSON Schema shipped in the package (written by `npm run build`). */
 export const SCHEMA_PATH = fileURLToPath(new URL("../../schema/wopack.config.schema.json", import.meta.url));

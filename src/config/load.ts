@@ -3,9 +3,8 @@ import { type ParseError, parse as parseJsonc, printParseErrorCode } from "jsonc
 import type { z } from "zod";
 import { isGone, WopackError } from "../core/errors.js";
 import { decodeUtf8, readRegularFile } from "../core/text.js";
+import { CONFIG_FILE_NAME } from "../spec/ignore.js";
 import { type Config, configSchema } from "./schema.js";
-
-export const CONFIG_FILE_NAME = "wopack.config.json";
 
 export interface LoadedConfig {
   config: Config;

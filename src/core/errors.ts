@@ -33,6 +33,16 @@ export function problem(code: string, message: string, hint: string, path?: stri
   return path === undefined ? { code, message, hint } : { code, message, hint, path };
 }
 
+/** A command line or library call that cannot be done as asked: exit 2, nothing written. */
+export function usageError(message: string, hint = "see wopack --help"): WopackError {
+  return new WopackError("usage", "E_USAGE", message, hint);
+}
+
+/** The run was stopped (SIGINT, SIGTERM, or the caller's AbortSignal): what is committed stays committed. */
+export function interruptedError(message = "interrupted", hint = "run again to pack what is left"): WopackError {
+  return new WopackError("interrupted", "E_INTERRUPTED", message, hint);
+}
+
 /** Wraps a filesystem error as an I/O failure that names the file and what to do. */
 export function ioError(err: unknown, what: string): WopackError {
   const code = (err as NodeJS.ErrnoException)?.code ?? "EIO";

@@ -1,13 +1,13 @@
 import { createHash } from "node:crypto";
-import { CONFIG_FILE_NAME } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { type Problem, problem } from "../core/errors.js";
 import type { FileStamp } from "../core/types.js";
 import type { FileFacts, ScannedEntry, StagingScan } from "../scan/scan.js";
 import type { SidecarRow } from "../scan/sidecar.js";
-import { isIgnoredName } from "../spec/ignore.js";
+import { CONFIG_FILE_NAME, isIgnoredName } from "../spec/ignore.js";
 import { type EntryExt, type ImageType, packedExt } from "../spec/images.js";
-import { isWorkOrderId, MAX_ORDER, naturalCompare, splitOrderSuffix, stemOf } from "../spec/names.js";
+import { codeUnitOrder, isWorkOrderId, MAX_ORDER, naturalCompare, splitOrderSuffix, stemOf } from "../spec/names.js";
+import { badWorkOrderId, duplicateOrder, internalProblem, noPhotos, notJsonObject, unreadable } from "../spec/problems.js";
 import type { MetadataValue } from "../spec/values.js";
 import { resolveMetadata } from "./metadata.js";
 import { resolveTaskGroup } from "./taskGroup.js";
@@ -189,7 +189,7 @@ function identityOf(group: WorkOrderGroup, { members, fingerprint }: ReturnType<
 function stampsOf(group: WorkOrderGroup, packed: readonly Member[]): WorkOrderStamps {
   const stamp = (e: ScannedEntry): FileStamp => ({ rel: e.rel, size: e.size, mtimeMs: e.mtimeMs });
   const packedRels = new Set(packed.map((m) => m.entry.rel));
-  const byPath = (a: FileStamp, b: FileStamp) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0);
+  const byPath = (a: FileStamp, b: FileStamp) => codeUnitOrder(a.rel, b.rel);
   const others = [...group.members.filter((m) => !packedRels.has(m.entry.rel)).map((m) => m.entry), ...group.ignored];
   return { packed: packed.map((m) => stamp(m.entry)).sort(byPath), alongside: others.map(stamp).sort(byPath) };
 }
@@ -230,16 +230,6 @@ export function planPack(input: PlanInput): Plan {
     }
   }
   return plan;
-}
-
-/** An unexpected error (a bug) met while handling one work order or photo: a coded problem for it. */
-export function internalProblem(path: string, err: unknown): Problem {
-  return problem(
-    "E_INTERNAL",
-    `${path}: wopack failed on this (${(err as Error)?.message ?? String(err)})`,
-    "the rest of the run went on; please report this with the file (run with --verbose for details)",
-    path,
-  );
 }
 
 function planGroup(group: WorkOrderGroup, input: PlanInput, plan: Plan): void {
@@ -284,14 +274,7 @@ function planGroup(group: WorkOrderGroup, input: PlanInput, plan: Plan): void {
 
   const problems: Problem[] = [];
   if (!isWorkOrderId(id)) {
-    problems.push(
-      problem(
-        "E_WORK_ORDER_ID",
-        `work order "${id}": the id may hold only letters, digits, _ and - (1 to 128 characters)`,
-        `rename the folder, e.g. to "${id.replace(/[^A-Za-z0-9_-]+/g, "_").slice(0, 128) || "WO_1"}"`,
-        group.folder?.rel ?? id,
-      ),
-    );
+    problems.push(badWorkOrderId(id, group.folder?.rel ?? id));
   }
 
   const photos: PlannedPhoto[] = [];
@@ -315,14 +298,7 @@ function planGroup(group: WorkOrderGroup, input: PlanInput, plan: Plan): void {
       const value = json && "value" in json ? json.value : undefined;
       if (!json || "error" in json || !isPlainObject(value)) {
         if (inner === "metadata.json") given = undefined;
-        problems.push(
-          problem(
-            inner === "metadata.json" ? "E_METADATA_NOT_OBJECT" : "E_PARAMETERS_NOT_OBJECT",
-            `${rel}: must hold a JSON object${json && "error" in json ? ` (${json.error})` : value === undefined ? "" : `, not ${describeJson(value)}`}`,
-            `write it as {"field": value, ...}`,
-            rel,
-          ),
-        );
+        problems.push(notJsonObject(rel, inner, json));
       } else if (inner === "metadata.json") given = value;
       else parameters = { source: rel, abs: entry.abs };
       continue;
@@ -339,14 +315,7 @@ function planGroup(group: WorkOrderGroup, input: PlanInput, plan: Plan): void {
       continue;
     }
     if (facts?.readError) {
-      problems.push(
-        problem(
-          "E_UNREADABLE",
-          `${rel}: cannot be read (${facts.readError})`,
-          "check the file's permissions and that it is fully copied",
-          rel,
-        ),
-      );
+      problems.push(unreadable(rel, facts.readError));
       continue;
     }
     if (entry.size === 0) {
@@ -433,14 +402,7 @@ function planGroup(group: WorkOrderGroup, input: PlanInput, plan: Plan): void {
     metadata = resolved.values;
   }
   if (photos.length === 0 && problems.length === 0) {
-    problems.push(
-      problem(
-        "E_NO_PHOTOS",
-        `work order "${id}" holds no photos`,
-        "add its photos, or remove the folder",
-        group.folder?.rel ?? id,
-      ),
-    );
+    problems.push(noPhotos(id, group.folder?.rel ?? id));
   }
   if (problems.length) {
     plan.refused.push({ ...common, problems, photos });
@@ -457,14 +419,7 @@ function assignNumbers(photos: PlannedPhoto[], requests: { photo: PlannedPhoto; 
   for (const { photo, n } of [...requests].sort((a, b) => naturalCompare(a.photo.source, b.photo.source))) {
     const holder = byNumber.get(n);
     if (holder) {
-      problems.push(
-        problem(
-          "E_ORDER_DUPLICATE",
-          `${photo.source}: asks for order number ${n}, which ${holder.source} asks for too`,
-          "give one of them another number, or drop the -N suffix from one so it is numbered automatically",
-          photo.source,
-        ),
-      );
+      problems.push(duplicateOrder(photo.source, n, holder.source));
       continue;
     }
     byNumber.set(n, photo);
@@ -523,12 +478,7 @@ function kindProblem(entry: ScannedEntry): Problem {
         entry.rel,
       );
     case "unreadable-dir":
-      return problem(
-        "E_UNREADABLE",
-        `${entry.rel}: the folder cannot be read (${entry.error ?? "no permission"})`,
-        "check the folder's permissions for the user running wopack",
-        entry.rel,
-      );
+      return unreadable(entry.rel, entry.error ?? "no permission", "folder");
     default:
       return problem(
         "E_NOT_A_FILE",
@@ -541,8 +491,4 @@ function kindProblem(entry: ScannedEntry): Problem {
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function describeJson(v: unknown): string {
-  return v === null ? "null" : Array.isArray(v) ? "an array" : `a ${typeof v}`;
 }

@@ -1,7 +1,8 @@
 import type { Config } from "../config/schema.js";
-import { type Problem, problem } from "../core/errors.js";
+import type { Problem } from "../core/errors.js";
 import { own } from "../core/own.js";
-import { isTaskGroupName, nearest } from "../spec/names.js";
+import { isTaskGroupName } from "../spec/names.js";
+import { badTaskGroupName, unknownTaskGroup } from "../spec/problems.js";
 
 /**
  * §3: the sub-folder name or the loose file's stem (without "-N"), mapped through `aliases`; a loose
@@ -21,34 +22,6 @@ export function resolveTaskGroup(
   if (from === "stem" && config.defaultTaskGroup) return { taskGroup: config.defaultTaskGroup };
 
   const where = from === "folder" ? `folder "${raw}"` : `file name "${raw}"`;
-  if (!isTaskGroupName(name)) {
-    return {
-      problem: problem(
-        "E_TASK_GROUP_NAME",
-        `${path}: the ${where} gives task group "${name}", which is not a valid task group name`,
-        `rename it to letters, digits and _ only (e.g. "${suggestName(name)}"), or map it in the config's "aliases"`,
-        path,
-      ),
-    };
-  }
-  const suggestion = nearest(name, config.taskGroups ?? []);
-  return {
-    problem: problem(
-      "E_TASK_GROUP_UNKNOWN",
-      `${path}: task group "${name}" (from the ${where}) is not one of the configured taskGroups`,
-      suggestion
-        ? `did you mean "${suggestion}"? Rename it, or add "${raw}": "${suggestion}" to the config's "aliases"`
-        : `add it to "taskGroups" in the config, or map it in "aliases"`,
-      path,
-    ),
-  };
-}
-
-function suggestName(name: string): string {
-  const cleaned = name
-    .trim()
-    .replace(/[^A-Za-z0-9_-]+/g, "_")
-    .replace(/^_+|_+$/g, "")
-    .replace(/-(\d+)$/, "_$1");
-  return cleaned || "task_group";
+  if (!isTaskGroupName(name)) return { problem: badTaskGroupName(path, name, where) };
+  return { problem: unknownTaskGroup(path, name, config.taskGroups ?? [], { where, raw }) };
 }

@@ -8,9 +8,11 @@ import { entryOverhead } from "../archive/zip.js";
 import type { HeicDecoder } from "../convert/heicDecoder.js";
 import { checkAsIs, type ImageSettings, jpegScanStart, normalizeImage } from "../convert/normalize.js";
 import { ioError, isGone, type Problem, WopackError } from "../core/errors.js";
-import type { Logger, PackedEntry, PackResult, Progress } from "../core/types.js";
-import { internalProblem, type PlannedPhoto, type PlannedWorkOrder, type RefusedWorkOrder } from "../plan/plan.js";
+import type { Logger, PackedEntry, Progress, RefusedReport } from "../core/types.js";
+import type { PlannedPhoto, PlannedWorkOrder, RefusedWorkOrder } from "../plan/plan.js";
 import { entryName } from "../spec/images.js";
+import { codeUnitOrder } from "../spec/names.js";
+import { internalProblem, refusedReport, unreadable } from "../spec/problems.js";
 
 export interface Prepared {
   wo: PlannedWorkOrder;
@@ -20,23 +22,19 @@ export interface Prepared {
   bytes: number;
 }
 
-/** Reads and checks the photos of these work orders without keeping anything; problems go to result.refused. */
+/** Reads and checks the photos of these work orders without keeping anything: the refusals it finds. */
 export async function checkPhotos(
   wos: readonly { id: string; folder?: string; sources: string[]; photos: PlannedPhoto[] }[],
-  result: PackResult,
   ctx: PrepareContext,
-) {
-  await Promise.all(
+): Promise<RefusedReport[]> {
+  const checked = await Promise.all(
     wos.map(async (wo) => {
       const outcomes = await Promise.all(wo.photos.map((p) => ctx.photoLimit(() => normalizePhoto(p, ctx, null))));
       const problems = outcomes.flatMap((o) => ("problem" in o ? [o.problem] : []));
-      if (!problems.length) return;
-      const target = result.refused.find((r) => r.id === wo.id);
-      if (target) target.problems.push(...problems);
-      else result.refused.push({ id: wo.id, ...(wo.folder ? { folder: wo.folder } : {}), sources: wo.sources, problems });
+      return problems.length ? [refusedReport(wo, problems)] : [];
     }),
   );
-  result.refused.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return checked.flat();
 }
 
 /** What preparing photos needs: image settings and the shared limits; nothing of archives or moves. */
@@ -138,16 +136,7 @@ async function normalizeOrCopy(photo: PlannedPhoto, ctx: PrepareContext, spool: 
     if (isGone(err)) {
       return { photo, vanished: `${photo.source} was moved or removed while it was packed` };
     }
-    const message = `${photo.source}: cannot be read (${(err as Error).message})`;
-    return {
-      photo,
-      problem: {
-        code: "E_UNREADABLE",
-        message,
-        hint: "check the file's permissions and that it is fully copied",
-        path: photo.source,
-      },
-    };
+    return { photo, problem: unreadable(photo.source, (err as Error).message) };
   }
   const n = await normalizeImage(
     { source: photo.source, file: photo.abs, type: photo.type, bytes, captureDate: photo.captureDate },
@@ -259,16 +248,10 @@ async function prepareUnguarded(
     try {
       json("parameters.json", await readFile(wo.parameters.abs));
     } catch (err) {
-      const p = {
-        code: "E_UNREADABLE",
-        message: `${wo.parameters.source}: cannot be read (${(err as Error).message})`,
-        hint: "check the file's permissions",
-        path: wo.parameters.source,
-      };
-      return refusal(wo, [p]);
+      return refusal(wo, [unreadable(wo.parameters.source, (err as Error).message)]);
     }
   }
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  entries.sort((a, b) => codeUnitOrder(a.name, b.name));
   // what the work order adds to an archive, headers included, so that --max-archive-size is a real bound
   const bytes = entries.reduce((n, e) => n + e.size + entryOverhead(e.name), 0);
   return { wo, entries, report, warnings, bytes };

@@ -1,4 +1,5 @@
 import type { Config } from "../config/schema.js";
+import type { Clock } from "../core/clock.js";
 import type { Logger, Progress } from "../core/types.js";
 
 /** What a pack run is asked to do: the library's pack() options, which the CLI fills from flags and config. */
@@ -27,6 +28,6 @@ export interface PackOptions {
   onArchive?: string[] | undefined;
   /** stop the --on-archive command (its whole process group) after this long; default 30 minutes */
   onArchiveTimeoutMs?: number | undefined;
-  /** the clock, for tests */
-  now?: () => Date;
+  /** the calendar clock (reports, ledger, archive names, readiness); tests set it */
+  now?: Clock;
 }

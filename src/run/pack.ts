@@ -9,7 +9,8 @@ import { decodingDir, lockPath, tmpDir } from "../commit/paths.js";
 import { moveFailed, recover } from "../commit/recovery.js";
 import { createHeicDecoder, type HeicDecoder } from "../convert/heicDecoder.js";
 import { HeicPool } from "../convert/heicPool.js";
-import { ioError, isGone, WopackError } from "../core/errors.js";
+import { type Clock, systemClock } from "../core/clock.js";
+import { ioError, isGone, usageError, WopackError } from "../core/errors.js";
 import { type Logger, type PackResult, type Progress, type Recovery, silentLogger } from "../core/types.js";
 import { type Plan, planPack } from "../plan/plan.js";
 import { checkPhotos } from "../prepare/prepare.js";
@@ -18,6 +19,7 @@ import type { SidecarRow } from "../scan/sidecar.js";
 import { loadSidecar } from "../scan/sidecar.js";
 import { isIgnoredName } from "../spec/ignore.js";
 import { entryName } from "../spec/images.js";
+import { mergeRefusals, refusedReport } from "../spec/problems.js";
 import { checkFolders } from "./folders.js";
 import type { PackOptions } from "./options.js";
 import { type RunContext, runArchives } from "./publish.js";
@@ -26,15 +28,14 @@ import { type RunContext, runArchives } from "./publish.js";
 let saidWasm = false;
 
 export async function pack(options: PackOptions): Promise<PackResult> {
-  if (!options.out && !options.dryRun)
-    throw new WopackError("usage", "E_USAGE", "pack needs --out", "say where the archives go: --out <dir>");
+  if (!options.out && !options.dryRun) throw usageError("pack needs --out", "say where the archives go: --out <dir>");
   const staging = path.resolve(options.staging);
   const out = options.out ? path.resolve(options.out) : undefined;
   await checkStaging(staging);
   await checkFolders({ staging, out, moveTo: options.moveTo });
   const sidecar = options.metadataFile ? await loadSidecar(options.metadataFile, options.config.metadata.idColumn) : undefined;
   if (options.dryRun || !out) return packOnce(options, sidecar);
-  const session = await openOutput(out, options.logger ?? silentLogger, options.now?.() ?? new Date());
+  const session = await openOutput(out, options.logger ?? silentLogger, options.now ?? systemClock);
   try {
     const result = await packOnce(options, sidecar);
     result.recovery = session.recovery;
@@ -54,10 +55,14 @@ export async function pack(options: PackOptions): Promise<PackResult> {
  * Takes the lock on --out (exit 4 when another run has it) and repairs what an interrupted run left
  * (recover()). Watch mode holds this for its whole life; pack for one run.
  */
-export async function openOutput(out: string, log: Logger, now: Date): Promise<{ recovery: Recovery; release(): Promise<void> }> {
-  const lock = await acquireLock(lockPath(out), tmpDir(out), now);
+export async function openOutput(
+  out: string,
+  log: Logger,
+  clock: Clock,
+): Promise<{ recovery: Recovery; release(): Promise<void> }> {
+  const lock = await acquireLock(lockPath(out), tmpDir(out), clock());
   try {
-    const recovery = await recover(out).catch((err) => {
+    const recovery = await recover(out, clock).catch((err) => {
       throw ioError(err, `cannot recover the state in ${out}`);
     });
     for (const a of recovery.adopted) log.info(`recovered: ${a} had been committed before an interruption`);
@@ -86,7 +91,7 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
   const staging = path.resolve(options.staging);
   const out = path.resolve(options.out ?? staging);
   const log = options.logger ?? silentLogger;
-  const now = options.now ?? (() => new Date());
+  const now = options.now ?? systemClock;
   const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
   const dryRun = options.dryRun ?? false;
   const heic = options.heicDecoder ?? createHeicDecoder(concurrency, dryRun ? undefined : decodingDir(out));
@@ -127,12 +132,7 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
       dryRun,
       archives: [],
       packed: [],
-      refused: plan.refused.map(({ id, folder, sources, problems }) => ({
-        id,
-        ...(folder ? { folder } : {}),
-        sources,
-        problems,
-      })),
+      refused: plan.refused.map((wo) => refusedReport(wo, wo.problems)),
       alreadyPacked: plan.alreadyPacked.map(({ id }) => ({ id })),
       pending: plan.pending,
       warnings: plan.warnings,
@@ -153,9 +153,9 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
       progress: newProgress(plan),
     };
     // A work order refused while planning still has its images checked, so that every problem is listed.
-    await checkPhotos(plan.refused, result, ctx);
+    result.refused = mergeRefusals(result.refused, await checkPhotos(plan.refused, ctx));
     if (dryRun) {
-      if (options.checkImages) await checkPhotos(plan.ready, result, ctx);
+      if (options.checkImages) result.refused = mergeRefusals(result.refused, await checkPhotos(plan.ready, ctx));
       result.warnings.push(...plan.ready.flatMap((wo) => wo.warnings));
       const refused = new Set(result.refused.map((r) => r.id));
       result.planned = plan.ready

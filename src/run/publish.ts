@@ -1,4 +1,5 @@
 // Archives out of prepared work orders: streamed, split, verified, committed, sources moved.
+
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { StreamingArchive } from "../archive/stream.js";
@@ -11,11 +12,14 @@ import { leftBehindWarnings, planMoves } from "../commit/moves.js";
 import { tmpDir } from "../commit/paths.js";
 import { finishMoves, moveFailed, REPORT_SUFFIX } from "../commit/recovery.js";
 import { trailerNote } from "../convert/normalize.js";
-import { ioError, WopackError } from "../core/errors.js";
+import type { Clock } from "../core/clock.js";
+import { interruptedError, ioError, WopackError } from "../core/errors.js";
 import { faultPoint } from "../core/fault.js";
 import type { ArchiveReport, PackedWorkOrder, PackResult } from "../core/types.js";
 import type { Plan, PlannedWorkOrder, RefusedWorkOrder } from "../plan/plan.js";
 import { type PrepareContext, type Prepared, prepareWorkOrder, type Unsettled } from "../prepare/prepare.js";
+import { codeUnitOrder } from "../spec/names.js";
+import { refusedReport } from "../spec/problems.js";
 import type { PackOptions } from "./options.js";
 
 /**
@@ -33,7 +37,7 @@ export interface RunContext extends PackOptions, PrepareContext {
   staging: string;
   out: string;
   concurrency: number;
-  now: () => Date;
+  now: Clock;
 }
 
 /**
@@ -130,12 +134,7 @@ export async function runArchives(plan: Plan, result: PackResult, ctx: RunContex
         continue;
       }
       if ("problems" in prepared) {
-        result.refused.push({
-          id: prepared.id,
-          ...(prepared.folder ? { folder: prepared.folder } : {}),
-          sources: prepared.sources,
-          problems: prepared.problems,
-        });
+        result.refused.push(refusedReport(prepared, prepared.problems));
         ctx.log.warn(`${prepared.id}: refused (${prepared.problems.length} problem${prepared.problems.length > 1 ? "s" : ""})`);
         continue;
       }
@@ -176,7 +175,7 @@ export async function runArchives(plan: Plan, result: PackResult, ctx: RunContex
     await Promise.allSettled(started.filter(Boolean));
     await rm(spool, { recursive: true, force: true });
   }
-  result.refused.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  result.refused.sort((a, b) => codeUnitOrder(a.id, b.id));
 }
 
 interface Current {
@@ -290,7 +289,7 @@ async function commitArchive(
 
   // Committed: from here on a crash is repaired by recover() from the report beside the archive.
   faultPoint("after-publish");
-  const at = new Date().toISOString();
+  const at = ctx.now().toISOString();
   const commits = workOrders.map((wo) => ({ id: wo.id, fingerprint: wo.fingerprint, archive: report.archive, moves: wo.moves }));
   try {
     await appendLedger(
@@ -307,7 +306,7 @@ async function commitArchive(
   // One work order whose folder cannot be moved stays packed and in staging; the others move on.
   for (const c of commits) {
     try {
-      const left = await finishMoves(out, c);
+      const left = await finishMoves(out, c, ctx.now);
       for (const w of leftBehindWarnings(c.id, left, ctx.staging)) {
         result.warnings.push(w);
         log.warn(w.message);
@@ -322,10 +321,5 @@ async function commitArchive(
 }
 
 function interrupted(): WopackError {
-  return new WopackError(
-    "interrupted",
-    "E_INTERRUPTED",
-    "interrupted; the archive in progress was discarded",
-    "run again to pack what is left",
-  );
+  return interruptedError("interrupted; the archive in progress was discarded");
 }

@@ -6,6 +6,7 @@ import { writeFileAtomic } from "../commit/files.js";
 import { moveItem, planMoves } from "../commit/moves.js";
 import { decodingDir, stateDir } from "../commit/paths.js";
 import { createHeicDecoder } from "../convert/heicDecoder.js";
+import { systemClock } from "../core/clock.js";
 import { ioError, WopackError } from "../core/errors.js";
 import { type PackResult, type RefusedReport, silentLogger } from "../core/types.js";
 import { groupStaging } from "../plan/plan.js";
@@ -72,7 +73,7 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
   const staging = path.resolve(options.staging);
   const out = path.resolve(options.out);
   const log = options.logger ?? silentLogger;
-  const clock = options.now ?? (() => new Date());
+  const clock = options.now ?? systemClock;
   const moveTo = path.resolve(options.moveTo ?? path.join(staging, "..", "processed"));
   const failedTo = path.resolve(options.failedTo ?? path.join(staging, "..", "failed"));
   const settleMs = options.settleMs ?? 30_000;
@@ -83,7 +84,7 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
   const sidecar = options.metadataFile ? await loadSidecar(options.metadataFile, options.config.metadata.idColumn) : undefined;
 
   // A dry run takes no lock and repairs nothing: it writes nothing at all, so it never stands in a real run's way.
-  const session = dryRun ? { release: async () => undefined } : await openOutput(out, log, clock());
+  const session = dryRun ? { release: async () => undefined } : await openOutput(out, log, clock);
   const healthFile = options.healthFile ?? path.join(stateDir(out), "health.json");
   const health = {
     pid: process.pid,
@@ -138,16 +139,16 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
   /** The next scan, at the earliest of the times asked for. */
   const schedule = (delayMs: number) => {
     if (options.signal.aborted) return;
-    const at = Date.now() + Math.max(0, delayMs);
+    const at = performance.now() + Math.max(0, delayMs);
     if (timerAt !== undefined && timerAt <= at) return;
     clearTimeout(timer);
     timerAt = at;
     timer = setTimeout(() => {
       timerAt = undefined;
       void tick();
-    }, at - Date.now());
+    }, at - performance.now());
   };
-  const onFileEvent = () => schedule(Math.max(100, lastPassAt + EVENT_SCAN_GAP_MS - Date.now()));
+  const onFileEvent = () => schedule(Math.max(100, lastPassAt + EVENT_SCAN_GAP_MS - performance.now()));
 
   const tick = async (): Promise<void> => {
     if (running) {
@@ -165,7 +166,7 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
   };
 
   const pass = async () => {
-    lastPassAt = Date.now();
+    lastPassAt = performance.now();
     const now = clock().getTime();
     let next = now + (options.pollMs ?? SAFETY_RESCAN_MS);
     let healthy = true;
@@ -185,7 +186,7 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
           const handled = await packReady(update.ready);
           // look again at once, as more may have become ready meanwhile; but when all of it came back
           // pending (changed meanwhile), no sooner than a file event would: never a busy loop
-          next = handled ? now : Math.max(now, lastPassAt + EVENT_SCAN_GAP_MS);
+          next = handled ? now : now + EVENT_SCAN_GAP_MS;
         }
       } else if (update.ready.size) next = Math.min(next, retryAt);
     } catch (err) {

@@ -1,3 +1,6 @@
+/** wopack's config file: found in the working directory or at the staging folder's root, never packed. */
+export const CONFIG_FILE_NAME = "wopack.config.json";
+
 const JUNK = new Set([".ds_store", "thumbs.db", "desktop.ini", "__macosx"]);
 const PARTIAL = /\.(tmp|part|crdownload)$/i;
 

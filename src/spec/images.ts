@@ -42,6 +42,16 @@ export function entryName(workOrderId: string, taskGroup: string, n: number, ext
   return `${workOrderId}/${taskGroup}-${n}.${ext}`;
 }
 
+/**
+ * An image entry's file name inside its work-order folder, read back: "<task group>[-N].jpg|jpeg|png"
+ * (any case). Undefined for any other name. parseEntryName(entryName(...)) gives back what was written.
+ */
+export function parseEntryName(file: string): { taskGroup: string; n?: number; ext: string } | undefined {
+  const m = /^(?<group>.+?)(?:-(?<n>\d{1,9}))?\.(?<ext>jpe?g|png)$/i.exec(file)?.groups;
+  if (!m) return undefined;
+  return { taskGroup: m.group!, ...(m.n === undefined ? {} : { n: Number(m.n) }), ext: m.ext! };
+}
+
 /** A PNG's width and height, from its IHDR chunk (bytes 16 to 24); undefined when the head has none. */
 export function pngDimensions(head: Uint8Array): { width: number; height: number } | undefined {
   if (head.length < 24 || String.fromCharCode(...head.subarray(12, 16)) !== "IHDR") return undefined;

@@ -26,7 +26,12 @@ const collator = new Intl.Collator("en", { numeric: true, sensitivity: "variant"
 
 /** Natural sort ("IMG_2" before "IMG_10"), with a byte-order tie-break so the order is total. */
 export function naturalCompare(a: string, b: string): number {
-  return collator.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
+  return collator.compare(a, b) || codeUnitOrder(a, b);
+}
+
+/** Plain code-unit order: for ids and entry names, whose order must not depend on a locale. */
+export function codeUnitOrder(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** Levenshtein distance, for "did you mean" hints. */

@@ -6,7 +6,9 @@ import { SNIFF_BYTES, sniffImageType } from "../convert/sniff.js";
 import { type Problem, problem } from "../core/errors.js";
 import { own } from "../core/own.js";
 import { parseJsonText } from "../core/text.js";
-import { isTaskGroupName, isWorkOrderId, nearest } from "../spec/names.js";
+import { parseEntryName } from "../spec/images.js";
+import { isTaskGroupName, isWorkOrderId } from "../spec/names.js";
+import { badTaskGroupName, badWorkOrderId, duplicateOrder, noPhotos, notJsonObject, unknownTaskGroup } from "../spec/problems.js";
 import { coerceValue } from "../spec/values.js";
 
 export interface ValidationReport {
@@ -23,9 +25,6 @@ interface WorkOrderSeen {
   numbers: Map<number, string>;
   metadata?: unknown;
 }
-
-/** An image entry's name inside its work-order folder: <task group>[-N].jpg|jpeg|png */
-export const IMAGE_NAME = /^(?<group>.+?)(?:-(?<n>\d{1,9}))?\.(?<ext>jpe?g|png)$/i;
 
 /**
  * Checks any zip against §2 and the config: layout, names, content by magic bytes, image integrity,
@@ -110,16 +109,7 @@ export async function validateArchive(file: string, config: Config): Promise<Val
     if (parts.length >= 2 || name.endsWith("/")) {
       if (!seen.has(id)) {
         seen.set(id, { images: 0, numbers: new Map() });
-        if (!isWorkOrderId(id)) {
-          report.problems.push(
-            problem(
-              "E_WORK_ORDER_ID",
-              `${id}/: a work-order id may hold only letters, digits, _ and - (1 to 128 characters)`,
-              "rename the folder",
-              `${id}/`,
-            ),
-          );
-        }
+        if (!isWorkOrderId(id)) report.problems.push(badWorkOrderId(id, `${id}/`));
       }
     }
     if (name.endsWith("/")) {
@@ -146,11 +136,7 @@ export async function validateArchive(file: string, config: Config): Promise<Val
   zip.close();
 
   for (const [id, wo] of seen) {
-    if (wo.images === 0) {
-      report.problems.push(
-        problem("E_NO_PHOTOS", `${id}/: the work order holds no images`, "add its photos or leave the folder out", `${id}/`),
-      );
-    }
+    if (wo.images === 0) report.problems.push(noPhotos(id, `${id}/`));
     checkMetadata(id, wo.metadata, config, report);
   }
   report.workOrders = seen.size;
@@ -223,7 +209,7 @@ async function checkEntry(
 ) {
   const path = entry.fileName;
   const isJson = file === "metadata.json" || file === "parameters.json";
-  const image = IMAGE_NAME.exec(file)?.groups;
+  const image = parseEntryName(file);
   if (!isJson && !image) {
     report.problems.push(
       problem(
@@ -286,51 +272,24 @@ async function checkEntry(
     const parsed = parseJsonText(data ?? Buffer.alloc(0));
     const value = "value" in parsed ? parsed.value : undefined;
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      report.problems.push(
-        problem(
-          file === "metadata.json" ? "E_METADATA_NOT_OBJECT" : "E_PARAMETERS_NOT_OBJECT",
-          `${path}: must hold a JSON object${"error" in parsed ? ` (${parsed.error})` : ""}`,
-          `write it as {"field": value, ...}`,
-          path,
-        ),
-      );
+      report.problems.push(notJsonObject(path, file, parsed));
       if (file === "metadata.json") wo.metadata = null;
     } else if (file === "metadata.json") wo.metadata = value;
     return;
   }
   const m = image!;
-  const group = m.group!;
-  if (!isTaskGroupName(group)) {
-    report.problems.push(
-      problem("E_TASK_GROUP_NAME", `${path}: "${group}" is not a valid task group name`, "use letters, digits and _ only", path),
-    );
-  } else if (config.taskGroups && !config.taskGroups.includes(group)) {
-    const near = nearest(group, config.taskGroups);
-    report.problems.push(
-      problem(
-        "E_TASK_GROUP_UNKNOWN",
-        `${path}: task group "${group}" is not one of the configured taskGroups`,
-        near ? `did you mean "${near}"?` : "add it to taskGroups in the config",
-        path,
-      ),
-    );
+  const group = m.taskGroup;
+  if (!isTaskGroupName(group)) report.problems.push(badTaskGroupName(path, group));
+  else if (config.taskGroups && !config.taskGroups.includes(group)) {
+    report.problems.push(unknownTaskGroup(path, group, config.taskGroups));
   }
   if (m.n !== undefined) {
-    const n = Number(m.n);
-    const holder = wo.numbers.get(n);
-    if (holder) {
-      report.problems.push(
-        problem(
-          "E_ORDER_DUPLICATE",
-          `${path}: order number ${n} is taken by ${holder} too`,
-          "number every image of a work order differently",
-          path,
-        ),
-      );
-    } else wo.numbers.set(n, path);
+    const holder = wo.numbers.get(m.n);
+    if (holder) report.problems.push(duplicateOrder(path, m.n, holder));
+    else wo.numbers.set(m.n, path);
   }
   const type = sniffImageType(read.head.subarray(0, SNIFF_BYTES));
-  const ext = m.ext!.toLowerCase() === "png" ? "png" : "jpeg";
+  const ext = m.ext.toLowerCase() === "png" ? "png" : "jpeg";
   if (type !== "jpeg" && type !== "png") {
     report.problems.push(
       problem(

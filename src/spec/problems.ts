@@ -1,0 +1,130 @@
+// Problems that more than one stage reports, and a refused work order's report: worded in one place.
+import { type Problem, problem } from "../core/errors.js";
+import type { RefusedReport } from "../core/types.js";
+import { codeUnitOrder, nearest } from "./names.js";
+
+/** A file or folder that cannot be read (permissions, an I/O error): refuses its work order. */
+export function unreadable(path: string, reason: string, what: "file" | "folder" = "file"): Problem {
+  return what === "folder"
+    ? problem(
+        "E_UNREADABLE",
+        `${path}: the folder cannot be read (${reason})`,
+        "check the folder's permissions for the user running wopack",
+        path,
+      )
+    : problem(
+        "E_UNREADABLE",
+        `${path}: cannot be read (${reason})`,
+        "check the file's permissions for the user running wopack, and that it is fully copied",
+        path,
+      );
+}
+
+/** An unexpected error (a bug) met while handling one work order or photo: a coded problem for it. */
+export function internalProblem(path: string, err: unknown): Problem {
+  return problem(
+    "E_INTERNAL",
+    `${path}: wopack failed on this (${(err as Error)?.message ?? String(err)})`,
+    "the rest of the run went on; please report this with the file (run with --verbose for details)",
+    path,
+  );
+}
+
+/** A refused work order as results and reports show it. */
+export function refusedReport(
+  wo: { id: string; folder?: string | undefined; sources: string[] },
+  problems: Problem[],
+): RefusedReport {
+  return { id: wo.id, ...(wo.folder ? { folder: wo.folder } : {}), sources: wo.sources, problems };
+}
+
+/** Refusals from two checks of the same run: one report per work order, every problem kept, by id. */
+export function mergeRefusals(a: readonly RefusedReport[], b: readonly RefusedReport[]): RefusedReport[] {
+  const byId = new Map<string, RefusedReport>();
+  for (const r of [...a, ...b]) {
+    const seen = byId.get(r.id);
+    byId.set(r.id, seen ? { ...seen, problems: [...seen.problems, ...r.problems] } : r);
+  }
+  return [...byId.values()].sort((x, y) => codeUnitOrder(x.id, y.id));
+}
+
+// §2/§5 rules broken, as both the planner (staging) and validate (archives) report them. `from` says
+// where a staging name came from ("folder \"Meter\""); staging problems can also be fixed with aliases.
+
+export function badWorkOrderId(id: string, path: string): Problem {
+  const suggestion = id.replace(/[^A-Za-z0-9_-]+/g, "_").slice(0, 128) || "WO_1";
+  return problem(
+    "E_WORK_ORDER_ID",
+    `${path}: the work-order id "${id}" may hold only letters, digits, _ and - (1 to 128 characters)`,
+    `rename the folder, e.g. to "${suggestion}"`,
+    path,
+  );
+}
+
+export function badTaskGroupName(path: string, name: string, from?: string): Problem {
+  return problem(
+    "E_TASK_GROUP_NAME",
+    from
+      ? `${path}: the ${from} gives task group "${name}", which is not a valid task group name`
+      : `${path}: "${name}" is not a valid task group name`,
+    `rename it to letters, digits and _ only (e.g. "${suggestTaskGroup(name)}")${from ? `, or map it in the config's "aliases"` : ""}`,
+    path,
+  );
+}
+
+export function unknownTaskGroup(
+  path: string,
+  name: string,
+  taskGroups: readonly string[],
+  from?: { where: string; raw: string },
+): Problem {
+  const near = nearest(name, taskGroups);
+  let hint: string;
+  if (near)
+    hint = `did you mean "${near}"? Rename it${from ? `, or add "${from.raw}": "${near}" to the config's "aliases"` : ""}`;
+  else hint = `add it to "taskGroups" in the config${from ? `, or map it in "aliases"` : ""}`;
+  return problem(
+    "E_TASK_GROUP_UNKNOWN",
+    `${path}: task group "${name}"${from ? ` (from the ${from.where})` : ""} is not one of the configured taskGroups`,
+    hint,
+    path,
+  );
+}
+
+export function duplicateOrder(path: string, n: number, holder: string): Problem {
+  return problem(
+    "E_ORDER_DUPLICATE",
+    `${path}: order number ${n} is taken by ${holder} too`,
+    "give one of them another number (in staging, a photo without -N is numbered automatically)",
+    path,
+  );
+}
+
+export function noPhotos(id: string, path: string): Problem {
+  return problem("E_NO_PHOTOS", `${path}: work order "${id}" holds no photos`, "add its photos, or leave the folder out", path);
+}
+
+/** §6: metadata.json or parameters.json that is not a JSON object (or not JSON at all). */
+export function notJsonObject(path: string, file: string, json: { value: unknown } | { error: string } | undefined): Problem {
+  const what =
+    json === undefined
+      ? ""
+      : "error" in json
+        ? ` (${json.error})`
+        : `, not ${json.value === null ? "null" : Array.isArray(json.value) ? "an array" : `a ${typeof json.value}`}`;
+  return problem(
+    file === "metadata.json" ? "E_METADATA_NOT_OBJECT" : "E_PARAMETERS_NOT_OBJECT",
+    `${path}: must hold a JSON object${what}`,
+    `write it as {"field": value, ...}`,
+    path,
+  );
+}
+
+function suggestTaskGroup(name: string): string {
+  const cleaned = name
+    .trim()
+    .replace(/[^A-Za-z0-9_-]+/g, "_")
+    .replace(/^_+|_+$/g, "")
+    .replace(/-(\d+)$/, "_$1");
+  return cleaned || "task_group";
+}
