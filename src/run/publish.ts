@@ -2,6 +2,7 @@
 
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
+import { overArchiveSize, startsNewArchive } from "../archive/batching.js";
 import { StreamingArchive } from "../archive/stream.js";
 import { verifyZip } from "../archive/verify.js";
 import { SourceChangedError } from "../archive/zip.js";
@@ -16,8 +17,8 @@ import type { Clock } from "../core/clock.js";
 import { interruptedError, ioError, WopackError } from "../core/errors.js";
 import { faultPoint } from "../core/fault.js";
 import type { ArchiveReport, PackedWorkOrder, PackResult } from "../core/types.js";
-import type { Plan, PlannedWorkOrder, RefusedWorkOrder } from "../plan/plan.js";
-import { type PrepareContext, type Prepared, prepareWorkOrder, type Unsettled } from "../prepare/prepare.js";
+import type { Plan, PlannedWorkOrder } from "../plan/plan.js";
+import { type PrepareContext, type Prepared, prepareWorkOrder } from "../prepare/prepare.js";
 import { codeUnitOrder } from "../spec/names.js";
 import { refusedReport } from "../spec/problems.js";
 import type { PackOptions } from "./options.js";
@@ -43,124 +44,31 @@ export interface RunContext extends PackOptions, PrepareContext {
 /**
  * Prepares work orders (conversions on all cores, up to a budget of photos ahead) while the archive in
  * progress streams the finished ones, in path order; splits archives by --max-work-orders and
- * --max-archive-size (a work order larger than the limit gets an archive of its own).
+ * --max-archive-size (archive/batching.ts). Fills in the result's archives, packed, refused and pending.
  */
 export async function runArchives(plan: Plan, result: PackResult, ctx: RunContext): Promise<void> {
   const spool = path.join(tmpDir(ctx.out), `spool.${process.pid}`);
   await mkdir(spool, { recursive: true }).catch((err) => {
     throw ioError(err, `cannot write to ${ctx.out}`);
   });
-  const prepare = (wo: PlannedWorkOrder) => prepareWorkOrder(wo, ctx, spool);
-  const budget = LOOKAHEAD_PHOTOS_PER_CORE * ctx.concurrency;
-  let nextToStart = 0;
-  let photosAhead = 0;
-
-  const started: Promise<Prepared | RefusedWorkOrder | Unsettled>[] = [];
-  const start = (i: number) => {
-    started[i] = prepare(plan.ready[i]!);
-    started[i].catch(() => undefined); // awaited in order below; an abort must not surface as unhandled first
-  };
-  let current: Current | undefined;
-  let seq = 1;
-  const open = (batch: Prepared[], n: number): Current => {
-    const tmp = path.join(tmpDir(ctx.out), `${process.pid}.${n}.zip.partial`);
-    const opened = { archive: new StreamingArchive(tmp, ctx.signal), batch: [] as Prepared[], seq: n };
-    for (const p of batch) add(opened, p);
-    return opened;
-  };
-  const add = (to: Current, prepared: Prepared) => {
-    to.archive.add(prepared.entries);
-    to.batch.push(prepared);
-  };
-  /**
-   * A photo copied as is changed after it was checked (someone copied it again): its work order is left
-   * pending (the next run, or watch once it settles, packs it as it is then) and the archive is written
-   * again without it, rather than failing every work order in it.
-   */
-  const without = async (from: Current, err: SourceChangedError): Promise<Current | undefined> => {
-    await from.archive.discard();
-    const id = err.entry.slice(0, err.entry.indexOf("/"));
-    result.pending.push({ id, reason: `${err.message}; it is packed once it settles` });
-    ctx.log.warn(`${id}: a photo changed while it was being packed (${err.file}); left for the next run`);
-    const rest = from.batch.filter((p) => p.wo.id !== id);
-    return rest.length ? open(rest, from.seq) : undefined;
-  };
-  const close = async () => {
-    let report: ArchiveReport | undefined;
-    let batch: Prepared[] = [];
-    while (current && !report) {
-      const closing: Current = current;
-      current = undefined;
-      batch = closing.batch;
-      try {
-        report = await commitArchive(closing.archive, closing.batch, result, ctx, closing.seq);
-      } catch (err) {
-        if (!(err instanceof SourceChangedError)) throw err;
-        current = await without(closing, err);
-      }
-    }
-    if (!report) return;
-    result.archives.push(report);
-    result.packed.push(...report.workOrders);
-    for (const p of batch) await rm(path.join(spool, p.wo.id), { recursive: true, force: true });
-    if (ctx.onArchive?.length) {
-      const run = await runHook(ctx.onArchive, report.path, {
-        timeoutMs: ctx.onArchiveTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS,
-        signal: ctx.signal,
-        onLine: (line) => ctx.log.info(`--on-archive: ${line}`),
-      });
-      result.hooks.push(run);
-      if (run.ok) ctx.log.info(`--on-archive ran for ${report.archive}`);
-      else
-        ctx.log.warn(
-          `--on-archive failed for ${report.archive} (exit ${run.exitCode ?? "?"}); the archive is kept: ${run.output}`,
-        );
-    }
-  };
+  const ahead = new Lookahead(plan.ready, (wo) => prepareWorkOrder(wo, ctx, spool), LOOKAHEAD_PHOTOS_PER_CORE * ctx.concurrency);
+  const writer = new ArchiveWriter(result, ctx, spool);
   try {
     for (let i = 0; i < plan.ready.length; i++) {
-      // Start work orders ahead (always the one to write next), up to the photo budget.
-      while (nextToStart < plan.ready.length && (nextToStart <= i || photosAhead < budget)) {
-        photosAhead += plan.ready[nextToStart]!.photos.length;
-        start(nextToStart++);
-      }
-      const prepared = await started[i]!;
-      delete started[i];
-      photosAhead -= plan.ready[i]!.photos.length;
+      const prepared = await ahead.take(i);
       ctx.signal?.throwIfAborted();
       if ("reason" in prepared) {
         result.pending.push(prepared);
         ctx.log.warn(`${prepared.id}: ${prepared.reason}`);
-        continue;
-      }
-      if ("problems" in prepared) {
+      } else if ("problems" in prepared) {
         result.refused.push(refusedReport(prepared, prepared.problems));
         ctx.log.warn(`${prepared.id}: refused (${prepared.problems.length} problem${prepared.problems.length > 1 ? "s" : ""})`);
-        continue;
+      } else {
+        await writer.add(prepared);
+        ctx.onProgress?.(ctx.progress);
       }
-      const tooMany = ctx.maxWorkOrders !== undefined && current !== undefined && current.batch.length >= ctx.maxWorkOrders;
-      const tooBig =
-        ctx.maxArchiveSize !== undefined && current !== undefined && current.archive.bytes + prepared.bytes > ctx.maxArchiveSize;
-      if (tooMany || tooBig) await close();
-      if (ctx.maxArchiveSize !== undefined && prepared.bytes > ctx.maxArchiveSize) {
-        prepared.warnings.push({
-          code: "W_WORK_ORDER_OVER_ARCHIVE_SIZE",
-          message: `work order ${prepared.wo.id} (${prepared.bytes} bytes) is larger than --max-archive-size ${ctx.maxArchiveSize}; it gets an archive of its own`,
-          hint: "a work order never spans two archives; raise the limit if the upload path allows",
-        });
-      }
-      current ??= open([], seq++);
-      try {
-        add(current, prepared);
-      } catch (err) {
-        if (!(err instanceof SourceChangedError)) throw writeFailure(err, ctx);
-        const n = current.seq;
-        current = (await without(current, err)) ?? open([], n);
-        add(current, prepared);
-      }
-      ctx.onProgress?.(ctx.progress);
     }
-    await close();
+    await writer.close();
   } catch (err) {
     // a run-level failure after some archives were committed: those stay, and the error says which
     if (err instanceof WopackError)
@@ -171,17 +79,143 @@ export async function runArchives(plan: Plan, result: PackResult, ctx: RunContex
       }));
     throw err;
   } finally {
-    await current?.archive.discard();
-    await Promise.allSettled(started.filter(Boolean));
+    await writer.discard();
+    await ahead.settle();
     await rm(spool, { recursive: true, force: true });
   }
   result.refused.sort((a, b) => codeUnitOrder(a.id, b.id));
+}
+
+/** Prepares work orders ahead of the one being written (always that one), up to a budget of photos. */
+class Lookahead<T> {
+  private readonly started: Promise<T>[] = [];
+  private next = 0;
+  private photosAhead = 0;
+
+  constructor(
+    private readonly wos: readonly PlannedWorkOrder[],
+    private readonly prepare: (wo: PlannedWorkOrder) => Promise<T>,
+    private readonly budget: number,
+  ) {}
+
+  async take(i: number): Promise<T> {
+    while (this.next < this.wos.length && (this.next <= i || this.photosAhead < this.budget)) {
+      this.photosAhead += this.wos[this.next]!.photos.length;
+      const started = this.prepare(this.wos[this.next]!);
+      started.catch(() => undefined); // awaited in order; an abort must not surface as unhandled first
+      this.started[this.next++] = started;
+    }
+    const prepared = await this.started[i]!;
+    delete this.started[i];
+    this.photosAhead -= this.wos[i]!.photos.length;
+    return prepared;
+  }
+
+  /** Waits for what was started and not taken (after a failure), so nothing runs on after the run. */
+  async settle(): Promise<void> {
+    await Promise.allSettled(this.started.filter(Boolean));
+  }
 }
 
 interface Current {
   archive: StreamingArchive;
   batch: Prepared[];
   seq: number;
+}
+
+/** Streams prepared work orders into the archive in progress, and closes it when the limits say so. */
+class ArchiveWriter {
+  private current: Current | undefined;
+  private seq = 1;
+
+  constructor(
+    private readonly result: PackResult,
+    private readonly ctx: RunContext,
+    private readonly spool: string,
+  ) {}
+
+  async add(prepared: Prepared): Promise<void> {
+    const { ctx } = this;
+    const open = this.current && { workOrders: this.current.batch.length, bytes: this.current.archive.bytes };
+    if (startsNewArchive(open, prepared.bytes, ctx)) await this.close();
+    const over = overArchiveSize(prepared.wo.id, prepared.bytes, ctx);
+    if (over) prepared.warnings.push(over);
+    this.current ??= this.open([], this.seq++);
+    try {
+      this.put(this.current, prepared);
+    } catch (err) {
+      if (!(err instanceof SourceChangedError)) throw writeFailure(err, ctx);
+      const n = this.current.seq;
+      this.current = (await this.without(this.current, err)) ?? this.open([], n);
+      this.put(this.current, prepared);
+    }
+  }
+
+  /** Commits the archive in progress (without a work order whose photo changed meanwhile), then its hook. */
+  async close(): Promise<void> {
+    let report: ArchiveReport | undefined;
+    let batch: Prepared[] = [];
+    while (this.current && !report) {
+      const closing: Current = this.current;
+      this.current = undefined;
+      batch = closing.batch;
+      try {
+        report = await commitArchive(closing.archive, closing.batch, this.result, this.ctx, closing.seq);
+      } catch (err) {
+        if (!(err instanceof SourceChangedError)) throw err;
+        this.current = await this.without(closing, err);
+      }
+    }
+    if (!report) return;
+    this.result.archives.push(report);
+    this.result.packed.push(...report.workOrders);
+    for (const p of batch) await rm(path.join(this.spool, p.wo.id), { recursive: true, force: true });
+    await this.runHook(report);
+  }
+
+  async discard(): Promise<void> {
+    await this.current?.archive.discard();
+  }
+
+  private open(batch: Prepared[], seq: number): Current {
+    const tmp = path.join(tmpDir(this.ctx.out), `${process.pid}.${seq}.zip.partial`);
+    const opened = { archive: new StreamingArchive(tmp, this.ctx.signal), batch: [] as Prepared[], seq };
+    for (const p of batch) this.put(opened, p);
+    return opened;
+  }
+
+  private put(to: Current, prepared: Prepared): void {
+    to.archive.add(prepared.entries);
+    to.batch.push(prepared);
+  }
+
+  /**
+   * A photo copied as is changed after it was checked (someone copied it again): its work order is left
+   * pending (the next run, or watch once it settles, packs it as it is then) and the archive is written
+   * again without it, rather than failing every work order in it.
+   */
+  private async without(from: Current, err: SourceChangedError): Promise<Current | undefined> {
+    await from.archive.discard();
+    const id = err.entry.slice(0, err.entry.indexOf("/"));
+    this.result.pending.push({ id, reason: `${err.message}; it is packed once it settles` });
+    this.ctx.log.warn(`${id}: a photo changed while it was being packed (${err.file}); left for the next run`);
+    const rest = from.batch.filter((p) => p.wo.id !== id);
+    return rest.length ? this.open(rest, from.seq) : undefined;
+  }
+
+  private async runHook(report: ArchiveReport): Promise<void> {
+    const { ctx } = this;
+    if (!ctx.onArchive?.length) return;
+    const run = await runHook(ctx.onArchive, report.path, {
+      timeoutMs: ctx.onArchiveTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS,
+      signal: ctx.signal,
+      onLine: (line) => ctx.log.info(`--on-archive: ${line}`),
+    });
+    this.result.hooks.push(run);
+    if (run.ok) ctx.log.info(`--on-archive ran for ${report.archive}`);
+    else
+      ctx.log.warn(`--on-archive failed for ${report.archive} (exit ${run.exitCode ?? "?"}); the archive is kept: ${run.output}`);
+  }
 }
 
 function writeFailure(err: unknown, ctx: RunContext): WopackError {
@@ -213,26 +247,36 @@ async function commitArchive(
   ctx: RunContext,
   seq: number,
 ): Promise<ArchiveReport> {
-  const { out, log } = ctx;
-  const createdAt = ctx.now();
-  const tmp = archive.tmp;
-  let verified: { sha256: string; bytes: number };
+  const verified = await finishAndVerify(archive, ctx);
+  const workOrders = await packedWorkOrders(batch, ctx);
+  const report = await publish(archive.tmp, verified, workOrders, result, ctx, seq);
+  ctx.log.debug(`packed ${workOrders.length} work order${workOrders.length === 1 ? "" : "s"} into ${report.archive}`);
+  // Committed: from here on a crash is repaired by recover() from the report beside the archive.
+  faultPoint("after-publish");
+  await recordAndMove(report, result, ctx);
+  return report;
+}
+
+/** Ends the archive (fsync) and reads it back against what was written; the temp file goes on failure. */
+async function finishAndVerify(archive: StreamingArchive, ctx: RunContext): Promise<{ sha256: string; bytes: number }> {
   try {
     const { readBack } = await archive.finish();
-    verified = await verifyZip(
-      tmp,
+    return await verifyZip(
+      archive.tmp,
       archive.entries.map((e) => ({ name: e.name, size: e.size, crc32: e.crc32 ?? Number.NaN })),
       readBack,
     );
   } catch (err) {
-    await rm(tmp, { force: true });
+    await rm(archive.tmp, { force: true });
     throw err instanceof SourceChangedError ? err : writeFailure(err, ctx);
   }
+}
 
+/** The report's work orders: their entries (a JPEG the writer cut at its real end says so) and moves. */
+async function packedWorkOrders(batch: Prepared[], ctx: RunContext): Promise<PackedWorkOrder[]> {
   const moveTo = ctx.moveTo ? path.resolve(ctx.moveTo) : undefined;
   const workOrders: PackedWorkOrder[] = [];
   for (const p of batch) {
-    // a JPEG the writer cut at its real end: the report says so, as for one cut while it was checked
     for (const e of p.entries) {
       const r = e.trimmed ? p.report.find((x) => x.entry === e.name) : undefined;
       if (r && e.trimmed) Object.assign(r, { bytes: e.size, conversion: trailerNote(e.trimmed) });
@@ -247,13 +291,28 @@ async function commitArchive(
       ...(moves ? { moves } : {}),
     });
   }
+  return workOrders;
+}
 
-  let report: ArchiveReport | undefined;
+/**
+ * Gives the archive its name: the report first, then the archive, neither ever written over (a name
+ * taken by an earlier archive in the same second, or its report, moves on to the next sequence number).
+ */
+async function publish(
+  tmp: string,
+  verified: { sha256: string; bytes: number },
+  workOrders: PackedWorkOrder[],
+  result: PackResult,
+  ctx: RunContext,
+  seq: number,
+): Promise<ArchiveReport> {
+  const { out } = ctx;
+  const createdAt = ctx.now();
   try {
-    for (let s = seq; !report; s++) {
+    for (let s = seq; ; s++) {
       const name = archiveName(ctx.config.archive.prefix, createdAt, s);
       for (const wo of workOrders) wo.archive = name;
-      const candidate: ArchiveReport = {
+      const report: ArchiveReport = {
         archive: name,
         path: path.join(out, name),
         sha256: verified.sha256,
@@ -264,33 +323,37 @@ async function commitArchive(
         warnings: result.warnings,
       };
       ctx.signal?.throwIfAborted();
-      const reportPath = candidate.path + REPORT_SUFFIX;
-      // A name taken (an earlier archive in the same second, or its report): try the next sequence number.
-      // Neither file is ever written over: that would take the earlier archive's report from it.
-      if (await exists(candidate.path)) continue;
-      if (!(await writeFileNoClobber(reportPath, JSON.stringify(candidate, null, 2) + "\n", tmpDir(out)))) continue;
+      const reportPath = report.path + REPORT_SUFFIX;
+      if (await exists(report.path)) continue;
+      if (!(await writeFileNoClobber(reportPath, JSON.stringify(report, null, 2) + "\n", tmpDir(out)))) continue;
       faultPoint("before-publish");
-      if (
-        await publishNoClobber(tmp, candidate.path).catch(async (err) => {
-          await rm(reportPath, { force: true });
-          throw err;
-        })
-      )
-        report = candidate;
-      else await rm(reportPath, { force: true });
+      const published = await publishNoClobber(tmp, report.path).catch(async (err) => {
+        await rm(reportPath, { force: true });
+        throw err;
+      });
+      if (published) {
+        await syncDir(out);
+        return report;
+      }
+      await rm(reportPath, { force: true });
     }
-    await syncDir(out);
   } catch (err) {
     await rm(tmp, { force: true });
     if (ctx.signal?.aborted) throw interrupted();
     throw ioError(err, `cannot commit the archive in ${out}`);
   }
-  log.debug(`packed ${workOrders.length} work order${workOrders.length === 1 ? "" : "s"} into ${report.archive}`);
+}
 
-  // Committed: from here on a crash is repaired by recover() from the report beside the archive.
-  faultPoint("after-publish");
+/** Records the commit in the ledger, then moves each work order's sources (one that cannot move stays). */
+async function recordAndMove(report: ArchiveReport, result: PackResult, ctx: RunContext): Promise<void> {
+  const { out, log } = ctx;
   const at = ctx.now().toISOString();
-  const commits = workOrders.map((wo) => ({ id: wo.id, fingerprint: wo.fingerprint, archive: report.archive, moves: wo.moves }));
+  const commits = report.workOrders.map((wo) => ({
+    id: wo.id,
+    fingerprint: wo.fingerprint,
+    archive: report.archive,
+    moves: wo.moves,
+  }));
   try {
     await appendLedger(
       out,
@@ -303,7 +366,6 @@ async function commitArchive(
     );
   }
   faultPoint("after-ledger");
-  // One work order whose folder cannot be moved stays packed and in staging; the others move on.
   for (const c of commits) {
     try {
       const left = await finishMoves(out, c, ctx.now);
@@ -317,7 +379,6 @@ async function commitArchive(
       log.warn(p.message);
     }
   }
-  return report;
 }
 
 function interrupted(): WopackError {
