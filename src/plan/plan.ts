@@ -233,146 +233,24 @@ export function planPack(input: PlanInput): Plan {
 }
 
 function planGroup(group: WorkOrderGroup, input: PlanInput, plan: Plan): void {
-  const { options } = input;
   const { id } = group;
-  const marker = options.readyMarker;
-  const packable = packableOf(group, marker);
-  const { members, fingerprint } = packable;
-
-  if (members.length === 0) {
-    plan.pending.push({ id, reason: "empty: no files yet" });
-    return;
-  }
-  if (group.folder && marker && !hasReadyMarker(group, marker)) {
-    plan.pending.push({ id, reason: `no ${marker} marker yet` });
-    return;
-  }
-  const newest = Math.max(
-    group.folder ? changedAt(group.folder) : 0,
-    ...group.members.map((m) => changedAt(m.entry)),
-    ...group.ignored.map(changedAt),
-  );
-  if (options.settleMs > 0 && options.now - newest < options.settleMs) {
-    plan.pending.push({ id, reason: `changed ${Math.round((options.now - newest) / 1000)}s ago; not settled yet` });
-    return;
-  }
-
-  if (options.expected && options.expected.get(id) !== fingerprint) {
-    plan.pending.push({ id, reason: "changed since it was judged ready" });
-    return;
-  }
-  const vanished = members.find((m) => input.facts.get(m.entry.rel)?.vanished);
-  if (vanished) {
-    plan.pending.push({ id, reason: `${vanished.entry.rel} was moved or removed while it was read; not settled yet` });
+  const packable = packableOf(group, input.options.readyMarker);
+  const waiting = waitingReason(group, packable, input);
+  if (waiting) {
+    plan.pending.push({ id, reason: waiting });
     return;
   }
   const common = identityOf(group, packable);
-  if (!options.repack && input.ledger.get(id) === fingerprint) {
+  if (!input.options.repack && input.ledger.get(id) === packable.fingerprint) {
     plan.alreadyPacked.push(common);
     return;
   }
-
-  const problems: Problem[] = [];
-  if (!isWorkOrderId(id)) {
-    problems.push(badWorkOrderId(id, group.folder?.rel ?? id));
-  }
-
-  const photos: PlannedPhoto[] = [];
-  const explicitRequests: { photo: PlannedPhoto; n: number }[] = [];
-  let given: Record<string, unknown> | undefined = {};
-  let parameters: PlannedWorkOrder["parameters"];
-
-  for (const member of members) {
-    const { entry, inner } = member;
-    const rel = entry.rel;
-    const facts = input.facts.get(rel);
-    const parts = inner.split("/");
-    const isJsonAt = (name: string) => !member.rootFile && inner === name;
-
-    if (entry.kind !== "file") {
-      problems.push(kindProblem(entry));
-      continue;
-    }
-    if (isJsonAt("metadata.json") || isJsonAt("parameters.json")) {
-      const json = facts?.json;
-      const value = json && "value" in json ? json.value : undefined;
-      if (!json || "error" in json || !isPlainObject(value)) {
-        if (inner === "metadata.json") given = undefined;
-        problems.push(notJsonObject(rel, inner, json));
-      } else if (inner === "metadata.json") given = value;
-      else parameters = { source: rel, abs: entry.abs };
-      continue;
-    }
-    if (parts.length > 2) {
-      problems.push(
-        problem(
-          "E_NESTED_FOLDER",
-          `${rel}: photos may sit in the work-order folder or one task-group folder below it, not deeper`,
-          `move it up to ${id}/${parts[0]}/`,
-          rel,
-        ),
-      );
-      continue;
-    }
-    if (facts?.readError) {
-      problems.push(unreadable(rel, facts.readError));
-      continue;
-    }
-    if (entry.size === 0) {
-      problems.push(
-        problem("E_EMPTY_FILE", `${rel}: the file is empty (0 bytes)`, "copy the photo again; the transfer may have failed", rel),
-      );
-      continue;
-    }
-    if (!facts?.type) {
-      const looksLikeImage = /\.(jpe?g|png|heic|heif|avif|webp|tiff?|gif|bmp|jxl)$/i.test(rel);
-      problems.push(
-        problem(
-          "E_NOT_AN_IMAGE",
-          looksLikeImage
-            ? `${rel}: named like an image, but its content is not one wopack can read`
-            : `${rel}: not an image, and a work order may hold only photos, metadata.json and parameters.json`,
-          looksLikeImage ? "replace it with the real photo" : "remove it from the work order, or move it elsewhere",
-          rel,
-        ),
-      );
-      continue;
-    }
-
-    const fileStem = stemOf(parts[parts.length - 1]!);
-    let raw: string;
-    let requested: number | undefined;
-    if (member.rootFile) {
-      raw = member.rootFile.taskGroup;
-      requested = member.rootFile.n;
-    } else if (parts.length === 2) {
-      raw = parts[0]!;
-      // In a task-group folder, camera names like IMG-2024-0001 are not order requests: only "<group>-N" is.
-      const split = splitOrderSuffix(fileStem);
-      requested = split.base === raw ? split.n : undefined;
-    } else {
-      ({ base: raw, n: requested } = splitOrderSuffix(fileStem));
-    }
-    const resolved = resolveTaskGroup(raw, parts.length === 2 ? "folder" : "stem", input.config, rel);
-    if ("problem" in resolved) {
-      problems.push(resolved.problem);
-      continue;
-    }
-    const photo: PlannedPhoto = {
-      source: rel,
-      abs: entry.abs,
-      type: facts.type,
-      size: entry.size,
-      taskGroup: resolved.taskGroup,
-      n: -1,
-      ext: packedExt(facts.type, { bytes: entry.size, ...facts.pixels }, input.config.images),
-      ...(facts.captureDate ? { captureDate: facts.captureDate } : {}),
-    };
-    photos.push(photo);
-    if (requested !== undefined) explicitRequests.push({ photo, n: requested });
-  }
-
-  problems.push(...assignNumbers(photos, explicitRequests, members));
+  const where = group.folder?.rel ?? id;
+  const problems: Problem[] = isWorkOrderId(id) ? [] : [badWorkOrderId(id, where)];
+  const read = readMembers(id, packable.members, input);
+  problems.push(...read.problems);
+  const { photos } = read;
+  problems.push(...assignNumbers(photos, read.requests, packable.members));
   const sidecar = input.sidecar?.get(id);
   if (sidecar?.duplicate) {
     problems.push(
@@ -380,36 +258,162 @@ function planGroup(group: WorkOrderGroup, input: PlanInput, plan: Plan): void {
         "E_SIDECAR_DUPLICATE",
         `work order ${id}: the --metadata sidecar has more than one row for it (${sidecar.where} and ${sidecar.duplicate})`,
         "keep one row per work order in the sidecar",
-        group.folder?.rel ?? id,
+        where,
       ),
     );
   }
   const warnings: Problem[] = [];
   let metadata: Record<string, MetadataValue> = {};
-  if (given) {
+  if (read.given) {
     const resolved = resolveMetadata(input.config.metadata, {
       id,
       captureDates: photos.flatMap((p) => (p.captureDate ? [p.captureDate] : [])),
       photoCount: photos.length,
-      now: new Date(options.now).toISOString(),
+      now: new Date(input.options.now).toISOString(),
       sidecar,
-      given,
+      given: read.given,
       givenPath: `${id}/metadata.json`,
-      allowIncomplete: options.allowIncomplete ?? false,
+      allowIncomplete: input.options.allowIncomplete ?? false,
     });
     problems.push(...resolved.problems);
     warnings.push(...resolved.warnings);
     metadata = resolved.values;
   }
-  if (photos.length === 0 && problems.length === 0) {
-    problems.push(noPhotos(id, group.folder?.rel ?? id));
-  }
+  if (photos.length === 0 && problems.length === 0) problems.push(noPhotos(id, where));
   if (problems.length) {
     plan.refused.push({ ...common, problems, photos });
     return;
   }
   photos.sort((a, b) => a.n - b.n);
-  plan.ready.push({ ...common, photos, metadata, ...(parameters ? { parameters } : {}), warnings });
+  plan.ready.push({ ...common, photos, metadata, ...(read.parameters ? { parameters: read.parameters } : {}), warnings });
+}
+
+/** Why a work order is not to be packed yet (empty, no ready marker, not settled, changed, vanishing), if so. */
+function waitingReason(group: WorkOrderGroup, packable: ReturnType<typeof packableOf>, input: PlanInput): string | undefined {
+  const { options } = input;
+  const marker = options.readyMarker;
+  if (packable.members.length === 0) return "empty: no files yet";
+  if (group.folder && marker && !hasReadyMarker(group, marker)) return `no ${marker} marker yet`;
+  const newest = Math.max(
+    group.folder ? changedAt(group.folder) : 0,
+    ...group.members.map((m) => changedAt(m.entry)),
+    ...group.ignored.map(changedAt),
+  );
+  if (options.settleMs > 0 && options.now - newest < options.settleMs) {
+    return `changed ${Math.round((options.now - newest) / 1000)}s ago; not settled yet`;
+  }
+  if (options.expected && options.expected.get(group.id) !== packable.fingerprint) return "changed since it was judged ready";
+  const vanished = packable.members.find((m) => input.facts.get(m.entry.rel)?.vanished);
+  if (vanished) return `${vanished.entry.rel} was moved or removed while it was read; not settled yet`;
+  return undefined;
+}
+
+interface MembersRead {
+  photos: PlannedPhoto[];
+  /** explicit -N requests */
+  requests: { photo: PlannedPhoto; n: number }[];
+  /** the work order's metadata.json ({} without one; undefined when it is unusable, already a problem) */
+  given: Record<string, unknown> | undefined;
+  parameters?: { source: string; abs: string };
+  problems: Problem[];
+}
+
+/** A work order's files: its photos with their task groups, its metadata.json and parameters.json, what is wrong. */
+function readMembers(id: string, members: readonly Member[], input: PlanInput): MembersRead {
+  const read: MembersRead = { photos: [], requests: [], given: {}, problems: [] };
+  for (const member of members) {
+    const { entry, inner } = member;
+    const rel = entry.rel;
+    const facts = input.facts.get(rel);
+    if (entry.kind !== "file") {
+      read.problems.push(kindProblem(entry));
+    } else if (!member.rootFile && (inner === "metadata.json" || inner === "parameters.json")) {
+      const json = facts?.json;
+      const value = json && "value" in json ? json.value : undefined;
+      if (!json || "error" in json || !isPlainObject(value)) {
+        if (inner === "metadata.json") read.given = undefined;
+        read.problems.push(notJsonObject(rel, inner, json));
+      } else if (inner === "metadata.json") read.given = value;
+      else read.parameters = { source: rel, abs: entry.abs };
+    } else {
+      const photo = photoOf(id, member, facts, input.config);
+      if ("problem" in photo) read.problems.push(photo.problem);
+      else {
+        read.photos.push(photo.photo);
+        if (photo.requested !== undefined) read.requests.push({ photo: photo.photo, n: photo.requested });
+      }
+    }
+  }
+  return read;
+}
+
+/** One photo of a work order: its type, task group and requested -N; or why it cannot be packed. */
+function photoOf(
+  id: string,
+  member: Member,
+  facts: FileFacts | undefined,
+  config: PlanInput["config"],
+): { photo: PlannedPhoto; requested: number | undefined } | { problem: Problem } {
+  const { entry, inner } = member;
+  const rel = entry.rel;
+  const parts = inner.split("/");
+  if (parts.length > 2) {
+    return {
+      problem: problem(
+        "E_NESTED_FOLDER",
+        `${rel}: photos may sit in the work-order folder or one task-group folder below it, not deeper`,
+        `move it up to ${id}/${parts[0]}/`,
+        rel,
+      ),
+    };
+  }
+  if (facts?.readError) return { problem: unreadable(rel, facts.readError) };
+  if (entry.size === 0) {
+    return {
+      problem: problem(
+        "E_EMPTY_FILE",
+        `${rel}: the file is empty (0 bytes)`,
+        "copy the photo again; the transfer may have failed",
+        rel,
+      ),
+    };
+  }
+  if (!facts?.type) {
+    const looksLikeImage = /\.(jpe?g|png|heic|heif|avif|webp|tiff?|gif|bmp|jxl)$/i.test(rel);
+    return {
+      problem: problem(
+        "E_NOT_AN_IMAGE",
+        looksLikeImage
+          ? `${rel}: named like an image, but its content is not one wopack can read`
+          : `${rel}: not an image, and a work order may hold only photos, metadata.json and parameters.json`,
+        looksLikeImage ? "replace it with the real photo" : "remove it from the work order, or move it elsewhere",
+        rel,
+      ),
+    };
+  }
+  const { raw, requested } = requestedName(member, parts);
+  const resolved = resolveTaskGroup(raw, parts.length === 2 ? "folder" : "stem", config, rel);
+  if ("problem" in resolved) return resolved;
+  const photo: PlannedPhoto = {
+    source: rel,
+    abs: entry.abs,
+    type: facts.type,
+    size: entry.size,
+    taskGroup: resolved.taskGroup,
+    n: -1,
+    ext: packedExt(facts.type, { bytes: entry.size, ...facts.pixels }, config.images),
+    ...(facts.captureDate ? { captureDate: facts.captureDate } : {}),
+  };
+  return { photo, requested };
+}
+
+/** §3/§5: the task group a photo's place names (before aliases), and the -N it asks for, if any. */
+function requestedName(member: Member, parts: string[]): { raw: string; requested: number | undefined } {
+  if (member.rootFile) return { raw: member.rootFile.taskGroup, requested: member.rootFile.n };
+  const { base, n } = splitOrderSuffix(stemOf(parts[parts.length - 1]!));
+  // In a task-group folder, camera names like IMG-2024-0001 are not order requests: only "<group>-N" is.
+  if (parts.length === 2) return { raw: parts[0]!, requested: base === parts[0] ? n : undefined };
+  return { raw: base, requested: n };
 }
 
 /** §5: explicit -N requests are kept; the rest follow in capture order after the largest explicit one. */
