@@ -32,39 +32,14 @@ interface WorkOrderSeen {
  */
 export async function validateArchive(file: string, config: Config): Promise<ValidationReport> {
   const report: ValidationReport = { target: file, kind: "archive", workOrders: 0, problems: [], warnings: [] };
-  let zip: yauzl.ZipFile;
-  try {
-    zip = await new Promise((resolve, reject) =>
-      yauzl.open(file, { lazyEntries: true, validateEntrySizes: true, strictFileNames: false, autoClose: false }, (err, z) =>
-        err ? reject(err) : resolve(z),
-      ),
-    );
-  } catch (err) {
-    report.problems.push(
-      problem(
-        "E_ZIP_UNREADABLE",
-        `${file}: not a readable zip archive (${(err as Error).message})`,
-        "the file is truncated or not a zip; make the archive again",
-        file,
-      ),
-    );
+  const opened = await openZip(file);
+  if ("problem" in opened) {
+    report.problems.push(opened.problem);
     return report;
   }
-  const entries: yauzl.Entry[] = [];
-  await new Promise<void>((resolve, reject) => {
-    zip.on("error", reject);
-    zip.on("end", resolve);
-    zip.on("entry", (e: yauzl.Entry) => {
-      entries.push(e);
-      zip.readEntry();
-    });
-    zip.readEntry();
-  }).catch((err) =>
-    report.problems.push(problem("E_ZIP_UNREADABLE", `${file}: ${(err as Error).message}`, "make the archive again", file)),
-  );
-
-  const files = entries.filter((e) => !e.fileName.endsWith("/"));
-  const top = topFolder(files.map((e) => e.fileName));
+  const { zip, entries } = opened;
+  if (opened.listError) report.problems.push(opened.listError);
+  const top = topFolder(entries.filter((e) => !e.fileName.endsWith("/")).map((e) => e.fileName));
   if (top) {
     report.problems.push(
       problem(
@@ -78,60 +53,13 @@ export async function validateArchive(file: string, config: Config): Promise<Val
   const seen = new Map<string, WorkOrderSeen>();
   const names = new Set<string>();
   for (const entry of entries) {
-    const name = top ? entry.fileName.slice(top.length + 1) : entry.fileName;
-    if (!name) continue;
-    if (names.has(entry.fileName)) {
-      report.problems.push(
-        problem(
-          "E_ZIP_DUPLICATE_ENTRY",
-          `${entry.fileName}: appears twice in the archive`,
-          "make the archive again",
-          entry.fileName,
-        ),
-      );
-      continue;
+    const place = placeOf(entry, top, names);
+    if (place?.id !== undefined && !seen.has(place.id)) {
+      seen.set(place.id, { images: 0, numbers: new Map() });
+      if (!isWorkOrderId(place.id)) report.problems.push(badWorkOrderId(place.id, `${place.id}/`));
     }
-    names.add(entry.fileName);
-    // (yauzl turns a backslash into "/" when it reads the name: look at the bytes as written)
-    if ((entry as yauzl.Entry & { fileNameRaw?: Buffer }).fileNameRaw?.includes(0x5c)) {
-      report.problems.push(
-        problem(
-          "E_ZIP_BACKSLASH",
-          `${entry.fileName.replace(/\//g, "\\")}: the entry name holds backslashes; zip paths are separated by "/"`,
-          "make the archive again with a zip tool that writes / (Windows' built-in one does), or with wopack pack",
-          entry.fileName,
-        ),
-      );
-      continue;
-    }
-    const parts = name.replace(/\/$/, "").split("/");
-    const id = parts[0]!;
-    if (parts.length >= 2 || name.endsWith("/")) {
-      if (!seen.has(id)) {
-        seen.set(id, { images: 0, numbers: new Map() });
-        if (!isWorkOrderId(id)) report.problems.push(badWorkOrderId(id, `${id}/`));
-      }
-    }
-    if (name.endsWith("/")) {
-      if (parts.length > 1) report.problems.push(nested(entry.fileName));
-      continue;
-    }
-    if (parts.length === 1) {
-      report.problems.push(
-        problem(
-          "E_ZIP_ROOT_FILE",
-          `${entry.fileName}: a file at the root of the archive; only work-order folders may be there`,
-          "move it into its work order's folder",
-          entry.fileName,
-        ),
-      );
-      continue;
-    }
-    if (parts.length > 2) {
-      report.problems.push(nested(entry.fileName));
-      continue;
-    }
-    await checkEntry(zip, entry, parts[1]!, seen.get(id)!, config, report);
+    if (place?.problem) report.problems.push(place.problem);
+    else if (place?.file !== undefined) await checkEntry(zip, entry, place.file, seen.get(place.id!)!, config, report);
   }
   zip.close();
 
@@ -141,6 +69,85 @@ export async function validateArchive(file: string, config: Config): Promise<Val
   }
   report.workOrders = seen.size;
   return report;
+}
+
+function zipUnreadable(file: string, detail: string, hint: string): Problem {
+  return problem("E_ZIP_UNREADABLE", `${file}: not a readable zip archive (${detail})`, hint, file);
+}
+
+/** The archive's entries as its central directory lists them (and the problem that cut the listing short). */
+async function openZip(
+  file: string,
+): Promise<{ zip: yauzl.ZipFile; entries: yauzl.Entry[]; listError?: Problem } | { problem: Problem }> {
+  let zip: yauzl.ZipFile;
+  try {
+    zip = await new Promise((resolve, reject) =>
+      yauzl.open(file, { lazyEntries: true, validateEntrySizes: true, strictFileNames: false, autoClose: false }, (err, z) =>
+        err ? reject(err) : resolve(z),
+      ),
+    );
+  } catch (err) {
+    return { problem: zipUnreadable(file, (err as Error).message, "the file is truncated or not a zip; make the archive again") };
+  }
+  const entries: yauzl.Entry[] = [];
+  const listError = await new Promise<void>((resolve, reject) => {
+    zip.on("error", reject);
+    zip.on("end", resolve);
+    zip.on("entry", (e: yauzl.Entry) => {
+      entries.push(e);
+      zip.readEntry();
+    });
+    zip.readEntry();
+  }).then(
+    () => undefined,
+    (err) => zipUnreadable(file, (err as Error).message, "make the archive again"),
+  );
+  return { zip, entries, ...(listError ? { listError } : {}) };
+}
+
+/**
+ * Where an entry sits: its work order (when it is in one) and, for a file directly in it, its name there;
+ * or the layout problem it has (duplicate, backslashes, at the root, nested). Undefined: the wrapping
+ * folder's own entry.
+ */
+function placeOf(
+  entry: yauzl.Entry,
+  top: string | undefined,
+  names: Set<string>,
+): { id?: string; file?: string; problem?: Problem } | undefined {
+  const path = entry.fileName;
+  const name = top ? path.slice(top.length + 1) : path;
+  if (!name) return undefined;
+  if (names.has(path)) {
+    return { problem: problem("E_ZIP_DUPLICATE_ENTRY", `${path}: appears twice in the archive`, "make the archive again", path) };
+  }
+  names.add(path);
+  // (yauzl turns a backslash into "/" when it reads the name: look at the bytes as written)
+  if ((entry as yauzl.Entry & { fileNameRaw?: Buffer }).fileNameRaw?.includes(0x5c)) {
+    return {
+      problem: problem(
+        "E_ZIP_BACKSLASH",
+        `${path.replace(/\//g, "\\")}: the entry name holds backslashes; zip paths are separated by "/"`,
+        "make the archive again with a zip tool that writes / (Windows' built-in one does), or with wopack pack",
+        path,
+      ),
+    };
+  }
+  const folder = name.endsWith("/");
+  const parts = name.replace(/\/$/, "").split("/");
+  const id = parts[0]!;
+  if (!folder && parts.length === 1) {
+    return {
+      problem: problem(
+        "E_ZIP_ROOT_FILE",
+        `${path}: a file at the root of the archive; only work-order folders may be there`,
+        "move it into its work order's folder",
+        path,
+      ),
+    };
+  }
+  if (parts.length > 2 || (folder && parts.length > 1)) return { id, problem: nested(path) };
+  return folder ? { id } : { id, file: parts[1]! };
 }
 
 function nested(path: string): Problem {
@@ -199,6 +206,7 @@ async function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, whole: boolean)
   return { crc: crc >>> 0, head, tail: rest.subarray(-ENDS), ...(whole ? { data: rest } : {}) };
 }
 
+/** One file in a work order: metadata.json, parameters.json, or an image named by §5. */
 async function checkEntry(
   zip: yauzl.ZipFile,
   entry: yauzl.Entry,
@@ -206,90 +214,84 @@ async function checkEntry(
   wo: WorkOrderSeen,
   config: Config,
   report: ValidationReport,
-) {
-  const path = entry.fileName;
-  const isJson = file === "metadata.json" || file === "parameters.json";
+): Promise<void> {
+  if (file === "metadata.json" || file === "parameters.json") return checkJsonEntry(zip, entry, file, wo, report);
   const image = parseEntryName(file);
-  if (!isJson && !image) {
+  if (!image) {
     report.problems.push(
       problem(
         "E_ENTRY_NAME",
-        `${path}: not an accepted name; a work order holds <task group>[-N].jpg|png, metadata.json and parameters.json only`,
+        `${entry.fileName}: not an accepted name; a work order holds <task group>[-N].jpg|png, metadata.json and parameters.json only`,
         "rename it, or leave it out of the archive",
-        path,
+        entry.fileName,
       ),
     );
     return;
   }
-  if (image) wo.images++;
-  // sizes as declared, judged before anything is read
-  const declared = entry.uncompressedSize;
-  if (isJson && declared > MAX_JSON_ENTRY) {
+  wo.images++;
+  return checkImageEntry(zip, entry, image, wo, config, report);
+}
+
+async function checkJsonEntry(
+  zip: yauzl.ZipFile,
+  entry: yauzl.Entry,
+  file: string,
+  wo: WorkOrderSeen,
+  report: ValidationReport,
+): Promise<void> {
+  const path = entry.fileName;
+  const isMetadata = file === "metadata.json";
+  // judged by its declared size before anything is read
+  if (entry.uncompressedSize > MAX_JSON_ENTRY) {
     report.problems.push(
       problem(
         "E_JSON_TOO_BIG",
-        `${path}: ${declared} bytes; a ${file} this large is not metadata`,
+        `${path}: ${entry.uncompressedSize} bytes; a ${file} this large is not metadata`,
         `keep ${file} under ${MAX_JSON_ENTRY} bytes`,
         path,
       ),
     );
-    if (file === "metadata.json") wo.metadata = null;
+    if (isMetadata) wo.metadata = null;
     return;
   }
-  if (image && declared > config.images.maxImageSize) {
+  const read = await readIntact(zip, entry, true, report);
+  if (!read) return;
+  // the same reading as pack's: UTF-8 (a BOM is fine), not absurdly deep
+  const parsed = parseJsonText(read.data ?? Buffer.alloc(0));
+  const value = "value" in parsed ? parsed.value : undefined;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    report.problems.push(notJsonObject(path, file, parsed));
+    if (isMetadata) wo.metadata = null;
+  } else if (isMetadata) wo.metadata = value;
+}
+
+async function checkImageEntry(
+  zip: yauzl.ZipFile,
+  entry: yauzl.Entry,
+  image: { taskGroup: string; n?: number; ext: string },
+  wo: WorkOrderSeen,
+  config: Config,
+  report: ValidationReport,
+): Promise<void> {
+  const path = entry.fileName;
+  const limit = config.images.maxImageSize;
+  // judged by its declared size before anything is read; one over the limit is refused either way, so
+  // it is only streamed through its CRC, never decoded
+  const declared = entry.uncompressedSize;
+  if (declared > limit) {
     report.problems.push(
       problem(
         "E_IMAGE_TOO_BIG",
-        `${path}: ${declared} bytes, above the ${config.images.maxImageSize}-byte limit for one image`,
+        `${path}: ${declared} bytes, above the ${limit}-byte limit for one image`,
         "re-encode it smaller (wopack pack does that)",
         path,
       ),
     );
   }
-  let read: EntryRead;
-  try {
-    read = await readEntry(zip, entry, declared <= MAX_WHOLE_ENTRY && (isJson || declared <= config.images.maxImageSize));
-  } catch (err) {
-    report.problems.push(
-      problem("E_ZIP_ENTRY_UNREADABLE", `${path}: cannot be read (${(err as Error).message})`, "make the archive again", path),
-    );
-    return;
-  }
-  if (read.crc !== entry.crc32) {
-    report.problems.push(
-      problem(
-        "E_ZIP_CRC",
-        `${path}: its data does not match its CRC-32; the archive is damaged`,
-        "make or transfer the archive again",
-        path,
-      ),
-    );
-    return;
-  }
-  const data = read.data;
-  if (isJson) {
-    // the same reading as pack's: UTF-8 (a BOM is fine), not absurdly deep
-    const parsed = parseJsonText(data ?? Buffer.alloc(0));
-    const value = "value" in parsed ? parsed.value : undefined;
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      report.problems.push(notJsonObject(path, file, parsed));
-      if (file === "metadata.json") wo.metadata = null;
-    } else if (file === "metadata.json") wo.metadata = value;
-    return;
-  }
-  const m = image!;
-  const group = m.taskGroup;
-  if (!isTaskGroupName(group)) report.problems.push(badTaskGroupName(path, group));
-  else if (config.taskGroups && !config.taskGroups.includes(group)) {
-    report.problems.push(unknownTaskGroup(path, group, config.taskGroups));
-  }
-  if (m.n !== undefined) {
-    const holder = wo.numbers.get(m.n);
-    if (holder) report.problems.push(duplicateOrder(path, m.n, holder));
-    else wo.numbers.set(m.n, path);
-  }
+  const read = await readIntact(zip, entry, declared <= MAX_WHOLE_ENTRY && declared <= limit, report);
+  if (!read) return;
+  checkImageName(path, image, wo, config, report);
   const type = sniffImageType(read.head.subarray(0, SNIFF_BYTES));
-  const ext = m.ext.toLowerCase() === "png" ? "png" : "jpeg";
   if (type !== "jpeg" && type !== "png") {
     report.problems.push(
       problem(
@@ -301,20 +303,67 @@ async function checkEntry(
     );
     return;
   }
-  if (type !== ext) {
+  if (type !== (image.ext.toLowerCase() === "png" ? "png" : "jpeg")) {
     report.problems.push(
       problem(
         "E_EXTENSION_MISMATCH",
-        `${path}: named .${m.ext} but its content is ${type.toUpperCase()}`,
+        `${path}: named .${image.ext} but its content is ${type.toUpperCase()}`,
         `rename it to .${type === "png" ? "png" : "jpg"}`,
         path,
       ),
     );
   }
-  // (an image over the size limit was reported above and is not decoded: it is refused either way)
-  if (!data) return;
-  const broken = await checkPackableImage(path, type, data, config.images.maxPixels);
+  if (!read.data) return;
+  const broken = await checkPackableImage(path, type, read.data, config.images.maxPixels);
   if (broken) report.problems.push(broken);
+}
+
+/** §5: the task group is valid (and configured), and no other image of the work order has its -N. */
+function checkImageName(
+  path: string,
+  image: { taskGroup: string; n?: number },
+  wo: WorkOrderSeen,
+  config: Config,
+  report: ValidationReport,
+): void {
+  const group = image.taskGroup;
+  if (!isTaskGroupName(group)) report.problems.push(badTaskGroupName(path, group));
+  else if (config.taskGroups && !config.taskGroups.includes(group)) {
+    report.problems.push(unknownTaskGroup(path, group, config.taskGroups));
+  }
+  if (image.n === undefined) return;
+  const holder = wo.numbers.get(image.n);
+  if (holder) report.problems.push(duplicateOrder(path, image.n, holder));
+  else wo.numbers.set(image.n, path);
+}
+
+/** Reads an entry and checks its CRC-32: undefined (with the problem reported) when it cannot be trusted. */
+async function readIntact(
+  zip: yauzl.ZipFile,
+  entry: yauzl.Entry,
+  whole: boolean,
+  report: ValidationReport,
+): Promise<EntryRead | undefined> {
+  const path = entry.fileName;
+  let read: EntryRead;
+  try {
+    read = await readEntry(zip, entry, whole);
+  } catch (err) {
+    report.problems.push(
+      problem("E_ZIP_ENTRY_UNREADABLE", `${path}: cannot be read (${(err as Error).message})`, "make the archive again", path),
+    );
+    return undefined;
+  }
+  if (read.crc === entry.crc32) return read;
+  report.problems.push(
+    problem(
+      "E_ZIP_CRC",
+      `${path}: its data does not match its CRC-32; the archive is damaged`,
+      "make or transfer the archive again",
+      path,
+    ),
+  );
+  return undefined;
 }
 
 function checkMetadata(id: string, metadata: unknown, config: Config, report: ValidationReport): void {
