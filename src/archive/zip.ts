@@ -71,9 +71,14 @@ export class ZipWriter {
     private readonly onSettled?: SettledListener,
   ) {}
 
-  /** Creates the file (never replacing one). An abort stops the writing at the next chunk. */
-  static async create(file: string, signal?: AbortSignal, onSettled?: SettledListener): Promise<ZipWriter> {
-    return new ZipWriter(await open(file, "wx"), signal, onSettled);
+  /**
+   * Creates the file (never replacing one). An abort stops the writing at the next chunk. `startOffset`:
+   * where the archive begins in the file (0; tests start past 4 GiB to check ZIP64 offsets on a sparse file).
+   */
+  static async create(file: string, signal?: AbortSignal, onSettled?: SettledListener, startOffset = 0): Promise<ZipWriter> {
+    const writer = new ZipWriter(await open(file, "wx"), signal, onSettled);
+    writer.offset = startOffset;
+    return writer;
   }
 
   get bytesWritten(): number {
@@ -120,6 +125,9 @@ export class ZipWriter {
         entry.crc32 = copied.crc;
         patch.writeUInt32LE(copied.crc, 0);
         await this.fh.write(patch, 0, 4, entry.offset + 14);
+      } else if (copied.crc !== entry.crc32) {
+        // (a converted photo's spool file is not what was written to it: the archive must not claim it is)
+        throw new Error(`${file}: its bytes no longer have the CRC-32 computed when it was written (${name})`);
       }
       this.onSettled?.(this.offset, { name, start: this.offset - copied.size, end: this.offset, crc32: entry.crc32 });
       return { crc32: entry.crc32, size: copied.size };
