@@ -67,7 +67,7 @@ export interface ZipEntryRead {
   data: Buffer;
 }
 
-/** Reads an archive with yauzl, a reader independent of the writer (archiver). */
+/** Reads an archive with yauzl, a reader independent of the writer (src/archive/zip.ts). */
 export async function readZip(file: string): Promise<ZipEntryRead[]> {
   const zip = await new Promise<yauzl.ZipFile>((res, rej) =>
     yauzl.open(file, { lazyEntries: true }, (e, z) => (e ? rej(e) : res(z))),

@@ -46,6 +46,23 @@ function upward(edges: { from: string; to: string }[]): { from: string; to: stri
   });
 }
 
+/** Import circles among files (inside one folder too): each as the files around it, or none. */
+function circles(edges: { from: string; to: string }[]): string[][] {
+  const next = new Map<string, string[]>();
+  for (const { from, to } of edges) next.set(from, [...(next.get(from) ?? []), to.replace(/\.js$/, ".ts")]);
+  const found: string[][] = [];
+  const done = new Set<string>();
+  const visit = (file: string, trail: string[]) => {
+    const at = trail.indexOf(file);
+    if (at >= 0) return void found.push(trail.slice(at));
+    if (done.has(file)) return;
+    for (const to of next.get(file) ?? []) visit(to, [...trail, file]);
+    done.add(file);
+  };
+  for (const file of next.keys()) visit(file, []);
+  return found;
+}
+
 describe("the layout (README: How it is built)", () => {
   it("every folder of src/ has a floor", async () => {
     const folders = new Set((await imports()).flatMap((e) => [folderOf(e.from), folderOf(e.to)]));
@@ -54,6 +71,16 @@ describe("the layout (README: How it is built)", () => {
 
   it("imports run one way: from a folder to itself or to a lower floor", async () => {
     expect(upward(await imports()).map((e) => `${e.from} -> ${e.to}`)).toEqual([]);
+  });
+
+  it("no import circles, inside a folder either", async () => {
+    expect(circles(await imports())).toEqual([]);
+    expect(
+      circles([
+        { from: "convert/a.ts", to: "convert/b.js" },
+        { from: "convert/b.ts", to: "convert/a.js" },
+      ]),
+    ).toEqual([["convert/a.ts", "convert/b.ts"]]);
   });
 
   it("the check sees a wrong import (a planted one is caught)", () => {

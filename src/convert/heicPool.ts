@@ -1,6 +1,5 @@
 import { Worker } from "node:worker_threads";
-import type { HeicDecoder, HeicReply } from "./heicDecoder.js";
-import type { HeicJob, HeicWorkerReply } from "./heicWorker.js";
+import type { HeicDecoder, HeicJob, HeicReply, HeicWorkerReply } from "./heicTypes.js";
 
 interface Pending {
   job: HeicJob;

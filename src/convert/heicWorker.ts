@@ -1,14 +1,6 @@
 import { parentPort } from "node:worker_threads";
 import decode from "heic-decode";
-import type { HeicReply } from "./heicDecoder.js";
-
-export interface HeicJob {
-  id: number;
-  buffer: Uint8Array;
-  maxPixels: number;
-}
-
-export type HeicWorkerReply = HeicReply & { id: number };
+import type { HeicJob, HeicWorkerReply } from "./heicTypes.js";
 
 // libheif applies the irot/imir transforms while decoding, so the pixels that come back are upright.
 parentPort!.on("message", async (job: HeicJob) => {

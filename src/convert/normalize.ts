@@ -9,7 +9,7 @@ import * as bmp from "bmp-ts";
 import { type Problem, problem } from "../core/errors.js";
 import { type ImageShape, type ImageType, reencodeReasons } from "../spec/images.js";
 import { heifExif, sanitizeExif, tiffBlock, withExifSegment } from "./exif.js";
-import type { HeicDecoder } from "./heicDecoder.js";
+import type { HeicDecoder } from "./heicTypes.js";
 import { heifColour, type Nclx } from "./heifProfile.js";
 
 export interface ImageSettings {

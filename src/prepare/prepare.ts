@@ -5,7 +5,7 @@ import { crc32 } from "node:zlib";
 import type pLimit from "p-limit";
 import type { ZipEntrySource } from "../archive/write.js";
 import { entryOverhead } from "../archive/zip.js";
-import type { HeicDecoder } from "../convert/heicDecoder.js";
+import type { HeicDecoder } from "../convert/heicTypes.js";
 import { checkAsIs, type ImageSettings, jpegScanStart, normalizeImage } from "../convert/normalize.js";
 import { ioError, isGone, type Problem, WopackError } from "../core/errors.js";
 import type { Logger, PackedEntry, Progress, RefusedReport } from "../core/types.js";
