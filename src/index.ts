@@ -3,12 +3,25 @@ export { loadConfig, parseConfig } from "./config/load.js";
 export type { Config, ConfigInput } from "./config/schema.js";
 export type { Problem } from "./core/errors.js";
 export { WopackError } from "./core/errors.js";
-export type { ArchiveReport, Logger, PackedEntry, PackedWorkOrder, PackResult, Progress } from "./core/types.js";
+export type {
+  ArchiveReport,
+  Logger,
+  PackedEntry,
+  PackedWorkOrder,
+  PackResult,
+  Progress,
+  UploadOutcome,
+  UploadProgress,
+} from "./core/types.js";
 export { silentLogger } from "./core/types.js";
 export type { Plan, PlanInput, PlannedPhoto, PlannedWorkOrder } from "./plan/plan.js";
 export { planPack } from "./plan/plan.js";
 export type { PackOptions } from "./run/options.js";
 export { pack } from "./run/pack.js";
+export type { ArchiveState, ArchiveStatus, StatusOptions } from "./run/status.js";
+export { status } from "./run/status.js";
+export type { SendOptions, UploadOptions } from "./run/upload.js";
+export { upload } from "./run/upload.js";
 export type { ValidateOptions, ValidationReport } from "./run/validate.js";
 export { validate } from "./run/validate.js";
 export { CONFIG_FILE_NAME } from "./spec/ignore.js";

@@ -4,6 +4,7 @@ import path from "node:path";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { BIN, put, ROOT, tempDir, waitFor } from "./helpers.js";
+import { UploadServer } from "./upload-server.js";
 
 const DEPLOY = path.join(ROOT, "deploy");
 
@@ -34,8 +35,13 @@ describe("deploy/: systemd units and the cron line", () => {
   it("the units parse (systemd-analyze verify) once pointed at a real binary", async (ctx) => {
     if (spawnSync("systemd-analyze", ["--version"]).status !== 0) ctx.skip();
     const dir = await tempDir();
-    for (const unit of ["wopack-watch.service", "wopack-pack.service", "wopack-pack.timer"]) await localise(unit, dir);
-    for (const units of [["wopack-watch.service"], ["wopack-pack.service", "wopack-pack.timer"]]) {
+    for (const unit of ["wopack-watch.service", "wopack-watch-upload.service", "wopack-pack.service", "wopack-pack.timer"])
+      await localise(unit, dir);
+    for (const units of [
+      ["wopack-watch.service"],
+      ["wopack-watch-upload.service"],
+      ["wopack-pack.service", "wopack-pack.timer"],
+    ]) {
       const run = spawnSync("systemd-analyze", ["verify", ...units.map((u) => path.join(dir, u))], { encoding: "utf8" });
       expect(run.stderr).toBe("");
       expect(run.status).toBe(0);
@@ -65,6 +71,43 @@ describe("deploy/: systemd units and the cron line", () => {
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
     expect(await readdir(path.join(dir, "processed"))).toEqual(["WO_1"]);
+  });
+
+  it("the upload unit's command line runs: its key from systemd's credential, each archive sent once", async () => {
+    const server = await new UploadServer("deploy-key-0123").start();
+    try {
+      const dir = await tempDir();
+      await sampleStaging(dir);
+      const unit = await localise("wopack-watch-upload.service", dir);
+      const credentials = path.join(dir, "credentials");
+      await put(credentials, "wopack-api-key", "deploy-key-0123\n");
+      expect(unit).toContain("LoadCredential=wopack-api-key:");
+      const [bin, ...args] = execStart(unit);
+      const child = spawn(
+        bin!,
+        args.map((a) => (a === "30s" ? "1s" : a)),
+        {
+          cwd: dir,
+          stdio: ["ignore", "pipe", "pipe"],
+          // what systemd sets: Environment= lines (the URL pointed at the test server) and the credential
+          env: { ...process.env, WOPACK_API_KEY: "", WOPACK_API_URL: server.base, CREDENTIALS_DIRECTORY: credentials },
+        },
+      );
+      let stdout = "";
+      child.stdout!.on("data", (d) => (stdout += d));
+      const exited = new Promise<number | null>((r) => child.on("close", r));
+      await waitFor(() => stdout.includes('"event":"uploaded"'), `the unit's watch to upload (stdout: ${stdout})`);
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      expect([...server.accepted().values()].flat()).toHaveLength(1);
+      expect((await readdir(path.join(dir, "sent"))).sort()).toEqual([
+        expect.stringMatching(/\.zip$/),
+        expect.stringMatching(/\.zip\.report\.json$/),
+      ]);
+      expect(server.violations).toEqual([]);
+    } finally {
+      await server.stop();
+    }
   });
 
   it("the nightly unit's command line runs", async () => {

@@ -17,6 +17,7 @@ const FLOORS: Record<string, number> = {
   plan: 5, // pure
   prepare: 6,
   validate: 6,
+  upload: 6, // the platform's protocol and one archive's upload
   run: 7, // the only modules that compose stages
   cli: 8,
   "index.ts": 9,

@@ -1,5 +1,7 @@
 import type { Problem } from "../core/errors.js";
 import type { PackResult } from "../core/types.js";
+import type { ArchiveStatus } from "../run/status.js";
+import type { UploadOutcome } from "../run/upload.js";
 import type { ValidationReport } from "../run/validate.js";
 
 function mb(bytes: number): string {
@@ -22,6 +24,12 @@ export function formatPackResult(r: PackResult, verbose: boolean): string {
   );
   for (const a of r.archives)
     lines.push(`  ${a.path}  (${mb(a.bytes)}, ${workOrders(a.workOrders.length)}, sha256 ${a.sha256.slice(0, 12)}…)`);
+  if (r.uploads)
+    lines.push(
+      ...formatUploads(r.uploads)
+        .split("\n")
+        .map((l) => `  ${l}`),
+    );
   if (r.dryRun) {
     for (const wo of r.planned ?? []) {
       lines.push(`  ${wo.id}`);
@@ -60,4 +68,36 @@ export function formatValidation(r: ValidationReport): string {
       : `${r.target}: the ${what} is valid (${workOrders(r.workOrders)} checked)`,
   );
   return lines.join("\n");
+}
+
+/** The human summary of an upload run. */
+export function formatUploads(outcomes: UploadOutcome[]): string {
+  if (!outcomes.length) return "nothing to upload: every committed archive has reached the platform";
+  const lines: string[] = [];
+  for (const o of outcomes) {
+    if (o.result === "uploaded") lines.push(`uploaded  ${o.archive}  (batch ${o.batchId})`);
+    else if (o.result === "already") lines.push(`already   ${o.archive}${o.batchId ? `  (batch ${o.batchId})` : ""}`);
+    else if (o.problem) lines.push(`failed    ${o.archive}`, ...problemLines(o.problem, "  "));
+    for (const w of o.warnings) lines.push(...problemLines(w, "  "));
+  }
+  const failed = outcomes.filter((o) => o.result === "failed").length;
+  lines.push(`${outcomes.filter((o) => o.result === "uploaded").length} uploaded, ${failed} failed`);
+  return lines.join("\n");
+}
+
+/** `wopack status`: one line per archive. */
+export function formatStatus(lines: ArchiveStatus[], stuck: ArchiveStatus[]): string {
+  if (!lines.length) return "no committed archives";
+  const out = lines.map((l) => {
+    const what =
+      l.state === "uploading"
+        ? `uploading ${mb(l.confirmed ?? 0)} of ${mb(l.bytes ?? 0)}`
+        : l.state === "uploaded"
+          ? `uploaded (batch ${l.batchId}${l.platformStatus ? `, ${l.platformStatus}` : ""})`
+          : l.state === "failed"
+            ? `failed: ${l.problem?.code ?? ""} ${l.problem?.message ?? ""}`
+            : "committed, not uploaded";
+    return `${l.archive}  ${what}${stuck.includes(l) ? "  (waiting too long)" : ""}`;
+  });
+  return out.join("\n");
 }

@@ -5,16 +5,19 @@ import { splitCommand } from "../commit/hook.js";
 import { initConfig } from "../config/init.js";
 import { loadConfig } from "../config/load.js";
 import { type Config, type Flags, flagsSchema } from "../config/schema.js";
+import { parseDuration } from "../config/units.js";
 import { heicDecoderName } from "../convert/heicDecoder.js";
 import { interruptedError, usageError, WopackError } from "../core/errors.js";
 import type { Logger } from "../core/types.js";
 import { pack } from "../run/pack.js";
+import { status } from "../run/status.js";
+import { upload } from "../run/upload.js";
 import { validate } from "../run/validate.js";
 import { type WatchEvent, watch } from "../run/watch.js";
-import { formatPackResult, formatValidation } from "./format.js";
-import { progressBar } from "./progress.js";
+import { formatPackResult, formatStatus, formatUploads, formatValidation } from "./format.js";
+import { progressBar, uploadBar } from "./progress.js";
 
-const EXIT = { ok: 0, refused: 1, usage: 2, io: 3, locked: 4, interrupted: 130, bug: 70 } as const;
+const EXIT = { ok: 0, refused: 1, usage: 2, io: 3, locked: 4, credentials: 5, interrupted: 130, bug: 70 } as const;
 const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 interface Common {
@@ -81,6 +84,13 @@ function packingOptions(config: Config, flags: Flags, argv: Common & Record<stri
     allowIncomplete: Boolean(argv.allowIncomplete),
     onArchive: onArchiveFlag(argv.onArchive),
     onArchiveTimeoutMs: flags["on-archive-timeout"],
+    upload: argv.upload
+      ? {
+          uploadedTo: argv.uploadedTo as string | undefined,
+          rateBytesPerSec: flags["upload-rate"],
+          retries: flags["upload-retries"],
+        }
+      : undefined,
     ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
   };
 }
@@ -118,7 +128,11 @@ async function runPack(argv: Common & Record<string, unknown>): Promise<number> 
       ...(bar ? { onProgress: bar.update } : {}),
     });
     bar?.done();
-    const attention = result.refused.length || result.moveFailures.length || result.hooks.some((h) => !h.ok);
+    const attention =
+      result.refused.length ||
+      result.moveFailures.length ||
+      result.hooks.some((h) => !h.ok) ||
+      result.uploads?.some((u) => u.result === "failed");
     if (argv.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
     else if (!argv.quiet || attention) process.stdout.write(formatPackResult(result, argv.verbose) + "\n");
     return attention ? EXIT.refused : EXIT.ok;
@@ -191,6 +205,69 @@ async function runValidate(argv: Common & Record<string, unknown>): Promise<numb
   return result.problems.length ? EXIT.refused : EXIT.ok;
 }
 
+function signalController(onFirst: () => void): { controller: AbortController; dispose(): void } {
+  const controller = new AbortController();
+  const onSignal = () => {
+    if (controller.signal.aborted) process.exit(EXIT.interrupted);
+    onFirst();
+    controller.abort(interruptedError());
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  return {
+    controller,
+    dispose() {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    },
+  };
+}
+
+async function runUpload(argv: Common & Record<string, unknown>): Promise<number> {
+  const out = String(argv.out);
+  const flags = checkedFlags(argv);
+  const { config } = await loadConfig({ ...(argv.config ? { configPath: argv.config } : {}) });
+  const logger = makeLogger(argv);
+  const bar = !argv.json && !argv.quiet && process.stderr.isTTY ? uploadBar(process.stderr) : undefined;
+  const { controller, dispose } = signalController(() => logger.warn("interrupted: the upload stops; the next run resumes it"));
+  try {
+    const outcomes = await upload({
+      out,
+      config,
+      archives: (argv.archives as string[] | undefined) ?? [],
+      uploadedTo: argv.uploadedTo as string | undefined,
+      rateBytesPerSec: flags["upload-rate"],
+      retries: flags["upload-retries"],
+      logger,
+      signal: controller.signal,
+      onProgress: (p) => {
+        bar?.update(p);
+        if (argv.json) process.stderr.write(JSON.stringify({ event: "progress", ...p }) + "\n");
+      },
+    });
+    bar?.done();
+    process.stdout.write((argv.json ? JSON.stringify({ uploads: outcomes }, null, 2) : formatUploads(outcomes)) + "\n");
+    return outcomes.some((o) => o.result === "failed") ? EXIT.refused : EXIT.ok;
+  } finally {
+    bar?.done();
+    dispose();
+  }
+}
+
+async function runStatus(argv: Common & Record<string, unknown>): Promise<number> {
+  const maxAge = argv.maxAge === undefined ? undefined : parseDuration(String(argv.maxAge));
+  if (argv.maxAge !== undefined && maxAge === undefined) usage("--max-age", argv.maxAge, "a duration, e.g. 2h or 30m");
+  const { config } = await loadConfig({ ...(argv.config ? { configPath: argv.config } : {}) });
+  const lines = await status(String(argv.out), { refresh: argv.refresh ? { config } : undefined });
+  const stuck =
+    maxAge === undefined ? [] : lines.filter((l) => l.state !== "uploaded" && Date.now() - Date.parse(l.since) > maxAge);
+  process.stdout.write(
+    (argv.json ? JSON.stringify({ archives: lines, stuck: stuck.map((l) => l.archive) }, null, 2) : formatStatus(lines, stuck)) +
+      "\n",
+  );
+  return lines.some((l) => l.state === "failed") || stuck.length ? EXIT.refused : EXIT.ok;
+}
+
 async function runInit(argv: Common & Record<string, unknown>): Promise<number> {
   const { file, content } = await initConfig(String(argv.dir ?? "."), { force: Boolean(argv.force), dryRun: argv.dryRun });
   if (argv.json) process.stdout.write(JSON.stringify({ config: file, dryRun: argv.dryRun }, null, 2) + "\n");
@@ -244,6 +321,14 @@ const PACKING_FLAGS = {
     type: "string",
     describe: "stop the --on-archive command after this long (default 30m); the archive is kept",
   },
+  upload: {
+    type: "boolean",
+    default: false,
+    describe: "send each archive to the platform once committed, while the next is packed (key: WOPACK_API_KEY)",
+  },
+  "uploaded-to": { type: "string", describe: "with --upload: move each archive and its report here once the platform has it" },
+  "upload-rate": { type: "string", describe: "with --upload: at most this many bytes per second (e.g. 2MB)" },
+  "upload-retries": { type: "string", describe: "with --upload: retries of one request in a row (default 20)" },
 } as const;
 
 export async function main(args: string[]): Promise<number> {
@@ -334,6 +419,38 @@ export async function main(args: string[]): Promise<number> {
           .option("metadata", { type: "string", describe: "metadata sidecar, as for pack (staging folders only)" })
           .option("allow-incomplete", { type: "boolean", default: false, describe: "as for pack" }),
       handle(runValidate),
+    )
+    .command(
+      "upload <out> [archives..]",
+      "send committed archives in <out> to the platform's batch API, each exactly once, oldest first",
+      (y) =>
+        y
+          .positional("out", { type: "string", demandOption: true, describe: "the folder pack writes archives to" })
+          .positional("archives", { type: "string", array: true, describe: "only these archives (default: all not yet sent)" })
+          .option("uploaded-to", {
+            type: "string",
+            describe: "move each archive and its report here once the platform confirmed it",
+          })
+          .option("upload-rate", { type: "string", describe: "at most this many bytes per second (e.g. 2MB)" })
+          .option("upload-retries", { type: "string", describe: "retries of one request in a row (default 20)" }),
+      handle(runUpload),
+    )
+    .command(
+      "status <out>",
+      "one line per archive in <out>: committed, uploading, uploaded (batch), failed (why)",
+      (y) =>
+        y
+          .positional("out", { type: "string", demandOption: true, describe: "the folder pack writes archives to" })
+          .option("refresh", {
+            type: "boolean",
+            default: false,
+            describe: "ask the platform for the status of batches not final yet",
+          })
+          .option("max-age", {
+            type: "string",
+            describe: "exit 1 when an archive has waited this long without being uploaded (e.g. 2h): for monitoring",
+          }),
+      handle(runStatus),
     )
     .command(
       "init [dir]",

@@ -29,3 +29,31 @@ export function progressBar(stream: NodeJS.WriteStream): { update(p: Progress): 
 function formatSeconds(s: number): string {
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s` : `${s}s`;
 }
+
+/** Upload progress on a TTY: bytes confirmed by the platform, rate, ETA. */
+export function uploadBar(stream: NodeJS.WriteStream): {
+  update(p: { archive: string; sent: number; total: number }): void;
+  done(): void;
+} {
+  let started = Date.now();
+  let from = 0;
+  let archive = "";
+  let shown = false;
+  return {
+    update(p) {
+      if (p.archive !== archive) [archive, started, from] = [p.archive, Date.now(), p.sent];
+      const seconds = Math.max(0.001, (Date.now() - started) / 1000);
+      const rate = (p.sent - from) / seconds;
+      const eta = rate > 0 ? Math.round((p.total - p.sent) / rate) : 0;
+      const pct = p.total ? Math.floor((p.sent / p.total) * 100) : 100;
+      stream.write(
+        `\r${p.archive}  ${pct}%  ${(p.sent / 1e6).toFixed(1)}/${(p.total / 1e6).toFixed(1)} MB  ${(rate / 1e6).toFixed(1)} MB/s  ETA ${formatSeconds(eta)}  `,
+      );
+      shown = true;
+    },
+    done() {
+      if (shown) stream.write("\r\x1b[K");
+      shown = false;
+    },
+  };
+}

@@ -45,6 +45,9 @@ const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   );
 
 const IMAGE_SIZE = size(10_000, "a photo is never smaller");
+const apiUrl = z
+  .string()
+  .refine((u) => /^https?:\/\/[^\s/]+/.test(u), "an http(s) URL, e.g. https://api.<site-id>.customers.deepomatic.com/v0.2");
 const ARCHIVE_SIZE = size(100_000, "an archive holds at least one photo");
 /** polling more often than this only burns CPU */
 const POLL = duration(50);
@@ -130,6 +133,18 @@ export const configSchema = z.strictObject({
       maxWorkOrders: wholeNumber(1).optional(),
     })
     .prefault({}),
+  upload: z
+    .strictObject({
+      /** the site's API base, e.g. https://api.<site-id>.customers.deepomatic.com/v0.2 (env WOPACK_API_URL wins) */
+      url: apiUrl.optional(),
+      /** a file holding the API key (env WOPACK_API_KEY wins; systemd: $CREDENTIALS_DIRECTORY/wopack-api-key) */
+      keyFile: z.string().min(1).optional(),
+      maxElapsed: duration(1000).default(30 * 60_000),
+      retries: wholeNumber(0, 1000).default(20),
+      rate: size(1024, "a thinner line than this is no line").optional(),
+      uploadedTo: z.string().min(1).optional(),
+    })
+    .prefault({}),
   watch: z
     .strictObject({
       settle: duration().optional(),
@@ -162,6 +177,8 @@ export const flagsSchema = z.object({
   poll: z.union([z.literal(""), POLL]).optional(),
   "ready-marker": markerName.optional(),
   "on-archive-timeout": duration(1000).optional(),
+  "upload-rate": size(1024, "a thinner line than this is no line").optional(),
+  "upload-retries": wholeNumber(0, 1000).optional(),
 });
 
 export type Flags = z.output<typeof flagsSchema>;

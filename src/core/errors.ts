@@ -7,7 +7,7 @@ export interface Problem {
   path?: string;
 }
 
-export type ExitKind = "usage" | "io" | "locked" | "interrupted";
+export type ExitKind = "usage" | "io" | "locked" | "interrupted" | "credentials";
 
 /** A problem that stops the whole run (config, usage, I/O, lock). Anything else thrown is a bug. */
 export class WopackError extends Error {

@@ -58,8 +58,27 @@ export interface PackResult {
   recovery?: Recovery;
   /** the --on-archive runs; a failed one makes the run exit 1 (the archive is kept) */
   hooks: HookRun[];
+  /** with --upload: each archive's upload, the backlog of earlier runs first */
+  uploads?: UploadOutcome[];
   /** in a dry run: what would be packed, with the planned names */
   planned?: { id: string; photos: { source: string; name: string }[] }[];
+}
+
+/** Bytes of an archive the platform confirmed so far. */
+export interface UploadProgress {
+  archive: string;
+  sent: number;
+  total: number;
+}
+
+/** What became of one archive's upload (SPEC §12). */
+export interface UploadOutcome {
+  archive: string;
+  /** "already": uploaded by an earlier run (or the same bytes under another name) */
+  result: "uploaded" | "already" | "failed";
+  batchId?: string;
+  problem?: Problem;
+  warnings: Problem[];
 }
 
 export interface RefusedReport {

@@ -1,6 +1,7 @@
 import type { Config } from "../config/schema.js";
 import type { Clock } from "../core/clock.js";
 import type { Logger, Progress } from "../core/types.js";
+import type { SendOptions } from "./upload.js";
 
 /** What a pack run is asked to do: the library's pack() options, which the CLI fills from flags and config. */
 export interface PackOptions {
@@ -28,6 +29,8 @@ export interface PackOptions {
   onArchive?: string[] | undefined;
   /** stop the --on-archive command (its whole process group) after this long; default 30 minutes */
   onArchiveTimeoutMs?: number | undefined;
+  /** send each archive to the platform right after its commit, overlapped with packing the next (§12) */
+  upload?: SendOptions | undefined;
   /** the calendar clock (reports, ledger, archive names, readiness); tests set it */
   now?: Clock;
 }

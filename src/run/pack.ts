@@ -3,16 +3,15 @@ import { availableParallelism } from "node:os";
 import path from "node:path";
 import pLimit from "p-limit";
 import { readLedger } from "../commit/ledger.js";
-import { acquireLock } from "../commit/lock.js";
 import { leftBehindWarnings, moveItem, planMoves } from "../commit/moves.js";
-import { decodingDir, lockPath, tmpDir } from "../commit/paths.js";
-import { moveFailed, recover } from "../commit/recovery.js";
+import { decodingDir } from "../commit/paths.js";
+import { moveFailed } from "../commit/recovery.js";
 import { createHeicDecoder } from "../convert/heicDecoder.js";
 import { HeicPool } from "../convert/heicPool.js";
 import type { HeicDecoder } from "../convert/heicTypes.js";
-import { type Clock, systemClock } from "../core/clock.js";
+import { systemClock } from "../core/clock.js";
 import { ioError, isGone, usageError, WopackError } from "../core/errors.js";
-import { type Logger, type PackResult, type Progress, type Recovery, silentLogger } from "../core/types.js";
+import { type ArchiveReport, type Logger, type PackResult, type Progress, silentLogger } from "../core/types.js";
 import { type Plan, planPack } from "../plan/plan.js";
 import { checkPhotos } from "../prepare/prepare.js";
 import { type FileFacts, readFileFacts, scanStaging } from "../scan/scan.js";
@@ -24,6 +23,8 @@ import { mergeRefusals, refusedReport } from "../spec/problems.js";
 import { checkFolders } from "./folders.js";
 import type { PackOptions } from "./options.js";
 import { type RunContext, runArchives } from "./publish.js";
+import { openOutput } from "./session.js";
+import { Sender, sendable } from "./upload.js";
 
 /** §4 pack: everything ready now, through scan -> plan -> normalize -> write -> commit, once. */
 let saidWasm = false;
@@ -36,9 +37,28 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   await checkFolders({ staging, out, moveTo: options.moveTo });
   const sidecar = options.metadataFile ? await loadSidecar(options.metadataFile, options.config.metadata.idColumn) : undefined;
   if (options.dryRun || !out) return packOnce(options, sidecar);
-  const session = await openOutput(out, options.logger ?? silentLogger, options.now ?? systemClock);
+  const log = options.logger ?? silentLogger;
+  const session = await openOutput(out, log, options.now ?? systemClock);
   try {
-    const result = await packOnce(options, sidecar);
+    const sender = options.upload
+      ? await Sender.open(out, {
+          ...options.upload,
+          config: options.config,
+          logger: log,
+          now: options.now,
+          signal: options.signal,
+        })
+      : undefined;
+    await sender?.enqueueBacklog();
+    let result: PackResult;
+    try {
+      result = await packOnce({ ...options, ...(sender ? { sender } : {}) }, sidecar);
+    } catch (err) {
+      // what was committed before the failure is still sent
+      await sender?.drain().catch(() => undefined);
+      throw err;
+    }
+    if (sender) result.uploads = await sender.drain();
     result.recovery = session.recovery;
     // (a failed move is tried again for the work order found already packed: report it once)
     const failed = new Set(result.moveFailures.map((p) => p.path));
@@ -52,32 +72,6 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   }
 }
 
-/**
- * Takes the lock on --out (exit 4 when another run has it) and repairs what an interrupted run left
- * (recover()). Watch mode holds this for its whole life; pack for one run.
- */
-export async function openOutput(
-  out: string,
-  log: Logger,
-  clock: Clock,
-): Promise<{ recovery: Recovery; release(): Promise<void> }> {
-  const lock = await acquireLock(lockPath(out), tmpDir(out), clock());
-  try {
-    const recovery = await recover(out, clock).catch((err) => {
-      throw ioError(err, `cannot recover the state in ${out}`);
-    });
-    for (const a of recovery.adopted) log.info(`recovered: ${a} had been committed before an interruption`);
-    for (const id of recovery.movesFinished) log.info(`recovered: finished moving ${id} to --move-to`);
-    for (const p of recovery.skipped) log.warn(`${p.code}: ${p.message}`);
-    for (const f of recovery.leftBehind)
-      log.warn(`recovered: ${f} was added or changed after its work order was packed; it stays in staging`);
-    return { recovery, release: () => lock.release() };
-  } catch (err) {
-    await lock.release();
-    throw err;
-  }
-}
-
 export interface PackOnceOptions extends PackOptions {
   /** watch mode: one HEIC decoder pool for the whole session (its workers are costly to start) */
   heicDecoder?: HeicDecoder;
@@ -85,6 +79,8 @@ export interface PackOnceOptions extends PackOptions {
   only?: ReadonlySet<string>;
   /** watch mode: the fingerprints the work orders had when judged ready */
   expected?: ReadonlyMap<string, string>;
+  /** --upload: each committed archive is queued here, sent while the next one is packed */
+  sender?: Sender;
 }
 
 /** One pass of the pipeline, with the lock on --out already held (or a dry run, which takes none). */
@@ -151,6 +147,7 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
       omitEmptyMetadata: options.config.metadata.omitWhenEmpty,
       heic,
       photoLimit: pLimit(concurrency),
+      ...(options.sender ? { onCommitted: (a: ArchiveReport) => options.sender!.enqueue(sendable(a)) } : {}),
       progress: newProgress(plan),
     };
     // A work order refused while planning still has its images checked, so that every problem is listed.

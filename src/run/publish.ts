@@ -39,6 +39,8 @@ export interface RunContext extends PackOptions, PrepareContext {
   out: string;
   concurrency: number;
   now: Clock;
+  /** told of each archive once it is committed and its hook ran (--upload queues it) */
+  onCommitted?: (report: ArchiveReport) => void;
 }
 
 /**
@@ -149,6 +151,8 @@ class ArchiveWriter {
       this.current = (await this.without(this.current, err)) ?? this.open([], n);
       this.put(this.current, prepared);
     }
+    // full by count: committed now, not when the next work order is ready (its upload can start at once)
+    if (ctx.maxWorkOrders !== undefined && this.current.batch.length >= ctx.maxWorkOrders) await this.close();
   }
 
   /** Commits the archive in progress (without a work order whose photo changed meanwhile), then its hook. */
@@ -171,6 +175,7 @@ class ArchiveWriter {
     this.result.packed.push(...report.workOrders);
     for (const p of batch) await rm(path.join(this.spool, p.wo.id), { recursive: true, force: true });
     await this.runHook(report);
+    this.ctx.onCommitted?.(report);
   }
 
   async discard(): Promise<void> {

@@ -8,7 +8,7 @@ import { createHeicDecoder } from "../convert/heicDecoder.js";
 import type { HeicDecoder } from "../convert/heicTypes.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { ioError, WopackError } from "../core/errors.js";
-import { type PackResult, type RefusedReport, silentLogger } from "../core/types.js";
+import { type Logger, type PackResult, type RefusedReport, silentLogger } from "../core/types.js";
 import { groupStaging } from "../plan/plan.js";
 import { Readiness } from "../plan/readiness.js";
 import { scanStaging } from "../scan/scan.js";
@@ -17,13 +17,15 @@ import { isIgnoredName } from "../spec/ignore.js";
 import { checkFolders } from "./folders.js";
 import { HealthFile, type WatchSummary } from "./health.js";
 import type { PackOptions } from "./options.js";
-import { openOutput, packOnce } from "./pack.js";
+import { packOnce } from "./pack.js";
 import { PassScheduler } from "./scheduler.js";
+import { openOutput } from "./session.js";
+import { Sender } from "./upload.js";
 
 export type { WatchSummary };
 
 export interface WatchEvent {
-  event: "started" | "ready" | "packed" | "planned" | "refused" | "warning" | "error" | "stopped";
+  event: "started" | "ready" | "packed" | "uploaded" | "planned" | "refused" | "warning" | "error" | "stopped";
   message: string;
   [field: string]: unknown;
 }
@@ -85,8 +87,9 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
     emit({ event: "error", message, code: "E_HEALTH_FILE" }),
   );
   const settleMs = options.settleMs ?? 30_000;
+  const sender = await openSender(options, out, dryRun, log, clock, emit, health);
   const w: WatchRun = {
-    options: { ...options, staging, out, moveTo, dryRun, settleMs: 0, logger: log },
+    options: { ...options, staging, out, moveTo, dryRun, settleMs: 0, logger: log, ...(sender ? { sender } : {}) },
     failedTo,
     sidecar,
     clock,
@@ -131,6 +134,7 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
     summary.interrupted = true;
   } finally {
     await watcher.close();
+    await sender?.drain().catch(() => undefined); // an upload in progress stops with the signal; resumed next time
     await w.heicDecoder.close();
     health.state.status = "stopped";
     await health.write();
@@ -138,6 +142,43 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
   }
   emit({ event: "stopped", message: `stopped${summary.interrupted ? " (the archive in progress was rolled back)" : ""}` });
   return summary;
+}
+
+/** watch --upload: one sender for the session; its outcomes become events, a refused key an error. */
+async function openSender(
+  options: WatchOptions,
+  out: string,
+  dryRun: boolean,
+  log: Logger,
+  clock: Clock,
+  emit: (e: WatchEvent) => void,
+  health: HealthFile,
+): Promise<Sender | undefined> {
+  if (!options.upload || dryRun) return undefined;
+  const sender = await Sender.open(out, {
+    ...options.upload,
+    config: options.config,
+    logger: log,
+    now: clock,
+    signal: options.signal,
+  });
+  sender.onOutcome = (o) => {
+    if (o.result === "uploaded")
+      emit({ event: "uploaded", message: `uploaded ${o.archive} (batch ${o.batchId})`, archive: o.archive, batchId: o.batchId });
+    if (o.result === "failed" && o.problem)
+      emit({ event: "error", message: `${o.problem.code}: ${o.problem.message}`, code: o.problem.code, archive: o.archive });
+  };
+  sender.onStop = (err) => {
+    if (!(err instanceof WopackError) || err.kind === "interrupted") return;
+    health.state.lastError = `${err.code}: ${err.message}`;
+    emit({
+      event: "error",
+      message: `${err.code}: ${err.message}; archives are still packed, and sent by the next wopack upload`,
+      code: err.code,
+    });
+  };
+  await sender.enqueueBacklog();
+  return sender;
 }
 
 /** What one watch session's passes share. */

@@ -1,0 +1,149 @@
+// The upload journal: what happened to each archive on its way to the platform, append-only and fsynced
+// before the step it records is taken (SPEC §12). Beside the ledger, in its own file: a 2 GB upload adds
+// a record per confirmed chunk, which the ledger of commits need not carry.
+import { open, readFile } from "node:fs/promises";
+import path from "node:path";
+import { ioError, isGone } from "../core/errors.js";
+import { syncDir, writeFileAtomic } from "./files.js";
+import { stateDir, tmpDir } from "./paths.js";
+
+export type UploadRecord =
+  /** about to create a batch for this archive (its SHA-256 and size from its report) */
+  | { type: "intent"; archive: string; sha256: string; bytes: number; at: string }
+  /** the platform created it: the session is resumed from here after any crash */
+  | { type: "batch"; archive: string; batchId: string; uploadUrl: string; at: string }
+  /** the session holds this many bytes */
+  | { type: "offset"; archive: string; batchId: string; confirmed: number; at: string }
+  /** the session said complete: the archive reached the platform, once */
+  | { type: "uploaded"; archive: string; sha256: string; batchId: string; at: string }
+  /** the session is gone and its batch was deleted or had failed: a new batch may be made */
+  | { type: "abandoned"; archive: string; batchId: string; reason: string; at: string }
+  /** this archive could not be sent (a refusal that retrying does not cure); the next run tries again */
+  | { type: "failed"; archive: string; code: string; message: string; at: string }
+  /** the platform's status of the batch, as last asked */
+  | { type: "status"; archive: string; batchId: string; status: string; at: string }
+  /** the archive and its report were moved by --uploaded-to */
+  | { type: "moved"; archive: string; to: string; at: string }
+  /** compaction: everything known of one archive */
+  | ({ type: "state" } & UploadState);
+
+export interface UploadState {
+  archive: string;
+  sha256?: string | undefined;
+  bytes?: number | undefined;
+  batchId?: string | undefined;
+  uploadUrl?: string | undefined;
+  confirmed: number;
+  uploaded?: { batchId: string; at: string } | undefined;
+  failed?: { code: string; message: string; at: string } | undefined;
+  status?: { status: string; at: string } | undefined;
+  movedTo?: string | undefined;
+  /** batches given up (session gone, batch deleted or failed) */
+  abandoned: string[];
+  /** when it was last touched */
+  at: string;
+}
+
+export interface UploadJournal {
+  archives: Map<string, UploadState>;
+  /** SHA-256 -> the archive uploaded with that content: the same bytes are never sent twice */
+  uploadedSha: Map<string, string>;
+  records: number;
+}
+
+export function uploadsPath(out: string): string {
+  return path.join(stateDir(out), "uploads.jsonl");
+}
+
+function apply(journal: UploadJournal, rec: UploadRecord): void {
+  const before = journal.archives.get(rec.archive) ?? { archive: rec.archive, confirmed: 0, abandoned: [], at: rec.at };
+  let s: UploadState = { ...before, at: rec.at };
+  switch (rec.type) {
+    case "state": {
+      const { type: _, ...state } = rec;
+      s = state;
+      break;
+    }
+    case "intent":
+      Object.assign(s, { sha256: rec.sha256, bytes: rec.bytes, failed: undefined });
+      break;
+    case "batch":
+      Object.assign(s, { batchId: rec.batchId, uploadUrl: rec.uploadUrl, confirmed: 0, failed: undefined });
+      break;
+    case "offset":
+      if (rec.batchId === s.batchId) s.confirmed = rec.confirmed;
+      break;
+    case "uploaded":
+      Object.assign(s, { uploaded: { batchId: rec.batchId, at: rec.at }, sha256: rec.sha256, confirmed: s.bytes ?? s.confirmed });
+      s.failed = undefined;
+      break;
+    case "abandoned":
+      s.abandoned = [...s.abandoned, rec.batchId];
+      if (s.batchId === rec.batchId) Object.assign(s, { batchId: undefined, uploadUrl: undefined, confirmed: 0 });
+      break;
+    case "failed":
+      s.failed = { code: rec.code, message: rec.message, at: rec.at };
+      break;
+    case "status":
+      s.status = { status: rec.status, at: rec.at };
+      break;
+    case "moved":
+      s.movedTo = rec.to;
+      break;
+  }
+  journal.archives.set(rec.archive, s);
+  if (s.uploaded && s.sha256) journal.uploadedSha.set(s.sha256, rec.archive);
+}
+
+/** Reads the journal; a torn last line (a crash mid-append) is skipped. */
+export async function readUploads(out: string): Promise<UploadJournal> {
+  const journal: UploadJournal = { archives: new Map(), uploadedSha: new Map(), records: 0 };
+  let text = "";
+  try {
+    text = await readFile(uploadsPath(out), "utf8");
+  } catch (err) {
+    if (!isGone(err)) throw ioError(err, `cannot read the upload journal ${uploadsPath(out)}`);
+  }
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue;
+    let rec: UploadRecord;
+    try {
+      rec = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (typeof rec?.archive !== "string" || typeof rec.type !== "string") continue;
+    journal.records++;
+    apply(journal, rec);
+  }
+  return journal;
+}
+
+/** Appends and fsyncs records, then applies them to `journal` (when given). */
+export async function appendUploads(out: string, records: UploadRecord[], journal?: UploadJournal): Promise<void> {
+  if (!records.length) return;
+  const fh = await open(uploadsPath(out), "a+");
+  try {
+    const { size } = await fh.stat();
+    const last = Buffer.alloc(1);
+    if (size > 0) await fh.read(last, 0, 1, size - 1);
+    const lead = size > 0 && last[0] !== 0x0a ? "\n" : "";
+    await fh.appendFile(lead + records.map((r) => JSON.stringify(r) + "\n").join(""));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  if (journal) {
+    for (const r of records) apply(journal, r);
+    journal.records += records.length;
+  }
+}
+
+/** Rewrites a long journal as one state record per archive (atomically); the SHA-256 guard is kept. */
+export async function compactUploads(out: string, journal: UploadJournal): Promise<void> {
+  if (journal.records < 2_000 || journal.records < journal.archives.size * 4) return;
+  const lines = [...journal.archives.values()].map((s) => JSON.stringify({ type: "state", ...s }) + "\n");
+  await writeFileAtomic(uploadsPath(out), lines.join(""), tmpDir(out));
+  await syncDir(stateDir(out));
+  journal.records = journal.archives.size;
+}

@@ -1,0 +1,164 @@
+// `wopack upload` and `pack/watch --upload`: committed archives to the platform, oldest first, each
+// exactly once (upload/upload.ts), with the lock on --out held so that one process sends at a time.
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { readLedger } from "../commit/ledger.js";
+import { REPORT_SUFFIX } from "../commit/recovery.js";
+import { compactUploads, readUploads, type UploadJournal } from "../commit/uploads.js";
+import type { Config } from "../config/schema.js";
+import { type Clock, systemClock } from "../core/clock.js";
+import { ioError, WopackError } from "../core/errors.js";
+import type { UploadOutcome, UploadProgress } from "../core/types.js";
+import { type ArchiveReport, type Logger, silentLogger } from "../core/types.js";
+import { resolveCredentials } from "../upload/key.js";
+import { type Api, httpApi } from "../upload/protocol.js";
+import { type ArchiveToSend, uploadArchive } from "../upload/upload.js";
+import { openOutput } from "./session.js";
+
+export type { UploadOutcome, UploadProgress };
+
+export interface UploadOptions extends SendOptions {
+  out: string;
+  config: Config;
+  /** only these archives (paths or names in --out); default: every committed archive not yet uploaded */
+  archives?: string[] | undefined;
+  logger?: Logger;
+  now?: Clock;
+  signal?: AbortSignal | undefined;
+}
+
+/** How to send: what `upload` takes, and pack/watch's `upload` option. */
+export interface SendOptions {
+  uploadedTo?: string | undefined;
+  rateBytesPerSec?: number | undefined;
+  retries?: number | undefined;
+  onProgress?: ((p: UploadProgress) => void) | undefined;
+  /** where WOPACK_API_URL / WOPACK_API_KEY / CREDENTIALS_DIRECTORY are read (default process.env) */
+  env?: NodeJS.ProcessEnv | undefined;
+  /** the platform (default: HTTP at the configured URL) */
+  api?: Api | undefined;
+}
+
+/** Sends committed archives not yet uploaded; takes the lock on --out. Stops at once on refused credentials. */
+export async function upload(options: UploadOptions): Promise<UploadOutcome[]> {
+  const out = path.resolve(options.out);
+  resolveCredentials(options.config, options.env); // a missing URL or key is a usage error, before the lock
+  const session = await openOutput(out, options.logger ?? silentLogger, options.now ?? systemClock);
+  try {
+    const sender = await Sender.open(out, options);
+    if (options.archives?.length) for (const a of pick(await committedArchives(out), options.archives, out)) sender.enqueue(a);
+    else await sender.enqueueBacklog();
+    return await sender.drain();
+  } finally {
+    await session.release();
+  }
+}
+
+/**
+ * Sends archives one after another in the background while the caller goes on (pack --upload overlaps
+ * packing the next archive with sending the last one). Run under the caller's lock on --out.
+ */
+export class Sender {
+  private chain: Promise<void> = Promise.resolve();
+  private readonly outcomes: UploadOutcome[] = [];
+  private stopped: unknown;
+
+  /** told of each archive's outcome as it comes (watch turns them into events) */
+  onOutcome?: (o: UploadOutcome) => void;
+  /** told once when sending stops for good (refused credentials, an interruption, the journal unwritable) */
+  onStop?: (err: unknown) => void;
+
+  private constructor(
+    private readonly out: string,
+    private readonly journal: UploadJournal,
+    private readonly settings: Parameters<typeof uploadArchive>[2],
+  ) {}
+
+  static async open(out: string, options: Omit<UploadOptions, "out" | "archives">): Promise<Sender> {
+    const { url, key } = resolveCredentials(options.config, options.env);
+    const journal = await readUploads(out);
+    await compactUploads(out, journal).catch((err) => {
+      throw ioError(err, `cannot rewrite the upload journal in ${out}`);
+    });
+    return new Sender(out, journal, {
+      out,
+      api: options.api ?? httpApi(url, key),
+      key,
+      log: options.logger ?? silentLogger,
+      clock: options.now ?? systemClock,
+      signal: options.signal,
+      maxElapsedMs: options.config.upload.maxElapsed,
+      retries: options.retries ?? options.config.upload.retries,
+      rateBytesPerSec: options.rateBytesPerSec ?? options.config.upload.rate,
+      uploadedTo: options.uploadedTo ?? options.config.upload.uploadedTo,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+  }
+
+  /** Queues an archive; it is sent after those queued before it. */
+  enqueue(a: ArchiveToSend): void {
+    this.chain = this.chain.then(async () => {
+      if (this.stopped) return;
+      try {
+        const outcome = await uploadArchive(a, this.journal, this.settings);
+        this.outcomes.push(outcome);
+        this.onOutcome?.(outcome);
+      } catch (err) {
+        this.stopped = err; // refused credentials, an interruption, the journal unwritable: stop sending
+        this.onStop?.(err);
+      }
+    });
+  }
+
+  /** The archives committed before and never sent (or whose upload failed): queued first. */
+  async enqueueBacklog(): Promise<void> {
+    for (const a of await committedArchives(this.out)) {
+      const s = this.journal.archives.get(a.name);
+      if (!s?.uploaded && !this.journal.uploadedSha.has(a.sha256)) this.enqueue(a);
+    }
+  }
+
+  /** Waits for every queued archive; throws what stopped the sending (exit 5 for refused credentials). */
+  async drain(): Promise<UploadOutcome[]> {
+    await this.chain;
+    if (this.stopped) throw this.stopped instanceof WopackError ? this.stopped : ioError(this.stopped, "uploading failed");
+    return this.outcomes;
+  }
+}
+
+/** A report's archive, as the uploader needs it. */
+export function sendable(report: ArchiveReport): ArchiveToSend {
+  return { name: report.archive, path: report.path, sha256: report.sha256, bytes: report.bytes };
+}
+
+/** Every archive committed in --out whose report is beside it, oldest first. */
+export async function committedArchives(out: string): Promise<(ArchiveToSend & { createdAt: string })[]> {
+  const ledger = await readLedger(out);
+  const found: (ArchiveToSend & { createdAt: string })[] = [];
+  for (const name of ledger.archives) {
+    const file = path.join(out, name);
+    const report = await readFile(file + REPORT_SUFFIX, "utf8")
+      .then((t) => JSON.parse(t) as { sha256?: unknown; bytes?: unknown; createdAt?: unknown })
+      .catch(() => undefined);
+    if (typeof report?.sha256 !== "string" || typeof report.bytes !== "number") continue; // moved by --uploaded-to
+    found.push({ name, path: file, sha256: report.sha256, bytes: report.bytes, createdAt: String(report.createdAt ?? "") });
+  }
+  found.sort((a, b) => (a.createdAt === b.createdAt ? (a.name < b.name ? -1 : 1) : a.createdAt < b.createdAt ? -1 : 1));
+  return found;
+}
+
+function pick(all: ArchiveToSend[], wanted: string[], out: string): ArchiveToSend[] {
+  return wanted.map((w) => {
+    const name = path.basename(w);
+    const a = all.find((x) => x.name === name);
+    if (!a || (path.isAbsolute(w) && path.dirname(w) !== out)) {
+      throw new WopackError(
+        "usage",
+        "E_UPLOAD_NOT_COMMITTED",
+        `${w}: not an archive committed in ${out}`,
+        "name archives that wopack pack committed in --out (see wopack status)",
+      );
+    }
+    return a;
+  });
+}

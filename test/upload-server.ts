@@ -1,0 +1,273 @@
+// A strict stand-in for the platform's batch API and its resumable upload sessions (SPEC §12), for the
+// upload tests (no internet here). Every rule it enforces is in this file: if the real API differs,
+// this file and src/upload/protocol.ts change together. Faults are injected on demand.
+import { createHash, randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export const UNIT = 262_144;
+
+export interface ServerBatch {
+  id: string;
+  filename: string;
+  session: string;
+  status: string;
+  total?: number;
+  /** the bytes stored so far, in order */
+  chunks: Buffer[];
+  stored: number;
+  sessionGone: boolean;
+  deleted: boolean;
+}
+
+export interface Faults {
+  /** answer API calls and uploads with 401 */
+  refuseKey?: boolean;
+  /** the next N requests (any) answer 503 */
+  unavailable?: number;
+  /** the next N requests answer 429 with this Retry-After (seconds) */
+  tooMany?: { count: number; retryAfter: number };
+  /** drop the connection once a chunk PUT has brought this many more bytes (then again after as many) */
+  resetEveryBytes?: number;
+  /** wait this long before answering each chunk PUT (a slow line) */
+  chunkDelayMs?: number;
+  /** expire a batch's session once it stores at least this many bytes (its first batch only) */
+  expireAtBytes?: number;
+}
+
+export class UploadServer {
+  readonly batches = new Map<string, ServerBatch>();
+  readonly log: { method: string; url: string; status: number; authorization?: string }[] = [];
+  faults: Faults = {};
+  /** when each chunk arrived (ms since epoch), by batch file name */
+  readonly timeline: { what: "chunk"; filename: string; at: number }[] = [];
+  /** every problem the server found with a client's request (a strict server fails loudly) */
+  readonly violations: string[] = [];
+  private server!: Server;
+  private sinceReset = 0;
+  private expired = new Set<string>();
+  base = "";
+
+  constructor(readonly key: string) {}
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+    const { port } = this.server.address() as AddressInfo;
+    this.base = `http://127.0.0.1:${port}/v0.2`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** The uploaded bytes of a batch, and their SHA-256. */
+  received(id: string): { bytes: Buffer; sha256: string } {
+    const bytes = Buffer.concat(this.batches.get(id)!.chunks);
+    return { bytes, sha256: createHash("sha256").update(bytes).digest("hex") };
+  }
+
+  /** Batches whose upload completed (accepted by the platform), by file name. */
+  accepted(): Map<string, ServerBatch[]> {
+    const by = new Map<string, ServerBatch[]>();
+    for (const b of this.batches.values()) {
+      if (b.deleted || b.status === "waiting_upload") continue;
+      by.set(b.filename, [...(by.get(b.filename) ?? []), b]);
+    }
+    return by;
+  }
+
+  expire(id: string): void {
+    this.batches.get(id)!.sessionGone = true;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://x");
+    const send = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
+      this.log.push({
+        method: req.method ?? "",
+        url: url.pathname,
+        status,
+        ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+      });
+      res.writeHead(status, { ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers });
+      res.end(body === undefined ? undefined : JSON.stringify(body));
+    };
+    if (this.faults.unavailable) {
+      this.faults.unavailable--;
+      await drain(req);
+      return send(503, { detail: "unavailable" });
+    }
+    if (this.faults.tooMany?.count) {
+      this.faults.tooMany.count--;
+      await drain(req);
+      return send(429, { detail: "slow down" }, { "retry-after": String(this.faults.tooMany.retryAfter) });
+    }
+    const api = /^\/v0\.2\/batches\/?(?:([^/]+)\/?)?$/.exec(url.pathname);
+    if (api) return this.handleApi(req, res, api[1], send);
+    const upload = /^\/upload\/([^/]+)$/.exec(url.pathname);
+    if (upload && req.method === "PUT") return this.handleUpload(req, res, upload[1]!, send);
+    await drain(req);
+    send(404, { detail: "no such route" });
+  }
+
+  private async handleApi(
+    req: IncomingMessage,
+    _res: ServerResponse,
+    id: string | undefined,
+    send: (status: number, body?: unknown, headers?: Record<string, string>) => void,
+  ): Promise<void> {
+    const body = await drain(req);
+    if (req.headers.authorization !== `Token ${this.key}` || this.faults.refuseKey) {
+      return send(401, { detail: "Invalid token." });
+    }
+    if (id === undefined && req.method === "POST") {
+      if (!/^application\/json/.test(req.headers["content-type"] ?? "")) this.violations.push("POST /batches without JSON");
+      let filename: unknown;
+      try {
+        filename = JSON.parse(body.toString("utf8")).filename;
+      } catch {
+        filename = undefined;
+      }
+      if (typeof filename !== "string" || !filename) return send(400, { filename: ["This field is required."] });
+      const b: ServerBatch = {
+        id: randomUUID(),
+        filename,
+        session: randomUUID(),
+        status: "waiting_upload",
+        chunks: [],
+        stored: 0,
+        sessionGone: false,
+        deleted: false,
+      };
+      this.batches.set(b.id, b);
+      return send(201, {
+        batch_id: b.id,
+        upload_url: `${this.base.replace(/\/v0\.2$/, "")}/upload/${b.session}`,
+        status: b.status,
+      });
+    }
+    const b = id === undefined ? undefined : this.batches.get(id);
+    if (!b || b.deleted) return send(404, { detail: "Not found." });
+    if (req.method === "GET") return send(200, { batch_id: b.id, filename: b.filename, status: b.status });
+    if (req.method === "DELETE") {
+      if (b.status !== "waiting_upload") return send(409, { detail: `batch is ${b.status}; it cannot be deleted` });
+      b.deleted = true;
+      b.sessionGone = true;
+      return send(204);
+    }
+    send(405, { detail: "method not allowed" });
+  }
+
+  private async handleUpload(
+    req: IncomingMessage,
+    res: ServerResponse,
+    session: string,
+    send: (status: number, body?: unknown, headers?: Record<string, string>) => void,
+  ): Promise<void> {
+    const b = [...this.batches.values()].find((x) => x.session === session);
+    if (req.headers.authorization) this.violations.push("the API key was sent to the storage session URL");
+    if (!b) {
+      await drain(req);
+      return send(404, { error: "no such session" });
+    }
+    if (b.sessionGone) {
+      await drain(req);
+      return send(410, { error: "session expired" });
+    }
+    const range = req.headers["content-range"] ?? "";
+    const query = /^bytes \*\/(\d+)$/.exec(range);
+    const chunk = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(range);
+    const progress = () => (b.stored > 0 ? { range: `bytes=0-${b.stored - 1}` } : undefined);
+    if (query) {
+      await drain(req);
+      if (req.headers["content-length"] !== "0") this.violations.push("a status query with a body");
+      if (b.total !== undefined && Number(query[1]) !== b.total) return send(400, { error: "total changed" });
+      if (b.status !== "waiting_upload") return send(200, { name: b.filename });
+      return send(308, undefined, progress());
+    }
+    if (!chunk) {
+      await drain(req);
+      this.violations.push(`a PUT without a usable Content-Range (${range})`);
+      return send(400, { error: "Content-Range required" });
+    }
+    if (req.headers["content-type"] !== "application/octet-stream")
+      this.violations.push("a chunk without Content-Type: application/octet-stream");
+    const [from, to, total] = [Number(chunk[1]), Number(chunk[2]), Number(chunk[3])];
+    const length = to - from + 1;
+    const last = to === total - 1;
+    const problems: string[] = [];
+    if (b.total !== undefined && total !== b.total) problems.push(`total ${total}, was ${b.total}`);
+    if (from !== b.stored) problems.push(`starts at ${from}, the session holds ${b.stored}`);
+    if (!last && length % UNIT !== 0) problems.push(`a chunk of ${length} bytes is not a multiple of ${UNIT}`);
+    if (to >= total || length <= 0) problems.push("a range outside the file");
+    if (problems.length) {
+      await drain(req);
+      this.violations.push(...problems);
+      return send(400, { error: problems.join("; ") });
+    }
+    b.total = total;
+    this.timeline.push({ what: "chunk", filename: b.filename, at: Date.now() });
+    // the body, with a connection reset on demand once enough bytes have come (what arrived whole in
+    // 256 KiB units is kept, as the cloud storage does)
+    const parts: Buffer[] = [];
+    let got = 0;
+    const reset = this.faults.resetEveryBytes;
+    const body = req[Symbol.asyncIterator]();
+    for (;;) {
+      let next: IteratorResult<unknown>;
+      try {
+        next = await body.next();
+      } catch {
+        // the client went away mid-chunk (killed): what arrived whole in 256 KiB units is kept
+        const keep = Math.floor(got / UNIT) * UNIT;
+        if (keep) this.store(b, Buffer.concat(parts).subarray(0, keep));
+        return;
+      }
+      if (next.done) break;
+      const piece = next.value as Buffer;
+      parts.push(piece);
+      got += piece.length;
+      this.sinceReset += piece.length;
+      if (reset && this.sinceReset >= reset) {
+        this.sinceReset = 0;
+        const keep = Math.floor(got / UNIT) * UNIT;
+        const data = Buffer.concat(parts).subarray(0, keep);
+        if (data.length && data.length < length) this.store(b, data);
+        res.socket?.destroy();
+        this.log.push({ method: "PUT", url: "reset", status: 0 });
+        return;
+      }
+    }
+    const data = Buffer.concat(parts);
+    if (data.length !== length) {
+      this.violations.push(`Content-Range says ${length} bytes, the body has ${data.length}`);
+      return send(400, { error: "length mismatch" });
+    }
+    if (this.faults.chunkDelayMs) await new Promise((r) => setTimeout(r, this.faults.chunkDelayMs));
+    this.store(b, data);
+    if (this.faults.expireAtBytes !== undefined && b.stored >= this.faults.expireAtBytes && !this.expired.size) {
+      this.expired.add(b.id);
+      b.sessionGone = true;
+      return send(410, { error: "session expired" });
+    }
+    if (b.stored === total) {
+      b.status = "processing";
+      return send(201, { name: b.filename, size: total });
+    }
+    send(308, undefined, progress());
+  }
+
+  private store(b: ServerBatch, data: Buffer): void {
+    b.chunks.push(Buffer.from(data));
+    b.stored += data.length;
+  }
+}
+
+async function drain(req: IncomingMessage): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of req) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
