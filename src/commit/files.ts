@@ -67,3 +67,22 @@ export async function exists(p: string): Promise<boolean> {
     return false;
   }
 }
+
+/**
+ * Appends lines to a journal and fsyncs it. After a crash mid-append the file may end in a torn line: the
+ * new lines start on a fresh one, or the first of them would be glued to it and lost.
+ */
+export async function appendLines(file: string, lines: readonly string[]): Promise<void> {
+  if (!lines.length) return;
+  const fh = await open(file, "a+");
+  try {
+    const { size } = await fh.stat();
+    const last = Buffer.alloc(1);
+    if (size > 0) await fh.read(last, 0, 1, size - 1);
+    const lead = size > 0 && last[0] !== 0x0a ? "\n" : "";
+    await fh.appendFile(lead + lines.map((l) => l + "\n").join(""));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,11 +1,11 @@
 // The ledger: every committed work order with the fingerprint of its content, append-only.
 
-import { open, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Clock } from "../core/clock.js";
 import { ioError } from "../core/errors.js";
 import type { MoveItem } from "../core/types.js";
-import { syncDir, writeFileAtomic } from "./files.js";
+import { appendLines, syncDir, writeFileAtomic } from "./files.js";
 import { stateDir, tmpDir } from "./paths.js";
 
 export type LedgerRecord =
@@ -93,20 +93,10 @@ export async function readLedger(out: string): Promise<LedgerState> {
 }
 
 export async function appendLedger(out: string, records: readonly LedgerRecord[]): Promise<void> {
-  if (!records.length) return;
-  const fh = await open(ledgerPath(out), "a+");
-  try {
-    // After a crash mid-append the file may end in a torn line: start on a fresh one, or the first new
-    // record would be glued to it and lost.
-    const { size } = await fh.stat();
-    const last = Buffer.alloc(1);
-    if (size > 0) await fh.read(last, 0, 1, size - 1);
-    const lead = size > 0 && last[0] !== 0x0a ? "\n" : "";
-    await fh.appendFile(lead + records.map((r) => JSON.stringify(r) + "\n").join(""));
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+  await appendLines(
+    ledgerPath(out),
+    records.map((r) => JSON.stringify(r)),
+  );
 }
 
 /** Records past which a ledger is rewritten with only what it still needs. */

@@ -1,10 +1,10 @@
 // The upload journal: what happened to each archive on its way to the platform, append-only and fsynced
 // before the step it records is taken (SPEC §12). Beside the ledger, in its own file: a 2 GB upload adds
 // a record per confirmed chunk, which the ledger of commits need not carry.
-import { open, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { ioError, isGone } from "../core/errors.js";
-import { syncDir, writeFileAtomic } from "./files.js";
+import { appendLines, syncDir, writeFileAtomic } from "./files.js";
 import { stateDir, tmpDir } from "./paths.js";
 
 export type UploadRecord =
@@ -121,18 +121,10 @@ export async function readUploads(out: string): Promise<UploadJournal> {
 
 /** Appends and fsyncs records, then applies them to `journal` (when given). */
 export async function appendUploads(out: string, records: UploadRecord[], journal?: UploadJournal): Promise<void> {
-  if (!records.length) return;
-  const fh = await open(uploadsPath(out), "a+");
-  try {
-    const { size } = await fh.stat();
-    const last = Buffer.alloc(1);
-    if (size > 0) await fh.read(last, 0, 1, size - 1);
-    const lead = size > 0 && last[0] !== 0x0a ? "\n" : "";
-    await fh.appendFile(lead + records.map((r) => JSON.stringify(r) + "\n").join(""));
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+  await appendLines(
+    uploadsPath(out),
+    records.map((r) => JSON.stringify(r)),
+  );
   if (journal) {
     for (const r of records) apply(journal, r);
     journal.records += records.length;
