@@ -33,6 +33,8 @@ export interface Faults {
   chunkDelayMs?: number;
   /** expire a batch's session once it stores at least this many bytes (its first batch only) */
   expireAtBytes?: number;
+  /** refuse to create a batch with this file name (400, with the server's reason) */
+  refuseFilename?: string;
 }
 
 export class UploadServer {
@@ -132,6 +134,8 @@ export class UploadServer {
         filename = undefined;
       }
       if (typeof filename !== "string" || !filename) return send(400, { filename: ["This field is required."] });
+      if (filename === this.faults.refuseFilename)
+        return send(400, { filename: ["A batch with this name is not allowed on this site."] });
       const b: ServerBatch = {
         id: randomUUID(),
         filename,

@@ -229,3 +229,77 @@ describe("pack --upload", () => {
     expect(firstPut.at).toBeLessThan(mtimeMs);
   });
 });
+
+describe("wopack status", () => {
+  it("shows every state: committed, uploading (bytes confirmed), uploaded, failed (the server's words); --max-age for monitoring", async () => {
+    const photo = await noiseJpeg(2000, 1500, 9, 100);
+    const ws = await committed(3, 3, photo);
+    const names = [...(await reports(ws.out)).keys()].sort();
+    const st = async (...args: string[]) => {
+      const r = await wopack(["status", ws.out, "--json", ...args], { env: env() });
+      return {
+        code: r.code,
+        lines: JSON.parse(r.stdout).archives as {
+          archive: string;
+          state: string;
+          confirmed?: number;
+          problem?: { message: string };
+        }[],
+        r,
+      };
+    };
+    const before = await st();
+    expect(before.code).toBe(0);
+    expect(before.lines.map((l) => l.state)).toEqual(["committed", "committed", "committed"]);
+    expect((await st("--max-age", "0s")).code).toBe(1); // waiting longer than allowed
+
+    // the second is refused by the platform; the third is cut short by a kill mid-upload
+    server.faults.refuseFilename = names[1]!;
+    server.faults.chunkDelayMs = 200;
+    const child = spawn(process.execPath, [BIN, "upload", ws.out], {
+      cwd: ROOT,
+      env: { ...process.env, ...env() },
+      stdio: "ignore",
+    });
+    const exited = new Promise((r) => child.on("close", r));
+    const third = names[2]!.replace(/\.zip$/, "");
+    const { waitFor } = await import("./helpers.js");
+    await waitFor(
+      () => [...server.batches.values()].some((b) => b.filename === third && b.stored >= 2 * 2_621_440),
+      "the third archive half sent",
+    );
+    child.kill("SIGKILL");
+    await exited;
+    const mid = await st();
+    expect(mid.code).toBe(1); // one failed
+    expect(mid.lines[0]).toMatchObject({ state: "uploaded" });
+    expect(mid.lines[1]).toMatchObject({ state: "failed", problem: { code: "E_UPLOAD_REFUSED" } });
+    expect(mid.lines[1]!.problem!.message).toMatch(/not allowed on this site/);
+    expect(mid.lines[2]).toMatchObject({ state: "uploading" });
+    expect(mid.lines[2]!.confirmed).toBeGreaterThanOrEqual(2_621_440);
+    const text = await wopack(["status", ws.out], { env: env() });
+    expect(text.stdout).toMatch(/uploading \d+\.\d MB of \d+\.\d MB/);
+
+    // the platform lets it through now: the next run sends the failed one and finishes the cut one
+    server.faults = {};
+    expect((await wopack(["upload", ws.out], { env: env() })).code).toBe(0);
+    const after = await st();
+    expect(after.code).toBe(0);
+    expect(after.lines.map((l) => l.state)).toEqual(["uploaded", "uploaded", "uploaded"]);
+    await expectEachUploadedOnce(ws.out);
+  }, 120_000);
+
+  it("--upload-rate keeps to the rate asked", async () => {
+    const photo = await noiseJpeg(2000, 1500, 11, 100);
+    const ws = await committed(1, 2, photo);
+    const [zip] = await archivesIn(ws.out);
+    const bytes = (await readFile(zip!)).length;
+    const rate = Math.ceil(bytes / 3); // three seconds' worth
+    const started = Date.now();
+    const r = await wopack(["upload", ws.out, "--upload-rate", String(rate)], { env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    // the last chunk goes out once the bytes before it are within the rate
+    expect(Date.now() - started).toBeGreaterThanOrEqual(((bytes - 2_621_440) / rate) * 1000 - 200);
+    await expectEachUploadedOnce(ws.out);
+  });
+});
