@@ -114,3 +114,49 @@ describe("a split run that fails half-way (§8, §9)", () => {
     }
   });
 });
+
+describe("--on-archive failures are remembered and run again (issue 11)", () => {
+  it("a failed hook is retried with --on-archive-retries; one that still fails is run again by `upload --hooks`, once it works", async () => {
+    const ws = await staging(2);
+    const calls = path.join(ws.dir, "calls.log");
+    // fails on its first call for each archive, succeeds on the next: a flaky upload script
+    const flaky = await hook(ws.dir, `echo "$1" >> ${calls}\n[ "$(grep -c "$1" ${calls})" -ge 2 ]`);
+    const retried = await wopack([
+      "pack",
+      ws.staging,
+      "--out",
+      ws.out,
+      "--max-work-orders",
+      "1",
+      "--on-archive",
+      flaky,
+      "--on-archive-retries",
+      "1",
+      "--json",
+    ]);
+    expect(retried.code, retried.stderr).toBe(0);
+    expect(JSON.parse(retried.stdout).hooks.map((h: { ok: boolean }) => h.ok)).toEqual([true, true]);
+    const { readFile } = await import("node:fs/promises");
+    expect((await readFile(calls, "utf8")).trim().split("\n")).toHaveLength(4);
+
+    // a broken hook for new work: the archive is kept and the failure is written down
+    await put(ws.staging, "WO_9/meter/a.jpg", await noiseJpeg(200, 150, 9));
+    const broken = await hook(path.join(ws.dir, "b"), "exit 3");
+    const failed = await wopack(["pack", ws.staging, "--out", ws.out, "--on-archive", broken]);
+    expect(failed.code).toBe(1);
+    const [, , third] = (await archivesIn(ws.out)).sort();
+
+    // fixed: `upload --hooks` runs the command again for that archive only (no platform configured)
+    const seen = path.join(ws.dir, "seen.log");
+    const fixed = await hook(path.join(ws.dir, "c"), `echo "$1" >> ${seen}`);
+    const again = await wopack(["upload", ws.out, "--hooks", "--on-archive", fixed], {
+      env: { WOPACK_API_URL: "", WOPACK_API_KEY: "" },
+    });
+    expect(again.code, again.stderr).toBe(0);
+    expect((await readFile(seen, "utf8")).trim()).toBe(third);
+    const nothing = await wopack(["upload", ws.out, "--hooks", "--on-archive", fixed], {
+      env: { WOPACK_API_URL: "", WOPACK_API_KEY: "" },
+    });
+    expect(nothing.stdout).toMatch(/every one succeeded/);
+  });
+});

@@ -1,5 +1,5 @@
 import type { Problem } from "../core/errors.js";
-import type { PackResult } from "../core/types.js";
+import type { HookRun, PackResult } from "../core/types.js";
 import type { ArchiveStatus } from "../run/status.js";
 import type { UploadOutcome } from "../run/upload.js";
 import type { ValidationReport } from "../run/validate.js";
@@ -100,4 +100,15 @@ export function formatStatus(lines: ArchiveStatus[], stuck: ArchiveStatus[]): st
     return `${l.archive}  ${what}${stuck.includes(l) ? "  (waiting too long)" : ""}`;
   });
   return out.join("\n");
+}
+
+/** `wopack upload --hooks`: the commands run again. */
+export function formatHooks(runs: HookRun[]): string {
+  if (!runs.length) return "no --on-archive command to run again: every one succeeded";
+  return runs
+    .map(
+      (r) =>
+        `--on-archive ${r.ok ? "ran" : `failed again (exit ${r.exitCode ?? "?"})`} for ${r.archive}${r.ok ? "" : `: ${r.output}`}`,
+    )
+    .join("\n");
 }

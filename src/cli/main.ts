@@ -8,13 +8,14 @@ import { type Config, type Flags, flagsSchema } from "../config/schema.js";
 import { parseDuration } from "../config/units.js";
 import { heicDecoderName } from "../convert/heicDecoder.js";
 import { interruptedError, usageError, WopackError } from "../core/errors.js";
-import type { Logger } from "../core/types.js";
+import type { HookRun, Logger } from "../core/types.js";
+import { rerunHooks } from "../run/hooks.js";
 import { pack } from "../run/pack.js";
 import { status } from "../run/status.js";
 import { upload } from "../run/upload.js";
 import { validate } from "../run/validate.js";
 import { type WatchEvent, watch } from "../run/watch.js";
-import { formatPackResult, formatStatus, formatUploads, formatValidation } from "./format.js";
+import { formatHooks, formatPackResult, formatStatus, formatUploads, formatValidation } from "./format.js";
 import { progressBar, uploadBar } from "./progress.js";
 
 const EXIT = { ok: 0, refused: 1, usage: 2, io: 3, locked: 4, credentials: 5, interrupted: 130, bug: 70 } as const;
@@ -84,6 +85,7 @@ function packingOptions(config: Config, flags: Flags, argv: Common & Record<stri
     allowIncomplete: Boolean(argv.allowIncomplete),
     onArchive: onArchiveFlag(argv.onArchive),
     onArchiveTimeoutMs: flags["on-archive-timeout"],
+    onArchiveRetries: flags["on-archive-retries"],
     upload: argv.upload
       ? {
           uploadedTo: argv.uploadedTo as string | undefined,
@@ -231,6 +233,24 @@ async function runUpload(argv: Common & Record<string, unknown>): Promise<number
   const bar = !argv.json && !argv.quiet && process.stderr.isTTY ? uploadBar(process.stderr) : undefined;
   const { controller, dispose } = signalController(() => logger.warn("interrupted: the upload stops; the next run resumes it"));
   try {
+    let hooks: HookRun[] = [];
+    if (argv.hooks) {
+      const command =
+        onArchiveFlag(argv.onArchive) ?? usage("--hooks", "", 'give the command to run again: --on-archive "<command>"');
+      hooks = await rerunHooks({
+        out,
+        command,
+        onArchiveTimeoutMs: flags["on-archive-timeout"],
+        onArchiveRetries: flags["on-archive-retries"],
+        logger,
+        signal: controller.signal,
+      });
+      // only hooks to run again, and no platform configured: nothing to upload
+      if (!process.env.WOPACK_API_URL && !config.upload.url) {
+        process.stdout.write((argv.json ? JSON.stringify({ hooks }, null, 2) : formatHooks(hooks)) + "\n");
+        return hooks.some((h) => !h.ok) ? EXIT.refused : EXIT.ok;
+      }
+    }
     const outcomes = await upload({
       out,
       config,
@@ -246,8 +266,11 @@ async function runUpload(argv: Common & Record<string, unknown>): Promise<number
       },
     });
     bar?.done();
-    process.stdout.write((argv.json ? JSON.stringify({ uploads: outcomes }, null, 2) : formatUploads(outcomes)) + "\n");
-    return outcomes.some((o) => o.result === "failed") ? EXIT.refused : EXIT.ok;
+    const text = argv.hooks ? `${formatHooks(hooks)}\n${formatUploads(outcomes)}` : formatUploads(outcomes);
+    process.stdout.write(
+      (argv.json ? JSON.stringify({ uploads: outcomes, ...(argv.hooks ? { hooks } : {}) }, null, 2) : text) + "\n",
+    );
+    return outcomes.some((o) => o.result === "failed") || hooks.some((h) => !h.ok) ? EXIT.refused : EXIT.ok;
   } finally {
     bar?.done();
     dispose();
@@ -321,6 +344,7 @@ const PACKING_FLAGS = {
     type: "string",
     describe: "stop the --on-archive command after this long (default 30m); the archive is kept",
   },
+  "on-archive-retries": { type: "string", describe: "run a failed --on-archive command again this many times (default 0)" },
   upload: {
     type: "boolean",
     default: false,
@@ -432,7 +456,15 @@ export async function main(args: string[]): Promise<number> {
             describe: "move each archive and its report here once the platform confirmed it",
           })
           .option("upload-rate", { type: "string", describe: "at most this many bytes per second (e.g. 2MB)" })
-          .option("upload-retries", { type: "string", describe: "retries of one request in a row (default 20)" }),
+          .option("upload-retries", { type: "string", describe: "retries of one request in a row (default 20)" })
+          .option("hooks", {
+            type: "boolean",
+            default: false,
+            describe: "also run --on-archive again for every archive whose command failed (or never succeeded)",
+          })
+          .option("on-archive", { type: "string", describe: "with --hooks: the command, as given to pack" })
+          .option("on-archive-timeout", { type: "string", describe: "with --hooks: as for pack" })
+          .option("on-archive-retries", { type: "string", describe: "with --hooks: as for pack" }),
       handle(runUpload),
     )
     .command(

@@ -12,7 +12,9 @@ export type LedgerRecord =
   | { type: "commit"; id: string; fingerprint: string; archive: string; at: string; moves?: MoveItem[] }
   | { type: "moved"; id: string; archive: string; at: string }
   /** written by compaction: every archive committed so far, so that recovery never adopts one twice */
-  | { type: "archives"; names: string[]; at: string };
+  | { type: "archives"; names: string[]; at: string }
+  /** the --on-archive command ran for an archive (the last one read counts) */
+  | { type: "hook"; archive: string; ok: boolean; exitCode: number | null; at: string };
 
 export interface LedgerState {
   /** id -> fingerprint of the last committed content */
@@ -28,12 +30,15 @@ export interface LedgerState {
   commits: Set<string>;
   /** line numbers (from 1) that could not be read: a torn append, or damage */
   damaged: number[];
+  /** archives whose --on-archive command ran and failed, and has not succeeded since */
+  hookFailed: Set<string>;
 }
 
 function isRecord(rec: unknown): rec is LedgerRecord {
   const r = rec as Partial<Record<string, unknown>> | null;
   if (typeof r !== "object" || r === null) return false;
   if (r.type === "archives") return Array.isArray(r.names) && r.names.every((n) => typeof n === "string");
+  if (r.type === "hook") return typeof r.archive === "string" && typeof r.ok === "boolean";
   return (r.type === "commit" || r.type === "moved") && typeof r.id === "string" && typeof r.archive === "string";
 }
 
@@ -54,6 +59,7 @@ export async function readLedger(out: string): Promise<LedgerState> {
     pendingMoves: [],
     commits: new Set(),
     damaged: [],
+    hookFailed: new Set(),
   };
   let text = "";
   try {
@@ -77,6 +83,11 @@ export async function readLedger(out: string): Promise<LedgerState> {
     state.records++;
     if (rec.type === "archives") {
       for (const name of rec.names) state.archives.add(name);
+      continue;
+    }
+    if (rec.type === "hook") {
+      if (rec.ok) state.hookFailed.delete(rec.archive);
+      else state.hookFailed.add(rec.archive);
       continue;
     }
     const key = `${rec.archive}\0${rec.id}`;
@@ -119,6 +130,7 @@ export async function compactLedger(out: string, ledger: LedgerState, clock: Clo
     const { moves, ...rest } = rec;
     records.push(pending.has(rec) && moves ? rec : rest);
   }
+  for (const archive of [...ledger.hookFailed].sort()) records.push({ type: "hook", archive, ok: false, exitCode: null, at });
   await writeFileAtomic(ledgerPath(out), records.map((r) => JSON.stringify(r) + "\n").join(""), tmpDir(out));
   await syncDir(stateDir(out));
   return true;

@@ -179,6 +179,7 @@ export const flagsSchema = z.object({
   "on-archive-timeout": duration(1000).optional(),
   "upload-rate": size(1024, "a thinner line than this is no line").optional(),
   "upload-retries": wholeNumber(0, 1000).optional(),
+  "on-archive-retries": wholeNumber(0, 100).optional(),
 });
 
 export type Flags = z.output<typeof flagsSchema>;

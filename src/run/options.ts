@@ -29,6 +29,8 @@ export interface PackOptions {
   onArchive?: string[] | undefined;
   /** stop the --on-archive command (its whole process group) after this long; default 30 minutes */
   onArchiveTimeoutMs?: number | undefined;
+  /** run a failed --on-archive command again this many times (default 0) */
+  onArchiveRetries?: number | undefined;
   /** send each archive to the platform right after its commit, overlapped with packing the next (§12) */
   upload?: SendOptions | undefined;
   /** the calendar clock (reports, ledger, archive names, readiness); tests set it */

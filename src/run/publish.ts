@@ -7,7 +7,6 @@ import { StreamingArchive } from "../archive/stream.js";
 import { verifyZip } from "../archive/verify.js";
 import { SourceChangedError } from "../archive/zip.js";
 import { exists, publishNoClobber, syncDir, writeFileNoClobber } from "../commit/files.js";
-import { runHook } from "../commit/hook.js";
 import { appendLedger, type LedgerRecord } from "../commit/ledger.js";
 import { leftBehindWarnings, planMoves } from "../commit/moves.js";
 import { tmpDir } from "../commit/paths.js";
@@ -21,6 +20,7 @@ import type { Plan, PlannedWorkOrder } from "../plan/plan.js";
 import { type PrepareContext, type Prepared, prepareWorkOrder } from "../prepare/prepare.js";
 import { codeUnitOrder } from "../spec/names.js";
 import { refusedReport } from "../spec/problems.js";
+import { runArchiveHook } from "./hooks.js";
 import type { PackOptions } from "./options.js";
 
 /**
@@ -29,9 +29,6 @@ import type { PackOptions } from "./options.js";
  * enough that one slow photo at the head does not leave the other cores idle.
  */
 const LOOKAHEAD_PHOTOS_PER_CORE = 64;
-
-/** --on-archive-timeout's default: an upload of a few GB over a slow line fits. */
-const DEFAULT_HOOK_TIMEOUT_MS = 30 * 60_000;
 
 /** A pack run's options with what the run settled: folders, the clock, and what preparing photos needs. */
 export interface RunContext extends PackOptions, PrepareContext {
@@ -211,15 +208,7 @@ class ArchiveWriter {
   private async runHook(report: ArchiveReport): Promise<void> {
     const { ctx } = this;
     if (!ctx.onArchive?.length) return;
-    const run = await runHook(ctx.onArchive, report.path, {
-      timeoutMs: ctx.onArchiveTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS,
-      signal: ctx.signal,
-      onLine: (line) => ctx.log.info(`--on-archive: ${line}`),
-    });
-    this.result.hooks.push(run);
-    if (run.ok) ctx.log.info(`--on-archive ran for ${report.archive}`);
-    else
-      ctx.log.warn(`--on-archive failed for ${report.archive} (exit ${run.exitCode ?? "?"}); the archive is kept: ${run.output}`);
+    this.result.hooks.push(await runArchiveHook(ctx.out, report.archive, ctx.onArchive, ctx));
   }
 }
 
