@@ -6,8 +6,9 @@
 //   BENCH_CONVERT=40  photos per format in the conversion corpus (12 MP PNG, WebP, iPhone-like HEIC)
 //   BENCH_REPEAT=3    runs of each passthrough measure (alternating wopack and zip); the fastest counts
 //   BENCH_MANY=10000  photos in the memory / linearity run
-//   BENCH_ONLY=passthrough,convert,many   run only these parts
-import { execFileSync, spawnSync } from "node:child_process";
+//   BENCH_UPLOAD=10   work orders of the passthrough corpus (10 photos each) in the archive the upload row sends
+//   BENCH_ONLY=passthrough,convert,many,upload   run only these parts
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
@@ -21,7 +22,8 @@ const PHOTOS = Number(process.env.BENCH_PHOTOS ?? 300);
 const CONVERT = Number(process.env.BENCH_CONVERT ?? 40);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
 const MANY = Number(process.env.BENCH_MANY ?? 10_000);
-const ONLY = new Set((process.env.BENCH_ONLY ?? "passthrough,convert,many").split(","));
+const ONLY = new Set((process.env.BENCH_ONLY ?? "passthrough,convert,many,upload").split(","));
+const UPLOAD = Number(process.env.BENCH_UPLOAD ?? 10);
 const W = 4000;
 const H = 3000; // 12 MP
 
@@ -34,6 +36,7 @@ function ensureTools() {
     ["command -v heif-enc", "libheif-examples"],
     ["command -v pkg-config", "pkg-config"],
     ["pkg-config --exists libheif", "libheif-dev"],
+    ["command -v curl", "curl"],
   ].filter(([check]) => spawnSync("sh", ["-c", check]).status !== 0);
   if (need.length) {
     console.error(`installing ${need.map(([, p]) => p).join(", ")} ...`);
@@ -327,6 +330,92 @@ if (ONLY.has("many")) {
     target: "≈ 10 (linear)",
     unit: "s",
   });
+}
+
+// 4. upload: one archive to the test server (test/upload-server.ts, in a process of its own) through
+// wopack's resumable protocol (2.5 MB chunks, each confirmed, its offset fsynced) vs one `curl -T` PUT of
+// the same file to a session of the same server
+if (ONLY.has("upload")) {
+  const build = fresh("server");
+  execFileSync(
+    "npx",
+    [
+      "tsc",
+      "test/upload-server.ts",
+      "--outDir",
+      build,
+      "--module",
+      "nodenext",
+      "--moduleResolution",
+      "nodenext",
+      "--target",
+      "es2022",
+      "--skipLibCheck",
+    ],
+    { cwd: root, stdio: "inherit" },
+  );
+  writeFileSync(
+    path.join(build, "run.mjs"),
+    `import { UploadServer } from "./upload-server.js";\nconst s = await new UploadServer("bench-key", { retain: false }).start();\nconsole.log(s.base);\n`,
+  );
+  const server = spawn(process.execPath, [path.join(build, "run.mjs")], { stdio: ["ignore", "pipe", "inherit"] });
+  const base = await new Promise((resolve) => server.stdout.once("data", (d) => resolve(String(d).trim())));
+  try {
+    const stage = fresh("upload-stage");
+    for (const wo of readdirSync(jpegDir).sort().slice(0, UPLOAD))
+      execFileSync("cp", ["-al", path.join(jpegDir, wo), path.join(stage, wo)]);
+    const env = { ...process.env, WOPACK_API_URL: base, WOPACK_API_KEY: "bench-key" };
+    const runs = [];
+    for (let i = 0; i < REPEAT; i++) {
+      const out = fresh(`upload-out-${i}`);
+      execFileSync(process.execPath, [bin, "pack", stage, "--out", out, "--quiet"]);
+      const zip = readdirSync(out).find((n) => n.endsWith(".zip"));
+      const size = statSync(path.join(out, zip)).size;
+      const ours = measure(process.execPath, [bin, "upload", out, "--quiet"], { env });
+      const batch = JSON.parse(
+        execFileSync(
+          "curl",
+          [
+            "-sS",
+            "-X",
+            "POST",
+            "-H",
+            "Authorization: Token bench-key",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            '{"filename":"curl"}',
+            `${base}/batches/`,
+          ],
+          { encoding: "utf8" },
+        ),
+      );
+      const theirs = measure("curl", [
+        "-sS",
+        "-f",
+        "-o",
+        "/dev/null",
+        "-T",
+        path.join(out, zip),
+        "-H",
+        `Content-Range: bytes 0-${size - 1}/${size}`,
+        "-H",
+        "Content-Type: application/octet-stream",
+        batch.upload_url,
+      ]);
+      runs.push({ ours: ours.seconds, theirs: theirs.seconds, size });
+    }
+    const best = (k) => Math.min(...runs.map((r) => r[k]));
+    row(
+      `upload one ${(runs[0].size / 1e9).toFixed(2)} GB archive (local test server)`,
+      best("ours"),
+      best("theirs"),
+      "curl -T",
+      "≤ 1.5 (resumable, each chunk confirmed)",
+    );
+  } finally {
+    server.kill();
+  }
 }
 
 const fmt = (v, unit) => (v === undefined ? "" : unit === "MB" ? `${v.toFixed(0)} MB` : `${v.toFixed(2)} s`);

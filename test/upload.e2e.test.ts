@@ -148,6 +148,22 @@ describe("wopack upload", () => {
     await expectEachUploadedOnce(ws.out);
   });
 
+  it("an archive changed after its commit is never completed on the platform (SHA-256 checked before the last chunk)", async () => {
+    const ws = await committed(2);
+    const [first] = (await archivesIn(ws.out)).sort();
+    const bytes = await readFile(first!);
+    bytes[bytes.length - 100] = bytes[bytes.length - 100]! ^ 0xff; // same size, other bytes
+    await writeFile(first!, bytes);
+    const r = await wopack(["upload", ws.out, "--json"], { env: env() });
+    expect(r.code).toBe(1);
+    const [changed, fine] = JSON.parse(r.stdout).uploads;
+    expect(changed).toMatchObject({ result: "failed", problem: { code: "E_UPLOAD_ARCHIVE_CHANGED" } });
+    expect(fine).toMatchObject({ result: "uploaded" });
+    const accepted = server.accepted();
+    expect(accepted.size).toBe(1);
+    expect(accepted.has(path.basename(first!, ".zip"))).toBe(false);
+  });
+
   it("503 bursts and 429 with Retry-After are waited out", async () => {
     const ws = await committed(1);
     server.faults.unavailable = 2;
