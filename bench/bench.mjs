@@ -411,7 +411,7 @@ if (ONLY.has("upload")) {
       best("ours"),
       best("theirs"),
       "curl -T",
-      "≤ 1.5 (resumable, each chunk confirmed)",
+      "(information: 8 MiB chunks, each confirmed, vs one PUT; includes ~0.5 s of start-up)",
     );
   } finally {
     server.kill();

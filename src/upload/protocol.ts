@@ -4,7 +4,7 @@
 
 /** Chunks are multiples of this (the cloud storage resumable protocol); the vendor's client sent 10 of them. */
 export const CHUNK_UNIT = 262_144;
-export const CHUNK_SIZE = 10 * CHUNK_UNIT;
+export const CHUNK_SIZE = 32 * CHUNK_UNIT;
 
 export interface Batch {
   batchId: string;

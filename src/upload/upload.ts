@@ -2,8 +2,7 @@
 // journal before it is taken, a restart resumes the same session, and a second batch is made only when
 // the first is provably not accepted.
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { open, stat } from "node:fs/promises";
+import { type FileHandle, open, stat } from "node:fs/promises";
 import path from "node:path";
 import { moveItem } from "../commit/moves.js";
 import { appendUploads, type UploadJournal, type UploadRecord } from "../commit/uploads.js";
@@ -43,6 +42,34 @@ export interface UploadSettings {
 }
 
 const REPORT_SUFFIX = ".report.json";
+const OFFSET_EVERY_MS = 1_000;
+
+/** SHA-256 of a file's bytes fed in order from 0; a gap (a resumed upload) is read from the file first. */
+class PrefixHash {
+  private readonly hash = createHash("sha256");
+  private upTo = 0;
+
+  constructor(private readonly fh: FileHandle) {}
+
+  async feed(chunk: Buffer, from: number): Promise<void> {
+    while (this.upTo < from) {
+      const gap = Buffer.alloc(Math.min(CHUNK_SIZE, from - this.upTo));
+      const { bytesRead } = await this.fh.read(gap, 0, gap.length, this.upTo);
+      if (bytesRead === 0) break;
+      this.hash.update(gap.subarray(0, bytesRead));
+      this.upTo += bytesRead;
+    }
+    // (a chunk sent again after a partial confirmation overlaps what is hashed already)
+    if (from + chunk.length > this.upTo) {
+      this.hash.update(chunk.subarray(this.upTo - from));
+      this.upTo = from + chunk.length;
+    }
+  }
+
+  digest(): string {
+    return this.hash.copy().digest("hex");
+  }
+}
 
 class ArchiveFailed extends Error {
   constructor(readonly problem: Problem) {
@@ -116,6 +143,7 @@ class Upload {
   private async uploaded(batch: Batch): Promise<UploadOutcome> {
     const { a, s } = this;
     await this.record({ type: "uploaded", archive: a.name, sha256: a.sha256, batchId: batch.batchId, at: this.now() });
+    s.onProgress?.({ archive: a.name, sent: a.bytes, total: a.bytes });
     s.log.info(`uploaded ${a.name} (batch ${batch.batchId})`);
     if (s.uploadedTo) {
       const to = path.resolve(s.uploadedTo);
@@ -177,6 +205,8 @@ class Upload {
     try {
       const started = performance.now();
       let sentHere = 0;
+      // the SHA-256 of exactly the bytes sent, so that the last chunk goes only if they are the report's
+      const hash = new PrefixHash(fh);
       for (;;) {
         if (!state.ok) {
           if (state.kind === "gone") return "gone";
@@ -189,9 +219,15 @@ class Upload {
         const chunk = Buffer.alloc(length);
         const { bytesRead } = await fh.read(chunk, 0, length, from);
         if (bytesRead !== length) await this.checkSize();
-        if (from + length === a.bytes) await this.checkSha();
+        const last = from + length === a.bytes;
+        if (last) {
+          await hash.feed(chunk, from);
+          if (hash.digest() !== a.sha256) throw this.changed();
+        }
         await this.pace(started, sentHere);
-        const put = await s.api.putChunk(batch.uploadUrl, chunk, from, a.bytes);
+        const sending = s.api.putChunk(batch.uploadUrl, chunk, from, a.bytes);
+        if (!last) await hash.feed(chunk, from); // while the chunk is on its way
+        const put = await sending;
         sentHere += length;
         if (put.ok || put.kind !== "retry") {
           state = put;
@@ -209,22 +245,25 @@ class Upload {
   }
 
   private lastNoted = -1;
+  private lastRecorded = 0;
 
+  /**
+   * Progress, and the offset for `wopack status`, written at most once a second: a restart does not need
+   * it (the session says where it stands), so it costs no fsync per chunk.
+   */
   private async noteOffset(batch: Batch, confirmed: number): Promise<void> {
     if (confirmed === this.lastNoted) return;
     this.lastNoted = confirmed;
     this.s.onProgress?.({ archive: this.a.name, sent: confirmed, total: this.a.bytes });
-    if (confirmed > 0) {
+    if (confirmed > 0 && performance.now() - this.lastRecorded >= OFFSET_EVERY_MS) {
+      this.lastRecorded = performance.now();
       await this.record({ type: "offset", archive: this.a.name, batchId: batch.batchId, confirmed, at: this.now() });
     }
   }
 
-  /** Before the last chunk: the file still has the SHA-256 of its report (a changed archive is never sent). */
-  private async checkSha(): Promise<void> {
-    const hash = createHash("sha256");
-    for await (const chunk of createReadStream(this.a.path)) hash.update(chunk as Buffer);
-    if (hash.digest("hex") === this.a.sha256) return;
-    throw new ArchiveFailed(
+  /** The last chunk is not sent: the bytes no longer have the SHA-256 of the report (a changed archive). */
+  private changed(): ArchiveFailed {
+    return new ArchiveFailed(
       problem(
         "E_UPLOAD_ARCHIVE_CHANGED",
         `${this.a.name}: its bytes no longer have the SHA-256 of its report; the last chunk was not sent, so the platform never completes it`,
