@@ -285,7 +285,6 @@ describe("wopack status", () => {
       stdio: "ignore",
     });
     const exited = new Promise((r) => child.on("close", r));
-    const third = names[2]!.replace(/\.zip$/, "");
     const { waitFor } = await import("./helpers.js");
     // killed once its first chunk is confirmed and written down, while the next is on its way
     const journal = path.join(ws.out, ".wopack", "uploads.jsonl");
