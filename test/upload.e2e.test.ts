@@ -171,6 +171,21 @@ describe("wopack upload", () => {
     expect(accepted.has(path.basename(first!, ".zip"))).toBe(false);
   });
 
+  it("the same bytes under two names (a --repack of unchanged work) are sent once", async () => {
+    const ws = await committed(1);
+    const again = await wopack(["pack", ws.staging, "--out", ws.out, "--repack"]);
+    expect(again.code, again.stderr).toBe(0);
+    const zips = await archivesIn(ws.out);
+    expect(zips).toHaveLength(2);
+    expect(sha256(await readFile(zips[0]!))).toBe(sha256(await readFile(zips[1]!))); // deterministic archives
+    const r = await wopack(["upload", ws.out, "--json"], { env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    const [first, second] = JSON.parse(r.stdout).uploads;
+    expect(first).toMatchObject({ result: "uploaded" });
+    expect(second).toMatchObject({ result: "already", warnings: [{ code: "W_UPLOAD_DUPLICATE" }] });
+    expect(server.batches.size).toBe(1);
+  });
+
   it("503 bursts and 429 with Retry-After are waited out", async () => {
     const ws = await committed(1);
     server.faults.unavailable = 2;
