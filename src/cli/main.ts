@@ -10,11 +10,9 @@ import { heicDecoderName } from "../convert/heicDecoder.js";
 import { interruptedError, usageError, WopackError } from "../core/errors.js";
 import type { HookRun, Logger } from "../core/types.js";
 import { rerunHooks } from "../run/hooks.js";
-import { pack } from "../run/pack.js";
 import { status } from "../run/status.js";
 import { upload } from "../run/upload.js";
-import { validate } from "../run/validate.js";
-import { type WatchEvent, watch } from "../run/watch.js";
+import type { WatchEvent } from "../run/watch.js";
 import { formatHooks, formatPackResult, formatStatus, formatUploads, formatValidation } from "./format.js";
 import { progressBar, uploadBar } from "./progress.js";
 
@@ -116,6 +114,8 @@ async function runPack(argv: Common & Record<string, unknown>): Promise<number> 
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
+    // (the image stack is loaded only by the commands that need it: upload and status start quicker)
+    const { pack } = await import("../run/pack.js");
     const result = await pack({
       staging,
       out: String(argv.out),
@@ -170,6 +170,7 @@ async function runWatch(argv: Common & Record<string, unknown>): Promise<number>
   process.on("SIGINT", onInt);
   process.on("SIGTERM", onTerm);
   try {
+    const { watch } = await import("../run/watch.js");
     const summary = await watch({
       staging,
       out: String(argv.out),
@@ -197,6 +198,7 @@ async function runValidate(argv: Common & Record<string, unknown>): Promise<numb
   const target = String(argv.target);
   const flags = checkedFlags(argv);
   const { config } = await loadConfig({ ...(argv.config ? { configPath: argv.config } : {}), staging: target });
+  const { validate } = await import("../run/validate.js");
   const result = await validate(target, {
     config,
     metadataFile: argv.metadata as string | undefined,
