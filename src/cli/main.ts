@@ -344,6 +344,7 @@ const PACKING_FLAGS = {
   },
   "on-archive-timeout": {
     type: "string",
+    alias: "hook-timeout",
     describe: "stop the --on-archive command after this long (default 30m); the archive is kept",
   },
   "on-archive-retries": { type: "string", describe: "run a failed --on-archive command again this many times (default 0)" },
@@ -465,7 +466,7 @@ export async function main(args: string[]): Promise<number> {
             describe: "also run --on-archive again for every archive whose command failed (or never succeeded)",
           })
           .option("on-archive", { type: "string", describe: "with --hooks: the command, as given to pack" })
-          .option("on-archive-timeout", { type: "string", describe: "with --hooks: as for pack" })
+          .option("on-archive-timeout", { type: "string", alias: "hook-timeout", describe: "with --hooks: as for pack" })
           .option("on-archive-retries", { type: "string", describe: "with --hooks: as for pack" }),
       handle(runUpload),
     )
