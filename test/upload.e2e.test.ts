@@ -211,6 +211,20 @@ describe("wopack upload", () => {
     }
   });
 
+  it("a mistyped output folder is a usage error for upload and status, and is not created", async () => {
+    const dir = await tempDir();
+    const missing = path.join(dir, "outbox-typo");
+    for (const args of [
+      ["upload", missing],
+      ["status", missing],
+    ]) {
+      const r = await wopack(args, { env: env() });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/E_OUT_MISSING/);
+    }
+    expect(await readdir(dir)).toEqual([]);
+  });
+
   it("without a key: exit 2 and a hint; a key file works, and the key never comes from argv", async () => {
     const ws = await committed(1);
     const none = await wopack(["upload", ws.out], { env: { WOPACK_API_URL: server.base, WOPACK_API_KEY: "" } });

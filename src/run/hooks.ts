@@ -7,6 +7,7 @@ import { type Clock, systemClock } from "../core/clock.js";
 import { ioError } from "../core/errors.js";
 import { type HookRun, type Logger, silentLogger } from "../core/types.js";
 import { openOutput } from "./session.js";
+import { checkOut } from "./upload.js";
 
 /** --on-archive-timeout's default: an upload of a few GB over a slow line fits. */
 const DEFAULT_HOOK_TIMEOUT_MS = 30 * 60_000;
@@ -56,6 +57,7 @@ export interface RerunHooksOptions {
 /** `wopack upload --hooks`: the command again for every committed archive whose command failed last. */
 export async function rerunHooks(options: RerunHooksOptions): Promise<HookRun[]> {
   const out = path.resolve(options.out);
+  await checkOut(out);
   const log = options.logger ?? silentLogger;
   const now = options.now ?? systemClock;
   const session = await openOutput(out, log, now);

@@ -6,7 +6,7 @@ import type { Config } from "../config/schema.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { resolveCredentials } from "../upload/key.js";
 import { type Api, httpApi, statusLooksFailed } from "../upload/protocol.js";
-import { committedArchives } from "./upload.js";
+import { checkOut, committedArchives } from "./upload.js";
 
 export type ArchiveState = "committed" | "uploading" | "uploaded" | "failed";
 
@@ -35,6 +35,7 @@ export interface StatusOptions {
 /** One line per archive committed in --out (or moved from it after its upload), oldest first. */
 export async function status(out: string, options: StatusOptions = {}): Promise<ArchiveStatus[]> {
   const dir = path.resolve(out);
+  await checkOut(dir);
   const clock = options.now ?? systemClock;
   const journal = await readUploads(dir);
   const ledger = await readLedger(dir);

@@ -1,6 +1,6 @@
 // `wopack upload` and `pack/watch --upload`: committed archives to the platform, oldest first, each
 // exactly once (upload/upload.ts), with the lock on --out held so that one process sends at a time.
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { readLedger } from "../commit/ledger.js";
 import { REPORT_SUFFIX } from "../commit/recovery.js";
@@ -42,6 +42,7 @@ export interface SendOptions {
 /** Sends committed archives not yet uploaded; takes the lock on --out. Stops at once on refused credentials. */
 export async function upload(options: UploadOptions): Promise<UploadOutcome[]> {
   const out = path.resolve(options.out);
+  await checkOut(out);
   resolveCredentials(options.config, options.env); // a missing URL or key is a usage error, before the lock
   const session = await openOutput(out, options.logger ?? silentLogger, options.now ?? systemClock);
   try {
@@ -123,6 +124,19 @@ export class Sender {
     await this.chain;
     if (this.stopped) throw this.stopped instanceof WopackError ? this.stopped : ioError(this.stopped, "uploading failed");
     return this.outcomes;
+  }
+}
+
+/** `upload` and `status` read an output folder pack made: a mistyped one is a usage error, never created. */
+export async function checkOut(out: string): Promise<void> {
+  const st = await stat(out).catch(() => undefined);
+  if (!st?.isDirectory()) {
+    throw new WopackError(
+      "usage",
+      "E_OUT_MISSING",
+      `the output folder ${out} ${st ? "is not a folder" : "does not exist"}`,
+      "give the folder that wopack pack writes archives to (its --out)",
+    );
   }
 }
 
