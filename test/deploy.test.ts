@@ -51,6 +51,29 @@ describe("deploy/: systemd units and the cron line", () => {
     expect(raw.stderr).toContain("/usr/bin/wopack");
   });
 
+  it("the services are hardened: systemd-analyze security rates each 2.0 or better (it rated them 9.2)", async (ctx) => {
+    if (spawnSync("systemd-analyze", ["--version"]).status !== 0) ctx.skip();
+    const dir = await tempDir();
+    for (const unit of ["wopack-watch.service", "wopack-watch-upload.service", "wopack-pack.service"]) {
+      await localise(unit, dir);
+      const run = spawnSync("systemd-analyze", ["security", "--offline=true", path.join(dir, unit)], { encoding: "utf8" });
+      const level = /Overall exposure level for \S+: (\d+\.\d)/.exec(run.stdout + run.stderr);
+      expect(level, run.stdout + run.stderr).not.toBeNull();
+      expect(Number(level![1]), unit).toBeLessThanOrEqual(2.0);
+    }
+  });
+
+  it("a config error is not restarted for ever, and the nightly run cannot hang every later night", async () => {
+    for (const unit of ["wopack-watch.service", "wopack-watch-upload.service"]) {
+      const text = await readFile(path.join(DEPLOY, unit), "utf8");
+      expect(text).toMatch(/^RestartPreventExitStatus=2\b/m);
+      expect(text).toMatch(/^StartLimitBurst=\d+/m);
+    }
+    const nightly = await readFile(path.join(DEPLOY, "wopack-pack.service"), "utf8");
+    expect(nightly).toMatch(/^TimeoutStartSec=\S+/m);
+    expect(await readFile(path.join(DEPLOY, "wopack.cron"), "utf8")).not.toMatch(/flock -n \/tmp\//);
+  });
+
   it("the watch unit's command line runs: it packs and stops cleanly on SIGTERM, as systemd stops it", async () => {
     const dir = await tempDir();
     await sampleStaging(dir);
