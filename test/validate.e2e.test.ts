@@ -2,7 +2,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
-import { execFileP, FIXTURES, put, tempDir, wopack, workspace } from "./helpers.js";
+import { execFileP, FIXTURES, noiseJpeg, put, tempDir, wopack, workspace } from "./helpers.js";
 
 /** Writes a zip with Python's zipfile: a writer independent of wopack's own. */
 async function pyZip(file: string, entries: Record<string, Buffer | string>): Promise<string> {
@@ -195,5 +195,17 @@ describe("validate <staging>", () => {
     const ws = await workspace();
     await put(ws.staging, "WO_ok/meter/a.jpg", jpeg);
     expect((await validateJson(ws.staging)).code).toBe(0);
+  });
+});
+
+describe("--verbose", () => {
+  it("says which config file was loaded, or that none was found", async () => {
+    const ws = await workspace();
+    await put(ws.staging, "WO_1/meter/a.jpg", await noiseJpeg(64, 48));
+    const none = await wopack(["validate", ws.staging, "--verbose"], { cwd: ws.dir });
+    expect(none.stderr).toContain("config: none found, the defaults apply");
+    const file = await put(ws.staging, "wopack.config.json", '{ "archive": { "prefix": "night" } }');
+    const found = await wopack(["validate", ws.staging, "--verbose"], { cwd: ws.dir });
+    expect(found.stderr).toContain(`config: ${file}`);
   });
 });

@@ -40,6 +40,16 @@ function makeLogger(argv: Common): Logger {
   };
 }
 
+/** The config file --config names, or the one found (./, then the staging folder); --verbose says which. */
+async function configFor(argv: Common, staging?: string): Promise<Config> {
+  const { config, path } = await loadConfig({
+    ...(argv.config ? { configPath: argv.config } : {}),
+    ...(staging ? { staging } : {}),
+  });
+  makeLogger(argv).debug(path ? `config: ${path}` : "config: none found, the defaults apply");
+  return config;
+}
+
 function usage(flag: string, value: unknown, expected: string): never {
   throw usageError(`${flag} ${String(value)}: ${expected}`);
 }
@@ -98,7 +108,7 @@ function packingOptions(config: Config, flags: Flags, argv: Common & Record<stri
 async function runPack(argv: Common & Record<string, unknown>): Promise<number> {
   const staging = String(argv.staging);
   const flags = checkedFlags(argv);
-  const { config } = await loadConfig({ ...(argv.config ? { configPath: argv.config } : {}), staging });
+  const config = await configFor(argv, staging);
   const settle = flags.settle ?? config.watch.settle ?? 0;
   const logger = makeLogger(argv);
   const showProgress = !argv.json && !argv.quiet && process.stdout.isTTY && process.stderr.isTTY;
@@ -148,7 +158,7 @@ async function runPack(argv: Common & Record<string, unknown>): Promise<number> 
 async function runWatch(argv: Common & Record<string, unknown>): Promise<number> {
   const staging = String(argv.staging);
   const flags = checkedFlags(argv);
-  const { config } = await loadConfig({ ...(argv.config ? { configPath: argv.config } : {}), staging });
+  const config = await configFor(argv, staging);
   const readyMarker = flags["ready-marker"] ?? config.watch.readyMarker;
   // With a ready marker the marker says "done": no settle time unless asked for.
   const settleMs = flags.settle ?? config.watch.settle ?? (readyMarker ? 0 : 30_000);
@@ -197,7 +207,7 @@ async function runWatch(argv: Common & Record<string, unknown>): Promise<number>
 async function runValidate(argv: Common & Record<string, unknown>): Promise<number> {
   const target = String(argv.target);
   const flags = checkedFlags(argv);
-  const { config } = await loadConfig({ ...(argv.config ? { configPath: argv.config } : {}), staging: target });
+  const config = await configFor(argv, target);
   const { validate } = await import("../run/validate.js");
   const result = await validate(target, {
     config,
@@ -230,7 +240,7 @@ function signalController(onFirst: () => void): { controller: AbortController; d
 async function runUpload(argv: Common & Record<string, unknown>): Promise<number> {
   const out = String(argv.out);
   const flags = checkedFlags(argv);
-  const { config } = await loadConfig({ ...(argv.config ? { configPath: argv.config } : {}) });
+  const config = await configFor(argv);
   const logger = makeLogger(argv);
   const bar = !argv.json && !argv.quiet && process.stderr.isTTY ? uploadBar(process.stderr) : undefined;
   const { controller, dispose } = signalController(() => logger.warn("interrupted: the upload stops; the next run resumes it"));
@@ -282,7 +292,7 @@ async function runUpload(argv: Common & Record<string, unknown>): Promise<number
 async function runStatus(argv: Common & Record<string, unknown>): Promise<number> {
   const maxAge = argv.maxAge === undefined ? undefined : parseDuration(String(argv.maxAge));
   if (argv.maxAge !== undefined && maxAge === undefined) usage("--max-age", argv.maxAge, "a duration, e.g. 2h or 30m");
-  const { config } = await loadConfig({ ...(argv.config ? { configPath: argv.config } : {}) });
+  const config = await configFor(argv);
   const lines = await status(String(argv.out), { refresh: argv.refresh ? { config } : undefined });
   const stuck =
     maxAge === undefined ? [] : lines.filter((l) => l.state !== "uploaded" && Date.now() - Date.parse(l.since) > maxAge);
