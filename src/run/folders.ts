@@ -1,6 +1,6 @@
-import { realpath } from "node:fs/promises";
+import { realpath, stat } from "node:fs/promises";
 import path from "node:path";
-import { WopackError } from "../core/errors.js";
+import { ioError, isGone, WopackError } from "../core/errors.js";
 
 /**
  * A path with its symlinks resolved, for the part that exists (an --out made on first use does not yet):
@@ -70,5 +70,16 @@ export async function checkFolders(folders: RunFolders): Promise<void> {
       `${FLAG[a]} ${shown(a)} and ${FLAG[b]} ${shown(b)} overlap; nothing was done`,
       HINT[a],
     );
+  }
+}
+
+/** A folder a command reads (staging, an output folder) that is not there: a usage error, exit 2, never created. */
+export async function requireFolder(dir: string, code: string, what: string, hint: string): Promise<void> {
+  const st = await stat(dir).catch((err: unknown) => {
+    if (isGone(err)) return undefined;
+    throw ioError(err, `cannot read ${what} ${dir}`);
+  });
+  if (!st?.isDirectory()) {
+    throw new WopackError("usage", code, `${what} ${dir} ${st ? "is not a folder" : "does not exist"}`, hint);
   }
 }

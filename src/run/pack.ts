@@ -1,4 +1,3 @@
-import { stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import pLimit from "p-limit";
@@ -10,7 +9,7 @@ import { createHeicDecoder } from "../convert/heicDecoder.js";
 import { HeicPool } from "../convert/heicPool.js";
 import type { HeicDecoder } from "../convert/heicTypes.js";
 import { systemClock } from "../core/clock.js";
-import { ioError, isGone, usageError, WopackError } from "../core/errors.js";
+import { usageError } from "../core/errors.js";
 import { type ArchiveReport, type Logger, type PackResult, type Progress, silentLogger } from "../core/types.js";
 import { type Plan, planPack } from "../plan/plan.js";
 import { checkPhotos } from "../prepare/prepare.js";
@@ -20,7 +19,7 @@ import { loadSidecar } from "../scan/sidecar.js";
 import { isIgnoredName } from "../spec/ignore.js";
 import { entryName } from "../spec/images.js";
 import { mergeRefusals, refusedReport } from "../spec/problems.js";
-import { checkFolders } from "./folders.js";
+import { checkFolders, requireFolder } from "./folders.js";
 import type { PackOptions } from "./options.js";
 import { type RunContext, runArchives } from "./publish.js";
 import { openOutput } from "./session.js";
@@ -33,7 +32,12 @@ export async function pack(options: PackOptions): Promise<PackResult> {
   if (!options.out && !options.dryRun) throw usageError("pack needs --out", "say where the archives go: --out <dir>");
   const staging = path.resolve(options.staging);
   const out = options.out ? path.resolve(options.out) : undefined;
-  await checkStaging(staging);
+  await requireFolder(
+    staging,
+    "E_STAGING_MISSING",
+    "the staging folder",
+    "check the path (and that its share is mounted); nothing was done",
+  );
   await checkFolders({ staging, out, moveTo: options.moveTo });
   const sidecar = options.metadataFile ? await loadSidecar(options.metadataFile, options.config.metadata.idColumn) : undefined;
   if (options.dryRun || !out) return packOnce(options, sidecar);
@@ -181,22 +185,6 @@ function newProgress(plan: Plan): Progress {
     photosTotal: [...plan.ready, ...plan.refused].reduce((n, wo) => n + wo.photos.length, 0),
     bytesDone: 0,
   };
-}
-
-/** A staging folder that is not there is a usage error (a typo, an unmounted share): exit 2, nothing written. */
-async function checkStaging(staging: string): Promise<void> {
-  const st = await stat(staging).catch((err: unknown) => {
-    if (isGone(err)) return undefined;
-    throw ioError(err, `cannot read the staging folder ${staging}`);
-  });
-  if (!st?.isDirectory()) {
-    throw new WopackError(
-      "usage",
-      "E_STAGING_MISSING",
-      `the staging folder ${staging} ${st ? "is not a folder" : "does not exist"}`,
-      "check the path (and that its share is mounted); nothing was done",
-    );
-  }
 }
 
 /** A work order the ledger already holds, whose move to --move-to was not done: do it now. */

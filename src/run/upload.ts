@@ -1,6 +1,6 @@
 // `wopack upload` and `pack/watch --upload`: committed archives to the platform, oldest first, each
 // exactly once (upload/upload.ts), with the lock on --out held so that one process sends at a time.
-import { readFile, stat } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { readLedger } from "../commit/ledger.js";
 import { REPORT_SUFFIX } from "../commit/recovery.js";
@@ -13,6 +13,7 @@ import { type ArchiveReport, type Logger, silentLogger } from "../core/types.js"
 import { resolveCredentials } from "../upload/key.js";
 import { type Api, httpApi } from "../upload/protocol.js";
 import { type ArchiveToSend, uploadArchive } from "../upload/upload.js";
+import { requireFolder } from "./folders.js";
 import { openOutput } from "./session.js";
 
 export type { UploadOutcome, UploadProgress };
@@ -128,16 +129,13 @@ export class Sender {
 }
 
 /** `upload` and `status` read an output folder pack made: a mistyped one is a usage error, never created. */
-export async function checkOut(out: string): Promise<void> {
-  const st = await stat(out).catch(() => undefined);
-  if (!st?.isDirectory()) {
-    throw new WopackError(
-      "usage",
-      "E_OUT_MISSING",
-      `the output folder ${out} ${st ? "is not a folder" : "does not exist"}`,
-      "give the folder that wopack pack writes archives to (its --out)",
-    );
-  }
+export function checkOut(out: string): Promise<void> {
+  return requireFolder(
+    out,
+    "E_OUT_MISSING",
+    "the output folder",
+    "give the folder that wopack pack writes archives to (its --out)",
+  );
 }
 
 /** A report's archive, as the uploader needs it. */
