@@ -38,8 +38,6 @@ export interface UploadState {
   failed?: { code: string; message: string; at: string } | undefined;
   status?: { status: string; at: string } | undefined;
   movedTo?: string | undefined;
-  /** batches given up (session gone, batch deleted or failed) */
-  abandoned: string[];
   /** when it was last touched */
   at: string;
 }
@@ -56,7 +54,7 @@ export function uploadsPath(out: string): string {
 }
 
 function apply(journal: UploadJournal, rec: UploadRecord): void {
-  const before = journal.archives.get(rec.archive) ?? { archive: rec.archive, confirmed: 0, abandoned: [], at: rec.at };
+  const before = journal.archives.get(rec.archive) ?? { archive: rec.archive, confirmed: 0, at: rec.at };
   let s: UploadState = { ...before, at: rec.at };
   switch (rec.type) {
     case "state": {
@@ -78,7 +76,6 @@ function apply(journal: UploadJournal, rec: UploadRecord): void {
       s.failed = undefined;
       break;
     case "abandoned":
-      s.abandoned = [...s.abandoned, rec.batchId];
       if (s.batchId === rec.batchId) Object.assign(s, { batchId: undefined, uploadUrl: undefined, confirmed: 0 });
       break;
     case "failed":

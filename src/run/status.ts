@@ -39,7 +39,7 @@ export async function status(out: string, options: StatusOptions = {}): Promise<
   const clock = options.now ?? systemClock;
   const journal = await readUploads(dir);
   const ledger = await readLedger(dir);
-  const inOut = new Map((await committedArchives(dir)).map((a) => [a.name, a]));
+  const inOut = new Map((await committedArchives(dir, ledger)).map((a) => [a.name, a]));
   if (options.refresh) {
     const { url, key } = resolveCredentials(options.refresh.config, options.refresh.env);
     const api = options.refresh.api ?? httpApi(url, key);

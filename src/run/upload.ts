@@ -2,7 +2,7 @@
 // exactly once (upload/upload.ts), with the lock on --out held so that one process sends at a time.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { readLedger } from "../commit/ledger.js";
+import { type LedgerState, readLedger } from "../commit/ledger.js";
 import { REPORT_SUFFIX } from "../commit/recovery.js";
 import { compactUploads, readUploads, type UploadJournal } from "../commit/uploads.js";
 import type { Config } from "../config/schema.js";
@@ -10,6 +10,7 @@ import { type Clock, systemClock } from "../core/clock.js";
 import { ioError, WopackError } from "../core/errors.js";
 import type { UploadOutcome, UploadProgress } from "../core/types.js";
 import { type ArchiveReport, type Logger, silentLogger } from "../core/types.js";
+import { codeUnitOrder } from "../spec/names.js";
 import { resolveCredentials } from "../upload/key.js";
 import { type Api, httpApi } from "../upload/protocol.js";
 import { type ArchiveToSend, uploadArchive } from "../upload/upload.js";
@@ -44,10 +45,10 @@ export interface SendOptions {
 export async function upload(options: UploadOptions): Promise<UploadOutcome[]> {
   const out = path.resolve(options.out);
   await checkOut(out);
-  resolveCredentials(options.config, options.env); // a missing URL or key is a usage error, before the lock
+  const credentials = resolveCredentials(options.config, options.env); // a usage error before the lock
   const session = await openOutput(out, options.logger ?? silentLogger, options.now ?? systemClock);
   try {
-    const sender = await Sender.open(out, options);
+    const sender = await Sender.open(out, options, credentials);
     if (options.archives?.length) for (const a of pick(await committedArchives(out), options.archives, out)) sender.enqueue(a);
     else await sender.enqueueBacklog();
     return await sender.drain();
@@ -76,8 +77,12 @@ export class Sender {
     private readonly settings: Parameters<typeof uploadArchive>[2],
   ) {}
 
-  static async open(out: string, options: Omit<UploadOptions, "out" | "archives">): Promise<Sender> {
-    const { url, key } = resolveCredentials(options.config, options.env);
+  static async open(
+    out: string,
+    options: Omit<UploadOptions, "out" | "archives">,
+    credentials = resolveCredentials(options.config, options.env),
+  ): Promise<Sender> {
+    const { url, key } = credentials;
     const journal = await readUploads(out);
     await compactUploads(out, journal).catch((err) => {
       throw ioError(err, `cannot rewrite the upload journal in ${out}`);
@@ -144,8 +149,8 @@ export function sendable(report: ArchiveReport): ArchiveToSend {
 }
 
 /** Every archive committed in --out whose report is beside it, oldest first. */
-export async function committedArchives(out: string): Promise<(ArchiveToSend & { createdAt: string })[]> {
-  const ledger = await readLedger(out);
+export async function committedArchives(out: string, ledger?: LedgerState): Promise<(ArchiveToSend & { createdAt: string })[]> {
+  ledger ??= await readLedger(out);
   const found: (ArchiveToSend & { createdAt: string })[] = [];
   for (const name of ledger.archives) {
     const file = path.join(out, name);
@@ -155,7 +160,7 @@ export async function committedArchives(out: string): Promise<(ArchiveToSend & {
     if (typeof report?.sha256 !== "string" || typeof report.bytes !== "number") continue; // moved by --uploaded-to
     found.push({ name, path: file, sha256: report.sha256, bytes: report.bytes, createdAt: String(report.createdAt ?? "") });
   }
-  found.sort((a, b) => (a.createdAt === b.createdAt ? (a.name < b.name ? -1 : 1) : a.createdAt < b.createdAt ? -1 : 1));
+  found.sort((a, b) => codeUnitOrder(a.createdAt, b.createdAt) || codeUnitOrder(a.name, b.name));
   return found;
 }
 

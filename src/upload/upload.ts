@@ -4,7 +4,9 @@
 import { createHash } from "node:crypto";
 import { type FileHandle, open, stat } from "node:fs/promises";
 import path from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import { moveItem } from "../commit/moves.js";
+import { REPORT_SUFFIX } from "../commit/recovery.js";
 import { appendUploads, type UploadJournal, type UploadRecord } from "../commit/uploads.js";
 import type { Clock } from "../core/clock.js";
 import { interruptedError, type Problem, problem, WopackError } from "../core/errors.js";
@@ -37,11 +39,8 @@ export interface UploadSettings {
   /** move the archive and its report here once the platform confirmed it */
   uploadedTo?: string | undefined;
   onProgress?: (p: UploadProgress) => void;
-  /** for tests: how to wait (default: a timer) */
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-const REPORT_SUFFIX = ".report.json";
 const OFFSET_EVERY_MS = 1_000;
 
 /** SHA-256 of a file's bytes fed in order from 0; a gap (a resumed upload) is read from the file first. */
@@ -198,9 +197,9 @@ class Upload {
   /** Sends what the session does not hold yet; "complete" or "gone". */
   private async sendSession(batch: Batch): Promise<"complete" | "gone"> {
     const { a, s } = this;
-    let state = await this.retrying("asking the upload session where it stands", () =>
-      s.api.querySession(batch.uploadUrl, a.bytes),
-    );
+    const ask = () =>
+      this.retrying("asking the upload session where it stands", () => s.api.querySession(batch.uploadUrl, a.bytes));
+    let state = await ask();
     const fh = await open(a.path, "r");
     try {
       const started = performance.now();
@@ -235,9 +234,7 @@ class Upload {
         }
         // how much of it arrived is the session's to say: ask it (retrying) once the pause is over
         await this.pause(0, put.retryAfterMs, `uploading (${put.detail})`);
-        state = await this.retrying("asking the upload session where it stands", () =>
-          s.api.querySession(batch.uploadUrl, a.bytes),
-        );
+        state = await ask();
       }
     } finally {
       await fh.close();
@@ -331,7 +328,7 @@ class Upload {
       );
     }
     this.s.log.debug(`${this.a.name}: ${this.redact(what)}; retrying in ${Math.round(wait)} ms`);
-    await (this.s.sleep ?? sleep)(wait, this.s.signal);
+    await sleep(wait, this.s.signal);
   }
 
   /** --upload-rate: waits until the bytes sent so far are within the rate. */
@@ -339,7 +336,7 @@ class Upload {
     const rate = this.s.rateBytesPerSec;
     if (!rate) return;
     const ahead = (sent / rate) * 1000 - (performance.now() - started);
-    if (ahead > 0) await (this.s.sleep ?? sleep)(ahead, this.s.signal);
+    if (ahead > 0) await sleep(ahead, this.s.signal);
   }
 
   private failure(kind: "retry" | "auth" | "gone" | "fail", detail: string, what: string): Error {
@@ -360,17 +357,11 @@ class Upload {
   }
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(interruptedError());
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(interruptedError());
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
+/** A pause that an interruption ends at once (as an interruption, exit 130). */
+async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  try {
+    await delay(ms, undefined, signal ? { signal } : {});
+  } catch (err) {
+    throw signal?.aborted ? interruptedError() : err;
+  }
 }
