@@ -114,15 +114,9 @@ async function runPack(argv: Common & Record<string, unknown>): Promise<number> 
   const showProgress = !argv.json && !argv.quiet && process.stdout.isTTY && process.stderr.isTTY;
   const bar = showProgress ? progressBar(process.stderr) : undefined;
 
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSignal = () => {
-    if (++interrupts > 1) process.exit(EXIT.interrupted);
-    logger.warn("interrupted: discarding the archive in progress (press Ctrl-C again to quit at once)");
-    controller.abort(interruptedError());
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const { controller, dispose } = signalController(() =>
+    logger.warn("interrupted: discarding the archive in progress (press Ctrl-C again to quit at once)"),
+  );
   try {
     // (the image stack is loaded only by the commands that need it: upload and status start quicker)
     const { pack } = await import("../run/pack.js");
@@ -150,8 +144,7 @@ async function runPack(argv: Common & Record<string, unknown>): Promise<number> 
     return attention ? EXIT.refused : EXIT.ok;
   } finally {
     bar?.done();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    dispose();
   }
 }
 
@@ -169,16 +162,10 @@ async function runWatch(argv: Common & Record<string, unknown>): Promise<number>
     const line = argv.json ? JSON.stringify({ at: new Date().toISOString(), ...e }) : `${new Date().toISOString()} ${e.message}`;
     (e.event === "error" ? process.stderr : process.stdout).write(line + "\n");
   };
-  const controller = new AbortController();
-  const stop = (signal: string) => {
-    if (controller.signal.aborted) process.exit(EXIT.interrupted);
-    write({ event: "stopped", message: `${signal}: stopping (an archive in progress is rolled back)` });
-    controller.abort(interruptedError("interrupted", "start watch again to go on"));
-  };
-  const onInt = () => stop("SIGINT");
-  const onTerm = () => stop("SIGTERM");
-  process.on("SIGINT", onInt);
-  process.on("SIGTERM", onTerm);
+  const { controller, dispose } = signalController(
+    (signal) => write({ event: "stopped", message: `${signal}: stopping (an archive in progress is rolled back)` }),
+    interruptedError("interrupted", "start watch again to go on"),
+  );
   try {
     const { watch } = await import("../run/watch.js");
     const summary = await watch({
@@ -199,8 +186,7 @@ async function runWatch(argv: Common & Record<string, unknown>): Promise<number>
     });
     return summary.interrupted ? EXIT.interrupted : EXIT.ok;
   } finally {
-    process.off("SIGINT", onInt);
-    process.off("SIGTERM", onTerm);
+    dispose();
   }
 }
 
@@ -219,12 +205,19 @@ async function runValidate(argv: Common & Record<string, unknown>): Promise<numb
   return result.problems.length ? EXIT.refused : EXIT.ok;
 }
 
-function signalController(onFirst: () => void): { controller: AbortController; dispose(): void } {
+/**
+ * SIGINT/SIGTERM for a running command: the first aborts it (`onFirst` says so, `reason` is what it stops
+ * with), a second quits at once (exit 130).
+ */
+function signalController(
+  onFirst: (signal: NodeJS.Signals) => void,
+  reason = interruptedError(),
+): { controller: AbortController; dispose(): void } {
   const controller = new AbortController();
-  const onSignal = () => {
+  const onSignal = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(EXIT.interrupted);
-    onFirst();
-    controller.abort(interruptedError());
+    onFirst(signal);
+    controller.abort(reason);
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
