@@ -23,6 +23,25 @@ function execStart(unit: string): string[] {
   return line.slice("ExecStart=".length).trim().split(/\s+/);
 }
 
+/**
+ * Runs a watch unit's command line (settle shortened to 1 s) until it prints `event`, then stops it with
+ * SIGTERM as systemd does; its exit code.
+ */
+async function runWatchUnitUntil(unit: string, dir: string, event: string, env: Record<string, string> = {}) {
+  const [bin, ...args] = execStart(unit);
+  const child = spawn(
+    bin!,
+    args.map((a) => (a === "30s" ? "1s" : a)),
+    { cwd: dir, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } },
+  );
+  let stdout = "";
+  child.stdout!.on("data", (d) => (stdout += d));
+  const exited = new Promise<number | null>((r) => child.on("close", r));
+  await waitFor(() => stdout.includes(`"event":"${event}"`), `the unit's watch to print ${event} (stdout: ${stdout})`);
+  child.kill("SIGTERM");
+  return exited;
+}
+
 async function sampleStaging(dir: string) {
   await mkdir(path.join(dir, "staging"), { recursive: true });
   const jpeg = await sharp({ create: { width: 32, height: 32, channels: 3, background: "#357" } })
@@ -77,22 +96,9 @@ describe("deploy/: systemd units and the cron line", () => {
   it("the watch unit's command line runs: it packs and stops cleanly on SIGTERM, as systemd stops it", async () => {
     const dir = await tempDir();
     await sampleStaging(dir);
-    const [bin, ...args] = execStart(await localise("wopack-watch.service", dir));
-    expect(bin).toBe(BIN);
-    const child = spawn(
-      bin!,
-      args.map((a) => (a === "30s" ? "1s" : a)),
-      {
-        cwd: dir,
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    let stdout = "";
-    child.stdout!.on("data", (d) => (stdout += d));
-    const exited = new Promise<number | null>((r) => child.on("close", r));
-    await waitFor(() => stdout.includes('"event":"packed"'), `the unit's watch to pack (stdout: ${stdout})`);
-    child.kill("SIGTERM");
-    expect(await exited).toBe(0);
+    const unit = await localise("wopack-watch.service", dir);
+    expect(execStart(unit)[0]).toBe(BIN);
+    expect(await runWatchUnitUntil(unit, dir, "packed")).toBe(0);
     expect(await readdir(path.join(dir, "processed"))).toEqual(["WO_1"]);
   });
 
@@ -105,23 +111,9 @@ describe("deploy/: systemd units and the cron line", () => {
       const credentials = path.join(dir, "credentials");
       await put(credentials, "wopack-api-key", "deploy-key-0123\n");
       expect(unit).toContain("LoadCredential=wopack-api-key:");
-      const [bin, ...args] = execStart(unit);
-      const child = spawn(
-        bin!,
-        args.map((a) => (a === "30s" ? "1s" : a)),
-        {
-          cwd: dir,
-          stdio: ["ignore", "pipe", "pipe"],
-          // what systemd sets: Environment= lines (the URL pointed at the test server) and the credential
-          env: { ...process.env, WOPACK_API_KEY: "", WOPACK_API_URL: server.base, CREDENTIALS_DIRECTORY: credentials },
-        },
-      );
-      let stdout = "";
-      child.stdout!.on("data", (d) => (stdout += d));
-      const exited = new Promise<number | null>((r) => child.on("close", r));
-      await waitFor(() => stdout.includes('"event":"uploaded"'), `the unit's watch to upload (stdout: ${stdout})`);
-      child.kill("SIGTERM");
-      expect(await exited).toBe(0);
+      // what systemd sets: Environment= lines (the URL pointed at the test server) and the credential
+      const env = { WOPACK_API_KEY: "", WOPACK_API_URL: server.base, CREDENTIALS_DIRECTORY: credentials };
+      expect(await runWatchUnitUntil(unit, dir, "uploaded", env)).toBe(0);
       expect([...server.accepted().values()].flat()).toHaveLength(1);
       expect((await readdir(path.join(dir, "sent"))).sort()).toEqual([
         expect.stringMatching(/\.zip$/),
