@@ -1,5 +1,6 @@
 import { crc32 } from "node:zlib";
-import yauzl from "yauzl";
+import type yauzl from "yauzl";
+import { entryStream, openZipListing } from "../archive/readZip.js";
 import type { Config } from "../config/schema.js";
 import { checkPackableImage } from "../convert/normalize.js";
 import { SNIFF_BYTES, sniffImageType } from "../convert/sniff.js";
@@ -79,30 +80,16 @@ function zipUnreadable(file: string, detail: string, hint: string): Problem {
 async function openZip(
   file: string,
 ): Promise<{ zip: yauzl.ZipFile; entries: yauzl.Entry[]; listError?: Problem } | { problem: Problem }> {
-  let zip: yauzl.ZipFile;
   try {
-    zip = await new Promise((resolve, reject) =>
-      yauzl.open(file, { lazyEntries: true, validateEntrySizes: true, strictFileNames: false, autoClose: false }, (err, z) =>
-        err ? reject(err) : resolve(z),
-      ),
-    );
+    const { zip, entries, listError } = await openZipListing(file);
+    return {
+      zip,
+      entries,
+      ...(listError ? { listError: zipUnreadable(file, listError.message, "make the archive again") } : {}),
+    };
   } catch (err) {
     return { problem: zipUnreadable(file, (err as Error).message, "the file is truncated or not a zip; make the archive again") };
   }
-  const entries: yauzl.Entry[] = [];
-  const listError = await new Promise<void>((resolve, reject) => {
-    zip.on("error", reject);
-    zip.on("end", resolve);
-    zip.on("entry", (e: yauzl.Entry) => {
-      entries.push(e);
-      zip.readEntry();
-    });
-    zip.readEntry();
-  }).then(
-    () => undefined,
-    (err) => zipUnreadable(file, (err as Error).message, "make the archive again"),
-  );
-  return { zip, entries, ...(listError ? { listError } : {}) };
 }
 
 /**
@@ -186,9 +173,7 @@ interface EntryRead {
  * entry only when `whole` is asked for an entry no larger than MAX_WHOLE_ENTRY.
  */
 async function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, whole: boolean): Promise<EntryRead> {
-  const stream = await new Promise<NodeJS.ReadableStream>((resolve, reject) =>
-    zip.openReadStream(entry, (err, s) => (err ? reject(err) : resolve(s))),
-  );
+  const stream = await entryStream(zip, entry);
   let crc = 0;
   const chunks: Buffer[] = [];
   let held = 0;
