@@ -21,7 +21,7 @@ const issues = (raw: unknown) => {
 describe("config schema (§10): each rule accepts and refuses", () => {
   it("accepts the empty config, with the documented defaults", () => {
     const c = parseConfig({});
-    expect(c.images).toEqual({ quality: 90, maxImageSize: 5_000_000, maxPixels: 100_000_000, stripGps: false });
+    expect(c.images).toEqual({ quality: 90, maxImageSize: 5_000_000, maxPixels: 100_000_000, stripGps: false, verify: "pixels" });
     expect(c.archive.prefix).toBe("batch");
     expect(c.metadata).toEqual({ fields: {}, idColumn: "work_order", omitWhenEmpty: false });
   });

@@ -44,3 +44,10 @@ export async function readEntryBytes(zip: yauzl.ZipFile, entry: yauzl.Entry): Pr
   for await (const c of await entryStream(zip, entry)) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
 }
+
+/** The single folder every entry sits in, when the whole archive is wrapped in one (a common zipping mistake). */
+export function wrappingFolder(names: readonly string[]): string | undefined {
+  const firsts = new Set(names.map((n) => n.split("/")[0]));
+  if (firsts.size !== 1 || !names.every((n) => n.split("/").length >= 3)) return undefined;
+  return [...firsts][0];
+}

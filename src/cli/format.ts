@@ -1,5 +1,6 @@
 import type { Problem } from "../core/errors.js";
 import type { HookRun, PackResult } from "../core/types.js";
+import type { ReviewResult } from "../run/review.js";
 import type { ArchiveStatus } from "../run/status.js";
 import type { UploadOutcome } from "../run/upload.js";
 import type { ValidationReport } from "../run/validate.js";
@@ -22,8 +23,10 @@ export function formatPackResult(r: PackResult, verbose: boolean): string {
     `${r.dryRun ? "dry run: would pack" : "packed"} ${packedCount} work order${packedCount === 1 ? "" : "s"}` +
       `, refused ${r.refused.length}, already packed ${r.alreadyPacked.length}, pending ${r.pending.length}`,
   );
-  for (const a of r.archives)
+  for (const a of r.archives) {
     lines.push(`  ${a.path}  (${mb(a.bytes)}, ${workOrders(a.workOrders.length)}, sha256 ${a.sha256.slice(0, 12)}…)`);
+    if (a.reviewPage) lines.push(`    review: ${a.reviewPage}`);
+  }
   if (r.uploads)
     lines.push(
       ...formatUploads(r.uploads)
@@ -111,4 +114,12 @@ export function formatHooks(runs: HookRun[]): string {
         `--on-archive ${r.ok ? "ran" : `failed again (exit ${r.exitCode ?? "?"})`} for ${r.archive}${r.ok ? "" : `: ${r.output}`}`,
     )
     .join("\n");
+}
+
+/** `wopack review`: the pages written, then what could not be reviewed. */
+export function formatReview(r: ReviewResult): string {
+  const lines = r.written.map((w) => `${w.page}  (${workOrders(w.workOrders)}, ${w.photos} photo${w.photos === 1 ? "" : "s"})`);
+  for (const p of r.problems) lines.push(...problemLines(p, ""));
+  if (!r.written.length && !r.problems.length) lines.push("no archives (.zip) found: nothing to review");
+  return lines.join("\n");
 }

@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { splitCommand } from "../commit/hook.js";
@@ -9,15 +8,15 @@ import { parseDuration } from "../config/units.js";
 import { heicDecoderName } from "../convert/heicDecoder.js";
 import { interruptedError, usageError, WopackError } from "../core/errors.js";
 import type { HookRun, Logger } from "../core/types.js";
+import { VERSION } from "../core/version.js";
 import { rerunHooks } from "../run/hooks.js";
 import { status } from "../run/status.js";
 import { upload } from "../run/upload.js";
 import type { WatchEvent } from "../run/watch.js";
-import { formatHooks, formatPackResult, formatStatus, formatUploads, formatValidation } from "./format.js";
+import { formatHooks, formatPackResult, formatReview, formatStatus, formatUploads, formatValidation } from "./format.js";
 import { progressBar, uploadBar } from "./progress.js";
 
 const EXIT = { ok: 0, refused: 1, usage: 2, io: 3, locked: 4, credentials: 5, interrupted: 130, bug: 70 } as const;
-const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 interface Common {
   config?: string;
@@ -101,6 +100,7 @@ function packingOptions(config: Config, flags: Flags, argv: Common & Record<stri
           retries: flags["upload-retries"],
         }
       : undefined,
+    review: argv.review !== false,
     ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
   };
 }
@@ -296,6 +296,14 @@ async function runStatus(argv: Common & Record<string, unknown>): Promise<number
   return lines.some((l) => l.state === "failed") || stuck.length ? EXIT.refused : EXIT.ok;
 }
 
+async function runReview(argv: Common & Record<string, unknown>): Promise<number> {
+  const config = await configFor(argv);
+  const { review } = await import("../run/review.js");
+  const result = await review(argv.targets as string[], config);
+  process.stdout.write((argv.json ? JSON.stringify(result, null, 2) : formatReview(result)) + "\n");
+  return result.problems.length ? EXIT.refused : EXIT.ok;
+}
+
 async function runInit(argv: Common & Record<string, unknown>): Promise<number> {
   const { file, content } = await initConfig(String(argv.dir ?? "."), { force: Boolean(argv.force), dryRun: argv.dryRun });
   if (argv.json) process.stdout.write(JSON.stringify({ config: file, dryRun: argv.dryRun }, null, 2) + "\n");
@@ -356,6 +364,11 @@ const PACKING_FLAGS = {
     default: false,
     describe: "send each archive to the platform once committed, while the next is packed (key: WOPACK_API_KEY)",
   },
+  review: {
+    type: "boolean",
+    default: true,
+    describe: "write a review page (<archive>.html) beside each archive; --no-review leaves it out",
+  },
   "uploaded-to": { type: "string", describe: "with --upload: move each archive and its report here once the platform has it" },
   "upload-rate": { type: "string", describe: "with --upload: at most this many bytes per second (e.g. 2MB)" },
   "upload-retries": { type: "string", describe: "with --upload: retries of one request in a row (default 20)" },
@@ -370,7 +383,7 @@ export async function main(args: string[]): Promise<number> {
   };
   const cli = yargs(args)
     .scriptName("wopack")
-    .version(args.includes("--version") ? `${version} (HEIC decoder: ${heicDecoderName()})` : version)
+    .version(args.includes("--version") ? `${VERSION} (HEIC decoder: ${heicDecoderName()})` : VERSION)
     .strict()
     .recommendCommands()
     .demandCommand(1, "name a command: wopack pack <staging> --out <dir>")
@@ -489,6 +502,18 @@ export async function main(args: string[]): Promise<number> {
             describe: "exit 1 when an archive has waited this long without being uploaded (e.g. 2h): for monitoring",
           }),
       handle(runStatus),
+    )
+    .command(
+      "review <targets..>",
+      "(re)make the review page (<archive>.html) of archives: any zip, or every zip in a folder",
+      (y) =>
+        y.positional("targets", {
+          type: "string",
+          array: true,
+          demandOption: true,
+          describe: "archives (.zip) or folders of archives",
+        }),
+      handle(runReview),
     )
     .command(
       "init [dir]",

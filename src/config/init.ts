@@ -52,7 +52,8 @@ export function starterConfig(schemaRef: string): string {
     "maxImageSize": "5MB", // larger images are re-encoded (then downscaled) until they fit
     // "maxDimension": 4096, // downscale images wider or taller than this
     "maxPixels": 100000000, // refuse images above this (decompression bombs)
-    "stripGps": false // remove location data from every packed image
+    "stripGps": false, // remove location data from every packed image
+    "verify": "pixels" // decode every JPEG and PNG to find damaged picture data ("structure": headers only, faster)
   },
 
   "archive": {

@@ -121,6 +121,8 @@ export const configSchema = z.strictObject({
       maxDimension: wholeNumber(1).optional(),
       maxPixels: wholeNumber(1).default(100_000_000),
       stripGps: z.boolean().default(false),
+      /** pixels: every JPEG and PNG is decoded once (small) and damaged picture data refuses it; structure: headers and end markers only */
+      verify: z.enum(["pixels", "structure"]).default("pixels"),
     })
     .prefault({}),
   archive: z

@@ -18,6 +18,8 @@ export interface ImageSettings {
   maxDimension?: number | undefined;
   maxPixels: number;
   stripGps: boolean;
+  /** "pixels": JPEGs and PNGs are decoded (convert/pixels.ts); "structure": judged by their bytes only */
+  verify: "pixels" | "structure";
 }
 
 export interface NormalizedImage {

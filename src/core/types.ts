@@ -23,6 +23,13 @@ export interface PackedEntry {
   source: string;
   bytes: number;
   conversion?: string;
+  /** the packed picture's size in pixels (as stored), where it was decoded */
+  width?: number;
+  height?: number;
+  /** its EXIF orientation (1-8), when it has one */
+  orientation?: number;
+  /** EXIF DateTimeOriginal, when it has one */
+  captured?: string;
 }
 
 export interface PackedWorkOrder {
@@ -43,6 +50,8 @@ export interface ArchiveReport {
   workOrders: PackedWorkOrder[];
   refused: { id: string; problems: Problem[] }[];
   warnings: Problem[];
+  /** the review page written beside it (not in the report file: the page comes after the commit) */
+  reviewPage?: string;
 }
 
 export interface PackResult {

@@ -7,6 +7,7 @@ import type { ZipEntrySource } from "../archive/write.js";
 import { entryOverhead } from "../archive/zip.js";
 import type { HeicDecoder } from "../convert/heicTypes.js";
 import { checkAsIs, type ImageSettings, jpegScanStart, normalizeImage } from "../convert/normalize.js";
+import { checkPixels, shapeOf, type Thumbnail, thumbnailOf } from "../convert/pixels.js";
 import { ioError, isGone, type Problem, WopackError } from "../core/errors.js";
 import type { Logger, PackedEntry, Progress, RefusedReport } from "../core/types.js";
 import type { PlannedPhoto, PlannedWorkOrder, RefusedWorkOrder } from "../plan/plan.js";
@@ -20,6 +21,8 @@ export interface Prepared {
   report: PackedEntry[];
   warnings: Problem[];
   bytes: number;
+  /** entry name -> its thumbnail in the spool (for the review page), where one was made */
+  thumbs: Map<string, string>;
 }
 
 /** Reads and checks the photos of these work orders without keeping anything: the refusals it finds. */
@@ -42,6 +45,8 @@ export interface PrepareContext {
   images: ImageSettings;
   /** leave out a metadata.json that would be {} (the config's metadata.omitWhenEmpty) */
   omitEmptyMetadata: boolean;
+  /** keep each photo's thumbnail in the spool, for the archive's review page */
+  thumbs: boolean;
   heic: HeicDecoder;
   photoLimit: ReturnType<typeof pLimit>;
   progress: Progress;
@@ -66,6 +71,9 @@ type PhotoOutcome =
         warnings: Problem[];
         unchangedSince?: { size: number; mtimeMs: number };
         jpegScanFrom?: number;
+        /** the thumbnail's file in the spool */
+        thumb?: string;
+        shape?: Pick<PackedEntry, "width" | "height" | "orientation">;
       };
     };
 
@@ -113,6 +121,9 @@ async function normalizeOrCopy(photo: PlannedPhoto, ctx: PrepareContext, spool: 
       progress.bytesDone += ends.size;
       ctx.onProgress?.(progress);
       if (verdict !== "copy") return { photo, problem: verdict };
+      const pixels =
+        ctx.images.verify === "pixels" ? await checkPixels(photo.source, { file: photo.abs, head: ends.head }) : undefined;
+      if (pixels && "problem" in pixels) return { photo, problem: pixels.problem };
       const ext = photo.type === "jpeg" ? "jpg" : "png";
       const unchangedSince = { size: ends.size, mtimeMs: ends.mtimeMs };
       const scanFrom = photo.type === "jpeg" ? jpegScanStart(ends.head) : undefined;
@@ -122,9 +133,10 @@ async function normalizeOrCopy(photo: PlannedPhoto, ctx: PrepareContext, spool: 
           ext,
           file: photo.abs,
           size: ends.size,
-          warnings: [],
+          warnings: pixels?.warnings ?? [],
           unchangedSince,
           ...(scanFrom === undefined ? {} : { jpegScanFrom: scanFrom }),
+          ...(await keepThumb(pixels?.thumb, photo, ctx, spool)),
         },
       };
     }
@@ -148,6 +160,12 @@ async function normalizeOrCopy(photo: PlannedPhoto, ctx: PrepareContext, spool: 
   progress.bytesDone += bytes.length;
   ctx.onProgress?.(progress);
   if ("problem" in n) return { photo, problem: n.problem };
+  // (after the structure checks, whose problems say more: a missing end marker is "truncated")
+  const pixels =
+    (photo.type === "jpeg" || photo.type === "png") && ctx.images.verify === "pixels"
+      ? await checkPixels(photo.source, bytes)
+      : undefined;
+  if (pixels && "problem" in pixels) return { photo, problem: pixels.problem };
   let file = photo.abs;
   if (n.conversion !== undefined && spool) {
     file = path.join(spool, `${photo.taskGroup}-${photo.n}.${n.ext}`);
@@ -157,8 +175,37 @@ async function normalizeOrCopy(photo: PlannedPhoto, ctx: PrepareContext, spool: 
       throw ioError(err, `cannot write a converted image to ${spool}`);
     }
   }
-  const { data, ...rest } = n;
-  return { photo, normalized: { ...rest, file, size: data.length } };
+  const { data, warnings, ...rest } = n;
+  const thumb = n.conversion === undefined ? pixels?.thumb : spool && ctx.thumbs ? await thumbnailOf(data) : await shapeOf(data);
+  return {
+    photo,
+    normalized: {
+      ...rest,
+      warnings: [...(pixels?.warnings ?? []), ...warnings],
+      file,
+      size: data.length,
+      ...(await keepThumb(thumb, photo, ctx, spool)),
+    },
+  };
+}
+
+/** Writes a photo's thumbnail into the spool, when the review page wants it; its size goes to the report. */
+async function keepThumb(
+  thumb: Thumbnail | Omit<Thumbnail, "jpeg"> | undefined,
+  photo: PlannedPhoto,
+  ctx: PrepareContext,
+  spool: string | null,
+) {
+  if (!thumb) return {};
+  const { jpeg, ...shape } = thumb as Partial<Thumbnail>;
+  if (!jpeg || !spool || !ctx.thumbs) return { shape };
+  const file = path.join(spool, `${photo.taskGroup}-${photo.n}.thumb.jpg`);
+  try {
+    await writeFile(file, jpeg);
+  } catch (err) {
+    throw ioError(err, `cannot write a thumbnail to ${spool}`);
+  }
+  return { thumb: file, shape };
 }
 
 /** A work order that changed while it was prepared: left pending, packed once it settles. */
@@ -222,6 +269,7 @@ async function prepareUnguarded(
 
   const entries: ZipEntrySource[] = [];
   const report: PackedEntry[] = [];
+  const thumbs = new Map<string, string>();
   const warnings = [...wo.warnings];
   for (const o of outcomes) {
     if (!("normalized" in o)) continue;
@@ -236,7 +284,15 @@ async function prepareUnguarded(
       ...(n.unchangedSince ? { unchangedSince: n.unchangedSince } : {}),
       ...(n.jpegScanFrom === undefined ? {} : { jpegScanFrom: n.jpegScanFrom }),
     });
-    report.push({ entry: name, source: photo.source, bytes: n.size, ...(n.conversion ? { conversion: n.conversion } : {}) });
+    report.push({
+      entry: name,
+      source: photo.source,
+      bytes: n.size,
+      ...(n.conversion ? { conversion: n.conversion } : {}),
+      ...n.shape,
+      ...(photo.captureDate ? { captured: photo.captureDate } : {}),
+    });
+    if (n.thumb) thumbs.set(name, n.thumb);
     warnings.push(...n.warnings);
   }
   const json = (name: string, data: Buffer) =>
@@ -254,5 +310,5 @@ async function prepareUnguarded(
   entries.sort((a, b) => codeUnitOrder(a.name, b.name));
   // what the work order adds to an archive, headers included, so that --max-archive-size is a real bound
   const bytes = entries.reduce((n, e) => n + e.size + entryOverhead(e.name), 0);
-  return { wo, entries, report, warnings, bytes };
+  return { wo, entries, report, warnings, bytes, thumbs };
 }

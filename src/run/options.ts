@@ -33,6 +33,8 @@ export interface PackOptions {
   onArchiveRetries?: number | undefined;
   /** send each archive to the platform right after its commit, overlapped with packing the next (§12) */
   upload?: SendOptions | undefined;
+  /** write each archive's review page beside it (default true; --no-review) */
+  review?: boolean;
   /** the calendar clock (reports, ledger, archive names, readiness); tests set it */
   now?: Clock;
 }

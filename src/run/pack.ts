@@ -149,6 +149,7 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
       now,
       images: options.config.images,
       omitEmptyMetadata: options.config.metadata.omitWhenEmpty,
+      thumbs: !dryRun && options.review !== false,
       heic,
       photoLimit: pLimit(concurrency),
       ...(options.sender ? { onCommitted: (a: ArchiveReport) => options.sender!.enqueue(sendable(a)) } : {}),

@@ -13,11 +13,13 @@ import { tmpDir } from "../commit/paths.js";
 import { finishMoves, moveFailed, REPORT_SUFFIX } from "../commit/recovery.js";
 import { trailerNote } from "../convert/normalize.js";
 import type { Clock } from "../core/clock.js";
-import { interruptedError, ioError, WopackError } from "../core/errors.js";
+import { interruptedError, ioError, problem, WopackError } from "../core/errors.js";
 import { faultPoint } from "../core/fault.js";
 import type { ArchiveReport, PackedWorkOrder, PackResult } from "../core/types.js";
+import { VERSION } from "../core/version.js";
 import type { Plan, PlannedWorkOrder } from "../plan/plan.js";
 import { type PrepareContext, type Prepared, prepareWorkOrder } from "../prepare/prepare.js";
+import { reviewOfBatch, reviewPath, writeReview } from "../review/write.js";
 import { codeUnitOrder } from "../spec/names.js";
 import { refusedReport } from "../spec/problems.js";
 import { runArchiveHook } from "./hooks.js";
@@ -170,9 +172,49 @@ class ArchiveWriter {
     if (!report) return;
     this.result.archives.push(report);
     this.result.packed.push(...report.workOrders);
+    await this.review(report, batch);
     for (const p of batch) await rm(path.join(this.spool, p.wo.id), { recursive: true, force: true });
     await this.runHook(report);
     this.ctx.onCommitted?.(report);
+  }
+
+  /**
+   * The archive's review page, from the thumbnails in the spool. The archive is committed already: a page
+   * that cannot be written is a warning, and `wopack review` makes it again.
+   */
+  private async review(report: ArchiveReport, batch: Prepared[]): Promise<void> {
+    const { ctx } = this;
+    if (!ctx.thumbs) return;
+    const refusedIds = new Set(report.refused.map((r) => r.id));
+    const { review, thumbOf } = reviewOfBatch({
+      report,
+      metadata: new Map(
+        batch.map((p) => [p.wo.id, p.entries.some((e) => e.name === `${p.wo.id}/metadata.json`) ? p.wo.metadata : undefined]),
+      ),
+      thumbs: new Map(batch.flatMap((p) => [...p.thumbs])),
+      refused: this.result.refused.filter((r) => refusedIds.has(r.id)),
+      staging: ctx.staging,
+      config: ctx.config,
+      generator: `wopack ${VERSION}`,
+      noThumbs:
+        ctx.images.verify === "structure"
+          ? "images.verify is structure, so photos copied as they are were not decoded"
+          : undefined,
+    });
+    try {
+      await writeReview(reviewPath(report.path), review, thumbOf, tmpDir(ctx.out));
+      report.reviewPage = reviewPath(report.path);
+    } catch (err) {
+      if (ctx.signal?.aborted) throw interrupted();
+      const w = problem(
+        "W_REVIEW_NOT_WRITTEN",
+        `the review page of ${report.archive} could not be written (${(err as Error).message}); the archive is committed`,
+        `make it again with: wopack review ${report.path}`,
+        report.archive,
+      );
+      this.result.warnings.push(w);
+      ctx.log.warn(w.message);
+    }
   }
 
   async discard(): Promise<void> {

@@ -1,8 +1,9 @@
 import { crc32 } from "node:zlib";
 import type yauzl from "yauzl";
-import { entryStream, openZipListing } from "../archive/readZip.js";
+import { entryStream, openZipListing, wrappingFolder } from "../archive/readZip.js";
 import type { Config } from "../config/schema.js";
 import { checkPackableImage } from "../convert/normalize.js";
+import { checkPixels } from "../convert/pixels.js";
 import { SNIFF_BYTES, sniffImageType } from "../convert/sniff.js";
 import { type Problem, problem } from "../core/errors.js";
 import { own } from "../core/own.js";
@@ -40,7 +41,7 @@ export async function validateArchive(file: string, config: Config): Promise<Val
   }
   const { zip, entries } = opened;
   if (opened.listError) report.problems.push(opened.listError);
-  const top = topFolder(entries.filter((e) => !e.fileName.endsWith("/")).map((e) => e.fileName));
+  const top = wrappingFolder(entries.filter((e) => !e.fileName.endsWith("/")).map((e) => e.fileName));
   if (top) {
     report.problems.push(
       problem(
@@ -144,13 +145,6 @@ function nested(path: string): Problem {
     "put the images directly in <work order>/, named <task group>-<N>.jpg",
     path,
   );
-}
-
-/** The single folder every entry sits in, when the whole archive is wrapped in one (a common zipping mistake). */
-function topFolder(names: string[]): string | undefined {
-  const firsts = new Set(names.map((n) => n.split("/")[0]));
-  if (firsts.size !== 1 || !names.every((n) => n.split("/").length >= 3)) return undefined;
-  return [...firsts][0];
 }
 
 /** The entries that are read whole, to be decoded or parsed; larger ones are streamed through their CRC. */
@@ -300,7 +294,11 @@ async function checkImageEntry(
   }
   if (!read.data) return;
   const broken = await checkPackableImage(path, type, read.data, config.images.maxPixels);
-  if (broken) report.problems.push(broken);
+  if (broken) return void report.problems.push(broken);
+  if (config.images.verify !== "pixels") return;
+  const pixels = await checkPixels(path, read.data);
+  if ("problem" in pixels) report.problems.push(pixels.problem);
+  else report.warnings.push(...pixels.warnings);
 }
 
 /** §5: the task group is valid (and configured), and no other image of the work order has its -N. */

@@ -1,0 +1,282 @@
+// §13: an archive's review page, one self-contained HTML file (no script, no network: the thumbnails are
+// data URIs). Rendered as a stream of strings so that a batch's thumbnails are never all held at once.
+import type { Problem } from "../core/errors.js";
+import { parseEntryName } from "../spec/images.js";
+import { codeUnitOrder } from "../spec/names.js";
+
+export interface ReviewPhoto {
+  /** the entry's path in the archive: "<work order>/<task group>-<N>.jpg" */
+  entry: string;
+  /** unknown for a refused work order's photo */
+  bytes?: number | undefined;
+  source?: string | undefined;
+  captured?: string | undefined;
+  width?: number | undefined;
+  height?: number | undefined;
+  orientation?: number | undefined;
+  /** undefined: copied byte for byte; unknown (an archive without its report): null */
+  conversion?: string | null | undefined;
+}
+
+export interface ReviewWorkOrder {
+  id: string;
+  /** the archive's metadata.json; undefined when it has none */
+  metadata?: Record<string, unknown> | undefined;
+  photos: ReviewPhoto[];
+  warnings: Problem[];
+}
+
+export interface ReviewRefused {
+  id: string;
+  problems: Problem[];
+  photos: ReviewPhoto[];
+}
+
+export interface Review {
+  archive: string;
+  sha256: string;
+  bytes: number;
+  createdAt?: string | undefined;
+  workOrders: ReviewWorkOrder[];
+  refused: ReviewRefused[];
+  warnings: Problem[];
+  /** the configured metadata fields: which are required (marked), and so which are missing */
+  fields: Record<string, { required: boolean }>;
+  /** why there are no thumbnails, when there are none (images.verify: structure) */
+  noThumbs?: string | undefined;
+  /** the report was not found: sources and conversions are unknown */
+  fromZipOnly?: boolean;
+  generator: string;
+}
+
+/**
+ * A photo's thumbnail (a small JPEG), or undefined when it has none (not decoded, or does not decode); with
+ * the picture's size and orientation when the thumbnail was just made (an archive without its report).
+ */
+export type ThumbSource = (
+  photo: ReviewPhoto,
+  workOrder: string,
+) => Promise<{ jpeg: Buffer; width?: number; height?: number; orientation?: number } | undefined>;
+
+export async function* renderReview(review: Review, thumbOf: ThumbSource): AsyncGenerator<string> {
+  yield head(review);
+  yield summary(review);
+  for (const wo of review.workOrders) {
+    yield workOrderHead(wo, review.fields);
+    yield* sheet(wo.id, wo.photos, thumbOf, review.noThumbs);
+    yield "</section>\n";
+  }
+  if (review.refused.length) {
+    yield `<section aria-labelledby="refused"><h2 id="refused">Refused work orders (${review.refused.length})</h2>\n`;
+    yield `<p class="note">Not in this archive: each is left in staging (or moved to the failed folder) until it is fixed.</p>\n`;
+    for (const r of review.refused) {
+      yield `<article class="refused" id="${anchor("refused", r.id)}" aria-labelledby="${anchor("rh", r.id)}">`;
+      yield `<h3 id="${anchor("rh", r.id)}">${esc(r.id)}</h3>\n${problemList(r.problems)}`;
+      if (r.photos.length) yield* sheet(r.id, r.photos, thumbOf, review.noThumbs);
+      yield "</article>\n";
+    }
+    yield "</section>\n";
+  }
+  yield `</main>\n<footer><p>Made by ${esc(review.generator)}. This page needs no network and runs no script.</p></footer>\n</body>\n</html>\n`;
+}
+
+/** §2/§5: photos are processed in suffix order, those without a suffix after them (in name order). */
+export function processingOrder(photos: readonly ReviewPhoto[]): ReviewPhoto[] {
+  const key = (p: ReviewPhoto) => parseEntryName(p.entry.slice(p.entry.lastIndexOf("/") + 1))?.n ?? Number.POSITIVE_INFINITY;
+  return [...photos].sort((a, b) => key(a) - key(b) || codeUnitOrder(a.entry, b.entry));
+}
+
+const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+
+/** Text for HTML content and attribute values (always double-quoted here). */
+export function esc(text: unknown): string {
+  return String(text).replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+}
+
+/** An id attribute from user text: ids are letters, digits, _ and -, but refused ones may be anything. */
+function anchor(prefix: string, id: string): string {
+  return `${prefix}-${Buffer.from(id).toString("hex")}`;
+}
+
+const ORIENTATION: Record<number, string> = {
+  1: "upright",
+  2: "mirrored",
+  3: "upside down",
+  4: "upside down, mirrored",
+  5: "on its side, mirrored",
+  6: "turned 90° clockwise to show",
+  7: "on its side, mirrored",
+  8: "turned 90° counter-clockwise to show",
+};
+
+function head(review: Review): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
+<meta name="color-scheme" content="light dark">
+<title>Review of ${esc(review.archive)}</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<a class="skip" href="#main">Skip to the work orders</a>
+<header><h1>Review of <span class="name">${esc(review.archive)}</span></h1></header>
+<main id="main" tabindex="-1">
+`;
+}
+
+function summary(review: Review): string {
+  const photos = review.workOrders.reduce((n, wo) => n + wo.photos.length, 0);
+  const converted = review.workOrders.flatMap((wo) => wo.photos).filter((p) => p.conversion);
+  const warnings = [...review.warnings, ...review.workOrders.flatMap((wo) => wo.warnings)];
+  const rows: [string, string][] = [
+    ["Work orders", `${review.workOrders.length}${review.refused.length ? ` packed, ${review.refused.length} refused` : ""}`],
+    ["Photos", `${photos} (${converted.length} converted, ${photos - converted.length} copied as they were)`],
+    ["Size", `${esc(formatBytes(review.bytes))} (${review.bytes.toLocaleString("en")} bytes)`],
+    ["SHA-256", `<code>${esc(review.sha256)}</code>`],
+  ];
+  if (review.createdAt) rows.push(["Created", `<time datetime="${esc(review.createdAt)}">${esc(review.createdAt)}</time>`]);
+  rows.push(["Warnings", warnings.length ? String(warnings.length) : "none"]);
+  let html = `<section aria-labelledby="summary"><h2 id="summary">Summary</h2>\n<dl class="summary">`;
+  for (const [k, v] of rows) html += `<dt>${k}</dt><dd>${v}</dd>`;
+  html += "</dl>\n";
+  if (review.fromZipOnly)
+    html += `<p class="note">This archive's report was not found beside it: sources and conversions are not known.</p>\n`;
+  if (review.noThumbs) html += `<p class="note">Some photos have no thumbnail: ${esc(review.noThumbs)}.</p>\n`;
+  if (warnings.length) html += `<h3>Warnings</h3>\n${problemList(warnings)}`;
+  if (review.workOrders.length) {
+    html += `<nav aria-label="Work orders in this archive"><h3>Work orders</h3><ol class="toc">`;
+    for (const wo of review.workOrders)
+      html += `<li><a href="#${anchor("wo", wo.id)}">${esc(wo.id)}</a> <span class="muted">(${wo.photos.length} photo${wo.photos.length === 1 ? "" : "s"})</span></li>`;
+    for (const r of review.refused)
+      html += `<li><a href="#${anchor("refused", r.id)}">${esc(r.id)}</a> <span class="bad">(refused)</span></li>`;
+    html += "</ol></nav>\n";
+  }
+  return `${html}</section>\n`;
+}
+
+function workOrderHead(wo: ReviewWorkOrder, fields: Review["fields"]): string {
+  const id = anchor("wo", wo.id);
+  let html = `<section class="wo" id="${id}" aria-labelledby="${id}-h"><h2 id="${id}-h">Work order ${esc(wo.id)}</h2>\n`;
+  html += metadataTable(wo.metadata, fields);
+  if (wo.warnings.length) html += problemList(wo.warnings);
+  return html;
+}
+
+function metadataTable(metadata: Record<string, unknown> | undefined, fields: Review["fields"]): string {
+  const keys = [...new Set([...Object.keys(fields), ...Object.keys(metadata ?? {})])];
+  if (!keys.length) return `<p class="muted">No metadata.</p>\n`;
+  let html = `<table class="meta"><caption>Metadata${Object.values(fields).some((f) => f.required) ? ` <span class="muted">(<span aria-hidden="true">*</span> required)</span>` : ""}</caption><tbody>`;
+  for (const k of keys) {
+    const required = fields[k]?.required ?? false;
+    // (--allow-incomplete writes null for a required field it did not have)
+    const has = metadata !== undefined && Object.hasOwn(metadata, k) && metadata[k] !== null;
+    const label = `${esc(k)}${required ? ' <abbr title="required" class="req">*</abbr>' : ""}`;
+    const value = has ? esc(shown(metadata![k])) : required ? "<strong>missing</strong>" : "not given";
+    html += `<tr${!has ? (required ? ' class="missing"' : ' class="absent"') : ""}><th scope="row">${label}</th><td>${value}</td></tr>`;
+  }
+  return `${html}</tbody></table>\n`;
+}
+
+/** A metadata value as a person reads it: text as it is, anything else as JSON. */
+function shown(value: unknown): string {
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+async function* sheet(
+  workOrder: string,
+  photos: readonly ReviewPhoto[],
+  thumbOf: ThumbSource,
+  noThumbs: string | undefined,
+): AsyncGenerator<string> {
+  yield `<ol class="sheet" aria-label="Photos of ${esc(workOrder)} in processing order">\n`;
+  for (const photo of processingOrder(photos)) {
+    const name = photo.entry.slice(photo.entry.lastIndexOf("/") + 1);
+    const made = await thumbOf(photo, workOrder);
+    const thumb = made?.jpeg;
+    const p: ReviewPhoto = { ...photo, width: photo.width ?? made?.width, height: photo.height ?? made?.height };
+    p.orientation ??= made?.orientation;
+    const shown = p.orientation && p.orientation >= 5 ? { w: p.height, h: p.width } : { w: p.width, h: p.height };
+    const alt = `${name}${p.source ? `, from ${p.source}` : ""}`;
+    const img = thumb
+      ? `<img src="data:image/jpeg;base64,${thumb.toString("base64")}" alt="${esc(alt)}"${box(shown.w, shown.h)}>`
+      : `<div class="nothumb" role="img" aria-label="${esc(`${alt} (no thumbnail)`)}">${noThumbs ? "not decoded" : "does not decode"}</div>`;
+    const facts: [string, string][] = [];
+    if (p.source) facts.push(["Source", esc(p.source)]);
+    if (p.captured) facts.push(["Captured", esc(p.captured.replace(/^(\d{4}):(\d\d):(\d\d) /, "$1-$2-$3 "))]);
+    if (p.width && p.height) facts.push(["Pixels", `${p.width} × ${p.height}`]);
+    if (p.bytes !== undefined) facts.push(["Size", esc(formatBytes(p.bytes))]);
+    if (p.conversion !== null) facts.push(p.conversion ? ["Converted", esc(p.conversion)] : ["Copied", "byte for byte"]);
+    if (p.orientation && p.orientation !== 1)
+      facts.push(["Orientation", `${p.orientation}: ${esc(ORIENTATION[p.orientation] ?? "unknown")}`]);
+    yield `<li><figure>${img}<figcaption><span class="entry">${esc(name)}</span><dl>${facts.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("")}</dl></figcaption></figure></li>\n`;
+  }
+  yield "</ol>\n";
+}
+
+/** width/height attributes that keep the page from jumping as thumbnails load (scaled to the thumb box). */
+function box(w: number | undefined, h: number | undefined): string {
+  if (!w || !h) return "";
+  const scale = Math.min(1, 256 / Math.max(w, h));
+  return ` width="${Math.max(1, Math.round(w * scale))}" height="${Math.max(1, Math.round(h * scale))}"`;
+}
+
+function problemList(problems: readonly Problem[]): string {
+  let html = `<ul class="problems">`;
+  for (const p of problems) {
+    html += `<li><code class="code">${esc(p.code)}</code> ${esc(p.message)}`;
+    if (p.hint) html += `<br><span class="hint">Fix: ${esc(p.hint)}</span>`;
+    html += "</li>";
+  }
+  return `${html}</ul>\n`;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+const STYLE = `
+:root{--bg:#fff;--fg:#1b1b1b;--muted:#595959;--card:#f4f4f4;--line:#c8c8c8;--bad:#a4000f;--badbg:#fde8ea;--link:#0050a0;--focus:#1a73e8}
+@media (prefers-color-scheme:dark){:root{--bg:#161616;--fg:#ececec;--muted:#b0b0b0;--card:#242424;--line:#4a4a4a;--bad:#ff9aa4;--badbg:#3d1519;--link:#8cc4ff;--focus:#8cc4ff}}
+*{box-sizing:border-box}
+body{margin:0 auto;max-width:96rem;padding:1rem 1.5rem;font:1rem/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:var(--bg);color:var(--fg)}
+a{color:var(--link)}
+a:focus-visible,main:focus-visible,[tabindex]:focus-visible{outline:3px solid var(--focus);outline-offset:2px}
+.skip{position:absolute;left:-999rem}.skip:focus{left:1rem;top:1rem;background:var(--bg);padding:.5rem;z-index:1}
+h1{font-size:1.5rem;margin:.5rem 0 1rem;overflow-wrap:anywhere}h2{font-size:1.3rem;margin:2rem 0 .5rem;border-bottom:1px solid var(--line);overflow-wrap:anywhere}h3{font-size:1.1rem;overflow-wrap:anywhere}
+.summary{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0}.summary dt{font-weight:600}.summary dd{margin:0;overflow-wrap:anywhere}
+.muted,.note{color:var(--muted)}.bad{color:var(--bad)}
+.toc{columns:16rem;padding-left:1.5rem}
+table.meta{border-collapse:collapse;margin:.5rem 0 1rem;min-width:20rem;max-width:100%}
+table.meta caption{text-align:left;font-weight:600;padding:.25rem 0}
+table.meta th,table.meta td{border:1px solid var(--line);padding:.25rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+table.meta th{font-weight:600;background:var(--card)}
+tr.missing td,tr.missing th{background:var(--badbg);color:var(--bad)}
+tr.absent td{color:var(--muted)}
+.req{color:var(--bad);text-decoration:none}
+.sheet{list-style:none;padding:0;margin:0;display:grid;grid-template-columns:repeat(auto-fill,minmax(14rem,1fr));gap:1rem}
+.sheet figure{margin:0;background:var(--card);border:1px solid var(--line);border-radius:6px;padding:.5rem;height:100%}
+.sheet img,.nothumb{display:block;margin:0 auto .5rem;max-width:100%;height:auto;max-height:16rem;object-fit:contain}
+.nothumb{height:8rem;display:flex;align-items:center;justify-content:center;border:2px dashed var(--line);color:var(--muted)}
+.entry{font-weight:700;overflow-wrap:anywhere}
+figcaption dl{display:grid;grid-template-columns:max-content 1fr;gap:0 .5rem;margin:.25rem 0 0;font-size:.875rem}
+figcaption dt{color:var(--muted)}figcaption dd{margin:0;overflow-wrap:anywhere}
+.problems{padding-left:1.25rem}.problems li{margin:.25rem 0;overflow-wrap:anywhere}
+.code{color:var(--bad);font-weight:600}.hint{color:var(--muted)}
+.refused{border-left:4px solid var(--bad);padding-left:1rem;margin:1rem 0}
+footer{margin-top:3rem;color:var(--muted);font-size:.875rem}
+@media print{:root{--bg:#fff;--fg:#000;--muted:#333;--card:#fff;--line:#999;--bad:#900;--badbg:#fff}
+nav,.skip{display:none}body{max-width:none;padding:0;font-size:10pt}
+.sheet{grid-template-columns:repeat(4,1fr);gap:.4rem}.sheet li,.refused,table.meta{break-inside:avoid}
+.wo{break-before:page}a{color:inherit;text-decoration:none}}
+`;

@@ -1,0 +1,182 @@
+// Writing a review page: streamed to a temporary file, then renamed beside its archive.
+
+import { createHash } from "node:crypto";
+import { once } from "node:events";
+import { createReadStream, createWriteStream } from "node:fs";
+import { readFile, rename, rm, stat } from "node:fs/promises";
+import path from "node:path";
+import type yauzl from "yauzl";
+import { openZipListing, readEntryBytes, wrappingFolder } from "../archive/readZip.js";
+import type { Config } from "../config/schema.js";
+import { type Thumbnail, thumbnailOf } from "../convert/pixels.js";
+import type { Problem } from "../core/errors.js";
+import { parseJsonText } from "../core/text.js";
+import type { ArchiveReport, RefusedReport } from "../core/types.js";
+import { parseEntryName } from "../spec/images.js";
+import { codeUnitOrder } from "../spec/names.js";
+import { type Review, type ReviewPhoto, renderReview, type ThumbSource } from "./page.js";
+
+/** `batch-….zip` -> `batch-….html`, beside it. */
+export function reviewPath(archive: string): string {
+  return archive.replace(/\.zip$/i, "") + ".html";
+}
+
+/** Streams the page to `tmpFolder`, then renames it to `file` (a reader never sees half a page). */
+export async function writeReview(file: string, review: Review, thumbOf: ThumbSource, tmpFolder: string): Promise<void> {
+  const tmp = path.join(tmpFolder, `${process.pid}.${path.basename(file)}.partial`);
+  const out = createWriteStream(tmp);
+  const failed = once(out, "error").then(([err]) => Promise.reject(err as Error));
+  failed.catch(() => undefined);
+  try {
+    for await (const chunk of renderReview(review, thumbOf)) {
+      if (!out.write(chunk)) await Promise.race([once(out, "drain"), failed]);
+    }
+    out.end();
+    await Promise.race([once(out, "finish"), failed]);
+    await rename(tmp, file);
+  } catch (err) {
+    out.destroy();
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** What a review page needs of the run that packed the archive. */
+export interface PackedBatch {
+  report: ArchiveReport;
+  /** each work order's metadata.json, as packed (undefined: left out) */
+  metadata: Map<string, Record<string, unknown> | undefined>;
+  /** entry name -> thumbnail file, for the photos that have one */
+  thumbs: Map<string, string>;
+  /** the run's refused work orders, with the photos their problems name (thumbnails made from staging) */
+  refused: RefusedReport[];
+  staging: string;
+  config: Config;
+  generator: string;
+  noThumbs?: string | undefined;
+}
+
+/** The review of an archive just packed: thumbnails from the spool, facts from the report. */
+export function reviewOfBatch(b: PackedBatch): { review: Review; thumbOf: ThumbSource } {
+  const review: Review = {
+    archive: b.report.archive,
+    sha256: b.report.sha256,
+    bytes: b.report.bytes,
+    createdAt: b.report.createdAt,
+    workOrders: b.report.workOrders.map((wo) => ({
+      id: wo.id,
+      metadata: b.metadata.get(wo.id),
+      photos: wo.entries,
+      warnings: wo.warnings,
+    })),
+    refused: b.refused.map((r) => ({ id: r.id, problems: r.problems, photos: involvedPhotos(r.problems) })),
+    warnings: b.report.warnings,
+    fields: requiredFields(b.config),
+    noThumbs: b.noThumbs,
+    generator: b.generator,
+  };
+  const thumbOf: ThumbSource = async (photo, workOrder) => {
+    const refused = review.refused.some((r) => r.id === workOrder);
+    if (refused) return thumbOrNothing(() => thumbnailOf(path.join(b.staging, photo.entry)));
+    const file = b.thumbs.get(photo.entry);
+    const jpeg = file ? await readFile(file).catch(() => undefined) : undefined;
+    return jpeg && { jpeg };
+  };
+  return { review, thumbOf };
+}
+
+const IMAGE_NAME = /\.(jpe?g|png|hei[cf]|avif|webp|tiff?|gif|bmp|jxl)$/i;
+
+/** The photos a refused work order's problems name (its images; a problem about a folder names none). */
+function involvedPhotos(problems: readonly Problem[]): ReviewPhoto[] {
+  const paths = [...new Set(problems.flatMap((p) => (p.path && IMAGE_NAME.test(p.path) ? [p.path] : [])))];
+  return paths.sort(codeUnitOrder).map((p) => ({ entry: p, source: p, conversion: null }));
+}
+
+async function thumbOrNothing(make: () => Promise<Thumbnail>): Promise<Thumbnail | undefined> {
+  try {
+    return await make();
+  } catch {
+    return undefined;
+  }
+}
+
+function requiredFields(config: Config | undefined): Review["fields"] {
+  const fields: Review["fields"] = {};
+  for (const [name, f] of Object.entries(config?.metadata.fields ?? {})) fields[name] = { required: f.required === true };
+  return fields;
+}
+
+/**
+ * The review of any archive, from the zip alone (its report beside it, when there is one, adds sources,
+ * conversions and refusals): every photo decoded from the zip for its thumbnail, one at a time.
+ */
+export async function reviewOfArchive(
+  file: string,
+  config: Config | undefined,
+  generator: string,
+): Promise<{ review: Review; thumbOf: ThumbSource; close: () => void }> {
+  const { zip, entries, listError } = await openZipListing(file);
+  if (listError) {
+    zip.close();
+    throw listError;
+  }
+  const report = await readFile(`${file}.report.json`, "utf8").then(
+    (text) => JSON.parse(text) as ArchiveReport,
+    () => undefined,
+  );
+  const byEntry = new Map(report?.workOrders.flatMap((wo) => wo.entries.map((e) => [e.entry, e] as const)) ?? []);
+  const workOrders = new Map<string, Review["workOrders"][number]>();
+  const images = new Map<string, yauzl.Entry>();
+  // the work orders are the archive's top folders, whatever wrapping folder the archive has
+  const top = wrappingFolder(entries.filter((e) => !e.fileName.endsWith("/")).map((e) => e.fileName));
+  for (const e of entries) {
+    const rel = top ? e.fileName.slice(top.length + 1) : e.fileName;
+    const slash = rel.indexOf("/");
+    if (slash <= 0 || rel.endsWith("/")) continue;
+    const id = rel.slice(0, slash);
+    const name = rel.slice(slash + 1);
+    let wo = workOrders.get(id);
+    if (!wo) {
+      const reported = report?.workOrders.find((w) => w.id === id);
+      wo = { id, photos: [], warnings: reported?.warnings ?? [] };
+      workOrders.set(id, wo);
+    }
+    if (name === "metadata.json") {
+      const parsed = parseJsonText(await readEntryBytes(zip, e));
+      wo.metadata = "value" in parsed && isObject(parsed.value) ? parsed.value : { "(metadata.json)": "not a JSON object" };
+    } else if (parseEntryName(name) && !name.includes("/")) {
+      const entry = `${id}/${name}`;
+      images.set(entry, e);
+      wo.photos.push(byEntry.get(entry) ?? { entry, bytes: e.uncompressedSize, conversion: report ? undefined : null });
+    }
+  }
+  const { size } = await stat(file);
+  const review: Review = {
+    archive: path.basename(file),
+    sha256: report?.sha256 ?? (await sha256Of(file)),
+    bytes: size,
+    createdAt: report?.createdAt,
+    workOrders: [...workOrders.values()].sort((a, b) => codeUnitOrder(a.id, b.id)),
+    refused: (report?.refused ?? []).map((r) => ({ id: r.id, problems: r.problems, photos: [] })),
+    warnings: report?.warnings ?? [],
+    fields: requiredFields(config),
+    fromZipOnly: !report,
+    generator,
+  };
+  const thumbOf: ThumbSource = async (photo) => {
+    const e = images.get(photo.entry);
+    return e && thumbOrNothing(async () => thumbnailOf(await readEntryBytes(zip, e)));
+  };
+  return { review, thumbOf, close: () => zip.close() };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
