@@ -27,17 +27,25 @@ function execStart(unit: string): string[] {
  * Runs a watch unit's command line (settle shortened to 1 s) until it prints `event`, then stops it with
  * SIGTERM as systemd does; its exit code.
  */
-async function runWatchUnitUntil(unit: string, dir: string, event: string, env: Record<string, string> = {}) {
+async function runWatchUnitUntil(
+  unit: string,
+  dir: string,
+  event: string,
+  env: Record<string, string> = {},
+  whileRunning: (stdout: string) => Promise<void> = async () => undefined,
+) {
   const [bin, ...args] = execStart(unit);
+  // (settle shortened; the status server on any free port, as several tests run at once)
   const child = spawn(
     bin!,
-    args.map((a) => (a === "30s" ? "1s" : a)),
+    args.map((a) => (a === "30s" ? "1s" : a === "127.0.0.1:9464" ? "127.0.0.1:0" : a)),
     { cwd: dir, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } },
   );
   let stdout = "";
   child.stdout!.on("data", (d) => (stdout += d));
   const exited = new Promise<number | null>((r) => child.on("close", r));
   await waitFor(() => stdout.includes(`"event":"${event}"`), `the unit's watch to print ${event} (stdout: ${stdout})`);
+  await whileRunning(stdout);
   child.kill("SIGTERM");
   return exited;
 }
@@ -98,7 +106,13 @@ describe("deploy/: systemd units and the cron line", () => {
     await sampleStaging(dir);
     const unit = await localise("wopack-watch.service", dir);
     expect(execStart(unit)[0]).toBe(BIN);
-    expect(await runWatchUnitUntil(unit, dir, "packed")).toBe(0);
+    expect(execStart(unit)).toContain("--http");
+    const healthz = async (stdout: string) => {
+      const url = /"url":"(http:[^"]+)"/.exec(stdout)?.[1];
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    };
+    expect(await runWatchUnitUntil(unit, dir, "packed", {}, healthz)).toBe(0);
     expect(await readdir(path.join(dir, "processed"))).toEqual(["WO_1"]);
   });
 

@@ -18,6 +18,7 @@ const FLOORS: Record<string, number> = {
   prepare: 6,
   validate: 6,
   upload: 6, // the platform's protocol and one archive's upload
+  serve: 6, // watch --http: the status page, /healthz, /metrics (read-only)
   review: 6, // an archive's review page (HTML), from the spool or from the zip
   run: 7, // the only modules that compose stages
   cli: 8,

@@ -14,7 +14,7 @@ describe("Readiness", () => {
     const files = { "WO_1/meter/a.jpg": {} };
     const first = r.update(groups(files), NOW);
     expect([...first.ready.keys()]).toEqual([]);
-    expect(first.waiting.get("WO_1")).toBe("settling");
+    expect(first.waiting.get("WO_1")).toEqual({ reason: "settling", readyAt: NOW + 30_000 });
     expect(first.nextCheck).toBe(NOW + 30_000);
     expect(r.update(groups(files), NOW + 29_999).ready.size).toBe(0);
     const ready = r.update(groups(files), NOW + 30_000).ready;
@@ -45,7 +45,7 @@ describe("Readiness", () => {
   it("with a ready marker, waits for it however long the folder has been still", () => {
     const r = new Readiness(0, ".ready");
     const without = r.update(groups({ "WO_1/meter/a.jpg": {} }), NOW + 3_600_000);
-    expect(without.waiting.get("WO_1")).toBe("no .ready marker yet");
+    expect(without.waiting.get("WO_1")).toEqual({ reason: "no .ready marker yet" });
     expect(without.nextCheck).toBeUndefined();
     expect([...r.update(groups({ "WO_1/meter/a.jpg": {}, "WO_1/.ready": {} }), NOW).ready.keys()]).toEqual(["WO_1"]);
   });
@@ -58,7 +58,8 @@ describe("Readiness", () => {
     r.markHandled("WO_1", ready.get("WO_1")!);
     r.update([], NOW + 1); // moved away
     const back = r.update(groups(files), NOW + 2);
-    expect(back.waiting.get("WO_1")).toBe("settling"); // its wait starts again, and it is offered again
+    // its wait starts again, and it is offered again
+    expect(back.waiting.get("WO_1")).toEqual({ reason: "settling", readyAt: NOW + 2 + 1_000 });
     expect([...r.update(groups(files), NOW + 1_002).ready.keys()]).toEqual(["WO_1"]);
   });
 });

@@ -81,7 +81,7 @@ describe("folders and files of the wrong kind (§9)", () => {
     expect(existsSync(ws.out)).toBe(false);
   });
 
-  it("watch over a missing staging folder reports itself unhealthy, then recovers when it appears", async () => {
+  it("watch over a missing staging folder reports itself in error, then recovers when it appears", async () => {
     const ws = await workspace();
     const staging = path.join(ws.dir, "share");
     const health = path.join(ws.out, ".wopack", "health.json");
@@ -89,8 +89,10 @@ describe("folders and files of the wrong kind (§9)", () => {
     try {
       await waitFor(async () => {
         const h = JSON.parse(await readFile(health, "utf8").catch(() => "{}"));
-        return h.status === "unhealthy" && /staging/.test(h.lastError);
-      }, "an unhealthy health file");
+        return h.status === "error" && /staging/.test(h.lastError?.message) && !Number.isNaN(Date.parse(h.lastError.at));
+      }, "a health file in error, with a timestamped error");
+      // empty values are null, not ""
+      expect(JSON.parse(await readFile(health, "utf8")).lastPackAt).toBeNull();
       await put(staging, "WO_1/a.jpg", tinyJpeg());
       // the retry comes within 30 s; the test waits for it
       await watcher.until("WO_1 packed", (w) => w.packedIds().includes("WO_1"), 60_000);

@@ -13,6 +13,7 @@ import { rerunHooks } from "../run/hooks.js";
 import { status } from "../run/status.js";
 import { upload } from "../run/upload.js";
 import type { WatchEvent } from "../run/watch.js";
+import { parseListen } from "../serve/server.js";
 import { formatHooks, formatPackResult, formatReview, formatStatus, formatUploads, formatValidation } from "./format.js";
 import { progressBar, uploadBar } from "./progress.js";
 
@@ -178,6 +179,7 @@ async function runWatch(argv: Common & Record<string, unknown>): Promise<number>
       moveTo: argv.moveTo as string | undefined,
       failedTo: argv.failedTo as string | undefined,
       healthFile: argv.healthFile as string | undefined,
+      http: httpFlag(argv.http),
       dryRun: argv.dryRun,
       ...packingOptions(config, flags, argv),
       signal: controller.signal,
@@ -188,6 +190,15 @@ async function runWatch(argv: Common & Record<string, unknown>): Promise<number>
   } finally {
     dispose();
   }
+}
+
+/** --http [host:]port: loopback unless an address is given. */
+function httpFlag(value: unknown): { host: string; port: number } | undefined {
+  if (value === undefined) return undefined;
+  return (
+    parseListen(String(value)) ??
+    usage("--http", value, "a port (9464, on loopback) or an address and port (127.0.0.1:9464, [::1]:9464, 0.0.0.0:9464)")
+  );
 }
 
 async function runValidate(argv: Common & Record<string, unknown>): Promise<number> {
@@ -445,6 +456,11 @@ export async function main(args: string[]): Promise<number> {
             type: "boolean",
             default: false,
             describe: "report what would be packed as it becomes ready; take no lock, write and move nothing",
+          })
+          .option("http", {
+            type: "string",
+            describe:
+              "serve a read-only status page, /healthz and /metrics on [address:]port (loopback unless an address is given)",
           })
           .option("health-file", {
             type: "string",

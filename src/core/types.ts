@@ -22,6 +22,8 @@ export interface PackedEntry {
   entry: string;
   source: string;
   bytes: number;
+  /** the source's format (jpeg, png, heic, ...) */
+  format?: string;
   conversion?: string;
   /** the packed picture's size in pixels (as stored), where it was decoded */
   width?: number;
@@ -50,6 +52,8 @@ export interface ArchiveReport {
   workOrders: PackedWorkOrder[];
   refused: { id: string; problems: Problem[] }[];
   warnings: Problem[];
+  /** from the archive's first work order written to its commit */
+  durationMs?: number;
   /** the review page written beside it (not in the report file: the page comes after the commit) */
   reviewPage?: string;
 }
@@ -142,4 +146,49 @@ export interface Recovery {
   skipped: Problem[];
   /** files left in staging by a finished move: added or changed after their work order was packed */
   leftBehind: string[];
+}
+
+/** What `watch` reports as it goes: one line of its log, one server-sent event of its status page. */
+export interface WatchEvent {
+  event: "started" | "ready" | "packed" | "uploaded" | "planned" | "refused" | "warning" | "error" | "stopped";
+  message: string;
+  [field: string]: unknown;
+}
+
+/**
+ * A running `watch`, as its health file, status page and /healthz show it. Empty values are null; the
+ * lists hold the latest entries only (STATUS_HISTORY).
+ */
+export interface WatchStatus {
+  pid: number;
+  version: string;
+  staging: string;
+  out: string;
+  status: "starting" | "idle" | "packing" | "error" | "stopped";
+  startedAt: string;
+  lastScanAt: string | null;
+  lastPackAt: string | null;
+  /** the latest failure of a pass, a move or an upload; a pass that succeeds clears a pass's */
+  lastError: { at: string; code: string; message: string } | null;
+  /** work orders seen but not ready yet; readyAt: when settling ends if nothing changes */
+  waiting: { id: string; reason: string; readyAt: string | null }[];
+  /** the pass in progress: its work orders and how far its photos are */
+  inProgress: { workOrders: string[]; photosDone: number; photosTotal: number; lastPhoto: string | null } | null;
+  recentArchives: {
+    archive: string;
+    at: string;
+    workOrders: string[];
+    photos: number;
+    bytes: number;
+    sha256: string;
+    /** the review page's file name in --out, when it was written */
+    review: string | null;
+  }[];
+  recentRefused: { id: string; at: string; problems: Problem[] }[];
+  /** with --upload: archives sent, failed and waiting in this session */
+  uploads: { uploaded: number; failed: number; queued: number } | null;
+  /** totals of this session */
+  packed: number;
+  refused: number;
+  archives: number;
 }

@@ -9,8 +9,8 @@ interface Seen {
 export interface ReadinessUpdate {
   /** work orders ready now, with the fingerprint they had when judged ready */
   ready: Map<string, string>;
-  /** work orders seen but not ready yet, and why */
-  waiting: Map<string, string>;
+  /** work orders seen but not ready yet, why, and (settling) when they will be if nothing changes */
+  waiting: Map<string, { reason: string; readyAt?: number }>;
   /** when the next one becomes ready if nothing changes (ms since epoch), if any is waiting on time */
   nextCheck: number | undefined;
 }
@@ -44,14 +44,14 @@ export class Readiness {
       if (members.length === 0) continue;
       if (this.handled.get(group.id) === fingerprint) continue;
       if (this.readyMarker && group.folder && !hasReadyMarker(group, this.readyMarker)) {
-        result.waiting.set(group.id, `no ${this.readyMarker} marker yet`);
+        result.waiting.set(group.id, { reason: `no ${this.readyMarker} marker yet` });
         continue;
       }
       if (now - since >= this.settleMs) {
         result.ready.set(group.id, fingerprint);
       } else {
-        result.waiting.set(group.id, "settling");
         const at = since + this.settleMs;
+        result.waiting.set(group.id, { reason: "settling", readyAt: at });
         result.nextCheck = result.nextCheck === undefined ? at : Math.min(result.nextCheck, at);
       }
     }

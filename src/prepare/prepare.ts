@@ -288,6 +288,7 @@ async function prepareUnguarded(
       entry: name,
       source: photo.source,
       bytes: n.size,
+      format: photo.type,
       ...(n.conversion ? { conversion: n.conversion } : {}),
       ...n.shape,
       ...(photo.captureDate ? { captured: photo.captureDate } : {}),

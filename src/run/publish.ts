@@ -122,6 +122,8 @@ interface Current {
   archive: StreamingArchive;
   batch: Prepared[];
   seq: number;
+  /** performance.now() when its first work order was put in */
+  openedAt: number;
 }
 
 /** Streams prepared work orders into the archive in progress, and closes it when the limits say so. */
@@ -163,7 +165,7 @@ class ArchiveWriter {
       this.current = undefined;
       batch = closing.batch;
       try {
-        report = await commitArchive(closing.archive, closing.batch, this.result, this.ctx, closing.seq);
+        report = await commitArchive(closing, this.result, this.ctx);
       } catch (err) {
         if (!(err instanceof SourceChangedError)) throw err;
         this.current = await this.without(closing, err);
@@ -223,7 +225,12 @@ class ArchiveWriter {
 
   private open(batch: Prepared[], seq: number): Current {
     const tmp = path.join(tmpDir(this.ctx.out), `${process.pid}.${seq}.zip.partial`);
-    const opened = { archive: new StreamingArchive(tmp, this.ctx.signal), batch: [] as Prepared[], seq };
+    const opened = {
+      archive: new StreamingArchive(tmp, this.ctx.signal),
+      batch: [] as Prepared[],
+      seq,
+      openedAt: performance.now(),
+    };
     for (const p of batch) this.put(opened, p);
     return opened;
   }
@@ -277,15 +284,13 @@ function archiveName(prefix: string, at: Date, seq: number): string {
 
 /** §8 commit protocol: temp file, fsync, verify, report, no-clobber rename, ledger, then move sources. */
 async function commitArchive(
-  archive: StreamingArchive,
-  batch: Prepared[],
+  { archive, batch, seq, openedAt }: Current,
   result: PackResult,
   ctx: RunContext,
-  seq: number,
 ): Promise<ArchiveReport> {
   const verified = await finishAndVerify(archive, ctx);
   const workOrders = await packedWorkOrders(batch, ctx);
-  const report = await publish(archive.tmp, verified, workOrders, result, ctx, seq);
+  const report = await publish(archive.tmp, { ...verified, openedAt }, workOrders, result, ctx, seq);
   ctx.log.debug(`packed ${workOrders.length} work order${workOrders.length === 1 ? "" : "s"} into ${report.archive}`);
   // Committed: from here on a crash is repaired by recover() from the report beside the archive.
   faultPoint("after-publish");
@@ -336,7 +341,7 @@ async function packedWorkOrders(batch: Prepared[], ctx: RunContext): Promise<Pac
  */
 async function publish(
   tmp: string,
-  verified: { sha256: string; bytes: number },
+  verified: { sha256: string; bytes: number; openedAt: number },
   workOrders: PackedWorkOrder[],
   result: PackResult,
   ctx: RunContext,
@@ -357,6 +362,7 @@ async function publish(
         workOrders,
         refused: result.refused.map(({ id, problems }) => ({ id, problems })),
         warnings: result.warnings,
+        durationMs: Math.round(performance.now() - verified.openedAt),
       };
       ctx.signal?.throwIfAborted();
       const reportPath = report.path + REPORT_SUFFIX;

@@ -8,11 +8,20 @@ import { createHeicDecoder } from "../convert/heicDecoder.js";
 import type { HeicDecoder } from "../convert/heicTypes.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { ioError, WopackError } from "../core/errors.js";
-import { type Logger, type PackResult, type RefusedReport, silentLogger } from "../core/types.js";
+import {
+  type Logger,
+  type PackResult,
+  type RefusedReport,
+  silentLogger,
+  type WatchEvent,
+  type WatchStatus,
+} from "../core/types.js";
 import { groupStaging } from "../plan/plan.js";
 import { Readiness } from "../plan/readiness.js";
 import { scanStaging } from "../scan/scan.js";
 import { loadSidecar, type SidecarRow } from "../scan/sidecar.js";
+import { WatchMetrics } from "../serve/metrics.js";
+import { type StatusServer, startStatusServer } from "../serve/server.js";
 import { isIgnoredName } from "../spec/ignore.js";
 import { checkFolders } from "./folders.js";
 import { HealthFile, type WatchSummary } from "./health.js";
@@ -22,13 +31,7 @@ import { PassScheduler } from "./scheduler.js";
 import { openOutput } from "./session.js";
 import { Sender } from "./upload.js";
 
-export type { WatchSummary };
-
-export interface WatchEvent {
-  event: "started" | "ready" | "packed" | "uploaded" | "planned" | "refused" | "warning" | "error" | "stopped";
-  message: string;
-  [field: string]: unknown;
-}
+export type { WatchEvent, WatchSummary };
 
 export interface WatchOptions extends Omit<PackOptions, "checkImages" | "settleMs"> {
   out: string;
@@ -47,6 +50,8 @@ export interface WatchOptions extends Omit<PackOptions, "checkImages" | "settleM
   healthFile?: string | undefined;
   heartbeatMs?: number;
   onEvent?: (event: WatchEvent) => void;
+  /** --http: serve the status page, /healthz and /metrics here (read-only) */
+  http?: { host: string; port: number } | undefined;
 }
 
 /** How often the folder is rescanned when no event says anything changed (events can be lost). */
@@ -80,12 +85,18 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
   // A dry run takes no lock and repairs nothing: it writes nothing at all, so it never stands in a real run's way.
   const session = dryRun ? { release: async () => undefined } : await openOutput(out, log, clock);
 
-  const emit = (event: WatchEvent) => options.onEvent?.(event);
+  let metrics: WatchMetrics | undefined;
+  const emit = (event: WatchEvent) => {
+    metrics?.onEvent(event);
+    options.onEvent?.(event);
+  };
   const summary: WatchSummary = { packed: 0, refused: 0, archives: 0, interrupted: false };
   const healthFile = dryRun ? undefined : (options.healthFile ?? path.join(stateDir(out), "health.json"));
-  const health = new HealthFile(healthFile, summary, clock, (message) =>
+  const health = new HealthFile(healthFile, { staging, out }, clock, (message) =>
     emit({ event: "error", message, code: "E_HEALTH_FILE" }),
   );
+  if (options.http) metrics = new WatchMetrics(() => health.state);
+  const server = options.http && metrics ? await serve(options.http, out, health, metrics, options.pollMs, session) : undefined;
   const settleMs = options.settleMs ?? 30_000;
   const sender = await openSender(options, out, dryRun, log, clock, emit, health);
   const w: WatchRun = {
@@ -119,7 +130,13 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
   await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
 
   const heartbeat = setInterval(() => void health.write(), options.heartbeatMs ?? 10_000);
-  emit({ event: "started", message: startedMessage(w.options, settleMs, options.pollMs), staging, out });
+  emit({
+    event: "started",
+    message: startedMessage(w.options, settleMs, options.pollMs) + (server ? `; status page ${server.url}/` : ""),
+    staging,
+    out,
+    ...(server ? { url: server.url } : {}),
+  });
   void scheduler.runNow();
 
   await new Promise<void>((resolve) => {
@@ -138,10 +155,43 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
     await w.heicDecoder.close();
     health.state.status = "stopped";
     await health.write();
+    await server?.close();
     await session.release();
   }
   emit({ event: "stopped", message: `stopped${summary.interrupted ? " (the archive in progress was rolled back)" : ""}` });
-  return summary;
+  const { packed, refused, archives } = health.state;
+  return { packed, refused, archives, interrupted: summary.interrupted };
+}
+
+/** watch --http: the status server, over the health file's state; a port in use stops watch before it starts. */
+async function serve(
+  listen: { host: string; port: number },
+  out: string,
+  health: HealthFile,
+  metrics: WatchMetrics,
+  pollMs: number | undefined,
+  session: { release(): Promise<void> },
+): Promise<StatusServer> {
+  try {
+    return await startStatusServer({
+      ...listen,
+      out,
+      status: () => health.state,
+      subscribe: (l) => health.subscribe(l),
+      metrics,
+      // three missed rescans, and never less than 3 minutes
+      staleAfterMs: Math.max(180_000, 3 * (pollMs ?? SAFETY_RESCAN_MS)),
+    });
+  } catch (err) {
+    await session.release();
+    throw new WopackError(
+      "io",
+      "E_HTTP_LISTEN",
+      `cannot serve the status page on ${listen.host}:${listen.port} (${(err as Error).message})`,
+      "pick another port (--http 127.0.0.1:9465), or stop what listens there",
+      { cause: err },
+    );
+  }
 }
 
 /** watch --upload: one sender for the session; its outcomes become events, a refused key an error. */
@@ -162,7 +212,13 @@ async function openSender(
     now: clock,
     signal: options.signal,
   });
+  health.state.uploads = { uploaded: 0, failed: 0, queued: 0 };
   sender.onOutcome = (o) => {
+    const uploads = health.state.uploads!;
+    if (o.result === "uploaded") uploads.uploaded++;
+    if (o.result === "failed") uploads.failed++;
+    uploads.queued = Math.max(0, uploads.queued - 1);
+    health.changed();
     if (o.result === "uploaded")
       emit({ event: "uploaded", message: `uploaded ${o.archive} (batch ${o.batchId})`, archive: o.archive, batchId: o.batchId });
     if (o.result === "failed" && o.problem)
@@ -170,7 +226,7 @@ async function openSender(
   };
   sender.onStop = (err) => {
     if (!(err instanceof WopackError) || err.kind === "interrupted") return;
-    health.state.lastError = `${err.code}: ${err.message}`;
+    health.failed(err.code, err.message);
     emit({
       event: "error",
       message: `${err.code}: ${err.message}; archives are still packed, and sent by the next wopack upload`,
@@ -225,7 +281,11 @@ async function pass(w: WatchRun, scheduler: PassScheduler): Promise<void> {
     const { groups } = groupStaging(await scanStaging(w.options.staging), w.options.config);
     const update = w.readiness.update(groups, now);
     health.state.lastScanAt = new Date(now).toISOString();
-    health.state.waiting = update.waiting.size;
+    health.state.waiting = [...update.waiting].map(([id, { reason, readyAt }]) => ({
+      id,
+      reason,
+      readyAt: readyAt === undefined ? null : new Date(readyAt).toISOString(),
+    }));
     if (update.nextCheck !== undefined) next = Math.min(next, update.nextCheck);
     if (update.ready.size && now < loop.retryAt) next = Math.min(next, loop.retryAt);
     else if (update.ready.size && w.options.batchWindowMs && (loop.windowEnds === undefined || now < loop.windowEnds)) {
@@ -245,14 +305,14 @@ async function pass(w: WatchRun, scheduler: PassScheduler): Promise<void> {
     }
     const e = err instanceof WopackError ? err : ioError(err, "watching the staging folder failed");
     healthy = false;
-    health.state.lastError = `${e.code}: ${e.message}`;
+    health.failed(e.code, e.message);
     const retryMs = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** loop.failures++);
     w.emit({ event: "error", message: `${e.code}: ${e.message} (retrying in ${retryMs / 1000}s)`, code: e.code });
     loop.retryAt = w.clock().getTime() + retryMs;
     next = loop.retryAt;
   }
   // unhealthy (staging unreachable, output not writable) until a pass succeeds again: monitoring sees it
-  health.state.status = healthy ? "idle" : "unhealthy";
+  health.state.status = healthy ? "idle" : "error";
   if (healthy) loop.failures = 0;
   await health.write();
   scheduler.schedule(next - w.clock().getTime());
@@ -261,16 +321,39 @@ async function pass(w: WatchRun, scheduler: PassScheduler): Promise<void> {
 /** Runs the pipeline on the ready work orders and reports it; returns how many it dealt with. */
 async function packReady(w: WatchRun, ready: Map<string, string>): Promise<number> {
   for (const id of ready.keys()) w.emit({ event: "ready", message: `ready ${id}`, workOrder: id });
-  w.health.state.status = "packing";
-  const result = await packOnce(
-    { ...w.options, only: new Set(ready.keys()), expected: ready, heicDecoder: w.heicDecoder },
-    w.sidecar,
-  );
+  const { health } = w;
+  health.state.status = "packing";
+  const progress: NonNullable<WatchStatus["inProgress"]> = {
+    workOrders: [...ready.keys()],
+    photosDone: 0,
+    photosTotal: 0,
+    lastPhoto: null,
+  };
+  health.state.inProgress = progress;
+  health.changed();
+  let result: PackResult;
+  try {
+    result = await packOnce(
+      {
+        ...w.options,
+        only: new Set(ready.keys()),
+        expected: ready,
+        heicDecoder: w.heicDecoder,
+        onProgress: (p) => {
+          Object.assign(progress, { photosDone: p.photosDone, photosTotal: p.photosTotal, lastPhoto: p.lastPhoto ?? null });
+          health.changed();
+          w.options.onProgress?.(p);
+        },
+      },
+      w.sidecar,
+    );
+  } finally {
+    health.state.inProgress = null;
+  }
   for (const event of resultEvents(result)) w.emit(event);
-  w.summary.archives += result.archives.length;
-  w.summary.packed += result.archives.reduce((n, a) => n + a.workOrders.length, 0);
+  for (const a of result.archives) health.archived(a);
+  if (health.state.uploads) health.state.uploads.queued += result.archives.length;
   for (const wo of result.refused) await refuse(w, wo);
-  w.health.state.lastPackAt = w.clock().toISOString();
   // what the pipeline dealt with is not offered again; what came back pending is judged again
   const stillPending = new Set(result.pending.map((p) => p.id));
   let handled = 0;
@@ -291,11 +374,20 @@ export function resultEvents(result: PackResult): WatchEvent[] {
   }
   for (const archive of result.archives) {
     const ids = archive.workOrders.map((w) => w.id);
+    const entries = archive.workOrders.flatMap((w) => w.entries);
+    const conversions: Record<string, number> = {};
+    for (const e of entries) if (e.conversion && e.format) conversions[e.format] = (conversions[e.format] ?? 0) + 1;
     events.push({
       event: "packed",
       message: `packed ${ids.join(", ")} into ${archive.archive}`,
       archive: archive.path,
       workOrders: ids,
+      photos: entries.length,
+      bytes: archive.bytes,
+      sha256: archive.sha256,
+      durationMs: archive.durationMs ?? null,
+      conversions,
+      review: archive.reviewPage ?? null,
     });
   }
   for (const hook of result.hooks.filter((h) => !h.ok)) {
@@ -310,7 +402,7 @@ export function resultEvents(result: PackResult): WatchEvent[] {
 
 /** A refused work order goes to --failed-to with <id>.errors.json beside it; if it cannot, it stays in staging. */
 async function refuse(w: WatchRun, wo: RefusedReport): Promise<void> {
-  w.summary.refused++;
+  w.health.refusedOne(wo);
   if (w.options.dryRun) {
     w.emit({ event: "refused", message: `dry run: would refuse ${wo.id}`, workOrder: wo.id, problems: wo.problems });
     return;
@@ -324,7 +416,7 @@ async function refuse(w: WatchRun, wo: RefusedReport): Promise<void> {
   } catch (err) {
     // It stays in staging (refused again once it changes); the other work orders go on.
     const message = `refused ${wo.id}, but cannot move it to ${w.failedTo} (${(err as Error).message}); it stays in staging`;
-    w.health.state.lastError = `E_MOVE_FAILED: ${message}`;
+    w.health.failed("E_MOVE_FAILED", message);
     w.emit({ event: "error", message, code: "E_MOVE_FAILED", workOrder: wo.id, problems: wo.problems });
     return;
   }

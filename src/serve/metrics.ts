@@ -1,0 +1,100 @@
+// watch --http's /metrics: Prometheus text format through prom-client, fed by watch's events (counters)
+// and read from its status when scraped (gauges). A registry of its own: nothing global.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { WatchEvent, WatchStatus } from "../core/types.js";
+
+export class WatchMetrics {
+  readonly registry = new Registry();
+  private readonly photos: Counter;
+  private readonly workOrders: Counter<"result">;
+  private readonly archives: Counter;
+  private readonly bytes: Counter;
+  private readonly duration: Histogram;
+  private readonly conversions: Counter<"format">;
+  private readonly errors: Counter<"code">;
+
+  constructor(status: () => WatchStatus) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.photos = new Counter({ name: "wopack_photos_packed_total", help: "Photos packed into committed archives", registers });
+    this.workOrders = new Counter({
+      name: "wopack_work_orders_total",
+      help: "Work orders packed or refused",
+      labelNames: ["result"],
+      registers,
+    });
+    this.workOrders.inc({ result: "packed" }, 0);
+    this.workOrders.inc({ result: "refused" }, 0);
+    this.archives = new Counter({ name: "wopack_archives_total", help: "Archives committed", registers });
+    this.bytes = new Counter({ name: "wopack_bytes_written_total", help: "Bytes of committed archives", registers });
+    this.duration = new Histogram({
+      name: "wopack_archive_duration_seconds",
+      help: "Time from an archive's first work order to its commit",
+      buckets: [1, 5, 15, 60, 300, 900, 3600],
+      registers,
+    });
+    this.conversions = new Counter({
+      name: "wopack_conversions_total",
+      help: "Photos converted to JPEG, by source format",
+      labelNames: ["format"],
+      registers,
+    });
+    this.errors = new Counter({ name: "wopack_errors_total", help: "Errors reported, by code", labelNames: ["code"], registers });
+    const gauge = (name: string, help: string, read: (s: WatchStatus) => number | undefined) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const value = read(status());
+          if (value !== undefined) this.set(value);
+        },
+      });
+    gauge("wopack_queue_depth", "Work orders seen in staging and not ready yet", (s) => s.waiting.length);
+    gauge("wopack_photos_in_progress", "Photos of the pass in progress not done yet", (s) =>
+      s.inProgress ? s.inProgress.photosTotal - s.inProgress.photosDone : 0,
+    );
+    gauge("wopack_last_scan_timestamp_seconds", "When the staging folder was last scanned successfully", (s) =>
+      s.lastScanAt ? Date.parse(s.lastScanAt) / 1000 : undefined,
+    );
+    gauge("wopack_up", "1 while passes succeed, 0 while they fail (e.g. the staging folder is unreachable)", (s) =>
+      s.status === "error" ? 0 : 1,
+    );
+    new Gauge({
+      name: "wopack_uploads",
+      help: "Archives of this session uploaded, failed, and queued for upload (with --upload)",
+      labelNames: ["state"],
+      registers,
+      collect() {
+        const uploads = status().uploads;
+        if (!uploads) return;
+        for (const state of ["uploaded", "failed", "queued"] as const) this.set({ state }, uploads[state]);
+      },
+    });
+  }
+
+  onEvent(e: WatchEvent): void {
+    if (e.event === "packed") {
+      const photos = Number(e.photos ?? 0);
+      this.photos.inc(photos);
+      this.archives.inc();
+      this.workOrders.inc({ result: "packed" }, (e.workOrders as unknown[] | undefined)?.length ?? 0);
+      this.bytes.inc(Number(e.bytes ?? 0));
+      if (typeof e.durationMs === "number") this.duration.observe(e.durationMs / 1000);
+      for (const [format, n] of Object.entries((e.conversions as Record<string, number> | undefined) ?? {}))
+        this.conversions.inc({ format }, n);
+    } else if (e.event === "refused") {
+      this.workOrders.inc({ result: "refused" });
+    } else if (e.event === "error") {
+      this.errors.inc({ code: typeof e.code === "string" ? e.code : "E_UNKNOWN" });
+    }
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

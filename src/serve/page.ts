@@ -1,0 +1,90 @@
+// watch --http's status page: a static shell, its stylesheet and a small script that draws the status
+// from /events (server-sent events) with DOM text nodes only, so nothing from a file name can become
+// markup. Served from 'self' under a CSP without inline code.
+
+export const STATUS_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>wopack watch</title>
+<link rel="stylesheet" href="/status.css">
+<script src="/status.js" defer></script>
+</head>
+<body>
+<header>
+<h1>wopack watch <span id="status" class="badge" role="status" aria-live="polite">connecting…</span></h1>
+<p id="folders" class="muted"></p>
+</header>
+<main>
+<section aria-labelledby="h-error" id="error-section" hidden><h2 id="h-error">Last error</h2><p id="error"></p></section>
+<section aria-labelledby="h-progress"><h2 id="h-progress">In progress</h2><div id="progress"><p class="muted">Nothing is being packed.</p></div></section>
+<section aria-labelledby="h-waiting"><h2 id="h-waiting">Waiting</h2><div id="waiting"></div></section>
+<section aria-labelledby="h-archives"><h2 id="h-archives">Recent archives</h2><div id="archives"></div></section>
+<section aria-labelledby="h-refused"><h2 id="h-refused">Refused work orders</h2><div id="refused"></div></section>
+</main>
+<footer><p class="muted"><span id="totals"></span> · <a href="/metrics">metrics</a> · <a href="/healthz">health</a> · <a href="/state.json">state as JSON</a> · updated <span id="updated">never</span></p>
+<noscript><p>This page updates itself with a small script; without it, read <a href="/state.json">/state.json</a>.</p></noscript></footer>
+</body>
+</html>
+`;
+
+export const STATUS_CSS = `
+:root{--bg:#fff;--fg:#1b1b1b;--muted:#595959;--line:#c8c8c8;--card:#f4f4f4;--ok:#1d6b2a;--bad:#a4000f;--busy:#7a4d00;--link:#0050a0;--focus:#1a73e8}
+@media (prefers-color-scheme:dark){:root{--bg:#161616;--fg:#ececec;--muted:#b0b0b0;--line:#4a4a4a;--card:#242424;--ok:#7fd48b;--bad:#ff9aa4;--busy:#ffc46b;--link:#8cc4ff;--focus:#8cc4ff}}
+body{margin:0 auto;max-width:72rem;padding:1rem 1.5rem;font:1rem/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:var(--bg);color:var(--fg)}
+a{color:var(--link)}a:focus-visible{outline:3px solid var(--focus);outline-offset:2px}
+h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:1.5rem;border-bottom:1px solid var(--line)}
+.muted{color:var(--muted)}
+.badge{display:inline-block;font-size:1rem;padding:.1rem .6rem;border-radius:1rem;border:2px solid currentColor;vertical-align:middle}
+.s-idle{color:var(--ok)}.s-packing,.s-starting{color:var(--busy)}.s-error,.s-stopped{color:var(--bad)}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid var(--line);vertical-align:top;overflow-wrap:anywhere}
+th{font-weight:600}
+progress{width:100%;height:1.2rem}
+#error{color:var(--bad)}
+code{font-size:.9em}
+`;
+
+/** The status page's script (no framework): one EventSource, DOM built with text nodes only. */
+export const STATUS_JS = `"use strict";
+const $ = (id) => document.getElementById(id);
+let state = null;
+function el(tag, text, cls) { const e = document.createElement(tag); if (text !== undefined) e.textContent = String(text); if (cls) e.className = cls; return e; }
+function table(head, rows) {
+  const t = el("table"); const tr = el("tr"); for (const h of head) { const th = el("th", h); th.scope = "col"; tr.append(th); }
+  const thead = el("thead"); thead.append(tr); const tbody = el("tbody");
+  for (const r of rows) { const row = el("tr"); for (const c of r) { const td = el("td"); td.append(c instanceof Node ? c : document.createTextNode(String(c))); row.append(td); } tbody.append(row); }
+  t.append(thead, tbody); return t;
+}
+function ago(iso) { if (!iso) return "never"; const s = Math.round((Date.now() - Date.parse(iso)) / 1000); return s < 60 ? s + " s ago" : s < 3600 ? Math.round(s / 60) + " min ago" : new Date(iso).toLocaleString(); }
+function until(iso) { if (!iso) return "—"; const s = Math.max(0, Math.round((Date.parse(iso) - Date.now()) / 1000)); return s === 0 ? "now" : "in " + s + " s"; }
+function render() {
+  if (!state) return;
+  const badge = $("status"); badge.textContent = state.status; badge.className = "badge s-" + state.status;
+  $("folders").textContent = "staging " + state.staging + " → " + state.out + " · pid " + state.pid + " · wopack " + state.version + " · last scan " + ago(state.lastScanAt);
+  const err = state.lastError; $("error-section").hidden = !err;
+  if (err) $("error").textContent = err.code + " (" + new Date(err.at).toLocaleString() + "): " + err.message;
+  const p = state.inProgress; const progress = $("progress"); progress.replaceChildren();
+  if (p) {
+    progress.append(el("p", p.workOrders.join(", ") + ": " + p.photosDone + " of " + p.photosTotal + " photos" + (p.lastPhoto ? " (last: " + p.lastPhoto + ")" : "")));
+    const bar = el("progress"); bar.max = Math.max(1, p.photosTotal); bar.value = p.photosDone; bar.setAttribute("aria-label", "photos packed"); progress.append(bar);
+  } else progress.append(el("p", "Nothing is being packed.", "muted"));
+  const w = $("waiting"); w.replaceChildren(state.waiting.length ? table(["Work order", "Waiting for", "Ready"], state.waiting.map((x) => [x.id, x.reason, until(x.readyAt)])) : el("p", "No work order is waiting.", "muted"));
+  const a = $("archives"); a.replaceChildren(state.recentArchives.length ? table(["Archive", "Committed", "Work orders", "Photos", "Size"], state.recentArchives.map((x) => {
+    let name = document.createTextNode(x.archive);
+    if (x.review) { name = el("a", x.archive); name.href = "/review/" + encodeURIComponent(x.review); }
+    return [name, ago(x.at), x.workOrders.join(", "), x.photos, (x.bytes / 1e6).toFixed(1) + " MB"];
+  })) : el("p", "No archive yet in this session.", "muted"));
+  const r = $("refused"); r.replaceChildren(state.recentRefused.length ? table(["Work order", "When", "Problems"], state.recentRefused.map((x) => {
+    const list = el("ul"); for (const pr of x.problems) { const li = el("li"); li.append(el("code", pr.code), document.createTextNode(" " + pr.message + " — " + pr.hint)); list.append(li); }
+    return [x.id, ago(x.at), list];
+  })) : el("p", "None in this session.", "muted"));
+  $("totals").textContent = state.packed + " packed, " + state.refused + " refused, " + state.archives + " archives" + (state.uploads ? ", " + state.uploads.uploaded + " uploaded" : "");
+  $("updated").textContent = new Date().toLocaleTimeString();
+}
+const events = new EventSource("/events");
+events.onmessage = (e) => { state = JSON.parse(e.data); render(); };
+events.onerror = () => { const b = $("status"); b.textContent = "disconnected"; b.className = "badge s-error"; };
+setInterval(render, 1000);
+`;
