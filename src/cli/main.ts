@@ -7,14 +7,14 @@ import { type Config, type Flags, flagsSchema } from "../config/schema.js";
 import { parseDuration } from "../config/units.js";
 import { heicDecoderName } from "../convert/heicDecoder.js";
 import { interruptedError, usageError, WopackError } from "../core/errors.js";
-import type { HookRun, Logger } from "../core/types.js";
+import type { HookRun } from "../core/types.js";
 import { VERSION } from "../core/version.js";
 import { rerunHooks } from "../run/hooks.js";
 import { status } from "../run/status.js";
 import { upload } from "../run/upload.js";
-import type { WatchEvent } from "../run/watch.js";
 import { parseListen } from "../serve/server.js";
 import { formatHooks, formatPackResult, formatReview, formatStatus, formatUploads, formatValidation } from "./format.js";
+import { type CliLog, createLog, type LogFormat, type LogLevel, type LogOptions } from "./log.js";
 import { progressBar, uploadBar } from "./progress.js";
 
 const EXIT = { ok: 0, refused: 1, usage: 2, io: 3, locked: 4, credentials: 5, interrupted: 130, bug: 70 } as const;
@@ -26,18 +26,22 @@ interface Common {
   concurrency?: number;
   quiet: boolean;
   verbose: boolean;
+  logFormat?: LogFormat;
+  logLevel?: LogLevel;
 }
 
-function makeLogger(argv: Common): Logger {
-  const write = (level: string, message: string) => {
-    if (argv.json) process.stderr.write(JSON.stringify({ level, message, at: new Date().toISOString() }) + "\n");
-    else process.stderr.write(`${level === "info" ? "" : level + ": "}${message}\n`);
-  };
-  return {
-    info: (m) => !argv.quiet && write("info", m),
-    warn: (m) => write("warn", m),
-    debug: (m) => argv.verbose && write("debug", m),
-  };
+/**
+ * The command's log: --log-format (default json with --json, else text) and --log-level (default info;
+ * --quiet warn, --verbose debug). Lines go to stderr unless told otherwise (watch: events on stdout).
+ */
+function logFor(argv: Common, to: Partial<Pick<LogOptions, "out" | "errors" | "beforeWrite">> = {}): CliLog {
+  return createLog({
+    format: argv.logFormat ?? (argv.json ? "json" : "text"),
+    level: argv.logLevel ?? (argv.verbose ? "debug" : argv.quiet ? "warn" : "info"),
+    out: to.out ?? process.stderr,
+    errors: to.errors ?? process.stderr,
+    ...(to.beforeWrite ? { beforeWrite: to.beforeWrite } : {}),
+  });
 }
 
 /** The config file --config names, or the one found (./, then the staging folder); --verbose says which. */
@@ -46,7 +50,7 @@ async function configFor(argv: Common, staging?: string): Promise<Config> {
     ...(argv.config ? { configPath: argv.config } : {}),
     ...(staging ? { staging } : {}),
   });
-  makeLogger(argv).debug(path ? `config: ${path}` : "config: none found, the defaults apply");
+  logFor(argv).logger.debug(path ? `config: ${path}` : "config: none found, the defaults apply");
   return config;
 }
 
@@ -111,9 +115,10 @@ async function runPack(argv: Common & Record<string, unknown>): Promise<number> 
   const flags = checkedFlags(argv);
   const config = await configFor(argv, staging);
   const settle = flags.settle ?? config.watch.settle ?? 0;
-  const logger = makeLogger(argv);
   const showProgress = !argv.json && !argv.quiet && process.stdout.isTTY && process.stderr.isTTY;
   const bar = showProgress ? progressBar(process.stderr) : undefined;
+  const log = logFor(argv, bar ? { beforeWrite: bar.clear } : {});
+  const { logger } = log;
 
   const { controller, dispose } = signalController(() =>
     logger.warn("interrupted: discarding the archive in progress (press Ctrl-C again to quit at once)"),
@@ -132,6 +137,7 @@ async function runPack(argv: Common & Record<string, unknown>): Promise<number> 
       ...packingOptions(config, flags, argv),
       signal: controller.signal,
       logger,
+      onEvent: log.event,
       ...(bar ? { onProgress: bar.update } : {}),
     });
     bar?.done();
@@ -159,10 +165,9 @@ async function runWatch(argv: Common & Record<string, unknown>): Promise<number>
   const batchWindowMs = flags["batch-window"] ?? config.watch.batchWindow ?? 0;
   const configPoll = config.watch.poll === true ? 1000 : config.watch.poll === false ? undefined : config.watch.poll;
   const pollMs = flags.poll === undefined ? configPoll : flags.poll === "" ? 1000 : flags.poll;
-  const write = (e: WatchEvent) => {
-    const line = argv.json ? JSON.stringify({ at: new Date().toISOString(), ...e }) : `${new Date().toISOString()} ${e.message}`;
-    (e.event === "error" ? process.stderr : process.stdout).write(line + "\n");
-  };
+  // watch's events are its log: on stdout, errors on stderr
+  const log = logFor(argv, { out: process.stdout });
+  const write = log.event;
   const { controller, dispose } = signalController(
     (signal) => write({ event: "stopped", message: `${signal}: stopping (an archive in progress is rolled back)` }),
     interruptedError("interrupted", "start watch again to go on"),
@@ -183,7 +188,7 @@ async function runWatch(argv: Common & Record<string, unknown>): Promise<number>
       dryRun: argv.dryRun,
       ...packingOptions(config, flags, argv),
       signal: controller.signal,
-      logger: makeLogger(argv),
+      logger: log.logger,
       onEvent: write,
     });
     return summary.interrupted ? EXIT.interrupted : EXIT.ok;
@@ -245,8 +250,8 @@ async function runUpload(argv: Common & Record<string, unknown>): Promise<number
   const out = String(argv.out);
   const flags = checkedFlags(argv);
   const config = await configFor(argv);
-  const logger = makeLogger(argv);
   const bar = !argv.json && !argv.quiet && process.stderr.isTTY ? uploadBar(process.stderr) : undefined;
+  const { logger } = logFor(argv, bar ? { beforeWrite: bar.clear } : {});
   const { controller, dispose } = signalController(() => logger.warn("interrupted: the upload stops; the next run resumes it"));
   try {
     let hooks: HookRun[] = [];
@@ -406,6 +411,14 @@ export async function main(args: string[]): Promise<number> {
     .option("concurrency", { type: "string", describe: "photos converted at once (default: number of cores)" })
     .option("quiet", { type: "boolean", default: false, describe: "print only problems" })
     .option("verbose", { type: "boolean", default: false, describe: "say more, with stack traces for errors" })
+    .option("log-format", {
+      choices: ["text", "json"] as const,
+      describe: "log lines as text with a time, or JSON (time, level, event, pid, version, fields); default json with --json",
+    })
+    .option("log-level", {
+      choices: ["debug", "info", "warn", "error"] as const,
+      describe: "the least important lines logged (default info; --quiet is warn, --verbose debug)",
+    })
     .command(
       "pack <staging>",
       "pack every ready work order in <staging> into archives in --out, then exit",

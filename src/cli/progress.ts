@@ -1,7 +1,7 @@
 import type { Progress } from "../core/types.js";
 
 /** A one-line progress bar on a TTY: photos done / total, MB/s, ETA. */
-export function progressBar(stream: NodeJS.WriteStream): { update(p: Progress): void; done(): void } {
+export function progressBar(stream: NodeJS.WriteStream): { update(p: Progress): void; clear(): void; done(): void } {
   const started = Date.now();
   let last = 0;
   let shown = false;
@@ -20,8 +20,15 @@ export function progressBar(stream: NodeJS.WriteStream): { update(p: Progress): 
       stream.write(`\r[${bar}] ${p.photosDone}/${p.photosTotal} photos  ${rate.toFixed(1)} MB/s  ETA ${formatSeconds(eta)}  `);
       shown = true;
     },
+    /** off the line, for a log line; the next update draws it again */
+    clear() {
+      if (shown) stream.write("\r\x1b[K");
+      shown = false;
+      last = 0;
+    },
     done() {
       if (shown) stream.write("\r\x1b[K");
+      shown = false;
     },
   };
 }
@@ -33,6 +40,7 @@ function formatSeconds(s: number): string {
 /** Upload progress on a TTY: bytes confirmed by the platform, rate, ETA. */
 export function uploadBar(stream: NodeJS.WriteStream): {
   update(p: { archive: string; sent: number; total: number }): void;
+  clear(): void;
   done(): void;
 } {
   let started = Date.now();
@@ -50,6 +58,10 @@ export function uploadBar(stream: NodeJS.WriteStream): {
         `\r${p.archive}  ${pct}%  ${(p.sent / 1e6).toFixed(1)}/${(p.total / 1e6).toFixed(1)} MB  ${(rate / 1e6).toFixed(1)} MB/s  ETA ${formatSeconds(eta)}  `,
       );
       shown = true;
+    },
+    clear() {
+      if (shown) stream.write("\r\x1b[K");
+      shown = false;
     },
     done() {
       if (shown) stream.write("\r\x1b[K");

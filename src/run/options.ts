@@ -1,6 +1,6 @@
 import type { Config } from "../config/schema.js";
 import type { Clock } from "../core/clock.js";
-import type { Logger, Progress } from "../core/types.js";
+import type { Logger, Progress, WatchEvent } from "../core/types.js";
 import type { SendOptions } from "./upload.js";
 
 /** What a pack run is asked to do: the library's pack() options, which the CLI fills from flags and config. */
@@ -35,6 +35,8 @@ export interface PackOptions {
   upload?: SendOptions | undefined;
   /** write each archive's review page beside it (default true; --no-review) */
   review?: boolean;
+  /** told of each archive as it is committed (`packed`) and, at the end, of every warning */
+  onEvent?: (event: WatchEvent) => void;
   /** the calendar clock (reports, ledger, archive names, readiness); tests set it */
   now?: Clock;
 }

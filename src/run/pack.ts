@@ -19,6 +19,7 @@ import { loadSidecar } from "../scan/sidecar.js";
 import { isIgnoredName } from "../spec/ignore.js";
 import { entryName } from "../spec/images.js";
 import { mergeRefusals, refusedReport } from "../spec/problems.js";
+import { packedEvent, warningEvents } from "./events.js";
 import { checkFolders, requireFolder } from "./folders.js";
 import type { PackOptions } from "./options.js";
 import { type RunContext, runArchives } from "./publish.js";
@@ -64,6 +65,7 @@ export async function pack(options: PackOptions): Promise<PackResult> {
     }
     if (sender) result.uploads = await sender.drain();
     result.recovery = session.recovery;
+    for (const e of warningEvents(result)) options.onEvent?.(e);
     // (a failed move is tried again for the work order found already packed: report it once)
     const failed = new Set(result.moveFailures.map((p) => p.path));
     for (const p of session.recovery.skipped) {
@@ -152,7 +154,10 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
       thumbs: !dryRun && options.review !== false,
       heic,
       photoLimit: pLimit(concurrency),
-      ...(options.sender ? { onCommitted: (a: ArchiveReport) => options.sender!.enqueue(sendable(a)) } : {}),
+      onCommitted: (a: ArchiveReport) => {
+        options.onEvent?.(packedEvent(a));
+        options.sender?.enqueue(sendable(a));
+      },
       progress: newProgress(plan),
     };
     // A work order refused while planning still has its images checked, so that every problem is listed.

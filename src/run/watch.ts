@@ -23,6 +23,7 @@ import { loadSidecar, type SidecarRow } from "../scan/sidecar.js";
 import { WatchMetrics } from "../serve/metrics.js";
 import { type StatusServer, startStatusServer } from "../serve/server.js";
 import { isIgnoredName } from "../spec/ignore.js";
+import { resultEvents, warningEvents } from "./events.js";
 import { checkFolders } from "./folders.js";
 import { HealthFile, type WatchSummary } from "./health.js";
 import type { PackOptions } from "./options.js";
@@ -108,6 +109,7 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
     summary,
     health,
     readiness: new Readiness(settleMs, options.readyMarker),
+    seenWarnings: new Set(),
     heicDecoder: createHeicDecoder(
       Math.max(1, options.concurrency ?? availableParallelism()),
       dryRun ? undefined : decodingDir(out),
@@ -249,6 +251,8 @@ interface WatchRun {
   health: HealthFile;
   readiness: Readiness;
   heicDecoder: HeicDecoder;
+  /** warnings already told this session (a stray file at the staging root is told once, not every pass) */
+  seenWarnings: Set<string>;
   loop: {
     /** with --batch-window: when the window opened by the first ready work order closes */
     windowEnds: number | undefined;
@@ -278,7 +282,9 @@ async function pass(w: WatchRun, scheduler: PassScheduler): Promise<void> {
   let next = now + (w.options.pollMs ?? SAFETY_RESCAN_MS);
   let healthy = true;
   try {
-    const { groups } = groupStaging(await scanStaging(w.options.staging), w.options.config);
+    const { groups, warnings } = groupStaging(await scanStaging(w.options.staging), w.options.config);
+    // (a stray file at the staging root is told once per session, at the first scan that sees it)
+    for (const e of warningEvents({ warnings, packed: [] }, w.seenWarnings)) w.emit(e);
     const update = w.readiness.update(groups, now);
     health.state.lastScanAt = new Date(now).toISOString();
     health.state.waiting = [...update.waiting].map(([id, { reason, readyAt }]) => ({
@@ -339,6 +345,8 @@ async function packReady(w: WatchRun, ready: Map<string, string>): Promise<numbe
         only: new Set(ready.keys()),
         expected: ready,
         heicDecoder: w.heicDecoder,
+        // each archive told as it is committed, not when the pass ends
+        onEvent: w.emit,
         onProgress: (p) => {
           Object.assign(progress, { photosDone: p.photosDone, photosTotal: p.photosTotal, lastPhoto: p.lastPhoto ?? null });
           health.changed();
@@ -350,7 +358,7 @@ async function packReady(w: WatchRun, ready: Map<string, string>): Promise<numbe
   } finally {
     health.state.inProgress = null;
   }
-  for (const event of resultEvents(result)) w.emit(event);
+  for (const event of resultEvents(result, w.seenWarnings)) w.emit(event);
   for (const a of result.archives) health.archived(a);
   if (health.state.uploads) health.state.uploads.queued += result.archives.length;
   for (const wo of result.refused) await refuse(w, wo);
@@ -363,41 +371,6 @@ async function packReady(w: WatchRun, ready: Map<string, string>): Promise<numbe
     handled++;
   }
   return handled;
-}
-
-/** A pass's result as watch events (refusals are reported once moved, by refuse()). */
-export function resultEvents(result: PackResult): WatchEvent[] {
-  const events: WatchEvent[] = [];
-  for (const wo of result.planned ?? []) {
-    const photos = `${wo.photos.length} photo${wo.photos.length === 1 ? "" : "s"}`;
-    events.push({ event: "planned", message: `dry run: would pack ${wo.id} (${photos})`, workOrder: wo.id, photos: wo.photos });
-  }
-  for (const archive of result.archives) {
-    const ids = archive.workOrders.map((w) => w.id);
-    const entries = archive.workOrders.flatMap((w) => w.entries);
-    const conversions: Record<string, number> = {};
-    for (const e of entries) if (e.conversion && e.format) conversions[e.format] = (conversions[e.format] ?? 0) + 1;
-    events.push({
-      event: "packed",
-      message: `packed ${ids.join(", ")} into ${archive.archive}`,
-      archive: archive.path,
-      workOrders: ids,
-      photos: entries.length,
-      bytes: archive.bytes,
-      sha256: archive.sha256,
-      durationMs: archive.durationMs ?? null,
-      conversions,
-      review: archive.reviewPage ?? null,
-    });
-  }
-  for (const hook of result.hooks.filter((h) => !h.ok)) {
-    const message = `--on-archive failed for ${hook.archive} (exit ${hook.exitCode ?? "?"}); the archive is kept`;
-    events.push({ event: "error", message, archive: hook.archive });
-  }
-  for (const p of [...result.moveFailures, ...result.warnings.filter((w) => w.code === "W_LEFT_IN_STAGING")]) {
-    events.push({ event: p.code === "W_MOVE_FAILED" ? "error" : "warning", message: `${p.code}: ${p.message}`, code: p.code });
-  }
-  return events;
 }
 
 /** A refused work order goes to --failed-to with <id>.errors.json beside it; if it cannot, it stays in staging. */
