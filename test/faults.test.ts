@@ -122,6 +122,56 @@ describe("commit protocol under faults (§8)", () => {
     }
   });
 
+  it("disk full after the commit, while the review page is written: the archive stays committed, a warning says how to make the page", async (ctx) => {
+    const ws = await workspace();
+    // photos crowded with detail, so that their thumbnails (and the page) weigh something
+    let seed = 7;
+    const rnd = () => {
+      seed = (seed * 16807) % 2147483647;
+      return seed / 2147483647;
+    };
+    const busy = (n: number) => {
+      let svg = `<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="900"><rect width="100%" height="100%" fill="#8a9"/>`;
+      for (let i = 0; i < 600; i++)
+        svg += `<rect x="${rnd() * 1200}" y="${rnd() * 900}" width="${rnd() * 90}" height="${rnd() * 90}" fill="rgb(${(rnd() * 255) | 0},${(rnd() * 255) | 0},${n * 10})"/>`;
+      return sharp(Buffer.from(`${svg}</svg>`))
+        .jpeg({ quality: 80 })
+        .toBuffer();
+    };
+    for (let i = 0; i < 16; i++) await put(ws.staging, `WO_1/meter/p${i}.jpg`, busy(i));
+    // the same run on a roomy disk says how much the archive, its report and the thumbnails take
+    const roomy = `${ws.out}-roomy`;
+    expect((await wopack(["pack", ws.staging, "--out", roomy])).code).toBe(0);
+    const [full] = await archivesIn(roomy);
+    const page = full!.replace(/\.zip$/, ".html");
+    const blocks = (n: number) => Math.ceil(n / 4096) * 4096;
+    const { checkPixels } = await import("../src/convert/pixels.js");
+    let thumbs = 0;
+    for (const f of await readdir(path.join(ws.staging, "WO_1", "meter"))) {
+      const v = await checkPixels(f, await readFile(path.join(ws.staging, "WO_1", "meter", f)));
+      if ("thumb" in v) thumbs += blocks(v.thumb.jpeg.length);
+    }
+    const needed = blocks((await stat(full!)).size) + blocks((await stat(`${full}.report.json`)).size) + thumbs + 64 * 1024;
+    expect((await stat(page)).size).toBeGreaterThan(64 * 1024 + thumbs / 2); // the page cannot fit in what is left
+    await mkdir(ws.out);
+    if (spawnSync("mount", ["-t", "tmpfs", "-o", `size=${Math.ceil(needed / 1024)}k`, "tmpfs", ws.out]).status !== 0) ctx.skip();
+    try {
+      const run = await wopack(["pack", ws.staging, "--out", ws.out]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout + run.stderr).toMatch(/W_REVIEW_NOT_WRITTEN/);
+      expect(run.stdout).toMatch(/wopack review .*\.zip/);
+      const [archive] = await archivesIn(ws.out);
+      expect((await readZip(archive!)).filter((e) => e.name.endsWith(".jpg"))).toHaveLength(16);
+      expect(existsSync(archive!.replace(/\.zip$/, ".html"))).toBe(false);
+      expect(await readdir(path.join(ws.out, ".wopack", "tmp"))).toEqual([]);
+      // the ledger has it: a rerun packs nothing again
+      const again = await wopack(["pack", ws.staging, "--out", ws.out, "--json"]);
+      expect(JSON.parse(again.stdout).alreadyPacked).toEqual([{ id: "WO_1" }]);
+    } finally {
+      spawnSync("umount", [ws.out]);
+    }
+  });
+
   it("an unreadable photo refuses its work order, the others are packed (run as an unprivileged user)", async (ctx) => {
     const asNobody = ["--reuid=nobody", "--regid=nogroup", "--clear-groups", process.execPath, BIN];
     // needs root to switch users, and a checkout that user can read (CI may clone into a private folder)

@@ -1,5 +1,6 @@
 // §13: an archive's review page, one self-contained HTML file (no script, no network: the thumbnails are
 // data URIs). Rendered as a stream of strings so that a batch's thumbnails are never all held at once.
+import { THUMB_EDGE } from "../convert/pixels.js";
 import type { Problem } from "../core/errors.js";
 import { parseEntryName } from "../spec/images.js";
 import { codeUnitOrder } from "../spec/names.js";
@@ -219,7 +220,7 @@ async function* sheet(
 /** width/height attributes that keep the page from jumping as thumbnails load (scaled to the thumb box). */
 function box(w: number | undefined, h: number | undefined): string {
   if (!w || !h) return "";
-  const scale = Math.min(1, 256 / Math.max(w, h));
+  const scale = Math.min(1, THUMB_EDGE / Math.max(w, h));
   return ` width="${Math.max(1, Math.round(w * scale))}" height="${Math.max(1, Math.round(h * scale))}"`;
 }
 

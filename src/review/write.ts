@@ -7,6 +7,7 @@ import { readFile, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type yauzl from "yauzl";
 import { openZipListing, readEntryBytes, wrappingFolder } from "../archive/readZip.js";
+import { REPORT_SUFFIX } from "../commit/recovery.js";
 import type { Config } from "../config/schema.js";
 import { type Thumbnail, thumbnailOf } from "../convert/pixels.js";
 import type { Problem } from "../core/errors.js";
@@ -121,7 +122,7 @@ export async function reviewOfArchive(
     zip.close();
     throw listError;
   }
-  const report = await readFile(`${file}.report.json`, "utf8").then(
+  const report = await readFile(file + REPORT_SUFFIX, "utf8").then(
     (text) => JSON.parse(text) as ArchiveReport,
     () => undefined,
   );

@@ -3,7 +3,7 @@ import path from "node:path";
 import { writeFileAtomic } from "../commit/files.js";
 import type { Clock } from "../core/clock.js";
 import type { Problem } from "../core/errors.js";
-import type { ArchiveReport, RefusedReport, WatchStatus } from "../core/types.js";
+import type { ArchiveReport, WatchStatus } from "../core/types.js";
 import { VERSION } from "../core/version.js";
 
 export interface WatchSummary {
@@ -90,7 +90,7 @@ export class HealthFile {
     ].slice(0, STATUS_HISTORY);
   }
 
-  refusedOne(wo: RefusedReport | { id: string; problems: Problem[] }): void {
+  refusedOne(wo: { id: string; problems: Problem[] }): void {
     this.state.refused++;
     this.state.recentRefused = [
       { id: wo.id, at: this.clock().toISOString(), problems: wo.problems },
