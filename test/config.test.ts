@@ -4,7 +4,7 @@ import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
 import { initConfig, SCHEMA_PATH } from "../src/config/init.js";
 import { loadConfig, parseConfig, parseJsonWithComments } from "../src/config/load.js";
-import { tempDir } from "./helpers.js";
+import { archivesIn, copyFixtureTree, ROOT, readZip, sha256, tempDir, wopack, workspace } from "./helpers.js";
 
 const issues = (raw: unknown) => {
   try {
@@ -104,14 +104,31 @@ describe("wopack init", () => {
     const text = await readFile(file, "utf8");
     expect(text).toMatch(/^\s*\/\/ /m);
     const raw = parseJsonWithComments(text, file) as { $schema: string };
-    expect(path.resolve(dir, raw.$schema)).toBe(SCHEMA_PATH);
-    const schema = JSON.parse(await readFile(SCHEMA_PATH, "utf8"));
+    // the schema sits beside the config (a path into the install would break once the config is copied)
+    expect(raw.$schema).toBe("./wopack.config.schema.json");
+    const schema = JSON.parse(await readFile(path.resolve(dir, raw.$schema), "utf8"));
+    expect(schema).toEqual(JSON.parse(await readFile(SCHEMA_PATH, "utf8")));
     const ajv = new Ajv({ strict: false });
     expect(ajv.validate(schema, raw), JSON.stringify(ajv.errors)).toBe(true);
     expect(() => parseConfig(raw)).not.toThrow();
     // the same JSON Schema refuses what zod refuses
     expect(ajv.validate(schema, { ...raw, bogus: 1 })).toBe(false);
     expect(ajv.validate(schema, { images: { quality: 101 } })).toBe(false);
+  });
+
+  it("an unedited starter config changes nothing: the sample packs into the same entries as without it", async () => {
+    const plain = await workspace();
+    await copyFixtureTree(path.join(ROOT, "sample-input"), plain.staging);
+    const withInit = await workspace();
+    await copyFixtureTree(path.join(ROOT, "sample-input"), withInit.staging);
+    await initConfig(withInit.dir);
+    expect((await wopack(["pack", plain.staging, "--out", plain.out], { cwd: plain.dir })).code).toBe(0);
+    const run = await wopack(["pack", withInit.staging, "--out", withInit.out, "--verbose"], { cwd: withInit.dir });
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain(`config: ${path.join(withInit.dir, "wopack.config.json")}`);
+    const entries = async (out: string) =>
+      (await readZip((await archivesIn(out))[0]!)).map((e) => [e.name, sha256(e.data)] as const);
+    expect(await entries(withInit.out)).toEqual(await entries(plain.out));
   });
 
   it("never overwrites an existing config unless forced", async () => {

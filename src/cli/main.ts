@@ -321,10 +321,16 @@ async function runReview(argv: Common & Record<string, unknown>): Promise<number
 }
 
 async function runInit(argv: Common & Record<string, unknown>): Promise<number> {
-  const { file, content } = await initConfig(String(argv.dir ?? "."), { force: Boolean(argv.force), dryRun: argv.dryRun });
-  if (argv.json) process.stdout.write(JSON.stringify({ config: file, dryRun: argv.dryRun }, null, 2) + "\n");
-  else if (argv.dryRun) process.stdout.write(`dry run: would write ${file}:\n${content}`);
-  else if (!argv.quiet) process.stdout.write(`wrote ${file}\nedit it, then run: wopack pack <staging> --out <dir>\n`);
+  const { file, schema, content } = await initConfig(String(argv.dir ?? "."), {
+    force: Boolean(argv.force),
+    dryRun: argv.dryRun,
+  });
+  if (argv.json) process.stdout.write(JSON.stringify({ config: file, schema, dryRun: argv.dryRun }, null, 2) + "\n");
+  else if (argv.dryRun) process.stdout.write(`dry run: would write ${schema} and ${file}:\n${content}`);
+  else if (!argv.quiet)
+    process.stdout.write(
+      `wrote ${file} (it changes nothing until edited)\nand its JSON Schema, ${schema}\nedit it, then run: wopack pack <staging> --out <dir>\n`,
+    );
   return EXIT.ok;
 }
 

@@ -1,4 +1,4 @@
-import { access, writeFile } from "node:fs/promises";
+import { access, copyFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ioError, WopackError } from "../core/errors.js";
@@ -10,7 +10,9 @@ export const SCHEMA_PATH = fileURLToPath(new URL("../../schema/wopack.config.sch
 export function starterConfig(schemaRef: string): string {
   return `{
   // wopack configuration. Comments are allowed. Every key is optional; flags override this file.
-  // Reference: the README, and the JSON Schema below (editors use it for completion and checks).
+  // As written, it changes nothing: every value below is the default. Edit what your site needs.
+  // Reference: the README, and the JSON Schema beside this file (editors use it for completion, checks
+  // and help on hover; \`wopack init --force\` writes both again for this version of wopack).
   "$schema": ${JSON.stringify(schemaRef)},
 
   // Task groups the platform knows. When set, any other group refuses its work order (with the nearest
@@ -34,10 +36,12 @@ export function starterConfig(schemaRef: string): string {
     // from: workOrder | exif:DateTimeOriginal (earliest photo) | count:photos | now.
     // Values merge: default/from, then the --metadata sidecar (CSV or JSON), then the work order's own
     // metadata.json; later wins.
+    // Without fields, each metadata.json holds every value given (the work order's own, the sidecar's),
+    // as they are. With fields, it holds exactly these, typed. Uncomment and adapt:
     "fields": {
-      "work_order_id": { "type": "text", "from": "workOrder" },
-      "photo_count": { "type": "number", "from": "count:photos" },
-      "captured_at": { "type": "text", "from": "exif:DateTimeOriginal" }
+      // "work_order_id": { "type": "text", "from": "workOrder" },
+      // "photo_count": { "type": "number", "from": "count:photos" },
+      // "captured_at": { "type": "text", "from": "exif:DateTimeOriginal" },
       // "customer_id": { "type": "text", "required": true },
       // "meter_replaced": { "type": "boolean", "default": false }
     },
@@ -70,14 +74,18 @@ export function starterConfig(schemaRef: string): string {
 `;
 }
 
+/** The JSON Schema's name beside the config: the config points at it, so the two travel together. */
+export const SCHEMA_FILE_NAME = "wopack.config.schema.json";
+
 /**
- * §4 init: writes a commented starter config into `dir`; never overwrites one unless `force`. A dry run
- * checks the same and writes nothing. Returns the file and what it holds (or would hold).
+ * §4 init: writes a commented starter config into `dir`, and the JSON Schema beside it (a path into
+ * wherever wopack is installed would break once the config is copied to the server); never overwrites a
+ * config unless `force`. A dry run checks the same and writes nothing. Returns the files and the config.
  */
 export async function initConfig(
   dir: string,
   options: { force?: boolean; dryRun?: boolean } = {},
-): Promise<{ file: string; content: string }> {
+): Promise<{ file: string; schema: string; content: string }> {
   const file = path.resolve(dir, CONFIG_FILE_NAME);
   if (!options.force) {
     const taken = await access(file).then(
@@ -93,13 +101,14 @@ export async function initConfig(
       );
     }
   }
-  const schemaRef = path.relative(path.dirname(file), SCHEMA_PATH).split(path.sep).join("/");
-  const content = starterConfig(schemaRef.startsWith(".") ? schemaRef : `./${schemaRef}`);
-  if (options.dryRun) return { file, content };
+  const schema = path.join(path.dirname(file), SCHEMA_FILE_NAME);
+  const content = starterConfig(`./${SCHEMA_FILE_NAME}`);
+  if (options.dryRun) return { file, schema, content };
   try {
+    await copyFile(SCHEMA_PATH, schema);
     await writeFile(file, content);
   } catch (err) {
     throw ioError(err, `cannot write ${file}`);
   }
-  return { file, content };
+  return { file, schema, content };
 }
