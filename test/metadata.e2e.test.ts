@@ -162,7 +162,8 @@ describe("wopack init", () => {
     const run = await wopack(["pack", "staging", "--out", "out", "--json"], { cwd: dir });
     expect(run.code).toBe(0);
     const meta = await metadataOf(path.join(dir, "out"));
-    expect(meta.WO_100231).toMatchObject({ work_order_id: "WO_100231", photo_count: 4, captured_at: "2026-11-20T09:14:03" });
+    // unedited, it changes nothing: the work order keeps its own metadata, nothing is computed in
+    expect(meta.WO_100231).toEqual({ site: "Substation 12", technician: "R. Alvarez" });
     expect((await wopack(["init"], { cwd: dir })).code).toBe(2);
   });
 });

@@ -1,365 +1,21 @@
-import yargs from "yargs";
-import { hideBin } from "yargs/helpers";
-import { splitCommand } from "../commit/hook.js";
-import { initConfig } from "../config/init.js";
-import { loadConfig } from "../config/load.js";
-import { type Config, type Flags, flagsSchema } from "../config/schema.js";
-import { parseDuration } from "../config/units.js";
-import { heicDecoderName } from "../convert/heicDecoder.js";
-import { interruptedError, usageError, WopackError } from "../core/errors.js";
-import type { HookRun } from "../core/types.js";
+import { usageError, WopackError } from "../core/errors.js";
 import { VERSION } from "../core/version.js";
-import { rerunHooks } from "../run/hooks.js";
-import { status } from "../run/status.js";
-import { upload } from "../run/upload.js";
-import { parseListen } from "../serve/server.js";
-import { formatHooks, formatPackResult, formatReview, formatStatus, formatUploads, formatValidation } from "./format.js";
-import { type CliLog, createLog, type LogFormat, type LogLevel, type LogOptions } from "./log.js";
-import { progressBar, uploadBar } from "./progress.js";
+import { nearest } from "../spec/names.js";
+import type { Argv } from "./commands.js";
+import { type Common, EXIT, report } from "./exit.js";
 
-const EXIT = { ok: 0, refused: 1, usage: 2, io: 3, locked: 4, credentials: 5, interrupted: 130, bug: 70 } as const;
+const COMMANDS = ["pack", "watch", "validate", "upload", "status", "review", "init", "completion"];
 
-interface Common {
-  config?: string;
-  json: boolean;
-  dryRun: boolean;
-  concurrency?: number;
-  quiet: boolean;
-  verbose: boolean;
-  logFormat?: LogFormat;
-  logLevel?: LogLevel;
+/** The hint of a usage error: the nearest known flag for an unknown one, and where the command's help is. */
+function usageHint(message: string, args: readonly string[], known: readonly string[]): string {
+  const command = args.find((a) => COMMANDS.includes(a));
+  const help = `wopack ${command ? `${command} ` : ""}--help`;
+  const unknown = /^Unknown arguments?: (.+)$/.exec(message)?.[1]?.split(", ")[0];
+  const near = unknown && nearest(unknown.replace(/^-+/, ""), [...new Set(known)]);
+  return near ? `did you mean --${near}? (${help} lists the options)` : `see ${help}`;
 }
 
-/**
- * The command's log: --log-format (default json with --json, else text) and --log-level (default info;
- * --quiet warn, --verbose debug). Lines go to stderr unless told otherwise (watch: events on stdout).
- */
-function logFor(argv: Common, to: Partial<Pick<LogOptions, "out" | "errors" | "beforeWrite">> = {}): CliLog {
-  return createLog({
-    format: argv.logFormat ?? (argv.json ? "json" : "text"),
-    level: argv.logLevel ?? (argv.verbose ? "debug" : argv.quiet ? "warn" : "info"),
-    out: to.out ?? process.stderr,
-    errors: to.errors ?? process.stderr,
-    ...(to.beforeWrite ? { beforeWrite: to.beforeWrite } : {}),
-  });
-}
-
-/** The config file --config names, or the one found (./, then the staging folder); --verbose says which. */
-async function configFor(argv: Common, staging?: string): Promise<Config> {
-  const { config, path } = await loadConfig({
-    ...(argv.config ? { configPath: argv.config } : {}),
-    ...(staging ? { staging } : {}),
-  });
-  logFor(argv).logger.debug(path ? `config: ${path}` : "config: none found, the defaults apply");
-  return config;
-}
-
-function usage(flag: string, value: unknown, expected: string): never {
-  throw usageError(`${flag} ${String(value)}: ${expected}`);
-}
-
-/** The number, size and duration flags, checked like the config keys they override: every problem at once. */
-function checkedFlags(argv: Record<string, unknown>): Flags {
-  const given = Object.fromEntries(Object.keys(flagsSchema.shape).flatMap((k) => (argv[k] === undefined ? [] : [[k, argv[k]]])));
-  const parsed = flagsSchema.safeParse(given);
-  if (parsed.success) return parsed.data;
-  const lines = parsed.error.issues.map(
-    (i) => `--${String(i.path[0])} ${JSON.stringify(given[String(i.path[0])])}: ${i.message}`,
-  );
-  throw new WopackError(
-    "usage",
-    "E_FLAG_INVALID",
-    `invalid value${lines.length > 1 ? "s" : ""}; nothing was done:\n  ${lines.join("\n  ")}`,
-    "fix every flag above (sizes like 5MB or 2GiB, durations like 30s or 10m, whole numbers from 1)",
-  );
-}
-
-function onArchiveFlag(value: unknown): string[] | undefined {
-  if (value === undefined) return undefined;
-  const command = splitCommand(String(value));
-  return command.length
-    ? command
-    : usage("--on-archive", value, 'give a command to run, e.g. --on-archive "./upload.sh --bucket x"');
-}
-
-/** What PACKING_FLAGS say, over the config: the options pack and watch pass to the pipeline alike. */
-function packingOptions(config: Config, flags: Flags, argv: Common & Record<string, unknown>) {
-  const images = { ...config.images };
-  if (flags["max-image-size"] !== undefined) images.maxImageSize = flags["max-image-size"];
-  if (flags["max-dimension"] !== undefined) images.maxDimension = flags["max-dimension"];
-  if (flags["max-pixels"] !== undefined) images.maxPixels = flags["max-pixels"];
-  if (argv.stripGps) images.stripGps = true;
-  return {
-    config: { ...config, images },
-    maxArchiveSize: flags["max-archive-size"] ?? config.archive.maxSize,
-    maxWorkOrders: flags["max-work-orders"] ?? config.archive.maxWorkOrders,
-    metadataFile: argv.metadata as string | undefined,
-    allowIncomplete: Boolean(argv.allowIncomplete),
-    onArchive: onArchiveFlag(argv.onArchive),
-    onArchiveTimeoutMs: flags["on-archive-timeout"],
-    onArchiveRetries: flags["on-archive-retries"],
-    upload: argv.upload
-      ? {
-          uploadedTo: argv.uploadedTo as string | undefined,
-          rateBytesPerSec: flags["upload-rate"],
-          retries: flags["upload-retries"],
-        }
-      : undefined,
-    review: argv.review !== false,
-    ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
-  };
-}
-
-async function runPack(argv: Common & Record<string, unknown>): Promise<number> {
-  const staging = String(argv.staging);
-  const flags = checkedFlags(argv);
-  const config = await configFor(argv, staging);
-  const settle = flags.settle ?? config.watch.settle ?? 0;
-  const showProgress = !argv.json && !argv.quiet && process.stdout.isTTY && process.stderr.isTTY;
-  const bar = showProgress ? progressBar(process.stderr) : undefined;
-  const log = logFor(argv, bar ? { beforeWrite: bar.clear } : {});
-  const { logger } = log;
-
-  const { controller, dispose } = signalController(() =>
-    logger.warn("interrupted: discarding the archive in progress (press Ctrl-C again to quit at once)"),
-  );
-  try {
-    // (the image stack is loaded only by the commands that need it: upload and status start quicker)
-    const { pack } = await import("../run/pack.js");
-    const result = await pack({
-      staging,
-      out: String(argv.out),
-      dryRun: argv.dryRun,
-      settleMs: settle,
-      readyMarker: flags["ready-marker"] ?? config.watch.readyMarker,
-      repack: Boolean(argv.repack),
-      moveTo: argv.moveTo as string | undefined,
-      ...packingOptions(config, flags, argv),
-      signal: controller.signal,
-      logger,
-      onEvent: log.event,
-      ...(bar ? { onProgress: bar.update } : {}),
-    });
-    bar?.done();
-    const attention =
-      result.refused.length ||
-      result.moveFailures.length ||
-      result.hooks.some((h) => !h.ok) ||
-      result.uploads?.some((u) => u.result === "failed");
-    if (argv.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
-    else if (!argv.quiet || attention) process.stdout.write(formatPackResult(result, argv.verbose) + "\n");
-    return attention ? EXIT.refused : EXIT.ok;
-  } finally {
-    bar?.done();
-    dispose();
-  }
-}
-
-async function runWatch(argv: Common & Record<string, unknown>): Promise<number> {
-  const staging = String(argv.staging);
-  const flags = checkedFlags(argv);
-  const config = await configFor(argv, staging);
-  const readyMarker = flags["ready-marker"] ?? config.watch.readyMarker;
-  // With a ready marker the marker says "done": no settle time unless asked for.
-  const settleMs = flags.settle ?? config.watch.settle ?? (readyMarker ? 0 : 30_000);
-  const batchWindowMs = flags["batch-window"] ?? config.watch.batchWindow ?? 0;
-  const configPoll = config.watch.poll === true ? 1000 : config.watch.poll === false ? undefined : config.watch.poll;
-  const pollMs = flags.poll === undefined ? configPoll : flags.poll === "" ? 1000 : flags.poll;
-  // watch's events are its log: on stdout, errors on stderr
-  const log = logFor(argv, { out: process.stdout });
-  const write = log.event;
-  const { controller, dispose } = signalController(
-    (signal) => write({ event: "stopped", message: `${signal}: stopping (an archive in progress is rolled back)` }),
-    interruptedError("interrupted", "start watch again to go on"),
-  );
-  try {
-    const { watch } = await import("../run/watch.js");
-    const summary = await watch({
-      staging,
-      out: String(argv.out),
-      settleMs,
-      batchWindowMs,
-      pollMs,
-      readyMarker,
-      moveTo: argv.moveTo as string | undefined,
-      failedTo: argv.failedTo as string | undefined,
-      healthFile: argv.healthFile as string | undefined,
-      http: httpFlag(argv.http),
-      dryRun: argv.dryRun,
-      ...packingOptions(config, flags, argv),
-      signal: controller.signal,
-      logger: log.logger,
-      onEvent: write,
-    });
-    return summary.interrupted ? EXIT.interrupted : EXIT.ok;
-  } finally {
-    dispose();
-  }
-}
-
-/** --http [host:]port: loopback unless an address is given. */
-function httpFlag(value: unknown): { host: string; port: number } | undefined {
-  if (value === undefined) return undefined;
-  return (
-    parseListen(String(value)) ??
-    usage("--http", value, "a port (9464, on loopback) or an address and port (127.0.0.1:9464, [::1]:9464, 0.0.0.0:9464)")
-  );
-}
-
-async function runValidate(argv: Common & Record<string, unknown>): Promise<number> {
-  const target = String(argv.target);
-  const flags = checkedFlags(argv);
-  const config = await configFor(argv, target);
-  const { validate } = await import("../run/validate.js");
-  const result = await validate(target, {
-    config,
-    metadataFile: argv.metadata as string | undefined,
-    allowIncomplete: Boolean(argv.allowIncomplete),
-    ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
-  });
-  process.stdout.write((argv.json ? JSON.stringify(result, null, 2) : formatValidation(result)) + "\n");
-  return result.problems.length ? EXIT.refused : EXIT.ok;
-}
-
-/**
- * SIGINT/SIGTERM for a running command: the first aborts it (`onFirst` says so, `reason` is what it stops
- * with), a second quits at once (exit 130).
- */
-function signalController(
-  onFirst: (signal: NodeJS.Signals) => void,
-  reason = interruptedError(),
-): { controller: AbortController; dispose(): void } {
-  const controller = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(EXIT.interrupted);
-    onFirst(signal);
-    controller.abort(reason);
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  return {
-    controller,
-    dispose() {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
-    },
-  };
-}
-
-async function runUpload(argv: Common & Record<string, unknown>): Promise<number> {
-  const out = String(argv.out);
-  const flags = checkedFlags(argv);
-  const config = await configFor(argv);
-  const bar = !argv.json && !argv.quiet && process.stderr.isTTY ? uploadBar(process.stderr) : undefined;
-  const { logger } = logFor(argv, bar ? { beforeWrite: bar.clear } : {});
-  const { controller, dispose } = signalController(() => logger.warn("interrupted: the upload stops; the next run resumes it"));
-  try {
-    let hooks: HookRun[] = [];
-    if (argv.hooks) {
-      const command =
-        onArchiveFlag(argv.onArchive) ?? usage("--hooks", "", 'give the command to run again: --on-archive "<command>"');
-      hooks = await rerunHooks({
-        out,
-        command,
-        onArchiveTimeoutMs: flags["on-archive-timeout"],
-        onArchiveRetries: flags["on-archive-retries"],
-        logger,
-        signal: controller.signal,
-      });
-      // only hooks to run again, and no platform configured: nothing to upload
-      if (!process.env.WOPACK_API_URL && !config.upload.url) {
-        process.stdout.write((argv.json ? JSON.stringify({ hooks }, null, 2) : formatHooks(hooks)) + "\n");
-        return hooks.some((h) => !h.ok) ? EXIT.refused : EXIT.ok;
-      }
-    }
-    const outcomes = await upload({
-      out,
-      config,
-      archives: (argv.archives as string[] | undefined) ?? [],
-      uploadedTo: argv.uploadedTo as string | undefined,
-      rateBytesPerSec: flags["upload-rate"],
-      retries: flags["upload-retries"],
-      logger,
-      signal: controller.signal,
-      onProgress: (p) => {
-        bar?.update(p);
-        if (argv.json) process.stderr.write(JSON.stringify({ event: "progress", ...p }) + "\n");
-      },
-    });
-    bar?.done();
-    const text = argv.hooks ? `${formatHooks(hooks)}\n${formatUploads(outcomes)}` : formatUploads(outcomes);
-    process.stdout.write(
-      (argv.json ? JSON.stringify({ uploads: outcomes, ...(argv.hooks ? { hooks } : {}) }, null, 2) : text) + "\n",
-    );
-    return outcomes.some((o) => o.result === "failed") || hooks.some((h) => !h.ok) ? EXIT.refused : EXIT.ok;
-  } finally {
-    bar?.done();
-    dispose();
-  }
-}
-
-async function runStatus(argv: Common & Record<string, unknown>): Promise<number> {
-  const maxAge = argv.maxAge === undefined ? undefined : parseDuration(String(argv.maxAge));
-  if (argv.maxAge !== undefined && maxAge === undefined) usage("--max-age", argv.maxAge, "a duration, e.g. 2h or 30m");
-  const config = await configFor(argv);
-  const lines = await status(String(argv.out), { refresh: argv.refresh ? { config } : undefined });
-  const stuck =
-    maxAge === undefined ? [] : lines.filter((l) => l.state !== "uploaded" && Date.now() - Date.parse(l.since) > maxAge);
-  process.stdout.write(
-    (argv.json ? JSON.stringify({ archives: lines, stuck: stuck.map((l) => l.archive) }, null, 2) : formatStatus(lines, stuck)) +
-      "\n",
-  );
-  return lines.some((l) => l.state === "failed") || stuck.length ? EXIT.refused : EXIT.ok;
-}
-
-async function runReview(argv: Common & Record<string, unknown>): Promise<number> {
-  const config = await configFor(argv);
-  const { review } = await import("../run/review.js");
-  const result = await review(argv.targets as string[], config);
-  process.stdout.write((argv.json ? JSON.stringify(result, null, 2) : formatReview(result)) + "\n");
-  return result.problems.length ? EXIT.refused : EXIT.ok;
-}
-
-async function runInit(argv: Common & Record<string, unknown>): Promise<number> {
-  const { file, schema, content } = await initConfig(String(argv.dir ?? "."), {
-    force: Boolean(argv.force),
-    dryRun: argv.dryRun,
-  });
-  if (argv.json) process.stdout.write(JSON.stringify({ config: file, schema, dryRun: argv.dryRun }, null, 2) + "\n");
-  else if (argv.dryRun) process.stdout.write(`dry run: would write ${schema} and ${file}:\n${content}`);
-  else if (!argv.quiet)
-    process.stdout.write(
-      `wrote ${file} (it changes nothing until edited)\nand its JSON Schema, ${schema}\nedit it, then run: wopack pack <staging> --out <dir>\n`,
-    );
-  return EXIT.ok;
-}
-
-function report(err: unknown, argv: { json?: boolean; verbose?: boolean }): number {
-  if (err instanceof WopackError) {
-    const { committed } = err;
-    if (argv.json)
-      process.stdout.write(
-        JSON.stringify({ error: { code: err.code, message: err.message, hint: err.hint }, committed }, null, 2) + "\n",
-      );
-    process.stderr.write(`error ${err.code}: ${err.message}\n  hint: ${err.hint}\n`);
-    if (committed.length) {
-      process.stderr.write(
-        `committed before the failure, and kept (the next run does not pack these again):\n${committed
-          .map(
-            (c) =>
-              `  ${c.path}  (${c.workOrders.length} work order${c.workOrders.length === 1 ? "" : "s"}: ${c.workOrders.join(", ")})\n`,
-          )
-          .join("")}nothing else was committed\n`,
-      );
-    } else if (err.kind === "io") process.stderr.write("nothing was committed\n");
-    if (argv.verbose && err.cause) process.stderr.write(`${(err.cause as Error).stack ?? String(err.cause)}\n`);
-    return EXIT[err.kind];
-  }
-  process.stderr.write(
-    `wopack hit an internal error (a bug; please report it with this output):\n${(err as Error)?.stack ?? String(err)}\n`,
-  );
-  return EXIT.bug;
-}
+type Command = "runPack" | "runWatch" | "runValidate" | "runUpload" | "runStatus" | "runReview" | "runInit";
 
 /** The flags pack and watch share: archive splitting, image settings, metadata, the hook. */
 const PACKING_FLAGS = {
@@ -397,15 +53,23 @@ const PACKING_FLAGS = {
 } as const;
 
 export async function main(args: string[]): Promise<number> {
+  if (args.length === 1 && (args[0] === "--version" || args[0] === "-v")) {
+    const { heicDecoderName } = await import("../convert/heicDecoder.js");
+    process.stdout.write(`${VERSION} (HEIC decoder: ${heicDecoderName()})\n`);
+    return EXIT.ok;
+  }
+  const { default: yargs } = await import("yargs");
   let exitCode: number = EXIT.ok;
   let parsed: Common = { json: args.includes("--json"), dryRun: false, quiet: false, verbose: args.includes("--verbose") };
-  const handle = (run: (argv: Common & Record<string, unknown>) => Promise<number>) => async (argv: unknown) => {
+  // each command's code is loaded when it runs: --help and --version stay quick
+  const handle = (name: Command) => async (argv: unknown) => {
     parsed = argv as Common;
-    exitCode = await run(argv as Common & Record<string, unknown>);
+    const commands = await import("./commands.js");
+    exitCode = await commands[name](argv as Argv);
   };
   const cli = yargs(args)
     .scriptName("wopack")
-    .version(args.includes("--version") ? `${VERSION} (HEIC decoder: ${heicDecoderName()})` : VERSION)
+    .version(VERSION)
     .strict()
     .recommendCommands()
     .demandCommand(1, "name a command: wopack pack <staging> --out <dir>")
@@ -417,6 +81,11 @@ export async function main(args: string[]): Promise<number> {
     .option("concurrency", { type: "string", describe: "photos converted at once (default: number of cores)" })
     .option("quiet", { type: "boolean", default: false, describe: "print only problems" })
     .option("verbose", { type: "boolean", default: false, describe: "say more, with stack traces for errors" })
+    .option("print-config", {
+      type: "boolean",
+      default: false,
+      describe: "print the effective config (file, defaults and flags merged) as JSON and exit; runs nothing",
+    })
     .option("log-format", {
       choices: ["text", "json"] as const,
       describe: "log lines as text with a time, or JSON (time, level, event, pid, version, fields); default json with --json",
@@ -441,7 +110,7 @@ export async function main(args: string[]): Promise<number> {
           .option("repack", { type: "boolean", default: false, describe: "pack work orders again even if the ledger has them" })
           .option("dry-run", { type: "boolean", default: false, describe: "plan and report what would be packed; write nothing" })
           .options(PACKING_FLAGS),
-      handle(runPack),
+      handle("runPack"),
     )
     .command(
       "watch <staging>",
@@ -486,7 +155,7 @@ export async function main(args: string[]): Promise<number> {
             describe: "heartbeat JSON for monitoring (default <out>/.wopack/health.json)",
           })
           .options(PACKING_FLAGS),
-      handle(runWatch),
+      handle("runWatch"),
     )
     .command(
       "validate <target>",
@@ -496,7 +165,7 @@ export async function main(args: string[]): Promise<number> {
           .positional("target", { type: "string", demandOption: true, describe: "a staging folder or an archive (.zip)" })
           .option("metadata", { type: "string", describe: "metadata sidecar, as for pack (staging folders only)" })
           .option("allow-incomplete", { type: "boolean", default: false, describe: "as for pack" }),
-      handle(runValidate),
+      handle("runValidate"),
     )
     .command(
       "upload <out> [archives..]",
@@ -519,7 +188,7 @@ export async function main(args: string[]): Promise<number> {
           .option("on-archive", { type: "string", describe: "with --hooks: the command, as given to pack" })
           .option("on-archive-timeout", { type: "string", alias: "hook-timeout", describe: "with --hooks: as for pack" })
           .option("on-archive-retries", { type: "string", describe: "with --hooks: as for pack" }),
-      handle(runUpload),
+      handle("runUpload"),
     )
     .command(
       "status <out>",
@@ -536,7 +205,7 @@ export async function main(args: string[]): Promise<number> {
             type: "string",
             describe: "exit 1 when an archive has waited this long without being uploaded (e.g. 2h): for monitoring",
           }),
-      handle(runStatus),
+      handle("runStatus"),
     )
     .command(
       "review <targets..>",
@@ -548,7 +217,7 @@ export async function main(args: string[]): Promise<number> {
           demandOption: true,
           describe: "archives (.zip) or folders of archives",
         }),
-      handle(runReview),
+      handle("runReview"),
     )
     .command(
       "init [dir]",
@@ -558,23 +227,28 @@ export async function main(args: string[]): Promise<number> {
           .positional("dir", { type: "string", default: ".", describe: "folder to write it in" })
           .option("force", { type: "boolean", default: false, describe: "replace an existing config" })
           .option("dry-run", { type: "boolean", default: false, describe: "print the config it would write; write nothing" }),
-      handle(runInit),
+      handle("runInit"),
     )
     .fail((msg, err) => {
       if (err) throw err;
       throw usageError(msg);
     })
     .help()
+    .alias("h", "help")
+    .alias("v", "version")
+    .completion("completion", "print a bash/zsh completion script: wopack completion >> ~/.bashrc")
     .wrap(Math.min(110, process.stdout.columns || 100));
   try {
     await cli.parseAsync();
   } catch (err) {
-    if (err instanceof WopackError && err.code === "E_USAGE") {
-      process.stderr.write(`${await cli.getHelp()}\n\n`);
+    // a usage error is one line and its hint, not the whole help (the help is read for the flag names)
+    if (err instanceof WopackError && err.code === "E_USAGE" && err.hint === usageError("").hint) {
+      const flags = [...(await cli.getHelp()).matchAll(/--([a-z][a-z-]+)/g)].map((m) => m[1]!);
+      return report(usageError(err.message, usageHint(err.message, args, flags)), parsed);
     }
     return report(err, parsed);
   }
   return exitCode;
 }
 
-process.exitCode = await main(hideBin(process.argv));
+process.exitCode = await main(process.argv.slice(2));

@@ -4,6 +4,7 @@ import type { z } from "zod";
 import { isGone, WopackError } from "../core/errors.js";
 import { decodeUtf8, readRegularFile } from "../core/text.js";
 import { CONFIG_FILE_NAME } from "../spec/ignore.js";
+import { nearest } from "../spec/names.js";
 import { type Config, configSchema } from "./schema.js";
 
 export interface LoadedConfig {
@@ -12,9 +13,29 @@ export interface LoadedConfig {
   path: string | null;
 }
 
-/** "images.quality: Too big: expected number to be <=100" — one line per issue, every issue. */
+/**
+ * "images.quality: Too big: expected number to be <=100" — one line per issue, every issue; an unknown key
+ * gets the nearest known one ("did you mean").
+ */
 export function formatConfigIssues(issues: readonly z.core.$ZodIssue[]): string[] {
-  return issues.map((issue) => `${issue.path.length ? issue.path.join(".") : "(root)"}: ${issue.message}`);
+  return issues.map((issue) => {
+    let line = `${issue.path.length ? issue.path.join(".") : "(root)"}: ${issue.message}`;
+    if (issue.code === "unrecognized_keys") {
+      const known = keysAt(issue.path);
+      const near = issue.keys.map((k) => nearest(k, known)).filter((k): k is string => k !== undefined);
+      if (near.length) line += ` (did you mean ${near.map((k) => JSON.stringify(k)).join(", ")}?)`;
+    }
+    return line;
+  });
+}
+
+/** The keys the config schema knows at a path (through its defaults and optionals). */
+function keysAt(at: readonly PropertyKey[]): string[] {
+  type Node = { shape?: Record<string, Node>; def?: { innerType?: Node } } | undefined;
+  const unwrap = (n: Node): Node => (n && !n.shape && n.def?.innerType ? unwrap(n.def.innerType) : n);
+  let node = unwrap(configSchema as unknown as Node);
+  for (const key of at) node = unwrap(node?.shape?.[String(key)]);
+  return Object.keys(node?.shape ?? {});
 }
 
 export function parseConfig(raw: unknown, source = "config"): Config {

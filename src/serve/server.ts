@@ -56,15 +56,6 @@ export function healthOf(
   return { ok: true, reason: status.status };
 }
 
-/** `host:port`, `[v6]:port` or a port alone (then loopback). */
-export function parseListen(value: string): { host: string; port: number } | undefined {
-  const m = /^(?:(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):)?(\d{1,5})$/.exec(value.trim());
-  if (!m) return undefined;
-  const port = Number(m[3]);
-  if (port > 65_535) return undefined;
-  return { host: m[1] ?? m[2] ?? "127.0.0.1", port };
-}
-
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 
 export async function startStatusServer(o: StatusServerOptions): Promise<StatusServer> {

@@ -1,0 +1,45 @@
+// Exit codes, the options every command shares, and how an error is told: what main() needs before any
+// command's code is loaded.
+import { WopackError } from "../core/errors.js";
+import type { LogFormat, LogLevel } from "./log.js";
+
+export const EXIT = { ok: 0, refused: 1, usage: 2, io: 3, locked: 4, credentials: 5, interrupted: 130, bug: 70 } as const;
+
+export interface Common {
+  config?: string;
+  json: boolean;
+  dryRun: boolean;
+  concurrency?: number;
+  quiet: boolean;
+  verbose: boolean;
+  printConfig?: boolean;
+  logFormat?: LogFormat;
+  logLevel?: LogLevel;
+}
+
+export function report(err: unknown, argv: { json?: boolean; verbose?: boolean }): number {
+  if (err instanceof WopackError) {
+    const { committed } = err;
+    if (argv.json)
+      process.stdout.write(
+        JSON.stringify({ error: { code: err.code, message: err.message, hint: err.hint }, committed }, null, 2) + "\n",
+      );
+    process.stderr.write(`error ${err.code}: ${err.message}\n  hint: ${err.hint}\n`);
+    if (committed.length) {
+      process.stderr.write(
+        `committed before the failure, and kept (the next run does not pack these again):\n${committed
+          .map(
+            (c) =>
+              `  ${c.path}  (${c.workOrders.length} work order${c.workOrders.length === 1 ? "" : "s"}: ${c.workOrders.join(", ")})\n`,
+          )
+          .join("")}nothing else was committed\n`,
+      );
+    } else if (err.kind === "io") process.stderr.write("nothing was committed\n");
+    if (argv.verbose && err.cause) process.stderr.write(`${(err.cause as Error).stack ?? String(err.cause)}\n`);
+    return EXIT[err.kind];
+  }
+  process.stderr.write(
+    `wopack hit an internal error (a bug; please report it with this output):\n${(err as Error)?.stack ?? String(err)}\n`,
+  );
+  return EXIT.bug;
+}

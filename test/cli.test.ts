@@ -1,0 +1,91 @@
+// Issue 13, the command line: -h/-v everywhere, a usage error in one line with a hint ("did you mean" for
+// flags and config keys), completion, --print-config, and a timestamp on pack's summary.
+import { existsSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ROOT, wopack, workspace } from "./helpers.js";
+
+const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /;
+
+describe("the command line", () => {
+  it("-v and -h answer like --version and --help, for every command", async () => {
+    const { version } = JSON.parse(await readFile(path.join(ROOT, "package.json"), "utf8"));
+    for (const flag of ["-v", "--version"]) {
+      const run = await wopack([flag]);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(new RegExp(`^${version.replace(/\./g, "\\.")} \\(HEIC decoder: `));
+    }
+    for (const command of ["pack", "watch", "validate", "upload", "status", "review", "init"]) {
+      const run = await wopack([command, "-h"]);
+      expect(run.code, command).toBe(0);
+      expect(run.stdout).toContain(`wopack ${command}`);
+    }
+  });
+
+  it("a usage error is one line and a hint, not the whole help; an unknown flag gets the nearest one", async () => {
+    const ws = await workspace();
+    const typo = await wopack(["pack", ws.staging, "--out", ws.out, "--setle", "3s"]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toBe(
+      "error E_USAGE: Unknown argument: setle\n  hint: did you mean --settle? (wopack pack --help lists the options)\n",
+    );
+    expect(existsSync(ws.out)).toBe(false);
+    const watchTypo = await wopack(["watch", ws.staging, "--out", ws.out, "--helth-file", "x"]);
+    expect(watchTypo.stderr).toMatch(/did you mean --health-file\?/);
+    const missing = await wopack(["pack"]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.split("\n").filter(Boolean)).toHaveLength(2);
+    expect(missing.stderr).toMatch(/hint: see wopack pack --help/);
+  });
+
+  it("an unknown config key gets the nearest known one", async () => {
+    const ws = await workspace();
+    await writeFile(path.join(ws.dir, "wopack.config.json"), JSON.stringify({ imagse: {}, images: { qualty: 80 } }));
+    const run = await wopack(["pack", ws.staging, "--out", ws.out], { cwd: ws.dir });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('images: Unrecognized key: "qualty" (did you mean "quality"?)');
+    expect(run.stderr).toContain('(root): Unrecognized key: "imagse" (did you mean "images"?)');
+  });
+
+  it("completion prints a shell completion script", async () => {
+    const run = await wopack(["completion"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("###-begin-wopack-completions-###");
+  });
+
+  it("--print-config shows the file, the defaults and the flags merged, redacts a password, and runs nothing", async () => {
+    const ws = await workspace();
+    const file = path.join(ws.dir, "site.json");
+    await writeFile(
+      file,
+      JSON.stringify({ images: { quality: 80 }, upload: { url: "https://user:secret@api.example.com/v0.2" } }),
+    );
+    const run = await wopack([
+      "pack",
+      ws.staging,
+      "--out",
+      ws.out,
+      "--config",
+      file,
+      "--max-image-size",
+      "3MB",
+      "--print-config",
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const shown = JSON.parse(run.stdout);
+    expect(shown.configFile).toBe(file);
+    expect(shown.config.images).toMatchObject({ quality: 80, maxImageSize: 3_000_000, maxPixels: 100_000_000 });
+    expect(run.stdout).not.toContain("secret");
+    expect(shown.config.upload.url).toBe("https://user:REDACTED@api.example.com/v0.2");
+    expect(existsSync(ws.out)).toBe(false);
+  });
+
+  it("pack's summary starts with the time, so that a cron log tells nights apart", async () => {
+    const ws = await workspace();
+    const run = await wopack(["pack", ws.staging, "--out", ws.out]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(ISO);
+    expect(run.stdout).toMatch(/Z packed 0 work orders/);
+  });
+});
