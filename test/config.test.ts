@@ -131,6 +131,45 @@ describe("wopack init", () => {
     expect(await entries(withInit.out)).toEqual(await entries(plain.out));
   });
 
+  it("the JSON Schema describes every key (editors show it on hover) and constrains sizes, durations and task groups as zod does", async () => {
+    const schema = JSON.parse(await readFile(SCHEMA_PATH, "utf8"));
+    const undescribed: string[] = [];
+    const walk = (node: unknown, at: string) => {
+      if (!node || typeof node !== "object") return;
+      const o = node as Record<string, unknown>;
+      for (const [k, v] of Object.entries((o.properties as Record<string, { description?: string }>) ?? {})) {
+        if (!v.description) undescribed.push(`${at}.${k}`);
+        walk(v, `${at}.${k}`);
+      }
+      for (const [k, v] of Object.entries(o)) if (k !== "properties") walk(v, at);
+    };
+    walk(schema, "");
+    expect(undescribed).toEqual([]);
+    const ajv = new Ajv({ strict: false });
+    const check = ajv.compile(schema);
+    const cases: unknown[] = [
+      { images: { maxImageSize: "5MB" } },
+      { images: { maxImageSize: "2 gib" } },
+      { images: { maxImageSize: 10_000 } },
+      { images: { maxImageSize: 9_999 } },
+      { images: { maxImageSize: "5 apples" } },
+      { images: { maxImageSize: -1 } },
+      { archive: { maxSize: "100kb" } },
+      { watch: { settle: "30s" } },
+      { watch: { settle: "10 minutes" } },
+      { watch: { settle: "250ms" } },
+      { watch: { poll: "1h" } },
+      { upload: { maxElapsed: "2h" } },
+      { taskGroups: ["meter_reading", "cabinet-front"] },
+      { taskGroups: ["meter-1"] },
+      { taskGroups: ["Meter photo"] },
+      { taskGroups: ["-lead"] },
+      { aliases: { "Meter photos": "meter_reading" } },
+      { aliases: { x: "meter reading" } },
+    ];
+    for (const c of cases) expect(check(c), JSON.stringify(c)).toBe(issues(c).length === 0);
+  });
+
   it("never overwrites an existing config unless forced", async () => {
     const dir = await tempDir();
     await writeFile(path.join(dir, "wopack.config.json"), "{}");

@@ -1,37 +1,54 @@
 import { z } from "zod";
-import { isTaskGroupName } from "../spec/names.js";
+import { TASK_GROUP_PATTERN } from "../spec/names.js";
 import { coerceValue } from "../spec/values.js";
 import { parseDuration, parseSize } from "./units.js";
 
-/** A size in bytes ("5MB", "2GiB", 1048576), at least `min`. */
+/** A size as text: bytes, or a number and a unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB; any case). */
+const SIZE_TEXT = /^\s*\d+(\.\d+)?\s*(([kKmMgGtT][iI]?)?[bB])?\s*$/;
+/** A duration as text: a number and ms, s, m or h (a bare number is seconds). */
+const DURATION_TEXT = /^\s*\d+(\.\d+)?\s*([mM][sS]|[sSmMhH])?\s*$/;
+
+/**
+ * A size in bytes ("5MB", "2GiB", 1048576), at least `min`. The input's shape is in the schema too (the
+ * JSON Schema editors check against says the same as zod).
+ */
 const size = (min: number, why: string) =>
-  z.union([z.number(), z.string()]).transform((v, ctx) => {
-    const n = parseSize(v);
-    if (n === undefined) {
-      ctx.addIssue({ code: "custom", message: `"${v}" is not a size; write bytes or e.g. "5MB", "2GiB"` });
-      return z.NEVER;
-    }
-    if (n < min) {
-      ctx.addIssue({ code: "custom", message: `${n} bytes is too small: at least ${min} (${why})` });
-      return z.NEVER;
-    }
-    return n;
-  });
+  z
+    .union([
+      z
+        .number()
+        .int()
+        .min(min, { error: (i) => `${i.input} bytes is too small: at least ${min} (${why})` }),
+      z
+        .string()
+        .regex(SIZE_TEXT, { error: (i) => `${JSON.stringify(i.input)} is not a size; write bytes or e.g. "5MB", "2GiB"` }),
+    ])
+    .transform((v, ctx) => {
+      const n = parseSize(v)!;
+      if (n < min) {
+        ctx.addIssue({ code: "custom", message: `${n} bytes is too small: at least ${min} (${why})` });
+        return z.NEVER;
+      }
+      return n;
+    });
 
 /** A duration ("30s", "10m", "250ms"; a bare number is seconds), at least `minMs`. */
 const duration = (minMs = 0) =>
-  z.union([z.number(), z.string()]).transform((v, ctx) => {
-    const n = parseDuration(v);
-    if (n === undefined) {
-      ctx.addIssue({ code: "custom", message: `"${v}" is not a duration; write e.g. "30s", "10m", "250ms"` });
-      return z.NEVER;
-    }
-    if (n < minMs) {
-      ctx.addIssue({ code: "custom", message: `${v} is too short: at least ${minMs} ms` });
-      return z.NEVER;
-    }
-    return n;
-  });
+  z
+    .union([
+      z.number().min(0),
+      z
+        .string()
+        .regex(DURATION_TEXT, { error: (i) => `${JSON.stringify(i.input)} is not a duration; write e.g. "30s", "10m", "250ms"` }),
+    ])
+    .transform((v, ctx) => {
+      const n = parseDuration(v)!;
+      if (n < minMs) {
+        ctx.addIssue({ code: "custom", message: `${v} is too short: at least ${minMs} ms` });
+        return z.NEVER;
+      }
+      return n;
+    });
 
 /** A whole number from `min` up (a flag's text "12" counts; "10.5", "-1" and "abc" do not). */
 const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -58,9 +75,9 @@ const markerName = z
   .regex(/^[^/\\\0]+$/, "a file name, without / or \\")
   .refine((n) => n !== "." && n !== "..", "a file name, not . or ..");
 
-const taskGroupName = z.string().refine(isTaskGroupName, {
-  message: "a task group is letters, digits, _ and -, and must not end in -<digits> (that reads as an order suffix)",
-});
+const TASK_GROUP_MESSAGE =
+  "a task group is letters, digits, _ and -, and must not end in -<digits> (that reads as an order suffix)";
+const taskGroupName = z.string().regex(TASK_GROUP_PATTERN, TASK_GROUP_MESSAGE);
 
 const rootFilePattern = z.string().superRefine((source, ctx) => {
   let re: RegExp;
@@ -82,10 +99,13 @@ export const FIELD_SOURCES = ["workOrder", "exif:DateTimeOriginal", "count:photo
 
 const metadataField = z
   .strictObject({
-    type: z.enum(["text", "number", "boolean"]),
-    required: z.boolean().default(false),
-    default: z.union([z.string(), z.number(), z.boolean()]).optional(),
-    from: z.enum(FIELD_SOURCES).optional(),
+    type: z.enum(["text", "number", "boolean"]).describe("The value's type in metadata.json"),
+    required: z.boolean().default(false).describe("Refuse the work order without it (unless --allow-incomplete)"),
+    default: z.union([z.string(), z.number(), z.boolean()]).optional().describe("The value when no other is given"),
+    from: z
+      .enum(FIELD_SOURCES)
+      .optional()
+      .describe("Computed: the work-order id, the earliest photo's EXIF capture time, the number of photos, or the packing time"),
   })
   .superRefine((field, ctx) => {
     if (field.default !== undefined && coerceValue(field.default, field.type) === undefined) {
@@ -102,59 +122,108 @@ const metadataField = z
   });
 
 export const configSchema = z.strictObject({
-  $schema: z.string().optional(),
-  taskGroups: z.array(taskGroupName).optional(),
-  aliases: z.record(z.string(), taskGroupName).default({}),
-  defaultTaskGroup: taskGroupName.optional(),
-  rootFilePattern: rootFilePattern.optional(),
+  $schema: z
+    .string()
+    .optional()
+    .describe("The JSON Schema this file is checked against (wopack init writes it beside the config)"),
+  taskGroups: z
+    .array(taskGroupName)
+    .optional()
+    .describe(
+      "The task groups the platform knows; a photo of any other group refuses its work order (the nearest name is suggested)",
+    ),
+  aliases: z
+    .record(z.string(), taskGroupName)
+    .default({})
+    .describe('Human folder or file names mapped to task groups, e.g. {"Meter photos": "meter_reading"}'),
+  defaultTaskGroup: taskGroupName
+    .optional()
+    .describe('The task group of a loose photo whose name is no usable group (e.g. "IMG 0042.jpg")'),
+  rootFilePattern: rootFilePattern
+    .optional()
+    .describe(
+      "A regular expression with the named groups (?<workOrder>) and (?<taskGroup>) (and optionally (?<n>)) for photos at the staging root; default <id>__<group>[-N].<ext>",
+    ),
   metadata: z
     .strictObject({
-      fields: z.record(z.string().min(1), metadataField).default({}),
-      idColumn: z.string().min(1).default("work_order"),
-      omitWhenEmpty: z.boolean().default(false),
+      fields: z
+        .record(z.string().min(1), metadataField)
+        .default({})
+        .describe(
+          "The fields of each work order's metadata.json, typed; without any, metadata.json holds every value given as it is",
+        ),
+      idColumn: z.string().min(1).default("work_order").describe("The --metadata sidecar's column that holds the work-order id"),
+      omitWhenEmpty: z.boolean().default(false).describe("Leave metadata.json out of a work order when it would be {}"),
     })
-    .prefault({}),
+    .prefault({})
+    .describe("Each work order's metadata.json (SPEC §6)"),
   images: z
     .strictObject({
-      quality: wholeNumber(1, 100).default(90),
-      maxImageSize: IMAGE_SIZE.default(5_000_000),
-      maxDimension: wholeNumber(1).optional(),
-      maxPixels: wholeNumber(1).default(100_000_000),
-      stripGps: z.boolean().default(false),
-      /** pixels: every JPEG and PNG is decoded once (small) and damaged picture data refuses it; structure: headers and end markers only */
-      verify: z.enum(["pixels", "structure"]).default("pixels"),
+      quality: wholeNumber(1, 100).default(90).describe("JPEG quality (1-100) of converted images"),
+      maxImageSize: IMAGE_SIZE.default(5_000_000).describe(
+        'Images larger than this are re-encoded, then downscaled, until they fit (bytes, or e.g. "5MB"; the platform\'s limit is 5 MB)',
+      ),
+      maxDimension: wholeNumber(1).optional().describe("Images wider or taller than this many pixels are downscaled"),
+      maxPixels: wholeNumber(1).default(100_000_000).describe("Images above this many pixels are refused (decompression bombs)"),
+      stripGps: z.boolean().default(false).describe("Remove location data (EXIF GPS, XMP) from every packed image"),
+      verify: z
+        .enum(["pixels", "structure"])
+        .default("pixels")
+        .describe(
+          "pixels: every JPEG and PNG is decoded once (small) and damaged picture data refuses its work order; structure: headers and end markers only (faster)",
+        ),
     })
-    .prefault({}),
+    .prefault({})
+    .describe("How photos are checked and converted (SPEC §7)"),
   archive: z
     .strictObject({
       prefix: z
         .string()
         .regex(/^[A-Za-z0-9_-]{1,64}$/, "letters, digits, _ and - only (it becomes part of a file name)")
-        .default("batch"),
-      maxSize: ARCHIVE_SIZE.optional(),
-      maxWorkOrders: wholeNumber(1).optional(),
+        .default("batch")
+        .describe("Archives are named <prefix>-<UTC time>-<seq>.zip"),
+      maxSize: ARCHIVE_SIZE.optional().describe('Split archives at this size (bytes, or e.g. "2GiB")'),
+      maxWorkOrders: wholeNumber(1).optional().describe("At most this many work orders per archive"),
     })
-    .prefault({}),
+    .prefault({})
+    .describe("The archives written (SPEC §2, §8)"),
   upload: z
     .strictObject({
-      /** the site's API base, e.g. https://api.<site-id>.customers.deepomatic.com/v0.2 (env WOPACK_API_URL wins) */
-      url: apiUrl.optional(),
-      /** a file holding the API key (env WOPACK_API_KEY wins; systemd: $CREDENTIALS_DIRECTORY/wopack-api-key) */
-      keyFile: z.string().min(1).optional(),
-      maxElapsed: duration(1000).default(30 * 60_000),
-      retries: wholeNumber(0, 1000).default(20),
-      rate: size(1024, "a thinner line than this is no line").optional(),
-      uploadedTo: z.string().min(1).optional(),
+      url: apiUrl
+        .optional()
+        .describe(
+          "The site's API base, e.g. https://api.<site-id>.customers.deepomatic.com/v0.2 (the environment's WOPACK_API_URL wins)",
+        ),
+      keyFile: z
+        .string()
+        .min(1)
+        .optional()
+        .describe("A file holding the API key (WOPACK_API_KEY wins; under systemd: $CREDENTIALS_DIRECTORY/wopack-api-key)"),
+      maxElapsed: duration(1000)
+        .default(30 * 60_000)
+        .describe('Give up on one request after retrying for this long (e.g. "30m")'),
+      retries: wholeNumber(0, 1000).default(20).describe("Retries of one request in a row"),
+      rate: size(1024, "a thinner line than this is no line")
+        .optional()
+        .describe('At most this many bytes per second (e.g. "2MB")'),
+      uploadedTo: z.string().min(1).optional().describe("Move each archive and its report here once the platform has it"),
     })
-    .prefault({}),
+    .prefault({})
+    .describe("Sending archives to the platform's batch API (SPEC §12)"),
   watch: z
     .strictObject({
-      settle: duration().optional(),
-      readyMarker: markerName.optional(),
-      batchWindow: duration().optional(),
-      poll: z.union([z.boolean(), POLL]).optional(),
+      settle: duration()
+        .optional()
+        .describe('A work order is ready once nothing in it changed for this long (e.g. "30s"; watch\'s default 30s)'),
+      readyMarker: markerName.optional().describe('Or: a work order is ready once its folder holds this file (e.g. ".ready")'),
+      batchWindow: duration().optional().describe("Collect work orders that become ready within this long into one archive"),
+      poll: z
+        .union([z.boolean(), POLL])
+        .optional()
+        .describe('Scan with stat every interval instead of file events (network shares); true is every 1s, or e.g. "2s"'),
     })
-    .prefault({}),
+    .prefault({})
+    .describe("watch: when a work order is ready"),
 });
 
 export type Config = z.output<typeof configSchema>;

@@ -3,9 +3,14 @@ export function isWorkOrderId(id: string): boolean {
   return /^[A-Za-z0-9_-]{1,128}$/.test(id);
 }
 
-/** §5: letters, digits, _ (and -), never ending in -<digits>, which would read as an order suffix. */
+/**
+ * §5: letters, digits, _ (and -), never ending in -<digits>, which would read as an order suffix. One
+ * pattern, so that the config's JSON Schema says what the code checks.
+ */
+export const TASK_GROUP_PATTERN = /^(?![\s\S]*-[0-9]+$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,126}[A-Za-z0-9_])?$/;
+
 export function isTaskGroupName(name: string): boolean {
-  return /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,126}[A-Za-z0-9_])?$/.test(name) && !/-\d+$/.test(name);
+  return TASK_GROUP_PATTERN.test(name);
 }
 
 /** The largest order number: -N has at most 9 digits, in staging names and in archive entries alike. */
