@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
@@ -59,13 +59,60 @@ async function sampleStaging(dir: string) {
 }
 
 describe("deploy/: systemd units and the cron line", () => {
+  it("tmpfiles.d creates the folders the units use, owned by wopack, in a temp root", async (ctx) => {
+    if (spawnSync("systemd-tmpfiles", ["--version"]).status !== 0) ctx.skip();
+    const root = await tempDir("wopack-root-");
+    await put(root, "etc/passwd", "root:x:0:0::/root:/bin/sh\nwopack:x:990:990::/srv/wopack:/usr/sbin/nologin\n");
+    await put(root, "etc/group", "root:x:0:\nwopack:x:990:\n");
+    const run = spawnSync("systemd-tmpfiles", ["--create", `--root=${root}`, path.join(DEPLOY, "wopack.tmpfiles.conf")], {
+      encoding: "utf8",
+    });
+    expect(run.status, run.stderr).toBe(0);
+    // every folder a unit or the cron line names (ReadWritePaths, --out, --move-to, ..., the log) exists
+    const named = new Set<string>();
+    for (const f of await readdir(DEPLOY)) {
+      const text = await readFile(path.join(DEPLOY, f), "utf8");
+      for (const m of text.matchAll(/(\/srv\/wopack(?:\/[a-z]+)?|\/var\/log\/wopack)(?=[\s/]|$)/g)) named.add(m[1]!);
+    }
+    for (const dir of named) {
+      const s = await stat(path.join(root, dir)).catch(() => undefined);
+      expect(s?.isDirectory(), dir).toBe(true);
+      expect(s!.uid, dir).toBe(990);
+    }
+    expect((await stat(path.join(root, "srv/wopack/staging"))).mode & 0o7777).toBe(0o2770);
+  });
+
+  it("the logrotate file for the cron log parses (logrotate -d)", async (ctx) => {
+    if (spawnSync("logrotate", ["--version"]).status !== 0) ctx.skip();
+    const dir = await tempDir();
+    const conf = (await readFile(path.join(DEPLOY, "wopack.logrotate"), "utf8"))
+      .replaceAll("/var/log/wopack", dir)
+      .replace(/su wopack wopack/, "su root root");
+    await put(dir, "wopack.logrotate", conf);
+    await put(dir, "pack.log", "a night\n");
+    const run = spawnSync("logrotate", ["-d", "-s", path.join(dir, "state"), path.join(dir, "wopack.logrotate")], {
+      encoding: "utf8",
+    });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/considering log .*pack\.log/);
+    expect(run.stderr).not.toMatch(/error/i);
+    expect(await readFile(path.join(DEPLOY, "wopack.cron"), "utf8")).toContain(">> /var/log/wopack/pack.log");
+  });
+
   it("the units parse (systemd-analyze verify) once pointed at a real binary", async (ctx) => {
     if (spawnSync("systemd-analyze", ["--version"]).status !== 0) ctx.skip();
     const dir = await tempDir();
-    for (const unit of ["wopack-watch.service", "wopack-watch-upload.service", "wopack-pack.service", "wopack-pack.timer"])
-      await localise(unit, dir);
+    const all = ["wopack-watch.service", "wopack-watch-upload.service", "wopack-pack.service", "wopack-pack.timer"];
+    for (const unit of [...all, "wopack-alert@.service"]) await localise(unit, dir);
+    // each names the alert unit on failure, which must parse too (as an instance)
+    for (const unit of all.filter((u) => u.endsWith(".service")))
+      expect(await readFile(path.join(dir, unit), "utf8")).toContain("OnFailure=wopack-alert@%n.service");
+    await writeFile(
+      path.join(dir, "wopack-alert@wopack-watch.service.service"),
+      await readFile(path.join(dir, "wopack-alert@.service")),
+    );
     for (const units of [
-      ["wopack-watch.service"],
+      ["wopack-watch.service", "wopack-alert@wopack-watch.service.service"],
       ["wopack-watch-upload.service"],
       ["wopack-pack.service", "wopack-pack.timer"],
     ]) {
