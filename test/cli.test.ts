@@ -20,7 +20,15 @@ describe("the command line", () => {
       const run = await wopack([command, "-h"]);
       expect(run.code, command).toBe(0);
       expect(run.stdout).toContain(`wopack ${command}`);
+      // examples and exit codes; the command's own options before the global ones
+      expect(run.stdout, command).toMatch(/Examples:\n {2}wopack /);
+      expect(run.stdout, command).toMatch(/Exit codes: 0 /);
+      const own = run.stdout.indexOf("\nOptions:");
+      if (own >= 0) expect(own, command).toBeLessThan(run.stdout.indexOf("Global options:"));
     }
+    // --dry-run is offered where it works, and init's is its own
+    expect((await wopack(["status", "-h"])).stdout).not.toContain("--dry-run");
+    expect((await wopack(["init", "-h"])).stdout).toContain("--dry-run");
   });
 
   it("a usage error is one line and a hint, not the whole help; an unknown flag gets the nearest one", async () => {

@@ -52,6 +52,8 @@ const PACKING_FLAGS = {
   "upload-retries": { type: "string", describe: "with --upload: retries of one request in a row (default 20)" },
 } as const;
 
+const PACKING_KEYS = Object.keys(PACKING_FLAGS);
+
 export async function main(args: string[]): Promise<number> {
   if (args.length === 1 && (args[0] === "--version" || args[0] === "-v")) {
     const { heicDecoderName } = await import("../convert/heicDecoder.js");
@@ -109,7 +111,17 @@ export async function main(args: string[]): Promise<number> {
           .option("move-to", { type: "string", describe: "move packed work orders here once committed" })
           .option("repack", { type: "boolean", default: false, describe: "pack work orders again even if the ledger has them" })
           .option("dry-run", { type: "boolean", default: false, describe: "plan and report what would be packed; write nothing" })
-          .options(PACKING_FLAGS),
+          .options(PACKING_FLAGS)
+          .group(["out", "settle", "ready-marker", "move-to", "repack", "dry-run", ...PACKING_KEYS], "Options:")
+          .example(
+            "wopack pack /srv/wopack/staging --out /srv/wopack/outbox --move-to /srv/wopack/processed",
+            "pack what is ready, then move it aside",
+          )
+          .example("wopack pack staging --out out --dry-run", "show the names each photo would get; write nothing")
+          .example("wopack pack staging --out out --settle 10m --upload", "leave folders still being copied; send each archive")
+          .epilog(
+            "Exit codes: 0 packed (or nothing to do), 1 some work orders refused or a hook, move or upload failed, 2 usage or config error (nothing written), 3 I/O failure (disk full: nothing half-written), 4 another run holds --out, 5 the platform refused the key, 130 interrupted, 70 a bug.",
+          ),
       handle("runPack"),
     )
     .command(
@@ -154,7 +166,34 @@ export async function main(args: string[]): Promise<number> {
             type: "string",
             describe: "heartbeat JSON for monitoring (default <out>/.wopack/health.json)",
           })
-          .options(PACKING_FLAGS),
+          .options(PACKING_FLAGS)
+          .group(
+            [
+              "out",
+              "settle",
+              "ready-marker",
+              "batch-window",
+              "poll",
+              "move-to",
+              "failed-to",
+              "dry-run",
+              "http",
+              "health-file",
+              ...PACKING_KEYS,
+            ],
+            "Options:",
+          )
+          .example(
+            "wopack watch /srv/wopack/staging --out /srv/wopack/outbox --settle 30s",
+            "pack each work order once it is still for 30 s",
+          )
+          .example(
+            "wopack watch staging --out out --ready-marker .ready --http 9464",
+            "pack folders holding .ready; status page on 127.0.0.1:9464",
+          )
+          .epilog(
+            "Exit codes: 0 stopped by SIGINT/SIGTERM, 130 stopped with an archive rolled back, 2 usage or config error, 3 I/O failure at start (e.g. --http port taken), 4 another run holds --out, 5 the platform refused the key.",
+          ),
       handle("runWatch"),
     )
     .command(
@@ -164,7 +203,11 @@ export async function main(args: string[]): Promise<number> {
         y
           .positional("target", { type: "string", demandOption: true, describe: "a staging folder or an archive (.zip)" })
           .option("metadata", { type: "string", describe: "metadata sidecar, as for pack (staging folders only)" })
-          .option("allow-incomplete", { type: "boolean", default: false, describe: "as for pack" }),
+          .option("allow-incomplete", { type: "boolean", default: false, describe: "as for pack" })
+          .group(["metadata", "allow-incomplete"], "Options:")
+          .example("wopack validate staging", "every problem pack would refuse, without writing anything")
+          .example("wopack validate batch-20261202T020000Z-1.zip", "check any archive against the format and the config")
+          .epilog("Exit codes: 0 valid, 1 problems found (each listed), 2 usage or config error."),
       handle("runValidate"),
     )
     .command(
@@ -187,7 +230,19 @@ export async function main(args: string[]): Promise<number> {
           })
           .option("on-archive", { type: "string", describe: "with --hooks: the command, as given to pack" })
           .option("on-archive-timeout", { type: "string", alias: "hook-timeout", describe: "with --hooks: as for pack" })
-          .option("on-archive-retries", { type: "string", describe: "with --hooks: as for pack" }),
+          .option("on-archive-retries", { type: "string", describe: "with --hooks: as for pack" })
+          .group(
+            ["uploaded-to", "upload-rate", "upload-retries", "hooks", "on-archive", "on-archive-timeout", "on-archive-retries"],
+            "Options:",
+          )
+          .example(
+            "wopack upload /srv/wopack/outbox",
+            "send every committed archive not sent yet, oldest first (key: WOPACK_API_KEY)",
+          )
+          .example('wopack upload out --hooks --on-archive "./notify.sh"', "run a failed --on-archive command again")
+          .epilog(
+            "Exit codes: 0 all sent (or nothing to send), 1 some failed (retried next run), 2 usage error, 3 I/O failure, 5 the platform refused the key, 130 interrupted.",
+          ),
       handle("runUpload"),
     )
     .command(
@@ -204,19 +259,29 @@ export async function main(args: string[]): Promise<number> {
           .option("max-age", {
             type: "string",
             describe: "exit 1 when an archive has waited this long without being uploaded (e.g. 2h): for monitoring",
-          }),
+          })
+          .group(["refresh", "max-age"], "Options:")
+          .example("wopack status /srv/wopack/outbox", "where each archive stands")
+          .example("wopack status out --max-age 2h --json", "for monitoring: exit 1 when one waits longer than 2 h")
+          .epilog(
+            "Exit codes: 0 nothing failed or stuck, 1 an upload failed or an archive waited past --max-age, 2 usage error.",
+          ),
       handle("runStatus"),
     )
     .command(
       "review <targets..>",
       "(re)make the review page (<archive>.html) of archives: any zip, or every zip in a folder",
       (y) =>
-        y.positional("targets", {
-          type: "string",
-          array: true,
-          demandOption: true,
-          describe: "archives (.zip) or folders of archives",
-        }),
+        y
+          .positional("targets", {
+            type: "string",
+            array: true,
+            demandOption: true,
+            describe: "archives (.zip) or folders of archives",
+          })
+          .example("wopack review /srv/wopack/outbox", "make the review page of every archive in the folder again")
+          .example("wopack review theirs.zip", "a review page for any zip, from the zip alone")
+          .epilog("Exit codes: 0 every page written, 1 an archive could not be reviewed (named), 2 usage error."),
       handle("runReview"),
     )
     .command(
@@ -226,13 +291,21 @@ export async function main(args: string[]): Promise<number> {
         y
           .positional("dir", { type: "string", default: ".", describe: "folder to write it in" })
           .option("force", { type: "boolean", default: false, describe: "replace an existing config" })
-          .option("dry-run", { type: "boolean", default: false, describe: "print the config it would write; write nothing" }),
+          .option("dry-run", { type: "boolean", default: false, describe: "print the config it would write; write nothing" })
+          .group(["force", "dry-run"], "Options:")
+          .example("wopack init /srv/wopack", "write wopack.config.json and its JSON Schema there")
+          .example("wopack init --dry-run", "print the starter config")
+          .epilog("Exit codes: 0 written, 2 a config is already there (--force replaces it), 3 cannot write."),
       handle("runInit"),
     )
     .fail((msg, err) => {
       if (err) throw err;
       throw usageError(msg);
     })
+    .group(
+      ["config", "json", "concurrency", "quiet", "verbose", "print-config", "log-format", "log-level", "help", "version"],
+      "Global options:",
+    )
     .help()
     .alias("h", "help")
     .alias("v", "version")
