@@ -1,7 +1,8 @@
 // Issue 13, the command line: -h/-v everywhere, a usage error in one line with a hint ("did you mean" for
 // flags and config keys), completion, --print-config, and a timestamp on pack's summary.
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT, wopack, workspace } from "./helpers.js";
@@ -95,5 +96,32 @@ describe("the command line", () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(ISO);
     expect(run.stdout).toMatch(/Z packed 0 work orders/);
+  });
+
+  it("doctor says what runs and what is wrong, each with its fix, and exits 1 on a problem", async (ctx) => {
+    const ws = await workspace();
+    const fine = await wopack(["doctor", "--staging", ws.staging, "--out", ws.dir, "--json"]);
+    expect(fine.code, fine.stdout).toBe(0);
+    const checks = JSON.parse(fine.stdout).checks as { what: string; status: string; detail: string; fix?: string }[];
+    expect(checks.find((c) => c.what === "HEIC decoder")?.detail).toMatch(/libheif/);
+    expect(checks.find((c) => c.what === "sharp / libvips")?.detail).toMatch(/libvips \d+\.\d+/);
+    expect(checks.find((c) => c.what === "output folder")?.detail).toMatch(/writable, on \w+/);
+    const wasm = await wopack(["doctor"], { env: { WOPACK_HEIC_DECODER: "wasm" } });
+    expect(wasm.code).toBe(0); // slower, not wrong
+    expect(wasm.stdout).toMatch(/warn {2}HEIC decoder: .*wasm[\s\S]*fix: unset WOPACK_HEIC_DECODER/);
+    const missing = await wopack(["doctor", "--staging", path.join(ws.dir, "share")]);
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toMatch(/ERROR staging folder: .*ENOENT\n {6}fix: create it, or mount its share/);
+    // a read-only output folder (a read-only mount: root can write anywhere else)
+    const ro = path.join(ws.dir, "ro");
+    await mkdir(ro);
+    if (spawnSync("mount", ["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", ro]).status !== 0) return ctx.skip();
+    try {
+      const readOnly = await wopack(["doctor", "--out", ro]);
+      expect(readOnly.code).toBe(1);
+      expect(readOnly.stdout).toMatch(/ERROR output folder: .*cannot write \(EROFS\)/);
+    } finally {
+      spawnSync("umount", [ro]);
+    }
   });
 });

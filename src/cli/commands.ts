@@ -12,7 +12,15 @@ import { status } from "../run/status.js";
 import { upload } from "../run/upload.js";
 import { parseListen } from "../serve/listen.js";
 import { type Common, EXIT } from "./exit.js";
-import { formatHooks, formatPackResult, formatReview, formatStatus, formatUploads, formatValidation } from "./format.js";
+import {
+  formatDoctor,
+  formatHooks,
+  formatPackResult,
+  formatReview,
+  formatStatus,
+  formatUploads,
+  formatValidation,
+} from "./format.js";
 import { type CliLog, createLog, type LogOptions } from "./log.js";
 import { progressBar, uploadBar } from "./progress.js";
 
@@ -356,4 +364,12 @@ export async function runInit(argv: Common & Record<string, unknown>): Promise<n
       `wrote ${file} (it changes nothing until edited)\nand its JSON Schema, ${schema}\nedit it, then run: wopack pack <staging> --out <dir>\n`,
     );
   return EXIT.ok;
+}
+
+export async function runDoctor(argv: Argv): Promise<number> {
+  const { doctor } = await import("../run/doctor.js");
+  const checks = await doctor({ staging: argv.staging as string | undefined, out: argv.out as string | undefined });
+  if (argv.json) process.stdout.write(JSON.stringify({ checks }, null, 2) + "\n");
+  else process.stdout.write(formatDoctor(checks) + "\n");
+  return checks.some((c) => c.status === "error") ? EXIT.refused : EXIT.ok;
 }

@@ -1,5 +1,6 @@
 import type { Problem } from "../core/errors.js";
 import type { HookRun, PackResult } from "../core/types.js";
+import type { DoctorCheck } from "../run/doctor.js";
 import type { ReviewResult } from "../run/review.js";
 import type { ArchiveStatus } from "../run/status.js";
 import type { UploadOutcome } from "../run/upload.js";
@@ -121,5 +122,17 @@ export function formatReview(r: ReviewResult): string {
   const lines = r.written.map((w) => `${w.page}  (${workOrders(w.workOrders)}, ${w.photos} photo${w.photos === 1 ? "" : "s"})`);
   for (const p of r.problems) lines.push(...problemLines(p, ""));
   if (!r.written.length && !r.problems.length) lines.push("no archives (.zip) found: nothing to review");
+  return lines.join("\n");
+}
+
+/** `wopack doctor`: one line per check, the fix under each problem, then the verdict. */
+export function formatDoctor(checks: DoctorCheck[]): string {
+  const lines: string[] = [];
+  for (const c of checks) {
+    lines.push(`${c.status === "ok" ? "ok   " : c.status === "warn" ? "warn " : "ERROR"} ${c.what}: ${c.detail}`);
+    if (c.fix) lines.push(`      fix: ${c.fix}`);
+  }
+  const errors = checks.filter((c) => c.status === "error").length;
+  lines.push(errors ? `${errors} problem${errors === 1 ? "" : "s"} to fix` : "nothing wrong");
   return lines.join("\n");
 }

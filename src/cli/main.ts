@@ -4,7 +4,7 @@ import { nearest } from "../spec/names.js";
 import type { Argv } from "./commands.js";
 import { type Common, EXIT, report } from "./exit.js";
 
-const COMMANDS = ["pack", "watch", "validate", "upload", "status", "review", "init", "completion"];
+const COMMANDS = ["pack", "watch", "validate", "upload", "status", "review", "init", "doctor", "completion"];
 
 /** The hint of a usage error: the nearest known flag for an unknown one, and where the command's help is. */
 function usageHint(message: string, args: readonly string[], known: readonly string[]): string {
@@ -15,7 +15,7 @@ function usageHint(message: string, args: readonly string[], known: readonly str
   return near ? `did you mean --${near}? (${help} lists the options)` : `see ${help}`;
 }
 
-type Command = "runPack" | "runWatch" | "runValidate" | "runUpload" | "runStatus" | "runReview" | "runInit";
+type Command = "runPack" | "runWatch" | "runValidate" | "runUpload" | "runStatus" | "runReview" | "runInit" | "runDoctor";
 
 /** The flags pack and watch share: archive splitting, image settings, metadata, the hook. */
 const PACKING_FLAGS = {
@@ -283,6 +283,21 @@ export async function main(args: string[]): Promise<number> {
           .example("wopack review theirs.zip", "a review page for any zip, from the zip alone")
           .epilog("Exit codes: 0 every page written, 1 an archive could not be reviewed (named), 2 usage error."),
       handle("runReview"),
+    )
+    .command(
+      "doctor",
+      "say what this installation runs with (HEIC decoder, libvips, threads, folders) and what is wrong, with the fix",
+      (y) =>
+        y
+          .option("staging", { type: "string", describe: "also check this staging folder: there, readable, which file system" })
+          .option("out", { type: "string", describe: "also check this output folder: there, writable, which file system" })
+          .group(["staging", "out"], "Options:")
+          .example("wopack doctor", "the decoders and versions")
+          .example("wopack doctor --staging /srv/wopack/staging --out /srv/wopack/outbox", "and the folders a service uses")
+          .epilog(
+            "Exit codes: 0 nothing wrong (warnings may be listed), 1 something is wrong (each with its fix), 2 usage error.",
+          ),
+      handle("runDoctor"),
     )
     .command(
       "init [dir]",

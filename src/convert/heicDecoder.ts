@@ -124,3 +124,19 @@ export function createHeicDecoder(concurrency: number, guardDir?: string, choice
 export function heicDecoderName(): string {
   return createHeicDecoder(1, undefined, process.env.WOPACK_HEIC_DECODER === "wasm" ? "wasm" : undefined).name;
 }
+
+/** Which decoder is in use and, when it is the wasm one, why (`wopack doctor`). */
+export function heicDecoderStatus(): { name: string; native: boolean; why?: string } {
+  if (process.env.WOPACK_HEIC_DECODER === "wasm")
+    return { name: heicDecoderName(), native: false, why: "WOPACK_HEIC_DECODER=wasm" };
+  const native = loadNative();
+  if (!(native instanceof Error)) return { name: `native libheif ${native.version()}`, native: true };
+  const missing = /Cannot find module|no such file/i.test(native.message);
+  return {
+    name: heicDecoderName(),
+    native: false,
+    why: missing
+      ? "the native binding was not built (libheif's headers were missing at install)"
+      : `the binding did not load: ${native.message}`,
+  };
+}
