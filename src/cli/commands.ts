@@ -16,6 +16,7 @@ import {
   formatDoctor,
   formatHooks,
   formatPackResult,
+  formatPrune,
   formatReview,
   formatStatus,
   formatUploads,
@@ -372,4 +373,25 @@ export async function runDoctor(argv: Argv): Promise<number> {
   if (argv.json) process.stdout.write(JSON.stringify({ checks }, null, 2) + "\n");
   else process.stdout.write(formatDoctor(checks) + "\n");
   return checks.some((c) => c.status === "error") ? EXIT.refused : EXIT.ok;
+}
+
+export async function runPrune(argv: Argv): Promise<number> {
+  const olderThanMs = parseAge(String(argv.olderThan));
+  if (olderThanMs === undefined) usage("--older-than", argv.olderThan, "an age, e.g. 30d, 12h or 90m");
+  const { prune } = await import("../run/prune.js");
+  const result = await prune({
+    out: String(argv.out),
+    olderThanMs,
+    processed: argv.processed as string | undefined,
+    delete: Boolean(argv.delete),
+    logger: logFor(argv).logger,
+  });
+  process.stdout.write((argv.json ? JSON.stringify(result, null, 2) : formatPrune(result)) + "\n");
+  return EXIT.ok;
+}
+
+/** An age: a duration, or days ("30d"). */
+function parseAge(value: string): number | undefined {
+  const days = /^\s*(\d+(?:\.\d+)?)\s*d\s*$/i.exec(value);
+  return days ? Math.round(Number(days[1]) * 86_400_000) : parseDuration(value);
 }

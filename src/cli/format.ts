@@ -1,6 +1,7 @@
 import type { Problem } from "../core/errors.js";
 import type { HookRun, PackResult } from "../core/types.js";
 import type { DoctorCheck } from "../run/doctor.js";
+import type { PruneResult } from "../run/prune.js";
 import type { ReviewResult } from "../run/review.js";
 import type { ArchiveStatus } from "../run/status.js";
 import type { UploadOutcome } from "../run/upload.js";
@@ -134,5 +135,19 @@ export function formatDoctor(checks: DoctorCheck[]): string {
   }
   const errors = checks.filter((c) => c.status === "error").length;
   lines.push(errors ? `${errors} problem${errors === 1 ? "" : "s"} to fix` : "nothing wrong");
+  return lines.join("\n");
+}
+
+/** `wopack prune`: what went (or would go), what was kept though old, and the space. */
+export function formatPrune(r: PruneResult): string {
+  const lines = r.pruned.map(
+    (p) => `${r.dryRun ? "would delete" : "deleted"}  ${p.path}  (${mb(p.bytes)}, committed ${p.committedAt})`,
+  );
+  for (const k of r.kept) lines.push(`kept  ${k.path}  (${k.reason})`);
+  lines.push(
+    r.pruned.length
+      ? `${r.dryRun ? "dry run: would free" : "freed"} ${mb(r.bytes)} (${r.pruned.length} item${r.pruned.length === 1 ? "" : "s"})${r.dryRun ? "; add --delete to delete" : ""}`
+      : "nothing older than the cut-off to prune",
+  );
   return lines.join("\n");
 }

@@ -4,7 +4,7 @@ import { nearest } from "../spec/names.js";
 import type { Argv } from "./commands.js";
 import { type Common, EXIT, report } from "./exit.js";
 
-const COMMANDS = ["pack", "watch", "validate", "upload", "status", "review", "init", "doctor", "completion"];
+const COMMANDS = ["pack", "watch", "validate", "upload", "status", "review", "prune", "init", "doctor", "completion"];
 
 /** The hint of a usage error: the nearest known flag for an unknown one, and where the command's help is. */
 function usageHint(message: string, args: readonly string[], known: readonly string[]): string {
@@ -15,7 +15,16 @@ function usageHint(message: string, args: readonly string[], known: readonly str
   return near ? `did you mean --${near}? (${help} lists the options)` : `see ${help}`;
 }
 
-type Command = "runPack" | "runWatch" | "runValidate" | "runUpload" | "runStatus" | "runReview" | "runInit" | "runDoctor";
+type Command =
+  | "runPack"
+  | "runWatch"
+  | "runValidate"
+  | "runUpload"
+  | "runStatus"
+  | "runReview"
+  | "runInit"
+  | "runDoctor"
+  | "runPrune";
 
 /** The flags pack and watch share: archive splitting, image settings, metadata, the hook. */
 const PACKING_FLAGS = {
@@ -283,6 +292,25 @@ export async function main(args: string[]): Promise<number> {
           .example("wopack review theirs.zip", "a review page for any zip, from the zip alone")
           .epilog("Exit codes: 0 every page written, 1 an archive could not be reviewed (named), 2 usage error."),
       handle("runReview"),
+    )
+    .command(
+      "prune <out>",
+      "say (or, with --delete, delete) the committed archives and processed work orders older than --older-than",
+      (y) =>
+        y
+          .positional("out", { type: "string", demandOption: true, describe: "the folder pack writes archives to" })
+          .option("older-than", {
+            type: "string",
+            demandOption: true,
+            describe: "keep what was committed more recently (e.g. 30d, 12h)",
+          })
+          .option("processed", { type: "string", describe: "also the work orders moved there (--move-to) once committed" })
+          .option("delete", { type: "boolean", default: false, describe: "delete; without it nothing is touched" })
+          .group(["older-than", "processed", "delete"], "Options:")
+          .example("wopack prune /srv/wopack/outbox --older-than 30d --processed /srv/wopack/processed", "what would go")
+          .example("wopack prune /srv/wopack/outbox --older-than 30d --processed /srv/wopack/processed --delete", "and delete it")
+          .epilog("Exit codes: 0 done (or nothing to prune), 2 usage error, 3 I/O failure, 4 another run holds <out>."),
+      handle("runPrune"),
     )
     .command(
       "doctor",
