@@ -11,3 +11,7 @@ const schema = z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any
 schema.title = "wopack configuration (wopack.config.json)";
 mkdirSync(path.join(root, "schema"), { recursive: true });
 writeFileSync(path.join(root, "schema", "wopack.config.schema.json"), JSON.stringify(schema, null, 2) + "\n");
+
+// and the JSON Schemas of what the commands print with --json (src/cli/output.ts)
+const { outputSchemas } = await import("./build-output-schemas.mjs");
+for (const [file, text] of Object.entries(outputSchemas())) writeFileSync(path.join(root, "schema", file), text);

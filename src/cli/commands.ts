@@ -6,7 +6,7 @@ import { loadConfig } from "../config/load.js";
 import { type Config, type Flags, flagsSchema } from "../config/schema.js";
 import { parseDuration } from "../config/units.js";
 import { interruptedError, usageError, WopackError } from "../core/errors.js";
-import type { HookRun } from "../core/types.js";
+import type { HookRun, PackResult } from "../core/types.js";
 import { rerunHooks } from "../run/hooks.js";
 import { status } from "../run/status.js";
 import { upload } from "../run/upload.js";
@@ -23,9 +23,14 @@ import {
   formatValidation,
 } from "./format.js";
 import { type CliLog, createLog, type LogOptions } from "./log.js";
+import { type PackOutput, SCHEMA_VERSION, type ValidateOutput } from "./output.js";
 import { progressBar, uploadBar } from "./progress.js";
 
 export type Argv = Common & Record<string, unknown>;
+
+function packOutput(result: PackResult): PackOutput {
+  return { schemaVersion: SCHEMA_VERSION, ...result };
+}
 
 /**
  * The command's log: --log-format (default json with --json, else text) and --log-level (default info;
@@ -166,7 +171,7 @@ export async function runPack(argv: Common & Record<string, unknown>): Promise<n
       result.moveFailures.length ||
       result.hooks.some((h) => !h.ok) ||
       result.uploads?.some((u) => u.result === "failed");
-    if (argv.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
+    if (argv.json) process.stdout.write(JSON.stringify(packOutput(result), null, 2) + "\n");
     // (the summary starts with the time, so that a cron log tells nights apart)
     else if (!argv.quiet || attention)
       process.stdout.write(`${new Date().toISOString()} ${formatPackResult(result, argv.verbose)}\n`);
@@ -247,7 +252,8 @@ export async function runValidate(argv: Common & Record<string, unknown>): Promi
     allowIncomplete: Boolean(argv.allowIncomplete),
     ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
   });
-  process.stdout.write((argv.json ? JSON.stringify(result, null, 2) : formatValidation(result)) + "\n");
+  const output: ValidateOutput = { schemaVersion: SCHEMA_VERSION, ...result };
+  process.stdout.write((argv.json ? JSON.stringify(output, null, 2) : formatValidation(result)) + "\n");
   return result.problems.length ? EXIT.refused : EXIT.ok;
 }
 

@@ -4,6 +4,7 @@
 import pino from "pino";
 import type { Logger, WatchEvent } from "../core/types.js";
 import { VERSION } from "../core/version.js";
+import { SCHEMA_VERSION } from "./output.js";
 
 export type LogFormat = "text" | "json";
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -35,7 +36,7 @@ export function createLog(o: LogOptions): CliLog {
   const log = pino(
     {
       level: o.level,
-      base: { pid: process.pid, version: VERSION },
+      base: { schemaVersion: SCHEMA_VERSION, pid: process.pid, version: VERSION },
       messageKey: "message",
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },

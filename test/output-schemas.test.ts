@@ -1,0 +1,87 @@
+// Issue 13: the --json output is documented by JSON Schemas shipped in schema/ (built from the types in
+// src/cli/output.ts), each with a schemaVersion; real output of pack, validate and the log validates.
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { Ajv } from "ajv";
+import sharp from "sharp";
+import { describe, expect, it } from "vitest";
+import { archivesIn, put, ROOT, wopack, workspace } from "./helpers.js";
+import { Watcher } from "./watcher.js";
+
+const load = async (file: string) => JSON.parse(await readFile(path.join(ROOT, "schema", file), "utf8"));
+
+async function validator(file: string) {
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  const check = ajv.compile(await load(file));
+  return (value: unknown) => {
+    const ok = check(value);
+    return ok ? "valid" : JSON.stringify(check.errors?.slice(0, 3));
+  };
+}
+
+const jpeg = () =>
+  sharp({ create: { width: 64, height: 48, channels: 3, background: "#357" } })
+    .jpeg()
+    .toBuffer();
+
+describe("the --json output and its JSON Schemas", () => {
+  it("pack --json (and --dry-run) validates against schema/pack-output.schema.json, with schemaVersion 1", async () => {
+    const ws = await workspace();
+    await put(ws.staging, "WO_1/meter/a.jpg", jpeg());
+    await put(
+      ws.staging,
+      "WO_1/meter/b.webp",
+      sharp({ create: { width: 64, height: 48, channels: 3, background: "#753" } })
+        .webp()
+        .toBuffer(),
+    );
+    await put(ws.staging, "WO_bad/meter/a.jpg", "not a photo");
+    await put(ws.staging, "stray.txt", "x");
+    const check = await validator("pack-output.schema.json");
+    const dry = JSON.parse((await wopack(["pack", ws.staging, "--out", ws.out, "--dry-run", "--json"])).stdout);
+    expect(dry.schemaVersion).toBe(1);
+    expect(check(dry)).toBe("valid");
+    const run = await wopack(["pack", ws.staging, "--out", ws.out, "--json"]);
+    const result = JSON.parse(run.stdout);
+    expect(result).toMatchObject({ schemaVersion: 1, refused: [{ id: "WO_bad" }] });
+    expect(result.archives[0].workOrders[0].entries.length).toBe(2);
+    expect(check(result)).toBe("valid");
+    // the schema is not a blank cheque: a wrong field type fails it
+    expect(check({ ...result, archives: "none" })).not.toBe("valid");
+
+    // every log line of the same run validates against schema/log-line.schema.json
+    const line = await validator("log-line.schema.json");
+    const again = await wopack(["pack", ws.staging, "--out", `${ws.out}-2`, "--log-format", "json"]);
+    const lines = again.stderr
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    expect(lines.some((l) => l.event === "packed")).toBe(true);
+    for (const l of lines) expect(line(l), JSON.stringify(l)).toBe("valid");
+
+    // validate --json, of the staging folder and of the archive
+    const report = await validator("validate-output.schema.json");
+    for (const target of [ws.staging, (await archivesIn(ws.out))[0]!]) {
+      const v = JSON.parse((await wopack(["validate", target, "--json"])).stdout);
+      expect(v.schemaVersion).toBe(1);
+      expect(report(v)).toBe("valid");
+    }
+  });
+
+  it("watch --json lines validate against schema/log-line.schema.json", async () => {
+    const ws = await workspace();
+    await put(ws.staging, "WO_1/meter/a.jpg", jpeg());
+    await put(ws.staging, "notes.txt", "x");
+    const line = await validator("log-line.schema.json");
+    const watcher = new Watcher([ws.staging, "--out", ws.out, "--settle", "1s"]);
+    try {
+      await watcher.until("packed", (w) => w.packedIds().includes("WO_1"));
+    } finally {
+      await watcher.stop();
+    }
+    expect(watcher.events.map((e) => e.event)).toEqual(
+      expect.arrayContaining(["started", "warning", "ready", "packed", "stopped"]),
+    );
+    for (const e of watcher.events) expect(line(e), JSON.stringify(e)).toBe("valid");
+  });
+});
