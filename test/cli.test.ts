@@ -124,4 +124,17 @@ describe("the command line", () => {
       spawnSync("umount", [ro]);
     }
   });
+
+  it("takes flags from WOPACK_* variables (the command line wins), and ignores wopack's other variables", async () => {
+    const ws = await workspace();
+    const env = { WOPACK_OUT: ws.out, WOPACK_MAX_IMAGE_SIZE: "3MB", WOPACK_API_KEY: "not-a-flag", WOPACK_HEIC_DECODER: "wasm" };
+    const run = await wopack(["pack", ws.staging, "--print-config"], { env });
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout).config.images.maxImageSize).toBe(3_000_000);
+    const flagWins = await wopack(["pack", ws.staging, "--print-config", "--max-image-size", "4MB"], { env });
+    expect(JSON.parse(flagWins.stdout).config.images.maxImageSize).toBe(4_000_000);
+    const packed = await wopack(["pack", ws.staging], { env });
+    expect(packed.code, packed.stderr).toBe(0);
+    expect(existsSync(ws.out)).toBe(true); // --out came from WOPACK_OUT
+  });
 });

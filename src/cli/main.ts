@@ -15,6 +15,23 @@ function usageHint(message: string, args: readonly string[], known: readonly str
   return near ? `did you mean --${near}? (${help} lists the options)` : `see ${help}`;
 }
 
+/**
+ * yargs turns every WOPACK_* variable into an argument: those that name no flag of the command go (but
+ * not one also given on the command line, which strict parsing then refuses, as it should).
+ */
+function dropNonFlagEnv(argv: Record<string, unknown>, y: unknown, args: readonly string[]): void {
+  const known = new Set(Object.keys((y as { getOptions(): { key: Record<string, unknown> } }).getOptions().key));
+  for (const name of Object.keys(process.env)) {
+    if (!name.startsWith("WOPACK_")) continue;
+    const kebab = name.slice("WOPACK_".length).toLowerCase().replace(/_/g, "-");
+    const camel = kebab.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    if (known.has(kebab) || known.has(camel)) continue;
+    if (args.some((a) => a.split("=")[0] === `--${kebab}` || a.split("=")[0] === `--${camel}`)) continue;
+    delete argv[kebab];
+    delete argv[camel];
+  }
+}
+
 type Command =
   | "runPack"
   | "runWatch"
@@ -80,6 +97,14 @@ export async function main(args: string[]): Promise<number> {
   };
   const cli = yargs(args)
     .scriptName("wopack")
+    // flags from the environment: WOPACK_OUT=/srv/outbox is --out, WOPACK_SETTLE=10m --settle 10m (a flag
+    // on the command line wins); wopack's other variables (WOPACK_API_KEY, ...) are not flags
+    .env("WOPACK")
+    // (yargs passes its instance as a middleware's second argument; @types/yargs does not say so)
+    .middleware(
+      ((argv: Record<string, unknown>, y: unknown) => dropNonFlagEnv(argv, y, args)) as unknown as (argv: object) => void,
+      true,
+    )
     .version(VERSION)
     .strict()
     .recommendCommands()
