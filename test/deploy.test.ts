@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import sharp from "sharp";
@@ -80,6 +81,43 @@ describe("deploy/: systemd units and the cron line", () => {
       expect(s!.uid, dir).toBe(990);
     }
     expect((await stat(path.join(root, "srv/wopack/staging"))).mode & 0o7777).toBe(0o2770);
+  });
+
+  it("install.sh, the README's service steps as one script, sets up a temp root: folders, units, rotation, config", async (ctx) => {
+    if (spawnSync("systemd-tmpfiles", ["--version"]).status !== 0) ctx.skip();
+    const root = await tempDir("wopack-root-");
+    await put(root, "etc/passwd", "root:x:0:0::/root:/bin/sh\nwopack:x:990:990::/srv/wopack:/usr/sbin/nologin\n");
+    await put(root, "etc/group", "root:x:0:\nwopack:x:990:\n");
+    const install = () =>
+      spawnSync("sh", [path.join(DEPLOY, "install.sh")], {
+        encoding: "utf8",
+        env: { ...process.env, ROOT: root, WOPACK_BIN: BIN },
+      });
+    const first = install();
+    expect(first.status, first.stderr).toBe(0);
+    for (const dir of ["srv/wopack/staging", "srv/wopack/outbox", "srv/wopack/processed", "var/log/wopack"])
+      expect((await stat(path.join(root, dir))).uid, dir).toBe(990);
+    for (const unit of ["wopack-watch.service", "wopack-watch-upload.service", "wopack-pack.service"]) {
+      const text = await readFile(path.join(root, "etc/systemd/system", unit), "utf8");
+      expect(execStart(text)[0], unit).toBe(BIN);
+      expect(text).toContain("OnFailure=wopack-alert@%n.service");
+    }
+    expect(existsSync(path.join(root, "etc/systemd/system/wopack-alert@.service"))).toBe(true);
+    expect(existsSync(path.join(root, "etc/logrotate.d/wopack"))).toBe(true);
+    const config = path.join(root, "srv/wopack/wopack.config.json");
+    expect((await stat(config)).uid).toBe(990);
+    expect(existsSync(path.join(root, "srv/wopack/wopack.config.schema.json"))).toBe(true);
+    // the units run in /srv/wopack: wopack finds the config there
+    const run = spawnSync(BIN, ["pack", "staging", "--out", "outbox", "--verbose"], {
+      cwd: path.join(root, "srv/wopack"),
+      encoding: "utf8",
+    });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stderr).toContain(`config: ${config}`);
+    // run again: an edited config is kept
+    await writeFile(config, '{ "archive": { "prefix": "site7" } }');
+    expect(install().status).toBe(0);
+    expect(await readFile(config, "utf8")).toContain("site7");
   });
 
   it("the logrotate file for the cron log parses (logrotate -d)", async (ctx) => {

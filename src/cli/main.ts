@@ -22,7 +22,7 @@ function usageHint(message: string, args: readonly string[], known: readonly str
 function dropNonFlagEnv(argv: Record<string, unknown>, y: unknown, args: readonly string[]): void {
   const known = new Set(Object.keys((y as { getOptions(): { key: Record<string, unknown> } }).getOptions().key));
   for (const name of Object.keys(process.env)) {
-    if (!name.startsWith("WOPACK_")) continue;
+    if (!/^WOPACK(_|$)/.test(name)) continue; // (yargs reads WOPACK alone too, as an argument named "")
     const kebab = name.slice("WOPACK_".length).toLowerCase().replace(/_/g, "-");
     const camel = kebab.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
     if (known.has(kebab) || known.has(camel)) continue;
