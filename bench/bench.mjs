@@ -7,7 +7,7 @@
 //   BENCH_REPEAT=3    runs of each passthrough measure (alternating wopack and zip); the fastest counts
 //   BENCH_MANY=10000  photos in the memory / linearity run
 //   BENCH_UPLOAD=10   work orders of the passthrough corpus (10 photos each) in the archive the upload row sends
-//   BENCH_ONLY=passthrough,convert,many,upload   run only these parts
+//   BENCH_ONLY=passthrough,convert,many,upload,startup   run only these parts
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
@@ -22,7 +22,7 @@ const PHOTOS = Number(process.env.BENCH_PHOTOS ?? 300);
 const CONVERT = Number(process.env.BENCH_CONVERT ?? 40);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
 const MANY = Number(process.env.BENCH_MANY ?? 10_000);
-const ONLY = new Set((process.env.BENCH_ONLY ?? "passthrough,convert,many,upload").split(","));
+const ONLY = new Set((process.env.BENCH_ONLY ?? "passthrough,convert,many,upload,startup").split(","));
 const UPLOAD = Number(process.env.BENCH_UPLOAD ?? 10);
 const W = 4000;
 const H = 3000; // 12 MP
@@ -353,6 +353,29 @@ if (ONLY.has("many")) {
     target: "≈ 10 (linear)",
     unit: "s",
   });
+}
+
+// 5. start-up: the commands a person types most, against Node starting with nothing to do (fastest of 7)
+if (ONLY.has("startup")) {
+  const fastest = (cmd, args) => Math.min(...Array.from({ length: 7 }, () => measure(cmd, args).seconds));
+  const bare = fastest(process.execPath, ["-e", ""]);
+  const tiny = fresh("startup-staging");
+  mkdirSync(path.join(tiny, "WO_1", "meter"), { recursive: true });
+  execFileSync("cp", [filesUnder(jpegDir, ".jpg")[0], path.join(tiny, "WO_1", "meter", "a.jpg")]);
+  const out = fresh("startup-out");
+  for (const [what, args] of [
+    ["wopack --version", ["--version"]],
+    ["wopack --help", ["--help"]],
+    ["wopack pack, one photo (dry run)", ["pack", tiny, "--out", out, "--dry-run", "--quiet"]],
+  ]) {
+    row(
+      `start-up: ${what}`,
+      fastest(process.execPath, [bin, ...args]),
+      bare,
+      "node -e '' (Node alone)",
+      args[0] === "pack" ? "(information)" : "< 0.25 s",
+    );
+  }
 }
 
 // 4. upload: one archive to the test server (test/upload-server.ts, in a process of its own) through
