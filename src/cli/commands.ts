@@ -2,11 +2,11 @@
 // command runs, so that --help and --version answer without the image stack, zod or pino.
 import { splitCommand } from "../commit/hook.js";
 import { initConfig } from "../config/init.js";
-import { loadConfig } from "../config/load.js";
+import { type LoadedConfig, loadConfig } from "../config/load.js";
 import { type Config, type Flags, flagsSchema } from "../config/schema.js";
 import { parseDuration } from "../config/units.js";
 import { interruptedError, usageError, WopackError } from "../core/errors.js";
-import type { HookRun, PackResult } from "../core/types.js";
+import type { HookRun } from "../core/types.js";
 import { rerunHooks } from "../run/hooks.js";
 import { status } from "../run/status.js";
 import { upload } from "../run/upload.js";
@@ -28,10 +28,6 @@ import { progressBar, uploadBar } from "./progress.js";
 
 export type Argv = Common & Record<string, unknown>;
 
-function packOutput(result: PackResult): PackOutput {
-  return { schemaVersion: SCHEMA_VERSION, ...result };
-}
-
 /**
  * The command's log: --log-format (default json with --json, else text) and --log-level (default info;
  * --quiet warn, --verbose debug). Lines go to stderr unless told otherwise (watch: events on stdout).
@@ -46,25 +42,24 @@ function logFor(argv: Common, to: Partial<Pick<LogOptions, "out" | "errors" | "b
   });
 }
 
-/** The config file --config names, or the one found (./, then the staging folder); --verbose says which. */
-async function configFor(argv: Common, staging?: string): Promise<Config> {
-  const { config, path } = await loadConfig({
+/**
+ * The config file --config names, or the one found (./, then the staging folder), and which it was
+ * (null: none, the defaults); --verbose says which.
+ */
+async function configFor(argv: Common, staging?: string): Promise<LoadedConfig> {
+  const loaded = await loadConfig({
     ...(argv.config ? { configPath: argv.config } : {}),
     ...(staging ? { staging } : {}),
   });
-  configPath = path;
-  logFor(argv).logger.debug(path ? `config: ${path}` : "config: none found, the defaults apply");
-  return config;
+  logFor(argv).logger.debug(loaded.path ? `config: ${loaded.path}` : "config: none found, the defaults apply");
+  return loaded;
 }
-
-/** The file configFor loaded (null: none, the defaults), for --print-config. */
-let configPath: string | null = null;
 
 /**
  * --print-config: the effective config (the file's values, the defaults, the flags over them) as JSON,
  * and where it came from; nothing is run. A password in the upload URL is redacted.
  */
-function printConfig(config: Config): number {
+function printConfig(config: Config, configPath: string | null): number {
   const url = config.upload.url ? new URL(config.upload.url) : undefined;
   if (url?.password) url.password = "REDACTED";
   const shown = { ...config, upload: { ...config.upload, ...(url ? { url: url.toString() } : {}) } };
@@ -101,16 +96,22 @@ function onArchiveFlag(value: unknown): string[] | undefined {
 }
 
 /** What PACKING_FLAGS say, over the config: the options pack and watch pass to the pipeline alike. */
-function packingOptions(config: Config, flags: Flags, argv: Common & Record<string, unknown>) {
+function packingOptions(config: Config, flags: Flags, argv: Argv) {
   const images = { ...config.images };
   if (flags["max-image-size"] !== undefined) images.maxImageSize = flags["max-image-size"];
   if (flags["max-dimension"] !== undefined) images.maxDimension = flags["max-dimension"];
   if (flags["max-pixels"] !== undefined) images.maxPixels = flags["max-pixels"];
   if (argv.stripGps) images.stripGps = true;
-  return {
-    config: { ...config, images },
-    maxArchiveSize: flags["max-archive-size"] ?? config.archive.maxSize,
+  const archive = {
+    ...config.archive,
+    maxSize: flags["max-archive-size"] ?? config.archive.maxSize,
     maxWorkOrders: flags["max-work-orders"] ?? config.archive.maxWorkOrders,
+  };
+  return {
+    // (the effective config: what --print-config shows)
+    config: { ...config, images, archive },
+    maxArchiveSize: archive.maxSize,
+    maxWorkOrders: archive.maxWorkOrders,
     metadataFile: argv.metadata as string | undefined,
     allowIncomplete: Boolean(argv.allowIncomplete),
     onArchive: onArchiveFlag(argv.onArchive),
@@ -128,18 +129,17 @@ function packingOptions(config: Config, flags: Flags, argv: Common & Record<stri
   };
 }
 
-export async function runPack(argv: Common & Record<string, unknown>): Promise<number> {
+export async function runPack(argv: Argv): Promise<number> {
   const staging = String(argv.staging);
   const flags = checkedFlags(argv);
-  const config = await configFor(argv, staging);
+  const { config, path: configPath } = await configFor(argv, staging);
   const settle = flags.settle ?? config.watch.settle ?? 0;
   const packing = packingOptions(config, flags, argv);
   if (argv.printConfig)
-    return printConfig({
-      ...packing.config,
-      archive: { ...config.archive, maxSize: packing.maxArchiveSize, maxWorkOrders: packing.maxWorkOrders },
-      watch: { ...config.watch, settle, readyMarker: flags["ready-marker"] ?? config.watch.readyMarker },
-    });
+    return printConfig(
+      { ...packing.config, watch: { ...config.watch, settle, readyMarker: flags["ready-marker"] ?? config.watch.readyMarker } },
+      configPath,
+    );
   const showProgress = !argv.json && !argv.quiet && process.stdout.isTTY && process.stderr.isTTY;
   const bar = showProgress ? progressBar(process.stderr) : undefined;
   const log = logFor(argv, bar ? { beforeWrite: bar.clear } : {});
@@ -171,7 +171,8 @@ export async function runPack(argv: Common & Record<string, unknown>): Promise<n
       result.moveFailures.length ||
       result.hooks.some((h) => !h.ok) ||
       result.uploads?.some((u) => u.result === "failed");
-    if (argv.json) process.stdout.write(JSON.stringify(packOutput(result), null, 2) + "\n");
+    const output: PackOutput = { schemaVersion: SCHEMA_VERSION, ...result };
+    if (argv.json) process.stdout.write(JSON.stringify(output, null, 2) + "\n");
     // (the summary starts with the time, so that a cron log tells nights apart)
     else if (!argv.quiet || attention)
       process.stdout.write(`${new Date().toISOString()} ${formatPackResult(result, argv.verbose)}\n`);
@@ -182,10 +183,10 @@ export async function runPack(argv: Common & Record<string, unknown>): Promise<n
   }
 }
 
-export async function runWatch(argv: Common & Record<string, unknown>): Promise<number> {
+export async function runWatch(argv: Argv): Promise<number> {
   const staging = String(argv.staging);
   const flags = checkedFlags(argv);
-  const config = await configFor(argv, staging);
+  const { config, path: configPath } = await configFor(argv, staging);
   const readyMarker = flags["ready-marker"] ?? config.watch.readyMarker;
   // With a ready marker the marker says "done": no settle time unless asked for.
   const settleMs = flags.settle ?? config.watch.settle ?? (readyMarker ? 0 : 30_000);
@@ -194,11 +195,10 @@ export async function runWatch(argv: Common & Record<string, unknown>): Promise<
   const pollMs = flags.poll === undefined ? configPoll : flags.poll === "" ? 1000 : flags.poll;
   const packing = packingOptions(config, flags, argv);
   if (argv.printConfig)
-    return printConfig({
-      ...packing.config,
-      archive: { ...config.archive, maxSize: packing.maxArchiveSize, maxWorkOrders: packing.maxWorkOrders },
-      watch: { settle: settleMs, readyMarker, batchWindow: batchWindowMs, poll: pollMs ?? false },
-    });
+    return printConfig(
+      { ...packing.config, watch: { settle: settleMs, readyMarker, batchWindow: batchWindowMs, poll: pollMs ?? false } },
+      configPath,
+    );
   // watch's events are its log: on stdout, errors on stderr
   const log = logFor(argv, { out: process.stdout });
   const write = log.event;
@@ -240,11 +240,11 @@ function httpFlag(value: unknown): { host: string; port: number } | undefined {
   );
 }
 
-export async function runValidate(argv: Common & Record<string, unknown>): Promise<number> {
+export async function runValidate(argv: Argv): Promise<number> {
   const target = String(argv.target);
   const flags = checkedFlags(argv);
-  const config = await configFor(argv, target);
-  if (argv.printConfig) return printConfig(config);
+  const { config, path: configPath } = await configFor(argv, target);
+  if (argv.printConfig) return printConfig(config, configPath);
   const { validate } = await import("../run/validate.js");
   const result = await validate(target, {
     config,
@@ -282,11 +282,11 @@ function signalController(
   };
 }
 
-export async function runUpload(argv: Common & Record<string, unknown>): Promise<number> {
+export async function runUpload(argv: Argv): Promise<number> {
   const out = String(argv.out);
   const flags = checkedFlags(argv);
-  const config = await configFor(argv);
-  if (argv.printConfig) return printConfig(config);
+  const { config, path: configPath } = await configFor(argv);
+  if (argv.printConfig) return printConfig(config, configPath);
   const bar = !argv.json && !argv.quiet && process.stderr.isTTY ? uploadBar(process.stderr) : undefined;
   const { logger } = logFor(argv, bar ? { beforeWrite: bar.clear } : {});
   const { controller, dispose } = signalController(() => logger.warn("interrupted: the upload stops; the next run resumes it"));
@@ -335,11 +335,11 @@ export async function runUpload(argv: Common & Record<string, unknown>): Promise
   }
 }
 
-export async function runStatus(argv: Common & Record<string, unknown>): Promise<number> {
+export async function runStatus(argv: Argv): Promise<number> {
   const maxAge = argv.maxAge === undefined ? undefined : parseDuration(String(argv.maxAge));
   if (argv.maxAge !== undefined && maxAge === undefined) usage("--max-age", argv.maxAge, "a duration, e.g. 2h or 30m");
-  const config = await configFor(argv);
-  if (argv.printConfig) return printConfig(config);
+  const { config, path: configPath } = await configFor(argv);
+  if (argv.printConfig) return printConfig(config, configPath);
   const lines = await status(String(argv.out), { refresh: argv.refresh ? { config } : undefined });
   const stuck =
     maxAge === undefined ? [] : lines.filter((l) => l.state !== "uploaded" && Date.now() - Date.parse(l.since) > maxAge);
@@ -350,16 +350,16 @@ export async function runStatus(argv: Common & Record<string, unknown>): Promise
   return lines.some((l) => l.state === "failed") || stuck.length ? EXIT.refused : EXIT.ok;
 }
 
-export async function runReview(argv: Common & Record<string, unknown>): Promise<number> {
-  const config = await configFor(argv);
-  if (argv.printConfig) return printConfig(config);
+export async function runReview(argv: Argv): Promise<number> {
+  const { config, path: configPath } = await configFor(argv);
+  if (argv.printConfig) return printConfig(config, configPath);
   const { review } = await import("../run/review.js");
   const result = await review(argv.targets as string[], config);
   process.stdout.write((argv.json ? JSON.stringify(result, null, 2) : formatReview(result)) + "\n");
   return result.problems.length ? EXIT.refused : EXIT.ok;
 }
 
-export async function runInit(argv: Common & Record<string, unknown>): Promise<number> {
+export async function runInit(argv: Argv): Promise<number> {
   const { file, schema, content } = await initConfig(String(argv.dir ?? "."), {
     force: Boolean(argv.force),
     dryRun: argv.dryRun,

@@ -191,13 +191,14 @@ async function normalizeOrCopy(photo: PlannedPhoto, ctx: PrepareContext, spool: 
 
 /** Writes a photo's thumbnail into the spool, when the review page wants it; its size goes to the report. */
 async function keepThumb(
-  thumb: Thumbnail | Omit<Thumbnail, "jpeg"> | undefined,
+  /** a thumbnail, or only the picture's shape (no review page wanted) */
+  thumb: (Omit<Thumbnail, "jpeg"> & { jpeg?: Buffer }) | undefined,
   photo: PlannedPhoto,
   ctx: PrepareContext,
   spool: string | null,
 ) {
   if (!thumb) return {};
-  const { jpeg, ...shape } = thumb as Partial<Thumbnail>;
+  const { jpeg, ...shape } = thumb;
   if (!jpeg || !spool || !ctx.thumbs) return { shape };
   const file = path.join(spool, `${photo.taskGroup}-${photo.n}.thumb.jpg`);
   try {

@@ -91,7 +91,8 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
     metrics?.onEvent(event);
     options.onEvent?.(event);
   };
-  const summary: WatchSummary = { packed: 0, refused: 0, archives: 0, interrupted: false };
+  // (the counts are the health file's; only whether the stop rolled an archive back is kept here)
+  const stop = { interrupted: false };
   const healthFile = dryRun ? undefined : (options.healthFile ?? path.join(stateDir(out), "health.json"));
   const health = new HealthFile(healthFile, { staging, out }, clock, (message) =>
     emit({ event: "error", message, code: "E_HEALTH_FILE" }),
@@ -106,7 +107,7 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
     sidecar,
     clock,
     emit,
-    summary,
+    stop,
     health,
     readiness: new Readiness(settleMs, options.readyMarker),
     seenWarnings: new Set(),
@@ -150,7 +151,7 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
     await scheduler.stop();
   } catch (err) {
     if (!(err instanceof WopackError && err.kind === "interrupted")) throw err;
-    summary.interrupted = true;
+    stop.interrupted = true;
   } finally {
     await watcher.close();
     await sender?.drain().catch(() => undefined); // an upload in progress stops with the signal; resumed next time
@@ -160,9 +161,9 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
     await server?.close();
     await session.release();
   }
-  emit({ event: "stopped", message: `stopped${summary.interrupted ? " (the archive in progress was rolled back)" : ""}` });
+  emit({ event: "stopped", message: `stopped${stop.interrupted ? " (the archive in progress was rolled back)" : ""}` });
   const { packed, refused, archives } = health.state;
-  return { packed, refused, archives, interrupted: summary.interrupted };
+  return { packed, refused, archives, interrupted: stop.interrupted };
 }
 
 /** watch --http: the status server, over the health file's state; a port in use stops watch before it starts. */
@@ -247,7 +248,7 @@ interface WatchRun {
   sidecar: Map<string, SidecarRow> | undefined;
   clock: Clock;
   emit: (event: WatchEvent) => void;
-  summary: WatchSummary;
+  stop: { interrupted: boolean };
   health: HealthFile;
   readiness: Readiness;
   heicDecoder: HeicDecoder;
@@ -306,7 +307,7 @@ async function pass(w: WatchRun, scheduler: PassScheduler): Promise<void> {
     }
   } catch (err) {
     if (w.options.signal.aborted) {
-      if (err instanceof WopackError && err.kind === "interrupted") w.summary.interrupted = true;
+      if (err instanceof WopackError && err.kind === "interrupted") w.stop.interrupted = true;
       return;
     }
     const e = err instanceof WopackError ? err : ioError(err, "watching the staging folder failed");
