@@ -128,6 +128,12 @@ describe("the command line", () => {
   it("takes flags from WOPACK_* variables (the command line wins), and ignores wopack's other variables", async () => {
     const ws = await workspace();
     const env = { WOPACK_OUT: ws.out, WOPACK_MAX_IMAGE_SIZE: "3MB", WOPACK_API_KEY: "not-a-flag", WOPACK_HEIC_DECODER: "wasm" };
+    // WOPACK alone, WOPACK_ and a lower-case tail are variables yargs reads too, and none is a flag (each
+    // on its own: one could hide another, as WOPACK_ and WOPACK both become an argument named "")
+    for (const odd of [{ WOPACK: "/usr/bin/wopack" }, { WOPACK_: "x" }, { WOPACK_bin_path: "/opt" }]) {
+      const run = await wopack(["pack", ws.staging, "--print-config"], { env: { ...env, ...odd } });
+      expect(run.code, `${JSON.stringify(odd)}: ${run.stderr}`).toBe(0);
+    }
     const run = await wopack(["pack", ws.staging, "--print-config"], { env });
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout).config.images.maxImageSize).toBe(3_000_000);
