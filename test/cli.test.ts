@@ -130,7 +130,8 @@ describe("the command line", () => {
     const env = { WOPACK_OUT: ws.out, WOPACK_MAX_IMAGE_SIZE: "3MB", WOPACK_API_KEY: "not-a-flag", WOPACK_HEIC_DECODER: "wasm" };
     // WOPACK alone, WOPACK_ and a lower-case tail are variables yargs reads too, and none is a flag (each
     // on its own: one could hide another, as WOPACK_ and WOPACK both become an argument named "")
-    for (const odd of [{ WOPACK: "/usr/bin/wopack" }, { WOPACK_: "x" }, { WOPACK_bin_path: "/opt" }]) {
+    const odds: Record<string, string>[] = [{ WOPACK: "/usr/bin/wopack" }, { WOPACK_: "x" }, { WOPACK_bin_path: "/opt" }];
+    for (const odd of odds) {
       const run = await wopack(["pack", ws.staging, "--print-config"], { env: { ...env, ...odd } });
       expect(run.code, `${JSON.stringify(odd)}: ${run.stderr}`).toBe(0);
     }
