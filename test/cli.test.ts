@@ -42,6 +42,11 @@ describe("the command line", () => {
     expect(existsSync(ws.out)).toBe(false);
     const watchTypo = await wopack(["watch", ws.staging, "--out", ws.out, "--helth-file", "x"]);
     expect(watchTypo.stderr).toMatch(/did you mean --health-file\?/);
+    // the same words whatever the user's language (yargs would translate its half of the line only)
+    for (const LANG of ["de_DE.UTF-8", "fr_FR.UTF-8"]) {
+      const translated = await wopack(["pack", ws.staging, "--out", ws.out, "--setle", "3s"], { env: { LANG, LC_ALL: LANG } });
+      expect(translated.stderr).toBe(typo.stderr);
+    }
     const missing = await wopack(["pack"]);
     expect(missing.code).toBe(2);
     expect(missing.stderr.split("\n").filter(Boolean)).toHaveLength(2);

@@ -106,6 +106,8 @@ export async function main(args: string[]): Promise<number> {
       true,
     )
     .version(VERSION)
+    // wopack speaks English throughout; yargs would follow LANG, and the "did you mean" hint reads its words
+    .locale("en")
     .strict()
     .recommendCommands()
     .demandCommand(1, "name a command: wopack pack <staging> --out <dir>")
