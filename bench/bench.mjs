@@ -37,6 +37,7 @@ function ensureTools() {
     ["command -v heif-enc", "libheif-examples"],
     ["command -v pkg-config", "pkg-config"],
     ["pkg-config --exists libheif", "libheif-dev"],
+    ["pkg-config --exists libjpeg", "libjpeg-dev"],
     ["command -v curl", "curl"],
   ].filter(([check]) => spawnSync("sh", ["-c", check]).status !== 0);
   if (need.length) {

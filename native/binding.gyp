@@ -3,8 +3,8 @@
     {
       "target_name": "wopack_heif",
       "sources": ["heif.c"],
-      "cflags": ["-O2", "-Wall", "<!@(pkg-config --cflags libheif)"],
-      "libraries": ["<!@(pkg-config --libs libheif)"]
+      "cflags": ["-O3", "-Wall", "<!@(pkg-config --cflags libheif libjpeg)"],
+      "libraries": ["<!@(pkg-config --libs libheif libjpeg)"]
     }
   ]
 }

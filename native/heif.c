@@ -1,19 +1,31 @@
-// A thin Node-API binding to the system's libheif (with its native libde265 HEVC decoder): decodes the
-// primary image of a HEIF/HEIC file to interleaved 8-bit RGB(A), on libuv's thread pool. libheif
-// applies the grid, irot/imir and clap boxes while decoding, so the pixels are upright.
+// A thin Node-API binding to the system's libheif (with its native libde265 HEVC decoder) and libjpeg(-turbo),
+// on libuv's thread pool. libheif applies the grid, irot/imir and clap boxes while decoding, so the pixels
+// are upright.
 //
-//   decode(bytes: Uint8Array, maxPixels: number, room = 0):
-//     Promise<{ width, height, channels, data: ArrayBuffer }>, the pixels starting `room` bytes into data
-//     (room for a file header in front of them, so that they need not be copied again)
+//   decode(bytes: Uint8Array, maxPixels: number, room = 0, threads = 1):
+//     Promise<{ width, height, channels, data: ArrayBuffer }>, the pixels (8-bit RGB or RGBA) starting
+//     `room` bytes into data (room for a file header in front of them, so that they need not be copied again)
+//   convert(bytes: Uint8Array, maxPixels: number, quality: number, threads: number, colour?: Float32Array):
+//     Promise<{ width, height, jpeg: ArrayBuffer }>: the primary image as a baseline JPEG (4:2:0, optimised
+//     Huffman tables, no metadata), its colours first converted by `colour` when given: 3x256 floats that
+//     linearise R, G and B, a 3x3 matrix (row-major) from that linear RGB to linear sRGB, then 65536 values
+//     (0-255) that encode linear sRGB in [0, 1]. A picture with alpha is refused with E_HAS_ALPHA (the
+//     caller flattens it the slow way). The decoded picture exists once, in libheif's plane, converted there.
 //   version(): string
 //
-// Errors reject with an Error whose `code` is E_IMAGE_TOO_LARGE or E_IMAGE_CORRUPT.
+// `threads`: how many threads libheif may decode a grid's tiles on (1 when every core has a photo already).
+// Errors reject with an Error whose `code` is E_IMAGE_TOO_LARGE, E_IMAGE_CORRUPT or E_HAS_ALPHA.
 #define NAPI_VERSION 8
 #include <libheif/heif.h>
 #include <node_api.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+// jpeglib.h needs size_t and FILE first
+#include <jpeglib.h>
+
+#define COLOUR_FLOATS (3 * 256 + 9 + 65536)
 
 typedef struct {
   napi_async_work work;
@@ -23,10 +35,16 @@ typedef struct {
   size_t input_len;
   double max_pixels;
   size_t room;
+  int threads;
+  // convert(): encode to JPEG at this quality (0: decode only), after converting colours if `colour`
+  int quality;
+  float* colour;
   // results
   int width, height, channels;
   uint8_t* pixels;           // a copy after `room` bytes, when asked for room or libheif's rows are padded
   struct heif_image* image;  // else libheif's own plane, handed to JS as is
+  unsigned char* jpeg;       // convert(): the JPEG, malloced by libjpeg's memory destination
+  unsigned long jpeg_len;
   const char* code;
   char message[256];
 } Job;
@@ -36,6 +54,70 @@ static void fail(Job* job, const char* code, const char* message) {
   snprintf(job->message, sizeof job->message, "%s", message);
 }
 
+// Colours converted in place: each 8-bit value linearised by its channel's table, the 3x3 matrix applied,
+// the result clipped to [0, 1] and encoded by the 65536-entry table (see the top of this file).
+static void convert_colours(uint8_t* plane, int w, int h, int stride, const float* colour) {
+  const float *lr = colour, *lg = colour + 256, *lb = colour + 512, *m = colour + 768, *enc = colour + 777;
+  uint8_t encode[65536];
+  for (int i = 0; i < 65536; i++) encode[i] = (uint8_t)enc[i];
+  for (int y = 0; y < h; y++) {
+    uint8_t* p = plane + (size_t)stride * y;
+    for (int x = 0; x < w; x++, p += 3) {
+      float r = lr[p[0]], g = lg[p[1]], b = lb[p[2]];
+      float o[3] = {m[0] * r + m[1] * g + m[2] * b, m[3] * r + m[4] * g + m[5] * b, m[6] * r + m[7] * g + m[8] * b};
+      for (int c = 0; c < 3; c++) {
+        float v = o[c] < 0.f ? 0.f : o[c] > 1.f ? 1.f : o[c];
+        p[c] = encode[(int)(v * 65535.f + 0.5f)];
+      }
+    }
+  }
+}
+
+typedef struct {
+  struct jpeg_error_mgr mgr;
+  jmp_buf escape;
+} JpegErrors;
+
+static void jpeg_failed(j_common_ptr cinfo) {
+  longjmp(((JpegErrors*)cinfo->err)->escape, 1);
+}
+
+// What libvips' jpegsave writes for Q=quality,optimize_coding (sharp's settings): JFIF, 4:2:0, islow DCT.
+static void encode_jpeg(Job* job, const uint8_t* plane, int w, int h, int stride) {
+  struct jpeg_compress_struct cinfo;
+  JpegErrors errors;
+  cinfo.err = jpeg_std_error(&errors.mgr);
+  errors.mgr.error_exit = jpeg_failed;
+  if (setjmp(errors.escape)) {
+    char text[JMSG_LENGTH_MAX];
+    errors.mgr.format_message((j_common_ptr)&cinfo, text);
+    jpeg_destroy_compress(&cinfo);
+    free(job->jpeg);
+    job->jpeg = NULL;
+    fail(job, "E_IMAGE_CORRUPT", text);
+    return;
+  }
+  jpeg_create_compress(&cinfo);
+  jpeg_mem_dest(&cinfo, &job->jpeg, &job->jpeg_len);
+  cinfo.image_width = w;
+  cinfo.image_height = h;
+  cinfo.input_components = 3;
+  cinfo.in_color_space = JCS_RGB;
+  jpeg_set_defaults(&cinfo);
+  jpeg_set_quality(&cinfo, job->quality, TRUE);
+  cinfo.optimize_coding = TRUE;
+  jpeg_start_compress(&cinfo, TRUE);
+  while (cinfo.next_scanline < cinfo.image_height) {
+    JSAMPROW row = (JSAMPROW)(plane + (size_t)stride * cinfo.next_scanline);
+    jpeg_write_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_compress(&cinfo);
+  jpeg_destroy_compress(&cinfo);
+  job->width = w;
+  job->height = h;
+  job->channels = 3;
+}
+
 static void execute(napi_env env, void* data) {
   (void)env;
   Job* job = data;
@@ -43,6 +125,7 @@ static void execute(napi_env env, void* data) {
   struct heif_image_handle* handle = NULL;
   struct heif_image* image = NULL;
   struct heif_decoding_options* options = NULL;
+  heif_context_set_max_decoding_threads(ctx, job->threads);
   struct heif_error err = heif_context_read_from_memory_without_copy(ctx, job->input, job->input_len, NULL);
   if (err.code != heif_error_Ok) {
     fail(job, "E_IMAGE_CORRUPT", err.message);
@@ -60,6 +143,10 @@ static void execute(napi_env env, void* data) {
     goto done;
   }
   int alpha = heif_image_handle_has_alpha_channel(handle);
+  if (alpha && job->quality) {
+    fail(job, "E_HAS_ALPHA", "the picture has an alpha channel");
+    goto done;
+  }
   options = heif_decoding_options_alloc();
   options->convert_hdr_to_8bit = 1;
   err = heif_decode_image(handle, &image, heif_colorspace_RGB,
@@ -78,7 +165,12 @@ static void execute(napi_env env, void* data) {
     goto done;
   }
   size_t row = (size_t)w * channels;
-  if (job->room == 0 && (size_t)stride == row) {
+  if (job->quality) {
+    if (job->colour) convert_colours((uint8_t*)heif_image_get_plane(image, heif_channel_interleaved, &stride), w, h,
+                                     stride, job->colour);
+    encode_jpeg(job, plane, w, h, stride);
+    goto done;
+  } else if (job->room == 0 && (size_t)stride == row) {
     job->image = image;
     image = NULL;
   } else {
@@ -134,6 +226,25 @@ static void complete(napi_env env, napi_status status, void* data) {
     napi_create_string_utf8(env, job->message, NAPI_AUTO_LENGTH, &message);
     napi_create_error(env, code, message, &result);
     napi_reject_deferred(env, job->deferred, result);
+  } else if (job->quality) {
+    napi_value buffer;
+    Pixels* owner = malloc(sizeof(Pixels));
+    *owner = (Pixels){job->jpeg_len, job->jpeg, NULL};
+    int64_t ignored;
+    if (napi_create_external_arraybuffer(env, job->jpeg, job->jpeg_len, free_pixels, owner, &buffer) == napi_ok) {
+      napi_adjust_external_memory(env, (int64_t)job->jpeg_len, &ignored);
+      job->jpeg = NULL;
+    } else {  // runtimes that forbid external buffers
+      void* copy;
+      napi_create_arraybuffer(env, job->jpeg_len, &copy, &buffer);
+      memcpy(copy, job->jpeg, job->jpeg_len);
+      free(owner);
+    }
+    napi_create_object(env, &result);
+    set_named_int(env, result, "width", job->width);
+    set_named_int(env, result, "height", job->height);
+    napi_set_named_property(env, result, "jpeg", buffer);
+    napi_resolve_deferred(env, job->deferred, result);
   } else {
     size_t size = (job->pixels ? job->room : 0) + (size_t)job->width * job->height * job->channels;
     int stride;
@@ -163,40 +274,85 @@ static void complete(napi_env env, napi_status status, void* data) {
     napi_resolve_deferred(env, job->deferred, result);
   }
   free(job->pixels);
+  free(job->jpeg);
+  free(job->colour);
   if (job->image) heif_image_release(job->image);
   napi_delete_reference(env, job->input_ref);
   napi_delete_async_work(env, job->work);
   free(job);
 }
 
-static napi_value decode(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+// The job both functions start: the input bytes are referenced (not copied) until the job completes.
+static napi_value start(napi_env env, napi_value bytes, Job* job) {
+  napi_typedarray_type type;
+  size_t length, offset;
+  void* data;
+  napi_value arraybuffer;
+  napi_get_typedarray_info(env, bytes, &type, &length, &data, &arraybuffer, &offset);
+  job->input = data;
+  job->input_len = length;
+  if (job->threads < 1) job->threads = 1;
+  napi_create_reference(env, bytes, 1, &job->input_ref);
+  napi_value promise, name;
+  napi_create_promise(env, &job->deferred, &promise);
+  napi_create_string_utf8(env, "wopack:heif", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, execute, complete, job, &job->work);
+  napi_queue_async_work(env, job->work);
+  return promise;
+}
+
+static bool is_typed_array(napi_env env, napi_value value) {
   bool is_typed = false;
-  if (argc < 2 || napi_is_typedarray(env, argv[0], &is_typed) != napi_ok || !is_typed) {
-    napi_throw_type_error(env, NULL, "decode(bytes: Uint8Array, maxPixels: number, room?: number)");
+  return napi_is_typedarray(env, value, &is_typed) == napi_ok && is_typed;
+}
+
+static napi_value decode(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2 || !is_typed_array(env, argv[0])) {
+    napi_throw_type_error(env, NULL, "decode(bytes: Uint8Array, maxPixels: number, room?: number, threads?: number)");
     return NULL;
   }
   Job* job = calloc(1, sizeof(Job));
-  napi_typedarray_type type;
-  size_t length, offset;
-  void* bytes;
-  napi_value arraybuffer;
-  napi_get_typedarray_info(env, argv[0], &type, &length, &bytes, &arraybuffer, &offset);
-  job->input = bytes;
-  job->input_len = length;
   napi_get_value_double(env, argv[1], &job->max_pixels);
   uint32_t room = 0;
   if (argc > 2) napi_get_value_uint32(env, argv[2], &room);
   job->room = room;
-  napi_create_reference(env, argv[0], 1, &job->input_ref);
-  napi_value promise, name;
-  napi_create_promise(env, &job->deferred, &promise);
-  napi_create_string_utf8(env, "wopack:heif-decode", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, execute, complete, job, &job->work);
-  napi_queue_async_work(env, job->work);
-  return promise;
+  if (argc > 3) napi_get_value_int32(env, argv[3], &job->threads);
+  return start(env, argv[0], job);
+}
+
+static napi_value convert(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_valuetype colour_type = napi_undefined;
+  if (argc > 4) napi_typeof(env, argv[4], &colour_type);
+  napi_typedarray_type type = napi_uint8_array;
+  size_t floats = 0;
+  void* values = NULL;
+  if (colour_type != napi_undefined && colour_type != napi_null && is_typed_array(env, argv[4]))
+    napi_get_typedarray_info(env, argv[4], &type, &floats, &values, NULL, NULL);
+  bool colour_ok = colour_type == napi_undefined || colour_type == napi_null ||
+                   (type == napi_float32_array && floats == COLOUR_FLOATS);
+  if (argc < 4 || !is_typed_array(env, argv[0]) || !colour_ok) {
+    napi_throw_type_error(env, NULL,
+                          "convert(bytes: Uint8Array, maxPixels: number, quality: number, threads: number, "
+                          "colour?: Float32Array(3*256 + 9 + 65536))");
+    return NULL;
+  }
+  Job* job = calloc(1, sizeof(Job));
+  napi_get_value_double(env, argv[1], &job->max_pixels);
+  napi_get_value_int32(env, argv[2], &job->quality);
+  if (job->quality < 1) job->quality = 1;
+  if (job->quality > 100) job->quality = 100;
+  napi_get_value_int32(env, argv[3], &job->threads);
+  if (values) {
+    job->colour = malloc(sizeof(float) * COLOUR_FLOATS);
+    memcpy(job->colour, values, sizeof(float) * COLOUR_FLOATS);
+  }
+  return start(env, argv[0], job);
 }
 
 static napi_value version(napi_env env, napi_callback_info info) {
@@ -210,8 +366,9 @@ NAPI_MODULE_INIT() {
   heif_init(NULL);  // loads the decoder plugins where libheif was built with them
   napi_property_descriptor props[] = {
       {"decode", NULL, decode, NULL, NULL, NULL, napi_default, NULL},
+      {"convert", NULL, convert, NULL, NULL, NULL, napi_default, NULL},
       {"version", NULL, version, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 2, props);
+  napi_define_properties(env, exports, 3, props);
   return exports;
 }

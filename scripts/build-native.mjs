@@ -1,5 +1,5 @@
 // `npm ci` runs this (the package's install script): builds native/ (a small binding to the system's
-// libheif) when libheif's headers are installed (Debian: apt-get install libheif-dev). Without them,
+// libheif and libjpeg) when their headers are installed (Debian: apt-get install libheif-dev libjpeg-dev). Without them,
 // or if the build fails, wopack decodes HEIC with libheif compiled to wasm: same results, ~1.6x slower.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
@@ -19,8 +19,11 @@ if (process.env.WOPACK_SKIP_NATIVE === "1") {
 }
 try {
   execFileSync("pkg-config", ["--exists", "libheif >= 1.13"], { stdio: "ignore" });
+  execFileSync("pkg-config", ["--exists", "libjpeg"], { stdio: "ignore" });
 } catch {
-  wasmInstead("libheif headers not found (apt-get install libheif-dev pkg-config, then npm run install)");
+  wasmInstead(
+    "libheif's or libjpeg's headers not found (apt-get install libheif-dev libjpeg-dev pkg-config, then npm run install)",
+  );
 }
 const gyp = process.env.npm_config_node_gyp;
 const [cmd, args] = gyp && existsSync(gyp) ? [process.execPath, [gyp]] : ["node-gyp", []];

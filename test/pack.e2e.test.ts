@@ -284,7 +284,7 @@ describe.each([
 
   it.skipIf(skip)("is the decoder in use", async () => {
     // and a run that decodes HEIC with the wasm one says how to get the native one
-    expect(run.stderr.includes("install libheif's headers")).toBe(decoder === "wasm");
+    expect(run.stderr.includes("install libheif's and libjpeg's headers")).toBe(decoder === "wasm");
     const version = await wopack(["--version"], { env });
     expect(version.stdout).toMatch(
       decoder === "native" ? /HEIC decoder: native libheif \d/ : /HEIC decoder: libheif compiled to wasm/,

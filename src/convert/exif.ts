@@ -169,3 +169,24 @@ export function withExifSegment(jpeg: Buffer, tiff: Buffer): Buffer {
 export function tiffBlock(exif: Buffer | undefined): Buffer | undefined {
   return exif?.subarray(0, 6).toString("latin1") === "Exif\0\0" ? exif.subarray(6) : exif;
 }
+
+/**
+ * A TIFF block holding only DateTimeOriginal ("2024:03:04 05:06:07"), for a converted photo whose own EXIF
+ * cannot be carried: IFD0 points to an Exif IFD with the one tag.
+ */
+export function dateOnlyExif(date: string): Buffer {
+  const tiff = Buffer.alloc(8 + 18 + 18 + 20);
+  tiff.write("II*\0", 0, "latin1");
+  tiff.writeUInt32LE(8, 4);
+  const entry = (at: number, tag: number, type: number, count: number, value: number) => {
+    tiff.writeUInt16LE(1, at); // one entry, then no next IFD
+    tiff.writeUInt16LE(tag, at + 2);
+    tiff.writeUInt16LE(type, at + 4);
+    tiff.writeUInt32LE(count, at + 6);
+    tiff.writeUInt32LE(value, at + 10);
+  };
+  entry(8, 0x8769, 4, 1, 26); // ExifIFD
+  entry(26, 0x9003, 2, 20, 44); // DateTimeOriginal, ASCII with its NUL
+  tiff.write(date.slice(0, 19), 44, "latin1");
+  return tiff;
+}

@@ -14,11 +14,27 @@ export type HeicReply =
     }
   | { ok: false; code: "E_IMAGE_TOO_LARGE" | "E_IMAGE_CORRUPT"; message: string };
 
+export type HeicConverted =
+  | { ok: true; width: number; height: number; jpeg: Buffer }
+  | { ok: false; code: "E_IMAGE_TOO_LARGE" | "E_IMAGE_CORRUPT"; message: string };
+
 /** Decodes a HEIC's primary image to upright 8-bit RGB(A) pixels. */
 export interface HeicDecoder {
   readonly name: string;
   /** `file` (the photo's path) only names it for the crash guard; `room`: see HeicReply */
   decode(buffer: Uint8Array, maxPixels: number, file: string, room?: number): Promise<HeicReply>;
+  /**
+   * Where the decoder can, the whole conversion at once: decoded, colours converted by `colour`
+   * (convert/colour.ts), encoded as a JPEG without metadata. Undefined when the photo needs `decode`
+   * instead (it has alpha; the native decoder crashed on it before).
+   */
+  convert?(
+    buffer: Uint8Array,
+    maxPixels: number,
+    quality: number,
+    file: string,
+    colour: Float32Array | undefined,
+  ): Promise<HeicConverted | undefined>;
   close(): Promise<void>;
 }
 

@@ -8,7 +8,8 @@ sharp.cache(false);
 import * as bmp from "bmp-ts";
 import { type Problem, problem } from "../core/errors.js";
 import { type ImageShape, type ImageType, reencodeReasons } from "../spec/images.js";
-import { heifExif, sanitizeExif, tiffBlock, withExifSegment } from "./exif.js";
+import { colourTable, matrixShaper } from "./colour.js";
+import { dateOnlyExif, heifExif, sanitizeExif, tiffBlock, withExifSegment } from "./exif.js";
 import type { HeicDecoder } from "./heicTypes.js";
 import { heifColour, type Nclx } from "./heifProfile.js";
 
@@ -100,6 +101,8 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
     exif = carried(heifExif(bytes), settings, input.captureDate);
     const colour = heifColour(bytes);
     const icc = colour.icc ?? (colour.nclx && (await nclxProfile(source, colour.nclx, warnings)));
+    const converted = await convertWhole(input, settings, heic, icc);
+    if (converted) return result({ data: withExif(converted, exif) }, "heic converted to jpeg", warnings);
     const reply = await heic.decode(bytes, settings.maxPixels, input.file, icc ? tiffHeaderSize(4, icc) : 0);
     if (!reply.ok) {
       if (reply.code === "E_IMAGE_TOO_LARGE") throw tooLarge(source, reply.message, settings);
@@ -137,6 +140,52 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
   }
   const out = await encodeJpeg(pipeline, settings, exif);
   return result(out, `${type} converted to jpeg`, warnings);
+}
+
+/**
+ * The native decoder's whole conversion (decode, colours, encode in one call, the decoded picture never
+ * copied), where it applies: colours it can convert (none to convert, or a matrix/TRC profile), no resizing
+ * asked, and a JPEG that fits the size ceiling. Else undefined, and the photo goes the general way.
+ */
+async function convertWhole(
+  input: NormalizeInput,
+  settings: ImageSettings,
+  heic: HeicDecoder,
+  icc: Buffer | undefined,
+): Promise<Buffer | undefined> {
+  if (!heic.convert || settings.maxDimension) return undefined;
+  const colour = icc ? await toSrgb(icc) : null;
+  if (colour === undefined) return undefined;
+  const reply = await heic.convert(input.bytes, settings.maxPixels, settings.quality, input.file, colour ?? undefined);
+  if (!reply) return undefined;
+  if (!reply.ok) {
+    if (reply.code === "E_IMAGE_TOO_LARGE") throw tooLarge(input.source, reply.message, settings);
+    throw new ImageProblem(corrupt(input.source, reply.message));
+  }
+  return reply.jpeg.length <= settings.maxImageSize ? reply.jpeg : undefined;
+}
+
+function withExif(jpeg: Buffer, exif: ExifPlan): Buffer {
+  if ("tiff" in exif) return withExifSegment(jpeg, exif.tiff);
+  return "date" in exif && exif.date ? withExifSegment(jpeg, dateOnlyExif(exif.date)) : jpeg;
+}
+
+const colourTables = new Map<string, Promise<Float32Array | undefined>>();
+
+/** The table that converts a profile's colours to libvips' sRGB (convert/colour.ts), if it is matrix/TRC. */
+function toSrgb(icc: Buffer): Promise<Float32Array | undefined> {
+  const key = icc.toString("latin1");
+  let table = colourTables.get(key);
+  if (!table) {
+    table = builtinProfile("srgb").then((srgb) => {
+      const from = matrixShaper(icc);
+      const to = matrixShaper(srgb);
+      return from && to ? colourTable(from, to) : undefined;
+    });
+    if (colourTables.size >= 16) colourTables.clear(); // (a night has one or two profiles; a bound all the same)
+    colourTables.set(key, table);
+  }
+  return table;
 }
 
 function result(out: { data: Buffer; note?: string }, conversion: string, warnings: Problem[]): NormalizedImage {
@@ -223,7 +272,7 @@ async function nclxProfile(source: string, nclx: Nclx, warnings: Problem[]): Pro
       ),
     );
   }
-  if (nclx.primaries === 12) return displayP3();
+  if (nclx.primaries === 12) return builtinProfile("p3");
   if (nclx.primaries === 1 || nclx.primaries === 2) return undefined;
   warnings.push(
     problem(
@@ -236,16 +285,20 @@ async function nclxProfile(source: string, nclx: Nclx, warnings: Problem[]): Pro
   return undefined;
 }
 
-let displayP3Icc: Promise<Buffer> | undefined;
+const builtinProfiles = new Map<string, Promise<Buffer>>();
 
-/** libvips' own Display P3 profile (sharp's "p3"), fetched once. */
-function displayP3(): Promise<Buffer> {
-  displayP3Icc ??= sharp({ create: { width: 1, height: 1, channels: 3, background: "#000" } })
-    .withIccProfile("p3")
-    .png()
-    .toBuffer()
-    .then(async (png) => (await sharp(png).metadata()).icc!);
-  return displayP3Icc;
+/** One of libvips' own ICC profiles (sharp's "p3", "srgb"), fetched once. */
+function builtinProfile(name: "p3" | "srgb"): Promise<Buffer> {
+  let profile = builtinProfiles.get(name);
+  if (!profile) {
+    profile = sharp({ create: { width: 1, height: 1, channels: 3, background: "#000" } })
+      .withIccProfile(name)
+      .png()
+      .toBuffer()
+      .then(async (png) => (await sharp(png).metadata()).icc!);
+    builtinProfiles.set(name, profile);
+  }
+  return profile;
 }
 
 interface RawPixels {

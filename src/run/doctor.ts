@@ -55,7 +55,7 @@ export async function doctor(folders: { staging?: string | undefined; out?: stri
           detail: `${heic.name}, about 1.6x slower: ${heic.why}`,
           fix: heic.why?.startsWith("WOPACK_HEIC_DECODER")
             ? "unset WOPACK_HEIC_DECODER to use the native decoder"
-            : "apt-get install libheif-dev pkg-config, then npm rebuild -g wopack (a global install) or npm run install (in a clone); do not run scripts/build-native.mjs by hand over a working build",
+            : "apt-get install libheif-dev libjpeg-dev pkg-config, then npm rebuild -g wopack (a global install) or npm run install (in a clone); do not run scripts/build-native.mjs by hand over a working build",
         },
   );
   if (folders.staging) checks.push(await folderCheck("staging folder", folders.staging, false));

@@ -128,7 +128,7 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
     if (!saidWasm && heic instanceof HeicPool && plan.ready.some((wo) => wo.photos.some((p) => p.type === "heic"))) {
       saidWasm = true; // once per process: watch packs many batches
       log.info(
-        "HEIC photos are decoded by libheif compiled to wasm, about 1.6x slower than natively: install libheif's headers (apt-get install libheif-dev pkg-config), then npm rebuild -g wopack (a global install) or npm run install (in a clone)",
+        "HEIC photos are decoded by libheif compiled to wasm, about 1.6x slower than natively: install libheif's and libjpeg's headers (apt-get install libheif-dev libjpeg-dev pkg-config), then npm rebuild -g wopack (a global install) or npm run install (in a clone)",
       );
     }
     const result: PackResult = {
