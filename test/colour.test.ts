@@ -1,5 +1,6 @@
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import exifr from "exifr";
 import fc from "fast-check";
@@ -244,4 +245,25 @@ it("a date-only EXIF block (for a converted photo whose own EXIF cannot be carri
   const tags = await exifr.parse(tagged, { pick: ["DateTimeOriginal"], reviveValues: false });
   expect(tags?.DateTimeOriginal).toBe("2024:03:04 05:06:07");
   expect((await sharp(tagged).metadata()).width).toBe(8);
+});
+
+describe.skipIf(!nativeBuilt)("the native binding's threads", () => {
+  it("converts on threads of its own, never more than the cores, however many photos are asked at once", async () => {
+    const file = path.join(FIXTURES, "quad-iphone.heic");
+    const bytes = await readFile(file);
+    const native = createHeicDecoder(8, undefined, "native");
+    const threads = () =>
+      readdirSync("/proc/self/task").filter((t) => {
+        try {
+          return readFileSync(`/proc/self/task/${t}/comm`, "utf8").trim() === "wopack-heif";
+        } catch {
+          return false; // (a thread that ended meanwhile)
+        }
+      }).length;
+    const replies = await Promise.all(Array.from({ length: 12 }, () => native.convert!(bytes, 1e8, 90, file, undefined)));
+    expect(replies.every((r) => r?.ok)).toBe(true);
+    expect(threads()).toBeGreaterThan(0);
+    expect(threads()).toBeLessThanOrEqual(availableParallelism());
+    await native.close();
+  });
 });

@@ -31,7 +31,7 @@ const RUN = randomUUID();
 
 /**
  * The system's libheif, when `npm ci` could build the binding against it (`scripts/build-native.mjs`):
- * native libde265 decodes ~1.6x faster than its wasm build. It runs on libuv's thread pool.
+ * native libde265 decodes ~1.6x faster than its wasm build. It runs on threads of its own, one per core at most.
  */
 function loadNative(): NativeBinding | Error {
   try {
