@@ -1,9 +1,10 @@
 import { Worker } from "node:worker_threads";
-import type { HeicDecoder, HeicJob, HeicReply, HeicWorkerReply } from "./heicTypes.js";
+import sharp from "sharp";
+import type { HeicConverted, HeicDecoder, HeicJob, HeicPoolReply as Reply, HeicReply, HeicWorkerReply } from "./heicTypes.js";
 
 interface Pending {
   job: HeicJob;
-  resolve: (reply: HeicReply) => void;
+  resolve: (reply: Reply) => void;
   reject: (err: Error) => void;
 }
 
@@ -12,7 +13,7 @@ interface Pending {
  * threads, at most `size` at once. A worker that dies fails its job and is replaced.
  */
 export class HeicPool implements HeicDecoder {
-  readonly name = "libheif compiled to wasm (heic-decode)";
+  readonly name = "libheif compiled to wasm (libheif-js)";
   private readonly idle: Worker[] = [];
   private readonly busy = new Map<Worker, Pending>();
   private readonly queue: Pending[] = [];
@@ -22,10 +23,34 @@ export class HeicPool implements HeicDecoder {
 
   constructor(private readonly size: number) {}
 
-  decode(buffer: Uint8Array, maxPixels: number): Promise<HeicReply> {
+  async decode(buffer: Uint8Array, maxPixels: number): Promise<HeicReply> {
+    const reply = await this.run({ buffer, maxPixels });
+    if (!reply.ok && reply.code === "E_HAS_ALPHA") throw new Error("a decode never refuses alpha");
+    return reply as HeicReply;
+  }
+
+  /**
+   * The wasm decoder's share of a conversion: decoded, colours converted on the worker; the encoding is
+   * libvips', as for every other format (the native binding does all three in C).
+   */
+  async convert(
+    buffer: Uint8Array,
+    maxPixels: number,
+    quality: number,
+    _file: string,
+    colour: Float32Array | undefined,
+  ): Promise<HeicConverted | undefined> {
+    const reply = await this.run({ buffer, maxPixels, convert: { colour } });
+    if (!reply.ok) return reply.code === "E_HAS_ALPHA" ? undefined : reply;
+    const { width, height, data } = reply;
+    const jpeg = await sharp(data, { raw: { width, height, channels: 3 } }).jpeg({ quality }).toBuffer();
+    return { ok: true, width, height, jpeg };
+  }
+
+  private run(job: Omit<HeicJob, "id">): Promise<Reply> {
     if (this.closed) return Promise.reject(new Error("HeicPool is closed"));
     return new Promise((resolve, reject) => {
-      this.queue.push({ job: { id: this.nextId++, buffer, maxPixels }, resolve, reject });
+      this.queue.push({ job: { id: this.nextId++, ...job }, resolve, reject });
       this.dispatch();
     });
   }

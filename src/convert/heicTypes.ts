@@ -43,6 +43,11 @@ export interface HeicJob {
   id: number;
   buffer: Uint8Array;
   maxPixels: number;
+  /** a conversion: no alpha, and the colours converted by `colour` (convert/colour.ts) if given */
+  convert?: { colour: Float32Array | undefined };
 }
 
-export type HeicWorkerReply = HeicReply & { id: number };
+/** What the worker answers: a decode's reply, or that a conversion met alpha (it goes the general way). */
+export type HeicPoolReply = HeicReply | { ok: false; code: "E_HAS_ALPHA"; message: string };
+
+export type HeicWorkerReply = HeicPoolReply & { id: number };
