@@ -6,7 +6,7 @@
 //     Promise<{ width, height, channels, data: ArrayBuffer }>, the pixels (8-bit RGB or RGBA) starting
 //     `room` bytes into data (room for a file header in front of them, so that they need not be copied again)
 //   convert(bytes: Uint8Array, maxPixels: number, quality: number, threads: number, colour?: Float32Array):
-//     Promise<{ width, height, jpeg: ArrayBuffer }>: the primary image as a baseline JPEG (4:2:0, optimised
+//     Promise<{ width, height, jpeg: ArrayBuffer, ms: { decode, colour, encode } }>: the primary image as a baseline JPEG (4:2:0, optimised
 //     Huffman tables, no metadata), its colours first converted by `colour` when given: 3x256 floats that
 //     linearise R, G and B, a 3x3 matrix (row-major) from that linear RGB to linear sRGB, then 65536 values
 //     (0-255) that encode linear sRGB in [0, 1]. A picture with alpha is refused with E_HAS_ALPHA (the
@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 // jpeglib.h needs size_t and FILE first
 #include <jpeglib.h>
 
@@ -55,6 +56,7 @@ typedef struct Job {
   struct heif_image* image;  // else libheif's own plane, handed to JS as is
   unsigned char* jpeg;       // convert(): the JPEG, malloced by libjpeg's memory destination
   unsigned long jpeg_len;
+  double decode_ms, colour_ms, encode_ms;  // convert(): where its time went (for `npm run bench`)
   const char* code;
   char message[256];
 } Job;
@@ -128,7 +130,14 @@ static void encode_jpeg(Job* job, const uint8_t* plane, int w, int h, int stride
   job->channels = 3;
 }
 
+static double now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
 static void execute(Job* job) {
+  double started = now_ms();
   struct heif_context* ctx = heif_context_alloc();
   struct heif_image_handle* handle = NULL;
   struct heif_image* image = NULL;
@@ -174,9 +183,14 @@ static void execute(Job* job) {
   }
   size_t row = (size_t)w * channels;
   if (job->quality) {
+    double decoded = now_ms();
     if (job->colour) convert_colours((uint8_t*)heif_image_get_plane(image, heif_channel_interleaved, &stride), w, h,
                                      stride, job->colour);
+    double converted = now_ms();
     encode_jpeg(job, plane, w, h, stride);
+    job->decode_ms = decoded - started;
+    job->colour_ms = converted - decoded;
+    job->encode_ms = now_ms() - converted;
     goto done;
   } else if (job->room == 0 && (size_t)stride == row) {
     job->image = image;
@@ -250,6 +264,15 @@ static void complete(napi_env env, Job* job) {
     set_named_int(env, result, "width", job->width);
     set_named_int(env, result, "height", job->height);
     napi_set_named_property(env, result, "jpeg", buffer);
+    napi_value ms, stages;
+    napi_create_object(env, &stages);
+    const char* names[] = {"decode", "colour", "encode"};
+    double values[] = {job->decode_ms, job->colour_ms, job->encode_ms};
+    for (int i = 0; i < 3; i++) {
+      napi_create_double(env, values[i], &ms);
+      napi_set_named_property(env, stages, names[i], ms);
+    }
+    napi_set_named_property(env, result, "ms", stages);
     napi_resolve_deferred(env, job->deferred, result);
   } else {
     size_t size = (job->pixels ? job->room : 0) + (size_t)job->width * job->height * job->channels;
