@@ -315,7 +315,7 @@ struct Pool {
   pthread_mutex_t lock;
   pthread_cond_t ready;
   Job *head, *tail;
-  int threads, idle, max_threads;
+  int threads, idle, queued, max_threads;
   int pending;  // jobs not yet completed: the main thread's own count
   napi_threadsafe_function done;
 };
@@ -328,6 +328,7 @@ static void* work(void* arg) {
     pool->idle++;
     while (!pool->head) pthread_cond_wait(&pool->ready, &pool->lock);
     pool->idle--;
+    pool->queued--;
     Job* job = pool->head;
     pool->head = job->next;
     if (!pool->head) pool->tail = NULL;
@@ -354,8 +355,10 @@ static bool submit(napi_env env, Pool* pool, Job* job) {
   if (pool->tail) pool->tail->next = job;
   else pool->head = job;
   pool->tail = job;
+  pool->queued++;
   bool started = true;
-  if (pool->idle == 0 && pool->threads < pool->max_threads) {
+  // (a thread that was woken but has not taken its job yet still counts as idle: compare with the queue)
+  if (pool->queued > pool->idle && pool->threads < pool->max_threads) {
     pthread_t thread;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
@@ -367,6 +370,7 @@ static bool submit(napi_env env, Pool* pool, Job* job) {
   }
   if (!started) {
     pool->head = pool->tail = NULL;
+    pool->queued = 0;
     pool->pending--;
   }
   pthread_cond_signal(&pool->ready);

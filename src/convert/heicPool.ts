@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads";
 import sharp from "sharp";
-import type { HeicConverted, HeicDecoder, HeicJob, HeicPoolReply as Reply, HeicReply, HeicWorkerReply } from "./heicTypes.js";
+import type { HeicConverted, HeicDecoder, HeicJob, HeicReply, HeicWorkerReply, HeicPoolReply as Reply } from "./heicTypes.js";
 
 interface Pending {
   job: HeicJob;
@@ -43,7 +43,9 @@ export class HeicPool implements HeicDecoder {
     const reply = await this.run({ buffer, maxPixels, convert: { colour } });
     if (!reply.ok) return reply.code === "E_HAS_ALPHA" ? undefined : reply;
     const { width, height, data } = reply;
-    const jpeg = await sharp(data, { raw: { width, height, channels: 3 } }).jpeg({ quality }).toBuffer();
+    const jpeg = await sharp(data, { raw: { width, height, channels: 3 } })
+      .jpeg({ quality })
+      .toBuffer();
     return { ok: true, width, height, jpeg };
   }
 
