@@ -126,6 +126,7 @@ function packingOptions(config: Config, flags: Flags, argv: Argv) {
       : undefined,
     review: argv.review !== false,
     ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
+    ...(flags.shard ? { shard: flags.shard } : {}),
   };
 }
 

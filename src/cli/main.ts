@@ -50,6 +50,11 @@ const PACKING_FLAGS = {
   "max-image-size": { type: "string", describe: "re-encode images larger than this (default 5MB)" },
   "max-dimension": { type: "string", describe: "downscale images wider or taller than this many pixels" },
   "max-pixels": { type: "string", describe: "refuse images above this many pixels (default 100000000)" },
+  shard: {
+    type: "string",
+    describe:
+      "pack only the work orders that fall to shard i of n (e.g. 0/3; by a hash of their id); give each shard its own --out",
+  },
   "strip-gps": { type: "boolean", describe: "remove location data from every packed image (re-encoding where needed)" },
   metadata: { type: "string", describe: "metadata sidecar: CSV with a header, or JSON keyed by work-order id" },
   "allow-incomplete": { type: "boolean", default: false, describe: "write null for missing required metadata (with a warning)" },

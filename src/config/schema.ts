@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { TASK_GROUP_PATTERN } from "../spec/names.js";
+import { parseShard } from "../spec/shard.js";
 import { coerceValue } from "../spec/values.js";
 import { parseDuration, parseSize } from "./units.js";
 
@@ -251,6 +252,15 @@ export const flagsSchema = z.object({
   "upload-rate": size(1024, "a thinner line than this is no line").optional(),
   "upload-retries": wholeNumber(0, 1000).optional(),
   "on-archive-retries": wholeNumber(0, 100).optional(),
+  shard: z
+    .string()
+    .transform((text, ctx) => {
+      const shard = parseShard(text);
+      if (!shard)
+        ctx.addIssue({ code: "custom", message: "<i>/<n>: i a whole number from 0 to n - 1, n from 1 to 1000 (e.g. 0/3)" });
+      return shard ?? z.NEVER;
+    })
+    .optional(),
 });
 
 export type Flags = z.output<typeof flagsSchema>;

@@ -8,6 +8,7 @@ import { CONFIG_FILE_NAME, isIgnoredName } from "../spec/ignore.js";
 import { type EntryExt, type ImageType, packedExt } from "../spec/images.js";
 import { codeUnitOrder, isWorkOrderId, MAX_ORDER, naturalCompare, splitOrderSuffix, stemOf } from "../spec/names.js";
 import { badWorkOrderId, duplicateOrder, internalProblem, noPhotos, notJsonObject, unreadable } from "../spec/problems.js";
+import { type Shard, shardOf } from "../spec/shard.js";
 import type { MetadataValue } from "../spec/values.js";
 import { resolveMetadata } from "./metadata.js";
 import { resolveTaskGroup } from "./taskGroup.js";
@@ -166,6 +167,30 @@ export function groupStaging(
   // In the order their entries sort in an archive ("WO_1/..." before "WO_1-2/..." is byte order of "id/").
   const sorted = [...groups.keys()].sort((a, b) => (`${a}/` < `${b}/` ? -1 : 1)).map((id) => groups.get(id)!);
   return { groups: sorted, warnings };
+}
+
+/**
+ * The part of the staging folder that belongs to one shard (spec/shard.ts): its work orders' folders and
+ * files. A file at the root that names no work order belongs to no shard: shard 0 keeps it, so that it is
+ * warned about once.
+ */
+export function shardScan(scan: StagingScan, config: Pick<Config, "rootFilePattern">, shard: Shard | undefined): StagingScan {
+  if (!shard || shard.count === 1) return scan;
+  const owned = new Set<string>();
+  const mine = new Set<string>();
+  for (const g of groupStaging(scan, config).groups) {
+    const ours = shardOf(g.id, shard.count) === shard.index;
+    for (const rel of [
+      ...g.members.map((m) => m.entry.rel),
+      ...g.ignored.map((e) => e.rel),
+      ...(g.folder ? [g.folder.rel] : []),
+    ]) {
+      owned.add(rel);
+      if (ours) mine.add(rel);
+    }
+  }
+  const keep = (rel: string) => mine.has(rel) || (shard.index === 0 && !owned.has(rel));
+  return { ...scan, folders: scan.folders.filter((f) => keep(f.rel)), entries: scan.entries.filter((e) => keep(e.rel)) };
 }
 
 /** The files that would be packed (the ready marker never is), and their fingerprint. */

@@ -1,6 +1,7 @@
 import type { Config } from "../config/schema.js";
 import type { Clock } from "../core/clock.js";
 import type { Logger, Progress, WatchEvent } from "../core/types.js";
+import type { Shard } from "../spec/shard.js";
 import type { SendOptions } from "./upload.js";
 
 /** What a pack run is asked to do: the library's pack() options, which the CLI fills from flags and config. */
@@ -39,4 +40,6 @@ export interface PackOptions {
   onEvent?: (event: WatchEvent) => void;
   /** the calendar clock (reports, ledger, archive names, readiness); tests set it */
   now?: Clock;
+  /** --shard: pack only the work orders that fall to this shard (spec/shard.ts); archive names carry it */
+  shard?: Shard | undefined;
 }

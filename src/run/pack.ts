@@ -11,7 +11,7 @@ import type { HeicDecoder } from "../convert/heicTypes.js";
 import { systemClock } from "../core/clock.js";
 import { usageError } from "../core/errors.js";
 import { type ArchiveReport, type Logger, type PackResult, type Progress, silentLogger } from "../core/types.js";
-import { type Plan, planPack } from "../plan/plan.js";
+import { type Plan, planPack, shardScan } from "../plan/plan.js";
 import { checkPhotos } from "../prepare/prepare.js";
 import { type FileFacts, readFileFacts, scanStaging } from "../scan/scan.js";
 import type { SidecarRow } from "../scan/sidecar.js";
@@ -101,7 +101,7 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
   log.debug(`HEIC decoder: ${heic.name}`);
   try {
     const ledger = !options.out ? undefined : dryRun ? await readLedger(out).catch(() => undefined) : await readLedger(out);
-    const scan = await scanStaging(staging);
+    const scan = shardScan(await scanStaging(staging), options.config, options.shard);
     const facts = new Map<string, FileFacts>();
     const limit = pLimit(concurrency * 2);
     await Promise.all(

@@ -22,6 +22,7 @@ import { type PrepareContext, type Prepared, prepareWorkOrder } from "../prepare
 import { reviewOfBatch, reviewPath, writeReview } from "../review/write.js";
 import { codeUnitOrder } from "../spec/names.js";
 import { refusedReport } from "../spec/problems.js";
+import { type Shard, shardTag } from "../spec/shard.js";
 import { runArchiveHook } from "./hooks.js";
 import type { PackOptions } from "./options.js";
 
@@ -274,12 +275,13 @@ function writeFailure(err: unknown, ctx: RunContext): WopackError {
   );
 }
 
-function archiveName(prefix: string, at: Date, seq: number): string {
+/** `<prefix>-<UTC>-<seq>.zip`, with the shard before the sequence when sharded (`-s1of3-`): still sorts by time. */
+function archiveName(prefix: string, at: Date, seq: number, shard: Shard | undefined): string {
   const stamp = at
     .toISOString()
     .replace(/[-:]/g, "")
     .replace(/\.\d+Z$/, "Z");
-  return `${prefix}-${stamp}-${seq}.zip`;
+  return `${prefix}-${stamp}-${shard ? `${shardTag(shard)}-` : ""}${seq}.zip`;
 }
 
 /** §8 commit protocol: temp file, fsync, verify, report, no-clobber rename, ledger, then move sources. */
@@ -351,7 +353,7 @@ async function publish(
   const createdAt = ctx.now();
   try {
     for (let s = seq; ; s++) {
-      const name = archiveName(ctx.config.archive.prefix, createdAt, s);
+      const name = archiveName(ctx.config.archive.prefix, createdAt, s, ctx.shard);
       for (const wo of workOrders) wo.archive = name;
       const report: ArchiveReport = {
         archive: name,

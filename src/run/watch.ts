@@ -16,7 +16,7 @@ import {
   type WatchEvent,
   type WatchStatus,
 } from "../core/types.js";
-import { groupStaging } from "../plan/plan.js";
+import { groupStaging, shardScan } from "../plan/plan.js";
 import { Readiness } from "../plan/readiness.js";
 import { scanStaging } from "../scan/scan.js";
 import { loadSidecar, type SidecarRow } from "../scan/sidecar.js";
@@ -283,7 +283,8 @@ async function pass(w: WatchRun, scheduler: PassScheduler): Promise<void> {
   let next = now + (w.options.pollMs ?? SAFETY_RESCAN_MS);
   let healthy = true;
   try {
-    const { groups, warnings } = groupStaging(await scanStaging(w.options.staging), w.options.config);
+    const scan = shardScan(await scanStaging(w.options.staging), w.options.config, w.options.shard);
+    const { groups, warnings } = groupStaging(scan, w.options.config);
     // (a stray file at the staging root is told once per session, at the first scan that sees it)
     for (const e of warningEvents({ warnings, packed: [] }, w.seenWarnings)) w.emit(e);
     const update = w.readiness.update(groups, now);
