@@ -6,6 +6,7 @@ import { shardScan } from "../src/plan/plan.js";
 import type { StagingScan } from "../src/scan/scan.js";
 import { parseShard, shardOf, shardTag } from "../src/spec/shard.js";
 import { archivesIn, BIN, noiseJpeg, put, readZip, tempDir, waitFor, wopack } from "./helpers.js";
+import { Watcher } from "./watcher.js";
 
 describe("which shard packs which work order (spec/shard.ts)", () => {
   it("is pinned: the same ids fall to the same shards on every machine and every Node version", () => {
@@ -156,5 +157,37 @@ describe("three shards over one staging folder (pack --shard)", () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/--shard "3\/3": <i>\/<n>/);
     expect(await readdir(dir)).toEqual(["staging"]);
+  });
+});
+
+describe("three watch shards over one staging folder while work orders keep arriving (watch --shard)", () => {
+  it("pack each work order exactly once, each shard its own", async () => {
+    const dir = await tempDir();
+    const staging = path.join(dir, "staging");
+    await mkdir(staging);
+    const outs = [0, 1, 2].map((i) => path.join(dir, `out-${i}`));
+    const watchers = outs.map((out, i) => new Watcher([staging, "--out", out, "--shard", `${i}/3`, "--settle", "300ms"]));
+    const photo = await noiseJpeg(160, 120, 5, 80);
+    const ids: string[] = [];
+    try {
+      for (const w of watchers) await w.until("started", (x) => x.events.some((e) => e.event === "started"));
+      for (let wave = 0; wave < 3; wave++) {
+        for (let i = 0; i < 20; i++) {
+          const id = `WO_${wave}_${String(i).padStart(2, "0")}`;
+          ids.push(id);
+          await put(staging, `${id}/meter_reading/IMG_1.jpg`, photo);
+        }
+        await new Promise((r) => setTimeout(r, 400)); // the next wave lands while this one is packed
+      }
+      const all = () => new Set(watchers.flatMap((w) => w.packedIds()));
+      await waitFor(() => ids.every((id) => all().has(id)), "every work order packed by some shard", 60_000);
+    } finally {
+      for (const w of watchers) await w.stop();
+    }
+    for (const [i, w] of watchers.entries()) for (const id of w.packedIds()) expect(shardOf(id, 3), id).toBe(i);
+    const packed = await packedBy(outs);
+    expect([...packed.keys()].sort()).toEqual([...ids].sort());
+    for (const [id, archives] of packed) expect(archives, id).toHaveLength(1);
+    expect((await readdir(path.join(dir, "processed"))).sort()).toEqual([...ids].sort());
   });
 });
