@@ -8,7 +8,6 @@ import path from "node:path";
 import sharp from "sharp";
 import { heifExif, sanitizeExif, withExifSegment } from "../dist/convert/exif.js";
 import { createHeicDecoder } from "../dist/convert/heicDecoder.js";
-import { heifColour } from "../dist/convert/heifProfile.js";
 import { normalizeImage } from "../dist/convert/normalize.js";
 
 const dir = process.argv[2];
