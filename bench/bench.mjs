@@ -7,7 +7,7 @@
 //   BENCH_REPEAT=3    runs of each passthrough and HEIC measure (tools in turn); the fastest counts
 //   BENCH_MANY=10000  photos in the memory / linearity run
 //   BENCH_UPLOAD=10   work orders of the passthrough corpus (10 photos each) in the archive the upload row sends
-//   BENCH_ONLY=passthrough,convert,many,upload,startup   run only these parts (heic: of convert, only HEIC)
+//   BENCH_ONLY=passthrough,convert,many,upload,startup,shard   run only these parts (heic: of convert, only HEIC)
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
@@ -22,7 +22,7 @@ const PHOTOS = Number(process.env.BENCH_PHOTOS ?? 300);
 const CONVERT = Number(process.env.BENCH_CONVERT ?? 40);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
 const MANY = Number(process.env.BENCH_MANY ?? 10_000);
-const ONLY = new Set((process.env.BENCH_ONLY ?? "passthrough,convert,many,upload,startup").split(","));
+const ONLY = new Set((process.env.BENCH_ONLY ?? "passthrough,convert,many,upload,startup,shard").split(","));
 const UPLOAD = Number(process.env.BENCH_UPLOAD ?? 10);
 const W = 4000;
 const H = 3000; // 12 MP
@@ -374,6 +374,36 @@ for (const fmt of ONLY.has("convert") ? ["png", "webp", "heic"] : ONLY.has("heic
       target: "≤ 1",
     });
   }
+}
+
+// 2b. sharding: the HEIC corpus packed by 2 shards at once (one core each) against one process on both
+// cores: sharding must not cost throughput
+if (ONLY.has("shard")) {
+  const stage = fresh("stage-shard");
+  for (const f of filesUnder(heicDir, ".heic")) {
+    const rel = path.relative(heicDir, f);
+    mkdirSync(path.join(stage, path.dirname(rel)), { recursive: true });
+    execFileSync("ln", [f, path.join(stage, rel)]);
+  }
+  let [one, two] = [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY];
+  for (let i = 0; i < REPEAT; i++) {
+    one = Math.min(one, wopackPack(stage, ["--concurrency", "2"], { expect: "converted" }).seconds);
+    const outs = [0, 1].map((k) => fresh(`shard-out-${k}`));
+    const script = outs
+      .map((o, k) => `"${process.execPath}" "${bin}" pack "${stage}" --out "${o}" --quiet --shard ${k}/2 --concurrency 1 &`)
+      .join(" ");
+    two = Math.min(two, measure("sh", ["-c", `${script} wait`]).seconds);
+    const zips = outs.flatMap((o) => readdirSync(o).filter((n) => n.endsWith(".zip")));
+    if (!zips.some((n) => n.includes("-s0of2-")) || !zips.some((n) => n.includes("-s1of2-")))
+      throw new Error("the two shards did not both pack");
+  }
+  row(
+    `pack ${filesUnder(heicDir, ".heic").length} HEIC as 2 shards at once (one core each)`,
+    two,
+    one,
+    "1 process, --concurrency 2",
+    "≈ 1.0",
+  );
 }
 
 // 3. memory and linearity
