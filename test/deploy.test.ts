@@ -71,7 +71,8 @@ describe("deploy/: systemd units and the cron line", () => {
     expect(run.status, run.stderr).toBe(0);
     // every folder a unit or the cron line names (ReadWritePaths, --out, --move-to, ..., the log) exists
     const named = new Set<string>();
-    for (const f of await readdir(DEPLOY)) {
+    // (the files of the systemd install; deploy/kubernetes/ has folders of its own, in its pods)
+    for (const f of (await readdir(DEPLOY, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name)) {
       const text = await readFile(path.join(DEPLOY, f), "utf8");
       for (const m of text.matchAll(/(\/srv\/wopack(?:\/[a-z]+)?|\/var\/log\/wopack)(?=[\s/]|$)/g)) named.add(m[1]!);
     }

@@ -191,3 +191,32 @@ describe("three watch shards over one staging folder while work orders keep arri
     expect((await readdir(path.join(dir, "processed"))).sort()).toEqual([...ids].sort());
   });
 });
+
+describe("changing the number of shards between nights (no --move-to)", () => {
+  it("packs nothing twice: each shard also reads the ledgers beside its --out", async () => {
+    const { dir, staging, ids } = await stage300();
+    const outbox = path.join(dir, "outbox");
+    const night = (n: number) =>
+      Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          wopack(["pack", staging, "--out", path.join(outbox, `n${n}-s${i}`), "--shard", `${i}/${n}`, "--json"]),
+        ),
+      );
+    for (const run of await night(2)) expect(run.code, run.stderr).toBe(0);
+    const second = await night(3);
+    for (const run of second) {
+      expect(run.code, run.stderr).toBe(0);
+      const result = JSON.parse(run.stdout) as { packed: unknown[]; alreadyPacked: unknown[] };
+      expect(result.packed).toEqual([]);
+    }
+    const all = [...(await readdir(outbox))].map((o) => path.join(outbox, o));
+    const packed = await packedBy(all);
+    expect([...packed.keys()].sort()).toEqual(ids);
+    for (const [id, archives] of packed) expect(archives, id).toHaveLength(1);
+    // a work order whose photo changed since is packed again, by its new shard
+    await put(staging, "WO_007/meter_reading/IMG_1.jpg", await noiseJpeg(320, 240, 9, 80));
+    const third = await night(3);
+    const again = third.flatMap((run) => (JSON.parse(run.stdout) as { packed: { id: string }[] }).packed.map((w) => w.id));
+    expect(again).toEqual(["WO_007"]);
+  });
+});

@@ -1,6 +1,6 @@
 // The ledger: every committed work order with the fingerprint of its content, append-only.
 
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Clock } from "../core/clock.js";
 import { ioError } from "../core/errors.js";
@@ -101,6 +101,27 @@ export async function readLedger(out: string): Promise<LedgerState> {
   }
   state.pendingMoves = [...pending.values()];
   return state;
+}
+
+/**
+ * What a shard (--shard) counts as packed: the last commit of each work order in its own ledger and in the
+ * ledgers of the folders beside its --out (the other shards' outboxes, siblings by convention), so that a
+ * work order that falls to another shard after the number of shards changed is not packed again. The
+ * others' ledgers are only read.
+ */
+export async function shardFingerprints(out: string, own: LedgerState): Promise<Map<string, string>> {
+  const latest = new Map(own.latest);
+  const parent = path.dirname(out);
+  for (const name of await readdir(parent).catch(() => [] as string[])) {
+    const sibling = path.join(parent, name);
+    if (sibling === out) continue;
+    const theirs = await readLedger(sibling).catch(() => undefined);
+    for (const [id, rec] of theirs?.latest ?? []) {
+      const mine = latest.get(id);
+      if (!mine || rec.at > mine.at) latest.set(id, rec);
+    }
+  }
+  return new Map([...latest].map(([id, rec]) => [id, rec.fingerprint]));
 }
 
 export async function appendLedger(out: string, records: readonly LedgerRecord[]): Promise<void> {

@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import pLimit from "p-limit";
-import { readLedger } from "../commit/ledger.js";
+import { readLedger, shardFingerprints } from "../commit/ledger.js";
 import { leftBehindWarnings, moveItem, planMoves } from "../commit/moves.js";
 import { decodingDir } from "../commit/paths.js";
 import { moveFailed } from "../commit/recovery.js";
@@ -113,7 +113,7 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
       scan,
       facts,
       config: options.config,
-      ledger: ledger?.fingerprints ?? new Map(),
+      ledger: ledger && options.shard ? await shardFingerprints(out, ledger) : (ledger?.fingerprints ?? new Map()),
       ...(sidecar ? { sidecar } : {}),
       options: {
         now: now().getTime(),
