@@ -11,17 +11,10 @@ import { dateOnlyExif, withExifSegment } from "../src/convert/exif.js";
 import { createHeicDecoder } from "../src/convert/heicDecoder.js";
 import type { HeicDecoder } from "../src/convert/heicTypes.js";
 import { uncompressedTiff } from "../src/convert/normalize.js";
-import { FIXTURES, ROOT } from "./helpers.js";
+import { builtinIcc, FIXTURES, ROOT } from "./helpers.js";
 
 // The native binding converts HEIC colours with a table from convert/colour.ts (linearise, 3x3 matrix,
 // encode). These tests hold that table against lcms, which libvips uses for the general ICC path.
-
-const builtin = async (name: string) =>
-  (await sharp({ create: { width: 1, height: 1, channels: 3, background: "#888" } })
-    .withIccProfile(name)
-    .png()
-    .toBuffer()
-    .then((b) => sharp(b).metadata()))!.icc!;
 
 /** What native/heif.c does with the table, pixel by pixel (the same sums, in the same order). */
 function applyTable(table: Float32Array, rgb: Buffer): Buffer {
@@ -140,7 +133,7 @@ describe("HEIC colour conversion tables (convert/colour.ts) against lcms", () =>
   const grid = colourGrid();
 
   it("Display P3 (libvips' profile, as iPhones tag their photos) to sRGB: within one level, 262,144 colours", async () => {
-    const [p3, srgb] = [await builtin("p3"), await builtin("srgb")];
+    const [p3, srgb] = [await builtinIcc("p3"), await builtinIcc("srgb")];
     const table = colourTable(matrixShaper(p3)!, matrixShaper(srgb)!);
     expect(table).toHaveLength(COLOUR_FLOATS);
     const { mean, max } = differences(applyTable(table, grid), await lcms(grid, p3));
@@ -156,7 +149,7 @@ describe("HEIC colour conversion tables (convert/colour.ts) against lcms", () =>
     ["a parametric sRGB-like curve (para type 3)", srgbPara()],
   ])("an Adobe RGB-like profile with %s", async (_, curve) => {
     const icc = iccProfile(ADOBE, curve);
-    const table = colourTable(matrixShaper(icc)!, matrixShaper(await builtin("srgb"))!);
+    const table = colourTable(matrixShaper(icc)!, matrixShaper(await builtinIcc("srgb"))!);
     const { mean, max } = differences(applyTable(table, grid), await lcms(grid, icc));
     expect(max).toBeLessThanOrEqual(1);
     expect(mean).toBeLessThan(0.05);

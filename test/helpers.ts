@@ -254,3 +254,12 @@ function chunk(type: string, data: Buffer): Buffer {
   out.writeUInt32BE(zlib.crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
   return out;
 }
+
+/** One of libvips' own ICC profiles ("p3", "srgb"), as sharp attaches it. */
+export async function builtinIcc(name: string): Promise<Buffer> {
+  const png = await sharp({ create: { width: 1, height: 1, channels: 3, background: "#888" } })
+    .withIccProfile(name)
+    .png()
+    .toBuffer();
+  return (await sharp(png).metadata()).icc!;
+}

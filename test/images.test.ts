@@ -1,21 +1,15 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { tiffHeaderSize, uncompressedTiff } from "../src/convert/normalize.js";
+import { builtinIcc } from "./helpers.js";
 
 describe("decoded pixels wrapped with their ICC profile (uncompressedTiff)", () => {
-  const profile = async (name: string) =>
-    (await sharp({ create: { width: 1, height: 1, channels: 3, background: "#888" } })
-      .withIccProfile(name)
-      .png()
-      .toBuffer()
-      .then((b) => sharp(b).metadata()))!.icc!;
-
   for (const channels of [3, 4] as const) {
     it(`reads back as the same ${channels}-channel pixels, carrying the profile`, async () => {
       const [width, height] = [7, 5]; // odd sizes: no padding in the strip
       const data = Buffer.alloc(width * height * channels);
       for (let i = 0; i < data.length; i++) data[i] = (i * 37) & 255;
-      const icc = await profile("p3");
+      const icc = await builtinIcc("p3");
       const tiff = uncompressedTiff({ width, height, channels, data }, icc);
       const meta = await sharp(tiff).metadata();
       expect([meta.format, meta.width, meta.height, meta.channels, meta.hasAlpha]).toEqual([
