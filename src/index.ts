@@ -25,3 +25,5 @@ export { upload } from "./run/upload.js";
 export type { ValidateOptions, ValidationReport } from "./run/validate.js";
 export { validate } from "./run/validate.js";
 export { CONFIG_FILE_NAME } from "./spec/ignore.js";
+export type { Shard } from "./spec/shard.js";
+export { parseShard, shardOf } from "./spec/shard.js";
