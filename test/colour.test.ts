@@ -232,6 +232,27 @@ describe.each([
     },
   );
 
+  it.skipIf(skip)(
+    "a JPEG over --max-image-size, or --max-dimension, goes the general way (quality and size lowered there)",
+    async () => {
+      const { createHeicDecoder, normalizeImage } = await built();
+      const file = path.join(FIXTURES, "slow-12mp.heic");
+      const input = { source: "slow-12mp.heic", file, type: "heic" as const, bytes: await readFile(file) };
+      const heic = createHeicDecoder(2, undefined, decoder);
+      const whole = await normalizeImage(input, settings, heic);
+      if ("problem" in whole) throw new Error(whole.problem.message);
+      expect(whole.conversion).toBe("heic converted to jpeg");
+      const smaller = await normalizeImage(input, { ...settings, maxImageSize: Math.floor(whole.data.length / 2) }, heic);
+      if ("problem" in smaller) throw new Error(smaller.problem.message);
+      expect(smaller.data.length).toBeLessThan(whole.data.length);
+      expect(smaller.conversion).toMatch(/to fit/);
+      const narrow = await normalizeImage(input, { ...settings, maxDimension: 1000 }, heic);
+      if ("problem" in narrow) throw new Error(narrow.problem.message);
+      expect(Math.max((await sharp(narrow.data).metadata()).width!, (await sharp(narrow.data).metadata()).height!)).toBe(1000);
+      await heic.close();
+    },
+  );
+
   it.skipIf(skip)("a photo with alpha goes the general way (flattened on white there)", async () => {
     const file = path.join(FIXTURES, "quad-alpha.heic");
     const { createHeicDecoder } = await built();
