@@ -143,9 +143,11 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
 }
 
 /**
- * The native decoder's whole conversion (decode, colours, encode in one call, the decoded picture never
- * copied), where it applies: colours it can convert (none to convert, or a matrix/TRC profile), no resizing
- * asked, and a JPEG that fits the size ceiling. Else undefined, and the photo goes the general way.
+ * The decoder's whole conversion (native: decode, colours and encode in one call, the decoded picture
+ * never copied; wasm: colours converted on its worker, libvips encodes), where it applies: colours it can
+ * convert (none to convert, or a matrix/TRC profile), no resizing asked, and a JPEG that fits the size
+ * ceiling. Else undefined, and the photo goes the general way (a JPEG over the ceiling is decoded again
+ * there: rare, and it needs the pixels for its smaller attempts).
  */
 async function convertWhole(
   input: NormalizeInput,
@@ -154,6 +156,7 @@ async function convertWhole(
   icc: Buffer | undefined,
 ): Promise<Buffer | undefined> {
   if (!heic.convert || settings.maxDimension) return undefined;
+  // (null: nothing to convert; undefined: a profile the tables cannot express)
   const colour = icc ? await toSrgb(icc) : null;
   if (colour === undefined) return undefined;
   const reply = await heic.convert(input.bytes, settings.maxPixels, settings.quality, input.file, colour ?? undefined);
