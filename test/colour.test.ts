@@ -6,7 +6,7 @@ import exifr from "exifr";
 import fc from "fast-check";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { COLOUR_FLOATS, colourTable, matrixShaper } from "../src/convert/colour.js";
+import { COLOUR_FLOATS, colourTable, convertColours, matrixShaper } from "../src/convert/colour.js";
 import { dateOnlyExif, withExifSegment } from "../src/convert/exif.js";
 import { createHeicDecoder } from "../src/convert/heicDecoder.js";
 import type { HeicDecoder } from "../src/convert/heicTypes.js";
@@ -16,17 +16,10 @@ import { builtinIcc, FIXTURES, ROOT } from "./helpers.js";
 // The native binding converts HEIC colours with a table from convert/colour.ts (linearise, 3x3 matrix,
 // encode). These tests hold that table against lcms, which libvips uses for the general ICC path.
 
-/** What native/heif.c does with the table, pixel by pixel (the same sums, in the same order). */
+/** The table applied as the wasm decoder's worker applies it (the native binding does the same sums in C). */
 function applyTable(table: Float32Array, rgb: Buffer): Buffer {
   const out = Buffer.alloc(rgb.length);
-  for (let p = 0; p < rgb.length; p += 3) {
-    const lin = [table[rgb[p]!]!, table[256 + rgb[p + 1]!]!, table[512 + rgb[p + 2]!]!];
-    for (let c = 0; c < 3; c++) {
-      const m = 768 + 3 * c;
-      const v = Math.min(1, Math.max(0, Math.fround(table[m]! * lin[0]! + table[m + 1]! * lin[1]! + table[m + 2]! * lin[2]!)));
-      out[p + c] = table[777 + Math.floor(v * 65535 + 0.5)]!;
-    }
-  }
+  convertColours(rgb, out, table);
   return out;
 }
 
