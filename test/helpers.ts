@@ -263,3 +263,10 @@ export async function builtinIcc(name: string): Promise<Buffer> {
     .toBuffer();
   return (await sharp(png).metadata()).icc!;
 }
+
+/** A small JPEG of one colour: a photo where its pixels do not matter. */
+export function solidJpeg(background = "#357", width = 64, height = 48): Promise<Buffer> {
+  return sharp({ create: { width, height, channels: 3, background } })
+    .jpeg()
+    .toBuffer();
+}

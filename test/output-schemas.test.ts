@@ -5,7 +5,7 @@ import path from "node:path";
 import { Ajv } from "ajv";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { archivesIn, put, ROOT, wopack, workspace } from "./helpers.js";
+import { archivesIn, put, ROOT, solidJpeg, wopack, workspace } from "./helpers.js";
 import { Watcher } from "./watcher.js";
 
 const load = async (file: string) => JSON.parse(await readFile(path.join(ROOT, "schema", file), "utf8"));
@@ -19,15 +19,10 @@ async function validator(file: string) {
   };
 }
 
-const jpeg = () =>
-  sharp({ create: { width: 64, height: 48, channels: 3, background: "#357" } })
-    .jpeg()
-    .toBuffer();
-
 describe("the --json output and its JSON Schemas", () => {
   it("pack --json (and --dry-run) validates against schema/pack-output.schema.json, with schemaVersion 1", async () => {
     const ws = await workspace();
-    await put(ws.staging, "WO_1/meter/a.jpg", jpeg());
+    await put(ws.staging, "WO_1/meter/a.jpg", solidJpeg());
     await put(
       ws.staging,
       "WO_1/meter/b.webp",
@@ -70,7 +65,7 @@ describe("the --json output and its JSON Schemas", () => {
 
   it("watch --json lines validate against schema/log-line.schema.json", async () => {
     const ws = await workspace();
-    await put(ws.staging, "WO_1/meter/a.jpg", jpeg());
+    await put(ws.staging, "WO_1/meter/a.jpg", solidJpeg());
     await put(ws.staging, "notes.txt", "x");
     const line = await validator("log-line.schema.json");
     const watcher = new Watcher([ws.staging, "--out", ws.out, "--settle", "1s"]);

@@ -3,18 +3,13 @@
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { appendUploads } from "../src/commit/uploads.js";
 import { parseConfig } from "../src/config/load.js";
 import { pack } from "../src/run/pack.js";
-import { archivesIn, put, snapshot, wopack, workspace } from "./helpers.js";
+import { archivesIn, put, snapshot, solidJpeg, wopack, workspace } from "./helpers.js";
 
 const DAY = 86_400_000;
-const jpeg = () =>
-  sharp({ create: { width: 64, height: 48, channels: 3, background: "#357" } })
-    .jpeg()
-    .toBuffer();
 
 describe("wopack prune", () => {
   it("says what would go, keeps what is not uploaded or not committed, and deletes only with --delete", async () => {
@@ -22,11 +17,11 @@ describe("wopack prune", () => {
     const processed = path.join(ws.dir, "processed");
     const config = parseConfig({});
     // two work orders committed 40 days ago, one archive each; one today
-    await put(ws.staging, "WO_1/meter/a.jpg", jpeg());
-    await put(ws.staging, "WO_2/meter/a.jpg", jpeg());
+    await put(ws.staging, "WO_1/meter/a.jpg", solidJpeg());
+    await put(ws.staging, "WO_2/meter/a.jpg", solidJpeg());
     const longAgo = new Date(Date.now() - 40 * DAY);
     await pack({ staging: ws.staging, out: ws.out, moveTo: processed, config, maxWorkOrders: 1, now: () => longAgo });
-    await put(ws.staging, "WO_3/meter/a.jpg", jpeg());
+    await put(ws.staging, "WO_3/meter/a.jpg", solidJpeg());
     await pack({ staging: ws.staging, out: ws.out, moveTo: processed, config });
     const [old1, old2, recent] = await archivesIn(ws.out);
     expect(recent).toBeDefined();
