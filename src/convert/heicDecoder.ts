@@ -5,7 +5,7 @@ import { availableParallelism } from "node:os";
 import path from "node:path";
 import { faultPoint } from "../core/fault.js";
 import { HeicPool } from "./heicPool.js";
-import type { HeicConverted, HeicDecoder, HeicReply } from "./heicTypes.js";
+import type { HeicConverted, HeicDecoder, HeicFailure, HeicReply } from "./heicTypes.js";
 
 interface NativeBinding {
   decode(
@@ -102,10 +102,7 @@ class NativeHeic implements HeicDecoder {
    * of a grid are decoded in parallel only for the last photos of a run (in parallel, libheif spends a
    * third more processor time on a photo than on one thread).
    */
-  private async guarded<T>(
-    file: string,
-    call: (threads: number) => Promise<T>,
-  ): Promise<T | "alpha" | { ok: false; code: "E_IMAGE_TOO_LARGE" | "E_IMAGE_CORRUPT"; message: string }> {
+  private async guarded<T>(file: string, call: (threads: number) => Promise<T>): Promise<T | "alpha" | HeicFailure> {
     const marker = await this.mark(file);
     this.active++;
     try {

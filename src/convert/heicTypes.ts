@@ -1,5 +1,8 @@
 // What the HEIC decoders (native binding, wasm worker pool) and their callers exchange.
 
+/** A photo the decoder could not take: too many pixels, or not decodable. */
+export type HeicFailure = { ok: false; code: "E_IMAGE_TOO_LARGE" | "E_IMAGE_CORRUPT"; message: string };
+
 export type HeicReply =
   | {
       ok: true;
@@ -12,11 +15,9 @@ export type HeicReply =
       /** decoded by the wasm decoder because the native one crashed on this file in an earlier run */
       afterCrash?: true;
     }
-  | { ok: false; code: "E_IMAGE_TOO_LARGE" | "E_IMAGE_CORRUPT"; message: string };
+  | HeicFailure;
 
-export type HeicConverted =
-  | { ok: true; width: number; height: number; jpeg: Buffer }
-  | { ok: false; code: "E_IMAGE_TOO_LARGE" | "E_IMAGE_CORRUPT"; message: string };
+export type HeicConverted = { ok: true; width: number; height: number; jpeg: Buffer } | HeicFailure;
 
 /** Decodes a HEIC's primary image to upright 8-bit RGB(A) pixels. */
 export interface HeicDecoder {
