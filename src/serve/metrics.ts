@@ -62,13 +62,14 @@ export class WatchMetrics {
     );
     new Gauge({
       name: "wopack_uploads",
-      help: "Archives of this session uploaded, failed, and queued for upload (with --upload)",
+      help: "Archives of this session uploaded, failed tries, queued for upload, and waiting to be tried again (with --upload)",
       labelNames: ["state"],
       registers,
       collect() {
         const uploads = status().uploads;
         if (!uploads) return;
         for (const state of ["uploaded", "failed", "queued"] as const) this.set({ state }, uploads[state]);
+        this.set({ state: "retrying" }, uploads.retrying.length);
       },
     });
   }

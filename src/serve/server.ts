@@ -19,6 +19,8 @@ export interface StatusServerOptions {
   metrics: WatchMetrics;
   /** the staging folder is reachable and the last scan is younger than this: healthy */
   staleAfterMs: number;
+  /** an upload that confirmed no byte for this long is stuck (unhealthy) */
+  uploadStuckAfterMs?: number;
 }
 
 export interface StatusServer {
@@ -36,17 +38,46 @@ const KEEPALIVE_MS = 15_000;
 /** at most this many status events a second per client: a busy pass updates progress per photo */
 const EVENT_GAP_MS = 250;
 
-/** Whether a watch looks alive: its staging folder is there and a scan finished recently. Pure. */
+/**
+ * Whether a watch looks alive: its staging folder is there, a scan finished recently, and with --upload
+ * its sender can still send. Pure. 503 is kept for what a restart (or a person) must fix: an unreachable
+ * staging folder, failing passes, a stop under way, a refused key (a restart reads the key again), and
+ * an upload that confirmed no byte for longer than `uploadStuckAfterMs`. A platform that refuses or is
+ * down for a while is not among them: watch tries its archives again by itself, and says so with a 200.
+ */
 export function healthOf(
   status: WatchStatus,
   stagingReachable: boolean,
   now: number,
   staleAfterMs: number,
+  uploadStuckAfterMs = Number.POSITIVE_INFINITY,
 ): { ok: boolean; reason: string } {
+  const pack = packHealth(status, stagingReachable, now, staleAfterMs);
+  const up = status.uploads;
+  if (!pack.ok || !up) return pack;
+  if (up.stopped) return { ok: false, reason: `uploads stopped: ${up.stopped.code}: ${up.stopped.message}` };
+  if (up.sending) {
+    const quiet = now - Date.parse(up.sending.lastProgressAt);
+    if (quiet > uploadStuckAfterMs)
+      return { ok: false, reason: `uploading ${up.sending.archive}: no byte confirmed for ${Math.round(quiet / 1000)} s` };
+    return { ok: true, reason: `${pack.reason}; uploading ${up.sending.archive}` };
+  }
+  const next = [...up.retrying].sort((x, y) => Date.parse(x.nextAttemptAt) - Date.parse(y.nextAttemptAt))[0];
+  if (next) {
+    const more = up.retrying.length > 1 ? ` (and ${up.retrying.length - 1} more)` : "";
+    return {
+      ok: true,
+      reason: `${pack.reason}; uploading: waiting to retry ${next.archive} at ${next.nextAttemptAt}${more} after ${next.lastError.code}`,
+    };
+  }
+  return pack;
+}
+
+function packHealth(status: WatchStatus, stagingReachable: boolean, now: number, staleAfterMs: number) {
   if (!stagingReachable) return { ok: false, reason: `the staging folder ${status.staging} is not reachable` };
   if (status.status === "error")
     return { ok: false, reason: status.lastError ? `${status.lastError.code}: ${status.lastError.message}` : "passes fail" };
-  if (status.status === "stopped") return { ok: false, reason: "watch is stopping" };
+  if (status.status === "stopping" || status.status === "stopped") return { ok: false, reason: "watch is stopping" };
   // a long pass scans nothing until it ends: its progress is what shows it alive
   if (status.status === "packing") return { ok: true, reason: "packing" };
   if (!status.lastScanAt)
@@ -108,7 +139,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: StatusServer
     case "/metrics":
       return send(res, 200, o.metrics.contentType, await o.metrics.text());
     case "/healthz": {
-      const health = healthOf(o.status(), await reachable(o.status().staging), Date.now(), o.staleAfterMs);
+      const health = healthOf(o.status(), await reachable(o.status().staging), Date.now(), o.staleAfterMs, o.uploadStuckAfterMs);
       return send(
         res,
         health.ok ? 200 : 503,
