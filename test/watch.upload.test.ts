@@ -220,3 +220,31 @@ describe("/healthz with --upload: 200 while the platform is waited out, 503 for 
     });
   }
 });
+
+describe("two senders on one outbox never both send", () => {
+  it("wopack upload beside a running watch --upload exits 4 and sends nothing; after watch stops it sends what is left, once", async () => {
+    const ws = await setup(2, "1h");
+    server.faults.tooMany = { count: 1, retryAfter: 3600 }; // the first archive waits an hour for its next try
+    const w = start(ws, ["--max-work-orders", "1"]);
+    const base = await baseOf(w);
+    await w.until(
+      "one uploaded, one waiting",
+      (x) => x.events.some((e) => e.event === "uploaded") && errors(x).length === 1,
+      45_000,
+    );
+    const waiting = (await state(base)).uploads!.retrying;
+    expect(waiting).toHaveLength(1);
+    const requests = server.log.length;
+    const beside = await wopack(["upload", ws.out], { env: env() });
+    expect(beside.code, beside.stderr).toBe(4);
+    expect(beside.stderr).toMatch(/E_LOCKED|lock/i);
+    expect(server.log.length).toBe(requests); // not one request from the second sender
+    expect((await w.stop()).code).toBe(0);
+    const after = await wopack(["upload", ws.out, "--json"], { env: env() });
+    expect(after.code, after.stderr).toBe(0);
+    expect(JSON.parse(after.stdout).uploads).toEqual([
+      expect.objectContaining({ archive: waiting[0]!.archive, result: "uploaded" }),
+    ]);
+    await expectEachAcceptedOnce(ws.out);
+  }, 90_000);
+});
