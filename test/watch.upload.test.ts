@@ -248,3 +248,50 @@ describe("two senders on one outbox never both send", () => {
     await expectEachAcceptedOnce(ws.out);
   }, 90_000);
 });
+
+describe("SIGTERM while the platform stalls a PUT", () => {
+  /** watch --upload with its first chunk PUT held by the server (answered after 10 minutes) */
+  async function stalled() {
+    const ws = await setup(1, "1s");
+    server.faults.chunkDelayMs = 600_000;
+    const w = start(ws);
+    const base = await baseOf(w);
+    await waitFor(() => server.timeline.some((t) => t.what === "chunk"), "a chunk PUT in flight", 45_000);
+    return { w, base, ws };
+  }
+
+  it("/healthz is never ok once watch is stopping", async () => {
+    const { w, base } = await stalled();
+    expect((await healthz(base)).status).toBe(200);
+    w.child.kill("SIGTERM");
+    await w.until("the stop to begin", (x) => x.events.some((e) => e.event === "stopped"));
+    // from the moment watch says it stops until it is gone, /healthz answers 503 or not at all
+    const answers: number[] = [];
+    for (let i = 0; i < 20 && w.child.exitCode === null; i++) {
+      const h = await healthz(base).catch(() => undefined);
+      if (!h) break;
+      answers.push(h.status);
+      expect(h.body.reason).toBe("watch is stopping");
+    }
+    expect(answers.every((s) => s === 503)).toBe(true);
+  }, 60_000);
+
+  // Needs the per-request abort signal in src/upload/protocol.ts (the upload worktree's change): until
+  // then fetch only has its own 120 s deadline, and watch waits for it before it lets go of the lock.
+  // watch already passes its stop signal to the Sender (uploadArchive's settings.signal).
+  it.fails("exits within 10 s with 130, the upload not recorded as done, and a restart sends it once", async () => {
+    const { w, ws } = await stalled();
+    const stopping = Date.now();
+    w.child.kill("SIGTERM");
+    const exited = await Promise.race([w.exited, new Promise<undefined>((r) => setTimeout(r, 10_000))]);
+    expect(exited, "watch still running 10 s after SIGTERM").toBeDefined();
+    expect(Date.now() - stopping).toBeLessThan(10_000);
+    expect(exited!.code).toBe(130);
+    expect(w.events.at(-1)?.message).toMatch(/the upload in progress stopped; the next run resumes it/);
+    server.faults.chunkDelayMs = 0;
+    const again = start(ws);
+    await again.until("the upload", (x) => x.events.some((e) => e.event === "uploaded"), 30_000);
+    expect((await again.stop()).code).toBe(0);
+    await expectEachAcceptedOnce(ws.out);
+  }, 90_000);
+});
