@@ -219,7 +219,7 @@ export async function runWatch(argv: Argv): Promise<number> {
       moveTo: argv.moveTo as string | undefined,
       failedTo: argv.failedTo as string | undefined,
       healthFile: argv.healthFile as string | undefined,
-      http: httpFlag(argv.http),
+      http: httpFlag(argv.http, process.env.WOPACK_HTTP_TOKEN),
       dryRun: argv.dryRun,
       ...packing,
       signal: controller.signal,
@@ -232,13 +232,13 @@ export async function runWatch(argv: Argv): Promise<number> {
   }
 }
 
-/** --http [host:]port: loopback unless an address is given. */
-function httpFlag(value: unknown): { host: string; port: number } | undefined {
+/** --http [host:]port: loopback unless an address is given; the token only ever from the environment. */
+function httpFlag(value: unknown, token: string | undefined): { host: string; port: number; token?: string } | undefined {
   if (value === undefined) return undefined;
-  return (
+  const listen =
     parseListen(String(value)) ??
-    usage("--http", value, "a port (9464, on loopback) or an address and port (127.0.0.1:9464, [::1]:9464, 0.0.0.0:9464)")
-  );
+    usage("--http", value, "a port (9464, on loopback) or an address and port (127.0.0.1:9464, [::1]:9464, 0.0.0.0:9464)");
+  return token ? { ...listen, token } : listen;
 }
 
 export async function runValidate(argv: Argv): Promise<number> {

@@ -201,7 +201,7 @@ export async function main(args: string[]): Promise<number> {
           .option("http", {
             type: "string",
             describe:
-              "serve a read-only status page, /healthz and /metrics on [address:]port (loopback unless an address is given)",
+              "serve a read-only status page, /healthz and /metrics on [address:]port (loopback unless an address is given; another address needs WOPACK_HTTP_TOKEN, then sent as Authorization: Bearer)",
           })
           .option("health-file", {
             type: "string",
@@ -233,7 +233,7 @@ export async function main(args: string[]): Promise<number> {
             "pack folders holding .ready; status page on 127.0.0.1:9464",
           )
           .epilog(
-            "Exit codes: 0 stopped by SIGINT/SIGTERM, 130 stopped with an archive rolled back, 2 usage or config error, 3 I/O failure at start (e.g. --http port taken), 4 another run holds --out, 5 the platform refused the key.",
+            "Exit codes: 0 stopped by SIGINT/SIGTERM, 130 stopped with an archive rolled back or an upload cut, 2 usage or config error, 3 I/O failure at start (e.g. --http port taken), 4 another run holds --out, 5 the platform refused the key.",
           ),
       handle("runWatch"),
     )

@@ -22,7 +22,7 @@ import { Readiness } from "../plan/readiness.js";
 import { scanStaging } from "../scan/scan.js";
 import { loadSidecar, type SidecarRow } from "../scan/sidecar.js";
 import { WatchMetrics } from "../serve/metrics.js";
-import { type StatusServer, startStatusServer } from "../serve/server.js";
+import { checkListen, type StatusServer, startStatusServer } from "../serve/server.js";
 import { isIgnoredName } from "../spec/ignore.js";
 import { resultEvents, warningEvents } from "./events.js";
 import { checkFolders } from "./folders.js";
@@ -52,8 +52,9 @@ export interface WatchOptions extends Omit<PackOptions, "checkImages" | "settleM
   healthFile?: string | undefined;
   heartbeatMs?: number;
   onEvent?: (event: WatchEvent) => void;
-  /** --http: serve the status page, /healthz and /metrics here (read-only) */
-  http?: { host: string; port: number } | undefined;
+  /** --http: serve the status page, /healthz and /metrics here (read-only); `token` (WOPACK_HTTP_TOKEN): a
+   *  bearer token required on every path but /healthz, and needed to listen on an address not loopback */
+  http?: { host: string; port: number; token?: string | undefined } | undefined;
 }
 
 /** How often the folder is rescanned when no event says anything changed (events can be lost). */
@@ -82,6 +83,7 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
   const dryRun = options.dryRun ?? false;
   await checkFolders({ staging, out, moveTo, failedTo });
   const sidecar = options.metadataFile ? await loadSidecar(options.metadataFile, options.config.metadata.idColumn) : undefined;
+  if (options.http) await checkListen(options.http);
   const log = options.logger ?? silentLogger;
   const clock = options.now ?? systemClock;
   // A dry run takes no lock and repairs nothing: it writes nothing at all, so it never stands in a real run's way.
@@ -179,7 +181,7 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
 
 /** watch --http: the status server, over the health file's state; a port in use stops watch before it starts. */
 async function serve(
-  listen: { host: string; port: number },
+  listen: { host: string; port: number; token?: string | undefined },
   out: string,
   health: HealthFile,
   metrics: WatchMetrics,
@@ -201,6 +203,7 @@ async function serve(
     });
   } catch (err) {
     await session.release();
+    if (err instanceof WopackError) throw err;
     throw new WopackError(
       "io",
       "E_HTTP_LISTEN",

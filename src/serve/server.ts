@@ -1,10 +1,13 @@
 // watch --http: a read-only HTTP server for people and monitoring. `/` the live status page, `/events` its
 // server-sent events, `/state.json`, `/healthz`, `/metrics`, and `/review/<page>.html` for the review pages
 // in --out. Nothing changes anything; every other path is 404, every other method 405.
+import { createHash, timingSafeEqual } from "node:crypto";
+import { lookup } from "node:dns/promises";
 import { lstat, readFile, stat } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, BlockList, isIP } from "node:net";
 import path from "node:path";
+import { WopackError } from "../core/errors.js";
 import type { WatchStatus } from "../core/types.js";
 import type { WatchMetrics } from "./metrics.js";
 import { STATUS_CSS, STATUS_HTML, STATUS_JS } from "./page.js";
@@ -12,6 +15,8 @@ import { STATUS_CSS, STATUS_HTML, STATUS_JS } from "./page.js";
 export interface StatusServerOptions {
   host: string;
   port: number;
+  /** required as `Authorization: Bearer <token>` on every path but /healthz; a non-loopback address needs one */
+  token?: string | undefined;
   out: string;
   status: () => WatchStatus;
   /** told when the status changed */
@@ -87,12 +92,76 @@ function packHealth(status: WatchStatus, stagingReachable: boolean, now: number,
   return { ok: true, reason: status.status };
 }
 
-const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet("127.0.0.0", 8, "ipv4");
+LOOPBACK.addAddress("::1", "ipv6");
+LOOPBACK.addSubnet("::ffff:127.0.0.0", 104, "ipv6");
+
+/** An IP address in 127.0.0.0/8, ::1 or ::ffff:127.x (any spelling Node accepts). */
+export function isLoopbackAddress(address: string): boolean {
+  const family = isIP(address);
+  return family !== 0 && LOOPBACK.check(address, family === 4 ? "ipv4" : "ipv6");
+}
+
+/** A Host header's name, canonical (127.1 and 0x7f.0.0.1 are 127.0.0.1; IPv6 in brackets, compressed); undefined if malformed. */
+export function canonicalHost(value: string): string | undefined {
+  if (!/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/.test(value)) return undefined;
+  try {
+    return new URL(`http://${value}`).hostname.replace(/\.$/, "").toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The Host values a loopback listener answers (DNS rebinding): localhost, 127.0.0.1, [::1], and its own
+ * address as given or as bound, in any spelling. `undefined`: not a loopback listener.
+ */
+function loopbackHosts(given: string, bound: string): Set<string> | undefined {
+  if (!isLoopbackAddress(bound)) return undefined;
+  const hosts = new Set(["localhost", "127.0.0.1", "[::1]"]);
+  for (const h of [given, bound]) {
+    const c = canonicalHost(isIP(h) === 6 ? `[${h}]` : h);
+    if (c) hosts.add(c);
+  }
+  return hosts;
+}
+
+/**
+ * --http on an address that is not loopback (0.0.0.0, a LAN address, a name resolving elsewhere) serves
+ * only with a token: a usage error (exit 2) before anything starts otherwise.
+ */
+export async function checkListen(listen: { host: string; token?: string | undefined }): Promise<void> {
+  if (listen.token) return;
+  const addresses = isIP(listen.host)
+    ? [listen.host]
+    : await lookup(listen.host, { all: true }).then(
+        (all) => all.map((a) => a.address),
+        () => [] as string[], // (an unknown name fails at listen, with its own message)
+      );
+  if (addresses.every(isLoopbackAddress)) return;
+  throw new WopackError(
+    "usage",
+    "E_HTTP_TOKEN_MISSING",
+    `--http ${listen.host}: not a loopback address, and the status server has no authentication of its own`,
+    "set WOPACK_HTTP_TOKEN to a long random secret (clients then send Authorization: Bearer <it>), or listen on 127.0.0.1 behind a reverse proxy",
+  );
+}
+
+/** Whether the request carries the bearer token; compared in constant time (over digests of equal length). */
+function authorized(req: IncomingMessage, token: string): boolean {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "");
+  if (!m) return false;
+  const digest = (t: string) => createHash("sha256").update(t).digest();
+  return timingSafeEqual(digest(m[1]!), digest(token));
+}
 
 export async function startStatusServer(o: StatusServerOptions): Promise<StatusServer> {
+  await checkListen(o);
   const clients = new Set<ServerResponse>();
+  let hosts: Set<string> | undefined;
   const server = createServer((req, res) => {
-    void handle(req, res, o, clients).catch((err) => {
+    void handle(req, res, o, clients, hosts).catch((err) => {
       if (!res.headersSent) send(res, 500, "text/plain", `internal error: ${(err as Error).message}\n`);
       else res.destroy();
     });
@@ -104,6 +173,7 @@ export async function startStatusServer(o: StatusServerOptions): Promise<StatusS
     server.listen(o.port, o.host, () => resolve());
   });
   const { address, port } = server.address() as AddressInfo;
+  hosts = loopbackHosts(o.host, address);
   const url = `http://${address.includes(":") ? `[${address}]` : address}:${port}`;
   return {
     url,
@@ -115,10 +185,21 @@ export async function startStatusServer(o: StatusServerOptions): Promise<StatusS
   };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, o: StatusServerOptions, clients: Set<ServerResponse>) {
-  // a loopback server answers only to loopback names: a web page elsewhere cannot reach it by DNS rebinding
-  const host = (req.headers.host ?? "").replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
-  if (LOOPBACK.has(o.host) && !LOOPBACK.has(host)) return send(res, 421, "text/plain", "use http://127.0.0.1 or localhost\n");
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  o: StatusServerOptions,
+  clients: Set<ServerResponse>,
+  loopbackHosts: Set<string> | undefined,
+) {
+  // a loopback server answers only to its own names: a web page elsewhere cannot reach it by DNS rebinding
+  if (loopbackHosts && !loopbackHosts.has(canonicalHost(req.headers.host ?? "") ?? ""))
+    return send(res, 421, "text/plain", "use http://127.0.0.1 or localhost\n");
+  // (the path as sent, without its query)
+  if (o.token && (req.url ?? "/").split("?")[0] !== "/healthz" && !authorized(req, o.token)) {
+    res.setHeader("WWW-Authenticate", 'Bearer realm="wopack watch"');
+    return send(res, 401, "text/plain", "send Authorization: Bearer <WOPACK_HTTP_TOKEN>\n");
+  }
   if (req.method !== "GET" && req.method !== "HEAD") {
     res.setHeader("Allow", "GET, HEAD");
     return send(res, 405, "text/plain", "read-only: GET and HEAD only\n");
