@@ -12,6 +12,10 @@ export class WatchMetrics {
   private readonly duration: Histogram;
   private readonly conversions: Counter<"format">;
   private readonly errors: Counter<"code">;
+  /** /events clients dropped because they did not read, or refused because too many were connected */
+  readonly eventClientsTurnedAway: Counter<"why">;
+  /** the server tells how many /events clients it holds (read when scraped) */
+  eventClients: () => number = () => 0;
 
   constructor(status: () => WatchStatus) {
     const registers = [this.registry];
@@ -40,6 +44,23 @@ export class WatchMetrics {
       registers,
     });
     this.errors = new Counter({ name: "wopack_errors_total", help: "Errors reported, by code", labelNames: ["code"], registers });
+    this.eventClientsTurnedAway = new Counter({
+      name: "wopack_http_event_clients_turned_away_total",
+      help: "Status-page event streams dropped (the client did not read) or refused (too many at once)",
+      labelNames: ["why"],
+      registers,
+    });
+    this.eventClientsTurnedAway.inc({ why: "not_reading" }, 0);
+    this.eventClientsTurnedAway.inc({ why: "too_many" }, 0);
+    const metrics = this;
+    new Gauge({
+      name: "wopack_http_event_clients",
+      help: "Status-page event streams open now",
+      registers,
+      collect() {
+        this.set(metrics.eventClients());
+      },
+    });
     const gauge = (name: string, help: string, read: (s: WatchStatus) => number | undefined) =>
       new Gauge({
         name,

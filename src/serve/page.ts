@@ -79,6 +79,7 @@ function render() {
     if (u.retrying.length) box.append(table(["Archive waiting to retry", "Tries", "Next try", "Last error"], u.retrying.map((x) => [x.archive, x.attempts, until(x.nextAttemptAt) + " (" + new Date(x.nextAttemptAt).toLocaleString() + ")", x.lastError.code + ": " + x.lastError.message])));
   }
   const w = $("waiting"); w.replaceChildren(state.waiting.length ? table(["Work order", "Waiting for", "Ready"], state.waiting.map((x) => [x.id, x.reason, until(x.readyAt)])) : el("p", "No work order is waiting.", "muted"));
+  if (state.moreWaiting) w.append(el("p", "… and " + state.moreWaiting + " more (see /state.json).", "muted"));
   const a = $("archives"); a.replaceChildren(state.recentArchives.length ? table(["Archive", "Committed", "Work orders", "Photos", "Size"], state.recentArchives.map((x) => {
     let name = document.createTextNode(x.archive);
     if (x.review) { name = el("a", x.archive); name.href = "/review/" + encodeURIComponent(x.review); }
@@ -86,6 +87,7 @@ function render() {
   })) : el("p", "No archive yet in this session.", "muted"));
   const r = $("refused"); r.replaceChildren(state.recentRefused.length ? table(["Work order", "When", "Problems"], state.recentRefused.map((x) => {
     const list = el("ul"); for (const pr of x.problems) { const li = el("li"); li.append(el("code", pr.code), document.createTextNode(" " + pr.message + " — " + pr.hint)); list.append(li); }
+    if (x.moreProblems) list.append(el("li", "… and " + x.moreProblems + " more (see /state.json or its errors.json)", "muted"));
     return [x.id, ago(x.at), list];
   })) : el("p", "None in this session.", "muted"));
   $("totals").textContent = state.packed + " packed, " + state.refused + " refused, " + state.archives + " archives" + (state.uploads ? ", " + state.uploads.uploaded + " uploaded" : "");

@@ -42,6 +42,13 @@ const REVIEW_CSP =
 const KEEPALIVE_MS = 15_000;
 /** at most this many status events a second per client: a busy pass updates progress per photo */
 const EVENT_GAP_MS = 250;
+/** at most this many /events clients at once; the next is told 503 and when to try again */
+export const MAX_EVENT_CLIENTS = 16;
+/** a client whose last event is not taken by the socket within this long is dropped (it does not read) */
+const EVENT_STALL_MS = 10_000;
+/** what an event holds of the longer lists (the page draws these; /state.json has all) */
+const EVENT_WAITING = 200;
+const EVENT_PROBLEMS = 10;
 
 /**
  * Whether a watch looks alive: its staging folder is there, a scan finished recently, and with --upload
@@ -159,9 +166,11 @@ function authorized(req: IncomingMessage, token: string): boolean {
 export async function startStatusServer(o: StatusServerOptions): Promise<StatusServer> {
   await checkListen(o);
   const clients = new Set<ServerResponse>();
+  const feed = eventFeed(o);
+  o.metrics.eventClients = () => clients.size;
   let hosts: Set<string> | undefined;
   const server = createServer((req, res) => {
-    void handle(req, res, o, clients, hosts).catch((err) => {
+    void handle(req, res, o, { clients, feed }, hosts).catch((err) => {
       if (!res.headersSent) send(res, 500, "text/plain", `internal error: ${(err as Error).message}\n`);
       else res.destroy();
     });
@@ -178,7 +187,8 @@ export async function startStatusServer(o: StatusServerOptions): Promise<StatusS
   return {
     url,
     async close() {
-      for (const c of clients) c.end();
+      feed.close();
+      for (const c of clients) c.destroy();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
@@ -189,7 +199,7 @@ async function handle(
   req: IncomingMessage,
   res: ServerResponse,
   o: StatusServerOptions,
-  clients: Set<ServerResponse>,
+  stream: EventStreams,
   loopbackHosts: Set<string> | undefined,
 ) {
   // a loopback server answers only to its own names: a web page elsewhere cannot reach it by DNS rebinding
@@ -216,7 +226,7 @@ async function handle(
     case "/state.json":
       return send(res, 200, "application/json", JSON.stringify(o.status(), null, 2) + "\n");
     case "/events":
-      return events(req, res, o, clients);
+      return events(res, o, stream);
     case "/metrics":
       return send(res, 200, o.metrics.contentType, await o.metrics.text());
     case "/healthz": {
@@ -250,7 +260,60 @@ function send(res: ServerResponse, code: number, type: string, body: string | Bu
   res.end(res.req.method === "HEAD" ? undefined : body);
 }
 
-function events(req: IncomingMessage, res: ServerResponse, o: StatusServerOptions, clients: Set<ServerResponse>): void {
+interface EventStreams {
+  clients: Set<ServerResponse>;
+  feed: { text(): string };
+}
+
+/**
+ * The status as the page's event, serialised once per change whatever the number of clients; the long
+ * lists cut to what the page draws (the counts of the rest kept: the page says "N more").
+ */
+function eventFeed(o: StatusServerOptions): { text(): string; close(): void } {
+  let version = 0;
+  let cachedVersion = -1;
+  let cached = "";
+  const close = o.subscribe(() => version++);
+  return {
+    text() {
+      if (cachedVersion !== version) {
+        cached = `data: ${JSON.stringify(statusEvent(o.status()))}\n\n`;
+        cachedVersion = version;
+      }
+      return cached;
+    },
+    close,
+  };
+}
+
+/** What an /events message holds: the status, with at most EVENT_WAITING waiting and EVENT_PROBLEMS problems a work order. */
+export function statusEvent(s: WatchStatus) {
+  return {
+    ...s,
+    waiting: s.waiting.slice(0, EVENT_WAITING),
+    moreWaiting: Math.max(0, s.waiting.length - EVENT_WAITING),
+    recentRefused: s.recentRefused.map((r) => ({
+      ...r,
+      problems: r.problems.slice(0, EVENT_PROBLEMS),
+      moreProblems: Math.max(0, r.problems.length - EVENT_PROBLEMS),
+    })),
+  };
+}
+
+/**
+ * /events: the latest status, at most every EVENT_GAP_MS, never a queue of old ones. A write the socket
+ * does not take at once is the client's last until it drains (then it gets the newest); a client that
+ * does not drain within EVENT_STALL_MS is dropped. Packing never waits: a change only arms a timer.
+ */
+function events(res: ServerResponse, o: StatusServerOptions, stream: EventStreams): void {
+  const { clients, feed } = stream;
+  if (clients.size >= MAX_EVENT_CLIENTS) {
+    o.metrics.eventClientsTurnedAway.inc({ why: "too_many" });
+    res.setHeader("Retry-After", "30");
+    res.setHeader("Connection", "close");
+    send(res, 503, "text/plain", `at most ${MAX_EVENT_CLIENTS} live status pages at once; try again later\n`);
+    return;
+  }
   res.writeHead(200, {
     "Content-Type": "text/event-stream",
     "Cache-Control": "no-store",
@@ -260,21 +323,45 @@ function events(req: IncomingMessage, res: ServerResponse, o: StatusServerOption
   clients.add(res);
   let last = 0;
   let timer: NodeJS.Timeout | undefined;
+  let stalled: NodeJS.Timeout | undefined;
+  let pending = false;
+  const write = (text: string) => {
+    if (res.write(text) || stalled) return;
+    stalled = setTimeout(() => {
+      o.metrics.eventClientsTurnedAway.inc({ why: "not_reading" });
+      res.destroy();
+    }, EVENT_STALL_MS);
+  };
   const push = () => {
     timer = undefined;
+    if (stalled) {
+      pending = true; // sent on drain, as the newest status then
+      return;
+    }
     last = Date.now();
-    res.write(`data: ${JSON.stringify(o.status())}\n\n`);
+    write(feed.text());
   };
   const changed = () => {
     if (!timer) timer = setTimeout(push, Math.max(0, last + EVENT_GAP_MS - Date.now()));
   };
-  res.write("retry: 2000\n\n");
+  res.on("drain", () => {
+    clearTimeout(stalled);
+    stalled = undefined;
+    if (pending) {
+      pending = false;
+      changed();
+    }
+  });
+  write("retry: 2000\n\n");
   push();
   const unsubscribe = o.subscribe(changed);
-  const keepalive = setInterval(() => res.write(": keepalive\n\n"), KEEPALIVE_MS);
-  req.on("close", () => {
+  const keepalive = setInterval(() => {
+    if (!stalled) write(": keepalive\n\n");
+  }, KEEPALIVE_MS);
+  res.on("close", () => {
     clearInterval(keepalive);
-    if (timer) clearTimeout(timer);
+    clearTimeout(timer);
+    clearTimeout(stalled);
     unsubscribe();
     clients.delete(res);
   });
