@@ -114,7 +114,7 @@ export class Sender {
   /** Queues an archive; it is sent after those queued before it. */
   enqueue(a: ArchiveToSend): void {
     this.chain = this.chain.then(async () => {
-      if (this.stopped || this.settings.signal?.aborted) return;
+      if (this.stopped) return;
       try {
         this.onStart?.(a.name);
         const outcome = await uploadArchive(a, this.journal, this.settings);
