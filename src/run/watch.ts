@@ -270,7 +270,8 @@ async function openSender(
     health.changed();
     if (o.result === "uploaded")
       emit({ event: "uploaded", message: `uploaded ${o.archive} (batch ${o.batchId})`, archive: o.archive, batchId: o.batchId });
-    if (o.result === "failed" && o.problem) {
+    // (failed, or any other outcome that is not a success and says why)
+    if (o.problem && o.result !== "uploaded" && o.result !== "already") {
       const next = retry ? `; next try in ${formatWait(retry.nextAt - clock().getTime())}` : "";
       emit({
         event: "error",
