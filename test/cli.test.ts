@@ -37,9 +37,23 @@ describe("the command line", () => {
     const typo = await wopack(["pack", ws.staging, "--out", ws.out, "--setle", "3s"]);
     expect(typo.code).toBe(2);
     expect(typo.stderr).toBe(
-      "error E_USAGE: Unknown argument: setle\n  hint: did you mean --settle? (wopack pack --help lists the options)\n",
+      "error E_USAGE: Unknown argument: --setle\n  hint: did you mean --settle? (wopack pack --help lists the options)\n",
     );
     expect(existsSync(ws.out)).toBe(false);
+    // each unknown flag named once, as typed (yargs names a dashed one twice: foo-bar, fooBar)
+    const typed: [string[], string][] = [
+      [["--max-archvie-size", "3MB"], "Unknown argument: --max-archvie-size\n"],
+      [["--max-archvie-size=3MB"], "Unknown argument: --max-archvie-size\n"],
+      [["--maxArchvieSize", "3MB"], "Unknown argument: --maxArchvieSize\n"],
+      [["--no-reviw"], "Unknown argument: --no-reviw\n"],
+      [["--foo-bar", "--baz", "1"], "Unknown arguments: --foo-bar, --baz\n"],
+      [["extra"], "Unknown argument: extra\n"],
+    ];
+    for (const [flags, line] of typed) {
+      const run = await wopack(["pack", ws.staging, "--out", ws.out, ...flags]);
+      expect(run.code, flags.join(" ")).toBe(2);
+      expect(run.stderr.split("\n")[0] + "\n", flags.join(" ")).toBe(`error E_USAGE: ${line}`);
+    }
     const watchTypo = await wopack(["watch", ws.staging, "--out", ws.out, "--helth-file", "x"]);
     expect(watchTypo.stderr).toMatch(/did you mean --health-file\?/);
     // the same words whatever the user's language (yargs would translate its half of the line only)

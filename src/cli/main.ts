@@ -16,6 +16,27 @@ function usageHint(message: string, args: readonly string[], known: readonly str
 }
 
 /**
+ * yargs names an unknown flag in each spelling it made of it (`max-archvie-size, maxArchvieSize`): the
+ * message names each once, as it was typed.
+ */
+export function unknownAsTyped(message: string, args: readonly string[]): string {
+  const m = /^Unknown arguments?: (.+)$/.exec(message);
+  if (!m) return message;
+  // yargs' name of a flag -> the flag as typed (it reads --no-x as x)
+  const typed = new Map<string, string>();
+  for (const a of args.filter((x) => x.startsWith("-"))) {
+    const name = a.replace(/^-+/, "").replace(/=.*$/s, "");
+    const shown = `${name.length === 1 ? "-" : "--"}${name}`;
+    typed.set(name, shown);
+    if (name.startsWith("no-")) typed.set(name.slice(3), shown);
+  }
+  const named = m[1]!.split(", ");
+  const shown = named.filter((n) => typed.has(n)).map((n) => typed.get(n)!);
+  const list = shown.length ? shown : named.slice(0, 1);
+  return `Unknown argument${list.length === 1 ? "" : "s"}: ${list.join(", ")}`;
+}
+
+/**
  * yargs turns every WOPACK_* variable into an argument: those that name no flag of the command go (but
  * not one also given on the command line, which strict parsing then refuses, as it should).
  */
@@ -375,7 +396,7 @@ export async function main(args: string[]): Promise<number> {
     )
     .fail((msg, err) => {
       if (err) throw err;
-      throw usageError(msg);
+      throw usageError(unknownAsTyped(msg, args));
     })
     .group(
       ["config", "json", "concurrency", "quiet", "verbose", "print-config", "log-format", "log-level", "help", "version"],
