@@ -4,6 +4,7 @@ import { splitCommand } from "../commit/hook.js";
 import { initConfig } from "../config/init.js";
 import { type LoadedConfig, loadConfig } from "../config/load.js";
 import { type Config, type Flags, flagsSchema } from "../config/schema.js";
+import { DEFAULT_POLL_MS, settingsFor } from "../config/settings.js";
 import { parseDuration } from "../config/units.js";
 import { interruptedError, usageError, WopackError } from "../core/errors.js";
 import type { HookRun } from "../core/types.js";
@@ -95,23 +96,23 @@ function onArchiveFlag(value: unknown): string[] | undefined {
     : usage("--on-archive", value, 'give a command to run, e.g. --on-archive "./upload.sh --bucket x"');
 }
 
-/** What PACKING_FLAGS say, over the config: the options pack and watch pass to the pipeline alike. */
+/**
+ * What the packing flags say, as overrides of the config (the library works out the effective settings
+ * from both: settingsFor) and the options pack and watch pass to the pipeline alike.
+ */
 function packingOptions(config: Config, flags: Flags, argv: Argv) {
-  const images = { ...config.images };
-  if (flags["max-image-size"] !== undefined) images.maxImageSize = flags["max-image-size"];
-  if (flags["max-dimension"] !== undefined) images.maxDimension = flags["max-dimension"];
-  if (flags["max-pixels"] !== undefined) images.maxPixels = flags["max-pixels"];
-  if (argv.stripGps) images.stripGps = true;
-  const archive = {
-    ...config.archive,
-    maxSize: flags["max-archive-size"] ?? config.archive.maxSize,
-    maxWorkOrders: flags["max-work-orders"] ?? config.archive.maxWorkOrders,
-  };
   return {
-    // (the effective config: what --print-config shows)
-    config: { ...config, images, archive },
-    maxArchiveSize: archive.maxSize,
-    maxWorkOrders: archive.maxWorkOrders,
+    config,
+    maxImageSize: flags["max-image-size"],
+    maxDimension: flags["max-dimension"],
+    maxPixels: flags["max-pixels"],
+    stripGps: argv.stripGps ? true : undefined,
+    maxArchiveSize: flags["max-archive-size"],
+    maxWorkOrders: flags["max-work-orders"],
+    settleMs: flags.settle,
+    readyMarker: flags["ready-marker"],
+    batchWindowMs: flags["batch-window"],
+    pollMs: flags.poll === "" ? DEFAULT_POLL_MS : flags.poll,
     metadataFile: argv.metadata as string | undefined,
     allowIncomplete: Boolean(argv.allowIncomplete),
     onArchive: onArchiveFlag(argv.onArchive),
@@ -134,13 +135,8 @@ export async function runPack(argv: Argv): Promise<number> {
   const staging = String(argv.staging);
   const flags = checkedFlags(argv);
   const { config, path: configPath } = await configFor(argv, staging);
-  const settle = flags.settle ?? config.watch.settle ?? 0;
   const packing = packingOptions(config, flags, argv);
-  if (argv.printConfig)
-    return printConfig(
-      { ...packing.config, watch: { ...config.watch, settle, readyMarker: flags["ready-marker"] ?? config.watch.readyMarker } },
-      configPath,
-    );
+  if (argv.printConfig) return printConfig(settingsFor("pack", config, packing).config, configPath);
   const showProgress = !argv.json && !argv.quiet && process.stdout.isTTY && process.stderr.isTTY;
   const bar = showProgress ? progressBar(process.stderr) : undefined;
   const log = logFor(argv, bar ? { beforeWrite: bar.clear } : {});
@@ -156,8 +152,6 @@ export async function runPack(argv: Argv): Promise<number> {
       staging,
       out: String(argv.out),
       dryRun: argv.dryRun,
-      settleMs: settle,
-      readyMarker: flags["ready-marker"] ?? config.watch.readyMarker,
       repack: Boolean(argv.repack),
       moveTo: argv.moveTo as string | undefined,
       ...packing,
@@ -188,18 +182,8 @@ export async function runWatch(argv: Argv): Promise<number> {
   const staging = String(argv.staging);
   const flags = checkedFlags(argv);
   const { config, path: configPath } = await configFor(argv, staging);
-  const readyMarker = flags["ready-marker"] ?? config.watch.readyMarker;
-  // With a ready marker the marker says "done": no settle time unless asked for.
-  const settleMs = flags.settle ?? config.watch.settle ?? (readyMarker ? 0 : 30_000);
-  const batchWindowMs = flags["batch-window"] ?? config.watch.batchWindow ?? 0;
-  const configPoll = config.watch.poll === true ? 1000 : config.watch.poll === false ? undefined : config.watch.poll;
-  const pollMs = flags.poll === undefined ? configPoll : flags.poll === "" ? 1000 : flags.poll;
   const packing = packingOptions(config, flags, argv);
-  if (argv.printConfig)
-    return printConfig(
-      { ...packing.config, watch: { settle: settleMs, readyMarker, batchWindow: batchWindowMs, poll: pollMs ?? false } },
-      configPath,
-    );
+  if (argv.printConfig) return printConfig(settingsFor("watch", config, packing).config, configPath);
   // watch's events are its log: on stdout, errors on stderr
   const log = logFor(argv, { out: process.stdout });
   const write = log.event;
@@ -212,10 +196,6 @@ export async function runWatch(argv: Argv): Promise<number> {
     const summary = await watch({
       staging,
       out: String(argv.out),
-      settleMs,
-      batchWindowMs,
-      pollMs,
-      readyMarker,
       moveTo: argv.moveTo as string | undefined,
       failedTo: argv.failedTo as string | undefined,
       healthFile: argv.healthFile as string | undefined,

@@ -21,7 +21,7 @@ import { entryName } from "../spec/images.js";
 import { mergeRefusals, refusedReport } from "../spec/problems.js";
 import { packedEvent, warningEvents } from "./events.js";
 import { checkFolders, requireFolder } from "./folders.js";
-import type { PackOptions } from "./options.js";
+import { type PackOptions, withSettings } from "./options.js";
 import { type RunContext, runArchives } from "./publish.js";
 import { openOutput } from "./session.js";
 import { Sender, sendable } from "./upload.js";
@@ -29,7 +29,8 @@ import { Sender, sendable } from "./upload.js";
 /** §4 pack: everything ready now, through scan -> plan -> normalize -> write -> commit, once. */
 let saidWasm = false;
 
-export async function pack(options: PackOptions): Promise<PackResult> {
+export async function pack(given: PackOptions): Promise<PackResult> {
+  const options = withSettings("pack", given);
   if (!options.out && !options.dryRun) throw usageError("pack needs --out", "say where the archives go: --out <dir>");
   const staging = path.resolve(options.staging);
   const out = options.out ? path.resolve(options.out) : undefined;
