@@ -16,7 +16,7 @@ import {
   type WatchEvent,
   type WatchStatus,
 } from "../core/types.js";
-import { groupStaging, shardScan } from "../plan/plan.js";
+import { groupStaging, shardScan } from "../plan/group.js";
 import { Readiness } from "../plan/readiness.js";
 import { scanStaging } from "../scan/scan.js";
 import { loadSidecar, type SidecarRow } from "../scan/sidecar.js";
