@@ -20,10 +20,10 @@ import { loadSidecar } from "../scan/sidecar.js";
 import { isIgnoredName } from "../spec/ignore.js";
 import { entryName } from "../spec/images.js";
 import { mergeRefusals, refusedReport } from "../spec/problems.js";
+import { type RunContext, runArchives } from "./archives.js";
 import { packedEvent, warningEvents } from "./events.js";
 import { checkFolders, requireFolder } from "./folders.js";
 import { type PackOptions, withSettings } from "./options.js";
-import { type RunContext, runArchives } from "./publish.js";
 import { openOutput } from "./session.js";
 import { Sender, sendable } from "./upload.js";
 
