@@ -1,6 +1,6 @@
 // The commands: argv -> options, the pipeline's results -> text and exit codes. Loaded only once a
 // command runs, so that --help and --version answer without the image stack, zod or pino.
-import { splitCommand } from "../commit/hook.js";
+import { splitCommand } from "../commit/runCommand.js";
 import { initConfig } from "../config/init.js";
 import { type LoadedConfig, loadConfig } from "../config/load.js";
 import { type Config, type Flags, flagsSchema } from "../config/schema.js";
@@ -8,7 +8,7 @@ import { DEFAULT_POLL_MS, settingsFor } from "../config/settings.js";
 import { parseDuration } from "../config/units.js";
 import { interruptedError, usageError, WopackError } from "../core/errors.js";
 import type { HookRun } from "../core/types.js";
-import { rerunHooks } from "../run/hooks.js";
+import { rerunHooks } from "../run/onArchive.js";
 import { status } from "../run/status.js";
 import { upload } from "../run/upload.js";
 import { parseListen } from "../serve/listen.js";

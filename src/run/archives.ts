@@ -19,7 +19,7 @@ import { type PrepareContext, type Prepared, prepareWorkOrder } from "../prepare
 import { reviewOfBatch, reviewPath, writeReview } from "../review/write.js";
 import { codeUnitOrder } from "../spec/names.js";
 import { refusedReport } from "../spec/problems.js";
-import { runArchiveHook } from "./hooks.js";
+import { runArchiveHook } from "./onArchive.js";
 import type { PackOptions } from "./options.js";
 
 /**

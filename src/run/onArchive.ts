@@ -1,8 +1,8 @@
 // The --on-archive command: run after each commit (retried if asked), its outcome written to the ledger,
 // and run again by `wopack upload --hooks` for archives whose command never succeeded.
 import path from "node:path";
-import { runHook } from "../commit/hook.js";
 import { appendLedger, readLedger } from "../commit/ledger.js";
+import { runHook } from "../commit/runCommand.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { ioError } from "../core/errors.js";
 import { type HookRun, type Logger, silentLogger } from "../core/types.js";
