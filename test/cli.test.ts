@@ -27,6 +27,29 @@ describe("the command line", () => {
       const own = run.stdout.indexOf("\nOptions:");
       if (own >= 0) expect(own, command).toBeLessThan(run.stdout.indexOf("Global options:"));
     }
+    // help in groups, in the same order for pack and watch; numbers shown as numbers; an example is one line
+    const GROUPS = [
+      "Options:",
+      "When a work order is ready:",
+      "Metadata:",
+      "Images:",
+      "Archives:",
+      "After each commit:",
+      "Output:",
+      "Global options:",
+    ];
+    for (const command of ["pack", "watch", "validate", "upload", "status", "review", "prune", "doctor", "init"]) {
+      const help = (await wopack([command, "--help"])).stdout;
+      const at = GROUPS.map((g) => help.indexOf(`\n${g}\n`)).filter((i) => i >= 0);
+      expect(at, command).toEqual([...at].sort((a, b) => a - b));
+      if (command === "pack" || command === "watch") expect(at, command).toHaveLength(GROUPS.length);
+      const examples = help.slice(help.indexOf("Examples:\n") + "Examples:\n".length, help.indexOf("\n\nExit codes:"));
+      // (a description may go on under itself; a command never does)
+      for (const line of examples.split("\n")) expect(line, `${command}: an example wraps`).toMatch(/^( {2}wopack | {20,}\S)/);
+      for (const flag of ["max-work-orders", "max-dimension", "concurrency"])
+        if (help.includes(`--${flag} `))
+          expect(help, `${command} --${flag}`).toMatch(new RegExp(`--${flag} [^\\n]*(\\n {20,}[^\\n]*)*\\[number\\]`));
+    }
     // --dry-run is offered where it works, and init's is its own
     expect((await wopack(["status", "-h"])).stdout).not.toContain("--dry-run");
     expect((await wopack(["init", "-h"])).stdout).toContain("--dry-run");
