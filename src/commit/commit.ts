@@ -117,9 +117,12 @@ async function publish(
   }
 }
 
-/** Records the commit in the ledger, then moves each work order's sources (one that cannot move stays). */
+/**
+ * Records the commit in the ledger, then moves each work order's sources (one that cannot move stays).
+ * What went wrong is returned, for the run to tell once.
+ */
 async function recordAndMove(report: ArchiveReport, ctx: CommitContext): Promise<Omit<Committed, "report">> {
-  const { out, log } = ctx;
+  const { out } = ctx;
   const at = ctx.now().toISOString();
   const commits = report.workOrders.map((wo) => ({
     id: wo.id,
@@ -143,14 +146,9 @@ async function recordAndMove(report: ArchiveReport, ctx: CommitContext): Promise
   for (const c of commits) {
     try {
       const left = await finishMoves(out, c, ctx.now);
-      for (const w of leftBehindWarnings(c.id, left, ctx.staging)) {
-        done.warnings.push(w);
-        log.warn(w.message);
-      }
+      done.warnings.push(...leftBehindWarnings(c.id, left, ctx.staging));
     } catch (err) {
-      const p = moveFailed(c.id, err);
-      done.moveFailures.push(p);
-      log.warn(p.message);
+      done.moveFailures.push(moveFailed(c.id, err));
     }
   }
   return done;

@@ -59,8 +59,8 @@ export async function runArchives(plan: Plan, result: PackResult, ctx: RunContex
         result.pending.push(prepared);
         ctx.log.warn(`${prepared.id}: ${prepared.reason}`);
       } else if ("problems" in prepared) {
+        // (told once, by the run's refused event)
         result.refused.push(refusedReport(prepared, prepared.problems));
-        ctx.log.warn(`${prepared.id}: refused (${prepared.problems.length} problem${prepared.problems.length > 1 ? "s" : ""})`);
       } else {
         await writer.add(prepared);
         ctx.onProgress?.(ctx.progress);
@@ -211,8 +211,7 @@ class ArchiveWriter {
         `make it again with: wopack review ${report.path}`,
         report.archive,
       );
-      this.result.warnings.push(w);
-      ctx.log.warn(w.message);
+      this.result.warnings.push(w); // (told with the run's warnings)
     }
   }
 

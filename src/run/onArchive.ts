@@ -39,8 +39,8 @@ export async function runArchiveHook(out: string, archive: string, command: stri
       throw ioError(err, `cannot record the --on-archive outcome in the ledger of ${out}`);
     },
   );
+  // (a failure is told once, by the run's result: its output was logged line by line as it came)
   if (run.ok) s.log.info(`--on-archive ran for ${archive}`);
-  else s.log.warn(`--on-archive failed for ${archive} (exit ${run.exitCode ?? "?"}); the archive is kept: ${run.output}`);
   return run;
 }
 

@@ -21,7 +21,7 @@ import { isIgnoredName } from "../spec/ignore.js";
 import { entryName } from "../spec/images.js";
 import { mergeRefusals, refusedReport } from "../spec/problems.js";
 import { type RunContext, runArchives } from "./archives.js";
-import { packedEvent, warningEvents } from "./events.js";
+import { packEvents, packedEvent } from "./events.js";
 import { checkFolders, requireFolder } from "./folders.js";
 import { type PackOptions, withSettings } from "./options.js";
 import { openOutput } from "./session.js";
@@ -32,6 +32,13 @@ let saidWasm = false;
 
 export async function pack(given: PackOptions): Promise<PackResult> {
   const options = withSettings("pack", given);
+  const result = await packRun(options);
+  // each refusal, failure and warning told once, when the run is over (archives as they were committed)
+  for (const e of packEvents(result)) options.onEvent?.(e);
+  return result;
+}
+
+async function packRun(options: ReturnType<typeof withSettings<PackOptions>>): Promise<PackResult> {
   if (!options.out && !options.dryRun) throw usageError("pack needs --out", "say where the archives go: --out <dir>");
   const staging = path.resolve(options.staging);
   const out = options.out ? path.resolve(options.out) : undefined;
@@ -67,7 +74,6 @@ export async function pack(given: PackOptions): Promise<PackResult> {
     }
     if (sender) result.uploads = await sender.drain();
     result.recovery = session.recovery;
-    for (const e of warningEvents(result)) options.onEvent?.(e);
     // (a failed move is tried again for the work order found already packed: report it once)
     const failed = new Set(result.moveFailures.map((p) => p.path));
     for (const p of session.recovery.skipped) {
