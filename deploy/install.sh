@@ -1,5 +1,5 @@
 #!/bin/sh
-# The README's "Running it as a service", as one script: the wopack user, its folders, the systemd units
+# docs/operations.md "Running it as a service", as one script: the wopack user, its folders, the systemd units
 # (pointed at this machine's wopack), the log rotation and a starter config. Run as root:
 #   sudo sh deploy/install.sh
 # then enable the service you want (the script says how). Nothing is enabled or started for you.

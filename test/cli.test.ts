@@ -27,6 +27,29 @@ describe("the command line", () => {
       const own = run.stdout.indexOf("\nOptions:");
       if (own >= 0) expect(own, command).toBeLessThan(run.stdout.indexOf("Global options:"));
     }
+    // help in groups, in the same order for pack and watch; numbers shown as numbers; an example is one line
+    const GROUPS = [
+      "Options:",
+      "When a work order is ready:",
+      "Metadata:",
+      "Images:",
+      "Archives:",
+      "After each commit:",
+      "Output:",
+      "Global options:",
+    ];
+    for (const command of ["pack", "watch", "validate", "upload", "status", "review", "prune", "doctor", "init"]) {
+      const help = (await wopack([command, "--help"])).stdout;
+      const at = GROUPS.map((g) => help.indexOf(`\n${g}\n`)).filter((i) => i >= 0);
+      expect(at, command).toEqual([...at].sort((a, b) => a - b));
+      if (command === "pack" || command === "watch") expect(at, command).toHaveLength(GROUPS.length);
+      const examples = help.slice(help.indexOf("Examples:\n") + "Examples:\n".length, help.indexOf("\n\nExit codes:"));
+      // (a description may go on under itself; a command never does)
+      for (const line of examples.split("\n")) expect(line, `${command}: an example wraps`).toMatch(/^( {2}wopack | {20,}\S)/);
+      for (const flag of ["max-work-orders", "max-dimension", "concurrency"])
+        if (help.includes(`--${flag} `))
+          expect(help, `${command} --${flag}`).toMatch(new RegExp(`--${flag} [^\\n]*(\\n {20,}[^\\n]*)*\\[number\\]`));
+    }
     // --dry-run is offered where it works, and init's is its own
     expect((await wopack(["status", "-h"])).stdout).not.toContain("--dry-run");
     expect((await wopack(["init", "-h"])).stdout).toContain("--dry-run");
@@ -37,9 +60,23 @@ describe("the command line", () => {
     const typo = await wopack(["pack", ws.staging, "--out", ws.out, "--setle", "3s"]);
     expect(typo.code).toBe(2);
     expect(typo.stderr).toBe(
-      "error E_USAGE: Unknown argument: setle\n  hint: did you mean --settle? (wopack pack --help lists the options)\n",
+      "error E_USAGE: Unknown argument: --setle\n  hint: did you mean --settle? (wopack pack --help lists the options)\n",
     );
     expect(existsSync(ws.out)).toBe(false);
+    // each unknown flag named once, as typed (yargs names a dashed one twice: foo-bar, fooBar)
+    const typed: [string[], string][] = [
+      [["--max-archvie-size", "3MB"], "Unknown argument: --max-archvie-size\n"],
+      [["--max-archvie-size=3MB"], "Unknown argument: --max-archvie-size\n"],
+      [["--maxArchvieSize", "3MB"], "Unknown argument: --maxArchvieSize\n"],
+      [["--no-reviw"], "Unknown argument: --no-reviw\n"],
+      [["--foo-bar", "--baz", "1"], "Unknown arguments: --foo-bar, --baz\n"],
+      [["extra"], "Unknown argument: extra\n"],
+    ];
+    for (const [flags, line] of typed) {
+      const run = await wopack(["pack", ws.staging, "--out", ws.out, ...flags]);
+      expect(run.code, flags.join(" ")).toBe(2);
+      expect(run.stderr.split("\n")[0] + "\n", flags.join(" ")).toBe(`error E_USAGE: ${line}`);
+    }
     const watchTypo = await wopack(["watch", ws.staging, "--out", ws.out, "--helth-file", "x"]);
     expect(watchTypo.stderr).toMatch(/did you mean --health-file\?/);
     // the same words whatever the user's language (yargs would translate its half of the line only)

@@ -66,7 +66,7 @@ function circles(edges: { from: string; to: string }[]): string[][] {
   return found;
 }
 
-describe("the layout (README: How it is built)", () => {
+describe("the layout (docs/architecture.md)", () => {
   it("every folder of src/ has a floor", async () => {
     const folders = new Set((await imports()).flatMap((e) => [folderOf(e.from), folderOf(e.to)]));
     expect([...folders].filter((f) => !(f in FLOORS))).toEqual([]);

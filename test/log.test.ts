@@ -127,3 +127,40 @@ describe("watch's log", () => {
     }
   });
 });
+
+describe("one event, one line (issue 24)", () => {
+  /**
+   * A night with one of each thing a run tells: a work order refused when planned and one refused when its
+   * photo is read, a stray root file, a hook that fails, a work order packed. Each is told exactly once across
+   * stdout and stderr, in text and JSON alike, and the summary counts them.
+   */
+  for (const format of ["text", "json"] as const) {
+    it(`pack --log-format ${format}`, async () => {
+      const ws = await workspace();
+      await put(ws.staging, "WO_ok/meter/a.jpg", jpeg());
+      await put(ws.staging, "WO_badname/Meter photo 1/a.jpg", jpeg());
+      const cut = await jpeg(640, 480);
+      await put(ws.staging, "WO_cut/meter/a.jpg", cut.subarray(0, cut.length - 200));
+      await put(ws.staging, "stray.txt", "hello");
+      const run = await wopack(["pack", ws.staging, "--out", ws.out, "--log-format", format, "--on-archive", "false"]);
+      expect(run.code, run.stderr).toBe(1);
+      const all = `${run.stdout}\n${run.stderr}`;
+      const times = (needle: string) => all.split("\n").filter((l) => l.includes(needle)).length;
+      expect(times("refused WO_badname"), "plan-time refusal").toBe(1);
+      expect(times("refused WO_cut"), "refusal found reading the photo").toBe(1);
+      expect(times("W_ROOT_FILE_UNMATCHED"), "warning").toBe(1);
+      expect(times("--on-archive failed"), "failed hook").toBe(1);
+      expect(times("packed WO_ok"), "archive").toBe(1);
+      if (format === "json") {
+        const events = lines(run.stderr).map((l) => l.event);
+        expect(events.filter((e) => e === "refused")).toHaveLength(2);
+        expect(events.filter((e) => e === "warning")).toHaveLength(1);
+      }
+      // the summary counts what was told, and names the refused work orders with their codes only
+      expect(run.stdout).toMatch(
+        /packed 1 work order, refused 2, already packed 0, pending 0; 1 warning, 1 failed hook \(logged above\)/,
+      );
+      expect(run.stdout).toMatch(/^refused: WO_badname \(E_TASK_GROUP_NAME\), WO_cut \(E_IMAGE_TRUNCATED\)$/m);
+    });
+  }
+});

@@ -409,10 +409,12 @@ describe("bad input refuses only its own work order (§3, §7, §9)", () => {
     expect(report.refused.find((r) => r.id === "WO_truncated")!.problems[0]!.path).toBe("WO_truncated/meter/a.jpg");
   });
 
-  it("says so on stdout, with the codes and hints", () => {
-    expect(run.stdout).toContain("refused WO_truncated:");
-    expect(run.stdout).toContain("E_IMAGE_TRUNCATED  WO_truncated/meter/a.jpg");
-    expect(run.stdout).toMatch(/hint: /);
+  it("tells each refusal once, in the log with its codes and hints; the summary names it", () => {
+    const told = run.stderr.split("\n").filter((l) => l.includes("refused WO_truncated"));
+    expect(told).toHaveLength(1);
+    expect(told[0]).toMatch(/warn: refused WO_truncated: E_IMAGE_TRUNCATED WO_truncated\/meter\/a\.jpg: .*\(hint: /);
+    expect(run.stdout).toMatch(/^refused: .*WO_truncated \(E_IMAGE_TRUNCATED\)/m);
+    expect(run.stdout).not.toMatch(/hint: /);
   });
 
   it("leaves the staging folder untouched", async () => {

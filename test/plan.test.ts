@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fingerprintOf } from "../src/plan/plan.js";
+import { fingerprintOf } from "../src/plan/group.js";
 import { NOW, plan, staging } from "./plan-builders.js";
 
 const names = (p: ReturnType<typeof plan>, id: string) =>

@@ -1,7 +1,7 @@
 // Watch mode's readiness, pure: in-memory scans and a clock that the test moves. No files, no sleeps.
 import { describe, expect, it, vi } from "vitest";
 import { parseConfig } from "../src/config/load.js";
-import { groupStaging } from "../src/plan/plan.js";
+import { groupStaging } from "../src/plan/group.js";
 import { Readiness } from "../src/plan/readiness.js";
 import { PassScheduler } from "../src/run/scheduler.js";
 import { type FileSpec, NOW, staging } from "./plan-builders.js";

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { mkdir, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { shardScan } from "../src/plan/plan.js";
+import { shardScan } from "../src/plan/group.js";
 import type { StagingScan } from "../src/scan/scan.js";
 import { parseShard, shardOf, shardTag } from "../src/spec/shard.js";
 import { archivesIn, BIN, noiseJpeg, put, readZip, tempDir, waitFor, wopack } from "./helpers.js";

@@ -17,13 +17,26 @@ function problemLines(p: Problem, indent: string): string[] {
 
 const workOrders = (n: number) => `${n} work order${n === 1 ? "" : "s"}`;
 
-/** The human summary of a pack run. */
+const count = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
+
+/**
+ * The human summary of a pack run: what it made, and how many of each thing the log told as it went (a
+ * refusal with every problem, a warning with its hint, a failed hook or move): each is told once, there.
+ */
 export function formatPackResult(r: PackResult, verbose: boolean): string {
   const lines: string[] = [];
   const packedCount = r.dryRun ? (r.planned?.length ?? 0) : r.packed.length;
+  const warnings = r.warnings.length + r.packed.reduce((n, w) => n + w.warnings.length, 0);
+  const failedHooks = r.hooks.filter((x) => !x.ok).length;
+  const told = [
+    ...(warnings ? [count(warnings, "warning")] : []),
+    ...(failedHooks ? [`${count(failedHooks, "failed hook")}`] : []),
+    ...(r.moveFailures.length ? [`${r.moveFailures.length} not moved`] : []),
+  ];
   lines.push(
     `${r.dryRun ? "dry run: would pack" : "packed"} ${packedCount} work order${packedCount === 1 ? "" : "s"}` +
-      `, refused ${r.refused.length}, already packed ${r.alreadyPacked.length}, pending ${r.pending.length}`,
+      `, refused ${r.refused.length}, already packed ${r.alreadyPacked.length}, pending ${r.pending.length}` +
+      (told.length ? `; ${told.join(", ")} (logged above)` : ""),
   );
   for (const a of r.archives) {
     lines.push(`  ${a.path}  (${mb(a.bytes)}, ${workOrders(a.workOrders.length)}, sha256 ${a.sha256.slice(0, 12)}…)`);
@@ -41,17 +54,10 @@ export function formatPackResult(r: PackResult, verbose: boolean): string {
       for (const p of wo.photos) lines.push(`    ${p.source} -> ${p.name}`);
     }
   }
-  for (const wo of r.refused) {
-    lines.push(`refused ${wo.id}:`);
-    for (const p of wo.problems) lines.push(...problemLines(p, "  "));
-  }
-  for (const h of r.hooks.filter((x) => !x.ok)) {
-    lines.push(`--on-archive failed for ${h.archive} (exit ${h.exitCode ?? "?"}); the archive is kept:`);
-    if (h.output) lines.push(...h.output.split("\n").map((l) => `  ${l}`));
-  }
-  for (const p of r.moveFailures) lines.push(...problemLines(p, "not moved: "));
-  const warnings = [...r.warnings, ...r.packed.flatMap((w) => w.warnings)];
-  for (const w of warnings) lines.push(...problemLines(w, "warning: "));
+  if (r.refused.length)
+    lines.push(
+      `refused: ${r.refused.map((wo) => `${wo.id} (${[...new Set(wo.problems.map((p) => p.code))].join(", ")})`).join(", ")}`,
+    );
   if (verbose) {
     for (const wo of r.alreadyPacked) lines.push(`already packed (same content): ${wo.id}`);
     for (const wo of r.pending) lines.push(`pending ${wo.id}: ${wo.reason}`);

@@ -56,7 +56,7 @@ export function createLog(o: LogOptions): CliLog {
       debug: (m) => log.debug(m),
     },
     event({ event, message, ...fields }) {
-      const level = event === "error" ? "error" : event === "warning" ? "warn" : "info";
+      const level = event === "error" ? "error" : event === "warning" || event === "refused" ? "warn" : "info";
       log[level]({ event, ...fields }, message);
     },
   };

@@ -56,7 +56,10 @@ const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.preprocess(
     (v) => (typeof v === "string" && /^\s*[+-]?\d+(\.\d*)?\s*$/.test(v) ? Number(v) : v),
     z
-      .number({ error: (issue) => `${JSON.stringify(issue.input)} is not a number` })
+      .number({
+        // (a number flag's "abc" arrives as NaN: the CLI names the value as typed)
+        error: (issue) => (Number.isNaN(issue.input) ? "not a number" : `${JSON.stringify(issue.input)} is not a number`),
+      })
       .int({ error: (issue) => `${issue.input} is not a whole number` })
       .min(min, `must be at least ${min}`)
       .max(max, `must be at most ${max}`),

@@ -1,4 +1,4 @@
-import { hasReadyMarker, packableOf, stabilitySignature, type WorkOrderGroup } from "./plan.js";
+import { hasReadyMarker, packableOf, stabilitySignature, type WorkOrderGroup } from "./group.js";
 
 interface Seen {
   signature: string;

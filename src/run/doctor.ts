@@ -63,36 +63,92 @@ export async function doctor(folders: { staging?: string | undefined; out?: stri
   return checks;
 }
 
-/** Readable (and writable: a file is made and removed), and on which file system. */
-async function folderCheck(what: string, dir: string, write: boolean): Promise<DoctorCheck> {
-  const s = await stat(dir).catch((err: NodeJS.ErrnoException) => err);
-  if (s instanceof Error || !s.isDirectory()) {
-    return {
-      what,
-      status: "error",
-      detail: `${dir}: ${s instanceof Error ? (s.code ?? s.message) : "not a folder"}`,
-      fix: "create it, or mount its share (wopack never creates a staging folder)",
-    };
+type Role = "staging folder" | "output folder";
+
+/**
+ * The fix for a folder that cannot be used, by what was found: the right words differ for a staging folder
+ * (never created by wopack), an output folder (created on first use, parents included) and the reason.
+ */
+export function folderFix(role: Role, found: string): string {
+  const user = `the user wopack runs as (uid ${process.getuid?.() ?? "?"})`;
+  switch (found) {
+    case "ENOENT":
+      return role === "staging folder"
+        ? "create it, or mount its share (wopack never creates a staging folder)"
+        : "create the folder above it (wopack creates the output folder itself, but not on a path that cannot be made)";
+    case "EROFS":
+      return "it is on a read-only file system: remount it read-write, or choose a folder on a writable disk";
+    case "ENOTDIR":
+    case "file":
+      return role === "staging folder"
+        ? "give the staging folder itself: a file is in the way on that path"
+        : "a file is in the way on that path: give --out a path made of folders only, or move the file";
+    case "ENOSPC":
+      return "the disk is full: free space, or choose a folder on another disk";
+    case "ELOOP":
+      return "a symbolic link on that path points to itself: fix or remove the link";
+    default:
+      return `give ${user} ${role === "staging folder" ? "read" : "write"} access to it and the folders above it, e.g. with deploy/wopack.tmpfiles.conf`;
   }
+}
+
+const codeOf = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+
+/**
+ * Readable (and writable: a file is made and removed), and on which file system. An output folder that
+ * does not exist yet is judged by the nearest folder above it, since pack creates it with its parents.
+ */
+async function folderCheck(what: Role, dir: string, write: boolean): Promise<DoctorCheck> {
+  const error = (detail: string, found: string): DoctorCheck => ({ what, status: "error", detail, fix: folderFix(what, found) });
+  const s = await stat(dir).catch((err: unknown) => err as NodeJS.ErrnoException);
+  if (s instanceof Error) {
+    if (!(write && s.code === "ENOENT")) return error(`${dir}: ${codeOf(s)}`, codeOf(s));
+    return missingOutput(what, dir, error);
+  }
+  if (!s.isDirectory()) return error(`${dir}: a file, not a folder`, "file");
   try {
     await access(dir, constants.R_OK | constants.X_OK);
     if (write) await rm(await mkdtemp(path.join(dir, ".wopack-doctor-")), { recursive: true });
   } catch (err) {
-    return {
-      what,
-      status: "error",
-      detail: `${dir}: cannot ${write ? "write" : "read"} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-      fix: `give the user wopack runs as (${process.getuid?.() ?? "?"}) ${write ? "write" : "read"} access, e.g. with deploy/wopack.tmpfiles.conf`,
-    };
+    return error(`${dir}: cannot ${write ? "write" : "read"} (${codeOf(err)})`, codeOf(err));
   }
-  const fs = await statfs(dir).then(
-    (f) => FILE_SYSTEMS[f.type] ?? `type 0x${f.type.toString(16)}`,
-    () => "unknown",
-  );
-  const network = NETWORK.has(fs);
+  const fs = await fileSystemOf(dir);
   return {
     what,
     status: "ok",
-    detail: `${dir}: ${write ? "readable and writable" : "readable"}, on ${fs}${network ? " (a network share: watch needs --poll there, file events do not cross it)" : ""}`,
+    detail: `${dir}: ${write ? "readable and writable" : "readable"}, on ${fs}${NETWORK.has(fs) ? " (a network share: watch needs --poll there, file events do not cross it)" : ""}`,
   };
+}
+
+/** An output folder to be made: fine when the nearest existing folder above it is writable. */
+async function missingOutput(
+  what: Role,
+  dir: string,
+  error: (detail: string, found: string) => DoctorCheck,
+): Promise<DoctorCheck> {
+  let above = path.dirname(path.resolve(dir));
+  for (;;) {
+    const s = await stat(above).catch((err: unknown) => err as NodeJS.ErrnoException);
+    if (!(s instanceof Error)) {
+      if (!s.isDirectory()) return error(`${dir}: cannot be created, ${above} is a file`, "file");
+      break;
+    }
+    if (s.code !== "ENOENT" || path.dirname(above) === above)
+      return error(`${dir}: cannot be created (${above}: ${codeOf(s)})`, codeOf(s));
+    above = path.dirname(above);
+  }
+  try {
+    await rm(await mkdtemp(path.join(above, ".wopack-doctor-")), { recursive: true });
+  } catch (err) {
+    return error(`${dir}: does not exist, and cannot be created in ${above} (${codeOf(err)})`, codeOf(err));
+  }
+  const fs = await fileSystemOf(above);
+  return { what, status: "ok", detail: `${dir}: does not exist yet; wopack creates it in ${above} (writable, on ${fs})` };
+}
+
+function fileSystemOf(dir: string): Promise<string> {
+  return statfs(dir).then(
+    (f) => FILE_SYSTEMS[f.type] ?? `type 0x${f.type.toString(16)}`,
+    () => "unknown",
+  );
 }

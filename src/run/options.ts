@@ -1,18 +1,20 @@
 import type { Config } from "../config/schema.js";
+import { type SettingsOverrides, settingsFor } from "../config/settings.js";
 import type { Clock } from "../core/clock.js";
 import type { Logger, Progress, WatchEvent } from "../core/types.js";
 import type { Shard } from "../spec/shard.js";
 import type { SendOptions } from "./upload.js";
 
-/** What a pack run is asked to do: the library's pack() options, which the CLI fills from flags and config. */
-export interface PackOptions {
+/**
+ * What a pack run is asked to do: the library's pack() options. The config (a file's, or the defaults) says
+ * most; the overrides (SettingsOverrides: what the CLI's flags say) win over it, worked out by pack() itself.
+ */
+export interface PackOptions extends SettingsOverrides {
   staging: string;
   /** the output folder; a dry run may leave it out (nothing is then "already packed") */
   out?: string | undefined;
   config: Config;
   dryRun?: boolean;
-  settleMs?: number;
-  readyMarker?: string | undefined;
   repack?: boolean;
   /** the --metadata sidecar (CSV or JSON keyed by work-order id) */
   metadataFile?: string | undefined;
@@ -21,8 +23,6 @@ export interface PackOptions {
   checkImages?: boolean;
   moveTo?: string | undefined;
   concurrency?: number;
-  maxArchiveSize?: number | undefined;
-  maxWorkOrders?: number | undefined;
   signal?: AbortSignal;
   logger?: Logger;
   onProgress?: (p: Progress) => void;
@@ -42,4 +42,19 @@ export interface PackOptions {
   now?: Clock;
   /** --shard: pack only the work orders that fall to this shard (spec/shard.ts); archive names carry it */
   shard?: Shard | undefined;
+}
+
+/** The options with the effective settings worked out (settingsFor): the config as the run sees it. */
+export function withSettings<T extends PackOptions>(command: "pack" | "watch", o: T) {
+  const s = settingsFor(command, o.config, o);
+  return {
+    ...o,
+    config: s.config,
+    settleMs: s.settleMs,
+    readyMarker: s.readyMarker,
+    maxArchiveSize: s.maxArchiveSize,
+    maxWorkOrders: s.maxWorkOrders,
+    batchWindowMs: s.batchWindowMs,
+    pollMs: s.pollMs,
+  };
 }

@@ -11,7 +11,8 @@ import type { HeicDecoder } from "../convert/heicTypes.js";
 import { systemClock } from "../core/clock.js";
 import { usageError } from "../core/errors.js";
 import { type ArchiveReport, type Logger, type PackResult, type Progress, silentLogger } from "../core/types.js";
-import { type Plan, planPack, shardScan } from "../plan/plan.js";
+import { shardScan } from "../plan/group.js";
+import { type Plan, planPack } from "../plan/plan.js";
 import { checkPhotos } from "../prepare/prepare.js";
 import { type FileFacts, readFileFacts, scanStaging } from "../scan/scan.js";
 import type { SidecarRow } from "../scan/sidecar.js";
@@ -19,17 +20,25 @@ import { loadSidecar } from "../scan/sidecar.js";
 import { isIgnoredName } from "../spec/ignore.js";
 import { entryName } from "../spec/images.js";
 import { mergeRefusals, refusedReport } from "../spec/problems.js";
-import { packedEvent, warningEvents } from "./events.js";
+import { type RunContext, runArchives } from "./archives.js";
+import { packEvents, packedEvent } from "./events.js";
 import { checkFolders, requireFolder } from "./folders.js";
-import type { PackOptions } from "./options.js";
-import { type RunContext, runArchives } from "./publish.js";
+import { type PackOptions, withSettings } from "./options.js";
 import { openOutput } from "./session.js";
 import { Sender, sendable } from "./upload.js";
 
 /** §4 pack: everything ready now, through scan -> plan -> normalize -> write -> commit, once. */
 let saidWasm = false;
 
-export async function pack(options: PackOptions): Promise<PackResult> {
+export async function pack(given: PackOptions): Promise<PackResult> {
+  const options = withSettings("pack", given);
+  const result = await packRun(options);
+  // each refusal, failure and warning told once, when the run is over (archives as they were committed)
+  for (const e of packEvents(result)) options.onEvent?.(e);
+  return result;
+}
+
+async function packRun(options: ReturnType<typeof withSettings<PackOptions>>): Promise<PackResult> {
   if (!options.out && !options.dryRun) throw usageError("pack needs --out", "say where the archives go: --out <dir>");
   const staging = path.resolve(options.staging);
   const out = options.out ? path.resolve(options.out) : undefined;
@@ -65,7 +74,6 @@ export async function pack(options: PackOptions): Promise<PackResult> {
     }
     if (sender) result.uploads = await sender.drain();
     result.recovery = session.recovery;
-    for (const e of warningEvents(result)) options.onEvent?.(e);
     // (a failed move is tried again for the work order found already packed: report it once)
     const failed = new Set(result.moveFailures.map((p) => p.path));
     for (const p of session.recovery.skipped) {

@@ -17,7 +17,7 @@ import {
   type WatchEvent,
   type WatchStatus,
 } from "../core/types.js";
-import { groupStaging, shardScan } from "../plan/plan.js";
+import { groupStaging, shardScan } from "../plan/group.js";
 import { Readiness } from "../plan/readiness.js";
 import { scanStaging } from "../scan/scan.js";
 import { loadSidecar, type SidecarRow } from "../scan/sidecar.js";
@@ -27,7 +27,7 @@ import { isIgnoredName } from "../spec/ignore.js";
 import { resultEvents, warningEvents } from "./events.js";
 import { checkFolders } from "./folders.js";
 import { HealthFile, type WatchSummary } from "./health.js";
-import type { PackOptions } from "./options.js";
+import { type PackOptions, withSettings } from "./options.js";
 import { packOnce } from "./pack.js";
 import { PassScheduler } from "./scheduler.js";
 import { openOutput } from "./session.js";
@@ -35,15 +35,13 @@ import { Sender } from "./upload.js";
 
 export type { WatchEvent, WatchSummary };
 
-export interface WatchOptions extends Omit<PackOptions, "checkImages" | "settleMs"> {
+/**
+ * watch's options: pack's, and when a work order is ready (settleMs default 30 s, or 0 with a ready marker;
+ * batchWindowMs; pollMs for network shares), each over the config's `watch` section.
+ */
+export interface WatchOptions extends Omit<PackOptions, "checkImages"> {
   out: string;
   signal: AbortSignal;
-  /** a work order is ready once nothing in it changed for this long (default 30 s) */
-  settleMs?: number;
-  /** collect work orders that become ready within this long into one archive (default 0: at once) */
-  batchWindowMs?: number;
-  /** stat polling every this many ms instead of native events (network shares) */
-  pollMs?: number | undefined;
   /** default: <staging>/../processed */
   moveTo?: string | undefined;
   /** default: <staging>/../failed */
@@ -75,7 +73,8 @@ const EVENT_SCAN_GAP_MS = 1_000;
  * them; packed work orders move to --move-to, refused ones to --failed-to with <id>.errors.json. Runs
  * until the signal aborts; holds the lock on --out all along.
  */
-export async function watch(options: WatchOptions): Promise<WatchSummary> {
+export async function watch(given: WatchOptions): Promise<WatchSummary> {
+  const options = withSettings("watch", given);
   const staging = path.resolve(options.staging);
   const out = path.resolve(options.out);
   const moveTo = path.resolve(options.moveTo ?? path.join(staging, "..", "processed"));
@@ -105,7 +104,7 @@ export async function watch(options: WatchOptions): Promise<WatchSummary> {
     options.http && metrics
       ? await serve(options.http, out, health, metrics, options.pollMs, options.config.upload.maxElapsed + 300_000, session)
       : undefined;
-  const settleMs = options.settleMs ?? 30_000;
+  const { settleMs } = options;
   const sender = await openSender(options, out, dryRun, log, clock, emit, health, stop);
   const w: WatchRun = {
     options: { ...options, staging, out, moveTo, dryRun, settleMs: 0, logger: log, ...(sender ? { sender } : {}) },

@@ -1,4 +1,4 @@
-// Archives out of prepared work orders: streamed, split, verified, committed, sources moved.
+// Archives out of prepared work orders: streamed, split, written and read back, then committed (commit/commit.ts).
 
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
@@ -6,15 +6,12 @@ import { overArchiveSize, startsNewArchive } from "../archive/batching.js";
 import { StreamingArchive } from "../archive/stream.js";
 import { verifyZip } from "../archive/verify.js";
 import { SourceChangedError } from "../archive/zip.js";
-import { exists, publishNoClobber, syncDir, writeFileNoClobber } from "../commit/files.js";
-import { appendLedger, type LedgerRecord } from "../commit/ledger.js";
-import { leftBehindWarnings, planMoves } from "../commit/moves.js";
+import { commitArchive } from "../commit/commit.js";
+import { planMoves } from "../commit/moves.js";
 import { tmpDir } from "../commit/paths.js";
-import { finishMoves, moveFailed, REPORT_SUFFIX } from "../commit/recovery.js";
 import { trailerNote } from "../convert/normalize.js";
 import type { Clock } from "../core/clock.js";
 import { interruptedError, ioError, problem, WopackError } from "../core/errors.js";
-import { faultPoint } from "../core/fault.js";
 import type { ArchiveReport, PackedWorkOrder, PackResult } from "../core/types.js";
 import { VERSION } from "../core/version.js";
 import type { Plan, PlannedWorkOrder } from "../plan/plan.js";
@@ -22,8 +19,7 @@ import { type PrepareContext, type Prepared, prepareWorkOrder } from "../prepare
 import { reviewOfBatch, reviewPath, writeReview } from "../review/write.js";
 import { codeUnitOrder } from "../spec/names.js";
 import { refusedReport } from "../spec/problems.js";
-import { type Shard, shardTag } from "../spec/shard.js";
-import { runArchiveHook } from "./hooks.js";
+import { runArchiveHook } from "./onArchive.js";
 import type { PackOptions } from "./options.js";
 
 /**
@@ -63,8 +59,8 @@ export async function runArchives(plan: Plan, result: PackResult, ctx: RunContex
         result.pending.push(prepared);
         ctx.log.warn(`${prepared.id}: ${prepared.reason}`);
       } else if ("problems" in prepared) {
+        // (told once, by the run's refused event)
         result.refused.push(refusedReport(prepared, prepared.problems));
-        ctx.log.warn(`${prepared.id}: refused (${prepared.problems.length} problem${prepared.problems.length > 1 ? "s" : ""})`);
       } else {
         await writer.add(prepared);
         ctx.onProgress?.(ctx.progress);
@@ -166,7 +162,7 @@ class ArchiveWriter {
       this.current = undefined;
       batch = closing.batch;
       try {
-        report = await commitArchive(closing, this.result, this.ctx);
+        report = await commitCurrent(closing, this.result, this.ctx);
       } catch (err) {
         if (!(err instanceof SourceChangedError)) throw err;
         this.current = await this.without(closing, err);
@@ -215,8 +211,7 @@ class ArchiveWriter {
         `make it again with: wopack review ${report.path}`,
         report.archive,
       );
-      this.result.warnings.push(w);
-      ctx.log.warn(w.message);
+      this.result.warnings.push(w); // (told with the run's warnings)
     }
   }
 
@@ -275,29 +270,22 @@ function writeFailure(err: unknown, ctx: RunContext): WopackError {
   );
 }
 
-/** `<prefix>-<UTC>-<seq>.zip`, with the shard before the sequence when sharded (`-s1of3-`): still sorts by time. */
-function archiveName(prefix: string, at: Date, seq: number, shard: Shard | undefined): string {
-  const stamp = at
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d+Z$/, "Z");
-  return `${prefix}-${stamp}-${shard ? `${shardTag(shard)}-` : ""}${seq}.zip`;
-}
-
-/** §8 commit protocol: temp file, fsync, verify, report, no-clobber rename, ledger, then move sources. */
-async function commitArchive(
+/** Ends the archive, reads it back, then commits it (commit/commit.ts); its refused and warnings are the run's. */
+async function commitCurrent(
   { archive, batch, seq, openedAt }: Current,
   result: PackResult,
   ctx: RunContext,
 ): Promise<ArchiveReport> {
   const verified = await finishAndVerify(archive, ctx);
   const workOrders = await packedWorkOrders(batch, ctx);
-  const report = await publish(archive.tmp, { ...verified, openedAt }, workOrders, result, ctx, seq);
-  ctx.log.debug(`packed ${workOrders.length} work order${workOrders.length === 1 ? "" : "s"} into ${report.archive}`);
-  // Committed: from here on a crash is repaired by recover() from the report beside the archive.
-  faultPoint("after-publish");
-  await recordAndMove(report, result, ctx);
-  return report;
+  const committed = await commitArchive(
+    { tmp: archive.tmp, ...verified, seq, openedAt },
+    { workOrders, refused: result.refused, warnings: result.warnings },
+    { ...ctx, prefix: ctx.config.archive.prefix },
+  );
+  result.warnings.push(...committed.warnings);
+  result.moveFailures.push(...committed.moveFailures);
+  return committed.report;
 }
 
 /** Ends the archive (fsync) and reads it back against what was written; the temp file goes on failure. */
@@ -335,94 +323,6 @@ async function packedWorkOrders(batch: Prepared[], ctx: RunContext): Promise<Pac
     });
   }
   return workOrders;
-}
-
-/**
- * Gives the archive its name: the report first, then the archive, neither ever written over (a name
- * taken by an earlier archive in the same second, or its report, moves on to the next sequence number).
- */
-async function publish(
-  tmp: string,
-  verified: { sha256: string; bytes: number; openedAt: number },
-  workOrders: PackedWorkOrder[],
-  result: PackResult,
-  ctx: RunContext,
-  seq: number,
-): Promise<ArchiveReport> {
-  const { out } = ctx;
-  const createdAt = ctx.now();
-  try {
-    for (let s = seq; ; s++) {
-      const name = archiveName(ctx.config.archive.prefix, createdAt, s, ctx.shard);
-      for (const wo of workOrders) wo.archive = name;
-      const report: ArchiveReport = {
-        archive: name,
-        path: path.join(out, name),
-        sha256: verified.sha256,
-        bytes: verified.bytes,
-        createdAt: createdAt.toISOString(),
-        workOrders,
-        refused: result.refused.map(({ id, problems }) => ({ id, problems })),
-        warnings: result.warnings,
-        durationMs: Math.round(performance.now() - verified.openedAt),
-      };
-      ctx.signal?.throwIfAborted();
-      const reportPath = report.path + REPORT_SUFFIX;
-      if (await exists(report.path)) continue;
-      if (!(await writeFileNoClobber(reportPath, JSON.stringify(report, null, 2) + "\n", tmpDir(out)))) continue;
-      faultPoint("before-publish");
-      const published = await publishNoClobber(tmp, report.path).catch(async (err) => {
-        await rm(reportPath, { force: true });
-        throw err;
-      });
-      if (published) {
-        await syncDir(out);
-        return report;
-      }
-      await rm(reportPath, { force: true });
-    }
-  } catch (err) {
-    await rm(tmp, { force: true });
-    if (ctx.signal?.aborted) throw interrupted();
-    throw ioError(err, `cannot commit the archive in ${out}`);
-  }
-}
-
-/** Records the commit in the ledger, then moves each work order's sources (one that cannot move stays). */
-async function recordAndMove(report: ArchiveReport, result: PackResult, ctx: RunContext): Promise<void> {
-  const { out, log } = ctx;
-  const at = ctx.now().toISOString();
-  const commits = report.workOrders.map((wo) => ({
-    id: wo.id,
-    fingerprint: wo.fingerprint,
-    archive: report.archive,
-    moves: wo.moves,
-  }));
-  try {
-    await appendLedger(
-      out,
-      commits.map((c) => ({ type: "commit", at, ...c }) as LedgerRecord),
-    );
-  } catch (err) {
-    throw ioError(
-      err,
-      `archive ${report.archive} is committed, but recording it in the ledger failed (the next run finishes this)`,
-    );
-  }
-  faultPoint("after-ledger");
-  for (const c of commits) {
-    try {
-      const left = await finishMoves(out, c, ctx.now);
-      for (const w of leftBehindWarnings(c.id, left, ctx.staging)) {
-        result.warnings.push(w);
-        log.warn(w.message);
-      }
-    } catch (err) {
-      const p = moveFailed(c.id, err);
-      result.moveFailures.push(p);
-      log.warn(p.message);
-    }
-  }
 }
 
 function interrupted(): WopackError {

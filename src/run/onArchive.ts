@@ -1,8 +1,8 @@
 // The --on-archive command: run after each commit (retried if asked), its outcome written to the ledger,
 // and run again by `wopack upload --hooks` for archives whose command never succeeded.
 import path from "node:path";
-import { runHook } from "../commit/hook.js";
 import { appendLedger, readLedger } from "../commit/ledger.js";
+import { runHook } from "../commit/runCommand.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { ioError } from "../core/errors.js";
 import { type HookRun, type Logger, silentLogger } from "../core/types.js";
@@ -39,8 +39,8 @@ export async function runArchiveHook(out: string, archive: string, command: stri
       throw ioError(err, `cannot record the --on-archive outcome in the ledger of ${out}`);
     },
   );
+  // (a failure is told once, by the run's result: its output was logged line by line as it came)
   if (run.ok) s.log.info(`--on-archive ran for ${archive}`);
-  else s.log.warn(`--on-archive failed for ${archive} (exit ${run.exitCode ?? "?"}); the archive is kept: ${run.output}`);
   return run;
 }
 

@@ -1,0 +1,27 @@
+// `wopack doctor`: what this installation runs with, and what is wrong with it, each with its fix.
+import { defineCommand } from "../command.js";
+import { EXIT } from "../exit.js";
+import { GROUP } from "../flags.js";
+import { formatDoctor } from "../format.js";
+
+export const doctorCommand = defineCommand({
+  command: "doctor",
+  describe: "say what this installation runs with (HEIC decoder, libvips, threads, folders) and what is wrong, with the fix",
+  builder: (y) =>
+    y
+      .options({
+        staging: { type: "string", describe: "also check this staging folder: there, readable, which file system" },
+        out: { type: "string", describe: "also check this output folder: writable (or creatable), which file system" },
+      })
+      .group(["staging", "out"], GROUP.own)
+      .example("wopack doctor", "the decoders and versions")
+      .example("wopack doctor --staging staging --out outbox", "and the folders a service uses")
+      .epilog("Exit codes: 0 nothing wrong (warnings may be listed), 1 something is wrong (each with its fix), 2 usage error."),
+  async run(argv) {
+    const { doctor } = await import("../../run/doctor.js");
+    const checks = await doctor({ staging: argv.staging, out: argv.out });
+    if (argv.json) process.stdout.write(JSON.stringify({ checks }, null, 2) + "\n");
+    else process.stdout.write(formatDoctor(checks) + "\n");
+    return checks.some((c) => c.status === "error") ? EXIT.refused : EXIT.ok;
+  },
+});

@@ -1,0 +1,45 @@
+// `wopack prune <out> --older-than <age>`: retention for what is done; a dry run unless --delete (SPEC §13).
+import { defineCommand } from "../command.js";
+import { EXIT } from "../exit.js";
+import { GROUP } from "../flags.js";
+import { formatPrune } from "../format.js";
+
+export const pruneCommand = defineCommand({
+  command: "prune <out>",
+  describe: "say (or, with --delete, delete) the committed archives and processed work orders older than --older-than",
+  builder: (y) =>
+    y
+      .positional("out", { type: "string", demandOption: true, describe: "the folder pack writes archives to" })
+      .options({
+        "older-than": { type: "string", demandOption: true, describe: "keep what was committed more recently (e.g. 30d, 12h)" },
+        processed: { type: "string", describe: "also the work orders moved there (--move-to) once committed" },
+        delete: { type: "boolean", default: false, describe: "delete; without it nothing is touched" },
+      })
+      .group(["older-than", "processed", "delete"], GROUP.own)
+      .example("wopack prune out --older-than 30d", "what would go")
+      .example("wopack prune out --older-than 30d --delete", "delete it")
+      .example("wopack prune out --older-than 30d --processed done", "and the work orders in done/")
+      .epilog("Exit codes: 0 done (or nothing to prune), 2 usage error, 3 I/O failure, 4 another run holds <out>."),
+  async run(argv) {
+    const { logFor, usage } = await import("../context.js");
+    const { parseDuration } = await import("../../config/units.js");
+    const olderThanMs =
+      parseAge(argv.olderThan, parseDuration) ?? usage("--older-than", argv.olderThan, "an age, e.g. 30d, 12h or 90m");
+    const { prune } = await import("../../run/prune.js");
+    const result = await prune({
+      out: argv.out,
+      olderThanMs,
+      processed: argv.processed,
+      delete: argv.delete,
+      logger: logFor(argv).logger,
+    });
+    process.stdout.write((argv.json ? JSON.stringify(result, null, 2) : formatPrune(result)) + "\n");
+    return EXIT.ok;
+  },
+});
+
+/** An age: a duration, or days ("30d"). */
+function parseAge(value: string, parseDuration: (v: string) => number | undefined): number | undefined {
+  const days = /^\s*(\d+(?:\.\d+)?)\s*d\s*$/i.exec(value);
+  return days ? Math.round(Number(days[1]) * 86_400_000) : parseDuration(value);
+}

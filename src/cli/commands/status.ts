@@ -1,0 +1,42 @@
+// `wopack status <out>`: where each committed archive stands (SPEC §12).
+import { defineCommand } from "../command.js";
+import { EXIT } from "../exit.js";
+import { GROUP } from "../flags.js";
+import { formatStatus } from "../format.js";
+
+export const statusCommand = defineCommand({
+  command: "status <out>",
+  describe: "one line per archive in <out>: committed, uploading, uploaded (batch), failed (why)",
+  builder: (y) =>
+    y
+      .positional("out", { type: "string", demandOption: true, describe: "the folder pack writes archives to" })
+      .options({
+        refresh: { type: "boolean", default: false, describe: "ask the platform for the status of batches not final yet" },
+        "max-age": {
+          type: "string",
+          describe: "exit 1 when an archive has waited this long without being uploaded (e.g. 2h): for monitoring",
+        },
+      })
+      .group(["refresh", "max-age"], GROUP.own)
+      .example("wopack status outbox", "where each archive stands")
+      .example("wopack status outbox --max-age 2h --json", "exit 1 when one waits over 2 h")
+      .epilog("Exit codes: 0 nothing failed or stuck, 1 an upload failed or an archive waited past --max-age, 2 usage error."),
+  async run(argv) {
+    const { configFor, printConfig, usage } = await import("../context.js");
+    const { parseDuration } = await import("../../config/units.js");
+    const maxAge = argv.maxAge === undefined ? undefined : parseDuration(argv.maxAge);
+    if (argv.maxAge !== undefined && maxAge === undefined) usage("--max-age", argv.maxAge, "a duration, e.g. 2h or 30m");
+    const { config, path: configPath } = await configFor(argv);
+    if (argv.printConfig) return printConfig(config, configPath);
+    const { status } = await import("../../run/status.js");
+    const lines = await status(argv.out, { refresh: argv.refresh ? { config } : undefined });
+    const stuck =
+      maxAge === undefined ? [] : lines.filter((l) => l.state !== "uploaded" && Date.now() - Date.parse(l.since) > maxAge);
+    process.stdout.write(
+      (argv.json
+        ? JSON.stringify({ archives: lines, stuck: stuck.map((l) => l.archive) }, null, 2)
+        : formatStatus(lines, stuck)) + "\n",
+    );
+    return lines.some((l) => l.state === "failed") || stuck.length ? EXIT.refused : EXIT.ok;
+  },
+});

@@ -1,0 +1,89 @@
+// `wopack upload <out> [archives..]`: committed archives to the platform, each exactly once (SPEC §12).
+import type { HookRun } from "../../core/types.js";
+import { defineCommand } from "../command.js";
+import { EXIT } from "../exit.js";
+import { GROUP, HOOK_FLAGS, SEND_FLAGS } from "../flags.js";
+import { formatHooks, formatUploads } from "../format.js";
+import { uploadBar } from "../progress.js";
+
+export const uploadCommand = defineCommand({
+  command: "upload <out> [archives..]",
+  describe: "send committed archives in <out> to the platform's batch API, each exactly once, oldest first",
+  builder: (y) =>
+    y
+      .positional("out", { type: "string", demandOption: true, describe: "the folder pack writes archives to" })
+      .positional("archives", { type: "string", array: true, describe: "only these archives (default: all not yet sent)" })
+      .options({
+        ...SEND_FLAGS,
+        hooks: {
+          type: "boolean",
+          default: false,
+          describe: "also run --on-archive again for every archive whose command failed (or never succeeded)",
+        },
+        ...HOOK_FLAGS,
+      })
+      .group(Object.keys(SEND_FLAGS), GROUP.own)
+      .group(["hooks", ...Object.keys(HOOK_FLAGS)], GROUP.after)
+      .example("wopack upload out", "send what is not sent yet (WOPACK_API_KEY)")
+      .example("wopack upload out --hooks --on-archive ./hook", "run a failed --on-archive command again")
+      .epilog(
+        "Exit codes: 0 all sent (or nothing to send), 1 some failed (retried next run), 2 usage error, 3 I/O failure, 5 the platform refused the key, 130 interrupted.",
+      ),
+  async run(argv) {
+    const { checkedFlags, configFor, logFor, onArchiveFlag, printConfig, signalController, usage } = await import(
+      "../context.js"
+    );
+    const out = argv.out;
+    const flags = checkedFlags(argv);
+    const { config, path: configPath } = await configFor(argv);
+    if (argv.printConfig) return printConfig(config, configPath);
+    const bar = !argv.json && !argv.quiet && process.stderr.isTTY ? uploadBar(process.stderr) : undefined;
+    const { logger } = logFor(argv, bar ? { beforeWrite: bar.clear } : {});
+    const { controller, dispose } = signalController(() => logger.warn("interrupted: the upload stops; the next run resumes it"));
+    try {
+      let hooks: HookRun[] = [];
+      if (argv.hooks) {
+        const command =
+          onArchiveFlag(argv.onArchive) ?? usage("--hooks", "", 'give the command to run again: --on-archive "<command>"');
+        const { rerunHooks } = await import("../../run/onArchive.js");
+        hooks = await rerunHooks({
+          out,
+          command,
+          onArchiveTimeoutMs: flags["on-archive-timeout"],
+          onArchiveRetries: flags["on-archive-retries"],
+          logger,
+          signal: controller.signal,
+        });
+        // only hooks to run again, and no platform configured: nothing to upload
+        if (!process.env.WOPACK_API_URL && !config.upload.url) {
+          process.stdout.write((argv.json ? JSON.stringify({ hooks }, null, 2) : formatHooks(hooks)) + "\n");
+          return hooks.some((h) => !h.ok) ? EXIT.refused : EXIT.ok;
+        }
+      }
+      const { upload } = await import("../../run/upload.js");
+      const outcomes = await upload({
+        out,
+        config,
+        archives: argv.archives ?? [],
+        uploadedTo: argv.uploadedTo,
+        rateBytesPerSec: flags["upload-rate"],
+        retries: flags["upload-retries"],
+        logger,
+        signal: controller.signal,
+        onProgress: (p) => {
+          bar?.update(p);
+          if (argv.json) process.stderr.write(JSON.stringify({ event: "progress", ...p }) + "\n");
+        },
+      });
+      bar?.done();
+      const text = argv.hooks ? `${formatHooks(hooks)}\n${formatUploads(outcomes)}` : formatUploads(outcomes);
+      process.stdout.write(
+        (argv.json ? JSON.stringify({ uploads: outcomes, ...(argv.hooks ? { hooks } : {}) }, null, 2) : text) + "\n",
+      );
+      return outcomes.some((o) => o.result === "failed") || hooks.some((h) => !h.ok) ? EXIT.refused : EXIT.ok;
+    } finally {
+      bar?.done();
+      dispose();
+    }
+  },
+});
