@@ -153,6 +153,12 @@ describe("an address that is not loopback needs WOPACK_HTTP_TOKEN", () => {
     }
     for (const host of ["127.0.0.1", "127.9.9.9", "::1", "localhost"])
       await expect(checkListen({ host })).resolves.toBeUndefined();
+    // a token too short to be a lock is refused wherever it is given (its value is not told)
+    for (const host of ["0.0.0.0", "127.0.0.1"]) {
+      const err = await checkListen({ host, token: "hunter2hunter2" }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ kind: "usage", code: "E_HTTP_TOKEN_WEAK" });
+      expect(JSON.stringify(err) + String((err as Error).message)).not.toContain("hunter2");
+    }
   });
 
   it("wopack watch --http 0.0.0.0:P without the token: exit 2 with the code and hint, before anything starts", async () => {

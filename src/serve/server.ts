@@ -134,11 +134,21 @@ function loopbackHosts(given: string, bound: string): Set<string> | undefined {
   return hosts;
 }
 
+/** the shortest WOPACK_HTTP_TOKEN taken (a guessable one would be no lock) */
+const MIN_TOKEN_LENGTH = 16;
+
 /**
  * --http on an address that is not loopback (0.0.0.0, a LAN address, a name resolving elsewhere) serves
  * only with a token: a usage error (exit 2) before anything starts otherwise.
  */
 export async function checkListen(listen: { host: string; token?: string | undefined }): Promise<void> {
+  if (listen.token !== undefined && listen.token.length < MIN_TOKEN_LENGTH)
+    throw new WopackError(
+      "usage",
+      "E_HTTP_TOKEN_WEAK",
+      `WOPACK_HTTP_TOKEN is too short to keep the status server closed (${listen.token.length} characters; at least ${MIN_TOKEN_LENGTH})`,
+      'use a long random one, e.g. "$(openssl rand -hex 32)"',
+    );
   if (listen.token) return;
   const addresses = isIP(listen.host)
     ? [listen.host]
