@@ -400,7 +400,7 @@ async function pass(w: WatchRun, scheduler: PassScheduler): Promise<void> {
 async function packReady(w: WatchRun, ready: Map<string, string>): Promise<number> {
   for (const id of ready.keys()) w.emit({ event: "ready", message: `ready ${id}`, workOrder: id });
   const { health } = w;
-  health.state.status = "packing";
+  if (!w.options.signal.aborted) health.state.status = "packing"; // (a stop under way stays "stopping")
   const progress: NonNullable<WatchStatus["inProgress"]> = {
     workOrders: [...ready.keys()],
     photosDone: 0,
