@@ -12,7 +12,7 @@ const K8S = path.join(ROOT, "deploy", "kubernetes");
 
 interface Container {
   args: string[];
-  env: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+  env: { name: string; valueFrom?: { fieldRef?: { fieldPath: string }; secretKeyRef?: { name: string; key: string } } }[];
   volumeMounts: { name: string; mountPath: string }[];
   securityContext: Record<string, unknown>;
   resources: { requests: Record<string, string>; limits: Record<string, string> };
@@ -120,6 +120,10 @@ describe("deploy/kubernetes", async () => {
     const listen = c.args[c.args.indexOf("--http") + 1]!;
     const port = c.ports!.find((p) => p.name === c.livenessProbe!.httpGet.port)!.containerPort;
     expect(listen).toBe(`0.0.0.0:${port}`);
+    // not loopback: the status server wants its token (from a Secret, never in the manifest); /healthz needs none
+    expect(c.env.find((e) => e.name === "WOPACK_HTTP_TOKEN")?.valueFrom).toEqual({
+      secretKeyRef: { name: "wopack-http", key: "token" },
+    });
     for (const probe of [c.livenessProbe!, c.readinessProbe!]) expect(probe.httpGet).toEqual({ path: "/healthz", port: "http" });
     expectHardenedAndMounted(pod, claims, configMaps);
   });

@@ -130,13 +130,13 @@ export function packingOptions(config: Config, flags: Flags, argv: Argv) {
   };
 }
 
-/** --http [host:]port: loopback unless an address is given. */
-export function httpFlag(value: unknown): { host: string; port: number } | undefined {
+/** --http [host:]port: loopback unless an address is given; the token only ever from the environment. */
+export function httpFlag(value: unknown, token: string | undefined): { host: string; port: number; token?: string } | undefined {
   if (value === undefined) return undefined;
-  return (
+  const listen =
     parseListen(String(value)) ??
-    usage("--http", value, "a port (9464, on loopback) or an address and port (127.0.0.1:9464, [::1]:9464, 0.0.0.0:9464)")
-  );
+    usage("--http", value, "a port (9464, on loopback) or an address and port (127.0.0.1:9464, [::1]:9464, 0.0.0.0:9464)");
+  return token ? { ...listen, token } : listen;
 }
 
 /**

@@ -207,6 +207,11 @@ export const configSchema = z.strictObject({
         .default(30 * 60_000)
         .describe('Give up on one request after retrying for this long (e.g. "30m")'),
       retries: wholeNumber(0, 1000).default(20).describe("Retries of one request in a row"),
+      retryBackoff: duration(100)
+        .default(60_000)
+        .describe(
+          'watch --upload: an archive whose upload failed is tried again after this long, doubling at each failure up to 6h (e.g. "1m")',
+        ),
       rate: size(1024, "a thinner line than this is no line")
         .optional()
         .describe('At most this many bytes per second (e.g. "2MB")'),

@@ -91,6 +91,8 @@ export interface UploadOutcome {
   result: "uploaded" | "already" | "failed";
   batchId?: string;
   problem?: Problem;
+  /** a failure the platform asked to wait out for longer than the sender waits (its Retry-After), in ms */
+  retryAfterMs?: number;
   warnings: Problem[];
 }
 
@@ -164,7 +166,7 @@ export interface WatchStatus {
   version: string;
   staging: string;
   out: string;
-  status: "starting" | "idle" | "packing" | "error" | "stopped";
+  status: "starting" | "idle" | "packing" | "error" | "stopping" | "stopped";
   startedAt: string;
   lastScanAt: string | null;
   lastPackAt: string | null;
@@ -186,9 +188,23 @@ export interface WatchStatus {
   }[];
   recentRefused: { id: string; at: string; problems: Problem[] }[];
   /** with --upload: archives sent, failed and waiting in this session */
-  uploads: { uploaded: number; failed: number; queued: number } | null;
+  uploads: UploadsStatus | null;
   /** totals of this session */
   packed: number;
   refused: number;
   archives: number;
+}
+
+/** watch --upload's part of the status (WatchStatus.uploads). */
+export interface UploadsStatus {
+  /** archives uploaded; failed tries (an archive tried three times counts three); archives queued */
+  uploaded: number;
+  failed: number;
+  queued: number;
+  /** the archive being sent: since when, and when the platform last confirmed bytes of it */
+  sending: { archive: string; since: string; lastProgressAt: string } | null;
+  /** archives whose upload failed, each tried again at nextAttemptAt */
+  retrying: { archive: string; attempts: number; nextAttemptAt: string; lastError: { code: string; message: string } }[];
+  /** sending stopped for good in this session (refused credentials, the journal unwritable) */
+  stopped: { at: string; code: string; message: string } | null;
 }

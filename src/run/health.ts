@@ -10,7 +10,7 @@ export interface WatchSummary {
   packed: number;
   refused: number;
   archives: number;
-  /** an archive in progress was rolled back by the stop */
+  /** the stop rolled an archive in progress back, or stopped an upload in progress (exit 130) */
   interrupted: boolean;
 }
 

@@ -7,7 +7,7 @@ import { REPORT_SUFFIX } from "../commit/recovery.js";
 import { compactUploads, readUploads, type UploadJournal } from "../commit/uploads.js";
 import type { Config } from "../config/schema.js";
 import { type Clock, systemClock } from "../core/clock.js";
-import { ioError, WopackError } from "../core/errors.js";
+import { ioError, type Problem, WopackError } from "../core/errors.js";
 import type { UploadOutcome, UploadProgress } from "../core/types.js";
 import { type ArchiveReport, type Logger, silentLogger } from "../core/types.js";
 import { codeUnitOrder } from "../spec/names.js";
@@ -65,17 +65,26 @@ export class Sender {
   private chain: Promise<void> = Promise.resolve();
   private readonly outcomes: UploadOutcome[] = [];
   private stopped: unknown;
+  private retry: { firstMs: number; maxMs: number } | undefined;
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** with retryFailed(): the archives whose upload failed, and when each is tried again (ms since epoch) */
+  readonly retrying = new Map<string, { attempts: number; nextAt: number; problem: Problem }>();
 
-  /** told of each archive's outcome as it comes (watch turns them into events) */
+  /** told of each archive's outcome as it comes (watch turns them into events); `retrying` already says what comes next */
   onOutcome?: (o: UploadOutcome) => void;
   /** told once when sending stops for good (refused credentials, an interruption, the journal unwritable) */
   onStop?: (err: unknown) => void;
+  /** told when an archive's upload begins (watch shows it; a stuck one is then seen) */
+  onStart?: (archive: string) => void;
 
   private constructor(
     private readonly out: string,
     private readonly journal: UploadJournal,
     private readonly settings: Parameters<typeof uploadArchive>[2],
-  ) {}
+  ) {
+    // a stop ends the waits for a retry at once (what was not sent is sent by the next run)
+    settings.signal?.addEventListener("abort", () => this.cancelRetries(), { once: true });
+  }
 
   static async open(
     out: string,
@@ -107,14 +116,50 @@ export class Sender {
     this.chain = this.chain.then(async () => {
       if (this.stopped) return;
       try {
+        this.onStart?.(a.name);
         const outcome = await uploadArchive(a, this.journal, this.settings);
         this.outcomes.push(outcome);
+        this.scheduleRetry(a, outcome);
         this.onOutcome?.(outcome);
       } catch (err) {
         this.stopped = err; // refused credentials, an interruption, the journal unwritable: stop sending
+        this.cancelRetries();
         this.onStop?.(err);
       }
     });
+  }
+
+  /**
+   * A long-running sender (watch --upload): an archive whose upload failed is queued again after
+   * `firstMs`, doubling at each failure in a row up to `maxMs`, or after the pause the platform asked for
+   * when that is longer. Without it, a failed archive waits for the next run.
+   */
+  retryFailed(policy: { firstMs: number; maxMs: number }): void {
+    this.retry = policy;
+  }
+
+  private scheduleRetry(a: ArchiveToSend, outcome: UploadOutcome): void {
+    const previous = this.retrying.get(a.name);
+    clearTimeout(this.timers.get(a.name));
+    this.timers.delete(a.name);
+    this.retrying.delete(a.name);
+    if (outcome.result !== "failed" || !this.retry || !outcome.problem) return;
+    const attempts = (previous?.attempts ?? 0) + 1;
+    const backoff = Math.min(this.retry.maxMs, this.retry.firstMs * 2 ** (attempts - 1));
+    const wait = Math.max(backoff, outcome.retryAfterMs ?? 0);
+    this.retrying.set(a.name, { attempts, nextAt: this.settings.clock().getTime() + wait, problem: outcome.problem });
+    this.timers.set(
+      a.name,
+      setTimeout(() => {
+        this.timers.delete(a.name);
+        this.enqueue(a);
+      }, wait),
+    );
+  }
+
+  private cancelRetries(): void {
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
   }
 
   /** The archives committed before and never sent (or whose upload failed): queued first. */

@@ -13,6 +13,7 @@ import {
   type PackResult,
   type RefusedReport,
   silentLogger,
+  type UploadsStatus,
   type WatchEvent,
   type WatchStatus,
 } from "../core/types.js";
@@ -21,7 +22,7 @@ import { Readiness } from "../plan/readiness.js";
 import { scanStaging } from "../scan/scan.js";
 import { loadSidecar, type SidecarRow } from "../scan/sidecar.js";
 import { WatchMetrics } from "../serve/metrics.js";
-import { type StatusServer, startStatusServer } from "../serve/server.js";
+import { checkListen, type StatusServer, startStatusServer } from "../serve/server.js";
 import { isIgnoredName } from "../spec/ignore.js";
 import { resultEvents, warningEvents } from "./events.js";
 import { checkFolders } from "./folders.js";
@@ -49,8 +50,9 @@ export interface WatchOptions extends Omit<PackOptions, "checkImages"> {
   healthFile?: string | undefined;
   heartbeatMs?: number;
   onEvent?: (event: WatchEvent) => void;
-  /** --http: serve the status page, /healthz and /metrics here (read-only) */
-  http?: { host: string; port: number } | undefined;
+  /** --http: serve the status page, /healthz and /metrics here (read-only); `token` (WOPACK_HTTP_TOKEN): a
+   *  bearer token required on every path but /healthz, and needed to listen on an address not loopback */
+  http?: { host: string; port: number; token?: string | undefined } | undefined;
 }
 
 /** How often the folder is rescanned when no event says anything changed (events can be lost). */
@@ -80,6 +82,7 @@ export async function watch(given: WatchOptions): Promise<WatchSummary> {
   const dryRun = options.dryRun ?? false;
   await checkFolders({ staging, out, moveTo, failedTo });
   const sidecar = options.metadataFile ? await loadSidecar(options.metadataFile, options.config.metadata.idColumn) : undefined;
+  if (options.http) await checkListen(options.http);
   const log = options.logger ?? silentLogger;
   const clock = options.now ?? systemClock;
   // A dry run takes no lock and repairs nothing: it writes nothing at all, so it never stands in a real run's way.
@@ -91,15 +94,18 @@ export async function watch(given: WatchOptions): Promise<WatchSummary> {
     options.onEvent?.(event);
   };
   // (the counts are the health file's; only whether the stop rolled an archive back is kept here)
-  const stop = { interrupted: false };
+  const stop = { interrupted: false, uploadInterrupted: false };
   const healthFile = dryRun ? undefined : (options.healthFile ?? path.join(stateDir(out), "health.json"));
   const health = new HealthFile(healthFile, { staging, out }, clock, (message) =>
     emit({ event: "error", message, code: "E_HEALTH_FILE" }),
   );
   if (options.http) metrics = new WatchMetrics(() => health.state);
-  const server = options.http && metrics ? await serve(options.http, out, health, metrics, options.pollMs, session) : undefined;
+  const server =
+    options.http && metrics
+      ? await serve(options.http, out, health, metrics, options.pollMs, options.config.upload.maxElapsed + 300_000, session)
+      : undefined;
   const { settleMs } = options;
-  const sender = await openSender(options, out, dryRun, log, clock, emit, health);
+  const sender = await openSender(options, out, dryRun, log, clock, emit, health, stop);
   const w: WatchRun = {
     options: { ...options, staging, out, moveTo, dryRun, settleMs: 0, logger: log, ...(sender ? { sender } : {}) },
     failedTo,
@@ -146,6 +152,9 @@ export async function watch(given: WatchOptions): Promise<WatchSummary> {
     options.signal.addEventListener("abort", () => resolve(), { once: true });
   });
   clearInterval(heartbeat);
+  // from here /healthz is 503: a watch on its way out is not one to send work to
+  health.state.status = "stopping";
+  void health.write();
   try {
     await scheduler.stop();
   } catch (err) {
@@ -160,18 +169,23 @@ export async function watch(given: WatchOptions): Promise<WatchSummary> {
     await server?.close();
     await session.release();
   }
-  emit({ event: "stopped", message: `stopped${stop.interrupted ? " (the archive in progress was rolled back)" : ""}` });
+  const cut = [
+    ...(stop.interrupted ? ["the archive in progress was rolled back"] : []),
+    ...(stop.uploadInterrupted ? ["the upload in progress stopped; the next run resumes it"] : []),
+  ];
+  emit({ event: "stopped", message: `stopped${cut.length ? ` (${cut.join("; ")})` : ""}` });
   const { packed, refused, archives } = health.state;
-  return { packed, refused, archives, interrupted: stop.interrupted };
+  return { packed, refused, archives, interrupted: stop.interrupted || stop.uploadInterrupted };
 }
 
 /** watch --http: the status server, over the health file's state; a port in use stops watch before it starts. */
 async function serve(
-  listen: { host: string; port: number },
+  listen: { host: string; port: number; token?: string | undefined },
   out: string,
   health: HealthFile,
   metrics: WatchMetrics,
   pollMs: number | undefined,
+  uploadStuckAfterMs: number,
   session: { release(): Promise<void> },
 ): Promise<StatusServer> {
   try {
@@ -183,9 +197,12 @@ async function serve(
       metrics,
       // three missed rescans, and never less than 3 minutes
       staleAfterMs: Math.max(180_000, 3 * (pollMs ?? SAFETY_RESCAN_MS)),
+      // one archive's failing requests are given upload.maxElapsed (each request its own deadline)
+      uploadStuckAfterMs,
     });
   } catch (err) {
     await session.release();
+    if (err instanceof WopackError) throw err;
     throw new WopackError(
       "io",
       "E_HTTP_LISTEN",
@@ -196,7 +213,13 @@ async function serve(
   }
 }
 
-/** watch --upload: one sender for the session; its outcomes become events, a refused key an error. */
+/** An archive whose upload failed is tried again after retryBackoff, doubling up to this. */
+const UPLOAD_RETRY_MAX_MS = 6 * 3_600_000;
+
+/**
+ * watch --upload: one sender for the session; its outcomes become events and the status's `uploads`
+ * (what is being sent, what waits to be tried again and when, a refused key).
+ */
 async function openSender(
   options: WatchOptions,
   out: string,
@@ -205,30 +228,68 @@ async function openSender(
   clock: Clock,
   emit: (e: WatchEvent) => void,
   health: HealthFile,
+  stop: { uploadInterrupted: boolean },
 ): Promise<Sender | undefined> {
   if (!options.upload || dryRun) return undefined;
+  const uploads: UploadsStatus = { uploaded: 0, failed: 0, queued: 0, sending: null, retrying: [], stopped: null };
+  health.state.uploads = uploads;
   const sender = await Sender.open(out, {
     ...options.upload,
     config: options.config,
     logger: log,
     now: clock,
     signal: options.signal,
+    onProgress: (p) => {
+      if (uploads.sending?.archive === p.archive) uploads.sending.lastProgressAt = clock().toISOString();
+      options.upload?.onProgress?.(p);
+    },
   });
-  health.state.uploads = { uploaded: 0, failed: 0, queued: 0 };
+  sender.retryFailed({ firstMs: options.config.upload.retryBackoff, maxMs: UPLOAD_RETRY_MAX_MS });
+  const showRetrying = () => {
+    uploads.retrying = [...sender.retrying].map(([archive, r]) => ({
+      archive,
+      attempts: r.attempts,
+      nextAttemptAt: new Date(r.nextAt).toISOString(),
+      lastError: { code: r.problem.code, message: r.problem.message },
+    }));
+  };
+  sender.onStart = (archive) => {
+    const now = clock().toISOString();
+    uploads.sending = { archive, since: now, lastProgressAt: now };
+    health.changed();
+  };
   sender.onOutcome = (o) => {
-    const uploads = health.state.uploads!;
+    uploads.sending = null;
     if (o.result === "uploaded") uploads.uploaded++;
     if (o.result === "failed") uploads.failed++;
-    uploads.queued = Math.max(0, uploads.queued - 1);
+    const retry = sender.retrying.get(o.archive);
+    // an archive tried again came from `retrying`, not from the queue
+    if (!uploads.retrying.some((r) => r.archive === o.archive)) uploads.queued = Math.max(0, uploads.queued - 1);
+    showRetrying();
     health.changed();
     if (o.result === "uploaded")
       emit({ event: "uploaded", message: `uploaded ${o.archive} (batch ${o.batchId})`, archive: o.archive, batchId: o.batchId });
-    if (o.result === "failed" && o.problem)
-      emit({ event: "error", message: `${o.problem.code}: ${o.problem.message}`, code: o.problem.code, archive: o.archive });
+    // (failed, or any other outcome that is not a success and says why)
+    if (o.problem && o.result !== "uploaded" && o.result !== "already") {
+      const next = retry ? `; next try in ${formatWait(retry.nextAt - clock().getTime())}` : "";
+      emit({
+        event: "error",
+        message: `${o.archive}: upload failed (${o.problem.code}: ${o.problem.message})${next}`,
+        code: o.problem.code,
+        archive: o.archive,
+        ...(retry ? { nextAttemptAt: new Date(retry.nextAt).toISOString(), attempts: retry.attempts } : {}),
+      });
+    }
   };
   sender.onStop = (err) => {
+    uploads.sending = null;
+    if (err instanceof WopackError && err.kind === "interrupted") stop.uploadInterrupted = true;
     if (!(err instanceof WopackError) || err.kind === "interrupted") return;
+    sender.retrying.clear();
+    showRetrying();
+    uploads.stopped = { at: clock().toISOString(), code: err.code, message: err.message };
     health.failed(err.code, err.message);
+    health.changed();
     emit({
       event: "error",
       message: `${err.code}: ${err.message}; archives are still packed, and sent by the next wopack upload`,
@@ -239,6 +300,15 @@ async function openSender(
   return sender;
 }
 
+/** A wait as the log says it: "45s", "5m", "2h 30m". */
+function formatWait(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m}m`;
+  return m % 60 ? `${Math.floor(m / 60)}h ${m % 60}m` : `${m / 60}h`;
+}
+
 /** What one watch session's passes share. */
 interface WatchRun {
   /** the options each pass gives the pipeline: folders resolved, settling already judged here */
@@ -247,7 +317,7 @@ interface WatchRun {
   sidecar: Map<string, SidecarRow> | undefined;
   clock: Clock;
   emit: (event: WatchEvent) => void;
-  stop: { interrupted: boolean };
+  stop: { interrupted: boolean; uploadInterrupted: boolean };
   health: HealthFile;
   readiness: Readiness;
   heicDecoder: HeicDecoder;
@@ -319,6 +389,7 @@ async function pass(w: WatchRun, scheduler: PassScheduler): Promise<void> {
     next = loop.retryAt;
   }
   // unhealthy (staging unreachable, output not writable) until a pass succeeds again: monitoring sees it
+  if (w.options.signal.aborted) return; // stopping: the status says so, and no next pass
   health.state.status = healthy ? "idle" : "error";
   if (healthy) loop.failures = 0;
   await health.write();
@@ -329,7 +400,7 @@ async function pass(w: WatchRun, scheduler: PassScheduler): Promise<void> {
 async function packReady(w: WatchRun, ready: Map<string, string>): Promise<number> {
   for (const id of ready.keys()) w.emit({ event: "ready", message: `ready ${id}`, workOrder: id });
   const { health } = w;
-  health.state.status = "packing";
+  if (!w.options.signal.aborted) health.state.status = "packing"; // (a stop under way stays "stopping")
   const progress: NonNullable<WatchStatus["inProgress"]> = {
     workOrders: [...ready.keys()],
     photosDone: 0,

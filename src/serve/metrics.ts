@@ -12,6 +12,10 @@ export class WatchMetrics {
   private readonly duration: Histogram;
   private readonly conversions: Counter<"format">;
   private readonly errors: Counter<"code">;
+  /** /events clients dropped because they did not read, or refused because too many were connected */
+  readonly eventClientsTurnedAway: Counter<"why">;
+  /** the server tells how many /events clients it holds (read when scraped) */
+  eventClients: () => number = () => 0;
 
   constructor(status: () => WatchStatus) {
     const registers = [this.registry];
@@ -40,6 +44,23 @@ export class WatchMetrics {
       registers,
     });
     this.errors = new Counter({ name: "wopack_errors_total", help: "Errors reported, by code", labelNames: ["code"], registers });
+    this.eventClientsTurnedAway = new Counter({
+      name: "wopack_http_event_clients_turned_away_total",
+      help: "Status-page event streams dropped (the client did not read) or refused (too many at once)",
+      labelNames: ["why"],
+      registers,
+    });
+    this.eventClientsTurnedAway.inc({ why: "not_reading" }, 0);
+    this.eventClientsTurnedAway.inc({ why: "too_many" }, 0);
+    const metrics = this;
+    new Gauge({
+      name: "wopack_http_event_clients",
+      help: "Status-page event streams open now",
+      registers,
+      collect() {
+        this.set(metrics.eventClients());
+      },
+    });
     const gauge = (name: string, help: string, read: (s: WatchStatus) => number | undefined) =>
       new Gauge({
         name,
@@ -62,13 +83,14 @@ export class WatchMetrics {
     );
     new Gauge({
       name: "wopack_uploads",
-      help: "Archives of this session uploaded, failed, and queued for upload (with --upload)",
+      help: "Archives of this session uploaded, failed tries, queued for upload, and waiting to be tried again (with --upload)",
       labelNames: ["state"],
       registers,
       collect() {
         const uploads = status().uploads;
         if (!uploads) return;
         for (const state of ["uploaded", "failed", "queued"] as const) this.set({ state }, uploads[state]);
+        this.set({ state: "retrying" }, uploads.retrying.length);
       },
     });
   }

@@ -20,6 +20,7 @@ export const STATUS_HTML = `<!doctype html>
 <main>
 <section aria-labelledby="h-error" id="error-section" hidden><h2 id="h-error">Last error</h2><p id="error"></p></section>
 <section aria-labelledby="h-progress"><h2 id="h-progress">In progress</h2><div id="progress"><p class="muted">Nothing is being packed.</p></div></section>
+<section aria-labelledby="h-uploads" id="uploads-section" hidden><h2 id="h-uploads">Uploads</h2><div id="uploads"></div></section>
 <section aria-labelledby="h-waiting"><h2 id="h-waiting">Waiting</h2><div id="waiting"></div></section>
 <section aria-labelledby="h-archives"><h2 id="h-archives">Recent archives</h2><div id="archives"></div></section>
 <section aria-labelledby="h-refused"><h2 id="h-refused">Refused work orders</h2><div id="refused"></div></section>
@@ -38,11 +39,11 @@ a{color:var(--link)}a:focus-visible{outline:3px solid var(--focus);outline-offse
 h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:1.5rem;border-bottom:1px solid var(--line)}
 .muted{color:var(--muted)}
 .badge{display:inline-block;font-size:1rem;padding:.1rem .6rem;border-radius:1rem;border:2px solid currentColor;vertical-align:middle}
-.s-idle{color:var(--ok)}.s-packing,.s-starting{color:var(--busy)}.s-error,.s-stopped{color:var(--bad)}
+.s-idle{color:var(--ok)}.s-packing,.s-starting{color:var(--busy)}.s-error,.s-stopping,.s-stopped{color:var(--bad)}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid var(--line);vertical-align:top;overflow-wrap:anywhere}
 th{font-weight:600}
 progress{width:100%;height:1.2rem}
-#error{color:var(--bad)}
+#error,.bad{color:var(--bad)}
 code{font-size:.9em}
 `;
 
@@ -58,7 +59,7 @@ function table(head, rows) {
   t.append(thead, tbody); return t;
 }
 function ago(iso) { if (!iso) return "never"; const s = Math.round((Date.now() - Date.parse(iso)) / 1000); return s < 60 ? s + " s ago" : s < 3600 ? Math.round(s / 60) + " min ago" : new Date(iso).toLocaleString(); }
-function until(iso) { if (!iso) return "—"; const s = Math.max(0, Math.round((Date.parse(iso) - Date.now()) / 1000)); return s === 0 ? "now" : "in " + s + " s"; }
+function until(iso) { if (!iso) return "—"; const s = Math.max(0, Math.round((Date.parse(iso) - Date.now()) / 1000)); return s === 0 ? "now" : s < 120 ? "in " + s + " s" : s < 7200 ? "in " + Math.round(s / 60) + " min" : "in " + Math.floor(s / 3600) + " h " + Math.round((s % 3600) / 60) + " min"; }
 function render() {
   if (!state) return;
   const badge = $("status"); badge.textContent = state.status; badge.className = "badge s-" + state.status;
@@ -70,7 +71,15 @@ function render() {
     progress.append(el("p", p.workOrders.join(", ") + ": " + p.photosDone + " of " + p.photosTotal + " photos" + (p.lastPhoto ? " (last: " + p.lastPhoto + ")" : "")));
     const bar = el("progress"); bar.max = Math.max(1, p.photosTotal); bar.value = p.photosDone; bar.setAttribute("aria-label", "photos packed"); progress.append(bar);
   } else progress.append(el("p", "Nothing is being packed.", "muted"));
+  const u = state.uploads; $("uploads-section").hidden = !u;
+  if (u) {
+    const box = $("uploads"); box.replaceChildren();
+    if (u.stopped) box.append(el("p", "Sending stopped: " + u.stopped.code + " (" + new Date(u.stopped.at).toLocaleString() + "): " + u.stopped.message, "bad"));
+    box.append(el("p", u.sending ? "Sending " + u.sending.archive + " since " + ago(u.sending.since) + " (last confirmed bytes " + ago(u.sending.lastProgressAt) + ")" : "Nothing is being sent.", u.sending ? undefined : "muted"));
+    if (u.retrying.length) box.append(table(["Archive waiting to retry", "Tries", "Next try", "Last error"], u.retrying.map((x) => [x.archive, x.attempts, until(x.nextAttemptAt) + " (" + new Date(x.nextAttemptAt).toLocaleString() + ")", x.lastError.code + ": " + x.lastError.message])));
+  }
   const w = $("waiting"); w.replaceChildren(state.waiting.length ? table(["Work order", "Waiting for", "Ready"], state.waiting.map((x) => [x.id, x.reason, until(x.readyAt)])) : el("p", "No work order is waiting.", "muted"));
+  if (state.moreWaiting) w.append(el("p", "… and " + state.moreWaiting + " more (see /state.json).", "muted"));
   const a = $("archives"); a.replaceChildren(state.recentArchives.length ? table(["Archive", "Committed", "Work orders", "Photos", "Size"], state.recentArchives.map((x) => {
     let name = document.createTextNode(x.archive);
     if (x.review) { name = el("a", x.archive); name.href = "/review/" + encodeURIComponent(x.review); }
@@ -78,6 +87,7 @@ function render() {
   })) : el("p", "No archive yet in this session.", "muted"));
   const r = $("refused"); r.replaceChildren(state.recentRefused.length ? table(["Work order", "When", "Problems"], state.recentRefused.map((x) => {
     const list = el("ul"); for (const pr of x.problems) { const li = el("li"); li.append(el("code", pr.code), document.createTextNode(" " + pr.message + " — " + pr.hint)); list.append(li); }
+    if (x.moreProblems) list.append(el("li", "… and " + x.moreProblems + " more (see /state.json or its errors.json)", "muted"));
     return [x.id, ago(x.at), list];
   })) : el("p", "None in this session.", "muted"));
   $("totals").textContent = state.packed + " packed, " + state.refused + " refused, " + state.archives + " archives" + (state.uploads ? ", " + state.uploads.uploaded + " uploaded" : "");

@@ -1,10 +1,13 @@
 // watch --http: a read-only HTTP server for people and monitoring. `/` the live status page, `/events` its
 // server-sent events, `/state.json`, `/healthz`, `/metrics`, and `/review/<page>.html` for the review pages
 // in --out. Nothing changes anything; every other path is 404, every other method 405.
+import { createHash, timingSafeEqual } from "node:crypto";
+import { lookup } from "node:dns/promises";
 import { lstat, readFile, stat } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, BlockList, isIP } from "node:net";
 import path from "node:path";
+import { WopackError } from "../core/errors.js";
 import type { WatchStatus } from "../core/types.js";
 import type { WatchMetrics } from "./metrics.js";
 import { STATUS_CSS, STATUS_HTML, STATUS_JS } from "./page.js";
@@ -12,6 +15,8 @@ import { STATUS_CSS, STATUS_HTML, STATUS_JS } from "./page.js";
 export interface StatusServerOptions {
   host: string;
   port: number;
+  /** required as `Authorization: Bearer <token>` on every path but /healthz; a non-loopback address needs one */
+  token?: string | undefined;
   out: string;
   status: () => WatchStatus;
   /** told when the status changed */
@@ -19,6 +24,8 @@ export interface StatusServerOptions {
   metrics: WatchMetrics;
   /** the staging folder is reachable and the last scan is younger than this: healthy */
   staleAfterMs: number;
+  /** an upload that confirmed no byte for this long is stuck (unhealthy) */
+  uploadStuckAfterMs?: number;
 }
 
 export interface StatusServer {
@@ -35,18 +42,54 @@ const REVIEW_CSP =
 const KEEPALIVE_MS = 15_000;
 /** at most this many status events a second per client: a busy pass updates progress per photo */
 const EVENT_GAP_MS = 250;
+/** at most this many /events clients at once; the next is told 503 and when to try again */
+export const MAX_EVENT_CLIENTS = 16;
+/** a client whose last event is not taken by the socket within this long is dropped (it does not read) */
+const EVENT_STALL_MS = 10_000;
+/** what an event holds of the longer lists (the page draws these; /state.json has all) */
+const EVENT_WAITING = 200;
+const EVENT_PROBLEMS = 10;
 
-/** Whether a watch looks alive: its staging folder is there and a scan finished recently. Pure. */
+/**
+ * Whether a watch looks alive: its staging folder is there, a scan finished recently, and with --upload
+ * its sender can still send. Pure. 503 is kept for what a restart (or a person) must fix: an unreachable
+ * staging folder, failing passes, a stop under way, a refused key (a restart reads the key again), and
+ * an upload that confirmed no byte for longer than `uploadStuckAfterMs`. A platform that refuses or is
+ * down for a while is not among them: watch tries its archives again by itself, and says so with a 200.
+ */
 export function healthOf(
   status: WatchStatus,
   stagingReachable: boolean,
   now: number,
   staleAfterMs: number,
+  uploadStuckAfterMs = Number.POSITIVE_INFINITY,
 ): { ok: boolean; reason: string } {
+  const pack = packHealth(status, stagingReachable, now, staleAfterMs);
+  const up = status.uploads;
+  if (!pack.ok || !up) return pack;
+  if (up.stopped) return { ok: false, reason: `uploads stopped: ${up.stopped.code}: ${up.stopped.message}` };
+  if (up.sending) {
+    const quiet = now - Date.parse(up.sending.lastProgressAt);
+    if (quiet > uploadStuckAfterMs)
+      return { ok: false, reason: `uploading ${up.sending.archive}: no byte confirmed for ${Math.round(quiet / 1000)} s` };
+    return { ok: true, reason: `${pack.reason}; uploading ${up.sending.archive}` };
+  }
+  const next = [...up.retrying].sort((x, y) => Date.parse(x.nextAttemptAt) - Date.parse(y.nextAttemptAt))[0];
+  if (next) {
+    const more = up.retrying.length > 1 ? ` (and ${up.retrying.length - 1} more)` : "";
+    return {
+      ok: true,
+      reason: `${pack.reason}; uploading: waiting to retry ${next.archive} at ${next.nextAttemptAt}${more} after ${next.lastError.code}`,
+    };
+  }
+  return pack;
+}
+
+function packHealth(status: WatchStatus, stagingReachable: boolean, now: number, staleAfterMs: number) {
   if (!stagingReachable) return { ok: false, reason: `the staging folder ${status.staging} is not reachable` };
   if (status.status === "error")
     return { ok: false, reason: status.lastError ? `${status.lastError.code}: ${status.lastError.message}` : "passes fail" };
-  if (status.status === "stopped") return { ok: false, reason: "watch is stopping" };
+  if (status.status === "stopping" || status.status === "stopped") return { ok: false, reason: "watch is stopping" };
   // a long pass scans nothing until it ends: its progress is what shows it alive
   if (status.status === "packing") return { ok: true, reason: "packing" };
   if (!status.lastScanAt)
@@ -56,12 +99,88 @@ export function healthOf(
   return { ok: true, reason: status.status };
 }
 
-const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet("127.0.0.0", 8, "ipv4");
+LOOPBACK.addAddress("::1", "ipv6");
+LOOPBACK.addSubnet("::ffff:127.0.0.0", 104, "ipv6");
+
+/** An IP address in 127.0.0.0/8, ::1 or ::ffff:127.x (any spelling Node accepts). */
+export function isLoopbackAddress(address: string): boolean {
+  const family = isIP(address);
+  return family !== 0 && LOOPBACK.check(address, family === 4 ? "ipv4" : "ipv6");
+}
+
+/** A Host header's name, canonical (127.1 and 0x7f.0.0.1 are 127.0.0.1; IPv6 in brackets, compressed); undefined if malformed. */
+export function canonicalHost(value: string): string | undefined {
+  if (!/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/.test(value)) return undefined;
+  try {
+    return new URL(`http://${value}`).hostname.replace(/\.$/, "").toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The Host values a loopback listener answers (DNS rebinding): localhost, 127.0.0.1, [::1], and its own
+ * address as given or as bound, in any spelling. `undefined`: not a loopback listener.
+ */
+function loopbackHosts(given: string, bound: string): Set<string> | undefined {
+  if (!isLoopbackAddress(bound)) return undefined;
+  const hosts = new Set(["localhost", "127.0.0.1", "[::1]"]);
+  for (const h of [given, bound]) {
+    const c = canonicalHost(isIP(h) === 6 ? `[${h}]` : h);
+    if (c) hosts.add(c);
+  }
+  return hosts;
+}
+
+/** the shortest WOPACK_HTTP_TOKEN taken (a guessable one would be no lock) */
+const MIN_TOKEN_LENGTH = 16;
+
+/**
+ * --http on an address that is not loopback (0.0.0.0, a LAN address, a name resolving elsewhere) serves
+ * only with a token: a usage error (exit 2) before anything starts otherwise.
+ */
+export async function checkListen(listen: { host: string; token?: string | undefined }): Promise<void> {
+  if (listen.token !== undefined && listen.token.length < MIN_TOKEN_LENGTH)
+    throw new WopackError(
+      "usage",
+      "E_HTTP_TOKEN_WEAK",
+      `WOPACK_HTTP_TOKEN is too short to keep the status server closed (${listen.token.length} characters; at least ${MIN_TOKEN_LENGTH})`,
+      'use a long random one, e.g. "$(openssl rand -hex 32)"',
+    );
+  if (listen.token) return;
+  const addresses = isIP(listen.host)
+    ? [listen.host]
+    : await lookup(listen.host, { all: true }).then(
+        (all) => all.map((a) => a.address),
+        () => [] as string[], // (an unknown name fails at listen, with its own message)
+      );
+  if (addresses.every(isLoopbackAddress)) return;
+  throw new WopackError(
+    "usage",
+    "E_HTTP_TOKEN_MISSING",
+    `--http ${listen.host}: not a loopback address, and the status server has no authentication of its own`,
+    "set WOPACK_HTTP_TOKEN to a long random secret (clients then send Authorization: Bearer <it>), or listen on 127.0.0.1 behind a reverse proxy",
+  );
+}
+
+/** Whether the request carries the bearer token; compared in constant time (over digests of equal length). */
+function authorized(req: IncomingMessage, token: string): boolean {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "");
+  if (!m) return false;
+  const digest = (t: string) => createHash("sha256").update(t).digest();
+  return timingSafeEqual(digest(m[1]!), digest(token));
+}
 
 export async function startStatusServer(o: StatusServerOptions): Promise<StatusServer> {
+  await checkListen(o);
   const clients = new Set<ServerResponse>();
+  const feed = eventFeed(o);
+  o.metrics.eventClients = () => clients.size;
+  let hosts: Set<string> | undefined;
   const server = createServer((req, res) => {
-    void handle(req, res, o, clients).catch((err) => {
+    void handle(req, res, o, { clients, feed }, hosts).catch((err) => {
       if (!res.headersSent) send(res, 500, "text/plain", `internal error: ${(err as Error).message}\n`);
       else res.destroy();
     });
@@ -73,21 +192,34 @@ export async function startStatusServer(o: StatusServerOptions): Promise<StatusS
     server.listen(o.port, o.host, () => resolve());
   });
   const { address, port } = server.address() as AddressInfo;
+  hosts = loopbackHosts(o.host, address);
   const url = `http://${address.includes(":") ? `[${address}]` : address}:${port}`;
   return {
     url,
     async close() {
-      for (const c of clients) c.end();
+      feed.close();
+      for (const c of clients) c.destroy();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, o: StatusServerOptions, clients: Set<ServerResponse>) {
-  // a loopback server answers only to loopback names: a web page elsewhere cannot reach it by DNS rebinding
-  const host = (req.headers.host ?? "").replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
-  if (LOOPBACK.has(o.host) && !LOOPBACK.has(host)) return send(res, 421, "text/plain", "use http://127.0.0.1 or localhost\n");
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  o: StatusServerOptions,
+  stream: EventStreams,
+  loopbackHosts: Set<string> | undefined,
+) {
+  // a loopback server answers only to its own names: a web page elsewhere cannot reach it by DNS rebinding
+  if (loopbackHosts && !loopbackHosts.has(canonicalHost(req.headers.host ?? "") ?? ""))
+    return send(res, 421, "text/plain", "use http://127.0.0.1 or localhost\n");
+  // (the path as sent, without its query)
+  if (o.token && (req.url ?? "/").split("?")[0] !== "/healthz" && !authorized(req, o.token)) {
+    res.setHeader("WWW-Authenticate", 'Bearer realm="wopack watch"');
+    return send(res, 401, "text/plain", "send Authorization: Bearer <WOPACK_HTTP_TOKEN>\n");
+  }
   if (req.method !== "GET" && req.method !== "HEAD") {
     res.setHeader("Allow", "GET, HEAD");
     return send(res, 405, "text/plain", "read-only: GET and HEAD only\n");
@@ -104,11 +236,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: StatusServer
     case "/state.json":
       return send(res, 200, "application/json", JSON.stringify(o.status(), null, 2) + "\n");
     case "/events":
-      return events(req, res, o, clients);
+      return events(res, o, stream);
     case "/metrics":
       return send(res, 200, o.metrics.contentType, await o.metrics.text());
     case "/healthz": {
-      const health = healthOf(o.status(), await reachable(o.status().staging), Date.now(), o.staleAfterMs);
+      const health = healthOf(o.status(), await reachable(o.status().staging), Date.now(), o.staleAfterMs, o.uploadStuckAfterMs);
       return send(
         res,
         health.ok ? 200 : 503,
@@ -138,7 +270,60 @@ function send(res: ServerResponse, code: number, type: string, body: string | Bu
   res.end(res.req.method === "HEAD" ? undefined : body);
 }
 
-function events(req: IncomingMessage, res: ServerResponse, o: StatusServerOptions, clients: Set<ServerResponse>): void {
+interface EventStreams {
+  clients: Set<ServerResponse>;
+  feed: { text(): string };
+}
+
+/**
+ * The status as the page's event, serialised once per change whatever the number of clients; the long
+ * lists cut to what the page draws (the counts of the rest kept: the page says "N more").
+ */
+function eventFeed(o: StatusServerOptions): { text(): string; close(): void } {
+  let version = 0;
+  let cachedVersion = -1;
+  let cached = "";
+  const close = o.subscribe(() => version++);
+  return {
+    text() {
+      if (cachedVersion !== version) {
+        cached = `data: ${JSON.stringify(statusEvent(o.status()))}\n\n`;
+        cachedVersion = version;
+      }
+      return cached;
+    },
+    close,
+  };
+}
+
+/** What an /events message holds: the status, with at most EVENT_WAITING waiting and EVENT_PROBLEMS problems a work order. */
+export function statusEvent(s: WatchStatus) {
+  return {
+    ...s,
+    waiting: s.waiting.slice(0, EVENT_WAITING),
+    moreWaiting: Math.max(0, s.waiting.length - EVENT_WAITING),
+    recentRefused: s.recentRefused.map((r) => ({
+      ...r,
+      problems: r.problems.slice(0, EVENT_PROBLEMS),
+      moreProblems: Math.max(0, r.problems.length - EVENT_PROBLEMS),
+    })),
+  };
+}
+
+/**
+ * /events: the latest status, at most every EVENT_GAP_MS, never a queue of old ones. A write the socket
+ * does not take at once is the client's last until it drains (then it gets the newest); a client that
+ * does not drain within EVENT_STALL_MS is dropped. Packing never waits: a change only arms a timer.
+ */
+function events(res: ServerResponse, o: StatusServerOptions, stream: EventStreams): void {
+  const { clients, feed } = stream;
+  if (clients.size >= MAX_EVENT_CLIENTS) {
+    o.metrics.eventClientsTurnedAway.inc({ why: "too_many" });
+    res.setHeader("Retry-After", "30");
+    res.setHeader("Connection", "close");
+    send(res, 503, "text/plain", `at most ${MAX_EVENT_CLIENTS} live status pages at once; try again later\n`);
+    return;
+  }
   res.writeHead(200, {
     "Content-Type": "text/event-stream",
     "Cache-Control": "no-store",
@@ -148,21 +333,45 @@ function events(req: IncomingMessage, res: ServerResponse, o: StatusServerOption
   clients.add(res);
   let last = 0;
   let timer: NodeJS.Timeout | undefined;
+  let stalled: NodeJS.Timeout | undefined;
+  let pending = false;
+  const write = (text: string) => {
+    if (res.write(text) || stalled) return;
+    stalled = setTimeout(() => {
+      o.metrics.eventClientsTurnedAway.inc({ why: "not_reading" });
+      res.destroy();
+    }, EVENT_STALL_MS);
+  };
   const push = () => {
     timer = undefined;
+    if (stalled) {
+      pending = true; // sent on drain, as the newest status then
+      return;
+    }
     last = Date.now();
-    res.write(`data: ${JSON.stringify(o.status())}\n\n`);
+    write(feed.text());
   };
   const changed = () => {
     if (!timer) timer = setTimeout(push, Math.max(0, last + EVENT_GAP_MS - Date.now()));
   };
-  res.write("retry: 2000\n\n");
+  res.on("drain", () => {
+    clearTimeout(stalled);
+    stalled = undefined;
+    if (pending) {
+      pending = false;
+      changed();
+    }
+  });
+  write("retry: 2000\n\n");
   push();
   const unsubscribe = o.subscribe(changed);
-  const keepalive = setInterval(() => res.write(": keepalive\n\n"), KEEPALIVE_MS);
-  req.on("close", () => {
+  const keepalive = setInterval(() => {
+    if (!stalled) write(": keepalive\n\n");
+  }, KEEPALIVE_MS);
+  res.on("close", () => {
     clearInterval(keepalive);
-    if (timer) clearTimeout(timer);
+    clearTimeout(timer);
+    clearTimeout(stalled);
     unsubscribe();
     clients.delete(res);
   });

@@ -19,7 +19,7 @@ export const watchCommand = defineCommand({
         http: {
           type: "string",
           describe:
-            "serve a read-only status page, /healthz and /metrics on [address:]port (loopback unless an address is given)",
+            "serve a read-only status page, /healthz and /metrics on [address:]port (loopback unless an address is given; another address needs WOPACK_HTTP_TOKEN, then sent as Authorization: Bearer)",
         },
         "health-file": { type: "string", describe: "heartbeat JSON for monitoring (default <out>/.wopack/health.json)" },
         ...READINESS_FLAGS,
@@ -46,7 +46,7 @@ export const watchCommand = defineCommand({
       .example("wopack watch in --out out --ready-marker .ok", "pack folders once they hold .ok")
       .example("wopack watch staging --out out --http 9464", "status page on 127.0.0.1:9464")
       .epilog(
-        "Exit codes: 0 stopped by SIGINT/SIGTERM, 130 stopped with an archive rolled back, 2 usage or config error, 3 I/O failure at start (e.g. --http port taken), 4 another run holds --out, 5 the platform refused the key.",
+        "Exit codes: 0 stopped by SIGINT/SIGTERM, 130 stopped with an archive rolled back or an upload cut, 2 usage or config error, 3 I/O failure at start (e.g. --http port taken), 4 another run holds --out, 5 the platform refused the key.",
       ),
   async run(argv) {
     const { checkedFlags, configFor, httpFlag, logFor, packingOptions, printConfig, settingsFor, signalController } =
@@ -72,7 +72,7 @@ export const watchCommand = defineCommand({
         moveTo: argv.moveTo,
         failedTo: argv.failedTo,
         healthFile: argv.healthFile,
-        http: httpFlag(argv.http),
+        http: httpFlag(argv.http, process.env.WOPACK_HTTP_TOKEN),
         dryRun: argv.dryRun,
         ...packing,
         signal: controller.signal,
