@@ -33,9 +33,9 @@ const size = (min: number, why: string) =>
 
 /**
  * A duration ("30s", "10m", "250ms", "30d"; 0 alone), at least `minMs`. A number without a unit is refused
- * with the unit it probably meant (`likely`), never read as one: SPEC §4.
+ * with the unit it probably meant (`likely`, seconds unless said), never read as one: SPEC §4.
  */
-const duration = (likely: DurationUnit, minMs = 0) =>
+const duration = (minMs = 0, likely: DurationUnit = "s") =>
   z
     .union([z.literal(0), z.string().regex(DURATION_TEXT, { error: (i) => durationProblem(i.input, likely) })], {
       error: (i) => durationProblem(i.input, likely),
@@ -69,7 +69,7 @@ const apiUrl = z
   .refine((u) => /^https?:\/\/[^\s/]+/.test(u), "an http(s) URL, e.g. https://api.<site-id>.customers.deepomatic.com/v0.2");
 const ARCHIVE_SIZE = size(100_000, "an archive holds at least one photo");
 /** polling more often than this only burns CPU */
-const POLL = duration("s", 50);
+const POLL = duration(50);
 
 /** A file name inside a work-order folder (no path): the ready marker. */
 const markerName = z
@@ -201,7 +201,7 @@ export const configSchema = z.strictObject({
         .min(1)
         .optional()
         .describe("A file holding the API key (WOPACK_API_KEY wins; under systemd: $CREDENTIALS_DIRECTORY/wopack-api-key)"),
-      maxElapsed: duration("s", 1000)
+      maxElapsed: duration(1000)
         .default(30 * 60_000)
         .describe(
           'Give up on one request after retrying for this long, e.g. "30m". A number and its unit (ms, s, m, h, d); a bare number is refused.',
@@ -216,13 +216,13 @@ export const configSchema = z.strictObject({
     .describe("Sending archives to the platform's batch API (SPEC §12)"),
   watch: z
     .strictObject({
-      settle: duration("s")
+      settle: duration()
         .optional()
         .describe(
           'A work order is ready once nothing in it changed for this long, e.g. "30s" (watch\'s default). A number and its unit (ms, s, m, h, d); a bare number is refused.',
         ),
       readyMarker: markerName.optional().describe('Or: a work order is ready once its folder holds this file (e.g. ".ready")'),
-      batchWindow: duration("s")
+      batchWindow: duration()
         .optional()
         .describe(
           'Collect work orders that become ready within this long into one archive, e.g. "2m". A number and its unit (ms, s, m, h, d); a bare number is refused.',
@@ -254,16 +254,16 @@ export const flagsSchema = z.object({
   "max-archive-size": ARCHIVE_SIZE.optional(),
   "max-work-orders": wholeNumber(1).optional(),
   concurrency: wholeNumber(1, 1024).optional(),
-  settle: duration("s").optional(),
-  "batch-window": duration("s").optional(),
+  settle: duration().optional(),
+  "batch-window": duration().optional(),
   /** "" (the bare flag) is the default interval */
   poll: z.union([z.literal(""), POLL], { error: (i) => durationProblem(i.input, "s") }).optional(),
   "ready-marker": markerName.optional(),
-  "on-archive-timeout": duration("s", 1000).optional(),
+  "on-archive-timeout": duration(1000).optional(),
   /** prune: a retention age, so a bare 30 was 30 days */
-  "older-than": duration("d").optional(),
+  "older-than": duration(0, "d").optional(),
   /** status: how long an archive may wait for its upload */
-  "max-age": duration("h").optional(),
+  "max-age": duration(0, "h").optional(),
   "upload-rate": size(1024, "a thinner line than this is no line").optional(),
   "upload-retries": wholeNumber(0, 1000).optional(),
   "on-archive-retries": wholeNumber(0, 100).optional(),
