@@ -242,7 +242,7 @@ describe("wopack prune: every path, against a ledger and an upload journal (issu
       expected.kept.push(path.join(processed, "WO_STRANGER"));
       const before = await snapshot(ws.dir);
 
-      const result = await prune({ out: ws.out, olderThanMs: 30 * DAY, processed, delete: remove, now: () => NOW });
+      const result = await prune({ out: ws.out, olderThanMs: 30 * DAY, processed, delete: remove, env: {}, now: () => NOW });
       expect(result.dryRun).toBe(!remove);
       expect(result.pruned.map((p) => p.path).sort()).toEqual(expected.pruned.sort());
       expect(result.kept.map((k) => k.path).sort()).toEqual(expected.kept.sort());
@@ -268,4 +268,20 @@ describe("wopack prune: every path, against a ledger and an upload journal (issu
       if (remove) for (const p of expected.pruned) expect(existsSync(p), p).toBe(false);
     },
   );
+
+  it.for([
+    ["upload.url in the config", { config: parseConfig({ upload: { url: "http://127.0.0.1:9/v0.2" } }), env: {} }],
+    ["WOPACK_API_URL", { env: { WOPACK_API_URL: "http://127.0.0.1:9/v0.2" } }],
+  ] as const)("a platform configured (%s) but nothing sent yet: nothing old goes, nor its sources", async ([, given]) => {
+    const { ws, processed, archives } = await outbox(false);
+    const before = await snapshot(ws.dir);
+    const result = await prune({ out: ws.out, olderThanMs: 30 * DAY, processed, delete: true, ...given, now: () => NOW });
+    expect(result.pruned).toEqual([]);
+    const old = ROWS.flatMap((r) => r.submissions.filter((s) => s.age === "old").map((s) => archives.get(s)!));
+    const keptFolders = ROWS.filter((r) => r.submissions.some((s) => s.age === "old")).flatMap((r) =>
+      r.submissions.map((_, k) => path.join(processed, k ? `${r.id}.${k + 1}` : r.id)),
+    );
+    expect(result.kept.map((k) => k.path).sort()).toEqual([...old, ...keptFolders, path.join(processed, "WO_STRANGER")].sort());
+    expect(await snapshot(ws.dir)).toEqual(before);
+  });
 });

@@ -8,6 +8,7 @@ import path from "node:path";
 import { type LedgerState, readLedger } from "../commit/ledger.js";
 import { REPORT_SUFFIX } from "../commit/recovery.js";
 import { readUploads, type UploadJournal, type UploadState } from "../commit/uploads.js";
+import type { Config } from "../config/schema.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { type Logger, silentLogger } from "../core/types.js";
 import { reviewPath } from "../review/write.js";
@@ -23,6 +24,12 @@ export interface PruneOptions {
   processed?: string | undefined;
   /** delete; without it, only say what would go */
   delete?: boolean;
+  /**
+   * The config (upload.url) and environment (WOPACK_API_URL; default process.env): once a platform is
+   * configured the outbox uploads, so nothing unconfirmed goes even before the first upload was tried.
+   */
+  config?: Config | undefined;
+  env?: NodeJS.ProcessEnv;
   now?: Clock;
   logger?: Logger;
 }
@@ -66,7 +73,9 @@ export async function prune(o: PruneOptions): Promise<PruneResult> {
   const session = await openOutput(out, o.logger ?? silentLogger, now);
   try {
     const result: PruneResult = { dryRun: !o.delete, pruned: [], kept: [], bytes: 0 };
-    const archives = await archiveFacts(out, await readLedger(out), await readUploads(out), cutoff);
+    const uploads = await readUploads(out);
+    const uploading = uploads.archives.size > 0 || Boolean((o.env ?? process.env).WOPACK_API_URL?.trim() || o.config?.upload.url);
+    const archives = await archiveFacts(out, await readLedger(out), uploads, uploading, cutoff);
     for (const a of [...archives.values()].sort(
       (x, y) => codeUnitOrder(x.committedAt, y.committedAt) || codeUnitOrder(x.name, y.name),
     )) {
@@ -87,16 +96,17 @@ export async function prune(o: PruneOptions): Promise<PruneResult> {
 
 /**
  * Every archive the ledger has committed: when, what it holds, and whether it may go. Once the outbox
- * uploads at all (the journal has a record), an archive may go only when the journal says `uploaded` (or
- * the same bytes were): failed, in progress, needing attention, or never tried all keep it.
+ * uploads at all (the journal has a record, or a platform is configured), an archive may go only when the
+ * journal says `uploaded` (or the same bytes were): failed, in progress, needing attention, or never tried
+ * all keep it.
  */
 async function archiveFacts(
   out: string,
   ledger: LedgerState,
   uploads: UploadJournal,
+  uploading: boolean,
   cutoff: number,
 ): Promise<Map<string, ArchiveFacts>> {
-  const uploading = uploads.archives.size > 0;
   const facts = new Map<string, ArchiveFacts>();
   for (const name of ledger.archives) {
     const file = path.join(out, name);

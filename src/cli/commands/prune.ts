@@ -21,13 +21,17 @@ export const pruneCommand = defineCommand({
       .example("wopack prune out --older-than 30d --processed done", "and the work orders in done/")
       .epilog("Exit codes: 0 done (or nothing to prune), 2 usage error, 3 I/O failure, 4 another run holds <out>."),
   async run(argv) {
-    const { checkedFlags, logFor } = await import("../context.js");
+    const { checkedFlags, configFor, logFor, printConfig } = await import("../context.js");
     // (a bare number is refused, never read as seconds: "--older-than 30" once deleted what was just packed)
     const olderThanMs = checkedFlags(argv)["older-than"]!;
+    // (a platform configured means the outbox uploads: nothing unconfirmed goes)
+    const { config, path: configPath } = await configFor(argv);
+    if (argv.printConfig) return printConfig(config, configPath);
     const { prune } = await import("../../run/prune.js");
     const result = await prune({
       out: argv.out,
       olderThanMs,
+      config,
       processed: argv.processed,
       delete: argv.delete,
       logger: logFor(argv).logger,
