@@ -177,6 +177,13 @@ async function outbox(uploading: boolean) {
     archives.set(s, result.archives[0]!.path);
   }
   await mkdir(path.join(processed, "WO_STRANGER"));
+  // an archive (with a report) another tool put in --out: not in the ledger, never touched
+  await put(ws.out, "batch-20250101T000000Z-1.zip", "PK\x05\x06" + "\0".repeat(18));
+  await put(
+    ws.out,
+    "batch-20250101T000000Z-1.zip.report.json",
+    JSON.stringify({ sha256: "0".repeat(64), bytes: 22, createdAt: "2025-01-01T00:00:00.000Z" }),
+  );
   if (uploading) {
     for (const [s, file] of archives) {
       const archive = path.basename(file);
