@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { SCHEMA_PATH } from "../src/config/init.js";
 import { parseConfig } from "../src/config/load.js";
 import { flagsSchema } from "../src/config/schema.js";
-import { type DurationUnit, parseDuration } from "../src/config/units.js";
+import { DURATION_TEXT, type DurationUnit, parseDuration } from "../src/config/units.js";
 import { pack } from "../src/run/pack.js";
 import { put, snapshot, solidJpeg, wopack, workspace } from "./helpers.js";
 
@@ -33,10 +33,12 @@ const KEYS: Record<string, DurationUnit> = {
   "watch.poll": "s",
 };
 
-const nested = (key: string, value: unknown) => {
-  const [section, name] = key.split(".") as [string, string];
-  return { [section]: { [name]: value } };
-};
+/** { watch: { settle: value } } from "watch.settle" (any depth) */
+const nested = (key: string, value: unknown): Record<string, unknown> =>
+  key.split(".").reduceRight<unknown>((inner, name) => ({ [name]: inner }), value) as Record<string, unknown>;
+
+/** The value at "watch.settle" (any depth). */
+const at = (o: unknown, key: string): unknown => key.split(".").reduce((v, k) => (v as Record<string, unknown>)?.[k], o);
 
 const bareNumber = fc.oneof(
   fc.integer({ min: 1, max: 1_000_000 }).map(String),
@@ -58,9 +60,15 @@ describe("durations carry a unit (SPEC §4)", () => {
     // a config key whose JSON Schema is the duration pattern is a duration key
     const schema = JSON.parse(await readFile(SCHEMA_PATH, "utf8"));
     const keys: string[] = [];
-    for (const [section, s] of Object.entries(schema.properties as Record<string, { properties?: object }>))
-      for (const [name, v] of Object.entries(s.properties ?? {}))
-        if (JSON.stringify(v).includes(JSON.stringify("[mM][sS]|[sSmMhHdD]").slice(1, -1))) keys.push(`${section}.${name}`);
+    type Node = { properties?: Record<string, Node>; anyOf?: unknown[] };
+    const walk = (node: Node, prefix: string) => {
+      for (const [name, v] of Object.entries(node.properties ?? {})) {
+        // (a key whose own alternatives hold the duration pattern, at any depth)
+        if (JSON.stringify(v.anyOf ?? []).includes(JSON.stringify(DURATION_TEXT.source).slice(1, -1))) keys.push(prefix + name);
+        walk(v, `${prefix}${name}.`);
+      }
+    };
+    walk(schema, "");
     expect(keys.sort()).toEqual(Object.keys(KEYS).sort());
   });
 
@@ -116,9 +124,7 @@ describe("durations carry a unit (SPEC §4)", () => {
         );
       }
       expect(() => parseConfig(nested(key, "2 fortnights"))).toThrow(`${key}: "2 fortnights" is not a duration`);
-      const parsed = parseConfig(nested(key, "2m")) as unknown as Record<string, Record<string, unknown>>;
-      const [section, name] = key.split(".") as [string, string];
-      expect(parsed[section]![name]).toBe(120_000);
+      expect(at(parseConfig(nested(key, "2m")), key)).toBe(120_000);
     }
   });
 
