@@ -1,11 +1,11 @@
 // Issue 21, item 4b: `wopack review foreign.zip` reads any archive within validate's limits (SPEC §13):
 // entries streamed, declared and real sizes checked, memory bounded. A 512 MiB entry of zeros in a 0.5 MB
 // zip took over 1.1 GB; now a photo over the limits gets its problem on the page instead of a thumbnail.
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { crc32, createDeflateRaw, deflateRawSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { pngBomb, solidJpeg, tempDir, wopack } from "./helpers.js";
+import { archivesIn, noiseJpeg, pngBomb, put, solidJpeg, tempDir, wopack, workspace } from "./helpers.js";
 
 interface RawEntry {
   name: string;
@@ -131,6 +131,30 @@ describe("wopack review <zip> reads within validate's limits (§13)", () => {
         "<img src=",
       );
     }
+  });
+});
+
+describe("wopack review <out> of our own archives", () => {
+  it("a photo packed under a larger --max-image-size keeps its thumbnail (its report vouches for its size); without the report it is judged by the config", async () => {
+    const ws = await workspace();
+    const photo = await noiseJpeg(240, 200, 3);
+    expect(photo.length).toBeGreaterThan(10_000);
+    await put(ws.staging, "WO_1/meter/a.jpg", photo);
+    const packed = await wopack(["pack", ws.staging, "--out", ws.out, "--max-image-size", "1MB"]);
+    expect(packed.code, packed.stderr).toBe(0);
+    const [zip] = await archivesIn(ws.out);
+    const page = zip!.replace(/\.zip$/, ".html");
+    // today's config allows less than the photo's size
+    const config = await configFile(ws.dir, { images: { maxImageSize: 10_000 } });
+    const again = await wopack(["review", ws.out, "--config", config]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(await readFile(page, "utf8")).toMatch(/<img src="data:image\/jpeg/);
+    await rm(`${zip}.report.json`);
+    const alone = await wopack(["review", ws.out, "--config", config]);
+    expect(alone.code, alone.stderr).toBe(0);
+    const html = await readFile(page, "utf8");
+    expect(html).not.toMatch(/<img src="data:image\/jpeg/);
+    expect(html).toContain("E_IMAGE_TOO_BIG");
   });
 });
 

@@ -185,7 +185,10 @@ export async function reviewOfArchive(
     const e = images.get(photo.entry);
     if (!e) return undefined;
     // judged by its declared size before a byte is read (yauzl stops a stream at the declared size)
-    if (e.uncompressedSize > imageLimit) return { problem: entryTooBig(e, "image", imageLimit) };
+    // (a photo its report lists at this size was packed under that run's own --max-image-size: up to
+    // the most ever held whole, so that remaking our own pages never depends on today's config)
+    const limit = photo.bytes === e.uncompressedSize && byEntry.has(photo.entry) ? MAX_WHOLE_ENTRY : imageLimit;
+    if (e.uncompressedSize > limit) return { problem: entryTooBig(e, "image", limit) };
     const checked = await readIntact(zip, e, true);
     if ("problem" in checked) return checked;
     const data = checked.read.data ?? Buffer.alloc(0);
