@@ -1,11 +1,13 @@
 // Issue 13: the --json output is documented by JSON Schemas shipped in schema/ (built from the types in
 // src/cli/output.ts), each with a schemaVersion; real output of pack, validate and the log validates.
+// Issue 21: every JSON line any command writes on stderr does, upload's progress lines included.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { Ajv } from "ajv";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { archivesIn, put, ROOT, solidJpeg, wopack, workspace } from "./helpers.js";
+import { UploadServer } from "./upload-server.js";
 import { Watcher } from "./watcher.js";
 
 const load = async (file: string) => JSON.parse(await readFile(path.join(ROOT, "schema", file), "utf8"));
@@ -78,5 +80,76 @@ describe("the --json output and its JSON Schemas", () => {
       expect.arrayContaining(["started", "warning", "ready", "packed", "stopped"]),
     );
     for (const e of watcher.events) expect(line(e), JSON.stringify(e)).toBe("valid");
+  });
+});
+
+describe("every JSON line on stderr validates against schema/log-line.schema.json (issue 21, item 9a)", () => {
+  it.for(["--json", "--log-format json"])("pack, watch, validate, upload, prune and status with %s", async (flags) => {
+    const mode = flags.split(" ");
+    const KEY = "wk_test_log_lines";
+    const server = await new UploadServer(KEY).start();
+    try {
+      const line = await validator("log-line.schema.json");
+      const ws = await workspace();
+      const processed = path.join(ws.dir, "processed");
+      await put(ws.staging, "WO_1/meter/a.jpg", solidJpeg());
+      await put(ws.staging, "WO_2/meter/a.jpg", solidJpeg("#a31"));
+      await put(ws.staging, "WO_bad/meter/a.jpg", "not a photo");
+      await put(ws.staging, "stray.txt", "x");
+      const env = { WOPACK_API_URL: server.base, WOPACK_API_KEY: KEY };
+      const stderr: Record<string, string> = {};
+      stderr.validate = (await wopack(["validate", ws.staging, ...mode])).stderr;
+      const packed = await wopack([
+        "pack",
+        ws.staging,
+        "--out",
+        ws.out,
+        "--move-to",
+        processed,
+        "--max-work-orders",
+        "1",
+        ...mode,
+      ]);
+      expect(packed.code, packed.stderr).toBe(1); // WO_bad refused
+      stderr.pack = packed.stderr;
+      const sent = await wopack(["upload", ws.out, ...mode], { env });
+      expect(sent.code, sent.stderr).toBe(0);
+      stderr.upload = sent.stderr;
+      stderr.prune = (await wopack(["prune", ws.out, "--older-than", "30d", "--processed", processed, ...mode])).stderr;
+      stderr.status = (await wopack(["status", ws.out, "--refresh", ...mode], { env })).stderr;
+      // watch, briefly: started, then stopped by SIGTERM (its events on stdout, its errors on stderr)
+      const staging2 = path.join(ws.dir, "staging2");
+      await put(staging2, "stray.txt", "x");
+      const watcher = new Watcher([staging2, "--out", path.join(ws.dir, "out2"), "--settle", "0", ...mode]);
+      try {
+        await watcher.until("started", (w) => w.events.some((e) => e.event === "started"));
+      } finally {
+        await watcher.stop();
+      }
+      stderr.watch = watcher.stderr;
+      for (const e of watcher.events) expect(line(e), JSON.stringify(e)).toBe("valid");
+
+      const lines = Object.entries(stderr).flatMap(([command, text]) =>
+        text
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => ({ command, l })),
+      );
+      for (const { command, l } of lines) {
+        let parsed: unknown;
+        expect(() => (parsed = JSON.parse(l)), `${command}: not a JSON line: ${l}`).not.toThrow();
+        expect(line(parsed), `${command}: ${l}`).toBe("valid");
+      }
+      // the lines are there to be checked: pack's packed events, upload's progress to 100 %
+      const events = lines.map(({ command, l }) => ({
+        command,
+        ...(JSON.parse(l) as { event?: string; sent?: number; total?: number }),
+      }));
+      expect(events.filter((e) => e.command === "pack" && e.event === "packed")).toHaveLength(2);
+      const progress = events.filter((e) => e.command === "upload" && e.event === "progress");
+      expect(progress.filter((p) => p.sent === p.total && p.total! > 0)).toHaveLength(2);
+    } finally {
+      await server.stop();
+    }
   });
 });

@@ -1,6 +1,9 @@
 // Reading any zip (ours or not) through yauzl, an independent reader: `validate` and `review` list and
-// stream entries with it.
+// stream entries with it, within the same limits (SPEC §13): entries streamed, declared and real sizes
+// checked, memory bounded by what is kept.
+import { crc32 } from "node:zlib";
 import yauzl from "yauzl";
+import { type Problem, problem } from "../core/errors.js";
 
 export interface ZipListing {
   zip: yauzl.ZipFile;
@@ -38,11 +41,84 @@ export function entryStream(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Nod
   return new Promise((resolve, reject) => zip.openReadStream(entry, (err, s) => (err ? reject(err) : resolve(s))));
 }
 
-/** One entry's bytes, whole: for the small ones (a metadata.json, a photo to make a thumbnail of). */
-export async function readEntryBytes(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Buffer> {
+/** The most of one entry ever held whole (to be decoded or parsed); a larger one is only streamed through. */
+export const MAX_WHOLE_ENTRY = 64 * 1024 * 1024;
+/** A metadata.json or parameters.json larger than this is not metadata: judged by its declared size. */
+export const MAX_JSON_ENTRY = 1_000_000;
+const ENDS = 64 * 1024;
+
+export interface EntryRead {
+  crc: number;
+  /** the first and last bytes (magic bytes, end markers) */
+  head: Buffer;
+  tail: Buffer;
+  /** the whole entry, when it was asked for */
+  data?: Buffer;
+}
+
+/**
+ * Streams one entry (yauzl checks that it inflates to exactly its declared size, so a zip bomb or a size
+ * that lies stops there) and computes its CRC on the way; memory stays bounded by what is kept: the head,
+ * the tail, and the whole entry only when `whole` is asked for one declared no larger than
+ * MAX_WHOLE_ENTRY (a larger one is streamed, never held).
+ */
+export async function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, whole: boolean): Promise<EntryRead> {
+  const keep = whole && entry.uncompressedSize <= MAX_WHOLE_ENTRY;
+  const stream = await entryStream(zip, entry);
+  let crc = 0;
   const chunks: Buffer[] = [];
-  for await (const c of await entryStream(zip, entry)) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
+  let held = 0;
+  let head = Buffer.alloc(0);
+  for await (const c of stream) {
+    const chunk = c as Buffer;
+    crc = crc32(chunk, crc);
+    if (head.length < ENDS) head = Buffer.concat([head, chunk.subarray(0, ENDS - head.length)]);
+    chunks.push(chunk);
+    held += chunk.length;
+    // streaming: hold just enough chunks for the tail
+    while (!keep && held - chunks[0]!.length >= ENDS) held -= chunks.shift()!.length;
+  }
+  const rest = Buffer.concat(chunks);
+  return { crc: crc >>> 0, head, tail: rest.subarray(-ENDS), ...(keep ? { data: rest } : {}) };
+}
+
+/** Reads an entry and checks its CRC-32: the problem instead when it cannot be trusted. */
+export async function readIntact(
+  zip: yauzl.ZipFile,
+  entry: yauzl.Entry,
+  whole: boolean,
+): Promise<{ read: EntryRead } | { problem: Problem }> {
+  const path = entry.fileName;
+  let read: EntryRead;
+  try {
+    read = await readEntry(zip, entry, whole);
+  } catch (err) {
+    const why = `${path}: cannot be read (${(err as Error).message})`;
+    return { problem: problem("E_ZIP_ENTRY_UNREADABLE", why, "make the archive again", path) };
+  }
+  if (read.crc === entry.crc32) return { read };
+  const why = `${path}: its data does not match its CRC-32; the archive is damaged`;
+  return { problem: problem("E_ZIP_CRC", why, "make or transfer the archive again", path) };
+}
+
+/** An entry whose declared size is past a limit: refused before a byte of it is read. */
+export function entryTooBig(entry: yauzl.Entry, kind: "json" | "image", limit: number): Problem {
+  const path = entry.fileName;
+  const declared = entry.uncompressedSize;
+  const file = path.slice(path.lastIndexOf("/") + 1);
+  return kind === "json"
+    ? problem(
+        "E_JSON_TOO_BIG",
+        `${path}: ${declared} bytes; a ${file} this large is not metadata`,
+        `keep ${file} under ${limit} bytes`,
+        path,
+      )
+    : problem(
+        "E_IMAGE_TOO_BIG",
+        `${path}: ${declared} bytes, above the ${limit}-byte limit for one image`,
+        "re-encode it smaller (wopack pack does that)",
+        path,
+      );
 }
 
 /** The single folder every entry sits in, when the whole archive is wrapped in one (a common zipping mistake). */

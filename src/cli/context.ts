@@ -67,7 +67,7 @@ export function checkedFlags(argv: Record<string, unknown>): Flags {
     "usage",
     "E_FLAG_INVALID",
     `invalid value${lines.length > 1 ? "s" : ""}; nothing was done:\n  ${lines.join("\n  ")}`,
-    "fix every flag above (sizes like 5MB or 2GiB, durations like 30s or 10m, whole numbers from 1)",
+    "fix every flag above (sizes like 5MB or 2GiB, durations with their unit like 30s, 10m or 30d, whole numbers from 1)",
   );
 }
 

@@ -2,7 +2,7 @@
 // level, pid, version, the event and its fields; text lines carry the time. A progress bar on the same
 // terminal is cleared before each line, so the two never share a line.
 import pino from "pino";
-import type { Logger, WatchEvent } from "../core/types.js";
+import type { Logger, UploadProgress, WatchEvent } from "../core/types.js";
 import { VERSION } from "../core/version.js";
 import { SCHEMA_VERSION } from "./output.js";
 
@@ -14,6 +14,8 @@ export interface CliLog {
   logger: Logger;
   /** a watch or pack event: info, warning at warn, error at error */
   event(e: WatchEvent): void;
+  /** an upload's progress, as an info line (`event: "progress"`) */
+  progress(p: UploadProgress): void;
 }
 
 export interface LogOptions {
@@ -58,6 +60,10 @@ export function createLog(o: LogOptions): CliLog {
     event({ event, message, ...fields }) {
       const level = event === "error" ? "error" : event === "warning" || event === "refused" ? "warn" : "info";
       log[level]({ event, ...fields }, message);
+    },
+    progress({ archive, sent, total }) {
+      const pct = total ? Math.floor((sent / total) * 100) : 100;
+      log.info({ event: "progress", archive, sent, total }, `${archive}: ${pct}% confirmed (${sent} of ${total} bytes)`);
     },
   };
 }

@@ -16,8 +16,13 @@ export interface ValidateOutput extends ValidationReport {
   schemaVersion: 1;
 }
 
-/** One JSON log line (`--log-format json`, and `watch --json`): a watch event, or a plain message. */
-export interface LogLine extends Partial<WatchEvent> {
+/**
+ * One JSON log line (`--log-format json`, the default with `--json`; `watch --json` on stdout, every other
+ * command on stderr): a watch or pack event, an upload's progress, or a plain message.
+ */
+export interface LogLine extends Omit<Partial<WatchEvent>, "event"> {
+  /** what happened; absent on a plain message. `progress`: bytes of an archive the platform confirmed (upload) */
+  event?: WatchEvent["event"] | "progress";
   schemaVersion: 1;
   level: "debug" | "info" | "warn" | "error";
   /** ISO 8601, UTC */
@@ -26,4 +31,10 @@ export interface LogLine extends Partial<WatchEvent> {
   /** wopack's version */
   version: string;
   message: string;
+  /** progress: the archive's name */
+  archive?: string;
+  /** progress: bytes the platform has confirmed so far */
+  sent?: number;
+  /** progress: the archive's size in bytes */
+  total?: number;
 }

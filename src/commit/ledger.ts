@@ -28,6 +28,8 @@ export interface LedgerState {
   pendingMoves: Extract<LedgerRecord, { type: "commit" }>[];
   /** "archive\0id" of every commit record read */
   commits: Set<string>;
+  /** archive -> when it was committed (its last commit record; for one known only from compaction, then) */
+  archiveAt: Map<string, string>;
   /** line numbers (from 1) that could not be read: a torn append, or damage */
   damaged: number[];
   /** archives whose --on-archive command ran and failed, and has not succeeded since */
@@ -58,6 +60,7 @@ export async function readLedger(out: string): Promise<LedgerState> {
     archives: new Set(),
     pendingMoves: [],
     commits: new Set(),
+    archiveAt: new Map(),
     damaged: [],
     hookFailed: new Set(),
   };
@@ -68,6 +71,7 @@ export async function readLedger(out: string): Promise<LedgerState> {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(err, `cannot read the ledger ${ledgerPath(out)}`);
   }
   const pending = new Map<string, Extract<LedgerRecord, { type: "commit" }>>();
+  const timed = new Set<string>();
   for (const [i, line] of text.split("\n").entries()) {
     if (!line.trim()) continue;
     let rec: unknown;
@@ -82,7 +86,10 @@ export async function readLedger(out: string): Promise<LedgerState> {
     }
     state.records++;
     if (rec.type === "archives") {
-      for (const name of rec.names) state.archives.add(name);
+      for (const name of rec.names) {
+        state.archives.add(name);
+        if (!state.archiveAt.has(name)) state.archiveAt.set(name, rec.at);
+      }
       continue;
     }
     if (rec.type === "hook") {
@@ -96,6 +103,10 @@ export async function readLedger(out: string): Promise<LedgerState> {
       state.fingerprints.set(rec.id, rec.fingerprint);
       state.latest.set(rec.id, rec);
       state.archives.add(rec.archive);
+      // (a commit record's time wins over a compaction's, which is later than the commit it stands for)
+      const at = state.archiveAt.get(rec.archive);
+      if (!at || !timed.has(rec.archive) || rec.at > at) state.archiveAt.set(rec.archive, rec.at);
+      timed.add(rec.archive);
       if (rec.moves?.length) pending.set(key, rec);
     } else pending.delete(key);
   }

@@ -2,12 +2,10 @@ import { z } from "zod";
 import { TASK_GROUP_PATTERN } from "../spec/names.js";
 import { parseShard } from "../spec/shard.js";
 import { coerceValue } from "../spec/values.js";
-import { parseDuration, parseSize } from "./units.js";
+import { DURATION_TEXT, type DurationUnit, durationProblem, parseDuration, parseSize } from "./units.js";
 
 /** A size as text: bytes, or a number and a unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB; any case). */
 const SIZE_TEXT = /^\s*\d+(\.\d+)?\s*(([kKmMgGtT][iI]?)?[bB])?\s*$/;
-/** A duration as text: a number and ms, s, m or h (a bare number is seconds). */
-const DURATION_TEXT = /^\s*\d+(\.\d+)?\s*([mM][sS]|[sSmMhH])?\s*$/;
 
 /**
  * A size in bytes ("5MB", "2GiB", 1048576), at least `min`. The input's shape is in the schema too (the
@@ -33,15 +31,15 @@ const size = (min: number, why: string) =>
       return n;
     });
 
-/** A duration ("30s", "10m", "250ms"; a bare number is seconds), at least `minMs`. */
-const duration = (minMs = 0) =>
+/**
+ * A duration ("30s", "10m", "250ms", "30d"; 0 alone), at least `minMs`. A number without a unit is refused
+ * with the unit it probably meant (`likely`, seconds unless said), never read as one: SPEC §4.
+ */
+const duration = (minMs = 0, likely: DurationUnit = "s") =>
   z
-    .union([
-      z.number().min(0),
-      z
-        .string()
-        .regex(DURATION_TEXT, { error: (i) => `${JSON.stringify(i.input)} is not a duration; write e.g. "30s", "10m", "250ms"` }),
-    ])
+    .union([z.literal(0), z.string().regex(DURATION_TEXT, { error: (i) => durationProblem(i.input, likely) })], {
+      error: (i) => durationProblem(i.input, likely),
+    })
     .transform((v, ctx) => {
       const n = parseDuration(v)!;
       if (n < minMs) {
@@ -205,7 +203,9 @@ export const configSchema = z.strictObject({
         .describe("A file holding the API key (WOPACK_API_KEY wins; under systemd: $CREDENTIALS_DIRECTORY/wopack-api-key)"),
       maxElapsed: duration(1000)
         .default(30 * 60_000)
-        .describe('Give up on one request after retrying for this long (e.g. "30m")'),
+        .describe(
+          'Give up on one request after retrying for this long, e.g. "30m". A number and its unit (ms, s, m, h, d); a bare number is refused.',
+        ),
       retries: wholeNumber(0, 1000).default(20).describe("Retries of one request in a row"),
       retryBackoff: duration(100)
         .default(60_000)
@@ -223,13 +223,21 @@ export const configSchema = z.strictObject({
     .strictObject({
       settle: duration()
         .optional()
-        .describe('A work order is ready once nothing in it changed for this long (e.g. "30s"; watch\'s default 30s)'),
+        .describe(
+          'A work order is ready once nothing in it changed for this long, e.g. "30s" (watch\'s default). A number and its unit (ms, s, m, h, d); a bare number is refused.',
+        ),
       readyMarker: markerName.optional().describe('Or: a work order is ready once its folder holds this file (e.g. ".ready")'),
-      batchWindow: duration().optional().describe("Collect work orders that become ready within this long into one archive"),
-      poll: z
-        .union([z.boolean(), POLL])
+      batchWindow: duration()
         .optional()
-        .describe('Scan with stat every interval instead of file events (network shares); true is every 1s, or e.g. "2s"'),
+        .describe(
+          'Collect work orders that become ready within this long into one archive, e.g. "2m". A number and its unit (ms, s, m, h, d); a bare number is refused.',
+        ),
+      poll: z
+        .union([z.boolean(), POLL], { error: (i) => durationProblem(i.input, "s") })
+        .optional()
+        .describe(
+          'Scan with stat every interval instead of file events (network shares); true is every 1s, or an interval, e.g. "2s" (a bare number is refused)',
+        ),
     })
     .prefault({})
     .describe("watch: when a work order is ready"),
@@ -254,9 +262,13 @@ export const flagsSchema = z.object({
   settle: duration().optional(),
   "batch-window": duration().optional(),
   /** "" (the bare flag) is the default interval */
-  poll: z.union([z.literal(""), POLL]).optional(),
+  poll: z.union([z.literal(""), POLL], { error: (i) => durationProblem(i.input, "s") }).optional(),
   "ready-marker": markerName.optional(),
   "on-archive-timeout": duration(1000).optional(),
+  /** prune: a retention age, so a bare 30 was 30 days */
+  "older-than": duration(0, "d").optional(),
+  /** status: how long an archive may wait for its upload */
+  "max-age": duration(0, "h").optional(),
   "upload-rate": size(1024, "a thinner line than this is no line").optional(),
   "upload-retries": wholeNumber(0, 1000).optional(),
   "on-archive-retries": wholeNumber(0, 100).optional(),

@@ -52,12 +52,13 @@ export interface Review {
 
 /**
  * A photo's thumbnail (a small JPEG), or undefined when it has none (not decoded, or does not decode); with
- * the picture's size and orientation when the thumbnail was just made (an archive without its report).
+ * the picture's size and orientation when the thumbnail was just made (an archive without its report). Or
+ * the problem that kept it from being read (a photo above the size or pixel limits in someone's zip).
  */
 export type ThumbSource = (
   photo: ReviewPhoto,
   workOrder: string,
-) => Promise<{ jpeg: Buffer; width?: number; height?: number; orientation?: number } | undefined>;
+) => Promise<{ jpeg: Buffer; width?: number; height?: number; orientation?: number } | { problem: Problem } | undefined>;
 
 export async function* renderReview(review: Review, thumbOf: ThumbSource): AsyncGenerator<string> {
   yield head(review);
@@ -195,7 +196,9 @@ async function* sheet(
   yield `<ol class="sheet" aria-label="Photos of ${esc(workOrder)} in processing order">\n`;
   for (const photo of processingOrder(photos)) {
     const name = photo.entry.slice(photo.entry.lastIndexOf("/") + 1);
-    const made = await thumbOf(photo, workOrder);
+    const given = await thumbOf(photo, workOrder);
+    const refused = given && "problem" in given ? given.problem : undefined;
+    const made = given && "jpeg" in given ? given : undefined;
     const thumb = made?.jpeg;
     const p: ReviewPhoto = { ...photo, width: photo.width ?? made?.width, height: photo.height ?? made?.height };
     p.orientation ??= made?.orientation;
@@ -203,7 +206,7 @@ async function* sheet(
     const alt = `${name}${p.source ? `, from ${p.source}` : ""}`;
     const img = thumb
       ? `<img src="data:image/jpeg;base64,${thumb.toString("base64")}" alt="${esc(alt)}"${box(shown.w, shown.h)}>`
-      : `<div class="nothumb" role="img" aria-label="${esc(`${alt} (no thumbnail)`)}">${noThumbs ? "not decoded" : "does not decode"}</div>`;
+      : `<div class="nothumb" role="img" aria-label="${esc(`${alt} (no thumbnail)`)}">${refused ? "not read" : noThumbs ? "not decoded" : "does not decode"}</div>`;
     const facts: [string, string][] = [];
     if (p.source) facts.push(["Source", esc(p.source)]);
     if (p.captured) facts.push(["Captured", esc(p.captured.replace(/^(\d{4}):(\d\d):(\d\d) /, "$1-$2-$3 "))]);
@@ -212,7 +215,7 @@ async function* sheet(
     if (p.conversion !== null) facts.push(p.conversion ? ["Converted", esc(p.conversion)] : ["Copied", "byte for byte"]);
     if (p.orientation && p.orientation !== 1)
       facts.push(["Orientation", `${p.orientation}: ${esc(ORIENTATION[p.orientation] ?? "unknown")}`]);
-    yield `<li><figure>${img}<figcaption><span class="entry">${esc(name)}</span><dl>${facts.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("")}</dl></figcaption></figure></li>\n`;
+    yield `<li><figure>${img}<figcaption><span class="entry">${esc(name)}</span><dl>${facts.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("")}</dl>${refused ? problemList([refused]) : ""}</figcaption></figure></li>\n`;
   }
   yield "</ol>\n";
 }

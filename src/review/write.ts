@@ -6,10 +6,12 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { readFile, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type yauzl from "yauzl";
-import { openZipListing, readEntryBytes, wrappingFolder } from "../archive/readZip.js";
+import { entryTooBig, MAX_JSON_ENTRY, MAX_WHOLE_ENTRY, openZipListing, readIntact, wrappingFolder } from "../archive/readZip.js";
 import { REPORT_SUFFIX } from "../commit/recovery.js";
-import type { Config } from "../config/schema.js";
+import { type Config, configSchema } from "../config/schema.js";
+import { checkPackableImage } from "../convert/normalize.js";
 import { type Thumbnail, thumbnailOf } from "../convert/pixels.js";
+import { sniffImageType } from "../convert/sniff.js";
 import type { Problem } from "../core/errors.js";
 import { parseJsonText } from "../core/text.js";
 import type { ArchiveReport, RefusedReport } from "../core/types.js";
@@ -110,7 +112,10 @@ function requiredFields(config: Config | undefined): Review["fields"] {
 
 /**
  * The review of any archive, from the zip alone (its report beside it, when there is one, adds sources,
- * conversions and refusals): every photo decoded from the zip for its thumbnail, one at a time.
+ * conversions and refusals): every photo decoded from the zip for its thumbnail, one at a time. Read within
+ * validate's limits (someone else's zip included): entries streamed with declared and real sizes and CRCs
+ * checked; a photo declared above the image-size limit, or whose header is above the pixel limit, gets its
+ * problem on the page instead of a thumbnail, and is never held whole or decoded.
  */
 export async function reviewOfArchive(
   file: string,
@@ -122,6 +127,8 @@ export async function reviewOfArchive(
     zip.close();
     throw listError;
   }
+  const { maxImageSize, maxPixels } = (config ?? configSchema.parse({})).images;
+  const imageLimit = Math.min(maxImageSize, MAX_WHOLE_ENTRY);
   const report = await readFile(file + REPORT_SUFFIX, "utf8").then(
     (text) => JSON.parse(text) as ArchiveReport,
     () => undefined,
@@ -140,11 +147,20 @@ export async function reviewOfArchive(
     let wo = workOrders.get(id);
     if (!wo) {
       const reported = report?.workOrders.find((w) => w.id === id);
-      wo = { id, photos: [], warnings: reported?.warnings ?? [] };
+      wo = { id, photos: [], warnings: [...(reported?.warnings ?? [])] };
       workOrders.set(id, wo);
     }
     if (name === "metadata.json") {
-      const parsed = parseJsonText(await readEntryBytes(zip, e));
+      const checked =
+        e.uncompressedSize > MAX_JSON_ENTRY
+          ? { problem: entryTooBig(e, "json", MAX_JSON_ENTRY) }
+          : await readIntact(zip, e, true);
+      if ("problem" in checked) {
+        wo.warnings.push(checked.problem);
+        wo.metadata = { "(metadata.json)": `not read: ${checked.problem.code}` };
+        continue;
+      }
+      const parsed = parseJsonText(checked.read.data ?? Buffer.alloc(0));
       wo.metadata = "value" in parsed && isObject(parsed.value) ? parsed.value : { "(metadata.json)": "not a JSON object" };
     } else if (parseEntryName(name) && !name.includes("/")) {
       const entry = `${id}/${name}`;
@@ -167,7 +183,20 @@ export async function reviewOfArchive(
   };
   const thumbOf: ThumbSource = async (photo) => {
     const e = images.get(photo.entry);
-    return e && thumbOrNothing(async () => thumbnailOf(await readEntryBytes(zip, e)));
+    if (!e) return undefined;
+    // judged by its declared size before a byte is read (yauzl stops a stream at the declared size)
+    // (a photo its report lists at this size was packed under that run's own --max-image-size: up to
+    // the most ever held whole, so that remaking our own pages never depends on today's config)
+    const limit = photo.bytes === e.uncompressedSize && byEntry.has(photo.entry) ? MAX_WHOLE_ENTRY : imageLimit;
+    if (e.uncompressedSize > limit) return { problem: entryTooBig(e, "image", limit) };
+    const checked = await readIntact(zip, e, true);
+    if ("problem" in checked) return checked;
+    const data = checked.read.data ?? Buffer.alloc(0);
+    const type = sniffImageType(data);
+    if (type !== "jpeg" && type !== "png") return undefined;
+    // (integrity and the pixel limit from the header, as validate does, before anything is decoded)
+    const refused = await checkPackableImage(photo.entry, type, data, maxPixels);
+    return refused ? { problem: refused } : thumbOrNothing(() => thumbnailOf(data));
   };
   return { review, thumbOf, close: () => zip.close() };
 }

@@ -1,18 +1,20 @@
 // `wopack prune`: retention for what is done. Committed archives (with their report and review page) and
 // the work orders moved to processed/ once they are older than a cut-off; a dry run unless told to delete.
-// Never anything not committed; never an archive not uploaded once this outbox uploads at all.
-import { readdir, rm, stat } from "node:fs/promises";
+// Never anything not committed. Once this outbox uploads at all, never an archive the platform has not
+// confirmed, nor the sources of one: a work order's folders go only when every archive that holds any
+// submission of it is old enough and (when uploading) confirmed, so a refused batch can be packed again.
+import { readdir, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import { readLedger } from "../commit/ledger.js";
+import { type LedgerState, readLedger } from "../commit/ledger.js";
 import { REPORT_SUFFIX } from "../commit/recovery.js";
-import { readUploads } from "../commit/uploads.js";
+import { readUploads, type UploadJournal, type UploadState } from "../commit/uploads.js";
+import type { Config } from "../config/schema.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { type Logger, silentLogger } from "../core/types.js";
 import { reviewPath } from "../review/write.js";
 import { codeUnitOrder } from "../spec/names.js";
 import { requireFolder } from "./folders.js";
 import { openOutput } from "./session.js";
-import { committedArchives } from "./upload.js";
 
 export interface PruneOptions {
   out: string;
@@ -22,6 +24,12 @@ export interface PruneOptions {
   processed?: string | undefined;
   /** delete; without it, only say what would go */
   delete?: boolean;
+  /**
+   * The config (upload.url) and environment (WOPACK_API_URL; default process.env): once a platform is
+   * configured the outbox uploads, so nothing unconfirmed goes even before the first upload was tried.
+   */
+  config?: Config | undefined;
+  env?: NodeJS.ProcessEnv;
   now?: Clock;
   logger?: Logger;
 }
@@ -41,6 +49,21 @@ export interface PruneResult {
   bytes: number;
 }
 
+/** What prune knows of one archive the ledger has committed. */
+interface ArchiveFacts {
+  name: string;
+  /** where it is in --out (it may be gone: moved by --uploaded-to, or pruned before) */
+  path: string;
+  /** its report is beside it in --out */
+  present: boolean;
+  committedAt: string;
+  old: boolean;
+  /** why it must stay, though old; undefined when it may go */
+  unconfirmed?: string | undefined;
+  /** the work orders it holds (from the ledger and its report) */
+  ids: Set<string>;
+}
+
 export async function prune(o: PruneOptions): Promise<PruneResult> {
   const out = path.resolve(o.out);
   await requireFolder(out, "E_OUT_MISSING", "the output folder", "give the --out folder pack writes archives to");
@@ -50,19 +73,20 @@ export async function prune(o: PruneOptions): Promise<PruneResult> {
   const session = await openOutput(out, o.logger ?? silentLogger, now);
   try {
     const result: PruneResult = { dryRun: !o.delete, pruned: [], kept: [], bytes: 0 };
-    const ledger = await readLedger(out);
     const uploads = await readUploads(out);
-    const uploading = uploads.archives.size > 0;
-    for (const a of await committedArchives(out, ledger)) {
-      if (!(Date.parse(a.createdAt) < cutoff)) continue;
-      const sent = uploads.archives.get(a.name)?.uploaded || uploads.uploadedSha.has(a.sha256);
-      if (uploading && !sent) {
-        result.kept.push({ path: a.path, reason: "not uploaded yet" });
+    const uploading = uploads.archives.size > 0 || Boolean((o.env ?? process.env).WOPACK_API_URL?.trim() || o.config?.upload.url);
+    const archives = await archiveFacts(out, await readLedger(out), uploads, uploading, cutoff);
+    for (const a of [...archives.values()].sort(
+      (x, y) => codeUnitOrder(x.committedAt, y.committedAt) || codeUnitOrder(x.name, y.name),
+    )) {
+      if (!a.present || !a.old) continue;
+      if (a.unconfirmed) {
+        result.kept.push({ path: a.path, reason: a.unconfirmed });
         continue;
       }
-      for (const file of [a.path, a.path + REPORT_SUFFIX, reviewPath(a.path)]) await take(file, a.createdAt, result, o.delete);
+      for (const file of [a.path, a.path + REPORT_SUFFIX, reviewPath(a.path)]) await take(file, a.committedAt, result, o.delete);
     }
-    if (o.processed) await pruneProcessed(path.resolve(o.processed), ledger.latest, cutoff, result, o.delete);
+    if (o.processed) await pruneProcessed(path.resolve(o.processed), archives, result, o.delete);
     result.pruned.sort((x, y) => codeUnitOrder(x.path, y.path));
     return result;
   } finally {
@@ -70,24 +94,91 @@ export async function prune(o: PruneOptions): Promise<PruneResult> {
   }
 }
 
-/** A work order's folder in processed/ (its id, or id.N for a later submission) once its last commit is old. */
+/**
+ * Every archive the ledger has committed: when, what it holds, and whether it may go. Once the outbox
+ * uploads at all (the journal has a record, or a platform is configured), an archive may go only when the
+ * journal says `uploaded` (or the same bytes were): failed, in progress, needing attention, or never tried
+ * all keep it.
+ */
+async function archiveFacts(
+  out: string,
+  ledger: LedgerState,
+  uploads: UploadJournal,
+  uploading: boolean,
+  cutoff: number,
+): Promise<Map<string, ArchiveFacts>> {
+  const facts = new Map<string, ArchiveFacts>();
+  for (const name of ledger.archives) {
+    const file = path.join(out, name);
+    const report = await readFile(file + REPORT_SUFFIX, "utf8")
+      .then((t) => JSON.parse(t) as { sha256?: unknown; createdAt?: unknown; workOrders?: { id?: unknown }[] })
+      .catch(() => undefined);
+    const state = uploads.archives.get(name);
+    const sha256 = typeof report?.sha256 === "string" ? report.sha256 : state?.sha256;
+    const confirmed = Boolean(state?.uploaded) || (sha256 !== undefined && uploads.uploadedSha.has(sha256));
+    const committedAt = typeof report?.createdAt === "string" ? report.createdAt : (ledger.archiveAt.get(name) ?? "");
+    const ids = new Set<string>();
+    for (const wo of Array.isArray(report?.workOrders) ? report.workOrders : []) if (typeof wo?.id === "string") ids.add(wo.id);
+    facts.set(name, {
+      name,
+      path: file,
+      present: typeof report?.sha256 === "string",
+      committedAt,
+      old: Date.parse(committedAt) < cutoff,
+      unconfirmed: uploading && !confirmed ? unconfirmedReason(state) : undefined,
+      ids,
+    });
+  }
+  for (const key of ledger.commits) {
+    const [archive, id] = key.split("\0") as [string, string];
+    facts.get(archive)?.ids.add(id);
+  }
+  return facts;
+}
+
+function unconfirmedReason(state: UploadState | undefined): string {
+  if (!state) return "not uploaded yet";
+  if (state.failed) return `not confirmed by the platform: the upload failed (${state.failed.code})`;
+  return "not confirmed by the platform yet";
+}
+
+/**
+ * The folders in processed/ (a work order's id, or id.N for a later submission): one goes only when every
+ * archive that holds any submission of its work order may go (old enough and, when uploading, confirmed).
+ * Which submission a folder holds is not known, so none goes before all may.
+ */
 async function pruneProcessed(
   dir: string,
-  latest: Map<string, { at: string }>,
-  cutoff: number,
+  archives: Map<string, ArchiveFacts>,
   result: PruneResult,
   remove: boolean | undefined,
 ): Promise<void> {
+  const holders = new Map<string, ArchiveFacts[]>();
+  for (const a of archives.values()) for (const id of a.ids) holders.set(id, [...(holders.get(id) ?? []), a]);
   for (const name of (await readdir(dir).catch(() => [])).sort(codeUnitOrder)) {
     const full = path.join(dir, name);
     if (name.endsWith(".errors.json")) continue;
-    const id = latest.has(name) ? name : name.replace(/\.\d+$/, "");
-    const commit = latest.get(id);
-    if (!commit) {
+    const held = holders.get(name) ?? holders.get(name.replace(/\.\d+$/, ""));
+    if (!held) {
       result.kept.push({ path: full, reason: "not in the ledger: never committed from this --out" });
       continue;
     }
-    if (Date.parse(commit.at) < cutoff) await take(full, commit.at, result, remove);
+    if (!held.some((a) => a.old)) continue; // all recent: not due yet
+    const young = held.find((a) => !a.old);
+    const unconfirmed = held.find((a) => a.unconfirmed);
+    if (young) result.kept.push({ path: full, reason: `also in ${young.name}, committed ${young.committedAt}: not due yet` });
+    else if (unconfirmed)
+      result.kept.push({ path: full, reason: `the sources of ${unconfirmed.name}, ${unconfirmed.unconfirmed}` });
+    else
+      await take(
+        full,
+        held
+          .map((a) => a.committedAt)
+          .sort()
+          .at(-1)!,
+        result,
+        remove,
+      );
   }
 }
 

@@ -1,6 +1,13 @@
-import { crc32 } from "node:zlib";
 import type yauzl from "yauzl";
-import { entryStream, openZipListing, wrappingFolder } from "../archive/readZip.js";
+import {
+  type EntryRead,
+  entryTooBig,
+  MAX_JSON_ENTRY,
+  MAX_WHOLE_ENTRY,
+  openZipListing,
+  readIntact as readChecked,
+  wrappingFolder,
+} from "../archive/readZip.js";
 import type { Config } from "../config/schema.js";
 import { checkPackableImage } from "../convert/normalize.js";
 import { checkPixels } from "../convert/pixels.js";
@@ -147,44 +154,6 @@ function nested(path: string): Problem {
   );
 }
 
-/** The entries that are read whole, to be decoded or parsed; larger ones are streamed through their CRC. */
-const MAX_WHOLE_ENTRY = 64 * 1024 * 1024;
-const MAX_JSON_ENTRY = 1_000_000;
-const ENDS = 64 * 1024;
-
-interface EntryRead {
-  crc: number;
-  /** the first and last bytes (magic bytes, end markers) */
-  head: Buffer;
-  tail: Buffer;
-  /** the whole entry, when it was asked for */
-  data?: Buffer;
-}
-
-/**
- * Streams one entry (yauzl checks that it inflates to its declared size, so a zip bomb stops there) and
- * computes its CRC on the way; memory stays bounded by what is kept: the head, the tail, and the whole
- * entry only when `whole` is asked for an entry no larger than MAX_WHOLE_ENTRY.
- */
-async function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, whole: boolean): Promise<EntryRead> {
-  const stream = await entryStream(zip, entry);
-  let crc = 0;
-  const chunks: Buffer[] = [];
-  let held = 0;
-  let head = Buffer.alloc(0);
-  for await (const c of stream) {
-    const chunk = c as Buffer;
-    crc = crc32(chunk, crc);
-    if (head.length < ENDS) head = Buffer.concat([head, chunk.subarray(0, ENDS - head.length)]);
-    chunks.push(chunk);
-    held += chunk.length;
-    // streaming: hold just enough chunks for the tail
-    while (!whole && held - chunks[0]!.length >= ENDS) held -= chunks.shift()!.length;
-  }
-  const rest = Buffer.concat(chunks);
-  return { crc: crc >>> 0, head, tail: rest.subarray(-ENDS), ...(whole ? { data: rest } : {}) };
-}
-
 /** One file in a work order: metadata.json, parameters.json, or an image named by §5. */
 async function checkEntry(
   zip: yauzl.ZipFile,
@@ -222,14 +191,7 @@ async function checkJsonEntry(
   const isMetadata = file === "metadata.json";
   // judged by its declared size before anything is read
   if (entry.uncompressedSize > MAX_JSON_ENTRY) {
-    report.problems.push(
-      problem(
-        "E_JSON_TOO_BIG",
-        `${path}: ${entry.uncompressedSize} bytes; a ${file} this large is not metadata`,
-        `keep ${file} under ${MAX_JSON_ENTRY} bytes`,
-        path,
-      ),
-    );
+    report.problems.push(entryTooBig(entry, "json", MAX_JSON_ENTRY));
     if (isMetadata) wo.metadata = null;
     return;
   }
@@ -257,16 +219,7 @@ async function checkImageEntry(
   // judged by its declared size before anything is read; one over the limit is refused either way, so
   // it is only streamed through its CRC, never decoded
   const declared = entry.uncompressedSize;
-  if (declared > limit) {
-    report.problems.push(
-      problem(
-        "E_IMAGE_TOO_BIG",
-        `${path}: ${declared} bytes, above the ${limit}-byte limit for one image`,
-        "re-encode it smaller (wopack pack does that)",
-        path,
-      ),
-    );
-  }
+  if (declared > limit) report.problems.push(entryTooBig(entry, "image", limit));
   const read = await readIntact(zip, entry, declared <= MAX_WHOLE_ENTRY && declared <= limit, report);
   if (!read) return;
   checkImageName(path, image, wo, config, report);
@@ -327,25 +280,9 @@ async function readIntact(
   whole: boolean,
   report: ValidationReport,
 ): Promise<EntryRead | undefined> {
-  const path = entry.fileName;
-  let read: EntryRead;
-  try {
-    read = await readEntry(zip, entry, whole);
-  } catch (err) {
-    report.problems.push(
-      problem("E_ZIP_ENTRY_UNREADABLE", `${path}: cannot be read (${(err as Error).message})`, "make the archive again", path),
-    );
-    return undefined;
-  }
-  if (read.crc === entry.crc32) return read;
-  report.problems.push(
-    problem(
-      "E_ZIP_CRC",
-      `${path}: its data does not match its CRC-32; the archive is damaged`,
-      "make or transfer the archive again",
-      path,
-    ),
-  );
+  const checked = await readChecked(zip, entry, whole);
+  if ("read" in checked) return checked.read;
+  report.problems.push(checked.problem);
   return undefined;
 }
 

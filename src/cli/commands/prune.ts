@@ -21,14 +21,17 @@ export const pruneCommand = defineCommand({
       .example("wopack prune out --older-than 30d --processed done", "and the work orders in done/")
       .epilog("Exit codes: 0 done (or nothing to prune), 2 usage error, 3 I/O failure, 4 another run holds <out>."),
   async run(argv) {
-    const { logFor, usage } = await import("../context.js");
-    const { parseDuration } = await import("../../config/units.js");
-    const olderThanMs =
-      parseAge(argv.olderThan, parseDuration) ?? usage("--older-than", argv.olderThan, "an age, e.g. 30d, 12h or 90m");
+    const { checkedFlags, configFor, logFor, printConfig } = await import("../context.js");
+    // (a bare number is refused, never read as seconds: "--older-than 30" once deleted what was just packed)
+    const olderThanMs = checkedFlags(argv)["older-than"]!;
+    // (a platform configured means the outbox uploads: nothing unconfirmed goes)
+    const { config, path: configPath } = await configFor(argv);
+    if (argv.printConfig) return printConfig(config, configPath);
     const { prune } = await import("../../run/prune.js");
     const result = await prune({
       out: argv.out,
       olderThanMs,
+      config,
       processed: argv.processed,
       delete: argv.delete,
       logger: logFor(argv).logger,
@@ -37,9 +40,3 @@ export const pruneCommand = defineCommand({
     return EXIT.ok;
   },
 });
-
-/** An age: a duration, or days ("30d"). */
-function parseAge(value: string, parseDuration: (v: string) => number | undefined): number | undefined {
-  const days = /^\s*(\d+(?:\.\d+)?)\s*d\s*$/i.exec(value);
-  return days ? Math.round(Number(days[1]) * 86_400_000) : parseDuration(value);
-}

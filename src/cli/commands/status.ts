@@ -22,10 +22,8 @@ export const statusCommand = defineCommand({
       .example("wopack status outbox --max-age 2h --json", "exit 1 when one waits over 2 h")
       .epilog("Exit codes: 0 nothing failed or stuck, 1 an upload failed or an archive waited past --max-age, 2 usage error."),
   async run(argv) {
-    const { configFor, printConfig, usage } = await import("../context.js");
-    const { parseDuration } = await import("../../config/units.js");
-    const maxAge = argv.maxAge === undefined ? undefined : parseDuration(argv.maxAge);
-    if (argv.maxAge !== undefined && maxAge === undefined) usage("--max-age", argv.maxAge, "a duration, e.g. 2h or 30m");
+    const { checkedFlags, configFor, printConfig } = await import("../context.js");
+    const maxAge = checkedFlags(argv)["max-age"];
     const { config, path: configPath } = await configFor(argv);
     if (argv.printConfig) return printConfig(config, configPath);
     const { status } = await import("../../run/status.js");

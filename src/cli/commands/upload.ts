@@ -38,7 +38,10 @@ export const uploadCommand = defineCommand({
     const { config, path: configPath } = await configFor(argv);
     if (argv.printConfig) return printConfig(config, configPath);
     const bar = !argv.json && !argv.quiet && process.stderr.isTTY ? uploadBar(process.stderr) : undefined;
-    const { logger } = logFor(argv, bar ? { beforeWrite: bar.clear } : {});
+    const log = logFor(argv, bar ? { beforeWrite: bar.clear } : {});
+    const { logger } = log;
+    // JSON logs carry the progress as lines (each one a log line of schema/log-line.schema.json)
+    const progressLines = (argv.logFormat ?? (argv.json ? "json" : "text")) === "json";
     const { controller, dispose } = signalController(() => logger.warn("interrupted: the upload stops; the next run resumes it"));
     try {
       let hooks: HookRun[] = [];
@@ -72,7 +75,7 @@ export const uploadCommand = defineCommand({
         signal: controller.signal,
         onProgress: (p) => {
           bar?.update(p);
-          if (argv.json) process.stderr.write(JSON.stringify({ event: "progress", ...p }) + "\n");
+          if (progressLines) log.progress(p);
         },
       });
       bar?.done();
