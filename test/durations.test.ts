@@ -28,6 +28,7 @@ const FLAGS: Record<string, { command: string; likely: DurationUnit }> = {
 /** Every duration key of the config, and the unit a bare number probably meant. */
 const KEYS: Record<string, DurationUnit> = {
   "upload.maxElapsed": "s",
+  "upload.retryBackoff": "s",
   "watch.settle": "s",
   "watch.batchWindow": "s",
   "watch.poll": "s",

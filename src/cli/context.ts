@@ -72,19 +72,19 @@ export function checkedFlags(argv: Record<string, unknown>): Flags {
 }
 
 /**
- * A flag's value as typed: yargs reads a number flag's "abc" as NaN, so the command line is asked for
- * what was written (a WOPACK_* variable's value, when it came from there).
+ * A flag's value as typed: yargs reads a number flag's text as a number ("abc" as NaN, "10.5" as 10.5),
+ * so the command line (or the WOPACK_* variable it came from) is asked for what was written.
  */
 function shownValue(flag: string, given: Record<string, unknown>): string {
   const value = given[flag];
-  if (typeof value !== "number" || !Number.isNaN(value)) return JSON.stringify(value);
+  if (typeof value !== "number") return JSON.stringify(value);
   const args = process.argv;
-  for (let i = 0; i < args.length; i++) {
+  for (let i = args.length - 1; i >= 0; i--) {
     if (args[i] === `--${flag}` && i + 1 < args.length) return JSON.stringify(args[i + 1]);
     if (args[i]!.startsWith(`--${flag}=`)) return JSON.stringify(args[i]!.slice(flag.length + 3));
   }
   const env = process.env[`WOPACK_${flag.toUpperCase().replace(/-/g, "_")}`];
-  return env === undefined ? "(not a number)" : JSON.stringify(env);
+  return env === undefined ? (Number.isNaN(value) ? "(not a number)" : String(value)) : JSON.stringify(env);
 }
 
 export function onArchiveFlag(value: unknown): string[] | undefined {
