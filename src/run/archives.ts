@@ -16,7 +16,7 @@ import type { ArchiveReport, PackedWorkOrder, PackResult } from "../core/types.j
 import { VERSION } from "../core/version.js";
 import type { Plan, PlannedWorkOrder } from "../plan/plan.js";
 import { type PrepareContext, type Prepared, prepareWorkOrder } from "../prepare/prepare.js";
-import { reviewOfBatch, reviewPath, writeReview } from "../review/write.js";
+import { reviewOfBatch, reviewPath, writeReview } from "../review/writeReview.js";
 import { codeUnitOrder } from "../spec/names.js";
 import { refusedReport } from "../spec/problems.js";
 import { runArchiveHook } from "./onArchive.js";

@@ -11,7 +11,7 @@ import { readUploads, type UploadJournal, type UploadState } from "../commit/upl
 import type { Config } from "../config/schema.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { type Logger, silentLogger } from "../core/types.js";
-import { reviewPath } from "../review/write.js";
+import { reviewPath } from "../review/writeReview.js";
 import { codeUnitOrder } from "../spec/names.js";
 import { requireFolder } from "./folders.js";
 import { openOutput } from "./session.js";

@@ -10,7 +10,7 @@ import path from "node:path";
 import { WopackError } from "../core/errors.js";
 import type { WatchStatus } from "../core/types.js";
 import type { WatchMetrics } from "./metrics.js";
-import { STATUS_CSS, STATUS_HTML, STATUS_JS } from "./page.js";
+import { STATUS_CSS, STATUS_HTML, STATUS_JS } from "./statusPage.js";
 
 export interface StatusServerOptions {
   host: string;

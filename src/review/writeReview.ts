@@ -17,7 +17,7 @@ import { parseJsonText } from "../core/text.js";
 import type { ArchiveReport, RefusedReport } from "../core/types.js";
 import { parseEntryName } from "../spec/images.js";
 import { codeUnitOrder } from "../spec/names.js";
-import { type Review, type ReviewPhoto, renderReview, type ThumbSource } from "./page.js";
+import { type Review, type ReviewPhoto, renderReview, type ThumbSource } from "./render.js";
 
 /** `batch-….zip` -> `batch-….html`, beside it. */
 export function reviewPath(archive: string): string {
