@@ -8,15 +8,7 @@ import { createHeicDecoder } from "../convert/heicDecoder.js";
 import type { HeicDecoder } from "../convert/heicTypes.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { ioError, WopackError } from "../core/errors.js";
-import {
-  type Logger,
-  type PackResult,
-  type RefusedReport,
-  silentLogger,
-  type UploadsStatus,
-  type WatchEvent,
-  type WatchStatus,
-} from "../core/types.js";
+import { type PackResult, type RefusedReport, silentLogger, type WatchEvent, type WatchStatus } from "../core/types.js";
 import { groupStaging, shardScan } from "../plan/group.js";
 import { Readiness } from "../plan/readiness.js";
 import { scanStaging } from "../scan/scan.js";
@@ -31,7 +23,7 @@ import { type PackOptions, withSettings } from "./options.js";
 import { packOnce } from "./pack.js";
 import { PassScheduler } from "./scheduler.js";
 import { openOutput } from "./session.js";
-import { Sender } from "./upload.js";
+import { openSender } from "./watchUpload.js";
 
 export type { WatchEvent, WatchSummary };
 
@@ -211,102 +203,6 @@ async function serve(
       { cause: err },
     );
   }
-}
-
-/** An archive whose upload failed is tried again after retryBackoff, doubling up to this. */
-const UPLOAD_RETRY_MAX_MS = 6 * 3_600_000;
-
-/**
- * watch --upload: one sender for the session; its outcomes become events and the status's `uploads`
- * (what is being sent, what waits to be tried again and when, a refused key).
- */
-async function openSender(
-  options: WatchOptions,
-  out: string,
-  dryRun: boolean,
-  log: Logger,
-  clock: Clock,
-  emit: (e: WatchEvent) => void,
-  health: HealthFile,
-  stop: { uploadInterrupted: boolean },
-): Promise<Sender | undefined> {
-  if (!options.upload || dryRun) return undefined;
-  const uploads: UploadsStatus = { uploaded: 0, failed: 0, queued: 0, sending: null, retrying: [], stopped: null };
-  health.state.uploads = uploads;
-  const sender = await Sender.open(out, {
-    ...options.upload,
-    config: options.config,
-    logger: log,
-    now: clock,
-    signal: options.signal,
-    onProgress: (p) => {
-      if (uploads.sending?.archive === p.archive) uploads.sending.lastProgressAt = clock().toISOString();
-      options.upload?.onProgress?.(p);
-    },
-  });
-  sender.retryFailed({ firstMs: options.config.upload.retryBackoff, maxMs: UPLOAD_RETRY_MAX_MS });
-  const showRetrying = () => {
-    uploads.retrying = [...sender.retrying].map(([archive, r]) => ({
-      archive,
-      attempts: r.attempts,
-      nextAttemptAt: new Date(r.nextAt).toISOString(),
-      lastError: { code: r.problem.code, message: r.problem.message },
-    }));
-  };
-  sender.onStart = (archive) => {
-    const now = clock().toISOString();
-    uploads.sending = { archive, since: now, lastProgressAt: now };
-    health.changed();
-  };
-  sender.onOutcome = (o) => {
-    uploads.sending = null;
-    if (o.result === "uploaded") uploads.uploaded++;
-    if (o.result === "failed") uploads.failed++;
-    const retry = sender.retrying.get(o.archive);
-    // an archive tried again came from `retrying`, not from the queue
-    if (!uploads.retrying.some((r) => r.archive === o.archive)) uploads.queued = Math.max(0, uploads.queued - 1);
-    showRetrying();
-    health.changed();
-    if (o.result === "uploaded")
-      emit({ event: "uploaded", message: `uploaded ${o.archive} (batch ${o.batchId})`, archive: o.archive, batchId: o.batchId });
-    // (failed, or any other outcome that is not a success and says why)
-    if (o.problem && o.result !== "uploaded" && o.result !== "already") {
-      const next = retry ? `; next try in ${formatWait(retry.nextAt - clock().getTime())}` : "";
-      emit({
-        event: "error",
-        message: `${o.archive}: upload failed (${o.problem.code}: ${o.problem.message})${next}`,
-        code: o.problem.code,
-        archive: o.archive,
-        ...(retry ? { nextAttemptAt: new Date(retry.nextAt).toISOString(), attempts: retry.attempts } : {}),
-      });
-    }
-  };
-  sender.onStop = (err) => {
-    uploads.sending = null;
-    if (err instanceof WopackError && err.kind === "interrupted") stop.uploadInterrupted = true;
-    if (!(err instanceof WopackError) || err.kind === "interrupted") return;
-    sender.retrying.clear();
-    showRetrying();
-    uploads.stopped = { at: clock().toISOString(), code: err.code, message: err.message };
-    health.failed(err.code, err.message);
-    health.changed();
-    emit({
-      event: "error",
-      message: `${err.code}: ${err.message}; archives are still packed, and sent by the next wopack upload`,
-      code: err.code,
-    });
-  };
-  await sender.enqueueBacklog();
-  return sender;
-}
-
-/** A wait as the log says it: "45s", "5m", "2h 30m". */
-function formatWait(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.round(s / 60);
-  if (m < 60) return `${m}m`;
-  return m % 60 ? `${Math.floor(m / 60)}h ${m % 60}m` : `${m / 60}h`;
 }
 
 /** What one watch session's passes share. */
