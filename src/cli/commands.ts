@@ -171,7 +171,7 @@ export async function runPack(argv: Argv): Promise<number> {
       result.refused.length ||
       result.moveFailures.length ||
       result.hooks.some((h) => !h.ok) ||
-      result.uploads?.some((u) => u.result === "failed");
+      result.uploads?.some((u) => u.result === "failed" || u.result === "attention");
     const output: PackOutput = { schemaVersion: SCHEMA_VERSION, ...result };
     if (argv.json) process.stdout.write(JSON.stringify(output, null, 2) + "\n");
     // (the summary starts with the time, so that a cron log tells nights apart)
@@ -329,7 +329,8 @@ export async function runUpload(argv: Argv): Promise<number> {
     process.stdout.write(
       (argv.json ? JSON.stringify({ uploads: outcomes, ...(argv.hooks ? { hooks } : {}) }, null, 2) : text) + "\n",
     );
-    return outcomes.some((o) => o.result === "failed") || hooks.some((h) => !h.ok) ? EXIT.refused : EXIT.ok;
+    const notSent = outcomes.some((o) => o.result === "failed" || o.result === "attention");
+    return notSent || hooks.some((h) => !h.ok) ? EXIT.refused : EXIT.ok;
   } finally {
     bar?.done();
     dispose();
@@ -348,7 +349,7 @@ export async function runStatus(argv: Argv): Promise<number> {
     (argv.json ? JSON.stringify({ archives: lines, stuck: stuck.map((l) => l.archive) }, null, 2) : formatStatus(lines, stuck)) +
       "\n",
   );
-  return lines.some((l) => l.state === "failed") || stuck.length ? EXIT.refused : EXIT.ok;
+  return lines.some((l) => l.state === "failed" || l.state === "attention") || stuck.length ? EXIT.refused : EXIT.ok;
 }
 
 export async function runReview(argv: Argv): Promise<number> {

@@ -39,6 +39,10 @@ export interface SendOptions {
   env?: NodeJS.ProcessEnv | undefined;
   /** the platform (default: HTTP at the configured URL) */
   api?: Api | undefined;
+  /** how a pause is waited (tests: a quick one); default real time */
+  sleep?: ((ms: number, signal?: AbortSignal) => Promise<void>) | undefined;
+  /** each request's deadline (default 2 minutes) */
+  requestTimeoutMs?: number | undefined;
 }
 
 /** Sends committed archives not yet uploaded; takes the lock on --out. Stops at once on refused credentials. */
@@ -48,7 +52,8 @@ export async function upload(options: UploadOptions): Promise<UploadOutcome[]> {
   const credentials = resolveCredentials(options.config, options.env); // a usage error before the lock
   const session = await openOutput(out, options.logger ?? silentLogger, options.now ?? systemClock);
   try {
-    const sender = await Sender.open(out, options, credentials);
+    // an archive named on purpose is sent even if it needed attention (its old batch was looked at)
+    const sender = await Sender.open(out, { ...options, retryAttention: Boolean(options.archives?.length) }, credentials);
     if (options.archives?.length) for (const a of pick(await committedArchives(out), options.archives, out)) sender.enqueue(a);
     else await sender.enqueueBacklog();
     return await sender.drain();
@@ -79,7 +84,7 @@ export class Sender {
 
   static async open(
     out: string,
-    options: Omit<UploadOptions, "out" | "archives">,
+    options: Omit<UploadOptions, "out" | "archives"> & { retryAttention?: boolean },
     credentials = resolveCredentials(options.config, options.env),
   ): Promise<Sender> {
     const { url, key } = credentials;
@@ -89,8 +94,9 @@ export class Sender {
     });
     return new Sender(out, journal, {
       out,
-      api: options.api ?? httpApi(url, key),
+      api: options.api ?? httpApi(url, key, { signal: options.signal, timeoutMs: options.requestTimeoutMs }),
       key,
+      urls: [url],
       log: options.logger ?? silentLogger,
       clock: options.now ?? systemClock,
       signal: options.signal,
@@ -99,6 +105,8 @@ export class Sender {
       rateBytesPerSec: options.rateBytesPerSec ?? options.config.upload.rate,
       uploadedTo: options.uploadedTo ?? options.config.upload.uploadedTo,
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      sleep: options.sleep,
+      retryAttention: options.retryAttention,
     });
   }
 
@@ -117,11 +125,14 @@ export class Sender {
     });
   }
 
-  /** The archives committed before and never sent (or whose upload failed): queued first. */
+  /**
+   * The archives committed before and never sent (or whose upload failed): queued first. One that needs
+   * attention is not: it is sent again only when named.
+   */
   async enqueueBacklog(): Promise<void> {
     for (const a of await committedArchives(this.out)) {
       const s = this.journal.archives.get(a.name);
-      if (!s?.uploaded && !this.journal.uploadedSha.has(a.sha256)) this.enqueue(a);
+      if (!s?.uploaded && !s?.attention && !this.journal.uploadedSha.has(a.sha256)) this.enqueue(a);
     }
   }
 

@@ -1,7 +1,7 @@
 // One committed archive sent to the platform exactly once (SPEC §12): every step is written to the upload
 // journal before it is taken, a restart resumes the same session, and a second batch is made only when
 // the first is provably not accepted.
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import { type FileHandle, open, stat } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
@@ -10,8 +10,9 @@ import { REPORT_SUFFIX } from "../commit/recovery.js";
 import { appendUploads, type UploadJournal, type UploadRecord } from "../commit/uploads.js";
 import type { Clock } from "../core/clock.js";
 import { interruptedError, type Problem, problem, WopackError } from "../core/errors.js";
+import { redactor } from "../core/redact.js";
 import type { Logger, UploadOutcome, UploadProgress } from "../core/types.js";
-import { type Api, type Batch, CHUNK_SIZE, type Outcome, statusLooksFailed } from "./protocol.js";
+import { type Api, type Batch, CHUNK_SIZE, CHUNK_UNIT, type Outcome, type SessionState, statusLooksFailed } from "./protocol.js";
 import { backoffMs } from "./retry.js";
 
 /** A committed archive, as its report describes it. */
@@ -25,8 +26,10 @@ export interface ArchiveToSend {
 export interface UploadSettings {
   out: string;
   api: Api;
-  /** replaced by [key] wherever a server's words are shown */
+  /** redacted wherever a server's words are shown */
   key: string;
+  /** URLs whose credentials (userinfo, query tokens) are redacted too: the platform's URL */
+  urls?: readonly string[] | undefined;
   log: Logger;
   clock: Clock;
   signal?: AbortSignal | undefined;
@@ -39,38 +42,33 @@ export interface UploadSettings {
   /** move the archive and its report here once the platform confirmed it */
   uploadedTo?: string | undefined;
   onProgress?: (p: UploadProgress) => void;
+  /** how a pause is waited (tests pass a quick one); default: real time, ended by `signal` */
+  sleep?: ((ms: number, signal?: AbortSignal) => Promise<void>) | undefined;
+  /** send an archive that needs attention again (its old batch was looked at: the operator named it) */
+  retryAttention?: boolean | undefined;
 }
 
 const OFFSET_EVERY_MS = 1_000;
+/** Answers in a row that move the session on by less than a 256 KiB unit, before the archive fails. */
+const MAX_STALLS = 3;
+/** New batches one run makes for one archive whose sessions keep going away. */
+const MAX_BATCHES = 3;
 
-/** SHA-256 of a file's bytes fed in order from 0; a gap (a resumed upload) is read from the file first. */
-class PrefixHash {
-  private readonly hash = createHash("sha256");
-  private upTo = 0;
-
-  constructor(private readonly fh: FileHandle) {}
-
-  async feed(chunk: Buffer, from: number): Promise<void> {
-    while (this.upTo < from) {
-      const gap = Buffer.alloc(Math.min(CHUNK_SIZE, from - this.upTo));
-      const { bytesRead } = await this.fh.read(gap, 0, gap.length, this.upTo);
-      if (bytesRead === 0) break;
-      this.hash.update(gap.subarray(0, bytesRead));
-      this.upTo += bytesRead;
-    }
-    // (a chunk sent again after a partial confirmation overlaps what is hashed already)
-    if (from + chunk.length > this.upTo) {
-      this.hash.update(chunk.subarray(this.upTo - from));
-      this.upTo = from + chunk.length;
-    }
-  }
-
-  digest(): string {
-    return this.hash.copy().digest("hex");
+class ArchiveFailed extends Error {
+  constructor(readonly problem: Problem) {
+    super(problem.message);
   }
 }
 
-class ArchiveFailed extends Error {
+/** The session misbehaved: its batch is deleted (then this is a failure) or, if it cannot be, needs attention. */
+class Unproven extends Error {
+  constructor(readonly problem: Problem) {
+    super(problem.message);
+  }
+}
+
+/** A batch that holds (part of) the archive stays on the platform: a person must look. */
+class NeedsAttention extends Error {
   constructor(readonly problem: Problem) {
     super(problem.message);
   }
@@ -86,9 +84,22 @@ export function credentialsRefused(detail: string): WopackError {
   );
 }
 
+function attentionProblem(name: string, batchId: string, reason: string): Problem {
+  return problem(
+    "E_UPLOAD_ATTENTION",
+    `${name}: ${reason}; the platform keeps batch ${batchId}, which may hold part of it, and would not delete it: not uploaded`,
+    `look at batch ${batchId} on the platform and delete it there, then send the archive again with wopack upload ${name}; until then it is not sent and prune keeps it`,
+    name,
+  );
+}
+
 export async function uploadArchive(a: ArchiveToSend, journal: UploadJournal, s: UploadSettings): Promise<UploadOutcome> {
   const state = journal.archives.get(a.name);
   if (state?.uploaded) return { archive: a.name, result: "already", batchId: state.uploaded.batchId, warnings: [] };
+  if (state?.attention && !s.retryAttention) {
+    const { batchId, reason } = state.attention;
+    return { archive: a.name, result: "attention", batchId, problem: attentionProblem(a.name, batchId, reason), warnings: [] };
+  }
   const twin = journal.uploadedSha.get(a.sha256);
   if (twin && twin !== a.name) {
     const w = problem(
@@ -103,15 +114,27 @@ export async function uploadArchive(a: ArchiveToSend, journal: UploadJournal, s:
   try {
     return await run.send(state?.batchId && state.uploadUrl ? { batchId: state.batchId, uploadUrl: state.uploadUrl } : undefined);
   } catch (err) {
+    if (s.signal?.aborted) throw interrupted(s.signal);
+    if (err instanceof NeedsAttention) {
+      return { archive: a.name, result: "attention", problem: err.problem, warnings: run.warnings };
+    }
     if (!(err instanceof ArchiveFailed)) throw err;
     await run.record({ type: "failed", archive: a.name, code: err.problem.code, message: err.problem.message, at: run.now() });
     return { archive: a.name, result: "failed", problem: err.problem, warnings: run.warnings };
   }
 }
 
+/** What an interruption ends with (exit 130). */
+function interrupted(signal: AbortSignal): WopackError {
+  return signal.reason instanceof WopackError && signal.reason.kind === "interrupted"
+    ? signal.reason
+    : interruptedError("interrupted", "run wopack upload again: it resumes where the platform stands");
+}
+
 class Upload {
   readonly warnings: Problem[] = [];
   private readonly deadline: number;
+  private readonly redact: (text: string) => string;
 
   constructor(
     private readonly a: ArchiveToSend,
@@ -119,6 +142,7 @@ class Upload {
     private readonly s: UploadSettings,
   ) {
     this.deadline = performance.now() + (s.maxElapsedMs ?? 30 * 60_000);
+    this.redact = redactor(s.key, ...(s.urls ?? []));
   }
 
   now(): string {
@@ -132,9 +156,25 @@ class Upload {
   async send(resume: Batch | undefined): Promise<UploadOutcome> {
     await this.checkSize();
     let batch = resume;
-    for (;;) {
-      batch ??= await this.createBatch();
-      if ((await this.sendSession(batch)) === "complete" || (await this.settleGone(batch))) return this.uploaded(batch);
+    for (let made = 0; ; ) {
+      if (!batch) {
+        if (made++ >= MAX_BATCHES) {
+          throw new ArchiveFailed(
+            this.protocolProblem(`the platform dropped the upload session of ${MAX_BATCHES} new batches in a row`),
+          );
+        }
+        batch = await this.createBatch();
+      }
+      let end: "complete" | "gone";
+      try {
+        end = await this.sendSession(batch, made === 0);
+      } catch (err) {
+        if (!(err instanceof Unproven)) throw err;
+        await this.settleUnproven(batch, err.problem);
+        throw new ArchiveFailed(err.problem);
+      }
+      if (end === "complete") return this.uploaded(batch);
+      await this.settleGone(batch);
       batch = undefined;
     }
   }
@@ -194,47 +234,114 @@ class Upload {
     return batch.value;
   }
 
-  /** Sends what the session does not hold yet; "complete" or "gone". */
-  private async sendSession(batch: Batch): Promise<"complete" | "gone"> {
+  /**
+   * Sends what the session does not hold yet, one chunk at a time, each only once the one before is
+   * confirmed; "complete" (proven: wopack sent the last chunk, after the SHA-256 of every byte sent
+   * matched the report) or "gone". Every loop is bounded: retries in a row, answers that make no
+   * progress, and the bytes of the archive.
+   */
+  private async sendSession(batch: Batch, resumed: boolean): Promise<"complete" | "gone"> {
     const { a, s } = this;
-    const ask = () =>
-      this.retrying("asking the upload session where it stands", () => s.api.querySession(batch.uploadUrl, a.bytes));
-    let state = await ask();
+    const total = a.bytes;
+    // only wopack holds the session URL: what a resumed session holds at first, it sent in an earlier run
+    let finalSent = resumed && this.journal.archives.get(a.name)?.finalSent === true;
+    let first = true;
+    let confirmed = 0; // the bytes the session holds, all of them hashed
+    let hash = createHash("sha256");
+    let sent: { from: number; data: Buffer; hashed: Hash } | undefined; // the last chunk sent, not yet confirmed
+    let retries = 0;
+    let stalls = 0;
+    const query = () => this.call(() => s.api.querySession(batch.uploadUrl, total));
+    const stall = async (what: string): Promise<Outcome<SessionState>> => {
+      if (++stalls >= MAX_STALLS) throw new Unproven(this.protocolProblem(`${what} (${stalls} answers in a row)`));
+      s.log.debug(`${a.name}: ${this.redact(what)}; asking the session again`);
+      await this.pause(stalls, undefined, what);
+      return query();
+    };
     const fh = await open(a.path, "r");
     try {
       const started = performance.now();
       let sentHere = 0;
-      // the SHA-256 of exactly the bytes sent, so that the last chunk goes only if they are the report's
-      const hash = new PrefixHash(fh);
+      let answer = await query();
       for (;;) {
-        if (!state.ok) {
-          if (state.kind === "gone") return "gone";
-          throw this.failure(state.kind, state.detail, "uploading");
-        }
-        if (state.value.complete) return "complete";
-        const from = state.value.confirmed;
-        await this.noteOffset(batch, from);
-        const length = Math.min(CHUNK_SIZE, a.bytes - from);
-        const chunk = Buffer.alloc(length);
-        const { bytesRead } = await fh.read(chunk, 0, length, from);
-        if (bytesRead !== length) await this.checkSize();
-        const last = from + length === a.bytes;
-        if (last) {
-          await hash.feed(chunk, from);
-          if (hash.digest() !== a.sha256) throw this.changed();
-        }
-        await this.pace(started, sentHere);
-        const sending = s.api.putChunk(batch.uploadUrl, chunk, from, a.bytes);
-        if (!last) await hash.feed(chunk, from); // while the chunk is on its way
-        const put = await sending;
-        sentHere += length;
-        if (put.ok || put.kind !== "retry") {
-          state = put;
+        if (!answer.ok) {
+          if (answer.kind === "gone") return "gone";
+          if (answer.kind === "protocol") {
+            answer = await stall(answer.detail);
+            continue;
+          }
+          if (answer.kind !== "retry") throw this.failure(answer.kind, answer.detail, "uploading");
+          if (++retries > (s.retries ?? 20))
+            throw this.failure("fail", `${answer.detail} (gave up after ${retries} tries)`, "uploading");
+          await this.pause(retries - 1, answer.retryAfterMs, `uploading (${answer.detail})`, answer.retryAfterNote);
+          answer = await query();
           continue;
         }
-        // how much of it arrived is the session's to say: ask it (retrying) once the pause is over
-        await this.pause(0, put.retryAfterMs, `uploading (${put.detail})`);
-        state = await ask();
+        const at = answer.value;
+        if (at.complete) {
+          if (finalSent) return "complete";
+          throw new Unproven(
+            this.protocolProblem(
+              `the upload session says complete, but wopack sent only ${sent ? sent.from + sent.data.length : confirmed} of its ${total} bytes`,
+            ),
+          );
+        }
+        const c = at.confirmed;
+        if (first && resumed && c <= total) {
+          // the bytes an earlier run sent: hashed from the file, as that run read them
+          await hashFile(fh, hash, c);
+          confirmed = c;
+        } else if (c > total) {
+          answer = await stall(`the session claims ${c} bytes of an archive of ${total}`);
+          continue;
+        } else if (c < confirmed) {
+          answer = await stall(`the session went back from ${confirmed} bytes to ${c}`);
+          continue;
+        } else if (c > confirmed) {
+          if (!sent || sent.from !== confirmed || c > sent.from + sent.data.length) {
+            answer = await stall(
+              `the session claims ${c} bytes, but wopack sent it ${sent ? sent.from + sent.data.length : confirmed}`,
+            );
+            continue;
+          }
+          if (c === sent.from + sent.data.length) hash = sent.hashed;
+          else hash.update(sent.data.subarray(0, c - sent.from));
+          if (c - confirmed >= CHUNK_UNIT || c === sent.from + sent.data.length) {
+            stalls = 0;
+            retries = 0;
+          } else stalls++;
+          confirmed = c;
+        } else if (!first) {
+          // no progress
+          if (c === total) {
+            answer = await stall("the session holds every byte but does not say complete");
+            continue;
+          }
+          if (++stalls >= MAX_STALLS)
+            throw new Unproven(this.protocolProblem(`the session took no bytes (${stalls} answers in a row)`));
+        }
+        first = false;
+        if (confirmed === total) {
+          answer = await stall("the session holds every byte but does not say complete");
+          continue;
+        }
+        await this.noteOffset(batch, confirmed);
+        const from = confirmed;
+        const length = Math.min(CHUNK_SIZE, total - from);
+        const data = Buffer.allocUnsafe(length);
+        const { bytesRead } = await fh.read(data, 0, length, from);
+        if (bytesRead !== length) await this.checkSize();
+        const last = from + length === total;
+        const hashed = hash.copy().update(data);
+        if (last) {
+          if (hashed.copy().digest("hex") !== a.sha256) throw this.changed();
+          if (!finalSent) await this.record({ type: "final", archive: a.name, batchId: batch.batchId, at: this.now() });
+          finalSent = true;
+        }
+        sent = { from, data, hashed };
+        await this.pace(started, sentHere);
+        answer = await this.call(() => s.api.putChunk(batch.uploadUrl, data, from, total));
+        sentHere += length;
       }
     } finally {
       await fh.close();
@@ -270,12 +377,21 @@ class Upload {
     );
   }
 
+  private protocolProblem(what: string): Problem {
+    return problem(
+      "E_UPLOAD_PROTOCOL",
+      `${this.a.name}: the platform's upload session broke the protocol: ${this.redact(what)}; not uploaded`,
+      "the next run starts again with a new batch; if it keeps happening, report it to the platform with this message",
+      this.a.name,
+    );
+  }
+
   /**
    * The session is gone (expired, or cancelled). The batch is asked for its status first: a failed or
    * missing batch is given up; a live one is deleted, and only a deleted one is given up. One the platform
-   * will not delete counts as accepted. So an archive never ends in two accepted batches.
+   * will not delete needs attention: it may hold part of the archive, and a second batch could make two.
    */
-  private async settleGone(batch: Batch): Promise<boolean> {
+  private async settleGone(batch: Batch): Promise<void> {
     const { a, s } = this;
     const status = await this.retrying("asking for the batch's status", () => s.api.batchStatus(batch.batchId));
     let reason: string;
@@ -283,39 +399,56 @@ class Upload {
     else if (!status.ok && status.kind === "gone") reason = "the batch is gone too";
     else if (!status.ok) throw this.failure(status.kind, status.detail, "asking for the batch's status");
     else {
-      const deleted = await this.retrying("deleting the batch", () => s.api.deleteBatch(batch.batchId));
-      if (!deleted.ok && deleted.kind === "auth") throw credentialsRefused(this.redact(deleted.detail));
-      if (!deleted.ok && deleted.kind !== "gone") {
-        this.warnings.push(
-          problem(
-            "W_UPLOAD_SESSION_GONE",
-            `${a.name}: the upload session is gone, but the platform keeps batch ${batch.batchId} (status ${status.value.status}) and would not delete it; counted as uploaded`,
-            "check that batch on the platform",
-            a.name,
-          ),
-        );
-        return true;
-      }
+      await this.deleteOrAttention(batch, `the upload session is gone (batch status ${status.value.status})`);
       reason = `the upload session is gone; batch deleted (status was ${status.value.status})`;
     }
     await this.record({ type: "abandoned", archive: a.name, batchId: batch.batchId, reason, at: this.now() });
     s.log.warn(`${a.name}: ${reason}; a new batch is made`);
-    return false;
+  }
+
+  /** A session that broke the protocol is not used again: its batch is deleted, or needs attention. */
+  private async settleUnproven(batch: Batch, p: Problem): Promise<void> {
+    await this.deleteOrAttention(batch, p.message.replace(`${this.a.name}: `, "").replace(/; not uploaded$/, ""));
+    await this.record({ type: "abandoned", archive: this.a.name, batchId: batch.batchId, reason: p.message, at: this.now() });
+  }
+
+  private async deleteOrAttention(batch: Batch, why: string): Promise<void> {
+    const deleted = await this.retrying("deleting the batch", () => this.s.api.deleteBatch(batch.batchId));
+    if (deleted.ok || deleted.kind === "gone") return;
+    if (deleted.kind === "auth") throw credentialsRefused(this.redact(deleted.detail));
+    const reason = `${this.redact(why)}; deleting the batch was refused (${this.redact(deleted.detail)})`;
+    await this.record({ type: "attention", archive: this.a.name, batchId: batch.batchId, reason, at: this.now() });
+    const p = attentionProblem(this.a.name, batch.batchId, reason);
+    this.s.log.warn(`${p.code}: ${p.message}`);
+    throw new NeedsAttention(p);
   }
 
   /** A request retried while the answer says so (network, 408, 429, 5xx), within the retry bounds. */
   private async retrying<T>(what: string, request: () => Promise<Outcome<T>>): Promise<Outcome<T>> {
     for (let attempt = 0; ; attempt++) {
-      this.s.signal?.throwIfAborted();
-      const r = await request();
+      const r = await this.call(request);
       if (r.ok || r.kind !== "retry") return r;
       if (attempt >= (this.s.retries ?? 20))
         return { ...r, kind: "fail", detail: `${r.detail} (gave up after ${attempt + 1} tries)` };
-      await this.pause(attempt, r.retryAfterMs, `${what} (${r.detail})`);
+      await this.pause(attempt, r.retryAfterMs, `${what} (${r.detail})`, r.retryAfterNote);
     }
   }
 
-  private async pause(attempt: number, retryAfterMs: number | undefined, what: string): Promise<void> {
+  /** One request, given up at once when the run is interrupted (whatever the Api does with the signal). */
+  private call<T>(request: () => Promise<T>): Promise<T> {
+    const { signal } = this.s;
+    if (!signal) return request();
+    if (signal.aborted) return Promise.reject(interrupted(signal));
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(interrupted(signal));
+      signal.addEventListener("abort", onAbort, { once: true });
+      request()
+        .then(resolve, (err) => reject(signal.aborted ? interrupted(signal) : err))
+        .finally(() => signal.removeEventListener("abort", onAbort));
+    });
+  }
+
+  private async pause(attempt: number, retryAfterMs: number | undefined, what: string, note?: string): Promise<void> {
     const wait = retryAfterMs ?? backoffMs(attempt);
     if (performance.now() + wait > this.deadline) {
       throw new ArchiveFailed(
@@ -327,8 +460,9 @@ class Upload {
         ),
       );
     }
+    if (note) this.s.log.info(`${this.a.name}: ${note}`);
     this.s.log.debug(`${this.a.name}: ${this.redact(what)}; retrying in ${Math.round(wait)} ms`);
-    await sleep(wait, this.s.signal);
+    await this.sleep(wait);
   }
 
   /** --upload-rate: waits until the bytes sent so far are within the rate. */
@@ -336,10 +470,20 @@ class Upload {
     const rate = this.s.rateBytesPerSec;
     if (!rate) return;
     const ahead = (sent / rate) * 1000 - (performance.now() - started);
-    if (ahead > 0) await sleep(ahead, this.s.signal);
+    if (ahead > 0) await this.sleep(ahead);
   }
 
-  private failure(kind: "retry" | "auth" | "gone" | "fail", detail: string, what: string): Error {
+  private async sleep(ms: number): Promise<void> {
+    const { signal } = this.s;
+    try {
+      await (this.s.sleep ?? sleep)(ms, signal);
+    } catch (err) {
+      throw signal?.aborted ? interrupted(signal) : err;
+    }
+    if (signal?.aborted) throw interrupted(signal);
+  }
+
+  private failure(kind: string, detail: string, what: string): Error {
     const words = this.redact(detail);
     if (kind === "auth") return credentialsRefused(words);
     return new ArchiveFailed(
@@ -351,17 +495,20 @@ class Upload {
       ),
     );
   }
+}
 
-  private redact(text: string): string {
-    return this.s.key ? text.split(this.s.key).join("[key]") : text;
+/** Feeds bytes [0, upTo) of the file to `hash`. */
+async function hashFile(fh: FileHandle, hash: Hash, upTo: number): Promise<void> {
+  const buf = Buffer.allocUnsafe(Math.min(CHUNK_SIZE, Math.max(upTo, 1)));
+  for (let at = 0; at < upTo; ) {
+    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, upTo - at), at);
+    if (bytesRead === 0) break;
+    hash.update(buf.subarray(0, bytesRead));
+    at += bytesRead;
   }
 }
 
-/** A pause that an interruption ends at once (as an interruption, exit 130). */
+/** A pause that an interruption ends at once. */
 async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  try {
-    await delay(ms, undefined, signal ? { signal } : {});
-  } catch (err) {
-    throw signal?.aborted ? interruptedError() : err;
-  }
+  await delay(ms, undefined, signal ? { signal } : {});
 }
