@@ -44,6 +44,8 @@ export interface UploadSettings {
   onProgress?: (p: UploadProgress) => void;
   /** how a pause is waited (tests pass a quick one); default: real time, ended by `signal` */
   sleep?: ((ms: number, signal?: AbortSignal) => Promise<void>) | undefined;
+  /** bytes per chunk, a multiple of 256 KiB (default CHUNK_SIZE) */
+  chunkBytes?: number | undefined;
   /** send an archive that needs attention again (its old batch was looked at: the operator named it) */
   retryAttention?: boolean | undefined;
 }
@@ -327,7 +329,7 @@ class Upload {
         }
         await this.noteOffset(batch, confirmed);
         const from = confirmed;
-        const length = Math.min(CHUNK_SIZE, total - from);
+        const length = Math.min(this.s.chunkBytes ?? CHUNK_SIZE, total - from);
         const data = Buffer.allocUnsafe(length);
         const { bytesRead } = await fh.read(data, 0, length, from);
         if (bytesRead !== length) await this.checkSize();
