@@ -127,12 +127,12 @@ export class Sender {
 
   /**
    * The archives committed before and never sent (or whose upload failed): queued first. One that needs
-   * attention is not: it is sent again only when named.
+   * attention is queued to be reported, not sent (uploadArchive sends it again only when it is named).
    */
   async enqueueBacklog(): Promise<void> {
     for (const a of await committedArchives(this.out)) {
       const s = this.journal.archives.get(a.name);
-      if (!s?.uploaded && !s?.attention && !this.journal.uploadedSha.has(a.sha256)) this.enqueue(a);
+      if (!s?.uploaded && !this.journal.uploadedSha.has(a.sha256)) this.enqueue(a);
     }
   }
 
