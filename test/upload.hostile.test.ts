@@ -201,7 +201,7 @@ class HostileServer {
     more();
   }
 
-  private honest(req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer): void {
+  private honest(req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer) {
     const json = (status: number, value?: unknown) => {
       res.writeHead(status, value === undefined ? {} : { "content-type": "application/json" });
       res.end(value === undefined ? undefined : JSON.stringify(value));
