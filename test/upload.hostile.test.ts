@@ -101,6 +101,8 @@ class HostileServer {
 
   constructor(
     private readonly script: Answer[],
+    /** once the script is done, its last answer again and again (a server that never recovers) */
+    private readonly persist: boolean,
     private readonly abortAt: number | undefined,
     private readonly controller: AbortController,
   ) {}
@@ -127,7 +129,7 @@ class HostileServer {
       this.controller.abort(); // the run is interrupted while this request is in flight: never answered
       return;
     }
-    const a = this.script[n] ?? { kind: "honest" };
+    const a = this.script[n] ?? (this.persist && this.script.length ? this.script.at(-1)! : { kind: "honest" });
     const echo = `you sent ${req.headers.authorization ?? ""} to ${req.url}; ${CANARY}`;
     const session = /^\/upload\/([^/]+)$/.exec(url.pathname);
     const b = session ? this.batches.find((x) => x.session === session[1]) : undefined;
@@ -292,6 +294,7 @@ describe("the sender against a hostile batch server", () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(answer, { maxLength: 40 }),
+        fc.boolean(),
         fc.integer({ min: 4, max: 4 * CHUNK_UNIT + 1000 }),
         CLASS === "abort"
           ? fc.integer({ min: 0, max: 12 })
@@ -301,7 +304,7 @@ describe("the sender against a hostile batch server", () => {
                 { weight: 3, arbitrary: fc.constant(undefined) },
                 { weight: 1, arbitrary: fc.integer({ min: 0, max: 30 }) },
               ),
-        async (script, size, abortAt) => {
+        async (script, persist, size, abortAt) => {
           const out = path.join(work, `run-${run++}`);
           await mkdir(stateDir(out), { recursive: true });
           const bytes = Buffer.alloc(size);
@@ -315,7 +318,7 @@ describe("the sender against a hostile batch server", () => {
             bytes: size,
           };
           const controller = new AbortController();
-          const server = await new HostileServer(script, abortAt, controller).start();
+          const server = await new HostileServer(script, persist, abortAt, controller).start();
           const logged: string[] = [];
           const log = {
             info: (m: string) => logged.push(m),
