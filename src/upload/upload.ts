@@ -53,6 +53,8 @@ export interface UploadSettings {
 const OFFSET_EVERY_MS = 1_000;
 /** Answers in a row that move the session on by less than a 256 KiB unit, before the archive fails. */
 const MAX_STALLS = 3;
+/** The largest chunk a fast line grows to (4 x CHUNK_SIZE). */
+const MAX_CHUNK = 2 * CHUNK_SIZE;
 /** New batches one run makes for one archive whose sessions keep going away. */
 const MAX_BATCHES = 3;
 
@@ -253,6 +255,8 @@ class Upload {
     let sent: { from: number; data: Buffer; hashed: Hash } | undefined; // the last chunk sent, not yet confirmed
     let retries = 0;
     let stalls = 0;
+    let chunk = s.chunkBytes ?? CHUNK_SIZE;
+    let ahead: { from: number; length: number; data: Promise<Buffer> } | undefined;
     const query = () => this.call(() => s.api.querySession(batch.uploadUrl, total));
     const stall = async (what: string): Promise<Outcome<SessionState>> => {
       if (++stalls >= MAX_STALLS) throw new Unproven(this.protocolProblem(`${what} (${stalls} answers in a row)`));
@@ -329,21 +333,34 @@ class Upload {
         }
         await this.noteOffset(batch, confirmed);
         const from = confirmed;
-        const length = Math.min(this.s.chunkBytes ?? CHUNK_SIZE, total - from);
-        const data = Buffer.allocUnsafe(length);
-        const { bytesRead } = await fh.read(data, 0, length, from);
-        if (bytesRead !== length) await this.checkSize();
+        const length = ahead?.from === from ? ahead.length : Math.min(chunk, total - from);
+        const data = ahead?.from === from ? await ahead.data : await readChunk(fh, from, length);
+        ahead = undefined;
+        if (data.length !== length) await this.checkSize();
         const last = from + length === total;
-        const hashed = hash.copy().update(data);
+        let hashed: Hash | undefined;
         if (last) {
+          hashed = hash.copy().update(data);
           if (hashed.copy().digest("hex") !== a.sha256) throw this.changed();
           if (!finalSent) await this.record({ type: "final", archive: a.name, batchId: batch.batchId, at: this.now() });
           finalSent = true;
         }
-        sent = { from, data, hashed };
         await this.pace(started, sentHere);
-        answer = await this.call(() => s.api.putChunk(batch.uploadUrl, data, from, total));
+        const began = performance.now();
+        const putting = this.call(() => s.api.putChunk(batch.uploadUrl, data, from, total));
+        // while the chunk is on its way: its hash, and the next chunk from the disk (sent only once this
+        // one is confirmed)
+        hashed ??= hash.copy().update(data);
+        sent = { from, data, hashed };
+        if (!last) {
+          const next = { from: from + length, length: Math.min(chunk, total - from - length) };
+          ahead = { ...next, data: readChunk(fh, next.from, next.length) };
+          ahead.data.catch(() => undefined); // (read again, and its error seen, if it is used)
+        }
+        answer = await putting;
         sentHere += length;
+        // a fast line takes larger chunks: fewer round trips, each still confirmed before the next
+        if (!s.chunkBytes && performance.now() - began < 500 && chunk < MAX_CHUNK) chunk *= 2;
       }
     } finally {
       await fh.close();
@@ -497,6 +514,18 @@ class Upload {
       ),
     );
   }
+}
+
+/** Bytes [from, from + length) of the file (fewer at its end). */
+async function readChunk(fh: FileHandle, from: number, length: number): Promise<Buffer> {
+  const data = Buffer.allocUnsafe(length);
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await fh.read(data, got, length - got, from + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return data.subarray(0, got);
 }
 
 /** Feeds bytes [0, upTo) of the file to `hash`. */
