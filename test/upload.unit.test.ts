@@ -145,6 +145,31 @@ describe("the upload journal", () => {
     expect(after.archives.get("batch-2.zip")).toMatchObject({ batchId: "b2", confirmed: 100 });
   });
 
+  it("'needs attention' is its own state: never uploaded, kept through compaction, cleared only by a new attempt", async () => {
+    const out = await tempDir();
+    await mkdir(tmpDir(out), { recursive: true });
+    const archive = "a.zip";
+    await appendUploads(out, [
+      { type: "intent", archive, sha256: "s", bytes: 10, at },
+      { type: "batch", archive, batchId: "b1", uploadUrl: "http://s/1", at },
+      { type: "final", archive, batchId: "b1", at },
+    ]);
+    expect((await readUploads(out)).archives.get(archive)).toMatchObject({ batchId: "b1", finalSent: true });
+    await appendUploads(out, [{ type: "attention", archive, batchId: "b1", reason: "session gone; delete refused", at }]);
+    const journal = await readUploads(out);
+    const state = journal.archives.get(archive)!;
+    expect(state.attention).toMatchObject({ batchId: "b1" });
+    expect(state.uploaded).toBeUndefined();
+    expect(state.batchId).toBeUndefined(); // that session is never resumed
+    expect(state.finalSent).toBeUndefined();
+    expect(journal.uploadedSha.size).toBe(0);
+    journal.records = 5000;
+    await compactUploads(out, journal);
+    expect((await readUploads(out)).archives.get(archive)?.attention).toMatchObject({ batchId: "b1" });
+    await appendUploads(out, [{ type: "intent", archive, sha256: "s", bytes: 10, at }]);
+    expect((await readUploads(out)).archives.get(archive)?.attention).toBeUndefined();
+  });
+
   it("a torn last line (a crash mid-append) is skipped, and the next append starts on a line of its own", async () => {
     const out = await tempDir();
     await mkdir(stateDir(out), { recursive: true });
