@@ -528,7 +528,7 @@ if (ONLY.has("upload")) {
       best("ours"),
       best("theirs"),
       "curl -T",
-      "(information: 8 MiB chunks, each confirmed, vs one PUT; includes ~0.5 s of start-up)",
+      "(information: 8-16 MiB chunks, each confirmed, vs one PUT; includes start-up)",
     );
   } finally {
     server.kill();

@@ -86,6 +86,28 @@ describe("the layout (docs/architecture.md)", () => {
     ).toEqual([["convert/a.ts", "convert/b.ts"]]);
   });
 
+  it("no two modules share a name, in whatever folders (a newcomer finds the one they look for)", async () => {
+    const files = (await readdir(path.join(ROOT, "src"), { recursive: true })).filter(
+      (f) => f.endsWith(".ts") && !f.endsWith(".d.ts"),
+    );
+    const byName = new Map<string, string[]>();
+    for (const f of files) byName.set(path.basename(f), [...(byName.get(path.basename(f)) ?? []), f]);
+    expect([...byName.values()].filter((same) => same.length > 1)).toEqual([]);
+  });
+
+  it("the CLI is a table of commands, one module each, which never import each other", async () => {
+    const dir = path.join(ROOT, "src", "cli", "commands");
+    const modules = (await readdir(dir)).filter((f) => f.endsWith("Command.ts"));
+    const main = await readFile(path.join(ROOT, "src", "cli", "main.ts"), "utf8");
+    for (const m of modules) {
+      const name = m.replace(/\.ts$/, "");
+      expect(main, `main.ts lists ${name}`).toContain(`import { ${name} } from "./commands/${name}.js"`);
+      const text = await readFile(path.join(dir, m), "utf8");
+      expect(text.match(/from "\.\/[^"]*Command\.js"/g) ?? [], m).toEqual([]);
+    }
+    expect(modules.length).toBeGreaterThanOrEqual(9);
+  });
+
   it("the check sees a wrong import (a planted one is caught)", () => {
     const planted = [
       { from: "plan/plan.ts", to: "run/pack.js" },

@@ -35,6 +35,14 @@ export interface Faults {
   expireAtBytes?: number;
   /** refuse to create a batch with this file name (400, with the server's reason) */
   refuseFilename?: string;
+  /** never answer a chunk PUT (a stalled server): the request stays open until the client goes */
+  stallChunks?: boolean;
+  /** answer DELETE with this status instead of deleting (405: the platform will not delete batches) */
+  refuseDelete?: number;
+  /** every error answer echoes this (a planted secret), the request's Authorization and URL, in its body and a header */
+  echo?: string;
+  /** the next N requests answer 503 with an error page of this many bytes */
+  hugeErrors?: { count: number; bytes: number };
 }
 
 export class UploadServer {
@@ -91,16 +99,29 @@ export class UploadServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://x");
-    const send = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
+    const send = (status: number, body?: unknown, headers: Record<string, string> = {}): void => {
       this.log.push({
         method: req.method ?? "",
         url: url.pathname,
         status,
         ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
       });
+      const echo = this.faults.echo;
+      if (echo && status >= 400) {
+        const words = `you sent ${req.headers.authorization ?? "no key"} to ${req.url} (${echo})`;
+        body = { ...(typeof body === "object" ? body : {}), echo: words };
+        headers = { ...headers, "x-echo": words, "retry-after": `soon ${echo}` };
+      }
       res.writeHead(status, { ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers });
       res.end(body === undefined ? undefined : JSON.stringify(body));
     };
+    if (this.faults.hugeErrors?.count) {
+      this.faults.hugeErrors.count--;
+      await drain(req);
+      this.log.push({ method: req.method ?? "", url: url.pathname, status: 503 });
+      res.writeHead(503, { "content-type": "text/html" });
+      return flood(res, this.faults.hugeErrors.bytes);
+    }
     if (this.faults.unavailable) {
       this.faults.unavailable--;
       await drain(req);
@@ -161,6 +182,7 @@ export class UploadServer {
     if (!b || b.deleted) return send(404, { detail: "Not found." });
     if (req.method === "GET") return send(200, { batch_id: b.id, filename: b.filename, status: b.status });
     if (req.method === "DELETE") {
+      if (this.faults.refuseDelete) return send(this.faults.refuseDelete, { detail: "batches cannot be deleted here" });
       if (b.status !== "waiting_upload") return send(409, { detail: `batch is ${b.status}; it cannot be deleted` });
       b.deleted = true;
       b.sessionGone = true;
@@ -217,6 +239,11 @@ export class UploadServer {
       return send(400, { error: problems.join("; ") });
     }
     b.total = total;
+    if (this.faults.stallChunks) {
+      this.log.push({ method: "PUT", url: "stalled", status: 0 });
+      await drain(req).catch(() => undefined);
+      return; // never answered
+    }
     this.timeline.push({ what: "chunk", filename: b.filename, at: Date.now() });
     // the body, with a connection reset on demand once enough bytes have come (what arrived whole in
     // 256 KiB units is kept, as the cloud storage does)
@@ -272,6 +299,21 @@ export class UploadServer {
     if (this.options.retain !== false) b.chunks.push(Buffer.from(data));
     b.stored += data.length;
   }
+}
+
+/** An error page of `bytes` bytes, written as fast as the client reads it (it may stop reading). */
+function flood(res: ServerResponse, bytes: number): void {
+  const piece = Buffer.alloc(65_536, "<p>error</p>");
+  let sent = 0;
+  res.on("error", () => undefined);
+  const more = (): void => {
+    while (sent < bytes && !res.destroyed) {
+      sent += piece.length;
+      if (!res.write(piece)) return void res.once("drain", more);
+    }
+    res.end();
+  };
+  more();
 }
 
 async function drain(req: IncomingMessage): Promise<Buffer> {

@@ -274,10 +274,8 @@ describe("SIGTERM while the platform stalls a PUT", () => {
     expect(answers.every((s) => s === 503)).toBe(true);
   }, 60_000);
 
-  // Needs the per-request abort signal in src/upload/protocol.ts (the upload worktree's change): until
-  // then fetch only has its own 120 s deadline, and watch waits for it before it lets go of the lock.
-  // watch already passes its stop signal to the Sender (uploadArchive's settings.signal).
-  it.fails("exits within 10 s with 130, the upload not recorded as done, and a restart sends it once", async () => {
+  // every request carries the run's abort signal (src/upload/protocol.ts), so a stalled PUT ends at once
+  it("exits within 10 s with 130, the upload not recorded as done, and a restart sends it once", async () => {
     const { w, ws } = await stalled();
     const stopping = Date.now();
     w.child.kill("SIGTERM");

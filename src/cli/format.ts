@@ -88,11 +88,15 @@ export function formatUploads(outcomes: UploadOutcome[]): string {
   for (const o of outcomes) {
     if (o.result === "uploaded") lines.push(`uploaded  ${o.archive}  (batch ${o.batchId})`);
     else if (o.result === "already") lines.push(`already   ${o.archive}${o.batchId ? `  (batch ${o.batchId})` : ""}`);
-    else if (o.problem) lines.push(`failed    ${o.archive}`, ...problemLines(o.problem, "  "));
+    else if (o.problem)
+      lines.push(`${o.result === "attention" ? "attention" : "failed   "} ${o.archive}`, ...problemLines(o.problem, "  "));
     for (const w of o.warnings) lines.push(...problemLines(w, "  "));
   }
   const failed = outcomes.filter((o) => o.result === "failed").length;
-  lines.push(`${outcomes.filter((o) => o.result === "uploaded").length} uploaded, ${failed} failed`);
+  const attention = outcomes.filter((o) => o.result === "attention").length;
+  lines.push(
+    `${outcomes.filter((o) => o.result === "uploaded").length} uploaded, ${failed} failed${attention ? `, ${attention} need attention` : ""}`,
+  );
   return lines.join("\n");
 }
 
@@ -105,8 +109,8 @@ export function formatStatus(lines: ArchiveStatus[], stuck: ArchiveStatus[]): st
         ? `uploading ${mb(l.confirmed ?? 0)} of ${mb(l.bytes ?? 0)}`
         : l.state === "uploaded"
           ? `uploaded (batch ${l.batchId}${l.platformStatus ? `, ${l.platformStatus}` : ""})`
-          : l.state === "failed"
-            ? `failed: ${l.problem?.code ?? ""} ${l.problem?.message ?? ""}`
+          : l.state === "failed" || l.state === "attention"
+            ? `${l.state === "failed" ? "failed" : "needs attention"}: ${l.problem?.code ?? ""} ${l.problem?.message ?? ""}`
             : "committed, not uploaded";
     return `${l.archive}  ${what}${stuck.includes(l) ? "  (waiting too long)" : ""}`;
   });

@@ -14,12 +14,19 @@ export type UploadRecord =
   | { type: "batch"; archive: string; batchId: string; uploadUrl: string; at: string }
   /** the session holds this many bytes */
   | { type: "offset"; archive: string; batchId: string; confirmed: number; at: string }
+  /** the last chunk is about to be sent (the SHA-256 of every byte sent matched the report's) */
+  | { type: "final"; archive: string; batchId: string; at: string }
   /** the session said complete: the archive reached the platform, once */
   | { type: "uploaded"; archive: string; sha256: string; batchId: string; at: string }
   /** the session is gone and its batch was deleted or had failed: a new batch may be made */
   | { type: "abandoned"; archive: string; batchId: string; reason: string; at: string }
   /** this archive could not be sent (a refusal that retrying does not cure); the next run tries again */
   | { type: "failed"; archive: string; code: string; message: string; at: string }
+  /**
+   * the platform keeps a batch that may hold part of this archive and would not delete it: not uploaded,
+   * not sent again until the operator has looked (and names it to `wopack upload`); prune keeps it
+   */
+  | { type: "attention"; archive: string; batchId: string; reason: string; at: string }
   /** the platform's status of the batch, as last asked */
   | { type: "status"; archive: string; batchId: string; status: string; at: string }
   /** the archive and its report were moved by --uploaded-to */
@@ -34,8 +41,12 @@ export interface UploadState {
   batchId?: string | undefined;
   uploadUrl?: string | undefined;
   confirmed: number;
+  /** the last chunk of this batch was sent (after the SHA-256 check): only then may its session say complete */
+  finalSent?: boolean | undefined;
   uploaded?: { batchId: string; at: string } | undefined;
   failed?: { code: string; message: string; at: string } | undefined;
+  /** a batch holding (part of) this archive that the platform would not delete: it needs a person */
+  attention?: { batchId: string; reason: string; at: string } | undefined;
   status?: { status: string; at: string } | undefined;
   movedTo?: string | undefined;
   /** when it was last touched */
@@ -63,20 +74,29 @@ function apply(journal: UploadJournal, rec: UploadRecord): void {
       break;
     }
     case "intent":
-      Object.assign(s, { sha256: rec.sha256, bytes: rec.bytes, failed: undefined });
+      Object.assign(s, { sha256: rec.sha256, bytes: rec.bytes, failed: undefined, attention: undefined });
       break;
     case "batch":
-      Object.assign(s, { batchId: rec.batchId, uploadUrl: rec.uploadUrl, confirmed: 0, failed: undefined });
+      Object.assign(s, { batchId: rec.batchId, uploadUrl: rec.uploadUrl, confirmed: 0, finalSent: undefined, failed: undefined });
+      break;
+    case "final":
+      if (rec.batchId === s.batchId) s.finalSent = true;
+      break;
+    case "attention":
+      Object.assign(s, { attention: { batchId: rec.batchId, reason: rec.reason, at: rec.at }, failed: undefined });
+      if (s.batchId === rec.batchId)
+        Object.assign(s, { batchId: undefined, uploadUrl: undefined, confirmed: 0, finalSent: undefined });
       break;
     case "offset":
       if (rec.batchId === s.batchId) s.confirmed = rec.confirmed;
       break;
     case "uploaded":
       Object.assign(s, { uploaded: { batchId: rec.batchId, at: rec.at }, sha256: rec.sha256, confirmed: s.bytes ?? s.confirmed });
-      s.failed = undefined;
+      Object.assign(s, { failed: undefined, attention: undefined });
       break;
     case "abandoned":
-      if (s.batchId === rec.batchId) Object.assign(s, { batchId: undefined, uploadUrl: undefined, confirmed: 0 });
+      if (s.batchId === rec.batchId)
+        Object.assign(s, { batchId: undefined, uploadUrl: undefined, confirmed: 0, finalSent: undefined });
       break;
     case "failed":
       s.failed = { code: rec.code, message: rec.message, at: rec.at };

@@ -87,8 +87,11 @@ export interface UploadProgress {
 /** What became of one archive's upload (SPEC §12). */
 export interface UploadOutcome {
   archive: string;
-  /** "already": uploaded by an earlier run (or the same bytes under another name) */
-  result: "uploaded" | "already" | "failed";
+  /**
+   * "already": uploaded by an earlier run (or the same bytes under another name); "attention": the platform
+   * keeps a batch with part of it and would not delete it (not uploaded, not sent again unless named)
+   */
+  result: "uploaded" | "already" | "failed" | "attention";
   batchId?: string;
   problem?: Problem;
   /** a failure the platform asked to wait out for longer than the sender waits (its Retry-After), in ms */

@@ -58,3 +58,23 @@ export function withSettings<T extends PackOptions>(command: "pack" | "watch", o
     pollMs: s.pollMs,
   };
 }
+
+/**
+ * watch's options: pack's, and when a work order is ready (settleMs default 30 s, or 0 with a ready marker;
+ * batchWindowMs; pollMs for network shares), each over the config's `watch` section.
+ */
+export interface WatchOptions extends Omit<PackOptions, "checkImages"> {
+  out: string;
+  signal: AbortSignal;
+  /** default: <staging>/../processed */
+  moveTo?: string | undefined;
+  /** default: <staging>/../failed */
+  failedTo?: string | undefined;
+  /** a JSON file rewritten at least every heartbeatMs, for monitoring; default <out>/.wopack/health.json */
+  healthFile?: string | undefined;
+  heartbeatMs?: number;
+  onEvent?: (event: WatchEvent) => void;
+  /** --http: serve the status page, /healthz and /metrics here (read-only); `token` (WOPACK_HTTP_TOKEN): a
+   *  bearer token required on every path but /healthz, and needed to listen on an address not loopback */
+  http?: { host: string; port: number; token?: string | undefined } | undefined;
+}

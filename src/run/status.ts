@@ -4,11 +4,13 @@ import { readLedger } from "../commit/ledger.js";
 import { appendUploads, readUploads } from "../commit/uploads.js";
 import type { Config } from "../config/schema.js";
 import { type Clock, systemClock } from "../core/clock.js";
+import { redact } from "../core/redact.js";
 import { resolveCredentials } from "../upload/key.js";
 import { type Api, httpApi, statusLooksFailed } from "../upload/protocol.js";
 import { checkOut, committedArchives } from "./upload.js";
 
-export type ArchiveState = "committed" | "uploading" | "uploaded" | "failed";
+/** "attention": the platform keeps a batch with part of it that it would not delete (not uploaded) */
+export type ArchiveState = "committed" | "uploading" | "uploaded" | "failed" | "attention";
 
 export interface ArchiveStatus {
   archive: string;
@@ -42,7 +44,7 @@ export async function status(out: string, options: StatusOptions = {}): Promise<
   const inOut = new Map((await committedArchives(dir, ledger)).map((a) => [a.name, a]));
   if (options.refresh) {
     const { url, key } = resolveCredentials(options.refresh.config, options.refresh.env);
-    const api = options.refresh.api ?? httpApi(url, key);
+    const api = options.refresh.api ?? httpApi(url, key, { timeoutMs: 30_000 });
     for (const s of journal.archives.values()) {
       const final = s.status && statusLooksFailed(s.status.status);
       if (!s.uploaded || final) continue;
@@ -71,12 +73,16 @@ export async function status(out: string, options: StatusOptions = {}): Promise<
     const a = inOut.get(name);
     const line: ArchiveStatus = { archive: name, state: "committed", since: s?.at ?? a?.createdAt ?? "" };
     if (a) line.bytes = a.bytes;
-    if (s?.uploaded) {
+    if (s?.attention && !s.uploaded) {
+      line.state = "attention";
+      line.batchId = s.attention.batchId;
+      line.problem = { code: "E_UPLOAD_ATTENTION", message: redact(s.attention.reason) };
+    } else if (s?.uploaded) {
       line.state = s.status && statusLooksFailed(s.status.status) ? "failed" : "uploaded";
       line.batchId = s.uploaded.batchId;
     } else if (s?.failed) {
       line.state = "failed";
-      line.problem = { code: s.failed.code, message: s.failed.message };
+      line.problem = { code: s.failed.code, message: redact(s.failed.message) };
     } else if (s?.batchId || s?.sha256) {
       line.state = "uploading";
       line.confirmed = s.confirmed;

@@ -13,7 +13,7 @@ import { type ArchiveReport, type Logger, silentLogger } from "../core/types.js"
 import { codeUnitOrder } from "../spec/names.js";
 import { resolveCredentials } from "../upload/key.js";
 import { type Api, httpApi } from "../upload/protocol.js";
-import { type ArchiveToSend, uploadArchive } from "../upload/upload.js";
+import { type ArchiveToSend, uploadArchive } from "../upload/uploadArchive.js";
 import { requireFolder } from "./folders.js";
 import { openOutput } from "./session.js";
 
@@ -39,6 +39,10 @@ export interface SendOptions {
   env?: NodeJS.ProcessEnv | undefined;
   /** the platform (default: HTTP at the configured URL) */
   api?: Api | undefined;
+  /** how a pause is waited (tests: a quick one); default real time */
+  sleep?: ((ms: number, signal?: AbortSignal) => Promise<void>) | undefined;
+  /** each request's deadline (default 2 minutes) */
+  requestTimeoutMs?: number | undefined;
 }
 
 /** Sends committed archives not yet uploaded; takes the lock on --out. Stops at once on refused credentials. */
@@ -48,7 +52,8 @@ export async function upload(options: UploadOptions): Promise<UploadOutcome[]> {
   const credentials = resolveCredentials(options.config, options.env); // a usage error before the lock
   const session = await openOutput(out, options.logger ?? silentLogger, options.now ?? systemClock);
   try {
-    const sender = await Sender.open(out, options, credentials);
+    // an archive named on purpose is sent even if it needed attention (its old batch was looked at)
+    const sender = await Sender.open(out, { ...options, retryAttention: Boolean(options.archives?.length) }, credentials);
     if (options.archives?.length) for (const a of pick(await committedArchives(out), options.archives, out)) sender.enqueue(a);
     else await sender.enqueueBacklog();
     return await sender.drain();
@@ -88,7 +93,7 @@ export class Sender {
 
   static async open(
     out: string,
-    options: Omit<UploadOptions, "out" | "archives">,
+    options: Omit<UploadOptions, "out" | "archives"> & { retryAttention?: boolean },
     credentials = resolveCredentials(options.config, options.env),
   ): Promise<Sender> {
     const { url, key } = credentials;
@@ -98,8 +103,9 @@ export class Sender {
     });
     return new Sender(out, journal, {
       out,
-      api: options.api ?? httpApi(url, key),
+      api: options.api ?? httpApi(url, key, { signal: options.signal, timeoutMs: options.requestTimeoutMs }),
       key,
+      urls: [url],
       log: options.logger ?? silentLogger,
       clock: options.now ?? systemClock,
       signal: options.signal,
@@ -108,6 +114,8 @@ export class Sender {
       rateBytesPerSec: options.rateBytesPerSec ?? options.config.upload.rate,
       uploadedTo: options.uploadedTo ?? options.config.upload.uploadedTo,
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      sleep: options.sleep,
+      retryAttention: options.retryAttention,
     });
   }
 
@@ -162,7 +170,10 @@ export class Sender {
     this.timers.clear();
   }
 
-  /** The archives committed before and never sent (or whose upload failed): queued first. */
+  /**
+   * The archives committed before and never sent (or whose upload failed): queued first. One that needs
+   * attention is queued to be reported, not sent (uploadArchive sends it again only when it is named).
+   */
   async enqueueBacklog(): Promise<void> {
     for (const a of await committedArchives(this.out)) {
       const s = this.journal.archives.get(a.name);

@@ -19,33 +19,13 @@ import { isIgnoredName } from "../spec/ignore.js";
 import { resultEvents, warningEvents } from "./events.js";
 import { checkFolders } from "./folders.js";
 import { HealthFile, type WatchSummary } from "./health.js";
-import { type PackOptions, withSettings } from "./options.js";
+import { type WatchOptions, withSettings } from "./options.js";
 import { packOnce } from "./pack.js";
 import { PassScheduler } from "./scheduler.js";
 import { openOutput } from "./session.js";
 import { openSender } from "./watchUpload.js";
 
-export type { WatchEvent, WatchSummary };
-
-/**
- * watch's options: pack's, and when a work order is ready (settleMs default 30 s, or 0 with a ready marker;
- * batchWindowMs; pollMs for network shares), each over the config's `watch` section.
- */
-export interface WatchOptions extends Omit<PackOptions, "checkImages"> {
-  out: string;
-  signal: AbortSignal;
-  /** default: <staging>/../processed */
-  moveTo?: string | undefined;
-  /** default: <staging>/../failed */
-  failedTo?: string | undefined;
-  /** a JSON file rewritten at least every heartbeatMs, for monitoring; default <out>/.wopack/health.json */
-  healthFile?: string | undefined;
-  heartbeatMs?: number;
-  onEvent?: (event: WatchEvent) => void;
-  /** --http: serve the status page, /healthz and /metrics here (read-only); `token` (WOPACK_HTTP_TOKEN): a
-   *  bearer token required on every path but /healthz, and needed to listen on an address not loopback */
-  http?: { host: string; port: number; token?: string | undefined } | undefined;
-}
+export type { WatchEvent, WatchOptions, WatchSummary };
 
 /** How often the folder is rescanned when no event says anything changed (events can be lost). */
 const SAFETY_RESCAN_MS = 60_000;

@@ -4,8 +4,8 @@ import type { Clock } from "../core/clock.js";
 import { WopackError } from "../core/errors.js";
 import type { Logger, UploadsStatus, WatchEvent } from "../core/types.js";
 import type { HealthFile } from "./health.js";
+import type { WatchOptions } from "./options.js";
 import { Sender } from "./upload.js";
-import type { WatchOptions } from "./watch.js";
 
 /** An archive whose upload failed is tried again after retryBackoff, doubling up to this. */
 const UPLOAD_RETRY_MAX_MS = 6 * 3_600_000;

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Config } from "../config/schema.js";
 import { WopackError } from "../core/errors.js";
+import { redact } from "../core/redact.js";
 
 /**
  * Where to send and with which key: the URL from env WOPACK_API_URL or upload.url; the key from env
@@ -16,6 +17,28 @@ export function resolveCredentials(config: Config, env: NodeJS.ProcessEnv = proc
       "E_UPLOAD_NO_URL",
       "no platform URL to upload to",
       "set upload.url in the config, or WOPACK_API_URL, e.g. https://api.<site-id>.customers.deepomatic.com/v0.2",
+    );
+  }
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || !/^https?:$/.test(parsed.protocol)) {
+    throw new WopackError(
+      "usage",
+      "E_UPLOAD_URL",
+      `the platform URL ${redact(url)} is not an http(s) URL`,
+      "set upload.url or WOPACK_API_URL to e.g. https://api.<site-id>.customers.deepomatic.com/v0.2",
+    );
+  }
+  if (parsed.username || parsed.password) {
+    throw new WopackError(
+      "usage",
+      "E_UPLOAD_URL",
+      `the platform URL ${redact(url)} holds a user name or password, which wopack does not send`,
+      "remove user:password@ from the URL; the platform takes the API key (WOPACK_API_KEY or upload.keyFile)",
     );
   }
   const credential = env.CREDENTIALS_DIRECTORY ? path.join(env.CREDENTIALS_DIRECTORY, "wopack-api-key") : undefined;

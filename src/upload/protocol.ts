@@ -2,6 +2,11 @@
 // them (Deepomatic/deepocli, deepomatic/cli/lib/site.py, its batch functions). Everything this module
 // knows about the remote side is here, so that a difference in the real API changes this file only.
 
+import http from "node:http";
+import https from "node:https";
+import { Readable } from "node:stream";
+import { redactor } from "../core/redact.js";
+
 /** Chunks are multiples of this (the cloud storage resumable protocol); the vendor's client sent 10 of them. */
 export const CHUNK_UNIT = 262_144;
 export const CHUNK_SIZE = 32 * CHUNK_UNIT;
@@ -14,12 +19,17 @@ export interface Batch {
 /** What a request came back with, reduced to what the uploader decides on. */
 export type Outcome<T> =
   | { ok: true; value: T }
-  /** retry after a pause (network error, 408, 429, 5xx); `retryAfterMs` from a Retry-After header */
-  | { ok: false; kind: "retry"; detail: string; retryAfterMs?: number }
+  /**
+   * retry after a pause (network error, 408, 429, 5xx); `retryAfterMs` from a Retry-After header, clamped
+   * to 1 s..1 h (`retryAfterNote` says how it was read when it was clamped or unreadable)
+   */
+  | { ok: false; kind: "retry"; detail: string; retryAfterMs?: number; retryAfterNote?: string }
   /** 401/403: the key is refused; nothing more is sent */
   | { ok: false; kind: "auth"; detail: string }
   /** the resumable session (or the batch) does not exist any more: 404/410 */
   | { ok: false; kind: "gone"; detail: string }
+  /** an answer the protocol has no meaning for (a malformed Range): asked again, a few times at most */
+  | { ok: false; kind: "protocol"; detail: string }
   /** any other answer: this archive fails, with the server's words */
   | { ok: false; kind: "fail"; detail: string };
 
@@ -44,91 +54,261 @@ export function statusLooksFailed(status: string): boolean {
   return /error|fail|reject|invalid|cancel|abort/i.test(status);
 }
 
-/** `{base}/batches` and `{base}/batches/{id}`, whether or not the base ends in "/". */
+/** `{base}/batches` and `{base}/batches/{id}`, whether or not the base ends in "/" (its query kept). */
 export function batchesUrl(base: string, id?: string): string {
-  const root = `${base.replace(/\/+$/, "")}/batches`;
-  return id === undefined ? `${root}/` : `${root}/${encodeURIComponent(id)}/`;
+  const [head = "", query] = splitQuery(base);
+  const root = `${head.replace(/\/+$/, "")}/batches`;
+  return `${id === undefined ? `${root}/` : `${root}/${encodeURIComponent(id)}/`}${query ?? ""}`;
 }
 
-/** The answer to a session PUT: 308 with `Range: bytes=0-N` (or none: nothing stored), 200/201 complete. */
-function sessionState(res: Response): SessionState | undefined {
-  if (res.status === 200 || res.status === 201) return { complete: true };
+function splitQuery(url: string): [string, string | undefined] {
+  const at = url.search(/[?#]/);
+  return at < 0 ? [url, undefined] : [url.slice(0, at), url.slice(at).replace(/#.*$/, "")];
+}
+
+/** Error bodies are kept up to this; JSON answers may be this long at most. */
+export const ERROR_BODY_BYTES = 4096;
+export const JSON_BODY_BYTES = 64 * 1024;
+
+/**
+ * The answer to a session PUT: 308 with `Range: bytes=0-N` (or none: nothing stored), 200/201 complete.
+ * A Range that does not read `bytes=0-N` is a protocol answer (asked again, a few times at most).
+ */
+function sessionState(res: Response): Outcome<SessionState> | undefined {
+  if (res.status === 200 || res.status === 201) return { ok: true, value: { complete: true } };
   if (res.status !== 308) return undefined;
-  const range = /^bytes=0-(\d+)$/.exec(res.headers.get("range") ?? "");
-  return { complete: false, confirmed: range ? Number(range[1]) + 1 : 0 };
+  const header = res.headers.get("range");
+  if (header === null) return { ok: true, value: { complete: false, confirmed: 0 } };
+  const range = /^bytes=0-(\d{1,15})$/.exec(header.trim());
+  if (!range) return { ok: false, kind: "protocol", detail: "HTTP 308 with a Range header that does not read bytes=0-N" };
+  return { ok: true, value: { complete: false, confirmed: Number(range[1]) + 1 } };
 }
 
-/** Retry-After as seconds or an HTTP date, in ms; undefined when absent or unreadable. */
-export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
-  if (!header) return undefined;
-  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
+export const RETRY_AFTER_MIN_MS = 1_000;
+export const RETRY_AFTER_MAX_MS = 3_600_000;
 
-async function judge<T>(res: Response, value: (res: Response) => T | undefined): Promise<Outcome<T>> {
-  const v = value(res);
-  if (v !== undefined) return { ok: true, value: v };
-  const text = (await res.text().catch(() => "")).slice(0, 500).trim();
-  const detail = `HTTP ${res.status}${text ? `: ${text}` : ""}`;
-  if (res.status === 401 || res.status === 403) return { ok: false, kind: "auth", detail };
-  if (res.status === 404 || res.status === 410) return { ok: false, kind: "gone", detail };
-  if (res.status === 408 || res.status === 429 || res.status >= 500) {
-    const after = retryAfterMs(res.headers.get("retry-after"));
-    return { ok: false, kind: "retry", detail, ...(after === undefined ? {} : { retryAfterMs: after }) };
+/**
+ * Retry-After as whole seconds or an HTTP date, clamped to 1 s..1 h; undefined when absent. Anything
+ * else (negative, fractional, garbage) waits the least, 1 s, and says so: never "retry at once".
+ */
+export function retryAfter(header: string | null, now = Date.now()): { ms: number; note?: string } | undefined {
+  if (header === null) return undefined;
+  const text = header.trim();
+  let ms: number | undefined;
+  if (/^\d{1,12}$/.test(text)) ms = Number(text) * 1000;
+  else if (/^[A-Za-z]{3},? \d{1,2}[ -][A-Za-z]{3}[ -]\d{2,4} \d{2}:\d{2}:\d{2} GMT$/.test(text)) {
+    const at = Date.parse(text);
+    if (!Number.isNaN(at)) ms = at - now;
   }
-  return { ok: false, kind: "fail", detail };
+  if (ms === undefined) return { ms: RETRY_AFTER_MIN_MS, note: "an unreadable Retry-After is read as 1 s" };
+  if (ms < RETRY_AFTER_MIN_MS) return { ms: RETRY_AFTER_MIN_MS, note: "a Retry-After under 1 s (or in the past) is read as 1 s" };
+  if (ms > RETRY_AFTER_MAX_MS) return { ms: RETRY_AFTER_MAX_MS, note: "a Retry-After over 1 h is read as 1 h" };
+  return { ms };
 }
 
-/** The platform over HTTP (Node's fetch). The key goes into the Authorization header of API calls only. */
-export function httpApi(base: string, key: string, timeoutMs = 120_000): Api {
+/** Retry-After in ms (clamped), or undefined when absent. */
+export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
+  return retryAfter(header, now)?.ms;
+}
+
+/** At most `limit` bytes of a body; the rest is not read (the stream is cancelled). */
+export async function readCapped(res: Response, limit: number): Promise<{ bytes: Uint8Array; truncated: boolean }> {
+  const reader = res.body?.getReader();
+  if (!reader) return { bytes: new Uint8Array(0), truncated: false };
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  let truncated = false;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const room = limit - size;
+      parts.push(value.subarray(0, room));
+      size += Math.min(room, value.length);
+      if (value.length > room) {
+        truncated = true;
+        break;
+      }
+    }
+  } finally {
+    if (truncated) await reader.cancel().catch(() => undefined);
+    reader.releaseLock();
+  }
+  return { bytes: Buffer.concat(parts), truncated };
+}
+
+/** Drops a body that is not needed, so that the connection is freed at once. */
+function discard(res: Response): void {
+  res.body?.cancel().catch(() => undefined);
+}
+
+export interface HttpOptions {
+  /** each request's deadline (default 2 minutes) */
+  timeoutMs?: number | undefined;
+  /** the run's abort signal: a request in flight ends at once */
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * The platform over HTTP (Node's fetch). The key goes into the Authorization header of API calls only;
+ * whatever the server sends is read within bounds, and its words reach wopack's messages redacted.
+ */
+export function httpApi(base: string, key: string, options: HttpOptions = {}): Api {
+  const { timeoutMs = 120_000, signal } = options;
   const auth = { authorization: `Token ${key}` };
-  const call = async <T>(url: string, init: RequestInit, value: (res: Response) => T | undefined): Promise<Outcome<T>> => {
+  const clean = redactor(key, base);
+  const judge = async <T>(res: Response, value: (res: Response) => Outcome<T> | undefined): Promise<Outcome<T>> => {
+    const v = value(res);
+    if (v !== undefined) return v;
+    const { bytes, truncated } = await readCapped(res, ERROR_BODY_BYTES).catch(() => ({
+      bytes: new Uint8Array(0),
+      truncated: false,
+    }));
+    const text = clean(Buffer.from(bytes).toString("utf8").replace(/\s+/g, " ").trim()).slice(0, 500);
+    const detail = `HTTP ${res.status}${text ? `: ${text}` : ""}${truncated || text.length === 500 ? " …" : ""}`;
+    if (res.status === 401 || res.status === 403) return { ok: false, kind: "auth", detail };
+    if (res.status === 404 || res.status === 410) return { ok: false, kind: "gone", detail };
+    if (res.status === 408 || res.status === 429 || res.status >= 500) {
+      const after = retryAfter(res.headers.get("retry-after"));
+      return {
+        ok: false,
+        kind: "retry",
+        detail,
+        ...(after ? { retryAfterMs: after.ms } : {}),
+        ...(after?.note ? { retryAfterNote: after.note } : {}),
+      };
+    }
+    return { ok: false, kind: "fail", detail };
+  };
+  const call = async <T>(
+    url: string,
+    init: RequestInit,
+    value: (res: Response) => Outcome<T> | undefined,
+  ): Promise<Outcome<T>> => {
+    signal?.throwIfAborted();
+    const timeout = AbortSignal.timeout(timeoutMs);
     let res: Response;
     try {
-      res = await fetch(url, { ...init, redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
+      const both = signal ? AbortSignal.any([timeout, signal]) : timeout;
+      res = await (init.method === "PUT" && init.body
+        ? putBytes(url, init, both)
+        : fetch(url, { ...init, redirect: "manual", signal: both }));
     } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      return { ok: false, kind: "retry", detail: cause?.code ?? cause?.message ?? (err as Error).message };
+      signal?.throwIfAborted();
+      if (timeout.aborted) return { ok: false, kind: "retry", detail: `no answer within ${Math.round(timeoutMs / 1000)} s` };
+      const { code, cause } = err as { code?: string; cause?: { code?: string; message?: string } };
+      return { ok: false, kind: "retry", detail: clean(cause?.code ?? code ?? cause?.message ?? (err as Error).message) };
     }
-    return judge(res, value);
+    try {
+      return await judge(res, value);
+    } finally {
+      signal?.throwIfAborted();
+    }
   };
-  const json = async (res: Response) => (await res.json().catch(() => undefined)) as Record<string, unknown> | undefined;
+  /** a JSON object answer of at most JSON_BODY_BYTES; anything else is undefined */
+  const json = async (res: Response) => {
+    const { bytes, truncated } = await readCapped(res, JSON_BODY_BYTES);
+    if (truncated) return "too large" as const;
+    try {
+      const v = JSON.parse(Buffer.from(bytes).toString("utf8")) as unknown;
+      return v && typeof v === "object" ? (v as Record<string, unknown>) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const ok = (res: Response, ...statuses: number[]) =>
+    statuses.includes(res.status) ? ({ ok: true, value: res } as const) : undefined;
+  const tooLarge = `an answer over ${JSON_BODY_BYTES / 1024} KiB`;
   return {
     async createBatch(filename) {
       const r = await call(
         batchesUrl(base),
         { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ filename }) },
-        (res) => (res.status === 200 || res.status === 201 ? res : undefined),
+        (res) => ok(res, 200, 201),
       );
       if (!r.ok) return r;
       const body = await json(r.value);
-      if (typeof body?.batch_id !== "string" || typeof body.upload_url !== "string") {
+      if (body === "too large") return { ok: false, kind: "fail", detail: `${tooLarge} to creating a batch` };
+      if (!isId(body?.batch_id) || typeof body.upload_url !== "string" || !/^https?:\/\//i.test(body.upload_url)) {
         return { ok: false, kind: "fail", detail: "the platform's answer to creating a batch has no batch_id or upload_url" };
       }
       return { ok: true, value: { batchId: body.batch_id, uploadUrl: body.upload_url } };
     },
     async batchStatus(batchId) {
-      const r = await call(batchesUrl(base, batchId), { headers: auth }, (res) => (res.status === 200 ? res : undefined));
+      const r = await call(batchesUrl(base, batchId), { headers: auth }, (res) => ok(res, 200));
       if (!r.ok) return r;
       const body = await json(r.value);
-      return { ok: true, value: { status: typeof body?.status === "string" ? body.status : "unknown" } };
+      if (body === "too large") return { ok: false, kind: "fail", detail: `${tooLarge} to asking for a batch's status` };
+      const status = typeof body?.status === "string" && body.status.length <= 100 ? clean(body.status) : "unknown";
+      return { ok: true, value: { status } };
     },
-    deleteBatch(batchId) {
-      return call(batchesUrl(base, batchId), { method: "DELETE", headers: auth }, (res) =>
-        res.status === 204 || res.status === 200 ? null : undefined,
-      ).then((r) => (r.ok ? { ok: true, value: undefined } : r));
+    async deleteBatch(batchId) {
+      const r = await call(batchesUrl(base, batchId), { method: "DELETE", headers: auth }, (res) => ok(res, 200, 204));
+      if (!r.ok) return r;
+      discard(r.value);
+      return { ok: true, value: undefined };
     },
     putChunk(uploadUrl, data, from, total) {
       const headers = {
         "content-type": "application/octet-stream",
         "content-range": `bytes ${from}-${from + data.length - 1}/${total}`,
       };
-      return call(uploadUrl, { method: "PUT", headers, body: data as Uint8Array<ArrayBuffer> }, sessionState);
+      return call(uploadUrl, { method: "PUT", headers, body: data as Uint8Array<ArrayBuffer> }, (res) =>
+        discarding(res, sessionState(res)),
+      );
     },
     querySession(uploadUrl, total) {
       const headers = { "content-length": "0", "content-range": `bytes */${total}` };
-      return call(uploadUrl, { method: "PUT", headers }, sessionState);
+      return call(uploadUrl, { method: "PUT", headers }, (res) => discarding(res, sessionState(res)));
     },
   };
+}
+
+const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+
+/**
+ * A chunk PUT through node:http rather than fetch: fetch copies a typed-array body before sending it
+ * (8 MiB a chunk, and as much garbage), node:http writes the very buffer that was hashed.
+ */
+function putBytes(url: string, init: RequestInit, signal: AbortSignal): Promise<Response> {
+  const body = init.body as Uint8Array;
+  const u = new URL(url);
+  const secure = u.protocol === "https:";
+  return new Promise<Response>((resolve, reject) => {
+    const req = (secure ? https : http).request(
+      u,
+      {
+        method: "PUT",
+        headers: { ...(init.headers as Record<string, string>), "content-length": String(body.length) },
+        agent: secure ? agents.https : agents.http,
+        signal,
+      },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        const headers = new Headers();
+        for (const [k, v] of Object.entries(res.headers))
+          if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(", ") : v);
+        const empty = status === 204 || status === 205 || status === 304;
+        if (empty) res.resume();
+        try {
+          resolve(new Response(empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), { status, headers }));
+        } catch (err) {
+          res.destroy();
+          reject(err); // a status a Response cannot carry (1xx, over 599)
+        }
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** A batch id wopack can write down and show: short, printable. */
+function isId(v: unknown): v is string {
+  return typeof v === "string" && /^[\w.:-]{1,200}$/.test(v);
+}
+
+function discarding<T>(res: Response, v: T): T {
+  if (v !== undefined) discard(res);
+  return v;
 }

@@ -73,7 +73,7 @@ export const packCommand = defineCommand({
         result.refused.length ||
         result.moveFailures.length ||
         result.hooks.some((h) => !h.ok) ||
-        result.uploads?.some((u) => u.result === "failed");
+        result.uploads?.some((u) => u.result === "failed" || u.result === "attention");
       const output: PackOutput = { schemaVersion: SCHEMA_VERSION, ...result };
       if (argv.json) process.stdout.write(JSON.stringify(output, null, 2) + "\n");
       // (the summary starts with the time, so that a cron log tells nights apart)

@@ -35,6 +35,6 @@ export const statusCommand = defineCommand({
         ? JSON.stringify({ archives: lines, stuck: stuck.map((l) => l.archive) }, null, 2)
         : formatStatus(lines, stuck)) + "\n",
     );
-    return lines.some((l) => l.state === "failed") || stuck.length ? EXIT.refused : EXIT.ok;
+    return lines.some((l) => l.state === "failed" || l.state === "attention") || stuck.length ? EXIT.refused : EXIT.ok;
   },
 });

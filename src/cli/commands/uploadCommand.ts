@@ -83,7 +83,8 @@ export const uploadCommand = defineCommand({
       process.stdout.write(
         (argv.json ? JSON.stringify({ uploads: outcomes, ...(argv.hooks ? { hooks } : {}) }, null, 2) : text) + "\n",
       );
-      return outcomes.some((o) => o.result === "failed") || hooks.some((h) => !h.ok) ? EXIT.refused : EXIT.ok;
+      const notSent = outcomes.some((o) => o.result === "failed" || o.result === "attention");
+      return notSent || hooks.some((h) => !h.ok) ? EXIT.refused : EXIT.ok;
     } finally {
       bar?.done();
       dispose();

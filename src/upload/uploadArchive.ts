@@ -1,0 +1,545 @@
+// One committed archive sent to the platform exactly once (SPEC §12): every step is written to the upload
+// journal before it is taken, a restart resumes the same session, and a second batch is made only when
+// the first is provably not accepted.
+import { createHash, type Hash } from "node:crypto";
+import { type FileHandle, open, stat } from "node:fs/promises";
+import path from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import { moveItem } from "../commit/moves.js";
+import { REPORT_SUFFIX } from "../commit/recovery.js";
+import { appendUploads, type UploadJournal, type UploadRecord } from "../commit/uploads.js";
+import type { Clock } from "../core/clock.js";
+import { interruptedError, type Problem, problem, WopackError } from "../core/errors.js";
+import { redactor } from "../core/redact.js";
+import type { Logger, UploadOutcome, UploadProgress } from "../core/types.js";
+import { type Api, type Batch, CHUNK_SIZE, CHUNK_UNIT, type Outcome, type SessionState, statusLooksFailed } from "./protocol.js";
+import { backoffMs } from "./retry.js";
+
+/** A committed archive, as its report describes it. */
+export interface ArchiveToSend {
+  name: string;
+  path: string;
+  sha256: string;
+  bytes: number;
+}
+
+export interface UploadSettings {
+  out: string;
+  api: Api;
+  /** redacted wherever a server's words are shown */
+  key: string;
+  /** URLs whose credentials (userinfo, query tokens) are redacted too: the platform's URL */
+  urls?: readonly string[] | undefined;
+  log: Logger;
+  clock: Clock;
+  signal?: AbortSignal | undefined;
+  /** give up on one archive after this long of failing requests (default 30 minutes) */
+  maxElapsedMs?: number | undefined;
+  /** at most this many retries of one request in a row */
+  retries?: number | undefined;
+  /** bytes per second, at most (default: as fast as the line goes) */
+  rateBytesPerSec?: number | undefined;
+  /** move the archive and its report here once the platform confirmed it */
+  uploadedTo?: string | undefined;
+  onProgress?: (p: UploadProgress) => void;
+  /** how a pause is waited (tests pass a quick one); default: real time, ended by `signal` */
+  sleep?: ((ms: number, signal?: AbortSignal) => Promise<void>) | undefined;
+  /** bytes per chunk, a multiple of 256 KiB (default CHUNK_SIZE) */
+  chunkBytes?: number | undefined;
+  /** send an archive that needs attention again (its old batch was looked at: the operator named it) */
+  retryAttention?: boolean | undefined;
+}
+
+const OFFSET_EVERY_MS = 1_000;
+/** Answers in a row that move the session on by less than a 256 KiB unit, before the archive fails. */
+const MAX_STALLS = 3;
+/** The largest chunk a fast line grows to (4 x CHUNK_SIZE). */
+const MAX_CHUNK = 2 * CHUNK_SIZE;
+/** New batches one run makes for one archive whose sessions keep going away. */
+const MAX_BATCHES = 3;
+
+class ArchiveFailed extends Error {
+  constructor(readonly problem: Problem) {
+    super(problem.message);
+  }
+}
+
+/** The session misbehaved: its batch is deleted (then this is a failure) or, if it cannot be, needs attention. */
+class Unproven extends Error {
+  constructor(readonly problem: Problem) {
+    super(problem.message);
+  }
+}
+
+/** A batch that holds (part of) the archive stays on the platform: a person must look. */
+class NeedsAttention extends Error {
+  constructor(readonly problem: Problem) {
+    super(problem.message);
+  }
+}
+
+/** The platform refused the key (401/403): nothing more is sent. Exit 5. */
+export function credentialsRefused(detail: string): WopackError {
+  return new WopackError(
+    "credentials",
+    "E_UPLOAD_CREDENTIALS",
+    `the platform refused the upload credentials (${detail}); nothing more was sent`,
+    "check WOPACK_API_KEY (or upload.keyFile) and that the key may create batches on this site",
+  );
+}
+
+function attentionProblem(name: string, batchId: string, reason: string): Problem {
+  return problem(
+    "E_UPLOAD_ATTENTION",
+    `${name}: ${reason}; the platform keeps batch ${batchId}, which may hold part of it, and would not delete it: not uploaded`,
+    `look at batch ${batchId} on the platform and delete it there, then send the archive again with wopack upload ${name}; until then it is not sent and prune keeps it`,
+    name,
+  );
+}
+
+export async function uploadArchive(a: ArchiveToSend, journal: UploadJournal, s: UploadSettings): Promise<UploadOutcome> {
+  const state = journal.archives.get(a.name);
+  if (state?.uploaded) return { archive: a.name, result: "already", batchId: state.uploaded.batchId, warnings: [] };
+  if (state?.attention && !s.retryAttention) {
+    const { batchId, reason } = state.attention;
+    return { archive: a.name, result: "attention", batchId, problem: attentionProblem(a.name, batchId, reason), warnings: [] };
+  }
+  const twin = journal.uploadedSha.get(a.sha256);
+  if (twin && twin !== a.name) {
+    const w = problem(
+      "W_UPLOAD_DUPLICATE",
+      `${a.name}: the same bytes were uploaded already, as ${twin}; not sent again`,
+      "nothing to do; remove the copy if it is not wanted",
+      a.name,
+    );
+    return { archive: a.name, result: "already", warnings: [w] };
+  }
+  const run = new Upload(a, journal, s);
+  try {
+    return await run.send(state?.batchId && state.uploadUrl ? { batchId: state.batchId, uploadUrl: state.uploadUrl } : undefined);
+  } catch (err) {
+    if (s.signal?.aborted) throw interrupted(s.signal);
+    if (err instanceof NeedsAttention) {
+      return { archive: a.name, result: "attention", problem: err.problem, warnings: run.warnings };
+    }
+    if (!(err instanceof ArchiveFailed)) throw err;
+    await run.record({ type: "failed", archive: a.name, code: err.problem.code, message: err.problem.message, at: run.now() });
+    return { archive: a.name, result: "failed", problem: err.problem, warnings: run.warnings };
+  }
+}
+
+/** What an interruption ends with (exit 130). */
+function interrupted(signal: AbortSignal): WopackError {
+  return signal.reason instanceof WopackError && signal.reason.kind === "interrupted"
+    ? signal.reason
+    : interruptedError("interrupted", "run wopack upload again: it resumes where the platform stands");
+}
+
+class Upload {
+  readonly warnings: Problem[] = [];
+  private readonly deadline: number;
+  private readonly redact: (text: string) => string;
+
+  constructor(
+    private readonly a: ArchiveToSend,
+    private readonly journal: UploadJournal,
+    private readonly s: UploadSettings,
+  ) {
+    this.deadline = performance.now() + (s.maxElapsedMs ?? 30 * 60_000);
+    this.redact = redactor(s.key, ...(s.urls ?? []));
+  }
+
+  now(): string {
+    return this.s.clock().toISOString();
+  }
+
+  record(rec: UploadRecord): Promise<void> {
+    return appendUploads(this.s.out, [rec], this.journal);
+  }
+
+  async send(resume: Batch | undefined): Promise<UploadOutcome> {
+    await this.checkSize();
+    let batch = resume;
+    for (let made = 0; ; ) {
+      if (!batch) {
+        if (made++ >= MAX_BATCHES) {
+          throw new ArchiveFailed(
+            this.protocolProblem(`the platform dropped the upload session of ${MAX_BATCHES} new batches in a row`),
+          );
+        }
+        batch = await this.createBatch();
+      }
+      let end: "complete" | "gone";
+      try {
+        end = await this.sendSession(batch, made === 0);
+      } catch (err) {
+        if (!(err instanceof Unproven)) throw err;
+        await this.settleUnproven(batch, err.problem);
+        throw new ArchiveFailed(err.problem);
+      }
+      if (end === "complete") return this.uploaded(batch);
+      await this.settleGone(batch);
+      batch = undefined;
+    }
+  }
+
+  private async uploaded(batch: Batch): Promise<UploadOutcome> {
+    const { a, s } = this;
+    await this.record({ type: "uploaded", archive: a.name, sha256: a.sha256, batchId: batch.batchId, at: this.now() });
+    s.onProgress?.({ archive: a.name, sent: a.bytes, total: a.bytes });
+    s.log.info(`uploaded ${a.name} (batch ${batch.batchId})`);
+    if (s.uploadedTo) {
+      const to = path.resolve(s.uploadedTo);
+      try {
+        await moveItem({ from: a.path, to: path.join(to, a.name) });
+        await moveItem({ from: a.path + REPORT_SUFFIX, to: path.join(to, a.name + REPORT_SUFFIX) });
+        await this.record({ type: "moved", archive: a.name, to, at: this.now() });
+      } catch (err) {
+        this.warnings.push(
+          problem(
+            "W_UPLOADED_NOT_MOVED",
+            `${a.name}: uploaded, but cannot be moved to ${to} (${(err as Error).message})`,
+            "check that folder; the archive stays in --out and is not sent again",
+            a.name,
+          ),
+        );
+      }
+    }
+    return { archive: a.name, result: "uploaded", batchId: batch.batchId, warnings: this.warnings };
+  }
+
+  private async checkSize(): Promise<void> {
+    const st = await stat(this.a.path).catch(() => undefined);
+    if (!st || st.size !== this.a.bytes) {
+      throw new ArchiveFailed(
+        problem(
+          "E_UPLOAD_ARCHIVE_CHANGED",
+          `${this.a.name}: ${st ? `${st.size} bytes, but its report says ${this.a.bytes}` : "not in --out any more"}; not sent`,
+          "an archive must not change after it is committed: pack the work orders again with --repack",
+          this.a.name,
+        ),
+      );
+    }
+  }
+
+  private async createBatch(): Promise<Batch> {
+    const { a } = this;
+    await this.record({ type: "intent", archive: a.name, sha256: a.sha256, bytes: a.bytes, at: this.now() });
+    const batch = await this.retrying("creating a batch", () => this.s.api.createBatch(a.name.replace(/\.zip$/i, "")));
+    if (!batch.ok) throw this.failure(batch.kind, batch.detail, "creating a batch");
+    await this.record({
+      type: "batch",
+      archive: a.name,
+      batchId: batch.value.batchId,
+      uploadUrl: batch.value.uploadUrl,
+      at: this.now(),
+    });
+    this.s.log.info(`${a.name}: batch ${batch.value.batchId} created`);
+    return batch.value;
+  }
+
+  /**
+   * Sends what the session does not hold yet, one chunk at a time, each only once the one before is
+   * confirmed; "complete" (proven: wopack sent the last chunk, after the SHA-256 of every byte sent
+   * matched the report) or "gone". Every loop is bounded: retries in a row, answers that make no
+   * progress, and the bytes of the archive.
+   */
+  private async sendSession(batch: Batch, resumed: boolean): Promise<"complete" | "gone"> {
+    const { a, s } = this;
+    const total = a.bytes;
+    // only wopack holds the session URL: what a resumed session holds at first, it sent in an earlier run
+    let finalSent = resumed && this.journal.archives.get(a.name)?.finalSent === true;
+    let first = true;
+    let confirmed = 0; // the bytes the session holds, all of them hashed
+    let hash = createHash("sha256");
+    let sent: { from: number; data: Buffer; hashed: Hash } | undefined; // the last chunk sent, not yet confirmed
+    let retries = 0;
+    let stalls = 0;
+    let chunk = s.chunkBytes ?? CHUNK_SIZE;
+    let ahead: { from: number; length: number; data: Promise<Buffer> } | undefined;
+    const query = () => this.call(() => s.api.querySession(batch.uploadUrl, total));
+    const stall = async (what: string): Promise<Outcome<SessionState>> => {
+      if (++stalls >= MAX_STALLS) throw new Unproven(this.protocolProblem(`${what} (${stalls} answers in a row)`));
+      s.log.debug(`${a.name}: ${this.redact(what)}; asking the session again`);
+      await this.pause(stalls, undefined, what);
+      return query();
+    };
+    const fh = await open(a.path, "r");
+    try {
+      const started = performance.now();
+      let sentHere = 0;
+      let answer = await query();
+      for (;;) {
+        if (!answer.ok) {
+          if (answer.kind === "gone") return "gone";
+          if (answer.kind === "protocol") {
+            answer = await stall(answer.detail);
+            continue;
+          }
+          if (answer.kind !== "retry") throw this.failure(answer.kind, answer.detail, "uploading");
+          if (++retries > (s.retries ?? 20))
+            throw this.failure("fail", `${answer.detail} (gave up after ${retries} tries)`, "uploading");
+          await this.pause(retries - 1, answer.retryAfterMs, `uploading (${answer.detail})`, answer.retryAfterNote);
+          answer = await query();
+          continue;
+        }
+        const at = answer.value;
+        if (at.complete) {
+          if (finalSent) return "complete";
+          throw new Unproven(
+            this.protocolProblem(
+              `the upload session says complete, but wopack sent only ${sent ? sent.from + sent.data.length : confirmed} of its ${total} bytes`,
+            ),
+          );
+        }
+        const c = at.confirmed;
+        if (first && resumed && c <= total) {
+          // the bytes an earlier run sent: hashed from the file, as that run read them
+          await hashFile(fh, hash, c);
+          confirmed = c;
+        } else if (c > total) {
+          answer = await stall(`the session claims ${c} bytes of an archive of ${total}`);
+          continue;
+        } else if (c < confirmed) {
+          answer = await stall(`the session went back from ${confirmed} bytes to ${c}`);
+          continue;
+        } else if (c > confirmed) {
+          if (!sent || sent.from !== confirmed || c > sent.from + sent.data.length) {
+            answer = await stall(
+              `the session claims ${c} bytes, but wopack sent it ${sent ? sent.from + sent.data.length : confirmed}`,
+            );
+            continue;
+          }
+          if (c === sent.from + sent.data.length) hash = sent.hashed;
+          else hash.update(sent.data.subarray(0, c - sent.from));
+          if (c - confirmed >= CHUNK_UNIT || c === sent.from + sent.data.length) {
+            stalls = 0;
+            retries = 0;
+          } else stalls++;
+          confirmed = c;
+        } else if (!first) {
+          // no progress
+          if (c === total) {
+            answer = await stall("the session holds every byte but does not say complete");
+            continue;
+          }
+          if (++stalls >= MAX_STALLS)
+            throw new Unproven(this.protocolProblem(`the session took no bytes (${stalls} answers in a row)`));
+        }
+        first = false;
+        if (confirmed === total) {
+          answer = await stall("the session holds every byte but does not say complete");
+          continue;
+        }
+        await this.noteOffset(batch, confirmed);
+        const from = confirmed;
+        const length = ahead?.from === from ? ahead.length : Math.min(chunk, total - from);
+        const data = ahead?.from === from ? await ahead.data : await readChunk(fh, from, length);
+        ahead = undefined;
+        if (data.length !== length) await this.checkSize();
+        const last = from + length === total;
+        let hashed: Hash | undefined;
+        if (last) {
+          hashed = hash.copy().update(data);
+          if (hashed.copy().digest("hex") !== a.sha256) throw this.changed();
+          if (!finalSent) await this.record({ type: "final", archive: a.name, batchId: batch.batchId, at: this.now() });
+          finalSent = true;
+        }
+        await this.pace(started, sentHere);
+        const began = performance.now();
+        const putting = this.call(() => s.api.putChunk(batch.uploadUrl, data, from, total));
+        // while the chunk is on its way: its hash, and the next chunk from the disk (sent only once this
+        // one is confirmed)
+        hashed ??= hash.copy().update(data);
+        sent = { from, data, hashed };
+        if (!last) {
+          const next = { from: from + length, length: Math.min(chunk, total - from - length) };
+          ahead = { ...next, data: readChunk(fh, next.from, next.length) };
+          ahead.data.catch(() => undefined); // (read again, and its error seen, if it is used)
+        }
+        answer = await putting;
+        sentHere += length;
+        // a fast line takes larger chunks: fewer round trips, each still confirmed before the next
+        if (!s.chunkBytes && performance.now() - began < 500 && chunk < MAX_CHUNK) chunk *= 2;
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private lastNoted = -1;
+  private lastRecorded = 0;
+
+  /**
+   * Progress, and the offset for `wopack status`, written at most once a second: a restart does not need
+   * it (the session says where it stands), so it costs no fsync per chunk.
+   */
+  private async noteOffset(batch: Batch, confirmed: number): Promise<void> {
+    if (confirmed === this.lastNoted) return;
+    this.lastNoted = confirmed;
+    this.s.onProgress?.({ archive: this.a.name, sent: confirmed, total: this.a.bytes });
+    if (confirmed > 0 && performance.now() - this.lastRecorded >= OFFSET_EVERY_MS) {
+      this.lastRecorded = performance.now();
+      await this.record({ type: "offset", archive: this.a.name, batchId: batch.batchId, confirmed, at: this.now() });
+    }
+  }
+
+  /** The last chunk is not sent: the bytes no longer have the SHA-256 of the report (a changed archive). */
+  private changed(): ArchiveFailed {
+    return new ArchiveFailed(
+      problem(
+        "E_UPLOAD_ARCHIVE_CHANGED",
+        `${this.a.name}: its bytes no longer have the SHA-256 of its report; the last chunk was not sent, so the platform never completes it`,
+        "an archive must not change after it is committed: pack the work orders again with --repack",
+        this.a.name,
+      ),
+    );
+  }
+
+  private protocolProblem(what: string): Problem {
+    return problem(
+      "E_UPLOAD_PROTOCOL",
+      `${this.a.name}: the platform's upload session broke the protocol: ${this.redact(what)}; not uploaded`,
+      "the next run starts again with a new batch; if it keeps happening, report it to the platform with this message",
+      this.a.name,
+    );
+  }
+
+  /**
+   * The session is gone (expired, or cancelled). The batch is asked for its status first: a failed or
+   * missing batch is given up; a live one is deleted, and only a deleted one is given up. One the platform
+   * will not delete needs attention: it may hold part of the archive, and a second batch could make two.
+   */
+  private async settleGone(batch: Batch): Promise<void> {
+    const { a, s } = this;
+    const status = await this.retrying("asking for the batch's status", () => s.api.batchStatus(batch.batchId));
+    let reason: string;
+    if (status.ok && statusLooksFailed(status.value.status)) reason = `the batch failed (${status.value.status})`;
+    else if (!status.ok && status.kind === "gone") reason = "the batch is gone too";
+    else if (!status.ok) throw this.failure(status.kind, status.detail, "asking for the batch's status");
+    else {
+      await this.deleteOrAttention(batch, `the upload session is gone (batch status ${status.value.status})`);
+      reason = `the upload session is gone; batch deleted (status was ${status.value.status})`;
+    }
+    await this.record({ type: "abandoned", archive: a.name, batchId: batch.batchId, reason, at: this.now() });
+    s.log.warn(`${a.name}: ${reason}; a new batch is made`);
+  }
+
+  /** A session that broke the protocol is not used again: its batch is deleted, or needs attention. */
+  private async settleUnproven(batch: Batch, p: Problem): Promise<void> {
+    await this.deleteOrAttention(batch, p.message.replace(`${this.a.name}: `, "").replace(/; not uploaded$/, ""));
+    await this.record({ type: "abandoned", archive: this.a.name, batchId: batch.batchId, reason: p.message, at: this.now() });
+  }
+
+  private async deleteOrAttention(batch: Batch, why: string): Promise<void> {
+    const deleted = await this.retrying("deleting the batch", () => this.s.api.deleteBatch(batch.batchId));
+    if (deleted.ok || deleted.kind === "gone") return;
+    if (deleted.kind === "auth") throw credentialsRefused(this.redact(deleted.detail));
+    const reason = `${this.redact(why)}; deleting the batch was refused (${this.redact(deleted.detail)})`;
+    await this.record({ type: "attention", archive: this.a.name, batchId: batch.batchId, reason, at: this.now() });
+    const p = attentionProblem(this.a.name, batch.batchId, reason);
+    this.s.log.warn(`${p.code}: ${p.message}`);
+    throw new NeedsAttention(p);
+  }
+
+  /** A request retried while the answer says so (network, 408, 429, 5xx), within the retry bounds. */
+  private async retrying<T>(what: string, request: () => Promise<Outcome<T>>): Promise<Outcome<T>> {
+    for (let attempt = 0; ; attempt++) {
+      const r = await this.call(request);
+      if (r.ok || r.kind !== "retry") return r;
+      if (attempt >= (this.s.retries ?? 20))
+        return { ...r, kind: "fail", detail: `${r.detail} (gave up after ${attempt + 1} tries)` };
+      await this.pause(attempt, r.retryAfterMs, `${what} (${r.detail})`, r.retryAfterNote);
+    }
+  }
+
+  /** One request, given up at once when the run is interrupted (whatever the Api does with the signal). */
+  private call<T>(request: () => Promise<T>): Promise<T> {
+    const { signal } = this.s;
+    if (!signal) return request();
+    if (signal.aborted) return Promise.reject(interrupted(signal));
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(interrupted(signal));
+      signal.addEventListener("abort", onAbort, { once: true });
+      request()
+        .then(resolve, (err) => reject(signal.aborted ? interrupted(signal) : err))
+        .finally(() => signal.removeEventListener("abort", onAbort));
+    });
+  }
+
+  private async pause(attempt: number, retryAfterMs: number | undefined, what: string, note?: string): Promise<void> {
+    const wait = retryAfterMs ?? backoffMs(attempt);
+    if (performance.now() + wait > this.deadline) {
+      throw new ArchiveFailed(
+        problem(
+          "E_UPLOAD_GAVE_UP",
+          `${this.a.name}: ${this.redact(what)}; still failing after the time allowed for one archive`,
+          "the next run resumes it where it stopped; check the network or raise upload.maxElapsed",
+          this.a.name,
+        ),
+      );
+    }
+    if (note) this.s.log.info(`${this.a.name}: ${note}`);
+    this.s.log.debug(`${this.a.name}: ${this.redact(what)}; retrying in ${Math.round(wait)} ms`);
+    await this.sleep(wait);
+  }
+
+  /** --upload-rate: waits until the bytes sent so far are within the rate. */
+  private async pace(started: number, sent: number): Promise<void> {
+    const rate = this.s.rateBytesPerSec;
+    if (!rate) return;
+    const ahead = (sent / rate) * 1000 - (performance.now() - started);
+    if (ahead > 0) await this.sleep(ahead);
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    const { signal } = this.s;
+    try {
+      await (this.s.sleep ?? sleep)(ms, signal);
+    } catch (err) {
+      throw signal?.aborted ? interrupted(signal) : err;
+    }
+    if (signal?.aborted) throw interrupted(signal);
+  }
+
+  private failure(kind: string, detail: string, what: string): Error {
+    const words = this.redact(detail);
+    if (kind === "auth") return credentialsRefused(words);
+    return new ArchiveFailed(
+      problem(
+        "E_UPLOAD_REFUSED",
+        `${this.a.name}: the platform refused ${what} (${words})`,
+        "the next run tries again; if it keeps failing, check the archive against the platform's rules (wopack validate)",
+        this.a.name,
+      ),
+    );
+  }
+}
+
+/** Bytes [from, from + length) of the file (fewer at its end). */
+async function readChunk(fh: FileHandle, from: number, length: number): Promise<Buffer> {
+  const data = Buffer.allocUnsafe(length);
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await fh.read(data, got, length - got, from + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return data.subarray(0, got);
+}
+
+/** Feeds bytes [0, upTo) of the file to `hash`. */
+async function hashFile(fh: FileHandle, hash: Hash, upTo: number): Promise<void> {
+  const buf = Buffer.allocUnsafe(Math.min(CHUNK_SIZE, Math.max(upTo, 1)));
+  for (let at = 0; at < upTo; ) {
+    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, upTo - at), at);
+    if (bytesRead === 0) break;
+    hash.update(buf.subarray(0, bytesRead));
+    at += bytesRead;
+  }
+}
+
+/** A pause that an interruption ends at once. */
+async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  await delay(ms, undefined, signal ? { signal } : {});
+}
