@@ -9,9 +9,10 @@ import * as bmp from "bmp-ts";
 import { type Problem, problem } from "../core/errors.js";
 import { type ImageShape, type ImageType, reencodeReasons } from "../spec/images.js";
 import { colourTable, matrixShaper } from "./colour.js";
-import { dateOnlyExif, heifExif, sanitizeExif, tiffBlock, withExifSegment } from "./exif.js";
+import { dateOnlyExif, heifExif, sanitizeExif, withExifSegment } from "./exif.js";
 import type { HeicDecoder } from "./heicTypes.js";
 import { heifColour, type Nclx } from "./heifProfile.js";
+import { sourceExif } from "./sourceExif.js";
 
 export interface ImageSettings {
   quality: number;
@@ -88,7 +89,7 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
       return { ext: "png", data, crc32: crc32(data), conversion: "png re-encoded without location data", warnings: [] };
     }
     if (located) reasons.push("location data removed");
-    const exif: ExifPlan = located ? carried(tiffBlock(meta.exif), settings, input.captureDate) : { keep: true };
+    const exif = carried(sourceExif(image, meta.exif), settings, input.captureDate);
     const out = await encodeJpeg(() => sharpFrom(image, settings), settings, exif);
     return result(out, `${type} re-encoded as jpeg: ${reasons.join(", ")}`, []);
   }
@@ -125,7 +126,7 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
   } else {
     pipeline = () => sharpFrom(bytes, settings);
     const meta = await pipeline().metadata();
-    exif = settings.stripGps ? carried(tiffBlock(meta.exif), settings, input.captureDate) : { keep: true };
+    exif = carried(sourceExif(bytes, meta.exif), settings, input.captureDate);
     checkPixels(source, meta.width, meta.height, settings);
     if ((meta.pages ?? 1) > 1) {
       warnings.push(
@@ -206,11 +207,11 @@ function sharpFrom(bytes: Buffer, settings: ImageSettings): Sharp {
 }
 
 /**
- * What EXIF a converted photo carries: the source's as libvips keeps it (orientation reset); a TIFF block
- * we prepared (sanitizeExif: orientation reset, location removed if asked); or, when the source's cannot
- * be carried, one holding only the capture date (if known).
+ * What EXIF a converted photo carries: the source's TIFF block prepared for it (sanitizeExif: orientation
+ * reset, location removed if asked); or, when the source has none that can be carried, one holding only
+ * the capture date (if known).
  */
-type ExifPlan = { keep: true } | { tiff: Buffer } | { date: string | undefined };
+type ExifPlan = { tiff: Buffer } | { date: string | undefined };
 
 /** The source's EXIF block prepared for the converted photo, or the date alone when it cannot be used. */
 function carried(tiff: Buffer | undefined, settings: ImageSettings, captureDate: string | undefined): ExifPlan {
@@ -235,8 +236,7 @@ async function encodeJpeg(
       ? p.resize(settings.maxDimension, settings.maxDimension, { fit: "inside", withoutEnlargement: true })
       : p;
   };
-  const withMeta = (s: Sharp) =>
-    "keep" in exif ? s.keepExif() : "date" in exif && exif.date ? s.withExif({ IFD2: { DateTimeOriginal: exif.date } }) : s;
+  const withMeta = (s: Sharp) => ("date" in exif && exif.date ? s.withExif({ IFD2: { DateTimeOriginal: exif.date } }) : s);
   const encode = async (s: Sharp, quality: number) => {
     const jpeg = await withMeta(s).jpeg({ quality }).toBuffer();
     return "tiff" in exif ? withExifSegment(jpeg, exif.tiff) : jpeg;
