@@ -5,13 +5,14 @@ import sharp, { type Sharp } from "sharp";
 // libvips caches recent operations and their pixels; each photo is seen once, so the cache only costs memory.
 sharp.cache(false);
 
-import * as bmp from "bmp-ts";
 import { type Problem, problem } from "../core/errors.js";
 import { type ImageShape, type ImageType, reencodeReasons } from "../spec/images.js";
+import { BmpError, type DecodedBmp, decodeBmp } from "./bmp.js";
 import { colourTable, matrixShaper } from "./colour.js";
 import { dateOnlyExif, heifExif, sanitizeExif, withExifSegment } from "./exif.js";
 import type { HeicDecoder } from "./heicTypes.js";
 import { heifColour, type Nclx } from "./heifProfile.js";
+import { corrupt, damagedData, tooLargeProblem, unsupportedVariant } from "./imageProblems.js";
 import { sourceExif } from "./sourceExif.js";
 
 export interface ImageSettings {
@@ -121,7 +122,7 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
     }
     pipeline = withProfile(reply, icc);
   } else if (type === "bmp") {
-    pipeline = decodeBmp(source, bytes, settings);
+    pipeline = bmpPipeline(source, bytes, settings, warnings);
     exif = { date: input.captureDate };
   } else {
     pipeline = () => sharpFrom(bytes, settings);
@@ -396,17 +397,30 @@ async function hasLocation(bytes: Buffer): Promise<boolean> {
   return xmp !== undefined && ("GPSLatitude" in xmp || "GPSLongitude" in xmp);
 }
 
-function decodeBmp(source: string, bytes: Buffer, settings: ImageSettings): () => Sharp {
-  const width = bytes.readInt32LE(18);
-  const height = Math.abs(bytes.readInt32LE(22));
-  checkPixels(source, width, height, settings);
-  const decoded = bmp.decode(bytes, { toRGBA: true });
-  const rgba = Buffer.from(decoded.data);
-  // 24-bit BMPs (and most 32-bit ones) carry no alpha: the decoder leaves it 0, which would read as transparent.
-  let hasAlpha = false;
-  for (let i = 3; i < rgba.length && !hasAlpha; i += 4) hasAlpha = rgba[i] !== 0;
-  if (!hasAlpha) for (let i = 3; i < rgba.length; i += 4) rgba[i] = 255;
-  return () => sharp(rgba, { raw: { width: decoded.width, height: decoded.height, channels: 4 } });
+/** A BMP's pixels (convert/bmp.ts); what it leaves undefined on purpose is packed white, with a warning. */
+function bmpPipeline(source: string, bytes: Buffer, settings: ImageSettings, warnings: Problem[]): () => Sharp {
+  let decoded: DecodedBmp;
+  try {
+    decoded = decodeBmp(bytes, (width, height) => checkPixels(source, width, height, settings));
+  } catch (err) {
+    if (!(err instanceof BmpError)) throw err;
+    if (err.kind === "damaged") throw new ImageProblem(damagedData(source, err.message));
+    if (err.kind === "unsupported") throw new ImageProblem(unsupportedVariant(source, err.message));
+    throw new ImageProblem(corrupt(source, err.message));
+  }
+  const { width, height, channels, data, embedded, undefinedPixels } = decoded;
+  if (embedded) return () => sharpFrom(embedded, settings);
+  if (undefinedPixels > 0) {
+    warnings.push(
+      problem(
+        "W_IMAGE_PIXELS_UNDEFINED",
+        `${source}: the file leaves ${undefinedPixels} of its ${width * height} pixels undefined (skipped by its RLE codes); they were packed white`,
+        "check the photo on the review page; re-export it from its source if parts are missing",
+        source,
+      ),
+    );
+  }
+  return () => sharp(data, { raw: { width, height, channels } });
 }
 
 /** The checks a JPEG or PNG passes to be packed as is: its end marker, a readable header, the pixel limit. */
@@ -564,21 +578,5 @@ function checkPixels(
 }
 
 function tooLarge(source: string, dims: string, settings: Pick<ImageSettings, "maxPixels">): ImageProblem {
-  return new ImageProblem(
-    problem(
-      "E_IMAGE_TOO_LARGE",
-      `${source}: ${dims} is above the ${settings.maxPixels / 1e6} megapixel limit (a decompression bomb?)`,
-      "check the file; if the image is genuine, raise images.maxPixels in the config",
-      source,
-    ),
-  );
-}
-
-function corrupt(source: string, detail: string): Problem {
-  return problem(
-    "E_IMAGE_CORRUPT",
-    `${source}: cannot be decoded (${detail})`,
-    "open it in an image viewer; replace it with an intact copy of the photo",
-    source,
-  );
+  return new ImageProblem(tooLargeProblem(source, dims, settings.maxPixels));
 }
