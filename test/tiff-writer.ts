@@ -13,7 +13,7 @@ export interface TiffOptions {
   le?: boolean;
   width: number;
   height: number;
-  /** width * height * 3 bytes */
+  /** width * height * 3 bytes; or, with other tags, whatever the one strip holds (it starts at byte 8, or 16 in a BigTIFF) */
   rgb: Buffer;
   tags?: Tag[];
 }
@@ -101,7 +101,8 @@ export function handTiff({ big = false, le = true, width, height, rgb, tags = []
     { tag: 284, short: [1] },
   ];
   if (out.length & 1) out.push(0);
-  const ifd0 = writeIfd([...image, ...tags]);
+  // (a tag given in `tags` replaces the default one: compression 6 for an old-style JPEG TIFF, say)
+  const ifd0 = writeIfd([...image.filter((t) => !tags.some((x) => x.tag === t.tag)), ...tags]);
   u(ifd0, off, firstSlot);
   return Buffer.from(out);
 }

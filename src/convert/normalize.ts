@@ -13,7 +13,9 @@ import { dateOnlyExif, heifExif, sanitizeExif, withExifSegment } from "./exif.js
 import type { HeicDecoder } from "./heicTypes.js";
 import { heifColour, type Nclx } from "./heifProfile.js";
 import { corrupt, damagedData, tooLargeProblem, unsupportedVariant } from "./imageProblems.js";
+import { checkConverted } from "./outputCheck.js";
 import { sourceExif } from "./sourceExif.js";
+import { tiffLayout } from "./tiffFile.js";
 
 export interface ImageSettings {
   quality: number;
@@ -91,7 +93,8 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
     }
     if (located) reasons.push("location data removed");
     const exif = carried(sourceExif(image, meta.exif), settings, input.captureDate);
-    const out = await encodeJpeg(() => sharpFrom(image, settings), settings, exif);
+    // (its pixels were checked already, mending the header quirks libjpeg warns about: convert/pixels.ts)
+    const out = await encodeJpeg(source, () => sharpFrom(image, settings, "error"), settings, exif);
     return result(out, `${type} re-encoded as jpeg: ${reasons.join(", ")}`, []);
   }
 
@@ -125,7 +128,14 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
     pipeline = bmpPipeline(source, bytes, settings, warnings);
     exif = { date: input.captureDate };
   } else {
-    pipeline = () => sharpFrom(bytes, settings);
+    const layout = type === "tiff" ? tiffLayout(bytes) : undefined;
+    if (layout?.oldJpeg === "none")
+      throw new ImageProblem(
+        unsupportedVariant(source, "an old-style JPEG TIFF (compression 6) without a whole JPEG stream inside"),
+      );
+    // (an old-style JPEG TIFF holds a whole JPEG: decoded as one, libvips would give a blank page or fail)
+    const decodable = layout?.oldJpeg ?? bytes;
+    pipeline = () => sharpFrom(decodable, settings);
     const meta = await pipeline().metadata();
     exif = carried(sourceExif(bytes, meta.exif), settings, input.captureDate);
     checkPixels(source, meta.width, meta.height, settings);
@@ -139,9 +149,39 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
         ),
       );
     }
+    const out = await decoded(source, encodeJpeg(source, pipeline, settings, exif));
+    const checked = await checkConverted(
+      {
+        source,
+        bytes: decodable.length,
+        width: meta.width,
+        height: meta.height,
+        orientation: meta.orientation,
+        pages: meta.pages,
+        // (none, or PackBits: libvips' PackBits stores a one-colour page in as many bytes as a photo)
+        uncompressed: layout?.compression === 1 || layout?.compression === 32773,
+      },
+      out.data,
+      settings.maxDimension !== undefined || out.note !== undefined,
+    );
+    if (checked.problem) throw new ImageProblem(checked.problem);
+    return result(out, `${type} converted to jpeg`, [...warnings, ...checked.warnings]);
   }
-  const out = await encodeJpeg(pipeline, settings, exif);
+  const out = await decoded(source, encodeJpeg(source, pipeline, settings, exif));
   return result(out, `${type} converted to jpeg`, warnings);
+}
+
+/**
+ * A conversion whose header was read: a decoder failure from here on (and every decoder warning, which
+ * sharpFrom makes an error) is damaged picture data, told in the decoder's words.
+ */
+async function decoded<T>(source: string, conversion: Promise<T>): Promise<T> {
+  try {
+    return await conversion;
+  } catch (err) {
+    if (err instanceof ImageProblem) throw err;
+    throw new ImageProblem(damagedData(source, ((err as Error)?.message ?? String(err)).trim().split("\n")[0]!));
+  }
 }
 
 /**
@@ -203,8 +243,9 @@ function result(out: { data: Buffer; note?: string }, conversion: string, warnin
   };
 }
 
-function sharpFrom(bytes: Buffer, settings: ImageSettings): Sharp {
-  return sharp(bytes, { limitInputPixels: settings.maxPixels, failOn: "error" });
+/** A decoder's warning is damage by default: libtiff, libjpeg in a TIFF, giflib warn where they paint over data. */
+function sharpFrom(bytes: Buffer, settings: ImageSettings, failOn: "warning" | "error" = "warning"): Sharp {
+  return sharp(bytes, { limitInputPixels: settings.maxPixels, failOn });
 }
 
 /**
@@ -227,6 +268,7 @@ function carried(tiff: Buffer | undefined, settings: ImageSettings, captureDate:
  * would copy the whole input: 36 MB for a 12 MP photo decoded to raw pixels).
  */
 async function encodeJpeg(
+  source: string,
   pipeline: () => Sharp,
   settings: ImageSettings,
   exif: ExifPlan,
@@ -257,7 +299,7 @@ async function encodeJpeg(
       return { data: out, note: `quality ${quality}${scaled} to fit ${settings.maxImageSize} bytes` };
     }
   }
-  throw new Error(`could not be made smaller than ${settings.maxImageSize} bytes`);
+  throw new ImageProblem(corrupt(source, `could not be made smaller than ${settings.maxImageSize} bytes`));
 }
 
 /**

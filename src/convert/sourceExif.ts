@@ -3,6 +3,7 @@
 // ImageMagick's "Raw profile type exif" text chunk, the EXIF that libvips reads from WebP, AVIF, JPEG.
 import { inflateSync } from "node:zlib";
 import { tiffBlock } from "./exif.js";
+import { type TiffEntry as Entry, tiffReader } from "./tiffFile.js";
 
 /** The TIFF block of the source's EXIF, when it has one that can be carried into a JPEG. */
 export function sourceExif(bytes: Buffer, exifFromDecoder: Buffer | undefined): Buffer | undefined {
@@ -35,19 +36,8 @@ const EXIF_IFD = 0x8769;
 const GPS_IFD = 0x8825;
 const INTEROP_IFD = 0xa005;
 const MAKER_NOTE = 0x927c;
-const TYPE_SIZES: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8 };
 /** what fits an APP1 segment: 65535 - its length field (2) - "Exif\0\0" (6) */
 const MAX_BLOCK = 65527;
-
-interface Entry {
-  tag: number;
-  type: number;
-  count: number;
-  /** the value's bytes, in the file's byte order */
-  value: Buffer;
-  /** a sub-directory's entries (Exif, GPS) */
-  sub?: Entry[];
-}
 
 /**
  * A classic-TIFF EXIF block rebuilt from a TIFF or BigTIFF file's first directory: its descriptive tags,
@@ -57,7 +47,10 @@ interface Entry {
 export function exifOfTiffFile(file: Buffer): Buffer | undefined {
   try {
     const reader = tiffReader(file);
-    const ifd0 = reader.ifd(reader.first, (tag) => IFD0_KEEP.has(tag) || tag === EXIF_IFD || tag === GPS_IFD);
+    const ifd0 = reader.ifd(reader.first, (tag) => IFD0_KEEP.has(tag) || tag === EXIF_IFD || tag === GPS_IFD, {
+      subIfds: new Set([EXIF_IFD, GPS_IFD]),
+      skipInSub: new Set([INTEROP_IFD]),
+    });
     if (!ifd0.some((e) => e.tag !== 0x0112 && e.tag !== 0x011a && e.tag !== 0x011b && e.tag !== 0x0128)) return undefined;
     const block = writeTiff(reader.le, ifd0);
     if (block.length <= MAX_BLOCK) return block;
@@ -67,45 +60,6 @@ export function exifOfTiffFile(file: Buffer): Buffer | undefined {
   } catch {
     return undefined;
   }
-}
-
-function tiffReader(file: Buffer) {
-  const le = file[0] === 0x49;
-  const u16 = (at: number) => (le ? file.readUInt16LE(at) : file.readUInt16BE(at));
-  const u32 = (at: number) => (le ? file.readUInt32LE(at) : file.readUInt32BE(at));
-  const u64 = (at: number) => Number(le ? file.readBigUInt64LE(at) : file.readBigUInt64BE(at));
-  const big = u16(2) === 43;
-  if (big && (u16(4) !== 8 || u16(6) !== 0)) throw new RangeError("BigTIFF header");
-  const [countSize, entrySize, offsetSize] = big ? [8, 20, 8] : [2, 12, 4];
-  const offset = (at: number) => (big ? u64(at) : u32(at));
-  const ifd = (at: number, keep: (tag: number) => boolean, depth = 0): Entry[] => {
-    if (at < 8 || at >= file.length) throw new RangeError("IFD offset");
-    const n = big ? u64(at) : u16(at);
-    if (n > 1000) throw new RangeError("IFD count");
-    const entries: Entry[] = [];
-    for (let i = 0; i < n; i++) {
-      const e = at + countSize + i * entrySize;
-      const tag = u16(e);
-      const type = u16(e + 2);
-      const count = big ? u64(e + 4) : u32(e + 4);
-      if (!keep(tag)) continue;
-      const size = TYPE_SIZES[type];
-      const valueAt = e + 4 + offsetSize;
-      if ((tag === EXIF_IFD || tag === GPS_IFD) && depth === 0) {
-        if (count !== 1 || (type !== 4 && type !== 13 && type !== 16 && type !== 18)) continue;
-        const sub = ifd(type === 16 || type === 18 ? u64(valueAt) : u32(valueAt), (t) => t !== INTEROP_IFD, 1);
-        entries.push({ tag, type: 4, count: 1, value: Buffer.alloc(4), sub });
-        continue;
-      }
-      if (!size || count > MAX_BLOCK) continue; // (BigTIFF's 8-byte integers have no place in EXIF)
-      const bytes = size * count;
-      const from = bytes <= offsetSize ? valueAt : offset(valueAt);
-      if (from + bytes > file.length) continue;
-      entries.push({ tag, type, count, value: Buffer.from(file.subarray(from, from + bytes)) });
-    }
-    return entries;
-  };
-  return { le, big, first: offset(big ? 8 : 4), ifd };
 }
 
 /** A little classic TIFF holding these directories, IFD0 first, each followed by the values it points to. */
