@@ -72,7 +72,7 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
   const { source, type, bytes } = input;
   if (type === "jpeg" || type === "png") {
     const whole = bytes;
-    const image = type === "jpeg" ? withoutTrailer(whole) : whole;
+    const image = withoutTrailer(type, whole);
     const meta = await readPackable(source, type, image, settings.maxPixels);
     const reasons = reencodeReasons(shapeOf(image.length, meta), settings);
     const located = settings.stripGps && (await hasLocation(image));
@@ -82,7 +82,7 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
         ext: type === "jpeg" ? "jpg" : "png",
         data: image,
         crc32: crc32(image),
-        ...(trimmed ? { conversion: trailerNote(trimmed) } : {}),
+        ...(trimmed ? { conversion: trailerNote(trimmed, type) } : {}),
         warnings: [],
       };
     }
@@ -493,6 +493,9 @@ export async function checkAsIs(
     // it off at the image's real end. One that does may too (an appended payload ending in FF D9): the
     // archive writer finds the real end while it copies, from the first scan (jpegScanStart).
     if (type === "jpeg" && (!endsWithEoi(ends.tail) || jpegScanStart(ends.head) === undefined)) return "full";
+    // (so may a PNG: data after its IEND chunk is cut off there, by the same rule; an appended payload that
+    // ends in an IEND of its own is seen when the image's own IEND lies in the head)
+    if (type === "png" && (!endsWithIend(ends.tail) || (pngEnd(ends.head) ?? ends.size) < ends.size)) return "full";
     checkIntegrity(source, type, ends.tail);
     const meta = await sharp(ends.head, { limitInputPixels: false })
       .metadata()
@@ -516,11 +519,13 @@ export async function checkPackableImage(
   maxPixels: number,
 ): Promise<Problem | undefined> {
   try {
-    const trailer = type === "jpeg" ? bytes.length - withoutTrailer(bytes).length : 0;
+    const trailer = bytes.length - withoutTrailer(type, bytes).length;
     if (trailer > 0) {
       return problem(
         "E_IMAGE_TRAILING_DATA",
-        `${source}: ${trailer} bytes follow the JPEG's end-of-image marker (a motion photo's video or another trailer)`,
+        type === "jpeg"
+          ? `${source}: ${trailer} bytes follow the JPEG's end-of-image marker (a motion photo's video or another trailer)`
+          : `${source}: ${trailer} bytes follow the PNG's IEND chunk`,
         "pack the photo with wopack pack, which keeps the image and drops what follows it",
         source,
       );
@@ -532,6 +537,12 @@ export async function checkPackableImage(
   }
 }
 
+function endsWithIend(bytes: Buffer): boolean {
+  let end = bytes.length;
+  while (end > 12 && bytes[end - 1] === 0x00) end--; // (padding, as after a JPEG's EOI)
+  return end >= 12 && bytes.readUInt32BE(end - 12) === 0 && bytes.toString("latin1", end - 8, end - 4) === "IEND";
+}
+
 function endsWithEoi(bytes: Buffer): boolean {
   let end = bytes.length;
   while (end > 2 && bytes[end - 1] === 0x00) end--; // some writers pad after EOI
@@ -539,16 +550,34 @@ function endsWithEoi(bytes: Buffer): boolean {
 }
 
 /**
- * The JPEG without what follows its image: phones append a video (Google and Samsung motion photos) or
- * other data after the end-of-image marker. The image ends at the first EOI after its first scan (scan
- * data cannot hold one: a 0xFF there is always stuffed). Unchanged when nothing follows, or when no EOI
- * is found (then it is truncated, and the integrity check says so).
+ * The image without what follows its end (one rule for every format packed as is): phones append a video
+ * to a JPEG (Google and Samsung motion photos), other tools append data to a PNG after its IEND chunk.
+ * Zero bytes after the end are padding, and are kept. Unchanged when nothing follows, or when no end is
+ * found (then it is truncated, and the integrity check says so).
  */
-export function withoutTrailer(jpeg: Buffer): Buffer {
+export function withoutTrailer(type: "jpeg" | "png", image: Buffer): Buffer {
+  const end = type === "jpeg" ? jpegEnd(image) : pngEnd(image);
+  if (end === undefined) return image;
+  return image.subarray(end).some((b) => b !== 0) ? image.subarray(0, end) : image;
+}
+
+/** A JPEG ends at the first EOI after its first scan (scan data cannot hold one: a 0xFF there is always stuffed). */
+function jpegEnd(jpeg: Buffer): number | undefined {
   const eoi = jpeg.indexOf(EOI, walkToScan(jpeg).at);
-  if (eoi < 0) return jpeg;
-  const end = eoi + 2;
-  return jpeg.subarray(end).some((b) => b !== 0) ? jpeg.subarray(0, end) : jpeg;
+  return eoi < 0 ? undefined : eoi + 2;
+}
+
+/** A PNG ends after its IEND chunk, found by walking its chunks. */
+function pngEnd(png: Buffer): number | undefined {
+  let at = 8;
+  while (at + 12 <= png.length) {
+    const length = png.readUInt32BE(at);
+    if (length > 0x7fffffff) return undefined;
+    const next = at + 12 + length;
+    if (png.toString("latin1", at + 4, at + 8) === "IEND") return next <= png.length ? next : undefined;
+    at = next;
+  }
+  return undefined;
 }
 
 const EOI = Buffer.from([0xff, 0xd9]);
@@ -559,9 +588,11 @@ export function jpegScanStart(head: Buffer): number | undefined {
   return found ? at : undefined;
 }
 
-/** How a JPEG's trailer is reported, wherever it is cut off. */
-export function trailerNote(bytes: number): string {
-  return `jpeg copied without the ${bytes} bytes after its end (a motion-photo video or another trailer)`;
+/** How a trailer is reported, wherever it is cut off. */
+export function trailerNote(bytes: number, type: "jpeg" | "png" = "jpeg"): string {
+  return type === "jpeg"
+    ? `jpeg copied without the ${bytes} bytes after its end (a motion-photo video or another trailer)`
+    : `png copied without the ${bytes} bytes after its IEND chunk`;
 }
 
 /**
@@ -593,11 +624,7 @@ function checkIntegrity(source: string, type: "jpeg" | "png", bytes: Buffer): vo
         ),
       );
     }
-  } else if (
-    bytes.length < 12 ||
-    bytes.readUInt32BE(bytes.length - 12) !== 0 ||
-    bytes.subarray(-8, -4).toString("latin1") !== "IEND"
-  ) {
+  } else if (!endsWithIend(bytes)) {
     throw new ImageProblem(
       problem(
         "E_IMAGE_TRUNCATED",
