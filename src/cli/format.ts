@@ -6,6 +6,7 @@ import type { ReviewResult } from "../run/review.js";
 import type { ArchiveStatus } from "../run/status.js";
 import type { UploadOutcome } from "../run/upload.js";
 import type { ValidationReport } from "../run/validate.js";
+import { describeCounts } from "../spec/images.js";
 
 function mb(bytes: number): string {
   return `${(bytes / 1e6).toFixed(1)} MB`;
@@ -25,6 +26,7 @@ export function formatPackResult(r: PackResult, verbose: boolean): string {
     `${r.dryRun ? "dry run: would pack" : "packed"} ${packedCount} work order${packedCount === 1 ? "" : "s"}` +
       `, refused ${r.refused.length}, already packed ${r.alreadyPacked.length}, pending ${r.pending.length}`,
   );
+  if (r.photos) lines.push(`  photos: ${describeCounts(r.photos)}`);
   for (const a of r.archives) {
     lines.push(`  ${a.path}  (${mb(a.bytes)}, ${workOrders(a.workOrders.length)}, sha256 ${a.sha256.slice(0, 12)}…)`);
     if (a.reviewPage) lines.push(`    review: ${a.reviewPage}`);
@@ -50,8 +52,7 @@ export function formatPackResult(r: PackResult, verbose: boolean): string {
     if (h.output) lines.push(...h.output.split("\n").map((l) => `  ${l}`));
   }
   for (const p of r.moveFailures) lines.push(...problemLines(p, "not moved: "));
-  const warnings = [...r.warnings, ...r.packed.flatMap((w) => w.warnings)];
-  for (const w of warnings) lines.push(...problemLines(w, "warning: "));
+  for (const w of r.warnings) lines.push(...problemLines(w, "warning: "));
   if (verbose) {
     for (const wo of r.alreadyPacked) lines.push(`already packed (same content): ${wo.id}`);
     for (const wo of r.pending) lines.push(`pending ${wo.id}: ${wo.reason}`);

@@ -34,6 +34,8 @@ export interface NormalizedImage {
   crc32: number;
   /** what was done, for the report: undefined = copied byte for byte */
   conversion?: string;
+  /** copied as is but for this many bytes after the image's end */
+  trimmed?: number;
   warnings: Problem[];
 }
 
@@ -82,7 +84,7 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
         ext: type === "jpeg" ? "jpg" : "png",
         data: image,
         crc32: crc32(image),
-        ...(trimmed ? { conversion: trailerNote(trimmed, type) } : {}),
+        ...(trimmed ? { conversion: trailerNote(trimmed, type), trimmed } : {}),
         warnings: [],
       };
     }

@@ -20,6 +20,7 @@ import { VERSION } from "../core/version.js";
 import type { Plan, PlannedWorkOrder } from "../plan/plan.js";
 import { type PrepareContext, type Prepared, prepareWorkOrder } from "../prepare/prepare.js";
 import { reviewOfBatch, reviewPath, writeReview } from "../review/write.js";
+import { countPhotos } from "../spec/images.js";
 import { codeUnitOrder } from "../spec/names.js";
 import { refusedReport } from "../spec/problems.js";
 import { type Shard, shardTag } from "../spec/shard.js";
@@ -322,7 +323,7 @@ async function packedWorkOrders(batch: Prepared[], ctx: RunContext): Promise<Pac
   for (const p of batch) {
     for (const e of p.entries) {
       const r = e.trimmed ? p.report.find((x) => x.entry === e.name) : undefined;
-      if (r && e.trimmed) Object.assign(r, { bytes: e.size, conversion: trailerNote(e.trimmed) });
+      if (r && e.trimmed) Object.assign(r, { bytes: e.size, handling: "trimmed", conversion: trailerNote(e.trimmed) });
     }
     const moves = moveTo ? (await planMoves(p.wo, ctx.staging, moveTo)).moves : undefined;
     workOrders.push({
@@ -362,6 +363,7 @@ async function publish(
         bytes: verified.bytes,
         createdAt: createdAt.toISOString(),
         workOrders,
+        photos: countPhotos(workOrders.flatMap((wo) => wo.entries)),
         refused: result.refused.map(({ id, problems }) => ({ id, problems })),
         warnings: result.warnings,
         durationMs: Math.round(performance.now() - verified.openedAt),
