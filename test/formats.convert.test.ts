@@ -75,6 +75,22 @@ describe("old-style JPEG TIFF (compression 6)", () => {
   });
 });
 
+describe("camera raw files (TIFF-based) are refused, not packed as their small preview", () => {
+  it.for([
+    ["DNG (DNGVersion)", [{ tag: 50706, short: [1, 4, 0, 0] }]],
+    ["ARW/NEF-style (SubIFDs to the sensor data)", [{ tag: 330, long: [8] }]],
+    ["sensor data in the first page (CFA)", [{ tag: 262, short: [32803] }]],
+  ] as const)("%s: E_IMAGE_UNSUPPORTED, with how to get a JPEG", async ([, tags]) => {
+    const tiff = handTiff({ width: W, height: H, rgb: busy(), tags: tags as unknown as Tag[] });
+    const out = await convert(tiff, "tiff");
+    expect("problem" in out && out.problem.code).toBe("E_IMAGE_UNSUPPORTED");
+    if ("problem" in out) {
+      expect(out.problem.message).toContain("a camera raw file");
+      expect(out.problem.hint).toMatch(/export it as a JPEG/);
+    }
+  });
+});
+
 describe("damaged data in a converted format is refused in the decoder's words", () => {
   // (16 bytes flipped at a third of the file: inside the compressed pixel data of each of these)
   it.for([

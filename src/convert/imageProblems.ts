@@ -21,13 +21,12 @@ export function damagedData(source: string, detail: string): Problem {
 }
 
 /** A real variant of a format that no decoder here reads: says which, and how to get a readable file. */
-export function unsupportedVariant(source: string, variant: string): Problem {
-  return problem(
-    "E_IMAGE_UNSUPPORTED",
-    `${source}: ${variant}, a variant of its format that wopack cannot decode`,
-    "convert it to JPEG or PNG with an image editor or ImageMagick (convert in.ext out.png), then stage that file",
-    source,
-  );
+export function unsupportedVariant(
+  source: string,
+  variant: string,
+  hint = "convert it to JPEG or PNG with an image editor or ImageMagick (convert in.ext out.png), then stage that file",
+): Problem {
+  return problem("E_IMAGE_UNSUPPORTED", `${source}: ${variant}, a variant of its format that wopack cannot decode`, hint, source);
 }
 
 export function tooLargeProblem(source: string, dims: string, maxPixels: number): Problem {

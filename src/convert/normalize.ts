@@ -131,6 +131,14 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
     exif = { date: input.captureDate };
   } else {
     const layout = type === "tiff" ? tiffLayout(bytes) : undefined;
+    if (layout?.cameraRaw)
+      throw new ImageProblem(
+        unsupportedVariant(
+          source,
+          "a camera raw file (DNG, or a TIFF-based raw such as ARW, NEF or CR2)",
+          "export it as a JPEG from the camera or a raw converter, then stage that file",
+        ),
+      );
     if (layout?.oldJpeg === "none")
       throw new ImageProblem(
         unsupportedVariant(source, "an old-style JPEG TIFF (compression 6) without a whole JPEG stream inside"),

@@ -68,6 +68,9 @@ export function entryNumber(entry: TiffEntry | undefined, le: boolean): number |
 }
 
 const COMPRESSION = 259;
+const PHOTOMETRIC = 262;
+const SUB_IFDS = 330;
+const DNG_VERSION = 50706;
 const JPEG_INTERCHANGE = 513;
 const JPEG_INTERCHANGE_LENGTH = 514;
 
@@ -76,10 +79,12 @@ const JPEG_INTERCHANGE_LENGTH = 514;
  * that libtiff decodes only in part, ...) and, for old-style JPEG, the whole JPEG stream it holds
  * (JPEGInterchangeFormat) or "none". Undefined when the file's first directory cannot be read.
  */
-export function tiffLayout(file: Buffer): { compression: number | undefined; oldJpeg?: Buffer | "none" } | undefined {
+export function tiffLayout(
+  file: Buffer,
+): { compression: number | undefined; oldJpeg?: Buffer | "none"; cameraRaw?: true } | undefined {
   try {
     const reader = tiffReader(file);
-    const wanted = new Set([COMPRESSION, JPEG_INTERCHANGE, JPEG_INTERCHANGE_LENGTH]);
+    const wanted = new Set([COMPRESSION, PHOTOMETRIC, SUB_IFDS, DNG_VERSION, JPEG_INTERCHANGE, JPEG_INTERCHANGE_LENGTH]);
     const entries = reader.ifd(reader.first, (tag) => wanted.has(tag));
     const get = (tag: number) =>
       entryNumber(
@@ -87,6 +92,15 @@ export function tiffLayout(file: Buffer): { compression: number | undefined; old
         reader.le,
       );
     const compression = get(COMPRESSION);
+    // A camera raw (DNG; Sony ARW, Nikon NEF, Canon CR2 and other TIFF-based raws): its first page is only
+    // a preview, the photo is sensor data (colour filter array) in a sub-directory or a later page.
+    const photometric = get(PHOTOMETRIC);
+    const raw =
+      entries.some((e) => e.tag === DNG_VERSION || e.tag === SUB_IFDS) ||
+      photometric === 32803 ||
+      photometric === 34892 ||
+      file.toString("latin1", 8, 10) === "CR";
+    if (raw) return { compression, cameraRaw: true };
     if (compression !== 6) return { compression };
     const [at, length] = [get(JPEG_INTERCHANGE), get(JPEG_INTERCHANGE_LENGTH)];
     const jpeg = at && length && at + length <= file.length ? file.subarray(at, at + length) : undefined;
