@@ -297,12 +297,13 @@ async function encodeJpeg(
   const first = await encode(prepared(), settings.quality);
   if (first.length <= settings.maxImageSize) return { data: first };
 
-  const { data: raw, info } = await prepared().raw().toBuffer({ resolveWithObject: true });
-  const rawInput = { raw: { width: info.width, height: info.height, channels: info.channels } } as const;
+  // Each smaller attempt decodes the source again rather than keeping its pixels: a 29 MP TIFF's are 87 MB,
+  // held while the next photo converts beside it (the peak memory of a mixed set, bench "mixed").
+  const info = await sharp(first).metadata();
   let [width, quality, size] = [info.width, Math.min(settings.quality, 80), first.length];
   for (let attempt = 0; attempt < 12; attempt++) {
     if (attempt > 0) width = Math.max(1, Math.floor(width * Math.min(0.9, Math.sqrt(settings.maxImageSize / size) * 0.95)));
-    const out = await encode(sharp(raw, rawInput).resize({ width }), quality);
+    const out = await encode(prepared().resize({ width }), quality);
     size = out.length;
     if (size <= settings.maxImageSize) {
       const scaled = width < info.width ? `, downscaled to ${width} px wide` : "";
