@@ -64,6 +64,26 @@ describe("data after the end of an image (§7)", () => {
     }
   });
 
+  it("a GIF whose data ends early: whole picture -> packed with W_IMAGE_ENDS_EARLY; picture cut -> E_IMAGE_DAMAGED (every cut)", async () => {
+    const gif = await picture(60, 40).gif().toBuffer();
+    // where the picture's data ends: the block terminator (00) before the trailer (3B)
+    expect([...gif.subarray(-2)]).toEqual([0x00, 0x3b]);
+    const convert = (bytes: Buffer) => normalizeImage({ source: "a.gif", file: "a.gif", type: "gif", bytes }, SETTINGS, NO_HEIC);
+    const whole = await convert(gif.subarray(0, -2));
+    if ("problem" in whole) throw new Error(whole.problem.message);
+    expect(whole.warnings.map((w) => w.code)).toEqual(["W_IMAGE_ENDS_EARLY"]);
+    // (shrunk 4x: JPEG's loss on the palette's dithering is no difference in the picture)
+    const small = (b: Buffer) => sharp(b).removeAlpha().resize(15, 10, { kernel: "linear" }).raw().toBuffer();
+    const [reference, packed] = await Promise.all([small(gif), small(whole.data)]);
+    let sum = 0;
+    for (let i = 0; i < packed.length; i++) sum += Math.abs(packed[i]! - reference[i]!);
+    expect(sum / packed.length).toBeLessThan(8);
+    for (let cut = 3; cut < gif.length - 800; cut += 97) {
+      const out = await convert(gif.subarray(0, gif.length - cut));
+      expect("problem" in out && out.problem.code, `cut ${cut}`).toMatch(/^E_IMAGE_(DAMAGED|CORRUPT)$/);
+    }
+  });
+
   it("any PNG followed by any non-zero data is packed as the PNG alone (property)", async () => {
     const pngs = await Promise.all([picture().png().toBuffer(), picture(3, 200).png({ palette: true }).toBuffer()]);
     await fc.assert(

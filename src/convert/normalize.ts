@@ -144,7 +144,9 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
         unsupportedVariant(source, "an old-style JPEG TIFF (compression 6) without a whole JPEG stream inside"),
       );
     // (an old-style JPEG TIFF holds a whole JPEG: decoded as one, libvips would give a blank page or fail)
-    const decodable = layout?.oldJpeg ?? bytes;
+    const cut = type === "gif" ? await gifCutShort(source, bytes, settings) : undefined;
+    if (cut) warnings.push(cut.warning);
+    const decodable = layout?.oldJpeg ?? cut?.mended ?? bytes;
     pipeline = () => sharpFrom(decodable, settings);
     const meta = await pipeline().metadata();
     exif = carried(sourceExif(bytes, meta.exif), settings, input.captureDate);
@@ -448,6 +450,35 @@ async function hasLocation(bytes: Buffer): Promise<boolean> {
   if (gps && Number.isFinite(gps.latitude)) return true;
   const xmp = await exifr.parse(bytes, XMP_ONLY).catch(() => undefined);
   return xmp !== undefined && ("GPSLatitude" in xmp || "GPSLongitude" in xmp);
+}
+
+/**
+ * A GIF whose data ends early: when only the end of its picture's data is missing (the block terminator
+ * and trailer), the picture is whole, and it is decoded mended, with a warning; when picture data is
+ * missing, it is damaged. Undefined for a GIF that does not end early (a later frame cut short is no
+ * matter: only the first is packed).
+ */
+async function gifCutShort(
+  source: string,
+  bytes: Buffer,
+  settings: ImageSettings,
+): Promise<{ mended: Buffer; warning: Problem } | undefined> {
+  // (the header read already walks the frames, and fails on the first one cut short; the mended file is decoded whole)
+  const endsEarly = (gif: Buffer, decode: boolean) =>
+    (decode ? sharpFrom(gif, settings).stats() : sharpFrom(gif, settings).metadata()).then(
+      () => false,
+      (err: Error) => /Unexpected end of GIF/i.test(err.message),
+    );
+  if (!(await endsEarly(bytes, false))) return undefined;
+  const mended = Buffer.concat([bytes, Buffer.from([0x00, 0x3b])]);
+  if (await endsEarly(mended, true)) throw new ImageProblem(damagedData(source, "the GIF ends before its picture is complete"));
+  const warning = problem(
+    "W_IMAGE_ENDS_EARLY",
+    `${source}: the GIF's data ends early (after its picture, without its end markers); the picture is whole and was packed`,
+    "nothing to do unless it looks wrong on the review page; copy the file again if it was cut in transfer",
+    source,
+  );
+  return { mended, warning };
 }
 
 /** A BMP's pixels (convert/bmp.ts); what it leaves undefined on purpose is packed white, with a warning. */
