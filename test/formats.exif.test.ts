@@ -239,6 +239,17 @@ describe.skipIf(!haveExiftool)("EXIF carried over from every source format (§7)
 });
 
 describe("EXIF read from a TIFF file, damaged (§7)", () => {
+  it("a maker note that would not fit a JPEG's EXIF segment is left out; the rest is kept", () => {
+    const makerNote: Tag = { tag: 0x927c, long: Array.from({ length: 17_000 }, (_, i) => i) }; // 68 KB
+    const tags = BIG_TAGS.map((t) => (t.tag === 0x8769 && "ifd" in t ? { ...t, ifd: [...t.ifd, makerNote] } : t));
+    const block = exifOfTiffFile(handTiff({ width: 4, height: 2, rgb: Buffer.alloc(24, 9), tags }))!;
+    expect(block.length).toBeLessThan(2000);
+    expect(block.includes(Buffer.from(TAGS.LensModel))).toBe(true);
+    expect(block.includes(Buffer.from(TAGS.Make))).toBe(true);
+    const small = exifOfTiffFile(handTiff({ width: 4, height: 2, rgb: Buffer.alloc(24, 9), tags: BIG_TAGS }))!;
+    expect(block.length).toBe(small.length);
+  });
+
   it("never throws, and what it returns is a TIFF block that fits a JPEG (property)", async () => {
     const tiff = handTiff({ width: 4, height: 2, rgb: Buffer.alloc(24, 9), tags: BIG_TAGS });
     const big = handTiff({ big: true, le: false, width: 4, height: 2, rgb: Buffer.alloc(24, 9), tags: BIG_TAGS });
