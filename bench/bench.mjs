@@ -7,7 +7,7 @@
 //   BENCH_REPEAT=3    runs of each passthrough and HEIC measure (tools in turn); the fastest counts
 //   BENCH_MANY=10000  photos in the memory / linearity run
 //   BENCH_UPLOAD=10   work orders of the passthrough corpus (10 photos each) in the archive the upload row sends
-//   BENCH_ONLY=passthrough,convert,many,upload,startup,shard   run only these parts (heic: of convert, only HEIC)
+//   BENCH_ONLY=passthrough,convert,many,mixed,upload,startup,shard   run only these parts (heic: of convert, only HEIC)
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
@@ -22,7 +22,7 @@ const PHOTOS = Number(process.env.BENCH_PHOTOS ?? 300);
 const CONVERT = Number(process.env.BENCH_CONVERT ?? 40);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
 const MANY = Number(process.env.BENCH_MANY ?? 10_000);
-const ONLY = new Set((process.env.BENCH_ONLY ?? "passthrough,convert,many,upload,startup,shard").split(","));
+const ONLY = new Set((process.env.BENCH_ONLY ?? "passthrough,convert,many,mixed,upload,startup,shard").split(","));
 const UPLOAD = Number(process.env.BENCH_UPLOAD ?? 10);
 const W = 4000;
 const H = 3000; // 12 MP
@@ -223,7 +223,7 @@ function wopackPack(staging, extra = [], { env = {}, expect } = {}) {
   const entries = zips.flatMap((n) =>
     JSON.parse(readFileSync(path.join(out, `${n}.report.json`), "utf8")).workOrders.flatMap((w) => w.entries),
   );
-  const converted = entries.filter((e) => e.conversion).length;
+  const converted = entries.filter((e) => (e.handling ?? (e.conversion ? "converted" : "copied")) === "converted").length;
   if (expect === "converted" && converted !== entries.length)
     throw new Error(`${staging}: only ${converted} of ${entries.length} photos were converted`);
   if (expect === "copied" && converted !== 0) throw new Error(`${staging}: ${converted} photos were converted, not copied`);
@@ -423,6 +423,39 @@ if (ONLY.has("many")) {
     refName: `${MANY / 10} photos`,
     target: "≈ 10 (linear)",
     unit: "s",
+  });
+}
+
+// 4. memory of a mixed real-world set (issue 22): 12 MP HEIC, WebP and AVIF beside 29 MP scans (4670x6170
+// TIFF, LZW and uncompressed), with the default settings (5 MB ceiling: the TIFFs are re-encoded smaller)
+if (ONLY.has("mixed")) {
+  const mixed = path.join(corpus, "mixed-v1");
+  if (!existsSync(mixed)) {
+    console.error("building the mixed set (HEIC, WebP, AVIF, 29 MP TIFF) ...");
+    const heics = filesUnder(heicDir, ".heic");
+    const put = (wo, name) => {
+      mkdirSync(path.join(mixed, wo, "photo"), { recursive: true });
+      return path.join(mixed, wo, "photo", name);
+    };
+    for (let i = 0; i < 3; i++) {
+      execFileSync("cp", [heics[i % heics.length], put(`WO_H${i}`, "a.heic")]);
+      await photo(300 + i)
+        .webp({ quality: 85 })
+        .toFile(put(`WO_W${i}`, "a.webp"));
+      await photo(310 + i)
+        .avif({ quality: 60, effort: 2 })
+        .toFile(put(`WO_A${i}`, "a.avif"));
+    }
+    await photo(320, 4670, 6170).tiff({ compression: "lzw" }).toFile(put("WO_T0", "a.tif"));
+    await photo(321, 4670, 6170).tiff({ compression: "none" }).toFile(put("WO_T1", "a.tif"));
+  }
+  const plain = wopackPack(mixed, [], { expect: "converted" });
+  const arena = wopackPack(mixed, [], { env: { MALLOC_ARENA_MAX: "1" }, expect: "converted" });
+  rows.push({
+    what: `peak RSS packing a mixed set (3 each of 12 MP HEIC, WebP, AVIF; two 29 MP TIFFs), ${cores} photos at once (MALLOC_ARENA_MAX=1 as deploy/ sets it: ${arena.rssMb.toFixed(0)} MB)`,
+    wopack: plain.rssMb,
+    unit: "MB",
+    target: "≤ 400 MB",
   });
 }
 

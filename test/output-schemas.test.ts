@@ -21,6 +21,64 @@ async function validator(file: string) {
   };
 }
 
+describe("honest counts and warnings (issue 22)", () => {
+  it("copied, trimmed and converted photos are counted apart in --json, the report, the summary and the review page; work-order warnings reach the top level", async () => {
+    const ws = await workspace();
+    const jpeg = await solidJpeg();
+    await put(ws.staging, "WO_1/meter/copied.jpg", jpeg);
+    await put(ws.staging, "WO_1/meter/trimmed.jpg", Buffer.concat([jpeg, Buffer.from("motion photo video")]));
+    await put(
+      ws.staging,
+      "WO_1/meter/converted.webp",
+      sharp({ create: { width: 64, height: 48, channels: 3, background: "#753" } })
+        .webp()
+        .toBuffer(),
+    );
+    const frame = (c: string) =>
+      sharp({ create: { width: 32, height: 24, channels: 3, background: c } })
+        .png()
+        .toBuffer();
+    await put(
+      ws.staging,
+      "WO_2/meter/animated.gif",
+      sharp([await frame("#f00"), await frame("#00f")], { join: { animated: true } })
+        .gif()
+        .toBuffer(),
+    );
+    const counts = { copied: 1, trimmed: 1, converted: 2 };
+
+    const run = await wopack(["pack", ws.staging, "--out", ws.out, "--json"]);
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect((await validator("pack-output.schema.json"))(result)).toBe("valid");
+    expect(result.photos).toEqual(counts);
+    expect(result.warnings.map((w: { code: string }) => w.code)).toEqual(["W_FIRST_PAGE_ONLY"]);
+    expect(result.packed.find((w: { id: string }) => w.id === "WO_2").warnings[0].code).toBe("W_FIRST_PAGE_ONLY");
+    const [zip] = await archivesIn(ws.out);
+    const report = JSON.parse(await readFile(`${zip}.report.json`, "utf8"));
+    expect(report.photos).toEqual(counts);
+    const handling = Object.fromEntries(
+      report.workOrders.flatMap((wo: { entries: { source: string; handling: string }[] }) =>
+        wo.entries.map((e) => [path.basename(e.source), e.handling]),
+      ),
+    );
+    expect(handling).toEqual({
+      "copied.jpg": "copied",
+      "trimmed.jpg": "trimmed",
+      "converted.webp": "converted",
+      "animated.gif": "converted",
+    });
+    const page = await readFile(zip!.replace(/\.zip$/, ".html"), "utf8");
+    expect(page).toContain("4 (2 converted, 1 trimmed of data after the image&#39;s end, 1 copied as they were)");
+
+    const human = await wopack(["pack", ws.staging, "--out", `${ws.out}-2`]);
+    expect(human.stdout).toContain("photos: 4 (2 converted, 1 trimmed of data after the image's end, 1 copied as they were)");
+    // the warning is told once, in the log; the summary counts it (one event, one line)
+    expect(`${human.stdout}\n${human.stderr}`.match(/W_FIRST_PAGE_ONLY/g)).toHaveLength(1);
+    expect(human.stdout).toMatch(/; 1 warning \(logged above\)/);
+  });
+});
+
 describe("the --json output and its JSON Schemas", () => {
   it("pack --json (and --dry-run) validates against schema/pack-output.schema.json, with schemaVersion 1", async () => {
     const ws = await workspace();

@@ -6,6 +6,7 @@ import type { ReviewResult } from "../run/review.js";
 import type { ArchiveStatus } from "../run/status.js";
 import type { UploadOutcome } from "../run/upload.js";
 import type { ValidationReport } from "../run/validate.js";
+import { describeCounts } from "../spec/images.js";
 
 function mb(bytes: number): string {
   return `${(bytes / 1e6).toFixed(1)} MB`;
@@ -26,7 +27,8 @@ const count = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
 export function formatPackResult(r: PackResult, verbose: boolean): string {
   const lines: string[] = [];
   const packedCount = r.dryRun ? (r.planned?.length ?? 0) : r.packed.length;
-  const warnings = r.warnings.length + r.packed.reduce((n, w) => n + w.warnings.length, 0);
+  // (the run's warnings hold each packed work order's too)
+  const warnings = r.warnings.length;
   const failedHooks = r.hooks.filter((x) => !x.ok).length;
   const told = [
     ...(warnings ? [count(warnings, "warning")] : []),
@@ -38,6 +40,7 @@ export function formatPackResult(r: PackResult, verbose: boolean): string {
       `, refused ${r.refused.length}, already packed ${r.alreadyPacked.length}, pending ${r.pending.length}` +
       (told.length ? `; ${told.join(", ")} (logged above)` : ""),
   );
+  if (r.photos) lines.push(`  photos: ${describeCounts(r.photos)}`);
   for (const a of r.archives) {
     lines.push(`  ${a.path}  (${mb(a.bytes)}, ${workOrders(a.workOrders.length)}, sha256 ${a.sha256.slice(0, 12)}…)`);
     if (a.reviewPage) lines.push(`    review: ${a.reviewPage}`);

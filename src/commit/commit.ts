@@ -7,6 +7,7 @@ import type { Clock } from "../core/clock.js";
 import { interruptedError, ioError, type Problem } from "../core/errors.js";
 import { faultPoint } from "../core/fault.js";
 import type { ArchiveReport, Logger, PackedWorkOrder, RefusedReport } from "../core/types.js";
+import { countPhotos } from "../spec/images.js";
 import { type Shard, shardTag } from "../spec/shard.js";
 import { exists, publishNoClobber, syncDir, writeFileNoClobber } from "./files.js";
 import { appendLedger, type LedgerRecord } from "./ledger.js";
@@ -91,6 +92,7 @@ async function publish(
         bytes: archive.bytes,
         createdAt: createdAt.toISOString(),
         workOrders,
+        photos: countPhotos(workOrders.flatMap((wo) => wo.entries)),
         refused: content.refused.map(({ id, problems }) => ({ id, problems })),
         warnings: content.warnings,
         durationMs: Math.round(performance.now() - archive.openedAt),

@@ -5,13 +5,17 @@ import sharp, { type Sharp } from "sharp";
 // libvips caches recent operations and their pixels; each photo is seen once, so the cache only costs memory.
 sharp.cache(false);
 
-import * as bmp from "bmp-ts";
 import { type Problem, problem } from "../core/errors.js";
 import { type ImageShape, type ImageType, reencodeReasons } from "../spec/images.js";
+import { BmpError, type DecodedBmp, decodeBmp } from "./bmp.js";
 import { colourTable, matrixShaper } from "./colour.js";
-import { dateOnlyExif, heifExif, sanitizeExif, tiffBlock, withExifSegment } from "./exif.js";
+import { dateOnlyExif, heifExif, sanitizeExif, withExifSegment } from "./exif.js";
 import type { HeicDecoder } from "./heicTypes.js";
 import { heifColour, type Nclx } from "./heifProfile.js";
+import { corrupt, damagedData, tooLargeProblem, unsupportedVariant } from "./imageProblems.js";
+import { checkConverted } from "./outputCheck.js";
+import { sourceExif } from "./sourceExif.js";
+import { tiffLayout } from "./tiffFile.js";
 
 export interface ImageSettings {
   quality: number;
@@ -30,6 +34,8 @@ export interface NormalizedImage {
   crc32: number;
   /** what was done, for the report: undefined = copied byte for byte */
   conversion?: string;
+  /** copied as is but for this many bytes after the image's end */
+  trimmed?: number;
   warnings: Problem[];
 }
 
@@ -68,7 +74,7 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
   const { source, type, bytes } = input;
   if (type === "jpeg" || type === "png") {
     const whole = bytes;
-    const image = type === "jpeg" ? withoutTrailer(whole) : whole;
+    const image = withoutTrailer(type, whole);
     const meta = await readPackable(source, type, image, settings.maxPixels);
     const reasons = reencodeReasons(shapeOf(image.length, meta), settings);
     const located = settings.stripGps && (await hasLocation(image));
@@ -78,7 +84,7 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
         ext: type === "jpeg" ? "jpg" : "png",
         data: image,
         crc32: crc32(image),
-        ...(trimmed ? { conversion: trailerNote(trimmed) } : {}),
+        ...(trimmed ? { conversion: trailerNote(trimmed, type), trimmed } : {}),
         warnings: [],
       };
     }
@@ -88,8 +94,9 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
       return { ext: "png", data, crc32: crc32(data), conversion: "png re-encoded without location data", warnings: [] };
     }
     if (located) reasons.push("location data removed");
-    const exif: ExifPlan = located ? carried(tiffBlock(meta.exif), settings, input.captureDate) : { keep: true };
-    const out = await encodeJpeg(() => sharpFrom(image, settings), settings, exif);
+    const exif = carried(sourceExif(image, meta.exif), settings, input.captureDate);
+    // (its pixels were checked already, mending the header quirks libjpeg warns about: convert/pixels.ts)
+    const out = await encodeJpeg(source, () => sharpFrom(image, settings, "error"), settings, exif);
     return result(out, `${type} re-encoded as jpeg: ${reasons.join(", ")}`, []);
   }
 
@@ -120,12 +127,29 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
     }
     pipeline = withProfile(reply, icc);
   } else if (type === "bmp") {
-    pipeline = decodeBmp(source, bytes, settings);
+    pipeline = bmpPipeline(source, bytes, settings, warnings);
     exif = { date: input.captureDate };
   } else {
-    pipeline = () => sharpFrom(bytes, settings);
+    const layout = type === "tiff" ? tiffLayout(bytes) : undefined;
+    if (layout?.cameraRaw)
+      throw new ImageProblem(
+        unsupportedVariant(
+          source,
+          "a camera raw file (DNG, or a TIFF-based raw such as ARW, NEF or CR2)",
+          "export it as a JPEG from the camera or a raw converter, then stage that file",
+        ),
+      );
+    if (layout?.oldJpeg === "none")
+      throw new ImageProblem(
+        unsupportedVariant(source, "an old-style JPEG TIFF (compression 6) without a whole JPEG stream inside"),
+      );
+    // (an old-style JPEG TIFF holds a whole JPEG: decoded as one, libvips would give a blank page or fail)
+    const cut = type === "gif" ? await gifCutShort(source, bytes, settings) : undefined;
+    if (cut) warnings.push(cut.warning);
+    const decodable = layout?.oldJpeg ?? cut?.mended ?? bytes;
+    pipeline = () => sharpFrom(decodable, settings);
     const meta = await pipeline().metadata();
-    exif = settings.stripGps ? carried(tiffBlock(meta.exif), settings, input.captureDate) : { keep: true };
+    exif = carried(sourceExif(bytes, meta.exif), settings, input.captureDate);
     checkPixels(source, meta.width, meta.height, settings);
     if ((meta.pages ?? 1) > 1) {
       warnings.push(
@@ -137,9 +161,39 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
         ),
       );
     }
+    const out = await decoded(source, encodeJpeg(source, pipeline, settings, exif));
+    const checked = await checkConverted(
+      {
+        source,
+        bytes: decodable.length,
+        width: meta.width,
+        height: meta.height,
+        orientation: meta.orientation,
+        pages: meta.pages,
+        // (none, or PackBits: libvips' PackBits stores a one-colour page in as many bytes as a photo)
+        uncompressed: layout?.compression === 1 || layout?.compression === 32773,
+      },
+      out.data,
+      settings.maxDimension !== undefined || out.note !== undefined,
+    );
+    if (checked.problem) throw new ImageProblem(checked.problem);
+    return result(out, `${type} converted to jpeg`, [...warnings, ...checked.warnings]);
   }
-  const out = await encodeJpeg(pipeline, settings, exif);
+  const out = await decoded(source, encodeJpeg(source, pipeline, settings, exif));
   return result(out, `${type} converted to jpeg`, warnings);
+}
+
+/**
+ * A conversion whose header was read: a decoder failure from here on (and every decoder warning, which
+ * sharpFrom makes an error) is damaged picture data, told in the decoder's words.
+ */
+async function decoded<T>(source: string, conversion: Promise<T>): Promise<T> {
+  try {
+    return await conversion;
+  } catch (err) {
+    if (err instanceof ImageProblem) throw err;
+    throw new ImageProblem(damagedData(source, ((err as Error)?.message ?? String(err)).trim().split("\n")[0]!));
+  }
 }
 
 /**
@@ -201,16 +255,17 @@ function result(out: { data: Buffer; note?: string }, conversion: string, warnin
   };
 }
 
-function sharpFrom(bytes: Buffer, settings: ImageSettings): Sharp {
-  return sharp(bytes, { limitInputPixels: settings.maxPixels, failOn: "error" });
+/** A decoder's warning is damage by default: libtiff, libjpeg in a TIFF, giflib warn where they paint over data. */
+function sharpFrom(bytes: Buffer, settings: ImageSettings, failOn: "warning" | "error" = "warning"): Sharp {
+  return sharp(bytes, { limitInputPixels: settings.maxPixels, failOn });
 }
 
 /**
- * What EXIF a converted photo carries: the source's as libvips keeps it (orientation reset); a TIFF block
- * we prepared (sanitizeExif: orientation reset, location removed if asked); or, when the source's cannot
- * be carried, one holding only the capture date (if known).
+ * What EXIF a converted photo carries: the source's TIFF block prepared for it (sanitizeExif: orientation
+ * reset, location removed if asked); or, when the source has none that can be carried, one holding only
+ * the capture date (if known).
  */
-type ExifPlan = { keep: true } | { tiff: Buffer } | { date: string | undefined };
+type ExifPlan = { tiff: Buffer } | { date: string | undefined };
 
 /** The source's EXIF block prepared for the converted photo, or the date alone when it cannot be used. */
 function carried(tiff: Buffer | undefined, settings: ImageSettings, captureDate: string | undefined): ExifPlan {
@@ -225,6 +280,7 @@ function carried(tiff: Buffer | undefined, settings: ImageSettings, captureDate:
  * would copy the whole input: 36 MB for a 12 MP photo decoded to raw pixels).
  */
 async function encodeJpeg(
+  source: string,
   pipeline: () => Sharp,
   settings: ImageSettings,
   exif: ExifPlan,
@@ -235,8 +291,7 @@ async function encodeJpeg(
       ? p.resize(settings.maxDimension, settings.maxDimension, { fit: "inside", withoutEnlargement: true })
       : p;
   };
-  const withMeta = (s: Sharp) =>
-    "keep" in exif ? s.keepExif() : "date" in exif && exif.date ? s.withExif({ IFD2: { DateTimeOriginal: exif.date } }) : s;
+  const withMeta = (s: Sharp) => ("date" in exif && exif.date ? s.withExif({ IFD2: { DateTimeOriginal: exif.date } }) : s);
   const encode = async (s: Sharp, quality: number) => {
     const jpeg = await withMeta(s).jpeg({ quality }).toBuffer();
     return "tiff" in exif ? withExifSegment(jpeg, exif.tiff) : jpeg;
@@ -244,19 +299,20 @@ async function encodeJpeg(
   const first = await encode(prepared(), settings.quality);
   if (first.length <= settings.maxImageSize) return { data: first };
 
-  const { data: raw, info } = await prepared().raw().toBuffer({ resolveWithObject: true });
-  const rawInput = { raw: { width: info.width, height: info.height, channels: info.channels } } as const;
+  // Each smaller attempt decodes the source again rather than keeping its pixels: a 29 MP TIFF's are 87 MB,
+  // held while the next photo converts beside it (the peak memory of a mixed set, bench "mixed").
+  const info = await sharp(first).metadata();
   let [width, quality, size] = [info.width, Math.min(settings.quality, 80), first.length];
   for (let attempt = 0; attempt < 12; attempt++) {
     if (attempt > 0) width = Math.max(1, Math.floor(width * Math.min(0.9, Math.sqrt(settings.maxImageSize / size) * 0.95)));
-    const out = await encode(sharp(raw, rawInput).resize({ width }), quality);
+    const out = await encode(prepared().resize({ width }), quality);
     size = out.length;
     if (size <= settings.maxImageSize) {
       const scaled = width < info.width ? `, downscaled to ${width} px wide` : "";
       return { data: out, note: `quality ${quality}${scaled} to fit ${settings.maxImageSize} bytes` };
     }
   }
-  throw new Error(`could not be made smaller than ${settings.maxImageSize} bytes`);
+  throw new ImageProblem(corrupt(source, `could not be made smaller than ${settings.maxImageSize} bytes`));
 }
 
 /**
@@ -396,17 +452,59 @@ async function hasLocation(bytes: Buffer): Promise<boolean> {
   return xmp !== undefined && ("GPSLatitude" in xmp || "GPSLongitude" in xmp);
 }
 
-function decodeBmp(source: string, bytes: Buffer, settings: ImageSettings): () => Sharp {
-  const width = bytes.readInt32LE(18);
-  const height = Math.abs(bytes.readInt32LE(22));
-  checkPixels(source, width, height, settings);
-  const decoded = bmp.decode(bytes, { toRGBA: true });
-  const rgba = Buffer.from(decoded.data);
-  // 24-bit BMPs (and most 32-bit ones) carry no alpha: the decoder leaves it 0, which would read as transparent.
-  let hasAlpha = false;
-  for (let i = 3; i < rgba.length && !hasAlpha; i += 4) hasAlpha = rgba[i] !== 0;
-  if (!hasAlpha) for (let i = 3; i < rgba.length; i += 4) rgba[i] = 255;
-  return () => sharp(rgba, { raw: { width: decoded.width, height: decoded.height, channels: 4 } });
+/**
+ * A GIF whose data ends early: when only the end of its picture's data is missing (the block terminator
+ * and trailer), the picture is whole, and it is decoded mended, with a warning; when picture data is
+ * missing, it is damaged. Undefined for a GIF that does not end early (a later frame cut short is no
+ * matter: only the first is packed).
+ */
+async function gifCutShort(
+  source: string,
+  bytes: Buffer,
+  settings: ImageSettings,
+): Promise<{ mended: Buffer; warning: Problem } | undefined> {
+  // (the header read already walks the frames, and fails on the first one cut short; the mended file is decoded whole)
+  const endsEarly = (gif: Buffer, decode: boolean) =>
+    (decode ? sharpFrom(gif, settings).stats() : sharpFrom(gif, settings).metadata()).then(
+      () => false,
+      (err: Error) => /Unexpected end of GIF/i.test(err.message),
+    );
+  if (!(await endsEarly(bytes, false))) return undefined;
+  const mended = Buffer.concat([bytes, Buffer.from([0x00, 0x3b])]);
+  if (await endsEarly(mended, true)) throw new ImageProblem(damagedData(source, "the GIF ends before its picture is complete"));
+  const warning = problem(
+    "W_IMAGE_ENDS_EARLY",
+    `${source}: the GIF's data ends early (after its picture, without its end markers); the picture is whole and was packed`,
+    "nothing to do unless it looks wrong on the review page; copy the file again if it was cut in transfer",
+    source,
+  );
+  return { mended, warning };
+}
+
+/** A BMP's pixels (convert/bmp.ts); what it leaves undefined on purpose is packed white, with a warning. */
+function bmpPipeline(source: string, bytes: Buffer, settings: ImageSettings, warnings: Problem[]): () => Sharp {
+  let decoded: DecodedBmp;
+  try {
+    decoded = decodeBmp(bytes, (width, height) => checkPixels(source, width, height, settings));
+  } catch (err) {
+    if (!(err instanceof BmpError)) throw err;
+    if (err.kind === "damaged") throw new ImageProblem(damagedData(source, err.message));
+    if (err.kind === "unsupported") throw new ImageProblem(unsupportedVariant(source, err.message));
+    throw new ImageProblem(corrupt(source, err.message));
+  }
+  const { width, height, channels, data, embedded, undefinedPixels } = decoded;
+  if (embedded) return () => sharpFrom(embedded, settings);
+  if (undefinedPixels > 0) {
+    warnings.push(
+      problem(
+        "W_IMAGE_PIXELS_UNDEFINED",
+        `${source}: the file leaves ${undefinedPixels} of its ${width * height} pixels undefined (skipped by its RLE codes); they were packed white`,
+        "check the photo on the review page; re-export it from its source if parts are missing",
+        source,
+      ),
+    );
+  }
+  return () => sharp(data, { raw: { width, height, channels } });
 }
 
 /** The checks a JPEG or PNG passes to be packed as is: its end marker, a readable header, the pixel limit. */
@@ -437,6 +535,9 @@ export async function checkAsIs(
     // it off at the image's real end. One that does may too (an appended payload ending in FF D9): the
     // archive writer finds the real end while it copies, from the first scan (jpegScanStart).
     if (type === "jpeg" && (!endsWithEoi(ends.tail) || jpegScanStart(ends.head) === undefined)) return "full";
+    // (so may a PNG: data after its IEND chunk is cut off there, by the same rule; an appended payload that
+    // ends in an IEND of its own is seen when the image's own IEND lies in the head)
+    if (type === "png" && (!endsWithIend(ends.tail) || (pngEnd(ends.head) ?? ends.size) < ends.size)) return "full";
     checkIntegrity(source, type, ends.tail);
     const meta = await sharp(ends.head, { limitInputPixels: false })
       .metadata()
@@ -460,11 +561,13 @@ export async function checkPackableImage(
   maxPixels: number,
 ): Promise<Problem | undefined> {
   try {
-    const trailer = type === "jpeg" ? bytes.length - withoutTrailer(bytes).length : 0;
+    const trailer = bytes.length - withoutTrailer(type, bytes).length;
     if (trailer > 0) {
       return problem(
         "E_IMAGE_TRAILING_DATA",
-        `${source}: ${trailer} bytes follow the JPEG's end-of-image marker (a motion photo's video or another trailer)`,
+        type === "jpeg"
+          ? `${source}: ${trailer} bytes follow the JPEG's end-of-image marker (a motion photo's video or another trailer)`
+          : `${source}: ${trailer} bytes follow the PNG's IEND chunk`,
         "pack the photo with wopack pack, which keeps the image and drops what follows it",
         source,
       );
@@ -476,6 +579,12 @@ export async function checkPackableImage(
   }
 }
 
+function endsWithIend(bytes: Buffer): boolean {
+  let end = bytes.length;
+  while (end > 12 && bytes[end - 1] === 0x00) end--; // (padding, as after a JPEG's EOI)
+  return end >= 12 && bytes.readUInt32BE(end - 12) === 0 && bytes.toString("latin1", end - 8, end - 4) === "IEND";
+}
+
 function endsWithEoi(bytes: Buffer): boolean {
   let end = bytes.length;
   while (end > 2 && bytes[end - 1] === 0x00) end--; // some writers pad after EOI
@@ -483,16 +592,34 @@ function endsWithEoi(bytes: Buffer): boolean {
 }
 
 /**
- * The JPEG without what follows its image: phones append a video (Google and Samsung motion photos) or
- * other data after the end-of-image marker. The image ends at the first EOI after its first scan (scan
- * data cannot hold one: a 0xFF there is always stuffed). Unchanged when nothing follows, or when no EOI
- * is found (then it is truncated, and the integrity check says so).
+ * The image without what follows its end (one rule for every format packed as is): phones append a video
+ * to a JPEG (Google and Samsung motion photos), other tools append data to a PNG after its IEND chunk.
+ * Zero bytes after the end are padding, and are kept. Unchanged when nothing follows, or when no end is
+ * found (then it is truncated, and the integrity check says so).
  */
-export function withoutTrailer(jpeg: Buffer): Buffer {
+export function withoutTrailer(type: "jpeg" | "png", image: Buffer): Buffer {
+  const end = type === "jpeg" ? jpegEnd(image) : pngEnd(image);
+  if (end === undefined) return image;
+  return image.subarray(end).some((b) => b !== 0) ? image.subarray(0, end) : image;
+}
+
+/** A JPEG ends at the first EOI after its first scan (scan data cannot hold one: a 0xFF there is always stuffed). */
+function jpegEnd(jpeg: Buffer): number | undefined {
   const eoi = jpeg.indexOf(EOI, walkToScan(jpeg).at);
-  if (eoi < 0) return jpeg;
-  const end = eoi + 2;
-  return jpeg.subarray(end).some((b) => b !== 0) ? jpeg.subarray(0, end) : jpeg;
+  return eoi < 0 ? undefined : eoi + 2;
+}
+
+/** A PNG ends after its IEND chunk, found by walking its chunks. */
+function pngEnd(png: Buffer): number | undefined {
+  let at = 8;
+  while (at + 12 <= png.length) {
+    const length = png.readUInt32BE(at);
+    if (length > 0x7fffffff) return undefined;
+    const next = at + 12 + length;
+    if (png.toString("latin1", at + 4, at + 8) === "IEND") return next <= png.length ? next : undefined;
+    at = next;
+  }
+  return undefined;
 }
 
 const EOI = Buffer.from([0xff, 0xd9]);
@@ -503,9 +630,11 @@ export function jpegScanStart(head: Buffer): number | undefined {
   return found ? at : undefined;
 }
 
-/** How a JPEG's trailer is reported, wherever it is cut off. */
-export function trailerNote(bytes: number): string {
-  return `jpeg copied without the ${bytes} bytes after its end (a motion-photo video or another trailer)`;
+/** How a trailer is reported, wherever it is cut off. */
+export function trailerNote(bytes: number, type: "jpeg" | "png" = "jpeg"): string {
+  return type === "jpeg"
+    ? `jpeg copied without the ${bytes} bytes after its end (a motion-photo video or another trailer)`
+    : `png copied without the ${bytes} bytes after its IEND chunk`;
 }
 
 /**
@@ -537,11 +666,7 @@ function checkIntegrity(source: string, type: "jpeg" | "png", bytes: Buffer): vo
         ),
       );
     }
-  } else if (
-    bytes.length < 12 ||
-    bytes.readUInt32BE(bytes.length - 12) !== 0 ||
-    bytes.subarray(-8, -4).toString("latin1") !== "IEND"
-  ) {
+  } else if (!endsWithIend(bytes)) {
     throw new ImageProblem(
       problem(
         "E_IMAGE_TRUNCATED",
@@ -564,21 +689,5 @@ function checkPixels(
 }
 
 function tooLarge(source: string, dims: string, settings: Pick<ImageSettings, "maxPixels">): ImageProblem {
-  return new ImageProblem(
-    problem(
-      "E_IMAGE_TOO_LARGE",
-      `${source}: ${dims} is above the ${settings.maxPixels / 1e6} megapixel limit (a decompression bomb?)`,
-      "check the file; if the image is genuine, raise images.maxPixels in the config",
-      source,
-    ),
-  );
-}
-
-function corrupt(source: string, detail: string): Problem {
-  return problem(
-    "E_IMAGE_CORRUPT",
-    `${source}: cannot be decoded (${detail})`,
-    "open it in an image viewer; replace it with an intact copy of the photo",
-    source,
-  );
+  return new ImageProblem(tooLargeProblem(source, dims, settings.maxPixels));
 }

@@ -11,7 +11,7 @@ export function sniffImageType(head: Uint8Array): ImageType | null {
   if (head.length >= 8 && ascii(head, 0, 8) === "\x89PNG\r\n\x1a\n") return "png";
   if (head.length >= 6 && (ascii(head, 0, 6) === "GIF87a" || ascii(head, 0, 6) === "GIF89a")) return "gif";
   if (head.length >= 12 && ascii(head, 0, 4) === "RIFF" && ascii(head, 8, 12) === "WEBP") return "webp";
-  if (head.length >= 4 && (ascii(head, 0, 4) === "II*\0" || ascii(head, 0, 4) === "MM\0*")) return "tiff";
+  if (head.length >= 4 && ["II*\0", "MM\0*", "II+\0", "MM\0+"].includes(ascii(head, 0, 4))) return "tiff"; // (+: BigTIFF)
   if (head.length >= 14 && ascii(head, 0, 2) === "BM" && head[6] === 0 && head[7] === 0 && head[8] === 0 && head[9] === 0)
     return "bmp";
   if (head.length >= 2 && head[0] === 0xff && head[1] === 0x0a) return "jxl";

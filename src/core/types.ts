@@ -18,12 +18,27 @@ export interface Progress {
   lastPhoto?: string;
 }
 
+export type PhotoHandling = "copied" | "trimmed" | "converted";
+
+/** How many photos were copied, trimmed and converted (the report, the review page and the summary say it alike). */
+export interface PhotoCounts {
+  copied: number;
+  trimmed: number;
+  converted: number;
+}
+
 export interface PackedEntry {
   entry: string;
   source: string;
   bytes: number;
   /** the source's format (jpeg, png, heic, ...) */
   format?: string;
+  /**
+   * what was done to the photo: copied byte for byte, trimmed (copied without the data after the image's
+   * end), or converted (decoded and encoded again); absent in reports of earlier versions
+   */
+  handling?: PhotoHandling;
+  /** what was done, in words; absent when the photo was copied byte for byte */
   conversion?: string;
   /** the packed picture's size in pixels (as stored), where it was decoded */
   width?: number;
@@ -50,6 +65,8 @@ export interface ArchiveReport {
   bytes: number;
   createdAt: string;
   workOrders: PackedWorkOrder[];
+  /** the archive's photos by what was done to them */
+  photos?: PhotoCounts;
   refused: { id: string; problems: Problem[] }[];
   warnings: Problem[];
   /** from the archive's first work order written to its commit */
@@ -65,6 +82,12 @@ export interface PackResult {
   refused: RefusedReport[];
   alreadyPacked: { id: string }[];
   pending: { id: string; reason: string }[];
+  /** the run's photos by what was done to them (the packed work orders') */
+  photos?: PhotoCounts;
+  /**
+   * every warning of the run: its own (a root file matching no rule, a move left incomplete, ...) and
+   * each packed work order's, which are also listed under `packed[].warnings`
+   */
   warnings: Problem[];
   /** committed work orders whose sources could not be moved to --move-to (the run exits 1; retried next run) */
   moveFailures: Problem[];

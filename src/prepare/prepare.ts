@@ -68,6 +68,8 @@ type PhotoOutcome =
         /** unknown for a file copied as is: the archive writer computes it */
         crc32?: number;
         conversion?: string;
+        /** copied as is but for this many bytes after the image's end */
+        trimmed?: number;
         warnings: Problem[];
         unchangedSince?: { size: number; mtimeMs: number };
         jpegScanFrom?: number;
@@ -290,6 +292,7 @@ async function prepareUnguarded(
       source: photo.source,
       bytes: n.size,
       format: photo.type,
+      handling: n.conversion === undefined ? "copied" : n.trimmed ? "trimmed" : "converted",
       ...(n.conversion ? { conversion: n.conversion } : {}),
       ...n.shape,
       ...(photo.captureDate ? { captured: photo.captureDate } : {}),

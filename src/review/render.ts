@@ -2,7 +2,8 @@
 // data URIs). Rendered as a stream of strings so that a batch's thumbnails are never all held at once.
 import { THUMB_EDGE } from "../convert/pixels.js";
 import type { Problem } from "../core/errors.js";
-import { parseEntryName } from "../spec/images.js";
+import type { PhotoHandling } from "../core/types.js";
+import { countPhotos, describeCounts, parseEntryName, photoHandling } from "../spec/images.js";
 import { codeUnitOrder } from "../spec/names.js";
 
 export interface ReviewPhoto {
@@ -17,6 +18,7 @@ export interface ReviewPhoto {
   orientation?: number | undefined;
   /** undefined: copied byte for byte; unknown (an archive without its report): null */
   conversion?: string | null | undefined;
+  handling?: PhotoHandling | undefined;
 }
 
 export interface ReviewWorkOrder {
@@ -129,13 +131,24 @@ function head(review: Review): string {
 `;
 }
 
+const HANDLING: Record<PhotoHandling, (conversion: string) => [string, string]> = {
+  copied: () => ["Copied", "byte for byte"],
+  trimmed: (c) => ["Trimmed", esc(c)],
+  converted: (c) => ["Converted", esc(c)],
+};
+
+/** The photos by what was done to them; an archive without its report only has a number. */
+function photoSummary(review: Review): string {
+  const photos = review.workOrders.flatMap((wo) => wo.photos);
+  if (review.fromZipOnly) return String(photos.length);
+  return esc(describeCounts(countPhotos(photos)));
+}
+
 function summary(review: Review): string {
-  const photos = review.workOrders.reduce((n, wo) => n + wo.photos.length, 0);
-  const converted = review.workOrders.flatMap((wo) => wo.photos).filter((p) => p.conversion);
   const warnings = [...review.warnings, ...review.workOrders.flatMap((wo) => wo.warnings)];
   const rows: [string, string][] = [
     ["Work orders", `${review.workOrders.length}${review.refused.length ? ` packed, ${review.refused.length} refused` : ""}`],
-    ["Photos", `${photos} (${converted.length} converted, ${photos - converted.length} copied as they were)`],
+    ["Photos", photoSummary(review)],
     ["Size", `${esc(formatBytes(review.bytes))} (${review.bytes.toLocaleString("en")} bytes)`],
     ["SHA-256", `<code>${esc(review.sha256)}</code>`],
   ];
@@ -212,7 +225,7 @@ async function* sheet(
     if (p.captured) facts.push(["Captured", esc(p.captured.replace(/^(\d{4}):(\d\d):(\d\d) /, "$1-$2-$3 "))]);
     if (p.width && p.height) facts.push(["Pixels", `${p.width} × ${p.height}`]);
     if (p.bytes !== undefined) facts.push(["Size", esc(formatBytes(p.bytes))]);
-    if (p.conversion !== null) facts.push(p.conversion ? ["Converted", esc(p.conversion)] : ["Copied", "byte for byte"]);
+    if (p.conversion !== null) facts.push(HANDLING[photoHandling(p)](p.conversion ?? ""));
     if (p.orientation && p.orientation !== 1)
       facts.push(["Orientation", `${p.orientation}: ${esc(ORIENTATION[p.orientation] ?? "unknown")}`]);
     yield `<li><figure>${img}<figcaption><span class="entry">${esc(name)}</span><dl>${facts.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("")}</dl>${refused ? problemList([refused]) : ""}</figcaption></figure></li>\n`;

@@ -310,7 +310,7 @@ async function packedWorkOrders(batch: Prepared[], ctx: RunContext): Promise<Pac
   for (const p of batch) {
     for (const e of p.entries) {
       const r = e.trimmed ? p.report.find((x) => x.entry === e.name) : undefined;
-      if (r && e.trimmed) Object.assign(r, { bytes: e.size, conversion: trailerNote(e.trimmed) });
+      if (r && e.trimmed) Object.assign(r, { bytes: e.size, handling: "trimmed", conversion: trailerNote(e.trimmed) });
     }
     const moves = moveTo ? (await planMoves(p.wo, ctx.staging, moveTo)).moves : undefined;
     workOrders.push({

@@ -28,7 +28,9 @@ export function packedEvent(archive: ArchiveReport): WatchEvent {
  */
 export function warningEvents(result: Pick<PackResult, "warnings" | "packed">, seen?: Set<string>): WatchEvent[] {
   const events: WatchEvent[] = [];
-  const all = [...result.warnings, ...result.packed.flatMap((w) => w.warnings.map((p) => ({ ...p, workOrder: w.id })))];
+  // (a run's warnings hold each packed work order's too: packOnce's withTotals)
+  const owner = new Map(result.packed.flatMap((w) => w.warnings.map((p) => [p, w.id] as const)));
+  const all = result.warnings.map((p) => (owner.has(p) ? { ...p, workOrder: owner.get(p) } : p));
   for (const w of all) {
     const key = `${w.code}\0${w.path ?? ""}\0${w.message}`;
     if (seen?.has(key)) continue;

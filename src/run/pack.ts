@@ -18,7 +18,7 @@ import { type FileFacts, readFileFacts, scanStaging } from "../scan/scan.js";
 import type { SidecarRow } from "../scan/sidecar.js";
 import { loadSidecar } from "../scan/sidecar.js";
 import { isIgnoredName } from "../spec/ignore.js";
-import { entryName } from "../spec/images.js";
+import { countPhotos, entryName } from "../spec/images.js";
 import { mergeRefusals, refusedReport } from "../spec/problems.js";
 import { type RunContext, runArchives } from "./archives.js";
 import { packEvents, packedEvent } from "./events.js";
@@ -187,10 +187,17 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
     }
     await finishAlreadyPacked(plan, staging, options.moveTo, result, log);
     await runArchives(plan, result, ctx);
-    return result;
+    return withTotals(result);
   } finally {
     if (!options.heicDecoder) await heic.close();
   }
+}
+
+/** The run's photo counts, and its warnings all in one place: its own, then each packed work order's. */
+function withTotals(result: PackResult): PackResult {
+  result.photos = countPhotos(result.packed.flatMap((wo) => wo.entries));
+  result.warnings = [...result.warnings, ...result.packed.flatMap((wo) => wo.warnings)];
+  return result;
 }
 
 function newProgress(plan: Plan): Progress {

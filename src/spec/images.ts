@@ -1,6 +1,8 @@
 // §5 and §7: which images go into an archive as they are, and under which entry name. A dry run and a
 // real run ask these same functions, so that what `--dry-run` shows is what `pack` writes.
 
+import type { PhotoCounts, PhotoHandling } from "../core/types.js";
+
 export type ImageType = "jpeg" | "png" | "heic" | "avif" | "webp" | "tiff" | "gif" | "bmp" | "jxl";
 
 export type EntryExt = "jpg" | "png";
@@ -57,4 +59,26 @@ export function pngDimensions(head: Uint8Array): { width: number; height: number
   if (head.length < 24 || String.fromCharCode(...head.subarray(12, 16)) !== "IHDR") return undefined;
   const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
   return { width: view.getUint32(16), height: view.getUint32(20) };
+}
+
+/** What was done to a packed photo; for a report of an earlier version (no `handling`), told by its words. */
+export function photoHandling(entry: {
+  handling?: PhotoHandling | undefined;
+  conversion?: string | null | undefined;
+}): PhotoHandling {
+  if (entry.handling) return entry.handling;
+  if (!entry.conversion) return "copied";
+  return / copied without the \d+ bytes after /.test(entry.conversion) ? "trimmed" : "converted";
+}
+
+export function countPhotos(entries: Iterable<Parameters<typeof photoHandling>[0]>): PhotoCounts {
+  const counts: PhotoCounts = { copied: 0, trimmed: 0, converted: 0 };
+  for (const e of entries) counts[photoHandling(e)]++;
+  return counts;
+}
+
+/** "12 (3 converted, 1 trimmed of data after its end, 8 copied as they were)" */
+export function describeCounts(c: PhotoCounts): string {
+  const total = c.copied + c.trimmed + c.converted;
+  return `${total} (${c.converted} converted, ${c.trimmed} trimmed of data after the image's end, ${c.copied} copied as they were)`;
 }
