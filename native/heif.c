@@ -11,6 +11,12 @@
 //     linearise R, G and B, a 3x3 matrix (row-major) from that linear RGB to linear sRGB, then 65536 values
 //     (0-255) that encode linear sRGB in [0, 1]. A picture with alpha is refused with E_HAS_ALPHA (the
 //     caller flattens it the slow way). The decoded picture exists once, in libheif's plane, converted there.
+//   thumbnail(bytes: Uint8Array, edge: number, quality: number, maxPixels: number):
+//     Promise<{ width, height, orientation, jpeg: ArrayBuffer, warnings: string[] }>: a JPEG's pixel check and
+//     review thumbnail from one scaled decode (thumbnail.c): the photo's size as stored, its EXIF orientation
+//     (0: none), the thumbnail (upright, long edge `edge` at most) and libjpeg's warnings in its own words.
+//     Rejects with E_IMAGE_CORRUPT (a fatal decode error), E_IMAGE_TOO_LARGE, or E_UNSUPPORTED (CMYK,
+//     YCCK, not 8 bits: the caller asks libvips)
 //   version(): string
 //
 // `threads`: how many threads libheif may decode a grid's tiles on (1 when every core has a photo already).
@@ -18,7 +24,7 @@
 // what a thread frees in that thread's malloc arena, and a decode frees some 50 MB; spread over libuv's
 // pool (cores + 2 threads in wopack) that held ~100 MB more at the peak than on as many threads as photos
 // are converted at once (measured: 40 iPhone photos on 2 cores, 385 MB against 285 MB).
-// Errors reject with an Error whose `code` is E_IMAGE_TOO_LARGE, E_IMAGE_CORRUPT or E_HAS_ALPHA.
+// Errors reject with an Error whose `code` is E_IMAGE_TOO_LARGE, E_IMAGE_CORRUPT, E_HAS_ALPHA or E_UNSUPPORTED.
 #define NAPI_VERSION 8
 #define _GNU_SOURCE
 #include <libheif/heif.h>
@@ -32,6 +38,8 @@
 #include <time.h>
 // jpeglib.h needs size_t and FILE first
 #include <jpeglib.h>
+
+#include "thumbnail.h"
 
 #define COLOUR_FLOATS (3 * 256 + 9 + 65536)
 
@@ -50,6 +58,9 @@ typedef struct Job {
   // convert(): encode to JPEG at this quality (0: decode only), after converting colours if `colour`
   int quality;
   float* colour;
+  // thumbnail(): a JPEG's thumbnail this long at most, and what came of it
+  int edge;
+  Thumb* thumb;
   // results
   int width, height, channels;
   uint8_t* pixels;           // a copy after `room` bytes, when asked for room or libheif's rows are padded
@@ -137,6 +148,10 @@ static double now_ms(void) {
 }
 
 static void execute(Job* job) {
+  if (job->thumb) {
+    jpeg_thumbnail(job->input, job->input_len, job->edge, job->quality, job->max_pixels, job->thumb);
+    return;
+  }
   double started = now_ms();
   struct heif_context* ctx = heif_context_alloc();
   struct heif_image_handle* handle = NULL;
@@ -238,9 +253,46 @@ static void set_named_int(napi_env env, napi_value obj, const char* name, int va
   napi_set_named_property(env, obj, name, v);
 }
 
+// thumbnail()'s result, or its error
+static napi_value thumbnail_result(napi_env env, Thumb* t, bool* ok) {
+  napi_value result;
+  *ok = !t->code;
+  if (t->code) {
+    napi_value code, message;
+    napi_create_string_utf8(env, t->code, NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, t->message, NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, code, message, &result);
+    return result;
+  }
+  void* copy;
+  napi_value buffer, warnings, text;
+  napi_create_arraybuffer(env, t->jpeg_len, &copy, &buffer);  // (~10 KB: a copy costs nothing)
+  memcpy(copy, t->jpeg, t->jpeg_len);
+  napi_create_object(env, &result);
+  set_named_int(env, result, "width", t->width);
+  set_named_int(env, result, "height", t->height);
+  set_named_int(env, result, "orientation", t->orientation);
+  napi_set_named_property(env, result, "jpeg", buffer);
+  int kept = t->warnings < THUMB_MAX_WARNINGS ? t->warnings : THUMB_MAX_WARNINGS;
+  napi_create_array_with_length(env, kept, &warnings);
+  for (int i = 0; i < kept; i++) {
+    napi_create_string_utf8(env, t->warning[i], NAPI_AUTO_LENGTH, &text);
+    napi_set_element(env, warnings, i, text);
+  }
+  napi_set_named_property(env, result, "warnings", warnings);
+  return result;
+}
+
 static void complete(napi_env env, Job* job) {
   napi_value result;
-  if (job->code) {
+  if (job->thumb) {
+    bool ok;
+    result = thumbnail_result(env, job->thumb, &ok);
+    if (ok) napi_resolve_deferred(env, job->deferred, result);
+    else napi_reject_deferred(env, job->deferred, result);
+    free(job->thumb->jpeg);
+    free(job->thumb);
+  } else if (job->code) {
     napi_value code, message;
     napi_create_string_utf8(env, job->code, NAPI_AUTO_LENGTH, &code);
     napi_create_string_utf8(env, job->message, NAPI_AUTO_LENGTH, &message);
@@ -400,6 +452,7 @@ static napi_value start(napi_env env, napi_value bytes, Job* job) {
     napi_reject_deferred(env, job->deferred, error);
     napi_delete_reference(env, job->input_ref);
     free(job->colour);
+    free(job->thumb);
     free(job);
   }
   return promise;
@@ -459,6 +512,25 @@ static napi_value convert(napi_env env, napi_callback_info info) {
   return start(env, argv[0], job);
 }
 
+static napi_value thumbnail(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 4 || !is_typed_array(env, argv[0])) {
+    napi_throw_type_error(env, NULL, "thumbnail(bytes: Uint8Array, edge: number, quality: number, maxPixels: number)");
+    return NULL;
+  }
+  Job* job = calloc(1, sizeof(Job));
+  job->thumb = calloc(1, sizeof(Thumb));
+  napi_get_value_int32(env, argv[1], &job->edge);
+  napi_get_value_int32(env, argv[2], &job->quality);
+  napi_get_value_double(env, argv[3], &job->max_pixels);
+  if (job->edge < 1) job->edge = 1;
+  if (job->quality < 1) job->quality = 1;
+  if (job->quality > 100) job->quality = 100;
+  return start(env, argv[0], job);
+}
+
 static napi_value version(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value v;
@@ -483,8 +555,9 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"decode", NULL, decode, NULL, NULL, NULL, napi_default, NULL},
       {"convert", NULL, convert, NULL, NULL, NULL, napi_default, NULL},
+      {"thumbnail", NULL, thumbnail, NULL, NULL, NULL, napi_default, NULL},
       {"version", NULL, version, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 3, props);
+  napi_define_properties(env, exports, 4, props);
   return exports;
 }
