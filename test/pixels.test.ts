@@ -286,6 +286,13 @@ describe("the native and the libvips decoder decide the same", () => {
     if (!needsRestarts || encoding.restarts) expect(verdicts.native).toBe(want);
   });
 
+  it("leaves CMYK to libvips: the binding says E_UNSUPPORTED, and the photo is checked and thumbnailed all the same", async () => {
+    const cmyk = await sharp(jpeg).resize(800).toColourspace("cmyk").jpeg({ quality: 90 }).toBuffer();
+    await expect(nativeBinding()!.thumbnail(cmyk, 256, 60, 1e9)).rejects.toMatchObject({ code: "E_UNSUPPORTED" });
+    expect(await bothVerdicts(cmyk)).toEqual({ native: "ok", sharp: "ok" });
+    expect(await bothVerdicts(cutWithEoi(cmyk))).toEqual({ native: "damaged", sharp: "damaged" });
+  });
+
   it("on JPEGs with bytes flipped anywhere in the scan (generated)", async () => {
     const plain = await sharp(jpeg).resize(400).jpeg({ quality: 85 }).toBuffer();
     const rst = await jpegtran(plain, ["-restart", "1"]);
