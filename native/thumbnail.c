@@ -212,7 +212,8 @@ void jpeg_thumbnail(const uint8_t* bytes, size_t len, int edge, int quality, dou
   jpeg_start_decompress(&cinfo);
   int w = cinfo.output_width, h = cinfo.output_height;
   size_t stride = (size_t)w * 3;
-  uint8_t* decoded = (*cinfo.mem->alloc_large)((j_common_ptr)&cinfo, JPOOL_IMAGE, stride * h);
+  // (the permanent pool: jpeg_finish_decompress frees the image pool, and these rows are read after it)
+  uint8_t* decoded = (*cinfo.mem->alloc_large)((j_common_ptr)&cinfo, JPOOL_PERMANENT, stride * h);
   while (cinfo.output_scanline < cinfo.output_height) {
     JSAMPROW rows[16];
     int n = 0;
@@ -221,7 +222,7 @@ void jpeg_thumbnail(const uint8_t* bytes, size_t len, int edge, int quality, dou
     jpeg_read_scanlines(&cinfo, rows, n);
   }
   errors.finishing = 1;
-  jpeg_finish_decompress(&cinfo);  // (the image pool, and `decoded` in it, lives until destroy)
+  jpeg_finish_decompress(&cinfo);
   // (from here on nothing longjmps: the thumbnail's pixels, before they are turned upright)
   int longer = w > h ? w : h, tw = w, th = h;
   if (longer > edge) {
