@@ -11,10 +11,11 @@
 //     linearise R, G and B, a 3x3 matrix (row-major) from that linear RGB to linear sRGB, then 65536 values
 //     (0-255) that encode linear sRGB in [0, 1]. A picture with alpha is refused with E_HAS_ALPHA (the
 //     caller flattens it the slow way). The decoded picture exists once, in libheif's plane, converted there.
-//   thumbnail(bytes: Uint8Array, edge: number, quality: number, maxPixels: number):
+//   thumbnail(bytes: Uint8Array | string, edge: number, quality: number, maxPixels: number):
 //     Promise<{ width, height, orientation, jpeg: ArrayBuffer, warnings: string[] }>: a JPEG's pixel check and
 //     review thumbnail from one scaled decode (thumbnail.c): the photo's size as stored, its EXIF orientation
 //     (0: none), the thumbnail (upright, long edge `edge` at most) and libjpeg's warnings in its own words.
+//     Given a path, the job reads the file itself (no copy in V8's heap, no trip through libuv's pool).
 //     Rejects with E_IMAGE_CORRUPT (a fatal decode error), E_IMAGE_TOO_LARGE, or E_UNSUPPORTED (CMYK,
 //     YCCK, not 8 bits: the caller asks libvips)
 //   version(): string
@@ -29,6 +30,7 @@
 #define _GNU_SOURCE
 #include <libheif/heif.h>
 #include <node_api.h>
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -61,6 +63,7 @@ typedef struct Job {
   // thumbnail(): a JPEG's thumbnail this long at most, and what came of it
   int edge;
   Thumb* thumb;
+  char* path;  // or read from this file, on the job's thread
   // results
   int width, height, channels;
   uint8_t* pixels;           // a copy after `room` bytes, when asked for room or libheif's rows are padded
@@ -147,9 +150,30 @@ static double now_ms(void) {
   return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
+// The whole file, malloced; NULL (and t->code set) when it cannot be read.
+static uint8_t* read_file(const char* path, size_t* len, Thumb* t) {
+  FILE* f = fopen(path, "rb");
+  uint8_t* bytes = NULL;
+  long size = -1;
+  if (f && fseek(f, 0, SEEK_END) == 0) size = ftell(f);
+  if (size >= 0 && fseek(f, 0, SEEK_SET) == 0 && (bytes = malloc(size ? size : 1)) &&
+      fread(bytes, 1, size, f) == (size_t)size) {
+    fclose(f);
+    *len = size;
+    return bytes;
+  }
+  t->code = "E_READ";
+  snprintf(t->message, sizeof t->message, "%s: %s", path, strerror(errno));
+  if (f) fclose(f);
+  free(bytes);
+  return NULL;
+}
+
 static void execute(Job* job) {
   if (job->thumb) {
-    jpeg_thumbnail(job->input, job->input_len, job->edge, job->quality, job->max_pixels, job->thumb);
+    uint8_t* bytes = job->path ? read_file(job->path, &job->input_len, job->thumb) : (uint8_t*)job->input;
+    if (bytes) jpeg_thumbnail(bytes, job->input_len, job->edge, job->quality, job->max_pixels, job->thumb);
+    if (job->path) free(bytes);
     return;
   }
   double started = now_ms();
@@ -358,7 +382,8 @@ static void complete(napi_env env, Job* job) {
   free(job->jpeg);
   free(job->colour);
   if (job->image) heif_image_release(job->image);
-  napi_delete_reference(env, job->input_ref);
+  if (job->input_ref) napi_delete_reference(env, job->input_ref);
+  free(job->path);
   free(job);
 }
 
@@ -436,11 +461,13 @@ static napi_value start(napi_env env, napi_value bytes, Job* job) {
   size_t length, offset;
   void* data;
   napi_value arraybuffer;
-  napi_get_typedarray_info(env, bytes, &type, &length, &data, &arraybuffer, &offset);
-  job->input = data;
-  job->input_len = length;
+  if (!job->path) {
+    napi_get_typedarray_info(env, bytes, &type, &length, &data, &arraybuffer, &offset);
+    job->input = data;
+    job->input_len = length;
+    napi_create_reference(env, bytes, 1, &job->input_ref);
+  }
   if (job->threads < 1) job->threads = 1;
-  napi_create_reference(env, bytes, 1, &job->input_ref);
   napi_value promise, name;
   napi_create_promise(env, &job->deferred, &promise);
   Pool* pool;
@@ -450,9 +477,10 @@ static napi_value start(napi_env env, napi_value bytes, Job* job) {
     napi_create_string_utf8(env, "cannot start a thread to decode HEIC on", NAPI_AUTO_LENGTH, &name);
     napi_create_error(env, NULL, name, &error);
     napi_reject_deferred(env, job->deferred, error);
-    napi_delete_reference(env, job->input_ref);
+    if (job->input_ref) napi_delete_reference(env, job->input_ref);
     free(job->colour);
     free(job->thumb);
+    free(job->path);
     free(job);
   }
   return promise;
@@ -516,12 +544,21 @@ static napi_value thumbnail(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 4 || !is_typed_array(env, argv[0])) {
-    napi_throw_type_error(env, NULL, "thumbnail(bytes: Uint8Array, edge: number, quality: number, maxPixels: number)");
+  napi_valuetype input_type = napi_undefined;
+  if (argc > 0) napi_typeof(env, argv[0], &input_type);
+  if (argc < 4 || !(input_type == napi_string || is_typed_array(env, argv[0]))) {
+    napi_throw_type_error(env, NULL,
+                          "thumbnail(bytes: Uint8Array | path: string, edge: number, quality: number, maxPixels: number)");
     return NULL;
   }
   Job* job = calloc(1, sizeof(Job));
   job->thumb = calloc(1, sizeof(Thumb));
+  if (input_type == napi_string) {
+    size_t length;
+    napi_get_value_string_utf8(env, argv[0], NULL, 0, &length);
+    job->path = malloc(length + 1);
+    napi_get_value_string_utf8(env, argv[0], job->path, length + 1, &length);
+  }
   napi_get_value_int32(env, argv[1], &job->edge);
   napi_get_value_int32(env, argv[2], &job->quality);
   napi_get_value_double(env, argv[3], &job->max_pixels);

@@ -22,7 +22,7 @@ interface NativeBinding {
     colour: Float32Array | undefined,
   ): Promise<{ width: number; height: number; jpeg: ArrayBuffer }>;
   thumbnail(
-    bytes: Uint8Array,
+    bytes: Uint8Array | string,
     edge: number,
     quality: number,
     maxPixels: number,

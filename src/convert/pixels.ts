@@ -53,7 +53,8 @@ export async function checkPixels(source: string, input: Buffer | { file: string
   }
   try {
     const binding = isJpeg(head) ? jpegDecoder() : undefined;
-    const decoded = binding && (await nativeThumbnail(binding, Buffer.isBuffer(bytes) ? bytes : await readFile(bytes)));
+    // (a path: the binding reads the file on its own thread)
+    const decoded = binding && (await nativeThumbnail(binding, bytes));
     if (decoded && "thumb" in decoded && !decoded.said.length) return { thumb: decoded.thumb, warnings };
     if (decoded) return { problem: damaged(source, decoded.said) };
     return { thumb: await thumbnail(bytes, "warning"), warnings };
@@ -74,7 +75,7 @@ function jpegDecoder(): Binding | undefined {
  */
 async function nativeThumbnail(
   binding: Binding,
-  jpeg: Buffer,
+  jpeg: Buffer | string,
 ): Promise<{ thumb: Thumbnail; said: string[] } | { said: string[] } | undefined> {
   try {
     const t = await binding.thumbnail(jpeg, THUMB_EDGE, THUMB_QUALITY, NATIVE_MAX_PIXELS);
