@@ -171,7 +171,8 @@ void jpeg_thumbnail(const uint8_t* bytes, size_t len, int edge, int quality, dou
   errors.mgr.emit_message = emit;
   if (setjmp(errors.escape)) {
     if (!out->code) {
-      out->code = "E_IMAGE_CORRUPT";
+      // (a precision this libjpeg was not built for, 12 bits say, is libvips' to judge)
+      out->code = errors.mgr.msg_code == JERR_BAD_PRECISION ? "E_UNSUPPORTED" : "E_IMAGE_CORRUPT";
       errors.mgr.format_message((j_common_ptr)&cinfo, out->message);
     }
     jpeg_destroy_decompress(&cinfo);

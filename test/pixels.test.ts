@@ -286,11 +286,17 @@ describe("the native and the libvips decoder decide the same", () => {
     if (!needsRestarts || encoding.restarts) expect(verdicts.native).toBe(want);
   });
 
-  it("leaves CMYK to libvips: the binding says E_UNSUPPORTED, and the photo is checked and thumbnailed all the same", async () => {
+  it("leaves CMYK and 12-bit JPEGs to libvips: the binding says E_UNSUPPORTED, and the photo is checked all the same", async () => {
     const cmyk = await sharp(jpeg).resize(800).toColourspace("cmyk").jpeg({ quality: 90 }).toBuffer();
     await expect(nativeBinding()!.thumbnail(cmyk, 256, 60, 1e9)).rejects.toMatchObject({ code: "E_UNSUPPORTED" });
     expect(await bothVerdicts(cmyk)).toEqual({ native: "ok", sharp: "ok" });
     expect(await bothVerdicts(cutWithEoi(cmyk))).toEqual({ native: "damaged", sharp: "damaged" });
+    // a precision other than 8 bits (here only announced in the frame header): libvips' to judge
+    const twelve = Buffer.from(jpeg);
+    twelve[twelve.indexOf(Buffer.from([0xff, 0xc0])) + 4] = 12;
+    await expect(nativeBinding()!.thumbnail(twelve, 256, 60, 1e9)).rejects.toMatchObject({ code: "E_UNSUPPORTED" });
+    const verdicts = await bothVerdicts(twelve);
+    expect(verdicts.native).toBe(verdicts.sharp);
   });
 
   it("on JPEGs with bytes flipped anywhere in the scan (generated)", async () => {
