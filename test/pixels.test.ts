@@ -286,6 +286,22 @@ describe("the native and the libvips decoder decide the same", () => {
     if (!needsRestarts || encoding.restarts) expect(verdicts.native).toBe(want);
   });
 
+  it("keeps a wide-gamut photo's colours in its thumbnail (its ICC profile goes with it; an sRGB one does not)", async () => {
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="800" height="600"><rect width="400" height="300" fill="#ff0000"/>
+      <rect x="400" width="400" height="300" fill="#00ff00"/><rect y="300" width="400" height="300" fill="#0000ff"/>
+      <rect x="400" y="300" width="400" height="300" fill="#00ffff"/></svg>`;
+    for (const profile of ["p3", "srgb"]) {
+      const photo = await sharp(Buffer.from(svg)).withIccProfile(profile).jpeg({ quality: 90 }).toBuffer();
+      const want = await quadrantColours(await sharp(photo).resize(256, 256, { fit: "inside" }).jpeg().toBuffer());
+      const verdict = await checkPixels("wo/photo", photo);
+      expect("thumb" in verdict).toBe(true);
+      if (!("thumb" in verdict)) return;
+      const got = await quadrantColours(verdict.thumb.jpeg);
+      for (const [i, c] of got.entries()) expect(colourDistance(c, want[i]!), `${profile}, quadrant ${i}`).toBeLessThan(24);
+      expect((await sharp(verdict.thumb.jpeg).metadata()).icc === undefined, profile).toBe(profile === "srgb");
+    }
+  });
+
   it("leaves CMYK and 12-bit JPEGs to libvips: the binding says E_UNSUPPORTED, and the photo is checked all the same", async () => {
     const cmyk = await sharp(jpeg).resize(800).toColourspace("cmyk").jpeg({ quality: 90 }).toBuffer();
     await expect(nativeBinding()!.thumbnail(cmyk, 256, 60, 1e9)).rejects.toMatchObject({ code: "E_UNSUPPORTED" });

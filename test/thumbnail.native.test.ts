@@ -65,6 +65,7 @@ describe.skipIf(!canBuild())("native/thumbnail.c under the sanitizers", () => {
       await sharp(photo).grayscale().jpeg().toBuffer(),
       await sharp(photo).jpeg({ chromaSubsampling: "4:4:4" }).toBuffer(),
       await sharp(photo).toColourspace("cmyk").jpeg().toBuffer(),
+      await sharp(photo).withIccProfile("p3").jpeg().toBuffer(),
       ...(await Promise.all(
         [1, 2, 3, 4, 5, 6, 7, 8].map((o) => sharp(photo).withMetadata({ orientation: o }).jpeg().toBuffer()),
       )),
