@@ -14,7 +14,8 @@ const THUMB_QUALITY = 60;
 const NATIVE_MAX_PIXELS = 1e9;
 
 export interface Thumbnail {
-  /** a small sRGB JPEG, turned upright as a viewer shows it (EXIF orientation applied) */
+  /** a small JPEG, turned upright as a viewer shows it (EXIF orientation applied): sRGB, or (the native
+   * decoder's) carrying the photo's wide-gamut ICC profile */
   jpeg: Buffer;
   /** the photo's own size in pixels, as stored (before the orientation is applied) */
   width: number;
