@@ -67,7 +67,9 @@ export async function checkPixels(source: string, input: Buffer | { file: string
 type Binding = NonNullable<ReturnType<typeof nativeBinding>>;
 
 function jpegDecoder(): Binding | undefined {
-  return process.env.WOPACK_PIXEL_DECODER === "sharp" ? undefined : nativeBinding();
+  const binding = process.env.WOPACK_PIXEL_DECODER === "sharp" ? undefined : nativeBinding();
+  // (a binding built before it had thumbnail(), not rebuilt since: libvips, not every JPEG refused)
+  return typeof binding?.thumbnail === "function" ? binding : undefined;
 }
 
 /**
