@@ -7,7 +7,9 @@
 //   BENCH_REPEAT=3    runs of each passthrough and HEIC measure (tools in turn); the fastest counts
 //   BENCH_MANY=10000  photos in the memory / linearity run
 //   BENCH_UPLOAD=10   work orders of the passthrough corpus (10 photos each) in the archive the upload row sends
-//   BENCH_ONLY=passthrough,convert,many,mixed,upload,startup,shard   run only these parts (heic: of convert, only HEIC)
+//   BENCH_SMALL=2000  photos in the small-photo passthrough run (1024x768 JPEGs, 0.8 MP)
+//   BENCH_ONLY=passthrough,small,convert,many,mixed,upload,startup,shard   run (and build the corpus of) only
+//                     these parts (heic: of convert, only HEIC)
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
@@ -22,7 +24,8 @@ const PHOTOS = Number(process.env.BENCH_PHOTOS ?? 300);
 const CONVERT = Number(process.env.BENCH_CONVERT ?? 40);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
 const MANY = Number(process.env.BENCH_MANY ?? 10_000);
-const ONLY = new Set((process.env.BENCH_ONLY ?? "passthrough,convert,many,mixed,upload,startup,shard").split(","));
+const ONLY = new Set((process.env.BENCH_ONLY ?? "passthrough,small,convert,many,mixed,upload,startup,shard").split(","));
+const SMALL = Number(process.env.BENCH_SMALL ?? 2000);
 const UPLOAD = Number(process.env.BENCH_UPLOAD ?? 10);
 const W = 4000;
 const H = 3000; // 12 MP
@@ -74,8 +77,9 @@ function photo(seed, width = W, height = H) {
 
 async function buildCorpus() {
   // (v2: the comment segments of v1 declared one byte fewer than they held)
+  const needs = (...parts) => parts.some((p) => ONLY.has(p));
   const jpegDir = path.join(corpus, `passthrough-v2-${PHOTOS}`);
-  if (!existsSync(jpegDir)) {
+  if (needs("passthrough", "upload", "startup") && !existsSync(jpegDir)) {
     console.error(`building ${PHOTOS} 12 MP JPEGs ...`);
     const base = await photo(1).jpeg({ quality: 92 }).toBuffer();
     for (let i = 0; i < PHOTOS; i++) {
@@ -87,8 +91,20 @@ async function buildCorpus() {
       writeFileSync(path.join(dir, `IMG_${i}.jpg`), Buffer.concat([base.subarray(0, 2), comment, base.subarray(2)]));
     }
   }
+  const smallDir = path.join(corpus, `small-${SMALL}`);
+  if (needs("small") && !existsSync(smallDir)) {
+    console.error(`building ${SMALL} 1024x768 JPEGs ...`);
+    const base = await photo(9, 1024, 768).jpeg({ quality: 85 }).toBuffer();
+    for (let i = 0; i < SMALL; i++) {
+      const dir = path.join(smallDir, `WO_${String(Math.floor(i / 10)).padStart(5, "0")}`, "meter_reading");
+      mkdirSync(dir, { recursive: true });
+      const text = Buffer.from(`photo${String(i).padStart(6, "0")}`, "latin1");
+      const comment = Buffer.concat([Buffer.from([0xff, 0xfe, 0, 2 + text.length]), text]);
+      writeFileSync(path.join(dir, `IMG_${i}.jpg`), Buffer.concat([base.subarray(0, 2), comment, base.subarray(2)]));
+    }
+  }
   const convertDir = path.join(corpus, `convert-${CONVERT}`);
-  if (!existsSync(convertDir)) {
+  if (needs("convert") && !existsSync(convertDir)) {
     console.error(`building ${CONVERT} each of 12 MP PNG and WebP ...`);
     for (let i = 0; i < CONVERT; i++) {
       for (const fmt of ["png", "webp"]) {
@@ -107,9 +123,9 @@ async function buildCorpus() {
     }
   }
   const heicDir = path.join(corpus, `heic-iphone-${CONVERT}`);
-  if (!existsSync(heicDir)) await buildIphoneHeics(heicDir);
+  if (needs("convert", "heic", "shard") && !existsSync(heicDir)) await buildIphoneHeics(heicDir);
   const manyDir = path.join(corpus, `many-${MANY}`);
-  if (!existsSync(manyDir)) {
+  if (needs("many") && !existsSync(manyDir)) {
     console.error(`building ${MANY} small JPEGs ...`);
     const small = await photo(7, 640, 480).jpeg({ quality: 85 }).toBuffer();
     for (let i = 0; i < MANY; i++) {
@@ -118,7 +134,7 @@ async function buildCorpus() {
       writeFileSync(path.join(dir, `IMG_${i}.jpg`), small);
     }
   }
-  return { jpegDir, convertDir, heicDir, manyDir };
+  return { jpegDir, smallDir, convertDir, heicDir, manyDir };
 }
 
 /**
@@ -238,7 +254,7 @@ function parallel(files, script) {
 }
 
 ensureTools();
-const { jpegDir, convertDir, heicDir, manyDir } = await buildCorpus();
+const { jpegDir, smallDir, convertDir, heicDir, manyDir } = await buildCorpus();
 const rows = [];
 const row = (what, ours, theirs, reference, target, unit = "s") =>
   rows.push({
@@ -285,12 +301,32 @@ if (ours) {
     "≤ 1.0",
   );
   row(
+    "… the same (the default: pixels checked, review page) against zip -0 -r alone (issue 25)",
+    ours.seconds,
+    refZip.seconds,
+    "zip -0 -r",
+    "≤ 2.5",
+  );
+  row(
     "… the same with images.verify: structure and --no-review (copy only)",
     structureOnly.seconds,
     refZip.seconds,
     "zip -0 -r",
     "≤ 1.0 (stretch 0.67)",
   );
+}
+
+// 1b. small photos (0.8 MP), where per-photo overhead shows: the default pack against zip -0 -r alone
+if (ONLY.has("small")) {
+  let [zip, pack] = [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY];
+  for (let i = 0; i < REPEAT; i++) {
+    zip = Math.min(
+      zip,
+      measure("zip", ["-0", "-r", "-q", path.join(fresh("zip-small"), "ref.zip"), "."], { cwd: smallDir }).seconds,
+    );
+    pack = Math.min(pack, wopackPack(smallDir, [], { expect: "copied" }).seconds);
+  }
+  row(`pack ${SMALL} × 1024×768 JPEG (passthrough; pixels checked, review page)`, pack, zip, "zip -0 -r", "≤ 5.0 (issue 25)");
 }
 
 // 2. conversions, per format, against the reference converters on the same cores

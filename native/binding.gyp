@@ -2,9 +2,9 @@
   "targets": [
     {
       "target_name": "wopack_heif",
-      "sources": ["heif.c"],
+      "sources": ["heif.c", "thumbnail.c"],
       "cflags": ["-O3", "-Wall", "<!@(pkg-config --cflags libheif libjpeg)"],
-      "libraries": ["<!@(pkg-config --libs libheif libjpeg)"]
+      "libraries": ["<!@(pkg-config --libs libheif libjpeg)", "-lm"]
     }
   ]
 }

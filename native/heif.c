@@ -11,6 +11,13 @@
 //     linearise R, G and B, a 3x3 matrix (row-major) from that linear RGB to linear sRGB, then 65536 values
 //     (0-255) that encode linear sRGB in [0, 1]. A picture with alpha is refused with E_HAS_ALPHA (the
 //     caller flattens it the slow way). The decoded picture exists once, in libheif's plane, converted there.
+//   thumbnail(bytes: Uint8Array | string, edge: number, quality: number, maxPixels: number):
+//     Promise<{ width, height, orientation, jpeg: ArrayBuffer, warnings: string[] }>: a JPEG's pixel check and
+//     review thumbnail from one scaled decode (thumbnail.c): the photo's size as stored, its EXIF orientation
+//     (0: none), the thumbnail (upright, long edge `edge` at most) and libjpeg's warnings in its own words.
+//     Given a path, the job reads the file itself (no copy in V8's heap, no trip through libuv's pool).
+//     Rejects with E_IMAGE_CORRUPT (a fatal decode error), E_IMAGE_TOO_LARGE, or E_UNSUPPORTED (CMYK,
+//     YCCK, not 8 bits: the caller asks libvips)
 //   version(): string
 //
 // `threads`: how many threads libheif may decode a grid's tiles on (1 when every core has a photo already).
@@ -18,11 +25,12 @@
 // what a thread frees in that thread's malloc arena, and a decode frees some 50 MB; spread over libuv's
 // pool (cores + 2 threads in wopack) that held ~100 MB more at the peak than on as many threads as photos
 // are converted at once (measured: 40 iPhone photos on 2 cores, 385 MB against 285 MB).
-// Errors reject with an Error whose `code` is E_IMAGE_TOO_LARGE, E_IMAGE_CORRUPT or E_HAS_ALPHA.
+// Errors reject with an Error whose `code` is E_IMAGE_TOO_LARGE, E_IMAGE_CORRUPT, E_HAS_ALPHA or E_UNSUPPORTED.
 #define NAPI_VERSION 8
 #define _GNU_SOURCE
 #include <libheif/heif.h>
 #include <node_api.h>
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -32,6 +40,8 @@
 #include <time.h>
 // jpeglib.h needs size_t and FILE first
 #include <jpeglib.h>
+
+#include "thumbnail.h"
 
 #define COLOUR_FLOATS (3 * 256 + 9 + 65536)
 
@@ -50,6 +60,10 @@ typedef struct Job {
   // convert(): encode to JPEG at this quality (0: decode only), after converting colours if `colour`
   int quality;
   float* colour;
+  // thumbnail(): a JPEG's thumbnail this long at most, and what came of it
+  int edge;
+  Thumb* thumb;
+  char* path;  // or read from this file, on the job's thread
   // results
   int width, height, channels;
   uint8_t* pixels;           // a copy after `room` bytes, when asked for room or libheif's rows are padded
@@ -136,7 +150,32 @@ static double now_ms(void) {
   return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
+// The whole file, malloced; NULL (and t->code set) when it cannot be read.
+static uint8_t* read_file(const char* path, size_t* len, Thumb* t) {
+  FILE* f = fopen(path, "rb");
+  uint8_t* bytes = NULL;
+  long size = -1;
+  if (f && fseek(f, 0, SEEK_END) == 0) size = ftell(f);
+  if (size >= 0 && fseek(f, 0, SEEK_SET) == 0 && (bytes = malloc(size ? size : 1)) &&
+      fread(bytes, 1, size, f) == (size_t)size) {
+    fclose(f);
+    *len = size;
+    return bytes;
+  }
+  t->code = "E_READ";
+  snprintf(t->message, sizeof t->message, "%s: %s", path, strerror(errno));
+  if (f) fclose(f);
+  free(bytes);
+  return NULL;
+}
+
 static void execute(Job* job) {
+  if (job->thumb) {
+    uint8_t* bytes = job->path ? read_file(job->path, &job->input_len, job->thumb) : (uint8_t*)job->input;
+    if (bytes) jpeg_thumbnail(bytes, job->input_len, job->edge, job->quality, job->max_pixels, job->thumb);
+    if (job->path) free(bytes);
+    return;
+  }
   double started = now_ms();
   struct heif_context* ctx = heif_context_alloc();
   struct heif_image_handle* handle = NULL;
@@ -238,9 +277,46 @@ static void set_named_int(napi_env env, napi_value obj, const char* name, int va
   napi_set_named_property(env, obj, name, v);
 }
 
+// thumbnail()'s result, or its error
+static napi_value thumbnail_result(napi_env env, Thumb* t, bool* ok) {
+  napi_value result;
+  *ok = !t->code;
+  if (t->code) {
+    napi_value code, message;
+    napi_create_string_utf8(env, t->code, NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, t->message, NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, code, message, &result);
+    return result;
+  }
+  void* copy;
+  napi_value buffer, warnings, text;
+  napi_create_arraybuffer(env, t->jpeg_len, &copy, &buffer);  // (~10 KB: a copy costs nothing)
+  memcpy(copy, t->jpeg, t->jpeg_len);
+  napi_create_object(env, &result);
+  set_named_int(env, result, "width", t->width);
+  set_named_int(env, result, "height", t->height);
+  set_named_int(env, result, "orientation", t->orientation);
+  napi_set_named_property(env, result, "jpeg", buffer);
+  int kept = t->warnings < THUMB_MAX_WARNINGS ? t->warnings : THUMB_MAX_WARNINGS;
+  napi_create_array_with_length(env, kept, &warnings);
+  for (int i = 0; i < kept; i++) {
+    napi_create_string_utf8(env, t->warning[i], NAPI_AUTO_LENGTH, &text);
+    napi_set_element(env, warnings, i, text);
+  }
+  napi_set_named_property(env, result, "warnings", warnings);
+  return result;
+}
+
 static void complete(napi_env env, Job* job) {
   napi_value result;
-  if (job->code) {
+  if (job->thumb) {
+    bool ok;
+    result = thumbnail_result(env, job->thumb, &ok);
+    if (ok) napi_resolve_deferred(env, job->deferred, result);
+    else napi_reject_deferred(env, job->deferred, result);
+    free(job->thumb->jpeg);
+    free(job->thumb);
+  } else if (job->code) {
     napi_value code, message;
     napi_create_string_utf8(env, job->code, NAPI_AUTO_LENGTH, &code);
     napi_create_string_utf8(env, job->message, NAPI_AUTO_LENGTH, &message);
@@ -306,7 +382,8 @@ static void complete(napi_env env, Job* job) {
   free(job->jpeg);
   free(job->colour);
   if (job->image) heif_image_release(job->image);
-  napi_delete_reference(env, job->input_ref);
+  if (job->input_ref) napi_delete_reference(env, job->input_ref);
+  free(job->path);
   free(job);
 }
 
@@ -384,11 +461,13 @@ static napi_value start(napi_env env, napi_value bytes, Job* job) {
   size_t length, offset;
   void* data;
   napi_value arraybuffer;
-  napi_get_typedarray_info(env, bytes, &type, &length, &data, &arraybuffer, &offset);
-  job->input = data;
-  job->input_len = length;
+  if (!job->path) {
+    napi_get_typedarray_info(env, bytes, &type, &length, &data, &arraybuffer, &offset);
+    job->input = data;
+    job->input_len = length;
+    napi_create_reference(env, bytes, 1, &job->input_ref);
+  }
   if (job->threads < 1) job->threads = 1;
-  napi_create_reference(env, bytes, 1, &job->input_ref);
   napi_value promise, name;
   napi_create_promise(env, &job->deferred, &promise);
   Pool* pool;
@@ -398,8 +477,10 @@ static napi_value start(napi_env env, napi_value bytes, Job* job) {
     napi_create_string_utf8(env, "cannot start a thread to decode HEIC on", NAPI_AUTO_LENGTH, &name);
     napi_create_error(env, NULL, name, &error);
     napi_reject_deferred(env, job->deferred, error);
-    napi_delete_reference(env, job->input_ref);
+    if (job->input_ref) napi_delete_reference(env, job->input_ref);
     free(job->colour);
+    free(job->thumb);
+    free(job->path);
     free(job);
   }
   return promise;
@@ -459,6 +540,34 @@ static napi_value convert(napi_env env, napi_callback_info info) {
   return start(env, argv[0], job);
 }
 
+static napi_value thumbnail(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_valuetype input_type = napi_undefined;
+  if (argc > 0) napi_typeof(env, argv[0], &input_type);
+  if (argc < 4 || !(input_type == napi_string || is_typed_array(env, argv[0]))) {
+    napi_throw_type_error(env, NULL,
+                          "thumbnail(bytes: Uint8Array | path: string, edge: number, quality: number, maxPixels: number)");
+    return NULL;
+  }
+  Job* job = calloc(1, sizeof(Job));
+  job->thumb = calloc(1, sizeof(Thumb));
+  if (input_type == napi_string) {
+    size_t length;
+    napi_get_value_string_utf8(env, argv[0], NULL, 0, &length);
+    job->path = malloc(length + 1);
+    napi_get_value_string_utf8(env, argv[0], job->path, length + 1, &length);
+  }
+  napi_get_value_int32(env, argv[1], &job->edge);
+  napi_get_value_int32(env, argv[2], &job->quality);
+  napi_get_value_double(env, argv[3], &job->max_pixels);
+  if (job->edge < 1) job->edge = 1;
+  if (job->quality < 1) job->quality = 1;
+  if (job->quality > 100) job->quality = 100;
+  return start(env, argv[0], job);
+}
+
 static napi_value version(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value v;
@@ -483,8 +592,9 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"decode", NULL, decode, NULL, NULL, NULL, napi_default, NULL},
       {"convert", NULL, convert, NULL, NULL, NULL, napi_default, NULL},
+      {"thumbnail", NULL, thumbnail, NULL, NULL, NULL, napi_default, NULL},
       {"version", NULL, version, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 3, props);
+  napi_define_properties(env, exports, 4, props);
   return exports;
 }

@@ -21,6 +21,12 @@ interface NativeBinding {
     threads: number,
     colour: Float32Array | undefined,
   ): Promise<{ width: number; height: number; jpeg: ArrayBuffer }>;
+  thumbnail(
+    bytes: Uint8Array | string,
+    edge: number,
+    quality: number,
+    maxPixels: number,
+  ): Promise<{ width: number; height: number; orientation: number; jpeg: ArrayBuffer; warnings: string[] }>;
   version(): string;
 }
 
@@ -35,10 +41,18 @@ const RUN = randomUUID();
  */
 function loadNative(): NativeBinding | Error {
   try {
-    return createRequire(import.meta.url)(BINDING_PATH) as NativeBinding;
+    loaded ??= createRequire(import.meta.url)(BINDING_PATH) as NativeBinding;
   } catch (err) {
-    return err as Error;
+    loaded = err as Error;
   }
+  return loaded;
+}
+let loaded: NativeBinding | Error | undefined;
+
+/** The binding when it was built and loads, for its other jobs (a JPEG's thumbnail: pixels.ts). */
+export function nativeBinding(): Pick<NativeBinding, "thumbnail"> | undefined {
+  const native = loadNative();
+  return native instanceof Error ? undefined : native;
 }
 
 /**

@@ -3,14 +3,19 @@
 import { readFile } from "node:fs/promises";
 import sharp from "sharp";
 import { type Problem, problem } from "../core/errors.js";
+import { nativeBinding } from "./heicDecoder.js";
 
 /** The thumbnail's longest edge, in pixels: sharp on a review page at 2x, small as a data URI (~10 KB). */
 export const THUMB_EDGE = 256;
 
 const THUMB_QUALITY = 60;
 
+/** Above this, a JPEG is left to libvips (the native decoder would hold 1/64 of it, ~50 MB, at once). */
+const NATIVE_MAX_PIXELS = 1e9;
+
 export interface Thumbnail {
-  /** a small sRGB JPEG, turned upright as a viewer shows it (EXIF orientation applied) */
+  /** a small JPEG, turned upright as a viewer shows it (EXIF orientation applied): sRGB, or (the native
+   * decoder's) carrying the photo's wide-gamut ICC profile */
   jpeg: Buffer;
   /** the photo's own size in pixels, as stored (before the orientation is applied) */
   width: number;
@@ -22,11 +27,13 @@ export interface Thumbnail {
 export type PixelVerdict = { thumb: Thumbnail; warnings: Problem[] } | { problem: Problem };
 
 /**
- * Decodes the photo at thumbnail size (a JPEG through libjpeg's DCT scaling, so an eighth of its pixels;
- * a PNG in full) and fails at the decoder's first warning: any is damaged data. libvips' warnings go to
- * a queue and an error buffer that every decode in the process shares, so which photo a message is about
- * cannot be told; the few harmless header quirks libjpeg warns about are therefore mended in a copy first
- * (decoderReadyJpeg), and the photo is packed as it is with a warning.
+ * Decodes the photo at thumbnail size (a JPEG through libjpeg's DCT scaling; a PNG in full) and fails at
+ * the decoder's first warning: any is damaged data. The few harmless header quirks libjpeg warns about
+ * are mended in a copy first (decoderReadyJpeg), and the photo is packed as it is with a warning.
+ * A JPEG goes to the native binding's libjpeg-turbo when it was built (one decode on its own threads, its
+ * warnings this photo's own: the problem quotes them); else, and for PNG, to libvips, whose warnings go to
+ * an error buffer every decode in the process shares, so the problem cannot say what the decoder said.
+ * `WOPACK_PIXEL_DECODER=sharp` forces libvips for JPEG too (tests, diagnosis).
  */
 export async function checkPixels(source: string, input: Buffer | { file: string; head: Buffer }): Promise<PixelVerdict> {
   let bytes: string | Buffer = Buffer.isBuffer(input) ? input : input.file;
@@ -46,9 +53,42 @@ export async function checkPixels(source: string, input: Buffer | { file: string
     );
   }
   try {
+    const binding = isJpeg(head) ? jpegDecoder() : undefined;
+    // (a path: the binding reads the file on its own thread)
+    const decoded = binding && (await nativeThumbnail(binding, bytes));
+    if (decoded && "thumb" in decoded && !decoded.said.length) return { thumb: decoded.thumb, warnings };
+    if (decoded) return { problem: damaged(source, decoded.said) };
     return { thumb: await thumbnail(bytes, "warning"), warnings };
   } catch {
     return { problem: damaged(source) };
+  }
+}
+
+type Binding = NonNullable<ReturnType<typeof nativeBinding>>;
+
+function jpegDecoder(): Binding | undefined {
+  const binding = process.env.WOPACK_PIXEL_DECODER === "sharp" ? undefined : nativeBinding();
+  // (a binding built before it had thumbnail(), not rebuilt since: libvips, not every JPEG refused)
+  return typeof binding?.thumbnail === "function" ? binding : undefined;
+}
+
+/**
+ * A JPEG's thumbnail and what libjpeg-turbo said decoding it (nothing: intact), or undefined when the
+ * binding leaves it to libvips (CMYK, YCCK, not 8-bit, huge).
+ */
+async function nativeThumbnail(
+  binding: Binding,
+  jpeg: Buffer | string,
+): Promise<{ thumb: Thumbnail; said: string[] } | { said: string[] } | undefined> {
+  try {
+    const t = await binding.thumbnail(jpeg, THUMB_EDGE, THUMB_QUALITY, NATIVE_MAX_PIXELS);
+    const thumb = { jpeg: Buffer.from(t.jpeg), width: t.width, height: t.height };
+    return { thumb: t.orientation ? { ...thumb, orientation: t.orientation } : thumb, said: t.warnings };
+  } catch (err) {
+    const { code, message } = err as { code?: string; message?: string };
+    if (code === "E_IMAGE_CORRUPT") return { said: [message ?? code] };
+    if (code === "E_UNSUPPORTED" || code === "E_IMAGE_TOO_LARGE") return undefined;
+    throw err;
   }
 }
 
@@ -116,8 +156,10 @@ export function decoderReadyJpeg(jpeg: Buffer): { jpeg: Buffer; notes: string[] 
 }
 
 /** A thumbnail of an image already checked (a converted photo's output): no verdict, just the picture. */
-export function thumbnailOf(input: string | Buffer): Promise<Thumbnail> {
-  return thumbnail(input, "none");
+export async function thumbnailOf(input: string | Buffer): Promise<Thumbnail> {
+  const binding = Buffer.isBuffer(input) && isJpeg(input) ? jpegDecoder() : undefined;
+  const decoded = binding && (await nativeThumbnail(binding, input as Buffer).catch(() => undefined));
+  return decoded && "thumb" in decoded ? decoded.thumb : thumbnail(input, "none");
 }
 
 /** An image's size and orientation from its header (a converted photo when no thumbnail is wanted). */
@@ -142,11 +184,14 @@ async function thumbnail(input: string | Buffer, failOn: "warning" | "none"): Pr
   };
 }
 
-function damaged(source: string): Problem {
-  // (the decoder's own words may be another photo's: libvips' error buffer is shared by every decode)
+/** `said`: what the decoder said about this photo (libvips' words may be another photo's: not quoted) */
+function damaged(source: string, said?: string[]): Problem {
+  const what = said?.length
+    ? `libjpeg: ${said[0]}${said.length > 1 ? ` (and ${said.length - 1} more)` : ""}`
+    : "the decoder stopped on corrupt data";
   return problem(
     "E_IMAGE_DAMAGED",
-    `${source}: its picture data is damaged (the decoder stopped on corrupt data); part of the photo would show grey or smeared`,
+    `${source}: its picture data is damaged (${what}); part of the photo would show grey or smeared`,
     "replace it with an intact copy of the photo (from the phone or camera), or remove it from the work order",
     source,
   );

@@ -1,0 +1,23 @@
+// A JPEG's pixel check and review thumbnail from one scaled decode (libjpeg-turbo); see thumbnail.c.
+#ifndef WOPACK_THUMBNAIL_H
+#define WOPACK_THUMBNAIL_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define THUMB_MAX_WARNINGS 8
+#define THUMB_TEXT 200  // JMSG_LENGTH_MAX
+
+typedef struct {
+  int width, height;  // the photo as stored
+  int orientation;    // EXIF orientation 1-8, 0 when it has none
+  unsigned char* jpeg;  // the thumbnail, upright; malloced (free() it)
+  unsigned long jpeg_len;
+  int warnings;  // how many libjpeg gave; the first THUMB_MAX_WARNINGS in its words
+  char warning[THUMB_MAX_WARNINGS][THUMB_TEXT];
+  const char* code;  // set on failure: E_IMAGE_CORRUPT, E_IMAGE_TOO_LARGE or E_UNSUPPORTED
+  char message[256];
+} Thumb;
+
+void jpeg_thumbnail(const uint8_t* bytes, size_t len, int edge, int quality, double max_pixels, Thumb* out);
+
+#endif

@@ -1,0 +1,29 @@
+// test/thumbnail.native.test.ts builds this with AddressSanitizer and UndefinedBehaviorSanitizer: each
+// file named on the command line through native/thumbnail.c at a few edges, one line of outcome each.
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../../native/thumbnail.h"
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; i++) {
+    FILE* f = fopen(argv[i], "rb");
+    if (!f) return 2;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char* bytes = malloc(n ? n : 1);
+    if (fread(bytes, 1, n, f) != (size_t)n) return 2;
+    fclose(f);
+    int edges[] = {1, 256, 5000};
+    for (int e = 0; e < 3; e++) {
+      Thumb t = {0};
+      jpeg_thumbnail(bytes, n, edges[e], 60, 1e9, &t);
+      printf("%s %d %dx%d o%d %lu w%d %s\n", argv[i], edges[e], t.width, t.height, t.orientation, t.jpeg_len, t.warnings,
+             t.code ? t.code : "ok");
+      free(t.jpeg);
+    }
+    free(bytes);
+  }
+  return 0;
+}
