@@ -1,5 +1,5 @@
 // What the commands print with --json, as types: `npm run build` turns them into the JSON Schemas shipped
-// in schema/ (scripts/build-output-schemas.mjs); test/output-schemas.test.ts validates real output against
+// in schema/ (scripts/build-output-schemas.mjs); test/e2e/output-schemas.test.ts validates real output against
 // them. schemaVersion changes when a field changes meaning or goes away; added fields do not change it.
 import type { PackResult, WatchEvent } from "../core/types.js";
 import type { ValidationReport } from "../validate/archive.js";

@@ -4,6 +4,7 @@ import { readFile } from "node:fs/promises";
 import sharp from "sharp";
 import { type Problem, problem } from "../core/errors.js";
 import { nativeBinding } from "./heicDecoder.js";
+import { damagedData } from "./imageProblems.js";
 
 /** The thumbnail's longest edge, in pixels: sharp on a review page at 2x, small as a data URI (~10 KB). */
 export const THUMB_EDGE = 256;
@@ -189,10 +190,5 @@ function damaged(source: string, said?: string[]): Problem {
   const what = said?.length
     ? `libjpeg: ${said[0]}${said.length > 1 ? ` (and ${said.length - 1} more)` : ""}`
     : "the decoder stopped on corrupt data";
-  return problem(
-    "E_IMAGE_DAMAGED",
-    `${source}: its picture data is damaged (${what}); part of the photo would show grey or smeared`,
-    "replace it with an intact copy of the photo (from the phone or camera), or remove it from the work order",
-    source,
-  );
+  return damagedData(source, what);
 }

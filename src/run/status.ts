@@ -7,6 +7,7 @@ import { type Clock, systemClock } from "../core/clock.js";
 import { redact } from "../core/redact.js";
 import { resolveCredentials } from "../upload/key.js";
 import { type Api, httpApi, statusLooksFailed } from "../upload/protocol.js";
+import { attentionProblem } from "../upload/uploadArchive.js";
 import { checkOut, committedArchives } from "./upload.js";
 
 /** "attention": the platform keeps a batch with part of it that it would not delete (not uploaded) */
@@ -76,7 +77,8 @@ export async function status(out: string, options: StatusOptions = {}): Promise<
     if (s?.attention && !s.uploaded) {
       line.state = "attention";
       line.batchId = s.attention.batchId;
-      line.problem = { code: "E_UPLOAD_ATTENTION", message: redact(s.attention.reason) };
+      const p = attentionProblem(name, s.attention.batchId, s.attention.reason);
+      line.problem = { code: p.code, message: redact(p.message) };
     } else if (s?.uploaded) {
       line.state = s.status && statusLooksFailed(s.status.status) ? "failed" : "uploaded";
       line.batchId = s.uploaded.batchId;

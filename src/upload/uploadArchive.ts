@@ -88,7 +88,8 @@ export function credentialsRefused(detail: string): WopackError {
   );
 }
 
-function attentionProblem(name: string, batchId: string, reason: string): Problem {
+/** An archive the platform may hold part of, in a batch it would not delete (status words it the same). */
+export function attentionProblem(name: string, batchId: string, reason: string): Problem {
   return problem(
     "E_UPLOAD_ATTENTION",
     `${name}: ${reason}; the platform keeps batch ${batchId}, which may hold part of it, and would not delete it: not uploaded`,

@@ -1,0 +1,243 @@
+// Issue 12 §2: the review page written beside each archive, opened in a real browser (headless Chromium):
+// what it shows matches the archive, hostile names and metadata stay text, it needs no network, and an
+// accessibility check finds nothing serious. Screenshots go to test-output/screenshots.
+import { copyFile, readFile, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { Browser } from "playwright-core";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseEntryName } from "../../src/spec/images.js";
+import { launchChromium, SCREENSHOTS, seriousA11yViolations } from "../browser.js";
+import { archivesIn, copyFixtureTree, execFileP, put, ROOT, readZip, tempDir, wopack, workspace } from "../helpers.js";
+
+const HOSTILE_META = "<script>window.__pwned=1</script>";
+const HOSTILE_ATTR = `"><img src=x onerror="window.__pwned=2">`;
+const HOSTILE_FILE = `"><img src=x onerror=window.__pwned=3>.jpg`;
+const HOSTILE_ID = "<img src=x onerror=window.__pwned=4>";
+
+async function photo(colour: string, orientation?: number, format: "jpeg" | "png" | "webp" = "jpeg"): Promise<Buffer> {
+  const img = sharp({ create: { width: 640, height: 480, channels: 3, background: colour } }).composite([
+    { input: Buffer.from('<svg width="160" height="60"><rect width="160" height="60" fill="#222"/></svg>'), top: 20, left: 20 },
+  ]);
+  if (format === "png") return img.png().toBuffer();
+  if (format === "webp") return img.webp().toBuffer();
+  return img
+    .jpeg({ quality: 85 })
+    .withExif({ IFD0: { Make: "Test" } })
+    .withMetadata(orientation ? { orientation } : {})
+    .toBuffer();
+}
+
+/** The archive's image entries of one work order, in processing order (by -N). */
+function processing(entries: string[], id: string): string[] {
+  return entries
+    .filter((e) => e.startsWith(`${id}/`) && parseEntryName(e.slice(id.length + 1)))
+    .map((e) => e.slice(id.length + 1))
+    .sort((a, b) => parseEntryName(a)!.n! - parseEntryName(b)!.n!);
+}
+
+let browser: Browser;
+let ws: { dir: string; staging: string; out: string };
+let archive: string;
+let page: string;
+
+beforeAll(async () => {
+  browser = await launchChromium();
+  ws = await workspace();
+  const s = ws.staging;
+  await put(s, "WO_A/metadata.json", JSON.stringify({ site: HOSTILE_META, note: HOSTILE_ATTR }));
+  await put(s, "WO_A/cabinet_front-0.jpg", photo("#d8c090"));
+  await put(s, "WO_A/meter_reading/one.jpg", photo("#90b0e0", 6));
+  await put(s, `WO_A/meter_reading/${HOSTILE_FILE}`, photo("#a0e0a0"));
+  await put(s, "WO_A/cabinet_inside.png", photo("#e0a0c0", undefined, "png"));
+  await put(s, "WO_A/pole_top.webp", photo("#c0c0f0", undefined, "webp"));
+  // numbers sort as numbers: 2 before 10
+  await put(s, "WO_B/metadata.json", JSON.stringify({ site: "Depot 4" }));
+  await put(s, "WO_B/cabinet-10.jpg", photo("#aa7755"));
+  await put(s, "WO_B/cabinet-2.jpg", photo("#5577aa"));
+  await put(s, "WO_B/meter-1.jpg", photo("#77aa55"));
+  // refused in the same run: an id outside the rule, and a photo whose pixel data is cut short
+  await put(s, `${HOSTILE_ID}/meter.jpg`, photo("#999999"));
+  const good = await photo("#336699");
+  await put(s, "WO_BAD/meter-1.jpg", Buffer.concat([good.subarray(0, Math.floor(good.length * 0.5)), Buffer.from([0xff, 0xd9])]));
+  await put(s, "WO_BAD/meter-2.jpg", good);
+  await writeFile(
+    path.join(ws.dir, "wopack.config.json"),
+    JSON.stringify({
+      metadata: { fields: { site: { type: "text", required: true }, note: { type: "text" }, technician: { type: "text" } } },
+    }),
+  );
+  const run = await wopack(["pack", ws.staging, "--out", ws.out], { cwd: ws.dir });
+  expect(run.code, run.stderr + run.stdout).toBe(1); // two work orders refused
+  const archives = await archivesIn(ws.out);
+  expect(archives).toHaveLength(1);
+  archive = archives[0]!;
+  page = archive.replace(/\.zip$/, ".html");
+  expect(run.stdout).toContain(`review: ${page}`);
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe("the review page in Chromium", () => {
+  it("shows every photo of the archive in processing order, with thumbnails that load, and no network", async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const tab = await context.newPage();
+    const requests: string[] = [];
+    tab.on("request", (r) => requests.push(r.url()));
+    await tab.goto(`file://${page}`);
+    const entries = (await readZip(archive)).map((e) => e.name);
+    const ids = [...new Set(entries.map((e) => e.split("/")[0]!))].sort();
+    expect(await tab.locator("section.wo h2").allTextContents()).toEqual(ids.map((id) => `Work order ${id}`));
+    for (const [i, id] of ids.entries()) {
+      const shown = await tab.locator("section.wo").nth(i).locator(".entry").allTextContents();
+      expect(shown).toEqual(processing(entries, id));
+    }
+    expect(processing(entries, "WO_B")).toEqual(["meter-1.jpg", "cabinet-2.jpg", "cabinet-10.jpg"]);
+    // every packed photo has a thumbnail, decoded by the browser
+    const images = tab.locator("section.wo img");
+    expect(await images.count()).toBe(entries.filter((e) => parseEntryName(e.split("/")[1]!)).length);
+    const widths = await images.evaluateAll((els) => els.map((e) => (e as HTMLImageElement).naturalWidth));
+    expect(widths.every((w) => w > 0)).toBe(true);
+    // the photo with EXIF orientation 6 is shown upright (portrait) and says so
+    const turned = tab.locator("figure", { hasText: "one.jpg" });
+    const box = await turned
+      .locator("img")
+      .evaluate((e) => [(e as HTMLImageElement).naturalWidth, (e as HTMLImageElement).naturalHeight]);
+    expect(box[1]!).toBeGreaterThan(box[0]!);
+    await expect.poll(() => turned.textContent()).toMatch(/Orientation6: turned 90° clockwise/);
+    // what was converted and what was copied
+    await expect.poll(() => tab.locator("figure", { hasText: "pole_top.webp" }).textContent()).toMatch(/Convertedwebp converted/);
+    await expect
+      .poll(() => tab.locator("figure", { hasText: "cabinet_front-0.jpg" }).textContent())
+      .toMatch(/Copiedbyte for byte/);
+    // refused work orders, each with its problems
+    const refused = await tab.locator("article.refused").allTextContents();
+    expect(refused.join("\n")).toContain("E_IMAGE_DAMAGED");
+    expect(refused.join("\n")).toContain("E_WORK_ORDER_ID");
+    expect(requests.every((u) => u.startsWith("file://") || u.startsWith("data:"))).toBe(true);
+    await tab.screenshot({ path: path.join(SCREENSHOTS, "review.png") });
+    await context.close();
+  });
+
+  it("keeps hostile names and metadata as text: nothing runs, even with the page's CSP bypassed", async () => {
+    const context = await browser.newContext({ bypassCSP: true, javaScriptEnabled: true });
+    const tab = await context.newPage();
+    const dialogs: string[] = [];
+    tab.on("dialog", async (d) => {
+      dialogs.push(d.message());
+      await d.dismiss();
+    });
+    await tab.goto(`file://${page}`);
+    expect(await tab.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(dialogs).toEqual([]);
+    const text = (await tab.locator("body").textContent()) ?? "";
+    for (const s of [HOSTILE_META, HOSTILE_ATTR, HOSTILE_FILE, HOSTILE_ID]) expect(text).toContain(s);
+    // no element came from the hostile strings
+    expect(await tab.locator("script").count()).toBe(0);
+    expect(await tab.locator('img[src="x"]').count()).toBe(0);
+    await context.close();
+  });
+
+  it("marks required metadata, highlights what is missing, and has no serious accessibility problem", async () => {
+    const context = await browser.newContext({ bypassCSP: true });
+    const tab = await context.newPage();
+    await tab.goto(`file://${page}`);
+    const woA = tab.locator("section.wo").first();
+    expect(await woA.locator("tr", { hasText: "site" }).locator("abbr[title=required]").count()).toBe(1);
+    // technician is configured but WO_A has none: shown as absent
+    expect(await woA.locator("tr.absent", { hasText: "technician" }).count()).toBe(1);
+    expect(await seriousA11yViolations(tab)).toEqual([]);
+    await context.close();
+  });
+
+  it("reflows at 200 % zoom, works from the keyboard, in dark mode and in print", async () => {
+    // 200 % zoom of a 1280 px window: 640 CSS px, with no sideways scrolling
+    const context = await browser.newContext({ viewport: { width: 640, height: 800 }, deviceScaleFactor: 2 });
+    const tab = await context.newPage();
+    await tab.goto(`file://${page}`);
+    expect(await tab.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(640);
+    await tab.keyboard.press("Tab");
+    expect(await tab.evaluate(() => document.activeElement?.textContent)).toBe("Skip to the work orders");
+    await tab.keyboard.press("Tab");
+    const focused = await tab.evaluate(() => {
+      const el = document.activeElement as HTMLElement;
+      return { tag: el.tagName, outline: getComputedStyle(el).outlineStyle };
+    });
+    expect(focused).toEqual({ tag: "A", outline: "solid" });
+    await context.close();
+
+    const dark = await browser.newContext({ colorScheme: "dark", viewport: { width: 1280, height: 900 } });
+    const darkTab = await dark.newPage();
+    await darkTab.goto(`file://${page}`);
+    const bg = await darkTab.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    expect(bg).toBe("rgb(22, 22, 22)");
+    await darkTab.screenshot({ path: path.join(SCREENSHOTS, "review-dark.png") });
+    await darkTab.emulateMedia({ media: "print", colorScheme: "dark" });
+    expect(await darkTab.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe("rgb(255, 255, 255)");
+    expect(await darkTab.locator("nav").isVisible()).toBe(false);
+    await dark.close();
+  });
+});
+
+describe("the sample's review page (the README's picture)", () => {
+  it("shows the sample's nine photos, converted HEIC, WebP and TIFF included", async () => {
+    const sample = await workspace();
+    await copyFixtureTree(path.join(ROOT, "sample-input"), sample.staging);
+    const run = await wopack(["pack", sample.staging, "--out", sample.out]);
+    expect(run.code, run.stderr).toBe(0);
+    const [zip] = await archivesIn(sample.out);
+    const context = await browser.newContext({ viewport: { width: 1100, height: 1000 } });
+    const tab = await context.newPage();
+    await tab.goto(`file://${zip!.replace(/\.zip$/, ".html")}`);
+    const widths = await tab.locator("section.wo img").evaluateAll((els) => els.map((e) => (e as HTMLImageElement).naturalWidth));
+    expect(widths).toHaveLength(9);
+    expect(widths.every((w) => w > 0)).toBe(true);
+    await tab.screenshot({ path: path.join(SCREENSHOTS, "review-sample.png") });
+    await context.close();
+  });
+});
+
+describe("wopack review", () => {
+  it("makes the page again from the zip alone, and for a zip another tool made", async () => {
+    const copy = await tempDir("wopack-review-");
+    const zip = path.join(copy, path.basename(archive));
+    await copyFile(archive, zip);
+    const run = await wopack(["review", zip]);
+    expect(run.code, run.stderr).toBe(0);
+    const html = await readFile(zip.replace(/\.zip$/, ".html"), "utf8");
+    expect(html).toContain("report was not found");
+    const context = await browser.newContext();
+    const tab = await context.newPage();
+    await tab.goto(`file://${zip.replace(/\.zip$/, ".html")}`);
+    const entries = (await readZip(archive)).map((e) => e.name);
+    expect(await tab.locator(".entry").allTextContents()).toEqual(
+      [...new Set(entries.map((e) => e.split("/")[0]!))].sort().flatMap((id) => processing(entries, id)),
+    );
+    expect(await tab.locator("img").count()).toBe(entries.filter((e) => parseEntryName(e.split("/")[1]!)).length);
+    // sizes come from decoding: the turned photo's
+    expect(await tab.locator("figure", { hasText: "meter_reading" }).first().textContent()).toMatch(/Pixels\d+ × \d+/);
+
+    // someone else's zip, wrapped in a top folder, no report
+    const other = await tempDir("wopack-other-");
+    await put(other, "export/WO_9/meter-1.jpg", photo("#123456"));
+    await put(other, "export/WO_9/metadata.json", JSON.stringify({ site: "x" }));
+    await execFileP("zip", ["-qr", "theirs.zip", "export"], { cwd: other });
+    const theirs = await wopack(["review", other, "--json"]);
+    expect(theirs.code, theirs.stderr).toBe(0);
+    expect(JSON.parse(theirs.stdout).written).toMatchObject([{ workOrders: 1, photos: 1 }]);
+    await tab.goto(`file://${path.join(other, "theirs.html")}`);
+    expect(await tab.locator(".entry").allTextContents()).toEqual(["meter-1.jpg"]);
+    await context.close();
+    await rm(copy, { recursive: true, force: true });
+  });
+
+  it("says which archive it could not review, and exits 1", async () => {
+    const dir = await tempDir("wopack-notzip-");
+    await put(dir, "broken.zip", "not a zip");
+    const run = await wopack(["review", path.join(dir, "broken.zip")]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/E_REVIEW_FAILED .*broken\.zip/);
+  });
+});

@@ -1,0 +1,195 @@
+// Issue 12 §3: watch --http. The live status page in Chromium (it updates as a work order waits, then is
+// packed, and links to the review page), /metrics read by a Prometheus text-format parser, /healthz
+// flipping to 503 while the staging folder is gone, and a server that only reads: traversal is 404,
+// writes are 405, strangers' Host headers are refused.
+
+import { rename } from "node:fs/promises";
+import { request } from "node:http";
+import path from "node:path";
+// (the package ships no types: what the test reads of its output is declared here)
+// @ts-expect-error
+import parse from "parse-prometheus-text-format";
+import type { Browser } from "playwright-core";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { WatchStatus } from "../../src/core/types.js";
+import { parseListen } from "../../src/serve/listen.js";
+import { healthOf } from "../../src/serve/server.js";
+import { launchChromium, SCREENSHOTS, seriousA11yViolations } from "../browser.js";
+import { put, waitFor, workspace } from "../helpers.js";
+import { Watcher } from "../watcher.js";
+
+/** A GET (or another method) with the path sent exactly as given: fetch would normalise "..". */
+function raw(base: string, rawPath: string, options: { method?: string; host?: string } = {}) {
+  const url = new URL(base);
+  return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>(
+    (resolve, reject) => {
+      const req = request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: rawPath,
+          method: options.method ?? "GET",
+          headers: options.host ? { host: options.host } : {},
+        },
+        (res) => {
+          let body = "";
+          res.on("data", (d) => (body += d));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        },
+      );
+      req.on("error", reject);
+      req.end();
+    },
+  );
+}
+
+const jpeg = (colour: string) =>
+  sharp({ create: { width: 320, height: 240, channels: 3, background: colour } })
+    .jpeg()
+    .toBuffer();
+
+let browser: Browser;
+let ws: { dir: string; staging: string; out: string };
+let watcher: Watcher;
+let base: string;
+
+beforeAll(async () => {
+  browser = await launchChromium();
+  ws = await workspace();
+  watcher = new Watcher([ws.staging, "--out", ws.out, "--settle", "4s", "--http", "127.0.0.1:0"]);
+  await watcher.until("started", (w) => w.events.some((e) => e.event === "started"));
+  base = String((watcher.events.find((e) => e.event === "started") as unknown as { url: string }).url);
+  expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+}, 60_000);
+
+afterAll(async () => {
+  await watcher?.stop();
+  await browser?.close();
+});
+
+describe("watch --http", () => {
+  it("shows a work order waiting, then packed with a link to its review page, live", async () => {
+    const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+    const tab = await context.newPage();
+    await tab.goto(`${base}/`);
+    await expect.poll(() => tab.locator("#status").textContent()).toBe("idle");
+    await put(ws.staging, "WO_LIVE/meter-1.jpg", jpeg("#336699"));
+    await put(ws.staging, "WO_LIVE/cabinet-2.jpg", jpeg("#996633"));
+    await put(ws.staging, "WO_BAD/meter-1.jpg", "this is a text file, not a photo");
+    // settling: the page says so without being reloaded
+    await expect.poll(() => tab.locator("#waiting").textContent(), { timeout: 15_000 }).toMatch(/WO_LIVE.*settling/);
+    await tab.screenshot({ path: path.join(SCREENSHOTS, "status-waiting.png") });
+    const link = tab.locator("#archives a");
+    await expect.poll(() => link.count(), { timeout: 30_000 }).toBe(1);
+    expect(await tab.locator("#archives").textContent()).toContain("WO_LIVE");
+    await expect.poll(() => tab.locator("#refused").textContent()).toMatch(/WO_BAD.*E_NOT_AN_IMAGE/);
+    await tab.screenshot({ path: path.join(SCREENSHOTS, "status.png") });
+    // the review page, served from --out under its own CSP
+    await link.click();
+    await expect.poll(() => tab.locator("section.wo .entry").allTextContents()).toEqual(["meter-1.jpg", "cabinet-2.jpg"]);
+    await context.close();
+  });
+
+  it("has no serious accessibility problem", async () => {
+    const context = await browser.newContext({ bypassCSP: true });
+    const tab = await context.newPage();
+    await tab.goto(`${base}/`);
+    await expect.poll(() => tab.locator("#status").textContent()).not.toBe("connecting…");
+    expect(await seriousA11yViolations(tab)).toEqual([]);
+    await context.close();
+  });
+
+  it("serves /metrics in Prometheus text format", async () => {
+    await watcher.until("WO_LIVE packed", (w) => w.packedIds().includes("WO_LIVE"));
+    const res = await fetch(`${base}/metrics`);
+    expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+    const families = (
+      parse as (text: string) => { name: string; type: string; metrics: { value?: string; labels?: Record<string, string> }[] }[]
+    )(await res.text());
+    const value = (name: string, labels: Record<string, string> = {}) => {
+      const family = families.find((f) => f.name === name);
+      const m = family?.metrics.find((x) => Object.entries(labels).every(([k, v]) => x.labels?.[k] === v));
+      return m?.value === undefined ? undefined : Number(m.value);
+    };
+    expect(value("wopack_photos_packed_total")).toBe(2);
+    expect(value("wopack_work_orders_total", { result: "packed" })).toBe(1);
+    expect(value("wopack_work_orders_total", { result: "refused" })).toBe(1);
+    expect(value("wopack_archives_total")).toBe(1);
+    expect(value("wopack_bytes_written_total")).toBeGreaterThan(0);
+    expect(value("wopack_queue_depth")).toBe(0);
+    expect(value("wopack_up")).toBe(1);
+    expect(value("wopack_last_scan_timestamp_seconds")! * 1000).toBeGreaterThan(Date.now() - 120_000);
+    const histogram = families.find((f) => f.name === "wopack_archive_duration_seconds");
+    expect(histogram?.type).toBe("HISTOGRAM");
+    // prom-client's process metrics come along
+    expect(families.some((f) => f.name === "process_resident_memory_bytes")).toBe(true);
+  });
+
+  it("answers /healthz 503 while the staging folder is gone, and 200 once it is back", async () => {
+    const ok = await fetch(`${base}/healthz`);
+    expect(ok.status).toBe(200);
+    const away = `${ws.staging}.unmounted`;
+    await rename(ws.staging, away);
+    try {
+      await waitFor(async () => (await fetch(`${base}/healthz`)).status === 503, "/healthz 503");
+      const body = await (await fetch(`${base}/healthz`)).json();
+      expect(body).toEqual({ status: "unhealthy", reason: expect.stringMatching(/staging/) });
+    } finally {
+      await rename(away, ws.staging);
+    }
+    await waitFor(async () => (await fetch(`${base}/healthz`)).status === 200, "/healthz 200 again", 60_000);
+  }, 90_000);
+
+  it("only reads: traversal is 404, writes are 405, no CORS, strict headers, foreign Host refused", async () => {
+    for (const p of [
+      "/review/../../../../etc/passwd",
+      "/review/..%2F..%2F..%2Fetc%2Fpasswd",
+      "/review/%2e%2e/%2e%2e/etc/passwd",
+      "/review/.wopack/health.json",
+      "/review/..",
+      "/review/x.zip",
+      "//etc/passwd",
+      "/../etc/passwd",
+      "/state.json/../../etc/passwd",
+    ]) {
+      const res = await raw(base, p);
+      expect(res.status, p).toBe(404);
+      expect(res.body).not.toContain("root:");
+    }
+    for (const method of ["POST", "PUT", "DELETE", "PATCH"]) {
+      const res = await raw(base, "/", { method });
+      expect(res.status, method).toBe(405);
+    }
+    const page = await raw(base, "/");
+    expect(page.headers["x-content-type-options"]).toBe("nosniff");
+    expect(page.headers["content-security-policy"]).toMatch(/default-src 'none'; script-src 'self'/);
+    expect(page.headers["access-control-allow-origin"]).toBeUndefined();
+    expect((await raw(base, "/", { host: "attacker.example:80" })).status).toBe(421);
+  });
+});
+
+describe("the pieces, alone", () => {
+  it("reads --http values: a port alone is loopback", () => {
+    expect(parseListen("9464")).toEqual({ host: "127.0.0.1", port: 9464 });
+    expect(parseListen("0.0.0.0:9464")).toEqual({ host: "0.0.0.0", port: 9464 });
+    expect(parseListen("[::1]:9464")).toEqual({ host: "::1", port: 9464 });
+    expect(parseListen("localhost:80")).toEqual({ host: "localhost", port: 80 });
+    for (const bad of ["", "x", "1.2.3.4:", ":::", "9464:", "99999", "host:99999"]) expect(parseListen(bad), bad).toBeUndefined();
+  });
+
+  it("judges health from the status: missing staging, failing passes, stale scans, long passes", () => {
+    const now = Date.parse("2026-12-02T12:00:00Z");
+    const s = (over: Partial<WatchStatus>): WatchStatus =>
+      ({ staging: "/s", status: "idle", lastScanAt: "2026-12-02T11:59:30Z", lastError: null, ...over }) as WatchStatus;
+    expect(healthOf(s({}), true, now, 180_000).ok).toBe(true);
+    expect(healthOf(s({}), false, now, 180_000)).toEqual({ ok: false, reason: "the staging folder /s is not reachable" });
+    expect(healthOf(s({ status: "error", lastError: { at: "", code: "E_IO", message: "gone" } }), true, now, 180_000)).toEqual({
+      ok: false,
+      reason: "E_IO: gone",
+    });
+    expect(healthOf(s({ lastScanAt: "2026-12-02T11:50:00Z" }), true, now, 180_000).ok).toBe(false);
+    // a long pass scans nothing until it ends, and is alive
+    expect(healthOf(s({ status: "packing", lastScanAt: "2026-12-02T11:00:00Z" }), true, now, 180_000).ok).toBe(true);
+  });
+});

@@ -1,0 +1,294 @@
+// Issue 13: `wopack prune` — retention for what is done: a dry run by default; never anything not
+// committed, never an archive not uploaded once the outbox uploads at all; recent work kept.
+// Issue 21: nor the sources (processed/ folders) of an archive the platform has not confirmed.
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile, rename } from "node:fs/promises";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { appendUploads, type UploadRecord } from "../../src/commit/uploads.js";
+import { parseConfig } from "../../src/config/load.js";
+import { pack } from "../../src/run/pack.js";
+import { prune } from "../../src/run/prune.js";
+import { archivesIn, put, snapshot, solidJpeg, wopack, workspace } from "../helpers.js";
+
+const DAY = 86_400_000;
+
+describe("wopack prune", () => {
+  it("says what would go, keeps what is not uploaded or not committed, and deletes only with --delete", async () => {
+    const ws = await workspace();
+    const processed = path.join(ws.dir, "processed");
+    const config = parseConfig({});
+    // two work orders committed 40 days ago, one archive each; one today
+    await put(ws.staging, "WO_1/meter/a.jpg", solidJpeg());
+    await put(ws.staging, "WO_2/meter/a.jpg", solidJpeg());
+    const longAgo = new Date(Date.now() - 40 * DAY);
+    await pack({ staging: ws.staging, out: ws.out, moveTo: processed, config, maxWorkOrders: 1, now: () => longAgo });
+    await put(ws.staging, "WO_3/meter/a.jpg", solidJpeg());
+    await pack({ staging: ws.staging, out: ws.out, moveTo: processed, config });
+    const [old1, old2, recent] = await archivesIn(ws.out);
+    expect(recent).toBeDefined();
+    // a folder someone put in processed/ by hand: never committed from this outbox
+    await mkdir(path.join(processed, "WO_stranger"));
+    const before = await snapshot(ws.dir);
+
+    const dry = await wopack(["prune", ws.out, "--older-than", "30d", "--processed", processed, "--json"]);
+    expect(dry.code, dry.stderr).toBe(0);
+    const planned = JSON.parse(dry.stdout);
+    expect(planned.dryRun).toBe(true);
+    expect(planned.pruned.map((p: { path: string }) => path.relative(ws.dir, p.path)).sort()).toEqual(
+      [
+        `out/${path.basename(old1!)}`,
+        `out/${path.basename(old1!)}.report.json`,
+        `out/${path.basename(old1!, ".zip")}.html`,
+        `out/${path.basename(old2!)}`,
+        `out/${path.basename(old2!)}.report.json`,
+        `out/${path.basename(old2!, ".zip")}.html`,
+        "processed/WO_1",
+        "processed/WO_2",
+      ].sort(),
+    );
+    expect(planned.kept).toEqual([
+      { path: path.join(processed, "WO_stranger"), reason: expect.stringMatching(/never committed/) },
+    ]);
+    expect(await snapshot(ws.dir)).toEqual(before); // a dry run touches nothing
+
+    // once the outbox uploads, an archive not uploaded yet stays
+    await appendUploads(ws.out, [
+      { type: "intent", archive: path.basename(old1!), sha256: "a".repeat(64), bytes: 1, at: new Date().toISOString() },
+      { type: "uploaded", archive: path.basename(old1!), sha256: "a".repeat(64), batchId: "b1", at: new Date().toISOString() },
+      { type: "intent", archive: path.basename(old2!), sha256: "b".repeat(64), bytes: 1, at: new Date().toISOString() },
+    ]);
+    const run = await wopack(["prune", ws.out, "--older-than", "30d", "--processed", processed, "--delete"]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain(`kept  ${old2}  (not confirmed by the platform yet)`);
+    // WO_2's folder is the only copy of the photos in old2, which the platform has not confirmed
+    expect(run.stdout).toContain(`kept  ${path.join(processed, "WO_2")}  (the sources of ${path.basename(old2!)}, not confirmed`);
+    expect(run.stdout).toMatch(/freed \d+\.\d MB \(4 items\)/);
+    expect(existsSync(old1!)).toBe(false);
+    expect(existsSync(`${old1}.report.json`)).toBe(false);
+    expect(existsSync(old2!)).toBe(true);
+    expect(existsSync(recent!)).toBe(true);
+    expect((await readdir(processed)).sort()).toEqual(["WO_2", "WO_3", "WO_stranger"]);
+
+    // the ledger keeps every commit (what makes a rerun skip a work order it has packed)
+    const ledger = await readFile(path.join(ws.out, ".wopack", "ledger.jsonl"), "utf8");
+    for (const id of ["WO_1", "WO_2", "WO_3"]) expect(ledger).toContain(`"id":"${id}"`);
+  });
+
+  it("needs an age it can read", async () => {
+    const ws = await workspace();
+    await mkdir(ws.out);
+    const run = await wopack(["prune", ws.out, "--older-than", "a month"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--older-than "a month": "a month" is not a duration; write a number and its unit: .*30d/);
+  });
+});
+
+/** Where an archive or a work order's folders stand after prune: listed as pruned, kept (with why), or neither. */
+type Fate = "pruned" | "kept" | "untouched" | "away";
+/** An archive's upload as the journal tells it ("moved": uploaded, then moved by --uploaded-to). */
+type State = "none" | "uploaded" | "failed" | "sending" | "attention" | "moved";
+interface Submission {
+  age: "old" | "recent";
+  state: State;
+  /** the archive's fate when the outbox uploads, and when it does not (no journal at all) */
+  fate: [Fate, Fate];
+}
+interface Row {
+  id: string;
+  submissions: Submission[];
+  /** the work order's folders in processed/ (id, id.2, ...): when uploading, when not */
+  folders: [Fate, Fate];
+}
+
+// Every way prune decides. Old = committed 40 days before "now", recent = 15 days; --older-than 30d.
+const ROWS: Row[] = [
+  { id: "WO_UP", submissions: [{ age: "old", state: "uploaded", fate: ["pruned", "pruned"] }], folders: ["pruned", "pruned"] },
+  { id: "WO_NEVER", submissions: [{ age: "old", state: "none", fate: ["kept", "pruned"] }], folders: ["kept", "pruned"] },
+  { id: "WO_FAILED", submissions: [{ age: "old", state: "failed", fate: ["kept", "pruned"] }], folders: ["kept", "pruned"] },
+  { id: "WO_SENDING", submissions: [{ age: "old", state: "sending", fate: ["kept", "pruned"] }], folders: ["kept", "pruned"] },
+  {
+    id: "WO_ATTENTION",
+    submissions: [{ age: "old", state: "attention", fate: ["kept", "pruned"] }],
+    folders: ["kept", "pruned"],
+  },
+  { id: "WO_MOVED", submissions: [{ age: "old", state: "moved", fate: ["away", "pruned"] }], folders: ["pruned", "pruned"] },
+  {
+    id: "WO_RECENT_UP",
+    submissions: [{ age: "recent", state: "uploaded", fate: ["untouched", "untouched"] }],
+    folders: ["untouched", "untouched"],
+  },
+  {
+    id: "WO_RECENT",
+    submissions: [{ age: "recent", state: "none", fate: ["untouched", "untouched"] }],
+    folders: ["untouched", "untouched"],
+  },
+  {
+    id: "WO_RESUB_UP",
+    submissions: [
+      { age: "old", state: "uploaded", fate: ["pruned", "pruned"] },
+      { age: "old", state: "uploaded", fate: ["pruned", "pruned"] },
+    ],
+    folders: ["pruned", "pruned"],
+  },
+  {
+    id: "WO_RESUB_LATE_FAILED",
+    submissions: [
+      { age: "old", state: "uploaded", fate: ["pruned", "pruned"] },
+      { age: "old", state: "failed", fate: ["kept", "pruned"] },
+    ],
+    folders: ["kept", "pruned"],
+  },
+  {
+    id: "WO_RESUB_EARLY_NEVER",
+    submissions: [
+      { age: "old", state: "none", fate: ["kept", "pruned"] },
+      { age: "old", state: "uploaded", fate: ["pruned", "pruned"] },
+    ],
+    folders: ["kept", "pruned"],
+  },
+  {
+    id: "WO_RESUB_RECENT",
+    submissions: [
+      { age: "old", state: "uploaded", fate: ["pruned", "pruned"] },
+      { age: "recent", state: "uploaded", fate: ["untouched", "untouched"] },
+    ],
+    folders: ["kept", "kept"],
+  },
+];
+
+const T0 = Date.parse("2026-03-01T00:00:00.000Z");
+const NOW = new Date(T0 + 40 * DAY);
+
+/** Packs every row's submissions with the clock moved (oldest first), then writes the upload journal. */
+async function outbox(uploading: boolean) {
+  const ws = await workspace();
+  const processed = path.join(ws.dir, "processed");
+  const sent = path.join(ws.dir, "sent");
+  const config = parseConfig({});
+  const archives = new Map<Submission, string>();
+  const order = ROWS.flatMap((row) => row.submissions.map((s, k) => ({ row, s, k })));
+  order.sort((a, b) => (a.s.age === b.s.age ? a.k - b.k : a.s.age === "old" ? -1 : 1));
+  for (const [i, { row, s, k }] of order.entries()) {
+    await put(ws.staging, `${row.id}/meter/a.jpg`, solidJpeg(k ? "#a31" : "#357"));
+    const at = new Date((s.age === "old" ? T0 : T0 + 25 * DAY) + i * 60_000);
+    const result = await pack({ staging: ws.staging, out: ws.out, moveTo: processed, config, now: () => at });
+    expect(result.archives.map((a) => a.workOrders.map((w) => w.id))).toEqual([[row.id]]);
+    archives.set(s, result.archives[0]!.path);
+  }
+  await mkdir(path.join(processed, "WO_STRANGER"));
+  // an archive (with a report) another tool put in --out: not in the ledger, never touched
+  await put(ws.out, "batch-20250101T000000Z-1.zip", "PK\x05\x06" + "\0".repeat(18));
+  await put(
+    ws.out,
+    "batch-20250101T000000Z-1.zip.report.json",
+    JSON.stringify({ sha256: "0".repeat(64), bytes: 22, createdAt: "2025-01-01T00:00:00.000Z" }),
+  );
+  if (uploading) {
+    for (const [s, file] of archives) {
+      const archive = path.basename(file);
+      const { sha256, bytes } = JSON.parse(await readFile(`${file}.report.json`, "utf8"));
+      const at = new Date(T0 + 30 * DAY).toISOString();
+      const batch = { archive, batchId: `b-${archive}`, at };
+      const started: UploadRecord[] = [
+        { type: "intent", archive, sha256, bytes, at },
+        { ...batch, type: "batch", uploadUrl: "http://127.0.0.1:9/session" },
+        { ...batch, type: "offset", confirmed: Math.floor(bytes / 2) },
+      ];
+      const records: Record<State, UploadRecord[]> = {
+        none: [],
+        uploaded: [...started, { ...batch, type: "uploaded", sha256 }],
+        failed: [
+          { type: "intent", archive, sha256, bytes, at },
+          { type: "failed", archive, code: "E_UPLOAD_REFUSED", message: "no", at },
+        ],
+        sending: started,
+        // (the record the sender writes for a partial batch the platform would not delete: wip/upload)
+        attention: [...started, { ...batch, type: "attention", reason: "DELETE answered 500" } as unknown as UploadRecord],
+        moved: [...started, { ...batch, type: "uploaded", sha256 }, { type: "moved", archive, to: sent, at }],
+      };
+      if (s.state === "moved") {
+        await mkdir(sent, { recursive: true });
+        for (const f of [file, `${file}.report.json`]) await rename(f, path.join(sent, path.basename(f)));
+      }
+      await appendUploads(ws.out, records[s.state]);
+    }
+  }
+  return { ws, processed, archives };
+}
+
+describe("wopack prune: every path, against a ledger and an upload journal (issue 21)", () => {
+  it.for([
+    [true, false],
+    [true, true],
+    [false, false],
+    [false, true],
+  ] as const)(
+    "uploading %s, --delete %s: deletes exactly what is safe, keeps the sources of every unconfirmed archive",
+    async ([uploading, remove]) => {
+      const { ws, processed, archives } = await outbox(uploading);
+      const col = uploading ? 0 : 1;
+      const expected = { pruned: [] as string[], kept: [] as string[] };
+      const untouched: string[] = [];
+      for (const row of ROWS) {
+        for (const s of row.submissions) {
+          const file = archives.get(s)!;
+          const fate = s.fate[col];
+          if (fate === "pruned")
+            expected.pruned.push(...[file, `${file}.report.json`, file.replace(/\.zip$/, ".html")].filter((f) => existsSync(f)));
+          if (fate === "kept") expected.kept.push(file);
+          if (fate === "untouched") untouched.push(file);
+        }
+        const folders = row.submissions.map((_, k) => path.join(processed, k ? `${row.id}.${k + 1}` : row.id));
+        for (const f of folders) expect(existsSync(f), f).toBe(true);
+        const fate = row.folders[col];
+        if (fate === "pruned") expected.pruned.push(...folders);
+        if (fate === "kept") expected.kept.push(...folders);
+        if (fate === "untouched") untouched.push(...folders);
+      }
+      expected.kept.push(path.join(processed, "WO_STRANGER"));
+      const before = await snapshot(ws.dir);
+
+      const result = await prune({ out: ws.out, olderThanMs: 30 * DAY, processed, delete: remove, env: {}, now: () => NOW });
+      expect(result.dryRun).toBe(!remove);
+      expect(result.pruned.map((p) => p.path).sort()).toEqual(expected.pruned.sort());
+      expect(result.kept.map((k) => k.path).sort()).toEqual(expected.kept.sort());
+      for (const k of result.kept) {
+        const row = ROWS.find((r) => path.basename(k.path).replace(/\.\d+$/, "") === r.id);
+        if (k.path.startsWith(processed) && row?.folders[col] === "kept") {
+          // the reason names the archive that holds the folder back
+          const holders = row.submissions.map((s) => path.basename(archives.get(s)!));
+          expect(
+            holders.some((h) => k.reason.includes(h)),
+            k.reason,
+          ).toBe(true);
+        }
+      }
+
+      // the disk: a dry run changes nothing; --delete removes exactly what it listed, and nothing else
+      const after = await snapshot(ws.dir);
+      const gone = (rel: string) =>
+        remove &&
+        result.pruned.some((p) => [p.path, `${p.path}${path.sep}`].some((q) => `${path.join(ws.dir, rel)}/`.startsWith(q)));
+      expect(after).toEqual(Object.fromEntries(Object.entries(before).filter(([rel]) => !gone(rel.replace(/\/$/, "")))));
+      for (const f of [...expected.kept, ...untouched]) expect(existsSync(f), f).toBe(true);
+      if (remove) for (const p of expected.pruned) expect(existsSync(p), p).toBe(false);
+    },
+  );
+
+  it.for([
+    ["upload.url in the config", { config: parseConfig({ upload: { url: "http://127.0.0.1:9/v0.2" } }), env: {} }],
+    ["WOPACK_API_URL", { env: { WOPACK_API_URL: "http://127.0.0.1:9/v0.2" } }],
+  ] as const)("a platform configured (%s) but nothing sent yet: nothing old goes, nor its sources", async ([, given]) => {
+    const { ws, processed, archives } = await outbox(false);
+    const before = await snapshot(ws.dir);
+    const result = await prune({ out: ws.out, olderThanMs: 30 * DAY, processed, delete: true, ...given, now: () => NOW });
+    expect(result.pruned).toEqual([]);
+    const old = ROWS.flatMap((r) => r.submissions.filter((s) => s.age === "old").map((s) => archives.get(s)!));
+    const keptFolders = ROWS.filter((r) => r.submissions.some((s) => s.age === "old")).flatMap((r) =>
+      r.submissions.map((_, k) => path.join(processed, k ? `${r.id}.${k + 1}` : r.id)),
+    );
+    expect(result.kept.map((k) => k.path).sort()).toEqual([...old, ...keptFolders, path.join(processed, "WO_STRANGER")].sort());
+    expect(await snapshot(ws.dir)).toEqual(before);
+  });
+});

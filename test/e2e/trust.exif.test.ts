@@ -1,0 +1,139 @@
+// What goes in comes out: a converted photo keeps its EXIF (date, make, model, lens, location), its
+// orientation reset, location removed only when asked; HEIC written by libheif's own tools included.
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import fc from "fast-check";
+import sharp from "sharp";
+import { describe, expect, it } from "vitest";
+import { heifExif, sanitizeExif } from "../../src/convert/exif.js";
+import { archivesIn, put, ROOT, readZip, tempDir, wopack, workspace } from "../helpers.js";
+
+const haveTools = spawnSync("heif-enc", ["--version"]).status !== null && spawnSync("exiftool", ["-ver"]).status === 0;
+const nativeBuilt = existsSync(path.join(ROOT, "native/build/Release/wopack_heif.node"));
+
+const TAGS = {
+  DateTimeOriginal: "2024:05:06 07:08:09",
+  Make: "Apple",
+  Model: "iPhone 15 Pro",
+  LensModel: "iPhone 15 Pro back triple camera 6.765mm f/1.78",
+};
+
+/** A JPEG with a phone's EXIF (location, orientation 6), written by exiftool. */
+async function phoneJpeg(dir: string): Promise<string> {
+  const file = await put(
+    dir,
+    "src.jpg",
+    sharp({ create: { width: 64, height: 48, channels: 3, background: "#c33" } })
+      .jpeg()
+      .toBuffer(),
+  );
+  const args = Object.entries(TAGS).map(([k, v]) => `-${k}=${v}`);
+  const gps = ["-GPSLatitude=48.8566", "-GPSLatitudeRef=N", "-GPSLongitude=2.3522", "-GPSLongitudeRef=E"];
+  const run = spawnSync("exiftool", ["-q", "-overwrite_original", ...args, ...gps, "-Orientation#=6", file]);
+  expect(run.status, String(run.stderr)).toBe(0);
+  return file;
+}
+
+/** 48° 51' as EXIF writes a latitude: rationals 48/1 and 51/1, in either byte order. */
+function holdsLatitude(bytes: Buffer): boolean {
+  const be = Buffer.from([0, 0, 0, 48, 0, 0, 0, 1, 0, 0, 0, 51, 0, 0, 0, 1]);
+  const le = Buffer.from([48, 0, 0, 0, 1, 0, 0, 0, 51, 0, 0, 0, 1, 0, 0, 0]);
+  return bytes.includes(be) || bytes.includes(le);
+}
+
+function exifOf(file: string): Record<string, string> {
+  const run = spawnSync("exiftool", ["-j", "-n", "-EXIF:all", file], { encoding: "utf8" });
+  return JSON.parse(run.stdout)[0];
+}
+
+async function packedJpeg(ws: { staging: string; out: string; dir: string }, args: string[], env: Record<string, string> = {}) {
+  const run = await wopack(["pack", ws.staging, "--out", ws.out, ...args], { env });
+  expect(run.code, run.stderr).toBe(0);
+  const zips = await archivesIn(ws.out);
+  const entry = (await readZip(zips[zips.length - 1]!)).find((e) => e.name.endsWith(".jpg"))!;
+  return put(ws.dir, `packed-${zips.length}.jpg`, entry.data);
+}
+
+describe.skipIf(!haveTools)("EXIF of converted photos (§6, §7)", () => {
+  const decoders = nativeBuilt ? ["native", "wasm"] : ["wasm"];
+
+  it.for(decoders)(
+    "a HEIC written by heif-enc keeps its whole EXIF (%s decoder), orientation reset; its date reaches metadata",
+    async (decoder) => {
+      const ws = await workspace();
+      const heic = path.join(ws.staging, "WO_1/meter/a.heic");
+      await put(ws.staging, "WO_1/meter/.keep", "");
+      expect(spawnSync("heif-enc", ["-q", "80", "-o", heic, await phoneJpeg(ws.dir)]).status).toBe(0);
+      const config = await put(
+        ws.dir,
+        "c.json",
+        '{"metadata": {"fields": {"taken": {"type": "text", "from": "exif:DateTimeOriginal"}}}}',
+      );
+      const out = await packedJpeg(ws, ["--config", config], { WOPACK_HEIC_DECODER: decoder });
+      const exif = exifOf(out);
+      for (const [k, v] of Object.entries(TAGS)) expect(String(exif[k]), k).toBe(v);
+      expect(exif.Orientation).toBe(1);
+      expect(Number(exif.GPSLatitude)).toBeCloseTo(48.8566, 3);
+      const [zip] = await archivesIn(ws.out);
+      const metadata = (await readZip(zip!)).find((e) => e.name === "WO_1/metadata.json")!;
+      expect(JSON.parse(metadata.data.toString())).toEqual({ taken: "2024-05-06T07:08:09" });
+    },
+  );
+
+  it("--strip-gps removes the location (not a byte of it left) and keeps the rest, for HEIC and WebP alike", async () => {
+    const ws = await workspace();
+    const src = await phoneJpeg(ws.dir);
+    expect(spawnSync("heif-enc", ["-q", "80", "-o", path.join(ws.dir, "a.heic"), src]).status).toBe(0);
+    await put(ws.staging, "WO_1/meter/a.heic", readFile(path.join(ws.dir, "a.heic")));
+    const webp = await put(
+      ws.staging,
+      "WO_2/meter/a.webp",
+      sharp(await readFile(src))
+        .keepExif()
+        .webp()
+        .toBuffer(),
+    );
+    expect(exifOf(webp).Make).toBe("Apple");
+    expect(holdsLatitude(await readFile(webp))).toBe(true);
+    expect(holdsLatitude(await readFile(path.join(ws.dir, "a.heic")))).toBe(true);
+    const run = await wopack(["pack", ws.staging, "--out", ws.out, "--strip-gps"]);
+    expect(run.code, run.stderr).toBe(0);
+    const [zip] = await archivesIn(ws.out);
+    for (const entry of (await readZip(zip!)).filter((e) => e.name.endsWith(".jpg"))) {
+      const file = await put(ws.dir, entry.name.replace("/", "-"), entry.data);
+      const exif = exifOf(file);
+      expect(exif.Make, entry.name).toBe("Apple");
+      expect(exif.Model).toBe(TAGS.Model);
+      expect(exif.DateTimeOriginal).toBe(TAGS.DateTimeOriginal);
+      expect(Object.keys(exif).filter((k) => k.startsWith("GPS"))).toEqual([]);
+      // the latitude's rationals (48/1, 51/1) are gone from the bytes, not just unlinked
+      expect(holdsLatitude(entry.data), entry.name).toBe(false);
+    }
+  });
+});
+
+describe("the EXIF patcher on damaged blocks (§7)", () => {
+  it("never throws, and never grows or shrinks a block (property)", async (ctx) => {
+    if (!haveTools) ctx.skip();
+    const dir = await tempDir("wopack-exif-");
+    const heic = path.join(dir, "a.heic");
+    expect(spawnSync("heif-enc", ["-q", "50", "-o", heic, await phoneJpeg(dir)]).status).toBe(0);
+    const block = heifExif(await readFile(heic))!;
+    expect(block).toBeDefined();
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(block.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 8 }),
+        fc.boolean(),
+        (flips, stripGps) => {
+          const damaged = Buffer.from(block);
+          for (const [at, value] of flips) damaged[at] = value;
+          const clean = sanitizeExif(damaged, { stripGps });
+          if (clean) expect(clean.length).toBe(damaged.length);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+});

@@ -1,0 +1,360 @@
+// `wopack upload` against a strict local stand-in for the platform (test/upload-server.ts): every archive
+// arrives byte for byte, once, through resets, crashes, expiry and throttling; a refused key stops
+// everything with exit 5 and is written nowhere.
+import { spawn } from "node:child_process";
+import { readdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { CHUNK_SIZE } from "../../src/upload/protocol.js";
+import { archivesIn, BIN, noiseJpeg, put, ROOT, sha256, tempDir, wopack, workspace } from "../helpers.js";
+import { UploadServer } from "../upload-server.js";
+
+const KEY = "wk_live_7f3c9a1e5b2d4c6a8e0f";
+let server: UploadServer;
+beforeEach(async () => {
+  server = await new UploadServer(KEY).start();
+});
+afterEach(async () => {
+  await server.stop();
+});
+
+const env = () => ({ WOPACK_API_URL: server.base, WOPACK_API_KEY: KEY });
+
+/** Packs `count` work orders of `photos` noise photos each, one archive per work order. */
+async function committed(count: number, photos = 1, photo?: Buffer) {
+  const ws = await workspace();
+  const image = photo ?? (await noiseJpeg(400, 300, 1));
+  for (let w = 0; w < count; w++) for (let p = 0; p < photos; p++) await put(ws.staging, `WO_${w}/meter/p${p}.jpg`, image);
+  const r = await wopack(["pack", ws.staging, "--out", ws.out, "--max-work-orders", "1", "--max-image-size", "50MB"]);
+  expect(r.code, r.stderr).toBe(0);
+  return ws;
+}
+
+async function reports(out: string): Promise<Map<string, string>> {
+  const shas = new Map<string, string>();
+  for (const zip of await archivesIn(out)) shas.set(path.basename(zip).replace(/\.zip$/, ""), sha256(await readFile(zip)));
+  return shas;
+}
+
+/** Every archive in `out` reached the server exactly once, byte for byte; the server saw no broken rule. */
+async function expectEachUploadedOnce(out: string) {
+  const accepted = server.accepted();
+  const shas = await reports(out);
+  expect([...accepted.keys()].sort()).toEqual([...shas.keys()].sort());
+  for (const [filename, batches] of accepted) {
+    expect(batches.length, `${filename}: accepted batches`).toBe(1);
+    expect(server.received(batches[0]!.id).sha256).toBe(shas.get(filename));
+  }
+  expect(server.violations).toEqual([]);
+}
+
+async function everyFileIn(dir: string): Promise<string> {
+  const names = await readdir(dir, { recursive: true, withFileTypes: true });
+  const texts = await Promise.all(
+    names.filter((d) => d.isFile() && !d.name.endsWith(".zip")).map((d) => readFile(path.join(d.parentPath, d.name), "utf8")),
+  );
+  return texts.join("\n");
+}
+
+describe("wopack upload", () => {
+  it("sends each committed archive once, byte for byte; a second run sends nothing; status says so", async () => {
+    const ws = await committed(3);
+    const first = await wopack(["upload", ws.out, "--json"], { env: env() });
+    expect(first.code, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout).uploads.map((u: { result: string }) => u.result)).toEqual([
+      "uploaded",
+      "uploaded",
+      "uploaded",
+    ]);
+    // --json: progress as events on stderr, each archive's last at 100%
+    const progress = first.stderr
+      .split("\n")
+      .filter((l) => l.includes('"event":"progress"'))
+      .map((l) => JSON.parse(l) as { sent: number; total: number });
+    expect(progress.filter((p) => p.sent === p.total && p.total > 0)).toHaveLength(3);
+    await expectEachUploadedOnce(ws.out);
+    expect(server.log.filter((l) => l.url.startsWith("/upload")).every((l) => l.authorization === undefined)).toBe(true);
+
+    const again = await wopack(["upload", ws.out], { env: env() });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/nothing to upload/);
+    expect(server.batches.size).toBe(3);
+
+    const st = await wopack(["status", ws.out, "--json", "--refresh"], { env: env() });
+    expect(st.code, st.stderr).toBe(0);
+    const lines = JSON.parse(st.stdout).archives;
+    expect(lines).toHaveLength(3);
+    for (const l of lines) expect(l).toMatchObject({ state: "uploaded", platformStatus: "processing" });
+  });
+
+  it("a 200 MB archive through a connection reset every 20 MB arrives whole, in one batch", async () => {
+    const photo = await noiseJpeg(3000, 2200, 7, 100);
+    const ws = await committed(1, Math.ceil(200e6 / photo.length), photo);
+    const [zip] = await archivesIn(ws.out);
+    expect((await readFile(zip!)).length).toBeGreaterThan(190e6);
+    server.faults.resetEveryBytes = 20e6;
+    const r = await wopack(["upload", ws.out], { env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    expect(server.log.filter((l) => l.url === "reset").length).toBeGreaterThanOrEqual(9);
+    expect(server.batches.size).toBe(1);
+    await expectEachUploadedOnce(ws.out);
+  }, 240_000);
+
+  it("kill -9 at random points, again and again: in the end every archive is uploaded exactly once", async () => {
+    const photo = await noiseJpeg(2000, 1500, 3, 100);
+    const ws = await committed(3, 6, photo); // three archives of some 20 MB
+    server.faults.chunkDelayMs = 150; // a slow line, so that the kills land mid-upload
+    let kills = 0;
+    let seed = 42;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    while (kills < 12) {
+      const child = spawn(process.execPath, [BIN, "upload", ws.out], {
+        cwd: ROOT,
+        env: { ...process.env, ...env() },
+        stdio: "ignore",
+      });
+      const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+      const timer = setTimeout(() => child.kill("SIGKILL"), 150 + random() * 900);
+      const code = await exited;
+      clearTimeout(timer);
+      if (code === null) kills++;
+      else break; // it finished before the kill: everything is sent
+    }
+    const last = await wopack(["upload", ws.out], { env: env() });
+    expect(last.code, last.stderr).toBe(0);
+    expect(kills).toBeGreaterThanOrEqual(10);
+    await expectEachUploadedOnce(ws.out);
+    // each run resumed the session where the platform stood: a batch that was sent bytes is the one
+    // accepted (a kill between creating a batch and writing it down leaves an empty one, never a second
+    // copy), and no more was sent than the archive plus the chunk in flight at each kill
+    const accepted = new Set([...server.accepted().values()].flat().map((b) => b.id));
+    for (const b of server.batches.values()) if (!accepted.has(b.id)) expect(b.stored, `batch ${b.id} of ${b.filename}`).toBe(0);
+    const sizes = [...(await reports(ws.out)).keys()].length;
+    const stored = [...server.batches.values()].reduce((n, b) => n + b.stored, 0);
+    const archiveBytes = (await Promise.all((await archivesIn(ws.out)).map(async (z) => (await readFile(z)).length))).reduce(
+      (a, b) => a + b,
+      0,
+    );
+    expect(sizes).toBe(3);
+    expect(stored).toBe(archiveBytes); // the server keeps only what fits the session, so nothing twice
+  }, 240_000);
+
+  it("a session that expires mid-upload: the old batch is deleted first, then one new batch takes the archive", async () => {
+    const photo = await noiseJpeg(2000, 1500, 5, 100);
+    const ws = await committed(1, 3, photo);
+    server.faults.expireAtBytes = CHUNK_SIZE;
+    const r = await wopack(["upload", ws.out, "--verbose"], { env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/session is gone; batch deleted/);
+    const all = [...server.batches.values()];
+    expect(all).toHaveLength(2);
+    expect(all[0]!.deleted).toBe(true);
+    await expectEachUploadedOnce(ws.out);
+  });
+
+  it("an archive changed after its commit is never completed on the platform (SHA-256 checked before the last chunk)", async () => {
+    const ws = await committed(2);
+    const [first] = (await archivesIn(ws.out)).sort();
+    const bytes = await readFile(first!);
+    bytes[bytes.length - 100] = bytes[bytes.length - 100]! ^ 0xff; // same size, other bytes
+    await writeFile(first!, bytes);
+    const r = await wopack(["upload", ws.out, "--json"], { env: env() });
+    expect(r.code).toBe(1);
+    const [changed, fine] = JSON.parse(r.stdout).uploads;
+    expect(changed).toMatchObject({ result: "failed", problem: { code: "E_UPLOAD_ARCHIVE_CHANGED" } });
+    expect(fine).toMatchObject({ result: "uploaded" });
+    const accepted = server.accepted();
+    expect(accepted.size).toBe(1);
+    expect(accepted.has(path.basename(first!, ".zip"))).toBe(false);
+  });
+
+  it("the same bytes under two names (a --repack of unchanged work) are sent once", async () => {
+    const ws = await committed(1);
+    const again = await wopack(["pack", ws.staging, "--out", ws.out, "--repack"]);
+    expect(again.code, again.stderr).toBe(0);
+    const zips = await archivesIn(ws.out);
+    expect(zips).toHaveLength(2);
+    expect(sha256(await readFile(zips[0]!))).toBe(sha256(await readFile(zips[1]!))); // deterministic archives
+    const r = await wopack(["upload", ws.out, "--json"], { env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    const [first, second] = JSON.parse(r.stdout).uploads;
+    expect(first).toMatchObject({ result: "uploaded" });
+    expect(second).toMatchObject({ result: "already", warnings: [{ code: "W_UPLOAD_DUPLICATE" }] });
+    expect(server.batches.size).toBe(1);
+  });
+
+  it("503 bursts and 429 with Retry-After are waited out", async () => {
+    const ws = await committed(1);
+    server.faults.unavailable = 2;
+    server.faults.tooMany = { count: 1, retryAfter: 2 };
+    const started = Date.now();
+    const r = await wopack(["upload", ws.out], { env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2000); // Retry-After honoured
+    await expectEachUploadedOnce(ws.out);
+  });
+
+  it("a refused key stops every upload with exit 5, and the key is written nowhere", async () => {
+    const ws = await committed(2);
+    server.faults.refuseKey = true;
+    const r = await wopack(["upload", ws.out, "--verbose"], { env: env() });
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/E_UPLOAD_CREDENTIALS/);
+    expect(server.log.filter((l) => l.status === 401)).toHaveLength(1); // the first refusal stops everything
+    const json = await wopack(["upload", ws.out, "--json"], { env: env() });
+    expect(json.code).toBe(5);
+    for (const text of [r.stdout, r.stderr, json.stdout, json.stderr, await everyFileIn(ws.out)]) {
+      expect(text).not.toContain(KEY);
+    }
+  });
+
+  it("a mistyped output folder is a usage error for upload and status, and is not created", async () => {
+    const dir = await tempDir();
+    const missing = path.join(dir, "outbox-typo");
+    for (const args of [
+      ["upload", missing],
+      ["status", missing],
+    ]) {
+      const r = await wopack(args, { env: env() });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/E_OUT_MISSING/);
+    }
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it("without a key: exit 2 and a hint; a key file works, and the key never comes from argv", async () => {
+    const ws = await committed(1);
+    const none = await wopack(["upload", ws.out], { env: { WOPACK_API_URL: server.base, WOPACK_API_KEY: "" } });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/E_UPLOAD_NO_KEY[\s\S]*WOPACK_API_KEY/);
+    const dir = await tempDir();
+    await writeFile(path.join(dir, "key"), `${KEY}\n`);
+    await writeFile(
+      path.join(dir, "wopack.config.json"),
+      JSON.stringify({ upload: { url: server.base, keyFile: path.join(dir, "key") } }),
+    );
+    const viaFile = await wopack(["upload", ws.out, "--config", path.join(dir, "wopack.config.json")], {
+      env: { WOPACK_API_KEY: "", WOPACK_API_URL: "" },
+    });
+    expect(viaFile.code, viaFile.stderr).toBe(0);
+    await expectEachUploadedOnce(ws.out);
+    const argv = await wopack(["upload", ws.out, "--api-key", KEY], { env: env() });
+    expect(argv.code).toBe(2); // no such flag: a key on the command line would land in shell histories and ps
+  });
+});
+
+describe("pack --upload", () => {
+  it("sends each archive as soon as it is committed, while the next is still being packed; the backlog first", async () => {
+    const ws = await workspace();
+    const sharp = (await import("sharp")).default;
+    const webp = (seed: number) =>
+      sharp({
+        create: {
+          width: 2400,
+          height: 1800,
+          channels: 3,
+          background: { r: seed, g: 90, b: 160 },
+          noise: { type: "gaussian", mean: 128, sigma: 40 },
+        },
+      })
+        .webp({ quality: 95 })
+        .toBuffer();
+    // a committed archive from an earlier run that was never sent
+    await put(ws.staging, "WO_0/meter/a.jpg", await noiseJpeg(800, 600, 1));
+    expect((await wopack(["pack", ws.staging, "--out", ws.out])).code).toBe(0);
+    await put(ws.staging, "WO_1/meter/a.jpg", await noiseJpeg(800, 600, 2));
+    for (let i = 0; i < 4; i++) await put(ws.staging, `WO_2/meter/p${i}.webp`, await webp(i + 1)); // converted: slow
+    const r = await wopack(["pack", ws.staging, "--out", ws.out, "--max-work-orders", "1", "--upload", "--json"], { env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result.uploads.map((u: { result: string }) => u.result)).toEqual(["uploaded", "uploaded", "uploaded"]);
+    expect(result.uploads[0].archive < result.uploads[1].archive).toBe(true); // the backlog went first
+    await expectEachUploadedOnce(ws.out);
+    // overlapped: WO_1's archive was on its way before WO_2's archive was written
+    const wo1 = result.archives.find((a: { workOrders: { id: string }[] }) => a.workOrders[0]!.id === "WO_1");
+    const wo2 = result.archives.find((a: { workOrders: { id: string }[] }) => a.workOrders[0]!.id === "WO_2");
+    const firstPut = server.timeline.find((t) => t.what === "chunk" && t.filename === wo1.archive.replace(/\.zip$/, ""))!;
+    const { mtimeMs } = await (await import("node:fs/promises")).stat(wo2.path);
+    expect(firstPut.at).toBeLessThan(mtimeMs);
+  });
+});
+
+describe("wopack status", () => {
+  it("shows every state: committed, uploading (bytes confirmed), uploaded, failed (the server's words); --max-age for monitoring", async () => {
+    const photo = await noiseJpeg(2000, 1500, 9, 100);
+    const ws = await committed(3, 3, photo);
+    const names = [...(await reports(ws.out)).keys()].sort();
+    const st = async (...args: string[]) => {
+      const r = await wopack(["status", ws.out, "--json", ...args], { env: env() });
+      return {
+        code: r.code,
+        lines: JSON.parse(r.stdout).archives as {
+          archive: string;
+          state: string;
+          confirmed?: number;
+          problem?: { message: string };
+        }[],
+        r,
+      };
+    };
+    const before = await st();
+    expect(before.code).toBe(0);
+    expect(before.lines.map((l) => l.state)).toEqual(["committed", "committed", "committed"]);
+    expect((await st("--max-age", "0s")).code).toBe(1); // waiting longer than allowed
+
+    // the second is refused by the platform; the third is cut short by a kill mid-upload
+    server.faults.refuseFilename = names[1]!;
+    server.faults.chunkDelayMs = 200;
+    const child = spawn(process.execPath, [BIN, "upload", ws.out], {
+      cwd: ROOT,
+      env: { ...process.env, ...env() },
+      stdio: "ignore",
+    });
+    const exited = new Promise((r) => child.on("close", r));
+    const { waitFor } = await import("../helpers.js");
+    // killed once its first chunk is confirmed and written down, while the next is on its way
+    const journal = path.join(ws.out, ".wopack", "uploads.jsonl");
+    await waitFor(
+      async () => (await readFile(journal, "utf8").catch(() => "")).includes(`"type":"offset","archive":"${names[2]}.zip"`),
+      "the third archive partly sent",
+    );
+    child.kill("SIGKILL");
+    await exited;
+    const mid = await st();
+    expect(mid.code).toBe(1); // one failed
+    expect(mid.lines[0]).toMatchObject({ state: "uploaded" });
+    expect(mid.lines[1]).toMatchObject({ state: "failed", problem: { code: "E_UPLOAD_REFUSED" } });
+    expect(mid.lines[1]!.problem!.message).toMatch(/not allowed on this site/);
+    expect(mid.lines[2]).toMatchObject({ state: "uploading" });
+    expect(mid.lines[2]!.confirmed).toBeGreaterThanOrEqual(CHUNK_SIZE);
+    const text = await wopack(["status", ws.out], { env: env() });
+    expect(text.stdout).toMatch(/uploading \d+\.\d MB of \d+\.\d MB/);
+
+    // the platform lets it through now: the next run sends the failed one and finishes the cut one
+    server.faults = {};
+    expect((await wopack(["upload", ws.out], { env: env() })).code).toBe(0);
+    const after = await st();
+    expect(after.code).toBe(0);
+    expect(after.lines.map((l) => l.state)).toEqual(["uploaded", "uploaded", "uploaded"]);
+    await expectEachUploadedOnce(ws.out);
+  }, 120_000);
+
+  it("--upload-rate keeps to the rate asked", async () => {
+    const photo = await noiseJpeg(2000, 1500, 11, 100);
+    const ws = await committed(1, 2, photo);
+    const [zip] = await archivesIn(ws.out);
+    const bytes = (await readFile(zip!)).length;
+    const rate = Math.ceil(bytes / 3); // three seconds' worth
+    const started = Date.now();
+    const r = await wopack(["upload", ws.out, "--upload-rate", String(rate)], { env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    // the last chunk goes out once the bytes before it are within the rate
+    const beforeLast = Math.floor((bytes - 1) / CHUNK_SIZE) * CHUNK_SIZE;
+    expect(beforeLast).toBeGreaterThan(0);
+    expect(Date.now() - started).toBeGreaterThanOrEqual((beforeLast / rate) * 1000 - 200);
+    await expectEachUploadedOnce(ws.out);
+  });
+});

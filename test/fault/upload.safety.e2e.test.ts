@@ -1,0 +1,217 @@
+// Issue 21: the upload sender never loops, leaks, or claims "uploaded" falsely. The real CLI against the
+// strict stand-in server (test/upload-server.ts): SIGTERM ends a stalled upload at once; a batch the
+// platform keeps and will not delete needs attention, never "uploaded"; a planted secret shows nowhere;
+// a huge error page costs no memory.
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { lockPath } from "../../src/commit/paths.js";
+import { readUploads, uploadsPath } from "../../src/commit/uploads.js";
+import { CHUNK_SIZE } from "../../src/upload/protocol.js";
+import { BIN, noiseJpeg, put, ROOT, waitFor, wopack, workspace } from "../helpers.js";
+import { UploadServer } from "../upload-server.js";
+import { Watcher } from "../watcher.js";
+
+const CANARY = "CaNaRy7sekret3";
+const KEY = `wk_${CANARY}`;
+let server: UploadServer;
+beforeEach(async () => {
+  server = await new UploadServer(KEY).start();
+});
+afterEach(async () => {
+  await server.stop();
+});
+
+const env = (url = server.base) => ({ WOPACK_API_URL: url, WOPACK_API_KEY: KEY });
+
+async function committed(count: number, photos = 1, photo?: Buffer) {
+  const ws = await workspace();
+  const image = photo ?? (await noiseJpeg(400, 300, 1));
+  for (let w = 0; w < count; w++) for (let p = 0; p < photos; p++) await put(ws.staging, `WO_${w}/meter/p${p}.jpg`, image);
+  const r = await wopack(["pack", ws.staging, "--out", ws.out, "--max-work-orders", "1", "--max-image-size", "50MB"]);
+  expect(r.code, r.stderr).toBe(0);
+  return ws;
+}
+
+function start(args: string[], extra: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, NO_COLOR: "1", ...env(), ...extra },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const run = { child, stdout: "", stderr: "", exit: undefined as undefined | Promise<{ code: number | null; at: number }> };
+  child.stdout.on("data", (d) => (run.stdout += d));
+  child.stderr.on("data", (d) => (run.stderr += d));
+  run.exit = new Promise((resolve) => child.on("close", (code) => resolve({ code, at: performance.now() })));
+  return run as typeof run & { exit: Promise<{ code: number | null; at: number }> };
+}
+
+async function everyFileIn(dir: string): Promise<string> {
+  const names = await readdir(dir, { recursive: true, withFileTypes: true });
+  const texts = await Promise.all(
+    names.filter((d) => d.isFile() && !d.name.endsWith(".zip")).map((d) => readFile(path.join(d.parentPath, d.name), "utf8")),
+  );
+  return texts.join("\n");
+}
+
+/** The peak resident memory of a running process, in MB (VmHWM only grows, so the last read is the peak so far). */
+function peakMb(child: ChildProcess): number {
+  try {
+    const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
+    return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+describe("SIGTERM during an upload", () => {
+  for (const command of ["upload", "pack --upload"] as const) {
+    it(`${command}: a stalled PUT is abandoned at once: exit 130, nothing recorded uploaded, the lock released`, async () => {
+      const ws = await committed(1, 2, await noiseJpeg(1600, 1200, 4, 100));
+      if (command === "pack --upload") await put(ws.staging, "WO_9/meter/p.jpg", await noiseJpeg(400, 300, 9));
+      server.faults.stallChunks = true;
+      const run = start(command === "upload" ? ["upload", ws.out] : ["pack", ws.staging, "--out", ws.out, "--upload"]);
+      await waitFor(() => server.log.some((l) => l.url === "stalled"), `a chunk PUT reached the server; ${run.stderr}`, 60_000);
+      const sent = performance.now();
+      run.child.kill("SIGTERM");
+      const { code, at } = await run.exit;
+      expect(code, run.stderr).toBe(130);
+      expect(at - sent).toBeLessThan(5_000);
+      expect(await readFile(uploadsPath(ws.out), "utf8")).not.toMatch(/"type":"uploaded"/);
+      expect(existsSync(lockPath(ws.out))).toBe(false);
+      // the next run resumes and finishes it
+      server.faults.stallChunks = false;
+      const again = await wopack(["upload", ws.out], { env: env() });
+      expect(again.code, again.stderr).toBe(0);
+      expect(server.violations).toEqual([]);
+    }, 120_000);
+  }
+});
+
+describe("a batch the platform keeps but will not delete", () => {
+  it("after kill -9 mid-upload and an expired session, the archive needs attention: never 'uploaded', exit 1, status says so, not sent again", async () => {
+    const ws = await committed(1, 3, await noiseJpeg(2000, 1500, 5, 100));
+    server.faults.chunkDelayMs = 100;
+    const run = start(["upload", ws.out]);
+    await waitFor(() => [...server.batches.values()].some((b) => b.stored >= CHUNK_SIZE), "a chunk stored", 60_000);
+    run.child.kill("SIGKILL");
+    await run.exit;
+    const [batch] = [...server.batches.values()];
+    expect(batch!.stored).toBeLessThan(batch!.total ?? Number.POSITIVE_INFINITY);
+    server.expire(batch!.id);
+    server.faults.refuseDelete = 405;
+    server.faults.chunkDelayMs = 0;
+    const r = await wopack(["upload", ws.out, "--json"], { env: env() });
+    expect(r.code, r.stderr).toBe(1);
+    expect(JSON.parse(r.stdout).uploads).toMatchObject([{ result: "attention", problem: { code: "E_UPLOAD_ATTENTION" } }]);
+    const journal = await readUploads(ws.out);
+    const state = [...journal.archives.values()][0]!;
+    expect(state.uploaded).toBeUndefined();
+    expect(state.attention?.batchId).toBe(batch!.id);
+    const st = await wopack(["status", ws.out, "--json"]);
+    expect(st.code).toBe(1);
+    expect(JSON.parse(st.stdout).archives).toMatchObject([{ state: "attention", batchId: batch!.id }]);
+    // the backlog does not send it again: no second batch while the first may hold part of it
+    const again = await wopack(["upload", ws.out], { env: env() });
+    expect(again.code).toBe(1);
+    expect(server.batches.size).toBe(1);
+    // once the operator has dealt with the old batch, naming the archive sends it, once
+    server.faults.refuseDelete = undefined;
+    const named = await wopack(["upload", ws.out, state.archive], { env: env() });
+    expect(named.code, named.stderr).toBe(0);
+    expect(server.accepted().size).toBe(1);
+    expect((await wopack(["status", ws.out])).code).toBe(0);
+  }, 120_000);
+});
+
+describe("no secret leaves", () => {
+  it("the key, URL userinfo and a query token never appear in any stream or file, failing or succeeding, upload/pack/status/watch", async () => {
+    server.faults.echo = CANARY;
+    const ws = await committed(2);
+    const streams: string[] = [];
+    const keep = (r: { stdout: string; stderr: string }) => streams.push(r.stdout, r.stderr);
+    const tokenUrl = `${server.base}?token=${CANARY}`;
+    // credentials in the URL: refused before anything is sent, and not shown
+    const userinfo = await wopack(["upload", ws.out], { env: env(server.base.replace("http://", `http://user:${CANARY}@`)) });
+    expect(userinfo.code).toBe(2);
+    keep(userinfo);
+    // failing runs: the server refuses, echoing the key, the URL and the canary in bodies and headers
+    server.faults.refuseFilename = path.basename((await readdir(ws.out)).find((f) => f.endsWith(".zip"))!, ".zip");
+    server.faults.unavailable = 2;
+    const failing = await wopack(["upload", ws.out, "--verbose", "--json"], { env: env(tokenUrl) });
+    expect(failing.code).toBe(1);
+    keep(failing);
+    keep(await wopack(["status", ws.out], {}));
+    keep(await wopack(["status", ws.out, "--json", "--refresh"], { env: env(tokenUrl) }));
+    server.faults.refuseKey = true;
+    const refused = await wopack(["upload", ws.out, "--verbose"], { env: env(tokenUrl) });
+    expect(refused.code).toBe(5);
+    keep(refused);
+    server.faults.refuseKey = false;
+    server.faults.refuseFilename = undefined;
+    // succeeding runs
+    const ok = await wopack(["upload", ws.out, "--verbose", "--json"], { env: env(tokenUrl) });
+    expect(ok.code, ok.stderr).toBe(0);
+    keep(ok);
+    await put(ws.staging, "WO_7/meter/p.jpg", await noiseJpeg(400, 300, 7));
+    server.faults.unavailable = 1;
+    const packed = await wopack(["pack", ws.staging, "--out", ws.out, "--upload", "--verbose", "--json"], { env: env(tokenUrl) });
+    expect(packed.code, packed.stderr).toBe(0);
+    keep(packed);
+    keep(await wopack(["status", ws.out, "--refresh", "--verbose"], { env: env(tokenUrl) }));
+    // watch --upload --http: its pages, while an upload fails with the server's words
+    const ws2 = await workspace();
+    await put(ws2.staging, "WO_8/meter/p.jpg", await noiseJpeg(400, 300, 8));
+    server.faults.refuseFilename = undefined;
+    server.faults.unavailable = 1000;
+    const watcher = new Watcher(
+      [
+        ws2.staging,
+        "--out",
+        ws2.out,
+        "--upload",
+        "--upload-retries",
+        "1",
+        "--settle",
+        "0s",
+        "--http",
+        "127.0.0.1:0",
+        "--verbose",
+      ],
+      env(tokenUrl),
+    );
+    try {
+      await watcher.until("started", (w) => w.events.some((e) => e.event === "started"));
+      const base = String((watcher.events.find((e) => e.event === "started") as unknown as { url: string }).url);
+      await watcher.until("an upload failed", (w) => w.stderr.includes(`"event":"error"`));
+      for (const page of ["/", "/state.json", "/healthz", "/metrics"]) streams.push(await (await fetch(base + page)).text());
+    } finally {
+      await watcher.stop();
+    }
+    streams.push(JSON.stringify(watcher.events), watcher.stderr);
+    const files = (await everyFileIn(path.dirname(ws.out))) + (await everyFileIn(path.dirname(ws2.out)));
+    expect(streams.join("\n").length).toBeGreaterThan(1000);
+    expect(streams.join("\n")).toMatch(/HTTP (400|503)/); // the server's words are shown...
+    for (const text of [...streams, files]) expect(text).not.toContain(CANARY); // ...without the secret
+  }, 180_000);
+});
+
+describe("bounded reads", () => {
+  it("a 300 MB error page costs no memory, and its detail is cut short", async () => {
+    const ws = await committed(1);
+    server.faults.hugeErrors = { count: 3, bytes: 300 * 1024 * 1024 };
+    const run = start(["upload", ws.out, "--upload-retries", "1", "--json"]);
+    let peak = 0;
+    const done = run.exit.then(() => true);
+    while (!(await Promise.race([done, new Promise<false>((r) => setTimeout(() => r(false), 20))])))
+      peak = Math.max(peak, peakMb(run.child));
+    const { code } = await run.exit;
+    expect(code, run.stderr).toBe(1);
+    const [outcome] = JSON.parse(run.stdout).uploads;
+    expect(outcome.problem.message.length).toBeLessThan(1200);
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThan(200);
+  }, 120_000);
+});

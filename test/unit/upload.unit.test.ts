@@ -1,0 +1,191 @@
+// The upload's pure parts and its journal: retry timing, the protocol's small rules, compaction.
+import { mkdir } from "node:fs/promises";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { stateDir, tmpDir } from "../../src/commit/paths.js";
+import { appendUploads, compactUploads, readUploads, type UploadRecord } from "../../src/commit/uploads.js";
+import { redact, redactor, secretsOf } from "../../src/core/redact.js";
+import {
+  batchesUrl,
+  ERROR_BODY_BYTES,
+  readCapped,
+  retryAfter,
+  retryAfterMs,
+  statusLooksFailed,
+} from "../../src/upload/protocol.js";
+import { backoffMs } from "../../src/upload/retry.js";
+import { tempDir } from "../helpers.js";
+
+describe("the protocol's small rules", () => {
+  it("batch URLs, with or without a trailing slash on the base", () => {
+    expect(batchesUrl("https://api.x/v0.2")).toBe("https://api.x/v0.2/batches/");
+    expect(batchesUrl("https://api.x/v0.2/", "a b")).toBe("https://api.x/v0.2/batches/a%20b/");
+    expect(batchesUrl("https://api.x/v0.2/?token=t", "7")).toBe("https://api.x/v0.2/batches/7/?token=t");
+  });
+
+  it("Retry-After in whole seconds or as an HTTP date, clamped to 1 s..1 h; nonsense never means 'at once'", () => {
+    const now = Date.parse("2026-12-02T10:00:00Z");
+    expect(retryAfterMs("7", now)).toBe(7000);
+    expect(retryAfterMs("Wed, 02 Dec 2026 10:00:30 GMT", now)).toBe(30_000);
+    expect(retryAfterMs(null, now)).toBeUndefined();
+    const table: [string, number][] = [
+      ["soon", 1000],
+      ["-1", 1000],
+      ["1.5", 1000],
+      ["0", 1000],
+      ["3600", 3_600_000],
+      ["3601", 3_600_000],
+      ["99999999999", 3_600_000],
+      ["Wed, 02 Dec 2026 09:00:00 GMT", 1000], // past
+      ["Thu, 01 Jan 2099 00:00:00 GMT", 3_600_000], // far future
+      ["", 1000],
+      ["-1 GMT", 1000],
+    ];
+    for (const [header, ms] of table) expect(retryAfterMs(header, now), header).toBe(ms);
+    expect(retryAfter("-1", now)?.note).toMatch(/1 s/);
+    expect(retryAfter("3601", now)?.note).toMatch(/1 h/);
+    expect(retryAfter("30", now)?.note).toBeUndefined();
+    // any header at all: a wait within the clamp, never NaN
+    fc.assert(
+      fc.property(fc.string(), (h) => {
+        const ms = retryAfterMs(h, now)!;
+        return ms >= 1000 && ms <= 3_600_000;
+      }),
+    );
+  });
+
+  it("an answer's body is read up to the cap and the rest is never read", async () => {
+    let pulled = 0;
+    const endless = new ReadableStream<Uint8Array>({
+      pull(c) {
+        pulled++;
+        c.enqueue(new Uint8Array(1024).fill(65));
+      },
+    });
+    const { bytes, truncated } = await readCapped(new Response(endless), ERROR_BODY_BYTES);
+    expect(bytes.length).toBe(ERROR_BODY_BYTES);
+    expect(truncated).toBe(true);
+    expect(pulled).toBeLessThan(10);
+    const small = await readCapped(new Response("short"), ERROR_BODY_BYTES);
+    expect(Buffer.from(small.bytes).toString()).toBe("short");
+    expect(small.truncated).toBe(false);
+  });
+});
+
+describe("redaction", () => {
+  const CANARY = "cAnAry5ecret";
+  it("the key, URL userinfo and query tokens are replaced, wherever they are in a text", () => {
+    const r = redactor(`wk_${CANARY}`, `https://bob:${CANARY}@api.x/v0.2?token=${CANARY}`);
+    for (const text of [
+      `refused wk_${CANARY} here`,
+      `fetch failed: https://bob:${CANARY}@api.x/v0.2/batches/`,
+      `GET https://api.x/v0.2/batches/?token=${CANARY}&x=1`,
+      `{"detail":"bad","echo":"${encodeURIComponent(CANARY)}"}`,
+    ])
+      expect(r(text)).not.toContain(CANARY);
+    // unknown secrets in URLs are caught by their shape
+    expect(redact("see https://u:p4ssw0rd@h/x?access_token=abc123&sig=zzz9&page=2")).toBe(
+      "see https://[redacted]@h/x?access_token=[redacted]&sig=[redacted]&page=2",
+    );
+    expect(secretsOf(`https://api.x/?key=${CANARY}&page=3`)).toEqual([CANARY]);
+  });
+
+  it("a planted secret never survives, whatever surrounds it (generated)", () => {
+    fc.assert(
+      fc.property(
+        fc.string(),
+        fc.string(),
+        fc.constantFrom("key", "url-user", "url-password", "query"),
+        (before, after, where) => {
+          const url =
+            where === "url-user"
+              ? `https://${CANARY}:pw@api.x/v0.2`
+              : where === "url-password"
+                ? `https://u:${CANARY}@api.x/v0.2`
+                : where === "query"
+                  ? `https://api.x/v0.2?access_token=${CANARY}`
+                  : "https://api.x/v0.2";
+          const key = where === "key" ? CANARY : "some-other-key";
+          return !redactor(key, url)(before + CANARY + after).includes(CANARY);
+        },
+      ),
+    );
+  });
+
+  it("statuses that read like failures are failures; anything else is still accepted", () => {
+    for (const s of ["error", "FAILED", "upload_failed", "rejected", "cancelled"]) expect(statusLooksFailed(s)).toBe(true);
+    for (const s of ["processing", "done", "pending", "unknown", "waiting_upload"]) expect(statusLooksFailed(s)).toBe(false);
+  });
+
+  it("backoff grows to a minute at most, with full jitter", () => {
+    expect(backoffMs(0, () => 0.999)).toBeLessThan(1000);
+    expect(backoffMs(3, () => 1)).toBe(8000);
+    expect(backoffMs(30, () => 1)).toBe(60_000);
+    expect(backoffMs(5, () => 0)).toBe(0);
+  });
+});
+
+describe("the upload journal", () => {
+  const at = "2026-12-02T10:00:00.000Z";
+
+  it("after compaction it says the same of every archive, and the same bytes are still never sent twice", async () => {
+    const out = await tempDir();
+    await mkdir(tmpDir(out), { recursive: true });
+    const records: UploadRecord[] = [];
+    for (let i = 0; i < 300; i++) {
+      const archive = `batch-${i}.zip`;
+      records.push({ type: "intent", archive, sha256: `sha${i}`, bytes: 1000, at });
+      records.push({ type: "batch", archive, batchId: `b${i}`, uploadUrl: `http://s/${i}`, at });
+      for (let o = 1; o <= 10; o++) records.push({ type: "offset", archive, batchId: `b${i}`, confirmed: o * 10, at });
+      if (i % 3 === 0) records.push({ type: "uploaded", archive, sha256: `sha${i}`, batchId: `b${i}`, at });
+      if (i % 3 === 1) records.push({ type: "failed", archive, code: "E_UPLOAD_REFUSED", message: "no", at });
+    }
+    await appendUploads(out, records);
+    const before = await readUploads(out);
+    expect(before.records).toBe(records.length);
+    await compactUploads(out, before);
+    const after = await readUploads(out);
+    expect(after.records).toBe(300);
+    expect(after.archives).toEqual(before.archives);
+    expect(after.uploadedSha).toEqual(before.uploadedSha);
+    expect(after.uploadedSha.get("sha3")).toBe("batch-3.zip");
+    expect(after.archives.get("batch-2.zip")).toMatchObject({ batchId: "b2", confirmed: 100 });
+  });
+
+  it("'needs attention' is its own state: never uploaded, kept through compaction, cleared only by a new attempt", async () => {
+    const out = await tempDir();
+    await mkdir(tmpDir(out), { recursive: true });
+    const archive = "a.zip";
+    await appendUploads(out, [
+      { type: "intent", archive, sha256: "s", bytes: 10, at },
+      { type: "batch", archive, batchId: "b1", uploadUrl: "http://s/1", at },
+      { type: "final", archive, batchId: "b1", at },
+    ]);
+    expect((await readUploads(out)).archives.get(archive)).toMatchObject({ batchId: "b1", finalSent: true });
+    await appendUploads(out, [{ type: "attention", archive, batchId: "b1", reason: "session gone; delete refused", at }]);
+    const journal = await readUploads(out);
+    const state = journal.archives.get(archive)!;
+    expect(state.attention).toMatchObject({ batchId: "b1" });
+    expect(state.uploaded).toBeUndefined();
+    expect(state.batchId).toBeUndefined(); // that session is never resumed
+    expect(state.finalSent).toBeUndefined();
+    expect(journal.uploadedSha.size).toBe(0);
+    journal.records = 5000;
+    await compactUploads(out, journal);
+    expect((await readUploads(out)).archives.get(archive)?.attention).toMatchObject({ batchId: "b1" });
+    await appendUploads(out, [{ type: "intent", archive, sha256: "s", bytes: 10, at }]);
+    expect((await readUploads(out)).archives.get(archive)?.attention).toBeUndefined();
+  });
+
+  it("a torn last line (a crash mid-append) is skipped, and the next append starts on a line of its own", async () => {
+    const out = await tempDir();
+    await mkdir(stateDir(out), { recursive: true });
+    await appendUploads(out, [{ type: "intent", archive: "a.zip", sha256: "s", bytes: 1, at }]);
+    const { appendFile } = await import("node:fs/promises");
+    const { uploadsPath } = await import("../../src/commit/uploads.js");
+    await appendFile(uploadsPath(out), '{"type":"batch","archive":"a.zip","batchId":"x","uplo');
+    expect((await readUploads(out)).archives.get("a.zip")?.batchId).toBeUndefined();
+    await appendUploads(out, [{ type: "batch", archive: "a.zip", batchId: "y", uploadUrl: "u", at }]);
+    expect((await readUploads(out)).archives.get("a.zip")?.batchId).toBe("y");
+  });
+});
