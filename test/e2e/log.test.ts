@@ -42,7 +42,7 @@ describe("pack's log", () => {
     const run = await wopack(["pack", ws.staging, "--out", ws.out, "--log-format", "json"]);
     expect(run.code, run.stderr).toBe(0);
     const log = lines(run.stderr);
-    const { version } = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8"));
+    const { version } = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8"));
     for (const l of log) {
       expect(Number.isNaN(Date.parse(l.time))).toBe(false);
       expect(["debug", "info", "warn", "error"]).toContain(l.level);
