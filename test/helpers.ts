@@ -270,3 +270,17 @@ export function solidJpeg(background = "#357", width = 64, height = 48): Promise
     .jpeg()
     .toBuffer();
 }
+
+/** A workspace whose --out holds `count` committed archives, one work order of `photos` noise photos each. */
+export async function committedOutbox(
+  count: number,
+  photos = 1,
+  photo?: Buffer,
+): Promise<{ dir: string; staging: string; out: string }> {
+  const ws = await workspace();
+  const image = photo ?? (await noiseJpeg(400, 300, 1));
+  for (let w = 0; w < count; w++) for (let p = 0; p < photos; p++) await put(ws.staging, `WO_${w}/meter/p${p}.jpg`, image);
+  const r = await wopack(["pack", ws.staging, "--out", ws.out, "--max-work-orders", "1", "--max-image-size", "50MB"]);
+  if (r.code !== 0) throw new Error(`packing the outbox failed (exit ${r.code}): ${r.stderr}`);
+  return ws;
+}

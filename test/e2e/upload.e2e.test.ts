@@ -6,7 +6,18 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CHUNK_SIZE } from "../../src/upload/protocol.js";
-import { archivesIn, BIN, noiseJpeg, put, ROOT, sha256, tempDir, wopack, workspace } from "../helpers.js";
+import {
+  archivesIn,
+  BIN,
+  committedOutbox as committed,
+  noiseJpeg,
+  put,
+  ROOT,
+  sha256,
+  tempDir,
+  wopack,
+  workspace,
+} from "../helpers.js";
 import { UploadServer } from "../upload-server.js";
 
 const KEY = "wk_live_7f3c9a1e5b2d4c6a8e0f";
@@ -19,16 +30,6 @@ afterEach(async () => {
 });
 
 const env = () => ({ WOPACK_API_URL: server.base, WOPACK_API_KEY: KEY });
-
-/** Packs `count` work orders of `photos` noise photos each, one archive per work order. */
-async function committed(count: number, photos = 1, photo?: Buffer) {
-  const ws = await workspace();
-  const image = photo ?? (await noiseJpeg(400, 300, 1));
-  for (let w = 0; w < count; w++) for (let p = 0; p < photos; p++) await put(ws.staging, `WO_${w}/meter/p${p}.jpg`, image);
-  const r = await wopack(["pack", ws.staging, "--out", ws.out, "--max-work-orders", "1", "--max-image-size", "50MB"]);
-  expect(r.code, r.stderr).toBe(0);
-  return ws;
-}
 
 async function reports(out: string): Promise<Map<string, string>> {
   const shas = new Map<string, string>();

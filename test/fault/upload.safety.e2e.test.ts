@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { lockPath } from "../../src/commit/paths.js";
 import { readUploads, uploadsPath } from "../../src/commit/uploads.js";
 import { CHUNK_SIZE } from "../../src/upload/protocol.js";
-import { BIN, noiseJpeg, put, ROOT, waitFor, wopack, workspace } from "../helpers.js";
+import { BIN, committedOutbox as committed, noiseJpeg, put, ROOT, waitFor, wopack, workspace } from "../helpers.js";
 import { UploadServer } from "../upload-server.js";
 import { Watcher } from "../watcher.js";
 
@@ -25,15 +25,6 @@ afterEach(async () => {
 });
 
 const env = (url = server.base) => ({ WOPACK_API_URL: url, WOPACK_API_KEY: KEY });
-
-async function committed(count: number, photos = 1, photo?: Buffer) {
-  const ws = await workspace();
-  const image = photo ?? (await noiseJpeg(400, 300, 1));
-  for (let w = 0; w < count; w++) for (let p = 0; p < photos; p++) await put(ws.staging, `WO_${w}/meter/p${p}.jpg`, image);
-  const r = await wopack(["pack", ws.staging, "--out", ws.out, "--max-work-orders", "1", "--max-image-size", "50MB"]);
-  expect(r.code, r.stderr).toBe(0);
-  return ws;
-}
 
 function start(args: string[], extra: Record<string, string> = {}) {
   const child = spawn(process.execPath, [BIN, ...args], {
