@@ -37,3 +37,10 @@ export function tooLargeProblem(source: string, dims: string, maxPixels: number)
     source,
   );
 }
+
+/** A problem thrown through the conversion code, caught where a photo is judged. */
+export class ImageProblem extends Error {
+  constructor(readonly problem: Problem) {
+    super(problem.message);
+  }
+}

@@ -1,31 +1,25 @@
 import { crc32 } from "node:zlib";
-import exifr from "exifr";
 import sharp, { type Sharp } from "sharp";
 
 // libvips caches recent operations and their pixels; each photo is seen once, so the cache only costs memory.
 sharp.cache(false);
 
 import { type Problem, problem } from "../core/errors.js";
-import { type ImageShape, type ImageType, reencodeReasons } from "../spec/images.js";
+
+import { type ImageType, reencodeReasons } from "../spec/images.js";
 import { BmpError, type DecodedBmp, decodeBmp } from "./bmp.js";
-import { colourTable, matrixShaper } from "./colour.js";
 import { dateOnlyExif, heifExif, sanitizeExif, withExifSegment } from "./exif.js";
 import type { HeicDecoder } from "./heicTypes.js";
-import { heifColour, type Nclx } from "./heifProfile.js";
-import { corrupt, damagedData, tooLargeProblem, unsupportedVariant } from "./imageProblems.js";
+import { heifColour } from "./heifProfile.js";
+import { trailerNote, withoutTrailer } from "./imageEnds.js";
+import { corrupt, damagedData, ImageProblem, unsupportedVariant } from "./imageProblems.js";
+import type { ImageSettings } from "./imageSettings.js";
+import { checkPixels, hasLocation, readPackable, shapeOf, tooLarge } from "./integrity.js";
 import { checkConverted } from "./outputCheck.js";
+import { nclxProfile, toSrgb, withProfile } from "./profiles.js";
+import { tiffHeaderSize } from "./rawTiff.js";
 import { sourceExif } from "./sourceExif.js";
 import { tiffLayout } from "./tiffFile.js";
-
-export interface ImageSettings {
-  quality: number;
-  maxImageSize: number;
-  maxDimension?: number | undefined;
-  maxPixels: number;
-  stripGps: boolean;
-  /** "pixels": JPEGs and PNGs are decoded (convert/pixels.ts); "structure": judged by their bytes only */
-  verify: "pixels" | "structure";
-}
 
 export interface NormalizedImage {
   ext: "jpg" | "png";
@@ -47,12 +41,6 @@ export interface NormalizeInput {
   type: ImageType;
   bytes: Buffer;
   captureDate?: string | undefined;
-}
-
-class ImageProblem extends Error {
-  constructor(readonly problem: Problem) {
-    super(problem.message);
-  }
 }
 
 /** §7: JPEG/PNG copied as is after integrity checks; everything else becomes a sRGB JPEG. */
@@ -227,24 +215,6 @@ function withExif(jpeg: Buffer, exif: ExifPlan): Buffer {
   return "date" in exif && exif.date ? withExifSegment(jpeg, dateOnlyExif(exif.date)) : jpeg;
 }
 
-const colourTables = new Map<string, Promise<Float32Array | undefined>>();
-
-/** The table that converts a profile's colours to libvips' sRGB (convert/colour.ts), if it is matrix/TRC. */
-function toSrgb(icc: Buffer): Promise<Float32Array | undefined> {
-  const key = icc.toString("latin1");
-  let table = colourTables.get(key);
-  if (!table) {
-    table = builtinProfile("srgb").then((srgb) => {
-      const from = matrixShaper(icc);
-      const to = matrixShaper(srgb);
-      return from && to ? colourTable(from, to) : undefined;
-    });
-    if (colourTables.size >= 16) colourTables.clear(); // (a night has one or two profiles; a bound all the same)
-    colourTables.set(key, table);
-  }
-  return table;
-}
-
 function result(out: { data: Buffer; note?: string }, conversion: string, warnings: Problem[]): NormalizedImage {
   return {
     ext: "jpg",
@@ -316,143 +286,6 @@ async function encodeJpeg(
 }
 
 /**
- * The ICC profile that nclx code points stand for, where they need converting: Display P3 primaries
- * (12) as Android phones and other writers tag wide-gamut HEICs; BT.709 (1) and unspecified (2) are
- * sRGB's. Anything else is packed unconverted, with a warning, as is HDR (PQ or HLG) without tone mapping.
- */
-async function nclxProfile(source: string, nclx: Nclx, warnings: Problem[]): Promise<Buffer | undefined> {
-  if (nclx.transfer === 16 || nclx.transfer === 18) {
-    warnings.push(
-      problem(
-        "W_HDR_NOT_TONE_MAPPED",
-        `${source}: an HDR picture (${nclx.transfer === 16 ? "PQ" : "HLG"}); packed as 8-bit without tone mapping, it may look flat`,
-        "export it from the phone as a standard (SDR) photo if the colours matter",
-        source,
-      ),
-    );
-  }
-  if (nclx.primaries === 12) return builtinProfile("p3");
-  if (nclx.primaries === 1 || nclx.primaries === 2) return undefined;
-  warnings.push(
-    problem(
-      "W_COLOUR_SPACE_UNCONVERTED",
-      `${source}: its colours are in a space wopack does not convert (nclx colour primaries ${nclx.primaries}); packed as if sRGB`,
-      "export it from the phone or editor as an sRGB or Display P3 photo if the colours matter",
-      source,
-    ),
-  );
-  return undefined;
-}
-
-const builtinProfiles = new Map<string, Promise<Buffer>>();
-
-/** One of libvips' own ICC profiles (sharp's "p3", "srgb"), fetched once. */
-function builtinProfile(name: "p3" | "srgb"): Promise<Buffer> {
-  let profile = builtinProfiles.get(name);
-  if (!profile) {
-    profile = sharp({ create: { width: 1, height: 1, channels: 3, background: "#000" } })
-      .withIccProfile(name)
-      .png()
-      .toBuffer()
-      .then(async (png) => (await sharp(png).metadata()).icc!);
-    builtinProfiles.set(name, profile);
-  }
-  return profile;
-}
-
-interface RawPixels {
-  width: number;
-  height: number;
-  channels: 3 | 4;
-  data: Uint8Array;
-  /** bytes free in front of `data` in its buffer: where the TIFF header goes, if it fits */
-  room?: number;
-}
-
-/**
- * Decoded pixels, tagged with their ICC profile when they have one, so that libvips converts them to sRGB
- * like any other tagged image. sharp takes no ICC profile for raw input: the pixels are wrapped in an
- * uncompressed TIFF that carries it (a header in front, no encoding).
- */
-function withProfile(pixels: RawPixels, icc: Buffer | undefined): () => Sharp {
-  const { width, height, channels, data } = pixels;
-  if (!icc) return () => sharp(data, { raw: { width, height, channels } });
-  const tiff = uncompressedTiff(pixels, icc);
-  return () => sharp(tiff, { limitInputPixels: false });
-}
-
-/**
- * A little-endian baseline TIFF: one strip of interleaved 8-bit RGB(A) pixels, and an ICC profile. The
- * header goes in the room in front of the pixels when there is enough (the native decoder leaves it), so
- * that 36 MB of pixels are not copied once more.
- */
-export function uncompressedTiff(pixels: RawPixels, icc: Buffer): Buffer {
-  const { data } = pixels;
-  const head = tiffHeader(pixels, icc);
-  if ((pixels.room ?? 0) < head.length) return Buffer.concat([head, data], head.length + data.length);
-  const tiff = Buffer.from(data.buffer, data.byteOffset - head.length, head.length + data.length);
-  head.copy(tiff, 0);
-  return tiff;
-}
-
-/** The bytes a TIFF header takes in front of the pixels (uncompressedTiff). */
-export function tiffHeaderSize(channels: 3 | 4, icc: Buffer): number {
-  const count = channels === 4 ? 12 : 11;
-  return 8 + 2 + count * 12 + 4 + 2 * channels + icc.length + (icc.length & 1);
-}
-
-function tiffHeader({ width, height, channels, data }: RawPixels, icc: Buffer): Buffer {
-  const SHORT = 3;
-  const LONG = 4;
-  const UNDEFINED = 7;
-  const count = channels === 4 ? 12 : 11;
-  const ifdSize = 2 + count * 12 + 4;
-  const bitsAt = 8 + ifdSize;
-  const iccAt = bitsAt + 2 * channels;
-  const pixelsAt = tiffHeaderSize(channels, icc);
-  const head = Buffer.alloc(pixelsAt);
-  head.write("II*\0", 0, "latin1");
-  head.writeUInt32LE(8, 4);
-  head.writeUInt16LE(count, 8);
-  let at = 10;
-  const entry = (tag: number, type: number, n: number, value: number) => {
-    head.writeUInt16LE(tag, at);
-    head.writeUInt16LE(type, at + 2);
-    head.writeUInt32LE(n, at + 4);
-    if (type === SHORT && n === 1) head.writeUInt16LE(value, at + 8);
-    else head.writeUInt32LE(value, at + 8);
-    at += 12;
-  };
-  entry(256, LONG, 1, width);
-  entry(257, LONG, 1, height);
-  entry(258, SHORT, channels, bitsAt); // BitsPerSample: 8 per channel, stored after the IFD
-  entry(259, SHORT, 1, 1); // no compression
-  entry(262, SHORT, 1, 2); // RGB
-  entry(273, LONG, 1, pixelsAt); // the one strip
-  entry(277, SHORT, 1, channels);
-  entry(278, LONG, 1, height); // rows per strip
-  entry(279, LONG, 1, data.length);
-  entry(284, SHORT, 1, 1); // interleaved
-  if (channels === 4) entry(338, SHORT, 1, 2); // the 4th channel is unassociated alpha
-  entry(34675, UNDEFINED, icc.length, iccAt);
-  head.writeUInt32LE(0, at); // no next IFD
-  for (let c = 0; c < channels; c++) head.writeUInt16LE(8, bitsAt + 2 * c);
-  icc.copy(head, iccAt);
-  return head;
-}
-
-/** One object for every call: exifr caches parsed options by object, for ever (see scan/scan.ts). */
-const XMP_ONLY = { xmp: true, tiff: false, mergeOutput: true };
-
-/** Location data in the EXIF GPS block, or in XMP (exif:GPSLatitude, as editors and some phones write it). */
-async function hasLocation(bytes: Buffer): Promise<boolean> {
-  const gps = await exifr.gps(bytes).catch(() => undefined);
-  if (gps && Number.isFinite(gps.latitude)) return true;
-  const xmp = await exifr.parse(bytes, XMP_ONLY).catch(() => undefined);
-  return xmp !== undefined && ("GPSLatitude" in xmp || "GPSLongitude" in xmp);
-}
-
-/**
  * A GIF whose data ends early: when only the end of its picture's data is missing (the block terminator
  * and trailer), the picture is whole, and it is decoded mended, with a warning; when picture data is
  * missing, it is damaged. Undefined for a GIF that does not end early (a later frame cut short is no
@@ -505,189 +338,4 @@ function bmpPipeline(source: string, bytes: Buffer, settings: ImageSettings, war
     );
   }
   return () => sharp(data, { raw: { width, height, channels } });
-}
-
-/** The checks a JPEG or PNG passes to be packed as is: its end marker, a readable header, the pixel limit. */
-function shapeOf(bytes: number, meta: { width: number; height: number; space?: string | undefined }): ImageShape {
-  return { bytes, width: meta.width, height: meta.height, cmyk: meta.space === "cmyk" };
-}
-
-async function readPackable(source: string, type: "jpeg" | "png", bytes: Buffer, maxPixels: number) {
-  checkIntegrity(source, type, bytes);
-  const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-  checkPixels(source, meta.width, meta.height, { maxPixels });
-  return meta;
-}
-
-/**
- * The fast path for a JPEG or PNG: judged from the file's first and last bytes only. "copy": pack it as
- * is; "full": it needs the full path (too big, CMYK, location data to strip, or a header past the head);
- * or the problem that refuses it.
- */
-export async function checkAsIs(
-  source: string,
-  type: "jpeg" | "png",
-  ends: { head: Buffer; tail: Buffer; size: number },
-  settings: ImageSettings,
-): Promise<"copy" | "full" | Problem> {
-  try {
-    // A JPEG that does not end with its EOI may carry a trailer (a motion photo's video): the full path cuts
-    // it off at the image's real end. One that does may too (an appended payload ending in FF D9): the
-    // archive writer finds the real end while it copies, from the first scan (jpegScanStart).
-    if (type === "jpeg" && (!endsWithEoi(ends.tail) || jpegScanStart(ends.head) === undefined)) return "full";
-    // (so may a PNG: data after its IEND chunk is cut off there, by the same rule; an appended payload that
-    // ends in an IEND of its own is seen when the image's own IEND lies in the head)
-    if (type === "png" && (!endsWithIend(ends.tail) || (pngEnd(ends.head) ?? ends.size) < ends.size)) return "full";
-    checkIntegrity(source, type, ends.tail);
-    const meta = await sharp(ends.head, { limitInputPixels: false })
-      .metadata()
-      .catch(() => undefined);
-    if (!meta) return "full";
-    checkPixels(source, meta.width, meta.height, settings);
-    if (reencodeReasons(shapeOf(ends.size, meta), settings).length) return "full";
-    if (settings.stripGps && (await hasLocation(ends.head))) return "full";
-    return "copy";
-  } catch (err) {
-    if (err instanceof ImageProblem) return err.problem;
-    throw err;
-  }
-}
-
-/** readPackable's verdict as a problem, for `validate`: undefined when the image would be accepted. */
-export async function checkPackableImage(
-  source: string,
-  type: "jpeg" | "png",
-  bytes: Buffer,
-  maxPixels: number,
-): Promise<Problem | undefined> {
-  try {
-    const trailer = bytes.length - withoutTrailer(type, bytes).length;
-    if (trailer > 0) {
-      return problem(
-        "E_IMAGE_TRAILING_DATA",
-        type === "jpeg"
-          ? `${source}: ${trailer} bytes follow the JPEG's end-of-image marker (a motion photo's video or another trailer)`
-          : `${source}: ${trailer} bytes follow the PNG's IEND chunk`,
-        "pack the photo with wopack pack, which keeps the image and drops what follows it",
-        source,
-      );
-    }
-    await readPackable(source, type, bytes, maxPixels);
-    return undefined;
-  } catch (err) {
-    return err instanceof ImageProblem ? err.problem : corrupt(source, (err as Error)?.message ?? String(err));
-  }
-}
-
-function endsWithIend(bytes: Buffer): boolean {
-  let end = bytes.length;
-  while (end > 12 && bytes[end - 1] === 0x00) end--; // (padding, as after a JPEG's EOI)
-  return end >= 12 && bytes.readUInt32BE(end - 12) === 0 && bytes.toString("latin1", end - 8, end - 4) === "IEND";
-}
-
-function endsWithEoi(bytes: Buffer): boolean {
-  let end = bytes.length;
-  while (end > 2 && bytes[end - 1] === 0x00) end--; // some writers pad after EOI
-  return bytes[end - 2] === 0xff && bytes[end - 1] === 0xd9;
-}
-
-/**
- * The image without what follows its end (one rule for every format packed as is): phones append a video
- * to a JPEG (Google and Samsung motion photos), other tools append data to a PNG after its IEND chunk.
- * Zero bytes after the end are padding, and are kept. Unchanged when nothing follows, or when no end is
- * found (then it is truncated, and the integrity check says so).
- */
-export function withoutTrailer(type: "jpeg" | "png", image: Buffer): Buffer {
-  const end = type === "jpeg" ? jpegEnd(image) : pngEnd(image);
-  if (end === undefined) return image;
-  return image.subarray(end).some((b) => b !== 0) ? image.subarray(0, end) : image;
-}
-
-/** A JPEG ends at the first EOI after its first scan (scan data cannot hold one: a 0xFF there is always stuffed). */
-function jpegEnd(jpeg: Buffer): number | undefined {
-  const eoi = jpeg.indexOf(EOI, walkToScan(jpeg).at);
-  return eoi < 0 ? undefined : eoi + 2;
-}
-
-/** A PNG ends after its IEND chunk, found by walking its chunks. */
-function pngEnd(png: Buffer): number | undefined {
-  let at = 8;
-  while (at + 12 <= png.length) {
-    const length = png.readUInt32BE(at);
-    if (length > 0x7fffffff) return undefined;
-    const next = at + 12 + length;
-    if (png.toString("latin1", at + 4, at + 8) === "IEND") return next <= png.length ? next : undefined;
-    at = next;
-  }
-  return undefined;
-}
-
-const EOI = Buffer.from([0xff, 0xd9]);
-
-/** Where a JPEG's first scan starts, when its markers lead there within `head`. */
-export function jpegScanStart(head: Buffer): number | undefined {
-  const { at, found } = walkToScan(head);
-  return found ? at : undefined;
-}
-
-/** How a trailer is reported, wherever it is cut off. */
-export function trailerNote(bytes: number, type: "jpeg" | "png" = "jpeg"): string {
-  return type === "jpeg"
-    ? `jpeg copied without the ${bytes} bytes after its end (a motion-photo video or another trailer)`
-    : `png copied without the ${bytes} bytes after its IEND chunk`;
-}
-
-/**
- * Walks a JPEG's markers to its first scan (SOS): where it starts, or where the walk had to stop (the
- * bytes end, or no marker is where one should be). An EOI is searched for from there: the segments before
- * it (an EXIF thumbnail, say) may hold FF D9 of their own.
- */
-function walkToScan(jpeg: Buffer): { at: number; found: boolean } {
-  let at = 2;
-  while (at + 4 <= jpeg.length && jpeg[at] === 0xff) {
-    const marker = jpeg[at + 1]!;
-    if (marker === 0xda) return { at, found: true };
-    if (marker === 0xff) at += 1;
-    else if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) at += 2;
-    else at += 2 + jpeg.readUInt16BE(at + 2);
-  }
-  return { at, found: false };
-}
-
-function checkIntegrity(source: string, type: "jpeg" | "png", bytes: Buffer): void {
-  if (type === "jpeg") {
-    if (!endsWithEoi(bytes)) {
-      throw new ImageProblem(
-        problem(
-          "E_IMAGE_TRUNCATED",
-          `${source}: the JPEG does not end with its end-of-image marker; it is truncated or damaged`,
-          "copy the photo again from the device; the transfer was probably cut short",
-          source,
-        ),
-      );
-    }
-  } else if (!endsWithIend(bytes)) {
-    throw new ImageProblem(
-      problem(
-        "E_IMAGE_TRUNCATED",
-        `${source}: the PNG has no IEND chunk at its end; it is truncated or damaged`,
-        "copy the image again; the transfer was probably cut short",
-        source,
-      ),
-    );
-  }
-}
-
-function checkPixels(
-  source: string,
-  width: number | undefined,
-  height: number | undefined,
-  settings: Pick<ImageSettings, "maxPixels">,
-): void {
-  if (!width || !height) throw new ImageProblem(corrupt(source, "no image dimensions in its header"));
-  if (width * height > settings.maxPixels) throw tooLarge(source, `${width}x${height} pixels`, settings);
-}
-
-function tooLarge(source: string, dims: string, settings: Pick<ImageSettings, "maxPixels">): ImageProblem {
-  return new ImageProblem(tooLargeProblem(source, dims, settings.maxPixels));
 }

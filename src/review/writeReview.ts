@@ -9,7 +9,7 @@ import type yauzl from "yauzl";
 import { entryTooBig, MAX_JSON_ENTRY, MAX_WHOLE_ENTRY, openZipListing, readIntact, wrappingFolder } from "../archive/readZip.js";
 import { REPORT_SUFFIX } from "../commit/recovery.js";
 import { type Config, configSchema } from "../config/schema.js";
-import { checkPackableImage } from "../convert/normalize.js";
+import { checkPackableImage } from "../convert/integrity.js";
 import { type Thumbnail, thumbnailOf } from "../convert/pixels.js";
 import { sniffImageType } from "../convert/sniff.js";
 import type { Problem } from "../core/errors.js";

@@ -9,7 +9,7 @@ import { SourceChangedError } from "../archive/zip.js";
 import { commitArchive } from "../commit/commit.js";
 import { planMoves } from "../commit/moves.js";
 import { tmpDir } from "../commit/paths.js";
-import { trailerNote } from "../convert/normalize.js";
+import { trailerNote } from "../convert/imageEnds.js";
 import type { Clock } from "../core/clock.js";
 import { interruptedError, ioError, problem, WopackError } from "../core/errors.js";
 import type { ArchiveReport, PackedWorkOrder, PackResult } from "../core/types.js";

@@ -7,7 +7,7 @@ import { type Clock, systemClock } from "../core/clock.js";
 import { redact } from "../core/redact.js";
 import { resolveCredentials } from "../upload/key.js";
 import { type Api, httpApi, statusLooksFailed } from "../upload/protocol.js";
-import { attentionProblem } from "../upload/uploadArchive.js";
+import { attentionProblem } from "../upload/uploadProblems.js";
 import { checkOut, committedArchives } from "./upload.js";
 
 /** "attention": the platform keeps a batch with part of it that it would not delete (not uploaded) */

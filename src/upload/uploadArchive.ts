@@ -2,18 +2,29 @@
 // journal before it is taken, a restart resumes the same session, and a second batch is made only when
 // the first is provably not accepted.
 import { createHash, type Hash } from "node:crypto";
-import { type FileHandle, open, stat } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
 import path from "node:path";
-import { setTimeout as delay } from "node:timers/promises";
 import { moveItem } from "../commit/moves.js";
 import { REPORT_SUFFIX } from "../commit/recovery.js";
 import { appendUploads, type UploadJournal, type UploadRecord } from "../commit/uploads.js";
 import type { Clock } from "../core/clock.js";
-import { interruptedError, type Problem, problem, WopackError } from "../core/errors.js";
+import { type Problem, problem } from "../core/errors.js";
 import { redactor } from "../core/redact.js";
-import type { Logger, UploadOutcome, UploadProgress } from "../core/types.js";
+import type { UploadOutcome, UploadProgress } from "../core/types.js";
+import { hashFile, readChunk } from "./archiveBytes.js";
 import { type Api, type Batch, CHUNK_SIZE, CHUNK_UNIT, type Outcome, type SessionState, statusLooksFailed } from "./protocol.js";
-import { backoffMs } from "./retry.js";
+import { type RequestSettings, Requests } from "./requests.js";
+import {
+  ArchiveFailed,
+  archiveChanged,
+  attentionProblem,
+  credentialsRefused,
+  interrupted,
+  NeedsAttention,
+  protocolProblem,
+  refusal,
+  Unproven,
+} from "./uploadProblems.js";
 
 /** A committed archive, as its report describes it. */
 export interface ArchiveToSend {
@@ -23,27 +34,17 @@ export interface ArchiveToSend {
   bytes: number;
 }
 
-export interface UploadSettings {
+export interface UploadSettings extends RequestSettings {
   out: string;
   api: Api;
   /** redacted wherever a server's words are shown */
   key: string;
   /** URLs whose credentials (userinfo, query tokens) are redacted too: the platform's URL */
   urls?: readonly string[] | undefined;
-  log: Logger;
   clock: Clock;
-  signal?: AbortSignal | undefined;
-  /** give up on one archive after this long of failing requests (default 30 minutes) */
-  maxElapsedMs?: number | undefined;
-  /** at most this many retries of one request in a row */
-  retries?: number | undefined;
-  /** bytes per second, at most (default: as fast as the line goes) */
-  rateBytesPerSec?: number | undefined;
   /** move the archive and its report here once the platform confirmed it */
   uploadedTo?: string | undefined;
   onProgress?: (p: UploadProgress) => void;
-  /** how a pause is waited (tests pass a quick one); default: real time, ended by `signal` */
-  sleep?: ((ms: number, signal?: AbortSignal) => Promise<void>) | undefined;
   /** bytes per chunk, a multiple of 256 KiB (default CHUNK_SIZE) */
   chunkBytes?: number | undefined;
   /** send an archive that needs attention again (its old batch was looked at: the operator named it) */
@@ -57,46 +58,6 @@ const MAX_STALLS = 3;
 const MAX_CHUNK = 2 * CHUNK_SIZE;
 /** New batches one run makes for one archive whose sessions keep going away. */
 const MAX_BATCHES = 3;
-
-class ArchiveFailed extends Error {
-  constructor(readonly problem: Problem) {
-    super(problem.message);
-  }
-}
-
-/** The session misbehaved: its batch is deleted (then this is a failure) or, if it cannot be, needs attention. */
-class Unproven extends Error {
-  constructor(readonly problem: Problem) {
-    super(problem.message);
-  }
-}
-
-/** A batch that holds (part of) the archive stays on the platform: a person must look. */
-class NeedsAttention extends Error {
-  constructor(readonly problem: Problem) {
-    super(problem.message);
-  }
-}
-
-/** The platform refused the key (401/403): nothing more is sent. Exit 5. */
-export function credentialsRefused(detail: string): WopackError {
-  return new WopackError(
-    "credentials",
-    "E_UPLOAD_CREDENTIALS",
-    `the platform refused the upload credentials (${detail}); nothing more was sent`,
-    "check WOPACK_API_KEY (or upload.keyFile) and that the key may create batches on this site",
-  );
-}
-
-/** An archive the platform may hold part of, in a batch it would not delete (status words it the same). */
-export function attentionProblem(name: string, batchId: string, reason: string): Problem {
-  return problem(
-    "E_UPLOAD_ATTENTION",
-    `${name}: ${reason}; the platform keeps batch ${batchId}, which may hold part of it, and would not delete it: not uploaded`,
-    `look at batch ${batchId} on the platform and delete it there, then send the archive again with wopack upload ${name}; until then it is not sent and prune keeps it`,
-    name,
-  );
-}
 
 export async function uploadArchive(a: ArchiveToSend, journal: UploadJournal, s: UploadSettings): Promise<UploadOutcome> {
   const state = journal.archives.get(a.name);
@@ -129,25 +90,18 @@ export async function uploadArchive(a: ArchiveToSend, journal: UploadJournal, s:
   }
 }
 
-/** What an interruption ends with (exit 130). */
-function interrupted(signal: AbortSignal): WopackError {
-  return signal.reason instanceof WopackError && signal.reason.kind === "interrupted"
-    ? signal.reason
-    : interruptedError("interrupted", "run wopack upload again: it resumes where the platform stands");
-}
-
 class Upload {
   readonly warnings: Problem[] = [];
-  private readonly deadline: number;
   private readonly redact: (text: string) => string;
+  private readonly requests: Requests;
 
   constructor(
     private readonly a: ArchiveToSend,
     private readonly journal: UploadJournal,
     private readonly s: UploadSettings,
   ) {
-    this.deadline = performance.now() + (s.maxElapsedMs ?? 30 * 60_000);
     this.redact = redactor(s.key, ...(s.urls ?? []));
+    this.requests = new Requests(a.name, s, this.redact);
   }
 
   now(): string {
@@ -165,7 +119,11 @@ class Upload {
       if (!batch) {
         if (made++ >= MAX_BATCHES) {
           throw new ArchiveFailed(
-            this.protocolProblem(`the platform dropped the upload session of ${MAX_BATCHES} new batches in a row`),
+            protocolProblem(
+              this.a.name,
+              this.redact,
+              `the platform dropped the upload session of ${MAX_BATCHES} new batches in a row`,
+            ),
           );
         }
         batch = await this.createBatch();
@@ -212,22 +170,16 @@ class Upload {
   private async checkSize(): Promise<void> {
     const st = await stat(this.a.path).catch(() => undefined);
     if (!st || st.size !== this.a.bytes) {
-      throw new ArchiveFailed(
-        problem(
-          "E_UPLOAD_ARCHIVE_CHANGED",
-          `${this.a.name}: ${st ? `${st.size} bytes, but its report says ${this.a.bytes}` : "not in --out any more"}; not sent`,
-          "an archive must not change after it is committed: pack the work orders again with --repack",
-          this.a.name,
-        ),
-      );
+      const what = st ? `${st.size} bytes, but its report says ${this.a.bytes}` : "not in --out any more";
+      throw archiveChanged(this.a.name, `${what}; not sent`);
     }
   }
 
   private async createBatch(): Promise<Batch> {
     const { a } = this;
     await this.record({ type: "intent", archive: a.name, sha256: a.sha256, bytes: a.bytes, at: this.now() });
-    const batch = await this.retrying("creating a batch", () => this.s.api.createBatch(a.name.replace(/\.zip$/i, "")));
-    if (!batch.ok) throw this.failure(batch.kind, batch.detail, "creating a batch");
+    const batch = await this.requests.retrying("creating a batch", () => this.s.api.createBatch(a.name.replace(/\.zip$/i, "")));
+    if (!batch.ok) throw refusal(this.a.name, this.redact, batch.kind, batch.detail, "creating a batch");
     await this.record({
       type: "batch",
       archive: a.name,
@@ -258,11 +210,12 @@ class Upload {
     let stalls = 0;
     let chunk = s.chunkBytes ?? CHUNK_SIZE;
     let ahead: { from: number; length: number; data: Promise<Buffer> } | undefined;
-    const query = () => this.call(() => s.api.querySession(batch.uploadUrl, total));
+    const query = () => this.requests.call(() => s.api.querySession(batch.uploadUrl, total));
     const stall = async (what: string): Promise<Outcome<SessionState>> => {
-      if (++stalls >= MAX_STALLS) throw new Unproven(this.protocolProblem(`${what} (${stalls} answers in a row)`));
+      if (++stalls >= MAX_STALLS)
+        throw new Unproven(protocolProblem(this.a.name, this.redact, `${what} (${stalls} answers in a row)`));
       s.log.debug(`${a.name}: ${this.redact(what)}; asking the session again`);
-      await this.pause(stalls, undefined, what);
+      await this.requests.pause(stalls, undefined, what);
       return query();
     };
     const fh = await open(a.path, "r");
@@ -277,10 +230,10 @@ class Upload {
             answer = await stall(answer.detail);
             continue;
           }
-          if (answer.kind !== "retry") throw this.failure(answer.kind, answer.detail, "uploading");
+          if (answer.kind !== "retry") throw refusal(this.a.name, this.redact, answer.kind, answer.detail, "uploading");
           if (++retries > (s.retries ?? 20))
-            throw this.failure("fail", `${answer.detail} (gave up after ${retries} tries)`, "uploading");
-          await this.pause(retries - 1, answer.retryAfterMs, `uploading (${answer.detail})`, answer.retryAfterNote);
+            throw refusal(this.a.name, this.redact, "fail", `${answer.detail} (gave up after ${retries} tries)`, "uploading");
+          await this.requests.pause(retries - 1, answer.retryAfterMs, `uploading (${answer.detail})`, answer.retryAfterNote);
           answer = await query();
           continue;
         }
@@ -288,7 +241,9 @@ class Upload {
         if (at.complete) {
           if (finalSent) return "complete";
           throw new Unproven(
-            this.protocolProblem(
+            protocolProblem(
+              this.a.name,
+              this.redact,
               `the upload session says complete, but wopack sent only ${sent ? sent.from + sent.data.length : confirmed} of its ${total} bytes`,
             ),
           );
@@ -325,7 +280,9 @@ class Upload {
             continue;
           }
           if (++stalls >= MAX_STALLS)
-            throw new Unproven(this.protocolProblem(`the session took no bytes (${stalls} answers in a row)`));
+            throw new Unproven(
+              protocolProblem(this.a.name, this.redact, `the session took no bytes (${stalls} answers in a row)`),
+            );
         }
         first = false;
         if (confirmed === total) {
@@ -342,13 +299,13 @@ class Upload {
         let hashed: Hash | undefined;
         if (last) {
           hashed = hash.copy().update(data);
-          if (hashed.copy().digest("hex") !== a.sha256) throw this.changed();
+          if (hashed.copy().digest("hex") !== a.sha256) throw archiveChanged(this.a.name);
           if (!finalSent) await this.record({ type: "final", archive: a.name, batchId: batch.batchId, at: this.now() });
           finalSent = true;
         }
-        await this.pace(started, sentHere);
+        await this.requests.pace(started, sentHere);
         const began = performance.now();
-        const putting = this.call(() => s.api.putChunk(batch.uploadUrl, data, from, total));
+        const putting = this.requests.call(() => s.api.putChunk(batch.uploadUrl, data, from, total));
         // while the chunk is on its way: its hash, and the next chunk from the disk (sent only once this
         // one is confirmed)
         hashed ??= hash.copy().update(data);
@@ -385,27 +342,6 @@ class Upload {
     }
   }
 
-  /** The last chunk is not sent: the bytes no longer have the SHA-256 of the report (a changed archive). */
-  private changed(): ArchiveFailed {
-    return new ArchiveFailed(
-      problem(
-        "E_UPLOAD_ARCHIVE_CHANGED",
-        `${this.a.name}: its bytes no longer have the SHA-256 of its report; the last chunk was not sent, so the platform never completes it`,
-        "an archive must not change after it is committed: pack the work orders again with --repack",
-        this.a.name,
-      ),
-    );
-  }
-
-  private protocolProblem(what: string): Problem {
-    return problem(
-      "E_UPLOAD_PROTOCOL",
-      `${this.a.name}: the platform's upload session broke the protocol: ${this.redact(what)}; not uploaded`,
-      "the next run starts again with a new batch; if it keeps happening, report it to the platform with this message",
-      this.a.name,
-    );
-  }
-
   /**
    * The session is gone (expired, or cancelled). The batch is asked for its status first: a failed or
    * missing batch is given up; a live one is deleted, and only a deleted one is given up. One the platform
@@ -413,11 +349,11 @@ class Upload {
    */
   private async settleGone(batch: Batch): Promise<void> {
     const { a, s } = this;
-    const status = await this.retrying("asking for the batch's status", () => s.api.batchStatus(batch.batchId));
+    const status = await this.requests.retrying("asking for the batch's status", () => s.api.batchStatus(batch.batchId));
     let reason: string;
     if (status.ok && statusLooksFailed(status.value.status)) reason = `the batch failed (${status.value.status})`;
     else if (!status.ok && status.kind === "gone") reason = "the batch is gone too";
-    else if (!status.ok) throw this.failure(status.kind, status.detail, "asking for the batch's status");
+    else if (!status.ok) throw refusal(this.a.name, this.redact, status.kind, status.detail, "asking for the batch's status");
     else {
       await this.deleteOrAttention(batch, `the upload session is gone (batch status ${status.value.status})`);
       reason = `the upload session is gone; batch deleted (status was ${status.value.status})`;
@@ -433,7 +369,7 @@ class Upload {
   }
 
   private async deleteOrAttention(batch: Batch, why: string): Promise<void> {
-    const deleted = await this.retrying("deleting the batch", () => this.s.api.deleteBatch(batch.batchId));
+    const deleted = await this.requests.retrying("deleting the batch", () => this.s.api.deleteBatch(batch.batchId));
     if (deleted.ok || deleted.kind === "gone") return;
     if (deleted.kind === "auth") throw credentialsRefused(this.redact(deleted.detail));
     const reason = `${this.redact(why)}; deleting the batch was refused (${this.redact(deleted.detail)})`;
@@ -442,105 +378,4 @@ class Upload {
     this.s.log.warn(`${p.code}: ${p.message}`);
     throw new NeedsAttention(p);
   }
-
-  /** A request retried while the answer says so (network, 408, 429, 5xx), within the retry bounds. */
-  private async retrying<T>(what: string, request: () => Promise<Outcome<T>>): Promise<Outcome<T>> {
-    for (let attempt = 0; ; attempt++) {
-      const r = await this.call(request);
-      if (r.ok || r.kind !== "retry") return r;
-      if (attempt >= (this.s.retries ?? 20))
-        return { ...r, kind: "fail", detail: `${r.detail} (gave up after ${attempt + 1} tries)` };
-      await this.pause(attempt, r.retryAfterMs, `${what} (${r.detail})`, r.retryAfterNote);
-    }
-  }
-
-  /** One request, given up at once when the run is interrupted (whatever the Api does with the signal). */
-  private call<T>(request: () => Promise<T>): Promise<T> {
-    const { signal } = this.s;
-    if (!signal) return request();
-    if (signal.aborted) return Promise.reject(interrupted(signal));
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = () => reject(interrupted(signal));
-      signal.addEventListener("abort", onAbort, { once: true });
-      request()
-        .then(resolve, (err) => reject(signal.aborted ? interrupted(signal) : err))
-        .finally(() => signal.removeEventListener("abort", onAbort));
-    });
-  }
-
-  private async pause(attempt: number, retryAfterMs: number | undefined, what: string, note?: string): Promise<void> {
-    const wait = retryAfterMs ?? backoffMs(attempt);
-    if (performance.now() + wait > this.deadline) {
-      throw new ArchiveFailed(
-        problem(
-          "E_UPLOAD_GAVE_UP",
-          `${this.a.name}: ${this.redact(what)}; still failing after the time allowed for one archive`,
-          "the next run resumes it where it stopped; check the network or raise upload.maxElapsed",
-          this.a.name,
-        ),
-      );
-    }
-    if (note) this.s.log.info(`${this.a.name}: ${note}`);
-    this.s.log.debug(`${this.a.name}: ${this.redact(what)}; retrying in ${Math.round(wait)} ms`);
-    await this.sleep(wait);
-  }
-
-  /** --upload-rate: waits until the bytes sent so far are within the rate. */
-  private async pace(started: number, sent: number): Promise<void> {
-    const rate = this.s.rateBytesPerSec;
-    if (!rate) return;
-    const ahead = (sent / rate) * 1000 - (performance.now() - started);
-    if (ahead > 0) await this.sleep(ahead);
-  }
-
-  private async sleep(ms: number): Promise<void> {
-    const { signal } = this.s;
-    try {
-      await (this.s.sleep ?? sleep)(ms, signal);
-    } catch (err) {
-      throw signal?.aborted ? interrupted(signal) : err;
-    }
-    if (signal?.aborted) throw interrupted(signal);
-  }
-
-  private failure(kind: string, detail: string, what: string): Error {
-    const words = this.redact(detail);
-    if (kind === "auth") return credentialsRefused(words);
-    return new ArchiveFailed(
-      problem(
-        "E_UPLOAD_REFUSED",
-        `${this.a.name}: the platform refused ${what} (${words})`,
-        "the next run tries again; if it keeps failing, check the archive against the platform's rules (wopack validate)",
-        this.a.name,
-      ),
-    );
-  }
-}
-
-/** Bytes [from, from + length) of the file (fewer at its end). */
-async function readChunk(fh: FileHandle, from: number, length: number): Promise<Buffer> {
-  const data = Buffer.allocUnsafe(length);
-  let got = 0;
-  while (got < length) {
-    const { bytesRead } = await fh.read(data, got, length - got, from + got);
-    if (bytesRead === 0) break;
-    got += bytesRead;
-  }
-  return data.subarray(0, got);
-}
-
-/** Feeds bytes [0, upTo) of the file to `hash`. */
-async function hashFile(fh: FileHandle, hash: Hash, upTo: number): Promise<void> {
-  const buf = Buffer.allocUnsafe(Math.min(CHUNK_SIZE, Math.max(upTo, 1)));
-  for (let at = 0; at < upTo; ) {
-    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, upTo - at), at);
-    if (bytesRead === 0) break;
-    hash.update(buf.subarray(0, bytesRead));
-    at += bytesRead;
-  }
-}
-
-/** A pause that an interruption ends at once. */
-async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  await delay(ms, undefined, signal ? { signal } : {});
 }

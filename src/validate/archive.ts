@@ -9,7 +9,7 @@ import {
   wrappingFolder,
 } from "../archive/readZip.js";
 import type { Config } from "../config/schema.js";
-import { checkPackableImage } from "../convert/normalize.js";
+import { checkPackableImage } from "../convert/integrity.js";
 import { checkPixels } from "../convert/pixels.js";
 import { SNIFF_BYTES, sniffImageType } from "../convert/sniff.js";
 import { type Problem, problem } from "../core/errors.js";

@@ -10,7 +10,7 @@ import { COLOUR_FLOATS, colourTable, convertColours, matrixShaper } from "../../
 import { dateOnlyExif, withExifSegment } from "../../src/convert/exif.js";
 import { createHeicDecoder } from "../../src/convert/heicDecoder.js";
 import type { HeicDecoder } from "../../src/convert/heicTypes.js";
-import { uncompressedTiff } from "../../src/convert/normalize.js";
+import { uncompressedTiff } from "../../src/convert/rawTiff.js";
 import { builtinIcc, FIXTURES, ROOT } from "../helpers.js";
 
 // The native binding converts HEIC colours with a table from convert/colour.ts (linearise, 3x3 matrix,

@@ -7,7 +7,8 @@ import fc from "fast-check";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import type { HeicDecoder } from "../../src/convert/heicTypes.js";
-import { type ImageSettings, normalizeImage } from "../../src/convert/normalize.js";
+import type { ImageSettings } from "../../src/convert/imageSettings.js";
+import { normalizeImage } from "../../src/convert/normalize.js";
 import { FIXTURES } from "../helpers.js";
 
 const DIR = path.join(FIXTURES, "bmpsuite");

@@ -4,7 +4,8 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import type { HeicDecoder } from "../../src/convert/heicTypes.js";
-import { type ImageSettings, normalizeImage } from "../../src/convert/normalize.js";
+import type { ImageSettings } from "../../src/convert/imageSettings.js";
+import { normalizeImage } from "../../src/convert/normalize.js";
 import { checkConverted } from "../../src/convert/outputCheck.js";
 import type { ImageType } from "../../src/spec/images.js";
 import { handTiff, type Tag } from "../tiff-writer.js";

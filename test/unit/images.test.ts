@@ -1,6 +1,6 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { tiffHeaderSize, uncompressedTiff } from "../../src/convert/normalize.js";
+import { tiffHeaderSize, uncompressedTiff } from "../../src/convert/rawTiff.js";
 import { builtinIcc } from "../helpers.js";
 
 describe("decoded pixels wrapped with their ICC profile (uncompressedTiff)", () => {

@@ -13,7 +13,7 @@ import {
   retryAfterMs,
   statusLooksFailed,
 } from "../../src/upload/protocol.js";
-import { backoffMs } from "../../src/upload/retry.js";
+import { backoffMs } from "../../src/upload/requests.js";
 import { tempDir } from "../helpers.js";
 
 describe("the protocol's small rules", () => {

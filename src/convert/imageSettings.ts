@@ -1,0 +1,11 @@
+// How photos are normalized (SPEC §7): the config's `images` section as the conversion stages take it.
+
+export interface ImageSettings {
+  quality: number;
+  maxImageSize: number;
+  maxDimension?: number | undefined;
+  maxPixels: number;
+  stripGps: boolean;
+  /** "pixels": JPEGs and PNGs are decoded (convert/pixels.ts); "structure": judged by their bytes only */
+  verify: "pixels" | "structure";
+}

@@ -1,0 +1,92 @@
+// How one archive's upload ends when it does not end uploaded: the errors the sender throws inside, and the
+// problems they carry, each worded once (status words "needs attention" with the same builder).
+import { interruptedError, type Problem, problem, WopackError } from "../core/errors.js";
+
+export class ArchiveFailed extends Error {
+  constructor(readonly problem: Problem) {
+    super(problem.message);
+  }
+}
+
+/** The session misbehaved: its batch is deleted (then this is a failure) or, if it cannot be, needs attention. */
+export class Unproven extends Error {
+  constructor(readonly problem: Problem) {
+    super(problem.message);
+  }
+}
+
+/** A batch that holds (part of) the archive stays on the platform: a person must look. */
+export class NeedsAttention extends Error {
+  constructor(readonly problem: Problem) {
+    super(problem.message);
+  }
+}
+
+/** The platform refused the key (401/403): nothing more is sent. Exit 5. */
+export function credentialsRefused(detail: string): WopackError {
+  return new WopackError(
+    "credentials",
+    "E_UPLOAD_CREDENTIALS",
+    `the platform refused the upload credentials (${detail}); nothing more was sent`,
+    "check WOPACK_API_KEY (or upload.keyFile) and that the key may create batches on this site",
+  );
+}
+
+/** An archive the platform may hold part of, in a batch it would not delete (status words it the same). */
+export function attentionProblem(name: string, batchId: string, reason: string): Problem {
+  return problem(
+    "E_UPLOAD_ATTENTION",
+    `${name}: ${reason}; the platform keeps batch ${batchId}, which may hold part of it, and would not delete it: not uploaded`,
+    `look at batch ${batchId} on the platform and delete it there, then send the archive again with wopack upload ${name}; until then it is not sent and prune keeps it`,
+    name,
+  );
+}
+
+/** What an interruption ends with (exit 130). */
+export function interrupted(signal: AbortSignal): WopackError {
+  return signal.reason instanceof WopackError && signal.reason.kind === "interrupted"
+    ? signal.reason
+    : interruptedError("interrupted", "run wopack upload again: it resumes where the platform stands");
+}
+
+/**
+ * The archive is not what its report says (another size, gone, or — found before the last chunk — bytes
+ * whose SHA-256 is not the report's): it is not sent, or its last chunk is not, so the platform never has it.
+ */
+export function archiveChanged(
+  name: string,
+  what = "its bytes no longer have the SHA-256 of its report; the last chunk was not sent, so the platform never completes it",
+): ArchiveFailed {
+  return new ArchiveFailed(
+    problem(
+      "E_UPLOAD_ARCHIVE_CHANGED",
+      `${name}: ${what}`,
+      "an archive must not change after it is committed: pack the work orders again with --repack",
+      name,
+    ),
+  );
+}
+
+/** The session broke the protocol (no progress, bytes past the end, completion without the bytes). */
+export function protocolProblem(name: string, redact: (text: string) => string, what: string): Problem {
+  return problem(
+    "E_UPLOAD_PROTOCOL",
+    `${name}: the platform's upload session broke the protocol: ${redact(what)}; not uploaded`,
+    "the next run starts again with a new batch; if it keeps happening, report it to the platform with this message",
+    name,
+  );
+}
+
+/** The platform refused a request: the key (exit 5), or this archive (it fails; the next run tries again). */
+export function refusal(name: string, redact: (text: string) => string, kind: string, detail: string, what: string): Error {
+  const words = redact(detail);
+  if (kind === "auth") return credentialsRefused(words);
+  return new ArchiveFailed(
+    problem(
+      "E_UPLOAD_REFUSED",
+      `${name}: the platform refused ${what} (${words})`,
+      "the next run tries again; if it keeps failing, check the archive against the platform's rules (wopack validate)",
+      name,
+    ),
+  );
+}
