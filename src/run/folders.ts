@@ -1,6 +1,6 @@
-import { realpath, stat } from "node:fs/promises";
+import { mkdtemp, realpath, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import { ioError, isGone, WopackError } from "../core/errors.js";
+import { ioError, isGone, type Problem, problem, WopackError } from "../core/errors.js";
 
 /**
  * A path with its symlinks resolved, for the part that exists (an --out made on first use does not yet):
@@ -82,4 +82,48 @@ export async function requireFolder(dir: string, code: string, what: string, hin
   if (!st?.isDirectory()) {
     throw new WopackError("usage", code, `${what} ${dir} ${st ? "is not a folder" : "does not exist"}`, hint);
   }
+}
+
+/**
+ * What is wrong with a folder wopack will move work orders into (--move-to, --failed-to), said at start
+ * rather than at the first move: it cannot be written (or made), or it is not on the staging folder's file
+ * system, so every move is a copy and a delete instead of a rename. Writes nothing that stays.
+ */
+export async function destinationWarnings(flag: string, dir: string, staging: string): Promise<Problem[]> {
+  const warnings: Problem[] = [];
+  let existing = path.resolve(dir);
+  let st = await stat(existing).catch(() => undefined);
+  while (!st && path.dirname(existing) !== existing) {
+    existing = path.dirname(existing);
+    st = await stat(existing).catch(() => undefined);
+  }
+  const probe = st?.isDirectory()
+    ? await mkdtemp(path.join(existing, ".wopack-probe-")).then(
+        (made) => rm(made, { recursive: true }).then(() => undefined),
+        (err: NodeJS.ErrnoException) => err.code ?? err.message,
+      )
+    : "ENOTDIR";
+  if (probe) {
+    warnings.push(
+      problem(
+        "W_FOLDER_NOT_WRITABLE",
+        `${flag} ${dir}: ${existing === path.resolve(dir) ? "cannot be written" : `cannot be made in ${existing}`} (${probe}); work orders will stay in staging`,
+        `give the user wopack runs as write access there, or choose another ${flag}`,
+        dir,
+      ),
+    );
+  } else {
+    const [a, b] = await Promise.all([stat(staging).catch(() => undefined), stat(existing).catch(() => undefined)]);
+    if (a && b && a.dev !== b.dev) {
+      warnings.push(
+        problem(
+          "W_FOLDER_NOT_BESIDE_STAGING",
+          `${flag} ${dir} is not on the staging folder's file system: each move is a copy then a delete, not a rename`,
+          `put ${flag} beside the staging folder (e.g. ${path.join(path.dirname(path.resolve(staging)), path.basename(dir))})`,
+          dir,
+        ),
+      );
+    }
+  }
+  return warnings;
 }

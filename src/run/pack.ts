@@ -22,7 +22,7 @@ import { countPhotos, entryName } from "../spec/images.js";
 import { mergeRefusals, refusedReport } from "../spec/problems.js";
 import { type RunContext, runArchives } from "./archives.js";
 import { packEvents, packedEvent } from "./events.js";
-import { checkFolders, requireFolder } from "./folders.js";
+import { checkFolders, destinationWarnings, requireFolder } from "./folders.js";
 import { type PackOptions, withSettings } from "./options.js";
 import { openOutput } from "./session.js";
 import { Sender, sendable } from "./upload.js";
@@ -52,6 +52,9 @@ async function packRun(options: ReturnType<typeof withSettings<PackOptions>>): P
   const sidecar = options.metadataFile ? await loadSidecar(options.metadataFile, options.config.metadata.idColumn) : undefined;
   if (options.dryRun || !out) return packOnce(options, sidecar);
   const log = options.logger ?? silentLogger;
+  // where packed folders go, said before anything moves (and what is wrong with it, told with the warnings)
+  const moveWarnings = options.moveTo ? await destinationWarnings("--move-to", options.moveTo, staging) : [];
+  if (options.moveTo) log.info(`packed work orders go to ${path.resolve(options.moveTo)}`);
   const session = await openOutput(out, log, options.now ?? systemClock);
   try {
     const sender = options.upload
@@ -74,6 +77,7 @@ async function packRun(options: ReturnType<typeof withSettings<PackOptions>>): P
     }
     if (sender) result.uploads = await sender.drain();
     result.recovery = session.recovery;
+    result.warnings.unshift(...moveWarnings);
     // (a failed move is tried again for the work order found already packed: report it once)
     const failed = new Set(result.moveFailures.map((p) => p.path));
     for (const p of session.recovery.skipped) {

@@ -17,7 +17,7 @@ import { WatchMetrics } from "../serve/metrics.js";
 import { checkListen, type StatusServer, startStatusServer } from "../serve/server.js";
 import { isIgnoredName } from "../spec/ignore.js";
 import { resultEvents, warningEvents } from "./events.js";
-import { checkFolders } from "./folders.js";
+import { checkFolders, destinationWarnings } from "./folders.js";
 import { HealthFile, type WatchSummary } from "./health.js";
 import { type WatchOptions, withSettings } from "./options.js";
 import { packOnce } from "./pack.js";
@@ -53,6 +53,12 @@ export async function watch(given: WatchOptions): Promise<WatchSummary> {
   const failedTo = path.resolve(options.failedTo ?? path.join(staging, "..", "failed"));
   const dryRun = options.dryRun ?? false;
   await checkFolders({ staging, out, moveTo, failedTo });
+  const destinations = dryRun
+    ? []
+    : [
+        ...(await destinationWarnings("--move-to", moveTo, staging)),
+        ...(await destinationWarnings("--failed-to", failedTo, staging)),
+      ];
   const sidecar = options.metadataFile ? await loadSidecar(options.metadataFile, options.config.metadata.idColumn) : undefined;
   if (options.http) await checkListen(options.http);
   const log = options.logger ?? silentLogger;
@@ -112,11 +118,14 @@ export async function watch(given: WatchOptions): Promise<WatchSummary> {
   const heartbeat = setInterval(() => void health.write(), options.heartbeatMs ?? 10_000);
   emit({
     event: "started",
-    message: startedMessage(w.options, settleMs, options.pollMs) + (server ? `; status page ${server.url}/` : ""),
+    message: startedMessage(w.options, failedTo, settleMs, options.pollMs) + (server ? `; status page ${server.url}/` : ""),
     staging,
     out,
     ...(server ? { url: server.url } : {}),
+    moveTo,
+    failedTo,
   });
+  for (const e of warningEvents({ warnings: destinations, packed: [] }, w.seenWarnings)) emit(e);
   void scheduler.runNow();
 
   await new Promise<void>((resolve) => {
@@ -210,11 +219,11 @@ interface WatchRun {
   };
 }
 
-function startedMessage(o: WatchRun["options"], settleMs: number, pollMs: number | undefined): string {
+function startedMessage(o: WatchRun["options"], failedTo: string, settleMs: number, pollMs: number | undefined): string {
   const how = [`settle ${settleMs / 1000}s`];
   if (o.readyMarker) how.push(`marker ${o.readyMarker}`);
   if (pollMs !== undefined) how.push(`polling every ${pollMs}ms`);
-  return `${o.dryRun ? "dry run (nothing is written or moved): " : ""}watching ${o.staging} (${how.join(", ")}); archives to ${o.out}`;
+  return `${o.dryRun ? "dry run (nothing is written or moved): " : ""}watching ${o.staging} (${how.join(", ")}); archives to ${o.out}; packed work orders ${o.dryRun ? "would go" : "go"} to ${o.moveTo}, refused ones to ${failedTo} (with <id>.errors.json)`;
 }
 
 /**
