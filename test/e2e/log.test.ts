@@ -129,6 +129,26 @@ describe("watch's log", () => {
 });
 
 describe("one event, one line (issue 24)", () => {
+  it("watch tells a refusal (found reading the photo) once, and stops with one stopped line", async () => {
+    const ws = await workspace();
+    const cut = await jpeg(640, 480);
+    await put(ws.staging, "WO_cut/meter/a.jpg", cut.subarray(0, cut.length - 200));
+    await put(ws.staging, "WO_ok/meter/a.jpg", jpeg());
+    const w = new Watcher([ws.staging, "--out", ws.out, "--settle", "0"]);
+    await w.until("both judged", (x) => x.events.some((e) => e.event === "refused") && x.packedIds().includes("WO_ok"));
+    const { code } = await w.stop();
+    expect(code).toBe(0);
+    const text = `${w.events.map((e) => JSON.stringify(e)).join("\n")}\n${w.stderr}`;
+    expect(
+      text.split("\n").filter((l) => l.includes("refused WO_cut")),
+      "the refusal",
+    ).toHaveLength(1);
+    expect(
+      w.events.filter((e) => e.event === "stopped"),
+      "stopped",
+    ).toHaveLength(1);
+  });
+
   /**
    * A night with one of each thing a run tells: a work order refused when planned and one refused when its
    * photo is read, a stray root file, a hook that fails, a work order packed. Each is told exactly once across

@@ -61,7 +61,8 @@ export const watchCommand = defineCommand({
     const log = logFor(argv, { out: process.stdout });
     const write = log.event;
     const { controller, dispose } = signalController(
-      (signal) => write({ event: "stopped", message: `${signal}: stopping (an archive in progress is rolled back)` }),
+      // (a plain line: the one `stopped` event is watch's own, once it has stopped)
+      (signal) => log.logger.info(`${signal}: stopping (an archive in progress is rolled back)`),
       interruptedError("interrupted", "start watch again to go on"),
     );
     try {
