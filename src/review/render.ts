@@ -181,7 +181,7 @@ function summary(review: Review): string {
   if (review.noThumbs) html += `<p class="note">Some photos have no thumbnail: ${esc(review.noThumbs)}.</p>\n`;
   if (warnings.length) html += `<h3>Warnings</h3>\n${problemList(warnings)}`;
   if (staging.length)
-    html += `<h3 id="staging">Noticed in the staging folder</h3>\n<p class="note">About files that are not in this archive.</p>\n${problemList(staging)}`;
+    html += `<h3 id="staging">Noticed in the staging folder</h3>\n<p class="note">The run's warnings about files and folders that are not in this archive.</p>\n${problemList(staging)}`;
   if (review.workOrders.length) {
     html += `<nav aria-label="Work orders in this archive"><h3>Work orders</h3><ol class="toc">`;
     for (const wo of review.workOrders)

@@ -164,6 +164,10 @@ describe("the review page in Chromium", () => {
     // technician is configured but WO_A has none: shown as absent
     expect(await woA.locator("tr.absent", { hasText: "technician" }).count()).toBe(1);
     expect(await seriousA11yViolations(tab)).toEqual([]);
+    // and with a photo's larger view open
+    await tab.goto(`file://${page}#photo-1`);
+    expect(await tab.locator("#photo-1").evaluate((li) => getComputedStyle(li).position)).toBe("fixed");
+    expect(await seriousA11yViolations(tab)).toEqual([]);
     await context.close();
   });
 
