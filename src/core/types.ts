@@ -20,6 +20,9 @@ export interface Progress {
 
 export type PhotoHandling = "copied" | "trimmed" | "converted";
 
+/** What put a photo in capture order (§5): its EXIF DateTimeOriginal, its file time, or its name (-N, or nothing else). */
+export type CapturedFrom = "exif" | "file" | "name";
+
 /** How many photos were copied, trimmed and converted (the report, the review page and the summary say it alike). */
 export interface PhotoCounts {
   copied: number;
@@ -47,6 +50,10 @@ export interface PackedEntry {
   orientation?: number;
   /** EXIF DateTimeOriginal, when it has one */
   captured?: string;
+  /** what put it in capture order; absent in reports of earlier versions */
+  capturedFrom?: CapturedFrom;
+  /** the file time (ISO, UTC) that ordered it, when capturedFrom is "file" */
+  fileTime?: string;
 }
 
 export interface PackedWorkOrder {

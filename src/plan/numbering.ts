@@ -1,5 +1,6 @@
 // §5: the -N of each photo of a work order. Pure.
 import { type Problem, problem } from "../core/errors.js";
+import type { CapturedFrom } from "../core/types.js";
 import { MAX_ORDER, naturalCompare } from "../spec/names.js";
 import { duplicateOrder } from "../spec/problems.js";
 import type { Member } from "./group.js";
@@ -9,6 +10,10 @@ export interface Numbered {
   n: number;
   source: string;
   captureDate?: string | undefined;
+  /** what put it in capture order: its EXIF DateTimeOriginal, its file time, or its name (-N, or nothing else) */
+  capturedFrom?: CapturedFrom;
+  /** the file time that ordered it (ISO, UTC), when capturedFrom is "file" */
+  fileTime?: string;
 }
 
 /** §5: explicit -N requests are kept; the rest follow in capture order after the largest explicit one. */
@@ -27,9 +32,18 @@ export function assignNumbers<T extends Numbered>(
     }
     byNumber.set(n, photo);
     photo.n = n;
+    photo.capturedFrom = "name";
   }
   const mtimeOf = new Map(members.map((m) => [m.entry.rel, m.entry.mtimeMs]));
   const unnumbered = photos.filter((p) => p.n < 0);
+  for (const p of unnumbered) {
+    const mtime = mtimeOf.get(p.source);
+    if (p.captureDate) p.capturedFrom = "exif";
+    else if (mtime !== undefined) {
+      p.capturedFrom = "file";
+      p.fileTime = new Date(mtime).toISOString();
+    } else p.capturedFrom = "name";
+  }
   const key = (p: T) => (p.captureDate ? exifToMillis(p.captureDate) : (mtimeOf.get(p.source) ?? 0));
   unnumbered.sort((a, b) => key(a) - key(b) || naturalCompare(a.source, b.source));
   let next = byNumber.size ? Math.max(...byNumber.keys()) + 1 : 0;

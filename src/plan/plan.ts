@@ -1,6 +1,6 @@
 import type { Config } from "../config/schema.js";
 import { type Problem, problem } from "../core/errors.js";
-import type { FileStamp } from "../core/types.js";
+import type { CapturedFrom, FileStamp } from "../core/types.js";
 import type { FileFacts, ScannedEntry, StagingScan } from "../scan/scan.js";
 import type { SidecarRow } from "../scan/sidecar.js";
 import { type EntryExt, type ImageType, packedExt } from "../spec/images.js";
@@ -54,6 +54,10 @@ export interface PlannedPhoto {
   ext: EntryExt;
   /** EXIF DateTimeOriginal, when the photo has one */
   captureDate?: string;
+  /** what put it in capture order (set with n) */
+  capturedFrom?: CapturedFrom;
+  /** the file time (ISO, UTC) that ordered it, when capturedFrom is "file" */
+  fileTime?: string;
 }
 
 export interface PlannedWorkOrder {

@@ -299,6 +299,8 @@ async function prepareUnguarded(
       ...(n.conversion ? { conversion: n.conversion } : {}),
       ...n.shape,
       ...(photo.captureDate ? { captured: photo.captureDate } : {}),
+      ...(photo.capturedFrom ? { capturedFrom: photo.capturedFrom } : {}),
+      ...(photo.fileTime ? { fileTime: photo.fileTime } : {}),
     });
     if (n.thumb) thumbs.set(name, n.thumb);
     warnings.push(...n.warnings);

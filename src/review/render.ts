@@ -2,7 +2,7 @@
 // data URIs). Rendered as a stream of strings so that a batch's thumbnails are never all held at once.
 import { THUMB_EDGE } from "../convert/pixels.js";
 import type { Problem } from "../core/errors.js";
-import type { PhotoHandling } from "../core/types.js";
+import type { CapturedFrom, PhotoHandling } from "../core/types.js";
 import { countPhotos, describeCounts, parseEntryName, photoHandling } from "../spec/images.js";
 import { codeUnitOrder } from "../spec/names.js";
 
@@ -13,6 +13,8 @@ export interface ReviewPhoto {
   bytes?: number | undefined;
   source?: string | undefined;
   captured?: string | undefined;
+  capturedFrom?: CapturedFrom | undefined;
+  fileTime?: string | undefined;
   width?: number | undefined;
   height?: number | undefined;
   orientation?: number | undefined;
@@ -63,11 +65,12 @@ export type ThumbSource = (
 ) => Promise<{ jpeg: Buffer; width?: number; height?: number; orientation?: number } | { problem: Problem } | undefined>;
 
 export async function* renderReview(review: Review, thumbOf: ThumbSource): AsyncGenerator<string> {
+  const cards = { n: 0 };
   yield head(review);
   yield summary(review);
   for (const wo of review.workOrders) {
     yield workOrderHead(wo, review.fields);
-    yield* sheet(wo.id, wo.photos, thumbOf, review.noThumbs);
+    yield* sheet(wo.id, wo.photos, thumbOf, review.noThumbs, cards);
     yield "</section>\n";
   }
   if (review.refused.length) {
@@ -76,7 +79,7 @@ export async function* renderReview(review: Review, thumbOf: ThumbSource): Async
     for (const r of review.refused) {
       yield `<article class="refused" id="${anchor("refused", r.id)}" aria-labelledby="${anchor("rh", r.id)}">`;
       yield `<h3 id="${anchor("rh", r.id)}">${esc(r.id)}</h3>\n${problemList(r.problems)}`;
-      if (r.photos.length) yield* sheet(r.id, r.photos, thumbOf, review.noThumbs);
+      if (r.photos.length) yield* sheet(r.id, r.photos, thumbOf, review.noThumbs, cards);
       yield "</article>\n";
     }
     yield "</section>\n";
@@ -95,6 +98,11 @@ const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;"
 /** Text for HTML content and attribute values (always double-quoted here). */
 export function esc(text: unknown): string {
   return String(text).replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+}
+
+/** A path as text that wraps only after "/" and "_", never inside a word. */
+export function pathText(text: string): string {
+  return esc(text).replace(/[/_]/g, "$&<wbr>");
 }
 
 /** An id attribute from user text: ids are letters, digits, _ and -, but refused ones may be anything. */
@@ -144,8 +152,18 @@ function photoSummary(review: Review): string {
   return esc(describeCounts(countPhotos(photos)));
 }
 
+/**
+ * The run's warnings that are not about this archive's work orders (a stray root file, a move elsewhere): noticed
+ * in the staging folder, kept apart from the archive's own.
+ */
+export function stagingWarnings(review: Review): Problem[] {
+  const own = new Set(review.workOrders.flatMap((wo) => wo.warnings.map((w) => `${w.code}\0${w.message}`)));
+  return review.warnings.filter((w) => !own.has(`${w.code}\0${w.message}`));
+}
+
 function summary(review: Review): string {
-  const warnings = [...review.warnings, ...review.workOrders.flatMap((wo) => wo.warnings)];
+  const warnings = review.workOrders.flatMap((wo) => wo.warnings);
+  const staging = stagingWarnings(review);
   const rows: [string, string][] = [
     ["Work orders", `${review.workOrders.length}${review.refused.length ? ` packed, ${review.refused.length} refused` : ""}`],
     ["Photos", photoSummary(review)],
@@ -154,6 +172,7 @@ function summary(review: Review): string {
   ];
   if (review.createdAt) rows.push(["Created", `<time datetime="${esc(review.createdAt)}">${esc(review.createdAt)}</time>`]);
   rows.push(["Warnings", warnings.length ? String(warnings.length) : "none"]);
+  if (staging.length) rows.push(["Noticed in staging", String(staging.length)]);
   let html = `<section aria-labelledby="summary"><h2 id="summary">Summary</h2>\n<dl class="summary">`;
   for (const [k, v] of rows) html += `<dt>${k}</dt><dd>${v}</dd>`;
   html += "</dl>\n";
@@ -161,6 +180,8 @@ function summary(review: Review): string {
     html += `<p class="note">This archive's report was not found beside it: sources and conversions are not known.</p>\n`;
   if (review.noThumbs) html += `<p class="note">Some photos have no thumbnail: ${esc(review.noThumbs)}.</p>\n`;
   if (warnings.length) html += `<h3>Warnings</h3>\n${problemList(warnings)}`;
+  if (staging.length)
+    html += `<h3 id="staging">Noticed in the staging folder</h3>\n<p class="note">The run's warnings about files and folders that are not in this archive.</p>\n${problemList(staging)}`;
   if (review.workOrders.length) {
     html += `<nav aria-label="Work orders in this archive"><h3>Work orders</h3><ol class="toc">`;
     for (const wo of review.workOrders)
@@ -205,6 +226,7 @@ async function* sheet(
   photos: readonly ReviewPhoto[],
   thumbOf: ThumbSource,
   noThumbs: string | undefined,
+  cards: { n: number },
 ): AsyncGenerator<string> {
   yield `<ol class="sheet" aria-label="Photos of ${esc(workOrder)} in processing order">\n`;
   for (const photo of processingOrder(photos)) {
@@ -217,20 +239,33 @@ async function* sheet(
     p.orientation ??= made?.orientation;
     const shown = p.orientation && p.orientation >= 5 ? { w: p.height, h: p.width } : { w: p.width, h: p.height };
     const alt = `${name}${p.source ? `, from ${p.source}` : ""}`;
+    const n = ++cards.n;
+    // the larger view is this card at :target, its thumbnail shown up to twice its size (no second image)
     const img = thumb
-      ? `<img src="data:image/jpeg;base64,${thumb.toString("base64")}" alt="${esc(alt)}"${box(shown.w, shown.h)}>`
+      ? `<a class="close" href="#card-${n}">Close the larger view</a><a class="zoom" href="#photo-${n}" title="Larger view"><img src="data:image/jpeg;base64,${thumb.toString("base64")}" alt="${esc(alt)}"${box(shown.w, shown.h)}></a>`
       : `<div class="nothumb" role="img" aria-label="${esc(`${alt} (no thumbnail)`)}">${refused ? "not read" : noThumbs ? "not decoded" : "does not decode"}</div>`;
     const facts: [string, string][] = [];
-    if (p.source) facts.push(["Source", esc(p.source)]);
-    if (p.captured) facts.push(["Captured", esc(p.captured.replace(/^(\d{4}):(\d\d):(\d\d) /, "$1-$2-$3 "))]);
+    if (p.source) facts.push(["Source", pathText(p.source)]);
+    const when = capturedText(p);
+    if (when) facts.push(["Captured", when]);
     if (p.width && p.height) facts.push(["Pixels", `${p.width} × ${p.height}`]);
     if (p.bytes !== undefined) facts.push(["Size", esc(formatBytes(p.bytes))]);
     if (p.conversion !== null) facts.push(HANDLING[photoHandling(p)](p.conversion ?? ""));
     if (p.orientation && p.orientation !== 1)
       facts.push(["Orientation", `${p.orientation}: ${esc(ORIENTATION[p.orientation] ?? "unknown")}`]);
-    yield `<li><figure>${img}<figcaption><span class="entry">${esc(name)}</span><dl>${facts.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("")}</dl>${refused ? problemList([refused]) : ""}</figcaption></figure></li>\n`;
+    yield `<li id="photo-${n}"><figure id="card-${n}">${img}<figcaption><span class="entry">${pathText(name)}</span><dl>${facts.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("")}</dl>${refused ? problemList([refused]) : ""}</figcaption></figure></li>\n`;
   }
   yield "</ol>\n";
+}
+
+/** When the photo was taken and where that time comes from (what put it in capture order, §5). */
+function capturedText(p: ReviewPhoto): string | undefined {
+  const from = (source: string) => ` <span class="muted">(${source})</span>`;
+  if (p.captured) return esc(p.captured.replace(/^(\d{4}):(\d\d):(\d\d) /, "$1-$2-$3 ")) + from("EXIF");
+  if (p.capturedFrom === "file" && p.fileTime)
+    return `${esc(p.fileTime.replace("T", " ").replace(/\.\d+Z$|Z$/, ""))} UTC${from("file time")}`;
+  if (p.capturedFrom === "name") return `not known${from("name order")}`;
+  return undefined;
 }
 
 /** width/height attributes that keep the page from jumping as thumbnails load (scaled to the thumb box). */
@@ -281,19 +316,25 @@ table.meta th{font-weight:600;background:var(--card)}
 tr.missing td,tr.missing th{background:var(--badbg);color:var(--bad)}
 tr.absent td{color:var(--muted)}
 .req{color:var(--bad);text-decoration:none}
-.sheet{list-style:none;padding:0;margin:0;display:grid;grid-template-columns:repeat(auto-fill,minmax(14rem,1fr));gap:1rem}
+.sheet{list-style:none;padding:0;margin:0;display:grid;grid-template-columns:repeat(auto-fill,minmax(min(20rem,100%),1fr));gap:1rem}
 .sheet figure{margin:0;background:var(--card);border:1px solid var(--line);border-radius:6px;padding:.5rem;height:100%}
 .sheet img,.nothumb{display:block;margin:0 auto .5rem;max-width:100%;height:auto;max-height:16rem;object-fit:contain}
 .nothumb{height:8rem;display:flex;align-items:center;justify-content:center;border:2px dashed var(--line);color:var(--muted)}
-.entry{font-weight:700;overflow-wrap:anywhere}
+.entry{font-weight:700;overflow-wrap:break-word}
 figcaption dl{display:grid;grid-template-columns:max-content 1fr;gap:0 .5rem;margin:.25rem 0 0;font-size:.875rem}
-figcaption dt{color:var(--muted)}figcaption dd{margin:0;overflow-wrap:anywhere}
+figcaption dt{color:var(--muted)}figcaption dd{margin:0;overflow-wrap:break-word;min-width:0}
+.zoom{display:block;cursor:zoom-in}.close{display:none}
+.sheet li:target{position:fixed;inset:0;z-index:2;margin:0;padding:1rem;overflow:auto;background:rgb(0 0 0/.85)}
+.sheet li:target figure{max-width:min(100%,40rem);height:auto;margin:0 auto}
+.sheet li:target .zoom{cursor:default}
+.sheet li:target img{width:min(100%,512px);height:min(70vh,512px);max-height:none;object-fit:contain}
+.sheet li:target .close{display:block;text-align:right;margin-bottom:.5rem;font-weight:600}
 .problems{padding-left:1.25rem}.problems li{margin:.25rem 0;overflow-wrap:anywhere}
 .code{color:var(--bad);font-weight:600}.hint{color:var(--muted)}
 .refused{border-left:4px solid var(--bad);padding-left:1rem;margin:1rem 0}
 footer{margin-top:3rem;color:var(--muted);font-size:.875rem}
 @media print{:root{--bg:#fff;--fg:#000;--muted:#333;--card:#fff;--line:#999;--bad:#900;--badbg:#fff}
-nav,.skip{display:none}body{max-width:none;padding:0;font-size:10pt}
+nav,.skip,.close{display:none}body{max-width:none;padding:0;font-size:10pt}
 .sheet{grid-template-columns:repeat(4,1fr);gap:.4rem}.sheet li,.refused,table.meta{break-inside:avoid}
-.wo{break-before:page}a{color:inherit;text-decoration:none}}
+.wo{break-before:page}a{color:inherit;text-decoration:none}.sheet li:target{position:static;padding:0;background:none}}
 `;

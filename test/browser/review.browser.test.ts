@@ -1,7 +1,7 @@
 // Issue 12 §2: the review page written beside each archive, opened in a real browser (headless Chromium):
 // what it shows matches the archive, hostile names and metadata stay text, it needs no network, and an
 // accessibility check finds nothing serious. Screenshots go to test-output/screenshots.
-import { copyFile, readFile, rm, writeFile } from "node:fs/promises";
+import { copyFile, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Browser } from "playwright-core";
 import sharp from "sharp";
@@ -15,7 +15,17 @@ const HOSTILE_ATTR = `"><img src=x onerror="window.__pwned=2">`;
 const HOSTILE_FILE = `"><img src=x onerror=window.__pwned=3>.jpg`;
 const HOSTILE_ID = "<img src=x onerror=window.__pwned=4>";
 
-async function photo(colour: string, orientation?: number, format: "jpeg" | "png" | "webp" = "jpeg"): Promise<Buffer> {
+const LONG_NAME = "substation_transformer_cabinet_northeast_corner_overview.jpg";
+const TAKEN = "2024:03:04 05:06:07";
+/** the file time of the photo without EXIF */
+const FILE_TIME = new Date("2025-06-07T08:09:10Z");
+
+async function photo(
+  colour: string,
+  orientation?: number,
+  format: "jpeg" | "png" | "webp" = "jpeg",
+  taken?: string,
+): Promise<Buffer> {
   const img = sharp({ create: { width: 640, height: 480, channels: 3, background: colour } }).composite([
     { input: Buffer.from('<svg width="160" height="60"><rect width="160" height="60" fill="#222"/></svg>'), top: 20, left: 20 },
   ]);
@@ -23,7 +33,7 @@ async function photo(colour: string, orientation?: number, format: "jpeg" | "png
   if (format === "webp") return img.webp().toBuffer();
   return img
     .jpeg({ quality: 85 })
-    .withExif({ IFD0: { Make: "Test" } })
+    .withExif({ IFD0: { Make: "Test" }, ...(taken ? { IFD2: { DateTimeOriginal: taken } } : {}) })
     .withMetadata(orientation ? { orientation } : {})
     .toBuffer();
 }
@@ -51,6 +61,11 @@ beforeAll(async () => {
   await put(s, `WO_A/meter_reading/${HOSTILE_FILE}`, photo("#a0e0a0"));
   await put(s, "WO_A/cabinet_inside.png", photo("#e0a0c0", undefined, "png"));
   await put(s, "WO_A/pole_top.webp", photo("#c0c0f0", undefined, "webp"));
+  // a long path, to wrap at "/" and "_" only; taken at TAKEN (EXIF)
+  await put(s, `WO_A/meter_reading/${LONG_NAME}`, photo("#e0e090", undefined, "jpeg", TAKEN));
+  await utimes(path.join(s, "WO_A/cabinet_inside.png"), FILE_TIME, FILE_TIME);
+  // a stray root file: the run's warning, not this archive's
+  await put(s, "stray-notes.jpg", photo("#808080"));
   // numbers sort as numbers: 2 before 10
   await put(s, "WO_B/metadata.json", JSON.stringify({ site: "Depot 4" }));
   await put(s, "WO_B/cabinet-10.jpg", photo("#aa7755"));
@@ -149,6 +164,10 @@ describe("the review page in Chromium", () => {
     // technician is configured but WO_A has none: shown as absent
     expect(await woA.locator("tr.absent", { hasText: "technician" }).count()).toBe(1);
     expect(await seriousA11yViolations(tab)).toEqual([]);
+    // and with a photo's larger view open
+    await tab.goto(`file://${page}#photo-1`);
+    expect(await tab.locator("#photo-1").evaluate((li) => getComputedStyle(li).position)).toBe("fixed");
+    expect(await seriousA11yViolations(tab)).toEqual([]);
     await context.close();
   });
 
@@ -178,6 +197,122 @@ describe("the review page in Chromium", () => {
     expect(await darkTab.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe("rgb(255, 255, 255)");
     expect(await darkTab.locator("nav").isVisible()).toBe(false);
     await dark.close();
+  });
+});
+
+describe("the review page reads well (issue 24)", () => {
+  /** Text nodes of the card's path texts that lie on more than one line: a word broken in its middle. */
+  async function brokenWords(tab: import("playwright-core").Page, name: string): Promise<string[]> {
+    return tab.locator("figure", { hasText: name }).evaluate((figure) => {
+      const broken: string[] = [];
+      const texts = [figure.querySelector(".entry"), ...figure.querySelectorAll("dd")];
+      for (const el of texts) {
+        if (!el) continue;
+        const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+        for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+          // each word on its own (a space may wrap; a word may not)
+          const text = node.textContent ?? "";
+          let at = 0;
+          for (const word of text.split(" ")) {
+            const range = document.createRange();
+            range.setStart(node, at);
+            range.setEnd(node, at + word.length);
+            at += word.length + 1;
+            const lines = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top)));
+            if (lines.size > 1) broken.push(word);
+          }
+        }
+      }
+      return broken;
+    });
+  }
+
+  for (const width of [1280, 640, 360]) {
+    it(`wraps a long path only at "/" and "_", with no sideways scroll, at ${width} px`, async () => {
+      const context = await browser.newContext({ viewport: { width, height: 900 } });
+      const tab = await context.newPage();
+      await tab.goto(`file://${page}`);
+      expect(await tab.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+      const card = tab.locator("figure", { hasText: LONG_NAME });
+      const source = card.locator("dt:text-is('Source') + dd");
+      expect(await source.textContent()).toBe(`WO_A/meter_reading/${LONG_NAME}`);
+      // the path does not fit on one line of a card, so it wraps: between its words, never inside one
+      const lines = await source.evaluate((e) =>
+        Math.round(e.getBoundingClientRect().height / Number.parseFloat(getComputedStyle(e).lineHeight)),
+      );
+      expect(lines).toBeGreaterThan(1);
+      expect(await brokenWords(tab, LONG_NAME)).toEqual([]);
+      await source.scrollIntoViewIfNeeded();
+      if (width !== 360) await tab.screenshot({ path: path.join(SCREENSHOTS, `review-${width}.png`), fullPage: false });
+      await context.close();
+    });
+  }
+
+  it("shows any photo larger with no script (:target), and closes it again", async () => {
+    for (const width of [1280, 640]) {
+      const context = await browser.newContext({ viewport: { width, height: 900 }, javaScriptEnabled: false });
+      const tab = await context.newPage();
+      await tab.goto(`file://${page}`);
+      const card = tab.locator("section.wo li", { hasText: "cabinet_front-0.jpg" });
+      const img = card.locator("img");
+      const small = (await img.boundingBox())!;
+      expect(await card.locator(".close").isVisible()).toBe(false);
+      await card.locator("a.zoom").click();
+      await expect.poll(() => tab.url()).toMatch(/#photo-\d+$/);
+      expect(await card.evaluate((li) => getComputedStyle(li).position)).toBe("fixed");
+      const large = (await img.boundingBox())!;
+      expect(large.width).toBeGreaterThan(small.width * 1.5);
+      expect(large.x).toBeGreaterThanOrEqual(0);
+      expect(large.x + large.width).toBeLessThanOrEqual(width);
+      expect(await card.locator(".close").isVisible()).toBe(true);
+      expect(await tab.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+      await tab.screenshot({ path: path.join(SCREENSHOTS, `review-larger-${width}.png`) });
+      await card.locator(".close").click();
+      await expect.poll(() => tab.url()).toMatch(/#card-\d+$/);
+      expect(await card.evaluate((li) => getComputedStyle(li).position)).toBe("static");
+      await context.close();
+    }
+  });
+
+  it("says where each capture time comes from: EXIF, the file time, or the name", async () => {
+    const context = await browser.newContext();
+    const tab = await context.newPage();
+    await tab.goto(`file://${page}`);
+    const captured = (name: string) =>
+      tab.locator("section.wo figure", { hasText: name }).locator("dt:text-is('Captured') + dd").textContent();
+    expect(await captured(LONG_NAME)).toBe("2024-03-04 05:06:07 (EXIF)");
+    expect(await captured("cabinet_inside")).toBe("2025-06-07 08:09:10 UTC (file time)");
+    // an explicit -N: its place comes from its name
+    expect(await captured("cabinet_front-0.jpg")).toBe("not known (name order)");
+    // the report says it too
+    const report = JSON.parse(await readFile(`${archive}.report.json`, "utf8"));
+    const entries = report.workOrders.flatMap(
+      (wo: { entries: { source: string; capturedFrom?: string; fileTime?: string }[] }) => wo.entries,
+    );
+    expect(entries.find((e: { source: string }) => e.source.endsWith(LONG_NAME))).toMatchObject({
+      capturedFrom: "exif",
+      captured: TAKEN,
+    });
+    expect(entries.find((e: { source: string }) => e.source.endsWith("cabinet_inside.png"))).toMatchObject({
+      capturedFrom: "file",
+      fileTime: FILE_TIME.toISOString(),
+    });
+    await context.close();
+  });
+
+  it("keeps what was noticed in the staging folder apart from the archive's warnings", async () => {
+    const context = await browser.newContext();
+    const tab = await context.newPage();
+    await tab.goto(`file://${page}`);
+    const staging = tab.locator("#staging + p + ul.problems");
+    expect(await staging.textContent()).toContain("W_ROOT_FILE_UNMATCHED");
+    expect(await staging.textContent()).toContain("stray-notes.jpg");
+    // not among the archive's warnings, nor any work order's
+    const warnings = tab.locator("h3:text-is('Warnings') + ul.problems");
+    if (await warnings.count()) expect(await warnings.textContent()).not.toContain("W_ROOT_FILE_UNMATCHED");
+    expect(await tab.locator("section.wo").allTextContents()).not.toContain(expect.stringContaining("stray-notes"));
+    expect(await tab.locator(".summary").textContent()).toContain("Noticed in staging1");
+    await context.close();
   });
 });
 
