@@ -56,7 +56,7 @@ const $ = (id) => document.getElementById(id);
 let state = null;
 function el(tag, text, cls) { const e = document.createElement(tag); if (text !== undefined) e.textContent = String(text); if (cls) e.className = cls; return e; }
 // ids and paths wrap after "/", "_" and "-" only, never inside a word
-function breakable(text) { const f = document.createDocumentFragment(); for (const part of String(text).split(/(?<=[\/_-])/)) { if (f.childNodes.length) f.append(el("wbr")); f.append(document.createTextNode(part)); } return f; }
+function breakable(text) { const f = document.createDocumentFragment(); for (const part of String(text).split(/(?<=[/_-])/)) { if (f.childNodes.length) f.append(el("wbr")); f.append(document.createTextNode(part)); } return f; }
 function size(bytes) { return bytes < 1e6 ? Math.max(1, Math.round(bytes / 1e3)) + " kB" : (bytes / 1e6).toFixed(1) + " MB"; }
 function plural(n, one, many) { return n + " " + (n === 1 ? one : many || one + "s"); }
 function table(head, rows, nowrap) {
