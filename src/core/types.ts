@@ -199,9 +199,20 @@ export interface WatchStatus {
   version: string;
   staging: string;
   out: string;
-  status: "starting" | "idle" | "packing" | "error" | "stopping" | "stopped";
+  /**
+   * `settling`: a work order's files changed less than --settle ago; `waiting`: work orders wait for their
+   * ready marker or for the --batch-window to close; `packing`: a pass is writing an archive; `uploading`:
+   * an upload is in flight and nothing is packing; `idle`: none of these; `error`: passes fail.
+   */
+  status: "starting" | "idle" | "settling" | "waiting" | "packing" | "uploading" | "error" | "stopping" | "stopped";
   startedAt: string;
   lastScanAt: string | null;
+  /** when the next scan is due at the latest (a file event brings it forward); null before the first */
+  nextScanAt: string | null;
+  /** where refused work orders go (--failed-to), each with <id>.errors.json beside it; null in a dry run */
+  failedTo: string | null;
+  /** the latest distinct staging warnings of this session, newest first */
+  warnings: { at: string; code: string; message: string; hint: string; path?: string }[];
   lastPackAt: string | null;
   /** the latest failure of a pass, a move or an upload; a pass that succeeds clears a pass's */
   lastError: { at: string; code: string; message: string } | null;
@@ -219,7 +230,8 @@ export interface WatchStatus {
     /** the review page's file name in --out, when it was written */
     review: string | null;
   }[];
-  recentRefused: { id: string; at: string; problems: Problem[] }[];
+  /** errors: the <id>.errors.json written beside the folder moved to --failed-to (null: not moved) */
+  recentRefused: { id: string; at: string; problems: Problem[]; errors: string | null }[];
   /** with --upload: archives sent, failed and waiting in this session */
   uploads: UploadsStatus | null;
   /** totals of this session */

@@ -1,10 +1,13 @@
-import { mkdir } from "node:fs/promises";
+import { access, mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { writeFileAtomic } from "../commit/files.js";
+import { readLedger } from "../commit/ledger.js";
+import { REPORT_SUFFIX } from "../commit/recovery.js";
 import type { Clock } from "../core/clock.js";
 import type { Problem } from "../core/errors.js";
 import type { ArchiveReport, WatchStatus } from "../core/types.js";
 import { VERSION } from "../core/version.js";
+import { reviewPath } from "../review/writeReview.js";
 
 export interface WatchSummary {
   packed: number;
@@ -16,6 +19,33 @@ export interface WatchSummary {
 
 /** How many archives and refused work orders the status keeps (the newest). */
 export const STATUS_HISTORY = 20;
+/** How many distinct staging warnings the status keeps (the newest). */
+export const STATUS_WARNINGS = 10;
+
+/**
+ * The status word while no pass is packing: an upload in flight, else a work order settling, else work
+ * orders waiting for a ready marker or for the batch window to close (`windowOpen`), else idle. Pure.
+ */
+export function restingStatus(s: Pick<WatchStatus, "uploads" | "waiting">, windowOpen: boolean): WatchStatus["status"] {
+  if (s.uploads?.sending) return "uploading";
+  if (s.waiting.some((w) => w.reason === "settling")) return "settling";
+  if (windowOpen || s.waiting.length) return "waiting";
+  return "idle";
+}
+
+const RESTING = new Set<WatchStatus["status"]>(["idle", "settling", "waiting", "uploading"]);
+
+function archiveEntry(report: ArchiveReport): WatchStatus["recentArchives"][number] {
+  return {
+    archive: report.archive,
+    at: report.createdAt,
+    workOrders: report.workOrders.map((w) => w.id),
+    photos: report.workOrders.reduce((n, w) => n + w.entries.length, 0),
+    bytes: report.bytes,
+    sha256: report.sha256,
+    review: report.reviewPage ? path.basename(report.reviewPage) : null,
+  };
+}
 
 /**
  * A running watch's status (core/types.ts WatchStatus): kept here, written to the health file for
@@ -28,11 +58,12 @@ export class HealthFile {
   readonly state: WatchStatus;
   private writes = Promise.resolve();
   private lastProblem = "";
+  private windowOpen = false;
   private readonly listeners = new Set<() => void>();
 
   constructor(
     private readonly file: string | undefined,
-    folders: { staging: string; out: string },
+    folders: { staging: string; out: string; failedTo: string | null },
     private readonly clock: Clock,
     private readonly onError: (message: string) => void,
   ) {
@@ -44,6 +75,9 @@ export class HealthFile {
       status: "starting",
       startedAt: clock().toISOString(),
       lastScanAt: null,
+      nextScanAt: null,
+      failedTo: folders.failedTo,
+      warnings: [],
       lastPackAt: null,
       lastError: null,
       waiting: [],
@@ -62,6 +96,18 @@ export class HealthFile {
     for (const l of this.listeners) l();
   }
 
+  /** A pass ended well: the status word says what waits or is sent (see restingStatus). */
+  rest(windowOpen: boolean): void {
+    this.windowOpen = windowOpen;
+    this.state.status = restingStatus(this.state, windowOpen);
+  }
+
+  /** An upload started or ended: the word follows, unless a pass packs, passes fail or watch stops. */
+  uploadChanged(): void {
+    if (RESTING.has(this.state.status)) this.state.status = restingStatus(this.state, this.windowOpen);
+    this.changed();
+  }
+
   subscribe(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -76,26 +122,62 @@ export class HealthFile {
     s.archives++;
     s.packed += report.workOrders.length;
     s.lastPackAt = this.clock().toISOString();
-    s.recentArchives = [
-      {
-        archive: report.archive,
-        at: report.createdAt,
-        workOrders: report.workOrders.map((w) => w.id),
-        photos: report.workOrders.reduce((n, w) => n + w.entries.length, 0),
-        bytes: report.bytes,
-        sha256: report.sha256,
-        review: report.reviewPage ? path.basename(report.reviewPage) : null,
-      },
-      ...s.recentArchives,
+    s.recentArchives = [archiveEntry(report), ...s.recentArchives].slice(0, STATUS_HISTORY);
+  }
+
+  /** errors: the <id>.errors.json beside the moved folder, or null when it was not moved */
+  refusedOne(wo: { id: string; problems: Problem[] }, errors: string | null): void {
+    this.state.refused++;
+    this.state.recentRefused = [
+      { id: wo.id, at: this.clock().toISOString(), problems: wo.problems, errors },
+      ...this.state.recentRefused,
     ].slice(0, STATUS_HISTORY);
   }
 
-  refusedOne(wo: { id: string; problems: Problem[] }): void {
-    this.state.refused++;
-    this.state.recentRefused = [
-      { id: wo.id, at: this.clock().toISOString(), problems: wo.problems },
-      ...this.state.recentRefused,
-    ].slice(0, STATUS_HISTORY);
+  /** A staging warning: kept once (the newest first), at most STATUS_WARNINGS of them. */
+  warned(p: Problem): void {
+    const same = (w: Problem) => w.code === p.code && w.path === p.path && w.message === p.message;
+    const entry = {
+      at: this.clock().toISOString(),
+      code: p.code,
+      message: p.message,
+      hint: p.hint,
+      ...(p.path ? { path: p.path } : {}),
+    };
+    this.state.warnings = [entry, ...this.state.warnings.filter((w) => !same(w))].slice(0, STATUS_WARNINGS);
+  }
+
+  /**
+   * After a restart: the newest archives the ledger knows in --out (those whose report is still beside
+   * them) and the work orders their runs refused, so that the page is not empty. The session's counts
+   * stay 0; an archive without its report beside it (uploaded and moved, or pruned) is left out.
+   */
+  async restore(out: string): Promise<void> {
+    const ledger = await readLedger(out);
+    const newest = [...ledger.archiveAt].sort((x, y) => y[1].localeCompare(x[1]) || y[0].localeCompare(x[0]));
+    const archives: WatchStatus["recentArchives"] = [];
+    const refused: WatchStatus["recentRefused"] = [];
+    for (const [archive] of newest) {
+      if (archives.length >= STATUS_HISTORY) break;
+      const file = path.join(out, archive);
+      const report = await readFile(file + REPORT_SUFFIX, "utf8").then(
+        (text) => JSON.parse(text) as ArchiveReport,
+        () => undefined,
+      );
+      if (!report || !Array.isArray(report.workOrders)) continue;
+      const review = reviewPath(file);
+      const reviewed = await access(review).then(
+        () => true,
+        () => false,
+      );
+      archives.push(archiveEntry({ ...report, archive, ...(reviewed ? { reviewPage: review } : {}) }));
+      for (const r of report.refused ?? []) {
+        const errors = this.state.failedTo ? path.join(this.state.failedTo, `${r.id}.errors.json`) : null;
+        refused.push({ id: r.id, at: report.createdAt, problems: r.problems, errors });
+      }
+    }
+    this.state.recentArchives = archives;
+    this.state.recentRefused = refused.slice(0, STATUS_HISTORY);
   }
 
   write(): Promise<void> {

@@ -68,15 +68,28 @@ export async function watch(given: WatchOptions): Promise<WatchSummary> {
 
   let metrics: WatchMetrics | undefined;
   const emit = (event: WatchEvent) => {
+    // a staging warning stays on the status page (the event's message repeats the code and the hint)
+    if (event.event === "warning" && typeof event.code === "string" && typeof event.hint === "string") {
+      const message = event.message.replace(`${event.code}: `, "").replace(` (hint: ${event.hint})`, "");
+      health.warned({
+        code: event.code,
+        message,
+        hint: event.hint,
+        ...(typeof event.path === "string" ? { path: event.path } : {}),
+      });
+      health.changed();
+    }
     metrics?.onEvent(event);
     options.onEvent?.(event);
   };
   // (the counts are the health file's; only whether the stop rolled an archive back is kept here)
   const stop = { interrupted: false, uploadInterrupted: false };
   const healthFile = dryRun ? undefined : (options.healthFile ?? path.join(stateDir(out), "health.json"));
-  const health = new HealthFile(healthFile, { staging, out }, clock, (message) =>
+  const health = new HealthFile(healthFile, { staging, out, failedTo: dryRun ? null : failedTo }, clock, (message) =>
     emit({ event: "error", message, code: "E_HEALTH_FILE" }),
   );
+  // after a restart the page shows what the ledger and the reports in --out know, not an empty session
+  if (!dryRun) await health.restore(out).catch(() => undefined);
   if (options.http) metrics = new WatchMetrics(() => health.state);
   const server =
     options.http && metrics
@@ -236,6 +249,7 @@ async function pass(w: WatchRun, scheduler: PassScheduler): Promise<void> {
   const now = w.clock().getTime();
   let next = now + (w.options.pollMs ?? SAFETY_RESCAN_MS);
   let healthy = true;
+  let windowOpen = false;
   try {
     const scan = shardScan(await scanStaging(w.options.staging), w.options.config, w.options.shard);
     const { groups, warnings } = groupStaging(scan, w.options.config);
@@ -249,10 +263,14 @@ async function pass(w: WatchRun, scheduler: PassScheduler): Promise<void> {
       readyAt: readyAt === undefined ? null : new Date(readyAt).toISOString(),
     }));
     if (update.nextCheck !== undefined) next = Math.min(next, update.nextCheck);
+    windowOpen = false;
     if (update.ready.size && now < loop.retryAt) next = Math.min(next, loop.retryAt);
     else if (update.ready.size && w.options.batchWindowMs && (loop.windowEnds === undefined || now < loop.windowEnds)) {
       loop.windowEnds ??= now + w.options.batchWindowMs;
       next = Math.min(next, loop.windowEnds);
+      windowOpen = true;
+      const readyAt = new Date(loop.windowEnds).toISOString();
+      for (const id of update.ready.keys()) health.state.waiting.push({ id, reason: "batch window", readyAt });
     } else if (update.ready.size) {
       loop.windowEnds = undefined;
       const handled = await packReady(w, update.ready);
@@ -275,8 +293,10 @@ async function pass(w: WatchRun, scheduler: PassScheduler): Promise<void> {
   }
   // unhealthy (staging unreachable, output not writable) until a pass succeeds again: monitoring sees it
   if (w.options.signal.aborted) return; // stopping: the status says so, and no next pass
-  health.state.status = healthy ? "idle" : "error";
+  if (healthy) health.rest(windowOpen);
+  else health.state.status = "error";
   if (healthy) loop.failures = 0;
+  health.state.nextScanAt = new Date(Math.max(next, w.clock().getTime())).toISOString();
   await health.write();
   scheduler.schedule(next - w.clock().getTime());
 }
@@ -332,8 +352,8 @@ async function packReady(w: WatchRun, ready: Map<string, string>): Promise<numbe
 
 /** A refused work order goes to --failed-to with <id>.errors.json beside it; if it cannot, it stays in staging. */
 async function refuse(w: WatchRun, wo: RefusedReport): Promise<void> {
-  w.health.refusedOne(wo);
   if (w.options.dryRun) {
+    w.health.refusedOne(wo, null);
     w.emit({ event: "refused", message: `dry run: would refuse ${wo.id}`, workOrder: wo.id, problems: wo.problems });
     return;
   }
@@ -346,10 +366,12 @@ async function refuse(w: WatchRun, wo: RefusedReport): Promise<void> {
   } catch (err) {
     // It stays in staging (refused again once it changes); the other work orders go on.
     const message = `refused ${wo.id}, but cannot move it to ${w.failedTo} (${(err as Error).message}); it stays in staging`;
+    w.health.refusedOne(wo, null);
     w.health.failed("E_MOVE_FAILED", message);
     w.emit({ event: "error", message, code: "E_MOVE_FAILED", workOrder: wo.id, problems: wo.problems });
     return;
   }
+  w.health.refusedOne(wo, `${target}.errors.json`);
   const first = wo.problems[0];
   const more = wo.problems.length > 1 ? ` (+${wo.problems.length - 1} more)` : "";
   w.emit({

@@ -50,7 +50,7 @@ export async function openSender(
   sender.onStart = (archive) => {
     const now = clock().toISOString();
     uploads.sending = { archive, since: now, lastProgressAt: now };
-    health.changed();
+    health.uploadChanged();
   };
   sender.onOutcome = (o) => {
     uploads.sending = null;
@@ -60,7 +60,7 @@ export async function openSender(
     // an archive tried again came from `retrying`, not from the queue
     if (!uploads.retrying.some((r) => r.archive === o.archive)) uploads.queued = Math.max(0, uploads.queued - 1);
     showRetrying();
-    health.changed();
+    health.uploadChanged();
     if (o.result === "uploaded")
       emit({ event: "uploaded", message: `uploaded ${o.archive} (batch ${o.batchId})`, archive: o.archive, batchId: o.batchId });
     // (failed, or any other outcome that is not a success and says why)
@@ -83,7 +83,7 @@ export async function openSender(
     showRetrying();
     uploads.stopped = { at: clock().toISOString(), code: err.code, message: err.message };
     health.failed(err.code, err.message);
-    health.changed();
+    health.uploadChanged();
     emit({
       event: "error",
       message: `${err.code}: ${err.message}; archives are still packed, and sent by the next wopack upload`,

@@ -23,7 +23,8 @@ export const STATUS_HTML = `<!doctype html>
 <section aria-labelledby="h-uploads" id="uploads-section" hidden><h2 id="h-uploads">Uploads</h2><div id="uploads"></div></section>
 <section aria-labelledby="h-waiting"><h2 id="h-waiting">Waiting</h2><div id="waiting"></div></section>
 <section aria-labelledby="h-archives"><h2 id="h-archives">Recent archives</h2><div id="archives"></div></section>
-<section aria-labelledby="h-refused"><h2 id="h-refused">Refused work orders</h2><div id="refused"></div></section>
+<section aria-labelledby="h-refused"><h2 id="h-refused">Refused work orders</h2><p id="failed-to" class="muted" hidden></p><div id="refused"></div></section>
+<section aria-labelledby="h-warnings" id="warnings-section" hidden><h2 id="h-warnings">Staging warnings</h2><div id="warnings"></div></section>
 </main>
 <footer><p class="muted"><span id="totals"></span> · <a href="/metrics">metrics</a> · <a href="/healthz">health</a> · <a href="/state.json">state as JSON</a> · updated <span id="updated">never</span></p>
 <noscript><p>This page updates itself with a small script; without it, read <a href="/state.json">/state.json</a>.</p></noscript></footer>
@@ -37,10 +38,12 @@ export const STATUS_CSS = `
 body{margin:0 auto;max-width:72rem;padding:1rem 1.5rem;font:1rem/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:var(--bg);color:var(--fg)}
 a{color:var(--link)}a:focus-visible{outline:3px solid var(--focus);outline-offset:2px}
 h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:1.5rem;border-bottom:1px solid var(--line)}
-.muted{color:var(--muted)}
+.muted{color:var(--muted)}#folders{overflow-wrap:anywhere}
 .badge{display:inline-block;font-size:1rem;padding:.1rem .6rem;border-radius:1rem;border:2px solid currentColor;vertical-align:middle}
-.s-idle{color:var(--ok)}.s-packing,.s-starting{color:var(--busy)}.s-error,.s-stopping,.s-stopped{color:var(--bad)}
-table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid var(--line);vertical-align:top;overflow-wrap:anywhere}
+.s-idle{color:var(--ok)}.s-packing,.s-starting,.s-settling,.s-waiting,.s-uploading{color:var(--busy)}.s-error,.s-stopping,.s-stopped{color:var(--bad)}
+.wide{overflow-x:auto}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
+th,td.nowrap{white-space:nowrap}td ul{margin:0;padding-left:1.1rem}
 th{font-weight:600}
 progress{width:100%;height:1.2rem}
 #error,.bad{color:var(--bad)}
@@ -52,18 +55,22 @@ export const STATUS_JS = `"use strict";
 const $ = (id) => document.getElementById(id);
 let state = null;
 function el(tag, text, cls) { const e = document.createElement(tag); if (text !== undefined) e.textContent = String(text); if (cls) e.className = cls; return e; }
-function table(head, rows) {
+// ids and paths wrap after "/", "_" and "-" only, never inside a word
+function breakable(text) { const f = document.createDocumentFragment(); for (const part of String(text).split(/(?<=[/_-])/)) { if (f.childNodes.length) f.append(el("wbr")); f.append(document.createTextNode(part)); } return f; }
+function size(bytes) { return bytes < 1e6 ? Math.max(1, Math.round(bytes / 1e3)) + " kB" : (bytes / 1e6).toFixed(1) + " MB"; }
+function plural(n, one, many) { return n + " " + (n === 1 ? one : many || one + "s"); }
+function table(head, rows, nowrap) {
   const t = el("table"); const tr = el("tr"); for (const h of head) { const th = el("th", h); th.scope = "col"; tr.append(th); }
   const thead = el("thead"); thead.append(tr); const tbody = el("tbody");
-  for (const r of rows) { const row = el("tr"); for (const c of r) { const td = el("td"); td.append(c instanceof Node ? c : document.createTextNode(String(c))); row.append(td); } tbody.append(row); }
-  t.append(thead, tbody); return t;
+  for (const r of rows) { const row = el("tr"); r.forEach((c, i) => { const td = el("td"); if (nowrap && nowrap.includes(i)) td.className = "nowrap"; td.append(c instanceof Node ? c : document.createTextNode(String(c))); row.append(td); }); tbody.append(row); }
+  t.append(thead, tbody); const box = el("div", undefined, "wide"); box.append(t); return box;
 }
 function ago(iso) { if (!iso) return "never"; const s = Math.round((Date.now() - Date.parse(iso)) / 1000); return s < 60 ? s + " s ago" : s < 3600 ? Math.round(s / 60) + " min ago" : new Date(iso).toLocaleString(); }
 function until(iso) { if (!iso) return "—"; const s = Math.max(0, Math.round((Date.parse(iso) - Date.now()) / 1000)); return s === 0 ? "now" : s < 120 ? "in " + s + " s" : s < 7200 ? "in " + Math.round(s / 60) + " min" : "in " + Math.floor(s / 3600) + " h " + Math.round((s % 3600) / 60) + " min"; }
 function render() {
   if (!state) return;
   const badge = $("status"); badge.textContent = state.status; badge.className = "badge s-" + state.status;
-  $("folders").textContent = "staging " + state.staging + " → " + state.out + " · pid " + state.pid + " · wopack " + state.version + " · last scan " + ago(state.lastScanAt);
+  $("folders").textContent = "staging " + state.staging + " → " + state.out + " · pid " + state.pid + " · wopack " + state.version + (state.nextScanAt ? " · next scan " + until(state.nextScanAt) + " (last " + ago(state.lastScanAt) + ")" : "");
   const err = state.lastError; $("error-section").hidden = !err;
   if (err) $("error").textContent = err.code + " (" + new Date(err.at).toLocaleString() + "): " + err.message;
   const p = state.inProgress; const progress = $("progress"); progress.replaceChildren();
@@ -78,19 +85,25 @@ function render() {
     box.append(el("p", u.sending ? "Sending " + u.sending.archive + " since " + ago(u.sending.since) + " (last confirmed bytes " + ago(u.sending.lastProgressAt) + ")" : "Nothing is being sent.", u.sending ? undefined : "muted"));
     if (u.retrying.length) box.append(table(["Archive waiting to retry", "Tries", "Next try", "Last error"], u.retrying.map((x) => [x.archive, x.attempts, until(x.nextAttemptAt) + " (" + new Date(x.nextAttemptAt).toLocaleString() + ")", x.lastError.code + ": " + x.lastError.message])));
   }
-  const w = $("waiting"); w.replaceChildren(state.waiting.length ? table(["Work order", "Waiting for", "Ready"], state.waiting.map((x) => [x.id, x.reason, until(x.readyAt)])) : el("p", "No work order is waiting.", "muted"));
+  const w = $("waiting"); w.replaceChildren(state.waiting.length ? table(["Work order", "Waiting for", "Ready"], state.waiting.map((x) => [breakable(x.id), x.reason, until(x.readyAt)]), [2]) : el("p", "No work order is waiting.", "muted"));
   if (state.moreWaiting) w.append(el("p", "… and " + state.moreWaiting + " more (see /state.json).", "muted"));
   const a = $("archives"); a.replaceChildren(state.recentArchives.length ? table(["Archive", "Committed", "Work orders", "Photos", "Size"], state.recentArchives.map((x) => {
-    let name = document.createTextNode(x.archive);
-    if (x.review) { name = el("a", x.archive); name.href = "/review/" + encodeURIComponent(x.review); }
-    return [name, ago(x.at), x.workOrders.join(", "), x.photos, (x.bytes / 1e6).toFixed(1) + " MB"];
-  })) : el("p", "No archive yet in this session.", "muted"));
-  const r = $("refused"); r.replaceChildren(state.recentRefused.length ? table(["Work order", "When", "Problems"], state.recentRefused.map((x) => {
+    let name = breakable(x.archive);
+    if (x.review) { const link = el("a"); link.append(name); link.href = "/review/" + encodeURIComponent(x.review); name = link; }
+    const ids = document.createDocumentFragment(); x.workOrders.forEach((id, i) => ids.append(...(i ? [", "] : []), breakable(id)));
+    return [name, ago(x.at), ids, x.photos, size(x.bytes)];
+  }), [1, 3, 4]) : el("p", "No archive yet.", "muted"));
+  const r = $("refused"); r.replaceChildren(state.recentRefused.length ? table(["Work order", "When", "Problems", "Errors file"], state.recentRefused.map((x) => {
     const list = el("ul"); for (const pr of x.problems) { const li = el("li"); li.append(el("code", pr.code), document.createTextNode(" " + pr.message + " — " + pr.hint)); list.append(li); }
     if (x.moreProblems) list.append(el("li", "… and " + x.moreProblems + " more (see /state.json or its errors.json)", "muted"));
-    return [x.id, ago(x.at), list];
-  })) : el("p", "None in this session.", "muted"));
-  $("totals").textContent = state.packed + " packed, " + state.refused + " refused, " + state.archives + " archives" + (state.uploads ? ", " + state.uploads.uploaded + " uploaded" : "");
+    const where = x.errors ? breakable(x.errors) : el("span", "not moved: still in staging", "muted");
+    return [breakable(x.id), ago(x.at), list, where];
+  }), [1]) : el("p", "None recently.", "muted"));
+  const f = $("failed-to"); f.hidden = !state.failedTo;
+  if (state.failedTo) { f.replaceChildren("Refused folders are moved to ", el("code", state.failedTo), ", each with its <id>.errors.json beside it."); }
+  const ws = state.warnings || []; $("warnings-section").hidden = !ws.length;
+  $("warnings").replaceChildren(table(["Warning", "File", "What", "Since"], ws.map((x) => [el("code", x.code), x.path ? breakable(x.path) : "—", x.message + " — " + x.hint, ago(x.at)]), [0, 3]));
+  $("totals").textContent = "this session: " + plural(state.packed, "work order") + " packed, " + state.refused + " refused, " + plural(state.archives, "archive") + (state.uploads ? ", " + state.uploads.uploaded + " uploaded" : "");
   $("updated").textContent = new Date().toLocaleTimeString();
 }
 const events = new EventSource("/events");

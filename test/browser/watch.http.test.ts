@@ -44,6 +44,40 @@ function raw(base: string, rawPath: string, options: { method?: string; host?: s
   );
 }
 
+/**
+ * Table cells' words that the layout broke inside: a new line between two letters or digits ("Whe|n",
+ * "WO_20|0103") inside one text node (the page's <wbr> after "/", "_" and "-" starts a new one). Read from the rendered text's line rectangles in Chromium.
+ */
+function unbrokenWords(tab: import("playwright-core").Page): Promise<string[]> {
+  return tab.evaluate(() => {
+    const bad: string[] = [];
+    for (const cell of document.querySelectorAll("th, td")) {
+      const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+      let lastTop: number | undefined;
+      let before = "";
+      for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        const text = n.textContent ?? "";
+        before = ""; // (a new text node: after a <wbr> or an element, where a break is offered)
+        for (let i = 0; i < text.length; i++) {
+          const range = document.createRange();
+          range.setStart(n, i);
+          range.setEnd(n, i + 1);
+          const rect = range.getClientRects()[0];
+          if (!rect || /\s/.test(text[i]!)) {
+            before = text[i]!;
+            continue;
+          }
+          if (lastTop !== undefined && rect.top > lastTop + 2 && /\w/.test(before) && /\w/.test(text[i]!))
+            bad.push(`${cell.textContent}: broken before "${text.slice(i, i + 8)}"`);
+          lastTop = rect.top;
+          before = text[i]!;
+        }
+      }
+    }
+    return bad;
+  });
+}
+
 const jpeg = (colour: string) =>
   sharp({ create: { width: 320, height: 240, channels: 3, background: colour } })
     .jpeg()
@@ -53,11 +87,23 @@ let browser: Browser;
 let ws: { dir: string; staging: string; out: string };
 let watcher: Watcher;
 let base: string;
+let gate: string;
 
 beforeAll(async () => {
   browser = await launchChromium();
   ws = await workspace();
-  watcher = new Watcher([ws.staging, "--out", ws.out, "--settle", "4s", "--http", "127.0.0.1:0"]);
+  // the --on-archive command holds the pass (packing) until the test opens the gate: the page is seen packing
+  gate = path.join(ws.dir, "gate");
+  const hook = await put(
+    ws.dir,
+    "hook.mjs",
+    `import { existsSync } from "node:fs";
+const until = Date.now() + 60000;
+const timer = setInterval(() => { if (existsSync(${JSON.stringify(gate)}) || Date.now() > until) { clearInterval(timer); } }, 20);
+`,
+  );
+  const onArchive = `${process.execPath} ${hook}`;
+  watcher = new Watcher([ws.staging, "--out", ws.out, "--settle", "4s", "--http", "127.0.0.1:0", "--on-archive", onArchive]);
   await watcher.until("started", (w) => w.events.some((e) => e.event === "started"));
   base = String((watcher.events.find((e) => e.event === "started") as unknown as { url: string }).url);
   expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -69,22 +115,52 @@ afterAll(async () => {
 });
 
 describe("watch --http", () => {
-  it("shows a work order waiting, then packed with a link to its review page, live", async () => {
-    const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+  it("shows a work order settling, then packing, then packed with a link to its review page, live", async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const tab = await context.newPage();
     await tab.goto(`${base}/`);
     await expect.poll(() => tab.locator("#status").textContent()).toBe("idle");
+    // every word the badge shows from here on, in order
+    await tab.evaluate(() => {
+      const badge = document.getElementById("status")!;
+      const seen: string[] = [];
+      (window as unknown as { seen: string[] }).seen = seen;
+      new MutationObserver(() => {
+        if (seen.at(-1) !== badge.textContent) seen.push(badge.textContent ?? "");
+      }).observe(badge, { childList: true, characterData: true, subtree: true });
+    });
+    // the next scan is due within the 60 s safety rescan, and the page counts down to it
+    expect(await tab.locator("#folders").textContent()).toMatch(/next scan (in \d+ s|now) \(last \d+ s ago\)/);
+    await put(ws.staging, "stray_notes_2026/readme.txt".replace("/", "-"), "a file at the staging root");
     await put(ws.staging, "WO_LIVE/meter-1.jpg", jpeg("#336699"));
     await put(ws.staging, "WO_LIVE/cabinet-2.jpg", jpeg("#996633"));
     await put(ws.staging, "WO_BAD/meter-1.jpg", "this is a text file, not a photo");
-    // settling: the page says so without being reloaded
+    // settling: the page says so without being reloaded, in the badge and in the table
     await expect.poll(() => tab.locator("#waiting").textContent(), { timeout: 15_000 }).toMatch(/WO_LIVE.*settling/);
+    await expect.poll(() => tab.locator("#status").textContent()).toBe("settling");
     await tab.screenshot({ path: path.join(SCREENSHOTS, "status-waiting.png") });
+    await expect.poll(() => tab.locator("#status").textContent(), { timeout: 30_000 }).toBe("packing");
+    await put(ws.dir, "gate", "");
     const link = tab.locator("#archives a");
     await expect.poll(() => link.count(), { timeout: 30_000 }).toBe(1);
     expect(await tab.locator("#archives").textContent()).toContain("WO_LIVE");
     await expect.poll(() => tab.locator("#refused").textContent()).toMatch(/WO_BAD.*E_NOT_AN_IMAGE/);
-    await tab.screenshot({ path: path.join(SCREENSHOTS, "status.png") });
+    await expect.poll(() => tab.locator("#status").textContent()).toBe("idle");
+    const seen = await tab.evaluate(() => (window as unknown as { seen: string[] }).seen);
+    expect(seen.slice(seen.indexOf("settling"))).toEqual(["settling", "packing", "idle"]);
+    // where the refused folder went, and the stray root file's warning
+    const failed = path.join(ws.dir, "failed");
+    expect(await tab.locator("#failed-to").textContent()).toContain(failed);
+    expect(await tab.locator("#refused").textContent()).toContain(path.join(failed, "WO_BAD.errors.json"));
+    await expect
+      .poll(() => tab.locator("#warnings").textContent())
+      .toMatch(/W_ROOT_FILE_UNMATCHED.*stray_notes_2026-readme\.txt/);
+    expect(await tab.locator("#totals").textContent()).toMatch(/1 work order packed, 1 refused, 1 archive\b/);
+    await tab.screenshot({ path: path.join(SCREENSHOTS, "status.png"), fullPage: true });
+    expect(await unbrokenWords(tab)).toEqual([]);
+    await tab.setViewportSize({ width: 640, height: 900 });
+    await tab.screenshot({ path: path.join(SCREENSHOTS, "status-640.png"), fullPage: true });
+    expect(await unbrokenWords(tab)).toEqual([]);
     // the review page, served from --out under its own CSP
     await link.click();
     await expect.poll(() => tab.locator("section.wo .entry").allTextContents()).toEqual(["meter-1.jpg", "cabinet-2.jpg"]);
@@ -166,6 +242,25 @@ describe("watch --http", () => {
     expect(page.headers["content-security-policy"]).toMatch(/default-src 'none'; script-src 'self'/);
     expect(page.headers["access-control-allow-origin"]).toBeUndefined();
     expect((await raw(base, "/", { host: "attacker.example:80" })).status).toBe(421);
+  });
+
+  it("after a restart shows the archives and refusals the ledger and the reports know", async () => {
+    await watcher.stop();
+    watcher = new Watcher([ws.staging, "--out", ws.out, "--settle", "4s", "--http", "127.0.0.1:0"]);
+    await watcher.until("started", (w) => w.events.some((e) => e.event === "started"));
+    base = String((watcher.events.find((e) => e.event === "started") as unknown as { url: string }).url);
+    const context = await browser.newContext({ viewport: { width: 640, height: 900 } });
+    const tab = await context.newPage();
+    await tab.goto(`${base}/`);
+    await expect.poll(() => tab.locator("#archives a").count()).toBe(1);
+    expect(await tab.locator("#archives").textContent()).toContain("WO_LIVE");
+    expect(await tab.locator("#refused").textContent()).toMatch(/WO_BAD.*E_NOT_AN_IMAGE/);
+    expect(await tab.locator("#refused").textContent()).toContain(path.join(ws.dir, "failed", "WO_BAD.errors.json"));
+    // the session's own counts start again
+    expect(await tab.locator("#totals").textContent()).toMatch(/0 work orders packed, 0 refused, 0 archives/);
+    await tab.screenshot({ path: path.join(SCREENSHOTS, "status-restarted-640.png"), fullPage: true });
+    expect(await unbrokenWords(tab)).toEqual([]);
+    await context.close();
   });
 });
 

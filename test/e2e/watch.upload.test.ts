@@ -186,6 +186,12 @@ describe("/healthz with --upload: 200 while the platform is waited out, 503 for 
       /uploading a\.zip$/,
     ],
     [
+      "status uploading: the archive named once",
+      { ...uploads({ sending: { archive: "a.zip", since: at(-60_000), lastProgressAt: at(-1_000) } }), status: "uploading" },
+      200,
+      /^uploading a\.zip$/,
+    ],
+    [
       "sending, no byte confirmed for 40 min",
       uploads({ sending: { archive: "a.zip", since: at(-3_600_000), lastProgressAt: at(-2_400_000) } }),
       503,
@@ -260,7 +266,12 @@ describe("SIGTERM while the platform stalls a PUT", () => {
 
   it("/healthz is never ok once watch is stopping", async () => {
     const { w, base } = await stalled();
-    expect((await healthz(base)).status).toBe(200);
+    // an upload in flight and nothing packing: the status word says so, /healthz names the archive once
+    await waitFor(async () => (await state(base)).status === "uploading", "status uploading", 30_000);
+    expect((await state(base)).uploads?.sending?.archive).toMatch(/\.zip$/);
+    const h = await healthz(base);
+    expect(h.status).toBe(200);
+    expect(h.body.reason).toMatch(/^uploading [^;]+\.zip$/);
     w.child.kill("SIGTERM");
     await w.until("the stop to begin", (x) => x.events.some((e) => e.event === "stopped"));
     // from the moment watch says it stops until it is gone, /healthz answers 503 or not at all
