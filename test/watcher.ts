@@ -46,8 +46,20 @@ export class Watcher {
     );
   }
 
+  /** Stops it; a watch that has not exited 30 s after the signal is killed, and that is a failure that says what it did. */
   async stop(signal: NodeJS.Signals = "SIGTERM") {
     this.child.kill(signal);
-    return this.exited;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), 30_000);
+    });
+    const ended = await Promise.race([this.exited, late]);
+    clearTimeout(timer);
+    if (ended !== "late") return ended;
+    this.child.kill("SIGKILL");
+    await this.exited;
+    throw new Error(
+      `watch did not exit within 30 s of ${signal}; events: ${this.events.map((e) => e.message).join(" | ")}; stderr: ${this.stderr}`,
+    );
   }
 }

@@ -151,18 +151,19 @@ describe("wopack watch (§4, §8)", () => {
     const ws = await workspace();
     const w = new Watcher([ws.staging, "--out", ws.out, "--settle", "300ms", "--batch-window", "2s", "--poll", "100ms"]);
     try {
-      await w.until("started", (x) => x.events.some((e) => e.event === "started"));
+      await w.until("started", (x) => x.events.some((e) => e.event === "started"), 45_000);
       await put(ws.staging, "WO_1/meter/a.jpg", jpeg("#111"));
       await new Promise((r) => setTimeout(r, 600));
       await put(ws.staging, "WO_2/meter/a.jpg", jpeg("#222"));
-      await w.until("both packed", (x) => x.packedIds().length === 2);
+      // (deadlines that fail inside the test's own time, so that a failure shows the events and stderr)
+      await w.until("both packed", (x) => x.packedIds().length === 2, 45_000);
       const packed = w.events.filter((e) => e.event === "packed");
       expect(packed).toHaveLength(1);
       expect(packed[0]!.workOrders).toEqual(["WO_1", "WO_2"]);
     } finally {
       await w.stop();
     }
-  });
+  }, 180_000);
 
   it("keeps a health file fresh for monitoring, and logs one JSON line per event", async () => {
     const ws = await workspace();
