@@ -40,7 +40,9 @@ export function formatPackResult(r: PackResult, verbose: boolean): string {
       `, refused ${r.refused.length}, already packed ${r.alreadyPacked.length}, pending ${r.pending.length}` +
       (told.length ? `; ${told.join(", ")} (logged above)` : ""),
   );
-  if (r.photos) lines.push(`  photos: ${describeCounts(r.photos)}`);
+  // (a run that packed nothing has no photos to count)
+  if (r.photos && r.photos.copied + r.photos.trimmed + r.photos.converted > 0)
+    lines.push(`  photos: ${describeCounts(r.photos)}`);
   for (const a of r.archives) {
     lines.push(`  ${a.path}  (${mb(a.bytes)}, ${workOrders(a.workOrders.length)}, sha256 ${a.sha256.slice(0, 12)}…)`);
     if (a.reviewPage) lines.push(`    review: ${a.reviewPage}`);
