@@ -264,7 +264,8 @@ function capturedText(p: ReviewPhoto): string | undefined {
   if (p.captured) return esc(p.captured.replace(/^(\d{4}):(\d\d):(\d\d) /, "$1-$2-$3 ")) + from("EXIF");
   if (p.capturedFrom === "file" && p.fileTime)
     return `${esc(p.fileTime.replace("T", " ").replace(/\.\d+Z$|Z$/, ""))} UTC${from("file time")}`;
-  if (p.capturedFrom === "name") return `not known${from("name order")}`;
+  // (an explicit -N in its name, or no time at all: the name put it where it is)
+  if (p.capturedFrom === "name") return `not known${from("ordered by its name")}`;
   return undefined;
 }
 

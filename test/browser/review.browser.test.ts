@@ -283,7 +283,7 @@ describe("the review page reads well (issue 24)", () => {
     expect(await captured(LONG_NAME)).toBe("2024-03-04 05:06:07 (EXIF)");
     expect(await captured("cabinet_inside")).toBe("2025-06-07 08:09:10 UTC (file time)");
     // an explicit -N: its place comes from its name
-    expect(await captured("cabinet_front-0.jpg")).toBe("not known (name order)");
+    expect(await captured("cabinet_front-0.jpg")).toBe("not known (ordered by its name)");
     // the report says it too
     const report = JSON.parse(await readFile(`${archive}.report.json`, "utf8"));
     const entries = report.workOrders.flatMap(
