@@ -6,6 +6,7 @@ import path from "node:path";
 import sharp from "sharp";
 import { heicDecoderStatus } from "../convert/heicDecoder.js";
 import { VERSION } from "../core/version.js";
+import { whereWritable } from "./folders.js";
 
 export interface DoctorCheck {
   what: string;
@@ -126,24 +127,11 @@ async function missingOutput(
   dir: string,
   error: (detail: string, found: string) => DoctorCheck,
 ): Promise<DoctorCheck> {
-  let above = path.dirname(path.resolve(dir));
-  for (;;) {
-    const s = await stat(above).catch((err: unknown) => err as NodeJS.ErrnoException);
-    if (!(s instanceof Error)) {
-      if (!s.isDirectory()) return error(`${dir}: cannot be created, ${above} is a file`, "file");
-      break;
-    }
-    if (s.code !== "ENOENT" || path.dirname(above) === above)
-      return error(`${dir}: cannot be created (${above}: ${codeOf(s)})`, codeOf(s));
-    above = path.dirname(above);
-  }
-  try {
-    await rm(await mkdtemp(path.join(above, ".wopack-doctor-")), { recursive: true });
-  } catch (err) {
-    return error(`${dir}: does not exist, and cannot be created in ${above} (${codeOf(err)})`, codeOf(err));
-  }
-  const fs = await fileSystemOf(above);
-  return { what, status: "ok", detail: `${dir}: does not exist yet; wopack creates it in ${above} (writable, on ${fs})` };
+  const { at, problem } = await whereWritable(path.dirname(path.resolve(dir)), ".wopack-doctor-");
+  if (problem === "file") return error(`${dir}: cannot be created, ${at} is a file`, "file");
+  if (problem) return error(`${dir}: cannot be created in ${at} (${problem})`, problem);
+  const fs = await fileSystemOf(at);
+  return { what, status: "ok", detail: `${dir}: does not exist yet; wopack creates it in ${at} (writable, on ${fs})` };
 }
 
 function fileSystemOf(dir: string): Promise<string> {

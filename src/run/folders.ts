@@ -85,45 +85,55 @@ export async function requireFolder(dir: string, code: string, what: string, hin
 }
 
 /**
+ * Where a folder is, or would be made: the folder itself when it exists, else the nearest folder above it
+ * (a run makes the rest). `problem` says why nothing can be made there — an errno code, or "file" when a
+ * file stands in the way — and is absent when a file could be made there (one is made and removed).
+ */
+export async function whereWritable(dir: string, probe = ".wopack-probe-"): Promise<{ at: string; problem?: string }> {
+  let at = path.resolve(dir);
+  for (;;) {
+    const st = await stat(at).catch((err: NodeJS.ErrnoException) => err);
+    if (!(st instanceof Error)) {
+      if (!st.isDirectory()) return { at, problem: "file" };
+      break;
+    }
+    if (st.code !== "ENOENT" || path.dirname(at) === at) return { at, problem: st.code ?? st.message };
+    at = path.dirname(at);
+  }
+  const made = await mkdtemp(path.join(at, probe)).then(
+    (tmp) => rm(tmp, { recursive: true }).then(() => undefined),
+    (err: NodeJS.ErrnoException) => err.code ?? err.message,
+  );
+  return made ? { at, problem: made } : { at };
+}
+
+/**
  * What is wrong with a folder wopack will move work orders into (--move-to, --failed-to), said at start
  * rather than at the first move: it cannot be written (or made), or it is not on the staging folder's file
  * system, so every move is a copy and a delete instead of a rename. Writes nothing that stays.
  */
 export async function destinationWarnings(flag: string, dir: string, staging: string): Promise<Problem[]> {
-  const warnings: Problem[] = [];
-  let existing = path.resolve(dir);
-  let st = await stat(existing).catch(() => undefined);
-  while (!st && path.dirname(existing) !== existing) {
-    existing = path.dirname(existing);
-    st = await stat(existing).catch(() => undefined);
-  }
-  const probe = st?.isDirectory()
-    ? await mkdtemp(path.join(existing, ".wopack-probe-")).then(
-        (made) => rm(made, { recursive: true }).then(() => undefined),
-        (err: NodeJS.ErrnoException) => err.code ?? err.message,
-      )
-    : "ENOTDIR";
-  if (probe) {
-    warnings.push(
+  const { at, problem: why } = await whereWritable(dir);
+  if (why) {
+    return [
       problem(
         "W_FOLDER_NOT_WRITABLE",
-        `${flag} ${dir}: ${existing === path.resolve(dir) ? "cannot be written" : `cannot be made in ${existing}`} (${probe}); work orders will stay in staging`,
+        `${flag} ${dir}: ${at === path.resolve(dir) ? "cannot be written" : `cannot be made in ${at}`} (${why === "file" ? "ENOTDIR" : why}); work orders will stay in staging`,
         `give the user wopack runs as write access there, or choose another ${flag}`,
         dir,
       ),
-    );
-  } else {
-    const [a, b] = await Promise.all([stat(staging).catch(() => undefined), stat(existing).catch(() => undefined)]);
-    if (a && b && a.dev !== b.dev) {
-      warnings.push(
-        problem(
-          "W_FOLDER_NOT_BESIDE_STAGING",
-          `${flag} ${dir} is not on the staging folder's file system: each move is a copy then a delete, not a rename`,
-          `put ${flag} beside the staging folder (e.g. ${path.join(path.dirname(path.resolve(staging)), path.basename(dir))})`,
-          dir,
-        ),
-      );
-    }
+    ];
   }
-  return warnings;
+  const [a, b] = await Promise.all([stat(staging).catch(() => undefined), stat(at).catch(() => undefined)]);
+  if (a && b && a.dev !== b.dev) {
+    return [
+      problem(
+        "W_FOLDER_NOT_BESIDE_STAGING",
+        `${flag} ${dir} is not on the staging folder's file system: each move is a copy then a delete, not a rename`,
+        `put ${flag} beside the staging folder (e.g. ${path.join(path.dirname(path.resolve(staging)), path.basename(dir))})`,
+        dir,
+      ),
+    ];
+  }
+  return [];
 }

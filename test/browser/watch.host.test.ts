@@ -6,33 +6,23 @@ import { connect } from "node:net";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import type { WatchStatus } from "../../src/core/types.js";
+import { HealthFile } from "../../src/run/health.js";
 import { WatchMetrics } from "../../src/serve/metrics.js";
 import { canonicalHost, checkListen, isLoopbackAddress, type StatusServer, startStatusServer } from "../../src/serve/server.js";
 import { wopack, workspace } from "../helpers.js";
 import { Watcher } from "../watcher.js";
 
-const status = {
-  pid: 1,
-  version: "0",
-  staging: "/",
-  out: "/",
+// a quiet watch's status, as the health file starts it (nothing packed, a scan just done)
+const status: WatchStatus = {
+  ...new HealthFile(
+    undefined,
+    { staging: "/", out: "/", failedTo: null },
+    () => new Date(),
+    () => undefined,
+  ).state,
   status: "idle",
-  startedAt: new Date().toISOString(),
   lastScanAt: new Date().toISOString(),
-  nextScanAt: null,
-  failedTo: null,
-  warnings: [],
-  lastPackAt: null,
-  lastError: null,
-  waiting: [],
-  inProgress: null,
-  recentArchives: [],
-  recentRefused: [],
-  uploads: null,
-  packed: 0,
-  refused: 0,
-  archives: 0,
-} as WatchStatus;
+};
 
 const servers: StatusServer[] = [];
 afterAll(async () => {
