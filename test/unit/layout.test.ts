@@ -14,6 +14,7 @@ const FLOORS: Record<string, number> = {
   commit: 3, // lock, ledger, recovery, moves, hooks
   convert: 3, // sniffing, decoding, JPEG encoding
   scan: 4,
+  checks: 4, // what the pixels say about a photo (SPEC §15), the index of packed pictures
   plan: 5, // pure
   prepare: 6,
   validate: 6,
