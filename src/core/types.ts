@@ -54,6 +54,17 @@ export interface PackedEntry {
   capturedFrom?: CapturedFrom;
   /** the file time (ISO, UTC) that ordered it, when capturedFrom is "file" */
   fileTime?: string;
+  /** what the photo checks (SPEC §15) found; absent when they found nothing or did not run */
+  checks?: PhotoFinding[];
+}
+
+/** One photo check's finding on a packed photo (also one of the run's warnings, with the same code). */
+export interface PhotoFinding {
+  /** W_PHOTO_REUSED, W_PHOTO_DUPLICATE, W_PHOTO_BLURRY, W_PHOTO_DARK, W_PHOTO_OVEREXPOSED, W_PHOTO_OLD, W_PHOTO_FAR */
+  code: string;
+  message: string;
+  /** reuse and duplicate: the earlier picture (for a duplicate, an entry of the same work order) */
+  earlier?: { workOrder: string; entry: string; archive: string; distance: number; exact: boolean };
 }
 
 export interface PackedWorkOrder {
