@@ -13,3 +13,9 @@ export const DARK_FRACTION = 0.85;
 
 /** A picture with at least this fraction of nearly white pixels (luma >= 240) is overexposed. */
 export const BRIGHT_FRACTION = 0.85;
+
+/** A photo captured more than this many days before the work order's date is old (images.checks.age). */
+export const AGE_MAX_DAYS = 30;
+
+/** A photo taken farther than this many metres from the site is far (images.checks.distance). */
+export const DISTANCE_MAX_METRES = 1000;

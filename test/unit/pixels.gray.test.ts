@@ -1,11 +1,11 @@
 // The greyscale picture the photo checks measure comes out of the pixel check's one decode: upright (EXIF
 // orientation applied), at thumbnail size, the same from the native decoder and from libvips.
-import sharp from "sharp";
+import sharp, { type Sharp } from "sharp";
 import { afterEach, describe, expect, it } from "vitest";
 import { checkPixels, type GrayRaster, lumaOf, THUMB_EDGE } from "../../src/convert/pixels.js";
 
 /** An asymmetric picture: a bright block top-left on a dark ground, a mid-grey stripe at the bottom. */
-async function picture(): Promise<sharp.Sharp> {
+async function picture(): Promise<Sharp> {
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="800"><rect width="1200" height="800" fill="#202020"/>
     <rect width="400" height="300" fill="#f0e0d0"/><rect y="700" width="1200" height="100" fill="#808080"/></svg>`;
   return sharp(Buffer.from(svg));
@@ -36,7 +36,7 @@ function corner(g: GrayRaster, right: boolean, bottom: boolean): number {
 const ORIENTATIONS = [1, 2, 3, 4, 5, 6, 7, 8];
 
 /** The upright picture stored turned so that a viewer applying EXIF orientation o shows it upright again. */
-const INVERSE: Record<number, (s: sharp.Sharp) => Promise<Buffer>> = {
+const INVERSE: Record<number, (s: Sharp) => Promise<Buffer>> = {
   1: (s) => s.png().toBuffer(),
   2: (s) => s.flop().png().toBuffer(),
   3: (s) => s.rotate(180).png().toBuffer(),
