@@ -6,6 +6,7 @@ import type pLimit from "p-limit";
 import type { ZipEntrySource } from "../archive/write.js";
 import { entryOverhead } from "../archive/zip.js";
 import type { CheckedPhoto, PhotoCheckSettings } from "../checks/checks.js";
+import type { NewPicture } from "../checks/pictureStore.js";
 import type { HeicDecoder } from "../convert/heicTypes.js";
 import { jpegScanStart } from "../convert/imageEnds.js";
 import type { ImageSettings } from "../convert/imageSettings.js";
@@ -28,8 +29,10 @@ export interface Prepared {
   bytes: number;
   /** entry name -> its thumbnail in the spool (for the review page), where one was made */
   thumbs: Map<string, string>;
-  /** what the photo checks judge, one per photo in entry order (empty when no check is on) */
+  /** what the photo checks judge, one per photo in processing order (empty when no check is on) */
   photos: CheckedPhoto[];
+  /** its photos as the index of packed pictures keeps them; appended when its archive is committed */
+  pictures?: NewPicture[];
 }
 
 /** Reads and checks the photos of these work orders without keeping anything: the refusals it finds. */
