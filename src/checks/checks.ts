@@ -36,10 +36,8 @@ export interface CheckedWorkOrder {
 
 /** What the checks found in one work order. */
 export interface Judgement {
-  /** entry -> what was found on it ("warn" checks only) */
+  /** entry -> what was found on it ("warn" checks only); each is also a warning (photoWarning) */
   findings: Map<string, PhotoFinding[]>;
-  /** the warnings, one per finding (W_PHOTO_*), in photo order */
-  warnings: Problem[];
   /** the "refuse" checks' problems (E_PHOTO_*): non-empty refuses the work order */
   problems: Problem[];
   /** per check that ran, how many photos it passed, warned of or refused (for /metrics) */
@@ -58,22 +56,22 @@ export interface JudgeContext {
   index: PictureIndex;
   /** the packing time: what a photo's age is measured against when no date field says otherwise */
   now: Date;
+  /** the archives of this run's work orders committed so far (the index holds PENDING_ARCHIVE for them) */
+  committed?: ReadonlyMap<string, string>;
 }
 
 /** Judges one work order's photos by every check that is not off. */
 export function judgeWorkOrder(wo: CheckedWorkOrder, ctx: JudgeContext): Judgement {
   const { checks } = ctx;
-  const j: Judgement = { findings: new Map(), warnings: [], problems: [], counts: {} };
-  const found = (name: PhotoCheckName, photo: CheckedPhoto, f: Omit<PhotoFinding, "code"> & { code: string }, hint: string) => {
+  const j: Judgement = { findings: new Map(), problems: [], counts: {} };
+  const found = (name: PhotoCheckName, photo: CheckedPhoto, f: PhotoFinding) => {
     const action = checks[name].action;
     tally(j.counts, name, action === "refuse" ? "refused" : "warned");
     if (action === "refuse") {
-      j.problems.push(problem(`E_${f.code}`, f.message, hint, photo.source));
+      j.problems.push(problem(`E_${f.code}`, f.message, HINTS[f.code]!, photo.source));
       return;
     }
-    const finding: PhotoFinding = { ...f, code: `W_${f.code}` };
-    j.findings.set(photo.entry, [...(j.findings.get(photo.entry) ?? []), finding]);
-    j.warnings.push(problem(finding.code, f.message, hint, photo.source));
+    j.findings.set(photo.entry, [...(j.findings.get(photo.entry) ?? []), { ...f, code: `W_${f.code}` }]);
   };
   const on = (name: PhotoCheckName) => checks[name].action !== "off";
   const passed = (name: PhotoCheckName) => tally(j.counts, name, "passed");
@@ -84,14 +82,17 @@ export function judgeWorkOrder(wo: CheckedWorkOrder, ctx: JudgeContext): Judgeme
       const twin = duplicateOf(photo, wo.photos.slice(0, i), checks.duplicate.maxDistance);
       if (twin) {
         const earlier = { workOrder: wo.id, entry: twin.photo.entry, archive: PENDING_ARCHIVE, ...twin.how };
-        found("duplicate", photo, { code: "PHOTO_DUPLICATE", message: duplicateMessage(photo, wo.id, earlier), earlier }, DUPLICATE_HINT);
+        const message = duplicateMessage(photo, twin.photo, wo.id, earlier);
+        found("duplicate", photo, { code: "PHOTO_DUPLICATE", message, earlier });
       } else passed("duplicate");
     }
     if (on("reuse") && m) {
       const match = reuseOf(photo, m, wo.id, ctx.index, checks.reuse.maxDistance);
       if (match) {
-        const earlier = { ...pick(match.picture), distance: match.distance, exact: match.exact };
-        found("reuse", photo, { code: "PHOTO_REUSED", message: reuseMessage(photo, wo.id, earlier), earlier }, REUSE_HINT);
+        const { workOrder, entry, archive } = match.picture;
+        const known = archive === PENDING_ARCHIVE ? (ctx.committed?.get(workOrder) ?? archive) : archive;
+        const earlier = { workOrder, entry, archive: known, distance: match.distance, exact: match.exact };
+        found("reuse", photo, { code: "PHOTO_REUSED", message: reuseMessage(photo, wo.id, earlier), earlier });
       } else passed("reuse");
     }
     let badlyExposed = false;
@@ -100,39 +101,39 @@ export function judgeWorkOrder(wo: CheckedWorkOrder, ctx: JudgeContext): Judgeme
       if (dark >= checks.exposure.darkFraction) {
         badlyExposed = true;
         const message = `${photo.source}: nearly black (${percent(dark)} of its pixels); the platform cannot judge it (work order ${wo.id})`;
-        found("exposure", photo, { code: "PHOTO_DARK", message }, EXPOSURE_HINT);
+        found("exposure", photo, { code: "PHOTO_DARK", message });
       } else if (bright >= checks.exposure.brightFraction) {
         badlyExposed = true;
         const message = `${photo.source}: nearly white, overexposed (${percent(bright)} of its pixels); the platform cannot judge it (work order ${wo.id})`;
-        found("exposure", photo, { code: "PHOTO_OVEREXPOSED", message }, EXPOSURE_HINT);
+        found("exposure", photo, { code: "PHOTO_OVEREXPOSED", message });
       } else passed("exposure");
     }
     // (a nearly black or white picture has no detail either: told once, as what it is)
     if (on("blur") && m && !badlyExposed) {
       if (m.sharpness < checks.blur.minSharpness) {
         const message = `${photo.source}: blurred, too little detail to be judged (sharpness ${m.sharpness.toFixed(3)}, below ${checks.blur.minSharpness}) (work order ${wo.id})`;
-        found("blur", photo, { code: "PHOTO_BLURRY", message }, BLUR_HINT);
+        found("blur", photo, { code: "PHOTO_BLURRY", message });
       } else passed("blur");
     }
     if (on("age") && photo.captured) {
       const taken = exifTime(photo.captured);
       const reference = referenceDate(wo, checks.age.dateField, ctx.now);
       if (taken !== undefined) {
-          const age = reference.at.getTime() - taken;
+        const age = reference.at.getTime() - taken;
         if (age > checks.age.maxAge) {
           const message = `${photo.source}: captured ${photo.captured}, ${days(age)} before ${reference.what}; more than the ${days(checks.age.maxAge)} allowed (work order ${wo.id})`;
-          found("age", photo, { code: "PHOTO_OLD", message }, AGE_HINT);
+          found("age", photo, { code: "PHOTO_OLD", message });
         } else passed("age");
       }
     }
     if (on("distance") && photo.gps) {
       const site = siteOf(wo, checks.distance.latitudeField, checks.distance.longitudeField);
       if (site) {
-          const metres = haversineMetres(photo.gps, site);
+        const metres = haversineMetres(photo.gps, site);
         if (metres > checks.distance.maxDistance) {
           const { latitudeField: lat, longitudeField: lon } = checks.distance;
           const message = `${photo.source}: taken ${distanceText(metres)} from the site (metadata ${lat}, ${lon}: ${site.latitude}, ${site.longitude}); more than the ${distanceText(checks.distance.maxDistance)} allowed (work order ${wo.id})`;
-          found("distance", photo, { code: "PHOTO_FAR", message }, DISTANCE_HINT);
+          found("distance", photo, { code: "PHOTO_FAR", message });
         } else passed("distance");
       }
     }
@@ -149,35 +150,74 @@ export function indexedPictures(wo: CheckedWorkOrder, archive: string, out: stri
   );
 }
 
-/** The words of a reuse finding; again once its earlier picture's archive is known. */
-export function reuseMessage(photo: Pick<CheckedPhoto, "source">, workOrder: string, earlier: NonNullable<PhotoFinding["earlier"]>): string {
-  const where = earlier.archive === PENDING_ARCHIVE ? "earlier in this run" : `in archive ${earlier.archive}`;
-  const how = earlier.exact ? "the same file" : `the same picture (hash ${earlier.distance} bits apart)`;
-  return `${photo.source}: ${how} was already packed for work order ${earlier.workOrder} as ${earlier.entry} ${where}; packed again for work order ${workOrder}`;
+/**
+ * The words of a reuse finding. `sameArchive`: the earlier work order goes into the same archive as this one
+ * (its name is given when the archive is committed).
+ */
+export function reuseMessage(
+  photo: Pick<CheckedPhoto, "source">,
+  workOrder: string,
+  earlier: NonNullable<PhotoFinding["earlier"]>,
+  sameArchive = false,
+): string {
+  const where = sameArchive
+    ? "in this archive"
+    : earlier.archive === PENDING_ARCHIVE
+      ? "earlier in this run"
+      : `in archive ${earlier.archive}`;
+  return `${photo.source}: the same picture ${how(earlier)} was packed before for work order ${earlier.workOrder}, as ${earlier.entry} ${where}; packed again for work order ${workOrder}`;
 }
 
-export function duplicateMessage(photo: Pick<CheckedPhoto, "source">, workOrder: string, earlier: NonNullable<PhotoFinding["earlier"]>): string {
-  const how = earlier.exact ? "the same file" : `the same picture (hash ${earlier.distance} bits apart)`;
-  return `${photo.source}: ${how} as ${earlier.entry}, twice in work order ${workOrder}`;
+export function duplicateMessage(
+  photo: Pick<CheckedPhoto, "source">,
+  twin: Pick<CheckedPhoto, "source" | "entry">,
+  workOrder: string,
+  earlier: NonNullable<PhotoFinding["earlier"]>,
+): string {
+  return `${photo.source}: the same picture ${how(earlier)} as ${twin.source} (packed as ${twin.entry}): twice in work order ${workOrder}`;
 }
 
-const REUSE_HINT =
-  "check that the photo was taken on this job; if it was (a re-visit, a resubmission), set images.checks.reuse.action to \"off\" or raise its maxDistance";
-const DUPLICATE_HINT = "remove one of the two from the work order, or retake the missing photo";
-const BLUR_HINT =
-  "retake the photo; if the platform reads such photos well, lower images.checks.blur.minSharpness (docs/photo-checks.md)";
-const EXPOSURE_HINT = "retake the photo with light (or without the flash glare)";
-const AGE_HINT = "check that the photo belongs to this job (and the camera's clock); or raise images.checks.age.maxAge";
-const DISTANCE_HINT =
-  "check that the photo was taken at this site (and the site's coordinates in the metadata); or raise images.checks.distance.maxDistance";
+function how(earlier: { exact: boolean; distance: number }): string {
+  return earlier.exact ? "(the same file)" : `(hashes ${earlier.distance} bit${earlier.distance === 1 ? "" : "s"} apart)`;
+}
+
+/** What to do about each finding, by its code without the W_/E_ prefix. */
+const HINTS: Record<string, string> = {
+  PHOTO_REUSED:
+    'check that the photo was taken on this job; if it was (a re-visit, a resubmission), set images.checks.reuse.action to "off" or lower its maxDistance',
+  PHOTO_DUPLICATE: "remove one of the two from the work order, or retake the missing photo",
+  PHOTO_BLURRY:
+    "retake the photo; if the platform reads such photos well, lower images.checks.blur.minSharpness (docs/photo-checks.md)",
+  PHOTO_DARK: "retake the photo with more light",
+  PHOTO_OVEREXPOSED: "retake the photo with less light (no flash glare, not against the sun)",
+  PHOTO_OLD: "check that the photo belongs to this job (and the camera's clock); or raise images.checks.age.maxAge",
+  PHOTO_FAR:
+    "check that the photo was taken at this site (and the site's coordinates in the metadata); or raise images.checks.distance.maxDistance",
+};
+
+/** A finding as one of the run's warnings (the same code and words, and what to do). */
+export function photoWarning(finding: PhotoFinding, source: string): Problem {
+  return problem(finding.code, finding.message, HINTS[finding.code.slice(2)] ?? "see docs/photo-checks.md", source);
+}
+
+/** The check a W_PHOTO_* or E_PHOTO_* code comes from (for counting), or undefined. */
+export function checkOfCode(code: string): PhotoCheckName | undefined {
+  const names: Record<string, PhotoCheckName> = {
+    PHOTO_REUSED: "reuse",
+    PHOTO_DUPLICATE: "duplicate",
+    PHOTO_BLURRY: "blur",
+    PHOTO_DARK: "exposure",
+    PHOTO_OVEREXPOSED: "exposure",
+    PHOTO_OLD: "age",
+    PHOTO_FAR: "distance",
+  };
+  return names[code.slice(2)];
+}
 
 function tally(counts: CheckCounts, name: PhotoCheckName, outcome: CheckOutcome): void {
-  const c = (counts[name] ??= {});
+  const c = counts[name] ?? {};
   c[outcome] = (c[outcome] ?? 0) + 1;
-}
-
-function pick(p: IndexedPicture): { workOrder: string; entry: string; archive: string } {
-  return { workOrder: p.workOrder, entry: p.entry, archive: p.archive };
+  counts[name] = c;
 }
 
 /** The first earlier photo of the same work order that is the same picture: the same bytes, or a close hash. */
@@ -232,11 +272,7 @@ function referenceDate(wo: CheckedWorkOrder, field: string | undefined, now: Dat
 }
 
 /** The site's position from two metadata fields (numbers, or text holding one), when both hold a valid one. */
-function siteOf(
-  wo: CheckedWorkOrder,
-  latField: string,
-  lonField: string,
-): { latitude: number; longitude: number } | undefined {
+function siteOf(wo: CheckedWorkOrder, latField: string, lonField: string): { latitude: number; longitude: number } | undefined {
   const num = (v: MetadataValue | undefined) =>
     typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : Number.NaN;
   const latitude = num(wo.metadata[latField]);
@@ -248,10 +284,7 @@ function siteOf(
 const EARTH_RADIUS_M = 6_371_008.8;
 
 /** The great-circle distance between two positions, in metres. */
-export function haversineMetres(
-  a: { latitude: number; longitude: number },
-  b: { latitude: number; longitude: number },
-): number {
+export function haversineMetres(a: { latitude: number; longitude: number }, b: { latitude: number; longitude: number }): number {
   const rad = Math.PI / 180;
   const dLat = (b.latitude - a.latitude) * rad;
   const dLon = (b.longitude - a.longitude) * rad;

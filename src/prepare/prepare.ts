@@ -248,7 +248,8 @@ export interface Unsettled {
 export async function prepareWorkOrder(
   wo: PlannedWorkOrder,
   ctx: PrepareContext,
-  spoolRoot: string,
+  /** null: nothing is written (a dry run's check: converted photos are not kept) */
+  spoolRoot: string | null,
 ): Promise<Prepared | RefusedWorkOrder | Unsettled> {
   try {
     return await prepareUnguarded(wo, ctx, spoolRoot);
@@ -282,12 +283,13 @@ function refusal(wo: PlannedWorkOrder, problems: Problem[]): RefusedWorkOrder {
 async function prepareUnguarded(
   wo: PlannedWorkOrder,
   ctx: PrepareContext,
-  spoolRoot: string,
+  spoolRoot: string | null,
 ): Promise<Prepared | RefusedWorkOrder | Unsettled> {
-  const spool = path.join(spoolRoot, wo.id);
-  await mkdir(spool, { recursive: true }).catch((err) => {
-    throw ioError(err, `cannot write to ${spoolRoot}`);
-  });
+  const spool = spoolRoot && path.join(spoolRoot, wo.id);
+  if (spool)
+    await mkdir(spool, { recursive: true }).catch((err) => {
+      throw ioError(err, `cannot write to ${spoolRoot}`);
+    });
   const outcomes = await Promise.all(wo.photos.map((photo) => ctx.photoLimit(() => normalizePhoto(photo, ctx, spool))));
   const gone = outcomes.find((o) => "vanished" in o);
   if (gone) return { id: wo.id, reason: `${gone.vanished}; it is packed once it settles` };
