@@ -2,10 +2,14 @@
 // raster (long edge <= 256 px). Pure and fast: it runs on every photo packed.
 import type { PictureMeasures } from "./pictures.js";
 
-/** PictureMeasures, and whether the picture holds too little structure for its hash to identify it. */
+/** PictureMeasures, whether the picture holds too little structure for its hash to identify it, and its highlights. */
 export interface MeasuredPicture extends PictureMeasures {
   /** nearly uniform (a black frame, a grey wall): its hash is noise, so reuse and duplicate skip it */
   flat: boolean;
+  exposure: PictureMeasures["exposure"] & {
+    /** the luma (0-255) that 99 % of the pixels are at or below: low when even the brightest parts are dark */
+    highlight: number;
+  };
 }
 
 /** The side of the area-averaged square the hash is computed from. */
@@ -79,7 +83,9 @@ function areaAverage(gray: Uint8Array, width: number, height: number, size: numb
   for (let v = 0; v <= 16; v++) dark += histogram[v]!;
   for (let v = 240; v < 256; v++) bright += histogram[v]!;
   const pixels = width * height;
-  return { grid, exposure: { mean: total / pixels, dark: dark / pixels, bright: bright / pixels } };
+  let highlight = 255;
+  for (let above = histogram[255]!; above <= pixels / 100; above += histogram[highlight]!) highlight--;
+  return { grid, exposure: { mean: total / pixels, dark: dark / pixels, bright: bright / pixels, highlight } };
 }
 
 /** The frequencies (u, v) the hash keeps: the 64 lowest after DC, by u + v then v. */

@@ -3,10 +3,17 @@
 // same kind do not; a blur flags the picture, noise does not pass for detail; dark and white frames are
 // flagged, a normal one is not; a flat frame is marked flat. Rasters are made as the pipeline makes them.
 import fc from "fast-check";
-import sharp from "sharp";
+import sharp, { type Sharp } from "sharp";
 import { describe, expect, it } from "vitest";
 import { FLAT_MAX_STRUCTURE, hashDistance, measurePicture } from "../../src/checks/measures.js";
-import { BLUR_MIN_SHARPNESS, BRIGHT_FRACTION, DARK_FRACTION, REUSE_MAX_DISTANCE } from "../../src/spec/photoChecks.js";
+import {
+  BLUR_MIN_SHARPNESS,
+  DARK_FRACTION,
+  DARK_MAX_HIGHLIGHT,
+  isDark,
+  isOverexposed,
+  REUSE_MAX_DISTANCE,
+} from "../../src/spec/photoChecks.js";
 
 /** The blur the checks are calibrated to flag: a Gaussian of this sigma, as a fraction of the long edge. */
 const FLAGGED_BLUR = 0.01;
@@ -70,7 +77,7 @@ async function measure(image: Buffer) {
 
 /** The picture stored turned so that EXIF orientation `o` shows it upright again, with the tag set. */
 async function storedWithOrientation(upright: Buffer, o: number): Promise<Buffer> {
-  const turn: Record<number, (s: sharp.Sharp) => sharp.Sharp> = {
+  const turn: Record<number, (s: Sharp) => Sharp> = {
     1: (s) => s,
     2: (s) => s.flop(),
     3: (s) => s.rotate(180),
@@ -223,21 +230,41 @@ describe("exposure", () => {
       .toBuffer();
   };
 
-  it.each([1, 2, 3])("scene %i: normal is not flagged; far under-exposed is dark; far over-exposed is bright", async (seed) => {
+  it.each([1, 2, 3])("scene %i: normal is not flagged; 4.3 stops under is dark; far over is overexposed", async (seed) => {
     const original = await photo(seed);
     const normal = (await measure(original)).exposure;
-    expect(normal.dark).toBeLessThan(DARK_FRACTION);
-    expect(normal.bright).toBeLessThan(BRIGHT_FRACTION);
-    expect((await measure(await gain(original, 0.01))).exposure.dark).toBeGreaterThanOrEqual(DARK_FRACTION);
-    expect((await measure(await gain(original, 40))).exposure.bright).toBeGreaterThanOrEqual(BRIGHT_FRACTION);
+    expect(isDark(normal) || isOverexposed(normal)).toBe(false);
+    for (const k of [0.05, 0.02, 0.005]) expect(isDark((await measure(await gain(original, k))).exposure), `x${k}`).toBe(true);
+    expect(isOverexposed((await measure(await gain(original, 40))).exposure)).toBe(true);
+    expect(isDark((await measure(await gain(original, 40))).exposure)).toBe(false);
   });
 
-  it("reads mean, dark and bright off the raster", () => {
+  it("a low-key photo (a bright object on black) is not dark, a black frame with a lamp is", async () => {
+    const svg = (fill: string, r: number) =>
+      Buffer.from(
+        `<svg xmlns="http://www.w3.org/2000/svg" width="800" height="600"><rect width="100%" height="100%" fill="#050505"/><circle cx="400" cy="300" r="${r}" fill="${fill}"/></svg>`,
+      );
+    const lowKey = (await measure(await sharp(svg("#e0a040", 160)).jpeg().toBuffer())).exposure;
+    expect(lowKey.dark).toBeGreaterThan(0.75);
+    expect(isDark(lowKey)).toBe(false);
+    // (a lamp smaller than 1 % of the frame: the highlight does not see it, the dark fraction does)
+    const lamp = (await measure(await sharp(svg("#ffffff", 20)).jpeg().toBuffer())).exposure;
+    expect(lamp.dark).toBeGreaterThanOrEqual(DARK_FRACTION);
+    expect(isDark(lamp)).toBe(true);
+  });
+
+  it("reads mean, dark, bright and highlight off the raster", () => {
     const gray = new Uint8Array([0, 16, 17, 239, 240, 255, 100, 100]);
     const { exposure } = measurePicture(gray, 4, 2);
     expect(exposure.dark).toBe(2 / 8);
     expect(exposure.bright).toBe(2 / 8);
     expect(exposure.mean).toBeCloseTo((0 + 16 + 17 + 239 + 240 + 255 + 200) / 8, 10);
+    expect(exposure.highlight).toBe(255);
+    // the 99th percentile: 200 pixels of 10 and 2 of 250 (1 %) read 10; 3 of 250 read 250
+    const some = (n: number) => new Uint8Array(202).fill(10).fill(250, 0, n);
+    expect(measurePicture(some(2), 202, 1).exposure.highlight).toBe(10);
+    expect(measurePicture(some(3), 202, 1).exposure.highlight).toBe(250);
+    expect(DARK_MAX_HIGHLIGHT).toBeLessThan(250);
   });
 });
 
