@@ -7,6 +7,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import sharp, { type Sharp } from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
+import { shardOf } from "../../src/spec/shard.js";
 import { archivesIn, put, readZip, tempDir, wopack } from "../helpers.js";
 
 /**
@@ -233,6 +234,27 @@ describe("photo checks, end to end", () => {
     expect(json.warnings.map((w) => w.code).sort()).toEqual(["W_PHOTO_DARK", "W_PHOTO_DUPLICATE"]);
     expect(await archivesIn(s6).catch(() => [])).toEqual([]);
     await expect(readFile(path.join(s6, ".wopack", "pictures.journal"))).rejects.toThrow();
+  }, 60_000);
+
+  it("--shard: a picture packed by a sibling shard, into its own outbox, is found too", async () => {
+    const ids = Array.from({ length: 40 }, (_, i) => `WO_S${i}`);
+    const [mine, theirs] = [ids.find((id) => shardOf(id, 2) === 0)!, ids.filter((id) => shardOf(id, 2) === 1)];
+    const outs = [path.join(dir, "shards", "out-0"), path.join(dir, "shards", "out-1")];
+    const n1 = path.join(dir, "shard-night1");
+    await put(n1, `${mine}/meter_reading/a.jpg`, jpeg(site(21)));
+    const first = await wopack(["pack", n1, "--out", outs[0]!, "--shard", "0/2", "--json"], { cwd: dir });
+    expect(first.code, first.stderr).toBe(0);
+    const archive = (JSON.parse(first.stdout) as PackJson).archives[0]!.archive;
+    const n2 = path.join(dir, "shard-night2");
+    await put(n2, `${theirs[0]}/meter_reading/b.jpg`, (await site(21)).resize(900).jpeg({ quality: 75 }).toBuffer());
+    await put(n2, `${theirs[1]}/meter_reading/c.jpg`, jpeg(site(22)));
+    const second = await wopack(["pack", n2, "--out", outs[1]!, "--shard", "1/2", "--json"], { cwd: dir });
+    expect(second.code, second.stderr).toBe(0);
+    const found = findingsBySource(JSON.parse(second.stdout) as PackJson);
+    expect(found).toEqual({ [`${theirs[0]}/meter_reading/b.jpg`]: ["W_PHOTO_REUSED"], [`${theirs[1]}/meter_reading/c.jpg`]: [] });
+    const reused = entriesOf(JSON.parse(second.stdout) as PackJson).find((e) => e.source.startsWith(`${theirs[0]}/`))!;
+    const [finding] = reused.checks!;
+    expect(finding!.earlier).toMatchObject({ workOrder: mine, archive });
   }, 60_000);
 
   it.each([
