@@ -224,7 +224,7 @@ for (const file of files) {
     continue;
   }
   const measured = new Map(made.map(([label, r]) => [label, measurePicture(r.gray, r.width, r.height)]));
-  photos.push({ file, size: original.photoSize, grid, versions: measured });
+  photos.push({ file, size: original.photoSize, grid, raster: original, versions: measured });
   if (photos.length % 50 === 0) console.error(`${photos.length} photos measured`);
 }
 
@@ -331,3 +331,24 @@ for (const p of photos) {
   if (e.dark >= 0.5 || e.bright >= 0.5 || e.highlight <= 80)
     console.log(`  dark ${e.dark.toFixed(2)}, highlight ${e.highlight}, bright ${e.bright.toFixed(2)}: ${rel(p.file)}`);
 }
+
+// cost
+const full = photos.map((p) => p.raster).filter((r) => Math.max(r.width, r.height) === 256);
+const cpu = (f) => {
+  for (let i = 0; i < 3; i++) for (const r of full) f(r);
+  const start = process.cpuUsage();
+  let runs = 0;
+  while (runs < 3000) for (const r of full) (f(r), runs++);
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / runs;
+};
+let sink = 0;
+const measureCost = cpu((r) => measurePicture(r.gray, r.width, r.height));
+const sumCost = cpu((r) => {
+  let s = 0;
+  for (let i = 0; i < r.gray.length; i++) s += r.gray[i];
+  sink += s;
+});
+console.log(
+  `\n## Cost\n\nmeasurePicture on the ${full.length} rasters of 256 px: ${measureCost.toFixed(0)} µs of CPU each; one plain pass summing the same pixels: ${sumCost.toFixed(0)} µs (same run, ${os.loadavg()[0].toFixed(1)} load on ${os.cpus().length} cores).${sink < 0 ? "" : ""}`,
+);

@@ -159,11 +159,13 @@ function sharpness(gray: Uint8Array, width: number, height: number): number {
       half[out + x] = gray[i]! + gray[i + 1]! + gray[i + width]! + gray[i + width + 1]!;
     }
   }
+  // (over every other pixel, in a checkerboard: half the work, the same means and median within noise)
   const responses = new Uint32Array(4081);
   let fine = 0;
+  let samples = 0;
   for (let y = 1; y < height - 1; y++) {
     const row = y * width;
-    for (let x = 1; x < width - 1; x++) {
+    for (let x = 1 + (y & 1); x < width - 1; x += 2, samples++) {
       const i = row + x;
       const c = gray[i]!;
       const edges = gray[i - 1]! + gray[i + 1]! + gray[i - width]! + gray[i + width]!;
@@ -173,10 +175,9 @@ function sharpness(gray: Uint8Array, width: number, height: number): number {
       responses[Math.abs(corners - 2 * edges + 4 * c)]!++;
     }
   }
-  const inside = (width - 2) * (height - 2);
-  fine /= inside;
+  fine /= samples;
   let median = 0;
-  for (let seen = responses[0]!; seen < inside / 2; ) seen += responses[++median]!;
+  for (let seen = responses[0]!; seen < samples / 2; ) seen += responses[++median]!;
   // the mask's response to white noise of variance v has variance 36 v; 8-bit rounding adds 1/12
   const noise = (median / (0.6745 * 6)) ** 2 + 1 / 12;
   let coarse = 0;
