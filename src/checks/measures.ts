@@ -29,15 +29,16 @@ export function measurePicture(gray: Uint8Array, width: number, height: number):
   return { hash, sharpness: sharpness(gray, width, height), exposure, flat: structure < FLAT_MAX_STRUCTURE };
 }
 
-/** The number of bits in which two hashes differ. */
+/** The number of bits in which two 64-bit hashes differ. */
 export function hashDistance(a: bigint, b: bigint): number {
-  let x = (a ^ b) & 0xffffffffffffffffn;
-  let n = 0;
-  while (x) {
-    x &= x - 1n;
-    n++;
-  }
-  return n;
+  const x = a ^ b;
+  return bitCount(Number(x & 0xffffffffn)) + bitCount(Number((x >> 32n) & 0xffffffffn));
+}
+
+function bitCount(v: number): number {
+  v -= (v >>> 1) & 0x55555555;
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
 }
 
 /**
