@@ -15,8 +15,8 @@ import {
   REUSE_MAX_DISTANCE,
 } from "../../src/spec/photoChecks.js";
 
-/** The blur the checks are calibrated to flag: a Gaussian of this sigma, as a fraction of the long edge. */
-const FLAGGED_BLUR = 0.01;
+/** The blur the checks are calibrated to flag: a Gaussian of this sigma, as a fraction of the long edge (docs/photo-checks.md). */
+const FLAGGED_BLUR = 0.005;
 
 function random(seed: number): () => number {
   let a = seed >>> 0;
@@ -207,6 +207,21 @@ describe("sharpness", () => {
       }
     },
   );
+
+  it("any scene blurred by the calibrated radius or more is flagged, and is not when not blurred", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 1e6 }), fc.double({ min: 1, max: 4, noNaN: true }), async (seed, factor) => {
+        const original = await photo(seed);
+        expect((await measure(original)).sharpness).toBeGreaterThanOrEqual(BLUR_MIN_SHARPNESS);
+        const blurred = await sharp(original)
+          .blur(FLAGGED_BLUR * factor * 1200)
+          .jpeg({ quality: 90 })
+          .toBuffer();
+        expect((await measure(blurred)).sharpness).toBeLessThan(BLUR_MIN_SHARPNESS);
+      }),
+      { numRuns: 10, seed: 26 },
+    );
+  });
 
   it("does not depend on contrast: a dim copy of a sharp scene is as sharp", async () => {
     const original = await photo(5);
