@@ -192,5 +192,5 @@ function sharpness(gray: Uint8Array, width: number, height: number): number {
   }
   coarse /= 16 * (hw - 2) * (hh - 2);
   // white noise of variance v gives a Laplacian energy of 20 v, and 20 v / 4 on the 2 x 2 average
-  return Math.sqrt(Math.max(0, fine - 20 * noise) / (Math.max(0, coarse - 5 * noise) + 1));
+  return Math.sqrt(Math.max(0, fine - 20 * noise) / (Math.max(coarse, 5 * noise) + 1));
 }

@@ -33,7 +33,11 @@ function random(seed: number): () => number {
  * A scene like a field photo, all of one kind whatever the seed: a lit gradient, a fine texture, and some
  * objects (boxes, discs, cables) of random sizes, places and colours.
  */
-function scene(seed: number, width = 1200, height = 900): Buffer {
+/** The generated photos' size: big enough that the small decode averages it down, as a camera photo's. */
+const WIDTH = 960;
+const HEIGHT = 720;
+
+function scene(seed: number, width = WIDTH, height = HEIGHT): Buffer {
   const r = random(seed);
   const colour = () => `rgb(${Math.floor(r() * 256)},${Math.floor(r() * 256)},${Math.floor(r() * 256)})`;
   const shapes: string[] = [];
@@ -92,11 +96,37 @@ async function storedWithOrientation(upright: Buffer, o: number): Promise<Buffer
 }
 
 const copies: [string, (jpeg: Buffer) => Promise<Buffer>][] = [
-  ["resized to half", (j) => sharp(j).resize(600).jpeg({ quality: 90 }).toBuffer()],
-  ["resized to a quarter", (j) => sharp(j).resize(300).jpeg({ quality: 90 }).toBuffer()],
+  [
+    "resized to half",
+    (j) =>
+      sharp(j)
+        .resize(WIDTH / 2)
+        .jpeg({ quality: 90 })
+        .toBuffer(),
+  ],
+  [
+    "resized to a quarter",
+    (j) =>
+      sharp(j)
+        .resize(WIDTH / 4)
+        .jpeg({ quality: 90 })
+        .toBuffer(),
+  ],
   ["re-encoded at quality 50", (j) => sharp(j).jpeg({ quality: 50 }).toBuffer()],
   ["as PNG", (j) => sharp(j).png().toBuffer()],
-  ["cropped 2% around", (j) => sharp(j).extract({ left: 12, top: 9, width: 1176, height: 882 }).jpeg().toBuffer()],
+  [
+    "cropped 2% around",
+    (j) =>
+      sharp(j)
+        .extract({
+          left: Math.round(WIDTH / 100),
+          top: Math.round(HEIGHT / 100),
+          width: Math.round(WIDTH * 0.98),
+          height: Math.round(HEIGHT * 0.98),
+        })
+        .jpeg()
+        .toBuffer(),
+  ],
   ...[2, 3, 4, 5, 6, 7, 8].map((o): [string, (jpeg: Buffer) => Promise<Buffer>] => [
     `stored for EXIF orientation ${o}`,
     (j) => storedWithOrientation(j, o),
@@ -118,7 +148,7 @@ describe("the hash: the same picture", () => {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 1e6 }),
-        fc.integer({ min: 200, max: 1200 }),
+        fc.integer({ min: 200, max: WIDTH }),
         fc.integer({ min: 40, max: 98 }),
         fc.integer({ min: 1, max: 8 }),
         async (seed, width, quality, orientation) => {
@@ -193,7 +223,7 @@ describe("sharpness", () => {
       const original = await photo(seed);
       expect((await measure(original)).sharpness).toBeGreaterThanOrEqual(BLUR_MIN_SHARPNESS);
       for (const factor of [1, 1.5, 3]) {
-        const sigma = FLAGGED_BLUR * factor * 1200;
+        const sigma = FLAGGED_BLUR * factor * WIDTH;
         const blurred = await sharp(original).blur(sigma).jpeg({ quality: 90 }).toBuffer();
         expect((await measure(blurred)).sharpness, `sigma ${sigma}`).toBeLessThan(BLUR_MIN_SHARPNESS);
         // sensor noise on the blurred photo is not detail
@@ -214,7 +244,7 @@ describe("sharpness", () => {
         const original = await photo(seed);
         expect((await measure(original)).sharpness).toBeGreaterThanOrEqual(BLUR_MIN_SHARPNESS);
         const blurred = await sharp(original)
-          .blur(FLAGGED_BLUR * factor * 1200)
+          .blur(FLAGGED_BLUR * factor * WIDTH)
           .jpeg({ quality: 90 })
           .toBuffer();
         expect((await measure(blurred)).sharpness).toBeLessThan(BLUR_MIN_SHARPNESS);
