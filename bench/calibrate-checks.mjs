@@ -267,8 +267,9 @@ const histogram = new Map();
 for (const [d] of pairs) histogram.set(d, (histogram.get(d) ?? 0) + 1);
 console.log(`\nDistinct pictures: ${usable.length}, pairs: ${pairs.length}; smallest distance between two: ${pairs[0]?.[0]}.`);
 console.log(`Pairs by distance (0-24): ${[...Array(25).keys()].map((d) => `${d}:${histogram.get(d) ?? 0}`).join(" ")}`);
-console.log("Closest pairs (look at them: a burst, or the same scene with HDR on and off, is nearly one picture):");
-for (const [d, i, j] of pairs.slice(0, 10)) console.log(`  ${d}  ${rel(usable[i].file)}  ${rel(usable[j].file)}`);
+console.log("Pairs within the distance, and the next closest (look at them: a re-shoot of one scene seconds apart, or HDR on and off, is nearly one picture):");
+const shown = Math.max(5, pairs.findIndex(([d]) => d > T.REUSE_MAX_DISTANCE) + 3);
+for (const [d, i, j] of pairs.slice(0, Math.min(shown, 30))) console.log(`  ${d}  ${rel(usable[i].file)}  ${rel(usable[j].file)}`);
 console.log("\n| max distance | copies found (resize, re-encode, 2-5% centred crop, orientation) | 5% corner crop found | distinct pairs within |\n| --- | --- | --- | --- |");
 const easy = copyLabels.filter((l) => !/corner/.test(l));
 for (const t of [6, 8, 10, 12, 14, 16]) {
