@@ -17,8 +17,8 @@ const HASH_GRID = 32;
 
 /**
  * Below this, a picture is flat: the standard deviation (grey levels) of the part of the picture the
- * hash's 64 frequencies hold. Real photos measured 14 and up; a near-uniform strip measured 4.2 and its
- * hash moved 22 bits on re-encoding (docs/photo-checks.md).
+ * hash's 64 frequencies hold. Of 351 real pictures, the blank frames and pages measured 4.5 at most (a
+ * near-uniform strip, 4.2, moved 22 bits on re-encoding); the least structured photo, 9.3.
  */
 export const FLAT_MAX_STRUCTURE = 6;
 
