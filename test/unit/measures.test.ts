@@ -37,9 +37,9 @@ function random(seed: number): () => number {
 const WIDTH = 960;
 const HEIGHT = 720;
 
-function scene(seed: number, width = WIDTH, height = HEIGHT): Buffer {
+function scene(seed: number, backdrop = seed, width = WIDTH, height = HEIGHT): Buffer {
   const r = random(seed);
-  const colour = () => `rgb(${Math.floor(r() * 256)},${Math.floor(r() * 256)},${Math.floor(r() * 256)})`;
+  const colour = (next = r) => `rgb(${Math.floor(next() * 256)},${Math.floor(next() * 256)},${Math.floor(next() * 256)})`;
   const shapes: string[] = [];
   for (let i = 0; i < 6 + Math.floor(r() * 6); i++) {
     const x = r() * width;
@@ -54,10 +54,11 @@ function scene(seed: number, width = WIDTH, height = HEIGHT): Buffer {
         `<path d="M${x} ${y} Q${r() * width} ${r() * height} ${r() * width} ${r() * height}" stroke="${colour()}" stroke-width="${4 + r() * 12}" fill="none"/>`,
       );
   }
+  const b = random(backdrop * 7919 + 1);
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
     <defs>
-      <linearGradient id="light" x1="${r()}" y1="0" x2="${r()}" y2="1"><stop offset="0" stop-color="${colour()}"/><stop offset="1" stop-color="${colour()}"/></linearGradient>
-      <filter id="grain"><feTurbulence type="fractalNoise" baseFrequency="${0.01 + r() * 0.05}" numOctaves="4" seed="${seed % 1000}"/><feColorMatrix type="saturate" values="0"/></filter>
+      <linearGradient id="light" x1="${b()}" y1="0" x2="${b()}" y2="1"><stop offset="0" stop-color="${colour(b)}"/><stop offset="1" stop-color="${colour(b)}"/></linearGradient>
+      <filter id="grain"><feTurbulence type="fractalNoise" baseFrequency="${0.01 + b() * 0.05}" numOctaves="4" seed="${backdrop % 1000}"/><feColorMatrix type="saturate" values="0"/></filter>
     </defs>
     <rect width="100%" height="100%" fill="url(#light)"/>
     <rect width="100%" height="100%" filter="url(#grain)" opacity="0.35"/>
@@ -170,6 +171,25 @@ describe("the hash: distinct pictures", () => {
     for (let i = 0; i < hashes.length; i++)
       for (let j = i + 1; j < hashes.length; j++)
         expect(hashDistance(hashes[i]!, hashes[j]!), `scenes ${100 + i} and ${100 + j}`).toBeGreaterThan(REUSE_MAX_DISTANCE);
+  });
+
+  it("different objects before one backdrop are different pictures", async () => {
+    const hashes = await Promise.all(
+      [...Array(12).keys()].map(
+        async (i) =>
+          (
+            await measure(
+              await sharp(scene(200 + i, 7))
+                .jpeg({ quality: 90 })
+                .toBuffer(),
+            )
+          ).hash,
+      ),
+    );
+    const distances: number[] = [];
+    for (let i = 0; i < hashes.length; i++)
+      for (let j = i + 1; j < hashes.length; j++) distances.push(hashDistance(hashes[i]!, hashes[j]!));
+    expect(Math.min(...distances)).toBeGreaterThan(REUSE_MAX_DISTANCE);
   });
 
   it("the same objects moved apart are a different picture", async () => {
