@@ -2,6 +2,8 @@
 //
 //   npm run build && node bench/calibrate-checks.mjs <folder of photos> [<folder> ...] [--cache DIR] [--limit N]
 //     [--cached-only: measure only the photos whose versions are in the cache already]
+//     [--decoder wopack: make the small decodes with the pipeline's checkPixels (native binding for JPEG)
+//      instead of sharp's resize, where this build's checkPixels gives the greyscale picture]
 //
 // Each photo (JPEG/PNG, found recursively) is turned upright at full size; its degradations are made
 // from that with sharp; every version goes through the pipeline's small decode (sharp
@@ -26,6 +28,8 @@ const option = (name, fallback) => {
 const cacheDir = option("--cache", path.join(os.tmpdir(), "wopack-calibrate"));
 const limit = Number(option("--limit", "100000"));
 const cachedOnly = args.includes("--cached-only") && args.splice(args.indexOf("--cached-only"), 1);
+/** sharp: the decode the calibration was specified with; wopack: the pipeline's own (checkPixels' greyscale) */
+const decoder = option("--decoder", "sharp");
 const folders = args;
 if (!folders.length) {
   console.error("usage: node bench/calibrate-checks.mjs <folder of photos> [...] [--cache DIR] [--limit N]");
@@ -46,7 +50,24 @@ const CROPS = [
 ];
 
 /** The pipeline's small decode of a photo's bytes: upright, long edge <= 256, grey. */
+const pipeline = decoder === "wopack" ? await import("../dist/convert/pixels.js") : undefined;
+if (pipeline) {
+  const probe = await sharp({ create: { width: 64, height: 48, channels: 3, background: "#468" } })
+    .jpeg()
+    .toBuffer();
+  if (!(await pipeline.checkPixels("probe", probe)).thumb?.gray) {
+    console.error("--decoder wopack: this build's checkPixels gives no greyscale picture (it needs the photo checks' wiring)");
+    process.exit(2);
+  }
+}
+
 async function raster(input) {
+  if (pipeline) {
+    const verdict = await pipeline.checkPixels("calibration", input);
+    const gray = verdict.thumb?.gray;
+    if (!gray) throw new Error("--decoder wopack: this build's checkPixels gives no greyscale picture");
+    return { gray: gray.data, width: gray.width, height: gray.height };
+  }
   const { data, info } = await sharp(input)
     .rotate()
     .resize({ width: 256, height: 256, fit: "inside", withoutEnlargement: true })
@@ -175,7 +196,7 @@ async function versions(file, orient) {
 
 async function cached(file, orient) {
   const bytes = await readFile(file);
-  const key = `v${VERSIONS_MADE}-${createHash("sha256").update(bytes).digest("hex").slice(0, 24)}`;
+  const key = `v${VERSIONS_MADE}-${decoder}-${createHash("sha256").update(bytes).digest("hex").slice(0, 24)}`;
   const at = path.join(cacheDir, `${key}.json`);
   try {
     const saved = JSON.parse(await readFile(at, "utf8"));
@@ -251,6 +272,10 @@ for (const file of files) {
 }
 
 // ---- report ----
+if (!photos.length) {
+  console.error(`no photo measured in ${folders.join(", ")} (${unreadable} unreadable)`);
+  process.exit(1);
+}
 const rel = (f) => path.relative(process.cwd(), f);
 const pct = (n, d) => (d ? `${((100 * n) / d).toFixed(1)}% (${n}/${d})` : "n/a");
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
