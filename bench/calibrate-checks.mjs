@@ -2,6 +2,8 @@
 //
 //   npm run build && node bench/calibrate-checks.mjs <folder of photos> [<folder> ...] [--cache DIR] [--limit N]
 //     [--cached-only: measure only the photos whose versions are in the cache already]
+//     [--decoder wopack: make the small decodes with the pipeline's checkPixels (native binding for JPEG)
+//      instead of sharp's resize, where this build's checkPixels gives the greyscale picture]
 //
 // Each photo (JPEG/PNG, found recursively) is turned upright at full size; its degradations are made
 // from that with sharp; every version goes through the pipeline's small decode (sharp
@@ -26,6 +28,8 @@ const option = (name, fallback) => {
 const cacheDir = option("--cache", path.join(os.tmpdir(), "wopack-calibrate"));
 const limit = Number(option("--limit", "100000"));
 const cachedOnly = args.includes("--cached-only") && args.splice(args.indexOf("--cached-only"), 1);
+/** sharp: the decode the calibration was specified with; wopack: the pipeline's own (checkPixels' greyscale) */
+const decoder = option("--decoder", "sharp");
 const folders = args;
 if (!folders.length) {
   console.error("usage: node bench/calibrate-checks.mjs <folder of photos> [...] [--cache DIR] [--limit N]");
@@ -46,7 +50,24 @@ const CROPS = [
 ];
 
 /** The pipeline's small decode of a photo's bytes: upright, long edge <= 256, grey. */
+const pipeline = decoder === "wopack" ? await import("../dist/convert/pixels.js") : undefined;
+if (pipeline) {
+  const probe = await sharp({ create: { width: 64, height: 48, channels: 3, background: "#468" } })
+    .jpeg()
+    .toBuffer();
+  if (!(await pipeline.checkPixels("probe", probe)).thumb?.gray) {
+    console.error("--decoder wopack: this build's checkPixels gives no greyscale picture (it needs the photo checks' wiring)");
+    process.exit(2);
+  }
+}
+
 async function raster(input) {
+  if (pipeline) {
+    const verdict = await pipeline.checkPixels("calibration", input);
+    const gray = verdict.thumb?.gray;
+    if (!gray) throw new Error("--decoder wopack: this build's checkPixels gives no greyscale picture");
+    return { gray: gray.data, width: gray.width, height: gray.height };
+  }
   const { data, info } = await sharp(input)
     .rotate()
     .resize({ width: 256, height: 256, fit: "inside", withoutEnlargement: true })
@@ -83,11 +104,18 @@ async function orientationTransforms() {
   const h = 4;
   const upright = Buffer.alloc(w * h * 3);
   for (let i = 0; i < w * h; i++) upright.fill(i * 10, i * 3, i * 3 + 3);
-  const want = (await sharp(upright, { raw: { width: w, height: h, channels: 3 } }).greyscale().raw().toBuffer()).toString("hex");
+  const want = (
+    await sharp(upright, { raw: { width: w, height: h, channels: 3 } })
+      .greyscale()
+      .raw()
+      .toBuffer()
+  ).toString("hex");
   const found = {};
   for (let o = 2; o <= 8; o++) {
-    for (const [name, t] of Object.entries(transforms)) {
-      const stored = await t(sharp(upright, { raw: { width: w, height: h, channels: 3 } })).png().toBuffer();
+    for (const t of Object.values(transforms)) {
+      const stored = await t(sharp(upright, { raw: { width: w, height: h, channels: 3 } }))
+        .png()
+        .toBuffer();
       const tagged = await sharp(stored).withMetadata({ orientation: o }).png().toBuffer();
       const back = await sharp(tagged).rotate().greyscale().raw().toBuffer();
       if (back.toString("hex") === want) {
@@ -104,7 +132,12 @@ async function orientationTransforms() {
 async function versions(file, orient) {
   const bytes = await readFile(file);
   const original = await raster(bytes);
-  const { data, info } = await sharp(bytes).rotate().removeAlpha().toColourspace("srgb").raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(bytes)
+    .rotate()
+    .removeAlpha()
+    .toColourspace("srgb")
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   const { width, height } = info;
   const up = () => sharp(data, { raw: { width, height, channels: info.channels } });
   const out = [["original", { ...original, photoSize: Math.max(width, height) }]];
@@ -120,17 +153,30 @@ async function versions(file, orient) {
   }
   for (const o of [3, 6, 8, 2, 5, 7]) {
     const stored = await jpeg(orient[o](up()));
-    out.push([`exif orientation ${o}`, await raster(await sharp(stored).withMetadata({ orientation: o }).jpeg({ quality: 92 }).toBuffer())]);
+    out.push([
+      `exif orientation ${o}`,
+      await raster(await sharp(stored).withMetadata({ orientation: o }).jpeg({ quality: 92 }).toBuffer()),
+    ]);
   }
   for (const s of BLUR_SIGMAS) out.push([`blur sigma ${s}`, await raster(await jpeg(up().blur(s)))]);
   // (the same blur relative to the photo: what a thumbnail, or a viewer fitting the photo to a screen, sees)
   // (on a copy at most 1024 px long, area-averaged first: the same picture at thumbnail scale, made in a
   // fraction of the time a sigma of 40 px takes on 12 megapixels)
   const long = Math.max(width, height);
-  const base = long > 1024 ? await up().resize({ width: 1024, height: 1024, fit: "inside", kernel: "linear" }).raw().toBuffer({ resolveWithObject: true }) : undefined;
-  const small = () => (base ? sharp(base.data, { raw: { width: base.info.width, height: base.info.height, channels: base.info.channels } }) : up());
+  const base =
+    long > 1024
+      ? await up()
+          .resize({ width: 1024, height: 1024, fit: "inside", kernel: "linear" })
+          .raw()
+          .toBuffer({ resolveWithObject: true })
+      : undefined;
+  const small = () =>
+    base ? sharp(base.data, { raw: { width: base.info.width, height: base.info.height, channels: base.info.channels } }) : up();
   for (const r of RELATIVE_BLURS)
-    out.push([`blur sigma ${r}% of long edge`, await raster(await jpeg(small().blur(Math.max(0.3, (r / 100) * Math.min(long, 1024)))))]);
+    out.push([
+      `blur sigma ${r}% of long edge`,
+      await raster(await jpeg(small().blur(Math.max(0.3, (r / 100) * Math.min(long, 1024))))),
+    ]);
   // (a blurred photo with sensor noise on top: noise must not pass for detail)
   const noisy = Buffer.from(await up().blur(4).raw().toBuffer());
   let seed = 12345;
@@ -150,7 +196,7 @@ async function versions(file, orient) {
 
 async function cached(file, orient) {
   const bytes = await readFile(file);
-  const key = `v${VERSIONS_MADE}-${createHash("sha256").update(bytes).digest("hex").slice(0, 24)}`;
+  const key = `v${VERSIONS_MADE}-${decoder}-${createHash("sha256").update(bytes).digest("hex").slice(0, 24)}`;
   const at = path.join(cacheDir, `${key}.json`);
   try {
     const saved = JSON.parse(await readFile(at, "utf8"));
@@ -158,10 +204,7 @@ async function cached(file, orient) {
   } catch {}
   if (cachedOnly) return undefined;
   const made = await versions(file, orient);
-  await writeFile(
-    at,
-    JSON.stringify(made.map(([label, r]) => [label, { ...r, gray: Buffer.from(r.gray).toString("base64") }])),
-  );
+  await writeFile(at, JSON.stringify(made.map(([label, r]) => [label, { ...r, gray: Buffer.from(r.gray).toString("base64") }])));
   return made;
 }
 
@@ -224,11 +267,15 @@ for (const file of files) {
     continue;
   }
   const measured = new Map(made.map(([label, r]) => [label, measurePicture(r.gray, r.width, r.height)]));
-  photos.push({ file, size: original.photoSize, grid, versions: measured });
+  photos.push({ file, size: original.photoSize, grid, raster: original, versions: measured });
   if (photos.length % 50 === 0) console.error(`${photos.length} photos measured`);
 }
 
 // ---- report ----
+if (!photos.length) {
+  console.error(`no photo measured in ${folders.join(", ")} (${unreadable} unreadable)`);
+  process.exit(1);
+}
 const rel = (f) => path.relative(process.cwd(), f);
 const pct = (n, d) => (d ? `${((100 * n) / d).toFixed(1)}% (${n}/${d})` : "n/a");
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
@@ -253,11 +300,20 @@ console.log(
 const usable = photos.filter((p) => !orig(p).flat);
 const copyLabels = labels.filter((l) => /resize|jpeg|crop|orientation/.test(l));
 console.log(`\n## Reuse (hash distance <= ${T.REUSE_MAX_DISTANCE})\n`);
-console.log(`${photos.length - usable.length} flat pictures (skipped by reuse): ${photos.filter((p) => orig(p).flat).map((p) => rel(p.file)).join(", ") || "none"}\n`);
+console.log(
+  `${photos.length - usable.length} flat pictures (skipped by reuse): ${
+    photos
+      .filter((p) => orig(p).flat)
+      .map((p) => rel(p.file))
+      .join(", ") || "none"
+  }\n`,
+);
 console.log("| copy | found | median distance | largest distance |\n| --- | --- | --- | --- |");
 for (const label of copyLabels) {
   const ds = usable.map((p) => hashDistance(orig(p).hash, at(p, label).hash));
-  console.log(`| ${label} | ${pct(ds.filter((d) => d <= T.REUSE_MAX_DISTANCE).length, ds.length)} | ${median(ds)} | ${Math.max(...ds)} |`);
+  console.log(
+    `| ${label} | ${pct(ds.filter((d) => d <= T.REUSE_MAX_DISTANCE).length, ds.length)} | ${median(ds)} | ${Math.max(...ds)} |`,
+  );
 }
 const pairs = [];
 for (let i = 0; i < usable.length; i++)
@@ -267,9 +323,15 @@ const histogram = new Map();
 for (const [d] of pairs) histogram.set(d, (histogram.get(d) ?? 0) + 1);
 console.log(`\nDistinct pictures: ${usable.length}, pairs: ${pairs.length}; smallest distance between two: ${pairs[0]?.[0]}.`);
 console.log(`Pairs by distance (0-24): ${[...Array(25).keys()].map((d) => `${d}:${histogram.get(d) ?? 0}`).join(" ")}`);
-console.log("Closest pairs (look at them: a burst, or the same scene with HDR on and off, is nearly one picture):");
-for (const [d, i, j] of pairs.slice(0, 10)) console.log(`  ${d}  ${rel(usable[i].file)}  ${rel(usable[j].file)}`);
-console.log("\n| max distance | copies found (resize, re-encode, 2-5% centred crop, orientation) | 5% corner crop found | distinct pairs within |\n| --- | --- | --- | --- |");
+console.log(
+  "Pairs within the distance, and the next closest (look at them: a re-shoot of one scene seconds apart, or HDR on and off, is nearly one picture):",
+);
+const shown = Math.max(5, pairs.findIndex(([d]) => d > T.REUSE_MAX_DISTANCE) + 3);
+for (const [d, i, j] of pairs.slice(0, Math.min(shown, 30)))
+  console.log(`  ${d}  ${rel(usable[i].file)}  ${rel(usable[j].file)}`);
+console.log(
+  "\n| max distance | copies found (resize, re-encode, 2-5% centred crop, orientation) | 5% corner crop found | distinct pairs within |\n| --- | --- | --- | --- |",
+);
 const easy = copyLabels.filter((l) => !/corner/.test(l));
 for (const t of [6, 8, 10, 12, 14, 16]) {
   let found = 0;
@@ -280,24 +342,32 @@ for (const t of [6, 8, 10, 12, 14, 16]) {
       if (hashDistance(orig(p).hash, at(p, l).hash) <= t) found++;
     }
   const corner = usable.filter((p) => hashDistance(orig(p).hash, at(p, "crop 5% one corner").hash) <= t).length;
-  console.log(`| ${t} | ${pct(found, all)} | ${pct(corner, usable.length)} | ${pct(pairs.filter(([d]) => d <= t).length, pairs.length)} |`);
+  console.log(
+    `| ${t} | ${pct(found, all)} | ${pct(corner, usable.length)} | ${pct(pairs.filter(([d]) => d <= t).length, pairs.length)} |`,
+  );
 }
 
 // blur
 const blurLabels = labels.filter((l) => /^blur/.test(l));
 console.log(`\n## Blur (sharpness < ${T.BLUR_MIN_SHARPNESS})\n`);
-const blurRow = (group, label, t = T.BLUR_MIN_SHARPNESS) => pct(group.filter((p) => at(p, label).sharpness < t).length, group.length);
+const blurRow = (group, label, t = T.BLUR_MIN_SHARPNESS) =>
+  pct(group.filter((p) => at(p, label).sharpness < t).length, group.length);
 const big = photos.filter((p) => p.size >= 1024);
 console.log(`| version | flagged, all | flagged, long edge >= 1024 px | median sharpness |\n| --- | --- | --- | --- |`);
 for (const label of ["original", "jpeg q50", "resize 25%", ...blurLabels])
-  console.log(`| ${label} | ${blurRow(photos, label)} | ${blurRow(big, label)} | ${median(photos.map((p) => at(p, label).sharpness)).toFixed(2)} |`);
-console.log("\n| threshold | originals flagged | blur 0.5% of long edge flagged | blur 1% flagged | blur sigma 8 flagged |\n| --- | --- | --- | --- | --- |");
+  console.log(
+    `| ${label} | ${blurRow(photos, label)} | ${blurRow(big, label)} | ${median(photos.map((p) => at(p, label).sharpness)).toFixed(2)} |`,
+  );
+console.log(
+  "\n| threshold | originals flagged | blur 0.5% of long edge flagged | blur 1% flagged | blur sigma 8 flagged |\n| --- | --- | --- | --- | --- |",
+);
 for (const t of [0.4, 0.45, 0.5, 0.55, 0.6])
   console.log(
     `| ${t} | ${blurRow(photos, "original", t)} | ${blurRow(photos, "blur sigma 0.5% of long edge", t)} | ${blurRow(photos, "blur sigma 1% of long edge", t)} | ${blurRow(photos, "blur sigma 8", t)} |`,
   );
 console.log("Originals flagged:");
-for (const p of photos.filter((p) => orig(p).sharpness < T.BLUR_MIN_SHARPNESS)) console.log(`  ${orig(p).sharpness.toFixed(2)}  ${rel(p.file)}`);
+for (const p of photos.filter((p) => orig(p).sharpness < T.BLUR_MIN_SHARPNESS))
+  console.log(`  ${orig(p).sharpness.toFixed(2)}  ${rel(p.file)}`);
 
 // exposure
 const exposureLabels = ["original", ...labels.filter((l) => /^exposure/.test(l))];
@@ -306,7 +376,9 @@ console.log(
   `\n## Exposure (dark: >= ${T.DARK_FRACTION} of pixels at luma <= 16, or the brightest 1 % at luma <= ${T.DARK_MAX_HIGHLIGHT}; overexposed: >= ${T.BRIGHT_FRACTION} of pixels at luma >= 240)\n`,
 );
 console.log("Exposure steps act in linear light, as a camera's exposure does (x0.05: 4.3 stops under).\n");
-console.log("| version | flagged dark | flagged overexposed | median mean | median dark | median highlight | median bright |\n| --- | --- | --- | --- | --- | --- | --- |");
+console.log(
+  "| version | flagged dark | flagged overexposed | median mean | median dark | median highlight | median bright |\n| --- | --- | --- | --- | --- | --- | --- |",
+);
 for (const label of exposureLabels) {
   const ms = photos.map((p) => at(p, label));
   const med = (k) => median(ms.map((m) => m.exposure[k]));
@@ -320,7 +392,9 @@ for (const h of [48, 56, 64, 72, 80]) {
   const f = (e) => T.isDark(e, judge({ darkMaxHighlight: h }));
   console.log(`| ${h} | ${count("original", f)} | ${count("exposure x0.1", f)} | ${count("exposure x0.05", f)} |`);
 }
-console.log("\n| bright fraction at least | originals overexposed | x10 overexposed | x20 overexposed |\n| --- | --- | --- | --- |");
+console.log(
+  "\n| bright fraction at least | originals overexposed | x10 overexposed | x20 overexposed |\n| --- | --- | --- | --- |",
+);
 for (const b of [0.5, 0.6, 0.7, 0.8, 0.9]) {
   const f = (e) => T.isOverexposed(e, judge({ brightFraction: b }));
   console.log(`| ${b} | ${count("original", f)} | ${count("exposure x10", f)} | ${count("exposure x20", f)} |`);
@@ -331,3 +405,28 @@ for (const p of photos) {
   if (e.dark >= 0.5 || e.bright >= 0.5 || e.highlight <= 80)
     console.log(`  dark ${e.dark.toFixed(2)}, highlight ${e.highlight}, bright ${e.bright.toFixed(2)}: ${rel(p.file)}`);
 }
+
+// cost
+const full = photos.map((p) => p.raster).filter((r) => Math.max(r.width, r.height) === 256);
+const cpu = (f) => {
+  for (let i = 0; i < 3; i++) for (const r of full) f(r);
+  const start = process.cpuUsage();
+  let runs = 0;
+  while (runs < 3000)
+    for (const r of full) {
+      f(r);
+      runs++;
+    }
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / runs;
+};
+let sink = 0;
+const measureCost = cpu((r) => measurePicture(r.gray, r.width, r.height));
+const sumCost = cpu((r) => {
+  let s = 0;
+  for (let i = 0; i < r.gray.length; i++) s += r.gray[i];
+  sink += s;
+});
+console.log(
+  `\n## Cost\n\nmeasurePicture on the ${full.length} rasters of 256 px: ${measureCost.toFixed(0)} µs of CPU each; one plain pass summing the same pixels: ${sumCost.toFixed(0)} µs (same run, ${os.loadavg()[0].toFixed(1)} load on ${os.cpus().length} cores).${sink < 0 ? "" : ""}`,
+);

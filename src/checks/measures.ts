@@ -17,8 +17,8 @@ const HASH_GRID = 32;
 
 /**
  * Below this, a picture is flat: the standard deviation (grey levels) of the part of the picture the
- * hash's 64 frequencies hold. Real photos measured 14 and up; a near-uniform strip measured 4.2 and its
- * hash moved 22 bits on re-encoding (docs/photo-checks.md).
+ * hash's 64 frequencies hold. Of 351 real pictures, the blank frames and pages measured 4.5 at most (a
+ * near-uniform strip, 4.2, moved 22 bits on re-encoding); the least structured photo, 9.3.
  */
 export const FLAT_MAX_STRUCTURE = 6;
 
@@ -29,15 +29,16 @@ export function measurePicture(gray: Uint8Array, width: number, height: number):
   return { hash, sharpness: sharpness(gray, width, height), exposure, flat: structure < FLAT_MAX_STRUCTURE };
 }
 
-/** The number of bits in which two hashes differ. */
+/** The number of bits in which two 64-bit hashes differ. */
 export function hashDistance(a: bigint, b: bigint): number {
-  let x = (a ^ b) & 0xffffffffffffffffn;
-  let n = 0;
-  while (x) {
-    x &= x - 1n;
-    n++;
-  }
-  return n;
+  const x = a ^ b;
+  return bitCount(Number(x & 0xffffffffn)) + bitCount(Number((x >> 32n) & 0xffffffffn));
+}
+
+function bitCount(v: number): number {
+  v -= (v >>> 1) & 0x55555555;
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
 }
 
 /**
@@ -159,11 +160,13 @@ function sharpness(gray: Uint8Array, width: number, height: number): number {
       half[out + x] = gray[i]! + gray[i + 1]! + gray[i + width]! + gray[i + width + 1]!;
     }
   }
+  // (over every other pixel, in a checkerboard: half the work, the same means and median within noise)
   const responses = new Uint32Array(4081);
   let fine = 0;
+  let samples = 0;
   for (let y = 1; y < height - 1; y++) {
     const row = y * width;
-    for (let x = 1; x < width - 1; x++) {
+    for (let x = 1 + (y & 1); x < width - 1; x += 2, samples++) {
       const i = row + x;
       const c = gray[i]!;
       const edges = gray[i - 1]! + gray[i + 1]! + gray[i - width]! + gray[i + width]!;
@@ -173,10 +176,9 @@ function sharpness(gray: Uint8Array, width: number, height: number): number {
       responses[Math.abs(corners - 2 * edges + 4 * c)]!++;
     }
   }
-  const inside = (width - 2) * (height - 2);
-  fine /= inside;
+  fine /= samples;
   let median = 0;
-  for (let seen = responses[0]!; seen < inside / 2; ) seen += responses[++median]!;
+  for (let seen = responses[0]!; seen < samples / 2; ) seen += responses[++median]!;
   // the mask's response to white noise of variance v has variance 36 v; 8-bit rounding adds 1/12
   const noise = (median / (0.6745 * 6)) ** 2 + 1 / 12;
   let coarse = 0;
@@ -190,5 +192,5 @@ function sharpness(gray: Uint8Array, width: number, height: number): number {
   }
   coarse /= 16 * (hw - 2) * (hh - 2);
   // white noise of variance v gives a Laplacian energy of 20 v, and 20 v / 4 on the 2 x 2 average
-  return Math.sqrt(Math.max(0, fine - 20 * noise) / (Math.max(0, coarse - 5 * noise) + 1));
+  return Math.sqrt(Math.max(0, fine - 20 * noise) / (Math.max(coarse, 5 * noise) + 1));
 }

@@ -15,8 +15,8 @@ import {
   REUSE_MAX_DISTANCE,
 } from "../../src/spec/photoChecks.js";
 
-/** The blur the checks are calibrated to flag: a Gaussian of this sigma, as a fraction of the long edge. */
-const FLAGGED_BLUR = 0.01;
+/** The blur the checks are calibrated to flag: a Gaussian of this sigma, as a fraction of the long edge (docs/photo-checks.md). */
+const FLAGGED_BLUR = 0.005;
 
 function random(seed: number): () => number {
   let a = seed >>> 0;
@@ -33,9 +33,13 @@ function random(seed: number): () => number {
  * A scene like a field photo, all of one kind whatever the seed: a lit gradient, a fine texture, and some
  * objects (boxes, discs, cables) of random sizes, places and colours.
  */
-function scene(seed: number, width = 1200, height = 900): Buffer {
+/** The generated photos' size: big enough that the small decode averages it down, as a camera photo's. */
+const WIDTH = 960;
+const HEIGHT = 720;
+
+function scene(seed: number, backdrop = seed, width = WIDTH, height = HEIGHT): Buffer {
   const r = random(seed);
-  const colour = () => `rgb(${Math.floor(r() * 256)},${Math.floor(r() * 256)},${Math.floor(r() * 256)})`;
+  const colour = (next = r) => `rgb(${Math.floor(next() * 256)},${Math.floor(next() * 256)},${Math.floor(next() * 256)})`;
   const shapes: string[] = [];
   for (let i = 0; i < 6 + Math.floor(r() * 6); i++) {
     const x = r() * width;
@@ -50,10 +54,11 @@ function scene(seed: number, width = 1200, height = 900): Buffer {
         `<path d="M${x} ${y} Q${r() * width} ${r() * height} ${r() * width} ${r() * height}" stroke="${colour()}" stroke-width="${4 + r() * 12}" fill="none"/>`,
       );
   }
+  const b = random(backdrop * 7919 + 1);
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
     <defs>
-      <linearGradient id="light" x1="${r()}" y1="0" x2="${r()}" y2="1"><stop offset="0" stop-color="${colour()}"/><stop offset="1" stop-color="${colour()}"/></linearGradient>
-      <filter id="grain"><feTurbulence type="fractalNoise" baseFrequency="${0.01 + r() * 0.05}" numOctaves="4" seed="${seed % 1000}"/><feColorMatrix type="saturate" values="0"/></filter>
+      <linearGradient id="light" x1="${b()}" y1="0" x2="${b()}" y2="1"><stop offset="0" stop-color="${colour(b)}"/><stop offset="1" stop-color="${colour(b)}"/></linearGradient>
+      <filter id="grain"><feTurbulence type="fractalNoise" baseFrequency="${0.01 + b() * 0.05}" numOctaves="4" seed="${backdrop % 1000}"/><feColorMatrix type="saturate" values="0"/></filter>
     </defs>
     <rect width="100%" height="100%" fill="url(#light)"/>
     <rect width="100%" height="100%" filter="url(#grain)" opacity="0.35"/>
@@ -92,11 +97,37 @@ async function storedWithOrientation(upright: Buffer, o: number): Promise<Buffer
 }
 
 const copies: [string, (jpeg: Buffer) => Promise<Buffer>][] = [
-  ["resized to half", (j) => sharp(j).resize(600).jpeg({ quality: 90 }).toBuffer()],
-  ["resized to a quarter", (j) => sharp(j).resize(300).jpeg({ quality: 90 }).toBuffer()],
+  [
+    "resized to half",
+    (j) =>
+      sharp(j)
+        .resize(WIDTH / 2)
+        .jpeg({ quality: 90 })
+        .toBuffer(),
+  ],
+  [
+    "resized to a quarter",
+    (j) =>
+      sharp(j)
+        .resize(WIDTH / 4)
+        .jpeg({ quality: 90 })
+        .toBuffer(),
+  ],
   ["re-encoded at quality 50", (j) => sharp(j).jpeg({ quality: 50 }).toBuffer()],
   ["as PNG", (j) => sharp(j).png().toBuffer()],
-  ["cropped 2% around", (j) => sharp(j).extract({ left: 12, top: 9, width: 1176, height: 882 }).jpeg().toBuffer()],
+  [
+    "cropped 2% around",
+    (j) =>
+      sharp(j)
+        .extract({
+          left: Math.round(WIDTH / 100),
+          top: Math.round(HEIGHT / 100),
+          width: Math.round(WIDTH * 0.98),
+          height: Math.round(HEIGHT * 0.98),
+        })
+        .jpeg()
+        .toBuffer(),
+  ],
   ...[2, 3, 4, 5, 6, 7, 8].map((o): [string, (jpeg: Buffer) => Promise<Buffer>] => [
     `stored for EXIF orientation ${o}`,
     (j) => storedWithOrientation(j, o),
@@ -118,7 +149,7 @@ describe("the hash: the same picture", () => {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 1e6 }),
-        fc.integer({ min: 200, max: 1200 }),
+        fc.integer({ min: 200, max: WIDTH }),
         fc.integer({ min: 40, max: 98 }),
         fc.integer({ min: 1, max: 8 }),
         async (seed, width, quality, orientation) => {
@@ -140,6 +171,25 @@ describe("the hash: distinct pictures", () => {
     for (let i = 0; i < hashes.length; i++)
       for (let j = i + 1; j < hashes.length; j++)
         expect(hashDistance(hashes[i]!, hashes[j]!), `scenes ${100 + i} and ${100 + j}`).toBeGreaterThan(REUSE_MAX_DISTANCE);
+  });
+
+  it("different objects before one backdrop are different pictures", async () => {
+    const hashes = await Promise.all(
+      [...Array(12).keys()].map(
+        async (i) =>
+          (
+            await measure(
+              await sharp(scene(200 + i, 7))
+                .jpeg({ quality: 90 })
+                .toBuffer(),
+            )
+          ).hash,
+      ),
+    );
+    const distances: number[] = [];
+    for (let i = 0; i < hashes.length; i++)
+      for (let j = i + 1; j < hashes.length; j++) distances.push(hashDistance(hashes[i]!, hashes[j]!));
+    expect(Math.min(...distances)).toBeGreaterThan(REUSE_MAX_DISTANCE);
   });
 
   it("the same objects moved apart are a different picture", async () => {
@@ -193,7 +243,7 @@ describe("sharpness", () => {
       const original = await photo(seed);
       expect((await measure(original)).sharpness).toBeGreaterThanOrEqual(BLUR_MIN_SHARPNESS);
       for (const factor of [1, 1.5, 3]) {
-        const sigma = FLAGGED_BLUR * factor * 1200;
+        const sigma = FLAGGED_BLUR * factor * WIDTH;
         const blurred = await sharp(original).blur(sigma).jpeg({ quality: 90 }).toBuffer();
         expect((await measure(blurred)).sharpness, `sigma ${sigma}`).toBeLessThan(BLUR_MIN_SHARPNESS);
         // sensor noise on the blurred photo is not detail
@@ -207,6 +257,21 @@ describe("sharpness", () => {
       }
     },
   );
+
+  it("any scene blurred by the calibrated radius or more is flagged, and is not when not blurred", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 1e6 }), fc.double({ min: 1, max: 4, noNaN: true }), async (seed, factor) => {
+        const original = await photo(seed);
+        expect((await measure(original)).sharpness).toBeGreaterThanOrEqual(BLUR_MIN_SHARPNESS);
+        const blurred = await sharp(original)
+          .blur(FLAGGED_BLUR * factor * WIDTH)
+          .jpeg({ quality: 90 })
+          .toBuffer();
+        expect((await measure(blurred)).sharpness).toBeLessThan(BLUR_MIN_SHARPNESS);
+      }),
+      { numRuns: 10, seed: 26 },
+    );
+  });
 
   it("does not depend on contrast: a dim copy of a sharp scene is as sharp", async () => {
     const original = await photo(5);
