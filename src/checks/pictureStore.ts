@@ -157,8 +157,9 @@ export async function compactPictures(out: string, force = false): Promise<boole
   if (!journal && !snapshot) return false;
   const ledger = await readLedger(out);
   const read = await readOutbox(out, ledger.archives);
-  const builder = new ColumnsBuilder();
-  for (const part of read.parts) builder.add(part);
+  const [first, ...rest] = read.parts;
+  const builder = first ? ColumnsBuilder.from(first) : new ColumnsBuilder();
+  for (const part of rest) builder.add(part);
   const generation = read.generation + 1;
   await writeFileAtomic(snapshotPath(out), encodeSnapshot(builder.build(), builder.strings, generation), tmpDir(out));
   await syncDir(stateDir(out));
