@@ -8,6 +8,7 @@ import path from "node:path";
 import { syncDir, writeFileAtomic } from "../commit/files.js";
 import { readLedger } from "../commit/ledger.js";
 import { stateDir, tmpDir } from "../commit/paths.js";
+import { faultPoint } from "../core/fault.js";
 import {
   type Columns,
   ColumnsBuilder,
@@ -163,6 +164,7 @@ export async function compactPictures(out: string, force = false): Promise<boole
   const generation = read.generation + 1;
   await writeFileAtomic(snapshotPath(out), encodeSnapshot(builder.build(), builder.strings, generation), tmpDir(out));
   await syncDir(stateDir(out));
+  faultPoint("pictures-compacting");
   await resetJournal(out, generation);
   return true;
 }
