@@ -103,15 +103,16 @@ class Lookup implements OpenedPictureIndex {
       for (let v = 0; v < CHUNK_VALUES; v++) starts[v + 1]! += starts[v]!;
       const fill = starts.slice(0, CHUNK_VALUES);
       const ids = new Uint32Array(n);
-      for (let i = 0; i < n; i++) ids[fill[chunkOf(hi[i]!, lo[i]!, c)]!++] = i;
-      this.starts.push(starts);
-      this.ids.push(ids);
       const chi = new Uint32Array(n);
       const clo = new Uint32Array(n);
-      for (let k = 0; k < n; k++) {
-        chi[k] = hi[ids[k]!]!;
-        clo[k] = lo[ids[k]!]!;
+      for (let i = 0; i < n; i++) {
+        const k = fill[chunkOf(hi[i]!, lo[i]!, c)]!++;
+        ids[k] = i;
+        chi[k] = hi[i]!;
+        clo[k] = lo[i]!;
       }
+      this.starts.push(starts);
+      this.ids.push(ids);
       this.chi.push(chi);
       this.clo.push(clo);
     }
