@@ -249,12 +249,14 @@ export function encodeRecord(archive: string, at: number, pictures: readonly New
 
 export interface JournalRecord {
   archive: string;
+  /** the record as it is in the journal, head included (compaction carries it over as it is) */
+  raw: Buffer;
   at: number;
   pictures: { hi: number; lo: number; sha: Uint8Array; wo: string; entry: string }[];
 }
 
 /** A checked payload as a record; undefined when it does not parse (it checked: a writer's bug, or damage). */
-function decodeRecord(p: Buffer): JournalRecord | undefined {
+function decodeRecord(p: Buffer): Omit<JournalRecord, "raw"> | undefined {
   try {
     let o = 0;
     if (p.readUInt8(o++) !== 1) return undefined;
@@ -332,7 +334,7 @@ export function readJournal(b: Buffer): JournalRead {
       continue;
     }
     skipped(o);
-    read.records.push(rec);
+    read.records.push({ ...rec, raw: b.subarray(o, end) });
     o = end;
   }
   skipped(b.length);
