@@ -201,7 +201,7 @@ export function journalHeader(generation: number): Buffer {
   return b;
 }
 
-export function readJournalHeader(b: Buffer): number | undefined {
+function readJournalHeader(b: Buffer): number | undefined {
   if (b.length < JOURNAL_HEADER || !b.subarray(0, 8).equals(JOURNAL_MAGIC)) return undefined;
   return crc32(b.subarray(0, 12)) === b.readUInt32LE(12) ? b.readUInt32LE(8) : undefined;
 }

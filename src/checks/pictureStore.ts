@@ -19,7 +19,6 @@ import {
   journalHeader,
   type NewPicture,
   readJournal,
-  readJournalHeader,
   readSnapshot,
   snapshotGeneration,
 } from "./pictureFormat.js";
