@@ -228,6 +228,7 @@ class Lookup implements OpenedPictureIndex {
     const c = part.columns;
     const workOrder = c.strings.get(c.wo[i]!);
     const sha = Buffer.from(c.sha.subarray(i * SHA_BYTES, (i + 1) * SHA_BYTES));
+    // (a committed picture's sha256 is the prefix the index keeps: its first 16 bytes, 32 hex digits)
     return {
       hash: (BigInt(c.hi[i]!) << 32n) | BigInt(c.lo[i]!),
       ...(sha.some((b) => b !== 0) ? { sha256: sha.toString("hex") } : {}),

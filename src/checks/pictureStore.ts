@@ -1,5 +1,5 @@
 // The index of packed pictures on disk, in <out>/.wopack/ beside the ledger (docs/photo-checks.md, "The index"):
-// pictures.journal, appended and fsynced once per archive BEFORE the archive gets its name, and
+// pictures.journal, appended and fsynced once per archive BEFORE the archive is put in place, and
 // pictures.snapshot, the compacted whole, written atomically. A journal record counts only once the ledger holds
 // its archive as committed, so a crash at any point leaves nothing of an uncommitted archive behind.
 

@@ -118,6 +118,7 @@ describe("the index of packed pictures under SIGKILL", () => {
     let pending: string[] = [];
     let next = 0;
     const attempted = new Set<string>();
+    let cutShort = 0;
     for (let round = 0; round < 12; round++) {
       // the work orders a crash kept from being committed are packed again, then new ones
       for (let i = 0; i < 4; i++) pending.push(`WO_${String(next++).padStart(3, "0")}`);
@@ -156,8 +157,10 @@ describe("the index of packed pictures under SIGKILL", () => {
       }
       expect(index.size).toBe([...where.keys()].length * 2);
       pending = pending.filter((wo) => !where.has(wo));
+      if (pending.length) cutShort++;
     }
-    // the kills landed in different places: some rounds committed nothing of their last attempt
-    expect(attempted.size).toBeGreaterThan(20);
+    // the kills cut attempts short (their work orders packed again later), and most work orders got packed
+    expect(cutShort).toBeGreaterThan(1);
+    expect((await committedArchives(out)).size).toBeGreaterThan(attempted.size / 2);
   });
 });
