@@ -22,6 +22,9 @@ import type { Prepared } from "../prepare/prepare.js";
 
 let saidStructure = false;
 
+/** The index when reuse is off: nothing is looked up (a work order's pictures still go to the commit). */
+const NO_INDEX: PictureIndex = { find: () => undefined, add() {}, size: 0 };
+
 export class PhotoChecks {
   /** this run's work orders committed so far -> their archive */
   private readonly committed = new Map<string, string>();
@@ -57,6 +60,8 @@ export class PhotoChecks {
         "images.verify is structure: photos are not decoded to be checked, so the photo checks that need their pixels (reuse, duplicate, blur, exposure) do not run; age and distance do",
       );
     }
+    // (only reuse looks back at what was packed before: without it the index is not read)
+    if (checks.reuse.action === "off") return new PhotoChecks(checks, NO_INDEX, o.out, o.now);
     const index = await openPictureIndex(o.out, {
       siblings: o.siblings,
       ledger: o.ledger ?? { archives: new Set<string>() },
