@@ -123,7 +123,7 @@ async function buildCorpus() {
     }
   }
   const heicDir = path.join(corpus, `heic-iphone-${CONVERT}`);
-  if (needs("convert", "heic", "shard") && !existsSync(heicDir)) await buildIphoneHeics(heicDir);
+  if (needs("convert", "heic", "shard", "mixed") && !existsSync(heicDir)) await buildIphoneHeics(heicDir);
   const manyDir = path.join(corpus, `many-${MANY}`);
   if (needs("many") && !existsSync(manyDir)) {
     console.error(`building ${MANY} small JPEGs ...`);
