@@ -36,11 +36,14 @@ export class ChunkBuffers {
   private readonly slots: Buffer[] = [];
   private turn = 0;
 
+  /** `size`: the largest chunk expected (allocated at once: growing them later made V8 collect garbage) */
+  constructor(private readonly size: number) {}
+
   read(fh: FileHandle, from: number, length: number): Promise<Buffer> {
     const i = this.turn;
     this.turn ^= 1;
     const slot = this.slots[i];
-    const buffer = slot && slot.length >= length ? slot : Buffer.allocUnsafeSlow(length);
+    const buffer = slot && slot.length >= length ? slot : Buffer.allocUnsafeSlow(Math.max(length, this.size));
     this.slots[i] = buffer;
     return readChunk(fh, from, length, buffer);
   }

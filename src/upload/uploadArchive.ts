@@ -54,7 +54,7 @@ export interface UploadSettings extends RequestSettings {
 const OFFSET_EVERY_MS = 1_000;
 /** Answers in a row that move the session on by less than a 256 KiB unit, before the archive fails. */
 const MAX_STALLS = 3;
-/** The largest chunk a fast line grows to (4 x CHUNK_SIZE). */
+/** The largest chunk a fast line grows to. */
 const MAX_CHUNK = 2 * CHUNK_SIZE;
 /** New batches one run makes for one archive whose sessions keep going away. */
 const MAX_BATCHES = 3;
@@ -219,7 +219,7 @@ class Upload {
       return query();
     };
     const fh = await open(a.path, "r");
-    const buffers = new ChunkBuffers();
+    const buffers = new ChunkBuffers(Math.min(total, s.chunkBytes ?? MAX_CHUNK));
     try {
       const started = performance.now();
       let sentHere = 0;
