@@ -10,6 +10,11 @@
       "target_name": "wopack_sha",
       "sources": ["sha256.c"],
       "cflags": ["-O3", "-Wall"]
+    },
+    {
+      "target_name": "wopack_malloc",
+      "sources": ["malloc.c"],
+      "cflags": ["-O2", "-Wall"]
     }
   ]
 }
