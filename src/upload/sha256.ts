@@ -1,7 +1,7 @@
-// The running SHA-256 of the bytes an upload sends. With the native binding (native/sha256.c, the
-// processor's SHA extensions), each update runs on libuv's pool: a chunk is hashed while the main thread
-// feeds it to the socket. Without it, node:crypto on the main thread (same result, same speed per byte,
-// but the send waits while it hashes).
+// The running SHA-256 of the bytes an upload sends. With the native binding (native/sha256.c: the OpenSSL
+// inside Node, as node:crypto uses), each update runs on libuv's pool: a chunk is hashed while the main
+// thread feeds it to the socket. Without it, node:crypto on the main thread (same result, same speed per
+// byte, but the send waits while it hashes).
 import { createHash, type Hash } from "node:crypto";
 import { createRequire } from "node:module";
 
@@ -15,20 +15,17 @@ export interface RunningHash {
 }
 
 interface ShaBinding {
-  supported(): boolean;
+  stateBytes(): number;
   init(state: Uint8Array): void;
   update(state: Uint8Array, data: Uint8Array): Promise<void>;
   digest(state: Uint8Array): Uint8Array;
 }
 
-const STATE_BYTES = 112;
-
 let binding: ShaBinding | null | undefined;
 function native(): ShaBinding | null {
   if (binding === undefined) {
     try {
-      const b = createRequire(import.meta.url)("../../native/build/Release/wopack_sha.node") as ShaBinding;
-      binding = b.supported() ? b : null;
+      binding = createRequire(import.meta.url)("../../native/build/Release/wopack_sha.node") as ShaBinding;
     } catch {
       binding = null;
     }
@@ -67,12 +64,12 @@ class NodeHash implements RunningHash {
   }
 }
 
-/** An empty running SHA-256: native when the binding is built and the processor has SHA extensions. */
+/** An empty running SHA-256: on libuv's pool when the binding is built. */
 export function runningSha256(choice: "native" | "node" | undefined = undefined): RunningHash {
   const b = choice === "node" ? null : native();
   if (choice === "native" && !b) throw new Error("the native SHA-256 is not available here");
   if (!b) return new NodeHash(createHash("sha256"));
-  const state = new Uint8Array(STATE_BYTES);
+  const state = new Uint8Array(b.stateBytes());
   b.init(state);
   return new NativeHash(b, state);
 }
