@@ -10,7 +10,9 @@
 //   BENCH_UPLOAD_REPEAT=9   pairs of upload runs (wopack, curl -T, in turn): medians, and the ratio's spread
 //   BENCH_SMALL=2000  photos in the small-photo passthrough run (1024x768 JPEGs, 0.8 MP)
 //   BENCH_ONLY=passthrough,small,convert,many,mixed,upload,startup,shard   run (and build the corpus of) only
-//                     these parts (heic: of convert, only HEIC)
+//                     these parts (heic: of convert, only HEIC; pictures: the index of packed pictures, not by
+//                     default: it needs no tools, and its 1,000,000 pictures take a minute)
+//   BENCH_PICTURES=1000000  pictures in the index of the pictures rows
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
@@ -255,7 +257,7 @@ function parallel(files, script) {
   return measure("sh", ["-c", `xargs -0 -P ${cores} -n 1 sh -c '${script}' _ < ${list}`]);
 }
 
-ensureTools();
+if ([...ONLY].some((p) => p !== "pictures")) ensureTools();
 const { jpegDir, smallDir, convertDir, heicDir, manyDir } = await buildCorpus();
 const rows = [];
 const row = (what, ours, theirs, reference, target, unit = "s") =>
@@ -623,8 +625,22 @@ if (ONLY.has("upload")) {
   }
 }
 
+// 6. the index of packed pictures (SPEC §15): bench/pictures.mjs
+if (ONLY.has("pictures")) {
+  const { benchPictures } = await import("./pictures.mjs");
+  await benchPictures(rows, { count: Number(process.env.BENCH_PICTURES ?? 1_000_000) });
+}
+
 const fmt = (v, unit) =>
-  v === undefined ? "" : unit === "MB" ? `${v.toFixed(0)} MB` : unit === "levels" ? v.toFixed(2) : `${v.toFixed(2)} s`;
+  v === undefined
+    ? ""
+    : unit === "MB"
+      ? `${v.toFixed(0)} MB`
+      : unit === "levels"
+        ? v.toFixed(2)
+        : unit === "ms"
+          ? `${v.toFixed(3)} ms`
+          : `${v.toFixed(2)} s`;
 console.log(
   `\nwopack bench — ${new Date().toISOString()} — ${cores} cores, node ${process.version}, HEIC decoder: ${heicDecoder}\n`,
 );

@@ -24,6 +24,12 @@ export interface CommitContext {
   now: Clock;
   log: Logger;
   signal?: AbortSignal | undefined;
+  /**
+   * Records (appends and fsyncs) what the index of packed pictures keeps of this archive under the name it is
+   * given (checks/pictureStore.ts appendPictures): called once its report is in place and before the archive
+   * is, so that the ledger never holds an archive whose pictures were not written. A failure fails the commit.
+   */
+  recordPictures?: ((archive: string) => Promise<void>) | undefined;
 }
 
 /** A verified temporary archive, ready to be committed. */
@@ -101,6 +107,10 @@ async function publish(
       const reportPath = report.path + REPORT_SUFFIX;
       if (await exists(report.path)) continue;
       if (!(await writeFileNoClobber(reportPath, JSON.stringify(report, null, 2) + "\n", tmpDir(out)))) continue;
+      await ctx.recordPictures?.(name).catch(async (err) => {
+        await rm(reportPath, { force: true });
+        throw err;
+      });
       faultPoint("before-publish");
       const published = await publishNoClobber(archive.tmp, report.path).catch(async (err) => {
         await rm(reportPath, { force: true });

@@ -1,10 +1,12 @@
 // Photo and work-order preparation: read, check, convert, spool; what the archive writer needs.
+
 import { mkdir, open, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { crc32 } from "node:zlib";
 import type pLimit from "p-limit";
 import type { ZipEntrySource } from "../archive/write.js";
 import { entryOverhead } from "../archive/zip.js";
+import type { NewPicture } from "../checks/pictureStore.js";
 import type { HeicDecoder } from "../convert/heicTypes.js";
 import { jpegScanStart } from "../convert/imageEnds.js";
 import type { ImageSettings } from "../convert/imageSettings.js";
@@ -26,6 +28,8 @@ export interface Prepared {
   bytes: number;
   /** entry name -> its thumbnail in the spool (for the review page), where one was made */
   thumbs: Map<string, string>;
+  /** its photos as the index of packed pictures keeps them; appended when its archive is committed */
+  pictures?: NewPicture[];
 }
 
 /** Reads and checks the photos of these work orders without keeping anything: the refusals it finds. */

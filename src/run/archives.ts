@@ -6,6 +6,7 @@ import { overArchiveSize, startsNewArchive } from "../archive/batching.js";
 import { StreamingArchive } from "../archive/stream.js";
 import { verifyZip } from "../archive/verify.js";
 import { SourceChangedError } from "../archive/zip.js";
+import { appendPictures } from "../checks/pictureStore.js";
 import { commitArchive } from "../commit/commit.js";
 import { planMoves } from "../commit/moves.js";
 import { tmpDir } from "../commit/paths.js";
@@ -278,10 +279,15 @@ async function commitCurrent(
 ): Promise<ArchiveReport> {
   const verified = await finishAndVerify(archive, ctx);
   const workOrders = await packedWorkOrders(batch, ctx);
+  const pictures = batch.flatMap((p) => p.pictures ?? []);
   const committed = await commitArchive(
     { tmp: archive.tmp, ...verified, seq, openedAt },
     { workOrders, refused: result.refused, warnings: result.warnings },
-    { ...ctx, prefix: ctx.config.archive.prefix },
+    {
+      ...ctx,
+      prefix: ctx.config.archive.prefix,
+      recordPictures: (name) => appendPictures(ctx.out, name, pictures, ctx.now()),
+    },
   );
   result.warnings.push(...committed.warnings);
   result.moveFailures.push(...committed.moveFailures);
