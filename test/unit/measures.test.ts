@@ -78,8 +78,12 @@ const SHARPNESS_HEIGHT = 720;
 const drawn = new Map<string, Promise<Buffer>>();
 function photo(seed: number, width = WIDTH, height = HEIGHT): Promise<Buffer> {
   const key = `${seed} ${width}`;
-  let jpeg = drawn.get(key);
-  if (!jpeg) drawn.set(key, (jpeg = sharp(scene(seed, seed, width, height)).jpeg({ quality: 90 }).toBuffer()));
+  const jpeg =
+    drawn.get(key) ??
+    sharp(scene(seed, seed, width, height))
+      .jpeg({ quality: 90 })
+      .toBuffer();
+  drawn.set(key, jpeg);
   return jpeg;
 }
 const largePhoto = (seed: number) => photo(seed, SHARPNESS_WIDTH, SHARPNESS_HEIGHT);
