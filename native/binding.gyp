@@ -5,6 +5,16 @@
       "sources": ["heif.c", "thumbnail.c"],
       "cflags": ["-O3", "-Wall", "<!@(pkg-config --cflags libheif libjpeg)"],
       "libraries": ["<!@(pkg-config --libs libheif libjpeg)", "-lm"]
+    },
+    {
+      "target_name": "wopack_sha",
+      "sources": ["sha256.c"],
+      "cflags": ["-O3", "-Wall"]
+    },
+    {
+      "target_name": "wopack_malloc",
+      "sources": ["malloc.c"],
+      "cflags": ["-O2", "-Wall"]
     }
   ]
 }

@@ -47,7 +47,7 @@ export interface Faults {
 
 export class UploadServer {
   readonly batches = new Map<string, ServerBatch>();
-  readonly log: { method: string; url: string; status: number; authorization?: string }[] = [];
+  readonly log: { method: string; url: string; status: number; authorization?: string; port?: number }[] = [];
   faults: Faults = {};
   /** when each chunk arrived (ms since epoch), by batch file name */
   readonly timeline: { what: "chunk"; filename: string; at: number }[] = [];
@@ -105,6 +105,7 @@ export class UploadServer {
         url: url.pathname,
         status,
         ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+        ...(req.socket.remotePort ? { port: req.socket.remotePort } : {}),
       });
       const echo = this.faults.echo;
       if (echo && status >= 400) {

@@ -14,12 +14,7 @@ export interface Nclx {
 export function heifColour(file: Uint8Array): { icc?: Buffer; nclx?: Nclx } {
   const buf = Buffer.from(file.buffer, file.byteOffset, file.byteLength);
   const found: { icc?: Buffer; nclx?: Nclx } = {};
-  const meta = findBox(buf, 0, buf.length, "meta");
-  const iprp = meta && findBox(buf, meta.body + 4, meta.end, "iprp"); // meta is a full box: skip version + flags
-  const ipco = iprp && findBox(buf, iprp.body, iprp.end, "ipco");
-  for (let at = ipco?.body ?? 0; ipco && at + 8 <= ipco.end; ) {
-    const box = readBox(buf, at, ipco.end);
-    if (!box) break;
+  for (const box of properties(buf)) {
     const kind = box.type === "colr" && box.end - box.body > 4 ? buf.toString("latin1", box.body, box.body + 4) : "";
     if ((kind === "prof" || kind === "rICC") && !found.icc) found.icc = Buffer.from(buf.subarray(box.body + 4, box.end));
     if (kind === "nclx" && box.end - box.body >= 11 && !found.nclx) {
@@ -30,9 +25,32 @@ export function heifColour(file: Uint8Array): { icc?: Buffer; nclx?: Nclx } {
         fullRange: (buf[box.body + 10]! & 0x80) !== 0,
       };
     }
-    at = box.end;
   }
   return found;
+}
+
+/** The pixels of the largest image a HEIF file declares (its `ispe` properties): what decoding it takes; 0 if none. */
+export function heifPixels(file: Uint8Array): number {
+  const buf = Buffer.from(file.buffer, file.byteOffset, file.byteLength);
+  let most = 0;
+  for (const box of properties(buf)) {
+    if (box.type === "ispe" && box.end - box.body >= 12)
+      most = Math.max(most, buf.readUInt32BE(box.body + 4) * buf.readUInt32BE(box.body + 8));
+  }
+  return most;
+}
+
+/** The item property boxes of a HEIF file (meta > iprp > ipco). */
+function* properties(buf: Buffer): Generator<Box> {
+  const meta = findBox(buf, 0, buf.length, "meta");
+  const iprp = meta && findBox(buf, meta.body + 4, meta.end, "iprp"); // meta is a full box: skip version + flags
+  const ipco = iprp && findBox(buf, iprp.body, iprp.end, "ipco");
+  for (let at = ipco?.body ?? 0; ipco && at + 8 <= ipco.end; ) {
+    const box = readBox(buf, at, ipco.end);
+    if (!box) return;
+    yield box;
+    at = box.end;
+  }
 }
 
 export interface Box {

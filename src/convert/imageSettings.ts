@@ -1,4 +1,5 @@
 // How photos are normalized (SPEC §7): the config's `images` section as the conversion stages take it.
+import type { PixelBudget } from "./pixelBudget.js";
 
 export interface ImageSettings {
   quality: number;
@@ -8,4 +9,6 @@ export interface ImageSettings {
   stripGps: boolean;
   /** "pixels": JPEGs and PNGs are decoded (convert/pixels.ts); "structure": judged by their bytes only */
   verify: "pixels" | "structure";
+  /** the run's pixels converted at once (none: as many as come) */
+  budget?: PixelBudget | undefined;
 }

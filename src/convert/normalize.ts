@@ -10,12 +10,13 @@ import { type ImageType, reencodeReasons } from "../spec/images.js";
 import { BmpError, type DecodedBmp, decodeBmp } from "./bmp.js";
 import { dateOnlyExif, heifExif, sanitizeExif, withExifSegment } from "./exif.js";
 import type { HeicDecoder } from "./heicTypes.js";
-import { heifColour } from "./heifProfile.js";
+import { heifColour, heifPixels } from "./heifProfile.js";
 import { trailerNote, withoutTrailer } from "./imageEnds.js";
 import { corrupt, damagedData, ImageProblem, unsupportedVariant } from "./imageProblems.js";
 import type { ImageSettings } from "./imageSettings.js";
 import { checkPixels, hasLocation, readPackable, shapeOf, tooLarge } from "./integrity.js";
 import { checkConverted } from "./outputCheck.js";
+import { PIXELS_PER_CORE } from "./pixelBudget.js";
 import { nclxProfile, toSrgb, withProfile } from "./profiles.js";
 import { tiffHeaderSize } from "./rawTiff.js";
 import { sourceExif } from "./sourceExif.js";
@@ -84,7 +85,9 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
     if (located) reasons.push("location data removed");
     const exif = carried(sourceExif(image, meta.exif), settings, input.captureDate);
     // (its pixels were checked already, mending the header quirks libjpeg warns about: convert/pixels.ts)
-    const out = await encodeJpeg(source, () => sharpFrom(image, settings, "error"), settings, exif);
+    const out = await budgeted(settings, meta.width * meta.height, () =>
+      encodeJpeg(source, () => sharpFrom(image, settings, "error"), settings, exif, meta.width * meta.height),
+    );
     return result(out, `${type} re-encoded as jpeg: ${reasons.join(", ")}`, []);
   }
 
@@ -93,27 +96,33 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
   let exif: ExifPlan;
   if (type === "heic") {
     // (its EXIF orientation must not be applied: the decoder has applied irot/imir, which say the same)
-    exif = carried(heifExif(bytes), settings, input.captureDate);
+    const heifPlan = carried(heifExif(bytes), settings, input.captureDate);
     const colour = heifColour(bytes);
     const icc = colour.icc ?? (colour.nclx && (await nclxProfile(source, colour.nclx, warnings)));
-    const converted = await convertWhole(input, settings, heic, icc);
-    if (converted) return result({ data: withExif(converted, exif) }, "heic converted to jpeg", warnings);
-    const reply = await heic.decode(bytes, settings.maxPixels, input.file, icc ? tiffHeaderSize(4, icc) : 0);
-    if (!reply.ok) {
-      if (reply.code === "E_IMAGE_TOO_LARGE") throw tooLarge(source, reply.message, settings);
-      throw new ImageProblem(corrupt(source, reply.message));
-    }
-    if (reply.afterCrash) {
-      warnings.push(
-        problem(
-          "W_HEIC_DECODER_CRASHED",
-          `${source}: the native HEIC decoder crashed on this photo in an earlier run; it was decoded with the wasm decoder instead`,
-          "the photo is packed; please report it (with the file) so that the native decoder can be fixed",
-          source,
-        ),
+    return budgeted(settings, heifPixels(bytes), async () => {
+      const converted = await convertWhole(input, settings, heic, icc);
+      if (converted) return result({ data: withExif(converted, heifPlan) }, "heic converted to jpeg", warnings);
+      const reply = await heic.decode(bytes, settings.maxPixels, input.file, icc ? tiffHeaderSize(4, icc) : 0);
+      if (!reply.ok) {
+        if (reply.code === "E_IMAGE_TOO_LARGE") throw tooLarge(source, reply.message, settings);
+        throw new ImageProblem(corrupt(source, reply.message));
+      }
+      if (reply.afterCrash) {
+        warnings.push(
+          problem(
+            "W_HEIC_DECODER_CRASHED",
+            `${source}: the native HEIC decoder crashed on this photo in an earlier run; it was decoded with the wasm decoder instead`,
+            "the photo is packed; please report it (with the file) so that the native decoder can be fixed",
+            source,
+          ),
+        );
+      }
+      const out = await decoded(
+        source,
+        encodeJpeg(source, withProfile(reply, icc), settings, heifPlan, reply.width * reply.height),
       );
-    }
-    pipeline = withProfile(reply, icc);
+      return result(out, "heic converted to jpeg", warnings);
+    });
   } else if (type === "bmp") {
     pipeline = bmpPipeline(source, bytes, settings, warnings);
     exif = { date: input.captureDate };
@@ -149,26 +158,41 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
         ),
       );
     }
-    const out = await decoded(source, encodeJpeg(source, pipeline, settings, exif));
-    const checked = await checkConverted(
-      {
-        source,
-        bytes: decodable.length,
-        width: meta.width,
-        height: meta.height,
-        orientation: meta.orientation,
-        pages: meta.pages,
-        // (none, or PackBits: libvips' PackBits stores a one-colour page in as many bytes as a photo)
-        uncompressed: layout?.compression === 1 || layout?.compression === 32773,
-      },
-      out.data,
-      settings.maxDimension !== undefined || out.note !== undefined,
-    );
-    if (checked.problem) throw new ImageProblem(checked.problem);
-    return result(out, `${type} converted to jpeg`, [...warnings, ...checked.warnings]);
+    const plan = exif;
+    return budgeted(settings, meta.width * meta.height * (type === "avif" ? AVIF_WEIGHT : 1), async () => {
+      const out = await decoded(source, encodeJpeg(source, pipeline, settings, plan, meta.width * meta.height));
+      const checked = await checkConverted(
+        {
+          source,
+          bytes: decodable.length,
+          width: meta.width,
+          height: meta.height,
+          orientation: meta.orientation,
+          pages: meta.pages,
+          // (none, or PackBits: libvips' PackBits stores a one-colour page in as many bytes as a photo)
+          uncompressed: layout?.compression === 1 || layout?.compression === 32773,
+        },
+        out.data,
+        settings.maxDimension !== undefined || out.note !== undefined,
+      );
+      if (checked.problem) throw new ImageProblem(checked.problem);
+      return result(out, `${type} converted to jpeg`, [...warnings, ...checked.warnings]);
+    });
   }
   const out = await decoded(source, encodeJpeg(source, pipeline, settings, exif));
   return result(out, `${type} converted to jpeg`, warnings);
+}
+
+/**
+ * An AVIF counts twice its pixels in the budget: libvips decodes it through libheif and libaom, which hold
+ * some 19 bytes a pixel while decoding (a 12 MP photo: 230 MB), twice what a WebP or TIFF conversion takes.
+ * Two at once made the peak of a mixed set; one at a time costs little time (the decode is ~0.5 s of CPU).
+ */
+const AVIF_WEIGHT = 2;
+
+/** A conversion of a picture of `pixels` (0: not known), within the run's budget of pixels converted at once. */
+function budgeted<T>(settings: ImageSettings, pixels: number, work: () => Promise<T>): Promise<T> {
+  return settings.budget ? settings.budget.run(pixels || PIXELS_PER_CORE, work) : work();
 }
 
 /**
@@ -244,6 +268,14 @@ function carried(tiff: Buffer | undefined, settings: ImageSettings, captureDate:
 }
 
 /**
+ * Above this many pixels a JPEG is written with the standard Huffman tables rather than tables made for
+ * it: optimising them takes two passes over the whole picture's coefficients, held in memory (a 29 MP
+ * scan: 160 MB more, the peak of a mixed set). The pixels are the same either way; the file is some 5-10 %
+ * larger.
+ */
+const OPTIMISE_CODING_PIXELS = 16_000_000;
+
+/**
  * Orientation applied, sRGB, alpha on white; then re-encoded smaller, and if need be downscaled, until it
  * fits the size ceiling, with the EXIF that `exif` says.
  * `pipeline` makes a fresh sharp pipeline over the decoded image each time it is called (sharp's clone()
@@ -254,6 +286,8 @@ async function encodeJpeg(
   pipeline: () => Sharp,
   settings: ImageSettings,
   exif: ExifPlan,
+  /** the decoded picture's (0: not known) */
+  pixels = 0,
 ): Promise<{ data: Buffer; note?: string }> {
   const prepared = () => {
     const p = pipeline().autoOrient().flatten({ background: "#ffffff" }).toColourspace("srgb");
@@ -262,11 +296,17 @@ async function encodeJpeg(
       : p;
   };
   const withMeta = (s: Sharp) => ("date" in exif && exif.date ? s.withExif({ IFD2: { DateTimeOriginal: exif.date } }) : s);
-  const encode = async (s: Sharp, quality: number) => {
-    const jpeg = await withMeta(s).jpeg({ quality }).toBuffer();
+  const encode = async (s: Sharp, quality: number, area: number) => {
+    const jpeg = await withMeta(s)
+      .jpeg({ quality, optimiseCoding: area <= OPTIMISE_CODING_PIXELS })
+      .toBuffer();
     return "tiff" in exif ? withExifSegment(jpeg, exif.tiff) : jpeg;
   };
-  const first = await encode(prepared(), settings.quality);
+  const first = await encode(
+    prepared(),
+    settings.quality,
+    settings.maxDimension ? Math.min(pixels, settings.maxDimension ** 2) : pixels,
+  );
   if (first.length <= settings.maxImageSize) return { data: first };
 
   // Each smaller attempt decodes the source again rather than keeping its pixels: a 29 MP TIFF's are 87 MB,
@@ -275,7 +315,7 @@ async function encodeJpeg(
   let [width, quality, size] = [info.width, Math.min(settings.quality, 80), first.length];
   for (let attempt = 0; attempt < 12; attempt++) {
     if (attempt > 0) width = Math.max(1, Math.floor(width * Math.min(0.9, Math.sqrt(settings.maxImageSize / size) * 0.95)));
-    const out = await encode(prepared().resize({ width }), quality);
+    const out = await encode(prepared().resize({ width }), quality, (width * width * info.height) / info.width);
     size = out.length;
     if (size <= settings.maxImageSize) {
       const scaled = width < info.width ? `, downscaled to ${width} px wide` : "";

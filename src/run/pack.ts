@@ -5,9 +5,11 @@ import { readLedger, shardFingerprints } from "../commit/ledger.js";
 import { leftBehindWarnings, moveItem, planMoves } from "../commit/moves.js";
 import { decodingDir } from "../commit/paths.js";
 import { moveFailed } from "../commit/recovery.js";
+import { tuneAllocator } from "../convert/allocator.js";
 import { createHeicDecoder } from "../convert/heicDecoder.js";
 import { HeicPool } from "../convert/heicPool.js";
 import type { HeicDecoder } from "../convert/heicTypes.js";
+import { PIXELS_PER_CORE, PixelBudget } from "../convert/pixelBudget.js";
 import { systemClock } from "../core/clock.js";
 import { type Problem, usageError } from "../core/errors.js";
 import {
@@ -117,6 +119,7 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
   const now = options.now ?? systemClock;
   const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
   const dryRun = options.dryRun ?? false;
+  tuneAllocator();
   const heic = options.heicDecoder ?? createHeicDecoder(concurrency, dryRun ? undefined : decodingDir(out));
   log.debug(`HEIC decoder: ${heic.name}`);
   try {
@@ -182,7 +185,7 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
       concurrency,
       log,
       now,
-      images: options.config.images,
+      images: { ...options.config.images, budget: new PixelBudget(concurrency * PIXELS_PER_CORE) },
       omitEmptyMetadata: options.config.metadata.omitWhenEmpty,
       thumbs: !dryRun && options.review !== false,
       checks: photoChecks ? options.config.images.checks : undefined,

@@ -4,7 +4,6 @@
 
 import http from "node:http";
 import https from "node:https";
-import { Readable } from "node:stream";
 import { redactor } from "../core/redact.js";
 
 /** Chunks are multiples of this (the cloud storage resumable protocol); the vendor's client sent 10 of them. */
@@ -268,7 +267,10 @@ const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Age
 
 /**
  * A chunk PUT through node:http rather than fetch: fetch copies a typed-array body before sending it
- * (8 MiB a chunk, and as much garbage), node:http writes the very buffer that was hashed.
+ * (8 MiB a chunk, and as much garbage), node:http writes the very buffer that was hashed. The answer's
+ * body (none, for a 308) is read here, at most JSON_BODY_BYTES of it: a connection whose answer was read
+ * to its end goes back to the keep-alive pool (cancelling the body would close it, and every chunk would
+ * open a new connection, slow-starting again); one that sends more is closed.
  */
 function putBytes(url: string, init: RequestInit, signal: AbortSignal): Promise<Response> {
   const body = init.body as Uint8Array;
@@ -288,14 +290,29 @@ function putBytes(url: string, init: RequestInit, signal: AbortSignal): Promise<
         const headers = new Headers();
         for (const [k, v] of Object.entries(res.headers))
           if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(", ") : v);
-        const empty = status === 204 || status === 205 || status === 304;
-        if (empty) res.resume();
-        try {
-          resolve(new Response(empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), { status, headers }));
-        } catch (err) {
-          res.destroy();
-          reject(err); // a status a Response cannot carry (1xx, over 599)
-        }
+        const parts: Buffer[] = [];
+        let size = 0;
+        const done = () => {
+          try {
+            const empty = status === 204 || status === 205 || status === 304;
+            resolve(new Response(empty ? null : Buffer.concat(parts), { status, headers }));
+          } catch (err) {
+            reject(err); // a status a Response cannot carry (1xx, over 599)
+          }
+        };
+        res.on("data", (piece: Buffer) => {
+          parts.push(piece);
+          size += piece.length;
+          if (size > JSON_BODY_BYTES) {
+            res.destroy(); // enough of it: the rest is not read, and the connection is not reused
+            done();
+          }
+        });
+        res.on("end", done);
+        res.on("error", reject);
+        res.on("close", () => {
+          if (!res.complete && size <= JSON_BODY_BYTES) reject(new Error("the connection closed before the answer ended"));
+        });
       },
     );
     req.on("error", reject);

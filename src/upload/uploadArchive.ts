@@ -1,7 +1,6 @@
 // One committed archive sent to the platform exactly once (SPEC §12): every step is written to the upload
 // journal before it is taken, a restart resumes the same session, and a second batch is made only when
 // the first is provably not accepted.
-import { createHash, type Hash } from "node:crypto";
 import { open, stat } from "node:fs/promises";
 import path from "node:path";
 import { moveItem } from "../commit/moves.js";
@@ -11,9 +10,10 @@ import type { Clock } from "../core/clock.js";
 import { type Problem, problem } from "../core/errors.js";
 import { redactor } from "../core/redact.js";
 import type { UploadOutcome, UploadProgress } from "../core/types.js";
-import { hashFile, readChunk } from "./archiveBytes.js";
+import { ChunkBuffers, hashFile } from "./archiveBytes.js";
 import { type Api, type Batch, CHUNK_SIZE, CHUNK_UNIT, type Outcome, type SessionState, statusLooksFailed } from "./protocol.js";
 import { type RequestSettings, Requests } from "./requests.js";
+import { type RunningHash, runningSha256 } from "./sha256.js";
 import {
   ArchiveFailed,
   archiveChanged,
@@ -54,7 +54,7 @@ export interface UploadSettings extends RequestSettings {
 const OFFSET_EVERY_MS = 1_000;
 /** Answers in a row that move the session on by less than a 256 KiB unit, before the archive fails. */
 const MAX_STALLS = 3;
-/** The largest chunk a fast line grows to (4 x CHUNK_SIZE). */
+/** The largest chunk a fast line grows to. */
 const MAX_CHUNK = 2 * CHUNK_SIZE;
 /** New batches one run makes for one archive whose sessions keep going away. */
 const MAX_BATCHES = 3;
@@ -204,8 +204,8 @@ class Upload {
     let finalSent = resumed && this.journal.archives.get(a.name)?.finalSent === true;
     let first = true;
     let confirmed = 0; // the bytes the session holds, all of them hashed
-    let hash = createHash("sha256");
-    let sent: { from: number; data: Buffer; hashed: Hash } | undefined; // the last chunk sent, not yet confirmed
+    let hash = runningSha256();
+    let sent: { from: number; data: Buffer; hashed: RunningHash } | undefined; // the last chunk sent, not yet confirmed
     let retries = 0;
     let stalls = 0;
     let chunk = s.chunkBytes ?? CHUNK_SIZE;
@@ -219,6 +219,7 @@ class Upload {
       return query();
     };
     const fh = await open(a.path, "r");
+    const buffers = new ChunkBuffers(Math.min(total, s.chunkBytes ?? MAX_CHUNK));
     try {
       const started = performance.now();
       let sentHere = 0;
@@ -267,7 +268,7 @@ class Upload {
             continue;
           }
           if (c === sent.from + sent.data.length) hash = sent.hashed;
-          else hash.update(sent.data.subarray(0, c - sent.from));
+          else await hash.update(sent.data.subarray(0, c - sent.from));
           if (c - confirmed >= CHUNK_UNIT || c === sent.from + sent.data.length) {
             stalls = 0;
             retries = 0;
@@ -292,30 +293,32 @@ class Upload {
         await this.noteOffset(batch, confirmed);
         const from = confirmed;
         const length = ahead?.from === from ? ahead.length : Math.min(chunk, total - from);
-        const data = ahead?.from === from ? await ahead.data : await readChunk(fh, from, length);
+        if (ahead && ahead.from !== from) await ahead.data.catch(() => undefined); // (its buffer is read into next)
+        const data = ahead?.from === from ? await ahead.data : await buffers.read(fh, from, length);
         ahead = undefined;
         if (data.length !== length) await this.checkSize();
         const last = from + length === total;
-        let hashed: Hash | undefined;
+        let hashed: RunningHash | undefined;
         if (last) {
-          hashed = hash.copy().update(data);
-          if (hashed.copy().digest("hex") !== a.sha256) throw archiveChanged(this.a.name);
+          hashed = await hash.copy().update(data);
+          if (hashed.hex() !== a.sha256) throw archiveChanged(this.a.name);
           if (!finalSent) await this.record({ type: "final", archive: a.name, batchId: batch.batchId, at: this.now() });
           finalSent = true;
         }
         await this.requests.pace(started, sentHere);
         const began = performance.now();
         const putting = this.requests.call(() => s.api.putChunk(batch.uploadUrl, data, from, total));
-        // while the chunk is on its way: its hash, and the next chunk from the disk (sent only once this
-        // one is confirmed)
-        hashed ??= hash.copy().update(data);
-        sent = { from, data, hashed };
+        // while the chunk is on its way: its hash (of this very buffer, on another thread when the binding
+        // is there), and the next chunk from the disk (sent only once this one is confirmed)
+        const hashing = hashed ? Promise.resolve(hashed) : hash.copy().update(data);
+        hashing.catch(() => undefined); // (awaited below, unless the request throws first)
         if (!last) {
           const next = { from: from + length, length: Math.min(chunk, total - from - length) };
-          ahead = { ...next, data: readChunk(fh, next.from, next.length) };
+          ahead = { ...next, data: buffers.read(fh, next.from, next.length) };
           ahead.data.catch(() => undefined); // (read again, and its error seen, if it is used)
         }
         answer = await putting;
+        sent = { from, data, hashed: await hashing };
         sentHere += length;
         // a fast line takes larger chunks: fewer round trips, each still confirmed before the next
         if (!s.chunkBytes && performance.now() - began < 500 && chunk < MAX_CHUNK) chunk *= 2;
