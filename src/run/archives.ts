@@ -20,6 +20,7 @@ import { type PrepareContext, type Prepared, prepareWorkOrder } from "../prepare
 import { reviewOfBatch, reviewPath, writeReview } from "../review/writeReview.js";
 import { codeUnitOrder } from "../spec/names.js";
 import { refusedReport } from "../spec/problems.js";
+import type { PhotoChecks } from "./judging.js";
 import { runArchiveHook } from "./onArchive.js";
 import type { PackOptions } from "./options.js";
 
@@ -38,6 +39,8 @@ export interface RunContext extends PackOptions, PrepareContext {
   now: Clock;
   /** told of each archive once it is committed and its hook ran (--upload queues it) */
   onCommitted?: (report: ArchiveReport) => void;
+  /** the photo checks of this pass (SPEC §15), when any is on */
+  photoChecks?: PhotoChecks | undefined;
 }
 
 /**
@@ -63,6 +66,13 @@ export async function runArchives(plan: Plan, result: PackResult, ctx: RunContex
         // (told once, by the run's refused event)
         result.refused.push(refusedReport(prepared, prepared.problems));
       } else {
+        // judged in plan order, before it is written: later work orders are compared with it
+        const refusedBy = ctx.photoChecks?.judge(prepared) ?? [];
+        if (refusedBy.length) {
+          result.refused.push(refusedReport(prepared.wo, refusedBy));
+          await rm(path.join(spool, prepared.wo.id), { recursive: true, force: true });
+          continue;
+        }
         await writer.add(prepared);
         ctx.onProgress?.(ctx.progress);
       }
@@ -170,6 +180,7 @@ class ArchiveWriter {
       }
     }
     if (!report) return;
+    this.ctx.photoChecks?.committedAs(batch, report.archive);
     this.result.archives.push(report);
     this.result.packed.push(...report.workOrders);
     await this.review(report, batch);
@@ -278,11 +289,12 @@ async function commitCurrent(
   ctx: RunContext,
 ): Promise<ArchiveReport> {
   const verified = await finishAndVerify(archive, ctx);
+  const photoChecks = ctx.photoChecks?.settle(batch);
   const workOrders = await packedWorkOrders(batch, ctx);
   const pictures = batch.flatMap((p) => p.pictures ?? []);
   const committed = await commitArchive(
     { tmp: archive.tmp, ...verified, seq, openedAt },
-    { workOrders, refused: result.refused, warnings: result.warnings },
+    { workOrders, refused: result.refused, warnings: result.warnings, ...(photoChecks ? { photoChecks } : {}) },
     {
       ...ctx,
       prefix: ctx.config.archive.prefix,

@@ -63,3 +63,9 @@ export function isDark(e: ExposureMeasure, t: ExposureThresholds = EXPOSURE_DEFA
 export function isOverexposed(e: ExposureMeasure, t: ExposureThresholds = EXPOSURE_DEFAULTS): boolean {
   return e.bright >= t.brightFraction;
 }
+
+/** A photo captured more than this many days before the work order's date is old (images.checks.age). */
+export const AGE_MAX_DAYS = 30;
+
+/** A photo taken farther than this many metres from the site is far (images.checks.distance). */
+export const DISTANCE_MAX_METRES = 1000;
