@@ -9,7 +9,7 @@ import { readUploads } from "../commit/uploads.js";
 import { checkPackableImage } from "../convert/integrity.js";
 import { thumbnailOf } from "../convert/pixels.js";
 import { sniffImageType } from "../convert/sniff.js";
-import { type Earlier, type EarlierPicture, type EarlierSource, earlierEntry } from "./flags.js";
+import { type Earlier, type EarlierPicture, type EarlierSource, earlierEntry } from "./findings.js";
 
 /** the earlier pictures a page decodes at most (each a read of one entry and one small decode) */
 export const MAX_EARLIER_DECODES = 24;

@@ -14,7 +14,7 @@ import {
   earlierEntry,
   type FlaggedPhoto,
   isCheckCode,
-} from "./flags.js";
+} from "./findings.js";
 import { anchor, esc, pathText } from "./html.js";
 
 export { esc, pathText } from "./html.js";

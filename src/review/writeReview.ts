@@ -18,7 +18,7 @@ import type { ArchiveReport, RefusedReport } from "../core/types.js";
 import { parseEntryName } from "../spec/images.js";
 import { codeUnitOrder } from "../spec/names.js";
 import { earlierSource } from "./earlier.js";
-import type { EarlierSource } from "./flags.js";
+import type { EarlierSource } from "./findings.js";
 import { type Review, type ReviewPhoto, renderReview, type ThumbSource } from "./render.js";
 
 /** `batch-….zip` -> `batch-….html`, beside it. */

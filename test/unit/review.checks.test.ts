@@ -5,7 +5,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { PhotoFinding } from "../../src/core/types.js";
-import type { EarlierSource } from "../../src/review/flags.js";
+import type { EarlierSource } from "../../src/review/findings.js";
 import { type Review, type ReviewPhoto, renderReview, type ThumbSource } from "../../src/review/render.js";
 
 const JPEG = Buffer.from("not really a jpeg, but the page only base64s it");
