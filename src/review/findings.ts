@@ -109,7 +109,7 @@ export function earlierBox(e: Earlier, picture: EarlierPicture, card: number | u
     ? `<a href="${esc(picture.page)}">${pathText(e.archive)}</a>`
     : `<span class="name">${pathText(e.archive)}</span>`;
   const how = e.exact ? "the same file" : "the same picture";
-  let caption = `Earlier (${how}): <span class="entry">${pathText(name)}</span> of work order <span class="name">${pathText(e.workOrder)}</span> in ${archive}`;
+  let caption = `Earlier (${how}): <span class="name">${pathText(name)}</span> of work order <span class="name">${pathText(e.workOrder)}</span> in ${archive}`;
   if (card !== undefined) caption += ` (<a href="#card-${card}">on this page</a>)`;
   if ("missing" in picture) caption += `<br><span class="why">${esc(picture.missing)}</span>`;
   return `<figure class="earlier">${img}<figcaption>${caption}</figcaption></figure>`;
@@ -119,7 +119,7 @@ export function earlierBox(e: Earlier, picture: EarlierPicture, card: number | u
 export function duplicateLine(e: Earlier, card: number | undefined, workOrder: string): string {
   const entry = earlierEntry(e);
   const name = pathText(entry.slice(entry.lastIndexOf("/") + 1));
-  const other = card !== undefined ? `<a href="#card-${card}">${name}</a>` : `<span class="entry">${name}</span>`;
+  const other = card !== undefined ? `<a href="#card-${card}">${name}</a>` : `<span class="name">${name}</span>`;
   const where = e.workOrder === workOrder ? "in this work order" : `of work order ${pathText(e.workOrder)}`;
   return `<p class="dup">The same picture as ${other} ${where}.</p>`;
 }
