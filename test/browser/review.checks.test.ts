@@ -4,7 +4,7 @@
 // show a badge on each flagged photo that a screen reader announces with its message, a summary whose
 // links reach the photos, the earlier photo beside a re-used one (read from the first night's archive)
 // with its names, a plain sentence when the earlier archive is gone, and every hostile name as text.
-import { readFile, rename, rm, writeFile, mkdir } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import sharp from "sharp";
@@ -89,7 +89,7 @@ beforeAll(async () => {
   await put(dir, "night1/WO_OLD/meter-1.jpg", photo("#d8c090"));
   const one = await wopack(["pack", path.join(dir, "night1"), "--out", out]);
   expect(one.code, one.stderr).toBe(0);
-  [first] = await archivesIn(out);
+  first = (await archivesIn(out))[0]!;
   // night two: WO_NEW, whose first photo is night one's again
   await put(dir, "night2/WO_NEW/meter-1.jpg", photo("#d8c090"));
   await put(dir, "night2/WO_NEW/meter-2.jpg", photo("#5577aa"));
@@ -100,7 +100,7 @@ beforeAll(async () => {
   const two = await wopack(["pack", path.join(dir, "night2"), "--out", out]);
   expect(two.code, two.stderr).toBe(0);
   second = (await archivesIn(out)).find((a) => a !== first)!;
-  page = await withFindings(second, findingsOfNightTwo(path.basename(first!)));
+  page = await withFindings(second, findingsOfNightTwo(path.basename(first)));
 }, 120_000);
 
 afterAll(async () => {
