@@ -37,6 +37,7 @@ export function earlierSource(o: EarlierOptions): EarlierSource {
       const jpeg = await o.sameArchive(entry, e.workOrder);
       return jpeg ? { jpeg } : { missing: `${entry} has no thumbnail in this archive.` };
     }
+    if (!e.archive) return { missing: "The earlier photo is not in a committed archive (a dry run)." };
     if (!ARCHIVE_NAME.test(e.archive))
       return { missing: `${e.archive} is not an archive's name: the earlier photo is not looked for.` };
     const where = await locate(o.out, e.archive);

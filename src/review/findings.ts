@@ -2,6 +2,7 @@
 // message shown on hover and focus and always there for a screen reader), the earlier picture beside a
 // re-used one, a link to the other entry of a duplicate, and the summary at the top that links to them.
 import type { PhotoFinding } from "../core/types.js";
+import { findingRank, findingWord, isFindingCode } from "../spec/findingWords.js";
 import { esc, pathText } from "./html.js";
 
 export type Earlier = NonNullable<PhotoFinding["earlier"]>;
@@ -13,29 +14,11 @@ export type Earlier = NonNullable<PhotoFinding["earlier"]>;
 export type EarlierPicture = { jpeg: Buffer; page?: string | undefined } | { missing: string; page?: string | undefined };
 export type EarlierSource = (earlier: Earlier) => Promise<EarlierPicture>;
 
-/** The badges' words, in the order the summary counts them. */
-const LABELS: Record<string, string> = {
-  REUSED: "re-used",
-  DUPLICATE: "duplicate",
-  BLURRY: "blurry",
-  DARK: "dark",
-  OVEREXPOSED: "over-exposed",
-  OLD: "old",
-  FAR: "far",
-};
-const ORDER = Object.keys(LABELS);
-
-const CHECK_CODE = /^[EW]_PHOTO_([A-Z]+)$/;
-
 /** A check's code (a warning, or the refusal's E_ twin) as a badge's word; a code it does not know, as it is. */
-export function checkLabel(code: string): string {
-  return LABELS[CHECK_CODE.exec(code)?.[1] ?? ""] ?? code;
-}
+export const checkLabel = findingWord;
 
 /** Whether a problem's code is one of the photo checks' (§15). */
-export function isCheckCode(code: string): boolean {
-  return (CHECK_CODE.exec(code)?.[1] ?? "") in LABELS;
-}
+export const isCheckCode = isFindingCode;
 
 /** The earlier picture's path in its archive, "<work order>/<name>" (the index may keep the name alone). */
 export function earlierEntry(e: Earlier): string {
@@ -46,11 +29,7 @@ export function earlierEntry(e: Earlier): string {
 export function byCode(findings: readonly PhotoFinding[]): [string, PhotoFinding[]][] {
   const groups = new Map<string, PhotoFinding[]>();
   for (const f of findings) groups.set(f.code, [...(groups.get(f.code) ?? []), f]);
-  const rank = (code: string) => {
-    const i = ORDER.indexOf(CHECK_CODE.exec(code)?.[1] ?? "");
-    return i < 0 ? ORDER.length : i;
-  };
-  return [...groups].sort(([a], [b]) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+  return [...groups].sort(([a], [b]) => findingRank(a) - findingRank(b) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /** One badge per code; its message is text inside it, shown on hover and focus, read by a screen reader. */
