@@ -1,0 +1,191 @@
+// Issue 26 item 4: the photo checks on watch --http's status page, in headless Chromium. A real status
+// server on 127.0.0.1 serves a status that carries the checks' counts (since start and of the last pass,
+// per check and outcome) and the newest findings; the page draws them from /events as text, links a
+// finding's archive to its review page, leaves the section out for a status without them (an earlier
+// version's), and survives a malformed one.
+
+import path from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { WatchStatus } from "../../src/core/types.js";
+import { HealthFile } from "../../src/run/health.js";
+import { WatchMetrics } from "../../src/serve/metrics.js";
+import { type StatusServer, startStatusServer } from "../../src/serve/server.js";
+import { launchChromium, SCREENSHOTS, seriousA11yViolations } from "../browser.js";
+
+const HOSTILE = `<img src=x onerror="window.__pwned=1">`;
+const ARCHIVE = "batch-20261205T190000Z-0003.zip";
+
+const base: WatchStatus = {
+  ...new HealthFile(
+    undefined,
+    { staging: "/staging", out: "/out", failedTo: null },
+    () => new Date(),
+    () => undefined,
+  ).state,
+  status: "idle",
+  lastScanAt: new Date().toISOString(),
+  recentArchives: [
+    {
+      archive: ARCHIVE,
+      at: new Date().toISOString(),
+      workOrders: ["WO_7"],
+      photos: 3,
+      bytes: 30_000,
+      sha256: "ab".repeat(32),
+      review: ARCHIVE.replace(/\.zip$/, ".html"),
+    },
+  ],
+};
+
+const photoChecks = {
+  total: {
+    reuse: { warned: 3, refused: 1 },
+    blur: { warned: 2, refused: 0 },
+    exposure: { warned: 1, refused: 0 },
+  },
+  lastPass: { reuse: { warned: 1, refused: 1 } },
+  recent: [
+    {
+      at: new Date().toISOString(),
+      code: "E_PHOTO_REUSED",
+      message: "WO_8/pole-1.jpg: the same picture as WO_7/meter-1.jpg in an earlier archive",
+      workOrder: "WO_8",
+      entry: "WO_8/pole-1.jpg",
+      archive: null,
+    },
+    {
+      at: new Date().toISOString(),
+      code: "W_PHOTO_BLURRY",
+      message: "WO_7/meter-2.jpg: too little detail to be judged",
+      workOrder: "WO_7",
+      entry: "WO_7/meter-2.jpg",
+      archive: ARCHIVE,
+    },
+    { at: new Date().toISOString(), code: "W_PHOTO_DARK", message: HOSTILE, workOrder: HOSTILE, archive: `${HOSTILE}.zip` },
+  ],
+};
+
+let status: WatchStatus & { photoChecks?: unknown } = { ...base, photoChecks };
+const listeners = new Set<() => void>();
+function setStatus(next: typeof status): void {
+  status = next;
+  for (const l of listeners) l();
+}
+
+let browser: Browser;
+let server: StatusServer;
+
+beforeAll(async () => {
+  browser = await launchChromium();
+  server = await startStatusServer({
+    host: "127.0.0.1",
+    port: 0,
+    out: "/nonexistent",
+    status: () => status,
+    subscribe: (l) => {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+    metrics: new WatchMetrics(() => status),
+    staleAfterMs: 180_000,
+  });
+});
+
+afterAll(async () => {
+  await server?.close();
+  await browser?.close();
+});
+
+async function open(width = 1280): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width, height: 900 } });
+  const tab = await context.newPage();
+  await tab.goto(server.url);
+  await expect.poll(() => tab.locator("#status").textContent()).toBe("idle");
+  return tab;
+}
+
+const rows = (tab: Page, under: string) =>
+  tab
+    .locator(`${under} tbody tr`)
+    .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)));
+
+describe("the photo checks on the status page (Chromium)", () => {
+  it("counts per check and outcome, since start and in the last pass", async () => {
+    setStatus({ ...base, photoChecks });
+    const tab = await open();
+    const section = tab.locator("#checks-section");
+    await expect.poll(() => section.isVisible()).toBe(true);
+    expect(await section.locator("p").first().textContent()).toBe(
+      "Since watch started: 6 photos warned of, 1 work order refused; in the last pass: 1 warned of, 1 refused.",
+    );
+    expect(await rows(tab, "#checks .wide:first-of-type")).toEqual([
+      ["re-used (reuse)", "3", "1", "1", "1"],
+      ["blurry (blur)", "2", "0", "0", "0"],
+      ["dark or over-exposed (exposure)", "1", "0", "0", "0"],
+    ]);
+    expect(await seriousA11yViolations(tab)).toEqual([]);
+    await tab.context().close();
+  });
+
+  it("lists the newest findings with their work order and archive, linked to its review page, hostile text as text", async () => {
+    setStatus({ ...base, photoChecks });
+    const tab = await open();
+    await expect.poll(() => tab.locator("#checks h3").textContent()).toBe("Latest findings");
+    const found = await rows(tab, "#checks h3 + .wide");
+    expect(found[0]).toEqual([
+      "re-used E_PHOTO_REUSED refused",
+      expect.stringMatching(/s ago$/),
+      "WO_8WO_8/pole-1.jpg",
+      "not packed",
+      "WO_8/pole-1.jpg: the same picture as WO_7/meter-1.jpg in an earlier archive",
+    ]);
+    expect(found[1]![0]).toBe("blurry W_PHOTO_BLURRY warned");
+    expect(found[1]![3]).toBe(ARCHIVE);
+    const link = tab.locator("#checks h3 + .wide tbody tr").nth(1).locator("a");
+    expect(await link.getAttribute("href")).toBe(`/review/${ARCHIVE.replace(/\.zip$/, ".html")}`);
+    // the hostile finding is text: its word, its message and its names as given, nothing run
+    expect(found[2]).toEqual(["dark W_PHOTO_DARK warned", expect.any(String), HOSTILE, `${HOSTILE}.zip`, HOSTILE]);
+    expect(await tab.locator('img[src="x"]').count()).toBe(0);
+    expect(await tab.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    await tab.screenshot({ path: path.join(SCREENSHOTS, "status-checks.png"), fullPage: true });
+    // at 640 px too, with no sideways scroll
+    const narrow = await open(640);
+    await expect.poll(() => narrow.locator("#checks-section").isVisible()).toBe(true);
+    expect(await narrow.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(640);
+    await narrow.context().close();
+    await tab.context().close();
+  });
+
+  it("follows the status as it changes (server-sent events)", async () => {
+    setStatus({ ...base, photoChecks });
+    const tab = await open();
+    await expect.poll(() => tab.locator("#checks-section").isVisible()).toBe(true);
+    setStatus({
+      ...base,
+      photoChecks: { ...photoChecks, total: { ...photoChecks.total, blur: { warned: 5, refused: 2 } } },
+    });
+    await expect
+      .poll(async () => (await rows(tab, "#checks .wide:first-of-type"))[1])
+      .toEqual(["blurry (blur)", "5", "2", "0", "0"]);
+    await tab.context().close();
+  });
+
+  it("leaves the section out for a status without photo checks (an earlier version's), and draws the rest", async () => {
+    setStatus({ ...base });
+    const tab = await open();
+    await expect.poll(() => tab.locator("#archives").textContent()).toContain(ARCHIVE);
+    expect(await tab.locator("#checks-section").isHidden()).toBe(true);
+    await tab.context().close();
+  });
+
+  it("draws a malformed one as nothing flagged instead of breaking the page", async () => {
+    setStatus({ ...base, photoChecks: { total: { reuse: "lots", blur: null }, recent: [7, { code: 1 }, null] } });
+    const tab = await open();
+    await expect.poll(() => tab.locator("#checks-section").isVisible()).toBe(true);
+    expect(await rows(tab, "#checks .wide:first-of-type")).toEqual([]);
+    expect(await tab.locator("#checks").textContent()).toContain("No photo was flagged yet.");
+    expect(await tab.locator("#archives").textContent()).toContain(ARCHIVE);
+    await tab.context().close();
+  });
+});

@@ -1,0 +1,82 @@
+// Issue 26 item 4: the status page's photo checks, read from the status tolerantly: an earlier version's
+// status has none (null: the page leaves the section out), and a malformed count or finding counts as
+// nothing instead of breaking the page's script.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { EVENT_FINDINGS, photoChecksView } from "../../src/serve/checkCounts.js";
+
+describe("the status's photo checks as the page draws them", () => {
+  it("is null for a status without them (an earlier version's health file)", () => {
+    expect(photoChecksView({ status: "idle" })).toBeNull();
+    for (const odd of [null, 3, "x", [1, 2]]) expect(photoChecksView({ photoChecks: odd })).toBeNull();
+  });
+
+  it("gives a row per check in the config's order, with its word, since start and in the last pass", () => {
+    const view = photoChecksView({
+      photoChecks: {
+        total: { blur: { warned: 2, refused: 0 }, reuse: { warned: 3, refused: 1 }, exposure: { warned: 1, refused: 0 } },
+        lastPass: { reuse: { warned: 1, refused: 0 } },
+        recent: [
+          { at: "2026-12-05T19:00:00Z", code: "E_PHOTO_REUSED", message: "m1", workOrder: "WO_1", archive: null },
+          {
+            at: "2026-12-05T18:00:00Z",
+            code: "W_PHOTO_BLURRY",
+            message: "m2",
+            workOrder: "WO_2",
+            entry: "WO_2/a-1.jpg",
+            archive: "b.zip",
+          },
+        ],
+      },
+    });
+    expect(view!.rows).toEqual([
+      { check: "reuse", word: "re-used", total: { warned: 3, refused: 1 }, lastPass: { warned: 1, refused: 0 } },
+      { check: "blur", word: "blurry", total: { warned: 2, refused: 0 }, lastPass: { warned: 0, refused: 0 } },
+      { check: "exposure", word: "dark or over-exposed", total: { warned: 1, refused: 0 }, lastPass: { warned: 0, refused: 0 } },
+    ]);
+    expect(view!.recent.map((f) => [f.word, f.outcome, f.entry, f.archive])).toEqual([
+      ["re-used", "refused", null, null],
+      ["blurry", "warned", "WO_2/a-1.jpg", "b.zip"],
+    ]);
+  });
+
+  it(`keeps the newest ${EVENT_FINDINGS} findings and says how many more`, () => {
+    const recent = Array.from({ length: EVENT_FINDINGS + 5 }, (_, i) => ({
+      code: "W_PHOTO_DARK",
+      message: `m${i}`,
+      workOrder: "W",
+    }));
+    const view = photoChecksView({ photoChecks: { recent } })!;
+    expect(view.recent.map((f) => f.message)).toEqual(recent.slice(0, EVENT_FINDINGS).map((f) => f.message));
+    expect(view.moreRecent).toBe(5);
+  });
+
+  it("never throws, and gives only whole non-negative counts and strings, whatever the status holds", () => {
+    fc.assert(
+      fc.property(fc.anything(), (given) => {
+        const view = photoChecksView({ photoChecks: given });
+        if (!view) return;
+        for (const r of view.rows)
+          for (const n of [r.total.warned, r.total.refused, r.lastPass.warned, r.lastPass.refused])
+            expect(Number.isInteger(n) && n >= 0).toBe(true);
+        for (const f of view.recent) {
+          expect(typeof f.code === "string" && typeof f.message === "string" && typeof f.workOrder === "string").toBe(true);
+          expect(["warned", "refused"]).toContain(f.outcome);
+        }
+      }),
+      { numRuns: 500 },
+    );
+    // and the shapes near the expected one
+    const near = fc.record({
+      total: fc.dictionary(fc.string(), fc.record({ warned: fc.anything(), refused: fc.anything() })),
+      recent: fc.array(fc.record({ code: fc.anything(), at: fc.anything(), message: fc.anything(), workOrder: fc.anything() })),
+    });
+    fc.assert(
+      fc.property(near, (given) => {
+        const view = photoChecksView({ photoChecks: given })!;
+        expect(view.rows.length).toBe(Object.keys(given.total).length);
+        expect(view.recent.length).toBe(Math.min(EVENT_FINDINGS, given.recent.filter((f) => typeof f.code === "string").length));
+      }),
+    );
+  });
+});
