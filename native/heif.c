@@ -12,9 +12,10 @@
 //     (0-255) that encode linear sRGB in [0, 1]. A picture with alpha is refused with E_HAS_ALPHA (the
 //     caller flattens it the slow way). The decoded picture exists once, in libheif's plane, converted there.
 //   thumbnail(bytes: Uint8Array | string, edge: number, quality: number, maxPixels: number):
-//     Promise<{ width, height, orientation, jpeg: ArrayBuffer, warnings: string[] }>: a JPEG's pixel check and
-//     review thumbnail from one scaled decode (thumbnail.c): the photo's size as stored, its EXIF orientation
-//     (0: none), the thumbnail (upright, long edge `edge` at most) and libjpeg's warnings in its own words.
+//     Promise<{ width, height, orientation, jpeg: ArrayBuffer, gray: ArrayBuffer, grayWidth, grayHeight,
+//     warnings: string[] }>: a JPEG's pixel check and review thumbnail from one scaled decode (thumbnail.c):
+//     the photo's size as stored, its EXIF orientation (0: none), the thumbnail (upright, long edge `edge` at
+//     most), the same picture in greyscale (for the photo checks) and libjpeg's warnings in its own words.
 //     Given a path, the job reads the file itself (no copy in V8's heap, no trip through libuv's pool).
 //     Rejects with E_IMAGE_CORRUPT (a fatal decode error), E_IMAGE_TOO_LARGE, or E_UNSUPPORTED (CMYK,
 //     YCCK, not 8 bits: the caller asks libvips)
@@ -297,6 +298,14 @@ static napi_value thumbnail_result(napi_env env, Thumb* t, bool* ok) {
   set_named_int(env, result, "height", t->height);
   set_named_int(env, result, "orientation", t->orientation);
   napi_set_named_property(env, result, "jpeg", buffer);
+  if (t->gray) {
+    napi_value gray;
+    napi_create_arraybuffer(env, (size_t)t->gray_w * t->gray_h, &copy, &gray);  // (64 KB at most)
+    memcpy(copy, t->gray, (size_t)t->gray_w * t->gray_h);
+    napi_set_named_property(env, result, "gray", gray);
+    set_named_int(env, result, "grayWidth", t->gray_w);
+    set_named_int(env, result, "grayHeight", t->gray_h);
+  }
   int kept = t->warnings < THUMB_MAX_WARNINGS ? t->warnings : THUMB_MAX_WARNINGS;
   napi_create_array_with_length(env, kept, &warnings);
   for (int i = 0; i < kept; i++) {
@@ -315,6 +324,7 @@ static void complete(napi_env env, Job* job) {
     if (ok) napi_resolve_deferred(env, job->deferred, result);
     else napi_reject_deferred(env, job->deferred, result);
     free(job->thumb->jpeg);
+    free(job->thumb->gray);
     free(job->thumb);
   } else if (job->code) {
     napi_value code, message;

@@ -3,7 +3,7 @@
 // is seen; each warning libjpeg gives is kept in its own words (this photo's, unlike libvips' shared error
 // buffer). The decoded picture is area-averaged to fit `edge`, turned upright by its EXIF orientation and
 // encoded as a small baseline JPEG (4:2:0, no optimised tables: it is a thumbnail), with the photo's ICC
-// profile when that is not sRGB.
+// profile when that is not sRGB. The same upright picture is also given in greyscale, for the photo checks.
 #define _GNU_SOURCE  // memmem
 #include "thumbnail.h"
 
@@ -267,6 +267,14 @@ void jpeg_thumbnail(const uint8_t* bytes, size_t len, int edge, int quality, dou
   int ow, oh;
   upright(small, tw, th, out->orientation, turned, &ow, &oh);
   encode(turned, ow, oh, quality, errors.icc, errors.icc_len, out);
+  if (!out->code && (out->gray = malloc((size_t)ow * oh))) {
+    out->gray_w = ow;
+    out->gray_h = oh;
+    for (size_t i = 0; i < (size_t)ow * oh; i++) {
+      const uint8_t* p = turned + i * 3;
+      out->gray[i] = (uint8_t)((77 * p[0] + 150 * p[1] + 29 * p[2] + 128) >> 8);
+    }
+  }
   free(errors.icc);
   free(small);
 }

@@ -12,6 +12,10 @@ typedef struct {
   int orientation;    // EXIF orientation 1-8, 0 when it has none
   unsigned char* jpeg;  // the thumbnail, upright; malloced (free() it)
   unsigned long jpeg_len;
+  // the thumbnail's upright picture in greyscale (the luma of the RGB encoded, BT.601), gray_w x gray_h;
+  // malloced (free() it): what the photo checks measure (SPEC §15)
+  unsigned char* gray;
+  int gray_w, gray_h;
   int warnings;  // how many libjpeg gave; the first THUMB_MAX_WARNINGS in its words
   char warning[THUMB_MAX_WARNINGS][THUMB_TEXT];
   const char* code;  // set on failure: E_IMAGE_CORRUPT, E_IMAGE_TOO_LARGE or E_UNSUPPORTED

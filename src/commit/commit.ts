@@ -24,6 +24,20 @@ export interface CommitContext {
   now: Clock;
   log: Logger;
   signal?: AbortSignal | undefined;
+  /**
+   * Records (appends and fsyncs) what the index of packed pictures keeps of this archive under the name it is
+   * given (checks/pictureStore.ts appendPictures): called once its report is in place and before the archive
+   * is, so that the ledger never holds an archive whose pictures were not written. A failure fails the commit.
+   */
+  recordPictures?: ((archive: string) => Promise<void>) | undefined;
+}
+
+/** What an archive's report says of its work orders; photoChecks: see ArchiveReport. */
+export interface ArchiveContent {
+  workOrders: PackedWorkOrder[];
+  refused: RefusedReport[];
+  warnings: Problem[];
+  photoChecks?: ArchiveReport["photoChecks"];
 }
 
 /** A verified temporary archive, ready to be committed. */
@@ -46,11 +60,7 @@ export interface Committed {
 }
 
 /** Commits a verified archive: named, recorded in the ledger, then its work orders' sources moved. */
-export async function commitArchive(
-  archive: VerifiedArchive,
-  content: { workOrders: PackedWorkOrder[]; refused: RefusedReport[]; warnings: Problem[] },
-  ctx: CommitContext,
-): Promise<Committed> {
+export async function commitArchive(archive: VerifiedArchive, content: ArchiveContent, ctx: CommitContext): Promise<Committed> {
   const report = await publish(archive, content, ctx);
   ctx.log.debug(
     `packed ${content.workOrders.length} work order${content.workOrders.length === 1 ? "" : "s"} into ${report.archive}`,
@@ -73,18 +83,18 @@ export function archiveName(prefix: string, at: Date, seq: number, shard: Shard 
  * Gives the archive its name: the report first, then the archive, neither ever written over (a name
  * taken by an earlier archive in the same second, or its report, moves on to the next sequence number).
  */
-async function publish(
-  archive: VerifiedArchive,
-  content: { workOrders: PackedWorkOrder[]; refused: RefusedReport[]; warnings: Problem[] },
-  ctx: CommitContext,
-): Promise<ArchiveReport> {
+async function publish(archive: VerifiedArchive, content: ArchiveContent, ctx: CommitContext): Promise<ArchiveReport> {
   const { out } = ctx;
   const createdAt = ctx.now();
   const { workOrders } = content;
   try {
     for (let s = archive.seq; ; s++) {
       const name = archiveName(ctx.prefix, createdAt, s, ctx.shard);
-      for (const wo of workOrders) wo.archive = name;
+      for (const wo of workOrders) {
+        wo.archive = name;
+        // (a photo check's earlier picture in this same archive: named now, as its work order is)
+        for (const e of wo.entries) for (const f of e.checks ?? []) if (f.earlier?.archive === "") f.earlier.archive = name;
+      }
       const report: ArchiveReport = {
         archive: name,
         path: path.join(out, name),
@@ -96,11 +106,16 @@ async function publish(
         refused: content.refused.map(({ id, problems }) => ({ id, problems })),
         warnings: content.warnings,
         durationMs: Math.round(performance.now() - archive.openedAt),
+        ...(content.photoChecks ? { photoChecks: content.photoChecks } : {}),
       };
       ctx.signal?.throwIfAborted();
       const reportPath = report.path + REPORT_SUFFIX;
       if (await exists(report.path)) continue;
       if (!(await writeFileNoClobber(reportPath, JSON.stringify(report, null, 2) + "\n", tmpDir(out)))) continue;
+      await ctx.recordPictures?.(name).catch(async (err) => {
+        await rm(reportPath, { force: true });
+        throw err;
+      });
       faultPoint("before-publish");
       const published = await publishNoClobber(archive.tmp, report.path).catch(async (err) => {
         await rm(reportPath, { force: true });

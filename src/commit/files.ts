@@ -12,7 +12,7 @@ export async function syncDir(dir: string): Promise<void> {
 }
 
 /** Writes `content` to `tmp` and flushes it to disk: the first half of putting a file in place whole. */
-async function writeSynced(tmp: string, content: string): Promise<void> {
+async function writeSynced(tmp: string, content: string | Uint8Array): Promise<void> {
   const fh = await open(tmp, "w");
   try {
     await fh.writeFile(content);
@@ -23,7 +23,7 @@ async function writeSynced(tmp: string, content: string): Promise<void> {
 }
 
 /** Writes a file so that readers see the old content or the whole new one, never part of it. */
-export async function writeFileAtomic(file: string, content: string, tmpFolder: string): Promise<void> {
+export async function writeFileAtomic(file: string, content: string | Uint8Array, tmpFolder: string): Promise<void> {
   const tmp = path.join(tmpFolder, `${path.basename(file)}.${process.pid}.tmp`);
   await writeSynced(tmp, content);
   await rename(tmp, file);

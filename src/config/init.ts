@@ -3,6 +3,14 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ioError, WopackError } from "../core/errors.js";
 import { CONFIG_FILE_NAME } from "../spec/ignore.js";
+import {
+  AGE_MAX_DAYS,
+  BLUR_MIN_SHARPNESS,
+  BRIGHT_FRACTION,
+  DARK_FRACTION,
+  DISTANCE_MAX_METRES,
+  REUSE_MAX_DISTANCE,
+} from "../spec/photoChecks.js";
 
 /** The JSON Schema shipped in the package (written by `npm run build`). */
 export const SCHEMA_PATH = fileURLToPath(new URL("../../schema/wopack.config.schema.json", import.meta.url));
@@ -57,7 +65,19 @@ export function starterConfig(schemaRef: string): string {
     // "maxDimension": 4096, // downscale images wider or taller than this
     "maxPixels": 100000000, // refuse images above this (decompression bombs)
     "stripGps": false, // remove location data from every packed image
-    "verify": "pixels" // decode every JPEG and PNG to find damaged picture data ("structure": headers only, faster)
+    "verify": "pixels", // decode every JPEG and PNG to find damaged picture data ("structure": headers only, faster)
+    // Photo checks on that decode (docs/photo-checks.md). action: off | warn (packed, with a warning) |
+    // refuse (the work order is refused).
+    "checks": {
+      "reuse": { "action": "warn", "maxDistance": ${REUSE_MAX_DISTANCE} }, // already packed for another work order (hash bits apart)
+      "duplicate": { "action": "warn", "maxDistance": ${REUSE_MAX_DISTANCE} }, // the same picture twice in one work order
+      "blur": { "action": "warn", "minSharpness": ${BLUR_MIN_SHARPNESS} }, // too little detail to be judged
+      "exposure": { "action": "warn", "darkFraction": ${DARK_FRACTION}, "brightFraction": ${BRIGHT_FRACTION} }, // nearly black / white
+      // captured long before the work order's date (a metadata field, ISO 8601), else the packing time:
+      "age": { "action": "off", "maxAge": "${AGE_MAX_DAYS}d" /* , "dateField": "visit_date" */ },
+      // GPS farther than maxDistance from the site, whose position two metadata fields hold:
+      "distance": { "action": "off", "maxDistance": "${DISTANCE_MAX_METRES / 1000}km", "latitudeField": "latitude", "longitudeField": "longitude" }
+    }
   },
 
   "archive": {

@@ -1,5 +1,13 @@
 import { z } from "zod";
 import { TASK_GROUP_PATTERN } from "../spec/names.js";
+import {
+  AGE_MAX_DAYS,
+  BLUR_MIN_SHARPNESS,
+  BRIGHT_FRACTION,
+  DARK_FRACTION,
+  DISTANCE_MAX_METRES,
+  REUSE_MAX_DISTANCE,
+} from "../spec/photoChecks.js";
 import { parseShard } from "../spec/shard.js";
 import { coerceValue } from "../spec/values.js";
 import { DURATION_TEXT, type DurationUnit, durationProblem, parseDuration, parseSize } from "./units.js";
@@ -97,6 +105,98 @@ const rootFilePattern = z.string().superRefine((source, ctx) => {
   void re;
 });
 
+/** A distance on the ground as text: metres or kilometres ("500m", "2km", "1.5 km"); a bare number is refused. */
+const DISTANCE_TEXT = /^\s*\d+(\.\d+)?\s*([mM]|[kK][mM])\s*$/;
+
+const distance = z
+  .string({ error: (i) => `${JSON.stringify(i.input)}: a distance needs a unit; write e.g. "500m" or "2km"` })
+  .regex(DISTANCE_TEXT, { error: (i) => `${JSON.stringify(i.input)} is not a distance; write e.g. "500m" or "2km"` })
+  .transform((v) => {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(m|km)\s*$/i.exec(v)!;
+    return Number(m[1]) * (m[2]!.toLowerCase() === "km" ? 1000 : 1);
+  });
+
+export const CHECK_ACTIONS = ["off", "warn", "refuse"] as const;
+
+const fraction = (fallback: number, what: string) =>
+  z.number().min(0, "a fraction from 0 to 1").max(1, "a fraction from 0 to 1").default(fallback).describe(what);
+
+const hashBits = z
+  .number()
+  .int("a whole number of bits")
+  .min(0, "from 0 to 32 bits")
+  .max(32, "from 0 to 32 bits (more would match unrelated pictures)");
+
+/** One photo check (SPEC §15): its action and its thresholds, each with its default. */
+function photoCheck<T extends z.ZodRawShape>(action: (typeof CHECK_ACTIONS)[number], what: string, shape: T) {
+  return z
+    .strictObject({
+      action: z
+        .enum(CHECK_ACTIONS, {
+          error: () => 'one of "off", "warn" (pack it, with a warning) or "refuse" (refuse its work order)',
+        })
+        .default(action)
+        .describe(
+          `off: not checked; warn: the photo is packed, with a W_PHOTO_* warning; refuse: its work order is refused (E_PHOTO_*). Default ${action}`,
+        ),
+      ...shape,
+    })
+    .prefault({} as never) // (every key has a default; the generic shape hides that from the type)
+    .describe(what);
+}
+
+const photoChecks = z
+  .strictObject({
+    reuse: photoCheck("warn", "A picture already packed for another work order, in this outbox or a sibling shard's", {
+      maxDistance: hashBits
+        .default(REUSE_MAX_DISTANCE)
+        .describe("Pictures whose 64-bit perceptual hashes differ in at most this many bits are the same picture"),
+    }),
+    duplicate: photoCheck("warn", "The same picture twice in one work order", {
+      maxDistance: hashBits
+        .default(REUSE_MAX_DISTANCE)
+        .describe("Pictures whose 64-bit perceptual hashes differ in at most this many bits are the same picture"),
+    }),
+    blur: photoCheck("warn", "A picture with too little detail to be judged", {
+      minSharpness: z
+        .number()
+        .min(0, "at least 0")
+        .default(BLUR_MIN_SHARPNESS)
+        .describe("A picture whose sharpness measure is below this is blurred (see docs/photo-checks.md)"),
+    }),
+    exposure: photoCheck("warn", "A nearly black or nearly white picture", {
+      darkFraction: fraction(DARK_FRACTION, "Dark: at least this fraction of its pixels nearly black (luma <= 16)"),
+      brightFraction: fraction(BRIGHT_FRACTION, "Overexposed: at least this fraction of its pixels nearly white (luma >= 240)"),
+    }),
+    age: photoCheck("off", "A photo captured (EXIF DateTimeOriginal) long before the work order's date", {
+      maxAge: duration(60_000, "d")
+        .default(AGE_MAX_DAYS * 86_400_000)
+        .describe('The oldest a photo may be, e.g. "30d" or "12h" (a number and its unit; a bare number is refused)'),
+      dateField: z
+        .string()
+        .min(1)
+        .optional()
+        .describe("The metadata field that holds the work order's date (ISO 8601); without it, the packing time"),
+    }),
+    distance: photoCheck("off", "A photo whose EXIF GPS position is far from the site given by metadata fields", {
+      maxDistance: distance
+        .default(DISTANCE_MAX_METRES)
+        .describe('How far from the site a photo may be taken, e.g. "500m" or "2km" (a bare number is refused)'),
+      latitudeField: z
+        .string()
+        .min(1)
+        .default("latitude")
+        .describe("The metadata field that holds the site's latitude (decimal degrees)"),
+      longitudeField: z
+        .string()
+        .min(1)
+        .default("longitude")
+        .describe("The metadata field that holds the site's longitude (decimal degrees)"),
+    }),
+  })
+  .prefault({})
+  .describe("Photo checks before the platform sees the photos (SPEC §15; docs/photo-checks.md)");
+
 export const FIELD_SOURCES = ["workOrder", "exif:DateTimeOriginal", "count:photos", "now"] as const;
 
 const metadataField = z
@@ -174,6 +274,7 @@ export const configSchema = z.strictObject({
         .describe(
           "pixels: every JPEG and PNG is decoded once (small) and damaged picture data refuses its work order; structure: headers and end markers only (faster)",
         ),
+      checks: photoChecks,
     })
     .prefault({})
     .describe("How photos are checked and converted (SPEC §7)"),

@@ -26,7 +26,17 @@ interface NativeBinding {
     edge: number,
     quality: number,
     maxPixels: number,
-  ): Promise<{ width: number; height: number; orientation: number; jpeg: ArrayBuffer; warnings: string[] }>;
+  ): Promise<{
+    width: number;
+    height: number;
+    orientation: number;
+    jpeg: ArrayBuffer;
+    /** the thumbnail in greyscale (absent from a binding built before it) */
+    gray?: ArrayBuffer;
+    grayWidth?: number;
+    grayHeight?: number;
+    warnings: string[];
+  }>;
   version(): string;
 }
 

@@ -23,6 +23,15 @@ export interface Thumbnail {
   height: number;
   /** EXIF orientation 1-8, when the photo has one */
   orientation?: number;
+  /** the thumbnail's upright picture in greyscale (BT.601 luma of its RGB), what the photo checks measure */
+  gray?: GrayRaster;
+}
+
+/** An upright greyscale picture, one byte a pixel, row by row. */
+export interface GrayRaster {
+  data: Uint8Array;
+  width: number;
+  height: number;
 }
 
 export type PixelVerdict = { thumb: Thumbnail; warnings: Problem[] } | { problem: Problem };
@@ -83,7 +92,9 @@ async function nativeThumbnail(
 ): Promise<{ thumb: Thumbnail; said: string[] } | { said: string[] } | undefined> {
   try {
     const t = await binding.thumbnail(jpeg, THUMB_EDGE, THUMB_QUALITY, NATIVE_MAX_PIXELS);
-    const thumb = { jpeg: Buffer.from(t.jpeg), width: t.width, height: t.height };
+    const thumb: Thumbnail = { jpeg: Buffer.from(t.jpeg), width: t.width, height: t.height };
+    // (a binding built before it gave the greyscale picture, not rebuilt since: the checks that need it do not run)
+    if (t.gray) thumb.gray = { data: new Uint8Array(t.gray), width: t.grayWidth!, height: t.grayHeight! };
     return { thumb: t.orientation ? { ...thumb, orientation: t.orientation } : thumb, said: t.warnings };
   } catch (err) {
     const { code, message } = err as { code?: string; message?: string };
@@ -169,20 +180,39 @@ export async function shapeOf(input: string | Buffer): Promise<Omit<Thumbnail, "
   return { width: meta.width, height: meta.height, ...(meta.orientation === undefined ? {} : { orientation: meta.orientation }) };
 }
 
+/** libvips' thumbnail: one decode, the small upright picture encoded as JPEG and given in greyscale alike. */
 async function thumbnail(input: string | Buffer, failOn: "warning" | "none"): Promise<Thumbnail> {
   const image = sharp(input, { failOn, limitInputPixels: false, sequentialRead: true });
   const meta = await image.metadata();
-  const jpeg = await image
-    .rotate()
-    .resize({ width: THUMB_EDGE, height: THUMB_EDGE, fit: "inside", withoutEnlargement: true })
-    .jpeg({ quality: THUMB_QUALITY })
-    .toBuffer();
+  const small = image.rotate().resize({ width: THUMB_EDGE, height: THUMB_EDGE, fit: "inside", withoutEnlargement: true });
+  const [jpeg, rgb] = await Promise.all([
+    small.clone().jpeg({ quality: THUMB_QUALITY }).toBuffer(),
+    small
+      .clone()
+      .flatten({ background: "#ffffff" })
+      .toColourspace("srgb")
+      .raw({ depth: "uchar" })
+      .toBuffer({ resolveWithObject: true }),
+  ]);
   return {
     jpeg,
     width: meta.width,
     height: meta.height,
     ...(meta.orientation === undefined ? {} : { orientation: meta.orientation }),
+    gray: lumaOf(rgb.data, rgb.info.width, rgb.info.height, rgb.info.channels),
   };
+}
+
+/** The BT.601 luma of an RGB(A) raster, as the native thumbnail computes it (thumbnail.c). */
+export function lumaOf(rgb: Uint8Array, width: number, height: number, channels: number): GrayRaster {
+  const data = new Uint8Array(width * height);
+  if (channels < 3) {
+    for (let i = 0; i < data.length; i++) data[i] = rgb[i * channels]!;
+  } else {
+    for (let i = 0, p = 0; i < data.length; i++, p += channels)
+      data[i] = (77 * rgb[p]! + 150 * rgb[p + 1]! + 29 * rgb[p + 2]! + 128) >> 8;
+  }
+  return { data, width, height };
 }
 
 /** `said`: what the decoder said about this photo (libvips' words may be another photo's: not quoted) */

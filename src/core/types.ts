@@ -63,7 +63,10 @@ export interface PhotoFinding {
   /** W_PHOTO_REUSED, W_PHOTO_DUPLICATE, W_PHOTO_BLURRY, W_PHOTO_DARK, W_PHOTO_OVEREXPOSED, W_PHOTO_OLD, W_PHOTO_FAR */
   code: string;
   message: string;
-  /** reuse and duplicate: the earlier picture (for a duplicate, an entry of the same work order) */
+  /**
+   * reuse and duplicate: the earlier picture (for a duplicate, an entry of the same work order); its
+   * archive is "" only where that archive is not committed (a dry run)
+   */
   earlier?: { workOrder: string; entry: string; archive: string; distance: number; exact: boolean };
 }
 
@@ -89,6 +92,11 @@ export interface ArchiveReport {
   warnings: Problem[];
   /** from the archive's first work order written to its commit */
   durationMs?: number;
+  /**
+   * the photo checks (SPEC §15) on its work orders' photos: per check that ran, how many photos passed it
+   * and how many it warned of (refusals are in `refused`, as E_PHOTO_* problems)
+   */
+  photoChecks?: Record<string, { passed: number; warned: number }>;
   /** the review page written beside it (not in the report file: the page comes after the commit) */
   reviewPage?: string;
 }

@@ -5,6 +5,8 @@ import { crc32 } from "node:zlib";
 import type pLimit from "p-limit";
 import type { ZipEntrySource } from "../archive/write.js";
 import { entryOverhead } from "../archive/zip.js";
+import type { CheckedPhoto, PhotoCheckSettings } from "../checks/checks.js";
+import type { NewPicture } from "../checks/pictureStore.js";
 import type { HeicDecoder } from "../convert/heicTypes.js";
 import { jpegScanStart } from "../convert/imageEnds.js";
 import type { ImageSettings } from "../convert/imageSettings.js";
@@ -17,6 +19,7 @@ import type { PlannedPhoto, PlannedWorkOrder, RefusedWorkOrder } from "../plan/p
 import { entryName } from "../spec/images.js";
 import { codeUnitOrder } from "../spec/names.js";
 import { internalProblem, refusedReport, unreadable } from "../spec/problems.js";
+import { type PhotoFacts, photoFacts, pixelChecksOn } from "./photoFacts.js";
 
 export interface Prepared {
   wo: PlannedWorkOrder;
@@ -26,6 +29,10 @@ export interface Prepared {
   bytes: number;
   /** entry name -> its thumbnail in the spool (for the review page), where one was made */
   thumbs: Map<string, string>;
+  /** what the photo checks judge, one per photo in processing order (empty when no check is on) */
+  photos: CheckedPhoto[];
+  /** its photos as the index of packed pictures keeps them; appended when its archive is committed */
+  pictures?: NewPicture[];
 }
 
 /** Reads and checks the photos of these work orders without keeping anything: the refusals it finds. */
@@ -50,6 +57,8 @@ export interface PrepareContext {
   omitEmptyMetadata: boolean;
   /** keep each photo's thumbnail in the spool, for the archive's review page */
   thumbs: boolean;
+  /** the photo checks (SPEC §15): what to measure of each photo; absent, nothing is */
+  checks?: PhotoCheckSettings | undefined;
   heic: HeicDecoder;
   photoLimit: ReturnType<typeof pLimit>;
   progress: Progress;
@@ -79,6 +88,7 @@ type PhotoOutcome =
         /** the thumbnail's file in the spool */
         thumb?: string;
         shape?: Pick<PackedEntry, "width" | "height" | "orientation">;
+        facts: PhotoFacts;
       };
     };
 
@@ -142,6 +152,7 @@ async function normalizeOrCopy(photo: PlannedPhoto, ctx: PrepareContext, spool: 
           unchangedSince,
           ...(scanFrom === undefined ? {} : { jpegScanFrom: scanFrom }),
           ...(await keepThumb(pixels?.thumb, photo, ctx, spool)),
+          facts: await photoFacts(ctx.checks, pixels?.thumb.gray, photo.abs, ends.head, photo.type),
         },
       };
     }
@@ -181,7 +192,16 @@ async function normalizeOrCopy(photo: PlannedPhoto, ctx: PrepareContext, spool: 
     }
   }
   const { data, warnings, ...rest } = n;
-  const thumb = n.conversion === undefined ? pixels?.thumb : spool && ctx.thumbs ? await thumbnailOf(data) : await shapeOf(data);
+  // (a converted photo's thumbnail, and the picture the checks measure, from its output in memory: the
+  // decoded frame is libvips' or libheif's, gone by now; a scaled decode of a JPEG costs a few ms)
+  const measured = pixelChecksOn(ctx.checks) && ctx.images.verify === "pixels";
+  const thumb =
+    n.conversion === undefined
+      ? pixels?.thumb
+      : (spool && ctx.thumbs) || (measured && !pixels?.thumb.gray)
+        ? await thumbnailOf(data)
+        : await shapeOf(data);
+  const gray = pixels?.thumb.gray ?? (thumb && "gray" in thumb ? thumb.gray : undefined);
   return {
     photo,
     normalized: {
@@ -190,6 +210,7 @@ async function normalizeOrCopy(photo: PlannedPhoto, ctx: PrepareContext, spool: 
       file,
       size: data.length,
       ...(await keepThumb(thumb, photo, ctx, spool)),
+      facts: await photoFacts(ctx.checks, measured ? gray : undefined, data, bytes, photo.type),
     },
   };
 }
@@ -203,7 +224,7 @@ async function keepThumb(
   spool: string | null,
 ) {
   if (!thumb) return {};
-  const { jpeg, ...shape } = thumb;
+  const { jpeg, gray: _gray, ...shape } = thumb;
   if (!jpeg || !spool || !ctx.thumbs) return { shape };
   const file = path.join(spool, `${photo.taskGroup}-${photo.n}.thumb.jpg`);
   try {
@@ -227,7 +248,8 @@ export interface Unsettled {
 export async function prepareWorkOrder(
   wo: PlannedWorkOrder,
   ctx: PrepareContext,
-  spoolRoot: string,
+  /** null: nothing is written (a dry run's check: converted photos are not kept) */
+  spoolRoot: string | null,
 ): Promise<Prepared | RefusedWorkOrder | Unsettled> {
   try {
     return await prepareUnguarded(wo, ctx, spoolRoot);
@@ -261,12 +283,13 @@ function refusal(wo: PlannedWorkOrder, problems: Problem[]): RefusedWorkOrder {
 async function prepareUnguarded(
   wo: PlannedWorkOrder,
   ctx: PrepareContext,
-  spoolRoot: string,
+  spoolRoot: string | null,
 ): Promise<Prepared | RefusedWorkOrder | Unsettled> {
-  const spool = path.join(spoolRoot, wo.id);
-  await mkdir(spool, { recursive: true }).catch((err) => {
-    throw ioError(err, `cannot write to ${spoolRoot}`);
-  });
+  const spool = spoolRoot && path.join(spoolRoot, wo.id);
+  if (spool)
+    await mkdir(spool, { recursive: true }).catch((err) => {
+      throw ioError(err, `cannot write to ${spoolRoot}`);
+    });
   const outcomes = await Promise.all(wo.photos.map((photo) => ctx.photoLimit(() => normalizePhoto(photo, ctx, spool))));
   const gone = outcomes.find((o) => "vanished" in o);
   if (gone) return { id: wo.id, reason: `${gone.vanished}; it is packed once it settles` };
@@ -275,6 +298,7 @@ async function prepareUnguarded(
 
   const entries: ZipEntrySource[] = [];
   const report: PackedEntry[] = [];
+  const photos: (CheckedPhoto & { n: number })[] = [];
   const thumbs = new Map<string, string>();
   const warnings = [...wo.warnings];
   for (const o of outcomes) {
@@ -304,6 +328,7 @@ async function prepareUnguarded(
     });
     if (n.thumb) thumbs.set(name, n.thumb);
     warnings.push(...n.warnings);
+    if (ctx.checks) photos.push({ entry: name, source: photo.source, captured: photo.captureDate, ...n.facts, n: photo.n });
   }
   const json = (name: string, data: Buffer) =>
     entries.push({ name: `${wo.id}/${name}`, data, store: false, crc32: crc32(data), size: data.length });
@@ -320,5 +345,7 @@ async function prepareUnguarded(
   entries.sort((a, b) => codeUnitOrder(a.name, b.name));
   // what the work order adds to an archive, headers included, so that --max-archive-size is a real bound
   const bytes = entries.reduce((n, e) => n + e.size + entryOverhead(e.name), 0);
-  return { wo, entries, report, warnings, bytes, thumbs };
+  // (in processing order: a duplicate names the photo processed first)
+  photos.sort((a, b) => a.n - b.n);
+  return { wo, entries, report, warnings, bytes, thumbs, photos: photos.map(({ n: _n, ...p }) => p) };
 }

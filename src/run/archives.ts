@@ -6,6 +6,7 @@ import { overArchiveSize, startsNewArchive } from "../archive/batching.js";
 import { StreamingArchive } from "../archive/stream.js";
 import { verifyZip } from "../archive/verify.js";
 import { SourceChangedError } from "../archive/zip.js";
+import { appendPictures } from "../checks/pictureStore.js";
 import { commitArchive } from "../commit/commit.js";
 import { planMoves } from "../commit/moves.js";
 import { tmpDir } from "../commit/paths.js";
@@ -21,6 +22,7 @@ import { codeUnitOrder } from "../spec/names.js";
 import { refusedReport } from "../spec/problems.js";
 import { runArchiveHook } from "./onArchive.js";
 import type { PackOptions } from "./options.js";
+import type { PhotoChecks } from "./judging.js";
 
 /**
  * How many photos may be prepared ahead of the work order being written. Passthrough photos cost only a
@@ -37,6 +39,8 @@ export interface RunContext extends PackOptions, PrepareContext {
   now: Clock;
   /** told of each archive once it is committed and its hook ran (--upload queues it) */
   onCommitted?: (report: ArchiveReport) => void;
+  /** the photo checks of this pass (SPEC §15), when any is on */
+  photoChecks?: PhotoChecks | undefined;
 }
 
 /**
@@ -62,6 +66,13 @@ export async function runArchives(plan: Plan, result: PackResult, ctx: RunContex
         // (told once, by the run's refused event)
         result.refused.push(refusedReport(prepared, prepared.problems));
       } else {
+        // judged in plan order, before it is written: later work orders are compared with it
+        const refusedBy = ctx.photoChecks?.judge(prepared) ?? [];
+        if (refusedBy.length) {
+          result.refused.push(refusedReport(prepared.wo, refusedBy));
+          await rm(path.join(spool, prepared.wo.id), { recursive: true, force: true });
+          continue;
+        }
         await writer.add(prepared);
         ctx.onProgress?.(ctx.progress);
       }
@@ -169,6 +180,7 @@ class ArchiveWriter {
       }
     }
     if (!report) return;
+    this.ctx.photoChecks?.committedAs(batch, report.archive);
     this.result.archives.push(report);
     this.result.packed.push(...report.workOrders);
     await this.review(report, batch);
@@ -277,11 +289,17 @@ async function commitCurrent(
   ctx: RunContext,
 ): Promise<ArchiveReport> {
   const verified = await finishAndVerify(archive, ctx);
+  const photoChecks = ctx.photoChecks?.settle(batch);
   const workOrders = await packedWorkOrders(batch, ctx);
+  const pictures = batch.flatMap((p) => p.pictures ?? []);
   const committed = await commitArchive(
     { tmp: archive.tmp, ...verified, seq, openedAt },
-    { workOrders, refused: result.refused, warnings: result.warnings },
-    { ...ctx, prefix: ctx.config.archive.prefix },
+    { workOrders, refused: result.refused, warnings: result.warnings, ...(photoChecks ? { photoChecks } : {}) },
+    {
+      ...ctx,
+      prefix: ctx.config.archive.prefix,
+      recordPictures: (name) => appendPictures(ctx.out, name, pictures, ctx.now()),
+    },
   );
   result.warnings.push(...committed.warnings);
   result.moveFailures.push(...committed.moveFailures);

@@ -9,11 +9,18 @@ import { createHeicDecoder } from "../convert/heicDecoder.js";
 import { HeicPool } from "../convert/heicPool.js";
 import type { HeicDecoder } from "../convert/heicTypes.js";
 import { systemClock } from "../core/clock.js";
-import { usageError } from "../core/errors.js";
-import { type ArchiveReport, type Logger, type PackResult, type Progress, silentLogger } from "../core/types.js";
+import { type Problem, usageError } from "../core/errors.js";
+import {
+  type ArchiveReport,
+  type Logger,
+  type PackResult,
+  type Progress,
+  type RefusedReport,
+  silentLogger,
+} from "../core/types.js";
 import { shardScan } from "../plan/group.js";
-import { type Plan, planPack } from "../plan/plan.js";
-import { checkPhotos } from "../prepare/prepare.js";
+import { type Plan, type PlannedWorkOrder, planPack } from "../plan/plan.js";
+import { checkPhotos, prepareWorkOrder } from "../prepare/prepare.js";
 import { type FileFacts, readFileFacts, scanStaging } from "../scan/scan.js";
 import type { SidecarRow } from "../scan/sidecar.js";
 import { loadSidecar } from "../scan/sidecar.js";
@@ -24,6 +31,7 @@ import { type RunContext, runArchives } from "./archives.js";
 import { packEvents, packedEvent } from "./events.js";
 import { checkFolders, destinationWarnings, requireFolder } from "./folders.js";
 import { type PackOptions, withSettings } from "./options.js";
+import { PhotoChecks } from "./judging.js";
 import { openOutput } from "./session.js";
 import { Sender, sendable } from "./upload.js";
 
@@ -154,6 +162,19 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
       moveFailures: [],
       hooks: [],
     };
+    // (a dry run reads no photo unless asked to check them)
+    const photoChecks =
+      dryRun && !options.checkImages
+        ? undefined
+        : await PhotoChecks.open({
+            checks: options.config.images.checks,
+            verify: options.config.images.verify,
+            out,
+            ledger,
+            siblings: options.shard !== undefined,
+            now,
+            log,
+          });
     const ctx: RunContext = {
       ...options,
       staging,
@@ -164,6 +185,8 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
       images: options.config.images,
       omitEmptyMetadata: options.config.metadata.omitWhenEmpty,
       thumbs: !dryRun && options.review !== false,
+      checks: photoChecks ? options.config.images.checks : undefined,
+      photoChecks,
       heic,
       photoLimit: pLimit(concurrency),
       onCommitted: (a: ArchiveReport) => {
@@ -175,7 +198,11 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
     // A work order refused while planning still has its images checked, so that every problem is listed.
     result.refused = mergeRefusals(result.refused, await checkPhotos(plan.refused, ctx));
     if (dryRun) {
-      if (options.checkImages) result.refused = mergeRefusals(result.refused, await checkPhotos(plan.ready, ctx));
+      if (options.checkImages && photoChecks) {
+        const judged = await judgeDry(plan.ready, ctx, photoChecks);
+        result.refused = mergeRefusals(result.refused, judged.refused);
+        result.warnings.push(...judged.warnings);
+      } else if (options.checkImages) result.refused = mergeRefusals(result.refused, await checkPhotos(plan.ready, ctx));
       result.warnings.push(...plan.ready.flatMap((wo) => wo.warnings));
       const refused = new Set(result.refused.map((r) => r.id));
       result.planned = plan.ready
@@ -195,6 +222,32 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
   } finally {
     if (!options.heicDecoder) await heic.close();
   }
+}
+
+/**
+ * A dry run's images checked and its photo checks judged, as a real run would, in plan order; nothing is
+ * written (converted photos are not spooled) and nothing recorded.
+ */
+async function judgeDry(
+  wos: readonly PlannedWorkOrder[],
+  ctx: RunContext,
+  photoChecks: PhotoChecks,
+): Promise<{ refused: RefusedReport[]; warnings: Problem[] }> {
+  const prepared = wos.map((wo) => prepareWorkOrder(wo, ctx, null));
+  const refused: RefusedReport[] = [];
+  const warnings: Problem[] = [];
+  for (const next of prepared) {
+    const p = await next;
+    if ("reason" in p) continue;
+    if ("problems" in p) {
+      refused.push(refusedReport(p, p.problems));
+      continue;
+    }
+    const problems = photoChecks.judge(p);
+    if (problems.length) refused.push(refusedReport(p.wo, problems));
+    else warnings.push(...photoChecks.warningsOf(p));
+  }
+  return { refused, warnings };
 }
 
 /** The run's photo counts, and its warnings all in one place: its own, then each packed work order's. */

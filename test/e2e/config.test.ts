@@ -21,7 +21,16 @@ const issues = (raw: unknown) => {
 describe("config schema (§10): each rule accepts and refuses", () => {
   it("accepts the empty config, with the documented defaults", () => {
     const c = parseConfig({});
-    expect(c.images).toEqual({ quality: 90, maxImageSize: 5_000_000, maxPixels: 100_000_000, stripGps: false, verify: "pixels" });
+    const { checks, ...images } = c.images;
+    expect(images).toEqual({ quality: 90, maxImageSize: 5_000_000, maxPixels: 100_000_000, stripGps: false, verify: "pixels" });
+    expect(Object.entries(checks).map(([name, check]) => [name, check.action])).toEqual([
+      ["reuse", "warn"],
+      ["duplicate", "warn"],
+      ["blur", "warn"],
+      ["exposure", "warn"],
+      ["age", "off"],
+      ["distance", "off"],
+    ]);
     expect(c.archive.prefix).toBe("batch");
     expect(c.metadata).toEqual({ fields: {}, idColumn: "work_order", omitWhenEmpty: false });
   });
@@ -166,6 +175,15 @@ describe("wopack init", () => {
       { taskGroups: ["-lead"] },
       { aliases: { "Meter photos": "meter_reading" } },
       { aliases: { x: "meter reading" } },
+      { images: { checks: { reuse: { action: "refuse", maxDistance: 8 } } } },
+      { images: { checks: { reuse: { action: "block" } } } },
+      { images: { checks: { reuse: { maxDistance: 33 } } } },
+      { images: { checks: { age: { maxAge: "30d" } } } },
+      { images: { checks: { age: { maxAge: 30 } } } },
+      { images: { checks: { distance: { maxDistance: "2.5km" } } } },
+      { images: { checks: { distance: { maxDistance: 500 } } } },
+      { images: { checks: { distance: { maxDistance: "5 miles" } } } },
+      { images: { checks: { exposure: { darkFraction: 1.5 } } } },
     ];
     for (const c of cases) expect(check(c), JSON.stringify(c)).toBe(issues(c).length === 0);
   });

@@ -73,8 +73,10 @@ describe.skipIf(!canBuild())("native/thumbnail.c under the sanitizers", () => {
     const lines = await drive(variants);
     expect(lines).toHaveLength(variants.length * 3);
     expect(lines.filter((l) => !/ (ok|E_UNSUPPORTED)$/.test(l))).toEqual([]);
-    // the orientation is read from the EXIF block, and the picture's stored size reported
-    expect(lines[0]).toMatch(/ 1 640x480 o6 \d+ w0 ok$/);
+    // the orientation is read from the EXIF block, and the picture's stored size reported; the greyscale
+    // picture is the upright thumbnail's (turned by orientation 6: portrait)
+    expect(lines[0]).toMatch(/ 1 640x480 o6 \d+ w0 g1x1 ok$/);
+    expect(lines[1]).toMatch(/ 256 640x480 o6 \d+ w0 g192x256 ok$/);
   });
 
   it("survives damage anywhere: bytes changed in the header, the EXIF block or the scan, and files cut short", async () => {

@@ -19,9 +19,10 @@ int main(int argc, char** argv) {
     for (int e = 0; e < 3; e++) {
       Thumb t = {0};
       jpeg_thumbnail(bytes, n, edges[e], 60, 1e9, &t);
-      printf("%s %d %dx%d o%d %lu w%d %s\n", argv[i], edges[e], t.width, t.height, t.orientation, t.jpeg_len, t.warnings,
-             t.code ? t.code : "ok");
+      printf("%s %d %dx%d o%d %lu w%d g%dx%d %s\n", argv[i], edges[e], t.width, t.height, t.orientation, t.jpeg_len,
+             t.warnings, t.gray_w, t.gray_h, t.code ? t.code : "ok");
       free(t.jpeg);
+      free(t.gray);
     }
     free(bytes);
   }

@@ -1,0 +1,281 @@
+// The index of packed pictures in memory: every committed picture of this outbox (and of the sibling
+// outboxes, for shards) plus this run's, looked up by multi-index hashing. The 64-bit hash is cut into four
+// 16-bit chunks, each with a table of the pictures by that chunk's value; two hashes within distance r agree
+// within r/4 bits on at least one chunk (pigeonhole), so a lookup reads only the buckets that near the query's
+// chunks, and checks each picture found there against the whole hash.
+
+import { readLedger } from "../commit/ledger.js";
+import { ioError, type Problem, problem } from "../core/errors.js";
+import { type Columns, SHA_BYTES, shaPrefix, splitHash, unpackEntry } from "./pictureFormat.js";
+import { journalPath, readOutbox, siblingOutboxes, snapshotPath } from "./pictureStore.js";
+import type { IndexedPicture, PictureIndex, PictureMatch } from "./pictures.js";
+
+const CHUNKS = 4;
+const CHUNK_VALUES = 1 << 16;
+
+/** Every 16-bit mask in order of the bits it sets: those within radius r are the first WITHIN[r]. */
+const MASKS = Uint16Array.from({ length: CHUNK_VALUES }, (_, i) => i).sort((a, b) => popcount(a) - popcount(b) || a - b);
+const WITHIN = Array.from({ length: 17 }, (_, r) => MASKS.findIndex((m) => popcount(m) > r)).map((i) =>
+  i < 0 ? CHUNK_VALUES : i,
+);
+
+function popcount(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return (Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
+}
+
+function chunkOf(hi: number, lo: number, c: number): number {
+  return c === 0 ? lo & 0xffff : c === 1 ? lo >>> 16 : c === 2 ? hi & 0xffff : hi >>> 16;
+}
+
+/**
+ * The radius to search each chunk within, for distance r: with r = 4a + b, the first b + 1 chunks within a
+ * and the others within a - 1 (if every chunk were further, the whole would be more than r apart).
+ */
+function chunkRadius(r: number, c: number): number {
+  const a = Math.floor(r / CHUNKS);
+  return Math.min(16, c <= r % CHUNKS ? a : a - 1);
+}
+
+interface Part {
+  columns: Columns;
+  out: string;
+  /** its first picture's number among all loaded */
+  start: number;
+}
+
+interface Added extends IndexedPicture {
+  hi: number;
+  lo: number;
+  sha?: Uint8Array | undefined;
+}
+
+/** What opening the index skipped, for the run to tell. */
+export interface PictureIndexStats {
+  /** bytes at the ends of journals that are not a whole record: appends torn by a crash, never committed */
+  tornBytes: number;
+  /** journal records that did not check between good ones, and snapshots that did not check */
+  damaged: number;
+  /** journal records of archives never committed (or of an earlier attempt at the same name) */
+  ignored: number;
+}
+
+export interface OpenedPictureIndex extends PictureIndex {
+  stats: PictureIndexStats;
+  /** damage found (W_PICTURE_INDEX_DAMAGED): the pictures it held are not compared */
+  problems: Problem[];
+}
+
+class Lookup implements OpenedPictureIndex {
+  private readonly loaded: number;
+  private readonly hi: Uint32Array;
+  private readonly lo: Uint32Array;
+  /** per chunk: where each value's pictures start in ids (CSR), and the pictures */
+  private readonly starts: Uint32Array[] = [];
+  private readonly ids: Uint32Array[] = [];
+  private readonly added: Added[] = [];
+  private readonly addedBuckets: (number[] | undefined)[][] = Array.from({ length: CHUNKS }, () => []);
+
+  constructor(
+    private readonly parts: Part[],
+    readonly stats: PictureIndexStats,
+    readonly problems: Problem[],
+  ) {
+    const n = parts.reduce((s, p) => s + p.columns.n, 0);
+    this.loaded = n;
+    this.hi = parts.length === 1 ? parts[0]!.columns.hi : new Uint32Array(n);
+    this.lo = parts.length === 1 ? parts[0]!.columns.lo : new Uint32Array(n);
+    if (parts.length !== 1) {
+      for (const p of parts) {
+        this.hi.set(p.columns.hi, p.start);
+        this.lo.set(p.columns.lo, p.start);
+      }
+    }
+    for (let c = 0; c < CHUNKS; c++) {
+      const starts = new Uint32Array(CHUNK_VALUES + 1);
+      for (let i = 0; i < n; i++) starts[chunkOf(this.hi[i]!, this.lo[i]!, c) + 1]!++;
+      for (let v = 0; v < CHUNK_VALUES; v++) starts[v + 1]! += starts[v]!;
+      const fill = starts.slice(0, CHUNK_VALUES);
+      const ids = new Uint32Array(n);
+      for (let i = 0; i < n; i++) ids[fill[chunkOf(this.hi[i]!, this.lo[i]!, c)]!++] = i;
+      this.starts.push(starts);
+      this.ids.push(ids);
+    }
+  }
+
+  get size(): number {
+    return this.loaded + this.added.length;
+  }
+
+  add(pictures: readonly IndexedPicture[]): void {
+    for (const p of pictures) {
+      const { hi, lo } = splitHash(p.hash);
+      const j = this.added.push({ ...p, hi, lo, sha: shaPrefix(p.sha256) }) - 1;
+      for (let c = 0; c < CHUNKS; c++) {
+        const buckets = this.addedBuckets[c]!;
+        const v = chunkOf(hi, lo, c);
+        const bucket = buckets[v];
+        if (bucket) bucket.push(j);
+        else buckets[v] = [j];
+      }
+    }
+  }
+
+  find(hash: bigint, sha256: string | undefined, maxDistance: number, workOrder: string): PictureMatch | undefined {
+    const r = Math.max(0, Math.min(64, Math.floor(maxDistance)));
+    const { hi: qhi, lo: qlo } = splitHash(hash);
+    const qsha = shaPrefix(sha256);
+    // the best so far: (exact first, then the smallest distance, then the earliest)
+    let best = -1;
+    let bestExact = false;
+    let bestDistance = 65;
+    let bestAt = Number.POSITIVE_INFINITY;
+    const consider = (g: number, distance: number) => {
+      const exact = qsha !== undefined && this.shaEquals(g, qsha);
+      if (best >= 0) {
+        if (bestExact !== exact) {
+          if (bestExact) return;
+        } else if (distance !== bestDistance) {
+          if (distance > bestDistance) return;
+        } else {
+          const at = this.at(g);
+          if (at > bestAt || (at === bestAt && g > best)) return;
+        }
+      }
+      if (this.workOrderOf(g) === workOrder) return;
+      [best, bestExact, bestDistance, bestAt] = [g, exact, distance, this.at(g)];
+    };
+    for (let c = 0; c < CHUNKS; c++) {
+      const radius = chunkRadius(r, c);
+      if (radius < 0) continue;
+      const v = chunkOf(qhi, qlo, c);
+      const starts = this.starts[c]!;
+      const ids = this.ids[c]!;
+      const buckets = this.addedBuckets[c]!;
+      for (let m = 0; m < WITHIN[radius]!; m++) {
+        const probe = v ^ MASKS[m]!;
+        for (let k = starts[probe]!; k < starts[probe + 1]!; k++) {
+          const i = ids[k]!;
+          const d = popcount(this.hi[i]! ^ qhi) + popcount(this.lo[i]! ^ qlo);
+          if (d <= r) consider(i, d);
+        }
+        for (const j of buckets[probe] ?? []) {
+          const a = this.added[j]!;
+          const d = popcount(a.hi ^ qhi) + popcount(a.lo ^ qlo);
+          if (d <= r) consider(this.loaded + j, d);
+        }
+      }
+    }
+    return best < 0 ? undefined : { picture: this.picture(best), distance: bestDistance, exact: bestExact };
+  }
+
+  private part(g: number): { part: Part; i: number } {
+    let k = this.parts.length - 1;
+    while (this.parts[k]!.start > g) k--;
+    return { part: this.parts[k]!, i: g - this.parts[k]!.start };
+  }
+
+  /** When its archive was recorded (this run's pictures: after every committed one). */
+  private at(g: number): number {
+    if (g >= this.loaded) return Number.POSITIVE_INFINITY;
+    const { part, i } = this.part(g);
+    return part.columns.archAt[part.columns.arch[i]!]!;
+  }
+
+  private workOrderOf(g: number): string {
+    if (g >= this.loaded) return this.added[g - this.loaded]!.workOrder;
+    const { part, i } = this.part(g);
+    return part.columns.strings.get(part.columns.wo[i]!);
+  }
+
+  private shaEquals(g: number, q: Uint8Array): boolean {
+    if (g >= this.loaded) {
+      const s = this.added[g - this.loaded]!.sha;
+      return s !== undefined && Buffer.compare(s, q) === 0;
+    }
+    const { part, i } = this.part(g);
+    const s = part.columns.sha;
+    for (let k = 0; k < SHA_BYTES; k++) if (s[i * SHA_BYTES + k] !== q[k]) return false;
+    return true;
+  }
+
+  private picture(g: number): IndexedPicture {
+    if (g >= this.loaded) {
+      const { hi: _hi, lo: _lo, sha: _sha, ...picture } = this.added[g - this.loaded]!;
+      return picture;
+    }
+    const { part, i } = this.part(g);
+    const c = part.columns;
+    const workOrder = c.strings.get(c.wo[i]!);
+    const sha = Buffer.from(c.sha.subarray(i * SHA_BYTES, (i + 1) * SHA_BYTES));
+    return {
+      hash: (BigInt(c.hi[i]!) << 32n) | BigInt(c.lo[i]!),
+      ...(sha.some((b) => b !== 0) ? { sha256: sha.toString("hex") } : {}),
+      workOrder,
+      entry: unpackEntry(workOrder, c.strings.get(c.entry[i]!)),
+      archive: c.strings.get(c.archName[c.arch[i]!]!),
+      out: part.out,
+    };
+  }
+}
+
+/**
+ * The index of the pictures packed so far: those of `out` whose archives `ledger` holds as committed, and
+ * with `siblings` (--shard) those of the outboxes beside it, each against its own ledger. Only reads.
+ */
+export async function openPictureIndex(
+  out: string,
+  options: { siblings: boolean; ledger: { archives: ReadonlySet<string> } },
+): Promise<OpenedPictureIndex> {
+  const stats: PictureIndexStats = { tornBytes: 0, damaged: 0, ignored: 0 };
+  const problems: Problem[] = [];
+  const parts: Part[] = [];
+  const outboxes: { out: string; archives: ReadonlySet<string> }[] = [{ out, archives: options.ledger.archives }];
+  if (options.siblings) {
+    for (const sibling of await siblingOutboxes(out)) {
+      const ledger = await readLedger(sibling).catch(() => undefined);
+      if (ledger) outboxes.push({ out: sibling, archives: ledger.archives });
+    }
+  }
+  let start = 0;
+  for (const box of outboxes) {
+    const read = await readOutbox(box.out, box.archives).catch((err) => {
+      if (box.out === out) throw ioError(err, `cannot read the index of packed pictures in ${out}`);
+      problems.push(unreadable(box.out, err));
+      return undefined;
+    });
+    if (!read) continue;
+    stats.tornBytes += read.tornBytes;
+    stats.ignored += read.ignored;
+    stats.damaged += read.damaged + (read.snapshotDamaged ? 1 : 0);
+    if (read.snapshotDamaged) problems.push(damaged(snapshotPath(box.out), "does not check"));
+    if (read.damaged)
+      problems.push(
+        damaged(journalPath(box.out), `has ${read.damaged} record${read.damaged === 1 ? "" : "s"} that do not check`),
+      );
+    for (const columns of read.parts) {
+      parts.push({ columns, out: box.out, start });
+      start += columns.n;
+    }
+  }
+  return new Lookup(parts, stats, problems);
+}
+
+function damaged(file: string, what: string): Problem {
+  return problem(
+    "W_PICTURE_INDEX_DAMAGED",
+    `${file} ${what} (damage, not a crash: appends are checked and fsynced); the pictures it held are not compared with new photos`,
+    "check that disk; the index drops what it cannot read when it is next compacted",
+    file,
+  );
+}
+
+function unreadable(out: string, err: unknown): Problem {
+  return problem(
+    "W_PICTURE_INDEX_UNREADABLE",
+    `the index of packed pictures in ${out} cannot be read (${(err as Error)?.message ?? String(err)}); its pictures are not compared with new photos`,
+    "give this run read access to that outbox's .wopack folder",
+    out,
+  );
+}

@@ -1,0 +1,180 @@
+// The index of packed pictures on disk, in <out>/.wopack/ beside the ledger (docs/photo-checks.md, "The index"):
+// pictures.journal, appended and fsynced once per archive BEFORE the archive gets its name, and
+// pictures.snapshot, the compacted whole, written atomically. A journal record counts only once the ledger holds
+// its archive as committed, so a crash at any point leaves nothing of an uncommitted archive behind.
+
+import { open, readdir, readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import { syncDir, writeFileAtomic } from "../commit/files.js";
+import { readLedger } from "../commit/ledger.js";
+import { stateDir, tmpDir } from "../commit/paths.js";
+import {
+  type Columns,
+  ColumnsBuilder,
+  encodeRecord,
+  encodeSnapshot,
+  JOURNAL_HEADER,
+  type JournalRecord,
+  journalHeader,
+  type NewPicture,
+  readJournal,
+  readJournalHeader,
+  readSnapshot,
+  snapshotGeneration,
+} from "./pictureFormat.js";
+
+export type { NewPicture } from "./pictureFormat.js";
+
+export function journalPath(out: string): string {
+  return path.join(stateDir(out), "pictures.journal");
+}
+export function snapshotPath(out: string): string {
+  return path.join(stateDir(out), "pictures.snapshot");
+}
+
+async function readOrNothing(file: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+}
+
+export interface OutboxPictures {
+  out: string;
+  /** the snapshot's then the journal's committed pictures */
+  parts: Columns[];
+  /** the snapshot could not be read (damaged): its pictures are not compared */
+  snapshotDamaged: boolean;
+  /** journal records that could not be read between good ones */
+  damaged: number;
+  tornBytes: number;
+  /** journal records that do not count: of archives the ledger does not hold (a crash before the commit, a
+   * failed one), or an earlier attempt at a name committed later */
+  ignored: number;
+  generation: number;
+}
+
+/**
+ * One outbox's pictures: the snapshot, then the journal's records of archives `committed` holds (the last
+ * record of an archive name counts: an earlier one is of an attempt that failed). A journal older than the
+ * snapshot (a compaction that stopped between its two renames) is all in the snapshot already; a journal
+ * newer than the snapshot read (another process compacting meanwhile) means read both again.
+ */
+export async function readOutbox(out: string, committed: ReadonlySet<string>): Promise<OutboxPictures> {
+  for (let attempt = 0; ; attempt++) {
+    const snapBytes = await readOrNothing(snapshotPath(out));
+    const journalBytes = await readOrNothing(journalPath(out));
+    const snap = snapBytes && readSnapshot(snapBytes);
+    const journal = journalBytes ? readJournal(journalBytes) : undefined;
+    const generation = snap?.generation ?? 0;
+    if (journal?.generation !== undefined && journal.generation > generation && attempt < 3) continue;
+    const read: OutboxPictures = {
+      out,
+      parts: snap ? [snap.columns] : [],
+      snapshotDamaged: snapBytes !== undefined && !snap,
+      damaged: journal?.damaged ?? 0,
+      tornBytes: journal?.tornBytes ?? 0,
+      ignored: 0,
+      generation: Math.max(generation, journal?.generation ?? 0),
+    };
+    if (!journal || (journal.generation !== undefined && journal.generation < generation)) return read;
+    const last = new Map<string, JournalRecord>();
+    for (const rec of journal.records) if (committed.has(rec.archive)) last.set(rec.archive, rec);
+    read.ignored = journal.records.length - last.size;
+    const builder = new ColumnsBuilder();
+    for (const rec of journal.records) {
+      if (last.get(rec.archive) !== rec) continue;
+      const a = builder.archive(rec.archive, rec.at);
+      for (const p of rec.pictures) builder.push(p.hi, p.lo, p.sha, p.wo, p.entry, a);
+    }
+    const columns = builder.build();
+    if (columns.n) read.parts.push(columns);
+    return read;
+  }
+}
+
+/** The first bytes of a file (fewer when it is shorter, none when it is missing). */
+async function head(file: string, bytes: number): Promise<Buffer> {
+  const fh = await open(file, "r").catch(() => undefined);
+  if (!fh) return Buffer.alloc(0);
+  try {
+    const b = Buffer.alloc(bytes);
+    return b.subarray(0, (await fh.read(b, 0, bytes, 0)).bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Puts an empty journal in place (atomically) that follows snapshot `generation`. */
+async function resetJournal(out: string, generation: number): Promise<void> {
+  await writeFileAtomic(journalPath(out), journalHeader(generation), tmpDir(out));
+  await syncDir(stateDir(out));
+}
+
+/**
+ * Appends an archive's pictures to the journal and fsyncs it. Called by the commit step once the archive's
+ * report is in place and before the archive is (commit/commit.ts), so that the ledger never holds an archive
+ * whose pictures were not written; a record whose archive never got committed is ignored, then compacted away.
+ */
+export async function appendPictures(out: string, archive: string, pictures: readonly NewPicture[], at: Date): Promise<void> {
+  if (!pictures.length) return;
+  const generation = snapshotGeneration(await head(snapshotPath(out), 12));
+  const start = await head(journalPath(out), JOURNAL_HEADER);
+  const following = readJournalHeader(start);
+  // none yet; or older than the snapshot (all in it already: a compaction stopped between its renames)
+  if (!start.length || (following !== undefined && following < generation)) await resetJournal(out, generation);
+  const journal = await open(journalPath(out), "a");
+  try {
+    await journal.write(encodeRecord(archive, at.getTime(), pictures));
+    await journal.sync();
+  } finally {
+    await journal.close();
+  }
+}
+
+/** Journal bytes past which it is folded into the snapshot (and past a quarter of the snapshot's size). */
+export const COMPACT_AFTER_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Folds the journal's committed pictures into a new snapshot and starts an empty journal: snapshot first
+ * (temp, fsync, rename), then the journal (the same), so that a crash between leaves a journal older than the
+ * snapshot, which readers ignore. Run under the lock on --out, after recovery (every archive that will ever be
+ * committed from the journal is in the ledger by then). Returns whether it compacted.
+ */
+export async function compactPictures(out: string, force = false): Promise<boolean> {
+  const sizes = await Promise.all(
+    [journalPath(out), snapshotPath(out)].map((f) =>
+      stat(f).then(
+        (s) => s.size,
+        () => 0,
+      ),
+    ),
+  );
+  const [journal, snapshot] = sizes as [number, number];
+  if (!force && (journal < COMPACT_AFTER_BYTES || journal < snapshot / 4)) return false;
+  if (!journal && !snapshot) return false;
+  const ledger = await readLedger(out);
+  const read = await readOutbox(out, ledger.archives);
+  const builder = new ColumnsBuilder();
+  for (const part of read.parts) builder.add(part);
+  const generation = read.generation + 1;
+  await writeFileAtomic(snapshotPath(out), encodeSnapshot(builder.build(), builder.strings, generation), tmpDir(out));
+  await syncDir(stateDir(out));
+  await resetJournal(out, generation);
+  return true;
+}
+
+/** The outboxes beside `out` (the other shards', by convention) that hold an index of pictures. */
+export async function siblingOutboxes(out: string): Promise<string[]> {
+  const parent = path.dirname(out);
+  const found: string[] = [];
+  for (const name of (await readdir(parent).catch(() => [] as string[])).sort()) {
+    const sibling = path.join(parent, name);
+    if (sibling === out) continue;
+    const files = await readdir(stateDir(sibling)).catch(() => [] as string[]);
+    if (files.includes("pictures.journal") || files.includes("pictures.snapshot")) found.push(sibling);
+  }
+  return found;
+}

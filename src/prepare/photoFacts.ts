@@ -1,0 +1,68 @@
+// What the photo checks (SPEC §15) need of one photo, taken where prepare already holds it: the measures of
+// the small upright decode the pixel check made, the SHA-256 of the bytes packed where it is needed, the
+// EXIF GPS position when the distance check is on. Nothing is decoded again.
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import exifr from "exifr";
+import type { PhotoCheckSettings } from "../checks/checks.js";
+import { type MeasuredPicture, measurePicture } from "../checks/measures.js";
+import { heifExif } from "../convert/exif.js";
+import type { GrayRaster } from "../convert/pixels.js";
+import type { ImageType } from "../spec/images.js";
+
+export interface PhotoFacts {
+  measures?: MeasuredPicture;
+  sha256?: string;
+  gps?: { latitude: number; longitude: number };
+}
+
+/** The checks that measure pixels: when all are off, nothing is measured. */
+export function pixelChecksOn(checks: PhotoCheckSettings | undefined): boolean {
+  return !!checks && (["reuse", "duplicate", "blur", "exposure"] as const).some((c) => checks[c].action !== "off");
+}
+
+/**
+ * The facts of one photo. `packed`: the bytes packed (a converted photo's, in memory) or the file copied
+ * as is. Its SHA-256 is computed from memory for a converted photo; a copied one is read again only when its
+ * picture is flat (its hash says nothing, only its bytes can tell a copy), which is rare: the same bytes
+ * give the same decode, hence the same hash, so hashing every copied file would buy nothing but its cost.
+ */
+export async function photoFacts(
+  checks: PhotoCheckSettings | undefined,
+  gray: GrayRaster | undefined,
+  packed: Buffer | string,
+  /** the source's bytes that hold its EXIF (a copied JPEG's head; a converted photo's whole file) */
+  exifBytes: Buffer,
+  type: ImageType,
+): Promise<PhotoFacts> {
+  if (!checks) return {};
+  const facts: PhotoFacts = {};
+  if (gray && pixelChecksOn(checks)) {
+    facts.measures = measurePicture(gray.data, gray.width, gray.height);
+    const sameBytesMatter = checks.reuse.action !== "off" || checks.duplicate.action !== "off";
+    if (sameBytesMatter && (Buffer.isBuffer(packed) || facts.measures.flat)) facts.sha256 = await sha256Of(packed);
+  }
+  if (checks.distance.action !== "off") {
+    const gps = await gpsOf(exifBytes, type);
+    if (gps) facts.gps = gps;
+  }
+  return facts;
+}
+
+async function sha256Of(bytes: Buffer | string): Promise<string> {
+  const hash = createHash("sha256");
+  if (Buffer.isBuffer(bytes)) return hash.update(bytes).digest("hex");
+  for await (const chunk of createReadStream(bytes, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/** The photo's EXIF GPS position in decimal degrees (a HEIC's from its Exif item), when it has a valid one. */
+async function gpsOf(bytes: Buffer, type: ImageType): Promise<{ latitude: number; longitude: number } | undefined> {
+  const source = type === "heic" ? heifExif(bytes) : bytes;
+  if (!source) return undefined;
+  const gps = await exifr.gps(source).catch(() => undefined);
+  const { latitude, longitude } = gps ?? {};
+  return Number.isFinite(latitude) && Number.isFinite(longitude) && Math.abs(latitude!) <= 90 && Math.abs(longitude!) <= 180
+    ? { latitude: latitude!, longitude: longitude! }
+    : undefined;
+}

@@ -1,0 +1,110 @@
+// The greyscale picture the photo checks measure comes out of the pixel check's one decode: upright (EXIF
+// orientation applied), at thumbnail size, the same from the native decoder and from libvips.
+import sharp, { type Sharp } from "sharp";
+import { afterEach, describe, expect, it } from "vitest";
+import { checkPixels, type GrayRaster, lumaOf, THUMB_EDGE } from "../../src/convert/pixels.js";
+
+/** An asymmetric picture: a bright block top-left on a dark ground, a mid-grey stripe at the bottom. */
+async function picture(): Promise<Sharp> {
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="800"><rect width="1200" height="800" fill="#202020"/>
+    <rect width="400" height="300" fill="#f0e0d0"/><rect y="700" width="1200" height="100" fill="#808080"/></svg>`;
+  return sharp(Buffer.from(svg));
+}
+
+async function grayOf(bytes: Buffer): Promise<GrayRaster> {
+  const v = await checkPixels("wo/photo", bytes);
+  if (!("thumb" in v) || !v.thumb.gray) throw new Error(`no greyscale picture: ${JSON.stringify(v)}`);
+  return v.thumb.gray;
+}
+
+function meanDifference(a: GrayRaster, b: GrayRaster): number {
+  let sum = 0;
+  for (let i = 0; i < a.data.length; i++) sum += Math.abs(a.data[i]! - b.data[i]!);
+  return sum / a.data.length;
+}
+
+/** The mean of a corner block (a tenth of each side), to tell where the bright block ended up. */
+function corner(g: GrayRaster, right: boolean, bottom: boolean): number {
+  const w = Math.max(1, Math.floor(g.width / 10));
+  const h = Math.max(1, Math.floor(g.height / 10));
+  let sum = 0;
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) sum += g.data[(bottom ? g.height - 1 - y : y) * g.width + (right ? g.width - 1 - x : x)]!;
+  return sum / (w * h);
+}
+
+const ORIENTATIONS = [1, 2, 3, 4, 5, 6, 7, 8];
+
+/** The upright picture stored turned so that a viewer applying EXIF orientation o shows it upright again. */
+const INVERSE: Record<number, (s: Sharp) => Promise<Buffer>> = {
+  1: (s) => s.png().toBuffer(),
+  2: (s) => s.flop().png().toBuffer(),
+  3: (s) => s.rotate(180).png().toBuffer(),
+  4: (s) => s.flip().png().toBuffer(),
+  // (transpose, transverse: one step at a time, sharp would flop before it rotates)
+  5: async (s) =>
+    sharp(await s.rotate(90).png().toBuffer())
+      .flop()
+      .png()
+      .toBuffer(),
+  6: (s) => s.rotate(-90).png().toBuffer(),
+  7: async (s) =>
+    sharp(await s.rotate(-90).png().toBuffer())
+      .flop()
+      .png()
+      .toBuffer(),
+  8: (s) => s.rotate(90).png().toBuffer(),
+};
+
+describe("the greyscale picture of the pixel check", () => {
+  afterEach(() => {
+    delete process.env.WOPACK_PIXEL_DECODER;
+  });
+
+  it.each(ORIENTATIONS)("orientation %i: upright, at thumbnail size, alike from libjpeg-turbo and libvips", async (o) => {
+    // the pixels stored turned so that applying orientation o makes the picture upright again
+    const upright = await (await picture()).png().toBuffer();
+    const stored = await INVERSE[o]!(sharp(upright));
+    const photo = await sharp(stored).withMetadata({ orientation: o }).jpeg({ quality: 90 }).toBuffer();
+    // what a viewer shows: the reference
+    const shown = await sharp(photo).rotate().resize(THUMB_EDGE, THUMB_EDGE, { fit: "inside" }).raw().toBuffer({
+      resolveWithObject: true,
+    });
+    const reference = lumaOf(shown.data, shown.info.width, shown.info.height, shown.info.channels);
+    const native = await grayOf(photo);
+    process.env.WOPACK_PIXEL_DECODER = "sharp";
+    const vips = await grayOf(photo);
+    for (const g of [native, vips]) {
+      expect([g.width, g.height]).toEqual([reference.width, reference.height]);
+      expect(meanDifference(g, reference)).toBeLessThan(4);
+    }
+  });
+
+  it("is the picture as a viewer shows it: the bright block top-left for every orientation", async () => {
+    const upright = await (await picture()).png().toBuffer();
+    for (const o of ORIENTATIONS) {
+      const stored = await INVERSE[o]!(sharp(upright));
+      const photo = await sharp(stored).withMetadata({ orientation: o }).jpeg({ quality: 90 }).toBuffer();
+      const g = await grayOf(photo);
+      expect({ o, landscape: g.width > g.height }).toEqual({ o, landscape: true });
+      expect({ o, topLeftBright: corner(g, false, false) > 180 }).toEqual({ o, topLeftBright: true });
+      expect({ o, topRightDark: corner(g, true, false) < 60 }).toEqual({ o, topRightDark: true });
+    }
+  });
+
+  it("PNG (libvips): grey, alpha flattened onto white, 16-bit read as 8", async () => {
+    const rgba = await sharp({ create: { width: 300, height: 200, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
+      .png()
+      .toBuffer();
+    const g = await grayOf(rgba);
+    expect([g.width, g.height]).toEqual([256, 171]);
+    expect(g.data.every((v) => v === 255)).toBe(true);
+    const deep = await sharp({ create: { width: 600, height: 400, channels: 3, background: "#404040" } })
+      .toColourspace("rgb16")
+      .png()
+      .toBuffer();
+    const d = await grayOf(deep);
+    expect([d.width, d.height]).toEqual([256, 171]);
+    expect(Math.abs(d.data[0]! - 0x40)).toBeLessThanOrEqual(1);
+  });
+});
