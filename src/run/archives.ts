@@ -20,9 +20,9 @@ import { type PrepareContext, type Prepared, prepareWorkOrder } from "../prepare
 import { reviewOfBatch, reviewPath, writeReview } from "../review/writeReview.js";
 import { codeUnitOrder } from "../spec/names.js";
 import { refusedReport } from "../spec/problems.js";
+import type { PhotoChecks } from "./judging.js";
 import { runArchiveHook } from "./onArchive.js";
 import type { PackOptions } from "./options.js";
-import type { PhotoChecks } from "./judging.js";
 
 /**
  * How many photos may be prepared ahead of the work order being written. Passthrough photos cost only a

@@ -30,8 +30,8 @@ import { mergeRefusals, refusedReport } from "../spec/problems.js";
 import { type RunContext, runArchives } from "./archives.js";
 import { packEvents, packedEvent } from "./events.js";
 import { checkFolders, destinationWarnings, requireFolder } from "./folders.js";
-import { type PackOptions, withSettings } from "./options.js";
 import { PhotoChecks } from "./judging.js";
+import { type PackOptions, withSettings } from "./options.js";
 import { openOutput } from "./session.js";
 import { Sender, sendable } from "./upload.js";
 
