@@ -28,6 +28,28 @@ function photo(colour: string): Promise<Buffer> {
     .toBuffer();
 }
 
+/** A scene of random shapes (seeded): distinct seeds are distinct pictures to the checks, as real photos are. */
+function scene(seed: number): Promise<Buffer> {
+  let x = (2463534242 + seed * 7919) >>> 0;
+  const next = () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+  const colour = () => `rgb(${Math.floor(next() * 256)},${Math.floor(next() * 256)},${Math.floor(next() * 256)})`;
+  let shapes = "";
+  for (let i = 0; i < 14; i++) {
+    const [cx, cy, r] = [next() * 640, next() * 480, 20 + next() * 120];
+    shapes +=
+      i % 2
+        ? `<circle cx="${cx}" cy="${cy}" r="${r}" fill="${colour()}"/>`
+        : `<rect x="${cx - r}" y="${cy - r / 2}" width="${r * 2}" height="${r}" fill="${colour()}"/>`;
+  }
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="640" height="480"><rect width="640" height="480" fill="${colour()}"/>${shapes}</svg>`;
+  return sharp(Buffer.from(svg)).jpeg({ quality: 88 }).toBuffer();
+}
+
 let browser: Browser;
 let dir: string;
 let out: string;
@@ -266,6 +288,54 @@ describe("where the earlier archive went", () => {
     expect(await card(tab, "meter-1.jpg").locator("figure.earlier .why").textContent()).toBe(
       `${name} is no longer in ${out} (pruned or removed).`,
     );
+    await tab.context().close();
+  });
+});
+
+describe("the real pipeline (the checks of wip/checkwire): pack writes the page with the findings", () => {
+  it("two nights: a photo packed again for another work order, a duplicate and a dark one, as pack's own page shows them", async () => {
+    const ws = await tempDir("wopack-checks-real-");
+    const outbox = path.join(ws, "out");
+    await put(ws, "night1/WO_OLD/meter-1.jpg", scene(1));
+    await put(ws, "night1/WO_OLD/meter-2.jpg", scene(2));
+    const one = await wopack(["pack", path.join(ws, "night1"), "--out", outbox]);
+    expect(one.code, one.stderr).toBe(0);
+    const [old] = await archivesIn(outbox);
+    await put(ws, "night2/WO_NEW/meter-1.jpg", scene(1)); // night one's WO_OLD/meter-1.jpg again
+    await put(ws, "night2/WO_NEW/meter-2.jpg", scene(3));
+    await put(
+      ws,
+      "night2/WO_NEW/meter-3.jpg",
+      sharp({ create: { width: 640, height: 480, channels: 3, background: "#040404" } })
+        .jpeg()
+        .toBuffer(),
+    );
+    await put(ws, "night2/WO_DUP/pole-1.jpg", scene(4));
+    await put(ws, "night2/WO_DUP/pole-2.jpg", scene(4));
+    const two = await wopack(["pack", path.join(ws, "night2"), "--out", outbox]);
+    expect(two.code, two.stderr).toBe(0);
+    const zip = (await archivesIn(outbox)).find((a) => a !== old)!;
+    const tab = await open(`file://${zip.replace(/\.zip$/, ".html")}`);
+    const words = async (name: string) =>
+      (await card(tab, name).locator(".flag").allTextContents()).map((t) => t.split(":")[0]!.replace("⚠ ", ""));
+    expect(await words("meter-1.jpg")).toEqual(["re-used"]);
+    expect(await words("meter-2.jpg")).toEqual([]);
+    expect(await words("meter-3.jpg")).toContain("dark");
+    expect(await words("pole-2.jpg")).toEqual(["duplicate"]);
+    expect(await tab.locator("#look").textContent()).toMatch(/^3 photos need a look: 1 re-used, 1 duplicate, .*1 dark/);
+    // the earlier photo beside the re-used one, decoded from night one's archive, with its names
+    const earlier = card(tab, "meter-1.jpg").locator("figure.earlier");
+    expect(await earlier.locator("img").evaluate((e) => (e as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
+    const caption = (await earlier.locator("figcaption").textContent())!;
+    expect(caption).toMatch(/^Earlier \(the same (file|picture)\): meter-1\.jpg of work order WO_OLD in /);
+    expect(caption.endsWith(path.basename(old!))).toBe(true);
+    // the duplicate links to the other entry of its work order
+    await card(tab, "pole-2.jpg").locator(".dup a").click();
+    const target = await tab.evaluate(() => location.hash);
+    expect(await tab.locator(`figure${target} .entry`).textContent()).toBe("pole-1.jpg");
+    // the findings are badges, not listed again as warnings
+    expect(await tab.locator("ul.problems").allTextContents()).not.toContain(expect.stringContaining("W_PHOTO_"));
+    await tab.screenshot({ path: path.join(SCREENSHOTS, "review-checks-real.png"), fullPage: true });
     await tab.context().close();
   });
 });
