@@ -11,8 +11,12 @@ import { thumbnailOf } from "../convert/pixels.js";
 import { sniffImageType } from "../convert/sniff.js";
 import { type Earlier, type EarlierPicture, type EarlierSource, earlierEntry } from "./findings.js";
 
-/** the earlier pictures a page decodes at most (each a read of one entry and one small decode) */
+/**
+ * the earlier pictures a page shows at most: each a read of one entry and one small decode (or, for one
+ * in the same archive, its thumbnail again), 4-15 KB of page
+ */
 export const MAX_EARLIER_DECODES = 24;
+const NOT_SHOWN = `Not shown: a page shows at most ${MAX_EARLIER_DECODES} earlier photos.`;
 
 /** An archive's name as the index keeps it: a file name, never a path. */
 const ARCHIVE_NAME = /^[^/\\]+\.zip$/i;
@@ -34,6 +38,9 @@ export function earlierSource(o: EarlierOptions): EarlierSource {
   const look = async (e: Earlier): Promise<EarlierPicture> => {
     const entry = earlierEntry(e);
     if (e.archive === o.archive) {
+      // (its card is on this page too: the thumbnail again still counts towards the page's size)
+      if (decodes >= MAX_EARLIER_DECODES) return { missing: NOT_SHOWN };
+      decodes++;
       const jpeg = await o.sameArchive(entry, e.workOrder);
       return jpeg ? { jpeg } : { missing: `${entry} has no thumbnail in this archive.` };
     }
@@ -45,8 +52,7 @@ export function earlierSource(o: EarlierOptions): EarlierSource {
       gone ??= whyGone(o.out);
       return { missing: (await gone)(e.archive) + where.unreadable };
     }
-    if (decodes >= MAX_EARLIER_DECODES)
-      return { missing: `Not shown: a page shows at most ${MAX_EARLIER_DECODES} earlier photos.`, page: where.page };
+    if (decodes >= MAX_EARLIER_DECODES) return { missing: NOT_SHOWN, page: where.page };
     decodes++;
     const thumb = await thumbFromZip(where.file, entry, o);
     return typeof thumb === "string" ? { missing: thumb, page: where.page } : { jpeg: thumb, page: where.page };

@@ -68,6 +68,10 @@ describe("the earlier picture of a re-used photo", () => {
     expect(first.page).toBeUndefined();
     // the same earlier picture again (another re-used photo of it): the first answer, no decode counted
     expect(shown(await earlierOf(earlier("WO_OLD/meter-1.jpg")))).toBe("jpeg");
+    // one in this very archive counts too (its thumbnail again is page size all the same)
+    expect(shown(await earlierOf(earlier("WO_OLD/x-1.jpg", "batch-20261202T000000Z-1.zip")))).toBe(
+      `Not shown: a page shows at most ${MAX_EARLIER_DECODES} earlier photos.`,
+    );
   });
 
   it("takes the entry's name alone as well as its path, and says when the archive has no such entry", async () => {

@@ -175,3 +175,24 @@ describe("a photo check's finding on the review page", () => {
     );
   });
 });
+
+describe("a work order a photo check refused", () => {
+  it("shows the check's badge on the photo its refusal names", async () => {
+    const review = reviewOf([]);
+    review.workOrders = [];
+    review.refused = [
+      {
+        id: "WO_9",
+        problems: [
+          { code: "E_PHOTO_REUSED", message: "WO_9/pole.jpg: packed before", hint: "check it", path: "WO_9/pole.jpg" },
+          { code: "E_METADATA_MISSING", message: "WO_9: no site", hint: "add it", path: "WO_9/metadata.json" },
+        ],
+        photos: [{ entry: "WO_9/pole.jpg", source: "WO_9/pole.jpg", conversion: null }],
+      },
+    ];
+    const html = await render(review);
+    expect(badgesOf(html, "pole.jpg")).toEqual([["re-used", "WO_9/pole.jpg: packed before"]]);
+    // (the refusal itself is listed, with its hint)
+    expect(html).toContain(`<code class="code">E_PHOTO_REUSED</code> WO_9/pole.jpg: packed before`);
+  });
+});
