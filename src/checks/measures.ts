@@ -11,19 +11,18 @@ export interface MeasuredPicture extends PictureMeasures {
 /** The side of the area-averaged square the hash is computed from. */
 const HASH_GRID = 32;
 
-/** Below this RMS of the hash's 64 coefficients (grey levels), a picture is flat. */
-export const FLAT_MAX_STRUCTURE = 1.5;
+/**
+ * Below this, a picture is flat: the standard deviation (grey levels) of the part of the picture the
+ * hash's 64 frequencies hold. Real photos measured 14 and up; a near-uniform strip measured 4.2 and its
+ * hash moved 22 bits on re-encoding (docs/photo-checks.md).
+ */
+export const FLAT_MAX_STRUCTURE = 6;
 
 export function measurePicture(gray: Uint8Array, width: number, height: number): MeasuredPicture {
   if (width < 1 || height < 1 || gray.length < width * height) throw new RangeError("measurePicture: raster too small");
-  const grid = areaAverage(gray, width, height, HASH_GRID);
+  const { grid, exposure } = areaAverage(gray, width, height, HASH_GRID);
   const { hash, structure } = dctHash(grid);
-  return {
-    hash,
-    sharpness: sharpness(gray, width, height),
-    exposure: exposure(gray, width * height),
-    flat: structure < FLAT_MAX_STRUCTURE,
-  };
+  return { hash, sharpness: sharpness(gray, width, height), exposure, flat: structure < FLAT_MAX_STRUCTURE };
 }
 
 /** The number of bits in which two hashes differ. */
@@ -37,44 +36,50 @@ export function hashDistance(a: bigint, b: bigint): number {
   return n;
 }
 
-/** The raster averaged over a size x size grid of equal areas (fractional pixels weighted exactly). */
-function areaAverage(gray: Uint8Array, width: number, height: number, size: number): Float64Array {
-  // integral image: at[(y)*(w+1)+x] = sum of pixels above and left of (x, y)
-  const w1 = width + 1;
-  const integral = new Float64Array(w1 * (height + 1));
-  for (let y = 0; y < height; y++) {
-    let row = 0;
-    for (let x = 0; x < width; x++) {
-      row += gray[y * width + x]!;
-      integral[(y + 1) * w1 + x + 1] = integral[y * w1 + x + 1]! + row;
-    }
-  }
-  // the integral of a piecewise-constant raster is bilinear between integer points: exact at fractions
-  const at = (x: number, y: number): number => {
-    const x0 = Math.min(Math.floor(x), width - 1);
-    const y0 = Math.min(Math.floor(y), height - 1);
-    const fx = x - x0;
-    const fy = y - y0;
-    const a = integral[y0 * w1 + x0]!;
-    const b = integral[y0 * w1 + x0 + 1]!;
-    const c = integral[(y0 + 1) * w1 + x0]!;
-    const d = integral[(y0 + 1) * w1 + x0 + 1]!;
-    return a + (b - a) * fx + (c - a) * fy + (d - b - c + a) * fx * fy;
+/**
+ * The raster averaged over a size x size grid of equal areas (fractional pixels weighted exactly), and
+ * its exposure, from one pass over the pixels.
+ */
+function areaAverage(gray: Uint8Array, width: number, height: number, size: number) {
+  const n = size + 1;
+  // a sum up to a fractional place of a piecewise-constant run is linear between integer places: exact
+  const sample = (prefix: Float64Array, at: number, last: number, stride: number, offset: number) => {
+    const i = Math.min(Math.floor(at), last - 1);
+    const a = prefix[i * stride + offset]!;
+    return a + (prefix[(i + 1) * stride + offset]! - a) * (at - i);
   };
-  const out = new Float64Array(size * size);
-  const sx = width / size;
-  const sy = height / size;
-  const cell = sx * sy;
-  for (let j = 0; j < size; j++) {
-    for (let i = 0; i < size; i++) {
-      const x0 = i * sx;
-      const x1 = (i + 1) * sx;
-      const y0 = j * sy;
-      const y1 = (j + 1) * sy;
-      out[j * size + i] = (at(x1, y1) - at(x0, y1) - at(x1, y0) + at(x0, y0)) / cell;
+  // columns[y * n + i]: the sum of the pixels of rows < y left of the grid's i-th vertical line
+  const columns = new Float64Array((height + 1) * n);
+  const row = new Float64Array(width + 1);
+  const histogram = new Uint32Array(256);
+  for (let y = 0; y < height; y++) {
+    const from = y * width;
+    let sum = 0;
+    for (let x = 0; x < width; x++) {
+      const v = gray[from + x]!;
+      histogram[v]!++;
+      sum += v;
+      row[x + 1] = sum;
     }
+    for (let i = 0; i < n; i++) columns[(y + 1) * n + i] = columns[y * n + i]! + sample(row, (i * width) / size, width, 1, 0);
   }
-  return out;
+  const corners = new Float64Array(n * n);
+  for (let j = 0; j < n; j++) for (let i = 0; i < n; i++) corners[j * n + i] = sample(columns, (j * height) / size, height, n, i);
+  const grid = new Float64Array(size * size);
+  const cell = (width * height) / (size * size);
+  for (let j = 0; j < size; j++)
+    for (let i = 0; i < size; i++) {
+      const k = j * n + i;
+      grid[j * size + i] = (corners[k + n + 1]! - corners[k + n]! - corners[k + 1]! + corners[k]!) / cell;
+    }
+  let dark = 0;
+  let bright = 0;
+  let total = 0;
+  for (let v = 0; v < 256; v++) total += v * histogram[v]!;
+  for (let v = 0; v <= 16; v++) dark += histogram[v]!;
+  for (let v = 240; v < 256; v++) bright += histogram[v]!;
+  const pixels = width * height;
+  return { grid, exposure: { mean: total / pixels, dark: dark / pixels, bright: bright / pixels } };
 }
 
 /** The frequencies (u, v) the hash keeps: the 64 lowest after DC, by u + v then v. */
@@ -97,8 +102,8 @@ const COSINES: Float64Array = (() => {
 })();
 
 /**
- * pHash: the grid's low DCT frequencies, one bit each for above their median. `structure` is their RMS
- * (normalised so it reads in grey levels): near 0, the bits are decided by noise.
+ * pHash: the grid's low DCT frequencies, one bit each for above their median. `structure` is the
+ * standard deviation (grey levels) of what they hold: near 0, the bits are decided by noise.
  */
 function dctHash(grid: Float64Array): { hash: bigint; structure: number } {
   const n = HASH_GRID;
@@ -124,56 +129,60 @@ function dctHash(grid: Float64Array): { hash: bigint; structure: number } {
     if (coeffs[i]! > median) hash |= 1n << BigInt(i);
     energy += coeffs[i]! ** 2;
   }
-  // an orthonormal DCT would scale each coefficient by 2/n
-  return { hash, structure: (Math.sqrt(energy / 64) * 2) / n };
+  // (an orthonormal DCT scales these coefficients by 2/n; Parseval then spreads them over n * n pixels)
+  return { hash, structure: (Math.sqrt(energy) * 2) / (n * n) };
 }
 
 /**
- * Fine detail relative to the detail one octave coarser: the RMS Laplacian of the raster over the RMS
- * Laplacian of its 2x area-averaged half. Natural scenes hold about as much detail in each octave, so the
- * ratio hardly depends on the scene or its contrast; a blur empties the finest octave first and lowers it.
+ * Fine detail relative to the detail one octave coarser, noise taken out: the RMS Laplacian of the raster
+ * over the RMS Laplacian of its 2 x 2 average, each less what the picture's noise alone would give.
+ * Natural scenes hold about as much detail in each octave, so the ratio hardly depends on the scene or
+ * its contrast; a blur empties the finest octave first and lowers it. The noise (estimated from the
+ * median response to a mask that ignores smooth shading, Immerkaer's) would otherwise pass for detail.
  */
 function sharpness(gray: Uint8Array, width: number, height: number): number {
   const hw = width >> 1;
   const hh = height >> 1;
   if (hw < 3 || hh < 3) return 0;
-  const half = new Float32Array(hw * hh);
-  for (let y = 0; y < hh; y++)
+  const half = new Uint16Array(hw * hh);
+  for (let y = 0; y < hh; y++) {
+    const top = 2 * y * width;
+    const out = y * hw;
     for (let x = 0; x < hw; x++) {
-      const i = 2 * y * width + 2 * x;
-      half[y * hw + x] = (gray[i]! + gray[i + 1]! + gray[i + width]! + gray[i + width + 1]!) / 4;
+      const i = top + 2 * x;
+      half[out + x] = gray[i]! + gray[i + 1]! + gray[i + width]! + gray[i + width + 1]!;
     }
-  const fine = laplacianEnergy(gray, width, height);
-  const coarse = laplacianEnergy(half, hw, hh);
-  // (8-bit rounding alone gives a fine energy of about 20/12: a floor, so that a flat frame is not "sharp")
-  return Math.sqrt(Math.max(0, fine - QUANTISATION_ENERGY) / (coarse + QUANTISATION_ENERGY));
-}
-
-const QUANTISATION_ENERGY = 20 / 12;
-
-/** The mean squared 4-neighbour Laplacian over the raster's inside. */
-function laplacianEnergy(pixels: Uint8Array | Float32Array, width: number, height: number): number {
-  let sum = 0;
+  }
+  const responses = new Uint32Array(4081);
+  let fine = 0;
   for (let y = 1; y < height - 1; y++) {
     const row = y * width;
     for (let x = 1; x < width - 1; x++) {
       const i = row + x;
-      const l = pixels[i - 1]! + pixels[i + 1]! + pixels[i - width]! + pixels[i + width]! - 4 * pixels[i]!;
-      sum += l * l;
+      const c = gray[i]!;
+      const edges = gray[i - 1]! + gray[i + 1]! + gray[i - width]! + gray[i + width]!;
+      const corners = gray[i - width - 1]! + gray[i - width + 1]! + gray[i + width - 1]! + gray[i + width + 1]!;
+      const laplacian = edges - 4 * c;
+      fine += laplacian * laplacian;
+      responses[Math.abs(corners - 2 * edges + 4 * c)]!++;
     }
   }
-  return sum / ((width - 2) * (height - 2));
-}
-
-function exposure(gray: Uint8Array, pixels: number): PictureMeasures["exposure"] {
-  let sum = 0;
-  let dark = 0;
-  let bright = 0;
-  for (let i = 0; i < pixels; i++) {
-    const v = gray[i]!;
-    sum += v;
-    if (v <= 16) dark++;
-    else if (v >= 240) bright++;
+  const inside = (width - 2) * (height - 2);
+  fine /= inside;
+  let median = 0;
+  for (let seen = responses[0]!; seen < inside / 2; ) seen += responses[++median]!;
+  // the mask's response to white noise of variance v has variance 36 v; 8-bit rounding adds 1/12
+  const noise = (median / (0.6745 * 6)) ** 2 + 1 / 12;
+  let coarse = 0;
+  for (let y = 1; y < hh - 1; y++) {
+    const row = y * hw;
+    for (let x = 1; x < hw - 1; x++) {
+      const i = row + x;
+      const laplacian = half[i - 1]! + half[i + 1]! + half[i - hw]! + half[i + hw]! - 4 * half[i]!;
+      coarse += laplacian * laplacian;
+    }
   }
-  return { mean: sum / pixels, dark: dark / pixels, bright: bright / pixels };
+  coarse /= 16 * (hw - 2) * (hh - 2);
+  // white noise of variance v gives a Laplacian energy of 20 v, and 20 v / 4 on the 2 x 2 average
+  return Math.sqrt(Math.max(0, fine - 20 * noise) / (Math.max(0, coarse - 5 * noise) + 1));
 }

@@ -257,6 +257,11 @@ export interface WatchStatus {
   packed: number;
   refused: number;
   archives: number;
+  /**
+   * the photo checks' findings (SPEC §15) in this session: photos packed with a W_PHOTO_* warning, work
+   * orders refused by an E_PHOTO_* problem, and each code's count (a photo with two findings counts twice)
+   */
+  photoChecks: { warned: number; refused: number; byCode: Record<string, number> };
 }
 
 /** watch --upload's part of the status (WatchStatus.uploads). */

@@ -18,6 +18,8 @@ export function packedEvent(archive: ArchiveReport): WatchEvent {
     sha256: archive.sha256,
     durationMs: archive.durationMs ?? null,
     conversions,
+    /** per photo check that ran: photos passed and warned of (SPEC §15) */
+    photoChecks: archive.photoChecks ?? {},
     review: archive.reviewPage ?? null,
   };
 }

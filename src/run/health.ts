@@ -88,6 +88,7 @@ export class HealthFile {
       packed: 0,
       refused: 0,
       archives: 0,
+      photoChecks: { warned: 0, refused: 0, byCode: {} },
     };
   }
 
@@ -123,11 +124,18 @@ export class HealthFile {
     s.packed += report.workOrders.length;
     s.lastPackAt = this.clock().toISOString();
     s.recentArchives = [archiveEntry(report), ...s.recentArchives].slice(0, STATUS_HISTORY);
+    for (const e of report.workOrders.flatMap((wo) => wo.entries)) {
+      if (e.checks?.length) s.photoChecks.warned++;
+      for (const f of e.checks ?? []) s.photoChecks.byCode[f.code] = (s.photoChecks.byCode[f.code] ?? 0) + 1;
+    }
   }
 
   /** errors: the <id>.errors.json beside the moved folder, or null when it was not moved */
   refusedOne(wo: { id: string; problems: Problem[] }, errors: string | null): void {
     this.state.refused++;
+    const photo = wo.problems.filter((p) => p.code.startsWith("E_PHOTO_"));
+    if (photo.length) this.state.photoChecks.refused++;
+    for (const p of photo) this.state.photoChecks.byCode[p.code] = (this.state.photoChecks.byCode[p.code] ?? 0) + 1;
     this.state.recentRefused = [
       { id: wo.id, at: this.clock().toISOString(), problems: wo.problems, errors },
       ...this.state.recentRefused,

@@ -1,6 +1,8 @@
 // watch --http's /metrics: Prometheus text format through prom-client, fed by watch's events (counters)
 // and read from its status when scraped (gauges). A registry of its own: nothing global.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { checkOfCode } from "../checks/checks.js";
+import type { Problem } from "../core/errors.js";
 import type { WatchEvent, WatchStatus } from "../core/types.js";
 
 export class WatchMetrics {
@@ -12,6 +14,7 @@ export class WatchMetrics {
   private readonly duration: Histogram;
   private readonly conversions: Counter<"format">;
   private readonly errors: Counter<"code">;
+  private readonly photoChecks: Counter<"check" | "outcome">;
   /** /events clients dropped because they did not read, or refused because too many were connected */
   readonly eventClientsTurnedAway: Counter<"why">;
   /** the server tells how many /events clients it holds (read when scraped) */
@@ -44,6 +47,12 @@ export class WatchMetrics {
       registers,
     });
     this.errors = new Counter({ name: "wopack_errors_total", help: "Errors reported, by code", labelNames: ["code"], registers });
+    this.photoChecks = new Counter({
+      name: "wopack_photo_checks_total",
+      help: "Photos judged by each photo check (SPEC §15): passed, warned of (packed with a W_PHOTO_* warning) or refused (E_PHOTO_*, one per problem)",
+      labelNames: ["check", "outcome"],
+      registers,
+    });
     this.eventClientsTurnedAway = new Counter({
       name: "wopack_http_event_clients_turned_away_total",
       help: "Status-page event streams dropped (the client did not read) or refused (too many at once)",
@@ -105,8 +114,17 @@ export class WatchMetrics {
       if (typeof e.durationMs === "number") this.duration.observe(e.durationMs / 1000);
       for (const [format, n] of Object.entries((e.conversions as Record<string, number> | undefined) ?? {}))
         this.conversions.inc({ format }, n);
+      const checks = (e.photoChecks as Record<string, { passed: number; warned: number }> | undefined) ?? {};
+      for (const [check, { passed, warned }] of Object.entries(checks)) {
+        this.photoChecks.inc({ check, outcome: "passed" }, passed);
+        this.photoChecks.inc({ check, outcome: "warned" }, warned);
+      }
     } else if (e.event === "refused") {
       this.workOrders.inc({ result: "refused" });
+      for (const p of (e.problems as Problem[] | undefined) ?? []) {
+        const check = p.code.startsWith("E_PHOTO_") ? checkOfCode(p.code) : undefined;
+        if (check) this.photoChecks.inc({ check, outcome: "refused" });
+      }
     } else if (e.event === "error") {
       this.errors.inc({ code: typeof e.code === "string" ? e.code : "E_UNKNOWN" });
     }

@@ -6,7 +6,7 @@
 export const REUSE_MAX_DISTANCE = 10;
 
 /** A picture with sharpness below this is too blurred to be judged (first version: to calibrate). */
-export const BLUR_MIN_SHARPNESS = 0.2;
+export const BLUR_MIN_SHARPNESS = 0.5;
 
 /** A picture with at least this fraction of nearly black pixels (luma <= 16) is too dark to be judged. */
 export const DARK_FRACTION = 0.85;
