@@ -1,28 +1,24 @@
 // watch --http: the photo checks' part of the status (SPEC §15) as the status page draws it. Read
 // tolerantly: the health file of an earlier version has none (the page then leaves the section out), and
 // a count or finding that is missing or malformed counts as nothing rather than breaking the page.
+import { checkOfCode } from "../checks/checks.js";
 import { checkRank, checkWord, findingWord } from "../spec/findingWords.js";
 
 export interface CheckCounts {
-  /** photos a check warned of */
+  /** findings that warned (W_PHOTO_*) */
   warned: number;
-  /** work orders a check refused */
+  /** findings that refused their work order (E_PHOTO_*) */
   refused: number;
 }
 
 /**
- * What the status (WatchStatus.photoChecks, in the health file and /state.json) holds of the photo
- * checks: per check (images.checks.<name>), since watch started and in the last pass that packed or
- * refused something, and the newest findings first.
+ * What the page draws of WatchStatus.photoChecks: the photos warned of and work orders refused, since
+ * start and in the last pass; a row per check (images.checks.<name>) with its findings by outcome; the
+ * newest findings (at most EVENT_FINDINGS).
  */
-export interface PhotoChecksStatus {
-  total: Record<string, CheckCounts>;
-  lastPass: Record<string, CheckCounts>;
-  recent: { at: string; code: string; message: string; workOrder: string; entry?: string; archive: string | null }[];
-}
-
-/** What the page draws: a row per check, and the newest findings (at most EVENT_FINDINGS). */
 export interface PhotoChecksView {
+  total: CheckCounts;
+  lastPass: CheckCounts;
   rows: { check: string; word: string; total: CheckCounts; lastPass: CheckCounts }[];
   recent: {
     at: string | null;
@@ -44,9 +40,10 @@ export const EVENT_FINDINGS = 10;
 export function photoChecksView(status: object): PhotoChecksView | null {
   const given = (status as { photoChecks?: unknown }).photoChecks;
   if (!isRecord(given)) return null;
-  const total = countsOf(given.total);
-  const lastPass = countsOf(given.lastPass);
-  const checks = [...new Set([...total.keys(), ...lastPass.keys()])].sort(
+  const lastPass = isRecord(given.lastPass) ? given.lastPass : {};
+  const total = byCheck(given.byCode);
+  const pass = byCheck(lastPass.byCode);
+  const checks = [...new Set([...total.keys(), ...pass.keys()])].sort(
     (a, b) => checkRank(a) - checkRank(b) || (a < b ? -1 : a > b ? 1 : 0),
   );
   const none = { warned: 0, refused: 0 };
@@ -54,17 +51,19 @@ export function photoChecksView(status: object): PhotoChecksView | null {
     (f): f is Record<string, unknown> & { code: string } => isRecord(f) && typeof f.code === "string",
   );
   return {
+    total: { warned: count(given.warned), refused: count(given.refused) },
+    lastPass: { warned: count(lastPass.warned), refused: count(lastPass.refused) },
     rows: checks.map((check) => ({
       check,
       word: checkWord(check),
       total: total.get(check) ?? none,
-      lastPass: lastPass.get(check) ?? none,
+      lastPass: pass.get(check) ?? none,
     })),
     recent: recent.slice(0, EVENT_FINDINGS).map((f) => ({
       at: text(f.at),
       code: f.code,
       word: findingWord(f.code),
-      outcome: f.code.startsWith("E_") || f.outcome === "refused" ? "refused" : "warned",
+      outcome: f.code.startsWith("E_") ? "refused" : "warned",
       message: text(f.message) ?? "",
       workOrder: text(f.workOrder) ?? "",
       entry: text(f.entry),
@@ -74,11 +73,17 @@ export function photoChecksView(status: object): PhotoChecksView | null {
   };
 }
 
-function countsOf(value: unknown): Map<string, CheckCounts> {
+/** Findings by code (W_/E_PHOTO_*) as findings by check and outcome; a code of no check is left out. */
+function byCheck(byCode: unknown): Map<string, CheckCounts> {
   const counts = new Map<string, CheckCounts>();
-  if (!isRecord(value)) return counts;
-  for (const [check, c] of Object.entries(value))
-    if (isRecord(c)) counts.set(check, { warned: count(c.warned), refused: count(c.refused) });
+  if (!isRecord(byCode)) return counts;
+  for (const [code, n] of Object.entries(byCode)) {
+    const check = checkOfCode(code);
+    if (!check) continue;
+    const c = counts.get(check) ?? { warned: 0, refused: 0 };
+    c[code.startsWith("E_") ? "refused" : "warned"] += count(n);
+    counts.set(check, c);
+  }
   return counts;
 }
 

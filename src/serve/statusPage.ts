@@ -107,9 +107,8 @@ function render() {
   const c = state.photoChecks; $("checks-section").hidden = !c;
   if (c) {
     const box = $("checks"); box.replaceChildren();
-    const sum = (key, what) => c.rows.reduce((n, r) => n + r[key][what], 0);
-    box.append(el("p", "Since watch started: " + plural(sum("total", "warned"), "photo") + " warned of, " + plural(sum("total", "refused"), "work order") + " refused; in the last pass: " + sum("lastPass", "warned") + " warned of, " + sum("lastPass", "refused") + " refused."));
-    if (c.rows.length) box.append(table(["Check", "Warned since start", "Refused since start", "Warned last pass", "Refused last pass"], c.rows.map((r) => [r.word + " (" + r.check + ")", r.total.warned, r.total.refused, r.lastPass.warned, r.lastPass.refused]), [1, 2, 3, 4]));
+    box.append(el("p", "Since watch started: " + plural(c.total.warned, "photo") + " warned of, " + plural(c.total.refused, "work order") + " refused; in the last pass: " + c.lastPass.warned + " warned of, " + c.lastPass.refused + " refused."));
+    if (c.rows.length) box.append(table(["Check (findings)", "Warned since start", "Refused since start", "Warned last pass", "Refused last pass"], c.rows.map((r) => [r.word + " (" + r.check + ")", r.total.warned, r.total.refused, r.lastPass.warned, r.lastPass.refused]), [1, 2, 3, 4]));
     const reviews = new Map(state.recentArchives.filter((x) => x.review).map((x) => [x.archive, x.review]));
     box.append(el("h3", "Latest findings"));
     box.append(c.recent.length ? table(["Finding", "When", "Work order", "Archive", "What"], c.recent.map((f) => {

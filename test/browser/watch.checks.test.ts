@@ -39,12 +39,10 @@ const base: WatchStatus = {
 };
 
 const photoChecks = {
-  total: {
-    reuse: { warned: 3, refused: 1 },
-    blur: { warned: 2, refused: 0 },
-    exposure: { warned: 1, refused: 0 },
-  },
-  lastPass: { reuse: { warned: 1, refused: 1 } },
+  warned: 5,
+  refused: 1,
+  byCode: { W_PHOTO_REUSED: 3, E_PHOTO_REUSED: 1, W_PHOTO_BLURRY: 2, W_PHOTO_DARK: 1 },
+  lastPass: { warned: 1, refused: 1, byCode: { W_PHOTO_REUSED: 1, E_PHOTO_REUSED: 1 } },
   recent: [
     {
       at: new Date().toISOString(),
@@ -66,9 +64,11 @@ const photoChecks = {
   ],
 };
 
-let status: WatchStatus & { photoChecks?: unknown } = { ...base, photoChecks };
+/** (an earlier version's status has no photoChecks; a damaged one anything) */
+type AnyStatus = Omit<WatchStatus, "photoChecks"> & { photoChecks?: unknown };
+let status: AnyStatus = { ...base, photoChecks };
 const listeners = new Set<() => void>();
-function setStatus(next: typeof status): void {
+function setStatus(next: AnyStatus): void {
   status = next;
   for (const l of listeners) l();
 }
@@ -82,12 +82,12 @@ beforeAll(async () => {
     host: "127.0.0.1",
     port: 0,
     out: "/nonexistent",
-    status: () => status,
+    status: () => status as WatchStatus,
     subscribe: (l) => {
       listeners.add(l);
       return () => listeners.delete(l);
     },
-    metrics: new WatchMetrics(() => status),
+    metrics: new WatchMetrics(() => status as WatchStatus),
     staleAfterMs: 180_000,
   });
 });
@@ -117,7 +117,7 @@ describe("the photo checks on the status page (Chromium)", () => {
     const section = tab.locator("#checks-section");
     await expect.poll(() => section.isVisible()).toBe(true);
     expect(await section.locator("p").first().textContent()).toBe(
-      "Since watch started: 6 photos warned of, 1 work order refused; in the last pass: 1 warned of, 1 refused.",
+      "Since watch started: 5 photos warned of, 1 work order refused; in the last pass: 1 warned of, 1 refused.",
     );
     expect(await rows(tab, "#checks .wide:first-of-type")).toEqual([
       ["re-used (reuse)", "3", "1", "1", "1"],
@@ -163,7 +163,7 @@ describe("the photo checks on the status page (Chromium)", () => {
     await expect.poll(() => tab.locator("#checks-section").isVisible()).toBe(true);
     setStatus({
       ...base,
-      photoChecks: { ...photoChecks, total: { ...photoChecks.total, blur: { warned: 5, refused: 2 } } },
+      photoChecks: { ...photoChecks, byCode: { ...photoChecks.byCode, W_PHOTO_BLURRY: 5, E_PHOTO_BLURRY: 2 } },
     });
     await expect
       .poll(async () => (await rows(tab, "#checks .wide:first-of-type"))[1])
@@ -172,7 +172,8 @@ describe("the photo checks on the status page (Chromium)", () => {
   });
 
   it("leaves the section out for a status without photo checks (an earlier version's), and draws the rest", async () => {
-    setStatus({ ...base });
+    const { photoChecks: _, ...older } = base;
+    setStatus(older);
     const tab = await open();
     await expect.poll(() => tab.locator("#archives").textContent()).toContain(ARCHIVE);
     expect(await tab.locator("#checks-section").isHidden()).toBe(true);
@@ -180,10 +181,13 @@ describe("the photo checks on the status page (Chromium)", () => {
   });
 
   it("draws a malformed one as nothing flagged instead of breaking the page", async () => {
-    setStatus({ ...base, photoChecks: { total: { reuse: "lots", blur: null }, recent: [7, { code: 1 }, null] } });
+    setStatus({ ...base, photoChecks: { byCode: { W_PHOTO_REUSED: "lots", W_PHOTO_BLURRY: null }, recent: [7, { code: 1 }, null] } });
     const tab = await open();
     await expect.poll(() => tab.locator("#checks-section").isVisible()).toBe(true);
-    expect(await rows(tab, "#checks .wide:first-of-type")).toEqual([]);
+    expect(await rows(tab, "#checks .wide:first-of-type")).toEqual([
+      ["re-used (reuse)", "0", "0", "0", "0"],
+      ["blurry (blur)", "0", "0", "0", "0"],
+    ]);
     expect(await tab.locator("#checks").textContent()).toContain("No photo was flagged yet.");
     expect(await tab.locator("#archives").textContent()).toContain(ARCHIVE);
     await tab.context().close();

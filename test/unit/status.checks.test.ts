@@ -11,33 +11,38 @@ describe("the status's photo checks as the page draws them", () => {
     for (const odd of [null, 3, "x", [1, 2]]) expect(photoChecksView({ photoChecks: odd })).toBeNull();
   });
 
-  it("gives a row per check in the config's order, with its word, since start and in the last pass", () => {
+  it("gives a row per check in the config's order, its findings by outcome, since start and in the last pass", () => {
     const view = photoChecksView({
       photoChecks: {
-        total: { blur: { warned: 2, refused: 0 }, reuse: { warned: 3, refused: 1 }, exposure: { warned: 1, refused: 0 } },
-        lastPass: { reuse: { warned: 1, refused: 0 } },
+        warned: 5,
+        refused: 1,
+        byCode: { W_PHOTO_BLURRY: 2, W_PHOTO_REUSED: 3, E_PHOTO_REUSED: 1, W_PHOTO_DARK: 1, W_PHOTO_OVEREXPOSED: 1, W_OTHER: 4 },
+        lastPass: { warned: 1, refused: 1, byCode: { W_PHOTO_REUSED: 1, E_PHOTO_REUSED: 1 } },
         recent: [
           { at: "2026-12-05T19:00:00Z", code: "E_PHOTO_REUSED", message: "m1", workOrder: "WO_1", archive: null },
-          {
-            at: "2026-12-05T18:00:00Z",
-            code: "W_PHOTO_BLURRY",
-            message: "m2",
-            workOrder: "WO_2",
-            entry: "WO_2/a-1.jpg",
-            archive: "b.zip",
-          },
+          { at: "2026-12-05T18:00:00Z", code: "W_PHOTO_BLURRY", message: "m2", workOrder: "WO_2", entry: "WO_2/a-1.jpg", archive: "b.zip" },
         ],
       },
     });
+    expect(view!.total).toEqual({ warned: 5, refused: 1 });
+    expect(view!.lastPass).toEqual({ warned: 1, refused: 1 });
     expect(view!.rows).toEqual([
-      { check: "reuse", word: "re-used", total: { warned: 3, refused: 1 }, lastPass: { warned: 1, refused: 0 } },
+      { check: "reuse", word: "re-used", total: { warned: 3, refused: 1 }, lastPass: { warned: 1, refused: 1 } },
       { check: "blur", word: "blurry", total: { warned: 2, refused: 0 }, lastPass: { warned: 0, refused: 0 } },
-      { check: "exposure", word: "dark or over-exposed", total: { warned: 1, refused: 0 }, lastPass: { warned: 0, refused: 0 } },
+      { check: "exposure", word: "dark or over-exposed", total: { warned: 2, refused: 0 }, lastPass: { warned: 0, refused: 0 } },
     ]);
     expect(view!.recent.map((f) => [f.word, f.outcome, f.entry, f.archive])).toEqual([
       ["re-used", "refused", null, null],
       ["blurry", "warned", "WO_2/a-1.jpg", "b.zip"],
     ]);
+  });
+
+  it("reads the first version's status too (counts by code, no last pass, no findings)", () => {
+    const view = photoChecksView({ photoChecks: { warned: 2, refused: 0, byCode: { W_PHOTO_DARK: 2 } } })!;
+    expect(view.total).toEqual({ warned: 2, refused: 0 });
+    expect(view.lastPass).toEqual({ warned: 0, refused: 0 });
+    expect(view.rows.map((r) => [r.check, r.total.warned])).toEqual([["exposure", 2]]);
+    expect(view.recent).toEqual([]);
   });
 
   it(`keeps the newest ${EVENT_FINDINGS} findings and says how many more`, () => {
@@ -68,13 +73,15 @@ describe("the status's photo checks as the page draws them", () => {
     );
     // and the shapes near the expected one
     const near = fc.record({
-      total: fc.dictionary(fc.string(), fc.record({ warned: fc.anything(), refused: fc.anything() })),
+      warned: fc.anything(),
+      byCode: fc.dictionary(fc.constantFrom("W_PHOTO_DARK", "E_PHOTO_REUSED", "W_PHOTO_OLD", "X"), fc.anything()),
       recent: fc.array(fc.record({ code: fc.anything(), at: fc.anything(), message: fc.anything(), workOrder: fc.anything() })),
     });
     fc.assert(
       fc.property(near, (given) => {
         const view = photoChecksView({ photoChecks: given })!;
-        expect(view.rows.length).toBe(Object.keys(given.total).length);
+        // (the three codes are three checks; "X" is none)
+        expect(view.rows.length).toBe(Object.keys(given.byCode).filter((c) => c !== "X").length);
         expect(view.recent.length).toBe(Math.min(EVENT_FINDINGS, given.recent.filter((f) => typeof f.code === "string").length));
       }),
     );
