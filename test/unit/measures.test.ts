@@ -3,7 +3,7 @@
 // same kind do not; a blur flags the picture, noise does not pass for detail; dark and white frames are
 // flagged, a normal one is not; a flat frame is marked flat. Rasters are made as the pipeline makes them.
 import fc from "fast-check";
-import sharp from "sharp";
+import sharp, { type Sharp } from "sharp";
 import { describe, expect, it } from "vitest";
 import { FLAT_MAX_STRUCTURE, hashDistance, measurePicture } from "../../src/checks/measures.js";
 import { BLUR_MIN_SHARPNESS, BRIGHT_FRACTION, DARK_FRACTION, REUSE_MAX_DISTANCE } from "../../src/spec/photoChecks.js";
@@ -70,7 +70,7 @@ async function measure(image: Buffer) {
 
 /** The picture stored turned so that EXIF orientation `o` shows it upright again, with the tag set. */
 async function storedWithOrientation(upright: Buffer, o: number): Promise<Buffer> {
-  const turn: Record<number, (s: sharp.Sharp) => sharp.Sharp> = {
+  const turn: Record<number, (s: Sharp) => Sharp> = {
     1: (s) => s,
     2: (s) => s.flop(),
     3: (s) => s.rotate(180),
