@@ -81,11 +81,18 @@ async function orientationTransforms() {
   const h = 4;
   const upright = Buffer.alloc(w * h * 3);
   for (let i = 0; i < w * h; i++) upright.fill(i * 10, i * 3, i * 3 + 3);
-  const want = (await sharp(upright, { raw: { width: w, height: h, channels: 3 } }).greyscale().raw().toBuffer()).toString("hex");
+  const want = (
+    await sharp(upright, { raw: { width: w, height: h, channels: 3 } })
+      .greyscale()
+      .raw()
+      .toBuffer()
+  ).toString("hex");
   const found = {};
   for (let o = 2; o <= 8; o++) {
     for (const [name, t] of Object.entries(transforms)) {
-      const stored = await t(sharp(upright, { raw: { width: w, height: h, channels: 3 } })).png().toBuffer();
+      const stored = await t(sharp(upright, { raw: { width: w, height: h, channels: 3 } }))
+        .png()
+        .toBuffer();
       const tagged = await sharp(stored).withMetadata({ orientation: o }).png().toBuffer();
       const back = await sharp(tagged).rotate().greyscale().raw().toBuffer();
       if (back.toString("hex") === want) {
@@ -102,7 +109,12 @@ async function orientationTransforms() {
 async function versions(file, orient) {
   const bytes = await readFile(file);
   const original = await raster(bytes);
-  const { data, info } = await sharp(bytes).rotate().removeAlpha().toColourspace("srgb").raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(bytes)
+    .rotate()
+    .removeAlpha()
+    .toColourspace("srgb")
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   const { width, height } = info;
   const up = () => sharp(data, { raw: { width, height, channels: info.channels } });
   const out = [["original", { ...original, photoSize: Math.max(width, height) }]];
@@ -118,17 +130,30 @@ async function versions(file, orient) {
   }
   for (const o of [3, 6, 8, 2, 5, 7]) {
     const stored = await jpeg(orient[o](up()));
-    out.push([`exif orientation ${o}`, await raster(await sharp(stored).withMetadata({ orientation: o }).jpeg({ quality: 92 }).toBuffer())]);
+    out.push([
+      `exif orientation ${o}`,
+      await raster(await sharp(stored).withMetadata({ orientation: o }).jpeg({ quality: 92 }).toBuffer()),
+    ]);
   }
   for (const s of BLUR_SIGMAS) out.push([`blur sigma ${s}`, await raster(await jpeg(up().blur(s)))]);
   // (the same blur relative to the photo: what a thumbnail, or a viewer fitting the photo to a screen, sees)
   // (on a copy at most 1024 px long, area-averaged first: the same picture at thumbnail scale, made in a
   // fraction of the time a sigma of 40 px takes on 12 megapixels)
   const long = Math.max(width, height);
-  const base = long > 1024 ? await up().resize({ width: 1024, height: 1024, fit: "inside", kernel: "linear" }).raw().toBuffer({ resolveWithObject: true }) : undefined;
-  const small = () => (base ? sharp(base.data, { raw: { width: base.info.width, height: base.info.height, channels: base.info.channels } }) : up());
+  const base =
+    long > 1024
+      ? await up()
+          .resize({ width: 1024, height: 1024, fit: "inside", kernel: "linear" })
+          .raw()
+          .toBuffer({ resolveWithObject: true })
+      : undefined;
+  const small = () =>
+    base ? sharp(base.data, { raw: { width: base.info.width, height: base.info.height, channels: base.info.channels } }) : up();
   for (const r of RELATIVE_BLURS)
-    out.push([`blur sigma ${r}% of long edge`, await raster(await jpeg(small().blur(Math.max(0.3, (r / 100) * Math.min(long, 1024)))))]);
+    out.push([
+      `blur sigma ${r}% of long edge`,
+      await raster(await jpeg(small().blur(Math.max(0.3, (r / 100) * Math.min(long, 1024))))),
+    ]);
   // (a blurred photo with sensor noise on top: noise must not pass for detail)
   const noisy = Buffer.from(await up().blur(4).raw().toBuffer());
   let seed = 12345;
@@ -155,10 +180,7 @@ async function cached(file, orient) {
     return saved.map(([label, r]) => [label, { ...r, gray: new Uint8Array(Buffer.from(r.gray, "base64")) }]);
   } catch {}
   const made = await versions(file, orient);
-  await writeFile(
-    at,
-    JSON.stringify(made.map(([label, r]) => [label, { ...r, gray: Buffer.from(r.gray).toString("base64") }])),
-  );
+  await writeFile(at, JSON.stringify(made.map(([label, r]) => [label, { ...r, gray: Buffer.from(r.gray).toString("base64") }])));
   return made;
 }
 
@@ -287,7 +309,9 @@ for (const p of photos.filter((p) => orig(p).sharpness < T.BLUR_MIN_SHARPNESS).s
 // exposure
 const isDark = (m) => m.exposure.dark >= T.DARK_FRACTION;
 const isBright = (m) => m.exposure.bright >= T.BRIGHT_FRACTION;
-console.log(`\n## Exposure (dark: >= ${T.DARK_FRACTION} of pixels <= 16; overexposed: >= ${T.BRIGHT_FRACTION} of pixels >= 240)\n`);
+console.log(
+  `\n## Exposure (dark: >= ${T.DARK_FRACTION} of pixels <= 16; overexposed: >= ${T.BRIGHT_FRACTION} of pixels >= 240)\n`,
+);
 console.log("| version | flagged dark | flagged overexposed | median mean |\n| --- | --- | --- | --- |");
 for (const label of ["original", ...DARK_GAINS.map((g) => `exposure x${g}`), ...BRIGHT_GAINS.map((g) => `exposure x${g}`)]) {
   const ms = photos.map((p) => p.versions.get(label));

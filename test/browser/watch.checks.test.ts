@@ -181,7 +181,10 @@ describe("the photo checks on the status page (Chromium)", () => {
   });
 
   it("draws a malformed one as nothing flagged instead of breaking the page", async () => {
-    setStatus({ ...base, photoChecks: { byCode: { W_PHOTO_REUSED: "lots", W_PHOTO_BLURRY: null }, recent: [7, { code: 1 }, null] } });
+    setStatus({
+      ...base,
+      photoChecks: { byCode: { W_PHOTO_REUSED: "lots", W_PHOTO_BLURRY: null }, recent: [7, { code: 1 }, null] },
+    });
     const tab = await open();
     await expect.poll(() => tab.locator("#checks-section").isVisible()).toBe(true);
     expect(await rows(tab, "#checks .wide:first-of-type")).toEqual([

@@ -111,7 +111,12 @@ describe("photo checks, end to end", () => {
   it("distinct photos of the same kind of site are packed without a finding", () => {
     expect(night1.warnings.filter((w) => w.code.startsWith("W_PHOTO_"))).toEqual([]);
     expect(entriesOf(night1).every((e) => e.checks === undefined)).toBe(true);
-    const quiet = ["WO_2/cabinet_front/IMG_1002.jpg", "WO_2/overview/IMG_1003.jpg", "WO_2/panel/IMG_1004.jpg", "WO_3/cabinet_front/IMG_2002.jpg"];
+    const quiet = [
+      "WO_2/cabinet_front/IMG_1002.jpg",
+      "WO_2/overview/IMG_1003.jpg",
+      "WO_2/panel/IMG_1004.jpg",
+      "WO_3/cabinet_front/IMG_2002.jpg",
+    ];
     for (const source of quiet) expect(findingsBySource(night2)[source], source).toEqual([]);
   });
 
@@ -128,7 +133,11 @@ describe("photo checks, end to end", () => {
     ]);
     // as one of the run's warnings too, naming the photo
     expect(night2.warnings).toContainEqual(
-      expect.objectContaining({ code: "W_PHOTO_REUSED", path: "WO_2/meter_reading/IMG_1001.jpg", message: entry.checks![0]!.message }),
+      expect.objectContaining({
+        code: "W_PHOTO_REUSED",
+        path: "WO_2/meter_reading/IMG_1001.jpg",
+        message: entry.checks![0]!.message,
+      }),
     );
     // and in the report beside the archive
     const report = JSON.parse(await readFile(`${night2.archives[0]!.path}.report.json`, "utf8")) as PackJson["archives"][0] & {
@@ -205,7 +214,9 @@ describe("photo checks, end to end", () => {
     expect((JSON.parse(quiet.stdout) as PackJson).warnings.filter((w) => w.code.startsWith("W_PHOTO_"))).toEqual([]);
     const structure = path.join(dir, "structure.json");
     await writeFile(structure, JSON.stringify({ images: { verify: "structure" } }));
-    const run = await wopack(["pack", s5, "--out", path.join(dir, "out-structure"), "--json", "--config", structure], { cwd: dir });
+    const run = await wopack(["pack", s5, "--out", path.join(dir, "out-structure"), "--json", "--config", structure], {
+      cwd: dir,
+    });
     expect(run.code).toBe(0);
     expect((JSON.parse(run.stdout) as PackJson).warnings.filter((w) => w.code.startsWith("W_PHOTO_"))).toEqual([]);
     expect(run.stderr.match(/photo checks that need their pixels/g)).toHaveLength(1);

@@ -20,7 +20,14 @@ describe("the status's photo checks as the page draws them", () => {
         lastPass: { warned: 1, refused: 1, byCode: { W_PHOTO_REUSED: 1, E_PHOTO_REUSED: 1 } },
         recent: [
           { at: "2026-12-05T19:00:00Z", code: "E_PHOTO_REUSED", message: "m1", workOrder: "WO_1", archive: null },
-          { at: "2026-12-05T18:00:00Z", code: "W_PHOTO_BLURRY", message: "m2", workOrder: "WO_2", entry: "WO_2/a-1.jpg", archive: "b.zip" },
+          {
+            at: "2026-12-05T18:00:00Z",
+            code: "W_PHOTO_BLURRY",
+            message: "m2",
+            workOrder: "WO_2",
+            entry: "WO_2/a-1.jpg",
+            archive: "b.zip",
+          },
         ],
       },
     });
