@@ -6,12 +6,16 @@
 
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { WatchStatus } from "../../src/core/types.js";
 import { HealthFile } from "../../src/run/health.js";
 import { WatchMetrics } from "../../src/serve/metrics.js";
 import { type StatusServer, startStatusServer } from "../../src/serve/server.js";
 import { launchChromium, SCREENSHOTS, seriousA11yViolations } from "../browser.js";
+import { put, workspace } from "../helpers.js";
+import { scene } from "../scene.js";
+import { Watcher } from "../watcher.js";
 
 const HOSTILE = `<img src=x onerror="window.__pwned=1">`;
 const ARCHIVE = "batch-20261205T190000Z-0003.zip";
@@ -194,5 +198,58 @@ describe("the photo checks on the status page (Chromium)", () => {
     expect(await tab.locator("#checks").textContent()).toContain("No photo was flagged yet.");
     expect(await tab.locator("#archives").textContent()).toContain(ARCHIVE);
     await tab.context().close();
+  });
+});
+
+describe("a real watch --http (the checks of wip/checkwire)", () => {
+  it("counts a re-used and a dark photo of the second pass, and lists them with their work order and archive", async () => {
+    const ws = await workspace();
+    const watcher = new Watcher([ws.staging, "--out", ws.out, "--settle", "1s", "--http", "127.0.0.1:0"]);
+    try {
+      await watcher.until("started", (w) => w.events.some((e) => e.event === "started"));
+      const url = String((watcher.events.find((e) => e.event === "started") as unknown as { url: string }).url);
+      await put(ws.staging, "WO_A/meter-1.jpg", scene(1));
+      await put(ws.staging, "WO_A/meter-2.jpg", scene(2));
+      await watcher.until("WO_A packed", (w) => w.packedIds().includes("WO_A"));
+      await put(ws.staging, "WO_B/meter-1.jpg", scene(1)); // WO_A's meter-1.jpg again
+      await put(ws.staging, "WO_B/meter-2.jpg", scene(3));
+      await put(
+        ws.staging,
+        "WO_B/meter-3.jpg",
+        sharp({ create: { width: 640, height: 480, channels: 3, background: "#030303" } })
+          .jpeg()
+          .toBuffer(),
+      );
+      await watcher.until("WO_B packed", (w) => w.packedIds().includes("WO_B"));
+      const archive = watcher.events.find((e) => e.event === "packed" && e.workOrders?.includes("WO_B"))!.archive!;
+      const tab = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await tab.goto(url);
+      await expect
+        .poll(() => tab.locator("#checks-section p").first().textContent())
+        .toBe("Since watch started: 2 photos warned of, 0 work orders refused; in the last pass: 2 warned of, 0 refused.");
+      const found = await rows(tab, "#checks h3 + .wide");
+      expect(found.map((r) => [r[0], r[2], r[3]])).toEqual(
+        expect.arrayContaining([
+          ["re-used W_PHOTO_REUSED warned", "WO_BWO_B/meter-1.jpg", path.basename(archive)],
+          ["dark W_PHOTO_DARK warned", "WO_BWO_B/meter-3.jpg", path.basename(archive)],
+        ]),
+      );
+      expect(found).toHaveLength(2);
+      // the archive links to its review page, which shows the badge
+      await tab.locator("#checks h3 + .wide a").first().click();
+      await expect.poll(() => tab.locator("section.wo figure .flag").count()).toBeGreaterThanOrEqual(2);
+      // a third pass with nothing flagged: the last pass counts start again, the session's stay
+      await put(ws.staging, "WO_C/meter-1.jpg", scene(5));
+      await put(ws.staging, "WO_C/meter-2.jpg", scene(6));
+      await watcher.until("WO_C packed", (w) => w.packedIds().includes("WO_C"));
+      await tab.goto(url);
+      await expect
+        .poll(() => tab.locator("#checks-section p").first().textContent())
+        .toBe("Since watch started: 2 photos warned of, 0 work orders refused; in the last pass: 0 warned of, 0 refused.");
+      expect(await rows(tab, "#checks h3 + .wide")).toHaveLength(2);
+      await tab.close();
+    } finally {
+      await watcher.stop();
+    }
   });
 });
