@@ -3,6 +3,7 @@
 // nothing instead of breaking the page's script.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { HealthFile, STATUS_FINDINGS } from "../../src/run/health.js";
 import { EVENT_FINDINGS, photoChecksView } from "../../src/serve/checkCounts.js";
 
 describe("the status's photo checks as the page draws them", () => {
@@ -92,5 +93,87 @@ describe("the status's photo checks as the page draws them", () => {
         expect(view.recent.length).toBe(Math.min(EVENT_FINDINGS, given.recent.filter((f) => typeof f.code === "string").length));
       }),
     );
+  });
+});
+
+describe("the health file's photo checks (HealthFile)", () => {
+  it("counts photos warned of and work orders refused, since start and in the pass, and keeps the newest findings", () => {
+    const at = new Date("2026-12-05T20:00:00Z");
+    const h = new HealthFile(
+      undefined,
+      { staging: "/s", out: "/o", failedTo: null },
+      () => at,
+      () => undefined,
+    );
+    const entry = (name: string, checks?: { code: string; message: string }[]) => ({
+      entry: `WO_1/${name}`,
+      source: `WO_1/${name}`,
+      bytes: 1,
+      ...(checks ? { checks } : {}),
+    });
+    const report = {
+      archive: "a.zip",
+      path: "/o/a.zip",
+      sha256: "00",
+      bytes: 1,
+      createdAt: at.toISOString(),
+      refused: [],
+      warnings: [],
+      workOrders: [
+        {
+          id: "WO_1",
+          fingerprint: "f",
+          archive: "a.zip",
+          warnings: [],
+          entries: [
+            entry("a-1.jpg", [
+              { code: "W_PHOTO_DARK", message: "dark" },
+              { code: "W_PHOTO_BLURRY", message: "soft" },
+            ]),
+            entry("a-2.jpg"),
+            entry("a-3.jpg", [{ code: "W_PHOTO_REUSED", message: "again" }]),
+          ],
+        },
+      ],
+    };
+    h.passStarted();
+    h.archived(report);
+    h.refusedOne(
+      {
+        id: "WO_2",
+        problems: [
+          { code: "E_PHOTO_REUSED", message: "packed before", hint: "h", path: "WO_2/x-1.jpg" },
+          { code: "E_METADATA_MISSING", message: "no site", hint: "h" },
+        ],
+      },
+      null,
+    );
+    const c = h.state.photoChecks;
+    expect([c.warned, c.refused, c.byCode]).toEqual([
+      2,
+      1,
+      { W_PHOTO_DARK: 1, W_PHOTO_BLURRY: 1, W_PHOTO_REUSED: 1, E_PHOTO_REUSED: 1 },
+    ]);
+    expect(c.lastPass).toEqual({ warned: 2, refused: 1, byCode: c.byCode });
+    expect(c.recent.map((f) => [f.code, f.workOrder, f.entry, f.archive])).toEqual([
+      ["E_PHOTO_REUSED", "WO_2", "WO_2/x-1.jpg", null],
+      ["W_PHOTO_REUSED", "WO_1", "WO_1/a-3.jpg", "a.zip"],
+      ["W_PHOTO_DARK", "WO_1", "WO_1/a-1.jpg", "a.zip"],
+      ["W_PHOTO_BLURRY", "WO_1", "WO_1/a-1.jpg", "a.zip"],
+    ]);
+    // the next pass starts its own counts; the session's and the findings stay
+    h.passStarted();
+    expect(h.state.photoChecks.lastPass).toEqual({ warned: 0, refused: 0, byCode: {} });
+    expect(h.state.photoChecks.warned).toBe(2);
+    // the page's view of it
+    const view = photoChecksView(h.state)!;
+    expect(view.rows.map((r) => [r.check, r.total, r.lastPass])).toEqual([
+      ["reuse", { warned: 1, refused: 1 }, { warned: 0, refused: 0 }],
+      ["blur", { warned: 1, refused: 0 }, { warned: 0, refused: 0 }],
+      ["exposure", { warned: 1, refused: 0 }, { warned: 0, refused: 0 }],
+    ]);
+    // at most STATUS_FINDINGS kept
+    for (let i = 0; i < STATUS_FINDINGS; i++) h.archived(report);
+    expect(h.state.photoChecks.recent).toHaveLength(STATUS_FINDINGS);
   });
 });
