@@ -20,6 +20,32 @@ export const checkLabel = findingWord;
 /** Whether a problem's code is one of the photo checks' (§15). */
 export const isCheckCode = isFindingCode;
 
+/**
+ * The findings of a photo as a report gives them, read defensively (`wopack review` reads anyone's report):
+ * only those with a code and a message, an earlier picture only when all its names are text.
+ */
+export function findingsOf(value: unknown): PhotoFinding[] {
+  if (!Array.isArray(value)) return [];
+  const text = (v: unknown): v is string => typeof v === "string";
+  const found: PhotoFinding[] = [];
+  for (const f of value as Partial<Record<string, unknown>>[]) {
+    if (typeof f !== "object" || f === null || !text(f.code) || !text(f.message)) continue;
+    const e = f.earlier as Partial<Record<string, unknown>> | undefined;
+    const earlier =
+      typeof e === "object" && e !== null && text(e.workOrder) && text(e.entry) && text(e.archive)
+        ? {
+            workOrder: e.workOrder,
+            entry: e.entry,
+            archive: e.archive,
+            distance: Number(e.distance) || 0,
+            exact: e.exact === true,
+          }
+        : undefined;
+    found.push({ code: f.code, message: f.message, ...(earlier ? { earlier } : {}) });
+  }
+  return found;
+}
+
 /** The earlier picture's path in its archive, "<work order>/<name>" (the index may keep the name alone). */
 export function earlierEntry(e: Earlier): string {
   return e.entry.startsWith(`${e.workOrder}/`) ? e.entry : `${e.workOrder}/${e.entry}`;

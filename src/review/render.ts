@@ -13,6 +13,7 @@ import {
   earlierBox,
   earlierEntry,
   type FlaggedPhoto,
+  findingsOf,
   isCheckCode,
 } from "./findings.js";
 import { anchor, esc, pathText } from "./html.js";
@@ -102,7 +103,8 @@ export async function* renderReview(review: Review, thumbOf: ThumbSource, earlie
   for (const wo of review.workOrders)
     for (const p of processingOrder(wo.photos)) {
       page.cardOf.set(p.entry, ++n);
-      if (p.checks?.length) flagged.push({ entry: p.entry, card: n, checks: p.checks });
+      const checks = findingsOf(p.checks);
+      if (checks.length) flagged.push({ entry: p.entry, card: n, checks });
     }
   const onPhotos = new Set(flagged.flatMap((p) => p.checks.map((f) => `${f.code}\0${f.message}`)));
   yield head(review);
@@ -281,7 +283,7 @@ async function* sheet(workOrder: string, photos: readonly ReviewPhoto[], page: S
     let img = thumb
       ? `<a class="close" href="#card-${n}">Close the larger view</a><a class="zoom" href="#photo-${n}" title="Larger view"><img src="data:image/jpeg;base64,${thumb.toString("base64")}" alt="${esc(alt)}"${box(shown.w, shown.h)}></a>`
       : `<div class="nothumb" role="img" aria-label="${esc(`${alt} (no thumbnail)`)}">${refused ? "not read" : page.noThumbs ? "not decoded" : "does not decode"}</div>`;
-    const checks = p.checks ?? [];
+    const checks = findingsOf(p.checks);
     // a re-used photo: the earlier picture beside it
     const earlier: string[] = [];
     for (const f of checks)

@@ -176,6 +176,24 @@ describe("a photo check's finding on the review page", () => {
   });
 });
 
+describe("findings from someone else's report", () => {
+  it("never break the page: whatever a report's checks hold, the page is written whole", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.anything(),
+        fc.array(fc.record({ code: fc.anything(), message: fc.anything(), earlier: fc.anything() })),
+        async (odd, near) => {
+          for (const checks of [odd, near]) {
+            const html = await render(reviewOf([{ entry: "WO_1/a-1.jpg", checks: checks as PhotoFinding[] }]));
+            expect(html).toContain("</html>");
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
 describe("a work order a photo check refused", () => {
   it("shows the check's badge on the photo its refusal names", async () => {
     const review = reviewOf([]);
