@@ -61,7 +61,8 @@ export function earlierSource(o: EarlierOptions): EarlierSource {
     const key = `${e.archive}\0${earlierEntry(e)}`;
     let found = seen.get(key);
     if (!found) {
-      found = look(e);
+      // (the page is written whatever happens to an earlier picture)
+      found = look(e).catch((err: Error) => ({ missing: `The earlier photo could not be read (${err.message}).` }));
       seen.set(key, found);
     }
     return found;

@@ -2,7 +2,7 @@
 // message shown on hover and focus and always there for a screen reader), the earlier picture beside a
 // re-used one, a link to the other entry of a duplicate, and the summary at the top that links to them.
 import type { PhotoFinding } from "../core/types.js";
-import { findingRank, findingWord, isFindingCode } from "../spec/findingWords.js";
+import { findingRank, findingWord } from "../spec/findingWords.js";
 import { esc, pathText } from "./html.js";
 
 export type Earlier = NonNullable<PhotoFinding["earlier"]>;
@@ -13,12 +13,6 @@ export type Earlier = NonNullable<PhotoFinding["earlier"]>;
  */
 export type EarlierPicture = { jpeg: Buffer; page?: string | undefined } | { missing: string; page?: string | undefined };
 export type EarlierSource = (earlier: Earlier) => Promise<EarlierPicture>;
-
-/** A check's code (a warning, or the refusal's E_ twin) as a badge's word; a code it does not know, as it is. */
-export const checkLabel = findingWord;
-
-/** Whether a problem's code is one of the photo checks' (§15). */
-export const isCheckCode = isFindingCode;
 
 /**
  * The findings of a photo as a report gives them, read defensively (`wopack review` reads anyone's report):
@@ -63,7 +57,7 @@ export function badges(findings: readonly PhotoFinding[]): string {
   let html = `<ul class="flags" aria-label="Photo checks">`;
   for (const [code, same] of byCode(findings)) {
     const messages = same.map((f) => esc(f.message)).join("; ");
-    html += `<li><span class="flag" tabindex="0"><span aria-hidden="true">⚠ </span>${esc(checkLabel(code))}<span class="tip">: ${messages} <code>${esc(code)}</code></span></span></li>`;
+    html += `<li><span class="flag" tabindex="0"><span aria-hidden="true">⚠ </span>${esc(findingWord(code))}<span class="tip">: ${messages} <code>${esc(code)}</code></span></span></li>`;
   }
   return `${html}</ul>`;
 }
@@ -88,7 +82,7 @@ export function checksSummary(flagged: readonly FlaggedPhoto[]): string {
       flagged.filter((p) => p.checks.some((f) => f.code === code)),
     );
   const n = flagged.length;
-  const counts = [...perCode].map(([code, photos]) => `${photos.length} ${checkLabel(code)}`).join(", ");
+  const counts = [...perCode].map(([code, photos]) => `${photos.length} ${findingWord(code)}`).join(", ");
   let html = `<h3 id="look">${n} photo${n === 1 ? " needs" : "s need"} a look: ${esc(counts)}</h3>\n<ul class="look">`;
   for (const [code, photos] of perCode) {
     const links = photos
@@ -96,7 +90,7 @@ export function checksSummary(flagged: readonly FlaggedPhoto[]): string {
       .map((p) => `<a href="#card-${p.card}">${pathText(p.entry)}</a>`)
       .join(", ");
     const more = photos.length > SUMMARY_LINKS ? `, and ${photos.length - SUMMARY_LINKS} more (each has its badge)` : "";
-    html += `<li><span class="flag">${esc(checkLabel(code))}</span> ${links}${more}</li>`;
+    html += `<li><span class="flag">${esc(findingWord(code))}</span> ${links}${more}</li>`;
   }
   return `${html}</ul>\n`;
 }

@@ -3,6 +3,7 @@
 import { THUMB_EDGE } from "../convert/pixels.js";
 import type { Problem } from "../core/errors.js";
 import type { CapturedFrom, PhotoFinding, PhotoHandling } from "../core/types.js";
+import { isFindingCode } from "../spec/findingWords.js";
 import { countPhotos, describeCounts, parseEntryName, photoHandling } from "../spec/images.js";
 import { codeUnitOrder } from "../spec/names.js";
 import {
@@ -14,7 +15,6 @@ import {
   earlierEntry,
   type FlaggedPhoto,
   findingsOf,
-  isCheckCode,
 } from "./findings.js";
 import { anchor, esc, pathText } from "./html.js";
 
@@ -122,7 +122,7 @@ export async function* renderReview(review: Review, thumbOf: ThumbSource, earlie
       yield `<h3 id="${anchor("rh", r.id)}">${esc(r.id)}</h3>\n${problemList(r.problems)}`;
       // a photo check that refused the work order: its badge on the photo it names
       const photos = r.photos.map((p) => {
-        const checks = r.problems.filter((x) => x.path === p.entry && isCheckCode(x.code));
+        const checks = r.problems.filter((x) => x.path === p.entry && isFindingCode(x.code));
         return checks.length
           ? { ...p, checks: [...(p.checks ?? []), ...checks.map((x) => ({ code: x.code, message: x.message }))] }
           : p;
