@@ -9,7 +9,9 @@
 //   BENCH_UPLOAD=10   work orders of the passthrough corpus (10 photos each) in the archive the upload row sends
 //   BENCH_SMALL=2000  photos in the small-photo passthrough run (1024x768 JPEGs, 0.8 MP)
 //   BENCH_ONLY=passthrough,small,convert,many,mixed,upload,startup,shard   run (and build the corpus of) only
-//                     these parts (heic: of convert, only HEIC)
+//                     these parts (heic: of convert, only HEIC; pictures: the index of packed pictures, not by
+//                     default: it needs no tools, and its 1,000,000 pictures take a minute)
+//   BENCH_PICTURES=1000000  pictures in the index of the pictures rows
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
@@ -24,7 +26,7 @@ const PHOTOS = Number(process.env.BENCH_PHOTOS ?? 300);
 const CONVERT = Number(process.env.BENCH_CONVERT ?? 40);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
 const MANY = Number(process.env.BENCH_MANY ?? 10_000);
-const ONLY = new Set((process.env.BENCH_ONLY ?? "passthrough,small,convert,many,mixed,upload,startup,shard").split(","));
+const ONLY = new Set((process.env.BENCH_ONLY ?? "passthrough,small,convert,many,mixed,upload,startup,shard,checks").split(","));
 const SMALL = Number(process.env.BENCH_SMALL ?? 2000);
 const UPLOAD = Number(process.env.BENCH_UPLOAD ?? 10);
 const W = 4000;
@@ -79,7 +81,7 @@ async function buildCorpus() {
   // (v2: the comment segments of v1 declared one byte fewer than they held)
   const needs = (...parts) => parts.some((p) => ONLY.has(p));
   const jpegDir = path.join(corpus, `passthrough-v2-${PHOTOS}`);
-  if (needs("passthrough", "upload", "startup") && !existsSync(jpegDir)) {
+  if (needs("passthrough", "upload", "startup", "checks") && !existsSync(jpegDir)) {
     console.error(`building ${PHOTOS} 12 MP JPEGs ...`);
     const base = await photo(1).jpeg({ quality: 92 }).toBuffer();
     for (let i = 0; i < PHOTOS; i++) {
@@ -92,7 +94,7 @@ async function buildCorpus() {
     }
   }
   const smallDir = path.join(corpus, `small-${SMALL}`);
-  if (needs("small") && !existsSync(smallDir)) {
+  if (needs("small", "checks") && !existsSync(smallDir)) {
     console.error(`building ${SMALL} 1024x768 JPEGs ...`);
     const base = await photo(9, 1024, 768).jpeg({ quality: 85 }).toBuffer();
     for (let i = 0; i < SMALL; i++) {
@@ -104,7 +106,7 @@ async function buildCorpus() {
     }
   }
   const convertDir = path.join(corpus, `convert-${CONVERT}`);
-  if (needs("convert") && !existsSync(convertDir)) {
+  if (needs("convert", "checks") && !existsSync(convertDir)) {
     console.error(`building ${CONVERT} each of 12 MP PNG and WebP ...`);
     for (let i = 0; i < CONVERT; i++) {
       for (const fmt of ["png", "webp"]) {
@@ -253,7 +255,7 @@ function parallel(files, script) {
   return measure("sh", ["-c", `xargs -0 -P ${cores} -n 1 sh -c '${script}' _ < ${list}`]);
 }
 
-ensureTools();
+if ([...ONLY].some((p) => p !== "pictures")) ensureTools();
 const { jpegDir, smallDir, convertDir, heicDir, manyDir } = await buildCorpus();
 const rows = [];
 const row = (what, ours, theirs, reference, target, unit = "s") =>
@@ -327,6 +329,32 @@ if (ONLY.has("small")) {
     pack = Math.min(pack, wopackPack(smallDir, [], { expect: "copied" }).seconds);
   }
   row(`pack ${SMALL} × 1024×768 JPEG (passthrough; pixels checked, review page)`, pack, zip, "zip -0 -r", "≤ 5.0 (issue 25)");
+}
+
+// 1c. the photo checks (SPEC §15: at most a tenth added to a pack): the same pack with the default checks
+// and with every check off, alternating, fastest of each. Every photo of these corpora is the same picture,
+// so each one after the first is also found reused or duplicated: the costliest case, findings included.
+if (ONLY.has("checks")) {
+  const offConfig = path.join(fresh("checks-off-config"), "wopack.config.json");
+  const off = Object.fromEntries(
+    ["reuse", "duplicate", "blur", "exposure", "age", "distance"].map((c) => [c, { action: "off" }]),
+  );
+  writeFileSync(offConfig, JSON.stringify({ images: { checks: off } }));
+  const onConfig = path.join(fresh("checks-on-config"), "wopack.config.json");
+  writeFileSync(onConfig, JSON.stringify({}));
+  const sets = [
+    [`pack ${PHOTOS} × 12 MP JPEG (passthrough), photo checks on vs off`, jpegDir, ["--max-image-size", "100MB"], "copied"],
+    [`pack ${SMALL} × 1024×768 JPEG (passthrough), photo checks on vs off`, smallDir, [], "copied"],
+    [`pack ${CONVERT} × 12 MP WebP + ${CONVERT} PNG (converted), photo checks on vs off`, convertDir, [], "converted"],
+  ];
+  for (const [what, dir, extra, expect] of sets) {
+    let [on, offRun] = [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY];
+    for (let i = 0; i < REPEAT; i++) {
+      offRun = Math.min(offRun, wopackPack(dir, [...extra, "--config", offConfig], { expect }).seconds);
+      on = Math.min(on, wopackPack(dir, [...extra, "--config", onConfig], { expect }).seconds);
+    }
+    row(what, on, offRun, "the same pack, checks off", "≤ 1.10");
+  }
 }
 
 // 2. conversions, per format, against the reference converters on the same cores
@@ -604,8 +632,22 @@ if (ONLY.has("upload")) {
   }
 }
 
+// 6. the index of packed pictures (SPEC §15): bench/pictures.mjs
+if (ONLY.has("pictures")) {
+  const { benchPictures } = await import("./pictures.mjs");
+  await benchPictures(rows, { count: Number(process.env.BENCH_PICTURES ?? 1_000_000) });
+}
+
 const fmt = (v, unit) =>
-  v === undefined ? "" : unit === "MB" ? `${v.toFixed(0)} MB` : unit === "levels" ? v.toFixed(2) : `${v.toFixed(2)} s`;
+  v === undefined
+    ? ""
+    : unit === "MB"
+      ? `${v.toFixed(0)} MB`
+      : unit === "levels"
+        ? v.toFixed(2)
+        : unit === "ms"
+          ? `${v.toFixed(3)} ms`
+          : `${v.toFixed(2)} s`;
 console.log(
   `\nwopack bench — ${new Date().toISOString()} — ${cores} cores, node ${process.version}, HEIC decoder: ${heicDecoder}\n`,
 );

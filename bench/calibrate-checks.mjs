@@ -1,6 +1,9 @@
 // Calibrates the photo checks' thresholds (SPEC §15) on real camera photos and degradations of them.
 //
 //   npm run build && node bench/calibrate-checks.mjs <folder of photos> [<folder> ...] [--cache DIR] [--limit N]
+//     [--cached-only: measure only the photos whose versions are in the cache already]
+//     [--decoder wopack: make the small decodes with the pipeline's checkPixels (native binding for JPEG)
+//      instead of sharp's resize, where this build's checkPixels gives the greyscale picture]
 //
 // Each photo (JPEG/PNG, found recursively) is turned upright at full size; its degradations are made
 // from that with sharp; every version goes through the pipeline's small decode (sharp
@@ -24,6 +27,9 @@ const option = (name, fallback) => {
 };
 const cacheDir = option("--cache", path.join(os.tmpdir(), "wopack-calibrate"));
 const limit = Number(option("--limit", "100000"));
+const cachedOnly = args.includes("--cached-only") && args.splice(args.indexOf("--cached-only"), 1);
+/** sharp: the decode the calibration was specified with; wopack: the pipeline's own (checkPixels' greyscale) */
+const decoder = option("--decoder", "sharp");
 const folders = args;
 if (!folders.length) {
   console.error("usage: node bench/calibrate-checks.mjs <folder of photos> [...] [--cache DIR] [--limit N]");
@@ -44,7 +50,24 @@ const CROPS = [
 ];
 
 /** The pipeline's small decode of a photo's bytes: upright, long edge <= 256, grey. */
+const pipeline = decoder === "wopack" ? await import("../dist/convert/pixels.js") : undefined;
+if (pipeline) {
+  const probe = await sharp({ create: { width: 64, height: 48, channels: 3, background: "#468" } })
+    .jpeg()
+    .toBuffer();
+  if (!(await pipeline.checkPixels("probe", probe)).thumb?.gray) {
+    console.error("--decoder wopack: this build's checkPixels gives no greyscale picture (it needs the photo checks' wiring)");
+    process.exit(2);
+  }
+}
+
 async function raster(input) {
+  if (pipeline) {
+    const verdict = await pipeline.checkPixels("calibration", input);
+    const gray = verdict.thumb?.gray;
+    if (!gray) throw new Error("--decoder wopack: this build's checkPixels gives no greyscale picture");
+    return { gray: gray.data, width: gray.width, height: gray.height };
+  }
   const { data, info } = await sharp(input)
     .rotate()
     .resize({ width: 256, height: 256, fit: "inside", withoutEnlargement: true })
@@ -89,7 +112,7 @@ async function orientationTransforms() {
   ).toString("hex");
   const found = {};
   for (let o = 2; o <= 8; o++) {
-    for (const [name, t] of Object.entries(transforms)) {
+    for (const t of Object.values(transforms)) {
       const stored = await t(sharp(upright, { raw: { width: w, height: h, channels: 3 } }))
         .png()
         .toBuffer();
@@ -173,12 +196,13 @@ async function versions(file, orient) {
 
 async function cached(file, orient) {
   const bytes = await readFile(file);
-  const key = `v${VERSIONS_MADE}-${createHash("sha256").update(bytes).digest("hex").slice(0, 24)}`;
+  const key = `v${VERSIONS_MADE}-${decoder}-${createHash("sha256").update(bytes).digest("hex").slice(0, 24)}`;
   const at = path.join(cacheDir, `${key}.json`);
   try {
     const saved = JSON.parse(await readFile(at, "utf8"));
     return saved.map(([label, r]) => [label, { ...r, gray: new Uint8Array(Buffer.from(r.gray, "base64")) }]);
   } catch {}
+  if (cachedOnly) return undefined;
   const made = await versions(file, orient);
   await writeFile(at, JSON.stringify(made.map(([label, r]) => [label, { ...r, gray: Buffer.from(r.gray).toString("base64") }])));
   return made;
@@ -192,15 +216,30 @@ async function photosIn(folder) {
     .map((n) => path.join(folder, n));
 }
 
+/** The picture averaged over a 32 x 32 grid (whole pixels; for telling re-saved copies apart only). */
+function grid32(r) {
+  const out = new Float64Array(1024);
+  const n = new Float64Array(1024);
+  for (let y = 0; y < r.height; y++)
+    for (let x = 0; x < r.width; x++) {
+      const k = Math.floor((y * 32) / r.height) * 32 + Math.floor((x * 32) / r.width);
+      out[k] += r.gray[y * r.width + x];
+      n[k]++;
+    }
+  return out.map((v, k) => v / n[k]);
+}
+
+/** Files that hold the same picture (re-saved, EXIF variants): grids within this mean difference. */
+const SAME_PICTURE_MAD = 3;
+
 // ---- collect ----
 await mkdir(cacheDir, { recursive: true });
 const orient = await orientationTransforms();
 const files = (await Promise.all(folders.map(photosIn))).flat();
-const photos = []; // { file, versions: Map(label -> measures) }
-const seen = new Map();
+const photos = []; // { file, size, grid, versions: Map(label -> measures) }
 let unreadable = 0;
-let sameDecode = 0;
 let tooSmall = 0;
+const merged = []; // [file, the earlier file that holds the same picture]
 for (const file of files) {
   if (photos.length >= limit) break;
   let made;
@@ -210,112 +249,184 @@ for (const file of files) {
     unreadable++;
     continue;
   }
+  if (!made) continue;
   const [, original] = made[0];
   if (Math.max(original.width, original.height) < 64) {
     tooSmall++;
     continue;
   }
-  const key = createHash("sha256").update(original.gray).digest("hex");
-  if (seen.has(key)) {
-    sameDecode++;
+  // the same picture as an earlier file: not a distinct photo (its pair would be a true match)
+  const grid = grid32(original);
+  const same = photos.find((p) => {
+    let sum = 0;
+    for (let k = 0; k < 1024; k++) sum += Math.abs(p.grid[k] - grid[k]);
+    return sum / 1024 <= SAME_PICTURE_MAD;
+  });
+  if (same) {
+    merged.push([file, same.file]);
     continue;
   }
-  seen.set(key, file);
   const measured = new Map(made.map(([label, r]) => [label, measurePicture(r.gray, r.width, r.height)]));
-  photos.push({ file, size: original.photoSize, versions: measured });
-  if (photos.length % 25 === 0) console.error(`${photos.length} photos measured`);
+  photos.push({ file, size: original.photoSize, grid, raster: original, versions: measured });
+  if (photos.length % 50 === 0) console.error(`${photos.length} photos measured`);
 }
 
 // ---- report ----
+if (!photos.length) {
+  console.error(`no photo measured in ${folders.join(", ")} (${unreadable} unreadable)`);
+  process.exit(1);
+}
+const rel = (f) => path.relative(process.cwd(), f);
 const pct = (n, d) => (d ? `${((100 * n) / d).toFixed(1)}% (${n}/${d})` : "n/a");
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const labels = [...photos[0].versions.keys()];
 const orig = (p) => p.versions.get("original");
-console.log(`\n## Corpus\n\n${files.length} files; ${photos.length} distinct photos measured`);
-console.log(`(${unreadable} unreadable, ${sameDecode} with the small decode of an earlier file, ${tooSmall} under 64 px)`);
-const small = photos.filter((p) => p.size < 256).length;
-console.log(`${small} of them smaller than 256 px on their long edge (their raster is their own size)`);
+const at = (p, label) => p.versions.get(label);
+console.log(`## Corpus\n\n${files.length} files; ${photos.length} distinct pictures measured.`);
+console.log(
+  `Left out: ${unreadable} unreadable, ${tooSmall} under 64 px, ${merged.length} holding the same picture as an earlier file (32 x 32 grids within ${SAME_PICTURE_MAD} grey levels: re-saved or EXIF variants).`,
+);
+const bands = [
+  [0, 256],
+  [256, 1024],
+  [1024, 2560],
+  [2560, 1e9],
+];
+console.log(
+  `Long edge: ${bands.map(([lo, hi]) => `${lo}-${hi === 1e9 ? "" : hi} px: ${photos.filter((p) => p.size >= lo && p.size < hi).length}`).join(", ")}.`,
+);
 
-// reuse: copies
-console.log(`\n## Reuse (hash distance <= ${T.REUSE_MAX_DISTANCE})\n`);
-console.log("| version | found | largest distance | photos flat (skipped) |\n| --- | --- | --- | --- |");
-const copyLabels = labels.filter((l) => /resize|jpeg|crop|orientation|blur sigma [12]$/.test(l));
-let largestCopy = 0;
-for (const label of copyLabels) {
-  let found = 0;
-  let max = 0;
-  let n = 0;
-  let flat = 0;
-  for (const p of photos) {
-    if (orig(p).flat) {
-      flat++;
-      continue;
-    }
-    const d = hashDistance(orig(p).hash, p.versions.get(label).hash);
-    n++;
-    max = Math.max(max, d);
-    if (d <= T.REUSE_MAX_DISTANCE) found++;
-  }
-  if (!/blur/.test(label)) largestCopy = Math.max(largestCopy, max);
-  console.log(`| ${label} | ${pct(found, n)} | ${max} | ${flat} |`);
-}
-// reuse: distinct photos
+// reuse
 const usable = photos.filter((p) => !orig(p).flat);
+const copyLabels = labels.filter((l) => /resize|jpeg|crop|orientation/.test(l));
+console.log(`\n## Reuse (hash distance <= ${T.REUSE_MAX_DISTANCE})\n`);
+console.log(
+  `${photos.length - usable.length} flat pictures (skipped by reuse): ${
+    photos
+      .filter((p) => orig(p).flat)
+      .map((p) => rel(p.file))
+      .join(", ") || "none"
+  }\n`,
+);
+console.log("| copy | found | median distance | largest distance |\n| --- | --- | --- | --- |");
+for (const label of copyLabels) {
+  const ds = usable.map((p) => hashDistance(orig(p).hash, at(p, label).hash));
+  console.log(
+    `| ${label} | ${pct(ds.filter((d) => d <= T.REUSE_MAX_DISTANCE).length, ds.length)} | ${median(ds)} | ${Math.max(...ds)} |`,
+  );
+}
 const pairs = [];
 for (let i = 0; i < usable.length; i++)
   for (let j = i + 1; j < usable.length; j++) pairs.push([hashDistance(orig(usable[i]).hash, orig(usable[j]).hash), i, j]);
 pairs.sort((a, b) => a[0] - b[0]);
-const wrong = pairs.filter(([d]) => d <= T.REUSE_MAX_DISTANCE).length;
-console.log(`\ndistinct photos (not flat): ${usable.length}, pairs: ${pairs.length}`);
-console.log(`pairs of distinct photos within the distance: ${pct(wrong, pairs.length)}`);
-console.log(`largest distance between a photo and a copy (resize, re-encode, crop, orientation): ${largestCopy}`);
-console.log("closest pairs of distinct files (look at them: a burst or a re-saved file is the same picture):");
-for (const [d, i, j] of pairs.slice(0, 12))
-  console.log(`  ${d}  ${path.relative(process.cwd(), usable[i].file)}  ${path.relative(process.cwd(), usable[j].file)}`);
 const histogram = new Map();
 for (const [d] of pairs) histogram.set(d, (histogram.get(d) ?? 0) + 1);
-console.log(`pairs by distance, up to 24: ${[...Array(25).keys()].map((d) => `${d}:${histogram.get(d) ?? 0}`).join(" ")}`);
-console.log(`flat photos (skipped by reuse): ${photos.length - usable.length}`);
-
-// blur
-console.log(`\n## Blur (sharpness < ${T.BLUR_MIN_SHARPNESS})\n`);
-console.log("| version | flagged | median sharpness |\n| --- | --- | --- |");
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
-};
-const blurLabels = [...BLUR_SIGMAS.map((s) => `blur sigma ${s}`), ...RELATIVE_BLURS.map((r) => `blur sigma ${r}% of long edge`)];
-for (const label of ["original", "jpeg q50", "resize 25%", ...blurLabels, "blur sigma 4 + noise"]) {
-  const values = photos.map((p) => p.versions.get(label).sharpness);
-  const flagged = values.filter((v) => v < T.BLUR_MIN_SHARPNESS).length;
-  console.log(`| ${label} | ${pct(flagged, values.length)} | ${median(values).toFixed(3)} |`);
-}
-const bySize = (lo, hi) => photos.filter((p) => p.size >= lo && p.size < hi);
-for (const [lo, hi] of [
-  [0, 1024],
-  [1024, 2560],
-  [2560, 1e9],
-]) {
-  const group = bySize(lo, hi);
-  const row = ["original", ...blurLabels].map((label) => {
-    const flagged = group.filter((p) => p.versions.get(label).sharpness < T.BLUR_MIN_SHARPNESS).length;
-    return `${label}: ${pct(flagged, group.length)}`;
-  });
-  console.log(`long edge ${lo}-${hi === 1e9 ? "" : hi} px: ${row.join("; ")}`);
-}
-console.log("sharpest-looking originals flagged:");
-for (const p of photos.filter((p) => orig(p).sharpness < T.BLUR_MIN_SHARPNESS).slice(0, 10))
-  console.log(`  ${orig(p).sharpness.toFixed(3)}  ${path.relative(process.cwd(), p.file)}`);
-
-// exposure
-const isDark = (m) => m.exposure.dark >= T.DARK_FRACTION;
-const isBright = (m) => m.exposure.bright >= T.BRIGHT_FRACTION;
+console.log(`\nDistinct pictures: ${usable.length}, pairs: ${pairs.length}; smallest distance between two: ${pairs[0]?.[0]}.`);
+console.log(`Pairs by distance (0-24): ${[...Array(25).keys()].map((d) => `${d}:${histogram.get(d) ?? 0}`).join(" ")}`);
 console.log(
-  `\n## Exposure (dark: >= ${T.DARK_FRACTION} of pixels <= 16; overexposed: >= ${T.BRIGHT_FRACTION} of pixels >= 240)\n`,
+  "Pairs within the distance, and the next closest (look at them: a re-shoot of one scene seconds apart, or HDR on and off, is nearly one picture):",
 );
-console.log("| version | flagged dark | flagged overexposed | median mean |\n| --- | --- | --- | --- |");
-for (const label of ["original", ...DARK_GAINS.map((g) => `exposure x${g}`), ...BRIGHT_GAINS.map((g) => `exposure x${g}`)]) {
-  const ms = photos.map((p) => p.versions.get(label));
+const shown = Math.max(5, pairs.findIndex(([d]) => d > T.REUSE_MAX_DISTANCE) + 3);
+for (const [d, i, j] of pairs.slice(0, Math.min(shown, 30)))
+  console.log(`  ${d}  ${rel(usable[i].file)}  ${rel(usable[j].file)}`);
+console.log(
+  "\n| max distance | copies found (resize, re-encode, 2-5% centred crop, orientation) | 5% corner crop found | distinct pairs within |\n| --- | --- | --- | --- |",
+);
+const easy = copyLabels.filter((l) => !/corner/.test(l));
+for (const t of [6, 8, 10, 12, 14, 16]) {
+  let found = 0;
+  let all = 0;
+  for (const p of usable)
+    for (const l of easy) {
+      all++;
+      if (hashDistance(orig(p).hash, at(p, l).hash) <= t) found++;
+    }
+  const corner = usable.filter((p) => hashDistance(orig(p).hash, at(p, "crop 5% one corner").hash) <= t).length;
   console.log(
-    `| ${label} | ${pct(ms.filter(isDark).length, ms.length)} | ${pct(ms.filter(isBright).length, ms.length)} | ${median(ms.map((m) => m.exposure.mean)).toFixed(0)} |`,
+    `| ${t} | ${pct(found, all)} | ${pct(corner, usable.length)} | ${pct(pairs.filter(([d]) => d <= t).length, pairs.length)} |`,
   );
 }
+
+// blur
+const blurLabels = labels.filter((l) => /^blur/.test(l));
+console.log(`\n## Blur (sharpness < ${T.BLUR_MIN_SHARPNESS})\n`);
+const blurRow = (group, label, t = T.BLUR_MIN_SHARPNESS) =>
+  pct(group.filter((p) => at(p, label).sharpness < t).length, group.length);
+const big = photos.filter((p) => p.size >= 1024);
+console.log(`| version | flagged, all | flagged, long edge >= 1024 px | median sharpness |\n| --- | --- | --- | --- |`);
+for (const label of ["original", "jpeg q50", "resize 25%", ...blurLabels])
+  console.log(
+    `| ${label} | ${blurRow(photos, label)} | ${blurRow(big, label)} | ${median(photos.map((p) => at(p, label).sharpness)).toFixed(2)} |`,
+  );
+console.log(
+  "\n| threshold | originals flagged | blur 0.5% of long edge flagged | blur 1% flagged | blur sigma 8 flagged |\n| --- | --- | --- | --- | --- |",
+);
+for (const t of [0.4, 0.45, 0.5, 0.55, 0.6])
+  console.log(
+    `| ${t} | ${blurRow(photos, "original", t)} | ${blurRow(photos, "blur sigma 0.5% of long edge", t)} | ${blurRow(photos, "blur sigma 1% of long edge", t)} | ${blurRow(photos, "blur sigma 8", t)} |`,
+  );
+console.log("Originals flagged:");
+for (const p of photos.filter((p) => orig(p).sharpness < T.BLUR_MIN_SHARPNESS))
+  console.log(`  ${orig(p).sharpness.toFixed(2)}  ${rel(p.file)}`);
+
+// exposure
+const exposureLabels = ["original", ...labels.filter((l) => /^exposure/.test(l))];
+const judge = (over) => ({ ...T.EXPOSURE_DEFAULTS, ...over });
+console.log(
+  `\n## Exposure (dark: >= ${T.DARK_FRACTION} of pixels at luma <= 16, or the brightest 1 % at luma <= ${T.DARK_MAX_HIGHLIGHT}; overexposed: >= ${T.BRIGHT_FRACTION} of pixels at luma >= 240)\n`,
+);
+console.log("Exposure steps act in linear light, as a camera's exposure does (x0.05: 4.3 stops under).\n");
+console.log(
+  "| version | flagged dark | flagged overexposed | median mean | median dark | median highlight | median bright |\n| --- | --- | --- | --- | --- | --- | --- |",
+);
+for (const label of exposureLabels) {
+  const ms = photos.map((p) => at(p, label));
+  const med = (k) => median(ms.map((m) => m.exposure[k]));
+  console.log(
+    `| ${label} | ${pct(ms.filter((m) => T.isDark(m.exposure)).length, ms.length)} | ${pct(ms.filter((m) => T.isOverexposed(m.exposure)).length, ms.length)} | ${med("mean").toFixed(0)} | ${med("dark").toFixed(2)} | ${med("highlight")} | ${med("bright").toFixed(2)} |`,
+  );
+}
+const count = (label, f) => pct(photos.filter((p) => f(at(p, label).exposure)).length, photos.length);
+console.log("\n| highlight at most | originals dark | x0.1 dark | x0.05 dark |\n| --- | --- | --- | --- |");
+for (const h of [48, 56, 64, 72, 80]) {
+  const f = (e) => T.isDark(e, judge({ darkMaxHighlight: h }));
+  console.log(`| ${h} | ${count("original", f)} | ${count("exposure x0.1", f)} | ${count("exposure x0.05", f)} |`);
+}
+console.log(
+  "\n| bright fraction at least | originals overexposed | x10 overexposed | x20 overexposed |\n| --- | --- | --- | --- |",
+);
+for (const b of [0.5, 0.6, 0.7, 0.8, 0.9]) {
+  const f = (e) => T.isOverexposed(e, judge({ brightFraction: b }));
+  console.log(`| ${b} | ${count("original", f)} | ${count("exposure x10", f)} | ${count("exposure x20", f)} |`);
+}
+console.log("Originals flagged, or nearly:");
+for (const p of photos) {
+  const e = orig(p).exposure;
+  if (e.dark >= 0.5 || e.bright >= 0.5 || e.highlight <= 80)
+    console.log(`  dark ${e.dark.toFixed(2)}, highlight ${e.highlight}, bright ${e.bright.toFixed(2)}: ${rel(p.file)}`);
+}
+
+// cost
+const full = photos.map((p) => p.raster).filter((r) => Math.max(r.width, r.height) === 256);
+const cpu = (f) => {
+  for (let i = 0; i < 3; i++) for (const r of full) f(r);
+  const start = process.cpuUsage();
+  let runs = 0;
+  while (runs < 3000)
+    for (const r of full) {
+      f(r);
+      runs++;
+    }
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / runs;
+};
+let sink = 0;
+const measureCost = cpu((r) => measurePicture(r.gray, r.width, r.height));
+const sumCost = cpu((r) => {
+  let s = 0;
+  for (let i = 0; i < r.gray.length; i++) s += r.gray[i];
+  sink += s;
+});
+console.log(
+  `\n## Cost\n\nmeasurePicture on the ${full.length} rasters of 256 px: ${measureCost.toFixed(0)} µs of CPU each; one plain pass summing the same pixels: ${sumCost.toFixed(0)} µs (same run, ${os.loadavg()[0].toFixed(1)} load on ${os.cpus().length} cores).${sink < 0 ? "" : ""}`,
+);

@@ -284,3 +284,31 @@ export async function committedOutbox(
   if (r.code !== 0) throw new Error(`packing the outbox failed (exit ${r.code}): ${r.stderr}`);
   return ws;
 }
+
+/**
+ * A run's warnings but the photo checks' findings (W_PHOTO_*, SPEC §15): for tests about something else,
+ * whose generated pictures (one colour, the same fixture twice) those checks rightly flag.
+ */
+export function besidesPhotoChecks<T extends { code: string }>(warnings: readonly T[]): T[] {
+  return warnings.filter((w) => !w.code.startsWith("W_PHOTO_"));
+}
+
+/** stderr without the log lines of the photo checks' findings (see besidesPhotoChecks). */
+export function stderrBesidesPhotoChecks(stderr: string): string {
+  return stderr
+    .split("\n")
+    .filter((l) => !/ warn: W_PHOTO_/.test(l))
+    .join("\n");
+}
+
+/**
+ * `--config` args for a config with every photo check off, written in `dir`: for tests that count a run's
+ * warnings about something else, packing plain generated pictures the checks would rightly flag.
+ */
+export async function photoChecksOff(dir: string): Promise<string[]> {
+  const file = path.join(dir, "checks-off.config.json");
+  const off = { action: "off" };
+  const checks = { reuse: off, duplicate: off, blur: off, exposure: off, age: off, distance: off };
+  await writeFile(file, JSON.stringify({ images: { checks } }));
+  return ["--config", file];
+}

@@ -4,6 +4,7 @@
 import type { Config } from "../config/schema.js";
 import { type Problem, problem } from "../core/errors.js";
 import type { PhotoFinding } from "../core/types.js";
+import { isDark, isOverexposed } from "../spec/photoChecks.js";
 import type { MetadataValue } from "../spec/values.js";
 import { hashDistance, type MeasuredPicture } from "./measures.js";
 import type { IndexedPicture, PictureIndex, PictureMatch } from "./pictures.js";
@@ -98,13 +99,14 @@ export function judgeWorkOrder(wo: CheckedWorkOrder, ctx: JudgeContext): Judgeme
     let badlyExposed = false;
     if (on("exposure") && m) {
       const { dark, bright } = m.exposure;
-      if (dark >= checks.exposure.darkFraction) {
+      if (isDark(m.exposure, checks.exposure)) {
         badlyExposed = true;
-        const message = `${photo.source}: nearly black (${percent(dark)} of its pixels); the platform cannot judge it (work order ${wo.id})`;
+        const highlight = "highlight" in m.exposure ? `; its brightest 1 % at luma ${m.exposure.highlight} or below` : "";
+        const message = `${photo.source}: too dark to be judged (${percent(dark)} of its pixels nearly black${highlight}) (work order ${wo.id})`;
         found("exposure", photo, { code: "PHOTO_DARK", message });
-      } else if (bright >= checks.exposure.brightFraction) {
+      } else if (isOverexposed(m.exposure, checks.exposure)) {
         badlyExposed = true;
-        const message = `${photo.source}: nearly white, overexposed (${percent(bright)} of its pixels); the platform cannot judge it (work order ${wo.id})`;
+        const message = `${photo.source}: overexposed, too white to be judged (${percent(bright)} of its pixels nearly white) (work order ${wo.id})`;
         found("exposure", photo, { code: "PHOTO_OVEREXPOSED", message });
       } else passed("exposure");
     }

@@ -14,6 +14,7 @@ export const SHA_BYTES = 16;
 /** Strings by number: decoded when asked (a snapshot's are not decoded at load). */
 export interface Strings {
   get(i: number): string;
+  readonly count: number;
 }
 
 /** Pictures column by column (one outbox's snapshot or journal), as the lookup reads them. */
@@ -45,16 +46,45 @@ export function unpackEntry(workOrder: string, stored: string): string {
 /** Builds columns picture by picture, interning strings. */
 export class ColumnsBuilder {
   private n = 0;
-  private hi = new Uint32Array(1024);
-  private lo = new Uint32Array(1024);
-  private sha = new Uint8Array(1024 * SHA_BYTES);
-  private wo = new Uint32Array(1024);
-  private entry = new Uint32Array(1024);
-  private arch = new Uint32Array(1024);
+  private hi: Uint32Array;
+  private lo: Uint32Array;
+  private sha: Uint8Array;
+  private wo: Uint32Array;
+  private entry: Uint32Array;
+  private arch: Uint32Array;
   private readonly ids = new Map<string, number>();
   readonly strings: string[] = [];
-  private readonly archName: number[] = [];
-  private readonly archAt: number[] = [];
+  private archName: number[] = [];
+  private archAt: number[] = [];
+
+  constructor(capacity = 1024) {
+    this.hi = new Uint32Array(capacity);
+    this.lo = new Uint32Array(capacity);
+    this.sha = new Uint8Array(capacity * SHA_BYTES);
+    this.wo = new Uint32Array(capacity);
+    this.entry = new Uint32Array(capacity);
+    this.arch = new Uint32Array(capacity);
+  }
+
+  /** A builder that starts with every picture of `c`, copied whole (compaction: the snapshot, then the journal). */
+  static from(c: Columns): ColumnsBuilder {
+    const b = new ColumnsBuilder(Math.max(1024, Math.ceil(c.n * 1.25)));
+    b.n = c.n;
+    b.hi.set(c.hi);
+    b.lo.set(c.lo);
+    b.sha.set(c.sha);
+    b.wo.set(c.wo);
+    b.entry.set(c.entry);
+    b.arch.set(c.arch);
+    for (let i = 0; i < c.strings.count; i++) {
+      const s = c.strings.get(i);
+      b.strings.push(s);
+      if (!b.ids.has(s)) b.ids.set(s, i);
+    }
+    b.archName = Array.from(c.archName);
+    b.archAt = Array.from(c.archAt);
+    return b;
+  }
 
   intern(s: string): number {
     let id = this.ids.get(s);
@@ -71,13 +101,17 @@ export class ColumnsBuilder {
   }
 
   push(hi: number, lo: number, sha: Uint8Array | undefined, wo: string, entry: string, arch: number): void {
+    this.pushRefs(hi, lo, sha, this.intern(wo), this.intern(entry), arch);
+  }
+
+  private pushRefs(hi: number, lo: number, sha: Uint8Array | undefined, wo: number, entry: number, arch: number): void {
     if (this.n === this.hi.length) this.grow();
     const i = this.n++;
     this.hi[i] = hi;
     this.lo[i] = lo;
     if (sha) this.sha.set(sha.subarray(0, SHA_BYTES), i * SHA_BYTES);
-    this.wo[i] = this.intern(wo);
-    this.entry[i] = this.intern(entry);
+    this.wo[i] = wo;
+    this.entry[i] = entry;
     this.arch[i] = arch;
   }
 
@@ -107,15 +141,24 @@ export class ColumnsBuilder {
       wo: this.wo.subarray(0, n),
       entry: this.entry.subarray(0, n),
       arch: this.arch.subarray(0, n),
-      strings: { get: (i) => strings[i]! },
+      strings: { get: (i) => strings[i]!, count: strings.length },
       archName: Uint32Array.from(this.archName),
       archAt: Float64Array.from(this.archAt),
     };
   }
 
-  /** Copies every picture of `c`. */
+  /** Copies every picture of `c` (each of its strings decoded once). */
   add(c: Columns): void {
     const archives = new Map<number, number>();
+    const strings = new Map<number, number>();
+    const string = (id: number) => {
+      let mine = strings.get(id);
+      if (mine === undefined) {
+        mine = this.intern(c.strings.get(id));
+        strings.set(id, mine);
+      }
+      return mine;
+    };
     for (let i = 0; i < c.n; i++) {
       const a = c.arch[i]!;
       let mine = archives.get(a);
@@ -124,7 +167,7 @@ export class ColumnsBuilder {
         archives.set(a, mine);
       }
       const sha = c.sha.subarray(i * SHA_BYTES, (i + 1) * SHA_BYTES);
-      this.push(c.hi[i]!, c.lo[i]!, sha, c.strings.get(c.wo[i]!), c.strings.get(c.entry[i]!), mine);
+      this.pushRefs(c.hi[i]!, c.lo[i]!, sha, string(c.wo[i]!), string(c.entry[i]!), mine);
     }
   }
 }
@@ -158,7 +201,7 @@ export function journalHeader(generation: number): Buffer {
   return b;
 }
 
-export function readJournalHeader(b: Buffer): number | undefined {
+function readJournalHeader(b: Buffer): number | undefined {
   if (b.length < JOURNAL_HEADER || !b.subarray(0, 8).equals(JOURNAL_MAGIC)) return undefined;
   return crc32(b.subarray(0, 12)) === b.readUInt32LE(12) ? b.readUInt32LE(8) : undefined;
 }
@@ -206,12 +249,14 @@ export function encodeRecord(archive: string, at: number, pictures: readonly New
 
 export interface JournalRecord {
   archive: string;
+  /** the record as it is in the journal, head included (compaction carries it over as it is) */
+  raw: Buffer;
   at: number;
   pictures: { hi: number; lo: number; sha: Uint8Array; wo: string; entry: string }[];
 }
 
 /** A checked payload as a record; undefined when it does not parse (it checked: a writer's bug, or damage). */
-function decodeRecord(p: Buffer): JournalRecord | undefined {
+function decodeRecord(p: Buffer): Omit<JournalRecord, "raw"> | undefined {
   try {
     let o = 0;
     if (p.readUInt8(o++) !== 1) return undefined;
@@ -289,7 +334,7 @@ export function readJournal(b: Buffer): JournalRead {
       continue;
     }
     skipped(o);
-    read.records.push(rec);
+    read.records.push({ ...rec, raw: b.subarray(o, end) });
     o = end;
   }
   skipped(b.length);
@@ -366,7 +411,7 @@ export function readSnapshot(b: Buffer): { generation: number; columns: Columns 
   if (l.size !== b.length || crc32(b.subarray(0, l.crc)) !== b.readUInt32LE(l.crc)) return undefined;
   const offsets = u32(b, l.offsets, count! + 1);
   const bytes = b.subarray(l.bytes, l.crc);
-  const strings: Strings = { get: (i) => bytes.toString("utf8", offsets[i], offsets[i + 1]) };
+  const strings: Strings = { get: (i) => bytes.toString("utf8", offsets[i], offsets[i + 1]), count: count! };
   return {
     generation: generation!,
     columns: {

@@ -1,13 +1,14 @@
 // The index of packed pictures on disk, in <out>/.wopack/ beside the ledger (docs/photo-checks.md, "The index"):
-// pictures.journal, appended and fsynced once per archive BEFORE the archive gets its name, and
+// pictures.journal, appended and fsynced once per archive BEFORE the archive is put in place, and
 // pictures.snapshot, the compacted whole, written atomically. A journal record counts only once the ledger holds
 // its archive as committed, so a crash at any point leaves nothing of an uncommitted archive behind.
 
 import { open, readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import { syncDir, writeFileAtomic } from "../commit/files.js";
+import { exists, syncDir, writeFileAtomic } from "../commit/files.js";
 import { readLedger } from "../commit/ledger.js";
 import { stateDir, tmpDir } from "../commit/paths.js";
+import { faultPoint } from "../core/fault.js";
 import {
   type Columns,
   ColumnsBuilder,
@@ -18,7 +19,6 @@ import {
   journalHeader,
   type NewPicture,
   readJournal,
-  readJournalHeader,
   readSnapshot,
   snapshotGeneration,
 } from "./pictureFormat.js";
@@ -53,14 +53,17 @@ export interface OutboxPictures {
   /** journal records that do not count: of archives the ledger does not hold (a crash before the commit, a
    * failed one), or an earlier attempt at a name committed later */
   ignored: number;
+  /** the last record of each archive name the ledger does not hold (yet: recovery may adopt its archive) */
+  pending: JournalRecord[];
   generation: number;
 }
 
 /**
  * One outbox's pictures: the snapshot, then the journal's records of archives `committed` holds (the last
- * record of an archive name counts: an earlier one is of an attempt that failed). A journal older than the
- * snapshot (a compaction that stopped between its two renames) is all in the snapshot already; a journal
- * newer than the snapshot read (another process compacting meanwhile) means read both again.
+ * record of an archive name counts: an earlier one is of an attempt that failed). Of a journal older than the
+ * snapshot (a compaction that stopped between its two renames), the records of archives the snapshot holds
+ * are skipped; a journal newer than the snapshot read (another process compacting meanwhile) means read both
+ * again.
  */
 export async function readOutbox(out: string, committed: ReadonlySet<string>): Promise<OutboxPictures> {
   for (let attempt = 0; ; attempt++) {
@@ -77,15 +80,23 @@ export async function readOutbox(out: string, committed: ReadonlySet<string>): P
       damaged: journal?.damaged ?? 0,
       tornBytes: journal?.tornBytes ?? 0,
       ignored: 0,
+      pending: [],
       generation: Math.max(generation, journal?.generation ?? 0),
     };
-    if (!journal || (journal.generation !== undefined && journal.generation < generation)) return read;
+    if (!journal) return read;
+    // a journal older than the snapshot: a compaction stopped between its renames; what it folded is there
+    const folded =
+      snap && journal.generation !== undefined && journal.generation < generation
+        ? new Set(Array.from(snap.columns.archName, (id) => snap.columns.strings.get(id)))
+        : undefined;
+    const records = folded ? journal.records.filter((rec) => !folded.has(rec.archive)) : journal.records;
     const last = new Map<string, JournalRecord>();
-    for (const rec of journal.records) if (committed.has(rec.archive)) last.set(rec.archive, rec);
-    read.ignored = journal.records.length - last.size;
+    for (const rec of records) last.set(rec.archive, rec);
+    read.pending = [...last.values()].filter((rec) => !committed.has(rec.archive));
+    read.ignored = records.length - last.size + read.pending.length;
     const builder = new ColumnsBuilder();
-    for (const rec of journal.records) {
-      if (last.get(rec.archive) !== rec) continue;
+    for (const rec of records) {
+      if (last.get(rec.archive) !== rec || !committed.has(rec.archive)) continue;
       const a = builder.archive(rec.archive, rec.at);
       for (const p of rec.pictures) builder.push(p.hi, p.lo, p.sha, p.wo, p.entry, a);
     }
@@ -107,9 +118,9 @@ async function head(file: string, bytes: number): Promise<Buffer> {
   }
 }
 
-/** Puts an empty journal in place (atomically) that follows snapshot `generation`. */
-async function resetJournal(out: string, generation: number): Promise<void> {
-  await writeFileAtomic(journalPath(out), journalHeader(generation), tmpDir(out));
+/** Puts a journal in place (atomically) that follows snapshot `generation`, with these records (else empty). */
+async function resetJournal(out: string, generation: number, records: readonly Buffer[] = []): Promise<void> {
+  await writeFileAtomic(journalPath(out), Buffer.concat([journalHeader(generation), ...records]), tmpDir(out));
   await syncDir(stateDir(out));
 }
 
@@ -120,11 +131,9 @@ async function resetJournal(out: string, generation: number): Promise<void> {
  */
 export async function appendPictures(out: string, archive: string, pictures: readonly NewPicture[], at: Date): Promise<void> {
   if (!pictures.length) return;
-  const generation = snapshotGeneration(await head(snapshotPath(out), 12));
-  const start = await head(journalPath(out), JOURNAL_HEADER);
-  const following = readJournalHeader(start);
-  // none yet; or older than the snapshot (all in it already: a compaction stopped between its renames)
-  if (!start.length || (following !== undefined && following < generation)) await resetJournal(out, generation);
+  // (a journal older than the snapshot is appended to as it is: readers skip what the snapshot holds)
+  if (!(await head(journalPath(out), JOURNAL_HEADER)).length)
+    await resetJournal(out, snapshotGeneration(await head(snapshotPath(out), 12)));
   const journal = await open(journalPath(out), "a");
   try {
     await journal.write(encodeRecord(archive, at.getTime(), pictures));
@@ -138,10 +147,11 @@ export async function appendPictures(out: string, archive: string, pictures: rea
 export const COMPACT_AFTER_BYTES = 4 * 1024 * 1024;
 
 /**
- * Folds the journal's committed pictures into a new snapshot and starts an empty journal: snapshot first
- * (temp, fsync, rename), then the journal (the same), so that a crash between leaves a journal older than the
- * snapshot, which readers ignore. Run under the lock on --out, after recovery (every archive that will ever be
- * committed from the journal is in the ledger by then). Returns whether it compacted.
+ * Folds the journal's committed pictures into a new snapshot and starts a new journal: snapshot first (temp,
+ * fsync, rename), then the journal (the same), so that a crash between leaves a journal older than the
+ * snapshot, which readers ignore. The record of an archive that is in --out but not in the ledger (a crash
+ * after it was put in place: recovery adopts it) is carried into the new journal; the others of archives
+ * not committed are dropped. Run under the lock on --out. Returns whether it compacted.
  */
 export async function compactPictures(out: string, force = false): Promise<boolean> {
   const sizes = await Promise.all(
@@ -157,12 +167,16 @@ export async function compactPictures(out: string, force = false): Promise<boole
   if (!journal && !snapshot) return false;
   const ledger = await readLedger(out);
   const read = await readOutbox(out, ledger.archives);
-  const builder = new ColumnsBuilder();
-  for (const part of read.parts) builder.add(part);
+  const [first, ...rest] = read.parts;
+  const builder = first ? ColumnsBuilder.from(first) : new ColumnsBuilder();
+  for (const part of rest) builder.add(part);
+  const carried: Buffer[] = [];
+  for (const rec of read.pending) if (await exists(path.join(out, rec.archive))) carried.push(rec.raw);
   const generation = read.generation + 1;
   await writeFileAtomic(snapshotPath(out), encodeSnapshot(builder.build(), builder.strings, generation), tmpDir(out));
   await syncDir(stateDir(out));
-  await resetJournal(out, generation);
+  faultPoint("pictures-compacting");
+  await resetJournal(out, generation, carried);
   return true;
 }
 

@@ -8,6 +8,7 @@ import {
   BLUR_MIN_SHARPNESS,
   BRIGHT_FRACTION,
   DARK_FRACTION,
+  DARK_MAX_HIGHLIGHT,
   DISTANCE_MAX_METRES,
   REUSE_MAX_DISTANCE,
 } from "../spec/photoChecks.js";
@@ -72,7 +73,7 @@ export function starterConfig(schemaRef: string): string {
       "reuse": { "action": "warn", "maxDistance": ${REUSE_MAX_DISTANCE} }, // already packed for another work order (hash bits apart)
       "duplicate": { "action": "warn", "maxDistance": ${REUSE_MAX_DISTANCE} }, // the same picture twice in one work order
       "blur": { "action": "warn", "minSharpness": ${BLUR_MIN_SHARPNESS} }, // too little detail to be judged
-      "exposure": { "action": "warn", "darkFraction": ${DARK_FRACTION}, "brightFraction": ${BRIGHT_FRACTION} }, // nearly black / white
+      "exposure": { "action": "warn", "darkFraction": ${DARK_FRACTION}, "darkMaxHighlight": ${DARK_MAX_HIGHLIGHT}, "brightFraction": ${BRIGHT_FRACTION} }, // nearly black / white
       // captured long before the work order's date (a metadata field, ISO 8601), else the packing time:
       "age": { "action": "off", "maxAge": "${AGE_MAX_DAYS}d" /* , "dateField": "visit_date" */ },
       // GPS farther than maxDistance from the site, whose position two metadata fields hold:

@@ -5,6 +5,7 @@ import {
   BLUR_MIN_SHARPNESS,
   BRIGHT_FRACTION,
   DARK_FRACTION,
+  DARK_MAX_HIGHLIGHT,
   DISTANCE_MAX_METRES,
   REUSE_MAX_DISTANCE,
 } from "../spec/photoChecks.js";
@@ -166,6 +167,13 @@ const photoChecks = z
     }),
     exposure: photoCheck("warn", "A nearly black or nearly white picture", {
       darkFraction: fraction(DARK_FRACTION, "Dark: at least this fraction of its pixels nearly black (luma <= 16)"),
+      darkMaxHighlight: z
+        .number()
+        .int("a whole luma value")
+        .min(0, "a luma from 0 to 255")
+        .max(255, "a luma from 0 to 255")
+        .default(DARK_MAX_HIGHLIGHT)
+        .describe("Dark too: even its brightest 1 % of pixels at or below this luma (0-255): under-exposed by about four stops"),
       brightFraction: fraction(BRIGHT_FRACTION, "Overexposed: at least this fraction of its pixels nearly white (luma >= 240)"),
     }),
     age: photoCheck("off", "A photo captured (EXIF DateTimeOriginal) long before the work order's date", {

@@ -1,6 +1,7 @@
 /**
  * Fault injection for the crash tests: WOPACK_FAULT=<point> kills the process right there, as a power
- * cut would. Points: before-publish, after-publish, after-ledger, heic-native.
+ * cut would. Points: before-publish, after-publish, after-ledger, heic-native, pictures-compacting (between the
+ * two renames of the picture index's compaction).
  */
 export function faultPoint(point: string): void {
   if (process.env.WOPACK_FAULT === point) process.kill(process.pid, "SIGKILL");

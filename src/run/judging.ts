@@ -20,6 +20,8 @@ import type { ArchiveReport, Logger } from "../core/types.js";
 import { pixelChecksOn } from "../prepare/photoFacts.js";
 import type { Prepared } from "../prepare/prepare.js";
 
+let saidStructure = false;
+
 export class PhotoChecks {
   /** this run's work orders committed so far -> their archive */
   private readonly committed = new Map<string, string>();
@@ -49,10 +51,12 @@ export class PhotoChecks {
   }): Promise<PhotoChecks | undefined> {
     const { checks } = o;
     if (!Object.values(checks).some((c) => c.action !== "off")) return undefined;
-    if (o.verify === "structure" && pixelChecksOn(checks))
+    if (o.verify === "structure" && pixelChecksOn(checks) && !saidStructure) {
+      saidStructure = true; // (once per process: watch runs a pass after another)
       o.log.info(
-        "images.verify is structure: photos copied as they are are not decoded, so the photo checks that need their pixels (reuse, duplicate, blur, exposure) do not run on them",
+        "images.verify is structure: photos are not decoded to be checked, so the photo checks that need their pixels (reuse, duplicate, blur, exposure) do not run; age and distance do",
       );
+    }
     const index = await openPictureIndex(o.out, {
       siblings: o.siblings,
       ledger: o.ledger ?? { archives: new Set<string>() },

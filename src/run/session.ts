@@ -25,7 +25,6 @@ export async function openOutput(
     for (const p of recovery.skipped) log.warn(`${p.code}: ${p.message}`);
     for (const f of recovery.leftBehind)
       log.warn(`recovered: ${f} was added or changed after its work order was packed; it stays in staging`);
-    // (after recovery: every archive the journal's records will ever count is in the ledger by now)
     await compactPictures(out).catch((err) =>
       log.warn(
         `W_PICTURE_INDEX_NOT_COMPACTED: the index of packed pictures in ${out} could not be compacted (${(err as Error).message}); it stays as it was, and the next run tries again`,

@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { archivesIn, BIN, put, wopack, workspace } from "../helpers.js";
+import { archivesIn, BIN, photoChecksOff, put, wopack, workspace } from "../helpers.js";
 import { Watcher } from "../watcher.js";
 
 const jpeg = (w = 320, h = 240) =>
@@ -110,7 +110,7 @@ describe("watch's log", () => {
   it("tells a stray file at the staging root once, as a warning, even while nothing is ready", async () => {
     const ws = await workspace();
     await put(ws.staging, "notes.txt", "left here by someone");
-    const watcher = new Watcher([ws.staging, "--out", ws.out, "--settle", "1s"]);
+    const watcher = new Watcher([ws.staging, "--out", ws.out, "--settle", "1s", ...(await photoChecksOff(ws.dir))]);
     try {
       await watcher.until("the warning", (w) => w.events.some((e) => e.event === "warning"));
       const warning = watcher.events.find((e) => e.event === "warning") as unknown as Line;
@@ -162,7 +162,17 @@ describe("one event, one line (issue 24)", () => {
       const cut = await jpeg(640, 480);
       await put(ws.staging, "WO_cut/meter/a.jpg", cut.subarray(0, cut.length - 200));
       await put(ws.staging, "stray.txt", "hello");
-      const run = await wopack(["pack", ws.staging, "--out", ws.out, "--log-format", format, "--on-archive", "false"]);
+      const run = await wopack([
+        "pack",
+        ws.staging,
+        "--out",
+        ws.out,
+        "--log-format",
+        format,
+        "--on-archive",
+        "false",
+        ...(await photoChecksOff(ws.dir)),
+      ]);
       expect(run.code, run.stderr).toBe(1);
       const all = `${run.stdout}\n${run.stderr}`;
       const times = (needle: string) => all.split("\n").filter((l) => l.includes(needle)).length;

@@ -22,6 +22,7 @@ import {
   readZip,
   sha256,
   snapshot,
+  stderrBesidesPhotoChecks,
   testWithThirdPartyTools,
   wopack,
   workspace,
@@ -178,7 +179,8 @@ describe("image normalization (§7)", () => {
   };
 
   it("exits 0", () => {
-    expect(run.stderr).not.toMatch(/error|warn/i);
+    // (the HEIC fixtures are the same picture in several encodings: the duplicate check says so)
+    expect(stderrBesidesPhotoChecks(run.stderr)).not.toMatch(/error|warn/i);
     expect(run.code).toBe(0);
   });
 

@@ -7,6 +7,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import sharp, { type Sharp } from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
+import { shardOf } from "../../src/spec/shard.js";
 import { archivesIn, put, readZip, tempDir, wopack } from "../helpers.js";
 
 /**
@@ -233,6 +234,73 @@ describe("photo checks, end to end", () => {
     expect(json.warnings.map((w) => w.code).sort()).toEqual(["W_PHOTO_DARK", "W_PHOTO_DUPLICATE"]);
     expect(await archivesIn(s6).catch(() => [])).toEqual([]);
     await expect(readFile(path.join(s6, ".wopack", "pictures.journal"))).rejects.toThrow();
+  }, 60_000);
+
+  it("age and distance, when set on: the photo's EXIF capture time and GPS against the work order's date and site fields", async () => {
+    const s7 = path.join(dir, "night7");
+    // Paris, 48.8566 N 2.3522 E; the site fields say a place 1.5 km north, or the same place
+    const tagged = async (seed: number, date: string) =>
+      (await site(seed))
+        .jpeg({ quality: 90 })
+        .withExif({
+          IFD2: { DateTimeOriginal: date },
+          IFD3: {
+            GPSLatitudeRef: "N",
+            GPSLatitude: "48/1 51/1 2376/100",
+            GPSLongitudeRef: "E",
+            GPSLongitude: "2/1 21/1 792/100",
+          },
+        })
+        .toBuffer();
+    await put(s7, "WO_9/meter/a.jpg", tagged(31, "2026:01:02 10:00:00"));
+    await put(s7, "WO_9/metadata.json", JSON.stringify({ visit: "2026-03-01", site_lat: 48.87, site_lon: 2.3522 }));
+    await put(s7, "WO_10/meter/b.jpg", tagged(32, "2026:02:27 10:00:00"));
+    await put(s7, "WO_10/metadata.json", JSON.stringify({ visit: "2026-03-01", site_lat: "48.8566", site_lon: "2.3522" }));
+    const config = path.join(dir, "age-distance.json");
+    const checks = {
+      age: { action: "warn", maxAge: "30d", dateField: "visit" },
+      distance: { action: "refuse", maxDistance: "1km", latitudeField: "site_lat", longitudeField: "site_lon" },
+    };
+    await writeFile(config, JSON.stringify({ images: { checks } }));
+    const run = await wopack(["pack", s7, "--out", path.join(dir, "out-age"), "--json", "--config", config], { cwd: dir });
+    expect(run.code, run.stderr).toBe(1);
+    const json = JSON.parse(run.stdout) as PackJson;
+    // WO_9: 57 days old (warned) and 1.5 km away (refused); WO_10: 2 days, on site
+    expect(json.refused.map((r) => [r.id, r.problems.map((p) => p.code)])).toEqual([["WO_9", ["E_PHOTO_FAR"]]]);
+    expect(json.refused[0]!.problems[0]!.message).toMatch(
+      /1\.5 km from the site \(metadata site_lat, site_lon: 48\.87, 2\.3522\)/,
+    );
+    expect(findingsBySource(json)).toEqual({ "WO_10/meter/b.jpg": [] });
+    const warnOnly = path.join(dir, "age-only.json");
+    await writeFile(warnOnly, JSON.stringify({ images: { checks: { age: checks.age } } }));
+    const again = await wopack(["pack", s7, "--out", path.join(dir, "out-age-2"), "--json", "--config", warnOnly], { cwd: dir });
+    expect(again.code, again.stderr).toBe(0);
+    const aged = JSON.parse(again.stdout) as PackJson;
+    expect(findingsBySource(aged)).toEqual({ "WO_9/meter/a.jpg": ["W_PHOTO_OLD"], "WO_10/meter/b.jpg": [] });
+    expect(entriesOf(aged).find((e) => e.source === "WO_9/meter/a.jpg")!.checks![0]!.message).toMatch(
+      /captured 2026:01:02 10:00:00, 57 days before the work order's visit \(2026-03-01\)/,
+    );
+  }, 60_000);
+
+  it("--shard: a picture packed by a sibling shard, into its own outbox, is found too", async () => {
+    const ids = Array.from({ length: 40 }, (_, i) => `WO_S${i}`);
+    const [mine, theirs] = [ids.find((id) => shardOf(id, 2) === 0)!, ids.filter((id) => shardOf(id, 2) === 1)];
+    const outs = [path.join(dir, "shards", "out-0"), path.join(dir, "shards", "out-1")];
+    const n1 = path.join(dir, "shard-night1");
+    await put(n1, `${mine}/meter_reading/a.jpg`, jpeg(site(21)));
+    const first = await wopack(["pack", n1, "--out", outs[0]!, "--shard", "0/2", "--json"], { cwd: dir });
+    expect(first.code, first.stderr).toBe(0);
+    const archive = (JSON.parse(first.stdout) as PackJson).archives[0]!.archive;
+    const n2 = path.join(dir, "shard-night2");
+    await put(n2, `${theirs[0]}/meter_reading/b.jpg`, (await site(21)).resize(900).jpeg({ quality: 75 }).toBuffer());
+    await put(n2, `${theirs[1]}/meter_reading/c.jpg`, jpeg(site(22)));
+    const second = await wopack(["pack", n2, "--out", outs[1]!, "--shard", "1/2", "--json"], { cwd: dir });
+    expect(second.code, second.stderr).toBe(0);
+    const found = findingsBySource(JSON.parse(second.stdout) as PackJson);
+    expect(found).toEqual({ [`${theirs[0]}/meter_reading/b.jpg`]: ["W_PHOTO_REUSED"], [`${theirs[1]}/meter_reading/c.jpg`]: [] });
+    const reused = entriesOf(JSON.parse(second.stdout) as PackJson).find((e) => e.source.startsWith(`${theirs[0]}/`))!;
+    const [finding] = reused.checks!;
+    expect(finding!.earlier).toMatchObject({ workOrder: mine, archive });
   }, 60_000);
 
   it.each([

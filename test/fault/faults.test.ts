@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import {
   archivesIn,
   BIN,
+  besidesPhotoChecks,
   execFileP,
   FIXTURES,
   noiseJpeg,
@@ -348,7 +349,9 @@ describe("a native HEIC decoder crash (§7)", () => {
       const [zip] = await archivesIn(ws.out);
       const report = JSON.parse(await readFile(`${zip}.report.json`, "utf8"));
       const warnings = report.workOrders.flatMap((w: { warnings: { code: string; path?: string }[] }) => w.warnings);
-      expect(warnings).toEqual([expect.objectContaining({ code: "W_HEIC_DECODER_CRASHED", path: "WO_1/meter/a.heic" })]);
+      expect(besidesPhotoChecks(warnings)).toEqual([
+        expect.objectContaining({ code: "W_HEIC_DECODER_CRASHED", path: "WO_1/meter/a.heic" }),
+      ]);
       expect(await readdir(path.join(ws.out, ".wopack", "decoding"))).toEqual([]);
       const jpeg = (await readZip(zip!)).find((e) => e.name === "WO_1/meter-0.jpg")!;
       expect((await sharp(jpeg.data).metadata()).width).toBe(640);

@@ -56,7 +56,7 @@ function measures(hash: bigint, over: Partial<MeasuredPicture> = {}): MeasuredPi
   return {
     hash,
     sharpness: 10 * DEFAULTS.blur.minSharpness + 1,
-    exposure: { mean: 120, dark: 0.02, bright: 0.02 },
+    exposure: { mean: 120, dark: 0.02, bright: 0.02, highlight: 230 },
     flat: false,
     ...over,
   };
@@ -101,15 +101,21 @@ const hash64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
 
 describe("exposure and blur", () => {
   it.each([
-    [{ dark: 0.9, bright: 0 }, 5, ["W_PHOTO_DARK"]],
-    [{ dark: 0.85, bright: 0 }, 5, ["W_PHOTO_DARK"]],
-    [{ dark: 0.84, bright: 0 }, 5, []],
-    [{ dark: 0, bright: 0.95 }, 5, ["W_PHOTO_OVEREXPOSED"]],
-    [{ dark: 0.1, bright: 0.1 }, 0.01, ["W_PHOTO_BLURRY"]],
+    [{ dark: 0.9, bright: 0, highlight: 200 }, 5, ["W_PHOTO_DARK"]],
+    [{ dark: 0.85, bright: 0, highlight: 200 }, 5, ["W_PHOTO_DARK"]],
+    [{ dark: 0.84, bright: 0, highlight: 200 }, 5, []],
+    // under-exposed: nothing brighter than a dark grey, though few pixels are black
+    [{ dark: 0.3, bright: 0, highlight: 60 }, 5, ["W_PHOTO_DARK"]],
+    [{ dark: 0.3, bright: 0, highlight: 65 }, 5, []],
+    [{ dark: 0, bright: 0.95, highlight: 255 }, 5, ["W_PHOTO_OVEREXPOSED"]],
+    [{ dark: 0.1, bright: 0.1, highlight: 250 }, 0.01, ["W_PHOTO_BLURRY"]],
     // a black picture has no detail either: told once, as dark
-    [{ dark: 0.99, bright: 0 }, 0, ["W_PHOTO_DARK"]],
+    [{ dark: 0.99, bright: 0, highlight: 10 }, 0, ["W_PHOTO_DARK"]],
   ])("exposure %j, sharpness %f: %j", (exposure, sharpness, expected) => {
-    const checks = settings({ exposure: { darkFraction: 0.85, brightFraction: 0.85 }, blur: { minSharpness: 0.2 } });
+    const checks = settings({
+      exposure: { darkFraction: 0.85, darkMaxHighlight: 64, brightFraction: 0.85 },
+      blur: { minSharpness: 0.2 },
+    });
     const p = photo("WO_1", { measures: measures(1n, { exposure: { mean: 50, ...exposure }, sharpness }) });
     const j = judge(wo("WO_1", [p]), checks);
     expect(codes(j)).toEqual(expected);
@@ -119,7 +125,7 @@ describe("exposure and blur", () => {
   it("the threshold is the border: flagged from it up (fast-check over fractions and thresholds)", () => {
     fc.assert(
       fc.property(fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0.01, max: 1, noNaN: true }), (dark, limit) => {
-        const p = photo("WO_1", { measures: measures(1n, { exposure: { mean: 10, dark, bright: 0 } }) });
+        const p = photo("WO_1", { measures: measures(1n, { exposure: { mean: 10, dark, bright: 0, highlight: 255 } }) });
         const j = judge(wo("WO_1", [p]), settings({ exposure: { darkFraction: limit, brightFraction: 1 } }));
         expect(codes(j).includes("W_PHOTO_DARK")).toBe(dark >= limit);
       }),
@@ -134,7 +140,7 @@ describe("exposure and blur", () => {
   });
 
   it("refuse: an E_ problem with the same words, no finding; off: nothing, not even counted", () => {
-    const dark = () => photo("WO_1", { measures: measures(1n, { exposure: { mean: 3, dark: 1, bright: 0 } }) });
+    const dark = () => photo("WO_1", { measures: measures(1n, { exposure: { mean: 3, dark: 1, bright: 0, highlight: 3 } }) });
     const warned = judge(wo("WO_1", [dark()]));
     const refused = judge(wo("WO_1", [dark()]), settings({ exposure: { action: "refuse" } }));
     expect(refused.findings.size).toBe(0);
@@ -349,7 +355,7 @@ describe("distance", () => {
 
 describe("codes", () => {
   it("every finding's warning has its code, words, hint and photo; codes map back to their check", () => {
-    const p = photo("WO_1", { measures: measures(1n, { exposure: { mean: 250, dark: 0, bright: 0.99 } }) });
+    const p = photo("WO_1", { measures: measures(1n, { exposure: { mean: 250, dark: 0, bright: 0.99, highlight: 255 } }) });
     const f = [...judge(wo("WO_1", [p])).findings.values()][0]![0]!;
     expect(photoWarning(f, p.source)).toEqual({
       code: "W_PHOTO_OVEREXPOSED",

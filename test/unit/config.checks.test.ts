@@ -7,6 +7,7 @@ import {
   BLUR_MIN_SHARPNESS,
   BRIGHT_FRACTION,
   DARK_FRACTION,
+  DARK_MAX_HIGHLIGHT,
   DISTANCE_MAX_METRES,
   REUSE_MAX_DISTANCE,
 } from "../../src/spec/photoChecks.js";
@@ -29,7 +30,12 @@ describe("images.checks", () => {
       reuse: { action: "warn", maxDistance: REUSE_MAX_DISTANCE },
       duplicate: { action: "warn", maxDistance: REUSE_MAX_DISTANCE },
       blur: { action: "warn", minSharpness: BLUR_MIN_SHARPNESS },
-      exposure: { action: "warn", darkFraction: DARK_FRACTION, brightFraction: BRIGHT_FRACTION },
+      exposure: {
+        action: "warn",
+        darkFraction: DARK_FRACTION,
+        darkMaxHighlight: DARK_MAX_HIGHLIGHT,
+        brightFraction: BRIGHT_FRACTION,
+      },
       age: { action: "off", maxAge: AGE_MAX_DAYS * 86_400_000 },
       distance: { action: "off", maxDistance: DISTANCE_MAX_METRES, latitudeField: "latitude", longitudeField: "longitude" },
     });
@@ -51,7 +57,12 @@ describe("images.checks", () => {
     expect(c.blur.action).toBe("off");
     expect(c.age).toEqual({ action: "warn", maxAge: 7 * 86_400_000, dateField: "visit_date" });
     expect(c.distance).toEqual({ action: "refuse", maxDistance: 2500, latitudeField: "site_lat", longitudeField: "site_lon" });
-    expect(c.exposure).toEqual({ action: "warn", darkFraction: 0.5, brightFraction: BRIGHT_FRACTION });
+    expect(c.exposure).toEqual({
+      action: "warn",
+      darkFraction: 0.5,
+      darkMaxHighlight: DARK_MAX_HIGHLIGHT,
+      brightFraction: BRIGHT_FRACTION,
+    });
     expect(parseConfig({ images: { checks: { distance: { maxDistance: "800 m" } } } }).images.checks.distance.maxDistance).toBe(
       800,
     );

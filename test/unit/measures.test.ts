@@ -6,10 +6,17 @@ import fc from "fast-check";
 import sharp, { type Sharp } from "sharp";
 import { describe, expect, it } from "vitest";
 import { FLAT_MAX_STRUCTURE, hashDistance, measurePicture } from "../../src/checks/measures.js";
-import { BLUR_MIN_SHARPNESS, BRIGHT_FRACTION, DARK_FRACTION, REUSE_MAX_DISTANCE } from "../../src/spec/photoChecks.js";
+import {
+  BLUR_MIN_SHARPNESS,
+  DARK_FRACTION,
+  DARK_MAX_HIGHLIGHT,
+  isDark,
+  isOverexposed,
+  REUSE_MAX_DISTANCE,
+} from "../../src/spec/photoChecks.js";
 
-/** The blur the checks are calibrated to flag: a Gaussian of this sigma, as a fraction of the long edge. */
-const FLAGGED_BLUR = 0.01;
+/** The blur the checks are calibrated to flag: a Gaussian of this sigma, as a fraction of the long edge (docs/photo-checks.md). */
+const FLAGGED_BLUR = 0.005;
 
 function random(seed: number): () => number {
   let a = seed >>> 0;
@@ -26,9 +33,13 @@ function random(seed: number): () => number {
  * A scene like a field photo, all of one kind whatever the seed: a lit gradient, a fine texture, and some
  * objects (boxes, discs, cables) of random sizes, places and colours.
  */
-function scene(seed: number, width = 1200, height = 900): Buffer {
+/** The generated photos' size: big enough that the small decode averages it down, as a camera photo's. */
+const WIDTH = 960;
+const HEIGHT = 720;
+
+function scene(seed: number, backdrop = seed, width = WIDTH, height = HEIGHT): Buffer {
   const r = random(seed);
-  const colour = () => `rgb(${Math.floor(r() * 256)},${Math.floor(r() * 256)},${Math.floor(r() * 256)})`;
+  const colour = (next = r) => `rgb(${Math.floor(next() * 256)},${Math.floor(next() * 256)},${Math.floor(next() * 256)})`;
   const shapes: string[] = [];
   for (let i = 0; i < 6 + Math.floor(r() * 6); i++) {
     const x = r() * width;
@@ -43,10 +54,11 @@ function scene(seed: number, width = 1200, height = 900): Buffer {
         `<path d="M${x} ${y} Q${r() * width} ${r() * height} ${r() * width} ${r() * height}" stroke="${colour()}" stroke-width="${4 + r() * 12}" fill="none"/>`,
       );
   }
+  const b = random(backdrop * 7919 + 1);
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
     <defs>
-      <linearGradient id="light" x1="${r()}" y1="0" x2="${r()}" y2="1"><stop offset="0" stop-color="${colour()}"/><stop offset="1" stop-color="${colour()}"/></linearGradient>
-      <filter id="grain"><feTurbulence type="fractalNoise" baseFrequency="${0.01 + r() * 0.05}" numOctaves="4" seed="${seed % 1000}"/><feColorMatrix type="saturate" values="0"/></filter>
+      <linearGradient id="light" x1="${b()}" y1="0" x2="${b()}" y2="1"><stop offset="0" stop-color="${colour(b)}"/><stop offset="1" stop-color="${colour(b)}"/></linearGradient>
+      <filter id="grain"><feTurbulence type="fractalNoise" baseFrequency="${0.01 + b() * 0.05}" numOctaves="4" seed="${backdrop % 1000}"/><feColorMatrix type="saturate" values="0"/></filter>
     </defs>
     <rect width="100%" height="100%" fill="url(#light)"/>
     <rect width="100%" height="100%" filter="url(#grain)" opacity="0.35"/>
@@ -85,11 +97,37 @@ async function storedWithOrientation(upright: Buffer, o: number): Promise<Buffer
 }
 
 const copies: [string, (jpeg: Buffer) => Promise<Buffer>][] = [
-  ["resized to half", (j) => sharp(j).resize(600).jpeg({ quality: 90 }).toBuffer()],
-  ["resized to a quarter", (j) => sharp(j).resize(300).jpeg({ quality: 90 }).toBuffer()],
+  [
+    "resized to half",
+    (j) =>
+      sharp(j)
+        .resize(WIDTH / 2)
+        .jpeg({ quality: 90 })
+        .toBuffer(),
+  ],
+  [
+    "resized to a quarter",
+    (j) =>
+      sharp(j)
+        .resize(WIDTH / 4)
+        .jpeg({ quality: 90 })
+        .toBuffer(),
+  ],
   ["re-encoded at quality 50", (j) => sharp(j).jpeg({ quality: 50 }).toBuffer()],
   ["as PNG", (j) => sharp(j).png().toBuffer()],
-  ["cropped 2% around", (j) => sharp(j).extract({ left: 12, top: 9, width: 1176, height: 882 }).jpeg().toBuffer()],
+  [
+    "cropped 2% around",
+    (j) =>
+      sharp(j)
+        .extract({
+          left: Math.round(WIDTH / 100),
+          top: Math.round(HEIGHT / 100),
+          width: Math.round(WIDTH * 0.98),
+          height: Math.round(HEIGHT * 0.98),
+        })
+        .jpeg()
+        .toBuffer(),
+  ],
   ...[2, 3, 4, 5, 6, 7, 8].map((o): [string, (jpeg: Buffer) => Promise<Buffer>] => [
     `stored for EXIF orientation ${o}`,
     (j) => storedWithOrientation(j, o),
@@ -111,7 +149,7 @@ describe("the hash: the same picture", () => {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 1e6 }),
-        fc.integer({ min: 200, max: 1200 }),
+        fc.integer({ min: 200, max: WIDTH }),
         fc.integer({ min: 40, max: 98 }),
         fc.integer({ min: 1, max: 8 }),
         async (seed, width, quality, orientation) => {
@@ -133,6 +171,25 @@ describe("the hash: distinct pictures", () => {
     for (let i = 0; i < hashes.length; i++)
       for (let j = i + 1; j < hashes.length; j++)
         expect(hashDistance(hashes[i]!, hashes[j]!), `scenes ${100 + i} and ${100 + j}`).toBeGreaterThan(REUSE_MAX_DISTANCE);
+  });
+
+  it("different objects before one backdrop are different pictures", async () => {
+    const hashes = await Promise.all(
+      [...Array(12).keys()].map(
+        async (i) =>
+          (
+            await measure(
+              await sharp(scene(200 + i, 7))
+                .jpeg({ quality: 90 })
+                .toBuffer(),
+            )
+          ).hash,
+      ),
+    );
+    const distances: number[] = [];
+    for (let i = 0; i < hashes.length; i++)
+      for (let j = i + 1; j < hashes.length; j++) distances.push(hashDistance(hashes[i]!, hashes[j]!));
+    expect(Math.min(...distances)).toBeGreaterThan(REUSE_MAX_DISTANCE);
   });
 
   it("the same objects moved apart are a different picture", async () => {
@@ -186,7 +243,7 @@ describe("sharpness", () => {
       const original = await photo(seed);
       expect((await measure(original)).sharpness).toBeGreaterThanOrEqual(BLUR_MIN_SHARPNESS);
       for (const factor of [1, 1.5, 3]) {
-        const sigma = FLAGGED_BLUR * factor * 1200;
+        const sigma = FLAGGED_BLUR * factor * WIDTH;
         const blurred = await sharp(original).blur(sigma).jpeg({ quality: 90 }).toBuffer();
         expect((await measure(blurred)).sharpness, `sigma ${sigma}`).toBeLessThan(BLUR_MIN_SHARPNESS);
         // sensor noise on the blurred photo is not detail
@@ -200,6 +257,21 @@ describe("sharpness", () => {
       }
     },
   );
+
+  it("any scene blurred by the calibrated radius or more is flagged, and is not when not blurred", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 1e6 }), fc.double({ min: 1, max: 4, noNaN: true }), async (seed, factor) => {
+        const original = await photo(seed);
+        expect((await measure(original)).sharpness).toBeGreaterThanOrEqual(BLUR_MIN_SHARPNESS);
+        const blurred = await sharp(original)
+          .blur(FLAGGED_BLUR * factor * WIDTH)
+          .jpeg({ quality: 90 })
+          .toBuffer();
+        expect((await measure(blurred)).sharpness).toBeLessThan(BLUR_MIN_SHARPNESS);
+      }),
+      { numRuns: 10, seed: 26 },
+    );
+  });
 
   it("does not depend on contrast: a dim copy of a sharp scene is as sharp", async () => {
     const original = await photo(5);
@@ -223,21 +295,41 @@ describe("exposure", () => {
       .toBuffer();
   };
 
-  it.each([1, 2, 3])("scene %i: normal is not flagged; far under-exposed is dark; far over-exposed is bright", async (seed) => {
+  it.each([1, 2, 3])("scene %i: normal is not flagged; 4.3 stops under is dark; far over is overexposed", async (seed) => {
     const original = await photo(seed);
     const normal = (await measure(original)).exposure;
-    expect(normal.dark).toBeLessThan(DARK_FRACTION);
-    expect(normal.bright).toBeLessThan(BRIGHT_FRACTION);
-    expect((await measure(await gain(original, 0.01))).exposure.dark).toBeGreaterThanOrEqual(DARK_FRACTION);
-    expect((await measure(await gain(original, 40))).exposure.bright).toBeGreaterThanOrEqual(BRIGHT_FRACTION);
+    expect(isDark(normal) || isOverexposed(normal)).toBe(false);
+    for (const k of [0.05, 0.02, 0.005]) expect(isDark((await measure(await gain(original, k))).exposure), `x${k}`).toBe(true);
+    expect(isOverexposed((await measure(await gain(original, 40))).exposure)).toBe(true);
+    expect(isDark((await measure(await gain(original, 40))).exposure)).toBe(false);
   });
 
-  it("reads mean, dark and bright off the raster", () => {
+  it("a low-key photo (a bright object on black) is not dark, a black frame with a lamp is", async () => {
+    const svg = (fill: string, r: number) =>
+      Buffer.from(
+        `<svg xmlns="http://www.w3.org/2000/svg" width="800" height="600"><rect width="100%" height="100%" fill="#050505"/><circle cx="400" cy="300" r="${r}" fill="${fill}"/></svg>`,
+      );
+    const lowKey = (await measure(await sharp(svg("#e0a040", 160)).jpeg().toBuffer())).exposure;
+    expect(lowKey.dark).toBeGreaterThan(0.75);
+    expect(isDark(lowKey)).toBe(false);
+    // (a lamp smaller than 1 % of the frame: the highlight does not see it, the dark fraction does)
+    const lamp = (await measure(await sharp(svg("#ffffff", 20)).jpeg().toBuffer())).exposure;
+    expect(lamp.dark).toBeGreaterThanOrEqual(DARK_FRACTION);
+    expect(isDark(lamp)).toBe(true);
+  });
+
+  it("reads mean, dark, bright and highlight off the raster", () => {
     const gray = new Uint8Array([0, 16, 17, 239, 240, 255, 100, 100]);
     const { exposure } = measurePicture(gray, 4, 2);
     expect(exposure.dark).toBe(2 / 8);
     expect(exposure.bright).toBe(2 / 8);
     expect(exposure.mean).toBeCloseTo((0 + 16 + 17 + 239 + 240 + 255 + 200) / 8, 10);
+    expect(exposure.highlight).toBe(255);
+    // the 99th percentile: 200 pixels of 10 and 2 of 250 (1 %) read 10; 3 of 250 read 250
+    const some = (n: number) => new Uint8Array(202).fill(10).fill(250, 0, n);
+    expect(measurePicture(some(2), 202, 1).exposure.highlight).toBe(10);
+    expect(measurePicture(some(3), 202, 1).exposure.highlight).toBe(250);
+    expect(DARK_MAX_HIGHLIGHT).toBeLessThan(250);
   });
 });
 

@@ -274,6 +274,24 @@ describe("the index of packed pictures on disk", () => {
     expect(after.stats).toEqual({ tornBytes: 0, damaged: 0, ignored: 0 });
   });
 
+  it("compaction carries over the record of an archive in place but not yet in the ledger (recovery adopts it)", async () => {
+    const out = await outbox();
+    await commitArchive(out, "a0.zip", [pic(0)], 1);
+    await commitArchive(out, "a1.zip", [pic(1)], 2, false);
+    await commitArchive(out, "a2.zip", [pic(2)], 3, false);
+    await writeFile(path.join(out, "a1.zip"), "published: a crash came before the ledger");
+    expect(await compactPictures(out, true)).toBe(true);
+    expect((await open(out)).stats.ignored).toBe(1); // a1 waits; a2 is gone
+    await appendLedger(out, [{ type: "commit", id: "WO_1", fingerprint: "f", archive: "a1.zip", at: "x" }]);
+    await appendLedger(out, [{ type: "commit", id: "WO_2", fingerprint: "f", archive: "a2.zip", at: "x" }]);
+    const after = await open(out);
+    expect([0, 1, 2].map((i) => found(after, i))).toEqual([true, true, false]);
+    await compactPictures(out, true);
+    const again = await open(out);
+    expect([0, 1, 2].map((i) => found(again, i))).toEqual([true, true, false]);
+    expect((await stat(journalPath(out))).size).toBe(16);
+  });
+
   it("the last record of an archive name counts: an earlier one is an attempt that failed before it was published", async () => {
     const out = await outbox();
     await commitArchive(out, "a.zip", [pic(0), pic(1)], 1, false);
@@ -318,20 +336,26 @@ describe("the index of packed pictures on disk", () => {
     expect((await open(out)).size).toBe(k * 2000);
   });
 
-  it("a compaction stopped between its two renames: the old journal is ignored (no picture twice), then replaced", async () => {
+  it("a compaction stopped between its two renames: no picture twice, nothing waiting for recovery lost", async () => {
     const out = await outbox();
     await commitArchive(out, "a0.zip", [pic(0)], 1);
     await commitArchive(out, "a1.zip", [pic(1)], 2);
+    await commitArchive(out, "a2.zip", [pic(2)], 3, false); // in place, not yet in the ledger
+    await writeFile(path.join(out, "a2.zip"), "published");
     const oldJournal = await readFile(journalPath(out));
     await compactPictures(out, true);
     await writeFile(journalPath(out), oldJournal); // as if the crash came before the journal's rename
     const index = await open(out);
     expect(index.size).toBe(2);
-    expect(found(index, 0) && found(index, 1)).toBe(true);
-    await commitArchive(out, "a2.zip", [pic(2)], 3);
+    expect([0, 1, 2].map((i) => found(index, i))).toEqual([true, true, false]);
+    await appendLedger(out, [{ type: "commit", id: "WO_2", fingerprint: "f", archive: "a2.zip", at: "x" }]); // recovery
+    await commitArchive(out, "a3.zip", [pic(3)], 4);
     const later = await open(out);
-    expect(later.size).toBe(3);
-    expect((await readFile(journalPath(out))).length).toBeLessThan(oldJournal.length);
+    expect(later.size).toBe(4);
+    expect([0, 1, 2, 3].map((i) => found(later, i))).toEqual([true, true, true, true]);
+    await compactPictures(out, true);
+    expect((await stat(journalPath(out))).size).toBe(16);
+    expect((await open(out)).size).toBe(4);
   });
 
   it("a damaged snapshot is told, its pictures not compared; the journal still counts", async () => {
