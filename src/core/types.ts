@@ -261,7 +261,19 @@ export interface WatchStatus {
    * the photo checks' findings (SPEC §15) in this session: photos packed with a W_PHOTO_* warning, work
    * orders refused by an E_PHOTO_* problem, and each code's count (a photo with two findings counts twice)
    */
-  photoChecks: { warned: number; refused: number; byCode: Record<string, number> };
+  photoChecks: PhotoChecksCounts & {
+    /** the same counts for the last pass (reset as each pass starts) */
+    lastPass: PhotoChecksCounts;
+    /** the newest findings, newest first (archive null: its work order was refused) */
+    recent: { at: string; code: string; message: string; workOrder: string; entry?: string; archive: string | null }[];
+  };
+}
+
+/** Photos packed with a W_PHOTO_* warning, work orders refused by an E_PHOTO_* problem, each code's count. */
+export interface PhotoChecksCounts {
+  warned: number;
+  refused: number;
+  byCode: Record<string, number>;
 }
 
 /** watch --upload's part of the status (WatchStatus.uploads). */

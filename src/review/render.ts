@@ -2,9 +2,23 @@
 // data URIs). Rendered as a stream of strings so that a batch's thumbnails are never all held at once.
 import { THUMB_EDGE } from "../convert/pixels.js";
 import type { Problem } from "../core/errors.js";
-import type { CapturedFrom, PhotoHandling } from "../core/types.js";
+import type { CapturedFrom, PhotoFinding, PhotoHandling } from "../core/types.js";
+import { isFindingCode } from "../spec/findingWords.js";
 import { countPhotos, describeCounts, parseEntryName, photoHandling } from "../spec/images.js";
 import { codeUnitOrder } from "../spec/names.js";
+import {
+  badges,
+  checksSummary,
+  duplicateLine,
+  type EarlierSource,
+  earlierBox,
+  earlierEntry,
+  type FlaggedPhoto,
+  findingsOf,
+} from "./findings.js";
+import { anchor, esc, pathText } from "./html.js";
+
+export { esc, pathText } from "./html.js";
 
 export interface ReviewPhoto {
   /** the entry's path in the archive: "<work order>/<task group>-<N>.jpg" */
@@ -21,6 +35,8 @@ export interface ReviewPhoto {
   /** undefined: copied byte for byte; unknown (an archive without its report): null */
   conversion?: string | null | undefined;
   handling?: PhotoHandling | undefined;
+  /** what the photo checks found (SPEC §15) */
+  checks?: PhotoFinding[] | undefined;
 }
 
 export interface ReviewWorkOrder {
@@ -64,13 +80,38 @@ export type ThumbSource = (
   workOrder: string,
 ) => Promise<{ jpeg: Buffer; width?: number; height?: number; orientation?: number } | { problem: Problem } | undefined>;
 
-export async function* renderReview(review: Review, thumbOf: ThumbSource): AsyncGenerator<string> {
-  const cards = { n: 0 };
+/** What every photo card needs: its sources, and where the other cards are (for links between them). */
+interface Sheet {
+  thumbOf: ThumbSource;
+  earlierOf: EarlierSource | undefined;
+  noThumbs: string | undefined;
+  /** the archive's entries -> the number of their card (#card-N) */
+  cardOf: Map<string, number>;
+  /** the next card's number */
+  n: number;
+}
+
+/**
+ * The page, as a stream. `earlierOf` gives the earlier picture of a re-used photo (its thumbnail from the
+ * earlier archive, or why not); without it, a re-used photo names the earlier one without a picture.
+ */
+export async function* renderReview(review: Review, thumbOf: ThumbSource, earlierOf?: EarlierSource): AsyncGenerator<string> {
+  const page: Sheet = { thumbOf, earlierOf, noThumbs: review.noThumbs, cardOf: new Map(), n: 0 };
+  const flagged: FlaggedPhoto[] = [];
+  // the cards are numbered in the order they are written: the packed work orders' photos first
+  let n = 0;
+  for (const wo of review.workOrders)
+    for (const p of processingOrder(wo.photos)) {
+      page.cardOf.set(p.entry, ++n);
+      const checks = findingsOf(p.checks);
+      if (checks.length) flagged.push({ entry: p.entry, card: n, checks });
+    }
+  const onPhotos = new Set(flagged.flatMap((p) => p.checks.map((f) => `${f.code}\0${f.message}`)));
   yield head(review);
-  yield summary(review);
+  yield summary(review, flagged, onPhotos);
   for (const wo of review.workOrders) {
-    yield workOrderHead(wo, review.fields);
-    yield* sheet(wo.id, wo.photos, thumbOf, review.noThumbs, cards);
+    yield workOrderHead(wo, review.fields, onPhotos);
+    yield* sheet(wo.id, wo.photos, page);
     yield "</section>\n";
   }
   if (review.refused.length) {
@@ -79,7 +120,14 @@ export async function* renderReview(review: Review, thumbOf: ThumbSource): Async
     for (const r of review.refused) {
       yield `<article class="refused" id="${anchor("refused", r.id)}" aria-labelledby="${anchor("rh", r.id)}">`;
       yield `<h3 id="${anchor("rh", r.id)}">${esc(r.id)}</h3>\n${problemList(r.problems)}`;
-      if (r.photos.length) yield* sheet(r.id, r.photos, thumbOf, review.noThumbs, cards);
+      // a photo check that refused the work order: its badge on the photo it names
+      const photos = r.photos.map((p) => {
+        const checks = r.problems.filter((x) => x.path === p.entry && isFindingCode(x.code));
+        return checks.length
+          ? { ...p, checks: [...(p.checks ?? []), ...checks.map((x) => ({ code: x.code, message: x.message }))] }
+          : p;
+      });
+      if (photos.length) yield* sheet(r.id, photos, page);
       yield "</article>\n";
     }
     yield "</section>\n";
@@ -91,23 +139,6 @@ export async function* renderReview(review: Review, thumbOf: ThumbSource): Async
 export function processingOrder(photos: readonly ReviewPhoto[]): ReviewPhoto[] {
   const key = (p: ReviewPhoto) => parseEntryName(p.entry.slice(p.entry.lastIndexOf("/") + 1))?.n ?? Number.POSITIVE_INFINITY;
   return [...photos].sort((a, b) => key(a) - key(b) || codeUnitOrder(a.entry, b.entry));
-}
-
-const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-
-/** Text for HTML content and attribute values (always double-quoted here). */
-export function esc(text: unknown): string {
-  return String(text).replace(/[&<>"']/g, (c) => ESCAPES[c]!);
-}
-
-/** A path as text that wraps only after "/" and "_", never inside a word. */
-export function pathText(text: string): string {
-  return esc(text).replace(/[/_]/g, "$&<wbr>");
-}
-
-/** An id attribute from user text: ids are letters, digits, _ and -, but refused ones may be anything. */
-function anchor(prefix: string, id: string): string {
-  return `${prefix}-${Buffer.from(id).toString("hex")}`;
 }
 
 const ORIENTATION: Record<number, string> = {
@@ -161,9 +192,15 @@ export function stagingWarnings(review: Review): Problem[] {
   return review.warnings.filter((w) => !own.has(`${w.code}\0${w.message}`));
 }
 
-function summary(review: Review): string {
+/** The warnings that are not a photo check's finding already shown as a badge on its photo. */
+function notOnPhotos(warnings: readonly Problem[], onPhotos: ReadonlySet<string>): Problem[] {
+  return warnings.filter((w) => !onPhotos.has(`${w.code}\0${w.message}`));
+}
+
+function summary(review: Review, flagged: readonly FlaggedPhoto[], onPhotos: ReadonlySet<string>): string {
   const warnings = review.workOrders.flatMap((wo) => wo.warnings);
-  const staging = stagingWarnings(review);
+  const listed = notOnPhotos(warnings, onPhotos);
+  const staging = notOnPhotos(stagingWarnings(review), onPhotos);
   const rows: [string, string][] = [
     ["Work orders", `${review.workOrders.length}${review.refused.length ? ` packed, ${review.refused.length} refused` : ""}`],
     ["Photos", photoSummary(review)],
@@ -171,7 +208,13 @@ function summary(review: Review): string {
     ["SHA-256", `<code>${esc(review.sha256)}</code>`],
   ];
   if (review.createdAt) rows.push(["Created", `<time datetime="${esc(review.createdAt)}">${esc(review.createdAt)}</time>`]);
-  rows.push(["Warnings", warnings.length ? String(warnings.length) : "none"]);
+  const badged = warnings.length - listed.length;
+  rows.push([
+    "Warnings",
+    warnings.length
+      ? `${warnings.length}${badged ? ` (${badged} shown on their photos: <a href="#look">photo checks</a>)` : ""}`
+      : "none",
+  ]);
   if (staging.length) rows.push(["Noticed in staging", String(staging.length)]);
   let html = `<section aria-labelledby="summary"><h2 id="summary">Summary</h2>\n<dl class="summary">`;
   for (const [k, v] of rows) html += `<dt>${k}</dt><dd>${v}</dd>`;
@@ -179,7 +222,8 @@ function summary(review: Review): string {
   if (review.fromZipOnly)
     html += `<p class="note">This archive's report was not found beside it: sources and conversions are not known.</p>\n`;
   if (review.noThumbs) html += `<p class="note">Some photos have no thumbnail: ${esc(review.noThumbs)}.</p>\n`;
-  if (warnings.length) html += `<h3>Warnings</h3>\n${problemList(warnings)}`;
+  html += checksSummary(flagged);
+  if (listed.length) html += `<h3>Warnings</h3>\n${problemList(listed)}`;
   if (staging.length)
     html += `<h3 id="staging">Noticed in the staging folder</h3>\n<p class="note">The run's warnings about files and folders that are not in this archive.</p>\n${problemList(staging)}`;
   if (review.workOrders.length) {
@@ -193,11 +237,12 @@ function summary(review: Review): string {
   return `${html}</section>\n`;
 }
 
-function workOrderHead(wo: ReviewWorkOrder, fields: Review["fields"]): string {
+function workOrderHead(wo: ReviewWorkOrder, fields: Review["fields"], onPhotos: ReadonlySet<string>): string {
   const id = anchor("wo", wo.id);
   let html = `<section class="wo" id="${id}" aria-labelledby="${id}-h"><h2 id="${id}-h">Work order ${esc(wo.id)}</h2>\n`;
   html += metadataTable(wo.metadata, fields);
-  if (wo.warnings.length) html += problemList(wo.warnings);
+  const listed = notOnPhotos(wo.warnings, onPhotos);
+  if (listed.length) html += problemList(listed);
   return html;
 }
 
@@ -221,17 +266,11 @@ function shown(value: unknown): string {
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 
-async function* sheet(
-  workOrder: string,
-  photos: readonly ReviewPhoto[],
-  thumbOf: ThumbSource,
-  noThumbs: string | undefined,
-  cards: { n: number },
-): AsyncGenerator<string> {
+async function* sheet(workOrder: string, photos: readonly ReviewPhoto[], page: Sheet): AsyncGenerator<string> {
   yield `<ol class="sheet" aria-label="Photos of ${esc(workOrder)} in processing order">\n`;
   for (const photo of processingOrder(photos)) {
     const name = photo.entry.slice(photo.entry.lastIndexOf("/") + 1);
-    const given = await thumbOf(photo, workOrder);
+    const given = await page.thumbOf(photo, workOrder);
     const refused = given && "problem" in given ? given.problem : undefined;
     const made = given && "jpeg" in given ? given : undefined;
     const thumb = made?.jpeg;
@@ -239,11 +278,24 @@ async function* sheet(
     p.orientation ??= made?.orientation;
     const shown = p.orientation && p.orientation >= 5 ? { w: p.height, h: p.width } : { w: p.width, h: p.height };
     const alt = `${name}${p.source ? `, from ${p.source}` : ""}`;
-    const n = ++cards.n;
+    const n = ++page.n;
     // the larger view is this card at :target, its thumbnail shown up to twice its size (no second image)
-    const img = thumb
+    let img = thumb
       ? `<a class="close" href="#card-${n}">Close the larger view</a><a class="zoom" href="#photo-${n}" title="Larger view"><img src="data:image/jpeg;base64,${thumb.toString("base64")}" alt="${esc(alt)}"${box(shown.w, shown.h)}></a>`
-      : `<div class="nothumb" role="img" aria-label="${esc(`${alt} (no thumbnail)`)}">${refused ? "not read" : noThumbs ? "not decoded" : "does not decode"}</div>`;
+      : `<div class="nothumb" role="img" aria-label="${esc(`${alt} (no thumbnail)`)}">${refused ? "not read" : page.noThumbs ? "not decoded" : "does not decode"}</div>`;
+    const checks = findingsOf(p.checks);
+    // a re-used photo: the earlier picture beside it
+    const earlier: string[] = [];
+    for (const f of checks)
+      if (f.earlier && f.code.endsWith("_REUSED")) {
+        const picture = page.earlierOf ? await page.earlierOf(f.earlier) : { missing: "The earlier archive was not looked for." };
+        earlier.push(earlierBox(f.earlier, picture, page.cardOf.get(earlierEntry(f.earlier))));
+      }
+    if (earlier.length) img = `<div class="pair"><div class="this">${img}</div>${earlier.join("")}</div>`;
+    const duplicates = checks
+      .filter((f) => f.earlier && f.code.endsWith("_DUPLICATE"))
+      .map((f) => duplicateLine(f.earlier!, page.cardOf.get(earlierEntry(f.earlier!)), workOrder))
+      .join("");
     const facts: [string, string][] = [];
     if (p.source) facts.push(["Source", pathText(p.source)]);
     const when = capturedText(p);
@@ -253,7 +305,8 @@ async function* sheet(
     if (p.conversion !== null) facts.push(HANDLING[photoHandling(p)](p.conversion ?? ""));
     if (p.orientation && p.orientation !== 1)
       facts.push(["Orientation", `${p.orientation}: ${esc(ORIENTATION[p.orientation] ?? "unknown")}`]);
-    yield `<li id="photo-${n}"><figure id="card-${n}">${img}<figcaption><span class="entry">${pathText(name)}</span><dl>${facts.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("")}</dl>${refused ? problemList([refused]) : ""}</figcaption></figure></li>\n`;
+    const flags = checks.length ? badges(checks) : "";
+    yield `<li id="photo-${n}"><figure id="card-${n}"${checks.length ? ' class="flagged"' : ""}>${img}<figcaption><span class="entry">${pathText(name)}</span>${flags}${duplicates}<dl>${facts.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("")}</dl>${refused ? problemList([refused]) : ""}</figcaption></figure></li>\n`;
   }
   yield "</ol>\n";
 }
@@ -299,8 +352,8 @@ export function formatBytes(n: number): string {
 }
 
 const STYLE = `
-:root{--bg:#fff;--fg:#1b1b1b;--muted:#595959;--card:#f4f4f4;--line:#c8c8c8;--bad:#a4000f;--badbg:#fde8ea;--link:#0050a0;--focus:#1a73e8}
-@media (prefers-color-scheme:dark){:root{--bg:#161616;--fg:#ececec;--muted:#b0b0b0;--card:#242424;--line:#4a4a4a;--bad:#ff9aa4;--badbg:#3d1519;--link:#8cc4ff;--focus:#8cc4ff}}
+:root{--bg:#fff;--fg:#1b1b1b;--muted:#595959;--card:#f4f4f4;--line:#c8c8c8;--bad:#a4000f;--badbg:#fde8ea;--link:#0050a0;--focus:#1a73e8;--warn:#6b4400;--warnbg:#fff3d6}
+@media (prefers-color-scheme:dark){:root{--bg:#161616;--fg:#ececec;--muted:#b0b0b0;--card:#242424;--line:#4a4a4a;--bad:#ff9aa4;--badbg:#3d1519;--link:#8cc4ff;--focus:#8cc4ff;--warn:#ffc46b;--warnbg:#33260a}}
 *{box-sizing:border-box}
 body{margin:0 auto;max-width:96rem;padding:1rem 1.5rem;font:1rem/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:var(--bg);color:var(--fg)}
 a{color:var(--link)}
@@ -328,8 +381,18 @@ figcaption dt{color:var(--muted)}figcaption dd{margin:0;overflow-wrap:break-word
 .sheet li:target{position:fixed;inset:0;z-index:2;margin:0;padding:1rem;overflow:auto;background:rgb(0 0 0/.85)}
 .sheet li:target figure{max-width:min(100%,40rem);height:auto;margin:0 auto}
 .sheet li:target .zoom{cursor:default}
-.sheet li:target img{width:min(100%,512px);height:min(70vh,512px);max-height:none;object-fit:contain}
+.sheet li:target .zoom img{width:min(100%,512px);height:min(70vh,512px);max-height:none;object-fit:contain}
 .sheet li:target .close{display:block;text-align:right;margin-bottom:.5rem;font-weight:600}
+.sheet li:target .pair{flex-direction:column}
+figure.flagged{border:2px solid var(--warn)}
+.flags{position:relative;list-style:none;display:flex;flex-wrap:wrap;gap:.25rem;padding:0;margin:.25rem 0}
+.flag{display:inline-block;border:2px solid var(--warn);color:var(--warn);background:var(--warnbg);border-radius:1rem;padding:0 .5rem;font-size:.875rem;font-weight:700}
+.tip{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
+.flag:hover .tip,.flag:focus .tip{left:0;top:calc(100% + .25rem);z-index:3;width:max-content;max-width:100%;height:auto;overflow:visible;clip-path:none;white-space:normal;overflow-wrap:anywhere;background:var(--bg);color:var(--fg);border:1px solid var(--line);border-radius:4px;padding:.25rem .5rem;font-weight:400;box-shadow:0 2px 6px rgb(0 0 0/.35)}
+.pair{display:flex;gap:.5rem;align-items:flex-start}.pair>*{flex:1 1 0;min-width:0}
+.earlier{margin:0;font-size:.875rem;overflow-wrap:break-word}.earlier img,.earlier .nothumb{max-height:10rem}
+.why{color:var(--muted)}.dup{margin:.25rem 0;font-size:.875rem}
+.look{padding-left:1.25rem}.look li{margin:.25rem 0;overflow-wrap:anywhere}
 .problems{padding-left:1.25rem}.problems li{margin:.25rem 0;overflow-wrap:anywhere}
 .code{color:var(--bad);font-weight:600}.hint{color:var(--muted)}
 .refused{border-left:4px solid var(--bad);padding-left:1rem;margin:1rem 0}
@@ -337,5 +400,5 @@ footer{margin-top:3rem;color:var(--muted);font-size:.875rem}
 @media print{:root{--bg:#fff;--fg:#000;--muted:#333;--card:#fff;--line:#999;--bad:#900;--badbg:#fff}
 nav,.skip,.close{display:none}body{max-width:none;padding:0;font-size:10pt}
 .sheet{grid-template-columns:repeat(4,1fr);gap:.4rem}.sheet li,.refused,table.meta{break-inside:avoid}
-.wo{break-before:page}a{color:inherit;text-decoration:none}.sheet li:target{position:static;padding:0;background:none}}
+.wo{break-before:page}a{color:inherit;text-decoration:none}.tip{position:static;width:auto;height:auto;clip-path:none;white-space:normal}.sheet li:target{position:static;padding:0;background:none}}
 `;

@@ -17,6 +17,8 @@ import { parseJsonText } from "../core/text.js";
 import type { ArchiveReport, RefusedReport } from "../core/types.js";
 import { parseEntryName } from "../spec/images.js";
 import { codeUnitOrder } from "../spec/names.js";
+import { earlierSource } from "./earlier.js";
+import type { EarlierSource } from "./findings.js";
 import { type Review, type ReviewPhoto, renderReview, type ThumbSource } from "./render.js";
 
 /** `batch-….zip` -> `batch-….html`, beside it. */
@@ -25,13 +27,19 @@ export function reviewPath(archive: string): string {
 }
 
 /** Streams the page to `tmpFolder`, then renames it to `file` (a reader never sees half a page). */
-export async function writeReview(file: string, review: Review, thumbOf: ThumbSource, tmpFolder: string): Promise<void> {
+export async function writeReview(
+  file: string,
+  review: Review,
+  thumbOf: ThumbSource,
+  tmpFolder: string,
+  earlierOf?: EarlierSource,
+): Promise<void> {
   const tmp = path.join(tmpFolder, `${process.pid}.${path.basename(file)}.partial`);
   const out = createWriteStream(tmp);
   const failed = once(out, "error").then(([err]) => Promise.reject(err as Error));
   failed.catch(() => undefined);
   try {
-    for await (const chunk of renderReview(review, thumbOf)) {
+    for await (const chunk of renderReview(review, thumbOf, earlierOf)) {
       if (!out.write(chunk)) await Promise.race([once(out, "drain"), failed]);
     }
     out.end();
@@ -59,8 +67,11 @@ export interface PackedBatch {
   noThumbs?: string | undefined;
 }
 
-/** The review of an archive just packed: thumbnails from the spool, facts from the report. */
-export function reviewOfBatch(b: PackedBatch): { review: Review; thumbOf: ThumbSource } {
+/**
+ * The review of an archive just packed: thumbnails from the spool, facts from the report; a re-used photo's
+ * earlier picture from the earlier archive in the outbox.
+ */
+export function reviewOfBatch(b: PackedBatch): { review: Review; thumbOf: ThumbSource; earlierOf: EarlierSource } {
   const review: Review = {
     archive: b.report.archive,
     sha256: b.report.sha256,
@@ -85,7 +96,17 @@ export function reviewOfBatch(b: PackedBatch): { review: Review; thumbOf: ThumbS
     const jpeg = file ? await readFile(file).catch(() => undefined) : undefined;
     return jpeg && { jpeg };
   };
-  return { review, thumbOf };
+  const earlierOf = earlierSource({
+    out: path.dirname(b.report.path),
+    archive: b.report.archive,
+    sameArchive: async (entry) => {
+      const file = b.thumbs.get(entry);
+      return file ? readFile(file).catch(() => undefined) : undefined;
+    },
+    maxImageSize: b.config.images.maxImageSize,
+    maxPixels: b.config.images.maxPixels,
+  });
+  return { review, thumbOf, earlierOf };
 }
 
 const IMAGE_NAME = /\.(jpe?g|png|hei[cf]|avif|webp|tiff?|gif|bmp|jxl)$/i;
@@ -121,7 +142,7 @@ export async function reviewOfArchive(
   file: string,
   config: Config | undefined,
   generator: string,
-): Promise<{ review: Review; thumbOf: ThumbSource; close: () => void }> {
+): Promise<{ review: Review; thumbOf: ThumbSource; earlierOf: EarlierSource; close: () => void }> {
   const { zip, entries, listError } = await openZipListing(file);
   if (listError) {
     zip.close();
@@ -198,7 +219,17 @@ export async function reviewOfArchive(
     const refused = await checkPackableImage(photo.entry, type, data, maxPixels);
     return refused ? { problem: refused } : thumbOrNothing(() => thumbnailOf(data));
   };
-  return { review, thumbOf, close: () => zip.close() };
+  const earlierOf = earlierSource({
+    out: path.dirname(path.resolve(file)),
+    archive: review.archive,
+    sameArchive: async (entry, workOrder) => {
+      const made = await thumbOf({ entry }, workOrder);
+      return made && "jpeg" in made ? made.jpeg : undefined;
+    },
+    maxImageSize,
+    maxPixels,
+  });
+  return { review, thumbOf, earlierOf, close: () => zip.close() };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

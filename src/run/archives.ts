@@ -197,7 +197,7 @@ class ArchiveWriter {
     const { ctx } = this;
     if (!ctx.thumbs) return;
     const refusedIds = new Set(report.refused.map((r) => r.id));
-    const { review, thumbOf } = reviewOfBatch({
+    const { review, thumbOf, earlierOf } = reviewOfBatch({
       report,
       metadata: new Map(
         batch.map((p) => [p.wo.id, p.entries.some((e) => e.name === `${p.wo.id}/metadata.json`) ? p.wo.metadata : undefined]),
@@ -213,7 +213,7 @@ class ArchiveWriter {
           : undefined,
     });
     try {
-      await writeReview(reviewPath(report.path), review, thumbOf, tmpDir(ctx.out));
+      await writeReview(reviewPath(report.path), review, thumbOf, tmpDir(ctx.out), earlierOf);
       report.reviewPage = reviewPath(report.path);
     } catch (err) {
       if (ctx.signal?.aborted) throw interrupted();

@@ -19,6 +19,8 @@ export interface WatchSummary {
 
 /** How many archives and refused work orders the status keeps (the newest). */
 export const STATUS_HISTORY = 20;
+/** How many photo checks' findings the status keeps (the newest). */
+export const STATUS_FINDINGS = 20;
 /** How many distinct staging warnings the status keeps (the newest). */
 export const STATUS_WARNINGS = 10;
 
@@ -88,7 +90,7 @@ export class HealthFile {
       packed: 0,
       refused: 0,
       archives: 0,
-      photoChecks: { warned: 0, refused: 0, byCode: {} },
+      photoChecks: { warned: 0, refused: 0, byCode: {}, lastPass: { warned: 0, refused: 0, byCode: {} }, recent: [] },
     };
   }
 
@@ -124,18 +126,51 @@ export class HealthFile {
     s.packed += report.workOrders.length;
     s.lastPackAt = this.clock().toISOString();
     s.recentArchives = [archiveEntry(report), ...s.recentArchives].slice(0, STATUS_HISTORY);
-    for (const e of report.workOrders.flatMap((wo) => wo.entries)) {
-      if (e.checks?.length) s.photoChecks.warned++;
-      for (const f of e.checks ?? []) s.photoChecks.byCode[f.code] = (s.photoChecks.byCode[f.code] ?? 0) + 1;
+    const at = this.clock().toISOString();
+    for (const wo of report.workOrders)
+      for (const e of wo.entries) {
+        if (!e.checks?.length) continue;
+        const found = e.checks.map((f) => ({
+          at,
+          code: f.code,
+          message: f.message,
+          workOrder: wo.id,
+          entry: e.entry,
+          archive: report.archive,
+        }));
+        this.photoFindings(found, "warned");
+      }
+  }
+
+  /** A pass starts: the photo checks' last-pass counts start again. */
+  passStarted(): void {
+    this.state.photoChecks.lastPass = { warned: 0, refused: 0, byCode: {} };
+  }
+
+  /** One photo's findings (warned), or one work order's refusals: counted since start and in this pass, kept as the newest. */
+  private photoFindings(found: WatchStatus["photoChecks"]["recent"], outcome: "warned" | "refused"): void {
+    const c = this.state.photoChecks;
+    for (const counts of [c, c.lastPass]) {
+      counts[outcome]++;
+      for (const f of found) counts.byCode[f.code] = (counts.byCode[f.code] ?? 0) + 1;
     }
+    c.recent = [...found, ...c.recent].slice(0, STATUS_FINDINGS);
   }
 
   /** errors: the <id>.errors.json beside the moved folder, or null when it was not moved */
   refusedOne(wo: { id: string; problems: Problem[] }, errors: string | null): void {
     this.state.refused++;
+    const at = this.clock().toISOString();
     const photo = wo.problems.filter((p) => p.code.startsWith("E_PHOTO_"));
-    if (photo.length) this.state.photoChecks.refused++;
-    for (const p of photo) this.state.photoChecks.byCode[p.code] = (this.state.photoChecks.byCode[p.code] ?? 0) + 1;
+    const found = photo.map((p) => ({
+      at,
+      code: p.code,
+      message: p.message,
+      workOrder: wo.id,
+      ...(p.path ? { entry: p.path } : {}),
+      archive: null,
+    }));
+    if (found.length) this.photoFindings(found, "refused");
     this.state.recentRefused = [
       { id: wo.id, at: this.clock().toISOString(), problems: wo.problems, errors },
       ...this.state.recentRefused,

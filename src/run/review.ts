@@ -21,12 +21,12 @@ export async function review(targets: readonly string[], config: Config | undefi
   const result: ReviewResult = { written: [], problems: [] };
   for (const zip of await archivesOf(targets)) {
     try {
-      const { review, thumbOf, close } = await reviewOfArchive(zip, config, `wopack ${VERSION}`);
+      const { review, thumbOf, earlierOf, close } = await reviewOfArchive(zip, config, `wopack ${VERSION}`);
       try {
         const page = reviewPath(zip);
         const folder = path.dirname(zip);
         const tmp = (await exists(tmpDir(folder))) ? tmpDir(folder) : folder;
-        await writeReview(page, review, thumbOf, tmp);
+        await writeReview(page, review, thumbOf, tmp, earlierOf);
         const photos = review.workOrders.reduce((n, wo) => n + wo.photos.length, 0);
         result.written.push({ archive: zip, page, workOrders: review.workOrders.length, photos });
       } finally {

@@ -306,6 +306,7 @@ async function packReady(w: WatchRun, ready: Map<string, string>): Promise<numbe
   for (const id of ready.keys()) w.emit({ event: "ready", message: `ready ${id}`, workOrder: id });
   const { health } = w;
   if (!w.options.signal.aborted) health.state.status = "packing"; // (a stop under way stays "stopping")
+  health.passStarted();
   const progress: NonNullable<WatchStatus["inProgress"]> = {
     workOrders: [...ready.keys()],
     photosDone: 0,

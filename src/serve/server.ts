@@ -9,6 +9,7 @@ import { type AddressInfo, BlockList, isIP } from "node:net";
 import path from "node:path";
 import { WopackError } from "../core/errors.js";
 import type { WatchStatus } from "../core/types.js";
+import { photoChecksView } from "./checkCounts.js";
 import type { WatchMetrics } from "./metrics.js";
 import { STATUS_CSS, STATUS_HTML, STATUS_JS } from "./statusPage.js";
 
@@ -297,10 +298,14 @@ function eventFeed(o: StatusServerOptions): { text(): string; close(): void } {
   };
 }
 
-/** What an /events message holds: the status, with at most EVENT_WAITING waiting and EVENT_PROBLEMS problems a work order. */
+/**
+ * What an /events message holds: the status, with at most EVENT_WAITING waiting and EVENT_PROBLEMS problems
+ * a work order, and the photo checks as the page draws them (null when the status has none).
+ */
 export function statusEvent(s: WatchStatus) {
   return {
     ...s,
+    photoChecks: photoChecksView(s),
     waiting: s.waiting.slice(0, EVENT_WAITING),
     moreWaiting: Math.max(0, s.waiting.length - EVENT_WAITING),
     recentRefused: s.recentRefused.map((r) => ({

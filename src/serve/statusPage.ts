@@ -24,6 +24,7 @@ export const STATUS_HTML = `<!doctype html>
 <section aria-labelledby="h-waiting"><h2 id="h-waiting">Waiting</h2><div id="waiting"></div></section>
 <section aria-labelledby="h-archives"><h2 id="h-archives">Recent archives</h2><div id="archives"></div></section>
 <section aria-labelledby="h-refused"><h2 id="h-refused">Refused work orders</h2><p id="failed-to" class="muted" hidden></p><div id="refused"></div></section>
+<section aria-labelledby="h-checks" id="checks-section" hidden><h2 id="h-checks">Photo checks</h2><div id="checks"></div></section>
 <section aria-labelledby="h-warnings" id="warnings-section" hidden><h2 id="h-warnings">Staging warnings</h2><div id="warnings"></div></section>
 </main>
 <footer><p class="muted"><span id="totals"></span> · <a href="/metrics">metrics</a> · <a href="/healthz">health</a> · <a href="/state.json">state as JSON</a> · updated <span id="updated">never</span></p>
@@ -48,6 +49,8 @@ th{font-weight:600}
 progress{width:100%;height:1.2rem}
 #error,.bad{color:var(--bad)}
 code{font-size:.9em}
+.flag{display:inline-block;border:2px solid currentColor;color:var(--busy);border-radius:1rem;padding:0 .5rem;font-size:.875rem;font-weight:700;white-space:nowrap}
+td.num,th.num{text-align:right}
 `;
 
 /** The status page's script (no framework): one EventSource, DOM built with text nodes only. */
@@ -101,6 +104,22 @@ function render() {
   }), [1]) : el("p", "None recently.", "muted"));
   const f = $("failed-to"); f.hidden = !state.failedTo;
   if (state.failedTo) { f.replaceChildren("Refused folders are moved to ", el("code", state.failedTo), ", each with its <id>.errors.json beside it."); }
+  const c = state.photoChecks; $("checks-section").hidden = !c;
+  if (c) {
+    const box = $("checks"); box.replaceChildren();
+    box.append(el("p", "Since watch started: " + plural(c.total.warned, "photo") + " warned of, " + plural(c.total.refused, "work order") + " refused; in the last pass: " + c.lastPass.warned + " warned of, " + c.lastPass.refused + " refused."));
+    if (c.rows.length) box.append(table(["Check (findings)", "Warned since start", "Refused since start", "Warned last pass", "Refused last pass"], c.rows.map((r) => [r.word + " (" + r.check + ")", r.total.warned, r.total.refused, r.lastPass.warned, r.lastPass.refused]), [1, 2, 3, 4]));
+    const reviews = new Map(state.recentArchives.filter((x) => x.review).map((x) => [x.archive, x.review]));
+    box.append(el("h3", "Latest findings"));
+    box.append(c.recent.length ? table(["Finding", "When", "Work order", "Archive", "What"], c.recent.map((f) => {
+      const what = document.createDocumentFragment(); what.append(el("span", f.word, "flag"), " ", el("code", f.code), " " + (f.outcome === "refused" ? "refused" : "warned"));
+      let archive = f.archive ? breakable(f.archive) : el("span", f.outcome === "refused" ? "not packed" : "—", "muted");
+      if (f.archive && reviews.has(f.archive)) { const link = el("a"); link.append(archive); link.href = "/review/" + encodeURIComponent(reviews.get(f.archive)); archive = link; }
+      const wo = document.createDocumentFragment(); wo.append(breakable(f.workOrder)); if (f.entry) wo.append(el("br"), breakable(f.entry));
+      return [what, ago(f.at), wo, archive, f.message];
+    }), [1]) : el("p", "No photo was flagged yet.", "muted"));
+    if (c.moreRecent) box.append(el("p", "… and " + c.moreRecent + " more (see /state.json).", "muted"));
+  }
   const ws = state.warnings || []; $("warnings-section").hidden = !ws.length;
   $("warnings").replaceChildren(table(["Warning", "File", "What", "Since"], ws.map((x) => [el("code", x.code), x.path ? breakable(x.path) : "—", x.message + " — " + x.hint, ago(x.at)]), [0, 3]));
   $("totals").textContent = "this session: " + plural(state.packed, "work order") + " packed, " + state.refused + " refused, " + plural(state.archives, "archive") + (state.uploads ? ", " + state.uploads.uploaded + " uploaded" : "");

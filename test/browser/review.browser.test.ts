@@ -46,6 +46,14 @@ function processing(entries: string[], id: string): string[] {
     .sort((a, b) => parseEntryName(a)!.n! - parseEntryName(b)!.n!);
 }
 
+/**
+ * A photo's card by (part of) its entry name or source: not a card whose earlier photo (a re-used one's,
+ * beside it) or badge's message names it.
+ */
+function photoCard(tab: import("playwright-core").Page, name: string) {
+  return tab.locator("section.wo figure", { has: tab.locator(".entry, dl > dd", { hasText: name }) });
+}
+
 let browser: Browser;
 let ws: { dir: string; staging: string; out: string };
 let archive: string;
@@ -111,22 +119,20 @@ describe("the review page in Chromium", () => {
     }
     expect(processing(entries, "WO_B")).toEqual(["meter-1.jpg", "cabinet-2.jpg", "cabinet-10.jpg"]);
     // every packed photo has a thumbnail, decoded by the browser
-    const images = tab.locator("section.wo img");
+    const images = tab.locator("section.wo .zoom img"); // (a re-used photo's earlier one is beside it: not counted)
     expect(await images.count()).toBe(entries.filter((e) => parseEntryName(e.split("/")[1]!)).length);
     const widths = await images.evaluateAll((els) => els.map((e) => (e as HTMLImageElement).naturalWidth));
     expect(widths.every((w) => w > 0)).toBe(true);
     // the photo with EXIF orientation 6 is shown upright (portrait) and says so
-    const turned = tab.locator("figure", { hasText: "one.jpg" });
+    const turned = photoCard(tab, "one.jpg");
     const box = await turned
-      .locator("img")
+      .locator(".zoom img")
       .evaluate((e) => [(e as HTMLImageElement).naturalWidth, (e as HTMLImageElement).naturalHeight]);
     expect(box[1]!).toBeGreaterThan(box[0]!);
     await expect.poll(() => turned.textContent()).toMatch(/Orientation6: turned 90° clockwise/);
     // what was converted and what was copied
-    await expect.poll(() => tab.locator("figure", { hasText: "pole_top.webp" }).textContent()).toMatch(/Convertedwebp converted/);
-    await expect
-      .poll(() => tab.locator("figure", { hasText: "cabinet_front-0.jpg" }).textContent())
-      .toMatch(/Copiedbyte for byte/);
+    await expect.poll(() => photoCard(tab, "pole_top.webp").textContent()).toMatch(/Convertedwebp converted/);
+    await expect.poll(() => photoCard(tab, "cabinet_front-0.jpg").textContent()).toMatch(/Copiedbyte for byte/);
     // refused work orders, each with its problems
     const refused = await tab.locator("article.refused").allTextContents();
     expect(refused.join("\n")).toContain("E_IMAGE_DAMAGED");
@@ -203,7 +209,7 @@ describe("the review page in Chromium", () => {
 describe("the review page reads well (issue 24)", () => {
   /** Text nodes of the card's path texts that lie on more than one line: a word broken in its middle. */
   async function brokenWords(tab: import("playwright-core").Page, name: string): Promise<string[]> {
-    return tab.locator("figure", { hasText: name }).evaluate((figure) => {
+    return photoCard(tab, name).evaluate((figure) => {
       const broken: string[] = [];
       const texts = [figure.querySelector(".entry"), ...figure.querySelectorAll("dd")];
       for (const el of texts) {
@@ -233,7 +239,7 @@ describe("the review page reads well (issue 24)", () => {
       const tab = await context.newPage();
       await tab.goto(`file://${page}`);
       expect(await tab.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
-      const card = tab.locator("figure", { hasText: LONG_NAME });
+      const card = photoCard(tab, LONG_NAME);
       const source = card.locator("dt:text-is('Source') + dd");
       expect(await source.textContent()).toBe(`WO_A/meter_reading/${LONG_NAME}`);
       // the path does not fit on one line of a card, so it wraps: between its words, never inside one
@@ -253,8 +259,8 @@ describe("the review page reads well (issue 24)", () => {
       const context = await browser.newContext({ viewport: { width, height: 900 }, javaScriptEnabled: false });
       const tab = await context.newPage();
       await tab.goto(`file://${page}`);
-      const card = tab.locator("section.wo li", { hasText: "cabinet_front-0.jpg" });
-      const img = card.locator("img");
+      const card = tab.locator("section.wo li", { has: tab.locator(".entry", { hasText: /^cabinet_front-0\.jpg$/ }) });
+      const img = card.locator(".zoom img");
       const small = (await img.boundingBox())!;
       expect(await card.locator(".close").isVisible()).toBe(false);
       await card.locator("a.zoom").click();
@@ -278,8 +284,7 @@ describe("the review page reads well (issue 24)", () => {
     const context = await browser.newContext();
     const tab = await context.newPage();
     await tab.goto(`file://${page}`);
-    const captured = (name: string) =>
-      tab.locator("section.wo figure", { hasText: name }).locator("dt:text-is('Captured') + dd").textContent();
+    const captured = (name: string) => photoCard(tab, name).locator("dt:text-is('Captured') + dd").textContent();
     expect(await captured(LONG_NAME)).toBe("2024-03-04 05:06:07 (EXIF)");
     expect(await captured("cabinet_inside")).toBe("2025-06-07 08:09:10 UTC (file time)");
     // an explicit -N: its place comes from its name
@@ -326,7 +331,9 @@ describe("the sample's review page (the README's picture)", () => {
     const context = await browser.newContext({ viewport: { width: 1100, height: 1000 } });
     const tab = await context.newPage();
     await tab.goto(`file://${zip!.replace(/\.zip$/, ".html")}`);
-    const widths = await tab.locator("section.wo img").evaluateAll((els) => els.map((e) => (e as HTMLImageElement).naturalWidth));
+    const widths = await tab
+      .locator("section.wo .zoom img")
+      .evaluateAll((els) => els.map((e) => (e as HTMLImageElement).naturalWidth));
     expect(widths).toHaveLength(9);
     expect(widths.every((w) => w > 0)).toBe(true);
     await tab.screenshot({ path: path.join(SCREENSHOTS, "review-sample.png") });
