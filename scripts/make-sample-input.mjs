@@ -9,15 +9,29 @@ import sharp from "sharp";
 const root = path.resolve(process.argv[2] ?? "sample-input");
 rmSync(root, { recursive: true, force: true });
 
+/** A photo-like scene; each label lays out its own equipment, so no two sample photos are one picture. */
 function scene(label, hue, width = 1200, height = 900) {
+  let seed = [...label].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7);
+  const r = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const horizon = 0.45 + r() * 0.3;
+  const box = { x: 0.1 + r() * 0.5, y: 0.1 + r() * 0.3, w: 0.15 + r() * 0.3, h: 0.2 + r() * 0.4 };
+  const extras = Array.from({ length: 3 + Math.floor(r() * 4) }, () => {
+    const [x, y, s] = [r() * width, r() * height, (0.04 + r() * 0.12) * width];
+    const shade = Math.floor(r() * 200);
+    return r() < 0.5
+      ? `<rect x="${x}" y="${y}" width="${s}" height="${s * (0.3 + r())}" fill="rgb(${shade},${shade},${shade})"/>`
+      : `<line x1="${x}" y1="${y}" x2="${r() * width}" y2="${r() * height}" stroke="rgb(${shade},${shade},${shade})" stroke-width="${4 + r() * 10}"/>`;
+  });
+  const dial = { x: (box.x + box.w / 2) * width, y: (box.y + box.h / 3) * height, r: Math.min(box.w * width, box.h * height) * 0.25 };
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
-    <defs><linearGradient id="sky" x1="0" y1="0" x2="0" y2="1">
+    <defs><linearGradient id="sky" x1="0" y1="0" x2="${r()}" y2="1">
       <stop offset="0" stop-color="hsl(${hue},60%,75%)"/><stop offset="1" stop-color="hsl(${hue},40%,92%)"/></linearGradient></defs>
     <rect width="100%" height="100%" fill="url(#sky)"/>
-    <rect y="${height * 0.62}" width="100%" height="${height * 0.38}" fill="hsl(${(hue + 90) % 360},35%,35%)"/>
-    <rect x="${width * 0.35}" y="${height * 0.25}" width="${width * 0.3}" height="${height * 0.45}" rx="12" fill="#8a8f94" stroke="#333" stroke-width="6"/>
-    <circle cx="${width * 0.5}" cy="${height * 0.42}" r="${height * 0.09}" fill="#f4f4ee" stroke="#222" stroke-width="5"/>
-    <line x1="${width * 0.5}" y1="${height * 0.42}" x2="${width * 0.55}" y2="${height * 0.36}" stroke="#c00" stroke-width="6"/>
+    <rect y="${height * horizon}" width="100%" height="${height * (1 - horizon)}" fill="hsl(${(hue + 90) % 360},35%,35%)"/>
+    ${extras.join("\n    ")}
+    <rect x="${width * box.x}" y="${height * box.y}" width="${width * box.w}" height="${height * box.h}" rx="12" fill="#8a8f94" stroke="#333" stroke-width="6"/>
+    <circle cx="${dial.x}" cy="${dial.y}" r="${dial.r}" fill="#f4f4ee" stroke="#222" stroke-width="5"/>
+    <line x1="${dial.x}" y1="${dial.y}" x2="${dial.x + dial.r * 0.6}" y2="${dial.y - dial.r * 0.6}" stroke="#c00" stroke-width="6"/>
     <rect x="20" y="20" width="${14 * label.length + 20}" height="44" fill="#000" opacity="0.5"/>
   </svg>`;
   return sharp(Buffer.from(svg));
@@ -82,6 +96,6 @@ await write("WO_100233/cabinet_inside/DSC_0012.jpg", async (f) => {
 });
 // GIF carries no EXIF date: it is ordered by file time, after the dated photos.
 await write("WO_100233/cabinet_inside/DSC_0013.gif", (f) => scene("cabinet inside 2", 320, 600, 450).gif().toFile(f));
-await write("WO_100233__meter_reading-5.heic", (f) => heic(f, "meter", 250, "2026:11:21 13:58:00"));
+await write("WO_100233__meter_reading-5.heic", (f) => heic(f, "meter 5", 250, "2026:11:21 13:58:00"));
 writeFileSync(path.join(root, ".DS_Store"), Buffer.alloc(6148));
 console.log(`wrote ${root}`);

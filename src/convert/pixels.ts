@@ -92,8 +92,10 @@ async function nativeThumbnail(
 ): Promise<{ thumb: Thumbnail; said: string[] } | { said: string[] } | undefined> {
   try {
     const t = await binding.thumbnail(jpeg, THUMB_EDGE, THUMB_QUALITY, NATIVE_MAX_PIXELS);
+    // (a binding built before it gave the greyscale picture, not rebuilt since: libvips decodes the photo
+    // again rather than the photo checks silently not running; `npm ci` rebuilds it)
+    if (!t.gray && !t.warnings.length) return undefined;
     const thumb: Thumbnail = { jpeg: Buffer.from(t.jpeg), width: t.width, height: t.height };
-    // (a binding built before it gave the greyscale picture, not rebuilt since: the checks that need it do not run)
     if (t.gray) thumb.gray = { data: new Uint8Array(t.gray), width: t.grayWidth!, height: t.grayHeight! };
     return { thumb: t.orientation ? { ...thumb, orientation: t.orientation } : thumb, said: t.warnings };
   } catch (err) {

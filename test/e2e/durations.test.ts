@@ -27,6 +27,7 @@ const FLAGS: Record<string, { command: string; likely: DurationUnit }> = {
 
 /** Every duration key of the config, and the unit a bare number probably meant. */
 const KEYS: Record<string, DurationUnit> = {
+  "images.checks.age.maxAge": "d",
   "upload.maxElapsed": "s",
   "upload.retryBackoff": "s",
   "watch.settle": "s",
