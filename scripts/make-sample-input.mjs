@@ -12,7 +12,10 @@ rmSync(root, { recursive: true, force: true });
 /** A photo-like scene; each label lays out its own equipment, so no two sample photos are one picture. */
 function scene(label, hue, width = 1200, height = 900) {
   let seed = [...label].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7);
-  const r = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const r = () => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed / 2 ** 32;
+  };
   const horizon = 0.45 + r() * 0.3;
   const box = { x: 0.1 + r() * 0.5, y: 0.1 + r() * 0.3, w: 0.15 + r() * 0.3, h: 0.2 + r() * 0.4 };
   const extras = Array.from({ length: 3 + Math.floor(r() * 4) }, () => {
@@ -22,7 +25,11 @@ function scene(label, hue, width = 1200, height = 900) {
       ? `<rect x="${x}" y="${y}" width="${s}" height="${s * (0.3 + r())}" fill="rgb(${shade},${shade},${shade})"/>`
       : `<line x1="${x}" y1="${y}" x2="${r() * width}" y2="${r() * height}" stroke="rgb(${shade},${shade},${shade})" stroke-width="${4 + r() * 10}"/>`;
   });
-  const dial = { x: (box.x + box.w / 2) * width, y: (box.y + box.h / 3) * height, r: Math.min(box.w * width, box.h * height) * 0.25 };
+  const dial = {
+    x: (box.x + box.w / 2) * width,
+    y: (box.y + box.h / 3) * height,
+    r: Math.min(box.w * width, box.h * height) * 0.25,
+  };
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
     <defs><linearGradient id="sky" x1="0" y1="0" x2="${r()}" y2="1">
       <stop offset="0" stop-color="hsl(${hue},60%,75%)"/><stop offset="1" stop-color="hsl(${hue},40%,92%)"/></linearGradient></defs>

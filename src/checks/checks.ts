@@ -167,7 +167,7 @@ export function reuseMessage(
     : earlier.archive === PENDING_ARCHIVE
       ? "earlier in this run"
       : `in archive ${earlier.archive}`;
-  return `${photo.source}: the same picture ${how(earlier)} was packed before for work order ${earlier.workOrder}, as ${earlier.entry} ${where}; packed again for work order ${workOrder}`;
+  return `${photo.source}: the same picture ${how(earlier)} was packed before for work order ${earlier.workOrder}, as ${earlier.entry} ${where}; now in work order ${workOrder}`;
 }
 
 export function duplicateMessage(
@@ -176,7 +176,7 @@ export function duplicateMessage(
   workOrder: string,
   earlier: NonNullable<PhotoFinding["earlier"]>,
 ): string {
-  return `${photo.source}: the same picture ${how(earlier)} as ${twin.source} (packed as ${twin.entry}): twice in work order ${workOrder}`;
+  return `${photo.source}: the same picture ${how(earlier)} as ${twin.source} (entry ${twin.entry}): twice in work order ${workOrder}`;
 }
 
 function how(earlier: { exact: boolean; distance: number }): string {

@@ -32,8 +32,16 @@ export function snapshotPath(out: string): string {
   return path.join(stateDir(out), "pictures.snapshot");
 }
 
-async function readOrNothing(file: string): Promise<Buffer | undefined> {
+/**
+ * The most bytes of an index file that are read: far above what wopack writes (a million pictures take about
+ * 64 MB), so a larger file is damage; read, it would hold the memory it is (or fail past 2 GiB) on every run.
+ */
+export const MAX_INDEX_FILE_BYTES = 1024 * 1024 * 1024;
+
+/** A file's bytes; undefined when it is missing; "too large" past MAX_INDEX_FILE_BYTES (not read). */
+async function readOrNothing(file: string): Promise<Buffer | undefined | "too large"> {
   try {
+    if ((await stat(file)).size > MAX_INDEX_FILE_BYTES) return "too large";
     return await readFile(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
@@ -69,8 +77,11 @@ export async function readOutbox(out: string, committed: ReadonlySet<string>): P
   for (let attempt = 0; ; attempt++) {
     const snapBytes = await readOrNothing(snapshotPath(out));
     const journalBytes = await readOrNothing(journalPath(out));
-    const snap = snapBytes && readSnapshot(snapBytes);
-    const journal = journalBytes ? readJournal(journalBytes) : undefined;
+    const snap = snapBytes && snapBytes !== "too large" ? readSnapshot(snapBytes) : undefined;
+    const journal =
+      journalBytes === "too large"
+        ? { generation: undefined, records: [], damaged: 1, tornBytes: 0 }
+        : journalBytes && readJournal(journalBytes);
     const generation = snap?.generation ?? 0;
     if (journal?.generation !== undefined && journal.generation > generation && attempt < 3) continue;
     const read: OutboxPictures = {
@@ -162,9 +173,11 @@ export async function compactPictures(out: string, force = false): Promise<boole
       ),
     ),
   );
-  const [journal, snapshot] = sizes as [number, number];
+  const [journal, stored] = sizes as [number, number];
+  // (a snapshot too large to be read is compacted as if there were none: else never, so never dropped)
+  const snapshot = stored > MAX_INDEX_FILE_BYTES ? 0 : stored;
   if (!force && (journal < COMPACT_AFTER_BYTES || journal < snapshot / 4)) return false;
-  if (!journal && !snapshot) return false;
+  if (!journal && !stored) return false;
   const ledger = await readLedger(out);
   const read = await readOutbox(out, ledger.archives);
   const [first, ...rest] = read.parts;

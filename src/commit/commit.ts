@@ -153,10 +153,13 @@ async function recordAndMove(report: ArchiveReport, ctx: CommitContext): Promise
       commits.map((c) => ({ type: "commit", at, ...c }) as LedgerRecord),
     );
   } catch (err) {
-    throw ioError(
+    const e = ioError(
       err,
       `archive ${report.archive} is committed, but recording it in the ledger failed (the next run finishes this)`,
     );
+    // (it is in place under its name: the run's error lists it with the others committed)
+    e.committed = [{ archive: report.archive, path: report.path, workOrders: report.workOrders.map((w) => w.id) }];
+    throw e;
   }
   faultPoint("after-ledger");
   const done: Omit<Committed, "report"> = { warnings: [], moveFailures: [] };

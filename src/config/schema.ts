@@ -131,77 +131,94 @@ const hashBits = z
 /** One photo check (SPEC §15): its action and its thresholds, each with its default. */
 function photoCheck<T extends z.ZodRawShape>(action: (typeof CHECK_ACTIONS)[number], what: string, shape: T) {
   return z
-    .strictObject({
-      action: z
-        .enum(CHECK_ACTIONS, {
-          error: () => 'one of "off", "warn" (pack it, with a warning) or "refuse" (refuse its work order)',
-        })
-        .default(action)
-        .describe(
-          `off: not checked; warn: the photo is packed, with a W_PHOTO_* warning; refuse: its work order is refused (E_PHOTO_*). Default ${action}`,
-        ),
-      ...shape,
-    })
+    .strictObject(
+      {
+        action: z
+          .enum(CHECK_ACTIONS, {
+            error: () => 'one of "off", "warn" (pack it, with a warning) or "refuse" (refuse its work order)',
+          })
+          .default(action)
+          .describe(
+            `off: not checked; warn: the photo is packed, with a W_PHOTO_* warning; refuse: its work order is refused (E_PHOTO_*). Default ${action}`,
+          ),
+        ...shape,
+      },
+      {
+        // (the shorthand a user tries, "reuse": "warn", gets the object to write)
+        error: (iss) =>
+          iss.code === "invalid_type"
+            ? `an object: write { "action": "${typeof iss.input === "string" ? iss.input : "warn"}" } (with its thresholds, if any)`
+            : undefined,
+      },
+    )
     .prefault({} as never) // (every key has a default; the generic shape hides that from the type)
     .describe(what);
 }
 
 const photoChecks = z
-  .strictObject({
-    reuse: photoCheck("warn", "A picture already packed for another work order, in this outbox or a sibling shard's", {
-      maxDistance: hashBits
-        .default(REUSE_MAX_DISTANCE)
-        .describe("Pictures whose 64-bit perceptual hashes differ in at most this many bits are the same picture"),
-    }),
-    duplicate: photoCheck("warn", "The same picture twice in one work order", {
-      maxDistance: hashBits
-        .default(REUSE_MAX_DISTANCE)
-        .describe("Pictures whose 64-bit perceptual hashes differ in at most this many bits are the same picture"),
-    }),
-    blur: photoCheck("warn", "A picture with too little detail to be judged", {
-      minSharpness: z
-        .number()
-        .min(0, "at least 0")
-        .default(BLUR_MIN_SHARPNESS)
-        .describe("A picture whose sharpness measure is below this is blurred (see docs/photo-checks.md)"),
-    }),
-    exposure: photoCheck("warn", "A nearly black or nearly white picture", {
-      darkFraction: fraction(DARK_FRACTION, "Dark: at least this fraction of its pixels nearly black (luma <= 16)"),
-      darkMaxHighlight: z
-        .number()
-        .int("a whole luma value")
-        .min(0, "a luma from 0 to 255")
-        .max(255, "a luma from 0 to 255")
-        .default(DARK_MAX_HIGHLIGHT)
-        .describe("Dark too: even its brightest 1 % of pixels at or below this luma (0-255): under-exposed by about four stops"),
-      brightFraction: fraction(BRIGHT_FRACTION, "Overexposed: at least this fraction of its pixels nearly white (luma >= 240)"),
-    }),
-    age: photoCheck("off", "A photo captured (EXIF DateTimeOriginal) long before the work order's date", {
-      maxAge: duration(60_000, "d")
-        .default(AGE_MAX_DAYS * 86_400_000)
-        .describe('The oldest a photo may be, e.g. "30d" or "12h" (a number and its unit; a bare number is refused)'),
-      dateField: z
-        .string()
-        .min(1)
-        .optional()
-        .describe("The metadata field that holds the work order's date (ISO 8601); without it, the packing time"),
-    }),
-    distance: photoCheck("off", "A photo whose EXIF GPS position is far from the site given by metadata fields", {
-      maxDistance: distance
-        .default(DISTANCE_MAX_METRES)
-        .describe('How far from the site a photo may be taken, e.g. "500m" or "2km" (a bare number is refused)'),
-      latitudeField: z
-        .string()
-        .min(1)
-        .default("latitude")
-        .describe("The metadata field that holds the site's latitude (decimal degrees)"),
-      longitudeField: z
-        .string()
-        .min(1)
-        .default("longitude")
-        .describe("The metadata field that holds the site's longitude (decimal degrees)"),
-    }),
-  })
+  .strictObject(
+    {
+      reuse: photoCheck("warn", "A picture already packed for another work order, in this outbox or a sibling shard's", {
+        maxDistance: hashBits
+          .default(REUSE_MAX_DISTANCE)
+          .describe("Pictures whose 64-bit perceptual hashes differ in at most this many bits are the same picture"),
+      }),
+      duplicate: photoCheck("warn", "The same picture twice in one work order", {
+        maxDistance: hashBits
+          .default(REUSE_MAX_DISTANCE)
+          .describe("Pictures whose 64-bit perceptual hashes differ in at most this many bits are the same picture"),
+      }),
+      blur: photoCheck("warn", "A picture with too little detail to be judged", {
+        minSharpness: z
+          .number()
+          .min(0, "at least 0")
+          .default(BLUR_MIN_SHARPNESS)
+          .describe("A picture whose sharpness measure is below this is blurred (see docs/photo-checks.md)"),
+      }),
+      exposure: photoCheck("warn", "A nearly black or nearly white picture", {
+        darkFraction: fraction(DARK_FRACTION, "Dark: at least this fraction of its pixels nearly black (luma <= 16)"),
+        darkMaxHighlight: z
+          .number()
+          .int("a whole luma value")
+          .min(0, "a luma from 0 to 255")
+          .max(255, "a luma from 0 to 255")
+          .default(DARK_MAX_HIGHLIGHT)
+          .describe(
+            "Dark too: even its brightest 1 % of pixels at or below this luma (0-255): under-exposed by about four stops",
+          ),
+        brightFraction: fraction(BRIGHT_FRACTION, "Overexposed: at least this fraction of its pixels nearly white (luma >= 240)"),
+      }),
+      age: photoCheck("off", "A photo captured (EXIF DateTimeOriginal) long before the work order's date", {
+        maxAge: duration(60_000, "d")
+          .default(AGE_MAX_DAYS * 86_400_000)
+          .describe('The oldest a photo may be, e.g. "30d" or "12h" (a number and its unit; a bare number is refused)'),
+        dateField: z
+          .string()
+          .min(1)
+          .optional()
+          .describe("The metadata field that holds the work order's date (ISO 8601); without it, the packing time"),
+      }),
+      distance: photoCheck("off", "A photo whose EXIF GPS position is far from the site given by metadata fields", {
+        maxDistance: distance
+          .default(DISTANCE_MAX_METRES)
+          .describe('How far from the site a photo may be taken, e.g. "500m" or "2km" (a bare number is refused)'),
+        latitudeField: z
+          .string()
+          .min(1)
+          .default("latitude")
+          .describe("The metadata field that holds the site's latitude (decimal degrees)"),
+        longitudeField: z
+          .string()
+          .min(1)
+          .default("longitude")
+          .describe("The metadata field that holds the site's longitude (decimal degrees)"),
+      }),
+    },
+    {
+      error: (iss) =>
+        iss.code === "invalid_type" ? 'an object with a key per check, e.g. { "reuse": { "action": "off" } }' : undefined,
+    },
+  )
   .prefault({})
   .describe("Photo checks before the platform sees the photos (SPEC §15; docs/photo-checks.md)");
 

@@ -80,12 +80,16 @@ export async function runArchives(plan: Plan, result: PackResult, ctx: RunContex
     await writer.close();
   } catch (err) {
     // a run-level failure after some archives were committed: those stay, and the error says which
+    // (an archive in place whose ledger record failed comes with the error: after the others)
     if (err instanceof WopackError)
-      err.committed = result.archives.map((a) => ({
-        archive: a.archive,
-        path: a.path,
-        workOrders: a.workOrders.map((w) => w.id),
-      }));
+      err.committed = [
+        ...result.archives.map((a) => ({
+          archive: a.archive,
+          path: a.path,
+          workOrders: a.workOrders.map((w) => w.id),
+        })),
+        ...err.committed,
+      ];
     throw err;
   } finally {
     await writer.discard();

@@ -266,6 +266,32 @@ describe("reuse across work orders", () => {
   });
 });
 
+describe("the words of a refusal", () => {
+  // (the same words serve "warn" and "refuse": before, a refused work order's E_PHOTO_REUSED said its photo was
+  // "packed again", and E_PHOTO_DUPLICATE named the twin's entry as "packed as", when nothing of it was packed)
+  const old: IndexedPicture = {
+    hash: 0x0123456789abcdefn,
+    workOrder: "WO_OLD",
+    entry: "WO_OLD/m-0.jpg",
+    archive: "b.zip",
+    out: "/o",
+  };
+  it.each([
+    ["reuse", "warn"],
+    ["reuse", "refuse"],
+    ["duplicate", "warn"],
+    ["duplicate", "refuse"],
+  ] as const)("%s set to %s: never says this work order's photos were packed", (check, action) => {
+    const twins = [photo("WO_NEW", { measures: measures(old.hash) }), photo("WO_NEW", { measures: measures(old.hash) })];
+    const j = judge(wo("WO_NEW", twins), settings({ [check]: { action } }), memoryIndex([old]));
+    const words = [...j.problems, ...[...j.findings.values()].flat()]
+      .filter((f) => f.code.endsWith(check === "reuse" ? "PHOTO_REUSED" : "PHOTO_DUPLICATE"))
+      .map((f) => f.message);
+    expect(words.length).toBeGreaterThan(0);
+    for (const w of words) expect(w.replace("was packed before for work order WO_OLD", "")).not.toMatch(/packed/);
+  });
+});
+
 describe("age", () => {
   const aged = (captured: string | undefined, metadata: CheckedWorkOrder["metadata"] = {}, dateField?: string) =>
     codes(

@@ -90,6 +90,26 @@ describe("images.checks", () => {
     ).toBe(true);
   });
 
+  // (before: "Invalid input: expected object, received string", which does not say what to write)
+  it.each(["reuse", "duplicate", "blur", "exposure", "age", "distance"])(
+    "%s given as an action alone (the shorthand a user tries) says the object to write instead",
+    (check) => {
+      for (const action of ["off", "warn", "refuse", true]) {
+        const example = typeof action === "string" ? action : "warn";
+        expect(problems({ images: { checks: { [check]: action } } })).toEqual([
+          `images.checks.${check}: an object: write { "action": "${example}" } (with its thresholds, if any)`,
+        ]);
+      }
+    },
+  );
+
+  it('images.checks given as an action alone ("off", false) says the object to write instead', () => {
+    for (const v of ["off", false, "warn"])
+      expect(problems({ images: { checks: v } })).toEqual([
+        'images.checks: an object with a key per check, e.g. { "reuse": { "action": "off" } }',
+      ]);
+  });
+
   it("lists every problem at once", () => {
     const found = problems({
       images: { checks: { reuse: { maxDistance: 99 }, age: { maxAge: 3 }, distance: { maxDistance: 1 } } },

@@ -10,6 +10,7 @@ import {
   COMPACT_AFTER_BYTES,
   compactPictures,
   journalPath,
+  MAX_INDEX_FILE_BYTES,
   type NewPicture,
   snapshotPath,
 } from "../../src/checks/pictureStore.js";
@@ -372,6 +373,39 @@ describe("the index of packed pictures on disk", () => {
     await truncate(snapshotPath(out), 5);
     expect(found(await open(out), 1)).toBe(true);
   });
+
+  // (sparse files: the sizes cost no disk. Before, a file past 2 GiB stopped every pack of the outbox (exit 3),
+  // and one under it was read whole into memory on every run)
+  it.each([
+    ["pictures.snapshot", MAX_INDEX_FILE_BYTES + 1],
+    ["pictures.snapshot", 3 * 1024 ** 3],
+    ["pictures.journal", MAX_INDEX_FILE_BYTES + 1],
+    ["pictures.journal", 3 * 1024 ** 3],
+  ])(
+    "%s of %d bytes (damage: larger than wopack writes) is told, not read; packing goes on, compaction drops it",
+    async (name, size) => {
+      const out = await outbox();
+      await commitArchive(out, "a0.zip", [pic(0)], 1);
+      await compactPictures(out, true);
+      await commitArchive(out, "a1.zip", [pic(1)], 2);
+      const file = path.join(out, ".wopack", name);
+      const intact = name === "pictures.snapshot" ? 1 : 0; // the pictures in the other file
+      await writeFile(file, "garbage, not an index");
+      await truncate(file, size);
+      const index = await open(out);
+      expect([found(index, 0), found(index, 1)]).toEqual([intact === 0, intact === 1]);
+      expect(index.problems.map((p) => [p.code, p.path])).toEqual([["W_PICTURE_INDEX_DAMAGED", file]]);
+      // compaction puts a small index in its place, keeping what could be read: by itself for that journal
+      // (past COMPACT_AFTER_BYTES); for that snapshot when the journal is next compacted (forced here), as for any
+      // damaged one (before, a snapshot that size was never compacted: the journal never reached a quarter of it)
+      expect(await compactPictures(out, name === "pictures.snapshot")).toBe(true);
+      expect((await stat(file)).size).toBeLessThan(1024);
+      await commitArchive(out, "a2.zip", [pic(2)], 3);
+      const after = await open(out);
+      expect([0, 1, 2].map((i) => found(after, i))).toEqual([intact === 0, intact === 1, true]);
+      expect(after.problems).toEqual([]);
+    },
+  );
 
   it("shards: the sibling outboxes' committed pictures too, each against its own ledger, and only when asked", async () => {
     const parent = await tempDir();
