@@ -16,7 +16,7 @@ import { openPictureIndex } from "../checks/pictureIndex.js";
 import type { PictureIndex } from "../checks/pictures.js";
 import type { Clock } from "../core/clock.js";
 import type { Problem } from "../core/errors.js";
-import type { ArchiveReport, Logger } from "../core/types.js";
+import type { ArchiveReport, Logger, PackedEntry, PhotoFinding } from "../core/types.js";
 import { pixelChecksOn } from "../prepare/photoFacts.js";
 import type { Prepared } from "../prepare/prepare.js";
 
@@ -29,8 +29,8 @@ export class PhotoChecks {
   /** this run's work orders committed so far -> their archive */
   private readonly committed = new Map<string, string>();
   private readonly counts = new Map<string, CheckCounts>();
-  /** work orders whose findings became warnings already (a batch written again without a changed one is settled again) */
-  private readonly settled = new WeakSet<Prepared>();
+  /** the warning each finding became (a batch written again without a changed one is settled again) */
+  private readonly warned = new WeakMap<PhotoFinding, Problem>();
 
   private constructor(
     private readonly checks: PhotoCheckSettings,
@@ -103,17 +103,26 @@ export class PhotoChecks {
     const inBatch = new Set(batch.map((p) => p.wo.id));
     const total: NonNullable<ArchiveReport["photoChecks"]> = {};
     for (const p of batch) {
-      const first = !this.settled.has(p);
-      this.settled.add(p);
       for (const r of p.report) {
-        for (const f of r.checks ?? []) {
+        for (const f of [...(r.checks ?? [])]) {
           const e = f.earlier;
           if (f.code === "W_PHOTO_REUSED" && e && e.archive === PENDING_ARCHIVE) {
             const committed = this.committed.get(e.workOrder);
             if (committed) e.archive = committed;
-            f.message = reuseMessage(r, p.wo.id, e, !committed && inBatch.has(e.workOrder));
+            else if (!inBatch.has(e.workOrder)) {
+              // (its earlier work order was left out of this batch, a photo of it changed while it was
+              // written: it is packed nowhere, so this photo was not packed before)
+              this.unwarn(p, r, f);
+              continue;
+            }
+            f.message = reuseMessage(r, p.wo.id, e, !committed);
           }
-          if (first) p.warnings.push(photoWarning(f, r.source));
+          const before = this.warned.get(f);
+          if (before?.message === f.message) continue;
+          if (before) p.warnings.splice(p.warnings.indexOf(before), 1);
+          const w = photoWarning(f, r.source);
+          this.warned.set(f, w);
+          p.warnings.push(w);
         }
       }
       for (const [check, c] of Object.entries(this.counts.get(p.wo.id) ?? {})) {
@@ -122,6 +131,20 @@ export class PhotoChecks {
       }
     }
     return Object.keys(total).length ? total : undefined;
+  }
+
+  /** Takes a finding back: off its entry, its warning and the counts (the photo passed after all). */
+  private unwarn(p: Prepared, r: PackedEntry, f: PhotoFinding): void {
+    r.checks = r.checks?.filter((x) => x !== f);
+    if (!r.checks?.length) delete r.checks;
+    const w = this.warned.get(f);
+    if (w && p.warnings.includes(w)) p.warnings.splice(p.warnings.indexOf(w), 1);
+    const check = checkOfCode(f.code);
+    const c = check && this.counts.get(p.wo.id)?.[check];
+    if (c) {
+      c.warned = (c.warned ?? 1) - 1;
+      c.passed = (c.passed ?? 0) + 1;
+    }
   }
 
   /** A batch was committed as `archive`: later findings name it. */
