@@ -334,8 +334,43 @@ if (ONLY.has("small")) {
 }
 
 // 1c. the photo checks (SPEC §15: at most a tenth added to a pack): the same pack with the default checks
-// and with every check off, alternating, fastest of each. Every photo of these corpora is the same picture,
-// so each one after the first is also found reused or duplicated: the costliest case, findings included.
+// and with every check off, alternating, fastest of each. Two kinds of corpus: distinct pictures (each photo
+// its own scene over the same photo-like noise: what a night's work orders hold, nothing found), and the
+// corpora above, where every photo is the same picture, so each one after the first is also found reused
+// or duplicated: the costliest case, findings included.
+/** `count` JPEGs of `width` x `height`, each its own scene of random blocks over photo(1)'s gradients and noise. */
+async function distinctCorpus(name, count, width, height) {
+  const dir = path.join(corpus, name);
+  if (existsSync(dir)) return dir;
+  console.error(`building ${count} distinct ${width}x${height} JPEGs ...`);
+  const base = await photo(1, width, height).png({ compressionLevel: 0 }).toBuffer();
+  let x = 88172645;
+  const rnd = () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+  for (let i = 0; i < count; i++) {
+    // (large opaque blocks: over a shared backdrop, small or faint ones leave pictures alike in the hash's
+    // low frequencies, and the checks would rightly find some of them reused)
+    const blocks = Array.from({ length: 10 + Math.floor(rnd() * 10) }, () => {
+      const [w, h] = [(0.1 + rnd() * 0.4) * width, (0.1 + rnd() * 0.4) * height];
+      const grey = Math.floor(rnd() * 256);
+      return `<rect x="${(rnd() - 0.2) * width}" y="${(rnd() - 0.2) * height}" width="${w}" height="${h}" fill="rgb(${grey},${grey},${grey})"/>`;
+    });
+    const svg = Buffer.from(
+      `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${blocks.join("")}</svg>`,
+    );
+    const wo = path.join(dir, `WO_${String(Math.floor(i / 10)).padStart(5, "0")}`, "meter_reading");
+    mkdirSync(wo, { recursive: true });
+    await sharp(base)
+      .composite([{ input: svg }])
+      .jpeg({ quality: 92 })
+      .toFile(path.join(wo, `IMG_${i}.jpg`));
+  }
+  return dir;
+}
 if (ONLY.has("checks")) {
   const offConfig = path.join(fresh("checks-off-config"), "wopack.config.json");
   const off = Object.fromEntries(
@@ -344,9 +379,28 @@ if (ONLY.has("checks")) {
   writeFileSync(offConfig, JSON.stringify({ images: { checks: off } }));
   const onConfig = path.join(fresh("checks-on-config"), "wopack.config.json");
   writeFileSync(onConfig, JSON.stringify({}));
+  const distinctLarge = await distinctCorpus("distinct-v2-12mp-100", 100, W, H);
+  const distinctSmall = await distinctCorpus("distinct-v2-small-1000", 1000, 1024, 768);
   const sets = [
-    [`pack ${PHOTOS} × 12 MP JPEG (passthrough), photo checks on vs off`, jpegDir, ["--max-image-size", "100MB"], "copied"],
-    [`pack ${SMALL} × 1024×768 JPEG (passthrough), photo checks on vs off`, smallDir, [], "copied"],
+    [
+      "pack 100 distinct × 12 MP JPEG (passthrough), photo checks on vs off",
+      distinctLarge,
+      ["--max-image-size", "100MB"],
+      "copied",
+    ],
+    ["pack 1000 distinct × 1024×768 JPEG (passthrough), photo checks on vs off", distinctSmall, [], "copied"],
+    [
+      `pack ${PHOTOS} × 12 MP JPEG, one picture (each found reused: the costliest case), checks on vs off`,
+      jpegDir,
+      ["--max-image-size", "100MB"],
+      "copied",
+    ],
+    [
+      `pack ${SMALL} × 1024×768 JPEG, one picture (each found reused: the costliest case), checks on vs off`,
+      smallDir,
+      [],
+      "copied",
+    ],
     [`pack ${CONVERT} × 12 MP WebP + ${CONVERT} PNG (converted), photo checks on vs off`, convertDir, [], "converted"],
   ];
   for (const [what, dir, extra, expect] of sets) {
