@@ -85,7 +85,7 @@ describe("photo checks of a pass (run/judging.ts)", () => {
     run.committedAs([a], "batch-1.zip");
     run.judge(b);
     run.settle([b]);
-    expect(b.report[0]!.checks?.[0]!.earlier?.archive).toBe("batch-1.zip");
+    expect(b.report[0]!.checks?.[0]?.earlier?.archive).toBe("batch-1.zip");
     expect(b.warnings[0]!.message).toContain("in archive batch-1.zip");
   });
 });
