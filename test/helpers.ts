@@ -312,3 +312,16 @@ export async function photoChecksOff(dir: string): Promise<string[]> {
   await writeFile(file, JSON.stringify({ images: { checks } }));
   return ["--config", file];
 }
+
+/** The `path: message` lines of a config's problems (none: it parses), as parseConfig words them. */
+export function configProblems(parse: (raw: unknown) => unknown, raw: unknown): string[] {
+  try {
+    parse(raw);
+    return [];
+  } catch (err) {
+    return (err as Error).message
+      .split("\n")
+      .slice(1)
+      .map((l) => l.trim());
+  }
+}

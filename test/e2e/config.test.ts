@@ -4,19 +4,9 @@ import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
 import { initConfig, SCHEMA_PATH } from "../../src/config/init.js";
 import { loadConfig, parseConfig, parseJsonWithComments } from "../../src/config/load.js";
-import { archivesIn, copyFixtureTree, ROOT, readZip, sha256, tempDir, wopack, workspace } from "../helpers.js";
+import { archivesIn, configProblems, copyFixtureTree, ROOT, readZip, sha256, tempDir, wopack, workspace } from "../helpers.js";
 
-const issues = (raw: unknown) => {
-  try {
-    parseConfig(raw);
-    return [];
-  } catch (err) {
-    return (err as Error).message
-      .split("\n")
-      .slice(1)
-      .map((l) => l.trim());
-  }
-};
+const issues = (raw: unknown): string[] => configProblems(parseConfig, raw);
 
 describe("config schema (§10): each rule accepts and refuses", () => {
   it("accepts the empty config, with the documented defaults", () => {

@@ -11,18 +11,9 @@ import {
   DISTANCE_MAX_METRES,
   REUSE_MAX_DISTANCE,
 } from "../../src/spec/photoChecks.js";
+import { configProblems } from "../helpers.js";
 
-const problems = (raw: unknown): string[] => {
-  try {
-    parseConfig(raw);
-    return [];
-  } catch (err) {
-    return (err as Error).message
-      .split("\n")
-      .slice(1)
-      .map((l) => l.trim());
-  }
-};
+const problems = (raw: unknown): string[] => configProblems(parseConfig, raw);
 
 describe("images.checks", () => {
   it("defaults: reuse, duplicate, blur and exposure warn; age and distance are off", () => {
