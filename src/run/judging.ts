@@ -66,7 +66,7 @@ export class PhotoChecks {
       siblings: o.siblings,
       ledger: o.ledger ?? { archives: new Set<string>() },
     });
-    for (const p of index.problems) o.log.warn(`${p.code}: ${p.message}`);
+    for (const p of index.problems) o.log.warn(`${p.code}: ${p.message} (hint: ${p.hint})`);
     return new PhotoChecks(checks, index, o.out, o.now);
   }
 

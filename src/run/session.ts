@@ -22,7 +22,7 @@ export async function openOutput(
     });
     for (const a of recovery.adopted) log.info(`recovered: ${a} had been committed before an interruption`);
     for (const id of recovery.movesFinished) log.info(`recovered: finished moving ${id} to --move-to`);
-    for (const p of recovery.skipped) log.warn(`${p.code}: ${p.message}`);
+    for (const p of recovery.skipped) log.warn(`${p.code}: ${p.message} (hint: ${p.hint})`);
     for (const f of recovery.leftBehind)
       log.warn(`recovered: ${f} was added or changed after its work order was packed; it stays in staging`);
     await compactPictures(out).catch((err) =>

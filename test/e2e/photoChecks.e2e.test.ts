@@ -303,6 +303,23 @@ describe("photo checks, end to end", () => {
     expect(finding!.earlier).toMatchObject({ workOrder: mine, archive });
   }, 60_000);
 
+  it("a damaged picture index is told with its file, its words and its hint, and the pack goes on", async () => {
+    const o = path.join(dir, "out-damaged");
+    const n1 = path.join(dir, "damaged-night1");
+    await put(n1, "WO_D1/meter_reading/a.jpg", jpeg(site(31)));
+    expect((await wopack(["pack", n1, "--out", o], { cwd: dir })).code).toBe(0);
+    const journal = path.join(o, ".wopack", "pictures.journal");
+    const bytes = await readFile(journal);
+    bytes[bytes.length - 3] ^= 0xff; // (inside the last record: a damaged byte, not a torn tail)
+    await writeFile(journal, bytes);
+    const n2 = path.join(dir, "damaged-night2");
+    await put(n2, "WO_D2/meter_reading/b.jpg", jpeg(site(32)));
+    const run = await wopack(["pack", n2, "--out", o], { cwd: dir });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toContain(`W_PICTURE_INDEX_DAMAGED: ${journal} has 1 record that does not check`);
+    expect(run.stderr).toMatch(/W_PICTURE_INDEX_DAMAGED: [^\n]*\(hint: check that disk/);
+  }, 60_000);
+
   it.each([
     [{ reuse: { action: "block" } }, ["images.checks.reuse.action:"]],
     [
