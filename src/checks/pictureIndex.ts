@@ -272,7 +272,10 @@ export async function openPictureIndex(
     if (read.snapshotDamaged) problems.push(damaged(snapshotPath(box.out), "does not check"));
     if (read.damaged)
       problems.push(
-        damaged(journalPath(box.out), read.damaged === 1 ? "has 1 record that does not check" : `has ${read.damaged} records that do not check`),
+        damaged(
+          journalPath(box.out),
+          read.damaged === 1 ? "has 1 record that does not check" : `has ${read.damaged} records that do not check`,
+        ),
       );
     for (const columns of read.parts) {
       parts.push({ columns, out: box.out, start });
