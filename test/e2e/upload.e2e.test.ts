@@ -267,7 +267,9 @@ describe("pack --upload", () => {
     await put(ws.staging, "WO_0/meter/a.jpg", await noiseJpeg(800, 600, 1));
     expect((await wopack(["pack", ws.staging, "--out", ws.out])).code).toBe(0);
     await put(ws.staging, "WO_1/meter/a.jpg", await noiseJpeg(800, 600, 2));
-    for (let i = 0; i < 4; i++) await put(ws.staging, `WO_2/meter/p${i}.webp`, await webp(i + 1)); // converted: slow
+    // converted: slow (8 photos, ~2 s ahead when quiet: with 4, ~1 s ahead, a full suite's load once let WO_2's
+    // archive land 3 ms before WO_1's first chunk)
+    for (let i = 0; i < 8; i++) await put(ws.staging, `WO_2/meter/p${i}.webp`, await webp(i + 1));
     const r = await wopack(["pack", ws.staging, "--out", ws.out, "--max-work-orders", "1", "--upload", "--json"], { env: env() });
     expect(r.code, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout);
