@@ -202,20 +202,6 @@ export function photoWarning(finding: PhotoFinding, source: string): Problem {
   return problem(finding.code, finding.message, HINTS[finding.code.slice(2)] ?? "see docs/photo-checks.md", source);
 }
 
-/** The check a W_PHOTO_* or E_PHOTO_* code comes from (for counting), or undefined. */
-export function checkOfCode(code: string): PhotoCheckName | undefined {
-  const names: Record<string, PhotoCheckName> = {
-    PHOTO_REUSED: "reuse",
-    PHOTO_DUPLICATE: "duplicate",
-    PHOTO_BLURRY: "blur",
-    PHOTO_DARK: "exposure",
-    PHOTO_OVEREXPOSED: "exposure",
-    PHOTO_OLD: "age",
-    PHOTO_FAR: "distance",
-  };
-  return names[code.slice(2)];
-}
-
 function tally(counts: CheckCounts, name: PhotoCheckName, outcome: CheckOutcome): void {
   const c = counts[name] ?? {};
   c[outcome] = (c[outcome] ?? 0) + 1;

@@ -4,7 +4,6 @@
 import {
   type CheckCounts,
   type CheckedWorkOrder,
-  checkOfCode,
   indexedPictures,
   judgeWorkOrder,
   PENDING_ARCHIVE,
@@ -19,6 +18,7 @@ import type { Problem } from "../core/errors.js";
 import type { ArchiveReport, Logger, PackedEntry, PhotoFinding } from "../core/types.js";
 import { pixelChecksOn } from "../prepare/photoFacts.js";
 import type { Prepared } from "../prepare/prepare.js";
+import { checkOfCode } from "../spec/findingWords.js";
 
 let saidStructure = false;
 
@@ -165,7 +165,7 @@ export class PhotoChecks {
 export function findingsByCheck(problems: readonly Problem[]): Record<string, number> {
   const n: Record<string, number> = {};
   for (const p of problems) {
-    const check = /^[EW]_PHOTO_/.test(p.code) ? checkOfCode(p.code) : undefined;
+    const check = checkOfCode(p.code);
     if (check) n[check] = (n[check] ?? 0) + 1;
   }
   return n;

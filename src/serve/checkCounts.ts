@@ -1,8 +1,7 @@
 // watch --http: the photo checks' part of the status (SPEC §15) as the status page draws it. Read
 // tolerantly: the health file of an earlier version has none (the page then leaves the section out), and
 // a count or finding that is missing or malformed counts as nothing rather than breaking the page.
-import { checkOfCode } from "../checks/checks.js";
-import { checkRank, checkWord, findingWord } from "../spec/findingWords.js";
+import { checkOfCode, checkRank, checkWord, findingWord } from "../spec/findingWords.js";
 
 export interface CheckCounts {
   /** findings that warned (W_PHOTO_*) */

@@ -1,9 +1,9 @@
 // watch --http's /metrics: Prometheus text format through prom-client, fed by watch's events (counters)
 // and read from its status when scraped (gauges). A registry of its own: nothing global.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import { checkOfCode } from "../checks/checks.js";
 import type { Problem } from "../core/errors.js";
 import type { WatchEvent, WatchStatus } from "../core/types.js";
+import { checkOfCode } from "../spec/findingWords.js";
 
 export class WatchMetrics {
   readonly registry = new Registry();

@@ -5,7 +5,6 @@ import { describe, expect, it } from "vitest";
 import {
   type CheckedPhoto,
   type CheckedWorkOrder,
-  checkOfCode,
   exifTime,
   haversineMetres,
   indexedPictures,
@@ -17,6 +16,7 @@ import {
 import { hashDistance, type MeasuredPicture } from "../../src/checks/measures.js";
 import type { IndexedPicture, PictureIndex, PictureMatch } from "../../src/checks/pictures.js";
 import { parseConfig } from "../../src/config/load.js";
+import { checkOfCode } from "../../src/spec/findingWords.js";
 
 /** The index by brute force: what checks.ts asks of any PictureIndex. */
 function memoryIndex(pictures: IndexedPicture[] = []): PictureIndex {
