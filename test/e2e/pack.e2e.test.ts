@@ -70,6 +70,10 @@ describe("sample-input (README quick start)", () => {
     await testWithThirdPartyTools(zip);
   });
 
+  it("is eight distinct photos: the photo checks find nothing (the README's first run shows no false finding)", () => {
+    expect(run.stderr).not.toMatch(/W_PHOTO_/);
+  });
+
   it("has work-order folders at the root, holding only <task_group>-<N>.<ext> images and metadata.json", async () => {
     const { entries } = await onlyArchive(ws.out);
     expect(entries.map((e) => e.name)).toEqual([
