@@ -1,4 +1,6 @@
 // Files that readers see whole or not at all: synced, renamed or linked into place.
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { link, lstat, open, rename, rm, unlink } from "node:fs/promises";
 import path from "node:path";
 
@@ -85,4 +87,12 @@ export async function appendLines(file: string, lines: readonly string[]): Promi
   } finally {
     await fh.close();
   }
+}
+
+/** The SHA-256 (hex) of these bytes, or of a file's (read in 1 MiB chunks). */
+export async function sha256Of(bytes: Buffer | string): Promise<string> {
+  const hash = createHash("sha256");
+  if (Buffer.isBuffer(bytes)) return hash.update(bytes).digest("hex");
+  for await (const chunk of createReadStream(bytes, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest("hex");
 }

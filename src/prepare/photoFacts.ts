@@ -1,11 +1,10 @@
 // What the photo checks (SPEC §15) need of one photo, taken where prepare already holds it: the measures of
 // the small upright decode the pixel check made, the SHA-256 of the bytes packed where it is needed, the
 // EXIF GPS position when the distance check is on. Nothing is decoded again.
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import exifr from "exifr";
 import type { PhotoCheckSettings } from "../checks/checks.js";
 import { type MeasuredPicture, measurePicture } from "../checks/measures.js";
+import { sha256Of } from "../commit/files.js";
 import { heifExif } from "../convert/exif.js";
 import type { GrayRaster } from "../convert/pixels.js";
 import type { ImageType } from "../spec/images.js";
@@ -47,13 +46,6 @@ export async function photoFacts(
     if (gps) facts.gps = gps;
   }
   return facts;
-}
-
-async function sha256Of(bytes: Buffer | string): Promise<string> {
-  const hash = createHash("sha256");
-  if (Buffer.isBuffer(bytes)) return hash.update(bytes).digest("hex");
-  for await (const chunk of createReadStream(bytes, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest("hex");
 }
 
 /** The photo's EXIF GPS position in decimal degrees (a HEIC's from its Exif item), when it has a valid one. */

@@ -1,12 +1,12 @@
 // Writing a review page: streamed to a temporary file, then renamed beside its archive.
 
-import { createHash } from "node:crypto";
 import { once } from "node:events";
-import { createReadStream, createWriteStream } from "node:fs";
+import { createWriteStream } from "node:fs";
 import { readFile, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type yauzl from "yauzl";
 import { entryTooBig, MAX_JSON_ENTRY, MAX_WHOLE_ENTRY, openZipListing, readIntact, wrappingFolder } from "../archive/readZip.js";
+import { sha256Of } from "../commit/files.js";
 import { REPORT_SUFFIX } from "../commit/recovery.js";
 import { type Config, configSchema } from "../config/schema.js";
 import { checkPackableImage } from "../convert/integrity.js";
@@ -234,10 +234,4 @@ export async function reviewOfArchive(
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-async function sha256Of(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
 }
