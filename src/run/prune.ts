@@ -13,6 +13,7 @@ import { type Clock, systemClock } from "../core/clock.js";
 import { type Logger, silentLogger } from "../core/types.js";
 import { reviewPath } from "../review/writeReview.js";
 import { codeUnitOrder } from "../spec/names.js";
+import { statusLooksFailed } from "../upload/protocol.js";
 import { requireFolder } from "./folders.js";
 import { openOutput } from "./session.js";
 
@@ -115,7 +116,8 @@ async function archiveFacts(
       .catch(() => undefined);
     const state = uploads.archives.get(name);
     const sha256 = typeof report?.sha256 === "string" ? report.sha256 : state?.sha256;
-    const confirmed = Boolean(state?.uploaded) || (sha256 !== undefined && uploads.uploadedSha.has(sha256));
+    const twin = sha256 === undefined ? undefined : uploads.uploadedSha.get(sha256);
+    const confirmed = accepted(state) || (twin !== undefined && accepted(uploads.archives.get(twin)));
     const committedAt = typeof report?.createdAt === "string" ? report.createdAt : (ledger.archiveAt.get(name) ?? "");
     const ids = new Set<string>();
     for (const wo of Array.isArray(report?.workOrders) ? report.workOrders : []) if (typeof wo?.id === "string") ids.add(wo.id);
@@ -136,8 +138,14 @@ async function archiveFacts(
   return facts;
 }
 
+/** Uploaded, and the platform has not said since that its batch failed (`status --refresh`). */
+function accepted(state: UploadState | undefined): boolean {
+  return Boolean(state?.uploaded) && !(state?.status && statusLooksFailed(state.status.status));
+}
+
 function unconfirmedReason(state: UploadState | undefined): string {
   if (!state) return "not uploaded yet";
+  if (state.uploaded && state.status) return `refused by the platform after the upload: its batch says ${state.status.status}`;
   if (state.failed) return `not confirmed by the platform: the upload failed (${state.failed.code})`;
   return "not confirmed by the platform yet";
 }
