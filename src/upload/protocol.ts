@@ -204,20 +204,30 @@ export function httpApi(base: string, key: string, options: HttpOptions = {}): A
       signal?.throwIfAborted();
     }
   };
-  /** a JSON object answer of at most JSON_BODY_BYTES; anything else is undefined */
-  const json = async (res: Response) => {
-    const { bytes, truncated } = await readCapped(res, JSON_BODY_BYTES);
-    if (truncated) return "too large" as const;
+  /**
+   * A JSON object answer of at most JSON_BODY_BYTES (undefined: not one). An answer cut off (the
+   * connection dropped) or not finished before the deadline is retried, as a request with no answer is.
+   */
+  const json = async (res: Response, what: string): Promise<Outcome<Record<string, unknown> | undefined>> => {
+    let read: Awaited<ReturnType<typeof readCapped>>;
     try {
-      const v = JSON.parse(Buffer.from(bytes).toString("utf8")) as unknown;
-      return v && typeof v === "object" ? (v as Record<string, unknown>) : undefined;
+      read = await readCapped(res, JSON_BODY_BYTES);
+    } catch (err) {
+      signal?.throwIfAborted();
+      const late = (err as Error).name === "TimeoutError";
+      const why = late ? `did not end within ${Math.round(timeoutMs / 1000)} s` : "was cut off";
+      return { ok: false, kind: "retry", detail: `the answer to ${what} ${why}` };
+    }
+    if (read.truncated) return { ok: false, kind: "fail", detail: `an answer over ${JSON_BODY_BYTES / 1024} KiB to ${what}` };
+    try {
+      const v = JSON.parse(Buffer.from(read.bytes).toString("utf8")) as unknown;
+      return { ok: true, value: v && typeof v === "object" ? (v as Record<string, unknown>) : undefined };
     } catch {
-      return undefined;
+      return { ok: true, value: undefined };
     }
   };
   const ok = (res: Response, ...statuses: number[]) =>
     statuses.includes(res.status) ? ({ ok: true, value: res } as const) : undefined;
-  const tooLarge = `an answer over ${JSON_BODY_BYTES / 1024} KiB`;
   return {
     async createBatch(filename) {
       const r = await call(
@@ -226,8 +236,9 @@ export function httpApi(base: string, key: string, options: HttpOptions = {}): A
         (res) => ok(res, 200, 201),
       );
       if (!r.ok) return r;
-      const body = await json(r.value);
-      if (body === "too large") return { ok: false, kind: "fail", detail: `${tooLarge} to creating a batch` };
+      const read = await json(r.value, "creating a batch");
+      if (!read.ok) return read;
+      const body = read.value;
       if (!isId(body?.batch_id) || typeof body.upload_url !== "string" || !/^https?:\/\//i.test(body.upload_url)) {
         return { ok: false, kind: "fail", detail: "the platform's answer to creating a batch has no batch_id or upload_url" };
       }
@@ -236,8 +247,9 @@ export function httpApi(base: string, key: string, options: HttpOptions = {}): A
     async batchStatus(batchId) {
       const r = await call(batchesUrl(base, batchId), { headers: auth }, (res) => ok(res, 200));
       if (!r.ok) return r;
-      const body = await json(r.value);
-      if (body === "too large") return { ok: false, kind: "fail", detail: `${tooLarge} to asking for a batch's status` };
+      const read = await json(r.value, "asking for a batch's status");
+      if (!read.ok) return read;
+      const body = read.value;
       const status = typeof body?.status === "string" && body.status.length <= 100 ? clean(body.status) : "unknown";
       return { ok: true, value: { status } };
     },
