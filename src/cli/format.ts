@@ -159,6 +159,7 @@ export function formatPrune(r: PruneResult): string {
     (p) => `${r.dryRun ? "would delete" : "deleted"}  ${p.path}  (${mb(p.bytes)}, committed ${p.committedAt})`,
   );
   for (const k of r.kept) lines.push(`kept  ${k.path}  (${k.reason})`);
+  for (const f of r.failed) lines.push(`failed  ${f.path}  (${f.reason})`);
   lines.push(
     r.pruned.length
       ? `${r.dryRun ? "dry run: would free" : "freed"} ${mb(r.bytes)} (${r.pruned.length} item${r.pruned.length === 1 ? "" : "s"})${r.dryRun ? "; add --delete to delete" : ""}`

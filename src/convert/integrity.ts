@@ -121,10 +121,16 @@ export function tooLarge(source: string, dims: string, settings: Pick<ImageSetti
 /** One object for every call: exifr caches parsed options by object, for ever (see scan/scan.ts). */
 const XMP_ONLY = { xmp: true, tiff: false, mergeOutput: true };
 
-/** Location data in the EXIF GPS block, or in XMP (exif:GPSLatitude, as editors and some phones write it). */
+const GPS_ONLY = { exif: false, gps: true, interop: false, ifd1: false, xmp: false, translateValues: false };
+
+/**
+ * Location data in the EXIF GPS block, or in XMP (exif:GPSLatitude, as editors and some phones write it):
+ * any GPS tag but the block's version (a latitude alone, an altitude, a destination, an area's name are
+ * all a place; a block holding only its version, as cameras without a fix write, is not).
+ */
 export async function hasLocation(bytes: Buffer): Promise<boolean> {
-  const gps = await exifr.gps(bytes).catch(() => undefined);
-  if (gps && Number.isFinite(gps.latitude)) return true;
-  const xmp = await exifr.parse(bytes, XMP_ONLY).catch(() => undefined);
-  return xmp !== undefined && ("GPSLatitude" in xmp || "GPSLongitude" in xmp);
+  const located = (tags: Record<string, unknown> | undefined) =>
+    tags !== undefined && Object.keys(tags).some((k) => k.startsWith("GPS") && k !== "GPSVersionID");
+  if (located(await exifr.parse(bytes, GPS_ONLY).catch(() => undefined))) return true;
+  return located(await exifr.parse(bytes, XMP_ONLY).catch(() => undefined));
 }

@@ -95,7 +95,12 @@ interface Sheet {
  * The page, as a stream. `earlierOf` gives the earlier picture of a re-used photo (its thumbnail from the
  * earlier archive, or why not); without it, a re-used photo names the earlier one without a picture.
  */
-export async function* renderReview(review: Review, thumbOf: ThumbSource, earlierOf?: EarlierSource): AsyncGenerator<string> {
+export async function* renderReview(given: Review, thumbOf: ThumbSource, earlierOf?: EarlierSource): AsyncGenerator<string> {
+  const review: Review = {
+    ...given,
+    workOrders: given.workOrders.map((wo) => ({ ...wo, photos: wo.photos.map(photoFacts) })),
+    refused: given.refused.map((r) => ({ ...r, photos: r.photos.map(photoFacts) })),
+  };
   const page: Sheet = { thumbOf, earlierOf, noThumbs: review.noThumbs, cardOf: new Map(), n: 0 };
   const flagged: FlaggedPhoto[] = [];
   // the cards are numbered in the order they are written: the packed work orders' photos first
@@ -133,6 +138,30 @@ export async function* renderReview(review: Review, thumbOf: ThumbSource, earlie
     yield "</section>\n";
   }
   yield `</main>\n<footer><p>Made by ${esc(review.generator)}. This page needs no network and runs no script.</p></footer>\n</body>\n</html>\n`;
+}
+
+/**
+ * A photo's facts as the page uses them: a report beside someone else's zip is read as it is, so a field
+ * of the wrong type (a width that is text, a date that is a list) is left out, never drawn as markup.
+ */
+function photoFacts(p: ReviewPhoto): ReviewPhoto {
+  const text = (v: unknown) => (typeof v === "string" ? v : undefined);
+  const count = (v: unknown) => (typeof v === "number" && Number.isSafeInteger(v) && v >= 0 ? v : undefined);
+  const handling = text(p.handling);
+  return {
+    entry: p.entry,
+    bytes: count(p.bytes),
+    source: text(p.source),
+    captured: text(p.captured),
+    capturedFrom: (["exif", "file", "name"] as const).find((c) => c === p.capturedFrom),
+    fileTime: text(p.fileTime),
+    width: count(p.width),
+    height: count(p.height),
+    orientation: count(p.orientation),
+    conversion: p.conversion === null ? null : text(p.conversion),
+    handling: handling === "copied" || handling === "trimmed" || handling === "converted" ? handling : undefined,
+    checks: p.checks,
+  };
 }
 
 /** §2/§5: photos are processed in suffix order, those without a suffix after them (in name order). */

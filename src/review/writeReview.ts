@@ -151,7 +151,7 @@ export async function reviewOfArchive(
   const { maxImageSize, maxPixels } = (config ?? configSchema.parse({})).images;
   const imageLimit = Math.min(maxImageSize, MAX_WHOLE_ENTRY);
   const report = await readFile(file + REPORT_SUFFIX, "utf8").then(
-    (text) => JSON.parse(text) as ArchiveReport,
+    (text) => reportShape(JSON.parse(text)),
     () => undefined,
   );
   const byEntry = new Map(report?.workOrders.flatMap((wo) => wo.entries.map((e) => [e.entry, e] as const)) ?? []);
@@ -230,6 +230,34 @@ export async function reviewOfArchive(
     maxPixels,
   });
   return { review, thumbOf, earlierOf, close: () => zip.close() };
+}
+
+/**
+ * The report beside an archive as far as it reads as one of wopack's (someone else's may hold anything):
+ * undefined when it is not an object with a list of work orders; items of the wrong shape left out.
+ */
+function reportShape(v: unknown): ArchiveReport | undefined {
+  if (!isObject(v) || !Array.isArray(v.workOrders)) return undefined;
+  const objects = (x: unknown) => (Array.isArray(x) ? x.filter(isObject) : []);
+  const problems = (x: unknown) =>
+    objects(x).filter((p) => typeof p.code === "string" && typeof p.message === "string") as unknown as Problem[];
+  const text = (x: unknown) => (typeof x === "string" ? x : undefined);
+  return {
+    ...v,
+    sha256: text(v.sha256),
+    createdAt: text(v.createdAt),
+    workOrders: objects(v.workOrders)
+      .filter((wo) => typeof wo.id === "string")
+      .map((wo) => ({
+        ...wo,
+        entries: objects(wo.entries).filter((e) => typeof e.entry === "string"),
+        warnings: problems(wo.warnings),
+      })),
+    refused: objects(v.refused)
+      .filter((r) => typeof r.id === "string")
+      .map((r) => ({ id: r.id, problems: problems(r.problems) })),
+    warnings: problems(v.warnings),
+  } as unknown as ArchiveReport;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -13,6 +13,7 @@ import { type Clock, systemClock } from "../core/clock.js";
 import { type Logger, silentLogger } from "../core/types.js";
 import { reviewPath } from "../review/writeReview.js";
 import { codeUnitOrder } from "../spec/names.js";
+import { statusLooksFailed } from "../upload/protocol.js";
 import { requireFolder } from "./folders.js";
 import { openOutput } from "./session.js";
 
@@ -46,6 +47,8 @@ export interface PruneResult {
   pruned: PruneItem[];
   /** older than the cut-off but kept, and why (not uploaded yet, not in the ledger) */
   kept: { path: string; reason: string }[];
+  /** due, but deleting it failed (a busy mount, a read-only disk): left, maybe in part, with the error */
+  failed: { path: string; reason: string }[];
   bytes: number;
 }
 
@@ -72,7 +75,7 @@ export async function prune(o: PruneOptions): Promise<PruneResult> {
   // under the lock: a pack publishing meanwhile never loses the archive it is writing
   const session = await openOutput(out, o.logger ?? silentLogger, now);
   try {
-    const result: PruneResult = { dryRun: !o.delete, pruned: [], kept: [], bytes: 0 };
+    const result: PruneResult = { dryRun: !o.delete, pruned: [], kept: [], failed: [], bytes: 0 };
     const uploads = await readUploads(out);
     const uploading = uploads.archives.size > 0 || Boolean((o.env ?? process.env).WOPACK_API_URL?.trim() || o.config?.upload.url);
     const archives = await archiveFacts(out, await readLedger(out), uploads, uploading, cutoff);
@@ -84,7 +87,9 @@ export async function prune(o: PruneOptions): Promise<PruneResult> {
         result.kept.push({ path: a.path, reason: a.unconfirmed });
         continue;
       }
-      for (const file of [a.path, a.path + REPORT_SUFFIX, reviewPath(a.path)]) await take(file, a.committedAt, result, o.delete);
+      // (the archive first: one that could not be deleted keeps its report, so that it stays known)
+      for (const file of [a.path, a.path + REPORT_SUFFIX, reviewPath(a.path)])
+        if (!(await take(file, a.committedAt, result, o.delete))) break;
     }
     if (o.processed) await pruneProcessed(path.resolve(o.processed), archives, result, o.delete);
     result.pruned.sort((x, y) => codeUnitOrder(x.path, y.path));
@@ -115,7 +120,8 @@ async function archiveFacts(
       .catch(() => undefined);
     const state = uploads.archives.get(name);
     const sha256 = typeof report?.sha256 === "string" ? report.sha256 : state?.sha256;
-    const confirmed = Boolean(state?.uploaded) || (sha256 !== undefined && uploads.uploadedSha.has(sha256));
+    const twin = sha256 === undefined ? undefined : uploads.uploadedSha.get(sha256);
+    const confirmed = accepted(state) || (twin !== undefined && accepted(uploads.archives.get(twin)));
     const committedAt = typeof report?.createdAt === "string" ? report.createdAt : (ledger.archiveAt.get(name) ?? "");
     const ids = new Set<string>();
     for (const wo of Array.isArray(report?.workOrders) ? report.workOrders : []) if (typeof wo?.id === "string") ids.add(wo.id);
@@ -136,8 +142,14 @@ async function archiveFacts(
   return facts;
 }
 
+/** Uploaded, and the platform has not said since that its batch failed (`status --refresh`). */
+function accepted(state: UploadState | undefined): boolean {
+  return Boolean(state?.uploaded) && !(state?.status && statusLooksFailed(state.status.status));
+}
+
 function unconfirmedReason(state: UploadState | undefined): string {
   if (!state) return "not uploaded yet";
+  if (state.uploaded && state.status) return `refused by the platform after the upload: its batch says ${state.status.status}`;
   if (state.failed) return `not confirmed by the platform: the upload failed (${state.failed.code})`;
   return "not confirmed by the platform yet";
 }
@@ -182,12 +194,21 @@ async function pruneProcessed(
   }
 }
 
-async function take(file: string, committedAt: string, result: PruneResult, remove: boolean | undefined): Promise<void> {
+/** Deletes (or, in a dry run, lists) one item; false when deleting it failed (said in `result.failed`). */
+async function take(file: string, committedAt: string, result: PruneResult, remove: boolean | undefined): Promise<boolean> {
   const bytes = await sizeOf(file);
-  if (bytes === undefined) return;
-  if (remove) await rm(file, { recursive: true, force: true });
+  if (bytes === undefined) return true;
+  if (remove) {
+    try {
+      await rm(file, { recursive: true, force: true });
+    } catch (err) {
+      result.failed.push({ path: file, reason: `not deleted, or only in part: ${(err as Error).message}` });
+      return false;
+    }
+  }
   result.pruned.push({ path: file, bytes, committedAt });
   result.bytes += bytes;
+  return true;
 }
 
 async function sizeOf(file: string): Promise<number | undefined> {

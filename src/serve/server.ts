@@ -323,6 +323,11 @@ export function statusEvent(s: WatchStatus) {
  */
 function events(res: ServerResponse, o: StatusServerOptions, stream: EventStreams): void {
   const { clients, feed } = stream;
+  if (res.req.method === "HEAD") {
+    // (a HEAD has no body to stream: kept open, it would hold a client's place for ever, never read from)
+    res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" });
+    return void res.end();
+  }
   if (clients.size >= MAX_EVENT_CLIENTS) {
     o.metrics.eventClientsTurnedAway.inc({ why: "too_many" });
     res.setHeader("Retry-After", "30");

@@ -86,8 +86,11 @@ describe("wopack prune", () => {
 
 /** Where an archive or a work order's folders stand after prune: listed as pruned, kept (with why), or neither. */
 type Fate = "pruned" | "kept" | "untouched" | "away";
-/** An archive's upload as the journal tells it ("moved": uploaded, then moved by --uploaded-to). */
-type State = "none" | "uploaded" | "failed" | "sending" | "attention" | "moved";
+/**
+ * An archive's upload as the journal tells it ("moved": uploaded, then moved by --uploaded-to; "rejected":
+ * uploaded, then `status --refresh` heard the platform fail its batch).
+ */
+type State = "none" | "uploaded" | "failed" | "sending" | "attention" | "moved" | "rejected";
 interface Submission {
   age: "old" | "recent";
   state: State;
@@ -112,6 +115,7 @@ const ROWS: Row[] = [
     submissions: [{ age: "old", state: "attention", fate: ["kept", "pruned"] }],
     folders: ["kept", "pruned"],
   },
+  { id: "WO_REJECTED", submissions: [{ age: "old", state: "rejected", fate: ["kept", "pruned"] }], folders: ["kept", "pruned"] },
   { id: "WO_MOVED", submissions: [{ age: "old", state: "moved", fate: ["away", "pruned"] }], folders: ["pruned", "pruned"] },
   {
     id: "WO_RECENT_UP",
@@ -206,6 +210,7 @@ async function outbox(uploading: boolean) {
         // (the record the sender writes for a partial batch the platform would not delete: wip/upload)
         attention: [...started, { ...batch, type: "attention", reason: "DELETE answered 500" } as unknown as UploadRecord],
         moved: [...started, { ...batch, type: "uploaded", sha256 }, { type: "moved", archive, to: sent, at }],
+        rejected: [...started, { ...batch, type: "uploaded", sha256 }, { ...batch, type: "status", status: "failed" }],
       };
       if (s.state === "moved") {
         await mkdir(sent, { recursive: true });

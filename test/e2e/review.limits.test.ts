@@ -1,10 +1,15 @@
 // Issue 21, item 4b: `wopack review foreign.zip` reads any archive within validate's limits (SPEC §13):
 // entries streamed, declared and real sizes checked, memory bounded. A 512 MiB entry of zeros in a 0.5 MB
 // zip took over 1.1 GB; now a photo over the limits gets its problem on the page instead of a thumbnail.
-import { readFile, rm, writeFile } from "node:fs/promises";
+// And the report beside someone else's zip may hold anything: it never breaks the page nor writes markup.
+import { copyFile, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { crc32, createDeflateRaw, deflateRawSync } from "node:zlib";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { parseConfig } from "../../src/config/load.js";
+import { pack } from "../../src/run/pack.js";
+import { review } from "../../src/run/review.js";
 import { archivesIn, noiseJpeg, pngBomb, put, solidJpeg, tempDir, wopack, workspace } from "../helpers.js";
 
 interface RawEntry {
@@ -163,3 +168,47 @@ async function configFile(dir: string, config: object): Promise<string> {
   await writeFile(file, JSON.stringify(config));
   return file;
 }
+
+describe("wopack review <zip> beside a report that is not one of wopack's", () => {
+  it("whatever the report holds, the page is made (from the zip, what of the report reads right) and carries none of its markup", async () => {
+    const ws = await workspace();
+    await put(ws.staging, "WO_1/meter/a.jpg", solidJpeg("#357"));
+    await put(ws.staging, "WO_2/cabinet-3.jpg", solidJpeg("#a31"));
+    const packed = await pack({ staging: ws.staging, out: ws.out, config: parseConfig({}) });
+    const zip = path.join(ws.dir, "foreign.zip");
+    await copyFile(packed.archives[0]!.path, zip);
+    const evil = fc.constantFrom("<x-evil>", `"><x-evil a='1'>`);
+    const odd = fc.oneof(evil, fc.jsonValue({ maxDepth: 2 }));
+    const entry = fc.record({ entry: fc.oneof(fc.constant("WO_1/meter-0.jpg"), odd), width: odd, captured: odd, handling: odd });
+    const problem = fc.record({ code: odd, message: odd, hint: odd });
+    const list = <T>(item: fc.Arbitrary<T>) => fc.oneof(fc.array(item, { maxLength: 3 }), odd);
+    const workOrder = fc.record({
+      id: fc.oneof(fc.constantFrom("WO_1", "WO_2"), odd),
+      entries: list(entry),
+      warnings: list(problem),
+    });
+    const report = fc.oneof(
+      odd,
+      fc.record(
+        {
+          sha256: odd,
+          createdAt: odd,
+          workOrders: list(workOrder),
+          refused: list(fc.record({ id: odd, problems: list(problem) })),
+          warnings: list(problem),
+        },
+        { requiredKeys: [] },
+      ),
+    );
+    await fc.assert(
+      fc.asyncProperty(report, async (r) => {
+        await writeFile(`${zip}.report.json`, JSON.stringify(r) ?? "");
+        const result = await review([zip], undefined);
+        expect(result.problems).toEqual([]);
+        expect(result.written.map((w) => [w.workOrders, w.photos])).toEqual([[2, 2]]);
+        expect(await readFile(path.join(ws.dir, "foreign.html"), "utf8")).not.toContain("<x-evil");
+      }),
+      { numRuns: 60, seed: 20261205 },
+    );
+  });
+});

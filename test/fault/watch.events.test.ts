@@ -2,11 +2,17 @@
 // many problems, many work orders waiting), one page that reads its events and 30 raw-socket clients that
 // never read, while work orders are packed: watch's memory stays bounded, packing completes, the page gets
 // the newest status, clients past the limit are told 503, and those that do not read are dropped.
+// A HEAD /events (no body to read) holds no place: 16 of them locked the live page out for as long as
+// their connections stayed open.
 import { readFileSync } from "node:fs";
 import { get } from "node:http";
 import { connect, type Socket } from "node:net";
 import sharp from "sharp";
 import { afterEach, describe, expect, it } from "vitest";
+import type { WatchStatus } from "../../src/core/types.js";
+import { HealthFile } from "../../src/run/health.js";
+import { WatchMetrics } from "../../src/serve/metrics.js";
+import { MAX_EVENT_CLIENTS, startStatusServer } from "../../src/serve/server.js";
 import { put, waitFor, workspace } from "../helpers.js";
 import { Watcher } from "../watcher.js";
 
@@ -151,4 +157,70 @@ describe("watch --http /events under clients that do not read", () => {
     page.destroy();
     expect((await w.stop()).code).toBe(0);
   }, 400_000);
+});
+
+describe("/events and the methods that are not GET", () => {
+  it("HEAD /events is answered and ended, never holding one of the live pages' places; other methods are 405", async () => {
+    const status: WatchStatus = {
+      ...new HealthFile(
+        undefined,
+        { staging: "/", out: "/", failedTo: null },
+        () => new Date(),
+        () => undefined,
+      ).state,
+      status: "idle",
+      lastScanAt: new Date().toISOString(),
+    };
+    const server = await startStatusServer({
+      host: "127.0.0.1",
+      port: 0,
+      out: "/nonexistent",
+      status: () => status,
+      subscribe: () => () => undefined,
+      metrics: new WatchMetrics(() => status),
+      staleAfterMs: 180_000,
+    });
+    try {
+      const port = Number(new URL(server.url).port);
+      /** one request on a kept-alive socket; resolves with what came back once a whole answer (head, and body if any) is in */
+      const ask = (method: string) =>
+        new Promise<string>((resolve, reject) => {
+          const s = connect({ host: "127.0.0.1", port });
+          opened.push(s);
+          let text = "";
+          const late = setTimeout(() => reject(new Error(`${method} /events: no whole answer within 5 s (${text})`)), 5000);
+          s.on("close", () => clearTimeout(late));
+          s.on("error", reject);
+          s.on("data", (d) => {
+            text += d;
+            const head = text.indexOf("\r\n\r\n");
+            const length = Number(/content-length: (\d+)/i.exec(text)?.[1] ?? 0);
+            const chunkedEnd = /transfer-encoding: chunked/i.test(text) ? text.endsWith("0\r\n\r\n") : true;
+            if (head >= 0 && chunkedEnd && (method === "HEAD" || text.length >= head + 4 + length)) {
+              clearTimeout(late);
+              resolve(text);
+            }
+          });
+          s.write(`${method} /events HTTP/1.1\r\nHost: 127.0.0.1\r\n${method === "POST" ? "Content-Length: 0\r\n" : ""}\r\n`);
+        });
+      for (let i = 0; i < MAX_EVENT_CLIENTS + 4; i++) {
+        const text = await ask("HEAD");
+        expect(text).toMatch(/^HTTP\/1\.1 200 /);
+        expect(text).toMatch(/content-type: text\/event-stream/i);
+      }
+      for (const method of ["POST", "PUT", "DELETE", "OPTIONS", "PATCH"])
+        expect(await ask(method)).toMatch(/^HTTP\/1\.1 405 [\s\S]*allow: GET, HEAD/i);
+      // the live page still gets its stream: no place is held by the HEADs
+      const live = await new Promise<number>((resolve, reject) => {
+        const req = get(`${server.url}/events`, (res) => {
+          resolve(res.statusCode ?? 0);
+          res.destroy();
+        });
+        req.on("error", reject);
+      });
+      expect(live).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
 });

@@ -273,3 +273,50 @@ describe("EXIF read from a TIFF file, damaged (§7)", () => {
     );
   });
 });
+
+describe.skipIf(!haveExiftool)("--strip-gps on a JPEG or PNG that could be copied as it is (§7)", () => {
+  // whatever part of a location a camera or an editor wrote: each alone is still location data
+  const LOCATIONS: [string, string[]][] = [
+    ["latitude and longitude", ["-GPSLatitude=48.8566", "-GPSLatitudeRef=N", "-GPSLongitude=2.3522", "-GPSLongitudeRef=E"]],
+    ["a latitude alone", ["-GPSLatitude=48.8566", "-GPSLatitudeRef=N"]],
+    ["a longitude alone", ["-GPSLongitude=2.3522", "-GPSLongitudeRef=E"]],
+    ["an altitude alone", ["-GPSAltitude=120"]],
+    ["a destination", ["-GPSDestLatitude=48.8566", "-GPSDestLongitude=2.3522"]],
+    ["an area's name", ["-GPSAreaInformation=Rue de Rivoli, Paris"]],
+    ["a latitude in XMP", ["-XMP-exif:GPSLatitude=48.8566"]],
+  ];
+  it.for(LOCATIONS.flatMap(([what, args]) => (["jpeg", "png"] as const).map((type) => ({ what, args, type }))))(
+    "$type with $what: packed without it",
+    async ({ args, type }) => {
+      const dir = await tempDir("wopack-strip-gps-");
+      const file = await put(dir, `a.${type === "jpeg" ? "jpg" : "png"}`, await halves()[type]().toBuffer());
+      expect(spawnSync("exiftool", ["-q", "-overwrite_original", "-Make=DJI", ...args, file]).status).toBe(0);
+      const given = JSON.parse(spawnSync("exiftool", ["-j", "-G", "-GPS:all", "-XMP:all", file], { encoding: "utf8" }).stdout)[0];
+      expect(
+        Object.keys(given).some((k) => /GPS/.test(k)),
+        "the source has it",
+      ).toBe(true);
+      const out = await normalizeImage(
+        { source: "src", file, type, bytes: await readFile(file) },
+        { ...SETTINGS, stripGps: true },
+        NO_HEIC,
+      );
+      if ("problem" in out) throw new Error(out.problem.message);
+      const packed = await put(dir, `out.${out.ext}`, out.data);
+      const left = JSON.parse(
+        spawnSync("exiftool", ["-j", "-G", "-GPS:all", "-XMP:all", packed], { encoding: "utf8" }).stdout,
+      )[0];
+      expect(Object.keys(left).filter((k) => /GPS/.test(k))).toEqual([]);
+    },
+  );
+
+  it("a GPS directory holding only its version (no fix) is no location: the JPEG is still copied as it is", async () => {
+    const dir = await tempDir("wopack-strip-gps-");
+    const file = await put(dir, "a.jpg", await halves().jpeg().toBuffer());
+    expect(spawnSync("exiftool", ["-q", "-overwrite_original", "-GPSVersionID=2.3.0.0", file]).status).toBe(0);
+    const bytes = await readFile(file);
+    const out = await normalizeImage({ source: "src", file, type: "jpeg", bytes }, { ...SETTINGS, stripGps: true }, NO_HEIC);
+    if ("problem" in out) throw new Error(out.problem.message);
+    expect(out.data.equals(bytes)).toBe(true);
+  });
+});

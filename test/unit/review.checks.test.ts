@@ -194,6 +194,34 @@ describe("findings from someone else's report", () => {
   });
 });
 
+describe("a photo's facts from someone else's report (wopack review foreign.zip)", () => {
+  it("whatever each field holds, the page is written whole and carries no markup of the report's", async () => {
+    const hostile = fc.constantFrom(`<x-evil a="1">`, `"><x-evil>`, `'><x-evil '`, "7<x-evil>");
+    const odd = fc.oneof(hostile, fc.anything(), fc.integer(), fc.constant(undefined));
+    const facts = fc.record({
+      source: odd,
+      captured: odd,
+      capturedFrom: fc.oneof(fc.constantFrom("exif", "file", "name"), odd),
+      fileTime: odd,
+      width: odd,
+      height: odd,
+      orientation: odd,
+      bytes: odd,
+      conversion: odd,
+      handling: fc.oneof(fc.constantFrom("copied", "trimmed", "converted"), odd),
+    });
+    await fc.assert(
+      fc.asyncProperty(facts, async (f) => {
+        const photo = { entry: "WO_1/a-1.jpg", ...f } as unknown as ReviewPhoto;
+        const html = await render(reviewOf([photo]));
+        expect(html).toContain("</html>");
+        expect(html).not.toContain("<x-evil");
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe("a work order a photo check refused", () => {
   it("shows the check's badge on the photo its refusal names", async () => {
     const review = reviewOf([]);

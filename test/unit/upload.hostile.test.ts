@@ -1,5 +1,5 @@
 // The sender against a hostile batch server (SPEC §12): per request the server picks a status code, a
-// Range, a Retry-After, a delay, a huge or garbage body, a dropped connection, or claims completion
+// Range, a Retry-After, a delay, a huge or garbage body, a dropped connection (before its answer or halfway through it), or claims completion
 // without the bytes. Whatever it does, the run ends within bounds, nothing is recorded "uploaded" that the
 // server does not hold byte for byte, no archive is accepted twice, no request follows an abort, no
 // Content-Range is invalid, and a planted secret never shows.
@@ -27,7 +27,9 @@ type Answer =
   | { kind: "308"; range: "absent" | "valid" | "stale" | "all" | "past" | "malformed"; store: boolean }
   | { kind: "drop"; store: boolean }
   | { kind: "delay"; ms: number }
-  | { kind: "hang" };
+  | { kind: "hang" }
+  /** an honest answer whose body is cut off (the connection dropped) or never finished (it hangs) */
+  | { kind: "torn"; end: "drop" | "hang" };
 
 const statusAnswer = (statuses: number[]) =>
   fc.record({
@@ -50,6 +52,7 @@ const rangeAnswer = fc.record({
   store: fc.boolean(),
 });
 const honest = fc.constant({ kind: "honest" as const });
+const torn = fc.record({ kind: fc.constant("torn" as const), end: fc.constantFrom("drop" as const, "hang" as const) });
 
 /** Each class of misbehaviour alone (HOSTILE_CLASS=loops|storm|complete|dropped|abort), or all of them mixed. */
 const CLASSES: Record<string, fc.Arbitrary<Answer>> = {
@@ -62,6 +65,7 @@ const CLASSES: Record<string, fc.Arbitrary<Answer>> = {
     { weight: 1, arbitrary: fc.record({ kind: fc.constant("drop" as const), store: fc.boolean() }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant("delay" as const), ms: fc.integer({ min: 1, max: 60 }) }) },
     { weight: 1, arbitrary: fc.constant({ kind: "hang" as const }) },
+    { weight: 2, arbitrary: torn },
   ),
   abort: honest,
 };
@@ -75,6 +79,7 @@ const answer: fc.Arbitrary<Answer> = CLASS
       { weight: 1, arbitrary: fc.record({ kind: fc.constant("drop" as const), store: fc.boolean() }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant("delay" as const), ms: fc.integer({ min: 1, max: 60 }) }) },
       { weight: 1, arbitrary: fc.constant({ kind: "hang" as const }) },
+      { weight: 1, arbitrary: torn },
     );
 
 interface HostileBatch {
@@ -171,7 +176,7 @@ class HostileServer {
       if (a.body === "garbage") return void res.end(`<html>${echo}\u0000\u00ff</html>`);
       return void res.end();
     }
-    return this.honest(req, res, url, body);
+    return this.honest(req, res, url, body, a.kind === "torn" ? a.end : undefined);
   }
 
   /** Every session PUT's Content-Range is valid, whatever the answers were. */
@@ -225,10 +230,18 @@ class HostileServer {
     more();
   }
 
-  private honest(req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer) {
+  private honest(req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer, tear?: "drop" | "hang") {
     const json = (status: number, value?: unknown) => {
+      const text = value === undefined ? "" : JSON.stringify(value);
+      if (tear && text) {
+        // what the server did stands; its answer is cut off halfway, or never finished
+        res.writeHead(status, { "content-type": "application/json", "content-length": String(text.length) });
+        res.write(text.slice(0, text.length >> 1));
+        if (tear === "drop") setImmediate(() => res.socket?.destroy());
+        return;
+      }
       res.writeHead(status, value === undefined ? {} : { "content-type": "application/json" });
-      res.end(value === undefined ? undefined : JSON.stringify(value));
+      res.end(value === undefined ? undefined : text);
     };
     const api = /^\/v0\.2\/batches\/?(?:([^/]+)\/?)?$/.exec(url.pathname);
     if (api) {

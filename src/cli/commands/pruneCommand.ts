@@ -17,7 +17,9 @@ export const pruneCommand = defineCommand({
       .example("wopack prune out --older-than 30d", "what would go")
       .example("wopack prune out --older-than 30d --delete", "delete it")
       .example("wopack prune out --older-than 30d --processed done", "and the work orders in done/")
-      .epilog("Exit codes: 0 done (or nothing to prune), 2 usage error, 3 I/O failure, 4 another run holds <out>."),
+      .epilog(
+        "Exit codes: 0 done (or nothing to prune), 2 usage error, 3 I/O failure (what could not be deleted is listed as failed), 4 another run holds <out>.",
+      ),
   async run(argv) {
     const { checkedFlags, configFor, logFor, printConfig } = await import("../context.js");
     // (a bare number is refused, never read as seconds: "--older-than 30" once deleted what was just packed)
@@ -35,6 +37,6 @@ export const pruneCommand = defineCommand({
       logger: logFor(argv).logger,
     });
     process.stdout.write((argv.json ? JSON.stringify(result, null, 2) : formatPrune(result)) + "\n");
-    return EXIT.ok;
+    return result.failed.length ? EXIT.io : EXIT.ok;
   },
 });
