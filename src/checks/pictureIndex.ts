@@ -9,7 +9,7 @@
 import { readLedger } from "../commit/ledger.js";
 import { ioError, type Problem, problem } from "../core/errors.js";
 import { type Columns, SHA_BYTES, shaPrefix, splitHash, unpackEntry } from "./pictureFormat.js";
-import { journalPath, readOutbox, siblingOutboxes, snapshotPath } from "./pictureStore.js";
+import { journalPath, readOutbox, repairPictures, siblingOutboxes, snapshotPath } from "./pictureStore.js";
 import type { IndexedPicture, PictureIndex, PictureMatch } from "./pictures.js";
 
 const CHUNKS = 4;
@@ -281,6 +281,10 @@ export async function openPictureIndex(
       parts.push({ columns, out: box.out, start });
       start += columns.n;
     }
+    if (box.out === out && (read.damaged || read.snapshotDamaged)) {
+      const failed = await repairPictures(out);
+      if (failed) problems.push(notCompacted(out, failed));
+    }
   }
   return new Lookup(parts, stats, problems);
 }
@@ -289,8 +293,17 @@ function damaged(file: string, what: string): Problem {
   return problem(
     "W_PICTURE_INDEX_DAMAGED",
     `${file} ${what} (damage, not a crash: appends are checked and fsynced); the pictures it held are not compared with new photos`,
-    "check that disk; the index drops what it cannot read when it is next compacted",
+    "check that disk; the index is compacted without what could not be read (by this run, unless it is a dry run)",
     file,
+  );
+}
+
+function notCompacted(out: string, why: string): Problem {
+  return problem(
+    "W_PICTURE_INDEX_NOT_COMPACTED",
+    `the index of packed pictures in ${out} could not be compacted (${why}); it stays as it was, and the next run tries again`,
+    "check that the output folder is writable and has room",
+    out,
   );
 }
 
