@@ -3,17 +3,17 @@
 // ImageMagick's "Raw profile type exif" text chunk, the EXIF that libvips reads from WebP, AVIF, JPEG.
 import { inflateSync } from "node:zlib";
 import { tiffBlock } from "./exif.js";
-import { type TiffEntry as Entry, tiffReader } from "./tiffFile.js";
+import { type TiffEntry as Entry, type TiffBytes, tiffReader } from "./tiffFile.js";
 
 /** The TIFF block of the source's EXIF, when it has one that can be carried into a JPEG. */
-export function sourceExif(bytes: Buffer, exifFromDecoder: Buffer | undefined): Buffer | undefined {
+export function sourceExif(bytes: Buffer | TiffBytes, exifFromDecoder: Buffer | undefined): Buffer | undefined {
   if (isTiffFile(bytes)) return exifOfTiffFile(bytes);
   const block = tiffBlock(exifFromDecoder);
-  if (block) return block;
+  if (block || !Buffer.isBuffer(bytes)) return block;
   return bytes.subarray(0, 8).toString("latin1") === "\x89PNG\r\n\x1a\n" ? pngTextExif(bytes) : undefined;
 }
 
-function isTiffFile(b: Buffer): boolean {
+function isTiffFile(b: TiffBytes): boolean {
   const magic = b.subarray(0, 4).toString("latin1");
   return magic === "II*\0" || magic === "MM\0*" || magic === "II+\0" || magic === "MM\0+";
 }
@@ -44,7 +44,7 @@ const MAX_BLOCK = 65527;
  * and its Exif and GPS directories whole (a maker note dropped if the block would not fit a JPEG).
  * Undefined when the file has none of these or is malformed.
  */
-export function exifOfTiffFile(file: Buffer): Buffer | undefined {
+export function exifOfTiffFile(file: TiffBytes): Buffer | undefined {
   try {
     const reader = tiffReader(file);
     const ifd0 = reader.ifd(reader.first, (tag) => IFD0_KEEP.has(tag) || tag === EXIF_IFD || tag === GPS_IFD, {
