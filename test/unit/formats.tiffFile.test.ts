@@ -4,6 +4,7 @@
 import { mkdtemp, open, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import exifr from "exifr";
 import fc from "fast-check";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,6 +13,7 @@ import type { ImageSettings } from "../../src/convert/imageSettings.js";
 import { normalizeImage } from "../../src/convert/normalize.js";
 import { exifOfTiffFile } from "../../src/convert/sourceExif.js";
 import { FileBytes, tiffLayout } from "../../src/convert/tiffFile.js";
+import { plausibleExifDate, readFileFacts } from "../../src/scan/scan.js";
 import { handTiff, type Tag } from "../tiff-writer.js";
 
 const SETTINGS: ImageSettings = { quality: 90, maxImageSize: 5e6, maxPixels: 1e8, stripGps: false, verify: "pixels" };
@@ -199,5 +201,56 @@ describe("a TIFF converted from its open file", () => {
     } finally {
       await fh.close();
     }
+  });
+
+  it("the capture date the scan reads from a TIFF's directories is the one exifr finds reading the file", async () => {
+    const date = (d: string): Tag => ({ tag: 0x9003, ascii: d });
+    const exifIfd = (...tags: Tag[]): Tag => ({ tag: 0x8769, ifd: tags });
+    const makerNote: Tag = { tag: 0x927c, ascii: "x".repeat(70_000) };
+    const userComment: Tag = { tag: 0x9286, ascii: "c".repeat(70_000) };
+    const rgb = busy(14);
+    const table: [string, Buffer][] = [
+      ["EXIF date", handTiff({ width: W, height: H, rgb, tags: EXIF_TAGS })],
+      ["big-endian", handTiff({ le: false, width: W, height: H, rgb, tags: [exifIfd(date("2025:01:02 03:04:05"))] })],
+      ["BigTIFF", handTiff({ big: true, width: W, height: H, rgb, tags: [exifIfd(date("2025:01:02 03:04:05"))] })],
+      ["date in IFD0 only", handTiff({ width: W, height: H, rgb, tags: [date("2024:05:06 07:08:09")] })],
+      ["no EXIF", await image(15).tiff({ compression: "lzw" }).toBuffer()],
+      [
+        "maker note too large for a block (dropped from it)",
+        handTiff({ width: W, height: H, rgb, tags: [exifIfd(date("2023:01:01 00:00:00"), makerNote)] }),
+      ],
+      [
+        "EXIF too large for a block (the file read)",
+        handTiff({ width: W, height: H, rgb, tags: [exifIfd(date("2022:02:02 02:02:02"), userComment)] }),
+      ],
+      [
+        "no clock",
+        handTiff({ width: W, height: H, rgb, tags: [{ tag: 0x010f, ascii: "x" }, exifIfd(date("0000:00:00 00:00:00"))] }),
+      ],
+      ["descriptive tags, no EXIF directory", handTiff({ width: W, height: H, rgb, tags: [{ tag: 0x010f, ascii: "Epson" }] })],
+    ];
+    const options = { pick: ["DateTimeOriginal"], reviveValues: false, firstChunkSize: 256 * 1024 };
+    const dated = new Set<string>();
+    for (const [name, tiff] of table) {
+      for (const cut of [tiff.length, tiff.length - 30, 200]) {
+        const file = path.join(dir, `dated${files++}.tif`);
+        await writeFile(file, tiff.subarray(0, cut));
+        const byExifr = await exifr.parse(file, options).then(
+          (t) => (typeof t?.DateTimeOriginal === "string" ? plausibleExifDate(t.DateTimeOriginal) : undefined),
+          () => undefined,
+        );
+        const facts = await readFileFacts({ rel: "WO_1/a.tif", abs: file, kind: "file", size: cut, mtimeMs: 0 });
+        expect(facts.captureDate, `${name}, ${cut} bytes`).toBe(byExifr);
+        if (byExifr) dated.add(name);
+      }
+    }
+    expect([...dated].sort()).toEqual(
+      [
+        "EXIF date",
+        "big-endian",
+        "maker note too large for a block (dropped from it)",
+        "EXIF too large for a block (the file read)",
+      ].sort(),
+    );
   });
 });
