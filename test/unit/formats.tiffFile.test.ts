@@ -109,7 +109,7 @@ describe("a TIFF converted from its open file", () => {
       for (const settings of [SETTINGS, { ...SETTINGS, stripGps: true, maxDimension: 40 }]) {
         const { inMemory, fromFile } = await bothWays(tiff, settings);
         expect(fromFile, name).toEqual(inMemory);
-        seen.add("code" in inMemory ? inMemory.code : "converted");
+        seen.add("code" in inMemory ? String(inMemory.code) : "converted");
       }
     }
     // (the table reaches refusals as well as conversions)
