@@ -70,6 +70,12 @@ async function variants(): Promise<[string, Buffer][]> {
         .tiff()
         .toBuffer(),
     ],
+    [
+      "two pages",
+      await sharp(Buffer.concat([busy(7), busy(8)]), { raw: { width: W, height: H * 2, channels: 3, pageHeight: H } })
+        .tiff({ compression: "lzw" })
+        .toBuffer(),
+    ],
     ["hand-written, EXIF", handTiff({ width: W, height: H, rgb: busy(9), tags: EXIF_TAGS })],
     ["BigTIFF, big-endian, EXIF", handTiff({ big: true, le: false, width: W, height: H, rgb: busy(10), tags: EXIF_TAGS })],
     ["old-style JPEG", oldJpeg(true)],
@@ -90,7 +96,7 @@ async function bothWays(tiff: Buffer, settings = SETTINGS) {
   const verdict = (n: Awaited<ReturnType<typeof normalizeImage>>) =>
     "problem" in n
       ? { code: n.problem.code, message: n.problem.message.replace(/Input (buffer|file)/, "Input"), hint: n.problem.hint }
-      : { data: n.data.toString("base64"), conversion: n.conversion, warnings: n.warnings.map((w) => w.message) };
+      : { data: n.data.toString("base64"), conversion: n.conversion, warnings: n.warnings.map((w) => `${w.code}: ${w.message}`) };
   const input = { source: "WO_1/scan.tif", file, type: "tiff" as const, captureDate: "2026-12-05T10:00:00" };
   const inMemory = verdict(await normalizeImage({ ...input, bytes: tiff }, settings, NO_HEIC));
   const fh = await open(file, "r");
@@ -104,17 +110,19 @@ async function bothWays(tiff: Buffer, settings = SETTINGS) {
 
 describe("a TIFF converted from its open file", () => {
   it("every variant: the same JPEG or the same refusal as from its bytes in memory", async () => {
-    const seen = new Set<string>();
+    const [seen, warned] = [new Set<string>(), new Set<string>()];
     for (const [name, tiff] of await variants()) {
       for (const settings of [SETTINGS, { ...SETTINGS, stripGps: true, maxDimension: 40 }]) {
         const { inMemory, fromFile } = await bothWays(tiff, settings);
         expect(fromFile, name).toEqual(inMemory);
         seen.add("code" in inMemory ? String(inMemory.code) : "converted");
+        for (const w of "warnings" in inMemory ? (inMemory.warnings ?? []) : []) warned.add(w.split(":")[0]!);
       }
     }
     // (the table reaches refusals as well as conversions)
     expect(seen.has("converted")).toBe(true);
     expect(seen.size).toBeGreaterThan(2);
+    expect(warned.has("W_FIRST_PAGE_ONLY"), "a warning among the verdicts").toBe(true);
   });
 
   it("cut anywhere, or a byte changed anywhere: the same verdict (property)", async () => {
