@@ -574,8 +574,9 @@ if (ONLY.has("mixed")) {
   const glibc = wopackPack(mixed, [], { env: { WOPACK_MALLOC: "default" }, expect: "converted" }).rssMb;
   const sorted = [...peaks].sort((a, b) => a - b);
   rows.push({
-    what: `peak RSS packing a mixed set (3 each of 12 MP HEIC, WebP, AVIF; two 29 MP TIFFs), ${cores} photos at once: median of ${peaks.length} runs (${sorted.map((p) => p.toFixed(0)).join(", ")} MB; with glibc's default arenas, WOPACK_MALLOC=default: ${glibc.toFixed(0)} MB)`,
-    wopack: sorted[Math.floor(sorted.length / 2)],
+    // (the target holds for every run: the row gives the highest)
+    what: `peak RSS packing a mixed set (3 each of 12 MP HEIC, WebP, AVIF; two 29 MP TIFFs), ${cores} photos at once: the highest of ${peaks.length} runs (${sorted.map((p) => p.toFixed(0)).join(", ")} MB; with glibc's default arenas, WOPACK_MALLOC=default: ${glibc.toFixed(0)} MB)`,
+    wopack: sorted[sorted.length - 1],
     unit: "MB",
     target: "≤ 400 MB",
   });

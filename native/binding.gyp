@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "wopack_heif",
-      "sources": ["heif.c", "thumbnail.c"],
+      "sources": ["heif.c", "thumbnail.c", "jpegopt.c"],
       "cflags": ["-O3", "-Wall", "<!@(pkg-config --cflags libheif libjpeg)"],
       "libraries": ["<!@(pkg-config --libs libheif libjpeg)", "-lm"]
     },

@@ -19,6 +19,8 @@
 //     Given a path, the job reads the file itself (no copy in V8's heap, no trip through libuv's pool).
 //     Rejects with E_IMAGE_CORRUPT (a fatal decode error), E_IMAGE_TOO_LARGE, or E_UNSUPPORTED (CMYK,
 //     YCCK, not 8 bits: the caller asks libvips)
+//   optimise(bytes: Uint8Array): Promise<ArrayBuffer>: a baseline JPEG re-written with Huffman tables made
+//     for it, losslessly (jpegopt.c: same coefficients, same markers); rejects with E_IMAGE_CORRUPT
 //   version(): string
 //
 // `threads`: how many threads libheif may decode a grid's tiles on (1 when every core has a photo already).
@@ -42,6 +44,7 @@
 // jpeglib.h needs size_t and FILE first
 #include <jpeglib.h>
 
+#include "jpegopt.h"
 #include "thumbnail.h"
 
 #define COLOUR_FLOATS (3 * 256 + 9 + 65536)
@@ -65,6 +68,7 @@ typedef struct Job {
   int edge;
   Thumb* thumb;
   char* path;  // or read from this file, on the job's thread
+  int optimise;  // optimise(): re-write the input JPEG with optimised Huffman tables into `jpeg`
   // results
   int width, height, channels;
   uint8_t* pixels;           // a copy after `room` bytes, when asked for room or libheif's rows are padded
@@ -171,6 +175,11 @@ static uint8_t* read_file(const char* path, size_t* len, Thumb* t) {
 }
 
 static void execute(Job* job) {
+  if (job->optimise) {
+    if (jpeg_optimise(job->input, job->input_len, &job->jpeg, &job->jpeg_len, job->message, sizeof job->message))
+      job->code = "E_IMAGE_CORRUPT";
+    return;
+  }
   if (job->thumb) {
     uint8_t* bytes = job->path ? read_file(job->path, &job->input_len, job->thumb) : (uint8_t*)job->input;
     if (bytes) jpeg_thumbnail(bytes, job->input_len, job->edge, job->quality, job->max_pixels, job->thumb);
@@ -332,7 +341,7 @@ static void complete(napi_env env, Job* job) {
     napi_create_string_utf8(env, job->message, NAPI_AUTO_LENGTH, &message);
     napi_create_error(env, code, message, &result);
     napi_reject_deferred(env, job->deferred, result);
-  } else if (job->quality) {
+  } else if (job->quality || job->optimise) {
     napi_value buffer;
     Pixels* owner = malloc(sizeof(Pixels));
     *owner = (Pixels){job->jpeg_len, job->jpeg, NULL};
@@ -345,6 +354,10 @@ static void complete(napi_env env, Job* job) {
       napi_create_arraybuffer(env, job->jpeg_len, &copy, &buffer);
       memcpy(copy, job->jpeg, job->jpeg_len);
       free(owner);
+    }
+    if (job->optimise) {
+      napi_resolve_deferred(env, job->deferred, buffer);
+      goto freed;
     }
     napi_create_object(env, &result);
     set_named_int(env, result, "width", job->width);
@@ -388,6 +401,7 @@ static void complete(napi_env env, Job* job) {
     napi_set_named_property(env, result, "data", buffer);
     napi_resolve_deferred(env, job->deferred, result);
   }
+freed:
   free(job->pixels);
   free(job->jpeg);
   free(job->colour);
@@ -578,6 +592,19 @@ static napi_value thumbnail(napi_env env, napi_callback_info info) {
   return start(env, argv[0], job);
 }
 
+static napi_value optimise(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || !is_typed_array(env, argv[0])) {
+    napi_throw_type_error(env, NULL, "optimise(bytes: Uint8Array)");
+    return NULL;
+  }
+  Job* job = calloc(1, sizeof(Job));
+  job->optimise = 1;
+  return start(env, argv[0], job);
+}
+
 static napi_value version(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value v;
@@ -603,8 +630,9 @@ NAPI_MODULE_INIT() {
       {"decode", NULL, decode, NULL, NULL, NULL, napi_default, NULL},
       {"convert", NULL, convert, NULL, NULL, NULL, napi_default, NULL},
       {"thumbnail", NULL, thumbnail, NULL, NULL, NULL, napi_default, NULL},
+      {"optimise", NULL, optimise, NULL, NULL, NULL, napi_default, NULL},
       {"version", NULL, version, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 4, props);
+  napi_define_properties(env, exports, 5, props);
   return exports;
 }

@@ -37,6 +37,8 @@ interface NativeBinding {
     grayHeight?: number;
     warnings: string[];
   }>;
+  /** a baseline JPEG re-written losslessly with Huffman tables made for it (native/jpegopt.c) */
+  optimise(bytes: Uint8Array): Promise<ArrayBuffer>;
   version(): string;
 }
 
@@ -59,8 +61,11 @@ function loadNative(): NativeBinding | Error {
 }
 let loaded: NativeBinding | Error | undefined;
 
-/** The binding when it was built and loads, for its other jobs (a JPEG's thumbnail: pixels.ts). */
-export function nativeBinding(): Pick<NativeBinding, "thumbnail"> | undefined {
+/**
+ * The binding when it was built and loads, for its other jobs (a JPEG's thumbnail: pixels.ts; optimised
+ * Huffman tables: normalize.ts). A binding built before `optimise` existed has none.
+ */
+export function nativeBinding(): (Pick<NativeBinding, "thumbnail"> & Partial<Pick<NativeBinding, "optimise">>) | undefined {
   const native = loadNative();
   return native instanceof Error ? undefined : native;
 }

@@ -30,8 +30,8 @@ export async function photoFacts(
   checks: PhotoCheckSettings | undefined,
   gray: GrayRaster | undefined,
   packed: Buffer | string,
-  /** the source's bytes that hold its EXIF (a copied JPEG's head; a converted photo's whole file) */
-  exifBytes: Buffer,
+  /** the source's bytes that hold its EXIF (a copied JPEG's head; a converted photo's whole file), or its path */
+  exifBytes: Buffer | string,
   type: ImageType,
 ): Promise<PhotoFacts> {
   if (!checks) return {};
@@ -49,8 +49,8 @@ export async function photoFacts(
 }
 
 /** The photo's EXIF GPS position in decimal degrees (a HEIC's from its Exif item), when it has a valid one. */
-async function gpsOf(bytes: Buffer, type: ImageType): Promise<{ latitude: number; longitude: number } | undefined> {
-  const source = type === "heic" ? heifExif(bytes) : bytes;
+async function gpsOf(bytes: Buffer | string, type: ImageType): Promise<{ latitude: number; longitude: number } | undefined> {
+  const source = type === "heic" && Buffer.isBuffer(bytes) ? heifExif(bytes) : bytes;
   if (!source) return undefined;
   const gps = await exifr.gps(source).catch(() => undefined);
   const { latitude, longitude } = gps ?? {};

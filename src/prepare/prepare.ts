@@ -1,5 +1,5 @@
 // Photo and work-order preparation: read, check, convert, spool; what the archive writer needs.
-import { mkdir, open, readFile, writeFile } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { crc32 } from "node:zlib";
 import type pLimit from "p-limit";
@@ -13,6 +13,7 @@ import type { ImageSettings } from "../convert/imageSettings.js";
 import { checkAsIs } from "../convert/integrity.js";
 import { normalizeImage } from "../convert/normalize.js";
 import { checkPixels, shapeOf, type Thumbnail, thumbnailOf } from "../convert/pixels.js";
+import { FileBytes } from "../convert/tiffFile.js";
 import { ioError, isGone, type Problem, WopackError } from "../core/errors.js";
 import type { Logger, PackedEntry, Progress, RefusedReport } from "../core/types.js";
 import type { PlannedPhoto, PlannedWorkOrder, RefusedWorkOrder } from "../plan/plan.js";
@@ -157,28 +158,41 @@ async function normalizeOrCopy(photo: PlannedPhoto, ctx: PrepareContext, spool: 
       };
     }
   }
-  let bytes: Buffer;
+  // (a TIFF is not read whole: a scan is 40-130 MB, which would stay in memory until V8 collects it, long
+  // after its conversion; libvips reads it from its path, its directories are read where they are)
+  let bytes: Buffer | FileHandle;
   try {
-    bytes = await readFile(photo.abs);
+    bytes = photo.type === "tiff" ? await open(photo.abs, "r") : await readFile(photo.abs);
   } catch (err) {
     if (isGone(err)) {
       return { photo, vanished: `${photo.source} was moved or removed while it was packed` };
     }
     return { photo, problem: unreadable(photo.source, (err as Error).message) };
   }
-  const n = await normalizeImage(
-    { source: photo.source, file: photo.abs, type: photo.type, bytes, captureDate: photo.captureDate },
-    ctx.images,
-    ctx.heic,
-  );
+  let n: Awaited<ReturnType<typeof normalizeImage>>;
+  let size: number;
+  try {
+    const input = Buffer.isBuffer(bytes) ? bytes : new FileBytes(bytes.fd, (await bytes.stat()).size);
+    size = input.length;
+    n = await normalizeImage(
+      { source: photo.source, file: photo.abs, type: photo.type, bytes: input, captureDate: photo.captureDate },
+      ctx.images,
+      ctx.heic,
+    );
+  } finally {
+    if (!Buffer.isBuffer(bytes)) await bytes.close();
+  }
+  if ("problem" in n && !Buffer.isBuffer(bytes) && (await stat(photo.abs).catch(isGone)) === true) {
+    return { photo, vanished: `${photo.source} was moved or removed while it was packed` };
+  }
   progress.photosDone++;
   progress.lastPhoto = photo.source;
-  progress.bytesDone += bytes.length;
+  progress.bytesDone += size;
   ctx.onProgress?.(progress);
   if ("problem" in n) return { photo, problem: n.problem };
   // (after the structure checks, whose problems say more: a missing end marker is "truncated")
   const pixels =
-    (photo.type === "jpeg" || photo.type === "png") && ctx.images.verify === "pixels"
+    (photo.type === "jpeg" || photo.type === "png") && ctx.images.verify === "pixels" && Buffer.isBuffer(bytes)
       ? await checkPixels(photo.source, bytes)
       : undefined;
   if (pixels && "problem" in pixels) return { photo, problem: pixels.problem };
@@ -210,7 +224,13 @@ async function normalizeOrCopy(photo: PlannedPhoto, ctx: PrepareContext, spool: 
       file,
       size: data.length,
       ...(await keepThumb(thumb, photo, ctx, spool)),
-      facts: await photoFacts(ctx.checks, measured ? gray : undefined, data, bytes, photo.type),
+      facts: await photoFacts(
+        ctx.checks,
+        measured ? gray : undefined,
+        data,
+        Buffer.isBuffer(bytes) ? bytes : photo.abs,
+        photo.type,
+      ),
     },
   };
 }
