@@ -310,7 +310,8 @@ describe("photo checks, end to end", () => {
     expect((await wopack(["pack", n1, "--out", o], { cwd: dir })).code).toBe(0);
     const journal = path.join(o, ".wopack", "pictures.journal");
     const bytes = await readFile(journal);
-    bytes[bytes.length - 3] ^= 0xff; // (inside the last record: a damaged byte, not a torn tail)
+    const at = bytes.length - 3; // (inside the last record: a damaged byte, not a torn tail)
+    bytes[at] = bytes[at]! ^ 0xff;
     await writeFile(journal, bytes);
     const n2 = path.join(dir, "damaged-night2");
     await put(n2, "WO_D2/meter_reading/b.jpg", jpeg(site(32)));

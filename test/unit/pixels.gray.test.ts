@@ -12,7 +12,7 @@ async function picture(): Promise<Sharp> {
 }
 
 async function grayOf(bytes: Buffer): Promise<GrayRaster> {
-  const v = await checkPixels("wo/photo", bytes);
+  const v = await checkPixels("wo/photo", bytes, "gray");
   if (!("thumb" in v) || !v.thumb.gray) throw new Error(`no greyscale picture: ${JSON.stringify(v)}`);
   return v.thumb.gray;
 }
