@@ -109,40 +109,58 @@ static const double COSINES[MAX_FREQUENCY * HASH_GRID] = {
     -0.9569403357322088, -0.7730104533627369, 0.09801714032956088, 0.8819212643483553,
 };
 
-// sum up to a fractional place `at` of a prefix sum: linear between integer places (measures.ts' sample)
-static double sample(const double* prefix, double at, int last, int stride, int offset) {
+// Where a sum up to a fractional place `at` of a prefix sum is read (measures.ts' sample): it is linear
+// between integer places, prefix[i] + (prefix[i + 1] - prefix[i]) * frac
+typedef struct {
+  int i;
+  double frac;
+} Place;
+
+static Place place(double at, int last) {
   double f = floor(at);
   int i = f < last - 1 ? (int)f : last - 1;
-  double a = prefix[(size_t)i * stride + offset];
-  return a + (prefix[(size_t)(i + 1) * stride + offset] - a) * (at - i);
+  return (Place){i, at - i};
 }
 
 // the raster averaged over a HASH_GRID x HASH_GRID grid of equal areas, and its exposure (areaAverage)
 static int area_average(const uint8_t* gray, int width, int height, double* grid, Measures* out) {
   const int size = HASH_GRID, n = HASH_GRID + 1;
   double* columns = calloc((size_t)(height + 1) * n, sizeof(double));
-  double* row = calloc((size_t)width + 1, sizeof(double));
+  uint32_t* row = calloc((size_t)width + 1, sizeof(uint32_t));
   if (!columns || !row) {
     free(columns);
     free(row);
     return -1;
   }
-  uint32_t histogram[256] = {0};
+  // (the grid's vertical lines fall at the same places in every row)
+  Place across[HASH_GRID + 1];
+  for (int i = 0; i < n; i++) across[i] = place((double)i * width / size, width);
+  // (four histograms, summed after: a run of equal pixels does not wait on its own count)
+  uint32_t histograms[4][256] = {{0}};
   for (int y = 0; y < height; y++) {
     const uint8_t* from = gray + (size_t)y * width;
-    uint32_t sum = 0;  // (integers: exact, as JavaScript's doubles are, without a chain of float adds)
+    // (integer sums: exact, as JavaScript's doubles are, and no chain of float adds)
+    uint32_t sum = 0;
     for (int x = 0; x < width; x++) {
-      histogram[from[x]]++;
+      histograms[x & 3][from[x]]++;
       sum += from[x];
       row[x + 1] = sum;
     }
-    for (int i = 0; i < n; i++)
-      columns[(size_t)(y + 1) * n + i] =
-          columns[(size_t)y * n + i] + sample(row, (double)i * width / size, width, 1, 0);
+    double* above = columns + (size_t)y * n;
+    double* below = above + n;
+    for (int i = 0; i < n; i++) {
+      double a = row[across[i].i];
+      below[i] = above[i] + (a + (row[across[i].i + 1] - a) * across[i].frac);
+    }
   }
   double corners[(HASH_GRID + 1) * (HASH_GRID + 1)];
-  for (int j = 0; j < n; j++)
-    for (int i = 0; i < n; i++) corners[j * n + i] = sample(columns, (double)j * height / size, height, n, i);
+  for (int j = 0; j < n; j++) {
+    Place down = place((double)j * height / size, height);
+    for (int i = 0; i < n; i++) {
+      double a = columns[(size_t)down.i * n + i];
+      corners[j * n + i] = a + (columns[(size_t)(down.i + 1) * n + i] - a) * down.frac;
+    }
+  }
   double cell = (double)width * height / (size * size);
   for (int j = 0; j < size; j++)
     for (int i = 0; i < size; i++) {
@@ -151,6 +169,8 @@ static int area_average(const uint8_t* gray, int width, int height, double* grid
     }
   free(columns);
   free(row);
+  uint32_t histogram[256];
+  for (int v = 0; v < 256; v++) histogram[v] = histograms[0][v] + histograms[1][v] + histograms[2][v] + histograms[3][v];
   double total = 0, dark = 0, bright = 0, pixels = (double)width * height;
   for (int v = 0; v < 256; v++) total += (double)v * histogram[v];
   for (int v = 0; v <= 16; v++) dark += histogram[v];
