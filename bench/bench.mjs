@@ -218,7 +218,8 @@ function measure(cmd, args, options = {}) {
 
 const scratch = new Set();
 function fresh(name) {
-  const dir = path.join(tmpdir(), `wopack-bench-${name}`);
+  // (this process's own: two benches at once on a shared machine would otherwise empty each other's folders)
+  const dir = path.join(tmpdir(), `wopack-bench-${process.pid}-${name}`);
   scratch.add(dir);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
