@@ -14,8 +14,11 @@ import type { IndexedPicture, PictureIndex, PictureMatch } from "./pictures.js";
 
 const CHUNKS = 4;
 const CHUNK_VALUES = 1 << 16;
-/** This run's pictures are compared one by one up to this many, then looked up by chunk like the rest. */
-export const SCAN_ADDED = 1024;
+/**
+ * This run's pictures are compared one by one up to this many (a sweep of 4096 costs about what probing
+ * 428 buckets does), then looked up by chunk like the rest.
+ */
+export const SCAN_ADDED = 4096;
 
 /**
  * Every 16-bit mask in order of the bits it sets, then of value: those within radius r are the first
@@ -198,7 +201,9 @@ class Lookup implements OpenedPictureIndex {
       const [hi, lo, n] = [this.addedHi, this.addedLo, this.added.length];
       for (let j = 0; j < n; j++) {
         const d = popcount(hi[j]! ^ qhi) + popcount(lo[j]! ^ qlo);
-        if (d <= r) consider(this.loaded + j, d);
+        // (without a SHA-256 to match, a later picture of this run at no smaller a distance cannot win: a
+        // night of one picture would otherwise weigh every earlier one, each time)
+        if (d <= r && (d < bestDistance || qsha !== undefined)) consider(this.loaded + j, d);
       }
     }
     for (let c = 0; c < CHUNKS && (this.loaded || this.addedBuckets); c++) {
