@@ -20,7 +20,7 @@ import type { PlannedPhoto, PlannedWorkOrder, RefusedWorkOrder } from "../plan/p
 import { entryName } from "../spec/images.js";
 import { codeUnitOrder } from "../spec/names.js";
 import { internalProblem, refusedReport, unreadable } from "../spec/problems.js";
-import { type PhotoFacts, photoFacts, pixelChecksOn } from "./photoFacts.js";
+import { type PhotoFacts, photoFacts, pictureWanted } from "./photoFacts.js";
 
 export interface Prepared {
   wo: PlannedWorkOrder;
@@ -138,7 +138,9 @@ async function normalizeOrCopy(photo: PlannedPhoto, ctx: PrepareContext, spool: 
       ctx.onProgress?.(progress);
       if (verdict !== "copy") return { photo, problem: verdict };
       const pixels =
-        ctx.images.verify === "pixels" ? await checkPixels(photo.source, { file: photo.abs, head: ends.head }) : undefined;
+        ctx.images.verify === "pixels"
+          ? await checkPixels(photo.source, { file: photo.abs, head: ends.head }, pictureWanted(ctx.checks))
+          : undefined;
       if (pixels && "problem" in pixels) return { photo, problem: pixels.problem };
       const ext = photo.type === "jpeg" ? "jpg" : "png";
       const unchangedSince = { size: ends.size, mtimeMs: ends.mtimeMs };
@@ -153,7 +155,7 @@ async function normalizeOrCopy(photo: PlannedPhoto, ctx: PrepareContext, spool: 
           unchangedSince,
           ...(scanFrom === undefined ? {} : { jpegScanFrom: scanFrom }),
           ...(await keepThumb(pixels?.thumb, photo, ctx, spool)),
-          facts: await photoFacts(ctx.checks, pixels?.thumb.gray, photo.abs, ends.head, photo.type),
+          facts: await photoFacts(ctx.checks, pixels?.thumb, photo.abs, ends.head, photo.type),
         },
       };
     }
@@ -193,7 +195,7 @@ async function normalizeOrCopy(photo: PlannedPhoto, ctx: PrepareContext, spool: 
   // (after the structure checks, whose problems say more: a missing end marker is "truncated")
   const pixels =
     (photo.type === "jpeg" || photo.type === "png") && ctx.images.verify === "pixels" && Buffer.isBuffer(bytes)
-      ? await checkPixels(photo.source, bytes)
+      ? await checkPixels(photo.source, bytes, pictureWanted(ctx.checks))
       : undefined;
   if (pixels && "problem" in pixels) return { photo, problem: pixels.problem };
   let file = photo.abs;
@@ -208,14 +210,15 @@ async function normalizeOrCopy(photo: PlannedPhoto, ctx: PrepareContext, spool: 
   const { data, warnings, ...rest } = n;
   // (a converted photo's thumbnail, and the picture the checks measure, from its output in memory: the
   // decoded frame is libvips' or libheif's, gone by now; a scaled decode of a JPEG costs a few ms)
-  const measured = pixelChecksOn(ctx.checks) && ctx.images.verify === "pixels";
+  const wanted = ctx.images.verify === "pixels" ? pictureWanted(ctx.checks) : undefined;
+  const measured = (t: Pick<Thumbnail, "measures" | "gray"> | undefined) => !!(t?.measures || t?.gray);
   const thumb =
     n.conversion === undefined
       ? pixels?.thumb
-      : (spool && ctx.thumbs) || (measured && !pixels?.thumb.gray)
-        ? await thumbnailOf(data)
+      : (spool && ctx.thumbs) || (wanted && !measured(pixels?.thumb))
+        ? await thumbnailOf(data, wanted)
         : await shapeOf(data);
-  const gray = pixels?.thumb.gray ?? (thumb && "gray" in thumb ? thumb.gray : undefined);
+  const picture = measured(pixels?.thumb) ? pixels?.thumb : thumb;
   return {
     photo,
     normalized: {
@@ -226,7 +229,7 @@ async function normalizeOrCopy(photo: PlannedPhoto, ctx: PrepareContext, spool: 
       ...(await keepThumb(thumb, photo, ctx, spool)),
       facts: await photoFacts(
         ctx.checks,
-        measured ? gray : undefined,
+        wanted ? picture : undefined,
         data,
         Buffer.isBuffer(bytes) ? bytes : photo.abs,
         photo.type,
@@ -244,7 +247,7 @@ async function keepThumb(
   spool: string | null,
 ) {
   if (!thumb) return {};
-  const { jpeg, gray: _gray, ...shape } = thumb;
+  const { jpeg, gray: _gray, measures: _measures, ...shape } = thumb;
   if (!jpeg || !spool || !ctx.thumbs) return { shape };
   const file = path.join(spool, `${photo.taskGroup}-${photo.n}.thumb.jpg`);
   try {
