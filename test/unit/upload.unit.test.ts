@@ -1,17 +1,17 @@
 // The upload's pure parts and its journal: retry timing, the protocol's small rules, compaction.
 import { spawnSync } from "node:child_process";
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
-import { hostname } from "node:os";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { hostname } from "node:os";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { stateDir, tmpDir } from "../../src/commit/paths.js";
 import { appendUploads, compactUploads, readUploads, type UploadRecord, uploadsPath } from "../../src/commit/uploads.js";
-import type { Api } from "../../src/upload/protocol.js";
 import { parseConfig } from "../../src/config/load.js";
 import { redact, redactor, secretsOf } from "../../src/core/redact.js";
 import { status } from "../../src/run/status.js";
+import type { Api } from "../../src/upload/protocol.js";
 import { batchesUrl, httpApi, JSON_BODY_BYTES, retryAfter, retryAfterMs, statusLooksFailed } from "../../src/upload/protocol.js";
 import { backoffMs } from "../../src/upload/requests.js";
 import { tempDir, waitFor } from "../helpers.js";
