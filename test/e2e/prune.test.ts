@@ -325,11 +325,26 @@ describe("watch.prune: a running watch keeps its outbox trimmed (issue 21)", () 
       const [old1, old2, recent] = await archivesIn(ws.out);
       // a pack beside the watch: refused (exit 4), as before; the watch prunes instead
       const stop = new AbortController();
-      const running = watch({ staging: ws.staging, out: ws.out, moveTo: processed, config, signal: stop.signal });
+      let url = "";
+      const running = watch({
+        staging: ws.staging,
+        out: ws.out,
+        moveTo: processed,
+        config,
+        signal: stop.signal,
+        http: { host: "127.0.0.1", port: 0 },
+        onEvent: (e) => {
+          if (e.event === "started") url = String(e.url);
+        },
+      });
       const health = path.join(ws.out, ".wopack", "health.json");
       const state = async () => JSON.parse(await readFile(health, "utf8").catch(() => "{}"));
       await waitFor(async () => Boolean((await state()).prune?.last), `${row.what}: the first prune`);
       expect((await wopack(["prune", ws.out, "--older-than", "30d"])).code, "prune beside a watch").toBe(4);
+      // the status server says what it did and when the next is due
+      const seen = (await (await fetch(`${url}/state.json`)).json()) as { prune: { last: unknown; nextAt: string } };
+      expect(seen.prune.last, row.what).toEqual((await state()).prune.last);
+      expect(await (await fetch(`${url}/status.js`)).text()).toContain("prune-section");
       stop.abort();
       await running;
       const { prune: p } = await state();
