@@ -78,7 +78,7 @@ typedef struct Job {
   int width, height, channels;
   uint8_t* pixels;           // a copy after `room` bytes, when asked for room or libheif's rows are padded
   struct heif_image* image;  // else libheif's own plane, handed to JS as is
-  unsigned char* jpeg;       // convert(): the JPEG, malloced by libjpeg's memory destination
+  unsigned char* jpeg;       // convert(): the JPEG, malloced (by encode_jpeg, or libjpeg's memory destination)
   unsigned long jpeg_len;
   double decode_ms, colour_ms, encode_ms;  // convert(): where its time went (for `npm run bench`)
   const char* code;
@@ -122,14 +122,27 @@ static void jpeg_failed(j_common_ptr cinfo) {
 static void encode_jpeg(Job* job, const uint8_t* plane, int w, int h, int stride) {
   struct jpeg_compress_struct cinfo;
   JpegErrors errors;
+  // The output in a buffer of ours, as jpegopt.c does: libjpeg's memory destination, when it grows a
+  // buffer, frees the one it made itself and says where the new one is only when it finishes. Had it made
+  // the first (job->jpeg NULL), a failure after a growth would free that one twice; so ours is freed on a
+  // failure, never what job->jpeg says then. 8 bits a pixel: rarely grown, and pages never written cost nothing.
+  unsigned long cap = (unsigned long)w * (unsigned long)h + 65536;
+  unsigned char* mine = malloc(cap);
+  if (!mine) {
+    fail(job, "E_IMAGE_TOO_LARGE", "out of memory for the converted JPEG");
+    return;
+  }
+  job->jpeg = mine;
+  job->jpeg_len = cap;
   cinfo.err = jpeg_std_error(&errors.mgr);
   errors.mgr.error_exit = jpeg_failed;
   if (setjmp(errors.escape)) {
     char text[JMSG_LENGTH_MAX];
     errors.mgr.format_message((j_common_ptr)&cinfo, text);
     jpeg_destroy_compress(&cinfo);
-    free(job->jpeg);
+    free(mine);
     job->jpeg = NULL;
+    job->jpeg_len = 0;
     fail(job, "E_IMAGE_CORRUPT", text);
     return;
   }
@@ -149,6 +162,7 @@ static void encode_jpeg(Job* job, const uint8_t* plane, int w, int h, int stride
   }
   jpeg_finish_compress(&cinfo);
   jpeg_destroy_compress(&cinfo);
+  if (job->jpeg != mine) free(mine);  // grown: libjpeg's copy is the JPEG now
   job->width = w;
   job->height = h;
   job->channels = 3;

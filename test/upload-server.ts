@@ -3,6 +3,7 @@
 // this file and src/upload/protocol.ts change together. Faults are injected on demand.
 import { createHash, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 
 export const UNIT = 262_144;
@@ -43,6 +44,8 @@ export interface Faults {
   echo?: string;
   /** the next N requests answer 503 with an error page of this many bytes */
   hugeErrors?: { count: number; bytes: number };
+  /** hand out upload sessions under this base instead of the server's own (e.g. http: under an https: API) */
+  sessionBase?: string;
 }
 
 export class UploadServer {
@@ -61,14 +64,16 @@ export class UploadServer {
   /** `retain: false` (the bench): count and hash the bytes instead of keeping them */
   constructor(
     readonly key: string,
-    private readonly options: { retain?: boolean } = {},
+    private readonly options: { retain?: boolean; tls?: { key: string; cert: string } } = {},
   ) {}
 
   async start(): Promise<this> {
-    this.server = createServer((req, res) => void this.handle(req, res));
+    const handle = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    const tls = this.options.tls;
+    this.server = tls ? createTlsServer(tls, handle) : createServer(handle);
     await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
     const { port } = this.server.address() as AddressInfo;
-    this.base = `http://127.0.0.1:${port}/v0.2`;
+    this.base = `${tls ? "https" : "http"}://127.0.0.1:${port}/v0.2`;
     return this;
   }
 
@@ -175,7 +180,7 @@ export class UploadServer {
       this.batches.set(b.id, b);
       return send(201, {
         batch_id: b.id,
-        upload_url: `${this.base.replace(/\/v0\.2$/, "")}/upload/${b.session}`,
+        upload_url: `${this.faults.sessionBase ?? this.base.replace(/\/v0\.2$/, "")}/upload/${b.session}`,
         status: b.status,
       });
     }

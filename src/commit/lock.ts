@@ -183,3 +183,62 @@ export async function acquireLock(lockPath: string, draftDir: string, now: Date)
 async function releaseLock(lockPath: string, text: string): Promise<void> {
   if ((await readText(lockPath).catch(() => undefined)) === text) await rm(lockPath, { force: true });
 }
+
+/** Runs of `withShortLock` in this process, by path: queued here, since a holder with our own pid counts as dead. */
+const shortQueues = new Map<string, Promise<unknown>>();
+
+/**
+ * Runs `fn` holding a lock meant for a moment (the upload journal's writers, beside a `watch` that holds the lock
+ * on --out for its life): a live holder is waited for up to `waitMs`, a dead one taken over as acquireLock does.
+ */
+export function withShortLock<T>(lockFile: string, draftDir: string, fn: () => Promise<T>, waitMs = 30_000): Promise<T> {
+  const key = path.resolve(lockFile);
+  const run = (shortQueues.get(key) ?? Promise.resolve())
+    .catch(() => undefined)
+    .then(() => holdingShortLock(lockFile, draftDir, fn, waitMs));
+  shortQueues.set(key, run);
+  const forget = () => {
+    if (shortQueues.get(key) === run) shortQueues.delete(key);
+  };
+  run.then(forget, forget);
+  return run;
+}
+
+async function holdingShortLock<T>(lockFile: string, draftDir: string, fn: () => Promise<T>, waitMs: number): Promise<T> {
+  const nonce = randomUUID();
+  const text = JSON.stringify({
+    pid: process.pid,
+    host: hostname(),
+    bootId: BOOT_ID,
+    startTicks: START_TICKS,
+    startedAt: new Date().toISOString(),
+    nonce,
+  });
+  const draft = path.join(draftDir, `lock.${nonce}`);
+  await mkdir(draftDir, { recursive: true });
+  await writeFile(draft, text);
+  try {
+    const deadline = Date.now() + waitMs;
+    for (let pause = 2; ; pause = Math.min(pause * 2, 100)) {
+      const got = await claim(lockFile, draft);
+      if (got.ok) break;
+      if (Date.now() > deadline) {
+        const h = got.holder;
+        throw new WopackError(
+          "locked",
+          "E_LOCKED",
+          `${lockFile} has been held${h ? ` by pid ${h.pid} on ${h.host}` : ""} for more than ${Math.round(waitMs / 1000)} s`,
+          `it is held for a moment only: if that process is stuck or gone for good, delete ${lockFile}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  } finally {
+    await rm(draft, { force: true });
+  }
+  try {
+    return await fn();
+  } finally {
+    await releaseLock(lockFile, text);
+  }
+}

@@ -5,6 +5,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { ioError, isGone } from "../core/errors.js";
 import { appendLines, syncDir, writeFileAtomic } from "./files.js";
+import { withShortLock } from "./lock.js";
 import { stateDir, tmpDir } from "./paths.js";
 
 export type UploadRecord =
@@ -62,6 +63,14 @@ export interface UploadJournal {
 
 export function uploadsPath(out: string): string {
   return path.join(stateDir(out), "uploads.jsonl");
+}
+
+/**
+ * Every writer of the journal holds this lock for the moment it writes: `status --refresh` appends beside a `watch`
+ * that holds the lock on --out, and a compaction must not rename a rewrite over a record appended meanwhile.
+ */
+function withJournalLock<T>(out: string, fn: () => Promise<T>): Promise<T> {
+  return withShortLock(`${uploadsPath(out)}.lock`, tmpDir(out), fn);
 }
 
 function apply(journal: UploadJournal, rec: UploadRecord): void {
@@ -138,9 +147,11 @@ export async function readUploads(out: string): Promise<UploadJournal> {
 
 /** Appends and fsyncs records, then applies them to `journal` (when given). */
 export async function appendUploads(out: string, records: UploadRecord[], journal?: UploadJournal): Promise<void> {
-  await appendLines(
-    uploadsPath(out),
-    records.map((r) => JSON.stringify(r)),
+  await withJournalLock(out, () =>
+    appendLines(
+      uploadsPath(out),
+      records.map((r) => JSON.stringify(r)),
+    ),
   );
   if (journal) {
     for (const r of records) apply(journal, r);
@@ -148,11 +159,20 @@ export async function appendUploads(out: string, records: UploadRecord[], journa
   }
 }
 
-/** Rewrites a long journal as one state record per archive (atomically); the SHA-256 guard is kept. */
+/**
+ * Rewrites a long journal as one state record per archive (atomically); the SHA-256 guard is kept. What it
+ * rewrites is read again under the journal's lock, so a record another process appended since `journal` was
+ * read is carried over (and `journal` learns it).
+ */
 export async function compactUploads(out: string, journal: UploadJournal): Promise<void> {
   if (journal.records < 2_000 || journal.records < journal.archives.size * 4) return;
-  const lines = [...journal.archives.values()].map((s) => JSON.stringify({ type: "state", ...s }) + "\n");
-  await writeFileAtomic(uploadsPath(out), lines.join(""), tmpDir(out));
-  await syncDir(stateDir(out));
-  journal.records = journal.archives.size;
+  await withJournalLock(out, async () => {
+    const now = await readUploads(out);
+    const lines = [...now.archives.values()].map((s) => JSON.stringify({ type: "state", ...s }) + "\n");
+    await writeFileAtomic(uploadsPath(out), lines.join(""), tmpDir(out));
+    await syncDir(stateDir(out));
+    journal.archives = now.archives;
+    journal.uploadedSha = now.uploadedSha;
+    journal.records = now.archives.size;
+  });
 }

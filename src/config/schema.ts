@@ -364,6 +364,18 @@ export const configSchema = z.strictObject({
         .describe(
           'Scan with stat every interval instead of file events (network shares); true is every 1s, or an interval, e.g. "2s" (a bare number is refused)',
         ),
+      prune: z
+        .strictObject({
+          olderThan: duration(60_000, "d").describe(
+            'Delete what was committed longer ago than this, e.g. "30d" (the rules of wopack prune)',
+          ),
+          every: duration(60_000, "h")
+            .default(24 * 3_600_000)
+            .describe('How often, e.g. "24h" (the default); the first at start'),
+          processed: z.string().min(1).optional().describe("Also prune the work orders moved to this folder (watch's --move-to)"),
+        })
+        .optional()
+        .describe("watch prunes --out (with --delete) between passes, under the lock it holds; off unless set"),
     })
     .prefault({})
     .describe("watch: when a work order is ready"),

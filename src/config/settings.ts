@@ -56,7 +56,7 @@ export function settingsFor(command: "pack" | "watch", config: Config, o: Settin
   const pollMs = poll === true ? DEFAULT_POLL_MS : poll === false ? undefined : poll;
   const watch =
     command === "watch"
-      ? { settle: settleMs, readyMarker, batchWindow: batchWindowMs, poll: pollMs ?? false }
+      ? { settle: settleMs, readyMarker, batchWindow: batchWindowMs, poll: pollMs ?? false, prune: config.watch.prune }
       : { ...config.watch, settle: settleMs, readyMarker };
   return {
     config: { ...config, images, archive, watch: defined(watch) as Config["watch"] },

@@ -253,6 +253,14 @@ export interface WatchStatus {
   recentRefused: { id: string; at: string; problems: Problem[]; errors: string | null }[];
   /** with --upload: archives sent, failed and waiting in this session */
   uploads: UploadsStatus | null;
+  /** watch.prune in the config: what the last scheduled prune deleted and kept, and when the next is due; null when off */
+  prune: {
+    olderThanMs: number;
+    everyMs: number;
+    lastAt: string | null;
+    nextAt: string | null;
+    last: { pruned: number; bytes: number; kept: number; failed: number } | null;
+  } | null;
   /** totals of this session */
   packed: number;
   refused: number;

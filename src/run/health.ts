@@ -87,6 +87,7 @@ export class HealthFile {
       recentArchives: [],
       recentRefused: [],
       uploads: null,
+      prune: null,
       packed: 0,
       refused: 0,
       archives: 0,

@@ -70,33 +70,38 @@ interface ArchiveFacts {
 export async function prune(o: PruneOptions): Promise<PruneResult> {
   const out = path.resolve(o.out);
   await requireFolder(out, "E_OUT_MISSING", "the output folder", "give the --out folder pack writes archives to");
-  const now = o.now ?? systemClock;
-  const cutoff = now().getTime() - o.olderThanMs;
   // under the lock: a pack publishing meanwhile never loses the archive it is writing
-  const session = await openOutput(out, o.logger ?? silentLogger, now);
+  const session = await openOutput(out, o.logger ?? silentLogger, o.now ?? systemClock);
   try {
-    const result: PruneResult = { dryRun: !o.delete, pruned: [], kept: [], failed: [], bytes: 0 };
-    const uploads = await readUploads(out);
-    const uploading = uploads.archives.size > 0 || Boolean((o.env ?? process.env).WOPACK_API_URL?.trim() || o.config?.upload.url);
-    const archives = await archiveFacts(out, await readLedger(out), uploads, uploading, cutoff);
-    for (const a of [...archives.values()].sort(
-      (x, y) => codeUnitOrder(x.committedAt, y.committedAt) || codeUnitOrder(x.name, y.name),
-    )) {
-      if (!a.present || !a.old) continue;
-      if (a.unconfirmed) {
-        result.kept.push({ path: a.path, reason: a.unconfirmed });
-        continue;
-      }
-      // (the archive first: one that could not be deleted keeps its report, so that it stays known)
-      for (const file of [a.path, a.path + REPORT_SUFFIX, reviewPath(a.path)])
-        if (!(await take(file, a.committedAt, result, o.delete))) break;
-    }
-    if (o.processed) await pruneProcessed(path.resolve(o.processed), archives, result, o.delete);
-    result.pruned.sort((x, y) => codeUnitOrder(x.path, y.path));
-    return result;
+    return await pruneHeld({ ...o, out });
   } finally {
     await session.release();
   }
+}
+
+/** prune, by a run that holds the lock on --out already (watch, between its passes). */
+export async function pruneHeld(o: PruneOptions): Promise<PruneResult> {
+  const out = path.resolve(o.out);
+  const cutoff = (o.now ?? systemClock)().getTime() - o.olderThanMs;
+  const result: PruneResult = { dryRun: !o.delete, pruned: [], kept: [], failed: [], bytes: 0 };
+  const uploads = await readUploads(out);
+  const uploading = uploads.archives.size > 0 || Boolean((o.env ?? process.env).WOPACK_API_URL?.trim() || o.config?.upload.url);
+  const archives = await archiveFacts(out, await readLedger(out), uploads, uploading, cutoff);
+  for (const a of [...archives.values()].sort(
+    (x, y) => codeUnitOrder(x.committedAt, y.committedAt) || codeUnitOrder(x.name, y.name),
+  )) {
+    if (!a.present || !a.old) continue;
+    if (a.unconfirmed) {
+      result.kept.push({ path: a.path, reason: a.unconfirmed });
+      continue;
+    }
+    // (the archive first: one that could not be deleted keeps its report, so that it stays known)
+    for (const file of [a.path, a.path + REPORT_SUFFIX, reviewPath(a.path)])
+      if (!(await take(file, a.committedAt, result, o.delete))) break;
+  }
+  if (o.processed) await pruneProcessed(path.resolve(o.processed), archives, result, o.delete);
+  result.pruned.sort((x, y) => codeUnitOrder(x.path, y.path));
+  return result;
 }
 
 /**

@@ -21,6 +21,7 @@ import { checkFolders, destinationWarnings } from "./folders.js";
 import { HealthFile, type WatchSummary } from "./health.js";
 import { type WatchOptions, withSettings } from "./options.js";
 import { packOnce } from "./pack.js";
+import { pruneHeld } from "./prune.js";
 import { PassScheduler } from "./scheduler.js";
 import { openOutput } from "./session.js";
 import { openSender } from "./watchUpload.js";
@@ -113,6 +114,10 @@ export async function watch(given: WatchOptions): Promise<WatchSummary> {
     ),
     loop: { windowEnds: undefined, retryAt: 0, failures: 0, lastPassAt: 0 },
   };
+  const retention = options.config.watch.prune;
+  if (retention && !dryRun) {
+    health.state.prune = { olderThanMs: retention.olderThan, everyMs: retention.every, lastAt: null, nextAt: null, last: null };
+  }
   const scheduler: PassScheduler = new PassScheduler(() => pass(w, scheduler), options.signal);
 
   const watcher = watchFiles(staging, {
@@ -296,9 +301,48 @@ async function pass(w: WatchRun, scheduler: PassScheduler): Promise<void> {
   if (healthy) health.rest(windowOpen);
   else health.state.status = "error";
   if (healthy) loop.failures = 0;
+  if (healthy) next = Math.min(next, await pruneIfDue(w));
   health.state.nextScanAt = new Date(Math.max(next, w.clock().getTime())).toISOString();
   await health.write();
   scheduler.schedule(next - w.clock().getTime());
+}
+
+/**
+ * watch.prune: `wopack prune --delete` by the same rules, under the lock watch holds, between passes (never
+ * during a commit) and not while an upload is in flight (it may be moving its archive). Returns when the
+ * next is due; a failure is told and tried again at the next due time.
+ */
+async function pruneIfDue(w: WatchRun): Promise<number> {
+  const p = w.health.state.prune;
+  const retention = w.options.config.watch.prune;
+  const now = w.clock().getTime();
+  if (!p || !retention) return Number.POSITIVE_INFINITY;
+  if (p.nextAt && now < Date.parse(p.nextAt)) return Date.parse(p.nextAt);
+  if (w.health.state.uploads?.sending) return now + EVENT_SCAN_GAP_MS * 10;
+  p.lastAt = new Date(now).toISOString();
+  p.nextAt = new Date(now + retention.every).toISOString();
+  const log = w.options.logger ?? silentLogger;
+  try {
+    const r = await pruneHeld({
+      out: w.options.out,
+      olderThanMs: retention.olderThan,
+      processed: retention.processed,
+      delete: true,
+      config: w.options.config,
+      now: w.clock,
+    });
+    p.last = { pruned: r.pruned.length, bytes: r.bytes, kept: r.kept.length, failed: r.failed.length };
+    log.info(
+      `pruned ${r.pruned.length} item(s), ${r.bytes} bytes; kept ${r.kept.length} the platform has not confirmed; next prune at ${p.nextAt}`,
+    );
+    for (const f of r.failed)
+      w.emit({ event: "error", message: `E_PRUNE_FAILED: cannot delete ${f.path}: ${f.reason}`, code: "E_PRUNE_FAILED" });
+  } catch (err) {
+    const e = err instanceof WopackError ? err : ioError(err, "pruning --out failed");
+    w.emit({ event: "error", message: `${e.code}: ${e.message} (pruning again at ${p.nextAt})`, code: e.code });
+  }
+  w.health.changed();
+  return Date.parse(p.nextAt);
 }
 
 /** Runs the pipeline on the ready work orders and reports it; returns how many it dealt with. */

@@ -3,11 +3,12 @@
 // in --out. Nothing changes anything; every other path is 404, every other method 405.
 import { createHash, timingSafeEqual } from "node:crypto";
 import { lookup } from "node:dns/promises";
-import { lstat, readFile, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open, stat } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { type AddressInfo, BlockList, isIP } from "node:net";
 import path from "node:path";
-import { WopackError } from "../core/errors.js";
+import { isGone, WopackError } from "../core/errors.js";
 import type { WatchStatus } from "../core/types.js";
 import { photoChecksView } from "./checkCounts.js";
 import type { WatchMetrics } from "./metrics.js";
@@ -183,7 +184,9 @@ export async function startStatusServer(o: StatusServerOptions): Promise<StatusS
   let hosts: Set<string> | undefined;
   const server = createServer((req, res) => {
     void handle(req, res, o, { clients, feed }, hosts).catch((err) => {
-      if (!res.headersSent) send(res, 500, "text/plain", `internal error: ${(err as Error).message}\n`);
+      // the code only: an error's message names paths in --out
+      const code = (err as NodeJS.ErrnoException).code;
+      if (!res.headersSent) send(res, 500, "text/plain", `internal error${code ? ` (${code})` : ""}\n`);
       else res.destroy();
     });
   });
@@ -253,11 +256,28 @@ async function handle(
   }
   const page = /^\/review\/([A-Za-z0-9][A-Za-z0-9_.-]*\.html)$/.exec(pathname)?.[1];
   if (page && !page.includes("..")) {
-    const file = path.join(o.out, page);
-    const s = await lstat(file).catch(() => undefined);
-    if (s?.isFile()) return send(res, 200, "text/html; charset=utf-8", await readFile(file), REVIEW_CSP);
+    const body = await readPage(path.join(o.out, page));
+    if (body) return send(res, 200, "text/html; charset=utf-8", body, REVIEW_CSP);
   }
   return send(res, 404, "text/plain", "not found\n");
+}
+
+/**
+ * A review page's bytes, or undefined when there is no such page: it is opened without following a link
+ * (nor waiting on a FIFO) and then checked to be a file, so nothing can swap it between the check and the
+ * read; once open, a page deleted meanwhile is still read whole.
+ */
+async function readPage(file: string): Promise<Buffer | undefined> {
+  const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((err) => {
+    if (isGone(err) || (err as NodeJS.ErrnoException).code === "ELOOP") return undefined;
+    throw err;
+  });
+  if (!handle) return undefined;
+  try {
+    return (await handle.stat()).isFile() ? await handle.readFile() : undefined;
+  } finally {
+    await handle.close();
+  }
 }
 
 function send(res: ServerResponse, code: number, type: string, body: string | Buffer, csp = PAGE_CSP): void {

@@ -21,6 +21,7 @@ export const STATUS_HTML = `<!doctype html>
 <section aria-labelledby="h-error" id="error-section" hidden><h2 id="h-error">Last error</h2><p id="error"></p></section>
 <section aria-labelledby="h-progress"><h2 id="h-progress">In progress</h2><div id="progress"><p class="muted">Nothing is being packed.</p></div></section>
 <section aria-labelledby="h-uploads" id="uploads-section" hidden><h2 id="h-uploads">Uploads</h2><div id="uploads"></div></section>
+<section aria-labelledby="h-prune" id="prune-section" hidden><h2 id="h-prune">Retention</h2><p id="prune"></p></section>
 <section aria-labelledby="h-waiting"><h2 id="h-waiting">Waiting</h2><div id="waiting"></div></section>
 <section aria-labelledby="h-archives"><h2 id="h-archives">Recent archives</h2><div id="archives"></div></section>
 <section aria-labelledby="h-refused"><h2 id="h-refused">Refused work orders</h2><p id="failed-to" class="muted" hidden></p><div id="refused"></div></section>
@@ -88,6 +89,8 @@ function render() {
     box.append(el("p", u.sending ? "Sending " + u.sending.archive + " since " + ago(u.sending.since) + " (last confirmed bytes " + ago(u.sending.lastProgressAt) + ")" : "Nothing is being sent.", u.sending ? undefined : "muted"));
     if (u.retrying.length) box.append(table(["Archive waiting to retry", "Tries", "Next try", "Last error"], u.retrying.map((x) => [x.archive, x.attempts, until(x.nextAttemptAt) + " (" + new Date(x.nextAttemptAt).toLocaleString() + ")", x.lastError.code + ": " + x.lastError.message])));
   }
+  const pr = state.prune; $("prune-section").hidden = !pr;
+  if (pr) $("prune").textContent = "Deletes what was committed over " + Math.round(pr.olderThanMs / 3600000) + " h ago and is safe to delete, every " + Math.round(pr.everyMs / 3600000) + " h. " + (pr.last ? "Last (" + ago(pr.lastAt) + "): " + plural(pr.last.pruned, "item") + " deleted (" + size(pr.last.bytes) + "), " + pr.last.kept + " kept (not confirmed by the platform)" + (pr.last.failed ? ", " + pr.last.failed + " could not be deleted" : "") + "." : "Not run yet.") + (pr.nextAt ? " Next " + until(pr.nextAt) + "." : "");
   const w = $("waiting"); w.replaceChildren(state.waiting.length ? table(["Work order", "Waiting for", "Ready"], state.waiting.map((x) => [breakable(x.id), x.reason, until(x.readyAt)]), [2]) : el("p", "No work order is waiting.", "muted"));
   if (state.moreWaiting) w.append(el("p", "… and " + state.moreWaiting + " more (see /state.json).", "muted"));
   const a = $("archives"); a.replaceChildren(state.recentArchives.length ? table(["Archive", "Committed", "Work orders", "Photos", "Size"], state.recentArchives.map((x) => {

@@ -30,7 +30,9 @@ export type Outcome<T> =
   /** an answer the protocol has no meaning for (a malformed Range): asked again, a few times at most */
   | { ok: false; kind: "protocol"; detail: string }
   /** any other answer: this archive fails, with the server's words */
-  | { ok: false; kind: "fail"; detail: string };
+  | { ok: false; kind: "fail"; detail: string }
+  /** a session URL that would carry the archive unencrypted (http: under an https: API): nothing is sent there */
+  | { ok: false; kind: "insecure"; detail: string };
 
 /** Where an upload session stands: `confirmed` bytes stored, or complete. */
 export type SessionState = { complete: true } | { complete: false; confirmed: number };
@@ -200,6 +202,11 @@ export function httpApi(base: string, key: string, options: HttpOptions = {}): A
       if (answer === "too large") return { ok: false, kind: "fail", detail: `${tooLarge} to creating a batch` };
       if (!isId(answer?.batch_id) || typeof answer.upload_url !== "string" || !/^https?:\/\//i.test(answer.upload_url)) {
         return { ok: false, kind: "fail", detail: "the platform's answer to creating a batch has no batch_id or upload_url" };
+      }
+      const session = URL.parse(answer.upload_url);
+      if (session?.protocol === "http:" && URL.parse(base)?.protocol !== "http:") {
+        const detail = `batch ${answer.batch_id}'s upload session is plain HTTP (host ${session.host}) under an https API: the archive's bytes would travel unencrypted`;
+        return { ok: false, kind: "insecure", detail };
       }
       return { ok: true, value: { batchId: answer.batch_id, uploadUrl: answer.upload_url } };
     },

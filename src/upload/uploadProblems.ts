@@ -81,6 +81,16 @@ export function protocolProblem(name: string, redact: (text: string) => string, 
 export function refusal(name: string, redact: (text: string) => string, kind: string, detail: string, what: string): Error {
   const words = redact(detail);
   if (kind === "auth") return credentialsRefused(words);
+  if (kind === "insecure") {
+    return new ArchiveFailed(
+      problem(
+        "E_UPLOAD_INSECURE",
+        `${name}: ${words}; nothing was sent`,
+        "check that upload.url (or WOPACK_API_URL) is the platform's own https address; a platform that hands out http: upload sessions under https must be asked why (a deliberate plain-HTTP setup uses an http: API URL)",
+        name,
+      ),
+    );
+  }
   return new ArchiveFailed(
     problem(
       "E_UPLOAD_REFUSED",

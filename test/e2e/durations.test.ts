@@ -33,11 +33,15 @@ const KEYS: Record<string, DurationUnit> = {
   "watch.settle": "s",
   "watch.batchWindow": "s",
   "watch.poll": "s",
+  "watch.prune.olderThan": "d",
+  "watch.prune.every": "h",
 };
 
 /** { watch: { settle: value } } from "watch.settle" (any depth) */
 const nested = (key: string, value: unknown): Record<string, unknown> =>
-  key.split(".").reduceRight<unknown>((inner, name) => ({ [name]: inner }), value) as Record<string, unknown>;
+  key === "watch.prune.every" // (watch.prune needs its olderThan beside it)
+    ? { watch: { prune: { olderThan: "30d", every: value } } }
+    : (key.split(".").reduceRight<unknown>((inner, name) => ({ [name]: inner }), value) as Record<string, unknown>);
 
 /** The value at "watch.settle" (any depth). */
 const at = (o: unknown, key: string): unknown => key.split(".").reduce((v, k) => (v as Record<string, unknown>)?.[k], o);

@@ -297,3 +297,70 @@ describe("wopack prune: every path, against a ledger and an upload journal (issu
     expect(await snapshot(ws.dir)).toEqual(before);
   });
 });
+
+describe("watch.prune: a running watch keeps its outbox trimmed (issue 21)", () => {
+  it("prunes between passes under the lock it holds, by prune's rules: old and confirmed (or not uploading) go, the rest stays", async () => {
+    const { watch } = await import("../../src/run/watch.js");
+    const { waitFor } = await import("../helpers.js");
+    const table = [
+      { what: "an outbox that does not upload", upload: {}, gone: true },
+      { what: "an outbox that uploads, nothing confirmed", upload: { url: "http://127.0.0.1:9/v0.2" }, gone: false },
+    ];
+    for (const row of table) {
+      const ws = await workspace();
+      const processed = path.join(ws.dir, "processed");
+      await put(ws.staging, "WO_1/meter/a.jpg", solidJpeg());
+      await put(ws.staging, "WO_2/meter/a.jpg", solidJpeg());
+      const config = parseConfig({ upload: row.upload, watch: { prune: { olderThan: "30d", processed } } });
+      await pack({
+        staging: ws.staging,
+        out: ws.out,
+        moveTo: processed,
+        config,
+        maxWorkOrders: 1,
+        now: () => new Date(Date.now() - 40 * DAY),
+      });
+      await put(ws.staging, "WO_3/meter/a.jpg", solidJpeg());
+      await pack({ staging: ws.staging, out: ws.out, moveTo: processed, config });
+      const [old1, old2, recent] = await archivesIn(ws.out);
+      // a pack beside the watch: refused (exit 4), as before; the watch prunes instead
+      const stop = new AbortController();
+      let url = "";
+      const running = watch({
+        staging: ws.staging,
+        out: ws.out,
+        moveTo: processed,
+        config,
+        signal: stop.signal,
+        http: { host: "127.0.0.1", port: 0 },
+        onEvent: (e) => {
+          if (e.event === "started") url = String(e.url);
+        },
+      });
+      const health = path.join(ws.out, ".wopack", "health.json");
+      const state = async () => JSON.parse(await readFile(health, "utf8").catch(() => "{}"));
+      await waitFor(async () => Boolean((await state()).prune?.last), `${row.what}: the first prune`);
+      expect((await wopack(["prune", ws.out, "--older-than", "30d"])).code, "prune beside a watch").toBe(4);
+      // the status server says what it did and when the next is due
+      const seen = (await (await fetch(`${url}/state.json`)).json()) as { prune: { last: unknown; nextAt: string } };
+      expect(seen.prune.last, row.what).toEqual((await state()).prune.last);
+      expect(await (await fetch(`${url}/status.js`)).text()).toContain("prune-section");
+      stop.abort();
+      await running;
+      const { prune: p } = await state();
+      expect(p, row.what).toMatchObject({
+        olderThanMs: 30 * DAY,
+        everyMs: DAY,
+        lastAt: expect.any(String),
+        nextAt: expect.any(String),
+      });
+      expect(Date.parse(p.nextAt) - Date.parse(p.lastAt), row.what).toBe(DAY);
+      expect(existsSync(recent!), `${row.what}: the recent archive`).toBe(true);
+      expect(existsSync(path.join(processed, "WO_3")), `${row.what}: the recent work order`).toBe(true);
+      for (const old of [old1!, old2!]) expect(existsSync(old), `${row.what}: ${old}`).toBe(!row.gone);
+      for (const id of ["WO_1", "WO_2"]) expect(existsSync(path.join(processed, id)), `${row.what}: ${id}`).toBe(!row.gone);
+      expect(p.last, row.what).toMatchObject(row.gone ? { kept: 0, failed: 0 } : { pruned: 0, kept: 4, failed: 0 }); // 2 archives, their 2 folders
+      if (row.gone) expect(p.last.pruned).toBeGreaterThanOrEqual(6); // 2 archives, their reports, review pages; 2 folders
+    }
+  });
+});

@@ -3,6 +3,7 @@
 // everything with exit 5 and is written nowhere.
 import { spawn } from "node:child_process";
 import { readdir, readFile, writeFile } from "node:fs/promises";
+import { type AddressInfo, createServer as createNetServer } from "node:net";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CHUNK_SIZE } from "../../src/upload/protocol.js";
@@ -10,6 +11,7 @@ import {
   archivesIn,
   BIN,
   committedOutbox as committed,
+  execFileP,
   noiseJpeg,
   put,
   ROOT,
@@ -244,6 +246,71 @@ describe("wopack upload", () => {
     await expectEachUploadedOnce(ws.out);
     const argv = await wopack(["upload", ws.out, "--api-key", KEY], { env: env() });
     expect(argv.code).toBe(2); // no such flag: a key on the command line would land in shell histories and ps
+  });
+});
+
+describe("an upload session that would carry the archive in clear", () => {
+  it("an http: session under an https: API is refused, and no byte goes there; https under https and http under http upload", async () => {
+    const dir = await tempDir();
+    const [keyFile, certFile] = [path.join(dir, "key.pem"), path.join(dir, "cert.pem")];
+    await execFileP(
+      "openssl",
+      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyFile, "-out", certFile, "-days", "2"].concat([
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+      ]),
+    );
+    const tls = { key: await readFile(keyFile, "utf8"), cert: await readFile(certFile, "utf8") };
+    // where an http: session points: a plain listener that must see no connection at all
+    let connections = 0;
+    const trap = createNetServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => trap.listen(0, "127.0.0.1", resolve));
+    const trapBase = (scheme: string) => `${scheme}://127.0.0.1:${(trap.address() as AddressInfo).port}`;
+    const table = [
+      { api: "https", session: trapBase("http"), uploaded: false },
+      { api: "https", session: trapBase("HTTP"), uploaded: false },
+      { api: "https", session: undefined, uploaded: true }, // the server's own https sessions
+      { api: "http", session: undefined, uploaded: true }, // a deliberate plain-HTTP setup
+    ];
+    try {
+      for (const row of table) {
+        const what = `${row.api} API, session ${row.session ?? "its own"}`;
+        const srv = await new UploadServer(KEY, row.api === "https" ? { tls } : {}).start();
+        if (row.session) srv.faults.sessionBase = row.session;
+        try {
+          const ws = await committed(1);
+          const r = await wopack(["upload", ws.out], {
+            env: { WOPACK_API_URL: srv.base, WOPACK_API_KEY: KEY, NODE_EXTRA_CA_CERTS: certFile },
+          });
+          if (row.uploaded) {
+            expect(r.code, `${what}: ${r.stderr}`).toBe(0);
+            expect(srv.accepted().size, what).toBe(1);
+          } else {
+            expect(r.code, what).toBe(1);
+            expect(r.stdout, what).toContain("E_UPLOAD_INSECURE");
+            expect(r.stdout, what).toContain(`host 127.0.0.1:${(trap.address() as AddressInfo).port}`);
+            expect(r.stdout, what).toMatch(/hint: check that upload\.url/);
+            expect(
+              srv.log.filter((l) => l.url.startsWith("/upload")),
+              what,
+            ).toEqual([]);
+            const st = await wopack(["status", ws.out, "--json"], { env: { WOPACK_API_URL: srv.base } });
+            expect(st.stdout, what).toContain("E_UPLOAD_INSECURE");
+          }
+          expect(srv.violations, what).toEqual([]);
+        } finally {
+          await srv.stop();
+        }
+      }
+      expect(connections).toBe(0);
+    } finally {
+      await new Promise((resolve) => trap.close(resolve));
+    }
   });
 });
 

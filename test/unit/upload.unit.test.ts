@@ -1,15 +1,20 @@
 // The upload's pure parts and its journal: retry timing, the protocol's small rules, compaction.
-import { mkdir } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { hostname } from "node:os";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { stateDir, tmpDir } from "../../src/commit/paths.js";
-import { appendUploads, compactUploads, readUploads, type UploadRecord } from "../../src/commit/uploads.js";
+import { appendUploads, compactUploads, readUploads, type UploadRecord, uploadsPath } from "../../src/commit/uploads.js";
+import { parseConfig } from "../../src/config/load.js";
 import { redact, redactor, secretsOf } from "../../src/core/redact.js";
+import { status } from "../../src/run/status.js";
+import type { Api } from "../../src/upload/protocol.js";
 import { batchesUrl, httpApi, JSON_BODY_BYTES, retryAfter, retryAfterMs, statusLooksFailed } from "../../src/upload/protocol.js";
 import { backoffMs } from "../../src/upload/requests.js";
-import { tempDir } from "../helpers.js";
+import { tempDir, waitFor } from "../helpers.js";
 
 describe("the protocol's small rules", () => {
   it("batch URLs, with or without a trailing slash on the base", () => {
@@ -225,5 +230,78 @@ describe("the upload journal", () => {
     expect((await readUploads(out)).archives.get("a.zip")?.batchId).toBeUndefined();
     await appendUploads(out, [{ type: "batch", archive: "a.zip", batchId: "y", uploadUrl: "u", at }]);
     expect((await readUploads(out)).archives.get("a.zip")?.batchId).toBe("y");
+  });
+
+  /** A journal long enough to be compacted: `n` archives uploaded, 200 records each. */
+  async function longJournal(n: number): Promise<string> {
+    const out = await tempDir();
+    await mkdir(tmpDir(out), { recursive: true });
+    const records: UploadRecord[] = [];
+    for (let i = 0; i < n; i++) {
+      const archive = `batch-${i}.zip`;
+      records.push({ type: "intent", archive, sha256: `sha${i}`, bytes: 1000, at });
+      records.push({ type: "batch", archive, batchId: `b${i}`, uploadUrl: `http://s/${i}`, at });
+      for (let o = 1; o <= 197; o++) records.push({ type: "offset", archive, batchId: `b${i}`, confirmed: o, at });
+      records.push({ type: "uploaded", archive, sha256: `sha${i}`, batchId: `b${i}`, at });
+    }
+    await appendUploads(out, records);
+    return out;
+  }
+
+  const ticks = async (n: number) => {
+    for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+  };
+
+  it("status --refresh beside a watch compacting the journal: no record lost, whatever the interleaving", async () => {
+    const config = parseConfig({ upload: { url: "http://127.0.0.1:9/v0.2" } });
+    await fc.assert(
+      fc.asyncProperty(fc.nat(12), fc.array(fc.nat(4), { minLength: 10, maxLength: 10 }), async (compactAfter, answerAfter) => {
+        const out = await longJournal(10);
+        // the watch read the journal when it started (Sender.open), then compacts it
+        const watchJournal = await readUploads(out);
+        let asked = 0;
+        const api = {
+          batchStatus: async (id: string) => {
+            await ticks(answerAfter[asked++ % answerAfter.length]!);
+            return { ok: true, value: { status: `done-${id}` } };
+          },
+        } as unknown as Api;
+        const refresh = status(out, { refresh: { config, env: { WOPACK_API_KEY: "k" }, api } });
+        const compaction = ticks(compactAfter).then(() => compactUploads(out, watchJournal));
+        await Promise.all([refresh, compaction]);
+        const after = await readUploads(out);
+        for (let i = 0; i < 10; i++)
+          expect(after.archives.get(`batch-${i}.zip`)?.status?.status, `batch-${i}.zip`).toBe(`done-b${i}`);
+        // the watch's own copy learnt what was carried over
+        expect(watchJournal.archives.get("batch-0.zip")?.uploaded).toBeDefined();
+        expect(after.records).toBeLessThan(200);
+      }),
+      { numRuns: 15 },
+    );
+  });
+
+  it("a writer waits while another process holds the journal's lock, and takes over a dead holder's", async () => {
+    const out = await longJournal(1);
+    const lock = `${uploadsPath(out)}.lock`;
+    const holder = (pid: number) => JSON.stringify({ pid, host: hostname(), startedAt: at, nonce: String(pid) });
+    await writeFile(lock, holder(process.ppid)); // alive: the process that started this test
+    let done = false;
+    const append = appendUploads(out, [{ type: "status", archive: "batch-0.zip", batchId: "b0", status: "seen", at }]).then(
+      () => {
+        done = true;
+      },
+    );
+    // waiting: its draft of the lock is written, the record is not
+    await waitFor(async () => (await readdir(tmpDir(out))).some((f) => f.startsWith("lock.")), "the writer waiting for the lock");
+    expect(done).toBe(false);
+    expect((await readUploads(out)).archives.get("batch-0.zip")?.status).toBeUndefined();
+    await rm(lock);
+    await append;
+    expect((await readUploads(out)).archives.get("batch-0.zip")?.status?.status).toBe("seen");
+    // a holder that died (a pid no process has any more) does not stop the writers
+    const gone = spawnSync("true").pid!;
+    await writeFile(lock, holder(gone));
+    await appendUploads(out, [{ type: "status", archive: "batch-0.zip", batchId: "b0", status: "later", at }]);
+    expect((await readUploads(out)).archives.get("batch-0.zip")?.status?.status).toBe("later");
   });
 });
