@@ -179,7 +179,11 @@ async function convertDecodable(
     );
   }
   return budgeted(settings, meta.width * meta.height * (type === "avif" ? AVIF_WEIGHT : 1), async () => {
-    const out = await decoded(source, encodeJpeg(source, pipeline, settings, plan, meta.width * meta.height));
+    const out = await decoded(
+      source,
+      encodeJpeg(source, pipeline, settings, plan, meta.width * meta.height),
+      typeof decodable === "string" ? decodable : undefined,
+    );
     const checked = await checkConverted(
       {
         source,
@@ -213,14 +217,18 @@ function budgeted<T>(settings: ImageSettings, pixels: number, work: () => Promis
 
 /**
  * A conversion whose header was read: a decoder failure from here on (and every decoder warning, which
- * sharpFrom makes an error) is damaged picture data, told in the decoder's words.
+ * sharpFrom makes an error) is damaged picture data, told in the decoder's words. libvips names a file it
+ * read by its path where it names bytes "source": the words are the same either way, and name no path.
  */
-async function decoded<T>(source: string, conversion: Promise<T>): Promise<T> {
+async function decoded<T>(source: string, conversion: Promise<T>, file?: string): Promise<T> {
   try {
     return await conversion;
   } catch (err) {
     if (err instanceof ImageProblem) throw err;
-    throw new ImageProblem(damagedData(source, ((err as Error)?.message ?? String(err)).trim().split("\n")[0]!));
+    const words = ((err as Error)?.message ?? String(err)).trim().split("\n")[0]!;
+    throw new ImageProblem(
+      damagedData(source, file && words.startsWith(`${file}: `) ? `source: ${words.slice(file.length + 2)}` : words),
+    );
   }
 }
 
