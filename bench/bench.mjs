@@ -216,7 +216,8 @@ function measure(cmd, args, options = {}) {
 
 const scratch = new Set();
 function fresh(name) {
-  const dir = path.join(tmpdir(), `wopack-bench-${name}`);
+  // (the process id in the name: two benches at once on one machine must not empty each other's folders)
+  const dir = path.join(tmpdir(), `wopack-bench-${process.pid}-${name}`);
   scratch.add(dir);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
