@@ -44,6 +44,7 @@ export async function checkPhotos(
   const checked = await Promise.all(
     wos.map(async (wo) => {
       const outcomes = await Promise.all(wo.photos.map((p) => normalizePhoto(p, ctx, null)));
+      for (const o of outcomes) if ("normalized" in o) o.normalized.held?.release();
       const problems = outcomes.flatMap((o) => ("problem" in o ? [o.problem] : []));
       return problems.length ? [refusedReport(wo, problems)] : [];
     }),

@@ -17,7 +17,7 @@ import { checkAsIs } from "../../src/convert/integrity.js";
 import { checkPixels, cleanNativeDecode } from "../../src/convert/pixels.js";
 import type { PlannedWorkOrder } from "../../src/plan/plan.js";
 import { HeldBytes } from "../../src/prepare/heldBytes.js";
-import { type PrepareContext, type Prepared, prepareWorkOrder } from "../../src/prepare/prepare.js";
+import { checkPhotos, type PrepareContext, type Prepared, prepareWorkOrder } from "../../src/prepare/prepare.js";
 import { noiseJpeg, readZip, tempDir } from "../helpers.js";
 
 const settings = { ...parseConfig({}).images };
@@ -106,7 +106,12 @@ function workOrder(dir: string, files: string[]): PlannedWorkOrder {
 
 /** What a prepared work order amounts to once written: its problems, or each entry as the archive holds it. */
 async function outcome(prepared: Prepared | object, dir: string, name: string) {
-  if ("problems" in prepared) return { problems: (prepared as { problems: { code: string; message: string }[] }).problems };
+  // (by code and file: a message that quotes libvips may hold words of another photo decoded at the same time,
+  // its error buffer being the process's, so the same photo's message can differ from one run to the next)
+  if ("problems" in prepared)
+    return {
+      problems: (prepared as { problems: { code: string; path?: string }[] }).problems.map(({ code, path }) => ({ code, path })),
+    };
   if (!("entries" in prepared)) return prepared;
   const p = prepared as Prepared;
   const zip = path.join(dir, `${name}.zip`);
@@ -194,4 +199,19 @@ describe("a JPEG judged from its native decode (prepare/prepare.ts judgeAsIs)", 
       { numRuns: 60, seed: 2512 },
     );
   }, 180_000);
+
+  it("what a check reads is given back whatever becomes of the photo: packed, refused, or only checked (a refused work order's photos)", async () => {
+    const dir = await tempDir("wopack-one-read-back-");
+    const files = ["intact.jpg", "cut.jpg", "trailer.jpg"];
+    await writeFile(path.join(dir, files[0]!), photos[0]!);
+    await writeFile(path.join(dir, files[1]!), photos[0]!.subarray(0, 4000));
+    await writeFile(path.join(dir, files[2]!), Buffer.concat([photos[1]!, Buffer.from("trailer")]));
+    const ctx = context(true);
+    expect(await checkPhotos([{ ...workOrder(dir, files), id: "WO_9" }], ctx)).toHaveLength(1);
+    expect(ctx.heldPhotos!.inUse).toBe(0);
+    const refused = await prepareWorkOrder(workOrder(dir, files), ctx, path.join(dir, "spool"));
+    expect("problems" in refused).toBe(true);
+    expect(ctx.heldPhotos!.inUse).toBe(0);
+    expect(ctx.heldThumbs!.inUse).toBe(0);
+  });
 });
