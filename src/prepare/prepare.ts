@@ -67,8 +67,8 @@ export interface PrepareContext {
   checks?: PhotoCheckSettings | undefined;
   heic: HeicDecoder;
   photoLimit: ReturnType<typeof pLimit>;
-  /** JPEGs and PNGs checked to be copied as they are, at once (default: photoLimit); one that must be
-   * converted after all then takes a photoLimit slot */
+  /** JPEGs checked to be copied as they are, at once (default: photoLimit); one that must be converted after
+   * all then takes a photoLimit slot */
   checkLimit?: ReturnType<typeof pLimit> | undefined;
   progress: Progress;
   onProgress?: (p: Progress) => void;
@@ -164,11 +164,10 @@ async function readEnds(file: string, held: HeldBytes | undefined): Promise<Ends
 async function normalizePhoto(photo: PlannedPhoto, ctx: PrepareContext, spool: string | null): Promise<PhotoOutcome> {
   try {
     const type = photo.type;
-    // (many at once: the checks wait on reads and on the binding's threads; a conversion takes a photo slot)
-    const asIs =
-      type === "jpeg" || type === "png"
-        ? await (ctx.checkLimit ?? ctx.photoLimit)(() => copyAsIs(photo, type, ctx, spool))
-        : undefined;
+    // (JPEGs many at once: their checks wait on reads and on the binding's threads, and hold a small decode; a
+    // PNG's check decodes it whole, as a conversion does: one a photo slot)
+    const limit = type === "jpeg" ? (ctx.checkLimit ?? ctx.photoLimit) : ctx.photoLimit;
+    const asIs = type === "jpeg" || type === "png" ? await limit(() => copyAsIs(photo, type, ctx, spool)) : undefined;
     if (asIs && "photo" in asIs) return asIs;
     return await ctx.photoLimit(() => normalizeFully(photo, ctx, spool, asIs?.read));
   } catch (err) {

@@ -45,7 +45,7 @@ import { Sender, sendable } from "./upload.js";
 const HELD_PHOTO_BYTES = 64 * 1024 * 1024;
 
 /**
- * JPEGs and PNGs checked at once per core: each waits on reads and on the binding's decoding threads (one a
+ * JPEGs checked at once per core: each waits on reads and on the binding's decoding threads (one a
  * core), so that those always have the next photo while this one's file is read or its picture measured.
  */
 const CHECKS_PER_CORE = 4;
