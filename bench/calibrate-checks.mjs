@@ -4,6 +4,8 @@
 //     [--cached-only: measure only the photos whose versions are in the cache already]
 //     [--decoder wopack: make the small decodes with the pipeline's checkPixels (native binding for JPEG)
 //      instead of sharp's resize, where this build's checkPixels gives the greyscale picture]
+//     [--measures native: measure with the native binding's measure() (native/measures.c, what a pack uses
+//      for JPEGs) instead of dist/checks/measures.js, and count the rasters where the two differ at all]
 //
 // Each photo (JPEG/PNG, found recursively) is turned upright at full size; its degradations are made
 // from that with sharp; every version goes through the pipeline's small decode (sharp
@@ -30,6 +32,8 @@ const limit = Number(option("--limit", "100000"));
 const cachedOnly = args.includes("--cached-only") && args.splice(args.indexOf("--cached-only"), 1);
 /** sharp: the decode the calibration was specified with; wopack: the pipeline's own (checkPixels' greyscale) */
 const decoder = option("--decoder", "sharp");
+/** js: dist/checks/measures.js; native: the binding's measure() (native/measures.c), compared with js */
+const measuresBy = option("--measures", "js");
 const folders = args;
 if (!folders.length) {
   console.error("usage: node bench/calibrate-checks.mjs <folder of photos> [...] [--cache DIR] [--limit N]");
@@ -55,15 +59,32 @@ if (pipeline) {
   const probe = await sharp({ create: { width: 64, height: 48, channels: 3, background: "#468" } })
     .jpeg()
     .toBuffer();
-  if (!(await pipeline.checkPixels("probe", probe)).thumb?.gray) {
+  if (!(await pipeline.checkPixels("probe", probe, "gray")).thumb?.gray) {
     console.error("--decoder wopack: this build's checkPixels gives no greyscale picture (it needs the photo checks' wiring)");
     process.exit(2);
   }
 }
 
+const native = measuresBy === "native" ? (await import("../dist/convert/heicDecoder.js")).nativeBinding() : undefined;
+if (measuresBy === "native" && !native?.measure) {
+  console.error("--measures native: this build's native binding has no measure() (npm run install rebuilds it)");
+  process.exit(2);
+}
+const measuresText = (m) => JSON.stringify({ ...m, hash: m.hash.toString(16) });
+/** rasters measured, and those whose native measures differ from the JS ones in any bit (--measures native) */
+const agreement = { rasters: 0, differ: 0 };
+const measureOf = (r) => {
+  const js = measurePicture(r.gray, r.width, r.height);
+  if (!native) return js;
+  const ours = native.measure(r.gray, r.width, r.height);
+  agreement.rasters++;
+  if (measuresText(ours) !== measuresText(js)) agreement.differ++;
+  return ours;
+};
+
 async function raster(input) {
   if (pipeline) {
-    const verdict = await pipeline.checkPixels("calibration", input);
+    const verdict = await pipeline.checkPixels("calibration", input, "gray");
     const gray = verdict.thumb?.gray;
     if (!gray) throw new Error("--decoder wopack: this build's checkPixels gives no greyscale picture");
     return { gray: gray.data, width: gray.width, height: gray.height };
@@ -266,7 +287,7 @@ for (const file of files) {
     merged.push([file, same.file]);
     continue;
   }
-  const measured = new Map(made.map(([label, r]) => [label, measurePicture(r.gray, r.width, r.height)]));
+  const measured = new Map(made.map(([label, r]) => [label, measureOf(r)]));
   photos.push({ file, size: original.photoSize, grid, raster: original, versions: measured });
   if (photos.length % 50 === 0) console.error(`${photos.length} photos measured`);
 }
@@ -283,6 +304,10 @@ const labels = [...photos[0].versions.keys()];
 const orig = (p) => p.versions.get("original");
 const at = (p, label) => p.versions.get(label);
 console.log(`## Corpus\n\n${files.length} files; ${photos.length} distinct pictures measured.`);
+if (native)
+  console.log(
+    `Measured by the native binding (native/measures.c): ${agreement.rasters} rasters, ${agreement.differ} of them measured differently by checks/measures.ts in any bit.`,
+  );
 console.log(
   `Left out: ${unreadable} unreadable, ${tooSmall} under 64 px, ${merged.length} holding the same picture as an earlier file (32 x 32 grids within ${SAME_PICTURE_MAD} grey levels: re-saved or EXIF variants).`,
 );
@@ -422,11 +447,12 @@ const cpu = (f) => {
 };
 let sink = 0;
 const measureCost = cpu((r) => measurePicture(r.gray, r.width, r.height));
+const nativeCost = native ? cpu((r) => native.measure(r.gray, r.width, r.height)) : undefined;
 const sumCost = cpu((r) => {
   let s = 0;
   for (let i = 0; i < r.gray.length; i++) s += r.gray[i];
   sink += s;
 });
 console.log(
-  `\n## Cost\n\nmeasurePicture on the ${full.length} rasters of 256 px: ${measureCost.toFixed(0)} µs of CPU each; one plain pass summing the same pixels: ${sumCost.toFixed(0)} µs (same run, ${os.loadavg()[0].toFixed(1)} load on ${os.cpus().length} cores).${sink < 0 ? "" : ""}`,
+  `\n## Cost\n\nmeasurePicture on the ${full.length} rasters of 256 px: ${measureCost.toFixed(0)} µs of CPU each${nativeCost === undefined ? "" : `, the native binding's measure() ${nativeCost.toFixed(0)} µs`}; one plain pass summing the same pixels: ${sumCost.toFixed(0)} µs (same run, ${os.loadavg()[0].toFixed(1)} load on ${os.cpus().length} cores).${sink < 0 ? "" : ""}`,
 );

@@ -2,8 +2,8 @@
   "targets": [
     {
       "target_name": "wopack_heif",
-      "sources": ["heif.c", "thumbnail.c"],
-      "cflags": ["-O3", "-Wall", "<!@(pkg-config --cflags libheif libjpeg)"],
+      "sources": ["heif.c", "thumbnail.c", "jpegopt.c", "measures.c"],
+      "cflags": ["-O3", "-Wall", "-ffp-contract=off", "<!@(pkg-config --cflags libheif libjpeg)"],
       "libraries": ["<!@(pkg-config --libs libheif libjpeg)", "-lm"]
     },
     {

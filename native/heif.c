@@ -11,14 +11,20 @@
 //     linearise R, G and B, a 3x3 matrix (row-major) from that linear RGB to linear sRGB, then 65536 values
 //     (0-255) that encode linear sRGB in [0, 1]. A picture with alpha is refused with E_HAS_ALPHA (the
 //     caller flattens it the slow way). The decoded picture exists once, in libheif's plane, converted there.
-//   thumbnail(bytes: Uint8Array | string, edge: number, quality: number, maxPixels: number):
-//     Promise<{ width, height, orientation, jpeg: ArrayBuffer, gray: ArrayBuffer, grayWidth, grayHeight,
+//   thumbnail(bytes: Uint8Array | string, edge: number, quality: number, maxPixels: number, picture = 0):
+//     Promise<{ width, height, orientation, jpeg: ArrayBuffer, gray?: ArrayBuffer, grayWidth?, grayHeight?,
+//     measures?: { hash: bigint, sharpness, flat, exposure: { mean, dark, bright, highlight } },
 //     warnings: string[] }>: a JPEG's pixel check and review thumbnail from one scaled decode (thumbnail.c):
 //     the photo's size as stored, its EXIF orientation (0: none), the thumbnail (upright, long edge `edge` at
-//     most), the same picture in greyscale (for the photo checks) and libjpeg's warnings in its own words.
+//     most), libjpeg's warnings in its own words, and with `picture` 1 the same picture in greyscale, with 2
+//     only the photo checks' measures of it (measures.c, on the job's thread).
 //     Given a path, the job reads the file itself (no copy in V8's heap, no trip through libuv's pool).
 //     Rejects with E_IMAGE_CORRUPT (a fatal decode error), E_IMAGE_TOO_LARGE, or E_UNSUPPORTED (CMYK,
 //     YCCK, not 8 bits: the caller asks libvips)
+//   optimise(bytes: Uint8Array): Promise<ArrayBuffer>: a baseline JPEG re-written with Huffman tables made
+//     for it, losslessly (jpegopt.c: same coefficients, same markers); rejects with E_IMAGE_CORRUPT
+//   measure(gray: Uint8Array, width: number, height: number): the same measures of a greyscale picture, on
+//     the calling thread (for tests and the calibration: checks/measures.ts defines them)
 //   version(): string
 //
 // `threads`: how many threads libheif may decode a grid's tiles on (1 when every core has a photo already).
@@ -42,6 +48,7 @@
 // jpeglib.h needs size_t and FILE first
 #include <jpeglib.h>
 
+#include "jpegopt.h"
 #include "thumbnail.h"
 
 #define COLOUR_FLOATS (3 * 256 + 9 + 65536)
@@ -63,8 +70,10 @@ typedef struct Job {
   float* colour;
   // thumbnail(): a JPEG's thumbnail this long at most, and what came of it
   int edge;
+  int picture;  // THUMB_NO_PICTURE, THUMB_GRAY or THUMB_MEASURES
   Thumb* thumb;
   char* path;  // or read from this file, on the job's thread
+  int optimise;  // optimise(): re-write the input JPEG with optimised Huffman tables into `jpeg`
   // results
   int width, height, channels;
   uint8_t* pixels;           // a copy after `room` bytes, when asked for room or libheif's rows are padded
@@ -171,9 +180,14 @@ static uint8_t* read_file(const char* path, size_t* len, Thumb* t) {
 }
 
 static void execute(Job* job) {
+  if (job->optimise) {
+    if (jpeg_optimise(job->input, job->input_len, &job->jpeg, &job->jpeg_len, job->message, sizeof job->message))
+      job->code = "E_IMAGE_CORRUPT";
+    return;
+  }
   if (job->thumb) {
     uint8_t* bytes = job->path ? read_file(job->path, &job->input_len, job->thumb) : (uint8_t*)job->input;
-    if (bytes) jpeg_thumbnail(bytes, job->input_len, job->edge, job->quality, job->max_pixels, job->thumb);
+    if (bytes) jpeg_thumbnail(bytes, job->input_len, job->edge, job->quality, job->max_pixels, job->picture, job->thumb);
     if (job->path) free(bytes);
     return;
   }
@@ -278,6 +292,30 @@ static void set_named_int(napi_env env, napi_value obj, const char* name, int va
   napi_set_named_property(env, obj, name, v);
 }
 
+static void set_named_double(napi_env env, napi_value obj, const char* name, double value) {
+  napi_value v;
+  napi_create_double(env, value, &v);
+  napi_set_named_property(env, obj, name, v);
+}
+
+// checks/measures.ts' MeasuredPicture
+static napi_value measures_object(napi_env env, const Measures* m) {
+  napi_value result, hash, flat, exposure;
+  napi_create_object(env, &result);
+  napi_create_bigint_uint64(env, m->hash, &hash);
+  napi_set_named_property(env, result, "hash", hash);
+  set_named_double(env, result, "sharpness", m->sharpness);
+  napi_create_object(env, &exposure);
+  set_named_double(env, exposure, "mean", m->mean);
+  set_named_double(env, exposure, "dark", m->dark);
+  set_named_double(env, exposure, "bright", m->bright);
+  set_named_int(env, exposure, "highlight", m->highlight);
+  napi_set_named_property(env, result, "exposure", exposure);
+  napi_get_boolean(env, m->flat, &flat);
+  napi_set_named_property(env, result, "flat", flat);
+  return result;
+}
+
 // thumbnail()'s result, or its error
 static napi_value thumbnail_result(napi_env env, Thumb* t, bool* ok) {
   napi_value result;
@@ -306,6 +344,7 @@ static napi_value thumbnail_result(napi_env env, Thumb* t, bool* ok) {
     set_named_int(env, result, "grayWidth", t->gray_w);
     set_named_int(env, result, "grayHeight", t->gray_h);
   }
+  if (t->measured) napi_set_named_property(env, result, "measures", measures_object(env, &t->measures));
   int kept = t->warnings < THUMB_MAX_WARNINGS ? t->warnings : THUMB_MAX_WARNINGS;
   napi_create_array_with_length(env, kept, &warnings);
   for (int i = 0; i < kept; i++) {
@@ -332,7 +371,7 @@ static void complete(napi_env env, Job* job) {
     napi_create_string_utf8(env, job->message, NAPI_AUTO_LENGTH, &message);
     napi_create_error(env, code, message, &result);
     napi_reject_deferred(env, job->deferred, result);
-  } else if (job->quality) {
+  } else if (job->quality || job->optimise) {
     napi_value buffer;
     Pixels* owner = malloc(sizeof(Pixels));
     *owner = (Pixels){job->jpeg_len, job->jpeg, NULL};
@@ -345,6 +384,10 @@ static void complete(napi_env env, Job* job) {
       napi_create_arraybuffer(env, job->jpeg_len, &copy, &buffer);
       memcpy(copy, job->jpeg, job->jpeg_len);
       free(owner);
+    }
+    if (job->optimise) {
+      napi_resolve_deferred(env, job->deferred, buffer);
+      goto freed;
     }
     napi_create_object(env, &result);
     set_named_int(env, result, "width", job->width);
@@ -388,6 +431,7 @@ static void complete(napi_env env, Job* job) {
     napi_set_named_property(env, result, "data", buffer);
     napi_resolve_deferred(env, job->deferred, result);
   }
+freed:
   free(job->pixels);
   free(job->jpeg);
   free(job->colour);
@@ -551,14 +595,15 @@ static napi_value convert(napi_env env, napi_callback_info info) {
 }
 
 static napi_value thumbnail(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   napi_valuetype input_type = napi_undefined;
   if (argc > 0) napi_typeof(env, argv[0], &input_type);
   if (argc < 4 || !(input_type == napi_string || is_typed_array(env, argv[0]))) {
     napi_throw_type_error(env, NULL,
-                          "thumbnail(bytes: Uint8Array | path: string, edge: number, quality: number, maxPixels: number)");
+                          "thumbnail(bytes: Uint8Array | path: string, edge: number, quality: number, maxPixels: number, "
+                          "picture?: 0 | 1 | 2)");
     return NULL;
   }
   Job* job = calloc(1, sizeof(Job));
@@ -572,10 +617,52 @@ static napi_value thumbnail(napi_env env, napi_callback_info info) {
   napi_get_value_int32(env, argv[1], &job->edge);
   napi_get_value_int32(env, argv[2], &job->quality);
   napi_get_value_double(env, argv[3], &job->max_pixels);
+  if (argc > 4) napi_get_value_int32(env, argv[4], &job->picture);
+  if (job->picture != THUMB_GRAY && job->picture != THUMB_MEASURES) job->picture = THUMB_NO_PICTURE;
   if (job->edge < 1) job->edge = 1;
   if (job->quality < 1) job->quality = 1;
   if (job->quality > 100) job->quality = 100;
   return start(env, argv[0], job);
+}
+
+static napi_value optimise(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || !is_typed_array(env, argv[0])) {
+    napi_throw_type_error(env, NULL, "optimise(bytes: Uint8Array)");
+    return NULL;
+  }
+  Job* job = calloc(1, sizeof(Job));
+  job->optimise = 1;
+  return start(env, argv[0], job);
+}
+
+static napi_value measure(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_typedarray_type type = napi_int8_array;
+  size_t length = 0;
+  void* data = NULL;
+  int32_t width = 0, height = 0;
+  if (argc == 3 && is_typed_array(env, argv[0]))
+    napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL);
+  if (argc < 3 || type != napi_uint8_array || napi_get_value_int32(env, argv[1], &width) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &height) != napi_ok) {
+    napi_throw_type_error(env, NULL, "measure(gray: Uint8Array, width: number, height: number)");
+    return NULL;
+  }
+  Measures m;
+  if (width < 1 || height < 1 || (double)width * height > (double)length) {
+    napi_throw_range_error(env, NULL, "measure: raster too small");
+    return NULL;
+  }
+  if (measure_picture(data, width, height, &m) != 0) {
+    napi_throw_error(env, NULL, "measure: out of memory");
+    return NULL;
+  }
+  return measures_object(env, &m);
 }
 
 static napi_value version(napi_env env, napi_callback_info info) {
@@ -603,8 +690,10 @@ NAPI_MODULE_INIT() {
       {"decode", NULL, decode, NULL, NULL, NULL, napi_default, NULL},
       {"convert", NULL, convert, NULL, NULL, NULL, napi_default, NULL},
       {"thumbnail", NULL, thumbnail, NULL, NULL, NULL, napi_default, NULL},
+      {"optimise", NULL, optimise, NULL, NULL, NULL, napi_default, NULL},
+      {"measure", NULL, measure, NULL, NULL, NULL, napi_default, NULL},
       {"version", NULL, version, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 4, props);
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
 }

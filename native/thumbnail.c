@@ -3,7 +3,8 @@
 // is seen; each warning libjpeg gives is kept in its own words (this photo's, unlike libvips' shared error
 // buffer). The decoded picture is area-averaged to fit `edge`, turned upright by its EXIF orientation and
 // encoded as a small baseline JPEG (4:2:0, no optimised tables: it is a thumbnail), with the photo's ICC
-// profile when that is not sRGB. The same upright picture is also given in greyscale, for the photo checks.
+// profile when that is not sRGB. The same upright picture in greyscale is what the photo checks measure:
+// given as is, or measured here on the decoding thread (measures.c), only its numbers going back to JS.
 #define _GNU_SOURCE  // memmem
 #include "thumbnail.h"
 
@@ -169,7 +170,7 @@ static void encode(const uint8_t* rgb, int w, int h, int quality, const JOCTET* 
   jpeg_destroy_compress(&cinfo);
 }
 
-void jpeg_thumbnail(const uint8_t* bytes, size_t len, int edge, int quality, double max_pixels, Thumb* out) {
+void jpeg_thumbnail(const uint8_t* bytes, size_t len, int edge, int quality, double max_pixels, int picture, Thumb* out) {
   struct jpeg_decompress_struct cinfo;
   Errors errors = {.out = out};
   cinfo.err = jpeg_std_error(&errors.mgr);
@@ -267,12 +268,18 @@ void jpeg_thumbnail(const uint8_t* bytes, size_t len, int edge, int quality, dou
   int ow, oh;
   upright(small, tw, th, out->orientation, turned, &ow, &oh);
   encode(turned, ow, oh, quality, errors.icc, errors.icc_len, out);
-  if (!out->code && (out->gray = malloc((size_t)ow * oh))) {
+  if (!out->code && picture != THUMB_NO_PICTURE && (out->gray = malloc((size_t)ow * oh))) {
     out->gray_w = ow;
     out->gray_h = oh;
     for (size_t i = 0; i < (size_t)ow * oh; i++) {
       const uint8_t* p = turned + i * 3;
       out->gray[i] = (uint8_t)((77 * p[0] + 150 * p[1] + 29 * p[2] + 128) >> 8);
+    }
+    if (picture == THUMB_MEASURES) {
+      // (out of memory: neither is given, and the caller measures a libvips decode instead)
+      out->measured = measure_picture(out->gray, ow, oh, &out->measures) == 0;
+      free(out->gray);
+      out->gray = NULL;
     }
   }
   free(errors.icc);

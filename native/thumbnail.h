@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "measures.h"
+
 #define THUMB_MAX_WARNINGS 8
 #define THUMB_TEXT 200  // JMSG_LENGTH_MAX
 
@@ -13,15 +15,21 @@ typedef struct {
   unsigned char* jpeg;  // the thumbnail, upright; malloced (free() it)
   unsigned long jpeg_len;
   // the thumbnail's upright picture in greyscale (the luma of the RGB encoded, BT.601), gray_w x gray_h;
-  // malloced (free() it): what the photo checks measure (SPEC §15)
+  // malloced (free() it): what the photo checks measure (SPEC §15); given when THUMB_GRAY was asked
   unsigned char* gray;
   int gray_w, gray_h;
+  // THUMB_MEASURES: the photo checks' measures of that greyscale picture (measures.c), when `measured`
+  Measures measures;
+  int measured;
   int warnings;  // how many libjpeg gave; the first THUMB_MAX_WARNINGS in its words
   char warning[THUMB_MAX_WARNINGS][THUMB_TEXT];
   const char* code;  // set on failure: E_IMAGE_CORRUPT, E_IMAGE_TOO_LARGE or E_UNSUPPORTED
   char message[256];
 } Thumb;
 
-void jpeg_thumbnail(const uint8_t* bytes, size_t len, int edge, int quality, double max_pixels, Thumb* out);
+// What jpeg_thumbnail gives besides the thumbnail: nothing, the greyscale picture, or only its measures
+enum { THUMB_NO_PICTURE = 0, THUMB_GRAY = 1, THUMB_MEASURES = 2 };
+
+void jpeg_thumbnail(const uint8_t* bytes, size_t len, int edge, int quality, double max_pixels, int picture, Thumb* out);
 
 #endif

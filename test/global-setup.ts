@@ -1,4 +1,5 @@
-import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -12,6 +13,12 @@ export default async function setup(): Promise<() => Promise<void>> {
 
   process.env.WOPACK_TEST_TMP = root;
   return async () => {
+    // a tmpfs a failed or interrupted fault test left mounted would outlive the run (and keep rm from the rest)
+    const mounts = await readFile("/proc/self/mounts", "utf8").catch(() => "");
+    for (const line of mounts.split("\n")) {
+      const at = line.split(" ")[1]?.replace(/\\040/g, " ");
+      if (at?.startsWith(root + path.sep)) spawnSync("umount", ["-l", at]);
+    }
     await rm(root, { recursive: true, force: true });
   };
 }

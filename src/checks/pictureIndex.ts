@@ -9,17 +9,30 @@
 import { readLedger } from "../commit/ledger.js";
 import { ioError, type Problem, problem } from "../core/errors.js";
 import { type Columns, SHA_BYTES, shaPrefix, splitHash, unpackEntry } from "./pictureFormat.js";
-import { journalPath, readOutbox, siblingOutboxes, snapshotPath } from "./pictureStore.js";
+import { journalPath, readOutbox, repairPictures, siblingOutboxes, snapshotPath } from "./pictureStore.js";
 import type { IndexedPicture, PictureIndex, PictureMatch } from "./pictures.js";
 
 const CHUNKS = 4;
 const CHUNK_VALUES = 1 << 16;
+/**
+ * This run's pictures are compared one by one up to this many (a sweep of 4096 costs about what probing
+ * 428 buckets does), then looked up by chunk like the rest.
+ */
+export const SCAN_ADDED = 4096;
 
-/** Every 16-bit mask in order of the bits it sets: those within radius r are the first WITHIN[r]. */
-const MASKS = Uint16Array.from({ length: CHUNK_VALUES }, (_, i) => i).sort((a, b) => popcount(a) - popcount(b) || a - b);
-const WITHIN = Array.from({ length: 17 }, (_, r) => MASKS.findIndex((m) => popcount(m) > r)).map((i) =>
-  i < 0 ? CHUNK_VALUES : i,
-);
+/**
+ * Every 16-bit mask in order of the bits it sets, then of value: those within radius r are the first
+ * WITHIN[r]. (Placed by a count of each popcount, not sorted: this runs as every pack starts.)
+ */
+const { MASKS, WITHIN } = (() => {
+  const before = new Uint32Array(18); // before[b + 1]: the masks of b bits or fewer
+  for (let m = 0; m < CHUNK_VALUES; m++) before[popcount(m) + 1]!++;
+  for (let b = 1; b < 18; b++) before[b]! += before[b - 1]!;
+  const next = before.slice(0, 17);
+  const masks = new Uint16Array(CHUNK_VALUES);
+  for (let m = 0; m < CHUNK_VALUES; m++) masks[next[popcount(m)]!++] = m;
+  return { MASKS: masks, WITHIN: Array.from({ length: 17 }, (_, r) => before[r + 1]!) };
+})();
 
 function popcount(x: number): number {
   x -= (x >>> 1) & 0x55555555;
@@ -78,9 +91,15 @@ class Lookup implements OpenedPictureIndex {
   private readonly chi: Uint32Array[] = [];
   private readonly clo: Uint32Array[] = [];
   private readonly added: Added[] = [];
-  private readonly addedBuckets: (number[] | undefined)[][] = Array.from({ length: CHUNKS }, () =>
-    new Array<number[] | undefined>(CHUNK_VALUES).fill(undefined),
-  );
+  /**
+   * this run's pictures by chunk value, once there are more than SCAN_ADDED of them: until then a lookup
+   * compares them one by one, which costs less than probing 428 buckets (and a pack of a few hundred photos
+   * does not build four tables of 65,536 buckets)
+   */
+  private addedBuckets: (number[] | undefined)[][] | undefined;
+  /** this run's hashes, in the order of added (a scan reads them in one sweep) */
+  private addedHi = new Uint32Array(256);
+  private addedLo = new Uint32Array(256);
 
   constructor(
     private readonly parts: Part[],
@@ -97,7 +116,7 @@ class Lookup implements OpenedPictureIndex {
         lo.set(p.columns.lo, p.start);
       }
     }
-    for (let c = 0; c < CHUNKS; c++) {
+    for (let c = 0; c < (n ? CHUNKS : 0); c++) {
       const starts = new Uint32Array(CHUNK_VALUES + 1);
       for (let i = 0; i < n; i++) starts[chunkOf(hi[i]!, lo[i]!, c) + 1]!++;
       for (let v = 0; v < CHUNK_VALUES; v++) starts[v + 1]! += starts[v]!;
@@ -126,13 +145,31 @@ class Lookup implements OpenedPictureIndex {
     for (const p of pictures) {
       const { hi, lo } = splitHash(p.hash);
       const j = this.added.push({ ...p, hi, lo, sha: shaPrefix(p.sha256) }) - 1;
-      for (let c = 0; c < CHUNKS; c++) {
-        const buckets = this.addedBuckets[c]!;
-        const v = chunkOf(hi, lo, c);
-        const bucket = buckets[v];
-        if (bucket) bucket.push(j);
-        else buckets[v] = [j];
+      if (j === this.addedHi.length) {
+        for (const half of ["addedHi", "addedLo"] as const) {
+          const grown = new Uint32Array(2 * j);
+          grown.set(this[half]);
+          this[half] = grown;
+        }
       }
+      this.addedHi[j] = hi;
+      this.addedLo[j] = lo;
+      if (this.addedBuckets) this.bucket(j);
+      else if (this.added.length > SCAN_ADDED) {
+        this.addedBuckets = Array.from({ length: CHUNKS }, () => new Array<number[] | undefined>(CHUNK_VALUES).fill(undefined));
+        for (let k = 0; k <= j; k++) this.bucket(k);
+      }
+    }
+  }
+
+  private bucket(j: number): void {
+    const { hi, lo } = this.added[j]!;
+    for (let c = 0; c < CHUNKS; c++) {
+      const buckets = this.addedBuckets![c]!;
+      const v = chunkOf(hi, lo, c);
+      const bucket = buckets[v];
+      if (bucket) bucket.push(j);
+      else buckets[v] = [j];
     }
   }
 
@@ -160,24 +197,35 @@ class Lookup implements OpenedPictureIndex {
       if (this.workOrderOf(g) === workOrder) return;
       [best, bestExact, bestDistance, bestAt] = [g, exact, distance, this.at(g)];
     };
-    for (let c = 0; c < CHUNKS; c++) {
+    if (!this.addedBuckets) {
+      const [hi, lo, n] = [this.addedHi, this.addedLo, this.added.length];
+      for (let j = 0; j < n; j++) {
+        const d = popcount(hi[j]! ^ qhi) + popcount(lo[j]! ^ qlo);
+        // (without a SHA-256 to match, a later picture of this run at no smaller a distance cannot win: a
+        // night of one picture would otherwise weigh every earlier one, each time)
+        if (d <= r && (d < bestDistance || qsha !== undefined)) consider(this.loaded + j, d);
+      }
+    }
+    for (let c = 0; c < CHUNKS && (this.loaded || this.addedBuckets); c++) {
       const radius = chunkRadius(r, c);
       if (radius < 0) continue;
       const v = chunkOf(qhi, qlo, c);
-      const starts = this.starts[c]!;
+      const starts = this.starts[c];
       const ids = this.ids[c]!;
       const hi = this.chi[c]!;
       const lo = this.clo[c]!;
-      const buckets = this.addedBuckets[c]!;
+      const buckets = this.addedBuckets?.[c];
       const probes = WITHIN[radius]!;
       for (let m = 0; m < probes; m++) {
         const probe = v ^ MASKS[m]!;
-        const end = starts[probe + 1]!;
-        for (let k = starts[probe]!; k < end; k++) {
-          const d = popcount(hi[k]! ^ qhi) + popcount(lo[k]! ^ qlo);
-          if (d <= r) consider(ids[k]!, d);
+        if (starts) {
+          const end = starts[probe + 1]!;
+          for (let k = starts[probe]!; k < end; k++) {
+            const d = popcount(hi[k]! ^ qhi) + popcount(lo[k]! ^ qlo);
+            if (d <= r) consider(ids[k]!, d);
+          }
         }
-        const bucket = buckets[probe];
+        const bucket = buckets?.[probe];
         if (bucket === undefined) continue;
         for (const j of bucket) {
           const a = this.added[j]!;
@@ -281,6 +329,10 @@ export async function openPictureIndex(
       parts.push({ columns, out: box.out, start });
       start += columns.n;
     }
+    if (box.out === out && (read.damaged || read.snapshotDamaged)) {
+      const failed = await repairPictures(out);
+      if (failed) problems.push(notCompacted(out, failed));
+    }
   }
   return new Lookup(parts, stats, problems);
 }
@@ -289,8 +341,17 @@ function damaged(file: string, what: string): Problem {
   return problem(
     "W_PICTURE_INDEX_DAMAGED",
     `${file} ${what} (damage, not a crash: appends are checked and fsynced); the pictures it held are not compared with new photos`,
-    "check that disk; the index drops what it cannot read when it is next compacted",
+    "check that disk; the index is compacted without what could not be read (by this run, unless it is a dry run)",
     file,
+  );
+}
+
+function notCompacted(out: string, why: string): Problem {
+  return problem(
+    "W_PICTURE_INDEX_NOT_COMPACTED",
+    `the index of packed pictures in ${out} could not be compacted (${why}); it stays as it was, and the next run tries again`,
+    "check that the output folder is writable and has room",
+    out,
   );
 }
 

@@ -7,7 +7,8 @@ import { open, readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { exists, syncDir, writeFileAtomic } from "../commit/files.js";
 import { readLedger } from "../commit/ledger.js";
-import { stateDir, tmpDir } from "../commit/paths.js";
+import { holdsLock } from "../commit/lock.js";
+import { lockPath, stateDir, tmpDir } from "../commit/paths.js";
 import { faultPoint } from "../core/fault.js";
 import {
   type Columns,
@@ -191,6 +192,23 @@ export async function compactPictures(out: string, force = false): Promise<boole
   faultPoint("pictures-compacting");
   await resetJournal(out, generation, carried);
   return true;
+}
+
+/**
+ * Damage found in this outbox's index (a record or a snapshot that does not check, a file too large) is told
+ * once, by the run that found it: when this process holds the lock on `out` (never in a dry run), the index
+ * is compacted at once, without what could not be read, under the same rules as any compaction; else (and
+ * before) every run read the damage again and told it again until the journal grew past COMPACT_AFTER_BYTES.
+ * Returns why it could not be compacted, if it could not (the next run tries again).
+ */
+export async function repairPictures(out: string): Promise<string | undefined> {
+  if (!holdsLock(lockPath(out))) return undefined;
+  try {
+    await compactPictures(out, true);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
 
 /** The outboxes beside `out` (the other shards', by convention) that hold an index of pictures. */

@@ -1,6 +1,7 @@
 // Exit codes, the options every command shares, and how an error is told: what main() needs before any
 // command's code is loaded.
 import { WopackError } from "../core/errors.js";
+import { terminalText } from "../core/text.js";
 import type { LogFormat, LogLevel } from "./log.js";
 
 export const EXIT = { ok: 0, refused: 1, usage: 2, io: 3, locked: 4, credentials: 5, interrupted: 130, bug: 70 } as const;
@@ -24,13 +25,13 @@ export function report(err: unknown, argv: { json?: boolean; verbose?: boolean }
       process.stdout.write(
         JSON.stringify({ error: { code: err.code, message: err.message, hint: err.hint }, committed }, null, 2) + "\n",
       );
-    process.stderr.write(`error ${err.code}: ${err.message}\n  hint: ${err.hint}\n`);
+    process.stderr.write(`error ${err.code}: ${terminalText(err.message)}\n  hint: ${terminalText(err.hint)}\n`);
     if (committed.length) {
       process.stderr.write(
         `committed before the failure, and kept (the next run does not pack these again):\n${committed
           .map(
             (c) =>
-              `  ${c.path}  (${c.workOrders.length} work order${c.workOrders.length === 1 ? "" : "s"}: ${c.workOrders.join(", ")})\n`,
+              `  ${terminalText(c.path)}  (${c.workOrders.length} work order${c.workOrders.length === 1 ? "" : "s"}: ${c.workOrders.join(", ")})\n`,
           )
           .join("")}nothing else was committed\n`,
       );

@@ -1,4 +1,5 @@
 import type { Problem } from "../core/errors.js";
+import { terminalText } from "../core/text.js";
 import type { HookRun, PackResult } from "../core/types.js";
 import type { DoctorCheck } from "../run/doctor.js";
 import type { PruneResult } from "../run/prune.js";
@@ -7,6 +8,9 @@ import type { ArchiveStatus } from "../run/status.js";
 import type { UploadOutcome } from "../run/upload.js";
 import type { ValidationReport } from "../run/validate.js";
 import { describeCounts } from "../spec/images.js";
+
+/** Lines as the terminal shows them: a name's control characters escaped, so it cannot forge a line. */
+const shown = (lines: readonly string[]) => lines.map((l) => terminalText(l)).join("\n");
 
 function mb(bytes: number): string {
   return `${(bytes / 1e6).toFixed(1)} MB`;
@@ -69,7 +73,7 @@ export function formatPackResult(r: PackResult, verbose: boolean): string {
   } else if (r.pending.length) {
     lines.push(`pending: ${r.pending.map((p) => p.id).join(", ")} (--verbose says why)`);
   }
-  return lines.join("\n");
+  return shown(lines);
 }
 
 /** The human report of `validate`: every problem with its path, then a one-line verdict. */
@@ -83,7 +87,7 @@ export function formatValidation(r: ValidationReport): string {
       ? `${r.target}: ${r.problems.length} problem${r.problems.length === 1 ? "" : "s"} (${workOrders(r.workOrders)} checked)`
       : `${r.target}: the ${what} is valid (${workOrders(r.workOrders)} checked)`,
   );
-  return lines.join("\n");
+  return shown(lines);
 }
 
 /** The human summary of an upload run. */
@@ -102,7 +106,7 @@ export function formatUploads(outcomes: UploadOutcome[]): string {
   lines.push(
     `${outcomes.filter((o) => o.result === "uploaded").length} uploaded, ${failed} failed${attention ? `, ${attention} need attention` : ""}`,
   );
-  return lines.join("\n");
+  return shown(lines);
 }
 
 /** `wopack status`: one line per archive. */
@@ -119,16 +123,18 @@ export function formatStatus(lines: ArchiveStatus[], stuck: ArchiveStatus[]): st
             : "committed, not uploaded";
     return `${l.archive}  ${what}${stuck.includes(l) ? "  (waiting too long)" : ""}`;
   });
-  return out.join("\n");
+  return shown(out);
 }
 
 /** `wopack upload --hooks`: the commands run again. */
 export function formatHooks(runs: HookRun[]): string {
   if (!runs.length) return "no --on-archive command to run again: every one succeeded";
   return runs
-    .map(
-      (r) =>
+    .map((r) =>
+      terminalText(
         `--on-archive ${r.ok ? "ran" : `failed again (exit ${r.exitCode ?? "?"})`} for ${r.archive}${r.ok ? "" : `: ${r.output}`}`,
+        true,
+      ),
     )
     .join("\n");
 }
@@ -138,7 +144,7 @@ export function formatReview(r: ReviewResult): string {
   const lines = r.written.map((w) => `${w.page}  (${workOrders(w.workOrders)}, ${w.photos} photo${w.photos === 1 ? "" : "s"})`);
   for (const p of r.problems) lines.push(...problemLines(p, ""));
   if (!r.written.length && !r.problems.length) lines.push("no archives (.zip) found: nothing to review");
-  return lines.join("\n");
+  return shown(lines);
 }
 
 /** `wopack doctor`: one line per check, the fix under each problem, then the verdict. */
@@ -150,7 +156,7 @@ export function formatDoctor(checks: DoctorCheck[]): string {
   }
   const errors = checks.filter((c) => c.status === "error").length;
   lines.push(errors ? `${errors} problem${errors === 1 ? "" : "s"} to fix` : "nothing wrong");
-  return lines.join("\n");
+  return shown(lines);
 }
 
 /** `wopack prune`: what went (or would go), what was kept though old, and the space. */
@@ -165,5 +171,5 @@ export function formatPrune(r: PruneResult): string {
       ? `${r.dryRun ? "dry run: would free" : "freed"} ${mb(r.bytes)} (${r.pruned.length} item${r.pruned.length === 1 ? "" : "s"})${r.dryRun ? "; add --delete to delete" : ""}`
       : "nothing older than the cut-off to prune",
   );
-  return lines.join("\n");
+  return shown(lines);
 }

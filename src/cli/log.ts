@@ -2,6 +2,7 @@
 // level, pid, version, the event and its fields; text lines carry the time. A progress bar on the same
 // terminal is cleared before each line, so the two never share a line.
 import pino from "pino";
+import { terminalText } from "../core/text.js";
 import type { Logger, UploadProgress, WatchEvent } from "../core/types.js";
 import { VERSION } from "../core/version.js";
 import { SCHEMA_VERSION } from "./output.js";
@@ -68,8 +69,8 @@ export function createLog(o: LogOptions): CliLog {
   };
 }
 
-/** A JSON line as text: "<time> [warn: |error: ]<message>". */
+/** A JSON line as text: "<time> [warn: |error: ]<message>", one line whatever the message holds. */
 function textLine(line: string): string {
   const r = JSON.parse(line) as { time: string; level: string; message?: string };
-  return `${r.time} ${r.level === "info" ? "" : `${r.level}: `}${r.message ?? ""}\n`;
+  return `${r.time} ${r.level === "info" ? "" : `${r.level}: `}${terminalText(r.message ?? "")}\n`;
 }

@@ -2,30 +2,71 @@ import { usageError, WopackError } from "../core/errors.js";
 import { VERSION } from "../core/version.js";
 import { nearest } from "../spec/names.js";
 import type { Command } from "./command.js";
-import { doctorCommand } from "./commands/doctorCommand.js";
-import { initCommand } from "./commands/initCommand.js";
-import { packCommand } from "./commands/packCommand.js";
-import { pruneCommand } from "./commands/pruneCommand.js";
-import { reviewCommand } from "./commands/reviewCommand.js";
-import { statusCommand } from "./commands/statusCommand.js";
-import { uploadCommand } from "./commands/uploadCommand.js";
-import { validateCommand } from "./commands/validateCommand.js";
-import { watchCommand } from "./commands/watchCommand.js";
 import { type Common, EXIT, report } from "./exit.js";
 import { GLOBAL_FLAGS, GROUP, OUTPUT_FLAGS } from "./flags.js";
 
-/** The commands, in the order help lists them. */
-const COMMANDS: Command<never>[] = [
-  packCommand,
-  watchCommand,
-  validateCommand,
-  uploadCommand,
-  statusCommand,
-  reviewCommand,
-  pruneCommand,
-  doctorCommand,
-  initCommand,
-] as unknown as Command<never>[];
+interface CommandEntry {
+  /** yargs' command line: the name and its positionals */
+  command: string;
+  describe: string;
+  load: () => Promise<Command<never>>;
+}
+
+/** (each module's command, its flags' types given up: yargs checks them) */
+const lazy = (load: () => Promise<unknown>) => load as () => Promise<Command<never>>;
+
+/**
+ * The commands, in the order help lists them: the line and the words help shows for each, and its module
+ * (flags, examples, handler), loaded only when the command line names it: `wopack upload` loads none of
+ * the other commands' code.
+ */
+const COMMANDS: CommandEntry[] = [
+  {
+    command: "pack <staging>",
+    describe: "pack every ready work order in <staging> into archives in --out, then exit",
+    load: lazy(async () => (await import("./commands/packCommand.js")).packCommand),
+  },
+  {
+    command: "watch <staging>",
+    describe: "pack work orders as they become ready, until SIGINT/SIGTERM",
+    load: lazy(async () => (await import("./commands/watchCommand.js")).watchCommand),
+  },
+  {
+    command: "validate <target>",
+    describe: "report every way a staging folder or an archive breaks the format and the config; change nothing",
+    load: lazy(async () => (await import("./commands/validateCommand.js")).validateCommand),
+  },
+  {
+    command: "upload <out> [archives..]",
+    describe: "send committed archives in <out> to the platform's batch API, each exactly once, oldest first",
+    load: lazy(async () => (await import("./commands/uploadCommand.js")).uploadCommand),
+  },
+  {
+    command: "status <out>",
+    describe: "one line per archive in <out>: committed, uploading, uploaded (batch), failed (why)",
+    load: lazy(async () => (await import("./commands/statusCommand.js")).statusCommand),
+  },
+  {
+    command: "review <targets..>",
+    describe: "(re)make the review page (<archive>.html) of archives: any zip, or every zip in a folder",
+    load: lazy(async () => (await import("./commands/reviewCommand.js")).reviewCommand),
+  },
+  {
+    command: "prune <out>",
+    describe: "say (or, with --delete, delete) the committed archives and processed work orders older than --older-than",
+    load: lazy(async () => (await import("./commands/pruneCommand.js")).pruneCommand),
+  },
+  {
+    command: "doctor",
+    describe: "say what this installation runs with (HEIC decoder, libvips, threads, folders) and what is wrong, with the fix",
+    load: lazy(async () => (await import("./commands/doctorCommand.js")).doctorCommand),
+  },
+  {
+    command: "init [dir]",
+    describe: "write a commented starter wopack.config.json",
+    load: lazy(async () => (await import("./commands/initCommand.js")).initCommand),
+  },
+];
 const NAMES = [...COMMANDS.map((c) => c.command.split(" ")[0]!), "completion"];
 
 /** The hint of a usage error: the nearest known flag for an unknown one, and where the command's help is. */
@@ -101,11 +142,20 @@ export async function main(args: string[]): Promise<number> {
     .recommendCommands()
     .demandCommand(1, "name a command: wopack pack <staging> --out <dir>")
     .options({ ...OUTPUT_FLAGS, ...GLOBAL_FLAGS });
+  // (a word of the command line that names a command: its module, for its flags and its help)
+  const named = COMMANDS.filter((c) => args.includes(c.command.split(" ")[0]!));
+  const loaded = new Map(await Promise.all(named.map(async (c) => [c, await c.load()] as const)));
   for (const c of COMMANDS) {
-    cli.command(c.command, c.describe, c.builder, async (argv) => {
-      parsed = argv as unknown as Common;
-      exitCode = await c.run(argv as never);
-    });
+    const m = loaded.get(c);
+    cli.command(
+      c.command,
+      c.describe,
+      (y) => (m ? m.builder(y) : y),
+      async (argv) => {
+        parsed = argv as unknown as Common;
+        exitCode = await (m ?? (await c.load())).run(argv as never);
+      },
+    );
   }
   cli
     .fail((msg, err) => {

@@ -126,6 +126,14 @@ async function claim(target: string, draft: string, depth = 0): Promise<{ ok: tr
   return { ok: false };
 }
 
+/** The locks this process holds, by path: what they guard, it may rewrite (pictureStore.ts repairs). */
+const held = new Set<string>();
+
+/** Whether this process holds the lock at `lockPath` (taken by acquireLock, not released yet). */
+export function holdsLock(lockPath: string): boolean {
+  return held.has(path.resolve(lockPath));
+}
+
 /** One writer per --out: exit 4 when a live run holds the lock; a dead run's lock is taken over. */
 export async function acquireLock(lockPath: string, draftDir: string, now: Date): Promise<Lock> {
   const mine: LockHolder = {
@@ -148,7 +156,15 @@ export async function acquireLock(lockPath: string, draftDir: string, now: Date)
     const got = await claim(lockPath, draft).catch((err) => {
       throw ioError(err, `cannot take the lock ${lockPath}`);
     });
-    if (got.ok) return { release: () => releaseLock(lockPath, text) };
+    if (got.ok) {
+      held.add(path.resolve(lockPath));
+      return {
+        release: () => {
+          held.delete(path.resolve(lockPath));
+          return releaseLock(lockPath, text);
+        },
+      };
+    }
     const h = got.holder;
     throw new WopackError(
       "locked",

@@ -7,6 +7,17 @@ import { faultPoint } from "../core/fault.js";
 import { HeicPool } from "./heicPool.js";
 import type { HeicConverted, HeicDecoder, HeicFailure, HeicReply } from "./heicTypes.js";
 
+/**
+ * The photo checks' measures of a thumbnail's greyscale picture as the binding takes them on its own thread
+ * (native/measures.c): checks/measures.ts' MeasuredPicture, the same definitions to the last bit.
+ */
+export interface PictureNumbers {
+  hash: bigint;
+  sharpness: number;
+  flat: boolean;
+  exposure: { mean: number; dark: number; bright: number; highlight: number };
+}
+
 interface NativeBinding {
   decode(
     bytes: Uint8Array,
@@ -26,17 +37,25 @@ interface NativeBinding {
     edge: number,
     quality: number,
     maxPixels: number,
+    /** 1: the thumbnail in greyscale too; 2: only the photo checks' measures of it (native/measures.c) */
+    picture?: 0 | 1 | 2,
   ): Promise<{
     width: number;
     height: number;
     orientation: number;
     jpeg: ArrayBuffer;
-    /** the thumbnail in greyscale (absent from a binding built before it) */
+    /** the thumbnail in greyscale, when asked for (absent from a binding built before it) */
     gray?: ArrayBuffer;
     grayWidth?: number;
     grayHeight?: number;
+    /** its measures, when asked for (absent from a binding built before them) */
+    measures?: PictureNumbers;
     warnings: string[];
   }>;
+  /** a baseline JPEG re-written losslessly with Huffman tables made for it (native/jpegopt.c) */
+  optimise(bytes: Uint8Array): Promise<ArrayBuffer>;
+  /** the photo checks' measures of a greyscale picture, on the calling thread (tests, calibration) */
+  measure?(gray: Uint8Array, width: number, height: number): PictureNumbers;
   version(): string;
 }
 
@@ -59,8 +78,13 @@ function loadNative(): NativeBinding | Error {
 }
 let loaded: NativeBinding | Error | undefined;
 
-/** The binding when it was built and loads, for its other jobs (a JPEG's thumbnail: pixels.ts). */
-export function nativeBinding(): Pick<NativeBinding, "thumbnail"> | undefined {
+/**
+ * The binding when it was built and loads, for its other jobs (a JPEG's thumbnail and the checks' measures:
+ * pixels.ts; optimised Huffman tables: normalize.ts). A binding built before `optimise` existed has none.
+ */
+export function nativeBinding():
+  | (Pick<NativeBinding, "thumbnail" | "measure"> & Partial<Pick<NativeBinding, "optimise">>)
+  | undefined {
   const native = loadNative();
   return native instanceof Error ? undefined : native;
 }

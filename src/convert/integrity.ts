@@ -51,7 +51,8 @@ export async function checkAsIs(
     if (!meta) return "full";
     checkPixels(source, meta.width, meta.height, settings);
     if (reencodeReasons(shapeOf(ends.size, meta), settings).length) return "full";
-    if (settings.stripGps && (await hasLocation(ends.head))) return "full";
+    // (a PNG may hold its EXIF and text after the picture data, past the head: the full path reads it all)
+    if (settings.stripGps && ((type === "png" && ends.head.length < ends.size) || (await hasLocation(ends.head)))) return "full";
     return "copy";
   } catch (err) {
     if (err instanceof ImageProblem) return err.problem;
@@ -129,13 +130,14 @@ const XMP_ONLY = { xmp: true, tiff: false, mergeOutput: true };
 const GPS_ONLY = { exif: false, gps: true, interop: false, ifd1: false, xmp: false, translateValues: false };
 
 /**
- * Location data in the EXIF GPS block, or in XMP (exif:GPSLatitude, as editors and some phones write it):
- * any GPS tag but the block's version (a latitude alone, an altitude, a destination, an area's name are
- * all a place; a block holding only its version, as cameras without a fix write, is not).
+ * Location data in the EXIF GPS block, in XMP (exif:GPSLatitude, as editors and some phones write it), or
+ * in a PNG's text (ImageMagick's "exif:GPSLatitude"): any GPS tag but the block's version and pointer (a
+ * latitude alone, an altitude, a destination, an area's name are all a place; a block holding only its
+ * version, as cameras without a fix write, is not).
  */
 export async function hasLocation(bytes: Buffer): Promise<boolean> {
   const located = (tags: Record<string, unknown> | undefined) =>
-    tags !== undefined && Object.keys(tags).some((k) => k.startsWith("GPS") && k !== "GPSVersionID");
+    tags !== undefined && Object.keys(tags).some((k) => /(?:^|:)GPS(?!VersionID$|Info$)/.test(k));
   if (located(await exifr.parse(bytes, GPS_ONLY).catch(() => undefined))) return true;
   return located(await exifr.parse(bytes, XMP_ONLY).catch(() => undefined));
 }

@@ -3,7 +3,7 @@
 import { readFile } from "node:fs/promises";
 import sharp from "sharp";
 import { type Problem, problem } from "../core/errors.js";
-import { nativeBinding } from "./heicDecoder.js";
+import { nativeBinding, type PictureNumbers } from "./heicDecoder.js";
 import { damagedData } from "./imageProblems.js";
 
 /** The thumbnail's longest edge, in pixels: sharp on a review page at 2x, small as a data URI (~10 KB). */
@@ -23,9 +23,23 @@ export interface Thumbnail {
   height: number;
   /** EXIF orientation 1-8, when the photo has one */
   orientation?: number;
-  /** the thumbnail's upright picture in greyscale (BT.601 luma of its RGB), what the photo checks measure */
+  /** the thumbnail's upright picture in greyscale (BT.601 luma of its RGB), what the photo checks measure:
+   * given when a picture was asked for and the measures did not come with the decode (libvips) */
   gray?: GrayRaster;
+  /** the photo checks' measures of that picture, taken by the native decoder on its thread, when asked for */
+  measures?: PictureNumbers;
 }
+
+export type { PictureNumbers };
+
+/**
+ * What a decode gives besides the thumbnail for the photo checks: the greyscale picture, or its measures
+ * (native/measures.c, on the decoder's thread: only the numbers come back; libvips' decode gives the
+ * picture instead, measured in JavaScript by checks/measures.ts). Nothing when the checks are off.
+ */
+export type PictureWanted = "gray" | "measures" | undefined;
+
+const PICTURE_CODE = { gray: 1, measures: 2 } as const;
 
 /** An upright greyscale picture, one byte a pixel, row by row. */
 export interface GrayRaster {
@@ -45,15 +59,19 @@ export type PixelVerdict = { thumb: Thumbnail; warnings: Problem[] } | { problem
  * an error buffer every decode in the process shares, so the problem cannot say what the decoder said.
  * `WOPACK_PIXEL_DECODER=sharp` forces libvips for JPEG too (tests, diagnosis).
  */
-export async function checkPixels(source: string, input: Buffer | { file: string; head: Buffer }): Promise<PixelVerdict> {
+export async function checkPixels(
+  source: string,
+  input: Buffer | { file: string; head: Buffer },
+  picture?: PictureWanted,
+): Promise<PixelVerdict> {
   const { bytes, head, warnings } = await mended(source, input);
   try {
     const binding = isJpeg(head) ? jpegDecoder() : undefined;
     // (a path: the binding reads the file on its own thread)
-    const decoded = binding && (await nativeThumbnail(binding, bytes));
+    const decoded = binding && (await nativeThumbnail(binding, bytes, picture));
     if (decoded && "thumb" in decoded && !decoded.said.length) return { thumb: decoded.thumb, warnings };
     if (decoded) return { problem: damaged(source, decoded.said) };
-    return { thumb: await thumbnail(bytes, "warning"), warnings };
+    return { thumb: await thumbnail(bytes, "warning", picture), warnings };
   } catch {
     return { problem: damaged(source) };
   }
@@ -69,12 +87,13 @@ export async function cleanNativeDecode(
   source: string,
   input: Buffer | { file: string; head: Buffer },
   maxPixels: number,
+  picture?: PictureWanted,
 ): Promise<{ thumb: Thumbnail; warnings: Problem[] } | undefined> {
   const head = Buffer.isBuffer(input) ? input : input.head;
   const binding = isJpeg(head) ? jpegDecoder() : undefined;
   if (!binding) return undefined;
   const { bytes, warnings } = await mended(source, input);
-  const decoded = await nativeThumbnail(binding, bytes, Math.min(maxPixels, NATIVE_MAX_PIXELS)).catch(() => undefined);
+  const decoded = await nativeThumbnail(binding, bytes, picture, Math.min(maxPixels, NATIVE_MAX_PIXELS)).catch(() => undefined);
   return decoded && "thumb" in decoded && !decoded.said.length ? { thumb: decoded.thumb, warnings } : undefined;
 }
 
@@ -117,15 +136,18 @@ function jpegDecoder(): Binding | undefined {
 async function nativeThumbnail(
   binding: Binding,
   jpeg: Buffer | string,
+  picture: PictureWanted,
   maxPixels = NATIVE_MAX_PIXELS,
 ): Promise<{ thumb: Thumbnail; said: string[] } | { said: string[] } | undefined> {
   try {
-    const t = await binding.thumbnail(jpeg, THUMB_EDGE, THUMB_QUALITY, maxPixels);
+    const t = await binding.thumbnail(jpeg, THUMB_EDGE, THUMB_QUALITY, maxPixels, picture ? PICTURE_CODE[picture] : 0);
     // (a binding built before it gave the greyscale picture, not rebuilt since: libvips decodes the photo
-    // again rather than the photo checks silently not running; `npm ci` rebuilds it)
-    if (!t.gray && !t.warnings.length) return undefined;
+    // again rather than the photo checks silently not running; `npm ci` rebuilds it. One built before the
+    // measures gives the picture, measured in JavaScript)
+    if (picture && !t.gray && !t.measures && !t.warnings.length) return undefined;
     const thumb: Thumbnail = { jpeg: Buffer.from(t.jpeg), width: t.width, height: t.height };
-    if (t.gray) thumb.gray = { data: new Uint8Array(t.gray), width: t.grayWidth!, height: t.grayHeight! };
+    if (t.measures) thumb.measures = t.measures;
+    else if (t.gray) thumb.gray = { data: new Uint8Array(t.gray), width: t.grayWidth!, height: t.grayHeight! };
     return { thumb: t.orientation ? { ...thumb, orientation: t.orientation } : thumb, said: t.warnings };
   } catch (err) {
     const { code, message } = err as { code?: string; message?: string };
@@ -199,10 +221,10 @@ export function decoderReadyJpeg(jpeg: Buffer): { jpeg: Buffer; notes: string[] 
 }
 
 /** A thumbnail of an image already checked (a converted photo's output): no verdict, just the picture. */
-export async function thumbnailOf(input: string | Buffer): Promise<Thumbnail> {
+export async function thumbnailOf(input: string | Buffer, picture?: PictureWanted): Promise<Thumbnail> {
   const binding = Buffer.isBuffer(input) && isJpeg(input) ? jpegDecoder() : undefined;
-  const decoded = binding && (await nativeThumbnail(binding, input as Buffer).catch(() => undefined));
-  return decoded && "thumb" in decoded ? decoded.thumb : thumbnail(input, "none");
+  const decoded = binding && (await nativeThumbnail(binding, input as Buffer, picture).catch(() => undefined));
+  return decoded && "thumb" in decoded ? decoded.thumb : thumbnail(input, "none", picture);
 }
 
 /** An image's size and orientation from its header (a converted photo when no thumbnail is wanted). */
@@ -211,27 +233,41 @@ export async function shapeOf(input: string | Buffer): Promise<Omit<Thumbnail, "
   return { width: meta.width, height: meta.height, ...(meta.orientation === undefined ? {} : { orientation: meta.orientation }) };
 }
 
-/** libvips' thumbnail: one decode, the small upright picture encoded as JPEG and given in greyscale alike. */
-async function thumbnail(input: string | Buffer, failOn: "warning" | "none"): Promise<Thumbnail> {
+/**
+ * libvips' thumbnail: one decode, the small upright picture encoded as JPEG and, when a picture is wanted,
+ * given in greyscale alike (the photo checks measure it in JavaScript): then the small picture is made once,
+ * raw, and both come from it (two pipelines from the input would decode it twice: a 12 MP PNG, ~0.2 s).
+ */
+async function thumbnail(input: string | Buffer, failOn: "warning" | "none", picture: PictureWanted): Promise<Thumbnail> {
   const image = sharp(input, { failOn, limitInputPixels: false, sequentialRead: true });
   const meta = await image.metadata();
   const small = image.rotate().resize({ width: THUMB_EDGE, height: THUMB_EDGE, fit: "inside", withoutEnlargement: true });
-  const [jpeg, rgb] = await Promise.all([
-    small.clone().jpeg({ quality: THUMB_QUALITY }).toBuffer(),
-    small
-      .clone()
-      .flatten({ background: "#ffffff" })
-      .toColourspace("srgb")
-      .raw({ depth: "uchar" })
-      .toBuffer({ resolveWithObject: true }),
-  ]);
-  return {
-    jpeg,
+  const shape = {
     width: meta.width,
     height: meta.height,
     ...(meta.orientation === undefined ? {} : { orientation: meta.orientation }),
-    gray: lumaOf(rgb.data, rgb.info.width, rgb.info.height, rgb.info.channels),
   };
+  if (!picture) return { jpeg: await small.jpeg({ quality: THUMB_QUALITY }).toBuffer(), ...shape };
+  const { data, info } = await small.toColourspace("srgb").raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true });
+  // (the same JPEG as encoded from the pipeline: jpegsave is handed the same pixels, alpha included)
+  const raw = { width: info.width, height: info.height, channels: info.channels };
+  const jpeg = await sharp(data, { raw }).jpeg({ quality: THUMB_QUALITY }).toBuffer();
+  return { jpeg, ...shape, gray: lumaOf(onWhite(data, info.channels), info.width, info.height, info.channels < 3 ? 1 : 3) };
+}
+
+/**
+ * A raster with alpha (grey or RGB) composed onto white, without its alpha; one without alpha as it is.
+ * (libvips flattens before it resizes: a half-transparent edge can differ by a few grey levels from this)
+ */
+function onWhite(data: Uint8Array, channels: number): Uint8Array {
+  if (channels !== 2 && channels !== 4) return data;
+  const colours = channels - 1;
+  const out = new Uint8Array((data.length / channels) * colours);
+  for (let i = 0, o = 0; i < data.length; i += channels) {
+    const a = data[i + colours]!;
+    for (let c = 0; c < colours; c++) out[o++] = Math.round((data[i + c]! * a + 255 * (255 - a)) / 255);
+  }
+  return out;
 }
 
 /** The BT.601 luma of an RGB(A) raster, as the native thumbnail computes it (thumbnail.c). */

@@ -1,5 +1,81 @@
 // Reading a TIFF or BigTIFF file's directories (tags), for what libvips does not hand out: its EXIF
-// directories, and an old-style JPEG TIFF's JPEG stream.
+// directories, and an old-style JPEG TIFF's JPEG stream. From the file's bytes in memory, or from the open
+// file itself where it is asked (FileBytes: a 29 MP scan is 40-130 MB that need not be read whole).
+import { readSync } from "node:fs";
+
+/** What reading the directories needs of a file's bytes: a Buffer has it all. */
+export interface TiffBytes {
+  readonly length: number;
+  readUInt8(at: number): number;
+  readUInt16LE(at: number): number;
+  readUInt16BE(at: number): number;
+  readUInt32LE(at: number): number;
+  readUInt32BE(at: number): number;
+  readBigUInt64LE(at: number): bigint;
+  readBigUInt64BE(at: number): bigint;
+  /** a copy, or a view of the file's bytes in memory */
+  subarray(start: number, end: number): Buffer;
+  toString(encoding: "latin1", start: number, end: number): string;
+}
+
+const PAGE = 64 * 1024;
+const PAGES_KEPT = 16;
+
+/**
+ * An open file's bytes, read in 64 KB pages where they are asked for (a few pages of a TIFF's directories
+ * and values), with a Buffer's RangeError past the end. The file is read by its descriptor: the caller
+ * opened it, keeps it open while this is used, and closes it.
+ */
+export class FileBytes implements TiffBytes {
+  private readonly pages = new Map<number, Buffer>();
+
+  constructor(
+    private readonly fd: number,
+    readonly length: number,
+  ) {}
+
+  subarray(start: number, end: number): Buffer {
+    const [from, to] = [Math.max(0, start), Math.min(this.length, end)];
+    if (to <= from) return Buffer.alloc(0);
+    if (Math.floor(from / PAGE) === Math.floor((to - 1) / PAGE)) {
+      const at = Math.floor(from / PAGE);
+      return Buffer.from(this.page(at).subarray(from - at * PAGE, to - at * PAGE));
+    }
+    const out = Buffer.allocUnsafe(to - from);
+    const read = readSync(this.fd, out, 0, out.length, from);
+    if (read !== out.length) throw new RangeError(`the file ends at ${from + read}, not ${to} (it changed)`);
+    return out;
+  }
+
+  private page(at: number): Buffer {
+    let page = this.pages.get(at);
+    if (!page) {
+      const size = Math.min(PAGE, this.length - at * PAGE);
+      page = Buffer.allocUnsafe(size);
+      const read = readSync(this.fd, page, 0, size, at * PAGE);
+      if (read !== size) throw new RangeError(`the file ends at ${at * PAGE + read}, not ${this.length} (it changed)`);
+      if (this.pages.size >= PAGES_KEPT) this.pages.delete(this.pages.keys().next().value!);
+      this.pages.set(at, page);
+    }
+    return page;
+  }
+
+  /** `n` bytes at `at`, as a Buffer's own reads would find them (RangeError past the end). */
+  private bytes(at: number, n: number): Buffer {
+    if (!Number.isInteger(at) || at < 0 || at + n > this.length)
+      throw new RangeError(`offset ${at} is out of range (the file has ${this.length} bytes)`);
+    return this.subarray(at, at + n);
+  }
+
+  readUInt8 = (at: number) => this.bytes(at, 1).readUInt8(0);
+  readUInt16LE = (at: number) => this.bytes(at, 2).readUInt16LE(0);
+  readUInt16BE = (at: number) => this.bytes(at, 2).readUInt16BE(0);
+  readUInt32LE = (at: number) => this.bytes(at, 4).readUInt32LE(0);
+  readUInt32BE = (at: number) => this.bytes(at, 4).readUInt32BE(0);
+  readBigUInt64LE = (at: number) => this.bytes(at, 8).readBigUInt64LE(0);
+  readBigUInt64BE = (at: number) => this.bytes(at, 8).readBigUInt64BE(0);
+  toString = (encoding: "latin1", start: number, end: number) => this.subarray(start, end).toString(encoding);
+}
 
 export interface TiffEntry {
   tag: number;
@@ -15,8 +91,8 @@ const TYPE_SIZES: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1,
 const MAX_VALUE = 1 << 20;
 
 /** A reader of the file's directories; throws RangeError when the file is malformed. */
-export function tiffReader(file: Buffer) {
-  const le = file[0] === 0x49;
+export function tiffReader(file: TiffBytes) {
+  const le = file.length > 0 && file.readUInt8(0) === 0x49;
   const u16 = (at: number) => (le ? file.readUInt16LE(at) : file.readUInt16BE(at));
   const u32 = (at: number) => (le ? file.readUInt32LE(at) : file.readUInt32BE(at));
   const u64 = (at: number) => Number(le ? file.readBigUInt64LE(at) : file.readBigUInt64BE(at));
@@ -80,7 +156,7 @@ const JPEG_INTERCHANGE_LENGTH = 514;
  * (JPEGInterchangeFormat) or "none". Undefined when the file's first directory cannot be read.
  */
 export function tiffLayout(
-  file: Buffer,
+  file: TiffBytes,
 ): { compression: number | undefined; oldJpeg?: Buffer | "none"; cameraRaw?: true } | undefined {
   try {
     const reader = tiffReader(file);

@@ -68,3 +68,19 @@ export function parseJsonText(bytes: Buffer): { value: unknown } | { error: stri
   }
   return jsonDeeperThan(value, MAX_JSON_DEPTH) ? { error: `nested more than ${MAX_JSON_DEPTH} levels deep` } : { value };
 }
+
+const UNSHOWABLE = /[\p{Cc}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu;
+
+/**
+ * Text for a terminal or a text log: control characters (ESC, CR, BEL, C1; line breaks unless kept) and the
+ * marks that reorder what a reader sees (RTL override) written as escapes, so that a file's or folder's name
+ * can neither drive the terminal nor forge a line of output.
+ */
+export function terminalText(text: string, keepNewlines = false): string {
+  return text.replace(UNSHOWABLE, (c) => {
+    if (c === "\t" || (keepNewlines && c === "\n")) return c;
+    if (c === "\n") return "\\n";
+    if (c === "\r") return "\\r";
+    return `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+  });
+}

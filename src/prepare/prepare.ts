@@ -1,5 +1,5 @@
 // Photo and work-order preparation: read, check, convert, spool; what the archive writer needs.
-import { mkdir, open, readFile, writeFile } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { crc32 } from "node:zlib";
 import type pLimit from "p-limit";
@@ -13,6 +13,7 @@ import type { ImageSettings } from "../convert/imageSettings.js";
 import { checkAsIs } from "../convert/integrity.js";
 import { normalizeImage } from "../convert/normalize.js";
 import { checkPixels, cleanNativeDecode, type PixelVerdict, shapeOf, type Thumbnail, thumbnailOf } from "../convert/pixels.js";
+import { FileBytes } from "../convert/tiffFile.js";
 import { ioError, isGone, type Problem, WopackError } from "../core/errors.js";
 import type { Logger, PackedEntry, Progress, RefusedReport } from "../core/types.js";
 import type { PlannedPhoto, PlannedWorkOrder, RefusedWorkOrder } from "../plan/plan.js";
@@ -20,7 +21,7 @@ import { entryName, reencodeReasons } from "../spec/images.js";
 import { codeUnitOrder } from "../spec/names.js";
 import { internalProblem, refusedReport, unreadable } from "../spec/problems.js";
 import type { HeldBytes } from "./heldBytes.js";
-import { type PhotoFacts, photoFacts, pixelChecksOn } from "./photoFacts.js";
+import { type PhotoFacts, photoFacts, pictureWanted } from "./photoFacts.js";
 
 export interface Prepared {
   wo: PlannedWorkOrder;
@@ -194,7 +195,12 @@ async function copyAsIs(
     const pixels =
       judged.verdict !== "copy" || ctx.images.verify !== "pixels"
         ? undefined
-        : (judged.pixels ?? (await checkPixels(photo.source, ends.whole?.bytes ?? { file: photo.abs, head: ends.head })));
+        : (judged.pixels ??
+          (await checkPixels(
+            photo.source,
+            ends.whole?.bytes ?? { file: photo.abs, head: ends.head },
+            pictureWanted(ctx.checks),
+          )));
     const problem = judged.verdict !== "copy" ? judged.verdict : pixels && "problem" in pixels ? pixels.problem : undefined;
     if (problem) {
       ends.whole?.release();
@@ -220,7 +226,7 @@ async function copyAsIs(
             ? {}
             : { jpegScanFrom: scanFrom }),
         ...(await keepThumb(checked?.thumb, photo, ctx, spool)),
-        facts: await photoFacts(ctx.checks, checked?.thumb.gray, photo.abs, ends.head, photo.type),
+        facts: await photoFacts(ctx.checks, checked?.thumb, photo.abs, ends.head, photo.type),
       },
     };
   }
@@ -237,29 +243,42 @@ async function normalizeFully(
 ): Promise<PhotoOutcome> {
   const { progress } = ctx;
   ctx.signal?.throwIfAborted();
-  let bytes: Buffer;
+  // (a TIFF is not read whole: a scan is 40-130 MB, which would stay in memory until V8 collects it, long
+  // after its conversion; libvips reads it from its path, its directories are read where they are)
+  let bytes: Buffer | FileHandle;
   try {
-    bytes = read ?? (await readFile(photo.abs));
+    bytes = read ?? (photo.type === "tiff" ? await open(photo.abs, "r") : await readFile(photo.abs));
   } catch (err) {
     if (isGone(err)) {
       return { photo, vanished: `${photo.source} was moved or removed while it was packed` };
     }
     return { photo, problem: unreadable(photo.source, (err as Error).message) };
   }
-  const n = await normalizeImage(
-    { source: photo.source, file: photo.abs, type: photo.type, bytes, captureDate: photo.captureDate },
-    ctx.images,
-    ctx.heic,
-  );
+  let n: Awaited<ReturnType<typeof normalizeImage>>;
+  let size: number;
+  try {
+    const input = Buffer.isBuffer(bytes) ? bytes : new FileBytes(bytes.fd, (await bytes.stat()).size);
+    size = input.length;
+    n = await normalizeImage(
+      { source: photo.source, file: photo.abs, type: photo.type, bytes: input, captureDate: photo.captureDate },
+      ctx.images,
+      ctx.heic,
+    );
+  } finally {
+    if (!Buffer.isBuffer(bytes)) await bytes.close();
+  }
+  if ("problem" in n && !Buffer.isBuffer(bytes) && (await stat(photo.abs).catch(isGone)) === true) {
+    return { photo, vanished: `${photo.source} was moved or removed while it was packed` };
+  }
   progress.photosDone++;
   progress.lastPhoto = photo.source;
-  progress.bytesDone += bytes.length;
+  progress.bytesDone += size;
   ctx.onProgress?.(progress);
   if ("problem" in n) return { photo, problem: n.problem };
   // (after the structure checks, whose problems say more: a missing end marker is "truncated")
   const pixels =
-    (photo.type === "jpeg" || photo.type === "png") && ctx.images.verify === "pixels"
-      ? await checkPixels(photo.source, bytes)
+    (photo.type === "jpeg" || photo.type === "png") && ctx.images.verify === "pixels" && Buffer.isBuffer(bytes)
+      ? await checkPixels(photo.source, bytes, pictureWanted(ctx.checks))
       : undefined;
   if (pixels && "problem" in pixels) return { photo, problem: pixels.problem };
   let file = photo.abs;
@@ -274,14 +293,15 @@ async function normalizeFully(
   const { data, warnings, ...rest } = n;
   // (a converted photo's thumbnail, and the picture the checks measure, from its output in memory: the
   // decoded frame is libvips' or libheif's, gone by now; a scaled decode of a JPEG costs a few ms)
-  const measured = pixelChecksOn(ctx.checks) && ctx.images.verify === "pixels";
+  const wanted = ctx.images.verify === "pixels" ? pictureWanted(ctx.checks) : undefined;
+  const measured = (t: Pick<Thumbnail, "measures" | "gray"> | undefined) => !!(t?.measures || t?.gray);
   const thumb =
     n.conversion === undefined
       ? pixels?.thumb
-      : (spool && ctx.thumbs) || (measured && !pixels?.thumb.gray)
-        ? await thumbnailOf(data)
+      : (spool && ctx.thumbs) || (wanted && !measured(pixels?.thumb))
+        ? await thumbnailOf(data, wanted)
         : await shapeOf(data);
-  const gray = pixels?.thumb.gray ?? (thumb && "gray" in thumb ? thumb.gray : undefined);
+  const picture = measured(pixels?.thumb) ? pixels?.thumb : thumb;
   return {
     photo,
     normalized: {
@@ -290,7 +310,13 @@ async function normalizeFully(
       file,
       size: data.length,
       ...(await keepThumb(thumb, photo, ctx, spool)),
-      facts: await photoFacts(ctx.checks, measured ? gray : undefined, data, bytes, photo.type),
+      facts: await photoFacts(
+        ctx.checks,
+        wanted ? picture : undefined,
+        data,
+        Buffer.isBuffer(bytes) ? bytes : photo.abs,
+        photo.type,
+      ),
     },
   };
 }
@@ -317,7 +343,12 @@ async function judgeAsIs(
     endsWithEoi(ends.tail) &&
     jpegScanStart(ends.head) !== undefined;
   const clean = decodeFirst
-    ? await cleanNativeDecode(photo.source, ends.whole?.bytes ?? { file: photo.abs, head: ends.head }, images.maxPixels)
+    ? await cleanNativeDecode(
+        photo.source,
+        ends.whole?.bytes ?? { file: photo.abs, head: ends.head },
+        images.maxPixels,
+        pictureWanted(ctx.checks),
+      )
     : undefined;
   const verdict = await checkAsIs(photo.source, type, ends, images, clean?.thumb);
   return clean ? { verdict, pixels: clean } : { verdict };
@@ -332,7 +363,7 @@ async function keepThumb(
   spool: string | null,
 ) {
   if (!thumb) return {};
-  const { jpeg, gray: _gray, ...shape } = thumb;
+  const { jpeg, gray: _gray, measures: _measures, ...shape } = thumb;
   if (!jpeg || !spool || !ctx.thumbs) return { shape };
   // (in memory while the run's bound allows: given back once the review page is written, or the work order dropped)
   if (ctx.heldThumbs?.tryTake(jpeg.length)) return { thumb: jpeg, shape };

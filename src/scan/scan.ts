@@ -5,6 +5,7 @@ import exifr from "exifr";
 import sharp from "sharp";
 import { exifTiffOfItem, heifExifPlace, tiffBlock } from "../convert/exif.js";
 import { SNIFF_BYTES, sniffImageType } from "../convert/sniff.js";
+import { tiffExifSource } from "../convert/sourceExif.js";
 import { ioError, isGone } from "../core/errors.js";
 import { parseJsonText, readRegularFile } from "../core/text.js";
 import { isIgnoredName } from "../spec/ignore.js";
@@ -175,9 +176,9 @@ function errorText(err: unknown): string {
 const CAPTURE_DATE = { pick: ["DateTimeOriginal"], reviveValues: false, firstChunkSize: 256 * 1024 };
 
 /**
- * exifr reads JPEG, TIFF, AVIF and PNG itself; for WebP, libvips reads the header's EXIF block; for HEIC
+ * exifr reads JPEG, AVIF and PNG itself; for WebP, libvips reads the header's EXIF block; for HEIC
  * we find the Exif item ourselves (exifr rejects the layout libheif-based writers use) and hand exifr
- * the TIFF block.
+ * the TIFF block; for TIFF, its directories' block (exifr would read a scan up to its directory, whole).
  */
 async function readCaptureDate(file: string, type: ImageType): Promise<string | undefined> {
   try {
@@ -186,7 +187,9 @@ async function readCaptureDate(file: string, type: ImageType): Promise<string | 
         ? tiffBlock((await sharp(file).metadata()).exif)
         : type === "heic"
           ? ((await readHeifExif(file)) ?? file)
-          : file;
+          : type === "tiff"
+            ? await tiffExifSource(file)
+            : file;
     if (!source) return undefined;
     const tags = await exifr.parse(source, CAPTURE_DATE);
     const value: unknown = tags?.DateTimeOriginal;

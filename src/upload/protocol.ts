@@ -73,10 +73,10 @@ export const JSON_BODY_BYTES = 64 * 1024;
  * The answer to a session PUT: 308 with `Range: bytes=0-N` (or none: nothing stored), 200/201 complete.
  * A Range that does not read `bytes=0-N` is a protocol answer (asked again, a few times at most).
  */
-function sessionState(res: Response): Outcome<SessionState> | undefined {
+function sessionState(res: Answer): Outcome<SessionState> | undefined {
   if (res.status === 200 || res.status === 201) return { ok: true, value: { complete: true } };
   if (res.status !== 308) return undefined;
-  const header = res.headers.get("range");
+  const header = res.header("range");
   if (header === null) return { ok: true, value: { complete: false, confirmed: 0 } };
   const range = /^bytes=0-(\d{1,15})$/.exec(header.trim());
   if (!range) return { ok: false, kind: "protocol", detail: "HTTP 308 with a Range header that does not read bytes=0-N" };
@@ -110,37 +110,6 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
   return retryAfter(header, now)?.ms;
 }
 
-/** At most `limit` bytes of a body; the rest is not read (the stream is cancelled). */
-export async function readCapped(res: Response, limit: number): Promise<{ bytes: Uint8Array; truncated: boolean }> {
-  const reader = res.body?.getReader();
-  if (!reader) return { bytes: new Uint8Array(0), truncated: false };
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  let truncated = false;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      const room = limit - size;
-      parts.push(value.subarray(0, room));
-      size += Math.min(room, value.length);
-      if (value.length > room) {
-        truncated = true;
-        break;
-      }
-    }
-  } finally {
-    if (truncated) await reader.cancel().catch(() => undefined);
-    reader.releaseLock();
-  }
-  return { bytes: Buffer.concat(parts), truncated };
-}
-
-/** Drops a body that is not needed, so that the connection is freed at once. */
-function discard(res: Response): void {
-  res.body?.cancel().catch(() => undefined);
-}
-
 export interface HttpOptions {
   /** each request's deadline (default 2 minutes) */
   timeoutMs?: number | undefined;
@@ -148,27 +117,35 @@ export interface HttpOptions {
   signal?: AbortSignal | undefined;
 }
 
+/** An answer of the platform, its body read already: at most JSON_BODY_BYTES of it. */
+interface Answer {
+  status: number;
+  /** a header's value (repeated ones joined by ", "), or null */
+  header(name: string): string | null;
+  body: Buffer;
+  /** the body was longer than JSON_BODY_BYTES: the rest was not read (and the connection not reused) */
+  truncated: boolean;
+}
+
 /**
- * The platform over HTTP (Node's fetch). The key goes into the Authorization header of API calls only;
- * whatever the server sends is read within bounds, and its words reach wopack's messages redacted.
+ * The platform over HTTP (node:http, one kept-alive connection for every request). The key goes into the
+ * Authorization header of API calls only; whatever the server sends is read within bounds, and its words
+ * reach wopack's messages redacted.
  */
 export function httpApi(base: string, key: string, options: HttpOptions = {}): Api {
   const { timeoutMs = 120_000, signal } = options;
   const auth = { authorization: `Token ${key}` };
   const clean = redactor(key, base);
-  const judge = async <T>(res: Response, value: (res: Response) => Outcome<T> | undefined): Promise<Outcome<T>> => {
+  const judge = <T>(res: Answer, value: (res: Answer) => Outcome<T> | undefined): Outcome<T> => {
     const v = value(res);
     if (v !== undefined) return v;
-    const { bytes, truncated } = await readCapped(res, ERROR_BODY_BYTES).catch(() => ({
-      bytes: new Uint8Array(0),
-      truncated: false,
-    }));
-    const text = clean(Buffer.from(bytes).toString("utf8").replace(/\s+/g, " ").trim()).slice(0, 500);
+    const truncated = res.truncated || res.body.length > ERROR_BODY_BYTES;
+    const text = clean(res.body.subarray(0, ERROR_BODY_BYTES).toString("utf8").replace(/\s+/g, " ").trim()).slice(0, 500);
     const detail = `HTTP ${res.status}${text ? `: ${text}` : ""}${truncated || text.length === 500 ? " …" : ""}`;
     if (res.status === 401 || res.status === 403) return { ok: false, kind: "auth", detail };
     if (res.status === 404 || res.status === 410) return { ok: false, kind: "gone", detail };
     if (res.status === 408 || res.status === 429 || res.status >= 500) {
-      const after = retryAfter(res.headers.get("retry-after"));
+      const after = retryAfter(res.header("retry-after"));
       return {
         ok: false,
         kind: "retry",
@@ -181,96 +158,72 @@ export function httpApi(base: string, key: string, options: HttpOptions = {}): A
   };
   const call = async <T>(
     url: string,
-    init: RequestInit,
-    value: (res: Response) => Outcome<T> | undefined,
+    method: string,
+    headers: Record<string, string>,
+    body: Uint8Array | undefined,
+    value: (res: Answer) => Outcome<T> | undefined,
   ): Promise<Outcome<T>> => {
     signal?.throwIfAborted();
     const timeout = AbortSignal.timeout(timeoutMs);
-    let res: Response;
+    let res: Answer;
     try {
-      const both = signal ? AbortSignal.any([timeout, signal]) : timeout;
-      res = await (init.method === "PUT" && init.body
-        ? putBytes(url, init, both)
-        : fetch(url, { ...init, redirect: "manual", signal: both }));
+      res = await request(url, method, headers, body, signal ? AbortSignal.any([timeout, signal]) : timeout);
     } catch (err) {
       signal?.throwIfAborted();
       if (timeout.aborted) return { ok: false, kind: "retry", detail: `no answer within ${Math.round(timeoutMs / 1000)} s` };
       const { code, cause } = err as { code?: string; cause?: { code?: string; message?: string } };
       return { ok: false, kind: "retry", detail: clean(cause?.code ?? code ?? cause?.message ?? (err as Error).message) };
     }
-    try {
-      return await judge(res, value);
-    } finally {
-      signal?.throwIfAborted();
-    }
+    return judge(res, value);
   };
-  /**
-   * A JSON object answer of at most JSON_BODY_BYTES (undefined: not one). An answer cut off (the
-   * connection dropped) or not finished before the deadline is retried, as a request with no answer is.
-   */
-  const json = async (res: Response, what: string): Promise<Outcome<Record<string, unknown> | undefined>> => {
-    let read: Awaited<ReturnType<typeof readCapped>>;
+  /** a JSON object answer of at most JSON_BODY_BYTES; anything else is undefined */
+  const json = (res: Answer) => {
+    if (res.truncated) return "too large" as const;
     try {
-      read = await readCapped(res, JSON_BODY_BYTES);
-    } catch (err) {
-      signal?.throwIfAborted();
-      const late = (err as Error).name === "TimeoutError";
-      const why = late ? `did not end within ${Math.round(timeoutMs / 1000)} s` : "was cut off";
-      return { ok: false, kind: "retry", detail: `the answer to ${what} ${why}` };
-    }
-    if (read.truncated) return { ok: false, kind: "fail", detail: `an answer over ${JSON_BODY_BYTES / 1024} KiB to ${what}` };
-    try {
-      const v = JSON.parse(Buffer.from(read.bytes).toString("utf8")) as unknown;
-      return { ok: true, value: v && typeof v === "object" ? (v as Record<string, unknown>) : undefined };
+      const v = JSON.parse(res.body.toString("utf8")) as unknown;
+      return v && typeof v === "object" ? (v as Record<string, unknown>) : undefined;
     } catch {
-      return { ok: true, value: undefined };
+      return undefined;
     }
   };
-  const ok = (res: Response, ...statuses: number[]) =>
+  const ok = (res: Answer, ...statuses: number[]) =>
     statuses.includes(res.status) ? ({ ok: true, value: res } as const) : undefined;
+  const tooLarge = `an answer over ${JSON_BODY_BYTES / 1024} KiB`;
   return {
     async createBatch(filename) {
-      const r = await call(
-        batchesUrl(base),
-        { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ filename }) },
-        (res) => ok(res, 200, 201),
+      const body = Buffer.from(JSON.stringify({ filename }));
+      const r = await call(batchesUrl(base), "POST", { ...auth, "content-type": "application/json" }, body, (res) =>
+        ok(res, 200, 201),
       );
       if (!r.ok) return r;
-      const read = await json(r.value, "creating a batch");
-      if (!read.ok) return read;
-      const body = read.value;
-      if (!isId(body?.batch_id) || typeof body.upload_url !== "string" || !/^https?:\/\//i.test(body.upload_url)) {
+      const answer = json(r.value);
+      if (answer === "too large") return { ok: false, kind: "fail", detail: `${tooLarge} to creating a batch` };
+      if (!isId(answer?.batch_id) || typeof answer.upload_url !== "string" || !/^https?:\/\//i.test(answer.upload_url)) {
         return { ok: false, kind: "fail", detail: "the platform's answer to creating a batch has no batch_id or upload_url" };
       }
-      return { ok: true, value: { batchId: body.batch_id, uploadUrl: body.upload_url } };
+      return { ok: true, value: { batchId: answer.batch_id, uploadUrl: answer.upload_url } };
     },
     async batchStatus(batchId) {
-      const r = await call(batchesUrl(base, batchId), { headers: auth }, (res) => ok(res, 200));
+      const r = await call(batchesUrl(base, batchId), "GET", auth, undefined, (res) => ok(res, 200));
       if (!r.ok) return r;
-      const read = await json(r.value, "asking for a batch's status");
-      if (!read.ok) return read;
-      const body = read.value;
-      const status = typeof body?.status === "string" && body.status.length <= 100 ? clean(body.status) : "unknown";
+      const answer = json(r.value);
+      if (answer === "too large") return { ok: false, kind: "fail", detail: `${tooLarge} to asking for a batch's status` };
+      const status = typeof answer?.status === "string" && answer.status.length <= 100 ? clean(answer.status) : "unknown";
       return { ok: true, value: { status } };
     },
     async deleteBatch(batchId) {
-      const r = await call(batchesUrl(base, batchId), { method: "DELETE", headers: auth }, (res) => ok(res, 200, 204));
-      if (!r.ok) return r;
-      discard(r.value);
-      return { ok: true, value: undefined };
+      const r = await call(batchesUrl(base, batchId), "DELETE", auth, undefined, (res) => ok(res, 200, 204));
+      return r.ok ? { ok: true, value: undefined } : r;
     },
     putChunk(uploadUrl, data, from, total) {
       const headers = {
         "content-type": "application/octet-stream",
         "content-range": `bytes ${from}-${from + data.length - 1}/${total}`,
       };
-      return call(uploadUrl, { method: "PUT", headers, body: data as Uint8Array<ArrayBuffer> }, (res) =>
-        discarding(res, sessionState(res)),
-      );
+      return call(uploadUrl, "PUT", headers, data, sessionState);
     },
     querySession(uploadUrl, total) {
-      const headers = { "content-length": "0", "content-range": `bytes */${total}` };
-      return call(uploadUrl, { method: "PUT", headers }, (res) => discarding(res, sessionState(res)));
+      return call(uploadUrl, "PUT", { "content-range": `bytes */${total}` }, new Uint8Array(0), sessionState);
     },
   };
 }
@@ -278,49 +231,54 @@ export function httpApi(base: string, key: string, options: HttpOptions = {}): A
 const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
 
 /**
- * A chunk PUT through node:http rather than fetch: fetch copies a typed-array body before sending it
- * (8 MiB a chunk, and as much garbage), node:http writes the very buffer that was hashed. The answer's
- * body (none, for a 308) is read here, at most JSON_BODY_BYTES of it: a connection whose answer was read
- * to its end goes back to the keep-alive pool (cancelling the body would close it, and every chunk would
- * open a new connection, slow-starting again); one that sends more is closed.
+ * One request through node:http: a chunk's body is the very buffer that was hashed (fetch copied a
+ * typed-array body before sending it: 8 MiB a chunk, and as much garbage), and fetch's own ~20 ms of
+ * loading is not paid. The answer's body is read here, at most JSON_BODY_BYTES of it: a connection whose
+ * answer was read to its end goes back to the keep-alive pool (closing it would make every chunk open a
+ * new connection, slow-starting again); one that sends more is closed. Redirects are not followed.
  */
-function putBytes(url: string, init: RequestInit, signal: AbortSignal): Promise<Response> {
-  const body = init.body as Uint8Array;
+function request(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body: Uint8Array | undefined,
+  signal: AbortSignal,
+): Promise<Answer> {
   const u = new URL(url);
   const secure = u.protocol === "https:";
-  return new Promise<Response>((resolve, reject) => {
+  return new Promise<Answer>((resolve, reject) => {
     const req = (secure ? https : http).request(
       u,
       {
-        method: "PUT",
-        headers: { ...(init.headers as Record<string, string>), "content-length": String(body.length) },
+        method,
+        headers: body ? { ...headers, "content-length": String(body.length) } : headers,
         agent: secure ? agents.https : agents.http,
         signal,
       },
       (res) => {
-        const status = res.statusCode ?? 0;
-        const headers = new Headers();
-        for (const [k, v] of Object.entries(res.headers))
-          if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(", ") : v);
         const parts: Buffer[] = [];
         let size = 0;
-        const done = () => {
-          try {
-            const empty = status === 204 || status === 205 || status === 304;
-            resolve(new Response(empty ? null : Buffer.concat(parts), { status, headers }));
-          } catch (err) {
-            reject(err); // a status a Response cannot carry (1xx, over 599)
-          }
+        const done = (truncated: boolean) => {
+          const all = Buffer.concat(parts);
+          resolve({
+            status: res.statusCode ?? 0,
+            header(name) {
+              const v = res.headers[name.toLowerCase()];
+              return v === undefined ? null : Array.isArray(v) ? v.join(", ") : v;
+            },
+            body: truncated ? all.subarray(0, JSON_BODY_BYTES) : all,
+            truncated,
+          });
         };
         res.on("data", (piece: Buffer) => {
           parts.push(piece);
           size += piece.length;
           if (size > JSON_BODY_BYTES) {
             res.destroy(); // enough of it: the rest is not read, and the connection is not reused
-            done();
+            done(true);
           }
         });
-        res.on("end", done);
+        res.on("end", () => done(false));
         res.on("error", reject);
         res.on("close", () => {
           if (!res.complete && size <= JSON_BODY_BYTES) reject(new Error("the connection closed before the answer ended"));
@@ -335,9 +293,4 @@ function putBytes(url: string, init: RequestInit, signal: AbortSignal): Promise<
 /** A batch id wopack can write down and show: short, printable. */
 function isId(v: unknown): v is string {
   return typeof v === "string" && /^[\w.:-]{1,200}$/.test(v);
-}
-
-function discarding<T>(res: Response, v: T): T {
-  if (v !== undefined) discard(res);
-  return v;
 }

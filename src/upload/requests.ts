@@ -70,7 +70,8 @@ export class Requests {
       );
     }
     if (note) this.s.log.info(`${this.name}: ${note}`);
-    this.s.log.debug(`${this.name}: ${this.redact(what)}; retrying in ${Math.round(wait)} ms`);
+    // (said at info: a server that never answers is otherwise waited on in silence, each try up to its deadline)
+    this.s.log.info(`${this.name}: ${this.redact(what)}; trying again in ${(wait / 1000).toFixed(wait < 10_000 ? 1 : 0)} s`);
     await this.sleep(wait);
   }
 

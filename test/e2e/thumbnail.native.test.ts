@@ -30,6 +30,7 @@ describe.skipIf(!canBuild())("native/thumbnail.c under the sanitizers", () => {
     await execFileP("gcc", [
       ...["-g", "-O1", "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"],
       ...["-o", driver, path.join(ROOT, "test/native/thumbnail-driver.c"), path.join(ROOT, "native/thumbnail.c")],
+      path.join(ROOT, "native/measures.c"),
       ...libjpeg.filter(Boolean),
       "-lm",
     ]);
@@ -74,9 +75,10 @@ describe.skipIf(!canBuild())("native/thumbnail.c under the sanitizers", () => {
     expect(lines).toHaveLength(variants.length * 3);
     expect(lines.filter((l) => !/ (ok|E_UNSUPPORTED)$/.test(l))).toEqual([]);
     // the orientation is read from the EXIF block, and the picture's stored size reported; the greyscale
-    // picture is the upright thumbnail's (turned by orientation 6: portrait)
-    expect(lines[0]).toMatch(/ 1 640x480 o6 \d+ w0 g1x1 ok$/);
-    expect(lines[1]).toMatch(/ 256 640x480 o6 \d+ w0 g192x256 ok$/);
+    // picture is the upright thumbnail's (turned by orientation 6: portrait), measured when asked to be
+    expect(lines[0]).toMatch(/ 1 640x480 o6 \d+ w0 g1x1 m1 ok$/);
+    expect(lines[1]).toMatch(/ 256 640x480 o6 \d+ w0 g192x256 m0 ok$/);
+    expect(lines[2]).toMatch(/ 5000 640x480 o6 \d+ w0 g480x640 m1 ok$/);
   });
 
   it("survives damage anywhere: bytes changed in the header, the EXIF block or the scan, and files cut short", async () => {

@@ -137,3 +137,50 @@ describe("the EXIF patcher on damaged blocks (§7)", () => {
     );
   });
 });
+
+const haveMagick = spawnSync("convert", ["-version"]).status === 0 && spawnSync("exiftool", ["-ver"]).status === 0;
+
+describe.skipIf(!haveMagick)("--strip-gps on a PNG packed as it is, wherever its location lies (§7)", () => {
+  // ImageMagick writes a JPEG's EXIF into a PNG as an eXIf chunk *after* the picture data, and every tag
+  // again as text ("exif:GPSLatitude"); the fast path reads only a PNG's first 256 KiB
+  const MAKERS: [string, string[]][] = [
+    ["eXIf and text chunks after IDAT", []],
+    ["text chunks only", ["-define", "png:exclude-chunk=exif"]],
+  ];
+  it.for(MAKERS.flatMap(([what, args]) => [64, 700].map((edge) => ({ what, args, edge }))))(
+    "ImageMagick PNG, $what, $edge px: packed without any location",
+    async ({ args, edge }) => {
+      const ws = await workspace();
+      const jpeg = await put(
+        ws.dir,
+        "src.jpg",
+        sharp({
+          create: {
+            width: edge,
+            height: edge,
+            channels: 3,
+            background: "#808080",
+            noise: { type: "gaussian", mean: 128, sigma: 60 },
+          },
+        })
+          .jpeg()
+          .toBuffer(),
+      );
+      const gps = ["-GPSLatitude=48.8566", "-GPSLatitudeRef=N", "-GPSLongitude=2.3522", "-GPSLongitudeRef=E", "-Make=Parrot"];
+      expect(spawnSync("exiftool", ["-q", "-overwrite_original", ...gps, jpeg]).status).toBe(0);
+      const png = path.join(ws.staging, "WO_1", "meter", "a.png");
+      await put(ws.staging, "WO_1/meter/.keep", "");
+      expect(spawnSync("convert", [jpeg, ...args, png]).status).toBe(0);
+      expect((await readFile(png)).includes("GPSLatitude"), "the source holds it").toBe(true);
+      const run = await wopack(["pack", ws.staging, "--out", ws.out, "--strip-gps", "--no-review"]);
+      expect(run.code, run.stderr).toBe(0);
+      const [entry] = (await readZip((await archivesIn(ws.out))[0]!)).filter((e) => e.name.endsWith(".png"));
+      expect(entry, "packed as a PNG").toBeDefined();
+      expect(entry!.data.includes("GPS"), "no GPS tag or text left").toBe(false);
+      expect(holdsLatitude(entry!.data)).toBe(false);
+      const packed = await put(ws.dir, "packed.png", entry!.data);
+      const left = JSON.parse(spawnSync("exiftool", ["-j", "-a", "-G", "-GPS:all", packed], { encoding: "utf8" }).stdout)[0];
+      expect(Object.keys(left).filter((k) => /GPS/.test(k))).toEqual([]);
+    },
+  );
+});

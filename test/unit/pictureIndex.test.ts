@@ -4,7 +4,7 @@ import { mkdir, readFile, stat, truncate, writeFile } from "node:fs/promises";
 import path from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { openPictureIndex } from "../../src/checks/pictureIndex.js";
+import { openPictureIndex, SCAN_ADDED } from "../../src/checks/pictureIndex.js";
 import {
   appendPictures,
   COMPACT_AFTER_BYTES,
@@ -43,11 +43,10 @@ async function commitArchive(out: string, archive: string, pictures: NewPicture[
 const open = async (out: string, siblings = false) => openPictureIndex(out, { siblings, ledger: await readLedger(out) });
 
 function distance(a: bigint, b: bigint): number {
-  let x = BigInt.asUintN(64, a ^ b);
+  const x = BigInt.asUintN(64, a ^ b);
   let n = 0;
-  while (x) {
-    n += Number(x & 1n);
-    x >>= 1n;
+  for (let half of [Number(x >> 32n), Number(x & 0xffffffffn)]) {
+    for (; half; half >>>= 1) n += half & 1;
   }
   return n;
 }
@@ -140,6 +139,55 @@ describe("the index of packed pictures: find() against a linear scan", () => {
         },
       ),
       { numRuns: 60 },
+    );
+  });
+
+  it("this run's pictures: compared one by one up to SCAN_ADDED, by bucket past it, finding the same either way", async () => {
+    const bases = [0x0123456789abcdefn, 0xfedcba9876543210n, 0n];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(pictureArb(bases), { minLength: 3, maxLength: 3 }),
+        fc.array(fc.tuple(pictureArb(bases), fc.integer({ min: 0, max: 12 })), { minLength: 1, maxLength: 8 }),
+        fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+        async (batches, queries, seed) => {
+          const out = await outbox();
+          const index = await open(out);
+          const all: Known[] = [];
+          let x = seed;
+          const next = () => {
+            x ^= x << 13;
+            x ^= x >>> 17;
+            x ^= x << 5;
+            return x >>> 0;
+          };
+          // three batches that end below, at and past the threshold: each then looked up
+          for (const [k, size] of [SCAN_ADDED - 10, 10, 300].entries()) {
+            const p = batches[k]!;
+            const run = Array.from({ length: size }, (_, j) => ({
+              hash: flip(bases[p.base]!, [...p.bits, next() % 64, next() % 64, next() % 64]),
+              ...(j % 7 === 0 && p.sha !== undefined ? { sha256: hex(p.sha) } : {}),
+              workOrder: `WO_${next() % 50}`,
+              entry: `WO_x/${p.task}-${k}-${j}.jpg`,
+              archive: "",
+              out,
+            }));
+            index.add(run);
+            all.push(...run.map((q) => ({ ...q, at: Number.POSITIVE_INFINITY })));
+            for (const [q, r] of queries) {
+              const hash = flip(bases[q.base]!, q.bits);
+              const sha = q.sha === undefined ? undefined : hex(q.sha);
+              const want = scan(all, hash, sha, r, q.wo);
+              const got = index.find(hash, sha, r, q.wo);
+              if (!want) expect(got).toBeUndefined();
+              else {
+                const { at: _at, ...picture } = want.p;
+                expect(got).toEqual({ picture, distance: want.d, exact: want.exact });
+              }
+            }
+          }
+        },
+      ),
+      { numRuns: 6 },
     );
   });
 

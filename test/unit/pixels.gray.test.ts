@@ -2,7 +2,7 @@
 // orientation applied), at thumbnail size, the same from the native decoder and from libvips.
 import sharp, { type Sharp } from "sharp";
 import { afterEach, describe, expect, it } from "vitest";
-import { checkPixels, type GrayRaster, lumaOf, THUMB_EDGE } from "../../src/convert/pixels.js";
+import { checkPixels, type GrayRaster, lumaOf, THUMB_EDGE, thumbnailOf } from "../../src/convert/pixels.js";
 
 /** An asymmetric picture: a bright block top-left on a dark ground, a mid-grey stripe at the bottom. */
 async function picture(): Promise<Sharp> {
@@ -12,7 +12,7 @@ async function picture(): Promise<Sharp> {
 }
 
 async function grayOf(bytes: Buffer): Promise<GrayRaster> {
-  const v = await checkPixels("wo/photo", bytes);
+  const v = await checkPixels("wo/photo", bytes, "gray");
   if (!("thumb" in v) || !v.thumb.gray) throw new Error(`no greyscale picture: ${JSON.stringify(v)}`);
   return v.thumb.gray;
 }
@@ -106,5 +106,44 @@ describe("the greyscale picture of the pixel check", () => {
     const d = await grayOf(deep);
     expect([d.width, d.height]).toEqual([256, 171]);
     expect(Math.abs(d.data[0]! - 0x40)).toBeLessThanOrEqual(1);
+  });
+
+  it("libvips: the thumbnail is the same JPEG with or without the picture, which comes from the same one decode", async () => {
+    process.env.WOPACK_PIXEL_DECODER = "sharp";
+    const disc = Buffer.from(
+      '<svg xmlns="http://www.w3.org/2000/svg" width="900" height="600"><circle cx="450" cy="300" r="250" fill="#f80" fill-opacity="0.6"/></svg>',
+    );
+    const base = (channels: 3 | 4, background: string | { r: number; g: number; b: number; alpha: number }) =>
+      sharp({ create: { width: 900, height: 600, channels, background } }).composite([{ input: disc }]);
+    const table: [string, Buffer, number][] = [
+      ["RGB PNG", await base(3, "#468").removeAlpha().png().toBuffer(), 0],
+      ["RGBA PNG, half transparent", await base(4, { r: 10, g: 200, b: 30, alpha: 0.4 }).png().toBuffer(), 3],
+      ["grey PNG", await base(3, "#468").removeAlpha().greyscale().png().toBuffer(), 0],
+      ["grey and alpha PNG", await base(4, { r: 90, g: 90, b: 90, alpha: 0.5 }).greyscale().png().toBuffer(), 3],
+      ["16-bit PNG", await base(3, "#468").removeAlpha().toColourspace("rgb16").png().toBuffer(), 0],
+      ["P3 PNG", await base(3, "#f02040").removeAlpha().withIccProfile("p3").png().toBuffer(), 0],
+      ["CMYK JPEG", await base(3, "#468").removeAlpha().toColourspace("cmyk").jpeg().toBuffer(), 0],
+      ["JPEG turned by EXIF", await base(3, "#468").removeAlpha().withMetadata({ orientation: 6 }).jpeg().toBuffer(), 0],
+    ];
+    for (const [what, bytes, tolerance] of table) {
+      const plain = await thumbnailOf(bytes);
+      const withPicture = await thumbnailOf(bytes, "gray");
+      expect(plain.gray, what).toBeUndefined();
+      expect(withPicture.jpeg.equals(plain.jpeg), what).toBe(true);
+      // what the picture was before: a pipeline of its own, flattened onto white before the resize
+      const flat = await sharp(bytes)
+        .rotate()
+        .resize({ width: THUMB_EDGE, height: THUMB_EDGE, fit: "inside", withoutEnlargement: true })
+        .flatten({ background: "#ffffff" })
+        .toColourspace("srgb")
+        .raw({ depth: "uchar" })
+        .toBuffer({ resolveWithObject: true });
+      const want = lumaOf(flat.data, flat.info.width, flat.info.height, flat.info.channels);
+      const got = withPicture.gray!;
+      expect([got.width, got.height], what).toEqual([want.width, want.height]);
+      let worst = 0;
+      for (let i = 0; i < got.data.length; i++) worst = Math.max(worst, Math.abs(got.data[i]! - want.data[i]!));
+      expect(worst, what).toBeLessThanOrEqual(tolerance);
+    }
   });
 });

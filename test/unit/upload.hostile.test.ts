@@ -415,3 +415,49 @@ describe("the sender against a hostile batch server", () => {
     );
   }, 300_000);
 });
+
+describe("a server that does not answer", () => {
+  it("each try ends at its deadline and the log says so at info, with when the next one goes", async () => {
+    for (const [what, script] of [
+      ["creating the batch", [{ kind: "hang" }]],
+      ["a chunk", [{ kind: "honest" }, { kind: "honest" }, { kind: "hang" }]],
+      ["a cut-off answer", [{ kind: "torn", end: "hang" }]],
+    ] as [string, Answer[]][]) {
+      const out = path.join(work, `silent-${what.replace(/\W/g, "")}`);
+      await mkdir(stateDir(out), { recursive: true });
+      const bytes = Buffer.alloc(CHUNK_UNIT + 10, 7);
+      const file = path.join(out, "batch-1.zip");
+      await writeFile(file, bytes);
+      const archive = {
+        name: "batch-1.zip",
+        path: file,
+        sha256: createHash("sha256").update(bytes).digest("hex"),
+        bytes: bytes.length,
+      };
+      const controller = new AbortController();
+      const server = await new HostileServer(script, false, undefined, controller).start();
+      const info: string[] = [];
+      const log = { info: (m: string) => info.push(m), warn: (m: string) => info.push(m), debug: () => undefined };
+      try {
+        const base = `${server.base}?token=${CANARY}`;
+        const outcome = await uploadArchive(archive, await readUploads(out), {
+          out,
+          api: httpApi(base, KEY, { signal: controller.signal, timeoutMs: 200 }),
+          key: KEY,
+          urls: [base],
+          log,
+          clock: () => new Date(),
+          signal: controller.signal,
+          sleep: () => new Promise((resolve) => setImmediate(resolve)),
+        });
+        expect(outcome.result, what).toBe("uploaded");
+      } finally {
+        await server.stop();
+      }
+      expect(
+        info.some((m) => /batch-1\.zip: .*(no answer within|did not end within) \d+ s.*; trying again in \d/.test(m)),
+        `${what}: ${info.join(" | ")}`,
+      ).toBe(true);
+    }
+  });
+});

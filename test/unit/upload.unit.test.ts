@@ -1,18 +1,13 @@
 // The upload's pure parts and its journal: retry timing, the protocol's small rules, compaction.
 import { mkdir } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { stateDir, tmpDir } from "../../src/commit/paths.js";
 import { appendUploads, compactUploads, readUploads, type UploadRecord } from "../../src/commit/uploads.js";
 import { redact, redactor, secretsOf } from "../../src/core/redact.js";
-import {
-  batchesUrl,
-  ERROR_BODY_BYTES,
-  readCapped,
-  retryAfter,
-  retryAfterMs,
-  statusLooksFailed,
-} from "../../src/upload/protocol.js";
+import { batchesUrl, httpApi, JSON_BODY_BYTES, retryAfter, retryAfterMs, statusLooksFailed } from "../../src/upload/protocol.js";
 import { backoffMs } from "../../src/upload/requests.js";
 import { tempDir } from "../helpers.js";
 
@@ -54,21 +49,64 @@ describe("the protocol's small rules", () => {
     );
   });
 
-  it("an answer's body is read up to the cap and the rest is never read", async () => {
-    let pulled = 0;
-    const endless = new ReadableStream<Uint8Array>({
-      pull(c) {
-        pulled++;
-        c.enqueue(new Uint8Array(1024).fill(65));
-      },
+  it("an answer's body is read up to 64 KiB and no further: an endless one closes the connection", async () => {
+    let written = 0;
+    let closed!: () => void;
+    const gone = new Promise<void>((resolve) => {
+      closed = resolve;
     });
-    const { bytes, truncated } = await readCapped(new Response(endless), ERROR_BODY_BYTES);
-    expect(bytes.length).toBe(ERROR_BODY_BYTES);
-    expect(truncated).toBe(true);
-    expect(pulled).toBeLessThan(10);
-    const small = await readCapped(new Response("short"), ERROR_BODY_BYTES);
-    expect(Buffer.from(small.bytes).toString()).toBe("short");
-    expect(small.truncated).toBe(false);
+    const server = createServer((_req, res) => {
+      res.writeHead(400, { "content-type": "text/plain" });
+      const piece = Buffer.alloc(16_384, 65);
+      const pump = () => {
+        while (!res.destroyed && res.write(piece)) written += piece.length;
+      };
+      res.on("drain", pump);
+      res.on("close", closed);
+      pump();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const r = await httpApi(`http://127.0.0.1:${port}/v0.2`, "k", { timeoutMs: 10_000 }).createBatch("a");
+      expect(r.ok).toBe(false);
+      expect(!r.ok && r.kind).toBe("fail");
+      expect(!r.ok && r.detail).toMatch(/^HTTP 400: A{490,} …$/);
+      await gone; // the client closed it: the server's writes stop (what the kernel buffers, at most)
+      expect(written).toBeLessThan(64 * 1024 * 1024);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it("a JSON answer of up to 64 KiB is read, one byte more is refused as too large", async () => {
+    let pad = 0;
+    const server = createServer((_req, res) => {
+      const head = '{"batch_id":"b1","upload_url":"http://127.0.0.1:1/u","pad":"';
+      res.writeHead(201, { "content-type": "application/json" });
+      res.end(`${head}${"x".repeat(pad - head.length - 2)}"}`);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const api = httpApi(`http://127.0.0.1:${port}/v0.2`, "k", { timeoutMs: 10_000 });
+      for (const [size, accepted] of [
+        [200, true],
+        [JSON_BODY_BYTES - 1, true],
+        [JSON_BODY_BYTES, true],
+        [JSON_BODY_BYTES + 1, false],
+        [4 * JSON_BODY_BYTES, false],
+      ] as const) {
+        pad = size;
+        const r = await api.createBatch("a");
+        expect(r.ok, `${size} bytes`).toBe(accepted);
+        if (!r.ok) expect(r.detail).toMatch(/answer over 64 KiB/);
+      }
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 

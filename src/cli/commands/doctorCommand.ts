@@ -5,8 +5,6 @@ import { GROUP } from "../flags.js";
 import { formatDoctor } from "../format.js";
 
 export const doctorCommand = defineCommand({
-  command: "doctor",
-  describe: "say what this installation runs with (HEIC decoder, libvips, threads, folders) and what is wrong, with the fix",
   builder: (y) =>
     y
       .options({

@@ -4,8 +4,6 @@ import { EXIT } from "../exit.js";
 import { GROUP } from "../flags.js";
 
 export const initCommand = defineCommand({
-  command: "init [dir]",
-  describe: "write a commented starter wopack.config.json",
   builder: (y) =>
     y
       .positional("dir", { type: "string", default: ".", describe: "folder to write it in" })

@@ -7,8 +7,6 @@ import { type PackOutput, SCHEMA_VERSION } from "../output.js";
 import { progressBar } from "../progress.js";
 
 export const packCommand = defineCommand({
-  command: "pack <staging>",
-  describe: "pack every ready work order in <staging> into archives in --out, then exit",
   builder: (y) =>
     y
       .positional("staging", { type: "string", demandOption: true, describe: "the staging folder" })

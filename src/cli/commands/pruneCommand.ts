@@ -5,8 +5,6 @@ import { GROUP } from "../flags.js";
 import { formatPrune } from "../format.js";
 
 export const pruneCommand = defineCommand({
-  command: "prune <out>",
-  describe: "say (or, with --delete, delete) the committed archives and processed work orders older than --older-than",
   builder: (y) =>
     y
       .positional("out", { type: "string", demandOption: true, describe: "the folder pack writes archives to" })

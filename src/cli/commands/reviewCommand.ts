@@ -4,8 +4,6 @@ import { EXIT } from "../exit.js";
 import { formatReview } from "../format.js";
 
 export const reviewCommand = defineCommand({
-  command: "review <targets..>",
-  describe: "(re)make the review page (<archive>.html) of archives: any zip, or every zip in a folder",
   builder: (y) =>
     y
       .positional("targets", {

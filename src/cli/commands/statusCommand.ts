@@ -5,8 +5,6 @@ import { GROUP } from "../flags.js";
 import { formatStatus } from "../format.js";
 
 export const statusCommand = defineCommand({
-  command: "status <out>",
-  describe: "one line per archive in <out>: committed, uploading, uploaded (batch), failed (why)",
   builder: (y) =>
     y
       .positional("out", { type: "string", demandOption: true, describe: "the folder pack writes archives to" })

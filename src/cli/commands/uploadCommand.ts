@@ -7,8 +7,6 @@ import { formatHooks, formatUploads } from "../format.js";
 import { uploadBar } from "../progress.js";
 
 export const uploadCommand = defineCommand({
-  command: "upload <out> [archives..]",
-  describe: "send committed archives in <out> to the platform's batch API, each exactly once, oldest first",
   builder: (y) =>
     y
       .positional("out", { type: "string", demandOption: true, describe: "the folder pack writes archives to" })

@@ -6,8 +6,6 @@ import { formatValidation } from "../format.js";
 import { SCHEMA_VERSION, type ValidateOutput } from "../output.js";
 
 export const validateCommand = defineCommand({
-  command: "validate <target>",
-  describe: "report every way a staging folder or an archive breaks the format and the config; change nothing",
   builder: (y) =>
     y
       .positional("target", { type: "string", demandOption: true, describe: "a staging folder or an archive (.zip)" })

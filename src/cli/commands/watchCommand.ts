@@ -4,8 +4,6 @@ import { EXIT } from "../exit.js";
 import { ARCHIVE_FLAGS, GROUP, HOOK_FLAGS, IMAGE_FLAGS, METADATA_FLAGS, READINESS_FLAGS, UPLOAD_FLAGS } from "../flags.js";
 
 export const watchCommand = defineCommand({
-  command: "watch <staging>",
-  describe: "pack work orders as they become ready, until SIGINT/SIGTERM",
   builder: (y) =>
     y
       .positional("staging", { type: "string", demandOption: true, describe: "the staging (hot) folder" })

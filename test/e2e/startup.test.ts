@@ -1,0 +1,88 @@
+// Start-up (issue 21 item 8): a command loads its own code and what it runs, nothing else. `wopack upload`
+// starts in ~0.2 s of CPU, a large share of a whole upload: the pack/convert stack (sharp, the decoders),
+// the other commands' modules or Node's fetch (undici, ~20 ms to load) loaded for it would show here.
+import { spawn } from "node:child_process";
+import { readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BIN, committedOutbox, tempDir } from "../helpers.js";
+import { UploadServer } from "../upload-server.js";
+
+const KEY = "wk_startup_key";
+const COMMANDS = ["pack", "watch", "validate", "upload", "status", "review", "prune", "doctor", "init"];
+/** What only packing, converting, checking pictures or serving needs. */
+const HEAVY = /node_modules\/(sharp|@img|libheif-js|chokidar|prom-client|exifr|yauzl|csv-parse|p-limit)\//;
+const PACK_STACK = /\/dist\/(convert|prepare|archive|plan|scan|review|validate|serve\/server)/;
+
+let hooks: string;
+let server: UploadServer;
+beforeAll(async () => {
+  const dir = await tempDir("wopack-startup-");
+  // every module the run loads, ESM (through a loader hook) and Node's own (process.moduleLoadList)
+  await writeFile(
+    path.join(dir, "hooks.mjs"),
+    `import { appendFileSync } from "node:fs";
+export async function load(url, context, next) {
+  appendFileSync(process.env.WOPACK_TEST_LOADED, url + "\\n");
+  return next(url, context);
+}
+`,
+  );
+  hooks = path.join(dir, "register.mjs");
+  await writeFile(
+    hooks,
+    `import { appendFileSync } from "node:fs";
+import { register } from "node:module";
+register("./hooks.mjs", import.meta.url);
+process.on("exit", () => appendFileSync(process.env.WOPACK_TEST_LOADED, process.moduleLoadList.join("\\n") + "\\n"));
+`,
+  );
+  server = await new UploadServer(KEY).start();
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+/** The modules a run of the CLI loaded, and its exit code. */
+async function loadedBy(args: string[]): Promise<{ code: number | null; modules: string[]; stderr: string }> {
+  const log = path.join(await tempDir("wopack-loaded-"), "loaded.txt");
+  await writeFile(log, "");
+  const env = { ...process.env, NO_COLOR: "1", WOPACK_TEST_LOADED: log, WOPACK_API_URL: server.base, WOPACK_API_KEY: KEY };
+  const child = spawn(process.execPath, ["--import", hooks, BIN, ...args], { env, stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  return { code, modules: (await readFile(log, "utf8")).split("\n").filter(Boolean), stderr };
+}
+
+const commandModules = (modules: string[]) =>
+  [...new Set(modules.flatMap((m) => /\/cli\/commands\/(\w+)Command\.js$/.exec(m)?.[1] ?? []))].sort();
+
+describe("start-up: a command loads what it runs, nothing more", () => {
+  it("wopack upload sends an archive without the pack stack, the other commands or fetch", async () => {
+    const ws = await committedOutbox(1);
+    const run = await loadedBy(["upload", ws.out]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(server.accepted().size).toBe(1);
+    expect(commandModules(run.modules)).toEqual(["upload"]);
+    expect(run.modules.filter((m) => HEAVY.test(m) || PACK_STACK.test(m))).toEqual([]);
+    expect(
+      run.modules.filter((m) => /undici/.test(m)),
+      "fetch (undici)",
+    ).toEqual([]);
+  });
+
+  it.each([
+    [["--help"], []],
+    [["--version"], []],
+    ...COMMANDS.map((c) => [[c, "--help"], [c]] as [string[], string[]]),
+    [["status", "no-such-outbox"], ["status"]],
+    [["upload", "no-such-outbox"], ["upload"]],
+  ])("wopack %j loads the modules of %j only", async (args, expected) => {
+    const run = await loadedBy(args);
+    expect(run.code).not.toBeNull();
+    expect(commandModules(run.modules)).toEqual(expected);
+    // (--version names the HEIC decoder, which it loads)
+    if (args[0] !== "--version") expect(run.modules.filter((m) => HEAVY.test(m) || PACK_STACK.test(m))).toEqual([]);
+  });
+});
