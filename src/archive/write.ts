@@ -7,7 +7,11 @@ export interface ZipEntrySource {
   name: string;
   /** file to stream the bytes from, or the bytes themselves */
   file?: string;
-  data?: Buffer;
+  /** (with `file`: a photo's image as it was read for its checks, without what followed its end; written
+   * instead of copying the file, which must still be unchanged since (`unchangedSince`), then dropped and
+   * `release` called; `size` is the file's until then, as for a copy) */
+  data?: Buffer | undefined;
+  release?: () => void;
   /** images are stored, JSON is deflated (§8) */
   store: boolean;
   /**
@@ -40,8 +44,20 @@ export async function writeZip(
   const zip = await ZipWriter.create(file, signal, onSettled);
   try {
     for await (const entry of entries) {
-      if (entry.data) await zip.addBuffer(entry.name, entry.data, entry.crc32 ?? crc32(entry.data), entry.store);
-      else if (entry.store) {
+      if (entry.data) {
+        await zip.addBuffer(entry.name, entry.data, entry.crc32 ?? crc32(entry.data), entry.store);
+        if (entry.file) {
+          // (the image without what followed its end in the file, as a copy would have cut it)
+          if (entry.data.length < entry.size) {
+            entry.trimmed = (entry.trimmed ?? 0) + entry.size - entry.data.length;
+            entry.size = entry.data.length;
+          }
+          if (entry.unchangedSince) await zip.checkUnchanged(entry.name, entry.file, entry.unchangedSince);
+          // (written: if the archive is written again without another work order, the file is copied)
+          entry.data = undefined;
+          entry.release?.();
+        }
+      } else if (entry.store) {
         const added = await zip.addFile(
           entry.name,
           entry.file!,

@@ -1,5 +1,5 @@
 import type { FileHandle } from "node:fs/promises";
-import { open } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
 import { crc32, deflateRawSync } from "node:zlib";
 import type { DataRange } from "./readBack.js";
 
@@ -139,10 +139,24 @@ export class ZipWriter {
   /** An entry from memory: stored as is, or deflated. */
   async addBuffer(name: string, data: Buffer, crc32: number, store: boolean): Promise<void> {
     const body = store ? data : deflateRawSync(data, { level: 9 });
-    await this.write(this.begin(name, store ? 0 : 8, crc32, body.length, data.length));
-    await this.write(body);
+    const header = this.begin(name, store ? 0 : 8, crc32, body.length, data.length);
+    // (one write for a small entry: a photo held in memory is ~100 KB, a write call costs more than a copy)
+    if (body.length <= COPY_CHUNK) await this.write(Buffer.concat([header, body]));
+    else {
+      await this.write(header);
+      await this.write(body);
+    }
     const start = this.offset - body.length;
     this.onSettled?.(this.offset, store ? { name, start, end: this.offset, crc32: crc32 >>> 0 } : undefined);
+  }
+
+  /**
+   * For an entry written from the bytes read when its file was checked: fails the archive (as a copy would)
+   * if the file's size or mtime moved since.
+   */
+  async checkUnchanged(name: string, file: string, since: { size: number; mtimeMs: number }): Promise<void> {
+    const now = await stat(file); // (a file gone fails as its copy would have: the open's error)
+    if (now.size !== since.size || now.mtimeMs !== since.mtimeMs) throw new SourceChangedError(name, file);
   }
 
   /** Writes the central directory and the end records, flushes the file to disk and closes it. */

@@ -30,6 +30,9 @@ export async function checkAsIs(
   type: "jpeg" | "png",
   ends: { head: Buffer; tail: Buffer; size: number },
   settings: ImageSettings,
+  /** the size libjpeg read from the header while it decoded the photo cleanly (an 8-bit RGB or grey JPEG):
+   * libvips is not asked to read the header again */
+  decoded?: { width: number; height: number },
 ): Promise<"copy" | "full" | Problem> {
   try {
     // A JPEG that does not end with its EOI may carry a trailer (a motion photo's video): the full path cuts
@@ -40,9 +43,11 @@ export async function checkAsIs(
     // ends in an IEND of its own is seen when the image's own IEND lies in the head)
     if (type === "png" && (!endsWithIend(ends.tail) || (pngEnd(ends.head) ?? ends.size) < ends.size)) return "full";
     checkIntegrity(source, type, ends.tail);
-    const meta = await sharp(ends.head, { limitInputPixels: false })
-      .metadata()
-      .catch(() => undefined);
+    const meta =
+      decoded ??
+      (await sharp(ends.head, { limitInputPixels: false })
+        .metadata()
+        .catch(() => undefined));
     if (!meta) return "full";
     checkPixels(source, meta.width, meta.height, settings);
     if (reencodeReasons(shapeOf(ends.size, meta), settings).length) return "full";

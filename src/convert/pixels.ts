@@ -64,6 +64,44 @@ export async function checkPixels(
   input: Buffer | { file: string; head: Buffer },
   picture?: PictureWanted,
 ): Promise<PixelVerdict> {
+  const { bytes, head, warnings } = await mended(source, input);
+  try {
+    const binding = isJpeg(head) ? jpegDecoder() : undefined;
+    // (a path: the binding reads the file on its own thread)
+    const decoded = binding && (await nativeThumbnail(binding, bytes, picture));
+    if (decoded && "thumb" in decoded && !decoded.said.length) return { thumb: decoded.thumb, warnings };
+    if (decoded) return { problem: damaged(source, decoded.said) };
+    return { thumb: await thumbnail(bytes, "warning", picture), warnings };
+  } catch {
+    return { problem: damaged(source) };
+  }
+}
+
+/**
+ * checkPixels for a JPEG the native binding decodes cleanly, within `maxPixels`: its thumbnail (whose width,
+ * height and orientation are read from the header by libjpeg) and the header-quirk warnings. Undefined in
+ * every other case (no binding, damaged, CMYK, not 8-bit, above `maxPixels`), which the caller judges the
+ * usual way (checkAsIs, then checkPixels): nothing is decoded by libvips here.
+ */
+export async function cleanNativeDecode(
+  source: string,
+  input: Buffer | { file: string; head: Buffer },
+  maxPixels: number,
+  picture?: PictureWanted,
+): Promise<{ thumb: Thumbnail; warnings: Problem[] } | undefined> {
+  const head = Buffer.isBuffer(input) ? input : input.head;
+  const binding = isJpeg(head) ? jpegDecoder() : undefined;
+  if (!binding) return undefined;
+  const { bytes, warnings } = await mended(source, input);
+  const decoded = await nativeThumbnail(binding, bytes, picture, Math.min(maxPixels, NATIVE_MAX_PIXELS)).catch(() => undefined);
+  return decoded && "thumb" in decoded && !decoded.said.length ? { thumb: decoded.thumb, warnings } : undefined;
+}
+
+/** The bytes a decoder is given (a JPEG's benign header quirks mended in a copy), and the warning that says so. */
+async function mended(
+  source: string,
+  input: Buffer | { file: string; head: Buffer },
+): Promise<{ bytes: string | Buffer; head: Buffer; warnings: Problem[] }> {
   let bytes: string | Buffer = Buffer.isBuffer(input) ? input : input.file;
   const head = Buffer.isBuffer(input) ? input : input.head;
   const warnings: Problem[] = [];
@@ -80,16 +118,7 @@ export async function checkPixels(
       ),
     );
   }
-  try {
-    const binding = isJpeg(head) ? jpegDecoder() : undefined;
-    // (a path: the binding reads the file on its own thread)
-    const decoded = binding && (await nativeThumbnail(binding, bytes, picture));
-    if (decoded && "thumb" in decoded && !decoded.said.length) return { thumb: decoded.thumb, warnings };
-    if (decoded) return { problem: damaged(source, decoded.said) };
-    return { thumb: await thumbnail(bytes, "warning", picture), warnings };
-  } catch {
-    return { problem: damaged(source) };
-  }
+  return { bytes, head, warnings };
 }
 
 type Binding = NonNullable<ReturnType<typeof nativeBinding>>;
@@ -108,9 +137,10 @@ async function nativeThumbnail(
   binding: Binding,
   jpeg: Buffer | string,
   picture: PictureWanted,
+  maxPixels = NATIVE_MAX_PIXELS,
 ): Promise<{ thumb: Thumbnail; said: string[] } | { said: string[] } | undefined> {
   try {
-    const t = await binding.thumbnail(jpeg, THUMB_EDGE, THUMB_QUALITY, NATIVE_MAX_PIXELS, picture ? PICTURE_CODE[picture] : 0);
+    const t = await binding.thumbnail(jpeg, THUMB_EDGE, THUMB_QUALITY, maxPixels, picture ? PICTURE_CODE[picture] : 0);
     // (a binding built before it gave the greyscale picture, not rebuilt since: libvips decodes the photo
     // again rather than the photo checks silently not running; `npm ci` rebuilds it. One built before the
     // measures gives the picture, measured in JavaScript)

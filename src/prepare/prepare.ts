@@ -8,18 +8,19 @@ import { entryOverhead } from "../archive/zip.js";
 import type { CheckedPhoto, PhotoCheckSettings } from "../checks/checks.js";
 import type { NewPicture } from "../checks/pictureStore.js";
 import type { HeicDecoder } from "../convert/heicTypes.js";
-import { jpegScanStart } from "../convert/imageEnds.js";
+import { endsWithEoi, jpegScanStart, withoutTrailer } from "../convert/imageEnds.js";
 import type { ImageSettings } from "../convert/imageSettings.js";
 import { checkAsIs } from "../convert/integrity.js";
 import { normalizeImage } from "../convert/normalize.js";
-import { checkPixels, shapeOf, type Thumbnail, thumbnailOf } from "../convert/pixels.js";
+import { checkPixels, cleanNativeDecode, type PixelVerdict, shapeOf, type Thumbnail, thumbnailOf } from "../convert/pixels.js";
 import { FileBytes } from "../convert/tiffFile.js";
 import { ioError, isGone, type Problem, WopackError } from "../core/errors.js";
 import type { Logger, PackedEntry, Progress, RefusedReport } from "../core/types.js";
 import type { PlannedPhoto, PlannedWorkOrder, RefusedWorkOrder } from "../plan/plan.js";
-import { entryName } from "../spec/images.js";
+import { entryName, reencodeReasons } from "../spec/images.js";
 import { codeUnitOrder } from "../spec/names.js";
 import { internalProblem, refusedReport, unreadable } from "../spec/problems.js";
+import type { HeldBytes } from "./heldBytes.js";
 import { type PhotoFacts, photoFacts, pictureWanted } from "./photoFacts.js";
 
 export interface Prepared {
@@ -28,8 +29,8 @@ export interface Prepared {
   report: PackedEntry[];
   warnings: Problem[];
   bytes: number;
-  /** entry name -> its thumbnail in the spool (for the review page), where one was made */
-  thumbs: Map<string, string>;
+  /** entry name -> its thumbnail (for the review page), where one was made: in memory, or its spool file */
+  thumbs: Map<string, Buffer | string>;
   /** what the photo checks judge, one per photo in processing order (empty when no check is on) */
   photos: CheckedPhoto[];
   /** its photos as the index of packed pictures keeps them; appended when its archive is committed */
@@ -43,7 +44,8 @@ export async function checkPhotos(
 ): Promise<RefusedReport[]> {
   const checked = await Promise.all(
     wos.map(async (wo) => {
-      const outcomes = await Promise.all(wo.photos.map((p) => ctx.photoLimit(() => normalizePhoto(p, ctx, null))));
+      const outcomes = await Promise.all(wo.photos.map((p) => normalizePhoto(p, ctx, null)));
+      for (const o of outcomes) if ("normalized" in o) o.normalized.held?.release();
       const problems = outcomes.flatMap((o) => ("problem" in o ? [o.problem] : []));
       return problems.length ? [refusedReport(wo, problems)] : [];
     }),
@@ -58,10 +60,17 @@ export interface PrepareContext {
   omitEmptyMetadata: boolean;
   /** keep each photo's thumbnail in the spool, for the archive's review page */
   thumbs: boolean;
+  /** small photos read once, whole, and written into the archive from memory, within this bound */
+  heldPhotos?: HeldBytes | undefined;
+  /** thumbnails kept in memory until the review page, within this bound (past it, spooled to disk) */
+  heldThumbs?: HeldBytes | undefined;
   /** the photo checks (SPEC §15): what to measure of each photo; absent, nothing is */
   checks?: PhotoCheckSettings | undefined;
   heic: HeicDecoder;
   photoLimit: ReturnType<typeof pLimit>;
+  /** JPEGs checked to be copied as they are, at once (default: photoLimit); one that must be converted after
+   * all then takes a photoLimit slot */
+  checkLimit?: ReturnType<typeof pLimit> | undefined;
   progress: Progress;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
@@ -80,14 +89,17 @@ type PhotoOutcome =
         size: number;
         /** unknown for a file copied as is: the archive writer computes it */
         crc32?: number;
+        /** a small photo copied as is, as it was read for its checks (the image alone, `crc32` its CRC: the
+         * writer says what followed it, as for a copy); `release` gives its bytes back to ctx.heldPhotos */
+        held?: { data: Buffer; release: () => void };
         conversion?: string;
         /** copied as is but for this many bytes after the image's end */
         trimmed?: number;
         warnings: Problem[];
         unchangedSince?: { size: number; mtimeMs: number };
         jpegScanFrom?: number;
-        /** the thumbnail's file in the spool */
-        thumb?: string;
+        /** the thumbnail, in memory or as its file in the spool */
+        thumb?: Buffer | string;
         shape?: Pick<PackedEntry, "width" | "height" | "orientation">;
         facts: PhotoFacts;
       };
@@ -97,11 +109,43 @@ const HEAD_BYTES = 256 * 1024;
 
 const TAIL_BYTES = 64 * 1024;
 
-/** The first and last bytes of a file, and its size and mtime at that moment. */
-async function readEnds(file: string): Promise<{ head: Buffer; tail: Buffer; size: number; mtimeMs: number }> {
+/** A photo at most this large is read whole, once: its checks and its archive entry take the same bytes. */
+const READ_WHOLE_MAX = 1024 * 1024;
+
+interface Ends {
+  head: Buffer;
+  tail: Buffer;
+  size: number;
+  mtimeMs: number;
+  /** the whole file, when it is small and `held` had room for it */
+  whole?: { bytes: Buffer; release: () => void };
+}
+
+/**
+ * The first and last bytes of a file, and its size and mtime at that moment; a small file is read whole
+ * (one read, its bytes counted in `held`).
+ */
+async function readEnds(file: string, held: HeldBytes | undefined): Promise<Ends> {
   const fh = await open(file, "r");
   try {
     const { size, mtimeMs } = await fh.stat();
+    const release = size <= READ_WHOLE_MAX ? held?.take(size) : undefined;
+    if (release) {
+      const bytes = Buffer.allocUnsafe(size);
+      const { bytesRead } = await fh.read(bytes, 0, size, 0).catch((err) => {
+        release();
+        throw err;
+      });
+      const read = bytes.subarray(0, bytesRead);
+      if (bytesRead < size) release();
+      const ends = {
+        head: read.subarray(0, HEAD_BYTES),
+        tail: read.subarray(Math.max(0, bytesRead - TAIL_BYTES)),
+        size,
+        mtimeMs,
+      };
+      return bytesRead < size ? ends : { ...ends, whole: { bytes, release } };
+    }
     const head = Buffer.allocUnsafe(Math.min(size, HEAD_BYTES));
     const tail = Buffer.allocUnsafe(Math.min(size, TAIL_BYTES));
     const [h, t] = await Promise.all([fh.read(head, 0, head.length, 0), fh.read(tail, 0, tail.length, size - tail.length)]);
@@ -114,57 +158,96 @@ async function readEnds(file: string): Promise<{ head: Buffer; tail: Buffer; siz
 
 /**
  * Reads, checks and converts one photo; a converted one is spooled to a file (not kept in memory). A JPEG
- * or PNG that can be packed as is is judged from its first and last bytes only: the archive writer copies
- * it (computing its CRC on the way) and fails if it changed since.
+ * or PNG that can be packed as is is judged from its first and last bytes (and its pixels, decoded small):
+ * the archive writer copies it (computing its CRC on the way), or writes the bytes read when the photo is
+ * small, and fails if the file changed since.
  */
 async function normalizePhoto(photo: PlannedPhoto, ctx: PrepareContext, spool: string | null): Promise<PhotoOutcome> {
   try {
-    return await normalizeOrCopy(photo, ctx, spool);
+    const type = photo.type;
+    // (JPEGs many at once: their checks wait on reads and on the binding's threads, and hold a small decode; a
+    // PNG's check decodes it whole, as a conversion does: one a photo slot)
+    const limit = type === "jpeg" ? (ctx.checkLimit ?? ctx.photoLimit) : ctx.photoLimit;
+    const asIs = type === "jpeg" || type === "png" ? await limit(() => copyAsIs(photo, type, ctx, spool)) : undefined;
+    if (asIs && "photo" in asIs) return asIs;
+    return await ctx.photoLimit(() => normalizeFully(photo, ctx, spool, asIs?.read));
   } catch (err) {
     return { photo, problem: bug(err, photo.source, ctx) };
   }
 }
 
-async function normalizeOrCopy(photo: PlannedPhoto, ctx: PrepareContext, spool: string | null): Promise<PhotoOutcome> {
+/** A JPEG or PNG packed as it is, or what is known once it must take the full path (its bytes, when read whole). */
+async function copyAsIs(
+  photo: PlannedPhoto,
+  type: "jpeg" | "png",
+  ctx: PrepareContext,
+  spool: string | null,
+): Promise<PhotoOutcome | { read?: Buffer | undefined }> {
   const { progress } = ctx;
   ctx.signal?.throwIfAborted();
-  if (photo.type === "jpeg" || photo.type === "png") {
-    const ends = await readEnds(photo.abs).catch(() => undefined);
-    const verdict = ends && (await checkAsIs(photo.source, photo.type, ends, ctx.images));
-    if (ends && verdict && verdict !== "full") {
-      progress.photosDone++;
-      progress.lastPhoto = photo.source;
-      progress.bytesDone += ends.size;
-      ctx.onProgress?.(progress);
-      if (verdict !== "copy") return { photo, problem: verdict };
-      const pixels =
-        ctx.images.verify === "pixels"
-          ? await checkPixels(photo.source, { file: photo.abs, head: ends.head }, pictureWanted(ctx.checks))
-          : undefined;
-      if (pixels && "problem" in pixels) return { photo, problem: pixels.problem };
-      const ext = photo.type === "jpeg" ? "jpg" : "png";
-      const unchangedSince = { size: ends.size, mtimeMs: ends.mtimeMs };
-      const scanFrom = photo.type === "jpeg" ? jpegScanStart(ends.head) : undefined;
-      return {
-        photo,
-        normalized: {
-          ext,
-          file: photo.abs,
-          size: ends.size,
-          warnings: pixels?.warnings ?? [],
-          unchangedSince,
-          ...(scanFrom === undefined ? {} : { jpegScanFrom: scanFrom }),
-          ...(await keepThumb(pixels?.thumb, photo, ctx, spool)),
-          facts: await photoFacts(ctx.checks, pixels?.thumb, photo.abs, ends.head, photo.type),
-        },
-      };
+  const ends = await readEnds(photo.abs, ctx.heldPhotos).catch(() => undefined);
+  const judged = ends && (await judgeAsIs(photo, type, ends, ctx));
+  if (ends && judged && judged.verdict !== "full") {
+    progress.photosDone++;
+    progress.lastPhoto = photo.source;
+    progress.bytesDone += ends.size;
+    ctx.onProgress?.(progress);
+    const pixels =
+      judged.verdict !== "copy" || ctx.images.verify !== "pixels"
+        ? undefined
+        : (judged.pixels ??
+          (await checkPixels(
+            photo.source,
+            ends.whole?.bytes ?? { file: photo.abs, head: ends.head },
+            pictureWanted(ctx.checks),
+          )));
+    const problem = judged.verdict !== "copy" ? judged.verdict : pixels && "problem" in pixels ? pixels.problem : undefined;
+    if (problem) {
+      ends.whole?.release();
+      return { photo, problem };
     }
+    const checked = pixels as Exclude<PixelVerdict, { problem: Problem }> | undefined;
+    const ext = photo.type === "jpeg" ? "jpg" : "png";
+    const unchangedSince = { size: ends.size, mtimeMs: ends.mtimeMs };
+    const scanFrom = photo.type === "jpeg" ? jpegScanStart(ends.head) : undefined;
+    // (a photo held in memory is cut at its real end here, by the rule the writer follows for a file)
+    const image = ends.whole && (photo.type === "jpeg" ? withoutTrailer("jpeg", ends.whole.bytes) : ends.whole.bytes);
+    return {
+      photo,
+      normalized: {
+        ext,
+        file: photo.abs,
+        size: ends.size,
+        warnings: checked?.warnings ?? [],
+        unchangedSince,
+        ...(image && ends.whole
+          ? { held: { data: image, release: ends.whole.release }, crc32: crc32(image) }
+          : scanFrom === undefined
+            ? {}
+            : { jpegScanFrom: scanFrom }),
+        ...(await keepThumb(checked?.thumb, photo, ctx, spool)),
+        facts: await photoFacts(ctx.checks, checked?.thumb, photo.abs, ends.head, photo.type),
+      },
+    };
   }
+  // (the full path takes the bytes already read, if the whole file was)
+  ends?.whole?.release();
+  return { read: ends?.whole?.bytes };
+}
+
+async function normalizeFully(
+  photo: PlannedPhoto,
+  ctx: PrepareContext,
+  spool: string | null,
+  read: Buffer | undefined,
+): Promise<PhotoOutcome> {
+  const { progress } = ctx;
+  ctx.signal?.throwIfAborted();
   // (a TIFF is not read whole: a scan is 40-130 MB, which would stay in memory until V8 collects it, long
   // after its conversion; libvips reads it from its path, its directories are read where they are)
   let bytes: Buffer | FileHandle;
   try {
-    bytes = photo.type === "tiff" ? await open(photo.abs, "r") : await readFile(photo.abs);
+    bytes = read ?? (photo.type === "tiff" ? await open(photo.abs, "r") : await readFile(photo.abs));
   } catch (err) {
     if (isGone(err)) {
       return { photo, vanished: `${photo.source} was moved or removed while it was packed` };
@@ -238,6 +321,39 @@ async function normalizeOrCopy(photo: PlannedPhoto, ctx: PrepareContext, spool: 
   };
 }
 
+/**
+ * checkAsIs's verdict. A JPEG whose pixels are checked, that is not to be re-encoded whatever its size in
+ * pixels, is decoded first: when the native binding decodes it cleanly, the size libjpeg read from its
+ * header stands for libvips' header read, and the decode is its pixel check. Any other outcome (damage,
+ * CMYK, no binding, above the pixel limit) is judged as before: checkAsIs, then checkPixels.
+ */
+async function judgeAsIs(
+  photo: PlannedPhoto,
+  type: "jpeg" | "png",
+  ends: Ends,
+  ctx: PrepareContext,
+): Promise<{ verdict: "copy" | "full" | Problem; pixels?: PixelVerdict }> {
+  const { images } = ctx;
+  const decodeFirst =
+    type === "jpeg" &&
+    images.verify === "pixels" &&
+    !images.stripGps &&
+    images.maxDimension === undefined &&
+    reencodeReasons({ bytes: ends.size, width: 0, height: 0, cmyk: false }, images).length === 0 &&
+    endsWithEoi(ends.tail) &&
+    jpegScanStart(ends.head) !== undefined;
+  const clean = decodeFirst
+    ? await cleanNativeDecode(
+        photo.source,
+        ends.whole?.bytes ?? { file: photo.abs, head: ends.head },
+        images.maxPixels,
+        pictureWanted(ctx.checks),
+      )
+    : undefined;
+  const verdict = await checkAsIs(photo.source, type, ends, images, clean?.thumb);
+  return clean ? { verdict, pixels: clean } : { verdict };
+}
+
 /** Writes a photo's thumbnail into the spool, when the review page wants it; its size goes to the report. */
 async function keepThumb(
   /** a thumbnail, or only the picture's shape (no review page wanted) */
@@ -249,6 +365,8 @@ async function keepThumb(
   if (!thumb) return {};
   const { jpeg, gray: _gray, measures: _measures, ...shape } = thumb;
   if (!jpeg || !spool || !ctx.thumbs) return { shape };
+  // (in memory while the run's bound allows: given back once the review page is written, or the work order dropped)
+  if (ctx.heldThumbs?.tryTake(jpeg.length)) return { thumb: jpeg, shape };
   const file = path.join(spool, `${photo.taskGroup}-${photo.n}.thumb.jpg`);
   try {
     await writeFile(file, jpeg);
@@ -256,6 +374,16 @@ async function keepThumb(
     throw ioError(err, `cannot write a thumbnail to ${spool}`);
   }
   return { thumb: file, shape };
+}
+
+/**
+ * Gives back what a prepared work order holds in memory (its thumbnails, and its photos' bytes the archive
+ * writer has not taken): once its review page is written, or when it is not packed after all.
+ */
+export function letGo(prepared: Prepared, ctx: Pick<PrepareContext, "heldThumbs">): void {
+  for (const e of prepared.entries) e.release?.();
+  for (const t of prepared.thumbs.values()) if (Buffer.isBuffer(t)) ctx.heldThumbs?.give(t.length);
+  prepared.thumbs.clear();
 }
 
 /** A work order that changed while it was prepared: left pending, packed once it settles. */
@@ -313,16 +441,23 @@ async function prepareUnguarded(
     await mkdir(spool, { recursive: true }).catch((err) => {
       throw ioError(err, `cannot write to ${spoolRoot}`);
     });
-  const outcomes = await Promise.all(wo.photos.map((photo) => ctx.photoLimit(() => normalizePhoto(photo, ctx, spool))));
+  const outcomes = await Promise.all(wo.photos.map((photo) => normalizePhoto(photo, ctx, spool)));
   const gone = outcomes.find((o) => "vanished" in o);
-  if (gone) return { id: wo.id, reason: `${gone.vanished}; it is packed once it settles` };
   const problems = outcomes.flatMap((o) => ("problem" in o ? [o.problem] : []));
+  if (gone || problems.length) {
+    for (const o of outcomes) {
+      if (!("normalized" in o)) continue;
+      o.normalized.held?.release();
+      if (Buffer.isBuffer(o.normalized.thumb)) ctx.heldThumbs?.give(o.normalized.thumb.length);
+    }
+  }
+  if (gone) return { id: wo.id, reason: `${gone.vanished}; it is packed once it settles` };
   if (problems.length) return refusal(wo, problems);
 
   const entries: ZipEntrySource[] = [];
   const report: PackedEntry[] = [];
   const photos: (CheckedPhoto & { n: number })[] = [];
-  const thumbs = new Map<string, string>();
+  const thumbs = new Map<string, Buffer | string>();
   const warnings = [...wo.warnings];
   for (const o of outcomes) {
     if (!("normalized" in o)) continue;
@@ -333,6 +468,7 @@ async function prepareUnguarded(
       file: n.file,
       store: true,
       size: n.size,
+      ...(n.held ? { data: n.held.data, release: n.held.release } : {}),
       ...(n.crc32 === undefined ? {} : { crc32: n.crc32 }),
       ...(n.unchangedSince ? { unchangedSince: n.unchangedSince } : {}),
       ...(n.jpegScanFrom === undefined ? {} : { jpegScanFrom: n.jpegScanFrom }),

@@ -57,8 +57,8 @@ export interface PackedBatch {
   report: ArchiveReport;
   /** each work order's metadata.json, as packed (undefined: left out) */
   metadata: Map<string, Record<string, unknown> | undefined>;
-  /** entry name -> thumbnail file, for the photos that have one */
-  thumbs: Map<string, string>;
+  /** entry name -> thumbnail (in memory, or its file in the spool), for the photos that have one */
+  thumbs: Map<string, Buffer | string>;
   /** the run's refused work orders, with the photos their problems name (thumbnails made from staging) */
   refused: RefusedReport[];
   staging: string;
@@ -92,21 +92,21 @@ export function reviewOfBatch(b: PackedBatch): { review: Review; thumbOf: ThumbS
   const thumbOf: ThumbSource = async (photo, workOrder) => {
     const refused = review.refused.some((r) => r.id === workOrder);
     if (refused) return thumbOrNothing(() => thumbnailOf(path.join(b.staging, photo.entry)));
-    const file = b.thumbs.get(photo.entry);
-    const jpeg = file ? await readFile(file).catch(() => undefined) : undefined;
+    const jpeg = await thumbBytes(b.thumbs.get(photo.entry));
     return jpeg && { jpeg };
   };
   const earlierOf = earlierSource({
     out: path.dirname(b.report.path),
     archive: b.report.archive,
-    sameArchive: async (entry) => {
-      const file = b.thumbs.get(entry);
-      return file ? readFile(file).catch(() => undefined) : undefined;
-    },
+    sameArchive: (entry) => thumbBytes(b.thumbs.get(entry)),
     maxImageSize: b.config.images.maxImageSize,
     maxPixels: b.config.images.maxPixels,
   });
   return { review, thumbOf, earlierOf };
+}
+
+async function thumbBytes(thumb: Buffer | string | undefined): Promise<Buffer | undefined> {
+  return typeof thumb === "string" ? readFile(thumb).catch(() => undefined) : thumb;
 }
 
 const IMAGE_NAME = /\.(jpe?g|png|hei[cf]|avif|webp|tiff?|gif|bmp|jxl)$/i;

@@ -16,7 +16,7 @@ import { interruptedError, ioError, problem, WopackError } from "../core/errors.
 import type { ArchiveReport, PackedWorkOrder, PackResult } from "../core/types.js";
 import { VERSION } from "../core/version.js";
 import type { Plan, PlannedWorkOrder } from "../plan/plan.js";
-import { type PrepareContext, type Prepared, prepareWorkOrder } from "../prepare/prepare.js";
+import { letGo, type PrepareContext, type Prepared, prepareWorkOrder } from "../prepare/prepare.js";
 import { reviewOfBatch, reviewPath, writeReview } from "../review/writeReview.js";
 import { codeUnitOrder } from "../spec/names.js";
 import { refusedReport } from "../spec/problems.js";
@@ -69,6 +69,7 @@ export async function runArchives(plan: Plan, result: PackResult, ctx: RunContex
         // judged in plan order, before it is written: later work orders are compared with it
         const refusedBy = ctx.photoChecks?.judge(prepared) ?? [];
         if (refusedBy.length) {
+          letGo(prepared, ctx);
           result.refused.push(refusedReport(prepared.wo, refusedBy));
           await rm(path.join(spool, prepared.wo.id), { recursive: true, force: true });
           continue;
@@ -188,7 +189,10 @@ class ArchiveWriter {
     this.result.archives.push(report);
     this.result.packed.push(...report.workOrders);
     await this.review(report, batch);
-    for (const p of batch) await rm(path.join(this.spool, p.wo.id), { recursive: true, force: true });
+    for (const p of batch) {
+      letGo(p, this.ctx);
+      await rm(path.join(this.spool, p.wo.id), { recursive: true, force: true });
+    }
     await this.runHook(report);
     this.ctx.onCommitted?.(report);
   }
@@ -262,6 +266,7 @@ class ArchiveWriter {
     const id = err.entry.slice(0, err.entry.indexOf("/"));
     this.result.pending.push({ id, reason: `${err.message}; it is packed once it settles` });
     this.ctx.log.warn(`${id}: a photo changed while it was being packed (${err.file}); left for the next run`);
+    for (const p of from.batch) if (p.wo.id === id) letGo(p, this.ctx);
     const rest = from.batch.filter((p) => p.wo.id !== id);
     return rest.length ? this.open(rest, from.seq) : undefined;
   }

@@ -22,6 +22,7 @@ import {
 } from "../core/types.js";
 import { shardScan } from "../plan/group.js";
 import { type Plan, type PlannedWorkOrder, planPack } from "../plan/plan.js";
+import { HeldBytes } from "../prepare/heldBytes.js";
 import { checkPhotos, prepareWorkOrder } from "../prepare/prepare.js";
 import { type FileFacts, readFileFacts, scanStaging } from "../scan/scan.js";
 import type { SidecarRow } from "../scan/sidecar.js";
@@ -36,6 +37,21 @@ import { PhotoChecks } from "./judging.js";
 import { type PackOptions, withSettings } from "./options.js";
 import { openOutput } from "./session.js";
 import { Sender, sendable } from "./upload.js";
+
+/**
+ * Small photos read for their checks and kept for the archive writer, at most this many bytes at once (the
+ * writer takes them soon after: this bounds a slow disk's backlog, not the usual run).
+ */
+const HELD_PHOTO_BYTES = 64 * 1024 * 1024;
+
+/**
+ * JPEGs checked at once per core: each waits on reads and on the binding's decoding threads (one a
+ * core), so that those always have the next photo while this one's file is read or its picture measured.
+ */
+const CHECKS_PER_CORE = 4;
+
+/** Review thumbnails kept in memory until their archive's page is written (~10 KB each); past it, spooled. */
+const HELD_THUMB_BYTES = 32 * 1024 * 1024;
 
 /** §4 pack: everything ready now, through scan -> plan -> normalize -> write -> commit, once. */
 let saidWasm = false;
@@ -188,10 +204,12 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
       images: { ...options.config.images, budget: new PixelBudget(concurrency * PIXELS_PER_CORE) },
       omitEmptyMetadata: options.config.metadata.omitWhenEmpty,
       thumbs: !dryRun && options.review !== false,
+      ...(dryRun ? {} : { heldPhotos: new HeldBytes(HELD_PHOTO_BYTES), heldThumbs: new HeldBytes(HELD_THUMB_BYTES) }),
       checks: photoChecks ? options.config.images.checks : undefined,
       photoChecks,
       heic,
       photoLimit: pLimit(concurrency),
+      checkLimit: pLimit(CHECKS_PER_CORE * concurrency),
       onCommitted: (a: ArchiveReport) => {
         options.onEvent?.(packedEvent(a));
         options.sender?.enqueue(sendable(a));
