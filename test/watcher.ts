@@ -1,5 +1,21 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import type { WatchStatus } from "../src/core/types.js";
+import { HealthFile } from "../src/run/health.js";
 import { BIN, waitFor } from "./helpers.js";
+
+/** A quiet watch's status, as the health file starts it (nothing packed, a scan just done), for the status server. */
+export function quietStatus(folders = { staging: "/", out: "/" }): WatchStatus {
+  return {
+    ...new HealthFile(
+      undefined,
+      { ...folders, failedTo: null },
+      () => new Date(),
+      () => undefined,
+    ).state,
+    status: "idle",
+    lastScanAt: new Date().toISOString(),
+  };
+}
 
 export interface Event {
   event: string;

@@ -9,26 +9,18 @@ import type { Browser, Page } from "playwright-core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { WatchStatus } from "../../src/core/types.js";
-import { HealthFile } from "../../src/run/health.js";
 import { WatchMetrics } from "../../src/serve/metrics.js";
 import { type StatusServer, startStatusServer } from "../../src/serve/server.js";
 import { launchChromium, SCREENSHOTS, seriousA11yViolations } from "../browser.js";
 import { put, workspace } from "../helpers.js";
 import { scene } from "../scene.js";
-import { Watcher } from "../watcher.js";
+import { quietStatus, Watcher } from "../watcher.js";
 
 const HOSTILE = `<img src=x onerror="window.__pwned=1">`;
 const ARCHIVE = "batch-20261205T190000Z-0003.zip";
 
 const base: WatchStatus = {
-  ...new HealthFile(
-    undefined,
-    { staging: "/staging", out: "/out", failedTo: null },
-    () => new Date(),
-    () => undefined,
-  ).state,
-  status: "idle",
-  lastScanAt: new Date().toISOString(),
+  ...quietStatus({ staging: "/staging", out: "/out" }),
   recentArchives: [
     {
       archive: ARCHIVE,

@@ -5,24 +5,13 @@
 import { connect } from "node:net";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import type { WatchStatus } from "../../src/core/types.js";
-import { HealthFile } from "../../src/run/health.js";
 import { WatchMetrics } from "../../src/serve/metrics.js";
 import { canonicalHost, checkListen, isLoopbackAddress, type StatusServer, startStatusServer } from "../../src/serve/server.js";
 import { wopack, workspace } from "../helpers.js";
-import { Watcher } from "../watcher.js";
+import { quietStatus, Watcher } from "../watcher.js";
 
 // a quiet watch's status, as the health file starts it (nothing packed, a scan just done)
-const status: WatchStatus = {
-  ...new HealthFile(
-    undefined,
-    { staging: "/", out: "/", failedTo: null },
-    () => new Date(),
-    () => undefined,
-  ).state,
-  status: "idle",
-  lastScanAt: new Date().toISOString(),
-};
+const status = quietStatus();
 
 const servers: StatusServer[] = [];
 afterAll(async () => {

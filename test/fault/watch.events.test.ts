@@ -9,12 +9,10 @@ import { get } from "node:http";
 import { connect, type Socket } from "node:net";
 import sharp from "sharp";
 import { afterEach, describe, expect, it } from "vitest";
-import type { WatchStatus } from "../../src/core/types.js";
-import { HealthFile } from "../../src/run/health.js";
 import { WatchMetrics } from "../../src/serve/metrics.js";
 import { MAX_EVENT_CLIENTS, startStatusServer } from "../../src/serve/server.js";
 import { put, waitFor, workspace } from "../helpers.js";
-import { Watcher } from "../watcher.js";
+import { quietStatus, Watcher } from "../watcher.js";
 
 const MB = 1024 * 1024;
 const long = (n: number, c: string) => c.repeat(n);
@@ -161,16 +159,7 @@ describe("watch --http /events under clients that do not read", () => {
 
 describe("/events and the methods that are not GET", () => {
   it("HEAD /events is answered and ended, never holding one of the live pages' places; other methods are 405", async () => {
-    const status: WatchStatus = {
-      ...new HealthFile(
-        undefined,
-        { staging: "/", out: "/", failedTo: null },
-        () => new Date(),
-        () => undefined,
-      ).state,
-      status: "idle",
-      lastScanAt: new Date().toISOString(),
-    };
+    const status = quietStatus();
     const server = await startStatusServer({
       host: "127.0.0.1",
       port: 0,
