@@ -74,6 +74,28 @@ function scan(all: Known[], hash: bigint, sha: string | undefined, r: number, wo
 const hex = (n: number) => (n + 1).toString(16).padStart(32, "0").padEnd(64, "5");
 const flip = (h: bigint, bits: number[]) => bits.reduce((x, b) => x ^ (1n << BigInt(b)), h);
 
+/** Each query finds in `index` what the linear scan of `all` finds. */
+function expectFoundAsScanned(
+  index: { find: (hash: bigint, sha: string | undefined, r: number, workOrder: string) => unknown },
+  all: Known[],
+  bases: bigint[],
+  queries: [{ base: number; bits: number[]; wo: string; sha?: number | undefined }, number][],
+) {
+  for (const [q, r] of queries) {
+    const hash = flip(bases[q.base]!, q.bits);
+    const sha = q.sha === undefined ? undefined : hex(q.sha);
+    const want = scan(all, hash, sha, r, q.wo);
+    const got = index.find(hash, sha, r, q.wo);
+    if (!want) expect(got).toBeUndefined();
+    else {
+      const { at: _at, ...picture } = want.p;
+      // (the index keeps 16 bytes of a committed picture's SHA-256; this run's are as given)
+      if (picture.sha256 && want.p.at !== Number.POSITIVE_INFINITY) picture.sha256 = picture.sha256.slice(0, 32);
+      expect(got).toEqual({ picture, distance: want.d, exact: want.exact });
+    }
+  }
+}
+
 // pictures near a few base hashes (so that radii 0..12 find some and miss others), from a few work orders
 const pictureArb = (bases: bigint[]) =>
   fc.record({
@@ -123,19 +145,7 @@ describe("the index of packed pictures: find() against a linear scan", () => {
           index.add(run);
           all.push(...run.map((p) => ({ ...p, at: Number.POSITIVE_INFINITY })));
           expect(index.size).toBe(all.length);
-          for (const [q, r] of queries) {
-            const hash = flip(bases[q.base]!, q.bits);
-            const sha = q.sha === undefined ? undefined : hex(q.sha);
-            const want = scan(all, hash, sha, r, q.wo);
-            const got = index.find(hash, sha, r, q.wo);
-            if (!want) expect(got).toBeUndefined();
-            else {
-              const { at: _at, ...picture } = want.p;
-              // (the index keeps 16 bytes of a committed picture's SHA-256; this run's are as given)
-              if (picture.sha256 && want.p.at !== Number.POSITIVE_INFINITY) picture.sha256 = picture.sha256.slice(0, 32);
-              expect(got).toEqual({ picture, distance: want.d, exact: want.exact });
-            }
-          }
+          expectFoundAsScanned(index, all, bases, queries);
         },
       ),
       { numRuns: 60 },
@@ -173,17 +183,7 @@ describe("the index of packed pictures: find() against a linear scan", () => {
             }));
             index.add(run);
             all.push(...run.map((q) => ({ ...q, at: Number.POSITIVE_INFINITY })));
-            for (const [q, r] of queries) {
-              const hash = flip(bases[q.base]!, q.bits);
-              const sha = q.sha === undefined ? undefined : hex(q.sha);
-              const want = scan(all, hash, sha, r, q.wo);
-              const got = index.find(hash, sha, r, q.wo);
-              if (!want) expect(got).toBeUndefined();
-              else {
-                const { at: _at, ...picture } = want.p;
-                expect(got).toEqual({ picture, distance: want.d, exact: want.exact });
-              }
-            }
+            expectFoundAsScanned(index, all, bases, queries);
           }
         },
       ),
