@@ -1,9 +1,25 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import type { WatchStatus } from "../src/core/types.js";
 import { HealthFile } from "../src/run/health.js";
+import { WatchMetrics } from "../src/serve/metrics.js";
+import { type StatusServer, type StatusServerOptions, startStatusServer } from "../src/serve/server.js";
 import { BIN, waitFor } from "./helpers.js";
 
 /** A quiet watch's status, as the health file starts it (nothing packed, a scan just done), for the status server. */
+/** The status server alone on 127.0.0.1 (no watch behind it), serving `status` as it is at each request. */
+export function serveStatus(status: () => WatchStatus, options: Partial<StatusServerOptions> = {}): Promise<StatusServer> {
+  return startStatusServer({
+    host: "127.0.0.1",
+    port: 0,
+    out: "/nonexistent",
+    status,
+    subscribe: () => () => undefined,
+    metrics: new WatchMetrics(status),
+    staleAfterMs: 180_000,
+    ...options,
+  });
+}
+
 export function quietStatus(folders = { staging: "/", out: "/" }): WatchStatus {
   return {
     ...new HealthFile(

@@ -9,12 +9,11 @@ import type { Browser, Page } from "playwright-core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { WatchStatus } from "../../src/core/types.js";
-import { WatchMetrics } from "../../src/serve/metrics.js";
-import { type StatusServer, startStatusServer } from "../../src/serve/server.js";
+import type { StatusServer } from "../../src/serve/server.js";
 import { launchChromium, SCREENSHOTS, seriousA11yViolations } from "../browser.js";
 import { put, workspace } from "../helpers.js";
 import { scene } from "../scene.js";
-import { quietStatus, Watcher } from "../watcher.js";
+import { quietStatus, serveStatus, Watcher } from "../watcher.js";
 
 const HOSTILE = `<img src=x onerror="window.__pwned=1">`;
 const ARCHIVE = "batch-20261205T190000Z-0003.zip";
@@ -74,17 +73,11 @@ let server: StatusServer;
 
 beforeAll(async () => {
   browser = await launchChromium();
-  server = await startStatusServer({
-    host: "127.0.0.1",
-    port: 0,
-    out: "/nonexistent",
-    status: () => status as WatchStatus,
+  server = await serveStatus(() => status as WatchStatus, {
     subscribe: (l) => {
       listeners.add(l);
       return () => listeners.delete(l);
     },
-    metrics: new WatchMetrics(() => status as WatchStatus),
-    staleAfterMs: 180_000,
   });
 });
 

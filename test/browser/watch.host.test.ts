@@ -5,10 +5,9 @@
 import { connect } from "node:net";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { WatchMetrics } from "../../src/serve/metrics.js";
-import { canonicalHost, checkListen, isLoopbackAddress, type StatusServer, startStatusServer } from "../../src/serve/server.js";
+import { canonicalHost, checkListen, isLoopbackAddress, type StatusServer } from "../../src/serve/server.js";
 import { wopack, workspace } from "../helpers.js";
-import { quietStatus, Watcher } from "../watcher.js";
+import { quietStatus, serveStatus, Watcher } from "../watcher.js";
 
 // a quiet watch's status, as the health file starts it (nothing packed, a scan just done)
 const status = quietStatus();
@@ -19,16 +18,7 @@ afterAll(async () => {
 });
 
 async function serve(host: string, token?: string): Promise<{ server: StatusServer; port: number; address: string }> {
-  const server = await startStatusServer({
-    host,
-    port: 0,
-    out: "/nonexistent",
-    status: () => status,
-    subscribe: () => () => undefined,
-    metrics: new WatchMetrics(() => status),
-    staleAfterMs: 180_000,
-    ...(token ? { token } : {}),
-  });
+  const server = await serveStatus(() => status, { host, ...(token ? { token } : {}) });
   servers.push(server);
   const url = new URL(server.url);
   return { server, port: Number(url.port), address: url.hostname.replace(/^\[|\]$/g, "") };

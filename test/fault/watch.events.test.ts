@@ -9,10 +9,9 @@ import { get } from "node:http";
 import { connect, type Socket } from "node:net";
 import sharp from "sharp";
 import { afterEach, describe, expect, it } from "vitest";
-import { WatchMetrics } from "../../src/serve/metrics.js";
-import { MAX_EVENT_CLIENTS, startStatusServer } from "../../src/serve/server.js";
+import { MAX_EVENT_CLIENTS } from "../../src/serve/server.js";
 import { put, waitFor, workspace } from "../helpers.js";
-import { quietStatus, Watcher } from "../watcher.js";
+import { quietStatus, serveStatus, Watcher } from "../watcher.js";
 
 const MB = 1024 * 1024;
 const long = (n: number, c: string) => c.repeat(n);
@@ -160,15 +159,7 @@ describe("watch --http /events under clients that do not read", () => {
 describe("/events and the methods that are not GET", () => {
   it("HEAD /events is answered and ended, never holding one of the live pages' places; other methods are 405", async () => {
     const status = quietStatus();
-    const server = await startStatusServer({
-      host: "127.0.0.1",
-      port: 0,
-      out: "/nonexistent",
-      status: () => status,
-      subscribe: () => () => undefined,
-      metrics: new WatchMetrics(() => status),
-      staleAfterMs: 180_000,
-    });
+    const server = await serveStatus(() => status);
     try {
       const port = Number(new URL(server.url).port);
       /** one request on a kept-alive socket; resolves with what came back once a whole answer (head, and body if any) is in */

@@ -7,11 +7,9 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { WatchStatus } from "../../src/core/types.js";
-import { HealthFile } from "../../src/run/health.js";
-import { WatchMetrics } from "../../src/serve/metrics.js";
-import { type StatusServer, startStatusServer } from "../../src/serve/server.js";
+import type { StatusServer } from "../../src/serve/server.js";
 import { tempDir } from "../helpers.js";
+import { quietStatus, serveStatus } from "../watcher.js";
 
 /** path -> what to do to it once the server has touched it */
 const afterTouch = new Map<string, () => void>();
@@ -44,25 +42,8 @@ beforeAll(async () => {
   out = await tempDir();
   secret = path.join(await tempDir(), "secret.txt");
   writeFileSync(secret, SECRET);
-  const status: WatchStatus = {
-    ...new HealthFile(
-      undefined,
-      { staging: "/", out, failedTo: null },
-      () => new Date(),
-      () => undefined,
-    ).state,
-    status: "idle",
-    lastScanAt: new Date().toISOString(),
-  };
-  server = await startStatusServer({
-    host: "127.0.0.1",
-    port: 0,
-    out,
-    status: () => status,
-    subscribe: () => () => undefined,
-    metrics: new WatchMetrics(() => status),
-    staleAfterMs: 180_000,
-  });
+  const status = quietStatus({ staging: "/", out });
+  server = await serveStatus(() => status, { out });
 });
 afterAll(() => server.close());
 
