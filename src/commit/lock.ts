@@ -136,22 +136,9 @@ export function holdsLock(lockPath: string): boolean {
 
 /** One writer per --out: exit 4 when a live run holds the lock; a dead run's lock is taken over. */
 export async function acquireLock(lockPath: string, draftDir: string, now: Date): Promise<Lock> {
-  const mine: LockHolder = {
-    pid: process.pid,
-    host: hostname(),
-    ...(BOOT_ID ? { bootId: BOOT_ID } : {}),
-    ...(START_TICKS === undefined ? {} : { startTicks: START_TICKS }),
-    startedAt: now.toISOString(),
-    nonce: randomUUID(),
-  };
-  const text = JSON.stringify(mine);
-  const draft = path.join(draftDir, `lock.${mine.nonce}`);
-  try {
-    await mkdir(draftDir, { recursive: true });
-    await writeFile(draft, text);
-  } catch (err) {
+  const { mine, text, draft } = await writeDraft(draftDir, now).catch((err) => {
     throw ioError(err, `cannot write to the output folder ${path.dirname(lockPath)}`);
-  }
+  });
   try {
     const got = await claim(lockPath, draft).catch((err) => {
       throw ioError(err, `cannot take the lock ${lockPath}`);
@@ -175,9 +162,31 @@ export async function acquireLock(lockPath: string, draftDir: string, now: Date)
       `wait for it to finish and try again; if that process is gone for good${h && h.host !== mine.host ? " (it ran on another machine)" : ""}, delete ${lockPath}`,
     );
   } finally {
-    await rm(draft, { force: true });
-    for (let depth = 0; depth <= 4; depth++) await rm(`${draft}.${depth}`, { force: true });
+    await removeDraft(draft);
   }
+}
+
+/** This process's holder record, written beside the lock as a draft that claim() links or renames into place. */
+async function writeDraft(draftDir: string, now: Date): Promise<{ mine: LockHolder; text: string; draft: string }> {
+  const mine: LockHolder = {
+    pid: process.pid,
+    host: hostname(),
+    ...(BOOT_ID ? { bootId: BOOT_ID } : {}),
+    ...(START_TICKS === undefined ? {} : { startTicks: START_TICKS }),
+    startedAt: now.toISOString(),
+    nonce: randomUUID(),
+  };
+  const text = JSON.stringify(mine);
+  const draft = path.join(draftDir, `lock.${mine.nonce}`);
+  await mkdir(draftDir, { recursive: true });
+  await writeFile(draft, text);
+  return { mine, text, draft };
+}
+
+/** The draft, and the links claim() makes of it at each takeover depth should one be left. */
+async function removeDraft(draft: string): Promise<void> {
+  await rm(draft, { force: true });
+  for (let depth = 0; depth <= 4; depth++) await rm(`${draft}.${depth}`, { force: true });
 }
 
 async function releaseLock(lockPath: string, text: string): Promise<void> {
@@ -205,18 +214,7 @@ export function withShortLock<T>(lockFile: string, draftDir: string, fn: () => P
 }
 
 async function holdingShortLock<T>(lockFile: string, draftDir: string, fn: () => Promise<T>, waitMs: number): Promise<T> {
-  const nonce = randomUUID();
-  const text = JSON.stringify({
-    pid: process.pid,
-    host: hostname(),
-    bootId: BOOT_ID,
-    startTicks: START_TICKS,
-    startedAt: new Date().toISOString(),
-    nonce,
-  });
-  const draft = path.join(draftDir, `lock.${nonce}`);
-  await mkdir(draftDir, { recursive: true });
-  await writeFile(draft, text);
+  const { text, draft } = await writeDraft(draftDir, new Date());
   try {
     const deadline = Date.now() + waitMs;
     for (let pause = 2; ; pause = Math.min(pause * 2, 100)) {
@@ -234,7 +232,7 @@ async function holdingShortLock<T>(lockFile: string, draftDir: string, fn: () =>
       await new Promise((resolve) => setTimeout(resolve, pause));
     }
   } finally {
-    await rm(draft, { force: true });
+    await removeDraft(draft);
   }
   try {
     return await fn();
