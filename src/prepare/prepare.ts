@@ -176,6 +176,19 @@ async function normalizePhoto(photo: PlannedPhoto, ctx: PrepareContext, spool: s
   }
 }
 
+/** One more photo read and judged, for the progress line. */
+function photoDone(ctx: PrepareContext, photo: PlannedPhoto, bytes: number): void {
+  ctx.progress.photosDone++;
+  ctx.progress.lastPhoto = photo.source;
+  ctx.progress.bytesDone += bytes;
+  ctx.onProgress?.(ctx.progress);
+}
+
+const vanished = (photo: PlannedPhoto): PhotoOutcome => ({
+  photo,
+  vanished: `${photo.source} was moved or removed while it was packed`,
+});
+
 /** A JPEG or PNG packed as it is, or what is known once it must take the full path (its bytes, when read whole). */
 async function copyAsIs(
   photo: PlannedPhoto,
@@ -183,15 +196,11 @@ async function copyAsIs(
   ctx: PrepareContext,
   spool: string | null,
 ): Promise<PhotoOutcome | { read?: Buffer | undefined }> {
-  const { progress } = ctx;
   ctx.signal?.throwIfAborted();
   const ends = await readEnds(photo.abs, ctx.heldPhotos).catch(() => undefined);
   const judged = ends && (await judgeAsIs(photo, type, ends, ctx));
   if (ends && judged && judged.verdict !== "full") {
-    progress.photosDone++;
-    progress.lastPhoto = photo.source;
-    progress.bytesDone += ends.size;
-    ctx.onProgress?.(progress);
+    photoDone(ctx, photo, ends.size);
     const pixels =
       judged.verdict !== "copy" || ctx.images.verify !== "pixels"
         ? undefined
@@ -241,7 +250,6 @@ async function normalizeFully(
   spool: string | null,
   read: Buffer | undefined,
 ): Promise<PhotoOutcome> {
-  const { progress } = ctx;
   ctx.signal?.throwIfAborted();
   // (a TIFF is not read whole: a scan is 40-130 MB, which would stay in memory until V8 collects it, long
   // after its conversion; libvips reads it from its path, its directories are read where they are)
@@ -250,7 +258,7 @@ async function normalizeFully(
     bytes = read ?? (photo.type === "tiff" ? await open(photo.abs, "r") : await readFile(photo.abs));
   } catch (err) {
     if (isGone(err)) {
-      return { photo, vanished: `${photo.source} was moved or removed while it was packed` };
+      return vanished(photo);
     }
     return { photo, problem: unreadable(photo.source, (err as Error).message) };
   }
@@ -268,12 +276,9 @@ async function normalizeFully(
     if (!Buffer.isBuffer(bytes)) await bytes.close();
   }
   if ("problem" in n && !Buffer.isBuffer(bytes) && (await stat(photo.abs).catch(isGone)) === true) {
-    return { photo, vanished: `${photo.source} was moved or removed while it was packed` };
+    return vanished(photo);
   }
-  progress.photosDone++;
-  progress.lastPhoto = photo.source;
-  progress.bytesDone += size;
-  ctx.onProgress?.(progress);
+  photoDone(ctx, photo, size);
   if ("problem" in n) return { photo, problem: n.problem };
   // (after the structure checks, whose problems say more: a missing end marker is "truncated")
   const pixels =
