@@ -3,10 +3,13 @@ import { open } from "node:fs/promises";
 
 /**
  * Reads a file the user named (config, --metadata, metadata.json). A FIFO, device or folder is refused at
- * once (opened non-blocking, then checked), where a plain read would wait for a writer for ever.
+ * once (opened non-blocking, then checked), where a plain read would wait for a writer for ever. With
+ * `followLinks: false` a symbolic link is refused too (ELOOP), and what is checked is what is read: nothing
+ * can swap the file between the two.
  */
-export async function readRegularFile(file: string): Promise<Buffer> {
-  const fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+export async function readRegularFile(file: string, options: { followLinks?: boolean } = {}): Promise<Buffer> {
+  const noFollow = options.followLinks === false ? constants.O_NOFOLLOW : 0;
+  const fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK | noFollow);
   try {
     const st = await fh.stat();
     if (!st.isFile()) {

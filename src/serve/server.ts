@@ -3,12 +3,12 @@
 // in --out. Nothing changes anything; every other path is 404, every other method 405.
 import { createHash, timingSafeEqual } from "node:crypto";
 import { lookup } from "node:dns/promises";
-import { constants } from "node:fs";
-import { open, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { type AddressInfo, BlockList, isIP } from "node:net";
 import path from "node:path";
 import { isGone, WopackError } from "../core/errors.js";
+import { readRegularFile } from "../core/text.js";
 import type { WatchStatus } from "../core/types.js";
 import { photoChecksView } from "./checkCounts.js";
 import type { WatchMetrics } from "./metrics.js";
@@ -263,21 +263,16 @@ async function handle(
 }
 
 /**
- * A review page's bytes, or undefined when there is no such page: it is opened without following a link
- * (nor waiting on a FIFO) and then checked to be a file, so nothing can swap it between the check and the
- * read; once open, a page deleted meanwhile is still read whole.
+ * A review page's bytes, or undefined when there is no such page: opened without following a link (nor
+ * waiting on a FIFO) and checked to be a file on the open handle, so nothing can swap it between the check
+ * and the read; once open, a page deleted meanwhile is still read whole.
  */
-async function readPage(file: string): Promise<Buffer | undefined> {
-  const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((err) => {
-    if (isGone(err) || (err as NodeJS.ErrnoException).code === "ELOOP") return undefined;
+function readPage(file: string): Promise<Buffer | undefined> {
+  return readRegularFile(file, { followLinks: false }).catch((err) => {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (isGone(err) || code === "ELOOP" || code === "ENOTREG") return undefined;
     throw err;
   });
-  if (!handle) return undefined;
-  try {
-    return (await handle.stat()).isFile() ? await handle.readFile() : undefined;
-  } finally {
-    await handle.close();
-  }
 }
 
 function send(res: ServerResponse, code: number, type: string, body: string | Buffer, csp = PAGE_CSP): void {
