@@ -203,11 +203,6 @@ export function httpApi(base: string, key: string, options: HttpOptions = {}): A
       if (!isId(answer?.batch_id) || typeof answer.upload_url !== "string" || !/^https?:\/\//i.test(answer.upload_url)) {
         return { ok: false, kind: "fail", detail: "the platform's answer to creating a batch has no batch_id or upload_url" };
       }
-      const session = URL.parse(answer.upload_url);
-      if (session?.protocol === "http:" && URL.parse(base)?.protocol !== "http:") {
-        const detail = `batch ${answer.batch_id}'s upload session is plain HTTP (host ${session.host}) under an https API: the archive's bytes would travel unencrypted`;
-        return { ok: false, kind: "insecure", detail };
-      }
       return { ok: true, value: { batchId: answer.batch_id, uploadUrl: answer.upload_url } };
     },
     async batchStatus(batchId) {
@@ -223,6 +218,8 @@ export function httpApi(base: string, key: string, options: HttpOptions = {}): A
       return r.ok ? { ok: true, value: undefined } : r;
     },
     putChunk(uploadUrl, data, from, total) {
+      const insecure = insecureSession(base, uploadUrl);
+      if (insecure) return Promise.resolve(insecure);
       const headers = {
         "content-type": "application/octet-stream",
         "content-range": `bytes ${from}-${from + data.length - 1}/${total}`,
@@ -230,9 +227,22 @@ export function httpApi(base: string, key: string, options: HttpOptions = {}): A
       return call(uploadUrl, "PUT", headers, data, sessionState);
     },
     querySession(uploadUrl, total) {
+      const insecure = insecureSession(base, uploadUrl);
+      if (insecure) return Promise.resolve(insecure);
       return call(uploadUrl, "PUT", { "content-range": `bytes */${total}` }, new Uint8Array(0), sessionState);
     },
   };
+}
+
+/**
+ * A session URL that would carry the archive unencrypted (http: under an https: API): no request goes there,
+ * whether the session was just handed out or is resumed from a journal an older wopack wrote.
+ */
+function insecureSession(base: string, uploadUrl: string): Outcome<never> | undefined {
+  const session = URL.parse(uploadUrl);
+  if (session?.protocol !== "http:" || URL.parse(base)?.protocol === "http:") return undefined;
+  const detail = `the upload session is plain HTTP (host ${session.host}) under an https API: the archive's bytes would travel unencrypted`;
+  return { ok: false, kind: "insecure", detail };
 }
 
 const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };

@@ -19,6 +19,7 @@ import {
   archiveChanged,
   attentionProblem,
   credentialsRefused,
+  insecureProblem,
   interrupted,
   NeedsAttention,
   protocolProblem,
@@ -227,6 +228,9 @@ class Upload {
       for (;;) {
         if (!answer.ok) {
           if (answer.kind === "gone") return "gone";
+          // (checked on every session request, so a session an older wopack journaled is refused too)
+          if (answer.kind === "insecure")
+            throw new Unproven(insecureProblem(a.name, this.redact(`batch ${batch.batchId}: ${answer.detail}`)));
           if (answer.kind === "protocol") {
             answer = await stall(answer.detail);
             continue;
@@ -367,13 +371,17 @@ class Upload {
 
   /** A session that broke the protocol is not used again: its batch is deleted, or needs attention. */
   private async settleUnproven(batch: Batch, p: Problem): Promise<void> {
-    await this.deleteOrAttention(batch, p.message.replace(`${this.a.name}: `, "").replace(/; not uploaded$/, ""));
+    const why = p.message.replace(`${this.a.name}: `, "").replace(/; (not uploaded|nothing was sent there)$/, "");
+    const done = await this.deleteOrAttention(batch, why);
     await this.record({ type: "abandoned", archive: this.a.name, batchId: batch.batchId, reason: p.message, at: this.now() });
+    this.s.log.warn(`${this.a.name}: batch ${batch.batchId} ${done} on the platform (${p.code}: ${why})`);
   }
 
-  private async deleteOrAttention(batch: Batch, why: string): Promise<void> {
+  /** "deleted", or "gone already"; a batch the platform will not delete needs attention (thrown). */
+  private async deleteOrAttention(batch: Batch, why: string): Promise<string> {
     const deleted = await this.requests.retrying("deleting the batch", () => this.s.api.deleteBatch(batch.batchId));
-    if (deleted.ok || deleted.kind === "gone") return;
+    if (deleted.ok) return "deleted";
+    if (deleted.kind === "gone") return "gone already";
     if (deleted.kind === "auth") throw credentialsRefused(this.redact(deleted.detail));
     const reason = `${this.redact(why)}; deleting the batch was refused (${this.redact(deleted.detail)})`;
     await this.record({ type: "attention", archive: this.a.name, batchId: batch.batchId, reason, at: this.now() });

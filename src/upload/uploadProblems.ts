@@ -81,16 +81,7 @@ export function protocolProblem(name: string, redact: (text: string) => string, 
 export function refusal(name: string, redact: (text: string) => string, kind: string, detail: string, what: string): Error {
   const words = redact(detail);
   if (kind === "auth") return credentialsRefused(words);
-  if (kind === "insecure") {
-    return new ArchiveFailed(
-      problem(
-        "E_UPLOAD_INSECURE",
-        `${name}: ${words}; nothing was sent`,
-        "check that upload.url (or WOPACK_API_URL) is the platform's own https address; a platform that hands out http: upload sessions under https must be asked why (a deliberate plain-HTTP setup uses an http: API URL)",
-        name,
-      ),
-    );
-  }
+  if (kind === "insecure") return new ArchiveFailed(insecureProblem(name, words));
   return new ArchiveFailed(
     problem(
       "E_UPLOAD_REFUSED",
@@ -98,5 +89,15 @@ export function refusal(name: string, redact: (text: string) => string, kind: st
       "the next run tries again; if it keeps failing, check the archive against the platform's rules (wopack validate)",
       name,
     ),
+  );
+}
+
+/** An upload session that would carry the archive unencrypted: nothing is sent there. */
+export function insecureProblem(name: string, words: string): Problem {
+  return problem(
+    "E_UPLOAD_INSECURE",
+    `${name}: ${words}; nothing was sent there`,
+    "check that upload.url (or WOPACK_API_URL) is the platform's own https address; a platform that hands out http: upload sessions under https must be asked why (a deliberate plain-HTTP setup uses an http: API URL)",
+    name,
   );
 }
