@@ -110,7 +110,7 @@ class Upload {
   }
 
   record(rec: UploadRecord): Promise<void> {
-    return appendUploads(this.s.out, [rec], this.journal);
+    return appendUploads(this.s.out, [rec], this.journal, this.s.signal);
   }
 
   async send(resume: Batch | undefined): Promise<UploadOutcome> {

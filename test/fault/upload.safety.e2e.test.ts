@@ -4,10 +4,11 @@
 // a huge error page costs no memory.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { lockPath } from "../../src/commit/paths.js";
+import { lockPath, tmpDir } from "../../src/commit/paths.js";
 import { readUploads, uploadsPath } from "../../src/commit/uploads.js";
 import { CHUNK_SIZE } from "../../src/upload/protocol.js";
 import { BIN, committedOutbox as committed, noiseJpeg, put, ROOT, waitFor, wopack, workspace } from "../helpers.js";
@@ -79,6 +80,37 @@ describe("SIGTERM during an upload", () => {
       expect(server.violations).toEqual([]);
     }, 120_000);
   }
+});
+
+describe("SIGTERM while another process holds the upload journal's lock", () => {
+  it("the wait for it ends at once: exit 130, nothing journaled, the holder's lock untouched; a rerun sends", async () => {
+    const ws = await committed(1);
+    const journalLock = `${uploadsPath(ws.out)}.lock`;
+    // a live holder (this test's process: say a status --refresh that hangs while holding it)
+    const holder = JSON.stringify({ pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), nonce: "x" });
+    await writeFile(journalLock, holder);
+    const run = start(["upload", ws.out]);
+    // waiting: the lock on --out is held, and the journal writer's draft of the short lock stays
+    await waitFor(
+      async () =>
+        existsSync(lockPath(ws.out)) && (await readdir(tmpDir(ws.out)).catch(() => [])).some((f) => f.startsWith("lock.")),
+      `the upload waiting for the journal's lock; ${run.stderr}`,
+      30_000,
+    );
+    const sent = performance.now();
+    run.child.kill("SIGTERM");
+    const { code, at } = await run.exit;
+    expect(code, run.stderr).toBe(130);
+    expect(at - sent, "the wait ended by SIGTERM, not by its 30 s bound").toBeLessThan(10_000);
+    expect(await readFile(journalLock, "utf8")).toBe(holder);
+    expect(existsSync(uploadsPath(ws.out)) ? await readFile(uploadsPath(ws.out), "utf8") : "").toBe("");
+    expect(server.log).toEqual([]);
+    expect(existsSync(lockPath(ws.out))).toBe(false);
+    await rm(journalLock);
+    const again = await wopack(["upload", ws.out], { env: env() });
+    expect(again.code, again.stderr).toBe(0);
+    expect(server.accepted().size).toBe(1);
+  }, 60_000);
 });
 
 describe("a batch the platform keeps but will not delete", () => {
