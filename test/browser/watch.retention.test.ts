@@ -80,7 +80,7 @@ describe("the Retention section of the status page (Chromium)", () => {
       setStatus({ ...base, prune: row.prune });
       const tab = await open();
       const section = tab.locator("#prune-section");
-      await expect.poll(() => tab.locator("#archives").textContent(), row.what).toContain("No archive yet.");
+      await expect.poll(() => tab.locator("#archives").textContent()).toContain("No archive yet.");
       if (row.text === null) expect(await section.isHidden(), row.what).toBe(true);
       else {
         expect(await section.isVisible(), row.what).toBe(true);
