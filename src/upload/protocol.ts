@@ -5,6 +5,7 @@
 import http from "node:http";
 import https from "node:https";
 import { redactor } from "../core/redact.js";
+import { type ObjectDigests, objectDigests } from "./objectCheck.js";
 
 /** Chunks are multiples of this (the cloud storage resumable protocol); the vendor's client sent 10 of them. */
 export const CHUNK_UNIT = 262_144;
@@ -35,7 +36,9 @@ export type Outcome<T> =
   | { ok: false; kind: "insecure"; detail: string };
 
 /** Where an upload session stands: `confirmed` bytes stored, or complete. */
-export type SessionState = { complete: true } | { complete: false; confirmed: number };
+export type SessionState =
+  /** `digests`: what the last answer said of the object stored (its MD5/CRC32C), when it said */
+  { complete: true; digests?: ObjectDigests | undefined } | { complete: false; confirmed: number };
 
 export interface Api {
   createBatch(filename: string): Promise<Outcome<Batch>>;
@@ -76,7 +79,10 @@ export const JSON_BODY_BYTES = 64 * 1024;
  * A Range that does not read `bytes=0-N` is a protocol answer (asked again, a few times at most).
  */
 function sessionState(res: Answer): Outcome<SessionState> | undefined {
-  if (res.status === 200 || res.status === 201) return { ok: true, value: { complete: true } };
+  if (res.status === 200 || res.status === 201) {
+    const digests = res.truncated ? undefined : objectDigests(jsonObject(res.body));
+    return { ok: true, value: digests ? { complete: true, digests } : { complete: true } };
+  }
   if (res.status !== 308) return undefined;
   const header = res.header("range");
   if (header === null) return { ok: true, value: { complete: false, confirmed: 0 } };
@@ -179,15 +185,7 @@ export function httpApi(base: string, key: string, options: HttpOptions = {}): A
     return judge(res, value);
   };
   /** a JSON object answer of at most JSON_BODY_BYTES; anything else is undefined */
-  const json = (res: Answer) => {
-    if (res.truncated) return "too large" as const;
-    try {
-      const v = JSON.parse(res.body.toString("utf8")) as unknown;
-      return v && typeof v === "object" ? (v as Record<string, unknown>) : undefined;
-    } catch {
-      return undefined;
-    }
-  };
+  const json = (res: Answer) => (res.truncated ? ("too large" as const) : jsonObject(res.body));
   const ok = (res: Answer, ...statuses: number[]) =>
     statuses.includes(res.status) ? ({ ok: true, value: res } as const) : undefined;
   const tooLarge = `an answer over ${JSON_BODY_BYTES / 1024} KiB`;
@@ -305,6 +303,16 @@ function request(
     req.on("error", reject);
     req.end(body);
   });
+}
+
+/** A JSON object, or undefined. */
+function jsonObject(body: Buffer): Record<string, unknown> | undefined {
+  try {
+    const v = JSON.parse(body.toString("utf8")) as unknown;
+    return v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A batch id wopack can write down and show: short, printable. */

@@ -11,6 +11,7 @@ import { type Problem, problem } from "../core/errors.js";
 import { redactor } from "../core/redact.js";
 import type { UploadOutcome, UploadProgress } from "../core/types.js";
 import { ChunkBuffers, hashFile } from "./archiveBytes.js";
+import { compareObject, type ObjectDigests } from "./objectCheck.js";
 import { type Api, type Batch, CHUNK_SIZE, CHUNK_UNIT, type Outcome, type SessionState, statusLooksFailed } from "./protocol.js";
 import { type RequestSettings, Requests } from "./requests.js";
 import { type RunningHash, runningSha256 } from "./sha256.js";
@@ -129,7 +130,7 @@ class Upload {
         }
         batch = await this.createBatch();
       }
-      let end: "complete" | "gone";
+      let end: Awaited<ReturnType<Upload["sendSession"]>>;
       try {
         end = await this.sendSession(batch, made === 0);
       } catch (err) {
@@ -137,7 +138,10 @@ class Upload {
         await this.settleUnproven(batch, err.problem);
         throw new ArchiveFailed(err.problem);
       }
-      if (end === "complete") return this.uploaded(batch);
+      if (end !== "gone") {
+        if (end.digests) await this.checkObject(batch, end.digests);
+        return this.uploaded(batch);
+      }
       await this.settleGone(batch);
       batch = undefined;
     }
@@ -168,6 +172,20 @@ class Upload {
     return { archive: a.name, result: "uploaded", batchId: batch.batchId, warnings: this.warnings };
   }
 
+  /**
+   * The session's last answer named the stored object's digests: they must be the archive's. Bytes that
+   * differ are on the platform in a completed batch: a person must look (never "uploaded", not sent again).
+   */
+  private async checkObject(batch: Batch, digests: ObjectDigests): Promise<void> {
+    const differs = await compareObject(this.a.path, this.a.sha256, digests);
+    if (!differs) return;
+    const reason = this.redact(differs);
+    await this.record({ type: "attention", archive: this.a.name, batchId: batch.batchId, reason, at: this.now() });
+    const p = attentionProblem(this.a.name, batch.batchId, reason);
+    this.s.log.warn(`${p.code}: ${p.message}`);
+    throw new NeedsAttention(p);
+  }
+
   private async checkSize(): Promise<void> {
     const st = await stat(this.a.path).catch(() => undefined);
     if (!st || st.size !== this.a.bytes) {
@@ -194,11 +212,11 @@ class Upload {
 
   /**
    * Sends what the session does not hold yet, one chunk at a time, each only once the one before is
-   * confirmed; "complete" (proven: wopack sent the last chunk, after the SHA-256 of every byte sent
-   * matched the report) or "gone". Every loop is bounded: retries in a row, answers that make no
+   * confirmed; complete (proven: wopack sent the last chunk, after the SHA-256 of every byte sent
+   * matched the report), with the digests the session named for the stored object, or "gone". Every loop is bounded: retries in a row, answers that make no
    * progress, and the bytes of the archive.
    */
-  private async sendSession(batch: Batch, resumed: boolean): Promise<"complete" | "gone"> {
+  private async sendSession(batch: Batch, resumed: boolean): Promise<"gone" | { digests?: ObjectDigests | undefined }> {
     const { a, s } = this;
     const total = a.bytes;
     // only wopack holds the session URL: what a resumed session holds at first, it sent in an earlier run
@@ -244,7 +262,7 @@ class Upload {
         }
         const at = answer.value;
         if (at.complete) {
-          if (finalSent) return "complete";
+          if (finalSent) return { digests: at.digests };
           throw new Unproven(
             protocolProblem(
               this.a.name,

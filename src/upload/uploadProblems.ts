@@ -32,11 +32,14 @@ export function credentialsRefused(detail: string): WopackError {
   );
 }
 
-/** An archive the platform may hold part of, in a batch it would not delete (status words it the same). */
+/**
+ * An archive the platform may hold part of, or wrong bytes of, in a batch it keeps (the reason says why: a
+ * deletion refused, digests that differ); status words it the same.
+ */
 export function attentionProblem(name: string, batchId: string, reason: string): Problem {
   return problem(
     "E_UPLOAD_ATTENTION",
-    `${name}: ${reason}; the platform keeps batch ${batchId}, which may hold part of it, and would not delete it: not uploaded`,
+    `${name}: ${reason}; the platform keeps batch ${batchId}, which may hold part of it or the wrong bytes: not uploaded`,
     `look at batch ${batchId} on the platform and delete it there, then send the archive again with wopack upload ${name}; until then it is not sent and prune keeps it`,
     name,
   );
