@@ -149,6 +149,21 @@ describe("a batch the platform keeps but will not delete", () => {
   }, 120_000);
 });
 
+/** The first server-sent event of a stream (its whole `data:`), then the stream is closed. */
+async function firstEvent(url: string): Promise<string> {
+  const stop = new AbortController();
+  const res = await fetch(url, { signal: stop.signal });
+  let text = "";
+  const decoder = new TextDecoder();
+  for await (const piece of res.body as AsyncIterable<Uint8Array>) {
+    text += decoder.decode(piece, { stream: true });
+    if (/^data:.*\n\n/ms.test(text)) break;
+  }
+  stop.abort();
+  expect(text).toMatch(/^data:/m);
+  return text;
+}
+
 describe("no secret leaves", () => {
   it("the key, URL userinfo and a query token never appear in any stream or file, failing or succeeding, upload/pack/status/watch", async () => {
     server.faults.echo = CANARY;
@@ -210,6 +225,9 @@ describe("no secret leaves", () => {
       const base = String((watcher.events.find((e) => e.event === "started") as unknown as { url: string }).url);
       await watcher.until("an upload failed", (w) => w.stderr.includes(`"event":"error"`));
       for (const page of ["/", "/state.json", "/healthz", "/metrics"]) streams.push(await (await fetch(base + page)).text());
+      streams.push(await firstEvent(`${base}/events`)); // what the live page draws
+      const reviews = (await readdir(ws2.out)).filter((f) => f.endsWith(".html"));
+      for (const r of reviews) streams.push(await (await fetch(`${base}/review/${r}`)).text());
     } finally {
       await watcher.stop();
     }
