@@ -53,6 +53,11 @@ export interface Faults {
   objectDigests?: "both" | "md5" | "crc32c" | "malformed";
   /** the platform stores a wrong byte at this offset of each object (flipped when the session completes) */
   corruptAt?: number;
+  /**
+   * request number `at` (counting every request from 0) is held for ever, its effect applied (a batch made,
+   * a chunk stored, a batch deleted) or not: the client never learns which, as when it is killed right then
+   */
+  hold?: { at: number; apply: boolean };
 }
 
 export class UploadServer {
@@ -109,9 +114,18 @@ export class UploadServer {
     this.batches.get(id)!.sessionGone = true;
   }
 
+  /** requests seen so far (faults.hold counts them) */
+  requests = 0;
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://x");
+    const held = this.faults.hold?.at === this.requests++ ? this.faults.hold : undefined;
+    if (held) {
+      this.log.push({ method: req.method ?? "", url: "held", status: 0 });
+      if (!held.apply) return void drain(req).catch(() => undefined);
+    }
     const send = (status: number, body?: unknown, headers: Record<string, string> = {}): void => {
+      if (held) return; // (its effect applied, its answer never sent)
       this.log.push({
         method: req.method ?? "",
         url: url.pathname,
