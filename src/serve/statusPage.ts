@@ -72,7 +72,7 @@ function table(head, rows, nowrap) {
   t.append(thead, tbody); const box = el("div", undefined, "wide"); box.append(t); return box;
 }
 function ago(iso) { if (!iso) return "never"; const s = Math.round((Date.now() - Date.parse(iso)) / 1000); return s < 60 ? s + " s ago" : s < 3600 ? Math.round(s / 60) + " min ago" : new Date(iso).toLocaleString(); }
-function until(iso) { if (!iso) return "—"; const s = Math.max(0, Math.round((Date.parse(iso) - Date.now()) / 1000)); return s === 0 ? "now" : s < 120 ? "in " + s + " s" : s < 7200 ? "in " + Math.round(s / 60) + " min" : "in " + Math.floor(s / 3600) + " h " + Math.round((s % 3600) / 60) + " min"; }
+function until(iso) { if (!iso) return "—"; const s = Math.max(0, Math.round((Date.parse(iso) - Date.now()) / 1000)); return s === 0 ? "now" : s < 120 ? "in " + s + " s" : s < 7200 ? "in " + Math.round(s / 60) + " min" : "in " + Math.floor(Math.round(s / 60) / 60) + " h " + (Math.round(s / 60) % 60) + " min"; }
 function render() {
   if (!state) return;
   const badge = $("status"); badge.textContent = state.status; badge.className = "badge s-" + state.status;
