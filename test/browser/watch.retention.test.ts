@@ -175,7 +175,7 @@ describe("the Uploads section of the status page (Chromium)", () => {
       expect(await section.isVisible(), row.what).toBe(true);
       const lines = await tab.locator("#uploads > p").allTextContents();
       expect(lines.length, `${row.what}: ${lines.join(" | ")}`).toBe(row.lines.length);
-      row.lines.forEach((re, i) => expect(lines[i], row.what).toMatch(re));
+      for (const [i, re] of row.lines.entries()) expect(lines[i], row.what).toMatch(re);
       const cells = await tab
         .locator("#uploads tbody tr")
         .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent ?? "")));

@@ -3,8 +3,8 @@
 // platform keeps and will not delete needs attention, never "uploaded"; a planted secret shows nowhere;
 // a huge error page costs no memory.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
 import { createHash, randomUUID } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import { cp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
