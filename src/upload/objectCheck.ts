@@ -1,6 +1,5 @@
 // The platform's word on what it stored: the upload session's last answer may carry the object's MD5 and
-// CRC32C (the cloud storage's resumable upload answers with the object resource: `md5Hash`, `crc32c`, each
-// base64 of the big-endian digest). When it does, they are compared with the archive's, so that bytes
+// CRC32C (protocol.ts objectDigests reads them). When it does, they are compared with the archive's, so that bytes
 // changed on their way or in storage make the archive "needs attention", never "uploaded".
 //
 // Neither is computed while sending: in JavaScript on this machine CRC32C runs at ~0.6-0.75 GB/s and
@@ -11,27 +10,10 @@
 import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
 import { ChunkBuffers } from "./archiveBytes.js";
+import type { ObjectDigests } from "./protocol.js";
 import { runningSha256 } from "./sha256.js";
 
 const READ_BYTES = 8 * 1024 * 1024;
-
-/** The digests the platform gave for the object it stored, in lower-case hex. */
-export interface ObjectDigests {
-  md5?: string | undefined;
-  crc32c?: string | undefined;
-}
-
-/** `md5Hash` (16 bytes) and `crc32c` (4 bytes) of an object resource, base64; anything else is not read. */
-export function objectDigests(answer: Record<string, unknown> | undefined): ObjectDigests | undefined {
-  const read = (v: unknown, bytes: number) => {
-    if (typeof v !== "string" || !/^[A-Za-z0-9+/]+={0,2}$/.test(v)) return undefined;
-    const raw = Buffer.from(v, "base64");
-    return raw.length === bytes ? raw.toString("hex") : undefined;
-  };
-  const md5 = read(answer?.md5Hash, 16);
-  const crc32c = read(answer?.crc32c, 4);
-  return md5 || crc32c ? { ...(md5 ? { md5 } : {}), ...(crc32c ? { crc32c } : {}) } : undefined;
-}
 
 const CRC_TABLES = (() => {
   const t = new Int32Array(8 * 256);

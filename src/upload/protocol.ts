@@ -5,7 +5,6 @@
 import http from "node:http";
 import https from "node:https";
 import { redactor } from "../core/redact.js";
-import { type ObjectDigests, objectDigests } from "./objectCheck.js";
 
 /** Chunks are multiples of this (the cloud storage resumable protocol); the vendor's client sent 10 of them. */
 export const CHUNK_UNIT = 262_144;
@@ -303,6 +302,27 @@ function request(
     req.on("error", reject);
     req.end(body);
   });
+}
+
+/** The digests the platform gave for the object it stored, in lower-case hex. */
+export interface ObjectDigests {
+  md5?: string | undefined;
+  crc32c?: string | undefined;
+}
+
+/**
+ * `md5Hash` (16 bytes) and `crc32c` (4 bytes) of an object resource, each base64 of the big-endian digest, as
+ * the cloud storage's resumable upload answers its last chunk; anything else is not read.
+ */
+export function objectDigests(answer: Record<string, unknown> | undefined): ObjectDigests | undefined {
+  const read = (v: unknown, bytes: number) => {
+    if (typeof v !== "string" || !/^[A-Za-z0-9+/]+={0,2}$/.test(v)) return undefined;
+    const raw = Buffer.from(v, "base64");
+    return raw.length === bytes ? raw.toString("hex") : undefined;
+  };
+  const md5 = read(answer?.md5Hash, 16);
+  const crc32c = read(answer?.crc32c, 4);
+  return md5 || crc32c ? { ...(md5 ? { md5 } : {}), ...(crc32c ? { crc32c } : {}) } : undefined;
 }
 
 /** A JSON object, or undefined. */

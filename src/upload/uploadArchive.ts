@@ -11,8 +11,17 @@ import { type Problem, problem } from "../core/errors.js";
 import { redactor } from "../core/redact.js";
 import type { UploadOutcome, UploadProgress } from "../core/types.js";
 import { ChunkBuffers, hashFile } from "./archiveBytes.js";
-import { compareObject, type ObjectDigests } from "./objectCheck.js";
-import { type Api, type Batch, CHUNK_SIZE, CHUNK_UNIT, type Outcome, type SessionState, statusLooksFailed } from "./protocol.js";
+import { compareObject } from "./objectCheck.js";
+import {
+  type Api,
+  type Batch,
+  CHUNK_SIZE,
+  CHUNK_UNIT,
+  type ObjectDigests,
+  type Outcome,
+  type SessionState,
+  statusLooksFailed,
+} from "./protocol.js";
 import { type RequestSettings, Requests } from "./requests.js";
 import { type RunningHash, runningSha256 } from "./sha256.js";
 import {
