@@ -186,7 +186,10 @@ class Upload {
    * differ are on the platform in a completed batch: a person must look (never "uploaded", not sent again).
    */
   private async checkObject(batch: Batch, digests: ObjectDigests): Promise<void> {
-    const differs = await compareObject(this.a.path, this.a.sha256, digests);
+    const differs = await compareObject(this.a.path, this.a.sha256, digests).catch(
+      (err: NodeJS.ErrnoException) =>
+        `the archive cannot be read again to check the platform's digest of it (${err.code ?? err.message})`,
+    );
     if (!differs) return;
     const reason = this.redact(differs);
     await this.record({ type: "attention", archive: this.a.name, batchId: batch.batchId, reason, at: this.now() });

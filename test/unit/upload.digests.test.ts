@@ -3,7 +3,7 @@
 // stored wrong make the archive "needs attention" (journaled, not sent again, status says so), never
 // "uploaded"; no digest, or a malformed one, leaves the upload as it was. Against the strict stand-in server.
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -123,6 +123,36 @@ describe("the stored object's digests at the end of an upload", () => {
     );
     expect(server.violations).toEqual([]);
   }, 120_000);
+
+  it("an archive gone (or unreadable) by the time the session completes cannot be checked: needs attention, never a crash or 'uploaded'", async () => {
+    const out = path.join(work, "gone");
+    await mkdir(stateDir(out), { recursive: true });
+    const bytes = randomBytes(3 * CHUNK_UNIT + 10);
+    const file = path.join(out, "gone.zip");
+    await writeFile(file, bytes);
+    const archive = {
+      name: "gone.zip",
+      path: file,
+      sha256: createHash("sha256").update(bytes).digest("hex"),
+      bytes: bytes.length,
+    };
+    server.faults = { objectDigests: "crc32c" };
+    const api = httpApi(server.base, KEY);
+    // the archive is deleted the moment the session says complete (an operator's rm, a full disk's cleanup)
+    const putChunk: typeof api.putChunk = async (...args) => {
+      const r = await api.putChunk(...args);
+      if (r.ok && r.value.complete) await rm(file);
+      return r;
+    };
+    const settings = {
+      ...{ out, api: { ...api, putChunk }, key: KEY, clock: () => new Date(), chunkBytes: CHUNK_UNIT },
+      log: { info: () => undefined, debug: () => undefined, warn: () => undefined },
+    };
+    const r = await uploadArchive(archive, await readUploads(out), settings);
+    expect(r.result).toBe("attention");
+    expect(r.problem?.message).toMatch(/cannot be read again to check the platform's digest of it \(ENOENT\)/);
+    expect((await readUploads(out)).archives.get("gone.zip")?.uploaded).toBeUndefined();
+  });
 
   it("an archive whose bytes changed since they were sent cannot be checked, and is never taken for a match", async () => {
     const out = await tempDir();
