@@ -46,6 +46,18 @@ export interface Faults {
   hugeErrors?: { count: number; bytes: number };
   /** hand out upload sessions under this base instead of the server's own (e.g. http: under an https: API) */
   sessionBase?: string;
+  /**
+   * answer a complete session with the stored object's digests, as the cloud storage's object resource does
+   * (`md5Hash`, `crc32c`: base64 of the big-endian digest): both, one, or malformed ones
+   */
+  objectDigests?: "both" | "md5" | "crc32c" | "malformed";
+  /** the platform stores a wrong byte at this offset of each object (flipped when the session completes) */
+  corruptAt?: number;
+  /**
+   * request number `at` (counting every request from 0) is held for ever, its effect applied (a batch made,
+   * a chunk stored, a batch deleted) or not: the client never learns which, as when it is killed right then
+   */
+  hold?: { at: number; apply: boolean };
 }
 
 export class UploadServer {
@@ -102,9 +114,18 @@ export class UploadServer {
     this.batches.get(id)!.sessionGone = true;
   }
 
+  /** requests seen so far (faults.hold counts them) */
+  requests = 0;
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://x");
+    const held = this.faults.hold?.at === this.requests++ ? this.faults.hold : undefined;
+    if (held) {
+      this.log.push({ method: req.method ?? "", url: "held", status: 0 });
+      if (!held.apply) return void drain(req).catch(() => undefined);
+    }
     const send = (status: number, body?: unknown, headers: Record<string, string> = {}): void => {
+      if (held) return; // (its effect applied, its answer never sent)
       this.log.push({
         method: req.method ?? "",
         url: url.pathname,
@@ -221,7 +242,7 @@ export class UploadServer {
       await drain(req);
       if (req.headers["content-length"] !== "0") this.violations.push("a status query with a body");
       if (b.total !== undefined && Number(query[1]) !== b.total) return send(400, { error: "total changed" });
-      if (b.status !== "waiting_upload") return send(200, { name: b.filename });
+      if (b.status !== "waiting_upload") return send(200, { name: b.filename, ...this.digests(b) });
       return send(308, undefined, progress());
     }
     if (!chunk) {
@@ -298,9 +319,31 @@ export class UploadServer {
     }
     if (b.stored === total) {
       b.status = "processing";
-      return send(201, { name: b.filename, size: total });
+      const wrong = this.faults.corruptAt;
+      if (wrong !== undefined && wrong < total && this.options.retain !== false) {
+        const all = Buffer.concat(b.chunks);
+        all[wrong]! ^= 0x01;
+        b.chunks = [all];
+      }
+      return send(201, { name: b.filename, size: total, ...this.digests(b) });
     }
     send(308, undefined, progress());
+  }
+
+  /** The object resource's digests of what a batch stores, as faults.objectDigests asks. */
+  private digests(b: ServerBatch): Record<string, string> {
+    const how = this.faults.objectDigests;
+    if (!how || this.options.retain === false) return {};
+    if (how === "malformed") return { md5Hash: "not base64!", crc32c: "AAAAAAAA" }; // (crc32c: 6 bytes, not 4)
+    const bytes = Buffer.concat(b.chunks);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(bitwiseCrc32c(bytes));
+    const md5Hash = createHash("md5").update(bytes).digest("base64");
+    return how === "both"
+      ? { md5Hash, crc32c: crc.toString("base64") }
+      : how === "md5"
+        ? { md5Hash }
+        : { crc32c: crc.toString("base64") };
   }
 
   /**
@@ -339,4 +382,14 @@ async function drain(req: IncomingMessage): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const c of req) parts.push(c as Buffer);
   return Buffer.concat(parts);
+}
+
+/** CRC-32C bit by bit (slow, and not the client's code: a second opinion for the tests' small archives). */
+export function bitwiseCrc32c(data: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const byte of data) {
+    c ^= byte;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+  }
+  return (c ^ 0xffffffff) >>> 0;
 }

@@ -2,6 +2,7 @@
 // command's code is loaded.
 import { WopackError } from "../core/errors.js";
 import { terminalText } from "../core/text.js";
+import { VERSION } from "../core/version.js";
 import type { LogFormat, LogLevel } from "./log.js";
 
 export const EXIT = { ok: 0, refused: 1, usage: 2, io: 3, locked: 4, credentials: 5, interrupted: 130, bug: 70 } as const;
@@ -18,13 +19,21 @@ export interface Common {
   logLevel?: LogLevel;
 }
 
-export function report(err: unknown, argv: { json?: boolean; verbose?: boolean }): number {
+export function report(err: unknown, argv: { json?: boolean; verbose?: boolean; logFormat?: LogFormat | undefined }): number {
   if (err instanceof WopackError) {
     const { committed } = err;
     if (argv.json)
       process.stdout.write(
         JSON.stringify({ error: { code: err.code, message: err.message, hint: err.hint }, committed }, null, 2) + "\n",
       );
+    // a JSON log (--log-format json, the default with --json) stays JSON to its last line: the error is one
+    // line of schema/log-line.schema.json (what was committed before it is in the --json answer)
+    if (argv.logFormat === "json" || (argv.json && argv.logFormat !== "text")) {
+      const line = { level: "error", time: new Date().toISOString(), schemaVersion: 1, pid: process.pid, version: VERSION };
+      const what = { event: "error", code: err.code, message: err.message, hint: err.hint, committed };
+      process.stderr.write(`${JSON.stringify({ ...line, ...what })}\n`);
+      return EXIT[err.kind];
+    }
     process.stderr.write(`error ${err.code}: ${terminalText(err.message)}\n  hint: ${terminalText(err.hint)}\n`);
     if (committed.length) {
       process.stderr.write(

@@ -6,7 +6,8 @@ import { readFileSync } from "node:fs";
 import { link, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
-import { ioError, WopackError } from "../core/errors.js";
+import { setTimeout as delay } from "node:timers/promises";
+import { interruptedError, ioError, WopackError } from "../core/errors.js";
 
 export interface LockHolder {
   pid: number;
@@ -196,15 +197,28 @@ async function releaseLock(lockPath: string, text: string): Promise<void> {
 /** Runs of `withShortLock` in this process, by path: queued here, since a holder with our own pid counts as dead. */
 const shortQueues = new Map<string, Promise<unknown>>();
 
+export interface ShortLockWait {
+  /** how long a live holder is waited for (default 30 s) */
+  waitMs?: number | undefined;
+  /** the run's abort signal: it ends the wait at once (E_INTERRUPTED); a free lock is still taken */
+  signal?: AbortSignal | undefined;
+}
+
 /**
  * Runs `fn` holding a lock meant for a moment (the upload journal's writers, beside a `watch` that holds the lock
- * on --out for its life): a live holder is waited for up to `waitMs`, a dead one taken over as acquireLock does.
+ * on --out for its life): a live holder is waited for up to `waitMs` (or until `signal` aborts), a dead one taken
+ * over as acquireLock does.
  */
-export function withShortLock<T>(lockFile: string, draftDir: string, fn: () => Promise<T>, waitMs = 30_000): Promise<T> {
+export function withShortLock<T>(
+  lockFile: string,
+  draftDir: string,
+  fn: () => Promise<T>,
+  { waitMs = 30_000, signal }: ShortLockWait = {},
+): Promise<T> {
   const key = path.resolve(lockFile);
   const run = (shortQueues.get(key) ?? Promise.resolve())
     .catch(() => undefined)
-    .then(() => holdingShortLock(lockFile, draftDir, fn, waitMs));
+    .then(() => holdingShortLock(lockFile, draftDir, fn, waitMs, signal));
   shortQueues.set(key, run);
   const forget = () => {
     if (shortQueues.get(key) === run) shortQueues.delete(key);
@@ -213,7 +227,13 @@ export function withShortLock<T>(lockFile: string, draftDir: string, fn: () => P
   return run;
 }
 
-async function holdingShortLock<T>(lockFile: string, draftDir: string, fn: () => Promise<T>, waitMs: number): Promise<T> {
+async function holdingShortLock<T>(
+  lockFile: string,
+  draftDir: string,
+  fn: () => Promise<T>,
+  waitMs: number,
+  signal: AbortSignal | undefined,
+): Promise<T> {
   const { text, draft } = await writeDraft(draftDir, new Date());
   try {
     const deadline = Date.now() + waitMs;
@@ -229,7 +249,10 @@ async function holdingShortLock<T>(lockFile: string, draftDir: string, fn: () =>
           `it is held for a moment only: if that process is stuck or gone for good, delete ${lockFile}`,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, pause));
+      if (signal?.aborted) throw interruptedWait(lockFile, signal);
+      await delay(pause, undefined, signal ? { signal } : {}).catch(() => {
+        throw interruptedWait(lockFile, signal as AbortSignal);
+      });
     }
   } finally {
     await removeDraft(draft);
@@ -239,4 +262,11 @@ async function holdingShortLock<T>(lockFile: string, draftDir: string, fn: () =>
   } finally {
     await releaseLock(lockFile, text);
   }
+}
+
+/** The run was interrupted while another process held the lock: the run's own reason, or one that names the lock. */
+function interruptedWait(lockFile: string, signal: AbortSignal): WopackError {
+  return signal.reason instanceof WopackError && signal.reason.kind === "interrupted"
+    ? signal.reason
+    : interruptedError(`interrupted while waiting for ${lockFile}`, "run again; nothing was written while waiting");
 }

@@ -69,8 +69,8 @@ export function uploadsPath(out: string): string {
  * Every writer of the journal holds this lock for the moment it writes: `status --refresh` appends beside a `watch`
  * that holds the lock on --out, and a compaction must not rename a rewrite over a record appended meanwhile.
  */
-function withJournalLock<T>(out: string, fn: () => Promise<T>): Promise<T> {
-  return withShortLock(`${uploadsPath(out)}.lock`, tmpDir(out), fn);
+function withJournalLock<T>(out: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  return withShortLock(`${uploadsPath(out)}.lock`, tmpDir(out), fn, { signal });
 }
 
 function apply(journal: UploadJournal, rec: UploadRecord): void {
@@ -145,13 +145,24 @@ export async function readUploads(out: string): Promise<UploadJournal> {
   return journal;
 }
 
-/** Appends and fsyncs records, then applies them to `journal` (when given). */
-export async function appendUploads(out: string, records: UploadRecord[], journal?: UploadJournal): Promise<void> {
-  await withJournalLock(out, () =>
-    appendLines(
-      uploadsPath(out),
-      records.map((r) => JSON.stringify(r)),
-    ),
+/**
+ * Appends and fsyncs records, then applies them to `journal` (when given). `signal` ends a wait for the
+ * journal's lock (E_INTERRUPTED, nothing appended).
+ */
+export async function appendUploads(
+  out: string,
+  records: UploadRecord[],
+  journal?: UploadJournal,
+  signal?: AbortSignal,
+): Promise<void> {
+  await withJournalLock(
+    out,
+    () =>
+      appendLines(
+        uploadsPath(out),
+        records.map((r) => JSON.stringify(r)),
+      ),
+    signal,
   );
   if (journal) {
     for (const r of records) apply(journal, r);
@@ -164,15 +175,19 @@ export async function appendUploads(out: string, records: UploadRecord[], journa
  * rewrites is read again under the journal's lock, so a record another process appended since `journal` was
  * read is carried over (and `journal` learns it).
  */
-export async function compactUploads(out: string, journal: UploadJournal): Promise<void> {
+export async function compactUploads(out: string, journal: UploadJournal, signal?: AbortSignal): Promise<void> {
   if (journal.records < 2_000 || journal.records < journal.archives.size * 4) return;
-  await withJournalLock(out, async () => {
-    const now = await readUploads(out);
-    const lines = [...now.archives.values()].map((s) => JSON.stringify({ type: "state", ...s }) + "\n");
-    await writeFileAtomic(uploadsPath(out), lines.join(""), tmpDir(out));
-    await syncDir(stateDir(out));
-    journal.archives = now.archives;
-    journal.uploadedSha = now.uploadedSha;
-    journal.records = now.archives.size;
-  });
+  await withJournalLock(
+    out,
+    async () => {
+      const now = await readUploads(out);
+      const lines = [...now.archives.values()].map((s) => JSON.stringify({ type: "state", ...s }) + "\n");
+      await writeFileAtomic(uploadsPath(out), lines.join(""), tmpDir(out));
+      await syncDir(stateDir(out));
+      journal.archives = now.archives;
+      journal.uploadedSha = now.uploadedSha;
+      journal.records = now.archives.size;
+    },
+    signal,
+  );
 }

@@ -1,5 +1,5 @@
 import { constants } from "node:fs";
-import { open } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 
 /**
  * Reads a file the user named (config, --metadata, metadata.json). A FIFO, device or folder is refused at
@@ -8,17 +8,31 @@ import { open } from "node:fs/promises";
  * can swap the file between the two.
  */
 export async function readRegularFile(file: string, options: { followLinks?: boolean } = {}): Promise<Buffer> {
-  const noFollow = options.followLinks === false ? constants.O_NOFOLLOW : 0;
-  const fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK | noFollow);
+  const { handle } = await openRegularFile(file, options);
   try {
-    const st = await fh.stat();
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** readRegularFile's open and check, for a caller that streams the file: the open handle and its size. */
+export async function openRegularFile(
+  file: string,
+  options: { followLinks?: boolean } = {},
+): Promise<{ handle: FileHandle; size: number }> {
+  const noFollow = options.followLinks === false ? constants.O_NOFOLLOW : 0;
+  const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK | noFollow);
+  try {
+    const st = await handle.stat();
     if (!st.isFile()) {
       const what = st.isDirectory() ? "a folder" : st.isFIFO() ? "a named pipe (FIFO)" : "a device or socket";
       throw Object.assign(new Error(`${file} is ${what}, not a regular file`), { code: "ENOTREG" });
     }
-    return await fh.readFile();
-  } finally {
-    await fh.close();
+    return { handle, size: st.size };
+  } catch (err) {
+    await handle.close();
+    throw err;
   }
 }
 

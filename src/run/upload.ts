@@ -98,7 +98,8 @@ export class Sender {
   ): Promise<Sender> {
     const { url, key } = credentials;
     const journal = await readUploads(out);
-    await compactUploads(out, journal).catch((err) => {
+    await compactUploads(out, journal, options.signal).catch((err) => {
+      if (err instanceof WopackError) throw err;
       throw ioError(err, `cannot rewrite the upload journal in ${out}`);
     });
     return new Sender(out, journal, {

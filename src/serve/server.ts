@@ -3,12 +3,13 @@
 // in --out. Nothing changes anything; every other path is 404, every other method 405.
 import { createHash, timingSafeEqual } from "node:crypto";
 import { lookup } from "node:dns/promises";
-import { stat } from "node:fs/promises";
+import { type FileHandle, stat } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { type AddressInfo, BlockList, isIP } from "node:net";
 import path from "node:path";
+import { pipeline } from "node:stream/promises";
 import { isGone, WopackError } from "../core/errors.js";
-import { readRegularFile } from "../core/text.js";
+import { openRegularFile } from "../core/text.js";
 import type { WatchStatus } from "../core/types.js";
 import { photoChecksView } from "./checkCounts.js";
 import type { WatchMetrics } from "./metrics.js";
@@ -256,33 +257,52 @@ async function handle(
   }
   const page = /^\/review\/([A-Za-z0-9][A-Za-z0-9_.-]*\.html)$/.exec(pathname)?.[1];
   if (page && !page.includes("..")) {
-    const body = await readPage(path.join(o.out, page));
-    if (body) return send(res, 200, "text/html; charset=utf-8", body, REVIEW_CSP);
+    const opened = await openPage(path.join(o.out, page));
+    if (opened) return sendPage(res, opened);
   }
   return send(res, 404, "text/plain", "not found\n");
 }
 
 /**
- * A review page's bytes, or undefined when there is no such page: opened without following a link (nor
+ * A review page, open, or undefined when there is no such page: opened without following a link (nor
  * waiting on a FIFO) and checked to be a file on the open handle, so nothing can swap it between the check
- * and the read; once open, a page deleted meanwhile is still read whole.
+ * and the read; once open, a page deleted meanwhile is still sent whole.
  */
-function readPage(file: string): Promise<Buffer | undefined> {
-  return readRegularFile(file, { followLinks: false }).catch((err) => {
+function openPage(file: string): Promise<{ handle: FileHandle; size: number } | undefined> {
+  return openRegularFile(file, { followLinks: false }).catch((err) => {
     const code = (err as NodeJS.ErrnoException).code;
     if (isGone(err) || code === "ELOOP" || code === "ENOTREG") return undefined;
     throw err;
   });
 }
 
+/**
+ * A page of any size is streamed from its open handle, as fast as the client reads it: the server holds a
+ * read buffer per client, never the page (a page of thumbnails can be hundreds of MB). The size is the one
+ * checked at open: bytes appended since are not sent, a page cut short since ends the answer early.
+ */
+async function sendPage(res: ServerResponse, { handle, size }: { handle: FileHandle; size: number }): Promise<void> {
+  res.writeHead(200, {
+    ...HEADERS,
+    "Content-Type": "text/html; charset=utf-8",
+    "Content-Length": size,
+    "Content-Security-Policy": REVIEW_CSP,
+  });
+  if (res.req.method === "HEAD" || size === 0) {
+    await handle.close();
+    return void res.end();
+  }
+  await pipeline(handle.createReadStream({ start: 0, end: size - 1 }), res).catch(() => res.destroy());
+}
+
+const HEADERS = { "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store" };
+
 function send(res: ServerResponse, code: number, type: string, body: string | Buffer, csp = PAGE_CSP): void {
   res.writeHead(code, {
+    ...HEADERS,
     "Content-Type": type,
     "Content-Length": Buffer.byteLength(body),
     "Content-Security-Policy": csp,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
   });
   res.end(res.req.method === "HEAD" ? undefined : body);
 }

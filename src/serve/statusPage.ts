@@ -62,6 +62,8 @@ function el(tag, text, cls) { const e = document.createElement(tag); if (text !=
 // ids and paths wrap after "/", "_" and "-" only, never inside a word
 function breakable(text) { const f = document.createDocumentFragment(); for (const part of String(text).split(/(?<=[/_-])/)) { if (f.childNodes.length) f.append(el("wbr")); f.append(document.createTextNode(part)); } return f; }
 function size(bytes) { return bytes < 1e6 ? Math.max(1, Math.round(bytes / 1e3)) + " kB" : (bytes / 1e6).toFixed(1) + " MB"; }
+// a duration as a person says it: minutes under 2 h, hours under 2 days, then days
+function span(ms) { const m = Math.round(ms / 60000); return m < 120 ? plural(m, "minute") : m < 2880 ? plural(Math.round(m / 60), "hour") : plural(Math.round(m / 1440), "day"); }
 function plural(n, one, many) { return n + " " + (n === 1 ? one : many || one + "s"); }
 function table(head, rows, nowrap) {
   const t = el("table"); const tr = el("tr"); for (const h of head) { const th = el("th", h); th.scope = "col"; tr.append(th); }
@@ -70,7 +72,7 @@ function table(head, rows, nowrap) {
   t.append(thead, tbody); const box = el("div", undefined, "wide"); box.append(t); return box;
 }
 function ago(iso) { if (!iso) return "never"; const s = Math.round((Date.now() - Date.parse(iso)) / 1000); return s < 60 ? s + " s ago" : s < 3600 ? Math.round(s / 60) + " min ago" : new Date(iso).toLocaleString(); }
-function until(iso) { if (!iso) return "—"; const s = Math.max(0, Math.round((Date.parse(iso) - Date.now()) / 1000)); return s === 0 ? "now" : s < 120 ? "in " + s + " s" : s < 7200 ? "in " + Math.round(s / 60) + " min" : "in " + Math.floor(s / 3600) + " h " + Math.round((s % 3600) / 60) + " min"; }
+function until(iso) { if (!iso) return "—"; const s = Math.max(0, Math.round((Date.parse(iso) - Date.now()) / 1000)); return s === 0 ? "now" : s < 120 ? "in " + s + " s" : s < 7200 ? "in " + Math.round(s / 60) + " min" : "in " + Math.floor(Math.round(s / 60) / 60) + " h " + (Math.round(s / 60) % 60) + " min"; }
 function render() {
   if (!state) return;
   const badge = $("status"); badge.textContent = state.status; badge.className = "badge s-" + state.status;
@@ -90,7 +92,10 @@ function render() {
     if (u.retrying.length) box.append(table(["Archive waiting to retry", "Tries", "Next try", "Last error"], u.retrying.map((x) => [x.archive, x.attempts, until(x.nextAttemptAt) + " (" + new Date(x.nextAttemptAt).toLocaleString() + ")", x.lastError.code + ": " + x.lastError.message])));
   }
   const pr = state.prune; $("prune-section").hidden = !pr;
-  if (pr) $("prune").textContent = "Deletes what was committed over " + Math.round(pr.olderThanMs / 3600000) + " h ago and is safe to delete, every " + Math.round(pr.everyMs / 3600000) + " h. " + (pr.last ? "Last (" + ago(pr.lastAt) + "): " + plural(pr.last.pruned, "item") + " deleted (" + size(pr.last.bytes) + "), " + pr.last.kept + " kept (not confirmed by the platform)" + (pr.last.failed ? ", " + pr.last.failed + " could not be deleted" : "") + "." : "Not run yet.") + (pr.nextAt ? " Next " + until(pr.nextAt) + "." : "");
+  if (pr) {
+    const l = pr.last; const did = l ? [l.pruned ? plural(l.pruned, "item") + " deleted (" + size(l.bytes) + ")" : "nothing deleted"].concat(l.kept ? [l.kept + " kept (not confirmed by the platform)"] : [], l.failed ? [l.failed + " could not be deleted"] : []) : [];
+    $("prune").textContent = "Deletes what was committed over " + span(pr.olderThanMs) + " ago and is safe to delete, every " + span(pr.everyMs) + ". " + (l ? "Last (" + ago(pr.lastAt) + "): " + did.join(", ") + "." : "Not run yet.") + (pr.nextAt ? " Next " + until(pr.nextAt) + "." : "");
+  }
   const w = $("waiting"); w.replaceChildren(state.waiting.length ? table(["Work order", "Waiting for", "Ready"], state.waiting.map((x) => [breakable(x.id), x.reason, until(x.readyAt)]), [2]) : el("p", "No work order is waiting.", "muted"));
   if (state.moreWaiting) w.append(el("p", "… and " + state.moreWaiting + " more (see /state.json).", "muted"));
   const a = $("archives"); a.replaceChildren(state.recentArchives.length ? table(["Archive", "Committed", "Work orders", "Photos", "Size"], state.recentArchives.map((x) => {

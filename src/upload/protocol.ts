@@ -35,7 +35,9 @@ export type Outcome<T> =
   | { ok: false; kind: "insecure"; detail: string };
 
 /** Where an upload session stands: `confirmed` bytes stored, or complete. */
-export type SessionState = { complete: true } | { complete: false; confirmed: number };
+export type SessionState =
+  /** `digests`: what the last answer said of the object stored (its MD5/CRC32C), when it said */
+  { complete: true; digests?: ObjectDigests | undefined } | { complete: false; confirmed: number };
 
 export interface Api {
   createBatch(filename: string): Promise<Outcome<Batch>>;
@@ -76,7 +78,10 @@ export const JSON_BODY_BYTES = 64 * 1024;
  * A Range that does not read `bytes=0-N` is a protocol answer (asked again, a few times at most).
  */
 function sessionState(res: Answer): Outcome<SessionState> | undefined {
-  if (res.status === 200 || res.status === 201) return { ok: true, value: { complete: true } };
+  if (res.status === 200 || res.status === 201) {
+    const digests = res.truncated ? undefined : objectDigests(jsonObject(res.body));
+    return { ok: true, value: digests ? { complete: true, digests } : { complete: true } };
+  }
   if (res.status !== 308) return undefined;
   const header = res.header("range");
   if (header === null) return { ok: true, value: { complete: false, confirmed: 0 } };
@@ -179,15 +184,7 @@ export function httpApi(base: string, key: string, options: HttpOptions = {}): A
     return judge(res, value);
   };
   /** a JSON object answer of at most JSON_BODY_BYTES; anything else is undefined */
-  const json = (res: Answer) => {
-    if (res.truncated) return "too large" as const;
-    try {
-      const v = JSON.parse(res.body.toString("utf8")) as unknown;
-      return v && typeof v === "object" ? (v as Record<string, unknown>) : undefined;
-    } catch {
-      return undefined;
-    }
-  };
+  const json = (res: Answer) => (res.truncated ? ("too large" as const) : jsonObject(res.body));
   const ok = (res: Answer, ...statuses: number[]) =>
     statuses.includes(res.status) ? ({ ok: true, value: res } as const) : undefined;
   const tooLarge = `an answer over ${JSON_BODY_BYTES / 1024} KiB`;
@@ -202,11 +199,6 @@ export function httpApi(base: string, key: string, options: HttpOptions = {}): A
       if (answer === "too large") return { ok: false, kind: "fail", detail: `${tooLarge} to creating a batch` };
       if (!isId(answer?.batch_id) || typeof answer.upload_url !== "string" || !/^https?:\/\//i.test(answer.upload_url)) {
         return { ok: false, kind: "fail", detail: "the platform's answer to creating a batch has no batch_id or upload_url" };
-      }
-      const session = URL.parse(answer.upload_url);
-      if (session?.protocol === "http:" && URL.parse(base)?.protocol !== "http:") {
-        const detail = `batch ${answer.batch_id}'s upload session is plain HTTP (host ${session.host}) under an https API: the archive's bytes would travel unencrypted`;
-        return { ok: false, kind: "insecure", detail };
       }
       return { ok: true, value: { batchId: answer.batch_id, uploadUrl: answer.upload_url } };
     },
@@ -223,6 +215,8 @@ export function httpApi(base: string, key: string, options: HttpOptions = {}): A
       return r.ok ? { ok: true, value: undefined } : r;
     },
     putChunk(uploadUrl, data, from, total) {
+      const insecure = insecureSession(base, uploadUrl);
+      if (insecure) return Promise.resolve(insecure);
       const headers = {
         "content-type": "application/octet-stream",
         "content-range": `bytes ${from}-${from + data.length - 1}/${total}`,
@@ -230,9 +224,22 @@ export function httpApi(base: string, key: string, options: HttpOptions = {}): A
       return call(uploadUrl, "PUT", headers, data, sessionState);
     },
     querySession(uploadUrl, total) {
+      const insecure = insecureSession(base, uploadUrl);
+      if (insecure) return Promise.resolve(insecure);
       return call(uploadUrl, "PUT", { "content-range": `bytes */${total}` }, new Uint8Array(0), sessionState);
     },
   };
+}
+
+/**
+ * A session URL that would carry the archive unencrypted (http: under an https: API): no request goes there,
+ * whether the session was just handed out or is resumed from a journal an older wopack wrote.
+ */
+function insecureSession(base: string, uploadUrl: string): Outcome<never> | undefined {
+  const session = URL.parse(uploadUrl);
+  if (session?.protocol !== "http:" || URL.parse(base)?.protocol === "http:") return undefined;
+  const detail = `the upload session is plain HTTP (host ${session.host}) under an https API: the archive's bytes would travel unencrypted`;
+  return { ok: false, kind: "insecure", detail };
 }
 
 const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
@@ -295,6 +302,37 @@ function request(
     req.on("error", reject);
     req.end(body);
   });
+}
+
+/** The digests the platform gave for the object it stored, in lower-case hex. */
+export interface ObjectDigests {
+  md5?: string | undefined;
+  crc32c?: string | undefined;
+}
+
+/**
+ * `md5Hash` (16 bytes) and `crc32c` (4 bytes) of an object resource, each base64 of the big-endian digest, as
+ * the cloud storage's resumable upload answers its last chunk; anything else is not read.
+ */
+export function objectDigests(answer: Record<string, unknown> | undefined): ObjectDigests | undefined {
+  const read = (v: unknown, bytes: number) => {
+    if (typeof v !== "string" || !/^[A-Za-z0-9+/]+={0,2}$/.test(v)) return undefined;
+    const raw = Buffer.from(v, "base64");
+    return raw.length === bytes ? raw.toString("hex") : undefined;
+  };
+  const md5 = read(answer?.md5Hash, 16);
+  const crc32c = read(answer?.crc32c, 4);
+  return md5 || crc32c ? { ...(md5 ? { md5 } : {}), ...(crc32c ? { crc32c } : {}) } : undefined;
+}
+
+/** A JSON object, or undefined. */
+function jsonObject(body: Buffer): Record<string, unknown> | undefined {
+  try {
+    const v = JSON.parse(body.toString("utf8")) as unknown;
+    return v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A batch id wopack can write down and show: short, printable. */

@@ -11,7 +11,17 @@ import { type Problem, problem } from "../core/errors.js";
 import { redactor } from "../core/redact.js";
 import type { UploadOutcome, UploadProgress } from "../core/types.js";
 import { ChunkBuffers, hashFile } from "./archiveBytes.js";
-import { type Api, type Batch, CHUNK_SIZE, CHUNK_UNIT, type Outcome, type SessionState, statusLooksFailed } from "./protocol.js";
+import { compareObject } from "./objectCheck.js";
+import {
+  type Api,
+  type Batch,
+  CHUNK_SIZE,
+  CHUNK_UNIT,
+  type ObjectDigests,
+  type Outcome,
+  type SessionState,
+  statusLooksFailed,
+} from "./protocol.js";
 import { type RequestSettings, Requests } from "./requests.js";
 import { type RunningHash, runningSha256 } from "./sha256.js";
 import {
@@ -19,6 +29,7 @@ import {
   archiveChanged,
   attentionProblem,
   credentialsRefused,
+  insecureProblem,
   interrupted,
   NeedsAttention,
   protocolProblem,
@@ -109,7 +120,7 @@ class Upload {
   }
 
   record(rec: UploadRecord): Promise<void> {
-    return appendUploads(this.s.out, [rec], this.journal);
+    return appendUploads(this.s.out, [rec], this.journal, this.s.signal);
   }
 
   async send(resume: Batch | undefined): Promise<UploadOutcome> {
@@ -128,7 +139,7 @@ class Upload {
         }
         batch = await this.createBatch();
       }
-      let end: "complete" | "gone";
+      let end: Awaited<ReturnType<Upload["sendSession"]>>;
       try {
         end = await this.sendSession(batch, made === 0);
       } catch (err) {
@@ -136,7 +147,10 @@ class Upload {
         await this.settleUnproven(batch, err.problem);
         throw new ArchiveFailed(err.problem);
       }
-      if (end === "complete") return this.uploaded(batch);
+      if (end !== "gone") {
+        if (end.digests) await this.checkObject(batch, end.digests);
+        return this.uploaded(batch);
+      }
       await this.settleGone(batch);
       batch = undefined;
     }
@@ -167,6 +181,23 @@ class Upload {
     return { archive: a.name, result: "uploaded", batchId: batch.batchId, warnings: this.warnings };
   }
 
+  /**
+   * The session's last answer named the stored object's digests: they must be the archive's. Bytes that
+   * differ are on the platform in a completed batch: a person must look (never "uploaded", not sent again).
+   */
+  private async checkObject(batch: Batch, digests: ObjectDigests): Promise<void> {
+    const differs = await compareObject(this.a.path, this.a.sha256, digests).catch(
+      (err: NodeJS.ErrnoException) =>
+        `the archive cannot be read again to check the platform's digest of it (${err.code ?? err.message})`,
+    );
+    if (!differs) return;
+    const reason = this.redact(differs);
+    await this.record({ type: "attention", archive: this.a.name, batchId: batch.batchId, reason, at: this.now() });
+    const p = attentionProblem(this.a.name, batch.batchId, reason);
+    this.s.log.warn(`${p.code}: ${p.message}`);
+    throw new NeedsAttention(p);
+  }
+
   private async checkSize(): Promise<void> {
     const st = await stat(this.a.path).catch(() => undefined);
     if (!st || st.size !== this.a.bytes) {
@@ -193,11 +224,11 @@ class Upload {
 
   /**
    * Sends what the session does not hold yet, one chunk at a time, each only once the one before is
-   * confirmed; "complete" (proven: wopack sent the last chunk, after the SHA-256 of every byte sent
-   * matched the report) or "gone". Every loop is bounded: retries in a row, answers that make no
+   * confirmed; complete (proven: wopack sent the last chunk, after the SHA-256 of every byte sent
+   * matched the report), with the digests the session named for the stored object, or "gone". Every loop is bounded: retries in a row, answers that make no
    * progress, and the bytes of the archive.
    */
-  private async sendSession(batch: Batch, resumed: boolean): Promise<"complete" | "gone"> {
+  private async sendSession(batch: Batch, resumed: boolean): Promise<"gone" | { digests?: ObjectDigests | undefined }> {
     const { a, s } = this;
     const total = a.bytes;
     // only wopack holds the session URL: what a resumed session holds at first, it sent in an earlier run
@@ -227,6 +258,9 @@ class Upload {
       for (;;) {
         if (!answer.ok) {
           if (answer.kind === "gone") return "gone";
+          // (checked on every session request, so a session an older wopack journaled is refused too)
+          if (answer.kind === "insecure")
+            throw new Unproven(insecureProblem(a.name, this.redact(`batch ${batch.batchId}: ${answer.detail}`)));
           if (answer.kind === "protocol") {
             answer = await stall(answer.detail);
             continue;
@@ -240,7 +274,7 @@ class Upload {
         }
         const at = answer.value;
         if (at.complete) {
-          if (finalSent) return "complete";
+          if (finalSent) return { digests: at.digests };
           throw new Unproven(
             protocolProblem(
               this.a.name,
@@ -367,13 +401,17 @@ class Upload {
 
   /** A session that broke the protocol is not used again: its batch is deleted, or needs attention. */
   private async settleUnproven(batch: Batch, p: Problem): Promise<void> {
-    await this.deleteOrAttention(batch, p.message.replace(`${this.a.name}: `, "").replace(/; not uploaded$/, ""));
+    const why = p.message.replace(`${this.a.name}: `, "").replace(/; (not uploaded|nothing was sent there)$/, "");
+    const done = await this.deleteOrAttention(batch, why);
     await this.record({ type: "abandoned", archive: this.a.name, batchId: batch.batchId, reason: p.message, at: this.now() });
+    this.s.log.warn(`${this.a.name}: batch ${batch.batchId} ${done} on the platform (${p.code}: ${why})`);
   }
 
-  private async deleteOrAttention(batch: Batch, why: string): Promise<void> {
+  /** "deleted", or "gone already"; a batch the platform will not delete needs attention (thrown). */
+  private async deleteOrAttention(batch: Batch, why: string): Promise<string> {
     const deleted = await this.requests.retrying("deleting the batch", () => this.s.api.deleteBatch(batch.batchId));
-    if (deleted.ok || deleted.kind === "gone") return;
+    if (deleted.ok) return "deleted";
+    if (deleted.kind === "gone") return "gone already";
     if (deleted.kind === "auth") throw credentialsRefused(this.redact(deleted.detail));
     const reason = `${this.redact(why)}; deleting the batch was refused (${this.redact(deleted.detail)})`;
     await this.record({ type: "attention", archive: this.a.name, batchId: batch.batchId, reason, at: this.now() });

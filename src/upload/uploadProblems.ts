@@ -32,11 +32,14 @@ export function credentialsRefused(detail: string): WopackError {
   );
 }
 
-/** An archive the platform may hold part of, in a batch it would not delete (status words it the same). */
+/**
+ * An archive the platform may hold part of, or wrong bytes of, in a batch it keeps (the reason says why: a
+ * deletion refused, digests that differ); status words it the same.
+ */
 export function attentionProblem(name: string, batchId: string, reason: string): Problem {
   return problem(
     "E_UPLOAD_ATTENTION",
-    `${name}: ${reason}; the platform keeps batch ${batchId}, which may hold part of it, and would not delete it: not uploaded`,
+    `${name}: ${reason}; the platform keeps batch ${batchId}, which may hold part of it or the wrong bytes: not uploaded`,
     `look at batch ${batchId} on the platform and delete it there, then send the archive again with wopack upload ${name}; until then it is not sent and prune keeps it`,
     name,
   );
@@ -81,16 +84,7 @@ export function protocolProblem(name: string, redact: (text: string) => string, 
 export function refusal(name: string, redact: (text: string) => string, kind: string, detail: string, what: string): Error {
   const words = redact(detail);
   if (kind === "auth") return credentialsRefused(words);
-  if (kind === "insecure") {
-    return new ArchiveFailed(
-      problem(
-        "E_UPLOAD_INSECURE",
-        `${name}: ${words}; nothing was sent`,
-        "check that upload.url (or WOPACK_API_URL) is the platform's own https address; a platform that hands out http: upload sessions under https must be asked why (a deliberate plain-HTTP setup uses an http: API URL)",
-        name,
-      ),
-    );
-  }
+  if (kind === "insecure") return new ArchiveFailed(insecureProblem(name, words));
   return new ArchiveFailed(
     problem(
       "E_UPLOAD_REFUSED",
@@ -98,5 +92,15 @@ export function refusal(name: string, redact: (text: string) => string, kind: st
       "the next run tries again; if it keeps failing, check the archive against the platform's rules (wopack validate)",
       name,
     ),
+  );
+}
+
+/** An upload session that would carry the archive unencrypted: nothing is sent there. */
+export function insecureProblem(name: string, words: string): Problem {
+  return problem(
+    "E_UPLOAD_INSECURE",
+    `${name}: ${words}; nothing was sent there`,
+    "check that upload.url (or WOPACK_API_URL) is the platform's own https address; a platform that hands out http: upload sessions under https must be asked why (a deliberate plain-HTTP setup uses an http: API URL)",
+    name,
   );
 }

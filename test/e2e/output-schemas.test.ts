@@ -212,3 +212,78 @@ describe("every JSON line on stderr validates against schema/log-line.schema.jso
     }
   });
 });
+
+describe("every JSON line on stderr validates, on the failing and waiting paths too (issue 21, item 9: audit)", () => {
+  it.for(["--json", "--log-format json"])(
+    "upload's retries, refusals, refused key, gone session, needs attention, digests that differ; pack/watch --upload; review; init; doctor, with %s --verbose",
+    { timeout: 240_000 },
+    async (flags) => {
+      const mode = [...flags.split(" "), "--verbose"];
+      const KEY = "wk_test_log_lines_2";
+      const server = await new UploadServer(KEY).start();
+      try {
+        const line = await validator("log-line.schema.json");
+        const env = { WOPACK_API_URL: server.base, WOPACK_API_KEY: KEY };
+        const stderr: string[] = [];
+        const run = async (args: string[], faults: UploadServer["faults"], codes: number[]) => {
+          server.faults = faults;
+          const r = await wopack([...args, ...mode], { env });
+          expect(codes, `${args.join(" ")} ${JSON.stringify(faults)}: exit ${r.code}: ${r.stderr}`).toContain(r.code);
+          stderr.push(r.stderr);
+          return r;
+        };
+        const outbox = async () => {
+          const ws = await workspace();
+          await put(ws.staging, "WO_1/meter/a.jpg", solidJpeg());
+          expect((await wopack(["pack", ws.staging, "--out", ws.out])).code).toBe(0);
+          return ws;
+        };
+        let ws = await outbox();
+        const name = path.basename((await archivesIn(ws.out))[0]!, ".zip");
+        await run(["upload", ws.out], { refuseFilename: name }, [1]); // E_UPLOAD_REFUSED
+        await run(["upload", ws.out], { refuseKey: true }, [5]); // E_UPLOAD_CREDENTIALS
+        await run(["upload", ws.out], { unavailable: 2, tooMany: { count: 1, retryAfter: 1 } }, [0]); // retries, waits
+        ws = await outbox();
+        await run(["upload", ws.out], { expireAtBytes: 1 }, [0]); // a gone session: batch deleted, a new one
+        ws = await outbox();
+        await run(["upload", ws.out], { objectDigests: "both", corruptAt: 0 }, [1]); // E_UPLOAD_ATTENTION
+        await run(["status", ws.out], {}, [0, 1]);
+        // pack --upload and a review of its archive; init; doctor
+        const ws2 = await workspace();
+        await put(ws2.staging, "WO_2/meter/a.jpg", solidJpeg("#a31"));
+        await run(["pack", ws2.staging, "--out", ws2.out, "--upload"], { unavailable: 1 }, [0]);
+        await run(["review", ws2.out], {}, [0]);
+        await run(["init", ws2.dir], {}, [0]);
+        await run(["doctor"], {}, [0, 1]);
+        // watch --upload while the platform refuses: the retry it schedules is logged
+        const ws3 = await workspace();
+        await put(ws3.staging, "WO_3/meter/a.jpg", solidJpeg("#3a1"));
+        server.faults = { refuseKey: false, unavailable: 1000 };
+        const watcher = new Watcher(
+          [ws3.staging, "--out", ws3.out, "--settle", "0s", "--upload", "--upload-retries", "0", ...mode],
+          env,
+        );
+        try {
+          await watcher.until("an upload failed", (w) => w.stderr.includes("E_UPLOAD_"));
+        } finally {
+          await watcher.stop();
+        }
+        stderr.push(watcher.stderr);
+        for (const e of watcher.events) expect(line(e), JSON.stringify(e)).toBe("valid");
+        const lines = stderr.join("\n").split("\n").filter(Boolean);
+        for (const l of lines) {
+          let parsed: unknown;
+          expect(() => (parsed = JSON.parse(l)), `not a JSON line: ${l}`).not.toThrow();
+          expect(line(parsed), l).toBe("valid");
+        }
+        // the paths were taken: each of these codes was said in a line
+        const said = lines.join("\n");
+        for (const code of ["E_UPLOAD_REFUSED", "E_UPLOAD_CREDENTIALS", "E_UPLOAD_ATTENTION"]) expect(said, code).toContain(code);
+        expect(said).toMatch(/trying again in/);
+        expect(said).toMatch(/a new batch is made/);
+      } finally {
+        await server.stop();
+      }
+    },
+  );
+});

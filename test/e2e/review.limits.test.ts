@@ -139,6 +139,89 @@ describe("wopack review <zip> reads within validate's limits (§13)", () => {
   });
 });
 
+describe("wopack review of generated hostile zips (issue 21 item 4, audit: the class, not four cases)", () => {
+  type Kind = "photo" | "zeros" | "liar" | "bomb" | "badCrc" | "truncated" | "method" | "bigJson";
+  it("any mix of entries that lie, inflate, bomb, break or are fine: each hostile one has its coded problem and no thumbnail, each fine photo its thumbnail, peak memory under 300 MB", async () => {
+    const dir = await tempDir("wopack-review-gen-");
+    const photo = await solidJpeg("#357", 640, 480);
+    const deflatedPhoto = deflateRawSync(photo);
+    const zeros = await deflatedZeros(200);
+    const liar = await deflatedZeros(64);
+    const bomb = pngBomb();
+    const bigJson = Buffer.from(`{${" ".repeat(2_000_000)}}`);
+    const entry = (kind: Kind, name: string): RawEntry => {
+      switch (kind) {
+        case "photo":
+          return stored(name, photo);
+        case "zeros":
+          return { name, stored: zeros.stored, method: 8, crc: zeros.crc, declared: zeros.size };
+        case "liar":
+          return { name, stored: liar.stored, method: 8, crc: liar.crc, declared: 1_000_000 };
+        case "bomb":
+          return stored(name.replace(/\.jpg$/, ".png"), bomb);
+        case "badCrc":
+          return { ...stored(name, photo), crc: (crc32(photo) ^ 0xdeadbeef) >>> 0 };
+        case "truncated":
+          return {
+            name,
+            stored: deflatedPhoto.subarray(0, deflatedPhoto.length >> 1),
+            method: 8,
+            crc: crc32(photo),
+            declared: photo.length,
+          };
+        case "method":
+          return { ...stored(name, photo), method: 99 as 0 };
+        case "bigJson":
+          return {
+            name: `${path.dirname(name)}/metadata.json`,
+            stored: deflateRawSync(bigJson),
+            method: 8,
+            crc: crc32(bigJson),
+            declared: bigJson.length,
+          };
+      }
+    };
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.constantFrom<Kind>("photo", "zeros", "liar", "bomb", "badCrc", "truncated", "method", "bigJson"), {
+          minLength: 1,
+          maxLength: 5,
+        }),
+        async (kinds) => {
+          const entries = kinds.map((k, i) => entry(k, `WO_${i}/meter-${i}.jpg`));
+          const zip = path.join(dir, `gen-${run++}.zip`);
+          await writeFile(zip, zipOf(entries));
+          const r = await reviewMeasured(zip);
+          const what = kinds.join(", ");
+          expect([0, 1], `${what}: exit ${r.code}: ${r.stderr}`).toContain(r.code);
+          expect(r.maxRssKb, `${what}: peak RSS`).toBeLessThan(300_000);
+          const page = await readFile(zip.replace(/\.zip$/, ".html"), "utf8");
+          // the whole <figure> of an entry: its thumbnail comes before its caption
+          const figure = (entry: string) => {
+            const at = page.indexOf(`<span class="entry">${entry}</span>`);
+            return page.slice(page.lastIndexOf("<figure", at), page.indexOf("</figure>", at));
+          };
+          for (const [i, k] of kinds.entries()) {
+            if (k === "bigJson") continue;
+            const name = k === "bomb" ? `meter-${i}.png` : `meter-${i}.jpg`;
+            expect(page, `${what}: ${name} on the page`).toContain(`<span class="entry">${name}</span>`);
+            if (k === "photo") expect(figure(name), `${what}: ${name}`).toContain("<img src=");
+            else {
+              expect(figure(name), `${what}: ${name} (${k})`).toMatch(/E_[A-Z_]+/);
+              expect(figure(name), `${what}: ${name} (${k})`).not.toContain("<img src=");
+            }
+          }
+          if (kinds.includes("bigJson")) expect(page, what).toContain("E_JSON_TOO_BIG");
+          expect(page.match(/<img src="data:image\/jpeg/g)?.length ?? 0, what).toBe(kinds.filter((k) => k === "photo").length);
+          await rm(zip.replace(/\.zip$/, ".html"), { force: true });
+        },
+      ),
+      { numRuns: 20, seed: 2026_12_06 },
+    );
+  }, 300_000);
+});
+
 describe("wopack review <out> of our own archives", () => {
   it("a photo packed under a larger --max-image-size keeps its thumbnail (its report vouches for its size); without the report it is judged by the config", async () => {
     const ws = await workspace();

@@ -6,6 +6,7 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import { type AddressInfo, createServer as createNetServer } from "node:net";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { uploadsPath } from "../../src/commit/uploads.js";
 import { CHUNK_SIZE } from "../../src/upload/protocol.js";
 import {
   archivesIn,
@@ -274,16 +275,35 @@ describe("an upload session that would carry the archive in clear", () => {
     const table = [
       { api: "https", session: trapBase("http"), uploaded: false },
       { api: "https", session: trapBase("HTTP"), uploaded: false },
+      // a session an older wopack journaled (before the check existed): refused on resume too
+      { api: "https", session: trapBase("http"), uploaded: false, journaled: true },
+      { api: "https", session: trapBase("Http"), uploaded: false, journaled: true },
       { api: "https", session: undefined, uploaded: true }, // the server's own https sessions
       { api: "http", session: undefined, uploaded: true }, // a deliberate plain-HTTP setup
     ];
     try {
       for (const row of table) {
-        const what = `${row.api} API, session ${row.session ?? "its own"}`;
+        const what = `${row.api} API, session ${row.session ?? "its own"}${row.journaled ? ", journaled" : ""}`;
         const srv = await new UploadServer(KEY, row.api === "https" ? { tls } : {}).start();
-        if (row.session) srv.faults.sessionBase = row.session;
+        if (row.session && !row.journaled) srv.faults.sessionBase = row.session;
         try {
           const ws = await committed(1);
+          if (row.journaled) {
+            const [zip] = await archivesIn(ws.out);
+            const name = path.basename(zip!);
+            const b = {
+              ...{ id: "old-batch-1", filename: name.replace(/\.zip$/, ""), session: "old-session", status: "waiting_upload" },
+              ...{ chunks: [], stored: 0, sessionGone: false, deleted: false },
+            };
+            srv.batches.set(b.id, b);
+            const at = new Date().toISOString();
+            const bytes = await readFile(zip!);
+            const records = [
+              { type: "intent", archive: name, sha256: sha256(bytes), bytes: bytes.length, at },
+              { type: "batch", archive: name, batchId: b.id, uploadUrl: `${row.session}/upload/${b.session}`, at },
+            ];
+            await writeFile(uploadsPath(ws.out), records.map((x) => `${JSON.stringify(x)}\n`).join(""));
+          }
           const r = await wopack(["upload", ws.out], {
             env: { WOPACK_API_URL: srv.base, WOPACK_API_KEY: KEY, NODE_EXTRA_CA_CERTS: certFile },
           });
@@ -299,6 +319,11 @@ describe("an upload session that would carry the archive in clear", () => {
               srv.log.filter((l) => l.url.startsWith("/upload")),
               what,
             ).toEqual([]);
+            // the batch made for it (or journaled) is not left empty on the platform, and the log says so
+            const batches = [...srv.batches.values()];
+            expect(batches.length, what).toBe(1);
+            expect(batches[0]!.deleted, what).toBe(true);
+            expect(r.stderr, what).toContain(`batch ${batches[0]!.id} deleted on the platform (E_UPLOAD_INSECURE`);
             const st = await wopack(["status", ws.out, "--json"], { env: { WOPACK_API_URL: srv.base } });
             expect(st.stdout, what).toContain("E_UPLOAD_INSECURE");
           }

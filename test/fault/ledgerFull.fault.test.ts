@@ -45,8 +45,8 @@ describe("a disk full during a commit", () => {
         expect(told, `${left} bytes left: ${run.stderr}`).toEqual(placed);
         if (placed.length) {
           inPlaceFailures++;
-          expect(run.stderr).toMatch(/committed before the failure, and kept/);
-          expect(run.stderr).not.toMatch(/^nothing was committed$/m);
+          // (--json: the log stays JSON, its error line says what was committed before the failure)
+          expect(errorLine(run.stderr).committed.map((c) => path.basename(c.path))).toEqual(placed);
           // freed: the next run records it (recovery) and packs nothing twice
           await rm(fill);
           const again = await wopack(["pack", ws.staging, "--out", ws.out, "--json"]);
@@ -55,7 +55,7 @@ describe("a disk full during a commit", () => {
           expect(await archivesIn(ws.out)).toHaveLength(1);
         } else {
           nothingFailures++;
-          expect(run.stderr).toMatch(/^nothing was committed$/m);
+          expect(errorLine(run.stderr).committed).toEqual([]);
         }
       }
       // the scan crossed both kinds of failure (else it showed nothing)
@@ -65,3 +65,11 @@ describe("a disk full during a commit", () => {
     }
   }, 180_000);
 });
+
+/** The last line of a --json run's stderr: its error, as a log line. */
+function errorLine(stderr: string): { code: string; committed: { path: string }[] } {
+  const last = stderr.trim().split("\n").at(-1) ?? "";
+  const line = JSON.parse(last) as { event?: string; code: string; committed: { path: string }[] };
+  expect(line.event, last).toBe("error");
+  return line;
+}

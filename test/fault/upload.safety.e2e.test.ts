@@ -3,11 +3,13 @@
 // platform keeps and will not delete needs attention, never "uploaded"; a planted secret shows nowhere;
 // a huge error page costs no memory.
 import { type ChildProcess, spawn } from "node:child_process";
+import { createHash, randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
+import { cp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { lockPath } from "../../src/commit/paths.js";
+import { lockPath, tmpDir } from "../../src/commit/paths.js";
 import { readUploads, uploadsPath } from "../../src/commit/uploads.js";
 import { CHUNK_SIZE } from "../../src/upload/protocol.js";
 import { BIN, committedOutbox as committed, noiseJpeg, put, ROOT, waitFor, wopack, workspace } from "../helpers.js";
@@ -37,6 +39,13 @@ function start(args: string[], extra: Record<string, string> = {}) {
   child.stderr.on("data", (d) => (run.stderr += d));
   run.exit = new Promise((resolve) => child.on("close", (code) => resolve({ code, at: performance.now() })));
   return run as typeof run & { exit: Promise<{ code: number | null; at: number }> };
+}
+
+/** A copy of a committed --out (archives, reports, ledger), never uploaded: a fresh start for each row. */
+async function copyOutbox(out: string): Promise<string> {
+  const copy = `${out}-${randomUUID()}`;
+  await cp(out, copy, { recursive: true });
+  return copy;
 }
 
 async function everyFileIn(dir: string): Promise<string> {
@@ -81,6 +90,104 @@ describe("SIGTERM during an upload", () => {
   }
 });
 
+describe("SIGTERM while another process holds the upload journal's lock", () => {
+  it("the wait for it ends at once: exit 130, nothing journaled, the holder's lock untouched; a rerun sends", async () => {
+    const ws = await committed(1);
+    const journalLock = `${uploadsPath(ws.out)}.lock`;
+    // a live holder (this test's process: say a status --refresh that hangs while holding it)
+    const holder = JSON.stringify({ pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), nonce: "x" });
+    await writeFile(journalLock, holder);
+    const run = start(["upload", ws.out]);
+    // waiting: the lock on --out is held, and the journal writer's draft of the short lock stays
+    await waitFor(
+      async () =>
+        existsSync(lockPath(ws.out)) && (await readdir(tmpDir(ws.out)).catch(() => [])).some((f) => f.startsWith("lock.")),
+      `the upload waiting for the journal's lock; ${run.stderr}`,
+      30_000,
+    );
+    const sent = performance.now();
+    run.child.kill("SIGTERM");
+    const { code, at } = await run.exit;
+    expect(code, run.stderr).toBe(130);
+    expect(at - sent, "the wait ended by SIGTERM, not by its 30 s bound").toBeLessThan(10_000);
+    expect(await readFile(journalLock, "utf8")).toBe(holder);
+    expect(existsSync(uploadsPath(ws.out)) ? await readFile(uploadsPath(ws.out), "utf8") : "").toBe("");
+    expect(server.log).toEqual([]);
+    expect(existsSync(lockPath(ws.out))).toBe(false);
+    await rm(journalLock);
+    const again = await wopack(["upload", ws.out], { env: env() });
+    expect(again.code, again.stderr).toBe(0);
+    expect(server.accepted().size).toBe(1);
+  }, 60_000);
+});
+
+describe("kill -9 at every step of an upload, then a rerun", () => {
+  // Each request the sender makes is one step: the server holds request k for ever, with its effect applied
+  // (a batch made, a chunk stored, the last chunk completing the session, a batch deleted) or not, and the
+  // sender is killed while it waits. A kill between an answer and the journal record of it leaves the same
+  // journal as a kill while the request is held; one after the record, the same as a kill at the next request.
+  // So every journal state a crash can leave is among these. The rerun must finish: accepted exactly once.
+  it("every request held (effect applied or not), in a plain upload and one whose session expires: accepted once, status truthful", async () => {
+    const ws0 = await committed(1, 3, await noiseJpeg(2000, 1500, 5, 100)); // one archive over one 8 MiB chunk
+    const zip = (await readdir(ws0.out)).find((f) => f.endsWith(".zip"))!;
+    const bytes = await readFile(path.join(ws0.out, zip));
+    expect(bytes.length).toBeGreaterThan(CHUNK_SIZE);
+    const sha = createHash("sha256").update(bytes).digest("hex");
+    let rows = 0;
+    for (const expiring of [false, true]) {
+      for (let at = 0; ; at++) {
+        let reached = false;
+        for (const apply of [false, true]) {
+          const what = `${expiring ? "expiring session" : "plain"}, request ${at} held, effect ${apply ? "applied" : "not applied"}`;
+          const ws = await copyOutbox(ws0.out);
+          const srv = await new UploadServer(KEY).start();
+          srv.faults = { hold: { at, apply }, ...(expiring ? { expireAtBytes: CHUNK_SIZE } : {}) };
+          try {
+            const run = start(["upload", ws], env(srv.base));
+            const outcome = await Promise.race([
+              run.exit.then(() => "exited" as const),
+              waitFor(() => srv.log.some((l) => l.url === "held"), what, 60_000).then(() => "held" as const),
+            ]);
+            if (outcome === "exited") {
+              // the run made fewer requests than `at`: it finished on its own
+              expect((await run.exit).code, `${what}: ${run.stderr}`).toBe(0);
+              break;
+            }
+            reached = true;
+            rows++;
+            run.child.kill("SIGKILL");
+            await run.exit;
+            srv.faults = { objectDigests: "both" }; // (the rerun checks what the platform says it stored, resumed or not)
+            const again = await wopack(["upload", ws], { env: env(srv.base) });
+            expect(again.code, `${what}: ${again.stderr}`).toBe(0);
+            const accepted = [...srv.accepted().values()].flat();
+            expect(
+              accepted.map((b) => b.filename),
+              what,
+            ).toEqual([zip.replace(/\.zip$/, "")]);
+            expect(srv.received(accepted[0]!.id).sha256, what).toBe(sha);
+            // any other batch holds nothing, or is deleted
+            for (const b of srv.batches.values())
+              if (b !== accepted[0] && !b.deleted) expect(b.stored, `${what}: batch ${b.id}`).toBe(0);
+            expect(srv.violations, what).toEqual([]);
+            const st = JSON.parse((await wopack(["status", ws, "--json"])).stdout) as {
+              archives: { archive: string; state: string }[];
+            };
+            expect(
+              st.archives.map((a) => [a.archive, a.state]),
+              what,
+            ).toEqual([[zip, "uploaded"]]);
+          } finally {
+            await srv.stop();
+          }
+        }
+        if (!reached) break;
+      }
+    }
+    expect(rows).toBeGreaterThanOrEqual(2 * (4 + 8)); // every request of both runs, each both ways
+  }, 600_000);
+});
+
 describe("a batch the platform keeps but will not delete", () => {
   it("after kill -9 mid-upload and an expired session, the archive needs attention: never 'uploaded', exit 1, status says so, not sent again", async () => {
     const ws = await committed(1, 3, await noiseJpeg(2000, 1500, 5, 100));
@@ -116,6 +223,21 @@ describe("a batch the platform keeps but will not delete", () => {
     expect((await wopack(["status", ws.out])).code).toBe(0);
   }, 120_000);
 });
+
+/** The first server-sent event of a stream (its whole `data:`), then the stream is closed. */
+async function firstEvent(url: string): Promise<string> {
+  const stop = new AbortController();
+  const res = await fetch(url, { signal: stop.signal });
+  let text = "";
+  const decoder = new TextDecoder();
+  for await (const piece of res.body as AsyncIterable<Uint8Array>) {
+    text += decoder.decode(piece, { stream: true });
+    if (/^data:.*\n\n/ms.test(text)) break;
+  }
+  stop.abort();
+  expect(text).toMatch(/^data:/m);
+  return text;
+}
 
 describe("no secret leaves", () => {
   it("the key, URL userinfo and a query token never appear in any stream or file, failing or succeeding, upload/pack/status/watch", async () => {
@@ -178,6 +300,9 @@ describe("no secret leaves", () => {
       const base = String((watcher.events.find((e) => e.event === "started") as unknown as { url: string }).url);
       await watcher.until("an upload failed", (w) => w.stderr.includes(`"event":"error"`));
       for (const page of ["/", "/state.json", "/healthz", "/metrics"]) streams.push(await (await fetch(base + page)).text());
+      streams.push(await firstEvent(`${base}/events`)); // what the live page draws
+      const reviews = (await readdir(ws2.out)).filter((f) => f.endsWith(".html"));
+      for (const r of reviews) streams.push(await (await fetch(`${base}/review/${r}`)).text());
     } finally {
       await watcher.stop();
     }

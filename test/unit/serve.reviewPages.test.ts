@@ -4,7 +4,8 @@
 // The swaps are made deterministic by a seam over node:fs/promises: right after the server's first call on the
 // page (its check, or its open) the page is changed.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { StatusServer } from "../../src/serve/server.js";
@@ -125,4 +126,45 @@ describe("the review pages on the status server", () => {
         });
     }
   });
+
+  it("a page of any size is streamed, never read whole: memory grows by far less than the page; HEAD and an empty page too (table)", async () => {
+    const GiB = 1024 ** 3;
+    const zero = Buffer.alloc(4 * 1024 * 1024);
+    const table = [
+      { what: "empty", size: 0, sparse: false },
+      { what: "one byte", size: 1, sparse: false },
+      { what: "just over a read buffer", size: 64 * 1024 + 1, sparse: false },
+      { what: "a few MB", size: 5 * 1024 * 1024 + 7, sparse: false },
+      { what: "512 MiB (sparse: no disk)", size: GiB / 2, sparse: true },
+    ];
+    for (const [i, row] of table.entries()) {
+      const name = `big-${i}.zip.html`;
+      const file = path.join(out, name);
+      const bytes = row.sparse ? undefined : randomBytes(row.size);
+      writeFileSync(file, bytes ?? "");
+      if (!bytes) truncateSync(file, row.size);
+      const peakBefore = process.resourceUsage().maxRSS;
+      const head = await fetch(`${server.url}/review/${name}`, { method: "HEAD" });
+      expect(head.status, row.what).toBe(200);
+      expect(head.headers.get("content-length"), row.what).toBe(String(row.size));
+      const res = await fetch(`${server.url}/review/${name}`, { signal: AbortSignal.timeout(60_000) });
+      expect(res.status, row.what).toBe(200);
+      let got = 0;
+      let zeros = true;
+      const firstBytes: Buffer[] = [];
+      for await (const piece of res.body as AsyncIterable<Uint8Array>) {
+        if (bytes) firstBytes.push(Buffer.from(piece));
+        else if (zeros && !Buffer.from(piece.buffer, piece.byteOffset, piece.length).equals(zero.subarray(0, piece.length)))
+          zeros = false;
+        got += piece.length;
+      }
+      expect(got, row.what).toBe(row.size);
+      if (bytes) expect(Buffer.concat(firstBytes).equals(bytes), row.what).toBe(true);
+      else expect(zeros, row.what).toBe(true);
+      // (maxRSS in KB: the peak of this process, the server's and the client's together)
+      const grewMb = (process.resourceUsage().maxRSS - peakBefore) / 1024;
+      expect(grewMb, `${row.what}: the peak grew by ${grewMb.toFixed(0)} MB`).toBeLessThan(256);
+      rmSync(file);
+    }
+  }, 120_000);
 });

@@ -1,6 +1,7 @@
 // The sender against a hostile batch server (SPEC §12): per request the server picks a status code, a
-// Range, a Retry-After, a delay, a huge or garbage body, a dropped connection (before its answer or halfway through it), or claims completion
-// without the bytes. Whatever it does, the run ends within bounds, nothing is recorded "uploaded" that the
+// Range, a Retry-After, a delay, a huge or garbage body, a dropped connection (before its answer or halfway through it), claims completion
+// without the bytes, or answers a batch POST/GET/DELETE with success and a lie (no fields, the canary in them, a
+// live batch said failed, a DELETE that deletes nothing). Whatever it does, the run ends within bounds, nothing is recorded "uploaded" that the
 // server does not hold byte for byte, no archive is accepted twice, no request follows an abort, no
 // Content-Range is invalid, and a planted secret never shows.
 import { createHash, randomUUID } from "node:crypto";
@@ -29,7 +30,13 @@ type Answer =
   | { kind: "delay"; ms: number }
   | { kind: "hang" }
   /** an honest answer whose body is cut off (the connection dropped) or never finished (it hangs) */
-  | { kind: "torn"; end: "drop" | "hang" };
+  | { kind: "torn"; end: "drop" | "hang" }
+  /**
+   * a batch API call (POST, GET, DELETE) answered with success and a lie or nonsense in its body: no
+   * batch_id or upload_url, fields carrying the canary, a JSON array, a batch said failed (or a status
+   * 10 KB long) while the platform keeps it, a DELETE said done that deletes nothing. Other requests: honest.
+   */
+  | { kind: "api"; lie: "no-fields" | "canary-fields" | "array" | "failed-status" | "long-status" | "delete-keeps" };
 
 const statusAnswer = (statuses: number[]) =>
   fc.record({
@@ -53,6 +60,17 @@ const rangeAnswer = fc.record({
 });
 const honest = fc.constant({ kind: "honest" as const });
 const torn = fc.record({ kind: fc.constant("torn" as const), end: fc.constantFrom("drop" as const, "hang" as const) });
+const apiLie = fc.record({
+  kind: fc.constant("api" as const),
+  lie: fc.constantFrom(
+    "no-fields" as const,
+    "canary-fields" as const,
+    "array" as const,
+    "failed-status" as const,
+    "long-status" as const,
+    "delete-keeps" as const,
+  ),
+});
 
 /** Each class of misbehaviour alone (HOSTILE_CLASS=loops|storm|complete|dropped|abort), or all of them mixed. */
 const CLASSES: Record<string, fc.Arbitrary<Answer>> = {
@@ -68,6 +86,12 @@ const CLASSES: Record<string, fc.Arbitrary<Answer>> = {
     { weight: 2, arbitrary: torn },
   ),
   abort: honest,
+  // (with sessions gone now and then: only then is a batch's status asked, and the batch deleted)
+  api: fc.oneof(
+    { weight: 2, arbitrary: honest },
+    { weight: 2, arbitrary: apiLie },
+    { weight: 1, arbitrary: statusAnswer([404, 410]) },
+  ),
 };
 const CLASS = process.env.HOSTILE_CLASS;
 const answer: fc.Arbitrary<Answer> = CLASS
@@ -80,6 +104,7 @@ const answer: fc.Arbitrary<Answer> = CLASS
       { weight: 1, arbitrary: fc.record({ kind: fc.constant("delay" as const), ms: fc.integer({ min: 1, max: 60 }) }) },
       { weight: 1, arbitrary: fc.constant({ kind: "hang" as const }) },
       { weight: 1, arbitrary: torn },
+      { weight: 2, arbitrary: apiLie },
     );
 
 interface HostileBatch {
@@ -162,6 +187,7 @@ class HostileServer {
       res.writeHead(308, { ...(range ? { range } : {}), "x-echo": echo });
       return void res.end();
     }
+    if (a.kind === "api") return this.lie(req, res, url, body, a.lie);
     if (a.kind === "status") {
       const ok = a.status >= 200 && a.status < 300;
       if (!b && ok && a.body !== "huge") return this.honest(req, res, url, body); // a success does what it says
@@ -177,6 +203,28 @@ class HostileServer {
       return void res.end();
     }
     return this.honest(req, res, url, body, a.kind === "torn" ? a.end : undefined);
+  }
+
+  /** A batch API call answered with success and a lie (see Answer "api"); anything else honestly. */
+  private lie(req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer, lie: Extract<Answer, { kind: "api" }>["lie"]) {
+    const api = /^\/v0\.2\/batches\/?(?:([^/]+)\/?)?$/.exec(url.pathname);
+    const b = api?.[1] ? this.batches.find((x) => x.id === api[1] && !x.deleted) : undefined;
+    const json = (status: number, value?: unknown) => {
+      res.writeHead(status, value === undefined ? {} : { "content-type": "application/json" });
+      res.end(value === undefined ? undefined : JSON.stringify(value));
+    };
+    if (api && !api[1] && req.method === "POST") {
+      if (lie === "no-fields") return json(201, { detail: "created" });
+      if (lie === "array") return json(201, [{ batch_id: "b", upload_url: `${this.base}/upload/x` }]);
+      if (lie === "canary-fields") return json(201, { batch_id: `id ${CANARY}`, upload_url: `ftp://${CANARY}.example/` });
+    }
+    if (b && req.method === "GET") {
+      if (lie === "failed-status") return json(200, { status: `failed: ${CANARY}` });
+      if (lie === "long-status") return json(200, { status: "x".repeat(10_000) });
+      if (lie === "canary-fields") return json(200, { status: CANARY });
+    }
+    if (b && req.method === "DELETE" && lie === "delete-keeps") return json(204);
+    return this.honest(req, res, url, body);
   }
 
   /** Every session PUT's Content-Range is valid, whatever the answers were. */

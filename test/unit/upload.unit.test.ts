@@ -1,6 +1,6 @@
 // The upload's pure parts and its journal: retry timing, the protocol's small rules, compaction.
 import { spawnSync } from "node:child_process";
-import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { stateDir, tmpDir } from "../../src/commit/paths.js";
 import { appendUploads, compactUploads, readUploads, type UploadRecord, uploadsPath } from "../../src/commit/uploads.js";
 import { parseConfig } from "../../src/config/load.js";
+import { interruptedError, type WopackError } from "../../src/core/errors.js";
 import { redact, redactor, secretsOf } from "../../src/core/redact.js";
 import { status } from "../../src/run/status.js";
 import type { Api } from "../../src/upload/protocol.js";
@@ -304,4 +305,62 @@ describe("the upload journal", () => {
     await appendUploads(out, [{ type: "status", archive: "batch-0.zip", batchId: "b0", status: "later", at }]);
     expect((await readUploads(out)).archives.get("batch-0.zip")?.status?.status).toBe("later");
   });
+
+  it("the run's abort signal ends a wait for a live holder at once: E_INTERRUPTED, nothing appended, the holder's lock untouched (table)", async () => {
+    const table = [
+      { when: "before the call", reason: undefined },
+      { when: "while waiting", reason: undefined },
+      { when: "while waiting", reason: interruptedError("interrupted by SIGTERM") },
+      { when: "while compacting waits", reason: undefined },
+    ] as const;
+    for (const row of table) {
+      const what = `${row.when}, ${row.reason ? "the run's own reason" : "no reason"}`;
+      const out = await longJournal(row.when === "while compacting waits" ? 3_000 : 1);
+      const lock = `${uploadsPath(out)}.lock`;
+      const holder = JSON.stringify({ pid: process.ppid, host: hostname(), startedAt: at, nonce: "live" }); // alive
+      await writeFile(lock, holder);
+      const stop = new AbortController();
+      if (row.when === "before the call") stop.abort(row.reason);
+      const journal = await readUploads(out);
+      const records = journal.records;
+      const writing =
+        row.when === "while compacting waits"
+          ? compactUploads(out, journal, stop.signal)
+          : appendUploads(
+              out,
+              [{ type: "status", archive: "batch-0.zip", batchId: "b0", status: "seen", at }],
+              journal,
+              stop.signal,
+            );
+      const settled = writing.then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      if (!stop.signal.aborted) {
+        await waitFor(async () => (await readdir(tmpDir(out))).some((f) => f.startsWith("lock.")), `${what}: the writer waiting`);
+        stop.abort(row.reason);
+      }
+      // (without the signal this wait lasts 30 s: the test's own timeout would end it first)
+      const err = (await settled) as WopackError | undefined;
+      expect(err?.code, what).toBe("E_INTERRUPTED");
+      if (row.reason) expect(err, what).toBe(row.reason);
+      expect((await readUploads(out)).records, what).toBe(records);
+      expect(await readFile(lock, "utf8"), what).toBe(holder);
+      expect(
+        (await readdir(tmpDir(out))).filter((f) => f.startsWith("lock.")),
+        `${what}: drafts left`,
+      ).toEqual([]);
+    }
+    // a free lock is still taken after an abort: a record whose step happened is not lost
+    const out = await longJournal(1);
+    const stop = new AbortController();
+    stop.abort();
+    await appendUploads(
+      out,
+      [{ type: "status", archive: "batch-0.zip", batchId: "b0", status: "kept", at }],
+      undefined,
+      stop.signal,
+    );
+    expect((await readUploads(out)).archives.get("batch-0.zip")?.status?.status).toBe("kept");
+  }, 20_000);
 });
