@@ -114,10 +114,22 @@ async function folderCheck(what: Role, dir: string, write: boolean): Promise<Doc
     return error(`${dir}: cannot ${write ? "write" : "read"} (${codeOf(err)})`, codeOf(err));
   }
   const fs = await fileSystemOf(dir);
+  if (!write) {
+    // watch, and pack --move-to, move packed work orders out of it: that changes the folder
+    const { problem } = await whereWritable(dir, ".wopack-doctor-");
+    if (problem) {
+      return {
+        what,
+        status: "warn",
+        detail: `${dir}: readable, but cannot be written (${problem}), on ${fs}: watch and pack --move-to cannot move packed work orders out of it (pack alone can)`,
+        fix: folderFix(what, problem).replace(/ read access /, " write access "),
+      };
+    }
+  }
   return {
     what,
     status: "ok",
-    detail: `${dir}: ${write ? "readable and writable" : "readable"}, on ${fs}${NETWORK.has(fs) ? " (a network share: watch needs --poll there, file events do not cross it)" : ""}`,
+    detail: `${dir}: readable and writable, on ${fs}${NETWORK.has(fs) ? " (a network share: watch needs --poll there, file events do not cross it)" : ""}`,
   };
 }
 

@@ -80,7 +80,17 @@ const CASES: Case[] = [
     make: async (d) => ({ staging: await folder(d, "staging") }),
     role: "staging folder",
     status: "ok",
-    detail: /readable, on \w+/,
+    detail: /readable and writable, on \w+/,
+  },
+  {
+    // watch and pack --move-to move packed work orders out of it: it said "ok" and watch then failed each move
+    name: "a staging folder on a read-only mount",
+    make: async (d) => ({ staging: await readOnly(d) }),
+    role: "staging folder",
+    status: "warn",
+    detail: /readable, but cannot be written \(EROFS\), on tmpfs: watch and pack --move-to cannot move/,
+    fix: /read-only file system/,
+    mount: true,
   },
   {
     name: "a staging folder that is not there",
