@@ -60,7 +60,7 @@ export async function doctor(folders: { staging?: string | undefined; out?: stri
         },
   );
   if (folders.staging) checks.push(await folderCheck("staging folder", folders.staging, false));
-  if (folders.out) checks.push(await folderCheck("output folder", folders.out, true));
+  if (folders.out) checks.push(await roomFor(await folderCheck("output folder", folders.out, true), folders.out));
   return checks;
 }
 
@@ -144,6 +144,29 @@ async function missingOutput(
   if (problem) return error(`${dir}: cannot be created in ${at} (${problem})`, problem);
   const fs = await fileSystemOf(at);
   return { what, status: "ok", detail: `${dir}: does not exist yet; wopack creates it in ${at} (writable, on ${fs})` };
+}
+
+/** Below this much free space an output folder is nearly full: one night's archive, or its copy being written, may not fit. */
+export const LOW_SPACE_BYTES = 1024 ** 3;
+
+/**
+ * A usable output folder on a nearly full disk is a warning with the space left: writing the next
+ * archive there fails (exit 3) however right the rest is. Judged where the folder is, or would be made.
+ */
+async function roomFor(check: DoctorCheck, dir: string): Promise<DoctorCheck> {
+  if (check.status !== "ok") return check;
+  const { at } = await whereWritable(dir, ".wopack-doctor-");
+  const free = await statfs(at).then(
+    (f) => f.bavail * f.bsize,
+    () => undefined,
+  );
+  if (free === undefined || free >= LOW_SPACE_BYTES) return check;
+  return {
+    ...check,
+    status: "warn",
+    detail: `${check.detail}; nearly full: ${(free / 1024 ** 2).toFixed(1)} MB free`,
+    fix: `free space there (wopack prune <out> --older-than 30d --delete removes old archives), or choose an output folder on a disk with at least ${LOW_SPACE_BYTES / 1024 ** 3} GiB free`,
+  };
 }
 
 function fileSystemOf(dir: string): Promise<string> {
