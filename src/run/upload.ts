@@ -125,7 +125,7 @@ export class Sender {
       if (this.stopped) return;
       try {
         this.onStart?.(a.name);
-        const outcome = await uploadArchive(a, this.journal, this.settings);
+        const outcome = await uploadArchive(a, this.journal, { ...this.settings, outcomeTold: this.onOutcome !== undefined });
         this.outcomes.push(outcome);
         this.scheduleRetry(a, outcome);
         this.onOutcome?.(outcome);
