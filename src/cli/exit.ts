@@ -34,7 +34,9 @@ export function report(err: unknown, argv: { json?: boolean; verbose?: boolean; 
       process.stderr.write(`${JSON.stringify({ ...line, ...what })}\n`);
       return EXIT[err.kind];
     }
-    process.stderr.write(`error ${err.code}: ${terminalText(err.message)}\n  hint: ${terminalText(err.hint)}\n`);
+    // (each listed line escaped on its own: a name's line break never starts a line of its own)
+    const listed = err.lines.map((l) => `\n  ${terminalText(l)}`).join("");
+    process.stderr.write(`error ${err.code}: ${terminalText(err.summary)}${listed}\n  hint: ${terminalText(err.hint)}\n`);
     if (committed.length) {
       process.stderr.write(
         `committed before the failure, and kept (the next run does not pack these again):\n${committed

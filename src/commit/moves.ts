@@ -1,7 +1,7 @@
 // Moving a work order's sources out of the staging folder (--move-to, --failed-to), so that only what was
 // packed leaves: a photo added or replaced while the archive was written stays behind for the next round.
-import { constants, type Stats } from "node:fs";
-import { copyFile, cp, lstat, mkdir, opendir, rename, rm } from "node:fs/promises";
+import type { Stats } from "node:fs";
+import { copyFile, cp, lstat, mkdir, opendir, readFile, rename, rm, rmdir, utimes } from "node:fs/promises";
 import path from "node:path";
 import { type Problem, problem } from "../core/errors.js";
 import type { FileStamp, LeftBehind, MoveItem } from "../core/types.js";
@@ -71,7 +71,8 @@ export async function moveItem(item: MoveItem): Promise<LeftBehind> {
   if (!st.isDirectory()) {
     const [stamp] = item.packed;
     if (!stamp || !sameStamp(st, stamp)) return [item.from];
-    if (!(await exists(item.to))) await moveWhole(item.from, item.to);
+    await mkdir(path.dirname(item.to), { recursive: true });
+    await moveFile(item.from, item.to); // (over an interrupted copy of it, as below)
     return [];
   }
   const now = await listFiles(item.from);
@@ -85,20 +86,59 @@ export async function moveItem(item: MoveItem): Promise<LeftBehind> {
   const left: LeftBehind = [];
   for (const stamp of item.packed) {
     const current = now.get(stamp.rel);
-    const from = path.join(item.from, stamp.rel);
-    const to = path.join(item.to, stamp.rel);
-    if (!current) continue; // moved already
-    if (!sameStamp(current, stamp)) {
-      left.push(from);
-      continue;
-    }
-    if (await exists(to)) continue;
-    await mkdir(path.dirname(to), { recursive: true });
-    if (stamp.rel === "metadata.json" || stamp.rel === "parameters.json") await copyFile(from, to, constants.COPYFILE_EXCL);
-    else await moveWhole(from, to);
+    if (current && !sameStamp(current, stamp)) left.push(path.join(item.from, stamp.rel));
   }
   for (const rel of now.keys()) if (!packed.has(rel) && !rel.split("/").some(isIgnoredName)) left.push(path.join(item.from, rel));
+  for (const stamp of item.packed) {
+    const current = now.get(stamp.rel);
+    const from = path.join(item.from, stamp.rel);
+    const to = path.join(item.to, stamp.rel);
+    if (!current || !sameStamp(current, stamp)) continue; // moved already, or changed: it stays
+    // (a file already at `to` is an interrupted copy of this one, whole or cut short: the target folder was
+    // free when the commit named it, so what is in it is ours; it is written again from the source)
+    await mkdir(path.dirname(to), { recursive: true });
+    if (describes(stamp.rel)) await copyOver(from, to);
+    else await moveFile(from, to);
+  }
+  await finishFolder(item, now);
   return left.sort();
+}
+
+const describes = (rel: string) => rel === "metadata.json" || rel === "parameters.json";
+
+/**
+ * When nothing is left of a folder whose photos moved one by one but the copies of its metadata.json and
+ * parameters.json (kept for a submission that might follow) and its junk and marker as they were, it goes
+ * too, as a whole rename would have taken it: else that folder, or its empty sub-folders, would wait in
+ * staging for ever. Anything else in it (a photo added, a download in progress) keeps it all.
+ */
+async function finishFolder(item: MoveItem, seen: Map<string, FileStamp>): Promise<void> {
+  const now = await listFiles(item.from);
+  const alongside = new Map((item.alongside ?? []).map((s) => [s.rel, s]));
+  for (const [rel, st] of now) {
+    const junk = alongside.get(rel);
+    if (junk && sameStamp(st, junk) && sameStamp(seen.get(rel), junk)) continue;
+    if (!describes(rel)) return;
+    const copy = await readFile(path.join(item.to, rel)).catch(() => undefined);
+    if (!copy?.equals(await readFile(path.join(item.from, rel)))) return;
+  }
+  for (const rel of now.keys()) {
+    if (describes(rel))
+      await rm(path.join(item.from, rel)); // (its copy is in the target)
+    else {
+      await mkdir(path.dirname(path.join(item.to, rel)), { recursive: true });
+      await moveFile(path.join(item.from, rel), path.join(item.to, rel));
+    }
+  }
+  await removeEmptyFolders(item.from);
+}
+
+/** Removes `dir` and the folders under it that hold nothing (no file is ever removed). */
+async function removeEmptyFolders(dir: string): Promise<void> {
+  for await (const d of await opendir(dir).catch(() => [])) {
+    if (d.isDirectory()) await removeEmptyFolders(path.join(dir, d.name));
+  }
+  await rmdir(dir).catch(() => undefined); // (ENOTEMPTY: something stays, and so does its folder)
 }
 
 function sameStamp(st: Pick<Stats, "size" | "mtimeMs"> | FileStamp | undefined, stamp: FileStamp): boolean {
@@ -130,6 +170,28 @@ async function moveWhole(from: string, to: string): Promise<void> {
     if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
     await cp(from, to, { recursive: true, errorOnExist: true, force: false, preserveTimestamps: true });
     await rm(from, { recursive: true });
+  }
+}
+
+/** Copies a (small) file over what is at `to`, unless that is the same bytes already; its times kept. */
+async function copyOver(from: string, to: string): Promise<void> {
+  const [a, b] = await Promise.all([readFile(from), readFile(to).catch(() => undefined)]);
+  if (b?.equals(a)) return;
+  const st = await lstat(from);
+  await copyFile(from, to);
+  await utimes(to, st.atime, st.mtime);
+}
+
+/** Moves one file over what is at `to`, across filesystems too (copy over it, then remove the original). */
+async function moveFile(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
+    const st = await lstat(from);
+    await copyFile(from, to);
+    await utimes(to, st.atime, st.mtime);
+    await rm(from);
   }
 }
 

@@ -45,8 +45,9 @@ export function parseConfig(raw: unknown, source = "config"): Config {
     throw new WopackError(
       "usage",
       "E_CONFIG_INVALID",
-      `${source} is invalid:\n  ${lines.join("\n  ")}`,
+      `${source} is invalid:`,
       "fix every line above; `wopack init` writes a commented starter config",
+      { lines },
     );
   }
   return result.data;

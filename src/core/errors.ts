@@ -20,12 +20,25 @@ export class WopackError extends Error {
    */
   committed: { archive: string; path: string; workOrders: string[] }[] = [];
 
-  constructor(kind: ExitKind, code: string, message: string, hint: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /** the message's first line; `lines` are listed under it, one each (every problem of a config) */
+  readonly summary: string;
+  readonly lines: readonly string[];
+
+  constructor(
+    kind: ExitKind,
+    code: string,
+    message: string,
+    hint: string,
+    options?: { cause?: unknown; lines?: readonly string[] },
+  ) {
+    const lines = options?.lines ?? [];
+    super(lines.length ? `${message}\n  ${lines.join("\n  ")}` : message, options);
     this.name = "WopackError";
     this.kind = kind;
     this.code = code;
     this.hint = hint;
+    this.summary = message;
+    this.lines = lines;
   }
 }
 

@@ -291,7 +291,13 @@ export interface UploadsStatus {
   failed: number;
   queued: number;
   /** the archive being sent: since when, and when the platform last confirmed bytes of it */
-  sending: { archive: string; since: string; lastProgressAt: string } | null;
+  sending: {
+    archive: string;
+    since: string;
+    lastProgressAt: string;
+    /** a request failed (the platform out, a 5xx, a 429) and is tried again at `nextTryAt`; null once answered */
+    waiting?: { reason: string; nextTryAt: string } | null;
+  } | null;
   /** archives whose upload failed, each tried again at nextAttemptAt */
   retrying: { archive: string; attempts: number; nextAttemptAt: string; lastError: { code: string; message: string } }[];
   /** sending stopped for good in this session (refused credentials, the journal unwritable) */

@@ -108,6 +108,23 @@ export async function whereWritable(dir: string, probe = ".wopack-probe-"): Prom
 }
 
 /**
+ * A staging folder that cannot be written (a read-only mount or share): moving a packed work order out
+ * of it fails, so each would stay there (packed once, its move tried again every run). Said at start.
+ */
+export async function stagingWarnings(staging: string): Promise<Problem[]> {
+  const { problem: why } = await whereWritable(staging);
+  if (!why) return [];
+  return [
+    problem(
+      "W_FOLDER_NOT_WRITABLE",
+      `the staging folder ${staging} cannot be written (${why === "file" ? "ENOTDIR" : why}): packed work orders cannot be moved out of it and stay there`,
+      "give the user wopack runs as write access to it (mount it read-write), or pack without --move-to",
+      staging,
+    ),
+  ];
+}
+
+/**
  * What is wrong with a folder wopack will move work orders into (--move-to, --failed-to), said at start
  * rather than at the first move: it cannot be written (or made), or it is not on the staging folder's file
  * system, so every move is a copy and a delete instead of a rename. Writes nothing that stays.

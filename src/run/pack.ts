@@ -32,7 +32,7 @@ import { countPhotos, entryName } from "../spec/images.js";
 import { mergeRefusals, refusedReport } from "../spec/problems.js";
 import { type RunContext, runArchives } from "./archives.js";
 import { packEvents, packedEvent } from "./events.js";
-import { checkFolders, destinationWarnings, requireFolder } from "./folders.js";
+import { checkFolders, destinationWarnings, requireFolder, stagingWarnings } from "./folders.js";
 import { PhotoChecks } from "./judging.js";
 import { type PackOptions, withSettings } from "./options.js";
 import { openOutput } from "./session.js";
@@ -79,7 +79,9 @@ async function packRun(options: ReturnType<typeof withSettings<PackOptions>>): P
   if (options.dryRun || !out) return packOnce(options, sidecar);
   const log = options.logger ?? silentLogger;
   // where packed folders go, said before anything moves (and what is wrong with it, told with the warnings)
-  const moveWarnings = options.moveTo ? await destinationWarnings("--move-to", options.moveTo, staging) : [];
+  const moveWarnings = options.moveTo
+    ? [...(await stagingWarnings(staging)), ...(await destinationWarnings("--move-to", options.moveTo, staging))]
+    : [];
   if (options.moveTo) log.info(`packed work orders go to ${path.resolve(options.moveTo)}`);
   const session = await openOutput(out, log, options.now ?? systemClock);
   try {

@@ -35,6 +35,8 @@ export interface SendOptions {
   rateBytesPerSec?: number | undefined;
   retries?: number | undefined;
   onProgress?: ((p: UploadProgress) => void) | undefined;
+  /** each pause before a request is tried again, and null once one so retried was answered */
+  onWait?: ((archive: string, wait: { reason: string; waitMs: number } | null) => void) | undefined;
   /** where WOPACK_API_URL / WOPACK_API_KEY / CREDENTIALS_DIRECTORY are read (default process.env) */
   env?: NodeJS.ProcessEnv | undefined;
   /** the platform (default: HTTP at the configured URL) */
@@ -115,6 +117,7 @@ export class Sender {
       rateBytesPerSec: options.rateBytesPerSec ?? options.config.upload.rate,
       uploadedTo: options.uploadedTo ?? options.config.upload.uploadedTo,
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      onWait: options.onWait,
       sleep: options.sleep,
       retryAttention: options.retryAttention,
     });
@@ -126,7 +129,7 @@ export class Sender {
       if (this.stopped) return;
       try {
         this.onStart?.(a.name);
-        const outcome = await uploadArchive(a, this.journal, this.settings);
+        const outcome = await uploadArchive(a, this.journal, { ...this.settings, outcomeTold: this.onOutcome !== undefined });
         this.outcomes.push(outcome);
         this.scheduleRetry(a, outcome);
         this.onOutcome?.(outcome);

@@ -17,7 +17,7 @@ import { WatchMetrics } from "../serve/metrics.js";
 import { checkListen, type StatusServer, startStatusServer } from "../serve/server.js";
 import { isIgnoredName } from "../spec/ignore.js";
 import { resultEvents, warningEvents } from "./events.js";
-import { checkFolders, destinationWarnings } from "./folders.js";
+import { checkFolders, destinationWarnings, stagingWarnings } from "./folders.js";
 import { HealthFile, type WatchSummary } from "./health.js";
 import { type WatchOptions, withSettings } from "./options.js";
 import { packOnce } from "./pack.js";
@@ -57,6 +57,7 @@ export async function watch(given: WatchOptions): Promise<WatchSummary> {
   const destinations = dryRun
     ? []
     : [
+        ...(await stagingWarnings(staging)),
         ...(await destinationWarnings("--move-to", moveTo, staging)),
         ...(await destinationWarnings("--failed-to", failedTo, staging)),
       ];

@@ -34,8 +34,19 @@ export async function openSender(
     now: clock,
     signal: options.signal,
     onProgress: (p) => {
-      if (uploads.sending?.archive === p.archive) uploads.sending.lastProgressAt = clock().toISOString();
+      if (uploads.sending?.archive === p.archive) {
+        uploads.sending.lastProgressAt = clock().toISOString();
+        uploads.sending.waiting = null;
+      }
       options.upload?.onProgress?.(p);
+    },
+    onWait: (archive, wait) => {
+      if (uploads.sending?.archive !== archive) return;
+      uploads.sending.waiting = wait && {
+        reason: wait.reason,
+        nextTryAt: new Date(clock().getTime() + wait.waitMs).toISOString(),
+      };
+      health.uploadChanged();
     },
   });
   sender.retryFailed({ firstMs: options.config.upload.retryBackoff, maxMs: UPLOAD_RETRY_MAX_MS });

@@ -75,7 +75,8 @@ export function healthOf(
     const quiet = now - Date.parse(up.sending.lastProgressAt);
     if (quiet > uploadStuckAfterMs)
       return { ok: false, reason: `uploading ${up.sending.archive}: no byte confirmed for ${Math.round(quiet / 1000)} s` };
-    const sending = `uploading ${up.sending.archive}`;
+    const { waiting } = up.sending;
+    const sending = `uploading ${up.sending.archive}${waiting ? `: waiting to retry at ${waiting.nextTryAt} after ${waiting.reason}` : ""}`;
     return { ok: true, reason: pack.reason === "uploading" ? sending : `${pack.reason}; ${sending}` };
   }
   const next = [...up.retrying].sort((x, y) => Date.parse(x.nextAttemptAt) - Date.parse(y.nextAttemptAt))[0];

@@ -52,13 +52,27 @@ export function mergeRefusals(a: readonly RefusedReport[], b: readonly RefusedRe
 // where a staging name came from ("folder \"Meter\""); staging problems can also be fixed with aliases.
 
 export function badWorkOrderId(id: string, path: string): Problem {
-  const suggestion = id.replace(/[^A-Za-z0-9_-]+/g, "_").slice(0, 128) || "WO_1";
+  const suggestion = asciiName(id).slice(0, 128).replace(/_+$/, "");
   return problem(
     "E_WORK_ORDER_ID",
     `${path}: the work-order id "${id}" may hold only letters, digits, _ and - (1 to 128 characters)`,
-    `rename the folder, e.g. to "${suggestion}"`,
+    /[A-Za-z0-9]/.test(suggestion)
+      ? `rename the folder, e.g. to "${suggestion}"`
+      : `rename the folder to the work order's id in letters (A-Z, a-z), digits, _ and -, e.g. "WO_123456"`,
     path,
   );
+}
+
+/**
+ * A name in the letters the format allows: accents taken off (Ä -> A, é -> e), every other run of
+ * characters one "_", none at either end. Letters of other scripts leave nothing of themselves.
+ */
+function asciiName(name: string): string {
+  return name
+    .normalize("NFKD")
+    .replace(/\p{M}+/gu, "")
+    .replace(/[^A-Za-z0-9_-]+/g, "_")
+    .replace(/^_+|_+$/g, "");
 }
 
 export function badTaskGroupName(path: string, name: string, from?: string): Problem {
@@ -121,10 +135,9 @@ export function notJsonObject(path: string, file: string, json: { value: unknown
 }
 
 function suggestTaskGroup(name: string): string {
-  const cleaned = name
-    .trim()
-    .replace(/[^A-Za-z0-9_-]+/g, "_")
-    .replace(/^_+|_+$/g, "")
+  const cleaned = asciiName(name.trim())
+    .slice(0, 128)
+    .replace(/^-+|[-_]+$/g, "")
     .replace(/-(\d+)$/, "_$1");
-  return cleaned || "task_group";
+  return /[A-Za-z0-9]/.test(cleaned) ? cleaned : "task_group";
 }

@@ -197,10 +197,11 @@ export function httpApi(base: string, key: string, options: HttpOptions = {}): A
       if (!r.ok) return r;
       const answer = json(r.value);
       if (answer === "too large") return { ok: false, kind: "fail", detail: `${tooLarge} to creating a batch` };
-      if (!isId(answer?.batch_id) || typeof answer.upload_url !== "string" || !/^https?:\/\//i.test(answer.upload_url)) {
+      const batchId = idOf(answer?.batch_id);
+      if (batchId === undefined || typeof answer?.upload_url !== "string" || !/^https?:\/\//i.test(answer.upload_url)) {
         return { ok: false, kind: "fail", detail: "the platform's answer to creating a batch has no batch_id or upload_url" };
       }
-      return { ok: true, value: { batchId: answer.batch_id, uploadUrl: answer.upload_url } };
+      return { ok: true, value: { batchId, uploadUrl: answer.upload_url } };
     },
     async batchStatus(batchId) {
       const r = await call(batchesUrl(base, batchId), "GET", auth, undefined, (res) => ok(res, 200));
@@ -335,7 +336,15 @@ function jsonObject(body: Buffer): Record<string, unknown> | undefined {
   }
 }
 
-/** A batch id wopack can write down and show: short, printable. */
+/**
+ * A batch id wopack can write down and show: short, printable text, or a whole number (a database key,
+ * as a REST framework sends it) written as its digits.
+ */
+function idOf(v: unknown): string | undefined {
+  if (typeof v === "number") return Number.isSafeInteger(v) && v >= 0 ? String(v) : undefined;
+  return isId(v) ? v : undefined;
+}
+
 function isId(v: unknown): v is string {
   return typeof v === "string" && /^[\w.:-]{1,200}$/.test(v);
 }

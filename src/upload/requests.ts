@@ -18,6 +18,11 @@ export interface RequestSettings {
   rateBytesPerSec?: number | undefined;
   /** how a pause is waited (tests pass a quick one); default: real time, ended by `signal` */
   sleep?: ((ms: number, signal?: AbortSignal) => Promise<void>) | undefined;
+  /**
+   * told of each pause before a request is tried again (`reason`: what failed, redacted; `waitMs`), and
+   * with null once a request so retried was answered: watch shows it while the platform is out
+   */
+  onWait?: ((archive: string, wait: { reason: string; waitMs: number } | null) => void) | undefined;
 }
 
 /** The requests of one archive's upload. */
@@ -36,6 +41,7 @@ export class Requests {
   async retrying<T>(what: string, request: () => Promise<Outcome<T>>): Promise<Outcome<T>> {
     for (let attempt = 0; ; attempt++) {
       const r = await this.call(request);
+      if (attempt > 0 && (r.ok || r.kind !== "retry")) this.s.onWait?.(this.name, null);
       if (r.ok || r.kind !== "retry") return r;
       if (attempt >= (this.s.retries ?? 20))
         return { ...r, kind: "fail", detail: `${r.detail} (gave up after ${attempt + 1} tries)` };
@@ -72,6 +78,7 @@ export class Requests {
     if (note) this.s.log.info(`${this.name}: ${note}`);
     // (said at info: a server that never answers is otherwise waited on in silence, each try up to its deadline)
     this.s.log.info(`${this.name}: ${this.redact(what)}; trying again in ${(wait / 1000).toFixed(wait < 10_000 ? 1 : 0)} s`);
+    this.s.onWait?.(this.name, { reason: this.redact(what), waitMs: wait });
     await this.sleep(wait);
   }
 

@@ -60,6 +60,8 @@ export interface UploadSettings extends RequestSettings {
   chunkBytes?: number | undefined;
   /** send an archive that needs attention again (its old batch was looked at: the operator named it) */
   retryAttention?: boolean | undefined;
+  /** the caller tells each upload itself (watch's "uploaded" event): the sender's own line is debug */
+  outcomeTold?: boolean | undefined;
 }
 
 const OFFSET_EVERY_MS = 1_000;
@@ -160,7 +162,7 @@ class Upload {
     const { a, s } = this;
     await this.record({ type: "uploaded", archive: a.name, sha256: a.sha256, batchId: batch.batchId, at: this.now() });
     s.onProgress?.({ archive: a.name, sent: a.bytes, total: a.bytes });
-    s.log.info(`uploaded ${a.name} (batch ${batch.batchId})`);
+    (s.outcomeTold ? s.log.debug : s.log.info).call(s.log, `uploaded ${a.name} (batch ${batch.batchId})`);
     if (s.uploadedTo) {
       const to = path.resolve(s.uploadedTo);
       try {

@@ -75,12 +75,41 @@ const CASES: Case[] = [
     fix: /read-only file system/,
     mount: true,
   },
+  // a nearly full disk said "ok" and the next archive then failed with exit 3
+  {
+    name: "an output folder on a nearly full disk",
+    make: async (d) => ({ out: await smallDisk(d) }),
+    role: "output folder",
+    status: "warn",
+    detail: /readable and writable, on tmpfs; nearly full: \d+\.\d MB free/,
+    fix: /free space there \(wopack prune .*\), or choose an output folder on a disk with at least 1 GiB free/,
+    mount: true,
+  },
+  {
+    name: "an output folder to be created on a nearly full disk",
+    make: async (d) => ({ out: path.join(await smallDisk(d), "outbox", "s0") }),
+    role: "output folder",
+    status: "warn",
+    detail: /does not exist yet; wopack creates it in .* \(writable, on tmpfs\); nearly full: /,
+    fix: /free space there/,
+    mount: true,
+  },
   {
     name: "a staging folder that is there",
     make: async (d) => ({ staging: await folder(d, "staging") }),
     role: "staging folder",
     status: "ok",
-    detail: /readable, on \w+/,
+    detail: /readable and writable, on \w+/,
+  },
+  {
+    // watch and pack --move-to move packed work orders out of it: it said "ok" and watch then failed each move
+    name: "a staging folder on a read-only mount",
+    make: async (d) => ({ staging: await readOnly(d) }),
+    role: "staging folder",
+    status: "warn",
+    detail: /readable, but cannot be written \(EROFS\), on tmpfs: watch and pack --move-to cannot move/,
+    fix: /read-only file system/,
+    mount: true,
   },
   {
     name: "a staging folder that is not there",
@@ -110,6 +139,12 @@ describe("wopack doctor: folders", () => {
         if (spawnSync("mount", ["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", ro]).status !== 0) ctx.skip();
         mounts.push(ro);
         return ro;
+      };
+      smallDisk = async (d) => {
+        const small = await folder(d, "small");
+        if (spawnSync("mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", small]).status !== 0) ctx.skip();
+        mounts.push(small);
+        return small;
       };
       try {
         const checks = await doctor(await c.make(dir));
@@ -153,6 +188,7 @@ describe("wopack doctor: folders", () => {
 });
 
 let readOnly: (dir: string) => Promise<string>;
+let smallDisk: (dir: string) => Promise<string>;
 
 async function folder(dir: string, name: string): Promise<string> {
   const p = path.join(dir, name);

@@ -62,4 +62,49 @@ describe("where work orders go, said at start", () => {
       spawnSync("umount", [readOnly]);
     }
   });
+
+  // a read-only staging folder: each packed work order's move then failed (W_MOVE_FAILED), with no word at start
+  for (const [command, warned] of [
+    ["watch", true],
+    ["pack --move-to", true],
+    ["pack", false],
+  ] as const)
+    it(`${command} on a read-only staging folder: ${warned ? "warned" : "nothing said"} at start`, async (ctx) => {
+      const ws = await workspace();
+      const staging = path.join(ws.dir, "share");
+      await mkdir(staging);
+      if (spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", staging]).status !== 0) return ctx.skip();
+      try {
+        await put(staging, "WO_1/meter/a.jpg", solidJpeg());
+        spawnSync("mount", ["-o", "remount,ro", staging]);
+        const warning = `W_FOLDER_NOT_WRITABLE: the staging folder ${staging} cannot be written (EROFS)`;
+        if (command === "watch") {
+          const w = new Watcher([staging, "--out", ws.out, "--settle", "0"]);
+          try {
+            await w.until("packed", (x) => x.events.some((e) => e.event === "packed"));
+            const warnings = w.events.filter((e) => e.event === "warning").map((e) => e.message);
+            expect(warnings.filter((m) => m.startsWith(warning))).toHaveLength(1);
+            // said before anything was packed
+            expect(w.events.findIndex((e) => e.message.startsWith(warning))).toBeLessThan(
+              w.events.findIndex((e) => e.event === "packed"),
+            );
+          } finally {
+            await w.stop();
+          }
+        } else {
+          const args = [
+            "pack",
+            staging,
+            "--out",
+            ws.out,
+            ...(command === "pack" ? [] : ["--move-to", path.join(ws.dir, "done")]),
+          ];
+          const run = await wopack(args);
+          expect(run.stdout + run.stderr).toMatch(/packed 1 work order/);
+          expect(run.stderr.split(warning).length - 1, run.stderr).toBe(warned ? 1 : 0);
+        }
+      } finally {
+        spawnSync("umount", [staging]);
+      }
+    });
 });
