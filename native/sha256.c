@@ -1,7 +1,10 @@
 // SHA-256 for the upload's running hash of the bytes it sends, by the OpenSSL inside Node (the node binary
 // exports its symbols; the same code node:crypto runs). What this adds over node:crypto is the thread: each
 // update runs on libuv's pool, so a chunk is hashed while the main thread feeds it to the socket.
-// The state is an OpenSSL SHA256_CTX in a buffer the caller owns (copying a state is copying its bytes).
+// The same pass keeps the bytes' CRC-32C, the digest the platform's storage names for what it stored (SSE4.2's
+// crc32 instruction where the CPU has it: some 10 GB/s, against SHA-256's 1; else a table, some 2 GB/s).
+// The state is an OpenSSL SHA256_CTX and the CRC in a buffer the caller owns (copying a state is copying its
+// bytes).
 #include <node_api.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,21 +13,148 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
 
-typedef SHA256_CTX Sha256State;
+typedef struct {
+  SHA256_CTX sha;
+  uint32_t crc;  // CRC-32C of the bytes so far, before its final inversion (0xffffffff for none)
+} Sha256State;
 
 #define STATE_BYTES ((int)sizeof(Sha256State))
 
+static uint32_t crc_table[8][256];
+
+static void crc_table_init(void) {
+  for (uint32_t n = 0; n < 256; n++) {
+    uint32_t c = n;
+    for (int k = 0; k < 8; k++) c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+    crc_table[0][n] = c;
+  }
+  for (uint32_t n = 0; n < 256; n++)
+    for (int t = 1; t < 8; t++) crc_table[t][n] = (crc_table[t - 1][n] >> 8) ^ crc_table[0][crc_table[t - 1][n] & 0xff];
+}
+
+static uint32_t crc_by_table(uint32_t c, const uint8_t *p, size_t n) {
+  for (; n >= 8; n -= 8, p += 8) {
+    uint32_t a = c ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+    c = crc_table[7][a & 0xff] ^ crc_table[6][(a >> 8) & 0xff] ^ crc_table[5][(a >> 16) & 0xff] ^
+        crc_table[4][a >> 24] ^ crc_table[3][p[4]] ^ crc_table[2][p[5]] ^ crc_table[1][p[6]] ^ crc_table[0][p[7]];
+  }
+  while (n--) c = crc_table[0][(c ^ *p++) & 0xff] ^ (c >> 8);
+  return c;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// The crc32 instruction takes 3 cycles but starts one a cycle: three runs of the data are taken at once, and
+// their CRCs joined by "shifting" the first over the bytes of the next (a linear map, tabled per byte: the
+// zeros operator of Mark Adler's crc32c.c, the code zlib's crc32_combine grew from).
+#define CRC_LONG 8192
+#define CRC_SHORT 256
+static uint32_t crc_long[4][256], crc_short[4][256];
+
+static uint32_t gf2_times(const uint32_t *mat, uint32_t vec) {
+  uint32_t sum = 0;
+  for (; vec; vec >>= 1, mat++)
+    if (vec & 1) sum ^= *mat;
+  return sum;
+}
+
+static void gf2_square(uint32_t *square, const uint32_t *mat) {
+  for (int n = 0; n < 32; n++) square[n] = gf2_times(mat, mat[n]);
+}
+
+// The operator that runs a CRC over `len` zero bytes (`len` a power of two).
+static void zeros_operator(uint32_t *even, size_t len) {
+  uint32_t odd[32];
+  odd[0] = 0x82f63b78u;
+  for (int n = 1; n < 32; n++) odd[n] = 1u << (n - 1);
+  gf2_square(even, odd);  // 2 zero bits
+  gf2_square(odd, even);  // 4 zero bits
+  for (;;) {
+    gf2_square(even, odd);  // 1 zero byte, then 4, 16...
+    if ((len >>= 1) == 0) return;
+    gf2_square(odd, even);  // 2 zero bytes, then 8, 32...
+    if ((len >>= 1) == 0) break;
+  }
+  memcpy(even, odd, sizeof odd);
+}
+
+static void zeros_table(uint32_t zeros[4][256], size_t len) {
+  uint32_t op[32];
+  zeros_operator(op, len);
+  for (uint32_t n = 0; n < 256; n++)
+    for (int k = 0; k < 4; k++) zeros[k][n] = gf2_times(op, n << (8 * k));
+}
+
+static inline uint32_t shifted(uint32_t zeros[4][256], uint32_t crc) {
+  return zeros[0][crc & 0xff] ^ zeros[1][(crc >> 8) & 0xff] ^ zeros[2][(crc >> 16) & 0xff] ^ zeros[3][crc >> 24];
+}
+
+static inline uint64_t word_at(const uint8_t *p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return v;
+}
+
+__attribute__((target("sse4.2"))) static uint32_t crc_three(uint32_t c, const uint8_t **pp, size_t *np, size_t run,
+                                                           uint32_t zeros[4][256]) {
+  const uint8_t *p = *pp;
+  size_t n = *np;
+  for (; n >= 3 * run; n -= 3 * run, p += 3 * run) {
+    uint64_t c0 = c, c1 = 0, c2 = 0;
+    for (size_t i = 0; i < run; i += 8) {
+      c0 = __builtin_ia32_crc32di(c0, word_at(p + i));
+      c1 = __builtin_ia32_crc32di(c1, word_at(p + run + i));
+      c2 = __builtin_ia32_crc32di(c2, word_at(p + 2 * run + i));
+    }
+    c = shifted(zeros, shifted(zeros, (uint32_t)c0) ^ (uint32_t)c1) ^ (uint32_t)c2;
+  }
+  *pp = p, *np = n;
+  return c;
+}
+
+__attribute__((target("sse4.2"))) static uint32_t crc_by_instruction(uint32_t c, const uint8_t *p, size_t n) {
+  c = crc_three(c, &p, &n, CRC_LONG, crc_long);
+  c = crc_three(c, &p, &n, CRC_SHORT, crc_short);
+  uint64_t c64 = c;
+  for (; n >= 8; n -= 8, p += 8) c64 = __builtin_ia32_crc32di(c64, word_at(p));
+  c = (uint32_t)c64;
+  while (n--) c = __builtin_ia32_crc32qi(c, *p++);
+  return c;
+}
+
+static int has_crc_instruction(void) {
+  if (!__builtin_cpu_supports("sse4.2")) return 0;
+  zeros_table(crc_long, CRC_LONG);
+  zeros_table(crc_short, CRC_SHORT);
+  return 1;
+}
+#else
+static uint32_t crc_by_instruction(uint32_t c, const uint8_t *p, size_t n) {
+  return crc_by_table(c, p, n);
+}
+static int has_crc_instruction(void) {
+  return 0;
+}
+#endif
+
+static uint32_t (*crc_update)(uint32_t, const uint8_t *, size_t) = crc_by_table;
+
 static void state_init(Sha256State *s) {
-  SHA256_Init(s);
+  SHA256_Init(&s->sha);
+  s->crc = 0xffffffffu;
 }
 
 static void state_update(Sha256State *s, const uint8_t *p, size_t n) {
-  SHA256_Update(s, p, n);
+  // (a slice at a time, so that the SHA-256 reads from the cache what the CRC just read from memory)
+  for (size_t slice = 64 * 1024; n; p += slice, n -= slice) {
+    if (slice > n) slice = n;
+    s->crc = crc_update(s->crc, p, slice);
+    SHA256_Update(&s->sha, p, slice);
+  }
 }
 
 /* (OpenSSL's final clears the state it finishes: `in` is a copy) */
 static void state_digest(Sha256State *in, uint8_t out[32]) {
-  SHA256_Final(out, in);
+  SHA256_Final(out, &in->sha);
 }
 
 #define CHECK(call)                                                     \
@@ -169,12 +299,27 @@ static napi_value js_update(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+/* crc32c(state): the CRC-32C of the bytes so far, an unsigned 32-bit number */
+static napi_value js_crc32c(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  Sha256State *s = argc == 1 ? state_of(env, argv[0]) : NULL;
+  if (!s) return NULL;
+  napi_value r;
+  CHECK(napi_create_uint32(env, ~s->crc, &r));
+  return r;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
+  crc_table_init();
+  if (has_crc_instruction()) crc_update = crc_by_instruction;
   napi_property_descriptor props[] = {
       {"stateBytes", NULL, js_state_bytes, NULL, NULL, NULL, napi_default, NULL},
       {"init", NULL, js_init, NULL, NULL, NULL, napi_default, NULL},
       {"update", NULL, js_update, NULL, NULL, NULL, napi_default, NULL},
       {"digest", NULL, js_digest, NULL, NULL, NULL, napi_default, NULL},
+      {"crc32c", NULL, js_crc32c, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof *props, props) != napi_ok) return NULL;
   return exports;

@@ -2,11 +2,12 @@
 // CRC32C (protocol.ts objectDigests reads them). When it does, they are compared with the archive's, so that bytes
 // changed on their way or in storage make the archive "needs attention", never "uploaded".
 //
-// Neither is computed while sending: in JavaScript on this machine CRC32C runs at ~0.6-0.75 GB/s and
-// node:crypto's MD5 at ~0.3-0.5 GB/s, slower than a chunk goes out on a fast line, and on the main thread
-// they would hold back the socket. The archive is read once more instead, after the session said complete
-// and only when it named a digest, with its SHA-256 (on libuv's pool) proving the bytes read are the ones
-// sent (their SHA-256 matched the report before the last chunk went).
+// The CRC32C is kept while sending, in the same pass as the SHA-256 on libuv's pool (native/sha256.c; it
+// costs nothing measurable there): the storage names it for every object, so the archive is not read again.
+// MD5 alone (a storage that names no CRC32C), or no native binding (in JavaScript, CRC32C runs at ~0.6-0.75
+// GB/s here and MD5 at ~0.3-0.5 GB/s: on the main thread they would hold back the socket): the archive is read
+// once more after the session said complete, with its SHA-256 proving the bytes read are the ones sent (their
+// SHA-256 matched the report before the last chunk went).
 import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
 import { ChunkBuffers } from "./archiveBytes.js";
@@ -53,10 +54,17 @@ export function crc32c(data: Uint8Array, crc = 0): number {
 /**
  * Compares the platform's digests with the archive's: undefined when they match, else what differs. One
  * digest is checked, CRC32C when given (the cheaper here, and the one the storage always gives), else MD5.
+ * `sentCrc32c`: the CRC32C of every byte sent, when the sender kept it (then the archive is not read).
  * An archive whose bytes are no longer the ones sent (its SHA-256 is not the report's) cannot be checked:
  * that is said too, and is never taken for a match.
  */
-export async function compareObject(file: string, sha256: string, given: ObjectDigests): Promise<string | undefined> {
+export async function compareObject(
+  file: string,
+  sha256: string,
+  given: ObjectDigests,
+  sentCrc32c?: number,
+): Promise<string | undefined> {
+  if (given.crc32c && sentCrc32c !== undefined) return crcDiffers(given.crc32c, sentCrc32c);
   const kind = given.crc32c ? "crc32c" : "md5";
   const md5 = kind === "md5" ? createHash("md5") : undefined;
   let crc = 0;
@@ -77,7 +85,15 @@ export async function compareObject(file: string, sha256: string, given: ObjectD
     await fh.close();
   }
   if (sha.hex() !== sha256) return "the archive's bytes changed since they were sent, so the platform's digest cannot be checked";
-  const mine = md5 ? md5.digest("hex") : crc.toString(16).padStart(8, "0");
-  const theirs = kind === "md5" ? given.md5 : given.crc32c;
-  return mine === theirs ? undefined : `the platform stored an object whose ${kind} is ${theirs}, but the archive's is ${mine}`;
+  if (!md5) return crcDiffers(given.crc32c, crc);
+  const mine = md5.digest("hex");
+  return mine === given.md5 ? undefined : differs("md5", given.md5, mine);
 }
+
+function crcDiffers(theirs: string | undefined, crc: number): string | undefined {
+  const mine = crc.toString(16).padStart(8, "0");
+  return mine === theirs ? undefined : differs("crc32c", theirs, mine);
+}
+
+const differs = (kind: string, theirs: string | undefined, mine: string) =>
+  `the platform stored an object whose ${kind} is ${theirs}, but the archive's is ${mine}`;

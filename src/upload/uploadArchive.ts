@@ -150,7 +150,7 @@ class Upload {
         throw new ArchiveFailed(err.problem);
       }
       if (end !== "gone") {
-        if (end.digests) await this.checkObject(batch, end.digests);
+        if (end.digests) await this.checkObject(batch, end.digests, end.crc32c);
         return this.uploaded(batch);
       }
       await this.settleGone(batch);
@@ -187,8 +187,8 @@ class Upload {
    * The session's last answer named the stored object's digests: they must be the archive's. Bytes that
    * differ are on the platform in a completed batch: a person must look (never "uploaded", not sent again).
    */
-  private async checkObject(batch: Batch, digests: ObjectDigests): Promise<void> {
-    const differs = await compareObject(this.a.path, this.a.sha256, digests).catch(
+  private async checkObject(batch: Batch, digests: ObjectDigests, sentCrc32c: number | undefined): Promise<void> {
+    const differs = await compareObject(this.a.path, this.a.sha256, digests, sentCrc32c).catch(
       (err: NodeJS.ErrnoException) =>
         `the archive cannot be read again to check the platform's digest of it (${err.code ?? err.message})`,
     );
@@ -227,10 +227,14 @@ class Upload {
   /**
    * Sends what the session does not hold yet, one chunk at a time, each only once the one before is
    * confirmed; complete (proven: wopack sent the last chunk, after the SHA-256 of every byte sent
-   * matched the report), with the digests the session named for the stored object, or "gone". Every loop is bounded: retries in a row, answers that make no
-   * progress, and the bytes of the archive.
+   * matched the report), with the digests the session named for the stored object and, when this run sent
+   * the last chunk, the CRC32C of every byte (if kept); or "gone". Every loop is bounded: retries in a row,
+   * answers that make no progress, and the bytes of the archive.
    */
-  private async sendSession(batch: Batch, resumed: boolean): Promise<"gone" | { digests?: ObjectDigests | undefined }> {
+  private async sendSession(
+    batch: Batch,
+    resumed: boolean,
+  ): Promise<"gone" | { digests?: ObjectDigests | undefined; crc32c?: number | undefined }> {
     const { a, s } = this;
     const total = a.bytes;
     // only wopack holds the session URL: what a resumed session holds at first, it sent in an earlier run
@@ -276,7 +280,10 @@ class Upload {
         }
         const at = answer.value;
         if (at.complete) {
-          if (finalSent) return { digests: at.digests };
+          if (finalSent) {
+            const all = sent && sent.from + sent.data.length === total ? sent.hashed : undefined;
+            return { digests: at.digests, crc32c: all?.crc32c() };
+          }
           throw new Unproven(
             protocolProblem(
               this.a.name,
