@@ -3,8 +3,8 @@ import { constants } from "node:fs";
 import { access, mkdtemp, rm, stat, statfs } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
-import sharp from "sharp";
 import { heicDecoderStatus } from "../convert/heicDecoder.js";
+import { loadSharp } from "../convert/onFirstUse.js";
 import { VERSION } from "../core/version.js";
 import { whereWritable } from "./folders.js";
 
@@ -33,6 +33,7 @@ const FILE_SYSTEMS: Record<number, string> = {
 const NETWORK = new Set(["nfs", "cifs", "smb2", "fuse", "ceph"]);
 
 export async function doctor(folders: { staging?: string | undefined; out?: string | undefined }): Promise<DoctorCheck[]> {
+  const sharp = await loadSharp();
   const checks: DoctorCheck[] = [
     { what: "wopack", status: "ok", detail: `${VERSION} on Node.js ${process.versions.node}` },
     {

@@ -2,10 +2,12 @@
 // starts in ~0.2 s of CPU, a large share of a whole upload: the pack/convert stack (sharp, the decoders),
 // the other commands' modules or Node's fetch (undici, ~20 ms to load) loaded for it would show here.
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN, committedOutbox, tempDir } from "../helpers.js";
+import { BIN, committedOutbox, noiseJpeg, photoChecksOff, put, ROOT, tempDir, workspace } from "../helpers.js";
 import { UploadServer } from "../upload-server.js";
 
 const KEY = "wk_startup_key";
@@ -13,6 +15,9 @@ const COMMANDS = ["pack", "watch", "validate", "upload", "status", "review", "pr
 /** What only packing, converting, checking pictures or serving needs. */
 const HEAVY = /node_modules\/(sharp|@img|libheif-js|chokidar|prom-client|exifr|yauzl|csv-parse|p-limit)\//;
 const PACK_STACK = /\/dist\/(convert|prepare|archive|plan|scan|review|validate|serve\/server)/;
+/** libvips, through sharp: for what the native binding does not decode (PNG, the formats converted, CMYK). */
+const SHARP = /node_modules\/(sharp|@img)\//;
+const NATIVE_BUILT = existsSync(path.join(ROOT, "native/build/Release/wopack_heif.node"));
 
 let hooks: string;
 let server: UploadServer;
@@ -82,7 +87,31 @@ describe("start-up: a command loads what it runs, nothing more", () => {
     const run = await loadedBy(args);
     expect(run.code).not.toBeNull();
     expect(commandModules(run.modules)).toEqual(expected);
-    // (--version names the HEIC decoder, which it loads)
-    if (args[0] !== "--version") expect(run.modules.filter((m) => HEAVY.test(m) || PACK_STACK.test(m))).toEqual([]);
+    // (--version names the HEIC decoder, whose module it loads, but not sharp or libheif-js)
+    const stack = args[0] === "--version" ? /^$/ : PACK_STACK;
+    expect(run.modules.filter((m) => HEAVY.test(m) || stack.test(m))).toEqual([]);
+  });
+
+  // sharp takes ~75 ms to load: a pack whose JPEGs the native binding decodes (pixel check, thumbnail,
+  // measures) never calls it. The PNG rows show that the test sees sharp when it is loaded.
+  const jpeg = () => noiseJpeg(640, 480, 3, 85);
+  const png = () =>
+    sharp({ create: { width: 64, height: 48, channels: 3, background: "#468" } })
+      .png()
+      .toBuffer();
+  it.skipIf(!NATIVE_BUILT).each([
+    ["two JPEGs", [], false, [jpeg, jpeg]],
+    ["two JPEGs, dry run", ["--dry-run"], false, [jpeg, jpeg]],
+    ["two JPEGs, photo checks off, no review page", ["--no-review", "checks off"], false, [jpeg, jpeg]],
+    ["a JPEG and a PNG", [], true, [jpeg, png]],
+    ["a PNG, dry run", ["--dry-run"], false, [png]],
+  ] as const)("wopack pack of %s %j: sharp loaded: %s", async (_, flags, loadsSharp, photos) => {
+    const ws = await workspace();
+    for (const [i, make] of photos.entries())
+      await put(ws.staging, `WO_1/meter-${i}.${make === png ? "png" : "jpg"}`, await make());
+    const args = await Promise.all(flags.map(async (f) => (f === "checks off" ? photoChecksOff(ws.dir) : [f])));
+    const run = await loadedBy(["pack", ws.staging, "--out", ws.out, ...args.flat()]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.modules.some((m) => SHARP.test(m))).toBe(loadsSharp);
   });
 });
