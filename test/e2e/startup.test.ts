@@ -1,10 +1,12 @@
 // Start-up (issue 21 item 8): a command loads its own code and what it runs, nothing else. `wopack upload`
 // starts in ~0.2 s of CPU, a large share of a whole upload: the pack/convert stack (sharp, the decoders),
 // the other commands' modules or Node's fetch (undici, ~20 ms to load) loaded for it would show here.
+// The CLI is bundled (scripts/bundle-cli.mjs): a chunk loaded stands for the modules its source map names.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BIN, committedOutbox, noiseJpeg, photoChecksOff, put, ROOT, tempDir, workspace } from "../helpers.js";
@@ -14,7 +16,7 @@ const KEY = "wk_startup_key";
 const COMMANDS = ["pack", "watch", "validate", "upload", "status", "review", "prune", "doctor", "init"];
 /** What only packing, converting, checking pictures or serving needs. */
 const HEAVY = /node_modules\/(sharp|@img|libheif-js|chokidar|prom-client|exifr|yauzl|csv-parse|p-limit)\//;
-const PACK_STACK = /\/dist\/(convert|prepare|archive|plan|scan|review|validate|serve\/server)/;
+const PACK_STACK = /\/(src|dist)\/(convert|prepare|archive|plan|scan|review|validate|serve\/server)/;
 /** libvips, through sharp: for what the native binding does not decode (PNG, the formats converted, CMYK). */
 const SHARP = /node_modules\/(sharp|@img)\//;
 const NATIVE_BUILT = existsSync(path.join(ROOT, "native/build/Release/wopack_heif.node"));
@@ -57,11 +59,28 @@ async function loadedBy(args: string[]): Promise<{ code: number | null; modules:
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));
   const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
-  return { code, modules: (await readFile(log, "utf8")).split("\n").filter(Boolean), stderr };
+  const loaded = [...new Set((await readFile(log, "utf8")).split("\n").filter(Boolean))];
+  return { code, modules: (await Promise.all(loaded.map(modulesOf))).flat(), stderr };
+}
+
+/**
+ * What a file loaded holds: a chunk of the bundle, the modules its source map names (src/'s, and the
+ * packages' files folded in); a chunk without a map holds none (it only re-exports, or is the bundler's
+ * runtime), which is checked; any other file, itself.
+ */
+async function modulesOf(url: string): Promise<string[]> {
+  if (!url.startsWith("file:") || !url.includes("/dist/cli-bundle/")) return [url];
+  const file = fileURLToPath(url);
+  const map = await readFile(`${file}.map`, "utf8").catch(() => undefined);
+  if (map) return (JSON.parse(map) as { sources: string[] }).sources.map((s) => path.resolve(path.dirname(file), s));
+  const code = await readFile(file, "utf8");
+  if (!code.includes("rolldown/runtime"))
+    expect(code.trim().split("\n"), url).toEqual([expect.stringMatching(/^export \{[^}]*\} from "[^"]*";$/)]);
+  return [];
 }
 
 const commandModules = (modules: string[]) =>
-  [...new Set(modules.flatMap((m) => /\/cli\/commands\/(\w+)Command\.js$/.exec(m)?.[1] ?? []))].sort();
+  [...new Set(modules.flatMap((m) => /\/cli\/commands\/(\w+)Command\.[jt]s$/.exec(m)?.[1] ?? []))].sort();
 
 describe("start-up: a command loads what it runs, nothing more", () => {
   it("wopack upload sends an archive without the pack stack, the other commands or fetch", async () => {
@@ -69,6 +88,12 @@ describe("start-up: a command loads what it runs, nothing more", () => {
     const run = await loadedBy(["upload", ws.out]);
     expect(run.code, run.stderr).toBe(0);
     expect(server.accepted().size).toBe(1);
+    // (what it does load is seen: the protocol, the config's schema, zod)
+    for (const m of [/\/upload\/protocol\.[jt]s$/, /\/config\/schema\.[jt]s$/, /node_modules\/zod\//])
+      expect(
+        run.modules.some((x) => m.test(x)),
+        String(m),
+      ).toBe(true);
     expect(commandModules(run.modules)).toEqual(["upload"]);
     expect(run.modules.filter((m) => HEAVY.test(m) || PACK_STACK.test(m))).toEqual([]);
     expect(
