@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Part of `npm run build`: the CLI's start-up. Node 20 resolves, reads and compiles every module of an ESM
 // graph one by one (some 0.3-0.5 ms each, before any of its code runs; a CommonJS one is also scanned for its
-// exports): wopack's own ~120 modules and its dependencies' hundreds (zod alone is 95, pino 30, yargs 40)
+// exports): wopack's own ~120 modules and its dependencies' hundreds (zod alone is 95, yargs 40)
 // took ~0.1 s of every command. So the CLI is bundled from tsc's output into dist/cli-bundle/: main.js (what
 // every command runs: argument parsing, output), a chunk for each command's own code and what it shares with
 // others (`wopack upload` loads none of the pack stack), and the two workers' entries.
