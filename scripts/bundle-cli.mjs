@@ -93,6 +93,9 @@ const { output } = await bundle.write({
   chunkFileNames: "[name].js",
   sourcemap: true,
   sourcemapExcludeSources: true,
+  // core/ and spec/ (small, pure, importing nothing but each other and Node): one chunk rather than the dozen
+  // the commands' shares would cut them into (~4 ms of `wopack upload`, ~0.3 ms a file)
+  codeSplitting: { groups: [{ name: "core", test: /dist[\\/](core|spec)[\\/]/ }] },
 });
 await bundle.close();
 
