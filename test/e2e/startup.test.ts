@@ -4,7 +4,7 @@
 // The CLI is bundled (scripts/bundle-cli.mjs): a chunk loaded stands for the modules its source map names.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
@@ -138,5 +138,28 @@ describe("start-up: a command loads what it runs, nothing more", () => {
     const run = await loadedBy(["pack", ws.staging, "--out", ws.out, ...args.flat()]);
     expect(run.code, run.stderr).toBe(0);
     expect(run.modules.some((m) => SHARP.test(m))).toBe(loadsSharp);
+  });
+});
+
+describe("the CLI bundle (scripts/bundle-cli.mjs)", () => {
+  it("holds each module once, so that a class is one class (`instanceof WopackError`) whichever chunk asks", async () => {
+    const dir = path.join(ROOT, "dist", "cli-bundle");
+    const maps = (await readdir(dir)).filter((f) => f.endsWith(".js.map"));
+    const chunksOf = new Map<string, string[]>();
+    for (const map of maps) {
+      for (const source of (JSON.parse(await readFile(path.join(dir, map), "utf8")) as { sources: string[] }).sources)
+        chunksOf.set(source, [...(chunksOf.get(source) ?? []), map]);
+    }
+    expect([...chunksOf].filter(([, chunks]) => chunks.length > 1)).toEqual([]);
+    // (and the modules are there: the errors, each command, the two workers)
+    const own = [...chunksOf.keys()].filter((s) => s.startsWith("../../src/"));
+    expect(own).toEqual(
+      expect.arrayContaining([
+        "../../src/core/errors.ts",
+        "../../src/convert/heicWorker.ts",
+        "../../src/archive/readBackWorker.ts",
+      ]),
+    );
+    expect(own.filter((s) => /\/cli\/commands\/\w+Command\.ts$/.test(s))).toHaveLength(COMMANDS.length);
   });
 });
