@@ -4,4 +4,4 @@
 import { availableParallelism } from "node:os";
 
 process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, availableParallelism() + 2));
-await import("../dist/cli/main.js");
+await import("../dist/cli-bundle/main.js");

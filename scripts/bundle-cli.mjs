@@ -1,20 +1,25 @@
 #!/usr/bin/env node
-// Part of `npm run build`: start-up. Node 20 resolves, reads and compiles every module of an ESM graph one
-// by one (some 0.3-0.5 ms each, before any of its code runs), and wopack's dependencies come as hundreds of
-// small files: zod alone is 95 modules, pino 30, yargs 40.
-// 1. yargs is folded into one chunk beside dist/cli/main.js, so that `--help` answers in well under a
-//    quarter second;
-// 2. zod, pino and jsonc-parser are each folded into one file of dist/vendor/, and dist's imports of them
-//    point there (`wopack upload` of an empty outbox: 0.27 -> 0.20 s of CPU).
-// wopack's own modules stay the files tsc wrote, each at its path (one copy of each class, so `instanceof`
-// holds; paths taken from import.meta.url, such as the native bindings' and the workers', still hold).
-import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+// Part of `npm run build`: the CLI's start-up. Node 20 resolves, reads and compiles every module of an ESM
+// graph one by one (some 0.3-0.5 ms each, before any of its code runs; a CommonJS one is also scanned for its
+// exports): wopack's own ~120 modules and its dependencies' hundreds (zod alone is 95, yargs 40)
+// took ~0.1 s of every command. So the CLI is bundled from tsc's output into dist/cli-bundle/: main.js (what
+// every command runs: argument parsing, output), a chunk for each command's own code and what it shares with
+// others (`wopack upload` loads none of the pack stack), and the two workers' entries.
+// - Everything in it comes from this one bundle: one copy of each class (`instanceof WopackError` holds
+//   between the CLI and the library code it runs). dist/index.js, the library API, stays tsc's files.
+// - Its files sit two folders below the package, as tsc's do, and beside each other: the paths taken from
+//   import.meta.url (native bindings, package.json, the config schema, the workers) still hold.
+// - sharp and libheif-js (native code, wasm) stay packages; the rest is plain JavaScript, folded in.
+// - Source maps (*.js.map, through tsc's) name src/'s files: `node --enable-source-maps` shows their lines.
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { rolldown } from "rolldown";
 
-const dist = path.resolve(import.meta.dirname, "..", "dist");
-const cli = path.join(dist, "cli");
-const main = path.join(cli, "main.js");
+const root = path.resolve(import.meta.dirname, "..");
+const dist = path.join(root, "dist");
+const out = path.join(dist, "cli-bundle");
+/** Packages loaded from node_modules at run time: native code, wasm, files they read by path. */
+const EXTERNAL = ["sharp", "libheif-js", "fsevents"];
 
 /**
  * yargs measures every help line with string-width, whose first call compiles a large emoji regex (~40 ms
@@ -23,11 +28,13 @@ const main = path.join(cli, "main.js");
 const asciiFirst = {
   name: "ascii-first-string-width",
   resolveId(id, importer) {
-    if (id === "string-width" && !importer?.startsWith("\0")) return { id: `\0ascii-width:${importer}` };
+    // (the importer relative to the package: the bundle names this module in a comment, the same in any clone)
+    if (id === "string-width" && !importer?.startsWith("\0")) return { id: `\0ascii-width:${path.relative(root, importer)}` };
   },
   async load(id) {
     if (!id.startsWith("\0ascii-width:")) return;
-    const real = (await this.resolve("string-width", id.slice("\0ascii-width:".length), { skipSelf: true })).id;
+    const importer = path.join(root, id.slice("\0ascii-width:".length));
+    const real = (await this.resolve("string-width", importer, { skipSelf: true })).id;
     return `import stringWidth from ${JSON.stringify(real)};
 const printable = /^[\\x20-\\x7e]*$/;
 export default function width(text, options) {
@@ -45,53 +52,58 @@ const segmenterOnUse = {
   name: "segmenter-on-first-use",
   transform(code, id) {
     if (!/[\\/]string-width[\\/]index\.js$/.test(id)) return;
-    return code.replace(
+    // (on the line it replaces: the lines below keep their place, and the source map stays right)
+    const replaced = code.replace(
       /\bconst (\w+) = new Intl\.Segmenter\(\);/g,
       (_, name) =>
-        `let ${name}Made;\nconst ${name} = { segment: (text) => (${name}Made ??= new Intl.Segmenter()).segment(text) };`,
+        `let ${name}Made; const ${name} = { segment: (text) => (${name}Made ??= new Intl.Segmenter()).segment(text) };`,
     );
+    return { code: replaced, map: null };
+  },
+};
+
+/** tsc's source map of each of its files, so that the bundle's maps lead to src/ and not to dist/. */
+const tscMaps = {
+  name: "tsc-source-maps",
+  load(id) {
+    if (!id.startsWith(dist) || !id.endsWith(".js") || !existsSync(`${id}.map`)) return;
+    return { code: readFileSync(id, "utf8"), map: readFileSync(`${id}.map`, "utf8") };
   },
 };
 
 const bundle = await rolldown({
-  input: main,
+  input: {
+    main: path.join(dist, "cli", "main.js"),
+    // (started as workers by their path beside the module that starts them: new URL("./x.js", import.meta.url))
+    heicWorker: path.join(dist, "convert", "heicWorker.js"),
+    readBackWorker: path.join(dist, "archive", "readBackWorker.js"),
+  },
   platform: "node",
   logLevel: "warn",
-  plugins: [asciiFirst, segmenterOnUse],
-  external: (id, importer) => id.startsWith("node:") || (importer === main && id.startsWith(".")),
-});
-await bundle.write({ dir: cli, format: "esm", entryFileNames: "main.js", chunkFileNames: "vendor-[name].js", sourcemap: false });
-await bundle.close();
-// tsc's map described the file before bundling
-rmSync(`${main}.map`, { force: true });
-
-/** The packages folded into dist/vendor/<name>.js: pure JavaScript, no native parts, no files read at run time. */
-const VENDORED = ["zod", "pino", "jsonc-parser"];
-const vendorDir = path.join(dist, "vendor");
-rmSync(vendorDir, { recursive: true, force: true });
-const vendor = await rolldown({
-  input: Object.fromEntries(VENDORED.map((name) => [name, name])),
-  platform: "node",
-  logLevel: "warn",
-  // jsonc-parser's "main" is a UMD build whose requires a bundler cannot follow; its "module" is ESM
+  plugins: [tscMaps, asciiFirst, segmenterOnUse],
+  // jsonc-parser's and exifr's "main" are UMD builds, loaded as CommonJS; their "module" is ESM
   resolve: { mainFields: ["module", "main"] },
-  external: (id) => id.startsWith("node:"),
+  external: (id) => id.startsWith("node:") || EXTERNAL.some((name) => id === name || id.startsWith(`${name}/`)),
 });
-await vendor.write({ dir: vendorDir, format: "esm", entryFileNames: "[name].js", chunkFileNames: "shared-[name].js" });
-await vendor.close();
+rmSync(out, { recursive: true, force: true });
+const { output } = await bundle.write({
+  dir: out,
+  format: "esm",
+  entryFileNames: "[name].js",
+  chunkFileNames: "[name].js",
+  sourcemap: true,
+  sourcemapExcludeSources: true,
+  // core/ and spec/ (small, pure, importing nothing but each other and Node): one chunk rather than the dozen
+  // the commands' shares would cut them into (~4 ms of `wopack upload`, ~0.3 ms a file); but spec/shard.ts,
+  // whose node:crypto takes ~5 ms to load, which `--help` and `--version` need not pay
+  codeSplitting: { groups: [{ name: "core", test: /dist[\\/](core|spec)[\\/](?!shard\.js$)/ }] },
+});
+await bundle.close();
 
-// `from "zod"` (or `import("zod")`) in dist's modules -> the vendored file, relative to the importer
-const bare = new RegExp(`((?:\\bfrom|\\bimport)\\s*\\(?\\s*)(["'])(${VENDORED.join("|")})\\2`, "g");
-for (const file of readdirSync(dist, { recursive: true, encoding: "utf8" })) {
-  if (!file.endsWith(".js") || file.startsWith(`vendor${path.sep}`)) continue;
-  const at = path.join(dist, file);
-  const text = readFileSync(at, "utf8");
-  const rewritten = text.replace(bare, (_, lead, quote, name) => {
-    const rel = path
-      .relative(path.dirname(at), path.join(vendorDir, `${name}.js`))
-      .split(path.sep)
-      .join("/");
-    return `${lead}${quote}${rel.startsWith(".") ? rel : `./${rel}`}${quote}`;
-  });
-  if (rewritten !== text) writeFileSync(at, rewritten);
+// A worker is started by its path beside the chunk that starts it: each such file must be in the bundle.
+for (const chunk of output.filter((o) => o.type === "chunk")) {
+  for (const [, name] of chunk.code.matchAll(/new URL\("\.\/([^"]+)", import\.meta\.url\)/g)) {
+    if (!existsSync(path.join(out, name)))
+      throw new Error(`${chunk.fileName} starts ${name}, which dist/cli-bundle/ does not hold`);
+  }
 }

@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads";
-import sharp from "sharp";
 import type { HeicConverted, HeicDecoder, HeicJob, HeicReply, HeicWorkerReply, HeicPoolReply as Reply } from "./heicTypes.js";
+import { loadSharp } from "./onFirstUse.js";
 
 interface Pending {
   job: HeicJob;
@@ -43,6 +43,7 @@ export class HeicPool implements HeicDecoder {
     const reply = await this.run({ buffer, maxPixels, convert: { colour } });
     if (!reply.ok) return reply.code === "E_HAS_ALPHA" ? undefined : reply;
     const { width, height, data } = reply;
+    const sharp = await loadSharp();
     const jpeg = await sharp(data, { raw: { width, height, channels: 3 } })
       .jpeg({ quality })
       .toBuffer();

@@ -1,12 +1,11 @@
 // The checks a JPEG or PNG passes to be packed as is (SPEC §7): its end marker, a readable header, the
 // pixel limit, and whether it must take the full path (re-encoding, stripping location data).
-import exifr from "exifr";
-import sharp from "sharp";
 import { type Problem, problem } from "../core/errors.js";
 import { type ImageShape, reencodeReasons } from "../spec/images.js";
 import { endsWithEoi, endsWithIend, jpegScanStart, pngEnd, withoutTrailer } from "./imageEnds.js";
 import { corrupt, ImageProblem, tooLargeProblem } from "./imageProblems.js";
 import type { ImageSettings } from "./imageSettings.js";
+import { loadExifr, loadSharp } from "./onFirstUse.js";
 
 /** The checks a JPEG or PNG passes to be packed as is: its end marker, a readable header, the pixel limit. */
 export function shapeOf(bytes: number, meta: { width: number; height: number; space?: string | undefined }): ImageShape {
@@ -15,6 +14,7 @@ export function shapeOf(bytes: number, meta: { width: number; height: number; sp
 
 export async function readPackable(source: string, type: "jpeg" | "png", bytes: Buffer, maxPixels: number) {
   checkIntegrity(source, type, bytes);
+  const sharp = await loadSharp();
   const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   checkPixels(source, meta.width, meta.height, { maxPixels });
   return meta;
@@ -45,7 +45,9 @@ export async function checkAsIs(
     checkIntegrity(source, type, ends.tail);
     const meta =
       decoded ??
-      (await sharp(ends.head, { limitInputPixels: false })
+      (await (
+        await loadSharp()
+      )(ends.head, { limitInputPixels: false })
         .metadata()
         .catch(() => undefined));
     if (!meta) return "full";
@@ -138,6 +140,7 @@ const GPS_ONLY = { exif: false, gps: true, interop: false, ifd1: false, xmp: fal
 export async function hasLocation(bytes: Buffer): Promise<boolean> {
   const located = (tags: Record<string, unknown> | undefined) =>
     tags !== undefined && Object.keys(tags).some((k) => /(?:^|:)GPS(?!VersionID$|Info$)/.test(k));
+  const exifr = await loadExifr();
   if (located(await exifr.parse(bytes, GPS_ONLY).catch(() => undefined))) return true;
   return located(await exifr.parse(bytes, XMP_ONLY).catch(() => undefined));
 }

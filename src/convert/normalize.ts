@@ -1,9 +1,5 @@
 import { crc32 } from "node:zlib";
-import sharp, { type Sharp } from "sharp";
-
-// libvips caches recent operations and their pixels; each photo is seen once, so the cache only costs memory.
-sharp.cache(false);
-
+import type { Sharp } from "sharp";
 import { type Problem, problem } from "../core/errors.js";
 
 import { type ImageType, reencodeReasons } from "../spec/images.js";
@@ -16,6 +12,7 @@ import { trailerNote, withoutTrailer } from "./imageEnds.js";
 import { corrupt, damagedData, ImageProblem, unsupportedVariant } from "./imageProblems.js";
 import type { ImageSettings } from "./imageSettings.js";
 import { checkPixels, hasLocation, readPackable, shapeOf, tooLarge } from "./integrity.js";
+import { loadSharp } from "./onFirstUse.js";
 import { checkConverted } from "./outputCheck.js";
 import { PIXELS_PER_CORE } from "./pixelBudget.js";
 import { nclxProfile, toSrgb, withProfile } from "./profiles.js";
@@ -86,7 +83,7 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
     }
     if (reasons.length === 0 && type === "png") {
       // Only the location has to go: re-encode losslessly, without metadata.
-      const data = await sharp(image, { limitInputPixels: false }).png().toBuffer();
+      const data = await (await loadSharp())(image, { limitInputPixels: false }).png().toBuffer();
       return { ext: "png", data, crc32: crc32(data), conversion: "png re-encoded without location data", warnings: [] };
     }
     if (located) reasons.push("location data removed");
@@ -165,7 +162,7 @@ async function convertDecodable(
   if (cut) warnings.push(cut.warning);
   const decodable = layout?.oldJpeg ?? cut?.mended ?? (Buffer.isBuffer(bytes) ? bytes : input.file);
   const pipeline = () => sharpFrom(decodable, settings);
-  const meta = await pipeline().metadata();
+  const meta = await (await pipeline()).metadata();
   const plan = carried(sourceExif(bytes, meta.exif), settings, input.captureDate);
   checkPixels(source, meta.width, meta.height, settings);
   if ((meta.pages ?? 1) > 1) {
@@ -275,8 +272,12 @@ function result(out: { data: Buffer; note?: string }, conversion: string, warnin
 }
 
 /** A decoder's warning is damage by default: libtiff, libjpeg in a TIFF, giflib warn where they paint over data. */
-function sharpFrom(bytes: Buffer | string, settings: ImageSettings, failOn: "warning" | "error" = "warning"): Sharp {
-  return sharp(bytes, { limitInputPixels: settings.maxPixels, failOn });
+async function sharpFrom(
+  bytes: Buffer | string,
+  settings: ImageSettings,
+  failOn: "warning" | "error" = "warning",
+): Promise<Sharp> {
+  return (await loadSharp())(bytes, { limitInputPixels: settings.maxPixels, failOn });
 }
 
 /**
@@ -324,14 +325,14 @@ async function jpegOf(s: Sharp, quality: number, area: number): Promise<Buffer> 
  */
 async function encodeJpeg(
   source: string,
-  pipeline: () => Sharp,
+  pipeline: () => Promise<Sharp>,
   settings: ImageSettings,
   exif: ExifPlan,
   /** the decoded picture's (0: not known) */
   pixels = 0,
 ): Promise<{ data: Buffer; note?: string }> {
-  const prepared = () => {
-    const p = pipeline().autoOrient().flatten({ background: "#ffffff" }).toColourspace("srgb");
+  const prepared = async () => {
+    const p = (await pipeline()).autoOrient().flatten({ background: "#ffffff" }).toColourspace("srgb");
     return settings.maxDimension
       ? p.resize(settings.maxDimension, settings.maxDimension, { fit: "inside", withoutEnlargement: true })
       : p;
@@ -342,7 +343,7 @@ async function encodeJpeg(
     return "tiff" in exif ? withExifSegment(jpeg, exif.tiff) : jpeg;
   };
   const first = await encode(
-    prepared(),
+    await prepared(),
     settings.quality,
     settings.maxDimension ? Math.min(pixels, settings.maxDimension ** 2) : pixels,
   );
@@ -350,11 +351,11 @@ async function encodeJpeg(
 
   // Each smaller attempt decodes the source again rather than keeping its pixels: a 29 MP TIFF's are 87 MB,
   // held while the next photo converts beside it (the peak memory of a mixed set, bench "mixed").
-  const info = await sharp(first).metadata();
+  const info = await (await loadSharp())(first).metadata();
   let [width, quality, size] = [info.width, Math.min(settings.quality, 80), first.length];
   for (let attempt = 0; attempt < 12; attempt++) {
     if (attempt > 0) width = Math.max(1, Math.floor(width * Math.min(0.9, Math.sqrt(settings.maxImageSize / size) * 0.95)));
-    const out = await encode(prepared().resize({ width }), quality, (width * width * info.height) / info.width);
+    const out = await encode((await prepared()).resize({ width }), quality, (width * width * info.height) / info.width);
     size = out.length;
     if (size <= settings.maxImageSize) {
       const scaled = width < info.width ? `, downscaled to ${width} px wide` : "";
@@ -376,11 +377,13 @@ async function gifCutShort(
   settings: ImageSettings,
 ): Promise<{ mended: Buffer; warning: Problem } | undefined> {
   // (the header read already walks the frames, and fails on the first one cut short; the mended file is decoded whole)
-  const endsEarly = (gif: Buffer, decode: boolean) =>
-    (decode ? sharpFrom(gif, settings).stats() : sharpFrom(gif, settings).metadata()).then(
+  const endsEarly = async (gif: Buffer, decode: boolean) => {
+    const image = await sharpFrom(gif, settings);
+    return (decode ? image.stats() : image.metadata()).then(
       () => false,
       (err: Error) => /Unexpected end of GIF/i.test(err.message),
     );
+  };
   if (!(await endsEarly(bytes, false))) return undefined;
   const mended = Buffer.concat([bytes, Buffer.from([0x00, 0x3b])]);
   if (await endsEarly(mended, true)) throw new ImageProblem(damagedData(source, "the GIF ends before its picture is complete"));
@@ -394,7 +397,7 @@ async function gifCutShort(
 }
 
 /** A BMP's pixels (convert/bmp.ts); what it leaves undefined on purpose is packed white, with a warning. */
-function bmpPipeline(source: string, bytes: Buffer, settings: ImageSettings, warnings: Problem[]): () => Sharp {
+function bmpPipeline(source: string, bytes: Buffer, settings: ImageSettings, warnings: Problem[]): () => Promise<Sharp> {
   let decoded: DecodedBmp;
   try {
     decoded = decodeBmp(bytes, (width, height) => checkPixels(source, width, height, settings));
@@ -416,5 +419,5 @@ function bmpPipeline(source: string, bytes: Buffer, settings: ImageSettings, war
       ),
     );
   }
-  return () => sharp(data, { raw: { width, height, channels } });
+  return async () => (await loadSharp())(data, { raw: { width, height, channels } });
 }

@@ -1,7 +1,7 @@
 // A converted picture checked against its source before it is packed: a decoder that fails quietly gives
 // a blank page (an old-style JPEG TIFF came out solid white) or a picture smaller than the file says.
-import sharp from "sharp";
 import { type Problem, problem } from "../core/errors.js";
+import { loadSharp } from "./onFirstUse.js";
 
 /** Above this many bytes per pixel a file cannot hold a blank (one-colour) picture: any codec shrinks one to almost nothing. */
 const BLANK_BYTES_PER_PIXEL = 0.25;
@@ -31,6 +31,7 @@ export async function checkConverted(
   resized: boolean,
 ): Promise<{ problem?: Problem; warnings: Problem[] }> {
   const warnings: Problem[] = [];
+  const sharp = await loadSharp();
   const meta = await sharp(jpeg).metadata();
   const turned = (src.orientation ?? 1) >= 5;
   const [width, height] = turned ? [src.height, src.width] : [src.width, src.height];
@@ -61,6 +62,7 @@ export async function checkConverted(
 
 /** One colour all over (within JPEG's noise), judged on a small decode (libjpeg's DCT scaling). */
 async function isBlank(jpeg: Buffer): Promise<boolean> {
+  const sharp = await loadSharp();
   const { data, info } = await sharp(jpeg)
     .resize(64, 64, { fit: "inside", withoutEnlargement: true })
     .raw()

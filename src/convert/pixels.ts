@@ -1,10 +1,10 @@
 // Every JPEG and PNG decoded once, small: damaged pixel data refuses the photo, and what was decoded is
 // kept as its thumbnail for the review page.
 import { readFile } from "node:fs/promises";
-import sharp from "sharp";
 import { type Problem, problem } from "../core/errors.js";
 import { nativeBinding, type PictureNumbers } from "./heicDecoder.js";
 import { damagedData } from "./imageProblems.js";
+import { loadSharp } from "./onFirstUse.js";
 
 /** The thumbnail's longest edge, in pixels: sharp on a review page at 2x, small as a data URI (~10 KB). */
 export const THUMB_EDGE = 256;
@@ -229,6 +229,7 @@ export async function thumbnailOf(input: string | Buffer, picture?: PictureWante
 
 /** An image's size and orientation from its header (a converted photo when no thumbnail is wanted). */
 export async function shapeOf(input: string | Buffer): Promise<Omit<Thumbnail, "jpeg">> {
+  const sharp = await loadSharp();
   const meta = await sharp(input, { limitInputPixels: false }).metadata();
   return { width: meta.width, height: meta.height, ...(meta.orientation === undefined ? {} : { orientation: meta.orientation }) };
 }
@@ -239,6 +240,7 @@ export async function shapeOf(input: string | Buffer): Promise<Omit<Thumbnail, "
  * raw, and both come from it (two pipelines from the input would decode it twice: a 12 MP PNG, ~0.2 s).
  */
 async function thumbnail(input: string | Buffer, failOn: "warning" | "none", picture: PictureWanted): Promise<Thumbnail> {
+  const sharp = await loadSharp();
   const image = sharp(input, { failOn, limitInputPixels: false, sequentialRead: true });
   const meta = await image.metadata();
   const small = image.rotate().resize({ width: THUMB_EDGE, height: THUMB_EDGE, fit: "inside", withoutEnlargement: true });

@@ -1,10 +1,11 @@
 // Colour profiles for a decoded picture: the tables that take a matrix/TRC profile to sRGB in the HEIC
 // decoders, a profile made from nclx colour tags, libvips' own profiles, and the picture given to libvips
 // with its profile (an uncompressed TIFF) to be converted there.
-import sharp, { type Sharp } from "sharp";
+import type { Sharp } from "sharp";
 import { type Problem, problem } from "../core/errors.js";
 import { colourTable, matrixShaper } from "./colour.js";
 import type { Nclx } from "./heifProfile.js";
+import { loadSharp } from "./onFirstUse.js";
 import { type RawPixels, uncompressedTiff } from "./rawTiff.js";
 
 const colourTables = new Map<string, Promise<Float32Array | undefined>>();
@@ -60,11 +61,13 @@ const builtinProfiles = new Map<string, Promise<Buffer>>();
 export function builtinProfile(name: "p3" | "srgb"): Promise<Buffer> {
   let profile = builtinProfiles.get(name);
   if (!profile) {
-    profile = sharp({ create: { width: 1, height: 1, channels: 3, background: "#000" } })
-      .withIccProfile(name)
-      .png()
-      .toBuffer()
-      .then(async (png) => (await sharp(png).metadata()).icc!);
+    profile = loadSharp().then(async (sharp) => {
+      const png = await sharp({ create: { width: 1, height: 1, channels: 3, background: "#000" } })
+        .withIccProfile(name)
+        .png()
+        .toBuffer();
+      return (await sharp(png).metadata()).icc!;
+    });
     builtinProfiles.set(name, profile);
   }
   return profile;
@@ -75,9 +78,9 @@ export function builtinProfile(name: "p3" | "srgb"): Promise<Buffer> {
  * like any other tagged image. sharp takes no ICC profile for raw input: the pixels are wrapped in an
  * uncompressed TIFF that carries it (a header in front, no encoding).
  */
-export function withProfile(pixels: RawPixels, icc: Buffer | undefined): () => Sharp {
+export function withProfile(pixels: RawPixels, icc: Buffer | undefined): () => Promise<Sharp> {
   const { width, height, channels, data } = pixels;
-  if (!icc) return () => sharp(data, { raw: { width, height, channels } });
+  if (!icc) return async () => (await loadSharp())(data, { raw: { width, height, channels } });
   const tiff = uncompressedTiff(pixels, icc);
-  return () => sharp(tiff, { limitInputPixels: false });
+  return async () => (await loadSharp())(tiff, { limitInputPixels: false });
 }

@@ -2,11 +2,11 @@
 // the small upright decode the pixel check made (taken by the native decoder on its thread, or here from
 // libvips' greyscale picture), the SHA-256 of the bytes packed where it is needed, the EXIF GPS position
 // when the distance check is on. Nothing is decoded again.
-import exifr from "exifr";
 import type { PhotoCheckSettings } from "../checks/checks.js";
 import { type MeasuredPicture, measurePicture } from "../checks/measures.js";
 import { sha256Of } from "../commit/files.js";
 import { heifExif } from "../convert/exif.js";
+import { loadExifr } from "../convert/onFirstUse.js";
 import type { PictureWanted, Thumbnail } from "../convert/pixels.js";
 import type { ImageType } from "../spec/images.js";
 
@@ -61,7 +61,7 @@ export async function photoFacts(
 async function gpsOf(bytes: Buffer | string, type: ImageType): Promise<{ latitude: number; longitude: number } | undefined> {
   const source = type === "heic" && Buffer.isBuffer(bytes) ? heifExif(bytes) : bytes;
   if (!source) return undefined;
-  const gps = await exifr.gps(source).catch(() => undefined);
+  const gps = await (await loadExifr()).gps(source).catch(() => undefined);
   const { latitude, longitude } = gps ?? {};
   return Number.isFinite(latitude) && Number.isFinite(longitude) && Math.abs(latitude!) <= 90 && Math.abs(longitude!) <= 180
     ? { latitude: latitude!, longitude: longitude! }

@@ -3,10 +3,10 @@ import { constants } from "node:fs";
 import { access, mkdtemp, rm, stat, statfs } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
-import sharp from "sharp";
 import { loadConfig } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { heicDecoderStatus } from "../convert/heicDecoder.js";
+import { loadSharp } from "../convert/onFirstUse.js";
 import { WopackError } from "../core/errors.js";
 import { redactor } from "../core/redact.js";
 import { VERSION } from "../core/version.js";
@@ -50,6 +50,7 @@ export interface DoctorOptions {
 }
 
 export async function doctor(folders: DoctorOptions): Promise<DoctorCheck[]> {
+  const sharp = await loadSharp();
   const checks: DoctorCheck[] = [
     { what: "wopack", status: "ok", detail: `${VERSION} on Node.js ${process.versions.node}` },
     {

@@ -1,9 +1,8 @@
 import type { Stats } from "node:fs";
 import { lstat, open, opendir, realpath, stat } from "node:fs/promises";
 import path from "node:path";
-import exifr from "exifr";
-import sharp from "sharp";
 import { exifTiffOfItem, heifExifPlace, tiffBlock } from "../convert/exif.js";
+import { loadExifr, loadSharp } from "../convert/onFirstUse.js";
 import { SNIFF_BYTES, sniffImageType } from "../convert/sniff.js";
 import { tiffExifSource } from "../convert/sourceExif.js";
 import { ioError, isGone } from "../core/errors.js";
@@ -184,14 +183,14 @@ async function readCaptureDate(file: string, type: ImageType): Promise<string | 
   try {
     const source =
       type === "webp"
-        ? tiffBlock((await sharp(file).metadata()).exif)
+        ? tiffBlock((await (await loadSharp())(file).metadata()).exif)
         : type === "heic"
           ? ((await readHeifExif(file)) ?? file)
           : type === "tiff"
             ? await tiffExifSource(file)
             : file;
     if (!source) return undefined;
-    const tags = await exifr.parse(source, CAPTURE_DATE);
+    const tags = await (await loadExifr()).parse(source, CAPTURE_DATE);
     const value: unknown = tags?.DateTimeOriginal;
     return typeof value === "string" ? plausibleExifDate(value) : undefined;
   } catch {

@@ -1,4 +1,4 @@
-// Issue 12 §4: one structured log for pack and watch (pino). JSON lines carry time, level, event, pid,
+// Issue 12 §4: one structured log for pack and watch (src/cli/log.ts). JSON lines carry time, level, event, pid,
 // version and the event's fields; text lines carry the time; every warning reaches the log (watch too);
 // the progress bar and log lines never share a line.
 import { spawnSync } from "node:child_process";

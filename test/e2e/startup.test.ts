@@ -1,18 +1,25 @@
 // Start-up (issue 21 item 8): a command loads its own code and what it runs, nothing else. `wopack upload`
 // starts in ~0.2 s of CPU, a large share of a whole upload: the pack/convert stack (sharp, the decoders),
 // the other commands' modules or Node's fetch (undici, ~20 ms to load) loaded for it would show here.
+// The CLI is bundled (scripts/bundle-cli.mjs): a chunk loaded stands for the modules its source map names.
 import { spawn } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN, committedOutbox, tempDir } from "../helpers.js";
+import { BIN, committedOutbox, noiseJpeg, photoChecksOff, put, ROOT, tempDir, workspace } from "../helpers.js";
 import { UploadServer } from "../upload-server.js";
 
 const KEY = "wk_startup_key";
 const COMMANDS = ["pack", "watch", "validate", "upload", "status", "review", "prune", "doctor", "init"];
 /** What only packing, converting, checking pictures or serving needs. */
 const HEAVY = /node_modules\/(sharp|@img|libheif-js|chokidar|prom-client|exifr|yauzl|csv-parse|p-limit)\//;
-const PACK_STACK = /\/dist\/(convert|prepare|archive|plan|scan|review|validate|serve\/server)/;
+const PACK_STACK = /\/(src|dist)\/(convert|prepare|archive|plan|scan|review|validate|serve\/server)/;
+/** libvips, through sharp: for what the native binding does not decode (PNG, the formats converted, CMYK). */
+const SHARP = /node_modules\/(sharp|@img)\//;
+const NATIVE_BUILT = existsSync(path.join(ROOT, "native/build/Release/wopack_heif.node"));
 
 let hooks: string;
 let server: UploadServer;
@@ -52,11 +59,28 @@ async function loadedBy(args: string[]): Promise<{ code: number | null; modules:
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));
   const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
-  return { code, modules: (await readFile(log, "utf8")).split("\n").filter(Boolean), stderr };
+  const loaded = [...new Set((await readFile(log, "utf8")).split("\n").filter(Boolean))];
+  return { code, modules: (await Promise.all(loaded.map(modulesOf))).flat(), stderr };
+}
+
+/**
+ * What a file loaded holds: a chunk of the bundle, the modules its source map names (src/'s, and the
+ * packages' files folded in); a chunk without a map holds none (it only re-exports, or is the bundler's
+ * runtime), which is checked; any other file, itself.
+ */
+async function modulesOf(url: string): Promise<string[]> {
+  if (!url.startsWith("file:") || !url.includes("/dist/cli-bundle/")) return [url];
+  const file = fileURLToPath(url);
+  const map = await readFile(`${file}.map`, "utf8").catch(() => undefined);
+  if (map) return (JSON.parse(map) as { sources: string[] }).sources.map((s) => path.resolve(path.dirname(file), s));
+  const code = await readFile(file, "utf8");
+  if (!code.includes("rolldown/runtime"))
+    expect(code.trim().split("\n"), url).toEqual([expect.stringMatching(/^export \{[^}]*\} from "[^"]*";$/)]);
+  return [];
 }
 
 const commandModules = (modules: string[]) =>
-  [...new Set(modules.flatMap((m) => /\/cli\/commands\/(\w+)Command\.js$/.exec(m)?.[1] ?? []))].sort();
+  [...new Set(modules.flatMap((m) => /\/cli\/commands\/(\w+)Command\.[jt]s$/.exec(m)?.[1] ?? []))].sort();
 
 describe("start-up: a command loads what it runs, nothing more", () => {
   it("wopack upload sends an archive without the pack stack, the other commands or fetch", async () => {
@@ -64,6 +88,12 @@ describe("start-up: a command loads what it runs, nothing more", () => {
     const run = await loadedBy(["upload", ws.out]);
     expect(run.code, run.stderr).toBe(0);
     expect(server.accepted().size).toBe(1);
+    // (what it does load is seen: the protocol, the config's schema, zod)
+    for (const m of [/\/upload\/protocol\.[jt]s$/, /\/config\/schema\.[jt]s$/, /node_modules\/zod\//])
+      expect(
+        run.modules.some((x) => m.test(x)),
+        String(m),
+      ).toBe(true);
     expect(commandModules(run.modules)).toEqual(["upload"]);
     expect(run.modules.filter((m) => HEAVY.test(m) || PACK_STACK.test(m))).toEqual([]);
     expect(
@@ -82,7 +112,56 @@ describe("start-up: a command loads what it runs, nothing more", () => {
     const run = await loadedBy(args);
     expect(run.code).not.toBeNull();
     expect(commandModules(run.modules)).toEqual(expected);
-    // (--version names the HEIC decoder, which it loads)
-    if (args[0] !== "--version") expect(run.modules.filter((m) => HEAVY.test(m) || PACK_STACK.test(m))).toEqual([]);
+    // (--version names the HEIC decoder, whose module it loads, but not sharp or libheif-js)
+    const stack = args[0] === "--version" ? /^$/ : PACK_STACK;
+    expect(run.modules.filter((m) => HEAVY.test(m) || stack.test(m))).toEqual([]);
+    // (nor Node's crypto, ~5 ms: help hashes nothing; --version does load it, for the HEIC decoder's run id)
+    if (args[0] === "--help") expect(run.modules).not.toContain("NativeModule crypto");
+  });
+
+  // sharp takes ~75 ms to load: a pack whose JPEGs the native binding decodes (pixel check, thumbnail,
+  // measures) never calls it. The PNG rows show that the test sees sharp when it is loaded.
+  const jpeg = () => noiseJpeg(640, 480, 3, 85);
+  const png = () =>
+    sharp({ create: { width: 64, height: 48, channels: 3, background: "#468" } })
+      .png()
+      .toBuffer();
+  it.skipIf(!NATIVE_BUILT).each([
+    ["two JPEGs", [], false, [jpeg, jpeg]],
+    ["two JPEGs, dry run", ["--dry-run"], false, [jpeg, jpeg]],
+    ["two JPEGs, photo checks off, no review page", ["--no-review", "checks off"], false, [jpeg, jpeg]],
+    ["a JPEG and a PNG", [], true, [jpeg, png]],
+    ["a PNG, dry run", ["--dry-run"], false, [png]],
+  ] as const)("wopack pack of %s %j: sharp loaded: %s", async (_, flags, loadsSharp, photos) => {
+    const ws = await workspace();
+    for (const [i, make] of photos.entries())
+      await put(ws.staging, `WO_1/meter-${i}.${make === png ? "png" : "jpg"}`, await make());
+    const args = await Promise.all(flags.map(async (f) => (f === "checks off" ? photoChecksOff(ws.dir) : [f])));
+    const run = await loadedBy(["pack", ws.staging, "--out", ws.out, ...args.flat()]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.modules.some((m) => SHARP.test(m))).toBe(loadsSharp);
+  });
+});
+
+describe("the CLI bundle (scripts/bundle-cli.mjs)", () => {
+  it("holds each module once, so that a class is one class (`instanceof WopackError`) whichever chunk asks", async () => {
+    const dir = path.join(ROOT, "dist", "cli-bundle");
+    const maps = (await readdir(dir)).filter((f) => f.endsWith(".js.map"));
+    const chunksOf = new Map<string, string[]>();
+    for (const map of maps) {
+      for (const source of (JSON.parse(await readFile(path.join(dir, map), "utf8")) as { sources: string[] }).sources)
+        chunksOf.set(source, [...(chunksOf.get(source) ?? []), map]);
+    }
+    expect([...chunksOf].filter(([, chunks]) => chunks.length > 1)).toEqual([]);
+    // (and the modules are there: the errors, each command, the two workers)
+    const own = [...chunksOf.keys()].filter((s) => s.startsWith("../../src/"));
+    expect(own).toEqual(
+      expect.arrayContaining([
+        "../../src/core/errors.ts",
+        "../../src/convert/heicWorker.ts",
+        "../../src/archive/readBackWorker.ts",
+      ]),
+    );
+    expect(own.filter((s) => /\/cli\/commands\/\w+Command\.ts$/.test(s))).toHaveLength(COMMANDS.length);
   });
 });

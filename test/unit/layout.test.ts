@@ -109,6 +109,19 @@ describe("the layout (docs/architecture.md)", () => {
     expect(modules.length).toBeGreaterThanOrEqual(9);
   });
 
+  it("sharp and exifr are loaded on first use (convert/onFirstUse.ts), never imported at a module's top", async () => {
+    const src = path.join(ROOT, "src");
+    const files = (await readdir(src, { recursive: true })).filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"));
+    const found: string[] = [];
+    for (const file of files) {
+      const text = await readFile(path.join(src, file), "utf8");
+      // (a type import is erased; `import("sharp")` in onFirstUse.ts is the one load)
+      for (const m of text.matchAll(/^import (?!type )[^;]*from\s*["'](sharp|exifr)["']/gm)) found.push(`${file}: ${m[1]}`);
+      if (!file.endsWith("onFirstUse.ts") && /\bimport\(\s*["'](sharp|exifr)["']/.test(text)) found.push(`${file}: import()`);
+    }
+    expect(found).toEqual([]);
+  });
+
   it("the check sees a wrong import (a planted one is caught)", () => {
     const planted = [
       { from: "plan/plan.ts", to: "run/pack.js" },
