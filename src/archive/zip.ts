@@ -162,7 +162,18 @@ export class ZipWriter {
   /** Writes the central directory and the end records, flushes the file to disk and closes it. */
   async finish(): Promise<number> {
     const cdStart = this.offset;
-    for (const e of this.entries) await this.write(centralHeader(e));
+    // (in writes of up to COPY_CHUNK bytes: one write call per entry cost more than the headers themselves)
+    let headers: Buffer[] = [];
+    let pending = 0;
+    for (const e of this.entries) {
+      const h = centralHeader(e);
+      headers.push(h);
+      pending += h.length;
+      if (pending < COPY_CHUNK) continue;
+      await this.write(Buffer.concat(headers));
+      [headers, pending] = [[], 0];
+    }
+    if (headers.length) await this.write(Buffer.concat(headers));
     const cdSize = this.offset - cdStart;
     const count = this.entries.length;
     if (count >= MAX16 || cdStart >= MAX32 || cdSize >= MAX32) {
