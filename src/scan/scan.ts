@@ -162,7 +162,7 @@ export async function readFileFacts(entry: ScannedEntry): Promise<FileFacts> {
     }
     const buffer = spareHeads.pop() ?? Buffer.allocUnsafe(HEAD_BYTES);
     try {
-      const head = await readHead(entry, buffer);
+      const head = await readHead(entry.abs, buffer);
       const type = sniffImageType(head.bytes.subarray(0, SNIFF_BYTES));
       const captureDate = type ? await readCaptureDate(entry.abs, type, head) : undefined;
       const pixels = type === "png" ? pngDimensions(head.bytes) : undefined;
@@ -191,15 +191,16 @@ interface Head {
 const spareHeads: Buffer[] = [];
 const SPARE_HEADS = 8;
 
-/** A file's first bytes, into `buffer`: all of a small one (one read), the first 256 KB of another. */
-async function readHead(entry: ScannedEntry, buffer: Buffer): Promise<Head> {
-  // (one byte more than the listed size: a file read to its end reads short, and is known whole)
-  const want = Math.min(HEAD_BYTES, Math.max(entry.size + 1, SNIFF_BYTES));
-  const bytes = buffer.subarray(0, want);
-  const fh = await open(entry.abs, "r");
+/**
+ * A file's first bytes, into `buffer` (HEAD_BYTES long): all of a small one (one read), the first 256 KB of
+ * another, whatever size it was listed with (it may have changed since).
+ */
+async function readHead(file: string, buffer: Buffer): Promise<Head> {
+  const fh = await open(file, "r");
   try {
-    const { bytesRead } = await fh.read(bytes, 0, want, 0);
-    return { bytes: bytes.subarray(0, bytesRead), whole: bytesRead < want };
+    const { bytesRead } = await fh.read(buffer, 0, HEAD_BYTES, 0);
+    // (a file read to its end reads short)
+    return { bytes: buffer.subarray(0, bytesRead), whole: bytesRead < HEAD_BYTES };
   } finally {
     await fh.close();
   }
