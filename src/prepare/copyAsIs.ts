@@ -12,8 +12,8 @@ import { type PhotoOutcome, type PrepareContext, photoDone } from "./prepareCont
 import { type Ends, readEnds } from "./readEnds.js";
 import { keepThumb } from "./thumbs.js";
 
-export /** A JPEG or PNG packed as it is, or what is known once it must take the full path (its bytes, when read whole). */
-async function copyAsIs(
+/** A JPEG or PNG packed as it is, or what is known once it must take the full path (its bytes, when read whole). */
+export async function copyAsIs(
   photo: PlannedPhoto,
   type: "jpeg" | "png",
   ctx: PrepareContext,

@@ -6,8 +6,8 @@ import { ioError } from "../core/errors.js";
 import type { PlannedPhoto } from "../plan/plan.js";
 import type { PrepareContext } from "./prepareContext.js";
 
-export /** Writes a photo's thumbnail into the spool, when the review page wants it; its size goes to the report. */
-async function keepThumb(
+/** Writes a photo's thumbnail into the spool, when the review page wants it; its size goes to the report. */
+export async function keepThumb(
   /** a thumbnail, or only the picture's shape (no review page wanted) */
   thumb: (Omit<Thumbnail, "jpeg"> & { jpeg?: Buffer }) | undefined,
   photo: PlannedPhoto,
