@@ -53,7 +53,8 @@ export async function copyAsIs(
         warnings: checked?.warnings ?? [],
         unchangedSince,
         ...(image && ends.whole
-          ? { held: { data: image, release: ends.whole.release }, crc32: crc32(image) }
+          ? // (given back once written, or the work order dropped: then nothing refers to these bytes)
+            { held: { data: image, release: ends.whole.recycle }, crc32: crc32(image) }
           : scanFrom === undefined
             ? {}
             : { jpegScanFrom: scanFrom }),

@@ -14,8 +14,11 @@ export interface Ends {
   tail: Buffer;
   size: number;
   mtimeMs: number;
-  /** the whole file, when it is small and `held` had room for it */
-  whole?: { bytes: Buffer; release: () => void };
+  /**
+   * the whole file, when it is small and `held` had room for it. `release` gives back its count; `recycle`
+   * also lets its buffer be read into again, for when nothing refers to `bytes` (nor head, tail) any more.
+   */
+  whole?: { bytes: Buffer; release: () => void; recycle: () => void };
 }
 
 /**
@@ -27,8 +30,9 @@ export async function readEnds(file: string, held: HeldBytes | undefined): Promi
   try {
     const { size, mtimeMs } = await fh.stat();
     const release = size <= READ_WHOLE_MAX ? held?.take(size) : undefined;
-    if (release) {
-      const bytes = Buffer.allocUnsafe(size);
+    if (release && held) {
+      const buffer = held.buffer(size);
+      const bytes = buffer.subarray(0, size);
       const { bytesRead } = await fh.read(bytes, 0, size, 0).catch((err) => {
         release();
         throw err;
@@ -41,7 +45,14 @@ export async function readEnds(file: string, held: HeldBytes | undefined): Promi
         size,
         mtimeMs,
       };
-      return bytesRead < size ? ends : { ...ends, whole: { bytes, release } };
+      if (bytesRead < size) return ends;
+      let recycled = false;
+      const recycle = () => {
+        release();
+        if (!recycled) held.recycle(buffer);
+        recycled = true;
+      };
+      return { ...ends, whole: { bytes, release, recycle } };
     }
     const head = Buffer.allocUnsafe(Math.min(size, HEAD_BYTES));
     const tail = Buffer.allocUnsafe(Math.min(size, TAIL_BYTES));
