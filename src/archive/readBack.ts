@@ -85,10 +85,10 @@ export class TrailingReadBack {
     this.worker.postMessage({ upTo, ranges } satisfies ReadBackMessage);
   }
 
-  /** The file is complete at `size` bytes: read the rest and return the result. */
-  async end(size: number): Promise<ReadBack> {
+  /** The file is complete at `size` bytes, with `ranges` not announced yet: read the rest and return the result. */
+  async end(size: number, ranges: DataRange[]): Promise<ReadBack> {
     this.worker.ref();
-    this.worker.postMessage({ upTo: size, ranges: [], end: true } satisfies ReadBackMessage);
+    this.worker.postMessage({ upTo: size, ranges, end: true } satisfies ReadBackMessage);
     try {
       return await this.result;
     } finally {

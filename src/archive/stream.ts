@@ -6,6 +6,9 @@ import { END_OVERHEAD, entryOverhead } from "./zip.js";
 /** Below this, reading the archive back after it is written costs less than starting a reader thread. */
 const TRAILING_READ_FROM = 32 * 1024 * 1024;
 
+/** The trailing read-back is told of final bytes in steps of at least this many. */
+const ANNOUNCE_EVERY = 1024 * 1024;
+
 /**
  * An archive being written while the photos of later work orders are still being converted: entries are
  * added work order by work order (in path order) and streamed out at once; finish() closes it.
@@ -21,6 +24,8 @@ export class StreamingArchive {
   private readonly written: Promise<number>;
   private trailing: TrailingReadBack | undefined;
   private unannounced: DataRange[] = [];
+  /** the bytes the trailing read-back was told are final */
+  private announced = 0;
 
   constructor(
     readonly tmp: string,
@@ -52,7 +57,7 @@ export class StreamingArchive {
     this.wake?.();
     try {
       const bytes = await this.written;
-      return { bytes, ...(this.trailing ? { readBack: await this.trailing.end(bytes) } : {}) };
+      return { bytes, ...(this.trailing ? { readBack: await this.trailing.end(bytes, this.unannounced) } : {}) };
     } finally {
       await this.trailing?.stop();
     }
@@ -72,7 +77,10 @@ export class StreamingArchive {
     if (range) this.unannounced.push(range);
     if (!this.trailing && upTo < TRAILING_READ_FROM) return;
     this.trailing ??= new TrailingReadBack(this.tmp);
+    // (told every megabyte or so, not every entry: a message per small photo cost more than reading it)
+    if (upTo - this.announced < ANNOUNCE_EVERY) return;
     this.trailing.settled(upTo, this.unannounced);
+    this.announced = upTo;
     this.unannounced = [];
   }
 

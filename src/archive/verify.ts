@@ -1,6 +1,7 @@
 import { open, stat } from "node:fs/promises";
 import { crc32 } from "node:zlib";
-import yauzl from "yauzl";
+import type yauzl from "yauzl";
+import { openForVerify } from "./blockReader.js";
 import { type DataRange, type ReadBack, ReadBackCheck } from "./readBack.js";
 
 export interface ExpectedEntry {
@@ -27,7 +28,7 @@ const CHUNK = 4 * 1024 * 1024;
  * then yauzl must find each stored entry's data exactly where that pass checked it.
  */
 export async function verifyZip(file: string, expected: readonly ExpectedEntry[], readBack?: ReadBack): Promise<VerifiedArchive> {
-  const zip = await yauzl.openPromise(file, { lazyEntries: true, validateEntrySizes: true, autoClose: false });
+  const zip = await openForVerify(file, { lazyEntries: true, validateEntrySizes: true, autoClose: false });
   const stored: DataRange[] = [];
   try {
     if (zip.entryCount !== expected.length) {

@@ -140,12 +140,8 @@ export class ZipWriter {
   async addBuffer(name: string, data: Buffer, crc32: number, store: boolean): Promise<void> {
     const body = store ? data : deflateRawSync(data, { level: 9 });
     const header = this.begin(name, store ? 0 : 8, crc32, body.length, data.length);
-    // (one write for a small entry: a photo held in memory is ~100 KB, a write call costs more than a copy)
-    if (body.length <= COPY_CHUNK) await this.write(Buffer.concat([header, body]));
-    else {
-      await this.write(header);
-      await this.write(body);
-    }
+    // (one write call for header and data, gathered: not a copy of each photo held in memory into a new buffer)
+    await this.write(header, body);
     const start = this.offset - body.length;
     this.onSettled?.(this.offset, store ? { name, start, end: this.offset, crc32: crc32 >>> 0 } : undefined);
   }
@@ -162,7 +158,18 @@ export class ZipWriter {
   /** Writes the central directory and the end records, flushes the file to disk and closes it. */
   async finish(): Promise<number> {
     const cdStart = this.offset;
-    for (const e of this.entries) await this.write(centralHeader(e));
+    // (in writes of up to COPY_CHUNK bytes: one write call per entry cost more than the headers themselves)
+    let headers: Buffer[] = [];
+    let pending = 0;
+    for (const e of this.entries) {
+      const h = centralHeader(e);
+      headers.push(h);
+      pending += h.length;
+      if (pending < COPY_CHUNK) continue;
+      await this.write(Buffer.concat(headers));
+      [headers, pending] = [[], 0];
+    }
+    if (headers.length) await this.write(Buffer.concat(headers));
     const cdSize = this.offset - cdStart;
     const count = this.entries.length;
     if (count >= MAX16 || cdStart >= MAX32 || cdSize >= MAX32) {
@@ -284,16 +291,19 @@ export class ZipWriter {
     return { crc: crc >>> 0, size };
   }
 
-  private async write(data: Buffer): Promise<void> {
+  private async write(...data: Buffer[]): Promise<void> {
     this.signal?.throwIfAborted();
     if (this.syncFailure) throw this.syncFailure;
-    let at = 0;
-    while (at < data.length) {
-      const { bytesWritten } = await this.fh.write(data, at, data.length - at, this.offset);
-      at += bytesWritten;
+    let parts = data.filter((d) => d.length > 0);
+    const length = parts.reduce((n, d) => n + d.length, 0);
+    while (parts.length) {
+      const [first] = parts as [Buffer];
+      const { bytesWritten } =
+        parts.length === 1 ? await this.fh.write(first, 0, first.length, this.offset) : await this.fh.writev(parts, this.offset);
       this.offset += bytesWritten;
+      parts = after(parts, bytesWritten);
     }
-    this.unsynced += data.length;
+    this.unsynced += length;
     if (this.unsynced >= SYNC_EVERY && !this.syncing) {
       // in the background: the disk takes the first part while the rest is being written
       this.unsynced = 0;
@@ -307,6 +317,13 @@ export class ZipWriter {
         });
     }
   }
+}
+
+/** What is left of `parts` once their first `n` bytes are written. */
+function after(parts: Buffer[], n: number): Buffer[] {
+  let i = 0;
+  while (i < parts.length && n >= parts[i]!.length) n -= parts[i++]!.length;
+  return i < parts.length ? [parts[i]!.subarray(n), ...parts.slice(i + 1)] : [];
 }
 
 function zip64Extra(values: number[]): Buffer {

@@ -16,7 +16,8 @@ import { interruptedError, ioError, problem, WopackError } from "../core/errors.
 import type { ArchiveReport, PackedWorkOrder, PackResult } from "../core/types.js";
 import { VERSION } from "../core/version.js";
 import type { Plan, PlannedWorkOrder } from "../plan/plan.js";
-import { letGo, type PrepareContext, type Prepared, prepareWorkOrder } from "../prepare/prepare.js";
+import { letGo, type Prepared, prepareWorkOrder } from "../prepare/prepare.js";
+import type { PrepareContext } from "../prepare/prepareContext.js";
 import { reviewOfBatch, reviewPath, writeReview } from "../review/writeReview.js";
 import { codeUnitOrder } from "../spec/names.js";
 import { refusedReport } from "../spec/problems.js";

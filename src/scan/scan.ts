@@ -60,6 +60,9 @@ export interface FileFacts {
   vanished?: true;
 }
 
+/** How many of a folder's entries are stat'ed ahead of the one being looked at. */
+const STATS_AHEAD = 32;
+
 /** Lists the staging folder. Hidden and junk folders are not descended into; the planner decides the rest. */
 export async function scanStaging(root: string): Promise<StagingScan> {
   const absRoot = path.resolve(root);
@@ -89,16 +92,26 @@ export async function scanStaging(root: string): Promise<StagingScan> {
       return;
     }
     names.sort();
-    for (const name of names) {
+    // (a folder's entries are stat'ed many at once, in order: one at a time, a hot folder of small photos
+    // waited on each round trip in turn)
+    const stats: Promise<Stats | undefined>[] = [];
+    const statAhead = (i: number) => {
+      const abs = path.join(dirAbs, names[i]!);
+      stats[i] = lstat(abs).catch((err) => {
+        if (isGone(err)) return undefined;
+        throw err;
+      });
+      stats[i]!.catch(() => undefined); // awaited in order below
+    };
+    for (let i = 0; i < Math.min(names.length, STATS_AHEAD); i++) statAhead(i);
+    for (let i = 0; i < names.length; i++) {
+      if (i + STATS_AHEAD < names.length) statAhead(i + STATS_AHEAD);
+      const name = names[i]!;
       const abs = path.join(dirAbs, name);
       const rel = dirRel ? `${dirRel}/${name}` : name;
-      let st: Stats;
-      try {
-        st = await lstat(abs);
-      } catch (err) {
-        if (isGone(err)) continue;
-        throw err;
-      }
+      const st = await stats[i];
+      delete stats[i];
+      if (!st) continue;
       if (st.isDirectory()) {
         if (isIgnoredName(name)) continue;
         if (depth === 0) scan.folders.push({ rel, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });
@@ -146,20 +159,49 @@ export async function readFileFacts(entry: ScannedEntry): Promise<FileFacts> {
       if (entry.size > MAX_JSON_BYTES) return { type: null, json: { error: `larger than ${MAX_JSON_BYTES} bytes` } };
       return { type: null, json: parseJsonText(await readRegularFile(entry.abs)) };
     }
-    const head = Buffer.alloc(SNIFF_BYTES);
-    const fh = await open(entry.abs, "r");
-    let bytesRead: number;
+    const buffer = spareHeads.pop() ?? Buffer.allocUnsafe(HEAD_BYTES);
     try {
-      ({ bytesRead } = await fh.read(head, 0, SNIFF_BYTES, 0));
+      const head = await readHead(entry.abs, buffer);
+      const type = sniffImageType(head.bytes.subarray(0, SNIFF_BYTES));
+      const captureDate = type ? await readCaptureDate(entry.abs, type, head) : undefined;
+      const pixels = type === "png" ? pngDimensions(head.bytes) : undefined;
+      return { type, ...(captureDate ? { captureDate } : {}), ...(pixels ? { pixels } : {}) };
     } finally {
-      await fh.close();
+      if (spareHeads.length < SPARE_HEADS) spareHeads.push(buffer);
     }
-    const type = sniffImageType(head.subarray(0, bytesRead));
-    const captureDate = type ? await readCaptureDate(entry.abs, type) : undefined;
-    const pixels = type === "png" ? pngDimensions(head.subarray(0, bytesRead)) : undefined;
-    return { type, ...(captureDate ? { captureDate } : {}), ...(pixels ? { pixels } : {}) };
   } catch (err) {
     return isGone(err) ? { type: null, readError: errorText(err), vanished: true } : { type: null, readError: errorText(err) };
+  }
+}
+
+/** The bytes exifr's file reader takes first (its first chunk), read once for the type and the capture date. */
+const HEAD_BYTES = 256 * 1024;
+
+interface Head {
+  bytes: Buffer;
+  /** the whole file was read */
+  whole: boolean;
+}
+
+/**
+ * Buffers of HEAD_BYTES given back once a file's facts are read, for the next files (each file read into a
+ * buffer of its own made 90 MB of garbage a thousand small photos, there for the GC to find).
+ */
+const spareHeads: Buffer[] = [];
+const SPARE_HEADS = 8;
+
+/**
+ * A file's first bytes, into `buffer` (HEAD_BYTES long): all of a small one (one read), the first 256 KB of
+ * another, whatever size it was listed with (it may have changed since).
+ */
+async function readHead(file: string, buffer: Buffer): Promise<Head> {
+  const fh = await open(file, "r");
+  try {
+    const { bytesRead } = await fh.read(buffer, 0, HEAD_BYTES, 0);
+    // (a file read to its end reads short)
+    return { bytes: buffer.subarray(0, bytesRead), whole: bytesRead < HEAD_BYTES };
+  } finally {
+    await fh.close();
   }
 }
 
@@ -179,17 +221,28 @@ const CAPTURE_DATE = { pick: ["DateTimeOriginal"], reviveValues: false, firstChu
  * we find the Exif item ourselves (exifr rejects the layout libheif-based writers use) and hand exifr
  * the TIFF block; for TIFF, its directories' block (exifr would read a scan up to its directory, whole).
  */
-async function readCaptureDate(file: string, type: ImageType): Promise<string | undefined> {
+async function readCaptureDate(file: string, type: ImageType, head: Head): Promise<string | undefined> {
   try {
+    if (type !== "webp" && type !== "heic" && type !== "tiff") {
+      // (exifr reads the file's first 256 KB first: those bytes are in hand. A date found in them is the one
+      // it finds in the file, which starts with them; only a large file whose head has none is read again)
+      const inHead = await captureDateOf(head.bytes);
+      return inHead !== undefined || head.whole ? inHead : await captureDateOf(file);
+    }
     const source =
       type === "webp"
         ? tiffBlock((await (await loadSharp())(file).metadata()).exif)
         : type === "heic"
-          ? ((await readHeifExif(file)) ?? file)
-          : type === "tiff"
-            ? await tiffExifSource(file)
-            : file;
-    if (!source) return undefined;
+          ? ((await readHeifExif(file, head.bytes)) ?? file)
+          : await tiffExifSource(file);
+    return source ? await captureDateOf(source) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function captureDateOf(source: string | Buffer): Promise<string | undefined> {
+  try {
     const tags = await (await loadExifr()).parse(source, CAPTURE_DATE);
     const value: unknown = tags?.DateTimeOriginal;
     return typeof value === "string" ? plausibleExifDate(value) : undefined;
@@ -210,18 +263,17 @@ export function plausibleExifDate(value: string): string | undefined {
   return valid ? m[0] : undefined;
 }
 
-const HEIF_HEAD_BYTES = 256 * 1024;
-
-/** The EXIF TIFF block of a HEIF file, read from its meta box and the one extent that holds the item. */
-async function readHeifExif(file: string): Promise<Buffer | undefined> {
+/**
+ * The EXIF TIFF block of a HEIF file, read from its meta box (in the file's first 256 KB, `head`) and the
+ * one extent that holds the item.
+ */
+async function readHeifExif(file: string, head: Buffer): Promise<Buffer | undefined> {
+  const place = heifExifPlace(head);
+  if (!place) return undefined;
+  if ("data" in place) return exifTiffOfItem(place.data);
+  if (place.length > 1 << 20) return undefined;
   const fh = await open(file, "r");
   try {
-    const head = Buffer.alloc(HEIF_HEAD_BYTES);
-    const { bytesRead } = await fh.read(head, 0, head.length, 0);
-    const place = heifExifPlace(head.subarray(0, bytesRead));
-    if (!place) return undefined;
-    if ("data" in place) return exifTiffOfItem(place.data);
-    if (place.length > 1 << 20) return undefined;
     const payload = Buffer.alloc(place.length);
     const got = await fh.read(payload, 0, place.length, place.offset);
     return exifTiffOfItem(payload.subarray(0, got.bytesRead));

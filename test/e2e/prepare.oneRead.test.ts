@@ -17,7 +17,8 @@ import { checkAsIs } from "../../src/convert/integrity.js";
 import { checkPixels, cleanNativeDecode } from "../../src/convert/pixels.js";
 import type { PlannedWorkOrder } from "../../src/plan/plan.js";
 import { HeldBytes } from "../../src/prepare/heldBytes.js";
-import { checkPhotos, type PrepareContext, type Prepared, prepareWorkOrder } from "../../src/prepare/prepare.js";
+import { checkPhotos, type Prepared, prepareWorkOrder } from "../../src/prepare/prepare.js";
+import type { PrepareContext } from "../../src/prepare/prepareContext.js";
 import { noiseJpeg, readZip, tempDir } from "../helpers.js";
 
 const settings = { ...parseConfig({}).images };

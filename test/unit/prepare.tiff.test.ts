@@ -11,7 +11,8 @@ import type { HeicDecoder } from "../../src/convert/heicTypes.js";
 import { PixelBudget } from "../../src/convert/pixelBudget.js";
 import { silentLogger } from "../../src/core/types.js";
 import type { PlannedWorkOrder } from "../../src/plan/plan.js";
-import { type PrepareContext, prepareWorkOrder } from "../../src/prepare/prepare.js";
+import { prepareWorkOrder } from "../../src/prepare/prepare.js";
+import type { PrepareContext } from "../../src/prepare/prepareContext.js";
 
 const NO_HEIC = { name: "none", decode: () => Promise.reject(new Error("not a HEIC")) } as unknown as HeicDecoder;
 

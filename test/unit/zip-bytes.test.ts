@@ -35,6 +35,40 @@ describe("ZIP header bytes", () => {
     await testWithThirdPartyTools(file);
   });
 
+  it("a central directory of many entries, written in chunks, is every entry's header in order, end record after", async () => {
+    // (20,000 headers of 66 bytes: the writer's 1 MB chunks end inside the directory; between the entries,
+    // the header cut by a chunk's end, the last one)
+    const file = path.join(await tempDir(), "many.zip");
+    const zip = await ZipWriter.create(file);
+    const names = Array.from({ length: 20_000 }, (_, i) => `WO_${String(i).padStart(5, "0")}/x-${i % 10}.jpg`);
+    for (const [i, name] of names.entries()) {
+      const data = Buffer.from(String(i));
+      await zip.addBuffer(name, data, crc32(data), true);
+    }
+    const size = await zip.finish();
+    const bytes = await readFile(file);
+    expect(bytes.length).toBe(size);
+    const end = bytes.subarray(bytes.length - 22);
+    expect(end.readUInt32LE(0)).toBe(0x06054b50);
+    expect(end.readUInt16LE(10)).toBe(names.length);
+    const [cdSize, cdStart] = [end.readUInt32LE(12), end.readUInt32LE(16)];
+    expect(cdStart + cdSize).toBe(bytes.length - 22);
+    expect(cdSize).toBeGreaterThan(1024 * 1024);
+    let at = cdStart;
+    for (const [i, name] of names.entries()) {
+      expect(bytes.readUInt32LE(at), name).toBe(0x02014b50);
+      const nameLength = bytes.readUInt16LE(at + 28);
+      expect(bytes.toString("utf8", at + 46, at + 46 + nameLength)).toBe(name);
+      const local = bytes.readUInt32LE(at + 42);
+      expect(bytes.readUInt32LE(local)).toBe(0x04034b50);
+      expect(bytes.toString("utf8", local + 30 + nameLength, local + 30 + nameLength + String(i).length)).toBe(String(i));
+      at += 46 + nameLength + bytes.readUInt16LE(at + 30) + bytes.readUInt16LE(at + 32);
+    }
+    expect(at).toBe(cdStart + cdSize);
+    const read = await readZip(file);
+    expect(read.map((e) => e.name)).toEqual(names);
+  });
+
   it("an entry past 4 GiB: ZIP64 offset in the central header, ZIP64 end record and locator", async () => {
     const file = path.join(await tempDir(), "big.zip");
     const start = 2 ** 32 + 100;

@@ -1,0 +1,92 @@
+// What yauzl reads a written archive through for its verification: the file on disk, by its own descriptor,
+// each read served from a few small blocks kept from the reads before. yauzl reads every entry's headers in
+// four small reads (the central header and its names, the local header and its names); through yauzl's own
+// file reader each was a round trip to the thread pool, one after the other: 0.15-0.3 s for 1,000 photos at
+// the end of a pack. The central directory is now read a block at a time, a local header in one read.
+import { close, fstat, open, read } from "node:fs";
+import { Readable } from "node:stream";
+import yauzl from "yauzl";
+
+const BLOCK = 16 * 1024;
+
+/** Blocks kept: the central directory's and a local header's, read in turn, and one to spare. */
+const KEPT = 3;
+
+interface Block {
+  start: number;
+  bytes: Buffer;
+}
+
+class BlockReader extends yauzl.RandomAccessReader {
+  private blocks: Block[] = [];
+
+  constructor(
+    private readonly fd: number,
+    private readonly size: number,
+  ) {
+    super();
+  }
+
+  override read(buffer: Buffer, offset: number, length: number, position: number, callback: (err: Error | null) => void): void {
+    const served = this.serve(buffer, offset, length, position);
+    if (served) {
+      queueMicrotask(() => callback(null));
+      return;
+    }
+    if (length > BLOCK) {
+      read(this.fd, buffer, offset, length, position, (err, n) => callback(err ?? (n < length ? eof() : null)));
+      return;
+    }
+    const bytes = Buffer.allocUnsafe(Math.min(BLOCK, Math.max(0, this.size - position)));
+    read(this.fd, bytes, 0, bytes.length, position, (err, n) => {
+      if (err) return callback(err);
+      this.blocks = [{ start: position, bytes: bytes.subarray(0, n) }, ...this.blocks].slice(0, KEPT);
+      callback(this.serve(buffer, offset, length, position) ? null : eof());
+    });
+  }
+
+  /** An entry's data (deflated JSON), read in 64 KB pieces (not an fs stream: destroying one closes its fd). */
+  override _readStreamForRange(start: number, end: number): Readable {
+    const fd = this.fd;
+    let at = start;
+    return new Readable({
+      read() {
+        if (at >= end) return void this.push(null);
+        const piece = Buffer.allocUnsafe(Math.min(64 * 1024, end - at));
+        read(fd, piece, 0, piece.length, at, (err, n) => {
+          if (err || n === 0) return void this.destroy(err ?? eof());
+          at += n;
+          this.push(piece.subarray(0, n));
+        });
+      },
+    });
+  }
+
+  override close(callback: (err: Error | null) => void): void {
+    close(this.fd, callback);
+  }
+
+  private serve(buffer: Buffer, offset: number, length: number, position: number): boolean {
+    const b = this.blocks.find((b) => position >= b.start && position + length <= b.start + b.bytes.length);
+    if (!b) return false;
+    b.bytes.copy(buffer, offset, position - b.start, position - b.start + length);
+    return true;
+  }
+}
+
+/** (yauzl's message for a read past the end: what its own reader says) */
+const eof = () => new Error("unexpected EOF");
+
+/** Opens `file` for yauzl (lazy entries), read through a BlockReader. */
+export async function openForVerify(file: string, options: yauzl.Options): Promise<yauzl.ZipFile> {
+  const fd = await new Promise<number>((resolve, reject) => open(file, "r", (err, fd) => (err ? reject(err) : resolve(fd))));
+  try {
+    const { size } = await new Promise<{ size: number }>((resolve, reject) =>
+      fstat(fd, (err, st) => (err ? reject(err) : resolve(st))),
+    );
+    return await yauzl.fromRandomAccessReaderPromise(new BlockReader(fd, size), size, options);
+  } catch (err) {
+    close(fd, () => undefined);
+    throw err;
+  }
+}
