@@ -20,6 +20,27 @@ export function serveStatus(status: () => WatchStatus, options: Partial<StatusSe
   });
 }
 
+/** A status server over a status the test changes: set() shows the next one on every live page at once. */
+export async function serveLiveStatus<S extends object = WatchStatus>(
+  first: S,
+): Promise<{ server: StatusServer; set(next: S): void }> {
+  let status = first;
+  const listeners = new Set<() => void>();
+  const server = await serveStatus(() => status as unknown as WatchStatus, {
+    subscribe: (l) => {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+  });
+  return {
+    server,
+    set(next) {
+      status = next;
+      for (const l of listeners) l();
+    },
+  };
+}
+
 export function quietStatus(folders = { staging: "/", out: "/" }): WatchStatus {
   return {
     ...new HealthFile(

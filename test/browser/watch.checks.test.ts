@@ -13,7 +13,7 @@ import type { StatusServer } from "../../src/serve/server.js";
 import { launchChromium, SCREENSHOTS, seriousA11yViolations } from "../browser.js";
 import { put, workspace } from "../helpers.js";
 import { scene } from "../scene.js";
-import { quietStatus, serveStatus, Watcher } from "../watcher.js";
+import { quietStatus, serveLiveStatus, Watcher } from "../watcher.js";
 
 const HOSTILE = `<img src=x onerror="window.__pwned=1">`;
 const ARCHIVE = "batch-20261205T190000Z-0003.zip";
@@ -61,24 +61,16 @@ const photoChecks = {
 
 /** (an earlier version's status has no photoChecks; a damaged one anything) */
 type AnyStatus = Omit<WatchStatus, "photoChecks"> & { photoChecks?: unknown };
-let status: AnyStatus = { ...base, photoChecks };
-const listeners = new Set<() => void>();
-function setStatus(next: AnyStatus): void {
-  status = next;
-  for (const l of listeners) l();
-}
+let setStatus: (next: AnyStatus) => void;
 
 let browser: Browser;
 let server: StatusServer;
 
 beforeAll(async () => {
   browser = await launchChromium();
-  server = await serveStatus(() => status as WatchStatus, {
-    subscribe: (l) => {
-      listeners.add(l);
-      return () => listeners.delete(l);
-    },
-  });
+  const live = await serveLiveStatus<AnyStatus>({ ...base, photoChecks });
+  server = live.server;
+  setStatus = live.set;
 });
 
 afterAll(async () => {

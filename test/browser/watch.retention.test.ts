@@ -10,29 +10,21 @@ import type { WatchStatus } from "../../src/core/types.js";
 import type { StatusServer } from "../../src/serve/server.js";
 import { launchChromium, SCREENSHOTS, seriousA11yViolations } from "../browser.js";
 import { workspace } from "../helpers.js";
-import { quietStatus, serveStatus, Watcher } from "../watcher.js";
+import { quietStatus, serveLiveStatus, Watcher } from "../watcher.js";
 
 const H = 3_600_000;
 const D = 24 * H;
 const base: WatchStatus = quietStatus({ staging: "/staging", out: "/out" });
-let status: WatchStatus = base;
-const listeners = new Set<() => void>();
-function setStatus(next: WatchStatus): void {
-  status = next;
-  for (const l of listeners) l();
-}
+let setStatus: (next: WatchStatus) => void;
 
 let browser: Browser;
 let server: StatusServer;
 
 beforeAll(async () => {
   browser = await launchChromium();
-  server = await serveStatus(() => status, {
-    subscribe: (l) => {
-      listeners.add(l);
-      return () => listeners.delete(l);
-    },
-  });
+  const live = await serveLiveStatus(base);
+  server = live.server;
+  setStatus = live.set;
 });
 
 afterAll(async () => {
