@@ -46,6 +46,8 @@ export interface Faults {
   hugeErrors?: { count: number; bytes: number };
   /** hand out upload sessions under this base instead of the server's own (e.g. http: under an https: API) */
   sessionBase?: string;
+  /** answer a new batch (made all the same) with this `upload_url` instead (null: none at all) */
+  uploadUrl?: unknown;
   /**
    * answer a complete session with the stored object's digests, as the cloud storage's object resource does
    * (`md5Hash`, `crc32c`: base64 of the big-endian digest): both, one, or malformed ones
@@ -199,11 +201,9 @@ export class UploadServer {
         deleted: false,
       };
       this.batches.set(b.id, b);
-      return send(201, {
-        batch_id: b.id,
-        upload_url: `${this.faults.sessionBase ?? this.base.replace(/\/v0\.2$/, "")}/upload/${b.session}`,
-        status: b.status,
-      });
+      const session = `${this.faults.sessionBase ?? this.base.replace(/\/v0\.2$/, "")}/upload/${b.session}`;
+      const url = "uploadUrl" in this.faults ? this.faults.uploadUrl : session;
+      return send(201, { batch_id: b.id, ...(url === null ? {} : { upload_url: url }), status: b.status });
     }
     const b = id === undefined ? undefined : this.batches.get(id);
     if (!b || b.deleted) return send(404, { detail: "Not found." });

@@ -29,8 +29,11 @@ export type Outcome<T> =
   | { ok: false; kind: "gone"; detail: string }
   /** an answer the protocol has no meaning for (a malformed Range): asked again, a few times at most */
   | { ok: false; kind: "protocol"; detail: string }
-  /** any other answer: this archive fails, with the server's words */
-  | { ok: false; kind: "fail"; detail: string }
+  /**
+   * any other answer: this archive fails, with the server's words; `batchId`: a batch the platform made
+   * although its answer cannot be used (no upload session), to be deleted
+   */
+  | { ok: false; kind: "fail"; detail: string; batchId?: string }
   /** a session URL that would carry the archive unencrypted (http: under an https: API): nothing is sent there */
   | { ok: false; kind: "insecure"; detail: string };
 
@@ -199,7 +202,8 @@ export function httpApi(base: string, key: string, options: HttpOptions = {}): A
       if (answer === "too large") return { ok: false, kind: "fail", detail: `${tooLarge} to creating a batch` };
       const batchId = idOf(answer?.batch_id);
       if (batchId === undefined || typeof answer?.upload_url !== "string" || !/^https?:\/\//i.test(answer.upload_url)) {
-        return { ok: false, kind: "fail", detail: "the platform's answer to creating a batch has no batch_id or upload_url" };
+        const detail = "the platform's answer to creating a batch has no batch_id or upload_url";
+        return { ok: false, kind: "fail", detail, ...(batchId === undefined ? {} : { batchId }) };
       }
       return { ok: true, value: { batchId, uploadUrl: answer.upload_url } };
     },

@@ -212,7 +212,10 @@ class Upload {
     const { a } = this;
     await this.record({ type: "intent", archive: a.name, sha256: a.sha256, bytes: a.bytes, at: this.now() });
     const batch = await this.requests.retrying("creating a batch", () => this.s.api.createBatch(a.name.replace(/\.zip$/i, "")));
-    if (!batch.ok) throw refusal(this.a.name, this.redact, batch.kind, batch.detail, "creating a batch");
+    if (!batch.ok) {
+      if (batch.kind === "fail" && batch.batchId) await this.deleteUnusable(batch.batchId);
+      throw refusal(this.a.name, this.redact, batch.kind, batch.detail, "creating a batch");
+    }
     await this.record({
       type: "batch",
       archive: a.name,
@@ -406,6 +409,16 @@ class Upload {
     }
     await this.record({ type: "abandoned", archive: a.name, batchId: batch.batchId, reason, at: this.now() });
     s.log.warn(`${a.name}: ${reason}; a new batch is made`);
+  }
+
+  /**
+   * A batch the platform made but answered without a session to send to holds nothing: it is deleted, so that
+   * each try (watch retries for hours) does not leave another empty batch on the platform.
+   */
+  private async deleteUnusable(batchId: string): Promise<void> {
+    const deleted = await this.requests.retrying("deleting the batch", () => this.s.api.deleteBatch(batchId));
+    const done = deleted.ok ? "deleted" : deleted.kind === "gone" ? "gone already" : `left (${this.redact(deleted.detail)})`;
+    this.s.log.warn(`${this.a.name}: batch ${batchId} came without an upload session: ${done} on the platform`);
   }
 
   /** A session that broke the protocol is not used again: its batch is deleted, or needs attention. */

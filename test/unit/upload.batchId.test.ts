@@ -1,10 +1,18 @@
 // The batch id in the platform's answer to creating a batch, in each shape a server may send it: text,
 // or a whole number (a REST framework's database key), which was refused as "no batch_id" after the
 // platform had made the batch (an empty batch left on it at every try). Anything else is still refused.
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stateDir } from "../../src/commit/paths.js";
+import { readUploads } from "../../src/commit/uploads.js";
 import { httpApi } from "../../src/upload/protocol.js";
+import { uploadArchive } from "../../src/upload/uploadArchive.js";
+import { tempDir } from "../helpers.js";
+import { UploadServer } from "../upload-server.js";
 
 let server: Server;
 let base = "";
@@ -57,4 +65,45 @@ describe("the batch id of a new batch", () => {
     expect((await api.batchStatus(want)).ok).toBe(true);
     expect(asked).toEqual([`GET /v0.2/batches/${want}/`]);
   });
+});
+
+describe("a batch made, but answered without a session to send to", () => {
+  let platform: UploadServer;
+  beforeAll(async () => {
+    platform = await new UploadServer("k").start();
+  });
+  afterAll(() => platform.stop());
+
+  // (each try of a running watch, for hours, left one more empty batch on the platform)
+  it.each([null, "", "ftp://files.example/upload/1", "/upload/relative", 42, { url: "https://x" }])(
+    "upload_url %j: the archive fails and the batch is deleted, at every try",
+    async (uploadUrl) => {
+      const out = await tempDir();
+      await mkdir(stateDir(out), { recursive: true });
+      const bytes = randomBytes(1000);
+      const file = path.join(out, "batch-1.zip");
+      await writeFile(file, bytes);
+      const archive = { name: "batch-1.zip", path: file, sha256: createHash("sha256").update(bytes).digest("hex"), bytes: 1000 };
+      platform.faults = { uploadUrl };
+      const warned: string[] = [];
+      const settings = {
+        out,
+        api: httpApi(platform.base, "k"),
+        key: "k",
+        log: { info: () => undefined, debug: () => undefined, warn: (m: string) => warned.push(m) },
+        clock: () => new Date(),
+      };
+      const before = platform.batches.size;
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const r = await uploadArchive(archive, await readUploads(out), settings);
+        expect(r.result).toBe("failed");
+        expect(r.problem?.message).toMatch(/no batch_id or upload_url/);
+      }
+      const made = [...platform.batches.values()].slice(before);
+      expect(made).toHaveLength(2);
+      expect(made.every((b) => b.deleted)).toBe(true);
+      expect(warned.join("\n")).toMatch(/came without an upload session: deleted on the platform/);
+      expect(platform.violations).toEqual([]);
+    },
+  );
 });
