@@ -192,9 +192,17 @@ describe("the page's words for a time ahead and a duration (generated over secon
     const seconds = [0, 1, 59, 60, 119, 120, 7199, 7200, 7229, 7230, 7231, 10_770, 10_799, 10_800, 86_399, 86_400];
     for (let s = 0; s < 3 * 86_400; s += 977) seconds.push(s);
     const said = await tab.evaluate((list) => {
+      // (the page's clock stands still meanwhile: on a loaded machine the list took over half a second, and
+      // the same time ahead, asked twice, read 'in 1 s' and then 'now')
       const at = Date.now();
-      const w = window as unknown as { until(iso: string): string; span(ms: number): string };
-      return list.map((s) => ({ s, until: w.until(new Date(at + s * 1000 + 500).toISOString()), span: w.span(s * 1000) }));
+      const clock = Date.now;
+      Date.now = () => at;
+      try {
+        const w = window as unknown as { until(iso: string): string; span(ms: number): string };
+        return list.map((s) => ({ s, until: w.until(new Date(at + s * 1000 + 500).toISOString()), span: w.span(s * 1000) }));
+      } finally {
+        Date.now = clock;
+      }
     }, seconds);
     const minutes = (t: string) => {
       const m = /^in (?:(\d+) h (\d+) min|(\d+) min|(\d+) s)$/.exec(t);
