@@ -2,8 +2,7 @@
 // command's code is loaded.
 import { WopackError } from "../core/errors.js";
 import { terminalText } from "../core/text.js";
-import { VERSION } from "../core/version.js";
-import type { LogFormat, LogLevel } from "./log.js";
+import { createLog, type LogFormat, type LogLevel } from "./log.js";
 
 export const EXIT = { ok: 0, refused: 1, usage: 2, io: 3, locked: 4, credentials: 5, interrupted: 130, bug: 70 } as const;
 
@@ -29,9 +28,8 @@ export function report(err: unknown, argv: { json?: boolean; verbose?: boolean; 
     // a JSON log (--log-format json, the default with --json) stays JSON to its last line: the error is one
     // line of schema/log-line.schema.json (what was committed before it is in the --json answer)
     if (argv.logFormat === "json" || (argv.json && argv.logFormat !== "text")) {
-      const line = { level: "error", time: new Date().toISOString(), schemaVersion: 1, pid: process.pid, version: VERSION };
-      const what = { event: "error", code: err.code, message: err.message, hint: err.hint, committed };
-      process.stderr.write(`${JSON.stringify({ ...line, ...what })}\n`);
+      const log = createLog({ format: "json", level: "error", out: process.stderr, errors: process.stderr });
+      log.event({ event: "error", code: err.code, message: err.message, hint: err.hint, committed });
       return EXIT[err.kind];
     }
     // (each listed line escaped on its own: a name's line break never starts a line of its own)
