@@ -17,6 +17,8 @@ const COMMANDS = ["pack", "watch", "validate", "upload", "status", "review", "pr
 /** What only packing, converting, checking pictures or serving needs. */
 const HEAVY = /node_modules\/(sharp|@img|libheif-js|chokidar|prom-client|exifr|yauzl|csv-parse|p-limit)\//;
 const PACK_STACK = /\/(src|dist)\/(convert|prepare|archive|plan|scan|review|validate|serve\/server)/;
+/** zod and the config's schema: for a config file or a flag to check. */
+const ZOD = /node_modules\/zod\/|\/config\/schema\.[jt]s$/;
 /** libvips, through sharp: for what the native binding does not decode (PNG, the formats converted, CMYK). */
 const SHARP = /node_modules\/(sharp|@img)\//;
 const NATIVE_BUILT = existsSync(path.join(ROOT, "native/build/Release/wopack_heif.node"));
@@ -88,18 +90,34 @@ describe("start-up: a command loads what it runs, nothing more", () => {
     const run = await loadedBy(["upload", ws.out]);
     expect(run.code, run.stderr).toBe(0);
     expect(server.accepted().size).toBe(1);
-    // (what it does load is seen: the protocol, the config's schema, zod)
-    for (const m of [/\/upload\/protocol\.[jt]s$/, /\/config\/schema\.[jt]s$/, /node_modules\/zod\//])
+    // (what it does load is seen: the protocol, the config's defaults; with no config file and no flag to
+    // check, not the config's schema or zod, ~25 ms of CPU)
+    for (const m of [/\/upload\/protocol\.[jt]s$/, /\/config\/defaults\.[jt]s$/])
       expect(
         run.modules.some((x) => m.test(x)),
         String(m),
       ).toBe(true);
+    expect(run.modules.filter((m) => ZOD.test(m))).toEqual([]);
     expect(commandModules(run.modules)).toEqual(["upload"]);
     expect(run.modules.filter((m) => HEAVY.test(m) || PACK_STACK.test(m))).toEqual([]);
     expect(
       run.modules.filter((m) => /undici/.test(m)),
       "fetch (undici)",
     ).toEqual([]);
+  });
+
+  it.each([
+    ["a config file", "config", (dir: string) => ["--config", path.join(dir, "wopack.config.json")]],
+    ["a flag to check", "flag", () => ["--upload-retries", "3"]],
+  ])("wopack upload with %s loads zod to check it", async (_, what, extra) => {
+    const ws = await committedOutbox(1);
+    await writeFile(path.join(ws.dir, "wopack.config.json"), '{ "upload": { "retries": 3 } }');
+    const run = await loadedBy(["upload", ws.out, ...extra(ws.dir)]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(
+      run.modules.some((m) => ZOD.test(m)),
+      what,
+    ).toBe(true);
   });
 
   it.each([
