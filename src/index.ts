@@ -1,5 +1,6 @@
+export { loadConfig } from "./config/find.js";
 export { initConfig } from "./config/init.js";
-export { loadConfig, parseConfig } from "./config/load.js";
+export { parseConfig } from "./config/load.js";
 export type { Config, ConfigInput } from "./config/schema.js";
 export type { Settings, SettingsOverrides } from "./config/settings.js";
 export { settingsFor } from "./config/settings.js";

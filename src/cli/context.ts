@@ -1,8 +1,9 @@
 // What every command's handler needs once it runs: its log, its config, its flags checked, its signals.
 // Loaded with the first handler, never for --help or --version.
 import { splitCommand } from "../commit/runCommand.js";
-import { type LoadedConfig, loadConfig } from "../config/load.js";
-import { type Config, type Flags, flagsSchema } from "../config/schema.js";
+import { CHECKED_FLAGS } from "../config/defaults.js";
+import { type LoadedConfig, loadConfig } from "../config/find.js";
+import type { Config, Flags } from "../config/schema.js";
 import { DEFAULT_POLL_MS } from "../config/settings.js";
 
 export { settingsFor } from "../config/settings.js";
@@ -57,9 +58,14 @@ export function usage(flag: string, value: unknown, expected: string): never {
   throw usageError(`${flag} ${String(value)}: ${expected}`);
 }
 
-/** The number, size and duration flags, checked like the config keys they override: every problem at once. */
-export function checkedFlags(argv: Record<string, unknown>): Flags {
-  const given = Object.fromEntries(Object.keys(flagsSchema.shape).flatMap((k) => (argv[k] === undefined ? [] : [[k, argv[k]]])));
+/**
+ * The number, size and duration flags, checked like the config keys they override: every problem at once.
+ * (zod is loaded only when one is given.)
+ */
+export async function checkedFlags(argv: Record<string, unknown>): Promise<Flags> {
+  const given = Object.fromEntries(CHECKED_FLAGS.flatMap((k) => (argv[k] === undefined ? [] : [[k, argv[k]]])));
+  if (!Object.keys(given).length) return {};
+  const { flagsSchema } = await import("../config/schema.js");
   const parsed = flagsSchema.safeParse(given);
   if (parsed.success) return parsed.data;
   const lines = parsed.error.issues.map((i) => `--${String(i.path[0])} ${shownValue(String(i.path[0]), given)}: ${i.message}`);

@@ -1,17 +1,9 @@
-import path from "node:path";
 import { type ParseError, parse as parseJsonc, printParseErrorCode } from "jsonc-parser";
 import type { z } from "zod";
-import { isGone, WopackError } from "../core/errors.js";
-import { decodeUtf8, readRegularFile } from "../core/text.js";
-import { CONFIG_FILE_NAME } from "../spec/ignore.js";
+import { WopackError } from "../core/errors.js";
+import { decodeUtf8 } from "../core/text.js";
 import { nearest } from "../spec/names.js";
 import { type Config, configSchema } from "./schema.js";
-
-export interface LoadedConfig {
-  config: Config;
-  /** Absolute path of the file it came from; null when the defaults were used. */
-  path: string | null;
-}
 
 /**
  * "images.quality: Too big: expected number to be <=100" — one line per issue, every issue; an unknown key
@@ -72,35 +64,12 @@ export function parseJsonWithComments(text: string, source: string): unknown {
   return value;
 }
 
-/**
- * Finds and validates the config: the explicit path, else wopack.config.json in the current directory,
- * else in the staging folder, else the defaults.
- */
-export async function loadConfig(options: { configPath?: string; cwd?: string; staging?: string } = {}): Promise<LoadedConfig> {
-  const cwd = options.cwd ?? process.cwd();
-  const candidates = options.configPath
-    ? [path.resolve(cwd, options.configPath)]
-    : [path.resolve(cwd, CONFIG_FILE_NAME), ...(options.staging ? [path.resolve(cwd, options.staging, CONFIG_FILE_NAME)] : [])];
-  for (const file of candidates) {
-    let bytes: Buffer;
-    try {
-      bytes = await readRegularFile(file);
-    } catch (err) {
-      if (!options.configPath && isGone(err)) continue;
-      throw new WopackError(
-        "usage",
-        "E_CONFIG_UNREADABLE",
-        `cannot read config ${file}: ${(err as Error).message}`,
-        "check the --config path",
-      );
-    }
-    const source = `config ${file}`;
-    const decoded = decodeUtf8(bytes);
-    if ("error" in decoded) {
-      throw new WopackError("usage", "E_CONFIG_INVALID", `${source} is ${decoded.error}`, "save the config as UTF-8");
-    }
-    const text = decoded.text;
-    return { config: parseConfig(parseJsonWithComments(text, source), source), path: file };
+/** A config file's bytes, checked: UTF-8, JSON with comments, the schema. */
+export function configFromBytes(bytes: Buffer, file: string): Config {
+  const source = `config ${file}`;
+  const decoded = decodeUtf8(bytes);
+  if ("error" in decoded) {
+    throw new WopackError("usage", "E_CONFIG_INVALID", `${source} is ${decoded.error}`, "save the config as UTF-8");
   }
-  return { config: parseConfig({}), path: null };
+  return parseConfig(parseJsonWithComments(decoded.text, source), source);
 }

@@ -3,7 +3,7 @@ import { constants } from "node:fs";
 import { access, mkdtemp, rm, stat, statfs } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
-import { loadConfig } from "../config/load.js";
+import { loadConfig } from "../config/find.js";
 import type { Config } from "../config/schema.js";
 import { heicDecoderStatus } from "../convert/heicDecoder.js";
 import { loadSharp } from "../convert/onFirstUse.js";

@@ -2,8 +2,9 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config/find.js";
 import { initConfig, SCHEMA_PATH } from "../../src/config/init.js";
-import { loadConfig, parseConfig, parseJsonWithComments } from "../../src/config/load.js";
+import { parseConfig, parseJsonWithComments } from "../../src/config/load.js";
 import { archivesIn, configProblems, copyFixtureTree, ROOT, readZip, sha256, tempDir, wopack, workspace } from "../helpers.js";
 
 const issues = (raw: unknown): string[] => configProblems(parseConfig, raw);

@@ -17,6 +17,9 @@ const COMMANDS = ["pack", "watch", "validate", "upload", "status", "review", "pr
 /** What only packing, converting, checking pictures or serving needs. */
 const HEAVY = /node_modules\/(sharp|@img|libheif-js|chokidar|prom-client|exifr|yauzl|csv-parse|p-limit)\//;
 const PACK_STACK = /\/(src|dist)\/(convert|prepare|archive|plan|scan|review|validate|serve\/server)/;
+/** zod and the config's schema: for a config file or a flag to check. */
+const ZOD = /node_modules\/zod\/|\/config\/schema\.[jt]s$/;
+const YARGS = /node_modules\/yargs\/|\/cli\/yargsCli\.[jt]s$/;
 /** libvips, through sharp: for what the native binding does not decode (PNG, the formats converted, CMYK). */
 const SHARP = /node_modules\/(sharp|@img)\//;
 const NATIVE_BUILT = existsSync(path.join(ROOT, "native/build/Release/wopack_heif.node"));
@@ -30,7 +33,7 @@ beforeAll(async () => {
     path.join(dir, "hooks.mjs"),
     `import { appendFileSync } from "node:fs";
 export async function load(url, context, next) {
-  appendFileSync(process.env.WOPACK_TEST_LOADED, url + "\\n");
+  appendFileSync(process.env.STARTUP_TEST_LOADED, url + "\\n");
   return next(url, context);
 }
 `,
@@ -41,7 +44,7 @@ export async function load(url, context, next) {
     `import { appendFileSync } from "node:fs";
 import { register } from "node:module";
 register("./hooks.mjs", import.meta.url);
-process.on("exit", () => appendFileSync(process.env.WOPACK_TEST_LOADED, process.moduleLoadList.join("\\n") + "\\n"));
+process.on("exit", () => appendFileSync(process.env.STARTUP_TEST_LOADED, process.moduleLoadList.join("\\n") + "\\n"));
 `,
   );
   server = await new UploadServer(KEY).start();
@@ -54,7 +57,7 @@ afterAll(async () => {
 async function loadedBy(args: string[]): Promise<{ code: number | null; modules: string[]; stderr: string }> {
   const log = path.join(await tempDir("wopack-loaded-"), "loaded.txt");
   await writeFile(log, "");
-  const env = { ...process.env, NO_COLOR: "1", WOPACK_TEST_LOADED: log, WOPACK_API_URL: server.base, WOPACK_API_KEY: KEY };
+  const env = { ...process.env, NO_COLOR: "1", STARTUP_TEST_LOADED: log, WOPACK_API_URL: server.base, WOPACK_API_KEY: KEY };
   const child = spawn(process.execPath, ["--import", hooks, BIN, ...args], { env, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));
@@ -88,18 +91,38 @@ describe("start-up: a command loads what it runs, nothing more", () => {
     const run = await loadedBy(["upload", ws.out]);
     expect(run.code, run.stderr).toBe(0);
     expect(server.accepted().size).toBe(1);
-    // (what it does load is seen: the protocol, the config's schema, zod)
-    for (const m of [/\/upload\/protocol\.[jt]s$/, /\/config\/schema\.[jt]s$/, /node_modules\/zod\//])
+    // (what it does load is seen: the protocol, the config's defaults; with no config file and no flag to
+    // check, not the config's schema or zod, ~25 ms of CPU)
+    for (const m of [/\/upload\/protocol\.[jt]s$/, /\/config\/defaults\.[jt]s$/])
       expect(
         run.modules.some((x) => m.test(x)),
         String(m),
       ).toBe(true);
+    expect(run.modules.filter((m) => ZOD.test(m))).toEqual([]);
+    // nor yargs (~30 ms): main.ts parses a plain upload command line itself (cli/quick.ts)
+    expect(run.modules.filter((m) => YARGS.test(m))).toEqual([]);
     expect(commandModules(run.modules)).toEqual(["upload"]);
     expect(run.modules.filter((m) => HEAVY.test(m) || PACK_STACK.test(m))).toEqual([]);
     expect(
       run.modules.filter((m) => /undici/.test(m)),
       "fetch (undici)",
     ).toEqual([]);
+  });
+
+  it.each([
+    ["a config file", "config", (dir: string) => ["--config", path.join(dir, "wopack.config.json")]],
+    ["a flag to check", "flag", () => ["--upload-retries", "3"]],
+  ])("wopack upload with %s loads zod to check it", async (_, what, extra) => {
+    const ws = await committedOutbox(1);
+    await writeFile(path.join(ws.dir, "wopack.config.json"), '{ "upload": { "retries": 3 } }');
+    const run = await loadedBy(["upload", ws.out, ...extra(ws.dir)]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(
+      run.modules.some((m) => ZOD.test(m)),
+      what,
+    ).toBe(true);
+    // (a flag other than --json, --quiet, --verbose is yargs' to parse)
+    expect(run.modules.some((m) => YARGS.test(m))).toBe(true);
   });
 
   it.each([

@@ -84,6 +84,8 @@ describe("taking over a dead run's lock (§8)", () => {
       expect(held.length).toBeGreaterThanOrEqual(1);
       for (let i = 1; i < held.length; i++) expect(held[i]!.from, "two holders at once").toBeGreaterThanOrEqual(held[i - 1]!.to);
       expect((await readdir(path.join(out, ".wopack"))).filter((n) => n.startsWith("lock"))).toEqual([]);
+      // (nor a draft, or the link of one a takeover renames over the lock)
+      expect((await readdir(path.join(out, ".wopack", "tmp"))).filter((n) => n.startsWith("lock."))).toEqual([]);
     }
   });
 

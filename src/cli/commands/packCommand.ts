@@ -40,7 +40,7 @@ export const packCommand = defineCommand({
       "../context.js"
     );
     const staging = argv.staging;
-    const flags = checkedFlags(argv);
+    const flags = await checkedFlags(argv);
     const { config, path: configPath } = await configFor(argv, staging);
     const packing = packingOptions(config, flags, argv);
     if (argv.printConfig) return printConfig(settingsFor("pack", config, packing).config, configPath);

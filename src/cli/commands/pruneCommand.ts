@@ -23,7 +23,7 @@ export const pruneCommand = defineCommand({
   async run(argv) {
     const { checkedFlags, configFor, logFor, printConfig } = await import("../context.js");
     // (a bare number is refused, never read as seconds: "--older-than 30" once deleted what was just packed)
-    const olderThanMs = checkedFlags(argv)["older-than"]!;
+    const olderThanMs = (await checkedFlags(argv))["older-than"]!;
     // (a platform configured means the outbox uploads: nothing unconfirmed goes)
     const { config, path: configPath } = await configFor(argv);
     if (argv.printConfig) return printConfig(config, configPath);

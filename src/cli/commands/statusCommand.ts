@@ -21,7 +21,7 @@ export const statusCommand = defineCommand({
       .epilog("Exit codes: 0 nothing failed or stuck, 1 an upload failed or an archive waited past --max-age, 2 usage error."),
   async run(argv) {
     const { checkedFlags, configFor, printConfig } = await import("../context.js");
-    const maxAge = checkedFlags(argv)["max-age"];
+    const maxAge = (await checkedFlags(argv))["max-age"];
     const { config, path: configPath } = await configFor(argv);
     if (argv.printConfig) return printConfig(config, configPath);
     const { status } = await import("../../run/status.js");

@@ -32,7 +32,7 @@ export const uploadCommand = defineCommand({
       "../context.js"
     );
     const out = argv.out;
-    const flags = checkedFlags(argv);
+    const flags = await checkedFlags(argv);
     const { config, path: configPath } = await configFor(argv);
     if (argv.printConfig) return printConfig(config, configPath);
     const bar = !argv.json && !argv.quiet && process.stderr.isTTY ? uploadBar(process.stderr) : undefined;

@@ -17,7 +17,7 @@ export const validateCommand = defineCommand({
   async run(argv) {
     const { checkedFlags, configFor, printConfig } = await import("../context.js");
     const target = argv.target;
-    const flags = checkedFlags(argv);
+    const flags = await checkedFlags(argv);
     const { config, path: configPath } = await configFor(argv, target);
     if (argv.printConfig) return printConfig(config, configPath);
     const { validate } = await import("../../run/validate.js");

@@ -51,7 +51,7 @@ export const watchCommand = defineCommand({
       await import("../context.js");
     const { interruptedError } = await import("../../core/errors.js");
     const staging = argv.staging;
-    const flags = checkedFlags(argv);
+    const flags = await checkedFlags(argv);
     const { config, path: configPath } = await configFor(argv, staging);
     const packing = packingOptions(config, flags, argv);
     if (argv.printConfig) return printConfig(settingsFor("watch", config, packing).config, configPath);
