@@ -14,6 +14,7 @@ import { codeUnitOrder } from "../spec/names.js";
 import { resolveCredentials } from "../upload/key.js";
 import { type Api, httpApi } from "../upload/protocol.js";
 import { type ArchiveToSend, uploadArchive } from "../upload/uploadArchive.js";
+import { finishMoves } from "../upload/uploadedTo.js";
 import { requireFolder } from "./folders.js";
 import { openOutput } from "./session.js";
 
@@ -104,18 +105,23 @@ export class Sender {
       if (err instanceof WopackError) throw err;
       throw ioError(err, `cannot rewrite the upload journal in ${out}`);
     });
+    const log = options.logger ?? silentLogger;
+    const clock = options.now ?? systemClock;
+    const uploadedTo = options.uploadedTo ?? options.config.upload.uploadedTo;
+    for (const w of await finishMoves(out, journal, uploadedTo, () => clock().toISOString(), options.signal))
+      log.warn(`${w.code}: ${w.message}`);
     return new Sender(out, journal, {
       out,
       api: options.api ?? httpApi(url, key, { signal: options.signal, timeoutMs: options.requestTimeoutMs }),
       key,
       urls: [url],
-      log: options.logger ?? silentLogger,
-      clock: options.now ?? systemClock,
+      log,
+      clock,
       signal: options.signal,
       maxElapsedMs: options.config.upload.maxElapsed,
       retries: options.retries ?? options.config.upload.retries,
       rateBytesPerSec: options.rateBytesPerSec ?? options.config.upload.rate,
-      uploadedTo: options.uploadedTo ?? options.config.upload.uploadedTo,
+      uploadedTo,
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       onWait: options.onWait,
       sleep: options.sleep,
