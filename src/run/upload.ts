@@ -25,6 +25,11 @@ export interface UploadOptions extends SendOptions {
   config: Config;
   /** only these archives (paths or names in --out); default: every committed archive not yet uploaded */
   archives?: string[] | undefined;
+  /**
+   * the named archives that need attention were looked at: their batch on the platform was dealt with, so
+   * they are sent again (else they stay "needs attention", named or not)
+   */
+  attentionCleared?: boolean | undefined;
   logger?: Logger;
   now?: Clock;
   signal?: AbortSignal | undefined;
@@ -51,12 +56,20 @@ export interface SendOptions {
 /** Sends committed archives not yet uploaded; takes the lock on --out. Stops at once on refused credentials. */
 export async function upload(options: UploadOptions): Promise<UploadOutcome[]> {
   const out = path.resolve(options.out);
+  if (options.attentionCleared && !options.archives?.length) {
+    throw new WopackError(
+      "usage",
+      "E_ATTENTION_UNNAMED",
+      "--attention-cleared: name the archives whose batch you dealt with on the platform",
+      "wopack upload <out> <archive.zip> --attention-cleared (wopack status lists those that need attention)",
+    );
+  }
   await checkOut(out);
   const credentials = resolveCredentials(options.config, options.env); // a usage error before the lock
   const session = await openOutput(out, options.logger ?? silentLogger, options.now ?? systemClock);
   try {
-    // an archive named on purpose is sent even if it needed attention (its old batch was looked at)
-    const sender = await Sender.open(out, { ...options, retryAttention: Boolean(options.archives?.length) }, credentials);
+    // one that needs attention is sent again only when the operator says its old batch was dealt with
+    const sender = await Sender.open(out, { ...options, retryAttention: options.attentionCleared === true }, credentials);
     if (options.archives?.length) for (const a of pick(await committedArchives(out), options.archives, out)) sender.enqueue(a);
     else await sender.enqueueBacklog();
     return await sender.drain();
@@ -182,7 +195,7 @@ export class Sender {
 
   /**
    * The archives committed before and never sent (or whose upload failed): queued first. One that needs
-   * attention is queued to be reported, not sent (uploadArchive sends it again only when it is named).
+   * attention is queued to be reported, not sent (uploadArchive sends it again only with --attention-cleared).
    */
   async enqueueBacklog(): Promise<void> {
     for (const a of await committedArchives(this.out)) {

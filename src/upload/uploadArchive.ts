@@ -56,7 +56,7 @@ export interface UploadSettings extends RequestSettings {
   onProgress?: (p: UploadProgress) => void;
   /** bytes per chunk, a multiple of 256 KiB (default CHUNK_SIZE) */
   chunkBytes?: number | undefined;
-  /** send an archive that needs attention again (its old batch was looked at: the operator named it) */
+  /** send an archive that needs attention again (the operator dealt with its old batch: --attention-cleared) */
   retryAttention?: boolean | undefined;
   /** the caller tells each upload itself (watch's "uploaded" event): the sender's own line is debug */
   outcomeTold?: boolean | undefined;
