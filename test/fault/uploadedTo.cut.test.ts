@@ -53,7 +53,11 @@ async function files(dir: string): Promise<string[]> {
 }
 
 /** The destination holds exactly the whole archive and its report, the outbox neither; unzip -t agrees. */
-async function expectMovedWhole(out: string, dest: string, { name, bytes } = uploaded): Promise<void> {
+async function expectMovedWhole(
+  out: string,
+  dest: string,
+  { name, bytes }: { name: string; bytes: Buffer } = uploaded,
+): Promise<void> {
   expect((await files(dest)).sort(), "the destination: the archive and its report, nothing partial").toEqual(
     [name, `${name}.report.json`].sort(),
   );
