@@ -5,7 +5,7 @@ import type { FileFacts, ScannedEntry, StagingScan } from "../scan/scan.js";
 import type { SidecarRow } from "../scan/sidecar.js";
 import { type EntryExt, type ImageType, packedExt } from "../spec/images.js";
 import { codeUnitOrder, isWorkOrderId, splitOrderSuffix, stemOf } from "../spec/names.js";
-import { badWorkOrderId, internalProblem, noPhotos, notJsonObject, unreadable } from "../spec/problems.js";
+import { badWorkOrderId, internalProblem, noPhotos, notJsonObject, unreadable, vanishedSource } from "../spec/problems.js";
 import type { MetadataValue } from "../spec/values.js";
 import { changedAt, groupStaging, hasReadyMarker, type Member, packableOf, type WorkOrderGroup } from "./group.js";
 import { resolveMetadata } from "./metadata.js";
@@ -29,6 +29,11 @@ export interface PlanOptions {
    * so that a file arriving at that moment is never packed half-copied.
    */
   expected?: ReadonlyMap<string, string>;
+  /**
+   * watch: a work order with a file that vanished while it was read is left pending (judged again once it
+   * settles); pack refuses it (E_SOURCE_VANISHED, SPEC §9), since a later run of pack is not this one
+   */
+  vanishedWaits?: boolean | undefined;
 }
 
 export interface PlanInput {
@@ -151,6 +156,11 @@ function planGroup(group: WorkOrderGroup, input: PlanInput, plan: Plan): void {
     return;
   }
   const common = identityOf(group, packable);
+  const vanished = packable.members.find((m) => input.facts.get(m.entry.rel)?.vanished)?.entry.rel;
+  if (vanished && !input.options.vanishedWaits) {
+    plan.refused.push({ ...common, problems: [vanishedSource(id, vanished)], photos: [] });
+    return;
+  }
   if (!input.options.repack && input.ledger.get(id) === packable.fingerprint) {
     plan.alreadyPacked.push(common);
     return;
@@ -214,7 +224,7 @@ function waitingReason(group: WorkOrderGroup, packable: ReturnType<typeof packab
   }
   if (options.expected && options.expected.get(group.id) !== packable.fingerprint) return "changed since it was judged ready";
   const vanished = packable.members.find((m) => input.facts.get(m.entry.rel)?.vanished);
-  if (vanished) return `${vanished.entry.rel} was moved or removed while it was read; not settled yet`;
+  if (vanished && options.vanishedWaits) return `${vanished.entry.rel} was moved or removed while it was read; not settled yet`;
   return undefined;
 }
 

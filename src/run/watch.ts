@@ -367,6 +367,7 @@ async function packReady(w: WatchRun, ready: Map<string, string>): Promise<numbe
         ...w.options,
         only: new Set(ready.keys()),
         expected: ready,
+        vanishedWaits: true,
         heicDecoder: w.heicDecoder,
         // each archive told as it is committed, not when the pass ends
         onEvent: w.emit,

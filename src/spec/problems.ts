@@ -30,6 +30,19 @@ export function internalProblem(path: string, err: unknown): Problem {
   );
 }
 
+/**
+ * §9: a source that was moved or removed while pack read it (its folder too, perhaps): the work order is
+ * refused rather than called pending, since what it was is gone and nothing of it was packed.
+ */
+export function vanishedSource(id: string, path: string): Problem {
+  return problem(
+    "E_SOURCE_VANISHED",
+    `${path}: moved or removed while work order ${id} was packed; nothing of ${id} was packed`,
+    `if ${id} was moved or deleted on purpose, nothing to do; else put it back whole and run pack again`,
+    path,
+  );
+}
+
 /** A refused work order as results and reports show it. */
 export function refusedReport(
   wo: { id: string; folder?: string | undefined; sources: string[] },
