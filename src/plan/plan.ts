@@ -4,8 +4,16 @@ import type { CapturedFrom, FileStamp } from "../core/types.js";
 import type { FileFacts, ScannedEntry, StagingScan } from "../scan/scan.js";
 import type { SidecarRow } from "../scan/sidecar.js";
 import { type EntryExt, type ImageType, packedExt } from "../spec/images.js";
-import { codeUnitOrder, isWorkOrderId, splitOrderSuffix, stemOf } from "../spec/names.js";
-import { badWorkOrderId, internalProblem, noPhotos, notJsonObject, unreadable, vanishedSource } from "../spec/problems.js";
+import { caseTwins, codeUnitOrder, isWorkOrderId, splitOrderSuffix, stemOf } from "../spec/names.js";
+import {
+  badWorkOrderId,
+  caseTwinId,
+  internalProblem,
+  noPhotos,
+  notJsonObject,
+  unreadable,
+  vanishedSource,
+} from "../spec/problems.js";
 import type { MetadataValue } from "../spec/values.js";
 import { changedAt, groupStaging, hasReadyMarker, type Member, packableOf, type WorkOrderGroup } from "./group.js";
 import { resolveMetadata } from "./metadata.js";
@@ -134,10 +142,12 @@ export function planPack(input: PlanInput): Plan {
   const { groups, warnings } = groupStaging(input.scan, input.config);
   plan.warnings.push(...warnings);
   const only = input.options.only;
+  // (among every work order in staging, not only those judged ready: a twin is a twin either way)
+  const twins = caseTwins(groups.map((g) => g.id));
   for (const group of groups) {
     if (only && !only.has(group.id)) continue;
     try {
-      planGroup(group, input, plan);
+      planGroup(group, input, plan, twins.get(group.id));
     } catch (err) {
       // A bug met on one work order's files refuses that work order, not the night.
       const problems = [internalProblem(group.folder?.rel ?? group.id, err)];
@@ -147,7 +157,7 @@ export function planPack(input: PlanInput): Plan {
   return plan;
 }
 
-function planGroup(group: WorkOrderGroup, input: PlanInput, plan: Plan): void {
+function planGroup(group: WorkOrderGroup, input: PlanInput, plan: Plan, caseTwin: string | undefined): void {
   const { id } = group;
   const packable = packableOf(group, input.options.readyMarker);
   const waiting = waitingReason(group, packable, input);
@@ -167,6 +177,7 @@ function planGroup(group: WorkOrderGroup, input: PlanInput, plan: Plan): void {
   }
   const where = group.folder?.rel ?? id;
   const problems: Problem[] = isWorkOrderId(id) ? [] : [badWorkOrderId(id, where)];
+  if (caseTwin !== undefined) problems.push(caseTwinId(id, caseTwin, where));
   const read = readMembers(id, packable.members, input);
   problems.push(...read.problems);
   const { photos } = read;

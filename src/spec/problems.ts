@@ -76,6 +76,16 @@ export function badWorkOrderId(id: string, path: string): Problem {
   );
 }
 
+/** A work-order id that differs from another only in letter case (spec/names.ts caseTwins). */
+export function caseTwinId(id: string, earlier: string, path: string): Problem {
+  return problem(
+    "E_WORK_ORDER_ID_CASE",
+    `${path}: the work-order id "${id}" differs from "${earlier}" only in letter case; in one archive their folders are one folder on Windows and macOS, and their photos would overwrite each other`,
+    `rename one of them so that the ids differ in more than case (if they are one work order, put its photos in one folder); until then "${id}" is refused, "${earlier}" is not`,
+    path,
+  );
+}
+
 /**
  * A name in the letters the format allows: accents taken off (Ä -> A, é -> e), every other run of
  * characters one "_", none at either end. Letters of other scripts leave nothing of themselves.
