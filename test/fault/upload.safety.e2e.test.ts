@@ -244,7 +244,7 @@ async function neverSentUntilCleared(ws: { staging: string; out: string }, archi
   for (const args of runs) {
     const r = await wopack(args, { env: env() });
     expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(1);
-    expect(r.stdout + r.stderr, args.join(" ")).toMatch(/E_UPLOAD_ATTENTION[^]*--attention-cleared/);
+    expect(r.stdout + r.stderr, args.join(" ")).toMatch(/E_UPLOAD_ATTENTION[\s\S]*--attention-cleared/);
     expect(server.batches.size, `${args.join(" ")}: no new batch`).toBe(batches);
   }
   const unnamed = await wopack(["upload", ws.out, "--attention-cleared"], { env: env() });
