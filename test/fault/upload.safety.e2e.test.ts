@@ -247,6 +247,14 @@ async function neverSentUntilCleared(ws: { staging: string; out: string }, archi
     expect(r.stdout + r.stderr, args.join(" ")).toMatch(/E_UPLOAD_ATTENTION[\s\S]*--attention-cleared/);
     expect(server.batches.size, `${args.join(" ")}: no new batch`).toBe(batches);
   }
+  // a running watch --upload: its backlog reports it, and it is not sent while watch runs
+  const w = new Watcher([ws.staging, "--out", ws.out, "--upload", "--settle", "200ms"], env());
+  try {
+    await w.until("the backlog's attention reported", (x) => /E_UPLOAD_ATTENTION/.test(x.stderr + JSON.stringify(x.events)));
+  } finally {
+    expect((await w.stop()).code).toBe(0);
+  }
+  expect(server.batches.size, "watch --upload: no new batch").toBe(batches);
   const unnamed = await wopack(["upload", ws.out, "--attention-cleared"], { env: env() });
   expect(unnamed.code, unnamed.stderr).toBe(2);
   expect(unnamed.stderr).toMatch(/E_ATTENTION_UNNAMED/);
