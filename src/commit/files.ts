@@ -1,8 +1,9 @@
 // Files that readers see whole or not at all: synced, renamed or linked into place.
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { link, lstat, open, rename, rm, unlink } from "node:fs/promises";
+import { copyFile, link, lstat, open, rename, rm, unlink, utimes } from "node:fs/promises";
 import path from "node:path";
+import { faultPoint } from "../core/fault.js";
 
 export async function syncDir(dir: string): Promise<void> {
   const fh = await open(dir, "r");
@@ -58,6 +59,37 @@ export async function publishNoClobber(tmp: string, final: string): Promise<bool
   }
   await unlink(tmp);
   return true;
+}
+
+/** Where copyFileWhole writes before the rename: hidden, beside the target, never a name a reader waits for. */
+export function partialName(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.partial`);
+}
+
+/**
+ * Copies a file (to another disk) so that `to` holds the old content or all of the new, never part of it:
+ * into partialName(to), its times kept, fsynced, renamed, the folder fsynced. A copy cut short (kill -9, a
+ * full disk) leaves at most the partial name, which the next copy to `to` writes over.
+ */
+export async function copyFileWhole(from: string, to: string): Promise<void> {
+  const tmp = partialName(to);
+  try {
+    await copyFile(from, tmp);
+    faultPoint("copy-partial");
+    const st = await lstat(from);
+    await utimes(tmp, st.atime, st.mtime);
+    const fh = await open(tmp, "r+");
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, to);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await syncDir(path.dirname(to));
 }
 
 /** Whether something (a file, folder or link) is at `p`. */

@@ -6,7 +6,7 @@ import path from "node:path";
 import { type Problem, problem } from "../core/errors.js";
 import type { FileStamp, LeftBehind, MoveItem } from "../core/types.js";
 import { isIgnoredName } from "../spec/ignore.js";
-import { exists } from "./files.js";
+import { copyFileWhole, exists } from "./files.js";
 
 /** A work order's files as the plan saw them: packed ones and the folder's ignored ones, with size and mtime. */
 export interface WorkOrderFiles {
@@ -161,14 +161,18 @@ async function listFiles(dir: string): Promise<Map<string, FileStamp>> {
   return files;
 }
 
-/** Moves a file or folder, across filesystems too (copy, then remove the original). */
-async function moveWhole(from: string, to: string): Promise<void> {
+/**
+ * Moves a file or folder, across filesystems too (copy, then remove the original). A file (an archive, a
+ * root photo) is copied whole or not at all, so that a cut copy never shows under its name.
+ */
+export async function moveWhole(from: string, to: string): Promise<void> {
   await mkdir(path.dirname(to), { recursive: true });
   try {
     await rename(from, to);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
-    await cp(from, to, { recursive: true, errorOnExist: true, force: false, preserveTimestamps: true });
+    if ((await lstat(from)).isFile()) await copyFileWhole(from, to);
+    else await cp(from, to, { recursive: true, errorOnExist: true, force: false, preserveTimestamps: true });
     await rm(from, { recursive: true });
   }
 }
@@ -188,9 +192,7 @@ async function moveFile(from: string, to: string): Promise<void> {
     await rename(from, to);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
-    const st = await lstat(from);
-    await copyFile(from, to);
-    await utimes(to, st.atime, st.mtime);
+    await copyFileWhole(from, to);
     await rm(from);
   }
 }

@@ -30,6 +30,8 @@ export type UploadRecord =
   | { type: "attention"; archive: string; batchId: string; reason: string; at: string }
   /** the platform's status of the batch, as last asked */
   | { type: "status"; archive: string; batchId: string; status: string; at: string }
+  /** --uploaded-to is about to move the archive and its report there (a run cut short finishes it) */
+  | { type: "moving"; archive: string; to: string; at: string }
   /** the archive and its report were moved by --uploaded-to */
   | { type: "moved"; archive: string; to: string; at: string }
   /** compaction: everything known of one archive */
@@ -49,6 +51,8 @@ export interface UploadState {
   /** a batch holding (part of) this archive that the platform would not delete: it needs a person */
   attention?: { batchId: string; reason: string; at: string } | undefined;
   status?: { status: string; at: string } | undefined;
+  /** where --uploaded-to began to move it: while not movedTo, the next run finishes the move */
+  moving?: string | undefined;
   movedTo?: string | undefined;
   /** when it was last touched */
   at: string;
@@ -112,6 +116,9 @@ function apply(journal: UploadJournal, rec: UploadRecord): void {
       break;
     case "status":
       s.status = { status: rec.status, at: rec.at };
+      break;
+    case "moving":
+      s.moving = rec.to;
       break;
     case "moved":
       s.movedTo = rec.to;

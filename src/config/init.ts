@@ -1,4 +1,4 @@
-import { access, copyFile, writeFile } from "node:fs/promises";
+import { access, copyFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ioError, WopackError } from "../core/errors.js";
@@ -95,6 +95,26 @@ export function starterConfig(schemaRef: string): string {
 `;
 }
 
+/**
+ * init writes into a folder that exists: a mistyped or missing one is a usage error (exit 2), never made
+ * (a typo would leave a config where no run looks) and never blamed on the disk. Other errors are I/O.
+ */
+async function requireTargetFolder(dir: string): Promise<void> {
+  const st = await stat(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT" || err.code === "ENOTDIR") return undefined;
+    throw ioError(err, `cannot read the folder ${dir}`);
+  });
+  if (st?.isDirectory()) return;
+  throw new WopackError(
+    "usage",
+    "E_INIT_FOLDER_MISSING",
+    `${dir} ${st ? "is not a folder" : "does not exist"}; nothing was written`,
+    st
+      ? "give the folder to write wopack.config.json in (wopack init <dir>)"
+      : `check the path, or create the folder first (mkdir -p ${dir}) and run wopack init again`,
+  );
+}
+
 /** The JSON Schema's name beside the config: the config points at it, so the two travel together. */
 export const SCHEMA_FILE_NAME = "wopack.config.schema.json";
 
@@ -107,6 +127,7 @@ export async function initConfig(
   dir: string,
   options: { force?: boolean; dryRun?: boolean } = {},
 ): Promise<{ file: string; schema: string; content: string }> {
+  await requireTargetFolder(path.resolve(dir));
   const file = path.resolve(dir, CONFIG_FILE_NAME);
   if (!options.force) {
     const taken = await access(file).then(

@@ -260,6 +260,8 @@ export interface WatchStatus {
     lastAt: string | null;
     nextAt: string | null;
     last: { pruned: number; bytes: number; kept: number; failed: number } | null;
+    /** the last prune (at lastAt) failed as a whole, and why; then `last` is null (its counts would be an older run's) */
+    lastError: { code: string; message: string } | null;
   } | null;
   /** totals of this session */
   packed: number;

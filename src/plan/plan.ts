@@ -4,8 +4,16 @@ import type { CapturedFrom, FileStamp } from "../core/types.js";
 import type { FileFacts, ScannedEntry, StagingScan } from "../scan/scan.js";
 import type { SidecarRow } from "../scan/sidecar.js";
 import { type EntryExt, type ImageType, packedExt } from "../spec/images.js";
-import { codeUnitOrder, isWorkOrderId, splitOrderSuffix, stemOf } from "../spec/names.js";
-import { badWorkOrderId, internalProblem, noPhotos, notJsonObject, unreadable } from "../spec/problems.js";
+import { caseTwins, codeUnitOrder, isWorkOrderId, splitOrderSuffix, stemOf } from "../spec/names.js";
+import {
+  badWorkOrderId,
+  caseTwinId,
+  internalProblem,
+  noPhotos,
+  notJsonObject,
+  unreadable,
+  vanishedSource,
+} from "../spec/problems.js";
 import type { MetadataValue } from "../spec/values.js";
 import { changedAt, groupStaging, hasReadyMarker, type Member, packableOf, type WorkOrderGroup } from "./group.js";
 import { resolveMetadata } from "./metadata.js";
@@ -29,6 +37,11 @@ export interface PlanOptions {
    * so that a file arriving at that moment is never packed half-copied.
    */
   expected?: ReadonlyMap<string, string>;
+  /**
+   * watch: a work order with a file that vanished while it was read is left pending (judged again once it
+   * settles); pack refuses it (E_SOURCE_VANISHED, SPEC §9), since a later run of pack is not this one
+   */
+  vanishedWaits?: boolean | undefined;
 }
 
 export interface PlanInput {
@@ -129,10 +142,12 @@ export function planPack(input: PlanInput): Plan {
   const { groups, warnings } = groupStaging(input.scan, input.config);
   plan.warnings.push(...warnings);
   const only = input.options.only;
+  // (among every work order in staging, not only those judged ready: a twin is a twin either way)
+  const twins = caseTwins(groups.map((g) => g.id));
   for (const group of groups) {
     if (only && !only.has(group.id)) continue;
     try {
-      planGroup(group, input, plan);
+      planGroup(group, input, plan, twins.get(group.id));
     } catch (err) {
       // A bug met on one work order's files refuses that work order, not the night.
       const problems = [internalProblem(group.folder?.rel ?? group.id, err)];
@@ -142,7 +157,7 @@ export function planPack(input: PlanInput): Plan {
   return plan;
 }
 
-function planGroup(group: WorkOrderGroup, input: PlanInput, plan: Plan): void {
+function planGroup(group: WorkOrderGroup, input: PlanInput, plan: Plan, caseTwin: string | undefined): void {
   const { id } = group;
   const packable = packableOf(group, input.options.readyMarker);
   const waiting = waitingReason(group, packable, input);
@@ -151,12 +166,18 @@ function planGroup(group: WorkOrderGroup, input: PlanInput, plan: Plan): void {
     return;
   }
   const common = identityOf(group, packable);
+  const vanished = packable.members.find((m) => input.facts.get(m.entry.rel)?.vanished)?.entry.rel;
+  if (vanished && !input.options.vanishedWaits) {
+    plan.refused.push({ ...common, problems: [vanishedSource(id, vanished)], photos: [] });
+    return;
+  }
   if (!input.options.repack && input.ledger.get(id) === packable.fingerprint) {
     plan.alreadyPacked.push(common);
     return;
   }
   const where = group.folder?.rel ?? id;
   const problems: Problem[] = isWorkOrderId(id) ? [] : [badWorkOrderId(id, where)];
+  if (caseTwin !== undefined) problems.push(caseTwinId(id, caseTwin, where));
   const read = readMembers(id, packable.members, input);
   problems.push(...read.problems);
   const { photos } = read;
@@ -214,7 +235,7 @@ function waitingReason(group: WorkOrderGroup, packable: ReturnType<typeof packab
   }
   if (options.expected && options.expected.get(group.id) !== packable.fingerprint) return "changed since it was judged ready";
   const vanished = packable.members.find((m) => input.facts.get(m.entry.rel)?.vanished);
-  if (vanished) return `${vanished.entry.rel} was moved or removed while it was read; not settled yet`;
+  if (vanished && options.vanishedWaits) return `${vanished.entry.rel} was moved or removed while it was read; not settled yet`;
   return undefined;
 }
 

@@ -12,7 +12,7 @@ import type { PackedEntry, RefusedReport } from "../core/types.js";
 import type { PlannedPhoto, PlannedWorkOrder, RefusedWorkOrder } from "../plan/plan.js";
 import { entryName } from "../spec/images.js";
 import { codeUnitOrder } from "../spec/names.js";
-import { refusedReport, unreadable } from "../spec/problems.js";
+import { refusedReport, unreadable, vanishedSource } from "../spec/problems.js";
 import { copyAsIs } from "./copyAsIs.js";
 import { normalizeFully } from "./normalizeFully.js";
 import { bug, type PhotoOutcome, type PrepareContext } from "./prepareContext.js";
@@ -132,7 +132,8 @@ async function prepareUnguarded(
       if (Buffer.isBuffer(o.normalized.thumb)) ctx.heldThumbs?.give(o.normalized.thumb.length);
     }
   }
-  if (gone) return { id: wo.id, reason: `${gone.vanished}; it is packed once it settles` };
+  if (gone && ctx.vanishedWaits) return { id: wo.id, reason: `${gone.vanished}; it is packed once it settles` };
+  if (gone) return refusal(wo, [vanishedSource(wo.id, gone.photo.source)]);
   if (problems.length) return refusal(wo, problems);
 
   const entries: ZipEntrySource[] = [];

@@ -33,6 +33,8 @@ export interface PrepareContext {
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
   log: Logger;
+  /** watch: a work order whose file vanished is left pending (judged again); pack refuses it (plan.ts) */
+  vanishedWaits?: boolean | undefined;
 }
 
 export type PhotoOutcome =

@@ -127,6 +127,8 @@ export interface PackOnceOptions extends PackOptions {
   expected?: ReadonlyMap<string, string>;
   /** --upload: each committed archive is queued here, sent while the next one is packed */
   sender?: Sender;
+  /** watch: a work order whose file vanished mid-run is left pending, judged again once it settles */
+  vanishedWaits?: boolean;
 }
 
 /** One pass of the pipeline, with the lock on --out already held (or a dry run, which takes none). */
@@ -164,6 +166,7 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
         allowIncomplete: options.allowIncomplete ?? false,
         ...(options.only ? { only: options.only } : {}),
         ...(options.expected ? { expected: options.expected } : {}),
+        vanishedWaits: options.vanishedWaits,
       },
     });
     if (!saidWasm && heic instanceof HeicPool && plan.ready.some((wo) => wo.photos.some((p) => p.type === "heic"))) {

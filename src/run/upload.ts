@@ -14,6 +14,7 @@ import { codeUnitOrder } from "../spec/names.js";
 import { resolveCredentials } from "../upload/key.js";
 import { type Api, httpApi } from "../upload/protocol.js";
 import { type ArchiveToSend, uploadArchive } from "../upload/uploadArchive.js";
+import { finishMoves } from "../upload/uploadedTo.js";
 import { requireFolder } from "./folders.js";
 import { openOutput } from "./session.js";
 
@@ -24,6 +25,11 @@ export interface UploadOptions extends SendOptions {
   config: Config;
   /** only these archives (paths or names in --out); default: every committed archive not yet uploaded */
   archives?: string[] | undefined;
+  /**
+   * the named archives that need attention were looked at: their batch on the platform was dealt with, so
+   * they are sent again (else they stay "needs attention", named or not)
+   */
+  attentionCleared?: boolean | undefined;
   logger?: Logger;
   now?: Clock;
   signal?: AbortSignal | undefined;
@@ -50,12 +56,20 @@ export interface SendOptions {
 /** Sends committed archives not yet uploaded; takes the lock on --out. Stops at once on refused credentials. */
 export async function upload(options: UploadOptions): Promise<UploadOutcome[]> {
   const out = path.resolve(options.out);
+  if (options.attentionCleared && !options.archives?.length) {
+    throw new WopackError(
+      "usage",
+      "E_ATTENTION_UNNAMED",
+      "--attention-cleared: name the archives whose batch you dealt with on the platform",
+      "wopack upload <out> <archive.zip> --attention-cleared (wopack status lists those that need attention)",
+    );
+  }
   await checkOut(out);
   const credentials = resolveCredentials(options.config, options.env); // a usage error before the lock
   const session = await openOutput(out, options.logger ?? silentLogger, options.now ?? systemClock);
   try {
-    // an archive named on purpose is sent even if it needed attention (its old batch was looked at)
-    const sender = await Sender.open(out, { ...options, retryAttention: Boolean(options.archives?.length) }, credentials);
+    // one that needs attention is sent again only when the operator says its old batch was dealt with
+    const sender = await Sender.open(out, { ...options, retryAttention: options.attentionCleared === true }, credentials);
     if (options.archives?.length) for (const a of pick(await committedArchives(out), options.archives, out)) sender.enqueue(a);
     else await sender.enqueueBacklog();
     return await sender.drain();
@@ -104,18 +118,23 @@ export class Sender {
       if (err instanceof WopackError) throw err;
       throw ioError(err, `cannot rewrite the upload journal in ${out}`);
     });
+    const log = options.logger ?? silentLogger;
+    const clock = options.now ?? systemClock;
+    const uploadedTo = options.uploadedTo ?? options.config.upload.uploadedTo;
+    for (const w of await finishMoves(out, journal, uploadedTo, () => clock().toISOString(), options.signal))
+      log.warn(`${w.code}: ${w.message}`);
     return new Sender(out, journal, {
       out,
       api: options.api ?? httpApi(url, key, { signal: options.signal, timeoutMs: options.requestTimeoutMs }),
       key,
       urls: [url],
-      log: options.logger ?? silentLogger,
-      clock: options.now ?? systemClock,
+      log,
+      clock,
       signal: options.signal,
       maxElapsedMs: options.config.upload.maxElapsed,
       retries: options.retries ?? options.config.upload.retries,
       rateBytesPerSec: options.rateBytesPerSec ?? options.config.upload.rate,
-      uploadedTo: options.uploadedTo ?? options.config.upload.uploadedTo,
+      uploadedTo,
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       onWait: options.onWait,
       sleep: options.sleep,
@@ -176,7 +195,7 @@ export class Sender {
 
   /**
    * The archives committed before and never sent (or whose upload failed): queued first. One that needs
-   * attention is queued to be reported, not sent (uploadArchive sends it again only when it is named).
+   * attention is queued to be reported, not sent (uploadArchive sends it again only with --attention-cleared).
    */
   async enqueueBacklog(): Promise<void> {
     for (const a of await committedArchives(this.out)) {

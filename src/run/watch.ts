@@ -117,7 +117,14 @@ export async function watch(given: WatchOptions): Promise<WatchSummary> {
   };
   const retention = options.config.watch.prune;
   if (retention && !dryRun) {
-    health.state.prune = { olderThanMs: retention.olderThan, everyMs: retention.every, lastAt: null, nextAt: null, last: null };
+    health.state.prune = {
+      olderThanMs: retention.olderThan,
+      everyMs: retention.every,
+      lastAt: null,
+      nextAt: null,
+      last: null,
+      lastError: null,
+    };
   }
   const scheduler: PassScheduler = new PassScheduler(() => pass(w, scheduler), options.signal);
 
@@ -333,6 +340,7 @@ async function pruneIfDue(w: WatchRun): Promise<number> {
       now: w.clock,
     });
     p.last = { pruned: r.pruned.length, bytes: r.bytes, kept: r.kept.length, failed: r.failed.length };
+    p.lastError = null;
     log.info(
       `pruned ${r.pruned.length} item(s), ${r.bytes} bytes; kept ${r.kept.length} the platform has not confirmed; next prune at ${p.nextAt}`,
     );
@@ -340,6 +348,9 @@ async function pruneIfDue(w: WatchRun): Promise<number> {
       w.emit({ event: "error", message: `E_PRUNE_FAILED: cannot delete ${f.path}: ${f.reason}`, code: "E_PRUNE_FAILED" });
   } catch (err) {
     const e = err instanceof WopackError ? err : ioError(err, "pruning --out failed");
+    // the status says this run failed, not what an earlier one did
+    p.last = null;
+    p.lastError = { code: e.code, message: e.message };
     w.emit({ event: "error", message: `${e.code}: ${e.message} (pruning again at ${p.nextAt})`, code: e.code });
   }
   w.health.changed();
@@ -367,6 +378,7 @@ async function packReady(w: WatchRun, ready: Map<string, string>): Promise<numbe
         ...w.options,
         only: new Set(ready.keys()),
         expected: ready,
+        vanishedWaits: true,
         heicDecoder: w.heicDecoder,
         // each archive told as it is committed, not when the pass ends
         onEvent: w.emit,

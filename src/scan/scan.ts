@@ -56,7 +56,7 @@ export interface FileFacts {
   json?: { value: unknown } | { error: string };
   /** The file could not be read at all. */
   readError?: string;
-  /** It vanished between listing and reading (moved or renamed meanwhile): the work order is not settled. */
+  /** It vanished between listing and reading (moved or renamed meanwhile): watch waits, pack refuses (plan.ts). */
   vanished?: true;
 }
 

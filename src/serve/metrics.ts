@@ -4,6 +4,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 import type { Problem } from "../core/errors.js";
 import type { WatchEvent, WatchStatus } from "../core/types.js";
 import { checkOfCode } from "../spec/findingWords.js";
+import { waitingToRetry } from "./uploadWaits.js";
 
 export class WatchMetrics {
   readonly registry = new Registry();
@@ -92,14 +93,14 @@ export class WatchMetrics {
     );
     new Gauge({
       name: "wopack_uploads",
-      help: "Archives of this session uploaded, failed tries, queued for upload, and waiting to be tried again (with --upload)",
+      help: "Archives of this session uploaded, failed tries, queued for upload, and waiting to be tried again (with --upload): a failed one, or the one being sent while a request of it waits",
       labelNames: ["state"],
       registers,
       collect() {
         const uploads = status().uploads;
         if (!uploads) return;
         for (const state of ["uploaded", "failed", "queued"] as const) this.set({ state }, uploads[state]);
-        this.set({ state: "retrying" }, uploads.retrying.length);
+        this.set({ state: "retrying" }, waitingToRetry(uploads).length);
       },
     });
   }

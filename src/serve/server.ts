@@ -14,6 +14,7 @@ import type { WatchStatus } from "../core/types.js";
 import { photoChecksView } from "./checkCounts.js";
 import type { WatchMetrics } from "./metrics.js";
 import { STATUS_CSS, STATUS_HTML, STATUS_JS } from "./statusPage.js";
+import { waitingToRetry } from "./uploadWaits.js";
 
 export interface StatusServerOptions {
   host: string;
@@ -71,20 +72,20 @@ export function healthOf(
   const up = status.uploads;
   if (!pack.ok || !up) return pack;
   if (up.stopped) return { ok: false, reason: `uploads stopped: ${up.stopped.code}: ${up.stopped.message}` };
+  const [next, ...more] = waitingToRetry(up);
   if (up.sending) {
     const quiet = now - Date.parse(up.sending.lastProgressAt);
     if (quiet > uploadStuckAfterMs)
       return { ok: false, reason: `uploading ${up.sending.archive}: no byte confirmed for ${Math.round(quiet / 1000)} s` };
-    const { waiting } = up.sending;
-    const sending = `uploading ${up.sending.archive}${waiting ? `: waiting to retry at ${waiting.nextTryAt} after ${waiting.reason}` : ""}`;
+    const waits = up.sending.waiting && next;
+    const sending = `uploading ${up.sending.archive}${waits ? `: waiting to retry at ${waits.nextAt} after ${waits.why}` : ""}`;
     return { ok: true, reason: pack.reason === "uploading" ? sending : `${pack.reason}; ${sending}` };
   }
-  const next = [...up.retrying].sort((x, y) => Date.parse(x.nextAttemptAt) - Date.parse(y.nextAttemptAt))[0];
   if (next) {
-    const more = up.retrying.length > 1 ? ` (and ${up.retrying.length - 1} more)` : "";
+    const others = more.length ? ` (and ${more.length} more)` : "";
     return {
       ok: true,
-      reason: `${pack.reason}; uploading: waiting to retry ${next.archive} at ${next.nextAttemptAt}${more} after ${next.lastError.code}`,
+      reason: `${pack.reason}; uploading: waiting to retry ${next.archive} at ${next.nextAt}${others} after ${next.why}`,
     };
   }
   return pack;

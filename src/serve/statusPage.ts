@@ -95,7 +95,7 @@ function render() {
   const pr = state.prune; $("prune-section").hidden = !pr;
   if (pr) {
     const l = pr.last; const did = l ? [l.pruned ? plural(l.pruned, "item") + " deleted (" + size(l.bytes) + ")" : "nothing deleted"].concat(l.kept ? [l.kept + " kept (not confirmed by the platform)"] : [], l.failed ? [l.failed + " could not be deleted"] : []) : [];
-    $("prune").textContent = "Deletes what was committed over " + span(pr.olderThanMs) + " ago and is safe to delete, every " + span(pr.everyMs) + ". " + (l ? "Last (" + ago(pr.lastAt) + "): " + did.join(", ") + "." : "Not run yet.") + (pr.nextAt ? " Next " + until(pr.nextAt) + "." : "");
+    $("prune").textContent = "Deletes what was committed over " + span(pr.olderThanMs) + " ago and is safe to delete, every " + span(pr.everyMs) + ". " + (pr.lastError ? "Last (" + ago(pr.lastAt) + ") failed: " + pr.lastError.code + ": " + pr.lastError.message + (/[.]$/.test(pr.lastError.message) ? "" : ".") : l ? "Last (" + ago(pr.lastAt) + "): " + did.join(", ") + "." : "Not run yet.") + (pr.nextAt ? " Next " + until(pr.nextAt) + "." : "");
   }
   const w = $("waiting"); w.replaceChildren(state.waiting.length ? table(["Work order", "Waiting for", "Ready"], state.waiting.map((x) => [breakable(x.id), x.reason, until(x.readyAt)]), [2]) : el("p", "No work order is waiting.", "muted"));
   if (state.moreWaiting) w.append(el("p", "… and " + state.moreWaiting + " more (see /state.json).", "muted"));

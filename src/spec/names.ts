@@ -4,6 +4,23 @@ export function isWorkOrderId(id: string): boolean {
 }
 
 /**
+ * Ids that differ from an earlier one only in letter case (`WO-1A` after `WO-1a`, in code-unit order):
+ * each with the earlier id. Their archive folders would be one folder on Windows and macOS, whose unzip
+ * ignores case, and their photos would overwrite each other; SPEC is silent, so the later one is refused.
+ */
+export function caseTwins(ids: Iterable<string>): Map<string, string> {
+  const first = new Map<string, string>();
+  const twins = new Map<string, string>();
+  for (const id of [...new Set(ids)].sort(codeUnitOrder)) {
+    const key = id.toLowerCase();
+    const earlier = first.get(key);
+    if (earlier === undefined) first.set(key, id);
+    else twins.set(id, earlier);
+  }
+  return twins;
+}
+
+/**
  * §5: letters, digits, _ (and -), never ending in -<digits>, which would read as an order suffix. One
  * pattern, so that the config's JSON Schema says what the code checks.
  */

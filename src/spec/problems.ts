@@ -30,6 +30,19 @@ export function internalProblem(path: string, err: unknown): Problem {
   );
 }
 
+/**
+ * §9: a source that was moved or removed while pack read it (its folder too, perhaps): the work order is
+ * refused rather than called pending, since what it was is gone and nothing of it was packed.
+ */
+export function vanishedSource(id: string, path: string): Problem {
+  return problem(
+    "E_SOURCE_VANISHED",
+    `${path}: moved or removed while work order ${id} was packed; nothing of ${id} was packed`,
+    `if ${id} was moved or deleted on purpose, nothing to do; else put it back whole and run pack again`,
+    path,
+  );
+}
+
 /** A refused work order as results and reports show it. */
 export function refusedReport(
   wo: { id: string; folder?: string | undefined; sources: string[] },
@@ -59,6 +72,16 @@ export function badWorkOrderId(id: string, path: string): Problem {
     /[A-Za-z0-9]/.test(suggestion)
       ? `rename the folder, e.g. to "${suggestion}"`
       : `rename the folder to the work order's id in letters (A-Z, a-z), digits, _ and -, e.g. "WO_123456"`,
+    path,
+  );
+}
+
+/** A work-order id that differs from another only in letter case (spec/names.ts caseTwins). */
+export function caseTwinId(id: string, earlier: string, path: string): Problem {
+  return problem(
+    "E_WORK_ORDER_ID_CASE",
+    `${path}: the work-order id "${id}" differs from "${earlier}" only in letter case; in one archive their folders are one folder on Windows and macOS, and their photos would overwrite each other`,
+    `rename one of them so that the ids differ in more than case (if they are one work order, put its photos in one folder); until then "${id}" is refused, "${earlier}" is not`,
     path,
   );
 }

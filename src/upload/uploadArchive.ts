@@ -2,9 +2,6 @@
 // journal before it is taken, a restart resumes the same session, and a second batch is made only when
 // the first is provably not accepted.
 import { open, stat } from "node:fs/promises";
-import path from "node:path";
-import { moveItem } from "../commit/moves.js";
-import { REPORT_SUFFIX } from "../commit/recovery.js";
 import { appendUploads, type UploadJournal, type UploadRecord } from "../commit/uploads.js";
 import type { Clock } from "../core/clock.js";
 import { type Problem, problem } from "../core/errors.js";
@@ -24,6 +21,7 @@ import {
 } from "./protocol.js";
 import { type RequestSettings, Requests } from "./requests.js";
 import { type RunningHash, runningSha256 } from "./sha256.js";
+import { moveUploaded } from "./uploadedTo.js";
 import {
   ArchiveFailed,
   archiveChanged,
@@ -58,7 +56,7 @@ export interface UploadSettings extends RequestSettings {
   onProgress?: (p: UploadProgress) => void;
   /** bytes per chunk, a multiple of 256 KiB (default CHUNK_SIZE) */
   chunkBytes?: number | undefined;
-  /** send an archive that needs attention again (its old batch was looked at: the operator named it) */
+  /** send an archive that needs attention again (the operator dealt with its old batch: --attention-cleared) */
   retryAttention?: boolean | undefined;
   /** the caller tells each upload itself (watch's "uploaded" event): the sender's own line is debug */
   outcomeTold?: boolean | undefined;
@@ -164,21 +162,8 @@ class Upload {
     s.onProgress?.({ archive: a.name, sent: a.bytes, total: a.bytes });
     (s.outcomeTold ? s.log.debug : s.log.info).call(s.log, `uploaded ${a.name} (batch ${batch.batchId})`);
     if (s.uploadedTo) {
-      const to = path.resolve(s.uploadedTo);
-      try {
-        await moveItem({ from: a.path, to: path.join(to, a.name) });
-        await moveItem({ from: a.path + REPORT_SUFFIX, to: path.join(to, a.name + REPORT_SUFFIX) });
-        await this.record({ type: "moved", archive: a.name, to, at: this.now() });
-      } catch (err) {
-        this.warnings.push(
-          problem(
-            "W_UPLOADED_NOT_MOVED",
-            `${a.name}: uploaded, but cannot be moved to ${to} (${(err as Error).message})`,
-            "check that folder; the archive stays in --out and is not sent again",
-            a.name,
-          ),
-        );
-      }
+      const w = await moveUploaded(s.out, this.journal, a, s.uploadedTo, () => this.now(), s.signal);
+      if (w) this.warnings.push(w);
     }
     return { archive: a.name, result: "uploaded", batchId: batch.batchId, warnings: this.warnings };
   }

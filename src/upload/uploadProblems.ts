@@ -40,7 +40,7 @@ export function attentionProblem(name: string, batchId: string, reason: string):
   return problem(
     "E_UPLOAD_ATTENTION",
     `${name}: ${reason}; the platform keeps batch ${batchId}, which may hold part of it or the wrong bytes: not uploaded`,
-    `look at batch ${batchId} on the platform and delete it there, then send the archive again with wopack upload ${name}; until then it is not sent and prune keeps it`,
+    `look at batch ${batchId} on the platform and delete it there, then send the archive again with wopack upload <out> ${name} --attention-cleared; until then it is not sent (by any run, named or not) and prune keeps it`,
     name,
   );
 }

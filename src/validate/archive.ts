@@ -16,8 +16,16 @@ import { type Problem, problem } from "../core/errors.js";
 import { own } from "../core/own.js";
 import { parseJsonText } from "../core/text.js";
 import { parseEntryName } from "../spec/images.js";
-import { isTaskGroupName, isWorkOrderId } from "../spec/names.js";
-import { badTaskGroupName, badWorkOrderId, duplicateOrder, noPhotos, notJsonObject, unknownTaskGroup } from "../spec/problems.js";
+import { caseTwins, isTaskGroupName, isWorkOrderId } from "../spec/names.js";
+import {
+  badTaskGroupName,
+  badWorkOrderId,
+  caseTwinId,
+  duplicateOrder,
+  noPhotos,
+  notJsonObject,
+  unknownTaskGroup,
+} from "../spec/problems.js";
 import { coerceValue } from "../spec/values.js";
 
 export interface ValidationReport {
@@ -72,6 +80,7 @@ export async function validateArchive(file: string, config: Config): Promise<Val
   }
   zip.close();
 
+  for (const [id, earlier] of caseTwins(seen.keys())) report.problems.push(caseTwinId(id, earlier, `${id}/`));
   for (const [id, wo] of seen) {
     if (wo.images === 0) report.problems.push(noPhotos(id, `${id}/`));
     checkMetadata(id, wo.metadata, config, report);

@@ -48,7 +48,7 @@ describe("the Retention section of the status page (Chromium)", () => {
       { what: "off", prune: null, text: null },
       {
         what: "not run yet",
-        prune: { olderThanMs: 30 * D, everyMs: D, lastAt: null, nextAt: null, last: null },
+        prune: { olderThanMs: 30 * D, everyMs: D, lastAt: null, nextAt: null, last: null, lastError: null },
         text: /^Deletes what was committed over 30 days ago and is safe to delete, every 24 hours\. Not run yet\.$/,
       },
       {
@@ -56,6 +56,7 @@ describe("the Retention section of the status page (Chromium)", () => {
         prune: {
           ...{ olderThanMs: 7 * D, everyMs: 6 * H, lastAt: inMs(-5_000), nextAt: inMs(6 * H) },
           last: { pruned: 0, bytes: 0, kept: 0, failed: 0 },
+          lastError: null,
         },
         text: /^Deletes what was committed over 7 days ago and is safe to delete, every 6 hours\. Last \(\d+ s ago\): nothing deleted\. Next in [56] h \d+ min\.$/,
       },
@@ -64,8 +65,17 @@ describe("the Retention section of the status page (Chromium)", () => {
         prune: {
           ...{ olderThanMs: 36 * H, everyMs: 30 * 60_000, lastAt: inMs(-90_000), nextAt: inMs(60_000) },
           last: { pruned: 1, bytes: 12_345_678, kept: 2, failed: 3 },
+          lastError: null,
         },
         text: /^Deletes what was committed over 36 hours ago and is safe to delete, every 30 minutes\. Last \(\d+ (s|min) ago\): 1 item deleted \(12\.3 MB\), 2 kept \(not confirmed by the platform\), 3 could not be deleted\. Next in \d+ s\.$/,
+      },
+      {
+        what: "the last run failed as a whole (after one that deleted: its counts are not shown)",
+        prune: {
+          ...{ olderThanMs: 30 * D, everyMs: D, lastAt: inMs(-5_000), nextAt: inMs(D - 5_000), last: null },
+          lastError: { code: "E_IO", message: "cannot read the upload journal /out/.wopack/uploads.jsonl (EISDIR)" },
+        },
+        text: /^Deletes what was committed over 30 days ago and is safe to delete, every 24 hours\. Last \(\d+ s ago\) failed: E_IO: cannot read the upload journal \/out\/\.wopack\/uploads\.jsonl \(EISDIR\)\. Next in 2[34] h \d+ min\.$/,
       },
     ];
     for (const row of table) {
@@ -87,7 +97,7 @@ describe("the Retention section of the status page (Chromium)", () => {
   });
 
   it("follows a prune as it runs (server-sent events), and fits 640 px", async () => {
-    const prune = { olderThanMs: 30 * D, everyMs: D, lastAt: null, nextAt: null, last: null };
+    const prune = { olderThanMs: 30 * D, everyMs: D, lastAt: null, nextAt: null, last: null, lastError: null };
     setStatus({ ...base, prune });
     const tab = await open(server.url, 640);
     await expect.poll(() => tab.locator("#prune").textContent()).toContain("Not run yet.");

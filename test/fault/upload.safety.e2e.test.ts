@@ -211,18 +211,63 @@ describe("a batch the platform keeps but will not delete", () => {
     const st = await wopack(["status", ws.out, "--json"]);
     expect(st.code).toBe(1);
     expect(JSON.parse(st.stdout).archives).toMatchObject([{ state: "attention", batchId: batch!.id }]);
-    // the backlog does not send it again: no second batch while the first may hold part of it
-    const again = await wopack(["upload", ws.out], { env: env() });
-    expect(again.code).toBe(1);
-    expect(server.batches.size).toBe(1);
-    // once the operator has dealt with the old batch, naming the archive sends it, once
     server.faults.refuseDelete = undefined;
-    const named = await wopack(["upload", ws.out, state.archive], { env: env() });
-    expect(named.code, named.stderr).toBe(0);
-    expect(server.accepted().size).toBe(1);
-    expect((await wopack(["status", ws.out])).code).toBe(0);
+    await neverSentUntilCleared(ws, state.archive);
+  }, 120_000);
+
+  it("the platform holds wrong bytes (its digest differs): needs attention, and no run sends it again until cleared", async () => {
+    const ws = await committed(1, 2);
+    server.faults.corruptAt = 100;
+    server.faults.objectDigests = "crc32c";
+    const r = await wopack(["upload", ws.out, "--json"], { env: env() });
+    expect(r.code, r.stderr).toBe(1);
+    expect(JSON.parse(r.stdout).uploads).toMatchObject([{ result: "attention", problem: { code: "E_UPLOAD_ATTENTION" } }]);
+    server.faults = {};
+    await neverSentUntilCleared(ws, [...(await readUploads(ws.out)).archives.keys()][0]!);
   }, 120_000);
 });
+
+/**
+ * An archive that needs attention is sent by no run (the backlog, named, pack --upload), each exiting 1
+ * with E_UPLOAD_ATTENTION, until the operator says its old batch was dealt with (--attention-cleared,
+ * which names archives: exit 2 without); then it is sent once, and status is clean.
+ */
+async function neverSentUntilCleared(ws: { staging: string; out: string }, archive: string): Promise<void> {
+  const batches = server.batches.size;
+  const runs: string[][] = [
+    ["upload", ws.out],
+    ["upload", ws.out, archive],
+    ["upload", ws.out, path.join(ws.out, archive)],
+    ["upload", ws.out, "--json"],
+    ["pack", ws.staging, "--out", ws.out, "--upload"],
+  ];
+  for (const args of runs) {
+    const r = await wopack(args, { env: env() });
+    expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(1);
+    expect(r.stdout + r.stderr, args.join(" ")).toMatch(/E_UPLOAD_ATTENTION[\s\S]*--attention-cleared/);
+    expect(server.batches.size, `${args.join(" ")}: no new batch`).toBe(batches);
+  }
+  // a running watch --upload: its backlog reports it, and it is not sent while watch runs
+  const w = new Watcher([ws.staging, "--out", ws.out, "--upload", "--settle", "200ms"], env());
+  try {
+    await w.until("the backlog's attention reported", (x) => /E_UPLOAD_ATTENTION/.test(x.stderr + JSON.stringify(x.events)));
+  } finally {
+    expect((await w.stop()).code).toBe(0);
+  }
+  expect(server.batches.size, "watch --upload: no new batch").toBe(batches);
+  const unnamed = await wopack(["upload", ws.out, "--attention-cleared"], { env: env() });
+  expect(unnamed.code, unnamed.stderr).toBe(2);
+  expect(unnamed.stderr).toMatch(/E_ATTENTION_UNNAMED/);
+  expect(server.batches.size).toBe(batches);
+  for (const b of server.batches.values()) b.deleted = true; // the operator deletes the old batch there
+  const cleared = await wopack(["upload", ws.out, archive, "--attention-cleared"], { env: env() });
+  expect(cleared.code, cleared.stderr).toBe(0);
+  expect(server.batches.size).toBe(batches + 1);
+  expect([...server.accepted().values()].flat()).toHaveLength(1);
+  expect((await wopack(["status", ws.out])).code).toBe(0);
+  expect((await wopack(["upload", ws.out, archive, "--attention-cleared"], { env: env() })).code).toBe(0);
+  expect(server.batches.size, "uploaded: not sent again, cleared or not").toBe(batches + 1);
+}
 
 /** The first server-sent event of a stream (its whole `data:`), then the stream is closed. */
 async function firstEvent(url: string): Promise<string> {

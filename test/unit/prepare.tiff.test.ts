@@ -1,6 +1,6 @@
 // prepare converts a TIFF from its open file (not read whole first): a TIFF that is moved or removed while
-// it waits for its conversion leaves its work order pending, as a file that vanishes before it is read
-// does, rather than refusing it as undecodable; one that stays is packed.
+// it waits for its conversion leaves its work order pending in watch (as a file that vanishes before it is read
+// does) and refused as vanished in pack, never refused as undecodable; one that stays is packed.
 import { mkdtemp, rm, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -43,8 +43,9 @@ async function tiffWorkOrder(name: string): Promise<PlannedWorkOrder> {
   };
 }
 
-function context(budget: PixelBudget): PrepareContext {
+function context(budget: PixelBudget, vanishedWaits = true): PrepareContext {
   return {
+    vanishedWaits,
     images: { quality: 90, maxImageSize: 5e6, maxPixels: 1e8, stripGps: false, verify: "pixels", budget },
     omitEmptyMetadata: false,
     thumbs: false,
@@ -56,11 +57,11 @@ function context(budget: PixelBudget): PrepareContext {
 }
 
 /** Runs `during` while the TIFF's conversion waits for its pixels (the budget held), then lets it go. */
-async function prepareWhileHeld(wo: PlannedWorkOrder, during: () => Promise<void>) {
+async function prepareWhileHeld(wo: PlannedWorkOrder, during: () => Promise<void>, vanishedWaits = true) {
   const budget = new PixelBudget(1e6);
   let release!: () => void;
   const held = budget.run(1e6, () => new Promise<void>((r) => (release = r)));
-  const preparing = prepareWorkOrder(wo, context(budget), null);
+  const preparing = prepareWorkOrder(wo, context(budget, vanishedWaits), null);
   for (const deadline = Date.now() + 10_000; budget.queued === 0; ) {
     if (Date.now() > deadline) throw new Error("the conversion never asked for its pixels");
     await new Promise((r) => setTimeout(r, 5));
@@ -72,10 +73,16 @@ async function prepareWhileHeld(wo: PlannedWorkOrder, during: () => Promise<void
 }
 
 describe("prepare: a TIFF converted from its open file", () => {
-  it("removed while it waits for its conversion: the work order is left pending, not refused", async () => {
+  it("removed while it waits for its conversion: watch leaves the work order pending, not refused", async () => {
     const wo = await tiffWorkOrder("gone.tif");
     const outcome = await prepareWhileHeld(wo, () => unlink(wo.photos[0]!.abs));
     expect(outcome).toEqual({ id: "WO_1", reason: expect.stringContaining("WO_1/gone.tif was moved or removed") });
+  });
+
+  it("removed while it waits for its conversion: pack refuses the work order, saying it vanished (SPEC §9)", async () => {
+    const wo = await tiffWorkOrder("gone2.tif");
+    const outcome = await prepareWhileHeld(wo, () => unlink(wo.photos[0]!.abs), false);
+    expect(outcome).toMatchObject({ id: "WO_1", problems: [{ code: "E_SOURCE_VANISHED", path: "WO_1/gone2.tif" }] });
   });
 
   it("still there: converted as before", async () => {

@@ -14,7 +14,9 @@ export const initCommand = defineCommand({
       .group(["force", "dry-run"], GROUP.own)
       .example("wopack init /srv/wopack", "write wopack.config.json and its JSON Schema there")
       .example("wopack init --dry-run", "print the starter config")
-      .epilog("Exit codes: 0 written, 2 a config is already there (--force replaces it), 3 cannot write."),
+      .epilog(
+        "Exit codes: 0 written, 2 a config is already there (--force replaces it) or the folder does not exist, 3 cannot write.",
+      ),
   async run(argv) {
     const { initConfig } = await import("../../config/init.js");
     const { file, schema, content } = await initConfig(argv.dir, { force: argv.force, dryRun: argv.dryRun });

@@ -19,11 +19,17 @@ export const uploadCommand = defineCommand({
           describe: "also run --on-archive again for every archive whose command failed (or never succeeded)",
         },
         ...HOOK_FLAGS,
+        "attention-cleared": {
+          type: "boolean",
+          default: false,
+          describe: "send the named archives that need attention again: you dealt with their old batch on the platform",
+        },
       })
-      .group(Object.keys(SEND_FLAGS), GROUP.own)
+      .group([...Object.keys(SEND_FLAGS), "attention-cleared"], GROUP.own)
       .group(["hooks", ...Object.keys(HOOK_FLAGS)], GROUP.after)
       .example("wopack upload out", "send what is not sent yet (WOPACK_API_KEY)")
       .example("wopack upload out --hooks --on-archive ./hook", "run a failed --on-archive command again")
+      .example("wopack upload out batch-1.zip --attention-cleared", "send again one that needed attention, its old batch deleted")
       .epilog(
         "Exit codes: 0 all sent (or nothing to send), 1 some failed (retried next run), 2 usage error, 3 I/O failure, 5 the platform refused the key, 130 interrupted.",
       ),
@@ -66,6 +72,7 @@ export const uploadCommand = defineCommand({
         out,
         config,
         archives: argv.archives ?? [],
+        attentionCleared: argv.attentionCleared,
         uploadedTo: argv.uploadedTo,
         rateBytesPerSec: flags["upload-rate"],
         retries: flags["upload-retries"],

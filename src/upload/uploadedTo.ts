@@ -1,0 +1,115 @@
+// --uploaded-to: an archive the platform confirmed, and its report, leave --out for another folder (often
+// another disk). The move is journaled before it starts ("moving") and after it ends ("moved"), so a move
+// cut short (kill -9, a full disk) is finished by the next run, and a reader of that folder never sees part
+// of an archive under its name (commit/files.ts copyFileWhole).
+import { open, readFile, rm, stat } from "node:fs/promises";
+import path from "node:path";
+import { exists, partialName, sha256Of } from "../commit/files.js";
+import { moveWhole } from "../commit/moves.js";
+import { REPORT_SUFFIX } from "../commit/recovery.js";
+import { appendUploads, type UploadJournal } from "../commit/uploads.js";
+import { type Problem, problem, WopackError } from "../core/errors.js";
+
+/**
+ * Moves an uploaded archive, then its report, into `dir`; safe to repeat. A file already in `dir` under
+ * the archive's name is an earlier move of it (whole: it was renamed into place) when its SHA-256 is the
+ * report's; anything else there is never written over.
+ */
+async function moveArchive(out: string, name: string, sha256: string | undefined, dir: string): Promise<void> {
+  for (const file of [name, name + REPORT_SUFFIX]) {
+    const from = path.join(out, file);
+    const to = path.join(dir, file);
+    if (!(await exists(from))) {
+      await rm(partialName(to), { force: true }); // (moved already; what a cut copy left, if anything)
+      continue;
+    }
+    const there = await leftThere(from, to, file === name ? sha256 : undefined);
+    if (there === "other") throw new Error(`another file named ${file} is there already`);
+    if (there === "whole")
+      await rm(from); // an earlier run's move got as far as the rename
+    else await moveWhole(from, to); // (over the cut copy an older wopack left under the name)
+  }
+}
+
+/**
+ * What an earlier move left under the target's name: nothing, the whole file (its SHA-256 is the report's;
+ * a report, its bytes), the start of it (a plain copy cut short, as moves left before they copied whole),
+ * or another file.
+ */
+async function leftThere(from: string, to: string, sha256: string | undefined): Promise<"none" | "whole" | "cut" | "other"> {
+  const st = await stat(to).catch(() => undefined);
+  if (!st) return "none";
+  const size = (await stat(from)).size;
+  if (st.size === size && (sha256 ? (await sha256Of(to)) === sha256 : (await readFile(to)).equals(await readFile(from))))
+    return "whole";
+  return st.size < size && (await startsWith(from, to)) ? "cut" : "other";
+}
+
+/** Whether the file `part` holds the first bytes of `whole`. */
+async function startsWith(whole: string, part: string): Promise<boolean> {
+  const [a, b] = await Promise.all([open(whole, "r"), open(part, "r")]);
+  try {
+    const x = Buffer.alloc(1 << 20);
+    const y = Buffer.alloc(1 << 20);
+    for (let at = 0; ; ) {
+      const { bytesRead } = await b.read(y, 0, y.length, at);
+      if (bytesRead === 0) return true;
+      await a.read(x, 0, bytesRead, at);
+      if (!x.subarray(0, bytesRead).equals(y.subarray(0, bytesRead))) return false;
+      at += bytesRead;
+    }
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+  }
+}
+
+/** Moves an uploaded archive to `dir`, journaled; a failure is a warning (the archive stays in --out). */
+export async function moveUploaded(
+  out: string,
+  journal: UploadJournal,
+  a: { name: string; sha256?: string | undefined },
+  dir: string,
+  now: () => string,
+  signal?: AbortSignal,
+): Promise<Problem | undefined> {
+  const to = path.resolve(dir);
+  try {
+    if (journal.archives.get(a.name)?.moving !== to)
+      await appendUploads(out, [{ type: "moving", archive: a.name, to, at: now() }], journal, signal);
+    await moveArchive(out, a.name, a.sha256, to);
+    await appendUploads(out, [{ type: "moved", archive: a.name, to, at: now() }], journal, signal);
+    return undefined;
+  } catch (err) {
+    if (err instanceof WopackError) throw err; // interrupted, or the journal unwritable: the run stops
+    return problem(
+      "W_UPLOADED_NOT_MOVED",
+      `${a.name}: uploaded, but cannot be moved to ${to} (${(err as Error).message})`,
+      "check that folder; the archive stays in --out, is not sent again, and the next upload run moves it",
+      a.name,
+    );
+  }
+}
+
+/**
+ * The moves an earlier run began and did not finish (kill -9, a full disk): finished now, or warned of
+ * again. With `uploadedTo`, an archive uploaded and never moved (by a run without it, or an older wopack
+ * whose move failed) that is still in --out, whole or its report, goes there too.
+ */
+export async function finishMoves(
+  out: string,
+  journal: UploadJournal,
+  uploadedTo: string | undefined,
+  now: () => string,
+  signal?: AbortSignal,
+): Promise<Problem[]> {
+  const warnings: Problem[] = [];
+  for (const s of [...journal.archives.values()]) {
+    if (!s.uploaded || (s.movedTo && s.movedTo === (s.moving ?? s.movedTo))) continue;
+    const inOut = (await exists(path.join(out, s.archive))) || (await exists(path.join(out, s.archive + REPORT_SUFFIX)));
+    const to = s.moving ?? (uploadedTo && inOut ? uploadedTo : undefined);
+    if (!to) continue;
+    const w = await moveUploaded(out, journal, { name: s.archive, sha256: s.sha256 }, to, now, signal);
+    if (w) warnings.push(w);
+  }
+  return warnings;
+}
