@@ -72,6 +72,20 @@ export const UPLOAD_FLAGS = {
   ...SEND_FLAGS,
 } as const;
 
+/** `wopack upload`'s own switches (its builder and cli/quick.ts, which must know every name upload reads). */
+export const RESEND_FLAGS = {
+  hooks: {
+    type: "boolean",
+    default: false,
+    describe: "also run --on-archive again for every archive whose command failed (or never succeeded)",
+  },
+  "attention-cleared": {
+    type: "boolean",
+    default: false,
+    describe: "send the named archives that need attention again: you dealt with their old batch on the platform",
+  },
+} as const;
+
 /** The flags pack and watch share, by group (each command adds its own to the first two). */
 export const PACKING_GROUPS = {
   [GROUP.metadata]: METADATA_FLAGS,

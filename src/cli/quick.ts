@@ -3,7 +3,7 @@
 // `upload`, its positionals, and each of --json, --quiet, --verbose at most once. Anything else (help, any
 // other flag or spelling, `--`, a WOPACK_* variable that may stand for one of upload's flags) is yargs' to parse.
 import type { Common } from "./exit.js";
-import { GLOBAL_FLAGS, HOOK_FLAGS, OUTPUT_FLAGS, SEND_FLAGS } from "./flags.js";
+import { GLOBAL_FLAGS, HOOK_FLAGS, OUTPUT_FLAGS, RESEND_FLAGS, SEND_FLAGS } from "./flags.js";
 
 type Argv = Common & Record<string, unknown>;
 
@@ -13,11 +13,10 @@ type Argv = Common & Record<string, unknown>;
  * WOPACK_API_KEY..., or another command's flag, WOPACK_SETTLE...): so does the quick path.
  */
 const UPLOAD_NAMES = new Set([
-  ...Object.entries({ ...OUTPUT_FLAGS, ...GLOBAL_FLAGS, ...SEND_FLAGS, ...HOOK_FLAGS }).flatMap(([name, o]) => [
+  ...Object.entries({ ...OUTPUT_FLAGS, ...GLOBAL_FLAGS, ...SEND_FLAGS, ...RESEND_FLAGS, ...HOOK_FLAGS }).flatMap(([name, o]) => [
     name,
     ...("alias" in o ? [o.alias] : []),
   ]),
-  "hooks",
   "out",
   "archives",
   "help",
@@ -52,6 +51,8 @@ export function quickArgv(args: readonly string[], env: Record<string, string | 
     out,
     archives,
     hooks: false,
+    "attention-cleared": false,
+    attentionCleared: false,
     json: on.has("json"),
     quiet: on.has("quiet"),
     verbose: on.has("verbose"),

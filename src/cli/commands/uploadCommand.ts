@@ -2,7 +2,7 @@
 import type { HookRun } from "../../core/types.js";
 import { defineCommand } from "../command.js";
 import { EXIT } from "../exit.js";
-import { GROUP, HOOK_FLAGS, SEND_FLAGS } from "../flags.js";
+import { GROUP, HOOK_FLAGS, RESEND_FLAGS, SEND_FLAGS } from "../flags.js";
 import { formatHooks, formatUploads } from "../format.js";
 import { uploadBar } from "../progress.js";
 
@@ -13,17 +13,8 @@ export const uploadCommand = defineCommand({
       .positional("archives", { type: "string", array: true, describe: "only these archives (default: all not yet sent)" })
       .options({
         ...SEND_FLAGS,
-        hooks: {
-          type: "boolean",
-          default: false,
-          describe: "also run --on-archive again for every archive whose command failed (or never succeeded)",
-        },
+        ...RESEND_FLAGS,
         ...HOOK_FLAGS,
-        "attention-cleared": {
-          type: "boolean",
-          default: false,
-          describe: "send the named archives that need attention again: you dealt with their old batch on the platform",
-        },
       })
       .group([...Object.keys(SEND_FLAGS), "attention-cleared"], GROUP.own)
       .group(["hooks", ...Object.keys(HOOK_FLAGS)], GROUP.after)
