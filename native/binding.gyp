@@ -12,6 +12,11 @@
       "cflags": ["-O3", "-Wall"]
     },
     {
+      "target_name": "wopack_crc",
+      "sources": ["crc32.c"],
+      "cflags": ["-O3", "-Wall"]
+    },
+    {
       "target_name": "wopack_malloc",
       "sources": ["malloc.c"],
       "cflags": ["-O2", "-Wall"]

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { Worker } from "node:worker_threads";
-import { crc32 } from "node:zlib";
+import { crc32 } from "../core/crc32.js";
 
 /** Where a stored entry's data sits in the archive, and the CRC-32 it must have. */
 export interface DataRange {

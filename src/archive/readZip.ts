@@ -1,8 +1,9 @@
 // Reading any zip (ours or not) through yauzl, an independent reader: `validate` and `review` list and
 // stream entries with it, within the same limits (SPEC §13): entries streamed, declared and real sizes
 // checked, memory bounded by what is kept.
-import { crc32 } from "node:zlib";
+
 import yauzl from "yauzl";
+import { crc32 } from "../core/crc32.js";
 import { type Problem, problem } from "../core/errors.js";
 
 export interface ZipListing {

@@ -1,6 +1,6 @@
 import { open, stat } from "node:fs/promises";
-import { crc32 } from "node:zlib";
 import type yauzl from "yauzl";
+import { crc32 } from "../core/crc32.js";
 import { openForVerify } from "./blockReader.js";
 import { type DataRange, type ReadBack, ReadBackCheck } from "./readBack.js";
 

@@ -1,5 +1,5 @@
 import { rm } from "node:fs/promises";
-import { crc32 } from "node:zlib";
+import { crc32 } from "../core/crc32.js";
 import { type SettledListener, ZipWriter } from "./zip.js";
 
 export interface ZipEntrySource {

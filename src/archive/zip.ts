@@ -1,6 +1,7 @@
 import type { FileHandle } from "node:fs/promises";
 import { open, stat } from "node:fs/promises";
-import { crc32, deflateRawSync } from "node:zlib";
+import { deflateRawSync } from "node:zlib";
+import { crc32 } from "../core/crc32.js";
 import type { DataRange } from "./readBack.js";
 
 /** Told, after each entry, that the bytes before `upTo` are final; `range` is a stored entry's data. */

@@ -1,5 +1,5 @@
-import { crc32 } from "node:zlib";
 import type { Sharp } from "sharp";
+import { crc32 } from "../core/crc32.js";
 import { type Problem, problem } from "../core/errors.js";
 
 import { type ImageType, reencodeReasons } from "../spec/images.js";

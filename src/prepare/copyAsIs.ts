@@ -1,9 +1,10 @@
 // The copy path: a JPEG or PNG judged from its ends (and its pixels, decoded small) and packed byte for byte,
 // from its file or from the bytes read for its checks.
-import { crc32 } from "node:zlib";
+
 import { endsWithEoi, jpegScanStart, withoutTrailer } from "../convert/imageEnds.js";
 import { checkAsIs } from "../convert/integrity.js";
 import { checkPixels, cleanNativeDecode, type PixelVerdict } from "../convert/pixels.js";
+import { crc32 } from "../core/crc32.js";
 import type { Problem } from "../core/errors.js";
 import type { PlannedPhoto } from "../plan/plan.js";
 import { reencodeReasons } from "../spec/images.js";

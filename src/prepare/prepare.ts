@@ -2,11 +2,11 @@
 // archive writer needs: entries, report rows, thumbnails, the checks' facts.
 import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import { crc32 } from "node:zlib";
 import type { ZipEntrySource } from "../archive/write.js";
 import { entryOverhead } from "../archive/zip.js";
 import type { CheckedPhoto } from "../checks/checks.js";
 import type { NewPicture } from "../checks/pictureStore.js";
+import { crc32 } from "../core/crc32.js";
 import { ioError, type Problem } from "../core/errors.js";
 import type { PackedEntry, RefusedReport } from "../core/types.js";
 import type { PlannedPhoto, PlannedWorkOrder, RefusedWorkOrder } from "../plan/plan.js";

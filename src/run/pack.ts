@@ -24,7 +24,7 @@ import { shardScan } from "../plan/group.js";
 import { type Plan, type PlannedWorkOrder, planPack } from "../plan/plan.js";
 import { HeldBytes } from "../prepare/heldBytes.js";
 import { checkPhotos, prepareWorkOrder } from "../prepare/prepare.js";
-import { type FileFacts, readFileFacts, scanStaging } from "../scan/scan.js";
+import { type FileFacts, readFileFacts, type ScannedEntry, scanStaging } from "../scan/scan.js";
 import type { SidecarRow } from "../scan/sidecar.js";
 import { loadSidecar } from "../scan/sidecar.js";
 import { isIgnoredName } from "../spec/ignore.js";
@@ -144,14 +144,19 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
   log.debug(`HEIC decoder: ${heic.name}`);
   try {
     const ledger = !options.out ? undefined : dryRun ? await readLedger(out).catch(() => undefined) : await readLedger(out);
-    const scan = shardScan(await scanStaging(staging), options.config, options.shard);
+    // Files' facts are read while the folder is still being listed (a shard knows its own files only once
+    // all are listed); readFileFacts never throws
     const facts = new Map<string, FileFacts>();
     const limit = pLimit(concurrency * 2);
-    await Promise.all(
-      scan.entries
-        .filter((e) => e.kind === "file" && !e.rel.split("/").some(isIgnoredName))
-        .map((e) => limit(async () => facts.set(e.rel, await readFileFacts(e)))),
-    );
+    const reads: Promise<unknown>[] = [];
+    const readFacts = (e: ScannedEntry) => {
+      if (e.kind === "file" && !e.rel.split("/").some(isIgnoredName))
+        reads.push(limit(async () => facts.set(e.rel, await readFileFacts(e))));
+    };
+    const listed = await scanStaging(staging, options.shard ? undefined : readFacts).finally(() => Promise.all(reads));
+    const scan = shardScan(listed, options.config, options.shard);
+    if (options.shard) for (const e of scan.entries) readFacts(e);
+    await Promise.all(reads);
     const plan = planPack({
       scan,
       facts,

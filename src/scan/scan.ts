@@ -63,8 +63,11 @@ export interface FileFacts {
 /** How many of a folder's entries are stat'ed ahead of the one being looked at. */
 const STATS_AHEAD = 32;
 
-/** Lists the staging folder. Hidden and junk folders are not descended into; the planner decides the rest. */
-export async function scanStaging(root: string): Promise<StagingScan> {
+/**
+ * Lists the staging folder. Hidden and junk folders are not descended into; the planner decides the rest.
+ * `onEntry` is told of each entry as it is listed (pack reads files' facts meanwhile).
+ */
+export async function scanStaging(root: string, onEntry?: (entry: ScannedEntry) => void): Promise<StagingScan> {
   const absRoot = path.resolve(root);
   let realRoot: string;
   try {
@@ -116,11 +119,19 @@ export async function scanStaging(root: string): Promise<StagingScan> {
         if (isIgnoredName(name)) continue;
         if (depth === 0) scan.folders.push({ rel, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });
         await walk(abs, rel, depth + 1);
-      } else if (st.isSymbolicLink()) {
-        scan.entries.push(await describeLink(abs, rel, realRoot));
       } else {
-        const kind = st.isFile() ? "file" : "special";
-        scan.entries.push({ rel, abs, kind, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });
+        const entry = st.isSymbolicLink()
+          ? await describeLink(abs, rel, realRoot)
+          : {
+              rel,
+              abs,
+              kind: st.isFile() ? ("file" as const) : ("special" as const),
+              size: st.size,
+              mtimeMs: st.mtimeMs,
+              ctimeMs: st.ctimeMs,
+            };
+        scan.entries.push(entry);
+        onEntry?.(entry);
       }
     }
   }
