@@ -285,7 +285,7 @@ export function lumaOf(rgb: Uint8Array, width: number, height: number, channels:
 }
 
 /** `said`: what the decoder said about this photo (libvips' words may be another photo's: not quoted) */
-function damaged(source: string, said?: string[]): Problem {
+export function damaged(source: string, said?: string[]): Problem {
   const what = said?.length
     ? `libjpeg: ${said[0]}${said.length > 1 ? ` (and ${said.length - 1} more)` : ""}`
     : "the decoder stopped on corrupt data";

@@ -50,7 +50,10 @@ export async function normalizeFully(
   if ("problem" in n) return { photo, problem: n.problem };
   // (after the structure checks, whose problems say more: a missing end marker is "truncated")
   const pixels =
-    (photo.type === "jpeg" || photo.type === "png") && ctx.images.verify === "pixels" && Buffer.isBuffer(bytes)
+    (photo.type === "jpeg" || photo.type === "png") &&
+    ctx.images.verify === "pixels" &&
+    !n.pixelsChecked &&
+    Buffer.isBuffer(bytes)
       ? await checkPixels(photo.source, bytes, pictureWanted(ctx.checks))
       : undefined;
   if (pixels && "problem" in pixels) return { photo, problem: pixels.problem };
