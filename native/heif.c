@@ -21,8 +21,10 @@
 //     Given a path, the job reads the file itself (no copy in V8's heap, no trip through libuv's pool).
 //     Rejects with E_IMAGE_CORRUPT (a fatal decode error), E_IMAGE_TOO_LARGE, or E_UNSUPPORTED (CMYK,
 //     YCCK, not 8 bits: the caller asks libvips)
-//   optimise(bytes: Uint8Array): Promise<ArrayBuffer>: a baseline JPEG re-written with Huffman tables made
-//     for it, losslessly (jpegopt.c: same coefficients, same markers); rejects with E_IMAGE_CORRUPT
+//   optimise(bytes: Uint8Array, edge = 0, quality = 0, picture = 0): Promise<ArrayBuffer>: a baseline JPEG
+//     re-written with Huffman tables made for it, losslessly (jpegopt.c: same coefficients, same markers);
+//     rejects with E_IMAGE_CORRUPT. With `edge`: Promise<{ jpeg: ArrayBuffer, thumbnail? }>, the thumbnail
+//     as thumbnail() gives it, made from the coefficients read (none when they cannot give it: see jpegopt.h)
 //   measure(gray: Uint8Array, width: number, height: number): the same measures of a greyscale picture, on
 //     the calling thread (for tests and the calibration: checks/measures.ts defines them)
 //   version(): string
@@ -195,7 +197,8 @@ static uint8_t* read_file(const char* path, size_t* len, Thumb* t) {
 
 static void execute(Job* job) {
   if (job->optimise) {
-    if (jpeg_optimise(job->input, job->input_len, &job->jpeg, &job->jpeg_len, job->message, sizeof job->message))
+    if (jpeg_optimise(job->input, job->input_len, &job->jpeg, &job->jpeg_len, job->message, sizeof job->message,
+                      job->thumb, job->edge, job->quality, job->picture))
       job->code = "E_IMAGE_CORRUPT";
     return;
   }
@@ -371,7 +374,7 @@ static napi_value thumbnail_result(napi_env env, Thumb* t, bool* ok) {
 
 static void complete(napi_env env, Job* job) {
   napi_value result;
-  if (job->thumb) {
+  if (job->thumb && !job->optimise) {
     bool ok;
     result = thumbnail_result(env, job->thumb, &ok);
     if (ok) napi_resolve_deferred(env, job->deferred, result);
@@ -400,6 +403,14 @@ static void complete(napi_env env, Job* job) {
       free(owner);
     }
     if (job->optimise) {
+      if (job->thumb) {
+        bool ok;
+        napi_value thumb = thumbnail_result(env, job->thumb, &ok);
+        napi_create_object(env, &result);
+        napi_set_named_property(env, result, "jpeg", buffer);
+        if (ok) napi_set_named_property(env, result, "thumbnail", thumb);
+        buffer = result;
+      }
       napi_resolve_deferred(env, job->deferred, buffer);
       goto freed;
     }
@@ -446,6 +457,11 @@ static void complete(napi_env env, Job* job) {
     napi_resolve_deferred(env, job->deferred, result);
   }
 freed:
+  if (job->optimise && job->thumb) {
+    free(job->thumb->jpeg);
+    free(job->thumb->gray);
+    free(job->thumb);
+  }
   free(job->pixels);
   free(job->jpeg);
   free(job->colour);
@@ -640,15 +656,24 @@ static napi_value thumbnail(napi_env env, napi_callback_info info) {
 }
 
 static napi_value optimise(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 4;
+  napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 1 || !is_typed_array(env, argv[0])) {
-    napi_throw_type_error(env, NULL, "optimise(bytes: Uint8Array)");
+    napi_throw_type_error(env, NULL, "optimise(bytes: Uint8Array, edge?: number, quality?: number, picture?: 0 | 1 | 2)");
     return NULL;
   }
   Job* job = calloc(1, sizeof(Job));
   job->optimise = 1;
+  if (argc > 1) napi_get_value_int32(env, argv[1], &job->edge);
+  if (job->edge > 0) {
+    job->thumb = calloc(1, sizeof(Thumb));
+    if (argc > 2) napi_get_value_int32(env, argv[2], &job->quality);
+    if (argc > 3) napi_get_value_int32(env, argv[3], &job->picture);
+    if (job->picture != THUMB_GRAY && job->picture != THUMB_MEASURES) job->picture = THUMB_NO_PICTURE;
+    if (job->quality < 1) job->quality = 1;
+    if (job->quality > 100) job->quality = 100;
+  }
   return start(env, argv[0], job);
 }
 

@@ -245,7 +245,14 @@ void jpeg_thumbnail(const uint8_t* bytes, size_t len, int edge, int quality, dou
   }
   errors.finishing = 1;
   jpeg_finish_decompress(&cinfo);
-  // (from here on nothing longjmps: the thumbnail's pixels, before they are turned upright)
+  // (from here on nothing longjmps)
+  thumb_from_rgb(decoded, w, h, edge, quality, picture, errors.icc, errors.icc_len, out);
+  jpeg_destroy_decompress(&cinfo);
+  free(errors.icc);
+}
+
+void thumb_from_rgb(const uint8_t* decoded, int w, int h, int edge, int quality, int picture, const JOCTET* icc,
+                    unsigned icc_len, Thumb* out) {
   int longer = w > h ? w : h, tw = w, th = h;
   if (longer > edge) {
     tw = w >= h ? edge : (int)lround((double)w * edge / h);
@@ -257,17 +264,14 @@ void jpeg_thumbnail(const uint8_t* bytes, size_t len, int edge, int quality, dou
   if (!small) {
     out->code = "E_IMAGE_TOO_LARGE";
     snprintf(out->message, sizeof out->message, "out of memory for the thumbnail");
-    jpeg_destroy_decompress(&cinfo);
-    free(errors.icc);
     return;
   }
-  if (tw == w && th == h) memcpy(small, decoded, stride * h);
+  if (tw == w && th == h) memcpy(small, decoded, (size_t)w * 3 * h);
   else area_downscale(decoded, w, h, small, tw, th);
-  jpeg_destroy_decompress(&cinfo);
   uint8_t* turned = small + (size_t)tw * th * 3;
   int ow, oh;
   upright(small, tw, th, out->orientation, turned, &ow, &oh);
-  encode(turned, ow, oh, quality, errors.icc, errors.icc_len, out);
+  encode(turned, ow, oh, quality, icc, icc_len, out);
   if (!out->code && picture != THUMB_NO_PICTURE && (out->gray = malloc((size_t)ow * oh))) {
     out->gray_w = ow;
     out->gray_h = oh;
@@ -282,6 +286,5 @@ void jpeg_thumbnail(const uint8_t* bytes, size_t len, int edge, int quality, dou
       out->gray = NULL;
     }
   }
-  free(errors.icc);
   free(small);
 }

@@ -39,24 +39,37 @@ interface NativeBinding {
     maxPixels: number,
     /** 1: the thumbnail in greyscale too; 2: only the photo checks' measures of it (native/measures.c) */
     picture?: 0 | 1 | 2,
-  ): Promise<{
-    width: number;
-    height: number;
-    orientation: number;
-    jpeg: ArrayBuffer;
-    /** the thumbnail in greyscale, when asked for (absent from a binding built before it) */
-    gray?: ArrayBuffer;
-    grayWidth?: number;
-    grayHeight?: number;
-    /** its measures, when asked for (absent from a binding built before them) */
-    measures?: PictureNumbers;
-    warnings: string[];
-  }>;
-  /** a baseline JPEG re-written losslessly with Huffman tables made for it (native/jpegopt.c) */
+  ): Promise<NativeThumbnail>;
+  /**
+   * A baseline JPEG re-written losslessly with Huffman tables made for it (native/jpegopt.c); given `edge`,
+   * with its thumbnail made from the coefficients read, when they can give it (a binding built before that
+   * gives the JPEG alone)
+   */
   optimise(bytes: Uint8Array): Promise<ArrayBuffer>;
+  optimise(
+    bytes: Uint8Array,
+    edge: number,
+    quality: number,
+    picture?: 0 | 1 | 2,
+  ): Promise<ArrayBuffer | { jpeg: ArrayBuffer; thumbnail?: NativeThumbnail }>;
   /** the photo checks' measures of a greyscale picture, on the calling thread (tests, calibration) */
   measure?(gray: Uint8Array, width: number, height: number): PictureNumbers;
   version(): string;
+}
+
+/** A JPEG's thumbnail as the binding makes it (native/thumbnail.c) */
+export interface NativeThumbnail {
+  width: number;
+  height: number;
+  orientation: number;
+  jpeg: ArrayBuffer;
+  /** the thumbnail in greyscale, when asked for (absent from a binding built before it) */
+  gray?: ArrayBuffer;
+  grayWidth?: number;
+  grayHeight?: number;
+  /** its measures, when asked for (absent from a binding built before them) */
+  measures?: PictureNumbers;
+  warnings: string[];
 }
 
 const BINDING_PATH = "../../native/build/Release/wopack_heif.node";

@@ -66,17 +66,20 @@ export async function normalizeFully(
       throw ioError(err, `cannot write a converted image to ${spool}`);
     }
   }
-  const { data, warnings, ...rest } = n;
-  // (a converted photo's thumbnail, and the picture the checks measure, from its output in memory: the
-  // decoded frame is libvips' or libheif's, gone by now; a scaled decode of a JPEG costs a few ms)
+  const { data, warnings, thumb: made, pixelsChecked: _checked, ...rest } = n;
+  // (a converted photo's thumbnail, and the picture the checks measure: made while its JPEG was written,
+  // from its coefficients; else from its output in memory, the decoded frame being libvips' or libheif's,
+  // gone by now: a scaled decode of a JPEG, ~45 ms for 12 MP)
   const wanted = ctx.images.verify === "pixels" ? pictureWanted(ctx.checks) : undefined;
   const measured = (t: Pick<Thumbnail, "measures" | "gray"> | undefined) => !!(t?.measures || t?.gray);
   const thumb =
     n.conversion === undefined
       ? pixels?.thumb
-      : (spool && ctx.thumbs) || (wanted && !measured(pixels?.thumb))
-        ? await thumbnailOf(data, wanted)
-        : await shapeOf(data);
+      : made
+        ? { ...made, ...(await shapeOf(data)) }
+        : (spool && ctx.thumbs) || (wanted && !measured(pixels?.thumb))
+          ? await thumbnailOf(data, wanted)
+          : await shapeOf(data);
   const picture = measured(pixels?.thumb) ? pixels?.thumb : thumb;
   return {
     photo,
