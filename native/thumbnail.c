@@ -86,7 +86,7 @@ static int exif_orientation(j_decompress_ptr cinfo) {
 
 // `from` (w x h RGB) averaged over areas into `to` (tw x th): each output pixel is the mean of the input
 // it covers, fractional pixels at its borders weighed by how much of them it covers.
-static void area_downscale(const uint8_t* from, int w, int h, uint8_t* to, int tw, int th) {
+static void area_downscale(const uint8_t* from, int w, int h, size_t stride, uint8_t* to, int tw, int th) {
   double rx = (double)w / tw, ry = (double)h / th;
   for (int oy = 0; oy < th; oy++) {
     double y0 = oy * ry, y1 = (oy + 1) * ry;
@@ -99,7 +99,7 @@ static void area_downscale(const uint8_t* from, int w, int h, uint8_t* to, int t
       double sum[3] = {0, 0, 0}, total = 0;
       for (int sy = sy0; sy < sy1; sy++) {
         double wy = fmin(sy + 1, y1) - fmax(sy, y0);
-        const uint8_t* row = from + (size_t)sy * w * 3;
+        const uint8_t* row = from + (size_t)sy * stride;
         for (int sx = sx0; sx < sx1; sx++) {
           double wt = wy * (fmin(sx + 1, x1) - fmax(sx, x0));
           const uint8_t* p = row + (size_t)sx * 3;
@@ -267,7 +267,7 @@ void thumb_from_rgb(const uint8_t* decoded, int w, int h, int edge, int quality,
     return;
   }
   if (tw == w && th == h) memcpy(small, decoded, (size_t)w * 3 * h);
-  else area_downscale(decoded, w, h, small, tw, th);
+  else area_downscale(decoded, w, h, (size_t)w * 3, small, tw, th);
   uint8_t* turned = small + (size_t)tw * th * 3;
   int ow, oh;
   upright(small, tw, th, out->orientation, turned, &ow, &oh);
@@ -286,5 +286,57 @@ void thumb_from_rgb(const uint8_t* decoded, int w, int h, int edge, int quality,
       out->gray = NULL;
     }
   }
+  free(small);
+}
+
+void thumb_from_plane(const uint8_t* plane, int w, int h, int stride, int edge, int quality, int picture, Thumb* out) {
+  // (the size libjpeg's scaled decode of the output would give: M/8 of it, M the smallest that is long enough)
+  unsigned long longest = w > h ? w : h;
+  int m = 8;
+  for (int s = 1; s < 8 && longest > (unsigned long)edge; s++) {
+    if ((longest * s + 7) / 8 >= (unsigned long)edge) {
+      m = s;
+      break;
+    }
+  }
+  int sw = (int)(((unsigned long)w * m + 7) / 8), sh = (int)(((unsigned long)h * m + 7) / 8);
+  uint8_t* small = malloc((size_t)sw * sh * 3);
+  uint32_t* sums = calloc((size_t)sw * 3, sizeof(uint32_t));
+  if (!small || !sums) {
+    free(small);
+    free(sums);
+    out->code = "E_IMAGE_TOO_LARGE";
+    snprintf(out->message, sizeof out->message, "out of memory for the thumbnail");
+    return;
+  }
+  if (m == 8) {
+    for (int y = 0; y < h; y++) memcpy(small + (size_t)y * w * 3, plane + (size_t)stride * y, (size_t)w * 3);
+  } else if (m != 1) {
+    area_downscale(plane, w, h, stride, small, sw, sh);  // (a picture under 2048 px: 4 MP at most)
+  } else {
+    // 8 x 8 squares (the last ones partial), summed in integers: the 12 MP picture read once
+    for (int oy = 0; oy < sh; oy++) {
+      int y1 = (oy + 1) * 8 < h ? (oy + 1) * 8 : h;
+      memset(sums, 0, (size_t)sw * 3 * sizeof(uint32_t));
+      for (int y = oy * 8; y < y1; y++) {
+        const uint8_t* p = plane + (size_t)stride * y;
+        for (int ox = 0; ox < sw; ox++) {
+          int x1 = (ox + 1) * 8 < w ? (ox + 1) * 8 : w;
+          uint32_t r = 0, g = 0, b = 0;
+          for (int x = ox * 8; x < x1; x++, p += 3) r += p[0], g += p[1], b += p[2];
+          sums[ox * 3] += r, sums[ox * 3 + 1] += g, sums[ox * 3 + 2] += b;
+        }
+      }
+      for (int ox = 0; ox < sw; ox++) {
+        int x1 = (ox + 1) * 8 < w ? (ox + 1) * 8 : w;
+        uint32_t n = (uint32_t)(x1 - ox * 8) * (uint32_t)(y1 - oy * 8);
+        for (int c = 0; c < 3; c++) small[((size_t)oy * sw + ox) * 3 + c] = (uint8_t)((sums[ox * 3 + c] + n / 2) / n);
+      }
+    }
+  }
+  free(sums);
+  out->width = w;
+  out->height = h;
+  thumb_from_rgb(small, sw, sh, edge, quality, picture, NULL, 0, out);
   free(small);
 }

@@ -38,4 +38,10 @@ void jpeg_thumbnail(const uint8_t* bytes, size_t len, int edge, int quality, dou
 void thumb_from_rgb(const uint8_t* rgb, int w, int h, int edge, int quality, int picture, const unsigned char* icc,
                     unsigned icc_len, Thumb* out);
 
+// The thumbnail of a decoded picture (w x h RGB, rows `stride` bytes apart; upright, sRGB) as the scaled
+// decode of its JPEG would make it: first brought to that decode's size, M/8 of it (at 1/8, the mean of
+// each 8 x 8 square, summed in integers: a 12 MP picture read once), then as thumb_from_rgb. Sets
+// out->width/height to w x h.
+void thumb_from_plane(const uint8_t* plane, int w, int h, int stride, int edge, int quality, int picture, Thumb* out);
+
 #endif

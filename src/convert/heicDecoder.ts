@@ -31,7 +31,11 @@ interface NativeBinding {
     quality: number,
     threads: number,
     colour: Float32Array | undefined,
-  ): Promise<{ width: number; height: number; jpeg: ArrayBuffer }>;
+    /** the thumbnail's long edge (0: none; a binding built before it gives none), its quality, 2: with measures */
+    edge?: number,
+    thumbQuality?: number,
+    picture?: 0 | 1 | 2,
+  ): Promise<{ width: number; height: number; jpeg: ArrayBuffer; thumbnail?: NativeThumbnail }>;
   thumbnail(
     bytes: Uint8Array | string,
     edge: number,
@@ -129,12 +133,15 @@ class NativeHeic implements HeicDecoder {
     quality: number,
     file: string,
     colour: Float32Array | undefined,
+    thumbnail?: { edge: number; quality: number },
   ): Promise<HeicConverted | undefined> {
     this.suspects ??= crashMarkers(this.guardDir);
     if ((await this.suspects).has(file)) return undefined; // decode() takes it to the wasm decoder
     const converted = await this.guarded(file, async (threads) => {
-      const { width, height, jpeg } = await this.binding.convert(buffer, maxPixels, quality, threads, colour);
-      return { ok: true as const, width, height, jpeg: Buffer.from(jpeg) };
+      const { edge = 0, quality: thumbQuality = 0 } = thumbnail ?? {};
+      const done = await this.binding.convert(buffer, maxPixels, quality, threads, colour, edge, thumbQuality, 2);
+      const { width, height, jpeg, thumbnail: made } = done;
+      return { ok: true as const, width, height, jpeg: Buffer.from(jpeg), ...(made ? { thumbnail: made } : {}) };
     });
     return converted === "alpha" ? undefined : converted;
   }

@@ -15,7 +15,7 @@ import { checkPixels, hasLocation, readPackable, shapeOf, tooLarge } from "./int
 import { loadSharp } from "./onFirstUse.js";
 import { checkConverted } from "./outputCheck.js";
 import { PIXELS_PER_CORE } from "./pixelBudget.js";
-import { damaged, optimisedJpeg, type Thumbnail } from "./pixels.js";
+import { damaged, optimisedJpeg, type Thumbnail, thumbnailFrom, thumbnailWanted } from "./pixels.js";
 import { nclxProfile, toSrgb, withProfile } from "./profiles.js";
 import { tiffHeaderSize } from "./rawTiff.js";
 import { sourceExif } from "./sourceExif.js";
@@ -128,7 +128,8 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
     const icc = colour.icc ?? (colour.nclx && (await nclxProfile(source, colour.nclx, warnings)));
     return budgeted(settings, heifPixels(bytes), async () => {
       const converted = await convertWhole(input, bytes, settings, heic, icc);
-      if (converted) return result({ data: withExif(converted, heifPlan) }, "heic converted to jpeg", warnings);
+      if (converted)
+        return result({ ...converted, data: withExif(converted.data, heifPlan) }, "heic converted to jpeg", warnings);
       const reply = await heic.decode(bytes, settings.maxPixels, input.file, icc ? tiffHeaderSize(4, icc) : 0);
       if (!reply.ok) {
         if (reply.code === "E_IMAGE_TOO_LARGE") throw tooLarge(source, reply.message, settings);
@@ -277,18 +278,21 @@ async function convertWhole(
   settings: ImageSettings,
   heic: HeicDecoder,
   icc: Buffer | undefined,
-): Promise<Buffer | undefined> {
+): Promise<Encoded | undefined> {
   if (!heic.convert || settings.maxDimension) return undefined;
   // (null: nothing to convert; undefined: a profile the tables cannot express)
   const colour = icc ? await toSrgb(icc) : null;
   if (colour === undefined) return undefined;
-  const reply = await heic.convert(bytes, settings.maxPixels, settings.quality, input.file, colour ?? undefined);
+  const file = input.file;
+  const reply = await heic.convert(bytes, settings.maxPixels, settings.quality, file, colour ?? undefined, thumbnailWanted());
   if (!reply) return undefined;
   if (!reply.ok) {
     if (reply.code === "E_IMAGE_TOO_LARGE") throw tooLarge(input.source, reply.message, settings);
     throw new ImageProblem(corrupt(input.source, reply.message));
   }
-  return reply.jpeg.length <= settings.maxImageSize ? reply.jpeg : undefined;
+  if (reply.jpeg.length > settings.maxImageSize) return undefined;
+  // (the thumbnail from the decoded picture, in sRGB: the output's own scaled decode would show the same)
+  return { data: reply.jpeg, ...(reply.thumbnail?.measures ? { thumb: thumbnailFrom(reply.thumbnail) } : {}) };
 }
 
 function withExif(jpeg: Buffer, exif: ExifPlan): Buffer {

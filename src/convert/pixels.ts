@@ -154,7 +154,13 @@ async function nativeThumbnail(
   }
 }
 
-function thumbnailFrom(t: NativeThumbnail): Thumbnail {
+/** What a decoder that makes the thumbnail as it converts is asked for: undefined under WOPACK_PIXEL_DECODER=sharp. */
+export function thumbnailWanted(): { edge: number; quality: number } | undefined {
+  return jpegDecoder() ? { edge: THUMB_EDGE, quality: THUMB_QUALITY } : undefined;
+}
+
+/** The binding's thumbnail as a Thumbnail. */
+export function thumbnailFrom(t: NativeThumbnail): Thumbnail {
   const thumb: Thumbnail = { jpeg: Buffer.from(t.jpeg), width: t.width, height: t.height };
   if (t.measures) thumb.measures = t.measures;
   else if (t.gray) thumb.gray = { data: new Uint8Array(t.gray), width: t.grayWidth!, height: t.grayHeight! };
