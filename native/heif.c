@@ -5,12 +5,14 @@
 //   decode(bytes: Uint8Array, maxPixels: number, room = 0, threads = 1):
 //     Promise<{ width, height, channels, data: ArrayBuffer }>, the pixels (8-bit RGB or RGBA) starting
 //     `room` bytes into data (room for a file header in front of them, so that they need not be copied again)
-//   convert(bytes: Uint8Array, maxPixels: number, quality: number, threads: number, colour?: Float32Array):
-//     Promise<{ width, height, jpeg: ArrayBuffer, ms: { decode, colour, encode } }>: the primary image as a baseline JPEG (4:2:0, optimised
+//   convert(bytes: Uint8Array, maxPixels: number, quality: number, threads: number, colour?: Float32Array,
+//     edge = 0, thumbQuality = 0, picture = 0):
+//     Promise<{ width, height, jpeg: ArrayBuffer, ms: { decode, colour, encode }, thumbnail? }>: the primary image as a baseline JPEG (4:2:0, optimised
 //     Huffman tables, no metadata), its colours first converted by `colour` when given: 3x256 floats that
 //     linearise R, G and B, a 3x3 matrix (row-major) from that linear RGB to linear sRGB, then 65536 values
 //     (0-255) that encode linear sRGB in [0, 1]. A picture with alpha is refused with E_HAS_ALPHA (the
 //     caller flattens it the slow way). The decoded picture exists once, in libheif's plane, converted there.
+//     With `edge`, its thumbnail too, as thumbnail() gives it, made from that plane (thumb_from_plane).
 //   thumbnail(bytes: Uint8Array | string, edge: number, quality: number, maxPixels: number, picture = 0):
 //     Promise<{ width, height, orientation, jpeg: ArrayBuffer, gray?: ArrayBuffer, grayWidth?, grayHeight?,
 //     measures?: { hash: bigint, sharpness, flat, exposure: { mean, dark, bright, highlight } },
@@ -21,8 +23,10 @@
 //     Given a path, the job reads the file itself (no copy in V8's heap, no trip through libuv's pool).
 //     Rejects with E_IMAGE_CORRUPT (a fatal decode error), E_IMAGE_TOO_LARGE, or E_UNSUPPORTED (CMYK,
 //     YCCK, not 8 bits: the caller asks libvips)
-//   optimise(bytes: Uint8Array): Promise<ArrayBuffer>: a baseline JPEG re-written with Huffman tables made
-//     for it, losslessly (jpegopt.c: same coefficients, same markers); rejects with E_IMAGE_CORRUPT
+//   optimise(bytes: Uint8Array, edge = 0, quality = 0, picture = 0): Promise<ArrayBuffer>: a baseline JPEG
+//     re-written with Huffman tables made for it, losslessly (jpegopt.c: same coefficients, same markers);
+//     rejects with E_IMAGE_CORRUPT. With `edge`: Promise<{ jpeg: ArrayBuffer, thumbnail? }>, the thumbnail
+//     as thumbnail() gives it, made from the coefficients read (none when they cannot give it: see jpegopt.h)
 //   measure(gray: Uint8Array, width: number, height: number): the same measures of a greyscale picture, on
 //     the calling thread (for tests and the calibration: checks/measures.ts defines them)
 //   version(): string
@@ -74,6 +78,8 @@ typedef struct Job {
   Thumb* thumb;
   char* path;  // or read from this file, on the job's thread
   int optimise;  // optimise(): re-write the input JPEG with optimised Huffman tables into `jpeg`
+  int converting;     // convert(): `thumb`, when asked for, is the converted picture's
+  int thumb_quality;  // convert(): the thumbnail's quality
   // results
   int width, height, channels;
   uint8_t* pixels;           // a copy after `room` bytes, when asked for room or libheif's rows are padded
@@ -195,11 +201,12 @@ static uint8_t* read_file(const char* path, size_t* len, Thumb* t) {
 
 static void execute(Job* job) {
   if (job->optimise) {
-    if (jpeg_optimise(job->input, job->input_len, &job->jpeg, &job->jpeg_len, job->message, sizeof job->message))
+    if (jpeg_optimise(job->input, job->input_len, &job->jpeg, &job->jpeg_len, job->message, sizeof job->message,
+                      job->thumb, job->edge, job->quality, job->picture))
       job->code = "E_IMAGE_CORRUPT";
     return;
   }
-  if (job->thumb) {
+  if (job->thumb && !job->converting) {
     uint8_t* bytes = job->path ? read_file(job->path, &job->input_len, job->thumb) : (uint8_t*)job->input;
     if (bytes) jpeg_thumbnail(bytes, job->input_len, job->edge, job->quality, job->max_pixels, job->picture, job->thumb);
     if (job->path) free(bytes);
@@ -256,6 +263,7 @@ static void execute(Job* job) {
                                      stride, job->colour);
     double converted = now_ms();
     encode_jpeg(job, plane, w, h, stride);
+    if (!job->code && job->thumb) thumb_from_plane(plane, w, h, stride, job->edge, job->thumb_quality, job->picture, job->thumb);
     job->decode_ms = decoded - started;
     job->colour_ms = converted - decoded;
     job->encode_ms = now_ms() - converted;
@@ -371,7 +379,7 @@ static napi_value thumbnail_result(napi_env env, Thumb* t, bool* ok) {
 
 static void complete(napi_env env, Job* job) {
   napi_value result;
-  if (job->thumb) {
+  if (job->thumb && !job->optimise && !job->converting) {
     bool ok;
     result = thumbnail_result(env, job->thumb, &ok);
     if (ok) napi_resolve_deferred(env, job->deferred, result);
@@ -400,6 +408,14 @@ static void complete(napi_env env, Job* job) {
       free(owner);
     }
     if (job->optimise) {
+      if (job->thumb) {
+        bool ok;
+        napi_value thumb = thumbnail_result(env, job->thumb, &ok);
+        napi_create_object(env, &result);
+        napi_set_named_property(env, result, "jpeg", buffer);
+        if (ok) napi_set_named_property(env, result, "thumbnail", thumb);
+        buffer = result;
+      }
       napi_resolve_deferred(env, job->deferred, buffer);
       goto freed;
     }
@@ -416,6 +432,11 @@ static void complete(napi_env env, Job* job) {
       napi_set_named_property(env, stages, names[i], ms);
     }
     napi_set_named_property(env, result, "ms", stages);
+    if (job->thumb) {
+      bool ok;
+      napi_value thumb = thumbnail_result(env, job->thumb, &ok);
+      if (ok) napi_set_named_property(env, result, "thumbnail", thumb);
+    }
     napi_resolve_deferred(env, job->deferred, result);
   } else {
     size_t size = (job->pixels ? job->room : 0) + (size_t)job->width * job->height * job->channels;
@@ -446,6 +467,11 @@ static void complete(napi_env env, Job* job) {
     napi_resolve_deferred(env, job->deferred, result);
   }
 freed:
+  if ((job->optimise || job->converting) && job->thumb) {
+    free(job->thumb->jpeg);
+    free(job->thumb->gray);
+    free(job->thumb);
+  }
   free(job->pixels);
   free(job->jpeg);
   free(job->colour);
@@ -577,8 +603,8 @@ static napi_value decode(napi_env env, napi_callback_info info) {
 }
 
 static napi_value convert(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 8;
+  napi_value argv[8];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   napi_valuetype colour_type = napi_undefined;
   if (argc > 4) napi_typeof(env, argv[4], &colour_type);
@@ -592,15 +618,26 @@ static napi_value convert(napi_env env, napi_callback_info info) {
   if (argc < 4 || !is_typed_array(env, argv[0]) || !colour_ok) {
     napi_throw_type_error(env, NULL,
                           "convert(bytes: Uint8Array, maxPixels: number, quality: number, threads: number, "
-                          "colour?: Float32Array(3*256 + 9 + 65536))");
+                          "colour?: Float32Array(3*256 + 9 + 65536), edge?: number, thumbQuality?: number, "
+                          "picture?: 0 | 1 | 2)");
     return NULL;
   }
   Job* job = calloc(1, sizeof(Job));
+  job->converting = 1;
   napi_get_value_double(env, argv[1], &job->max_pixels);
   napi_get_value_int32(env, argv[2], &job->quality);
   if (job->quality < 1) job->quality = 1;
   if (job->quality > 100) job->quality = 100;
   napi_get_value_int32(env, argv[3], &job->threads);
+  if (argc > 5) napi_get_value_int32(env, argv[5], &job->edge);
+  if (job->edge > 0) {
+    job->thumb = calloc(1, sizeof(Thumb));
+    if (argc > 6) napi_get_value_int32(env, argv[6], &job->thumb_quality);
+    if (argc > 7) napi_get_value_int32(env, argv[7], &job->picture);
+    if (job->picture != THUMB_GRAY && job->picture != THUMB_MEASURES) job->picture = THUMB_NO_PICTURE;
+    if (job->thumb_quality < 1) job->thumb_quality = 1;
+    if (job->thumb_quality > 100) job->thumb_quality = 100;
+  }
   if (values) {
     job->colour = malloc(sizeof(float) * COLOUR_FLOATS);
     memcpy(job->colour, values, sizeof(float) * COLOUR_FLOATS);
@@ -640,15 +677,24 @@ static napi_value thumbnail(napi_env env, napi_callback_info info) {
 }
 
 static napi_value optimise(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 4;
+  napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 1 || !is_typed_array(env, argv[0])) {
-    napi_throw_type_error(env, NULL, "optimise(bytes: Uint8Array)");
+    napi_throw_type_error(env, NULL, "optimise(bytes: Uint8Array, edge?: number, quality?: number, picture?: 0 | 1 | 2)");
     return NULL;
   }
   Job* job = calloc(1, sizeof(Job));
   job->optimise = 1;
+  if (argc > 1) napi_get_value_int32(env, argv[1], &job->edge);
+  if (job->edge > 0) {
+    job->thumb = calloc(1, sizeof(Thumb));
+    if (argc > 2) napi_get_value_int32(env, argv[2], &job->quality);
+    if (argc > 3) napi_get_value_int32(env, argv[3], &job->picture);
+    if (job->picture != THUMB_GRAY && job->picture != THUMB_MEASURES) job->picture = THUMB_NO_PICTURE;
+    if (job->quality < 1) job->quality = 1;
+    if (job->quality > 100) job->quality = 100;
+  }
   return start(env, argv[0], job);
 }
 

@@ -3,6 +3,10 @@
 // while the decoded picture is alive too. The encoder then streams (a 12 MP photo at quality 90, 4:4:4:
 // 72 MB of coefficients less beside its decoded pixels), and this pass holds the coefficients alone.
 // The pixels are the same: only the entropy coding changes. Markers (APPn, COM) are copied in order.
+// The same pass gives the review thumbnail: the coefficients read are the picture, and each block's DC
+// coefficient is its mean, so the picture at 1/8 scale costs no decoding (what libjpeg's 1/8 scaled decode
+// of the output would compute, after entropy-decoding the whole file again).
+#include <math.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +15,7 @@
 #include <jpeglib.h>
 
 #include "jpegopt.h"
+#include "thumbnail.h"
 
 typedef struct {
   struct jpeg_error_mgr mgr;
@@ -26,8 +31,127 @@ static void quiet(j_common_ptr cinfo) {
   (void)cinfo;
 }
 
+// A block's picture at 2x2: the mean of each 4x4 quadrant of its inverse DCT, which only the DC and the odd
+// coefficients reach (the even ones sum to nothing over half a block): libjpeg's reduced 2x2 IDCT.
+static void quadrants(const JCOEF* block, const UINT16* quant, int out[2][2]) {
+  static double weight[8];  // C(u) times the mean of cos((2x+1)u pi/16) over x = 0-3
+  if (weight[0] == 0) {
+    for (int u = 1; u < 8; u += 2) {
+      double sum = 0;
+      for (int x = 0; x < 4; x++) sum += cos((2 * x + 1) * u * M_PI / 16);
+      weight[u] = sum / 4;
+    }
+    weight[0] = 1 / sqrt(2);
+  }
+  static const int used[5] = {0, 1, 3, 5, 7};
+  for (int qy = 0; qy < 2; qy++) {
+    for (int qx = 0; qx < 2; qx++) {
+      double sum = 0;
+      for (int i = 0; i < 5; i++) {
+        int v = used[i];
+        double wv = v && qy ? -weight[v] : weight[v];
+        for (int j = 0; j < 5; j++) {
+          int u = used[j];
+          double wu = u && qx ? -weight[u] : weight[u];
+          sum += wu * wv * block[v * 8 + u] * quant[v * 8 + u];
+        }
+      }
+      int value = (int)lround(sum / 4) + 128;
+      out[qy][qx] = value < 0 ? 0 : value > 255 ? 255 : value;
+    }
+  }
+}
+
+// The picture at 1/8 scale, RGB (w8 x h8, malloced), as libjpeg's 1/8 scaled decode makes it: each block's
+// DC coefficient is its 1x1 inverse DCT; a component at half the rate both ways gives 2x2 a block (its
+// reduced IDCT: quadrants()), one at another rate is repeated (libjpeg does not smooth at this scale).
+// NULL when it is not 8-bit YCbCr or grey, or out of memory.
+static uint8_t* dc_picture(j_decompress_ptr src, jvirt_barray_ptr* coefficients, int* w8, int* h8) {
+  int n = src->num_components;
+  if (src->data_precision != 8 || !((n == 3 && src->jpeg_color_space == JCS_YCbCr) ||
+                                    (n == 1 && src->jpeg_color_space == JCS_GRAYSCALE)))
+    return NULL;
+  int w = (int)((src->image_width + 7) / 8), h = (int)((src->image_height + 7) / 8);
+  uint8_t* rgb = malloc((size_t)w * h * 3);
+  uint8_t* planes[3] = {NULL, NULL, NULL};
+  int pw[3] = {0, 0, 0}, ph[3] = {0, 0, 0}, half[3] = {0, 0, 0};
+  for (int c = 0; c < n && rgb; c++) {
+    jpeg_component_info* comp = &src->comp_info[c];
+    JQUANT_TBL* quant = comp->quant_table;
+    half[c] = 2 * comp->h_samp_factor == src->max_h_samp_factor && 2 * comp->v_samp_factor == src->max_v_samp_factor;
+    int size = half[c] ? 2 : 1;
+    pw[c] = (int)comp->width_in_blocks * size;
+    ph[c] = (int)comp->height_in_blocks * size;
+    if (!quant || !(planes[c] = malloc((size_t)pw[c] * ph[c]))) goto failed;
+    for (int by = 0; by < (int)comp->height_in_blocks; by++) {
+      JBLOCKARRAY row = (*src->mem->access_virt_barray)((j_common_ptr)src, coefficients[c], by, 1, FALSE);
+      for (int bx = 0; bx < (int)comp->width_in_blocks; bx++) {
+        if (half[c]) {
+          int q[2][2];
+          quadrants(row[0][bx], quant->quantval, q);
+          for (int qy = 0; qy < 2; qy++)
+            for (int qx = 0; qx < 2; qx++) planes[c][(size_t)(2 * by + qy) * pw[c] + 2 * bx + qx] = (uint8_t)q[qy][qx];
+          continue;
+        }
+        int dc = (row[0][bx][0] * quant->quantval[0] + 4) >> 3;  // (libjpeg's DESCALE(dc, 3))
+        dc += 128;
+        planes[c][(size_t)by * pw[c] + bx] = (uint8_t)(dc < 0 ? 0 : dc > 255 ? 255 : dc);
+      }
+    }
+  }
+  if (!rgb) goto failed;
+  for (int y = 0; y < h; y++) {
+    for (int x = 0; x < w; x++) {
+      uint8_t* p = rgb + ((size_t)y * w + x) * 3;
+      int v[3];
+      for (int c = 0; c < n; c++) {
+        jpeg_component_info* comp = &src->comp_info[c];
+        int bx = half[c] ? x : x * comp->h_samp_factor / src->max_h_samp_factor;
+        int by = half[c] ? y : y * comp->v_samp_factor / src->max_v_samp_factor;
+        if (bx >= pw[c]) bx = pw[c] - 1;
+        if (by >= ph[c]) by = ph[c] - 1;
+        v[c] = planes[c][(size_t)by * pw[c] + bx];
+      }
+      if (n == 1) {
+        p[0] = p[1] = p[2] = (uint8_t)v[0];
+        continue;
+      }
+      // (JFIF's YCbCr to RGB, as libjpeg converts it)
+      double yy = v[0], cb = v[1] - 128.0, cr = v[2] - 128.0;
+      double rgbv[3] = {yy + 1.402 * cr, yy - 0.344136286 * cb - 0.714136286 * cr, yy + 1.772 * cb};
+      for (int k = 0; k < 3; k++) p[k] = (uint8_t)(rgbv[k] < 0 ? 0 : rgbv[k] > 255 ? 255 : rgbv[k] + 0.5);
+    }
+  }
+  for (int c = 0; c < 3; c++) free(planes[c]);
+  *w8 = w;
+  *h8 = h;
+  return rgb;
+failed:
+  for (int c = 0; c < 3; c++) free(planes[c]);
+  free(rgb);
+  return NULL;
+}
+
+// The thumbnail from the coefficients, when the 1/8 picture is at least `edge` long (else thumb->code says
+// E_UNSUPPORTED: the caller makes it the usual way, by a scaled decode, which may use a larger scale).
+static void thumbnail_from_coefficients(j_decompress_ptr src, jvirt_barray_ptr* coefficients, int edge, int quality,
+                                        int picture, Thumb* thumb) {
+  thumb->width = (int)src->image_width;
+  thumb->height = (int)src->image_height;
+  unsigned longest = src->image_width > src->image_height ? src->image_width : src->image_height;
+  int w8, h8;
+  uint8_t* rgb = (longest + 7) / 8 >= (unsigned)edge ? dc_picture(src, coefficients, &w8, &h8) : NULL;
+  if (!rgb) {
+    thumb->code = "E_UNSUPPORTED";
+    snprintf(thumb->message, sizeof thumb->message, "no thumbnail from the coefficients of this JPEG");
+    return;
+  }
+  thumb_from_rgb(rgb, w8, h8, edge, quality, picture, NULL, 0, thumb);
+  free(rgb);
+}
+
 const char* jpeg_optimise(const uint8_t* bytes, size_t len, unsigned char** out, unsigned long* out_len,
-                          char* message, size_t message_size) {
+                          char* message, size_t message_size, Thumb* thumb, int edge, int quality, int picture) {
   struct jpeg_decompress_struct src;
   struct jpeg_compress_struct dst;
   Errors errors;
@@ -73,6 +197,8 @@ const char* jpeg_optimise(const uint8_t* bytes, size_t len, unsigned char** out,
     *out_len = 0;
     return message;
   }
+  // (from the coefficients just read, before they are written again)
+  if (thumb) thumbnail_from_coefficients(&src, coefficients, edge, quality, picture, thumb);
   jpeg_create_compress(&dst);
   created |= 2;
   jpeg_mem_dest(&dst, out, out_len);

@@ -86,7 +86,7 @@ static int exif_orientation(j_decompress_ptr cinfo) {
 
 // `from` (w x h RGB) averaged over areas into `to` (tw x th): each output pixel is the mean of the input
 // it covers, fractional pixels at its borders weighed by how much of them it covers.
-static void area_downscale(const uint8_t* from, int w, int h, uint8_t* to, int tw, int th) {
+static void area_downscale(const uint8_t* from, int w, int h, size_t stride, uint8_t* to, int tw, int th) {
   double rx = (double)w / tw, ry = (double)h / th;
   for (int oy = 0; oy < th; oy++) {
     double y0 = oy * ry, y1 = (oy + 1) * ry;
@@ -99,7 +99,7 @@ static void area_downscale(const uint8_t* from, int w, int h, uint8_t* to, int t
       double sum[3] = {0, 0, 0}, total = 0;
       for (int sy = sy0; sy < sy1; sy++) {
         double wy = fmin(sy + 1, y1) - fmax(sy, y0);
-        const uint8_t* row = from + (size_t)sy * w * 3;
+        const uint8_t* row = from + (size_t)sy * stride;
         for (int sx = sx0; sx < sx1; sx++) {
           double wt = wy * (fmin(sx + 1, x1) - fmax(sx, x0));
           const uint8_t* p = row + (size_t)sx * 3;
@@ -245,7 +245,14 @@ void jpeg_thumbnail(const uint8_t* bytes, size_t len, int edge, int quality, dou
   }
   errors.finishing = 1;
   jpeg_finish_decompress(&cinfo);
-  // (from here on nothing longjmps: the thumbnail's pixels, before they are turned upright)
+  // (from here on nothing longjmps)
+  thumb_from_rgb(decoded, w, h, edge, quality, picture, errors.icc, errors.icc_len, out);
+  jpeg_destroy_decompress(&cinfo);
+  free(errors.icc);
+}
+
+void thumb_from_rgb(const uint8_t* decoded, int w, int h, int edge, int quality, int picture, const JOCTET* icc,
+                    unsigned icc_len, Thumb* out) {
   int longer = w > h ? w : h, tw = w, th = h;
   if (longer > edge) {
     tw = w >= h ? edge : (int)lround((double)w * edge / h);
@@ -257,13 +264,10 @@ void jpeg_thumbnail(const uint8_t* bytes, size_t len, int edge, int quality, dou
   if (!small) {
     out->code = "E_IMAGE_TOO_LARGE";
     snprintf(out->message, sizeof out->message, "out of memory for the thumbnail");
-    jpeg_destroy_decompress(&cinfo);
-    free(errors.icc);
     return;
   }
-  if (tw == w && th == h) memcpy(small, decoded, stride * h);
-  else area_downscale(decoded, w, h, small, tw, th);
-  jpeg_destroy_decompress(&cinfo);
+  if (tw == w && th == h) memcpy(small, decoded, (size_t)w * 3 * h);
+  else area_downscale(decoded, w, h, (size_t)w * 3, small, tw, th);
   // (most photos are upright already: their pixels are taken as they are, not copied pixel by pixel, which
   // took about a third of this function's own time)
   uint8_t* turned = small;
@@ -272,7 +276,7 @@ void jpeg_thumbnail(const uint8_t* bytes, size_t len, int edge, int quality, dou
     turned = small + (size_t)tw * th * 3;
     upright(small, tw, th, out->orientation, turned, &ow, &oh);
   }
-  encode(turned, ow, oh, quality, errors.icc, errors.icc_len, out);
+  encode(turned, ow, oh, quality, icc, icc_len, out);
   if (!out->code && picture != THUMB_NO_PICTURE && (out->gray = malloc((size_t)ow * oh))) {
     out->gray_w = ow;
     out->gray_h = oh;
@@ -287,6 +291,57 @@ void jpeg_thumbnail(const uint8_t* bytes, size_t len, int edge, int quality, dou
       out->gray = NULL;
     }
   }
-  free(errors.icc);
+  free(small);
+}
+
+void thumb_from_plane(const uint8_t* plane, int w, int h, int stride, int edge, int quality, int picture, Thumb* out) {
+  // (the size libjpeg's scaled decode of the output would give: M/8 of it, M the smallest that is long enough)
+  unsigned long longest = w > h ? w : h;
+  int m = 8;
+  for (int s = 1; s < 8 && longest > (unsigned long)edge; s++) {
+    if ((longest * s + 7) / 8 >= (unsigned long)edge) {
+      m = s;
+      break;
+    }
+  }
+  int sw = (int)(((unsigned long)w * m + 7) / 8), sh = (int)(((unsigned long)h * m + 7) / 8);
+  uint8_t* small = malloc((size_t)sw * sh * 3);
+  uint32_t* sums = calloc((size_t)sw * 3, sizeof(uint32_t));
+  if (!small || !sums) {
+    free(small);
+    free(sums);
+    out->code = "E_IMAGE_TOO_LARGE";
+    snprintf(out->message, sizeof out->message, "out of memory for the thumbnail");
+    return;
+  }
+  if (m == 8) {
+    for (int y = 0; y < h; y++) memcpy(small + (size_t)y * w * 3, plane + (size_t)stride * y, (size_t)w * 3);
+  } else if (m != 1) {
+    area_downscale(plane, w, h, stride, small, sw, sh);  // (a picture under 2048 px: 4 MP at most)
+  } else {
+    // 8 x 8 squares (the last ones partial), summed in integers: the 12 MP picture read once
+    for (int oy = 0; oy < sh; oy++) {
+      int y1 = (oy + 1) * 8 < h ? (oy + 1) * 8 : h;
+      memset(sums, 0, (size_t)sw * 3 * sizeof(uint32_t));
+      for (int y = oy * 8; y < y1; y++) {
+        const uint8_t* p = plane + (size_t)stride * y;
+        for (int ox = 0; ox < sw; ox++) {
+          int x1 = (ox + 1) * 8 < w ? (ox + 1) * 8 : w;
+          uint32_t r = 0, g = 0, b = 0;
+          for (int x = ox * 8; x < x1; x++, p += 3) r += p[0], g += p[1], b += p[2];
+          sums[ox * 3] += r, sums[ox * 3 + 1] += g, sums[ox * 3 + 2] += b;
+        }
+      }
+      for (int ox = 0; ox < sw; ox++) {
+        int x1 = (ox + 1) * 8 < w ? (ox + 1) * 8 : w;
+        uint32_t n = (uint32_t)(x1 - ox * 8) * (uint32_t)(y1 - oy * 8);
+        for (int c = 0; c < 3; c++) small[((size_t)oy * sw + ox) * 3 + c] = (uint8_t)((sums[ox * 3 + c] + n / 2) / n);
+      }
+    }
+  }
+  free(sums);
+  out->width = w;
+  out->height = h;
+  thumb_from_rgb(small, sw, sh, edge, quality, picture, NULL, 0, out);
   free(small);
 }

@@ -32,4 +32,16 @@ enum { THUMB_NO_PICTURE = 0, THUMB_GRAY = 1, THUMB_MEASURES = 2 };
 
 void jpeg_thumbnail(const uint8_t* bytes, size_t len, int edge, int quality, double max_pixels, int picture, Thumb* out);
 
+// The thumbnail of a picture already decoded (w x h RGB, as stored): area-averaged to fit `edge`, turned
+// upright by out->orientation, encoded with `icc` (NULL: none), and the greyscale picture or its measures
+// as `picture` asks. Sets out->code on failure (out of memory); out->width/height are the caller's to set.
+void thumb_from_rgb(const uint8_t* rgb, int w, int h, int edge, int quality, int picture, const unsigned char* icc,
+                    unsigned icc_len, Thumb* out);
+
+// The thumbnail of a decoded picture (w x h RGB, rows `stride` bytes apart; upright, sRGB) as the scaled
+// decode of its JPEG would make it: first brought to that decode's size, M/8 of it (at 1/8, the mean of
+// each 8 x 8 square, summed in integers: a 12 MP picture read once), then as thumb_from_rgb. Sets
+// out->width/height to w x h.
+void thumb_from_plane(const uint8_t* plane, int w, int h, int stride, int edge, int quality, int picture, Thumb* out);
+
 #endif

@@ -31,7 +31,11 @@ interface NativeBinding {
     quality: number,
     threads: number,
     colour: Float32Array | undefined,
-  ): Promise<{ width: number; height: number; jpeg: ArrayBuffer }>;
+    /** the thumbnail's long edge (0: none; a binding built before it gives none), its quality, 2: with measures */
+    edge?: number,
+    thumbQuality?: number,
+    picture?: 0 | 1 | 2,
+  ): Promise<{ width: number; height: number; jpeg: ArrayBuffer; thumbnail?: NativeThumbnail }>;
   thumbnail(
     bytes: Uint8Array | string,
     edge: number,
@@ -39,24 +43,37 @@ interface NativeBinding {
     maxPixels: number,
     /** 1: the thumbnail in greyscale too; 2: only the photo checks' measures of it (native/measures.c) */
     picture?: 0 | 1 | 2,
-  ): Promise<{
-    width: number;
-    height: number;
-    orientation: number;
-    jpeg: ArrayBuffer;
-    /** the thumbnail in greyscale, when asked for (absent from a binding built before it) */
-    gray?: ArrayBuffer;
-    grayWidth?: number;
-    grayHeight?: number;
-    /** its measures, when asked for (absent from a binding built before them) */
-    measures?: PictureNumbers;
-    warnings: string[];
-  }>;
-  /** a baseline JPEG re-written losslessly with Huffman tables made for it (native/jpegopt.c) */
+  ): Promise<NativeThumbnail>;
+  /**
+   * A baseline JPEG re-written losslessly with Huffman tables made for it (native/jpegopt.c); given `edge`,
+   * with its thumbnail made from the coefficients read, when they can give it (a binding built before that
+   * gives the JPEG alone)
+   */
   optimise(bytes: Uint8Array): Promise<ArrayBuffer>;
+  optimise(
+    bytes: Uint8Array,
+    edge: number,
+    quality: number,
+    picture?: 0 | 1 | 2,
+  ): Promise<ArrayBuffer | { jpeg: ArrayBuffer; thumbnail?: NativeThumbnail }>;
   /** the photo checks' measures of a greyscale picture, on the calling thread (tests, calibration) */
   measure?(gray: Uint8Array, width: number, height: number): PictureNumbers;
   version(): string;
+}
+
+/** A JPEG's thumbnail as the binding makes it (native/thumbnail.c) */
+export interface NativeThumbnail {
+  width: number;
+  height: number;
+  orientation: number;
+  jpeg: ArrayBuffer;
+  /** the thumbnail in greyscale, when asked for (absent from a binding built before it) */
+  gray?: ArrayBuffer;
+  grayWidth?: number;
+  grayHeight?: number;
+  /** its measures, when asked for (absent from a binding built before them) */
+  measures?: PictureNumbers;
+  warnings: string[];
 }
 
 const BINDING_PATH = "../../native/build/Release/wopack_heif.node";
@@ -116,12 +133,15 @@ class NativeHeic implements HeicDecoder {
     quality: number,
     file: string,
     colour: Float32Array | undefined,
+    thumbnail?: { edge: number; quality: number },
   ): Promise<HeicConverted | undefined> {
     this.suspects ??= crashMarkers(this.guardDir);
     if ((await this.suspects).has(file)) return undefined; // decode() takes it to the wasm decoder
     const converted = await this.guarded(file, async (threads) => {
-      const { width, height, jpeg } = await this.binding.convert(buffer, maxPixels, quality, threads, colour);
-      return { ok: true as const, width, height, jpeg: Buffer.from(jpeg) };
+      const { edge = 0, quality: thumbQuality = 0 } = thumbnail ?? {};
+      const done = await this.binding.convert(buffer, maxPixels, quality, threads, colour, edge, thumbQuality, 2);
+      const { width, height, jpeg, thumbnail: made } = done;
+      return { ok: true as const, width, height, jpeg: Buffer.from(jpeg), ...(made ? { thumbnail: made } : {}) };
     });
     return converted === "alpha" ? undefined : converted;
   }

@@ -1,4 +1,5 @@
 // What the HEIC decoders (native binding, wasm worker pool) and their callers exchange.
+import type { NativeThumbnail } from "./heicDecoder.js";
 
 /** A photo the decoder could not take: too many pixels, or not decodable. */
 export type HeicFailure = { ok: false; code: "E_IMAGE_TOO_LARGE" | "E_IMAGE_CORRUPT"; message: string };
@@ -17,7 +18,16 @@ export type HeicReply =
     }
   | HeicFailure;
 
-export type HeicConverted = { ok: true; width: number; height: number; jpeg: Buffer } | HeicFailure;
+export type HeicConverted =
+  | {
+      ok: true;
+      width: number;
+      height: number;
+      jpeg: Buffer;
+      /** its thumbnail with the photo checks' measures, made from the decoded picture, when asked for */
+      thumbnail?: NativeThumbnail;
+    }
+  | HeicFailure;
 
 /** Decodes a HEIC's primary image to upright 8-bit RGB(A) pixels. */
 export interface HeicDecoder {
@@ -35,6 +45,8 @@ export interface HeicDecoder {
     quality: number,
     file: string,
     colour: Float32Array | undefined,
+    /** the thumbnail wanted too (a decoder that cannot make it gives none) */
+    thumbnail?: { edge: number; quality: number },
   ): Promise<HeicConverted | undefined>;
   close(): Promise<void>;
 }

@@ -15,6 +15,7 @@ import { checkPixels, hasLocation, readPackable, shapeOf, tooLarge } from "./int
 import { loadSharp } from "./onFirstUse.js";
 import { checkConverted } from "./outputCheck.js";
 import { PIXELS_PER_CORE } from "./pixelBudget.js";
+import { damaged, optimisedJpeg, type Thumbnail, thumbnailFrom, thumbnailWanted } from "./pixels.js";
 import { nclxProfile, toSrgb, withProfile } from "./profiles.js";
 import { tiffHeaderSize } from "./rawTiff.js";
 import { sourceExif } from "./sourceExif.js";
@@ -29,6 +30,13 @@ export interface NormalizedImage {
   conversion?: string;
   /** copied as is but for this many bytes after the image's end */
   trimmed?: number;
+  /** a converted photo's thumbnail, with the photo checks' measures, made while its JPEG was written (from
+   * the coefficients: convert/pixels.ts' optimisedJpeg); its size and orientation are the picture's as
+   * encoded, before its EXIF was added */
+  thumb?: Thumbnail;
+  /** its conversion decoded every pixel of the source, failing at the decoder's first warning: the pixel
+   * check (convert/pixels.ts) would decode it again to say the same */
+  pixelsChecked?: true;
   warnings: Problem[];
 }
 
@@ -88,11 +96,27 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
     }
     if (located) reasons.push("location data removed");
     const exif = carried(sourceExif(image, meta.exif), settings, input.captureDate);
-    // (its pixels were checked already, mending the header quirks libjpeg warns about: convert/pixels.ts)
+    // A JPEG's pixels are checked apart, mending the header quirks libjpeg warns about (convert/pixels.ts); a
+    // PNG's conversion is its check: it decodes every pixel, failing at libpng's first warning as the check
+    // would, rather than the PNG being decoded twice (a 12 MP one: ~0.3 s of CPU each time)
+    const checks = type === "png" && settings.verify === "pixels";
     const out = await budgeted(settings, meta.width * meta.height, () =>
-      encodeJpeg(source, () => sharpFrom(image, settings, "error"), settings, exif, meta.width * meta.height),
+      checked(
+        source,
+        checks,
+        encodeJpeg(
+          source,
+          () => sharpFrom(image, settings, checks ? "warning" : "error"),
+          settings,
+          exif,
+          meta.width * meta.height,
+        ),
+      ),
     );
-    return result(out, `${type} re-encoded as jpeg: ${reasons.join(", ")}`, []);
+    return {
+      ...result(out, `${type} re-encoded as jpeg: ${reasons.join(", ")}`, []),
+      ...(checks ? { pixelsChecked: true } : {}),
+    };
   }
 
   if (type !== "heic" && type !== "bmp") return convertDecodable(input, bytes, settings);
@@ -104,7 +128,8 @@ async function normalize(input: NormalizeInput, settings: ImageSettings, heic: H
     const icc = colour.icc ?? (colour.nclx && (await nclxProfile(source, colour.nclx, warnings)));
     return budgeted(settings, heifPixels(bytes), async () => {
       const converted = await convertWhole(input, bytes, settings, heic, icc);
-      if (converted) return result({ data: withExif(converted, heifPlan) }, "heic converted to jpeg", warnings);
+      if (converted)
+        return result({ ...converted, data: withExif(converted.data, heifPlan) }, "heic converted to jpeg", warnings);
       const reply = await heic.decode(bytes, settings.maxPixels, input.file, icc ? tiffHeaderSize(4, icc) : 0);
       if (!reply.ok) {
         if (reply.code === "E_IMAGE_TOO_LARGE") throw tooLarge(source, reply.message, settings);
@@ -229,6 +254,17 @@ async function decoded<T>(source: string, conversion: Promise<T>, file?: string)
   }
 }
 
+/** A PNG's conversion that is its pixel check too: a decoder failure is damaged data, worded as checkPixels words it. */
+async function checked<T>(source: string, checks: boolean, conversion: Promise<T>): Promise<T> {
+  if (!checks) return conversion;
+  try {
+    return await conversion;
+  } catch (err) {
+    if (err instanceof ImageProblem) throw err;
+    throw new ImageProblem(damaged(source));
+  }
+}
+
 /**
  * The decoder's whole conversion (native: decode, colours and encode in one call, the decoded picture
  * never copied; wasm: colours converted on its worker, libvips encodes), where it applies: colours it can
@@ -242,18 +278,21 @@ async function convertWhole(
   settings: ImageSettings,
   heic: HeicDecoder,
   icc: Buffer | undefined,
-): Promise<Buffer | undefined> {
+): Promise<Encoded | undefined> {
   if (!heic.convert || settings.maxDimension) return undefined;
   // (null: nothing to convert; undefined: a profile the tables cannot express)
   const colour = icc ? await toSrgb(icc) : null;
   if (colour === undefined) return undefined;
-  const reply = await heic.convert(bytes, settings.maxPixels, settings.quality, input.file, colour ?? undefined);
+  const file = input.file;
+  const reply = await heic.convert(bytes, settings.maxPixels, settings.quality, file, colour ?? undefined, thumbnailWanted());
   if (!reply) return undefined;
   if (!reply.ok) {
     if (reply.code === "E_IMAGE_TOO_LARGE") throw tooLarge(input.source, reply.message, settings);
     throw new ImageProblem(corrupt(input.source, reply.message));
   }
-  return reply.jpeg.length <= settings.maxImageSize ? reply.jpeg : undefined;
+  if (reply.jpeg.length > settings.maxImageSize) return undefined;
+  // (the thumbnail from the decoded picture, in sRGB: the output's own scaled decode would show the same)
+  return { data: reply.jpeg, ...(reply.thumbnail?.measures ? { thumb: thumbnailFrom(reply.thumbnail) } : {}) };
 }
 
 function withExif(jpeg: Buffer, exif: ExifPlan): Buffer {
@@ -261,12 +300,13 @@ function withExif(jpeg: Buffer, exif: ExifPlan): Buffer {
   return "date" in exif && exif.date ? withExifSegment(jpeg, dateOnlyExif(exif.date)) : jpeg;
 }
 
-function result(out: { data: Buffer; note?: string }, conversion: string, warnings: Problem[]): NormalizedImage {
+function result(out: Encoded, conversion: string, warnings: Problem[]): NormalizedImage {
   return {
     ext: "jpg",
     data: out.data,
     crc32: crc32(out.data),
     conversion: out.note ? `${conversion}; ${out.note}` : conversion,
+    ...(out.thumb ? { thumb: out.thumb } : {}),
     warnings,
   };
 }
@@ -310,11 +350,18 @@ const OPTIMISE_CODING_PIXELS = 16_000_000;
  * (Over 16 MP the binding could do the same, holding a 29 MP scan's 87 MB of coefficients alone: files
  * 16 % smaller, but 0.4 s more of CPU for each attempt at the size ceiling; not done.)
  */
-async function jpegOf(s: Sharp, quality: number, area: number): Promise<Buffer> {
+async function jpegOf(s: Sharp, quality: number, area: number): Promise<{ jpeg: Buffer; thumb?: Thumbnail }> {
   const optimise = area <= OPTIMISE_CODING_PIXELS;
   const lossless = optimise ? nativeBinding()?.optimise : undefined;
   const jpeg = await s.jpeg({ quality, optimiseCoding: optimise && !lossless }).toBuffer();
-  return lossless ? Buffer.from(await lossless(jpeg)) : jpeg;
+  return lossless ? optimisedJpeg(lossless, jpeg) : { jpeg };
+}
+
+/** A converted photo's JPEG, what was done to fit the size ceiling, and its thumbnail when it came with the encoding. */
+interface Encoded {
+  data: Buffer;
+  note?: string;
+  thumb?: Thumbnail;
 }
 
 /**
@@ -330,7 +377,7 @@ async function encodeJpeg(
   exif: ExifPlan,
   /** the decoded picture's (0: not known) */
   pixels = 0,
-): Promise<{ data: Buffer; note?: string }> {
+): Promise<Encoded> {
   const prepared = async () => {
     const p = (await pipeline()).autoOrient().flatten({ background: "#ffffff" }).toColourspace("srgb");
     return settings.maxDimension
@@ -339,27 +386,27 @@ async function encodeJpeg(
   };
   const withMeta = (s: Sharp) => ("date" in exif && exif.date ? s.withExif({ IFD2: { DateTimeOriginal: exif.date } }) : s);
   const encode = async (s: Sharp, quality: number, area: number) => {
-    const jpeg = await jpegOf(withMeta(s), quality, area);
-    return "tiff" in exif ? withExifSegment(jpeg, exif.tiff) : jpeg;
+    const { jpeg, thumb } = await jpegOf(withMeta(s), quality, area);
+    return { data: "tiff" in exif ? withExifSegment(jpeg, exif.tiff) : jpeg, ...(thumb ? { thumb } : {}) };
   };
   const first = await encode(
     await prepared(),
     settings.quality,
     settings.maxDimension ? Math.min(pixels, settings.maxDimension ** 2) : pixels,
   );
-  if (first.length <= settings.maxImageSize) return { data: first };
+  if (first.data.length <= settings.maxImageSize) return first;
 
   // Each smaller attempt decodes the source again rather than keeping its pixels: a 29 MP TIFF's are 87 MB,
   // held while the next photo converts beside it (the peak memory of a mixed set, bench "mixed").
-  const info = await (await loadSharp())(first).metadata();
-  let [width, quality, size] = [info.width, Math.min(settings.quality, 80), first.length];
+  const info = await (await loadSharp())(first.data).metadata();
+  let [width, quality, size] = [info.width, Math.min(settings.quality, 80), first.data.length];
   for (let attempt = 0; attempt < 12; attempt++) {
     if (attempt > 0) width = Math.max(1, Math.floor(width * Math.min(0.9, Math.sqrt(settings.maxImageSize / size) * 0.95)));
     const out = await encode((await prepared()).resize({ width }), quality, (width * width * info.height) / info.width);
-    size = out.length;
+    size = out.data.length;
     if (size <= settings.maxImageSize) {
       const scaled = width < info.width ? `, downscaled to ${width} px wide` : "";
-      return { data: out, note: `quality ${quality}${scaled} to fit ${settings.maxImageSize} bytes` };
+      return { ...out, note: `quality ${quality}${scaled} to fit ${settings.maxImageSize} bytes` };
     }
   }
   throw new ImageProblem(corrupt(source, `could not be made smaller than ${settings.maxImageSize} bytes`));

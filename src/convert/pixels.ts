@@ -2,7 +2,7 @@
 // kept as its thumbnail for the review page.
 import { readFile } from "node:fs/promises";
 import { type Problem, problem } from "../core/errors.js";
-import { nativeBinding, type PictureNumbers } from "./heicDecoder.js";
+import { type NativeThumbnail, nativeBinding, type PictureNumbers } from "./heicDecoder.js";
 import { damagedData } from "./imageProblems.js";
 import { loadSharp } from "./onFirstUse.js";
 
@@ -145,16 +145,42 @@ async function nativeThumbnail(
     // again rather than the photo checks silently not running; `npm ci` rebuilds it. One built before the
     // measures gives the picture, measured in JavaScript)
     if (picture && !t.gray && !t.measures && !t.warnings.length) return undefined;
-    const thumb: Thumbnail = { jpeg: Buffer.from(t.jpeg), width: t.width, height: t.height };
-    if (t.measures) thumb.measures = t.measures;
-    else if (t.gray) thumb.gray = { data: new Uint8Array(t.gray), width: t.grayWidth!, height: t.grayHeight! };
-    return { thumb: t.orientation ? { ...thumb, orientation: t.orientation } : thumb, said: t.warnings };
+    return { thumb: thumbnailFrom(t), said: t.warnings };
   } catch (err) {
     const { code, message } = err as { code?: string; message?: string };
     if (code === "E_IMAGE_CORRUPT") return { said: [message ?? code] };
     if (code === "E_UNSUPPORTED" || code === "E_IMAGE_TOO_LARGE") return undefined;
     throw err;
   }
+}
+
+/** What a decoder that makes the thumbnail as it converts is asked for: undefined under WOPACK_PIXEL_DECODER=sharp. */
+export function thumbnailWanted(): { edge: number; quality: number } | undefined {
+  return jpegDecoder() ? { edge: THUMB_EDGE, quality: THUMB_QUALITY } : undefined;
+}
+
+/** The binding's thumbnail as a Thumbnail. */
+export function thumbnailFrom(t: NativeThumbnail): Thumbnail {
+  const thumb: Thumbnail = { jpeg: Buffer.from(t.jpeg), width: t.width, height: t.height };
+  if (t.measures) thumb.measures = t.measures;
+  else if (t.gray) thumb.gray = { data: new Uint8Array(t.gray), width: t.grayWidth!, height: t.grayHeight! };
+  return t.orientation ? { ...thumb, orientation: t.orientation } : thumb;
+}
+
+/**
+ * A JPEG the conversion just encoded, re-written with Huffman tables made for it (native/jpegopt.c), and
+ * its thumbnail with the photo checks' measures, made from the coefficients that pass reads anyway: the
+ * picture is not decoded again for them. No thumbnail when the binding cannot make it so (a picture under
+ * 8 x THUMB_EDGE long, a binding built before, WOPACK_PIXEL_DECODER=sharp): the caller decodes the output.
+ */
+export async function optimisedJpeg(
+  optimise: NonNullable<ReturnType<typeof nativeBinding>>["optimise"] & {},
+  jpeg: Buffer,
+): Promise<{ jpeg: Buffer; thumb?: Thumbnail }> {
+  if (!jpegDecoder()) return { jpeg: Buffer.from(await optimise(jpeg)) };
+  const done = await optimise(jpeg, THUMB_EDGE, THUMB_QUALITY, PICTURE_CODE.measures);
+  if (done instanceof ArrayBuffer) return { jpeg: Buffer.from(done) };
+  return { jpeg: Buffer.from(done.jpeg), ...(done.thumbnail?.measures ? { thumb: thumbnailFrom(done.thumbnail) } : {}) };
 }
 
 function isJpeg(bytes: Buffer): boolean {
@@ -285,7 +311,7 @@ export function lumaOf(rgb: Uint8Array, width: number, height: number, channels:
 }
 
 /** `said`: what the decoder said about this photo (libvips' words may be another photo's: not quoted) */
-function damaged(source: string, said?: string[]): Problem {
+export function damaged(source: string, said?: string[]): Problem {
   const what = said?.length
     ? `libjpeg: ${said[0]}${said.length > 1 ? ` (and ${said.length - 1} more)` : ""}`
     : "the decoder stopped on corrupt data";

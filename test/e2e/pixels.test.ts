@@ -415,3 +415,38 @@ describe.each(DECODERS)("pack and validate decode every photo copied as is (%s J
     expect(JSON.parse(loose.stdout).packed.map((p: { id: string }) => p.id)).toEqual(["WO_F"]);
   });
 });
+
+// The same photos re-encoded (over the size ceiling, or the largest dimension): the conversion's own decode
+// is the pixel check then, and it must decide each of them as the copy path does, with the same codes.
+describe("a photo re-encoded is judged as the same photo copied as is", () => {
+  it.each([
+    ["--max-dimension", "300"],
+    ["--max-image-size", "smallest"],
+  ])("%s %s: each case of the table refused or packed as when copied, the packed ones converted", async (flag, value) => {
+    const ws = await workspace();
+    for (const [i, c] of cases.entries()) {
+      const ext = c.name.includes("PNG") ? "png" : "jpg";
+      await put(ws.staging, `WO_${i}/photo.${ext}`, c.bytes());
+    }
+    const limit = value === "smallest" ? String(Math.min(...cases.map((c) => c.bytes().length)) - 1) : value;
+    const run = await wopack(["pack", ws.staging, "--out", ws.out, "--json", "--no-review", flag, limit]);
+    const result = JSON.parse(run.stdout);
+    for (const [i, c] of cases.entries()) {
+      const refused = result.refused.find((r: { id: string }) => r.id === `WO_${i}`);
+      const packed = result.packed.find((p: { id: string }) => p.id === `WO_${i}`);
+      if (c.expect === "damaged") {
+        expect(
+          refused?.problems.map((p: { code: string }) => p.code),
+          c.name,
+        ).toEqual([c.caught ?? "E_IMAGE_DAMAGED"]);
+        if (!c.caught) expect(refused.problems[0].hint, c.name).toMatch(/replace it/);
+      } else {
+        expect(packed, `${c.name}: ${JSON.stringify(refused ?? result.pending)}`).toBeDefined();
+        const codes = besidesPhotoChecks(packed.warnings as { code: string }[]).map((w) => w.code);
+        expect(codes, c.name).toEqual(c.expect === "warning" ? ["W_IMAGE_HEADER_QUIRK"] : []);
+        expect(packed.entries[0].conversion, c.name).toMatch(/re-encoded as jpeg/);
+      }
+    }
+    expect(run.code).toBe(1);
+  });
+});

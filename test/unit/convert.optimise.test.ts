@@ -9,6 +9,7 @@ import type { HeicDecoder } from "../../src/convert/heicTypes.js";
 import type { ImageSettings } from "../../src/convert/imageSettings.js";
 import { normalizeImage } from "../../src/convert/normalize.js";
 import type { ImageType } from "../../src/spec/images.js";
+import { scene } from "../scene.js";
 
 const mocks = vi.hoisted(() => ({ hide: false, calls: 0 }));
 vi.mock("../../src/convert/heicDecoder.js", async (original) => {
@@ -18,11 +19,13 @@ vi.mock("../../src/convert/heicDecoder.js", async (original) => {
     nativeBinding: () => {
       const b = m.nativeBinding();
       if (mocks.hide || !b) return undefined;
+      // (the binding's functions are not enumerable: named one by one)
       return {
-        ...b,
-        optimise: (bytes: Uint8Array) => {
+        thumbnail: b.thumbnail,
+        measure: b.measure,
+        optimise: (...args: Parameters<NonNullable<typeof b.optimise>>) => {
           mocks.calls++;
-          return b.optimise!(bytes);
+          return b.optimise!(...args);
         },
       };
     },
@@ -121,5 +124,93 @@ describe.skipIf(!binding)("optimised Huffman tables, losslessly", () => {
       ),
       { numRuns: 20 },
     );
+  });
+});
+
+/** How far apart two thumbnails are: the mean and largest difference of their decoded samples. */
+async function apart(a: ArrayBuffer | Buffer, b: ArrayBuffer | Buffer) {
+  const [x, y] = await Promise.all(
+    [a, b].map((j) =>
+      sharp(Buffer.from(j as ArrayBuffer))
+        .raw()
+        .toBuffer({ resolveWithObject: true }),
+    ),
+  );
+  expect([x!.info.width, x!.info.height, x!.info.channels]).toEqual([y!.info.width, y!.info.height, y!.info.channels]);
+  let [sum, max] = [0, 0];
+  for (let i = 0; i < x!.data.length; i++) {
+    const d = Math.abs(x!.data[i]! - y!.data[i]!);
+    sum += d;
+    max = Math.max(max, d);
+  }
+  return { mean: sum / x!.data.length, max };
+}
+
+const bitsApart = (a: bigint, b: bigint) => (a ^ b).toString(2).replaceAll("0", "").length;
+
+// Issue 25 item 3: a converted photo's thumbnail and the photo checks' measures come from the coefficients
+// the lossless re-write reads anyway (each block's DC coefficient is its mean), not from a second decode.
+describe.skipIf(!binding)("the thumbnail made from the coefficients", () => {
+  it("is the thumbnail a scaled decode of the output gives, for any size, chroma sampling, grey or colour", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 2041, max: 2600 }),
+        fc.integer({ min: 300, max: 2600 }),
+        fc.boolean(),
+        fc.constantFrom("4:2:0", "4:4:4", "grey"),
+        fc.constantFrom(90, 60),
+        fc.integer({ min: 0, max: 1000 }),
+        async (long, short, landscape, sampling, quality, seed) => {
+          const [width, height] = landscape ? [long, short] : [short, long];
+          let p = sharp(await scene(seed)).resize(width, height, { fit: "fill" });
+          if (sampling === "grey") p = p.toColourspace("b-w");
+          const standard = await p
+            .jpeg({ quality, optimiseCoding: false, chromaSubsampling: sampling === "4:4:4" ? "4:4:4" : "4:2:0" })
+            .toBuffer();
+          const done = await binding!.optimise!(standard, 256, 60, 2);
+          const what = `${width}x${height} ${sampling} q${quality}`;
+          if (done instanceof ArrayBuffer) throw new Error(`${what}: the binding gave no thumbnail`);
+          const made = done.thumbnail;
+          expect(made, what).toBeDefined();
+          const decoded = await binding!.thumbnail(Buffer.from(done.jpeg), 256, 60, 1e9, 2);
+          expect([made!.width, made!.height, made!.orientation]).toEqual([width, height, 0]);
+          const d = await apart(made!.jpeg, decoded.jpeg);
+          expect(d.mean, what).toBeLessThan(0.5);
+          expect(bitsApart(made!.measures!.hash, decoded.measures!.hash), what).toBeLessThanOrEqual(3);
+          expect(Math.abs(made!.measures!.exposure.mean - decoded.measures!.exposure.mean), what).toBeLessThan(1);
+          expect(made!.measures!.flat, what).toBe(decoded.measures!.flat);
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+
+  it("is not made where the picture at 1/8 scale is shorter than the thumbnail: the output is decoded as before", async () => {
+    for (const [width, height] of [
+      [2040, 1000],
+      [640, 480],
+      [1, 1],
+    ] as const) {
+      const standard = await picture(width, height, 3, 7).jpeg({ quality: 90, optimiseCoding: false }).toBuffer();
+      const done = await binding!.optimise!(standard, 256, 60, 2);
+      if (done instanceof ArrayBuffer) throw new Error("the binding gave no object");
+      expect(done.thumbnail, `${width}x${height}`).toBeUndefined();
+      expect(Buffer.from(done.jpeg).equals(Buffer.from(await binding!.optimise!(standard)))).toBe(true);
+    }
+  });
+
+  it("comes with a 12 MP conversion, its measures those of the output's scaled decode", async () => {
+    const bytes = await sharp(await scene(3))
+      .resize(4000, 3000)
+      .webp({ quality: 80 })
+      .toBuffer();
+    const settings: ImageSettings = { quality: 90, maxImageSize: 20e6, maxPixels: 1e8, stripGps: false, verify: "pixels" };
+    mocks.hide = false;
+    const n = await normalizeImage({ source: "a.webp", file: "a.webp", type: "webp", bytes }, settings, NO_HEIC);
+    if ("problem" in n) throw new Error(n.problem.message);
+    expect(n.thumb, "the conversion's thumbnail").toBeDefined();
+    const decoded = await binding!.thumbnail(n.data, 256, 60, 1e9, 2);
+    expect((await apart(n.thumb!.jpeg, decoded.jpeg)).mean).toBeLessThan(2);
+    expect(bitsApart(n.thumb!.measures!.hash, decoded.measures!.hash)).toBeLessThanOrEqual(6);
   });
 });
