@@ -5,18 +5,7 @@ import { availableParallelism } from "node:os";
 import path from "node:path";
 import { faultPoint } from "../core/fault.js";
 import { HeicPool } from "./heicPool.js";
-import type { HeicConverted, HeicDecoder, HeicFailure, HeicReply } from "./heicTypes.js";
-
-/**
- * The photo checks' measures of a thumbnail's greyscale picture as the binding takes them on its own thread
- * (native/measures.c): checks/measures.ts' MeasuredPicture, the same definitions to the last bit.
- */
-export interface PictureNumbers {
-  hash: bigint;
-  sharpness: number;
-  flat: boolean;
-  exposure: { mean: number; dark: number; bright: number; highlight: number };
-}
+import type { HeicConverted, HeicDecoder, HeicFailure, HeicReply, NativeThumbnail, PictureNumbers } from "./heicTypes.js";
 
 interface NativeBinding {
   decode(
@@ -59,21 +48,6 @@ interface NativeBinding {
   /** the photo checks' measures of a greyscale picture, on the calling thread (tests, calibration) */
   measure?(gray: Uint8Array, width: number, height: number): PictureNumbers;
   version(): string;
-}
-
-/** A JPEG's thumbnail as the binding makes it (native/thumbnail.c) */
-export interface NativeThumbnail {
-  width: number;
-  height: number;
-  orientation: number;
-  jpeg: ArrayBuffer;
-  /** the thumbnail in greyscale, when asked for (absent from a binding built before it) */
-  gray?: ArrayBuffer;
-  grayWidth?: number;
-  grayHeight?: number;
-  /** its measures, when asked for (absent from a binding built before them) */
-  measures?: PictureNumbers;
-  warnings: string[];
 }
 
 const BINDING_PATH = "../../native/build/Release/wopack_heif.node";

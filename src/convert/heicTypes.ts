@@ -1,5 +1,4 @@
 // What the HEIC decoders (native binding, wasm worker pool) and their callers exchange.
-import type { NativeThumbnail } from "./heicDecoder.js";
 
 /** A photo the decoder could not take: too many pixels, or not decodable. */
 export type HeicFailure = { ok: false; code: "E_IMAGE_TOO_LARGE" | "E_IMAGE_CORRUPT"; message: string };
@@ -64,3 +63,29 @@ export interface HeicJob {
 export type HeicPoolReply = HeicReply | { ok: false; code: "E_HAS_ALPHA"; message: string };
 
 export type HeicWorkerReply = HeicPoolReply & { id: number };
+
+/** A JPEG's thumbnail as the binding makes it (native/thumbnail.c) */
+export interface NativeThumbnail {
+  width: number;
+  height: number;
+  orientation: number;
+  jpeg: ArrayBuffer;
+  /** the thumbnail in greyscale, when asked for (absent from a binding built before it) */
+  gray?: ArrayBuffer;
+  grayWidth?: number;
+  grayHeight?: number;
+  /** its measures, when asked for (absent from a binding built before them) */
+  measures?: PictureNumbers;
+  warnings: string[];
+}
+
+/**
+ * The photo checks' measures of a thumbnail's greyscale picture as the binding takes them on its own thread
+ * (native/measures.c): checks/measures.ts' MeasuredPicture, the same definitions to the last bit.
+ */
+export interface PictureNumbers {
+  hash: bigint;
+  sharpness: number;
+  flat: boolean;
+  exposure: { mean: number; dark: number; bright: number; highlight: number };
+}

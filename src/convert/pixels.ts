@@ -2,7 +2,8 @@
 // kept as its thumbnail for the review page.
 import { readFile } from "node:fs/promises";
 import { type Problem, problem } from "../core/errors.js";
-import { type NativeThumbnail, nativeBinding, type PictureNumbers } from "./heicDecoder.js";
+import { nativeBinding } from "./heicDecoder.js";
+import type { NativeThumbnail, PictureNumbers } from "./heicTypes.js";
 import { damagedData } from "./imageProblems.js";
 import { loadSharp } from "./onFirstUse.js";
 
