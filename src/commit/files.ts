@@ -61,9 +61,14 @@ export async function publishNoClobber(tmp: string, final: string): Promise<bool
   return true;
 }
 
-/** Where copyFileWhole writes before the rename: hidden, beside the target, never a name a reader waits for. */
+/**
+ * Where copyFileWhole writes before the rename: hidden, beside the target, never a name a reader waits for.
+ * A name too long to take the extra 9 bytes within a file system's 255 (a photo's, say) is named by its hash.
+ */
 export function partialName(file: string): string {
-  return path.join(path.dirname(file), `.${path.basename(file)}.partial`);
+  const base = path.basename(file);
+  const name = Buffer.byteLength(base) <= 200 ? base : createHash("sha256").update(base).digest("hex").slice(0, 32);
+  return path.join(path.dirname(file), `.${name}.partial`);
 }
 
 /**

@@ -24,6 +24,7 @@ async function moveArchive(out: string, name: string, sha256: string | undefined
       continue;
     }
     const there = await leftThere(from, to, file === name ? sha256 : undefined);
+    if (there === "same") continue; // (`dir` is --out itself, or a link to it: it is in place already)
     if (there === "other") throw new Error(`another file named ${file} is there already`);
     if (there === "whole")
       await rm(from); // an earlier run's move got as far as the rename
@@ -34,12 +35,18 @@ async function moveArchive(out: string, name: string, sha256: string | undefined
 /**
  * What an earlier move left under the target's name: nothing, the whole file (its SHA-256 is the report's;
  * a report, its bytes), the start of it (a plain copy cut short, as moves left before they copied whole),
- * or another file.
+ * or another file. "same": the target is the very file (`dir` is --out, under its name or another), never
+ * a copy to remove the original for.
  */
-async function leftThere(from: string, to: string, sha256: string | undefined): Promise<"none" | "whole" | "cut" | "other"> {
+async function leftThere(
+  from: string,
+  to: string,
+  sha256: string | undefined,
+): Promise<"none" | "same" | "whole" | "cut" | "other"> {
   const st = await stat(to).catch(() => undefined);
   if (!st) return "none";
-  const size = (await stat(from)).size;
+  const { size, dev, ino } = await stat(from);
+  if (st.dev === dev && st.ino === ino) return "same";
   if (st.size === size && (sha256 ? (await sha256Of(to)) === sha256 : (await readFile(to)).equals(await readFile(from))))
     return "whole";
   return st.size < size && (await startsWith(from, to)) ? "cut" : "other";

@@ -1,0 +1,49 @@
+// --uploaded-to naming --out itself (or a path that is --out under another name: a symlink): the archive is
+// already where it should go. It stays there; it is never taken for "an earlier move's whole copy" and
+// removed from --out, which would leave it nowhere.
+import { createHash } from "node:crypto";
+import { readdir, symlink, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { appendUploads, readUploads } from "../../src/commit/uploads.js";
+import { finishMoves, moveUploaded } from "../../src/upload/uploadedTo.js";
+import { tempDir } from "../helpers.js";
+
+const NAME = "batch-20261206-0001.zip";
+const now = () => "2026-12-06T05:00:00.000Z";
+
+/** An --out holding one uploaded archive and its report, and its journal. */
+async function uploadedOutbox() {
+  const out = await tempDir("wopack-uploaded-same-");
+  const bytes = Buffer.from("PK\u0005\u0006 an archive's bytes");
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  await writeFile(path.join(out, NAME), bytes);
+  await writeFile(path.join(out, `${NAME}.report.json`), JSON.stringify({ sha256, bytes: bytes.length }));
+  const journal = await readUploads(out);
+  await appendUploads(out, [{ type: "uploaded", archive: NAME, sha256, batchId: "b1", at: now() }], journal);
+  return { out, sha256, journal };
+}
+
+const kept = async (out: string) => (await readdir(out)).filter((f) => f.startsWith(NAME)).sort();
+
+describe("--uploaded-to that is --out itself", () => {
+  it("leaves the uploaded archive and its report in --out (moveUploaded)", async () => {
+    const { out, sha256, journal } = await uploadedOutbox();
+    await moveUploaded(out, journal, { name: NAME, sha256 }, out, now);
+    expect(await kept(out)).toEqual([NAME, `${NAME}.report.json`]);
+  });
+
+  it("leaves them when the next run finishes moves (finishMoves)", async () => {
+    const { out, journal } = await uploadedOutbox();
+    await finishMoves(out, journal, out, now);
+    expect(await kept(out)).toEqual([NAME, `${NAME}.report.json`]);
+  });
+
+  it("leaves them when --uploaded-to is a symlink to --out", async () => {
+    const { out, sha256, journal } = await uploadedOutbox();
+    const alias = path.join(await tempDir("wopack-uploaded-alias-"), "sent");
+    await symlink(out, alias);
+    await moveUploaded(out, journal, { name: NAME, sha256 }, alias, now);
+    expect(await kept(out)).toEqual([NAME, `${NAME}.report.json`]);
+  });
+});
