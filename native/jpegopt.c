@@ -6,6 +6,7 @@
 // The same pass gives the review thumbnail: the coefficients read are the picture, and each block's DC
 // coefficient is its mean, so the picture at 1/8 scale costs no decoding (what libjpeg's 1/8 scaled decode
 // of the output would compute, after entropy-decoding the whole file again).
+#include <pthread.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -33,16 +34,20 @@ static void quiet(j_common_ptr cinfo) {
 
 // A block's picture at 2x2: the mean of each 4x4 quadrant of its inverse DCT, which only the DC and the odd
 // coefficients reach (the even ones sum to nothing over half a block): libjpeg's reduced 2x2 IDCT.
-static void quadrants(const JCOEF* block, const UINT16* quant, int out[2][2]) {
-  static double weight[8];  // C(u) times the mean of cos((2x+1)u pi/16) over x = 0-3
-  if (weight[0] == 0) {
-    for (int u = 1; u < 8; u += 2) {
-      double sum = 0;
-      for (int x = 0; x < 4; x++) sum += cos((2 * x + 1) * u * M_PI / 16);
-      weight[u] = sum / 4;
-    }
-    weight[0] = 1 / sqrt(2);
+static double weight[8];  // C(u) times the mean of cos((2x+1)u pi/16) over x = 0-3
+static pthread_once_t weight_once = PTHREAD_ONCE_INIT;
+static void fill_weight(void) {
+  for (int u = 1; u < 8; u += 2) {
+    double sum = 0;
+    for (int x = 0; x < 4; x++) sum += cos((2 * x + 1) * u * M_PI / 16);
+    weight[u] = sum / 4;
   }
+  weight[0] = 1 / sqrt(2);
+}
+
+static void quadrants(const JCOEF* block, const UINT16* quant, int out[2][2]) {
+  // (once for the process: jobs run on several of the binding's threads at once)
+  pthread_once(&weight_once, fill_weight);
   static const int used[5] = {0, 1, 3, 5, 7};
   for (int qy = 0; qy < 2; qy++) {
     for (int qx = 0; qx < 2; qx++) {
