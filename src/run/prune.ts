@@ -136,7 +136,11 @@ async function archiveFacts(
       present: typeof report?.sha256 === "string",
       committedAt,
       old: Date.parse(committedAt) < cutoff,
-      unconfirmed: uploading && !confirmed ? unconfirmedReason(state) : undefined,
+      unconfirmed: moveUnfinished(state)
+        ? `its move to ${state?.moving} (--uploaded-to) is not finished: the next upload run finishes it`
+        : uploading && !confirmed
+          ? unconfirmedReason(state)
+          : undefined,
       ids,
     });
   }
@@ -145,6 +149,11 @@ async function archiveFacts(
     facts.get(archive)?.ids.add(id);
   }
   return facts;
+}
+
+/** An --uploaded-to move begun and not finished: the archive in --out is the copy that move is to keep. */
+function moveUnfinished(state: UploadState | undefined): boolean {
+  return state?.moving !== undefined && state.movedTo !== state.moving;
 }
 
 /** Uploaded, and the platform has not said since that its batch failed (`status --refresh`). */

@@ -87,10 +87,10 @@ describe("wopack prune", () => {
 /** Where an archive or a work order's folders stand after prune: listed as pruned, kept (with why), or neither. */
 type Fate = "pruned" | "kept" | "untouched" | "away";
 /**
- * An archive's upload as the journal tells it ("moved": uploaded, then moved by --uploaded-to; "rejected":
- * uploaded, then `status --refresh` heard the platform fail its batch).
+ * An archive's upload as the journal tells it ("moved": uploaded, then moved by --uploaded-to; "moving": its move
+ * begun and not finished; "rejected": uploaded, then `status --refresh` heard the platform fail its batch).
  */
-type State = "none" | "uploaded" | "failed" | "sending" | "attention" | "moved" | "rejected";
+type State = "none" | "uploaded" | "failed" | "sending" | "attention" | "moved" | "moving" | "rejected";
 interface Submission {
   age: "old" | "recent";
   state: State;
@@ -117,6 +117,8 @@ const ROWS: Row[] = [
   },
   { id: "WO_REJECTED", submissions: [{ age: "old", state: "rejected", fate: ["kept", "pruned"] }], folders: ["kept", "pruned"] },
   { id: "WO_MOVED", submissions: [{ age: "old", state: "moved", fate: ["away", "pruned"] }], folders: ["pruned", "pruned"] },
+  // (an --uploaded-to move begun and cut short: the archive in --out is the copy the move is to keep)
+  { id: "WO_MOVING", submissions: [{ age: "old", state: "moving", fate: ["kept", "pruned"] }], folders: ["kept", "pruned"] },
   {
     id: "WO_RECENT_UP",
     submissions: [{ age: "recent", state: "uploaded", fate: ["untouched", "untouched"] }],
@@ -210,6 +212,7 @@ async function outbox(uploading: boolean) {
         // (the record the sender writes for a partial batch the platform would not delete: wip/upload)
         attention: [...started, { ...batch, type: "attention", reason: "DELETE answered 500" } as unknown as UploadRecord],
         moved: [...started, { ...batch, type: "uploaded", sha256 }, { type: "moved", archive, to: sent, at }],
+        moving: [...started, { ...batch, type: "uploaded", sha256 }, { type: "moving", archive, to: sent, at }],
         rejected: [...started, { ...batch, type: "uploaded", sha256 }, { ...batch, type: "status", status: "failed" }],
       };
       if (s.state === "moved") {
