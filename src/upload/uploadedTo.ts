@@ -112,9 +112,12 @@ export async function finishMoves(
   const warnings: Problem[] = [];
   for (const s of [...journal.archives.values()]) {
     if (!s.uploaded || (s.movedTo && s.movedTo === (s.moving ?? s.movedTo))) continue;
-    const inOut = (await exists(path.join(out, s.archive))) || (await exists(path.join(out, s.archive + REPORT_SUFFIX)));
-    const to = s.moving ?? (uploadedTo && inOut ? uploadedTo : undefined);
+    const to = s.moving ?? uploadedTo;
     if (!to) continue;
+    // (looked for only when there is somewhere to move it: without --uploaded-to, every archive ever uploaded
+    // would cost two file checks at each start)
+    if (!s.moving && !(await exists(path.join(out, s.archive))) && !(await exists(path.join(out, s.archive + REPORT_SUFFIX))))
+      continue;
     const w = await moveUploaded(out, journal, { name: s.archive, sha256: s.sha256 }, to, now, signal);
     if (w) warnings.push(w);
   }
