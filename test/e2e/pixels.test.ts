@@ -26,6 +26,32 @@ const DECODERS = ["native", "sharp"] as const;
 type Decoder = (typeof DECODERS)[number];
 
 /** Runs a describe block's tests with `WOPACK_PIXEL_DECODER` set for `decoder` (in-process calls read it). */
+type Packed = { id: string; warnings: { code: string }[]; entries: { width: number; conversion?: string }[] };
+/** Every case of a pack's --json result decided as the case says; `packed` checks a photo packed further. */
+function expectDecided(
+  result: { refused: { id: string; problems: { code: string; hint: string }[] }[]; packed: Packed[]; pending: unknown },
+  all: Case[],
+  more: (packed: Packed, c: Case) => void,
+): void {
+  for (const [i, c] of all.entries()) {
+    const refused = result.refused.find((r) => r.id === `WO_${i}`);
+    const packed = result.packed.find((p) => p.id === `WO_${i}`);
+    if (c.expect === "damaged") {
+      expect(
+        refused?.problems.map((p) => p.code),
+        c.name,
+      ).toEqual([c.caught ?? "E_IMAGE_DAMAGED"]);
+      if (!c.caught) expect(refused?.problems[0]?.hint, c.name).toMatch(/replace it/);
+    } else {
+      expect(packed, `${c.name}: ${JSON.stringify(refused ?? result.pending)}`).toBeDefined();
+      // (every case is the same picture, each in a work order of its own: the reuse check says so)
+      const codes = besidesPhotoChecks(packed!.warnings).map((w) => w.code);
+      expect(codes, c.name).toEqual(c.expect === "warning" ? ["W_IMAGE_HEADER_QUIRK"] : []);
+      more(packed!, c);
+    }
+  }
+}
+
 function usingDecoder(decoder: Decoder): void {
   const before = process.env.WOPACK_PIXEL_DECODER;
   beforeAll(() => {
@@ -117,7 +143,8 @@ const JFIF = Buffer.from([0xff, 0xe0, 0, 16, 0x4a, 0x46, 0x49, 0x46, 0, 1, 1, 0,
 let jpeg: Buffer;
 let png: Buffer;
 /** `caught`: the structure check (end marker, header) refuses it first, with this code */
-const cases: { name: string; bytes: () => Buffer; expect: "ok" | "warning" | "damaged"; caught?: string }[] = [
+type Case = { name: string; bytes: () => Buffer; expect: "ok" | "warning" | "damaged"; caught?: string };
+const cases: Case[] = [
   { name: "intact JPEG with restart markers", bytes: () => jpeg, expect: "ok" },
   { name: "JPEG with bytes flipped inside its scan", bytes: () => flipped(jpeg, 40), expect: "damaged" },
   // (one flipped byte can stay a valid Huffman code and only change a block's shade: no decoder can tell)
@@ -374,25 +401,8 @@ describe.each(DECODERS)("pack and validate decode every photo copied as is (%s J
       await put(ws.staging, `WO_${i}/photo.${ext}`, c.bytes());
     }
     const run = await wopack(["pack", ws.staging, "--out", ws.out, "--json", "--no-review"], { env });
-    const result = JSON.parse(run.stdout);
-    for (const [i, c] of cases.entries()) {
-      const refused = result.refused.find((r: { id: string }) => r.id === `WO_${i}`);
-      const packed = result.packed.find((p: { id: string }) => p.id === `WO_${i}`);
-      if (c.expect === "damaged") {
-        expect(
-          refused?.problems.map((p: { code: string }) => p.code),
-          c.name,
-        ).toEqual([c.caught ?? "E_IMAGE_DAMAGED"]);
-        if (!c.caught) expect(refused.problems[0].hint).toMatch(/replace it/);
-      } else {
-        expect(packed, `${c.name}: ${JSON.stringify(refused ?? result.pending)}`).toBeDefined();
-        // (every case is the same picture, each in a work order of its own: the reuse check says so)
-        const codes = besidesPhotoChecks(packed.warnings as { code: string }[]).map((w) => w.code);
-        expect(codes, c.name).toEqual(c.expect === "warning" ? ["W_IMAGE_HEADER_QUIRK"] : []);
-        // the packed photo is the source byte for byte, its size in the report from the decode
-        expect(packed.entries[0].width).toBeGreaterThan(0);
-      }
-    }
+    // (the packed photo is the source byte for byte, its size in the report from the decode)
+    expectDecided(JSON.parse(run.stdout), cases, (packed) => expect(packed.entries[0]!.width).toBeGreaterThan(0));
     expect(run.code).toBe(1);
     const [archive] = await archivesIn(ws.out);
     const names = (await readZip(archive!)).map((e) => e.name.split("/")[0]);
@@ -430,23 +440,9 @@ describe("a photo re-encoded is judged as the same photo copied as is", () => {
     }
     const limit = value === "smallest" ? String(Math.min(...cases.map((c) => c.bytes().length)) - 1) : value;
     const run = await wopack(["pack", ws.staging, "--out", ws.out, "--json", "--no-review", flag, limit]);
-    const result = JSON.parse(run.stdout);
-    for (const [i, c] of cases.entries()) {
-      const refused = result.refused.find((r: { id: string }) => r.id === `WO_${i}`);
-      const packed = result.packed.find((p: { id: string }) => p.id === `WO_${i}`);
-      if (c.expect === "damaged") {
-        expect(
-          refused?.problems.map((p: { code: string }) => p.code),
-          c.name,
-        ).toEqual([c.caught ?? "E_IMAGE_DAMAGED"]);
-        if (!c.caught) expect(refused.problems[0].hint, c.name).toMatch(/replace it/);
-      } else {
-        expect(packed, `${c.name}: ${JSON.stringify(refused ?? result.pending)}`).toBeDefined();
-        const codes = besidesPhotoChecks(packed.warnings as { code: string }[]).map((w) => w.code);
-        expect(codes, c.name).toEqual(c.expect === "warning" ? ["W_IMAGE_HEADER_QUIRK"] : []);
-        expect(packed.entries[0].conversion, c.name).toMatch(/re-encoded as jpeg/);
-      }
-    }
+    expectDecided(JSON.parse(run.stdout), cases, (packed, c) =>
+      expect(packed.entries[0]!.conversion, c.name).toMatch(/re-encoded as jpeg/),
+    );
     expect(run.code).toBe(1);
   });
 });
