@@ -6,8 +6,7 @@
 // The same pass gives the review thumbnail: the coefficients read are the picture, and each block's DC
 // coefficient is its mean, so the picture at 1/8 scale costs no decoding (what libjpeg's 1/8 scaled decode
 // of the output would compute, after entropy-decoding the whole file again).
-#include <pthread.h>
-#include <math.h>
+#include <stdint.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,38 +31,33 @@ static void quiet(j_common_ptr cinfo) {
   (void)cinfo;
 }
 
-// A block's picture at 2x2: the mean of each 4x4 quadrant of its inverse DCT, which only the DC and the odd
-// coefficients reach (the even ones sum to nothing over half a block): libjpeg's reduced 2x2 IDCT.
-static double weight[8];  // C(u) times the mean of cos((2x+1)u pi/16) over x = 0-3
-static pthread_once_t weight_once = PTHREAD_ONCE_INIT;
-static void fill_weight(void) {
-  for (int u = 1; u < 8; u += 2) {
-    double sum = 0;
-    for (int x = 0; x < 4; x++) sum += cos((2 * x + 1) * u * M_PI / 16);
-    weight[u] = sum / 4;
-  }
-  weight[0] = 1 / sqrt(2);
+// A block's picture at 2x2, as libjpeg's reduced 2x2 IDCT (jidctred.c, jpeg_idct_2x2) computes it, in the
+// same fixed-point steps and roundings, so that it is the very samples the 1/8 scaled decode gives: only
+// the DC and the odd coefficients reach a 2x2 output (the even ones sum to nothing over half a block).
+#define RED_CONST_BITS 13
+#define RED_PASS1_BITS 2
+#define RED_DESCALE(x, n) (((x) + ((int64_t)1 << ((n) - 1))) >> (n))
+static int64_t odd_part(int64_t c1, int64_t c3, int64_t c5, int64_t c7) {
+  // FIX(3.624509785), FIX(1.272758580), FIX(0.850430095), FIX(0.720959822) at 13 bits
+  return c1 * 29692 - c3 * 10426 + c5 * 6967 - c7 * 5906;
 }
-
 static void quadrants(const JCOEF* block, const UINT16* quant, int out[2][2]) {
-  // (once for the process: jobs run on several of the binding's threads at once)
-  pthread_once(&weight_once, fill_weight);
   static const int used[5] = {0, 1, 3, 5, 7};
-  for (int qy = 0; qy < 2; qy++) {
-    for (int qx = 0; qx < 2; qx++) {
-      double sum = 0;
-      for (int i = 0; i < 5; i++) {
-        int v = used[i];
-        double wv = v && qy ? -weight[v] : weight[v];
-        for (int j = 0; j < 5; j++) {
-          int u = used[j];
-          double wu = u && qx ? -weight[u] : weight[u];
-          sum += wu * wv * block[v * 8 + u] * quant[v * 8 + u];
-        }
-      }
-      int value = (int)lround(sum / 4) + 128;
-      out[qy][qx] = value < 0 ? 0 : value > 255 ? 255 : value;
-    }
+  int64_t work[2][8] = {{0}};
+  for (int i = 0; i < 5; i++) {  // pass 1: the columns, into two rows
+    int col = used[i];
+    int64_t c[8];
+    for (int v = 0; v < 8; v++) c[v] = (int64_t)block[v * 8 + col] * quant[v * 8 + col];
+    int64_t even = c[0] * ((int64_t)1 << (RED_CONST_BITS + 2)), odd = odd_part(c[1], c[3], c[5], c[7]);
+    work[0][col] = RED_DESCALE(even + odd, RED_CONST_BITS - RED_PASS1_BITS + 2);
+    work[1][col] = RED_DESCALE(even - odd, RED_CONST_BITS - RED_PASS1_BITS + 2);
+  }
+  for (int r = 0; r < 2; r++) {  // pass 2: each row, into two samples
+    int64_t* w = work[r];
+    int64_t even = w[0] * ((int64_t)1 << (RED_CONST_BITS + 2)), odd = odd_part(w[1], w[3], w[5], w[7]);
+    int shift = RED_CONST_BITS + RED_PASS1_BITS + 3 + 2;
+    int values[2] = {(int)RED_DESCALE(even + odd, shift) + 128, (int)RED_DESCALE(even - odd, shift) + 128};
+    for (int k = 0; k < 2; k++) out[r][k] = values[k] < 0 ? 0 : values[k] > 255 ? 255 : values[k];
   }
 }
 
@@ -121,10 +115,12 @@ static uint8_t* dc_picture(j_decompress_ptr src, jvirt_barray_ptr* coefficients,
         p[0] = p[1] = p[2] = (uint8_t)v[0];
         continue;
       }
-      // (JFIF's YCbCr to RGB, as libjpeg converts it)
-      double yy = v[0], cb = v[1] - 128.0, cr = v[2] - 128.0;
-      double rgbv[3] = {yy + 1.402 * cr, yy - 0.344136286 * cb - 0.714136286 * cr, yy + 1.772 * cb};
-      for (int k = 0; k < 3; k++) p[k] = (uint8_t)(rgbv[k] < 0 ? 0 : rgbv[k] > 255 ? 255 : rgbv[k] + 0.5);
+      // (JFIF's YCbCr to RGB in libjpeg's own 16-bit fixed point, jdcolor.c: FIX(1.402), FIX(0.34414),
+      // FIX(0.71414), FIX(1.772), the red and blue terms rounded alone; in floats a sample was a level off)
+      int64_t cb = v[1] - 128, cr = v[2] - 128;
+      int rgbv[3] = {v[0] + (int)((91881 * cr + 32768) >> 16), v[0] + (int)((-22554 * cb - 46802 * cr + 32768) >> 16),
+                     v[0] + (int)((116130 * cb + 32768) >> 16)};
+      for (int k = 0; k < 3; k++) p[k] = (uint8_t)(rgbv[k] < 0 ? 0 : rgbv[k] > 255 ? 255 : rgbv[k]);
     }
   }
   for (int c = 0; c < 3; c++) free(planes[c]);
