@@ -116,17 +116,22 @@ const HOSTILE = `<img src=x onerror="window.__pwned=1">`;
 describe("the Uploads section of the status page (Chromium)", () => {
   it("draws what is sent, what waits to retry (when, why) and a stop; hidden without --upload; names as text (table)", async () => {
     const none = { uploaded: 0, failed: 0, queued: 0, sending: null, retrying: [], stopped: null };
-    const table: { what: string; uploads: WatchStatus["uploads"]; lines: RegExp[]; rows?: unknown[][] }[] = [
-      { what: "off", uploads: null, lines: [] },
-      { what: "idle", uploads: none, lines: [/^Nothing is being sent\.$/] },
+    // (uploads is made when its row is drawn: times made when the table was built were 8 s old under load)
+    const table: { what: string; uploads: () => WatchStatus["uploads"]; lines: RegExp[]; rows?: unknown[][] }[] = [
+      { what: "off", uploads: () => null, lines: [] },
+      { what: "idle", uploads: () => none, lines: [/^Nothing is being sent\.$/] },
       {
         what: "sending",
-        uploads: { ...none, queued: 2, sending: { archive: "batch-1.zip", since: inMs(-65_000), lastProgressAt: inMs(-3_000) } },
-        lines: [/^Sending batch-1\.zip since 1 min ago \(last confirmed bytes \d s ago\)$/],
+        uploads: () => ({
+          ...none,
+          queued: 2,
+          sending: { archive: "batch-1.zip", since: inMs(-65_000), lastProgressAt: inMs(-3_000) },
+        }),
+        lines: [/^Sending batch-1\.zip since 1 min ago \(last confirmed bytes \d+ s ago\)$/],
       },
       {
         what: "waiting to retry",
-        uploads: {
+        uploads: () => ({
           ...none,
           failed: 3,
           retrying: [
@@ -143,7 +148,7 @@ describe("the Uploads section of the status page (Chromium)", () => {
               lastError: { code: "E_UPLOAD_REFUSED", message: HOSTILE },
             },
           ],
-        },
+        }),
         lines: [/^Nothing is being sent\.$/],
         rows: [
           ["batch-2.zip", "2", expect.stringMatching(/^in (8\d|90) s$/), "E_UPLOAD_GAVE_UP: HTTP 503"],
@@ -153,10 +158,10 @@ describe("the Uploads section of the status page (Chromium)", () => {
       },
       {
         what: "stopped",
-        uploads: {
+        uploads: () => ({
           ...none,
           stopped: { at: inMs(-1000), code: "E_UPLOAD_CREDENTIALS", message: "the platform refused the upload credentials" },
-        },
+        }),
         lines: [
           /^Sending stopped: E_UPLOAD_CREDENTIALS \(.+\): the platform refused the upload credentials$/,
           /^Nothing is being sent\.$/,
@@ -164,11 +169,12 @@ describe("the Uploads section of the status page (Chromium)", () => {
       },
     ];
     for (const row of table) {
-      setStatus({ ...base, uploads: row.uploads });
+      const uploads = row.uploads();
+      setStatus({ ...base, uploads });
       const tab = await open();
       await expect.poll(() => tab.locator("#archives").textContent()).toContain("No archive yet.");
       const section = tab.locator("#uploads-section");
-      if (!row.uploads) {
+      if (!uploads) {
         expect(await section.isHidden(), row.what).toBe(true);
         expect(await tab.locator("#totals").textContent(), row.what).not.toContain("uploaded");
         await tab.context().close();
