@@ -121,7 +121,8 @@ export function formatStatus(lines: ArchiveStatus[], stuck: ArchiveStatus[]): st
           : l.state === "failed" || l.state === "attention"
             ? `${l.state === "failed" ? "failed" : "needs attention"}: ${l.problem?.code ?? ""} ${l.problem?.message ?? ""}`
             : "committed, not uploaded";
-    return `${l.archive}  ${what}${stuck.includes(l) ? "  (waiting too long)" : ""}`;
+    const unknown = l.refreshError ? `\n  not refreshed: ${l.refreshError.code}: ${l.refreshError.message}` : "";
+    return `${l.archive}  ${what}${stuck.includes(l) ? "  (waiting too long)" : ""}${unknown}`;
   });
   return shown(out);
 }

@@ -1,13 +1,13 @@
 // `wopack status <out>`: where each committed archive stands on its way to the platform.
 import path from "node:path";
 import { readLedger } from "../commit/ledger.js";
-import { appendUploads, readUploads } from "../commit/uploads.js";
+import { appendUploads, readUploads, type UploadJournal } from "../commit/uploads.js";
 import type { Config } from "../config/schema.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { redact } from "../core/redact.js";
 import { resolveCredentials } from "../upload/key.js";
 import { type Api, httpApi, statusLooksFailed } from "../upload/protocol.js";
-import { attentionProblem } from "../upload/uploadProblems.js";
+import { attentionProblem, credentialsRefused } from "../upload/uploadProblems.js";
 import { checkOut, committedArchives } from "./upload.js";
 
 /** "attention": the platform keeps a batch with part of it that it would not delete (not uploaded) */
@@ -27,6 +27,8 @@ export interface ArchiveStatus {
   /** when it last changed (committed, or its upload's last step) */
   since: string;
   movedTo?: string;
+  /** --refresh could not learn the batch's status (the platform did not answer, or answered nonsense) */
+  refreshError?: { code: "E_STATUS_NOT_REFRESHED"; message: string };
 }
 
 export interface StatusOptions {
@@ -43,30 +45,7 @@ export async function status(out: string, options: StatusOptions = {}): Promise<
   const journal = await readUploads(dir);
   const ledger = await readLedger(dir);
   const inOut = new Map((await committedArchives(dir, ledger)).map((a) => [a.name, a]));
-  if (options.refresh) {
-    const { url, key } = resolveCredentials(options.refresh.config, options.refresh.env);
-    const api = options.refresh.api ?? httpApi(url, key, { timeoutMs: 30_000 });
-    for (const s of journal.archives.values()) {
-      const final = s.status && statusLooksFailed(s.status.status);
-      if (!s.uploaded || final) continue;
-      const r = await api.batchStatus(s.uploaded.batchId);
-      if (r.ok) {
-        await appendUploads(
-          dir,
-          [
-            {
-              type: "status",
-              archive: s.archive,
-              batchId: s.uploaded.batchId,
-              status: r.value.status,
-              at: clock().toISOString(),
-            },
-          ],
-          journal,
-        );
-      }
-    }
-  }
+  const notRefreshed = options.refresh ? await refresh(dir, journal, options.refresh, clock) : new Map<string, string>();
   const names = new Set([...ledger.archives].filter((n) => inOut.has(n) || journal.archives.get(n)?.movedTo));
   const lines: ArchiveStatus[] = [];
   for (const name of [...names].sort()) {
@@ -92,10 +71,52 @@ export async function status(out: string, options: StatusOptions = {}): Promise<
     }
     if (s?.status) line.platformStatus = s.status.status;
     if (s?.movedTo) line.movedTo = s.movedTo;
+    const why = notRefreshed.get(name);
+    if (why) line.refreshError = { code: "E_STATUS_NOT_REFRESHED", message: redact(why) };
     if (line.state === "failed" && !line.problem && s?.status) {
       line.problem = { code: "E_BATCH_FAILED", message: `the platform says: ${s.status.status}` };
     }
     lines.push(line);
   }
   return lines;
+}
+
+/** Words of a status that the platform no longer has the batch: read as failed (statusLooksFailed), so prune keeps it. */
+export const BATCH_GONE_STATUS = "failed: the platform has no such batch";
+
+/**
+ * Asks the platform for the status of each uploaded batch not final yet, and journals each answer. A batch
+ * the platform does not have (404/410) is journaled as failed, never left "uploaded"; a refused key stops
+ * with E_UPLOAD_CREDENTIALS. Gives back, by archive, why a batch's status could not be learnt (once the
+ * platform does not answer, the rest are not asked: each would wait as long).
+ */
+async function refresh(
+  dir: string,
+  journal: UploadJournal,
+  options: NonNullable<StatusOptions["refresh"]>,
+  clock: Clock,
+): Promise<Map<string, string>> {
+  const { url, key } = resolveCredentials(options.config, options.env);
+  const api = options.api ?? httpApi(url, key, { timeoutMs: 30_000 });
+  const notRefreshed = new Map<string, string>();
+  let unreachable: string | undefined;
+  for (const s of journal.archives.values()) {
+    const final = s.status && statusLooksFailed(s.status.status);
+    if (!s.uploaded || final) continue;
+    if (unreachable) {
+      notRefreshed.set(s.archive, `not asked: the platform did not answer for an earlier batch (${unreachable})`);
+      continue;
+    }
+    const r = await api.batchStatus(s.uploaded.batchId);
+    if (!r.ok && r.kind === "auth") throw credentialsRefused(redact(r.detail));
+    if (!r.ok && r.kind !== "gone") {
+      if (r.kind === "retry") unreachable = r.detail;
+      notRefreshed.set(s.archive, `the platform's answer about batch ${s.uploaded.batchId}: ${r.detail}`);
+      continue;
+    }
+    const status = r.ok ? r.value.status : `${BATCH_GONE_STATUS} (${r.detail})`;
+    const at = clock().toISOString();
+    await appendUploads(dir, [{ type: "status", archive: s.archive, batchId: s.uploaded.batchId, status, at }], journal);
+  }
+  return notRefreshed;
 }

@@ -18,7 +18,9 @@ export const statusCommand = defineCommand({
       .group(["refresh", "max-age"], GROUP.own)
       .example("wopack status outbox", "where each archive stands")
       .example("wopack status outbox --max-age 2h --json", "exit 1 when one waits over 2 h")
-      .epilog("Exit codes: 0 nothing failed or stuck, 1 an upload failed or an archive waited past --max-age, 2 usage error."),
+      .epilog(
+        "Exit codes: 0 nothing failed or stuck, 1 an upload failed, an archive waited past --max-age, or --refresh could not learn a batch's status, 2 usage error, 5 the platform refused the key.",
+      ),
   async run(argv) {
     const { checkedFlags, configFor, printConfig } = await import("../context.js");
     const maxAge = (await checkedFlags(argv))["max-age"];
@@ -33,6 +35,7 @@ export const statusCommand = defineCommand({
         ? JSON.stringify({ archives: lines, stuck: stuck.map((l) => l.archive) }, null, 2)
         : formatStatus(lines, stuck)) + "\n",
     );
-    return lines.some((l) => l.state === "failed" || l.state === "attention") || stuck.length ? EXIT.refused : EXIT.ok;
+    const bad = lines.some((l) => l.state === "failed" || l.state === "attention" || l.refreshError);
+    return bad || stuck.length ? EXIT.refused : EXIT.ok;
   },
 });
