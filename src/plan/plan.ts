@@ -11,6 +11,7 @@ import {
   internalProblem,
   noPhotos,
   notJsonObject,
+  repackNeedsAttention,
   unreadable,
   vanishedSource,
 } from "../spec/problems.js";
@@ -50,9 +51,19 @@ export interface PlanInput {
   config: Config;
   /** work-order id -> fingerprint of its last committed content */
   ledger: ReadonlyMap<string, string>;
+  /**
+   * work-order id -> the archive that last committed it, and the batch the platform keeps of that archive
+   * when its upload needs attention (the upload journal): a repack of it would reach the platform twice
+   */
+  committed?: ReadonlyMap<string, CommittedWorkOrder>;
   /** the --metadata sidecar, by work-order id */
   sidecar?: ReadonlyMap<string, SidecarRow>;
   options: PlanOptions;
+}
+
+export interface CommittedWorkOrder {
+  archive: string;
+  attentionBatch?: string | undefined;
 }
 
 export interface PlannedPhoto {
@@ -171,8 +182,14 @@ function planGroup(group: WorkOrderGroup, input: PlanInput, plan: Plan, caseTwin
     plan.refused.push({ ...common, problems: [vanishedSource(id, vanished)], photos: [] });
     return;
   }
-  if (!input.options.repack && input.ledger.get(id) === packable.fingerprint) {
+  const same = input.ledger.get(id) === packable.fingerprint;
+  if (!input.options.repack && same) {
     plan.alreadyPacked.push(common);
+    return;
+  }
+  const held = same ? input.committed?.get(id) : undefined;
+  if (held?.attentionBatch !== undefined) {
+    plan.refused.push({ ...common, problems: [repackNeedsAttention(id, held.archive, held.attentionBatch)], photos: [] });
     return;
   }
   const where = group.folder?.rel ?? id;
