@@ -86,6 +86,16 @@ export function caseTwinId(id: string, earlier: string, path: string): Problem {
   );
 }
 
+/** A work-order id that differs only in letter case from one an earlier run packed (the ledger's). */
+export function caseTwinPacked(id: string, earlier: string, archive: string, path: string): Problem {
+  return problem(
+    "E_WORK_ORDER_ID_CASE",
+    `${path}: the work-order id "${id}" differs only in letter case from "${earlier}", packed already in ${archive}; both would reach the platform, and unzipped on Windows or macOS their folders are one`,
+    `if it is the same work order, rename it "${earlier}" (its photos are then a new submission of it); if not, rename it so that the ids differ in more than case; until then "${id}" is refused`,
+    path,
+  );
+}
+
 /** --repack of a work order whose archive's upload needs attention: the platform may hold part of it already. */
 export function repackNeedsAttention(id: string, archive: string, batchId: string): Problem {
   return problem(
