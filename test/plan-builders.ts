@@ -1,7 +1,7 @@
 // In-memory staging folders for the pure planner's tests: no file system, no clock.
 import { parseConfig } from "../src/config/load.js";
 import type { ConfigInput } from "../src/config/schema.js";
-import { type PlanOptions, planPack } from "../src/plan/plan.js";
+import { type CommittedWorkOrder, type PlanOptions, planPack } from "../src/plan/plan.js";
 import type { FileFacts, ScannedEntry, StagingScan } from "../src/scan/scan.js";
 import type { ImageType } from "../src/spec/images.js";
 
@@ -38,11 +38,13 @@ export function plan(
   config: ConfigInput = {},
   options: Partial<PlanOptions> = {},
   ledger = new Map<string, string>(),
+  committed?: Map<string, CommittedWorkOrder>,
 ) {
   return planPack({
     ...staging(files),
     config: parseConfig(config),
     ledger,
+    ...(committed ? { committed } : {}),
     options: { now: NOW, settleMs: 0, repack: false, ...options },
   });
 }

@@ -79,22 +79,27 @@ export function partialName(file: string): string {
 export async function copyFileWhole(from: string, to: string): Promise<void> {
   const tmp = partialName(to);
   try {
-    await copyFile(from, tmp);
-    faultPoint("copy-partial");
-    const st = await lstat(from);
-    await utimes(tmp, st.atime, st.mtime);
-    const fh = await open(tmp, "r+");
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await copySynced(from, tmp);
     await rename(tmp, to);
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
   }
   await syncDir(path.dirname(to));
+}
+
+/** Copies a file to a new name, its times kept, and flushes it to disk (the caller renames it into place). */
+export async function copySynced(from: string, to: string): Promise<void> {
+  await copyFile(from, to);
+  faultPoint("copy-partial");
+  const st = await lstat(from);
+  await utimes(to, st.atime, st.mtime);
+  const fh = await open(to, "r+");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Whether something (a file, folder or link) is at `p`. */

@@ -1,12 +1,12 @@
 // Moving a work order's sources out of the staging folder (--move-to, --failed-to), so that only what was
 // packed leaves: a photo added or replaced while the archive was written stays behind for the next round.
 import type { Stats } from "node:fs";
-import { copyFile, cp, lstat, mkdir, opendir, readFile, rename, rm, rmdir, utimes } from "node:fs/promises";
+import { copyFile, lstat, mkdir, opendir, readFile, readlink, rename, rm, rmdir, symlink, utimes } from "node:fs/promises";
 import path from "node:path";
 import { type Problem, problem } from "../core/errors.js";
 import type { FileStamp, LeftBehind, MoveItem } from "../core/types.js";
 import { isIgnoredName } from "../spec/ignore.js";
-import { copyFileWhole, exists } from "./files.js";
+import { copyFileWhole, copySynced, exists, partialName, syncDir } from "./files.js";
 
 /** A work order's files as the plan saw them: packed ones and the folder's ignored ones, with size and mtime. */
 export interface WorkOrderFiles {
@@ -82,6 +82,7 @@ export async function moveItem(item: MoveItem): Promise<LeftBehind> {
     await moveWhole(item.from, item.to);
     return [];
   }
+  await rm(partialName(item.to), { recursive: true, force: true }); // (a whole copy cut short: moved file by file now)
   const packed = new Set(item.packed.map((s) => s.rel));
   const left: LeftBehind = [];
   for (const stamp of item.packed) {
@@ -162,8 +163,8 @@ async function listFiles(dir: string): Promise<Map<string, FileStamp>> {
 }
 
 /**
- * Moves a file or folder, across filesystems too (copy, then remove the original). A file (an archive, a
- * root photo) is copied whole or not at all, so that a cut copy never shows under its name.
+ * Moves a file or folder, across filesystems too (copy, then remove the original). The copy is whole or
+ * not at all, so that a cut copy never shows under its name, and on disk before the original goes.
  */
 export async function moveWhole(from: string, to: string): Promise<void> {
   await mkdir(path.dirname(to), { recursive: true });
@@ -172,9 +173,36 @@ export async function moveWhole(from: string, to: string): Promise<void> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
     if ((await lstat(from)).isFile()) await copyFileWhole(from, to);
-    else await cp(from, to, { recursive: true, errorOnExist: true, force: false, preserveTimestamps: true });
+    else await copyFolderWhole(from, to);
     await rm(from, { recursive: true });
   }
+}
+
+/**
+ * Copies a folder (to another disk) into partialName(to), every file and folder in it fsynced, then
+ * renames it to `to` and fsyncs the parent. A copy cut short leaves at most the partial name, which the
+ * next copy (or moveItem, when it moves file by file) removes.
+ */
+async function copyFolderWhole(from: string, to: string): Promise<void> {
+  const tmp = partialName(to);
+  await rm(tmp, { recursive: true, force: true });
+  await copyTreeSynced(from, tmp);
+  if (await exists(to)) throw new Error(`${to} exists already; the folder is not moved over it`);
+  await rename(tmp, to);
+  await syncDir(path.dirname(to));
+}
+
+async function copyTreeSynced(from: string, to: string): Promise<void> {
+  await mkdir(to);
+  for await (const d of await opendir(from)) {
+    const [src, dst] = [path.join(from, d.name), path.join(to, d.name)];
+    if (d.isDirectory()) await copyTreeSynced(src, dst);
+    else if (d.isSymbolicLink()) await symlink(await readlink(src), dst);
+    else await copySynced(src, dst);
+  }
+  const st = await lstat(from);
+  await utimes(to, st.atime, st.mtime);
+  await syncDir(to);
 }
 
 /** Copies a (small) file over what is at `to`, unless that is the same bytes already; its times kept. */

@@ -2,7 +2,7 @@
  * Fault injection for the crash tests: WOPACK_FAULT=<point> kills the process right there, as a power
  * cut would. Points: before-publish, after-publish, after-ledger, heic-native, pictures-compacting (between the
  * two renames of the picture index's compaction), copy-partial (a copy to
- * another disk written under its temporary name, not renamed yet).
+ * another disk written under its temporary name, not renamed yet: a file, or a folder's first file).
  */
 export function faultPoint(point: string): void {
   if (process.env.WOPACK_FAULT === point) process.kill(process.pid, "SIGKILL");

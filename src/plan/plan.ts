@@ -8,9 +8,11 @@ import { caseTwins, codeUnitOrder, isWorkOrderId, splitOrderSuffix, stemOf } fro
 import {
   badWorkOrderId,
   caseTwinId,
+  caseTwinPacked,
   internalProblem,
   noPhotos,
   notJsonObject,
+  repackNeedsAttention,
   unreadable,
   vanishedSource,
 } from "../spec/problems.js";
@@ -50,9 +52,19 @@ export interface PlanInput {
   config: Config;
   /** work-order id -> fingerprint of its last committed content */
   ledger: ReadonlyMap<string, string>;
+  /**
+   * work-order id -> the archive that last committed it, and the batch the platform keeps of that archive
+   * when its upload needs attention (the upload journal): a repack of it would reach the platform twice
+   */
+  committed?: ReadonlyMap<string, CommittedWorkOrder>;
   /** the --metadata sidecar, by work-order id */
   sidecar?: ReadonlyMap<string, SidecarRow>;
   options: PlanOptions;
+}
+
+export interface CommittedWorkOrder {
+  archive: string;
+  attentionBatch?: string | undefined;
 }
 
 export interface PlannedPhoto {
@@ -144,10 +156,14 @@ export function planPack(input: PlanInput): Plan {
   const only = input.options.only;
   // (among every work order in staging, not only those judged ready: a twin is a twin either way)
   const twins = caseTwins(groups.map((g) => g.id));
+  const packed = packedSpellings(input.committed);
   for (const group of groups) {
     if (only && !only.has(group.id)) continue;
     try {
-      planGroup(group, input, plan, twins.get(group.id));
+      // a spelling packed in an earlier run is the one kept, whatever the code-unit order says
+      const earlier = packed.get(group.id.toLowerCase());
+      const twin = earlier ? (earlier.id === group.id ? undefined : earlier) : twins.get(group.id);
+      planGroup(group, input, plan, twin);
     } catch (err) {
       // A bug met on one work order's files refuses that work order, not the night.
       const problems = [internalProblem(group.folder?.rel ?? group.id, err)];
@@ -157,7 +173,22 @@ export function planPack(input: PlanInput): Plan {
   return plan;
 }
 
-function planGroup(group: WorkOrderGroup, input: PlanInput, plan: Plan, caseTwin: string | undefined): void {
+/** Each case-folded id the ledger holds -> its spelling there (the first in code-unit order) and archive. */
+function packedSpellings(committed: PlanInput["committed"]): Map<string, { id: string; archive: string }> {
+  const byKey = new Map<string, { id: string; archive: string }>();
+  for (const id of [...(committed?.keys() ?? [])].sort(codeUnitOrder)) {
+    const key = id.toLowerCase();
+    if (!byKey.has(key)) byKey.set(key, { id, archive: committed!.get(id)!.archive });
+  }
+  return byKey;
+}
+
+function planGroup(
+  group: WorkOrderGroup,
+  input: PlanInput,
+  plan: Plan,
+  caseTwin: string | { id: string; archive: string } | undefined,
+): void {
   const { id } = group;
   const packable = packableOf(group, input.options.readyMarker);
   const waiting = waitingReason(group, packable, input);
@@ -171,13 +202,20 @@ function planGroup(group: WorkOrderGroup, input: PlanInput, plan: Plan, caseTwin
     plan.refused.push({ ...common, problems: [vanishedSource(id, vanished)], photos: [] });
     return;
   }
-  if (!input.options.repack && input.ledger.get(id) === packable.fingerprint) {
+  const same = input.ledger.get(id) === packable.fingerprint;
+  if (!input.options.repack && same) {
     plan.alreadyPacked.push(common);
+    return;
+  }
+  const held = same ? input.committed?.get(id) : undefined;
+  if (held?.attentionBatch !== undefined) {
+    plan.refused.push({ ...common, problems: [repackNeedsAttention(id, held.archive, held.attentionBatch)], photos: [] });
     return;
   }
   const where = group.folder?.rel ?? id;
   const problems: Problem[] = isWorkOrderId(id) ? [] : [badWorkOrderId(id, where)];
-  if (caseTwin !== undefined) problems.push(caseTwinId(id, caseTwin, where));
+  if (typeof caseTwin === "string") problems.push(caseTwinId(id, caseTwin, where));
+  else if (caseTwin) problems.push(caseTwinPacked(id, caseTwin.id, caseTwin.archive, where));
   const read = readMembers(id, packable.members, input);
   problems.push(...read.problems);
   const { photos } = read;

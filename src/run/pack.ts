@@ -1,10 +1,11 @@
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import pLimit from "p-limit";
-import { readLedger, shardFingerprints } from "../commit/ledger.js";
+import { type LedgerState, readLedger, shardFingerprints } from "../commit/ledger.js";
 import { leftBehindWarnings, moveItem, planMoves } from "../commit/moves.js";
 import { decodingDir } from "../commit/paths.js";
 import { moveFailed } from "../commit/recovery.js";
+import { readUploads, type UploadJournal } from "../commit/uploads.js";
 import { tuneAllocator } from "../convert/allocator.js";
 import { createHeicDecoder } from "../convert/heicDecoder.js";
 import { HeicPool } from "../convert/heicPool.js";
@@ -21,7 +22,7 @@ import {
   silentLogger,
 } from "../core/types.js";
 import { shardScan } from "../plan/group.js";
-import { type Plan, type PlannedWorkOrder, planPack } from "../plan/plan.js";
+import { type CommittedWorkOrder, type Plan, type PlannedWorkOrder, planPack } from "../plan/plan.js";
 import { HeldBytes } from "../prepare/heldBytes.js";
 import { checkPhotos, prepareWorkOrder } from "../prepare/prepare.js";
 import { type FileFacts, readFileFacts, type ScannedEntry, scanStaging } from "../scan/scan.js";
@@ -162,6 +163,7 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
       facts,
       config: options.config,
       ledger: ledger && options.shard ? await shardFingerprints(out, ledger) : (ledger?.fingerprints ?? new Map()),
+      ...(ledger ? { committed: committedOf(ledger, await readUploads(out)) } : {}),
       ...(sidecar ? { sidecar } : {}),
       options: {
         now: now().getTime(),
@@ -294,6 +296,17 @@ function newProgress(plan: Plan): Progress {
     photosTotal: [...plan.ready, ...plan.refused].reduce((n, wo) => n + wo.photos.length, 0),
     bytesDone: 0,
   };
+}
+
+/** Each work order's last archive, with the batch the platform keeps of it when its upload needs attention. */
+function committedOf(ledger: LedgerState, journal: UploadJournal): Map<string, CommittedWorkOrder> {
+  const committed = new Map<string, CommittedWorkOrder>();
+  for (const [id, { archive }] of ledger.latest) {
+    const upload = journal.archives.get(archive);
+    const attentionBatch = upload?.uploaded ? undefined : upload?.attention?.batchId;
+    committed.set(id, { archive, ...(attentionBatch ? { attentionBatch } : {}) });
+  }
+  return committed;
 }
 
 /** A work order the ledger already holds, whose move to --move-to was not done: do it now. */

@@ -13,6 +13,8 @@ export interface ValidateOptions {
   metadataFile?: string | undefined;
   allowIncomplete?: boolean;
   concurrency?: number;
+  /** a staging folder's --out: what its ledger holds is checked too (ids packed before in another case) */
+  out?: string | undefined;
 }
 
 /**
@@ -48,6 +50,7 @@ export async function validate(target: string, options: ValidateOptions): Promis
     staging: resolved,
     config: options.config,
     dryRun: true,
+    ...(options.out ? { out: options.out } : {}),
     checkImages: true,
     metadataFile: options.metadataFile,
     allowIncomplete: options.allowIncomplete ?? false,

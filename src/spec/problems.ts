@@ -86,6 +86,26 @@ export function caseTwinId(id: string, earlier: string, path: string): Problem {
   );
 }
 
+/** A work-order id that differs only in letter case from one an earlier run packed (the ledger's). */
+export function caseTwinPacked(id: string, earlier: string, archive: string, path: string): Problem {
+  return problem(
+    "E_WORK_ORDER_ID_CASE",
+    `${path}: the work-order id "${id}" differs only in letter case from "${earlier}", packed already in ${archive}; both would reach the platform, and unzipped on Windows or macOS their folders are one`,
+    `if it is the same work order, rename it "${earlier}" (its photos are then a new submission of it); if not, rename it so that the ids differ in more than case; until then "${id}" is refused`,
+    path,
+  );
+}
+
+/** --repack of a work order whose archive's upload needs attention: the platform may hold part of it already. */
+export function repackNeedsAttention(id: string, archive: string, batchId: string): Problem {
+  return problem(
+    "E_REPACK_UPLOAD_ATTENTION",
+    `work order ${id}: its archive ${archive} needs attention (the platform keeps batch ${batchId}, which may hold part of it); packed again it could reach the platform twice: not repacked`,
+    `look at batch ${batchId} on the platform and delete it there, then send the archive again with wopack upload <out> ${archive} --attention-cleared; once it is uploaded, --repack packs the work order again`,
+    id,
+  );
+}
+
 /**
  * A name in the letters the format allows: accents taken off (Ä -> A, é -> e), every other run of
  * characters one "_", none at either end. Letters of other scripts leave nothing of themselves.

@@ -48,4 +48,40 @@ with zipfile.ZipFile(sys.argv[1], "w") as z:
       expect.objectContaining({ code: "E_WORK_ORDER_ID_CASE", path: "WO-1a/", message: expect.stringContaining('"WO-1A"') }),
     ]);
   }, 30_000);
+
+  it("across runs: WO-1A after WO-1a was packed (and moved away) is refused by pack, pack --dry-run and validate --out, naming WO-1a and its archive", async () => {
+    const ws = await workspace();
+    const moveTo = path.join(ws.dir, "processed");
+    await put(ws.staging, "WO-1a/meter/a.jpg", solidJpeg());
+    const first = await wopack(["pack", ws.staging, "--out", ws.out, "--move-to", moveTo]);
+    expect(first.code, first.stderr).toBe(0);
+    const [archive] = (await archivesIn(ws.out)).map((a) => path.basename(a));
+    await put(ws.staging, "WO-1A/meter/b.jpg", solidJpeg("#a40"));
+    await put(ws.staging, "WO-2/meter/c.jpg", solidJpeg("#4a0"));
+    const expected = [
+      expect.objectContaining({
+        code: "E_WORK_ORDER_ID_CASE",
+        path: "WO-1A",
+        message: expect.stringMatching(new RegExp(`"WO-1a", packed already in ${archive!.replace(/\./g, "\\.")}`)),
+      }),
+    ];
+    const dry = await wopack(["pack", ws.staging, "--out", ws.out, "--dry-run", "--json"]);
+    expect(JSON.parse(dry.stdout).refused.map((w: { id: string }) => w.id)).toEqual(["WO-1A"]);
+    const checked = await wopack(["validate", ws.staging, "--out", ws.out, "--json"]);
+    expect(checked.code, checked.stderr).toBe(1);
+    expect(JSON.parse(checked.stdout).problems).toEqual(expected);
+
+    const second = await wopack(["pack", ws.staging, "--out", ws.out, "--json"]);
+    expect(second.code, second.stderr).toBe(1);
+    const result = JSON.parse(second.stdout);
+    expect(result.packed.map((w: { id: string }) => w.id)).toEqual(["WO-2"]);
+    expect(result.refused).toEqual([expect.objectContaining({ id: "WO-1A", problems: expected })]);
+    const zips = await archivesIn(ws.out);
+    expect(zips).toHaveLength(2);
+    const names = (await readZip(zips.find((z) => !z.endsWith(archive!))!)).map((e) => e.name);
+    expect(
+      names.filter((n) => n.toLowerCase().startsWith("wo-1a/")),
+      "WO-1A not packed",
+    ).toEqual([]);
+  }, 60_000);
 });

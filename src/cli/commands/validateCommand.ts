@@ -10,8 +10,13 @@ export const validateCommand = defineCommand({
     y
       .positional("target", { type: "string", demandOption: true, describe: "a staging folder or an archive (.zip)" })
       .options(METADATA_FLAGS)
-      .group(Object.keys(METADATA_FLAGS), GROUP.own)
+      .option("out", {
+        type: "string",
+        describe: "the --out of pack: its ledger says which work-order ids earlier runs packed (a staging folder only)",
+      })
+      .group([...Object.keys(METADATA_FLAGS), "out"], GROUP.own)
       .example("wopack validate staging", "every problem pack would refuse; writes nothing")
+      .example("wopack validate staging --out out", "also what the ledger of out refuses (ids packed before, in another case)")
       .example("wopack validate batch-20261202T020000Z-1.zip", "any archive against the format")
       .epilog("Exit codes: 0 valid, 1 problems found (each listed), 2 usage or config error."),
   async run(argv) {
@@ -25,6 +30,7 @@ export const validateCommand = defineCommand({
       config,
       metadataFile: argv.metadata,
       allowIncomplete: argv.allowIncomplete,
+      out: argv.out,
       ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
     });
     const output: ValidateOutput = { schemaVersion: SCHEMA_VERSION, ...result };
