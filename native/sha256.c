@@ -9,6 +9,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 // (the one-shot SHA256_* functions: deprecated in OpenSSL 3 for EVP, which keeps its state behind a pointer)
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
@@ -311,6 +314,32 @@ static napi_value js_crc32c(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/*
+ * hugePages(buffer): asks the kernel to back the 2 MiB-aligned part of a buffer not yet touched with huge
+ * pages (transparent huge pages in "madvise" mode): a 16 MiB chunk buffer then takes 8 page faults on its
+ * first read instead of 4,096 (each a trap, and dear on a virtual machine). True when the advice was taken.
+ */
+static napi_value js_huge_pages(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint8_t *data = NULL;
+  size_t length = 0;
+  if (argc != 1 || !bytes_of(env, argv[0], &data, &length)) {
+    napi_throw_type_error(env, "E_NATIVE", "hugePages(buffer)");
+    return NULL;
+  }
+  bool taken = false;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  const uintptr_t huge = 2u << 20;
+  uintptr_t from = ((uintptr_t)data + huge - 1) & ~(huge - 1), to = ((uintptr_t)data + length) & ~(huge - 1);
+  if (to > from) taken = madvise((void *)from, to - from, MADV_HUGEPAGE) == 0;
+#endif
+  napi_value r;
+  CHECK(napi_get_boolean(env, taken, &r));
+  return r;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   crc_table_init();
   if (has_crc_instruction()) crc_update = crc_by_instruction;
@@ -320,6 +349,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"update", NULL, js_update, NULL, NULL, NULL, napi_default, NULL},
       {"digest", NULL, js_digest, NULL, NULL, NULL, napi_default, NULL},
       {"crc32c", NULL, js_crc32c, NULL, NULL, NULL, napi_default, NULL},
+      {"hugePages", NULL, js_huge_pages, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof *props, props) != napi_ok) return NULL;
   return exports;

@@ -1,7 +1,7 @@
 // An archive's bytes as the sender reads them: a chunk at an offset, and the hash of what came before.
 import type { FileHandle } from "node:fs/promises";
 import { CHUNK_SIZE } from "./protocol.js";
-import type { RunningHash } from "./sha256.js";
+import { chunkBuffer, type RunningHash } from "./sha256.js";
 
 /** Bytes [from, from + length) of the file (fewer at its end), into `into` (or a new buffer). */
 export async function readChunk(fh: FileHandle, from: number, length: number, into?: Buffer): Promise<Buffer> {
@@ -43,7 +43,7 @@ export class ChunkBuffers {
     const i = this.turn;
     this.turn ^= 1;
     const slot = this.slots[i];
-    const buffer = slot && slot.length >= length ? slot : Buffer.allocUnsafeSlow(Math.max(length, this.size));
+    const buffer = slot && slot.length >= length ? slot : chunkBuffer(Math.max(length, this.size));
     this.slots[i] = buffer;
     return readChunk(fh, from, length, buffer);
   }

@@ -22,6 +22,7 @@ interface ShaBinding {
   update(state: Uint8Array, data: Uint8Array): Promise<void>;
   digest(state: Uint8Array): Uint8Array;
   crc32c(state: Uint8Array): number;
+  hugePages(buffer: Uint8Array): boolean;
 }
 
 let binding: ShaBinding | null | undefined;
@@ -81,4 +82,15 @@ export function runningSha256(choice: "native" | "node" | undefined = undefined)
   const state = new Uint8Array(b.stateBytes());
   b.init(state);
   return new NativeHash(b, state);
+}
+
+/**
+ * A buffer of `size` bytes, not yet touched, backed by huge pages where the binding and the kernel allow
+ * (perf on this project's 2-core VM: the first read into two 16 MiB chunk buffers took 8,192 page faults,
+ * some 6 % of an upload's CPU).
+ */
+export function chunkBuffer(size: number): Buffer {
+  const buffer = Buffer.allocUnsafeSlow(size);
+  native()?.hugePages(buffer);
+  return buffer;
 }

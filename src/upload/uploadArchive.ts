@@ -234,7 +234,8 @@ class Upload {
     let retries = 0;
     let stalls = 0;
     let chunk = s.chunkBytes ?? CHUNK_SIZE;
-    let ahead: { from: number; length: number; data: Promise<Buffer> } | undefined;
+    // the next chunk, read and hashed (on from this chunk's hash) while this one is on its way
+    let ahead: { from: number; length: number; data: Promise<Buffer>; hashed: Promise<RunningHash> } | undefined;
     const query = () => this.requests.call(() => s.api.querySession(batch.uploadUrl, total));
     const stall = async (what: string): Promise<Outcome<SessionState>> => {
       if (++stalls >= MAX_STALLS)
@@ -323,30 +324,34 @@ class Upload {
         }
         await this.noteOffset(batch, confirmed);
         const from = confirmed;
-        const length = ahead?.from === from ? ahead.length : Math.min(chunk, total - from);
-        if (ahead && ahead.from !== from) await ahead.data.catch(() => undefined); // (its buffer is read into next)
-        const data = ahead?.from === from ? await ahead.data : await buffers.read(fh, from, length);
+        // (read ahead on `hash` as it now stands: the chunk before was confirmed whole)
+        const pre = ahead?.from === from ? ahead : undefined;
+        if (ahead && !pre) await Promise.allSettled([ahead.data, ahead.hashed]); // (its buffer is read into next)
         ahead = undefined;
+        const length = pre ? pre.length : Math.min(chunk, total - from);
+        const data = pre ? await pre.data : await buffers.read(fh, from, length);
         if (data.length !== length) await this.checkSize();
+        // the hash of every byte up to this chunk's end: of this very buffer, on another thread with the binding
+        const hashing = pre ? pre.hashed : hash.copy().update(data);
+        hashing.catch(() => undefined); // (awaited below, unless the request throws first)
         const last = from + length === total;
-        let hashed: RunningHash | undefined;
         if (last) {
-          hashed = await hash.copy().update(data);
-          if (hashed.hex() !== a.sha256) throw archiveChanged(this.a.name);
+          if ((await hashing).hex() !== a.sha256) throw archiveChanged(this.a.name);
           if (!finalSent) await this.record({ type: "final", archive: a.name, batchId: batch.batchId, at: this.now() });
           finalSent = true;
         }
         await this.requests.pace(started, sentHere);
         const began = performance.now();
         const putting = this.requests.call(() => s.api.putChunk(batch.uploadUrl, data, from, total));
-        // while the chunk is on its way: its hash (of this very buffer, on another thread when the binding
-        // is there), and the next chunk from the disk (sent only once this one is confirmed)
-        const hashing = hashed ? Promise.resolve(hashed) : hash.copy().update(data);
-        hashing.catch(() => undefined); // (awaited below, unless the request throws first)
+        // while the chunk is on its way: the next one from the disk, hashed once this one is (sent only once
+        // this one is confirmed), so that no confirmation waits for a hash, nor the last chunk for its check
         if (!last) {
           const next = { from: from + length, length: Math.min(chunk, total - from - length) };
-          ahead = { ...next, data: buffers.read(fh, next.from, next.length) };
-          ahead.data.catch(() => undefined); // (read again, and its error seen, if it is used)
+          const read = buffers.read(fh, next.from, next.length);
+          const hashed = Promise.all([hashing, read]).then(([h, d]) => h.copy().update(d));
+          read.catch(() => undefined); // (read again, and its error seen, if it is used)
+          hashed.catch(() => undefined);
+          ahead = { ...next, data: read, hashed };
         }
         answer = await putting;
         sent = { from, data, hashed: await hashing };
