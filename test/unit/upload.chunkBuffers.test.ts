@@ -42,13 +42,18 @@ describe("chunk buffers", () => {
     await writeFile(file, bytes);
     const fh = await open(file, "r");
     try {
-      const buffers = new ChunkBuffers(16 << 20);
-      await buffers.read(fh, 0, 4096); // (the file's first page in the cache, the buffer made)
-      const before = process.resourceUsage().minorPageFault;
-      const got = await buffers.read(fh, 0, bytes.length);
-      const faults = process.resourceUsage().minorPageFault - before;
-      expect(got.equals(bytes)).toBe(true);
-      expect(faults).toBeLessThan(1024);
+      // (three fresh buffers at most: a kernel short of free huge pages at that moment falls back to small
+      // ones for that buffer; one that never gives them fails)
+      const tries: number[] = [];
+      for (let i = 0; i < 3 && !tries.some((f) => f < 1024); i++) {
+        const buffers = new ChunkBuffers(16 << 20);
+        await buffers.read(fh, 0, 4096); // (the file's first page in the cache, the buffer made)
+        const before = process.resourceUsage().minorPageFault;
+        const got = await buffers.read(fh, 0, bytes.length);
+        tries.push(process.resourceUsage().minorPageFault - before);
+        expect(got.equals(bytes)).toBe(true);
+      }
+      expect(Math.min(...tries), `page faults of each try: ${tries.join(", ")}`).toBeLessThan(1024);
     } finally {
       await fh.close();
     }
