@@ -16,7 +16,7 @@
 //   BENCH_CHECK_SETS=distinct-v2-small  of the photo checks' rows, only those whose corpus folder holds one of
 //                     these (comma-separated) names
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 import sharp from "sharp";
@@ -722,6 +722,9 @@ if (ONLY.has("upload")) {
     for (let i = 0; i < UPLOAD_REPEAT; i++) {
       const out = fresh("upload-out");
       for (const name of [zip, `${zip}.report.json`]) execFileSync("ln", [path.join(packed, name), path.join(out, name)]);
+      // (and the ledger pack wrote, as a real outbox has it: without it, each run first rebuilt it from the report)
+      mkdirSync(path.join(out, ".wopack"));
+      copyFileSync(path.join(packed, ".wopack", "ledger.jsonl"), path.join(out, ".wopack", "ledger.jsonl"));
       // in turn, the order swapped every other pair: neither always runs on the warmer machine
       const [ours, theirs] =
         i % 2 === 0
