@@ -24,6 +24,8 @@ export interface ServerBatch {
 export interface Faults {
   /** answer API calls and uploads with 401 */
   refuseKey?: boolean;
+  /** the next N upload-session PUTs (queries or chunks) answer 403, as a storage that no longer honours the session URL */
+  refuseSession?: number;
   /** the next N requests (any) answer 503 */
   unavailable?: number;
   /** the next N requests answer 429 with this Retry-After (seconds) */
@@ -233,6 +235,11 @@ export class UploadServer {
     if (b.sessionGone) {
       await drain(req);
       return send(410, { error: "session expired" });
+    }
+    if (this.faults.refuseSession) {
+      this.faults.refuseSession--;
+      await drain(req);
+      return send(403, { error: "the signature of this session URL is not valid any more" });
     }
     const range = req.headers["content-range"] ?? "";
     const query = /^bytes \*\/(\d+)$/.exec(range);

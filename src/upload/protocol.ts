@@ -23,7 +23,7 @@ export type Outcome<T> =
    * to 1 s..1 h (`retryAfterNote` says how it was read when it was clamped or unreadable)
    */
   | { ok: false; kind: "retry"; detail: string; retryAfterMs?: number; retryAfterNote?: string }
-  /** 401/403: the key is refused; nothing more is sent */
+  /** 401/403 from the API: the key is refused; nothing more is sent (from the upload session: see sessionRefusal) */
   | { ok: false; kind: "auth"; detail: string }
   /** the resumable session (or the batch) does not exist any more: 404/410 */
   | { ok: false; kind: "gone"; detail: string }
@@ -226,14 +226,26 @@ export function httpApi(base: string, key: string, options: HttpOptions = {}): A
         "content-type": "application/octet-stream",
         "content-range": `bytes ${from}-${from + data.length - 1}/${total}`,
       };
-      return call(uploadUrl, "PUT", headers, data, sessionState);
+      return call(uploadUrl, "PUT", headers, data, sessionState).then(sessionRefusal);
     },
     querySession(uploadUrl, total) {
       const insecure = insecureSession(base, uploadUrl);
       if (insecure) return Promise.resolve(insecure);
-      return call(uploadUrl, "PUT", { "content-range": `bytes */${total}` }, new Uint8Array(0), sessionState);
+      return call(uploadUrl, "PUT", { "content-range": `bytes */${total}` }, new Uint8Array(0), sessionState).then(
+        sessionRefusal,
+      );
     },
   };
+}
+
+/**
+ * A 401/403 from the upload session is not about the key (none is sent there: the session URL is its own
+ * credential): the session cannot be used, as when it is gone. The archive goes on in a new batch (at most
+ * MAX_BATCHES, then it fails alone), instead of stopping every upload with E_UPLOAD_CREDENTIALS.
+ */
+function sessionRefusal<T>(r: Outcome<T>): Outcome<T> {
+  if (r.ok || r.kind !== "auth") return r;
+  return { ok: false, kind: "gone", detail: `${r.detail} (from the upload session, which carries no key)` };
 }
 
 /**

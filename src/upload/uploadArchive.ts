@@ -126,6 +126,7 @@ class Upload {
   async send(resume: Batch | undefined): Promise<UploadOutcome> {
     await this.checkSize();
     let batch = resume;
+    let lastGone = "";
     for (let made = 0; ; ) {
       if (!batch) {
         if (made++ >= MAX_BATCHES) {
@@ -133,7 +134,7 @@ class Upload {
             protocolProblem(
               this.a.name,
               this.redact,
-              `the platform dropped the upload session of ${MAX_BATCHES} new batches in a row`,
+              `the platform dropped the upload session of ${MAX_BATCHES} new batches in a row (the last: ${lastGone})`,
             ),
           );
         }
@@ -147,11 +148,12 @@ class Upload {
         await this.settleUnproven(batch, err.problem);
         throw new ArchiveFailed(err.problem);
       }
-      if (end !== "gone") {
+      if (!("gone" in end)) {
         if (end.digests) await this.checkObject(batch, end.digests, end.crc32c);
         return this.uploaded(batch);
       }
-      await this.settleGone(batch);
+      await this.settleGone(batch, end.gone);
+      lastGone = end.gone;
       batch = undefined;
     }
   }
@@ -222,7 +224,7 @@ class Upload {
   private async sendSession(
     batch: Batch,
     resumed: boolean,
-  ): Promise<"gone" | { digests?: ObjectDigests | undefined; crc32c?: number | undefined }> {
+  ): Promise<{ gone: string } | { digests?: ObjectDigests | undefined; crc32c?: number | undefined }> {
     const { a, s } = this;
     const total = a.bytes;
     // only wopack holds the session URL: what a resumed session holds at first, it sent in an earlier run
@@ -252,7 +254,7 @@ class Upload {
       let answer = await query();
       for (;;) {
         if (!answer.ok) {
-          if (answer.kind === "gone") return "gone";
+          if (answer.kind === "gone") return { gone: this.redact(answer.detail) };
           // (checked on every session request, so a session an older wopack journaled is refused too)
           if (answer.kind === "insecure")
             throw new Unproven(insecureProblem(a.name, this.redact(`batch ${batch.batchId}: ${answer.detail}`)));
@@ -386,7 +388,7 @@ class Upload {
    * missing batch is given up; a live one is deleted, and only a deleted one is given up. One the platform
    * will not delete needs attention: it may hold part of the archive, and a second batch could make two.
    */
-  private async settleGone(batch: Batch): Promise<void> {
+  private async settleGone(batch: Batch, why: string): Promise<void> {
     const { a, s } = this;
     const status = await this.requests.retrying("asking for the batch's status", () => s.api.batchStatus(batch.batchId));
     let reason: string;
@@ -394,8 +396,8 @@ class Upload {
     else if (!status.ok && status.kind === "gone") reason = "the batch is gone too";
     else if (!status.ok) throw refusal(this.a.name, this.redact, status.kind, status.detail, "asking for the batch's status");
     else {
-      await this.deleteOrAttention(batch, `the upload session is gone (batch status ${status.value.status})`);
-      reason = `the upload session is gone; batch deleted (status was ${status.value.status})`;
+      await this.deleteOrAttention(batch, `the upload session is gone (${why}; batch status ${status.value.status})`);
+      reason = `the upload session is gone (${why}); batch deleted (status was ${status.value.status})`;
     }
     await this.record({ type: "abandoned", archive: a.name, batchId: batch.batchId, reason, at: this.now() });
     s.log.warn(`${a.name}: ${reason}; a new batch is made`);

@@ -152,7 +152,7 @@ describe("wopack upload", () => {
     server.faults.expireAtBytes = CHUNK_SIZE;
     const r = await wopack(["upload", ws.out, "--verbose"], { env: env() });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/session is gone; batch deleted/);
+    expect(r.stderr).toMatch(/session is gone \(HTTP 410[^)]*\); batch deleted/);
     const all = [...server.batches.values()];
     expect(all).toHaveLength(2);
     expect(all[0]!.deleted).toBe(true);
