@@ -1,13 +1,13 @@
 // One work order's photos prepared (each by the copy path or the full path) and assembled into what the
 // archive writer needs: entries, report rows, thumbnails, the checks' facts.
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type { ZipEntrySource } from "../archive/write.js";
 import { entryOverhead } from "../archive/zip.js";
 import type { CheckedPhoto } from "../checks/checks.js";
 import type { NewPicture } from "../checks/pictureStore.js";
 import { crc32 } from "../core/crc32.js";
-import { ioError, type Problem } from "../core/errors.js";
+import { ioError, isGone, type Problem } from "../core/errors.js";
 import type { PackedEntry, RefusedReport } from "../core/types.js";
 import type { PlannedPhoto, PlannedWorkOrder, RefusedWorkOrder } from "../plan/plan.js";
 import { entryName } from "../spec/images.js";
@@ -15,7 +15,7 @@ import { codeUnitOrder } from "../spec/names.js";
 import { refusedReport, unreadable, vanishedSource } from "../spec/problems.js";
 import { copyAsIs } from "./copyAsIs.js";
 import { normalizeFully } from "./normalizeFully.js";
-import { bug, type PhotoOutcome, type PrepareContext } from "./prepareContext.js";
+import { bug, type PhotoOutcome, type PrepareContext, vanished } from "./prepareContext.js";
 
 export interface Prepared {
   wo: PlannedWorkOrder;
@@ -54,6 +54,14 @@ export async function checkPhotos(
  * small, and fails if the file changed since.
  */
 async function normalizePhoto(photo: PlannedPhoto, ctx: PrepareContext, spool: string | null): Promise<PhotoOutcome> {
+  const outcome = await normalizeOrProblem(photo, ctx, spool);
+  // (its file read by path after its first bytes were, by a check or a decoder: a read that failed because the
+  // file went says "damaged", or throws; the file's absence says what happened)
+  if ("problem" in outcome && (await stat(photo.abs).catch(isGone)) === true) return vanished(photo);
+  return outcome;
+}
+
+async function normalizeOrProblem(photo: PlannedPhoto, ctx: PrepareContext, spool: string | null): Promise<PhotoOutcome> {
   try {
     const type = photo.type;
     // (JPEGs many at once: their checks wait on reads and on the binding's threads, and hold a small decode; a
