@@ -108,6 +108,22 @@ export async function prepareWorkOrder(
   }
 }
 
+/** A source moved or removed since the plan: watch waits for its work order to settle; pack refuses it (SPEC §9). */
+function goneFrom(wo: PlannedWorkOrder, source: string, ctx: PrepareContext): RefusedWorkOrder | Unsettled {
+  if (ctx.vanishedWaits)
+    return { id: wo.id, reason: `${source} was moved or removed while it was packed; it is packed once it settles` };
+  return refusal(wo, [vanishedSource(wo.id, source)]);
+}
+
+/** Gives back what the photos of a work order that is not packed hold in memory. */
+function letGoOutcomes(outcomes: readonly PhotoOutcome[], ctx: PrepareContext): void {
+  for (const o of outcomes) {
+    if (!("normalized" in o)) continue;
+    o.normalized.held?.release();
+    if (Buffer.isBuffer(o.normalized.thumb)) ctx.heldThumbs?.give(o.normalized.thumb.length);
+  }
+}
+
 function refusal(wo: PlannedWorkOrder, problems: Problem[]): RefusedWorkOrder {
   return {
     id: wo.id,
@@ -133,15 +149,18 @@ async function prepareUnguarded(
   const outcomes = await Promise.all(wo.photos.map((photo) => normalizePhoto(photo, ctx, spool)));
   const gone = outcomes.find((o) => "vanished" in o);
   const problems = outcomes.flatMap((o) => ("problem" in o ? [o.problem] : []));
-  if (gone || problems.length) {
-    for (const o of outcomes) {
-      if (!("normalized" in o)) continue;
-      o.normalized.held?.release();
-      if (Buffer.isBuffer(o.normalized.thumb)) ctx.heldThumbs?.give(o.normalized.thumb.length);
+  let parameters: Buffer | undefined;
+  if (wo.parameters && !gone && !problems.length) {
+    try {
+      parameters = await readFile(wo.parameters.abs);
+    } catch (err) {
+      letGoOutcomes(outcomes, ctx);
+      if (isGone(err)) return goneFrom(wo, wo.parameters.source, ctx);
+      return refusal(wo, [unreadable(wo.parameters.source, (err as Error).message)]);
     }
   }
-  if (gone && ctx.vanishedWaits) return { id: wo.id, reason: `${gone.vanished}; it is packed once it settles` };
-  if (gone) return refusal(wo, [vanishedSource(wo.id, gone.photo.source)]);
+  if (gone || problems.length) letGoOutcomes(outcomes, ctx);
+  if (gone) return goneFrom(wo, gone.photo.source, ctx);
   if (problems.length) return refusal(wo, problems);
 
   const entries: ZipEntrySource[] = [];
@@ -184,13 +203,7 @@ async function prepareUnguarded(
   if (Object.keys(wo.metadata).length || !ctx.omitEmptyMetadata) {
     json("metadata.json", Buffer.from(JSON.stringify(wo.metadata, null, 2) + "\n"));
   }
-  if (wo.parameters) {
-    try {
-      json("parameters.json", await readFile(wo.parameters.abs));
-    } catch (err) {
-      return refusal(wo, [unreadable(wo.parameters.source, (err as Error).message)]);
-    }
-  }
+  if (parameters) json("parameters.json", parameters);
   entries.sort((a, b) => codeUnitOrder(a.name, b.name));
   // what the work order adds to an archive, headers included, so that --max-archive-size is a real bound
   const bytes = entries.reduce((n, e) => n + e.size + entryOverhead(e.name), 0);

@@ -149,6 +149,48 @@ describe("a source moved away at each step after the scan", () => {
           }
 });
 
+// parameters.json is read once its work order's photos are prepared: moved away while they are, it is the
+// same kind of thing as a photo moved away (it was E_UNREADABLE, and watch sent the work order to --failed-to).
+describe("parameters.json moved away while its work order's photos are checked", () => {
+  for (const mode of MODES)
+    it(`${mode}: ${mode === "pack" ? "refused E_SOURCE_VANISHED naming it" : "pending"}, WO_V2 packed`, async () => {
+      const ws = await workspace();
+      const photo = await put(ws.staging, "WO_V1/meter/p.jpg", noiseJpeg(300, 200, 2));
+      await put(ws.staging, "WO_V1/parameters.json", '{"threshold": 3}');
+      await put(ws.staging, "WO_V2/meter/x.jpg", noiseJpeg(200, 150, 3));
+      const away = path.join(ws.dir, "away");
+      touch = {
+        ...readOf("checks", "stat"),
+        when: "after",
+        file: photo,
+        calls: 0,
+        ran: false,
+        act: () => {
+          mkdirSync(away);
+          renameSync(path.join(ws.staging, "WO_V1/parameters.json"), path.join(away, "parameters.json"));
+        },
+      };
+      const result = await run(mode, "on", ws.staging, ws.out, path.join(ws.dir, "done"));
+      expect(touch.ran, "the seam moved it").toBe(true);
+      touch = undefined;
+      expect(result.packed.map((w) => w.id)).toEqual(["WO_V2"]);
+      if (mode === "pack") {
+        expect(result.pending).toEqual([]);
+        expect(result.refused).toEqual([
+          expect.objectContaining({
+            id: "WO_V1",
+            problems: [expect.objectContaining({ code: "E_SOURCE_VANISHED", path: "WO_V1/parameters.json" })],
+          }),
+        ]);
+      } else {
+        expect(result.refused).toEqual([]);
+        expect(result.pending).toEqual([
+          { id: "WO_V1", reason: expect.stringContaining("WO_V1/parameters.json was moved or removed") },
+        ]);
+      }
+    }, 60_000);
+});
+
 async function run(
   mode: (typeof MODES)[number],
   checks: (typeof CHECKS)[number],
