@@ -2,6 +2,7 @@ import type { FileHandle } from "node:fs/promises";
 import { open, stat } from "node:fs/promises";
 import { deflateRawSync } from "node:zlib";
 import { crc32 } from "../core/crc32.js";
+import { isGone } from "../core/errors.js";
 import type { DataRange } from "./readBack.js";
 
 /** Told, after each entry, that the bytes before `upTo` are final; `range` is a stored entry's data. */
@@ -29,15 +30,24 @@ const EOI = Buffer.from([0xff, 0xd9]);
 /** Start flushing to disk every this many bytes, so that the final fsync has little left to wait for. */
 const SYNC_EVERY = 64 * 1024 * 1024;
 
-/** A file copied as is was not what it was when it was checked (another size or modification time). */
+/**
+ * A file copied as is was not what it was when it was checked (another size or modification time), or is
+ * not there any more (moved or removed): its work order's problem, not the archive's.
+ */
 export class SourceChangedError extends Error {
   constructor(
     /** the entry's name in the archive, `<work order>/<name>` */
     readonly entry: string,
     readonly file: string,
+    readonly vanished = false,
   ) {
-    super(`${file}: changed while it was being packed`);
+    super(`${file}: ${vanished ? "moved or removed" : "changed"} while it was being packed`);
   }
+}
+
+/** A checked source that is not there any more: its SourceChangedError; any other error as it is. */
+function sourceError(err: unknown, name: string, file: string): unknown {
+  return isGone(err) ? new SourceChangedError(name, file, true) : err;
 }
 
 /** Bytes an entry adds besides its data, at most: local and central headers with their ZIP64 extras. */
@@ -102,7 +112,10 @@ export class ZipWriter {
     const header = this.begin(name, 0, knownCrc ?? 0, size, size);
     const entry = this.entries[this.entries.length - 1]!;
     await this.write(header);
-    const src = await open(file, "r");
+    // (a file without `unchangedSince` is wopack's own, a converted photo in the spool: its loss is an I/O error)
+    const src = await open(file, "r").catch((err) => {
+      throw unchangedSince ? sourceError(err, name, file) : err;
+    });
     try {
       // (a JPEG is only cut where its sizes sit in the local header itself: below 4 GiB, no ZIP64 extra)
       const scanFrom = size < MAX32 ? jpegScanFrom : undefined;
@@ -152,7 +165,9 @@ export class ZipWriter {
    * if the file's size or mtime moved since.
    */
   async checkUnchanged(name: string, file: string, since: { size: number; mtimeMs: number }): Promise<void> {
-    const now = await stat(file); // (a file gone fails as its copy would have: the open's error)
+    const now = await stat(file).catch((err) => {
+      throw sourceError(err, name, file);
+    });
     if (now.size !== since.size || now.mtimeMs !== since.mtimeMs) throw new SourceChangedError(name, file);
   }
 

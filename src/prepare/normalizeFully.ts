@@ -1,15 +1,15 @@
 // The full path: a photo read whole and normalized (converted, re-encoded or trimmed), spooled when it changed,
 // its thumbnail and the checks' picture taken from the output in memory.
-import { type FileHandle, open, readFile, stat, writeFile } from "node:fs/promises";
+import { type FileHandle, open, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { normalizeImage } from "../convert/normalize.js";
 import { checkPixels, shapeOf, type Thumbnail, thumbnailOf } from "../convert/pixels.js";
 import { FileBytes } from "../convert/tiffFile.js";
-import { ioError, isGone } from "../core/errors.js";
+import { ioError } from "../core/errors.js";
 import type { PlannedPhoto } from "../plan/plan.js";
 import { unreadable } from "../spec/problems.js";
 import { photoFacts, pictureWanted } from "./photoFacts.js";
-import { type PhotoOutcome, type PrepareContext, photoDone, vanished } from "./prepareContext.js";
+import { type PhotoOutcome, type PrepareContext, photoDone } from "./prepareContext.js";
 import { keepThumb } from "./thumbs.js";
 
 export async function normalizeFully(
@@ -25,9 +25,7 @@ export async function normalizeFully(
   try {
     bytes = read ?? (photo.type === "tiff" ? await open(photo.abs, "r") : await readFile(photo.abs));
   } catch (err) {
-    if (isGone(err)) {
-      return vanished(photo);
-    }
+    // (one gone is told from one unreadable where every photo's problem is: normalizePhoto)
     return { photo, problem: unreadable(photo.source, (err as Error).message) };
   }
   let n: Awaited<ReturnType<typeof normalizeImage>>;
@@ -42,9 +40,6 @@ export async function normalizeFully(
     );
   } finally {
     if (!Buffer.isBuffer(bytes)) await bytes.close();
-  }
-  if ("problem" in n && !Buffer.isBuffer(bytes) && (await stat(photo.abs).catch(isGone)) === true) {
-    return vanished(photo);
   }
   photoDone(ctx, photo, size);
   if ("problem" in n) return { photo, problem: n.problem };

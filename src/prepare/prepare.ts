@@ -1,13 +1,13 @@
 // One work order's photos prepared (each by the copy path or the full path) and assembled into what the
 // archive writer needs: entries, report rows, thumbnails, the checks' facts.
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type { ZipEntrySource } from "../archive/write.js";
 import { entryOverhead } from "../archive/zip.js";
 import type { CheckedPhoto } from "../checks/checks.js";
 import type { NewPicture } from "../checks/pictureStore.js";
 import { crc32 } from "../core/crc32.js";
-import { ioError, type Problem } from "../core/errors.js";
+import { ioError, isGone, type Problem } from "../core/errors.js";
 import type { PackedEntry, RefusedReport } from "../core/types.js";
 import type { PlannedPhoto, PlannedWorkOrder, RefusedWorkOrder } from "../plan/plan.js";
 import { entryName } from "../spec/images.js";
@@ -15,7 +15,7 @@ import { codeUnitOrder } from "../spec/names.js";
 import { refusedReport, unreadable, vanishedSource } from "../spec/problems.js";
 import { copyAsIs } from "./copyAsIs.js";
 import { normalizeFully } from "./normalizeFully.js";
-import { bug, type PhotoOutcome, type PrepareContext } from "./prepareContext.js";
+import { bug, type PhotoOutcome, type PrepareContext, vanished } from "./prepareContext.js";
 
 export interface Prepared {
   wo: PlannedWorkOrder;
@@ -54,6 +54,14 @@ export async function checkPhotos(
  * small, and fails if the file changed since.
  */
 async function normalizePhoto(photo: PlannedPhoto, ctx: PrepareContext, spool: string | null): Promise<PhotoOutcome> {
+  const outcome = await normalizeOrProblem(photo, ctx, spool);
+  // (its file read by path after its first bytes were, by a check or a decoder: a read that failed because the
+  // file went says "damaged", or throws; the file's absence says what happened)
+  if ("problem" in outcome && (await stat(photo.abs).catch(isGone)) === true) return vanished(photo);
+  return outcome;
+}
+
+async function normalizeOrProblem(photo: PlannedPhoto, ctx: PrepareContext, spool: string | null): Promise<PhotoOutcome> {
   try {
     const type = photo.type;
     // (JPEGs many at once: their checks wait on reads and on the binding's threads, and hold a small decode; a
@@ -100,6 +108,22 @@ export async function prepareWorkOrder(
   }
 }
 
+/** A source moved or removed since the plan: watch waits for its work order to settle; pack refuses it (SPEC §9). */
+function goneFrom(wo: PlannedWorkOrder, source: string, ctx: PrepareContext): RefusedWorkOrder | Unsettled {
+  if (ctx.vanishedWaits)
+    return { id: wo.id, reason: `${source} was moved or removed while it was packed; it is packed once it settles` };
+  return refusal(wo, [vanishedSource(wo.id, source)]);
+}
+
+/** Gives back what the photos of a work order that is not packed hold in memory. */
+function letGoOutcomes(outcomes: readonly PhotoOutcome[], ctx: PrepareContext): void {
+  for (const o of outcomes) {
+    if (!("normalized" in o)) continue;
+    o.normalized.held?.release();
+    if (Buffer.isBuffer(o.normalized.thumb)) ctx.heldThumbs?.give(o.normalized.thumb.length);
+  }
+}
+
 function refusal(wo: PlannedWorkOrder, problems: Problem[]): RefusedWorkOrder {
   return {
     id: wo.id,
@@ -125,15 +149,18 @@ async function prepareUnguarded(
   const outcomes = await Promise.all(wo.photos.map((photo) => normalizePhoto(photo, ctx, spool)));
   const gone = outcomes.find((o) => "vanished" in o);
   const problems = outcomes.flatMap((o) => ("problem" in o ? [o.problem] : []));
-  if (gone || problems.length) {
-    for (const o of outcomes) {
-      if (!("normalized" in o)) continue;
-      o.normalized.held?.release();
-      if (Buffer.isBuffer(o.normalized.thumb)) ctx.heldThumbs?.give(o.normalized.thumb.length);
+  let parameters: Buffer | undefined;
+  if (wo.parameters && !gone && !problems.length) {
+    try {
+      parameters = await readFile(wo.parameters.abs);
+    } catch (err) {
+      letGoOutcomes(outcomes, ctx);
+      if (isGone(err)) return goneFrom(wo, wo.parameters.source, ctx);
+      return refusal(wo, [unreadable(wo.parameters.source, (err as Error).message)]);
     }
   }
-  if (gone && ctx.vanishedWaits) return { id: wo.id, reason: `${gone.vanished}; it is packed once it settles` };
-  if (gone) return refusal(wo, [vanishedSource(wo.id, gone.photo.source)]);
+  if (gone || problems.length) letGoOutcomes(outcomes, ctx);
+  if (gone) return goneFrom(wo, gone.photo.source, ctx);
   if (problems.length) return refusal(wo, problems);
 
   const entries: ZipEntrySource[] = [];
@@ -176,13 +203,7 @@ async function prepareUnguarded(
   if (Object.keys(wo.metadata).length || !ctx.omitEmptyMetadata) {
     json("metadata.json", Buffer.from(JSON.stringify(wo.metadata, null, 2) + "\n"));
   }
-  if (wo.parameters) {
-    try {
-      json("parameters.json", await readFile(wo.parameters.abs));
-    } catch (err) {
-      return refusal(wo, [unreadable(wo.parameters.source, (err as Error).message)]);
-    }
-  }
+  if (parameters) json("parameters.json", parameters);
   entries.sort((a, b) => codeUnitOrder(a.name, b.name));
   // what the work order adds to an archive, headers included, so that --max-archive-size is a real bound
   const bytes = entries.reduce((n, e) => n + e.size + entryOverhead(e.name), 0);

@@ -40,7 +40,7 @@ export interface PrepareContext {
 export type PhotoOutcome =
   | { photo: PlannedPhoto; problem: Problem }
   /** the file was moved or removed since it was planned: its work order is not settled */
-  | { photo: PlannedPhoto; vanished: string }
+  | { photo: PlannedPhoto; vanished: true }
   | {
       photo: PlannedPhoto;
       normalized: {
@@ -73,10 +73,7 @@ export function photoDone(ctx: PrepareContext, photo: PlannedPhoto, bytes: numbe
   ctx.onProgress?.(ctx.progress);
 }
 
-export const vanished = (photo: PlannedPhoto): PhotoOutcome => ({
-  photo,
-  vanished: `${photo.source} was moved or removed while it was packed`,
-});
+export const vanished = (photo: PlannedPhoto): PhotoOutcome => ({ photo, vanished: true });
 
 /**
  * An error met while preparing one photo or work order: run-level failures (disk full, interruption) go

@@ -20,7 +20,7 @@ import { letGo, type Prepared, prepareWorkOrder } from "../prepare/prepare.js";
 import type { PrepareContext } from "../prepare/prepareContext.js";
 import { reviewOfBatch, reviewPath, writeReview } from "../review/writeReview.js";
 import { codeUnitOrder } from "../spec/names.js";
-import { refusedReport } from "../spec/problems.js";
+import { refusedReport, vanishedSource } from "../spec/problems.js";
 import type { PhotoChecks } from "./judging.js";
 import { runArchiveHook } from "./onArchive.js";
 import type { PackOptions } from "./options.js";
@@ -258,15 +258,23 @@ class ArchiveWriter {
   }
 
   /**
-   * A photo copied as is changed after it was checked (someone copied it again): its work order is left
-   * pending (the next run, or watch once it settles, packs it as it is then) and the archive is written
-   * again without it, rather than failing every work order in it.
+   * A photo copied as is changed after it was checked (someone copied it again), or was moved or removed:
+   * its work order is left pending (the next run, or watch once it settles, packs it as it is then), or,
+   * gone from pack's run, refused as a vanished source (SPEC §9); the archive is written again without it,
+   * rather than failing every work order in it.
    */
   private async without(from: Current, err: SourceChangedError): Promise<Current | undefined> {
     await from.archive.discard();
     const id = err.entry.slice(0, err.entry.indexOf("/"));
-    this.result.pending.push({ id, reason: `${err.message}; it is packed once it settles` });
-    this.ctx.log.warn(`${id}: a photo changed while it was being packed (${err.file}); left for the next run`);
+    const wo = from.batch.find((p) => p.wo.id === id);
+    const source = wo?.report.find((r) => r.entry === err.entry)?.source;
+    if (err.vanished && wo && source && !this.ctx.vanishedWaits) {
+      this.result.refused.push(refusedReport(wo.wo, [vanishedSource(id, source)]));
+    } else {
+      this.result.pending.push({ id, reason: `${err.message}; it is packed once it settles` });
+      const what = err.vanished ? "moved or removed" : "changed";
+      this.ctx.log.warn(`${id}: a photo was ${what} while it was being packed (${err.file}); left for the next run`);
+    }
     for (const p of from.batch) if (p.wo.id === id) letGo(p, this.ctx);
     const rest = from.batch.filter((p) => p.wo.id !== id);
     return rest.length ? this.open(rest, from.seq) : undefined;
