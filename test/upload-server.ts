@@ -24,6 +24,8 @@ export interface ServerBatch {
 export interface Faults {
   /** answer API calls and uploads with 401 */
   refuseKey?: boolean;
+  /** keep at most this many bytes of each chunk PUT (a session that confirms a little of each, for ever) */
+  keepAtMost?: number;
   /** the next N upload-session PUTs (queries or chunks) answer 403, as a storage that no longer honours the session URL */
   refuseSession?: number;
   /** the next N requests (any) answer 503 */
@@ -318,7 +320,7 @@ export class UploadServer {
       return send(400, { error: "length mismatch" });
     }
     if (this.faults.chunkDelayMs) await new Promise((r) => setTimeout(r, this.faults.chunkDelayMs));
-    this.store(b, data, from);
+    this.store(b, this.faults.keepAtMost === undefined ? data : data.subarray(0, this.faults.keepAtMost), from);
     if (this.faults.expireAtBytes !== undefined && b.stored >= this.faults.expireAtBytes && !this.expired.size) {
       this.expired.add(b.id);
       b.sessionGone = true;

@@ -306,7 +306,11 @@ class Upload {
           if (c - confirmed >= CHUNK_UNIT || c === sent.from + sent.data.length) {
             stalls = 0;
             retries = 0;
-          } else stalls++;
+          } else if (++stalls >= MAX_STALLS) {
+            // (a session that keeps a few bytes of each chunk would take an archive for ever, a chunk a byte)
+            const what = `the session took ${c - confirmed} of the ${sent.data.length} bytes sent (${stalls} answers in a row under ${CHUNK_UNIT})`;
+            throw new Unproven(protocolProblem(this.a.name, this.redact, what));
+          }
           confirmed = c;
         } else if (!first) {
           // no progress

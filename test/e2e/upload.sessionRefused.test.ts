@@ -50,3 +50,17 @@ describe("the upload session answers 403", () => {
     }
   });
 });
+
+describe("the upload session keeps a few bytes of each chunk", () => {
+  it("is a protocol error for that archive after a few answers, not an upload that goes on for ever", async () => {
+    const ws = await committedOutbox(1, 3);
+    server.faults = { keepAtMost: 1000 };
+    const r = await wopack(["upload", ws.out], { env: { WOPACK_API_URL: server.base, WOPACK_API_KEY: KEY } });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/E_UPLOAD_PROTOCOL.*took 1000 of the/);
+    // a handful of chunks, not one per kilobyte of the archive
+    const puts = server.log.filter((l) => l.method === "PUT" && l.url.startsWith("/upload"));
+    expect(puts.length).toBeLessThan(10);
+    expect(server.violations).toEqual([]);
+  });
+});
