@@ -34,6 +34,8 @@ export interface LedgerState {
   damaged: number[];
   /** archives whose --on-archive command ran and failed, and has not succeeded since */
   hookFailed: Set<string>;
+  /** the moves (--move-to) of every commit record read, with what each packed: what prune may delete */
+  moves: MoveItem[];
 }
 
 function isRecord(rec: unknown): rec is LedgerRecord {
@@ -63,6 +65,7 @@ export async function readLedger(out: string): Promise<LedgerState> {
     archiveAt: new Map(),
     damaged: [],
     hookFailed: new Set(),
+    moves: [],
   };
   let text = "";
   try {
@@ -107,7 +110,10 @@ export async function readLedger(out: string): Promise<LedgerState> {
       const at = state.archiveAt.get(rec.archive);
       if (!at || !timed.has(rec.archive) || rec.at > at) state.archiveAt.set(rec.archive, rec.at);
       timed.add(rec.archive);
-      if (rec.moves?.length) pending.set(key, rec);
+      if (rec.moves?.length) {
+        pending.set(key, rec);
+        state.moves.push(...rec.moves);
+      }
     } else pending.delete(key);
   }
   state.pendingMoves = [...pending.values()];
