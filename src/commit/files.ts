@@ -1,7 +1,7 @@
 // Files that readers see whole or not at all: synced, renamed or linked into place.
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { copyFile, link, lstat, open, rename, rm, unlink, utimes } from "node:fs/promises";
+import { constants, createReadStream } from "node:fs";
+import { copyFile, link, lstat, open, rename, rm, unlink } from "node:fs/promises";
 import path from "node:path";
 import { faultPoint } from "../core/fault.js";
 
@@ -74,17 +74,19 @@ export function partialName(file: string): string {
 /**
  * Copies a file (to another disk) so that `to` holds the old content or all of the new, never part of it:
  * into partialName(to), its times kept, fsynced, renamed, the folder fsynced. A copy cut short (kill -9, a
- * full disk) leaves at most the partial name, which the next copy to `to` writes over.
+ * full disk) leaves at most the partial name, which the next copy to `to` removes and creates anew: never
+ * opened where it is, for a link there (in a shared folder) would have the copy written over its target.
  */
 export async function copyFileWhole(from: string, to: string): Promise<void> {
   const tmp = partialName(to);
   try {
-    await copyFile(from, tmp);
+    await rm(tmp, { force: true });
+    await copyFile(from, tmp, constants.COPYFILE_EXCL); // (O_CREAT|O_EXCL: a link put back meanwhile is refused)
     faultPoint("copy-partial");
     const st = await lstat(from);
-    await utimes(tmp, st.atime, st.mtime);
-    const fh = await open(tmp, "r+");
+    const fh = await open(tmp, constants.O_RDWR | constants.O_NOFOLLOW);
     try {
+      await fh.utimes(st.atime, st.mtime);
       await fh.sync();
     } finally {
       await fh.close();
