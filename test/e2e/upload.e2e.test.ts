@@ -453,3 +453,47 @@ describe("wopack status", () => {
     await expectEachUploadedOnce(ws.out);
   });
 });
+
+describe("--uploaded-to that overlaps --out or the staging folder (issue 21, finding 3)", () => {
+  // (an archive moved into --out/.wopack/tmp was deleted by the next pack's recovery; one moved into
+  // staging was warned about as an unmatched root file by every later run)
+  const ROWS: { what: string; args: (ws: { dir: string; staging: string; out: string }) => string[]; code: string }[] = [
+    {
+      what: "--out/.wopack/tmp",
+      args: (ws) => ["upload", ws.out, "--uploaded-to", path.join(ws.out, ".wopack", "tmp")],
+      code: "E_UPLOADED_TO_IN_OUT",
+    },
+    { what: "--out itself", args: (ws) => ["upload", ws.out, "--uploaded-to", ws.out], code: "E_UPLOADED_TO_IN_OUT" },
+    { what: "a folder that holds --out", args: (ws) => ["upload", ws.out, "--uploaded-to", ws.dir], code: "E_UPLOADED_TO_IN_OUT" },
+    {
+      what: "upload.uploadedTo in the config, inside --out",
+      args: (ws) => ["upload", ws.out, "--config", path.join(ws.dir, "wopack.config.json")],
+      code: "E_UPLOADED_TO_IN_OUT",
+    },
+    {
+      what: "the staging folder (pack --upload)",
+      args: (ws) => ["pack", ws.staging, "--out", ws.out, "--upload", "--uploaded-to", ws.staging],
+      code: "E_UPLOADED_TO_IN_STAGING",
+    },
+    {
+      what: "a folder inside the staging folder (watch --upload)",
+      args: (ws) => ["watch", ws.staging, "--out", ws.out, "--upload", "--uploaded-to", path.join(ws.staging, "sent")],
+      code: "E_UPLOADED_TO_IN_STAGING",
+    },
+  ];
+  it.for(ROWS.map((r) => [r.what, r] as const))("%s: refused up front (exit 2), nothing sent, nothing moved", async ([, row]) => {
+    const ws = await committed(1);
+    await writeFile(
+      path.join(ws.dir, "wopack.config.json"),
+      JSON.stringify({ upload: { uploadedTo: path.join(ws.out, ".wopack", "tmp") } }),
+    );
+    const before = (await readdir(ws.out)).sort();
+    const r = await wopack(row.args(ws), { env: env() });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(row.code);
+    expect(r.stderr).toMatch(/--uploaded-to .* and (--out|the staging folder) .* overlap; nothing was done/);
+    expect(r.stderr).toMatch(/beside the output folder/);
+    expect(server.log, "not a request").toEqual([]);
+    expect((await readdir(ws.out)).sort()).toEqual(before);
+  });
+});
