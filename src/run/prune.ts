@@ -14,7 +14,7 @@ import { type FileStamp, type Logger, type MoveItem, silentLogger } from "../cor
 import { reviewPath } from "../review/writeReview.js";
 import { codeUnitOrder } from "../spec/names.js";
 import { statusLooksFailed } from "../upload/protocol.js";
-import { requireFolder } from "./folders.js";
+import { realPathOf, requireFolder } from "./folders.js";
 import { deleteRecorded, type RecordedFiles, recordedFiles, sortFolder } from "./pruneSources.js";
 import { openOutput } from "./session.js";
 
@@ -141,17 +141,20 @@ async function archiveFacts(
       if (typeof wo?.id === "string") ids.add(wo.id);
       if (Array.isArray(wo?.moves)) moves.push(...(wo.moves as MoveItem[]));
     }
+    const present = typeof report?.sha256 === "string";
     facts.set(name, {
       name,
       path: file,
-      present: typeof report?.sha256 === "string",
+      present,
       committedAt,
       old: Date.parse(committedAt) < cutoff,
       unconfirmed: moveUnfinished(state)
         ? `its move to ${state?.moving} (--uploaded-to) is not finished: the next upload run finishes it`
-        : uploading && !confirmed
-          ? unconfirmedReason(state)
-          : undefined,
+        : present && (await movedAway(state, out))
+          ? `journaled as moved to ${state?.movedTo} (--uploaded-to), yet still here: what is there under its name is not it (a link?), so this is the only copy`
+          : uploading && !confirmed
+            ? unconfirmedReason(state)
+            : undefined,
       ids,
       moves,
     });
@@ -166,6 +169,14 @@ async function archiveFacts(
 /** An --uploaded-to move begun and not finished: the archive in --out is the copy that move is to keep. */
 function moveUnfinished(state: UploadState | undefined): boolean {
   return state?.moving !== undefined && state.movedTo !== state.moving;
+}
+
+/**
+ * Journaled as moved by --uploaded-to to a folder that is not --out (an older wopack journaled "moved" when
+ * a link to the archive stood under its name there): the archive still in --out is then the only copy.
+ */
+async function movedAway(state: UploadState | undefined, out: string): Promise<boolean> {
+  return state?.movedTo !== undefined && (await realPathOf(state.movedTo)) !== (await realPathOf(out));
 }
 
 /** Uploaded, and the platform has not said since that its batch failed (`status --refresh`). */

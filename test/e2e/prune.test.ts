@@ -504,3 +504,29 @@ describe("wopack prune --processed: only the files the ledger recorded as moved 
     expect(await snapshot(ws.staging)).toEqual(before);
   });
 });
+
+describe("wopack prune: an archive journaled as moved (--uploaded-to) but still in --out (issue 21, finding 4)", () => {
+  it("is kept, with why: what an older wopack journaled when a link to it stood in the destination", async () => {
+    const ws = await workspace();
+    const sent = path.join(ws.dir, "sent");
+    await put(ws.staging, "WO_L/meter/a.jpg", solidJpeg());
+    await pack({ staging: ws.staging, out: ws.out, config: parseConfig({}), now: () => new Date(T0) });
+    const [file] = await archivesIn(ws.out);
+    const archive = path.basename(file!);
+    const { sha256, bytes } = JSON.parse(await readFile(`${file}.report.json`, "utf8"));
+    await mkdir(sent);
+    for (const f of [archive, `${archive}.report.json`]) await symlink(path.join(ws.out, f), path.join(sent, f));
+    const at = new Date(T0 + DAY).toISOString();
+    await appendUploads(ws.out, [
+      { type: "intent", archive, sha256, bytes, at },
+      { type: "uploaded", archive, sha256, batchId: "b1", at },
+      { type: "moving", archive, to: sent, at },
+      { type: "moved", archive, to: sent, at },
+    ]);
+    const result = await prune({ out: ws.out, olderThanMs: 30 * DAY, delete: true, env: {}, now: () => NOW });
+    expect(result.pruned).toEqual([]);
+    expect(result.kept).toEqual([{ path: file, reason: expect.stringMatching(/journaled as moved to .*sent.*only copy/) }]);
+    expect(existsSync(file!)).toBe(true);
+    expect(existsSync(path.join(sent, archive)), "the link still leads to it").toBe(true);
+  });
+});

@@ -2,7 +2,8 @@
 // arrives byte for byte, once, through resets, crashes, expiry and throttling; a refused key stops
 // everything with exit 5 and is written nowhere.
 import { spawn } from "node:child_process";
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { type AddressInfo, createServer as createNetServer } from "node:net";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -464,7 +465,11 @@ describe("--uploaded-to that overlaps --out or the staging folder (issue 21, fin
       code: "E_UPLOADED_TO_IN_OUT",
     },
     { what: "--out itself", args: (ws) => ["upload", ws.out, "--uploaded-to", ws.out], code: "E_UPLOADED_TO_IN_OUT" },
-    { what: "a folder that holds --out", args: (ws) => ["upload", ws.out, "--uploaded-to", ws.dir], code: "E_UPLOADED_TO_IN_OUT" },
+    {
+      what: "a folder that holds --out",
+      args: (ws) => ["upload", ws.out, "--uploaded-to", ws.dir],
+      code: "E_UPLOADED_TO_IN_OUT",
+    },
     {
       what: "upload.uploadedTo in the config, inside --out",
       args: (ws) => ["upload", ws.out, "--config", path.join(ws.dir, "wopack.config.json")],
@@ -495,5 +500,29 @@ describe("--uploaded-to that overlaps --out or the staging folder (issue 21, fin
     expect(r.stderr).toMatch(/beside the output folder/);
     expect(server.log, "not a request").toEqual([]);
     expect((await readdir(ws.out)).sort()).toEqual(before);
+  });
+});
+
+describe("--uploaded-to with a link under the archive's name (issue 21, finding 4)", () => {
+  it("does not journal 'moved': a warning, the archive stays in --out, and prune keeps it", async () => {
+    const ws = await committed(1);
+    const [file] = await archivesIn(ws.out);
+    const name = path.basename(file!);
+    const up = path.join(ws.dir, "up");
+    await mkdir(up);
+    await symlink(file!, path.join(up, name));
+    const r = await wopack(["upload", ws.out, "--uploaded-to", up], { env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).toMatch(
+      new RegExp(`W_UPLOADED_NOT_MOVED.*${name.replace(/\./g, "\\.")}: .*there is a link \\(to `),
+    );
+    expect(server.accepted().size).toBe(1);
+    const journal = await readFile(uploadsPath(ws.out), "utf8");
+    expect(journal).not.toContain('"type":"moved"');
+    expect(existsSync(file!)).toBe(true);
+    const pruned = await wopack(["prune", ws.out, "--older-than", "1ms", "--delete", "--json"], { env: env() });
+    expect(pruned.code, pruned.stderr).toBe(0);
+    expect(JSON.parse(pruned.stdout).kept).toEqual([{ path: file, reason: expect.stringMatching(/move to .* is not finished/) }]);
+    expect(existsSync(file!)).toBe(true);
   });
 });
