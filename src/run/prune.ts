@@ -256,7 +256,7 @@ async function takeRecorded(
     return;
   }
   result.kept.push(...files.others.map(({ file, reason }) => ({ path: file, reason })));
-  const failed = remove ? await deleteRecorded(folder, files.recorded) : [];
+  const failed = remove ? await deleteRecorded(folder, files.recorded, !files.others.length) : [];
   result.failed.push(...failed.map(({ file, reason }) => ({ path: file, reason })));
   const add = (item: { path: string; bytes: number }) => {
     result.pruned.push({ ...item, committedAt });

@@ -1,6 +1,6 @@
 // What prune may delete of a work order's folder in processed/: only the files the ledger recorded as
 // moved there (same path inside it, same size, same time), never one added, changed or replaced since.
-import { lstat, opendir, unlink } from "node:fs/promises";
+import { lstat, opendir, rmdir, unlink } from "node:fs/promises";
 import path from "node:path";
 import { removeEmptyFolders } from "../commit/moves.js";
 import type { FileStamp, MoveItem } from "../core/types.js";
@@ -75,9 +75,14 @@ function sameFile(st: { size: number; mtimeMs: number }, stamp: FileStamp): bool
 
 /**
  * Deletes the recorded files, each checked again just before (one changed meanwhile stays), then the
- * folders left empty (one that holds anything stays). Returns the files not deleted, and why.
+ * folders left empty; `whole` when nothing else was in the folder: then the folder itself must go, and
+ * one that does not (a busy mount point) is a failure. Returns what was not deleted, and why.
  */
-export async function deleteRecorded(dir: string, files: FolderFiles["recorded"]): Promise<{ file: string; reason: string }[]> {
+export async function deleteRecorded(
+  dir: string,
+  files: FolderFiles["recorded"],
+  whole: boolean,
+): Promise<{ file: string; reason: string }[]> {
   const failed: { file: string; reason: string }[] = [];
   for (const { file, stamp } of files) {
     try {
@@ -89,5 +94,9 @@ export async function deleteRecorded(dir: string, files: FolderFiles["recorded"]
     }
   }
   await removeEmptyFolders(dir);
+  if (whole && !failed.length)
+    await rmdir(dir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "ENOENT") failed.push({ file: dir, reason: `not deleted, or only in part: ${err.message}` });
+    });
   return failed;
 }
