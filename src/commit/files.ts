@@ -1,7 +1,7 @@
 // Files that readers see whole or not at all: synced, renamed or linked into place.
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { copyFile, link, lstat, open, rename, rm, unlink, utimes } from "node:fs/promises";
+import { constants, createReadStream } from "node:fs";
+import { copyFile, link, lstat, open, rename, rm, unlink } from "node:fs/promises";
 import path from "node:path";
 import { faultPoint } from "../core/fault.js";
 
@@ -74,7 +74,8 @@ export function partialName(file: string): string {
 /**
  * Copies a file (to another disk) so that `to` holds the old content or all of the new, never part of it:
  * into partialName(to), its times kept, fsynced, renamed, the folder fsynced. A copy cut short (kill -9, a
- * full disk) leaves at most the partial name, which the next copy to `to` writes over.
+ * full disk) leaves at most the partial name, which the next copy to `to` removes and creates anew: never
+ * opened where it is, for a link there (in a shared folder) would have the copy written over its target.
  */
 export async function copyFileWhole(from: string, to: string): Promise<void> {
   const tmp = partialName(to);
@@ -88,14 +89,19 @@ export async function copyFileWhole(from: string, to: string): Promise<void> {
   await syncDir(path.dirname(to));
 }
 
-/** Copies a file to a new name, its times kept, and flushes it to disk (the caller renames it into place). */
+/**
+ * Copies a file to a new name, its times kept, and flushes it to disk (the caller renames it into place).
+ * Whatever is at `to` first (a partial copy cut short, or a link someone put there) is removed, and the copy
+ * is created anew, never opened through a link: in a shared folder a link would have it written over its target.
+ */
 export async function copySynced(from: string, to: string): Promise<void> {
-  await copyFile(from, to);
+  await rm(to, { force: true });
+  await copyFile(from, to, constants.COPYFILE_EXCL); // (O_CREAT|O_EXCL: a link put back meanwhile is refused)
   faultPoint("copy-partial");
   const st = await lstat(from);
-  await utimes(to, st.atime, st.mtime);
-  const fh = await open(to, "r+");
+  const fh = await open(to, constants.O_RDWR | constants.O_NOFOLLOW);
   try {
+    await fh.utimes(st.atime, st.mtime);
     await fh.sync();
   } finally {
     await fh.close();

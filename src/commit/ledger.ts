@@ -9,7 +9,16 @@ import { appendLines, syncDir, writeFileAtomic } from "./files.js";
 import { stateDir, tmpDir } from "./paths.js";
 
 export type LedgerRecord =
-  | { type: "commit"; id: string; fingerprint: string; archive: string; at: string; moves?: MoveItem[] }
+  | {
+      type: "commit";
+      id: string;
+      fingerprint: string;
+      archive: string;
+      at: string;
+      moves?: MoveItem[];
+      /** written by compaction: its moves are done, and kept only to say what they moved (for prune) */
+      moved?: true;
+    }
   | { type: "moved"; id: string; archive: string; at: string }
   /** written by compaction: every archive committed so far, so that recovery never adopts one twice */
   | { type: "archives"; names: string[]; at: string }
@@ -34,6 +43,8 @@ export interface LedgerState {
   damaged: number[];
   /** archives whose --on-archive command ran and failed, and has not succeeded since */
   hookFailed: Set<string>;
+  /** the moves (--move-to) of every commit record read, with what each packed: what prune may delete */
+  moves: MoveItem[];
 }
 
 function isRecord(rec: unknown): rec is LedgerRecord {
@@ -63,6 +74,7 @@ export async function readLedger(out: string): Promise<LedgerState> {
     archiveAt: new Map(),
     damaged: [],
     hookFailed: new Set(),
+    moves: [],
   };
   let text = "";
   try {
@@ -107,7 +119,10 @@ export async function readLedger(out: string): Promise<LedgerState> {
       const at = state.archiveAt.get(rec.archive);
       if (!at || !timed.has(rec.archive) || rec.at > at) state.archiveAt.set(rec.archive, rec.at);
       timed.add(rec.archive);
-      if (rec.moves?.length) pending.set(key, rec);
+      if (rec.moves?.length) {
+        if (!rec.moved) pending.set(key, rec);
+        state.moves.push(...rec.moves);
+      }
     } else pending.delete(key);
   }
   state.pendingMoves = [...pending.values()];
@@ -147,7 +162,8 @@ const COMPACT_AFTER_RECORDS = 20_000;
 
 /**
  * Rewrites a long ledger (atomically) as: the names of all archives committed, then each work order's last
- * commit, with its moves if they are still pending. Run under the lock.
+ * commit, with its moves (marked done unless still pending: prune deletes only what a move recorded). Run
+ * under the lock.
  */
 export async function compactLedger(out: string, ledger: LedgerState, clock: Clock, force = false): Promise<boolean> {
   const needed = ledger.latest.size + 1;
@@ -158,10 +174,7 @@ export async function compactLedger(out: string, ledger: LedgerState, clock: Clo
   // A pending move of an older commit (the work order was packed again since) must not be forgotten; it
   // goes first, so that the last commit of each work order stays the one read last.
   for (const rec of ledger.pendingMoves) if (ledger.latest.get(rec.id) !== rec) records.push(rec);
-  for (const rec of ledger.latest.values()) {
-    const { moves, ...rest } = rec;
-    records.push(pending.has(rec) && moves ? rec : rest);
-  }
+  for (const rec of ledger.latest.values()) records.push(pending.has(rec) || !rec.moves?.length ? rec : { ...rec, moved: true });
   for (const archive of [...ledger.hookFailed].sort()) records.push({ type: "hook", archive, ok: false, exitCode: null, at });
   await writeFileAtomic(ledgerPath(out), records.map((r) => JSON.stringify(r) + "\n").join(""), tmpDir(out));
   await syncDir(stateDir(out));

@@ -135,7 +135,7 @@ async function finishFolder(item: MoveItem, seen: Map<string, FileStamp>): Promi
 }
 
 /** Removes `dir` and the folders under it that hold nothing (no file is ever removed). */
-async function removeEmptyFolders(dir: string): Promise<void> {
+export async function removeEmptyFolders(dir: string): Promise<void> {
   for await (const d of await opendir(dir).catch(() => [])) {
     if (d.isDirectory()) await removeEmptyFolders(path.join(dir, d.name));
   }

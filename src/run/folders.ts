@@ -1,5 +1,6 @@
 import { mkdtemp, realpath, rm, stat } from "node:fs/promises";
 import path from "node:path";
+import type { Config } from "../config/schema.js";
 import { ioError, isGone, type Problem, problem, WopackError } from "../core/errors.js";
 
 /**
@@ -26,24 +27,34 @@ export function isInside(child: string, parent: string): boolean {
 }
 
 export interface RunFolders {
-  staging: string;
+  staging?: string | undefined;
   out?: string | undefined;
   moveTo?: string | undefined;
   failedTo?: string | undefined;
+  uploadedTo?: string | undefined;
 }
 
-const FLAG = { staging: "the staging folder", out: "--out", moveTo: "--move-to", failedTo: "--failed-to" } as const;
-const CODE = { staging: "STAGING", out: "OUT", moveTo: "MOVE_TO", failedTo: "FAILED_TO" } as const;
+const FLAG = {
+  staging: "the staging folder",
+  out: "--out",
+  moveTo: "--move-to",
+  failedTo: "--failed-to",
+  uploadedTo: "--uploaded-to",
+} as const;
+const CODE = { staging: "STAGING", out: "OUT", moveTo: "MOVE_TO", failedTo: "FAILED_TO", uploadedTo: "UPLOADED_TO" } as const;
 const HINT = {
   out: "put the output folder beside the staging folder, e.g. --out ../outbox",
   moveTo: "move packed work orders to a folder beside the staging folder and the output folder, e.g. ../processed",
   failedTo: "move refused work orders to a folder beside the staging folder and the output folder, e.g. ../failed",
+  uploadedTo:
+    "move uploaded archives to a folder beside the output folder and the staging folder, e.g. --uploaded-to ../uploaded (or upload.uploadedTo in the config)",
 } as const;
 
 /**
  * The folders a run writes must not overlap, compared as real paths: an --out inside staging would be
  * packed, a --move-to inside staging resubmitted, and anything inside --out (its .wopack state above all)
- * is wopack's own, emptied by recovery. --move-to and --failed-to may be one folder. Usage error, exit 2.
+ * is wopack's own, emptied by recovery: an archive moved to --out/.wopack/tmp by --uploaded-to was deleted
+ * by the next run. --move-to and --failed-to may be one folder. Usage error, exit 2.
  */
 export async function checkFolders(folders: RunFolders): Promise<void> {
   const real = new Map<keyof RunFolders, string>();
@@ -57,6 +68,8 @@ export async function checkFolders(folders: RunFolders): Promise<void> {
     ["moveTo", "out"],
     ["failedTo", "staging"],
     ["failedTo", "out"],
+    ["uploadedTo", "staging"],
+    ["uploadedTo", "out"],
   ];
   for (const [a, b] of pairs) {
     const pa = real.get(a);
@@ -71,6 +84,11 @@ export async function checkFolders(folders: RunFolders): Promise<void> {
       HINT[a],
     );
   }
+}
+
+/** Where a run moves uploaded archives (the flag, else upload.uploadedTo), when it uploads at all. */
+export function uploadedToOf(upload: { uploadedTo?: string | undefined } | undefined, config: Config): string | undefined {
+  return upload ? (upload.uploadedTo ?? config.upload.uploadedTo) : undefined;
 }
 
 /** A folder a command reads (staging, an output folder) that is not there: a usage error, exit 2, never created. */

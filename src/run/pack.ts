@@ -33,7 +33,7 @@ import { countPhotos, entryName } from "../spec/images.js";
 import { mergeRefusals, refusedReport } from "../spec/problems.js";
 import { type RunContext, runArchives } from "./archives.js";
 import { packEvents, packedEvent } from "./events.js";
-import { checkFolders, destinationWarnings, requireFolder, stagingWarnings } from "./folders.js";
+import { checkFolders, destinationWarnings, requireFolder, stagingWarnings, uploadedToOf } from "./folders.js";
 import { PhotoChecks } from "./judging.js";
 import { type PackOptions, withSettings } from "./options.js";
 import { openOutput } from "./session.js";
@@ -75,7 +75,7 @@ async function packRun(options: ReturnType<typeof withSettings<PackOptions>>): P
     "the staging folder",
     "check the path (and that its share is mounted); nothing was done",
   );
-  await checkFolders({ staging, out, moveTo: options.moveTo });
+  await checkFolders({ staging, out, moveTo: options.moveTo, uploadedTo: uploadedToOf(options.upload, options.config) });
   const sidecar = options.metadataFile ? await loadSidecar(options.metadataFile, options.config.metadata.idColumn) : undefined;
   if (options.dryRun || !out) return packOnce(options, sidecar);
   const log = options.logger ?? silentLogger;

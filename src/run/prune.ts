@@ -10,11 +10,12 @@ import { REPORT_SUFFIX } from "../commit/recovery.js";
 import { readUploads, type UploadJournal, type UploadState } from "../commit/uploads.js";
 import type { Config } from "../config/schema.js";
 import { type Clock, systemClock } from "../core/clock.js";
-import { type Logger, silentLogger } from "../core/types.js";
+import { type FileStamp, type Logger, type MoveItem, silentLogger } from "../core/types.js";
 import { reviewPath } from "../review/writeReview.js";
 import { codeUnitOrder } from "../spec/names.js";
 import { statusLooksFailed } from "../upload/protocol.js";
-import { requireFolder } from "./folders.js";
+import { realPathOf, requireFolder } from "./folders.js";
+import { deleteRecorded, type RecordedFiles, recordedFiles, sortFolder } from "./pruneSources.js";
 import { openOutput } from "./session.js";
 
 export interface PruneOptions {
@@ -65,6 +66,8 @@ interface ArchiveFacts {
   unconfirmed?: string | undefined;
   /** the work orders it holds (from the ledger and its report) */
   ids: Set<string>;
+  /** its work orders' moves to --move-to, as its report records them */
+  moves: MoveItem[];
 }
 
 export async function prune(o: PruneOptions): Promise<PruneResult> {
@@ -86,7 +89,8 @@ export async function pruneHeld(o: PruneOptions): Promise<PruneResult> {
   const result: PruneResult = { dryRun: !o.delete, pruned: [], kept: [], failed: [], bytes: 0 };
   const uploads = await readUploads(out);
   const uploading = uploads.archives.size > 0 || Boolean((o.env ?? process.env).WOPACK_API_URL?.trim() || o.config?.upload.url);
-  const archives = await archiveFacts(out, await readLedger(out), uploads, uploading, cutoff);
+  const ledger = await readLedger(out);
+  const archives = await archiveFacts(out, ledger, uploads, uploading, cutoff);
   for (const a of [...archives.values()].sort(
     (x, y) => codeUnitOrder(x.committedAt, y.committedAt) || codeUnitOrder(x.name, y.name),
   )) {
@@ -99,7 +103,10 @@ export async function pruneHeld(o: PruneOptions): Promise<PruneResult> {
     for (const file of [a.path, a.path + REPORT_SUFFIX, reviewPath(a.path)])
       if (!(await take(file, a.committedAt, result, o.delete))) break;
   }
-  if (o.processed) await pruneProcessed(path.resolve(o.processed), archives, result, o.delete);
+  if (o.processed) {
+    const recorded = recordedFiles([...ledger.moves, ...[...archives.values()].flatMap((a) => a.moves)]);
+    await pruneProcessed(path.resolve(o.processed), archives, recorded, result, o.delete);
+  }
   result.pruned.sort((x, y) => codeUnitOrder(x.path, y.path));
   return result;
 }
@@ -121,7 +128,7 @@ async function archiveFacts(
   for (const name of ledger.archives) {
     const file = path.join(out, name);
     const report = await readFile(file + REPORT_SUFFIX, "utf8")
-      .then((t) => JSON.parse(t) as { sha256?: unknown; createdAt?: unknown; workOrders?: { id?: unknown }[] })
+      .then((t) => JSON.parse(t) as { sha256?: unknown; createdAt?: unknown; workOrders?: { id?: unknown; moves?: unknown }[] })
       .catch(() => undefined);
     const state = uploads.archives.get(name);
     const sha256 = typeof report?.sha256 === "string" ? report.sha256 : state?.sha256;
@@ -129,19 +136,27 @@ async function archiveFacts(
     const confirmed = accepted(state) || (twin !== undefined && accepted(uploads.archives.get(twin)));
     const committedAt = typeof report?.createdAt === "string" ? report.createdAt : (ledger.archiveAt.get(name) ?? "");
     const ids = new Set<string>();
-    for (const wo of Array.isArray(report?.workOrders) ? report.workOrders : []) if (typeof wo?.id === "string") ids.add(wo.id);
+    const moves: MoveItem[] = [];
+    for (const wo of Array.isArray(report?.workOrders) ? report.workOrders : []) {
+      if (typeof wo?.id === "string") ids.add(wo.id);
+      if (Array.isArray(wo?.moves)) moves.push(...(wo.moves as MoveItem[]));
+    }
+    const present = typeof report?.sha256 === "string";
     facts.set(name, {
       name,
       path: file,
-      present: typeof report?.sha256 === "string",
+      present,
       committedAt,
       old: Date.parse(committedAt) < cutoff,
       unconfirmed: moveUnfinished(state)
         ? `its move to ${state?.moving} (--uploaded-to) is not finished: the next upload run finishes it`
-        : uploading && !confirmed
-          ? unconfirmedReason(state)
-          : undefined,
+        : present && (await movedAway(state, out))
+          ? `journaled as moved to ${state?.movedTo} (--uploaded-to), yet still here: what is there under its name is not it (a link?), so this is the only copy`
+          : uploading && !confirmed
+            ? unconfirmedReason(state)
+            : undefined,
       ids,
+      moves,
     });
   }
   for (const key of ledger.commits) {
@@ -154,6 +169,14 @@ async function archiveFacts(
 /** An --uploaded-to move begun and not finished: the archive in --out is the copy that move is to keep. */
 function moveUnfinished(state: UploadState | undefined): boolean {
   return state?.moving !== undefined && state.movedTo !== state.moving;
+}
+
+/**
+ * Journaled as moved by --uploaded-to to a folder that is not --out (an older wopack journaled "moved" when
+ * a link to the archive stood under its name there): the archive still in --out is then the only copy.
+ */
+async function movedAway(state: UploadState | undefined, out: string): Promise<boolean> {
+  return state?.movedTo !== undefined && (await realPathOf(state.movedTo)) !== (await realPathOf(out));
 }
 
 /** Uploaded, and the platform has not said since that its batch failed (`status --refresh`). */
@@ -171,11 +194,14 @@ function unconfirmedReason(state: UploadState | undefined): string {
 /**
  * The folders in processed/ (a work order's id, or id.N for a later submission): one goes only when every
  * archive that holds any submission of its work order may go (old enough and, when uploading, confirmed).
- * Which submission a folder holds is not known, so none goes before all may.
+ * Which submission a folder holds is not known, so none goes before all may. Even then only the files the
+ * ledger recorded as moved there go; anything else (a photo added since, one changed or replaced) stays,
+ * and so does its folder.
  */
 async function pruneProcessed(
   dir: string,
   archives: Map<string, ArchiveFacts>,
+  recorded: RecordedFiles,
   result: PruneResult,
   remove: boolean | undefined,
 ): Promise<void> {
@@ -195,18 +221,53 @@ async function pruneProcessed(
     if (young) result.kept.push({ path: full, reason: `also in ${young.name}, committed ${young.committedAt}: not due yet` });
     else if (unconfirmed)
       result.kept.push({ path: full, reason: `the sources of ${unconfirmed.name}, ${unconfirmed.unconfirmed}` });
-    else
-      await take(
-        full,
-        held
-          .map((a) => a.committedAt)
-          .sort()
-          .at(-1)!,
-        result,
-        remove,
-      );
+    else {
+      const committedAt = held
+        .map((a) => a.committedAt)
+        .sort()
+        .at(-1)!;
+      await takeRecorded(full, recorded.get(name), committedAt, result, remove);
+    }
   }
 }
+
+/** Deletes (or lists) the files of one due processed folder that the ledger recorded; says what stays. */
+async function takeRecorded(
+  folder: string,
+  recorded: Map<string, FileStamp[]> | undefined,
+  committedAt: string,
+  result: PruneResult,
+  remove: boolean | undefined,
+): Promise<void> {
+  if (!recorded) {
+    result.kept.push({
+      path: folder,
+      reason: "the ledger records no files moved here (not a --move-to folder of this --out): which are packed is unknown",
+    });
+    return;
+  }
+  if (!(await stat(folder).catch(() => undefined))?.isDirectory()) {
+    result.kept.push({ path: folder, reason: "not a folder: --move-to moves work orders as folders" });
+    return;
+  }
+  const files = await sortFolder(folder, recorded).catch((err: Error) => err);
+  if (files instanceof Error) {
+    result.failed.push({ path: folder, reason: `not deleted: ${files.message}` });
+    return;
+  }
+  result.kept.push(...files.others.map(({ file, reason }) => ({ path: file, reason })));
+  const failed = remove ? await deleteRecorded(folder, files.recorded, !files.others.length) : [];
+  result.failed.push(...failed.map(({ file, reason }) => ({ path: file, reason })));
+  const add = (item: { path: string; bytes: number }) => {
+    result.pruned.push({ ...item, committedAt });
+    result.bytes += item.bytes;
+  };
+  // (the folder whole when nothing else was in it; else each file that went, and the folder stays)
+  if (!files.others.length && !failed.length) add({ path: folder, bytes: sum(files.recorded) });
+  else for (const f of files.recorded) if (!failed.some((x) => x.file === f.file)) add({ path: f.file, bytes: f.bytes });
+}
+
+const sum = (files: { bytes: number }[]) => files.reduce((n, f) => n + f.bytes, 0);
 
 /** Deletes (or, in a dry run, lists) one item; false when deleting it failed (said in `result.failed`). */
 async function take(file: string, committedAt: string, result: PruneResult, remove: boolean | undefined): Promise<boolean> {

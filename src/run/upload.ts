@@ -15,7 +15,7 @@ import { resolveCredentials } from "../upload/key.js";
 import { type Api, httpApi } from "../upload/protocol.js";
 import { type ArchiveToSend, uploadArchive } from "../upload/uploadArchive.js";
 import { finishMoves } from "../upload/uploadedTo.js";
-import { requireFolder } from "./folders.js";
+import { checkFolders, requireFolder, uploadedToOf } from "./folders.js";
 import { openOutput } from "./session.js";
 
 export type { UploadOutcome, UploadProgress };
@@ -65,6 +65,7 @@ export async function upload(options: UploadOptions): Promise<UploadOutcome[]> {
     );
   }
   await checkOut(out);
+  await checkFolders({ out, uploadedTo: uploadedToOf(options, options.config) });
   const credentials = resolveCredentials(options.config, options.env); // a usage error before the lock
   const session = await openOutput(out, options.logger ?? silentLogger, options.now ?? systemClock);
   try {

@@ -17,7 +17,7 @@ import { WatchMetrics } from "../serve/metrics.js";
 import { checkListen, type StatusServer, startStatusServer } from "../serve/server.js";
 import { isIgnoredName } from "../spec/ignore.js";
 import { resultEvents, warningEvents } from "./events.js";
-import { checkFolders, destinationWarnings, stagingWarnings } from "./folders.js";
+import { checkFolders, destinationWarnings, stagingWarnings, uploadedToOf } from "./folders.js";
 import { HealthFile, type WatchSummary } from "./health.js";
 import { type WatchOptions, withSettings } from "./options.js";
 import { packOnce } from "./pack.js";
@@ -53,7 +53,7 @@ export async function watch(given: WatchOptions): Promise<WatchSummary> {
   const moveTo = path.resolve(options.moveTo ?? path.join(staging, "..", "processed"));
   const failedTo = path.resolve(options.failedTo ?? path.join(staging, "..", "failed"));
   const dryRun = options.dryRun ?? false;
-  await checkFolders({ staging, out, moveTo, failedTo });
+  await checkFolders({ staging, out, moveTo, failedTo, uploadedTo: uploadedToOf(options.upload, options.config) });
   const destinations = dryRun
     ? []
     : [

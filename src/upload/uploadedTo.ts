@@ -2,7 +2,7 @@
 // another disk). The move is journaled before it starts ("moving") and after it ends ("moved"), so a move
 // cut short (kill -9, a full disk) is finished by the next run, and a reader of that folder never sees part
 // of an archive under its name (commit/files.ts copyFileWhole).
-import { open, readFile, rm, stat } from "node:fs/promises";
+import { lstat, open, readFile, readlink, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { exists, partialName, sha256Of } from "../commit/files.js";
 import { moveWhole } from "../commit/moves.js";
@@ -25,6 +25,8 @@ async function moveArchive(out: string, name: string, sha256: string | undefined
     }
     const there = await leftThere(from, to, file === name ? sha256 : undefined);
     if (there === "same") continue; // (`dir` is --out itself, or a link to it: it is in place already)
+    if (there === "link")
+      throw new Error(`${file} there is a link (to ${await readlink(to)}), not the archive; remove it and run upload again`);
     if (there === "other") throw new Error(`another file named ${file} is there already`);
     if (there === "whole")
       await rm(from); // an earlier run's move got as far as the rename
@@ -36,15 +38,17 @@ async function moveArchive(out: string, name: string, sha256: string | undefined
  * What an earlier move left under the target's name: nothing, the whole file (its SHA-256 is the report's;
  * a report, its bytes), the start of it (a plain copy cut short, as moves left before they copied whole),
  * or another file. "same": the target is the very file (`dir` is --out, under its name or another), never
- * a copy to remove the original for.
+ * a copy to remove the original for. "link": a link under the name is never the archive, wherever it points
+ * (one to the archive in --out was taken for "moved", and prune then deleted the only copy).
  */
 async function leftThere(
   from: string,
   to: string,
   sha256: string | undefined,
-): Promise<"none" | "same" | "whole" | "cut" | "other"> {
-  const st = await stat(to).catch(() => undefined);
+): Promise<"none" | "same" | "whole" | "cut" | "other" | "link"> {
+  const st = await lstat(to).catch(() => undefined);
   if (!st) return "none";
+  if (st.isSymbolicLink()) return "link";
   const { size, dev, ino } = await stat(from);
   if (st.dev === dev && st.ino === ino) return "same";
   if (st.size === size && (sha256 ? (await sha256Of(to)) === sha256 : (await readFile(to)).equals(await readFile(from))))

@@ -1,8 +1,9 @@
 // Issue 13: `wopack prune` — retention for what is done: a dry run by default; never anything not
 // committed, never an archive not uploaded once the outbox uploads at all; recent work kept.
 // Issue 21: nor the sources (processed/ folders) of an archive the platform has not confirmed.
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, rename } from "node:fs/promises";
+import { appendFile, mkdir, readdir, readFile, rename, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { appendUploads, type UploadRecord } from "../../src/commit/uploads.js";
@@ -365,5 +366,167 @@ describe("watch.prune: a running watch keeps its outbox trimmed (issue 21)", () 
       expect(p.last, row.what).toMatchObject(row.gone ? { kept: 0, failed: 0 } : { pruned: 0, kept: 4, failed: 0 }); // 2 archives, their 2 folders
       if (row.gone) expect(p.last.pruned).toBeGreaterThanOrEqual(6); // 2 archives, their reports, review pages; 2 folders
     }
+  });
+});
+
+/** What happened to a work order's folder in processed/ after its pack (issue 21: prune deleted photos never packed). */
+interface FolderRow {
+  what: string;
+  /** done to processed/WO_T after the pack; returns the files it made or changed (they must survive) */
+  tamper: (folder: string) => Promise<string[]>;
+  /** why each of them is kept */
+  reason: RegExp;
+}
+
+const LATER = new Date(T0 + 39 * DAY);
+const FOLDER_ROWS: FolderRow[] = [
+  {
+    what: "a photo added since (the tester's LATE.jpg)",
+    tamper: async (f) => [await put(f, "meter/LATE.jpg", solidJpeg("#f00"))],
+    reason: /not packed/,
+  },
+  {
+    what: "a file added at the folder's root",
+    tamper: async (f) => [await put(f, "notes.txt", "call the customer")],
+    reason: /not packed/,
+  },
+  {
+    what: "a packed photo changed in size",
+    tamper: async (f) => {
+      await appendFile(path.join(f, "meter/a.jpg"), "more");
+      return [path.join(f, "meter/a.jpg")];
+    },
+    reason: /changed since it was packed: \d+ bytes, the ledger recorded \d+/,
+  },
+  {
+    what: "a packed photo replaced by one of the same size",
+    tamper: async (f) => {
+      const file = path.join(f, "meter/a.jpg");
+      const bytes = await readFile(file);
+      await writeFile(file, Buffer.from(bytes.map((b, i) => (i === bytes.length - 3 ? b ^ 1 : b))));
+      await utimes(file, LATER, LATER);
+      return [file];
+    },
+    reason: /replaced since it was packed/,
+  },
+  {
+    what: "a packed photo replaced by a link",
+    tamper: async (f) => {
+      const file = path.join(f, "meter/a.jpg");
+      await rm(file);
+      await symlink("/etc/hostname", file);
+      return [file];
+    },
+    reason: /link/,
+  },
+];
+
+describe("wopack prune --processed: only the files the ledger recorded as moved there go (issue 21)", () => {
+  /** One work order packed 40 days ago with --move-to processed/ (not uploading: it is due). */
+  async function packedOld() {
+    const ws = await workspace();
+    const processed = path.join(ws.dir, "processed");
+    await put(ws.staging, "WO_T/meter/a.jpg", solidJpeg());
+    await put(ws.staging, "WO_T/meter/b.jpg", solidJpeg("#a31"));
+    await pack({ staging: ws.staging, out: ws.out, moveTo: processed, config: parseConfig({}), now: () => new Date(T0) });
+    return { ws, processed, folder: path.join(processed, "WO_T") };
+  }
+
+  it("a folder as it was moved goes whole (the control row)", async () => {
+    const { ws, processed, folder } = await packedOld();
+    const result = await prune({ out: ws.out, olderThanMs: 30 * DAY, processed, delete: true, env: {}, now: () => NOW });
+    expect(result.pruned.map((p) => p.path)).toContain(folder);
+    expect(result.kept).toEqual([]);
+    expect(existsSync(folder)).toBe(false);
+  });
+
+  it.for(FOLDER_ROWS.flatMap((row) => [false, true].map((remove) => [row.what, remove] as const)))(
+    "%s, --delete %s: what was packed unchanged goes, the rest stays, with why",
+    async ([what, remove]) => {
+      const row = FOLDER_ROWS.find((r) => r.what === what)!;
+      const { ws, processed, folder } = await packedOld();
+      const touched = await row.tamper(folder);
+      const before = await snapshot(folder);
+      const result = await prune({ out: ws.out, olderThanMs: 30 * DAY, processed, delete: remove, env: {}, now: () => NOW });
+      // the folder is not listed as going; b.jpg (packed, untouched) is, and a.jpg only when untouched
+      const packed = ["meter/a.jpg", "meter/b.jpg"].map((rel) => path.join(folder, rel)).filter((f) => !touched.includes(f));
+      expect(result.pruned.map((p) => p.path).filter((p) => p.startsWith(processed))).toEqual(packed);
+      expect(result.kept.map((k) => k.path)).toEqual(touched);
+      for (const k of result.kept) expect(k.reason).toMatch(row.reason);
+      const after = await snapshot(folder);
+      for (const f of touched) {
+        const rel = path.relative(folder, f);
+        expect(after[rel], `${rel} kept as it was`).toEqual(before[rel]);
+      }
+      for (const f of packed) expect(existsSync(f), f).toBe(!remove);
+    },
+  );
+
+  it("a folder moved to another disk (a tmpfs) goes whole too: the copy keeps each file's time to the millisecond", async (ctx) => {
+    const ws = await workspace();
+    const processed = path.join(ws.dir, "processed");
+    await mkdir(processed);
+    if (spawnSync("mount", ["-t", "tmpfs", "-o", "size=16m", "tmpfs", processed]).status !== 0) return ctx.skip();
+    try {
+      await put(ws.staging, "WO_X/meter/a.jpg", solidJpeg());
+      await put(ws.staging, "WO_X/meter/b.jpg", solidJpeg("#a31"));
+      await put(ws.staging, "WO_X/.DS_Store", "junk");
+      await pack({ staging: ws.staging, out: ws.out, moveTo: processed, config: parseConfig({}), now: () => new Date(T0) });
+      const folder = path.join(processed, "WO_X");
+      expect(existsSync(path.join(folder, "meter/b.jpg"))).toBe(true);
+      const result = await prune({ out: ws.out, olderThanMs: 30 * DAY, processed, delete: true, env: {}, now: () => NOW });
+      expect(result.kept).toEqual([]);
+      expect(result.pruned.map((p) => p.path)).toContain(folder);
+      expect(existsSync(folder)).toBe(false);
+    } finally {
+      spawnSync("umount", [processed]);
+    }
+  });
+
+  it("a staging folder given as --processed (packed without --move-to): nothing in it goes", async () => {
+    const ws = await workspace();
+    await put(ws.staging, "WO_P1/meter/a.jpg", solidJpeg());
+    await pack({ staging: ws.staging, out: ws.out, config: parseConfig({}), now: () => new Date(T0) });
+    await put(ws.staging, "WO_P1/meter/NEW.jpg", solidJpeg("#0f0")); // never packed
+    const before = await snapshot(ws.staging);
+    const result = await prune({
+      out: ws.out,
+      olderThanMs: 30 * DAY,
+      processed: ws.staging,
+      delete: true,
+      env: {},
+      now: () => NOW,
+    });
+    expect(result.pruned.filter((p) => p.path.startsWith(ws.staging))).toEqual([]);
+    expect(result.kept).toEqual([
+      { path: path.join(ws.staging, "WO_P1"), reason: expect.stringMatching(/ledger records no files moved here/) },
+    ]);
+    expect(await snapshot(ws.staging)).toEqual(before);
+  });
+});
+
+describe("wopack prune: an archive journaled as moved (--uploaded-to) but still in --out (issue 21, finding 4)", () => {
+  it("is kept, with why: what an older wopack journaled when a link to it stood in the destination", async () => {
+    const ws = await workspace();
+    const sent = path.join(ws.dir, "sent");
+    await put(ws.staging, "WO_L/meter/a.jpg", solidJpeg());
+    await pack({ staging: ws.staging, out: ws.out, config: parseConfig({}), now: () => new Date(T0) });
+    const [file] = await archivesIn(ws.out);
+    const archive = path.basename(file!);
+    const { sha256, bytes } = JSON.parse(await readFile(`${file}.report.json`, "utf8"));
+    await mkdir(sent);
+    for (const f of [archive, `${archive}.report.json`]) await symlink(path.join(ws.out, f), path.join(sent, f));
+    const at = new Date(T0 + DAY).toISOString();
+    await appendUploads(ws.out, [
+      { type: "intent", archive, sha256, bytes, at },
+      { type: "uploaded", archive, sha256, batchId: "b1", at },
+      { type: "moving", archive, to: sent, at },
+      { type: "moved", archive, to: sent, at },
+    ]);
+    const result = await prune({ out: ws.out, olderThanMs: 30 * DAY, delete: true, env: {}, now: () => NOW });
+    expect(result.pruned).toEqual([]);
+    expect(result.kept).toEqual([{ path: file, reason: expect.stringMatching(/journaled as moved to .*sent.*only copy/) }]);
+    expect(existsSync(file!)).toBe(true);
+    expect(existsSync(path.join(sent, archive)), "the link still leads to it").toBe(true);
   });
 });

@@ -2,7 +2,8 @@
 // arrives byte for byte, once, through resets, crashes, expiry and throttling; a refused key stops
 // everything with exit 5 and is written nowhere.
 import { spawn } from "node:child_process";
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { type AddressInfo, createServer as createNetServer } from "node:net";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -451,5 +452,77 @@ describe("wopack status", () => {
     expect(beforeLast).toBeGreaterThan(0);
     expect(Date.now() - started).toBeGreaterThanOrEqual((beforeLast / rate) * 1000 - 200);
     await expectEachUploadedOnce(ws.out);
+  });
+});
+
+describe("--uploaded-to that overlaps --out or the staging folder (issue 21, finding 3)", () => {
+  // (an archive moved into --out/.wopack/tmp was deleted by the next pack's recovery; one moved into
+  // staging was warned about as an unmatched root file by every later run)
+  const ROWS: { what: string; args: (ws: { dir: string; staging: string; out: string }) => string[]; code: string }[] = [
+    {
+      what: "--out/.wopack/tmp",
+      args: (ws) => ["upload", ws.out, "--uploaded-to", path.join(ws.out, ".wopack", "tmp")],
+      code: "E_UPLOADED_TO_IN_OUT",
+    },
+    { what: "--out itself", args: (ws) => ["upload", ws.out, "--uploaded-to", ws.out], code: "E_UPLOADED_TO_IN_OUT" },
+    {
+      what: "a folder that holds --out",
+      args: (ws) => ["upload", ws.out, "--uploaded-to", ws.dir],
+      code: "E_UPLOADED_TO_IN_OUT",
+    },
+    {
+      what: "upload.uploadedTo in the config, inside --out",
+      args: (ws) => ["upload", ws.out, "--config", path.join(ws.dir, "wopack.config.json")],
+      code: "E_UPLOADED_TO_IN_OUT",
+    },
+    {
+      what: "the staging folder (pack --upload)",
+      args: (ws) => ["pack", ws.staging, "--out", ws.out, "--upload", "--uploaded-to", ws.staging],
+      code: "E_UPLOADED_TO_IN_STAGING",
+    },
+    {
+      what: "a folder inside the staging folder (watch --upload)",
+      args: (ws) => ["watch", ws.staging, "--out", ws.out, "--upload", "--uploaded-to", path.join(ws.staging, "sent")],
+      code: "E_UPLOADED_TO_IN_STAGING",
+    },
+  ];
+  it.for(ROWS.map((r) => [r.what, r] as const))("%s: refused up front (exit 2), nothing sent, nothing moved", async ([, row]) => {
+    const ws = await committed(1);
+    await writeFile(
+      path.join(ws.dir, "wopack.config.json"),
+      JSON.stringify({ upload: { uploadedTo: path.join(ws.out, ".wopack", "tmp") } }),
+    );
+    const before = (await readdir(ws.out)).sort();
+    const r = await wopack(row.args(ws), { env: env() });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(row.code);
+    expect(r.stderr).toMatch(/--uploaded-to .* and (--out|the staging folder) .* overlap; nothing was done/);
+    expect(r.stderr).toMatch(/beside the output folder/);
+    expect(server.log, "not a request").toEqual([]);
+    expect((await readdir(ws.out)).sort()).toEqual(before);
+  });
+});
+
+describe("--uploaded-to with a link under the archive's name (issue 21, finding 4)", () => {
+  it("does not journal 'moved': a warning, the archive stays in --out, and prune keeps it", async () => {
+    const ws = await committed(1);
+    const [file] = await archivesIn(ws.out);
+    const name = path.basename(file!);
+    const up = path.join(ws.dir, "up");
+    await mkdir(up);
+    await symlink(file!, path.join(up, name));
+    const r = await wopack(["upload", ws.out, "--uploaded-to", up], { env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).toMatch(
+      new RegExp(`W_UPLOADED_NOT_MOVED.*${name.replace(/\./g, "\\.")}: .*there is a link \\(to `),
+    );
+    expect(server.accepted().size).toBe(1);
+    const journal = await readFile(uploadsPath(ws.out), "utf8");
+    expect(journal).not.toContain('"type":"moved"');
+    expect(existsSync(file!)).toBe(true);
+    const pruned = await wopack(["prune", ws.out, "--older-than", "1ms", "--delete", "--json"], { env: env() });
+    expect(pruned.code, pruned.stderr).toBe(0);
+    expect(JSON.parse(pruned.stdout).kept).toEqual([{ path: file, reason: expect.stringMatching(/move to .* is not finished/) }]);
+    expect(existsSync(file!)).toBe(true);
   });
 });

@@ -3,7 +3,7 @@
 // finishes the move: exactly one whole archive, in the destination, not sent again.
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { cp, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appendUploads, readUploads } from "../../src/commit/uploads.js";
@@ -123,6 +123,25 @@ describe("--uploaded-to another disk, the move cut short", () => {
       await rm(path.dirname(dest), { recursive: true }); // (room on the small disk for the next row)
     }, 60_000);
   }
+
+  it("a link planted at the partial names (a shared destination): the files they point at stay as they were", async (ctx) => {
+    if (!disk) return ctx.skip();
+    const { name, bytes } = uploaded;
+    const out = await copyOutbox();
+    const dest = path.join(disk, randomUUID());
+    await mkdir(dest);
+    // files of the wopack user's, outside the destination, on this disk and on the other one
+    const victims = [path.join(root, `victim-${randomUUID()}`), path.join(disk, `victim-${randomUUID()}`)];
+    for (const v of victims) await writeFile(v, "the wopack user's file\n");
+    await symlink(victims[0]!, path.join(dest, `.${name}.partial`));
+    await symlink(victims[1]!, path.join(dest, `.${name}.report.json.partial`));
+
+    const r = await wopack(["upload", out, "--uploaded-to", dest], { env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    for (const v of victims) expect(await readFile(v, "utf8"), v).toBe("the wopack user's file\n");
+    await expectMovedWhole(out, dest, { name, bytes });
+    expect(await readdir(dest), "the links are gone, not followed").toEqual([name, `${name}.report.json`].sort());
+  }, 60_000);
 
   it("kill -9 in the copy (the real CLI, at the copy's last step): nothing partial visible; the rerun moves it whole", async (ctx) => {
     if (!disk) return ctx.skip();

@@ -56,6 +56,9 @@ describe("the ledger", () => {
     expect(after.pendingMoves).toEqual(before.pendingMoves);
     expect([...after.hookFailed]).toEqual(["n3.zip"]);
     expect(after.pendingMoves.map((m) => `${m.id} ${m.archive}`)).toEqual(["WO_2 n10.zip"]);
+    // what the finished move of WO_3 put in processed/ stays known: prune deletes only that (issue 21)
+    expect(after.moves).toContainEqual(move[0]);
+    expect(after.latest.get("WO_3")?.moves).toEqual(move);
     expect((await readFile(ledgerPath(dir), "utf8")).trim().split("\n").length).toBeLessThan(records.length / 8);
   });
 

@@ -2,7 +2,7 @@
 // already where it should go. It stays there; it is never taken for "an earlier move's whole copy" and
 // removed from --out, which would leave it nowhere.
 import { createHash } from "node:crypto";
-import { readdir, symlink, writeFile } from "node:fs/promises";
+import { lstat, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { appendUploads, readUploads } from "../../src/commit/uploads.js";
@@ -45,5 +45,28 @@ describe("--uploaded-to that is --out itself", () => {
     await symlink(out, alias);
     await moveUploaded(out, journal, { name: NAME, sha256 }, alias, now);
     expect(await kept(out)).toEqual([NAME, `${NAME}.report.json`]);
+  });
+});
+
+describe("a link under the archive's name in --uploaded-to (issue 21, finding 4)", () => {
+  // wherever it points, a link is not the archive there: taken for "moved" (to the original in --out) or
+  // for "an earlier move's whole copy" (to a copy elsewhere), the original was left to prune, or removed
+  const LINKS: { what: string; target: (out: string, elsewhere: string) => string }[] = [
+    { what: "to the archive in --out", target: (out) => path.join(out, NAME) },
+    { what: "to a copy of it elsewhere", target: (_, elsewhere) => path.join(elsewhere, NAME) },
+    { what: "to nothing", target: (_, elsewhere) => path.join(elsewhere, "gone.zip") },
+  ];
+  it.for(LINKS.map((l) => [l.what, l] as const))("a link %s: not moved, a warning, the archive stays in --out", async ([, l]) => {
+    const { out, sha256, journal } = await uploadedOutbox();
+    const elsewhere = await tempDir("wopack-uploaded-copy-");
+    await writeFile(path.join(elsewhere, NAME), await readFile(path.join(out, NAME)));
+    const dest = await tempDir("wopack-uploaded-dest-");
+    await symlink(l.target(out, elsewhere), path.join(dest, NAME));
+    const warning = await moveUploaded(out, journal, { name: NAME, sha256 }, dest, now);
+    expect(warning?.code).toBe("W_UPLOADED_NOT_MOVED");
+    expect(warning?.message).toMatch(new RegExp(`${NAME.replace(/\./g, "\\.")} there is a link \\(to .*\\), not the archive`));
+    expect(await kept(out)).toEqual([NAME, `${NAME}.report.json`]);
+    expect((await readUploads(out)).archives.get(NAME)?.movedTo, "not journaled as moved").toBeUndefined();
+    expect((await lstat(path.join(dest, NAME))).isSymbolicLink(), "the link is left as it was").toBe(true);
   });
 });

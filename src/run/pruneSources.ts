@@ -1,0 +1,102 @@
+// What prune may delete of a work order's folder in processed/: only the files the ledger recorded as
+// moved there (same path inside it, same size, same time), never one added, changed or replaced since.
+import { lstat, opendir, rmdir, unlink } from "node:fs/promises";
+import path from "node:path";
+import { removeEmptyFolders } from "../commit/moves.js";
+import type { FileStamp, MoveItem } from "../core/types.js";
+
+/** A processed folder's name (WO_1, WO_1.2) -> what was moved into it, by path inside it. */
+export type RecordedFiles = Map<string, Map<string, FileStamp[]>>;
+
+/**
+ * Every file the ledger's moves put in a --move-to folder: a folder's packed files and the junk that went
+ * along, and a root photo (its one stamp has rel ""). Keyed by the folder's name, so that a processed/
+ * given by another path still finds it; a move recorded without stamps (moved whole) records nothing.
+ */
+export function recordedFiles(moves: readonly MoveItem[]): RecordedFiles {
+  const recorded: RecordedFiles = new Map();
+  const add = (folder: string, stamp: FileStamp) => {
+    const files = recorded.get(folder) ?? new Map<string, FileStamp[]>();
+    recorded.set(folder, files.set(stamp.rel, [...(files.get(stamp.rel) ?? []), stamp]));
+  };
+  for (const m of moves) {
+    const [first] = m.packed ?? [];
+    if (first?.rel === "") add(path.basename(path.dirname(m.to)), { ...first, rel: path.basename(m.to) });
+    else for (const s of [...(m.packed ?? []), ...(m.alongside ?? [])]) add(path.basename(m.to), s);
+  }
+  return recorded;
+}
+
+export interface FolderFiles {
+  /** files as recorded: they may go */
+  recorded: { file: string; bytes: number; stamp: FileStamp }[];
+  /** anything else in the folder, and why it stays */
+  others: { file: string; reason: string }[];
+}
+
+/** Sorts what is in a processed folder now into what the ledger recorded and everything else. */
+export async function sortFolder(dir: string, recorded: Map<string, FileStamp[]>): Promise<FolderFiles> {
+  const result: FolderFiles = { recorded: [], others: [] };
+  const walk = async (abs: string, rel: string) => {
+    for await (const d of await opendir(abs)) {
+      const r = rel ? `${rel}/${d.name}` : d.name;
+      const file = path.join(abs, d.name);
+      const st = await lstat(file).catch(() => undefined);
+      if (!st) continue;
+      if (st.isDirectory()) {
+        await walk(file, r);
+        continue;
+      }
+      const stamps = recorded.get(r);
+      const stamp = st.isFile() ? stamps?.find((s) => sameFile(st, s)) : undefined;
+      if (stamp) result.recorded.push({ file, bytes: st.size, stamp });
+      else result.others.push({ file, reason: whyKept(st, stamps) });
+    }
+  };
+  await walk(dir, "");
+  return result;
+}
+
+function whyKept(st: { size: number; isFile(): boolean }, stamps: FileStamp[] | undefined): string {
+  if (!stamps) return "not packed: the ledger records no such file moved here (added since?)";
+  if (!st.isFile()) return "not the file that was packed: it is a link or other special file now";
+  if (stamps.every((s) => s.size !== st.size))
+    return `changed since it was packed: ${st.size} bytes, the ledger recorded ${stamps.map((s) => s.size).join(" or ")}`;
+  return "replaced since it was packed: same size, another modification time";
+}
+
+/**
+ * Same size, and the same modification time within a millisecond: a copy across disks keeps the time only
+ * so closely (cp's preserveTimestamps gave 734.999 for 735.309).
+ */
+function sameFile(st: { size: number; mtimeMs: number }, stamp: FileStamp): boolean {
+  return st.size === stamp.size && Math.abs(st.mtimeMs - stamp.mtimeMs) < 1;
+}
+
+/**
+ * Deletes the recorded files, each checked again just before (one changed meanwhile stays), then the
+ * folders left empty; `whole` when nothing else was in the folder: then the folder itself must go, and
+ * one that does not (a busy mount point) is a failure. Returns what was not deleted, and why.
+ */
+export async function deleteRecorded(
+  dir: string,
+  files: FolderFiles["recorded"],
+  whole: boolean,
+): Promise<{ file: string; reason: string }[]> {
+  const failed: { file: string; reason: string }[] = [];
+  for (const { file, stamp } of files) {
+    try {
+      const st = await lstat(file);
+      if (!st.isFile() || !sameFile(st, stamp)) throw new Error("it changed while prune ran; kept");
+      await unlink(file);
+    } catch (err) {
+      failed.push({ file, reason: `not deleted: ${(err as Error).message}` });
+    }
+  }
+  await removeEmptyFolders(dir);
+  if (whole && !failed.length)
+    await rmdir(dir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "ENOENT") failed.push({ file: dir, reason: `not deleted, or only in part: ${err.message}` });
+    });
+  return failed;
+}
