@@ -62,10 +62,7 @@ export async function freeName(dir: string, name: string, taken: ReadonlySet<str
  * stays in staging. Returns the paths left behind because they are new or changed.
  */
 export async function moveItem(item: MoveItem): Promise<LeftBehind> {
-  if (!item.packed) {
-    await moveWhole(item.from, item.to);
-    return [];
-  }
+  if (!item.packed) return moveWhole(item.from, item.to);
   const st = await lstat(item.from).catch(() => undefined);
   if (!st) return []; // moved already (an interrupted run's move being finished), or removed meanwhile
   if (!st.isDirectory()) {
@@ -78,10 +75,7 @@ export async function moveItem(item: MoveItem): Promise<LeftBehind> {
   const now = await listFiles(item.from);
   const expected = [...item.packed, ...(item.alongside ?? [])];
   const unchanged = now.size === expected.length && expected.every((s) => sameStamp(now.get(s.rel), s));
-  if (unchanged && !(await exists(item.to))) {
-    await moveWhole(item.from, item.to);
-    return [];
-  }
+  if (unchanged && !(await exists(item.to))) return moveWhole(item.from, item.to);
   await rm(partialName(item.to), { recursive: true, force: true }); // (a whole copy cut short: moved file by file now)
   const packed = new Set(item.packed.map((s) => s.rel));
   const left: LeftBehind = [];
@@ -164,41 +158,66 @@ async function listFiles(dir: string): Promise<Map<string, FileStamp>> {
 
 /**
  * Moves a file or folder, across filesystems too (copy, then remove the original). The copy is whole or
- * not at all, so that a cut copy never shows under its name, and on disk before the original goes.
+ * not at all, so that a cut copy never shows under its name, and on disk before the original goes. Across
+ * filesystems only what was copied is removed, each file checked again (size, mtime) just before: a photo
+ * that came or changed during the copy, or anything not a file, folder or link (a FIFO), stays and is given
+ * back, as do the folders that still hold it.
  */
-export async function moveWhole(from: string, to: string): Promise<void> {
+export async function moveWhole(from: string, to: string): Promise<LeftBehind> {
   await mkdir(path.dirname(to), { recursive: true });
   try {
     await rename(from, to);
+    return [];
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
-    if ((await lstat(from)).isFile()) await copyFileWhole(from, to);
-    else await copyFolderWhole(from, to);
-    await rm(from, { recursive: true });
   }
-}
-
-/**
- * Copies a folder (to another disk) into partialName(to), every file and folder in it fsynced, then
- * renames it to `to` and fsyncs the parent. A copy cut short leaves at most the partial name, which the
- * next copy (or moveItem, when it moves file by file) removes.
- */
-async function copyFolderWhole(from: string, to: string): Promise<void> {
+  if ((await lstat(from)).isFile()) {
+    await copyFileWhole(from, to);
+    await rm(from);
+    return [];
+  }
   const tmp = partialName(to);
   await rm(tmp, { recursive: true, force: true });
-  await copyTreeSynced(from, tmp);
+  const copied: Copied[] = [];
+  const left: LeftBehind = [];
+  await copyTreeSynced(from, tmp, copied, left);
   if (await exists(to)) throw new Error(`${to} exists already; the folder is not moved over it`);
   await rename(tmp, to);
   await syncDir(path.dirname(to));
+  for (const c of copied) {
+    const now = await lstat(c.path).catch(() => undefined);
+    const same = c.link !== undefined ? now?.isSymbolicLink() && (await readlink(c.path)) === c.link : sameStamp(now, c);
+    if (same) await rm(c.path);
+    else if (now) left.push(c.path);
+  }
+  await removeEmptyFolders(from);
+  return left;
 }
 
-async function copyTreeSynced(from: string, to: string): Promise<void> {
+/** A file or link copied by copyTreeSynced, as it was when copied: removed from the source only if still so. */
+interface Copied extends FileStamp {
+  path: string;
+  link?: string;
+}
+
+/**
+ * Copies a folder into `to` (a fresh partial name), every file and folder in it fsynced; notes each file and
+ * link copied, and leaves out (in `left`) what is neither: opening a FIFO to copy it would wait for ever.
+ */
+async function copyTreeSynced(from: string, to: string, copied: Copied[], left: LeftBehind): Promise<void> {
   await mkdir(to);
   for await (const d of await opendir(from)) {
     const [src, dst] = [path.join(from, d.name), path.join(to, d.name)];
-    if (d.isDirectory()) await copyTreeSynced(src, dst);
-    else if (d.isSymbolicLink()) await symlink(await readlink(src), dst);
-    else await copySynced(src, dst);
+    if (d.isDirectory()) await copyTreeSynced(src, dst, copied, left);
+    else if (d.isSymbolicLink()) {
+      const link = await readlink(src);
+      await symlink(link, dst);
+      copied.push({ path: src, rel: "", size: 0, mtimeMs: 0, link });
+    } else if (d.isFile()) {
+      const st = await lstat(src);
+      await copySynced(src, dst);
+      copied.push({ path: src, rel: "", size: st.size, mtimeMs: st.mtimeMs });
+    } else left.push(src);
   }
   const st = await lstat(from);
   await utimes(to, st.atime, st.mtime);
