@@ -13,7 +13,7 @@ import { type Clock, systemClock } from "../core/clock.js";
 import { type FileStamp, type Logger, type MoveItem, silentLogger } from "../core/types.js";
 import { reviewPath } from "../review/writeReview.js";
 import { codeUnitOrder } from "../spec/names.js";
-import { statusLooksFailed } from "../upload/protocol.js";
+import { statusUnconfirmed } from "../upload/protocol.js";
 import { realPathOf, requireFolder } from "./folders.js";
 import { deleteRecorded, type RecordedFiles, recordedFiles, sortFolder } from "./pruneSources.js";
 import { openOutput } from "./session.js";
@@ -179,9 +179,9 @@ async function movedAway(state: UploadState | undefined, out: string): Promise<b
   return state?.movedTo !== undefined && (await realPathOf(state.movedTo)) !== (await realPathOf(out));
 }
 
-/** Uploaded, and the platform has not said since that its batch failed (`status --refresh`). */
+/** Uploaded, and the platform has not said since that its batch failed or is missing (`status --refresh`). */
 function accepted(state: UploadState | undefined): boolean {
-  return Boolean(state?.uploaded) && !(state?.status && statusLooksFailed(state.status.status));
+  return Boolean(state?.uploaded) && !(state?.status && statusUnconfirmed(state.status.status));
 }
 
 function unconfirmedReason(state: UploadState | undefined): string {

@@ -6,7 +6,7 @@ import type { Config } from "../config/schema.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { redact } from "../core/redact.js";
 import { resolveCredentials } from "../upload/key.js";
-import { type Api, httpApi, statusLooksFailed } from "../upload/protocol.js";
+import { type Api, BATCH_MISSING, httpApi, statusLooksFailed, statusUnconfirmed } from "../upload/protocol.js";
 import { attentionProblem, credentialsRefused } from "../upload/uploadProblems.js";
 import { checkOut, committedArchives } from "./upload.js";
 
@@ -59,7 +59,7 @@ export async function status(out: string, options: StatusOptions = {}): Promise<
       const p = attentionProblem(name, s.attention.batchId, s.attention.reason);
       line.problem = { code: p.code, message: redact(p.message) };
     } else if (s?.uploaded) {
-      line.state = s.status && statusLooksFailed(s.status.status) ? "failed" : "uploaded";
+      line.state = s.status && statusUnconfirmed(s.status.status) ? "failed" : "uploaded";
       line.batchId = s.uploaded.batchId;
     } else if (s?.failed) {
       line.state = "failed";
@@ -74,19 +74,19 @@ export async function status(out: string, options: StatusOptions = {}): Promise<
     const why = notRefreshed.get(name);
     if (why) line.refreshError = { code: "E_STATUS_NOT_REFRESHED", message: redact(why) };
     if (line.state === "failed" && !line.problem && s?.status) {
-      line.problem = { code: "E_BATCH_FAILED", message: `the platform says: ${s.status.status}` };
+      line.problem = s.status.status.startsWith(BATCH_MISSING)
+        ? { code: "E_BATCH_MISSING", message: `${s.status.status}; asked again at the next status --refresh` }
+        : { code: "E_BATCH_FAILED", message: `the platform says: ${s.status.status}` };
     }
     lines.push(line);
   }
   return lines;
 }
 
-/** Words of a status that the platform no longer has the batch: read as failed (statusLooksFailed), so prune keeps it. */
-export const BATCH_GONE_STATUS = "failed: the platform has no such batch";
-
 /**
  * Asks the platform for the status of each uploaded batch not final yet, and journals each answer. A batch
- * the platform does not have (404/410) is journaled as failed, never left "uploaded"; a refused key stops
+ * the platform does not have (404/410) is journaled missing (BATCH_MISSING): not "uploaded" for prune, and
+ * asked again next time, for a wrong URL answers so too; a refused key stops
  * with E_UPLOAD_CREDENTIALS. Gives back, by archive, why a batch's status could not be learnt (once the
  * platform does not answer, the rest are not asked: each would wait as long).
  */
@@ -114,7 +114,7 @@ async function refresh(
       notRefreshed.set(s.archive, `the platform's answer about batch ${s.uploaded.batchId}: ${r.detail}`);
       continue;
     }
-    const status = r.ok ? r.value.status : `${BATCH_GONE_STATUS} (${r.detail})`;
+    const status = r.ok ? r.value.status : `${BATCH_MISSING} (${r.detail})`;
     const at = clock().toISOString();
     await appendUploads(dir, [{ type: "status", archive: s.archive, batchId: s.uploaded.batchId, status, at }], journal);
   }

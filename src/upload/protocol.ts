@@ -60,6 +60,17 @@ export function statusLooksFailed(status: string): boolean {
   return /error|fail|reject|invalid|cancel|abort/i.test(status);
 }
 
+/**
+ * What `status --refresh` journals when the platform answers 404/410 for a batch: not final (a wrong URL
+ * answers so too, so it is asked again at the next refresh), but no confirmation either (prune keeps it).
+ */
+export const BATCH_MISSING = "missing: the platform has no such batch";
+
+/** A batch status that does not confirm the archive: failed, or missing (see BATCH_MISSING). */
+export function statusUnconfirmed(status: string): boolean {
+  return statusLooksFailed(status) || status.startsWith(BATCH_MISSING);
+}
+
 /** `{base}/batches` and `{base}/batches/{id}`, whether or not the base ends in "/" (its query kept). */
 export function batchesUrl(base: string, id?: string): string {
   const [head = "", query] = splitQuery(base);

@@ -1,6 +1,7 @@
 // `wopack status --refresh` against the strict batch server when the platform's answer is not a status:
 // a batch it no longer has is journaled failed (never left "uploaded" for prune to delete), a refused key
 // is exit 5, and a platform that does not answer is said, per archive, with exit 1 - never "uploaded", exit 0.
+// A missing batch is asked again at the next refresh: a wrong URL answers 404 too, and must not fail it for good.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { committedOutbox, wopack } from "../helpers.js";
 import { UploadServer } from "../upload-server.js";
@@ -19,6 +20,7 @@ interface Line {
   state: string;
   batchId?: string;
   platformStatus?: string;
+  problem?: { code: string; message: string };
   refreshError?: { code: string; message: string };
 }
 
@@ -65,6 +67,7 @@ describe("status --refresh when the platform does not give a status", () => {
     const gone = await state();
     expect(gone.code, gone.stderr).toBe(1);
     expect(gone.lines[0]).toMatchObject({ state: "failed", platformStatus: expect.stringMatching(/no such batch/) });
+    expect(gone.lines[0]!.problem?.code).toBe("E_BATCH_MISSING");
     expect(gone.lines.slice(1).map((l) => l.state)).toEqual(["uploaded", "uploaded"]);
     const prune = await wopack(["prune", ws.out, "--older-than", "0s", "--json"], { env });
     expect(prune.code, prune.stderr).toBe(0);
@@ -73,9 +76,17 @@ describe("status --refresh when the platform does not give a status", () => {
     expect(plan.pruned.some((d) => d.path.endsWith(first!.archive))).toBe(false);
     expect(plan.kept.some((d) => d.path.endsWith(first!.archive))).toBe(true);
     expect(plan.pruned.filter((d) => d.path.endsWith(".zip"))).toHaveLength(2);
-    // and asked again, a failed batch is final: not asked, not changed
-    const again = await state();
-    expect(again.lines[0]).toMatchObject({ state: "failed" });
-    expect(again.lines.every((l) => !l.refreshError)).toBe(true);
+    // asked again (a wrong URL answers 404 too): with the batch back, it is uploaded again; still missing, still kept
+    server.batches.get(first!.batchId!)!.deleted = false;
+    const back = await state();
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.lines.map((l) => l.state)).toEqual(["uploaded", "uploaded", "uploaded"]);
+    // a wrong base URL (every route 404): missing for now, never final
+    const wrong = await state({ WOPACK_API_URL: `${server.base}-wrong` });
+    expect(wrong.code).toBe(1);
+    expect(wrong.lines.map((l) => l.state)).toEqual(["failed", "failed", "failed"]);
+    const right = await state();
+    expect(right.code, right.stderr).toBe(0);
+    expect(right.lines.map((l) => l.state)).toEqual(["uploaded", "uploaded", "uploaded"]);
   });
 });
