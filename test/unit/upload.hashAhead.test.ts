@@ -59,12 +59,12 @@ describe("hashing ahead of the confirmation", () => {
           const api = httpApi(server.base, KEY);
           const chunk = per * CHUNK_UNIT;
           const late: number[] = [];
-          // the session answers a chunk once the next one's hash has begun (or after a deadline: then it is late)
+          // the session answers a chunk once the next one's hash has begun (or after 10 s: then it is late; on the code before it never began, however long the wait)
           const putChunk: typeof api.putChunk = async (url, data, from, total) => {
             const r = await api.putChunk(url, data, from, total);
             const next = from + data.length;
             if (next < total) {
-              const deadline = Date.now() + 2_000;
+              const deadline = Date.now() + 10_000;
               while (!hashesBegun.includes(next) && Date.now() < deadline) await new Promise((ok) => setImmediate(ok));
               if (!hashesBegun.includes(next)) late.push(next);
             }
