@@ -66,10 +66,15 @@ export class Requests {
   async pause(attempt: number, retryAfterMs: number | undefined, what: string, note?: string): Promise<void> {
     const wait = retryAfterMs ?? backoffMs(attempt);
     if (performance.now() + wait > this.deadline) {
+      // (a Retry-After past the time left is not waited out: said as such, not as a failure that went on)
+      const why =
+        retryAfterMs === undefined
+          ? "still failing after the time allowed for one archive"
+          : `the platform asked to wait ${Math.round(retryAfterMs / 1000)} s (Retry-After), longer than the time left for this archive; not waited`;
       throw new ArchiveFailed(
         problem(
           "E_UPLOAD_GAVE_UP",
-          `${this.name}: ${this.redact(what)}; still failing after the time allowed for one archive`,
+          `${this.name}: ${this.redact(what)}; ${why}`,
           "the next run resumes it where it stopped; check the network or raise upload.maxElapsed",
           this.name,
         ),

@@ -202,6 +202,15 @@ describe("wopack upload", () => {
     await expectEachUploadedOnce(ws.out);
   });
 
+  it("a Retry-After longer than the time left for the archive: not waited, and said so (not 'still failing')", async () => {
+    const ws = await committed(1);
+    server.faults.tooMany = { count: 1, retryAfter: 3600 };
+    const r = await wopack(["upload", ws.out], { env: env() });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout + r.stderr).toMatch(/E_UPLOAD_GAVE_UP .*the platform asked to wait 3600 s \(Retry-After\), longer than the time left/);
+    expect(r.stdout + r.stderr).not.toMatch(/still failing after the time allowed/);
+  });
+
   it("a refused key stops every upload with exit 5, and the key is written nowhere", async () => {
     const ws = await committed(2);
     server.faults.refuseKey = true;
