@@ -207,7 +207,9 @@ describe("wopack upload", () => {
     server.faults.tooMany = { count: 1, retryAfter: 3600 };
     const r = await wopack(["upload", ws.out], { env: env() });
     expect(r.code, r.stderr).toBe(1);
-    expect(r.stdout + r.stderr).toMatch(/E_UPLOAD_GAVE_UP .*the platform asked to wait 3600 s \(Retry-After\), longer than the time left/);
+    expect(r.stdout + r.stderr).toMatch(
+      /E_UPLOAD_GAVE_UP .*the platform asked to wait 3600 s \(Retry-After\), longer than the time left/,
+    );
     expect(r.stdout + r.stderr).not.toMatch(/still failing after the time allowed/);
   });
 
