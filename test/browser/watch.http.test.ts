@@ -131,10 +131,15 @@ describe("watch --http", () => {
     });
     // the next scan is due within the 60 s safety rescan, and the page counts down to it
     expect(await tab.locator("#folders").textContent()).toMatch(/next scan (in \d+ s|now) \(last \d+ s ago\)/);
-    await put(ws.staging, "stray_notes_2026/readme.txt".replace("/", "-"), "a file at the staging root");
-    await put(ws.staging, "WO_LIVE/meter-1.jpg", jpeg("#336699"));
-    await put(ws.staging, "WO_LIVE/cabinet-2.jpg", jpeg("#996633"));
-    await put(ws.staging, "WO_BAD/meter-1.jpg", "this is a text file, not a photo");
+    // (the photos made first, then the files written together: under load, making one between the writes
+    // let WO_BAD settle a pass after WO_LIVE)
+    const [blue, brown] = await Promise.all([jpeg("#336699"), jpeg("#996633")]);
+    await Promise.all([
+      put(ws.staging, "stray_notes_2026/readme.txt".replace("/", "-"), "a file at the staging root"),
+      put(ws.staging, "WO_LIVE/meter-1.jpg", blue),
+      put(ws.staging, "WO_LIVE/cabinet-2.jpg", brown),
+      put(ws.staging, "WO_BAD/meter-1.jpg", "this is a text file, not a photo"),
+    ]);
     // settling: the page says so without being reloaded, in the badge and in the table
     await expect.poll(() => tab.locator("#waiting").textContent(), { timeout: 15_000 }).toMatch(/WO_LIVE.*settling/);
     await expect.poll(() => tab.locator("#status").textContent()).toBe("settling");
@@ -144,10 +149,12 @@ describe("watch --http", () => {
     const link = tab.locator("#archives a");
     await expect.poll(() => link.count(), { timeout: 30_000 }).toBe(1);
     expect(await tab.locator("#archives").textContent()).toContain("WO_LIVE");
-    await expect.poll(() => tab.locator("#refused").textContent()).toMatch(/WO_BAD.*E_NOT_AN_IMAGE/);
+    await expect.poll(() => tab.locator("#refused").textContent(), { timeout: 30_000 }).toMatch(/WO_BAD.*E_NOT_AN_IMAGE/);
     await expect.poll(() => tab.locator("#status").textContent()).toBe("idle");
     const seen = await tab.evaluate(() => (window as unknown as { seen: string[] }).seen);
-    expect(seen.slice(seen.indexOf("settling"))).toEqual(["settling", "packing", "idle"]);
+    // settling, packing, then idle; a machine so loaded that the two work orders settled a pass apart shows the
+    // badge go round again, in the same words
+    expect(seen.slice(seen.indexOf("settling")).join(" ")).toMatch(/^settling packing ((idle|settling|packing) )*idle$/);
     // where the refused folder went, and the stray root file's warning
     const failed = path.join(ws.dir, "failed");
     expect(await tab.locator("#failed-to").textContent()).toContain(failed);
