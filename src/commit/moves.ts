@@ -136,7 +136,7 @@ export async function removeEmptyFolders(dir: string): Promise<void> {
   await rmdir(dir).catch(() => undefined); // (ENOTEMPTY: something stays, and so does its folder)
 }
 
-function sameStamp(st: Pick<Stats, "size" | "mtimeMs"> | FileStamp | undefined, stamp: FileStamp): boolean {
+function sameStamp(st: Pick<Stats, "size" | "mtimeMs"> | undefined, stamp: Pick<FileStamp, "size" | "mtimeMs">): boolean {
   return st !== undefined && st.size === stamp.size && st.mtimeMs === stamp.mtimeMs;
 }
 
@@ -195,7 +195,7 @@ export async function moveWhole(from: string, to: string): Promise<LeftBehind> {
 }
 
 /** A file or link copied by copyTreeSynced, as it was when copied: removed from the source only if still so. */
-interface Copied extends FileStamp {
+interface Copied extends Pick<FileStamp, "size" | "mtimeMs"> {
   path: string;
   link?: string;
 }
@@ -212,11 +212,11 @@ async function copyTreeSynced(from: string, to: string, copied: Copied[], left: 
     else if (d.isSymbolicLink()) {
       const link = await readlink(src);
       await symlink(link, dst);
-      copied.push({ path: src, rel: "", size: 0, mtimeMs: 0, link });
+      copied.push({ path: src, size: 0, mtimeMs: 0, link });
     } else if (d.isFile()) {
       const st = await lstat(src);
       await copySynced(src, dst);
-      copied.push({ path: src, rel: "", size: st.size, mtimeMs: st.mtimeMs });
+      copied.push({ path: src, size: st.size, mtimeMs: st.mtimeMs });
     } else left.push(src);
   }
   const st = await lstat(from);
