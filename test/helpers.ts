@@ -220,16 +220,22 @@ export function sha256(data: Buffer): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-/** A JPEG of noise (xorshift), which JPEG cannot compress much: big archives from few pixels. */
-export async function noiseJpeg(width = 1200, height = 1000, seed = 1, quality = 95): Promise<Buffer> {
+/** RGB noise (xorshift from `start`): pictures no codec compresses much. */
+export function noiseRaw(width: number, height: number, start: number): Buffer {
   const raw = Buffer.alloc(width * height * 3);
-  let x = (2463534242 + seed) >>> 0;
+  let x = start;
   for (let i = 0; i < raw.length; i++) {
     x ^= x << 13;
     x ^= x >>> 17;
     x ^= x << 5;
     raw[i] = x & 255;
   }
+  return raw;
+}
+
+/** A JPEG of noise (xorshift), which JPEG cannot compress much: big archives from few pixels. */
+export async function noiseJpeg(width = 1200, height = 1000, seed = 1, quality = 95): Promise<Buffer> {
+  const raw = noiseRaw(width, height, (2463534242 + seed) >>> 0);
   return sharp(raw, { raw: { width, height, channels: 3 } })
     .jpeg({ quality, chromaSubsampling: "4:4:4" })
     .toBuffer();

@@ -14,7 +14,7 @@ import { type PackResult, silentLogger } from "../../src/core/types.js";
 import { pack } from "../../src/index.js";
 import { packOnce } from "../../src/run/pack.js";
 import { openOutput } from "../../src/run/session.js";
-import { archivesIn, noiseJpeg, put, readZip, snapshot, workspace } from "../helpers.js";
+import { archivesIn, noiseJpeg, noiseRaw, put, readZip, snapshot, workspace } from "../helpers.js";
 
 interface Touch {
   op: "open" | "stat";
@@ -214,15 +214,7 @@ async function run(
 async function noisePng(): Promise<Buffer> {
   const { default: sharp } = await import("sharp");
   const [width, height] = [700, 600];
-  const raw = Buffer.alloc(width * height * 3);
-  let x = 88172645;
-  for (let i = 0; i < raw.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    raw[i] = x & 255;
-  }
-  return sharp(raw, { raw: { width, height, channels: 3 } })
+  return sharp(noiseRaw(width, height, 88172645), { raw: { width, height, channels: 3 } })
     .png()
     .toBuffer();
 }
