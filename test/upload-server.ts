@@ -79,11 +79,26 @@ export class UploadServer {
   private expired = new Set<string>();
   base = "";
 
-  /** `retain: false` (the bench): count and hash the bytes instead of keeping them */
+  /**
+   * `retain: false` (the bench): count and hash the bytes instead of keeping them; `readBytesPerSec`: chunk
+   * bodies are read no faster than this, all connections together (a link of that speed: TCP holds the sender)
+   */
   constructor(
     readonly key: string,
-    private readonly options: { retain?: boolean; tls?: { key: string; cert: string } } = {},
+    private readonly options: { retain?: boolean; tls?: { key: string; cert: string }; readBytesPerSec?: number } = {},
   ) {}
+
+  /** when the paced link is free again (performance.now() ms) */
+  private linkFreeAt = 0;
+
+  private async paceRead(bytes: number): Promise<void> {
+    const rate = this.options.readBytesPerSec;
+    if (!rate) return;
+    const now = performance.now();
+    this.linkFreeAt = Math.max(now, this.linkFreeAt) + (bytes / rate) * 1000;
+    // (a timer under 2 ms would round up and slow the link: the debt is carried to a later piece instead)
+    if (this.linkFreeAt - now >= 2) await new Promise((r) => setTimeout(r, this.linkFreeAt - now));
+  }
 
   async start(): Promise<this> {
     const handle = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
@@ -307,6 +322,7 @@ export class UploadServer {
       const piece = next.value as Buffer;
       if (keeping) parts.push(piece);
       got += piece.length;
+      await this.paceRead(piece.length);
       this.sinceReset += piece.length;
       if (reset && this.sinceReset >= reset) {
         this.sinceReset = 0;

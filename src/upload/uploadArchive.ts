@@ -119,8 +119,12 @@ class Upload {
     return this.s.clock().toISOString();
   }
 
-  record(rec: UploadRecord): Promise<void> {
-    return appendUploads(this.s.out, [rec], this.journal, this.s.signal);
+  /** The offset record being written while the next chunk travels: awaited (and its error seen) by the next record. */
+  private offsetWrite: Promise<void> = Promise.resolve();
+
+  async record(rec: UploadRecord): Promise<void> {
+    await this.offsetWrite;
+    await appendUploads(this.s.out, [rec], this.journal, this.s.signal);
   }
 
   async send(resume: Batch | undefined): Promise<UploadOutcome> {
@@ -248,9 +252,20 @@ class Upload {
     };
     const fh = await open(a.path, "r");
     const buffers = new ChunkBuffers(Math.min(total, s.chunkBytes ?? MAX_CHUNK));
+    /** The chunk at `from`, read, and hashed on from `before` (the hash of every byte up to `from`). */
+    const readAhead = (from: number, before: RunningHash | Promise<RunningHash>) => {
+      const length = Math.min(chunk, total - from);
+      const data = buffers.read(fh, from, length);
+      const hashed = Promise.all([before, data]).then(([h, d]) => h.copy().update(d));
+      data.catch(() => undefined); // (read again, and its error seen, if it is used)
+      hashed.catch(() => undefined);
+      return { from, length, data, hashed };
+    };
     try {
       const started = performance.now();
       let sentHere = 0;
+      // a new session holds nothing: its first chunk is read and hashed while the session is asked
+      if (!resumed && total > 0) ahead = readAhead(0, hash);
       let answer = await query();
       for (;;) {
         if (!answer.ok) {
@@ -328,7 +343,7 @@ class Upload {
           answer = await stall("the session holds every byte but does not say complete");
           continue;
         }
-        await this.noteOffset(batch, confirmed);
+        this.noteOffset(batch, confirmed);
         const from = confirmed;
         // (read ahead on `hash` as it now stands: the chunk before was confirmed whole)
         const pre = ahead?.from === from ? ahead : undefined;
@@ -351,14 +366,7 @@ class Upload {
         const putting = this.requests.call(() => s.api.putChunk(batch.uploadUrl, data, from, total));
         // while the chunk is on its way: the next one from the disk, hashed once this one is (sent only once
         // this one is confirmed), so that no confirmation waits for a hash, nor the last chunk for its check
-        if (!last) {
-          const next = { from: from + length, length: Math.min(chunk, total - from - length) };
-          const read = buffers.read(fh, next.from, next.length);
-          const hashed = Promise.all([hashing, read]).then(([h, d]) => h.copy().update(d));
-          read.catch(() => undefined); // (read again, and its error seen, if it is used)
-          hashed.catch(() => undefined);
-          ahead = { ...next, data: read, hashed };
-        }
+        if (!last) ahead = readAhead(from + length, hashing);
         answer = await putting;
         sent = { from, data, hashed: await hashing };
         sentHere += length;
@@ -374,16 +382,18 @@ class Upload {
   private lastRecorded = 0;
 
   /**
-   * Progress, and the offset for `wopack status`, written at most once a second: a restart does not need
-   * it (the session says where it stands), so it costs no fsync per chunk.
+   * Progress, and the offset for `wopack status`, written at most once a second and while the next chunk
+   * travels: a restart does not need it (the session says where it stands), so no chunk waits for its fsync.
    */
-  private async noteOffset(batch: Batch, confirmed: number): Promise<void> {
+  private noteOffset(batch: Batch, confirmed: number): void {
     if (confirmed === this.lastNoted) return;
     this.lastNoted = confirmed;
     this.s.onProgress?.({ archive: this.a.name, sent: confirmed, total: this.a.bytes });
     if (confirmed > 0 && performance.now() - this.lastRecorded >= OFFSET_EVERY_MS) {
       this.lastRecorded = performance.now();
-      await this.record({ type: "offset", archive: this.a.name, batchId: batch.batchId, confirmed, at: this.now() });
+      // (not waited for: its fsync would hold the next chunk, and the line sits idle meanwhile)
+      this.offsetWrite = this.record({ type: "offset", archive: this.a.name, batchId: batch.batchId, confirmed, at: this.now() });
+      this.offsetWrite.catch(() => undefined);
     }
   }
 
