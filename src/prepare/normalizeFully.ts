@@ -1,6 +1,6 @@
 // The full path: a photo read whole and normalized (converted, re-encoded or trimmed), spooled when it changed,
 // its thumbnail and the checks' picture taken from the output in memory.
-import { type FileHandle, open, readFile, writeFile } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { normalizeImage } from "../convert/normalize.js";
 import { checkPixels, shapeOf, type Thumbnail, thumbnailOf } from "../convert/pixels.js";
@@ -56,6 +56,7 @@ export async function normalizeFully(
   if (n.conversion !== undefined && spool) {
     file = path.join(spool, `${photo.taskGroup}-${photo.n}.${n.ext}`);
     try {
+      await mkdir(spool, { recursive: true });
       await writeFile(file, n.data);
     } catch (err) {
       throw ioError(err, `cannot write a converted image to ${spool}`);

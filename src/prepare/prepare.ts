@@ -1,13 +1,13 @@
 // One work order's photos prepared (each by the copy path or the full path) and assembled into what the
 // archive writer needs: entries, report rows, thumbnails, the checks' facts.
-import { mkdir, readFile, stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type { ZipEntrySource } from "../archive/write.js";
 import { entryOverhead } from "../archive/zip.js";
 import type { CheckedPhoto } from "../checks/checks.js";
 import type { NewPicture } from "../checks/pictureStore.js";
 import { crc32 } from "../core/crc32.js";
-import { ioError, isGone, type Problem } from "../core/errors.js";
+import { isGone, type Problem } from "../core/errors.js";
 import type { PackedEntry, RefusedReport } from "../core/types.js";
 import type { PlannedPhoto, PlannedWorkOrder, RefusedWorkOrder } from "../plan/plan.js";
 import { entryName } from "../spec/images.js";
@@ -141,11 +141,8 @@ async function prepareUnguarded(
   ctx: PrepareContext,
   spoolRoot: string | null,
 ): Promise<Prepared | RefusedWorkOrder | Unsettled> {
+  // (its folder in the spool is made by the first file written there: most work orders write none)
   const spool = spoolRoot && path.join(spoolRoot, wo.id);
-  if (spool)
-    await mkdir(spool, { recursive: true }).catch((err) => {
-      throw ioError(err, `cannot write to ${spoolRoot}`);
-    });
   const outcomes = await Promise.all(wo.photos.map((photo) => normalizePhoto(photo, ctx, spool)));
   const gone = outcomes.find((o) => "vanished" in o);
   const problems = outcomes.flatMap((o) => ("problem" in o ? [o.problem] : []));

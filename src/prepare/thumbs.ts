@@ -1,5 +1,5 @@
 // Review thumbnails: kept in memory within the run's bound, else spooled to a file.
-import { writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Thumbnail } from "../convert/pixels.js";
 import { ioError } from "../core/errors.js";
@@ -21,6 +21,7 @@ export async function keepThumb(
   if (ctx.heldThumbs?.tryTake(jpeg.length)) return { thumb: jpeg, shape };
   const file = path.join(spool, `${photo.taskGroup}-${photo.n}.thumb.jpg`);
   try {
+    await mkdir(spool, { recursive: true });
     await writeFile(file, jpeg);
   } catch (err) {
     throw ioError(err, `cannot write a thumbnail to ${spool}`);

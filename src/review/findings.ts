@@ -48,7 +48,11 @@ export function earlierEntry(e: Earlier): string {
 /** Findings grouped by code, the known codes first in the summary's order. */
 export function byCode(findings: readonly PhotoFinding[]): [string, PhotoFinding[]][] {
   const groups = new Map<string, PhotoFinding[]>();
-  for (const f of findings) groups.set(f.code, [...(groups.get(f.code) ?? []), f]);
+  for (const f of findings) {
+    const same = groups.get(f.code);
+    if (same) same.push(f);
+    else groups.set(f.code, [f]);
+  }
   return [...groups].sort(([a], [b]) => findingRank(a) - findingRank(b) || (a < b ? -1 : a > b ? 1 : 0));
 }
 

@@ -72,7 +72,7 @@ export async function runArchives(plan: Plan, result: PackResult, ctx: RunContex
         if (refusedBy.length) {
           letGo(prepared, ctx);
           result.refused.push(refusedReport(prepared.wo, refusedBy));
-          await rm(path.join(spool, prepared.wo.id), { recursive: true, force: true });
+          await dropSpooled(spool, prepared);
           continue;
         }
         await writer.add(prepared);
@@ -192,7 +192,7 @@ class ArchiveWriter {
     await this.review(report, batch);
     for (const p of batch) {
       letGo(p, this.ctx);
-      await rm(path.join(this.spool, p.wo.id), { recursive: true, force: true });
+      await dropSpooled(this.spool, p);
     }
     await this.runHook(report);
     this.ctx.onCommitted?.(report);
@@ -359,6 +359,14 @@ async function packedWorkOrders(batch: Prepared[], ctx: RunContext): Promise<Pac
     });
   }
   return workOrders;
+}
+
+/** A work order's files in the spool (converted photos, thumbnails past the memory bound), if it wrote any. */
+async function dropSpooled(spool: string, p: Prepared): Promise<void> {
+  const dir = path.join(spool, p.wo.id);
+  const wrote =
+    p.entries.some((e) => e.file?.startsWith(dir + path.sep)) || [...p.thumbs.values()].some((t) => typeof t === "string");
+  if (wrote) await rm(dir, { recursive: true, force: true });
 }
 
 function interrupted(): WopackError {

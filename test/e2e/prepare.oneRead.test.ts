@@ -3,7 +3,8 @@
 // before: where the native decode is clean, libvips' header read would have said the same; where it is not,
 // the photo is judged the old way. And a photo held in memory makes the same entry as one copied from
 // its file (cut at the same end, same CRC, same report).
-import { readFile, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import fc from "fast-check";
 import pLimit from "p-limit";
@@ -200,6 +201,19 @@ describe("a JPEG judged from its native decode (prepare/prepare.ts judgeAsIs)", 
       { numRuns: 60, seed: 2512 },
     );
   }, 180_000);
+
+  it("a work order has a folder in the spool only once it writes a file there (its thumbnails past the memory bound)", async () => {
+    const dir = await tempDir("wopack-one-read-spool-");
+    const files = ["a.jpg", "b.jpg"];
+    for (const [i, f] of files.entries()) await writeFile(path.join(dir, f), photos[i]!);
+    const spool = path.join(dir, "spool");
+    const inMemory = await prepareWorkOrder(workOrder(dir, files), context(true), spool);
+    expect("entries" in inMemory && [...inMemory.thumbs.values()].every(Buffer.isBuffer)).toBe(true);
+    expect(existsSync(path.join(spool, "WO_1"))).toBe(false);
+    const spooled = await prepareWorkOrder(workOrder(dir, files), context(false), spool);
+    expect("entries" in spooled && [...spooled.thumbs.values()].every((t) => typeof t === "string")).toBe(true);
+    expect((await readdir(path.join(spool, "WO_1"))).sort()).toEqual(["meter-0.thumb.jpg", "meter-1.thumb.jpg"]);
+  });
 
   it("what a check reads is given back whatever becomes of the photo: packed, refused, or only checked (a refused work order's photos)", async () => {
     const dir = await tempDir("wopack-one-read-back-");
