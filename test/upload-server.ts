@@ -50,6 +50,8 @@ export interface Faults {
   hugeErrors?: { count: number; bytes: number };
   /** hand out upload sessions under this base instead of the server's own (e.g. http: under an https: API) */
   sessionBase?: string;
+  /** hand out session URLs shaped as the cloud storage's, their bearer `upload_id` query starting with this */
+  uploadIdPrefix?: string;
   /** answer a new batch (made all the same) with this `upload_url` instead (null: none at all) */
   uploadUrl?: unknown;
   /**
@@ -220,7 +222,11 @@ export class UploadServer {
         deleted: false,
       };
       this.batches.set(b.id, b);
-      const session = `${this.faults.sessionBase ?? this.base.replace(/\/v0\.2$/, "")}/upload/${b.session}`;
+      const query =
+        this.faults.uploadIdPrefix === undefined
+          ? ""
+          : `?uploadType=resumable&upload_id=${this.faults.uploadIdPrefix}${b.session}`;
+      const session = `${this.faults.sessionBase ?? this.base.replace(/\/v0\.2$/, "")}/upload/${b.session}${query}`;
       const url = "uploadUrl" in this.faults ? this.faults.uploadUrl : session;
       return send(201, { batch_id: b.id, ...(url === null ? {} : { upload_url: url }), status: b.status });
     }
@@ -256,7 +262,8 @@ export class UploadServer {
     if (this.faults.refuseSession) {
       this.faults.refuseSession--;
       await drain(req);
-      return send(403, { error: "the signature of this session URL is not valid any more" });
+      const id = new URL(req.url ?? "/", "http://x").searchParams.get("upload_id");
+      return send(403, { error: `the signature of this session URL is not valid any more${id ? ` (upload ${id})` : ""}` });
     }
     const range = req.headers["content-range"] ?? "";
     const query = /^bytes \*\/(\d+)$/.exec(range);

@@ -1,11 +1,13 @@
 // Secrets out of every text wopack shows or writes (SPEC §12): the API key, credentials in a URL
-// (`user:password@`) and tokens in a query string. One function, used where a server's or a URL's words
+// (`user:password@`) and tokens in a query string (an upload session's `upload_id` is one: it alone lets
+// anyone write to the session). One function, used where a server's or a URL's words
 // enter wopack's messages.
 
 const MARK = "[redacted]";
 
 /** Query parameters whose value is a credential (matched case-insensitively, `x-amz-signature` too). */
-const SECRET_PARAM = /^(?:.*token|.*key|.*secret|.*signature|sig|password|passwd|pwd|auth|authorization|credentials?|code)$/i;
+const SECRET_PARAM =
+  /^(?:.*token|.*key|.*secret|.*signature|sig|password|passwd|pwd|auth|authorization|credentials?|code|upload_?id)$/i;
 
 /** The secrets a URL carries: its userinfo and the values of its credential-like query parameters. */
 export function secretsOf(url: string): string[] {

@@ -3,7 +3,7 @@
 // Never anything not committed. Once this outbox uploads at all, never an archive the platform has not
 // confirmed, nor the sources of one: a work order's folders go only when every archive that holds any
 // submission of it is old enough and (when uploading) confirmed, so a refused batch can be packed again.
-import { readdir, readFile, rm, stat } from "node:fs/promises";
+import { lstat, readdir, readFile, readlink, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { type LedgerState, readLedger } from "../commit/ledger.js";
 import { REPORT_SUFFIX } from "../commit/recovery.js";
@@ -246,7 +246,15 @@ async function takeRecorded(
     });
     return;
   }
-  if (!(await stat(folder).catch(() => undefined))?.isDirectory()) {
+  const st = await lstat(folder).catch(() => undefined);
+  if (st?.isSymbolicLink()) {
+    result.kept.push({
+      path: folder,
+      reason: `a link (to ${await readlink(folder)}), not the folder --move-to made: not deleted through`,
+    });
+    return;
+  }
+  if (!st?.isDirectory()) {
     result.kept.push({ path: folder, reason: "not a folder: --move-to moves work orders as folders" });
     return;
   }

@@ -35,6 +35,8 @@ export interface StatusOptions {
   /** ask the platform for the status of batches not final yet (needs the URL and key) */
   refresh?: { config: Config; env?: NodeJS.ProcessEnv; api?: Api } | undefined;
   now?: Clock;
+  /** stops --refresh between and during its requests (SIGINT/SIGTERM): it rejects with the signal's reason */
+  signal?: AbortSignal | undefined;
 }
 
 /** One line per archive committed in --out (or moved from it after its upload), oldest first. */
@@ -45,7 +47,9 @@ export async function status(out: string, options: StatusOptions = {}): Promise<
   const journal = await readUploads(dir);
   const ledger = await readLedger(dir);
   const inOut = new Map((await committedArchives(dir, ledger)).map((a) => [a.name, a]));
-  const notRefreshed = options.refresh ? await refresh(dir, journal, options.refresh, clock) : new Map<string, string>();
+  const notRefreshed = options.refresh
+    ? await refresh(dir, journal, options.refresh, clock, options.signal)
+    : new Map<string, string>();
   const names = new Set([...ledger.archives].filter((n) => inOut.has(n) || journal.archives.get(n)?.movedTo));
   const lines: ArchiveStatus[] = [];
   for (const name of [...names].sort()) {
@@ -95,9 +99,10 @@ async function refresh(
   journal: UploadJournal,
   options: NonNullable<StatusOptions["refresh"]>,
   clock: Clock,
+  signal: AbortSignal | undefined,
 ): Promise<Map<string, string>> {
   const { url, key } = resolveCredentials(options.config, options.env);
-  const api = options.api ?? httpApi(url, key, { timeoutMs: 30_000 });
+  const api = options.api ?? httpApi(url, key, { timeoutMs: 30_000, signal });
   const notRefreshed = new Map<string, string>();
   let unreachable: string | undefined;
   for (const s of journal.archives.values()) {
@@ -107,7 +112,9 @@ async function refresh(
       notRefreshed.set(s.archive, `not asked: the platform did not answer for an earlier batch (${unreachable})`);
       continue;
     }
+    signal?.throwIfAborted();
     const r = await api.batchStatus(s.uploaded.batchId);
+    signal?.throwIfAborted(); // (an answer cut by the signal is no answer)
     if (!r.ok && r.kind === "auth") throw credentialsRefused(redact(r.detail));
     if (!r.ok && r.kind !== "gone") {
       if (r.kind === "retry") unreachable = r.detail;
@@ -116,7 +123,7 @@ async function refresh(
     }
     const status = r.ok ? r.value.status : `${BATCH_MISSING} (${r.detail})`;
     const at = clock().toISOString();
-    await appendUploads(dir, [{ type: "status", archive: s.archive, batchId: s.uploaded.batchId, status, at }], journal);
+    await appendUploads(dir, [{ type: "status", archive: s.archive, batchId: s.uploaded.batchId, status, at }], journal, signal);
   }
   return notRefreshed;
 }

@@ -5,7 +5,7 @@ import { open, stat } from "node:fs/promises";
 import { appendUploads, type UploadJournal, type UploadRecord } from "../commit/uploads.js";
 import type { Clock } from "../core/clock.js";
 import { type Problem, problem } from "../core/errors.js";
-import { redactor } from "../core/redact.js";
+import { redact, secretsOf } from "../core/redact.js";
 import type { UploadOutcome, UploadProgress } from "../core/types.js";
 import { ChunkBuffers, hashFile } from "./archiveBytes.js";
 import { compareObject } from "./objectCheck.js";
@@ -103,15 +103,17 @@ export async function uploadArchive(a: ArchiveToSend, journal: UploadJournal, s:
 
 class Upload {
   readonly warnings: Problem[] = [];
-  private readonly redact: (text: string) => string;
   private readonly requests: Requests;
+  /** the known secrets (the key, the platform URL's), and each session URL's bearer upload_id once known */
+  private readonly secrets: string[];
+  private readonly redact = (text: string): string => redact(text, this.secrets);
 
   constructor(
     private readonly a: ArchiveToSend,
     private readonly journal: UploadJournal,
     private readonly s: UploadSettings,
   ) {
-    this.redact = redactor(s.key, ...(s.urls ?? []));
+    this.secrets = [...(s.key ? [s.key] : []), ...(s.urls ?? []).flatMap((u) => (u ? secretsOf(u) : []))];
     this.requests = new Requests(a.name, s, this.redact);
   }
 
@@ -230,6 +232,7 @@ class Upload {
     resumed: boolean,
   ): Promise<{ gone: string } | { digests?: ObjectDigests | undefined; crc32c?: number | undefined }> {
     const { a, s } = this;
+    this.secrets.push(...secretsOf(batch.uploadUrl)); // (a server may name its upload_id outside the URL)
     const total = a.bytes;
     // only wopack holds the session URL: what a resumed session holds at first, it sent in an earlier run
     let finalSent = resumed && this.journal.archives.get(a.name)?.finalSent === true;

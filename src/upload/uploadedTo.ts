@@ -84,6 +84,8 @@ export async function moveUploaded(
   signal?: AbortSignal,
 ): Promise<Problem | undefined> {
   const to = path.resolve(dir);
+  const missing = await destinationMissing(a.name, to);
+  if (missing) return missing;
   try {
     if (journal.archives.get(a.name)?.moving !== to)
       await appendUploads(out, [{ type: "moving", archive: a.name, to, at: now() }], journal, signal);
@@ -102,8 +104,47 @@ export async function moveUploaded(
 }
 
 /**
+ * --uploaded-to must be a folder already: never made, as an unmounted disk's mount point would be, and the
+ * disk under it silently filled. Checked before the move is journaled, so nothing pins it there.
+ */
+async function destinationMissing(name: string, to: string): Promise<Problem | undefined> {
+  const st = await stat(to).catch(() => undefined);
+  if (st?.isDirectory()) return undefined;
+  return problem(
+    "E_UPLOADED_TO_MISSING",
+    `${name}: uploaded, but --uploaded-to ${to} ${st ? "is not a folder" : "does not exist"}; not moved`,
+    "mount or create that folder (wopack never creates it: an unmounted disk's mount point would fill the disk under it); the archive stays in --out and the next upload run moves it",
+    name,
+  );
+}
+
+/**
+ * Where to finish an archive's move: where it began, unless --uploaded-to now names another folder and
+ * nothing of the archive reached the first (it is still in --out: the report follows it, never goes
+ * alone); then the new folder, said in a warning.
+ */
+async function destinationOf(
+  out: string,
+  s: { archive: string; moving?: string | undefined },
+  uploadedTo: string | undefined,
+): Promise<{ to: string | undefined; changed?: Problem }> {
+  const given = uploadedTo === undefined ? undefined : path.resolve(uploadedTo);
+  if (!s.moving || !given || given === s.moving || !(await exists(path.join(out, s.archive)))) return { to: s.moving ?? given };
+  await rm(partialName(path.join(s.moving, s.archive)), { force: true }).catch(() => undefined); // (what a cut copy left there)
+  return {
+    to: given,
+    changed: problem(
+      "W_UPLOADED_TO_CHANGED",
+      `${s.archive}: its move to ${s.moving} was not finished; it goes to ${given} (--uploaded-to changed) instead`,
+      "nothing of it is left in the first folder",
+      s.archive,
+    ),
+  };
+}
+
+/**
  * The moves an earlier run began and did not finish (kill -9, a full disk): finished now, or warned of
- * again. With `uploadedTo`, an archive uploaded and never moved (by a run without it, or an older wopack
+ * again; one whose archive is still in --out goes to `uploadedTo` when that changed. With it, an archive uploaded and never moved (by a run without it, or an older wopack
  * whose move failed) that is still in --out, whole or its report, goes there too.
  */
 export async function finishMoves(
@@ -116,13 +157,14 @@ export async function finishMoves(
   const warnings: Problem[] = [];
   for (const s of [...journal.archives.values()]) {
     if (!s.uploaded || (s.movedTo && s.movedTo === (s.moving ?? s.movedTo))) continue;
-    const to = s.moving ?? uploadedTo;
+    const { to, changed } = await destinationOf(out, s, uploadedTo);
     if (!to) continue;
     // (looked for only when there is somewhere to move it: without --uploaded-to, every archive ever uploaded
     // would cost two file checks at each start)
     if (!s.moving && !(await exists(path.join(out, s.archive))) && !(await exists(path.join(out, s.archive + REPORT_SUFFIX))))
       continue;
     const w = await moveUploaded(out, journal, { name: s.archive, sha256: s.sha256 }, to, now, signal);
+    if (changed && !w) warnings.push(changed);
     if (w) warnings.push(w);
   }
   return warnings;

@@ -530,3 +530,36 @@ describe("wopack prune: an archive journaled as moved (--uploaded-to) but still 
     expect(existsSync(path.join(sent, archive)), "the link still leads to it").toBe(true);
   });
 });
+
+/** A processed folder that is a link, made after the pack (issue 21, finding 1): prune never deletes through it. */
+const LINK_ROWS: { what: string; target: (folder: string, elsewhere: string) => string }[] = [
+  { what: "an absolute link", target: (_, e) => e },
+  { what: "a relative link", target: (f, e) => path.relative(path.dirname(f), e) },
+  { what: "a link by a roundabout path", target: (_, e) => path.join(e, "meter", "..") },
+  { what: "a link to a link", target: (_, e) => `${e}.hop` },
+];
+
+describe("wopack prune --processed: a processed folder that is a link is never deleted through (issue 21, finding 1)", () => {
+  it.for(LINK_ROWS.flatMap((row) => [false, true].map((remove) => [row.what, remove] as const)))(
+    "%s to the folder moved elsewhere, --delete %s: kept, with why; nothing it leads to goes",
+    async ([what, remove]) => {
+      const row = LINK_ROWS.find((r) => r.what === what)!;
+      const ws = await workspace();
+      const processed = path.join(ws.dir, "processed");
+      const elsewhere = path.join(ws.dir, "elsewhere", "WO_T");
+      await mkdir(path.dirname(elsewhere));
+      await put(ws.staging, "WO_T/meter/a.jpg", solidJpeg());
+      await pack({ staging: ws.staging, out: ws.out, moveTo: processed, config: parseConfig({}), now: () => new Date(T0) });
+      const folder = path.join(processed, "WO_T");
+      await rename(folder, elsewhere);
+      await symlink(row.target(folder, elsewhere), folder);
+      if (row.what === "a link to a link") await symlink(elsewhere, `${elsewhere}.hop`);
+      const before = await snapshot(path.dirname(elsewhere));
+      const result = await prune({ out: ws.out, olderThanMs: 30 * DAY, processed, delete: remove, env: {}, now: () => NOW });
+      expect(result.pruned.filter((p) => p.path.startsWith(processed))).toEqual([]);
+      expect(result.kept).toEqual([{ path: folder, reason: expect.stringMatching(/a link .*not deleted through/) }]);
+      expect(await snapshot(path.dirname(elsewhere))).toEqual(before);
+      expect(existsSync(path.join(folder, "meter/a.jpg")), "the link still leads to it").toBe(true);
+    },
+  );
+});

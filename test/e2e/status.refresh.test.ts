@@ -2,8 +2,9 @@
 // a batch it no longer has is journaled failed (never left "uploaded" for prune to delete), a refused key
 // is exit 5, and a platform that does not answer is said, per archive, with exit 1 - never "uploaded", exit 0.
 // A missing batch is asked again at the next refresh: a wrong URL answers 404 too, and must not fail it for good.
+import { spawn } from "node:child_process";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { committedOutbox, wopack } from "../helpers.js";
+import { BIN, committedOutbox, ROOT, waitFor, wopack } from "../helpers.js";
 import { UploadServer } from "../upload-server.js";
 
 const KEY = "wk_live_status_refresh_9c1d";
@@ -88,5 +89,28 @@ describe("status --refresh when the platform does not give a status", () => {
     const right = await state();
     expect(right.code, right.stderr).toBe(0);
     expect(right.lines.map((l) => l.state)).toEqual(["uploaded", "uploaded", "uploaded"]);
+  });
+});
+
+describe("status --refresh stopped by a signal (issue 21, finding 7)", () => {
+  it.for(["SIGTERM", "SIGINT"] as const)("%s while the platform has not answered: exit 130, as every command", async (signal) => {
+    const ws = await committedOutbox(1);
+    const env = { WOPACK_API_URL: server.base, WOPACK_API_KEY: KEY };
+    expect((await wopack(["upload", ws.out], { env })).code).toBe(0);
+    server.faults.hold = { at: server.requests, apply: false }; // (the status request, never answered)
+    const child = spawn(process.execPath, [BIN, "status", ws.out, "--refresh"], {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: "1", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on("close", (code, signal) => resolve({ code, signal })),
+    );
+    await waitFor(() => server.log.some((l) => l.url === "held"), "the status request reached the server");
+    child.kill(signal);
+    expect(await exit, stderr).toEqual({ code: 130, signal: null });
+    expect(stderr).toMatch(/interrupted/);
   });
 });

@@ -147,6 +147,7 @@ describe("--uploaded-to another disk, the move cut short", () => {
     if (!disk) return ctx.skip();
     const ws = await committedOutbox(1, 3, await noiseJpeg(600, 400, 4, 100));
     const dest = path.join(disk, randomUUID());
+    await mkdir(dest); // (wopack never makes it: finding 5)
     const killed = await wopack(["upload", ws.out, "--uploaded-to", dest], { env: { ...env(), WOPACK_FAULT: "copy-partial" } });
     expect(killed.signal, killed.stderr).toBe("SIGKILL");
     expect(
@@ -166,6 +167,7 @@ describe("--uploaded-to another disk, the move cut short", () => {
     expect(uploaded.bytes.length).toBeGreaterThan(256 * 1024);
     const ws = await committedOutbox(1, 3, await noiseJpeg(600, 400, 5, 100));
     const dest = path.join(tiny, randomUUID());
+    await mkdir(dest);
     const r = await wopack(["upload", ws.out, "--uploaded-to", dest], { env: env() });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout + r.stderr).toMatch(/W_UPLOADED_NOT_MOVED/);

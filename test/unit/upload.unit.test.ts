@@ -134,6 +134,21 @@ describe("redaction", () => {
     expect(secretsOf(`https://api.x/?key=${CANARY}&page=3`)).toEqual([CANARY]);
   });
 
+  it("an upload session's bearer upload_id is caught by its shape, in any session URL (issue 21, finding 6)", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom("upload_id", "uploadId", "UPLOAD_ID"),
+        fc.constantFrom("?", "?uploadType=resumable&", "?name=a.zip&uploadType=resumable&"),
+        fc.constantFrom("", "&x=1", "#frag", '"}', " then"),
+        fc.string(),
+        (name, head, tail, before) => {
+          const url = `https://storage.x/upload/b/o${head}${name}=${CANARY}`;
+          return !redact(before + url + tail).includes(CANARY) && secretsOf(`${url}&x=1`).includes(CANARY);
+        },
+      ),
+    );
+  });
+
   it("a planted secret never survives, whatever surrounds it (generated)", () => {
     fc.assert(
       fc.property(

@@ -22,12 +22,16 @@ export const statusCommand = defineCommand({
         "Exit codes: 0 nothing failed or stuck, 1 an upload failed, an archive waited past --max-age, or --refresh could not learn a batch's status, 2 usage error, 5 the platform refused the key.",
       ),
   async run(argv) {
-    const { checkedFlags, configFor, printConfig } = await import("../context.js");
+    const { checkedFlags, configFor, printConfig, signalController } = await import("../context.js");
     const maxAge = (await checkedFlags(argv))["max-age"];
     const { config, path: configPath } = await configFor(argv);
     if (argv.printConfig) return printConfig(config, configPath);
     const { status } = await import("../../run/status.js");
-    const lines = await status(argv.out, { refresh: argv.refresh ? { config } : undefined });
+    // (--refresh asks the platform: SIGINT/SIGTERM stop it with exit 130, as every other command)
+    const { controller, dispose } = signalController(() => undefined);
+    const lines = await status(argv.out, { refresh: argv.refresh ? { config } : undefined, signal: controller.signal }).finally(
+      dispose,
+    );
     const stuck =
       maxAge === undefined ? [] : lines.filter((l) => l.state !== "uploaded" && Date.now() - Date.parse(l.since) > maxAge);
     process.stdout.write(
