@@ -1,23 +1,19 @@
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { defineConfig } from "vitest/config";
 
 /**
- * Files that replace modules (vi.mock) or change process.env run each in a fresh process. The rest share
- * their worker's loaded modules from one file to the next (isolate: false): starting a worker and loading
- * sharp, the test helpers and src/ again for every file cost about as much CPU as a short test file.
+ * Files that replace modules (vi.mock), change process.env or the timers run each in a fresh process. The rest
+ * share their worker's loaded modules from one file to the next (isolate: false): starting a worker and loading
+ * sharp, the test helpers and src/ again for every file cost about as much CPU as a short test file. The list
+ * is read from the files themselves, so a new test that mocks is isolated without anyone remembering to.
  */
-const ISOLATED = [
-  "test/e2e/pack.vanishedStep.test.ts",
-  "test/e2e/pixels.test.ts",
-  "test/fault/moves.duringCopy.test.ts",
-  "test/unit/cli.quick.test.ts",
-  "test/unit/convert.optimise.test.ts",
-  "test/unit/measures.native.test.ts",
-  "test/unit/pixels.gray.test.ts",
-  "test/unit/pixels.stale.test.ts",
-  "test/unit/readiness.test.ts",
-  "test/unit/serve.reviewPages.test.ts",
-  "test/unit/upload.hashAhead.test.ts",
-];
+const LEAKS = /\bvi\.(mock|doMock|stubEnv|stubGlobal|useFakeTimers)\(|process\.env(\.\w+|\[[^\]]+\])\s*=[^=]|delete process\.env/;
+const ISOLATED = readdirSync("test", { recursive: true, encoding: "utf8" })
+  .filter((f) => f.endsWith(".test.ts"))
+  .map((f) => path.join("test", f))
+  .filter((f) => LEAKS.test(readFileSync(f, "utf8")))
+  .sort();
 
 export default defineConfig({
   test: {
