@@ -96,6 +96,10 @@ export function formatUploads(outcomes: UploadOutcome[]): string {
   const lines: string[] = [];
   for (const o of outcomes) {
     if (o.result === "uploaded") lines.push(`uploaded  ${o.archive}  (batch ${o.batchId})`);
+    else if (o.result === "cleared")
+      lines.push(
+        `cleared   ${o.archive}  (another run holds the output folder: a running watch --upload sends it within seconds; else run wopack upload again once that run ends)`,
+      );
     else if (o.result === "already") lines.push(`already   ${o.archive}${o.batchId ? `  (batch ${o.batchId})` : ""}`);
     else if (o.problem)
       lines.push(`${o.result === "attention" ? "attention" : "failed   "} ${o.archive}`, ...problemLines(o.problem, "  "));
@@ -103,8 +107,9 @@ export function formatUploads(outcomes: UploadOutcome[]): string {
   }
   const failed = outcomes.filter((o) => o.result === "failed").length;
   const attention = outcomes.filter((o) => o.result === "attention").length;
+  const cleared = outcomes.filter((o) => o.result === "cleared").length;
   lines.push(
-    `${outcomes.filter((o) => o.result === "uploaded").length} uploaded, ${failed} failed${attention ? `, ${attention} need attention` : ""}`,
+    `${outcomes.filter((o) => o.result === "uploaded").length} uploaded, ${failed} failed${attention ? `, ${attention} need attention` : ""}${cleared ? `, ${cleared} cleared for the run holding the output folder to send` : ""}`,
   );
   return shown(lines);
 }

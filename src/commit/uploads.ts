@@ -28,6 +28,11 @@ export type UploadRecord =
    * not sent again until the operator has looked (and names it to `wopack upload`); prune keeps it
    */
   | { type: "attention"; archive: string; batchId: string; reason: string; at: string }
+  /**
+   * the operator dealt with the batch that needed attention (`upload --attention-cleared`): the archive may be
+   * sent again; appended beside a running watch too, which adopts it (adoptCleared) and sends the archive
+   */
+  | { type: "cleared"; archive: string; batchId: string; at: string }
   /** the platform's status of the batch, as last asked */
   | { type: "status"; archive: string; batchId: string; status: string; at: string }
   /** --uploaded-to is about to move the archive and its report there (a run cut short finishes it) */
@@ -99,6 +104,9 @@ function apply(journal: UploadJournal, rec: UploadRecord): void {
       Object.assign(s, { attention: { batchId: rec.batchId, reason: rec.reason, at: rec.at }, failed: undefined });
       if (s.batchId === rec.batchId)
         Object.assign(s, { batchId: undefined, uploadUrl: undefined, confirmed: 0, finalSent: undefined });
+      break;
+    case "cleared":
+      if (s.attention?.batchId === rec.batchId) s.attention = undefined;
       break;
     case "offset":
       if (rec.batchId === s.batchId) s.confirmed = rec.confirmed;
@@ -175,6 +183,50 @@ export async function appendUploads(
     for (const r of records) apply(journal, r);
     journal.records += records.length;
   }
+}
+
+/** The archives that need attention (a batch that may hold part of them stays on the platform), oldest first. */
+export function needingAttention(journal: UploadJournal): { archive: string; batchId: string; reason: string; at: string }[] {
+  return [...journal.archives.values()]
+    .filter((s) => s.attention && !s.uploaded && !s.movedTo)
+    .map((s) => ({ archive: s.archive, ...s.attention! }))
+    .sort((x, y) => x.at.localeCompare(y.at) || x.archive.localeCompare(y.archive));
+}
+
+/**
+ * Appends a "cleared" record for each named archive that needs attention (read afresh, under the journal's
+ * own lock: this may run beside a watch that holds the lock on --out); the names of those cleared.
+ */
+export async function clearAttention(out: string, archives: string[], at: string, signal?: AbortSignal): Promise<string[]> {
+  return withJournalLock(
+    out,
+    async () => {
+      const now = await readUploads(out);
+      const recs = needingAttention(now)
+        .filter((n) => archives.includes(n.archive))
+        .map((n): UploadRecord => ({ type: "cleared", archive: n.archive, batchId: n.batchId, at }));
+      if (recs.length)
+        await appendLines(
+          uploadsPath(out),
+          recs.map((r) => JSON.stringify(r)),
+        );
+      return recs.map((r) => r.archive);
+    },
+    signal,
+  );
+}
+
+/**
+ * A long-running reader of the journal (watch's sender) learns the archives another process cleared since
+ * it read it (`upload --attention-cleared` beside it); their names.
+ */
+export async function adoptCleared(out: string, journal: UploadJournal): Promise<string[]> {
+  const waiting = needingAttention(journal);
+  if (!waiting.length) return [];
+  const disk = await readUploads(out);
+  const cleared = waiting.filter((w) => disk.archives.get(w.archive)?.attention?.batchId !== w.batchId);
+  for (const c of cleared) apply(journal, { type: "cleared", archive: c.archive, batchId: c.batchId, at: c.at });
+  return cleared.map((c) => c.archive);
 }
 
 /**

@@ -138,9 +138,10 @@ export interface UploadOutcome {
   archive: string;
   /**
    * "already": uploaded by an earlier run (or the same bytes under another name); "attention": the platform
-   * keeps a batch with part of it and would not delete it (not uploaded, not sent again unless named)
+   * keeps a batch with part of it and would not delete it (not uploaded, not sent again unless named);
+   * "cleared": `--attention-cleared` while another run (a watch) holds --out: journaled, that run sends it
    */
-  result: "uploaded" | "already" | "failed" | "attention";
+  result: "uploaded" | "already" | "failed" | "attention" | "cleared";
   batchId?: string;
   problem?: Problem;
   /** a failure the platform asked to wait out for longer than the sender waits (its Retry-After), in ms */
@@ -300,8 +301,22 @@ export interface UploadsStatus {
     /** a request failed (the platform out, a 5xx, a 429) and is tried again at `nextTryAt`; null once answered */
     waiting?: { reason: string; nextTryAt: string } | null;
   } | null;
-  /** archives whose upload failed, each tried again at nextAttemptAt */
-  retrying: { archive: string; attempts: number; nextAttemptAt: string; lastError: { code: string; message: string } }[];
+  /**
+   * archives whose upload failed, each tried again at nextAttemptAt; `platformAsked`: that time is the pause the
+   * platform asked for (Retry-After, capped at the backoff's maximum), longer than watch's own backoff
+   */
+  retrying: {
+    archive: string;
+    attempts: number;
+    nextAttemptAt: string;
+    platformAsked: boolean;
+    lastError: { code: string; message: string };
+  }[];
   /** sending stopped for good in this session (refused credentials, the journal unwritable) */
   stopped: { at: string; code: string; message: string } | null;
+  /**
+   * archives that need a person (E_UPLOAD_ATTENTION): the platform keeps `batchId`, which may hold part of
+   * the archive, and would not delete it; not sent until `wopack upload <out> <archive> --attention-cleared`
+   */
+  attention: { archive: string; batchId: string; reason: string; at: string }[];
 }

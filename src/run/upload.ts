@@ -4,10 +4,17 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { type LedgerState, readLedger } from "../commit/ledger.js";
 import { REPORT_SUFFIX } from "../commit/recovery.js";
-import { compactUploads, readUploads, type UploadJournal } from "../commit/uploads.js";
+import {
+  adoptCleared,
+  clearAttention,
+  compactUploads,
+  needingAttention,
+  readUploads,
+  type UploadJournal,
+} from "../commit/uploads.js";
 import type { Config } from "../config/schema.js";
 import { type Clock, systemClock } from "../core/clock.js";
-import { ioError, type Problem, WopackError } from "../core/errors.js";
+import { ioError, type Problem, problem, WopackError } from "../core/errors.js";
 import type { UploadOutcome, UploadProgress } from "../core/types.js";
 import { type ArchiveReport, type Logger, silentLogger } from "../core/types.js";
 import { codeUnitOrder } from "../spec/names.js";
@@ -67,16 +74,61 @@ export async function upload(options: UploadOptions): Promise<UploadOutcome[]> {
   await checkOut(out);
   await checkFolders({ out, uploadedTo: uploadedToOf(options, options.config) });
   const credentials = resolveCredentials(options.config, options.env); // a usage error before the lock
-  const session = await openOutput(out, options.logger ?? silentLogger, options.now ?? systemClock);
+  const clock = options.now ?? systemClock;
+  const named = options.archives?.length ? pick(await committedArchives(out), options.archives, out) : undefined;
+  let session: Awaited<ReturnType<typeof openOutput>>;
+  try {
+    session = await openOutput(out, options.logger ?? silentLogger, clock);
+  } catch (err) {
+    if (!(named && options.attentionCleared && err instanceof WopackError && err.code === "E_LOCKED")) throw err;
+    return clearedBesideHolder(out, named, err, clock, options.signal);
+  }
   try {
     // one that needs attention is sent again only when the operator says its old batch was dealt with
-    const sender = await Sender.open(out, { ...options, retryAttention: options.attentionCleared === true }, credentials);
-    if (options.archives?.length) for (const a of pick(await committedArchives(out), options.archives, out)) sender.enqueue(a);
+    if (named && options.attentionCleared)
+      await clearAttention(
+        out,
+        named.map((a) => a.name),
+        clock().toISOString(),
+        options.signal,
+      );
+    const sender = await Sender.open(out, options, credentials);
+    if (named) for (const a of named) sender.enqueue(a);
     else await sender.enqueueBacklog();
     return await sender.drain();
   } finally {
     await session.release();
   }
+}
+
+/**
+ * `--attention-cleared` while another run holds --out (a watch): the clearing is journaled under the journal's
+ * own lock, and the holder sends the archive (a watch --upload adopts it within seconds); this run sends nothing,
+ * so two senders never both send. A named archive that needed no attention is left to the holder, said so.
+ */
+async function clearedBesideHolder(
+  out: string,
+  named: ArchiveToSend[],
+  locked: WopackError,
+  clock: Clock,
+  signal: AbortSignal | undefined,
+): Promise<UploadOutcome[]> {
+  const cleared = await clearAttention(
+    out,
+    named.map((a) => a.name),
+    clock().toISOString(),
+    signal,
+  );
+  return named.map((a): UploadOutcome => {
+    if (cleared.includes(a.name)) return { archive: a.name, result: "cleared", warnings: [] };
+    const p = problem(
+      "E_UPLOAD_OUT_LOCKED",
+      `${a.name}: needs no attention, and not sent by this run: ${locked.message}`,
+      "a running watch --upload sends it by itself; else stop that run first and run wopack upload again",
+      a.name,
+    );
+    return { archive: a.name, result: "failed", problem: p, warnings: [] };
+  });
 }
 
 /**
@@ -90,7 +142,7 @@ export class Sender {
   private retry: { firstMs: number; maxMs: number } | undefined;
   private readonly timers = new Map<string, NodeJS.Timeout>();
   /** with retryFailed(): the archives whose upload failed, and when each is tried again (ms since epoch) */
-  readonly retrying = new Map<string, { attempts: number; nextAt: number; problem: Problem }>();
+  readonly retrying = new Map<string, { attempts: number; nextAt: number; problem: Problem; platformAsked: boolean }>();
 
   /** told of each archive's outcome as it comes (watch turns them into events); `retrying` already says what comes next */
   onOutcome?: (o: UploadOutcome) => void;
@@ -110,7 +162,7 @@ export class Sender {
 
   static async open(
     out: string,
-    options: Omit<UploadOptions, "out" | "archives"> & { retryAttention?: boolean },
+    options: Omit<UploadOptions, "out" | "archives">,
     credentials = resolveCredentials(options.config, options.env),
   ): Promise<Sender> {
     const { url, key } = credentials;
@@ -139,7 +191,6 @@ export class Sender {
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       onWait: options.onWait,
       sleep: options.sleep,
-      retryAttention: options.retryAttention,
     });
   }
 
@@ -164,7 +215,7 @@ export class Sender {
   /**
    * A long-running sender (watch --upload): an archive whose upload failed is queued again after
    * `firstMs`, doubling at each failure in a row up to `maxMs`, or after the pause the platform asked for
-   * when that is longer. Without it, a failed archive waits for the next run.
+   * (Retry-After, capped at `maxMs`) when that is longer. Without it, a failed archive waits for the next run.
    */
   retryFailed(policy: { firstMs: number; maxMs: number }): void {
     this.retry = policy;
@@ -178,8 +229,10 @@ export class Sender {
     if (outcome.result !== "failed" || !this.retry || !outcome.problem) return;
     const attempts = (previous?.attempts ?? 0) + 1;
     const backoff = Math.min(this.retry.maxMs, this.retry.firstMs * 2 ** (attempts - 1));
-    const wait = Math.max(backoff, outcome.retryAfterMs ?? 0);
-    this.retrying.set(a.name, { attempts, nextAt: this.settings.clock().getTime() + wait, problem: outcome.problem });
+    const asked = Math.min(this.retry.maxMs, outcome.retryAfterMs ?? 0);
+    const wait = Math.max(backoff, asked);
+    const nextAt = this.settings.clock().getTime() + wait;
+    this.retrying.set(a.name, { attempts, nextAt, problem: outcome.problem, platformAsked: asked > backoff });
     this.timers.set(
       a.name,
       setTimeout(() => {
@@ -192,6 +245,23 @@ export class Sender {
   private cancelRetries(): void {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
+  }
+
+  /** The archives that need attention, as the journal says (watch shows them). */
+  needingAttention(): ReturnType<typeof needingAttention> {
+    return needingAttention(this.journal);
+  }
+
+  /**
+   * Queues the archives another process cleared (`upload --attention-cleared` beside a watch holding --out);
+   * their names. A retry already waiting for one is left to come.
+   */
+  async adoptCleared(): Promise<string[]> {
+    const cleared = await adoptCleared(this.out, this.journal);
+    if (!cleared.length) return [];
+    for (const a of await committedArchives(this.out))
+      if (cleared.includes(a.name) && !this.retrying.has(a.name)) this.enqueue(a);
+    return cleared;
   }
 
   /**

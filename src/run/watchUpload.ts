@@ -9,6 +9,8 @@ import { Sender } from "./upload.js";
 
 /** An archive whose upload failed is tried again after retryBackoff, doubling up to this. */
 const UPLOAD_RETRY_MAX_MS = 6 * 3_600_000;
+/** How often the journal is read for archives another process cleared (while some need attention). */
+const ADOPT_EVERY_MS = 2_000;
 
 /**
  * watch --upload: one sender for the session; its outcomes become events and the status's `uploads`
@@ -25,7 +27,10 @@ export async function openSender(
   stop: { uploadInterrupted: boolean },
 ): Promise<Sender | undefined> {
   if (!options.upload || dryRun) return undefined;
-  const uploads: UploadsStatus = { uploaded: 0, failed: 0, queued: 0, sending: null, retrying: [], stopped: null };
+  const uploads: UploadsStatus = {
+    ...{ uploaded: 0, failed: 0, queued: 0, sending: null, retrying: [], stopped: null },
+    attention: [],
+  };
   health.state.uploads = uploads;
   const sender = await Sender.open(out, {
     ...options.upload,
@@ -55,9 +60,31 @@ export async function openSender(
       archive,
       attempts: r.attempts,
       nextAttemptAt: new Date(r.nextAt).toISOString(),
+      platformAsked: r.platformAsked,
       lastError: { code: r.problem.code, message: r.problem.message },
     }));
   };
+  const showAttention = () => {
+    uploads.attention = sender.needingAttention();
+  };
+  showAttention();
+  // `upload --attention-cleared` beside this watch journals the clearing (it cannot send: this watch holds
+  // --out); the archive is adopted here and sent by this, the only sender
+  const adopting = setInterval(() => {
+    if (!uploads.attention.length || uploads.stopped) return;
+    sender.adoptCleared().then(
+      (cleared) => {
+        if (!cleared.length) return;
+        uploads.queued += cleared.length;
+        showAttention();
+        health.uploadChanged();
+        for (const archive of cleared) log.info(`${archive}: attention cleared (wopack upload --attention-cleared); sending it`);
+      },
+      (err: Error) => log.warn(`cannot read the upload journal in ${out}: ${err.message}`),
+    );
+  }, ADOPT_EVERY_MS);
+  adopting.unref();
+  options.signal?.addEventListener("abort", () => clearInterval(adopting), { once: true });
   sender.onStart = (archive) => {
     const now = clock().toISOString();
     uploads.sending = { archive, since: now, lastProgressAt: now };
@@ -71,18 +98,22 @@ export async function openSender(
     // an archive tried again came from `retrying`, not from the queue
     if (!uploads.retrying.some((r) => r.archive === o.archive)) uploads.queued = Math.max(0, uploads.queued - 1);
     showRetrying();
+    showAttention();
     health.uploadChanged();
     if (o.result === "uploaded")
       emit({ event: "uploaded", message: `uploaded ${o.archive} (batch ${o.batchId})`, archive: o.archive, batchId: o.batchId });
     // (failed, or any other outcome that is not a success and says why)
     if (o.problem && o.result !== "uploaded" && o.result !== "already") {
-      const next = retry ? `; next try in ${formatWait(retry.nextAt - clock().getTime())}` : "";
+      const asked = retry?.platformAsked ? " (the platform asked for this wait: Retry-After)" : "";
+      const next = retry ? `; next try in ${formatWait(retry.nextAt - clock().getTime())}${asked}` : "";
       emit({
         event: "error",
         message: `${o.archive}: upload failed (${o.problem.code}: ${o.problem.message})${next}`,
         code: o.problem.code,
         archive: o.archive,
-        ...(retry ? { nextAttemptAt: new Date(retry.nextAt).toISOString(), attempts: retry.attempts } : {}),
+        ...(retry
+          ? { nextAttemptAt: new Date(retry.nextAt).toISOString(), attempts: retry.attempts, platformAsked: retry.platformAsked }
+          : {}),
       });
     }
   };

@@ -103,6 +103,11 @@ export class WatchMetrics {
         this.set({ state: "retrying" }, waitingToRetry(uploads).length);
       },
     });
+    gauge(
+      "wopack_uploads_attention",
+      "Archives that need a person (with --upload): the platform keeps a batch that may hold part of them and would not delete it; not sent until wopack upload <out> <archive> --attention-cleared",
+      (s) => s.uploads?.attention.length,
+    );
   }
 
   onEvent(e: WatchEvent): void {

@@ -67,6 +67,25 @@ export function healthOf(
   now: number,
   staleAfterMs: number,
   uploadStuckAfterMs = Number.POSITIVE_INFINITY,
+): { ok: boolean; reason: string; attention?: true } {
+  const h = uploadHealth(status, stagingReachable, now, staleAfterMs, uploadStuckAfterMs);
+  const [first, ...more] = status.uploads?.attention ?? [];
+  if (!h.ok || !first) return h;
+  // (200 all the same: a restart, which a liveness probe would make, does not deal with a batch on the platform)
+  const others = more.length ? ` (and ${more.length} more)` : "";
+  return {
+    ok: true,
+    attention: true,
+    reason: `needs attention: ${first.archive} (batch ${first.batchId})${others}; ${h.reason}`,
+  };
+}
+
+function uploadHealth(
+  status: WatchStatus,
+  stagingReachable: boolean,
+  now: number,
+  staleAfterMs: number,
+  uploadStuckAfterMs: number,
 ): { ok: boolean; reason: string } {
   const pack = packHealth(status, stagingReachable, now, staleAfterMs);
   const up = status.uploads;
@@ -253,7 +272,8 @@ async function handle(
         res,
         health.ok ? 200 : 503,
         "application/json",
-        JSON.stringify({ status: health.ok ? "ok" : "unhealthy", reason: health.reason }) + "\n",
+        JSON.stringify({ status: health.ok ? (health.attention ? "attention" : "ok") : "unhealthy", reason: health.reason }) +
+          "\n",
       );
     }
   }

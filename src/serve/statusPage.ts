@@ -90,7 +90,8 @@ function render() {
     if (u.stopped) box.append(el("p", "Sending stopped: " + u.stopped.code + " (" + new Date(u.stopped.at).toLocaleString() + "): " + u.stopped.message, "bad"));
     box.append(el("p", u.sending ? "Sending " + u.sending.archive + " since " + ago(u.sending.since) + " (last confirmed bytes " + ago(u.sending.lastProgressAt) + ")" : "Nothing is being sent.", u.sending ? undefined : "muted"));
     if (u.sending && u.sending.waiting) box.append(el("p", "A request failed (" + u.sending.waiting.reason + "): trying again " + until(u.sending.waiting.nextTryAt) + " (" + new Date(u.sending.waiting.nextTryAt).toLocaleString() + ").", "bad"));
-    if (u.retrying.length) box.append(table(["Archive waiting to retry", "Tries", "Next try", "Last error"], u.retrying.map((x) => [x.archive, x.attempts, until(x.nextAttemptAt) + " (" + new Date(x.nextAttemptAt).toLocaleString() + ")", x.lastError.code + ": " + x.lastError.message])));
+    if (u.attention.length) box.append(el("p", "Needs a person: the platform keeps a batch that may hold part of each archive below and would not delete it. Look at the batch on the platform and delete it there, then run wopack upload <out> <archive> --attention-cleared.", "bad"), table(["Archive needing attention", "Batch", "Since", "Why"], u.attention.map((x) => [x.archive, x.batchId, new Date(x.at).toLocaleString(), x.reason])));
+    if (u.retrying.length) box.append(table(["Archive waiting to retry", "Tries", "Next try", "Last error"], u.retrying.map((x) => [x.archive, x.attempts, until(x.nextAttemptAt) + " (" + new Date(x.nextAttemptAt).toLocaleString() + ")" + (x.platformAsked ? ", as the platform asked (Retry-After)" : ""), x.lastError.code + ": " + x.lastError.message])));
   }
   const pr = state.prune; $("prune-section").hidden = !pr;
   if (pr) {

@@ -21,6 +21,10 @@ export function waitingToRetry(up: UploadsStatus): UploadWait[] {
     waiting && up.sending ? [{ archive: up.sending.archive, nextAt: waiting.nextTryAt, why: waiting.reason }] : [];
   const failed = [...up.retrying]
     .sort((x, y) => Date.parse(x.nextAttemptAt) - Date.parse(y.nextAttemptAt))
-    .map((r) => ({ archive: r.archive, nextAt: r.nextAttemptAt, why: r.lastError.code }));
+    .map((r) => ({
+      archive: r.archive,
+      nextAt: r.nextAttemptAt,
+      why: r.platformAsked ? `${r.lastError.code}, as the platform asked (Retry-After)` : r.lastError.code,
+    }));
   return [...inRequest, ...failed];
 }

@@ -78,6 +78,7 @@ export class Requests {
           "the next run resumes it where it stopped; check the network or raise upload.maxElapsed",
           this.name,
         ),
+        retryAfterMs,
       );
     }
     if (note) this.s.log.info(`${this.name}: ${note}`);

@@ -56,8 +56,6 @@ export interface UploadSettings extends RequestSettings {
   onProgress?: (p: UploadProgress) => void;
   /** bytes per chunk, a multiple of 256 KiB (default CHUNK_SIZE) */
   chunkBytes?: number | undefined;
-  /** send an archive that needs attention again (the operator dealt with its old batch: --attention-cleared) */
-  retryAttention?: boolean | undefined;
   /** the caller tells each upload itself (watch's "uploaded" event): the sender's own line is debug */
   outcomeTold?: boolean | undefined;
 }
@@ -73,7 +71,7 @@ const MAX_BATCHES = 3;
 export async function uploadArchive(a: ArchiveToSend, journal: UploadJournal, s: UploadSettings): Promise<UploadOutcome> {
   const state = journal.archives.get(a.name);
   if (state?.uploaded) return { archive: a.name, result: "already", batchId: state.uploaded.batchId, warnings: [] };
-  if (state?.attention && !s.retryAttention) {
+  if (state?.attention) {
     const { batchId, reason } = state.attention;
     return { archive: a.name, result: "attention", batchId, problem: attentionProblem(a.name, batchId, reason), warnings: [] };
   }
@@ -97,7 +95,8 @@ export async function uploadArchive(a: ArchiveToSend, journal: UploadJournal, s:
     }
     if (!(err instanceof ArchiveFailed)) throw err;
     await run.record({ type: "failed", archive: a.name, code: err.problem.code, message: err.problem.message, at: run.now() });
-    return { archive: a.name, result: "failed", problem: err.problem, warnings: run.warnings };
+    const asked = err.retryAfterMs === undefined ? {} : { retryAfterMs: err.retryAfterMs };
+    return { archive: a.name, result: "failed", problem: err.problem, ...asked, warnings: run.warnings };
   }
 }
 

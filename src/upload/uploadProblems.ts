@@ -3,7 +3,11 @@
 import { interruptedError, type Problem, problem, WopackError } from "../core/errors.js";
 
 export class ArchiveFailed extends Error {
-  constructor(readonly problem: Problem) {
+  /** `retryAfterMs`: the platform asked to wait this long (Retry-After), longer than the time left for the archive */
+  constructor(
+    readonly problem: Problem,
+    readonly retryAfterMs?: number,
+  ) {
     super(problem.message);
   }
 }

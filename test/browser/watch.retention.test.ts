@@ -115,7 +115,7 @@ const HOSTILE = `<img src=x onerror="window.__pwned=1">`;
 
 describe("the Uploads section of the status page (Chromium)", () => {
   it("draws what is sent, what waits to retry (when, why) and a stop; hidden without --upload; names as text (table)", async () => {
-    const none = { uploaded: 0, failed: 0, queued: 0, sending: null, retrying: [], stopped: null };
+    const none = { uploaded: 0, failed: 0, queued: 0, sending: null, retrying: [], stopped: null, attention: [] };
     // (uploads is made when its row is drawn: times made when the table was built were 8 s old under load)
     const table: { what: string; uploads: () => WatchStatus["uploads"]; lines: RegExp[]; rows?: unknown[][] }[] = [
       { what: "off", uploads: () => null, lines: [] },
@@ -139,12 +139,14 @@ describe("the Uploads section of the status page (Chromium)", () => {
               archive: "batch-2.zip",
               attempts: 2,
               nextAttemptAt: inMs(90_000),
+              platformAsked: false,
               lastError: { code: "E_UPLOAD_GAVE_UP", message: "HTTP 503" },
             },
             {
               archive: `${HOSTILE}.zip`,
               attempts: 1,
               nextAttemptAt: inMs(3 * H),
+              platformAsked: false,
               lastError: { code: "E_UPLOAD_REFUSED", message: HOSTILE },
             },
           ],

@@ -28,13 +28,22 @@ const retrying = fc.uniqueArray(
     archive: fc.constantFrom("c.zip", "d.zip", "e.zip"),
     attempts: fc.integer({ min: 1, max: 9 }),
     nextAttemptAt: fc.integer({ min: 1, max: 7200 }).map(at),
+    platformAsked: fc.boolean(),
     lastError: fc.record({ code: fc.constant("E_UPLOAD_GAVE_UP"), message: fc.constant("503") }),
   }),
   { selector: (r) => r.archive, maxLength: 3 },
 );
-const uploads = fc
-  .record({ sending, retrying })
-  .map((u): UploadsStatus => ({ uploaded: 0, failed: 0, queued: 0, stopped: null, sending: u.sending, retrying: u.retrying }));
+const uploads = fc.record({ sending, retrying }).map(
+  (u): UploadsStatus => ({
+    uploaded: 0,
+    failed: 0,
+    queued: 0,
+    stopped: null,
+    attention: [],
+    sending: u.sending,
+    retrying: u.retrying,
+  }),
+);
 
 const status = (u: UploadsStatus) =>
   ({
@@ -54,7 +63,7 @@ async function retryingGauge(s: WatchStatus): Promise<number> {
 describe("waiting to retry: /metrics, /healthz and the status page agree", () => {
   it("an upload whose request waits (Retry-After) counts as retrying on /metrics, as /healthz says it waits", async () => {
     const u: UploadsStatus = {
-      ...{ uploaded: 0, failed: 0, queued: 0, stopped: null, retrying: [] },
+      ...{ uploaded: 0, failed: 0, queued: 0, stopped: null, retrying: [], attention: [] },
       sending: { archive: "a.zip", since: at(-60), lastProgressAt: at(-5), waiting: { reason: "HTTP 429", nextTryAt: at(30) } },
     };
     expect(healthOf(status(u), true, NOW, 180_000).reason).toMatch(/uploading a\.zip: waiting to retry at .* after HTTP 429/);

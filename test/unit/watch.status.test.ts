@@ -7,7 +7,15 @@ import { HealthFile, restingStatus, STATUS_WARNINGS } from "../../src/run/health
 
 const sending = { archive: "a.zip", since: "", lastProgressAt: "" };
 const uploads = (busy: boolean) =>
-  ({ uploaded: 0, failed: 0, queued: 0, sending: busy ? sending : null, retrying: [], stopped: null }) as WatchStatus["uploads"];
+  ({
+    uploaded: 0,
+    failed: 0,
+    queued: 0,
+    sending: busy ? sending : null,
+    retrying: [],
+    stopped: null,
+    attention: [],
+  }) as WatchStatus["uploads"];
 const waiting = (reasons: string[]) => reasons.map((reason, i) => ({ id: `WO_${i}`, reason, readyAt: null }));
 
 describe("restingStatus", () => {

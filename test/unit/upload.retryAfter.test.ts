@@ -1,0 +1,69 @@
+// Issue 21: a failure the platform asked to wait out (Retry-After longer than the time left for the archive)
+// is tried again by a running sender after the pause it asked for, capped at the backoff's maximum, never
+// after the sender's own shorter backoff; and what is waited for says that the platform asked for it.
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { parseConfig } from "../../src/config/load.js";
+import { Sender } from "../../src/run/upload.js";
+import type { Api } from "../../src/upload/protocol.js";
+
+const NOW = Date.parse("2026-12-06T09:00:00Z");
+
+/** A platform that makes batches, and answers every session request 429 with this Retry-After (or a bare 503). */
+function throttling(retryAfterMs: number | undefined): Api {
+  return {
+    createBatch: async () => ({ ok: true, value: { batchId: "b1", uploadUrl: "http://127.0.0.1:9/upload/s1" } }),
+    batchStatus: async () => ({ ok: true, value: { status: "waiting_upload" } }),
+    deleteBatch: async () => ({ ok: true, value: undefined }),
+    putChunk: async () => ({ ok: false, kind: "retry", detail: "HTTP 429" }),
+    querySession: async () => ({
+      ok: false,
+      kind: "retry",
+      detail: retryAfterMs === undefined ? "HTTP 503" : "HTTP 429",
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    }),
+  };
+}
+
+async function failOnce(retryAfterMs: number | undefined, policy: { firstMs: number; maxMs: number }) {
+  const out = await mkdtemp(path.join(tmpdir(), "wopack-retryafter-"));
+  const zip = path.join(out, "a.zip");
+  await writeFile(zip, Buffer.alloc(10));
+  const config = parseConfig({ upload: { url: "http://127.0.0.1:9/v0.2", maxElapsed: "1s", retries: 3 } });
+  const sender = await Sender.open(
+    out,
+    { config, api: throttling(retryAfterMs), now: () => new Date(NOW), sleep: async () => undefined },
+    { url: "http://127.0.0.1:9/v0.2", key: "k" },
+  );
+  sender.retryFailed(policy);
+  sender.enqueue({ name: "a.zip", path: zip, sha256: "0".repeat(64), bytes: 10 });
+  const [outcome] = await sender.drain();
+  const retry = sender.retrying.get("a.zip");
+  sender.retryFailed({ firstMs: 0, maxMs: 0 });
+  (sender as unknown as { cancelRetries(): void }).cancelRetries();
+  return { outcome, retry };
+}
+
+describe("a running sender honours the platform's Retry-After", () => {
+  it("generated: the next try is after max(backoff, Retry-After capped at the backoff's maximum), and says who asked", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.option(fc.integer({ min: 2_000, max: 3_600_000 }), { nil: undefined }),
+        fc.integer({ min: 1_000, max: 60_000 }),
+        fc.integer({ min: 60_000, max: 6 * 3_600_000 }),
+        async (retryAfterMs, firstMs, maxMs) => {
+          const { outcome, retry } = await failOnce(retryAfterMs, { firstMs, maxMs });
+          expect(outcome?.result).toBe("failed");
+          expect(outcome?.retryAfterMs).toBe(retryAfterMs);
+          const asked = retryAfterMs === undefined ? 0 : Math.min(retryAfterMs, maxMs);
+          expect(retry?.nextAt).toBe(NOW + Math.max(firstMs, asked));
+          expect(retry?.platformAsked).toBe(asked > firstMs);
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+});
