@@ -9,7 +9,13 @@ describe("validate <staging> --out <not a folder>", () => {
   const CASES = [
     ["does not exist", (dir: string) => Promise.resolve(path.join(dir, "no-such-out"))],
     ["is under a folder that does not exist", (dir: string) => Promise.resolve(path.join(dir, "gone", "out"))],
-    ["is a file", async (dir: string) => (await writeFile(path.join(dir, "a-file"), "x"), path.join(dir, "a-file"))],
+    [
+      "is a file",
+      async (dir: string) => {
+        await writeFile(path.join(dir, "a-file"), "x");
+        return path.join(dir, "a-file");
+      },
+    ],
   ] as const;
   for (const [what, make] of CASES)
     it(`an --out that ${what}: E_OUT_MISSING naming it, exit 2`, async () => {
