@@ -137,6 +137,9 @@ class Lookup implements OpenedPictureIndex {
     }
   }
 
+  /** work orders of this run left out of every archive: their added pictures are not found */
+  private readonly dropped = new Set<string>();
+
   get size(): number {
     return this.loaded + this.added.length;
   }
@@ -162,6 +165,10 @@ class Lookup implements OpenedPictureIndex {
     }
   }
 
+  drop(workOrder: string): void {
+    this.dropped.add(workOrder);
+  }
+
   private bucket(j: number): void {
     const { hi, lo } = this.added[j]!;
     for (let c = 0; c < CHUNKS; c++) {
@@ -183,6 +190,7 @@ class Lookup implements OpenedPictureIndex {
     let bestDistance = 65;
     let bestAt = Number.POSITIVE_INFINITY;
     const consider = (g: number, distance: number) => {
+      if (g >= this.loaded && this.dropped.has(this.added[g - this.loaded]!.workOrder)) return;
       const exact = qsha !== undefined && this.shaEquals(g, qsha);
       if (best >= 0) {
         if (bestExact !== exact) {

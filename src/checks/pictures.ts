@@ -40,5 +40,7 @@ export interface PictureIndex {
   find(hash: bigint, sha256: string | undefined, maxDistance: number, workOrder: string): PictureMatch | undefined;
   /** pictures of this run (not yet committed) that later work orders are compared with */
   add(pictures: readonly IndexedPicture[]): void;
+  /** this run's pictures of a work order left out of every archive (it was never packed): found no more */
+  drop(workOrder: string): void;
   readonly size: number;
 }

@@ -132,10 +132,11 @@ export async function readLedger(out: string): Promise<LedgerState> {
 /**
  * What a shard (--shard) counts as packed: the last commit of each work order in its own ledger and in the
  * ledgers of the folders beside its --out (the other shards' outboxes, siblings by convention), so that a
- * work order that falls to another shard after the number of shards changed is not packed again. The
+ * work order that falls to another shard after the number of shards changed is not packed again, and an id
+ * that differs only in case from one another shard packed is seen (shards hash ids as spelled). The
  * others' ledgers are only read.
  */
-export async function shardFingerprints(out: string, own: LedgerState): Promise<Map<string, string>> {
+export async function shardLatest(out: string, own: LedgerState): Promise<LedgerState["latest"]> {
   const latest = new Map(own.latest);
   const parent = path.dirname(out);
   for (const name of await readdir(parent).catch(() => [] as string[])) {
@@ -147,7 +148,7 @@ export async function shardFingerprints(out: string, own: LedgerState): Promise<
       if (!mine || rec.at > mine.at) latest.set(id, rec);
     }
   }
-  return new Map([...latest].map(([id, rec]) => [id, rec.fingerprint]));
+  return latest;
 }
 
 export async function appendLedger(out: string, records: readonly LedgerRecord[]): Promise<void> {

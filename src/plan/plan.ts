@@ -53,10 +53,15 @@ export interface PlanInput {
   /** work-order id -> fingerprint of its last committed content */
   ledger: ReadonlyMap<string, string>;
   /**
-   * work-order id -> the archive that last committed it, and the batch the platform keeps of that archive
+   * work-order id -> the archive that last committed it (--shard: in any sibling outbox), and the batch the platform keeps of that archive
    * when its upload needs attention (the upload journal): a repack of it would reach the platform twice
    */
   committed?: ReadonlyMap<string, CommittedWorkOrder>;
+  /**
+   * every work-order id in the staging folder, the other shards' too (--shard hashes ids as spelled): a
+   * case twin is a twin whichever shard it falls to. Without it, the ids of `scan`.
+   */
+  stagingIds?: readonly string[];
   /** the --metadata sidecar, by work-order id */
   sidecar?: ReadonlyMap<string, SidecarRow>;
   options: PlanOptions;
@@ -155,7 +160,7 @@ export function planPack(input: PlanInput): Plan {
   plan.warnings.push(...warnings);
   const only = input.options.only;
   // (among every work order in staging, not only those judged ready: a twin is a twin either way)
-  const twins = caseTwins(groups.map((g) => g.id));
+  const twins = caseTwins(input.stagingIds ?? groups.map((g) => g.id));
   const packed = packedSpellings(input.committed);
   for (const group of groups) {
     if (only && !only.has(group.id)) continue;

@@ -40,7 +40,10 @@ export async function checkPhotos(
     wos.map(async (wo) => {
       const outcomes = await Promise.all(wo.photos.map((p) => normalizePhoto(p, ctx, null)));
       for (const o of outcomes) if ("normalized" in o) o.normalized.held?.release();
-      const problems = outcomes.flatMap((o) => ("problem" in o ? [o.problem] : []));
+      // (a photo gone since the plan: what a real run refuses it with, goneFrom's problem)
+      const problems = outcomes.flatMap((o) =>
+        "problem" in o ? [o.problem] : "vanished" in o ? [vanishedSource(wo.id, o.photo.source)] : [],
+      );
       return problems.length ? [refusedReport(wo, problems)] : [];
     }),
   );

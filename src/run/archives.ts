@@ -276,6 +276,7 @@ class ArchiveWriter {
       this.ctx.log.warn(`${id}: a photo was ${what} while it was being packed (${err.file}); left for the next run`);
     }
     for (const p of from.batch) if (p.wo.id === id) letGo(p, this.ctx);
+    this.ctx.photoChecks?.dropped(id);
     const rest = from.batch.filter((p) => p.wo.id !== id);
     return rest.length ? this.open(rest, from.seq) : undefined;
   }

@@ -23,7 +23,7 @@ import { checkOfCode } from "../spec/findingWords.js";
 let saidStructure = false;
 
 /** The index when reuse is off: nothing is looked up (a work order's pictures still go to the commit). */
-const NO_INDEX: PictureIndex = { find: () => undefined, add() {}, size: 0 };
+const NO_INDEX: PictureIndex = { find: () => undefined, add() {}, drop() {}, size: 0 };
 
 export class PhotoChecks {
   /** this run's work orders committed so far -> their archive */
@@ -145,6 +145,12 @@ export class PhotoChecks {
       c.warned = (c.warned ?? 1) - 1;
       c.passed = (c.passed ?? 0) + 1;
     }
+  }
+
+  /** A judged work order was left out of its archive (a photo moved or changed meanwhile): packed nowhere. */
+  dropped(id: string): void {
+    this.index.drop(id);
+    this.counts.delete(id);
   }
 
   /** A batch was committed as `archive`: later findings name it. */

@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import pLimit from "p-limit";
-import { type LedgerState, readLedger, shardFingerprints } from "../commit/ledger.js";
+import { type LedgerState, readLedger, shardLatest } from "../commit/ledger.js";
 import { leftBehindWarnings, moveItem, planMoves } from "../commit/moves.js";
 import { decodingDir } from "../commit/paths.js";
 import { moveFailed } from "../commit/recovery.js";
@@ -21,7 +21,7 @@ import {
   type RefusedReport,
   silentLogger,
 } from "../core/types.js";
-import { shardScan } from "../plan/group.js";
+import { groupStaging, shardScan } from "../plan/group.js";
 import { type CommittedWorkOrder, type Plan, type PlannedWorkOrder, planPack } from "../plan/plan.js";
 import { HeldBytes } from "../prepare/heldBytes.js";
 import { checkPhotos, prepareWorkOrder } from "../prepare/prepare.js";
@@ -158,12 +158,14 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
     const scan = shardScan(listed, options.config, options.shard);
     if (options.shard) for (const e of scan.entries) readFacts(e);
     await Promise.all(reads);
+    const latest = ledger && options.shard ? await shardLatest(out, ledger) : ledger?.latest;
     const plan = planPack({
       scan,
       facts,
       config: options.config,
-      ledger: ledger && options.shard ? await shardFingerprints(out, ledger) : (ledger?.fingerprints ?? new Map()),
-      ...(ledger ? { committed: committedOf(ledger, await readUploads(out)) } : {}),
+      ledger: latest ? new Map([...latest].map(([id, rec]) => [id, rec.fingerprint])) : new Map(),
+      ...(latest ? { committed: committedOf(latest, await readUploads(out)) } : {}),
+      ...(options.shard ? { stagingIds: groupStaging(listed, options.config).groups.map((g) => g.id) } : {}),
       ...(sidecar ? { sidecar } : {}),
       options: {
         now: now().getTime(),
@@ -299,9 +301,9 @@ function newProgress(plan: Plan): Progress {
 }
 
 /** Each work order's last archive, with the batch the platform keeps of it when its upload needs attention. */
-function committedOf(ledger: LedgerState, journal: UploadJournal): Map<string, CommittedWorkOrder> {
+function committedOf(latest: LedgerState["latest"], journal: UploadJournal): Map<string, CommittedWorkOrder> {
   const committed = new Map<string, CommittedWorkOrder>();
-  for (const [id, { archive }] of ledger.latest) {
+  for (const [id, { archive }] of latest) {
     const upload = journal.archives.get(archive);
     const attentionBatch = upload?.uploaded ? undefined : upload?.attention?.batchId;
     committed.set(id, { archive, ...(attentionBatch ? { attentionBatch } : {}) });

@@ -4,6 +4,7 @@ import path from "node:path";
 import type { Config } from "../config/schema.js";
 import { ioError, WopackError } from "../core/errors.js";
 import { type ValidationReport, validateArchive } from "../validate/archive.js";
+import { requireFolder } from "./folders.js";
 import { pack } from "./pack.js";
 
 export type { ValidationReport } from "../validate/archive.js";
@@ -45,6 +46,14 @@ export async function validate(target: string, options: ValidateOptions): Promis
     );
   }
   if (!st.isDirectory()) return validateArchive(resolved, options.config);
+  // (a dry run takes a missing --out for one a real run would make; here it is the ledger to check against)
+  if (options.out)
+    await requireFolder(
+      path.resolve(options.out),
+      "E_OUT_MISSING",
+      "the --out folder",
+      "give the --out folder pack writes archives to (its ledger is checked), or leave --out out",
+    );
 
   const result = await pack({
     staging: resolved,

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, rm, rmdir, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { watch as watchFiles } from "chokidar";
@@ -422,6 +422,9 @@ async function refuse(w: WatchRun, wo: RefusedReport): Promise<void> {
     await writeFile(`${target}.errors.json`, JSON.stringify(errors, null, 2) + "\n");
     for (const m of moves) await moveItem(m);
   } catch (err) {
+    // (moved away meanwhile, say: no errors.json, nor an empty folder, for a work order that is not there)
+    await rm(`${target}.errors.json`, { force: true }).catch(() => undefined);
+    await rmdir(target).catch(() => undefined);
     // It stays in staging (refused again once it changes); the other work orders go on.
     const message = `refused ${wo.id}, but cannot move it to ${w.failedTo} (${(err as Error).message}); it stays in staging`;
     w.health.refusedOne(wo, null);

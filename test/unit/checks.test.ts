@@ -37,6 +37,10 @@ function memoryIndex(pictures: IndexedPicture[] = []): PictureIndex {
     add(p) {
       all.push(...p);
     },
+    drop(workOrder) {
+      for (let i = all.length - 1; i >= 0; i--)
+        if (all[i]!.workOrder === workOrder && all[i]!.archive === PENDING_ARCHIVE) all.splice(i, 1);
+    },
     get size() {
       return all.length;
     },
