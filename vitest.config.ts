@@ -9,10 +9,10 @@ import { defineConfig } from "vitest/config";
  * is read from the files themselves, so a new test that mocks is isolated without anyone remembering to.
  */
 const LEAKS = /\bvi\.(mock|doMock|stubEnv|stubGlobal|useFakeTimers)\(|process\.env(\.\w+|\[[^\]]+\])\s*=[^=]|delete process\.env/;
-const ISOLATED = readdirSync("test", { recursive: true, encoding: "utf8" })
+const ISOLATED = readdirSync(path.join(import.meta.dirname, "test"), { recursive: true, encoding: "utf8" })
   .filter((f) => f.endsWith(".test.ts"))
   .map((f) => path.join("test", f))
-  .filter((f) => LEAKS.test(readFileSync(f, "utf8")))
+  .filter((f) => LEAKS.test(readFileSync(path.join(import.meta.dirname, f), "utf8")))
   .sort();
 
 export default defineConfig({

@@ -17,12 +17,17 @@ import { UploadServer } from "../upload-server.js";
 const putsBegun: number[] = [];
 /** Offset records whose write ended before the chunk at their offset was sent (waited up to 10 s for it). */
 const late: number[] = [];
+/**
+ * Where the run's last chunk begins: an offset recorded just before it is awaited by the "final" record, which
+ * is written (and the archive re-hashed) before the last chunk goes, so that one offset is not held for it.
+ */
+let lastChunkAt = -1;
 
 vi.mock("../../src/commit/uploads.js", async (original) => {
   const real = await original<typeof import("../../src/commit/uploads.js")>();
   const appendUploads: typeof real.appendUploads = async (out, records, journal, signal) => {
     for (const r of records) {
-      if (r.type !== "offset") continue;
+      if (r.type !== "offset" || r.confirmed === lastChunkAt) continue;
       const deadline = Date.now() + 10_000;
       while (!putsBegun.includes(r.confirmed) && Date.now() < deadline) await new Promise((ok) => setImmediate(ok));
       if (!putsBegun.includes(r.confirmed)) late.push(r.confirmed);
@@ -60,6 +65,7 @@ describe("the offset record beside the next chunk", () => {
         };
         putsBegun.length = 0;
         late.length = 0;
+        lastChunkAt = Math.floor((bytes.length - 1) / CHUNK_UNIT) * CHUNK_UNIT;
         const settings = {
           ...{ out, api: { ...api, putChunk }, key: KEY, clock: () => new Date(), chunkBytes: CHUNK_UNIT },
           log: { info: () => undefined, debug: () => undefined, warn: () => undefined },
@@ -77,7 +83,8 @@ describe("the offset record beside the next chunk", () => {
         expect(types.slice(types.indexOf("offset"))).toEqual(["offset", "final", "uploaded"]);
         expect(putsBegun).toEqual(Array.from({ length: Math.ceil(bytes.length / CHUNK_UNIT) }, (_, i) => i * CHUNK_UNIT));
       }),
-      { numRuns: 8 },
+      // ([2, 0]: the offset before the last chunk, which the final record waits for)
+      { numRuns: 8, examples: [[2, 0]] },
     );
   });
 });
