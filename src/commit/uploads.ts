@@ -55,6 +55,8 @@ export interface UploadState {
   failed?: { code: string; message: string; at: string } | undefined;
   /** a batch holding (part of) this archive that the platform would not delete: it needs a person */
   attention?: { batchId: string; reason: string; at: string } | undefined;
+  /** the last batch an operator cleared (`upload --attention-cleared`): the proof a running watch adopts */
+  cleared?: { batchId: string; at: string } | undefined;
   status?: { status: string; at: string } | undefined;
   /** where --uploaded-to began to move it: while not movedTo, the next run finishes the move */
   moving?: string | undefined;
@@ -107,6 +109,7 @@ function apply(journal: UploadJournal, rec: UploadRecord): void {
       break;
     case "cleared":
       if (s.attention?.batchId === rec.batchId) s.attention = undefined;
+      s.cleared = { batchId: rec.batchId, at: rec.at };
       break;
     case "offset":
       if (rec.batchId === s.batchId) s.confirmed = rec.confirmed;
@@ -218,13 +221,15 @@ export async function clearAttention(out: string, archives: string[], at: string
 
 /**
  * A long-running reader of the journal (watch's sender) learns the archives another process cleared since
- * it read it (`upload --attention-cleared` beside it); their names.
+ * it read it (`upload --attention-cleared` beside it); their names. Only a "cleared" record of the very batch
+ * that needed attention counts: a journal that is missing or was cut back (moved aside, restored from a
+ * backup) clears nothing.
  */
 export async function adoptCleared(out: string, journal: UploadJournal): Promise<string[]> {
   const waiting = needingAttention(journal);
   if (!waiting.length) return [];
   const disk = await readUploads(out);
-  const cleared = waiting.filter((w) => disk.archives.get(w.archive)?.attention?.batchId !== w.batchId);
+  const cleared = waiting.filter((w) => disk.archives.get(w.archive)?.cleared?.batchId === w.batchId);
   for (const c of cleared) apply(journal, { type: "cleared", archive: c.archive, batchId: c.batchId, at: c.at });
   return cleared.map((c) => c.archive);
 }

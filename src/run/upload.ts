@@ -1,6 +1,6 @@
 // `wopack upload` and `pack/watch --upload`: committed archives to the platform, oldest first, each
 // exactly once (upload/upload.ts), with the lock on --out held so that one process sends at a time.
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { type LedgerState, readLedger } from "../commit/ledger.js";
 import { REPORT_SUFFIX } from "../commit/recovery.js";
@@ -11,6 +11,7 @@ import {
   needingAttention,
   readUploads,
   type UploadJournal,
+  uploadsPath,
 } from "../commit/uploads.js";
 import type { Config } from "../config/schema.js";
 import { type Clock, systemClock } from "../core/clock.js";
@@ -254,14 +255,18 @@ export class Sender {
 
   /**
    * Queues the archives another process cleared (`upload --attention-cleared` beside a watch holding --out);
-   * their names. A retry already waiting for one is left to come.
+   * their names, and the journal's stamp (size and time) read. A retry already waiting for one is left to come.
+   * With the stamp of the last call unchanged, the journal is not read again.
    */
-  async adoptCleared(): Promise<string[]> {
+  async adoptCleared(seen = ""): Promise<{ cleared: string[]; stamp: string }> {
+    const st = await stat(uploadsPath(this.out)).catch(() => undefined);
+    const stamp = st ? `${st.size}:${st.mtimeMs}:${st.ino}` : "";
+    if (!stamp || stamp === seen) return { cleared: [], stamp };
     const cleared = await adoptCleared(this.out, this.journal);
-    if (!cleared.length) return [];
-    for (const a of await committedArchives(this.out))
+    if (this.stopped || this.settings.signal?.aborted) return { cleared: [], stamp };
+    for (const a of cleared.length ? await committedArchives(this.out) : [])
       if (cleared.includes(a.name) && !this.retrying.has(a.name)) this.enqueue(a);
-    return cleared;
+    return { cleared, stamp };
   }
 
   /**

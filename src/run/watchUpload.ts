@@ -70,18 +70,30 @@ export async function openSender(
   showAttention();
   // `upload --attention-cleared` beside this watch journals the clearing (it cannot send: this watch holds
   // --out); the archive is adopted here and sent by this, the only sender
+  // (one read at a time, only when the journal's size or time changed, and nothing queued once stopped: a long
+  // journal takes seconds to read, and an attention may last days)
+  let reading = false;
+  let seen = "";
   const adopting = setInterval(() => {
-    if (!uploads.attention.length || uploads.stopped) return;
-    sender.adoptCleared().then(
-      (cleared) => {
-        if (!cleared.length) return;
-        uploads.queued += cleared.length;
-        showAttention();
-        health.uploadChanged();
-        for (const archive of cleared) log.info(`${archive}: attention cleared (wopack upload --attention-cleared); sending it`);
-      },
-      (err: Error) => log.warn(`cannot read the upload journal in ${out}: ${err.message}`),
-    );
+    if (!uploads.attention.length || uploads.stopped || reading) return;
+    reading = true;
+    sender
+      .adoptCleared(seen)
+      .then(
+        ({ cleared, stamp }) => {
+          seen = stamp;
+          if (!cleared.length || uploads.stopped) return;
+          uploads.queued += cleared.length;
+          showAttention();
+          health.uploadChanged();
+          for (const archive of cleared)
+            log.info(`${archive}: attention cleared (wopack upload --attention-cleared); sending it`);
+        },
+        (err: Error) => log.warn(`cannot read the upload journal in ${out}: ${err.message}`),
+      )
+      .finally(() => {
+        reading = false;
+      });
   }, ADOPT_EVERY_MS);
   adopting.unref();
   options.signal?.addEventListener("abort", () => clearInterval(adopting), { once: true });
