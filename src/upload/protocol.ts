@@ -115,15 +115,27 @@ export function retryAfter(header: string | null, now = Date.now()): { ms: numbe
   if (header === null) return undefined;
   const text = header.trim();
   let ms: number | undefined;
-  if (/^\d{1,12}$/.test(text)) ms = Number(text) * 1000;
-  else if (/^[A-Za-z]{3},? \d{1,2}[ -][A-Za-z]{3}[ -]\d{2,4} \d{2}:\d{2}:\d{2} GMT$/.test(text)) {
-    const at = Date.parse(text);
+  if (/^\d+$/.test(text)) ms = Number(text) * 1000;
+  else {
+    const at = Date.parse(httpDate(text) ?? "");
     if (!Number.isNaN(at)) ms = at - now;
   }
   if (ms === undefined) return { ms: RETRY_AFTER_MIN_MS, note: "an unreadable Retry-After is read as 1 s" };
   if (ms < RETRY_AFTER_MIN_MS) return { ms: RETRY_AFTER_MIN_MS, note: "a Retry-After under 1 s (or in the past) is read as 1 s" };
   if (ms > RETRY_AFTER_MAX_MS) return { ms: RETRY_AFTER_MAX_MS, note: "a Retry-After over 1 h is read as 1 h" };
   return { ms };
+}
+
+/**
+ * An HTTP date in the three forms a client must accept (RFC 9110 §5.6.7), as Date.parse reads it in UTC:
+ * IMF-fixdate (Sun, 06 Nov 1994 08:49:37 GMT), RFC 850 (Sunday, 06-Nov-94 08:49:37 GMT) and asctime
+ * (Sun Nov  6 08:49:37 1994, which names no zone and is GMT); undefined for anything else.
+ */
+function httpDate(text: string): string | undefined {
+  if (/^[A-Za-z]{3},? \d{1,2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(text)) return text;
+  if (/^[A-Za-z]{3,9}, \d{2}-[A-Za-z]{3}-\d{2} \d{2}:\d{2}:\d{2} GMT$/.test(text)) return text;
+  if (/^[A-Za-z]{3} [A-Za-z]{3} [ \d]?\d \d{2}:\d{2}:\d{2} \d{4}$/.test(text)) return `${text} GMT`;
+  return undefined;
 }
 
 /** Retry-After in ms (clamped), or undefined when absent. */

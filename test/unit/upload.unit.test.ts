@@ -46,6 +46,29 @@ describe("the protocol's small rules", () => {
     expect(retryAfter("-1", now)?.note).toMatch(/1 s/);
     expect(retryAfter("3601", now)?.note).toMatch(/1 h/);
     expect(retryAfter("30", now)?.note).toBeUndefined();
+    // the three forms of an HTTP date a client must accept, and whole seconds of any length (generated)
+    const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+    const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const two = (n: number) => String(n).padStart(2, "0");
+    const forms = (d: Date) => {
+      const time = `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}`;
+      const [day, mon] = [DAYS[d.getUTCDay()]!, MONTHS[d.getUTCMonth()]!];
+      return [
+        d.toUTCString(),
+        `${day}, ${two(d.getUTCDate())}-${mon}-${two(d.getUTCFullYear() % 100)} ${time} GMT`,
+        `${day.slice(0, 3)} ${mon} ${String(d.getUTCDate()).padStart(2, " ")} ${time} ${d.getUTCFullYear()}`,
+      ];
+    };
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 3600 }), (s) => {
+        for (const form of forms(new Date(now + s * 1000))) expect(retryAfterMs(form, now), form).toBe(s * 1000);
+      }),
+    );
+    fc.assert(
+      fc.property(fc.stringMatching(/^[0-9]{1,40}$/), (digits) => {
+        expect(retryAfterMs(digits, now), digits).toBe(Math.min(Math.max(Number(digits), 1), 3600) * 1000);
+      }),
+    );
     // any header at all: a wait within the clamp, never NaN
     fc.assert(
       fc.property(fc.string(), (h) => {
