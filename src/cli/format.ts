@@ -117,7 +117,7 @@ export function formatUploads(outcomes: UploadOutcome[]): string {
 /** `wopack status`: one line per archive. */
 export function formatStatus(lines: ArchiveStatus[], stuck: ArchiveStatus[]): string {
   if (!lines.length) return "no committed archives";
-  const out = lines.map((l) => {
+  const out = lines.flatMap((l) => {
     const what =
       l.state === "uploading"
         ? `uploading ${mb(l.confirmed ?? 0)} of ${mb(l.bytes ?? 0)}`
@@ -126,8 +126,8 @@ export function formatStatus(lines: ArchiveStatus[], stuck: ArchiveStatus[]): st
           : l.state === "failed" || l.state === "attention"
             ? `${l.state === "failed" ? "failed" : "needs attention"}: ${l.problem?.code ?? ""} ${l.problem?.message ?? ""}`
             : "committed, not uploaded";
-    const unknown = l.refreshError ? `\n  not refreshed: ${l.refreshError.code}: ${l.refreshError.message}` : "";
-    return `${l.archive}  ${what}${stuck.includes(l) ? "  (waiting too long)" : ""}${unknown}`;
+    const line = `${l.archive}  ${what}${stuck.includes(l) ? "  (waiting too long)" : ""}`;
+    return l.refreshError ? [line, `  not refreshed: ${l.refreshError.code}: ${l.refreshError.message}`] : [line];
   });
   return shown(out);
 }

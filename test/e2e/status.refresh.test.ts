@@ -44,6 +44,14 @@ describe("status --refresh when the platform does not give a status", () => {
     expect(unreachable.code, unreachable.stderr).toBe(1);
     expect(unreachable.lines.map((l) => l.refreshError?.code)).toEqual(Array(3).fill("E_STATUS_NOT_REFRESHED"));
     expect(unreachable.lines.map((l) => l.state)).toEqual(["uploaded", "uploaded", "uploaded"]);
+    // and in words: each archive's line, then its own line saying why it was not refreshed
+    const words = await wopack(["status", ws.out, "--refresh"], { env: { ...env, WOPACK_API_URL: "http://127.0.0.1:1/v0.2" } });
+    const said = words.stdout.trimEnd().split("\n");
+    expect(
+      said.filter((l) => /^ {2}not refreshed: E_STATUS_NOT_REFRESHED/.test(l)),
+      words.stdout,
+    ).toHaveLength(3);
+    expect(words.stdout).not.toContain("\\n");
 
     // a 503: the same, and the rest not asked (each would wait as long)
     server.faults.unavailable = 1;
