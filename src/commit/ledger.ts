@@ -5,7 +5,7 @@ import path from "node:path";
 import type { Clock } from "../core/clock.js";
 import { ioError } from "../core/errors.js";
 import type { MoveItem } from "../core/types.js";
-import { appendLines, syncDir, writeFileAtomic } from "./files.js";
+import { appendLines, exists, syncDir, writeFileAtomic } from "./files.js";
 import { stateDir, tmpDir } from "./paths.js";
 
 export type LedgerRecord =
@@ -45,6 +45,8 @@ export interface LedgerState {
   hookFailed: Set<string>;
   /** the moves (--move-to) of every commit record read, with what each packed: what prune may delete */
   moves: MoveItem[];
+  /** every commit record with moves, in ledger order: compaction keeps those whose folders are still there */
+  withMoves: Extract<LedgerRecord, { type: "commit" }>[];
 }
 
 function isRecord(rec: unknown): rec is LedgerRecord {
@@ -75,6 +77,7 @@ export async function readLedger(out: string): Promise<LedgerState> {
     damaged: [],
     hookFailed: new Set(),
     moves: [],
+    withMoves: [],
   };
   let text = "";
   try {
@@ -122,6 +125,7 @@ export async function readLedger(out: string): Promise<LedgerState> {
       if (rec.moves?.length) {
         if (!rec.moved) pending.set(key, rec);
         state.moves.push(...rec.moves);
+        state.withMoves.push(rec);
       }
     } else pending.delete(key);
   }
@@ -163,21 +167,33 @@ const COMPACT_AFTER_RECORDS = 20_000;
 
 /**
  * Rewrites a long ledger (atomically) as: the names of all archives committed, then each work order's last
- * commit, with its moves (marked done unless still pending: prune deletes only what a move recorded). Run
- * under the lock.
+ * commit, with its moves (marked done unless still pending: prune deletes only what a move recorded), and
+ * before them every older commit whose move is pending or whose folder is still in --move-to (prune needs
+ * its record to take that folder; once prune took it, the next compaction forgets it). Run under the lock.
  */
 export async function compactLedger(out: string, ledger: LedgerState, clock: Clock, force = false): Promise<boolean> {
-  const needed = ledger.latest.size + 1;
-  if (!force && (ledger.records < COMPACT_AFTER_RECORDS || ledger.records < needed * 2)) return false;
+  if (!force && (ledger.records < COMPACT_AFTER_RECORDS || ledger.records < (ledger.latest.size + 1) * 2)) return false;
   const pending = new Set(ledger.pendingMoves);
   const at = clock().toISOString();
   const records: LedgerRecord[] = [{ type: "archives", names: [...ledger.archives].sort(), at }];
-  // A pending move of an older commit (the work order was packed again since) must not be forgotten; it
-  // goes first, so that the last commit of each work order stays the one read last.
-  for (const rec of ledger.pendingMoves) if (ledger.latest.get(rec.id) !== rec) records.push(rec);
-  for (const rec of ledger.latest.values()) records.push(pending.has(rec) || !rec.moves?.length ? rec : { ...rec, moved: true });
+  const done = (rec: Extract<LedgerRecord, { type: "commit" }>) =>
+    pending.has(rec) || !rec.moves?.length ? rec : { ...rec, moved: true as const };
+  // (older commits go first, so that the last commit of each work order stays the one read last)
+  for (const rec of ledger.withMoves)
+    if (ledger.latest.get(rec.id) !== rec && (pending.has(rec) || (await someFolderThere(rec.moves!)))) records.push(done(rec));
+  for (const rec of ledger.latest.values()) records.push(done(rec));
   for (const archive of [...ledger.hookFailed].sort()) records.push({ type: "hook", archive, ok: false, exitCode: null, at });
+  if (!force && ledger.records < records.length * 2) return false;
   await writeFileAtomic(ledgerPath(out), records.map((r) => JSON.stringify(r) + "\n").join(""), tmpDir(out));
   await syncDir(stateDir(out));
   return true;
+}
+
+/** Whether a folder one of these moves made in --move-to is still there (a root photo's: the folder made for it). */
+async function someFolderThere(moves: readonly MoveItem[]): Promise<boolean> {
+  for (const m of moves) {
+    if (!m.packed?.length) continue; // (moved whole: nothing recorded that prune could delete)
+    if (await exists(m.packed[0]?.rel === "" ? path.dirname(m.to) : m.to)) return true;
+  }
+  return false;
 }

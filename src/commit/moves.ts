@@ -1,7 +1,8 @@
 // Moving a work order's sources out of the staging folder (--move-to, --failed-to), so that only what was
 // packed leaves: a photo added or replaced while the archive was written stays behind for the next round.
 import type { Stats } from "node:fs";
-import { copyFile, lstat, mkdir, opendir, readFile, readlink, rename, rm, rmdir, symlink, utimes } from "node:fs/promises";
+import { constants } from "node:fs";
+import { lstat, mkdir, open, opendir, readFile, readlink, rename, rm, rmdir, symlink, utimes } from "node:fs/promises";
 import path from "node:path";
 import { type Problem, problem } from "../core/errors.js";
 import type { FileStamp, LeftBehind, MoveItem } from "../core/types.js";
@@ -114,7 +115,7 @@ async function finishFolder(item: MoveItem, seen: Map<string, FileStamp>): Promi
     const junk = alongside.get(rel);
     if (junk && sameStamp(st, junk) && sameStamp(seen.get(rel), junk)) continue;
     if (!describes(rel)) return;
-    const copy = await readFile(path.join(item.to, rel)).catch(() => undefined);
+    const copy = await readNoFollow(path.join(item.to, rel));
     if (!copy?.equals(await readFile(path.join(item.from, rel)))) return;
   }
   for (const rel of now.keys()) {
@@ -224,13 +225,24 @@ async function copyTreeSynced(from: string, to: string, copied: Copied[], left: 
   await syncDir(to);
 }
 
-/** Copies a (small) file over what is at `to`, unless that is the same bytes already; its times kept. */
+/**
+ * Copies a (small) file over what is at `to`, unless that is the same bytes already; its times kept. Whole or
+ * not at all, and never through a link at `to` (in a shared folder it would have the copy written over its target).
+ */
 async function copyOver(from: string, to: string): Promise<void> {
-  const [a, b] = await Promise.all([readFile(from), readFile(to).catch(() => undefined)]);
+  const [a, b] = await Promise.all([readFile(from), readNoFollow(to)]);
   if (b?.equals(a)) return;
-  const st = await lstat(from);
-  await copyFile(from, to);
-  await utimes(to, st.atime, st.mtime);
+  await copyFileWhole(from, to);
+}
+
+/** A file's bytes; undefined when it is missing or a link (not read through). */
+async function readNoFollow(file: string): Promise<Buffer | undefined> {
+  const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
+  try {
+    return await fh?.readFile();
+  } finally {
+    await fh?.close();
+  }
 }
 
 /** Moves one file over what is at `to`, across filesystems too (copy over it, then remove the original). */

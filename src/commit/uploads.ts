@@ -11,7 +11,10 @@ import { stateDir, tmpDir } from "./paths.js";
 export type UploadRecord =
   /** about to create a batch for this archive (its SHA-256 and size from its report) */
   | { type: "intent"; archive: string; sha256: string; bytes: number; at: string }
-  /** the platform created it: the session is resumed from here after any crash */
+  /**
+   * the platform created it: the session is resumed from here after any crash, its URL (whose upload_id is a
+   * bearer token) redacted here and kept whole in .wopack/sessions (sessions.ts) until the session ends
+   */
   | { type: "batch"; archive: string; batchId: string; uploadUrl: string; at: string }
   /** the session holds this many bytes */
   | { type: "offset"; archive: string; batchId: string; confirmed: number; at: string }

@@ -39,6 +39,11 @@ export function redact(text: string, secrets: readonly string[] = []): string {
     );
 }
 
+/** Whether redact() took something out of this text: a URL so written cannot be used. */
+export function isRedacted(text: string): boolean {
+  return text.includes(MARK);
+}
+
 /** A redactor bound to a key and a URL's secrets. */
 export function redactor(key: string | undefined, ...urls: (string | undefined)[]): (text: string) => string {
   const secrets = [...(key ? [key] : []), ...urls.flatMap((u) => (u ? secretsOf(u) : []))];

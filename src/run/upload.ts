@@ -4,6 +4,7 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { type LedgerState, readLedger } from "../commit/ledger.js";
 import { REPORT_SUFFIX } from "../commit/recovery.js";
+import { forgetEndedSessions } from "../commit/sessions.js";
 import {
   adoptCleared,
   clearAttention,
@@ -172,6 +173,7 @@ export class Sender {
       if (err instanceof WopackError) throw err;
       throw ioError(err, `cannot rewrite the upload journal in ${out}`);
     });
+    await forgetEndedSessions(out, journal);
     const log = options.logger ?? silentLogger;
     const clock = options.now ?? systemClock;
     const uploadedTo = options.uploadedTo ?? options.config.upload.uploadedTo;

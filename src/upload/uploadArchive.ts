@@ -2,10 +2,12 @@
 // journal before it is taken, a restart resumes the same session, and a second batch is made only when
 // the first is provably not accepted.
 import { open, stat } from "node:fs/promises";
+import { forgetSession, keepSession, keptSessionUrl } from "../commit/sessions.js";
 import { appendUploads, type UploadJournal, type UploadRecord } from "../commit/uploads.js";
 import type { Clock } from "../core/clock.js";
 import { type Problem, problem } from "../core/errors.js";
-import { redact, secretsOf } from "../core/redact.js";
+import { faultPoint } from "../core/fault.js";
+import { isRedacted, redact, secretsOf } from "../core/redact.js";
 import type { UploadOutcome, UploadProgress } from "../core/types.js";
 import { ChunkBuffers, hashFile } from "./archiveBytes.js";
 import { compareObject } from "./objectCheck.js";
@@ -87,7 +89,7 @@ export async function uploadArchive(a: ArchiveToSend, journal: UploadJournal, s:
   }
   const run = new Upload(a, journal, s);
   try {
-    return await run.send(state?.batchId && state.uploadUrl ? { batchId: state.batchId, uploadUrl: state.uploadUrl } : undefined);
+    return await run.send(state?.batchId ? await resumable(s.out, a.name, state.batchId, state.uploadUrl) : undefined);
   } catch (err) {
     if (s.signal?.aborted) throw interrupted(s.signal);
     if (err instanceof NeedsAttention) {
@@ -98,6 +100,15 @@ export async function uploadArchive(a: ArchiveToSend, journal: UploadJournal, s:
     const asked = err.retryAfterMs === undefined ? {} : { retryAfterMs: err.retryAfterMs };
     return { archive: a.name, result: "failed", problem: err.problem, ...asked, warnings: run.warnings };
   }
+}
+
+/**
+ * The batch to resume and its session URL: kept beside the journal (sessions.ts), or, from an older wopack,
+ * whole in the journal; "" when neither holds it (the session cannot be resumed: see lostSession).
+ */
+async function resumable(out: string, archive: string, batchId: string, journaled: string | undefined): Promise<Batch> {
+  const kept = await keptSessionUrl(out, archive, batchId);
+  return { batchId, uploadUrl: kept ?? (journaled && !isRedacted(journaled) ? journaled : "") };
 }
 
 class Upload {
@@ -126,10 +137,15 @@ class Upload {
   async record(rec: UploadRecord): Promise<void> {
     await this.offsetWrite;
     await appendUploads(this.s.out, [rec], this.journal, this.s.signal);
+    if (rec.type === "uploaded" || rec.type === "abandoned" || rec.type === "attention") {
+      faultPoint("session-ended");
+      await forgetSession(this.s.out, this.a.name);
+    }
   }
 
   async send(resume: Batch | undefined): Promise<UploadOutcome> {
     await this.checkSize();
+    if (resume && !resume.uploadUrl) await this.lostSession(resume);
     let batch = resume;
     let lastGone = "";
     for (let made = 0; ; ) {
@@ -192,6 +208,18 @@ class Upload {
     throw new NeedsAttention(p);
   }
 
+  /**
+   * A batch to resume whose session URL is not kept any more (its file under .wopack/sessions removed by hand):
+   * whether the batch holds the archive is unknown, so it is neither deleted nor sent to again: a person looks.
+   */
+  private async lostSession(batch: Batch): Promise<never> {
+    const reason = "its upload session's URL is no longer kept in .wopack/sessions, so the session cannot be resumed";
+    await this.record({ type: "attention", archive: this.a.name, batchId: batch.batchId, reason, at: this.now() });
+    const p = attentionProblem(this.a.name, batch.batchId, reason);
+    this.s.log.warn(`${p.code}: ${p.message}`);
+    throw new NeedsAttention(p);
+  }
+
   private async checkSize(): Promise<void> {
     const st = await stat(this.a.path).catch(() => undefined);
     if (!st || st.size !== this.a.bytes) {
@@ -208,13 +236,11 @@ class Upload {
       if (batch.kind === "fail" && batch.batchId) await this.deleteUnusable(batch.batchId);
       throw refusal(this.a.name, this.redact, batch.kind, batch.detail, "creating a batch");
     }
-    await this.record({
-      type: "batch",
-      archive: a.name,
-      batchId: batch.value.batchId,
-      uploadUrl: batch.value.uploadUrl,
-      at: this.now(),
-    });
+    // the session URL on disk first, kept apart: the journal line names it without its token (SPEC §12)
+    await keepSession(this.s.out, a.name, batch.value);
+    const uploadUrl = redact(batch.value.uploadUrl, secretsOf(batch.value.uploadUrl));
+    await this.record({ type: "batch", archive: a.name, batchId: batch.value.batchId, uploadUrl, at: this.now() });
+    faultPoint("batch-journaled");
     this.s.log.info(`${a.name}: batch ${batch.value.batchId} created`);
     return batch.value;
   }

@@ -1,0 +1,54 @@
+// The upload journal names a session without its bearer token (SPEC §12), and a restart still resumes it: the
+// session URL is kept apart (.wopack/sessions, 0600) from before the batch is journaled until the session ends.
+// kill -9 at each step of that, then a rerun: every archive uploaded once, no token in any journal line, no
+// session file left (issue 21).
+import { readdir, readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { stateDir } from "../../src/commit/paths.js";
+import { uploadsPath } from "../../src/commit/uploads.js";
+import { committedOutbox as committed, wopack } from "../helpers.js";
+import { UploadServer } from "../upload-server.js";
+
+const KEY = "wk_live_7f3c9a1e5b2d4c6a8e0f";
+const UPLOAD_ID = "ADPycdsess1ontoken9Q";
+let server: UploadServer;
+beforeEach(async () => {
+  server = await new UploadServer(KEY).start();
+  server.faults.uploadIdPrefix = UPLOAD_ID;
+});
+afterEach(async () => {
+  await server.stop();
+});
+const env = (fault?: string) => ({ WOPACK_API_URL: server.base, WOPACK_API_KEY: KEY, ...(fault ? { WOPACK_FAULT: fault } : {}) });
+
+async function sessionFiles(out: string): Promise<string[]> {
+  const dir = path.join(stateDir(out), "sessions");
+  return (await readdir(dir).catch(() => [] as string[])).map((f) => path.join(dir, f));
+}
+
+describe("an upload session's URL kept apart from the journal (SPEC §12)", () => {
+  for (const point of ["session-kept", "batch-journaled", "session-ended"])
+    it(`kill -9 at ${point}, then a rerun: uploaded once, the session resumed, no token journaled, nothing left`, async () => {
+      const ws = await committed(1);
+      const killed = await wopack(["upload", ws.out], { env: env(point) });
+      expect(killed.code, `${killed.stdout}\n${killed.stderr}`).toBeNull();
+      const kept = await sessionFiles(ws.out);
+      expect(kept.length, "the session URL is on disk from before its batch is journaled").toBe(1);
+      expect((await stat(kept[0]!)).mode & 0o777).toBe(0o600);
+      expect(await readFile(kept[0]!, "utf8")).toContain(`upload_id=${UPLOAD_ID}`);
+      const journal = await readFile(uploadsPath(ws.out), "utf8");
+      expect(journal).not.toContain(UPLOAD_ID);
+      if (point !== "session-kept") expect(journal).toContain('"type":"batch"');
+
+      const rerun = await wopack(["upload", ws.out], { env: env() });
+      expect(rerun.code, `${rerun.stdout}\n${rerun.stderr}`).toBe(0);
+      const accepted = [...server.accepted().values()];
+      expect(accepted.map((b) => b.length)).toEqual([1]);
+      // once journaled, the batch is resumed, never a second made (a kill before leaves one empty batch, as ever)
+      expect(server.batches.size).toBe(point === "session-kept" ? 2 : 1);
+      expect(server.violations).toEqual([]);
+      expect(await readFile(uploadsPath(ws.out), "utf8")).not.toContain(UPLOAD_ID);
+      expect(await sessionFiles(ws.out)).toEqual([]);
+    }, 60_000);
+});
