@@ -205,6 +205,14 @@ async function pruneProcessed(
   result: PruneResult,
   remove: boolean | undefined,
 ): Promise<void> {
+  const self = await lstat(dir).catch(() => undefined);
+  if (self?.isSymbolicLink()) {
+    result.kept.push({
+      path: dir,
+      reason: `a link (to ${await readlink(dir)}), not the folder --move-to made: not deleted through (give --processed its real path)`,
+    });
+    return;
+  }
   const holders = new Map<string, ArchiveFacts[]>();
   for (const a of archives.values()) for (const id of a.ids) holders.set(id, [...(holders.get(id) ?? []), a]);
   for (const name of (await readdir(dir).catch(() => [])).sort(codeUnitOrder)) {

@@ -73,6 +73,15 @@ function sameFile(st: { size: number; mtimeMs: number }, stamp: FileStamp): bool
   return st.size === stamp.size && Math.abs(st.mtimeMs - stamp.mtimeMs) < 1;
 }
 
+/** Every folder from `dir` down to `file`'s own is still a folder, not a link swapped in since it was sorted. */
+async function foldersStillFolders(dir: string, file: string): Promise<boolean> {
+  for (let d = path.dirname(file); ; d = path.dirname(d)) {
+    const st = await lstat(d).catch(() => undefined);
+    if (!st?.isDirectory()) return false;
+    if (d === dir || d === path.dirname(d)) return d === dir;
+  }
+}
+
 /**
  * Deletes the recorded files, each checked again just before (one changed meanwhile stays), then the
  * folders left empty; `whole` when nothing else was in the folder: then the folder itself must go, and
@@ -88,6 +97,7 @@ export async function deleteRecorded(
     try {
       const st = await lstat(file);
       if (!st.isFile() || !sameFile(st, stamp)) throw new Error("it changed while prune ran; kept");
+      if (!(await foldersStillFolders(dir, file))) throw new Error("a folder on its way became a link while prune ran; kept");
       await unlink(file);
     } catch (err) {
       failed.push({ file, reason: `not deleted: ${(err as Error).message}` });

@@ -3,7 +3,7 @@
 // Issue 21: nor the sources (processed/ folders) of an archive the platform has not confirmed.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { appendFile, mkdir, readdir, readFile, rename, rm, symlink, utimes, writeFile } from "node:fs/promises";
+import { appendFile, cp, mkdir, readdir, readFile, rename, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { appendUploads, type UploadRecord } from "../../src/commit/uploads.js";
@@ -540,6 +540,26 @@ const LINK_ROWS: { what: string; target: (folder: string, elsewhere: string) => 
 ];
 
 describe("wopack prune --processed: a processed folder that is a link is never deleted through (issue 21, finding 1)", () => {
+  it.for([false, true])(
+    "--processed itself a link, to a copy made with its times (--delete %s): nothing deleted through it",
+    async (remove) => {
+      const ws = await workspace();
+      const processed = path.join(ws.dir, "processed");
+      await put(ws.staging, "WO_T/meter/a.jpg", solidJpeg());
+      await pack({ staging: ws.staging, out: ws.out, moveTo: processed, config: parseConfig({}), now: () => new Date(T0) });
+      // (a backup made with cp -a keeps every size and time the ledger recorded; the link is then turned to it)
+      const copy = path.join(ws.dir, "backup");
+      await cp(processed, copy, { recursive: true, preserveTimestamps: true });
+      await rename(processed, path.join(ws.dir, "real"));
+      await symlink(copy, processed);
+      const before = await snapshot(copy);
+      const result = await prune({ out: ws.out, olderThanMs: 30 * DAY, processed, delete: remove, env: {}, now: () => NOW });
+      expect(result.pruned.filter((p) => p.path.startsWith(processed))).toEqual([]);
+      expect(result.kept).toEqual([{ path: processed, reason: expect.stringMatching(/a link .*not deleted through/) }]);
+      expect(await snapshot(copy)).toEqual(before);
+    },
+  );
+
   it.for(LINK_ROWS.flatMap((row) => [false, true].map((remove) => [row.what, remove] as const)))(
     "%s to the folder moved elsewhere, --delete %s: kept, with why; nothing it leads to goes",
     async ([what, remove]) => {
