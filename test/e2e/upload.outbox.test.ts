@@ -9,7 +9,7 @@ import { committedOutbox, put, snapshot, tempDir, wopack, workspace } from "../h
 
 const ENV = { WOPACK_API_URL: "http://127.0.0.1:9/v0.2", WOPACK_API_KEY: "k_outbox_test" };
 
-type Make = (dir: string) => Promise<void>;
+type Make = (dir: string) => Promise<unknown>;
 const states: { state: string; make: Make; outbox: boolean }[] = [
   { state: "empty (made for pack, e.g. by tmpfiles)", make: async () => {}, outbox: true },
   { state: "a fresh volume (lost+found only)", make: (d) => mkdir(path.join(d, "lost+found")), outbox: true },
