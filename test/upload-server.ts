@@ -66,6 +66,11 @@ export interface Faults {
    * a chunk stored, a batch deleted) or not: the client never learns which, as when it is killed right then
    */
   hold?: { at: number; apply: boolean };
+  /**
+   * the next N batch creations make the batch, then lose the answer: an HTTP status (a gateway's 502, 504...)
+   * or "drop" (the connection closes before any answer)
+   */
+  loseCreated?: { count: number; how: number | "drop" };
 }
 
 export class UploadServer {
@@ -222,6 +227,13 @@ export class UploadServer {
         deleted: false,
       };
       this.batches.set(b.id, b);
+      const lost = this.faults.loseCreated;
+      if (lost?.count) {
+        lost.count--;
+        if (lost.how !== "drop") return send(lost.how, { detail: "bad gateway" });
+        this.log.push({ method: req.method ?? "", url: "/v0.2/batches/", status: 0 });
+        return void req.socket.destroy();
+      }
       const query =
         this.faults.uploadIdPrefix === undefined
           ? ""

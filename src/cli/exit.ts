@@ -18,7 +18,13 @@ export interface Common {
   logLevel?: LogLevel;
 }
 
-export function report(err: unknown, argv: { json?: boolean; verbose?: boolean; logFormat?: LogFormat | undefined }): number {
+/** The commands that commit archives: only their I/O failure is told what it left committed (or that nothing was). */
+const COMMITTING = new Set(["pack", "watch"]);
+
+export function report(
+  err: unknown,
+  argv: { json?: boolean; verbose?: boolean; logFormat?: LogFormat | undefined; _?: readonly (string | number)[] },
+): number {
   if (err instanceof WopackError) {
     const { committed } = err;
     if (argv.json)
@@ -44,7 +50,7 @@ export function report(err: unknown, argv: { json?: boolean; verbose?: boolean; 
           )
           .join("")}nothing else was committed\n`,
       );
-    } else if (err.kind === "io") process.stderr.write("nothing was committed\n");
+    } else if (err.kind === "io" && COMMITTING.has(String(argv._?.[0]))) process.stderr.write("nothing was committed\n");
     if (argv.verbose && err.cause) process.stderr.write(`${(err.cause as Error).stack ?? String(err.cause)}\n`);
     return EXIT[err.kind];
   }

@@ -117,19 +117,30 @@ export function formatUploads(outcomes: UploadOutcome[]): string {
 /** `wopack status`: one line per archive. */
 export function formatStatus(lines: ArchiveStatus[], stuck: ArchiveStatus[]): string {
   if (!lines.length) return "no committed archives";
+  // (each an own line: one text with a line break in it would be escaped as a name's is)
   const out = lines.flatMap((l) => {
     const what =
       l.state === "uploading"
         ? `uploading ${mb(l.confirmed ?? 0)} of ${mb(l.bytes ?? 0)}`
         : l.state === "uploaded"
-          ? `uploaded (batch ${l.batchId}${l.platformStatus ? `, ${l.platformStatus}` : ""})`
+          ? `uploaded (${l.sameAs ? `the same bytes as ${l.sameAs}: ` : ""}batch ${l.batchId}${l.platformStatus ? `, ${l.platformStatus}` : ""})`
           : l.state === "failed" || l.state === "attention"
             ? `${l.state === "failed" ? "failed" : "needs attention"}: ${l.problem?.code ?? ""} ${l.problem?.message ?? ""}`
             : "committed, not uploaded";
-    const line = `${l.archive}  ${what}${stuck.includes(l) ? "  (waiting too long)" : ""}`;
-    return l.refreshError ? [line, `  not refreshed: ${l.refreshError.code}: ${l.refreshError.message}`] : [line];
+    const unknown = l.refreshError ? [`  not refreshed: ${l.refreshError.code}: ${l.refreshError.message}`] : [];
+    return [`${l.archive}  ${what}${stuck.includes(l) ? "  (waiting too long)" : ""}`, ...unknown, ...maybeMade(l)];
   });
   return shown(out);
+}
+
+/** Under an archive's status line: the empty batches the platform may keep (W_BATCH_MAYBE_MADE). */
+function maybeMade(l: ArchiveStatus): string[] {
+  const times = l.maybeBatches?.map((m) => m.at);
+  if (!times?.length) return [];
+  const filename = l.archive.replace(/\.zip$/i, "");
+  return [
+    `  W_BATCH_MAYBE_MADE: ${times.length} batch creation${times.length === 1 ? "" : "s"} lost ${times.length === 1 ? "its answer" : "their answers"} (at ${times.join(", ")}): the platform may keep ${times.length === 1 ? "an empty batch" : "empty batches"} "${filename}" made then; delete ${times.length === 1 ? "it" : "them"} there${l.batchId ? ` (not batch ${l.batchId}, which holds the archive)` : ""}`,
+  ];
 }
 
 /** `wopack upload --hooks`: the commands run again. */

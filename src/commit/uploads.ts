@@ -36,6 +36,8 @@ export type UploadRecord =
    * sent again; appended beside a running watch too, which adopts it (adoptCleared) and sends the archive
    */
   | { type: "cleared"; archive: string; batchId: string; at: string }
+  /** creating a batch got no usable answer (a 5xx, a dropped connection): the platform may keep an empty batch */
+  | { type: "maybeBatch"; archive: string; detail: string; at: string }
   /** the platform's status of the batch, as last asked */
   | { type: "status"; archive: string; batchId: string; status: string; at: string }
   /** --uploaded-to is about to move the archive and its report there (a run cut short finishes it) */
@@ -61,6 +63,8 @@ export interface UploadState {
   /** the last batch an operator cleared (`upload --attention-cleared`): the proof a running watch adopts */
   cleared?: { batchId: string; at: string } | undefined;
   status?: { status: string; at: string } | undefined;
+  /** each batch creation whose answer was lost: an empty batch the platform may keep, for an operator to delete */
+  maybeBatches?: { at: string; detail: string }[] | undefined;
   /** where --uploaded-to began to move it: while not movedTo, the next run finishes the move */
   moving?: string | undefined;
   movedTo?: string | undefined;
@@ -130,6 +134,9 @@ function apply(journal: UploadJournal, rec: UploadRecord): void {
       break;
     case "status":
       s.status = { status: rec.status, at: rec.at };
+      break;
+    case "maybeBatch":
+      s.maybeBatches = [...(s.maybeBatches ?? []), { at: rec.at, detail: rec.detail }];
       break;
     case "moving":
       s.moving = rec.to;

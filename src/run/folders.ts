@@ -1,4 +1,4 @@
-import { mkdtemp, realpath, rm, stat } from "node:fs/promises";
+import { mkdtemp, readdir, realpath, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Config } from "../config/schema.js";
 import { ioError, isGone, type Problem, problem, WopackError } from "../core/errors.js";
@@ -171,4 +171,21 @@ export async function destinationWarnings(flag: string, dir: string, staging: st
     ];
   }
   return [];
+}
+
+/**
+ * What an existing output folder is: an "outbox" once pack or watch ran on it (each makes its .wopack state
+ * folder, even when nothing was ready to pack); "empty" when it holds nothing anyone put there yet (a folder
+ * made for pack, as deploy/wopack.tmpfiles.conf does, a fresh volume's lost+found, hidden files); else what
+ * it holds: a staging folder, a config folder, a mistyped path, which no command reading an outbox may take.
+ */
+export async function outboxState(dir: string): Promise<"outbox" | "empty" | { holds: string }> {
+  const names = await readdir(dir).catch((err: unknown) => {
+    throw ioError(err, `cannot read the output folder ${dir}`);
+  });
+  if (names.includes(".wopack")) return "outbox";
+  const others = names.filter((n) => !n.startsWith(".") && n !== "lost+found").sort();
+  if (!others.length) return "empty";
+  const shown = others.slice(0, 3).join(", ");
+  return { holds: others.length > 3 ? `${shown} and ${others.length - 3} more` : shown };
 }

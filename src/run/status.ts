@@ -27,6 +27,10 @@ export interface ArchiveStatus {
   /** when it last changed (committed, or its upload's last step) */
   since: string;
   movedTo?: string;
+  /** the archive of the same bytes whose upload this one's stands for (pack --repack of unchanged work) */
+  sameAs?: string;
+  /** batch creations whose answer was lost (W_BATCH_MAYBE_MADE): the platform may keep an empty batch from each */
+  maybeBatches?: { at: string; detail: string }[];
   /** --refresh could not learn the batch's status (the platform did not answer, or answered nonsense) */
   refreshError?: { code: "E_STATUS_NOT_REFRESHED"; message: string };
 }
@@ -53,9 +57,15 @@ export async function status(out: string, options: StatusOptions = {}): Promise<
   const names = new Set([...ledger.archives].filter((n) => inOut.has(n) || journal.archives.get(n)?.movedTo));
   const lines: ArchiveStatus[] = [];
   for (const name of [...names].sort()) {
-    const s = journal.archives.get(name);
+    const own = journal.archives.get(name);
     const a = inOut.get(name);
+    // the same bytes uploaded as another archive (pack --repack of unchanged work): upload never sends them
+    // again (W_UPLOAD_DUPLICATE), so this one stands where that one does
+    const twin = a && !own?.uploaded && !own?.attention ? journal.uploadedSha.get(a.sha256) : undefined;
+    const sameAs = twin && twin !== name ? twin : undefined;
+    const s = sameAs ? journal.archives.get(sameAs) : own;
     const line: ArchiveStatus = { archive: name, state: "committed", since: s?.at ?? a?.createdAt ?? "" };
+    if (sameAs) line.sameAs = sameAs;
     if (a) line.bytes = a.bytes;
     if (s?.attention && !s.uploaded) {
       line.state = "attention";
@@ -74,8 +84,9 @@ export async function status(out: string, options: StatusOptions = {}): Promise<
       if (s.batchId) line.batchId = s.batchId;
     }
     if (s?.status) line.platformStatus = s.status.status;
-    if (s?.movedTo) line.movedTo = s.movedTo;
-    const why = notRefreshed.get(name);
+    if (own?.movedTo) line.movedTo = own.movedTo;
+    if (own?.maybeBatches?.length) line.maybeBatches = own.maybeBatches;
+    const why = notRefreshed.get(sameAs ?? name);
     if (why) line.refreshError = { code: "E_STATUS_NOT_REFRESHED", message: redact(why) };
     if (line.state === "failed" && !line.problem && s?.status) {
       line.problem = s.status.status.startsWith(BATCH_MISSING)

@@ -24,7 +24,7 @@ import { resolveCredentials } from "../upload/key.js";
 import { type Api, httpApi } from "../upload/protocol.js";
 import { type ArchiveToSend, uploadArchive } from "../upload/uploadArchive.js";
 import { finishMoves } from "../upload/uploadedTo.js";
-import { checkFolders, requireFolder, uploadedToOf } from "./folders.js";
+import { checkFolders, outboxState, requireFolder, uploadedToOf } from "./folders.js";
 import { openOutput } from "./session.js";
 
 export type { UploadOutcome, UploadProgress };
@@ -73,11 +73,12 @@ export async function upload(options: UploadOptions): Promise<UploadOutcome[]> {
       "wopack upload <out> <archive.zip> --attention-cleared (wopack status lists those that need attention)",
     );
   }
-  await checkOut(out);
+  const empty = (await checkOut(out)) === "empty";
   await checkFolders({ out, uploadedTo: uploadedToOf(options, options.config) });
   const credentials = resolveCredentials(options.config, options.env); // a usage error before the lock
   const clock = options.now ?? systemClock;
   const named = options.archives?.length ? pick(await committedArchives(out), options.archives, out) : undefined;
+  if (empty) return []; // nothing was ever packed here: nothing to send, and nothing is made in it
   let session: Awaited<ReturnType<typeof openOutput>>;
   try {
     session = await openOutput(out, options.logger ?? silentLogger, clock);
@@ -290,13 +291,20 @@ export class Sender {
   }
 }
 
-/** `upload` and `status` read an output folder pack made: a mistyped one is a usage error, never created. */
-export function checkOut(out: string): Promise<void> {
-  return requireFolder(
-    out,
-    "E_OUT_MISSING",
-    "the output folder",
-    "give the folder that wopack pack writes archives to (its --out)",
+/**
+ * `upload` and `status` read an outbox (an output folder pack made): a mistyped one is a usage error, never
+ * created; "empty" is an outbox nothing was packed in yet, which a run need not touch (see outboxState).
+ */
+export async function checkOut(out: string): Promise<"outbox" | "empty"> {
+  const hint = "give the folder that wopack pack writes archives to (its --out)";
+  await requireFolder(out, "E_OUT_MISSING", "the output folder", hint);
+  const state = await outboxState(out);
+  if (typeof state === "string") return state;
+  throw new WopackError(
+    "usage",
+    "E_NOT_AN_OUTBOX",
+    `${out} is not an output folder of wopack: no pack or watch wrote there (it has no .wopack folder), and it holds ${state.holds}; nothing was done`,
+    "give the folder that wopack pack writes archives to: its --out, e.g. /srv/wopack/outbox",
   );
 }
 

@@ -20,9 +20,10 @@ export type Outcome<T> =
   | { ok: true; value: T }
   /**
    * retry after a pause (network error, 408, 429, 5xx); `retryAfterMs` from a Retry-After header, clamped
-   * to 1 s..1 h (`retryAfterNote` says how it was read when it was clamped or unreadable)
+   * to 1 s..1 h (`retryAfterNote` says how it was read when it was clamped or unreadable); `lost`: the
+   * request may have taken effect, its answer lost on the way (no answer, a 5xx but 503), see answerLost
    */
-  | { ok: false; kind: "retry"; detail: string; retryAfterMs?: number; retryAfterNote?: string }
+  | { ok: false; kind: "retry"; detail: string; retryAfterMs?: number; retryAfterNote?: string; lost?: boolean }
   /** 401/403 from the API: the key is refused; nothing more is sent (from the upload session: see sessionRefusal) */
   | { ok: false; kind: "auth"; detail: string }
   /** the resumable session (or the batch) does not exist any more: 404/410 */
@@ -143,6 +144,17 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
   return retryAfter(header, now)?.ms;
 }
 
+/** A connection that failed so: the request never reached the platform (anything else may have). */
+const NEVER_REACHED = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL"]);
+
+/**
+ * A retryable status whose request the platform (or its backend, behind a gateway) may have carried out: any
+ * 5xx but 503, which says the request was not handled, as 408 and 429 do.
+ */
+export function answerLost(status: number): boolean {
+  return status >= 500 && status !== 503;
+}
+
 export interface HttpOptions {
   /** each request's deadline (default 2 minutes) */
   timeoutMs?: number | undefined;
@@ -183,6 +195,7 @@ export function httpApi(base: string, key: string, options: HttpOptions = {}): A
         ok: false,
         kind: "retry",
         detail,
+        ...(answerLost(res.status) ? { lost: true } : {}),
         ...(after ? { retryAfterMs: after.ms } : {}),
         ...(after?.note ? { retryAfterNote: after.note } : {}),
       };
@@ -203,9 +216,12 @@ export function httpApi(base: string, key: string, options: HttpOptions = {}): A
       res = await request(url, method, headers, body, signal ? AbortSignal.any([timeout, signal]) : timeout);
     } catch (err) {
       signal?.throwIfAborted();
-      if (timeout.aborted) return { ok: false, kind: "retry", detail: `no answer within ${Math.round(timeoutMs / 1000)} s` };
+      if (timeout.aborted)
+        return { ok: false, kind: "retry", detail: `no answer within ${Math.round(timeoutMs / 1000)} s`, lost: true };
       const { code, cause } = err as { code?: string; cause?: { code?: string; message?: string } };
-      return { ok: false, kind: "retry", detail: clean(cause?.code ?? code ?? cause?.message ?? (err as Error).message) };
+      const why = cause?.code ?? code;
+      const detail = clean(why ?? cause?.message ?? (err as Error).message);
+      return { ok: false, kind: "retry", detail, ...(why && NEVER_REACHED.has(why) ? {} : { lost: true }) };
     }
     return judge(res, value);
   };

@@ -43,8 +43,7 @@ export class Requests {
       const r = await this.call(request);
       if (attempt > 0 && (r.ok || r.kind !== "retry")) this.s.onWait?.(this.name, null);
       if (r.ok || r.kind !== "retry") return r;
-      if (attempt >= (this.s.retries ?? 20))
-        return { ...r, kind: "fail", detail: `${r.detail} (gave up after ${attempt + 1} tries)` };
+      if (attempt >= (this.s.retries ?? 20)) return { ...r, detail: `${r.detail}; gave up after ${attempt + 1} tries` };
       await this.pause(attempt, r.retryAfterMs, `${what} (${r.detail})`, r.retryAfterNote);
     }
   }

@@ -31,6 +31,7 @@ import {
   credentialsRefused,
   insecureProblem,
   interrupted,
+  maybeMadeProblem,
   NeedsAttention,
   protocolProblem,
   refusal,
@@ -231,10 +232,15 @@ class Upload {
   private async createBatch(): Promise<Batch> {
     const { a } = this;
     await this.record({ type: "intent", archive: a.name, sha256: a.sha256, bytes: a.bytes, at: this.now() });
-    const batch = await this.requests.retrying("creating a batch", () => this.s.api.createBatch(a.name.replace(/\.zip$/i, "")));
+    const filename = a.name.replace(/\.zip$/i, "");
+    const batch = await this.requests.retrying("creating a batch", async () => {
+      const r = await this.s.api.createBatch(filename);
+      if (!r.ok && r.kind === "retry" && r.lost) await this.maybeMade(filename, r.detail);
+      return r;
+    });
     if (!batch.ok) {
       if (batch.kind === "fail" && batch.batchId) await this.deleteUnusable(batch.batchId);
-      throw refusal(this.a.name, this.redact, batch.kind, batch.detail, "creating a batch");
+      throw refusal(this.a.name, this.redact, batch.kind, batch.detail, "creating a batch", this.s.urls?.[0]);
     }
     // the session URL on disk first, kept apart: the journal line names it without its token (SPEC §12)
     await keepSession(this.s.out, a.name, batch.value);
@@ -243,6 +249,19 @@ class Upload {
     faultPoint("batch-journaled");
     this.s.log.info(`${a.name}: batch ${batch.value.batchId} created`);
     return batch.value;
+  }
+
+  /**
+   * A creation whose answer was lost may have made a batch, which the API cannot find again (it lists no
+   * batches by name): journaled, warned and shown by status, for an operator to delete; the next try makes another.
+   */
+  private async maybeMade(filename: string, detail: string): Promise<void> {
+    const at = this.now();
+    const words = this.redact(detail);
+    await this.record({ type: "maybeBatch", archive: this.a.name, detail: words, at });
+    const p = maybeMadeProblem(this.a.name, filename, at, words);
+    this.s.log.warn(`${p.code}: ${p.message} (hint: ${p.hint})`);
+    this.warnings.push(p);
   }
 
   /**
@@ -307,7 +326,14 @@ class Upload {
           }
           if (answer.kind !== "retry") throw refusal(this.a.name, this.redact, answer.kind, answer.detail, "uploading");
           if (++retries > (s.retries ?? 20))
-            throw refusal(this.a.name, this.redact, "fail", `${answer.detail} (gave up after ${retries} tries)`, "uploading");
+            throw refusal(
+              this.a.name,
+              this.redact,
+              "retry",
+              `${answer.detail}; gave up after ${retries} tries`,
+              "uploading",
+              "the upload session",
+            );
           await this.requests.pause(retries - 1, answer.retryAfterMs, `uploading (${answer.detail})`, answer.retryAfterNote);
           answer = await query();
           continue;
@@ -436,7 +462,8 @@ class Upload {
     let reason: string;
     if (status.ok && statusLooksFailed(status.value.status)) reason = `the batch failed (${status.value.status})`;
     else if (!status.ok && status.kind === "gone") reason = "the batch is gone too";
-    else if (!status.ok) throw refusal(this.a.name, this.redact, status.kind, status.detail, "asking for the batch's status");
+    else if (!status.ok)
+      throw refusal(this.a.name, this.redact, status.kind, status.detail, "asking for the batch's status", this.s.urls?.[0]);
     else {
       await this.deleteOrAttention(batch, `the upload session is gone (${why}; batch status ${status.value.status})`);
       reason = `the upload session is gone (${why}); batch deleted (status was ${status.value.status})`;
@@ -469,7 +496,8 @@ class Upload {
     if (deleted.ok) return "deleted";
     if (deleted.kind === "gone") return "gone already";
     if (deleted.kind === "auth") throw credentialsRefused(this.redact(deleted.detail));
-    const reason = `${this.redact(why)}; deleting the batch was refused (${this.redact(deleted.detail)})`;
+    const how = deleted.kind === "retry" ? "got no usable answer" : "was refused";
+    const reason = `${this.redact(why)}; deleting the batch ${how} (${this.redact(deleted.detail)})`;
     await this.record({ type: "attention", archive: this.a.name, batchId: batch.batchId, reason, at: this.now() });
     const p = attentionProblem(this.a.name, batch.batchId, reason);
     this.s.log.warn(`${p.code}: ${p.message}`);

@@ -84,11 +84,31 @@ export function protocolProblem(name: string, redact: (text: string) => string, 
   );
 }
 
-/** The platform refused a request: the key (exit 5), or this archive (it fails; the next run tries again). */
-export function refusal(name: string, redact: (text: string) => string, kind: string, detail: string, what: string): Error {
+/**
+ * The platform refused a request: the key (exit 5), or this archive (it fails; the next run tries again); or
+ * (`kind` "retry", its tries used up) never answered it usably: `where` (the platform's URL, redacted here) is
+ * unreachable, which is no refusal.
+ */
+export function refusal(
+  name: string,
+  redact: (text: string) => string,
+  kind: string,
+  detail: string,
+  what: string,
+  where = "the platform",
+): Error {
   const words = redact(detail);
   if (kind === "auth") return credentialsRefused(words);
   if (kind === "insecure") return new ArchiveFailed(insecureProblem(name, words));
+  if (kind === "retry")
+    return new ArchiveFailed(
+      problem(
+        "E_PLATFORM_UNREACHABLE",
+        `${name}: ${redact(where)} could not be reached for ${what} (${words}); not uploaded`,
+        "check the network and the platform's URL (upload.url or WOPACK_API_URL) with wopack doctor; the next run tries again",
+        name,
+      ),
+    );
   return new ArchiveFailed(
     problem(
       "E_UPLOAD_REFUSED",
@@ -105,6 +125,16 @@ export function insecureProblem(name: string, words: string): Problem {
     "E_UPLOAD_INSECURE",
     `${name}: ${words}; nothing was sent there`,
     "check that upload.url (or WOPACK_API_URL) is the platform's own https address; a platform that hands out http: upload sessions under https must be asked why (a deliberate plain-HTTP setup uses an http: API URL)",
+    name,
+  );
+}
+
+/** A batch creation whose answer was lost (at `at`): the platform may keep an empty batch; status words it the same. */
+export function maybeMadeProblem(name: string, filename: string, at: string, detail: string): Problem {
+  return problem(
+    "W_BATCH_MAYBE_MADE",
+    `${name}: creating a batch got no usable answer at ${at} (${detail}); the platform may have made it all the same, and keeps it empty: the archive goes into another batch`,
+    `look on the platform for an empty batch "${filename}" made about ${at}, and delete it there; the batch that holds the archive is the one wopack status names`,
     name,
   );
 }

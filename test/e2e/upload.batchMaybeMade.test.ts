@@ -1,0 +1,71 @@
+// A batch creation whose answer is lost (the platform made the batch, then a gateway's 5xx or a dropped
+// connection reached wopack): the API cannot list batches by name, so wopack cannot find it again. Each such
+// loss is journaled ("a batch may have been made", with the time), warned (W_BATCH_MAYBE_MADE, naming the
+// archive) and shown by status beside the archive, so that an operator can tidy the platform; the archive is
+// still accepted exactly once. An answer that says the request was not handled (429, 503) is no such loss.
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { uploadsPath } from "../../src/commit/uploads.js";
+import { archivesIn, committedOutbox, wopack } from "../helpers.js";
+import { type Faults, UploadServer } from "../upload-server.js";
+
+const KEY = "wk_live_maybe_made_0123";
+let server: UploadServer;
+beforeEach(async () => {
+  server = await new UploadServer(KEY).start();
+});
+afterEach(async () => {
+  await server.stop();
+});
+const env = () => ({ WOPACK_API_URL: server.base, WOPACK_API_KEY: KEY });
+
+const table: { fault: string; faults: Faults; made: number }[] = [
+  { fault: "502 after making it", faults: { loseCreated: { count: 1, how: 502 } }, made: 1 },
+  { fault: "500 after making it", faults: { loseCreated: { count: 1, how: 500 } }, made: 1 },
+  { fault: "504 after making it, twice", faults: { loseCreated: { count: 2, how: 504 } }, made: 2 },
+  { fault: "the connection dropped after making it", faults: { loseCreated: { count: 1, how: "drop" } }, made: 1 },
+  { fault: "503 (not handled)", faults: { unavailable: 1 }, made: 0 },
+  { fault: "429 (not handled)", faults: { tooMany: { count: 1, retryAfter: 1 } }, made: 0 },
+];
+
+describe("a batch creation whose answer is lost", () => {
+  for (const { fault, faults, made } of table) {
+    it(`${fault}: ${made ? `${made} batch(es) that may have been made, said everywhere` : "nothing said"}; accepted once`, async () => {
+      const ws = await committedOutbox(1);
+      const [zip] = await archivesIn(ws.out);
+      const name = path.basename(zip!);
+      server.faults = faults;
+      const r = await wopack(["upload", ws.out], { env: env() });
+      expect(r.code, r.stderr).toBe(0);
+
+      const filename = name.replace(/\.zip$/, "");
+      const batches = [...server.batches.values()].filter((b) => b.filename === filename);
+      expect(batches).toHaveLength(1 + made); // the orphans the lost answers left
+      expect(server.accepted().get(filename)).toHaveLength(1);
+      expect(server.violations).toEqual([]);
+
+      const warnings = r.stderr.split("\n").filter((l) => l.includes("W_BATCH_MAYBE_MADE"));
+      expect(warnings, r.stderr).toHaveLength(made);
+      for (const w of warnings) expect(w).toContain(name);
+
+      const journal = (await readFile(uploadsPath(ws.out), "utf8"))
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { type: string; archive: string; at: string });
+      const maybe = journal.filter((j) => j.type === "maybeBatch");
+      expect(maybe).toHaveLength(made);
+      for (const m of maybe) expect(m.archive).toBe(name);
+      for (const m of maybe) expect(Number.isNaN(Date.parse(m.at))).toBe(false);
+
+      const st = await wopack(["status", ws.out, "--json"]);
+      expect(st.code, st.stderr).toBe(0);
+      const [line] = JSON.parse(st.stdout).archives;
+      expect(line.state).toBe("uploaded");
+      expect(line.maybeBatches ?? []).toHaveLength(made);
+      const text = await wopack(["status", ws.out]);
+      if (made) expect(text.stdout).toMatch(new RegExp(`${name}.*\\n.*W_BATCH_MAYBE_MADE.*${made}`));
+      else expect(text.stdout).not.toContain("W_BATCH_MAYBE_MADE");
+    });
+  }
+});
