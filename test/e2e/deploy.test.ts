@@ -14,6 +14,12 @@ async function localise(name: string, dir: string): Promise<string> {
   const text = (await readFile(path.join(DEPLOY, name), "utf8"))
     .replaceAll("/usr/bin/wopack", BIN)
     .replaceAll("/srv/wopack", dir);
+  // the folders deploy/wopack.tmpfiles.conf makes at install (systemd-tmpfiles --create), and only those:
+  // wopack creates no --uploaded-to folder itself
+  for (const line of (await readFile(path.join(DEPLOY, "wopack.tmpfiles.conf"), "utf8")).split("\n")) {
+    const [type, folder] = line.split(/\s+/);
+    if (type === "d" && folder?.startsWith("/srv/wopack")) await mkdir(folder.replace("/srv/wopack", dir), { recursive: true });
+  }
   const file = path.join(dir, name);
   await writeFile(file, text);
   return text;
