@@ -81,6 +81,8 @@ describe("SIGTERM during an upload", () => {
       const { code, at } = await run.exit;
       expect(code, run.stderr).toBe(130);
       expect(at - sent).toBeLessThan(5_000);
+      // (the hint is the command's own: an upload resumes, it does not pack)
+      if (command === "upload") expect(run.stderr).toMatch(/E_INTERRUPTED[\s\S]*run wopack upload again: it resumes/);
       expect(await readFile(uploadsPath(ws.out), "utf8")).not.toMatch(/"type":"uploaded"/);
       expect(existsSync(lockPath(ws.out))).toBe(false);
       // the next run resumes and finishes it

@@ -1,4 +1,5 @@
 // `wopack status <out>`: where each committed archive stands (SPEC §12).
+import { interruptedError } from "../../core/errors.js";
 import { defineCommand } from "../command.js";
 import { EXIT } from "../exit.js";
 import { GROUP } from "../flags.js";
@@ -28,7 +29,10 @@ export const statusCommand = defineCommand({
     if (argv.printConfig) return printConfig(config, configPath);
     const { status } = await import("../../run/status.js");
     // (--refresh asks the platform: SIGINT/SIGTERM stop it with exit 130, as every other command)
-    const { controller, dispose } = signalController(() => undefined);
+    const { controller, dispose } = signalController(
+      () => undefined,
+      interruptedError("interrupted", "run wopack status again: nothing was journaled from the answers not read"),
+    );
     const lines = await status(argv.out, { refresh: argv.refresh ? { config } : undefined, signal: controller.signal }).finally(
       dispose,
     );

@@ -1,4 +1,5 @@
 // `wopack upload <out> [archives..]`: committed archives to the platform, each exactly once (SPEC §12).
+import { interruptedError } from "../../core/errors.js";
 import type { HookRun } from "../../core/types.js";
 import { defineCommand } from "../command.js";
 import { EXIT } from "../exit.js";
@@ -37,7 +38,10 @@ export const uploadCommand = defineCommand({
     const { logger } = log;
     // JSON logs carry the progress as lines (each one a log line of schema/log-line.schema.json)
     const progressLines = (argv.logFormat ?? (argv.json ? "json" : "text")) === "json";
-    const { controller, dispose } = signalController(() => logger.warn("interrupted: the upload stops; the next run resumes it"));
+    const { controller, dispose } = signalController(
+      () => logger.warn("interrupted: the upload stops; the next run resumes it"),
+      interruptedError("interrupted", "run wopack upload again: it resumes where the platform stands"),
+    );
     try {
       let hooks: HookRun[] = [];
       if (argv.hooks) {
