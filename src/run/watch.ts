@@ -417,17 +417,25 @@ async function refuse(w: WatchRun, wo: RefusedReport): Promise<void> {
   }
   const { target, moves } = await planMoves(wo, w.options.staging, w.failedTo);
   const errors = { workOrder: wo.id, refusedAt: w.clock().toISOString(), problems: wo.problems };
+  let moved = 0;
   try {
     await mkdir(w.failedTo, { recursive: true });
     await writeFile(`${target}.errors.json`, JSON.stringify(errors, null, 2) + "\n");
-    for (const m of moves) await moveItem(m);
+    for (const m of moves) {
+      await moveItem(m);
+      moved++;
+    }
   } catch (err) {
-    // (moved away meanwhile, say: no errors.json, nor an empty folder, for a work order that is not there)
-    await rm(`${target}.errors.json`, { force: true }).catch(() => undefined);
-    await rmdir(target).catch(() => undefined);
-    // It stays in staging (refused again once it changes); the other work orders go on.
-    const message = `refused ${wo.id}, but cannot move it to ${w.failedTo} (${(err as Error).message}); it stays in staging`;
-    w.health.refusedOne(wo, null);
+    // Nothing moved (moved away meanwhile, say): no errors.json, nor an empty folder, for a work order that is
+    // not there. Part of it moved: its errors.json stays beside that part, and the message says where each is.
+    if (!moved) {
+      await rm(`${target}.errors.json`, { force: true }).catch(() => undefined);
+      await rmdir(target).catch(() => undefined);
+    }
+    // What did not move stays in staging (refused again once it changes); the other work orders go on.
+    const where = moved ? `moved ${moved} of its ${moves.length} items to ${target}; the rest stays in staging` : "it stays in staging";
+    const message = `refused ${wo.id}, but cannot move it to ${w.failedTo} (${(err as Error).message}); ${where}`;
+    w.health.refusedOne(wo, moved ? `${target}.errors.json` : null);
     w.health.failed("E_MOVE_FAILED", message);
     w.emit({ event: "error", message, code: "E_MOVE_FAILED", workOrder: wo.id, problems: wo.problems });
     return;

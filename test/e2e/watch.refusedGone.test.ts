@@ -61,4 +61,36 @@ describe("a refused work order moved away before watch moves it to --failed-to",
       expect(await readdir(failedTo).catch(() => [])).toEqual([]);
       expect(events.filter((e) => e.event === "error").map((e) => e.code)).toEqual(["E_MOVE_FAILED"]);
     }, 60_000);
+
+  it("one of its parts (a root file beside its folder): what moved keeps its errors.json, and the message says what stayed", async () => {
+    const ws = await workspace();
+    await put(ws.staging, "WO_BAD/meter/a.jpg", "not a photo at all");
+    await put(ws.staging, "WO_BAD__cabinet.jpg", "not a photo either");
+    const failedTo = path.join(ws.dir, "failed");
+    const away = path.join(ws.dir, "away");
+    afterErrorsJson = () => {
+      mkdirSync(away);
+      renameSync(path.join(ws.staging, "WO_BAD__cabinet.jpg"), path.join(away, "WO_BAD__cabinet.jpg"));
+    };
+    const controller = new AbortController();
+    const events: WatchEvent[] = [];
+    await watch({
+      staging: ws.staging,
+      out: ws.out,
+      failedTo,
+      moveTo: path.join(ws.dir, "done"),
+      config: parseConfig({}),
+      settleMs: 0,
+      signal: controller.signal,
+      onEvent: (e) => {
+        events.push(e);
+        if (e.workOrder === "WO_BAD" && (e.event === "refused" || e.event === "error")) controller.abort();
+      },
+    });
+    expect(afterErrorsJson, "the seam moved it").toBeUndefined();
+    expect((await readdir(failedTo)).sort()).toEqual(["WO_BAD", "WO_BAD.errors.json"]);
+    const error = events.find((e) => e.event === "error");
+    expect(error?.code).toBe("E_MOVE_FAILED");
+    expect(error?.message).toMatch(/moved 1 of its 2 items to .*WO_BAD; the rest stays in staging/);
+  }, 60_000);
 });
