@@ -120,8 +120,8 @@ async function destinationMissing(name: string, to: string): Promise<Problem | u
 
 /**
  * Where to finish an archive's move: where it began, unless --uploaded-to now names another folder and
- * nothing of the archive reached the first (it is still in --out: the report follows it, never goes
- * alone); then the new folder, said in a warning.
+ * nothing of the archive reached the first (it is still in --out, and no whole copy of it is there: the
+ * report follows it, never goes alone); then the new folder, said in a warning.
  */
 async function destinationOf(
   out: string,
@@ -130,6 +130,9 @@ async function destinationOf(
 ): Promise<{ to: string | undefined; changed?: Problem }> {
   const given = uploadedTo === undefined ? undefined : path.resolve(uploadedTo);
   if (!s.moving || !given || given === s.moving || !(await exists(path.join(out, s.archive)))) return { to: s.moving ?? given };
+  // (a copy across disks cut after it was renamed into place, before --out's was removed: it reached the
+  // first folder whole, and is finished there as any cut move is)
+  if (await exists(path.join(s.moving, s.archive))) return { to: s.moving };
   await rm(partialName(path.join(s.moving, s.archive)), { force: true }).catch(() => undefined); // (what a cut copy left there)
   return {
     to: given,

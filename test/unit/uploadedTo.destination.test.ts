@@ -2,7 +2,7 @@
 // the disk under it filled); a move journaled to a folder that is gone or full is not pinned there: a later
 // run given another --uploaded-to moves the archive there, unless part of it reached the first.
 import { createHash } from "node:crypto";
-import { mkdir, readdir, rename, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readdir, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { appendUploads, readUploads } from "../../src/commit/uploads.js";
@@ -85,6 +85,14 @@ describe("a move journaled to a folder, and a later run given another --uploaded
       },
       goesTo: "first",
     },
+    {
+      what: "a copy across disks renamed into place in the first, --out's not yet removed",
+      cut: async (out, first) => {
+        await mkdir(first);
+        await copyFile(path.join(out, NAME), path.join(first, NAME));
+      },
+      goesTo: "first",
+    },
   ];
   it.for(CUTS.map((c) => [c.what, c] as const))("%s", async ([, c]) => {
     const { root, out, journal } = await uploadedOutbox();
@@ -103,6 +111,7 @@ describe("a move journaled to a folder, and a later run given another --uploaded
       ]);
       expect((await files(first)) ?? [], "nothing of it left in the first").toEqual([]);
     } else expect(warnings).toEqual([]);
+    if (c.goesTo === "first") expect((await files(second)) ?? [], "nothing of it in the second").toEqual([]);
     expect((await readUploads(out)).archives.get(NAME)?.movedTo).toBe(where);
   });
 });
