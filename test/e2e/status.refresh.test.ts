@@ -3,18 +3,14 @@
 // is exit 5, and a platform that does not answer is said, per archive, with exit 1 - never "uploaded", exit 0.
 // A missing batch is asked again at the next refresh: a wrong URL answers 404 too, and must not fail it for good.
 import { spawn } from "node:child_process";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { BIN, committedOutbox, ROOT, waitFor, wopack } from "../helpers.js";
-import { UploadServer } from "../upload-server.js";
+import type { UploadServer } from "../upload-server.js";
+import { useUploadServer } from "../useUploadServer.js";
 
 const KEY = "wk_live_status_refresh_9c1d";
 let server: UploadServer;
-beforeEach(async () => {
-  server = await new UploadServer(KEY).start();
-});
-afterEach(async () => {
-  await server.stop();
-});
+useUploadServer(KEY, (s) => (server = s));
 
 interface Line {
   archive: string;

@@ -4,18 +4,14 @@
 // Work that did change is a new archive, not uploaded until it is sent. A table of repacks.
 import { rm } from "node:fs/promises";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { committedOutbox, noiseJpeg, put, tempDir, wopack } from "../helpers.js";
-import { UploadServer } from "../upload-server.js";
+import type { UploadServer } from "../upload-server.js";
+import { useUploadServer } from "../useUploadServer.js";
 
 const KEY = "wk_status_repack";
 let server: UploadServer;
-beforeEach(async () => {
-  server = await new UploadServer(KEY).start();
-});
-afterEach(async () => {
-  await server.stop();
-});
+useUploadServer(KEY, (s) => (server = s));
 const env = () => ({ WOPACK_API_URL: server.base, WOPACK_API_KEY: KEY });
 
 interface Line {

@@ -5,19 +5,15 @@
 // still accepted exactly once. An answer that says the request was not handled (429, 503) is no such loss.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { uploadsPath } from "../../src/commit/uploads.js";
 import { archivesIn, committedOutbox, wopack } from "../helpers.js";
-import { type Faults, UploadServer } from "../upload-server.js";
+import type { Faults, UploadServer } from "../upload-server.js";
+import { useUploadServer } from "../useUploadServer.js";
 
 const KEY = "wk_live_maybe_made_0123";
 let server: UploadServer;
-beforeEach(async () => {
-  server = await new UploadServer(KEY).start();
-});
-afterEach(async () => {
-  await server.stop();
-});
+useUploadServer(KEY, (s) => (server = s));
 const env = () => ({ WOPACK_API_URL: server.base, WOPACK_API_KEY: KEY });
 
 const table: { fault: string; faults: Faults; made: number }[] = [

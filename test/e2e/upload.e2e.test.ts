@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { type AddressInfo, createServer as createNetServer } from "node:net";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { uploadsPath } from "../../src/commit/uploads.js";
 import { CHUNK_SIZE } from "../../src/upload/protocol.js";
 import {
@@ -23,15 +23,11 @@ import {
   workspace,
 } from "../helpers.js";
 import { UploadServer } from "../upload-server.js";
+import { useUploadServer } from "../useUploadServer.js";
 
 const KEY = "wk_live_7f3c9a1e5b2d4c6a8e0f";
 let server: UploadServer;
-beforeEach(async () => {
-  server = await new UploadServer(KEY).start();
-});
-afterEach(async () => {
-  await server.stop();
-});
+useUploadServer(KEY, (s) => (server = s));
 
 const env = () => ({ WOPACK_API_URL: server.base, WOPACK_API_KEY: KEY });
 

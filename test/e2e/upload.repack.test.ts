@@ -3,19 +3,15 @@
 // name, which the next upload would send, a second copy on the platform. Once the operator has dealt with
 // the old batch and sent the archive again (--attention-cleared), --repack packs it as usual.
 import { readdir } from "node:fs/promises";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { readUploads } from "../../src/commit/uploads.js";
 import { committedOutbox, noiseJpeg, wopack } from "../helpers.js";
-import { UploadServer } from "../upload-server.js";
+import type { UploadServer } from "../upload-server.js";
+import { useUploadServer } from "../useUploadServer.js";
 
 const KEY = "wk_repack";
 let server: UploadServer;
-beforeEach(async () => {
-  server = await new UploadServer(KEY).start();
-});
-afterEach(async () => {
-  await server.stop();
-});
+useUploadServer(KEY, (s) => (server = s));
 const env = () => ({ WOPACK_API_URL: server.base, WOPACK_API_KEY: KEY });
 const zips = async (out: string) => (await readdir(out)).filter((n) => n.endsWith(".zip")).sort();
 

@@ -4,19 +4,15 @@
 
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { readUploads } from "../../src/commit/uploads.js";
 import { committedOutbox, sha256, wopack } from "../helpers.js";
-import { UploadServer } from "../upload-server.js";
+import type { UploadServer } from "../upload-server.js";
+import { useUploadServer } from "../useUploadServer.js";
 
 const KEY = "wk_live_session_refused_4e1a";
 let server: UploadServer;
-beforeEach(async () => {
-  server = await new UploadServer(KEY).start();
-});
-afterEach(async () => {
-  await server.stop();
-});
+useUploadServer(KEY, (s) => (server = s));
 
 describe("the upload session answers 403", () => {
   it("(table) now and then: the archive is sent in a new batch, once; always: it fails alone, exit 1, the key not blamed", async () => {

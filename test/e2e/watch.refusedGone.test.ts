@@ -27,6 +27,26 @@ vi.mock("node:fs/promises", async (original) => {
   return { ...wrapped, default: wrapped };
 });
 
+/** One watch over the workspace until WO_BAD is refused or its move fails; the events it told. */
+async function watchUntilWoBad(ws: { dir: string; staging: string; out: string }, failedTo: string): Promise<WatchEvent[]> {
+  const controller = new AbortController();
+  const events: WatchEvent[] = [];
+  await watch({
+    staging: ws.staging,
+    out: ws.out,
+    failedTo,
+    moveTo: path.join(ws.dir, "done"),
+    config: parseConfig({}),
+    settleMs: 0,
+    signal: controller.signal,
+    onEvent: (e) => {
+      events.push(e);
+      if (e.workOrder === "WO_BAD" && (e.event === "refused" || e.event === "error")) controller.abort();
+    },
+  });
+  return events;
+}
+
 describe("a refused work order moved away before watch moves it to --failed-to", () => {
   for (const [what, rel, gone] of [
     ["its folder", "WO_BAD/meter/a.jpg", "WO_BAD"],
@@ -41,21 +61,7 @@ describe("a refused work order moved away before watch moves it to --failed-to",
         mkdirSync(away);
         renameSync(path.join(ws.staging, gone), path.join(away, gone));
       };
-      const controller = new AbortController();
-      const events: WatchEvent[] = [];
-      await watch({
-        staging: ws.staging,
-        out: ws.out,
-        failedTo,
-        moveTo: path.join(ws.dir, "done"),
-        config: parseConfig({}),
-        settleMs: 0,
-        signal: controller.signal,
-        onEvent: (e) => {
-          events.push(e);
-          if (e.workOrder === "WO_BAD" && (e.event === "refused" || e.event === "error")) controller.abort();
-        },
-      });
+      const events = await watchUntilWoBad(ws, failedTo);
       expect(afterErrorsJson, "the seam moved it").toBeUndefined();
       expect(existsSync(path.join(away, gone))).toBe(true);
       expect(await readdir(failedTo).catch(() => [])).toEqual([]);
@@ -72,21 +78,7 @@ describe("a refused work order moved away before watch moves it to --failed-to",
       mkdirSync(away);
       renameSync(path.join(ws.staging, "WO_BAD__cabinet.jpg"), path.join(away, "WO_BAD__cabinet.jpg"));
     };
-    const controller = new AbortController();
-    const events: WatchEvent[] = [];
-    await watch({
-      staging: ws.staging,
-      out: ws.out,
-      failedTo,
-      moveTo: path.join(ws.dir, "done"),
-      config: parseConfig({}),
-      settleMs: 0,
-      signal: controller.signal,
-      onEvent: (e) => {
-        events.push(e);
-        if (e.workOrder === "WO_BAD" && (e.event === "refused" || e.event === "error")) controller.abort();
-      },
-    });
+    const events = await watchUntilWoBad(ws, failedTo);
     expect(afterErrorsJson, "the seam moved it").toBeUndefined();
     expect((await readdir(failedTo)).sort()).toEqual(["WO_BAD", "WO_BAD.errors.json"]);
     const error = events.find((e) => e.event === "error");

@@ -8,12 +8,13 @@ import { existsSync, readFileSync } from "node:fs";
 import { cp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { lockPath, tmpDir } from "../../src/commit/paths.js";
 import { readUploads, uploadsPath } from "../../src/commit/uploads.js";
 import { CHUNK_SIZE } from "../../src/upload/protocol.js";
 import { BIN, committedOutbox as committed, noiseJpeg, put, ROOT, waitFor, wopack, workspace } from "../helpers.js";
 import { UploadServer } from "../upload-server.js";
+import { useUploadServer } from "../useUploadServer.js";
 import { Watcher } from "../watcher.js";
 
 const CANARY = "CaNaRy7sekret3";
@@ -21,12 +22,7 @@ const KEY = `wk_${CANARY}`;
 /** the bearer upload_id of the session URLs the server hands out (finding 6): known to no redactor beforehand */
 const UPLOAD_ID = "UpLoAd8sekret1";
 let server: UploadServer;
-beforeEach(async () => {
-  server = await new UploadServer(KEY).start();
-});
-afterEach(async () => {
-  await server.stop();
-});
+useUploadServer(KEY, (s) => (server = s));
 
 const env = (url = server.base) => ({ WOPACK_API_URL: url, WOPACK_API_KEY: KEY });
 
