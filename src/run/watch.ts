@@ -433,7 +433,9 @@ async function refuse(w: WatchRun, wo: RefusedReport): Promise<void> {
       await rmdir(target).catch(() => undefined);
     }
     // What did not move stays in staging (refused again once it changes); the other work orders go on.
-    const where = moved ? `moved ${moved} of its ${moves.length} items to ${target}; the rest stays in staging` : "it stays in staging";
+    const where = moved
+      ? `moved ${moved} of its ${moves.length} items to ${target}; the rest stays in staging`
+      : "it stays in staging";
     const message = `refused ${wo.id}, but cannot move it to ${w.failedTo} (${(err as Error).message}); ${where}`;
     w.health.refusedOne(wo, moved ? `${target}.errors.json` : null);
     w.health.failed("E_MOVE_FAILED", message);

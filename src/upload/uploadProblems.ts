@@ -87,7 +87,7 @@ export function protocolProblem(name: string, redact: (text: string) => string, 
 /**
  * The platform refused a request: the key (exit 5), or this archive (it fails; the next run tries again); or
  * (`kind` "retry", its tries used up) never answered it usably: `where` (the platform's URL, redacted here) is
- * unreachable, which is no refusal.
+ * unreachable, or kept answering a status that means "not now" (unavailable); neither is a refusal.
  */
 export function refusal(
   name: string,
@@ -100,6 +100,16 @@ export function refusal(
   const words = redact(detail);
   if (kind === "auth") return credentialsRefused(words);
   if (kind === "insecure") return new ArchiveFailed(insecureProblem(name, words));
+  // (an answer with a status, 5xx, 408 or 429, reached the platform or its gateway: busy or down, not unreachable)
+  if (kind === "retry" && /^HTTP \d{3}\b/.test(detail))
+    return new ArchiveFailed(
+      problem(
+        "E_PLATFORM_UNAVAILABLE",
+        `${name}: ${redact(where)} kept answering ${what} with ${words}; not uploaded`,
+        "the platform is busy or down: the next run (or a running watch, after its backoff) tries again; if it lasts, ask the platform's operators",
+        name,
+      ),
+    );
   if (kind === "retry")
     return new ArchiveFailed(
       problem(

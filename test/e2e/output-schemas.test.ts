@@ -264,7 +264,7 @@ describe("every JSON line on stderr validates, on the failing and waiting paths 
           env,
         );
         try {
-          await watcher.until("an upload failed", (w) => w.stderr.includes("E_PLATFORM_UNREACHABLE"));
+          await watcher.until("an upload failed", (w) => w.stderr.includes("E_PLATFORM_UNAVAILABLE"));
         } finally {
           await watcher.stop();
         }
@@ -278,7 +278,7 @@ describe("every JSON line on stderr validates, on the failing and waiting paths 
         }
         // the paths were taken: each of these codes was said in a line
         const said = lines.join("\n");
-        for (const code of ["E_UPLOAD_CREDENTIALS", "E_UPLOAD_ATTENTION", "E_PLATFORM_UNREACHABLE"])
+        for (const code of ["E_UPLOAD_CREDENTIALS", "E_UPLOAD_ATTENTION", "E_PLATFORM_UNAVAILABLE"])
           expect(said, code).toContain(code);
         expect(said).toMatch(/trying again in/);
         expect(said).toMatch(/a new batch is made/);

@@ -89,13 +89,13 @@ describe("a platform that never answers usably is unreachable, not refusing", ()
       what: "every answer is 503",
       url: () => `${server.base}?token=${SECRET}`,
       faults: { unavailable: 99 },
-      code: "E_PLATFORM_UNREACHABLE",
+      code: "E_PLATFORM_UNAVAILABLE",
     },
     {
       what: "every answer is 502 (a batch made each time)",
       url: () => `${server.base}?token=${SECRET}`,
       faults: { loseCreated: { count: 99, how: 502 } },
-      code: "E_PLATFORM_UNREACHABLE",
+      code: "E_PLATFORM_UNAVAILABLE",
     },
     {
       what: "the platform refuses the batch (400)",
@@ -117,9 +117,13 @@ describe("a platform that never answers usably is unreachable, not refusing", ()
       const [u] = JSON.parse(r.stdout).uploads;
       expect(u.problem.code, u.problem.message).toBe(code);
       expect(r.stdout + r.stderr).not.toContain(SECRET);
-      if (code === "E_PLATFORM_UNREACHABLE") {
+      if (code.startsWith("E_PLATFORM_")) {
         expect(u.problem.message).toMatch(/127\.0\.0\.1:\d+\/v0\.2/);
         expect(u.problem.message).not.toMatch(/refused creating/);
+        // (an answer with a status is no unreachable platform, and no answer is no status)
+        expect(u.problem.message).toMatch(
+          code === "E_PLATFORM_UNAVAILABLE" ? /kept answering .* with HTTP 50[23]/ : /could not be reached/,
+        );
       }
     });
   }

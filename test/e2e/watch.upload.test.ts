@@ -118,7 +118,7 @@ describe("watch --upload tries a failed archive again while it runs", () => {
   // a failure is a class: whatever fails an archive (a server down past the retries, a throttle past the
   // time allowed), it is tried again (that the archives behind it are not held up: "two senders" below)
   const failures: { name: string; retries?: number; upload?: object; inject: (s: UploadServer) => void; code: RegExp }[] = [
-    { name: "503s past upload.retries", retries: 0, inject: (s) => (s.faults.unavailable = 2), code: /^E_UPLOAD_/ },
+    { name: "503s past upload.retries", retries: 0, inject: (s) => (s.faults.unavailable = 2), code: /^E_PLATFORM_UNAVAILABLE$/ },
     {
       name: "a 429 with Retry-After: 3, past the time left",
       upload: { maxElapsed: "1s" },
