@@ -125,14 +125,15 @@ async function destinationMissing(name: string, to: string): Promise<Problem | u
  */
 async function destinationOf(
   out: string,
-  s: { archive: string; moving?: string | undefined },
+  s: { archive: string; moving?: string | undefined; sha256?: string | undefined },
   uploadedTo: string | undefined,
 ): Promise<{ to: string | undefined; changed?: Problem }> {
   const given = uploadedTo === undefined ? undefined : path.resolve(uploadedTo);
   if (!s.moving || !given || given === s.moving || !(await exists(path.join(out, s.archive)))) return { to: s.moving ?? given };
   // (a copy across disks cut after it was renamed into place, before --out's was removed: it reached the
   // first folder whole, and is finished there as any cut move is)
-  if (await exists(path.join(s.moving, s.archive))) return { to: s.moving };
+  const there = await leftThere(path.join(out, s.archive), path.join(s.moving, s.archive), s.sha256).catch(() => "none");
+  if (there === "whole" || there === "same") return { to: s.moving };
   await rm(partialName(path.join(s.moving, s.archive)), { force: true }).catch(() => undefined); // (what a cut copy left there)
   return {
     to: given,

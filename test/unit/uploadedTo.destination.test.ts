@@ -93,6 +93,14 @@ describe("a move journaled to a folder, and a later run given another --uploaded
       },
       goesTo: "first",
     },
+    {
+      what: "another file of the archive's name in the first (not a copy of it)",
+      cut: async (_, first) => {
+        await mkdir(first);
+        await writeFile(path.join(first, NAME), "PK another archive altogether");
+      },
+      goesTo: "second",
+    },
   ];
   it.for(CUTS.map((c) => [c.what, c] as const))("%s", async ([, c]) => {
     const { root, out, journal } = await uploadedOutbox();
@@ -109,7 +117,10 @@ describe("a move journaled to a folder, and a later run given another --uploaded
       expect(warnings).toEqual([
         expect.objectContaining({ code: "W_UPLOADED_TO_CHANGED", message: expect.stringContaining(second) }),
       ]);
-      expect((await files(first)) ?? [], "nothing of it left in the first").toEqual([]);
+      expect(
+        ((await files(first)) ?? []).filter((f) => (c.what.startsWith("another file") ? f !== NAME : true)),
+        "nothing of it left in the first",
+      ).toEqual([]);
     } else expect(warnings).toEqual([]);
     if (c.goesTo === "first") expect((await files(second)) ?? [], "nothing of it in the second").toEqual([]);
     expect((await readUploads(out)).archives.get(NAME)?.movedTo).toBe(where);
