@@ -1,4 +1,4 @@
-import { mkdir, rm, rmdir, writeFile } from "node:fs/promises";
+import { lstat, mkdir, rm, rmdir, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { watch as watchFiles } from "chokidar";
@@ -417,25 +417,30 @@ async function refuse(w: WatchRun, wo: RefusedReport): Promise<void> {
   }
   const { target, moves } = await planMoves(wo, w.options.staging, w.failedTo);
   const errors = { workOrder: wo.id, refusedAt: w.clock().toISOString(), problems: wo.problems };
-  let moved = 0;
   try {
     await mkdir(w.failedTo, { recursive: true });
     await writeFile(`${target}.errors.json`, JSON.stringify(errors, null, 2) + "\n");
-    for (const m of moves) {
-      await moveItem(m);
-      moved++;
-    }
+    for (const m of moves) await moveItem(m);
   } catch (err) {
-    // Nothing moved (moved away meanwhile, say): no errors.json, nor an empty folder, for a work order that is
-    // not there. Part of it moved: its errors.json stays beside that part, and the message says where each is.
-    if (!moved) {
-      await rm(`${target}.errors.json`, { force: true }).catch(() => undefined);
-      await rmdir(target).catch(() => undefined);
-    }
+    // Nothing reached --failed-to (moved away meanwhile, say): no errors.json, nor an empty folder, for a work
+    // order that is not there. Something did (a folder moved file by file, an item of several): its errors.json
+    // stays beside it, and the message says so. Judged by what is there, not by which step failed.
+    const reached = await rmdir(target).then(
+      () => false,
+      (e: NodeJS.ErrnoException) => e.code !== "ENOENT",
+    );
+    const rootFiles = await Promise.all(
+      moves.map((m) =>
+        lstat(m.to).then(
+          () => 1,
+          () => 0,
+        ),
+      ),
+    );
+    const moved = reached || rootFiles.some(Boolean);
+    if (!moved) await rm(`${target}.errors.json`, { force: true }).catch(() => undefined);
     // What did not move stays in staging (refused again once it changes); the other work orders go on.
-    const where = moved
-      ? `moved ${moved} of its ${moves.length} items to ${target}; the rest stays in staging`
-      : "it stays in staging";
+    const where = moved ? `part of it is in ${target}, beside its errors.json; the rest stays in staging` : "it stays in staging";
     const message = `refused ${wo.id}, but cannot move it to ${w.failedTo} (${(err as Error).message}); ${where}`;
     w.health.refusedOne(wo, moved ? `${target}.errors.json` : null);
     w.health.failed("E_MOVE_FAILED", message);
