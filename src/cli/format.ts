@@ -139,7 +139,7 @@ function maybeMade(l: ArchiveStatus): string[] {
   if (!times?.length) return [];
   const filename = l.archive.replace(/\.zip$/i, "");
   return [
-    `  W_BATCH_MAYBE_MADE: ${times.length} batch creation${times.length === 1 ? "" : "s"} lost ${times.length === 1 ? "its answer" : "their answers"} (at ${times.join(", ")}): the platform may keep ${times.length === 1 ? "an empty batch" : "empty batches"} "${filename}" made then; delete ${times.length === 1 ? "it" : "them"} there${l.batchId ? ` (not batch ${l.batchId}, which holds the archive)` : ""}`,
+    `  W_BATCH_MAYBE_MADE: ${times.length} batch creation${times.length === 1 ? "" : "s"} lost ${times.length === 1 ? "its answer" : "their answers"} (${times.length <= 3 ? `at ${times.join(", ")}` : `from ${times[0]} to ${times.at(-1)}`}): the platform may keep ${times.length === 1 ? "an empty batch" : "empty batches"} "${filename}" made then; delete ${times.length === 1 ? "it" : "them"} there${l.batchId ? ` (not batch ${l.batchId}, which holds the archive)` : ""}`,
   ];
 }
 

@@ -144,8 +144,14 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
   return retryAfter(header, now)?.ms;
 }
 
-/** A connection that failed so: the request never reached the platform (anything else may have). */
+/**
+ * A connection that failed so: the request never reached the platform (anything else may have). A TLS
+ * handshake that failed (a certificate refused, a proxy's) sent no request either.
+ */
 const NEVER_REACHED = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL"]);
+const neverReached = (code: string | undefined): boolean =>
+  code !== undefined &&
+  (NEVER_REACHED.has(code) || /^(ERR_TLS_|ERR_SSL_|CERT_|DEPTH_ZERO_|SELF_SIGNED_|UNABLE_TO_(GET|VERIFY)_)/.test(code));
 
 /**
  * A retryable status whose request the platform (or its backend, behind a gateway) may have carried out: any
@@ -221,7 +227,7 @@ export function httpApi(base: string, key: string, options: HttpOptions = {}): A
       const { code, cause } = err as { code?: string; cause?: { code?: string; message?: string } };
       const why = cause?.code ?? code;
       const detail = clean(why ?? cause?.message ?? (err as Error).message);
-      return { ok: false, kind: "retry", detail, ...(why && NEVER_REACHED.has(why) ? {} : { lost: true }) };
+      return { ok: false, kind: "retry", detail, ...(neverReached(why) ? {} : { lost: true }) };
     }
     return judge(res, value);
   };
