@@ -28,7 +28,8 @@ function sessionPath(out: string, archive: string): string {
 /** Keeps a new batch's session URL for `archive` (over an older batch's), on disk before this returns. */
 export async function keepSession(out: string, archive: string, session: KeptSession): Promise<void> {
   const dir = sessionsDir(out);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  // (made now: its entry in .wopack made durable too, or a power cut could lose the folder with the file)
+  if (await mkdir(dir, { recursive: true, mode: 0o700 })) await syncDir(stateDir(out));
   const file = sessionPath(out, archive);
   const tmp = `${file}.${process.pid}.tmp`;
   await rm(tmp, { force: true }); // (a file left by a crash keeps its mode: made anew, 0600)

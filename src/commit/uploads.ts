@@ -255,7 +255,10 @@ export async function compactUploads(out: string, journal: UploadJournal, signal
     out,
     async () => {
       const now = await readUploads(out);
-      const lines = [...now.archives.values()].map((s) => JSON.stringify({ type: "state", ...s }) + "\n");
+      // (an uploaded archive's session is over: its URL, whole in an older wopack's journal, is not carried over)
+      const lines = [...now.archives.values()].map(
+        (s) => JSON.stringify({ type: "state", ...s, ...(s.uploaded ? { uploadUrl: undefined } : {}) }) + "\n",
+      );
       await writeFileAtomic(uploadsPath(out), lines.join(""), tmpDir(out));
       await syncDir(stateDir(out));
       journal.archives = now.archives;
