@@ -32,11 +32,14 @@ export function redact(text: string, secrets: readonly string[] = []): string {
     if (s.length < 3) continue;
     for (const form of new Set([s, encodeURIComponent(s), encodeURI(s)])) out = out.split(form).join(MARK);
   }
-  return out
-    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/?#\s@"'<>]*@/gi, `$1${MARK}@`)
-    .replace(/([?&;]([\w.-]+)=)([^&#\s"'<>]*)/g, (all, head: string, name: string) =>
-      SECRET_PARAM.test(name) ? `${head}${MARK}` : all,
-    );
+  return redactParams(out.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/?#\s@"'<>]*@/gi, `$1${MARK}@`));
+}
+
+/** Secret query parameters' values, also inside another parameter's value (`&next=https://…?upload_id=…`). */
+function redactParams(text: string): string {
+  return text.replace(/([?&;]([\w.-]+)=)([^&#\s"'<>]*)/g, (_, head: string, name: string, value: string) =>
+    SECRET_PARAM.test(name) ? `${head}${MARK}` : `${head}${redactParams(value)}`,
+  );
 }
 
 /** Whether redact() took something out of this text: a URL so written cannot be used. */

@@ -169,6 +169,8 @@ describe("redaction", () => {
           return !redact(before + url + tail).includes(CANARY) && secretsOf(`${url}&x=1`).includes(CANARY);
         },
       ),
+      // (a URL as another parameter's value: "&0=" before it once took the whole URL as its value, unredacted)
+      { examples: [["upload_id", "?", "", "&0="]] },
     );
   });
 
