@@ -383,7 +383,7 @@ export class UploadServer {
     if (how === "malformed") return { md5Hash: "not base64!", crc32c: "AAAAAAAA" }; // (crc32c: 6 bytes, not 4)
     const bytes = Buffer.concat(b.chunks);
     const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(bitwiseCrc32c(bytes));
+    crc.writeUInt32BE(referenceCrc32c(bytes));
     const md5Hash = createHash("md5").update(bytes).digest("base64");
     return how === "both"
       ? { md5Hash, crc32c: crc.toString("base64") }
@@ -432,12 +432,16 @@ async function drain(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-/** CRC-32C bit by bit (slow, and not the client's code: a second opinion for the tests' small archives). */
-export function bitwiseCrc32c(data: Uint8Array): number {
+/** CRC-32C, a byte at a time from a table of the bit-by-bit rule: not the client's code, a second opinion. */
+export function referenceCrc32c(data: Uint8Array): number {
   let c = 0xffffffff;
-  for (const byte of data) {
-    c ^= byte;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
-  }
+  for (const byte of data) c = CRC32C_TABLE[(c ^ byte) & 0xff]! ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
+
+/** Each byte's eight bit steps of the reflected polynomial 0x82f63b78, done once (a byte at a time: ~30x faster). */
+const CRC32C_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+  return c >>> 0;
+});
