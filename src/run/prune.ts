@@ -13,7 +13,7 @@ import { type Clock, systemClock } from "../core/clock.js";
 import { type FileStamp, type Logger, type MoveItem, silentLogger } from "../core/types.js";
 import { reviewPath } from "../review/writeReview.js";
 import { codeUnitOrder } from "../spec/names.js";
-import { statusUnconfirmed } from "../upload/protocol.js";
+import { type Standing, standingOf, uploadAccepted } from "../upload/sameBytes.js";
 import { realPathOf, requireFolder } from "./folders.js";
 import { deleteRecorded, type RecordedFiles, recordedFiles, sortFolder } from "./pruneSources.js";
 import { openOutput } from "./session.js";
@@ -113,9 +113,9 @@ export async function pruneHeld(o: PruneOptions): Promise<PruneResult> {
 
 /**
  * Every archive the ledger has committed: when, what it holds, and whether it may go. Once the outbox
- * uploads at all (the journal has a record, or a platform is configured), an archive may go only when the
- * journal says `uploaded` (or the same bytes were): failed, in progress, needing attention, or never tried
- * all keep it.
+ * uploads at all (the journal has a record, or a platform is configured), an archive may go only when
+ * status would say `uploaded` (standingOf: its own upload, or the same bytes'): failed, in progress, needing
+ * attention, or never tried all keep it.
  */
 async function archiveFacts(
   out: string,
@@ -131,9 +131,8 @@ async function archiveFacts(
       .then((t) => JSON.parse(t) as { sha256?: unknown; createdAt?: unknown; workOrders?: { id?: unknown; moves?: unknown }[] })
       .catch(() => undefined);
     const state = uploads.archives.get(name);
-    const sha256 = typeof report?.sha256 === "string" ? report.sha256 : state?.sha256;
-    const twin = sha256 === undefined ? undefined : uploads.uploadedSha.get(sha256);
-    const confirmed = accepted(state) || (twin !== undefined && accepted(uploads.archives.get(twin)));
+    // (status's rule: a repack of bytes already uploaded counts as uploaded, unless it needs attention itself)
+    const standing = standingOf(uploads, name, typeof report?.sha256 === "string" ? report.sha256 : state?.sha256);
     const committedAt = typeof report?.createdAt === "string" ? report.createdAt : (ledger.archiveAt.get(name) ?? "");
     const ids = new Set<string>();
     const moves: MoveItem[] = [];
@@ -152,8 +151,8 @@ async function archiveFacts(
         ? `its move to ${state?.moving} (--uploaded-to) is not finished: the next upload run finishes it`
         : present && (await movedAway(state, out))
           ? `journaled as moved to ${state?.movedTo} (--uploaded-to), yet still here: what is there under its name is not it (a link?), so this is the only copy`
-          : uploading && !confirmed
-            ? unconfirmedReason(state)
+          : uploading && !uploadAccepted(standing.state)
+            ? unconfirmedReason(standing)
             : undefined,
       ids,
       moves,
@@ -179,16 +178,15 @@ async function movedAway(state: UploadState | undefined, out: string): Promise<b
   return state?.movedTo !== undefined && (await realPathOf(state.movedTo)) !== (await realPathOf(out));
 }
 
-/** Uploaded, and the platform has not said since that its batch failed or is missing (`status --refresh`). */
-function accepted(state: UploadState | undefined): boolean {
-  return Boolean(state?.uploaded) && !(state?.status && statusUnconfirmed(state.status.status));
-}
-
-function unconfirmedReason(state: UploadState | undefined): string {
+function unconfirmedReason({ state, sameAs }: Standing): string {
+  const of = sameAs ? ` (the same bytes as ${sameAs})` : "";
   if (!state) return "not uploaded yet";
-  if (state.uploaded && state.status) return `refused by the platform after the upload: its batch says ${state.status.status}`;
-  if (state.failed) return `not confirmed by the platform: the upload failed (${state.failed.code})`;
-  return "not confirmed by the platform yet";
+  if (state.attention && !state.uploaded)
+    return `needs attention: the platform keeps batch ${state.attention.batchId} with part of it and would not delete it`;
+  if (state.uploaded && state.status)
+    return `refused by the platform after the upload${of}: its batch says ${state.status.status}`;
+  if (state.failed) return `not confirmed by the platform: the upload failed${of} (${state.failed.code})`;
+  return `not confirmed by the platform yet${of}`;
 }
 
 /**
