@@ -221,6 +221,6 @@ export async function compactLedger(out: string, ledger: LedgerState, clock: Clo
 }
 
 /** The folder a move made in --move-to (a root photo's: the folder made for it). */
-function movedFolder(m: MoveItem): string {
+export function movedFolder(m: MoveItem): string {
   return m.packed?.[0]?.rel === "" ? path.dirname(m.to) : m.to;
 }
