@@ -181,7 +181,7 @@ export function formatPrune(r: PruneResult): string {
   const lines = r.pruned.map(
     (p) => `${r.dryRun ? "would delete" : "deleted"}  ${p.path}  (${mb(p.bytes)}, committed ${p.committedAt})`,
   );
-  for (const k of r.kept) lines.push(`kept  ${k.path}  (${k.reason})`);
+  for (const k of r.kept) lines.push(`kept  ${k.path}  (${k.code ? `${k.code}: ` : ""}${k.reason})`);
   for (const f of r.failed) lines.push(`failed  ${f.path}  (${f.reason})`);
   lines.push(
     r.pruned.length

@@ -21,7 +21,7 @@ export type LedgerRecord =
     }
   | { type: "moved"; id: string; archive: string; at: string }
   /** written by compaction: every archive committed so far, so that recovery never adopts one twice */
-  | { type: "archives"; names: string[]; at: string }
+  | { type: "archives"; names: string[]; at: string; kept?: number }
   /** the --on-archive command ran for an archive (the last one read counts) */
   | { type: "hook"; archive: string; ok: boolean; exitCode: number | null; at: string };
 
@@ -47,6 +47,8 @@ export interface LedgerState {
   moves: MoveItem[];
   /** every commit record with moves, in ledger order: compaction keeps those whose folders are still there */
   withMoves: Extract<LedgerRecord, { type: "commit" }>[];
+  /** how many records the last compaction wrote: the next one is due once the ledger has doubled since */
+  compactedTo: number;
 }
 
 function isRecord(rec: unknown): rec is LedgerRecord {
@@ -78,6 +80,7 @@ export async function readLedger(out: string): Promise<LedgerState> {
     hookFailed: new Set(),
     moves: [],
     withMoves: [],
+    compactedTo: 0,
   };
   let text = "";
   try {
@@ -101,6 +104,7 @@ export async function readLedger(out: string): Promise<LedgerState> {
     }
     state.records++;
     if (rec.type === "archives") {
+      if (typeof rec.kept === "number") state.compactedTo = rec.kept;
       for (const name of rec.names) {
         state.archives.add(name);
         if (!state.archiveAt.has(name)) state.archiveAt.set(name, rec.at);
@@ -168,32 +172,55 @@ const COMPACT_AFTER_RECORDS = 20_000;
 /**
  * Rewrites a long ledger (atomically) as: the names of all archives committed, then each work order's last
  * commit, with its moves (marked done unless still pending: prune deletes only what a move recorded), and
- * before them every older commit whose move is pending or whose folder is still in --move-to (prune needs
- * its record to take that folder; once prune took it, the next compaction forgets it). Run under the lock.
+ * before them every older commit whose move is pending, or with only its moves into folders still in
+ * --move-to that no later commit moved into (prune needs them, keyed by folder, and the commit's time, to
+ * take that folder; once prune took it, the next compaction forgets it). So the ledger stays bounded by the
+ * folders still there. The next compaction is due once the ledger has doubled since (not at every start,
+ * which would check every folder again). Run under the lock.
  */
 export async function compactLedger(out: string, ledger: LedgerState, clock: Clock, force = false): Promise<boolean> {
-  if (!force && (ledger.records < COMPACT_AFTER_RECORDS || ledger.records < (ledger.latest.size + 1) * 2)) return false;
+  if (
+    !force &&
+    (ledger.records < COMPACT_AFTER_RECORDS || ledger.records < Math.max(ledger.latest.size + 1, ledger.compactedTo) * 2)
+  )
+    return false;
   const pending = new Set(ledger.pendingMoves);
   const at = clock().toISOString();
-  const records: LedgerRecord[] = [{ type: "archives", names: [...ledger.archives].sort(), at }];
   const done = (rec: Extract<LedgerRecord, { type: "commit" }>) =>
     pending.has(rec) || !rec.moves?.length ? rec : { ...rec, moved: true as const };
+  const latest = new Set(ledger.latest.values());
+  const claimed = new Set<string>();
+  for (const rec of latest) for (const m of rec.moves ?? []) claimed.add(movedFolder(m));
+  const older: LedgerRecord[] = [];
+  // (newest first, so that a folder moved into again after prune took it is kept for its last commit only)
+  for (const rec of [...ledger.withMoves].reverse()) {
+    if (latest.has(rec)) continue;
+    if (pending.has(rec)) {
+      older.push(rec);
+      continue;
+    }
+    const moves: MoveItem[] = [];
+    const folders = new Map<string, boolean>(); // (a commit's root photos all go into one folder)
+    for (const m of rec.moves!) {
+      const folder = movedFolder(m);
+      if (!m.packed?.length || claimed.has(folder)) continue; // (moved whole: nothing recorded prune could delete)
+      if (!folders.has(folder)) folders.set(folder, await exists(folder));
+      if (folders.get(folder)) moves.push(m);
+    }
+    for (const folder of folders.keys()) claimed.add(folder);
+    if (moves.length) older.push({ ...rec, moves, moved: true });
+  }
+  const records: LedgerRecord[] = [...older.reverse()];
   // (older commits go first, so that the last commit of each work order stays the one read last)
-  for (const rec of ledger.withMoves)
-    if (ledger.latest.get(rec.id) !== rec && (pending.has(rec) || (await someFolderThere(rec.moves!)))) records.push(done(rec));
-  for (const rec of ledger.latest.values()) records.push(done(rec));
+  for (const rec of latest) records.push(done(rec));
   for (const archive of [...ledger.hookFailed].sort()) records.push({ type: "hook", archive, ok: false, exitCode: null, at });
-  if (!force && ledger.records < records.length * 2) return false;
+  records.unshift({ type: "archives", names: [...ledger.archives].sort(), at, kept: records.length + 1 });
   await writeFileAtomic(ledgerPath(out), records.map((r) => JSON.stringify(r) + "\n").join(""), tmpDir(out));
   await syncDir(stateDir(out));
   return true;
 }
 
-/** Whether a folder one of these moves made in --move-to is still there (a root photo's: the folder made for it). */
-async function someFolderThere(moves: readonly MoveItem[]): Promise<boolean> {
-  for (const m of moves) {
-    if (!m.packed?.length) continue; // (moved whole: nothing recorded that prune could delete)
-    if (await exists(m.packed[0]?.rel === "" ? path.dirname(m.to) : m.to)) return true;
-  }
-  return false;
+/** The folder a move made in --move-to (a root photo's: the folder made for it). */
+export function movedFolder(m: MoveItem): string {
+  return m.packed?.[0]?.rel === "" ? path.dirname(m.to) : m.to;
 }

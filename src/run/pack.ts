@@ -1,17 +1,17 @@
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import pLimit from "p-limit";
-import { type LedgerState, readLedger, shardLatest } from "../commit/ledger.js";
+import { appendLedger, type LedgerState, readLedger, shardLatest } from "../commit/ledger.js";
 import { leftBehindWarnings, moveItem, planMoves } from "../commit/moves.js";
 import { decodingDir } from "../commit/paths.js";
-import { moveFailed } from "../commit/recovery.js";
+import { finishMoves, moveFailed } from "../commit/recovery.js";
 import { readUploads, type UploadJournal } from "../commit/uploads.js";
 import { tuneAllocator } from "../convert/allocator.js";
 import { createHeicDecoder } from "../convert/heicDecoder.js";
 import { HeicPool } from "../convert/heicPool.js";
 import type { HeicDecoder } from "../convert/heicTypes.js";
 import { PIXELS_PER_CORE, PixelBudget } from "../convert/pixelBudget.js";
-import { systemClock } from "../core/clock.js";
+import { type Clock, systemClock } from "../core/clock.js";
 import { type Problem, usageError } from "../core/errors.js";
 import {
   type ArchiveReport,
@@ -251,7 +251,7 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
         }));
       return result;
     }
-    await finishAlreadyPacked(plan, staging, options.moveTo, result, log);
+    await finishAlreadyPacked(plan, { staging, moveTo: options.moveTo, out, ledger, now }, result, log);
     await runArchives(plan, result, ctx);
     return withTotals(result);
   } finally {
@@ -311,14 +311,29 @@ function committedOf(latest: LedgerState["latest"], journal: UploadJournal): Map
   return committed;
 }
 
-/** A work order the ledger already holds, whose move to --move-to was not done: do it now. */
-async function finishAlreadyPacked(plan: Plan, staging: string, moveTo: string | undefined, result: PackResult, log: Logger) {
+/**
+ * A work order the ledger already holds, whose move to --move-to was not done: do it now, recorded as a
+ * move of its last commit (the same archive and time; pending until done, as at a commit), so that prune
+ * knows what went to --move-to. (A commit another shard's ledger holds is not this ledger's to amend.)
+ */
+async function finishAlreadyPacked(
+  plan: Plan,
+  at: { staging: string; moveTo: string | undefined; out: string; ledger: LedgerState | undefined; now: Clock },
+  result: PackResult,
+  log: Logger,
+) {
+  const { staging, moveTo } = at;
   if (!moveTo) return;
   for (const wo of plan.alreadyPacked) {
     try {
       const { moves } = await planMoves(wo, staging, path.resolve(moveTo));
-      const left: string[] = [];
-      for (const m of moves) left.push(...(await moveItem(m)));
+      const last = at.ledger?.latest.get(wo.id);
+      let left: string[] = [];
+      if (last?.fingerprint === wo.fingerprint) {
+        const { moved: _, ...commit } = last;
+        await appendLedger(at.out, [{ ...commit, moves }]);
+        left = await finishMoves(at.out, { ...commit, moves }, at.now);
+      } else for (const m of moves) left.push(...(await moveItem(m)));
       result.warnings.push(...leftBehindWarnings(wo.id, left, staging));
       log.info(`${wo.id}: already packed; moved to ${moveTo}`);
     } catch (err) {

@@ -3,7 +3,7 @@
 // Never anything not committed. Once this outbox uploads at all, never an archive the platform has not
 // confirmed, nor the sources of one: a work order's folders go only when every archive that holds any
 // submission of it is old enough and (when uploading) confirmed, so a refused batch can be packed again.
-import { lstat, readdir, readFile, readlink, rm, stat } from "node:fs/promises";
+import { lstat, readdir, readFile, readlink, realpath, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { type LedgerState, readLedger } from "../commit/ledger.js";
 import { REPORT_SUFFIX } from "../commit/recovery.js";
@@ -13,9 +13,9 @@ import { type Clock, systemClock } from "../core/clock.js";
 import { type FileStamp, type Logger, type MoveItem, silentLogger } from "../core/types.js";
 import { reviewPath } from "../review/writeReview.js";
 import { codeUnitOrder } from "../spec/names.js";
-import { statusUnconfirmed } from "../upload/protocol.js";
+import { type Standing, standingOf, uploadAccepted } from "../upload/sameBytes.js";
 import { realPathOf, requireFolder } from "./folders.js";
-import { deleteRecorded, type RecordedFiles, recordedFiles, sortFolder } from "./pruneSources.js";
+import { deleteRecorded, movedFolders, movedHere, type RecordedFiles, recordedFiles, sortFolder } from "./pruneSources.js";
 import { openOutput } from "./session.js";
 
 export interface PruneOptions {
@@ -46,8 +46,8 @@ export interface PruneItem {
 export interface PruneResult {
   dryRun: boolean;
   pruned: PruneItem[];
-  /** older than the cut-off but kept, and why (not uploaded yet, not in the ledger) */
-  kept: { path: string; reason: string }[];
+  /** older than the cut-off but kept, and why (not uploaded yet, not in the ledger); a code when refused */
+  kept: { path: string; reason: string; code?: string }[];
   /** due, but deleting it failed (a busy mount, a read-only disk): left, maybe in part, with the error */
   failed: { path: string; reason: string }[];
   bytes: number;
@@ -104,8 +104,14 @@ export async function pruneHeld(o: PruneOptions): Promise<PruneResult> {
       if (!(await take(file, a.committedAt, result, o.delete))) break;
   }
   if (o.processed) {
-    const recorded = recordedFiles([...ledger.moves, ...[...archives.values()].flatMap((a) => a.moves)]);
-    await pruneProcessed(path.resolve(o.processed), archives, recorded, result, o.delete);
+    const moves = [...ledger.moves, ...[...archives.values()].flatMap((a) => a.moves)];
+    await pruneProcessed(
+      path.resolve(o.processed),
+      archives,
+      { files: recordedFiles(moves), folders: movedFolders(moves) },
+      result,
+      o.delete,
+    );
   }
   result.pruned.sort((x, y) => codeUnitOrder(x.path, y.path));
   return result;
@@ -113,9 +119,9 @@ export async function pruneHeld(o: PruneOptions): Promise<PruneResult> {
 
 /**
  * Every archive the ledger has committed: when, what it holds, and whether it may go. Once the outbox
- * uploads at all (the journal has a record, or a platform is configured), an archive may go only when the
- * journal says `uploaded` (or the same bytes were): failed, in progress, needing attention, or never tried
- * all keep it.
+ * uploads at all (the journal has a record, or a platform is configured), an archive may go only when
+ * status would say `uploaded` (standingOf: its own upload, or the same bytes'): failed, in progress, needing
+ * attention, or never tried all keep it.
  */
 async function archiveFacts(
   out: string,
@@ -131,9 +137,8 @@ async function archiveFacts(
       .then((t) => JSON.parse(t) as { sha256?: unknown; createdAt?: unknown; workOrders?: { id?: unknown; moves?: unknown }[] })
       .catch(() => undefined);
     const state = uploads.archives.get(name);
-    const sha256 = typeof report?.sha256 === "string" ? report.sha256 : state?.sha256;
-    const twin = sha256 === undefined ? undefined : uploads.uploadedSha.get(sha256);
-    const confirmed = accepted(state) || (twin !== undefined && accepted(uploads.archives.get(twin)));
+    // (status's rule: a repack of bytes already uploaded counts as uploaded, unless it needs attention itself)
+    const standing = standingOf(uploads, name, typeof report?.sha256 === "string" ? report.sha256 : state?.sha256);
     const committedAt = typeof report?.createdAt === "string" ? report.createdAt : (ledger.archiveAt.get(name) ?? "");
     const ids = new Set<string>();
     const moves: MoveItem[] = [];
@@ -152,8 +157,8 @@ async function archiveFacts(
         ? `its move to ${state?.moving} (--uploaded-to) is not finished: the next upload run finishes it`
         : present && (await movedAway(state, out))
           ? `journaled as moved to ${state?.movedTo} (--uploaded-to), yet still here: what is there under its name is not it (a link?), so this is the only copy`
-          : uploading && !confirmed
-            ? unconfirmedReason(state)
+          : uploading && !uploadAccepted(standing.state)
+            ? unconfirmedReason(standing)
             : undefined,
       ids,
       moves,
@@ -179,16 +184,15 @@ async function movedAway(state: UploadState | undefined, out: string): Promise<b
   return state?.movedTo !== undefined && (await realPathOf(state.movedTo)) !== (await realPathOf(out));
 }
 
-/** Uploaded, and the platform has not said since that its batch failed or is missing (`status --refresh`). */
-function accepted(state: UploadState | undefined): boolean {
-  return Boolean(state?.uploaded) && !(state?.status && statusUnconfirmed(state.status.status));
-}
-
-function unconfirmedReason(state: UploadState | undefined): string {
+function unconfirmedReason({ state, sameAs }: Standing): string {
+  const of = sameAs ? ` (the same bytes as ${sameAs})` : "";
   if (!state) return "not uploaded yet";
-  if (state.uploaded && state.status) return `refused by the platform after the upload: its batch says ${state.status.status}`;
-  if (state.failed) return `not confirmed by the platform: the upload failed (${state.failed.code})`;
-  return "not confirmed by the platform yet";
+  if (state.attention && !state.uploaded)
+    return `needs attention: the platform keeps batch ${state.attention.batchId} with part of it and would not delete it`;
+  if (state.uploaded && state.status)
+    return `refused by the platform after the upload${of}: its batch says ${state.status.status}`;
+  if (state.failed) return `not confirmed by the platform: the upload failed${of} (${state.failed.code})`;
+  return `not confirmed by the platform yet${of}`;
 }
 
 /**
@@ -199,20 +203,22 @@ function unconfirmedReason(state: UploadState | undefined): string {
  * and so does its folder.
  */
 async function pruneProcessed(
-  dir: string,
+  given: string,
   archives: Map<string, ArchiveFacts>,
-  recorded: RecordedFiles,
+  recorded: { files: RecordedFiles; folders: Map<string, Set<string>> },
   result: PruneResult,
   remove: boolean | undefined,
 ): Promise<void> {
-  const self = await lstat(dir).catch(() => undefined);
+  const self = await lstat(given).catch(() => undefined);
   if (self?.isSymbolicLink()) {
     result.kept.push({
-      path: dir,
-      reason: `a link (to ${await readlink(dir)}), not the folder --move-to made: not deleted through (give --processed its real path)`,
+      path: given,
+      reason: `a link (to ${await readlink(given)}), not the folder --move-to made: not deleted through (give --processed its real path)`,
     });
     return;
   }
+  // (a linked parent: what goes is deleted by its real path, never through the link)
+  const dir = await realpath(given).catch(() => given);
   const holders = new Map<string, ArchiveFacts[]>();
   for (const a of archives.values()) for (const id of a.ids) holders.set(id, [...(holders.get(id) ?? []), a]);
   for (const name of (await readdir(dir).catch(() => [])).sort(codeUnitOrder)) {
@@ -234,15 +240,27 @@ async function pruneProcessed(
         .map((a) => a.committedAt)
         .sort()
         .at(-1)!;
-      await takeRecorded(full, recorded.get(name), committedAt, result, remove);
+      await takeRecorded(full, recorded.files.get(name), recorded.folders.get(name), committedAt, result, remove);
     }
   }
+}
+
+function notMovedHere(folder: string, made: ReadonlySet<string> | undefined): PruneResult["kept"][number] {
+  const where = made?.size
+    ? `--move-to moved it into ${[...made].join(" or ")}`
+    : "the ledger records no folder of this name moved";
+  return {
+    path: folder,
+    code: "E_PRUNE_NOT_MOVED_HERE",
+    reason: `not the folder --move-to made (a copy, or a link or bind mount of another folder): ${where}; nothing deleted in it (give --processed that folder)`,
+  };
 }
 
 /** Deletes (or lists) the files of one due processed folder that the ledger recorded; says what stays. */
 async function takeRecorded(
   folder: string,
   recorded: Map<string, FileStamp[]> | undefined,
+  made: ReadonlySet<string> | undefined,
   committedAt: string,
   result: PruneResult,
   remove: boolean | undefined,
@@ -264,6 +282,10 @@ async function takeRecorded(
   }
   if (!st?.isDirectory()) {
     result.kept.push({ path: folder, reason: "not a folder: --move-to moves work orders as folders" });
+    return;
+  }
+  if (!(await movedHere(folder, made))) {
+    result.kept.push(notMovedHere(folder, made));
     return;
   }
   const files = await sortFolder(folder, recorded).catch((err: Error) => err);

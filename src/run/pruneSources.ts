@@ -1,7 +1,8 @@
 // What prune may delete of a work order's folder in processed/: only the files the ledger recorded as
 // moved there (same path inside it, same size, same time), never one added, changed or replaced since.
-import { lstat, opendir, rmdir, unlink } from "node:fs/promises";
+import { lstat, opendir, rmdir, stat, unlink } from "node:fs/promises";
 import path from "node:path";
+import { movedFolder } from "../commit/ledger.js";
 import { removeEmptyFolders } from "../commit/moves.js";
 import type { FileStamp, MoveItem } from "../core/types.js";
 
@@ -25,6 +26,32 @@ export function recordedFiles(moves: readonly MoveItem[]): RecordedFiles {
     else for (const s of [...(m.packed ?? []), ...(m.alongside ?? [])]) add(path.basename(m.to), s);
   }
   return recorded;
+}
+
+/** A processed folder's name -> the folders of that name the ledger's moves made (their paths then). */
+export function movedFolders(moves: readonly MoveItem[]): Map<string, Set<string>> {
+  const folders = new Map<string, Set<string>>();
+  for (const m of moves) {
+    if (!m.packed?.length) continue;
+    const folder = path.resolve(movedFolder(m));
+    folders.set(path.basename(folder), (folders.get(path.basename(folder)) ?? new Set()).add(folder));
+  }
+  return folders;
+}
+
+/**
+ * Whether `folder` is one a move made: the same folder (device and inode) as one of those paths, however
+ * either is reached. A copy of processed/ (a backup, a bind of another folder) holds the same names and
+ * stamps, and is not ours to delete.
+ */
+export async function movedHere(folder: string, made: ReadonlySet<string> | undefined): Promise<boolean> {
+  const st = await lstat(folder).catch(() => undefined);
+  if (!st) return false;
+  for (const p of made ?? []) {
+    const there = await stat(p).catch(() => undefined);
+    if (there && there.dev === st.dev && there.ino === st.ino) return true;
+  }
+  return false;
 }
 
 export interface FolderFiles {

@@ -6,7 +6,8 @@ import type { Config } from "../config/schema.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { redact } from "../core/redact.js";
 import { resolveCredentials } from "../upload/key.js";
-import { type Api, BATCH_MISSING, httpApi, statusLooksFailed, statusUnconfirmed } from "../upload/protocol.js";
+import { type Api, BATCH_MISSING, httpApi, statusLooksFailed } from "../upload/protocol.js";
+import { standingOf, uploadAccepted } from "../upload/sameBytes.js";
 import { attentionProblem, credentialsRefused } from "../upload/uploadProblems.js";
 import { checkOut, committedArchives } from "./upload.js";
 
@@ -59,11 +60,7 @@ export async function status(out: string, options: StatusOptions = {}): Promise<
   for (const name of [...names].sort()) {
     const own = journal.archives.get(name);
     const a = inOut.get(name);
-    // the same bytes uploaded as another archive (pack --repack of unchanged work): upload never sends them
-    // again (W_UPLOAD_DUPLICATE), so this one stands where that one does
-    const twin = a && !own?.uploaded && !own?.attention ? journal.uploadedSha.get(a.sha256) : undefined;
-    const sameAs = twin && twin !== name ? twin : undefined;
-    const s = sameAs ? journal.archives.get(sameAs) : own;
+    const { state: s, sameAs } = standingOf(journal, name, a?.sha256);
     const line: ArchiveStatus = { archive: name, state: "committed", since: s?.at ?? a?.createdAt ?? "" };
     if (sameAs) line.sameAs = sameAs;
     if (a) line.bytes = a.bytes;
@@ -73,7 +70,7 @@ export async function status(out: string, options: StatusOptions = {}): Promise<
       const p = attentionProblem(name, s.attention.batchId, s.attention.reason);
       line.problem = { code: p.code, message: redact(p.message) };
     } else if (s?.uploaded) {
-      line.state = s.status && statusUnconfirmed(s.status.status) ? "failed" : "uploaded";
+      line.state = uploadAccepted(s) ? "uploaded" : "failed";
       line.batchId = s.uploaded.batchId;
     } else if (s?.failed) {
       line.state = "failed";
