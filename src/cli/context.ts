@@ -72,8 +72,9 @@ export async function checkedFlags(argv: Record<string, unknown>): Promise<Flags
   throw new WopackError(
     "usage",
     "E_FLAG_INVALID",
-    `invalid value${lines.length > 1 ? "s" : ""}; nothing was done:\n  ${lines.join("\n  ")}`,
+    `invalid value${lines.length > 1 ? "s" : ""}; nothing was done:`,
     "fix every flag above (sizes like 5MB or 2GiB, durations with their unit like 30s, 10m or 30d, whole numbers from 1)",
+    { lines },
   );
 }
 

@@ -57,8 +57,9 @@ export function parseJsonWithComments(text: string, source: string): unknown {
     throw new WopackError(
       "usage",
       "E_CONFIG_INVALID",
-      `${source} is not valid JSON:\n  ${lines.join("\n  ")}`,
+      `${source} is not valid JSON:`,
       "fix the JSON syntax (a missing quote or comma is the usual cause)",
+      { lines },
     );
   }
   return value;

@@ -38,6 +38,21 @@ describe("number, size and duration flags are checked like the config (§9, §10
     expect(run.code).toBe(2);
     expect(run.stderr).toContain("E_FLAG_INVALID");
     expect(run.stderr).toContain(`${flag[0]} "${flag[1]}"`);
+    // the problem on a line of its own under the summary, not after a literal \n
+    expect(run.stderr).not.toContain("\\n");
+    expect(run.stderr.split("\n")).toContainEqual(expect.stringMatching(new RegExp(`^ {2}${flag[0]} "`)));
+    expect(existsSync(ws.out)).toBe(false);
+  });
+
+  it("a config that is not JSON: exit 2, each syntax error on a line of its own, nothing written", async () => {
+    const ws = await workspace();
+    await put(ws.staging, "WO_1/a.jpg", tinyJpeg());
+    const config = await put(ws.dir, "wopack.config.json", '{"images": {,, }\n "x": }');
+    const run = await wopack(["pack", ws.staging, "--out", ws.out, "--config", config]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("E_CONFIG_INVALID");
+    expect(run.stderr).not.toContain("\\n");
+    expect(run.stderr.split("\n").filter((l) => /^ {2}line \d+, column \d+: /.test(l)).length).toBeGreaterThan(1);
     expect(existsSync(ws.out)).toBe(false);
   });
 
@@ -45,7 +60,9 @@ describe("number, size and duration flags are checked like the config (§9, §10
     const ws = await workspace();
     const run = await wopack(["watch", ws.staging, "--out", ws.out, "--poll", "0", "--batch-window", "x", "--max-pixels", "1.5"]);
     expect(run.code).toBe(2);
-    for (const flag of ["--poll", "--batch-window", "--max-pixels"]) expect(run.stderr).toContain(flag);
+    for (const flag of ["--poll", "--batch-window", "--max-pixels"])
+      expect(run.stderr.split("\n")).toContainEqual(expect.stringMatching(new RegExp(`^ {2}${flag} "`)));
+    expect(run.stderr).not.toContain("\\n");
     expect(existsSync(ws.out)).toBe(false);
   });
 
