@@ -50,6 +50,16 @@ function sourceError(err: unknown, name: string, file: string): unknown {
   return isGone(err) ? new SourceChangedError(name, file, true) : err;
 }
 
+/**
+ * Deflated at level 9 with a window just big enough for `data`: the same bytes as zlib's default window
+ * (no match reaches further back than the data is long, 262 bytes of lookahead kept), without allocating and
+ * clearing the 32 KB window's state for each work order's small JSON (~0.7 ms each for a process's first hundreds).
+ */
+export function deflateEntry(data: Buffer): Buffer {
+  const windowBits = Math.min(15, Math.max(9, Math.ceil(Math.log2(data.length + 262))));
+  return deflateRawSync(data, { level: 9, windowBits });
+}
+
 /** Bytes an entry adds besides its data, at most: local and central headers with their ZIP64 extras. */
 export function entryOverhead(name: string): number {
   return 30 + 20 + 46 + 28 + 2 * Buffer.byteLength(name, "utf8");
@@ -152,7 +162,7 @@ export class ZipWriter {
 
   /** An entry from memory: stored as is, or deflated. */
   async addBuffer(name: string, data: Buffer, crc32: number, store: boolean): Promise<void> {
-    const body = store ? data : deflateRawSync(data, { level: 9 });
+    const body = store ? data : deflateEntry(data);
     const header = this.begin(name, store ? 0 : 8, crc32, body.length, data.length);
     // (one write call for header and data, gathered: not a copy of each photo held in memory into a new buffer)
     await this.write(header, body);

@@ -40,6 +40,10 @@ function popcount(x: number): number {
   return (Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
 }
 
+function shaKey(sha: Uint8Array): string {
+  return Buffer.from(sha.buffer, sha.byteOffset, sha.byteLength).toString("latin1");
+}
+
 function chunkOf(hi: number, lo: number, c: number): number {
   return c === 0 ? lo & 0xffff : c === 1 ? lo >>> 16 : c === 2 ? hi & 0xffff : hi >>> 16;
 }
@@ -100,6 +104,8 @@ class Lookup implements OpenedPictureIndex {
   /** this run's hashes, in the order of added (a scan reads them in one sweep) */
   private addedHi = new Uint32Array(256);
   private addedLo = new Uint32Array(256);
+  /** this run's pictures by their SHA-256 prefix, so that a sweep need not weigh each one's SHA-256 */
+  private readonly addedBySha = new Map<string, number[]>();
 
   constructor(
     private readonly parts: Part[],
@@ -147,7 +153,13 @@ class Lookup implements OpenedPictureIndex {
   add(pictures: readonly IndexedPicture[]): void {
     for (const p of pictures) {
       const { hi, lo } = splitHash(p.hash);
-      const j = this.added.push({ ...p, hi, lo, sha: shaPrefix(p.sha256) }) - 1;
+      const sha = shaPrefix(p.sha256);
+      const j = this.added.push({ ...p, hi, lo, sha }) - 1;
+      if (sha) {
+        const same = this.addedBySha.get(shaKey(sha));
+        if (same) same.push(j);
+        else this.addedBySha.set(shaKey(sha), [j]);
+      }
       if (j === this.addedHi.length) {
         for (const half of ["addedHi", "addedLo"] as const) {
           const grown = new Uint32Array(2 * j);
@@ -207,11 +219,15 @@ class Lookup implements OpenedPictureIndex {
     };
     if (!this.addedBuckets) {
       const [hi, lo, n] = [this.addedHi, this.addedLo, this.added.length];
+      // this run's exact matches first; then, in the sweep, a later picture at no smaller a distance cannot
+      // win: a night of one picture would otherwise weigh every earlier one, each time (quadratic)
+      for (const j of qsha ? (this.addedBySha.get(shaKey(qsha)) ?? []) : []) {
+        const d = popcount(hi[j]! ^ qhi) + popcount(lo[j]! ^ qlo);
+        if (d <= r && (!bestExact || d < bestDistance)) consider(this.loaded + j, d);
+      }
       for (let j = 0; j < n; j++) {
         const d = popcount(hi[j]! ^ qhi) + popcount(lo[j]! ^ qlo);
-        // (without a SHA-256 to match, a later picture of this run at no smaller a distance cannot win: a
-        // night of one picture would otherwise weigh every earlier one, each time)
-        if (d <= r && (d < bestDistance || qsha !== undefined)) consider(this.loaded + j, d);
+        if (d <= r && d < bestDistance) consider(this.loaded + j, d);
       }
     }
     for (let c = 0; c < CHUNKS && (this.loaded || this.addedBuckets); c++) {

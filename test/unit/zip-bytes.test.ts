@@ -3,9 +3,9 @@
 // extra). The ZIP64 case starts the writer past 4 GiB in a sparse file instead of writing 4 GiB.
 import { open, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { crc32 } from "node:zlib";
+import { crc32, deflateRawSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { ZipWriter } from "../../src/archive/zip.js";
+import { deflateEntry, ZipWriter } from "../../src/archive/zip.js";
 import { execFileP, readZip, tempDir, testWithThirdPartyTools } from "../helpers.js";
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ""), "hex");
@@ -133,5 +133,31 @@ describe("ZIP header bytes", () => {
     const ok = await ZipWriter.create(path.join(dir, "b.zip"));
     await expect(ok.addFile(NAME.toString(), source, DATA.length, crc32(DATA))).resolves.toEqual({ crc32: crc32(DATA), size: 5 });
     await ok.abort();
+  });
+
+  it("a deflated entry is zlib's level-9 bytes whatever its size (its small window holds all of it), and reads back", async () => {
+    // (sizes at each window's edge, where the data plus zlib's 262 bytes of lookahead fill it; text and noise)
+    let seed = 7;
+    const byte = () => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed >>> 24;
+    };
+    const sizes = [0, 1, 100];
+    for (let w = 9; w <= 16; w++) for (const d of [-263, -262, -261, -200, -100, 0]) sizes.push(2 ** w + d);
+    const file = path.join(await tempDir(), "deflated.zip");
+    const zip = await ZipWriter.create(file);
+    const written: Buffer[] = [];
+    for (const [i, n] of sizes.entries()) {
+      const data = Buffer.from(Array.from({ length: n }, () => (i % 2 ? byte() : 0x61 + (byte() % 5))));
+      // (its last 8 bytes repeat its first: a match as far back as the data is long)
+      if (n >= 16) data.copy(data, n - 8, 0, 8);
+      expect(deflateEntry(data).equals(deflateRawSync(data, { level: 9 })), `${n} bytes`).toBe(true);
+      await zip.addBuffer(`WO_1/${i}.json`, data, crc32(data), false);
+      written.push(data);
+    }
+    await zip.finish();
+    const read = await readZip(file);
+    expect(read.map((e) => e.data)).toEqual(written);
+    await testWithThirdPartyTools(file);
   });
 });
