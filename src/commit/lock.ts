@@ -3,7 +3,7 @@
 // exactly one run.
 import { createHash, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { link, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
@@ -183,6 +183,7 @@ async function writeDraft(draftDir: string, now: Date): Promise<{ mine: LockHold
   };
   const text = JSON.stringify(mine);
   const draft = path.join(draftDir, `lock.${mine.nonce}`);
+  ownDrafts.add(path.resolve(draft));
   await mkdir(draftDir, { recursive: true });
   await writeFile(draft, text);
   return { mine, text, draft };
@@ -194,6 +195,38 @@ async function writeDraft(draftDir: string, now: Date): Promise<{ mine: LockHold
  */
 async function removeDraft(draft: string): Promise<void> {
   await rm(draft, { force: true });
+  ownDrafts.delete(path.resolve(draft));
+}
+
+/** This process's drafts in flight: never another's to clear up, even when its pid is taken for a dead one's. */
+const ownDrafts = new Set<string>();
+
+/**
+ * Removes the holder drafts (`lock.<nonce>`) in `draftDir` that a killed run left: those whose holder is dead,
+ * and those that never got their content (a kill while writing it) once a minute old. A live run's draft, which
+ * it is about to claim or remove, is kept. Returns how many went.
+ */
+export async function removeDeadDrafts(draftDir: string, now: Date): Promise<number> {
+  let removed = 0;
+  for (const name of await readdir(draftDir).catch(() => [] as string[])) {
+    if (!name.startsWith("lock.")) continue;
+    const file = path.join(draftDir, name);
+    // (and claim's link of one, `<draft>.<depth>`, on its way to a rename)
+    if (ownDrafts.has(path.resolve(draftDir, name.replace(/\.\d+$/, "")))) continue;
+    const info = await stat(file).catch(() => undefined);
+    if (!info?.isFile()) continue;
+    const holder = parseHolder((await readText(file)) ?? "");
+    const dead = holder ? !holderAlive(holder) : now.getTime() - info.mtimeMs > 60_000;
+    if (
+      dead &&
+      (await rm(file, { force: true }).then(
+        () => true,
+        () => false,
+      ))
+    )
+      removed++;
+  }
+  return removed;
 }
 
 async function releaseLock(lockPath: string, text: string): Promise<void> {

@@ -7,6 +7,7 @@ import { type Problem, problem } from "../core/errors.js";
 import type { LeftBehind, MoveItem, Recovery } from "../core/types.js";
 import { exists } from "./files.js";
 import { appendLedger, compactLedger, type LedgerRecord, type LedgerState, ledgerPath, readLedger } from "./ledger.js";
+import { removeDeadDrafts } from "./lock.js";
 import { moveItem } from "./moves.js";
 import { tmpDir } from "./paths.js";
 
@@ -46,6 +47,8 @@ export async function recover(out: string, clock: Clock): Promise<Recovery> {
     if (!name.startsWith("lock."))
       await rm(path.join(tmpDir(out), name), { recursive: true, force: true }).catch(() => undefined);
   }
+  // (a holder draft is another process's while it claims a lock: only a dead one's goes)
+  await removeDeadDrafts(tmpDir(out), clock());
   const ledger = await readLedger(out);
   // (a damaged ledger is compacted by its restore below, once what the damage held is back)
   if (!ledger.damaged.length && (await compactLedger(out, ledger, clock))) Object.assign(ledger, await readLedger(out));

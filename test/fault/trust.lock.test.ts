@@ -3,7 +3,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
 import sharp from "sharp";
@@ -133,5 +133,50 @@ describe("taking over a dead run's lock (§8)", () => {
     expect(run.code, run.stderr).toBe(0);
     expect(await archivesIn(ws.out)).toHaveLength(1);
     expect((await readdir(path.join(ws.out, ".wopack"))).filter((n) => n.startsWith("lock"))).toEqual([]);
+  });
+});
+
+describe("the holder drafts a killed run leaves in .wopack/tmp", () => {
+  it("the next run removes a dead holder's draft and one never written, and keeps a live or unknowable one's", async () => {
+    const sleeper = spawn("sleep", ["60"]);
+    try {
+      const ws = await workspace();
+      await put(
+        ws.staging,
+        "WO_1/a.jpg",
+        sharp({ create: { width: 8, height: 8, channels: 3, background: "#123" } })
+          .jpeg()
+          .toBuffer(),
+      );
+      const tmp = path.join(ws.out, ".wopack", "tmp");
+      const holder = (fields: object) =>
+        JSON.stringify({ pid: deadPid(), host: hostname(), startedAt: "", nonce: "n", ...fields });
+      const drafts: [string, string, boolean, number?][] = [
+        // name, content, kept; an age in seconds for an empty draft
+        ["lock.dead", holder({ bootId }), false],
+        ["lock.reused-pid", holder({ pid: sleeper.pid, startTicks: 1, bootId }), false],
+        ["lock.before-reboot", holder({ pid: sleeper.pid, bootId: "00000000-0000-0000-0000-000000000000" }), false],
+        ["lock.empty-old", "", false, 120],
+        ["lock.half-written-old", '{"pid": 12', false, 120],
+        ["lock.live", holder({ pid: sleeper.pid, startTicks: processStartTicks(sleeper.pid!), bootId }), true],
+        ["lock.elsewhere", holder({ host: "another-machine" }), true],
+        ["lock.empty-fresh", "", true, 1],
+      ];
+      for (const [name, text, , ageS] of drafts) {
+        const file = await put(tmp, name, text);
+        if (ageS) await utimes(file, Date.now() / 1000 - ageS, Date.now() / 1000 - ageS);
+      }
+      const run = await wopack(["pack", ws.staging, "--out", ws.out]);
+      expect(run.code, run.stderr).toBe(0);
+      const left = (await readdir(tmp)).filter((n) => n.startsWith("lock.")).sort();
+      expect(left).toEqual(
+        drafts
+          .filter(([, , kept]) => kept)
+          .map(([name]) => name)
+          .sort(),
+      );
+    } finally {
+      sleeper.kill();
+    }
   });
 });
