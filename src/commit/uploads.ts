@@ -56,6 +56,11 @@ export interface UploadState {
   confirmed: number;
   /** the last chunk of this batch was sent (after the SHA-256 check): only then may its session say complete */
   finalSent?: boolean | undefined;
+  /**
+   * a batch creation was journaled (intent) and no batch since: a session kept for the archive now is that
+   * creation's batch, made but never journaled (kill -9 between keepSession and the batch line), to adopt
+   */
+  creating?: boolean | undefined;
   uploaded?: { batchId: string; at: string } | undefined;
   failed?: { code: string; message: string; at: string } | undefined;
   /** a batch holding (part of) this archive that the platform would not delete: it needs a person */
@@ -101,10 +106,11 @@ function apply(journal: UploadJournal, rec: UploadRecord): void {
       break;
     }
     case "intent":
-      Object.assign(s, { sha256: rec.sha256, bytes: rec.bytes, failed: undefined, attention: undefined });
+      Object.assign(s, { sha256: rec.sha256, bytes: rec.bytes, failed: undefined, attention: undefined, creating: true });
       break;
     case "batch":
       Object.assign(s, { batchId: rec.batchId, uploadUrl: rec.uploadUrl, confirmed: 0, finalSent: undefined, failed: undefined });
+      s.creating = undefined;
       break;
     case "final":
       if (rec.batchId === s.batchId) s.finalSent = true;

@@ -2,7 +2,7 @@
 // journal before it is taken, a restart resumes the same session, and a second batch is made only when
 // the first is provably not accepted.
 import { open, stat } from "node:fs/promises";
-import { forgetSession, keepSession, keptSessionUrl } from "../commit/sessions.js";
+import { forgetSession, keepSession, keptSession, keptSessionUrl } from "../commit/sessions.js";
 import { appendUploads, type UploadJournal, type UploadRecord } from "../commit/uploads.js";
 import type { Clock } from "../core/clock.js";
 import { type Problem, problem } from "../core/errors.js";
@@ -90,7 +90,8 @@ export async function uploadArchive(a: ArchiveToSend, journal: UploadJournal, s:
   }
   const run = new Upload(a, journal, s);
   try {
-    return await run.send(state?.batchId ? await resumable(s.out, a.name, state.batchId, state.uploadUrl) : undefined);
+    if (state?.batchId) return await run.send(await resumable(s.out, a.name, state.batchId, state.uploadUrl), true);
+    return await run.send(state?.creating ? await run.adopt() : undefined, false);
   } catch (err) {
     if (s.signal?.aborted) throw interrupted(s.signal);
     if (err instanceof NeedsAttention) {
@@ -144,7 +145,24 @@ class Upload {
     }
   }
 
-  async send(resume: Batch | undefined): Promise<UploadOutcome> {
+  /**
+   * The batch an earlier run made and kept the session of, but was stopped before it journaled (kill -9
+   * between keepSession and the batch line): journaled now and sent to, never a second made beside it. It is
+   * safe to adopt: wopack sends nothing to a batch before it is journaled, so the session holds nothing of
+   * ours (one that claims bytes breaks the protocol, and its batch is deleted as any such).
+   */
+  async adopt(): Promise<Batch | undefined> {
+    const { a, s } = this;
+    const kept = await keptSession(s.out, a.name);
+    if (!kept) return undefined;
+    const uploadUrl = redact(kept.uploadUrl, secretsOf(kept.uploadUrl));
+    await this.record({ type: "batch", archive: a.name, batchId: kept.batchId, uploadUrl, at: this.now() });
+    s.log.info(`${a.name}: batch ${kept.batchId}, made by a run stopped before it journaled it, is used (no second batch made)`);
+    return kept;
+  }
+
+  /** `resumed`: `resume` is a journaled batch an earlier run may have sent part of the archive to. */
+  async send(resume: Batch | undefined, resumed: boolean): Promise<UploadOutcome> {
     await this.checkSize();
     if (resume && !resume.uploadUrl) await this.lostSession(resume);
     let batch = resume;
@@ -164,7 +182,7 @@ class Upload {
       }
       let end: Awaited<ReturnType<Upload["sendSession"]>>;
       try {
-        end = await this.sendSession(batch, made === 0);
+        end = await this.sendSession(batch, made === 0 && resumed);
       } catch (err) {
         if (!(err instanceof Unproven)) throw err;
         await this.settleUnproven(batch, err.problem);
