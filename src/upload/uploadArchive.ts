@@ -251,11 +251,17 @@ class Upload {
     const { a } = this;
     await this.record({ type: "intent", archive: a.name, sha256: a.sha256, bytes: a.bytes, at: this.now() });
     const filename = a.name.replace(/\.zip$/i, "");
-    const batch = await this.requests.retrying("creating a batch", async () => {
-      const r = await this.s.api.createBatch(filename);
-      if (!r.ok && r.kind === "retry" && r.lost) await this.maybeMade(filename, r.detail);
-      return r;
-    });
+    let lost = false;
+    const batch = await this.requests
+      .retrying("creating a batch", async () => {
+        const r = await this.s.api.createBatch(filename);
+        if (!r.ok && r.kind === "retry" && r.lost) {
+          lost = true;
+          await this.record({ type: "maybeBatch", archive: a.name, detail: this.redact(r.detail), at: this.now() });
+        }
+        return r;
+      })
+      .finally(() => lost && this.warnMaybeMade(filename));
     if (!batch.ok) {
       if (batch.kind === "fail" && batch.batchId) await this.deleteUnusable(batch.batchId);
       throw refusal(this.a.name, this.redact, batch.kind, batch.detail, "creating a batch", this.s.urls?.[0]);
@@ -270,14 +276,13 @@ class Upload {
   }
 
   /**
-   * A creation whose answer was lost may have made a batch, which the API cannot find again (it lists no
-   * batches by name): journaled, warned and shown by status, for an operator to delete; the next try makes another.
+   * Creations whose answer was lost may each have made a batch, which the API cannot find again (it lists no
+   * batches by name): each loss is journaled as it happens; one warning per try of the archive says them all, folded.
    */
-  private async maybeMade(filename: string, detail: string): Promise<void> {
-    const at = this.now();
-    const words = this.redact(detail);
-    await this.record({ type: "maybeBatch", archive: this.a.name, detail: words, at });
-    const p = maybeMadeProblem(this.a.name, filename, at, words);
+  private warnMaybeMade(filename: string): void {
+    const m = this.journal.archives.get(this.a.name)?.maybeBatches;
+    if (!m) return;
+    const p = maybeMadeProblem(this.a.name, filename, m);
     this.s.log.warn(`${p.code}: ${p.message} (hint: ${p.hint})`);
     this.warnings.push(p);
   }
