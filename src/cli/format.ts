@@ -127,7 +127,9 @@ export function formatStatus(lines: ArchiveStatus[], stuck: ArchiveStatus[]): st
           ? `uploaded (${l.sameAs ? `the same bytes as ${l.sameAs}: ` : ""}batch ${l.batchId}${l.platformStatus ? `, ${l.platformStatus}` : ""})`
           : l.state === "failed" || l.state === "attention"
             ? `${l.state === "failed" ? "failed" : "needs attention"}: ${l.problem?.code ?? ""} ${l.problem?.message ?? ""}`
-            : "committed, not uploaded";
+            : l.attentionCleared
+              ? `committed, to send again (attention cleared at ${l.attentionCleared})`
+              : "committed, not uploaded";
     const unknown = l.refreshError ? [`  not refreshed: ${l.refreshError.code}: ${l.refreshError.message}`] : [];
     return [`${l.archive}  ${what}${stuck.includes(l) ? "  (waiting too long)" : ""}`, ...unknown, ...maybeMade(l)];
   });

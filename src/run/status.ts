@@ -27,6 +27,8 @@ export interface ArchiveStatus {
   /** when it last changed (committed, or its upload's last step) */
   since: string;
   movedTo?: string;
+  /** committed, and to send again: the operator cleared its attention then (`upload --attention-cleared`) */
+  attentionCleared?: string;
   /** the archive of the same bytes whose upload this one's stands for (pack --repack of unchanged work) */
   sameAs?: string;
   /**
@@ -81,11 +83,11 @@ export async function status(out: string, options: StatusOptions = {}): Promise<
     } else if (s?.failed) {
       line.state = "failed";
       line.problem = { code: s.failed.code, message: redact(s.failed.message) };
-    } else if (s?.batchId || s?.sha256) {
+    } else if (s?.batchId) {
       line.state = "uploading";
       line.confirmed = s.confirmed;
-      if (s.batchId) line.batchId = s.batchId;
-    }
+      line.batchId = s.batchId;
+    } else if (s?.cleared) line.attentionCleared = s.cleared.at; // (no batch now: nothing is being sent)
     if (s?.status) line.platformStatus = s.status.status;
     if (own?.movedTo) line.movedTo = own.movedTo;
     if (own?.maybeBatches && !s?.uploaded) line.maybeBatches = own.maybeBatches;

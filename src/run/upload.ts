@@ -105,9 +105,10 @@ export async function upload(options: UploadOptions): Promise<UploadOutcome[]> {
 }
 
 /**
- * `--attention-cleared` while another run holds --out (a watch): the clearing is journaled under the journal's
- * own lock, and the holder sends the archive (a watch --upload adopts it within seconds); this run sends nothing,
- * so two senders never both send. A named archive that needed no attention is left to the holder, said so.
+ * `--attention-cleared` while another run holds --out (a watch, or another `--attention-cleared`): the clearing is
+ * journaled under the journal's own lock, and the holder sends the archive (a watch --upload adopts it within
+ * seconds); this run sends nothing, so two senders never both send. One cleared already (by the holder) is said
+ * cleared, one uploaded already is; a named archive that needed no attention is left to the holder, said so.
  */
 async function clearedBesideHolder(
   out: string,
@@ -122,8 +123,12 @@ async function clearedBesideHolder(
     clock().toISOString(),
     signal,
   );
+  const journal = await readUploads(out);
   return named.map((a): UploadOutcome => {
-    if (cleared.includes(a.name)) return { archive: a.name, result: "cleared", warnings: [] };
+    const s = journal.archives.get(a.name);
+    if (s?.uploaded) return { archive: a.name, result: "already", batchId: s.uploaded.batchId, warnings: [] };
+    // (cleared by this run, or by another one just before: `--attention-cleared` given twice at once)
+    if (cleared.includes(a.name) || (s?.cleared && !s.attention)) return { archive: a.name, result: "cleared", warnings: [] };
     const p = problem(
       "E_UPLOAD_OUT_LOCKED",
       `${a.name}: needs no attention, and not sent by this run: ${locked.message}`,
