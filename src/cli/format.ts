@@ -8,6 +8,7 @@ import type { ArchiveStatus } from "../run/status.js";
 import type { UploadOutcome } from "../run/upload.js";
 import type { ValidationReport } from "../run/validate.js";
 import { describeCounts } from "../spec/images.js";
+import { maybeMadeProblem } from "../upload/uploadProblems.js";
 
 /** Lines as the terminal shows them: a name's control characters escaped, so it cannot forge a line. */
 const shown = (lines: readonly string[]) => lines.map((l) => terminalText(l)).join("\n");
@@ -126,7 +127,9 @@ export function formatStatus(lines: ArchiveStatus[], stuck: ArchiveStatus[]): st
           ? `uploaded (${l.sameAs ? `the same bytes as ${l.sameAs}: ` : ""}batch ${l.batchId}${l.platformStatus ? `, ${l.platformStatus}` : ""})`
           : l.state === "failed" || l.state === "attention"
             ? `${l.state === "failed" ? "failed" : "needs attention"}: ${l.problem?.code ?? ""} ${l.problem?.message ?? ""}`
-            : "committed, not uploaded";
+            : l.attentionCleared
+              ? `committed, to send again (attention cleared at ${l.attentionCleared})`
+              : "committed, not uploaded";
     const unknown = l.refreshError ? [`  not refreshed: ${l.refreshError.code}: ${l.refreshError.message}`] : [];
     return [`${l.archive}  ${what}${stuck.includes(l) ? "  (waiting too long)" : ""}`, ...unknown, ...maybeMade(l)];
   });
@@ -135,12 +138,9 @@ export function formatStatus(lines: ArchiveStatus[], stuck: ArchiveStatus[]): st
 
 /** Under an archive's status line: the empty batches the platform may keep (W_BATCH_MAYBE_MADE). */
 function maybeMade(l: ArchiveStatus): string[] {
-  const times = l.maybeBatches?.map((m) => m.at);
-  if (!times?.length) return [];
-  const filename = l.archive.replace(/\.zip$/i, "");
-  return [
-    `  W_BATCH_MAYBE_MADE: ${times.length} batch creation${times.length === 1 ? "" : "s"} lost ${times.length === 1 ? "its answer" : "their answers"} (${times.length <= 3 ? `at ${times.join(", ")}` : `from ${times[0]} to ${times.at(-1)}`}): the platform may keep ${times.length === 1 ? "an empty batch" : "empty batches"} "${filename}" made then; delete ${times.length === 1 ? "it" : "them"} there${l.batchId ? ` (not batch ${l.batchId}, which holds the archive)` : ""}`,
-  ];
+  if (!l.maybeBatches) return [];
+  const p = maybeMadeProblem(l.archive, l.archive.replace(/\.zip$/i, ""), l.maybeBatches);
+  return [`  ${p.code}: ${p.message.slice(l.archive.length + 2)}; ${p.hint}`];
 }
 
 /** `wopack upload --hooks`: the commands run again. */

@@ -45,8 +45,8 @@ export async function keepSession(out: string, archive: string, session: KeptSes
   faultPoint("session-kept");
 }
 
-/** The session URL kept for this archive's batch; undefined when none is (or it is another batch's). */
-export async function keptSessionUrl(out: string, archive: string, batchId: string): Promise<string | undefined> {
+/** The session kept for this archive (of whichever batch), or undefined (none, or damaged: as if lost). */
+export async function keptSession(out: string, archive: string): Promise<KeptSession | undefined> {
   const text = await readFile(sessionPath(out, archive), "utf8").catch((err: NodeJS.ErrnoException) => {
     if (isGone(err)) return undefined;
     throw err;
@@ -55,9 +55,17 @@ export async function keptSessionUrl(out: string, archive: string, batchId: stri
   try {
     kept = text === undefined ? undefined : JSON.parse(text);
   } catch {
-    kept = undefined; // (damaged: as if lost)
+    kept = undefined;
   }
-  return kept?.batchId === batchId && typeof kept.uploadUrl === "string" ? kept.uploadUrl : undefined;
+  return typeof kept?.batchId === "string" && typeof kept.uploadUrl === "string"
+    ? { batchId: kept.batchId, uploadUrl: kept.uploadUrl }
+    : undefined;
+}
+
+/** The session URL kept for this archive's batch; undefined when none is (or it is another batch's). */
+export async function keptSessionUrl(out: string, archive: string, batchId: string): Promise<string | undefined> {
+  const kept = await keptSession(out, archive);
+  return kept?.batchId === batchId ? kept.uploadUrl : undefined;
 }
 
 /** The archive's session will not be resumed again (uploaded, abandoned, or needing a person): its URL goes. */
@@ -67,7 +75,8 @@ export async function forgetSession(out: string, archive: string): Promise<void>
 
 /**
  * Removes the kept URLs of sessions the journal no longer resumes (its archive uploaded, abandoned, needing
- * a person, or the batch never journaled): what a run cut short between journaling that and removing it left.
+ * a person): what a run cut short between journaling that and removing it left. One whose batch was made
+ * but never journaled (the journal's last word on the archive is a creation) stays: the sender adopts it.
  */
 export async function forgetEndedSessions(out: string, journal: UploadJournal): Promise<void> {
   const dir = sessionsDir(out);
@@ -80,6 +89,7 @@ export async function forgetEndedSessions(out: string, journal: UploadJournal): 
       kept = {}; // (damaged, or a temporary file a crash left)
     }
     const state = kept.archive === undefined ? undefined : journal.archives.get(kept.archive);
-    if (!state?.batchId || state.batchId !== kept.batchId || state.uploaded) await rm(file, { force: true });
+    const adoptable = state?.creating && !state.batchId && !state.uploaded;
+    if (!adoptable && (!state?.batchId || state.batchId !== kept.batchId || state.uploaded)) await rm(file, { force: true });
   }
 }

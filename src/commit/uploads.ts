@@ -56,6 +56,11 @@ export interface UploadState {
   confirmed: number;
   /** the last chunk of this batch was sent (after the SHA-256 check): only then may its session say complete */
   finalSent?: boolean | undefined;
+  /**
+   * a batch creation was journaled (intent) and no batch since: a session kept for the archive now is that
+   * creation's batch, made but never journaled (kill -9 between keepSession and the batch line), to adopt
+   */
+  creating?: boolean | undefined;
   uploaded?: { batchId: string; at: string } | undefined;
   failed?: { code: string; message: string; at: string } | undefined;
   /** a batch holding (part of) this archive that the platform would not delete: it needs a person */
@@ -63,13 +68,24 @@ export interface UploadState {
   /** the last batch an operator cleared (`upload --attention-cleared`): the proof a running watch adopts */
   cleared?: { batchId: string; at: string } | undefined;
   status?: { status: string; at: string } | undefined;
-  /** each batch creation whose answer was lost: an empty batch the platform may keep, for an operator to delete */
-  maybeBatches?: { at: string; detail: string }[] | undefined;
+  /**
+   * the batch creations whose answer was lost since the archive was last uploaded or cleared, folded: the empty
+   * batches the platform may keep, for an operator to delete (the API lists no batches, so their ids are unknown)
+   */
+  maybeBatches?: MaybeBatches | undefined;
   /** where --uploaded-to began to move it: while not movedTo, the next run finishes the move */
   moving?: string | undefined;
   movedTo?: string | undefined;
   /** when it was last touched */
   at: string;
+}
+
+export interface MaybeBatches {
+  count: number;
+  first: string;
+  last: string;
+  /** the last lost answer's words (redacted) */
+  detail: string;
 }
 
 export interface UploadJournal {
@@ -97,14 +113,15 @@ function apply(journal: UploadJournal, rec: UploadRecord): void {
   switch (rec.type) {
     case "state": {
       const { type: _, ...state } = rec;
-      s = state;
+      s = { ...state, maybeBatches: foldedMaybe(state.maybeBatches) };
       break;
     }
     case "intent":
-      Object.assign(s, { sha256: rec.sha256, bytes: rec.bytes, failed: undefined, attention: undefined });
+      Object.assign(s, { sha256: rec.sha256, bytes: rec.bytes, failed: undefined, attention: undefined, creating: true });
       break;
     case "batch":
       Object.assign(s, { batchId: rec.batchId, uploadUrl: rec.uploadUrl, confirmed: 0, finalSent: undefined, failed: undefined });
+      s.creating = undefined;
       break;
     case "final":
       if (rec.batchId === s.batchId) s.finalSent = true;
@@ -117,13 +134,14 @@ function apply(journal: UploadJournal, rec: UploadRecord): void {
     case "cleared":
       if (s.attention?.batchId === rec.batchId) s.attention = undefined;
       s.cleared = { batchId: rec.batchId, at: rec.at };
+      s.maybeBatches = undefined; // (the operator looked at the platform)
       break;
     case "offset":
       if (rec.batchId === s.batchId) s.confirmed = rec.confirmed;
       break;
     case "uploaded":
       Object.assign(s, { uploaded: { batchId: rec.batchId, at: rec.at }, sha256: rec.sha256, confirmed: s.bytes ?? s.confirmed });
-      Object.assign(s, { failed: undefined, attention: undefined });
+      Object.assign(s, { failed: undefined, attention: undefined, maybeBatches: undefined });
       break;
     case "abandoned":
       if (s.batchId === rec.batchId)
@@ -136,7 +154,12 @@ function apply(journal: UploadJournal, rec: UploadRecord): void {
       s.status = { status: rec.status, at: rec.at };
       break;
     case "maybeBatch":
-      s.maybeBatches = [...(s.maybeBatches ?? []), { at: rec.at, detail: rec.detail }];
+      s.maybeBatches = {
+        count: (s.maybeBatches?.count ?? 0) + 1,
+        first: s.maybeBatches?.first ?? rec.at,
+        last: rec.at,
+        detail: rec.detail,
+      };
       break;
     case "moving":
       s.moving = rec.to;
@@ -147,6 +170,14 @@ function apply(journal: UploadJournal, rec: UploadRecord): void {
   }
   journal.archives.set(rec.archive, s);
   if (s.uploaded && s.sha256) journal.uploadedSha.set(s.sha256, rec.archive);
+}
+
+/** A compacted state's lost creations: folded already, or the list an older wopack kept. */
+function foldedMaybe(m: unknown): MaybeBatches | undefined {
+  if (!Array.isArray(m)) return m && typeof m === "object" ? (m as MaybeBatches) : undefined;
+  const list = m as { at: string; detail: string }[];
+  if (!list.length) return undefined;
+  return { count: list.length, first: list[0]!.at, last: list.at(-1)!.at, detail: list.at(-1)!.detail };
 }
 
 /** Reads the journal; a torn last line (a crash mid-append) is skipped. */

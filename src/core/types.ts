@@ -315,6 +315,11 @@ export interface UploadsStatus {
   /** sending stopped for good in this session (refused credentials, the journal unwritable) */
   stopped: { at: string; code: string; message: string } | null;
   /**
+   * the platform asked the client to wait (a 429's or 503's Retry-After, capped at the backoff's maximum): no
+   * archive of the queue is sent before this time; null when nothing waits for it
+   */
+  pausedUntil?: string | null;
+  /**
    * archives that need a person (E_UPLOAD_ATTENTION): the platform keeps `batchId`, which may hold part of
    * the archive, and would not delete it; not sent until `wopack upload <out> <archive> --attention-cleared`
    */

@@ -1,7 +1,7 @@
 // `wopack status <out>`: where each committed archive stands on its way to the platform.
 import path from "node:path";
 import { readLedger } from "../commit/ledger.js";
-import { appendUploads, readUploads, type UploadJournal } from "../commit/uploads.js";
+import { appendUploads, type MaybeBatches, readUploads, type UploadJournal } from "../commit/uploads.js";
 import type { Config } from "../config/schema.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { redact } from "../core/redact.js";
@@ -28,10 +28,15 @@ export interface ArchiveStatus {
   /** when it last changed (committed, or its upload's last step) */
   since: string;
   movedTo?: string;
+  /** committed, and to send again: the operator cleared its attention then (`upload --attention-cleared`) */
+  attentionCleared?: string;
   /** the archive of the same bytes whose upload this one's stands for (pack --repack of unchanged work) */
   sameAs?: string;
-  /** batch creations whose answer was lost (W_BATCH_MAYBE_MADE): the platform may keep an empty batch from each */
-  maybeBatches?: { at: string; detail: string }[];
+  /**
+   * batch creations whose answer was lost (W_BATCH_MAYBE_MADE) since the archive was last uploaded or cleared:
+   * how many, the first and last time; the platform may keep an empty batch from each
+   */
+  maybeBatches?: MaybeBatches;
   /** --refresh could not learn the batch's status (the platform did not answer, or answered nonsense) */
   refreshError?: { code: "E_STATUS_NOT_REFRESHED"; message: string };
 }
@@ -75,14 +80,14 @@ export async function status(out: string, options: StatusOptions = {}): Promise<
     } else if (s?.failed) {
       line.state = "failed";
       line.problem = { code: s.failed.code, message: redact(s.failed.message) };
-    } else if (s?.batchId || s?.sha256) {
+    } else if (s?.batchId) {
       line.state = "uploading";
       line.confirmed = s.confirmed;
-      if (s.batchId) line.batchId = s.batchId;
-    }
+      line.batchId = s.batchId;
+    } else if (s?.cleared) line.attentionCleared = s.cleared.at; // (no batch now: nothing is being sent)
     if (s?.status) line.platformStatus = s.status.status;
     if (own?.movedTo) line.movedTo = own.movedTo;
-    if (own?.maybeBatches?.length) line.maybeBatches = own.maybeBatches;
+    if (own?.maybeBatches && !s?.uploaded) line.maybeBatches = own.maybeBatches;
     const why = notRefreshed.get(sameAs ?? name);
     if (why) line.refreshError = { code: "E_STATUS_NOT_REFRESHED", message: redact(why) };
     if (line.state === "failed" && !line.problem && s?.status) {

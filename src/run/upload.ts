@@ -2,6 +2,7 @@
 // exactly once (upload/upload.ts), with the lock on --out held so that one process sends at a time.
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import { type LedgerState, readLedger } from "../commit/ledger.js";
 import { REPORT_SUFFIX } from "../commit/recovery.js";
 import { forgetEndedSessions } from "../commit/sessions.js";
@@ -105,9 +106,10 @@ export async function upload(options: UploadOptions): Promise<UploadOutcome[]> {
 }
 
 /**
- * `--attention-cleared` while another run holds --out (a watch): the clearing is journaled under the journal's
- * own lock, and the holder sends the archive (a watch --upload adopts it within seconds); this run sends nothing,
- * so two senders never both send. A named archive that needed no attention is left to the holder, said so.
+ * `--attention-cleared` while another run holds --out (a watch, or another `--attention-cleared`): the clearing is
+ * journaled under the journal's own lock, and the holder sends the archive (a watch --upload adopts it within
+ * seconds); this run sends nothing, so two senders never both send. One cleared already (by the holder) is said
+ * cleared, one uploaded already is; a named archive that needed no attention is left to the holder, said so.
  */
 async function clearedBesideHolder(
   out: string,
@@ -122,8 +124,12 @@ async function clearedBesideHolder(
     clock().toISOString(),
     signal,
   );
+  const journal = await readUploads(out);
   return named.map((a): UploadOutcome => {
-    if (cleared.includes(a.name)) return { archive: a.name, result: "cleared", warnings: [] };
+    const s = journal.archives.get(a.name);
+    if (s?.uploaded) return { archive: a.name, result: "already", batchId: s.uploaded.batchId, warnings: [] };
+    // (cleared by this run, or by another one just before: `--attention-cleared` given twice at once)
+    if (cleared.includes(a.name) || (s?.cleared && !s.attention)) return { archive: a.name, result: "cleared", warnings: [] };
     const p = problem(
       "E_UPLOAD_OUT_LOCKED",
       `${a.name}: needs no attention, and not sent by this run: ${locked.message}`,
@@ -144,6 +150,13 @@ export class Sender {
   private stopped: unknown;
   private retry: { firstMs: number; maxMs: number } | undefined;
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /**
+   * with retryFailed(): the platform asked the client to wait (Retry-After) until then (ms since epoch, capped at
+   * the backoff's maximum): no archive of the queue is sent before, not only the one that was answered so
+   */
+  pausedUntil: number | undefined;
+  /** told when the queue starts or stops waiting for the platform (pausedUntil) */
+  onPause?: (until: number | undefined) => void;
   /** with retryFailed(): the archives whose upload failed, and when each is tried again (ms since epoch) */
   readonly retrying = new Map<string, { attempts: number; nextAt: number; problem: Problem; platformAsked: boolean }>();
 
@@ -203,6 +216,9 @@ export class Sender {
     this.chain = this.chain.then(async () => {
       if (this.stopped) return;
       try {
+        await this.waitForPlatform();
+        // (stopped while waiting: nothing of it was sent, and the next run sends it; no upload was interrupted)
+        if (this.stopped || this.settings.signal?.aborted) return;
         this.onStart?.(a.name);
         const outcome = await uploadArchive(a, this.journal, { ...this.settings, outcomeTold: this.onOutcome !== undefined });
         this.outcomes.push(outcome);
@@ -236,6 +252,10 @@ export class Sender {
     const asked = Math.min(this.retry.maxMs, outcome.retryAfterMs ?? 0);
     const wait = Math.max(backoff, asked);
     const nextAt = this.settings.clock().getTime() + wait;
+    if (asked > 0 && nextAt > (this.pausedUntil ?? 0)) {
+      this.pausedUntil = this.settings.clock().getTime() + asked;
+      this.onPause?.(this.pausedUntil);
+    }
     this.retrying.set(a.name, { attempts, nextAt, problem: outcome.problem, platformAsked: asked > backoff });
     this.timers.set(
       a.name,
@@ -244,6 +264,23 @@ export class Sender {
         this.enqueue(a);
       }, wait),
     );
+  }
+
+  /** The platform asked to wait (Retry-After): the next archive waits too (an interruption ends the wait). */
+  private async waitForPlatform(): Promise<void> {
+    const left = (this.pausedUntil ?? 0) - this.settings.clock().getTime();
+    if (left > 0) {
+      const { signal } = this.settings;
+      try {
+        await (this.settings.sleep ?? ((ms: number) => delay(ms, undefined, signal ? { signal } : {})))(left, signal);
+      } catch (err) {
+        if (!signal?.aborted) throw err;
+        return;
+      }
+    }
+    if (this.pausedUntil === undefined) return;
+    this.pausedUntil = undefined;
+    this.onPause?.(undefined);
   }
 
   private cancelRetries(): void {

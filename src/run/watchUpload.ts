@@ -28,7 +28,7 @@ export async function openSender(
 ): Promise<Sender | undefined> {
   if (!options.upload || dryRun) return undefined;
   const uploads: UploadsStatus = {
-    ...{ uploaded: 0, failed: 0, queued: 0, sending: null, retrying: [], stopped: null },
+    ...{ uploaded: 0, failed: 0, queued: 0, sending: null, retrying: [], stopped: null, pausedUntil: null },
     attention: [],
   };
   health.state.uploads = uploads;
@@ -97,6 +97,11 @@ export async function openSender(
   }, ADOPT_EVERY_MS);
   adopting.unref();
   options.signal?.addEventListener("abort", () => clearInterval(adopting), { once: true });
+  sender.onPause = (until) => {
+    uploads.pausedUntil = until === undefined ? null : new Date(until).toISOString();
+    if (until !== undefined) log.info(`uploads wait until ${uploads.pausedUntil}, as the platform asked (Retry-After)`);
+    health.uploadChanged();
+  };
   sender.onStart = (archive) => {
     const now = clock().toISOString();
     uploads.sending = { archive, since: now, lastProgressAt: now };

@@ -100,11 +100,13 @@ function uploadHealth(
     const sending = `uploading ${up.sending.archive}${waits ? `: waiting to retry at ${waits.nextAt} after ${waits.why}` : ""}`;
     return { ok: true, reason: pack.reason === "uploading" ? sending : `${pack.reason}; ${sending}` };
   }
+  const paused = up.pausedUntil ? `waiting until ${up.pausedUntil}, as the platform asked (Retry-After)` : undefined;
+  if (paused && !next) return { ok: true, reason: `${pack.reason}; uploading: ${paused}` };
   if (next) {
     const others = more.length ? ` (and ${more.length} more)` : "";
     return {
       ok: true,
-      reason: `${pack.reason}; uploading: waiting to retry ${next.archive} at ${next.nextAt}${others} after ${next.why}`,
+      reason: `${pack.reason}; uploading: ${paused ? `${paused}; ` : ""}waiting to retry ${next.archive} at ${next.nextAt}${others} after ${next.why}`,
     };
   }
   return pack;

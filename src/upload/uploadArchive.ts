@@ -2,7 +2,7 @@
 // journal before it is taken, a restart resumes the same session, and a second batch is made only when
 // the first is provably not accepted.
 import { open, stat } from "node:fs/promises";
-import { forgetSession, keepSession, keptSessionUrl } from "../commit/sessions.js";
+import { forgetSession, keepSession, keptSession, keptSessionUrl } from "../commit/sessions.js";
 import { appendUploads, type UploadJournal, type UploadRecord } from "../commit/uploads.js";
 import type { Clock } from "../core/clock.js";
 import { type Problem, problem } from "../core/errors.js";
@@ -90,7 +90,8 @@ export async function uploadArchive(a: ArchiveToSend, journal: UploadJournal, s:
   }
   const run = new Upload(a, journal, s);
   try {
-    return await run.send(state?.batchId ? await resumable(s.out, a.name, state.batchId, state.uploadUrl) : undefined);
+    if (state?.batchId) return await run.send(await resumable(s.out, a.name, state.batchId, state.uploadUrl), true);
+    return await run.send(state?.creating ? await run.adopt() : undefined, false);
   } catch (err) {
     if (s.signal?.aborted) throw interrupted(s.signal);
     if (err instanceof NeedsAttention) {
@@ -144,7 +145,24 @@ class Upload {
     }
   }
 
-  async send(resume: Batch | undefined): Promise<UploadOutcome> {
+  /**
+   * The batch an earlier run made and kept the session of, but was stopped before it journaled (kill -9
+   * between keepSession and the batch line): journaled now and sent to, never a second made beside it. It is
+   * safe to adopt: wopack sends nothing to a batch before it is journaled, so the session holds nothing of
+   * ours (one that claims bytes breaks the protocol, and its batch is deleted as any such).
+   */
+  async adopt(): Promise<Batch | undefined> {
+    const { a, s } = this;
+    const kept = await keptSession(s.out, a.name);
+    if (!kept) return undefined;
+    const uploadUrl = redact(kept.uploadUrl, secretsOf(kept.uploadUrl));
+    await this.record({ type: "batch", archive: a.name, batchId: kept.batchId, uploadUrl, at: this.now() });
+    s.log.info(`${a.name}: batch ${kept.batchId}, made by a run stopped before it journaled it, is used (no second batch made)`);
+    return kept;
+  }
+
+  /** `resumed`: `resume` is a journaled batch an earlier run may have sent part of the archive to. */
+  async send(resume: Batch | undefined, resumed: boolean): Promise<UploadOutcome> {
     await this.checkSize();
     if (resume && !resume.uploadUrl) await this.lostSession(resume);
     let batch = resume;
@@ -164,7 +182,7 @@ class Upload {
       }
       let end: Awaited<ReturnType<Upload["sendSession"]>>;
       try {
-        end = await this.sendSession(batch, made === 0);
+        end = await this.sendSession(batch, made === 0 && resumed);
       } catch (err) {
         if (!(err instanceof Unproven)) throw err;
         await this.settleUnproven(batch, err.problem);
@@ -233,11 +251,17 @@ class Upload {
     const { a } = this;
     await this.record({ type: "intent", archive: a.name, sha256: a.sha256, bytes: a.bytes, at: this.now() });
     const filename = a.name.replace(/\.zip$/i, "");
-    const batch = await this.requests.retrying("creating a batch", async () => {
-      const r = await this.s.api.createBatch(filename);
-      if (!r.ok && r.kind === "retry" && r.lost) await this.maybeMade(filename, r.detail);
-      return r;
-    });
+    let lost = false;
+    const batch = await this.requests
+      .retrying("creating a batch", async () => {
+        const r = await this.s.api.createBatch(filename);
+        if (!r.ok && r.kind === "retry" && r.lost) {
+          lost = true;
+          await this.record({ type: "maybeBatch", archive: a.name, detail: this.redact(r.detail), at: this.now() });
+        }
+        return r;
+      })
+      .finally(() => lost && this.warnMaybeMade(filename));
     if (!batch.ok) {
       if (batch.kind === "fail" && batch.batchId) await this.deleteUnusable(batch.batchId);
       throw refusal(this.a.name, this.redact, batch.kind, batch.detail, "creating a batch", this.s.urls?.[0]);
@@ -252,14 +276,13 @@ class Upload {
   }
 
   /**
-   * A creation whose answer was lost may have made a batch, which the API cannot find again (it lists no
-   * batches by name): journaled, warned and shown by status, for an operator to delete; the next try makes another.
+   * Creations whose answer was lost may each have made a batch, which the API cannot find again (it lists no
+   * batches by name): each loss is journaled as it happens; one warning per try of the archive says them all, folded.
    */
-  private async maybeMade(filename: string, detail: string): Promise<void> {
-    const at = this.now();
-    const words = this.redact(detail);
-    await this.record({ type: "maybeBatch", archive: this.a.name, detail: words, at });
-    const p = maybeMadeProblem(this.a.name, filename, at, words);
+  private warnMaybeMade(filename: string): void {
+    const m = this.journal.archives.get(this.a.name)?.maybeBatches;
+    if (!m) return;
+    const p = maybeMadeProblem(this.a.name, filename, m);
     this.s.log.warn(`${p.code}: ${p.message} (hint: ${p.hint})`);
     this.warnings.push(p);
   }

@@ -1,5 +1,6 @@
 // How one archive's upload ends when it does not end uploaded: the errors the sender throws inside, and the
 // problems they carry, each worded once (status words "needs attention" with the same builder).
+import type { MaybeBatches } from "../commit/uploads.js";
 import { interruptedError, type Problem, problem, WopackError } from "../core/errors.js";
 
 export class ArchiveFailed extends Error {
@@ -139,12 +140,17 @@ export function insecureProblem(name: string, words: string): Problem {
   );
 }
 
-/** A batch creation whose answer was lost (at `at`): the platform may keep an empty batch; status words it the same. */
-export function maybeMadeProblem(name: string, filename: string, at: string, detail: string): Problem {
+/**
+ * The batch creations whose answer was lost (folded: how many, when): the platform may keep an empty batch of
+ * each; status words it the same.
+ */
+export function maybeMadeProblem(name: string, filename: string, m: MaybeBatches): Problem {
+  const one = m.count === 1;
+  const when = one ? `at ${m.first}` : `from ${m.first} to ${m.last}`;
   return problem(
     "W_BATCH_MAYBE_MADE",
-    `${name}: creating a batch got no usable answer at ${at} (${detail}); the platform may have made it all the same, and keeps it empty: the archive goes into another batch`,
-    `look on the platform for an empty batch "${filename}" made about ${at}, and delete it there; the batch that holds the archive is the one wopack status names`,
+    `${name}: ${one ? "a batch creation" : `${m.count} batch creations`} got no usable answer ${when} (the last: ${m.detail}); the platform may have made ${one ? "it" : "them"} all the same, and keeps ${one ? "it" : "them"} empty: the archive goes into another batch`,
+    `look on the platform for ${one ? "an empty batch" : "empty batches"} "${filename}" made ${when}, and delete ${one ? "it" : "them"} there; the batch that holds the archive is the one wopack status names`,
     name,
   );
 }

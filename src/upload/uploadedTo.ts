@@ -17,21 +17,39 @@ import { type Problem, problem, WopackError } from "../core/errors.js";
  */
 async function moveArchive(out: string, name: string, sha256: string | undefined, dir: string): Promise<void> {
   for (const file of [name, name + REPORT_SUFFIX]) {
-    const from = path.join(out, file);
-    const to = path.join(dir, file);
-    if (!(await exists(from))) {
-      await rm(partialName(to), { force: true }); // (moved already; what a cut copy left, if anything)
-      continue;
+    try {
+      await moveFile(out, file, file === name ? sha256 : undefined, dir);
+    } catch (err) {
+      throw err instanceof WopackError ? err : new NotMoved(file, err as Error);
     }
-    const there = await leftThere(from, to, file === name ? sha256 : undefined);
-    if (there === "same") continue; // (`dir` is --out itself, or a link to it: it is in place already)
-    if (there === "link")
-      throw new Error(`${file} there is a link (to ${await readlink(to)}), not the archive; remove it and run upload again`);
-    if (there === "other") throw new Error(`another file named ${file} is there already`);
-    if (there === "whole")
-      await rm(from); // an earlier run's move got as far as the rename
-    else await moveWhole(from, to); // (over the cut copy an older wopack left under the name)
   }
+}
+
+/** One file of a move that failed: which one (the archive, or its report once the archive is there). */
+class NotMoved extends Error {
+  constructor(
+    readonly file: string,
+    err: Error,
+  ) {
+    super(err.message, { cause: err });
+  }
+}
+
+async function moveFile(out: string, file: string, sha256: string | undefined, dir: string): Promise<void> {
+  const from = path.join(out, file);
+  const to = path.join(dir, file);
+  if (!(await exists(from))) {
+    await rm(partialName(to), { force: true }); // (moved already; what a cut copy left, if anything)
+    return;
+  }
+  const there = await leftThere(from, to, sha256);
+  if (there === "same") return; // (`dir` is --out itself, or a link to it: it is in place already)
+  if (there === "link")
+    throw new Error(`${file} there is a link (to ${await readlink(to)}), not the archive; remove it and run upload again`);
+  if (there === "other") throw new Error(`another file named ${file} is there already`);
+  if (there === "whole")
+    await rm(from); // an earlier run's move got as far as the rename
+  else await moveWhole(from, to); // (over the cut copy an older wopack left under the name)
 }
 
 /**
@@ -94,10 +112,15 @@ export async function moveUploaded(
     return undefined;
   } catch (err) {
     if (err instanceof WopackError) throw err; // interrupted, or the journal unwritable: the run stops
+    const file = err instanceof NotMoved ? err.file : a.name;
+    const where =
+      file === a.name
+        ? "the archive and its report stay in --out"
+        : `the archive is in ${to} already; its report ${file} stays in --out`;
     return problem(
       "W_UPLOADED_NOT_MOVED",
-      `${a.name}: uploaded, but cannot be moved to ${to} (${(err as Error).message})`,
-      "check that folder; the archive stays in --out, is not sent again, and the next upload run moves it",
+      `${a.name}: uploaded, but ${file === a.name ? "it" : `its report ${file}`} cannot be moved to ${to} (${(err as Error).message})`,
+      `check that folder; ${where}, the archive is not sent again, and the next upload run finishes the move`,
       a.name,
     );
   }

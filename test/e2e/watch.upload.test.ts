@@ -102,7 +102,7 @@ describe("watch --upload tries a failed archive again while it runs", () => {
     const h = await healthz(base);
     expect(h.status).toBe(200);
     expect(h.body.reason).toMatch(
-      /uploading: waiting to retry batch-.*\.zip at \d{4}-\d\d-\d\dT.* after E_UPLOAD_GAVE_UP, as the platform asked \(Retry-After\)$/,
+      /uploading: waiting until \d{4}-\d\d-\d\dT.*, as the platform asked \(Retry-After\); waiting to retry batch-.*\.zip at \d{4}-\d\d-\d\dT.* after E_UPLOAD_GAVE_UP, as the platform asked \(Retry-After\)$/,
     );
     await w.until("the second failure", (x) => errors(x).length >= 2);
     expect(errors(w)[1]).toMatch(/upload failed \(E_UPLOAD_GAVE_UP: .*\); next try in 6s$/);
@@ -234,18 +234,18 @@ describe("/healthz with --upload: 200 while the platform is waited out, 503 for 
 });
 
 describe("two senders on one outbox never both send", () => {
-  it("wopack upload beside a running watch --upload exits 4 and sends nothing; after watch stops it sends what is left, once", async () => {
+  it("wopack upload beside a running watch --upload (its queue waiting an hour, as the platform asked) exits 4 and sends nothing; after watch stops it sends what is left, once", async () => {
     const ws = await setup(2, "1h");
     server.faults.tooMany = { count: 1, retryAfter: 3600 }; // the first archive waits an hour for its next try
     const w = start(ws, ["--max-work-orders", "1"]);
     const base = await baseOf(w);
-    await w.until(
-      "one uploaded, one waiting",
-      (x) => x.events.some((e) => e.event === "uploaded") && errors(x).length === 1,
-      45_000,
-    );
+    // the platform asked for an hour: the whole queue waits, the other archive too (packed, not sent)
+    await w.until("one waiting", (x) => errors(x).length === 1, 45_000);
+    await waitFor(async () => (await archivesIn(ws.out)).length === 2, "both archives packed");
     const waiting = (await state(base)).uploads!.retrying;
     expect(waiting).toHaveLength(1);
+    expect((await state(base)).uploads!.pausedUntil).toEqual(expect.any(String));
+    expect(w.events.some((e) => e.event === "uploaded")).toBe(false);
     const requests = server.log.length;
     const beside = await wopack(["upload", ws.out], { env: env() });
     expect(beside.code, beside.stderr).toBe(4);
@@ -254,9 +254,9 @@ describe("two senders on one outbox never both send", () => {
     expect((await w.stop()).code).toBe(0);
     const after = await wopack(["upload", ws.out, "--json"], { env: env() });
     expect(after.code, after.stderr).toBe(0);
-    expect(JSON.parse(after.stdout).uploads).toEqual([
-      expect.objectContaining({ archive: waiting[0]!.archive, result: "uploaded" }),
-    ]);
+    const sent = JSON.parse(after.stdout).uploads as { archive: string; result: string }[];
+    expect(sent.map((u) => u.result)).toEqual(["uploaded", "uploaded"]);
+    expect(sent.map((u) => u.archive)).toContain(waiting[0]!.archive);
     await expectEachAcceptedOnce(ws.out);
   }, 90_000);
 });

@@ -87,3 +87,28 @@ describe("waiting to retry: /metrics, /healthz and the status page agree", () =>
     );
   });
 });
+
+describe("the queue waiting for the platform's Retry-After", () => {
+  it("/healthz says until when, with or without archives waiting to retry", () => {
+    for (const retrying of [
+      [],
+      [
+        {
+          archive: "c.zip",
+          attempts: 1,
+          nextAttemptAt: at(600),
+          platformAsked: true,
+          lastError: { code: "E_UPLOAD_GAVE_UP", message: "429" },
+        },
+      ],
+    ]) {
+      const u: UploadsStatus = {
+        ...{ uploaded: 0, failed: 1, queued: 1, stopped: null, attention: [], sending: null, retrying },
+        pausedUntil: at(600),
+      };
+      const h = healthOf(status(u), true, NOW, 180_000);
+      expect(h.ok).toBe(true);
+      expect(h.reason).toContain(`waiting until ${at(600)}, as the platform asked (Retry-After)`);
+    }
+  });
+});

@@ -67,3 +67,50 @@ describe("a running sender honours the platform's Retry-After", () => {
     );
   });
 });
+
+describe("the whole queue waits for the platform's Retry-After", () => {
+  it("generated: after a 429 asking for a long wait, the next archive is not sent before it (capped at the backoff's maximum)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 2_000, max: 3_600_000 }),
+        fc.integer({ min: 60_000, max: 6 * 3_600_000 }),
+        async (retryAfterMs, maxMs) => {
+          const out = await mkdtemp(path.join(tmpdir(), "wopack-queuewait-"));
+          const events: string[] = [];
+          const api = throttling(retryAfterMs);
+          const create = api.createBatch;
+          api.createBatch = (f) => {
+            events.push(`create ${f}`);
+            return create(f);
+          };
+          const config = parseConfig({ upload: { url: "http://127.0.0.1:9/v0.2", maxElapsed: "1s", retries: 3 } });
+          const sender = await Sender.open(
+            out,
+            {
+              config,
+              api,
+              now: () => new Date(NOW),
+              sleep: async (ms) => {
+                events.push(`sleep ${ms}`);
+              },
+            },
+            { url: "http://127.0.0.1:9/v0.2", key: "k" },
+          );
+          const paused: (number | undefined)[] = [];
+          sender.onPause = (until) => paused.push(until);
+          sender.retryFailed({ firstMs: 1_000, maxMs });
+          for (const name of ["a", "b"]) {
+            await writeFile(path.join(out, `${name}.zip`), Buffer.alloc(10));
+            sender.enqueue({ name: `${name}.zip`, path: path.join(out, `${name}.zip`), sha256: "0".repeat(64), bytes: 10 });
+          }
+          await sender.drain();
+          (sender as unknown as { cancelRetries(): void }).cancelRetries();
+          const asked = Math.min(retryAfterMs, maxMs);
+          expect(events.slice(0, 3)).toEqual(["create a", `sleep ${asked}`, "create b"]);
+          expect(paused.slice(0, 2)).toEqual([NOW + asked, undefined]);
+        },
+      ),
+      { numRuns: 20 },
+    );
+  });
+});

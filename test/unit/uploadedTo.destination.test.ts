@@ -126,3 +126,26 @@ describe("a move journaled to a folder, and a later run given another --uploaded
     expect((await readUploads(out)).archives.get(NAME)?.movedTo).toBe(where);
   });
 });
+
+describe("W_UPLOADED_NOT_MOVED names the file that did not move", () => {
+  const table: { blocked: string; names: RegExp; stays: RegExp }[] = [
+    { blocked: NAME, names: /uploaded, but it cannot be moved/, stays: /the archive and its report stay in --out/ },
+    {
+      blocked: REPORT,
+      names: new RegExp(`uploaded, but its report ${REPORT.replace(/\./g, "\\.")} cannot be moved`),
+      stays: /the archive is in .* already; its report .* stays in --out/,
+    },
+  ];
+  for (const { blocked, names, stays } of table)
+    it(`another file named ${blocked} in the folder: said so, and where each file is`, async () => {
+      const { root, out, sha256, journal } = await uploadedOutbox();
+      const dir = path.join(root, "sent");
+      await mkdir(dir);
+      await writeFile(path.join(dir, blocked), "someone else's file");
+      const w = await moveUploaded(out, journal, { name: NAME, sha256 }, dir, now);
+      expect(w?.code).toBe("W_UPLOADED_NOT_MOVED");
+      expect(w?.message).toMatch(names);
+      expect(w?.hint).toMatch(stays);
+      expect(await files(dir)).toEqual(blocked === NAME ? [NAME] : [NAME, REPORT].sort());
+    });
+});
