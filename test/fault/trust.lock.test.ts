@@ -9,7 +9,7 @@ import path from "node:path";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { holderAlive, processStartTicks } from "../../src/commit/lock.js";
-import { archivesIn, put, ROOT, tempDir, wopack, workspace } from "../helpers.js";
+import { archivesIn, put, ROOT, solidJpeg, tempDir, wopack, workspace } from "../helpers.js";
 
 const bootId = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
 const deadPid = () => spawnSync("true").pid!;
@@ -141,13 +141,7 @@ describe("the holder drafts a killed run leaves in .wopack/tmp", () => {
     const sleeper = spawn("sleep", ["60"]);
     try {
       const ws = await workspace();
-      await put(
-        ws.staging,
-        "WO_1/a.jpg",
-        sharp({ create: { width: 8, height: 8, channels: 3, background: "#123" } })
-          .jpeg()
-          .toBuffer(),
-      );
+      await put(ws.staging, "WO_1/a.jpg", solidJpeg("#123", 8, 8));
       const tmp = path.join(ws.out, ".wopack", "tmp");
       const holder = (fields: object) =>
         JSON.stringify({ pid: deadPid(), host: hostname(), startedAt: "", nonce: "n", ...fields });
