@@ -57,7 +57,9 @@ interface WorkOrderSeen {
 
 /**
  * Checks any zip against §2 and the config: layout, names, content by magic bytes, image integrity,
- * order numbers, metadata.json, and the CRC of every entry. Every problem is listed with its path.
+ * order numbers, metadata.json, and the CRC of every entry. Every problem is listed with its path. The work
+ * is bounded by the zip, not its headers: overlapping entries are never inflated, one over a size limit not
+ * past it, all of them not past the InflateBudget (`seams.budget`: the tests' count of bytes inflated).
  */
 export async function validateArchive(
   file: string,
