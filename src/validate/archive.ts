@@ -1,7 +1,11 @@
 import type yauzl from "yauzl";
+import { overlappingEntries } from "../archive/overlaps.js";
 import {
   type EntryRead,
+  entriesOverlap,
   entryTooBig,
+  InflateBudget,
+  inflatesTooMuch,
   MAX_JSON_ENTRY,
   MAX_WHOLE_ENTRY,
   openZipListing,
@@ -37,6 +41,14 @@ export interface ValidationReport {
   warnings: Problem[];
 }
 
+/** The archive being read: its entries that overlap (never read), and the bytes its reading may inflate. */
+interface ArchiveReading {
+  file: string;
+  zip: yauzl.ZipFile;
+  overlaps: Map<yauzl.Entry, yauzl.Entry>;
+  budget: InflateBudget;
+}
+
 interface WorkOrderSeen {
   images: number;
   numbers: Map<number, string>;
@@ -45,9 +57,15 @@ interface WorkOrderSeen {
 
 /**
  * Checks any zip against §2 and the config: layout, names, content by magic bytes, image integrity,
- * order numbers, metadata.json, and the CRC of every entry. Every problem is listed with its path.
+ * order numbers, metadata.json, and the CRC of every entry. Every problem is listed with its path. The work
+ * is bounded by the zip, not its headers: overlapping entries are never inflated, one over a size limit not
+ * past it, all of them not past the InflateBudget (`seams.budget`: the tests' count of bytes inflated).
  */
-export async function validateArchive(file: string, config: Config): Promise<ValidationReport> {
+export async function validateArchive(
+  file: string,
+  config: Config,
+  seams: { budget?: InflateBudget } = {},
+): Promise<ValidationReport> {
   const report: ValidationReport = { target: file, kind: "archive", workOrders: 0, problems: [], warnings: [] };
   const opened = await openZip(file);
   if ("problem" in opened) {
@@ -67,6 +85,16 @@ export async function validateArchive(file: string, config: Config): Promise<Val
       ),
     );
   }
+  const reading: ArchiveReading = {
+    file,
+    zip,
+    overlaps: overlappingEntries(entries),
+    budget: seams.budget ?? new InflateBudget(zip.fileSize),
+  };
+  for (const entry of entries) {
+    const other = reading.overlaps.get(entry);
+    if (other) report.problems.push(entriesOverlap(entry, other));
+  }
   const seen = new Map<string, WorkOrderSeen>();
   const names = new Set<string>();
   for (const entry of entries) {
@@ -76,7 +104,7 @@ export async function validateArchive(file: string, config: Config): Promise<Val
       if (!isWorkOrderId(place.id)) report.problems.push(badWorkOrderId(place.id, `${place.id}/`));
     }
     if (place?.problem) report.problems.push(place.problem);
-    else if (place?.file !== undefined) await checkEntry(zip, entry, place.file, seen.get(place.id!)!, config, report);
+    else if (place?.file !== undefined) await checkEntry(reading, entry, place.file, seen.get(place.id!)!, config, report);
   }
   zip.close();
 
@@ -165,14 +193,14 @@ function nested(path: string): Problem {
 
 /** One file in a work order: metadata.json, parameters.json, or an image named by §5. */
 async function checkEntry(
-  zip: yauzl.ZipFile,
+  reading: ArchiveReading,
   entry: yauzl.Entry,
   file: string,
   wo: WorkOrderSeen,
   config: Config,
   report: ValidationReport,
 ): Promise<void> {
-  if (file === "metadata.json" || file === "parameters.json") return checkJsonEntry(zip, entry, file, wo, report);
+  if (file === "metadata.json" || file === "parameters.json") return checkJsonEntry(reading, entry, file, wo, report);
   const image = parseEntryName(file);
   if (!image) {
     report.problems.push(
@@ -186,11 +214,11 @@ async function checkEntry(
     return;
   }
   wo.images++;
-  return checkImageEntry(zip, entry, image, wo, config, report);
+  return checkImageEntry(reading, entry, image, wo, config, report);
 }
 
 async function checkJsonEntry(
-  zip: yauzl.ZipFile,
+  reading: ArchiveReading,
   entry: yauzl.Entry,
   file: string,
   wo: WorkOrderSeen,
@@ -204,7 +232,7 @@ async function checkJsonEntry(
     if (isMetadata) wo.metadata = null;
     return;
   }
-  const read = await readIntact(zip, entry, true, report);
+  const read = await readIntact(reading, entry, true, report);
   if (!read) return;
   // the same reading as pack's: UTF-8 (a BOM is fine), not absurdly deep
   const parsed = parseJsonText(read.data ?? Buffer.alloc(0));
@@ -216,7 +244,7 @@ async function checkJsonEntry(
 }
 
 async function checkImageEntry(
-  zip: yauzl.ZipFile,
+  reading: ArchiveReading,
   entry: yauzl.Entry,
   image: { taskGroup: string; n?: number; ext: string },
   wo: WorkOrderSeen,
@@ -226,10 +254,11 @@ async function checkImageEntry(
   const path = entry.fileName;
   const limit = config.images.maxImageSize;
   // judged by its declared size before anything is read; one over the limit is refused either way, so
-  // it is only streamed through its CRC, never decoded
+  // it is read only as far as the limit (its head for the checks below), never decoded
   const declared = entry.uncompressedSize;
-  if (declared > limit) report.problems.push(entryTooBig(entry, "image", limit));
-  const read = await readIntact(zip, entry, declared <= MAX_WHOLE_ENTRY && declared <= limit, report);
+  const over = declared > limit;
+  if (over) report.problems.push(entryTooBig(entry, "image", limit, "; read no further than that, so its CRC-32 not checked"));
+  const read = await readIntact(reading, entry, declared <= MAX_WHOLE_ENTRY && !over, report, over ? limit : undefined);
   if (!read) return;
   checkImageName(path, image, wo, config, report);
   const type = sniffImageType(read.head.subarray(0, SNIFF_BYTES));
@@ -282,16 +311,23 @@ function checkImageName(
   else wo.numbers.set(image.n, path);
 }
 
-/** Reads an entry and checks its CRC-32: undefined (with the problem reported) when it cannot be trusted. */
+/**
+ * Reads an entry and checks its CRC-32: undefined (with the problem reported) when it cannot be trusted, or
+ * is not read at all: it overlaps another (already reported), or the archive's budget is spent.
+ */
 async function readIntact(
-  zip: yauzl.ZipFile,
+  reading: ArchiveReading,
   entry: yauzl.Entry,
   whole: boolean,
   report: ValidationReport,
+  stopAfter?: number,
 ): Promise<EntryRead | undefined> {
-  const checked = await readChecked(zip, entry, whole);
-  if ("read" in checked) return checked.read;
-  report.problems.push(checked.problem);
+  const { zip, budget } = reading;
+  if (reading.overlaps.has(entry) || budget.exhausted) return undefined;
+  const checked = await readChecked(zip, entry, whole, { budget, ...(stopAfter === undefined ? {} : { stopAfter }) });
+  if ("problem" in checked) return void report.problems.push(checked.problem);
+  if (checked.read.cut !== "budget") return checked.read;
+  report.problems.push(inflatesTooMuch(reading.file, entry, budget));
   return undefined;
 }
 

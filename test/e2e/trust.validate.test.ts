@@ -44,8 +44,18 @@ describe("validate on hostile archives (§4)", () => {
     const byDeclaredSize = await validateMeasured(file, {});
     expect(byDeclaredSize.codes).toContain("E_IMAGE_TOO_BIG");
     expect(byDeclaredSize.maxRssKb).toBeLessThan(300_000);
-    // with a limit that lets it through, the entry is streamed: its CRC checked, its content judged by its head
-    const streamed = await validateMeasured(file, { images: { maxImageSize: "2GiB" } });
+    // a limit that lets it through does not let it inflate 1,000 times its zip's size
+    const zeros = await validateMeasured(file, { images: { maxImageSize: "2GiB" } });
+    expect(zeros.codes).toEqual(["E_ZIP_BOMB"]);
+    // one that inflates as real data does (random bits, 1 in 8 of its bits) is streamed: its CRC checked,
+    // its content judged by its head
+    const bits = path.join(dir, "bits.zip");
+    const randomBits = "[__import__('os').urandom(16 << 20).translate(bytes(b & 1 for b in range(256)))] * 16";
+    await pythonZip(bits, [
+      ["WO_1/meter-0.jpg", randomBits],
+      ["WO_1/metadata.json", 'b"{}"'],
+    ]);
+    const streamed = await validateMeasured(bits, { images: { maxImageSize: "2GiB" } });
     expect(streamed.codes).toEqual(["E_IMAGE_TYPE"]);
     expect(streamed.maxRssKb).toBeLessThan(300_000);
   });
