@@ -11,6 +11,7 @@ import { parseConfig } from "../../src/config/load.js";
 import { pack } from "../../src/run/pack.js";
 import { review } from "../../src/run/review.js";
 import { archivesIn, noiseJpeg, pngBomb, put, solidJpeg, tempDir, wopack, workspace } from "../helpers.js";
+import { craftZip, zeros } from "../zipCraft.js";
 
 interface RawEntry {
   name: string;
@@ -296,4 +297,50 @@ describe("wopack review <zip> beside a report that is not one of wopack's", () =
       { numRuns: 60, seed: 20261205 },
     );
   });
+});
+
+describe("wopack review reads a hostile zip with validate's bounds on the whole archive (issue 21 item 4)", () => {
+  const name = (i: number) => `WO_1/meter-${i + 1}.jpg`;
+  it.for([false, true])(
+    "zip64 %s: entries over one shared kernel are never read; past 100x the zip's size nothing more is",
+    async (zip64) => {
+      const dir = await tempDir("wopack-review-overlap-");
+      // each entry 4 MiB of zeros, under the 5 MB image limit: only the archive-wide bounds stop them
+      const overlapping = path.join(dir, "overlap.zip");
+      await writeFile(
+        overlapping,
+        craftZip(
+          [zeros(name(0), 4)],
+          Array.from({ length: 12 }, (_, i) => ({ name: name(i), local: 0 })),
+          zip64,
+        ),
+      );
+      const inflating = path.join(dir, "inflating.zip");
+      const locals = Array.from({ length: 40 }, (_, i) => zeros(name(i), 4));
+      await writeFile(
+        inflating,
+        craftZip(
+          locals,
+          locals.map((l, i) => ({ name: l.name, local: i })),
+          zip64,
+        ),
+      );
+      const run = await wopack(["review", overlapping, inflating]);
+      expect(run.code, run.stderr).toBe(0);
+      const figures = async (page: string) =>
+        (await readFile(path.join(dir, page), "utf8"))
+          .split('<span class="entry">')
+          .slice(1)
+          .map((f) => f.split("</figure>")[0]!);
+      const shared = await figures("overlap.html");
+      expect(shared).toHaveLength(12);
+      for (const f of shared) expect(f).toContain("E_ZIP_OVERLAP");
+      // 160 MiB of zeros from a zip of ~170 kB: the first 16 entries (64 MiB, the least budget) are read, the rest not
+      const many = await figures("inflating.html");
+      expect(many).toHaveLength(40);
+      const bombs = many.filter((f) => f.includes("E_ZIP_BOMB")).length;
+      expect(bombs).toBeGreaterThanOrEqual(40 - 17);
+      expect(bombs).toBeLessThan(40);
+    },
+  );
 });
