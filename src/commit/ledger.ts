@@ -1,11 +1,11 @@
 // The ledger: every committed work order with the fingerprint of its content, append-only.
 
-import { readdir, readFile } from "node:fs/promises";
+import { lstat, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Clock } from "../core/clock.js";
 import { ioError } from "../core/errors.js";
 import type { MoveItem } from "../core/types.js";
-import { appendLines, exists, syncDir, writeFileAtomic } from "./files.js";
+import { appendLines, syncDir, writeFileAtomic } from "./files.js";
 import { stateDir, tmpDir } from "./paths.js";
 
 export type LedgerRecord =
@@ -204,7 +204,7 @@ export async function compactLedger(out: string, ledger: LedgerState, clock: Clo
     for (const m of rec.moves!) {
       const folder = movedFolder(m);
       if (!m.packed?.length || claimed.has(folder)) continue; // (moved whole: nothing recorded prune could delete)
-      if (!folders.has(folder)) folders.set(folder, await exists(folder));
+      if (!folders.has(folder)) folders.set(folder, !(await surelyGone(folder)));
       if (folders.get(folder)) moves.push(m);
     }
     for (const folder of folders.keys()) claimed.add(folder);
@@ -218,6 +218,24 @@ export async function compactLedger(out: string, ledger: LedgerState, clock: Clo
   await writeFileAtomic(ledgerPath(out), records.map((r) => JSON.stringify(r) + "\n").join(""), tmpDir(out));
   await syncDir(stateDir(out));
   return true;
+}
+
+/**
+ * Whether a folder in --move-to is gone for sure: missing (ENOENT) from a parent that is there. Any other error,
+ * or a parent not there (--move-to not mounted at this path, a share not up yet), is no proof: its records stay.
+ */
+async function surelyGone(folder: string): Promise<boolean> {
+  const gone = await lstat(folder).then(
+    () => false,
+    (err: NodeJS.ErrnoException) => err.code === "ENOENT",
+  );
+  return (
+    gone &&
+    (await lstat(path.dirname(folder)).then(
+      (s) => s.isDirectory(),
+      () => false,
+    ))
+  );
 }
 
 /** The folder a move made in --move-to (a root photo's: the folder made for it). */
