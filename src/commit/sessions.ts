@@ -7,7 +7,7 @@ import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { isGone } from "../core/errors.js";
 import { faultPoint } from "../core/fault.js";
-import { syncDir } from "./files.js";
+import { exists, syncDir } from "./files.js";
 import { stateDir } from "./paths.js";
 import type { UploadJournal } from "./uploads.js";
 
@@ -76,9 +76,12 @@ export async function forgetSession(out: string, archive: string): Promise<void>
 /**
  * Removes the kept URLs of sessions the journal no longer resumes (its archive uploaded, abandoned, needing
  * a person): what a run cut short between journaling that and removing it left. One whose batch was made
- * but never journaled (the journal's last word on the archive is a creation) stays: the sender adopts it.
+ * but never journaled (the journal's last word on the archive is a creation) stays for the sender to adopt,
+ * unless its archive is no longer in --out: then nothing will send it, and it is returned (its batch holds
+ * nothing of ours, for the caller to delete on the platform).
  */
-export async function forgetEndedSessions(out: string, journal: UploadJournal): Promise<void> {
+export async function forgetEndedSessions(out: string, journal: UploadJournal): Promise<{ archive: string; batchId: string }[]> {
+  const orphans: { archive: string; batchId: string }[] = [];
   const dir = sessionsDir(out);
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     const file = path.join(dir, name);
@@ -90,6 +93,11 @@ export async function forgetEndedSessions(out: string, journal: UploadJournal): 
     }
     const state = kept.archive === undefined ? undefined : journal.archives.get(kept.archive);
     const adoptable = state?.creating && !state.batchId && !state.uploaded;
-    if (!adoptable && (!state?.batchId || state.batchId !== kept.batchId || state.uploaded)) await rm(file, { force: true });
+    if (adoptable && !(await exists(path.join(out, kept.archive!)))) {
+      if (typeof kept.batchId === "string") orphans.push({ archive: kept.archive!, batchId: kept.batchId });
+      await rm(file, { force: true });
+    } else if (!adoptable && (!state?.batchId || state.batchId !== kept.batchId || state.uploaded))
+      await rm(file, { force: true });
   }
+  return orphans;
 }

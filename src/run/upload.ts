@@ -187,15 +187,26 @@ export class Sender {
       if (err instanceof WopackError) throw err;
       throw ioError(err, `cannot rewrite the upload journal in ${out}`);
     });
-    await forgetEndedSessions(out, journal);
+    const orphans = await forgetEndedSessions(out, journal);
     const log = options.logger ?? silentLogger;
     const clock = options.now ?? systemClock;
     const uploadedTo = options.uploadedTo ?? options.config.upload.uploadedTo;
     for (const w of await finishMoves(out, journal, uploadedTo, () => clock().toISOString(), options.signal))
       log.warn(`${w.code}: ${w.message}`);
+    const api = options.api ?? httpApi(url, key, { signal: options.signal, timeoutMs: options.requestTimeoutMs });
+    for (const { archive, batchId } of orphans) {
+      // (one try: a batch left is said, with what to do)
+      const deleted = await api.deleteBatch(batchId);
+      const what = `${archive}: batch ${batchId} was made for it by a run stopped before it journaled it, and the archive is no longer in ${out}`;
+      if (deleted.ok || deleted.kind === "gone") log.info(`${what}; the batch held nothing and is deleted on the platform`);
+      else
+        log.warn(
+          `W_BATCH_LEFT: ${what}; the batch holds nothing, and deleting it failed: delete batch ${batchId} on the platform`,
+        );
+    }
     return new Sender(out, journal, {
       out,
-      api: options.api ?? httpApi(url, key, { signal: options.signal, timeoutMs: options.requestTimeoutMs }),
+      api,
       key,
       urls: [url],
       log,
@@ -316,7 +327,8 @@ export class Sender {
   async enqueueBacklog(): Promise<void> {
     for (const a of await committedArchives(this.out)) {
       const s = this.journal.archives.get(a.name);
-      if (!s?.uploaded && !this.journal.uploadedSha.has(a.sha256)) this.enqueue(a);
+      // (a twin of uploaded bytes too, once, when a stopped run made a batch for it: that batch goes)
+      if (!s?.uploaded && (!this.journal.uploadedSha.has(a.sha256) || s?.creating)) this.enqueue(a);
     }
   }
 

@@ -86,6 +86,8 @@ export async function uploadArchive(a: ArchiveToSend, journal: UploadJournal, s:
       "nothing to do; remove the copy if it is not wanted",
       a.name,
     );
+    // a batch made for this archive by a run stopped before it journaled it holds nothing: it goes too
+    if (state?.creating) await new Upload(a, journal, s).dropKept(`the same bytes were uploaded as ${twin}`);
     return { archive: a.name, result: "already", warnings: [w] };
   }
   const run = new Upload(a, journal, s);
@@ -159,6 +161,23 @@ class Upload {
     await this.record({ type: "batch", archive: a.name, batchId: kept.batchId, uploadUrl, at: this.now() });
     s.log.info(`${a.name}: batch ${kept.batchId}, made by a run stopped before it journaled it, is used (no second batch made)`);
     return kept;
+  }
+
+  /**
+   * The archive will not be sent (`why`): a batch made for it and kept, but never journaled (it holds nothing:
+   * see adopt), is journaled, deleted on the platform if it lets, and given up; its kept session URL goes.
+   */
+  async dropKept(why: string): Promise<void> {
+    const { a, s } = this;
+    const kept = await keptSession(s.out, a.name);
+    if (!kept) return;
+    const uploadUrl = redact(kept.uploadUrl, secretsOf(kept.uploadUrl));
+    await this.record({ type: "batch", archive: a.name, batchId: kept.batchId, uploadUrl, at: this.now() });
+    const deleted = await this.requests.retrying("deleting the batch", () => s.api.deleteBatch(kept.batchId));
+    const done = deleted.ok ? "deleted" : deleted.kind === "gone" ? "gone already" : `left (${this.redact(deleted.detail)})`;
+    const reason = `${why}; the batch a stopped run made for it holds nothing: ${done} on the platform`;
+    await this.record({ type: "abandoned", archive: a.name, batchId: kept.batchId, reason, at: this.now() });
+    s.log.warn(`${a.name}: batch ${kept.batchId}: ${reason}`);
   }
 
   /** `resumed`: `resume` is a journaled batch an earlier run may have sent part of the archive to. */

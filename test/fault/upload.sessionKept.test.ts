@@ -2,7 +2,7 @@
 // session URL is kept apart (.wopack/sessions, 0600) from before the batch is journaled until the session ends.
 // kill -9 at each step of that, then a rerun: every archive uploaded once, no token in any journal line, no
 // session file left (issue 21). A batch made and kept but never journaled is adopted by the rerun.
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readdir, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { stateDir } from "../../src/commit/paths.js";
@@ -66,5 +66,38 @@ describe("an upload session's URL kept apart from the journal (SPEC §12)", () =
       expect(server.violations).toEqual([]);
       expect(await readFile(uploadsPath(ws.out), "utf8")).not.toContain(UPLOAD_ID);
       expect(await sessionFiles(ws.out)).toEqual([]);
+    }, 60_000);
+});
+
+/**
+ * A batch made and kept but never journaled whose archive is then never sent: its twin (the same bytes, from a
+ * --repack) was uploaded first, or the archive was removed from --out by hand. The batch holds nothing: the
+ * next run deletes it on the platform and its session URL (a bearer token) leaves the disk.
+ */
+describe("a kept, never journaled batch whose archive is not sent after all", () => {
+  const zips = async (out: string) => (await readdir(out)).filter((n) => n.endsWith(".zip")).sort();
+  for (const how of ["its twin uploaded first", "its archive removed by hand"] as const)
+    it(`${how}: the batch is deleted on the platform and its session file removed`, async () => {
+      const ws = await committed(1);
+      if (how === "its twin uploaded first") {
+        const repack = await wopack(["pack", ws.staging, "--out", ws.out, "--repack"]);
+        expect(repack.code, repack.stderr).toBe(0);
+      }
+      const [x, twin] = await zips(ws.out);
+      const killed = await wopack(["upload", ws.out, x!], { env: env("session-kept") });
+      expect(killed.code, killed.stderr).toBeNull();
+      expect(await sessionFiles(ws.out)).toHaveLength(1);
+      const [made] = [...server.batches.values()];
+      if (twin) {
+        const up = await wopack(["upload", ws.out, twin], { env: env() });
+        expect(up.code, up.stderr).toBe(0);
+      } else for (const f of [x!, `${x}.report.json`]) await rm(path.join(ws.out, f));
+      const rerun = await wopack(["upload", ws.out], { env: env() });
+      expect(rerun.code, `${rerun.stdout}\n${rerun.stderr}`).toBe(0);
+      expect(rerun.stderr).not.toContain("W_BATCH_LEFT");
+      expect(made!.deleted, "the empty batch of the stopped run").toBe(true);
+      expect(await sessionFiles(ws.out)).toEqual([]);
+      expect([...server.accepted().values()].flat()).toHaveLength(twin ? 1 : 0);
+      expect(server.violations).toEqual([]);
     }, 60_000);
 });
