@@ -155,6 +155,8 @@ export class Sender {
    * the backoff's maximum): no archive of the queue is sent before, not only the one that was answered so
    */
   pausedUntil: number | undefined;
+  /** how long that pause was asked for */
+  private pauseMs = 0;
   /** told when the queue starts or stops waiting for the platform (pausedUntil) */
   onPause?: (until: number | undefined) => void;
   /** with retryFailed(): the archives whose upload failed, and when each is tried again (ms since epoch) */
@@ -263,8 +265,10 @@ export class Sender {
     const asked = Math.min(this.retry.maxMs, outcome.retryAfterMs ?? 0);
     const wait = Math.max(backoff, asked);
     const nextAt = this.settings.clock().getTime() + wait;
-    if (asked > 0 && nextAt > (this.pausedUntil ?? 0)) {
-      this.pausedUntil = this.settings.clock().getTime() + asked;
+    const askedUntil = this.settings.clock().getTime() + asked;
+    if (asked > 0 && askedUntil > (this.pausedUntil ?? 0)) {
+      this.pausedUntil = askedUntil;
+      this.pauseMs = asked;
       this.onPause?.(this.pausedUntil);
     }
     this.retrying.set(a.name, { attempts, nextAt, problem: outcome.problem, platformAsked: asked > backoff });
@@ -279,7 +283,8 @@ export class Sender {
 
   /** The platform asked to wait (Retry-After): the next archive waits too (an interruption ends the wait). */
   private async waitForPlatform(): Promise<void> {
-    const left = (this.pausedUntil ?? 0) - this.settings.clock().getTime();
+    // (never longer than asked, whatever the wall clock does meanwhile: set back, it would stretch the wait)
+    const left = Math.min(this.pauseMs, (this.pausedUntil ?? 0) - this.settings.clock().getTime());
     if (left > 0) {
       const { signal } = this.settings;
       try {

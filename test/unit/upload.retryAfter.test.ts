@@ -114,3 +114,38 @@ describe("the whole queue waits for the platform's Retry-After", () => {
     );
   });
 });
+
+describe("the queue's wait for the platform is what it asked, whatever the wall clock does", () => {
+  it("generated: the clock set back after a Retry-After does not stretch the wait past it", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 2_000, max: 3_600_000 }),
+        fc.integer({ min: 1_000, max: 30 * 86_400_000 }),
+        async (retryAfterMs, back) => {
+          const out = await mkdtemp(path.join(tmpdir(), "wopack-clockback-"));
+          let clock = NOW;
+          const slept: number[] = [];
+          const config = parseConfig({ upload: { url: "http://127.0.0.1:9/v0.2", maxElapsed: "1s", retries: 3 } });
+          const sender = await Sender.open(
+            out,
+            { config, api: throttling(retryAfterMs), now: () => new Date(clock), sleep: async (ms) => void slept.push(ms) },
+            { url: "http://127.0.0.1:9/v0.2", key: "k" },
+          );
+          // the clock is set back (NTP, an operator) as soon as the pause is set
+          sender.onPause = (until) => {
+            if (until !== undefined) clock -= back;
+          };
+          sender.retryFailed({ firstMs: 1_000, maxMs: 6 * 3_600_000 });
+          for (const name of ["a", "b"]) {
+            await writeFile(path.join(out, `${name}.zip`), Buffer.alloc(10));
+            sender.enqueue({ name: `${name}.zip`, path: path.join(out, `${name}.zip`), sha256: "0".repeat(64), bytes: 10 });
+          }
+          await sender.drain();
+          (sender as unknown as { cancelRetries(): void }).cancelRetries();
+          expect(slept[0]).toBe(retryAfterMs);
+        },
+      ),
+      { numRuns: 20 },
+    );
+  });
+});
