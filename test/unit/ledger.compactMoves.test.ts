@@ -26,6 +26,9 @@ describe("compacting the ledger (§8 --move-to, prune)", () => {
           const dir = path.join(root, String(run++));
           const processed = path.join(dir, "processed");
           await mkdir(path.join(dir, ".wopack", "tmp"), { recursive: true });
+          // (processed/ itself is there, as prune leaves it: a folder missing from a --move-to that is not there
+          // at all is no proof that prune took it, and its records stay: ledger.compactBounded)
+          await mkdir(processed, { recursive: true });
           const records: LedgerRecord[] = [];
           const folders = new Map<string, boolean>(); // folder name -> still in processed/
           const count = new Map<number, number>();
