@@ -64,7 +64,7 @@ export async function status(out: string, options: StatusOptions = {}): Promise<
     : new Map<string, string>();
   const names = new Set([...ledger.archives].filter((n) => inOut.has(n) || journal.archives.get(n)?.movedTo));
   const lines: ArchiveStatus[] = [];
-  let sending: boolean | undefined; // (a run holds --out: the batch begun is being sent)
+  const sending = await heldByLiveRun(lockPath(dir)); // (a run holds --out: a batch begun is being sent)
   for (const name of [...names].sort()) {
     const own = journal.archives.get(name);
     const a = inOut.get(name);
@@ -84,7 +84,7 @@ export async function status(out: string, options: StatusOptions = {}): Promise<
       line.state = "failed";
       line.problem = { code: s.failed.code, message: redact(s.failed.message) };
       line.since = s.failed.at;
-    } else if (s?.batchId && (sending ??= await heldByLiveRun(lockPath(dir)))) {
+    } else if (s?.batchId && sending) {
       line.state = "uploading";
       line.confirmed = s.confirmed;
       line.batchId = s.batchId;

@@ -98,7 +98,8 @@ export async function uploadArchive(a: ArchiveToSend, journal: UploadJournal, s:
       return { archive: a.name, result: "attention", problem: err.problem, warnings: run.warnings };
     }
     // (a refused key stops every upload: the archive it stopped says so too, until a later try gets further)
-    const failed = err instanceof ArchiveFailed ? err.problem : err instanceof WopackError && err.kind === "credentials" ? err : undefined;
+    const failed =
+      err instanceof ArchiveFailed ? err.problem : err instanceof WopackError && err.kind === "credentials" ? err : undefined;
     if (!failed) throw err;
     await run.record({ type: "failed", archive: a.name, code: failed.code, message: failed.message, at: run.now() });
     if (!(err instanceof ArchiveFailed)) throw err;

@@ -66,8 +66,7 @@ describe("status after an upload run that did not finish", () => {
             // (a resumed session is not asked for the key: its session expired, the batch's status is asked)
             for (const b of server.batches.values()) b.sessionGone = true;
             run = await wopack(args, { env: { ...env, WOPACK_API_KEY: "wrongkey" } });
-          }
-          else if (outcome === "unreachable") {
+          } else if (outcome === "unreachable") {
             await server.stop();
             stopped = true;
             run = await wopack(args, { env });
