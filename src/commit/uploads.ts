@@ -44,6 +44,8 @@ export type UploadRecord =
   | { type: "moving"; archive: string; to: string; at: string }
   /** the archive and its report were moved by --uploaded-to */
   | { type: "moved"; archive: string; to: string; at: string }
+  /** --uploaded-to refused to move it (a link stands under its name there): warned once, not at every start */
+  | { type: "moveRefused"; archive: string; to: string; reason: string; at: string }
   /** compaction: everything known of one archive */
   | ({ type: "state" } & UploadState);
 
@@ -80,6 +82,8 @@ export interface UploadState {
   /** where --uploaded-to began to move it: while not movedTo, the next run finishes the move */
   moving?: string | undefined;
   movedTo?: string | undefined;
+  /** the move --uploaded-to last refused, and why: the same refusal is not warned of again */
+  moveRefused?: { to: string; reason: string } | undefined;
   /** when it was last touched */
   at: string;
 }
@@ -172,6 +176,10 @@ function apply(journal: UploadJournal, rec: UploadRecord): void {
       break;
     case "moved":
       s.movedTo = rec.to;
+      s.moveRefused = undefined;
+      break;
+    case "moveRefused":
+      s.moveRefused = { to: rec.to, reason: rec.reason };
       break;
   }
   journal.archives.set(rec.archive, s);

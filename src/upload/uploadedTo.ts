@@ -27,6 +27,9 @@ async function moveArchive(out: string, name: string, sha256: string | undefined
   }
 }
 
+/** A link under a file's name in --uploaded-to: refused until someone removes it, so said once (moveRefused). */
+class LinkThere extends Error {}
+
 /** One file of a move that failed: which one (the archive, or its report once the archive is there). */
 class NotMoved extends Error {
   constructor(
@@ -47,7 +50,7 @@ async function moveFile(out: string, file: string, sha256: string | undefined, d
   const there = await leftThere(from, to, sha256);
   if (there === "same") return; // (`dir` is --out itself, or a link to it: it is in place already)
   if (there === "link")
-    throw new Error(`${file} there is a link (to ${await readlink(to)}), not the archive; remove it and run upload again`);
+    throw new LinkThere(`${file} there is a link (to ${await readlink(to)}), not the archive; remove it and run upload again`);
   if (there === "other") throw new Error(`another file named ${file} is there already`);
   if (there === "whole")
     await rm(from); // an earlier run's move got as far as the rename
@@ -115,6 +118,11 @@ export async function moveUploaded(
   } catch (err) {
     if (err instanceof WopackError) throw err; // interrupted, or the journal unwritable: the run stops
     const file = err instanceof NotMoved ? err.file : a.name;
+    if (err instanceof NotMoved && err.cause instanceof LinkThere) {
+      const reason = err.message;
+      if (sameRefusal(journal.archives.get(a.name)?.moveRefused, to, reason)) return undefined;
+      await appendUploads(out, [{ type: "moveRefused", archive: a.name, to, reason, at: now() }], journal, signal);
+    }
     const its = `its ${file.endsWith(REPORT_SUFFIX) ? "report" : "review page"} ${file}`;
     const where =
       file === a.name ? "the archive and its report stay in --out" : `the archive is in ${to} already; ${its} stays in --out`;
@@ -125,6 +133,10 @@ export async function moveUploaded(
       a.name,
     );
   }
+}
+
+function sameRefusal(was: { to: string; reason: string } | undefined, to: string, reason: string): boolean {
+  return was?.to === to && was.reason === reason;
 }
 
 /**
