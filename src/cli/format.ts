@@ -126,7 +126,7 @@ export function formatStatus(lines: ArchiveStatus[], stuck: ArchiveStatus[]): st
         : l.state === "uploaded"
           ? `uploaded (${l.sameAs ? `the same bytes as ${l.sameAs}: ` : ""}batch ${l.batchId}${l.platformStatus ? `, ${l.platformStatus}` : ""})`
           : l.state === "failed" || l.state === "attention"
-            ? `${l.state === "failed" ? "failed" : "needs attention"}: ${l.problem?.code ?? ""} ${l.problem?.message ?? ""}`
+            ? `${l.state === "failed" ? "failed" : "needs attention"} at ${l.since}: ${l.problem?.code ?? ""} ${l.problem?.message ?? ""}`
             : l.attentionCleared
               ? `committed, to send again (attention cleared at ${l.attentionCleared})`
               : "committed, not uploaded";

@@ -131,6 +131,13 @@ async function claim(target: string, draft: string, depth = 0): Promise<{ ok: tr
   return { ok: false };
 }
 
+/** Whether a run that may still be running holds the lock at `lockPath` (status: is an upload in flight?). */
+export async function heldByLiveRun(lockPath: string): Promise<boolean> {
+  const text = await readText(lockPath).catch(() => undefined);
+  const holder = text === undefined ? undefined : parseHolder(text);
+  return holder !== undefined && holderAlive(holder);
+}
+
 /** The locks this process holds, by path: what they guard, it may rewrite (pictureStore.ts repairs). */
 const held = new Set<string>();
 

@@ -44,6 +44,8 @@ export type UploadRecord =
   | { type: "moving"; archive: string; to: string; at: string }
   /** the archive and its report were moved by --uploaded-to */
   | { type: "moved"; archive: string; to: string; at: string }
+  /** --uploaded-to refused to move it (a link stands under its name there): warned once, not at every start */
+  | { type: "moveRefused"; archive: string; to: string; reason: string; at: string }
   /** compaction: everything known of one archive */
   | ({ type: "state" } & UploadState);
 
@@ -62,7 +64,11 @@ export interface UploadState {
    */
   creating?: boolean | undefined;
   uploaded?: { batchId: string; at: string } | undefined;
-  failed?: { code: string; message: string; at: string } | undefined;
+  /**
+   * the last failure, kept until a later try gets further than `progress` (the bytes its batch held then, -1 without
+   * a batch): a new batch made, or more bytes confirmed; a try that fails sooner (or is stopped) leaves it said
+   */
+  failed?: { code: string; message: string; at: string; progress?: number | undefined } | undefined;
   /** a batch holding (part of) this archive that the platform would not delete: it needs a person */
   attention?: { batchId: string; reason: string; at: string } | undefined;
   /** the last batch an operator cleared (`upload --attention-cleared`): the proof a running watch adopts */
@@ -76,6 +82,8 @@ export interface UploadState {
   /** where --uploaded-to began to move it: while not movedTo, the next run finishes the move */
   moving?: string | undefined;
   movedTo?: string | undefined;
+  /** the move --uploaded-to last refused, and why: the same refusal is not warned of again */
+  moveRefused?: { to: string; reason: string } | undefined;
   /** when it was last touched */
   at: string;
 }
@@ -117,11 +125,12 @@ function apply(journal: UploadJournal, rec: UploadRecord): void {
       break;
     }
     case "intent":
-      Object.assign(s, { sha256: rec.sha256, bytes: rec.bytes, failed: undefined, attention: undefined, creating: true });
+      Object.assign(s, { sha256: rec.sha256, bytes: rec.bytes, attention: undefined, creating: true });
       break;
     case "batch":
-      Object.assign(s, { batchId: rec.batchId, uploadUrl: rec.uploadUrl, confirmed: 0, finalSent: undefined, failed: undefined });
+      Object.assign(s, { batchId: rec.batchId, uploadUrl: rec.uploadUrl, confirmed: 0, finalSent: undefined });
       s.creating = undefined;
+      if ((s.failed?.progress ?? -1) < 0) s.failed = undefined;
       break;
     case "final":
       if (rec.batchId === s.batchId) s.finalSent = true;
@@ -138,6 +147,7 @@ function apply(journal: UploadJournal, rec: UploadRecord): void {
       break;
     case "offset":
       if (rec.batchId === s.batchId) s.confirmed = rec.confirmed;
+      if (s.failed && rec.confirmed > (s.failed.progress ?? -1)) s.failed = undefined;
       break;
     case "uploaded":
       Object.assign(s, { uploaded: { batchId: rec.batchId, at: rec.at }, sha256: rec.sha256, confirmed: s.bytes ?? s.confirmed });
@@ -148,7 +158,7 @@ function apply(journal: UploadJournal, rec: UploadRecord): void {
         Object.assign(s, { batchId: undefined, uploadUrl: undefined, confirmed: 0, finalSent: undefined });
       break;
     case "failed":
-      s.failed = { code: rec.code, message: rec.message, at: rec.at };
+      s.failed = { code: rec.code, message: rec.message, at: rec.at, progress: s.batchId ? s.confirmed : -1 };
       break;
     case "status":
       s.status = { status: rec.status, at: rec.at };
@@ -166,6 +176,10 @@ function apply(journal: UploadJournal, rec: UploadRecord): void {
       break;
     case "moved":
       s.movedTo = rec.to;
+      s.moveRefused = undefined;
+      break;
+    case "moveRefused":
+      s.moveRefused = { to: rec.to, reason: rec.reason };
       break;
   }
   journal.archives.set(rec.archive, s);

@@ -32,11 +32,6 @@ import { earlierSource } from "./earlier.js";
 import type { EarlierSource } from "./findings.js";
 import { type Review, type ReviewPhoto, renderReview, type ThumbSource } from "./render.js";
 
-/** `batch-….zip` -> `batch-….html`, beside it. */
-export function reviewPath(archive: string): string {
-  return archive.replace(/\.zip$/i, "") + ".html";
-}
-
 /** Streams the page to `tmpFolder`, then renames it to `file` (a reader never sees half a page). */
 export async function writeReview(
   file: string,

@@ -7,7 +7,7 @@ import type { Clock } from "../core/clock.js";
 import type { Problem } from "../core/errors.js";
 import type { ArchiveReport, WatchStatus } from "../core/types.js";
 import { VERSION } from "../core/version.js";
-import { reviewPath } from "../review/writeReview.js";
+import { reviewPath } from "../spec/names.js";
 
 export interface WatchSummary {
   packed: number;

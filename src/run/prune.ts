@@ -11,8 +11,7 @@ import { readUploads, type UploadJournal, type UploadState } from "../commit/upl
 import type { Config } from "../config/schema.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { type FileStamp, type Logger, type MoveItem, silentLogger } from "../core/types.js";
-import { reviewPath } from "../review/writeReview.js";
-import { codeUnitOrder } from "../spec/names.js";
+import { codeUnitOrder, reviewPath } from "../spec/names.js";
 import { type Standing, standingOf, uploadAccepted } from "../upload/sameBytes.js";
 import { realPathOf, requireFolder } from "./folders.js";
 import { deleteRecorded, movedFolders, movedHere, type RecordedFiles, recordedFiles, sortFolder } from "./pruneSources.js";
@@ -94,7 +93,13 @@ export async function pruneHeld(o: PruneOptions): Promise<PruneResult> {
   for (const a of [...archives.values()].sort(
     (x, y) => codeUnitOrder(x.committedAt, y.committedAt) || codeUnitOrder(x.name, y.name),
   )) {
-    if (!a.present || !a.old) continue;
+    if (!a.old) continue;
+    if (!a.present) {
+      // (its archive left --out, moved by --uploaded-to or pruned: a page left behind goes, not kept for ever)
+      if (!a.unconfirmed && !(await lstat(a.path).catch(() => undefined)))
+        await take(reviewPath(a.path), a.committedAt, result, o.delete);
+      continue;
+    }
     if (a.unconfirmed) {
       result.kept.push({ path: a.path, reason: a.unconfirmed });
       continue;

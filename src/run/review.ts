@@ -7,8 +7,8 @@ import type { Config } from "../config/schema.js";
 import type { Problem } from "../core/errors.js";
 import { problem, WopackError } from "../core/errors.js";
 import { VERSION } from "../core/version.js";
-import { reviewOfArchive, reviewPath, writeReview } from "../review/writeReview.js";
-import { codeUnitOrder } from "../spec/names.js";
+import { reviewOfArchive, writeReview } from "../review/writeReview.js";
+import { codeUnitOrder, reviewPath } from "../spec/names.js";
 
 export interface ReviewResult {
   /** the pages written, each beside its archive */

@@ -1,6 +1,8 @@
 // `wopack status <out>`: where each committed archive stands on its way to the platform.
 import path from "node:path";
 import { readLedger } from "../commit/ledger.js";
+import { heldByLiveRun } from "../commit/lock.js";
+import { lockPath } from "../commit/paths.js";
 import { appendUploads, type MaybeBatches, readUploads, type UploadJournal } from "../commit/uploads.js";
 import type { Config } from "../config/schema.js";
 import { type Clock, systemClock } from "../core/clock.js";
@@ -62,6 +64,7 @@ export async function status(out: string, options: StatusOptions = {}): Promise<
     : new Map<string, string>();
   const names = new Set([...ledger.archives].filter((n) => inOut.has(n) || journal.archives.get(n)?.movedTo));
   const lines: ArchiveStatus[] = [];
+  const sending = await heldByLiveRun(lockPath(dir)); // (a run holds --out: a batch begun is being sent)
   for (const name of [...names].sort()) {
     const own = journal.archives.get(name);
     const a = inOut.get(name);
@@ -80,10 +83,14 @@ export async function status(out: string, options: StatusOptions = {}): Promise<
     } else if (s?.failed) {
       line.state = "failed";
       line.problem = { code: s.failed.code, message: redact(s.failed.message) };
-    } else if (s?.batchId) {
+      line.since = s.failed.at;
+    } else if (s?.batchId && sending) {
       line.state = "uploading";
       line.confirmed = s.confirmed;
       line.batchId = s.batchId;
+    } else if (s?.batchId) {
+      line.state = "failed";
+      line.problem = stopped(name, s.confirmed, s.bytes ?? a?.bytes ?? 0);
     } else if (s?.cleared) line.attentionCleared = s.cleared.at; // (no batch now: nothing is being sent)
     if (s?.status) line.platformStatus = s.status.status;
     if (own?.movedTo) line.movedTo = own.movedTo;
@@ -98,6 +105,12 @@ export async function status(out: string, options: StatusOptions = {}): Promise<
     lines.push(line);
   }
   return lines;
+}
+
+/** A batch begun and no run sending it: the last one was stopped (killed, interrupted) before it ended. */
+function stopped(name: string, confirmed: number, bytes: number): { code: string; message: string } {
+  const message = `${name}: no run is sending it: the last one stopped with at least ${confirmed} of its ${bytes} bytes on the platform; the next wopack upload resumes it`;
+  return { code: "E_UPLOAD_STOPPED", message };
 }
 
 /**

@@ -83,3 +83,8 @@ export function nearest(name: string, candidates: readonly string[]): string | u
   }
   return best;
 }
+
+/** An archive's review page: `batch-….zip` -> `batch-….html`, beside it (it leaves --out with its archive). */
+export function reviewPath(archive: string): string {
+  return archive.replace(/\.zip$/i, "") + ".html";
+}

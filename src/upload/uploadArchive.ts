@@ -5,7 +5,7 @@ import { open, stat } from "node:fs/promises";
 import { forgetSession, keepSession, keptSession, keptSessionUrl } from "../commit/sessions.js";
 import { appendUploads, type UploadJournal, type UploadRecord } from "../commit/uploads.js";
 import type { Clock } from "../core/clock.js";
-import { type Problem, problem } from "../core/errors.js";
+import { type Problem, problem, WopackError } from "../core/errors.js";
 import { faultPoint } from "../core/fault.js";
 import { isRedacted, redact, secretsOf } from "../core/redact.js";
 import type { UploadOutcome, UploadProgress } from "../core/types.js";
@@ -99,8 +99,12 @@ export async function uploadArchive(a: ArchiveToSend, journal: UploadJournal, s:
     if (err instanceof NeedsAttention) {
       return { archive: a.name, result: "attention", problem: err.problem, warnings: run.warnings };
     }
+    // (a refused key stops every upload: the archive it stopped says so too, until a later try gets further)
+    const failed =
+      err instanceof ArchiveFailed ? err.problem : err instanceof WopackError && err.kind === "credentials" ? err : undefined;
+    if (!failed) throw err;
+    await run.record({ type: "failed", archive: a.name, code: failed.code, message: failed.message, at: run.now() });
     if (!(err instanceof ArchiveFailed)) throw err;
-    await run.record({ type: "failed", archive: a.name, code: err.problem.code, message: err.problem.message, at: run.now() });
     const asked = err.retryAfterMs === undefined ? {} : { retryAfterMs: err.retryAfterMs };
     return { archive: a.name, result: "failed", problem: err.problem, ...asked, warnings: run.warnings };
   }

@@ -9,14 +9,16 @@ import { moveWhole } from "../commit/moves.js";
 import { REPORT_SUFFIX } from "../commit/recovery.js";
 import { appendUploads, type UploadJournal } from "../commit/uploads.js";
 import { type Problem, problem, WopackError } from "../core/errors.js";
+import { reviewPath } from "../spec/names.js";
 
 /**
- * Moves an uploaded archive, then its report, into `dir`; safe to repeat. A file already in `dir` under
+ * Moves an uploaded archive, then its report and its review page (its thumbnails: left behind, the outbox grows
+ * every night), into `dir`; safe to repeat. A file already in `dir` under
  * the archive's name is an earlier move of it (whole: it was renamed into place) when its SHA-256 is the
  * report's; anything else there is never written over.
  */
 async function moveArchive(out: string, name: string, sha256: string | undefined, dir: string): Promise<void> {
-  for (const file of [name, name + REPORT_SUFFIX]) {
+  for (const file of [name, name + REPORT_SUFFIX, reviewPath(name)]) {
     try {
       await moveFile(out, file, file === name ? sha256 : undefined, dir);
     } catch (err) {
@@ -24,6 +26,9 @@ async function moveArchive(out: string, name: string, sha256: string | undefined
     }
   }
 }
+
+/** A link under a file's name in --uploaded-to: refused until someone removes it, so said once (moveRefused). */
+class LinkThere extends Error {}
 
 /** One file of a move that failed: which one (the archive, or its report once the archive is there). */
 class NotMoved extends Error {
@@ -45,7 +50,7 @@ async function moveFile(out: string, file: string, sha256: string | undefined, d
   const there = await leftThere(from, to, sha256);
   if (there === "same") return; // (`dir` is --out itself, or a link to it: it is in place already)
   if (there === "link")
-    throw new Error(`${file} there is a link (to ${await readlink(to)}), not the archive; remove it and run upload again`);
+    throw new LinkThere(`${file} there is a link (to ${await readlink(to)}), not the archive; remove it and run upload again`);
   if (there === "other") throw new Error(`another file named ${file} is there already`);
   if (there === "whole")
     await rm(from); // an earlier run's move got as far as the rename
@@ -113,17 +118,25 @@ export async function moveUploaded(
   } catch (err) {
     if (err instanceof WopackError) throw err; // interrupted, or the journal unwritable: the run stops
     const file = err instanceof NotMoved ? err.file : a.name;
+    if (err instanceof NotMoved && err.cause instanceof LinkThere) {
+      const reason = err.message;
+      if (sameRefusal(journal.archives.get(a.name)?.moveRefused, to, reason)) return undefined;
+      await appendUploads(out, [{ type: "moveRefused", archive: a.name, to, reason, at: now() }], journal, signal);
+    }
+    const its = `its ${file.endsWith(REPORT_SUFFIX) ? "report" : "review page"} ${file}`;
     const where =
-      file === a.name
-        ? "the archive and its report stay in --out"
-        : `the archive is in ${to} already; its report ${file} stays in --out`;
+      file === a.name ? "the archive and its report stay in --out" : `the archive is in ${to} already; ${its} stays in --out`;
     return problem(
       "W_UPLOADED_NOT_MOVED",
-      `${a.name}: uploaded, but ${file === a.name ? "it" : `its report ${file}`} cannot be moved to ${to} (${(err as Error).message})`,
+      `${a.name}: uploaded, but ${file === a.name ? "it" : its} cannot be moved to ${to} (${(err as Error).message})`,
       `check that folder; ${where}, the archive is not sent again, and the next upload run finishes the move`,
       a.name,
     );
   }
+}
+
+function sameRefusal(was: { to: string; reason: string } | undefined, to: string, reason: string): boolean {
+  return was?.to === to && was.reason === reason;
 }
 
 /**

@@ -97,6 +97,11 @@ interface Submission {
   state: State;
   /** the archive's fate when the outbox uploads, and when it does not (no journal at all) */
   fate: [Fate, Fate];
+  /**
+   * its review page: beside it (default), none, or moved with it by --uploaded-to ("moved" state); one an older
+   * wopack left in --out when it moved its archive is pruned with its archive's age (else kept for ever)
+   */
+  page?: "none" | "moved";
 }
 interface Row {
   id: string;
@@ -118,6 +123,26 @@ const ROWS: Row[] = [
   },
   { id: "WO_REJECTED", submissions: [{ age: "old", state: "rejected", fate: ["kept", "pruned"] }], folders: ["kept", "pruned"] },
   { id: "WO_MOVED", submissions: [{ age: "old", state: "moved", fate: ["away", "pruned"] }], folders: ["pruned", "pruned"] },
+  {
+    id: "WO_MOVED_PAGE",
+    submissions: [{ age: "old", state: "moved", fate: ["away", "pruned"], page: "moved" }],
+    folders: ["pruned", "pruned"],
+  },
+  {
+    id: "WO_MOVED_NOPAGE",
+    submissions: [{ age: "old", state: "moved", fate: ["away", "pruned"], page: "none" }],
+    folders: ["pruned", "pruned"],
+  },
+  {
+    id: "WO_UP_NOPAGE",
+    submissions: [{ age: "old", state: "uploaded", fate: ["pruned", "pruned"], page: "none" }],
+    folders: ["pruned", "pruned"],
+  },
+  {
+    id: "WO_NEVER_NOPAGE",
+    submissions: [{ age: "old", state: "none", fate: ["kept", "pruned"], page: "none" }],
+    folders: ["kept", "pruned"],
+  },
   // (an --uploaded-to move begun and cut short: the archive in --out is the copy the move is to keep)
   { id: "WO_MOVING", submissions: [{ age: "old", state: "moving", fate: ["kept", "pruned"] }], folders: ["kept", "pruned"] },
   {
@@ -182,6 +207,7 @@ async function outbox(uploading: boolean) {
     const result = await pack({ staging: ws.staging, out: ws.out, moveTo: processed, config, now: () => at });
     expect(result.archives.map((a) => a.workOrders.map((w) => w.id))).toEqual([[row.id]]);
     archives.set(s, result.archives[0]!.path);
+    if (s.page === "none") await rm(result.archives[0]!.path.replace(/\.zip$/, ".html"));
   }
   await mkdir(path.join(processed, "WO_STRANGER"));
   // an archive (with a report) another tool put in --out: not in the ledger, never touched
@@ -218,7 +244,8 @@ async function outbox(uploading: boolean) {
       };
       if (s.state === "moved") {
         await mkdir(sent, { recursive: true });
-        for (const f of [file, `${file}.report.json`]) await rename(f, path.join(sent, path.basename(f)));
+        const page = s.page === "moved" ? [file.replace(/\.zip$/, ".html")] : [];
+        for (const f of [file, `${file}.report.json`, ...page]) await rename(f, path.join(sent, path.basename(f)));
       }
       await appendUploads(ws.out, records[s.state]);
     }
@@ -243,8 +270,11 @@ describe("wopack prune: every path, against a ledger and an upload journal (issu
         for (const s of row.submissions) {
           const file = archives.get(s)!;
           const fate = s.fate[col];
-          if (fate === "pruned")
-            expected.pruned.push(...[file, `${file}.report.json`, file.replace(/\.zip$/, ".html")].filter((f) => existsSync(f)));
+          const page = file.replace(/\.zip$/, ".html");
+          if (fate === "pruned") expected.pruned.push(...[file, `${file}.report.json`, page].filter((f) => existsSync(f)));
+          // (its archive went to --uploaded-to: a page left behind in --out goes, never kept for ever)
+          if (s.page !== "moved") expect(existsSync(page), page).toBe(s.page === undefined);
+          if (fate === "away") expected.pruned.push(...[page].filter((f) => existsSync(f)));
           if (fate === "kept") expected.kept.push(file);
           if (fate === "untouched") untouched.push(file);
         }

@@ -424,6 +424,13 @@ describe("wopack status", () => {
       async () => (await readFile(journal, "utf8").catch(() => "")).includes(`"type":"offset","archive":"${names[2]}.zip"`),
       "the third archive partly sent",
     );
+    // in flight: a run is sending it (its next chunk never answered, so that it stays so)
+    server.faults.stallChunks = true;
+    const sending = await st();
+    expect(sending.lines[2]).toMatchObject({ state: "uploading" });
+    expect(sending.lines[2]!.confirmed).toBeGreaterThanOrEqual(CHUNK_SIZE);
+    const text = await wopack(["status", ws.out], { env: env() });
+    expect(text.stdout).toMatch(/uploading \d+\.\d MB of \d+\.\d MB/);
     child.kill("SIGKILL");
     await exited;
     const mid = await st();
@@ -431,10 +438,8 @@ describe("wopack status", () => {
     expect(mid.lines[0]).toMatchObject({ state: "uploaded" });
     expect(mid.lines[1]).toMatchObject({ state: "failed", problem: { code: "E_UPLOAD_REFUSED" } });
     expect(mid.lines[1]!.problem!.message).toMatch(/not allowed on this site/);
-    expect(mid.lines[2]).toMatchObject({ state: "uploading" });
-    expect(mid.lines[2]!.confirmed).toBeGreaterThanOrEqual(CHUNK_SIZE);
-    const text = await wopack(["status", ws.out], { env: env() });
-    expect(text.stdout).toMatch(/uploading \d+\.\d MB of \d+\.\d MB/);
+    // killed: no run sends it any more, which status says (not "uploading")
+    expect(mid.lines[2]).toMatchObject({ state: "failed", problem: { code: "E_UPLOAD_STOPPED" } });
 
     // the platform lets it through now: the next run sends the failed one and finishes the cut one
     server.faults = {};

@@ -52,19 +52,20 @@ async function files(dir: string): Promise<string[]> {
   return all.filter((d) => d.isFile()).map((d) => path.relative(dir, path.join(d.parentPath, d.name)));
 }
 
-/** The destination holds exactly the whole archive and its report, the outbox neither; unzip -t agrees. */
+/** The destination holds exactly the whole archive, its report and its review page, the outbox none; unzip -t agrees. */
 async function expectMovedWhole(
   out: string,
   dest: string,
   { name, bytes }: { name: string; bytes: Buffer } = uploaded,
 ): Promise<void> {
-  expect((await files(dest)).sort(), "the destination: the archive and its report, nothing partial").toEqual(
-    [name, `${name}.report.json`].sort(),
+  const page = name.replace(/\.zip$/, ".html");
+  expect((await files(dest)).sort(), "the destination: the archive, its report and page, nothing partial").toEqual(
+    [name, `${name}.report.json`, page].sort(),
   );
   expect(sha256(await readFile(path.join(dest, name)))).toBe(sha256(bytes));
   execFileSync("unzip", ["-tq", path.join(dest, name)]);
   expect(
-    (await readdir(out)).filter((f) => f.startsWith(name)),
+    (await readdir(out)).filter((f) => f.startsWith(name) || f === page),
     "nothing of it left in --out",
   ).toEqual([]);
   expect((await readUploads(out)).archives.get(name)?.movedTo).toBe(dest);
@@ -140,7 +141,9 @@ describe("--uploaded-to another disk, the move cut short", () => {
     expect(r.code, r.stderr).toBe(0);
     for (const v of victims) expect(await readFile(v, "utf8"), v).toBe("the wopack user's file\n");
     await expectMovedWhole(out, dest, { name, bytes });
-    expect(await readdir(dest), "the links are gone, not followed").toEqual([name, `${name}.report.json`].sort());
+    expect(await readdir(dest), "the links are gone, not followed").toEqual(
+      [name, `${name}.report.json`, name.replace(/\.zip$/, ".html")].sort(),
+    );
   }, 60_000);
 
   it("kill -9 in the copy (the real CLI, at the copy's last step): nothing partial visible; the rerun moves it whole", async (ctx) => {

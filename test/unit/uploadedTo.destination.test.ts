@@ -11,6 +11,7 @@ import { tempDir } from "../helpers.js";
 
 const NAME = "batch-20261206-0001.zip";
 const REPORT = `${NAME}.report.json`;
+const PAGE = NAME.replace(/\.zip$/, ".html");
 const now = () => "2026-12-06T05:00:00.000Z";
 
 async function uploadedOutbox() {
@@ -21,6 +22,7 @@ async function uploadedOutbox() {
   const sha256 = createHash("sha256").update(bytes).digest("hex");
   await writeFile(path.join(out, NAME), bytes);
   await writeFile(path.join(out, REPORT), JSON.stringify({ sha256, bytes: bytes.length }));
+  await writeFile(path.join(out, PAGE), "<!doctype html><title>review</title>");
   const journal = await readUploads(out);
   await appendUploads(out, [{ type: "uploaded", archive: NAME, sha256, batchId: "b1", at: now() }], journal);
   return { root, out, sha256, journal };
@@ -135,6 +137,11 @@ describe("W_UPLOADED_NOT_MOVED names the file that did not move", () => {
       names: new RegExp(`uploaded, but its report ${REPORT.replace(/\./g, "\\.")} cannot be moved`),
       stays: /the archive is in .* already; its report .* stays in --out/,
     },
+    {
+      blocked: PAGE,
+      names: new RegExp(`uploaded, but its review page ${PAGE.replace(/\./g, "\\.")} cannot be moved`),
+      stays: /the archive is in .* already; its review page .* stays in --out/,
+    },
   ];
   for (const { blocked, names, stays } of table)
     it(`another file named ${blocked} in the folder: said so, and where each file is`, async () => {
@@ -147,5 +154,21 @@ describe("W_UPLOADED_NOT_MOVED names the file that did not move", () => {
       expect(w?.message).toMatch(names);
       expect(w?.hint).toMatch(stays);
       expect(await files(dir)).toEqual(blocked === NAME ? [NAME] : [NAME, REPORT].sort());
+      if (blocked !== PAGE) return;
+      // (the archive and its report are there: the page is the one left, said so; the next run finishes it)
+      expect(await readdir(out)).toContain(PAGE);
     });
+});
+
+describe("the review page leaves --out with its archive (it holds thumbnails: left behind, the outbox grows)", () => {
+  it("moved with the archive and its report; again a no-op", async () => {
+    const { root, out, sha256, journal } = await uploadedOutbox();
+    const dir = path.join(root, "sent");
+    await mkdir(dir);
+    for (let run = 0; run < 2; run++) {
+      expect(await moveUploaded(out, journal, { name: NAME, sha256 }, dir, now)).toBeUndefined();
+      expect((await readdir(dir)).sort()).toEqual([PAGE, NAME, REPORT].sort());
+      expect((await readdir(out)).filter((f) => f.startsWith("batch-"))).toEqual([]);
+    }
+  });
 });

@@ -2,7 +2,7 @@
 // already where it should go. It stays there; it is never taken for "an earlier move's whole copy" and
 // removed from --out, which would leave it nowhere.
 import { createHash } from "node:crypto";
-import { lstat, readdir, readFile, symlink, writeFile } from "node:fs/promises";
+import { lstat, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { appendUploads, readUploads } from "../../src/commit/uploads.js";
@@ -68,5 +68,23 @@ describe("a link under the archive's name in --uploaded-to (issue 21, finding 4)
     expect(await kept(out)).toEqual([NAME, `${NAME}.report.json`]);
     expect((await readUploads(out)).archives.get(NAME)?.movedTo, "not journaled as moved").toBeUndefined();
     expect((await lstat(path.join(dest, NAME))).isSymbolicLink(), "the link is left as it was").toBe(true);
+
+    // the next starts (the journal read again): the same refusal is not warned of again, nor moved
+    for (let start = 0; start < 2; start++) {
+      const again = await moveUploaded(out, await readUploads(out), { name: NAME, sha256 }, dest, now);
+      expect(again, `start ${start + 2}`).toBeUndefined();
+      expect(await kept(out)).toEqual([NAME, `${NAME}.report.json`]);
+    }
+    // another link there is another refusal: said once more
+    await rm(path.join(dest, NAME));
+    await symlink(path.join(elsewhere, "other.zip"), path.join(dest, NAME));
+    expect((await moveUploaded(out, await readUploads(out), { name: NAME, sha256 }, dest, now))?.code).toBe(
+      "W_UPLOADED_NOT_MOVED",
+    );
+    // the link removed: the next start moves it
+    await rm(path.join(dest, NAME));
+    expect(await moveUploaded(out, await readUploads(out), { name: NAME, sha256 }, dest, now)).toBeUndefined();
+    expect(await kept(out)).toEqual([]);
+    expect((await readUploads(out)).archives.get(NAME)?.movedTo).toBe(dest);
   });
 });
