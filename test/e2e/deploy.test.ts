@@ -222,6 +222,7 @@ describe("deploy/: systemd units and the cron line", () => {
       expect(await runWatchUnitUntil(unit, dir, "uploaded", env)).toBe(0);
       expect([...server.accepted().values()].flat()).toHaveLength(1);
       expect((await readdir(path.join(dir, "sent"))).sort()).toEqual([
+        expect.stringMatching(/\.html$/), // (the review page moves with its archive)
         expect.stringMatching(/\.zip$/),
         expect.stringMatching(/\.zip\.report\.json$/),
       ]);
