@@ -5,6 +5,7 @@
 import yauzl from "yauzl";
 import { crc32 } from "../core/crc32.js";
 import { type Problem, problem } from "../core/errors.js";
+import { overlappingEntries } from "./overlaps.js";
 
 export interface ZipListing {
   zip: yauzl.ZipFile;
@@ -181,6 +182,35 @@ export function inflatesTooMuch(file: string, entry: yauzl.Entry, budget: Inflat
     "this is a zip bomb or not an archive of photos: make the archive again from the photos",
     entry.fileName,
   );
+}
+
+/**
+ * Someone else's archive, read within validate's bounds: an entry that overlaps another (./overlaps.ts) is never
+ * read, and all of them inflate no more than its InflateBudget, so the work is the zip's, not what its headers
+ * claim. validate and review read through it.
+ */
+export class BoundedZip {
+  readonly overlaps: Map<yauzl.Entry, yauzl.Entry>;
+  constructor(
+    readonly file: string,
+    readonly zip: yauzl.ZipFile,
+    entries: readonly yauzl.Entry[],
+    readonly budget = new InflateBudget(zip.fileSize),
+  ) {
+    this.overlaps = overlappingEntries(entries);
+  }
+
+  /** The entry read (whole, or up to `stopAfter`) and its CRC-32 checked; or why it is not read or not trusted. */
+  async read(entry: yauzl.Entry, whole: boolean, stopAfter?: number): Promise<{ read: EntryRead } | { problem: Problem }> {
+    const other = this.overlaps.get(entry);
+    if (other) return { problem: entriesOverlap(entry, other) };
+    if (this.budget.exhausted) return { problem: inflatesTooMuch(this.file, entry, this.budget) };
+    const limits = { budget: this.budget, ...(stopAfter === undefined ? {} : { stopAfter }) };
+    const checked = await readIntact(this.zip, entry, whole, limits);
+    return "read" in checked && checked.read.cut === "budget"
+      ? { problem: inflatesTooMuch(this.file, entry, this.budget) }
+      : checked;
+  }
 }
 
 /** The single folder every entry sits in, when the whole archive is wrapped in one (a common zipping mistake). */

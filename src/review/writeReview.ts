@@ -5,18 +5,7 @@ import { createWriteStream } from "node:fs";
 import { readFile, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type yauzl from "yauzl";
-import { overlappingEntries } from "../archive/overlaps.js";
-import {
-  entriesOverlap,
-  entryTooBig,
-  InflateBudget,
-  inflatesTooMuch,
-  MAX_JSON_ENTRY,
-  MAX_WHOLE_ENTRY,
-  openZipListing,
-  readIntact,
-  wrappingFolder,
-} from "../archive/readZip.js";
+import { BoundedZip, entryTooBig, MAX_JSON_ENTRY, MAX_WHOLE_ENTRY, openZipListing, wrappingFolder } from "../archive/readZip.js";
 import { sha256Of } from "../commit/files.js";
 import { REPORT_SUFFIX } from "../commit/recovery.js";
 import { type Config, configSchema } from "../config/schema.js";
@@ -154,19 +143,8 @@ export async function reviewOfArchive(
     zip.close();
     throw listError;
   }
-  // validate's bounds: an entry that overlaps another is never read, and all of them inflate no more than
-  // the archive's budget (a hundred times its size): the work is the zip's, not what its headers claim
-  const overlaps = overlappingEntries(entries);
-  const budget = new InflateBudget(zip.fileSize);
-  const readBounded = async (e: yauzl.Entry): ReturnType<typeof readIntact> => {
-    const other = overlaps.get(e);
-    if (other) return { problem: entriesOverlap(e, other) };
-    if (budget.exhausted) return { problem: inflatesTooMuch(path.basename(file), e, budget) };
-    const checked = await readIntact(zip, e, true, { budget });
-    return "read" in checked && checked.read.cut === "budget"
-      ? { problem: inflatesTooMuch(path.basename(file), e, budget) }
-      : checked;
-  };
+  // (validate's bounds: what is read is the zip's work, not what its headers claim)
+  const bounded = new BoundedZip(file, zip, entries);
   const { maxImageSize, maxPixels } = (config ?? configSchema.parse({})).images;
   const imageLimit = Math.min(maxImageSize, MAX_WHOLE_ENTRY);
   const report = await readFile(file + REPORT_SUFFIX, "utf8").then(
@@ -192,7 +170,7 @@ export async function reviewOfArchive(
     }
     if (name === "metadata.json") {
       const checked =
-        e.uncompressedSize > MAX_JSON_ENTRY ? { problem: entryTooBig(e, "json", MAX_JSON_ENTRY) } : await readBounded(e);
+        e.uncompressedSize > MAX_JSON_ENTRY ? { problem: entryTooBig(e, "json", MAX_JSON_ENTRY) } : await bounded.read(e, true);
       if ("problem" in checked) {
         wo.warnings.push(checked.problem);
         wo.metadata = { "(metadata.json)": `not read: ${checked.problem.code}` };
@@ -227,7 +205,7 @@ export async function reviewOfArchive(
     // the most ever held whole, so that remaking our own pages never depends on today's config)
     const limit = photo.bytes === e.uncompressedSize && byEntry.has(photo.entry) ? MAX_WHOLE_ENTRY : imageLimit;
     if (e.uncompressedSize > limit) return { problem: entryTooBig(e, "image", limit) };
-    const checked = await readBounded(e);
+    const checked = await bounded.read(e, true);
     if ("problem" in checked) return checked;
     const data = checked.read.data ?? Buffer.alloc(0);
     const type = sniffImageType(data);
