@@ -158,12 +158,20 @@ class Upload {
    * ours (one that claims bytes breaks the protocol, and its batch is deleted as any such).
    */
   async adopt(): Promise<Batch | undefined> {
-    const { a, s } = this;
-    const kept = await keptSession(s.out, a.name);
+    const kept = await this.journalKept();
+    if (kept)
+      this.s.log.info(
+        `${this.a.name}: batch ${kept.batchId}, made by a run stopped before it journaled it, is used (no second batch made)`,
+      );
+    return kept;
+  }
+
+  /** The batch kept for this archive but never journaled, journaled now (its URL redacted); undefined when none is. */
+  private async journalKept(): Promise<Batch | undefined> {
+    const kept = await keptSession(this.s.out, this.a.name);
     if (!kept) return undefined;
     const uploadUrl = redact(kept.uploadUrl, secretsOf(kept.uploadUrl));
-    await this.record({ type: "batch", archive: a.name, batchId: kept.batchId, uploadUrl, at: this.now() });
-    s.log.info(`${a.name}: batch ${kept.batchId}, made by a run stopped before it journaled it, is used (no second batch made)`);
+    await this.record({ type: "batch", archive: this.a.name, batchId: kept.batchId, uploadUrl, at: this.now() });
     return kept;
   }
 
@@ -173,10 +181,8 @@ class Upload {
    */
   async dropKept(why: string): Promise<void> {
     const { a, s } = this;
-    const kept = await keptSession(s.out, a.name);
+    const kept = await this.journalKept();
     if (!kept) return;
-    const uploadUrl = redact(kept.uploadUrl, secretsOf(kept.uploadUrl));
-    await this.record({ type: "batch", archive: a.name, batchId: kept.batchId, uploadUrl, at: this.now() });
     const deleted = await this.requests.retrying("deleting the batch", () => s.api.deleteBatch(kept.batchId));
     const done = deleted.ok ? "deleted" : deleted.kind === "gone" ? "gone already" : `left (${this.redact(deleted.detail)})`;
     const reason = `${why}; the batch a stopped run made for it holds nothing: ${done} on the platform`;
