@@ -156,9 +156,10 @@ class Lookup implements OpenedPictureIndex {
       const sha = shaPrefix(p.sha256);
       const j = this.added.push({ ...p, hi, lo, sha }) - 1;
       if (sha) {
-        const same = this.addedBySha.get(shaKey(sha));
+        const key = shaKey(sha);
+        const same = this.addedBySha.get(key);
         if (same) same.push(j);
-        else this.addedBySha.set(shaKey(sha), [j]);
+        else this.addedBySha.set(key, [j]);
       }
       if (j === this.addedHi.length) {
         for (const half of ["addedHi", "addedLo"] as const) {

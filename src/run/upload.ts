@@ -264,8 +264,9 @@ export class Sender {
     const backoff = Math.min(this.retry.maxMs, this.retry.firstMs * 2 ** (attempts - 1));
     const asked = Math.min(this.retry.maxMs, outcome.retryAfterMs ?? 0);
     const wait = Math.max(backoff, asked);
-    const nextAt = this.settings.clock().getTime() + wait;
-    const askedUntil = this.settings.clock().getTime() + asked;
+    const now = this.settings.clock().getTime();
+    const nextAt = now + wait;
+    const askedUntil = now + asked;
     if (asked > 0 && askedUntil > (this.pausedUntil ?? 0)) {
       this.pausedUntil = askedUntil;
       this.pauseMs = asked;
