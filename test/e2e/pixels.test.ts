@@ -340,6 +340,30 @@ describe("the native and the libvips decoder decide the same", () => {
     }
   });
 
+  it("decodes a photo read by its path as it decodes its bytes, whatever the files read before on that thread", async () => {
+    // (the binding keeps its read buffer from one photo to the next, up to 32 MB: a smaller or cut file read
+    // after a larger one must not see the larger one's bytes, and one above the bound is read all the same)
+    const dir = await tempDir();
+    const big = await sharp(jpeg).resize(1600).jpeg({ quality: 95 }).toBuffer();
+    const small = await sharp(jpeg).resize(300).jpeg({ quality: 70 }).toBuffer();
+    const cut = big.subarray(0, Math.floor(big.length * 0.6));
+    // (33 MB after the end of the picture: a decoder stops at its end marker)
+    const huge = Buffer.concat([small, Buffer.alloc(33 << 20, 0x55)]);
+    const outcome = (p: Promise<{ width: number; height: number; jpeg: ArrayBuffer; warnings: string[] }>) =>
+      p.then(
+        (t) => ({ width: t.width, height: t.height, jpeg: Buffer.from(t.jpeg).toString("base64"), warnings: t.warnings }),
+        (err: { code?: string }) => ({ code: err.code }),
+      );
+    const binding = nativeBinding()!;
+    for (const [i, bytes] of [big, small, cut, huge, small, cut, big].entries()) {
+      const file = path.join(dir, `${i}.jpg`);
+      await writeFile(file, bytes);
+      const byPath = await outcome(binding.thumbnail(file, 256, 60, 1e9));
+      expect(byPath, `file ${i}`).toEqual(await outcome(binding.thumbnail(bytes, 256, 60, 1e9)));
+      if (bytes === cut) expect(byPath, "a cut photo").not.toHaveProperty("warnings", []);
+    }
+  });
+
   it("leaves CMYK and 12-bit JPEGs to libvips: the binding says E_UNSUPPORTED, and the photo is checked all the same", async () => {
     const cmyk = await sharp(jpeg).resize(800).toColourspace("cmyk").jpeg({ quality: 90 }).toBuffer();
     await expect(nativeBinding()!.thumbnail(cmyk, 256, 60, 1e9)).rejects.toMatchObject({ code: "E_UNSUPPORTED" });
