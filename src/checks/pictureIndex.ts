@@ -106,6 +106,12 @@ class Lookup implements OpenedPictureIndex {
   private addedLo = new Uint32Array(256);
   /** this run's pictures by their SHA-256 prefix, so that a sweep need not weigh each one's SHA-256 */
   private readonly addedBySha = new Map<string, number[]>();
+  /**
+   * the loaded pictures' archive times never go down from one picture to the next (the snapshot, then the
+   * journal, of an outbox whose clock was not set back; shards' outboxes interleave): then the first loaded
+   * picture found at distance 0, as exact as can be, is the match
+   */
+  private readonly ordered: boolean;
 
   constructor(
     private readonly parts: Part[],
@@ -114,6 +120,15 @@ class Lookup implements OpenedPictureIndex {
   ) {
     const n = parts.reduce((s, p) => s + p.columns.n, 0);
     this.loaded = n;
+    let last = Number.NEGATIVE_INFINITY;
+    let ordered = true;
+    for (const { columns: c } of parts) {
+      for (const a of c.arch) {
+        ordered &&= c.archAt[a]! >= last;
+        last = c.archAt[a]!;
+      }
+    }
+    this.ordered = ordered;
     const hi = parts.length === 1 ? parts[0]!.columns.hi : new Uint32Array(n);
     const lo = parts.length === 1 ? parts[0]!.columns.lo : new Uint32Array(n);
     if (parts.length !== 1) {
@@ -231,6 +246,12 @@ class Lookup implements OpenedPictureIndex {
         if (d <= r && d < bestDistance) consider(this.loaded + j, d);
       }
     }
+    // Nothing beats a match at distance 0 that is as exact as can be once every loaded picture that could tie
+    // with it was weighed: those all sit in chunk 0's own bucket, read first, in the order of their archive
+    // times when the index is ordered, and any picture of this run comes after a loaded one. Without this, a
+    // night of one picture repeated (a placeholder image) weighed every earlier copy at each lookup: quadratic.
+    const settled = () => bestDistance === 0 && (bestExact || qsha === undefined) && (best >= this.loaded || this.ordered);
+    const found = () => (best < 0 ? undefined : { picture: this.picture(best), distance: bestDistance, exact: bestExact });
     for (let c = 0; c < CHUNKS && (this.loaded || this.addedBuckets); c++) {
       const radius = chunkRadius(r, c);
       if (radius < 0) continue;
@@ -248,18 +269,22 @@ class Lookup implements OpenedPictureIndex {
           for (let k = starts[probe]!; k < end; k++) {
             const d = popcount(hi[k]! ^ qhi) + popcount(lo[k]! ^ qlo);
             if (d <= r) consider(ids[k]!, d);
+            if (best >= 0 && best < this.loaded && settled()) return found();
           }
         }
+        // (past chunk 0's own bucket of loaded pictures: a match of this run can be settled too)
+        if (best >= 0 && settled()) return found();
         const bucket = buckets?.[probe];
         if (bucket === undefined) continue;
         for (const j of bucket) {
           const a = this.added[j]!;
           const d = popcount(a.hi ^ qhi) + popcount(a.lo ^ qlo);
           if (d <= r) consider(this.loaded + j, d);
+          if (best >= 0 && settled()) return found();
         }
       }
     }
-    return best < 0 ? undefined : { picture: this.picture(best), distance: bestDistance, exact: bestExact };
+    return found();
   }
 
   private part(g: number): { part: Part; i: number } {

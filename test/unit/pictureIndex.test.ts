@@ -191,6 +191,64 @@ describe("the index of packed pictures: find() against a linear scan", () => {
     );
   });
 
+  it("one picture repeated (copies in archives whose times go back and forth, and in this run): what the scan finds", async () => {
+    // (a placeholder image sent night after night: a lookup may stop at the first copy only where no later one
+    // can be earlier; generated with few work orders, so that a query's own copies are passed over)
+    const h = 0x5a5a5a5a01234567n;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            at: fc.integer({ min: 1, max: 4 }),
+            copies: fc.array(fc.record({ wo: fc.constantFrom("WO_1", "WO_2", "WO_3"), sha: fc.constantFrom(0, 1, undefined) }), {
+              minLength: 1,
+              maxLength: 4,
+            }),
+          }),
+          { maxLength: 6 },
+        ),
+        fc.nat({ max: 6 }),
+        fc.array(fc.record({ wo: fc.constantFrom("WO_1", "WO_2", "WO_3"), sha: fc.constantFrom(0, 1, undefined) }), {
+          maxLength: 4,
+        }),
+        fc.boolean(),
+        async (archives, compactAfter, added, many) => {
+          const out = await outbox();
+          const all: Known[] = [];
+          for (const [k, { at, copies }] of archives.entries()) {
+            const archive = `batch-${k}.zip`;
+            const pictures = copies.map((c, j) => ({
+              hash: h,
+              ...(c.sha === undefined ? {} : { sha256: hex(c.sha) }),
+              workOrder: c.wo,
+              entry: `${c.wo}/x-${k}-${j}.jpg`,
+            }));
+            await commitArchive(out, archive, pictures, at);
+            all.push(...pictures.map((p) => ({ ...p, archive, out, at })));
+            if (k === compactAfter) await compactPictures(out, true);
+          }
+          const index = await open(out);
+          // this run's copies, past SCAN_ADDED others (looked up by bucket) when `many`
+          const filler = many ? SCAN_ADDED : 0;
+          const run = [
+            ...Array.from({ length: filler }, (_, j) => ({
+              hash: flip(h, [j % 64, (j >> 6) % 64, 63 - (j % 60)]),
+              workOrder: "WO_9",
+            })),
+            ...added.map((c) => ({ hash: h, ...(c.sha === undefined ? {} : { sha256: hex(c.sha) }), workOrder: c.wo })),
+          ].map((p, j) => ({ ...p, entry: `${p.workOrder}/y-${j}.jpg`, archive: "", out }));
+          index.add(run);
+          all.push(...run.map((p) => ({ ...p, at: Number.POSITIVE_INFINITY })));
+          const queries = ["WO_1", "WO_2", "WO_3", "WO_4"].flatMap((wo) =>
+            [0, 1, undefined].flatMap((sha) => [0, 2].map((r) => [{ base: 0, bits: [], wo, sha }, r] as const)),
+          );
+          expectFoundAsScanned(index, all, [h], queries as never);
+        },
+      ),
+      { numRuns: 120 },
+    );
+  });
+
   it("a table: another work order only; exact SHA-256 before distance; the smaller distance; then the earliest", async () => {
     const out = await outbox();
     const h = 0xabcdef0123456789n;
