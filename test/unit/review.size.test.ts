@@ -6,7 +6,7 @@ import { groupDigits } from "../../src/review/render.js";
 describe("the review page's size in bytes", () => {
   it("is grouped by thousands exactly as toLocaleString('en') groups it", () => {
     fc.assert(
-      fc.property(fc.oneof(fc.integer({ min: 0, max: 99_999 }), fc.maxSafeInteger().filter((n) => n >= 0)), (n) => {
+      fc.property(fc.oneof(fc.integer({ min: 0, max: 99_999 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })), (n) => {
         expect(groupDigits(n)).toBe(n.toLocaleString("en"));
       }),
       { numRuns: 2000 },
