@@ -17,6 +17,9 @@ export interface VerifiedArchive {
 
 const CHUNK = 4 * 1024 * 1024;
 
+/** Entries whose local headers are read ahead of the one being judged. */
+const HEADERS_AHEAD = 32;
+
 /**
  * Re-reads a written archive with an independent reader (yauzl): the central directory parses, the
  * entries are exactly the expected ones in order, every recorded CRC-32 and size is the one we meant to
@@ -34,26 +37,20 @@ export async function verifyZip(file: string, expected: readonly ExpectedEntry[]
     if (zip.entryCount !== expected.length) {
       throw new Error(`${file}: holds ${zip.entryCount} entries, expected ${expected.length}`);
     }
-    let index = 0;
-    for (let entry = await nextEntry(zip); entry; entry = await nextEntry(zip)) {
-      const want = expected[index++]!;
-      if (entry.fileName !== want.name) throw new Error(`entry "${entry.fileName}" where "${want.name}" was expected`);
-      if (entry.crc32 !== want.crc32 || entry.uncompressedSize !== want.size) {
-        throw new Error(
-          `${want.name}: recorded CRC/size ${entry.crc32}/${entry.uncompressedSize}, expected ${want.crc32}/${want.size} (did the source change while packing?)`,
-        );
-      }
-      const local = await zip.readLocalFileHeaderPromise(entry);
-      checkLocalHeader(want.name, entry, local);
-      if (entry.compressionMethod === 0) {
-        const { fileDataStart } = local;
-        stored.push({ name: want.name, start: fileDataStart, end: fileDataStart + entry.compressedSize, crc32: want.crc32 });
-      } else {
-        let crc = 0;
-        for await (const chunk of await zip.openReadStreamPromise(entry)) crc = crc32(chunk as Buffer, crc);
-        if (crc >>> 0 !== want.crc32) throw new Error(`${want.name}: data CRC ${crc >>> 0} does not match ${want.crc32}`);
-      }
+    // (each entry's local header is a read on the thread pool: a window of them in flight, judged in order)
+    const ahead: Promise<DataRange | undefined>[] = [];
+    for (let index = 0; ; index++) {
+      const entry = await nextEntry(zip).catch(async (err: unknown) => {
+        while (ahead.length) await takeChecked(ahead, stored);
+        throw err;
+      });
+      if (!entry) break;
+      const checking = checkEntry(zip, entry, expected[index]!);
+      checking.catch(() => undefined); // (thrown when its turn comes)
+      ahead.push(checking);
+      if (ahead.length >= HEADERS_AHEAD) await takeChecked(ahead, stored);
     }
+    while (ahead.length) await takeChecked(ahead, stored);
   } finally {
     zip.close();
   }
@@ -67,6 +64,32 @@ export async function verifyZip(file: string, expected: readonly ExpectedEntry[]
   }
   if (readBack.bytes !== (await stat(file)).size) throw new Error(`${file}: changed size after it was read back`);
   return { sha256: readBack.sha256, bytes: readBack.bytes };
+}
+
+/** An entry as expected, its local header as its central one; a stored entry's data range, a deflated one's data checked. */
+async function checkEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, want: ExpectedEntry): Promise<DataRange | undefined> {
+  if (entry.fileName !== want.name) throw new Error(`entry "${entry.fileName}" where "${want.name}" was expected`);
+  if (entry.crc32 !== want.crc32 || entry.uncompressedSize !== want.size) {
+    throw new Error(
+      `${want.name}: recorded CRC/size ${entry.crc32}/${entry.uncompressedSize}, expected ${want.crc32}/${want.size} (did the source change while packing?)`,
+    );
+  }
+  const local = await zip.readLocalFileHeaderPromise(entry);
+  checkLocalHeader(want.name, entry, local);
+  if (entry.compressionMethod === 0) {
+    const { fileDataStart } = local;
+    return { name: want.name, start: fileDataStart, end: fileDataStart + entry.compressedSize, crc32: want.crc32 };
+  }
+  let crc = 0;
+  for await (const chunk of await zip.openReadStreamPromise(entry)) crc = crc32(chunk as Buffer, crc);
+  if (crc >>> 0 !== want.crc32) throw new Error(`${want.name}: data CRC ${crc >>> 0} does not match ${want.crc32}`);
+  return undefined;
+}
+
+/** The oldest entry read ahead, judged (its failure thrown now, in the archive's order). */
+async function takeChecked(ahead: Promise<DataRange | undefined>[], stored: DataRange[]): Promise<void> {
+  const range = await ahead.shift()!;
+  if (range) stored.push(range);
 }
 
 const MAX32 = 0xffffffff;

@@ -83,6 +83,21 @@ describe("writeZip + verifyZip (the commit protocol's check)", () => {
     await expect(verifyZip(file, [...entries()].reverse())).rejects.toThrow(/where "WO_2\/b-0.jpg" was expected/);
   });
 
+  it("names the first damaged entry in the archive's order, however many are read ahead of it", async () => {
+    const many = Array.from({ length: 120 }, (_, i) => entry(`WO_${i}/a-0.jpg`, Buffer.alloc(100 + i, i)));
+    const file = await written(many);
+    const bytes = await readFile(file);
+    // the local headers of entries 45 and 100 damaged; entry 70 not the one expected
+    for (const i of [45, 100]) {
+      const crcAt = bytes.indexOf(`WO_${i}/a-0.jpg`) - 30 + 14;
+      bytes[crcAt] = bytes[crcAt]! ^ 0x01;
+    }
+    await writeFile(file, bytes);
+    const meant = many.map((e, i) => (i === 70 ? { ...e, crc32: 1 } : e));
+    for (let run = 0; run < 5; run++)
+      await expect(verifyZip(file, meant)).rejects.toThrow(/^WO_45\/a-0\.jpg: its local header says CRC/);
+  });
+
   it("refuses a truncated archive", async () => {
     const file = await written(entries());
     const bytes = await readFile(file);
