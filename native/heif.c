@@ -23,6 +23,13 @@
 //     Given a path, the job reads the file itself (no copy in V8's heap, no trip through libuv's pool).
 //     Rejects with E_IMAGE_CORRUPT (a fatal decode error), E_IMAGE_TOO_LARGE, or E_UNSUPPORTED (CMYK,
 //     YCCK, not 8 bits: the caller asks libvips)
+//   readThumbnail(path: string, into: Uint8Array, edge, quality, maxPixels, picture = 0):
+//     Promise<{ size, mtimeMs, bytesRead, thumbnail?, error? }>: one job for a small JPEG: the file opened,
+//     fstat'ed (size, mtimeMs as fs.stat gives them), read whole into `into` when it fits (bytesRead: what
+//     was read, 0 when it does not fit; short when the file shrank since its fstat; never past its fstat size),
+//     and, when read whole and it starts as a JPEG, decoded small as thumbnail() decodes it: `thumbnail` its
+//     result, or `error` (code, message) what thumbnail() would have rejected with. Rejects with E_READ when
+//     the file cannot be opened, stat'ed or read. `into` is the binding's until the promise settles.
 //   optimise(bytes: Uint8Array, edge = 0, quality = 0, picture = 0): Promise<ArrayBuffer>: a baseline JPEG
 //     re-written with Huffman tables made for it, losslessly (jpegopt.c: same coefficients, same markers);
 //     rejects with E_IMAGE_CORRUPT. With `edge`: Promise<{ jpeg: ArrayBuffer, thumbnail? }>, the thumbnail
@@ -42,6 +49,9 @@
 #include <libheif/heif.h>
 #include <node_api.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -77,6 +87,8 @@ typedef struct Job {
   int picture;  // THUMB_NO_PICTURE, THUMB_GRAY or THUMB_MEASURES
   Thumb* thumb;
   char* path;  // or read from this file, on the job's thread
+  int reading;  // readThumbnail(): `path` read into `input` (input_len bytes at most), then decoded
+  double size, mtime_ms, bytes_read;
   int optimise;  // optimise(): re-write the input JPEG with optimised Huffman tables into `jpeg`
   int converting;     // convert(): `thumb`, when asked for, is the converted picture's
   int thumb_quality;  // convert(): the thumbnail's quality
@@ -219,7 +231,42 @@ static void done_reading(void) {
   read_cap = 0;
 }
 
+// readThumbnail()'s job: fstat, read into the caller's buffer, decode when whole. Fails with E_READ.
+static void read_then_decode(Job* job) {
+  int fd = open(job->path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) goto failed;
+  job->size = (double)st.st_size;
+  job->mtime_ms = (double)st.st_mtim.tv_sec * 1e3 + (double)st.st_mtim.tv_nsec / 1e6;  // (fs.Stats' sum)
+  size_t size = (size_t)st.st_size, got = 0;
+  if (size > job->input_len) {
+    close(fd);
+    return;
+  }
+  uint8_t* into = (uint8_t*)job->input;
+  while (got < size) {
+    ssize_t n = pread(fd, into + got, size - got, (off_t)got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) goto failed;
+    if (n == 0) break;  // shrunk since its fstat: what was read is all there is
+    got += (size_t)n;
+  }
+  close(fd);
+  job->bytes_read = (double)got;
+  if (got == size && size >= 2 && into[0] == 0xff && into[1] == 0xd8)
+    jpeg_thumbnail(into, size, job->edge, job->quality, job->max_pixels, job->picture, job->thumb);
+  return;
+failed:
+  job->code = "E_READ";
+  snprintf(job->message, sizeof job->message, "%s: %s", job->path, strerror(errno));
+  if (fd >= 0) close(fd);
+}
+
 static void execute(Job* job) {
+  if (job->reading) {
+    read_then_decode(job);
+    return;
+  }
   if (job->optimise) {
     if (jpeg_optimise(job->input, job->input_len, &job->jpeg, &job->jpeg_len, job->message, sizeof job->message,
                       job->thumb, job->edge, job->quality, job->picture))
@@ -397,9 +444,30 @@ static napi_value thumbnail_result(napi_env env, Thumb* t, bool* ok) {
   return result;
 }
 
+// readThumbnail()'s result: what was read, and the decode's result or error
+static napi_value read_result(napi_env env, Job* job) {
+  napi_value result, decoded;
+  napi_create_object(env, &result);
+  set_named_double(env, result, "size", job->size);
+  set_named_double(env, result, "mtimeMs", job->mtime_ms);
+  set_named_double(env, result, "bytesRead", job->bytes_read);
+  Thumb* t = job->thumb;
+  if (!t->code && !t->jpeg) return result;  // not decoded
+  bool ok;
+  decoded = thumbnail_result(env, t, &ok);
+  napi_set_named_property(env, result, ok ? "thumbnail" : "error", decoded);
+  return result;
+}
+
 static void complete(napi_env env, Job* job) {
   napi_value result;
-  if (job->thumb && !job->optimise && !job->converting) {
+  if (job->reading && !job->code) {
+    napi_resolve_deferred(env, job->deferred, read_result(env, job));
+    free(job->thumb->jpeg);
+    free(job->thumb->gray);
+    free(job->thumb);
+    job->thumb = NULL;
+  } else if (job->thumb && !job->optimise && !job->converting && !job->reading) {
     bool ok;
     result = thumbnail_result(env, job->thumb, &ok);
     if (ok) napi_resolve_deferred(env, job->deferred, result);
@@ -492,6 +560,11 @@ freed:
     free(job->thumb->gray);
     free(job->thumb);
   }
+  if (job->reading && job->thumb) {  // (failed to read)
+    free(job->thumb->jpeg);
+    free(job->thumb->gray);
+    free(job->thumb);
+  }
   free(job->pixels);
   free(job->jpeg);
   free(job->colour);
@@ -575,7 +648,7 @@ static napi_value start(napi_env env, napi_value bytes, Job* job) {
   size_t length, offset;
   void* data;
   napi_value arraybuffer;
-  if (!job->path) {
+  if (!job->path || job->reading) {
     napi_get_typedarray_info(env, bytes, &type, &length, &data, &arraybuffer, &offset);
     job->input = data;
     job->input_len = length;
@@ -696,6 +769,38 @@ static napi_value thumbnail(napi_env env, napi_callback_info info) {
   return start(env, argv[0], job);
 }
 
+static napi_value read_thumbnail(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_valuetype path_type = napi_undefined;
+  if (argc > 0) napi_typeof(env, argv[0], &path_type);
+  napi_typedarray_type type = napi_int8_array;
+  if (argc > 1 && is_typed_array(env, argv[1])) napi_get_typedarray_info(env, argv[1], &type, NULL, NULL, NULL, NULL);
+  if (argc < 5 || path_type != napi_string || type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL,
+                          "readThumbnail(path: string, into: Uint8Array, edge: number, quality: number, maxPixels: number, "
+                          "picture?: 0 | 1 | 2)");
+    return NULL;
+  }
+  Job* job = calloc(1, sizeof(Job));
+  job->thumb = calloc(1, sizeof(Thumb));
+  job->reading = 1;
+  size_t length;
+  napi_get_value_string_utf8(env, argv[0], NULL, 0, &length);
+  job->path = malloc(length + 1);
+  napi_get_value_string_utf8(env, argv[0], job->path, length + 1, &length);
+  napi_get_value_int32(env, argv[2], &job->edge);
+  napi_get_value_int32(env, argv[3], &job->quality);
+  napi_get_value_double(env, argv[4], &job->max_pixels);
+  if (argc > 5) napi_get_value_int32(env, argv[5], &job->picture);
+  if (job->picture != THUMB_GRAY && job->picture != THUMB_MEASURES) job->picture = THUMB_NO_PICTURE;
+  if (job->edge < 1) job->edge = 1;
+  if (job->quality < 1) job->quality = 1;
+  if (job->quality > 100) job->quality = 100;
+  return start(env, argv[1], job);
+}
+
 static napi_value optimise(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
@@ -770,6 +875,7 @@ NAPI_MODULE_INIT() {
       {"decode", NULL, decode, NULL, NULL, NULL, napi_default, NULL},
       {"convert", NULL, convert, NULL, NULL, NULL, napi_default, NULL},
       {"thumbnail", NULL, thumbnail, NULL, NULL, NULL, napi_default, NULL},
+      {"readThumbnail", NULL, read_thumbnail, NULL, NULL, NULL, napi_default, NULL},
       {"optimise", NULL, optimise, NULL, NULL, NULL, napi_default, NULL},
       {"measure", NULL, measure, NULL, NULL, NULL, napi_default, NULL},
       {"version", NULL, version, NULL, NULL, NULL, napi_default, NULL},

@@ -34,6 +34,25 @@ interface NativeBinding {
     picture?: 0 | 1 | 2,
   ): Promise<NativeThumbnail>;
   /**
+   * One job for a small JPEG: the file opened, fstat'ed, read whole into `into` when it fits (bytesRead 0
+   * when not; short when it shrank since), and, read whole, decoded as thumbnail() decodes it: `thumbnail`,
+   * or `error` what thumbnail() would reject with. Rejects (E_READ) when the file cannot be read.
+   */
+  readThumbnail(
+    path: string,
+    into: Uint8Array,
+    edge: number,
+    quality: number,
+    maxPixels: number,
+    picture?: 0 | 1 | 2,
+  ): Promise<{
+    size: number;
+    mtimeMs: number;
+    bytesRead: number;
+    thumbnail?: NativeThumbnail;
+    error?: Error & { code?: string };
+  }>;
+  /**
    * A baseline JPEG re-written losslessly with Huffman tables made for it (native/jpegopt.c); given `edge`,
    * with its thumbnail made from the coefficients read, when they can give it (a binding built before that
    * gives the JPEG alone)
@@ -74,7 +93,7 @@ let loaded: NativeBinding | Error | undefined;
  * pixels.ts; optimised Huffman tables: normalize.ts). A binding built before `optimise` existed has none.
  */
 export function nativeBinding():
-  | (Pick<NativeBinding, "thumbnail" | "measure"> & Partial<Pick<NativeBinding, "optimise">>)
+  | (Pick<NativeBinding, "thumbnail" | "measure"> & Partial<Pick<NativeBinding, "optimise" | "readThumbnail">>)
   | undefined {
   const native = loadNative();
   return native instanceof Error ? undefined : native;

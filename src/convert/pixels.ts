@@ -89,13 +89,55 @@ export async function cleanNativeDecode(
   input: Buffer | { file: string; head: Buffer },
   maxPixels: number,
   picture?: PictureWanted,
+  /** the decode readDecoding() made of these bytes, when `input` is what it read */
+  already?: DecodedRead["decoded"],
 ): Promise<{ thumb: Thumbnail; warnings: Problem[] } | undefined> {
   const head = Buffer.isBuffer(input) ? input : input.head;
   const binding = isJpeg(head) ? jpegDecoder() : undefined;
   if (!binding) return undefined;
   const { bytes, warnings } = await mended(source, input);
-  const decoded = await nativeThumbnail(binding, bytes, picture, Math.min(maxPixels, NATIVE_MAX_PIXELS)).catch(() => undefined);
+  // (a JPEG mended is decoded again, from the mended copy)
+  const decoded =
+    already && bytes === input
+      ? already.result
+      : await nativeThumbnail(binding, bytes, picture, Math.min(maxPixels, NATIVE_MAX_PIXELS)).catch(() => undefined);
   return decoded && "thumb" in decoded && !decoded.said.length ? { thumb: decoded.thumb, warnings } : undefined;
+}
+
+/** What readDecoding() read of a file, and its decode when it read the whole of a JPEG. */
+export interface DecodedRead {
+  size: number;
+  mtimeMs: number;
+  bytesRead: number;
+  decoded?: { result: NativeDecoded };
+}
+
+/**
+ * A file read whole into `into` (when it fits, see bytesRead) and, as a JPEG, decoded small as
+ * cleanNativeDecode(…, maxPixels, picture) decodes it, in one call into the binding: one job on its thread
+ * instead of open, stat, read and close on libuv's pool, then the decode. Undefined when the binding has
+ * no such call (built before it) or is not to decode JPEGs (WOPACK_PIXEL_DECODER=sharp).
+ */
+export function readDecoding(
+  maxPixels: number,
+  picture: PictureWanted,
+): ((file: string, into: Buffer) => Promise<DecodedRead>) | undefined {
+  const read = jpegDecoder()?.readThumbnail;
+  if (!read) return undefined;
+  const max = Math.min(maxPixels, NATIVE_MAX_PIXELS);
+  const code = picture ? PICTURE_CODE[picture] : 0;
+  return async (file, into) => {
+    const got = await read(file, into, THUMB_EDGE, THUMB_QUALITY, max, code);
+    const { size, mtimeMs, bytesRead } = got;
+    if (!got.thumbnail && !got.error) return { size, mtimeMs, bytesRead };
+    let result: NativeDecoded;
+    try {
+      result = got.thumbnail ? decodedFrom(got.thumbnail, picture) : failedDecode(got.error);
+    } catch {
+      result = undefined;
+    }
+    return { size, mtimeMs, bytesRead, decoded: { result } };
+  };
 }
 
 /** The bytes a decoder is given (a JPEG's benign header quirks mended in a copy), and the warning that says so. */
@@ -139,20 +181,33 @@ async function nativeThumbnail(
   jpeg: Buffer | string,
   picture: PictureWanted,
   maxPixels = NATIVE_MAX_PIXELS,
-): Promise<{ thumb: Thumbnail; said: string[] } | { said: string[] } | undefined> {
+): Promise<NativeDecoded> {
   try {
-    const t = await binding.thumbnail(jpeg, THUMB_EDGE, THUMB_QUALITY, maxPixels, picture ? PICTURE_CODE[picture] : 0);
-    // (a binding built before it gave the greyscale picture, not rebuilt since: libvips decodes the photo
-    // again rather than the photo checks silently not running; `npm ci` rebuilds it. One built before the
-    // measures gives the picture, measured in JavaScript)
-    if (picture && !t.gray && !t.measures && !t.warnings.length) return undefined;
-    return { thumb: thumbnailFrom(t), said: t.warnings };
+    return decodedFrom(
+      await binding.thumbnail(jpeg, THUMB_EDGE, THUMB_QUALITY, maxPixels, picture ? PICTURE_CODE[picture] : 0),
+      picture,
+    );
   } catch (err) {
-    const { code, message } = err as { code?: string; message?: string };
-    if (code === "E_IMAGE_CORRUPT") return { said: [message ?? code] };
-    if (code === "E_UNSUPPORTED" || code === "E_IMAGE_TOO_LARGE") return undefined;
-    throw err;
+    return failedDecode(err);
   }
+}
+
+type NativeDecoded = { thumb: Thumbnail; said: string[] } | { said: string[] } | undefined;
+
+function decodedFrom(t: NativeThumbnail, picture: PictureWanted): NativeDecoded {
+  // (a binding built before it gave the greyscale picture, not rebuilt since: libvips decodes the photo
+  // again rather than the photo checks silently not running; `npm ci` rebuilds it. One built before the
+  // measures gives the picture, measured in JavaScript)
+  if (picture && !t.gray && !t.measures && !t.warnings.length) return undefined;
+  return { thumb: thumbnailFrom(t), said: t.warnings };
+}
+
+/** thumbnail()'s rejection as what libjpeg said, or undefined (left to libvips); any other error thrown */
+function failedDecode(err: unknown): NativeDecoded {
+  const { code, message } = err as { code?: string; message?: string };
+  if (code === "E_IMAGE_CORRUPT") return { said: [message ?? code] };
+  if (code === "E_UNSUPPORTED" || code === "E_IMAGE_TOO_LARGE") return undefined;
+  throw err;
 }
 
 /** What a decoder that makes the thumbnail as it converts is asked for: undefined under WOPACK_PIXEL_DECODER=sharp. */

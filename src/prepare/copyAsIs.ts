@@ -3,14 +3,14 @@
 
 import { endsWithEoi, jpegScanStart, withoutTrailer } from "../convert/imageEnds.js";
 import { checkAsIs } from "../convert/integrity.js";
-import { checkPixels, cleanNativeDecode, type PixelVerdict } from "../convert/pixels.js";
+import { checkPixels, cleanNativeDecode, type DecodedRead, type PixelVerdict, readDecoding } from "../convert/pixels.js";
 import { crc32 } from "../core/crc32.js";
 import type { Problem } from "../core/errors.js";
 import type { PlannedPhoto } from "../plan/plan.js";
 import { reencodeReasons } from "../spec/images.js";
 import { photoFacts, pictureWanted } from "./photoFacts.js";
 import { type PhotoOutcome, type PrepareContext, photoDone } from "./prepareContext.js";
-import { type Ends, readEnds } from "./readEnds.js";
+import { type Ends, readEnds, readEndsDecoding } from "./readEnds.js";
 import { keepThumb } from "./thumbs.js";
 
 /** A JPEG or PNG packed as it is, or what is known once it must take the full path (its bytes, when read whole). */
@@ -21,8 +21,9 @@ export async function copyAsIs(
   spool: string | null,
 ): Promise<PhotoOutcome | { read?: Buffer | undefined }> {
   ctx.signal?.throwIfAborted();
-  const ends = await readEnds(photo.abs, ctx.heldPhotos).catch(() => undefined);
-  const judged = ends && (await judgeAsIs(photo, type, ends, ctx));
+  const read = await readPhoto(photo, type, ctx).catch(() => undefined);
+  const ends = read?.ends;
+  const judged = ends && (await judgeAsIs(photo, type, ends, ctx, read.decoded));
   if (ends && judged && judged.verdict !== "full") {
     photoDone(ctx, photo, ends.size);
     const pixels =
@@ -69,6 +70,28 @@ export async function copyAsIs(
   return { read: ends?.whole?.bytes };
 }
 
+/** A photo's ends, read with its decode in one call when judgeAsIs would decode it first. */
+async function readPhoto(
+  photo: PlannedPhoto,
+  type: "jpeg" | "png",
+  ctx: PrepareContext,
+): Promise<{ ends: Ends; decoded?: DecodedRead["decoded"] }> {
+  const read =
+    type === "jpeg" && decodesFirst(ctx.images, photo.size) && readDecoding(ctx.images.maxPixels, pictureWanted(ctx.checks));
+  const decoded = read ? await readEndsDecoding(photo.abs, ctx.heldPhotos, photo.size, read) : undefined;
+  return decoded ?? { ends: await readEnds(photo.abs, ctx.heldPhotos) };
+}
+
+/** Whether a JPEG of this size is decoded before checkAsIs, by the settings (its ends have their say too). */
+function decodesFirst(images: PrepareContext["images"], size: number): boolean {
+  return (
+    images.verify === "pixels" &&
+    !images.stripGps &&
+    images.maxDimension === undefined &&
+    reencodeReasons({ bytes: size, width: 0, height: 0, cmyk: false }, images).length === 0
+  );
+}
+
 /**
  * checkAsIs's verdict. A JPEG whose pixels are checked, that is not to be re-encoded whatever its size in
  * pixels, is decoded first: when the native binding decodes it cleanly, the size libjpeg read from its
@@ -80,22 +103,18 @@ async function judgeAsIs(
   type: "jpeg" | "png",
   ends: Ends,
   ctx: PrepareContext,
+  decoded: DecodedRead["decoded"],
 ): Promise<{ verdict: "copy" | "full" | Problem; pixels?: PixelVerdict }> {
   const { images } = ctx;
   const decodeFirst =
-    type === "jpeg" &&
-    images.verify === "pixels" &&
-    !images.stripGps &&
-    images.maxDimension === undefined &&
-    reencodeReasons({ bytes: ends.size, width: 0, height: 0, cmyk: false }, images).length === 0 &&
-    endsWithEoi(ends.tail) &&
-    jpegScanStart(ends.head) !== undefined;
+    type === "jpeg" && decodesFirst(images, ends.size) && endsWithEoi(ends.tail) && jpegScanStart(ends.head) !== undefined;
   const clean = decodeFirst
     ? await cleanNativeDecode(
         photo.source,
         ends.whole?.bytes ?? { file: photo.abs, head: ends.head },
         images.maxPixels,
         pictureWanted(ctx.checks),
+        decoded,
       )
     : undefined;
   const verdict = await checkAsIs(photo.source, type, ends, images, clean?.thumb);

@@ -1,5 +1,6 @@
 // A photo's first and last bytes, or the whole of a small one: what its checks judge it by.
 import { open } from "node:fs/promises";
+import type { DecodedRead } from "../convert/pixels.js";
 import type { HeldBytes } from "./heldBytes.js";
 
 const HEAD_BYTES = 256 * 1024;
@@ -46,13 +47,7 @@ export async function readEnds(file: string, held: HeldBytes | undefined): Promi
         mtimeMs,
       };
       if (bytesRead < size) return ends;
-      let recycled = false;
-      const recycle = () => {
-        release();
-        if (!recycled) held.recycle(buffer);
-        recycled = true;
-      };
-      return { ...ends, whole: { bytes, release, recycle } };
+      return { ...ends, whole: heldWhole(bytes, buffer, release, held) };
     }
     const head = Buffer.allocUnsafe(Math.min(size, HEAD_BYTES));
     const tail = Buffer.allocUnsafe(Math.min(size, TAIL_BYTES));
@@ -62,4 +57,48 @@ export async function readEnds(file: string, held: HeldBytes | undefined): Promi
   } finally {
     await fh.close();
   }
+}
+
+function heldWhole(bytes: Buffer, buffer: Buffer, release: () => void, held: HeldBytes): NonNullable<Ends["whole"]> {
+  let recycled = false;
+  const recycle = () => {
+    release();
+    if (!recycled) held.recycle(buffer);
+    recycled = true;
+  };
+  return { bytes, release, recycle };
+}
+
+/**
+ * readEnds through `read`, one call that also decodes the file (pixels.ts' readDecoding), into a buffer
+ * counted in `held` for its size at the scan. Undefined (readEnds' turn) when held has no room for it, or it
+ * is larger than READ_WHOLE_MAX, or its size changed since the scan.
+ */
+export async function readEndsDecoding(
+  file: string,
+  held: HeldBytes | undefined,
+  scannedSize: number,
+  read: (file: string, into: Buffer) => Promise<DecodedRead>,
+): Promise<{ ends: Ends; decoded?: DecodedRead["decoded"] } | undefined> {
+  const release = scannedSize <= READ_WHOLE_MAX ? held?.take(scannedSize) : undefined;
+  if (!release || !held) return undefined;
+  const buffer = held.buffer(scannedSize);
+  const got = await read(file, buffer).catch((err) => {
+    release();
+    throw err;
+  });
+  const { size, mtimeMs, bytesRead } = got;
+  if (size !== scannedSize) {
+    release();
+    held.recycle(buffer);
+    return undefined;
+  }
+  const bytes = buffer.subarray(0, size);
+  const read_ = bytes.subarray(0, bytesRead);
+  const ends = { head: read_.subarray(0, HEAD_BYTES), tail: read_.subarray(Math.max(0, bytesRead - TAIL_BYTES)), size, mtimeMs };
+  if (bytesRead < size) {
+    release();
+    return { ends };
+  }
+  return { ends: { ...ends, whole: heldWhole(bytes, buffer, release, held) }, ...(got.decoded ? { decoded: got.decoded } : {}) };
 }

@@ -27,16 +27,17 @@ interface Touch {
 }
 let touch: Touch | undefined;
 
+function seam(op: Touch["op"], when: Touch["when"], file: unknown): void {
+  const t = touch;
+  if (!t || t.ran || t.op !== op || t.file !== String(file)) return;
+  if (when === "before") t.calls++;
+  if (t.calls !== t.nth || t.when !== when) return;
+  t.ran = true;
+  t.act();
+}
+
 vi.mock("node:fs/promises", async (original) => {
   const fs = await original<typeof import("node:fs/promises")>();
-  const seam = (op: Touch["op"], when: Touch["when"], file: unknown) => {
-    const t = touch;
-    if (!t || t.ran || t.op !== op || t.file !== String(file)) return;
-    if (when === "before") t.calls++;
-    if (t.calls !== t.nth || t.when !== when) return;
-    t.ran = true;
-    t.act();
-  };
   const wrap =
     <A extends unknown[], R>(op: Touch["op"], f: (...a: A) => Promise<R>) =>
     async (...a: A): Promise<R> => {
@@ -49,6 +50,30 @@ vi.mock("node:fs/promises", async (original) => {
   return { ...wrapped, default: wrapped };
 });
 
+// (a small JPEG's checks open it in the binding, which reads and decodes it in one call: an open too)
+vi.mock("../../src/convert/heicDecoder.js", async (original) => {
+  const real = await original<typeof import("../../src/convert/heicDecoder.js")>();
+  return {
+    ...real,
+    nativeBinding: () => {
+      const b = real.nativeBinding();
+      const read = b?.readThumbnail;
+      if (!b || !read) return b;
+      return {
+        thumbnail: b.thumbnail,
+        measure: b.measure,
+        optimise: b.optimise,
+        readThumbnail: async (...a: Parameters<typeof read>) => {
+          seam("open", "before", a[0]);
+          const r = await read(...a);
+          seam("open", "after", a[0]);
+          return r;
+        },
+      };
+    },
+  };
+});
+
 /** A photo copied as is: over 1 MB (its ends read, its pixels and its copy read from its path) or small (read whole). */
 const KINDS = {
   "JPEG over 1 MB": { name: "p.jpg", bytes: () => noiseJpeg(1000, 800, 1), writerReads: "open" },
@@ -58,7 +83,8 @@ const KINDS = {
 
 /**
  * Where the move happens: right after or before a read of the photo. The scan opens it first, its checks
- * second (its ends; a photo over 1 MB is then decoded from its path); the archive writer opens it to copy
+ * second (its ends; a photo over 1 MB is then decoded from its path; a small JPEG is read and decoded by
+ * the binding in one call); the archive writer opens it to copy
  * it, or stats it (one read whole is written from memory, if unchanged).
  */
 const STEPS = {
