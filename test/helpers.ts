@@ -1,5 +1,5 @@
 import { execFile, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { cp, mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -289,6 +289,13 @@ export async function committedOutbox(
   const r = await wopack(["pack", ws.staging, "--out", ws.out, "--max-work-orders", "1", "--max-image-size", "50MB"]);
   if (r.code !== 0) throw new Error(`packing the outbox failed (exit ${r.code}): ${r.stderr}`);
   return ws;
+}
+
+/** A copy of a committed --out (archives, reports, ledger), never uploaded: a fresh start for each row of a table. */
+export async function copyOutbox(out: string): Promise<string> {
+  const copy = `${out}-${randomUUID()}`;
+  await cp(out, copy, { recursive: true });
+  return copy;
 }
 
 /**

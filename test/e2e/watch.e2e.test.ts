@@ -238,18 +238,18 @@ describe("watch across crashes and stops (§8)", () => {
   });
 
   it("SIGKILL while writing, then a restart: nothing lost, nothing packed twice", async () => {
-    const ws = await staging(30, await noiseJpeg());
+    const ws = await staging(8, await noiseJpeg(1200, 1000, 1, 100)); // an archive of ~28 MB, killed at 10
     const w = new Watcher([ws.staging, "--out", ws.out, "--settle", "200ms"]);
     const _tmp = path.join(ws.out, ".wopack", "tmp");
     await waitForPartialArchive(ws.out, 10_000_000);
     w.child.kill("SIGKILL");
     await w.exited;
     expect(await archivesIn(ws.out)).toEqual([]);
-    await restartAndFinish(ws, 30);
+    await restartAndFinish(ws, 8);
   });
 
   it("SIGTERM while writing: exits within 10 s, rolls the archive back, and a restart finishes the job", async () => {
-    const ws = await staging(30, await noiseJpeg());
+    const ws = await staging(8, await noiseJpeg(1200, 1000, 1, 100));
     const w = new Watcher([ws.staging, "--out", ws.out, "--settle", "200ms"]);
     const tmp = path.join(ws.out, ".wopack", "tmp");
     await waitForPartialArchive(ws.out, 10_000_000);
@@ -259,7 +259,7 @@ describe("watch across crashes and stops (§8)", () => {
     expect(code).toBe(130);
     expect(await archivesIn(ws.out)).toEqual([]);
     expect(await readdir(tmp)).toEqual([]);
-    expect((await readdir(ws.staging)).length).toBe(30);
-    await restartAndFinish(ws, 30);
+    expect((await readdir(ws.staging)).length).toBe(8);
+    await restartAndFinish(ws, 8);
   });
 });
