@@ -8,15 +8,14 @@ import fc from "fast-check";
 import pLimit from "p-limit";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { writeZip } from "../../src/archive/write.js";
 import { parseConfig } from "../../src/config/load.js";
 import type { HeicDecoder } from "../../src/convert/heicTypes.js";
-import type { PlannedWorkOrder } from "../../src/plan/plan.js";
 import { HeldBytes } from "../../src/prepare/heldBytes.js";
-import { type Prepared, prepareWorkOrder } from "../../src/prepare/prepare.js";
+import { prepareWorkOrder } from "../../src/prepare/prepare.js";
 import type { PrepareContext } from "../../src/prepare/prepareContext.js";
 import { readEndsDecoding } from "../../src/prepare/readEnds.js";
-import { noiseJpeg, readZip, tempDir } from "../helpers.js";
+import { noiseJpeg, tempDir } from "../helpers.js";
+import { plannedJpegs, writtenOutcome } from "../prepareHelpers.js";
 
 // (the binding as it is, or as one built before readThumbnail: `hide`; `calls` counts the one-call reads)
 const binding = vi.hoisted(() => ({ hide: false, calls: 0 }));
@@ -59,65 +58,26 @@ function context(): PrepareContext {
   };
 }
 
-function workOrder(dir: string, files: { name: string; size: number }[]): PlannedWorkOrder {
-  return {
-    id: "WO_1",
-    sources: files.map((f) => f.name),
-    fingerprint: "x",
-    stamps: {} as never,
-    metadata: {},
-    warnings: [],
-    photos: files.map((f, n) => ({
-      source: f.name,
-      abs: path.join(dir, f.name),
-      type: "jpeg",
-      size: f.size,
-      taskGroup: "meter",
-      n,
-      ext: "jpg",
-    })),
-  };
-}
-
-/** A prepared work order as it is written: its problems, or its entries, report, thumbnails and measures. */
-async function outcome(prepared: Prepared | object, dir: string, name: string) {
-  if ("problems" in prepared)
-    return {
-      problems: (prepared as { problems: { code: string; path?: string }[] }).problems.map(({ code, path }) => ({ code, path })),
-    };
-  if (!("entries" in prepared)) return prepared;
-  const p = prepared as Prepared;
-  const zip = path.join(dir, `${name}.zip`);
-  await writeZip(zip, p.entries);
-  const thumbs = await Promise.all(
-    [...p.thumbs].map(async ([e, t]) => [e, typeof t === "string" ? await readFile(t) : t] as const),
-  );
-  return {
-    entries: p.entries.map((e) => ({ name: e.name, size: e.size, crc32: e.crc32, trimmed: e.trimmed ?? 0 })),
-    zip: (await readZip(zip)).map((e) => ({ name: e.name, data: e.data })),
-    report: p.report,
-    warnings: p.warnings,
-    thumbs: new Map(thumbs),
-    photos: p.photos.map(({ entry, measures, sha256 }) => ({ entry, measures, sha256 })),
-  };
-}
-
 /** Prepares the files with the binding as it is and as one built before readThumbnail: both outcomes. */
 async function both(dir: string, files: { name: string; bytes: Buffer }[], run: string) {
   for (const f of files) await writeFile(path.join(dir, f.name), f.bytes);
-  const wo = workOrder(
+  const wo = plannedJpegs(
     dir,
     files.map((f) => ({ name: f.name, size: f.bytes.length })),
   );
   binding.hide = false;
   const calls = binding.calls;
   const ctx = context();
-  const oneCall = await outcome(await prepareWorkOrder(wo, ctx, path.join(dir, `spool-a${run}`)), dir, `a${run}`);
+  const oneCall = await writtenOutcome(await prepareWorkOrder(wo, ctx, path.join(dir, `spool-a${run}`)), dir, `a${run}`, {
+    photos: true,
+  });
   const used = binding.calls - calls;
   expect(ctx.heldPhotos!.inUse).toBe(0);
   binding.hide = true;
   try {
-    const old = await outcome(await prepareWorkOrder(wo, context(), path.join(dir, `spool-b${run}`)), dir, `b${run}`);
+    const old = await writtenOutcome(await prepareWorkOrder(wo, context(), path.join(dir, `spool-b${run}`)), dir, `b${run}`, {
+      photos: true,
+    });
     return { oneCall, old, used };
   } finally {
     binding.hide = false;
@@ -241,10 +201,20 @@ describe("a small JPEG read and decoded in one call (prepare/copyAsIs.ts readPho
       ["huge.jpg", 2 << 20],
     ] as const) {
       await writeFile(path.join(dir, name), bytes);
-      const wo = workOrder(dir, [{ name, size }]);
-      const oneCall = await outcome(await prepareWorkOrder(wo, context(), path.join(dir, `spool-a-${name}`)), dir, `a-${name}`);
+      const wo = plannedJpegs(dir, [{ name, size }]);
+      const oneCall = await writtenOutcome(
+        await prepareWorkOrder(wo, context(), path.join(dir, `spool-a-${name}`)),
+        dir,
+        `a-${name}`,
+        { photos: true },
+      );
       binding.hide = true;
-      const old = await outcome(await prepareWorkOrder(wo, context(), path.join(dir, `spool-b-${name}`)), dir, `b-${name}`);
+      const old = await writtenOutcome(
+        await prepareWorkOrder(wo, context(), path.join(dir, `spool-b-${name}`)),
+        dir,
+        `b-${name}`,
+        { photos: true },
+      );
       binding.hide = false;
       expect(oneCall).toEqual(old);
       expect("entries" in oneCall).toBe(true);
@@ -253,12 +223,14 @@ describe("a small JPEG read and decoded in one call (prepare/copyAsIs.ts readPho
 
   it("a file that vanished before its read: the old path's verdict", async () => {
     const dir = await tempDir("wopack-one-call-gone-");
-    const wo = workOrder(dir, [{ name: "gone.jpg", size: photos[0]!.length }]);
+    const wo = plannedJpegs(dir, [{ name: "gone.jpg", size: photos[0]!.length }]);
     binding.hide = false;
     const oneCall = await prepareWorkOrder(wo, context(), path.join(dir, "spool-a"));
     binding.hide = true;
     const old = await prepareWorkOrder(wo, context(), path.join(dir, "spool-b"));
     binding.hide = false;
-    expect(await outcome(oneCall, dir, "a")).toEqual(await outcome(old, dir, "b"));
+    expect(await writtenOutcome(oneCall, dir, "a", { photos: true })).toEqual(
+      await writtenOutcome(old, dir, "b", { photos: true }),
+    );
   });
 });

@@ -4,23 +4,22 @@
 // the photo is judged the old way. And a photo held in memory makes the same entry as one copied from
 // its file (cut at the same end, same CRC, same report).
 import { existsSync } from "node:fs";
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import fc from "fast-check";
 import pLimit from "p-limit";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
-import { writeZip } from "../../src/archive/write.js";
 import { parseConfig } from "../../src/config/load.js";
 import { nativeBinding } from "../../src/convert/heicDecoder.js";
 import type { HeicDecoder } from "../../src/convert/heicTypes.js";
 import { checkAsIs } from "../../src/convert/integrity.js";
 import { checkPixels, cleanNativeDecode } from "../../src/convert/pixels.js";
-import type { PlannedWorkOrder } from "../../src/plan/plan.js";
 import { HeldBytes } from "../../src/prepare/heldBytes.js";
-import { checkPhotos, type Prepared, prepareWorkOrder } from "../../src/prepare/prepare.js";
+import { checkPhotos, prepareWorkOrder } from "../../src/prepare/prepare.js";
 import type { PrepareContext } from "../../src/prepare/prepareContext.js";
-import { noiseJpeg, readZip, tempDir } from "../helpers.js";
+import { noiseJpeg, tempDir } from "../helpers.js";
+import { plannedJpegs, writtenOutcome } from "../prepareHelpers.js";
 
 const settings = { ...parseConfig({}).images };
 
@@ -86,50 +85,6 @@ function context(held: boolean): PrepareContext {
   };
 }
 
-function workOrder(dir: string, files: string[]): PlannedWorkOrder {
-  return {
-    id: "WO_1",
-    sources: files,
-    fingerprint: "x",
-    stamps: {} as never,
-    metadata: {},
-    warnings: [],
-    photos: files.map((f, n) => ({
-      source: f,
-      abs: path.join(dir, f),
-      type: "jpeg",
-      size: 0,
-      taskGroup: "meter",
-      n,
-      ext: "jpg",
-    })),
-  };
-}
-
-/** What a prepared work order amounts to once written: its problems, or each entry as the archive holds it. */
-async function outcome(prepared: Prepared | object, dir: string, name: string) {
-  // (by code and file: a message that quotes libvips may hold words of another photo decoded at the same time,
-  // its error buffer being the process's, so the same photo's message can differ from one run to the next)
-  if ("problems" in prepared)
-    return {
-      problems: (prepared as { problems: { code: string; path?: string }[] }).problems.map(({ code, path }) => ({ code, path })),
-    };
-  if (!("entries" in prepared)) return prepared;
-  const p = prepared as Prepared;
-  const zip = path.join(dir, `${name}.zip`);
-  await writeZip(zip, p.entries);
-  const thumbs = await Promise.all(
-    [...p.thumbs].map(async ([entry, t]) => [entry, typeof t === "string" ? await readFile(t) : t] as const),
-  );
-  return {
-    entries: p.entries.map((e) => ({ name: e.name, size: e.size, crc32: e.crc32, trimmed: e.trimmed ?? 0 })),
-    zip: (await readZip(zip)).map((e) => ({ name: e.name, data: e.data })),
-    report: p.report,
-    warnings: p.warnings,
-    thumbs: new Map(thumbs),
-  };
-}
-
 let photos: Buffer[];
 beforeAll(async () => {
   expect(nativeBinding()?.thumbnail, "the native binding is built").toBeTypeOf("function");
@@ -185,10 +140,17 @@ describe("a JPEG judged from its native decode (prepare/prepare.ts judgeAsIs)", 
           const files = list.map((_, k) => `p${run}-${k}.jpg`);
           run++;
           for (const [k, [i, m]] of list.entries()) await writeFile(path.join(dir, files[k]!), mutate(photos[i]!, m));
-          const wo = workOrder(dir, files);
+          const wo = plannedJpegs(
+            dir,
+            files.map((name) => ({ name, size: 0 })),
+          );
           const held = context(true);
-          const fromMemory = await outcome(await prepareWorkOrder(wo, held, path.join(dir, `spool-a${run}`)), dir, `a${run}`);
-          const fromFile = await outcome(
+          const fromMemory = await writtenOutcome(
+            await prepareWorkOrder(wo, held, path.join(dir, `spool-a${run}`)),
+            dir,
+            `a${run}`,
+          );
+          const fromFile = await writtenOutcome(
             await prepareWorkOrder(wo, context(false), path.join(dir, `spool-b${run}`)),
             dir,
             `b${run}`,
@@ -207,10 +169,24 @@ describe("a JPEG judged from its native decode (prepare/prepare.ts judgeAsIs)", 
     const files = ["a.jpg", "b.jpg"];
     for (const [i, f] of files.entries()) await writeFile(path.join(dir, f), photos[i]!);
     const spool = path.join(dir, "spool");
-    const inMemory = await prepareWorkOrder(workOrder(dir, files), context(true), spool);
+    const inMemory = await prepareWorkOrder(
+      plannedJpegs(
+        dir,
+        files.map((name) => ({ name, size: 0 })),
+      ),
+      context(true),
+      spool,
+    );
     expect("entries" in inMemory && [...inMemory.thumbs.values()].every(Buffer.isBuffer)).toBe(true);
     expect(existsSync(path.join(spool, "WO_1"))).toBe(false);
-    const spooled = await prepareWorkOrder(workOrder(dir, files), context(false), spool);
+    const spooled = await prepareWorkOrder(
+      plannedJpegs(
+        dir,
+        files.map((name) => ({ name, size: 0 })),
+      ),
+      context(false),
+      spool,
+    );
     expect("entries" in spooled && [...spooled.thumbs.values()].every((t) => typeof t === "string")).toBe(true);
     expect((await readdir(path.join(spool, "WO_1"))).sort()).toEqual(["meter-0.thumb.jpg", "meter-1.thumb.jpg"]);
   });
@@ -222,9 +198,29 @@ describe("a JPEG judged from its native decode (prepare/prepare.ts judgeAsIs)", 
     await writeFile(path.join(dir, files[1]!), photos[0]!.subarray(0, 4000));
     await writeFile(path.join(dir, files[2]!), Buffer.concat([photos[1]!, Buffer.from("trailer")]));
     const ctx = context(true);
-    expect(await checkPhotos([{ ...workOrder(dir, files), id: "WO_9" }], ctx)).toHaveLength(1);
+    expect(
+      await checkPhotos(
+        [
+          {
+            ...plannedJpegs(
+              dir,
+              files.map((name) => ({ name, size: 0 })),
+            ),
+            id: "WO_9",
+          },
+        ],
+        ctx,
+      ),
+    ).toHaveLength(1);
     expect(ctx.heldPhotos!.inUse).toBe(0);
-    const refused = await prepareWorkOrder(workOrder(dir, files), ctx, path.join(dir, "spool"));
+    const refused = await prepareWorkOrder(
+      plannedJpegs(
+        dir,
+        files.map((name) => ({ name, size: 0 })),
+      ),
+      ctx,
+      path.join(dir, "spool"),
+    );
     expect("problems" in refused).toBe(true);
     expect(ctx.heldPhotos!.inUse).toBe(0);
     expect(ctx.heldThumbs!.inUse).toBe(0);
