@@ -140,6 +140,17 @@ async function clearedBesideHolder(
   });
 }
 
+/** An archive this run does not send, because the platform asked to wait while another was sent. */
+function heldBackOutcome(archive: string, held: { archive: string; retryAfterMs: number }): UploadOutcome {
+  const p = problem(
+    "E_UPLOAD_HELD_BACK",
+    `${archive}: not sent by this run: the platform asked to wait ${Math.round(held.retryAfterMs / 1000)} s (Retry-After) while ${held.archive} was sent, and the next archive would meet the same refusal`,
+    "the next run sends it (wopack watch --upload waits as asked by itself)",
+    archive,
+  );
+  return { archive, result: "failed", problem: p, retryAfterMs: held.retryAfterMs, warnings: [] };
+}
+
 /**
  * Sends archives one after another in the background while the caller goes on (pack --upload overlaps
  * packing the next archive with sending the last one). Run under the caller's lock on --out.
@@ -157,6 +168,11 @@ export class Sender {
   pausedUntil: number | undefined;
   /** how long that pause was asked for */
   private pauseMs = 0;
+  /**
+   * without retryFailed() (a one-shot upload, pack --upload): the archive the platform asked to wait out
+   * (Retry-After) for longer than this run waits, after which this run sends nothing more
+   */
+  private heldBack: { archive: string; retryAfterMs: number } | undefined;
   /** told when the queue starts or stops waiting for the platform (pausedUntil) */
   onPause?: (until: number | undefined) => void;
   /** with retryFailed(): the archives whose upload failed, and when each is tried again (ms since epoch) */
@@ -228,6 +244,12 @@ export class Sender {
   enqueue(a: ArchiveToSend): void {
     this.chain = this.chain.then(async () => {
       if (this.stopped) return;
+      if (this.heldBack) {
+        const outcome = heldBackOutcome(a.name, this.heldBack);
+        this.outcomes.push(outcome);
+        this.onOutcome?.(outcome);
+        return;
+      }
       try {
         await this.waitForPlatform();
         // (stopped while waiting: nothing of it was sent, and the next run sends it; no upload was interrupted)
@@ -236,6 +258,9 @@ export class Sender {
         const outcome = await uploadArchive(a, this.journal, { ...this.settings, outcomeTold: this.onOutcome !== undefined });
         this.outcomes.push(outcome);
         this.scheduleRetry(a, outcome);
+        // (a run that does not wait, as watch does: the rest of its queue is not sent into the same refusal)
+        if (!this.retry && outcome.result === "failed" && outcome.retryAfterMs !== undefined)
+          this.heldBack = { archive: a.name, retryAfterMs: outcome.retryAfterMs };
         this.onOutcome?.(outcome);
       } catch (err) {
         this.stopped = err; // refused credentials, an interruption, the journal unwritable: stop sending

@@ -199,15 +199,21 @@ describe("wopack upload", () => {
     await expectEachUploadedOnce(ws.out);
   });
 
-  it("a Retry-After longer than the time left for the archive: not waited, and said so (not 'still failing')", async () => {
-    const ws = await committed(1);
+  it("a Retry-After longer than the time left for the archive: not waited, said so (not 'still failing'), and the next archive not sent into it", async () => {
+    const ws = await committed(2);
     server.faults.tooMany = { count: 1, retryAfter: 3600 };
+    const requests = server.log.length;
     const r = await wopack(["upload", ws.out], { env: env() });
     expect(r.code, r.stderr).toBe(1);
     expect(r.stdout + r.stderr).toMatch(
       /E_UPLOAD_GAVE_UP .*the platform asked to wait 3600 s \(Retry-After\), longer than the time left/,
     );
     expect(r.stdout + r.stderr).not.toMatch(/still failing after the time allowed/);
+    expect(r.stdout + r.stderr).toMatch(/E_UPLOAD_HELD_BACK .*not sent by this run: the platform asked to wait 3600 s/);
+    expect(server.log.length - requests, "one request: the one answered 429").toBe(1);
+    // the next run sends both, each once
+    expect((await wopack(["upload", ws.out], { env: env() })).code).toBe(0);
+    await expectEachUploadedOnce(ws.out);
   });
 
   it("a refused key stops every upload with exit 5, and the key is written nowhere", async () => {

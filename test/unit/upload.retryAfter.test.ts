@@ -149,3 +149,53 @@ describe("the queue's wait for the platform is what it asked, whatever the wall 
     );
   });
 });
+
+describe("a run that does not wait (wopack upload, pack --upload) sends nothing more once the platform asked to wait", () => {
+  it("generated: after a Retry-After longer than an archive's time left, the rest of the queue is held back, said so", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.option(fc.integer({ min: 2_000, max: 3_600_000 }), { nil: undefined }),
+        fc.integer({ min: 2, max: 5 }),
+        async (retryAfterMs, n) => {
+          const out = await mkdtemp(path.join(tmpdir(), "wopack-heldback-"));
+          const created: string[] = [];
+          const api = throttling(retryAfterMs);
+          const create = api.createBatch;
+          api.createBatch = (f) => {
+            created.push(f);
+            return create(f);
+          };
+          const config = parseConfig({ upload: { url: "http://127.0.0.1:9/v0.2", maxElapsed: "1s", retries: 3 } });
+          const sender = await Sender.open(
+            out,
+            { config, api, now: () => new Date(NOW), sleep: async () => undefined },
+            { url: "http://127.0.0.1:9/v0.2", key: "k" },
+          );
+          const names = Array.from({ length: n }, (_, i) => `a${i}.zip`);
+          for (const name of names) {
+            await writeFile(path.join(out, name), Buffer.alloc(10));
+            sender.enqueue({ name, path: path.join(out, name), sha256: "0".repeat(64), bytes: 10 });
+          }
+          const outcomes = await sender.drain();
+          expect(outcomes.map((o) => o.archive)).toEqual(names);
+          expect(outcomes.every((o) => o.result === "failed")).toBe(true);
+          if (retryAfterMs === undefined) {
+            // (its own backoff ran out, not a wait the platform asked for: each archive is tried)
+            expect(created).toHaveLength(n);
+            expect(outcomes.filter((o) => o.problem?.code === "E_UPLOAD_HELD_BACK")).toEqual([]);
+            return;
+          }
+          expect(created).toHaveLength(1);
+          expect(outcomes[0]?.problem?.code).toBe("E_UPLOAD_GAVE_UP");
+          for (const o of outcomes.slice(1)) {
+            expect(o.problem?.code).toBe("E_UPLOAD_HELD_BACK");
+            expect(o.problem?.message).toContain(`${o.archive}: not sent by this run`);
+            expect(o.problem?.message).toContain(`while ${names[0]} was sent`);
+            expect(o.retryAfterMs).toBe(retryAfterMs);
+          }
+        },
+      ),
+      { numRuns: 20 },
+    );
+  });
+});
