@@ -33,21 +33,11 @@ export async function readEnds(file: string, held: HeldBytes | undefined): Promi
     const release = size <= READ_WHOLE_MAX ? held?.take(size) : undefined;
     if (release && held) {
       const buffer = held.buffer(size);
-      const bytes = buffer.subarray(0, size);
-      const { bytesRead } = await fh.read(bytes, 0, size, 0).catch((err) => {
+      const { bytesRead } = await fh.read(buffer, 0, size, 0).catch((err) => {
         release();
         throw err;
       });
-      const read = bytes.subarray(0, bytesRead);
-      if (bytesRead < size) release();
-      const ends = {
-        head: read.subarray(0, HEAD_BYTES),
-        tail: read.subarray(Math.max(0, bytesRead - TAIL_BYTES)),
-        size,
-        mtimeMs,
-      };
-      if (bytesRead < size) return ends;
-      return { ...ends, whole: heldWhole(bytes, buffer, release, held) };
+      return endsRead(buffer, size, bytesRead, mtimeMs, release, held);
     }
     const head = Buffer.allocUnsafe(Math.min(size, HEAD_BYTES));
     const tail = Buffer.allocUnsafe(Math.min(size, TAIL_BYTES));
@@ -59,14 +49,24 @@ export async function readEnds(file: string, held: HeldBytes | undefined): Promi
   }
 }
 
-function heldWhole(bytes: Buffer, buffer: Buffer, release: () => void, held: HeldBytes): NonNullable<Ends["whole"]> {
+/**
+ * The ends of a file read into `buffer` (a `held` buffer counted by `release`): bytesRead of its size from its
+ * start, short when it was cut since its stat (then what was read is all there is, and its count is given back).
+ */
+function endsRead(buffer: Buffer, size: number, bytesRead: number, mtimeMs: number, release: () => void, held: HeldBytes): Ends {
+  const read = buffer.subarray(0, bytesRead);
+  const ends = { head: read.subarray(0, HEAD_BYTES), tail: read.subarray(Math.max(0, bytesRead - TAIL_BYTES)), size, mtimeMs };
+  if (bytesRead < size) {
+    release();
+    return ends;
+  }
   let recycled = false;
   const recycle = () => {
     release();
     if (!recycled) held.recycle(buffer);
     recycled = true;
   };
-  return { bytes, release, recycle };
+  return { ...ends, whole: { bytes: buffer.subarray(0, size), release, recycle } };
 }
 
 /**
@@ -93,12 +93,7 @@ export async function readEndsDecoding(
     held.recycle(buffer);
     return undefined;
   }
-  const bytes = buffer.subarray(0, size);
-  const read_ = bytes.subarray(0, bytesRead);
-  const ends = { head: read_.subarray(0, HEAD_BYTES), tail: read_.subarray(Math.max(0, bytesRead - TAIL_BYTES)), size, mtimeMs };
-  if (bytesRead < size) {
-    release();
-    return { ends };
-  }
-  return { ends: { ...ends, whole: heldWhole(bytes, buffer, release, held) }, ...(got.decoded ? { decoded: got.decoded } : {}) };
+  const ends = endsRead(buffer, size, bytesRead, mtimeMs, release, held);
+  // (a decode is of the whole file only)
+  return { ends, ...(ends.whole && got.decoded ? { decoded: got.decoded } : {}) };
 }
