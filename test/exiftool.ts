@@ -13,7 +13,7 @@ export function exiftoolSession(): (args: string[]) => Promise<{ stdout: string;
   let stdout = "";
   let stderr = "";
   let next = 0;
-  const waiting = new Map<number, (out: { stdout: string; stderr: string }) => void>();
+  const waiting = new Map<number, { resolve: (out: { stdout: string; stderr: string }) => void; reject: (e: Error) => void }>();
   afterAll(async () => {
     if (!child) return;
     const closed = new Promise((resolve) => child!.on("close", resolve));
@@ -31,10 +31,15 @@ export function exiftoolSession(): (args: string[]) => Promise<{ stdout: string;
         const done = waiting.get(Number(m[1]));
         waiting.delete(Number(m[1]));
         // (stderr is whatever came before this command's end: commands run one at a time)
-        done?.({ stdout: stdout.slice(0, m.index), stderr });
+        done?.resolve({ stdout: stdout.slice(0, m.index), stderr });
         stdout = stdout.slice(m.index + m[0].length);
         stderr = "";
       }
+    });
+    // (an exiftool that ends while commands wait fails them at once, not at the test's timeout)
+    c.on("close", (code) => {
+      for (const { reject } of waiting.values()) reject(new Error(`exiftool ended (exit ${code}): ${stderr}`));
+      waiting.clear();
     });
     return c;
   };
@@ -42,7 +47,7 @@ export function exiftoolSession(): (args: string[]) => Promise<{ stdout: string;
     if (args.some((a) => a.includes("\n"))) throw new Error("an exiftool argument holds a line break");
     child ??= start();
     const n = ++next;
-    const done = new Promise<{ stdout: string; stderr: string }>((resolve) => waiting.set(n, resolve));
+    const done = new Promise<{ stdout: string; stderr: string }>((resolve, reject) => waiting.set(n, { resolve, reject }));
     child.stdin.write(`${[...args, `-execute${n}`].join("\n")}\n`);
     return done;
   };
