@@ -45,6 +45,8 @@ export default defineConfig({
     // (a condition that never comes still fails, after 15 s)
     expect: { poll: { timeout: 15_000 } },
     globalSetup: ["./test/global-setup.ts"],
+    // (WOPACK_TEST_CPU=<file>: each test file's CPU, its own and its children's, for finding where the time goes)
+    setupFiles: process.env.WOPACK_TEST_CPU ? ["./test/cpu-setup.ts"] : [],
     reporters: ["default", "./test/summary-reporter.ts"],
     projects: [
       { extends: true, test: { name: "isolated", include: ISOLATED } },

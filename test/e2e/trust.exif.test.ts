@@ -8,9 +8,11 @@ import fc from "fast-check";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { heifExif, sanitizeExif } from "../../src/convert/exif.js";
+import { exiftoolSession, haveExiftool } from "../exiftool.js";
 import { archivesIn, put, ROOT, readZip, tempDir, wopack, workspace } from "../helpers.js";
 
-const haveTools = spawnSync("heif-enc", ["--version"]).status !== null && spawnSync("exiftool", ["-ver"]).status === 0;
+const haveTools = spawnSync("heif-enc", ["--version"]).status !== null && haveExiftool;
+const exiftool = exiftoolSession();
 const nativeBuilt = existsSync(path.join(ROOT, "native/build/Release/wopack_heif.node"));
 
 const TAGS = {
@@ -31,8 +33,8 @@ async function phoneJpeg(dir: string): Promise<string> {
   );
   const args = Object.entries(TAGS).map(([k, v]) => `-${k}=${v}`);
   const gps = ["-GPSLatitude=48.8566", "-GPSLatitudeRef=N", "-GPSLongitude=2.3522", "-GPSLongitudeRef=E"];
-  const run = spawnSync("exiftool", ["-q", "-overwrite_original", ...args, ...gps, "-Orientation#=6", file]);
-  expect(run.status, String(run.stderr)).toBe(0);
+  const run = await exiftool(["-overwrite_original", ...args, ...gps, "-Orientation#=6", file]);
+  expect(run.stdout, run.stderr).toMatch(/\b1 image files updated/);
   return file;
 }
 
@@ -54,9 +56,8 @@ function pngAncillary(png: Buffer): Buffer {
   return Buffer.concat(parts);
 }
 
-function exifOf(file: string): Record<string, string> {
-  const run = spawnSync("exiftool", ["-j", "-n", "-EXIF:all", file], { encoding: "utf8" });
-  return JSON.parse(run.stdout)[0];
+async function exifOf(file: string): Promise<Record<string, string>> {
+  return JSON.parse((await exiftool(["-j", "-n", "-EXIF:all", file])).stdout)[0];
 }
 
 async function packedJpeg(ws: { staging: string; out: string; dir: string }, args: string[], env: Record<string, string> = {}) {
@@ -83,7 +84,7 @@ describe.skipIf(!haveTools)("EXIF of converted photos (§6, §7)", () => {
         '{"metadata": {"fields": {"taken": {"type": "text", "from": "exif:DateTimeOriginal"}}}}',
       );
       const out = await packedJpeg(ws, ["--config", config], { WOPACK_HEIC_DECODER: decoder });
-      const exif = exifOf(out);
+      const exif = await exifOf(out);
       for (const [k, v] of Object.entries(TAGS)) expect(String(exif[k]), k).toBe(v);
       expect(exif.Orientation).toBe(1);
       expect(Number(exif.GPSLatitude)).toBeCloseTo(48.8566, 3);
@@ -106,7 +107,7 @@ describe.skipIf(!haveTools)("EXIF of converted photos (§6, §7)", () => {
         .webp()
         .toBuffer(),
     );
-    expect(exifOf(webp).Make).toBe("Apple");
+    expect((await exifOf(webp)).Make).toBe("Apple");
     expect(holdsLatitude(await readFile(webp))).toBe(true);
     expect(holdsLatitude(await readFile(path.join(ws.dir, "a.heic")))).toBe(true);
     const run = await wopack(["pack", ws.staging, "--out", ws.out, "--strip-gps"]);
@@ -114,7 +115,7 @@ describe.skipIf(!haveTools)("EXIF of converted photos (§6, §7)", () => {
     const [zip] = await archivesIn(ws.out);
     for (const entry of (await readZip(zip!)).filter((e) => e.name.endsWith(".jpg"))) {
       const file = await put(ws.dir, entry.name.replace("/", "-"), entry.data);
-      const exif = exifOf(file);
+      const exif = await exifOf(file);
       expect(exif.Make, entry.name).toBe("Apple");
       expect(exif.Model).toBe(TAGS.Model);
       expect(exif.DateTimeOriginal).toBe(TAGS.DateTimeOriginal);
@@ -154,7 +155,7 @@ describe("the EXIF patcher on damaged blocks (§7)", () => {
 const MAGICK = ["convert-im6.q16", "convert"].find((c) =>
   spawnSync(c, ["-version"], { encoding: "utf8" }).stdout?.includes("ImageMagick"),
 );
-const haveMagick = MAGICK !== undefined && spawnSync("exiftool", ["-ver"]).status === 0;
+const haveMagick = MAGICK !== undefined && haveExiftool;
 
 describe.skipIf(!haveMagick)("--strip-gps on a PNG packed as it is, wherever its location lies (§7)", () => {
   // ImageMagick writes a JPEG's EXIF into a PNG as an eXIf chunk *after* the picture data, and every tag
@@ -183,7 +184,7 @@ describe.skipIf(!haveMagick)("--strip-gps on a PNG packed as it is, wherever its
           .toBuffer(),
       );
       const gps = ["-GPSLatitude=48.8566", "-GPSLatitudeRef=N", "-GPSLongitude=2.3522", "-GPSLongitudeRef=E", "-Make=Parrot"];
-      expect(spawnSync("exiftool", ["-q", "-overwrite_original", ...gps, jpeg]).status).toBe(0);
+      expect((await exiftool(["-overwrite_original", ...gps, jpeg])).stdout).toMatch(/\b1 image files updated/);
       const png = path.join(ws.staging, "WO_1", "meter", "a.png");
       await put(ws.staging, "WO_1/meter/.keep", "");
       expect(spawnSync(MAGICK!, [jpeg, ...args, png]).status).toBe(0);
@@ -197,7 +198,7 @@ describe.skipIf(!haveMagick)("--strip-gps on a PNG packed as it is, wherever its
       expect(pngAncillary(entry!.data).includes("GPS"), "no GPS tag or text left").toBe(false);
       expect(holdsLatitude(pngAncillary(entry!.data))).toBe(false);
       const packed = await put(ws.dir, "packed.png", entry!.data);
-      const left = JSON.parse(spawnSync("exiftool", ["-j", "-a", "-G", "-GPS:all", packed], { encoding: "utf8" }).stdout)[0];
+      const left = JSON.parse((await exiftool(["-j", "-a", "-G", "-GPS:all", packed])).stdout)[0];
       expect(Object.keys(left).filter((k) => /GPS/.test(k))).toEqual([]);
     },
   );

@@ -2,7 +2,6 @@
 // IFD0, Exif and GPS directories: libvips reads them as fields, there is no EXIF block to keep), PNG
 // (eXIf, or the hex "Raw profile type exif" text chunk ImageMagick writes), WebP, AVIF. Read back with
 // exiftool, an independent reader.
-import { spawnSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import zlib from "node:zlib";
 import fc from "fast-check";
@@ -13,10 +12,9 @@ import type { ImageSettings } from "../../src/convert/imageSettings.js";
 import { normalizeImage } from "../../src/convert/normalize.js";
 import { exifOfTiffFile } from "../../src/convert/sourceExif.js";
 import type { ImageType } from "../../src/spec/images.js";
+import { exiftoolSession, haveExiftool } from "../exiftool.js";
 import { put, tempDir } from "../helpers.js";
 import { handTiff, type Tag } from "../tiff-writer.js";
-
-const haveExiftool = spawnSync("exiftool", ["-ver"]).status === 0;
 
 const SETTINGS: ImageSettings = { quality: 90, maxImageSize: 5e6, maxPixels: 1e8, stripGps: false, verify: "pixels" };
 const NO_HEIC = { name: "none", decode: () => Promise.reject(new Error("not a HEIC")) } as unknown as HeicDecoder;
@@ -77,9 +75,12 @@ const BIG_TAGS: Tag[] = [
   },
 ];
 
-function exiftool(args: string[], file: string): void {
-  const run = spawnSync("exiftool", ["-q", "-overwrite_original", ...args, file], { encoding: "utf8" });
-  expect(run.status, run.stderr).toBe(0);
+const exiftoolRun = exiftoolSession();
+
+/** Writes these tags into the file, in place. */
+async function exiftool(args: string[], file: string): Promise<void> {
+  const run = await exiftoolRun(["-overwrite_original", ...args, file]);
+  expect(run.stdout, run.stderr).toMatch(/\b1 image files updated/);
 }
 
 const TAG_ARGS = [
@@ -94,7 +95,7 @@ const TAG_ARGS = [
 /** The EXIF of a JPEG from sharp's withExif (the same tags as TAG_ARGS), for the formats sharp writes it in. */
 async function exifTiffBlock(dir: string): Promise<Buffer> {
   const jpeg = await put(dir, "exif-src.jpg", halves().jpeg().toBuffer());
-  exiftool(TAG_ARGS, jpeg);
+  await exiftool(TAG_ARGS, jpeg);
   const meta = await sharp(jpeg).metadata();
   return meta.exif!.subarray(6);
 }
@@ -128,7 +129,7 @@ const SOURCES: Source[] = [
     type: "tiff",
     make: async (dir) => {
       const file = await put(dir, "a.tif", halves().tiff().toBuffer());
-      exiftool(TAG_ARGS, file);
+      await exiftool(TAG_ARGS, file);
       return file;
     },
   },
@@ -137,7 +138,7 @@ const SOURCES: Source[] = [
     type: "tiff",
     make: async (dir) => {
       const file = await put(dir, "lzw.tif", halves().tiff({ compression: "lzw" }).toBuffer());
-      exiftool(TAG_ARGS, file);
+      await exiftool(TAG_ARGS, file);
       return file;
     },
   },
@@ -146,7 +147,7 @@ const SOURCES: Source[] = [
     type: "tiff",
     make: async (dir) => {
       const file = await put(dir, "mm.tif", handTiff({ le: false, width: WIDTH, height: HEIGHT, rgb: await halvesRgb() }));
-      exiftool(TAG_ARGS, file);
+      await exiftool(TAG_ARGS, file);
       return file;
     },
   },
@@ -163,7 +164,7 @@ const SOURCES: Source[] = [
     type: "png",
     make: async (dir) => {
       const file = await put(dir, "a.png", halves().png().toBuffer());
-      exiftool(TAG_ARGS, file);
+      await exiftool(TAG_ARGS, file);
       return file;
     },
   },
@@ -177,8 +178,8 @@ const SOURCES: Source[] = [
     name: "WebP",
     type: "webp",
     make: async (dir) =>
-      put(dir, "a.webp", halves().webp({ lossless: true }).toBuffer()).then((file) => {
-        exiftool(TAG_ARGS, file);
+      put(dir, "a.webp", halves().webp({ lossless: true }).toBuffer()).then(async (file) => {
+        await exiftool(TAG_ARGS, file);
         return file;
       }),
   },
@@ -187,15 +188,14 @@ const SOURCES: Source[] = [
     type: "avif",
     make: async (dir) => {
       const jpeg = await put(dir, "avif-src.jpg", halves().jpeg().toBuffer());
-      exiftool(TAG_ARGS, jpeg);
+      await exiftool(TAG_ARGS, jpeg);
       return put(dir, "a.avif", sharp(jpeg).keepExif().avif().toBuffer());
     },
   },
 ];
 
-function exifOf(file: string): Record<string, unknown> {
-  const run = spawnSync("exiftool", ["-j", "-n", "-EXIF:all", file], { encoding: "utf8" });
-  return JSON.parse(run.stdout)[0];
+async function exifOf(file: string): Promise<Record<string, unknown>> {
+  return JSON.parse((await exiftoolRun(["-j", "-n", "-EXIF:all", file])).stdout)[0];
 }
 
 describe.skipIf(!haveExiftool)("EXIF carried over from every source format (§7)", () => {
@@ -210,7 +210,7 @@ describe.skipIf(!haveExiftool)("EXIF carried over from every source format (§7)
       const dir = await tempDir("wopack-exif-formats-");
       const file = await make(dir);
       const bytes = await readFile(file);
-      const source = exifOf(file);
+      const source = await exifOf(file);
       expect(source.Make, "the source carries the tags").toBe(TAGS.Make);
       // a PNG is only converted when something asks for it: a --max-dimension below its size does
       const settings = { ...SETTINGS, stripGps, ...(type === "png" ? { maxDimension: WIDTH - 1 } : {}) };
@@ -218,7 +218,7 @@ describe.skipIf(!haveExiftool)("EXIF carried over from every source format (§7)
       if ("problem" in out) throw new Error(out.problem.message);
       expect(out.ext).toBe("jpg");
       const packed = await put(dir, "out.jpg", out.data);
-      const exif = exifOf(packed);
+      const exif = await exifOf(packed);
       for (const [k, v] of Object.entries(TAGS)) expect(String(exif[k]), k).toBe(v);
       expect(exif.Orientation ?? 1).toBe(1);
       if (stripGps) expect(Object.keys(exif).filter((k) => k.startsWith("GPS"))).toEqual([]);
@@ -290,8 +290,8 @@ describe.skipIf(!haveExiftool)("--strip-gps on a JPEG or PNG that could be copie
     async ({ args, type }) => {
       const dir = await tempDir("wopack-strip-gps-");
       const file = await put(dir, `a.${type === "jpeg" ? "jpg" : "png"}`, await halves()[type]().toBuffer());
-      expect(spawnSync("exiftool", ["-q", "-overwrite_original", "-Make=DJI", ...args, file]).status).toBe(0);
-      const given = JSON.parse(spawnSync("exiftool", ["-j", "-G", "-GPS:all", "-XMP:all", file], { encoding: "utf8" }).stdout)[0];
+      await exiftool(["-Make=DJI", ...args], file);
+      const given = JSON.parse((await exiftoolRun(["-j", "-G", "-GPS:all", "-XMP:all", file])).stdout)[0];
       expect(
         Object.keys(given).some((k) => /GPS/.test(k)),
         "the source has it",
@@ -303,9 +303,7 @@ describe.skipIf(!haveExiftool)("--strip-gps on a JPEG or PNG that could be copie
       );
       if ("problem" in out) throw new Error(out.problem.message);
       const packed = await put(dir, `out.${out.ext}`, out.data);
-      const left = JSON.parse(
-        spawnSync("exiftool", ["-j", "-G", "-GPS:all", "-XMP:all", packed], { encoding: "utf8" }).stdout,
-      )[0];
+      const left = JSON.parse((await exiftoolRun(["-j", "-G", "-GPS:all", "-XMP:all", packed])).stdout)[0];
       expect(Object.keys(left).filter((k) => /GPS/.test(k))).toEqual([]);
     },
   );
@@ -313,7 +311,7 @@ describe.skipIf(!haveExiftool)("--strip-gps on a JPEG or PNG that could be copie
   it("a GPS directory holding only its version (no fix) is no location: the JPEG is still copied as it is", async () => {
     const dir = await tempDir("wopack-strip-gps-");
     const file = await put(dir, "a.jpg", await halves().jpeg().toBuffer());
-    expect(spawnSync("exiftool", ["-q", "-overwrite_original", "-GPSVersionID=2.3.0.0", file]).status).toBe(0);
+    await exiftool(["-GPSVersionID=2.3.0.0"], file);
     const bytes = await readFile(file);
     const out = await normalizeImage({ source: "src", file, type: "jpeg", bytes }, { ...SETTINGS, stripGps: true }, NO_HEIC);
     if ("problem" in out) throw new Error(out.problem.message);

@@ -2,15 +2,15 @@
 // changed while it was written) is taken back, with its warning and count: that work order is packed
 // nowhere, so the photo was not packed before. Found by a hostile tester: the warning named a work order
 // that no archive held.
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { MeasuredPicture } from "../../src/checks/measures.js";
 import { parseConfig } from "../../src/config/load.js";
 import type { PackedEntry } from "../../src/core/types.js";
 import type { Prepared } from "../../src/prepare/prepare.js";
 import { PhotoChecks } from "../../src/run/judging.js";
+import { scratchDirs } from "../scratch.js";
+
+const scratch = scratchDirs();
 
 const checks = parseConfig({}).images.checks;
 const silent = { info() {}, warn() {}, error() {}, debug() {} } as never;
@@ -35,7 +35,7 @@ function prepared(id: string, hash: bigint): Prepared {
 }
 
 async function pass() {
-  const out = await mkdtemp(path.join(tmpdir(), "wopack-judging-"));
+  const out = await scratch("wopack-judging-");
   const run = await PhotoChecks.open({
     checks,
     verify: "pixels",

@@ -1,14 +1,16 @@
 // Issue 21: a failure the platform asked to wait out (Retry-After longer than the time left for the archive)
 // is tried again by a running sender after the pause it asked for, capped at the backoff's maximum, never
 // after the sender's own shorter backoff; and what is waited for says that the platform asked for it.
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
 import { Sender } from "../../src/run/upload.js";
 import type { Api } from "../../src/upload/protocol.js";
+import { scratchDirs } from "../scratch.js";
+
+const scratch = scratchDirs();
 
 const NOW = Date.parse("2026-12-06T09:00:00Z");
 
@@ -29,7 +31,7 @@ function throttling(retryAfterMs: number | undefined): Api {
 }
 
 async function failOnce(retryAfterMs: number | undefined, policy: { firstMs: number; maxMs: number }) {
-  const out = await mkdtemp(path.join(tmpdir(), "wopack-retryafter-"));
+  const out = await scratch("wopack-retryafter-");
   const zip = path.join(out, "a.zip");
   await writeFile(zip, Buffer.alloc(10));
   const config = parseConfig({ upload: { url: "http://127.0.0.1:9/v0.2", maxElapsed: "1s", retries: 3 } });
@@ -75,7 +77,7 @@ describe("the whole queue waits for the platform's Retry-After", () => {
         fc.integer({ min: 2_000, max: 3_600_000 }),
         fc.integer({ min: 60_000, max: 6 * 3_600_000 }),
         async (retryAfterMs, maxMs) => {
-          const out = await mkdtemp(path.join(tmpdir(), "wopack-queuewait-"));
+          const out = await scratch("wopack-queuewait-");
           const events: string[] = [];
           const api = throttling(retryAfterMs);
           const create = api.createBatch;
@@ -122,7 +124,7 @@ describe("the queue's wait for the platform is what it asked, whatever the wall 
         fc.integer({ min: 2_000, max: 3_600_000 }),
         fc.integer({ min: 1_000, max: 30 * 86_400_000 }),
         async (retryAfterMs, back) => {
-          const out = await mkdtemp(path.join(tmpdir(), "wopack-clockback-"));
+          const out = await scratch("wopack-clockback-");
           let clock = NOW;
           const slept: number[] = [];
           const config = parseConfig({ upload: { url: "http://127.0.0.1:9/v0.2", maxElapsed: "1s", retries: 3 } });
@@ -157,7 +159,7 @@ describe("a run that does not wait (wopack upload, pack --upload) sends nothing 
         fc.option(fc.integer({ min: 2_000, max: 3_600_000 }), { nil: undefined }),
         fc.integer({ min: 2, max: 5 }),
         async (retryAfterMs, n) => {
-          const out = await mkdtemp(path.join(tmpdir(), "wopack-heldback-"));
+          const out = await scratch("wopack-heldback-");
           const created: string[] = [];
           const api = throttling(retryAfterMs);
           const create = api.createBatch;
