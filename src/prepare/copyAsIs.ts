@@ -70,25 +70,16 @@ export async function copyAsIs(
   return { read: ends?.whole?.bytes };
 }
 
-/**
- * A photo's ends, read with its decode in one call when judgeAsIs would decode it first (or taken from the
- * read started as it was listed).
- */
+/** A photo's ends, read with its decode in one call when judgeAsIs would decode it first. */
 async function readPhoto(
   photo: PlannedPhoto,
   type: "jpeg" | "png",
   ctx: PrepareContext,
 ): Promise<{ ends: Ends; decoded?: DecodedRead["decoded"] }> {
-  const read = type === "jpeg" ? decodingRead(ctx.images, ctx.checks, photo.size) : undefined;
-  const decoded = read
-    ? ((await ctx.earlyReads?.take(photo.abs)) ?? (await readEndsDecoding(photo.abs, ctx.heldPhotos, photo.size, read)))
-    : undefined;
+  const read =
+    type === "jpeg" && decodesFirst(ctx.images, photo.size) && readDecoding(ctx.images.maxPixels, pictureWanted(ctx.checks));
+  const decoded = read ? await readEndsDecoding(photo.abs, ctx.heldPhotos, photo.size, read) : undefined;
   return decoded ?? { ends: await readEnds(photo.abs, ctx.heldPhotos) };
-}
-
-/** The one-call read and decode (readDecoding) a JPEG of this size gets under these settings, if any. */
-export function decodingRead(images: PrepareContext["images"], checks: PrepareContext["checks"], size: number) {
-  return decodesFirst(images, size) ? readDecoding(images.maxPixels, pictureWanted(checks)) : undefined;
 }
 
 /** Whether a JPEG of this size is decoded before checkAsIs, by the settings (its ends have their say too). */

@@ -8,7 +8,6 @@ import { type Problem, WopackError } from "../core/errors.js";
 import type { Logger, PackedEntry, Progress } from "../core/types.js";
 import type { PlannedPhoto } from "../plan/plan.js";
 import { internalProblem } from "../spec/problems.js";
-import type { EarlyReads } from "./earlyReads.js";
 import type { HeldBytes } from "./heldBytes.js";
 import type { PhotoFacts } from "./photoFacts.js";
 
@@ -21,8 +20,6 @@ export interface PrepareContext {
   thumbs: boolean;
   /** small photos read once, whole, and written into the archive from memory, within this bound */
   heldPhotos?: HeldBytes | undefined;
-  /** small JPEGs read and decoded as they were listed, for preparing to take (within heldPhotos) */
-  earlyReads?: EarlyReads | undefined;
   /** thumbnails kept in memory until the review page, within this bound (past it, spooled to disk) */
   heldThumbs?: HeldBytes | undefined;
   /** the photo checks (SPEC §15): what to measure of each photo; absent, nothing is */

@@ -23,8 +23,6 @@ import {
 } from "../core/types.js";
 import { groupStaging, shardScan } from "../plan/group.js";
 import { type CommittedWorkOrder, type Plan, type PlannedWorkOrder, planPack } from "../plan/plan.js";
-import { decodingRead } from "../prepare/copyAsIs.js";
-import { EarlyReads } from "../prepare/earlyReads.js";
 import { HeldBytes } from "../prepare/heldBytes.js";
 import { checkPhotos, prepareWorkOrder } from "../prepare/prepare.js";
 import { type FileFacts, readFileFacts, type ScannedEntry, scanStaging } from "../scan/scan.js";
@@ -46,12 +44,6 @@ import { Sender, sendable } from "./upload.js";
  * writer takes them soon after: this bounds a slow disk's backlog, not the usual run).
  */
 const HELD_PHOTO_BYTES = 64 * 1024 * 1024;
-
-/**
- * Of HELD_PHOTO_BYTES, what small JPEGs read and decoded while the staging folder is listed may hold (before
- * the plan says which are packed); the rest is left to preparing.
- */
-const EARLY_READ_BYTES = HELD_PHOTO_BYTES / 2;
 
 /**
  * JPEGs checked at once per core: each waits on reads and on the binding's decoding threads (one a
@@ -149,7 +141,6 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
   const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
   const dryRun = options.dryRun ?? false;
   tuneAllocator();
-  let earlyReads: EarlyReads | undefined;
   const heic = options.heicDecoder ?? createHeicDecoder(concurrency, dryRun ? undefined : decodingDir(out));
   log.debug(`HEIC decoder: ${heic.name}`);
   try {
@@ -159,28 +150,14 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
     const facts = new Map<string, FileFacts>();
     const limit = pLimit(concurrency * 2);
     const reads: Promise<unknown>[] = [];
-    const images = { ...options.config.images, budget: new PixelBudget(concurrency * PIXELS_PER_CORE) };
-    const heldPhotos = dryRun ? undefined : new HeldBytes(HELD_PHOTO_BYTES);
-    // (not in watch, which plans a few work orders of the folder it lists)
-    earlyReads =
-      heldPhotos && !options.only
-        ? new EarlyReads(heldPhotos, EARLY_READ_BYTES, (size) => decodingRead(images, options.config.images.checks, size))
-        : undefined;
     const readFacts = (e: ScannedEntry) => {
-      if (e.kind !== "file" || e.rel.split("/").some(isIgnoredName)) return;
-      reads.push(
-        limit(async () => {
-          const f = await readFileFacts(e);
-          facts.set(e.rel, f);
-          if (f.type === "jpeg") earlyReads?.start(e.abs, e.size, e.mtimeMs);
-        }),
-      );
+      if (e.kind === "file" && !e.rel.split("/").some(isIgnoredName))
+        reads.push(limit(async () => facts.set(e.rel, await readFileFacts(e))));
     };
     const listed = await scanStaging(staging, options.shard ? undefined : readFacts).finally(() => Promise.all(reads));
     const scan = shardScan(listed, options.config, options.shard);
     if (options.shard) for (const e of scan.entries) readFacts(e);
     await Promise.all(reads);
-    earlyReads?.listingDone();
     const latest = ledger && options.shard ? await shardLatest(out, ledger) : ledger?.latest;
     const plan = planPack({
       scan,
@@ -238,10 +215,10 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
       concurrency,
       log,
       now,
-      images,
+      images: { ...options.config.images, budget: new PixelBudget(concurrency * PIXELS_PER_CORE) },
       omitEmptyMetadata: options.config.metadata.omitWhenEmpty,
       thumbs: !dryRun && options.review !== false,
-      ...(dryRun ? {} : { heldPhotos, heldThumbs: new HeldBytes(HELD_THUMB_BYTES), earlyReads }),
+      ...(dryRun ? {} : { heldPhotos: new HeldBytes(HELD_PHOTO_BYTES), heldThumbs: new HeldBytes(HELD_THUMB_BYTES) }),
       checks: photoChecks ? options.config.images.checks : undefined,
       photoChecks,
       heic,
@@ -278,7 +255,6 @@ export async function packOnce(options: PackOnceOptions, sidecar?: Map<string, S
     await runArchives(plan, result, ctx);
     return withTotals(result);
   } finally {
-    await earlyReads?.drop();
     if (!options.heicDecoder) await heic.close();
   }
 }
