@@ -5,7 +5,7 @@
 import yauzl from "yauzl";
 import { crc32 } from "../core/crc32.js";
 import { type Problem, problem } from "../core/errors.js";
-import { MAX_ARCHIVE_ENTRIES, tooManyEntries } from "../spec/archive.js";
+import { MAX_ARCHIVE_ENTRIES, tooManyEntries } from "../spec/entryCount.js";
 import { overlappingEntries } from "./overlaps.js";
 
 export interface ZipListing {
