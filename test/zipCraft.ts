@@ -120,3 +120,56 @@ function zip64Extra(values: number[]): Buffer {
   for (const [i, v] of values.entries()) b.writeBigUInt64LE(BigInt(v), 4 + 8 * i);
   return b;
 }
+
+/**
+ * A zip64 archive of `n` empty stored entries (WO_<i/1000>/meter-<i%1000>.jpg), each with its own local
+ * record, or (`shared`) all pointing at the first one: a central directory as long as a caller likes.
+ */
+export function manyEntries(n: number, shared = false): Buffer {
+  const name = (i: number) => Buffer.from(`WO_${Math.floor(i / 1000)}/meter-${i % 1000}.jpg`);
+  const parts: Buffer[] = [];
+  const offsets: number[] = [];
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    offsets.push(at);
+    const nm = name(i);
+    const h = Buffer.alloc(30);
+    h.writeUInt32LE(0x04034b50, 0);
+    h.writeUInt16LE(20, 4);
+    h.writeUInt16LE(nm.length, 26);
+    parts.push(h, nm);
+    at += 30 + nm.length;
+  }
+  const cdStart = at;
+  for (let i = 0; i < n; i++) {
+    const nm = name(i);
+    const h = Buffer.alloc(46);
+    h.writeUInt32LE(0x02014b50, 0);
+    h.writeUInt16LE(20, 4);
+    h.writeUInt16LE(20, 6);
+    h.writeUInt16LE(nm.length, 28);
+    h.writeUInt32LE(shared ? 0 : offsets[i]!, 42);
+    parts.push(h, nm);
+    at += 46 + nm.length;
+  }
+  const rec = Buffer.alloc(56);
+  rec.writeUInt32LE(0x06064b50, 0);
+  rec.writeBigUInt64LE(44n, 4);
+  rec.writeUInt16LE(45, 12);
+  rec.writeUInt16LE(45, 14);
+  rec.writeBigUInt64LE(BigInt(n), 24);
+  rec.writeBigUInt64LE(BigInt(n), 32);
+  rec.writeBigUInt64LE(BigInt(at - cdStart), 40);
+  rec.writeBigUInt64LE(BigInt(cdStart), 48);
+  const locator = Buffer.alloc(20);
+  locator.writeUInt32LE(0x07064b50, 0);
+  locator.writeBigUInt64LE(BigInt(at), 8);
+  locator.writeUInt32LE(1, 16);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(0xffff, 8);
+  end.writeUInt16LE(0xffff, 10);
+  end.writeUInt32LE(0xffffffff, 12);
+  end.writeUInt32LE(0xffffffff, 16);
+  return Buffer.concat([...parts, rec, locator, end]);
+}

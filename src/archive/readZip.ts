@@ -5,6 +5,7 @@
 import yauzl from "yauzl";
 import { crc32 } from "../core/crc32.js";
 import { type Problem, problem } from "../core/errors.js";
+import { MAX_ARCHIVE_ENTRIES, tooManyEntries } from "../spec/entryCount.js";
 import { overlappingEntries } from "./overlaps.js";
 
 export interface ZipListing {
@@ -15,13 +16,28 @@ export interface ZipListing {
   listError?: Error;
 }
 
-/** Opens a zip and lists its entries (the caller closes it); throws when it is not a readable zip at all. */
+/** A zip refused before any entry is listed, with the problem to report. */
+export class ZipRefused extends Error {
+  constructor(readonly problem: Problem) {
+    super(problem.message);
+  }
+}
+
+/**
+ * Opens a zip and lists its entries (the caller closes it); throws when it is not a readable zip at all, or
+ * (ZipRefused) when its end record counts more entries than an archive may hold: none is listed then.
+ */
 export async function openZipListing(file: string): Promise<ZipListing> {
   const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
     yauzl.open(file, { lazyEntries: true, validateEntrySizes: true, strictFileNames: false, autoClose: false }, (err, z) =>
       err ? reject(err) : resolve(z),
     ),
   );
+  // (yauzl lists no more than the count says, so the count bounds the listing whatever the directory holds)
+  if (zip.entryCount > MAX_ARCHIVE_ENTRIES) {
+    zip.close();
+    throw new ZipRefused(tooManyEntries(file, zip.entryCount));
+  }
   const entries: yauzl.Entry[] = [];
   const listError = await new Promise<void>((resolve, reject) => {
     zip.on("error", reject);

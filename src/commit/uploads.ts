@@ -42,8 +42,8 @@ export type UploadRecord =
   | { type: "status"; archive: string; batchId: string; status: string; at: string }
   /** --uploaded-to is about to move the archive and its report there (a run cut short finishes it) */
   | { type: "moving"; archive: string; to: string; at: string }
-  /** the archive and its report were moved by --uploaded-to */
-  | { type: "moved"; archive: string; to: string; at: string }
+  /** the archive and its report were moved by --uploaded-to; `folder`: that folder's device:inode then */
+  | { type: "moved"; archive: string; to: string; folder?: string; at: string }
   /** --uploaded-to refused to move it (a link stands under its name there): warned once, not at every start */
   | { type: "moveRefused"; archive: string; to: string; reason: string; at: string }
   /** compaction: everything known of one archive */
@@ -82,6 +82,8 @@ export interface UploadState {
   /** where --uploaded-to began to move it: while not movedTo, the next run finishes the move */
   moving?: string | undefined;
   movedTo?: string | undefined;
+  /** the device:inode of the folder it was moved into (`movedTo` may later name another: an unmounted disk's) */
+  movedInto?: string | undefined;
   /** the move --uploaded-to last refused, and why: the same refusal is not warned of again */
   moveRefused?: { to: string; reason: string } | undefined;
   /** when it was last touched */
@@ -176,6 +178,7 @@ function apply(journal: UploadJournal, rec: UploadRecord): void {
       break;
     case "moved":
       s.movedTo = rec.to;
+      s.movedInto = rec.folder;
       s.moveRefused = undefined;
       break;
     case "moveRefused":

@@ -1,6 +1,7 @@
 // `wopack review`: (re)makes the review page of archives, ours or not, from the zip (and its report).
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
+import { ZipRefused } from "../archive/readZip.js";
 import { exists } from "../commit/files.js";
 import { tmpDir } from "../commit/paths.js";
 import type { Config } from "../config/schema.js";
@@ -34,12 +35,14 @@ export async function review(targets: readonly string[], config: Config | undefi
       }
     } catch (err) {
       result.problems.push(
-        problem(
-          "E_REVIEW_FAILED",
-          `${zip}: no review page was made (${(err as Error).message})`,
-          "check that it is a readable zip (wopack validate) and that its folder is writable",
-          zip,
-        ),
+        err instanceof ZipRefused
+          ? err.problem
+          : problem(
+              "E_REVIEW_FAILED",
+              `${zip}: no review page was made (${(err as Error).message})`,
+              "check that it is a readable zip (wopack validate) and that its folder is writable",
+              zip,
+            ),
       );
     }
   }

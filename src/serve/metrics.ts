@@ -104,6 +104,11 @@ export class WatchMetrics {
       },
     });
     gauge(
+      "wopack_upload_paused_until_seconds",
+      "Until when (Unix time) no upload is sent because the platform asked to wait (Retry-After); 0 when not paused (with --upload)",
+      (s) => (s.uploads ? (s.uploads.pausedUntil ? Date.parse(s.uploads.pausedUntil) / 1000 : 0) : undefined),
+    );
+    gauge(
       "wopack_uploads_attention",
       "Archives that need a person (with --upload): the platform keeps a batch that may hold part of them and would not delete it; not sent until wopack upload <out> <archive> --attention-cleared",
       (s) => s.uploads?.attention.length,

@@ -2,7 +2,7 @@
 // another disk). The move is journaled before it starts ("moving") and after it ends ("moved"), so a move
 // cut short (kill -9, a full disk) is finished by the next run, and a reader of that folder never sees part
 // of an archive under its name (commit/files.ts copyFileWhole).
-import { lstat, open, readFile, readlink, rm, stat } from "node:fs/promises";
+import { lstat, open, readdir, readFile, readlink, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { exists, partialName, sha256Of } from "../commit/files.js";
 import { moveWhole } from "../commit/moves.js";
@@ -107,13 +107,13 @@ export async function moveUploaded(
   signal?: AbortSignal,
 ): Promise<Problem | undefined> {
   const to = path.resolve(dir);
-  const missing = await destinationMissing(a.name, to);
-  if (missing) return missing;
+  const folder = await destinationFolder(a.name, to, journal);
+  if (typeof folder !== "string") return folder;
   try {
     if (journal.archives.get(a.name)?.moving !== to)
       await appendUploads(out, [{ type: "moving", archive: a.name, to, at: now() }], journal, signal);
     await moveArchive(out, a.name, a.sha256, to);
-    await appendUploads(out, [{ type: "moved", archive: a.name, to, at: now() }], journal, signal);
+    await appendUploads(out, [{ type: "moved", archive: a.name, to, folder, at: now() }], journal, signal);
     return undefined;
   } catch (err) {
     if (err instanceof WopackError) throw err; // interrupted, or the journal unwritable: the run stops
@@ -141,14 +141,28 @@ function sameRefusal(was: { to: string; reason: string } | undefined, to: string
 
 /**
  * --uploaded-to must be a folder already: never made, as an unmounted disk's mount point would be, and the
- * disk under it silently filled. Checked before the move is journaled, so nothing pins it there.
+ * disk under it silently filled. Nor, when empty, another folder than the one earlier archives were moved
+ * into under that path (the journal keeps its device:inode): that is an unmounted disk's mount point too.
+ * Checked before the move is journaled, so nothing pins it there. Returns the folder's device:inode.
  */
-async function destinationMissing(name: string, to: string): Promise<Problem | undefined> {
+async function destinationFolder(name: string, to: string, journal: UploadJournal): Promise<string | Problem> {
   const st = await stat(to).catch(() => undefined);
-  if (st?.isDirectory()) return undefined;
+  if (!st?.isDirectory()) return destinationMissing(name, to, st !== undefined);
+  const folder = `${st.dev}:${st.ino}`;
+  const before = [...journal.archives.values()].filter((s) => s.movedTo === to && s.movedInto).map((s) => s.movedInto);
+  if (!before.length || before.includes(folder) || (await readdir(to)).length) return folder;
+  return problem(
+    "E_UPLOADED_TO_NOT_THE_SAME",
+    `${name}: uploaded, but --uploaded-to ${to} is not the folder earlier archives were moved into (device:inode ${folder}, was ${before.at(-1)}) and it is empty: a disk not mounted there?; not moved`,
+    `mount the disk that holds the earlier archives; if this empty folder is meant to be used from now on, put any file in it (e.g. touch ${path.join(to, ".wopack-uploaded-to")}). The archive stays in --out, is not sent again, and the next upload run moves it`,
+    name,
+  );
+}
+
+function destinationMissing(name: string, to: string, exists: boolean): Problem {
   return problem(
     "E_UPLOADED_TO_MISSING",
-    `${name}: uploaded, but --uploaded-to ${to} ${st ? "is not a folder" : "does not exist"}; not moved`,
+    `${name}: uploaded, but --uploaded-to ${to} ${exists ? "is not a folder" : "does not exist"}; not moved`,
     "mount or create that folder (wopack never creates it: an unmounted disk's mount point would fill the disk under it); the archive stays in --out and the next upload run moves it",
     name,
   );

@@ -9,6 +9,7 @@ import {
   MAX_WHOLE_ENTRY,
   openZipListing,
   wrappingFolder,
+  ZipRefused,
 } from "../archive/readZip.js";
 import type { Config } from "../config/schema.js";
 import { checkPackableImage } from "../convert/integrity.js";
@@ -124,6 +125,7 @@ async function openZip(
       ...(listError ? { listError: zipUnreadable(file, listError.message, "make the archive again") } : {}),
     };
   } catch (err) {
+    if (err instanceof ZipRefused) return { problem: err.problem };
     return { problem: zipUnreadable(file, (err as Error).message, "the file is truncated or not a zip; make the archive again") };
   }
 }

@@ -244,7 +244,11 @@ describe("two senders on one outbox never both send", () => {
     await waitFor(async () => (await archivesIn(ws.out)).length === 2, "both archives packed");
     const waiting = (await state(base)).uploads!.retrying;
     expect(waiting).toHaveLength(1);
-    expect((await state(base)).uploads!.pausedUntil).toEqual(expect.any(String));
+    const pausedUntil = (await state(base)).uploads!.pausedUntil!;
+    expect(pausedUntil).toEqual(expect.any(String));
+    // /metrics says the same pause, as a Unix time
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(Number(/^wopack_upload_paused_until_seconds (\S+)$/m.exec(metrics)?.[1])).toBe(Date.parse(pausedUntil) / 1000);
     expect(w.events.some((e) => e.event === "uploaded")).toBe(false);
     const requests = server.log.length;
     const beside = await wopack(["upload", ws.out], { env: env() });

@@ -112,3 +112,21 @@ describe("the queue waiting for the platform's Retry-After", () => {
     }
   });
 });
+
+describe("/metrics shows the queue's Retry-After pause", () => {
+  const paused = async (u: UploadsStatus) =>
+    /^wopack_upload_paused_until_seconds (\S+)$/m.exec(await new WatchMetrics(() => status(u)).text())?.[1];
+  const idle: UploadsStatus = { uploaded: 0, failed: 1, queued: 1, stopped: null, attention: [], sending: null, retrying: [] };
+
+  it("until when, as a Unix time, while /healthz says it waits; 0 once the pause is over", async () => {
+    const u: UploadsStatus = { ...idle, pausedUntil: at(600) };
+    expect(healthOf(status(u), true, NOW, 180_000).reason).toContain(`waiting until ${at(600)}`);
+    expect(Number(await paused(u))).toBe((NOW + 600_000) / 1000);
+    // (one registry, scraped again after the pause: the gauge does not keep the old time)
+    let s = status(u);
+    const metrics = new WatchMetrics(() => s);
+    await metrics.text();
+    s = status({ ...idle, pausedUntil: null });
+    expect(/^wopack_upload_paused_until_seconds (\S+)$/m.exec(await metrics.text())?.[1]).toBe("0");
+  });
+});

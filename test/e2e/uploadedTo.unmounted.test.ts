@@ -1,0 +1,83 @@
+// --uploaded-to on a disk that is not mounted any more: its mount point is an empty folder of the disk
+// under it. The upload says so and leaves the archive in --out (never scattered onto the wrong disk), and
+// moves it once the disk is back. A real mount: a tmpfs bound onto the folder (a bind can be made again,
+// the same folder: a tmpfs mounted anew would be another one).
+import { spawnSync } from "node:child_process";
+import { mkdir, readdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { committedOutbox, noiseJpeg, tempDir, wopack } from "../helpers.js";
+import { UploadServer } from "../upload-server.js";
+
+const KEY = "wk_unmounted";
+let server: UploadServer;
+let root: string;
+const mounted: string[] = [];
+
+const run = (args: string[]) => spawnSync(args[0]!, args.slice(1)).status === 0;
+const env = () => ({ WOPACK_API_URL: server.base, WOPACK_API_KEY: KEY });
+const zips = async (dir: string) => (await readdir(dir)).filter((f) => f.endsWith(".zip")).sort();
+
+beforeAll(async () => {
+  server = await new UploadServer(KEY).start();
+  root = await tempDir("wopack-unmounted-");
+});
+afterAll(async () => {
+  await server.stop();
+  for (const d of mounted.reverse()) spawnSync("umount", [d]);
+});
+
+describe("--uploaded-to whose disk is not mounted", () => {
+  it("an empty folder that is not the one earlier archives went into: E_UPLOADED_TO_NOT_THE_SAME, the archive stays in --out; moved once the disk is back", async () => {
+    const disk = path.join(root, "disk");
+    const sent = path.join(root, "sent");
+    await mkdir(disk);
+    await mkdir(sent);
+    expect(run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", disk]), "mount a tmpfs").toBe(true);
+    mounted.push(disk);
+    expect(run(["mount", "--bind", disk, sent])).toBe(true);
+    const ws = await committedOutbox(2, 1, await noiseJpeg(300, 200, 7, 100));
+    const [first, second] = await zips(ws.out);
+
+    const one = await wopack(["upload", ws.out, first!, "--uploaded-to", sent], { env: env() });
+    expect(one.code, one.stderr).toBe(0);
+    expect(await zips(disk)).toEqual([first]);
+
+    // the disk goes away: sent/ is now the empty folder under it
+    expect(run(["umount", sent])).toBe(true);
+    const two = await wopack(["upload", ws.out, "--uploaded-to", sent], { env: env() });
+    expect(two.code, "uploaded, not moved: as for a missing folder").toBe(0);
+    expect(two.stdout).toMatch(
+      new RegExp(`E_UPLOADED_TO_NOT_THE_SAME +${second}: uploaded, but --uploaded-to ${sent} is not the folder`),
+    );
+    expect(await readdir(sent), "nothing scattered onto the disk under the mount point").toEqual([]);
+    expect(await zips(ws.out)).toEqual([second]);
+
+    // the disk is back: the next run moves it, not sent again
+    expect(run(["mount", "--bind", disk, sent])).toBe(true);
+    mounted.push(sent);
+    const requests = server.log.length;
+    const three = await wopack(["upload", ws.out, "--uploaded-to", sent], { env: env() });
+    expect(three.code, three.stderr).toBe(0);
+    expect(await zips(disk)).toEqual([first, second]);
+    expect(await zips(ws.out)).toEqual([]);
+    expect(server.log.length - requests, "nothing sent again").toBeLessThanOrEqual(0);
+  }, 120_000);
+
+  it("an empty folder given on purpose (someone put a file in it): archives go there", async () => {
+    const ws = await committedOutbox(2, 1, await noiseJpeg(300, 200, 8, 100));
+    const [first, second] = await zips(ws.out);
+    const sent = path.join(root, "sent2");
+    await mkdir(sent);
+    expect((await wopack(["upload", ws.out, first!, "--uploaded-to", sent], { env: env() })).code).toBe(0);
+    // replaced by another, new folder: refused while empty, taken once it holds anything
+    spawnSync("rm", ["-r", sent]);
+    await mkdir(sent);
+    const refused = await wopack(["upload", ws.out, "--uploaded-to", sent], { env: env() });
+    expect(refused.stdout).toContain("E_UPLOADED_TO_NOT_THE_SAME");
+    await writeFile(path.join(sent, ".wopack-uploaded-to"), "");
+    const taken = await wopack(["upload", ws.out, "--uploaded-to", sent], { env: env() });
+    expect(taken.code, taken.stderr).toBe(0);
+    expect(await zips(sent)).toEqual([second]);
+  }, 120_000);
+});
