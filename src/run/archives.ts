@@ -135,6 +135,8 @@ class Lookahead<T> {
 interface Current {
   archive: StreamingArchive;
   batch: Prepared[];
+  /** the entries its work orders put in */
+  entries: number;
   seq: number;
   /** performance.now() when its first work order was put in */
   openedAt: number;
@@ -153,8 +155,12 @@ class ArchiveWriter {
 
   async add(prepared: Prepared): Promise<void> {
     const { ctx } = this;
-    const open = this.current && { workOrders: this.current.batch.length, bytes: this.current.archive.bytes };
-    if (startsNewArchive(open, prepared.bytes, ctx)) await this.close();
+    const open = this.current && {
+      workOrders: this.current.batch.length,
+      bytes: this.current.archive.bytes,
+      entries: this.current.entries,
+    };
+    if (startsNewArchive(open, { bytes: prepared.bytes, entries: prepared.entries.length }, ctx)) await this.close();
     const over = overArchiveSize(prepared.wo.id, prepared.bytes, ctx);
     if (over) prepared.warnings.push(over);
     this.current ??= this.open([], this.seq++);
@@ -245,6 +251,7 @@ class ArchiveWriter {
     const opened = {
       archive: new StreamingArchive(tmp, this.ctx.signal),
       batch: [] as Prepared[],
+      entries: 0,
       seq,
       openedAt: performance.now(),
     };
@@ -255,6 +262,7 @@ class ArchiveWriter {
   private put(to: Current, prepared: Prepared): void {
     to.archive.add(prepared.entries);
     to.batch.push(prepared);
+    to.entries += prepared.entries.length;
   }
 
   /**
