@@ -3,7 +3,7 @@
 // moves it once the disk is back. A real mount: a tmpfs bound onto the folder (a bind can be made again,
 // the same folder: a tmpfs mounted anew would be another one).
 import { spawnSync } from "node:child_process";
-import { mkdir, readdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { committedOutbox, noiseJpeg, tempDir, wopack } from "../helpers.js";
@@ -70,9 +70,12 @@ describe("--uploaded-to whose disk is not mounted", () => {
     const sent = path.join(root, "sent2");
     await mkdir(sent);
     expect((await wopack(["upload", ws.out, first!, "--uploaded-to", sent], { env: env() })).code).toBe(0);
-    // replaced by another, new folder: refused while empty, taken once it holds anything
-    spawnSync("rm", ["-r", sent]);
+    // replaced by another, new folder: refused while empty, taken once it holds anything (the old one moved
+    // aside while the new one is made: removed first, its inode could be the new folder's, the same folder to
+    // device:inode, as it was in one full run)
+    await rename(sent, `${sent}.old`);
     await mkdir(sent);
+    spawnSync("rm", ["-r", `${sent}.old`]);
     const refused = await wopack(["upload", ws.out, "--uploaded-to", sent], { env: env() });
     expect(refused.stdout).toContain("E_UPLOADED_TO_NOT_THE_SAME");
     await writeFile(path.join(sent, ".wopack-uploaded-to"), "");
