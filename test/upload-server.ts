@@ -404,11 +404,7 @@ export class UploadServer {
       this.digestsMade.set(b.chunks, made);
     }
     const { md5Hash, crc32c } = made;
-    return how === "both"
-      ? { md5Hash, crc32c }
-      : how === "md5"
-        ? { md5Hash }
-        : { crc32c };
+    return how === "both" ? { md5Hash, crc32c } : how === "md5" ? { md5Hash } : { crc32c };
   }
 
   /**

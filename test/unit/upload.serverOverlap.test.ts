@@ -26,7 +26,7 @@ const put = (url: string, data: Buffer, from: number, total: number) =>
   fetch(url, {
     method: "PUT",
     headers: { "content-type": "application/octet-stream", "content-range": `bytes ${from}-${from + data.length - 1}/${total}` },
-    body: data,
+    body: new Uint8Array(data),
   });
 
 describe("the stand-in server's session", () => {
