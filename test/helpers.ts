@@ -233,12 +233,36 @@ export function noiseRaw(width: number, height: number, start: number): Buffer {
   return raw;
 }
 
+// (a worker's test files share this module: tables encoded the same noise photo again for every row)
+const pictures = new Map<string, Promise<Buffer>>();
+let picturesBytes = 0;
+const PICTURES_MAX_BYTES = 128 << 20;
+
+/** The picture `make` gives, made once a `key` while the cache has room; each caller gets its own copy to change. */
+export async function madeOnce(key: string, make: () => Promise<Buffer>): Promise<Buffer> {
+  let made = pictures.get(key);
+  if (!made) {
+    made = make();
+    pictures.set(key, made);
+    made.then(
+      (b) => {
+        if (picturesBytes + b.length > PICTURES_MAX_BYTES) pictures.delete(key);
+        else picturesBytes += b.length;
+      },
+      () => pictures.delete(key),
+    );
+  }
+  return Buffer.from(await made);
+}
+
 /** A JPEG of noise (xorshift), which JPEG cannot compress much: big archives from few pixels. */
-export async function noiseJpeg(width = 1200, height = 1000, seed = 1, quality = 95): Promise<Buffer> {
-  const raw = noiseRaw(width, height, (2463534242 + seed) >>> 0);
-  return sharp(raw, { raw: { width, height, channels: 3 } })
-    .jpeg({ quality, chromaSubsampling: "4:4:4" })
-    .toBuffer();
+export function noiseJpeg(width = 1200, height = 1000, seed = 1, quality = 95): Promise<Buffer> {
+  return madeOnce(`noise.jpg ${width} ${height} ${seed} ${quality}`, () => {
+    const raw = noiseRaw(width, height, (2463534242 + seed) >>> 0);
+    return sharp(raw, { raw: { width, height, channels: 3 } })
+      .jpeg({ quality, chromaSubsampling: "4:4:4" })
+      .toBuffer();
+  });
 }
 
 /** Waits until an archive is being written in out/.wopack/tmp and has reached `minBytes`. */

@@ -27,12 +27,21 @@ const MiB = 1 << 20;
 const ZERO_MIB_BLOCK = deflateRawSync(Buffer.alloc(MiB), { finishFlush: z.Z_FULL_FLUSH });
 const FINAL_EMPTY_BLOCK = Buffer.from([0x03, 0x00]);
 
+// (made once a size in a worker: a table of rows asks for the same few sizes again and again)
+const zerosMade = new Map<number, { data: Buffer; crc: number }>();
+
 /** `mib` MiB of zeros, deflated in ~1 KB a MiB; its CRC computed only up to 64 MiB (a larger one gets 0). */
 export function zeros(name: string, mib: number): LocalRecord {
-  const data = Buffer.concat([...Array.from({ length: mib }, () => ZERO_MIB_BLOCK), FINAL_EMPTY_BLOCK]);
-  let crc = 0;
-  if (mib <= 64) for (let i = 0; i < mib; i++) crc = crc32(Buffer.alloc(MiB), crc);
-  return { name, data, deflated: true, crc: crc >>> 0, size: mib * MiB };
+  let made = zerosMade.get(mib);
+  if (!made) {
+    const data = Buffer.concat([...Array.from({ length: mib }, () => ZERO_MIB_BLOCK), FINAL_EMPTY_BLOCK]);
+    const mibOfZeros = Buffer.alloc(MiB);
+    let crc = 0;
+    if (mib <= 64) for (let i = 0; i < mib; i++) crc = crc32(mibOfZeros, crc);
+    made = { data, crc: crc >>> 0 };
+    zerosMade.set(mib, made);
+  }
+  return { name, ...made, deflated: true, size: mib * MiB };
 }
 
 /** An honest entry's bytes, deflated. */

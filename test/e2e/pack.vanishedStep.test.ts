@@ -14,7 +14,7 @@ import { type PackResult, silentLogger } from "../../src/core/types.js";
 import { pack } from "../../src/index.js";
 import { packOnce } from "../../src/run/pack.js";
 import { openOutput } from "../../src/run/session.js";
-import { archivesIn, noiseJpeg, noiseRaw, put, readZip, snapshot, workspace } from "../helpers.js";
+import { archivesIn, madeOnce, noiseJpeg, noiseRaw, put, readZip, snapshot, workspace } from "../helpers.js";
 
 interface Touch {
   op: "open" | "stat";
@@ -237,10 +237,12 @@ async function run(
   }
 }
 
-async function noisePng(): Promise<Buffer> {
-  const { default: sharp } = await import("sharp");
-  const [width, height] = [700, 600];
-  return sharp(noiseRaw(width, height, 88172645), { raw: { width, height, channels: 3 } })
-    .png()
-    .toBuffer();
+function noisePng(): Promise<Buffer> {
+  return madeOnce("noise.png 700 600", async () => {
+    const { default: sharp } = await import("sharp");
+    const [width, height] = [700, 600];
+    return sharp(noiseRaw(width, height, 88172645), { raw: { width, height, channels: 3 } })
+      .png()
+      .toBuffer();
+  });
 }
