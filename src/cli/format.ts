@@ -96,12 +96,13 @@ export function formatUploads(outcomes: UploadOutcome[]): string {
   if (!outcomes.length) return "nothing to upload: every committed archive has reached the platform";
   const lines: string[] = [];
   for (const o of outcomes) {
-    if (o.result === "uploaded") lines.push(`uploaded  ${o.archive}  (batch ${o.batchId})`);
+    const notMoved = o.notMovedTo === undefined ? "" : `, not moved to ${o.notMovedTo}`;
+    if (o.result === "uploaded") lines.push(`uploaded  ${o.archive}  (batch ${o.batchId}${notMoved})`);
     else if (o.result === "cleared")
       lines.push(
         `cleared   ${o.archive}  (another run holds the output folder: a running watch --upload sends it within seconds; else run wopack upload again once that run ends)`,
       );
-    else if (o.result === "already") lines.push(`already   ${o.archive}${o.batchId ? `  (batch ${o.batchId})` : ""}`);
+    else if (o.result === "already") lines.push(`already   ${o.archive}${o.batchId ? `  (batch ${o.batchId}${notMoved})` : ""}`);
     else if (o.problem)
       lines.push(`${o.result === "attention" ? "attention" : "failed   "} ${o.archive}`, ...problemLines(o.problem, "  "));
     for (const w of o.warnings) lines.push(...problemLines(w, "  "));

@@ -207,8 +207,9 @@ export async function finishMoves(
   uploadedTo: string | undefined,
   now: () => string,
   signal?: AbortSignal,
-): Promise<Problem[]> {
+): Promise<{ warnings: Problem[]; notMoved: NotMovedArchive[] }> {
   const warnings: Problem[] = [];
+  const notMoved: NotMovedArchive[] = [];
   for (const s of [...journal.archives.values()]) {
     if (!s.uploaded || (s.movedTo && s.movedTo === (s.moving ?? s.movedTo))) continue;
     const { to, changed } = await destinationOf(out, s, uploadedTo);
@@ -219,7 +220,15 @@ export async function finishMoves(
       continue;
     const w = await moveUploaded(out, journal, { name: s.archive, sha256: s.sha256 }, to, now, signal);
     if (changed && !w) warnings.push(changed);
-    if (w) warnings.push(w);
+    if (w) notMoved.push({ archive: s.archive, batchId: s.uploaded.batchId, to, problem: w });
   }
-  return warnings;
+  return { warnings, notMoved };
+}
+
+/** An archive uploaded by an earlier run that still is not where --uploaded-to says, and why. */
+export interface NotMovedArchive {
+  archive: string;
+  batchId: string;
+  to: string;
+  problem: Problem;
 }
