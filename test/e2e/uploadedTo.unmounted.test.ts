@@ -64,6 +64,15 @@ describe("--uploaded-to whose disk is not mounted", () => {
     expect(packed.stdout).toContain(`not moved to ${sent}`);
     expect(await readdir(sent)).toEqual([]);
 
+    // the operator who looks sees it
+    const st = await wopack(["status", ws.out]);
+    expect(st.stdout).toMatch(new RegExp(`${second} +uploaded, not moved to ${sent}: .*not the folder earlier archives`));
+    const stJson = await wopack(["status", ws.out, "--json"]);
+    const line = (JSON.parse(stJson.stdout).archives as { archive: string; notMoved?: unknown }[]).find(
+      (l) => l.archive === second,
+    );
+    expect(line?.notMoved).toEqual({ to: sent, reason: expect.stringContaining("a disk not mounted there?") });
+
     // the disk is back: the next run moves it, not sent again
     expect(run(["mount", "--bind", disk, sent])).toBe(true);
     mounted.push(sent);
@@ -73,6 +82,8 @@ describe("--uploaded-to whose disk is not mounted", () => {
     expect(await zips(disk)).toEqual([first, second]);
     expect(await zips(ws.out)).toEqual([]);
     expect(server.log.length - requests, "nothing sent again").toBeLessThanOrEqual(0);
+    const after = JSON.parse((await wopack(["status", ws.out, "--json"])).stdout).archives as { notMoved?: unknown }[];
+    expect(after.map((l) => l.notMoved)).toEqual([undefined, undefined]);
   }, 120_000);
 
   it("an empty folder given on purpose (someone put a file in it): archives go there", async () => {
