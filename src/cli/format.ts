@@ -184,6 +184,7 @@ export function formatPrune(r: PruneResult): string {
   );
   for (const k of r.kept) lines.push(`kept  ${k.path}  (${k.code ? `${k.code}: ` : ""}${k.reason})`);
   for (const f of r.failed) lines.push(`failed  ${f.path}  (${f.reason})`);
+  for (const w of r.warnings) lines.push(...problemLines(w, "warning: "));
   lines.push(
     r.pruned.length
       ? `${r.dryRun ? "dry run: would free" : "freed"} ${mb(r.bytes)} (${r.pruned.length} item${r.pruned.length === 1 ? "" : "s"})${r.dryRun ? "; add --delete to delete" : ""}`
