@@ -234,7 +234,10 @@ class Upload {
     s.onProgress?.({ archive: a.name, sent: a.bytes, total: a.bytes });
     (s.outcomeTold ? s.log.debug : s.log.info).call(s.log, `uploaded ${a.name} (batch ${batch.batchId})`);
     const w = s.uploadedTo ? await moveUploaded(s.out, this.journal, a, s.uploadedTo, () => this.now(), s.signal) : undefined;
-    if (w) this.warnings.push(w);
+    if (w) {
+      s.log.warn(`${w.code}: ${w.message} (hint: ${w.hint})`); // (watch's log too: it tells the outcome as "uploaded")
+      this.warnings.push(w);
+    }
     const notMoved = w && s.uploadedTo ? { notMovedTo: path.resolve(s.uploadedTo) } : {};
     return { archive: a.name, result: "uploaded", batchId: batch.batchId, ...notMoved, warnings: this.warnings };
   }
