@@ -96,12 +96,13 @@ export function formatUploads(outcomes: UploadOutcome[]): string {
   if (!outcomes.length) return "nothing to upload: every committed archive has reached the platform";
   const lines: string[] = [];
   for (const o of outcomes) {
-    if (o.result === "uploaded") lines.push(`uploaded  ${o.archive}  (batch ${o.batchId})`);
+    const notMoved = o.notMovedTo === undefined ? "" : `, not moved to ${o.notMovedTo}`;
+    if (o.result === "uploaded") lines.push(`uploaded  ${o.archive}  (batch ${o.batchId}${notMoved})`);
     else if (o.result === "cleared")
       lines.push(
         `cleared   ${o.archive}  (another run holds the output folder: a running watch --upload sends it within seconds; else run wopack upload again once that run ends)`,
       );
-    else if (o.result === "already") lines.push(`already   ${o.archive}${o.batchId ? `  (batch ${o.batchId})` : ""}`);
+    else if (o.result === "already") lines.push(`already   ${o.archive}${o.batchId ? `  (batch ${o.batchId}${notMoved})` : ""}`);
     else if (o.problem)
       lines.push(`${o.result === "attention" ? "attention" : "failed   "} ${o.archive}`, ...problemLines(o.problem, "  "));
     for (const w of o.warnings) lines.push(...problemLines(w, "  "));
@@ -124,7 +125,7 @@ export function formatStatus(lines: ArchiveStatus[], stuck: ArchiveStatus[]): st
       l.state === "uploading"
         ? `uploading ${mb(l.confirmed ?? 0)} of ${mb(l.bytes ?? 0)}`
         : l.state === "uploaded"
-          ? `uploaded (${l.sameAs ? `the same bytes as ${l.sameAs}: ` : ""}batch ${l.batchId}${l.platformStatus ? `, ${l.platformStatus}` : ""})`
+          ? `uploaded${l.notMoved ? `, not moved to ${l.notMoved.to}: ${l.notMoved.reason}` : ""} (${l.sameAs ? `the same bytes as ${l.sameAs}: ` : ""}batch ${l.batchId}${l.platformStatus ? `, ${l.platformStatus}` : ""})`
           : l.state === "failed" || l.state === "attention"
             ? `${l.state === "failed" ? "failed" : "needs attention"} at ${l.since}: ${l.problem?.code ?? ""} ${l.problem?.message ?? ""}`
             : l.attentionCleared
@@ -183,6 +184,7 @@ export function formatPrune(r: PruneResult): string {
   );
   for (const k of r.kept) lines.push(`kept  ${k.path}  (${k.code ? `${k.code}: ` : ""}${k.reason})`);
   for (const f of r.failed) lines.push(`failed  ${f.path}  (${f.reason})`);
+  for (const w of r.warnings) lines.push(...problemLines(w, "warning: "));
   lines.push(
     r.pruned.length
       ? `${r.dryRun ? "dry run: would free" : "freed"} ${mb(r.bytes)} (${r.pruned.length} item${r.pruned.length === 1 ? "" : "s"})${r.dryRun ? "; add --delete to delete" : ""}`

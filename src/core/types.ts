@@ -146,6 +146,11 @@ export interface UploadOutcome {
   problem?: Problem;
   /** a failure the platform asked to wait out for longer than the sender waits (its Retry-After), in ms */
   retryAfterMs?: number;
+  /**
+   * uploaded, but not (wholly) moved to this folder, --uploaded-to (why: in `warnings`); the archive stays in
+   * --out and the next upload run moves it: the run's work is not all done (exit 1)
+   */
+  notMovedTo?: string;
   warnings: Problem[];
 }
 

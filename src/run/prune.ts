@@ -10,6 +10,7 @@ import { REPORT_SUFFIX } from "../commit/recovery.js";
 import { readUploads, type UploadJournal, type UploadState } from "../commit/uploads.js";
 import type { Config } from "../config/schema.js";
 import { type Clock, systemClock } from "../core/clock.js";
+import { type Problem, problem } from "../core/errors.js";
 import { type FileStamp, type Logger, type MoveItem, silentLogger } from "../core/types.js";
 import { codeUnitOrder, reviewPath } from "../spec/names.js";
 import { type Standing, standingOf, uploadAccepted } from "../upload/sameBytes.js";
@@ -50,6 +51,8 @@ export interface PruneResult {
   /** due, but deleting it failed (a busy mount, a read-only disk): left, maybe in part, with the error */
   failed: { path: string; reason: string }[];
   bytes: number;
+  /** what the operator should know (W_PRUNE_PROCESSED_EMPTY: --processed empty, a disk not mounted there?) */
+  warnings: Problem[];
 }
 
 /** What prune knows of one archive the ledger has committed. */
@@ -85,7 +88,7 @@ export async function prune(o: PruneOptions): Promise<PruneResult> {
 export async function pruneHeld(o: PruneOptions): Promise<PruneResult> {
   const out = path.resolve(o.out);
   const cutoff = (o.now ?? systemClock)().getTime() - o.olderThanMs;
-  const result: PruneResult = { dryRun: !o.delete, pruned: [], kept: [], failed: [], bytes: 0 };
+  const result: PruneResult = { dryRun: !o.delete, pruned: [], kept: [], failed: [], bytes: 0, warnings: [] };
   const uploads = await readUploads(out);
   const uploading = uploads.archives.size > 0 || Boolean((o.env ?? process.env).WOPACK_API_URL?.trim() || o.config?.upload.url);
   const ledger = await readLedger(out);
@@ -226,7 +229,9 @@ async function pruneProcessed(
   const dir = await realpath(given).catch(() => given);
   const holders = new Map<string, ArchiveFacts[]>();
   for (const a of archives.values()) for (const id of a.ids) holders.set(id, [...(holders.get(id) ?? []), a]);
-  for (const name of (await readdir(dir).catch(() => [])).sort(codeUnitOrder)) {
+  const names = await readdir(dir).catch(() => []);
+  if (!names.length) result.warnings.push(...emptyProcessed(given, dir, recorded.folders, holders));
+  for (const name of names.sort(codeUnitOrder)) {
     const full = path.join(dir, name);
     if (name.endsWith(".errors.json")) continue;
     const held = holders.get(name) ?? holders.get(name.replace(/\.\d+$/, ""));
@@ -248,6 +253,34 @@ async function pruneProcessed(
       await takeRecorded(full, recorded.files.get(name), recorded.folders.get(name), committedAt, result, remove);
     }
   }
+}
+
+/**
+ * --processed empty (or gone) though the ledger records folders moved there whose archive is still in --out:
+ * prune deletes an archive before its sources, so those were not pruned; a disk not mounted there, most likely.
+ */
+function emptyProcessed(
+  given: string,
+  dir: string,
+  folders: Map<string, Set<string>>,
+  holders: Map<string, ArchiveFacts[]>,
+): Problem[] {
+  const missing = [...folders.values()]
+    .flatMap((paths) => [...paths])
+    .filter((f) => [given, dir].includes(path.dirname(f)))
+    .filter((f) => {
+      const name = path.basename(f);
+      return (holders.get(name) ?? holders.get(name.replace(/\.\d+$/, "")) ?? []).some((a) => a.present);
+    });
+  if (!missing.length) return [];
+  return [
+    problem(
+      "W_PRUNE_PROCESSED_EMPTY",
+      `--processed ${given} is empty, but the ledger records ${missing.length} folder${missing.length === 1 ? "" : "s"} --move-to moved there whose archive${missing.length === 1 ? " is" : "s are"} still in --out (e.g. ${missing[0]}): a disk not mounted there?; nothing deleted in it`,
+      "mount the disk that holds them and run prune again; if they were removed by hand, nothing is to be done",
+      given,
+    ),
+  ];
 }
 
 function notMovedHere(folder: string, made: ReadonlySet<string> | undefined): PruneResult["kept"][number] {

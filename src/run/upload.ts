@@ -209,8 +209,8 @@ export class Sender {
     const log = options.logger ?? silentLogger;
     const clock = options.now ?? systemClock;
     const uploadedTo = options.uploadedTo ?? options.config.upload.uploadedTo;
-    for (const w of await finishMoves(out, journal, uploadedTo, () => clock().toISOString(), options.signal))
-      log.warn(`${w.code}: ${w.message}`);
+    const moves = await finishMoves(out, journal, uploadedTo, () => clock().toISOString(), options.signal);
+    for (const w of [...moves.warnings, ...moves.notMoved.map((m) => m.problem)]) log.warn(`${w.code}: ${w.message}`);
     const api = options.api ?? httpApi(url, key, { signal: options.signal, timeoutMs: options.requestTimeoutMs });
     for (const { archive, batchId } of orphans) {
       // (one try: a batch left is said, with what to do)
@@ -222,7 +222,7 @@ export class Sender {
           `W_BATCH_LEFT: ${what}; the batch holds nothing, and deleting it failed: delete batch ${batchId} on the platform`,
         );
     }
-    return new Sender(out, journal, {
+    const sender = new Sender(out, journal, {
       out,
       api,
       key,
@@ -238,6 +238,16 @@ export class Sender {
       onWait: options.onWait,
       sleep: options.sleep,
     });
+    // (uploaded by an earlier run and still not moved: this run's work not done either)
+    for (const m of moves.notMoved)
+      sender.outcomes.push({
+        archive: m.archive,
+        result: "already",
+        batchId: m.batchId,
+        notMovedTo: m.to,
+        warnings: [m.problem],
+      });
+    return sender;
   }
 
   /** Queues an archive; it is sent after those queued before it. */

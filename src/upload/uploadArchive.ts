@@ -2,6 +2,7 @@
 // journal before it is taken, a restart resumes the same session, and a second batch is made only when
 // the first is provably not accepted.
 import { open, stat } from "node:fs/promises";
+import path from "node:path";
 import { forgetSession, keepSession, keptSession, keptSessionUrl } from "../commit/sessions.js";
 import { appendUploads, type UploadJournal, type UploadRecord } from "../commit/uploads.js";
 import type { Clock } from "../core/clock.js";
@@ -232,11 +233,13 @@ class Upload {
     await this.record({ type: "uploaded", archive: a.name, sha256: a.sha256, batchId: batch.batchId, at: this.now() });
     s.onProgress?.({ archive: a.name, sent: a.bytes, total: a.bytes });
     (s.outcomeTold ? s.log.debug : s.log.info).call(s.log, `uploaded ${a.name} (batch ${batch.batchId})`);
-    if (s.uploadedTo) {
-      const w = await moveUploaded(s.out, this.journal, a, s.uploadedTo, () => this.now(), s.signal);
-      if (w) this.warnings.push(w);
+    const w = s.uploadedTo ? await moveUploaded(s.out, this.journal, a, s.uploadedTo, () => this.now(), s.signal) : undefined;
+    if (w) {
+      s.log.warn(`${w.code}: ${w.message} (hint: ${w.hint})`); // (watch's log too: it tells the outcome as "uploaded")
+      this.warnings.push(w);
     }
-    return { archive: a.name, result: "uploaded", batchId: batch.batchId, warnings: this.warnings };
+    const notMoved = w && s.uploadedTo ? { notMovedTo: path.resolve(s.uploadedTo) } : {};
+    return { archive: a.name, result: "uploaded", batchId: batch.batchId, ...notMoved, warnings: this.warnings };
   }
 
   /**

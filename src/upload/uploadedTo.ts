@@ -108,7 +108,12 @@ export async function moveUploaded(
 ): Promise<Problem | undefined> {
   const to = path.resolve(dir);
   const folder = await destinationFolder(a.name, to, journal);
-  if (typeof folder !== "string") return folder;
+  if (typeof folder !== "string") {
+    // (journaled for `status`, once while the reason stays the same; nothing pins the move to this folder)
+    if (!sameRefusal(journal.archives.get(a.name)?.moveRefused, to, folder.reason))
+      await appendUploads(out, [{ type: "moveRefused", archive: a.name, to, reason: folder.reason, at: now() }], journal, signal);
+    return folder.problem;
+  }
   try {
     if (journal.archives.get(a.name)?.moving !== to)
       await appendUploads(out, [{ type: "moving", archive: a.name, to, at: now() }], journal, signal);
@@ -145,27 +150,35 @@ function sameRefusal(was: { to: string; reason: string } | undefined, to: string
  * into under that path (the journal keeps its device:inode): that is an unmounted disk's mount point too.
  * Checked before the move is journaled, so nothing pins it there. Returns the folder's device:inode.
  */
-async function destinationFolder(name: string, to: string, journal: UploadJournal): Promise<string | Problem> {
+async function destinationFolder(
+  name: string,
+  to: string,
+  journal: UploadJournal,
+): Promise<string | { problem: Problem; reason: string }> {
   const st = await stat(to).catch(() => undefined);
   if (!st?.isDirectory()) return destinationMissing(name, to, st !== undefined);
   const folder = `${st.dev}:${st.ino}`;
   const before = [...journal.archives.values()].filter((s) => s.movedTo === to && s.movedInto).map((s) => s.movedInto);
   if (!before.length || before.includes(folder) || (await readdir(to)).length) return folder;
-  return problem(
+  const reason = "it is empty and not the folder earlier archives were moved into: a disk not mounted there?";
+  const p = problem(
     "E_UPLOADED_TO_NOT_THE_SAME",
     `${name}: uploaded, but --uploaded-to ${to} is not the folder earlier archives were moved into (device:inode ${folder}, was ${before.at(-1)}) and it is empty: a disk not mounted there?; not moved`,
     `mount the disk that holds the earlier archives; if this empty folder is meant to be used from now on, put any file in it (e.g. touch ${path.join(to, ".wopack-uploaded-to")}). The archive stays in --out, is not sent again, and the next upload run moves it`,
     name,
   );
+  return { problem: p, reason };
 }
 
-function destinationMissing(name: string, to: string, exists: boolean): Problem {
-  return problem(
+function destinationMissing(name: string, to: string, exists: boolean): { problem: Problem; reason: string } {
+  const reason = exists ? "it is not a folder" : "it does not exist (mount or create it)";
+  const p = problem(
     "E_UPLOADED_TO_MISSING",
     `${name}: uploaded, but --uploaded-to ${to} ${exists ? "is not a folder" : "does not exist"}; not moved`,
     "mount or create that folder (wopack never creates it: an unmounted disk's mount point would fill the disk under it); the archive stays in --out and the next upload run moves it",
     name,
   );
+  return { problem: p, reason };
 }
 
 /**
@@ -207,8 +220,9 @@ export async function finishMoves(
   uploadedTo: string | undefined,
   now: () => string,
   signal?: AbortSignal,
-): Promise<Problem[]> {
+): Promise<{ warnings: Problem[]; notMoved: NotMovedArchive[] }> {
   const warnings: Problem[] = [];
+  const notMoved: NotMovedArchive[] = [];
   for (const s of [...journal.archives.values()]) {
     if (!s.uploaded || (s.movedTo && s.movedTo === (s.moving ?? s.movedTo))) continue;
     const { to, changed } = await destinationOf(out, s, uploadedTo);
@@ -219,7 +233,15 @@ export async function finishMoves(
       continue;
     const w = await moveUploaded(out, journal, { name: s.archive, sha256: s.sha256 }, to, now, signal);
     if (changed && !w) warnings.push(changed);
-    if (w) warnings.push(w);
+    if (w) notMoved.push({ archive: s.archive, batchId: s.uploaded.batchId, to, problem: w });
   }
-  return warnings;
+  return { warnings, notMoved };
+}
+
+/** An archive uploaded by an earlier run that still is not where --uploaded-to says, and why. */
+export interface NotMovedArchive {
+  archive: string;
+  batchId: string;
+  to: string;
+  problem: Problem;
 }

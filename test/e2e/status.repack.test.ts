@@ -2,7 +2,7 @@
 // rightly sends nothing (W_UPLOAD_DUPLICATE), and status must not call it "committed, not uploaded" for ever
 // (a --max-age alarm that never clears): it is uploaded, as the same bytes, in the batch that holds them.
 // Work that did change is a new archive, not uploaded until it is sent. A table of repacks.
-import { rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { committedOutbox, noiseJpeg, put, tempDir, wopack } from "../helpers.js";
@@ -33,6 +33,7 @@ describe("status after pack --repack of uploaded work", () => {
     it(`${what}: ${change ? "committed, not uploaded, until sent" : "uploaded, as the same bytes"}`, async () => {
       const ws = await committedOutbox(1, 2);
       const sent = path.join(await tempDir(), "sent");
+      await mkdir(sent); // (never made by wopack: missing, nothing would be moved)
       const up = await wopack(["upload", ws.out, ...(uploadedTo ? ["--uploaded-to", sent] : [])], { env: env() });
       expect(up.code, up.stderr).toBe(0);
       const [first] = server.batches.values();

@@ -526,7 +526,7 @@ describe("--uploaded-to with a link under the archive's name (issue 21, finding 
     await mkdir(up);
     await symlink(file!, path.join(up, name));
     const r = await wopack(["upload", ws.out, "--uploaded-to", up], { env: env() });
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.code, "uploaded, not moved: exit 1").toBe(1);
     expect(r.stdout + r.stderr).toMatch(
       new RegExp(`W_UPLOADED_NOT_MOVED.*${name.replace(/\./g, "\\.")}: .*there is a link \\(to `),
     );

@@ -46,12 +46,32 @@ describe("--uploaded-to whose disk is not mounted", () => {
     // the disk goes away: sent/ is now the empty folder under it
     expect(run(["umount", sent])).toBe(true);
     const two = await wopack(["upload", ws.out, "--uploaded-to", sent], { env: env() });
-    expect(two.code, "uploaded, not moved: as for a missing folder").toBe(0);
+    expect(two.code, "uploaded, not moved: work not done, a cron job must see it").toBe(1);
     expect(two.stdout).toMatch(
       new RegExp(`E_UPLOADED_TO_NOT_THE_SAME +${second}: uploaded, but --uploaded-to ${sent} is not the folder`),
     );
     expect(await readdir(sent), "nothing scattered onto the disk under the mount point").toEqual([]);
     expect(await zips(ws.out)).toEqual([second]);
+
+    // the next nights, the disk still not there: nothing to send, and still not exit 0
+    const json = await wopack(["upload", ws.out, "--uploaded-to", sent, "--json"], { env: env() });
+    expect(json.code, json.stderr).toBe(1);
+    expect(JSON.parse(json.stdout).uploads).toEqual([
+      expect.objectContaining({ archive: second, result: "already", notMovedTo: sent }),
+    ]);
+    const packed = await wopack(["pack", ws.staging, "--out", ws.out, "--upload", "--uploaded-to", sent], { env: env() });
+    expect(packed.code, "pack --upload: the same").toBe(1);
+    expect(packed.stdout).toContain(`not moved to ${sent}`);
+    expect(await readdir(sent)).toEqual([]);
+
+    // the operator who looks sees it
+    const st = await wopack(["status", ws.out]);
+    expect(st.stdout).toMatch(new RegExp(`${second} +uploaded, not moved to ${sent}: .*not the folder earlier archives`));
+    const stJson = await wopack(["status", ws.out, "--json"]);
+    const line = (JSON.parse(stJson.stdout).archives as { archive: string; notMoved?: unknown }[]).find(
+      (l) => l.archive === second,
+    );
+    expect(line?.notMoved).toEqual({ to: sent, reason: expect.stringContaining("a disk not mounted there?") });
 
     // the disk is back: the next run moves it, not sent again
     expect(run(["mount", "--bind", disk, sent])).toBe(true);
@@ -62,6 +82,8 @@ describe("--uploaded-to whose disk is not mounted", () => {
     expect(await zips(disk)).toEqual([first, second]);
     expect(await zips(ws.out)).toEqual([]);
     expect(server.log.length - requests, "nothing sent again").toBeLessThanOrEqual(0);
+    const after = JSON.parse((await wopack(["status", ws.out, "--json"])).stdout).archives as { notMoved?: unknown }[];
+    expect(after.map((l) => l.notMoved)).toEqual([undefined, undefined]);
   }, 120_000);
 
   it("an empty folder given on purpose (someone put a file in it): archives go there", async () => {

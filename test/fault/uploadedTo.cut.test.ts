@@ -172,7 +172,7 @@ describe("--uploaded-to another disk, the move cut short", () => {
     const dest = path.join(tiny, randomUUID());
     await mkdir(dest);
     const r = await wopack(["upload", ws.out, "--uploaded-to", dest], { env: env() });
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.code, "uploaded, not moved: exit 1").toBe(1);
     expect(r.stdout + r.stderr).toMatch(/W_UPLOADED_NOT_MOVED/);
     expect(await files(dest), "not a byte of it under any name").toEqual([]);
     const name = (await readdir(ws.out)).find((f) => f.endsWith(".zip"))!;

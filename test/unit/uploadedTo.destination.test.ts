@@ -51,7 +51,7 @@ describe("--uploaded-to that is not a folder: refused, never created", () => {
       const problems =
         how === "moveUploaded"
           ? [await moveUploaded(out, journal, { name: NAME, sha256 }, dir, now)]
-          : await finishMoves(out, journal, dir, now);
+          : (await finishMoves(out, journal, dir, now)).notMoved.map((m) => m.problem);
       expect(problems).toEqual([
         expect.objectContaining({ code: "E_UPLOADED_TO_MISSING", message: expect.stringContaining(dir) }),
       ]);
@@ -60,7 +60,7 @@ describe("--uploaded-to that is not a folder: refused, never created", () => {
       // the folder appears (the disk is mounted): the next run moves it there
       const sent = path.join(root, "mounted");
       await mkdir(sent);
-      expect(await finishMoves(out, await readUploads(out), sent, now)).toEqual([]);
+      expect(await finishMoves(out, await readUploads(out), sent, now)).toEqual({ warnings: [], notMoved: [] });
       expect(await files(sent)).toEqual([NAME, REPORT]);
       expect(await files(out)).toEqual([]);
     },
@@ -111,7 +111,7 @@ describe("a move journaled to a folder, and a later run given another --uploaded
     await mkdir(second);
     await appendUploads(out, [{ type: "moving", archive: NAME, to: first, at: now() }], journal);
     await c.cut(out, first);
-    const warnings = await finishMoves(out, await readUploads(out), second, now);
+    const { warnings } = await finishMoves(out, await readUploads(out), second, now);
     const where = c.goesTo === "second" ? second : first;
     expect(await files(where)).toEqual([NAME, REPORT]);
     expect(await files(out)).toEqual([]);

@@ -33,7 +33,7 @@ export const packCommand = defineCommand({
       .example("wopack pack staging --out outbox --settle 10m", "leave folders still being copied")
       .example("wopack pack staging --out outbox --upload", "and send each archive")
       .epilog(
-        "Exit codes: 0 packed (or nothing to do), 1 some work orders refused or a hook, move or upload failed, 2 usage or config error (nothing written), 3 I/O failure (disk full: nothing half-written), 4 another run holds --out, 5 the platform refused the key, 130 interrupted, 70 a bug.",
+        "Exit codes: 0 packed (or nothing to do), 1 some work orders refused or a hook, move or upload failed (or an uploaded archive not moved to --uploaded-to), 2 usage or config error (nothing written), 3 I/O failure (disk full: nothing half-written), 4 another run holds --out, 5 the platform refused the key, 130 interrupted, 70 a bug.",
       ),
   async run(argv) {
     const { checkedFlags, configFor, logFor, packingOptions, printConfig, settingsFor, signalController } = await import(
@@ -71,7 +71,7 @@ export const packCommand = defineCommand({
         result.refused.length ||
         result.moveFailures.length ||
         result.hooks.some((h) => !h.ok) ||
-        result.uploads?.some((u) => u.result === "failed" || u.result === "attention");
+        result.uploads?.some((u) => u.result === "failed" || u.result === "attention" || u.notMovedTo !== undefined);
       const output: PackOutput = { schemaVersion: SCHEMA_VERSION, ...result };
       if (argv.json) process.stdout.write(JSON.stringify(output, null, 2) + "\n");
       // (the summary starts with the time, so that a cron log tells nights apart)

@@ -23,7 +23,7 @@ export const uploadCommand = defineCommand({
       .example("wopack upload out --hooks --on-archive ./hook", "run a failed --on-archive command again")
       .example("wopack upload out batch-1.zip --attention-cleared", "send again one that needed attention, its old batch deleted")
       .epilog(
-        "Exit codes: 0 all sent (or nothing to send), 1 some failed (retried next run), 2 usage error, 3 I/O failure, 5 the platform refused the key, 130 interrupted.",
+        "Exit codes: 0 all sent (or nothing to send) and moved to --uploaded-to, 1 some failed, or were sent but not moved to --uploaded-to (retried next run), 2 usage error, 3 I/O failure, 5 the platform refused the key, 130 interrupted.",
       ),
   async run(argv) {
     const { checkedFlags, configFor, logFor, onArchiveFlag, printConfig, signalController, usage } = await import(
@@ -83,8 +83,8 @@ export const uploadCommand = defineCommand({
       process.stdout.write(
         (argv.json ? JSON.stringify({ uploads: outcomes, ...(argv.hooks ? { hooks } : {}) }, null, 2) : text) + "\n",
       );
-      const notSent = outcomes.some((o) => o.result === "failed" || o.result === "attention");
-      return notSent || hooks.some((h) => !h.ok) ? EXIT.refused : EXIT.ok;
+      const notDone = outcomes.some((o) => o.result === "failed" || o.result === "attention" || o.notMovedTo !== undefined);
+      return notDone || hooks.some((h) => !h.ok) ? EXIT.refused : EXIT.ok;
     } finally {
       bar?.done();
       dispose();
