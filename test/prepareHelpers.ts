@@ -2,10 +2,11 @@
 // and a prepared work order as it is written (its problems, or its entries read back from a real zip).
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import sharp from "sharp";
 import { writeZip } from "../src/archive/write.js";
 import type { PlannedWorkOrder } from "../src/plan/plan.js";
 import type { Prepared } from "../src/prepare/prepare.js";
-import { readZip } from "./helpers.js";
+import { noiseJpeg, readZip } from "./helpers.js";
 
 /** Work order WO_1 of these JPEGs in `dir` (`size`: what the scan saw). */
 export function plannedJpegs(dir: string, files: { name: string; size: number }[]): PlannedWorkOrder {
@@ -54,4 +55,19 @@ export async function writtenOutcome(prepared: Prepared | object, dir: string, n
     thumbs: new Map(thumbs),
     ...(options.photos ? { photos: p.photos.map(({ entry, measures, sha256 }) => ({ entry, measures, sha256 })) } : {}),
   };
+}
+
+/** JPEGs of several shapes: EXIF orientation 6, greyscale, progressive, odd size at 4:4:4, from one noise photo. */
+export async function jpegShapes(): Promise<Buffer[]> {
+  const noise = await noiseJpeg(320, 240, 3, 90);
+  return [
+    noise,
+    await sharp(noise)
+      .withExif({ IFD0: { Orientation: "6", Make: "Cam" } })
+      .jpeg({ quality: 80 })
+      .toBuffer(),
+    await sharp(noise).greyscale().jpeg({ quality: 85 }).toBuffer(),
+    await sharp(noise).jpeg({ quality: 85, progressive: true }).toBuffer(),
+    await sharp(noise).resize(97, 61).jpeg({ quality: 70, chromaSubsampling: "4:4:4" }).toBuffer(),
+  ];
 }

@@ -234,7 +234,7 @@ async function pruneProcessed(
   for (const name of names.sort(codeUnitOrder)) {
     const full = path.join(dir, name);
     if (name.endsWith(".errors.json")) continue;
-    const held = holders.get(name) ?? holders.get(name.replace(/\.\d+$/, ""));
+    const held = holdersOf(holders, name);
     if (!held) {
       result.kept.push({ path: full, reason: "not in the ledger: never committed from this --out" });
       continue;
@@ -270,7 +270,7 @@ function emptyProcessed(
     .filter((f) => [given, dir].includes(path.dirname(f)))
     .filter((f) => {
       const name = path.basename(f);
-      return (holders.get(name) ?? holders.get(name.replace(/\.\d+$/, "")) ?? []).some((a) => a.present);
+      return (holdersOf(holders, name) ?? []).some((a) => a.present);
     });
   if (!missing.length) return [];
   return [
@@ -281,6 +281,11 @@ function emptyProcessed(
       given,
     ),
   ];
+}
+
+/** The archives that hold a processed folder's work order (its id, or id.N for a later submission). */
+function holdersOf(holders: Map<string, ArchiveFacts[]>, folder: string): ArchiveFacts[] | undefined {
+  return holders.get(folder) ?? holders.get(folder.replace(/\.\d+$/, ""));
 }
 
 function notMovedHere(folder: string, made: ReadonlySet<string> | undefined): PruneResult["kept"][number] {

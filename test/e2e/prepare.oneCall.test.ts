@@ -14,8 +14,8 @@ import { HeldBytes } from "../../src/prepare/heldBytes.js";
 import { prepareWorkOrder } from "../../src/prepare/prepare.js";
 import type { PrepareContext } from "../../src/prepare/prepareContext.js";
 import { readEndsDecoding } from "../../src/prepare/readEnds.js";
-import { noiseJpeg, tempDir } from "../helpers.js";
-import { plannedJpegs, writtenOutcome } from "../prepareHelpers.js";
+import { tempDir } from "../helpers.js";
+import { jpegShapes, plannedJpegs, writtenOutcome } from "../prepareHelpers.js";
 
 // (the binding as it is, or as one built before readThumbnail: `hide`; `calls` counts the one-call reads)
 const binding = vi.hoisted(() => ({ hide: false, calls: 0 }));
@@ -84,24 +84,17 @@ async function both(dir: string, files: { name: string; bytes: Buffer }[], run: 
   }
 }
 
-/** Photos of several shapes, and the project's sample photos. */
+/** Photos of several shapes (a CMYK one too), and the project's sample photos. */
 async function bases(): Promise<Buffer[]> {
-  const noise = await noiseJpeg(320, 240, 3, 90);
+  const shapes = await jpegShapes();
   const samples = [
     "sample-input/WO_100231/cabinet_front-0.jpeg",
     "sample-input/WO_100231/meter_reading/IMG_4502.jpg",
     "sample-input/WO_100233/cabinet_inside/DSC_0012.jpg",
   ];
   return [
-    noise,
-    await sharp(noise)
-      .withExif({ IFD0: { Orientation: "6", Make: "Cam" } })
-      .jpeg({ quality: 80 })
-      .toBuffer(),
-    await sharp(noise).greyscale().jpeg({ quality: 85 }).toBuffer(),
-    await sharp(noise).jpeg({ quality: 85, progressive: true }).toBuffer(),
-    await sharp(noise).resize(97, 61).jpeg({ quality: 70, chromaSubsampling: "4:4:4" }).toBuffer(),
-    await sharp(noise).toColourspace("cmyk").jpeg({ quality: 80 }).toBuffer(),
+    ...shapes,
+    await sharp(shapes[0]!).toColourspace("cmyk").jpeg({ quality: 80 }).toBuffer(),
     ...(await Promise.all(samples.map((s) => readFile(s)))),
   ];
 }

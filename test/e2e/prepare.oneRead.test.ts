@@ -18,25 +18,10 @@ import { checkPixels, cleanNativeDecode } from "../../src/convert/pixels.js";
 import { HeldBytes } from "../../src/prepare/heldBytes.js";
 import { checkPhotos, prepareWorkOrder } from "../../src/prepare/prepare.js";
 import type { PrepareContext } from "../../src/prepare/prepareContext.js";
-import { noiseJpeg, tempDir } from "../helpers.js";
-import { plannedJpegs, writtenOutcome } from "../prepareHelpers.js";
+import { tempDir } from "../helpers.js";
+import { jpegShapes, plannedJpegs, writtenOutcome } from "../prepareHelpers.js";
 
 const settings = { ...parseConfig({}).images };
-
-/** Photos of several shapes: EXIF orientations, greyscale, progressive, restart markers, a comment. */
-async function bases(): Promise<Buffer[]> {
-  const noise = await noiseJpeg(320, 240, 3, 90);
-  return [
-    noise,
-    await sharp(noise)
-      .withExif({ IFD0: { Orientation: "6", Make: "Cam" } })
-      .jpeg({ quality: 80 })
-      .toBuffer(),
-    await sharp(noise).greyscale().jpeg({ quality: 85 }).toBuffer(),
-    await sharp(noise).jpeg({ quality: 85, progressive: true }).toBuffer(),
-    await sharp(noise).resize(97, 61).jpeg({ quality: 70, chromaSubsampling: "4:4:4" }).toBuffer(),
-  ];
-}
 
 /** A photo changed: bytes set anywhere (header, EXIF, scan), cut short, or something appended. */
 const mutation = (length: number) =>
@@ -88,7 +73,7 @@ function context(held: boolean): PrepareContext {
 let photos: Buffer[];
 beforeAll(async () => {
   expect(nativeBinding()?.thumbnail, "the native binding is built").toBeTypeOf("function");
-  photos = await bases();
+  photos = await jpegShapes();
 });
 
 describe("a JPEG judged from its native decode (prepare/prepare.ts judgeAsIs)", () => {
