@@ -53,6 +53,11 @@ interface NativeBinding {
     error?: Error & { code?: string };
   }>;
   /**
+   * A file's first into.length bytes (all of a smaller one) read into `into`, with its fstat's size and
+   * mtime, in one job on the binding's threads. Rejects (E_READ) when it cannot be opened or read.
+   */
+  readHead(path: string, into: Uint8Array): Promise<{ size: number; mtimeMs: number; bytesRead: number }>;
+  /**
    * A baseline JPEG re-written losslessly with Huffman tables made for it (native/jpegopt.c); given `edge`,
    * with its thumbnail made from the coefficients read, when they can give it (a binding built before that
    * gives the JPEG alone)
@@ -93,7 +98,7 @@ let loaded: NativeBinding | Error | undefined;
  * pixels.ts; optimised Huffman tables: normalize.ts). A binding built before `optimise` existed has none.
  */
 export function nativeBinding():
-  | (Pick<NativeBinding, "thumbnail" | "measure"> & Partial<Pick<NativeBinding, "optimise" | "readThumbnail">>)
+  | (Pick<NativeBinding, "thumbnail" | "measure"> & Partial<Pick<NativeBinding, "optimise" | "readThumbnail" | "readHead">>)
   | undefined {
   const native = loadNative();
   return native instanceof Error ? undefined : native;
