@@ -30,6 +30,9 @@
 //     and, when read whole and it starts as a JPEG, decoded small as thumbnail() decodes it: `thumbnail` its
 //     result, or `error` (code, message) what thumbnail() would have rejected with. Rejects with E_READ when
 //     the file cannot be opened, stat'ed or read. `into` is the binding's until the promise settles.
+//   readHead(path: string, into: Uint8Array): Promise<{ size, mtimeMs, bytesRead }>: the scan's read of a
+//     file's first into.length bytes (all of a smaller one; never past its fstat size), in one job; never
+//     decoded. Rejects with E_READ as readThumbnail() does.
 //   optimise(bytes: Uint8Array, edge = 0, quality = 0, picture = 0): Promise<ArrayBuffer>: a baseline JPEG
 //     re-written with Huffman tables made for it, losslessly (jpegopt.c: same coefficients, same markers);
 //     rejects with E_IMAGE_CORRUPT. With `edge`: Promise<{ jpeg: ArrayBuffer, thumbnail? }>, the thumbnail
