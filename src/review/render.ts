@@ -98,15 +98,15 @@ interface Sheet {
 export async function* renderReview(given: Review, thumbOf: ThumbSource, earlierOf?: EarlierSource): AsyncGenerator<string> {
   const review: Review = {
     ...given,
-    workOrders: given.workOrders.map((wo) => ({ ...wo, photos: wo.photos.map(photoFacts) })),
-    refused: given.refused.map((r) => ({ ...r, photos: r.photos.map(photoFacts) })),
+    workOrders: given.workOrders.map((wo) => ({ ...wo, photos: processingOrder(wo.photos.map(photoFacts)) })),
+    refused: given.refused.map((r) => ({ ...r, photos: processingOrder(r.photos.map(photoFacts)) })),
   };
   const page: Sheet = { thumbOf, earlierOf, noThumbs: review.noThumbs, cardOf: new Map(), n: 0 };
   const flagged: FlaggedPhoto[] = [];
   // the cards are numbered in the order they are written: the packed work orders' photos first
   let n = 0;
   for (const wo of review.workOrders)
-    for (const p of processingOrder(wo.photos)) {
+    for (const p of wo.photos) {
       page.cardOf.set(p.entry, ++n);
       const checks = findingsOf(p.checks);
       if (checks.length) flagged.push({ entry: p.entry, card: n, checks });
@@ -165,9 +165,14 @@ function photoFacts(p: ReviewPhoto): ReviewPhoto {
 }
 
 /** §2/§5: photos are processed in suffix order, those without a suffix after them (in name order). */
-export function processingOrder(photos: readonly ReviewPhoto[]): ReviewPhoto[] {
-  const key = (p: ReviewPhoto) => parseEntryName(p.entry.slice(p.entry.lastIndexOf("/") + 1))?.n ?? Number.POSITIVE_INFINITY;
-  return [...photos].sort((a, b) => key(a) - key(b) || codeUnitOrder(a.entry, b.entry));
+function processingOrder(photos: readonly ReviewPhoto[]): ReviewPhoto[] {
+  // (each name parsed once, not at every comparison)
+  const keyed = photos.map((p) => ({
+    p,
+    n: parseEntryName(p.entry.slice(p.entry.lastIndexOf("/") + 1))?.n ?? Number.POSITIVE_INFINITY,
+  }));
+  keyed.sort((a, b) => a.n - b.n || codeUnitOrder(a.p.entry, b.p.entry));
+  return keyed.map((k) => k.p);
 }
 
 const ORIENTATION: Record<number, string> = {
@@ -295,9 +300,10 @@ function shown(value: unknown): string {
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 
+/** A work order's photo cards, `photos` in processing order. */
 async function* sheet(workOrder: string, photos: readonly ReviewPhoto[], page: Sheet): AsyncGenerator<string> {
   yield `<ol class="sheet" aria-label="Photos of ${esc(workOrder)} in processing order">\n`;
-  for (const photo of processingOrder(photos)) {
+  for (const photo of photos) {
     const name = photo.entry.slice(photo.entry.lastIndexOf("/") + 1);
     const given = await page.thumbOf(photo, workOrder);
     const refused = given && "problem" in given ? given.problem : undefined;
