@@ -23,6 +23,8 @@ class BlockReader extends yauzl.RandomAccessReader {
   constructor(
     private readonly fd: number,
     private readonly size: number,
+    /** bytes of this file read before (by the read-back, from the file), in file order, not overlapping */
+    private readonly seen: readonly Block[] = [],
   ) {
     super();
   }
@@ -67,24 +69,39 @@ class BlockReader extends yauzl.RandomAccessReader {
   }
 
   private serve(buffer: Buffer, offset: number, length: number, position: number): boolean {
-    const b = this.blocks.find((b) => position >= b.start && position + length <= b.start + b.bytes.length);
+    const fits = (b: Block | undefined) => b && position >= b.start && position + length <= b.start + b.bytes.length;
+    const b = this.blocks.find(fits) ?? [this.seen[lastAtOrBefore(this.seen, position)]].find(fits);
     if (!b) return false;
     b.bytes.copy(buffer, offset, position - b.start, position - b.start + length);
     return true;
   }
 }
 
+/** The index of the last block starting at or before `position` (-1 if none). */
+function lastAtOrBefore(blocks: readonly Block[], position: number): number {
+  let [lo, hi] = [0, blocks.length - 1];
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (blocks[mid]!.start <= position) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return hi;
+}
+
 /** (yauzl's message for a read past the end: what its own reader says) */
 const eof = () => new Error("unexpected EOF");
 
-/** Opens `file` for yauzl (lazy entries), read through a BlockReader. */
-export async function openForVerify(file: string, options: yauzl.Options): Promise<yauzl.ZipFile> {
+/**
+ * Opens `file` for yauzl (lazy entries), read through a BlockReader; a read within `seen` (bytes the
+ * read-back read from this file) is served from them.
+ */
+export async function openForVerify(file: string, options: yauzl.Options, seen: readonly Block[] = []): Promise<yauzl.ZipFile> {
   const fd = await new Promise<number>((resolve, reject) => open(file, "r", (err, fd) => (err ? reject(err) : resolve(fd))));
   try {
     const { size } = await new Promise<{ size: number }>((resolve, reject) =>
       fstat(fd, (err, st) => (err ? reject(err) : resolve(st))),
     );
-    return await yauzl.fromRandomAccessReaderPromise(new BlockReader(fd, size), size, options);
+    return await yauzl.fromRandomAccessReaderPromise(new BlockReader(fd, size, seen), size, options);
   } catch (err) {
     close(fd, () => undefined);
     throw err;

@@ -15,6 +15,16 @@ export interface ReadBack {
   bytes: number;
   /** the stored entries whose data was read back and matched */
   checked: DataRange[];
+  /**
+   * For each of them, the bytes read just before its data (its local header among them), in file order: the
+   * verification's reader takes a header from here rather than reading the file again.
+   */
+  before?: { start: number; bytes: Buffer }[];
+}
+
+/** Bytes kept before an entry's data: a local header (30), its name and a ZIP64 extra (20) at most. */
+export function headerRoom(name: string): number {
+  return 30 + Buffer.byteLength(name, "utf8") + 20;
 }
 
 /**
@@ -26,17 +36,30 @@ export class ReadBackCheck {
   private readonly ranges: DataRange[] = [];
   private next = 0;
   private crc = 0;
+  private readonly before: { start: number; bytes: Buffer }[] = [];
+  /** the first of `before` not filled yet */
+  private filling = 0;
   /** bytes fed so far */
   bytes = 0;
 
   expect(range: DataRange): void {
     this.ranges.push(range);
+    const start = Math.max(0, range.start - headerRoom(range.name));
+    // (not when they were read before the range was told: a header written ahead of its data, a copy's)
+    if (start >= this.bytes) this.before.push({ start, bytes: Buffer.allocUnsafe(range.start - start) });
   }
 
   update(chunk: Buffer): void {
     const at = this.bytes;
     const chunkEnd = at + chunk.length;
     this.hash.update(chunk);
+    while (this.filling < this.before.length && this.before[this.filling]!.start < chunkEnd) {
+      const b = this.before[this.filling]!;
+      const end = b.start + b.bytes.length;
+      if (end > at) chunk.copy(b.bytes, Math.max(0, at - b.start), Math.max(b.start, at) - at, Math.min(end, chunkEnd) - at);
+      if (end > chunkEnd) break;
+      this.filling++;
+    }
     while (this.next < this.ranges.length && this.ranges[this.next]!.start < chunkEnd) {
       const r = this.ranges[this.next]!;
       this.crc = crc32(chunk.subarray(Math.max(r.start, at) - at, Math.min(r.end, chunkEnd) - at), this.crc);
@@ -50,7 +73,7 @@ export class ReadBackCheck {
 
   digest(file: string): ReadBack {
     if (this.next !== this.ranges.length) throw new Error(`${file}: ends before the data of ${this.ranges[this.next]!.name}`);
-    return { sha256: this.hash.digest("hex"), bytes: this.bytes, checked: this.ranges };
+    return { sha256: this.hash.digest("hex"), bytes: this.bytes, checked: this.ranges, before: this.before };
   }
 }
 
@@ -70,7 +93,7 @@ export class TrailingReadBack {
   constructor(file: string) {
     this.worker = new Worker(new URL("./readBackWorker.js", import.meta.url), { workerData: { file } });
     this.result = new Promise((resolve, reject) => {
-      this.worker.on("message", (m: ReadBackReply) => (m.ok ? resolve(m.readBack) : reject(new Error(m.message))));
+      this.worker.on("message", (m: ReadBackReply) => (m.ok ? resolve(asBuffers(m.readBack)) : reject(new Error(m.message))));
       this.worker.on("error", reject);
       this.worker.on("exit", (code) => reject(new Error(`the archive read-back stopped (exit code ${code})`)));
     });
@@ -99,4 +122,13 @@ export class TrailingReadBack {
   async stop(): Promise<void> {
     await this.worker.terminate();
   }
+}
+
+/** (a Buffer posted from a worker arrives as a Uint8Array) */
+function asBuffers(readBack: ReadBack): ReadBack {
+  const before = readBack.before?.map((b) => ({
+    start: b.start,
+    bytes: Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.length),
+  }));
+  return { ...readBack, ...(before ? { before } : {}) };
 }

@@ -31,7 +31,7 @@ export class StreamingArchive {
     readonly tmp: string,
     signal?: AbortSignal,
   ) {
-    this.written = writeZip(tmp, this.drain(), signal, (upTo, range) => this.settled(upTo, range));
+    this.written = writeZip(tmp, this.drain(), signal, (upTo, ranges) => this.settled(upTo, ranges));
     this.written.catch((err) => {
       this.failure = err;
     });
@@ -73,8 +73,8 @@ export class StreamingArchive {
     await rm(this.tmp, { force: true });
   }
 
-  private settled(upTo: number, range: DataRange | undefined): void {
-    if (range) this.unannounced.push(range);
+  private settled(upTo: number, ranges: DataRange[]): void {
+    this.unannounced.push(...ranges);
     if (!this.trailing && upTo < TRAILING_READ_FROM) return;
     this.trailing ??= new TrailingReadBack(this.tmp);
     // (told every megabyte or so, not every entry: a message per small photo cost more than reading it)

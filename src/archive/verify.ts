@@ -31,7 +31,7 @@ const HEADERS_AHEAD = 32;
  * then yauzl must find each stored entry's data exactly where that pass checked it.
  */
 export async function verifyZip(file: string, expected: readonly ExpectedEntry[], readBack?: ReadBack): Promise<VerifiedArchive> {
-  const zip = await openForVerify(file, { lazyEntries: true, validateEntrySizes: true, autoClose: false });
+  const zip = await openForVerify(file, { lazyEntries: true, validateEntrySizes: true, autoClose: false }, readBack?.before);
   const stored: DataRange[] = [];
   try {
     if (zip.entryCount !== expected.length) {

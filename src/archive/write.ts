@@ -45,17 +45,17 @@ export async function writeZip(
   try {
     for await (const entry of entries) {
       if (entry.data) {
-        await zip.addBuffer(entry.name, entry.data, entry.crc32 ?? crc32(entry.data), entry.store);
+        const release = entry.file ? entry.release : undefined;
+        await zip.addBuffer(entry.name, entry.data, entry.crc32 ?? crc32(entry.data), entry.store, release);
         if (entry.file) {
           // (the image without what followed its end in the file, as a copy would have cut it)
           if (entry.data.length < entry.size) {
             entry.trimmed = (entry.trimmed ?? 0) + entry.size - entry.data.length;
             entry.size = entry.data.length;
           }
-          if (entry.unchangedSince) await zip.checkUnchanged(entry.name, entry.file, entry.unchangedSince);
+          if (entry.unchangedSince) zip.checkUnchanged(entry.name, entry.file, entry.unchangedSince);
           // (written: if the archive is written again without another work order, the file is copied)
           entry.data = undefined;
-          entry.release?.();
         }
       } else if (entry.store) {
         const added = await zip.addFile(

@@ -169,7 +169,7 @@ describe("ZIP64 (§8)", () => {
       // read back while writing, as pack does for a large archive (the worker is built code)
       const { TrailingReadBack } = await import("../../dist/archive/readBack.js");
       const trailing = new TrailingReadBack(zip);
-      const bytes = await writeZip(zip, entries, undefined, (upTo, range) => trailing.settled(upTo, range ? [range] : []));
+      const bytes = await writeZip(zip, entries, undefined, (upTo, ranges) => trailing.settled(upTo, ranges));
       const readBack = await trailing.end(bytes, []);
       expect(entries[0]!.crc32).toBe(crc >>> 0);
       const expected = entries.map((e) => ({ name: e.name, size: e.size, crc32: e.crc32! }));
