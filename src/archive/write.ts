@@ -53,7 +53,7 @@ export async function writeZip(
             entry.trimmed = (entry.trimmed ?? 0) + entry.size - entry.data.length;
             entry.size = entry.data.length;
           }
-          if (entry.unchangedSince) zip.checkUnchanged(entry.name, entry.file, entry.unchangedSince);
+          if (entry.unchangedSince) await zip.checkUnchanged(entry.name, entry.file, entry.unchangedSince);
           // (written: if the archive is written again without another work order, the file is copied)
           entry.data = undefined;
         }

@@ -2,7 +2,7 @@
 // order alone. pack refuses it with E_SOURCE_VANISHED naming the photo (exit 1), watch leaves it pending; the
 // other work order is committed and unzip agrees; no source is lost. A move that once reached the archive
 // writer failed the whole run (E_IO_ENOENT, exit 3), and one during the pixel check of a photo over 1 MB said
-// E_IMAGE_DAMAGED. The moment is made exact by a seam over node:fs/promises (and the writer's statSync): the move happens right before or
+// E_IMAGE_DAMAGED. The moment is made exact by a seam over node:fs/promises: the move happens right before or
 // right after the run's nth open (or stat) of the photo, which the table names by what reads it then.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, renameSync } from "node:fs";
@@ -46,20 +46,7 @@ vi.mock("node:fs/promises", async (original) => {
       seam(op, "after", a[0]);
       return r;
     };
-  const wrapped = { ...fs, open: wrap("open", fs.open) };
-  return { ...wrapped, default: wrapped };
-});
-
-// (the writer's check that a photo written from memory is unchanged is a stat on the main thread)
-vi.mock("node:fs", async (original) => {
-  const fs = await original<typeof import("node:fs")>();
-  const statSync = ((...a: Parameters<typeof fs.statSync>) => {
-    seam("stat", "before", a[0]);
-    const r = fs.statSync(...a);
-    seam("stat", "after", a[0]);
-    return r;
-  }) as typeof fs.statSync;
-  const wrapped = { ...fs, statSync };
+  const wrapped = { ...fs, open: wrap("open", fs.open), stat: wrap("stat", fs.stat) };
   return { ...wrapped, default: wrapped };
 });
 
