@@ -11,6 +11,8 @@ import { Sender } from "./upload.js";
 const UPLOAD_RETRY_MAX_MS = 6 * 3_600_000;
 /** How often the journal is read for archives another process cleared (while some need attention). */
 const ADOPT_EVERY_MS = 2_000;
+/** How often a move --uploaded-to refused is tried again (while some wait): a disk mounted again is enough. */
+const MOVE_AGAIN_EVERY_MS = 5_000;
 
 /**
  * watch --upload: one sender for the session; its outcomes become events and the status's `uploads`
@@ -30,6 +32,7 @@ export async function openSender(
   const uploads: UploadsStatus = {
     ...{ uploaded: 0, failed: 0, queued: 0, sending: null, retrying: [], stopped: null, pausedUntil: null },
     attention: [],
+    notMoved: [],
   };
   health.state.uploads = uploads;
   const sender = await Sender.open(out, {
@@ -66,6 +69,7 @@ export async function openSender(
   };
   const showAttention = () => {
     uploads.attention = sender.needingAttention();
+    uploads.notMoved = sender.waitingForFolder();
   };
   showAttention();
   // `upload --attention-cleared` beside this watch journals the clearing (it cannot send: this watch holds
@@ -97,6 +101,23 @@ export async function openSender(
   }, ADOPT_EVERY_MS);
   adopting.unref();
   options.signal?.addEventListener("abort", () => clearInterval(adopting), { once: true });
+  let moving = false;
+  const moveAgain = setInterval(() => {
+    if (!uploads.notMoved?.length || uploads.stopped || moving) return;
+    moving = true;
+    sender
+      .retryMoves()
+      .then((moved) => {
+        for (const m of moved) log.info(`moved ${m.archive} to ${m.to} (uploaded earlier, it waited in --out for that folder)`);
+        showAttention();
+        if (moved.length) health.uploadChanged();
+      })
+      .finally(() => {
+        moving = false;
+      });
+  }, MOVE_AGAIN_EVERY_MS);
+  moveAgain.unref();
+  options.signal?.addEventListener("abort", () => clearInterval(moveAgain), { once: true });
   sender.onPause = (until) => {
     uploads.pausedUntil = until === undefined ? null : new Date(until).toISOString();
     if (until !== undefined) log.info(`uploads wait until ${uploads.pausedUntil}, as the platform asked (Retry-After)`);
