@@ -3,6 +3,7 @@
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
+import { exists } from "../commit/files.js";
 import { type LedgerState, readLedger } from "../commit/ledger.js";
 import { REPORT_SUFFIX } from "../commit/recovery.js";
 import { forgetEndedSessions } from "../commit/sessions.js";
@@ -367,9 +368,16 @@ export class Sender {
     return tried.catch(() => []);
   }
 
-  /** The archives uploaded and waiting in --out for the folder --uploaded-to names, as the journal says. */
-  waitingForFolder(): ReturnType<typeof waitingForFolder> {
-    return waitingForFolder(this.journal);
+  /**
+   * The archives uploaded and waiting in --out for the folder --uploaded-to names, as the journal says; one no
+   * longer in --out (moved by hand, pruned) waits for nothing (as `status` says).
+   */
+  async waitingForFolder(): Promise<ReturnType<typeof waitingForFolder>> {
+    const there = async (name: string) =>
+      (await exists(path.join(this.out, name))) || (await exists(path.join(this.out, name + REPORT_SUFFIX)));
+    const waiting = waitingForFolder(this.journal);
+    const present = await Promise.all(waiting.map((w) => there(w.archive)));
+    return waiting.filter((_, i) => present[i]);
   }
 
   /** The archives that need attention, as the journal says (watch shows them). */

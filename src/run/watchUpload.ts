@@ -69,9 +69,13 @@ export async function openSender(
   };
   const showAttention = () => {
     uploads.attention = sender.needingAttention();
-    uploads.notMoved = sender.waitingForFolder();
   };
   showAttention();
+  const showNotMoved = async () => {
+    uploads.notMoved = await sender.waitingForFolder();
+    health.uploadChanged();
+  };
+  await showNotMoved();
   // `upload --attention-cleared` beside this watch journals the clearing (it cannot send: this watch holds
   // --out); the archive is adopted here and sent by this, the only sender
   // (one read at a time, only when the journal's size or time changed, and nothing queued once stopped: a long
@@ -107,11 +111,11 @@ export async function openSender(
     moving = true;
     sender
       .retryMoves()
-      .then((moved) => {
+      .then(async (moved) => {
         for (const m of moved) log.info(`moved ${m.archive} to ${m.to} (uploaded earlier, it waited in --out for that folder)`);
-        showAttention();
-        if (moved.length) health.uploadChanged();
+        await showNotMoved();
       })
+      .catch((err: Error) => log.warn(`cannot tell which archives wait for --uploaded-to in ${out}: ${err.message}`))
       .finally(() => {
         moving = false;
       });
@@ -138,6 +142,7 @@ export async function openSender(
     showRetrying();
     showAttention();
     health.uploadChanged();
+    if (o.notMovedTo) showNotMoved().catch(() => undefined); // (told at the next try)
     if (o.result === "uploaded")
       emit({ event: "uploaded", message: `uploaded ${o.archive} (batch ${o.batchId})`, archive: o.archive, batchId: o.batchId });
     // (failed, or any other outcome that is not a success and says why)

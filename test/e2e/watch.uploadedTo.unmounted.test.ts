@@ -3,7 +3,7 @@
 // mounted again, without a restart. A real mount: a tmpfs bound onto the folder (a bind can be made again, the
 // same folder: a tmpfs mounted anew would be another one).
 import { spawnSync } from "node:child_process";
-import { mkdir, readdir } from "node:fs/promises";
+import { mkdir, readdir, rename } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { readUploads } from "../../src/commit/uploads.js";
@@ -93,4 +93,42 @@ describe("watch --upload --uploaded-to a disk not mounted", () => {
     expect(server.log.length - requests, "nothing sent again").toBe(0);
     expect((await w.stop()).code).toBe(0);
   }, 120_000);
+
+  // the folder missing (E_UPLOADED_TO_MISSING): made while the watch runs, the archive goes there; moved away
+  // by hand instead, nothing waits any more (as `wopack status` says), and nothing is written in the folder
+  for (const row of [
+    { what: "the folder made", fix: async (_out: string, sent: string) => mkdir(sent), inSent: true },
+    {
+      what: "the archive moved away by hand",
+      fix: async (out: string, _sent: string, archive: string) => {
+        const away = await tempDir("wopack-by-hand-");
+        for (const f of [archive, `${archive}.report.json`]) await rename(path.join(out, f), path.join(away, f));
+      },
+      inSent: false,
+    },
+  ])
+    it(`missing, then ${row.what}: the status says it until then, and not after`, async () => {
+      const ws = await committedOutbox(1, 1, await noiseJpeg(300, 200, 10, 100));
+      const [archive] = await zips(ws.out);
+      const sent = path.join(ws.dir, "sent");
+      watcher = new Watcher(
+        [ws.staging, "--out", ws.out, "--upload", "--uploaded-to", sent, "--http", "127.0.0.1:0", "--settle", "0"],
+        env(),
+      );
+      const w = watcher;
+      await w.until("started", (x) => x.events.some((e) => e.event === "started"));
+      const base = String((w.events.find((e) => e.event === "started") as Event & { url: string }).url);
+      const state = async () => (await (await fetch(`${base}/state.json`)).json()) as WatchStatus;
+      await waitFor(async () => (await state()).uploads?.notMoved?.length === 1, "the archive waiting for its folder", 30_000);
+      expect((await state()).uploads?.notMoved).toEqual([
+        { archive, to: sent, reason: expect.stringContaining("does not exist"), at: expect.any(String) },
+      ]);
+      await row.fix(ws.out, sent, archive!);
+      await waitFor(async () => (await state()).uploads?.notMoved?.length === 0, `nothing waiting once ${row.what}`, 20_000);
+      expect(((await (await fetch(`${base}/healthz`)).json()) as { status: string }).status).toBe("ok");
+      expect(await zips(ws.out)).toEqual([]);
+      if (row.inSent) expect(await zips(sent)).toEqual([archive]);
+      else expect(await readdir(sent).catch(() => "none"), "never made").toBe("none");
+      expect((await w.stop()).code).toBe(0);
+    }, 120_000);
 });
