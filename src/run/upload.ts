@@ -370,9 +370,11 @@ export class Sender {
 
   /**
    * The archives uploaded and waiting in --out for the folder --uploaded-to names, as the journal says; one no
-   * longer in --out (moved by hand, pruned) waits for nothing (as `status` says).
+   * longer in --out (moved by hand, pruned) waits for nothing (as `status` says), nor does any without
+   * --uploaded-to (dropped on purpose: the archives stay in --out).
    */
   async waitingForFolder(): Promise<ReturnType<typeof waitingForFolder>> {
+    if (!this.settings.uploadedTo) return [];
     const there = async (name: string) =>
       (await exists(path.join(this.out, name))) || (await exists(path.join(this.out, name + REPORT_SUFFIX)));
     const waiting = waitingForFolder(this.journal);

@@ -131,4 +131,20 @@ describe("watch --upload --uploaded-to a disk not mounted", () => {
       else expect(await readdir(sent).catch(() => "none"), "never made").toBe("none");
       expect((await w.stop()).code).toBe(0);
     }, 120_000);
+
+  it("a watch not given --uploaded-to (dropped on purpose): nothing waits for a folder, /healthz ok", async () => {
+    const ws = await committedOutbox(1, 1, await noiseJpeg(300, 200, 12, 100));
+    const sent = path.join(ws.dir, "sent");
+    const r = await wopack(["upload", ws.out, "--uploaded-to", sent], { env: env() });
+    expect(r.stdout, "a refusal journaled").toContain("E_UPLOADED_TO_MISSING");
+    watcher = new Watcher([ws.staging, "--out", ws.out, "--upload", "--http", "127.0.0.1:0", "--settle", "0"], env());
+    const w = watcher;
+    await w.until("started", (x) => x.events.some((e) => e.event === "started"));
+    const base = String((w.events.find((e) => e.event === "started") as Event & { url: string }).url);
+    const state = async () => (await (await fetch(`${base}/state.json`)).json()) as WatchStatus;
+    await waitFor(async () => (await state()).lastScanAt !== null, "a scan");
+    expect((await state()).uploads?.notMoved).toEqual([]);
+    expect(((await (await fetch(`${base}/healthz`)).json()) as { status: string }).status).toBe("ok");
+    expect((await w.stop()).code).toBe(0);
+  }, 120_000);
 });
