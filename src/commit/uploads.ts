@@ -84,8 +84,8 @@ export interface UploadState {
   movedTo?: string | undefined;
   /** the device:inode of the folder it was moved into (`movedTo` may later name another: an unmounted disk's) */
   movedInto?: string | undefined;
-  /** the move --uploaded-to last refused, and why: the same refusal is not warned of again */
-  moveRefused?: { to: string; reason: string } | undefined;
+  /** the move --uploaded-to last refused, why, and since when: the same refusal is not warned of again */
+  moveRefused?: { to: string; reason: string; at?: string | undefined } | undefined;
   /** when it was last touched */
   at: string;
 }
@@ -182,7 +182,7 @@ function apply(journal: UploadJournal, rec: UploadRecord): void {
       s.moveRefused = undefined;
       break;
     case "moveRefused":
-      s.moveRefused = { to: rec.to, reason: rec.reason };
+      s.moveRefused = { to: rec.to, reason: rec.reason, at: rec.at };
       break;
   }
   journal.archives.set(rec.archive, s);
@@ -244,6 +244,17 @@ export async function appendUploads(
     for (const r of records) apply(journal, r);
     journal.records += records.length;
   }
+}
+
+/**
+ * The archives uploaded whose move --uploaded-to refused (the folder missing, an empty folder that is not the one
+ * earlier archives went into, a link there): they wait in --out for their folder, oldest refusal first.
+ */
+export function waitingForFolder(journal: UploadJournal): { archive: string; to: string; reason: string; at: string }[] {
+  return [...journal.archives.values()]
+    .filter((s) => s.uploaded && s.moveRefused)
+    .map((s) => ({ archive: s.archive, to: s.moveRefused!.to, reason: s.moveRefused!.reason, at: s.moveRefused!.at ?? s.at }))
+    .sort((x, y) => x.at.localeCompare(y.at) || x.archive.localeCompare(y.archive));
 }
 
 /** The archives that need attention (a batch that may hold part of them stays on the platform), oldest first. */

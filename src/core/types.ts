@@ -329,4 +329,10 @@ export interface UploadsStatus {
    * the archive, and would not delete it; not sent until `wopack upload <out> <archive> --attention-cleared`
    */
   attention: { archive: string; batchId: string; reason: string; at: string }[];
+  /**
+   * archives uploaded and waiting in --out because --uploaded-to refused to move them there (`to`: that folder
+   * missing, an empty folder that is not the one earlier archives went into, a link there), since `at`; the
+   * watch tries the move again while it runs
+   */
+  notMoved?: { archive: string; to: string; reason: string; at: string }[];
 }

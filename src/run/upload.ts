@@ -3,6 +3,7 @@
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
+import { exists } from "../commit/files.js";
 import { type LedgerState, readLedger } from "../commit/ledger.js";
 import { REPORT_SUFFIX } from "../commit/recovery.js";
 import { forgetEndedSessions } from "../commit/sessions.js";
@@ -14,6 +15,7 @@ import {
   readUploads,
   type UploadJournal,
   uploadsPath,
+  waitingForFolder,
 } from "../commit/uploads.js";
 import type { Config } from "../config/schema.js";
 import { type Clock, systemClock } from "../core/clock.js";
@@ -338,6 +340,46 @@ export class Sender {
   private cancelRetries(): void {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
+  }
+
+  /**
+   * watch: the moves --uploaded-to did not do (its folder missing, an empty one not the same, a link there, a
+   * move cut short) tried again in the queue's turn, so never beside an upload's own move; the archives moved now.
+   */
+  retryMoves(): Promise<{ archive: string; to: string }[]> {
+    const tried = this.chain.then(async () => {
+      const { uploadedTo, clock, signal } = this.settings;
+      if (this.stopped || signal?.aborted || !uploadedTo) return [];
+      const waiting = waitingForFolder(this.journal).map((w) => w.archive);
+      await finishMoves(this.out, this.journal, uploadedTo, () => clock().toISOString(), signal);
+      return waiting.flatMap((archive) => {
+        const to = this.journal.archives.get(archive)?.movedTo;
+        return to ? [{ archive, to }] : [];
+      });
+    });
+    this.chain = tried.then(
+      () => undefined,
+      (err) => {
+        this.stopped = err; // interrupted, or the journal unwritable: stop sending
+        this.cancelRetries();
+        this.onStop?.(err);
+      },
+    );
+    return tried.catch(() => []);
+  }
+
+  /**
+   * The archives uploaded and waiting in --out for the folder --uploaded-to names, as the journal says; one no
+   * longer in --out (moved by hand, pruned) waits for nothing (as `status` says), nor does any without
+   * --uploaded-to (dropped on purpose: the archives stay in --out).
+   */
+  async waitingForFolder(): Promise<ReturnType<typeof waitingForFolder>> {
+    if (!this.settings.uploadedTo) return [];
+    const there = async (name: string) =>
+      (await exists(path.join(this.out, name))) || (await exists(path.join(this.out, name + REPORT_SUFFIX)));
+    const waiting = waitingForFolder(this.journal);
+    const present = await Promise.all(waiting.map((w) => there(w.archive)));
+    return waiting.filter((_, i) => present[i]);
   }
 
   /** The archives that need attention, as the journal says (watch shows them). */

@@ -344,6 +344,8 @@ async function pruneIfDue(w: WatchRun): Promise<number> {
     log.info(
       `pruned ${r.pruned.length} item(s), ${r.bytes} bytes; kept ${r.kept.length} the platform has not confirmed; next prune at ${p.nextAt}`,
     );
+    // (as wopack prune says them, at each prune: W_PRUNE_PROCESSED_EMPTY, a disk not mounted under `processed`)
+    for (const e of warningEvents({ warnings: r.warnings, packed: [] })) w.emit(e);
     for (const f of r.failed)
       w.emit({ event: "error", message: `E_PRUNE_FAILED: cannot delete ${f.path}: ${f.reason}`, code: "E_PRUNE_FAILED" });
   } catch (err) {

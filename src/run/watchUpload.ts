@@ -11,6 +11,8 @@ import { Sender } from "./upload.js";
 const UPLOAD_RETRY_MAX_MS = 6 * 3_600_000;
 /** How often the journal is read for archives another process cleared (while some need attention). */
 const ADOPT_EVERY_MS = 2_000;
+/** How often a move --uploaded-to refused is tried again (while some wait): a disk mounted again is enough. */
+const MOVE_AGAIN_EVERY_MS = 5_000;
 
 /**
  * watch --upload: one sender for the session; its outcomes become events and the status's `uploads`
@@ -30,6 +32,7 @@ export async function openSender(
   const uploads: UploadsStatus = {
     ...{ uploaded: 0, failed: 0, queued: 0, sending: null, retrying: [], stopped: null, pausedUntil: null },
     attention: [],
+    notMoved: [],
   };
   health.state.uploads = uploads;
   const sender = await Sender.open(out, {
@@ -68,6 +71,11 @@ export async function openSender(
     uploads.attention = sender.needingAttention();
   };
   showAttention();
+  const showNotMoved = async () => {
+    uploads.notMoved = await sender.waitingForFolder();
+    health.uploadChanged();
+  };
+  await showNotMoved();
   // `upload --attention-cleared` beside this watch journals the clearing (it cannot send: this watch holds
   // --out); the archive is adopted here and sent by this, the only sender
   // (one read at a time, only when the journal's size or time changed, and nothing queued once stopped: a long
@@ -97,6 +105,23 @@ export async function openSender(
   }, ADOPT_EVERY_MS);
   adopting.unref();
   options.signal?.addEventListener("abort", () => clearInterval(adopting), { once: true });
+  let moving = false;
+  const moveAgain = setInterval(() => {
+    if (!uploads.notMoved?.length || uploads.stopped || moving) return;
+    moving = true;
+    sender
+      .retryMoves()
+      .then(async (moved) => {
+        for (const m of moved) log.info(`moved ${m.archive} to ${m.to} (uploaded earlier, it waited in --out for that folder)`);
+        await showNotMoved();
+      })
+      .catch((err: Error) => log.warn(`cannot tell which archives wait for --uploaded-to in ${out}: ${err.message}`))
+      .finally(() => {
+        moving = false;
+      });
+  }, MOVE_AGAIN_EVERY_MS);
+  moveAgain.unref();
+  options.signal?.addEventListener("abort", () => clearInterval(moveAgain), { once: true });
   sender.onPause = (until) => {
     uploads.pausedUntil = until === undefined ? null : new Date(until).toISOString();
     if (until !== undefined) log.info(`uploads wait until ${uploads.pausedUntil}, as the platform asked (Retry-After)`);
@@ -117,6 +142,7 @@ export async function openSender(
     showRetrying();
     showAttention();
     health.uploadChanged();
+    if (o.notMovedTo) showNotMoved().catch(() => undefined); // (told at the next try)
     if (o.result === "uploaded")
       emit({ event: "uploaded", message: `uploaded ${o.archive} (batch ${o.batchId})`, archive: o.archive, batchId: o.batchId });
     // (failed, or any other outcome that is not a success and says why)

@@ -113,6 +113,11 @@ export class WatchMetrics {
       "Archives that need a person (with --upload): the platform keeps a batch that may hold part of them and would not delete it; not sent until wopack upload <out> <archive> --attention-cleared",
       (s) => s.uploads?.attention.length,
     );
+    gauge(
+      "wopack_uploads_not_moved",
+      "Archives uploaded and waiting in --out for the folder --uploaded-to names (with --upload): missing, an empty folder that is not the one earlier archives went into (a disk not mounted), a link there; moved once it is back",
+      (s) => (s.uploads ? (s.uploads.notMoved?.length ?? 0) : undefined),
+    );
   }
 
   onEvent(e: WatchEvent): void {

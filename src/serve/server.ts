@@ -60,6 +60,9 @@ const EVENT_PROBLEMS = 10;
  * staging folder, failing passes, a stop under way, a refused key (a restart reads the key again), and
  * an upload that confirmed no byte for longer than `uploadStuckAfterMs`. A platform that refuses or is
  * down for a while is not among them: watch tries its archives again by itself, and says so with a 200.
+ * What only a person can fix and a restart does nothing for is `attention` (200, not ok): a batch on the
+ * platform that needs looking at, and archives uploaded but waiting in --out for the folder --uploaded-to
+ * names (a disk not mounted), which watch moves by itself once the folder is back.
  */
 export function healthOf(
   status: WatchStatus,
@@ -69,15 +72,17 @@ export function healthOf(
   uploadStuckAfterMs = Number.POSITIVE_INFINITY,
 ): { ok: boolean; reason: string; attention?: true } {
   const h = uploadHealth(status, stagingReachable, now, staleAfterMs, uploadStuckAfterMs);
-  const [first, ...more] = status.uploads?.attention ?? [];
-  if (!h.ok || !first) return h;
-  // (200 all the same: a restart, which a liveness probe would make, does not deal with a batch on the platform)
-  const others = more.length ? ` (and ${more.length} more)` : "";
-  return {
-    ok: true,
-    attention: true,
-    reason: `needs attention: ${first.archive} (batch ${first.batchId})${others}; ${h.reason}`,
-  };
+  if (!h.ok) return h;
+  const more = (n: number) => (n ? ` (and ${n} more)` : "");
+  const [first, ...others] = status.uploads?.attention ?? [];
+  const [waits, ...waitsToo] = status.uploads?.notMoved ?? [];
+  const said = [
+    ...(first ? [`needs attention: ${first.archive} (batch ${first.batchId})${more(others.length)}`] : []),
+    ...(waits ? [`uploaded, not moved to ${waits.to}: ${waits.archive}${more(waitsToo.length)}: ${waits.reason}`] : []),
+  ];
+  // (200 all the same: a restart, which a liveness probe would make, neither deals with a batch on the platform
+  // nor mounts a disk)
+  return said.length ? { ok: true, attention: true, reason: [...said, h.reason].join("; ") } : h;
 }
 
 function uploadHealth(

@@ -159,6 +159,21 @@ describe("the Uploads section of the status page (Chromium)", () => {
         ],
       },
       {
+        what: "uploaded, not moved to --uploaded-to",
+        uploads: () => ({
+          ...none,
+          uploaded: 1,
+          notMoved: [
+            { archive: `${HOSTILE}.zip`, to: "/mnt/sent", reason: "it does not exist (mount or create it)", at: inMs(-60_000) },
+          ],
+        }),
+        lines: [
+          /^Nothing is being sent\.$/,
+          /^Uploaded, not moved: each archive below waits in the output folder for the folder --uploaded-to names\. Mount the disk .*moves them within seconds\.$/,
+        ],
+        rows: [[`${HOSTILE}.zip`, "/mnt/sent", expect.stringMatching(/\d/), "it does not exist (mount or create it)"]],
+      },
+      {
         what: "stopped",
         uploads: () => ({
           ...none,
