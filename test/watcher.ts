@@ -87,6 +87,23 @@ export class Watcher {
     this.exited = new Promise((resolve) => this.child.on("close", (code, signal) => resolve({ code, signal })));
   }
 
+  /** The status server's address (watch run with --http), once watch said it started. */
+  async serving(): Promise<string> {
+    await this.until("started", (w) => w.events.some((e) => e.event === "started"));
+    return String((this.events.find((e) => e.event === "started") as Event & { url: string }).url);
+  }
+
+  /** GET `route` on its status server: /state.json, /healthz as JSON. */
+  async json<T>(route: string): Promise<T> {
+    return (await (await fetch(`${await this.serving()}${route}`)).json()) as T;
+  }
+
+  /** A gauge of its /metrics, by name (NaN when it is not there). */
+  async gauge(name: string): Promise<number> {
+    const text = await (await fetch(`${await this.serving()}/metrics`)).text();
+    return Number(new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1]);
+  }
+
   packedIds(): string[] {
     return this.events.filter((e) => e.event === "packed").flatMap((e) => e.workOrders ?? []);
   }

@@ -9,7 +9,7 @@ import { readUploads } from "../../src/commit/uploads.js";
 import type { WatchStatus } from "../../src/core/types.js";
 import { committedOutbox, noiseJpeg, sha256, waitFor, wopack } from "../helpers.js";
 import { UploadServer } from "../upload-server.js";
-import { type Event, Watcher } from "../watcher.js";
+import { Watcher } from "../watcher.js";
 
 const KEY = "wk_live_attention_beside_watch_51c2";
 let server: UploadServer;
@@ -39,12 +39,9 @@ describe("an archive needing attention while watch --upload runs", () => {
 
     watcher = new Watcher([ws.staging, "--out", ws.out, "--upload", "--http", "127.0.0.1:0"], env());
     const w = watcher;
-    await w.until("started", (x) => x.events.some((e) => e.event === "started"));
-    const base = String((w.events.find((e) => e.event === "started") as Event & { url: string }).url);
-    const healthz = async () => (await (await fetch(`${base}/healthz`)).json()) as { status: string; reason: string };
-    const state = async () => (await (await fetch(`${base}/state.json`)).json()) as WatchStatus;
-    const gauge = async () =>
-      Number(/^wopack_uploads_attention (\d+)$/m.exec(await (await fetch(`${base}/metrics`)).text())?.[1]);
+    const healthz = () => w.json<{ status: string; reason: string }>("/healthz");
+    const state = () => w.json<WatchStatus>("/state.json");
+    const gauge = () => w.gauge("wopack_uploads_attention");
 
     await waitFor(async () => (await state()).lastScanAt !== null, "a scan");
     const h = await healthz();

@@ -10,7 +10,7 @@ import { readUploads } from "../../src/commit/uploads.js";
 import type { WatchStatus } from "../../src/core/types.js";
 import { committedOutbox, noiseJpeg, tempDir, waitFor, wopack } from "../helpers.js";
 import { UploadServer } from "../upload-server.js";
-import { type Event, Watcher } from "../watcher.js";
+import { Watcher } from "../watcher.js";
 
 const KEY = "wk_watch_unmounted";
 let server: UploadServer;
@@ -56,12 +56,9 @@ describe("watch --upload --uploaded-to a disk not mounted", () => {
       env(),
     );
     const w = watcher;
-    await w.until("started", (x) => x.events.some((e) => e.event === "started"));
-    const base = String((w.events.find((e) => e.event === "started") as Event & { url: string }).url);
-    const healthz = async () => (await (await fetch(`${base}/healthz`)).json()) as { status: string; reason: string };
-    const state = async () => (await (await fetch(`${base}/state.json`)).json()) as WatchStatus;
-    const gauge = async () =>
-      Number(/^wopack_uploads_not_moved (\d+)$/m.exec(await (await fetch(`${base}/metrics`)).text())?.[1]);
+    const healthz = () => w.json<{ status: string; reason: string }>("/healthz");
+    const state = () => w.json<WatchStatus>("/state.json");
+    const gauge = () => w.gauge("wopack_uploads_not_moved");
 
     await w.until("the second archive uploaded", (x) => x.events.some((e) => e.event === "uploaded" && e.archive === second));
     await waitFor(async () => (await state()).lastScanAt !== null, "a scan");
@@ -116,16 +113,14 @@ describe("watch --upload --uploaded-to a disk not mounted", () => {
         env(),
       );
       const w = watcher;
-      await w.until("started", (x) => x.events.some((e) => e.event === "started"));
-      const base = String((w.events.find((e) => e.event === "started") as Event & { url: string }).url);
-      const state = async () => (await (await fetch(`${base}/state.json`)).json()) as WatchStatus;
+      const state = () => w.json<WatchStatus>("/state.json");
       await waitFor(async () => (await state()).uploads?.notMoved?.length === 1, "the archive waiting for its folder", 30_000);
       expect((await state()).uploads?.notMoved).toEqual([
         { archive, to: sent, reason: expect.stringContaining("does not exist"), at: expect.any(String) },
       ]);
       await row.fix(ws.out, sent, archive!);
       await waitFor(async () => (await state()).uploads?.notMoved?.length === 0, `nothing waiting once ${row.what}`, 20_000);
-      expect(((await (await fetch(`${base}/healthz`)).json()) as { status: string }).status).toBe("ok");
+      expect((await w.json<{ status: string }>("/healthz")).status).toBe("ok");
       expect(await zips(ws.out)).toEqual([]);
       if (row.inSent) expect(await zips(sent)).toEqual([archive]);
       else expect(await readdir(sent).catch(() => "none"), "never made").toBe("none");
@@ -139,12 +134,10 @@ describe("watch --upload --uploaded-to a disk not mounted", () => {
     expect(r.stdout, "a refusal journaled").toContain("E_UPLOADED_TO_MISSING");
     watcher = new Watcher([ws.staging, "--out", ws.out, "--upload", "--http", "127.0.0.1:0", "--settle", "0"], env());
     const w = watcher;
-    await w.until("started", (x) => x.events.some((e) => e.event === "started"));
-    const base = String((w.events.find((e) => e.event === "started") as Event & { url: string }).url);
-    const state = async () => (await (await fetch(`${base}/state.json`)).json()) as WatchStatus;
+    const state = () => w.json<WatchStatus>("/state.json");
     await waitFor(async () => (await state()).lastScanAt !== null, "a scan");
     expect((await state()).uploads?.notMoved).toEqual([]);
-    expect(((await (await fetch(`${base}/healthz`)).json()) as { status: string }).status).toBe("ok");
+    expect((await w.json<{ status: string }>("/healthz")).status).toBe("ok");
     expect((await w.stop()).code).toBe(0);
   }, 120_000);
 });
