@@ -1,4 +1,4 @@
-import { execFile, spawn } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
 import { cp, mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -361,4 +361,44 @@ export function configProblems(parse: (raw: unknown) => unknown, raw: unknown): 
       .slice(1)
       .map((l) => l.trim());
   }
+}
+
+/**
+ * A disk that goes away and comes back as the same folder: a tmpfs mounted at `<root>/disk`, bound onto
+ * `<root>/sent` (a tmpfs mounted anew would be another folder, with another device:inode). Each step says
+ * whether `mount`/`umount` succeeded; `unmountAll()` (afterAll) leaves nothing mounted.
+ */
+export class BoundDisk {
+  readonly disk: string;
+  readonly sent: string;
+
+  private constructor(root: string) {
+    this.disk = path.join(root, "disk");
+    this.sent = path.join(root, "sent");
+  }
+
+  /** Makes both folders and mounts the tmpfs; the disk is not bound onto `sent` yet. */
+  static async mount(root: string): Promise<BoundDisk | undefined> {
+    const d = new BoundDisk(root);
+    await mkdir(d.disk);
+    await mkdir(d.sent);
+    return succeeds(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", d.disk]) ? d : undefined;
+  }
+
+  bind(): boolean {
+    return succeeds(["mount", "--bind", this.disk, this.sent]);
+  }
+
+  unbind(): boolean {
+    return succeeds(["umount", this.sent]);
+  }
+
+  unmountAll(): void {
+    spawnSync("umount", [this.sent]);
+    spawnSync("umount", [this.disk]);
+  }
+}
+
+function succeeds(args: string[]): boolean {
+  return spawnSync(args[0]!, args.slice(1)).status === 0;
 }

@@ -6,15 +6,14 @@ import { spawnSync } from "node:child_process";
 import { mkdir, readdir, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { committedOutbox, noiseJpeg, tempDir, wopack } from "../helpers.js";
+import { BoundDisk, committedOutbox, noiseJpeg, tempDir, wopack } from "../helpers.js";
 import { UploadServer } from "../upload-server.js";
 
 const KEY = "wk_unmounted";
 let server: UploadServer;
 let root: string;
-const mounted: string[] = [];
+const disks: BoundDisk[] = [];
 
-const run = (args: string[]) => spawnSync(args[0]!, args.slice(1)).status === 0;
 const env = () => ({ WOPACK_API_URL: server.base, WOPACK_API_KEY: KEY });
 const zips = async (dir: string) => (await readdir(dir)).filter((f) => f.endsWith(".zip")).sort();
 
@@ -24,18 +23,16 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server.stop();
-  for (const d of mounted.reverse()) spawnSync("umount", [d]);
+  for (const d of disks) d.unmountAll();
 });
 
 describe("--uploaded-to whose disk is not mounted", () => {
   it("an empty folder that is not the one earlier archives went into: E_UPLOADED_TO_NOT_THE_SAME, the archive stays in --out; moved once the disk is back", async () => {
-    const disk = path.join(root, "disk");
-    const sent = path.join(root, "sent");
-    await mkdir(disk);
-    await mkdir(sent);
-    expect(run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", disk]), "mount a tmpfs").toBe(true);
-    mounted.push(disk);
-    expect(run(["mount", "--bind", disk, sent])).toBe(true);
+    const d = await BoundDisk.mount(root);
+    expect(d, "mount a tmpfs").toBeDefined();
+    disks.push(d!);
+    const { disk, sent } = d!;
+    expect(d!.bind()).toBe(true);
     const ws = await committedOutbox(2, 1, await noiseJpeg(300, 200, 7, 100));
     const [first, second] = await zips(ws.out);
 
@@ -44,7 +41,7 @@ describe("--uploaded-to whose disk is not mounted", () => {
     expect(await zips(disk)).toEqual([first]);
 
     // the disk goes away: sent/ is now the empty folder under it
-    expect(run(["umount", sent])).toBe(true);
+    expect(d!.unbind()).toBe(true);
     const two = await wopack(["upload", ws.out, "--uploaded-to", sent], { env: env() });
     expect(two.code, "uploaded, not moved: work not done, a cron job must see it").toBe(1);
     expect(two.stdout).toMatch(
@@ -74,8 +71,7 @@ describe("--uploaded-to whose disk is not mounted", () => {
     expect(line?.notMoved).toEqual({ to: sent, reason: expect.stringContaining("a disk not mounted there?") });
 
     // the disk is back: the next run moves it, not sent again
-    expect(run(["mount", "--bind", disk, sent])).toBe(true);
-    mounted.push(sent);
+    expect(d!.bind()).toBe(true);
     const requests = server.log.length;
     const three = await wopack(["upload", ws.out, "--uploaded-to", sent], { env: env() });
     expect(three.code, three.stderr).toBe(0);

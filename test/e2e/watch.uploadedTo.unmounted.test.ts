@@ -1,14 +1,9 @@
-// watch --upload --uploaded-to a disk that is not mounted: the archive is uploaded and waits in --out. The
-// status server says so (/state.json, /healthz, /metrics), and the running watch moves it once the disk is
-// mounted again, without a restart. A real mount: a tmpfs bound onto the folder (a bind can be made again, the
-// same folder: a tmpfs mounted anew would be another one).
-import { spawnSync } from "node:child_process";
 import { mkdir, readdir, rename } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { readUploads } from "../../src/commit/uploads.js";
 import type { WatchStatus } from "../../src/core/types.js";
-import { committedOutbox, noiseJpeg, tempDir, waitFor, wopack } from "../helpers.js";
+import { BoundDisk, committedOutbox, noiseJpeg, tempDir, waitFor, wopack } from "../helpers.js";
 import { UploadServer } from "../upload-server.js";
 import { Watcher } from "../watcher.js";
 
@@ -16,9 +11,8 @@ const KEY = "wk_watch_unmounted";
 let server: UploadServer;
 let root: string;
 let watcher: Watcher | undefined;
-const mounted: string[] = [];
+const disks: BoundDisk[] = [];
 
-const run = (args: string[]) => spawnSync(args[0]!, args.slice(1)).status === 0;
 const env = () => ({ WOPACK_API_URL: server.base, WOPACK_API_KEY: KEY });
 const zips = async (dir: string) => (await readdir(dir)).filter((f) => f.endsWith(".zip")).sort();
 
@@ -33,23 +27,21 @@ afterEach(async () => {
 });
 afterAll(async () => {
   await server.stop();
-  for (const d of mounted.reverse()) spawnSync("umount", [d]);
+  for (const d of disks) d.unmountAll();
 });
 
 describe("watch --upload --uploaded-to a disk not mounted", () => {
   it("the status server says which archive waits for which folder and why; the watch moves it once the disk is back", async () => {
-    const disk = path.join(root, "disk");
-    const sent = path.join(root, "sent");
-    await mkdir(disk);
-    await mkdir(sent);
-    expect(run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", disk]), "mount a tmpfs").toBe(true);
-    mounted.push(disk);
-    expect(run(["mount", "--bind", disk, sent])).toBe(true);
+    const d = await BoundDisk.mount(root);
+    expect(d, "mount a tmpfs").toBeDefined();
+    disks.push(d!);
+    const { disk, sent } = d!;
+    expect(d!.bind()).toBe(true);
     const ws = await committedOutbox(2, 1, await noiseJpeg(300, 200, 9, 100));
     const [first, second] = await zips(ws.out);
     const one = await wopack(["upload", ws.out, first!, "--uploaded-to", sent], { env: env() });
     expect(one.code, one.stderr).toBe(0);
-    expect(run(["umount", sent]), "the disk goes away").toBe(true);
+    expect(d!.unbind(), "the disk goes away").toBe(true);
 
     watcher = new Watcher(
       [ws.staging, "--out", ws.out, "--upload", "--uploaded-to", sent, "--http", "127.0.0.1:0", "--settle", "0"],
@@ -74,8 +66,7 @@ describe("watch --upload --uploaded-to a disk not mounted", () => {
 
     // the disk is back: the running watch moves it, once, without being restarted or sending it again
     const requests = server.log.length;
-    expect(run(["mount", "--bind", disk, sent])).toBe(true);
-    mounted.push(sent);
+    expect(d!.bind()).toBe(true);
     await waitFor(async () => (await state()).uploads?.notMoved?.length === 0, "the move done by the running watch", 20_000);
     expect(await zips(disk)).toEqual([first, second]);
     expect(await zips(ws.out)).toEqual([]);
