@@ -86,6 +86,14 @@ export const RESEND_FLAGS = {
   },
 } as const;
 
+/** `wopack pack`'s own options (its builder and cli/quick.ts, which must know every name pack reads). */
+export const PACK_OWN_FLAGS = {
+  out: { type: "string", demandOption: true, describe: "folder that receives the archives and reports" },
+  "dry-run": { type: "boolean", default: false, describe: "plan and report what would be packed; write nothing" },
+  repack: { type: "boolean", default: false, describe: "pack work orders again even if the ledger has them" },
+  "move-to": { type: "string", describe: "move packed work orders here once committed" },
+} as const;
+
 /** The flags pack and watch share, by group (each command adds its own to the first two). */
 export const PACKING_GROUPS = {
   [GROUP.metadata]: METADATA_FLAGS,

@@ -1,7 +1,16 @@
 // `wopack pack <staging> --out <dir>`: everything ready now, once (SPEC §4).
 import { defineCommand } from "../command.js";
 import { EXIT } from "../exit.js";
-import { ARCHIVE_FLAGS, GROUP, HOOK_FLAGS, IMAGE_FLAGS, METADATA_FLAGS, READINESS_FLAGS, UPLOAD_FLAGS } from "../flags.js";
+import {
+  ARCHIVE_FLAGS,
+  GROUP,
+  HOOK_FLAGS,
+  IMAGE_FLAGS,
+  METADATA_FLAGS,
+  PACK_OWN_FLAGS,
+  READINESS_FLAGS,
+  UPLOAD_FLAGS,
+} from "../flags.js";
 import { formatPackResult } from "../format.js";
 import { type PackOutput, SCHEMA_VERSION } from "../output.js";
 import { progressBar } from "../progress.js";
@@ -11,14 +20,14 @@ export const packCommand = defineCommand({
     y
       .positional("staging", { type: "string", demandOption: true, describe: "the staging folder" })
       .options({
-        out: { type: "string", demandOption: true, describe: "folder that receives the archives and reports" },
-        "dry-run": { type: "boolean", default: false, describe: "plan and report what would be packed; write nothing" },
+        out: PACK_OWN_FLAGS.out,
+        "dry-run": PACK_OWN_FLAGS["dry-run"],
         ...READINESS_FLAGS,
-        repack: { type: "boolean", default: false, describe: "pack work orders again even if the ledger has them" },
+        repack: PACK_OWN_FLAGS.repack,
         ...METADATA_FLAGS,
         ...IMAGE_FLAGS,
         ...ARCHIVE_FLAGS,
-        "move-to": { type: "string", describe: "move packed work orders here once committed" },
+        "move-to": PACK_OWN_FLAGS["move-to"],
         ...HOOK_FLAGS,
         ...UPLOAD_FLAGS,
       })
