@@ -1,5 +1,7 @@
 import { rm } from "node:fs/promises";
 import { crc32 } from "../core/crc32.js";
+import { nativeStatMany, type StatMany } from "../core/native.js";
+import { SourceChecks } from "./sourceChecks.js";
 import { type SettledListener, ZipWriter } from "./zip.js";
 
 export interface ZipEntrySource {
@@ -40,8 +42,10 @@ export async function writeZip(
   entries: Iterable<ZipEntrySource> | AsyncIterable<ZipEntrySource>,
   signal?: AbortSignal,
   onSettled?: SettledListener,
+  statMany: StatMany | undefined = nativeStatMany(),
 ): Promise<number> {
   const zip = await ZipWriter.create(file, signal, onSettled);
+  const checks = new SourceChecks(statMany);
   try {
     for await (const entry of entries) {
       if (entry.data) {
@@ -53,7 +57,7 @@ export async function writeZip(
             entry.trimmed = (entry.trimmed ?? 0) + entry.size - entry.data.length;
             entry.size = entry.data.length;
           }
-          if (entry.unchangedSince) await zip.checkUnchanged(entry.name, entry.file, entry.unchangedSince);
+          if (entry.unchangedSince) await checks.add({ name: entry.name, file: entry.file, since: entry.unchangedSince });
           // (written: if the archive is written again without another work order, the file is copied)
           entry.data = undefined;
         }
@@ -73,6 +77,7 @@ export async function writeZip(
         }
       } else throw new Error(`${entry.name}: a file source must be stored`);
     }
+    await checks.done();
     return await zip.finish();
   } catch (err) {
     await zip.abort();

@@ -1,5 +1,5 @@
 import type { FileHandle } from "node:fs/promises";
-import { open, stat } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { deflateRawSync } from "node:zlib";
 import { crc32 } from "../core/crc32.js";
 import { isGone } from "../core/errors.js";
@@ -52,7 +52,7 @@ export class SourceChangedError extends Error {
 }
 
 /** A checked source that is not there any more: its SourceChangedError; any other error as it is. */
-function sourceError(err: unknown, name: string, file: string): unknown {
+export function sourceError(err: unknown, name: string, file: string): unknown {
   return isGone(err) ? new SourceChangedError(name, file, true) : err;
 }
 
@@ -181,17 +181,6 @@ export class ZipWriter {
     if (store) this.gatheredRanges.push({ name, start: this.offset - body.length, end: this.offset, crc32: crc32 >>> 0 });
     if (written) this.gatheredDone.push(written);
     if (this.gatheredBytes >= GATHER_BYTES || this.gathered.length >= GATHER_PARTS) await this.write();
-  }
-
-  /**
-   * For an entry written from the bytes read when its file was checked: fails the archive (as a copy would)
-   * if the file's size or mtime moved since.
-   */
-  async checkUnchanged(name: string, file: string, since: { size: number; mtimeMs: number }): Promise<void> {
-    const now = await stat(file).catch((err) => {
-      throw sourceError(err, name, file);
-    });
-    if (now.size !== since.size || now.mtimeMs !== since.mtimeMs) throw new SourceChangedError(name, file);
   }
 
   /** Writes the central directory and the end records, flushes the file to disk and closes it. */

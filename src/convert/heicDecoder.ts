@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { faultPoint } from "../core/fault.js";
+import { loadBinding } from "../core/native.js";
 import { HeicPool } from "./heicPool.js";
 import type { HeicConverted, HeicDecoder, HeicFailure, HeicReply, NativeThumbnail, PictureNumbers } from "./heicTypes.js";
 
@@ -74,7 +74,6 @@ interface NativeBinding {
   version(): string;
 }
 
-const BINDING_PATH = "../../native/build/Release/wopack_heif.node";
 const CORES = availableParallelism();
 /** Names this process's crash markers: not the pid, which a restarted container may well reuse. */
 const RUN = randomUUID();
@@ -84,14 +83,8 @@ const RUN = randomUUID();
  * native libde265 decodes ~1.6x faster than its wasm build. It runs on threads of its own, one per core at most.
  */
 function loadNative(): NativeBinding | Error {
-  try {
-    loaded ??= createRequire(import.meta.url)(BINDING_PATH) as NativeBinding;
-  } catch (err) {
-    loaded = err as Error;
-  }
-  return loaded;
+  return loadBinding() as NativeBinding | Error;
 }
-let loaded: NativeBinding | Error | undefined;
 
 /**
  * The binding when it was built and loads, for its other jobs (a JPEG's thumbnail and the checks' measures:

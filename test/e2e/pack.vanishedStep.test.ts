@@ -74,6 +74,23 @@ vi.mock("../../src/convert/heicDecoder.js", async (original) => {
   };
 });
 
+// (the writer stats the photos it wrote from memory in batches, in the binding when it is built: a stat each)
+vi.mock("../../src/core/native.js", async (original) => {
+  const real = await original<typeof import("../../src/core/native.js")>();
+  return {
+    ...real,
+    nativeStatMany: () => {
+      const statMany = real.nativeStatMany();
+      if (!statMany) return statMany;
+      return async (paths: string, into: Float64Array) => {
+        for (const p of paths.split("\0")) seam("stat", "before", p);
+        await statMany(paths, into);
+        for (const p of paths.split("\0")) seam("stat", "after", p);
+      };
+    },
+  };
+});
+
 /** A photo copied as is: over 1 MB (its ends read, its pixels and its copy read from its path) or small (read whole). */
 const KINDS = {
   "JPEG over 1 MB": { name: "p.jpg", bytes: () => noiseJpeg(1000, 800, 1), writerReads: "open" },
@@ -85,7 +102,7 @@ const KINDS = {
  * Where the move happens: right after or before a read of the photo. The scan opens it first, its checks
  * second (its ends; a photo over 1 MB is then decoded from its path; a small JPEG is read and decoded by
  * the binding in one call); the archive writer opens it to copy
- * it, or stats it (one read whole is written from memory, if unchanged).
+ * it, or stats it (one read whole is written from memory, if unchanged; with others, in one call).
  */
 const STEPS = {
   "scan done, before prepare": { read: "scan", when: "after" },
