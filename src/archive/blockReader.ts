@@ -88,6 +88,12 @@ function lastAtOrBefore(blocks: readonly Block[], position: number): number {
   return hi;
 }
 
+/** The bytes from `start` to `end` among `blocks` (in file order, not overlapping), when one block holds them all. */
+export function bytesWithin(blocks: readonly Block[], start: number, end: number): Buffer | undefined {
+  const b = blocks[lastAtOrBefore(blocks, start)];
+  return b && end <= b.start + b.bytes.length ? b.bytes.subarray(start - b.start, end - b.start) : undefined;
+}
+
 /** (yauzl's message for a read past the end: what its own reader says) */
 const eof = () => new Error("unexpected EOF");
 

@@ -7,7 +7,10 @@ export interface DataRange {
   name: string;
   start: number;
   end: number;
+  /** of the data as stored, or for a deflated entry of its data once inflated */
   crc32: number;
+  /** a deflated entry (JSON): its bytes are kept with its header for the verification, which inflates them */
+  deflated?: boolean;
 }
 
 export interface ReadBack {
@@ -16,8 +19,9 @@ export interface ReadBack {
   /** the stored entries whose data was read back and matched */
   checked: DataRange[];
   /**
-   * For each of them, the bytes read just before its data (its local header among them), in file order: the
-   * verification's reader takes a header from here rather than reading the file again.
+   * For each of them, the bytes read just before its data (its local header among them), and for each deflated
+   * entry its header and data, in file order: the verification's reader takes them from here rather than
+   * reading the file again.
    */
   before?: { start: number; bytes: Buffer }[];
 }
@@ -39,14 +43,19 @@ export class ReadBackCheck {
   private readonly before: { start: number; bytes: Buffer }[] = [];
   /** the first of `before` not filled yet */
   private filling = 0;
+  /** where the last bytes kept end (an entry's header starts at or after it) */
+  private keptTo = 0;
   /** bytes fed so far */
   bytes = 0;
 
   expect(range: DataRange): void {
-    this.ranges.push(range);
-    const start = Math.max(0, range.start - headerRoom(range.name));
+    if (!range.deflated) this.ranges.push(range);
+    const start = Math.max(this.keptTo, range.start - headerRoom(range.name));
+    const end = range.deflated ? range.end : range.start;
     // (not when they were read before the range was told: a header written ahead of its data, a copy's)
-    if (start >= this.bytes) this.before.push({ start, bytes: Buffer.allocUnsafe(range.start - start) });
+    if (start < this.bytes) return;
+    this.before.push({ start, bytes: Buffer.allocUnsafe(end - start) });
+    this.keptTo = end;
   }
 
   update(chunk: Buffer): void {

@@ -1,7 +1,8 @@
 import { open, stat } from "node:fs/promises";
+import { inflateRawSync } from "node:zlib";
 import type yauzl from "yauzl";
 import { crc32 } from "../core/crc32.js";
-import { openForVerify } from "./blockReader.js";
+import { bytesWithin, openForVerify } from "./blockReader.js";
 import { type DataRange, type ReadBack, ReadBackCheck } from "./readBack.js";
 
 export interface ExpectedEntry {
@@ -45,7 +46,7 @@ export async function verifyZip(file: string, expected: readonly ExpectedEntry[]
         throw err;
       });
       if (!entry) break;
-      const checking = checkEntry(zip, entry, expected[index]!);
+      const checking = checkEntry(zip, entry, expected[index]!, readBack?.before);
       checking.catch(() => undefined); // (thrown when its turn comes)
       ahead.push(checking);
       if (ahead.length >= HEADERS_AHEAD) await takeChecked(ahead, stored);
@@ -66,8 +67,16 @@ export async function verifyZip(file: string, expected: readonly ExpectedEntry[]
   return { sha256: readBack.sha256, bytes: readBack.bytes };
 }
 
-/** An entry as expected, its local header as its central one; a stored entry's data range, a deflated one's data checked. */
-async function checkEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, want: ExpectedEntry): Promise<DataRange | undefined> {
+/**
+ * An entry as expected, its local header as its central one; a stored entry's data range, a deflated one's data
+ * checked (inflated from the bytes the read-back kept, when it kept them; else read by yauzl).
+ */
+async function checkEntry(
+  zip: yauzl.ZipFile,
+  entry: yauzl.Entry,
+  want: ExpectedEntry,
+  kept: ReadBack["before"] = [],
+): Promise<DataRange | undefined> {
   if (entry.fileName !== want.name) throw new Error(`entry "${entry.fileName}" where "${want.name}" was expected`);
   if (entry.crc32 !== want.crc32 || entry.uncompressedSize !== want.size) {
     throw new Error(
@@ -81,9 +90,24 @@ async function checkEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, want: Expected
     return { name: want.name, start: fileDataStart, end: fileDataStart + entry.compressedSize, crc32: want.crc32 };
   }
   let crc = 0;
-  for await (const chunk of await zip.openReadStreamPromise(entry)) crc = crc32(chunk as Buffer, crc);
+  const deflated = bytesWithin(kept, local.fileDataStart, local.fileDataStart + entry.compressedSize);
+  if (deflated && entry.compressionMethod === 8) {
+    crc = crc32(inflated(want.name, deflated, entry.uncompressedSize));
+  } else for await (const chunk of await zip.openReadStreamPromise(entry)) crc = crc32(chunk as Buffer, crc);
   if (crc >>> 0 !== want.crc32) throw new Error(`${want.name}: data CRC ${crc >>> 0} does not match ${want.crc32}`);
   return undefined;
+}
+
+/** A deflated entry's data, which must inflate to `size` bytes. */
+function inflated(name: string, deflated: Buffer, size: number): Buffer {
+  let data: Buffer;
+  try {
+    data = inflateRawSync(deflated, { maxOutputLength: size + 1 });
+  } catch (err) {
+    throw new Error(`${name}: its data does not inflate (${(err as Error).message})`);
+  }
+  if (data.length !== size) throw new Error(`${name}: inflates to ${data.length} bytes, not ${size}`);
+  return data;
 }
 
 /** The oldest entry read ahead, judged (its failure thrown now, in the archive's order). */

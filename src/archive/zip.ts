@@ -5,7 +5,10 @@ import { crc32 } from "../core/crc32.js";
 import { isGone } from "../core/errors.js";
 import type { DataRange } from "./readBack.js";
 
-/** Told, once bytes are written, that those before `upTo` are final; `ranges`: the stored entries' data among them. */
+/**
+ * Told, once bytes are written, that those before `upTo` are final; `ranges`: the entries' data among them (the
+ * deflated ones flagged).
+ */
 export type SettledListener = (upTo: number, ranges: DataRange[]) => void;
 
 /** What the central directory needs of each entry: about a hundred bytes, however many entries. */
@@ -178,7 +181,8 @@ export class ZipWriter {
     const header = this.begin(name, store ? 0 : 8, crc32, body.length, data.length);
     // (gathered, not copied: the photos held in memory go to one writev)
     this.gather(header, body);
-    if (store) this.gatheredRanges.push({ name, start: this.offset - body.length, end: this.offset, crc32: crc32 >>> 0 });
+    const range = { name, start: this.offset - body.length, end: this.offset, crc32: crc32 >>> 0 };
+    this.gatheredRanges.push(store ? range : { ...range, deflated: true });
     if (written) this.gatheredDone.push(written);
     if (this.gatheredBytes >= GATHER_BYTES || this.gathered.length >= GATHER_PARTS) await this.write();
   }

@@ -1,7 +1,8 @@
 // Issue 25: the verification's local-header reads (one read of the file each, a hand-over to the thread pool)
-// are served from the bytes the read-back pass read from the file just before each stored entry's data; a
-// header it did not keep is read from the file as before, and a damaged one is still refused.
-import { readFile } from "node:fs/promises";
+// are served from the bytes the read-back pass read from the file just before each stored entry's data, and a
+// deflated entry (JSON) is inflated from its header and data as the read-back kept them; what it did not keep
+// is read from the file as before, and a damaged header or JSON is still refused.
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { crc32 } from "node:zlib";
 import { describe, expect, it, vi } from "vitest";
@@ -48,25 +49,32 @@ function readBackOf(bytes: Buffer, ranges: DataRange[], chunk: number) {
 }
 
 describe("verifyZip takes the local headers the read-back read", () => {
-  it("keeps the bytes before each stored entry's data, whatever the chunks, as the file holds them", async () => {
+  it("keeps the bytes before each stored entry's data, and each JSON's with its data, whatever the chunks, as the file holds them", async () => {
     const { ranges, bytes } = await archive();
+    expect(ranges.filter((r) => r.deflated)).toHaveLength(20);
     for (const chunk of [7, 4096, 1 << 20]) {
-      const { before } = readBackOf(bytes, ranges, chunk);
+      const { before, checked } = readBackOf(bytes, ranges, chunk);
+      expect(checked.map((r) => r.name)).toEqual(ranges.filter((r) => !r.deflated).map((r) => r.name));
       expect(before).toHaveLength(ranges.length);
       for (const [i, b] of before!.entries()) {
-        expect(b.start + b.bytes.length, ranges[i]!.name).toBe(ranges[i]!.start);
-        expect(b.bytes.equals(bytes.subarray(b.start, ranges[i]!.start)), ranges[i]!.name).toBe(true);
+        const r = ranges[i]!;
+        const end = r.deflated ? r.end : r.start;
+        expect(b.start + b.bytes.length, r.name).toBe(end);
+        // (in file order, never overlapping: a JSON's data kept is not kept again before the next header)
+        const last = before![i - 1];
+        expect(b.start, r.name).toBeGreaterThanOrEqual(last ? last.start + last.bytes.length : 0);
+        expect(b.bytes.equals(bytes.subarray(b.start, end)), r.name).toBe(true);
       }
     }
   });
 
-  it("reads the file for the central directory and the JSON, not for each photo's header", async () => {
+  it("reads the file for the central directory only, not for each photo's header or each JSON", async () => {
     const { file, ranges, expected, bytes } = await archive();
     const readBack = readBackOf(bytes, ranges, 4096);
     reads = 0;
     expect(await verifyZip(file, expected, readBack)).toEqual({ sha256: readBack.sha256, bytes: bytes.length });
-    // (200 photos: their headers served; the 20 JSON entries' headers and data, a few directory blocks)
-    expect(reads).toBeLessThan(70);
+    // (200 photos' headers and 20 JSON entries served; a few directory blocks)
+    expect(reads).toBeLessThan(10);
     // half of the headers not kept: read from the file, and the archive still verifies
     const half = { ...readBack, before: readBack.before!.filter((_, i) => i % 2 === 0) };
     reads = 0;
@@ -78,9 +86,27 @@ describe("verifyZip takes the local headers the read-back read", () => {
     const { file, ranges, expected, bytes } = await archive();
     // (the 50th photo's local header says another CRC: what the read-back saw on disk)
     const damaged = Buffer.from(bytes);
-    const header = ranges[50]!.start - 30 - Buffer.byteLength(ranges[50]!.name);
+    const p50 = ranges.find((r) => r.name.endsWith("/p-50.jpg"))!;
+    const header = p50.start - 30 - Buffer.byteLength(p50.name);
     damaged[header + 14] = damaged[header + 14]! ^ 0xff;
     const readBack = readBackOf(damaged, ranges, 4096);
     await expect(verifyZip(file, expected, readBack)).rejects.toThrow(/p-50\.jpg: its local header says CRC/);
+  });
+
+  it.each([
+    ["a byte of its deflated data", (r: DataRange) => r.start + 2, /metadata-99\.json: (its data does not inflate|data CRC)/],
+    [
+      "its CRC in its local header",
+      (r: DataRange) => r.start - 30 - Buffer.byteLength(r.name) + 14,
+      /metadata-99\.json: its local header says CRC/,
+    ],
+  ])("refuses a JSON entry whose %s is damaged on disk, read back or read by yauzl", async (_, at, message) => {
+    const { file, ranges, expected, bytes } = await archive();
+    const json = ranges.find((r) => r.name.endsWith("/metadata-99.json"))!;
+    const damaged = Buffer.from(bytes);
+    damaged[at(json)] = damaged[at(json)]! ^ 0x5a;
+    await writeFile(file, damaged);
+    await expect(verifyZip(file, expected, readBackOf(damaged, ranges, 4096))).rejects.toThrow(message);
+    await expect(verifyZip(file, expected)).rejects.toThrow(message);
   });
 });
