@@ -32,6 +32,8 @@ export interface Faults {
   unavailable?: number;
   /** the next N requests answer 429 with this Retry-After (seconds) */
   tooMany?: { count: number; retryAfter: number };
+  /** the next N requests answer 503 with this Retry-After (seconds): down for maintenance */
+  busy?: { count: number; retryAfter: number };
   /** drop the connection once a chunk PUT has brought this many more bytes (then again after as many) */
   resetEveryBytes?: number;
   /** wait this long before answering each chunk PUT (a slow line) */
@@ -183,6 +185,11 @@ export class UploadServer {
       this.faults.unavailable--;
       await drain(req);
       return send(503, { detail: "unavailable" });
+    }
+    if (this.faults.busy?.count) {
+      this.faults.busy.count--;
+      await drain(req);
+      return send(503, { detail: "down for maintenance" }, { "retry-after": String(this.faults.busy.retryAfter) });
     }
     if (this.faults.tooMany?.count) {
       this.faults.tooMany.count--;

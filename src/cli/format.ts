@@ -125,7 +125,7 @@ export function formatStatus(lines: ArchiveStatus[], stuck: ArchiveStatus[]): st
       l.state === "uploading"
         ? `uploading ${mb(l.confirmed ?? 0)} of ${mb(l.bytes ?? 0)}`
         : l.state === "uploaded"
-          ? `uploaded${l.notMoved ? `, not moved to ${l.notMoved.to}: ${l.notMoved.reason}` : ""} (${l.sameAs ? `the same bytes as ${l.sameAs}: ` : ""}batch ${l.batchId}${l.platformStatus ? `, ${l.platformStatus}` : ""})`
+          ? `uploaded${l.notMoved ? `, not moved to ${l.notMoved.to}: ${l.notMoved.code ? `${l.notMoved.code}: ` : ""}${l.notMoved.reason}` : ""} (${l.sameAs ? `the same bytes as ${l.sameAs}: ` : ""}batch ${l.batchId}${l.platformStatus ? `, ${l.platformStatus}` : ""})`
           : l.state === "failed" || l.state === "attention"
             ? `${l.state === "failed" ? "failed" : "needs attention"} at ${l.since}: ${l.problem?.code ?? ""} ${l.problem?.message ?? ""}`
             : l.attentionCleared

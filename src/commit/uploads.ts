@@ -44,8 +44,13 @@ export type UploadRecord =
   | { type: "moving"; archive: string; to: string; at: string }
   /** the archive and its report were moved by --uploaded-to; `folder`: that folder's device:inode then */
   | { type: "moved"; archive: string; to: string; folder?: string; at: string }
-  /** --uploaded-to refused to move it (a link stands under its name there): warned once, not at every start */
-  | { type: "moveRefused"; archive: string; to: string; reason: string; at: string }
+  /**
+   * --uploaded-to did not move it (the folder missing or not the same, a link or another file under its name, a
+   * full or read-only disk): `code` says which, for `status` and a running watch, which tries again
+   */
+  | { type: "moveRefused"; archive: string; to: string; code?: string; reason: string; at: string }
+  /** a run not given --uploaded-to (dropped on purpose): the refused move is given up, the archive stays in --out */
+  | { type: "moveDropped"; archive: string; to: string; at: string }
   /** compaction: everything known of one archive */
   | ({ type: "state" } & UploadState);
 
@@ -85,7 +90,7 @@ export interface UploadState {
   /** the device:inode of the folder it was moved into (`movedTo` may later name another: an unmounted disk's) */
   movedInto?: string | undefined;
   /** the move --uploaded-to last refused, why, and since when: the same refusal is not warned of again */
-  moveRefused?: { to: string; reason: string; at?: string | undefined } | undefined;
+  moveRefused?: { to: string; code?: string | undefined; reason: string; at?: string | undefined } | undefined;
   /** when it was last touched */
   at: string;
 }
@@ -182,7 +187,11 @@ function apply(journal: UploadJournal, rec: UploadRecord): void {
       s.moveRefused = undefined;
       break;
     case "moveRefused":
-      s.moveRefused = { to: rec.to, reason: rec.reason, at: rec.at };
+      s.moveRefused = { to: rec.to, code: rec.code, reason: rec.reason, at: rec.at };
+      break;
+    case "moveDropped":
+      s.moveRefused = undefined;
+      s.moving = undefined;
       break;
   }
   journal.archives.set(rec.archive, s);
@@ -247,13 +256,19 @@ export async function appendUploads(
 }
 
 /**
- * The archives uploaded whose move --uploaded-to refused (the folder missing, an empty folder that is not the one
- * earlier archives went into, a link there): they wait in --out for their folder, oldest refusal first.
+ * The archives uploaded whose move --uploaded-to refused or could not do (the folder missing, an empty folder that is
+ * not the one earlier archives went into, a link or a name taken there, a full or read-only disk): they wait in --out,
+ * oldest refusal first.
  */
-export function waitingForFolder(journal: UploadJournal): { archive: string; to: string; reason: string; at: string }[] {
+export function waitingForFolder(
+  journal: UploadJournal,
+): { archive: string; to: string; code?: string; reason: string; at: string }[] {
   return [...journal.archives.values()]
     .filter((s) => s.uploaded && s.moveRefused)
-    .map((s) => ({ archive: s.archive, to: s.moveRefused!.to, reason: s.moveRefused!.reason, at: s.moveRefused!.at ?? s.at }))
+    .map((s) => {
+      const { to, code, reason, at } = s.moveRefused!;
+      return { archive: s.archive, to, ...(code ? { code } : {}), reason, at: at ?? s.at };
+    })
     .sort((x, y) => x.at.localeCompare(y.at) || x.archive.localeCompare(y.archive));
 }
 

@@ -334,5 +334,5 @@ export interface UploadsStatus {
    * missing, an empty folder that is not the one earlier archives went into, a link there), since `at`; the
    * watch tries the move again while it runs
    */
-  notMoved?: { archive: string; to: string; reason: string; at: string }[];
+  notMoved?: { archive: string; to: string; code?: string; reason: string; at: string }[];
 }

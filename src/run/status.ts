@@ -31,7 +31,7 @@ export interface ArchiveStatus {
   since: string;
   movedTo?: string;
   /** uploaded, and not moved where --uploaded-to said: why (a folder missing, an unmounted disk, a link there) */
-  notMoved?: { to: string; reason: string };
+  notMoved?: { to: string; code?: string; reason: string };
   /** committed, and to send again: the operator cleared its attention then (`upload --attention-cleared`) */
   attentionCleared?: string;
   /** the archive of the same bytes whose upload this one's stands for (pack --repack of unchanged work) */
@@ -96,7 +96,10 @@ export async function status(out: string, options: StatusOptions = {}): Promise<
     } else if (s?.cleared) line.attentionCleared = s.cleared.at; // (no batch now: nothing is being sent)
     if (s?.status) line.platformStatus = s.status.status;
     if (own?.movedTo) line.movedTo = own.movedTo;
-    if (own?.moveRefused && a) line.notMoved = { to: own.moveRefused.to, reason: own.moveRefused.reason }; // (still in --out)
+    if (own?.moveRefused && a) {
+      const { to, code, reason } = own.moveRefused;
+      line.notMoved = { to, ...(code ? { code } : {}), reason }; // (still in --out)
+    }
     if (own?.maybeBatches && !s?.uploaded) line.maybeBatches = own.maybeBatches;
     const why = notRefreshed.get(sameAs ?? name);
     if (why) line.refreshError = { code: "E_STATUS_NOT_REFRESHED", message: redact(why) };

@@ -159,6 +159,8 @@ function heldBackOutcome(archive: string, held: { archive: string; retryAfterMs:
  */
 export class Sender {
   private chain: Promise<void> = Promise.resolve();
+  /** the moves --uploaded-to makes, one at a time: an upload's own, and watch's tries again (retryMoves) */
+  private moves: Promise<unknown> = Promise.resolve();
   private readonly outcomes: UploadOutcome[] = [];
   private stopped: unknown;
   private retry: { firstMs: number; maxMs: number } | undefined;
@@ -194,6 +196,13 @@ export class Sender {
   ) {
     // a stop ends the waits for a retry at once (what was not sent is sent by the next run)
     settings.signal?.addEventListener("abort", () => this.cancelRetries(), { once: true });
+    settings.oneMove = (move) => this.oneMove(move);
+  }
+
+  private oneMove<T>(move: () => Promise<T>): Promise<T> {
+    const done = this.moves.then(move);
+    this.moves = done.catch(() => undefined);
+    return done;
   }
 
   static async open(
@@ -343,11 +352,12 @@ export class Sender {
   }
 
   /**
-   * watch: the moves --uploaded-to did not do (its folder missing, an empty one not the same, a link there, a
-   * move cut short) tried again in the queue's turn, so never beside an upload's own move; the archives moved now.
+   * watch: the moves --uploaded-to did not do (its folder missing, an empty one not the same, a link there, a full
+   * disk, a move cut short) tried again one at a time with an upload's own move, never beside it; not behind the
+   * queue, which may be waiting out a pause the platform asked for: a move is local. The archives moved now.
    */
   retryMoves(): Promise<{ archive: string; to: string }[]> {
-    const tried = this.chain.then(async () => {
+    const tried = this.oneMove(async () => {
       const { uploadedTo, clock, signal } = this.settings;
       if (this.stopped || signal?.aborted || !uploadedTo) return [];
       const waiting = waitingForFolder(this.journal).map((w) => w.archive);
@@ -357,15 +367,14 @@ export class Sender {
         return to ? [{ archive, to }] : [];
       });
     });
-    this.chain = tried.then(
-      () => undefined,
-      (err) => {
+    return tried.catch((err) => {
+      if (!this.stopped) {
         this.stopped = err; // interrupted, or the journal unwritable: stop sending
         this.cancelRetries();
         this.onStop?.(err);
-      },
-    );
-    return tried.catch(() => []);
+      }
+      return [];
+    });
   }
 
   /**

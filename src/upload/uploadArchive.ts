@@ -57,6 +57,8 @@ export interface UploadSettings extends RequestSettings {
   clock: Clock;
   /** move the archive and its report here once the platform confirmed it */
   uploadedTo?: string | undefined;
+  /** runs that move one at a time with the sender's other moves (watch retries them beside a paused queue) */
+  oneMove?: (<T>(move: () => Promise<T>) => Promise<T>) | undefined;
   onProgress?: (p: UploadProgress) => void;
   /** bytes per chunk, a multiple of 256 KiB (default CHUNK_SIZE) */
   chunkBytes?: number | undefined;
@@ -233,7 +235,8 @@ class Upload {
     await this.record({ type: "uploaded", archive: a.name, sha256: a.sha256, batchId: batch.batchId, at: this.now() });
     s.onProgress?.({ archive: a.name, sent: a.bytes, total: a.bytes });
     (s.outcomeTold ? s.log.debug : s.log.info).call(s.log, `uploaded ${a.name} (batch ${batch.batchId})`);
-    const w = s.uploadedTo ? await moveUploaded(s.out, this.journal, a, s.uploadedTo, () => this.now(), s.signal) : undefined;
+    const move = () => moveUploaded(s.out, this.journal, a, s.uploadedTo!, () => this.now(), s.signal);
+    const w = s.uploadedTo ? await (s.oneMove ? s.oneMove(move) : move()) : undefined;
     if (w) {
       s.log.warn(`${w.code}: ${w.message} (hint: ${w.hint})`); // (watch's log too: it tells the outcome as "uploaded")
       this.warnings.push(w);

@@ -30,6 +30,9 @@ async function moveArchive(out: string, name: string, sha256: string | undefined
 /** A link under a file's name in --uploaded-to: refused until someone removes it, so said once (moveRefused). */
 class LinkThere extends Error {}
 
+/** Another file or a folder under a file's name in --uploaded-to: never written over, refused until someone moves it. */
+class NameTaken extends Error {}
+
 /** One file of a move that failed: which one (the archive, or its report once the archive is there). */
 class NotMoved extends Error {
   constructor(
@@ -51,7 +54,7 @@ async function moveFile(out: string, file: string, sha256: string | undefined, d
   if (there === "same") return; // (`dir` is --out itself, or a link to it: it is in place already)
   if (there === "link")
     throw new LinkThere(`${file} there is a link (to ${await readlink(to)}), not the archive; remove it and run upload again`);
-  if (there === "other") throw new Error(`another file named ${file} is there already`);
+  if (there === "other") throw new NameTaken(`another file or folder named ${file} is there already`);
   if (there === "whole")
     await rm(from); // an earlier run's move got as far as the rename
   else await moveWhole(from, to); // (over the cut copy an older wopack left under the name)
@@ -72,6 +75,7 @@ async function leftThere(
   const st = await lstat(to).catch(() => undefined);
   if (!st) return "none";
   if (st.isSymbolicLink()) return "link";
+  if (!st.isFile()) return "other"; // (a folder, a FIFO: never read, never taken for the archive)
   const { size, dev, ino } = await stat(from);
   if (st.dev === dev && st.ino === ino) return "same";
   if (st.size === size && (sha256 ? (await sha256Of(to)) === sha256 : (await readFile(to)).equals(await readFile(from))))
@@ -111,7 +115,12 @@ export async function moveUploaded(
   if (typeof folder !== "string") {
     // (journaled for `status`, once while the reason stays the same; nothing pins the move to this folder)
     if (!sameRefusal(journal.archives.get(a.name)?.moveRefused, to, folder.reason))
-      await appendUploads(out, [{ type: "moveRefused", archive: a.name, to, reason: folder.reason, at: now() }], journal, signal);
+      await appendUploads(
+        out,
+        [{ type: "moveRefused", archive: a.name, to, code: folder.problem.code, reason: folder.reason, at: now() }],
+        journal,
+        signal,
+      );
     return folder.problem;
   }
   try {
@@ -123,18 +132,25 @@ export async function moveUploaded(
   } catch (err) {
     if (err instanceof WopackError) throw err; // interrupted, or the journal unwritable: the run stops
     const file = err instanceof NotMoved ? err.file : a.name;
-    if (err instanceof NotMoved && err.cause instanceof LinkThere) {
-      const reason = err.message;
-      if (sameRefusal(journal.archives.get(a.name)?.moveRefused, to, reason)) return undefined;
-      await appendUploads(out, [{ type: "moveRefused", archive: a.name, to, reason, at: now() }], journal, signal);
-    }
+    const cause = err instanceof NotMoved ? err.cause : err;
+    const code = cause instanceof NameTaken ? "E_UPLOADED_TO_NAME_TAKEN" : "W_UPLOADED_NOT_MOVED";
+    // (journaled whatever the reason - a full disk, a read-only one, a name taken - so that `status` and a
+    // running watch show it and the watch tries again; a link there is said once, the rest at every run)
+    const reason = (err as Error).message;
+    const said = sameRefusal(journal.archives.get(a.name)?.moveRefused, to, reason);
+    if (said && cause instanceof LinkThere) return undefined;
+    if (!said) await appendUploads(out, [{ type: "moveRefused", archive: a.name, to, code, reason, at: now() }], journal, signal);
     const its = `its ${file.endsWith(REPORT_SUFFIX) ? "report" : "review page"} ${file}`;
     const where =
       file === a.name ? "the archive and its report stay in --out" : `the archive is in ${to} already; ${its} stays in --out`;
+    const fix =
+      code === "E_UPLOADED_TO_NAME_TAKEN"
+        ? `wopack never writes over it: move or rename ${path.join(to, file)} if it is not this archive's`
+        : "check that folder (space, permissions, a read-only disk)";
     return problem(
-      "W_UPLOADED_NOT_MOVED",
-      `${a.name}: uploaded, but ${file === a.name ? "it" : its} cannot be moved to ${to} (${(err as Error).message})`,
-      `check that folder; ${where}, the archive is not sent again, and the next upload run finishes the move`,
+      code,
+      `${a.name}: uploaded, but ${file === a.name ? "it" : its} cannot be moved to ${to} (${reason})`,
+      `${fix}; ${where}, the archive is not sent again, and the next upload run (or the running watch) finishes the move`,
       a.name,
     );
   }
@@ -225,6 +241,7 @@ export async function finishMoves(
   const notMoved: NotMovedArchive[] = [];
   for (const s of [...journal.archives.values()]) {
     if (!s.uploaded || (s.movedTo && s.movedTo === (s.moving ?? s.movedTo))) continue;
+    if (uploadedTo === undefined && s.moveRefused && (await dropMove(out, journal, s, now, signal))) continue;
     const { to, changed } = await destinationOf(out, s, uploadedTo);
     if (!to) continue;
     // (looked for only when there is somewhere to move it: without --uploaded-to, every archive ever uploaded
@@ -236,6 +253,29 @@ export async function finishMoves(
     if (w) notMoved.push({ archive: s.archive, batchId: s.uploaded.batchId, to, problem: w });
   }
   return { warnings, notMoved };
+}
+
+/**
+ * A run not given --uploaded-to (dropped on purpose) gives up a move refused earlier: the archive stays in --out,
+ * which is no longer a fault (`status`, /healthz). Not one that reached its folder whole (its report left behind):
+ * that is finished there, so the report follows it. Whether it was given up.
+ */
+async function dropMove(
+  out: string,
+  journal: UploadJournal,
+  s: { archive: string; moving?: string | undefined; sha256?: string | undefined; moveRefused?: { to: string } | undefined },
+  now: () => string,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  if (s.moving) {
+    if (!(await exists(path.join(out, s.archive)))) return false; // (it reached that folder: its report follows)
+    const there = await leftThere(path.join(out, s.archive), path.join(s.moving, s.archive), s.sha256).catch(() => "none");
+    if (there === "whole" || there === "same") return false;
+    await rm(partialName(path.join(s.moving, s.archive)), { force: true }).catch(() => undefined); // (what a cut copy left there)
+  }
+  const to = s.moving ?? s.moveRefused!.to;
+  await appendUploads(out, [{ type: "moveDropped", archive: s.archive, to, at: now() }], journal, signal);
+  return true;
 }
 
 /** An archive uploaded by an earlier run that still is not where --uploaded-to says, and why. */

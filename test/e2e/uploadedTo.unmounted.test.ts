@@ -68,7 +68,12 @@ describe("--uploaded-to whose disk is not mounted", () => {
     const line = (JSON.parse(stJson.stdout).archives as { archive: string; notMoved?: unknown }[]).find(
       (l) => l.archive === second,
     );
-    expect(line?.notMoved).toEqual({ to: sent, reason: expect.stringContaining("a disk not mounted there?") });
+    expect(line?.notMoved).toEqual({
+      to: sent,
+      code: "E_UPLOADED_TO_NOT_THE_SAME",
+      reason: expect.stringContaining("a disk not mounted there?"),
+    });
+    expect(st.code, "status: work not done, as upload says").toBe(1);
 
     // the disk is back: the next run moves it, not sent again
     expect(d!.bind()).toBe(true);

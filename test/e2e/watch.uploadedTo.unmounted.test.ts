@@ -56,7 +56,13 @@ describe("watch --upload --uploaded-to a disk not mounted", () => {
     await waitFor(async () => (await state()).lastScanAt !== null, "a scan");
     const notMoved = (await state()).uploads?.notMoved;
     expect(notMoved).toEqual([
-      { archive: second, to: sent, reason: expect.stringContaining("a disk not mounted there?"), at: expect.any(String) },
+      {
+        archive: second,
+        to: sent,
+        code: "E_UPLOADED_TO_NOT_THE_SAME",
+        reason: expect.stringContaining("a disk not mounted there?"),
+        at: expect.any(String),
+      },
     ]);
     const h = await healthz();
     expect(h.status, "not healthy while archives pile up in --out: a person must mount the disk").toBe("attention");
@@ -107,7 +113,13 @@ describe("watch --upload --uploaded-to a disk not mounted", () => {
       const state = () => w.json<WatchStatus>("/state.json");
       await waitFor(async () => (await state()).uploads?.notMoved?.length === 1, "the archive waiting for its folder", 30_000);
       expect((await state()).uploads?.notMoved).toEqual([
-        { archive, to: sent, reason: expect.stringContaining("does not exist"), at: expect.any(String) },
+        {
+          archive,
+          to: sent,
+          code: "E_UPLOADED_TO_MISSING",
+          reason: expect.stringContaining("does not exist"),
+          at: expect.any(String),
+        },
       ]);
       await row.fix(ws.out, sent, archive!);
       await waitFor(async () => (await state()).uploads?.notMoved?.length === 0, `nothing waiting once ${row.what}`, 20_000);

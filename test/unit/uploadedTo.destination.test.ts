@@ -2,7 +2,7 @@
 // the disk under it filled); a move journaled to a folder that is gone or full is not pinned there: a later
 // run given another --uploaded-to moves the archive there, unless part of it reached the first.
 import { createHash } from "node:crypto";
-import { copyFile, mkdir, readdir, rename, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { appendUploads, readUploads } from "../../src/commit/uploads.js";
@@ -129,7 +129,7 @@ describe("a move journaled to a folder, and a later run given another --uploaded
   });
 });
 
-describe("W_UPLOADED_NOT_MOVED names the file that did not move", () => {
+describe("E_UPLOADED_TO_NAME_TAKEN names the file that did not move", () => {
   const table: { blocked: string; names: RegExp; stays: RegExp }[] = [
     { blocked: NAME, names: /uploaded, but it cannot be moved/, stays: /the archive and its report stay in --out/ },
     {
@@ -144,14 +144,16 @@ describe("W_UPLOADED_NOT_MOVED names the file that did not move", () => {
     },
   ];
   for (const { blocked, names, stays } of table)
-    it(`another file named ${blocked} in the folder: said so, and where each file is`, async () => {
+    it(`another file named ${blocked} in the folder: E_UPLOADED_TO_NAME_TAKEN, never written over, and where each file is`, async () => {
       const { root, out, sha256, journal } = await uploadedOutbox();
       const dir = path.join(root, "sent");
       await mkdir(dir);
       await writeFile(path.join(dir, blocked), "someone else's file");
       const w = await moveUploaded(out, journal, { name: NAME, sha256 }, dir, now);
-      expect(w?.code).toBe("W_UPLOADED_NOT_MOVED");
+      expect(w?.code).toBe("E_UPLOADED_TO_NAME_TAKEN");
       expect(w?.message).toMatch(names);
+      expect(w?.hint).toContain(`move or rename ${path.join(dir, blocked)}`);
+      expect(await readFile(path.join(dir, blocked), "utf8")).toBe("someone else's file");
       expect(w?.hint).toMatch(stays);
       expect(await files(dir)).toEqual(blocked === NAME ? [NAME] : [NAME, REPORT].sort());
       if (blocked !== PAGE) return;

@@ -28,7 +28,9 @@ describe("waitingForFolder", () => {
     expect(await moveUploaded(out, journal, { name: NAME, sha256 }, sent, () => at(1))).toMatchObject({
       code: "E_UPLOADED_TO_MISSING",
     });
-    const waiting = [{ archive: NAME, to: sent, reason: expect.stringContaining("does not exist"), at: at(1) }];
+    const waiting = [
+      { archive: NAME, to: sent, code: "E_UPLOADED_TO_MISSING", reason: expect.stringContaining("does not exist"), at: at(1) },
+    ];
     expect(waitingForFolder(journal)).toEqual(waiting);
     // a later run meets the same refusal: still since the first
     await moveUploaded(out, journal, { name: NAME, sha256 }, sent, () => at(30));

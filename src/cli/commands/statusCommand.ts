@@ -20,7 +20,7 @@ export const statusCommand = defineCommand({
       .example("wopack status outbox", "where each archive stands")
       .example("wopack status outbox --max-age 2h --json", "exit 1 when one waits over 2 h")
       .epilog(
-        "Exit codes: 0 nothing failed or stuck, 1 an upload failed, an archive waited past --max-age, or --refresh could not learn a batch's status, 2 usage error, 5 the platform refused the key.",
+        "Exit codes: 0 nothing failed or stuck, 1 an upload failed, an archive uploaded was not moved to --uploaded-to, an archive waited past --max-age, or --refresh could not learn a batch's status, 2 usage error, 5 the platform refused the key.",
       ),
   async run(argv) {
     const { checkedFlags, configFor, printConfig, signalController } = await import("../context.js");
@@ -43,7 +43,8 @@ export const statusCommand = defineCommand({
         ? JSON.stringify({ archives: lines, stuck: stuck.map((l) => l.archive) }, null, 2)
         : formatStatus(lines, stuck)) + "\n",
     );
-    const bad = lines.some((l) => l.state === "failed" || l.state === "attention" || l.refreshError);
+    // (uploaded, not moved where --uploaded-to says: work not done, as `upload` and /healthz say too)
+    const bad = lines.some((l) => l.state === "failed" || l.state === "attention" || l.refreshError || l.notMoved);
     return bad || stuck.length ? EXIT.refused : EXIT.ok;
   },
 });
