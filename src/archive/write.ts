@@ -11,9 +11,10 @@ export interface ZipEntrySource {
   file?: string;
   /** (with `file`: a photo's image as it was read for its checks, without what followed its end; written
    * instead of copying the file, which must still be unchanged since (`unchangedSince`), then dropped and
-   * `release` called; `size` is the file's until then, as for a copy) */
+   * `recycle` called; `size` is the file's until then, as for a copy) */
   data?: Buffer | undefined;
-  release?: () => void;
+  /** `data`'s buffer may be read into again: called once its bytes are in the file, or the entry dropped */
+  recycle?: () => void;
   /** images are stored, JSON is deflated (§8) */
   store: boolean;
   /**
@@ -49,8 +50,8 @@ export async function writeZip(
   try {
     for await (const entry of entries) {
       if (entry.data) {
-        const release = entry.file ? entry.release : undefined;
-        await zip.addBuffer(entry.name, entry.data, entry.crc32 ?? crc32(entry.data), entry.store, release);
+        const recycle = entry.file ? entry.recycle : undefined;
+        await zip.addBuffer(entry.name, entry.data, entry.crc32 ?? crc32(entry.data), entry.store, recycle);
         if (entry.file) {
           // (the image without what followed its end in the file, as a copy would have cut it)
           if (entry.data.length < entry.size) {

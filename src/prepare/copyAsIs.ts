@@ -56,7 +56,7 @@ export async function copyAsIs(
         unchangedSince,
         ...(image && ends.whole
           ? // (given back once written, or the work order dropped: then nothing refers to these bytes)
-            { held: { data: image, release: ends.whole.recycle }, crc32: crc32(image) }
+            { held: { data: image, recycle: ends.whole.recycle }, crc32: crc32(image) }
           : scanFrom === undefined
             ? {}
             : { jpegScanFrom: scanFrom }),

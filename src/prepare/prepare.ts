@@ -39,7 +39,7 @@ export async function checkPhotos(
   const checked = await Promise.all(
     wos.map(async (wo) => {
       const outcomes = await Promise.all(wo.photos.map((p) => normalizePhoto(p, ctx, null)));
-      for (const o of outcomes) if ("normalized" in o) o.normalized.held?.release();
+      for (const o of outcomes) if ("normalized" in o) o.normalized.held?.recycle();
       // (a photo gone since the plan: what a real run refuses it with, goneFrom's problem)
       const problems = outcomes.flatMap((o) =>
         "problem" in o ? [o.problem] : "vanished" in o ? [vanishedSource(wo.id, o.photo.source)] : [],
@@ -83,7 +83,7 @@ async function normalizeOrProblem(photo: PlannedPhoto, ctx: PrepareContext, spoo
  * writer has not taken): once its review page is written, or when it is not packed after all.
  */
 export function letGo(prepared: Prepared, ctx: Pick<PrepareContext, "heldThumbs">): void {
-  for (const e of prepared.entries) e.release?.();
+  for (const e of prepared.entries) e.recycle?.();
   for (const t of prepared.thumbs.values()) if (Buffer.isBuffer(t)) ctx.heldThumbs?.give(t.length);
   prepared.thumbs.clear();
 }
@@ -122,7 +122,7 @@ function goneFrom(wo: PlannedWorkOrder, source: string, ctx: PrepareContext): Re
 function letGoOutcomes(outcomes: readonly PhotoOutcome[], ctx: PrepareContext): void {
   for (const o of outcomes) {
     if (!("normalized" in o)) continue;
-    o.normalized.held?.release();
+    o.normalized.held?.recycle();
     if (Buffer.isBuffer(o.normalized.thumb)) ctx.heldThumbs?.give(o.normalized.thumb.length);
   }
 }
@@ -177,7 +177,7 @@ async function prepareUnguarded(
       file: n.file,
       store: true,
       size: n.size,
-      ...(n.held ? { data: n.held.data, release: n.held.release } : {}),
+      ...(n.held ? { data: n.held.data, recycle: n.held.recycle } : {}),
       ...(n.crc32 === undefined ? {} : { crc32: n.crc32 }),
       ...(n.unchangedSince ? { unchangedSince: n.unchangedSince } : {}),
       ...(n.jpegScanFrom === undefined ? {} : { jpegScanFrom: n.jpegScanFrom }),

@@ -50,8 +50,9 @@ export type PhotoOutcome =
         /** unknown for a file copied as is: the archive writer computes it */
         crc32?: number;
         /** a small photo copied as is, as it was read for its checks (the image alone, `crc32` its CRC: the
-         * writer says what followed it, as for a copy); `release` gives its bytes back to ctx.heldPhotos */
-        held?: { data: Buffer; release: () => void };
+         * writer says what followed it, as for a copy); `recycle` gives its buffer back to ctx.heldPhotos, to be
+         * read into again */
+        held?: { data: Buffer; recycle: () => void };
         conversion?: string;
         /** copied as is but for this many bytes after the image's end */
         trimmed?: number;

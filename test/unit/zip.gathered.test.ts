@@ -90,12 +90,12 @@ describe("the writer gathers entries written from memory", () => {
       writeFileSync(source, data);
       const { size, mtimeMs } = statSync(source);
       // (the held buffer is reused at once for the next photo's read)
-      const release = () => data.fill(0xee);
+      const recycle = () => data.fill(0xee);
       return {
         name: `WO_1/p-${i}.jpg`,
         file: source,
         data,
-        release,
+        recycle,
         store: true,
         crc32: crc32(data),
         size,
