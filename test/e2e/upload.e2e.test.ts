@@ -3,7 +3,7 @@
 // everything with exit 5 and is written nowhere.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { cp, mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { type AddressInfo, createServer as createNetServer } from "node:net";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -13,6 +13,7 @@ import {
   archivesIn,
   BIN,
   committedOutbox as committed,
+  committedCopy,
   copyOutbox,
   execFileP,
   noiseJpeg,
@@ -31,18 +32,6 @@ let server: UploadServer;
 useUploadServer(KEY, (s) => (server = s));
 
 const env = () => ({ WOPACK_API_URL: server.base, WOPACK_API_KEY: KEY });
-
-/**
- * A copy of a workspace of `count` committed archives, packed once for this file (a pack is a CLI run): each
- * test starts from its own never-uploaded copy, as the tables' rows do (copyOutbox).
- */
-const packed = new Map<number, Promise<{ dir: string }>>();
-async function packedCopy(count: number): Promise<{ dir: string; staging: string; out: string }> {
-  if (!packed.has(count)) packed.set(count, committed(count));
-  const dir = await tempDir();
-  await cp((await packed.get(count)!).dir, dir, { recursive: true });
-  return { dir, staging: path.join(dir, "staging"), out: path.join(dir, "out") };
-}
 
 async function reports(out: string): Promise<Map<string, string>> {
   const shas = new Map<string, string>();
@@ -171,7 +160,7 @@ describe("wopack upload", () => {
   });
 
   it("an archive changed after its commit is never completed on the platform (SHA-256 checked before the last chunk)", async () => {
-    const ws = await packedCopy(2);
+    const ws = await committedCopy(2);
     const [first] = (await archivesIn(ws.out)).sort();
     const bytes = await readFile(first!);
     bytes[bytes.length - 100] = bytes[bytes.length - 100]! ^ 0xff; // same size, other bytes
@@ -187,7 +176,7 @@ describe("wopack upload", () => {
   });
 
   it("the same bytes under two names (a --repack of unchanged work) are sent once", async () => {
-    const ws = await packedCopy(1);
+    const ws = await committedCopy(1);
     const again = await wopack(["pack", ws.staging, "--out", ws.out, "--repack"]);
     expect(again.code, again.stderr).toBe(0);
     const zips = await archivesIn(ws.out);
@@ -202,7 +191,7 @@ describe("wopack upload", () => {
   });
 
   it("503 bursts and 429 with Retry-After are waited out", async () => {
-    const ws = await packedCopy(1);
+    const ws = await committedCopy(1);
     server.faults.unavailable = 2;
     server.faults.tooMany = { count: 1, retryAfter: 2 };
     const started = Date.now();
@@ -213,7 +202,7 @@ describe("wopack upload", () => {
   });
 
   it("a Retry-After longer than the time left for the archive: not waited, said so (not 'still failing'), and the next archive not sent into it", async () => {
-    const ws = await packedCopy(2);
+    const ws = await committedCopy(2);
     server.faults.tooMany = { count: 1, retryAfter: 3600 };
     const requests = server.log.length;
     const r = await wopack(["upload", ws.out], { env: env() });
@@ -230,7 +219,7 @@ describe("wopack upload", () => {
   });
 
   it("a refused key stops every upload with exit 5, and the key is written nowhere", async () => {
-    const ws = await packedCopy(2);
+    const ws = await committedCopy(2);
     server.faults.refuseKey = true;
     const r = await wopack(["upload", ws.out, "--verbose"], { env: env() });
     expect(r.code).toBe(5);
@@ -258,7 +247,7 @@ describe("wopack upload", () => {
   });
 
   it("without a key: exit 2 and a hint; a key file works, and the key never comes from argv", async () => {
-    const ws = await packedCopy(1);
+    const ws = await committedCopy(1);
     const none = await wopack(["upload", ws.out], { env: { WOPACK_API_URL: server.base, WOPACK_API_KEY: "" } });
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/E_UPLOAD_NO_KEY[\s\S]*WOPACK_API_KEY/);
@@ -309,7 +298,7 @@ describe("an upload session that would carry the archive in clear", () => {
       { api: "https", session: undefined, uploaded: true }, // the server's own https sessions
       { api: "http", session: undefined, uploaded: true }, // a deliberate plain-HTTP setup
     ];
-    const outbox = (await packedCopy(1)).out; // (packed once, copied for each row)
+    const outbox = (await committedCopy(1)).out; // (packed once, copied for each row)
     try {
       for (const row of table) {
         const what = `${row.api} API, session ${row.session ?? "its own"}${row.journaled ? ", journaled" : ""}`;
@@ -514,7 +503,7 @@ describe("--uploaded-to that overlaps --out or the staging folder (issue 21, fin
     },
   ];
   it.for(ROWS.map((r) => [r.what, r] as const))("%s: refused up front (exit 2), nothing sent, nothing moved", async ([, row]) => {
-    const ws = await packedCopy(1);
+    const ws = await committedCopy(1);
     await writeFile(
       path.join(ws.dir, "wopack.config.json"),
       JSON.stringify({ upload: { uploadedTo: path.join(ws.out, ".wopack", "tmp") } }),
@@ -532,7 +521,7 @@ describe("--uploaded-to that overlaps --out or the staging folder (issue 21, fin
 
 describe("--uploaded-to with a link under the archive's name (issue 21, finding 4)", () => {
   it("does not journal 'moved': a warning, the archive stays in --out, and prune keeps it", async () => {
-    const ws = await packedCopy(1);
+    const ws = await committedCopy(1);
     const [file] = await archivesIn(ws.out);
     const name = path.basename(file!);
     const up = path.join(ws.dir, "up");
