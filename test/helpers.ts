@@ -315,6 +315,22 @@ export async function committedOutbox(
   return ws;
 }
 
+/**
+ * committedOutbox(count, photos) of the default photo, packed once in a worker (a pack is a CLI run) and copied
+ * whole (staging, --out, the folder that holds them) for each caller: a fresh, never-uploaded workspace a test.
+ * Not for a test that packs again from its staging folder: the copied photos are new to the ledger there.
+ */
+export async function committedCopy(count: number, photos = 1): Promise<{ dir: string; staging: string; out: string }> {
+  const key = `${count} ${photos}`;
+  if (!packedOnce.has(key)) packedOnce.set(key, committedOutbox(count, photos));
+  const made = packedOnce.get(key)!;
+  made.catch(() => packedOnce.delete(key)); // (a failed pack is not kept for the next test)
+  const dir = await tempDir();
+  await cp((await made).dir, dir, { recursive: true });
+  return { dir, staging: path.join(dir, "staging"), out: path.join(dir, "out") };
+}
+const packedOnce = new Map<string, Promise<{ dir: string }>>();
+
 /** A copy of a committed --out (archives, reports, ledger), never uploaded: a fresh start for each row of a table. */
 export async function copyOutbox(out: string): Promise<string> {
   const copy = `${out}-${randomUUID()}`;

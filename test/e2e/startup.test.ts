@@ -9,7 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN, committedOutbox, noiseJpeg, photoChecksOff, put, ROOT, tempDir, workspace } from "../helpers.js";
+import { BIN, committedCopy, noiseJpeg, photoChecksOff, put, ROOT, tempDir, workspace } from "../helpers.js";
 import { UploadServer } from "../upload-server.js";
 
 const KEY = "wk_startup_key";
@@ -87,7 +87,7 @@ const commandModules = (modules: string[]) =>
 
 describe("start-up: a command loads what it runs, nothing more", () => {
   it("wopack upload sends an archive without the pack stack, the other commands or fetch", async () => {
-    const ws = await committedOutbox(1);
+    const ws = await committedCopy(1);
     const run = await loadedBy(["upload", ws.out]);
     expect(run.code, run.stderr).toBe(0);
     expect(server.accepted().size).toBe(1);
@@ -113,7 +113,7 @@ describe("start-up: a command loads what it runs, nothing more", () => {
     ["a config file", "config", (dir: string) => ["--config", path.join(dir, "wopack.config.json")]],
     ["a flag to check", "flag", () => ["--upload-retries", "3"]],
   ])("wopack upload with %s loads zod to check it", async (_, what, extra) => {
-    const ws = await committedOutbox(1);
+    const ws = await committedCopy(1);
     await writeFile(path.join(ws.dir, "wopack.config.json"), '{ "upload": { "retries": 3 } }');
     const run = await loadedBy(["upload", ws.out, ...extra(ws.dir)]);
     expect(run.code, run.stderr).toBe(0);

@@ -4,7 +4,7 @@
 // A missing batch is asked again at the next refresh: a wrong URL answers 404 too, and must not fail it for good.
 import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { BIN, committedOutbox, ROOT, waitFor, wopack } from "../helpers.js";
+import { BIN, committedCopy, committedOutbox, ROOT, waitFor, wopack } from "../helpers.js";
 import type { UploadServer } from "../upload-server.js";
 import { useUploadServer } from "../useUploadServer.js";
 
@@ -98,7 +98,7 @@ describe("status --refresh when the platform does not give a status", () => {
 
 describe("status --refresh stopped by a signal (issue 21, finding 7)", () => {
   it.for(["SIGTERM", "SIGINT"] as const)("%s while the platform has not answered: exit 130, as every command", async (signal) => {
-    const ws = await committedOutbox(1);
+    const ws = await committedCopy(1);
     const env = { WOPACK_API_URL: server.base, WOPACK_API_KEY: KEY };
     expect((await wopack(["upload", ws.out], { env })).code).toBe(0);
     server.faults.hold = { at: server.requests, apply: false }; // (the status request, never answered)

@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { uploadsPath } from "../../src/commit/uploads.js";
-import { archivesIn, committedOutbox, wopack } from "../helpers.js";
+import { archivesIn, committedCopy, wopack } from "../helpers.js";
 import type { Faults, UploadServer } from "../upload-server.js";
 import { useUploadServer } from "../useUploadServer.js";
 
@@ -28,7 +28,7 @@ const table: { fault: string; faults: Faults; made: number }[] = [
 describe("a batch creation whose answer is lost", () => {
   for (const { fault, faults, made } of table) {
     it(`${fault}: ${made ? `${made} batch(es) that may have been made, said once, folded` : "nothing said"}; accepted once`, async () => {
-      const ws = await committedOutbox(1);
+      const ws = await committedCopy(1);
       const [zip] = await archivesIn(ws.out);
       const name = path.basename(zip!);
       server.faults = faults;
@@ -67,7 +67,7 @@ describe("a batch creation whose answer is lost", () => {
 
   for (const lost of [2, 4])
     it(`every answer lost (${lost} tries): one folded note, in status until the archive is uploaded`, async () => {
-      const ws = await committedOutbox(1);
+      const ws = await committedCopy(1);
       const [zip] = await archivesIn(ws.out);
       const name = path.basename(zip!);
       server.faults = { loseCreated: { count: lost, how: 502 } };

@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { readUploads } from "../../src/commit/uploads.js";
-import { committedOutbox, sha256, wopack } from "../helpers.js";
+import { committedCopy, committedOutbox, sha256, wopack } from "../helpers.js";
 import type { UploadServer } from "../upload-server.js";
 import { useUploadServer } from "../useUploadServer.js";
 
@@ -17,7 +17,7 @@ useUploadServer(KEY, (s) => (server = s));
 describe("the upload session answers 403", () => {
   it("(table) now and then: the archive is sent in a new batch, once; always: it fails alone, exit 1, the key not blamed", async () => {
     for (const refused of [1, 2, 1000]) {
-      const ws = await committedOutbox(2);
+      const ws = await committedCopy(2);
       const env = { WOPACK_API_URL: server.base, WOPACK_API_KEY: KEY };
       server.batches.clear();
       server.faults = { refuseSession: refused };

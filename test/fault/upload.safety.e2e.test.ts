@@ -15,7 +15,18 @@ import { parseConfig } from "../../src/config/load.js";
 import { status } from "../../src/run/status.js";
 import { upload } from "../../src/run/upload.js";
 import { CHUNK_SIZE } from "../../src/upload/protocol.js";
-import { BIN, committedOutbox as committed, copyOutbox, noiseJpeg, put, ROOT, waitFor, wopack, workspace } from "../helpers.js";
+import {
+  BIN,
+  committedOutbox as committed,
+  committedCopy,
+  copyOutbox,
+  noiseJpeg,
+  put,
+  ROOT,
+  waitFor,
+  wopack,
+  workspace,
+} from "../helpers.js";
 import { UploadServer } from "../upload-server.js";
 import { useUploadServer } from "../useUploadServer.js";
 import { Watcher } from "../watcher.js";
@@ -88,7 +99,7 @@ describe("SIGTERM during an upload", () => {
 
 describe("SIGTERM while another process holds the upload journal's lock", () => {
   it("the wait for it ends at once: exit 130, nothing journaled, the holder's lock untouched; a rerun sends", async () => {
-    const ws = await committed(1);
+    const ws = await committedCopy(1);
     const journalLock = `${uploadsPath(ws.out)}.lock`;
     // a live holder (this test's process: say a status --refresh that hangs while holding it)
     const holder = JSON.stringify({ pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), nonce: "x" });
@@ -214,7 +225,7 @@ describe("a batch the platform keeps but will not delete", () => {
   }, 120_000);
 
   it("the platform holds wrong bytes (its digest differs): needs attention, and no run sends it again until cleared", async () => {
-    const ws = await committed(1, 2);
+    const ws = await committed(1, 2); // (packed here: it packs again from its staging folder)
     server.faults.corruptAt = 100;
     server.faults.objectDigests = "crc32c";
     const r = await wopack(["upload", ws.out, "--json"], { env: env() });
@@ -286,7 +297,7 @@ describe("no secret leaves", () => {
   it("the key, URL userinfo and a query token never appear in any stream or file, failing or succeeding, upload/pack/status/watch", async () => {
     server.faults.echo = CANARY;
     server.faults.uploadIdPrefix = UPLOAD_ID;
-    const ws = await committed(2);
+    const ws = await committed(2); // (packed here: it packs again from its staging folder)
     const streams: string[] = [];
     const keep = (r: { stdout: string; stderr: string }) => streams.push(r.stdout, r.stderr);
     const tokenUrl = `${server.base}?token=${CANARY}`;
@@ -366,7 +377,7 @@ describe("no secret leaves", () => {
 
 describe("bounded reads", () => {
   it("a 300 MB error page costs no memory, and its detail is cut short", async () => {
-    const ws = await committed(1);
+    const ws = await committedCopy(1);
     server.faults.hugeErrors = { count: 3, bytes: 300 * 1024 * 1024 };
     const run = start(["upload", ws.out, "--upload-retries", "1", "--json"]);
     let peak = 0;

@@ -7,7 +7,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { stateDir } from "../../src/commit/paths.js";
 import { uploadsPath } from "../../src/commit/uploads.js";
-import { committedOutbox as committed, wopack } from "../helpers.js";
+import { committedCopy, wopack } from "../helpers.js";
 import { type Faults, UploadServer } from "../upload-server.js";
 
 const KEY = "wk_live_7f3c9a1e5b2d4c6a8e0f";
@@ -45,7 +45,7 @@ const table: { point: string; faults?: Faults; batches: number; journaled: boole
 describe("an upload session's URL kept apart from the journal (SPEC §12)", () => {
   for (const { point, faults, batches, journaled } of table)
     it(`kill -9 at ${point}${faults ? ` after ${JSON.stringify(faults)}` : ""}, then a rerun: uploaded once, ${batches} batch(es), no token journaled, nothing left`, async () => {
-      const ws = await committed(1);
+      const ws = await committedCopy(1);
       server.faults = { ...server.faults, ...faults };
       const killed = await wopack(["upload", ws.out], { env: env(point) });
       expect(killed.code, `${killed.stdout}\n${killed.stderr}`).toBeNull();
@@ -78,7 +78,7 @@ describe("a kept, never journaled batch whose archive is not sent after all", ()
   const zips = async (out: string) => (await readdir(out)).filter((n) => n.endsWith(".zip")).sort();
   for (const how of ["its twin uploaded first", "its archive removed by hand"] as const)
     it(`${how}: the batch is deleted on the platform and its session file removed`, async () => {
-      const ws = await committed(1);
+      const ws = await committedCopy(1);
       if (how === "its twin uploaded first") {
         const repack = await wopack(["pack", ws.staging, "--out", ws.out, "--repack"]);
         expect(repack.code, repack.stderr).toBe(0);
