@@ -189,3 +189,20 @@ export async function outboxState(dir: string): Promise<"outbox" | "empty" | { h
   const shown = others.slice(0, 3).join(", ");
   return { holds: others.length > 3 ? `${shown} and ${others.length - 3} more` : shown };
 }
+
+/**
+ * `upload` and `status` read an outbox (an output folder pack made): a mistyped one is a usage error, never
+ * created; "empty" is an outbox nothing was packed in yet, which a run need not touch (see outboxState).
+ */
+export async function checkOut(out: string): Promise<"outbox" | "empty"> {
+  const hint = "give the folder that wopack pack writes archives to (its --out)";
+  await requireFolder(out, "E_OUT_MISSING", "the output folder", hint);
+  const state = await outboxState(out);
+  if (typeof state === "string") return state;
+  throw new WopackError(
+    "usage",
+    "E_NOT_AN_OUTBOX",
+    `${out} is not an output folder of wopack: no pack or watch wrote there (it has no .wopack folder), and it holds ${state.holds}; nothing was done`,
+    "give the folder that wopack pack writes archives to: its --out, e.g. /srv/wopack/outbox",
+  );
+}

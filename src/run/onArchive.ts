@@ -6,8 +6,8 @@ import { runHook } from "../commit/runCommand.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { ioError } from "../core/errors.js";
 import { type HookRun, type Logger, silentLogger } from "../core/types.js";
+import { checkOut } from "./folders.js";
 import { openOutput } from "./session.js";
-import { checkOut } from "./upload.js";
 
 /** --on-archive-timeout's default: an upload of a few GB over a slow line fits. */
 const DEFAULT_HOOK_TIMEOUT_MS = 30 * 60_000;

@@ -11,7 +11,8 @@ import { resolveCredentials } from "../upload/key.js";
 import { type Api, BATCH_MISSING, httpApi, statusLooksFailed } from "../upload/protocol.js";
 import { standingOf, uploadAccepted } from "../upload/sameBytes.js";
 import { attentionProblem, credentialsRefused } from "../upload/uploadProblems.js";
-import { checkOut, committedArchives } from "./upload.js";
+import { checkOut } from "./folders.js";
+import { committedArchives } from "./upload.js";
 
 /** "attention": the platform keeps a batch with part of it that it would not delete (not uploaded) */
 export type ArchiveState = "committed" | "uploading" | "uploaded" | "failed" | "attention";

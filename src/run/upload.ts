@@ -27,7 +27,7 @@ import { resolveCredentials } from "../upload/key.js";
 import { type Api, httpApi } from "../upload/protocol.js";
 import { type ArchiveToSend, uploadArchive } from "../upload/uploadArchive.js";
 import { finishMoves } from "../upload/uploadedTo.js";
-import { checkFolders, outboxState, requireFolder, uploadedToOf } from "./folders.js";
+import { checkFolders, checkOut, uploadedToOf } from "./folders.js";
 import { openOutput } from "./session.js";
 
 export type { UploadOutcome, UploadProgress };
@@ -261,6 +261,11 @@ export class Sender {
     return sender;
   }
 
+  /** Queues an archive just committed (pack --upload, watch --upload). */
+  enqueueCommitted(report: ArchiveReport): void {
+    this.enqueue(sendable(report));
+  }
+
   /** Queues an archive; it is sent after those queued before it. */
   enqueue(a: ArchiveToSend): void {
     this.chain = this.chain.then(async () => {
@@ -430,23 +435,6 @@ export class Sender {
     if (this.stopped) throw this.stopped instanceof WopackError ? this.stopped : ioError(this.stopped, "uploading failed");
     return this.outcomes;
   }
-}
-
-/**
- * `upload` and `status` read an outbox (an output folder pack made): a mistyped one is a usage error, never
- * created; "empty" is an outbox nothing was packed in yet, which a run need not touch (see outboxState).
- */
-export async function checkOut(out: string): Promise<"outbox" | "empty"> {
-  const hint = "give the folder that wopack pack writes archives to (its --out)";
-  await requireFolder(out, "E_OUT_MISSING", "the output folder", hint);
-  const state = await outboxState(out);
-  if (typeof state === "string") return state;
-  throw new WopackError(
-    "usage",
-    "E_NOT_AN_OUTBOX",
-    `${out} is not an output folder of wopack: no pack or watch wrote there (it has no .wopack folder), and it holds ${state.holds}; nothing was done`,
-    "give the folder that wopack pack writes archives to: its --out, e.g. /srv/wopack/outbox",
-  );
 }
 
 /** A report's archive, as the uploader needs it. */

@@ -163,6 +163,8 @@ describe("start-up: a command loads what it runs, nothing more", () => {
     const run = await loadedBy(["pack", ws.staging, "--out", ws.out, ...args.flat()]);
     expect(run.code, run.stderr).toBe(0);
     expect(run.modules.some((m) => SHARP.test(m))).toBe(loadsSharp);
+    // (nor the upload stack: HTTP and TLS, ~15 ms, for a pack that sends nothing)
+    expect(run.modules.filter((m) => /^NativeModule (https?|tls|_tls_wrap)$/.test(m))).toEqual([]);
   });
 });
 
