@@ -17,6 +17,7 @@ import {
   findingsOf,
 } from "./findings.js";
 import { anchor, esc, pathText } from "./html.js";
+import { PagePictures } from "./pictures.js";
 
 export { esc, pathText } from "./html.js";
 
@@ -89,6 +90,9 @@ interface Sheet {
   cardOf: Map<string, number>;
   /** the next card's number */
   n: number;
+  pictures: PagePictures;
+  /** the entries whose picture the page probably shows again: re-used, duplicated, or someone's earlier one */
+  repeated: Set<string>;
 }
 
 /**
@@ -101,7 +105,15 @@ export async function* renderReview(given: Review, thumbOf: ThumbSource, earlier
     workOrders: given.workOrders.map((wo) => ({ ...wo, photos: processingOrder(wo.photos.map(photoFacts)) })),
     refused: given.refused.map((r) => ({ ...r, photos: processingOrder(r.photos.map(photoFacts)) })),
   };
-  const page: Sheet = { thumbOf, earlierOf, noThumbs: review.noThumbs, cardOf: new Map(), n: 0 };
+  const page: Sheet = {
+    thumbOf,
+    earlierOf,
+    noThumbs: review.noThumbs,
+    cardOf: new Map(),
+    n: 0,
+    pictures: new PagePictures(),
+    repeated: new Set(),
+  };
   const flagged: FlaggedPhoto[] = [];
   // the cards are numbered in the order they are written: the packed work orders' photos first
   let n = 0;
@@ -110,6 +122,9 @@ export async function* renderReview(given: Review, thumbOf: ThumbSource, earlier
       page.cardOf.set(p.entry, ++n);
       const checks = findingsOf(p.checks);
       if (checks.length) flagged.push({ entry: p.entry, card: n, checks });
+      for (const f of checks)
+        if (f.earlier && (f.code.endsWith("_REUSED") || f.code.endsWith("_DUPLICATE")))
+          page.repeated.add(p.entry).add(earlierEntry(f.earlier));
     }
   const onPhotos = new Set(flagged.flatMap((p) => p.checks.map((f) => `${f.code}\0${f.message}`)));
   yield head(review);
@@ -137,7 +152,7 @@ export async function* renderReview(given: Review, thumbOf: ThumbSource, earlier
     }
     yield "</section>\n";
   }
-  yield `</main>\n<footer><p>Made by ${esc(review.generator)}. This page needs no network and runs no script.</p></footer>\n</body>\n</html>\n`;
+  yield `</main>\n${page.pictures.definitions()}<footer><p>Made by ${esc(review.generator)}. This page needs no network and runs no script.</p></footer>\n</body>\n</html>\n`;
 }
 
 /**
@@ -316,7 +331,7 @@ async function* sheet(workOrder: string, photos: readonly ReviewPhoto[], page: S
     const n = ++page.n;
     // the larger view is this card at :target, its thumbnail shown up to twice its size (no second image)
     let img = thumb
-      ? `<a class="close" href="#card-${n}">Close the larger view</a><a class="zoom" href="#photo-${n}" title="Larger view"><img src="data:image/jpeg;base64,${thumb.toString("base64")}" alt="${esc(alt)}"${box(shown.w, shown.h)}></a>`
+      ? `<a class="close" href="#card-${n}">Close the larger view</a><a class="zoom" href="#photo-${n}" title="Larger view">${page.pictures.img(thumb, ` alt="${esc(alt)}"${box(shown.w, shown.h)}`, page.repeated.has(photo.entry))}</a>`
       : `<div class="nothumb" role="img" aria-label="${esc(`${alt} (no thumbnail)`)}">${refused ? "not read" : page.noThumbs ? "not decoded" : "does not decode"}</div>`;
     const checks = findingsOf(p.checks);
     // a re-used photo: the earlier picture beside it
@@ -324,7 +339,8 @@ async function* sheet(workOrder: string, photos: readonly ReviewPhoto[], page: S
     for (const f of checks)
       if (f.earlier && f.code.endsWith("_REUSED")) {
         const picture = page.earlierOf ? await page.earlierOf(f.earlier) : { missing: "The earlier archive was not looked for." };
-        earlier.push(earlierBox(f.earlier, picture, page.cardOf.get(earlierEntry(f.earlier))));
+        const img = (jpeg: Buffer, attributes: string) => page.pictures.img(jpeg, attributes, true);
+        earlier.push(earlierBox(f.earlier, picture, page.cardOf.get(earlierEntry(f.earlier)), img));
       }
     if (earlier.length) img = `<div class="pair"><div class="this">${img}</div>${earlier.join("")}</div>`;
     const duplicates = checks
