@@ -17,7 +17,7 @@ import {
   findingsOf,
 } from "./findings.js";
 import { anchor, esc, pathText } from "./html.js";
-import { PagePictures } from "./pictures.js";
+import { PagePictures } from "./sharedPictures.js";
 
 export { esc, pathText } from "./html.js";
 
