@@ -47,36 +47,46 @@ export async function seriousA11yViolations(
     .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" ")) }));
 }
 
+/** A review page's pictures: an <img>, or the inline SVG of a picture shown on many cards (an <image>, or a <use> of one). */
+export const PICTURE = ":is(img, svg.pic)";
+
 /**
- * The JPEG an <img> of a review page shows: its src, or the picture its class gives it (a picture on many cards
- * is written once, as CSS `content`), read back from the page and decoded by the browser.
+ * The JPEG a picture of a review page shows (an element PICTURE selects): an <img>'s src, or the data URI of the
+ * SVG's <image>, or of the <image> its <use> names, read back from the page.
  */
-export async function shownJpeg(img: Locator): Promise<Buffer> {
-  const url = await img.evaluate((e) => {
-    const src = (e as HTMLImageElement).currentSrc;
-    if (src) return src;
-    return /^url\("?(data:[^")]+)"?\)$/.exec(getComputedStyle(e).content)?.[1] ?? "";
-  });
-  if (!url.startsWith("data:image/jpeg;base64,")) throw new Error(`the image shows no JPEG data URI: ${url.slice(0, 80)}`);
+export async function shownJpeg(picture: Locator): Promise<Buffer> {
+  const url = await picture.evaluate(pictureUrl);
+  if (!url.startsWith("data:image/jpeg;base64,")) throw new Error(`the picture shows no JPEG data URI: ${url.slice(0, 80)}`);
   return Buffer.from(url.slice(url.indexOf(",") + 1), "base64");
 }
 
-/** The natural widths of the pictures <img>s show (their src, or the picture their class gives them); 0: none. */
-export async function shownWidths(images: Locator): Promise<number[]> {
-  return images.evaluateAll((els) =>
-    Promise.all(
-      els.map(async (e) => {
-        const img = e as HTMLImageElement;
-        if (img.currentSrc) return img.naturalWidth;
-        const url = /^url\("?(data:[^")]+)"?\)$/.exec(getComputedStyle(img).content)?.[1];
-        if (!url) return 0;
-        const loaded = new Image();
-        loaded.src = url;
-        return loaded.decode().then(
-          () => loaded.naturalWidth,
-          () => 0,
-        );
-      }),
-    ),
+/** The natural widths of the pictures the elements show, decoded by the browser; 0: none. */
+export async function shownWidths(pictures: Locator): Promise<number[]> {
+  const urls: string[] = [];
+  for (const picture of await pictures.all()) urls.push(await picture.evaluate(pictureUrl));
+  return pictures.page().evaluate(
+    (all) =>
+      Promise.all(
+        all.map((url) => {
+          const loaded = new Image();
+          loaded.src = url;
+          return loaded.decode().then(
+            () => loaded.naturalWidth,
+            () => 0,
+          );
+        }),
+      ),
+    urls,
   );
+}
+
+/** (runs in the page) the URL a picture element shows; "" when none. */
+function pictureUrl(e: Element): string {
+  const XLINK = "http://www.w3.org/1999/xlink";
+  const href = (x: Element | null) => x?.getAttribute("href") ?? x?.getAttributeNS(XLINK, "href") ?? "";
+  if (e instanceof HTMLImageElement) return e.currentSrc;
+  const image = e.querySelector("image");
+  if (image) return href(image);
+  const ref = href(e.querySelector("use"));
+  return ref.startsWith("#") ? href(e.ownerDocument.getElementById(ref.slice(1))) : "";
 }

@@ -104,14 +104,14 @@ export function earlierBox(
   e: Earlier,
   picture: EarlierPicture,
   card: number | undefined,
-  picturing: (jpeg: Buffer, attributes: string) => string,
+  picturing: (jpeg: Buffer, alt: string) => string,
 ): string {
   const entry = earlierEntry(e);
   const name = entry.slice(entry.lastIndexOf("/") + 1);
   const names = `${name} of work order ${e.workOrder} in ${e.archive}`;
   const img =
     "jpeg" in picture
-      ? picturing(picture.jpeg, ` alt="${esc(`The earlier photo: ${names}`)}"`)
+      ? picturing(picture.jpeg, `The earlier photo: ${names}`)
       : `<div class="nothumb" role="img" aria-label="${esc(`The earlier photo, not shown: ${names}`)}">not shown</div>`;
   const archive = picture.page
     ? `<a href="${esc(picture.page)}">${pathText(e.archive)}</a>`

@@ -2,13 +2,14 @@
 // again and again) is written into the page once, and every card still shows it. Two real nights: night one
 // packs pictures A and B; night two packs A on five photos in three work orders and B on two, plus a photo
 // of its own. The page is counted (each picture's base64 occurs once) and opened in headless Chromium with
-// scripts off: each re-used photo's earlier picture and its own thumbnail are drawn, and are the right one.
+// scripts off: later cards refer back to the first (SVG <use>, no CSS content, which only Chromium draws on an
+// <img>), and each re-used photo's earlier picture and its own thumbnail are drawn, and are the right one.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Browser, Locator, Page } from "playwright-core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium, shownJpeg } from "../browser.js";
+import { launchChromium, PICTURE, shownJpeg } from "../browser.js";
 import { archivesIn, put, tempDir, wopack } from "../helpers.js";
 import { scene } from "../scene.js";
 
@@ -70,6 +71,32 @@ describe("a picture on many cards of the review page", () => {
     expect(new Set(pictures).size).toBe(pictures.length);
   });
 
+  it("draws it on a later card by a reference back to an earlier one, never by CSS content", async () => {
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    const tab = await context.newPage();
+    await tab.goto(`file://${page}`);
+    // (the page as Chromium's HTML parser built it)
+    const found = await tab.evaluate(() => {
+      const href = (e: Element) => e.getAttribute("href") ?? e.getAttributeNS("http://www.w3.org/1999/xlink", "href") ?? "";
+      const uses = [...document.querySelectorAll("use")].map((use) => {
+        const ref = href(use);
+        const target = ref.startsWith("#") ? document.getElementById(ref.slice(1)) : null;
+        const before = !!target && (target.compareDocumentPosition(use) & Node.DOCUMENT_POSITION_FOLLOWING) !== 0;
+        return { ref, target: target?.localName, before };
+      });
+      const contents = [...document.querySelectorAll("*")]
+        .map((e) => `${e.localName}: ${getComputedStyle(e).content}`)
+        .filter((c) => !/: (normal|none)$/.test(c));
+      return { uses, contents };
+    });
+    expect(found.contents).toEqual([]);
+    expect(html).not.toMatch(/(^|[^-\w])content\s*:/);
+    // A on ten pictures and B on four, each held by one <image>: the others are <use>s
+    expect(found.uses.length).toBeGreaterThanOrEqual(10);
+    for (const use of found.uses) expect(use, use.ref).toEqual({ ref: use.ref, target: "image", before: true });
+    await context.close();
+  });
+
   it("still shows, with scripts off, each re-used photo's earlier picture and its own thumbnail, the right one on each card", async () => {
     const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 900 } });
     const tab = await context.newPage();
@@ -82,7 +109,7 @@ describe("a picture on many cards of the review page", () => {
       for (const entry of entries) {
         const shown = card(tab, entry);
         expect(await shown.count(), entry).toBe(1);
-        for (const img of [shown.locator("figure.earlier img"), shown.locator(".zoom img")]) {
+        for (const img of [shown.locator(`figure.earlier ${PICTURE}`), shown.locator(`.zoom ${PICTURE}`)]) {
           const jpeg = await shownJpeg(img);
           expect((await sharp(jpeg).metadata()).width, entry).toBeGreaterThan(0);
           const box = (await img.boundingBox())!;
