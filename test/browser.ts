@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, chromium, type Locator, type Page } from "playwright-core";
 import { ROOT } from "./helpers.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -45,4 +45,48 @@ export async function seriousA11yViolations(
   return violations
     .filter((v) => v.impact === "serious" || v.impact === "critical")
     .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" ")) }));
+}
+
+/** A review page's pictures: an <img>, or the inline SVG of a picture shown on many cards (an <image>, or a <use> of one). */
+export const PICTURE = ":is(img, svg.pic)";
+
+/**
+ * The JPEG a picture of a review page shows (an element PICTURE selects): an <img>'s src, or the data URI of the
+ * SVG's <image>, or of the <image> its <use> names, read back from the page.
+ */
+export async function shownJpeg(picture: Locator): Promise<Buffer> {
+  const url = await picture.evaluate(pictureUrl);
+  if (!url.startsWith("data:image/jpeg;base64,")) throw new Error(`the picture shows no JPEG data URI: ${url.slice(0, 80)}`);
+  return Buffer.from(url.slice(url.indexOf(",") + 1), "base64");
+}
+
+/** The natural widths of the pictures the elements show, decoded by the browser; 0: none. */
+export async function shownWidths(pictures: Locator): Promise<number[]> {
+  const urls: string[] = [];
+  for (const picture of await pictures.all()) urls.push(await picture.evaluate(pictureUrl));
+  return pictures.page().evaluate(
+    (all) =>
+      Promise.all(
+        all.map((url) => {
+          const loaded = new Image();
+          loaded.src = url;
+          return loaded.decode().then(
+            () => loaded.naturalWidth,
+            () => 0,
+          );
+        }),
+      ),
+    urls,
+  );
+}
+
+/** (runs in the page) the URL a picture element shows; "" when none. */
+function pictureUrl(e: Element): string {
+  const XLINK = "http://www.w3.org/1999/xlink";
+  const href = (x: Element | null) => x?.getAttribute("href") ?? x?.getAttributeNS(XLINK, "href") ?? "";
+  if (e instanceof HTMLImageElement) return e.currentSrc;
+  const image = e.querySelector("image");
+  if (image) return href(image);
+  const ref = href(e.querySelector("use"));
+  return ref.startsWith("#") ? href(e.ownerDocument.getElementById(ref.slice(1))) : "";
 }

@@ -100,13 +100,18 @@ export function checksSummary(flagged: readonly FlaggedPhoto[]): string {
 }
 
 /** The earlier picture of a re-used photo, beside it: its thumbnail (or why there is none) and its names. */
-export function earlierBox(e: Earlier, picture: EarlierPicture, card: number | undefined): string {
+export function earlierBox(
+  e: Earlier,
+  picture: EarlierPicture,
+  card: number | undefined,
+  picturing: (jpeg: Buffer, alt: string) => string,
+): string {
   const entry = earlierEntry(e);
   const name = entry.slice(entry.lastIndexOf("/") + 1);
   const names = `${name} of work order ${e.workOrder} in ${e.archive}`;
   const img =
     "jpeg" in picture
-      ? `<img src="data:image/jpeg;base64,${picture.jpeg.toString("base64")}" alt="${esc(`The earlier photo: ${names}`)}">`
+      ? picturing(picture.jpeg, `The earlier photo: ${names}`)
       : `<div class="nothumb" role="img" aria-label="${esc(`The earlier photo, not shown: ${names}`)}">not shown</div>`;
   const archive = picture.page
     ? `<a href="${esc(picture.page)}">${pathText(e.archive)}</a>`

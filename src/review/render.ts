@@ -17,6 +17,7 @@ import {
   findingsOf,
 } from "./findings.js";
 import { anchor, esc, pathText } from "./html.js";
+import { PagePictures, type PictureBox } from "./sharedPictures.js";
 
 export { esc, pathText } from "./html.js";
 
@@ -89,6 +90,9 @@ interface Sheet {
   cardOf: Map<string, number>;
   /** the next card's number */
   n: number;
+  pictures: PagePictures;
+  /** the entries whose picture the page probably shows again: re-used, duplicated, or someone's earlier one */
+  repeated: Set<string>;
 }
 
 /**
@@ -101,7 +105,15 @@ export async function* renderReview(given: Review, thumbOf: ThumbSource, earlier
     workOrders: given.workOrders.map((wo) => ({ ...wo, photos: processingOrder(wo.photos.map(photoFacts)) })),
     refused: given.refused.map((r) => ({ ...r, photos: processingOrder(r.photos.map(photoFacts)) })),
   };
-  const page: Sheet = { thumbOf, earlierOf, noThumbs: review.noThumbs, cardOf: new Map(), n: 0 };
+  const page: Sheet = {
+    thumbOf,
+    earlierOf,
+    noThumbs: review.noThumbs,
+    cardOf: new Map(),
+    n: 0,
+    pictures: new PagePictures(),
+    repeated: new Set(),
+  };
   const flagged: FlaggedPhoto[] = [];
   // the cards are numbered in the order they are written: the packed work orders' photos first
   let n = 0;
@@ -110,6 +122,9 @@ export async function* renderReview(given: Review, thumbOf: ThumbSource, earlier
       page.cardOf.set(p.entry, ++n);
       const checks = findingsOf(p.checks);
       if (checks.length) flagged.push({ entry: p.entry, card: n, checks });
+      for (const f of checks)
+        if (f.earlier && (f.code.endsWith("_REUSED") || f.code.endsWith("_DUPLICATE")))
+          page.repeated.add(p.entry).add(earlierEntry(f.earlier));
     }
   const onPhotos = new Set(flagged.flatMap((p) => p.checks.map((f) => `${f.code}\0${f.message}`)));
   yield head(review);
@@ -316,7 +331,7 @@ async function* sheet(workOrder: string, photos: readonly ReviewPhoto[], page: S
     const n = ++page.n;
     // the larger view is this card at :target, its thumbnail shown up to twice its size (no second image)
     let img = thumb
-      ? `<a class="close" href="#card-${n}">Close the larger view</a><a class="zoom" href="#photo-${n}" title="Larger view"><img src="data:image/jpeg;base64,${thumb.toString("base64")}" alt="${esc(alt)}"${box(shown.w, shown.h)}></a>`
+      ? `<a class="close" href="#card-${n}">Close the larger view</a><a class="zoom" href="#photo-${n}" title="Larger view">${page.pictures.picture(thumb, alt, page.repeated.has(photo.entry), box(shown.w, shown.h))}</a>`
       : `<div class="nothumb" role="img" aria-label="${esc(`${alt} (no thumbnail)`)}">${refused ? "not read" : page.noThumbs ? "not decoded" : "does not decode"}</div>`;
     const checks = findingsOf(p.checks);
     // a re-used photo: the earlier picture beside it
@@ -324,7 +339,8 @@ async function* sheet(workOrder: string, photos: readonly ReviewPhoto[], page: S
     for (const f of checks)
       if (f.earlier && f.code.endsWith("_REUSED")) {
         const picture = page.earlierOf ? await page.earlierOf(f.earlier) : { missing: "The earlier archive was not looked for." };
-        earlier.push(earlierBox(f.earlier, picture, page.cardOf.get(earlierEntry(f.earlier))));
+        const img = (jpeg: Buffer, alt: string) => page.pictures.picture(jpeg, alt, true);
+        earlier.push(earlierBox(f.earlier, picture, page.cardOf.get(earlierEntry(f.earlier)), img));
       }
     if (earlier.length) img = `<div class="pair"><div class="this">${img}</div>${earlier.join("")}</div>`;
     const duplicates = checks
@@ -357,11 +373,11 @@ function capturedText(p: ReviewPhoto): string | undefined {
   return undefined;
 }
 
-/** width/height attributes that keep the page from jumping as thumbnails load (scaled to the thumb box). */
-function box(w: number | undefined, h: number | undefined): string {
-  if (!w || !h) return "";
+/** The size that keeps the page from jumping as thumbnails load (the photo's, scaled to the thumb box). */
+function box(w: number | undefined, h: number | undefined): PictureBox | undefined {
+  if (!w || !h) return undefined;
   const scale = Math.min(1, THUMB_EDGE / Math.max(w, h));
-  return ` width="${Math.max(1, Math.round(w * scale))}" height="${Math.max(1, Math.round(h * scale))}"`;
+  return { width: Math.max(1, Math.round(w * scale)), height: Math.max(1, Math.round(h * scale)) };
 }
 
 function problemList(problems: readonly Problem[]): string {
@@ -415,7 +431,8 @@ tr.absent td{color:var(--muted)}
 .req{color:var(--bad);text-decoration:none}
 .sheet{list-style:none;padding:0;margin:0;display:grid;grid-template-columns:repeat(auto-fill,minmax(min(20rem,100%),1fr));gap:1rem}
 .sheet figure{margin:0;background:var(--card);border:1px solid var(--line);border-radius:6px;padding:.5rem;height:100%}
-.sheet img,.nothumb{display:block;margin:0 auto .5rem;max-width:100%;height:auto;max-height:16rem;object-fit:contain}
+.sheet img,.sheet .pic,.nothumb{display:block;margin:0 auto .5rem;max-width:100%;height:auto;max-height:16rem;object-fit:contain}
+.pic.natural{width:auto}
 .nothumb{height:8rem;display:flex;align-items:center;justify-content:center;border:2px dashed var(--line);color:var(--muted)}
 .entry{font-weight:700;overflow-wrap:break-word}
 figcaption dl{display:grid;grid-template-columns:max-content 1fr;gap:0 .5rem;margin:.25rem 0 0;font-size:.875rem}
@@ -424,7 +441,7 @@ figcaption dt{color:var(--muted)}figcaption dd{margin:0;overflow-wrap:break-word
 .sheet li:target{position:fixed;inset:0;z-index:2;margin:0;padding:1rem;overflow:auto;background:rgb(0 0 0/.85)}
 .sheet li:target figure{max-width:min(100%,40rem);height:auto;margin:0 auto}
 .sheet li:target .zoom{cursor:default}
-.sheet li:target .zoom img{width:min(100%,512px);height:min(70vh,512px);max-height:none;object-fit:contain}
+.sheet li:target .zoom img,.sheet li:target .zoom .pic{width:min(100%,512px);height:min(70vh,512px);max-height:none;object-fit:contain}
 .sheet li:target .close{display:block;text-align:right;margin-bottom:.5rem;font-weight:600}
 .sheet li:target .pair{flex-direction:column}
 figure.flagged{border:2px solid var(--warn)}
@@ -433,7 +450,7 @@ figure.flagged{border:2px solid var(--warn)}
 .tip{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
 .flag:hover .tip,.flag:focus .tip{left:0;top:calc(100% + .25rem);z-index:3;width:max-content;max-width:100%;height:auto;overflow:visible;clip-path:none;white-space:normal;overflow-wrap:anywhere;background:var(--bg);color:var(--fg);border:1px solid var(--line);border-radius:4px;padding:.25rem .5rem;font-weight:400;box-shadow:0 2px 6px rgb(0 0 0/.35)}
 .pair{display:flex;gap:.5rem;align-items:flex-start}.pair>*{flex:1 1 0;min-width:0}
-.earlier{margin:0;font-size:.875rem;overflow-wrap:break-word}.earlier img,.earlier .nothumb{max-height:10rem}
+.earlier{margin:0;font-size:.875rem;overflow-wrap:break-word}.earlier img,.earlier .pic,.earlier .nothumb{max-height:10rem}
 .why{color:var(--muted)}.dup{margin:.25rem 0;font-size:.875rem}
 .look{padding-left:1.25rem}.look li{margin:.25rem 0;overflow-wrap:anywhere}
 .problems{padding-left:1.25rem}.problems li{margin:.25rem 0;overflow-wrap:anywhere}

@@ -61,6 +61,28 @@ export function pngDimensions(head: Uint8Array): { width: number; height: number
   return { width: view.getUint32(16), height: view.getUint32(20) };
 }
 
+/** A JPEG's width and height, from its first frame header (SOFn); undefined when the bytes have none. */
+export function jpegDimensions(jpeg: Uint8Array): { width: number; height: number } | undefined {
+  if (jpeg[0] !== 0xff || jpeg[1] !== 0xd8) return undefined;
+  const view = new DataView(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength);
+  let at = 2;
+  while (at + 9 <= jpeg.length && jpeg[at] === 0xff) {
+    const marker = jpeg[at + 1]!;
+    if (marker === 0xff) {
+      at++; // a fill byte
+      continue;
+    }
+    // SOF0-15 but DHT (c4), JPG (c8) and DAC (cc); a scan (da) before any: none
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      const [height, width] = [view.getUint16(at + 5), view.getUint16(at + 7)];
+      return width && height ? { width, height } : undefined;
+    }
+    if (marker === 0xda) return undefined;
+    at += 2 + view.getUint16(at + 2);
+  }
+  return undefined;
+}
+
 /** What was done to a packed photo; for a report of an earlier version (no `handling`), told by its words. */
 export function photoHandling(entry: {
   handling?: PhotoHandling | undefined;

@@ -7,7 +7,7 @@ import type { Browser } from "playwright-core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseEntryName } from "../../src/spec/images.js";
-import { launchChromium, SCREENSHOTS, seriousA11yViolations } from "../browser.js";
+import { launchChromium, PICTURE, SCREENSHOTS, seriousA11yViolations, shownJpeg, shownWidths } from "../browser.js";
 import { archivesIn, copyFixtureTree, execFileP, put, ROOT, readZip, tempDir, wopack, workspace } from "../helpers.js";
 
 const HOSTILE_META = "<script>window.__pwned=1</script>";
@@ -119,16 +119,14 @@ describe("the review page in Chromium", () => {
     }
     expect(processing(entries, "WO_B")).toEqual(["meter-1.jpg", "cabinet-2.jpg", "cabinet-10.jpg"]);
     // every packed photo has a thumbnail, decoded by the browser
-    const images = tab.locator("section.wo .zoom img"); // (a re-used photo's earlier one is beside it: not counted)
+    const images = tab.locator(`section.wo .zoom ${PICTURE}`); // (a re-used photo's earlier one is beside it: not counted)
     expect(await images.count()).toBe(entries.filter((e) => parseEntryName(e.split("/")[1]!)).length);
-    const widths = await images.evaluateAll((els) => els.map((e) => (e as HTMLImageElement).naturalWidth));
+    const widths = await shownWidths(images);
     expect(widths.every((w) => w > 0)).toBe(true);
     // the photo with EXIF orientation 6 is shown upright (portrait) and says so
     const turned = photoCard(tab, "one.jpg");
-    const box = await turned
-      .locator(".zoom img")
-      .evaluate((e) => [(e as HTMLImageElement).naturalWidth, (e as HTMLImageElement).naturalHeight]);
-    expect(box[1]!).toBeGreaterThan(box[0]!);
+    const box = await sharp(await shownJpeg(turned.locator(`.zoom ${PICTURE}`))).metadata();
+    expect(box.height).toBeGreaterThan(box.width);
     await expect.poll(() => turned.textContent()).toMatch(/Orientation6: turned 90° clockwise/);
     // what was converted and what was copied
     await expect.poll(() => photoCard(tab, "pole_top.webp").textContent()).toMatch(/Convertedwebp converted/);
@@ -260,7 +258,7 @@ describe("the review page reads well (issue 24)", () => {
       const tab = await context.newPage();
       await tab.goto(`file://${page}`);
       const card = tab.locator("section.wo li", { has: tab.locator(".entry", { hasText: /^cabinet_front-0\.jpg$/ }) });
-      const img = card.locator(".zoom img");
+      const img = card.locator(`.zoom ${PICTURE}`);
       const small = (await img.boundingBox())!;
       expect(await card.locator(".close").isVisible()).toBe(false);
       await card.locator("a.zoom").click();
@@ -331,9 +329,7 @@ describe("the sample's review page (the README's picture)", () => {
     const context = await browser.newContext({ viewport: { width: 1100, height: 1000 } });
     const tab = await context.newPage();
     await tab.goto(`file://${zip!.replace(/\.zip$/, ".html")}`);
-    const widths = await tab
-      .locator("section.wo .zoom img")
-      .evaluateAll((els) => els.map((e) => (e as HTMLImageElement).naturalWidth));
+    const widths = await shownWidths(tab.locator(`section.wo .zoom ${PICTURE}`));
     expect(widths).toHaveLength(9);
     expect(widths.every((w) => w > 0)).toBe(true);
     await tab.screenshot({ path: path.join(SCREENSHOTS, "review-sample.png") });
@@ -357,7 +353,7 @@ describe("wopack review", () => {
     expect(await tab.locator(".entry").allTextContents()).toEqual(
       [...new Set(entries.map((e) => e.split("/")[0]!))].sort().flatMap((id) => processing(entries, id)),
     );
-    expect(await tab.locator("img").count()).toBe(entries.filter((e) => parseEntryName(e.split("/")[1]!)).length);
+    expect(await tab.locator(PICTURE).count()).toBe(entries.filter((e) => parseEntryName(e.split("/")[1]!)).length);
     // sizes come from decoding: the turned photo's
     expect(await tab.locator("figure", { hasText: "meter_reading" }).first().textContent()).toMatch(/Pixels\d+ × \d+/);
 

@@ -10,7 +10,7 @@ import type { Browser, Page } from "playwright-core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ArchiveReport, PhotoFinding } from "../../src/core/types.js";
-import { launchChromium, SCREENSHOTS, seriousA11yViolations } from "../browser.js";
+import { launchChromium, PICTURE, SCREENSHOTS, seriousA11yViolations, shownJpeg, shownWidths } from "../browser.js";
 import { archivesIn, put, tempDir, wopack } from "../helpers.js";
 import { scene } from "../scene.js";
 
@@ -181,26 +181,30 @@ describe("the photo checks on the review page (Chromium)", () => {
     const tab = await open(`file://${page}`);
     const reused = card(tab, "meter-1.jpg");
     const earlier = reused.locator("figure.earlier");
-    const img = earlier.locator("img");
-    expect(await img.evaluate((e) => (e as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
-    expect(await img.getAttribute("alt")).toBe(`The earlier photo: meter-1.jpg of work order WO_OLD in ${path.basename(first)}`);
+    const img = earlier.locator(PICTURE);
+    expect((await shownWidths(img))[0]).toBeGreaterThan(0);
+    // (its text for those who do not see it: an <img>'s alt, an SVG's aria-label)
+    const named = earlier.getByRole("img", {
+      name: `The earlier photo: meter-1.jpg of work order WO_OLD in ${path.basename(first)}`,
+      exact: true,
+    });
+    expect(await named.count()).toBe(1);
     expect(await earlier.locator("figcaption").textContent()).toBe(
       `Earlier (the same file): meter-1.jpg of work order WO_OLD in ${path.basename(first)}`,
     );
     // beside it: on the same row, to its right
-    const own = (await reused.locator(".zoom img").boundingBox())!;
+    const own = (await reused.locator(`.zoom ${PICTURE}`).boundingBox())!;
     const other = (await img.boundingBox())!;
     expect(other.x).toBeGreaterThanOrEqual(own.x + own.width);
     expect(Math.abs(other.y - own.y)).toBeLessThan(own.height);
     // the same picture: its pixels match the photo's own thumbnail
     const pixels = async (loc: typeof img) => {
-      const src = (await loc.getAttribute("src"))!;
-      return sharp(Buffer.from(src.split(",")[1]!, "base64"))
+      return sharp(await shownJpeg(loc))
         .resize(8, 8, { fit: "fill" })
         .raw()
         .toBuffer();
     };
-    const [a, b] = [await pixels(reused.locator(".zoom img")), await pixels(img)];
+    const [a, b] = [await pixels(reused.locator(`.zoom ${PICTURE}`)), await pixels(img)];
     expect(Math.max(...a.map((v, i) => Math.abs(v - b[i]!)))).toBeLessThan(24);
     // its archive's review page is beside this one: linked
     expect(await earlier.locator("a").getAttribute("href")).toBe(path.basename(first).replace(/\.zip$/, ".html"));
@@ -260,7 +264,7 @@ describe("where the earlier archive went", () => {
     await rename(first, path.join(sibling, name));
     let tab = await open(`file://${await withFindings(second, findingsOfNightTwo(name))}`);
     const earlier = card(tab, "meter-1.jpg").locator("figure.earlier");
-    expect(await earlier.locator("img").evaluate((e) => (e as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
+    expect((await shownWidths(earlier.locator(PICTURE)))[0]).toBeGreaterThan(0);
     // (not linked: its page is not beside this one)
     expect(await earlier.locator("a").count()).toBe(0);
     await tab.context().close();
@@ -307,7 +311,7 @@ describe("the real pipeline (the checks of wip/checkwire): pack writes the page 
     expect(await tab.locator("#look").textContent()).toMatch(/^3 photos need a look: 1 re-used, 1 duplicate, .*1 dark/);
     // the earlier photo beside the re-used one, decoded from night one's archive, with its names
     const earlier = card(tab, "meter-1.jpg").locator("figure.earlier");
-    expect(await earlier.locator("img").evaluate((e) => (e as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
+    expect((await shownWidths(earlier.locator(PICTURE)))[0]).toBeGreaterThan(0);
     const caption = (await earlier.locator("figcaption").textContent())!;
     expect(caption).toMatch(/^Earlier \(the same (file|picture)\): meter-1\.jpg of work order WO_OLD in /);
     expect(caption.endsWith(path.basename(old!))).toBe(true);

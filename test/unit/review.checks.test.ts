@@ -3,6 +3,7 @@
 // earlier picture beside a re-used one (or in words why not), the other entry of a duplicate linked, and
 // every name from a report escaped. The browser test (test/browser/review.checks.test.ts) sees them drawn.
 import fc from "fast-check";
+import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import type { PhotoFinding } from "../../src/core/types.js";
 import type { EarlierSource } from "../../src/review/findings.js";
@@ -100,13 +101,21 @@ describe("a photo check's finding on the review page", () => {
       exact: true,
     };
     const photos = [{ entry: "WO_1/meter-1.jpg", checks: [{ code: "W_PHOTO_REUSED", message: "re-used", earlier }] }];
+    const jpeg = await sharp({ create: { width: 4, height: 3, channels: 3, background: "red" } })
+      .jpeg()
+      .toBuffer();
     const shown = await render(reviewOf(photos), async () => ({
-      jpeg: Buffer.from("EARLIER"),
+      jpeg,
       page: "batch-20251231T000000Z-0001.html",
     }));
     const box = /<figure class="earlier">(.*?)<\/figure>/.exec(shown)?.[1] ?? "";
-    expect(box).toContain(`src="data:image/jpeg;base64,${Buffer.from("EARLIER").toString("base64")}"`);
-    expect(box).toContain('alt="The earlier photo: meter-1.jpg of work order WO_0 in batch-20251231T000000Z-0001.zip"');
+    // (a re-used picture is drawn as an SVG whose <image> later cards can <use>, at its own size)
+    const alt = "The earlier photo: meter-1.jpg of work order WO_0 in batch-20251231T000000Z-0001.zip";
+    const data = `data:image/jpeg;base64,${jpeg.toString("base64")}`;
+    expect(shown.split(data)).toHaveLength(2);
+    expect(box).toContain(
+      `<svg class="pic natural" width="4" height="3" viewBox="0 0 4 3" role="img" aria-label="${alt}"><image id="pic-1" xlink:href="${data}" width="4" height="3"/></svg>`,
+    );
     expect(box).toContain('<a href="batch-20251231T000000Z-0001.html">');
     expect(box).toContain("(the same file)");
 
