@@ -4,11 +4,11 @@
 // exports): wopack's own ~120 modules and its dependencies' hundreds (zod alone is 95, yargs 40)
 // took ~0.1 s of every command. So the CLI is bundled from tsc's output into dist/cli-bundle/: main.js (what
 // every command runs: argument parsing, output), a chunk for each command's own code and what it shares with
-// others (`wopack upload` loads none of the pack stack), and the wasm HEIC worker's entry.
+// others (`wopack upload` loads none of the pack stack), and the two workers' entries.
 // - Everything in it comes from this one bundle: one copy of each class (`instanceof WopackError` holds
 //   between the CLI and the library code it runs). dist/index.js, the library API, stays tsc's files.
 // - Its files sit two folders below the package, as tsc's do, and beside each other: the paths taken from
-//   import.meta.url (native bindings, package.json, the config schema, the worker) still hold.
+//   import.meta.url (native bindings, package.json, the config schema, the workers) still hold.
 // - sharp and libheif-js (native code, wasm) stay packages; the rest is plain JavaScript, folded in.
 // - Source maps (*.js.map, through tsc's) name src/'s files: `node --enable-source-maps` shows their lines.
 import { existsSync, readFileSync, rmSync } from "node:fs";
@@ -76,6 +76,7 @@ const bundle = await rolldown({
     main: path.join(dist, "cli", "main.js"),
     // (started as workers by their path beside the module that starts them: new URL("./x.js", import.meta.url))
     heicWorker: path.join(dist, "convert", "heicWorker.js"),
+    readBackWorker: path.join(dist, "archive", "readBackWorker.js"),
   },
   platform: "node",
   logLevel: "warn",
@@ -94,14 +95,8 @@ const { output } = await bundle.write({
   sourcemapExcludeSources: true,
   // core/ and spec/ (small, pure, importing nothing but each other and Node): one chunk rather than the dozen
   // the commands' shares would cut them into (~4 ms of `wopack upload`, ~0.3 ms a file); but spec/shard.ts,
-  // and core/sha256.ts, whose node:crypto takes ~5 ms to load, which `--help` and `--version` need not pay (in a
-  // chunk of its own: in upload's, it made pack load the platform's protocol, node:http and TLS, ~15 ms)
-  codeSplitting: {
-    groups: [
-      { name: "core", test: /dist[\\/](core|spec)[\\/](?!shard\.js$|sha256\.js$)/ },
-      { name: "sha256", test: /dist[\\/]core[\\/]sha256\.js$/ },
-    ],
-  },
+  // whose node:crypto takes ~5 ms to load, which `--help` and `--version` need not pay
+  codeSplitting: { groups: [{ name: "core", test: /dist[\\/](core|spec)[\\/](?!shard\.js$)/ }] },
 });
 await bundle.close();
 

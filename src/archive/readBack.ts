@@ -1,7 +1,6 @@
-import { createHash, type Hash } from "node:crypto";
-import { type FileHandle, open } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { Worker } from "node:worker_threads";
 import { crc32 } from "../core/crc32.js";
-import { runningSha256 } from "../core/sha256.js";
 
 /** Where a stored entry's data sits in the archive, and the CRC-32 it must have. */
 export interface DataRange {
@@ -37,6 +36,7 @@ export function headerRoom(name: string): number {
  * stored entry's data checked against its CRC-32 (ranges must be announced before their bytes arrive).
  */
 export class ReadBackCheck {
+  private readonly hash = createHash("sha256");
   private readonly ranges: DataRange[] = [];
   private next = 0;
   private crc = 0;
@@ -47,9 +47,6 @@ export class ReadBackCheck {
   private keptTo = 0;
   /** bytes fed so far */
   bytes = 0;
-
-  /** `hash`: the SHA-256 kept here, or null when the caller hashes the bytes itself (and gives digest() the result) */
-  constructor(private readonly hash: Hash | null = createHash("sha256")) {}
 
   expect(range: DataRange): void {
     if (!range.deflated) this.ranges.push(range);
@@ -64,7 +61,7 @@ export class ReadBackCheck {
   update(chunk: Buffer): void {
     const at = this.bytes;
     const chunkEnd = at + chunk.length;
-    this.hash?.update(chunk);
+    this.hash.update(chunk);
     while (this.filling < this.before.length && this.before[this.filling]!.start < chunkEnd) {
       const b = this.before[this.filling]!;
       const end = b.start + b.bytes.length;
@@ -83,78 +80,64 @@ export class ReadBackCheck {
     this.bytes = chunkEnd;
   }
 
-  digest(file: string, sha256?: string): ReadBack {
+  digest(file: string): ReadBack {
     if (this.next !== this.ranges.length) throw new Error(`${file}: ends before the data of ${this.ranges[this.next]!.name}`);
-    return { sha256: sha256 ?? this.hash!.digest("hex"), bytes: this.bytes, checked: this.ranges, before: this.before };
+    return { sha256: this.hash.digest("hex"), bytes: this.bytes, checked: this.ranges, before: this.before };
   }
 }
 
-/** (the writer tells of final bytes every megabyte: a read of more would be rare) */
-const CHUNK = 1024 * 1024;
+export type ReadBackMessage = { upTo: number; ranges: DataRange[]; end?: boolean };
+export type ReadBackReply = { ok: true; readBack: ReadBack } | { ok: false; message: string };
 
 /**
- * Reads an archive back while it is still being written, a step behind the writer: the writer reports each
- * byte range it will not touch again, and this reader checks it from the file (its own file descriptor, so
- * what it sees is what the file holds), hashing each chunk on the SHA-256 binding's thread while it reads the
- * next. The second read then overlaps the writing instead of following it. (It ran on a worker thread: that
- * thread's start cost some 60 ms of CPU an archive, more than the reads it saved the main thread.)
+ * Reads an archive back while it is still being written, a step behind the writer, on a worker thread:
+ * the writer reports each byte range it will not touch again, and this reader hashes and checks it from
+ * the file (its own file descriptor, so what it sees is what the file holds). The second read then
+ * overlaps the writing instead of following it.
  */
 export class TrailingReadBack {
-  private readonly check = new ReadBackCheck(null);
-  private readonly hash = runningSha256();
-  private readonly buffers = [Buffer.allocUnsafeSlow(CHUNK), Buffer.allocUnsafeSlow(CHUNK)];
-  private turn = 0;
-  private fh: FileHandle | undefined;
-  /** the reads so far, in the order they were asked for */
-  private reading: Promise<void> = Promise.resolve();
-  private stopped = false;
+  private readonly worker: Worker;
+  private readonly result: Promise<ReadBack>;
 
-  constructor(private readonly file: string) {}
+  constructor(file: string) {
+    this.worker = new Worker(new URL("./readBackWorker.js", import.meta.url), { workerData: { file } });
+    this.result = new Promise((resolve, reject) => {
+      this.worker.on("message", (m: ReadBackReply) => (m.ok ? resolve(asBuffers(m.readBack)) : reject(new Error(m.message))));
+      this.worker.on("error", reject);
+      this.worker.on("exit", (code) => reject(new Error(`the archive read-back stopped (exit code ${code})`)));
+    });
+    this.result.catch(() => undefined);
+    // Never what keeps the process alive (a writer that failed and was not cleaned up, say); end() refs it
+    // while the result is awaited.
+    this.worker.unref();
+  }
 
-  /** Bytes up to `upTo` are final; `ranges` are the entries' data among them not announced yet. */
+  /** Bytes up to `upTo` are final; `ranges` are the stored entries' data among them not announced yet. */
   settled(upTo: number, ranges: DataRange[]): void {
-    this.reading = this.reading.then(() => this.readTo(upTo, ranges));
-    this.reading.catch(() => undefined); // (thrown by end())
+    this.worker.postMessage({ upTo, ranges } satisfies ReadBackMessage);
   }
 
   /** The file is complete at `size` bytes, with `ranges` not announced yet: read the rest and return the result. */
   async end(size: number, ranges: DataRange[]): Promise<ReadBack> {
-    this.settled(size, ranges);
+    this.worker.ref();
+    this.worker.postMessage({ upTo: size, ranges, end: true } satisfies ReadBackMessage);
     try {
-      await this.reading;
-      const { bytesRead } = await this.fh!.read(this.buffers[0]!, 0, 1, size);
-      if (bytesRead !== 0) throw new Error(`${this.file}: longer than the ${size} bytes written`);
-      return this.check.digest(this.file, this.hash.hex());
+      return await this.result;
     } finally {
       await this.stop();
     }
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    await this.reading.catch(() => undefined);
-    await this.fh?.close();
-    this.fh = undefined;
+    await this.worker.terminate();
   }
+}
 
-  private async readTo(upTo: number, ranges: DataRange[]): Promise<void> {
-    if (this.stopped) throw new Error(`${this.file}: the read-back was stopped`);
-    for (const r of ranges) this.check.expect(r);
-    this.fh ??= await open(this.file, "r");
-    // (the chunk before is hashed while this one is read: into the other buffer)
-    let hashing: Promise<unknown> = Promise.resolve();
-    try {
-      while (this.check.bytes < upTo) {
-        const buffer = this.buffers[this.turn++ % 2]!;
-        const { bytesRead } = await this.fh.read(buffer, 0, Math.min(CHUNK, upTo - this.check.bytes), this.check.bytes);
-        if (bytesRead === 0) throw new Error(`${this.file}: ends at ${this.check.bytes} bytes, before ${upTo}`);
-        const chunk = buffer.subarray(0, bytesRead);
-        this.check.update(chunk);
-        await hashing;
-        hashing = this.hash.update(chunk);
-      }
-    } finally {
-      await hashing;
-    }
-  }
+/** (a Buffer posted from a worker arrives as a Uint8Array) */
+function asBuffers(readBack: ReadBack): ReadBack {
+  const before = readBack.before?.map((b) => ({
+    start: b.start,
+    bytes: Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.length),
+  }));
+  return { ...readBack, ...(before ? { before } : {}) };
 }

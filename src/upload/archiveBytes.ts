@@ -1,7 +1,7 @@
 // An archive's bytes as the sender reads them: a chunk at an offset, and the hash of what came before.
 import type { FileHandle } from "node:fs/promises";
-import { chunkBuffer, type RunningHash } from "../core/sha256.js";
 import { CHUNK_SIZE } from "./protocol.js";
+import { chunkBuffer, type RunningHash } from "./sha256.js";
 
 /** Bytes [from, from + length) of the file (fewer at its end), into `into` (or a new buffer). */
 export async function readChunk(fh: FileHandle, from: number, length: number, into?: Buffer): Promise<Buffer> {

@@ -10,9 +10,9 @@
 // SHA-256 matched the report before the last chunk went).
 import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
-import { runningSha256 } from "../core/sha256.js";
 import { ChunkBuffers } from "./archiveBytes.js";
 import type { ObjectDigests } from "./protocol.js";
+import { runningSha256 } from "./sha256.js";
 
 const READ_BYTES = 8 * 1024 * 1024;
 

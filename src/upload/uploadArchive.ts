@@ -9,7 +9,6 @@ import type { Clock } from "../core/clock.js";
 import { type Problem, problem, WopackError } from "../core/errors.js";
 import { faultPoint } from "../core/fault.js";
 import { isRedacted, redact, secretsOf } from "../core/redact.js";
-import { type RunningHash, runningSha256 } from "../core/sha256.js";
 import type { UploadOutcome, UploadProgress } from "../core/types.js";
 import { ChunkBuffers, hashFile } from "./archiveBytes.js";
 import { compareObject } from "./objectCheck.js";
@@ -24,6 +23,7 @@ import {
   statusLooksFailed,
 } from "./protocol.js";
 import { type RequestSettings, Requests } from "./requests.js";
+import { type RunningHash, runningSha256 } from "./sha256.js";
 import { moveUploaded } from "./uploadedTo.js";
 import {
   ArchiveFailed,

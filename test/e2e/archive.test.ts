@@ -170,7 +170,7 @@ describe("the read-back (SHA-256 and stored entries' CRCs from one sequential re
     expect(() => short.digest("f")).toThrow(/f: ends before the data of b/);
   });
 
-  it("runs behind the writer, by its own descriptor (built code), and fails on a damaged range", async () => {
+  it("runs behind the writer on a worker thread (built code), and fails on a damaged range", async () => {
     const { TrailingReadBack } = await import("../../dist/archive/readBack.js");
     const dir = await tempDir();
     // (the last range told as its bytes become final, or only with the end: the writer tells it every MB)

@@ -166,7 +166,7 @@ describe("ZIP64 (§8)", () => {
         { name: "WO_1/small-1.jpg", data: small, store: true, crc32: crc32(small), size: small.length },
       ];
       const zip = path.join(dir, "big.zip");
-      // read back while writing, as pack does for a large archive (built code)
+      // read back while writing, as pack does for a large archive (the worker is built code)
       const { TrailingReadBack } = await import("../../dist/archive/readBack.js");
       const trailing = new TrailingReadBack(zip);
       const bytes = await writeZip(zip, entries, undefined, (upTo, ranges) => trailing.settled(upTo, ranges));

@@ -178,9 +178,15 @@ describe("the CLI bundle (scripts/bundle-cli.mjs)", () => {
         chunksOf.set(source, [...(chunksOf.get(source) ?? []), map]);
     }
     expect([...chunksOf].filter(([, chunks]) => chunks.length > 1)).toEqual([]);
-    // (and the modules are there: the errors, each command, the wasm HEIC worker)
+    // (and the modules are there: the errors, each command, the two workers)
     const own = [...chunksOf.keys()].filter((s) => s.startsWith("../../src/"));
-    expect(own).toEqual(expect.arrayContaining(["../../src/core/errors.ts", "../../src/convert/heicWorker.ts"]));
+    expect(own).toEqual(
+      expect.arrayContaining([
+        "../../src/core/errors.ts",
+        "../../src/convert/heicWorker.ts",
+        "../../src/archive/readBackWorker.ts",
+      ]),
+    );
     expect(own.filter((s) => /\/cli\/commands\/\w+Command\.ts$/.test(s))).toHaveLength(COMMANDS.length);
   });
 });

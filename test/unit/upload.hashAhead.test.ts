@@ -8,8 +8,8 @@ import path from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { readUploads } from "../../src/commit/uploads.js";
-import type { RunningHash } from "../../src/core/sha256.js";
 import { CHUNK_UNIT, httpApi } from "../../src/upload/protocol.js";
+import type { RunningHash } from "../../src/upload/sha256.js";
 import { uploadArchive } from "../../src/upload/uploadArchive.js";
 import { tempDir } from "../helpers.js";
 import { UploadServer } from "../upload-server.js";
@@ -17,8 +17,8 @@ import { UploadServer } from "../upload-server.js";
 /** The offsets of the chunks whose hashing began, in order (each unit of the archive is filled with its index). */
 const hashesBegun: number[] = [];
 
-vi.mock("../../src/core/sha256.js", async (original) => {
-  const real = await original<typeof import("../../src/core/sha256.js")>();
+vi.mock("../../src/upload/sha256.js", async (original) => {
+  const real = await original<typeof import("../../src/upload/sha256.js")>();
   const watched = (h: RunningHash): RunningHash => ({
     copy: () => watched(h.copy()),
     update: async (data) => {

@@ -4,8 +4,8 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runningSha256 } from "../../src/core/sha256.js";
 import { httpApi } from "../../src/upload/protocol.js";
+import { runningSha256 } from "../../src/upload/sha256.js";
 import { UNIT, UploadServer } from "../upload-server.js";
 
 const nativeBuilt = existsSync(new URL("../../native/build/Release/wopack_sha.node", import.meta.url));
