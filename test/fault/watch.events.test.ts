@@ -108,6 +108,17 @@ describe("watch --http /events under clients that do not read", () => {
     expect(statuses.filter((s) => s === 200)).toHaveLength(15); // 16 at most, the page among them
     expect(statuses.filter((s) => s === 503)).toHaveLength(15);
 
+    // status changes from now on, so that the non-readers' socket buffers fill while the packing goes on (a file
+    // added to a waiting work order: a scan, at most one a second, and an event); they are dropped 10 s after
+    let churning = true;
+    let more = 0;
+    const churn = (async () => {
+      while (churning) {
+        await put(ws.staging, `WO_WAIT_${String(more++ % 250).padStart(3, "0")}_${long(110, "w")}/b.jpg`, "y");
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+
     // pack while they hang on; watch's memory is sampled all along (and the test stops at the first excess)
     let peak = start;
     let tooBig = false;
@@ -133,14 +144,8 @@ describe("watch --http /events under clients that do not read", () => {
         const text = await (await fetch(`${base}/metrics`)).text();
         return Number(new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1]);
       };
-      // (more status changes, so that the non-readers' socket buffers fill: a marker for waiting work orders)
-      let more = 0;
       await waitFor(
-        async () => {
-          if ((await metric("wopack_http_event_clients")) === 1) return true;
-          await put(ws.staging, `WO_WAIT_${String(more++ % 250).padStart(3, "0")}_${long(110, "w")}/b.jpg`, "y");
-          return false;
-        },
+        async () => (await metric("wopack_http_event_clients")) === 1,
         "the 15 clients that do not read to be dropped",
         120_000,
       );
@@ -148,6 +153,8 @@ describe("watch --http /events under clients that do not read", () => {
       expect(await metric('wopack_http_event_clients_turned_away_total\\{why="too_many"\\}')).toBe(15);
     } finally {
       clearInterval(sampler);
+      churning = false;
+      await churn;
     }
     expect(peak - start, `watch grew from ${Math.round(start / MB)} MB to ${Math.round(peak / MB)} MB`).toBeLessThan(150 * MB);
     // an event is what the page draws: the long lists are cut (the rest is counted, and in /state.json)
