@@ -242,7 +242,7 @@ describe("every JSON line on stderr validates, on the failing and waiting paths 
         const name = path.basename((await archivesIn(ws.out))[0]!, ".zip");
         await run(["upload", ws.out], { refuseFilename: name }, [1]); // E_UPLOAD_REFUSED
         await run(["upload", ws.out], { refuseKey: true }, [5]); // E_UPLOAD_CREDENTIALS
-        await run(["upload", ws.out], { unavailable: 2, tooMany: { count: 1, retryAfter: 1 } }, [0]); // retries, waits
+        await run(["upload", ws.out], { unavailable: 1, tooMany: { count: 1, retryAfter: 1 } }, [0]); // retries: a 503 (backoff), a 429 (Retry-After)
         ws = await outbox();
         await run(["upload", ws.out], { expireAtBytes: 1 }, [0]); // a gone session: batch deleted, a new one
         ws = await outbox();

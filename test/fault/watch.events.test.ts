@@ -42,19 +42,21 @@ describe("watch --http /events under clients that do not read", () => {
     }
     // 250 work orders waiting for their marker
     for (let i = 0; i < 250; i++) await put(ws.staging, `WO_WAIT_${String(i).padStart(3, "0")}_${long(110, "w")}/a.jpg`, "x");
-    // what gets packed while the clients are connected: photos converted to JPEG (slow enough to watch)
-    const png = (seed: number) =>
-      sharp({
-        create: {
-          width: 1400,
-          height: 1000,
-          channels: 3,
-          background: { r: seed * 40, g: 80, b: 120 },
-          noise: { type: "gaussian", mean: 128, sigma: 50 },
-        },
-      })
+    // what gets packed while the clients are connected: photos converted to JPEG (slow enough to watch); the
+    // noise is made once and each photo shifts its red (making the noise was 7 of the test's 33 s)
+    const [width, height] = [1400, 1000];
+    const noise = sharp({
+      create: { width, height, channels: 3, background: "#000", noise: { type: "gaussian", mean: 128, sigma: 50 } },
+    })
+      .raw()
+      .toBuffer();
+    const png = async (seed: number) => {
+      const raw = Buffer.from(await noise);
+      for (let i = 0; i < raw.length; i += 3) raw[i] = (raw[i]! + seed * 40) & 255;
+      return sharp(raw, { raw: { width, height, channels: 3 } })
         .png({ compressionLevel: 1 })
         .toBuffer();
+    };
     const good = ["WO_GOOD_1", "WO_GOOD_2", "WO_GOOD_3", "WO_GOOD_4"];
     for (const [g, id] of good.entries()) for (let p = 0; p < 8; p++) await put(ws.staging, `${id}/meter/p${p}.png`, png(g + p));
 
@@ -106,6 +108,17 @@ describe("watch --http /events under clients that do not read", () => {
     expect(statuses.filter((s) => s === 200)).toHaveLength(15); // 16 at most, the page among them
     expect(statuses.filter((s) => s === 503)).toHaveLength(15);
 
+    // status changes from now on, so that the non-readers' socket buffers fill while the packing goes on (a file
+    // added to a waiting work order: a scan, at most one a second, and an event); they are dropped 10 s after
+    let churning = true;
+    let more = 0;
+    const churn = (async () => {
+      while (churning) {
+        await put(ws.staging, `WO_WAIT_${String(more++ % 250).padStart(3, "0")}_${long(110, "w")}/b.jpg`, "y");
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+
     // pack while they hang on; watch's memory is sampled all along (and the test stops at the first excess)
     let peak = start;
     let tooBig = false;
@@ -131,14 +144,8 @@ describe("watch --http /events under clients that do not read", () => {
         const text = await (await fetch(`${base}/metrics`)).text();
         return Number(new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1]);
       };
-      // (more status changes, so that the non-readers' socket buffers fill: a marker for waiting work orders)
-      let more = 0;
       await waitFor(
-        async () => {
-          if ((await metric("wopack_http_event_clients")) === 1) return true;
-          await put(ws.staging, `WO_WAIT_${String(more++ % 250).padStart(3, "0")}_${long(110, "w")}/b.jpg`, "y");
-          return false;
-        },
+        async () => (await metric("wopack_http_event_clients")) === 1,
         "the 15 clients that do not read to be dropped",
         120_000,
       );
@@ -146,6 +153,8 @@ describe("watch --http /events under clients that do not read", () => {
       expect(await metric('wopack_http_event_clients_turned_away_total\\{why="too_many"\\}')).toBe(15);
     } finally {
       clearInterval(sampler);
+      churning = false;
+      await churn;
     }
     expect(peak - start, `watch grew from ${Math.round(start / MB)} MB to ${Math.round(peak / MB)} MB`).toBeLessThan(150 * MB);
     // an event is what the page draws: the long lists are cut (the rest is counted, and in /state.json)
