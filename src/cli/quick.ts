@@ -38,7 +38,8 @@ const QUICK: Record<string, QuickCommand> = {
   pack: { flags: { ...PACK_OWN_FLAGS, ...READINESS_FLAGS, ...PACKING_FLAGS }, positionals: ["staging"], valued: "out" },
 };
 
-const camel = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+/** A kebab-case flag's camelCase key, as yargs adds it to argv. */
+export const camel = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 const flagsOf = (q: QuickCommand) => ({ ...OUTPUT_FLAGS, ...GLOBAL_FLAGS, ...q.flags }) as Record<string, Flag>;
 

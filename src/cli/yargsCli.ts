@@ -6,6 +6,7 @@ import { VERSION } from "../core/version.js";
 import { type CommandEntry, reportRun } from "./commandTable.js";
 import { type Common, EXIT } from "./exit.js";
 import { GLOBAL_FLAGS, GROUP, OUTPUT_FLAGS } from "./flags.js";
+import { camel } from "./quick.js";
 
 /**
  * yargs names an unknown flag in each spelling it made of it (`max-archvie-size, maxArchvieSize`): the
@@ -37,11 +38,11 @@ function dropNonFlagEnv(argv: Record<string, unknown>, y: unknown, args: readonl
   for (const name of Object.keys(process.env)) {
     if (!/^WOPACK(_|$)/.test(name)) continue; // (yargs reads WOPACK alone too, as an argument named "")
     const kebab = name.slice("WOPACK_".length).toLowerCase().replace(/_/g, "-");
-    const camel = kebab.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-    if (known.has(kebab) || known.has(camel)) continue;
-    if (args.some((a) => a.split("=")[0] === `--${kebab}` || a.split("=")[0] === `--${camel}`)) continue;
+    const camelName = camel(kebab);
+    if (known.has(kebab) || known.has(camelName)) continue;
+    if (args.some((a) => a.split("=")[0] === `--${kebab}` || a.split("=")[0] === `--${camelName}`)) continue;
     delete argv[kebab];
-    delete argv[camel];
+    delete argv[camelName];
   }
 }
 

@@ -28,9 +28,10 @@ export class PagePictures {
   picture(jpeg: Buffer, alt: string, likelyAgain: boolean, box?: PictureBox): string {
     const digest = createHash("sha1").update(jpeg).digest("base64");
     const id = this.#written.get(digest);
-    const size = jpegDimensions(jpeg);
     const shared = id !== undefined || likelyAgain || this.#onCard.has(digest);
-    if (!size || !shared) {
+    // (its size read only for an SVG: most pictures of a page are shown once)
+    const size = shared ? jpegDimensions(jpeg) : undefined;
+    if (!size) {
       this.#onCard.add(digest);
       const attributes = box ? ` width="${box.width}" height="${box.height}"` : "";
       return `<img src="data:image/jpeg;base64,${jpeg.toString("base64")}" alt="${esc(alt)}"${attributes}>`;
