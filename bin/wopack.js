@@ -8,6 +8,6 @@ process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, availableParallelism() + 2
 // A run is seconds long and its JavaScript is glue around native decoders: V8's optimising compiler spent
 // ~0.4 s of CPU in a pack of 1,000 small photos, on the cores the decodes need. It optimises a function
 // after 8x V8's default budget of bytecode run (the hot loops of a long run still get there):
-// docs/benchmarks.md, "Start-up and V8's optimising compiler".
+// docs/benchmarks-log.md, "Small photos: V8's optimising compiler and the scan's head reads".
 setFlagsFromString("--interrupt-budget=540672");
 await import("../dist/cli-bundle/main.js");
