@@ -6,13 +6,13 @@
 import { stat } from "node:fs/promises";
 import { getSystemErrorName } from "node:util";
 import type { StatMany } from "../core/native.js";
-import { SourceChangedError, sourceError } from "./zip.js";
+import { assertUnchanged, type FileTimes, sourceError } from "./zip.js";
 
 export interface SourceCheck {
   /** the entry's name in the archive */
   name: string;
   file: string;
-  since: { size: number; mtimeMs: number };
+  since: FileTimes;
 }
 
 /** Photos checked in one call. */
@@ -55,7 +55,7 @@ export class SourceChecks {
         const now = await stat(c.file).catch((err) => {
           throw sourceError(err, c.name, c.file);
         });
-        judge(c, now.size, now.mtimeMs);
+        assertUnchanged(c.name, c.file, c.since, now);
       }
       return;
     }
@@ -64,13 +64,9 @@ export class SourceChecks {
     for (const [i, c] of batch.entries()) {
       const size = seen[2 * i]!;
       if (size < 0) throw sourceError(errnoError(-size, c.file), c.name, c.file);
-      judge(c, size, seen[2 * i + 1]!);
+      assertUnchanged(c.name, c.file, c.since, { size, mtimeMs: seen[2 * i + 1]! });
     }
   }
-}
-
-function judge(c: SourceCheck, size: number, mtimeMs: number): void {
-  if (size !== c.since.size || mtimeMs !== c.since.mtimeMs) throw new SourceChangedError(c.name, c.file);
 }
 
 /** The error node:fs would have thrown for `errno` on `file`. */

@@ -54,6 +54,17 @@ export class SourceChangedError extends Error {
   }
 }
 
+/** Throws a SourceChangedError when a source checked at `since` has another size or modification time `now`. */
+export function assertUnchanged(name: string, file: string, since: FileTimes, now: FileTimes): void {
+  if (now.size !== since.size || now.mtimeMs !== since.mtimeMs) throw new SourceChangedError(name, file);
+}
+
+/** A file's size and modification time, as a source was checked and as it is now. */
+export interface FileTimes {
+  size: number;
+  mtimeMs: number;
+}
+
 /** A checked source that is not there any more: its SourceChangedError; any other error as it is. */
 export function sourceError(err: unknown, name: string, file: string): unknown {
   return isGone(err) ? new SourceChangedError(name, file, true) : err;
@@ -128,7 +139,7 @@ export class ZipWriter {
     file: string,
     size: number,
     knownCrc?: number,
-    unchangedSince?: { size: number; mtimeMs: number },
+    unchangedSince?: FileTimes,
     jpegScanFrom?: number,
   ): Promise<{ crc32: number; size: number }> {
     const header = this.begin(name, 0, knownCrc ?? 0, size, size);
@@ -142,12 +153,7 @@ export class ZipWriter {
       // (a JPEG is only cut where its sizes sit in the local header itself: below 4 GiB, no ZIP64 extra)
       const scanFrom = size < MAX32 ? jpegScanFrom : undefined;
       const copied = await this.copy(src, name, file, size, scanFrom);
-      if (unchangedSince) {
-        const now = await src.stat();
-        if (now.size !== unchangedSince.size || now.mtimeMs !== unchangedSince.mtimeMs) {
-          throw new SourceChangedError(name, file);
-        }
-      }
+      if (unchangedSince) assertUnchanged(name, file, unchangedSince, await src.stat());
       const patch = Buffer.alloc(12);
       if (copied.size < size) {
         // what followed the image is not in the entry: its header says so
