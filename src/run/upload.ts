@@ -14,8 +14,8 @@ import {
   needingAttention,
   readUploads,
   type UploadJournal,
-  uploadsPath,
   uploadedNotMoved,
+  uploadsPath,
 } from "../commit/uploads.js";
 import type { Config } from "../config/schema.js";
 import { type Clock, systemClock } from "../core/clock.js";
@@ -189,14 +189,17 @@ export class Sender {
   /** told when an archive's upload begins (watch shows it; a stuck one is then seen) */
   onStart?: (archive: string) => void;
 
+  /** its own copy of what it was given (never written onto the caller's), with its own queue of moves */
+  private readonly settings: Parameters<typeof uploadArchive>[2];
+
   private constructor(
     private readonly out: string,
     private readonly journal: UploadJournal,
-    private readonly settings: Parameters<typeof uploadArchive>[2],
+    settings: Readonly<Parameters<typeof uploadArchive>[2]>,
   ) {
+    this.settings = { ...settings, oneMove: (move) => this.oneMove(move) };
     // a stop ends the waits for a retry at once (what was not sent is sent by the next run)
     settings.signal?.addEventListener("abort", () => this.cancelRetries(), { once: true });
-    settings.oneMove = (move) => this.oneMove(move);
   }
 
   private oneMove<T>(move: () => Promise<T>): Promise<T> {
