@@ -162,7 +162,7 @@ async function listFiles(dir: string): Promise<Map<string, FileStamp>> {
  * not at all, so that a cut copy never shows under its name, and on disk before the original goes. Across
  * filesystems only what was copied is removed, each file checked again (size, mtime) just before: a photo
  * that came or changed during the copy, or anything not a file, folder or link (a FIFO), stays and is given
- * back, as do the folders that still hold it.
+ * back, as do the folders that still hold it. A copy that fails (a full disk) is removed, the sources untouched.
  */
 export async function moveWhole(from: string, to: string): Promise<LeftBehind> {
   await mkdir(path.dirname(to), { recursive: true });
@@ -181,9 +181,15 @@ export async function moveWhole(from: string, to: string): Promise<LeftBehind> {
   await rm(tmp, { recursive: true, force: true });
   const copied: Copied[] = [];
   const left: LeftBehind = [];
-  await copyTreeSynced(from, tmp, copied, left);
-  if (await exists(to)) throw new Error(`${to} exists already; the folder is not moved over it`);
-  await rename(tmp, to);
+  try {
+    await copyTreeSynced(from, tmp, copied, left);
+    if (await exists(to)) throw new Error(`${to} exists already; the folder is not moved over it`);
+    await rename(tmp, to);
+  } catch (err) {
+    // (a copy cut short by a full or read-only disk: left there, it would keep that disk full until the next move)
+    await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    throw err;
+  }
   await syncDir(path.dirname(to));
   for (const c of copied) {
     const now = await lstat(c.path).catch(() => undefined);

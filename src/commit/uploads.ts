@@ -256,11 +256,11 @@ export async function appendUploads(
 }
 
 /**
- * The archives uploaded whose move --uploaded-to refused or could not do (the folder missing, an empty folder that is
- * not the one earlier archives went into, a link or a name taken there, a full or read-only disk): they wait in --out,
- * oldest refusal first.
+ * The archives uploaded but not yet moved where --uploaded-to says: the move refused or failed (the folder missing, an
+ * empty folder that is not the one earlier archives went into, a link or a name taken there, a full or read-only disk);
+ * they wait in --out, oldest refusal first.
  */
-export function waitingForFolder(
+export function uploadedNotMoved(
   journal: UploadJournal,
 ): { archive: string; to: string; code?: string; reason: string; at: string }[] {
   return [...journal.archives.values()]

@@ -14,8 +14,8 @@ import {
   needingAttention,
   readUploads,
   type UploadJournal,
+  uploadedNotMoved,
   uploadsPath,
-  waitingForFolder,
 } from "../commit/uploads.js";
 import type { Config } from "../config/schema.js";
 import { type Clock, systemClock } from "../core/clock.js";
@@ -189,14 +189,17 @@ export class Sender {
   /** told when an archive's upload begins (watch shows it; a stuck one is then seen) */
   onStart?: (archive: string) => void;
 
+  /** its own copy of what it was given (never written onto the caller's), with its own queue of moves */
+  private readonly settings: Parameters<typeof uploadArchive>[2];
+
   private constructor(
     private readonly out: string,
     private readonly journal: UploadJournal,
-    private readonly settings: Parameters<typeof uploadArchive>[2],
+    settings: Readonly<Parameters<typeof uploadArchive>[2]>,
   ) {
+    this.settings = { ...settings, oneMove: (move) => this.oneMove(move) };
     // a stop ends the waits for a retry at once (what was not sent is sent by the next run)
     settings.signal?.addEventListener("abort", () => this.cancelRetries(), { once: true });
-    settings.oneMove = (move) => this.oneMove(move);
   }
 
   private oneMove<T>(move: () => Promise<T>): Promise<T> {
@@ -365,7 +368,7 @@ export class Sender {
     const tried = this.oneMove(async () => {
       const { uploadedTo, clock, signal } = this.settings;
       if (this.stopped || signal?.aborted || !uploadedTo) return [];
-      const waiting = waitingForFolder(this.journal).map((w) => w.archive);
+      const waiting = uploadedNotMoved(this.journal).map((w) => w.archive);
       await finishMoves(this.out, this.journal, uploadedTo, () => clock().toISOString(), signal);
       return waiting.flatMap((archive) => {
         const to = this.journal.archives.get(archive)?.movedTo;
@@ -383,17 +386,17 @@ export class Sender {
   }
 
   /**
-   * The archives uploaded and waiting in --out for the folder --uploaded-to names, as the journal says; one no
-   * longer in --out (moved by hand, pruned) waits for nothing (as `status` says), nor does any without
-   * --uploaded-to (dropped on purpose: the archives stay in --out).
+   * The archives uploaded but not yet moved where --uploaded-to says, as the journal says; one no longer in
+   * --out (moved by hand, pruned) waits for nothing (as `status` says), nor does any without --uploaded-to
+   * (dropped on purpose: the archives stay in --out).
    */
-  async waitingForFolder(): Promise<ReturnType<typeof waitingForFolder>> {
+  async uploadedNotMoved(): Promise<ReturnType<typeof uploadedNotMoved>> {
     if (!this.settings.uploadedTo) return [];
     const there = async (name: string) =>
       (await exists(path.join(this.out, name))) || (await exists(path.join(this.out, name + REPORT_SUFFIX)));
-    const waiting = waitingForFolder(this.journal);
-    const present = await Promise.all(waiting.map((w) => there(w.archive)));
-    return waiting.filter((_, i) => present[i]);
+    const notMoved = uploadedNotMoved(this.journal);
+    const present = await Promise.all(notMoved.map((w) => there(w.archive)));
+    return notMoved.filter((_, i) => present[i]);
   }
 
   /** The archives that need attention, as the journal says (watch shows them). */

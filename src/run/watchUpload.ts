@@ -72,7 +72,7 @@ export async function openSender(
   };
   showAttention();
   const showNotMoved = async () => {
-    uploads.notMoved = await sender.waitingForFolder();
+    uploads.notMoved = await sender.uploadedNotMoved();
     health.uploadChanged();
   };
   await showNotMoved();
