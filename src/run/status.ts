@@ -10,6 +10,7 @@ import { redact } from "../core/redact.js";
 import { resolveCredentials } from "../upload/key.js";
 import { type Api, BATCH_MISSING, httpApi, statusLooksFailed } from "../upload/protocol.js";
 import { standingOf, uploadAccepted } from "../upload/sameBytes.js";
+import { leftInOut } from "../upload/uploadedTo.js";
 import { attentionProblem, credentialsRefused } from "../upload/uploadProblems.js";
 import { checkOut } from "./folders.js";
 import { committedArchives } from "./upload.js";
@@ -65,7 +66,16 @@ export async function status(out: string, options: StatusOptions = {}): Promise<
   const notRefreshed = options.refresh
     ? await refresh(dir, journal, options.refresh, clock, options.signal)
     : new Map<string, string>();
-  const names = new Set([...ledger.archives].filter((n) => inOut.has(n) || journal.archives.get(n)?.movedTo));
+  // (an archive whose move was refused part-way, its report or review page still here, is shown where it is not done)
+  const refused = [...ledger.archives].filter((n) => !inOut.has(n) && journal.archives.get(n)?.moveRefused);
+  const left = new Map(
+    await Promise.all(
+      refused.map(async (n) => [n, await leftInOut(dir, { archive: n, moving: journal.archives.get(n)?.moving })] as const),
+    ),
+  );
+  const names = new Set(
+    [...ledger.archives].filter((n) => inOut.has(n) || journal.archives.get(n)?.movedTo || left.get(n)?.length),
+  );
   const lines: ArchiveStatus[] = [];
   const sending = await heldByLiveRun(lockPath(dir)); // (a run holds --out: a batch begun is being sent)
   for (const name of [...names].sort()) {
@@ -97,9 +107,9 @@ export async function status(out: string, options: StatusOptions = {}): Promise<
     } else if (s?.cleared) line.attentionCleared = s.cleared.at; // (no batch now: nothing is being sent)
     if (s?.status) line.platformStatus = s.status.status;
     if (own?.movedTo) line.movedTo = own.movedTo;
-    if (own?.moveRefused && a) {
+    if (own?.moveRefused && (a || left.get(name)?.length)) {
       const { to, code, reason } = own.moveRefused;
-      line.notMoved = { to, ...(code ? { code } : {}), reason }; // (still in --out)
+      line.notMoved = { to, ...(code ? { code } : {}), reason }; // (still in --out, whole or part of it)
     }
     if (own?.maybeBatches && !s?.uploaded) line.maybeBatches = own.maybeBatches;
     const why = notRefreshed.get(sameAs ?? name);

@@ -3,7 +3,6 @@
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import { exists } from "../commit/files.js";
 import { type LedgerState, readLedger } from "../commit/ledger.js";
 import { REPORT_SUFFIX } from "../commit/recovery.js";
 import { forgetEndedSessions } from "../commit/sessions.js";
@@ -26,7 +25,7 @@ import { codeUnitOrder } from "../spec/names.js";
 import { resolveCredentials } from "../upload/key.js";
 import { type Api, httpApi } from "../upload/protocol.js";
 import { type ArchiveToSend, uploadArchive } from "../upload/uploadArchive.js";
-import { finishMoves } from "../upload/uploadedTo.js";
+import { finishMoves, leftInOut } from "../upload/uploadedTo.js";
 import { checkFolders, checkOut, uploadedToOf } from "./folders.js";
 import { openOutput } from "./session.js";
 
@@ -392,11 +391,11 @@ export class Sender {
    */
   async uploadedNotMoved(): Promise<ReturnType<typeof uploadedNotMoved>> {
     if (!this.settings.uploadedTo) return [];
-    const there = async (name: string) =>
-      (await exists(path.join(this.out, name))) || (await exists(path.join(this.out, name + REPORT_SUFFIX)));
     const notMoved = uploadedNotMoved(this.journal);
-    const present = await Promise.all(notMoved.map((w) => there(w.archive)));
-    return notMoved.filter((_, i) => present[i]);
+    const left = await Promise.all(
+      notMoved.map((w) => leftInOut(this.out, { archive: w.archive, moving: this.journal.archives.get(w.archive)?.moving })),
+    );
+    return notMoved.filter((_, i) => left[i]!.length > 0);
   }
 
   /** The archives that need attention, as the journal says (watch shows them). */

@@ -11,6 +11,22 @@ import { appendUploads, type UploadJournal } from "../commit/uploads.js";
 import { type Problem, problem, WopackError } from "../core/errors.js";
 import { reviewPath } from "../spec/names.js";
 
+/** The files an archive's move takes from --out, in that order: the archive, its report, its review page. */
+function movedFiles(name: string): string[] {
+  return [name, name + REPORT_SUFFIX, reviewPath(name)];
+}
+
+/**
+ * Which of an archive's files a refused move left in --out: once the move began (journaled `moving`), any of
+ * `movedFiles` (the archive went and its review page was refused: a move to finish, and shown); before, the
+ * archive or its report (both moved away by hand, the review page left: nothing waits).
+ */
+export async function leftInOut(out: string, s: { archive: string; moving?: string | undefined }): Promise<string[]> {
+  const files = movedFiles(s.archive).slice(0, s.moving ? 3 : 2);
+  const there = await Promise.all(files.map((f) => exists(path.join(out, f))));
+  return files.filter((_, i) => there[i]);
+}
+
 /**
  * Moves an uploaded archive, then its report and its review page (its thumbnails: left behind, the outbox grows
  * every night), into `dir`; safe to repeat. A file already in `dir` under
@@ -18,7 +34,7 @@ import { reviewPath } from "../spec/names.js";
  * report's; anything else there is never written over.
  */
 async function moveArchive(out: string, name: string, sha256: string | undefined, dir: string): Promise<void> {
-  for (const file of [name, name + REPORT_SUFFIX, reviewPath(name)]) {
+  for (const file of movedFiles(name)) {
     try {
       await moveFile(out, file, file === name ? sha256 : undefined, dir);
     } catch (err) {

@@ -1,7 +1,7 @@
 // watch --upload --uploaded-to: a move that fails for any reason (here a full disk) is shown and tried again
 // while the watch runs; and a move is local: it never waits for a pause the platform asked the uploads for.
 import { spawnSync } from "node:child_process";
-import { mkdir, readdir, rm } from "node:fs/promises";
+import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { WatchStatus } from "../../src/core/types.js";
@@ -63,6 +63,27 @@ describe("watch --upload --uploaded-to: moves tried again", () => {
     await waitFor(async () => (await state()).uploads?.notMoved?.length === 0, "moved by the running watch", 20_000);
     expect(await zips(sent)).toEqual([archive]);
     expect(await zips(ws.out)).toEqual([]);
+    expect((await w.json<{ status: string }>("/healthz")).status).toBe("ok");
+    expect((await w.stop()).code).toBe(0);
+  }, 120_000);
+
+  it("its review page refused by a name taken there after the archive went: listed, /healthz attention; moved once the name is free", async () => {
+    const ws = await committedOutbox(1, 1, await noiseJpeg(300, 200, 33, 100));
+    const [archive] = await zips(ws.out);
+    const page = archive!.replace(/\.zip$/, ".html");
+    const sent = await tempDir("wopack-page-taken-");
+    await writeFile(path.join(sent, page), "someone else's\n");
+    const w = watch(ws, sent);
+    const state = () => w.json<WatchStatus>("/state.json");
+    await waitFor(async () => (await state()).uploads?.notMoved?.length === 1, "the refused page's move listed", 30_000);
+    expect((await state()).uploads?.notMoved?.[0]).toMatchObject({ archive, to: sent, code: "E_UPLOADED_TO_NAME_TAKEN" });
+    expect(await zips(sent), "the archive went first").toEqual([archive]);
+    expect((await w.json<{ status: string }>("/healthz")).status).toBe("attention");
+    expect(await w.gauge("wopack_uploads_not_moved")).toBe(1);
+
+    await rm(path.join(sent, page));
+    await waitFor(async () => (await state()).uploads?.notMoved?.length === 0, "the page moved by the running watch", 20_000);
+    expect((await readdir(sent)).sort()).toEqual([archive, `${archive}.report.json`, page].sort());
     expect((await w.json<{ status: string }>("/healthz")).status).toBe("ok");
     expect((await w.stop()).code).toBe(0);
   }, 120_000);

@@ -141,6 +141,40 @@ describe("--uploaded-to fails for another reason", () => {
     }, 120_000);
 });
 
+describe("--uploaded-to refuses the archive's report or review page after the archive went", () => {
+  for (const which of ["report", "review page"] as const)
+    it(`a name taken there by its ${which}: still shown as not moved (status exit 1) until the ${which} follows`, async () => {
+      const ws = await committedOutbox(1, 1, await noiseJpeg(300, 200, 25, 100));
+      const [archive] = await zips(ws.out);
+      const files = [archive!, `${archive}.report.json`, archive!.replace(/\.zip$/, ".html")];
+      for (const f of files) await readFile(path.join(ws.out, f)); // (all three there to move)
+      const blocked = which === "report" ? files[1]! : files[2]!;
+      const dest = await tempDir("wopack-part-taken-");
+      await writeFile(path.join(dest, blocked), "someone else's\n");
+      for (const run of [1, 2]) {
+        const r = await wopack(["upload", ws.out, "--uploaded-to", dest], { env: env() });
+        expect(r.code, `run ${run}: exit 1`).toBe(1);
+        expect(r.stdout + r.stderr).toContain(`E_UPLOADED_TO_NAME_TAKEN`);
+      }
+      expect(await zips(dest), "the archive went first").toEqual([archive]);
+      expect(await readFile(path.join(dest, blocked), "utf8"), "never written over").toBe("someone else's\n");
+      const st = await statusOf(ws.out);
+      expect(st.code, st.text).toBe(1);
+      expect(st.lines.map((l) => l.archive)).toEqual([archive]);
+      expect(st.lines[0]?.notMoved).toMatchObject({ to: dest, code: "E_UPLOADED_TO_NAME_TAKEN" });
+      expect(st.text).toContain("not moved");
+
+      await rm(path.join(dest, blocked));
+      const again = await wopack(["upload", ws.out, "--uploaded-to", dest], { env: env() });
+      expect(again.code, again.stderr).toBe(0);
+      expect((await readdir(dest)).sort()).toEqual([...files].sort());
+      expect((await readdir(ws.out)).filter((f) => files.includes(f))).toEqual([]);
+      const done = await statusOf(ws.out);
+      expect(done.code, done.text).toBe(0);
+      expect(done.lines[0]).toMatchObject({ archive, state: "uploaded", movedTo: dest });
+    }, 120_000);
+});
+
 describe("--uploaded-to dropped on purpose", () => {
   for (const row of [
     { what: "the folder missing", prepare: async (_dest: string) => undefined },
