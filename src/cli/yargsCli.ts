@@ -46,6 +46,23 @@ function dropNonFlagEnv(argv: Record<string, unknown>, y: unknown, args: readonl
   }
 }
 
+/**
+ * A flag that takes one value, given twice (`--out A --out B`): yargs makes it a list, which no command takes
+ * (a path flag crashed on it). Refused as a usage error before the command runs, naming both values.
+ */
+function refuseRepeated(argv: Record<string, unknown>, y: unknown): void {
+  const o = (y as { getOptions(): { array: string[]; key: Record<string, unknown> } }).getOptions();
+  const lists = new Set(o.array);
+  for (const [name, value] of Object.entries(argv)) {
+    // (each flag once: its kebab-case spelling, which a single-word flag shares with its camelCase one)
+    if (!Array.isArray(value) || lists.has(name) || !(name in o.key) || /[A-Z]/.test(name)) continue;
+    throw usageError(
+      `--${name} is given ${value.length} times (${value.map((v) => JSON.stringify(v)).join(", ")}); it takes one value`,
+      `give --${name} once (on the command line it wins over WOPACK_${name.toUpperCase().replace(/-/g, "_")})`,
+    );
+  }
+}
+
 /** Parses `args` against `commands` and runs the command named; resolves to the exit code. */
 export async function runWithYargs(args: string[], commands: readonly CommandEntry[]): Promise<number> {
   let exitCode: number = EXIT.ok;
@@ -60,6 +77,7 @@ export async function runWithYargs(args: string[], commands: readonly CommandEnt
       ((argv: Record<string, unknown>, y: unknown) => dropNonFlagEnv(argv, y, args)) as unknown as (argv: object) => void,
       true,
     )
+    .middleware(refuseRepeated as unknown as (argv: object) => void)
     .version(VERSION)
     // wopack speaks English throughout; yargs would follow LANG, and the "did you mean" hint reads its words
     .locale("en")
