@@ -2,6 +2,7 @@
 // status's `uploads`: what is being sent, what waits to be tried again and when, a refused key.
 import type { Clock } from "../core/clock.js";
 import { WopackError } from "../core/errors.js";
+import { ownWait } from "../core/testTimes.js";
 import type { Logger, UploadsStatus, WatchEvent } from "../core/types.js";
 import type { HealthFile } from "./health.js";
 import type { WatchOptions } from "./options.js";
@@ -12,7 +13,7 @@ const UPLOAD_RETRY_MAX_MS = 6 * 3_600_000;
 /** How often the journal is read for archives another process cleared (while some need attention). */
 const ADOPT_EVERY_MS = 2_000;
 /** How often a move --uploaded-to refused is tried again (while some wait): a disk mounted again is enough. */
-const MOVE_AGAIN_EVERY_MS = 5_000;
+const MOVE_AGAIN_EVERY_MS = ownWait(5_000);
 
 /**
  * watch --upload: one sender for the session; its outcomes become events and the status's `uploads`
@@ -57,7 +58,7 @@ export async function openSender(
       health.uploadChanged();
     },
   });
-  sender.retryFailed({ firstMs: options.config.upload.retryBackoff, maxMs: UPLOAD_RETRY_MAX_MS });
+  sender.retryFailed({ firstMs: ownWait(options.config.upload.retryBackoff), maxMs: UPLOAD_RETRY_MAX_MS });
   const showRetrying = () => {
     uploads.retrying = [...sender.retrying].map(([archive, r]) => ({
       archive,

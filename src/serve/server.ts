@@ -9,6 +9,7 @@ import { type AddressInfo, BlockList, isIP } from "node:net";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { isGone, WopackError } from "../core/errors.js";
+import { ownWait } from "../core/testTimes.js";
 import { openRegularFile } from "../core/text.js";
 import type { WatchStatus } from "../core/types.js";
 import { photoChecksView } from "./checkCounts.js";
@@ -49,7 +50,7 @@ const EVENT_GAP_MS = 250;
 /** at most this many /events clients at once; the next is told 503 and when to try again */
 export const MAX_EVENT_CLIENTS = 16;
 /** a client whose last event is not taken by the socket within this long is dropped (it does not read) */
-const EVENT_STALL_MS = 10_000;
+const EVENT_STALL_MS = ownWait(10_000);
 /** what an event holds of the longer lists (the page draws these; /state.json has all) */
 const EVENT_WAITING = 200;
 const EVENT_PROBLEMS = 10;

@@ -3,6 +3,7 @@
 // and paced to --upload-rate.
 import { setTimeout as delay } from "node:timers/promises";
 import { problem } from "../core/errors.js";
+import { ownWait } from "../core/testTimes.js";
 import type { Logger } from "../core/types.js";
 import type { Outcome } from "./protocol.js";
 import { ArchiveFailed, interrupted } from "./uploadProblems.js";
@@ -113,5 +114,5 @@ async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /** Exponential backoff with full jitter: attempt 0 waits up to 1 s, doubling to at most 60 s. */
 export function backoffMs(attempt: number, random = Math.random): number {
-  return random() * Math.min(60_000, 1_000 * 2 ** attempt);
+  return random() * ownWait(Math.min(60_000, 1_000 * 2 ** attempt));
 }

@@ -223,7 +223,8 @@ describe("every JSON line on stderr validates, on the failing and waiting paths 
       const server = await new UploadServer(KEY).start();
       try {
         const line = await validator("log-line.schema.json");
-        const env = { WOPACK_API_URL: server.base, WOPACK_API_KEY: KEY };
+        // (the retry backoff a tenth as long; the Retry-After as sent)
+        const env = { WOPACK_API_URL: server.base, WOPACK_API_KEY: KEY, WOPACK_TEST_TIME_SCALE: "0.1" };
         const stderr: string[] = [];
         const run = async (args: string[], faults: UploadServer["faults"], codes: number[]) => {
           server.faults = faults;

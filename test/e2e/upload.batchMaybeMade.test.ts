@@ -14,7 +14,8 @@ import { useUploadServer } from "../useUploadServer.js";
 const KEY = "wk_live_maybe_made_0123";
 let server: UploadServer;
 useUploadServer(KEY, (s) => (server = s));
-const env = () => ({ WOPACK_API_URL: server.base, WOPACK_API_KEY: KEY });
+// (the CLI's retry backoff a tenth as long: a Retry-After is waited as sent)
+const env = () => ({ WOPACK_API_URL: server.base, WOPACK_API_KEY: KEY, WOPACK_TEST_TIME_SCALE: "0.1" });
 
 const table: { fault: string; faults: Faults; made: number }[] = [
   { fault: "502 after making it", faults: { loseCreated: { count: 1, how: 502 } }, made: 1 },

@@ -111,7 +111,7 @@ describe("a platform that never answers usably is unreachable, not refusing", ()
       const [zip] = (await readdir(ws.out)).filter((n) => n.endsWith(".zip"));
       if (faults?.refuseFilename) server.faults.refuseFilename = zip!.replace(/\.zip$/, "");
       const r = await wopack(["upload", ws.out, "--json", "--upload-retries", "1"], {
-        env: { WOPACK_API_URL: url(), WOPACK_API_KEY: KEY },
+        env: { WOPACK_API_URL: url(), WOPACK_API_KEY: KEY, WOPACK_TEST_TIME_SCALE: "0.1" }, // (its one retry waits a tenth)
       });
       expect(r.code, r.stderr).toBe(1);
       const [u] = JSON.parse(r.stdout).uploads;

@@ -60,7 +60,10 @@ describe("watch --http /events under clients that do not read", () => {
     const good = ["WO_GOOD_1", "WO_GOOD_2", "WO_GOOD_3", "WO_GOOD_4"];
     for (const [g, id] of good.entries()) for (let p = 0; p < 8; p++) await put(ws.staging, `${id}/meter/p${p}.png`, png(g + p));
 
-    watcher = new Watcher([ws.staging, "--out", ws.out, "--ready-marker", ".ready", "--http", "127.0.0.1:0"]);
+    // (a client that does not read is dropped after 3 s instead of 10: the page, which reads, keeps up within that)
+    watcher = new Watcher([ws.staging, "--out", ws.out, "--ready-marker", ".ready", "--http", "127.0.0.1:0"], {
+      WOPACK_TEST_TIME_SCALE: "0.3",
+    });
     const w = watcher;
     await w.until("20 refused", (x) => x.events.filter((e) => e.event === "refused").length === 20, 120_000);
     const base = String((w.events.find((e) => e.event === "started") as unknown as { url: string }).url);
@@ -109,7 +112,7 @@ describe("watch --http /events under clients that do not read", () => {
     expect(statuses.filter((s) => s === 503)).toHaveLength(15);
 
     // status changes from now on, so that the non-readers' socket buffers fill while the packing goes on (a file
-    // added to a waiting work order: a scan, at most one a second, and an event); they are dropped 10 s after
+    // added to a waiting work order: a scan, at most one a second, and an event); they are dropped 3 s after
     let churning = true;
     let more = 0;
     const churn = (async () => {
