@@ -43,13 +43,15 @@ export const camel = (name: string) => name.replace(/-([a-z])/g, (_, c: string) 
 
 const flagsOf = (q: QuickCommand) => ({ ...OUTPUT_FLAGS, ...GLOBAL_FLAGS, ...q.flags }) as Record<string, Flag>;
 
-/** The names yargs reads as the command's (its flags and their aliases, its positionals, help). */
+/** The names yargs reads as the command's (its flags and their aliases, its positionals, help and version, h and v). */
 function namesOf(q: QuickCommand): Set<string> {
   return new Set([
     ...Object.entries(flagsOf(q)).flatMap(([name, o]) => [name, ...(o.alias ? [o.alias] : [])]),
     ...q.positionals.map((p) => p.replace(/\.\.$/, "")),
     "help",
     "version",
+    "h",
+    "v",
   ]);
 }
 const NAMES = new Map(Object.entries(QUICK).map(([name, q]) => [name, namesOf(q)]));
@@ -80,6 +82,7 @@ export function quickArgv(args: readonly string[], env: Record<string, string | 
   const rest = args.slice(1);
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i]!;
+    if (a === "help") return undefined; // (yargs shows the help for a word `help`, wherever it is)
     if (!a.startsWith("-")) words.push(a);
     else if (a.startsWith("--") && SWITCHES.has(a.slice(2)) && !on.has(a.slice(2))) on.add(a.slice(2));
     else if (q.valued && a === `--${q.valued}` && value === undefined && rest[i + 1]?.startsWith("-") === false) {

@@ -53,6 +53,7 @@ const word = fc.oneof(
     " ",
     "é ü",
     "--",
+    "help",
   ),
   fc.string({ minLength: 1, maxLength: 8 }).filter((s) => !s.startsWith("-")),
 );
@@ -83,6 +84,10 @@ const envs = fc.uniqueArray(
       "WOPACKX",
       "WOPACK_A__B",
       "WOPACK_upload_retries",
+      "WOPACK_H",
+      "WOPACK_V",
+      "WOPACK_HELP",
+      "WOPACK_VERSION",
     ),
     fc.constantFrom("1", "true", "false", "json", "x"),
   ),

@@ -20,7 +20,7 @@ export const statusCommand = defineCommand({
       .example("wopack status outbox", "where each archive stands")
       .example("wopack status outbox --max-age 2h --json", "exit 1 when one waits over 2 h")
       .epilog(
-        "Exit codes: 0 nothing failed or stuck, 1 an upload failed, an archive uploaded was not moved to --uploaded-to, an archive waited past --max-age, or --refresh could not learn a batch's status, 2 usage error, 5 the platform refused the key.",
+        "Exit codes: 0 nothing failed or stuck, 1 an upload failed, an archive needs attention, an archive uploaded was not moved to --uploaded-to, an archive waited past --max-age, or --refresh could not learn a batch's status, 2 usage error, 5 the platform refused the key.",
       ),
   async run(argv) {
     const { checkedFlags, configFor, printConfig, signalController } = await import("../context.js");
