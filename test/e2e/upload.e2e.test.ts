@@ -108,7 +108,10 @@ describe("wopack upload", () => {
   it("kill -9 at random points, again and again: in the end every archive is uploaded exactly once", async () => {
     // three archives of some 20 MB, each of one photo (the reset test's): six smaller ones each cost 3 s more to pack
     const ws = await committed(3, 1, await noiseJpeg(3000, 2200, 7, 100));
-    server.faults.chunkDelayMs = 400; // a slow line, so that the kills land mid-upload (chunks grow to 16 MiB on a fast one)
+    // a slow line, so that the kills land mid-upload (chunks grow to 16 MiB on a fast one): a run killed within ~1 s
+    // of its start sends at most about a chunk, and the 9 chunks take more than the 12 kills (at 400 ms a chunk, a
+    // quick machine finished after 9 kills)
+    server.faults.chunkDelayMs = 800;
     let kills = 0;
     let seed = 42;
     const random = () => {
