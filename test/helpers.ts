@@ -415,6 +415,27 @@ export class BoundDisk {
   }
 }
 
+/**
+ * Fresh 8 MiB tmpfs disks under a test's folder (another disk than --out or the sources: a move copies, and a full
+ * one is a real ENOSPC); `unmountAll()` in afterEach leaves nothing mounted. `mount` says undefined without root.
+ */
+export class TinyDisks {
+  private made = 0;
+  private readonly mounted: string[] = [];
+
+  async mount(root: string): Promise<string | undefined> {
+    const dir = path.join(root, `disk-${this.made++}`);
+    await mkdir(dir);
+    if (!succeeds(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", dir])) return undefined;
+    this.mounted.push(dir);
+    return dir;
+  }
+
+  unmountAll(): void {
+    for (const d of this.mounted.splice(0)) spawnSync("umount", [d]);
+  }
+}
+
 function succeeds(args: string[]): boolean {
   return spawnSync(args[0]!, args.slice(1)).status === 0;
 }

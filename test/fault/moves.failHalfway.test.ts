@@ -8,28 +8,17 @@ import { mkdir, readdir, rm, statfs, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { moveWhole } from "../../src/commit/moves.js";
-import { archivesIn, noiseJpeg, put, snapshot, tempDir, wopack } from "../helpers.js";
+import { archivesIn, noiseJpeg, put, snapshot, TinyDisks, tempDir, wopack } from "../helpers.js";
 
 const MiB = 1 << 20;
 let root: string;
-let disks = 0;
-const mounted: string[] = [];
+const tiny = new TinyDisks();
+let stagings = 0;
 
 beforeAll(async () => {
   root = await tempDir("wopack-moves-halfway-");
 });
-afterEach(() => {
-  for (const d of mounted.splice(0)) spawnSync("umount", [d]);
-});
-
-/** A fresh 8 MiB tmpfs (another disk than the sources: the move copies); unmounted in afterEach. */
-async function tinyDisk(): Promise<string | undefined> {
-  const dir = path.join(root, `disk-${disks++}`);
-  await mkdir(dir);
-  if (spawnSync("mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", dir]).status !== 0) return undefined;
-  mounted.push(dir);
-  return dir;
-}
+afterEach(() => tiny.unmountAll());
 
 /** Fills the disk but for `free` bytes. */
 async function fillBut(disk: string, free: number): Promise<void> {
@@ -74,9 +63,9 @@ describe("moveWhole to another disk that fails half-way", () => {
   it.for(cases)(
     "a $what, the target disk $fault: nothing left there, the source whole, $code; the next move finishes it once",
     async (c, ctx) => {
-      const disk = await tinyDisk();
+      const disk = await tiny.mount(root);
       if (!disk) return ctx.skip(); // (mount needs root)
-      const staging = path.join(root, `staging-${disks}`);
+      const staging = path.join(root, `staging-${stagings++}`);
       const from = await source(staging, c.what);
       const before = await snap(from, c.what);
       const target = path.join(disk, "processed");
@@ -106,7 +95,7 @@ describe("moveWhole to another disk that fails half-way", () => {
 
 describe("pack --move-to a disk that fills mid-copy", () => {
   it("W_MOVE_FAILED names ENOSPC; nothing partial keeps the disk full; staging untouched; the next run moves it once", async (ctx) => {
-    const disk = await tinyDisk();
+    const disk = await tiny.mount(root);
     if (!disk) return ctx.skip();
     const staging = path.join(root, "pack", "staging");
     for (const [i, rel] of ["meter/a.jpg", "meter/b.jpg", "cabinet/c.jpg"].entries())

@@ -6,26 +6,16 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { committedOutbox, noiseJpeg, tempDir, wopack } from "../helpers.js";
+import { committedOutbox, noiseJpeg, TinyDisks, tempDir, wopack } from "../helpers.js";
 import { UploadServer } from "../upload-server.js";
 
 const KEY = "wk_move_failed";
 let server: UploadServer;
 let root: string;
-const mounted: string[] = [];
-let disks = 0;
+const tiny = new TinyDisks();
 
 const env = () => ({ WOPACK_API_URL: server.base, WOPACK_API_KEY: KEY });
 const zips = async (dir: string) => (await readdir(dir)).filter((f) => f.endsWith(".zip")).sort();
-
-/** A fresh 8 MiB tmpfs (another disk than --out: the move copies), unmounted after the test. */
-async function tinyDisk(): Promise<string | undefined> {
-  const dir = path.join(root, `disk-${disks++}`);
-  await mkdir(dir);
-  if (spawnSync("mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", dir]).status !== 0) return undefined;
-  mounted.push(dir);
-  return dir;
-}
 
 /** Fills a disk to the last byte (dd stops at ENOSPC). */
 function fill(dir: string): void {
@@ -48,16 +38,14 @@ beforeAll(async () => {
   server = await new UploadServer(KEY).start();
   root = await tempDir("wopack-move-failed-");
 });
-afterEach(() => {
-  for (const d of mounted.splice(0)) spawnSync("umount", [d]);
-});
+afterEach(() => tiny.unmountAll());
 afterAll(async () => {
   await server.stop();
 });
 
 describe("--uploaded-to fails for another reason", () => {
   it("a full disk: journaled, `status` says ENOSPC and exits 1; nothing partial left there; moved once there is room", async (ctx) => {
-    const disk = await tinyDisk();
+    const disk = await tiny.mount(root);
     if (!disk) return ctx.skip();
     const dest = path.join(disk, "sent");
     await mkdir(dest);
@@ -95,7 +83,7 @@ describe("--uploaded-to fails for another reason", () => {
   }, 120_000);
 
   it("a read-only disk (EROFS): journaled and shown; moved once it is writable again", async (ctx) => {
-    const disk = await tinyDisk();
+    const disk = await tiny.mount(root);
     if (!disk) return ctx.skip();
     const dest = path.join(disk, "sent");
     await mkdir(dest);
