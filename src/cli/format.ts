@@ -134,6 +134,11 @@ export function formatStatus(lines: ArchiveStatus[], stuck: ArchiveStatus[]): st
     const unknown = l.refreshError ? [`  not refreshed: ${l.refreshError.code}: ${l.refreshError.message}`] : [];
     return [`${l.archive}  ${what}${stuck.includes(l) ? "  (waiting too long)" : ""}`, ...unknown, ...maybeMade(l)];
   });
+  // (`status` cannot see the flags of the run that uploads: only that run can tell a fault from a choice)
+  if (lines.some((l) => l.notMoved))
+    out.push(
+      "hint: the next wopack upload (or the running watch) finishes the moves not done; if --uploaded-to was dropped on purpose, the next upload run without it says so, and the archives stay in the output folder",
+    );
   return shown(out);
 }
 

@@ -69,6 +69,9 @@ describe("--uploaded-to fails for another reason", () => {
       notMoved: { to: dest, code: "W_UPLOADED_NOT_MOVED", reason: expect.stringContaining("ENOSPC") },
     });
     expect(st.text).toMatch(new RegExp(`${archive} +uploaded, not moved to ${dest}: W_UPLOADED_NOT_MOVED: ENOSPC`));
+    expect(st.text, "what to do, and how to drop the move on purpose").toMatch(
+      /\nhint: the next wopack upload \(or the running watch\) finishes the moves not done; if --uploaded-to was dropped on purpose, the next upload run without it says so/,
+    );
 
     await rm(path.join(disk, "filler"));
     const again = await wopack(["upload", ws.out, "--uploaded-to", dest], { env: env() });
