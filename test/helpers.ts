@@ -316,13 +316,17 @@ export async function committedOutbox(
 }
 
 /**
- * committedOutbox(count, photos) of the default photo, packed once in a worker (a pack is a CLI run) and copied
- * whole (staging, --out, the folder that holds them) for each caller: a fresh, never-uploaded workspace a test.
- * Not for a test that packs again from its staging folder: the copied photos are new to the ledger there.
+ * committedOutbox(count, photos, photo), packed once in a worker (a pack is a CLI run) and copied whole (staging,
+ * --out, the folder that holds them) for each caller: a fresh, never-uploaded workspace a test. Not for a test
+ * that packs again from its staging folder: the copied photos are new to the ledger there.
  */
-export async function committedCopy(count: number, photos = 1): Promise<{ dir: string; staging: string; out: string }> {
-  const key = `${count} ${photos}`;
-  if (!packedOnce.has(key)) packedOnce.set(key, committedOutbox(count, photos));
+export async function committedCopy(
+  count: number,
+  photos = 1,
+  photo?: Buffer,
+): Promise<{ dir: string; staging: string; out: string }> {
+  const key = `${count} ${photos} ${photo ? sha256(photo) : "default"}`;
+  if (!packedOnce.has(key)) packedOnce.set(key, committedOutbox(count, photos, photo));
   const made = packedOnce.get(key)!;
   made.catch(() => packedOnce.delete(key)); // (a failed pack is not kept for the next test)
   const dir = await tempDir();

@@ -8,11 +8,11 @@ import { type AddressInfo, createServer as createNetServer } from "node:net";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { uploadsPath } from "../../src/commit/uploads.js";
+import { status } from "../../src/run/status.js";
 import { CHUNK_SIZE } from "../../src/upload/protocol.js";
 import {
   archivesIn,
   BIN,
-  committedOutbox as committed,
   committedCopy,
   copyOutbox,
   execFileP,
@@ -30,6 +30,12 @@ import { useUploadServer } from "../useUploadServer.js";
 const KEY = "wk_live_7f3c9a1e5b2d4c6a8e0f";
 let server: UploadServer;
 useUploadServer(KEY, (s) => (server = s));
+
+/**
+ * The photo of the tests that need archives of more than a chunk (CHUNK_SIZE): some 19 MB of noise, each outbox
+ * of it packed once (committedCopy), for the reset, expiry, kill -9, status and rate tests.
+ */
+const bigPhoto = () => noiseJpeg(3000, 2200, 7, 100);
 
 // (the retry backoff a tenth as long: each connection reset waited up to 1 s; a Retry-After is waited as sent)
 const env = () => ({ WOPACK_API_URL: server.base, WOPACK_API_KEY: KEY, WOPACK_TEST_TIME_SCALE: "0.1" });
@@ -62,7 +68,7 @@ async function everyFileIn(dir: string): Promise<string> {
 
 describe("wopack upload", () => {
   it("sends each committed archive once, byte for byte; a second run sends nothing; status says so", async () => {
-    const ws = await committed(3);
+    const ws = await committedCopy(3);
     const first = await wopack(["upload", ws.out, "--json"], { env: env() });
     expect(first.code, first.stderr).toBe(0);
     expect(JSON.parse(first.stdout).uploads.map((u: { result: string }) => u.result)).toEqual([
@@ -94,7 +100,7 @@ describe("wopack upload", () => {
   // (the same fault at a tenth of the size it was shown with, 200 MB and a reset every 20 MB, 10 s less: a reset
   // every 2 MB cuts every chunk, of 8 to 16 MiB, once or more, so that each resumes from what the session kept)
   it("a 19 MB archive through a connection reset every 2 MB arrives whole, in one batch", async () => {
-    const ws = await committed(1, 1, await noiseJpeg(3000, 2200, 7, 100));
+    const ws = await committedCopy(1, 1, await bigPhoto());
     const [zip] = await archivesIn(ws.out);
     expect((await readFile(zip!)).length).toBeGreaterThan(19e6);
     server.faults.resetEveryBytes = 2e6;
@@ -107,7 +113,7 @@ describe("wopack upload", () => {
 
   it("kill -9 at random points, again and again: in the end every archive is uploaded exactly once", async () => {
     // three archives of some 20 MB, each of one photo (the reset test's): six smaller ones each cost 3 s more to pack
-    const ws = await committed(3, 1, await noiseJpeg(3000, 2200, 7, 100));
+    const ws = await committedCopy(3, 1, await bigPhoto());
     // a slow line, so that the kills land mid-upload (chunks grow to 16 MiB on a fast one): a run killed within ~1 s
     // of its start sends at most about a chunk, and the 9 chunks take more than the 12 kills (at 400 ms a chunk, a
     // quick machine finished after 9 kills)
@@ -151,8 +157,7 @@ describe("wopack upload", () => {
   }, 240_000);
 
   it("a session that expires mid-upload: the old batch is deleted first, then one new batch takes the archive", async () => {
-    const photo = await noiseJpeg(2000, 1500, 5, 100);
-    const ws = await committed(1, 3, photo);
+    const ws = await committedCopy(1, 1, await bigPhoto());
     server.faults.expireAtBytes = CHUNK_SIZE;
     const r = await wopack(["upload", ws.out, "--verbose"], { env: env() });
     expect(r.code, r.stderr).toBe(0);
@@ -346,8 +351,8 @@ describe("an upload session that would carry the archive in clear", () => {
             expect(batches.length, what).toBe(1);
             expect(batches[0]!.deleted, what).toBe(true);
             expect(r.stderr, what).toContain(`batch ${batches[0]!.id} deleted on the platform (E_UPLOAD_INSECURE`);
-            const st = await wopack(["status", ws.out, "--json"], { env: { WOPACK_API_URL: srv.base } });
-            expect(st.stdout, what).toContain("E_UPLOAD_INSECURE");
+            // (status through the library: the CLI's status is this file's other tests')
+            expect(JSON.stringify(await status(ws.out)), what).toContain("E_UPLOAD_INSECURE");
           }
           expect(srv.violations, what).toEqual([]);
         } finally {
@@ -395,8 +400,7 @@ describe("pack --upload", () => {
 
 describe("wopack status", () => {
   it("shows every state: committed, uploading (bytes confirmed), uploaded, failed (the server's words); --max-age for monitoring", async () => {
-    const photo = await noiseJpeg(2000, 1500, 9, 100);
-    const ws = await committed(3, 3, photo);
+    const ws = await committedCopy(3, 1, await bigPhoto()); // (the kill -9 test's: packed once)
     const names = [...(await reports(ws.out)).keys()].sort();
     const st = async (...args: string[]) => {
       const r = await wopack(["status", ws.out, "--json", ...args], { env: env() });
@@ -459,8 +463,7 @@ describe("wopack status", () => {
   }, 120_000);
 
   it("--upload-rate keeps to the rate asked", async () => {
-    const photo = await noiseJpeg(2000, 1500, 11, 100);
-    const ws = await committed(1, 2, photo);
+    const ws = await committedCopy(1, 1, await bigPhoto());
     const [zip] = await archivesIn(ws.out);
     const bytes = (await readFile(zip!)).length;
     const rate = Math.ceil(bytes / 3); // three seconds' worth

@@ -5,12 +5,16 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { committedOutbox, noiseJpeg, TinyDisks, tempDir, wopack } from "../helpers.js";
-import { UploadServer } from "../upload-server.js";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { formatStatus } from "../../src/cli/format.js";
+import { status } from "../../src/run/status.js";
+import { committedCopy, TinyDisks, tempDir, wopack } from "../helpers.js";
+import type { UploadServer } from "../upload-server.js";
+import { useUploadServer } from "../useUploadServer.js";
 
 const KEY = "wk_move_failed";
 let server: UploadServer;
+useUploadServer(KEY, (s) => (server = s)); // (a server a test: each test's outbox is the same packed copy)
 let root: string;
 const tiny = new TinyDisks();
 
@@ -27,21 +31,25 @@ interface StatusLine {
   state: string;
   notMoved?: { to: string; code?: string; reason: string };
 }
-async function statusOf(out: string): Promise<{ code: number | null; lines: StatusLine[]; text: string }> {
+/**
+ * `status --json` from the CLI (its exit code, its lines) and the text `status` prints: from the CLI too when
+ * `cliText`, else made in this process by the functions the CLI calls (a CLI run each was a fifth of the file).
+ */
+async function statusOf(out: string, cliText = false): Promise<{ code: number | null; lines: StatusLine[]; text: string }> {
   const json = await wopack(["status", out, "--json"]);
-  const text = await wopack(["status", out]);
-  expect(text.code, "status --json and status agree").toBe(json.code);
-  return { code: json.code, lines: JSON.parse(json.stdout).archives, text: text.stdout };
+  let text = formatStatus(await status(out), []);
+  if (cliText) {
+    const cli = await wopack(["status", out]);
+    expect(cli.code, "status --json and status agree").toBe(json.code);
+    text = cli.stdout;
+  }
+  return { code: json.code, lines: JSON.parse(json.stdout).archives, text };
 }
 
 beforeAll(async () => {
-  server = await new UploadServer(KEY).start();
   root = await tempDir("wopack-move-failed-");
 });
 afterEach(() => tiny.unmountAll());
-afterAll(async () => {
-  await server.stop();
-});
 
 describe("--uploaded-to fails for another reason", () => {
   it("a full disk: journaled, `status` says ENOSPC and exits 1; nothing partial left there; moved once there is room", async (ctx) => {
@@ -50,7 +58,7 @@ describe("--uploaded-to fails for another reason", () => {
     const dest = path.join(disk, "sent");
     await mkdir(dest);
     fill(disk);
-    const ws = await committedOutbox(1, 1, await noiseJpeg(300, 200, 21, 100));
+    const ws = await committedCopy(1);
     const [archive] = await zips(ws.out);
 
     const r = await wopack(["upload", ws.out, "--uploaded-to", dest], { env: env() });
@@ -61,7 +69,7 @@ describe("--uploaded-to fails for another reason", () => {
     expect(await readdir(dest), "no partial copy left on the full disk").toEqual([]);
     execFileSync("unzip", ["-tq", path.join(ws.out, archive!)]);
 
-    const st = await statusOf(ws.out);
+    const st = await statusOf(ws.out, true);
     expect(st.code, "status: work not done, as upload says").toBe(1);
     expect(st.lines[0]).toMatchObject({
       archive,
@@ -79,7 +87,7 @@ describe("--uploaded-to fails for another reason", () => {
     expect(await zips(dest)).toEqual([archive]);
     expect(await zips(ws.out)).toEqual([]);
     execFileSync("unzip", ["-tq", path.join(dest, archive!)]);
-    const after = await statusOf(ws.out);
+    const after = await statusOf(ws.out, true);
     expect(after.code).toBe(0);
     expect(after.lines[0]?.notMoved).toBeUndefined();
     expect(server.accepted().get(archive!.replace(/\.zip$/, ""))?.length, "sent once").toBe(1);
@@ -91,7 +99,7 @@ describe("--uploaded-to fails for another reason", () => {
     const dest = path.join(disk, "sent");
     await mkdir(dest);
     expect(spawnSync("mount", ["-o", "remount,ro", disk]).status).toBe(0);
-    const ws = await committedOutbox(1, 1, await noiseJpeg(300, 200, 22, 100));
+    const ws = await committedCopy(1);
     const [archive] = await zips(ws.out);
     const r = await wopack(["upload", ws.out, "--uploaded-to", dest], { env: env() });
     expect(r.code).toBe(1);
@@ -110,7 +118,7 @@ describe("--uploaded-to fails for another reason", () => {
     { what: "a folder", plant: (p: string) => mkdir(p) },
   ])
     it(`${row.what} under the archive's name there: E_UPLOADED_TO_NAME_TAKEN, never written over, at every run until it is moved away`, async () => {
-      const ws = await committedOutbox(1, 1, await noiseJpeg(300, 200, 23, 100));
+      const ws = await committedCopy(1);
       const [archive] = await zips(ws.out);
       const dest = await tempDir("wopack-taken-");
       await row.plant(path.join(dest, archive!));
@@ -135,7 +143,7 @@ describe("--uploaded-to fails for another reason", () => {
 describe("--uploaded-to refuses the archive's report or review page after the archive went", () => {
   for (const which of ["report", "review page"] as const)
     it(`a name taken there by its ${which}: still shown as not moved (status exit 1) until the ${which} follows`, async () => {
-      const ws = await committedOutbox(1, 1, await noiseJpeg(300, 200, 25, 100));
+      const ws = await committedCopy(1);
       const [archive] = await zips(ws.out);
       const files = [archive!, `${archive}.report.json`, archive!.replace(/\.zip$/, ".html")];
       for (const f of files) await readFile(path.join(ws.out, f)); // (all three there to move)
@@ -175,7 +183,7 @@ describe("--uploaded-to dropped on purpose", () => {
     },
   ])
     it(`${row.what}, then a run without --uploaded-to: uploaded and kept in --out, no longer a fault (status exit 0)`, async () => {
-      const ws = await committedOutbox(1, 1, await noiseJpeg(300, 200, 24, 100));
+      const ws = await committedCopy(1);
       const [archive] = await zips(ws.out);
       const dest = path.join(await tempDir("wopack-dropped-"), "sent");
       await row.prepare(dest, archive!);
