@@ -2,6 +2,7 @@
 // flags, usage errors with the nearest flag. Loaded unless main.ts's quick path took the command line.
 import yargs from "yargs";
 import { usageError, WopackError } from "../core/errors.js";
+import { redact } from "../core/redact.js";
 import { VERSION } from "../core/version.js";
 import { type CommandEntry, reportRun } from "./commandTable.js";
 import { type Common, EXIT } from "./exit.js";
@@ -57,7 +58,8 @@ function refuseRepeated(argv: Record<string, unknown>, y: unknown): void {
     // (each flag once: its kebab-case spelling, which a single-word flag shares with its camelCase one)
     if (!Array.isArray(value) || lists.has(name) || !(name in o.key) || /[A-Z]/.test(name)) continue;
     throw usageError(
-      `--${name} is given ${value.length} times (${value.map((v) => JSON.stringify(v)).join(", ")}); it takes one value`,
+      // (a value may hold a credential: an --on-archive command's URL)
+      `--${name} is given ${value.length} times (${redact(value.map((v) => JSON.stringify(v)).join(", "))}); it takes one value`,
       `give --${name} once (on the command line it wins over WOPACK_${name.toUpperCase().replace(/-/g, "_")})`,
     );
   }

@@ -43,4 +43,12 @@ describe("a one-value flag given twice", () => {
       expect(r.stderr).toMatch(new RegExp(`E_USAGE: --${row.flag} is given 2 times \\(".+", ".+"\\); it takes one value`));
       expect((await readdir(dir)).sort(), "nothing made").toEqual(["S"]);
     });
+
+  it("a credential in a value given twice is not shown", async () => {
+    const hook = (n: number) => `curl -T https://ops:Pa55wOrd${n}@example.test/up?token=ToKeN${n}`;
+    const r = await wopack(["pack", `${dir}/S`, "--out", `${dir}/O`, "--on-archive", hook(1), "--on-archive", hook(2)]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/E_USAGE: --on-archive is given 2 times/);
+    expect(r.stderr).not.toMatch(/Pa55wOrd|ToKeN/);
+  });
 });
