@@ -262,8 +262,7 @@ export async function finishMoves(
     if (!to) continue;
     // (looked for only when there is somewhere to move it: without --uploaded-to, every archive ever uploaded
     // would cost two file checks at each start)
-    if (!s.moving && !(await exists(path.join(out, s.archive))) && !(await exists(path.join(out, s.archive + REPORT_SUFFIX))))
-      continue;
+    if (!s.moving && !(await leftInOut(out, s)).length) continue;
     const w = await moveUploaded(out, journal, { name: s.archive, sha256: s.sha256 }, to, now, signal);
     if (changed && !w) warnings.push(changed);
     if (w) notMoved.push({ archive: s.archive, batchId: s.uploaded.batchId, to, problem: w });
