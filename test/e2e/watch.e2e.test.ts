@@ -85,7 +85,9 @@ describe("wopack watch (§4, §8)", () => {
     const ws = await workspace();
     const photo = await jpeg("#642");
     await put(ws.staging, "WO_done/meter/a.jpg", photo);
-    const w = new Watcher([ws.staging, "--out", ws.out, "--settle", "500ms"]);
+    // (settled after 2 s of quiet: with both cores busy, this test's own writes once paused over 500 ms, and the
+    // trickled work order rightly settled and was packed)
+    const w = new Watcher([ws.staging, "--out", ws.out, "--settle", "2s"]);
     let copying = true;
     let n = 0;
     // a file every 30 ms into another work order: file events far closer together than any debounce
